@@ -1,0 +1,293 @@
+/* kvbm/manager.h - the block manager and its block handles.
+ *
+ * A manager owns one block store of `block_count` slots. A slot moves through
+ *   Reset -> Mutable -> Staged -> Primary/Duplicate <-> Inactive -> (evicted) Mutable -> ...
+ * and callers hold it through typed handles:
+ *   kvbm_mutable   unique; allocate; stage/complete -> kvbm_complete; release -> Reset
+ *   kvbm_complete  unique; register -> kvbm_block; reset -> kvbm_mutable; release -> Reset
+ *   kvbm_block     immutable, refcounted (clone/release); the last release parks the slot
+ *                  in the inactive (cached) pool, or resets it when evict-on-reset is set
+ *   kvbm_weak      weak reference by (slot, generation) with a fallback lookup by hash
+ *   kvbm_pin       type-erased keepalive of a registered slot (no gauge effect)
+ *
+ * Lifetime: every handle keeps the store alive. kvbm_manager_destroy() drops the manager's
+ * reference only; outstanding handles stay valid and the last one frees the store.
+ * Ownership: a function that "consumes" a handle frees it only on success; on error the
+ * caller still owns the unchanged input.
+ * Threads: every manager function may be called concurrently from any thread. Immutable
+ * handles, pins and weak handles may be used concurrently (clone/release are lock-free
+ * except the final release). Mutable and complete handles are single-owner objects (they
+ * may move between threads but must not be used by two threads at once).
+ * Locks: one store-lock acquisition per batch operation; no user code, event emission or
+ * lower-rank lock runs under the store lock.
+ * Errors: KVBM_EINVAL for NULL, wrong handle kind, handles of another manager and handles
+ * released twice (always detected while the slot has not been handed out again; always
+ * detected in builds with KVBM_DEBUG >= 1); KVBM_EPOISONED once an internal invariant
+ * check failed (release builds) - the manager then refuses every operation.
+ */
+#ifndef KVBM_MANAGER_H
+#define KVBM_MANAGER_H
+
+#include "kvbm/common.h"
+#include "kvbm/plh.h"
+#include "kvbm/registry.h"
+#include "kvbm/metrics.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct kvbm_manager  kvbm_manager;
+typedef struct kvbm_mutable  kvbm_mutable;
+typedef struct kvbm_complete kvbm_complete;
+typedef struct kvbm_block    kvbm_block;
+typedef struct kvbm_weak     kvbm_weak;
+typedef struct kvbm_pin      kvbm_pin;
+struct kvbm_token_block;     /* kvbm/tokens.h */
+
+/** Process-unique id of a manager's store; never 0, never reused. */
+typedef uint64_t kvbm_manager_id;
+#define KVBM_MANAGER_ID_NULL ((kvbm_manager_id)0)
+
+/** Storage tier names (LogicalLayoutHandle). Values are stable (bincode index). */
+typedef enum kvbm_layout {
+    KVBM_G1 = 0, /* device (GPU) */
+    KVBM_G2 = 1, /* host (CPU) */
+    KVBM_G3 = 2, /* disk */
+    KVBM_G4 = 3  /* held by an external service */
+} kvbm_layout;
+/** "G1".."G4", NULL for other values. */
+KVBM_API const char *kvbm_layout_name(kvbm_layout l);
+
+typedef enum kvbm_dup_policy {
+    KVBM_DUP_ALLOW  = 0, /* several physical blocks may share a hash (default) */
+    KVBM_DUP_REJECT = 1  /* a second registration returns the existing block */
+} kvbm_dup_policy;
+
+typedef enum kvbm_backend {
+    KVBM_BACKEND_LINEAGE   = 0, /* default: evict leaves of the prefix forest */
+    KVBM_BACKEND_LRU       = 1,
+    KVBM_BACKEND_MULTI_LRU = 2, /* needs a registry with a frequency tracker */
+    KVBM_BACKEND_HASHMAP   = 3  /* hash map + FIFO reuse policy */
+} kvbm_backend;
+/** "lineage", "lru", "multi-lru", "hashmap"; NULL for other values. */
+KVBM_API const char *kvbm_backend_name(kvbm_backend b);
+
+typedef enum kvbm_lineage_eviction {
+    KVBM_LINEAGE_TICK = 0, /* default: leaves in original insertion order */
+    KVBM_LINEAGE_FIFO = 1  /* leaves in the order they became leaves */
+} kvbm_lineage_eviction;
+
+#define KVBM_BLOCK_COUNT_UNSET UINT64_MAX
+#define KVBM_MAX_BLOCK_COUNT   ((uint64_t)UINT32_MAX - 1)
+
+/**
+ * struct kvbm_manager_config - versioned configuration; start from KVBM_MANAGER_CONFIG_INIT
+ * (or kvbm_manager_config_init()). New fields are only ever appended.
+ */
+typedef struct kvbm_manager_config {
+    size_t                struct_size;          /* set by the initialiser; do not touch */
+    kvbm_registry        *registry;             /* required; the manager takes a reference */
+    uint64_t              block_count;          /* required, 1..KVBM_MAX_BLOCK_COUNT */
+    uint32_t              block_size;           /* tokens per block: power of 2 in [1, 1024]; 16 */
+    kvbm_dup_policy       duplication_policy;   /* KVBM_DUP_ALLOW */
+    kvbm_backend          backend;              /* KVBM_BACKEND_LINEAGE */
+    kvbm_lineage_eviction lineage_eviction;     /* KVBM_LINEAGE_TICK */
+    uint8_t               multi_lru_thresholds[3]; /* {3, 8, 15}: 1 <= t1 < t2 < t3 <= 15 */
+    bool                  default_reset_on_release; /* false */
+    kvbm_tier             tier_key;             /* presence key in the registry; KVBM_G1 */
+    const char           *metrics_label;        /* copied; NULL = "G1".."G4" for tier 0..3, else "kvbm" */
+} kvbm_manager_config;
+
+#define KVBM_MANAGER_CONFIG_INIT                                                      \
+    { sizeof(kvbm_manager_config), NULL, KVBM_BLOCK_COUNT_UNSET, 16, KVBM_DUP_ALLOW,  \
+      KVBM_BACKEND_LINEAGE, KVBM_LINEAGE_TICK, { 3, 8, 15 }, false, KVBM_G1, NULL }
+
+KVBM_API void kvbm_manager_config_init(kvbm_manager_config *cfg);
+
+/**
+ * kvbm_manager_create() - validate @cfg and build a manager.
+ * Validation order and messages (kvbm_last_error(), prefixed "Builder validation failed: "):
+ * "registry is required", "block_count is required", "block_count must be greater than 0",
+ * "block_size must be between 1 and 1024, got N", "block_size must be a power of 2, got N",
+ * MultiLRU: "Thresholds must be in ascending order: a < b < c failed",
+ * "hot_to_very_hot threshold (c) must be <= 15 (4-bit counter maximum)",
+ * "cold_to_warm threshold must be >= 1 to distinguish from zero-access blocks",
+ * "MultiLRU backend requires a registry with frequency tracking".
+ * Returns KVBM_OK, KVBM_EINVAL (NULL/unknown enum values/struct_size), KVBM_ECONFIG,
+ * KVBM_ENOMEM. *@out holds the manager's reference.
+ */
+KVBM_API KVBM_NODISCARD kvbm_status
+kvbm_manager_create(const kvbm_manager_config *cfg, kvbm_manager **out);
+
+/** Drop the manager's reference. Outstanding handles stay valid. NULL: no-op. */
+KVBM_API void kvbm_manager_destroy(kvbm_manager *m);
+
+KVBM_API kvbm_manager_id  kvbm_manager_id(const kvbm_manager *m);
+KVBM_API uint64_t         kvbm_manager_total_blocks(const kvbm_manager *m);
+KVBM_API uint32_t         kvbm_manager_block_size(const kvbm_manager *m);
+KVBM_API kvbm_dup_policy  kvbm_manager_duplication_policy(const kvbm_manager *m);
+KVBM_API kvbm_backend     kvbm_manager_backend(const kvbm_manager *m);
+KVBM_API kvbm_tier        kvbm_manager_tier(const kvbm_manager *m);
+/** Borrowed; valid while @m (or any of its handles) lives. */
+KVBM_API kvbm_registry   *kvbm_manager_registry(kvbm_manager *m);
+KVBM_API kvbm_metrics    *kvbm_manager_metrics(kvbm_manager *m);
+
+/** reset + inactive, read under one lock (coherent, possibly stale on return). */
+KVBM_API uint64_t kvbm_manager_available_blocks(kvbm_manager *m);
+KVBM_API uint64_t kvbm_manager_reset_len(kvbm_manager *m);
+KVBM_API uint64_t kvbm_manager_inactive_len(kvbm_manager *m);
+KVBM_API bool     kvbm_manager_has_inactive(kvbm_manager *m, kvbm_plh h);
+
+/**
+ * kvbm_manager_allocate() - all-or-nothing allocation of @count mutable blocks.
+ * Takes reset blocks first (FIFO), then evicts inactive blocks in backend order.
+ * @out: caller array of >= @count; on KVBM_OK filled with NEW handles (reset ones first).
+ * @evicted: optional (NULL) array of >= @count; receives the hashes of evicted blocks in
+ * eviction order, *@n_evicted their number (optional). Nothing is written on error.
+ * count 0 -> KVBM_OK, nothing written. Returns KVBM_OK, KVBM_EEXHAUSTED (reset+inactive <
+ * count, or a backend under-allocated and was rolled back), KVBM_EINVAL, KVBM_EPOISONED.
+ * Never blocks waiting for blocks.
+ */
+KVBM_API KVBM_NODISCARD kvbm_status
+kvbm_manager_allocate(kvbm_manager *m, size_t count, kvbm_mutable **out,
+                      kvbm_plh *evicted, size_t *n_evicted);
+
+/**
+ * kvbm_manager_register_blocks() - register completed blocks (consumes them on KVBM_OK).
+ * out[i] is a NEW immutable handle for in[i]: the block itself (fresh primary or Allow
+ * duplicate) or, under Reject, the existing primary (the input slot returns to Reset).
+ * Every input is validated first: a NULL, foreign or already-released handle -> KVBM_EINVAL
+ * and nothing is consumed or changed. n = 0 -> KVBM_OK.
+ */
+KVBM_API KVBM_NODISCARD kvbm_status
+kvbm_manager_register_blocks(kvbm_manager *m, kvbm_complete *const *in, size_t n, kvbm_block **out);
+KVBM_API KVBM_NODISCARD kvbm_status
+kvbm_manager_register_block(kvbm_manager *m, kvbm_complete *in, kvbm_block **out);
+
+/**
+ * kvbm_manager_match_blocks() - longest prefix of @hashes whose blocks are active or
+ * cached (inactive blocks are resurrected); stops at the first hash found in neither.
+ * One store-lock acquisition. After unlock, touches the registry tracker once per
+ * returned block. @out: caller array of >= @n; out[0..*matched) are NEW handles.
+ */
+KVBM_API KVBM_NODISCARD kvbm_status
+kvbm_manager_match_blocks(kvbm_manager *m, const kvbm_plh *hashes, size_t n,
+                          kvbm_block **out, size_t *matched);
+
+/**
+ * kvbm_manager_scan_matches() - every hash of @hashes present (active or inactive), misses
+ * skipped. One entry per distinct hash, in first-found order: out_hashes[i], out_blocks[i]
+ * (NEW handles), *@found entries; arrays of >= @n. With @touch, the tracker is touched once
+ * per input hash that has a registry handle.
+ */
+KVBM_API KVBM_NODISCARD kvbm_status
+kvbm_manager_scan_matches(kvbm_manager *m, const kvbm_plh *hashes, size_t n, bool touch,
+                          kvbm_plh *out_hashes, kvbm_block **out_blocks, size_t *found);
+
+/**
+ * kvbm_manager_reset_inactive_pool() - drain every inactive block back to the reset pool
+ * (not counted as evictions). Then if reset_len != total_blocks: KVBM_ERESET_MISMATCH with
+ * *@expected = total, *@actual = reset_len (both optional); the drain is not rolled back.
+ */
+KVBM_API KVBM_NODISCARD kvbm_status
+kvbm_manager_reset_inactive_pool(kvbm_manager *m, uint64_t *expected, uint64_t *actual);
+
+/**
+ * kvbm_manager_check_invariants() - O(n) walk of the store checking I1-I5 (partition,
+ * active index, one primary-or-inactive per hash, counts, gauges). KVBM_OK, or
+ * KVBM_EPOISONED with a description in kvbm_last_error() (the manager is poisoned).
+ */
+KVBM_API kvbm_status kvbm_manager_check_invariants(kvbm_manager *m);
+
+/* ---- mutable blocks --------------------------------------------------------------- */
+
+KVBM_API uint32_t kvbm_mutable_block_id(const kvbm_mutable *b);   /* UINT32_MAX on NULL */
+KVBM_API uint32_t kvbm_mutable_block_size(const kvbm_mutable *b); /* 0 on NULL */
+KVBM_API kvbm_manager_id kvbm_mutable_manager_id(const kvbm_mutable *b);
+
+/**
+ * kvbm_mutable_stage() - Mutable -> Staged with sequence hash @h (consumes @b on KVBM_OK).
+ * @block_size != the manager's -> KVBM_ESIZE, *@expected/*@actual set (optional), @b
+ * unchanged and still owned by the caller; kvbm_last_error() =
+ * "Block size mismatch: expected E tokens, got A".
+ */
+KVBM_API KVBM_NODISCARD kvbm_status
+kvbm_mutable_stage(kvbm_mutable *b, kvbm_plh h, uint32_t block_size, kvbm_complete **out,
+                   uint32_t *expected, uint32_t *actual);
+
+/** kvbm_mutable_complete() - stage with a token block's PLH and token count (same rules). */
+KVBM_API KVBM_NODISCARD kvbm_status
+kvbm_mutable_complete(kvbm_mutable *b, const struct kvbm_token_block *tb, kvbm_complete **out,
+                      uint32_t *expected, uint32_t *actual);
+
+/** Return the slot to the back of the reset pool; frees @b. NULL: KVBM_OK. */
+KVBM_API kvbm_status kvbm_mutable_release(kvbm_mutable *b);
+
+/* ---- complete (staged) blocks ----------------------------------------------------- */
+
+KVBM_API uint32_t kvbm_complete_block_id(const kvbm_complete *b);
+KVBM_API uint32_t kvbm_complete_block_size(const kvbm_complete *b);
+KVBM_API kvbm_plh kvbm_complete_seq_hash(const kvbm_complete *b);
+/** Staged -> Mutable (consumes @b on KVBM_OK); evict-on-reset flag := store default. */
+KVBM_API KVBM_NODISCARD kvbm_status kvbm_complete_reset(kvbm_complete *b, kvbm_mutable **out);
+/** Return the slot to the back of the reset pool; frees @b. NULL: KVBM_OK. */
+KVBM_API kvbm_status kvbm_complete_release(kvbm_complete *b);
+
+/* ---- immutable blocks ------------------------------------------------------------- */
+
+KVBM_API uint32_t        kvbm_block_id(const kvbm_block *b);
+KVBM_API kvbm_plh        kvbm_block_seq_hash(const kvbm_block *b);
+KVBM_API kvbm_manager_id kvbm_block_manager_id(const kvbm_block *b);
+KVBM_API bool            kvbm_block_is_duplicate(const kvbm_block *b);
+/** Strong references on the block (clones + pins + live duplicates keeping it alive). */
+KVBM_API uint32_t        kvbm_block_use_count(const kvbm_block *b);
+
+/** New handle to the same block (lock-free; inflight_immutable +1). */
+KVBM_API KVBM_NODISCARD kvbm_status kvbm_block_clone(kvbm_block *b, kvbm_block **out);
+/** Drop one handle. The last reference (handles + pins + duplicates) parks the slot in
+ * the inactive pool, or returns it to Reset if evict-on-reset is set (duplicates always
+ * reset). Lock-free unless last. NULL: KVBM_OK. */
+KVBM_API kvbm_status kvbm_block_release(kvbm_block *b);
+/** Release @n handles with at most one store-lock acquisition per store. NULL entries skipped.
+ * Every handle is validated first; on KVBM_EINVAL nothing is released. */
+KVBM_API kvbm_status kvbm_block_release_many(kvbm_block *const *b, size_t n);
+/** *@out: NEW registration handle reference (kvbm_handle_release). */
+KVBM_API KVBM_NODISCARD kvbm_status kvbm_block_registration_handle(kvbm_block *b, kvbm_handle **out);
+/** Per-slot evict-on-reset flag (last writer wins across clones; no effect on duplicates). */
+KVBM_API kvbm_status kvbm_block_set_evict_on_reset(kvbm_block *b, bool evict);
+KVBM_API KVBM_NODISCARD kvbm_status kvbm_block_downgrade(kvbm_block *b, kvbm_weak **out);
+KVBM_API KVBM_NODISCARD kvbm_status kvbm_block_pin(kvbm_block *b, kvbm_pin **out);
+/** "ImmutableBlock { block_id: N, sequence_hash: <hex>, manager_id: M }" into buf (snprintf rules). */
+KVBM_API int kvbm_block_describe(const kvbm_block *b, char *buf, size_t len);
+KVBM_API int kvbm_mutable_describe(const kvbm_mutable *b, char *buf, size_t len);
+
+/* ---- weak blocks ------------------------------------------------------------------ */
+
+/**
+ * kvbm_weak_upgrade() - a NEW immutable handle: the same block if still referenced, else
+ * the hash's current primary in this store (possibly resurrected from the inactive pool,
+ * possibly another slot). KVBM_ENOENT if the hash is neither active nor cached here.
+ * Never touches the tracker.
+ */
+KVBM_API KVBM_NODISCARD kvbm_status kvbm_weak_upgrade(kvbm_weak *w, kvbm_block **out);
+KVBM_API KVBM_NODISCARD kvbm_status kvbm_weak_clone(kvbm_weak *w, kvbm_weak **out);
+KVBM_API void     kvbm_weak_release(kvbm_weak *w); /* NULL: no-op */
+KVBM_API kvbm_plh kvbm_weak_seq_hash(const kvbm_weak *w);
+KVBM_API int      kvbm_weak_describe(const kvbm_weak *w, char *buf, size_t len);
+
+/* ---- lifecycle pins --------------------------------------------------------------- */
+
+KVBM_API KVBM_NODISCARD kvbm_status kvbm_pin_clone(kvbm_pin *p, kvbm_pin **out);
+KVBM_API kvbm_status     kvbm_pin_release(kvbm_pin *p); /* NULL: KVBM_OK */
+KVBM_API kvbm_manager_id kvbm_pin_manager_id(const kvbm_pin *p);
+KVBM_API uint32_t        kvbm_pin_block_id(const kvbm_pin *p);
+KVBM_API kvbm_plh        kvbm_pin_seq_hash(const kvbm_pin *p);
+KVBM_API uint32_t        kvbm_pin_use_count(const kvbm_pin *p);
+KVBM_API KVBM_NODISCARD kvbm_status kvbm_pin_registration_handle(kvbm_pin *p, kvbm_handle **out);
+KVBM_API int             kvbm_pin_describe(const kvbm_pin *p, char *buf, size_t len);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* KVBM_MANAGER_H */

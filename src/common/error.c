@@ -1,0 +1,28 @@
+/* src/common/error.c - thread-local last-error message and assertion failure. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "internal.h"
+
+#define KVBM_ERRBUF 512
+static _Thread_local char kvbm_errbuf[KVBM_ERRBUF];
+
+void kvbm__set_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(kvbm_errbuf, sizeof kvbm_errbuf, fmt, ap);
+    va_end(ap);
+}
+
+const char *kvbm_last_error(void) { return kvbm_errbuf; }
+
+void kvbm_clear_last_error(void) { kvbm_errbuf[0] = '\0'; }
+
+_Noreturn void kvbm__assert_fail(const char *expr, const char *file, int line, const char *func)
+{
+    fprintf(stderr, "kvbm: assertion failed: %s (%s:%d, %s)\n", expr, file, line, func);
+    fflush(stderr);
+    abort();
+}

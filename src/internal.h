@@ -1,0 +1,135 @@
+/* src/internal.h - utilities shared by every kvbm module (not installed).
+ *
+ * Module map of cross-file internals (each module keeps its own header):
+ *   src/common/    status.c error.c version.c lockrank.c      (this header)
+ *   src/tokens/    plh.c hash.c ...                            kvbm/plh.h, kvbm/tokens.h
+ *   src/metrics/   metrics.c                                   metrics_int.h
+ *   src/registry/  registry.c handle.c attach.c ...            registry_int.h
+ *   src/backends/  lru.c multi_lru.c lineage.c hashmap.c ...   backend.h
+ *   src/tinylfu/   tinylfu.c tracker.c                         kvbm/tracker.h
+ *   src/store/     store.c ...                                 store_int.h
+ *   src/manager/   manager.c config.c ...
+ */
+#ifndef KVBM_INTERNAL_H
+#define KVBM_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+#include <stdatomic.h>
+#include <pthread.h>
+
+#include "kvbm/common.h"
+
+#ifndef KVBM_DEBUG
+#  define KVBM_DEBUG 0
+#endif
+
+#define KVBM_LIKELY(x)   __builtin_expect(!!(x), 1)
+#define KVBM_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define KVBM_UNUSED(x)   ((void)(x))
+
+#define kvbm_container_of(p, T, m) ((T *)((char *)(p) - offsetof(T, m)))
+
+/* ---- assertions -------------------------------------------------------------------
+ * kvbm_assert: checked when KVBM_DEBUG >= 1 (abort with file:line).
+ * kvbm_assert_internal: KVBM_DEBUG >= 2.  kvbm_assert_expensive: KVBM_DEBUG >= 3 (O(n)).
+ * Release builds turn invariant failures into poison (see store), never into silent
+ * corruption: code that detects a broken invariant must handle it, not only assert it. */
+_Noreturn void kvbm__assert_fail(const char *expr, const char *file, int line, const char *func);
+#if KVBM_DEBUG >= 1
+#  define kvbm_assert(e) ((e) ? (void)0 : kvbm__assert_fail(#e, __FILE__, __LINE__, __func__))
+#else
+#  define kvbm_assert(e) ((void)0)
+#endif
+#if KVBM_DEBUG >= 2
+#  define kvbm_assert_internal(e) kvbm_assert(e)
+#else
+#  define kvbm_assert_internal(e) ((void)0)
+#endif
+#if KVBM_DEBUG >= 3
+#  define kvbm_assert_expensive(e) kvbm_assert(e)
+#else
+#  define kvbm_assert_expensive(e) ((void)0)
+#endif
+
+/* ---- last error (thread-local message, see kvbm_last_error) ----------------------- */
+#if defined(__GNUC__)
+__attribute__((format(printf, 1, 2)))
+#endif
+void kvbm__set_error(const char *fmt, ...);
+
+/* Propagate a non-OK status in one line. */
+#define KVBM_TRY(expr) do { kvbm_status kvbm__st = (expr); \
+        if (kvbm__st != KVBM_OK) return kvbm__st; } while (0)
+
+/* ---- ranked mutexes ---------------------------------------------------------------
+ * Global order (outermost first). A thread may only acquire a lock of strictly higher
+ * rank than every ranked lock it holds. With KVBM_DEBUG >= 1 (or KVBM_LOCK_RANK_CHECK)
+ * an inversion aborts with a message naming both ranks. */
+enum kvbm_lock_rank {
+    KVBM_RANK_NONE     = 0, /* unranked: not checked */
+    KVBM_RANK_REGISTRY = 1, /* registry shard (bucket) locks */
+    KVBM_RANK_ATTACH   = 2, /* per-handle attachments/presence lock */
+    KVBM_RANK_STORE    = 3, /* the block store lock (one per manager) */
+    KVBM_RANK_TRACKER  = 4, /* frequency tracker (leaf) */
+    KVBM_RANK_EVENTS   = 5, /* event channel (leaf) */
+    KVBM_RANK_METRICS  = 6  /* aggregator / stats locks (leaf) */
+};
+
+#if KVBM_DEBUG >= 1 && !defined(KVBM_LOCK_RANK_CHECK)
+#  define KVBM_LOCK_RANK_CHECK 1
+#endif
+
+typedef struct kvbm_mutex {
+    pthread_mutex_t mtx;
+    uint8_t         rank;
+} kvbm_mutex;
+
+int  kvbm__mutex_init(kvbm_mutex *m, enum kvbm_lock_rank rank); /* 0 or errno */
+void kvbm__mutex_destroy(kvbm_mutex *m);
+
+#ifdef KVBM_LOCK_RANK_CHECK
+void kvbm__rank_acquire(uint8_t rank); /* aborts on inversion */
+void kvbm__rank_release(uint8_t rank);
+#else
+static inline void kvbm__rank_acquire(uint8_t rank) { (void)rank; }
+static inline void kvbm__rank_release(uint8_t rank) { (void)rank; }
+#endif
+
+static inline void kvbm__lock(kvbm_mutex *m)
+{
+    kvbm__rank_acquire(m->rank);
+    pthread_mutex_lock(&m->mtx);
+}
+static inline void kvbm__unlock(kvbm_mutex *m)
+{
+    pthread_mutex_unlock(&m->mtx);
+    kvbm__rank_release(m->rank);
+}
+
+/* ---- small helpers ---------------------------------------------------------------- */
+static inline bool kvbm__is_pow2_u64(uint64_t x) { return x != 0 && (x & (x - 1)) == 0; }
+static inline uint64_t kvbm__next_pow2_u64(uint64_t x)
+{
+    uint64_t p = 1;
+    while (p < x) p <<= 1;
+    return p;
+}
+static inline uint64_t kvbm__mix64(uint64_t x)
+{
+    x ^= x >> 33; x *= UINT64_C(0xff51afd7ed558ccd);
+    x ^= x >> 33; x *= UINT64_C(0xc4ceb9fe1a85ec53);
+    x ^= x >> 33;
+    return x;
+}
+static inline void kvbm__store_le64(uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i));
+}
+static inline void kvbm__store_le32(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
+}
+
+#endif /* KVBM_INTERNAL_H */
