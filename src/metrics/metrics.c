@@ -1,0 +1,84 @@
+/* src/metrics/metrics.c - block pool metrics objects and the field table. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "metrics/metrics_int.h"
+
+#define M_NAME(name, prom, help) #name,
+#define M_PROM(name, prom, help) prom,
+#define M_HELP(name, prom, help) help,
+static const char *const metric_names[] = { KVBM_METRICS_FIELDS(M_NAME, M_NAME) };
+static const char *const metric_prom[]  = { KVBM_METRICS_FIELDS(M_PROM, M_PROM) };
+static const char *const metric_help[]  = { KVBM_METRICS_FIELDS(M_HELP, M_HELP) };
+
+static bool valid_id(kvbm_metric_id id) { return (unsigned)id < KVBM_METRIC_COUNT; }
+
+const char *kvbm_metric_name(kvbm_metric_id id) { return valid_id(id) ? metric_names[id] : NULL; }
+const char *kvbm_metric_prom_name(kvbm_metric_id id) { return valid_id(id) ? metric_prom[id] : NULL; }
+const char *kvbm_metric_help(kvbm_metric_id id) { return valid_id(id) ? metric_help[id] : NULL; }
+bool kvbm_metric_is_counter(kvbm_metric_id id)
+{
+    return valid_id(id) && (unsigned)id < KVBM_METRICS_NUM_COUNTERS;
+}
+
+kvbm_status kvbm_metrics_create(const char *label, kvbm_metrics **out)
+{
+    if (label == NULL || out == NULL) return KVBM_EINVAL;
+    size_t len = strlen(label);
+    kvbm_metrics *m = calloc(1, sizeof *m + len + 1);
+    if (m == NULL) return KVBM_ENOMEM;
+    for (int i = 0; i < KVBM_METRIC_COUNT; i++) atomic_init(&m->v[i], 0);
+    atomic_init(&m->refs, 1);
+    memcpy(m->label, label, len + 1);
+    *out = m;
+    return KVBM_OK;
+}
+
+kvbm_metrics *kvbm_metrics_clone(kvbm_metrics *m)
+{
+    if (m != NULL) atomic_fetch_add_explicit(&m->refs, 1, memory_order_relaxed);
+    return m;
+}
+
+void kvbm_metrics_release(kvbm_metrics *m)
+{
+    if (m == NULL) return;
+    if (atomic_fetch_sub_explicit(&m->refs, 1, memory_order_acq_rel) == 1) free(m);
+}
+
+const char *kvbm_metrics_label(const kvbm_metrics *m) { return m != NULL ? m->label : NULL; }
+
+kvbm_status kvbm_metrics_add(kvbm_metrics *m, kvbm_metric_id id, int64_t delta)
+{
+    if (m == NULL || !valid_id(id)) return KVBM_EINVAL;
+    if (kvbm_metric_is_counter(id) && delta < 0) return KVBM_EINVAL;
+    kvbm__metric_add(m, id, delta);
+    return KVBM_OK;
+}
+
+kvbm_status kvbm_metrics_set(kvbm_metrics *m, kvbm_metric_id id, int64_t value)
+{
+    if (m == NULL || !valid_id(id) || kvbm_metric_is_counter(id)) return KVBM_EINVAL;
+    kvbm__metric_set(m, id, value);
+    return KVBM_OK;
+}
+
+int64_t kvbm_metrics_get(const kvbm_metrics *m, kvbm_metric_id id)
+{
+    if (m == NULL || !valid_id(id)) return 0;
+    return kvbm__metric_get(m, id);
+}
+
+kvbm_status kvbm_metrics_snapshot_get(const kvbm_metrics *m, kvbm_metrics_snapshot *out)
+{
+    if (m == NULL || out == NULL || out->struct_size < sizeof(size_t)) return KVBM_EINVAL;
+    kvbm_metrics_snapshot s;
+    memset(&s, 0, sizeof s);
+    s.struct_size = out->struct_size;
+#define SNAP(name, prom, help) s.name = (int64_t)kvbm__metric_get(m, KVBM_METRIC_##name);
+    KVBM_METRICS_FIELDS(SNAP, SNAP)
+#undef SNAP
+    size_t n = out->struct_size < sizeof s ? out->struct_size : sizeof s;
+    memcpy(out, &s, n);
+    return KVBM_OK;
+}
