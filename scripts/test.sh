@@ -29,6 +29,11 @@ run_build() {
 mkdir -p "$root"
 status=0
 run_build gcc-release gcc all -DCMAKE_BUILD_TYPE=Release -DKVBM_DEBUG=0 || { status=1; total_f=$((total_f + 1)); }
+echo "==== install check (pkg-config and CMake package consumers) ===="
+if ./scripts/install_check.sh "$root/gcc-release"; then :; else status=1; fi
+if [ -f "$root/gcc-release/test-totals" ]; then
+  read -r p f < "$root/gcc-release/test-totals"; total_p=$((total_p + p)); total_f=$((total_f + f))
+fi
 run_build clang-asan clang all -DCMAKE_BUILD_TYPE=Debug -DKVBM_DEBUG=2 \
   "-DKVBM_SANITIZE=address;undefined" -DKVBM_BUILD_BENCH=OFF || { status=1; total_f=$((total_f + 1)); }
 TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \

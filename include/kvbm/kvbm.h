@@ -1,0 +1,10 @@
+/* kvbm/kvbm.h - umbrella header: the whole public API of kvbm. */
+#ifndef KVBM_KVBM_H
+#define KVBM_KVBM_H
+#include "kvbm/common.h"
+#include "kvbm/plh.h"
+#include "kvbm/tracker.h"
+#include "kvbm/registry.h"
+#include "kvbm/metrics.h"
+#include "kvbm/manager.h"
+#endif

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# scripts/install_check.sh BUILD_DIR - install the build into a temporary prefix and build two
+# consumers against it: one with pkg-config, one with find_package(kvbm). Prints
+# "N passed, N failed" (2 checks) and writes BUILD_DIR/test-totals like run_tests.sh.
+set -uo pipefail
+dir=$(cd "$1" && pwd)
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+passed=0; failed=0
+cat > "$tmp/consumer.c" <<'C'
+#include <stdio.h>
+#include <kvbm/kvbm.h>
+int main(void)
+{
+    kvbm_registry *r = NULL;
+    if (kvbm_registry_create(NULL, &r) != KVBM_OK) return 1;
+    kvbm_manager_config cfg = KVBM_MANAGER_CONFIG_INIT;
+    cfg.registry = r; cfg.block_count = 4; cfg.backend = KVBM_BACKEND_LRU;
+    kvbm_manager *m = NULL;
+    if (kvbm_manager_create(&cfg, &m) != KVBM_OK) return 2;
+    int ok = kvbm_manager_available_blocks(m) == 4 && kvbm_version_number() == KVBM_VERSION_NUMBER;
+    kvbm_manager_destroy(m);
+    kvbm_registry_release(r);
+    printf("consumer %s\n", ok ? "ok" : "bad");
+    return ok ? 0 : 3;
+}
+C
+if cmake --install "$dir" --prefix "$tmp/prefix" >"$tmp/install.log" 2>&1; then
+  pc="$tmp/prefix/lib/pkgconfig"; [ -d "$pc" ] || pc=$(dirname "$(find "$tmp/prefix" -name kvbm.pc | head -n1)")
+  if PKG_CONFIG_PATH="$pc" cc "$tmp/consumer.c" -o "$tmp/c1" $(PKG_CONFIG_PATH="$pc" pkg-config --cflags --libs kvbm) \
+       -Wl,-rpath,"$tmp/prefix/lib" 2>"$tmp/c1.log" && "$tmp/c1" >/dev/null; then
+    echo "[ ok ] install_pkg_config_consumer"; passed=$((passed + 1))
+  else
+    echo "[FAIL] install_pkg_config_consumer"; cat "$tmp/c1.log"; failed=$((failed + 1))
+  fi
+  mkdir -p "$tmp/cm"
+  cat > "$tmp/cm/CMakeLists.txt" <<'CM'
+cmake_minimum_required(VERSION 3.18)
+project(consumer C)
+find_package(kvbm REQUIRED)
+add_executable(c2 ../consumer.c)
+target_link_libraries(c2 PRIVATE kvbm::kvbm)
+CM
+  if cmake -S "$tmp/cm" -B "$tmp/cm/b" -DCMAKE_PREFIX_PATH="$tmp/prefix" >"$tmp/c2.log" 2>&1 \
+     && cmake --build "$tmp/cm/b" >>"$tmp/c2.log" 2>&1 \
+     && LD_LIBRARY_PATH="$tmp/prefix/lib" "$tmp/cm/b/c2" >/dev/null; then
+    echo "[ ok ] install_cmake_package_consumer"; passed=$((passed + 1))
+  else
+    echo "[FAIL] install_cmake_package_consumer"; tail -n 30 "$tmp/c2.log"; failed=$((failed + 1))
+  fi
+else
+  echo "[FAIL] install"; tail -n 30 "$tmp/install.log"; failed=2
+fi
+echo "$passed passed, $failed failed"
+echo "$passed $failed" > "$dir/test-totals"

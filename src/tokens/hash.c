@@ -1,0 +1,68 @@
+/* src/tokens/hash.c - XXH3-64 over LE32 tokens and the 16-byte chain step (spec 20 §1.2). */
+#define XXH_STATIC_LINKING_ONLY /* XXH3_state_t on the stack (no allocation) */
+#include <xxhash.h>
+
+#include "kvbm/plh.h"
+#include "tokens_int.h"
+
+#if defined(__BYTE_ORDER__) && defined(__ORDER_LITTLE_ENDIAN__) && \
+    __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#  define KVBM__HOST_LE 1
+#else
+#  define KVBM__HOST_LE 0
+#endif
+
+/* Feed LE32(tokens) into a streaming state through a 1 KiB stack buffer. */
+static void feed_tokens(XXH3_state_t *st, const uint32_t *tokens, size_t n)
+{
+#if KVBM__HOST_LE
+    if (n != 0) (void)XXH3_64bits_update(st, tokens, n * sizeof(uint32_t));
+#else
+    uint8_t buf[1024];
+    while (n != 0) {
+        size_t k = n < sizeof buf / 4 ? n : sizeof buf / 4;
+        for (size_t i = 0; i < k; i++) kvbm__store_le32(buf + 4 * i, tokens[i]);
+        (void)XXH3_64bits_update(st, buf, 4 * k);
+        tokens += k;
+        n -= k;
+    }
+#endif
+}
+
+uint64_t kvbm__hash_tokens(const uint32_t *tokens, size_t n, uint64_t seed)
+{
+#if KVBM__HOST_LE
+    /* in-memory u32 array == LE32 byte string; one-shot XXH3 is the fastest path */
+    static const uint32_t empty = 0;
+    return XXH3_64bits_withSeed(n ? (const void *)tokens : (const void *)&empty,
+                                n * sizeof(uint32_t), seed);
+#else
+    XXH3_state_t st;
+    (void)XXH3_64bits_reset_withSeed(&st, seed);
+    feed_tokens(&st, tokens, n);
+    return XXH3_64bits_digest(&st);
+#endif
+}
+
+uint64_t kvbm__hash_tokens_extra(const uint32_t *tokens, size_t n, const uint64_t *extra,
+                                 size_t m, uint64_t seed)
+{
+    if (m == 0) return kvbm__hash_tokens(tokens, n, seed);
+    XXH3_state_t st;
+    (void)XXH3_64bits_reset_withSeed(&st, seed);
+    feed_tokens(&st, tokens, n);
+    for (size_t i = 0; i < m; i++) {
+        uint8_t b[8];
+        kvbm__store_le64(b, extra[i]);
+        (void)XXH3_64bits_update(&st, b, sizeof b);
+    }
+    return XXH3_64bits_digest(&st);
+}
+
+uint64_t kvbm__chain_hash(uint64_t parent, uint64_t child_block_hash)
+{
+    uint8_t buf[16];
+    kvbm__store_le64(buf, parent);
+    kvbm__store_le64(buf + 8, child_block_hash);
+    return XXH3_64bits_withSeed(buf, sizeof buf, KVBM_CHAIN_XXH3_SEED);
+}

@@ -1,0 +1,35 @@
+/* src/tokens/tokens_int.h - hashing primitives shared by the tokens module (not installed).
+ *
+ * The two hash steps of dynamo-tokens (spec 20 §1.2-1.4):
+ *   block hash  = XXH3_64(LE32(tokens), seed = salt)
+ *   chain step  = XXH3_64(LE64(parent seq64) || LE64(child block hash), seed = 1337)
+ * Both are allocation-free. On little-endian hosts the token array is hashed in place (its
+ * memory already is the LE32 byte string); on big-endian hosts tokens are serialised through
+ * a small stack buffer into an XXH3 streaming state.
+ */
+#ifndef KVBM_TOKENS_INT_H
+#define KVBM_TOKENS_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "internal.h"
+
+/* XXH3_64(LE32(tokens[0..n)), seed). n may be 0 (tokens may then be NULL). */
+uint64_t kvbm__hash_tokens(const uint32_t *tokens, size_t n, uint64_t seed);
+
+/* XXH3_64(LE32(tokens[0..n)) || LE64(extra[0..m)), seed): the router's multimodal form. */
+uint64_t kvbm__hash_tokens_extra(const uint32_t *tokens, size_t n, const uint64_t *extra,
+                                 size_t m, uint64_t seed);
+
+/* XXH3_64(LE64(parent) || LE64(child_block_hash), KVBM_CHAIN_XXH3_SEED). */
+uint64_t kvbm__chain_hash(uint64_t parent, uint64_t child_block_hash);
+
+/* Block size rule shared by sequences and the bulk hashers: power of two in [1, 1024]. */
+#define KVBM__TOKENS_MAX_BLOCK_SIZE 1024u
+static inline int kvbm__block_size_ok(uint32_t bs)
+{
+    return bs != 0 && bs <= KVBM__TOKENS_MAX_BLOCK_SIZE && (bs & (bs - 1)) == 0;
+}
+
+#endif /* KVBM_TOKENS_INT_H */
