@@ -3,6 +3,7 @@
 #define KVBM_KVBM_H
 #include "kvbm/common.h"
 #include "kvbm/plh.h"
+#include "kvbm/tokens.h"
 #include "kvbm/tracker.h"
 #include "kvbm/registry.h"
 #include "kvbm/metrics.h"

@@ -47,6 +47,7 @@ KVBM_API kvbm_plh kvbm_plh_root(uint64_t block_hash);
  * kvbm_plh_extend() - the child PLH for the next block with local hash @child_block_hash:
  * current = XXH3_64(LE64(parent.current) || LE64(child_block_hash), 1337),
  * position = parent.position + 1. Returns KVBM_ERANGE at the 2^24 cap, KVBM_EINVAL on NULL.
+ * @out may alias @parent (extend in place); on error *@out is untouched.
  */
 KVBM_API kvbm_status kvbm_plh_extend(const kvbm_plh *parent, uint64_t child_block_hash,
                                      kvbm_plh *out);
@@ -77,6 +78,21 @@ static inline uint64_t kvbm_plh_hash64(kvbm_plh h)
     x ^= x >> 33;
     return x;
 }
+
+#if defined(__SIZEOF_INT128__) && !defined(KVBM_NO_INT128)
+/** as_u128() / from_u128 where the compiler has a 128-bit integer (GCC, Clang on 64-bit);
+ * define KVBM_NO_INT128 to hide them (e.g. for FFI header parsers). */
+__extension__ typedef unsigned __int128 kvbm_plh_u128;
+static inline kvbm_plh_u128 kvbm_plh_as_u128(kvbm_plh h)
+{
+    return ((kvbm_plh_u128)h.hi << 64) | h.lo;
+}
+static inline kvbm_plh kvbm_plh_from_u128(kvbm_plh_u128 v)
+{
+    kvbm_plh h = { (uint64_t)(v >> 64), (uint64_t)v };
+    return h;
+}
+#endif
 
 /** 16 bytes, hi first, each word big-endian (wire form: msgpack bin8, keys). */
 KVBM_API void kvbm_plh_to_be16(kvbm_plh h, uint8_t out[16]);

@@ -14,6 +14,8 @@
 #include <stdint.h>
 
 #include "internal.h"
+#include "kvbm/plh.h"
+#include "kvbm/tokens.h"
 
 /* XXH3_64(LE32(tokens[0..n)), seed). n may be 0 (tokens may then be NULL). */
 uint64_t kvbm__hash_tokens(const uint32_t *tokens, size_t n, uint64_t seed);
@@ -26,10 +28,31 @@ uint64_t kvbm__hash_tokens_extra(const uint32_t *tokens, size_t n, const uint64_
 uint64_t kvbm__chain_hash(uint64_t parent, uint64_t child_block_hash);
 
 /* Block size rule shared by sequences and the bulk hashers: power of two in [1, 1024]. */
-#define KVBM__TOKENS_MAX_BLOCK_SIZE 1024u
-static inline int kvbm__block_size_ok(uint32_t bs)
+static inline bool kvbm__block_size_ok(uint32_t bs)
 {
-    return bs != 0 && bs <= KVBM__TOKENS_MAX_BLOCK_SIZE && (bs & (bs - 1)) == 0;
+    return bs != 0 && bs <= KVBM_TOKENS_MAX_BLOCK_SIZE && (bs & (bs - 1)) == 0;
 }
+
+/* Sets the last-error message for an invalid block size and returns KVBM_EINVAL. */
+kvbm_status kvbm__bad_block_size(const char *who, uint64_t bs);
+
+/* A complete block. Standalone blocks (create/commit) are one allocation with the tokens
+ * right after the struct (owned = true); sequence blocks live in the sequence's block array
+ * and point into its token array (owned = false). */
+struct kvbm_token_block {
+    const uint32_t *tokens;
+    uint32_t        n;          /* token count = block size */
+    bool            has_parent;
+    bool            owned;
+    uint64_t        salt;
+    uint64_t        block_hash;
+    uint64_t        parent;     /* parent seq64 (0 at the root) */
+    kvbm_plh        plh;        /* lo = seq64; position inside */
+};
+
+/* Fill @tb's hashes from its tokens, salt and parent link at @position.
+ * KVBM_ERANGE when position > KVBM_PLH_MAX_POSITION. */
+kvbm_status kvbm__token_block_fill(struct kvbm_token_block *tb, bool has_parent,
+                                   uint64_t parent_seq64, uint64_t position);
 
 #endif /* KVBM_TOKENS_INT_H */
