@@ -47,6 +47,9 @@ typedef struct kvbm_inactive_ops {
     /* Remove and return everything (out has room for len() pairs). */
     size_t (*allocate_all)(void *ctx, kvbm_pair *out);
     void   (*destroy)(void *ctx);
+    /* Optional (may be NULL): O(n) structural self-check for tests and KVBM_DEBUG >= 3.
+     * true when every internal invariant holds. */
+    bool   (*check)(void *ctx);
 } kvbm_inactive_ops;
 
 /* A constructed backend: ops table + its private context. */
@@ -67,6 +70,76 @@ kvbm_status kvbm__lineage_create(size_t capacity, kvbm_lineage_eviction eviction
 kvbm_status kvbm__inactive_create(kvbm_backend kind, size_t capacity, kvbm_lineage_eviction ev,
                                   const uint8_t thresholds[3], kvbm_tracker *tracker,
                                   kvbm_inactive *out);
+
+/* ---- backend-specific introspection (tests, benchmarks) ------------------------------ */
+
+/* MultiLRU threshold validation of §3.3 (message set; KVBM_ECONFIG on failure). */
+kvbm_status kvbm__multi_lru_validate(const uint8_t thresholds[3]);
+/* Level (0..3) of h in a MultiLRU (0 for a plain LRU), -1 if absent or not an LRU. */
+int    kvbm__multi_lru_level_of(const kvbm_inactive *b, kvbm_plh h);
+size_t kvbm__multi_lru_level_len(const kvbm_inactive *b, unsigned level);
+
+/* Lineage graph statistics. */
+typedef struct kvbm_lineage_stats {
+    size_t real;        /* Real nodes (== len) */
+    size_t ghosts;      /* Ghost nodes */
+    size_t leaves;      /* Real leaves (== evictable set) */
+    size_t slab_cells;  /* cells ever handed out (live + free list) */
+    size_t slab_cap;    /* allocated cells */
+} kvbm_lineage_stats;
+bool kvbm__lineage_stats(const kvbm_inactive *b, kvbm_lineage_stats *out); /* false: not lineage */
+/* The index digest of a lineage key (position, fragment) (tests). */
+uint32_t kvbm__lineage_key_h32(uint64_t position, uint64_t fragment);
+
+/* Leaf eviction order of the Lineage backend (§3.4.4), usable standalone by node index.
+ * Tick: binary min-heap of (tick, node); Fifo: intrusive list. Per-node arrays grow with
+ * the slab (reserve). next_victim peeks (UINT32_MAX when empty); the victim leaves the
+ * order through on_node_removed. */
+typedef struct kvbm_tick_entry {
+    uint64_t tick;
+    uint32_t idx;
+} kvbm_tick_entry;
+typedef struct kvbm_leaf_policy {
+    kvbm_lineage_eviction kind;
+    size_t           cells;              /* per-node arrays length */
+    /* Tick */
+    uint64_t         next_tick;
+    uint64_t        *tick;               /* [cells], UINT64_MAX = none */
+    uint32_t        *hpos;               /* [cells], heap position or UINT32_MAX */
+    kvbm_tick_entry *heap;
+    size_t           heap_len, heap_cap;
+    /* Fifo */
+    uint32_t        *prev, *next;        /* [cells], UINT32_MAX-1 = not listed */
+    uint32_t         head, tail;
+    size_t           fifo_len;
+} kvbm_leaf_policy;
+kvbm_status kvbm__leaf_policy_init(kvbm_leaf_policy *p, kvbm_lineage_eviction kind,
+                                   size_t cells, size_t max_leaves);
+void        kvbm__leaf_policy_fini(kvbm_leaf_policy *p);
+kvbm_status kvbm__leaf_policy_reserve(kvbm_leaf_policy *p, size_t cells);
+void        kvbm__leaf_policy_on_node_inserted(kvbm_leaf_policy *p, uint32_t idx);
+kvbm_status kvbm__leaf_policy_on_leaf_added(kvbm_leaf_policy *p, uint32_t idx);
+void        kvbm__leaf_policy_on_leaf_demoted(kvbm_leaf_policy *p, uint32_t idx);
+void        kvbm__leaf_policy_on_node_removed(kvbm_leaf_policy *p, uint32_t idx);
+uint32_t    kvbm__leaf_policy_next_victim(const kvbm_leaf_policy *p);
+size_t      kvbm__leaf_policy_len(const kvbm_leaf_policy *p);
+bool        kvbm__leaf_policy_contains(const kvbm_leaf_policy *p, uint32_t idx);
+uint64_t    kvbm__leaf_policy_tick(const kvbm_leaf_policy *p, uint32_t idx);
+bool        kvbm__leaf_policy_check(const kvbm_leaf_policy *p);
+
+/* The FIFO reuse policy of the HashMap backend (§3.5), usable standalone.
+ * insert of a present id: KVBM_EINVAL, "Block {id} already exists in free list" (the
+ * reference panics "block already exists"); remove of an absent id: KVBM_ENOENT,
+ * "Block {id} not found in free list". next_free pops the oldest insert. */
+typedef struct kvbm_fifo_reuse kvbm_fifo_reuse;
+kvbm_status kvbm__fifo_reuse_create(size_t capacity, kvbm_fifo_reuse **out);
+void        kvbm__fifo_reuse_destroy(kvbm_fifo_reuse *f);
+kvbm_status kvbm__fifo_reuse_insert(kvbm_fifo_reuse *f, uint32_t block_id, kvbm_plh h);
+kvbm_status kvbm__fifo_reuse_remove(kvbm_fifo_reuse *f, uint32_t block_id);
+bool        kvbm__fifo_reuse_next_free(kvbm_fifo_reuse *f, kvbm_pair *out);
+size_t      kvbm__fifo_reuse_len(const kvbm_fifo_reuse *f);
+/* Sequence number assigned to block_id at insert (UINT64_MAX if absent). */
+uint64_t    kvbm__fifo_reuse_seq(const kvbm_fifo_reuse *f, uint32_t block_id);
 
 static inline void kvbm__inactive_destroy(kvbm_inactive *b)
 {

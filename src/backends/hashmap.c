@@ -1,0 +1,327 @@
+/* src/backends/hashmap.c - HashMap inactive backend with the FIFO reuse policy (§3.5).
+ *
+ * The reference pairs a hash map (seq_hash -> block_id) with a FifoReusePolicy: a
+ * monotonically increasing sequence number per insert, an id -> seq map and an ordered map
+ * seq -> block, popping the smallest seq (O(log n)). Because seq numbers are handed out in
+ * increasing order and only ever removed, the ordered map's order is exactly insertion
+ * order; kvbm keeps that observable order with an intrusive doubly-linked list by block id
+ * (append at the tail, pop at the head, unlink anywhere): O(1), allocation-free. The seq
+ * number is still kept per entry (kvbm__fifo_reuse_seq) so the "keys strictly increasing"
+ * property remains testable.
+ *
+ *   fifo.nodes[id].seq == ABSENT  <=>  id not in the policy
+ *   list head = smallest seq (next victim) ... tail = largest seq
+ *
+ * The backend's index (index.h) maps hash -> block id and compares keys through the
+ * policy's per-id node, so every key is stored once. allocate_all drains in FIFO order
+ * (the reference leaves it unspecified: hash-map order).
+ *
+ * Memory per block: 32 B fifo node + 4 B index back-pointer + 16-32 B index = 52-68 B.
+ * All operations O(1).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "backends/backend.h"
+#include "backends/index.h"
+
+#define NIL    UINT32_MAX
+#define ABSENT UINT64_MAX
+
+typedef struct fifo_node {
+    kvbm_plh hash;
+    uint64_t seq;
+    uint32_t prev, next;
+} fifo_node;
+
+struct kvbm_fifo_reuse {
+    fifo_node *nodes;    /* by block id, [capacity] */
+    size_t     capacity;
+    size_t     count;
+    uint64_t   next_seq;
+    uint32_t   head, tail;
+};
+
+kvbm_status kvbm__fifo_reuse_create(size_t capacity, kvbm_fifo_reuse **out)
+{
+    if (out == NULL || capacity == 0 || capacity > (size_t)UINT32_MAX - 1) return KVBM_EINVAL;
+    kvbm_fifo_reuse *f = calloc(1, sizeof *f);
+    if (f == NULL) return KVBM_ENOMEM;
+    f->nodes = malloc(capacity * sizeof *f->nodes);
+    if (f->nodes == NULL) {
+        free(f);
+        return KVBM_ENOMEM;
+    }
+    for (size_t i = 0; i < capacity; i++) {
+        f->nodes[i].seq = ABSENT;
+        f->nodes[i].prev = f->nodes[i].next = NIL;
+    }
+    f->capacity = capacity;
+    f->head = f->tail = NIL;
+    *out = f;
+    return KVBM_OK;
+}
+
+void kvbm__fifo_reuse_destroy(kvbm_fifo_reuse *f)
+{
+    if (f == NULL) return;
+    free(f->nodes);
+    free(f);
+}
+
+static inline bool fifo_present(const kvbm_fifo_reuse *f, uint32_t id)
+{
+    return id < f->capacity && f->nodes[id].seq != ABSENT;
+}
+
+kvbm_status kvbm__fifo_reuse_insert(kvbm_fifo_reuse *f, uint32_t block_id, kvbm_plh h)
+{
+    if (KVBM_UNLIKELY(block_id >= f->capacity)) {
+        kvbm__set_error("block id %u out of range (capacity %zu)", block_id, f->capacity);
+        return KVBM_EINVAL;
+    }
+    fifo_node *n = &f->nodes[block_id];
+    if (KVBM_UNLIKELY(n->seq != ABSENT)) {
+        kvbm__set_error("Block %u already exists in free list (block already exists)", block_id);
+        return KVBM_EINVAL;
+    }
+    kvbm__plh_store(&n->hash, h);
+    n->seq  = f->next_seq++;
+    n->next = NIL;
+    n->prev = f->tail;
+    if (f->tail != NIL) f->nodes[f->tail].next = block_id;
+    else f->head = block_id;
+    f->tail = block_id;
+    f->count++;
+    return KVBM_OK;
+}
+
+static inline void fifo_unlink(kvbm_fifo_reuse *f, uint32_t id)
+{
+    fifo_node *n = &f->nodes[id];
+    if (n->prev != NIL) f->nodes[n->prev].next = n->next;
+    else f->head = n->next;
+    if (n->next != NIL) f->nodes[n->next].prev = n->prev;
+    else f->tail = n->prev;
+    n->prev = n->next = NIL;
+    n->seq = ABSENT;
+    f->count--;
+}
+
+kvbm_status kvbm__fifo_reuse_remove(kvbm_fifo_reuse *f, uint32_t block_id)
+{
+    if (!fifo_present(f, block_id)) {
+        kvbm__set_error("Block %u not found in free list", block_id);
+        return KVBM_ENOENT;
+    }
+    fifo_unlink(f, block_id);
+    return KVBM_OK;
+}
+
+bool kvbm__fifo_reuse_next_free(kvbm_fifo_reuse *f, kvbm_pair *out)
+{
+    uint32_t id = f->head;
+    if (id == NIL) return false;
+    out->hash = f->nodes[id].hash;
+    out->block_id = id;
+    fifo_unlink(f, id);
+    return true;
+}
+
+size_t kvbm__fifo_reuse_len(const kvbm_fifo_reuse *f) { return f->count; }
+
+uint64_t kvbm__fifo_reuse_seq(const kvbm_fifo_reuse *f, uint32_t block_id)
+{
+    return block_id < f->capacity ? f->nodes[block_id].seq : ABSENT;
+}
+
+/* ---- the backend ----------------------------------------------------------------------- */
+
+typedef struct hashmap_be {
+    kvbm_idxtab      tab;
+    kvbm_fifo_reuse *fifo;
+    uint32_t        *slot_of; /* [capacity] index back-pointers */
+} hashmap_be;
+
+typedef struct hm_key_ctx {
+    const kvbm_fifo_reuse *f;
+    uint64_t               hi, lo;
+} hm_key_ctx;
+
+static bool hm_key_eq(const void *ctx, uint32_t val)
+{
+    const hm_key_ctx *k = ctx;
+    const kvbm_plh *s = &k->f->nodes[val].hash;
+    return s->lo == k->lo && s->hi == k->hi;
+}
+
+static inline size_t hm_find_slot(const hashmap_be *m, kvbm_plh h)
+{
+    hm_key_ctx k = { m->fifo, h.hi, h.lo };
+    return kvbm__idx_find(&m->tab, kvbm__idx_plh_h32(h), hm_key_eq, &k);
+}
+
+static bool hm_find_match(void *ctx, kvbm_plh h, bool touch, uint32_t *block_id)
+{
+    hashmap_be *m = ctx;
+    KVBM_UNUSED(touch);
+    size_t slot = hm_find_slot(m, h);
+    if (slot == KVBM_IDX_NONE) return false;
+    uint32_t id = m->tab.slots[slot].val;
+    kvbm__idx_del(&m->tab, slot);
+    fifo_unlink(m->fifo, id);
+    *block_id = id;
+    return true;
+}
+
+static size_t hm_find_matches(void *ctx, const kvbm_plh *hashes, size_t n, bool touch,
+                              kvbm_pair *out)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t id;
+        if (!hm_find_match(ctx, hashes[i], touch, &id)) break;
+        out[k].hash = hashes[i];
+        out[k].block_id = id;
+        k++;
+    }
+    return k;
+}
+
+static size_t hm_scan_matches(void *ctx, const kvbm_plh *hashes, size_t n, bool touch,
+                              kvbm_pair *out)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t id;
+        if (!hm_find_match(ctx, hashes[i], touch, &id)) continue;
+        out[k].hash = hashes[i];
+        out[k].block_id = id;
+        k++;
+    }
+    return k;
+}
+
+static size_t hm_allocate(void *ctx, size_t count, kvbm_pair *out)
+{
+    hashmap_be *m = ctx;
+    size_t k = 0;
+    while (k < count) {
+        uint32_t id = m->fifo->head;
+        if (id == NIL) break;
+        kvbm_plh h = m->fifo->nodes[id].hash;
+        size_t slot = kvbm__idx_slot_of(&m->tab, id);
+        kvbm_assert(m->tab.slots[slot].val == id);
+        fifo_unlink(m->fifo, id);
+        kvbm__idx_del(&m->tab, slot);
+        out[k].hash = h;
+        out[k].block_id = id;
+        k++;
+    }
+    return k;
+}
+
+static size_t hm_len(void *ctx) { return ((hashmap_be *)ctx)->fifo->count; }
+
+static size_t hm_allocate_all(void *ctx, kvbm_pair *out) { return hm_allocate(ctx, hm_len(ctx), out); }
+
+static kvbm_status hm_insert(void *ctx, kvbm_plh h, uint32_t block_id)
+{
+    hashmap_be *m = ctx;
+    uint32_t h32 = kvbm__idx_plh_h32(h);
+    hm_key_ctx kc = { m->fifo, h.hi, h.lo };
+    size_t slot;
+    if (KVBM_UNLIKELY(kvbm__idx_find_or_empty(&m->tab, h32, hm_key_eq, &kc, &slot))) {
+        kvbm__set_error("sequence hash already in the inactive backend (block %u)", block_id);
+        return KVBM_EINVAL;
+    }
+    KVBM_TRY(kvbm__fifo_reuse_insert(m->fifo, block_id, h));
+    kvbm__idx_put_at(&m->tab, slot, h32, block_id);
+    return KVBM_OK;
+}
+
+static bool hm_has(void *ctx, kvbm_plh h) { return hm_find_slot(ctx, h) != KVBM_IDX_NONE; }
+
+static bool hm_take(void *ctx, kvbm_plh h, uint32_t block_id)
+{
+    hashmap_be *m = ctx;
+    size_t slot = hm_find_slot(m, h);
+    if (slot == KVBM_IDX_NONE || m->tab.slots[slot].val != block_id) return false;
+    kvbm__idx_del(&m->tab, slot);
+    fifo_unlink(m->fifo, block_id);
+    return true;
+}
+
+static void hm_destroy(void *ctx)
+{
+    hashmap_be *m = ctx;
+    if (m == NULL) return;
+    kvbm__idx_fini(&m->tab);
+    kvbm__fifo_reuse_destroy(m->fifo);
+    free(m->slot_of);
+    free(m);
+}
+
+static bool hm_check(void *ctx)
+{
+    hashmap_be *m = ctx;
+    const kvbm_fifo_reuse *f = m->fifo;
+    size_t n = 0;
+    uint32_t prev = NIL;
+    uint64_t last_seq = 0;
+    for (uint32_t id = f->head; id != NIL; id = f->nodes[id].next) {
+        const fifo_node *nd = &f->nodes[id];
+        if (id >= f->capacity || nd->prev != prev || nd->seq == ABSENT) return false;
+        if (n > 0 && nd->seq <= last_seq) return false;
+        size_t slot = hm_find_slot(m, nd->hash);
+        if (slot == KVBM_IDX_NONE || m->tab.slots[slot].val != id) return false;
+        if (m->slot_of[id] != slot) return false;
+        last_seq = nd->seq;
+        prev = id;
+        if (++n > f->capacity) return false;
+    }
+    return prev == f->tail && n == f->count && m->tab.count == n;
+}
+
+static const kvbm_inactive_ops hashmap_ops = {
+    .name = "hashmap",
+    .find_match = hm_find_match,
+    .find_matches = hm_find_matches,
+    .scan_matches = hm_scan_matches,
+    .allocate = hm_allocate,
+    .insert = hm_insert,
+    .len = hm_len,
+    .has = hm_has,
+    .take = hm_take,
+    .allocate_all = hm_allocate_all,
+    .destroy = hm_destroy,
+    .check = hm_check,
+};
+
+kvbm_status kvbm__hashmap_create(size_t capacity, kvbm_inactive *out)
+{
+    if (out == NULL) return KVBM_EINVAL;
+    if (capacity == 0 || capacity > (size_t)UINT32_MAX - 1) {
+        kvbm__set_error("backend capacity must be in 1..%u, got %zu", UINT32_MAX - 1, capacity);
+        return KVBM_EINVAL;
+    }
+    hashmap_be *m = calloc(1, sizeof *m);
+    if (m == NULL) return KVBM_ENOMEM;
+    kvbm_status st = kvbm__fifo_reuse_create(capacity, &m->fifo);
+    if (st == KVBM_OK) st = kvbm__idx_init(&m->tab, capacity);
+    if (st == KVBM_OK) {
+        m->slot_of = malloc(capacity * sizeof *m->slot_of);
+        if (m->slot_of == NULL) st = KVBM_ENOMEM;
+    }
+    if (st != KVBM_OK) {
+        kvbm__idx_fini(&m->tab);
+        kvbm__fifo_reuse_destroy(m->fifo);
+        free(m);
+        return st;
+    }
+    m->tab.where_base = (char *)m->slot_of;
+    m->tab.where_stride = sizeof *m->slot_of;
+    out->ops = &hashmap_ops;
+    out->ctx = m;
+    return KVBM_OK;
+}

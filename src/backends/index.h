@@ -1,0 +1,200 @@
+/* src/backends/index.h - open-addressing index shared by the inactive backends (internal).
+ *
+ * A power-of-two table of 8-byte slots {val, h32}: val is a caller-defined uint32 (a block
+ * id or a lineage node index; KVBM_IDX_EMPTY marks a free slot) and h32 the top 32 bits of
+ * the entry's 64-bit hash. The key itself is NOT stored: the caller keeps it in a per-val
+ * array and supplies the equality test, so a lookup costs one probe run over 8-byte slots
+ * plus one key comparison per h32 match.
+ *
+ *   home(e)   = e.h32 & mask                (linear probing from home)
+ *   invariant : every entry sits in the run of occupied slots that starts at or before its
+ *               home and reaches it without crossing an empty slot (no tombstones).
+ *   deletion  : backward shift - later entries of the run move back into the hole when
+ *               the hole lies cyclically between their home and their slot.
+ *
+ * Sized by the owner at load <= 1/2 (capacity known at construction), so no operation
+ * allocates; kvbm__idx_grow() exists for the Lineage backend, whose ghost nodes may exceed
+ * the pre-size. Not thread-safe (the store lock protects it).
+ */
+#ifndef KVBM_BACKEND_INDEX_H
+#define KVBM_BACKEND_INDEX_H
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "kvbm/plh.h"
+
+#define KVBM_IDX_EMPTY UINT32_MAX
+#define KVBM_IDX_NONE  SIZE_MAX
+
+typedef struct kvbm_idx_slot {
+    uint32_t val;
+    uint32_t h32;
+} kvbm_idx_slot;
+
+typedef struct kvbm_idxtab {
+    kvbm_idx_slot *slots;
+    size_t         mask;  /* slots - 1 */
+    size_t         count; /* occupied slots */
+    /* Optional back-pointers: when where_base != NULL the table keeps
+     * *(uint32_t *)(where_base + val * where_stride) == slot of val, so the owner can
+     * delete an entry it holds by value without probing (kvbm__idx_slot_of). The owner
+     * sets (and, after a realloc, updates) the base; put, delete and grow maintain it. */
+    char          *where_base;
+    size_t         where_stride;
+} kvbm_idxtab;
+
+static inline void kvbm__idx_note(kvbm_idxtab *t, uint32_t val, size_t slot)
+{
+    if (t->where_base != NULL)
+        *(uint32_t *)(void *)(t->where_base + (size_t)val * t->where_stride) = (uint32_t)slot;
+}
+
+/* Slot of @val (present) through the back-pointers. */
+static inline size_t kvbm__idx_slot_of(const kvbm_idxtab *t, uint32_t val)
+{
+    return *(const uint32_t *)(const void *)(t->where_base + (size_t)val * t->where_stride);
+}
+
+/* Table with room for @entries at load <= 1/2 (at least 16 slots). */
+static inline kvbm_status kvbm__idx_init(kvbm_idxtab *t, size_t entries)
+{
+    uint64_t want = kvbm__next_pow2_u64((uint64_t)entries * 2u);
+    if (want < 16) want = 16;
+    if (entries > (SIZE_MAX / 4) || want > (UINT64_C(1) << 32)) return KVBM_ERANGE;
+    t->slots = malloc((size_t)want * sizeof *t->slots);
+    if (t->slots == NULL) return KVBM_ENOMEM;
+    memset(t->slots, 0xFF, (size_t)want * sizeof *t->slots); /* val = EMPTY */
+    t->mask  = (size_t)want - 1;
+    t->count = 0;
+    t->where_base = NULL;
+    t->where_stride = 0;
+    return KVBM_OK;
+}
+
+static inline void kvbm__idx_fini(kvbm_idxtab *t)
+{
+    free(t->slots);
+    t->slots = NULL;
+    t->mask = t->count = 0;
+}
+
+static inline uint32_t kvbm__idx_h32(uint64_t h64) { return (uint32_t)(h64 >> 32); }
+
+/* Slot of the entry whose key equals the looked-up key, or KVBM_IDX_NONE.
+ * @eq(ctx, val) compares the stored key of val with it; called only on h32 matches.
+ * Static inline with a constant @eq: the compiler inlines the comparison. */
+typedef bool (*kvbm_idx_eq_fn)(const void *ctx, uint32_t val);
+static inline size_t kvbm__idx_find(const kvbm_idxtab *t, uint32_t h32, kvbm_idx_eq_fn eq,
+                                    const void *ctx)
+{
+    size_t i = (size_t)h32 & t->mask;
+    for (;;) {
+        const kvbm_idx_slot *s = &t->slots[i];
+        if (s->val == KVBM_IDX_EMPTY) return KVBM_IDX_NONE;
+        if (s->h32 == h32 && eq(ctx, s->val)) return i;
+        i = (i + 1) & t->mask;
+    }
+}
+
+/* Like kvbm__idx_find, but on a miss *@slot receives the first empty slot of the probe
+ * run: exactly where kvbm__idx_put would store the key (valid until the table changes). */
+static inline bool kvbm__idx_find_or_empty(const kvbm_idxtab *t, uint32_t h32, kvbm_idx_eq_fn eq,
+                                           const void *ctx, size_t *slot)
+{
+    size_t i = (size_t)h32 & t->mask;
+    for (;;) {
+        const kvbm_idx_slot *s = &t->slots[i];
+        if (s->val == KVBM_IDX_EMPTY) { *slot = i; return false; }
+        if (s->h32 == h32 && eq(ctx, s->val)) { *slot = i; return true; }
+        i = (i + 1) & t->mask;
+    }
+}
+
+/* Store (val, h32) in the empty @slot returned by kvbm__idx_find_or_empty. */
+static inline void kvbm__idx_put_at(kvbm_idxtab *t, size_t slot, uint32_t h32, uint32_t val)
+{
+    t->slots[slot].val = val;
+    t->slots[slot].h32 = h32;
+    t->count++;
+    kvbm__idx_note(t, val, slot);
+}
+
+/* Store a PLH received by value (two registers) as two 8-byte stores. Without the empty
+ * asm, gcc merges the halves into one 16-byte store built by spilling both registers to
+ * the stack and reloading them as a vector: a store-forwarding stall (~15 cycles) on
+ * every insert. */
+static inline void kvbm__plh_store(kvbm_plh *dst, kvbm_plh h)
+{
+    uint64_t hi = h.hi, lo = h.lo;
+    __asm__("" : "+r"(hi), "+r"(lo));
+    dst->hi = hi;
+    dst->lo = lo;
+}
+
+/* The same PLH as two opaque scalars: keeps gcc from materialising a by-value PLH
+ * parameter as a stack-built vector when the function also copies it whole. */
+static inline kvbm_plh kvbm__plh_launder(kvbm_plh h)
+{
+    uint64_t hi = h.hi, lo = h.lo;
+    __asm__("" : "+r"(hi), "+r"(lo));
+    kvbm_plh r = { hi, lo };
+    return r;
+}
+
+/* h32 of a PLH: two multiplies. The low word of a PLH is already a 64-bit hash of the
+ * content; mixing the high word in keeps hand-made PLHs (tests) well spread too. */
+static inline uint32_t kvbm__idx_plh_h32(kvbm_plh h)
+{
+    uint64_t x = (h.lo ^ (h.hi * UINT64_C(0x9E3779B97F4A7C15))) * UINT64_C(0xD6E8FEB86659FD93);
+    return (uint32_t)(x >> 32);
+}
+
+/* Store (val, h32) in the first empty slot of its probe run (caller checked absence). */
+static inline void kvbm__idx_put(kvbm_idxtab *t, uint32_t h32, uint32_t val)
+{
+    size_t i = (size_t)h32 & t->mask;
+    while (t->slots[i].val != KVBM_IDX_EMPTY) i = (i + 1) & t->mask;
+    t->slots[i].val = val;
+    t->slots[i].h32 = h32;
+    t->count++;
+    kvbm__idx_note(t, val, i);
+}
+
+/* Delete the entry in @slot by backward shift. */
+static inline void kvbm__idx_del(kvbm_idxtab *t, size_t slot)
+{
+    size_t hole = slot, j = slot;
+    for (;;) {
+        j = (j + 1) & t->mask;
+        kvbm_idx_slot e = t->slots[j];
+        if (e.val == KVBM_IDX_EMPTY) break;
+        size_t home = (size_t)e.h32 & t->mask;
+        /* e may move into hole iff hole is cyclically in [home, j) */
+        bool movable = (hole <= j) ? (home <= hole || home > j) : (home <= hole && home > j);
+        if (movable) {
+            t->slots[hole] = e;
+            kvbm__idx_note(t, e.val, hole);
+            hole = j;
+        }
+    }
+    t->slots[hole].val = KVBM_IDX_EMPTY;
+    t->count--;
+}
+
+/* Re-create the table with room for @entries, reinserting every entry (growth path). */
+static inline kvbm_status kvbm__idx_grow(kvbm_idxtab *t, size_t entries)
+{
+    kvbm_idxtab n;
+    KVBM_TRY(kvbm__idx_init(&n, entries));
+    n.where_base = t->where_base;
+    n.where_stride = t->where_stride;
+    for (size_t i = 0; i <= t->mask; i++)
+        if (t->slots[i].val != KVBM_IDX_EMPTY) kvbm__idx_put(&n, t->slots[i].h32, t->slots[i].val);
+    kvbm__idx_fini(t);
+    *t = n;
+    return KVBM_OK;
+}
+
+#endif /* KVBM_BACKEND_INDEX_H */

@@ -1,0 +1,450 @@
+/* src/tinylfu/tinylfu.c - frequency trackers: TinyLFU count-min sketch, no-op, custom (§4).
+ *
+ * TinyLFU sketch (bit-exact with the reference):
+ *
+ *   table: max(1, capacity/4) 64-bit words; word w holds 16 4-bit counters,
+ *          counter c in bits 4c..4c+3, saturating at 15.
+ *
+ *        63     60 59     56         7      4 3      0
+ *       +---------+---------+ ... +---------+--------+
+ *       | ctr 15  | ctr 14  |     | ctr 1   | ctr 0  |
+ *       +---------+---------+ ... +---------+--------+
+ *
+ *   H_i(key) = XXH3_64bits_withSecret(key bytes, secret_i, 192), i = 0..3, where secret_i
+ *   is XXH3_generateSecret_fromSeed(i) (per 16-byte lane of the default secret: low u64
+ *   += i, high u64 -= i; seed 0 is the default secret). Cell = (H mod words, H & 15).
+ *
+ *   increment: +1 on every non-saturated cell of the 4 (no conservative update; a cell hit
+ *   twice gets +2); if any cell grew, size += 1 and, if decay(size), reset().
+ *   estimate : min of the 4 cells.
+ *   reset    : ones = popcount of the low counter bits over the table; every counter is
+ *              halved (word >> 1 & 0x777...); size = (size >> 1) - (ones >> 2), saturating.
+ *
+ * Keys are 16 bytes (a u128 little-endian: the PLH's as_u128) or 8 bytes (u64 LE). Both
+ * lengths hit XXH3's short-input paths (4..8 and 9..16 bytes), which read only 24 bytes
+ * of the secret; we precompute those "bitflip" words per seed at creation and evaluate the
+ * two paths directly, which keeps touch/count at a few ns of hashing. The test suite
+ * checks them against libxxhash's XXH3_64bits_withSecret for random keys.
+ *
+ * Locking: one kvbm_mutex of rank KVBM_RANK_TRACKER (a leaf) serialises writers (touch,
+ * decay). count() is lock-free: the words are _Atomic and read with relaxed loads, so
+ * MultiLRU insert (under the store lock) never waits for the tracker mutex. Trackers are refcounted; the registry
+ * and each MultiLRU backend hold references.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#define XXH_STATIC_LINKING_ONLY
+#include <xxhash.h>
+
+#include "internal.h"
+#include "kvbm/tracker.h"
+#include "tinylfu/tinylfu_int.h"
+
+enum tracker_kind { TRACKER_TINYLFU, TRACKER_NOOP, TRACKER_CUSTOM };
+
+struct kvbm_tracker {
+    atomic_uint_fast32_t refs;
+    enum tracker_kind    kind;
+    /* custom */
+    kvbm_tracker_ops     ops;
+    void                *ctx;
+    /* TinyLFU */
+    kvbm_mutex           lock;
+    kvbm__sketch         sketch;
+};
+
+/* ---- XXH3 short-input paths with a seeded secret ------------------------------------ */
+
+__extension__ typedef unsigned __int128 tlfu_u128;
+
+static inline uint64_t rd64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--) v = (v << 8) | p[i];
+    return v;
+}
+
+static inline uint32_t rd32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static inline uint64_t rotl64(uint64_t x, int r) { return (x << r) | (x >> (64 - r)); }
+
+static inline uint64_t bswap64(uint64_t x) { return __builtin_bswap64(x); }
+
+static inline uint64_t xxh3_avalanche(uint64_t h)
+{
+    h ^= h >> 37;
+    h *= UINT64_C(0x165667919E3779F9);
+    h ^= h >> 32;
+    return h;
+}
+
+static inline uint64_t xxh3_rrmxmx(uint64_t h, uint64_t len)
+{
+    h ^= rotl64(h, 49) ^ rotl64(h, 24);
+    h *= UINT64_C(0x9FB21C651E98DF25);
+    h ^= (h >> 35) + len;
+    h *= UINT64_C(0x9FB21C651E98DF25);
+    return h ^ (h >> 28);
+}
+
+/* XXH3_64bits_withSecret for a 16-byte input (9..16-byte path, seed 0). */
+static inline uint64_t xxh3_16(const uint8_t key[16], uint64_t flip1, uint64_t flip2)
+{
+    uint64_t lo = rd64(key) ^ flip1;
+    uint64_t hi = rd64(key + 8) ^ flip2;
+    tlfu_u128 p = (tlfu_u128)lo * hi;
+    uint64_t acc = 16 + bswap64(lo) + hi + ((uint64_t)p ^ (uint64_t)(p >> 64));
+    return xxh3_avalanche(acc);
+}
+
+/* XXH3_64bits_withSecret for an 8-byte input (4..8-byte path, seed 0). */
+static inline uint64_t xxh3_8(const uint8_t key[8], uint64_t flip)
+{
+    uint64_t in1 = rd32(key), in2 = rd32(key + 4);
+    uint64_t input64 = in2 + (in1 << 32);
+    return xxh3_rrmxmx(input64 ^ flip, 8);
+}
+
+void kvbm__tinylfu_secret(unsigned seed, uint8_t secret[KVBM_TLFU_SECRET_SIZE])
+{
+    XXH3_generateSecret_fromSeed(secret, (XXH64_hash_t)seed);
+}
+
+uint64_t kvbm__tinylfu_hash(const kvbm__sketch *s, unsigned i, const uint8_t *key, size_t len)
+{
+    if (len == 16) return xxh3_16(key, s->flip16a[i], s->flip16b[i]);
+    return xxh3_8(key, s->flip8[i]);
+}
+
+/* ---- sketch ---------------------------------------------------------------------------- */
+
+static bool fixed_should_decay(void *ctx, uint32_t n)
+{
+    const kvbm__sketch *s = ctx;
+    return n >= s->sample_size;
+}
+
+uint32_t kvbm__tinylfu_sample_size(uint64_t capacity)
+{
+    uint64_t sample = capacity > UINT64_MAX / 10 ? UINT64_MAX : capacity * 10;
+    return sample > UINT32_MAX ? UINT32_MAX : (uint32_t)sample;
+}
+
+kvbm_status kvbm__sketch_init(kvbm__sketch *s, uint64_t capacity, const kvbm_decay_policy *decay)
+{
+    if (capacity == 0) return KVBM_EINVAL;
+    memset(s, 0, sizeof *s);
+    uint64_t words = capacity / 4;
+    if (words == 0) words = 1;
+    if (words > SIZE_MAX / sizeof(uint64_t)) return KVBM_ENOMEM;
+    s->table = calloc((size_t)words, sizeof(uint64_t));
+    if (s->table == NULL) return KVBM_ENOMEM;
+    s->words = words;
+    s->mask = kvbm__is_pow2_u64(words) ? words - 1 : 0;
+    s->sample_size = kvbm__tinylfu_sample_size(capacity);
+    if (decay != NULL) {
+        s->decay = *decay;
+        s->custom_decay = true;
+    }
+    for (unsigned i = 0; i < 4; i++) {
+        uint8_t secret[KVBM_TLFU_SECRET_SIZE];
+        kvbm__tinylfu_secret(i, secret);
+        s->flip16a[i] = rd64(secret + 24) ^ rd64(secret + 32);
+        s->flip16b[i] = rd64(secret + 40) ^ rd64(secret + 48);
+        s->flip8[i]   = rd64(secret + 8) ^ rd64(secret + 16);
+    }
+    return KVBM_OK;
+}
+
+void kvbm__sketch_fini(kvbm__sketch *s)
+{
+    free(s->table);
+    s->table = NULL;
+}
+
+static inline uint64_t sketch_word(const kvbm__sketch *s, uint64_t h)
+{
+    return s->mask != 0 || s->words == 1 ? (h & s->mask) : h % s->words;
+}
+
+void kvbm__sketch_reset(kvbm__sketch *s)
+{
+    uint64_t ones = 0;
+    for (uint64_t w = 0; w < s->words; w++) {
+        uint64_t v = atomic_load_explicit(&s->table[w], memory_order_relaxed);
+        ones += (uint64_t)__builtin_popcountll(v & UINT64_C(0x1111111111111111));
+        atomic_store_explicit(&s->table[w], (v >> 1) & UINT64_C(0x7777777777777777),
+                              memory_order_relaxed);
+    }
+    uint64_t half = s->size >> 1, q = ones >> 2;
+    s->size = half > q ? (uint32_t)(half - q) : 0;
+}
+
+/* The 4 cells of a key: word index and bit shift. Depends only on the immutable table
+ * geometry, so trackers compute it (and prefetch the words) before taking the lock. */
+typedef struct sketch_cells {
+    uint64_t word[4];
+    unsigned shift[4];
+} sketch_cells;
+
+static inline void cells_of(const kvbm__sketch *s, const uint8_t *key, size_t len, sketch_cells *c)
+{
+    for (unsigned i = 0; i < 4; i++) {
+        uint64_t h = kvbm__tinylfu_hash(s, i, key, len);
+        c->word[i] = sketch_word(s, h);
+        c->shift[i] = (unsigned)(h & 15) * 4;
+        __builtin_prefetch((const void *)&s->table[c->word[i]]);
+    }
+}
+
+static inline void increment_cells(kvbm__sketch *s, const sketch_cells *c)
+{
+    bool added = false;
+    for (unsigned i = 0; i < 4; i++) {
+        _Atomic uint64_t *w = &s->table[c->word[i]];
+        uint64_t v = atomic_load_explicit(w, memory_order_relaxed);
+        if (((v >> c->shift[i]) & 15) < 15) { /* writers are serialised by the lock */
+            atomic_store_explicit(w, v + (UINT64_C(1) << c->shift[i]), memory_order_relaxed);
+            added = true;
+        }
+    }
+    if (!added) return;
+    if (s->size < UINT32_MAX) s->size++;
+    bool decay = s->custom_decay ? s->decay.should_decay(s->decay.ctx, s->size)
+                                 : fixed_should_decay(s, s->size);
+    if (decay) kvbm__sketch_reset(s);
+}
+
+static inline uint32_t estimate_cells(const kvbm__sketch *s, const sketch_cells *c)
+{
+    uint32_t best = 15;
+    for (unsigned i = 0; i < 4; i++) {
+        uint64_t word = atomic_load_explicit(&s->table[c->word[i]], memory_order_relaxed);
+        uint32_t v = (uint32_t)(word >> c->shift[i]) & 15;
+        if (v < best) best = v;
+    }
+    return best;
+}
+
+void kvbm__sketch_increment(kvbm__sketch *s, const uint8_t *key, size_t len)
+{
+    sketch_cells c;
+    cells_of(s, key, len, &c);
+    increment_cells(s, &c);
+}
+
+uint32_t kvbm__sketch_estimate(const kvbm__sketch *s, const uint8_t *key, size_t len)
+{
+    sketch_cells c;
+    cells_of(s, key, len, &c);
+    return estimate_cells(s, &c);
+}
+
+/* ---- trackers -------------------------------------------------------------------------- */
+
+uint64_t kvbm_tracker_capacity_entries(kvbm_tracker_capacity preset)
+{
+    switch (preset) {
+    case KVBM_TRACKER_SMALL:  return UINT64_C(1) << 18;
+    case KVBM_TRACKER_MEDIUM: return UINT64_C(1) << 21;
+    case KVBM_TRACKER_LARGE:  return UINT64_C(1) << 24;
+    }
+    return 0;
+}
+
+static kvbm_tracker *tracker_alloc(enum tracker_kind kind)
+{
+    kvbm_tracker *t = calloc(1, sizeof *t);
+    if (t == NULL) return NULL;
+    atomic_init(&t->refs, 1);
+    t->kind = kind;
+    return t;
+}
+
+kvbm_status kvbm_tinylfu_create(uint64_t capacity, const kvbm_decay_policy *decay,
+                                kvbm_tracker **out)
+{
+    if (out == NULL || capacity == 0) {
+        kvbm__set_error("TinyLFU capacity is required (got %llu)", (unsigned long long)capacity);
+        return KVBM_EINVAL;
+    }
+    if (decay != NULL && decay->should_decay == NULL) {
+        kvbm__set_error("TinyLFU decay policy has no should_decay function");
+        return KVBM_EINVAL;
+    }
+    kvbm_tracker *t = tracker_alloc(TRACKER_TINYLFU);
+    if (t == NULL) return KVBM_ENOMEM;
+    kvbm_status st = kvbm__sketch_init(&t->sketch, capacity, decay);
+    if (st != KVBM_OK) {
+        free(t);
+        return st;
+    }
+    if (kvbm__mutex_init(&t->lock, KVBM_RANK_TRACKER) != 0) {
+        kvbm__sketch_fini(&t->sketch);
+        free(t);
+        return KVBM_ENOMEM;
+    }
+    *out = t;
+    return KVBM_OK;
+}
+
+kvbm_status kvbm_tinylfu_create_preset(kvbm_tracker_capacity preset, kvbm_tracker **out)
+{
+    uint64_t entries = kvbm_tracker_capacity_entries(preset);
+    if (entries == 0) {
+        kvbm__set_error("unknown frequency tracking capacity preset %d", (int)preset);
+        return KVBM_EINVAL;
+    }
+    return kvbm_tinylfu_create(entries, NULL, out);
+}
+
+kvbm_status kvbm_noop_tracker_create(kvbm_tracker **out)
+{
+    if (out == NULL) return KVBM_EINVAL;
+    kvbm_tracker *t = tracker_alloc(TRACKER_NOOP);
+    if (t == NULL) return KVBM_ENOMEM;
+    *out = t;
+    return KVBM_OK;
+}
+
+kvbm_status kvbm_tracker_create_custom(const kvbm_tracker_ops *ops, void *ctx, kvbm_tracker **out)
+{
+    if (out == NULL || ops == NULL || ops->touch == NULL || ops->count == NULL) return KVBM_EINVAL;
+    kvbm_tracker *t = tracker_alloc(TRACKER_CUSTOM);
+    if (t == NULL) return KVBM_ENOMEM;
+    t->ops = *ops;
+    t->ctx = ctx;
+    *out = t;
+    return KVBM_OK;
+}
+
+kvbm_tracker *kvbm_tracker_clone(kvbm_tracker *t)
+{
+    if (t != NULL) atomic_fetch_add_explicit(&t->refs, 1, memory_order_relaxed);
+    return t;
+}
+
+void kvbm_tracker_release(kvbm_tracker *t)
+{
+    if (t == NULL) return;
+    if (atomic_fetch_sub_explicit(&t->refs, 1, memory_order_acq_rel) != 1) return;
+    switch (t->kind) {
+    case TRACKER_TINYLFU:
+        kvbm__mutex_destroy(&t->lock);
+        kvbm__sketch_fini(&t->sketch);
+        break;
+    case TRACKER_CUSTOM:
+        if (t->ops.destroy != NULL) t->ops.destroy(t->ctx);
+        break;
+    case TRACKER_NOOP:
+        break;
+    }
+    free(t);
+}
+
+static inline void tracker_touch(kvbm_tracker *t, const uint8_t *key, size_t len)
+{
+    if (KVBM_LIKELY(t->kind == TRACKER_TINYLFU)) {
+        sketch_cells c;
+        cells_of(&t->sketch, key, len, &c); /* hashing outside the lock */
+        kvbm__lock(&t->lock);
+        increment_cells(&t->sketch, &c);
+        kvbm__unlock(&t->lock);
+    } else if (t->kind == TRACKER_CUSTOM) {
+        uint8_t k16[16] = { 0 };
+        memcpy(k16, key, len);
+        t->ops.touch(t->ctx, k16);
+    }
+}
+
+static inline uint32_t tracker_count(kvbm_tracker *t, const uint8_t *key, size_t len)
+{
+    if (KVBM_LIKELY(t->kind == TRACKER_TINYLFU)) {
+        /* Lock-free: relaxed loads of the 4 words. A concurrent touch is seen or not (as
+         * with the lock, in some order); a concurrent decay may be seen half-applied
+         * (some of the key's words halved, others not). Counts are estimates anyway, and
+         * this keeps the tracker mutex out of the store-lock critical section of MultiLRU
+         * insert. Single-threaded results are exactly the locked ones. */
+        sketch_cells c;
+        cells_of(&t->sketch, key, len, &c);
+        return estimate_cells(&t->sketch, &c);
+    }
+    if (t->kind == TRACKER_CUSTOM) {
+        uint8_t k16[16] = { 0 };
+        memcpy(k16, key, len);
+        return t->ops.count(t->ctx, k16);
+    }
+    return 0;
+}
+
+void kvbm_tracker_touch_key(kvbm_tracker *t, const uint8_t key[16])
+{
+    if (t != NULL && key != NULL) tracker_touch(t, key, 16);
+}
+
+uint32_t kvbm_tracker_count_key(kvbm_tracker *t, const uint8_t key[16])
+{
+    return t != NULL && key != NULL ? tracker_count(t, key, 16) : 0;
+}
+
+void kvbm_tracker_touch(kvbm_tracker *t, kvbm_plh h)
+{
+    uint8_t k[16];
+    kvbm__store_le64(k, h.lo);
+    kvbm__store_le64(k + 8, h.hi);
+    if (t != NULL) tracker_touch(t, k, 16);
+}
+
+uint32_t kvbm_tracker_count(kvbm_tracker *t, kvbm_plh h)
+{
+    uint8_t k[16];
+    kvbm__store_le64(k, h.lo);
+    kvbm__store_le64(k + 8, h.hi);
+    return t != NULL ? tracker_count(t, k, 16) : 0;
+}
+
+/* A u64 key is 8 bytes LE for TinyLFU (the reference's u64 key type); custom trackers
+ * receive it zero-extended to a 16-byte u128. */
+void kvbm_tracker_touch_u64(kvbm_tracker *t, uint64_t key)
+{
+    uint8_t k[8];
+    kvbm__store_le64(k, key);
+    if (t != NULL) tracker_touch(t, k, 8);
+}
+
+uint32_t kvbm_tracker_count_u64(kvbm_tracker *t, uint64_t key)
+{
+    uint8_t k[8];
+    kvbm__store_le64(k, key);
+    return t != NULL ? tracker_count(t, k, 8) : 0;
+}
+
+void kvbm_tracker_decay_now(kvbm_tracker *t)
+{
+    if (t == NULL || t->kind != TRACKER_TINYLFU) return;
+    kvbm__lock(&t->lock);
+    kvbm__sketch_reset(&t->sketch);
+    kvbm__unlock(&t->lock);
+}
+
+bool kvbm__tracker_is_tinylfu(const kvbm_tracker *t) { return t != NULL && t->kind == TRACKER_TINYLFU; }
+
+uint32_t kvbm__tracker_refs(const kvbm_tracker *t)
+{
+    return t != NULL ? (uint32_t)atomic_load_explicit(&t->refs, memory_order_relaxed) : 0;
+}
+
+bool kvbm__tracker_sketch_info(kvbm_tracker *t, uint64_t *words, uint32_t *size, uint32_t *sample)
+{
+    if (t == NULL || t->kind != TRACKER_TINYLFU) return false;
+    kvbm__lock(&t->lock);
+    if (words) *words = t->sketch.words;
+    if (size) *size = t->sketch.size;
+    if (sample) *sample = t->sketch.sample_size;
+    kvbm__unlock(&t->lock);
+    return true;
+}

@@ -1,0 +1,39 @@
+/* src/tinylfu/tinylfu_int.h - TinyLFU sketch internals (tests and benchmarks). */
+#ifndef KVBM_TINYLFU_INT_H
+#define KVBM_TINYLFU_INT_H
+
+#include "internal.h"
+#include "kvbm/tracker.h"
+
+#define KVBM_TLFU_SECRET_SIZE 192
+
+/* The unlocked count-min sketch (see tinylfu.c for the layout). */
+typedef struct kvbm__sketch {
+    _Atomic uint64_t *table;       /* written under the tracker lock; read lock-free by count */
+    uint64_t          words;       /* max(1, capacity / 4) */
+    uint64_t          mask;        /* words - 1 when words is a power of two > 1, else 0 */
+    uint32_t          size;        /* effective increments since the last reset */
+    uint32_t          sample_size; /* fixed decay threshold min(capacity*10, 2^32-1) */
+    bool              custom_decay;
+    kvbm_decay_policy decay;
+    uint64_t          flip16a[4], flip16b[4], flip8[4]; /* per-seed secret words */
+} kvbm__sketch;
+
+kvbm_status kvbm__sketch_init(kvbm__sketch *s, uint64_t capacity, const kvbm_decay_policy *decay);
+void        kvbm__sketch_fini(kvbm__sketch *s);
+void        kvbm__sketch_increment(kvbm__sketch *s, const uint8_t *key, size_t len); /* len 8|16 */
+uint32_t    kvbm__sketch_estimate(const kvbm__sketch *s, const uint8_t *key, size_t len);
+void        kvbm__sketch_reset(kvbm__sketch *s);
+
+/* FixedDecayPolicy::from_capacity: min(capacity * 10 (saturating), 2^32 - 1). */
+uint32_t kvbm__tinylfu_sample_size(uint64_t capacity);
+/* The 192-byte XXH3 secret of seed i (XXH3_generateSecret_fromSeed). */
+void     kvbm__tinylfu_secret(unsigned seed, uint8_t secret[KVBM_TLFU_SECRET_SIZE]);
+/* H_i(key) through the specialised short-input path (len 8 or 16). */
+uint64_t kvbm__tinylfu_hash(const kvbm__sketch *s, unsigned i, const uint8_t *key, size_t len);
+
+bool     kvbm__tracker_is_tinylfu(const kvbm_tracker *t);
+uint32_t kvbm__tracker_refs(const kvbm_tracker *t);
+bool     kvbm__tracker_sketch_info(kvbm_tracker *t, uint64_t *words, uint32_t *size, uint32_t *sample);
+
+#endif /* KVBM_TINYLFU_INT_H */

@@ -1,0 +1,72 @@
+/* tests/backends/backends_test.h - helpers shared by the backend tests (header-only). */
+#ifndef KVBM_BACKENDS_TEST_H
+#define KVBM_BACKENDS_TEST_H
+
+#include <stdlib.h>
+#include <xxhash.h>
+
+#include "harness.h"
+#include "backends/backend.h"
+#include "kvbm/tracker.h"
+
+/* Backend kinds exercised by the parameterised tests. */
+enum tb_kind { TB_HASHMAP, TB_LRU, TB_MULTI_LRU, TB_LINEAGE_TICK, TB_LINEAGE_FIFO, TB_NKINDS };
+
+static inline const char *tb_name(enum tb_kind k)
+{
+    static const char *const names[] = { "hashmap", "lru", "multi_lru", "lineage_tick", "lineage_fifo" };
+    return names[k];
+}
+
+/* Build backend @k of @cap blocks. MultiLRU gets a fresh TinyLFU(100) tracker and the
+ * test thresholds [2, 6, 15]; *tracker (optional) receives a borrowed pointer to it. */
+static inline kvbm_status tb_create(enum tb_kind k, size_t cap, kvbm_inactive *out, kvbm_tracker **tracker)
+{
+    static const uint8_t thr[3] = { 2, 6, 15 };
+    kvbm_status st;
+    kvbm_tracker *t = NULL;
+    switch (k) {
+    case TB_HASHMAP: return kvbm__hashmap_create(cap, out);
+    case TB_LRU: return kvbm__lru_create(cap, out);
+    case TB_MULTI_LRU:
+        st = kvbm_tinylfu_create(100, NULL, &t);
+        if (st != KVBM_OK) return st;
+        st = kvbm__multi_lru_create(cap, thr, t, out);
+        if (tracker != NULL) *tracker = t;
+        kvbm_tracker_release(t); /* the backend holds its own reference */
+        return st;
+    case TB_LINEAGE_TICK: return kvbm__lineage_create(cap, KVBM_LINEAGE_TICK, out);
+    case TB_LINEAGE_FIFO: return kvbm__lineage_create(cap, KVBM_LINEAGE_FIFO, out);
+    default: return KVBM_EINVAL;
+    }
+}
+
+/* The reference's block_id_and_hash(i, tokens_for_id(i)): an unrelated root PLH per id
+ * (local hash = XXH3 of the tokens [i, i+1, i+2, i+3] as u32 LE, seed 0). */
+static inline kvbm_plh tb_hash_for_id(uint32_t i)
+{
+    uint8_t buf[16];
+    for (int k = 0; k < 4; k++) {
+        uint32_t v = i + (uint32_t)k;
+        for (int b = 0; b < 4; b++) buf[4 * k + b] = (uint8_t)(v >> (8 * b));
+    }
+    return kvbm_plh_root(XXH3_64bits(buf, sizeof buf));
+}
+
+/* A chain of n PLHs with local hashes derived from tokens offset..offset+n (block size 1). */
+static inline void tb_chain(size_t n, uint64_t offset, kvbm_plh *out)
+{
+    for (size_t i = 0; i < n; i++) {
+        uint64_t tok = offset + i;
+        uint64_t local = XXH3_64bits(&tok, sizeof tok);
+        if (i == 0) out[0] = kvbm_plh_root(local);
+        else if (kvbm_plh_extend(&out[i - 1], local, &out[i]) != KVBM_OK) abort();
+    }
+}
+
+static inline bool tb_check(const kvbm_inactive *b)
+{
+    return b->ops->check == NULL || b->ops->check(b->ctx);
+}
+
+#endif

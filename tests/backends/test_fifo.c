@@ -1,0 +1,191 @@
+/* tests/backends/test_fifo.c - FIFO reuse policy and HashMap backend (§3.5, §7.5 fifo.rs). */
+#include "backends_test.h"
+
+static kvbm_plh H(uint32_t i) { return tb_hash_for_id(i); }
+
+static kvbm_fifo_reuse *fifo_new(size_t cap)
+{
+    kvbm_fifo_reuse *f = NULL;
+    if (kvbm__fifo_reuse_create(cap, &f) != KVBM_OK) return NULL;
+    return f;
+}
+
+static uint32_t pop_id(kvbm_fifo_reuse *f)
+{
+    kvbm_pair p;
+    return kvbm__fifo_reuse_next_free(f, &p) ? p.block_id : UINT32_MAX;
+}
+
+KVBM_TEST(test_fifo_ordering_basic)
+{
+    kvbm_fifo_reuse *f = fifo_new(8);
+    ASSERT_TRUE(f != NULL);
+    for (uint32_t i = 1; i <= 3; i++) ASSERT_OK(kvbm__fifo_reuse_insert(f, i, H(i)));
+    EXPECT_EQ(kvbm__fifo_reuse_len(f), 3u);
+    EXPECT_EQ(pop_id(f), 1u);
+    EXPECT_EQ(pop_id(f), 2u);
+    EXPECT_EQ(pop_id(f), 3u);
+    EXPECT_EQ(kvbm__fifo_reuse_len(f), 0u);
+    EXPECT_EQ(pop_id(f), UINT32_MAX);
+    kvbm__fifo_reuse_destroy(f);
+}
+
+/* The reference sleeps between inserts; the order depends only on insertion sequence. */
+KVBM_TEST(test_fifo_ordering_with_delays)
+{
+    kvbm_fifo_reuse *f = fifo_new(64);
+    ASSERT_TRUE(f != NULL);
+    const uint32_t ids[] = { 10, 20, 30, 40 };
+    for (int i = 0; i < 4; i++) ASSERT_OK(kvbm__fifo_reuse_insert(f, ids[i], H(ids[i])));
+    for (int i = 0; i < 4; i++) EXPECT_EQ(pop_id(f), ids[i]);
+    kvbm__fifo_reuse_destroy(f);
+}
+
+KVBM_TEST(test_insert_and_remove)
+{
+    kvbm_fifo_reuse *f = fifo_new(8);
+    ASSERT_TRUE(f != NULL);
+    for (uint32_t i = 1; i <= 4; i++) ASSERT_OK(kvbm__fifo_reuse_insert(f, i, H(i)));
+    ASSERT_OK(kvbm__fifo_reuse_remove(f, 2));
+    EXPECT_EQ(kvbm__fifo_reuse_len(f), 3u);
+    EXPECT_EQ(pop_id(f), 1u);
+    EXPECT_EQ(pop_id(f), 3u);
+    EXPECT_EQ(pop_id(f), 4u);
+    kvbm__fifo_reuse_destroy(f);
+}
+
+KVBM_TEST(test_empty_operations)
+{
+    kvbm_fifo_reuse *f = fifo_new(4);
+    ASSERT_TRUE(f != NULL);
+    EXPECT_EQ(kvbm__fifo_reuse_len(f), 0u);
+    EXPECT_EQ(pop_id(f), UINT32_MAX);
+    EXPECT_STATUS(kvbm__fifo_reuse_remove(f, 1), KVBM_ENOENT);
+    kvbm__fifo_reuse_destroy(f);
+}
+
+/* Reference: panic "block already exists". kvbm: KVBM_EINVAL with that text. */
+KVBM_TEST(test_duplicate_block_panic)
+{
+    kvbm_fifo_reuse *f = fifo_new(4);
+    ASSERT_TRUE(f != NULL);
+    ASSERT_OK(kvbm__fifo_reuse_insert(f, 1, H(1)));
+    kvbm_clear_last_error();
+    EXPECT_STATUS(kvbm__fifo_reuse_insert(f, 1, H(2)), KVBM_EINVAL);
+    EXPECT_STR_CONTAINS(kvbm_last_error(), "block already exists");
+    EXPECT_EQ(kvbm__fifo_reuse_len(f), 1u);
+    kvbm_pair p;
+    ASSERT_TRUE(kvbm__fifo_reuse_next_free(f, &p));
+    EXPECT_TRUE(kvbm_plh_eq(p.hash, H(1))); /* the first insert is unchanged */
+    kvbm__fifo_reuse_destroy(f);
+}
+
+KVBM_TEST(test_remove_nonexistent_block)
+{
+    kvbm_fifo_reuse *f = fifo_new(16);
+    ASSERT_TRUE(f != NULL);
+    ASSERT_OK(kvbm__fifo_reuse_insert(f, 1, H(1)));
+    kvbm_clear_last_error();
+    EXPECT_STATUS(kvbm__fifo_reuse_remove(f, 9), KVBM_ENOENT);
+    EXPECT_STR_EQ(kvbm_last_error(), "Block 9 not found in free list");
+    EXPECT_EQ(kvbm__fifo_reuse_len(f), 1u);
+    EXPECT_EQ(pop_id(f), 1u);
+    kvbm__fifo_reuse_destroy(f);
+}
+
+KVBM_TEST(test_interleaved_operations)
+{
+    kvbm_fifo_reuse *f = fifo_new(8);
+    ASSERT_TRUE(f != NULL);
+    ASSERT_OK(kvbm__fifo_reuse_insert(f, 1, H(1)));
+    ASSERT_OK(kvbm__fifo_reuse_insert(f, 2, H(2)));
+    EXPECT_EQ(pop_id(f), 1u);
+    ASSERT_OK(kvbm__fifo_reuse_insert(f, 3, H(3)));
+    ASSERT_OK(kvbm__fifo_reuse_insert(f, 4, H(4)));
+    ASSERT_OK(kvbm__fifo_reuse_remove(f, 3));
+    ASSERT_OK(kvbm__fifo_reuse_insert(f, 5, H(5)));
+    EXPECT_EQ(pop_id(f), 2u);
+    EXPECT_EQ(pop_id(f), 4u);
+    EXPECT_EQ(pop_id(f), 5u);
+    EXPECT_EQ(pop_id(f), UINT32_MAX);
+    kvbm__fifo_reuse_destroy(f);
+}
+
+/* Sequence keys are strictly increasing in insertion order and pop in that order. */
+KVBM_TEST(test_priority_key_ordering)
+{
+    kvbm_fifo_reuse *f = fifo_new(32);
+    ASSERT_TRUE(f != NULL);
+    const uint32_t ids[] = { 7, 3, 19, 0, 12 };
+    uint64_t last = 0;
+    for (int i = 0; i < 5; i++) {
+        ASSERT_OK(kvbm__fifo_reuse_insert(f, ids[i], H(ids[i])));
+        uint64_t seq = kvbm__fifo_reuse_seq(f, ids[i]);
+        if (i > 0) EXPECT_GT(seq, last);
+        last = seq;
+    }
+    for (int i = 0; i < 5; i++) EXPECT_EQ(pop_id(f), ids[i]);
+    EXPECT_EQ_U64(kvbm__fifo_reuse_seq(f, 7), UINT64_MAX);
+    kvbm__fifo_reuse_destroy(f);
+}
+
+/* The reference relies on its ordered map popping the smallest key; kvbm's intrusive list
+ * must give the same result when removals punch holes anywhere in the sequence. */
+KVBM_TEST(test_btreemap_ordering_assumption)
+{
+    kvbm_fifo_reuse *f = fifo_new(16);
+    ASSERT_TRUE(f != NULL);
+    for (uint32_t i = 0; i < 10; i++) ASSERT_OK(kvbm__fifo_reuse_insert(f, i, H(i)));
+    ASSERT_OK(kvbm__fifo_reuse_remove(f, 0));
+    ASSERT_OK(kvbm__fifo_reuse_remove(f, 5));
+    ASSERT_OK(kvbm__fifo_reuse_remove(f, 9));
+    uint64_t prev = 0;
+    bool first = true;
+    for (;;) {
+        kvbm_pair p;
+        if (!kvbm__fifo_reuse_next_free(f, &p)) break;
+        uint64_t cur = p.block_id; /* ids were inserted in increasing order: seq order = id order */
+        if (!first) EXPECT_GT(cur, prev);
+        first = false;
+        prev = cur;
+    }
+    kvbm__fifo_reuse_destroy(f);
+}
+
+/* ---- HashMap backend specifics ------------------------------------------------------- */
+
+KVBM_TEST(hashmap_allocates_in_fifo_order)
+{
+    kvbm_inactive b;
+    ASSERT_OK(kvbm__hashmap_create(8, &b));
+    const uint32_t ids[] = { 5, 1, 7, 2 };
+    for (int i = 0; i < 4; i++) ASSERT_OK(b.ops->insert(b.ctx, H(ids[i]), ids[i]));
+    uint32_t id;
+    ASSERT_TRUE(b.ops->find_match(b.ctx, H(1), false, &id));
+    EXPECT_EQ(id, 1u);
+    ASSERT_OK(b.ops->insert(b.ctx, H(1), 1));
+    kvbm_pair out[4];
+    ASSERT_EQ(b.ops->allocate(b.ctx, 4, out), 4);
+    const uint32_t want[] = { 5, 7, 2, 1 };
+    for (int i = 0; i < 4; i++) {
+        EXPECT_EQ(out[i].block_id, want[i]);
+        EXPECT_TRUE(kvbm_plh_eq(out[i].hash, H(want[i])));
+    }
+    EXPECT_TRUE(tb_check(&b));
+    kvbm__inactive_destroy(&b);
+}
+
+KVBM_TEST(hashmap_rejects_duplicate_id_and_hash)
+{
+    kvbm_inactive b;
+    ASSERT_OK(kvbm__hashmap_create(4, &b));
+    ASSERT_OK(b.ops->insert(b.ctx, H(1), 1));
+    EXPECT_STATUS(b.ops->insert(b.ctx, H(2), 1), KVBM_EINVAL);
+    EXPECT_STATUS(b.ops->insert(b.ctx, H(1), 2), KVBM_EINVAL);
+    EXPECT_STATUS(b.ops->insert(b.ctx, H(3), 4), KVBM_EINVAL);
+    EXPECT_EQ(b.ops->len(b.ctx), 1u);
+    EXPECT_TRUE(b.ops->take(b.ctx, H(1), 1));
+    EXPECT_EQ(b.ops->len(b.ctx), 0u);
+    EXPECT_TRUE(tb_check(&b));
+    kvbm__inactive_destroy(&b);
+}

@@ -1,0 +1,513 @@
+/* tests/backends/test_lineage.c - Lineage backend and its leaf policies (§3.4, §7.5
+ * lineage/mod.rs and lineage/eviction.rs). Chains use block size 1: create_chain(n, offset)
+ * = PLHs of tokens offset..offset+n, block ids 0..n-1. */
+#include "backends_test.h"
+
+static kvbm_inactive mk(size_t cap, kvbm_lineage_eviction ev)
+{
+    kvbm_inactive b = { NULL, NULL };
+    if (kvbm__lineage_create(cap, ev, &b) != KVBM_OK) abort();
+    return b;
+}
+
+static kvbm_lineage_stats st_of(const kvbm_inactive *b)
+{
+    kvbm_lineage_stats s;
+    memset(&s, 0, sizeof s);
+    if (!kvbm__lineage_stats(b, &s)) abort();
+    return s;
+}
+
+static bool graph_empty(const kvbm_inactive *b)
+{
+    kvbm_lineage_stats s = st_of(b);
+    return s.real == 0 && s.ghosts == 0 && s.leaves == 0;
+}
+
+static uint32_t alloc1(kvbm_inactive *b)
+{
+    kvbm_pair p;
+    return b->ops->allocate(b->ctx, 1, &p) == 1 ? p.block_id : UINT32_MAX;
+}
+
+/* insert chain[i] with block id base+i for i in [0, n) */
+static void insert_chain(kvbm_inactive *b, const kvbm_plh *c, size_t n, uint32_t base)
+{
+    for (size_t i = 0; i < n; i++)
+        if (b->ops->insert(b->ctx, c[i], base + (uint32_t)i) != KVBM_OK) abort();
+}
+
+KVBM_TEST(test_leaf_insertion)
+{
+    kvbm_inactive b = mk(10, KVBM_LINEAGE_TICK);
+    kvbm_plh c[1];
+    tb_chain(1, 0, c);
+    insert_chain(&b, c, 1, 0);
+    EXPECT_EQ(b.ops->len(b.ctx), 1u);
+    EXPECT_EQ(st_of(&b).leaves, 1u);
+    EXPECT_EQ(alloc1(&b), 0u);
+    EXPECT_TRUE(graph_empty(&b));
+    EXPECT_TRUE(tb_check(&b));
+    kvbm__inactive_destroy(&b);
+}
+
+KVBM_TEST(test_parent_child_insertion)
+{
+    kvbm_inactive b = mk(10, KVBM_LINEAGE_TICK);
+    kvbm_plh c[2];
+    tb_chain(2, 0, c);
+    insert_chain(&b, c, 2, 0);
+    EXPECT_EQ(b.ops->len(b.ctx), 2u);
+    EXPECT_EQ(st_of(&b).leaves, 1u);
+    EXPECT_EQ(alloc1(&b), 1u); /* the leaf, not the root */
+    EXPECT_EQ(st_of(&b).leaves, 1u);
+    EXPECT_EQ(alloc1(&b), 0u);
+    EXPECT_TRUE(graph_empty(&b));
+    kvbm__inactive_destroy(&b);
+}
+
+KVBM_TEST(test_out_of_order_insertion)
+{
+    for (int ev = 0; ev < 2; ev++) {
+        kvbm_inactive b = mk(10, (kvbm_lineage_eviction)ev);
+        kvbm_plh c[2];
+        tb_chain(2, 0, c);
+        ASSERT_OK(b.ops->insert(b.ctx, c[1], 1)); /* child first: ghost parent */
+        kvbm_lineage_stats s = st_of(&b);
+        EXPECT_EQ(s.real, 1u);
+        EXPECT_EQ(s.ghosts, 1u);
+        ASSERT_OK(b.ops->insert(b.ctx, c[0], 0)); /* ghost promoted */
+        s = st_of(&b);
+        EXPECT_EQ(b.ops->len(b.ctx), 2u);
+        EXPECT_EQ(s.ghosts, 0u);
+        EXPECT_EQ(s.leaves, 1u);
+        EXPECT_TRUE(tb_check(&b));
+        EXPECT_EQ(alloc1(&b), 1u);
+        EXPECT_EQ(alloc1(&b), 0u);
+        EXPECT_TRUE(graph_empty(&b));
+        kvbm__inactive_destroy(&b);
+    }
+}
+
+KVBM_TEST(test_branching)
+{
+    kvbm_inactive b = mk(10, KVBM_LINEAGE_TICK);
+    kvbm_plh a[3], x[3];
+    tb_chain(3, 0, a);
+    tb_chain(3, 5000, x);
+    insert_chain(&b, a, 3, 0);
+    insert_chain(&b, x, 3, 3);
+    EXPECT_EQ(b.ops->len(b.ctx), 6u);
+    EXPECT_EQ(st_of(&b).leaves, 2u);
+    EXPECT_NE(alloc1(&b), UINT32_MAX);
+    EXPECT_EQ(b.ops->len(b.ctx), 5u);
+    EXPECT_EQ(st_of(&b).leaves, 2u);
+    EXPECT_TRUE(tb_check(&b));
+    kvbm__inactive_destroy(&b);
+}
+
+/* A real branch point: two children under one parent; the parent becomes a leaf only
+ * after both are gone. */
+KVBM_TEST(test_shared_prefix_branches)
+{
+    kvbm_inactive b = mk(10, KVBM_LINEAGE_TICK);
+    kvbm_plh c[3], d;
+    tb_chain(3, 0, c);
+    ASSERT_OK(kvbm_plh_extend(&c[1], 0xD00D, &d)); /* sibling of c[2] */
+    insert_chain(&b, c, 3, 0);
+    ASSERT_OK(b.ops->insert(b.ctx, d, 3));
+    EXPECT_EQ(st_of(&b).leaves, 2u);
+    EXPECT_EQ(alloc1(&b), 2u);
+    EXPECT_EQ(alloc1(&b), 3u);
+    EXPECT_EQ(alloc1(&b), 1u);
+    EXPECT_EQ(alloc1(&b), 0u);
+    EXPECT_TRUE(graph_empty(&b));
+    kvbm__inactive_destroy(&b);
+}
+
+static void interleaved(kvbm_lineage_eviction ev, const uint32_t want[4])
+{
+    kvbm_inactive b = mk(10, ev);
+    kvbm_plh a[2], x[2];
+    tb_chain(2, 0, a);
+    tb_chain(2, 100, x);
+    /* ids: A=0, B=1, X=2, Y=3 */
+    ASSERT_OK(b.ops->insert(b.ctx, a[0], 0));
+    ASSERT_OK(b.ops->insert(b.ctx, a[1], 1));
+    ASSERT_OK(b.ops->insert(b.ctx, x[0], 2));
+    ASSERT_OK(b.ops->insert(b.ctx, x[1], 3));
+    for (int i = 0; i < 4; i++) EXPECT_EQ(alloc1(&b), want[i]);
+    EXPECT_TRUE(graph_empty(&b));
+    kvbm__inactive_destroy(&b);
+}
+
+KVBM_TEST(test_interleaved_chains)
+{
+    const uint32_t want[4] = { 1, 0, 3, 2 }; /* B, A, Y, X */
+    interleaved(KVBM_LINEAGE_TICK, want);
+}
+
+KVBM_TEST(test_interleaved_chains_fifo)
+{
+    const uint32_t want[4] = { 1, 3, 0, 2 }; /* B, Y, A, X */
+    interleaved(KVBM_LINEAGE_FIFO, want);
+}
+
+KVBM_TEST(test_remove_by_hash)
+{
+    kvbm_inactive b = mk(10, KVBM_LINEAGE_TICK);
+    kvbm_plh c[1];
+    tb_chain(1, 0, c);
+    insert_chain(&b, c, 1, 0);
+    uint32_t id = 99;
+    EXPECT_TRUE(b.ops->find_match(b.ctx, c[0], false, &id));
+    EXPECT_EQ(id, 0u);
+    EXPECT_TRUE(graph_empty(&b));
+    kvbm__inactive_destroy(&b);
+}
+
+KVBM_TEST(test_deep_chain_cleanup_iterative)
+{
+    enum { N = 1000 };
+    kvbm_plh *c = malloc(N * sizeof *c);
+    ASSERT_TRUE(c != NULL);
+    tb_chain(N, 0, c);
+    kvbm_inactive b = mk(N, KVBM_LINEAGE_TICK);
+    insert_chain(&b, c, N, 0);
+    uint32_t id;
+    EXPECT_TRUE(b.ops->find_match(b.ctx, c[N - 1], false, &id));
+    EXPECT_EQ(id, (uint32_t)(N - 1));
+    EXPECT_EQ(b.ops->len(b.ctx), (size_t)N - 1);
+    EXPECT_EQ(st_of(&b).leaves, 1u);
+    EXPECT_TRUE(tb_check(&b));
+    kvbm__inactive_destroy(&b);
+
+    /* only position 100 of a 101-chain: exactly one ghost parent, pruned on removal */
+    b = mk(N, KVBM_LINEAGE_TICK);
+    ASSERT_OK(b.ops->insert(b.ctx, c[100], 0));
+    kvbm_lineage_stats s = st_of(&b);
+    EXPECT_EQ(s.real, 1u);
+    EXPECT_EQ(s.ghosts, 1u);
+    EXPECT_TRUE(b.ops->find_match(b.ctx, c[100], false, &id));
+    EXPECT_EQ(b.ops->len(b.ctx), 0u);
+    EXPECT_TRUE(graph_empty(&b));
+    kvbm__inactive_destroy(&b);
+
+    /* a long ghost chain collapses iteratively: remove 0..N-2 (ghosts), then the leaf */
+    b = mk(N, KVBM_LINEAGE_FIFO);
+    insert_chain(&b, c, N, 0);
+    for (int i = 0; i < N - 1; i++) ASSERT_TRUE(b.ops->find_match(b.ctx, c[i], false, &id));
+    s = st_of(&b);
+    EXPECT_EQ(s.real, 1u);
+    EXPECT_EQ(s.ghosts, (size_t)N - 1);
+    EXPECT_TRUE(tb_check(&b));
+    EXPECT_TRUE(b.ops->find_match(b.ctx, c[N - 1], false, &id));
+    EXPECT_TRUE(graph_empty(&b));
+    kvbm__inactive_destroy(&b);
+    free(c);
+}
+
+KVBM_TEST(test_split_sequence_eviction)
+{
+    kvbm_inactive b = mk(10, KVBM_LINEAGE_TICK);
+    kvbm_plh a[5], x[5];
+    tb_chain(5, 0, a);
+    tb_chain(5, 5000, x);
+    insert_chain(&b, a, 5, 0);
+    insert_chain(&b, x, 5, 5);
+    EXPECT_EQ(b.ops->len(b.ctx), 10u);
+    EXPECT_EQ(st_of(&b).leaves, 2u);
+    kvbm_pair out[2];
+    EXPECT_EQ(b.ops->allocate(b.ctx, 1, out), 1u);
+    EXPECT_EQ(b.ops->len(b.ctx), 9u);
+    EXPECT_EQ(st_of(&b).leaves, 2u);
+    EXPECT_EQ(b.ops->allocate(b.ctx, 1, out), 1u);
+    EXPECT_EQ(b.ops->len(b.ctx), 8u);
+    EXPECT_EQ(st_of(&b).leaves, 2u);
+    EXPECT_EQ(b.ops->allocate(b.ctx, 2, out), 2u);
+    EXPECT_EQ(b.ops->len(b.ctx), 6u);
+    EXPECT_EQ(st_of(&b).leaves, 2u);
+    EXPECT_TRUE(tb_check(&b));
+    kvbm__inactive_destroy(&b);
+}
+
+KVBM_TEST(lookup_rejects_same_position_fragment_but_different_full_hash)
+{
+    kvbm_plh stored, impostor;
+    ASSERT_OK(kvbm_plh_new(0xAA, true, 0x11, 5, &stored));
+    ASSERT_OK(kvbm_plh_new(0xAA, true, 0x22, 5, &impostor));
+    ASSERT_FALSE(kvbm_plh_eq(stored, impostor));
+    kvbm_inactive b = mk(10, KVBM_LINEAGE_TICK);
+    ASSERT_OK(b.ops->insert(b.ctx, stored, 3));
+    EXPECT_FALSE(b.ops->has(b.ctx, impostor));
+    uint32_t id;
+    EXPECT_FALSE(b.ops->find_match(b.ctx, impostor, false, &id));
+    kvbm_pair out[1];
+    EXPECT_EQ(b.ops->scan_matches(b.ctx, &impostor, 1, false, out), 0u);
+    EXPECT_EQ(b.ops->find_matches(b.ctx, &impostor, 1, false, out), 0u);
+    EXPECT_FALSE(b.ops->take(b.ctx, impostor, 3));
+    EXPECT_EQ(b.ops->len(b.ctx), 1u);
+    /* inserting the impostor is a detected collision, not a silent overwrite */
+    kvbm_clear_last_error();
+    EXPECT_STATUS(b.ops->insert(b.ctx, impostor, 4), KVBM_EINVAL);
+    EXPECT_STR_CONTAINS(kvbm_last_error(), "Hash collision detected!");
+    EXPECT_TRUE(b.ops->has(b.ctx, stored));
+    EXPECT_TRUE(b.ops->take(b.ctx, stored, 3));
+    EXPECT_TRUE(graph_empty(&b));
+    kvbm__inactive_destroy(&b);
+}
+
+KVBM_TEST(lineage_duplicate_insertion_detected)
+{
+    kvbm_inactive b = mk(10, KVBM_LINEAGE_TICK);
+    kvbm_plh c[2];
+    tb_chain(2, 0, c);
+    insert_chain(&b, c, 2, 0);
+    kvbm_clear_last_error();
+    EXPECT_STATUS(b.ops->insert(b.ctx, c[1], 5), KVBM_EINVAL);
+    EXPECT_STR_CONTAINS(kvbm_last_error(), "Duplicate insertion detected! position=1");
+    EXPECT_EQ(b.ops->len(b.ctx), 2u);
+    EXPECT_TRUE(tb_check(&b));
+    kvbm__inactive_destroy(&b);
+}
+
+KVBM_TEST(slab_recycles_freed_slots)
+{
+    kvbm_inactive b = mk(8, KVBM_LINEAGE_TICK);
+    kvbm_plh c[8], d[8];
+    tb_chain(8, 0, c);
+    tb_chain(8, 777, d);
+    insert_chain(&b, c, 8, 0);
+    EXPECT_EQ(st_of(&b).slab_cells, 8u);
+    kvbm_pair out[8];
+    EXPECT_EQ(b.ops->allocate_all(b.ctx, out), 8u);
+    EXPECT_TRUE(graph_empty(&b));
+    insert_chain(&b, d, 8, 0);
+    EXPECT_EQ(st_of(&b).slab_cells, 8u);
+    EXPECT_EQ(st_of(&b).slab_cap, 8u);
+    EXPECT_TRUE(tb_check(&b));
+    kvbm__inactive_destroy(&b);
+}
+
+/* Ghosts beyond the pre-size grow the slab (the only allowed growth) and stay consistent. */
+KVBM_TEST(slab_grows_for_ghosts)
+{
+    kvbm_inactive b = mk(4, KVBM_LINEAGE_TICK);
+    kvbm_plh c[4][3];
+    for (int i = 0; i < 4; i++) tb_chain(3, 1000u * (unsigned)i, c[i]);
+    for (uint32_t i = 0; i < 4; i++) ASSERT_OK(b.ops->insert(b.ctx, c[i][2], i)); /* 4 ghosts */
+    kvbm_lineage_stats s = st_of(&b);
+    EXPECT_EQ(s.real, 4u);
+    EXPECT_EQ(s.ghosts, 4u);
+    EXPECT_GE(s.slab_cap, 8u);
+    EXPECT_TRUE(tb_check(&b));
+    kvbm_pair out[4];
+    EXPECT_EQ(b.ops->allocate_all(b.ctx, out), 4u);
+    for (uint32_t i = 0; i < 4; i++) EXPECT_EQ(out[i].block_id, i); /* tick order */
+    EXPECT_TRUE(graph_empty(&b));
+    kvbm__inactive_destroy(&b);
+}
+
+KVBM_TEST(re_leafed_node_goes_to_fifo_tail)
+{
+    kvbm_inactive b = mk(10, KVBM_LINEAGE_FIFO);
+    kvbm_plh a[2], x[2];
+    tb_chain(2, 0, a);
+    tb_chain(2, 100, x);
+    ASSERT_OK(b.ops->insert(b.ctx, a[0], 0));
+    ASSERT_OK(b.ops->insert(b.ctx, a[1], 1));
+    ASSERT_OK(b.ops->insert(b.ctx, x[0], 2));
+    ASSERT_OK(b.ops->insert(b.ctx, x[1], 3));
+    uint32_t id;
+    ASSERT_TRUE(b.ops->find_match(b.ctx, a[1], false, &id)); /* A0 re-leafed -> tail */
+    EXPECT_EQ(alloc1(&b), 3u);                                /* B1 */
+    EXPECT_EQ(alloc1(&b), 0u);                                /* A0 */
+    EXPECT_EQ(alloc1(&b), 2u);
+    kvbm__inactive_destroy(&b);
+}
+
+/* Tick counterpart: the re-leafed node returns to its original position. */
+KVBM_TEST(re_leafed_node_keeps_tick_position)
+{
+    kvbm_inactive b = mk(10, KVBM_LINEAGE_TICK);
+    kvbm_plh a[2], x[2];
+    tb_chain(2, 0, a);
+    tb_chain(2, 100, x);
+    ASSERT_OK(b.ops->insert(b.ctx, a[0], 0));
+    ASSERT_OK(b.ops->insert(b.ctx, a[1], 1));
+    ASSERT_OK(b.ops->insert(b.ctx, x[0], 2));
+    ASSERT_OK(b.ops->insert(b.ctx, x[1], 3));
+    uint32_t id;
+    ASSERT_TRUE(b.ops->find_match(b.ctx, a[1], false, &id));
+    EXPECT_EQ(alloc1(&b), 0u); /* A0 has the smallest tick */
+    EXPECT_EQ(alloc1(&b), 3u);
+    EXPECT_EQ(alloc1(&b), 2u);
+    kvbm__inactive_destroy(&b);
+}
+
+/* A demoted-to-ghost inner node keeps its parent link; re-inserting it promotes the ghost
+ * and the chain evicts leaf-first again. */
+KVBM_TEST(ghost_inner_node_reinsert)
+{
+    for (int ev = 0; ev < 2; ev++) {
+        kvbm_inactive b = mk(10, (kvbm_lineage_eviction)ev);
+        kvbm_plh c[3];
+        tb_chain(3, 0, c);
+        insert_chain(&b, c, 3, 0);
+        uint32_t id;
+        ASSERT_TRUE(b.ops->find_match(b.ctx, c[1], false, &id));
+        kvbm_lineage_stats s = st_of(&b);
+        EXPECT_EQ(s.real, 2u);
+        EXPECT_EQ(s.ghosts, 1u);
+        EXPECT_EQ(s.leaves, 1u); /* root is not a leaf: ghost child with a real child */
+        ASSERT_OK(b.ops->insert(b.ctx, c[1], 7));
+        EXPECT_EQ(st_of(&b).ghosts, 0u);
+        EXPECT_TRUE(tb_check(&b));
+        EXPECT_EQ(alloc1(&b), 2u);
+        EXPECT_EQ(alloc1(&b), 7u);
+        EXPECT_EQ(alloc1(&b), 0u);
+        kvbm__inactive_destroy(&b);
+    }
+}
+
+/* Chains crossing the PLH mode boundary (position 255 -> 256) link correctly. */
+KVBM_TEST(lineage_chain_across_mode_boundary)
+{
+    enum { N = 300 };
+    kvbm_plh *c = malloc(N * sizeof *c);
+    ASSERT_TRUE(c != NULL);
+    tb_chain(N, 42, c);
+    kvbm_inactive b = mk(N, KVBM_LINEAGE_TICK);
+    for (int i = N - 1; i >= 0; i--) ASSERT_OK(b.ops->insert(b.ctx, c[i], (uint32_t)i)); /* reverse */
+    kvbm_lineage_stats s = st_of(&b);
+    EXPECT_EQ(s.real, (size_t)N);
+    EXPECT_EQ(s.ghosts, 0u);
+    EXPECT_EQ(s.leaves, 1u);
+    EXPECT_TRUE(tb_check(&b));
+    kvbm_pair *out = malloc(N * sizeof *out);
+    ASSERT_TRUE(out != NULL);
+    EXPECT_EQ(b.ops->allocate_all(b.ctx, out), (size_t)N);
+    for (int i = 0; i < N; i++) EXPECT_EQ(out[i].block_id, (uint32_t)(N - 1 - i));
+    kvbm__inactive_destroy(&b);
+    free(out);
+    free(c);
+}
+
+/* ---- eviction.rs: the policies on raw node indices ------------------------------------ */
+
+static uint32_t drain1(kvbm_leaf_policy *p)
+{
+    uint32_t v = kvbm__leaf_policy_next_victim(p);
+    if (v != UINT32_MAX) kvbm__leaf_policy_on_node_removed(p, v);
+    return v;
+}
+
+KVBM_TEST(fifo_order_and_unlink)
+{
+    kvbm_leaf_policy p;
+    ASSERT_OK(kvbm__leaf_policy_init(&p, KVBM_LINEAGE_FIFO, 8, 8));
+    for (uint32_t i = 0; i < 4; i++) {
+        kvbm__leaf_policy_on_node_inserted(&p, i);
+        ASSERT_OK(kvbm__leaf_policy_on_leaf_added(&p, i));
+    }
+    kvbm__leaf_policy_on_leaf_demoted(&p, 2);
+    kvbm__leaf_policy_on_node_removed(&p, 0);
+    EXPECT_EQ(kvbm__leaf_policy_next_victim(&p), 1u);
+    ASSERT_OK(kvbm__leaf_policy_on_leaf_added(&p, 0));
+    EXPECT_TRUE(kvbm__leaf_policy_check(&p));
+    EXPECT_EQ(drain1(&p), 1u);
+    EXPECT_EQ(drain1(&p), 3u);
+    EXPECT_EQ(drain1(&p), 0u);
+    EXPECT_EQ(drain1(&p), UINT32_MAX);
+    kvbm__leaf_policy_on_node_removed(&p, 2); /* not linked: no-op */
+    EXPECT_EQ(kvbm__leaf_policy_len(&p), 0u);
+    kvbm__leaf_policy_fini(&p);
+}
+
+KVBM_TEST(tick_re_leafed_node_keeps_original_position)
+{
+    kvbm_leaf_policy p;
+    ASSERT_OK(kvbm__leaf_policy_init(&p, KVBM_LINEAGE_TICK, 8, 8));
+    for (uint32_t i = 0; i < 3; i++) {
+        kvbm__leaf_policy_on_node_inserted(&p, i);
+        ASSERT_OK(kvbm__leaf_policy_on_leaf_added(&p, i));
+    }
+    kvbm__leaf_policy_on_leaf_demoted(&p, 0);
+    EXPECT_EQ(kvbm__leaf_policy_next_victim(&p), 1u);
+    ASSERT_OK(kvbm__leaf_policy_on_leaf_added(&p, 0));
+    EXPECT_EQ(kvbm__leaf_policy_next_victim(&p), 0u); /* head again */
+    kvbm__leaf_policy_on_node_removed(&p, 0);
+    kvbm__leaf_policy_on_node_inserted(&p, 0); /* new tick */
+    ASSERT_OK(kvbm__leaf_policy_on_leaf_added(&p, 0));
+    EXPECT_TRUE(kvbm__leaf_policy_check(&p));
+    EXPECT_EQ(drain1(&p), 1u);
+    EXPECT_EQ(drain1(&p), 2u);
+    EXPECT_EQ(drain1(&p), 0u);
+    kvbm__leaf_policy_fini(&p);
+}
+
+/* §8.9: TickPolicy on_leaf_added without a tick is an invariant violation -> status. */
+KVBM_TEST(tick_leaf_added_without_tick_is_an_error)
+{
+#if KVBM_DEBUG == 0
+    kvbm_leaf_policy p;
+    ASSERT_OK(kvbm__leaf_policy_init(&p, KVBM_LINEAGE_TICK, 4, 4));
+    EXPECT_STATUS(kvbm__leaf_policy_on_leaf_added(&p, 1), KVBM_EINVAL);
+    kvbm__leaf_policy_fini(&p);
+#endif
+}
+
+/* Tick heap against sorted order under random demote/re-add/remove. */
+KVBM_TEST(tick_heap_random_order)
+{
+    enum { N = 200 };
+    uint64_t seed = test_seed();
+    printf("seed=%" PRIu64 "\n", seed);
+    uint64_t x = seed | 1;
+    kvbm_leaf_policy p;
+    ASSERT_OK(kvbm__leaf_policy_init(&p, KVBM_LINEAGE_TICK, N, N));
+    bool real[N] = { false }, leaf[N] = { false };
+    uint64_t tick[N] = { 0 }, next = 0;
+    for (int step = 0; step < 20000; step++) {
+        x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+        uint32_t i = (uint32_t)(x % N);
+        unsigned op = (unsigned)(x >> 32) % 4;
+        if (!real[i]) {
+            kvbm__leaf_policy_on_node_inserted(&p, i);
+            ASSERT_OK(kvbm__leaf_policy_on_leaf_added(&p, i));
+            real[i] = leaf[i] = true;
+            tick[i] = next++;
+        } else if (op == 0) {
+            kvbm__leaf_policy_on_node_removed(&p, i);
+            real[i] = leaf[i] = false;
+        } else if (op == 1 && leaf[i]) {
+            kvbm__leaf_policy_on_leaf_demoted(&p, i);
+            leaf[i] = false;
+        } else if (op == 2 && !leaf[i]) {
+            ASSERT_OK(kvbm__leaf_policy_on_leaf_added(&p, i));
+            leaf[i] = true;
+        } else {
+            uint32_t best = UINT32_MAX;
+            for (uint32_t j = 0; j < N; j++)
+                if (leaf[j] && (best == UINT32_MAX || tick[j] < tick[best])) best = j;
+            ASSERT_EQ(kvbm__leaf_policy_next_victim(&p), best);
+            if (best != UINT32_MAX) {
+                kvbm__leaf_policy_on_node_removed(&p, best);
+                real[best] = leaf[best] = false;
+            }
+        }
+    }
+    EXPECT_TRUE(kvbm__leaf_policy_check(&p));
+    kvbm__leaf_policy_fini(&p);
+}
+
+/* pair_hasher_distinguishes_keys: the (position, fragment) index hash gives distinct
+ * digests for small pairs. */
+KVBM_TEST(pair_hasher_distinguishes_keys)
+{
+    const uint64_t pairs[6][2] = { { 0, 0 }, { 0, 1 }, { 1, 0 }, { 1, 1 }, { 2, 1 }, { 1, 2 } };
+    uint32_t d[6];
+    for (int i = 0; i < 6; i++) d[i] = kvbm__lineage_key_h32(pairs[i][0], pairs[i][1]);
+    for (int i = 0; i < 6; i++)
+        for (int j = i + 1; j < 6; j++) EXPECT_NE(d[i], d[j]);
+}

@@ -1,0 +1,134 @@
+/* tests/backends/test_lru.c - LRU backend (10-core §3.2, §7.5 lru_backend.rs). */
+#include "backends_test.h"
+
+static kvbm_plh H(uint32_t i) { return tb_hash_for_id(i); }
+
+KVBM_TEST(test_lru_eviction_order)
+{
+    kvbm_inactive b;
+    ASSERT_OK(kvbm__lru_create(3, &b));
+    for (uint32_t i = 1; i <= 3; i++) ASSERT_OK(b.ops->insert(b.ctx, H(i), i - 1));
+    kvbm_pair out[3];
+    ASSERT_EQ(b.ops->allocate(b.ctx, 1, out), 1);
+    EXPECT_EQ(out[0].block_id, 0u); /* block of h1 */
+    EXPECT_TRUE(kvbm_plh_eq(out[0].hash, H(1)));
+    EXPECT_FALSE(b.ops->has(b.ctx, H(1)));
+    EXPECT_TRUE(b.ops->has(b.ctx, H(2)));
+    EXPECT_TRUE(b.ops->has(b.ctx, H(3)));
+    EXPECT_TRUE(tb_check(&b));
+    kvbm__inactive_destroy(&b);
+}
+
+KVBM_TEST(test_lru_peek_doesnt_affect_order)
+{
+    kvbm_inactive b;
+    ASSERT_OK(kvbm__lru_create(3, &b));
+    for (uint32_t i = 1; i <= 3; i++) ASSERT_OK(b.ops->insert(b.ctx, H(i), i - 1));
+    EXPECT_TRUE(b.ops->has(b.ctx, H(1))); /* peek: no recency change */
+    kvbm_pair out[2];
+    ASSERT_EQ(b.ops->allocate(b.ctx, 2, out), 2);
+    EXPECT_EQ(out[0].block_id, 0u); /* h1 */
+    EXPECT_EQ(out[1].block_id, 1u); /* h2 */
+    kvbm__inactive_destroy(&b);
+}
+
+KVBM_TEST(test_lru_allocate_more_than_available)
+{
+    kvbm_inactive b;
+    ASSERT_OK(kvbm__lru_create(10, &b));
+    ASSERT_OK(b.ops->insert(b.ctx, H(1), 1));
+    ASSERT_OK(b.ops->insert(b.ctx, H(2), 2));
+    kvbm_pair out[5];
+    EXPECT_EQ(b.ops->allocate(b.ctx, 5, out), 2);
+    EXPECT_EQ(b.ops->len(b.ctx), 0u);
+    kvbm__inactive_destroy(&b);
+}
+
+/* The reference panics "LRU backend insert would cause eviction!"; kvbm returns EFULL. */
+KVBM_TEST(test_lru_insert_when_full_is_an_error)
+{
+    kvbm_inactive b;
+    ASSERT_OK(kvbm__lru_create(2, &b));
+    ASSERT_OK(b.ops->insert(b.ctx, H(1), 0));
+    ASSERT_OK(b.ops->insert(b.ctx, H(2), 1));
+    kvbm_clear_last_error();
+    EXPECT_STATUS(b.ops->insert(b.ctx, H(3), 1), KVBM_EFULL);
+    EXPECT_STR_CONTAINS(kvbm_last_error(), "LRU backend insert would cause eviction");
+    EXPECT_EQ(b.ops->len(b.ctx), 2u);
+    EXPECT_FALSE(b.ops->has(b.ctx, H(3)));
+    EXPECT_TRUE(tb_check(&b));
+    kvbm__inactive_destroy(&b);
+}
+
+KVBM_TEST(lru_rejects_duplicate_hash_and_id)
+{
+    kvbm_inactive b;
+    ASSERT_OK(kvbm__lru_create(4, &b));
+    ASSERT_OK(b.ops->insert(b.ctx, H(1), 0));
+    EXPECT_STATUS(b.ops->insert(b.ctx, H(1), 1), KVBM_EINVAL); /* same hash */
+    EXPECT_STATUS(b.ops->insert(b.ctx, H(2), 0), KVBM_EINVAL); /* same block id */
+    EXPECT_STATUS(b.ops->insert(b.ctx, H(3), 4), KVBM_EINVAL); /* id out of range */
+    EXPECT_EQ(b.ops->len(b.ctx), 1u);
+    EXPECT_TRUE(tb_check(&b));
+    kvbm__inactive_destroy(&b);
+}
+
+KVBM_TEST(lru_resurrected_block_reenters_as_most_recent)
+{
+    kvbm_inactive b;
+    ASSERT_OK(kvbm__lru_create(4, &b));
+    for (uint32_t i = 0; i < 3; i++) ASSERT_OK(b.ops->insert(b.ctx, H(i), i));
+    uint32_t id;
+    ASSERT_TRUE(b.ops->find_match(b.ctx, H(0), true, &id));
+    EXPECT_EQ(id, 0u);
+    ASSERT_OK(b.ops->insert(b.ctx, H(0), 0)); /* released again */
+    kvbm_pair out[3];
+    ASSERT_EQ(b.ops->allocate_all(b.ctx, out), 3);
+    EXPECT_EQ(out[0].block_id, 1u);
+    EXPECT_EQ(out[1].block_id, 2u);
+    EXPECT_EQ(out[2].block_id, 0u);
+    kvbm__inactive_destroy(&b);
+}
+
+KVBM_TEST(lru_take_requires_exact_pair)
+{
+    kvbm_inactive b;
+    ASSERT_OK(kvbm__lru_create(4, &b));
+    ASSERT_OK(b.ops->insert(b.ctx, H(1), 2));
+    EXPECT_FALSE(b.ops->take(b.ctx, H(1), 3));
+    EXPECT_FALSE(b.ops->take(b.ctx, H(2), 2));
+    EXPECT_TRUE(b.ops->has(b.ctx, H(1)));
+    EXPECT_TRUE(b.ops->take(b.ctx, H(1), 2));
+    EXPECT_EQ(b.ops->len(b.ctx), 0u);
+    kvbm__inactive_destroy(&b);
+}
+
+/* Index stress: many inserts/removes with colliding clusters keep the table consistent
+ * (backward-shift deletion). */
+KVBM_TEST(lru_index_churn_keeps_invariants)
+{
+    enum { CAP = 257 };
+    kvbm_inactive b;
+    ASSERT_OK(kvbm__lru_create(CAP, &b));
+    uint64_t seed = test_seed();
+    printf("seed=%" PRIu64 "\n", seed);
+    uint64_t x = seed | 1;
+    bool in[CAP] = { false };
+    for (int step = 0; step < 20000; step++) {
+        x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+        uint32_t id = (uint32_t)(x % CAP);
+        if (in[id]) {
+            uint32_t got;
+            ASSERT_TRUE(b.ops->find_match(b.ctx, H(id), false, &got));
+            ASSERT_EQ(got, id);
+            in[id] = false;
+        } else {
+            ASSERT_OK(b.ops->insert(b.ctx, H(id), id));
+            in[id] = true;
+        }
+        if (step % 1000 == 0) ASSERT_TRUE(tb_check(&b));
+    }
+    for (uint32_t id = 0; id < CAP; id++) EXPECT_EQ(b.ops->has(b.ctx, H(id)), in[id]);
+    EXPECT_TRUE(tb_check(&b));
+    kvbm__inactive_destroy(&b);
+}

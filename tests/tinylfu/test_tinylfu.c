@@ -1,0 +1,417 @@
+/* tests/tinylfu/test_tinylfu.c - TinyLFU sketch and trackers (10-core §4, §7.6). */
+#include <stdlib.h>
+
+#define XXH_STATIC_LINKING_ONLY
+#include <xxhash.h>
+
+#include "harness.h"
+#include "internal.h"
+#include "kvbm/tracker.h"
+#include "tinylfu/tinylfu_int.h"
+
+static kvbm__sketch sk_new(uint64_t cap)
+{
+    kvbm__sketch s;
+    if (kvbm__sketch_init(&s, cap, NULL) != KVBM_OK) abort();
+    return s;
+}
+
+static void le64(uint8_t *p, uint64_t v) { kvbm__store_le64(p, v); }
+static void inc64(kvbm__sketch *s, uint64_t k) { uint8_t b[8]; le64(b, k); kvbm__sketch_increment(s, b, 8); }
+static uint32_t est64(const kvbm__sketch *s, uint64_t k) { uint8_t b[8]; le64(b, k); return kvbm__sketch_estimate(s, b, 8); }
+
+/* ---- the hash functions: seeded secrets and the short-input paths -------------------- */
+
+/* §4.2: seed 0 yields the default secret. With the default secret, XXH3_64bits_withSecret
+ * equals XXH3_64bits for every input length. */
+KVBM_TEST(secret_seed0_is_default_secret)
+{
+    uint8_t s0[KVBM_TLFU_SECRET_SIZE];
+    kvbm__tinylfu_secret(0, s0);
+    uint8_t data[300];
+    for (size_t i = 0; i < sizeof data; i++) data[i] = (uint8_t)(i * 31 + 7);
+    const size_t lens[] = { 0, 1, 3, 4, 8, 9, 16, 17, 64, 128, 129, 200, 240, 241, 300 };
+    for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++)
+        EXPECT_EQ_U64(XXH3_64bits_withSecret(data, lens[i], s0, sizeof s0), XXH3_64bits(data, lens[i]));
+    /* the published first bytes of XXH3's kSecret */
+    const uint8_t head[8] = { 0xb8, 0xfe, 0x6c, 0x39, 0x23, 0xa4, 0x4b, 0xbe };
+    EXPECT_EQ(memcmp(s0, head, 8), 0);
+}
+
+/* secret_i follows the custom-secret rule: per 16-byte lane, low u64 += i, high u64 -= i. */
+KVBM_TEST(secret_lanes_follow_seed_rule)
+{
+    uint8_t s0[KVBM_TLFU_SECRET_SIZE];
+    kvbm__tinylfu_secret(0, s0);
+    for (unsigned seed = 1; seed < 4; seed++) {
+        uint8_t si[KVBM_TLFU_SECRET_SIZE];
+        kvbm__tinylfu_secret(seed, si);
+        for (size_t lane = 0; lane < KVBM_TLFU_SECRET_SIZE / 16; lane++) {
+            uint64_t lo0 = 0, hi0 = 0, lo = 0, hi = 0;
+            for (int b = 7; b >= 0; b--) {
+                lo0 = lo0 << 8 | s0[16 * lane + (size_t)b];
+                hi0 = hi0 << 8 | s0[16 * lane + 8 + (size_t)b];
+                lo = lo << 8 | si[16 * lane + (size_t)b];
+                hi = hi << 8 | si[16 * lane + 8 + (size_t)b];
+            }
+            EXPECT_EQ_U64(lo, lo0 + seed);
+            EXPECT_EQ_U64(hi, hi0 - seed);
+        }
+        /* and XXH3 with a seed uses exactly this secret for long inputs (> 240 bytes) */
+        uint8_t data[512];
+        for (size_t i = 0; i < sizeof data; i++) data[i] = (uint8_t)(i ^ 0x5a);
+        EXPECT_EQ_U64(XXH3_64bits_withSecret(data, sizeof data, si, sizeof si),
+                      XXH3_64bits_withSeed(data, sizeof data, seed));
+    }
+}
+
+/* The specialised 8- and 16-byte paths equal libxxhash's XXH3_64bits_withSecret. */
+KVBM_TEST(short_paths_match_libxxhash)
+{
+    kvbm__sketch s = sk_new(100);
+    uint64_t seed = test_seed();
+    printf("seed=%" PRIu64 "\n", seed);
+    uint64_t x = seed | 1;
+    for (int n = 0; n < 2000; n++) {
+        uint8_t key[16];
+        for (int b = 0; b < 16; b++) {
+            x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+            key[b] = (uint8_t)x;
+        }
+        if (n < 4) memset(key, n == 0 ? 0 : 0xFF, sizeof key);
+        for (unsigned i = 0; i < 4; i++) {
+            uint8_t secret[KVBM_TLFU_SECRET_SIZE];
+            kvbm__tinylfu_secret(i, secret);
+            ASSERT_EQ_U64(kvbm__tinylfu_hash(&s, i, key, 16), XXH3_64bits_withSecret(key, 16, secret, sizeof secret));
+            ASSERT_EQ_U64(kvbm__tinylfu_hash(&s, i, key, 8), XXH3_64bits_withSecret(key, 8, secret, sizeof secret));
+        }
+    }
+    kvbm__sketch_fini(&s);
+}
+
+/* Cell placement: word = H mod words (non power of two too), counter = H & 15. */
+KVBM_TEST(sketch_cells_follow_reference_layout)
+{
+    kvbm__sketch s = sk_new(100); /* 25 words: modulo path */
+    EXPECT_EQ_U64(s.words, 25u);
+    uint8_t key[16] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16 };
+    kvbm__sketch_increment(&s, key, 16);
+    uint64_t expect[25] = { 0 };
+    for (unsigned i = 0; i < 4; i++) {
+        uint64_t h = kvbm__tinylfu_hash(&s, i, key, 16);
+        uint64_t *w = &expect[h % 25];
+        unsigned sh = (unsigned)(h & 15) * 4;
+        if (((*w >> sh) & 15) < 15) *w += UINT64_C(1) << sh;
+    }
+    for (int w = 0; w < 25; w++) EXPECT_EQ_U64(s.table[w], expect[w]);
+    EXPECT_EQ(s.size, 1u);
+    kvbm__sketch_fini(&s);
+}
+
+/* ---- §7.6 ------------------------------------------------------------------------------ */
+
+KVBM_TEST(test_tinylfu_increment_and_estimate)
+{
+    kvbm__sketch s = sk_new(100);
+    inc64(&s, 42);
+    EXPECT_EQ(est64(&s, 42), 1u);
+    inc64(&s, 42);
+    inc64(&s, 42);
+    EXPECT_EQ(est64(&s, 42), 3u);
+    EXPECT_EQ(est64(&s, 999), 0u);
+    kvbm__sketch_fini(&s);
+}
+
+KVBM_TEST(test_tinylfu_saturation)
+{
+    kvbm__sketch s = sk_new(100);
+    for (int i = 0; i < 20; i++) inc64(&s, 7);
+    EXPECT_LE(est64(&s, 7), 15u);
+    EXPECT_EQ(est64(&s, 7), 15u);
+    kvbm__sketch_fini(&s);
+}
+
+KVBM_TEST(test_tinylfu_reset)
+{
+    kvbm__sketch s = sk_new(10); /* 2 words, decay after 100 effective increments */
+    EXPECT_EQ(s.sample_size, 100u);
+    for (uint64_t k = 0; k < 100; k++) inc64(&s, k);
+    EXPECT_GT(est64(&s, 5), 0u);
+    EXPECT_LT(s.size, 100u);
+    kvbm__sketch_fini(&s);
+}
+
+KVBM_TEST(test_frequency_tracker_trait)
+{
+    kvbm_tracker *t = NULL;
+    ASSERT_OK(kvbm_tinylfu_create(100, NULL, &t));
+    kvbm_tracker_touch_u64(t, 42);
+    EXPECT_EQ(kvbm_tracker_count_u64(t, 42), 1u);
+    kvbm_tracker_touch_u64(t, 42);
+    kvbm_tracker_touch_u64(t, 42);
+    EXPECT_EQ(kvbm_tracker_count_u64(t, 42), 3u);
+    kvbm_tracker_release(t);
+}
+
+KVBM_TEST(test_noop_tracker)
+{
+    kvbm_tracker *t = NULL;
+    ASSERT_OK(kvbm_noop_tracker_create(&t));
+    for (int i = 0; i < 5; i++) kvbm_tracker_touch_u64(t, 1);
+    EXPECT_EQ(kvbm_tracker_count_u64(t, 1), 0u);
+    kvbm_plh h = { 1, 2 };
+    kvbm_tracker_touch(t, h);
+    EXPECT_EQ(kvbm_tracker_count(t, h), 0u);
+    kvbm_tracker_decay_now(t); /* no-op */
+    kvbm_tracker_release(t);
+}
+
+static void key128(uint8_t out[16], uint64_t hi, uint64_t lo)
+{
+    le64(out, lo);
+    le64(out + 8, hi);
+}
+
+KVBM_TEST(test_u128_keys)
+{
+    kvbm__sketch s = sk_new(100);
+    uint8_t k[16], zero[16] = { 0 };
+    key128(k, UINT64_C(0x0123456789ABCDEF), UINT64_C(0xFEDCBA9876543210)); /* 0x0123..CDEF_FEDC..3210 */
+    kvbm__sketch_increment(&s, k, 16);
+    EXPECT_EQ(kvbm__sketch_estimate(&s, k, 16), 1u);
+    kvbm__sketch_increment(&s, k, 16);
+    kvbm__sketch_increment(&s, k, 16);
+    EXPECT_EQ(kvbm__sketch_estimate(&s, k, 16), 3u);
+    EXPECT_EQ(kvbm__sketch_estimate(&s, zero, 16), 0u);
+    kvbm__sketch_fini(&s);
+}
+
+KVBM_TEST(test_u128_tracker)
+{
+    kvbm_tracker *t = NULL;
+    ASSERT_OK(kvbm_tinylfu_create(100, NULL, &t));
+    kvbm_plh h = { UINT64_C(0x0123456789ABCDEF), UINT64_C(0xFEDCBA9876543210) };
+    uint8_t k[16];
+    kvbm_plh_to_le16(h, k);
+    kvbm_tracker_touch(t, h);
+    EXPECT_EQ(kvbm_tracker_count(t, h), 1u);
+    kvbm_tracker_touch_key(t, k); /* same key, raw bytes */
+    EXPECT_EQ(kvbm_tracker_count_key(t, k), 2u);
+    kvbm_plh other = { 0, 0 };
+    EXPECT_EQ(kvbm_tracker_count(t, other), 0u);
+    kvbm_tracker_release(t);
+}
+
+KVBM_TEST(test_settings_builder_default_policy)
+{
+    kvbm_tracker *t = NULL;
+    ASSERT_OK(kvbm_tinylfu_create(1000, NULL, &t));
+    EXPECT_EQ(kvbm_tracker_count_u64(t, 12345), 0u);
+    uint64_t words = 0;
+    uint32_t size = 9, sample = 0;
+    EXPECT_TRUE(kvbm__tracker_sketch_info(t, &words, &size, &sample));
+    EXPECT_EQ_U64(words, 250u);
+    EXPECT_EQ(size, 0u);
+    EXPECT_EQ(sample, 10000u);
+    kvbm_tracker_release(t);
+    /* capacity is required */
+    t = NULL;
+    EXPECT_STATUS(kvbm_tinylfu_create(0, NULL, &t), KVBM_EINVAL);
+    EXPECT_TRUE(t == NULL);
+}
+
+typedef struct fixed_policy { uint32_t sample; } fixed_policy;
+static bool fixed_decay(void *ctx, uint32_t n) { return n >= ((fixed_policy *)ctx)->sample; }
+
+KVBM_TEST(test_settings_builder_custom_policy)
+{
+    fixed_policy fp = { 500 };
+    kvbm_decay_policy d = { fixed_decay, &fp };
+    kvbm_tracker *t = NULL;
+    ASSERT_OK(kvbm_tinylfu_create(100, &d, &t));
+    for (int i = 0; i < 10; i++) kvbm_tracker_touch_u64(t, 5);
+    EXPECT_GE(kvbm_tracker_count_u64(t, 5), 5u);
+    EXPECT_EQ(kvbm_tracker_count_u64(t, 5), 10u);
+    kvbm_tracker_release(t);
+}
+
+KVBM_TEST(test_settings_builder_into_tracker)
+{
+    kvbm_tracker *t = NULL;
+    ASSERT_OK(kvbm_tinylfu_create(64, NULL, &t));
+    kvbm_tracker_touch_u64(t, 1);
+    EXPECT_EQ(kvbm_tracker_count_u64(t, 1), 1u);
+    kvbm_tracker_release(t);
+}
+
+/* FixedDecayPolicy::new(100): should_decay(99) no, (100) yes, (101) yes - driven through
+ * the sketch by presetting size and making one effective increment on an empty table. */
+static bool decays_at(kvbm__sketch *s, uint32_t n)
+{
+    memset(s->table, 0, (size_t)s->words * sizeof *s->table);
+    s->size = n - 1;
+    inc64(s, 1234);  /* effective: size becomes n, then decay(n)? */
+    return s->size != n;
+}
+
+KVBM_TEST(test_fixed_decay_policy)
+{
+    kvbm__sketch s = sk_new(10); /* from_capacity(10): sample 100 */
+    EXPECT_FALSE(decays_at(&s, 99));
+    EXPECT_TRUE(decays_at(&s, 100));
+    EXPECT_TRUE(decays_at(&s, 101));
+    /* after the decay at 100: (100 >> 1) - (ones >> 2), ones <= 4 -> 49 or 50 */
+    (void)decays_at(&s, 100);
+    EXPECT_GE(s.size, 49u);
+    EXPECT_LE(s.size, 50u);
+    kvbm__sketch_fini(&s);
+}
+
+KVBM_TEST(test_fixed_decay_policy_from_capacity)
+{
+    EXPECT_EQ(kvbm__tinylfu_sample_size(10), 100u);
+    EXPECT_EQ(kvbm__tinylfu_sample_size(429496729), 4294967290u);
+    EXPECT_EQ(kvbm__tinylfu_sample_size(429496730), UINT32_MAX); /* saturates */
+    EXPECT_EQ(kvbm__tinylfu_sample_size(UINT64_MAX), UINT32_MAX);
+    kvbm__sketch s = sk_new(10);
+    EXPECT_EQ(s.sample_size, 100u);
+    kvbm__sketch_fini(&s);
+}
+
+typedef struct armed_policy { atomic_bool armed; } armed_policy;
+static bool armed_decay(void *ctx, uint32_t n)
+{
+    KVBM_UNUSED(n);
+    return atomic_exchange(&((armed_policy *)ctx)->armed, false);
+}
+
+KVBM_TEST(test_manual_decay_via_atomic_policy)
+{
+    armed_policy ap;
+    atomic_init(&ap.armed, false);
+    kvbm_decay_policy d = { armed_decay, &ap };
+    kvbm_tracker *t = NULL;
+    ASSERT_OK(kvbm_tinylfu_create(100, &d, &t));
+    for (int i = 0; i < 4; i++) kvbm_tracker_touch_u64(t, 42);
+    EXPECT_EQ(kvbm_tracker_count_u64(t, 42), 4u);
+    atomic_store(&ap.armed, true);
+    kvbm_tracker_touch_u64(t, 99);
+    EXPECT_EQ(kvbm_tracker_count_u64(t, 42), 2u);
+    EXPECT_LE(kvbm_tracker_count_u64(t, 99), 1u);
+    kvbm_tracker_release(t);
+}
+
+/* ---- reset arithmetic, presets, sharing -------------------------------------------- */
+
+KVBM_TEST(reset_halves_counters_and_applies_size_formula)
+{
+    kvbm__sketch s = sk_new(8); /* 2 words */
+    s.table[0] = UINT64_C(0xFEDCBA9876543210);
+    s.table[1] = UINT64_C(0x1111111111111111);
+    s.size = 50;
+    kvbm__sketch_reset(&s);
+    EXPECT_EQ_U64(s.table[0], (UINT64_C(0xFEDCBA9876543210) >> 1) & UINT64_C(0x7777777777777777));
+    EXPECT_EQ_U64(s.table[1], 0u);
+    /* ones = 8 (odd counters in word 0) + 16 = 24; size = 25 - 6 = 19 */
+    EXPECT_EQ(s.size, 19u);
+    s.size = 3; /* saturating: (3 >> 1) - (ones >> 2) < 0 -> 0 */
+    s.table[1] = UINT64_C(0x1111111111111111);
+    kvbm__sketch_reset(&s);
+    EXPECT_EQ(s.size, 0u);
+    kvbm__sketch_fini(&s);
+}
+
+KVBM_TEST(capacity_presets)
+{
+    EXPECT_EQ_U64(kvbm_tracker_capacity_entries(KVBM_TRACKER_SMALL), 262144u);
+    EXPECT_EQ_U64(kvbm_tracker_capacity_entries(KVBM_TRACKER_MEDIUM), 2097152u);
+    EXPECT_EQ_U64(kvbm_tracker_capacity_entries(KVBM_TRACKER_LARGE), 16777216u);
+    EXPECT_EQ_U64(kvbm_tracker_capacity_entries((kvbm_tracker_capacity)9), 0u);
+    const struct { kvbm_tracker_capacity p; uint64_t words; uint32_t sample; } want[] = {
+        { KVBM_TRACKER_SMALL, 65536, 2621440 },
+        { KVBM_TRACKER_MEDIUM, 524288, 20971520 },
+        { KVBM_TRACKER_LARGE, 4194304, 167772160 },
+    };
+    for (int i = 0; i < 3; i++) {
+        kvbm_tracker *t = NULL;
+        ASSERT_OK(kvbm_tinylfu_create_preset(want[i].p, &t));
+        uint64_t words = 0;
+        uint32_t sample = 0;
+        EXPECT_TRUE(kvbm__tracker_sketch_info(t, &words, NULL, &sample));
+        EXPECT_EQ_U64(words, want[i].words);
+        EXPECT_EQ(sample, want[i].sample);
+        kvbm_tracker_touch_u64(t, 3);
+        EXPECT_EQ(kvbm_tracker_count_u64(t, 3), 1u);
+        kvbm_tracker_release(t);
+    }
+    kvbm_tracker *t = NULL;
+    EXPECT_STATUS(kvbm_tinylfu_create_preset((kvbm_tracker_capacity)9, &t), KVBM_EINVAL);
+}
+
+KVBM_TEST(decay_now_halves)
+{
+    kvbm_tracker *t = NULL;
+    ASSERT_OK(kvbm_tinylfu_create(1024, NULL, &t));
+    for (int i = 0; i < 6; i++) kvbm_tracker_touch_u64(t, 77);
+    EXPECT_EQ(kvbm_tracker_count_u64(t, 77), 6u);
+    kvbm_tracker_decay_now(t);
+    EXPECT_EQ(kvbm_tracker_count_u64(t, 77), 3u);
+    kvbm_tracker_release(t);
+}
+
+typedef struct metered { int touches, counts, destroyed; } metered;
+static void m_touch(void *ctx, const uint8_t key[16]) { KVBM_UNUSED(key); ((metered *)ctx)->touches++; }
+static uint32_t m_count(void *ctx, const uint8_t key[16]) { KVBM_UNUSED(key); ((metered *)ctx)->counts++; return 7; }
+static void m_destroy(void *ctx) { ((metered *)ctx)->destroyed++; }
+
+KVBM_TEST(custom_tracker_refcount_and_dispatch)
+{
+    metered m = { 0, 0, 0 };
+    kvbm_tracker_ops ops = { m_touch, m_count, m_destroy };
+    kvbm_tracker *t = NULL;
+    ASSERT_OK(kvbm_tracker_create_custom(&ops, &m, &t));
+    kvbm_tracker *t2 = kvbm_tracker_clone(t);
+    EXPECT_TRUE(t2 == t);
+    EXPECT_EQ(kvbm__tracker_refs(t), 2u);
+    kvbm_plh h = { 3, 4 };
+    kvbm_tracker_touch(t, h);
+    kvbm_tracker_touch_u64(t, 5);
+    EXPECT_EQ(kvbm_tracker_count(t, h), 7u);
+    EXPECT_EQ(m.touches, 2);
+    EXPECT_EQ(m.counts, 1);
+    kvbm_tracker_release(t);
+    EXPECT_EQ(m.destroyed, 0);
+    kvbm_tracker_release(t2);
+    EXPECT_EQ(m.destroyed, 1);
+    kvbm_tracker_release(NULL);
+    EXPECT_STATUS(kvbm_tracker_create_custom(NULL, &m, &t), KVBM_EINVAL);
+    EXPECT_EQ(kvbm_tracker_count(NULL, h), 0u);
+}
+
+/* Shared by several threads (several managers through one registry): counts stay exact
+ * below saturation and the rank-4 leaf lock is taken correctly. */
+#include <pthread.h>
+static void *toucher(void *arg)
+{
+    kvbm_tracker *t = arg;
+    for (int i = 0; i < 5; i++)
+        for (uint64_t k = 0; k < 200; k++) kvbm_tracker_touch_u64(t, k);
+    return NULL;
+}
+
+KVBM_TEST(tracker_shared_across_threads)
+{
+    kvbm_tracker *t = NULL;
+    ASSERT_OK(kvbm_tinylfu_create(UINT64_C(1) << 20, NULL, &t));
+    pthread_t th[2];
+    for (int i = 0; i < 2; i++) ASSERT_EQ(pthread_create(&th[i], NULL, toucher, kvbm_tracker_clone(t)), 0);
+    for (int i = 0; i < 2; i++) {
+        pthread_join(th[i], NULL);
+        kvbm_tracker_release(t);
+    }
+    uint32_t size = 0;
+    EXPECT_TRUE(kvbm__tracker_sketch_info(t, NULL, &size, NULL));
+    EXPECT_EQ(size, 2000u);
+    for (uint64_t k = 0; k < 200; k++) EXPECT_GE(kvbm_tracker_count_u64(t, k), 10u);
+    kvbm_tracker_release(t);
+}
