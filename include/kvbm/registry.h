@@ -11,8 +11,9 @@
  * stores, outside their locks) and user touch callbacks.
  *
  * Lock order (debug builds check it): registry shard -> handle attachments -> store ->
- * tracker. Touch callbacks and attachment destructors never run under a store lock;
- * touch callbacks never run under any kvbm lock.
+ * tracker. Touch callbacks and attachment destructors never run under any kvbm lock
+ * (a replaced unique value included); attachment accessor callbacks run under the
+ * handle's attachments lock. See docs/design/registry.md.
  * Threads: every function is callable from any thread unless stated.
  */
 #ifndef KVBM_REGISTRY_H
@@ -32,9 +33,13 @@ typedef uint64_t             kvbm_tier;     /* presence key; e.g. a kvbm_layout 
 typedef uint32_t             kvbm_attach_type;
 
 /** Hook called once when a handle is created by kvbm_registry_register() (not on reuse,
- * not by transfer). Runs with the registry shard lock held: it must not call back into
- * the registry for the same hash, and must not block. The events module uses it to emit
- * Create and attach a release handle whose destructor emits Remove. */
+ * not by transfer). Runs with the registry shard lock held: it may attach values to @h
+ * (and take leaf locks such as an event channel's) but must not call any other registry
+ * function and must not block. Its return value is ignored (the registration stands).
+ * The events module uses it to emit Create and attach a release handle whose destructor
+ * emits Remove. Ordering guarantee: for a given hash, the attachment destructors of one
+ * registration lifetime all complete before on_registered runs for the next one, so a
+ * Remove can never follow a later Create. */
 typedef struct kvbm_registry_hooks {
     kvbm_status (*on_registered)(void *ctx, kvbm_handle *h);
     void *ctx;
@@ -59,6 +64,10 @@ KVBM_API void           kvbm_registry_release(kvbm_registry *r); /* NULL: no-op 
 /**
  * kvbm_registry_register() - the live handle for @h, created if absent (register_sequence_hash).
  * On creation only: calls the on_registered hook, then touches the tracker once.
+ * If the hash's previous registration is dying (its last reference was just dropped and
+ * its attachment destructors are running in another thread), waits until that
+ * destruction completes, so its Remove precedes this Create. A caller holding an outer
+ * lock that a destructor might need (e.g. a Python GIL) must drop it around this call.
  * *@out is a NEW strong reference (kvbm_handle_release). Returns KVBM_OK, KVBM_EINVAL, KVBM_ENOMEM.
  */
 KVBM_API KVBM_NODISCARD kvbm_status
@@ -99,8 +108,11 @@ KVBM_API kvbm_status kvbm_registry_check_presence_any(kvbm_registry *r, const kv
 /* ---- handles ---------------------------------------------------------------------- */
 
 KVBM_API kvbm_handle *kvbm_handle_clone(kvbm_handle *h);   /* +1 ref, returns h */
-/** Drop one reference; the last one removes the registry entry (if it still designates
- * this handle) and destroys attachments (running their destructors). NULL: no-op.
+/** Drop one reference; NULL: no-op. The last one runs the attachment destructors in the
+ * calling thread with no kvbm lock held, then removes the registry entry. Until the
+ * destructors return, the hash is absent for lookups and a registration of the same hash
+ * waits; a destructor must therefore not register the hash of the dying handle (it may
+ * use the registry otherwise, including releasing other handles).
  * Must not be called while holding a store lock (never an issue for callers). */
 KVBM_API void         kvbm_handle_release(kvbm_handle *h);
 KVBM_API kvbm_plh     kvbm_handle_seq_hash(const kvbm_handle *h);

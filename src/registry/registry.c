@@ -1,0 +1,472 @@
+/* src/registry/registry.c - the registry: PLH -> live registration handle.
+ *
+ * Layout. KVBM__SHARDS shards, selected by the top bits of kvbm_plh_hash64(h). Each shard
+ * has a ranked mutex (KVBM_RANK_REGISTRY), an open-addressing table of (hash64, handle *)
+ * with linear probing and backward-shift deletion (no tombstones; grows by doubling at
+ * 3/4 load, never shrinks), a free list of recycled handle objects and a condition
+ * variable. The spec's per-position buckets (20 §1.9) only fix which hashes share a lock;
+ * a per-shard lock is behaviourally equivalent (see docs/design/registry.md).
+ *
+ * The table holds a weak reference: an entry points at a handle whose refcount may reach
+ * 0 without the lock (kvbm_handle_release). Lookups upgrade under the shard lock with a
+ * CAS that never resurrects 0, so a dying entry (refs == 0, still in the table) is absent
+ * for match/is_registered/check_presence.
+ *
+ * Destruction and the Create/Remove race (spec 20 §2.3, binding decision 6). The thread
+ * that drops refs to 0 owns the handle exclusively: it runs the attachment destructors
+ * (the events release handle emits Remove there) with no lock held, then takes the shard
+ * lock, removes the entry - which still designates this handle, because nobody replaces a
+ * dying entry - recycles the object and wakes waiters. A registrar that finds a dying
+ * entry for its hash waits on the shard's condition variable until that removal, and only
+ * then creates the new handle and calls on_registered (Create). Hence, per hash, every
+ * Remove of one registration lifetime precedes the Create of the next.
+ *
+ * Registry lifetime: `refs` counts public references. `pins` = (refs > 0) + number of
+ * shards with live handle objects; the memory (shards, recycled handles) is freed when it
+ * reaches 0, so handles may outlive the last public reference (their death then only
+ * cleans up; kvbm_handle_is_from_registry() reports false).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "registry/registry_int.h"
+
+#define KVBM__SHARD_BITS   6
+#define KVBM__SHARDS       (1u << KVBM__SHARD_BITS)
+#define KVBM__TABLE_INIT   16u
+#define KVBM__FREE_MAX     256u  /* recycled handle objects kept per shard (216 B each) */
+
+struct slot {
+    uint64_t     h64;
+    kvbm_handle *h;  /* NULL: empty */
+};
+
+struct shard {
+    _Alignas(64) kvbm_mutex lock;
+    pthread_cond_t   cond;      /* signalled when a dying entry is removed */
+    struct slot     *tab;       /* NULL until the first insert */
+    size_t           mask;      /* capacity - 1 */
+    size_t           count;     /* entries (live + dying) */
+    _Atomic size_t   count_pub; /* relaxed copy of count for registered_count() */
+    kvbm_handle     *free_list;
+    size_t           nfree;
+    size_t           nlive;     /* handle objects not on the free list */
+    uint32_t         waiters;   /* registrars waiting for a dying entry */
+    uint64_t         waits;     /* diagnostics: total waits (lock held) */
+};
+
+struct kvbm_registry {
+    _Atomic size_t      refs;
+    _Atomic size_t      pins;
+    kvbm_tracker       *tracker;
+    kvbm_registry_hooks hooks;
+    struct shard        shards[KVBM__SHARDS];
+};
+
+/* ---- table ------------------------------------------------------------------------- */
+
+static inline struct shard *shard_of(kvbm_registry *r, uint64_t h64)
+{
+    return &r->shards[h64 >> (64 - KVBM__SHARD_BITS)];
+}
+
+static inline uint32_t shard_index(uint64_t h64) { return (uint32_t)(h64 >> (64 - KVBM__SHARD_BITS)); }
+
+/* Index of the entry for @h, or SIZE_MAX. Lock held. */
+static size_t tab_find(const struct shard *sh, uint64_t h64, kvbm_plh h)
+{
+    if (sh->tab == NULL) return SIZE_MAX;
+    for (size_t i = h64 & sh->mask;; i = (i + 1) & sh->mask) {
+        const struct slot *s = &sh->tab[i];
+        if (s->h == NULL) return SIZE_MAX;
+        if (s->h64 == h64 && kvbm_plh_eq(s->h->hash, h)) return i;
+    }
+}
+
+static void tab_put(struct slot *tab, size_t mask, uint64_t h64, kvbm_handle *h)
+{
+    size_t i = h64 & mask;
+    while (tab[i].h != NULL) i = (i + 1) & mask;
+    tab[i].h64 = h64;
+    tab[i].h = h;
+}
+
+/* Make room for one more entry. Lock held. */
+static kvbm_status tab_reserve(struct shard *sh)
+{
+    size_t cap = sh->tab ? sh->mask + 1 : 0;
+    if ((sh->count + 1) * 4 <= cap * 3) return KVBM_OK;
+    size_t ncap = cap ? cap * 2 : KVBM__TABLE_INIT;
+    struct slot *nt = calloc(ncap, sizeof *nt);
+    if (nt == NULL) return KVBM_ENOMEM;
+    for (size_t i = 0; i < cap; i++)
+        if (sh->tab[i].h != NULL) tab_put(nt, ncap - 1, sh->tab[i].h64, sh->tab[i].h);
+    free(sh->tab);
+    sh->tab = nt;
+    sh->mask = ncap - 1;
+    return KVBM_OK;
+}
+
+/* Backward-shift deletion of slot @i: later members of the probe run move back so that
+ * every entry stays reachable from its home slot without tombstones. Lock held. */
+static void tab_delete(struct shard *sh, size_t i)
+{
+    size_t mask = sh->mask;
+    for (size_t j = i;;) {
+        j = (j + 1) & mask;
+        if (sh->tab[j].h == NULL) break;
+        size_t k = sh->tab[j].h64 & mask; /* home of the entry at j */
+        /* leave it if its home lies cyclically in (i, j] */
+        bool stays = i <= j ? (i < k && k <= j) : (i < k || k <= j);
+        if (stays) continue;
+        sh->tab[i] = sh->tab[j];
+        i = j;
+    }
+    sh->tab[i].h = NULL;
+    sh->count--;
+    atomic_store_explicit(&sh->count_pub, sh->count, memory_order_relaxed);
+}
+
+/* ---- registry lifetime ------------------------------------------------------------- */
+
+kvbm_status kvbm_registry_create(const kvbm_registry_config *cfg, kvbm_registry **out)
+{
+    if (out == NULL) return KVBM_EINVAL;
+    kvbm_registry_config def = KVBM_REGISTRY_CONFIG_INIT;
+    if (cfg == NULL) cfg = &def;
+    if (cfg->struct_size != sizeof(kvbm_registry_config)) {
+        kvbm__set_error("kvbm_registry_config: struct_size %zu, expected %zu (use "
+                        "KVBM_REGISTRY_CONFIG_INIT)", cfg->struct_size, sizeof *cfg);
+        return KVBM_EINVAL;
+    }
+    kvbm_registry *r = aligned_alloc(64, sizeof *r);
+    if (r == NULL) return KVBM_ENOMEM;
+    memset(r, 0, sizeof *r);
+    unsigned i;
+    for (i = 0; i < KVBM__SHARDS; i++) {
+        struct shard *sh = &r->shards[i];
+        if (kvbm__mutex_init(&sh->lock, KVBM_RANK_REGISTRY) != 0) break;
+        if (pthread_cond_init(&sh->cond, NULL) != 0) {
+            kvbm__mutex_destroy(&sh->lock);
+            break;
+        }
+    }
+    if (i < KVBM__SHARDS) {
+        while (i-- > 0) {
+            pthread_cond_destroy(&r->shards[i].cond);
+            kvbm__mutex_destroy(&r->shards[i].lock);
+        }
+        free(r);
+        return KVBM_ENOMEM;
+    }
+    atomic_init(&r->refs, 1);
+    atomic_init(&r->pins, 1);
+    r->tracker = cfg->tracker != NULL ? kvbm_tracker_clone(cfg->tracker) : NULL;
+    r->hooks = cfg->hooks;
+    *out = r;
+    return KVBM_OK;
+}
+
+static void registry_free(kvbm_registry *r)
+{
+    for (unsigned i = 0; i < KVBM__SHARDS; i++) {
+        struct shard *sh = &r->shards[i];
+        kvbm_assert(sh->nlive == 0 && sh->count == 0);
+        kvbm_handle *h = sh->free_list;
+        while (h != NULL) {
+            kvbm_handle *next = h->next_free;
+            kvbm__handle_free_object(h);
+            h = next;
+        }
+        free(sh->tab);
+        pthread_cond_destroy(&sh->cond);
+        kvbm__mutex_destroy(&sh->lock);
+    }
+    free(r);
+}
+
+static void registry_unpin(kvbm_registry *r)
+{
+    if (atomic_fetch_sub_explicit(&r->pins, 1, memory_order_acq_rel) == 1) registry_free(r);
+}
+
+kvbm_registry *kvbm_registry_clone(kvbm_registry *r)
+{
+    if (r != NULL) {
+        size_t old = atomic_fetch_add_explicit(&r->refs, 1, memory_order_relaxed);
+        kvbm_assert(old != 0);
+        (void)old;
+    }
+    return r;
+}
+
+void kvbm_registry_release(kvbm_registry *r)
+{
+    if (r == NULL) return;
+    size_t old = atomic_fetch_sub_explicit(&r->refs, 1, memory_order_acq_rel);
+    kvbm_assert(old != 0);
+    if (old != 1) return;
+    kvbm_tracker_release(r->tracker);
+    r->tracker = NULL;
+    registry_unpin(r);
+}
+
+/* ---- registration and lookup -------------------------------------------------------- */
+
+/* +1 unless the handle is dying. Shard lock held (the object cannot be recycled). */
+static inline bool try_upgrade(kvbm_handle *h)
+{
+    uint32_t c = atomic_load_explicit(&h->refs, memory_order_relaxed);
+    while (c != 0)
+        if (atomic_compare_exchange_weak_explicit(&h->refs, &c, c + 1, memory_order_relaxed,
+                                                  memory_order_relaxed))
+            return true;
+    return false;
+}
+
+static kvbm_handle *handle_alloc(kvbm_registry *r, struct shard *sh)
+{
+    kvbm_handle *h = sh->free_list;
+    if (h != NULL) {
+        sh->free_list = h->next_free;
+        sh->nfree--;
+    } else {
+        h = malloc(sizeof *h);
+        if (h == NULL) return NULL;
+        if (kvbm__handle_init_object(h) != 0) {
+            free(h);
+            return NULL;
+        }
+    }
+    if (sh->nlive++ == 0) atomic_fetch_add_explicit(&r->pins, 1, memory_order_relaxed);
+    return h;
+}
+
+/* Returns true if the registry must be unpinned (after unlock). Lock held. */
+static bool handle_recycle(struct shard *sh, kvbm_handle *h, kvbm_handle **to_free)
+{
+    if (sh->nfree < KVBM__FREE_MAX) {
+        h->next_free = sh->free_list;
+        sh->free_list = h;
+        sh->nfree++;
+    } else {
+        *to_free = h;
+    }
+    return --sh->nlive == 0;
+}
+
+static kvbm_status get_or_create(kvbm_registry *r, kvbm_plh hash, bool notify, kvbm_handle **out)
+{
+    if (r == NULL || out == NULL) return KVBM_EINVAL;
+    uint64_t h64 = kvbm_plh_hash64(hash);
+    struct shard *sh = shard_of(r, h64);
+
+    kvbm__lock(&sh->lock);
+    for (;;) {
+        size_t i = tab_find(sh, h64, hash);
+        if (i == SIZE_MAX) break;
+        kvbm_handle *h = sh->tab[i].h;
+        if (try_upgrade(h)) { /* reuse: no hook, no touch */
+            kvbm__unlock(&sh->lock);
+            *out = h;
+            return KVBM_OK;
+        }
+        /* dying: its destructors (Remove) must finish before a new Create */
+        sh->waiters++;
+        sh->waits++;
+        pthread_cond_wait(&sh->cond, &sh->lock.mtx);
+        sh->waiters--;
+    }
+
+    kvbm_handle *h = NULL;
+    if (tab_reserve(sh) != KVBM_OK || (h = handle_alloc(r, sh)) == NULL) {
+        kvbm__unlock(&sh->lock);
+        return KVBM_ENOMEM;
+    }
+    atomic_store_explicit(&h->refs, 1, memory_order_relaxed);
+    h->shard = shard_index(h64);
+    h->h64 = h64;
+    h->hash = hash;
+    h->reg = r;
+    h->next_free = NULL;
+    tab_put(sh->tab, sh->mask, h64, h);
+    sh->count++;
+    atomic_store_explicit(&sh->count_pub, sh->count, memory_order_relaxed);
+    if (notify && r->hooks.on_registered != NULL)
+        (void)r->hooks.on_registered(r->hooks.ctx, h); /* errors are not fatal (spec 20 §2.2) */
+    kvbm__unlock(&sh->lock);
+
+    if (notify && r->tracker != NULL) kvbm_tracker_touch(r->tracker, hash);
+    *out = h;
+    return KVBM_OK;
+}
+
+kvbm_status kvbm_registry_register(kvbm_registry *r, kvbm_plh h, kvbm_handle **out)
+{
+    return get_or_create(r, h, true, out);
+}
+
+kvbm_status kvbm_registry_transfer(kvbm_registry *r, kvbm_plh h, kvbm_handle **out)
+{
+    return get_or_create(r, h, false, out);
+}
+
+kvbm_status kvbm_registry_match(kvbm_registry *r, kvbm_plh hash, bool touch, kvbm_handle **out)
+{
+    if (r == NULL || out == NULL) return KVBM_EINVAL;
+    uint64_t h64 = kvbm_plh_hash64(hash);
+    struct shard *sh = shard_of(r, h64);
+    kvbm_handle *found = NULL;
+
+    kvbm__lock(&sh->lock);
+    size_t i = tab_find(sh, h64, hash);
+    if (i != SIZE_MAX && try_upgrade(sh->tab[i].h)) found = sh->tab[i].h;
+    kvbm__unlock(&sh->lock);
+
+    if (found == NULL) return KVBM_ENOENT;
+    if (touch && r->tracker != NULL) kvbm_tracker_touch(r->tracker, hash);
+    *out = found;
+    return KVBM_OK;
+}
+
+bool kvbm_registry_is_registered(kvbm_registry *r, kvbm_plh hash)
+{
+    if (r == NULL) return false;
+    uint64_t h64 = kvbm_plh_hash64(hash);
+    struct shard *sh = shard_of(r, h64);
+    kvbm__lock(&sh->lock);
+    size_t i = tab_find(sh, h64, hash);
+    bool live = i != SIZE_MAX && atomic_load_explicit(&sh->tab[i].h->refs, memory_order_relaxed) > 0;
+    kvbm__unlock(&sh->lock);
+    return live;
+}
+
+size_t kvbm_registry_registered_count(kvbm_registry *r)
+{
+    if (r == NULL) return 0;
+    size_t n = 0;
+    for (unsigned i = 0; i < KVBM__SHARDS; i++)
+        n += atomic_load_explicit(&r->shards[i].count_pub, memory_order_relaxed);
+    return n;
+}
+
+size_t kvbm__registry_waiters(kvbm_registry *r, kvbm_plh h)
+{
+    struct shard *sh = shard_of(r, kvbm_plh_hash64(h));
+    kvbm__lock(&sh->lock);
+    size_t n = sh->waiters;
+    kvbm__unlock(&sh->lock);
+    return n;
+}
+
+uint64_t kvbm__registry_dying_waits(kvbm_registry *r)
+{
+    uint64_t n = 0;
+    for (unsigned i = 0; i < KVBM__SHARDS; i++) {
+        kvbm__lock(&r->shards[i].lock);
+        n += r->shards[i].waits;
+        kvbm__unlock(&r->shards[i].lock);
+    }
+    return n;
+}
+
+bool kvbm_registry_has_frequency_tracking(kvbm_registry *r) { return r != NULL && r->tracker != NULL; }
+
+kvbm_tracker *kvbm_registry_tracker(kvbm_registry *r) { return r != NULL ? r->tracker : NULL; }
+
+void kvbm_registry_touch(kvbm_registry *r, kvbm_plh h)
+{
+    if (r != NULL && r->tracker != NULL) kvbm_tracker_touch(r->tracker, h);
+}
+
+uint32_t kvbm_registry_count(kvbm_registry *r, kvbm_plh h)
+{
+    return r != NULL && r->tracker != NULL ? kvbm_tracker_count(r->tracker, h) : 0;
+}
+
+/* Presence of one hash: shard lock, then the handle's lock (rank order). A dying handle
+ * is absent. Holding the shard lock keeps the object from being recycled. */
+static bool presence_one(kvbm_registry *r, kvbm_plh hash, const kvbm_tier *tiers, size_t nt)
+{
+    uint64_t h64 = kvbm_plh_hash64(hash);
+    struct shard *sh = shard_of(r, h64);
+    bool present = false;
+    kvbm__lock(&sh->lock);
+    size_t i = tab_find(sh, h64, hash);
+    if (i != SIZE_MAX) {
+        kvbm_handle *h = sh->tab[i].h;
+        if (atomic_load_explicit(&h->refs, memory_order_relaxed) > 0)
+            present = kvbm_handle_has_any_block(h, tiers, nt);
+    }
+    kvbm__unlock(&sh->lock);
+    return present;
+}
+
+kvbm_status kvbm_registry_check_presence(kvbm_registry *r, kvbm_tier tier,
+                                         const kvbm_plh *hashes, size_t n, bool *out)
+{
+    if (r == NULL || (n > 0 && (hashes == NULL || out == NULL))) return KVBM_EINVAL;
+    for (size_t i = 0; i < n; i++) out[i] = presence_one(r, hashes[i], &tier, 1);
+    return KVBM_OK;
+}
+
+kvbm_status kvbm_registry_check_presence_any(kvbm_registry *r, const kvbm_plh *hashes,
+                                             size_t n, const kvbm_tier *tiers,
+                                             size_t ntiers, bool *out)
+{
+    if (r == NULL || (n > 0 && (hashes == NULL || out == NULL)) || (ntiers > 0 && tiers == NULL))
+        return KVBM_EINVAL;
+    for (size_t i = 0; i < n; i++) out[i] = presence_one(r, hashes[i], tiers, ntiers);
+    return KVBM_OK;
+}
+
+/* ---- handle references -------------------------------------------------------------- */
+
+kvbm_handle *kvbm_handle_clone(kvbm_handle *h)
+{
+    if (h != NULL) {
+        uint32_t old = atomic_fetch_add_explicit(&h->refs, 1, memory_order_relaxed);
+        kvbm_assert(old != 0); /* cloning requires holding a reference */
+        (void)old;
+    }
+    return h;
+}
+
+void kvbm_handle_release(kvbm_handle *h)
+{
+    if (h == NULL) return;
+    uint32_t old = atomic_fetch_sub_explicit(&h->refs, 1, memory_order_acq_rel);
+    kvbm_assert(old != 0); /* released more often than acquired */
+    if (old != 1) return;
+
+    /* last reference: we own the object; the entry stays (dying) until the destructors
+     * have run, so a re-registration of the hash cannot emit Create before our Remove */
+    kvbm__handle_finalize(h);
+
+    kvbm_registry *r = h->reg;
+    struct shard *sh = &r->shards[h->shard];
+    kvbm_handle *to_free = NULL;
+    kvbm__lock(&sh->lock);
+    size_t i = tab_find(sh, h->h64, h->hash);
+    kvbm_assert(i != SIZE_MAX && sh->tab[i].h == h);
+    if (i != SIZE_MAX && sh->tab[i].h == h) tab_delete(sh, i);
+    h->reg = NULL;
+    bool unpin = handle_recycle(sh, h, &to_free);
+    if (sh->waiters > 0) pthread_cond_broadcast(&sh->cond);
+    kvbm__unlock(&sh->lock);
+
+    if (to_free != NULL) kvbm__handle_free_object(to_free);
+    if (unpin) registry_unpin(r);
+}
+
+kvbm_plh kvbm_handle_seq_hash(const kvbm_handle *h)
+{
+    kvbm_plh zero = { 0, 0 };
+    return h != NULL ? h->hash : zero;
+}
+
+bool kvbm_handle_is_from_registry(const kvbm_handle *h, const kvbm_registry *r)
+{
+    return h != NULL && r != NULL && h->reg == r &&
+           atomic_load_explicit(&((kvbm_registry *)r)->refs, memory_order_relaxed) > 0;
+}

@@ -1,0 +1,1066 @@
+/* tests/registry/test_registry.c - registry and handle semantics (spec 20 §2, §5.1).
+ *
+ * Registry-level scenarios of §5.1 (attachments, presence, touch, lifetime), the exact
+ * frequency-touch accounting of 10-core §5.5 with a metered tracker, the Create/Remove
+ * ordering of a re-registration racing a dying handle (binding decision 6), a seeded
+ * model check of the sharded hash table, and the lock-rank checker on registry misuse.
+ * The manager-level scenarios of §5.1 are in test_registry_manager.c.
+ */
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "support/metered_tracker.h"
+#include "registry/registry_int.h"
+
+static kvbm_plh H(uint64_t id)
+{
+    kvbm_plh h;
+    kvbm_status st = kvbm_plh_new(0x51ed270b27u * (id + 1), id > 0, id * 7, id % 1000, &h);
+    if (st != KVBM_OK) abort();
+    return h;
+}
+
+static kvbm_registry *new_registry(kvbm_tracker *t)
+{
+    kvbm_registry_config cfg = KVBM_REGISTRY_CONFIG_INIT;
+    cfg.tracker = t;
+    kvbm_registry *r = NULL;
+    if (kvbm_registry_create(&cfg, &r) != KVBM_OK) abort();
+    return r;
+}
+
+static kvbm_attach_type new_type(const char *name, kvbm_attach_dtor dtor)
+{
+    kvbm_attach_type t = 0;
+    if (kvbm_attach_type_register(name, dtor, &t) != KVBM_OK) abort();
+    return t;
+}
+
+/* ---- attachments ------------------------------------------------------------------- */
+
+KVBM_TEST(type_tracking_enforcement)
+{
+    kvbm_registry *r = new_registry(NULL);
+    kvbm_attach_type str_t = new_type("String", NULL), i32_t = new_type("i32", NULL);
+    kvbm_handle *h;
+    ASSERT_OK(kvbm_registry_register(r, H(1), &h));
+    static char s1[] = "a", s2[] = "b";
+    static int v = 7;
+    EXPECT_OK(kvbm_handle_attach_unique(h, str_t, s1));
+    EXPECT_STATUS(kvbm_handle_attach(h, str_t, s2), KVBM_EATTACH_IS_UNIQUE);
+    EXPECT_OK(kvbm_handle_attach(h, i32_t, &v));
+    EXPECT_STATUS(kvbm_handle_attach_unique(h, i32_t, &v), KVBM_EATTACH_IS_MULTIPLE);
+    /* the mode sticks: still unique / multiple afterwards */
+    EXPECT_OK(kvbm_handle_attach_unique(h, str_t, s2));
+    EXPECT_OK(kvbm_handle_attach(h, i32_t, &v));
+    kvbm_handle_release(h);
+    kvbm_registry_release(r);
+}
+
+KVBM_TEST(attachment_error_display)
+{
+    kvbm_registry *r = new_registry(NULL);
+    kvbm_attach_type a = new_type("EventPublisher", NULL), b = new_type("EventListener", NULL);
+    kvbm_handle *h;
+    ASSERT_OK(kvbm_registry_register(r, H(2), &h));
+    static int x;
+    ASSERT_OK(kvbm_handle_attach(h, a, &x));
+    kvbm_clear_last_error();
+    EXPECT_STATUS(kvbm_handle_attach_unique(h, a, &x), KVBM_EATTACH_IS_MULTIPLE);
+    EXPECT_STR_CONTAINS(kvbm_last_error(), "already registered as multiple");
+    EXPECT_STR_CONTAINS(kvbm_last_error(), "EventPublisher");
+    EXPECT_STR_CONTAINS(kvbm_strerror(KVBM_EATTACH_IS_MULTIPLE), "already registered as multiple");
+    ASSERT_OK(kvbm_handle_attach_unique(h, b, &x));
+    EXPECT_STATUS(kvbm_handle_attach(h, b, &x), KVBM_EATTACH_IS_UNIQUE);
+    EXPECT_STR_CONTAINS(kvbm_last_error(), "already registered as unique");
+    EXPECT_STR_CONTAINS(kvbm_strerror(KVBM_EATTACH_IS_UNIQUE), "already registered as unique");
+    kvbm_handle_release(h);
+    kvbm_registry_release(r);
+}
+
+KVBM_TEST(attach_type_registry)
+{
+    kvbm_attach_type a = new_type("alpha", NULL), b = new_type("beta", NULL);
+    EXPECT_NE(a, 0);
+    EXPECT_GT(b, a);
+    EXPECT_STR_EQ(kvbm_attach_type_name(a), "alpha");
+    EXPECT_STR_EQ(kvbm_attach_type_name(b), "beta");
+    EXPECT_TRUE(kvbm_attach_type_name(0) == NULL);
+    EXPECT_TRUE(kvbm_attach_type_name(b + 100000) == NULL);
+    EXPECT_STATUS(kvbm_attach_type_register("x", NULL, NULL), KVBM_EINVAL);
+
+    kvbm_registry *r = new_registry(NULL);
+    kvbm_handle *h;
+    ASSERT_OK(kvbm_registry_register(r, H(3), &h));
+    static int x;
+    EXPECT_STATUS(kvbm_handle_attach(h, 0, &x), KVBM_EINVAL);
+    EXPECT_STATUS(kvbm_handle_attach_unique(h, b + 100000, &x), KVBM_EINVAL);
+    kvbm_handle_release(h);
+    kvbm_registry_release(r);
+}
+
+struct collect { void *unique; void *vals[8]; size_t n; int calls; };
+
+static void grab_unique(void *ctx, void *value)
+{
+    struct collect *c = ctx;
+    c->unique = value;
+    c->calls++;
+}
+
+static void grab_multiple(void *ctx, void **values, size_t n)
+{
+    struct collect *c = ctx;
+    c->n = n;
+    for (size_t i = 0; i < n && i < 8; i++) c->vals[i] = values[i];
+    c->calls++;
+}
+
+static void grab_all(void *ctx, void *unique, void **values, size_t n)
+{
+    struct collect *c = ctx;
+    c->unique = unique;
+    c->n = n;
+    for (size_t i = 0; i < n && i < 8; i++) c->vals[i] = values[i];
+    c->calls++;
+}
+
+KVBM_TEST(different_types_usage)
+{
+    kvbm_registry *r = new_registry(NULL);
+    kvbm_attach_type pub_t = new_type("EventPublisher", NULL);
+    kvbm_attach_type lis_t = new_type("EventListener", NULL);
+    kvbm_handle *h;
+    ASSERT_OK(kvbm_registry_register(r, H(4), &h));
+    static int pub, l1, l2;
+    ASSERT_OK(kvbm_handle_attach_unique(h, pub_t, &pub));
+    ASSERT_OK(kvbm_handle_attach(h, lis_t, &l1));
+    ASSERT_OK(kvbm_handle_attach(h, lis_t, &l2));
+
+    struct collect c = { 0 };
+    EXPECT_TRUE(kvbm_handle_with_unique(h, pub_t, grab_unique, &c));
+    EXPECT_TRUE(c.unique == &pub);
+    memset(&c, 0, sizeof c);
+    kvbm_handle_with_multiple(h, lis_t, grab_multiple, &c);
+    EXPECT_EQ(c.calls, 1);
+    ASSERT_EQ(c.n, 2);
+    EXPECT_TRUE(c.vals[0] == &l1 && c.vals[1] == &l2); /* insertion order */
+    /* cross lookups: a unique type has no list, a multiple type has no unique value */
+    memset(&c, 0, sizeof c);
+    EXPECT_FALSE(kvbm_handle_with_unique(h, lis_t, grab_unique, &c));
+    EXPECT_EQ(c.calls, 0);
+    kvbm_handle_with_multiple(h, pub_t, grab_multiple, &c);
+    EXPECT_EQ(c.calls, 1);
+    EXPECT_EQ(c.n, 0);
+    kvbm_handle_release(h);
+    kvbm_registry_release(r);
+}
+
+static void incr_unique(void *ctx, void *value) { (void)ctx; (*(int *)value)++; }
+static void incr_multiple(void *ctx, void **values, size_t n)
+{
+    int *sum = ctx;
+    for (size_t i = 0; i < n; i++) { (*(int *)values[i])++; *sum += *(int *)values[i]; }
+}
+
+KVBM_TEST(mutable_access)
+{
+    kvbm_registry *r = new_registry(NULL);
+    kvbm_attach_type u = new_type("counter", NULL), m = new_type("values", NULL);
+    kvbm_handle *h;
+    ASSERT_OK(kvbm_registry_register(r, H(5), &h));
+    int counter = 1, v10 = 10, v20 = 20, sum = 0;
+    ASSERT_OK(kvbm_handle_attach_unique(h, u, &counter));
+    EXPECT_TRUE(kvbm_handle_with_unique(h, u, incr_unique, NULL));
+    EXPECT_EQ(counter, 2);
+    ASSERT_OK(kvbm_handle_attach(h, m, &v10));
+    ASSERT_OK(kvbm_handle_attach(h, m, &v20));
+    kvbm_handle_with_multiple(h, m, incr_multiple, &sum);
+    EXPECT_EQ(sum, 32);
+    kvbm_handle_release(h);
+    kvbm_registry_release(r);
+}
+
+static void all_mut_incr(void *ctx, void *unique, void **values, size_t n)
+{
+    struct collect *c = ctx;
+    c->calls++;
+    c->unique = unique;
+    c->n = n;
+    if (unique != NULL) (*(int *)unique)++;
+    for (size_t i = 0; i < n; i++) (*(int *)values[i])++;
+}
+
+KVBM_TEST(with_all_mut_unique)
+{
+    kvbm_registry *r = new_registry(NULL);
+    kvbm_attach_type u = new_type("u", NULL);
+    kvbm_handle *h;
+    ASSERT_OK(kvbm_registry_register(r, H(6), &h));
+    int v = 10;
+    ASSERT_OK(kvbm_handle_attach_unique(h, u, &v));
+    struct collect c = { 0 };
+    kvbm_handle_with_all_mut(h, u, all_mut_incr, &c);
+    EXPECT_EQ(c.calls, 1);
+    EXPECT_TRUE(c.unique == &v);
+    EXPECT_EQ(c.n, 0);
+    EXPECT_EQ(v, 11);
+    memset(&c, 0, sizeof c);
+    kvbm_handle_with_all(h, u, grab_all, &c);
+    EXPECT_TRUE(c.unique == &v);
+    EXPECT_EQ(c.n, 0);
+    kvbm_handle_release(h);
+    kvbm_registry_release(r);
+}
+
+KVBM_TEST(with_all_mut_multiple)
+{
+    kvbm_registry *r = new_registry(NULL);
+    kvbm_attach_type m = new_type("m", NULL);
+    kvbm_handle *h;
+    ASSERT_OK(kvbm_registry_register(r, H(7), &h));
+    int a = 1, b = 2;
+    ASSERT_OK(kvbm_handle_attach(h, m, &a));
+    ASSERT_OK(kvbm_handle_attach(h, m, &b));
+    struct collect c = { 0 };
+    kvbm_handle_with_all_mut(h, m, all_mut_incr, &c);
+    EXPECT_EQ(c.calls, 1);
+    EXPECT_TRUE(c.unique == NULL);
+    EXPECT_EQ(c.n, 2);
+    EXPECT_EQ(a + b, 5);
+    memset(&c, 0, sizeof c);
+    kvbm_handle_with_all(h, m, grab_all, &c);
+    EXPECT_TRUE(c.unique == NULL);
+    EXPECT_EQ(c.n, 2);
+    kvbm_handle_release(h);
+    kvbm_registry_release(r);
+}
+
+static void all_mut_result(void *ctx, void *unique, void **values, size_t n)
+{
+    int *result = ctx;
+    *result = (unique == NULL && n == 0) ? 42 : -1;
+    (void)values;
+}
+
+KVBM_TEST(with_all_mut_no_attachments)
+{
+    kvbm_registry *r = new_registry(NULL);
+    kvbm_attach_type t = new_type("never-attached", NULL);
+    kvbm_handle *h;
+    ASSERT_OK(kvbm_registry_register(r, H(8), &h));
+    int result = 0;
+    kvbm_handle_with_all_mut(h, t, all_mut_result, &result);
+    EXPECT_EQ(result, 42);
+    result = 0;
+    kvbm_handle_with_all(h, t, all_mut_result, &result);
+    EXPECT_EQ(result, 42);
+    struct collect c = { 0 };
+    EXPECT_FALSE(kvbm_handle_with_unique(h, t, grab_unique, &c));
+    kvbm_handle_release(h);
+    kvbm_registry_release(r);
+}
+
+/* Destructor bookkeeping: values are `struct dval`, destroyed into a log. */
+struct dval { int id; int *log; int *nlog; };
+static void dval_dtor(void *p)
+{
+    struct dval *v = p;
+    v->log[(*v->nlog)++] = v->id;
+}
+
+KVBM_TEST(attachment_destructors_run_once_when_the_handle_dies)
+{
+    kvbm_registry *r = new_registry(NULL);
+    kvbm_attach_type u = new_type("du", dval_dtor), m = new_type("dm", dval_dtor);
+    int log[16] = { 0 }, nlog = 0;
+    struct dval v1 = { 1, log, &nlog }, v2 = { 2, log, &nlog }, v3 = { 3, log, &nlog },
+                v4 = { 4, log, &nlog };
+    kvbm_handle *h, *h2;
+    ASSERT_OK(kvbm_registry_register(r, H(9), &h));
+    ASSERT_OK(kvbm_handle_attach_unique(h, u, &v1));
+    ASSERT_OK(kvbm_handle_attach_unique(h, u, &v2)); /* replaces v1: destroyed now */
+    EXPECT_EQ(nlog, 1);
+    EXPECT_EQ(log[0], 1);
+    ASSERT_OK(kvbm_handle_attach(h, m, &v3));
+    ASSERT_OK(kvbm_handle_attach(h, m, &v4));
+    /* a failed attach leaves ownership with the caller: nothing destroyed */
+    EXPECT_STATUS(kvbm_handle_attach(h, u, &v3), KVBM_EATTACH_IS_UNIQUE);
+    EXPECT_EQ(nlog, 1);
+    h2 = kvbm_handle_clone(h);
+    kvbm_handle_release(h);
+    EXPECT_EQ(nlog, 1); /* still alive through h2 */
+    kvbm_handle_release(h2);
+    ASSERT_EQ(nlog, 4);
+    EXPECT_EQ(log[1], 2);
+    EXPECT_EQ(log[2], 3); /* multiple values in insertion order */
+    EXPECT_EQ(log[3], 4);
+    kvbm_registry_release(r);
+}
+
+/* ---- presence --------------------------------------------------------------------- */
+
+enum { TIER_A = 100, TIER_B = 200, TIER_C = 300 };
+
+KVBM_TEST(presence_markers_count_per_tier)
+{
+    kvbm_registry *r = new_registry(NULL);
+    kvbm_handle *h;
+    ASSERT_OK(kvbm_registry_register(r, H(10), &h));
+    EXPECT_FALSE(kvbm_handle_has_block(h, TIER_A));
+    kvbm__handle_mark_present(h, TIER_A);
+    EXPECT_TRUE(kvbm_handle_has_block(h, TIER_A));
+    EXPECT_FALSE(kvbm_handle_has_block(h, TIER_B)); /* tiers are independent */
+    kvbm__handle_mark_present(h, TIER_A);
+    kvbm__handle_mark_present(h, TIER_B);
+    EXPECT_EQ(kvbm_handle_presence(h, TIER_A), 2);
+    EXPECT_EQ(kvbm_handle_presence(h, TIER_B), 1);
+    kvbm__handle_mark_absent(h, TIER_A);
+    EXPECT_TRUE(kvbm_handle_has_block(h, TIER_A)); /* refcounted shadow */
+    kvbm__handle_mark_absent(h, TIER_A);
+    EXPECT_FALSE(kvbm_handle_has_block(h, TIER_A));
+    EXPECT_EQ(kvbm_handle_presence(h, TIER_A), 0);
+    EXPECT_TRUE(kvbm_handle_has_block(h, TIER_B));
+    kvbm__handle_mark_absent(h, TIER_B);
+    kvbm_handle_release(h);
+    kvbm_registry_release(r);
+}
+
+KVBM_TEST(presence_many_tiers_spill_to_the_heap)
+{
+    kvbm_registry *r = new_registry(NULL);
+    kvbm_handle *h;
+    ASSERT_OK(kvbm_registry_register(r, H(11), &h));
+    for (kvbm_tier t = 0; t < 20; t++)
+        for (kvbm_tier k = 0; k <= t; k++) kvbm__handle_mark_present(h, t);
+    for (kvbm_tier t = 0; t < 20; t++) EXPECT_EQ(kvbm_handle_presence(h, t), t + 1);
+    for (kvbm_tier t = 0; t < 20; t += 2)
+        for (kvbm_tier k = 0; k <= t; k++) kvbm__handle_mark_absent(h, t);
+    for (kvbm_tier t = 0; t < 20; t++)
+        EXPECT_EQ(kvbm_handle_presence(h, t), t % 2 ? t + 1 : 0);
+    kvbm_handle_release(h); /* presence left behind is simply dropped */
+    kvbm_registry_release(r);
+}
+
+KVBM_TEST(check_presence_api)
+{
+    kvbm_registry *r = new_registry(NULL);
+    kvbm_handle *h1, *h3;
+    ASSERT_OK(kvbm_registry_register(r, H(20), &h1));
+    ASSERT_OK(kvbm_registry_register(r, H(22), &h3));
+    kvbm__handle_mark_present(h1, TIER_A);
+    kvbm__handle_mark_present(h3, TIER_A);
+    kvbm_plh hs[4] = { H(20), H(21), H(22), H(20) };
+    bool out[4] = { false, true, false, false };
+    ASSERT_OK(kvbm_registry_check_presence(r, TIER_A, hs, 3, out));
+    EXPECT_TRUE(out[0]);
+    EXPECT_FALSE(out[1]);
+    EXPECT_TRUE(out[2]);
+    ASSERT_OK(kvbm_registry_check_presence(r, TIER_B, hs, 4, out));
+    EXPECT_FALSE(out[0] || out[1] || out[2] || out[3]);
+    ASSERT_OK(kvbm_registry_check_presence(r, TIER_A, hs, 0, NULL));
+    EXPECT_STATUS(kvbm_registry_check_presence(r, TIER_A, NULL, 1, out), KVBM_EINVAL);
+    EXPECT_STATUS(kvbm_registry_check_presence(NULL, TIER_A, hs, 1, out), KVBM_EINVAL);
+    kvbm__handle_mark_absent(h1, TIER_A);
+    kvbm__handle_mark_absent(h3, TIER_A);
+    kvbm_handle_release(h1);
+    kvbm_handle_release(h3);
+    kvbm_registry_release(r);
+}
+
+KVBM_TEST(has_any_block)
+{
+    kvbm_registry *r = new_registry(NULL);
+    kvbm_handle *h;
+    ASSERT_OK(kvbm_registry_register(r, H(30), &h));
+    kvbm_tier ab[2] = { TIER_A, TIER_B }, ac[2] = { TIER_A, TIER_C };
+    EXPECT_FALSE(kvbm_handle_has_any_block(h, ab, 2));
+    kvbm__handle_mark_present(h, TIER_B);
+    EXPECT_TRUE(kvbm_handle_has_any_block(h, ab, 2));
+    EXPECT_FALSE(kvbm_handle_has_any_block(h, ac, 2));
+    EXPECT_FALSE(kvbm_handle_has_any_block(h, ab, 0));
+    kvbm__handle_mark_absent(h, TIER_B);
+    kvbm_handle_release(h);
+    kvbm_registry_release(r);
+}
+
+KVBM_TEST(check_presence_any)
+{
+    kvbm_registry *r = new_registry(NULL);
+    kvbm_handle *h1, *h3;
+    ASSERT_OK(kvbm_registry_register(r, H(40), &h1));
+    ASSERT_OK(kvbm_registry_register(r, H(42), &h3));
+    kvbm__handle_mark_present(h1, TIER_A);
+    kvbm__handle_mark_present(h3, TIER_B);
+    kvbm_plh hs[3] = { H(40), H(41), H(42) };
+    kvbm_tier ab[2] = { TIER_A, TIER_B }, a[1] = { TIER_A };
+    bool out[3];
+    ASSERT_OK(kvbm_registry_check_presence_any(r, hs, 3, ab, 2, out));
+    EXPECT_TRUE(out[0]);
+    EXPECT_FALSE(out[1]);
+    EXPECT_TRUE(out[2]);
+    ASSERT_OK(kvbm_registry_check_presence_any(r, hs, 3, a, 1, out));
+    EXPECT_TRUE(out[0]);
+    EXPECT_FALSE(out[1]);
+    EXPECT_FALSE(out[2]);
+    kvbm__handle_mark_absent(h1, TIER_A);
+    kvbm__handle_mark_absent(h3, TIER_B);
+    kvbm_handle_release(h1);
+    kvbm_handle_release(h3);
+    kvbm_registry_release(r);
+}
+
+/* ---- lifetime ---------------------------------------------------------------------- */
+
+KVBM_TEST(handle_drop_removes_registration)
+{
+    kvbm_registry *r = new_registry(NULL);
+    kvbm_handle *h;
+    ASSERT_OK(kvbm_registry_register(r, H(50), &h));
+    EXPECT_TRUE(kvbm_registry_is_registered(r, H(50)));
+    EXPECT_EQ(kvbm_registry_registered_count(r), 1);
+    kvbm_handle_release(h);
+    EXPECT_FALSE(kvbm_registry_is_registered(r, H(50)));
+    EXPECT_EQ(kvbm_registry_registered_count(r), 0);
+    kvbm_handle *m = NULL;
+    EXPECT_STATUS(kvbm_registry_match(r, H(50), false, &m), KVBM_ENOENT);
+    EXPECT_TRUE(m == NULL);
+    kvbm_registry_release(r);
+}
+
+KVBM_TEST(multiple_handles_same_sequence)
+{
+    kvbm_registry *r = new_registry(NULL);
+    kvbm_handle *h1, *h2, *h3;
+    ASSERT_OK(kvbm_registry_register(r, H(51), &h1));
+    ASSERT_OK(kvbm_registry_register(r, H(51), &h2));
+    EXPECT_TRUE(h1 == h2); /* one live handle per hash */
+    h3 = kvbm_handle_clone(h1);
+    EXPECT_EQ(kvbm_registry_registered_count(r), 1);
+    kvbm_handle_release(h1);
+    EXPECT_TRUE(kvbm_registry_is_registered(r, H(51)));
+    kvbm_handle_release(h2);
+    EXPECT_TRUE(kvbm_registry_is_registered(r, H(51)));
+    kvbm_handle_release(h3);
+    EXPECT_FALSE(kvbm_registry_is_registered(r, H(51)));
+    EXPECT_EQ(kvbm_registry_registered_count(r), 0);
+    kvbm_registry_release(r);
+}
+
+KVBM_TEST(is_from_registry_and_seq_hash)
+{
+    kvbm_registry *r1 = new_registry(NULL), *r2 = new_registry(NULL);
+    kvbm_handle *h;
+    ASSERT_OK(kvbm_registry_register(r1, H(52), &h));
+    EXPECT_TRUE(kvbm_handle_is_from_registry(h, r1));
+    EXPECT_FALSE(kvbm_handle_is_from_registry(h, r2));
+    EXPECT_TRUE(kvbm_plh_eq(kvbm_handle_seq_hash(h), H(52)));
+    EXPECT_FALSE(kvbm_registry_is_registered(r2, H(52))); /* registries are independent */
+    kvbm_registry_release(r2);
+    kvbm_handle_release(h);
+    kvbm_registry_release(r1);
+}
+
+KVBM_TEST(handles_outlive_their_registry)
+{
+    kvbm_attach_type t = new_type("outlive", dval_dtor);
+    int log[4], nlog = 0;
+    struct dval v = { 9, log, &nlog };
+    kvbm_registry *r = new_registry(NULL);
+    kvbm_handle *h, *g;
+    ASSERT_OK(kvbm_registry_register(r, H(53), &h));
+    ASSERT_OK(kvbm_registry_register(r, H(54), &g));
+    ASSERT_OK(kvbm_handle_attach_unique(h, t, &v));
+    kvbm_registry *r2 = kvbm_registry_clone(r);
+    kvbm_registry_release(r);
+    EXPECT_TRUE(kvbm_handle_is_from_registry(h, r2)); /* one reference left */
+    kvbm_registry_release(r2);
+    /* the registry is dead; its handles still work and clean up (ASan checks the rest) */
+    EXPECT_FALSE(kvbm_handle_is_from_registry(h, r2));
+    EXPECT_TRUE(kvbm_plh_eq(kvbm_handle_seq_hash(h), H(53)));
+    kvbm__handle_mark_present(h, TIER_A);
+    EXPECT_TRUE(kvbm_handle_has_block(h, TIER_A));
+    kvbm__handle_mark_absent(h, TIER_A);
+    kvbm_handle_release(g);
+    EXPECT_EQ(nlog, 0);
+    kvbm_handle_release(h);
+    EXPECT_EQ(nlog, 1);
+}
+
+KVBM_TEST(create_arguments)
+{
+    kvbm_registry *r = NULL;
+    EXPECT_STATUS(kvbm_registry_create(NULL, NULL), KVBM_EINVAL);
+    kvbm_registry_config cfg = KVBM_REGISTRY_CONFIG_INIT;
+    cfg.struct_size = 8;
+    EXPECT_STATUS(kvbm_registry_create(&cfg, &r), KVBM_EINVAL);
+    EXPECT_TRUE(r == NULL);
+    ASSERT_OK(kvbm_registry_create(NULL, &r));
+    EXPECT_FALSE(kvbm_registry_has_frequency_tracking(r));
+    EXPECT_TRUE(kvbm_registry_tracker(r) == NULL);
+    EXPECT_EQ(kvbm_registry_count(r, H(1)), 0);
+    kvbm_registry_touch(r, H(1)); /* no tracker: no-op */
+    kvbm_handle *h = NULL;
+    EXPECT_STATUS(kvbm_registry_register(r, H(1), NULL), KVBM_EINVAL);
+    EXPECT_STATUS(kvbm_registry_register(NULL, H(1), &h), KVBM_EINVAL);
+    EXPECT_STATUS(kvbm_registry_match(r, H(1), true, NULL), KVBM_EINVAL);
+    kvbm_handle_release(NULL);
+    kvbm_registry_release(NULL);
+    EXPECT_TRUE(kvbm_handle_clone(NULL) == NULL);
+    kvbm_registry_release(r);
+}
+
+/* ---- frequency touch accounting (10-core §5.5, 20 §2.7) ---------------------------- */
+
+KVBM_TEST(transfer_registration_no_tracking)
+{
+    metered_tracker *mt = metered_tracker_new();
+    kvbm_registry *r = new_registry(metered_tracker_get(mt));
+    EXPECT_TRUE(kvbm_registry_has_frequency_tracking(r));
+    EXPECT_TRUE(kvbm_registry_tracker(r) == metered_tracker_get(mt));
+    kvbm_handle *h, *h2;
+    ASSERT_OK(kvbm_registry_transfer(r, H(60), &h));
+    EXPECT_EQ(kvbm_registry_count(r, H(60)), 0);
+    kvbm_handle_release(h);
+    ASSERT_OK(kvbm_registry_register(r, H(60), &h));
+    EXPECT_EQ(kvbm_registry_count(r, H(60)), 1);
+    /* transfer of an existing registration returns it, untouched */
+    ASSERT_OK(kvbm_registry_transfer(r, H(60), &h2));
+    EXPECT_TRUE(h == h2);
+    EXPECT_EQ(kvbm_registry_count(r, H(60)), 1);
+    kvbm_handle_release(h2);
+    kvbm_handle_release(h);
+    kvbm_registry_release(r);
+    metered_tracker_release(mt);
+}
+
+KVBM_TEST(touch_accounting_is_exact)
+{
+    metered_tracker *mt = metered_tracker_new();
+    kvbm_registry *r = new_registry(metered_tracker_get(mt));
+    kvbm_handle *h, *h2, *m;
+    ASSERT_OK(kvbm_registry_register(r, H(61), &h));      /* creation: 1 */
+    EXPECT_EQ(metered_tracker_touches(mt), 1);
+    ASSERT_OK(kvbm_registry_register(r, H(61), &h2));     /* reuse: 0 */
+    EXPECT_EQ(metered_tracker_touches(mt), 1);
+    ASSERT_OK(kvbm_registry_match(r, H(61), true, &m));   /* match touch=true: 1 */
+    EXPECT_EQ(metered_tracker_touches(mt), 2);
+    kvbm_handle_release(m);
+    ASSERT_OK(kvbm_registry_match(r, H(61), false, &m));  /* touch=false: 0 */
+    EXPECT_EQ(metered_tracker_touches(mt), 2);
+    kvbm_handle_release(m);
+    EXPECT_STATUS(kvbm_registry_match(r, H(62), true, &m), KVBM_ENOENT); /* miss: 0 */
+    EXPECT_EQ(metered_tracker_touches(mt), 2);
+    kvbm_registry_touch(r, H(62));                        /* explicit: 1, even if absent */
+    EXPECT_EQ(metered_tracker_touches(mt), 3);
+    bool out[2];
+    kvbm_plh hs[2] = { H(61), H(62) };
+    ASSERT_OK(kvbm_registry_check_presence(r, TIER_A, hs, 2, out)); /* never touches */
+    EXPECT_EQ(metered_tracker_touches(mt), 3);
+    kvbm_handle_touch(h);                                 /* callbacks only */
+    EXPECT_EQ(metered_tracker_touches(mt), 3);
+    EXPECT_EQ(metered_tracker_counts(mt), 0);
+    EXPECT_EQ(kvbm_registry_count(r, H(61)), 2);
+    EXPECT_EQ(kvbm_registry_count(r, H(62)), 1);
+    EXPECT_EQ(metered_tracker_counts(mt), 2);
+    kvbm_handle_release(h);
+    kvbm_handle_release(h2);
+    EXPECT_EQ(metered_tracker_touches(mt), 3);             /* releases: 0 */
+    kvbm_registry_release(r);
+    metered_tracker_release(mt);
+}
+
+/* ---- handle touch callbacks -------------------------------------------------------- */
+
+struct touch_rec { int calls; kvbm_plh last; kvbm_handle *h; kvbm_registry *r; };
+
+static void on_touch_rec(void *ctx, kvbm_plh h)
+{
+    struct touch_rec *t = ctx;
+    t->calls++;
+    t->last = h;
+}
+
+KVBM_TEST(touch_callback_fires)
+{
+    kvbm_registry *r = new_registry(NULL);
+    kvbm_handle *h;
+    ASSERT_OK(kvbm_registry_register(r, H(70), &h));
+    struct touch_rec t = { 0 };
+    ASSERT_OK(kvbm_handle_on_touch(h, on_touch_rec, &t));
+    kvbm_handle_touch(h);
+    EXPECT_EQ(t.calls, 1);
+    EXPECT_TRUE(kvbm_plh_eq(t.last, H(70)));
+    kvbm_handle_touch(h);
+    kvbm_handle_touch(h);
+    EXPECT_EQ(t.calls, 3);
+    EXPECT_STATUS(kvbm_handle_on_touch(h, NULL, &t), KVBM_EINVAL);
+    kvbm_handle_release(h);
+    kvbm_registry_release(r);
+}
+
+KVBM_TEST(touch_multiple_callbacks)
+{
+    kvbm_registry *r = new_registry(NULL);
+    kvbm_handle *h;
+    ASSERT_OK(kvbm_registry_register(r, H(71), &h));
+    struct touch_rec a = { 0 }, b = { 0 };
+    ASSERT_OK(kvbm_handle_on_touch(h, on_touch_rec, &a));
+    ASSERT_OK(kvbm_handle_on_touch(h, on_touch_rec, &b));
+    kvbm_handle_touch(h);
+    EXPECT_EQ(a.calls, 1);
+    EXPECT_EQ(b.calls, 1);
+    kvbm_handle_release(h);
+    kvbm_registry_release(r);
+}
+
+KVBM_TEST(touch_no_callbacks_is_noop)
+{
+    kvbm_registry *r = new_registry(NULL);
+    kvbm_handle *h;
+    ASSERT_OK(kvbm_registry_register(r, H(72), &h));
+    kvbm_handle_touch(h);
+    kvbm_handle_touch(NULL);
+    EXPECT_TRUE(kvbm_registry_is_registered(r, H(72)));
+    kvbm_handle_release(h);
+    kvbm_registry_release(r);
+}
+
+KVBM_TEST(touch_callback_receives_correct_hash)
+{
+    kvbm_registry *r = new_registry(NULL);
+    kvbm_handle *h1, *h2;
+    ASSERT_OK(kvbm_registry_register(r, H(73), &h1));
+    ASSERT_OK(kvbm_registry_register(r, H(74), &h2));
+    struct touch_rec t1 = { 0 }, t2 = { 0 };
+    ASSERT_OK(kvbm_handle_on_touch(h1, on_touch_rec, &t1));
+    ASSERT_OK(kvbm_handle_on_touch(h2, on_touch_rec, &t2));
+    kvbm_handle_touch(h2);
+    EXPECT_EQ(t1.calls, 0);
+    EXPECT_TRUE(kvbm_plh_eq(t2.last, kvbm_handle_seq_hash(h2)));
+    kvbm_handle_touch(h1);
+    EXPECT_TRUE(kvbm_plh_eq(t1.last, H(73)));
+    kvbm_handle_release(h1);
+    kvbm_handle_release(h2);
+    kvbm_registry_release(r);
+}
+
+/* A callback runs with no kvbm lock held: it may use the registry and the same handle,
+ * including attaching another callback (which fires from the next touch on). */
+static void reentrant_cb(void *ctx, kvbm_plh h)
+{
+    struct touch_rec *t = ctx;
+    t->calls++;
+    kvbm_handle *m = NULL;
+    if (kvbm_registry_match(t->r, h, false, &m) == KVBM_OK) kvbm_handle_release(m);
+    kvbm__handle_mark_present(t->h, TIER_A);
+    kvbm__handle_mark_absent(t->h, TIER_A);
+    if (t->calls == 1) (void)kvbm_handle_on_touch(t->h, on_touch_rec, t);
+}
+
+KVBM_TEST(touch_callbacks_run_without_locks)
+{
+    kvbm_registry *r = new_registry(NULL);
+    kvbm_handle *h;
+    ASSERT_OK(kvbm_registry_register(r, H(75), &h));
+    struct touch_rec t = { 0 };
+    t.h = h;
+    t.r = r;
+    ASSERT_OK(kvbm_handle_on_touch(h, reentrant_cb, &t));
+    kvbm_handle_touch(h);
+    EXPECT_EQ(t.calls, 1); /* the callback added during this touch did not fire yet */
+    kvbm_handle_touch(h);
+    EXPECT_EQ(t.calls, 3);
+    kvbm_handle_release(h);
+    kvbm_registry_release(r);
+}
+
+/* ---- on_registered hook and the Create/Remove order --------------------------------- */
+
+struct evlog {
+    pthread_mutex_t mu;
+    char            kind[64];
+    kvbm_plh        hash[64];
+    int             n;
+    kvbm_attach_type rel_t;
+    kvbm_status     hook_status;
+};
+struct release_val { struct evlog *log; kvbm_plh h; };
+
+static void ev_append(struct evlog *l, char kind, kvbm_plh h)
+{
+    pthread_mutex_lock(&l->mu);
+    if (l->n < 64) { l->kind[l->n] = kind; l->hash[l->n] = h; l->n++; }
+    pthread_mutex_unlock(&l->mu);
+}
+
+static void release_dtor(void *p)
+{
+    struct release_val *v = p;
+    ev_append(v->log, 'R', v->h);
+    free(v);
+}
+
+static kvbm_status hook_create(void *ctx, kvbm_handle *h)
+{
+    struct evlog *l = ctx;
+    ev_append(l, 'C', kvbm_handle_seq_hash(h));
+    struct release_val *v = malloc(sizeof *v);
+    if (v == NULL) return KVBM_ENOMEM;
+    v->log = l;
+    v->h = kvbm_handle_seq_hash(h);
+    kvbm_status st = kvbm_handle_attach_unique(h, l->rel_t, v);
+    if (st != KVBM_OK) release_dtor(v);
+    return l->hook_status != KVBM_OK ? l->hook_status : st;
+}
+
+static kvbm_registry *new_hooked_registry(struct evlog *l)
+{
+    memset(l, 0, sizeof *l);
+    pthread_mutex_init(&l->mu, NULL);
+    l->rel_t = new_type("release-handle", release_dtor);
+    kvbm_registry_config cfg = KVBM_REGISTRY_CONFIG_INIT;
+    cfg.hooks.on_registered = hook_create;
+    cfg.hooks.ctx = l;
+    kvbm_registry *r = NULL;
+    if (kvbm_registry_create(&cfg, &r) != KVBM_OK) abort();
+    return r;
+}
+
+KVBM_TEST(hook_runs_once_per_registration_lifetime)
+{
+    struct evlog l;
+    kvbm_registry *r = new_hooked_registry(&l);
+    kvbm_handle *h, *h2, *t;
+    ASSERT_OK(kvbm_registry_register(r, H(80), &h));
+    ASSERT_OK(kvbm_registry_register(r, H(80), &h2)); /* reuse: no hook */
+    EXPECT_EQ(l.n, 1);
+    ASSERT_OK(kvbm_registry_transfer(r, H(81), &t));  /* transfer: no hook */
+    EXPECT_EQ(l.n, 1);
+    kvbm_handle_release(h);
+    EXPECT_EQ(l.n, 1);
+    kvbm_handle_release(h2);                           /* entry dies: Remove */
+    ASSERT_EQ(l.n, 2);
+    EXPECT_EQ(l.kind[0], 'C');
+    EXPECT_EQ(l.kind[1], 'R');
+    /* a hook error is not fatal: the handle is still returned */
+    l.hook_status = KVBM_EINVAL;
+    ASSERT_OK(kvbm_registry_register(r, H(80), &h));
+    EXPECT_TRUE(kvbm_registry_is_registered(r, H(80)));
+    kvbm_handle_release(h);
+    kvbm_handle_release(t);
+    ASSERT_EQ(l.n, 4);
+    EXPECT_EQ(l.kind[2], 'C');
+    EXPECT_EQ(l.kind[3], 'R');
+    kvbm_registry_release(r);
+    pthread_mutex_destroy(&l.mu);
+}
+
+/* drop_does_not_remove_entry_when_replaced_by_newer_registration, in kvbm's form: while
+ * the last reference of h1 is being destroyed (its destructors running), a registration of
+ * the same hash from another thread must wait, then install a newer handle; h1's death must
+ * not remove the newer entry; Remove(h1) precedes Create(h2). */
+struct rereg { kvbm_registry *r; kvbm_plh h; kvbm_handle *out; kvbm_status st; pthread_t th;
+               bool started; struct evlog *log; bool absent_while_dying; };
+static struct rereg *g_rereg;
+
+static void *rereg_thread(void *p)
+{
+    struct rereg *x = p;
+    x->st = kvbm_registry_register(x->r, x->h, &x->out);
+    return NULL;
+}
+
+static void racing_dtor(void *p)
+{
+    struct rereg *x = g_rereg;
+    /* the dying entry is already absent for lookups */
+    kvbm_handle *m = NULL;
+    x->absent_while_dying = !kvbm_registry_is_registered(x->r, x->h) &&
+                            kvbm_registry_match(x->r, x->h, false, &m) == KVBM_ENOENT;
+    if (pthread_create(&x->th, NULL, rereg_thread, x) == 0) {
+        x->started = true;
+        /* wait (bounded) until the registrar blocks on the dying entry */
+        for (int i = 0; i < 2000000 && kvbm__registry_waiters(x->r, x->h) == 0; i++) sched_yield();
+    }
+    release_dtor(p); /* logs Remove(h1) */
+}
+
+KVBM_TEST(drop_does_not_remove_entry_when_replaced_by_newer_registration)
+{
+    struct evlog l;
+    kvbm_registry *r = new_hooked_registry(&l);
+    kvbm_attach_type racing_t = new_type("racing", racing_dtor);
+    struct rereg x = { 0 };
+    x.r = r;
+    x.h = H(90);
+    x.log = &l;
+    g_rereg = &x;
+    kvbm_handle *h1;
+    ASSERT_OK(kvbm_registry_register(r, x.h, &h1)); /* Create(h1) + release handle */
+    struct release_val *v = malloc(sizeof *v);
+    ASSERT_TRUE(v != NULL);
+    v->log = &l;
+    v->h = x.h;
+    ASSERT_OK(kvbm_handle_attach_unique(h1, racing_t, v));
+    kvbm_handle_release(h1); /* runs racing_dtor, which starts the re-registration */
+    ASSERT_TRUE(x.started);
+    pthread_join(x.th, NULL);
+    ASSERT_OK(x.st);
+    EXPECT_TRUE(x.absent_while_dying);
+    EXPECT_TRUE(kvbm_registry_is_registered(r, x.h)); /* the newer entry survived */
+    EXPECT_EQ(kvbm_registry_registered_count(r), 1);
+    ASSERT_EQ(l.n, 4);
+    EXPECT_EQ(l.kind[0], 'C');
+    EXPECT_EQ(l.kind[1], 'R'); /* release handle of h1 */
+    EXPECT_EQ(l.kind[2], 'R'); /* racing value of h1 */
+    EXPECT_EQ(l.kind[3], 'C'); /* Create(h2) only after every Remove of h1 */
+    kvbm_handle_release(x.out);
+    EXPECT_FALSE(kvbm_registry_is_registered(r, x.h));
+    EXPECT_EQ(kvbm_registry_registered_count(r), 0);
+    EXPECT_EQ(l.n, 5);
+    EXPECT_EQ(l.kind[4], 'R');
+    kvbm_registry_release(r);
+    pthread_mutex_destroy(&l.mu);
+}
+
+/* ---- the table against a model (growth, backward-shift deletion) -------------------- */
+
+static uint64_t xorshift(uint64_t *s)
+{
+    uint64_t x = *s;
+    x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+    return *s = x;
+}
+
+KVBM_TEST(table_matches_model_seeded)
+{
+    uint64_t seed = test_seed();
+    printf("    table_matches_model_seeded: seed=%" PRIu64 " (KVBM_TEST_SEED to replay)\n", seed);
+    uint64_t s = seed | 1;
+    enum { N = 3000 };
+    int ops = test_under_sanitizer() ? 60000 : 300000;
+    static kvbm_handle *held[N][2]; /* model: up to two references per hash */
+    memset(held, 0, sizeof held);
+    kvbm_registry *r = new_registry(NULL);
+    size_t live = 0;
+    for (int op = 0; op < ops; op++) {
+        uint64_t id = xorshift(&s) % N;
+        int k = (int)(xorshift(&s) % 2);
+        if (held[id][k] == NULL) {
+            bool was_live = held[id][0] != NULL || held[id][1] != NULL;
+            kvbm_handle *h;
+            ASSERT_OK(kvbm_registry_register(r, H(id), &h));
+            if (was_live) ASSERT_TRUE(h == held[id][1 - k]);
+            else live++;
+            held[id][k] = h;
+        } else {
+            kvbm_handle_release(held[id][k]);
+            held[id][k] = NULL;
+            if (held[id][1 - k] == NULL) live--;
+        }
+        if (op % 997 == 0) {
+            ASSERT_EQ(kvbm_registry_registered_count(r), live);
+            for (uint64_t j = 0; j < N; j += 37) {
+                bool model = held[j][0] != NULL || held[j][1] != NULL;
+                ASSERT_EQ(kvbm_registry_is_registered(r, H(j)), model);
+            }
+        }
+    }
+    for (uint64_t j = 0; j < N; j++) {
+        kvbm_handle *m = NULL;
+        bool model = held[j][0] != NULL || held[j][1] != NULL;
+        kvbm_status st = kvbm_registry_match(r, H(j), false, &m);
+        ASSERT_EQ(st == KVBM_OK, model);
+        if (model) {
+            ASSERT_TRUE(m == (held[j][0] ? held[j][0] : held[j][1]));
+            kvbm_handle_release(m);
+        }
+        kvbm_handle_release(held[j][0]);
+        kvbm_handle_release(held[j][1]);
+    }
+    EXPECT_EQ(kvbm_registry_registered_count(r), 0);
+    kvbm_registry_release(r);
+}
+
+/* ---- lock order (spec 20 §2.8, 10-core §8.4) ---------------------------------------- */
+
+static int run_in_child(void (*fn)(void))
+{
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid == 0) {
+        fn();
+        _exit(0);
+    }
+    int st = 0;
+    waitpid(pid, &st, 0);
+    return st;
+}
+
+static kvbm_mutex *child_store_lock(void)
+{
+    static kvbm_mutex store;
+    kvbm__mutex_init(&store, KVBM_RANK_STORE);
+    return &store;
+}
+
+/* the last release of a handle under the store lock: a forbidden order */
+static void release_last_under_store_lock(void)
+{
+    kvbm_registry *r = new_registry(NULL);
+    kvbm_handle *h;
+    if (kvbm_registry_register(r, H(100), &h) != KVBM_OK) _exit(3);
+    kvbm_mutex *store = child_store_lock();
+    kvbm__lock(store);
+    kvbm_handle_release(h);
+    kvbm__unlock(store);
+}
+
+static void register_under_store_lock(void)
+{
+    kvbm_registry *r = new_registry(NULL);
+    kvbm_mutex *store = child_store_lock();
+    kvbm_handle *h;
+    kvbm__lock(store);
+    if (kvbm_registry_register(r, H(101), &h) == KVBM_OK) kvbm_handle_release(h);
+    kvbm__unlock(store);
+}
+
+static void mark_present_under_store_lock(void)
+{
+    kvbm_registry *r = new_registry(NULL);
+    kvbm_handle *h;
+    if (kvbm_registry_register(r, H(102), &h) != KVBM_OK) _exit(3);
+    kvbm_mutex *store = child_store_lock();
+    kvbm__lock(store);
+    kvbm__handle_mark_present(h, TIER_A);
+    kvbm__unlock(store);
+}
+
+/* allowed: a non-final release and presence updates after the store lock is dropped */
+static void correct_registry_order(void)
+{
+    kvbm_registry *r = new_registry(NULL);
+    kvbm_handle *h;
+    if (kvbm_registry_register(r, H(103), &h) != KVBM_OK) _exit(3);
+    kvbm_handle *c = kvbm_handle_clone(h);
+    kvbm_mutex *store = child_store_lock();
+    kvbm__lock(store);
+    kvbm_handle_release(c); /* not the last reference: lock-free */
+    kvbm__unlock(store);
+    kvbm__handle_mark_present(h, TIER_A);
+    kvbm__handle_mark_absent(h, TIER_A);
+    kvbm_handle_release(h);
+    kvbm_registry_release(r);
+}
+
+static void mark_absent_missing(void)
+{
+    kvbm_registry *r = new_registry(NULL);
+    kvbm_handle *h;
+    if (kvbm_registry_register(r, H(104), &h) != KVBM_OK) _exit(3);
+    kvbm__handle_mark_absent(h, TIER_B);
+    kvbm_handle_release(h);
+    kvbm_registry_release(r);
+}
+
+/* the on_registered hook runs under the shard lock: calling back into the registry is a
+ * same-rank acquisition (and could self-deadlock); the checker aborts */
+static kvbm_registry *g_reentrant_reg;
+static kvbm_status reentrant_hook(void *ctx, kvbm_handle *h)
+{
+    (void)ctx;
+    return kvbm_registry_is_registered(g_reentrant_reg, kvbm_handle_seq_hash(h)) ? KVBM_OK
+                                                                               : KVBM_ENOENT;
+}
+
+static void hook_reenters_registry(void)
+{
+    kvbm_registry_config cfg = KVBM_REGISTRY_CONFIG_INIT;
+    cfg.hooks.on_registered = reentrant_hook;
+    kvbm_registry *r = NULL;
+    if (kvbm_registry_create(&cfg, &r) != KVBM_OK) _exit(3);
+    g_reentrant_reg = r;
+    kvbm_handle *h;
+    if (kvbm_registry_register(r, H(105), &h) == KVBM_OK) kvbm_handle_release(h);
+}
+
+/* accessor callbacks run under the handle lock: re-entering the handle's presence path
+ * is forbidden (non-reentrant mutex); the checker aborts instead of deadlocking */
+static void reenter_presence(void *ctx, void *value)
+{
+    (void)value;
+    kvbm__handle_mark_present((kvbm_handle *)ctx, TIER_A);
+}
+
+static void accessor_reenters_handle(void)
+{
+    kvbm_registry *r = new_registry(NULL);
+    kvbm_attach_type t = new_type("reenter", NULL);
+    kvbm_handle *h;
+    static int v;
+    if (kvbm_registry_register(r, H(106), &h) != KVBM_OK) _exit(3);
+    if (kvbm_handle_attach_unique(h, t, &v) != KVBM_OK) _exit(3);
+    (void)kvbm_handle_with_unique(h, t, reenter_presence, h);
+}
+
+static bool aborted(int st) { return WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT; }
+static bool exited_ok(int st) { return WIFEXITED(st) && WEXITSTATUS(st) == 0; }
+
+KVBM_TEST(lock_rank_checker_catches_registry_misuse)
+{
+#ifdef KVBM_LOCK_RANK_CHECK
+    EXPECT_TRUE(aborted(run_in_child(release_last_under_store_lock)));
+    EXPECT_TRUE(aborted(run_in_child(register_under_store_lock)));
+    EXPECT_TRUE(aborted(run_in_child(mark_present_under_store_lock)));
+    EXPECT_TRUE(aborted(run_in_child(hook_reenters_registry)));
+    EXPECT_TRUE(aborted(run_in_child(accessor_reenters_handle)));
+#else
+    (void)hook_reenters_registry;
+    (void)accessor_reenters_handle;
+    (void)release_last_under_store_lock;
+    (void)register_under_store_lock;
+    (void)mark_present_under_store_lock;
+    (void)aborted;
+#endif
+    EXPECT_TRUE(exited_ok(run_in_child(correct_registry_order)));
+}
+
+KVBM_TEST(mark_absent_of_missing_tier)
+{
+    int st = run_in_child(mark_absent_missing);
+#if KVBM_DEBUG >= 1
+    EXPECT_TRUE(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT); /* debug assertion */
+#else
+    EXPECT_TRUE(exited_ok(st)); /* release: no-op */
+#endif
+}
+
+/* full 128-bit identity: same position and current hash, different parent fragment */
+KVBM_TEST(registrations_are_keyed_by_the_full_plh)
+{
+    kvbm_plh a, b;
+    ASSERT_OK(kvbm_plh_new(0xAA, true, 0x11, 5, &a));
+    ASSERT_OK(kvbm_plh_new(0xAA, true, 0x22, 5, &b));
+    ASSERT_FALSE(kvbm_plh_eq(a, b));
+    kvbm_registry *r = new_registry(NULL);
+    kvbm_handle *ha, *hb, *m = NULL;
+    ASSERT_OK(kvbm_registry_register(r, a, &ha));
+    EXPECT_FALSE(kvbm_registry_is_registered(r, b));
+    EXPECT_STATUS(kvbm_registry_match(r, b, false, &m), KVBM_ENOENT);
+    ASSERT_OK(kvbm_registry_register(r, b, &hb));
+    EXPECT_TRUE(ha != hb);
+    EXPECT_EQ(kvbm_registry_registered_count(r), 2);
+    kvbm_handle_release(ha);
+    EXPECT_TRUE(kvbm_registry_is_registered(r, b));
+    EXPECT_FALSE(kvbm_registry_is_registered(r, a));
+    kvbm_handle_release(hb);
+    kvbm_registry_release(r);
+}
