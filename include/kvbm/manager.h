@@ -21,9 +21,14 @@
  * Locks: one store-lock acquisition per batch operation; no user code, event emission or
  * lower-rank lock runs under the store lock.
  * Errors: KVBM_EINVAL for NULL, wrong handle kind, handles of another manager and handles
- * released twice (always detected while the slot has not been handed out again; always
- * detected in builds with KVBM_DEBUG >= 1); KVBM_EPOISONED once an internal invariant
- * check failed (release builds) - the manager then refuses every operation.
+ * released or consumed twice. Builds with KVBM_DEBUG >= 1 use checked handle wrappers and
+ * detect every such misuse (released wrappers stay quarantined for the next 4096 releases
+ * of that store). Release builds hand out the slot itself: misuse is detected from the
+ * slot state while the slot has not been handed out again, except that clones of one
+ * immutable block (and its pins) are the same pointer, so releasing one of several live
+ * references twice cannot be told from releasing two of them. KVBM_EPOISONED once an
+ * internal invariant check failed (release builds; debug builds assert) - the manager then
+ * refuses every operation.
  */
 #ifndef KVBM_MANAGER_H
 #define KVBM_MANAGER_H
@@ -45,9 +50,10 @@ typedef struct kvbm_weak     kvbm_weak;
 typedef struct kvbm_pin      kvbm_pin;
 struct kvbm_token_block;     /* kvbm/tokens.h */
 
-/** Process-unique id of a manager's store; never 0, never reused. */
-typedef uint64_t kvbm_manager_id;
-#define KVBM_MANAGER_ID_NULL ((kvbm_manager_id)0)
+/** Process-unique id of a manager's store (ManagerId); never 0, never reused. (The type is
+ * kvbm_mgr_id because kvbm_manager_id() is the accessor function.) */
+typedef uint64_t kvbm_mgr_id;
+#define KVBM_MANAGER_ID_NULL ((kvbm_mgr_id)0)
 
 /** Storage tier names (LogicalLayoutHandle). Values are stable (bincode index). */
 typedef enum kvbm_layout {
@@ -123,7 +129,7 @@ kvbm_manager_create(const kvbm_manager_config *cfg, kvbm_manager **out);
 /** Drop the manager's reference. Outstanding handles stay valid. NULL: no-op. */
 KVBM_API void kvbm_manager_destroy(kvbm_manager *m);
 
-KVBM_API kvbm_manager_id  kvbm_manager_id(const kvbm_manager *m);
+KVBM_API kvbm_mgr_id      kvbm_manager_id(const kvbm_manager *m);
 KVBM_API uint64_t         kvbm_manager_total_blocks(const kvbm_manager *m);
 KVBM_API uint32_t         kvbm_manager_block_size(const kvbm_manager *m);
 KVBM_API kvbm_dup_policy  kvbm_manager_duplication_policy(const kvbm_manager *m);
@@ -146,8 +152,9 @@ KVBM_API bool     kvbm_manager_has_inactive(kvbm_manager *m, kvbm_plh h);
  * @evicted: optional (NULL) array of >= @count; receives the hashes of evicted blocks in
  * eviction order, *@n_evicted their number (optional). Nothing is written on error.
  * count 0 -> KVBM_OK, nothing written. Returns KVBM_OK, KVBM_EEXHAUSTED (reset+inactive <
- * count, or a backend under-allocated and was rolled back), KVBM_EINVAL, KVBM_EPOISONED.
- * Never blocks waiting for blocks.
+ * count, or a backend under-allocated and was rolled back), KVBM_EINVAL, KVBM_EPOISONED,
+ * KVBM_ENOMEM (checked-handle builds only). Never blocks waiting for blocks.
+ * Locks: one store-lock acquisition; presence updates of evicted hashes after unlock.
  */
 KVBM_API KVBM_NODISCARD kvbm_status
 kvbm_manager_allocate(kvbm_manager *m, size_t count, kvbm_mutable **out,
@@ -157,8 +164,12 @@ kvbm_manager_allocate(kvbm_manager *m, size_t count, kvbm_mutable **out,
  * kvbm_manager_register_blocks() - register completed blocks (consumes them on KVBM_OK).
  * out[i] is a NEW immutable handle for in[i]: the block itself (fresh primary or Allow
  * duplicate) or, under Reject, the existing primary (the input slot returns to Reset).
- * Every input is validated first: a NULL, foreign or already-released handle -> KVBM_EINVAL
- * and nothing is consumed or changed. n = 0 -> KVBM_OK.
+ * Every input is validated first: a NULL, foreign or already-released handle, or the same
+ * handle twice -> KVBM_EINVAL and nothing is consumed or changed. n = 0 -> KVBM_OK.
+ * KVBM_ENOMEM (registry or checked-handle allocation) also leaves the inputs unconsumed.
+ * Locks: registry lookups first, then one store-lock acquisition for the batch (a batch
+ * with more than 32 Reject-path blocks unlocks between chunks to drop handle references);
+ * presence updates after unlock.
  */
 KVBM_API KVBM_NODISCARD kvbm_status
 kvbm_manager_register_blocks(kvbm_manager *m, kvbm_complete *const *in, size_t n, kvbm_block **out);
@@ -195,8 +206,10 @@ kvbm_manager_reset_inactive_pool(kvbm_manager *m, uint64_t *expected, uint64_t *
 
 /**
  * kvbm_manager_check_invariants() - O(n) walk of the store checking I1-I5 (partition,
- * active index, one primary-or-inactive per hash, counts, gauges). KVBM_OK, or
- * KVBM_EPOISONED with a description in kvbm_last_error() (the manager is poisoned).
+ * active index, one primary-or-inactive per hash, counts, store refcount; gauges when the
+ * manager was built by kvbm_manager_create and no operation is in flight). KVBM_OK, or
+ * KVBM_EPOISONED with a description in kvbm_last_error() (the manager is poisoned; this
+ * function never asserts, also in debug builds), or KVBM_ENOMEM (nothing checked).
  */
 KVBM_API kvbm_status kvbm_manager_check_invariants(kvbm_manager *m);
 
@@ -204,11 +217,11 @@ KVBM_API kvbm_status kvbm_manager_check_invariants(kvbm_manager *m);
 
 KVBM_API uint32_t kvbm_mutable_block_id(const kvbm_mutable *b);   /* UINT32_MAX on NULL */
 KVBM_API uint32_t kvbm_mutable_block_size(const kvbm_mutable *b); /* 0 on NULL */
-KVBM_API kvbm_manager_id kvbm_mutable_manager_id(const kvbm_mutable *b);
+KVBM_API kvbm_mgr_id kvbm_mutable_manager_id(const kvbm_mutable *b);
 
 /**
  * kvbm_mutable_stage() - Mutable -> Staged with sequence hash @h (consumes @b on KVBM_OK).
- * @block_size != the manager's -> KVBM_ESIZE, *@expected/*@actual set (optional), @b
+ * @block_size != the manager's -> KVBM_ESIZE, *@expected and *@actual set (optional), @b
  * unchanged and still owned by the caller; kvbm_last_error() =
  * "Block size mismatch: expected E tokens, got A".
  */
@@ -238,7 +251,7 @@ KVBM_API kvbm_status kvbm_complete_release(kvbm_complete *b);
 
 KVBM_API uint32_t        kvbm_block_id(const kvbm_block *b);
 KVBM_API kvbm_plh        kvbm_block_seq_hash(const kvbm_block *b);
-KVBM_API kvbm_manager_id kvbm_block_manager_id(const kvbm_block *b);
+KVBM_API kvbm_mgr_id kvbm_block_manager_id(const kvbm_block *b);
 KVBM_API bool            kvbm_block_is_duplicate(const kvbm_block *b);
 /** Strong references on the block (clones + pins + live duplicates keeping it alive). */
 KVBM_API uint32_t        kvbm_block_use_count(const kvbm_block *b);
@@ -249,8 +262,12 @@ KVBM_API KVBM_NODISCARD kvbm_status kvbm_block_clone(kvbm_block *b, kvbm_block *
  * the inactive pool, or returns it to Reset if evict-on-reset is set (duplicates always
  * reset). Lock-free unless last. NULL: KVBM_OK. */
 KVBM_API kvbm_status kvbm_block_release(kvbm_block *b);
-/** Release @n handles with at most one store-lock acquisition per store. NULL entries skipped.
- * Every handle is validated first; on KVBM_EINVAL nothing is released. */
+/** Release @n handles: non-final releases are lock-free, the final ones take the store
+ * lock once per run of consecutive handles of the same store (once in the usual case;
+ * a batch with more than 16 reset-on-release/duplicate transitions unlocks between chunks
+ * to do its registry work). NULL entries skipped. Every handle is validated first; on
+ * KVBM_EINVAL nothing is released (checked builds also reject the same handle twice; in
+ * release builds clones of one block are the same pointer, so repeats are legal there). */
 KVBM_API kvbm_status kvbm_block_release_many(kvbm_block *const *b, size_t n);
 /** *@out: NEW registration handle reference (kvbm_handle_release). */
 KVBM_API KVBM_NODISCARD kvbm_status kvbm_block_registration_handle(kvbm_block *b, kvbm_handle **out);
@@ -280,7 +297,7 @@ KVBM_API int      kvbm_weak_describe(const kvbm_weak *w, char *buf, size_t len);
 
 KVBM_API KVBM_NODISCARD kvbm_status kvbm_pin_clone(kvbm_pin *p, kvbm_pin **out);
 KVBM_API kvbm_status     kvbm_pin_release(kvbm_pin *p); /* NULL: KVBM_OK */
-KVBM_API kvbm_manager_id kvbm_pin_manager_id(const kvbm_pin *p);
+KVBM_API kvbm_mgr_id kvbm_pin_manager_id(const kvbm_pin *p);
 KVBM_API uint32_t        kvbm_pin_block_id(const kvbm_pin *p);
 KVBM_API kvbm_plh        kvbm_pin_seq_hash(const kvbm_pin *p);
 KVBM_API uint32_t        kvbm_pin_use_count(const kvbm_pin *p);

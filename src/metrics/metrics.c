@@ -4,6 +4,45 @@
 
 #include "metrics/metrics_int.h"
 
+/* ---- per-thread gauge shards (see metrics_int.h) ---- */
+_Thread_local int kvbm__tl_mshard __attribute__((tls_model("initial-exec"))) = KVBM__MSHARD_UNSET;
+static pthread_mutex_t mshard_lock = PTHREAD_MUTEX_INITIALIZER;
+static uint32_t        mshard_used;  /* bitmap of owned indices */
+static pthread_key_t   mshard_key;
+static pthread_once_t  mshard_once = PTHREAD_ONCE_INIT;
+
+static void mshard_release(void *arg)
+{
+    int i = (int)(intptr_t)arg - 1;
+    kvbm__tl_mshard = KVBM__MSHARD_NONE; /* runs in the exiting thread: later updates use RMW */
+    pthread_mutex_lock(&mshard_lock);
+    mshard_used &= ~(UINT32_C(1) << i);
+    pthread_mutex_unlock(&mshard_lock);
+}
+
+static void mshard_init(void) { (void)pthread_key_create(&mshard_key, mshard_release); }
+
+int kvbm__mshard_acquire(void)
+{
+    pthread_once(&mshard_once, mshard_init);
+    int got = KVBM__MSHARD_NONE;
+    pthread_mutex_lock(&mshard_lock);
+    for (int i = 0; i < KVBM__MSHARDS; i++) {
+        if (!(mshard_used & (UINT32_C(1) << i))) {
+            mshard_used |= UINT32_C(1) << i;
+            got = i;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&mshard_lock);
+    if (got >= 0 && pthread_setspecific(mshard_key, (void *)(intptr_t)(got + 1)) != 0) {
+        mshard_release((void *)(intptr_t)(got + 1));
+        got = KVBM__MSHARD_NONE;
+    }
+    kvbm__tl_mshard = got;
+    return got;
+}
+
 #define M_NAME(name, prom, help) #name,
 #define M_PROM(name, prom, help) prom,
 #define M_HELP(name, prom, help) help,
@@ -28,6 +67,7 @@ kvbm_status kvbm_metrics_create(const char *label, kvbm_metrics **out)
     kvbm_metrics *m = calloc(1, sizeof *m + len + 1);
     if (m == NULL) return KVBM_ENOMEM;
     for (int i = 0; i < KVBM_METRIC_COUNT; i++) atomic_init(&m->v[i], 0);
+    for (int i = 0; i < KVBM__MSHARDS; i++) { atomic_init(&m->shard[i].g[0], 0); atomic_init(&m->shard[i].g[1], 0); }
     atomic_init(&m->refs, 1);
     memcpy(m->label, label, len + 1);
     *out = m;

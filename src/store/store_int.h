@@ -1,0 +1,246 @@
+/* src/store/store_int.h - the block store: slots, reset FIFO, active index (internal).
+ *
+ * One store per manager, allocated once with a flexible array of slots. Everything except
+ * a slot's `strong` counter is guarded by `lock` (rank KVBM_RANK_STORE).
+ *
+ * Slot states and what holds them (spec 10 §1.1):
+ *   RESET      in `ring` (the reset FIFO), nobody holds it                 refs: -
+ *   MUTABLE    one kvbm_mutable                                            refs: 1
+ *   STAGED     one kvbm_complete; hash valid                              refs: 1
+ *   PRIMARY    strong >= 1 (blocks, pins, duplicate keepalives); in the
+ *              active index (chained through `hnext`); reg held           refs: 1
+ *   DUPLICATE  strong >= 1; `keepalive` = primary id (holds one strong on
+ *              it); reg held; in no index                                  refs: 1
+ *   INACTIVE   in the inactive backend; reg held; strong == 0              refs: -
+ *
+ *   |ring| + |inactive| + #MUTABLE + #STAGED + #PRIMARY + #DUPLICATE == n        (I4)
+ *   active index holds exactly the PRIMARY slots, keyed by their hash            (I2)
+ *   per hash at most one slot is PRIMARY or INACTIVE                             (I3)
+ *   refs == 1 (manager, while alive) + #MUTABLE + #STAGED + #PRIMARY + #DUPLICATE
+ *           + #weak handles + parked (== #INACTIVE while the manager lives, else 0)
+ *           + refs of operations in flight
+ *
+ * Final release (README decision 1, Option B): clone and non-final release are lock-free
+ * (CAS while strong > 1); the 1 -> 0 decrement happens under `lock` together with the slot
+ * transition. Lookups increment strong only under `lock`. A PRIMARY/DUPLICATE slot with
+ * strong == 0 is therefore never observable.
+ *
+ * Registry work (mark_present/mark_absent, dropping handle refs) is never done under
+ * `lock`: it is collected into a struct kvbm__post and flushed after unlock.
+ */
+#ifndef KVBM_STORE_INT_H
+#define KVBM_STORE_INT_H
+
+#include "internal.h"
+#include "kvbm/manager.h"
+#include "backends/backend.h"
+#include "metrics/metrics_int.h"
+
+/* Handles are checked wrappers when KVBM_DEBUG >= 1, plain slot pointers otherwise. */
+#if KVBM_DEBUG >= 1
+#  define KVBM_CHECKED_HANDLES 1
+#else
+#  define KVBM_CHECKED_HANDLES 0
+#endif
+
+enum kvbm__slot_state {
+    KVBM__RESET = 0,
+    KVBM__MUTABLE,
+    KVBM__STAGED,
+    KVBM__PRIMARY,
+    KVBM__DUPLICATE,
+    KVBM__INACTIVE
+};
+
+#define KVBM__NIL UINT32_MAX
+
+struct kvbm_slot {
+    kvbm_plh          hash;      /* STAGED..INACTIVE (and a just-evicted MUTABLE until return) */
+    kvbm_handle      *reg;       /* PRIMARY/DUPLICATE/INACTIVE: one registry handle ref */
+    _Atomic uint32_t  strong;    /* PRIMARY/DUPLICATE: strong refs on the embedded inner */
+    uint32_t          gen;       /* bumped whenever a new inner is bound */
+    uint32_t          id;        /* index in store->slots (slot -> store) */
+    uint32_t          hnext;     /* PRIMARY: next id in the active-index chain;
+                                    INACTIVE during allocate: eviction chain */
+    uint32_t          keepalive; /* DUPLICATE: primary id */
+    uint8_t           state;     /* enum kvbm__slot_state */
+    uint8_t           reset_on_release;
+    uint8_t           mark;      /* owner-private scratch (batch validation, presence) */
+    uint8_t           pad_;
+};
+_Static_assert(sizeof(struct kvbm_slot) <= 48, "store slot must stay <= 48 bytes");
+
+/* ---- reset FIFO: ring buffer of slot ids, capacity n -------------------------------- */
+struct kvbm__ring {
+    uint32_t *buf;
+    uint32_t  cap, head, len;
+};
+
+static inline void kvbm__ring_push_back(struct kvbm__ring *r, uint32_t v)
+{
+    uint32_t i = r->head + r->len;
+    if (i >= r->cap) i -= r->cap;
+    r->buf[i] = v;
+    r->len++;
+}
+static inline uint32_t kvbm__ring_pop_front(struct kvbm__ring *r)
+{
+    uint32_t v = r->buf[r->head];
+    if (++r->head == r->cap) r->head = 0;
+    r->len--;
+    return v;
+}
+static inline void kvbm__ring_push_front(struct kvbm__ring *r, uint32_t v)
+{
+    r->head = r->head == 0 ? r->cap - 1 : r->head - 1;
+    r->buf[r->head] = v;
+    r->len++;
+}
+static inline uint32_t kvbm__ring_at(const struct kvbm__ring *r, uint32_t k)
+{
+    uint32_t i = r->head + k;
+    if (i >= r->cap) i -= r->cap;
+    return r->buf[i];
+}
+
+/* ---- active index: hash -> PRIMARY slot id; power-of-two bucket array of chain heads,
+ * chains threaded through slot->hnext (no allocation after create). ------------------ */
+struct kvbm__index {
+    uint32_t *buckets;
+    uint32_t  mask;
+    uint32_t  len;
+};
+
+/* hv = kvbm_plh_hash64(h), computed once by callers that also insert. */
+static inline uint32_t kvbm__index_find_hv(const struct kvbm__index *ix, const struct kvbm_slot *slots,
+                                           kvbm_plh h, uint64_t hv)
+{
+    uint32_t id = ix->buckets[hv & ix->mask];
+    while (id != KVBM__NIL && !kvbm_plh_eq(slots[id].hash, h)) id = slots[id].hnext;
+    return id;
+}
+static inline uint32_t kvbm__index_find(const struct kvbm__index *ix, const struct kvbm_slot *slots,
+                                        kvbm_plh h)
+{
+    return kvbm__index_find_hv(ix, slots, h, kvbm_plh_hash64(h));
+}
+static inline void kvbm__index_insert_hv(struct kvbm__index *ix, struct kvbm_slot *slots, uint32_t id,
+                                         uint64_t hv)
+{
+    uint32_t *b = &ix->buckets[hv & ix->mask];
+    slots[id].hnext = *b;
+    *b = id;
+    ix->len++;
+}
+static inline void kvbm__index_insert(struct kvbm__index *ix, struct kvbm_slot *slots, uint32_t id)
+{
+    kvbm__index_insert_hv(ix, slots, id, kvbm_plh_hash64(slots[id].hash));
+}
+/* Returns false if @id was not in the index. */
+static inline bool kvbm__index_remove(struct kvbm__index *ix, struct kvbm_slot *slots, uint32_t id)
+{
+    uint32_t *link = &ix->buckets[kvbm_plh_hash64(slots[id].hash) & ix->mask];
+    while (*link != id) {
+        if (*link == KVBM__NIL) return false;
+        link = &slots[*link].hnext;
+    }
+    *link = slots[id].hnext;
+    slots[id].hnext = KVBM__NIL;
+    ix->len--;
+    return true;
+}
+
+/* ---- the store ----------------------------------------------------------------------- */
+#define KVBM__QUARANTINE 4096
+
+struct kvbm_store {
+    kvbm_mutex          lock;
+    _Atomic uint64_t    refs;
+    atomic_int          poisoned;
+    kvbm_mgr_id         id;
+    uint32_t            n;
+    uint32_t            block_size;
+    bool                default_reset;
+    bool                gauges_valid;   /* built by kvbm_manager_create (I5 checkable) */
+    bool                has_tracker;    /* the registry has a frequency tracker (fixed) */
+    kvbm_dup_policy     policy;
+    kvbm_tier           tier;
+    kvbm_registry      *registry;       /* one ref */
+    kvbm_metrics       *metrics;        /* one ref */
+    kvbm_inactive       inactive;       /* owned */
+    struct kvbm__ring   ring;
+    struct kvbm__index  index;
+    /* Store refs of Inactive slots (under lock). While the manager lives, a slot keeps its
+     * store ref when it goes Primary -> Inactive ("parked"), so the hot release/resurrect
+     * cycle never touches `refs`; kvbm_manager_destroy() drops the parked refs at once and
+     * sets `orphan`, after which Inactive slots hold no ref (the store can be freed). */
+    uint64_t            parked;
+    bool                orphan;
+#if KVBM_CHECKED_HANDLES
+    pthread_mutex_t     qlock;          /* unranked leaf: released-wrapper quarantine */
+    void              **quarantine;
+    uint32_t            qhead, qlen;
+#endif
+    struct kvbm_slot    slots[];
+};
+
+static inline struct kvbm_store *kvbm__store_of(struct kvbm_slot *sl)
+{
+    return kvbm_container_of(sl - sl->id, struct kvbm_store, slots);
+}
+
+struct kvbm_manager {
+    struct kvbm_store *store;
+    kvbm_backend       backend;
+};
+
+struct kvbm__store_params {
+    uint32_t        block_count;
+    uint32_t        block_size;
+    kvbm_dup_policy policy;
+    bool            default_reset_on_release;
+    kvbm_tier       tier;
+    kvbm_registry  *registry;  /* the store takes its own reference */
+    kvbm_metrics   *metrics;   /* the store takes its own reference */
+};
+
+/* Build a store around a ready backend (ownership of @backend moves to the store, also on
+ * error). *@out holds one reference (the caller's). */
+kvbm_status kvbm__store_create(const struct kvbm__store_params *p, kvbm_inactive *backend,
+                               struct kvbm_store **out);
+void kvbm__store_unref(struct kvbm_store *s, uint64_t k);
+/* The manager's reference goes: release the parked refs of Inactive slots too. */
+void kvbm__store_orphan(struct kvbm_store *s);
+
+/* Internal manager constructor: a manager over a caller-built backend (tests inject fake
+ * backends). @set_gauges: initialise reset_pool_size = block_count as the builder does.
+ * Backend ownership moves to the manager (also on error). */
+kvbm_status kvbm__manager_create_with_backend(const kvbm_manager_config *cfg,
+                                              kvbm_inactive *backend, bool set_gauges,
+                                              kvbm_manager **out);
+
+/* Poison the store (release) / assert (debug): an internal invariant is broken. */
+void kvbm__store_poison(struct kvbm_store *s, const char *what);
+
+static inline bool kvbm__store_is_poisoned(const struct kvbm_store *s)
+{
+    return atomic_load_explicit(&((struct kvbm_store *)s)->poisoned, memory_order_relaxed) != 0;
+}
+
+/* Store-side implementation of the manager operations (store.c). */
+kvbm_status kvbm__store_allocate(struct kvbm_store *s, size_t count, kvbm_mutable **out,
+                                 kvbm_plh *evicted, size_t *n_evicted);
+kvbm_status kvbm__store_register(struct kvbm_store *s, kvbm_complete *const *in, size_t n,
+                                 kvbm_block **out);
+kvbm_status kvbm__store_match(struct kvbm_store *s, const kvbm_plh *hashes, size_t n,
+                              kvbm_block **out, size_t *matched);
+kvbm_status kvbm__store_scan(struct kvbm_store *s, const kvbm_plh *hashes, size_t n, bool touch,
+                             kvbm_plh *out_hashes, kvbm_block **out_blocks, size_t *found);
+kvbm_status kvbm__store_reset_inactive(struct kvbm_store *s, uint64_t *expected, uint64_t *actual);
+kvbm_status kvbm__store_check(struct kvbm_store *s);
+uint64_t kvbm__store_available(struct kvbm_store *s);
+uint64_t kvbm__store_reset_len(struct kvbm_store *s);
+uint64_t kvbm__store_inactive_len(struct kvbm_store *s);
+bool kvbm__store_has_inactive(struct kvbm_store *s, kvbm_plh h);
+
+#endif /* KVBM_STORE_INT_H */
