@@ -91,6 +91,8 @@ KVBM_API bool   kvbm_registry_has_frequency_tracking(kvbm_registry *r);
 KVBM_API kvbm_tracker *kvbm_registry_tracker(kvbm_registry *r);
 /** Frequency touch (tracker only; does not fire handle touch callbacks). No-op without tracker. */
 KVBM_API void     kvbm_registry_touch(kvbm_registry *r, kvbm_plh h);
+/** Frequency touch of @n hashes (kvbm_tracker_touch_many). No-op without tracker. */
+KVBM_API void     kvbm_registry_touch_many(kvbm_registry *r, const kvbm_plh *hashes, size_t n);
 /** Tracker estimate for @h, 0 without tracker. */
 KVBM_API uint32_t kvbm_registry_count(kvbm_registry *r, kvbm_plh h);
 

@@ -73,6 +73,13 @@ KVBM_API uint32_t kvbm_tracker_count(kvbm_tracker *t, kvbm_plh h);
 KVBM_API void     kvbm_tracker_touch_u64(kvbm_tracker *t, uint64_t key);
 KVBM_API uint32_t kvbm_tracker_count_u64(kvbm_tracker *t, uint64_t key);
 
+/**
+ * kvbm_tracker_touch_many() - touch @n PLH keys, in order; equivalent to n calls of
+ * kvbm_tracker_touch() (same counts, same decay points) but amortises the tracker lock and
+ * overlaps the sketch's cache misses. NULL @t or n == 0: no-op.
+ */
+KVBM_API void kvbm_tracker_touch_many(kvbm_tracker *t, const kvbm_plh *hashes, size_t n);
+
 /** Force a decay (halving) of a TinyLFU tracker now; no-op for other trackers. */
 KVBM_API void kvbm_tracker_decay_now(kvbm_tracker *t);
 

@@ -470,3 +470,8 @@ bool kvbm_handle_is_from_registry(const kvbm_handle *h, const kvbm_registry *r)
     return h != NULL && r != NULL && h->reg == r &&
            atomic_load_explicit(&((kvbm_registry *)r)->refs, memory_order_relaxed) > 0;
 }
+
+void kvbm_registry_touch_many(kvbm_registry *r, const kvbm_plh *hashes, size_t n)
+{
+    if (r != NULL && r->tracker != NULL) kvbm_tracker_touch_many(r->tracker, hashes, n);
+}

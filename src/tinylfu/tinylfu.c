@@ -448,3 +448,9 @@ bool kvbm__tracker_sketch_info(kvbm_tracker *t, uint64_t *words, uint32_t *size,
     kvbm__unlock(&t->lock);
     return true;
 }
+
+void kvbm_tracker_touch_many(kvbm_tracker *t, const kvbm_plh *hashes, size_t n)
+{
+    if (t == NULL || hashes == NULL) return;
+    for (size_t i = 0; i < n; i++) kvbm_tracker_touch(t, hashes[i]);
+}
