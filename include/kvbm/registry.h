@@ -73,6 +73,25 @@ KVBM_API void           kvbm_registry_release(kvbm_registry *r); /* NULL: no-op 
 KVBM_API KVBM_NODISCARD kvbm_status
 kvbm_registry_register(kvbm_registry *r, kvbm_plh h, kvbm_handle **out);
 
+/**
+ * kvbm_registry_register_many() - kvbm_registry_register() of @n hashes, in order: out[i]
+ * is a NEW strong reference to the live handle of hashes[i] (a hash repeated in @hashes
+ * gets the same handle, one reference per occurrence). Hooks run as in n sequential
+ * calls (in input order, under the shard lock); the creation touches (one per handle
+ * created, none on reuse) are applied in input order with kvbm_tracker_touch_many()
+ * after the shard locks are released, before the call returns. The tracker ends in
+ * exactly the state of n sequential calls; only a concurrent kvbm_registry_count() may
+ * observe a created handle whose touch is still pending (docs/design/registry.md).
+ * All or nothing: on error no reference is returned (those obtained are released again;
+ * a handle created by this call is then destroyed, so its hook's Create is followed by a
+ * Remove, as when a caller rolls back sequential registrations) and out[0..failing
+ * index] are set to NULL. Returns KVBM_OK (also for n == 0), KVBM_EINVAL (NULL @r, or
+ * NULL @hashes / @out with n > 0), KVBM_ENOMEM.
+ */
+KVBM_API KVBM_NODISCARD kvbm_status
+kvbm_registry_register_many(kvbm_registry *r, const kvbm_plh *hashes, size_t n,
+                            kvbm_handle **out);
+
 /** Like kvbm_registry_register() but never calls hooks and never touches (transfer_registration). */
 KVBM_API KVBM_NODISCARD kvbm_status
 kvbm_registry_transfer(kvbm_registry *r, kvbm_plh h, kvbm_handle **out);

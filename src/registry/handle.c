@@ -1,9 +1,10 @@
 /* src/registry/handle.c - per-handle state: presence markers, touch callbacks, attachments.
  *
- * Everything here is guarded by the handle's own mutex (rank KVBM_RANK_ATTACH), which may
- * be taken under a registry shard lock and never under a store lock. Per-handle state is
- * small and lives in arrays recycled with the handle object: in steady state neither
- * presence updates nor a unique attachment allocate.
+ * Attachments, callbacks and overflow presence are guarded by the handle's own mutex (rank
+ * KVBM_RANK_ATTACH), which may be taken under a registry shard lock and never under a store
+ * lock; the inline presence slots are lock-free. Per-handle state is small and lives in
+ * arrays recycled with the handle object: in steady state neither presence updates nor a
+ * unique attachment allocate.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -12,17 +13,24 @@
 
 /* ---- object lifetime ---------------------------------------------------------------- */
 
+static void pres_clear_inline(kvbm_handle *h)
+{
+    for (unsigned i = 0; i < KVBM__PRESENCE_INLINE; i++) {
+        atomic_store_explicit(&h->pres[i].tier, KVBM__TIER_FREE, memory_order_relaxed);
+        atomic_store_explicit(&h->pres[i].word, 0, memory_order_relaxed);
+    }
+}
+
 int kvbm__handle_init_object(kvbm_handle *h)
 {
     memset(h, 0, sizeof *h);
-    h->pres = h->pres_inline;
-    h->cappres = KVBM__PRESENCE_INLINE;
+    pres_clear_inline(h);
     return kvbm__mutex_init(&h->lock, KVBM_RANK_ATTACH);
 }
 
 void kvbm__handle_free_object(kvbm_handle *h)
 {
-    if (h->pres != h->pres_inline) free(h->pres);
+    free(h->over);
     free(h->att);
     kvbm__mutex_destroy(&h->lock);
     free(h);
@@ -31,60 +39,108 @@ void kvbm__handle_free_object(kvbm_handle *h)
 void kvbm__handle_finalize(kvbm_handle *h)
 {
     /* refs == 0: no holder can reach the attachments or callbacks any more, so the
-     * destructors run without any lock (spec 20 §2.3 step 3). */
-    for (uint32_t i = 0; i < h->natt; i++) {
-        struct kvbm__att *a = &h->att[i];
-        if (a->mode == KVBM__ATT_UNIQUE) {
-            if (a->dtor != NULL) a->dtor(a->unique);
-        } else {
-            for (size_t k = 0; k < a->n; k++)
-                if (a->dtor != NULL) a->dtor(a->vals[k]);
-            free(a->vals);
+     * destructors run without any lock (spec 20 §2.3 step 3). The dying thread's
+     * acq_rel decrement of refs ordered every holder's writes (flags included) before
+     * this point. */
+    uint32_t flags = h->flags;
+    if (flags & KVBM__HF_ATT) {
+        for (uint32_t i = 0; i < h->natt; i++) {
+            struct kvbm__att *a = &h->att[i];
+            if (a->mode == KVBM__ATT_UNIQUE) {
+                if (a->dtor != NULL) a->dtor(a->unique);
+            } else {
+                for (size_t k = 0; k < a->n; k++)
+                    if (a->dtor != NULL) a->dtor(a->vals[k]);
+                free(a->vals);
+            }
         }
+        h->natt = 0;
     }
-    h->natt = 0;
-
-    struct kvbm__touch_cb *cb = h->cb_head;
-    while (cb != NULL) {
-        struct kvbm__touch_cb *next = cb->next;
-        free(cb);
-        cb = next;
+    if (flags & KVBM__HF_CB) {
+        struct kvbm__touch_cb *cb = h->cb_head;
+        while (cb != NULL) {
+            struct kvbm__touch_cb *next = cb->next;
+            free(cb);
+            cb = next;
+        }
+        h->cb_head = h->cb_tail = NULL;
+        h->ncb = 0;
     }
-    h->cb_head = h->cb_tail = NULL;
-    h->ncb = 0;
-
-    /* presence may still be read by check_presence (shard lock + this lock) */
-    kvbm__lock(&h->lock);
-    if (h->pres != h->pres_inline) {
-        free(h->pres);
-        h->pres = h->pres_inline;
-        h->cappres = KVBM__PRESENCE_INLINE;
+    if (flags & KVBM__HF_OVER) {
+        /* presence may still be read by check_presence (shard lock + this lock) */
+        kvbm__lock(&h->lock);
+        atomic_store_explicit(&h->nover, 0, memory_order_relaxed);
+        kvbm__unlock(&h->lock);
     }
-    h->npres = 0;
-    kvbm__unlock(&h->lock);
+    h->flags = 0;
+    kvbm__handle_clear_presence(h);
 }
 
-/* ---- presence ----------------------------------------------------------------------- */
+/* ---- presence -----------------------------------------------------------------------
+ *
+ * Inline slots (the first KVBM__PRESENCE_INLINE tiers of a handle's life) are lock-free:
+ * a marker finds its tier's slot or CASes the tier into the first free one, then updates
+ * the slot word with one RMW. A count of 0 is the same as no entry (the reference deletes
+ * the entry at 0; nothing can tell the difference). Tiers beyond the inline slots, and
+ * the reserved value KVBM__TIER_FREE, live in a heap array under the handle lock; readers
+ * look at it only when `nover` says it is in use.
+ *
+ * Every operation on one count is linearizable (one atomic word). has_any_block() over
+ * several tiers must be too: a `true` is justified by the one count it read > 0; a
+ * `false` needs all counts at zero at one instant, which it proves by a double collect
+ * - the modification counters in the slot words are identical in two consecutive reads,
+ * so no count changed in between (overflow tiers are read under the lock in between). */
 
-static struct kvbm__presence *pres_find(kvbm_handle *h, kvbm_tier tier)
+/* The inline paths take no lock, but the lock-order rules still apply to them (never
+ * under a store lock, never from an accessor callback of the same handle - a later
+ * overflow tier would take the lock): debug builds check the rank as if they did. */
+static inline void pres_rank_check(void)
 {
-    for (uint32_t i = 0; i < h->npres; i++)
-        if (h->pres[i].tier == tier) return &h->pres[i];
+    kvbm__rank_acquire(KVBM_RANK_ATTACH);
+    kvbm__rank_release(KVBM_RANK_ATTACH);
+}
+
+#define PW_ONE UINT64_C(1)                 /* count +1 */
+#define PW_OP  (UINT64_C(1) << 32)         /* modification counter +1 */
+#define PW_COUNT(w) ((uint32_t)(w))
+
+/* The slot of @tier, or NULL if it is not inline (then: overflow or absent). With @claim,
+ * claims the first free slot for it. @tier != KVBM__TIER_FREE. */
+static inline struct kvbm__pslot *pres_slot(kvbm_handle *h, kvbm_tier tier, bool claim)
+{
+    for (unsigned i = 0; i < KVBM__PRESENCE_INLINE; i++) {
+        struct kvbm__pslot *ps = &h->pres[i];
+        uint64_t t = atomic_load_explicit(&ps->tier, memory_order_acquire);
+        if (t == tier) return ps;
+        if (t != KVBM__TIER_FREE) continue;
+        if (!claim) return NULL; /* claimed slots are a prefix: not inline */
+        if (atomic_compare_exchange_strong_explicit(&ps->tier, &t, tier, memory_order_acq_rel,
+                                                    memory_order_acquire))
+            return ps;
+        if (t == tier) return ps; /* a concurrent marker of the same tier won */
+    }
     return NULL;
 }
 
-void kvbm__handle_mark_present(kvbm_handle *h, kvbm_tier tier)
+static struct kvbm__presence *over_find(kvbm_handle *h, kvbm_tier tier)
 {
-    kvbm_assert(h != NULL);
+    uint32_t n = atomic_load_explicit(&h->nover, memory_order_relaxed);
+    for (uint32_t i = 0; i < n; i++)
+        if (h->over[i].tier == tier) return &h->over[i];
+    return NULL;
+}
+
+static void over_present(kvbm_handle *h, kvbm_tier tier)
+{
     kvbm__lock(&h->lock);
-    struct kvbm__presence *p = pres_find(h, tier);
+    struct kvbm__presence *p = over_find(h, tier);
     if (p != NULL) {
         p->count++;
     } else {
-        if (h->npres == h->cappres) {
-            /* more tiers than the inline array: rare, grow to the heap */
-            uint32_t ncap = h->cappres * 2;
-            struct kvbm__presence *np = malloc(ncap * sizeof *np);
+        uint32_t n = atomic_load_explicit(&h->nover, memory_order_relaxed);
+        if (n == h->capover) {
+            uint32_t ncap = h->capover ? h->capover * 2 : 4;
+            struct kvbm__presence *np = realloc(h->over, ncap * sizeof *np);
             if (np == NULL) {
                 /* cannot record the marker; presence is a shadow, so losing it degrades
                  * has_block() to false for this tier, never corrupts the store */
@@ -92,29 +148,76 @@ void kvbm__handle_mark_present(kvbm_handle *h, kvbm_tier tier)
                 kvbm_assert(!"presence allocation failed");
                 return;
             }
-            memcpy(np, h->pres, h->npres * sizeof *np);
-            if (h->pres != h->pres_inline) free(h->pres);
-            h->pres = np;
-            h->cappres = ncap;
+            h->over = np;
+            h->capover = ncap;
         }
-        h->pres[h->npres].tier = tier;
-        h->pres[h->npres].count = 1;
-        h->npres++;
+        h->over[n].tier = tier;
+        h->over[n].count = 1;
+        atomic_store_explicit(&h->nover, n + 1, memory_order_release);
+        h->flags |= KVBM__HF_OVER;
     }
     kvbm__unlock(&h->lock);
+}
+
+/* Returns false if the entry is missing or zero. */
+static bool over_absent(kvbm_handle *h, kvbm_tier tier)
+{
+    if (atomic_load_explicit(&h->nover, memory_order_acquire) == 0) return false;
+    kvbm__lock(&h->lock);
+    struct kvbm__presence *p = over_find(h, tier);
+    bool ok = p != NULL && p->count > 0;
+    if (ok && --p->count == 0) {
+        uint32_t n = atomic_load_explicit(&h->nover, memory_order_relaxed);
+        *p = h->over[n - 1]; /* unordered: swap-remove */
+        atomic_store_explicit(&h->nover, n - 1, memory_order_release);
+    }
+    kvbm__unlock(&h->lock);
+    return ok;
+}
+
+static uint32_t over_count(kvbm_handle *h, kvbm_tier tier)
+{
+    if (atomic_load_explicit(&h->nover, memory_order_acquire) == 0) return 0;
+    kvbm__lock(&h->lock);
+    struct kvbm__presence *p = over_find(h, tier);
+    uint32_t c = p != NULL ? p->count : 0;
+    kvbm__unlock(&h->lock);
+    return c;
+}
+
+void kvbm__handle_mark_present(kvbm_handle *h, kvbm_tier tier)
+{
+    kvbm_assert(h != NULL);
+    pres_rank_check();
+    struct kvbm__pslot *ps = tier != KVBM__TIER_FREE ? pres_slot(h, tier, true) : NULL;
+    if (KVBM_LIKELY(ps != NULL)) {
+        uint64_t old = atomic_fetch_add_explicit(&ps->word, PW_ONE | PW_OP, memory_order_acq_rel);
+        kvbm_assert(PW_COUNT(old) != UINT32_MAX); /* the count would wrap */
+        (void)old;
+        return;
+    }
+    over_present(h, tier);
 }
 
 void kvbm__handle_mark_absent(kvbm_handle *h, kvbm_tier tier)
 {
     kvbm_assert(h != NULL);
-    kvbm__lock(&h->lock);
-    struct kvbm__presence *p = pres_find(h, tier);
-    bool missing = p == NULL || p->count == 0;
-    if (!missing && --p->count == 0) {
-        *p = h->pres[h->npres - 1]; /* unordered: swap-remove */
-        h->npres--;
+    pres_rank_check();
+    bool missing;
+    struct kvbm__pslot *ps = tier != KVBM__TIER_FREE ? pres_slot(h, tier, false) : NULL;
+    if (KVBM_LIKELY(ps != NULL)) {
+        uint64_t w = atomic_load_explicit(&ps->word, memory_order_relaxed);
+        for (;;) {
+            missing = PW_COUNT(w) == 0;
+            if (missing) break;
+            /* count - 1, modifications + 1 (no borrow: the count is > 0) */
+            if (atomic_compare_exchange_weak_explicit(&ps->word, &w, w - PW_ONE + PW_OP,
+                                                      memory_order_acq_rel, memory_order_relaxed))
+                break;
+        }
+    } else {
+        missing = !over_absent(h, tier);
     }
-    kvbm__unlock(&h->lock);
     kvbm_assert(!missing);
     (void)missing;
 }
@@ -127,24 +230,60 @@ bool kvbm_handle_has_block(kvbm_handle *h, kvbm_tier tier)
 uint32_t kvbm_handle_presence(kvbm_handle *h, kvbm_tier tier)
 {
     if (h == NULL) return 0;
-    kvbm__lock(&h->lock);
-    struct kvbm__presence *p = pres_find(h, tier);
-    uint32_t c = p != NULL ? p->count : 0;
-    kvbm__unlock(&h->lock);
-    return c;
+    pres_rank_check();
+    struct kvbm__pslot *ps = tier != KVBM__TIER_FREE ? pres_slot(h, tier, false) : NULL;
+    if (ps != NULL) return PW_COUNT(atomic_load_explicit(&ps->word, memory_order_acquire));
+    return over_count(h, tier);
+}
+
+/* One collect over the inline slots of @tiers: true if a count > 0 was seen; *sum gets
+ * the sum of the slot words seen (all counts zero: the modification counters). */
+static bool collect_inline(kvbm_handle *h, const kvbm_tier *tiers, size_t n, uint64_t *sum,
+                           bool *need_over)
+{
+    uint64_t acc = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct kvbm__pslot *ps = tiers[i] != KVBM__TIER_FREE ? pres_slot(h, tiers[i], false) : NULL;
+        if (ps == NULL) {
+            *need_over = true;
+            continue;
+        }
+        uint64_t w = atomic_load_explicit(&ps->word, memory_order_acquire);
+        if (PW_COUNT(w) > 0) return true;
+        acc += w;
+    }
+    *sum = acc;
+    return false;
 }
 
 bool kvbm_handle_has_any_block(kvbm_handle *h, const kvbm_tier *tiers, size_t n)
 {
     if (h == NULL || (tiers == NULL && n > 0)) return false;
-    bool any = false;
-    kvbm__lock(&h->lock);
-    for (size_t i = 0; i < n && !any; i++) {
-        struct kvbm__presence *p = pres_find(h, tiers[i]);
-        any = p != NULL && p->count > 0;
+    pres_rank_check();
+    for (;;) {
+        uint64_t s1 = 0, s2 = 0;
+        bool need_over = false;
+        if (collect_inline(h, tiers, n, &s1, &need_over)) return true;
+        bool locked = need_over && atomic_load_explicit(&h->nover, memory_order_acquire) > 0;
+        if (locked) {
+            kvbm__lock(&h->lock);
+            bool any = false;
+            for (size_t i = 0; i < n && !any; i++) {
+                struct kvbm__presence *p = over_find(h, tiers[i]);
+                any = p != NULL && p->count > 0;
+            }
+            if (any) {
+                kvbm__unlock(&h->lock);
+                return true;
+            }
+        }
+        /* one tier and no overflow: the single read is the linearisation point */
+        if (n <= 1 && !locked) return false;
+        bool pos = collect_inline(h, tiers, n, &s2, &need_over);
+        if (locked) kvbm__unlock(&h->lock);
+        if (pos) return true;
+        if (s1 == s2) return false; /* nothing changed between the collects */
     }
-    kvbm__unlock(&h->lock);
-    return any;
 }
 
 /* ---- touch callbacks ---------------------------------------------------------------- */
@@ -160,6 +299,7 @@ kvbm_status kvbm_handle_on_touch(kvbm_handle *h, kvbm_touch_fn fn, void *ctx)
     kvbm__lock(&h->lock);
     if (h->cb_tail != NULL) h->cb_tail->next = cb;
     else h->cb_head = cb;
+    h->flags |= KVBM__HF_CB;
     h->cb_tail = cb;
     h->ncb++;
     kvbm__unlock(&h->lock);
@@ -205,6 +345,7 @@ static struct kvbm__att *att_add(kvbm_handle *h, kvbm_attach_type type, uint8_t 
         h->capatt = ncap;
     }
     struct kvbm__att *a = &h->att[h->natt++];
+    h->flags |= KVBM__HF_ATT;
     memset(a, 0, sizeof *a);
     a->type = type;
     a->mode = mode;

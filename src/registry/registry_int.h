@@ -1,9 +1,11 @@
 /* src/registry/registry_int.h - registry internals shared by the registry sources and the
  * block store (not installed).
  *
- * The store calls kvbm__handle_mark_present() / kvbm__handle_mark_absent() after it has
- * released its own lock (spec 10 §0.4, §8.4): both take the handle's attachments lock,
- * whose rank (KVBM_RANK_ATTACH) is below the store's.
+ * The store calls kvbm__handle_mark_present() / kvbm__handle_mark_absent() (and the batched
+ * eviction epilogue) after it has released its own lock (spec 10 §0.4, §8.4): they are
+ * lock-free for a handle's first KVBM__PRESENCE_INLINE tiers but may take the handle's
+ * attachments lock (rank KVBM_RANK_ATTACH, below the store's) beyond that, and debug builds
+ * check that rank on every call.
  */
 #ifndef KVBM_REGISTRY_INT_H
 #define KVBM_REGISTRY_INT_H
@@ -11,11 +13,20 @@
 #include "internal.h"
 #include "kvbm/registry.h"
 
-/* Presence +1 for @tier (Staged -> Primary/Duplicate). Never under the store lock. */
+/* Presence +1 for @tier (Staged -> Primary/Duplicate). Never under the store lock.
+ * Lock-free (one atomic RMW on the handle's first line) for the first KVBM__PRESENCE_INLINE
+ * tiers a handle sees; later tiers take the handle lock. */
 void kvbm__handle_mark_present(kvbm_handle *h, kvbm_tier tier);
-/* Presence -1 for @tier; the (tier, count) pair is removed at 0. Decrementing a missing
- * entry is a kvbm_assert in debug builds and a no-op in release builds. */
+/* Presence -1 for @tier; a count of 0 is the same as no entry. Decrementing a missing
+ * (or zero) entry is a kvbm_assert in debug builds and a no-op in release builds.
+ * Lock-free like mark_present. */
 void kvbm__handle_mark_absent(kvbm_handle *h, kvbm_tier tier);
+/* For each i in order: kvbm__handle_mark_absent(hs[i], tier), then kvbm_handle_release(hs[i])
+ * (the eviction epilogue). The handles' first lines are prefetched up front so their cache
+ * misses overlap. Same rules as the two calls: no store lock held. */
+void kvbm__handle_mark_absent_release_many(kvbm_handle *const *hs, size_t n, kvbm_tier tier);
+/* Release each of @hs in order (kvbm_handle_release), prefetching them up front. */
+void kvbm__handle_release_many(kvbm_handle *const *hs, size_t n);
 
 /* Test hook: number of registrars currently waiting, in @h's shard, for a dying entry to
  * be destroyed (the Create/Remove race fix). */
@@ -26,8 +37,26 @@ uint64_t kvbm__registry_dying_waits(kvbm_registry *r);
 /* ---- private to src/registry/ ------------------------------------------------------ */
 
 #define KVBM__PRESENCE_INLINE 4
+/* An unclaimed inline presence slot. A tier with this value (never a kvbm_layout) is
+ * always kept in the locked overflow array. */
+#define KVBM__TIER_FREE UINT64_MAX
 
+/* Inline presence slot, lock-free. @tier: KVBM__TIER_FREE until a marker CASes its tier in;
+ * a claimed slot keeps its tier for the rest of the handle's life, and slots are claimed
+ * in index order, so the claimed slots form a prefix. @word: count in bits 0..31, number
+ * of modifications (mod 2^32) in bits 32..63 - the latter lets has_any_block() prove that
+ * several counts were zero at one instant (double collect, see handle.c). */
+struct kvbm__pslot {
+    _Atomic uint64_t tier;
+    _Atomic uint64_t word;
+};
+
+/* Overflow presence entry (tiers beyond the inline slots), under the handle lock. */
 struct kvbm__presence { kvbm_tier tier; uint32_t count; };
+
+/* Per-life extras of a handle (kvbm_handle.flags): the dying thread skips the cold lines
+ * of a handle that never had any. */
+enum { KVBM__HF_ATT = 1u, KVBM__HF_CB = 2u, KVBM__HF_OVER = 4u };
 
 enum { KVBM__ATT_UNIQUE = 1, KVBM__ATT_MULTIPLE = 2 };
 
@@ -60,31 +89,58 @@ struct kvbm__touch_cb {
  *                         entry and recycles the object, all under the shard lock
  *   on shard free list    recycled; ->lock stays initialised, arrays keep their capacity
  *
- * Fields other than refs are written only by the creator (under the shard lock) before
- * the handle is published, by ref holders under ->lock, or by the dying thread which
- * owns the object exclusively.
+ * Fields other than refs and the inline presence slots are written only by the creator
+ * (under the shard lock) before the handle is published, by ref holders under ->lock, or
+ * by the dying thread which owns the object exclusively.
+ *
+ * Layout: objects are 64-byte aligned and the first cache line holds everything the
+ * per-block paths touch (refs, hash, registry, flags and the first two presence slots):
+ * registration, the last release of a handle without extras and a mark of one of its
+ * first two tiers touch only that line.
  */
 struct kvbm_handle {
     _Atomic uint32_t       refs;
-    uint32_t               shard;
-    uint64_t               h64;       /* kvbm_plh_hash64(hash) */
+    uint32_t               flags;     /* KVBM__HF_*, set under ->lock, cleared at death */
     kvbm_plh               hash;
-    struct kvbm_registry  *reg;
-    struct kvbm_handle    *next_free; /* shard free list (shard lock) */
+    union {
+        struct kvbm_registry *reg;        /* live and dying handles */
+        struct kvbm_handle   *next_free;  /* on the shard free list (shard lock) */
+    };
+    struct kvbm__pslot     pres[KVBM__PRESENCE_INLINE];
 
-    kvbm_mutex             lock;      /* KVBM_RANK_ATTACH: presence, attachments, callbacks */
-    uint32_t               npres, cappres;
-    struct kvbm__presence *pres;      /* == pres_inline unless more tiers than that */
-    struct kvbm__presence  pres_inline[KVBM__PRESENCE_INLINE];
+    kvbm_mutex             lock;      /* KVBM_RANK_ATTACH: overflow presence, attachments, callbacks */
+    _Atomic uint32_t       nover;     /* overflow entries; read lock-free to skip the lock */
+    uint32_t               capover;
+    struct kvbm__presence *over;      /* heap, NULL until the inline slots are exhausted */
     struct kvbm__att      *att;
     uint32_t               natt, capatt;
     struct kvbm__touch_cb *cb_head, *cb_tail;
     size_t                 ncb;
 };
 
+/* Clear the claimed inline presence slots of a dying handle (the dying thread owns it;
+ * atomics because a check_presence that saw refs > 0 just before may still read them -
+ * old or cleared values are both fine for a dying handle). Claimed slots form a prefix:
+ * stop at the first free one (usually slot 1, still in line 0). */
+static inline void kvbm__handle_clear_presence(kvbm_handle *h)
+{
+    for (unsigned i = 0; i < KVBM__PRESENCE_INLINE; i++) {
+        if (atomic_load_explicit(&h->pres[i].tier, memory_order_relaxed) == KVBM__TIER_FREE) break;
+        atomic_store_explicit(&h->pres[i].tier, KVBM__TIER_FREE, memory_order_relaxed);
+        atomic_store_explicit(&h->pres[i].word, 0, memory_order_relaxed);
+    }
+}
+
 /* Reset the per-life state of a dying handle: run attachment destructors (no lock held),
  * free touch callbacks, clear presence. Called by the thread that dropped refs to 0. */
 void kvbm__handle_finalize(kvbm_handle *h);
+/* kvbm__handle_finalize, with the common case (no attachments, callbacks or overflow
+ * presence: flags == 0, nothing but the inline slots to clear) inline. */
+static inline void kvbm__handle_finalize_fast(kvbm_handle *h)
+{
+    if (h->flags != 0) kvbm__handle_finalize(h);
+    else kvbm__handle_clear_presence(h);
+}
 /* First-time initialisation of a freshly allocated handle object (lock, inline arrays). */
 int  kvbm__handle_init_object(kvbm_handle *h);
 /* Free everything of a recycled handle object (registry teardown). */

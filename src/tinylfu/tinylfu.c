@@ -191,6 +191,16 @@ typedef struct sketch_cells {
     unsigned shift[4];
 } sketch_cells;
 
+/* The cells without prefetching (batched touch prefetches on its own schedule). */
+static inline void cells_only(const kvbm__sketch *s, const uint8_t *key, size_t len, sketch_cells *c)
+{
+    for (unsigned i = 0; i < 4; i++) {
+        uint64_t h = kvbm__tinylfu_hash(s, i, key, len);
+        c->word[i] = sketch_word(s, h);
+        c->shift[i] = (unsigned)(h & 15) * 4;
+    }
+}
+
 static inline void cells_of(const kvbm__sketch *s, const uint8_t *key, size_t len, sketch_cells *c)
 {
     for (unsigned i = 0; i < 4; i++) {
@@ -433,6 +443,11 @@ void kvbm_tracker_decay_now(kvbm_tracker *t)
 
 bool kvbm__tracker_is_tinylfu(const kvbm_tracker *t) { return t != NULL && t->kind == TRACKER_TINYLFU; }
 
+const kvbm__sketch *kvbm__tracker_sketch(const kvbm_tracker *t)
+{
+    return kvbm__tracker_is_tinylfu(t) ? &t->sketch : NULL;
+}
+
 uint32_t kvbm__tracker_refs(const kvbm_tracker *t)
 {
     return t != NULL ? (uint32_t)atomic_load_explicit(&t->refs, memory_order_relaxed) : 0;
@@ -449,8 +464,44 @@ bool kvbm__tracker_sketch_info(kvbm_tracker *t, uint64_t *words, uint32_t *size,
     return true;
 }
 
+/* Batched touch. Keys are processed in chunks of TOUCH_CHUNK: the cells of the whole chunk
+ * are computed and their words prefetched (with write intent) outside the lock, then the
+ * increments are applied in key order under one lock acquisition, so the chunk's cache
+ * misses overlap instead of costing one round trip per key. (Prefetching the whole chunk
+ * beat a rolling window of 4, 8 or 16 keys ahead, on both the 4 MiB and the 32 MiB table.)
+ * The increments, and therefore every decay point - one in the middle of a chunk
+ * included - are exactly those of n sequential touches: the cells depend only on the
+ * immutable table geometry, so computing them early changes nothing, and a decay halves
+ * the words in place before the next key applies its +1. Between chunks the lock is
+ * released, as between sequential touches. */
+#define TOUCH_CHUNK 64u
+
+static void touch_many_tinylfu(kvbm_tracker *t, const kvbm_plh *hashes, size_t n)
+{
+    kvbm__sketch *s = &t->sketch;
+    sketch_cells c[TOUCH_CHUNK];
+    while (n > 0) {
+        size_t m = n < TOUCH_CHUNK ? n : TOUCH_CHUNK;
+        for (size_t i = 0; i < m; i++) {
+            uint8_t k[16];
+            kvbm__store_le64(k, hashes[i].lo);
+            kvbm__store_le64(k + 8, hashes[i].hi);
+            cells_only(s, k, 16, &c[i]);
+            for (unsigned j = 0; j < 4; j++)
+                __builtin_prefetch((const void *)&s->table[c[i].word[j]], 1);
+        }
+        kvbm__lock(&t->lock);
+        for (size_t i = 0; i < m; i++) increment_cells(s, &c[i]);
+        kvbm__unlock(&t->lock);
+        hashes += m;
+        n -= m;
+    }
+}
+
 void kvbm_tracker_touch_many(kvbm_tracker *t, const kvbm_plh *hashes, size_t n)
 {
-    if (t == NULL || hashes == NULL) return;
-    for (size_t i = 0; i < n; i++) kvbm_tracker_touch(t, hashes[i]);
+    if (t == NULL || hashes == NULL || n == 0) return;
+    if (KVBM_LIKELY(t->kind == TRACKER_TINYLFU)) touch_many_tinylfu(t, hashes, n);
+    else if (t->kind == TRACKER_CUSTOM)
+        for (size_t i = 0; i < n; i++) kvbm_tracker_touch(t, hashes[i]);
 }

@@ -35,5 +35,7 @@ uint64_t kvbm__tinylfu_hash(const kvbm__sketch *s, unsigned i, const uint8_t *ke
 bool     kvbm__tracker_is_tinylfu(const kvbm_tracker *t);
 uint32_t kvbm__tracker_refs(const kvbm_tracker *t);
 bool     kvbm__tracker_sketch_info(kvbm_tracker *t, uint64_t *words, uint32_t *size, uint32_t *sample);
+/* The sketch of a TinyLFU tracker (tests compare whole tables), NULL for other kinds. */
+const kvbm__sketch *kvbm__tracker_sketch(const kvbm_tracker *t);
 
 #endif /* KVBM_TINYLFU_INT_H */

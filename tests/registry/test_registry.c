@@ -16,6 +16,7 @@
 #include "harness.h"
 #include "support/metered_tracker.h"
 #include "registry/registry_int.h"
+#include "tinylfu/tinylfu_int.h"
 
 static kvbm_plh H(uint64_t id)
 {
@@ -790,6 +791,172 @@ static void racing_dtor(void *p)
     }
     release_dtor(p); /* logs Remove(h1) */
 }
+
+/* ---- batched registration (kvbm_registry_register_many) ---------------------------- */
+
+/* Same handles, hooks (in input order) and touches (one per creation) as n sequential
+ * registrations; a hash repeated in the batch gets the same handle, one ref each. */
+KVBM_TEST(register_many_is_sequential_registration)
+{
+    metered_tracker *mt = metered_tracker_new();
+    struct evlog l;
+    memset(&l, 0, sizeof l);
+    pthread_mutex_init(&l.mu, NULL);
+    l.rel_t = new_type("release-handle-many", release_dtor);
+    kvbm_registry_config cfg = KVBM_REGISTRY_CONFIG_INIT;
+    cfg.tracker = metered_tracker_get(mt);
+    cfg.hooks.on_registered = hook_create;
+    cfg.hooks.ctx = &l;
+    kvbm_registry *r = NULL;
+    ASSERT_OK(kvbm_registry_create(&cfg, &r));
+
+    kvbm_handle *old;
+    ASSERT_OK(kvbm_registry_register(r, H(95), &old));   /* existing: reused below */
+    EXPECT_EQ(metered_tracker_touches(mt), 1);
+    kvbm_plh hs[5] = { H(93), H(94), H(93), H(95), H(96) };
+    kvbm_handle *out[5];
+    ASSERT_OK(kvbm_registry_register_many(r, hs, 5, out));
+    EXPECT_TRUE(out[0] == out[2]);
+    EXPECT_TRUE(out[3] == old);
+    EXPECT_TRUE(out[0] != out[1] && out[1] != out[4]);
+    for (int i = 0; i < 5; i++) EXPECT_TRUE(kvbm_plh_eq(kvbm_handle_seq_hash(out[i]), hs[i]));
+    EXPECT_EQ(metered_tracker_touches(mt), 4);           /* 93, 94, 96 created */
+    EXPECT_EQ(metered_tracker_key_touches(mt, H(93)), 1u);
+    EXPECT_EQ(metered_tracker_key_touches(mt, H(94)), 1u);
+    EXPECT_EQ(metered_tracker_key_touches(mt, H(95)), 1u);
+    EXPECT_EQ(metered_tracker_key_touches(mt, H(96)), 1u);
+    ASSERT_EQ(l.n, 4);                                    /* Create 95, then 93, 94, 96 */
+    EXPECT_TRUE(kvbm_plh_eq(l.hash[1], H(93)));
+    EXPECT_TRUE(kvbm_plh_eq(l.hash[2], H(94)));
+    EXPECT_TRUE(kvbm_plh_eq(l.hash[3], H(96)));
+    EXPECT_EQ(kvbm_registry_registered_count(r), 4);
+    /* one reference per occurrence */
+    kvbm_handle_release(out[0]);
+    EXPECT_TRUE(kvbm_registry_is_registered(r, H(93)));
+    kvbm_handle_release(out[2]);
+    EXPECT_FALSE(kvbm_registry_is_registered(r, H(93)));
+    for (int i = 1; i < 5; i++)
+        if (i != 2) kvbm_handle_release(out[i]);
+    EXPECT_TRUE(kvbm_registry_is_registered(r, H(95)));  /* `old` still holds it */
+    kvbm_handle_release(old);
+    EXPECT_EQ(kvbm_registry_registered_count(r), 0);
+    EXPECT_EQ(l.n, 8);
+
+    /* arguments */
+    EXPECT_OK(kvbm_registry_register_many(r, NULL, 0, NULL));
+    EXPECT_STATUS(kvbm_registry_register_many(NULL, hs, 1, out), KVBM_EINVAL);
+    EXPECT_STATUS(kvbm_registry_register_many(r, NULL, 1, out), KVBM_EINVAL);
+    EXPECT_STATUS(kvbm_registry_register_many(r, hs, 1, NULL), KVBM_EINVAL);
+    EXPECT_EQ(metered_tracker_touches(mt), 4);
+    kvbm_registry_release(r);
+    metered_tracker_release(mt);
+    pthread_mutex_destroy(&l.mu);
+}
+
+/* With a TinyLFU tracker the sketch ends bit-identical to sequential registrations
+ * (decays included: capacity 16 decays every 160 effective increments). Batches span
+ * several internal touch chunks (64). */
+KVBM_TEST(register_many_tinylfu_state_equals_sequential)
+{
+    kvbm_tracker *ts = NULL, *tb = NULL;
+    ASSERT_OK(kvbm_tinylfu_create(16, NULL, &ts));
+    ASSERT_OK(kvbm_tinylfu_create(16, NULL, &tb));
+    kvbm_registry *rs = new_registry(ts), *rb = new_registry(tb);
+    enum { N = 150 };
+    static kvbm_plh hs[N];
+    static kvbm_handle *os[N], *ob[N];
+    for (int round = 0; round < 12; round++) {
+        for (int i = 0; i < N; i++) hs[i] = H((uint64_t)(1000 + (i * 7 + round * 31) % 200));
+        for (int i = 0; i < N; i++) ASSERT_OK(kvbm_registry_register(rs, hs[i], &os[i]));
+        ASSERT_OK(kvbm_registry_register_many(rb, hs, N, ob));
+        uint32_t ss = 0, sb = 0;
+        ASSERT_TRUE(kvbm__tracker_sketch_info(ts, NULL, &ss, NULL));
+        ASSERT_TRUE(kvbm__tracker_sketch_info(tb, NULL, &sb, NULL));
+        EXPECT_EQ(ss, sb);
+        for (int k = 0; k < 200; k++)
+            EXPECT_EQ(kvbm_registry_count(rs, H((uint64_t)(1000 + k))),
+                      kvbm_registry_count(rb, H((uint64_t)(1000 + k))));
+        for (int i = 0; i < N; i++) {
+            kvbm_handle_release(os[i]);
+            kvbm_handle_release(ob[i]);
+        }
+    }
+    EXPECT_EQ(kvbm_registry_registered_count(rs), 0);
+    EXPECT_EQ(kvbm_registry_registered_count(rb), 0);
+    kvbm_registry_release(rs);
+    kvbm_registry_release(rb);
+    kvbm_tracker_release(ts);
+    kvbm_tracker_release(tb);
+}
+
+/* The eviction epilogue: presence -1 then release, for each handle in order. */
+KVBM_TEST(mark_absent_release_many)
+{
+    kvbm_registry *r = new_registry(NULL);
+    kvbm_handle *a, *b, *b2, *c;
+    ASSERT_OK(kvbm_registry_register(r, H(97), &a));
+    ASSERT_OK(kvbm_registry_register(r, H(98), &b));
+    ASSERT_OK(kvbm_registry_register(r, H(99), &c));
+    b2 = kvbm_handle_clone(b);
+    kvbm__handle_mark_present(a, TIER_A);
+    kvbm__handle_mark_present(b, TIER_A);
+    kvbm__handle_mark_present(b, TIER_A);
+    kvbm__handle_mark_present(c, TIER_B);
+    kvbm__handle_mark_present(c, TIER_A);
+    kvbm_handle *hs[3] = { a, b, c };
+    kvbm__handle_mark_absent_release_many(hs, 3, TIER_A);
+    EXPECT_FALSE(kvbm_registry_is_registered(r, H(97)));  /* last ref: gone */
+    EXPECT_FALSE(kvbm_registry_is_registered(r, H(99)));
+    EXPECT_TRUE(kvbm_registry_is_registered(r, H(98)));   /* b2 still holds it */
+    EXPECT_EQ(kvbm_handle_presence(b2, TIER_A), 1u);
+    kvbm_handle *again;
+    ASSERT_OK(kvbm_registry_register(r, H(99), &again));  /* a new life starts clean */
+    EXPECT_EQ(kvbm_handle_presence(again, TIER_A), 0u);
+    EXPECT_EQ(kvbm_handle_presence(again, TIER_B), 0u);
+    kvbm_handle *hs2[2] = { b2, again };
+    kvbm__handle_release_many(hs2, 2);
+    EXPECT_EQ(kvbm_registry_registered_count(r), 0);
+    kvbm__handle_mark_absent_release_many(hs, 0, TIER_A);
+    kvbm_registry_release(r);
+}
+
+/* Presence across the inline slots and the locked overflow, including the reserved tier
+ * value (always in the overflow) and has_any_block over a mix of both. */
+KVBM_TEST(presence_inline_and_overflow_tiers)
+{
+    kvbm_registry *r = new_registry(NULL);
+    kvbm_handle *h;
+    ASSERT_OK(kvbm_registry_register(r, H(90), &h));
+    const kvbm_tier big = UINT64_MAX;
+    kvbm__handle_mark_present(h, big);
+    EXPECT_EQ(kvbm_handle_presence(h, big), 1u);
+    EXPECT_FALSE(kvbm_handle_has_block(h, 0));
+    for (kvbm_tier t = 0; t < 6; t++) kvbm__handle_mark_present(h, t);   /* 4 inline, 2 spill */
+    kvbm_tier none[2] = { 50, 51 }, mix[3] = { 50, 5, 51 }, inl[2] = { 50, 1 };
+    EXPECT_FALSE(kvbm_handle_has_any_block(h, none, 2));
+    EXPECT_TRUE(kvbm_handle_has_any_block(h, mix, 3));
+    EXPECT_TRUE(kvbm_handle_has_any_block(h, inl, 2));
+    for (kvbm_tier t = 0; t < 6; t++) kvbm__handle_mark_absent(h, t);
+    EXPECT_FALSE(kvbm_handle_has_any_block(h, mix, 3));
+    EXPECT_FALSE(kvbm_handle_has_any_block(h, inl, 2));
+    EXPECT_TRUE(kvbm_handle_has_any_block(h, &big, 1));
+    for (kvbm_tier t = 0; t < 6; t++) EXPECT_EQ(kvbm_handle_presence(h, t), 0u);
+    kvbm__handle_mark_present(h, 5);   /* a zero count is reused, not duplicated */
+    EXPECT_EQ(kvbm_handle_presence(h, 5), 1u);
+    kvbm__handle_mark_present(h, 2);
+    EXPECT_EQ(kvbm_handle_presence(h, 2), 1u);
+    kvbm__handle_mark_absent(h, 5);
+    kvbm__handle_mark_absent(h, 2);
+    kvbm__handle_mark_absent(h, big);
+    EXPECT_FALSE(kvbm_handle_has_block(h, big));
+    bool out[1];
+    kvbm_plh hh = H(90);
+    ASSERT_OK(kvbm_registry_check_presence_any(r, &hh, 1, mix, 3, out));
+    EXPECT_FALSE(out[0]);
+    kvbm_handle_release(h);
+    kvbm_registry_release(r);
+}
+
 
 KVBM_TEST(drop_does_not_remove_entry_when_replaced_by_newer_registration)
 {

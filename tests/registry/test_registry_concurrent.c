@@ -283,3 +283,76 @@ KVBM_TEST(last_drop_versus_match)
     kvbm_registry_release(r);
     pthread_mutex_destroy(&ev.mu);
 }
+
+/* ---- lock-free presence: has_any_block is linearizable ------------------------------
+ * A writer moves one presence marker back and forth between two tiers, always adding
+ * the new one before removing the old, so at every instant at least one of the two
+ * counts is > 0. Readers must never see has_any_block() == false. Handle 1 keeps both
+ * tiers in inline slots; on handle 2 the inline slots are taken first, so one tier of
+ * the pair lives in the locked overflow array (the mixed double collect). */
+
+enum { PRES_ITERS = 20000 };
+
+struct pres_ctx {
+    kvbm_handle  *h;
+    kvbm_tier     a, b;
+    atomic_bool   stop;
+    atomic_long   false_seen;
+};
+
+static void *pres_writer(void *p)
+{
+    struct pres_ctx *c = p;
+    for (int i = 0; i < PRES_ITERS; i++) {
+        kvbm__handle_mark_present(c->h, c->b);
+        kvbm__handle_mark_absent(c->h, c->a);
+        kvbm__handle_mark_present(c->h, c->a);
+        kvbm__handle_mark_absent(c->h, c->b);
+    }
+    atomic_store(&c->stop, true);
+    return NULL;
+}
+
+static void *pres_reader(void *p)
+{
+    struct pres_ctx *c = p;
+    kvbm_tier pair[2] = { c->a, c->b };
+    while (!atomic_load(&c->stop))
+        if (!kvbm_handle_has_any_block(c->h, pair, 2)) atomic_fetch_add(&c->false_seen, 1);
+    return NULL;
+}
+
+static void presence_pair_race(kvbm_handle *h, kvbm_tier a, kvbm_tier b)
+{
+    struct pres_ctx c = { .h = h, .a = a, .b = b };
+    atomic_init(&c.stop, false);
+    atomic_init(&c.false_seen, 0);
+    kvbm__handle_mark_present(h, a);
+    pthread_t w, r;
+    ASSERT_EQ(pthread_create(&w, NULL, pres_writer, &c), 0);
+    ASSERT_EQ(pthread_create(&r, NULL, pres_reader, &c), 0);
+    pthread_join(w, NULL);
+    pthread_join(r, NULL);
+    EXPECT_EQ(atomic_load(&c.false_seen), 0);
+    EXPECT_EQ(kvbm_handle_presence(h, a), 1u);
+    EXPECT_EQ(kvbm_handle_presence(h, b), 0u);
+    kvbm__handle_mark_absent(h, a);
+}
+
+KVBM_TEST(has_any_block_is_linearizable_under_moving_presence)
+{
+    kvbm_registry *r = NULL;
+    ASSERT_OK(kvbm_registry_create(NULL, &r));
+    kvbm_handle *h1, *h2;
+    ASSERT_OK(kvbm_registry_register(r, H(40), &h1));
+    ASSERT_OK(kvbm_registry_register(r, H(41), &h2));
+    presence_pair_race(h1, 7, 8);                       /* both inline */
+    for (kvbm_tier t = 1; t <= KVBM__PRESENCE_INLINE; t++) kvbm__handle_mark_present(h2, t);
+    kvbm__handle_mark_absent(h2, 1);
+    presence_pair_race(h2, 1, 9);                       /* inline + overflow */
+    presence_pair_race(h2, 10, 11);                     /* both overflow */
+    for (kvbm_tier t = 2; t <= KVBM__PRESENCE_INLINE; t++) kvbm__handle_mark_absent(h2, t);
+    kvbm_handle_release(h1);
+    kvbm_handle_release(h2);
+    kvbm_registry_release(r);
+}

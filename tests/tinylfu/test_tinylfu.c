@@ -415,3 +415,138 @@ KVBM_TEST(tracker_shared_across_threads)
     for (uint64_t k = 0; k < 200; k++) EXPECT_GE(kvbm_tracker_count_u64(t, k), 10u);
     kvbm_tracker_release(t);
 }
+
+/* ---- batched touch (kvbm_tracker_touch_many) ---------------------------------------- */
+
+/* Equal trackers: same size and every table word equal. */
+static bool same_sketch(const kvbm_tracker *a, const kvbm_tracker *b)
+{
+    const kvbm__sketch *x = kvbm__tracker_sketch(a), *y = kvbm__tracker_sketch(b);
+    if (x == NULL || y == NULL || x->words != y->words || x->size != y->size) return false;
+    for (uint64_t w = 0; w < x->words; w++)
+        if (atomic_load(&x->table[w]) != atomic_load(&y->table[w])) return false;
+    return true;
+}
+
+typedef struct decay_log { uint32_t calls[4096]; size_t n; uint32_t every; } decay_log;
+
+static bool logged_decay(void *ctx, uint32_t n)
+{
+    decay_log *l = ctx;
+    if (l->n < sizeof l->calls / sizeof l->calls[0]) l->calls[l->n] = n;
+    l->n++;
+    return n >= l->every;
+}
+
+/* n calls of touch_many == the same keys touched one by one: identical tables, sizes and
+ * decay points, including decays in the middle of a batch and batches longer than one
+ * internal chunk (64 keys); small tables make hash collisions, same-word cells and
+ * saturation frequent. */
+KVBM_TEST(touch_many_equals_sequential_touches)
+{
+    uint64_t seed = test_seed();
+    printf("seed=%" PRIu64 "\n", seed);
+    const uint64_t caps[] = { 1, 7, 64, 1000 };
+    for (size_t c = 0; c < sizeof caps / sizeof caps[0]; c++) {
+        kvbm_tracker *seq = NULL, *bat = NULL;
+        ASSERT_OK(kvbm_tinylfu_create(caps[c], NULL, &seq));
+        ASSERT_OK(kvbm_tinylfu_create(caps[c], NULL, &bat));
+        uint64_t x = seed * 2654435761u + c + 1;
+        kvbm_plh keys[300];
+        for (int round = 0; round < 60; round++) {
+            x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+            size_t n = (size_t)(x % 300);          /* 0 .. 299: 0 to 5 chunks */
+            for (size_t i = 0; i < n; i++) {
+                x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+                keys[i].lo = x % 50;               /* 50 distinct keys: many repeats */
+                keys[i].hi = (x >> 20) % 3;
+            }
+            for (size_t i = 0; i < n; i++) kvbm_tracker_touch(seq, keys[i]);
+            kvbm_tracker_touch_many(bat, keys, n);
+            ASSERT_TRUE(same_sketch(seq, bat));
+        }
+        for (uint64_t k = 0; k < 50; k++) {
+            kvbm_plh h = { k % 3, k };
+            EXPECT_EQ(kvbm_tracker_count(seq, h), kvbm_tracker_count(bat, h));
+        }
+        kvbm_tracker_release(seq);
+        kvbm_tracker_release(bat);
+    }
+}
+
+/* A custom decay policy sees the same sequence of should_decay() arguments, so a decay
+ * triggered by key i of a batch happens before key i + 1 is applied. */
+KVBM_TEST(touch_many_decays_mid_batch_like_sequential)
+{
+    static decay_log ls, lb;
+    ls = (decay_log){ .every = 37 };
+    lb = (decay_log){ .every = 37 };
+    kvbm_decay_policy ps = { logged_decay, &ls }, pb = { logged_decay, &lb };
+    kvbm_tracker *seq = NULL, *bat = NULL;
+    ASSERT_OK(kvbm_tinylfu_create(256, &ps, &seq));
+    ASSERT_OK(kvbm_tinylfu_create(256, &pb, &bat));
+    kvbm_plh keys[100];
+    for (int round = 0; round < 10; round++) {
+        for (uint64_t i = 0; i < 100; i++) keys[i] = (kvbm_plh){ (uint64_t)round, i * 3 + 1 };
+        for (size_t i = 0; i < 100; i++) kvbm_tracker_touch(seq, keys[i]);
+        kvbm_tracker_touch_many(bat, keys, 100);
+    }
+    EXPECT_EQ(ls.n, 1000u);
+    ASSERT_EQ(ls.n, lb.n);
+    size_t m = ls.n < 4096 ? ls.n : 4096, decays = 0;
+    for (size_t i = 0; i < m; i++) {
+        EXPECT_EQ(ls.calls[i], lb.calls[i]);
+        decays += ls.calls[i] >= 37;
+    }
+    EXPECT_GT(decays, 10u); /* decays did happen, mostly mid-batch */
+    EXPECT_TRUE(same_sketch(seq, bat));
+    kvbm_tracker_release(seq);
+    kvbm_tracker_release(bat);
+}
+
+typedef struct key_log { kvbm_plh keys[16]; int n; } key_log;
+
+static void log_touch(void *ctx, const uint8_t key[16])
+{
+    key_log *l = ctx;
+    if (l->n < 16) {
+        uint64_t lo = 0, hi = 0;
+        for (int b = 7; b >= 0; b--) {
+            lo = lo << 8 | key[b];
+            hi = hi << 8 | key[8 + b];
+        }
+        l->keys[l->n] = (kvbm_plh){ hi, lo };
+    }
+    l->n++;
+}
+
+static uint32_t log_count(void *ctx, const uint8_t key[16]) { (void)ctx; (void)key; return 0; }
+
+/* Custom trackers get one touch per key, in order; no-op and NULL arguments are no-ops. */
+KVBM_TEST(touch_many_dispatch_and_arguments)
+{
+    key_log l = { .n = 0 };
+    kvbm_tracker_ops ops = { log_touch, log_count, NULL };
+    kvbm_tracker *t = NULL;
+    ASSERT_OK(kvbm_tracker_create_custom(&ops, &l, &t));
+    kvbm_plh keys[3] = { { 1, 2 }, { 3, 4 }, { 1, 2 } };
+    kvbm_tracker_touch_many(t, keys, 3);
+    ASSERT_EQ(l.n, 3);
+    for (int i = 0; i < 3; i++) EXPECT_TRUE(kvbm_plh_eq(l.keys[i], keys[i]));
+    kvbm_tracker_touch_many(t, keys, 0);
+    kvbm_tracker_touch_many(t, NULL, 3);
+    EXPECT_EQ(l.n, 3);
+    kvbm_tracker_release(t);
+
+    kvbm_tracker *noop = NULL, *lfu = NULL;
+    ASSERT_OK(kvbm_noop_tracker_create(&noop));
+    kvbm_tracker_touch_many(noop, keys, 3);
+    EXPECT_EQ(kvbm_tracker_count(noop, keys[0]), 0u);
+    kvbm_tracker_release(noop);
+    kvbm_tracker_touch_many(NULL, keys, 3);
+    ASSERT_OK(kvbm_tinylfu_create(1000, NULL, &lfu));
+    kvbm_tracker_touch_many(lfu, keys, 3);
+    EXPECT_EQ(kvbm_tracker_count(lfu, keys[0]), 2u);
+    EXPECT_EQ(kvbm_tracker_count(lfu, keys[1]), 1u);
+    kvbm_tracker_release(lfu);
+}
