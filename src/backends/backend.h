@@ -92,22 +92,24 @@ bool kvbm__lineage_stats(const kvbm_inactive *b, kvbm_lineage_stats *out); /* fa
 uint32_t kvbm__lineage_key_h32(uint64_t position, uint64_t fragment);
 
 /* Leaf eviction order of the Lineage backend (§3.4.4), usable standalone by node index.
- * Tick: binary min-heap of (tick, node); Fifo: intrusive list. Per-node arrays grow with
+ * Tick: pairing heap of nodes keyed by tick; Fifo: intrusive list. Per-node arrays grow with
  * the slab (reserve). next_victim peeks (UINT32_MAX when empty); the victim leaves the
  * order through on_node_removed. */
-typedef struct kvbm_tick_entry {
-    uint64_t tick;
-    uint32_t idx;
-} kvbm_tick_entry;
+typedef struct kvbm_tick_node {
+    uint64_t tick;                       /* UINT64_MAX = none */
+    uint32_t child, next;                /* pairing heap: first child, next sibling */
+    uint32_t prev;                       /* previous sibling, or parent of a first child;
+                                          * UINT32_MAX for the root, UINT32_MAX-1 = not in heap */
+    uint32_t pad;
+} kvbm_tick_node;
 typedef struct kvbm_leaf_policy {
     kvbm_lineage_eviction kind;
     size_t           cells;              /* per-node arrays length */
     /* Tick */
     uint64_t         next_tick;
-    uint64_t        *tick;               /* [cells], UINT64_MAX = none */
-    uint32_t        *hpos;               /* [cells], heap position or UINT32_MAX */
-    kvbm_tick_entry *heap;
-    size_t           heap_len, heap_cap;
+    kvbm_tick_node  *tn;                 /* [cells] */
+    uint32_t         root;               /* heap root (smallest tick) or UINT32_MAX */
+    size_t           heap_len;
     /* Fifo */
     uint32_t        *prev, *next;        /* [cells], UINT32_MAX-1 = not listed */
     uint32_t         head, tail;

@@ -6,13 +6,17 @@
  * Tick (default): every node gets a tick from a monotonically increasing counter when it
  * becomes Real; the evictable set is the Real leaves ordered by tick. A node demoted to
  * inner node keeps its tick, so when it becomes a leaf again it returns to its original
- * insertion-order position. kvbm keeps the set in a binary min-heap of (tick, node) with a
- * per-node heap position: insert / remove-anywhere O(log n), minimum O(1). Since fresh
- * leaves carry the largest tick so far, the common insert stops after one comparison.
- * The heap holds at most one entry per Real leaf (<= block_count), pre-allocated.
+ * insertion-order position. kvbm keeps the set in an intrusive pairing heap over the
+ * per-node records (child / next sibling / prev = previous sibling or parent): insert O(1)
+ * (one comparison with the root), remove-min and remove-anywhere O(log n) amortized
+ * (two-pass pairing of the removed node's children), minimum O(1), no allocation. Ticks are
+ * unique, so the order is the same total order the binary heap it replaces produced.
+ * The typical Lineage patterns are O(1): a fresh leaf (largest tick) becomes a child of
+ * the root; its demotion (a child is inserted) cuts a childless node; evicting a chain
+ * leaf-first re-adds the parent, which becomes the new root.
  *
- *   heap[0] = smallest tick;  hpos[idx] = position of idx in heap, or NIL
- *   tick[idx] = TICK_NONE unless idx is a Real node
+ *   tn[idx] = { tick, child, next, prev };  prev == LP_UNLINKED <=> idx not in the heap
+ *   tick == TICK_NONE unless idx is a Real node
  *
  * Fifo: an intrusive doubly-linked list over leaf nodes (prev/next per node); a re-leafed
  * node goes to the tail. O(1) everything.
@@ -44,15 +48,12 @@ static inline kvbm_status lp_grow_array(void **p, size_t elem, size_t old_n, siz
 static inline kvbm_status lp_init(kvbm_leaf_policy *p, kvbm_lineage_eviction kind,
                                    size_t cells, size_t max_leaves)
 {
+    KVBM_UNUSED(max_leaves); /* at most one heap record per node: sized by cells */
     memset(p, 0, sizeof *p);
     if (kind != KVBM_LINEAGE_TICK && kind != KVBM_LINEAGE_FIFO) return KVBM_EINVAL;
     p->kind = kind;
     p->head = p->tail = LP_NIL;
-    if (kind == KVBM_LINEAGE_TICK) {
-        p->heap = malloc((max_leaves ? max_leaves : 1) * sizeof *p->heap);
-        if (p->heap == NULL) return KVBM_ENOMEM;
-        p->heap_cap = max_leaves ? max_leaves : 1;
-    }
+    p->root = LP_NIL;
     kvbm_status st = lp_reserve(p, cells);
     if (st != KVBM_OK) lp_fini(p);
     return st;
@@ -60,9 +61,7 @@ static inline kvbm_status lp_init(kvbm_leaf_policy *p, kvbm_lineage_eviction kin
 
 static inline void lp_fini(kvbm_leaf_policy *p)
 {
-    free(p->heap);
-    free(p->tick);
-    free(p->hpos);
+    free(p->tn);
     free(p->prev);
     free(p->next);
     memset(p, 0, sizeof *p);
@@ -72,8 +71,12 @@ static inline kvbm_status lp_reserve(kvbm_leaf_policy *p, size_t cells)
 {
     if (cells <= p->cells) return KVBM_OK;
     if (p->kind == KVBM_LINEAGE_TICK) {
-        KVBM_TRY(lp_grow_array((void **)&p->tick, sizeof *p->tick, p->cells, cells, 0xFF));
-        KVBM_TRY(lp_grow_array((void **)&p->hpos, sizeof *p->hpos, p->cells, cells, 0xFF));
+        KVBM_TRY(lp_grow_array((void **)&p->tn, sizeof *p->tn, p->cells, cells, 0));
+        for (size_t i = p->cells; i < cells; i++) {
+            p->tn[i].tick = LP_TICK_NONE;
+            p->tn[i].child = p->tn[i].next = LP_NIL;
+            p->tn[i].prev = LP_UNLINKED;
+        }
     } else {
         KVBM_TRY(lp_grow_array((void **)&p->prev, sizeof *p->prev, p->cells, cells, 0));
         KVBM_TRY(lp_grow_array((void **)&p->next, sizeof *p->next, p->cells, cells, 0));
@@ -83,51 +86,90 @@ static inline kvbm_status lp_reserve(kvbm_leaf_policy *p, size_t cells)
     return KVBM_OK;
 }
 
-/* ---- Tick heap -------------------------------------------------------------------------- */
+/* ---- Tick pairing heap ------------------------------------------------------------------ */
 
-static inline void lp_heap_set(kvbm_leaf_policy *p, size_t i, kvbm_tick_entry e)
+/* Meld two heap roots a and b (their next/prev are ignored): the one with the larger tick
+ * becomes the first child of the other, which is returned (its next/prev untouched). */
+static inline uint32_t lp_ph_link(kvbm_tick_node *t, uint32_t a, uint32_t b)
 {
-    p->heap[i] = e;
-    p->hpos[e.idx] = (uint32_t)i;
-}
-
-static inline void lp_heap_up(kvbm_leaf_policy *p, size_t i)
-{
-    kvbm_tick_entry e = p->heap[i];
-    while (i > 0) {
-        size_t parent = (i - 1) / 2;
-        if (p->heap[parent].tick <= e.tick) break;
-        lp_heap_set(p, i, p->heap[parent]);
-        i = parent;
+    if (t[b].tick < t[a].tick) {
+        uint32_t x = a;
+        a = b;
+        b = x;
     }
-    lp_heap_set(p, i, e);
+    uint32_t c = t[a].child;
+    t[b].next = c;
+    if (c != LP_NIL) t[c].prev = b;
+    t[b].prev = a;
+    t[a].child = b;
+    return a;
 }
 
-static inline void lp_heap_down(kvbm_leaf_policy *p, size_t i)
+/* Two-pass pairing of the sibling list starting at @first: meld pairs left to right, then
+ * meld the pair roots right to left. Returns the new root with next = prev = LP_NIL. */
+static inline uint32_t lp_ph_combine(kvbm_tick_node *t, uint32_t first)
 {
-    kvbm_tick_entry e = p->heap[i];
-    size_t n = p->heap_len;
-    for (;;) {
-        size_t c = 2 * i + 1;
-        if (c >= n) break;
-        if (c + 1 < n && p->heap[c + 1].tick < p->heap[c].tick) c++;
-        if (p->heap[c].tick >= e.tick) break;
-        lp_heap_set(p, i, p->heap[c]);
-        i = c;
+    if (first == LP_NIL) return LP_NIL;
+    uint32_t stack = LP_NIL, a = first;
+    while (a != LP_NIL) {
+        uint32_t b = t[a].next, r;
+        if (b == LP_NIL) {
+            r = a;
+            a = LP_NIL;
+        } else {
+            uint32_t nx = t[b].next;
+            r = lp_ph_link(t, a, b);
+            a = nx;
+        }
+        t[r].next = stack; /* stack of pair roots, rightmost on top */
+        stack = r;
     }
-    lp_heap_set(p, i, e);
+    uint32_t root = stack;
+    stack = t[stack].next;
+    while (stack != LP_NIL) {
+        uint32_t nx = t[stack].next;
+        root = lp_ph_link(t, root, stack);
+        stack = nx;
+    }
+    t[root].next = t[root].prev = LP_NIL;
+    return root;
 }
 
-static inline void lp_heap_remove(kvbm_leaf_policy *p, uint32_t idx)
+static inline void lp_ph_insert(kvbm_leaf_policy *p, uint32_t idx)
 {
-    size_t i = p->hpos[idx];
-    p->hpos[idx] = LP_NIL;
-    size_t last = --p->heap_len;
-    if (i == last) return;
-    p->heap[i] = p->heap[last];
-    p->hpos[p->heap[i].idx] = (uint32_t)i;
-    if (i > 0 && p->heap[(i - 1) / 2].tick > p->heap[i].tick) lp_heap_up(p, i);
-    else lp_heap_down(p, i);
+    kvbm_tick_node *t = p->tn;
+    t[idx].child = t[idx].next = LP_NIL;
+    t[idx].prev = LP_NIL;
+    if (p->root != LP_NIL) {
+        uint32_t r = lp_ph_link(t, p->root, idx);
+        t[r].next = t[r].prev = LP_NIL;
+        p->root = r;
+    } else {
+        p->root = idx;
+    }
+    p->heap_len++;
+}
+
+static inline void lp_ph_remove(kvbm_leaf_policy *p, uint32_t idx)
+{
+    kvbm_tick_node *t = p->tn;
+    uint32_t sub = lp_ph_combine(t, t[idx].child);
+    if (idx == p->root) {
+        p->root = sub;
+    } else {
+        uint32_t pv = t[idx].prev, nx = t[idx].next;
+        if (t[pv].child == idx) t[pv].child = nx; /* pv is the parent */
+        else t[pv].next = nx;                     /* pv is the previous sibling */
+        if (nx != LP_NIL) t[nx].prev = pv;
+        if (sub != LP_NIL) {
+            uint32_t r = lp_ph_link(t, p->root, sub);
+            t[r].next = t[r].prev = LP_NIL;
+            p->root = r;
+        }
+    }
+    t[idx].child = t[idx].next = LP_NIL;
+    t[idx].prev = LP_UNLINKED;
+    p->heap_len--;
 }
 
 /* ---- Fifo list -------------------------------------------------------------------------- */
@@ -145,25 +187,25 @@ static inline void lp_fifo_unlink(kvbm_leaf_policy *p, uint32_t idx)
 
 /* ---- hooks ------------------------------------------------------------------------------ */
 
-static inline void lp_on_node_inserted(kvbm_leaf_policy *p, uint32_t idx)
+/* Each hook exists in a form taking the policy kind as a parameter (lpk_*, always
+ * inlined: the Lineage backend instantiates its operations once per kind with a constant
+ * K, so the kind tests vanish) and in the plain form used by the exported wrappers. */
+#define LP_INLINE static inline __attribute__((always_inline))
+
+LP_INLINE void lpk_on_node_inserted(kvbm_leaf_policy *p, kvbm_lineage_eviction K, uint32_t idx)
 {
-    if (p->kind == KVBM_LINEAGE_TICK) p->tick[idx] = p->next_tick++;
+    if (K == KVBM_LINEAGE_TICK) p->tn[idx].tick = p->next_tick++;
 }
 
-static inline kvbm_status lp_on_leaf_added(kvbm_leaf_policy *p, uint32_t idx)
+LP_INLINE kvbm_status lpk_on_leaf_added(kvbm_leaf_policy *p, kvbm_lineage_eviction K, uint32_t idx)
 {
-    if (p->kind == KVBM_LINEAGE_TICK) {
-        kvbm_assert(p->tick[idx] != LP_TICK_NONE && p->hpos[idx] == LP_NIL);
-        if (KVBM_UNLIKELY(p->tick[idx] == LP_TICK_NONE || p->hpos[idx] != LP_NIL ||
-                          p->heap_len >= p->heap_cap)) {
+    if (K == KVBM_LINEAGE_TICK) {
+        kvbm_assert(p->tn[idx].tick != LP_TICK_NONE && p->tn[idx].prev == LP_UNLINKED);
+        if (KVBM_UNLIKELY(p->tn[idx].tick == LP_TICK_NONE || p->tn[idx].prev != LP_UNLINKED)) {
             kvbm__set_error("TickPolicy: leaf %u added without a tick or twice", idx);
             return KVBM_EINVAL;
         }
-        size_t i = p->heap_len++;
-        p->heap[i].tick = p->tick[idx];
-        p->heap[i].idx = idx;
-        p->hpos[idx] = (uint32_t)i;
-        lp_heap_up(p, i);
+        lp_ph_insert(p, idx);
         return KVBM_OK;
     }
     kvbm_assert(p->prev[idx] == LP_UNLINKED);
@@ -180,30 +222,70 @@ static inline kvbm_status lp_on_leaf_added(kvbm_leaf_policy *p, uint32_t idx)
     return KVBM_OK;
 }
 
+LP_INLINE void lpk_on_leaf_demoted(kvbm_leaf_policy *p, kvbm_lineage_eviction K, uint32_t idx)
+{
+    if (K == KVBM_LINEAGE_TICK) {
+        if (p->tn[idx].prev != LP_UNLINKED) lp_ph_remove(p, idx); /* keeps the tick */
+    } else if (p->prev[idx] != LP_UNLINKED) {
+        lp_fifo_unlink(p, idx);
+    }
+}
+
+LP_INLINE void lpk_on_node_removed(kvbm_leaf_policy *p, kvbm_lineage_eviction K, uint32_t idx)
+{
+    if (K == KVBM_LINEAGE_TICK) {
+        if (p->tn[idx].prev != LP_UNLINKED) lp_ph_remove(p, idx);
+        p->tn[idx].tick = LP_TICK_NONE;
+    } else if (p->prev[idx] != LP_UNLINKED) {
+        lp_fifo_unlink(p, idx);
+    }
+}
+
+LP_INLINE uint32_t lpk_next_victim(const kvbm_leaf_policy *p, kvbm_lineage_eviction K)
+{
+    return K == KVBM_LINEAGE_TICK ? p->root : p->head;
+}
+
+/* on_leaf_demoted(old) then on_leaf_added(idx) (a leaf gains its first child, a fresh
+ * leaf). Fifo: when old is the tail, idx takes its place (where unlink + append would put
+ * it) without touching the neighbours twice. */
+LP_INLINE void lpk_on_leaf_replaced(kvbm_leaf_policy *p, kvbm_lineage_eviction K, uint32_t old,
+                                    uint32_t idx)
+{
+    if (K == KVBM_LINEAGE_FIFO && p->tail == old) {
+        kvbm_assert(p->prev[idx] == LP_UNLINKED);
+        uint32_t pv = p->prev[old];
+        p->prev[idx] = pv;
+        p->next[idx] = LP_NIL;
+        if (pv != LP_NIL) p->next[pv] = idx;
+        else p->head = idx;
+        p->tail = idx;
+        p->prev[old] = p->next[old] = LP_UNLINKED;
+        return;
+    }
+    lpk_on_leaf_demoted(p, K, old);
+    kvbm_status st = lpk_on_leaf_added(p, K, idx);
+    kvbm_assert(st == KVBM_OK);
+    KVBM_UNUSED(st);
+}
+
+static inline void lp_on_node_inserted(kvbm_leaf_policy *p, uint32_t idx)
+{
+    lpk_on_node_inserted(p, p->kind, idx);
+}
+static inline kvbm_status lp_on_leaf_added(kvbm_leaf_policy *p, uint32_t idx)
+{
+    return lpk_on_leaf_added(p, p->kind, idx);
+}
 static inline void lp_on_leaf_demoted(kvbm_leaf_policy *p, uint32_t idx)
 {
-    if (p->kind == KVBM_LINEAGE_TICK) {
-        if (p->hpos[idx] != LP_NIL) lp_heap_remove(p, idx); /* keeps the tick */
-    } else if (p->prev[idx] != LP_UNLINKED) {
-        lp_fifo_unlink(p, idx);
-    }
+    lpk_on_leaf_demoted(p, p->kind, idx);
 }
-
 static inline void lp_on_node_removed(kvbm_leaf_policy *p, uint32_t idx)
 {
-    if (p->kind == KVBM_LINEAGE_TICK) {
-        if (p->hpos[idx] != LP_NIL) lp_heap_remove(p, idx);
-        p->tick[idx] = LP_TICK_NONE;
-    } else if (p->prev[idx] != LP_UNLINKED) {
-        lp_fifo_unlink(p, idx);
-    }
+    lpk_on_node_removed(p, p->kind, idx);
 }
-
-static inline uint32_t lp_next_victim(const kvbm_leaf_policy *p)
-{
-    if (p->kind == KVBM_LINEAGE_TICK) return p->heap_len ? p->heap[0].idx : LP_NIL;
-    return p->head;
-}
+static inline uint32_t lp_next_victim(const kvbm_leaf_policy *p) { return lpk_next_victim(p, p->kind); }
 
 static inline size_t lp_len(const kvbm_leaf_policy *p)
 {
@@ -213,26 +295,40 @@ static inline size_t lp_len(const kvbm_leaf_policy *p)
 static inline bool lp_contains(const kvbm_leaf_policy *p, uint32_t idx)
 {
     if (idx >= p->cells) return false;
-    return p->kind == KVBM_LINEAGE_TICK ? p->hpos[idx] != LP_NIL : p->prev[idx] != LP_UNLINKED;
+    return p->kind == KVBM_LINEAGE_TICK ? p->tn[idx].prev != LP_UNLINKED : p->prev[idx] != LP_UNLINKED;
 }
 
 static inline uint64_t lp_tick(const kvbm_leaf_policy *p, uint32_t idx)
 {
-    return p->kind == KVBM_LINEAGE_TICK && idx < p->cells ? p->tick[idx] : LP_TICK_NONE;
+    return p->kind == KVBM_LINEAGE_TICK && idx < p->cells ? p->tn[idx].tick : LP_TICK_NONE;
 }
 
 static inline bool lp_check(const kvbm_leaf_policy *p)
 {
     if (p->kind == KVBM_LINEAGE_TICK) {
-        for (size_t i = 0; i < p->heap_len; i++) {
-            uint32_t idx = p->heap[i].idx;
-            if (idx >= p->cells || p->hpos[idx] != i || p->tick[idx] != p->heap[i].tick) return false;
-            if (i > 0 && p->heap[(i - 1) / 2].tick > p->heap[i].tick) return false;
+        /* Every member is the root or in exactly one child list: walking each member's
+         * child list checks the links and the heap order in O(n). */
+        const kvbm_tick_node *t = p->tn;
+        size_t members = 0, children = 0;
+        if (p->root != LP_NIL) {
+            if (p->root >= p->cells || t[p->root].prev != LP_NIL || t[p->root].next != LP_NIL)
+                return false;
         }
-        size_t in = 0;
-        for (size_t idx = 0; idx < p->cells; idx++)
-            if (p->hpos[idx] != LP_NIL) in++;
-        return in == p->heap_len;
+        for (uint32_t i = 0; i < p->cells; i++) {
+            if (t[i].prev == LP_UNLINKED) {
+                if (t[i].child != LP_NIL || t[i].next != LP_NIL) return false;
+                continue;
+            }
+            members++;
+            if (t[i].tick == LP_TICK_NONE) return false;
+            uint32_t prev = i;
+            for (uint32_t c = t[i].child; c != LP_NIL; c = t[c].next) {
+                if (c >= p->cells || t[c].prev != prev || t[c].tick <= t[i].tick) return false;
+                if (++children > p->cells) return false;
+                prev = c;
+            }
+        }
+        return members == p->heap_len && (members == 0 ? p->root == LP_NIL : children + 1 == members);
     }
     size_t n = 0;
     uint32_t prev = LP_NIL;

@@ -3,33 +3,40 @@
  * Goal: evict only leaves of the prefix forest, so a cached prefix is never broken from the
  * root side while longer continuations remain cached.
  *
- * Structure. A slab of nodes addressed by uint32 index, pre-sized to block_count, with a
- * free list threaded through next_sibling; it grows geometrically only when ghost nodes
- * push the node count past the pre-size (the only allocation after construction, under
- * the store lock; it fails cleanly with KVBM_ENOMEM before any state changes).
+ * Structure. A slab of nodes addressed by uint32 index, pre-sized to block_count; it grows
+ * geometrically only when ghost nodes push the node count past the pre-size (the only
+ * allocation after construction, under the store lock; it fails cleanly with KVBM_ENOMEM
+ * before any state changes).
  *
- *   node = { kind: FREE | GHOST | REAL, hash + block_id (REAL), position, fragment,
- *            parent, first_child, next_sibling, prev_sibling }
+ *   node = { kind: DORMANT | GHOST | REAL, hash + block_id (REAL), position, fragment,
+ *            parent, first_child, next_sibling, prev_sibling, slot }
  *
  * The key of a node is (position, fragment) with fragment =
  * parent_fragment_for_child_position(hash, position + 1): the value its children carry as
- * their parent fragment. An open-addressing index (index.h) maps keys to nodes (REAL and
- * GHOST). The key alone is not unique: lookups by hash also compare the full stored hash.
+ * their parent fragment. An open-addressing index (index.h) maps keys to nodes (REAL,
+ * GHOST and DORMANT). The key alone is not unique: lookups by hash also compare the full
+ * stored hash (and need no PLH accessor, see key_h32).
  *
  * A GHOST stands for a parent that is referenced by a child but is not (or no longer) in
- * the pool. Invariants (checked by lineage_check):
+ * the pool. A DORMANT node is a pruned node (logically free, §3.4.3) that keeps its key,
+ * index entry and old parent (a hint) until its cell is reused: re-inserting its key
+ * revives it in place as a fresh node, without index churn (the resurrect/re-insert cycle
+ * of match_blocks), see lin_insert_k. Invariants (checked by lineage_check):
  *   - every GHOST has >= 1 child (childless ghosts are pruned at once), so every leaf is
  *     REAL and allocate(n) returns n whenever len >= n;
  *   - children lists are doubly linked (prev_sibling is kvbm's addition: detaching a
  *     child is O(1) instead of the reference's O(siblings)); new children are prepended;
+ *     they hold REAL and GHOST nodes only;
+ *   - DORMANT nodes are on the dormant list (oldest first, through the sibling fields),
+ *     childless, indexed, outside the leaf order;
  *   - the leaf policy holds exactly the REAL nodes without children;
  *   - count = number of REAL nodes = number of set bits of id_present.
  *
- * Costs: insert O(1) expected (+ O(log n) heap push for Tick), find/take O(1) + pruning
- * of the ghost chain being released, allocate O(1) (Fifo) / O(log n) (Tick) per victim,
- * has O(1). Memory per block: 56 B node + 16-32 B index + 1 B id bitmap + policy
- * (Tick 12 B per node + 16 B heap entry per block; Fifo 8 B per node) ~ 101-117 B (Tick),
- * 81-97 B (Fifo), plus ~80-85 B per live ghost.
+ * Costs: insert O(1) expected (+ O(log n) amortized pairing-heap work for Tick, usually
+ * O(1)), find/take O(1) + pruning of the ghost chain being released, allocate O(1) (Fifo)
+ * / O(log n) amortized (Tick) per victim, has O(1). Memory per block: 56 B node + 16-32 B
+ * index + 1 B id bitmap + policy (Tick 24 B per node; Fifo 8 B per node) ~ 97-113 B
+ * (Tick), 81-97 B (Fifo), plus ~80 B per live ghost.
  */
 #include <inttypes.h>
 #include <stdlib.h>
@@ -41,7 +48,7 @@
 
 #define NIL UINT32_MAX
 
-enum { NODE_FREE = 0, NODE_GHOST = 1, NODE_REAL = 2 };
+enum { NODE_DORMANT = 0, NODE_GHOST = 1, NODE_REAL = 2 };
 
 typedef struct lin_node {
     kvbm_plh hash;        /* REAL only */
@@ -51,17 +58,23 @@ typedef struct lin_node {
     uint32_t parent, first_child, next_sibling, prev_sibling;
     uint32_t slot;        /* index slot (back-pointer maintained by index.h) */
     uint8_t  kind;
+    uint8_t  hvalid;      /* hash holds a hash of this node's key, and the parent link (the
+                           * hint, when DORMANT), if any, was made for that hash's parent
+                           * fragment. Set when the node becomes REAL (unless a kept link
+                           * was made for another hash), kept through GHOST / DORMANT,
+                           * cleared when the cell is reused. */
 } lin_node;
 
 typedef struct lineage {
     lin_node        *nodes;
     size_t           cap_cells;  /* allocated cells */
     size_t           used_cells; /* bump pointer: cells ever handed out */
-    uint32_t         free_head;  /* free list through next_sibling */
-    size_t           free_count;
+    uint32_t         dhead, dtail; /* dormant list (oldest first) through next/prev_sibling */
+    size_t           dcount;       /* dormant nodes */
     size_t           count;      /* REAL nodes */
     size_t           capacity;   /* block_count */
     uint8_t         *id_present; /* [capacity] */
+    uint64_t         fmask;      /* lin_fragment_mask() */
     kvbm_idxtab      tab;
     kvbm_leaf_policy policy;
 } lineage;
@@ -71,12 +84,37 @@ typedef struct lin_key {
     uint64_t       position, fragment;
 } lin_key;
 
-/* h32 of a key. The fragment is (masked) hash output already; one multiply spreads it
- * and the position over the top 32 bits. */
-static inline uint32_t key_h32(uint64_t position, uint64_t fragment)
+/* Index digest of a key. A key fragment is the node's current seq64 truncated to the
+ * fragment width of its children's mode (plh.h: "current masked to the fragment width of
+ * a child at child_position"), so every fragment of a node, and the current hash of a Real
+ * node, agree on the bits of the narrowest fragment width (fmask, derived once through
+ * the PLH API, lin_fragment_mask). The digest hashes only those bits: a lookup by full
+ * hash (find / has / take) needs neither the position nor the fragment accessor and
+ * recognises its node by full-hash equality, a lookup by key (insert, parent link)
+ * compares (position, fragment). Keys stay unique in the index; only the spreading
+ * ignores the position (same-current nodes at different positions share a probe run). */
+static inline uint32_t key_h32(uint64_t fmask, uint64_t fragment)
 {
-    uint64_t x = (fragment ^ (position * UINT64_C(0x9E3779B97F4A7C15))) * UINT64_C(0xD6E8FEB86659FD93);
+    uint64_t x = fragment & fmask;
+    x = (x ^ (x >> 21)) * UINT64_C(0x9E3779B97F4A7C15);
     return (uint32_t)(x >> 32);
+}
+
+/* Bits common to the fragment widths of every child position: the AND of the masks
+ * parent_fragment_for_child_position() applies to an all-ones current hash, over positions
+ * around every power of two (where a width change can occur) and the maximum. */
+static uint64_t lin_fragment_mask(void)
+{
+    kvbm_plh ones = { 0, UINT64_MAX };
+    uint64_t m = UINT64_MAX;
+    for (unsigned k = 0; k <= 24; k++) {
+        uint64_t p = UINT64_C(1) << k;
+        if (p > 1) m &= kvbm_plh_parent_fragment_for_child_position(ones, p - 1);
+        m &= kvbm_plh_parent_fragment_for_child_position(ones, p);
+        m &= kvbm_plh_parent_fragment_for_child_position(ones, p + 1);
+    }
+    m &= kvbm_plh_parent_fragment_for_child_position(ones, KVBM_PLH_MAX_POSITION);
+    return m;
 }
 
 static bool lin_key_eq(const void *ctx, uint32_t val)
@@ -89,7 +127,7 @@ static bool lin_key_eq(const void *ctx, uint32_t val)
 static inline size_t lin_find_slot(const lineage *g, uint64_t position, uint64_t fragment)
 {
     lin_key k = { g, position, fragment };
-    return kvbm__idx_find(&g->tab, key_h32(position, fragment), lin_key_eq, &k);
+    return kvbm__idx_find(&g->tab, key_h32(g->fmask, fragment), lin_key_eq, &k);
 }
 
 static inline uint32_t lin_find(const lineage *g, uint64_t position, uint64_t fragment)
@@ -103,21 +141,29 @@ static inline uint64_t key_fragment(kvbm_plh h, uint64_t position)
     return kvbm_plh_parent_fragment_for_child_position(h, position + 1);
 }
 
-/* The REAL node holding exactly h, or NIL. */
+/* The REAL node holding exactly h, or NIL. The node of key(h) is the only node that can
+ * hold h (the key is a function of the hash), so scanning the probe run for a Real node
+ * whose full hash equals h finds exactly what "look up key(h), require Real and equal full
+ * hash" (§3.4.3) finds. */
 static inline uint32_t lin_lookup(const lineage *g, kvbm_plh h)
 {
-    uint64_t pos = kvbm_plh_position(h);
-    uint32_t idx = lin_find(g, pos, key_fragment(h, pos));
-    if (idx == NIL) return NIL;
-    const lin_node *n = &g->nodes[idx];
-    if (n->kind != NODE_REAL || !kvbm_plh_eq(n->hash, h)) return NIL;
-    return idx;
+    uint32_t h32 = key_h32(g->fmask, h.lo);
+    const kvbm_idxtab *t = &g->tab;
+    size_t i = (size_t)h32 & t->mask;
+    for (;;) {
+        const kvbm_idx_slot *s = &t->slots[i];
+        if (s->val == KVBM_IDX_EMPTY) return NIL;
+        if (s->h32 == h32) {
+            const lin_node *n = &g->nodes[s->val];
+            if (n->kind == NODE_REAL && kvbm_plh_eq(n->hash, h)) return s->val;
+        }
+        i = (i + 1) & t->mask;
+    }
 }
 
 /* Make sure @need cells can be handed out without allocating. */
 static kvbm_status lin_reserve(lineage *g, size_t need)
 {
-    if (g->free_count + (g->cap_cells - g->used_cells) >= need) return KVBM_OK;
     size_t ncap = g->cap_cells * 2;
     if (ncap < g->used_cells + need) ncap = g->used_cells + need;
     if (ncap > (size_t)UINT32_MAX - 1) return KVBM_ERANGE;
@@ -131,43 +177,73 @@ static kvbm_status lin_reserve(lineage *g, size_t need)
     return KVBM_OK;
 }
 
+static inline void lin_dormant_unlink(lineage *g, uint32_t idx)
+{
+    lin_node *n = &g->nodes[idx];
+    if (n->prev_sibling != NIL) g->nodes[n->prev_sibling].next_sibling = n->next_sibling;
+    else g->dhead = n->next_sibling;
+    if (n->next_sibling != NIL) g->nodes[n->next_sibling].prev_sibling = n->prev_sibling;
+    else g->dtail = n->prev_sibling;
+    n->prev_sibling = n->next_sibling = NIL;
+    g->dcount--;
+}
+
+/* A pruned (childless, detached) node becomes dormant: logically freed (§3.4.3), but it
+ * keeps its key, its index entry and its old parent index (a hint) until the cell is
+ * handed out again. Appended to the dormant list (oldest is recycled first). */
+static inline void lin_make_dormant(lineage *g, uint32_t idx)
+{
+    lin_node *n = &g->nodes[idx];
+    n->kind = NODE_DORMANT;
+    n->next_sibling = NIL;
+    n->prev_sibling = g->dtail;
+    if (g->dtail != NIL) g->nodes[g->dtail].next_sibling = idx;
+    else g->dhead = idx;
+    g->dtail = idx;
+    g->dcount++;
+}
+
+/* A dormant node comes back as a fresh node of its own key (no parent link, no children;
+ * already indexed). Returns its parent hint. */
+static inline uint32_t lin_revive(lineage *g, uint32_t idx, uint8_t kind)
+{
+    lin_dormant_unlink(g, idx);
+    lin_node *n = &g->nodes[idx];
+    uint32_t hint = n->parent;
+    n->kind = kind;
+    n->parent = n->first_child = NIL;
+    return hint;
+}
+
 /* Hand out a cell for a node with key (position, fragment), indexed at @slot (an empty
- * slot from kvbm__idx_find_or_empty, or KVBM_IDX_NONE to probe for one). */
+ * slot from kvbm__idx_find_or_empty, or KVBM_IDX_NONE to probe for one). The oldest dormant
+ * node is recycled before the slab's untouched cells are used (the reference's free list
+ * holds exactly the pruned cells, so the slab high-water mark is the same). */
 static inline uint32_t lin_alloc(lineage *g, uint8_t kind, uint64_t position, uint64_t fragment,
                                  size_t slot)
 {
     uint32_t idx;
-    if (g->free_head != NIL) {
-        idx = g->free_head;
-        g->free_head = g->nodes[idx].next_sibling;
-        g->free_count--;
+    if (g->dhead != NIL) {
+        idx = g->dhead;
+        lin_dormant_unlink(g, idx);
+        kvbm__idx_del(&g->tab, kvbm__idx_slot_of(&g->tab, idx));
+        slot = KVBM_IDX_NONE; /* the deletion may have shifted the probe run */
     } else {
         kvbm_assert(g->used_cells < g->cap_cells);
         idx = (uint32_t)g->used_cells++;
     }
     lin_node *n = &g->nodes[idx];
     n->kind = kind;
+    n->hvalid = 0;
     n->position = (uint32_t)position;
     n->fragment = fragment;
     n->parent = n->first_child = n->next_sibling = n->prev_sibling = NIL;
-    if (slot == KVBM_IDX_NONE) kvbm__idx_put(&g->tab, key_h32(position, fragment), idx);
-    else kvbm__idx_put_at(&g->tab, slot, key_h32(position, fragment), idx);
+    if (slot == KVBM_IDX_NONE) kvbm__idx_put(&g->tab, key_h32(g->fmask, fragment), idx);
+    else kvbm__idx_put_at(&g->tab, slot, key_h32(g->fmask, fragment), idx);
     return idx;
 }
 
-static inline void lin_free(lineage *g, uint32_t idx)
-{
-    lin_node *n = &g->nodes[idx];
-    size_t slot = kvbm__idx_slot_of(&g->tab, idx);
-    kvbm_assert(g->tab.slots[slot].val == idx);
-    kvbm__idx_del(&g->tab, slot);
-    n->kind = NODE_FREE;
-    n->parent = n->first_child = n->prev_sibling = NIL;
-    n->next_sibling = g->free_head;
-    g->free_head = idx;
-    g->free_count++;
-}
-
+/* Unlink idx from its parent's child list (the parent field is kept). */
 static inline void lin_detach(lineage *g, uint32_t idx)
 {
     lin_node *n = &g->nodes[idx];
@@ -187,29 +263,19 @@ static inline void lin_prepend_child(lineage *g, uint32_t parent, uint32_t child
     p->first_child = child;
 }
 
-/* REAL node idx -> GHOST, then prune childless ghosts upwards (§3.4.3). */
-static void lin_remove_node(lineage *g, uint32_t idx, kvbm_pair *out)
+/* Prune (make dormant) the childless node @cur and every ghost above it that becomes childless; a Real
+ * parent that becomes childless re-enters the leaf order (§3.4.3 step 2). */
+static void lin_prune(lineage *g, kvbm_lineage_eviction K, uint32_t cur)
 {
-    lin_node *n = &g->nodes[idx];
-    out->hash = n->hash;
-    out->block_id = n->block_id;
-    n->kind = NODE_GHOST;
-    g->count--;
-    g->id_present[n->block_id] = 0;
-    lp_on_node_removed(&g->policy, idx);
-
-    uint32_t cur = idx;
     for (;;) {
-        lin_node *c = &g->nodes[cur];
-        if (c->first_child != NIL) break; /* stays as a ghost */
-        uint32_t parent = c->parent;
+        uint32_t parent = g->nodes[cur].parent;
         lin_detach(g, cur);
-        lin_free(g, cur);
+        lin_make_dormant(g, cur);
         if (parent == NIL) break;
         lin_node *p = &g->nodes[parent];
         if (p->first_child != NIL) break;
         if (p->kind == NODE_REAL) {
-            kvbm_status st = lp_on_leaf_added(&g->policy, parent);
+            kvbm_status st = lpk_on_leaf_added(&g->policy, K, parent);
             kvbm_assert(st == KVBM_OK);
             KVBM_UNUSED(st);
             break;
@@ -218,25 +284,36 @@ static void lin_remove_node(lineage *g, uint32_t idx, kvbm_pair *out)
     }
 }
 
-static bool lin_find_match(void *ctx, kvbm_plh h, bool touch, uint32_t *block_id)
+/* REAL node idx -> GHOST, then prune childless ghosts upwards (§3.4.3). A node with
+ * children (a chain resurrected root-first) just stays as a ghost. */
+LP_INLINE uint32_t lin_remove_node(lineage *g, kvbm_lineage_eviction K, uint32_t idx)
+{
+    lin_node *n = &g->nodes[idx];
+    uint32_t block_id = n->block_id;
+    n->kind = NODE_GHOST;
+    g->count--;
+    g->id_present[n->block_id] = 0;
+    lpk_on_node_removed(&g->policy, K, idx);
+    if (n->first_child == NIL) lin_prune(g, K, idx);
+    return block_id;
+}
+
+LP_INLINE bool lin_find_match_k(void *ctx, kvbm_lineage_eviction K, kvbm_plh h, uint32_t *block_id)
 {
     lineage *g = ctx;
-    KVBM_UNUSED(touch);
     uint32_t idx = lin_lookup(g, h);
     if (idx == NIL) return false;
-    kvbm_pair p;
-    lin_remove_node(g, idx, &p);
-    *block_id = p.block_id;
+    *block_id = lin_remove_node(g, K, idx);
     return true;
 }
 
-static size_t lin_find_matches(void *ctx, const kvbm_plh *hashes, size_t n, bool touch,
-                               kvbm_pair *out)
+LP_INLINE size_t lin_find_matches_k(void *ctx, kvbm_lineage_eviction K, const kvbm_plh *hashes,
+                                    size_t n, kvbm_pair *out)
 {
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
         uint32_t id;
-        if (!lin_find_match(ctx, hashes[i], touch, &id)) break;
+        if (!lin_find_match_k(ctx, K, hashes[i], &id)) break;
         out[k].hash = hashes[i];
         out[k].block_id = id;
         k++;
@@ -244,13 +321,13 @@ static size_t lin_find_matches(void *ctx, const kvbm_plh *hashes, size_t n, bool
     return k;
 }
 
-static size_t lin_scan_matches(void *ctx, const kvbm_plh *hashes, size_t n, bool touch,
-                               kvbm_pair *out)
+LP_INLINE size_t lin_scan_matches_k(void *ctx, kvbm_lineage_eviction K, const kvbm_plh *hashes,
+                                    size_t n, kvbm_pair *out)
 {
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
         uint32_t id;
-        if (!lin_find_match(ctx, hashes[i], touch, &id)) continue;
+        if (!lin_find_match_k(ctx, K, hashes[i], &id)) continue;
         out[k].hash = hashes[i];
         out[k].block_id = id;
         k++;
@@ -258,15 +335,16 @@ static size_t lin_scan_matches(void *ctx, const kvbm_plh *hashes, size_t n, bool
     return k;
 }
 
-static size_t lin_allocate(void *ctx, size_t count, kvbm_pair *out)
+LP_INLINE size_t lin_allocate_k(void *ctx, kvbm_lineage_eviction K, size_t count, kvbm_pair *out)
 {
     lineage *g = ctx;
     size_t k = 0;
     while (k < count) {
-        uint32_t victim = lp_next_victim(&g->policy);
+        uint32_t victim = lpk_next_victim(&g->policy, K);
         if (victim == NIL) break;
         kvbm_assert(g->nodes[victim].kind == NODE_REAL && g->nodes[victim].first_child == NIL);
-        lin_remove_node(g, victim, &out[k]);
+        out[k].hash = g->nodes[victim].hash;
+        out[k].block_id = lin_remove_node(g, K, victim);
         k++;
     }
     return k;
@@ -274,9 +352,7 @@ static size_t lin_allocate(void *ctx, size_t count, kvbm_pair *out)
 
 static size_t lin_len(void *ctx) { return ((lineage *)ctx)->count; }
 
-static size_t lin_allocate_all(void *ctx, kvbm_pair *out) { return lin_allocate(ctx, lin_len(ctx), out); }
-
-static kvbm_status lin_insert(void *ctx, kvbm_plh h_in, uint32_t block_id)
+LP_INLINE kvbm_status lin_insert_k(void *ctx, kvbm_lineage_eviction K, kvbm_plh h_in, uint32_t block_id)
 {
     lineage *g = ctx;
     kvbm_plh h = kvbm__plh_launder(h_in);
@@ -288,12 +364,52 @@ static kvbm_status lin_insert(void *ctx, kvbm_plh h_in, uint32_t block_id)
         kvbm__set_error("lineage backend is full (%zu blocks)", g->capacity);
         return KVBM_EFULL;
     }
-    uint64_t pos = kvbm_plh_position(h);
-    uint64_t frag = key_fragment(h, pos);
-    lin_key kc = { g, pos, frag };
+    /* One scan of the probe run finds the node of key(h) two ways: by exact valid hash (a
+     * block resurrected and now released again: a Ghost of a chain resurrected root-first,
+     * or a dormant node; position and fragment then come from the node, without the PLH
+     * accessors), or by key, computed only when an entry with the same digest needs the
+     * comparison. Keys are unique, so the first entry matching either way is the node. A
+     * miss ends on the empty slot where the key goes (the digest needs only h.lo). */
+    uint32_t h32 = key_h32(g->fmask, h.lo);
+    uint32_t idx = NIL;
+    bool exact = false, have_key = false;
+    uint64_t pos = 0, frag = 0;
     size_t slot;
-    bool found = kvbm__idx_find_or_empty(&g->tab, key_h32(pos, frag), lin_key_eq, &kc, &slot);
-    uint32_t idx = found ? g->tab.slots[slot].val : NIL;
+    {
+        const kvbm_idxtab *t = &g->tab;
+        size_t i = (size_t)h32 & t->mask;
+        for (;;) {
+            const kvbm_idx_slot *sl = &t->slots[i];
+            if (sl->val == KVBM_IDX_EMPTY) break;
+            if (sl->h32 == h32) {
+                const lin_node *c = &g->nodes[sl->val];
+                if (c->hvalid && kvbm_plh_eq(c->hash, h)) {
+                    exact = true;
+                    idx = sl->val;
+                    break;
+                }
+                if (!have_key) {
+                    pos = kvbm_plh_position(h);
+                    frag = key_fragment(h, pos);
+                    have_key = true;
+                }
+                if (c->fragment == frag && c->position == pos) {
+                    idx = sl->val;
+                    break;
+                }
+            }
+            i = (i + 1) & t->mask;
+        }
+        slot = i;
+    }
+    if (exact) {
+        pos = g->nodes[idx].position;
+        frag = g->nodes[idx].fragment;
+    } else if (!have_key) {
+        pos = kvbm_plh_position(h);
+        frag = key_fragment(h, pos);
+    }
+    lin_key kc = { g, pos, frag };
     if (idx != NIL && g->nodes[idx].kind == NODE_REAL) {
         if (kvbm_plh_eq(g->nodes[idx].hash, h))
             kvbm__set_error("Duplicate insertion detected! position=%" PRIu64 ", fragment=%#" PRIx64
@@ -305,34 +421,71 @@ static kvbm_status lin_insert(void *ctx, kvbm_plh h_in, uint32_t block_id)
         return KVBM_EINVAL;
     }
     /* Look everything up first, reserve the cells it needs, then mutate: an allocation
-     * failure (ghost growth) leaves the graph untouched. */
-    bool link = pos > 0 && (idx == NIL || g->nodes[idx].parent == NIL);
-    uint64_t pfrag = link ? kvbm_plh_parent_fragment(h) : 0;
-    uint32_t parent = link ? lin_find(g, pos - 1, pfrag) : NIL;
-    size_t need = (size_t)(idx == NIL) + (size_t)(link && parent == NIL);
-    if (KVBM_UNLIKELY(g->free_count + (g->cap_cells - g->used_cells) < need)) {
-        KVBM_TRY(lin_reserve(g, need));
-        if (idx == NIL) (void)kvbm__idx_find_or_empty(&g->tab, key_h32(pos, frag), lin_key_eq, &kc, &slot);
+     * failure (ghost growth) leaves the graph untouched. A dormant node of the key is
+     * revived in place: exactly a fresh node (no parent link, no children), minus the index
+     * insertion. Its parent hint saves the parent probe:
+     *  - the hint cell still holds the key the parent had when this node was pruned: that
+     *    parent was live then, so it entered the dormant list (if at all) after this node,
+     *    and cells are recycled oldest first - a dormant node's hint cell is never reused
+     *    before the node itself. With the same full hash (exact) the parent key is the
+     *    same, so the hint is the parent node (asserted in debug builds);
+     *  - with another hash of the same key, the hint is used only if its key matches
+     *    (keys are unique in the index: a node whose key matches is what lin_find returns). */
+    bool own_dormant = idx != NIL && g->nodes[idx].kind == NODE_DORMANT;
+    bool link = pos > 0 && (idx == NIL || own_dormant || g->nodes[idx].parent == NIL);
+    uint64_t pfrag = 0;
+    uint32_t parent = NIL;
+    if (link) {
+        uint32_t hint = own_dormant ? g->nodes[idx].parent : NIL;
+        if (exact && hint != NIL) {
+            parent = hint;
+            kvbm_assert(g->nodes[hint].position == pos - 1 &&
+                        g->nodes[hint].fragment == kvbm_plh_parent_fragment(h));
+        } else {
+            pfrag = kvbm_plh_parent_fragment(h);
+            if (hint != NIL && g->nodes[hint].position == pos - 1 && g->nodes[hint].fragment == pfrag)
+                parent = hint;
+            else
+                parent = lin_find(g, pos - 1, pfrag);
+        }
     }
+    bool parent_dormant = parent != NIL && g->nodes[parent].kind == NODE_DORMANT;
+    size_t need = (size_t)(idx == NIL) + (size_t)(link && parent == NIL);
+    if (KVBM_UNLIKELY(need != 0 &&
+                      g->dcount - own_dormant - parent_dormant + (g->cap_cells - g->used_cells) < need)) {
+        KVBM_TRY(lin_reserve(g, need));
+        if (idx == NIL) (void)kvbm__idx_find_or_empty(&g->tab, key_h32(g->fmask, frag), lin_key_eq, &kc, &slot);
+    }
+    if (own_dormant) (void)lin_revive(g, idx, NODE_REAL);
+    if (parent_dormant) (void)lin_revive(g, parent, NODE_GHOST);
 
     if (idx == NIL) idx = lin_alloc(g, NODE_REAL, pos, frag, slot);
     lin_node *n = &g->nodes[idx];
     n->kind = NODE_REAL;
+    /* a Ghost keeping its link (no relink) got it for its stored hash: still valid for h
+     * only if h is that hash */
+    n->hvalid = link || pos == 0 || exact;
     kvbm__plh_store(&n->hash, h);
     n->block_id = block_id;
     g->count++;
     g->id_present[block_id] = 1;
-    lp_on_node_inserted(&g->policy, idx);
+    lpk_on_node_inserted(&g->policy, K, idx);
 
+    bool leaf = g->nodes[idx].first_child == NIL;
     if (link) {
         if (parent == NIL) parent = lin_alloc(g, NODE_GHOST, pos - 1, pfrag, KVBM_IDX_NONE);
         bool was_leaf = g->nodes[parent].first_child == NIL;
         lin_prepend_child(g, parent, idx);
-        if (was_leaf && g->nodes[parent].kind == NODE_REAL)
-            lp_on_leaf_demoted(&g->policy, parent);
+        if (was_leaf && g->nodes[parent].kind == NODE_REAL) {
+            if (leaf) { /* on_leaf_demoted(parent) + on_leaf_added(idx) */
+                lpk_on_leaf_replaced(&g->policy, K, parent, idx);
+                return KVBM_OK;
+            }
+            lpk_on_leaf_demoted(&g->policy, K, parent);
+        }
     }
-    if (g->nodes[idx].first_child == NIL) {
-        kvbm_status st = lp_on_leaf_added(&g->policy, idx);
+    if (leaf) {
+        kvbm_status st = lpk_on_leaf_added(&g->policy, K, idx);
         kvbm_assert(st == KVBM_OK);
         KVBM_UNUSED(st);
     }
@@ -341,14 +494,82 @@ static kvbm_status lin_insert(void *ctx, kvbm_plh h_in, uint32_t block_id)
 
 static bool lin_has(void *ctx, kvbm_plh h) { return lin_lookup(ctx, h) != NIL; }
 
-static bool lin_take(void *ctx, kvbm_plh h, uint32_t block_id)
+LP_INLINE bool lin_take_k(void *ctx, kvbm_lineage_eviction K, kvbm_plh h, uint32_t block_id)
 {
     lineage *g = ctx;
     uint32_t idx = lin_lookup(g, h);
     if (idx == NIL || g->nodes[idx].block_id != block_id) return false;
-    kvbm_pair p;
-    lin_remove_node(g, idx, &p);
+    (void)lin_remove_node(g, K, idx);
     return true;
+}
+
+/* The ops of each leaf policy: the *_k bodies inlined with a constant kind. */
+static bool lin_find_match_tick(void *ctx, kvbm_plh h, bool touch, uint32_t *block_id)
+{
+    KVBM_UNUSED(touch);
+    return lin_find_match_k(ctx, KVBM_LINEAGE_TICK, h, block_id);
+}
+static size_t lin_find_matches_tick(void *ctx, const kvbm_plh *hashes, size_t n, bool touch,
+                                    kvbm_pair *out)
+{
+    KVBM_UNUSED(touch);
+    return lin_find_matches_k(ctx, KVBM_LINEAGE_TICK, hashes, n, out);
+}
+static size_t lin_scan_matches_tick(void *ctx, const kvbm_plh *hashes, size_t n, bool touch,
+                                    kvbm_pair *out)
+{
+    KVBM_UNUSED(touch);
+    return lin_scan_matches_k(ctx, KVBM_LINEAGE_TICK, hashes, n, out);
+}
+static size_t lin_allocate_tick(void *ctx, size_t count, kvbm_pair *out)
+{
+    return lin_allocate_k(ctx, KVBM_LINEAGE_TICK, count, out);
+}
+static size_t lin_allocate_all_tick(void *ctx, kvbm_pair *out)
+{
+    return lin_allocate_k(ctx, KVBM_LINEAGE_TICK, lin_len(ctx), out);
+}
+static kvbm_status lin_insert_tick(void *ctx, kvbm_plh h, uint32_t block_id)
+{
+    return lin_insert_k(ctx, KVBM_LINEAGE_TICK, h, block_id);
+}
+static bool lin_take_tick(void *ctx, kvbm_plh h, uint32_t block_id)
+{
+    return lin_take_k(ctx, KVBM_LINEAGE_TICK, h, block_id);
+}
+
+static bool lin_find_match_fifo(void *ctx, kvbm_plh h, bool touch, uint32_t *block_id)
+{
+    KVBM_UNUSED(touch);
+    return lin_find_match_k(ctx, KVBM_LINEAGE_FIFO, h, block_id);
+}
+static size_t lin_find_matches_fifo(void *ctx, const kvbm_plh *hashes, size_t n, bool touch,
+                                    kvbm_pair *out)
+{
+    KVBM_UNUSED(touch);
+    return lin_find_matches_k(ctx, KVBM_LINEAGE_FIFO, hashes, n, out);
+}
+static size_t lin_scan_matches_fifo(void *ctx, const kvbm_plh *hashes, size_t n, bool touch,
+                                    kvbm_pair *out)
+{
+    KVBM_UNUSED(touch);
+    return lin_scan_matches_k(ctx, KVBM_LINEAGE_FIFO, hashes, n, out);
+}
+static size_t lin_allocate_fifo(void *ctx, size_t count, kvbm_pair *out)
+{
+    return lin_allocate_k(ctx, KVBM_LINEAGE_FIFO, count, out);
+}
+static size_t lin_allocate_all_fifo(void *ctx, kvbm_pair *out)
+{
+    return lin_allocate_k(ctx, KVBM_LINEAGE_FIFO, lin_len(ctx), out);
+}
+static kvbm_status lin_insert_fifo(void *ctx, kvbm_plh h, uint32_t block_id)
+{
+    return lin_insert_k(ctx, KVBM_LINEAGE_FIFO, h, block_id);
+}
+static bool lin_take_fifo(void *ctx, kvbm_plh h, uint32_t block_id)
+{
+    return lin_take_k(ctx, KVBM_LINEAGE_FIFO, h, block_id);
 }
 
 static void lin_destroy(void *ctx)
@@ -365,12 +586,23 @@ static void lin_destroy(void *ctx)
 static bool lin_check(void *ctx)
 {
     lineage *g = ctx;
-    size_t real = 0, ghosts = 0, freec = 0, leaves = 0;
+    size_t real = 0, ghosts = 0, dormant = 0, leaves = 0;
     for (uint32_t i = 0; i < g->used_cells; i++) {
         const lin_node *n = &g->nodes[i];
-        if (n->kind == NODE_FREE) {
-            freec++;
-            if (lp_contains(&g->policy, i)) return false;
+        if (n->hvalid) {
+            if (n->position != kvbm_plh_position(n->hash)) return false;
+            if (n->fragment != key_fragment(n->hash, n->position)) return false;
+            if (n->parent != NIL) { /* the link / hint matches the hash's parent key */
+                const lin_node *p = &g->nodes[n->parent];
+                if (p->position + 1 != n->position || p->fragment != kvbm_plh_parent_fragment(n->hash))
+                    return false;
+            }
+        }
+        if (n->kind == NODE_DORMANT) {
+            dormant++;
+            if (lp_contains(&g->policy, i) || n->first_child != NIL) return false;
+            if (lin_find(g, n->position, n->fragment) != i) return false;
+            if (g->tab.slots[kvbm__idx_slot_of(&g->tab, i)].val != i) return false;
             continue;
         }
         if (lin_find(g, n->position, n->fragment) != i) return false;
@@ -380,6 +612,7 @@ static bool lin_check(void *ctx)
             if (n->block_id >= g->capacity || !g->id_present[n->block_id]) return false;
             if (n->position != kvbm_plh_position(n->hash)) return false;
             if (n->fragment != key_fragment(n->hash, n->position)) return false;
+            if ((n->hash.lo & g->fmask) != (n->fragment & g->fmask)) return false;
             bool leaf = n->first_child == NIL;
             if (leaf) leaves++;
             if (leaf != lp_contains(&g->policy, i)) return false;
@@ -392,15 +625,16 @@ static bool lin_check(void *ctx)
         size_t nchild = 0;
         for (uint32_t c = n->first_child; c != NIL; c = g->nodes[c].next_sibling) {
             const lin_node *cn = &g->nodes[c];
-            if (cn->kind == NODE_FREE || cn->parent != i || cn->prev_sibling != prev) return false;
+            if (cn->kind == NODE_DORMANT || cn->parent != i || cn->prev_sibling != prev) return false;
             if (cn->position != n->position + 1) return false;
-            if (cn->kind == NODE_REAL && kvbm_plh_parent_fragment(cn->hash) != n->fragment) return false;
+            /* (a REAL child promoted from a ghost by another hash of its key keeps the link
+             * made for the old hash, §3.4.2 step 3: checked through hvalid above) */
             prev = c;
             if (++nchild > g->used_cells) return false;
         }
         if (n->parent != NIL) {
             const lin_node *p = &g->nodes[n->parent];
-            if (p->kind == NODE_FREE) return false;
+            if (p->kind == NODE_DORMANT) return false;
             bool found = false;
             for (uint32_t c = p->first_child; c != NIL && !found; c = g->nodes[c].next_sibling)
                 found = c == i;
@@ -409,43 +643,48 @@ static bool lin_check(void *ctx)
             return false;
         }
     }
-    size_t fl = 0;
-    for (uint32_t f = g->free_head; f != NIL; f = g->nodes[f].next_sibling) {
-        if (g->nodes[f].kind != NODE_FREE || ++fl > g->used_cells) return false;
+    size_t dl = 0;
+    uint32_t dprev = NIL;
+    for (uint32_t d = g->dhead; d != NIL; d = g->nodes[d].next_sibling) {
+        if (g->nodes[d].kind != NODE_DORMANT || g->nodes[d].prev_sibling != dprev ||
+            ++dl > g->used_cells)
+            return false;
+        dprev = d;
     }
+    if (dprev != g->dtail) return false;
     size_t ids = 0;
     for (size_t b = 0; b < g->capacity; b++) ids += g->id_present[b];
-    return real == g->count && ids == real && fl == freec && freec == g->free_count &&
-           g->tab.count == real + ghosts && leaves == lp_len(&g->policy) &&
+    return real == g->count && ids == real && dl == dormant && dormant == g->dcount &&
+           g->tab.count == real + ghosts + dormant && leaves == lp_len(&g->policy) &&
            lp_check(&g->policy);
 }
 
 static const kvbm_inactive_ops lineage_tick_ops = {
     .name = "lineage-tick",
-    .find_match = lin_find_match,
-    .find_matches = lin_find_matches,
-    .scan_matches = lin_scan_matches,
-    .allocate = lin_allocate,
-    .insert = lin_insert,
+    .find_match = lin_find_match_tick,
+    .find_matches = lin_find_matches_tick,
+    .scan_matches = lin_scan_matches_tick,
+    .allocate = lin_allocate_tick,
+    .insert = lin_insert_tick,
     .len = lin_len,
     .has = lin_has,
-    .take = lin_take,
-    .allocate_all = lin_allocate_all,
+    .take = lin_take_tick,
+    .allocate_all = lin_allocate_all_tick,
     .destroy = lin_destroy,
     .check = lin_check,
 };
 
 static const kvbm_inactive_ops lineage_fifo_ops = {
     .name = "lineage-fifo",
-    .find_match = lin_find_match,
-    .find_matches = lin_find_matches,
-    .scan_matches = lin_scan_matches,
-    .allocate = lin_allocate,
-    .insert = lin_insert,
+    .find_match = lin_find_match_fifo,
+    .find_matches = lin_find_matches_fifo,
+    .scan_matches = lin_scan_matches_fifo,
+    .allocate = lin_allocate_fifo,
+    .insert = lin_insert_fifo,
     .len = lin_len,
     .has = lin_has,
-    .take = lin_take,
-    .allocate_all = lin_allocate_all,
+    .take = lin_take_fifo,
+    .allocate_all = lin_allocate_all_fifo,
     .destroy = lin_destroy,
     .check = lin_check,
 };
@@ -464,8 +703,9 @@ kvbm_status kvbm__lineage_create(size_t capacity, kvbm_lineage_eviction eviction
     lineage *g = calloc(1, sizeof *g);
     if (g == NULL) return KVBM_ENOMEM;
     g->capacity = capacity;
+    g->fmask = lin_fragment_mask();
     g->cap_cells = capacity;
-    g->free_head = NIL;
+    g->dhead = g->dtail = NIL;
     g->nodes = malloc(capacity * sizeof *g->nodes);
     g->id_present = calloc(capacity, 1);
     kvbm_status st = (g->nodes == NULL || g->id_present == NULL) ? KVBM_ENOMEM : KVBM_OK;
@@ -491,7 +731,7 @@ bool kvbm__lineage_stats(const kvbm_inactive *b, kvbm_lineage_stats *out)
 {
     if (b->ops != &lineage_tick_ops && b->ops != &lineage_fifo_ops) return false;
     const lineage *g = b->ctx;
-    size_t live = g->used_cells - g->free_count;
+    size_t live = g->used_cells - g->dcount;
     out->real = g->count;
     out->ghosts = live - g->count;
     out->leaves = lp_len(&g->policy);
@@ -500,4 +740,8 @@ bool kvbm__lineage_stats(const kvbm_inactive *b, kvbm_lineage_stats *out)
     return true;
 }
 
-uint32_t kvbm__lineage_key_h32(uint64_t position, uint64_t fragment) { return key_h32(position, fragment); }
+uint32_t kvbm__lineage_key_h32(uint64_t position, uint64_t fragment)
+{
+    KVBM_UNUSED(position);
+    return key_h32(lin_fragment_mask(), fragment);
+}

@@ -289,6 +289,117 @@ KVBM_TEST(slab_recycles_freed_slots)
     kvbm__inactive_destroy(&b);
 }
 
+/* kvbm keeps pruned nodes dormant (indexed, with their old parent as a hint) until their
+ * cell is reused; reviving them must be observably a fresh insert (§3.4.2): a chain
+ * resurrected root-first and re-inserted leaf-first, then root, then middle. */
+KVBM_TEST(dormant_chain_revival_is_a_fresh_insert)
+{
+    for (int ev = 0; ev < 2; ev++) {
+        kvbm_inactive b = mk(3, (kvbm_lineage_eviction)ev);
+        kvbm_plh c[3];
+        tb_chain(3, 0, c);
+        insert_chain(&b, c, 3, 0);
+        kvbm_pair out[3];
+        EXPECT_EQ(b.ops->find_matches(b.ctx, c, 3, false, out), 3u); /* root-first */
+        EXPECT_TRUE(graph_empty(&b));
+        EXPECT_TRUE(tb_check(&b));
+        ASSERT_OK(b.ops->insert(b.ctx, c[2], 2)); /* leaf: its parent comes back as a ghost */
+        kvbm_lineage_stats s = st_of(&b);
+        EXPECT_EQ(s.real, 1u);
+        EXPECT_EQ(s.ghosts, 1u);
+        EXPECT_EQ(s.leaves, 1u);
+        EXPECT_TRUE(tb_check(&b));
+        ASSERT_OK(b.ops->insert(b.ctx, c[0], 0)); /* the ghost has no parent link: a leaf */
+        s = st_of(&b);
+        EXPECT_EQ(s.real, 2u);
+        EXPECT_EQ(s.ghosts, 1u);
+        EXPECT_EQ(s.leaves, 2u);
+        EXPECT_TRUE(tb_check(&b));
+        ASSERT_OK(b.ops->insert(b.ctx, c[1], 1)); /* ghost promoted, links to c[0] */
+        s = st_of(&b);
+        EXPECT_EQ(s.real, 3u);
+        EXPECT_EQ(s.ghosts, 0u);
+        EXPECT_EQ(s.leaves, 1u);
+        EXPECT_EQ(s.slab_cells, 3u);
+        EXPECT_TRUE(tb_check(&b));
+        EXPECT_EQ(alloc1(&b), 2u);
+        EXPECT_EQ(alloc1(&b), 1u);
+        EXPECT_EQ(alloc1(&b), 0u);
+        EXPECT_TRUE(graph_empty(&b));
+        EXPECT_TRUE(tb_check(&b));
+        kvbm__inactive_destroy(&b);
+    }
+}
+
+/* A dormant node revived by a hash of the same key but another parent fragment must not
+ * follow its stale parent hint. */
+KVBM_TEST(dormant_revival_ignores_a_stale_parent_hint)
+{
+    kvbm_plh p1, p2, c1, c2;
+    ASSERT_OK(kvbm_plh_new(0x11, true, 0x7, 4, &p1));
+    ASSERT_OK(kvbm_plh_new(0x22, true, 0x7, 4, &p2));
+    ASSERT_OK(kvbm_plh_new(0xAA, true, 0x11, 5, &c1)); /* child of p1 */
+    ASSERT_OK(kvbm_plh_new(0xAA, true, 0x22, 5, &c2)); /* same key as c1, child of p2 */
+    kvbm_inactive b = mk(8, KVBM_LINEAGE_TICK);
+    ASSERT_OK(b.ops->insert(b.ctx, p1, 0));
+    ASSERT_OK(b.ops->insert(b.ctx, c1, 1));
+    ASSERT_OK(b.ops->insert(b.ctx, p2, 2));
+    EXPECT_TRUE(b.ops->take(b.ctx, c1, 1)); /* c1 dormant, hint -> p1; p1 a leaf again */
+    EXPECT_TRUE(tb_check(&b));
+    ASSERT_OK(b.ops->insert(b.ctx, c2, 3));
+    EXPECT_TRUE(tb_check(&b));
+    kvbm_lineage_stats s = st_of(&b);
+    EXPECT_EQ(s.real, 3u);
+    EXPECT_EQ(s.ghosts, 1u); /* the common ghost parent (3, 0x7) of p1 and p2 */
+    EXPECT_EQ(s.leaves, 2u); /* p1 and c2; p2 has the child c2 */
+    EXPECT_FALSE(b.ops->has(b.ctx, c1));
+    EXPECT_TRUE(b.ops->has(b.ctx, c2));
+    EXPECT_EQ(alloc1(&b), 0u); /* p1: tick 0 */
+    EXPECT_EQ(alloc1(&b), 3u); /* c2: tick 3 (p2 is not a leaf) */
+    EXPECT_EQ(alloc1(&b), 2u); /* p2 re-leafed with tick 2 */
+    EXPECT_TRUE(graph_empty(&b));
+    EXPECT_TRUE(tb_check(&b));
+    kvbm__inactive_destroy(&b);
+}
+
+/* A Ghost promoted by another hash of its key keeps its parent link (§3.4.2 step 3); once
+ * pruned, re-inserting that hash must link by the hash's own parent fragment, not follow
+ * the link made for the old hash. */
+KVBM_TEST(dormant_revival_after_promotion_by_another_hash)
+{
+    kvbm_plh p1, p2, c1, c2, d1;
+    ASSERT_OK(kvbm_plh_new(0x11, true, 0x7, 4, &p1));
+    ASSERT_OK(kvbm_plh_new(0x22, true, 0x7, 4, &p2));
+    ASSERT_OK(kvbm_plh_new(0xAA, true, 0x11, 5, &c1)); /* child of p1 */
+    ASSERT_OK(kvbm_plh_new(0xAA, true, 0x22, 5, &c2)); /* same key as c1, child of p2 */
+    ASSERT_OK(kvbm_plh_new(0xBB, true, 0xAA, 6, &d1)); /* child of the (5, 0xAA) node */
+    kvbm_inactive b = mk(8, KVBM_LINEAGE_TICK);
+    ASSERT_OK(b.ops->insert(b.ctx, p1, 0));
+    ASSERT_OK(b.ops->insert(b.ctx, c1, 1));
+    ASSERT_OK(b.ops->insert(b.ctx, d1, 2));
+    ASSERT_OK(b.ops->insert(b.ctx, p2, 3));
+    uint32_t id;
+    EXPECT_TRUE(b.ops->find_match(b.ctx, c1, false, &id)); /* ghost, keeps its link to p1 */
+    EXPECT_EQ(id, 1u);
+    ASSERT_OK(b.ops->insert(b.ctx, c2, 4)); /* promoted, no relink: stays under p1 */
+    EXPECT_TRUE(tb_check(&b));
+    EXPECT_EQ(st_of(&b).leaves, 2u); /* d1, p2 */
+    EXPECT_TRUE(b.ops->take(b.ctx, d1, 2));
+    EXPECT_TRUE(b.ops->take(b.ctx, c2, 4)); /* pruned: p1 is a leaf again */
+    EXPECT_TRUE(tb_check(&b));
+    ASSERT_OK(b.ops->insert(b.ctx, c2, 5)); /* fresh insert: links to p2 */
+    EXPECT_TRUE(tb_check(&b));
+    kvbm_lineage_stats s = st_of(&b);
+    EXPECT_EQ(s.real, 3u);
+    EXPECT_EQ(s.leaves, 2u); /* p1, c2 */
+    EXPECT_EQ(alloc1(&b), 0u); /* p1: tick 0 */
+    EXPECT_EQ(alloc1(&b), 5u); /* c2: newest tick, p2 (tick 3) is not a leaf */
+    EXPECT_EQ(alloc1(&b), 3u);
+    EXPECT_TRUE(graph_empty(&b));
+    EXPECT_TRUE(tb_check(&b));
+    kvbm__inactive_destroy(&b);
+}
+
 /* Ghosts beyond the pre-size grow the slab (the only allowed growth) and stay consistent. */
 KVBM_TEST(slab_grows_for_ghosts)
 {
@@ -501,13 +612,22 @@ KVBM_TEST(tick_heap_random_order)
     kvbm__leaf_policy_fini(&p);
 }
 
-/* pair_hasher_distinguishes_keys: the (position, fragment) index hash gives distinct
- * digests for small pairs. */
+/* pair_hasher_distinguishes_keys: kvbm's index digest of a key (position, fragment) hashes
+ * the bits of the fragment shared by every fragment width (so a lookup by full hash needs
+ * no position; design/backends.md §5): small fragments give distinct digests, the digest
+ * does not depend on the position, and the digest of a Real node's key equals that of its
+ * current hash (what find/has/take probe with). */
 KVBM_TEST(pair_hasher_distinguishes_keys)
 {
-    const uint64_t pairs[6][2] = { { 0, 0 }, { 0, 1 }, { 1, 0 }, { 1, 1 }, { 2, 1 }, { 1, 2 } };
+    const uint64_t frags[6] = { 0, 1, 2, 3, 0x11, 0x22 };
     uint32_t d[6];
-    for (int i = 0; i < 6; i++) d[i] = kvbm__lineage_key_h32(pairs[i][0], pairs[i][1]);
+    for (int i = 0; i < 6; i++) d[i] = kvbm__lineage_key_h32(1, frags[i]);
     for (int i = 0; i < 6; i++)
         for (int j = i + 1; j < 6; j++) EXPECT_NE(d[i], d[j]);
+    EXPECT_EQ(kvbm__lineage_key_h32(0, 7), kvbm__lineage_key_h32(300, 7));
+    kvbm_plh h;
+    ASSERT_OK(kvbm_plh_new(UINT64_C(0xF00DCAFE12345678), true, 0x11, 70000, &h));
+    uint64_t pos = kvbm_plh_position(h);
+    EXPECT_EQ(kvbm__lineage_key_h32(pos, kvbm_plh_parent_fragment_for_child_position(h, pos + 1)),
+              kvbm__lineage_key_h32(pos, kvbm_plh_current(h)));
 }
