@@ -229,6 +229,21 @@ KVBM_API KVBM_NODISCARD kvbm_status
 kvbm_mutable_stage(kvbm_mutable *b, kvbm_plh h, uint32_t block_size, kvbm_complete **out,
                    uint32_t *expected, uint32_t *actual);
 
+/**
+ * kvbm_mutable_stage_many() - stage @n mutable blocks of one manager at once: in[i] gets
+ * hashes[i] (consumes every input on KVBM_OK; out[i] is the complete handle for in[i]).
+ * Same results, metrics and order as n kvbm_mutable_stage() calls, under one store-lock
+ * acquisition. All-or-nothing: every input is validated first; a NULL, released or
+ * non-mutable handle, the same handle twice, or handles of different managers ->
+ * KVBM_EINVAL ("input I: ..." in kvbm_last_error()); @block_size != the manager's ->
+ * KVBM_ESIZE ("Block size mismatch: expected E tokens, got A"); KVBM_EPOISONED;
+ * KVBM_ENOMEM (checked-handle builds only). On error nothing is consumed or changed.
+ * n = 0 -> KVBM_OK (the arrays are not read).
+ */
+KVBM_API KVBM_NODISCARD kvbm_status
+kvbm_mutable_stage_many(kvbm_mutable *const *in, const kvbm_plh *hashes, size_t n,
+                        uint32_t block_size, kvbm_complete **out);
+
 /** kvbm_mutable_complete() - stage with a token block's PLH and token count (same rules). */
 KVBM_API KVBM_NODISCARD kvbm_status
 kvbm_mutable_complete(kvbm_mutable *b, const struct kvbm_token_block *tb, kvbm_complete **out,

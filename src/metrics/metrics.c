@@ -4,7 +4,7 @@
 
 #include "metrics/metrics_int.h"
 
-/* ---- per-thread gauge shards (see metrics_int.h) ---- */
+/* ---- per-thread metric shards (see metrics_int.h) ---- */
 _Thread_local int kvbm__tl_mshard __attribute__((tls_model("initial-exec"))) = KVBM__MSHARD_UNSET;
 static pthread_mutex_t mshard_lock = PTHREAD_MUTEX_INITIALIZER;
 static uint32_t        mshard_used;  /* bitmap of owned indices */
@@ -43,6 +43,19 @@ int kvbm__mshard_acquire(void)
     return got;
 }
 
+void kvbm__metric_add_slow(kvbm_metrics *m, kvbm_metric_id id, int64_t delta)
+{
+    int i = kvbm__tl_mshard;
+    if (i == KVBM__MSHARD_UNSET) i = kvbm__mshard_acquire();
+    if (i >= 0) {
+        _Atomic int64_t *c = &m->shard[i].v[id];
+        atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + delta,
+                              memory_order_relaxed);
+        return;
+    }
+    atomic_fetch_add_explicit(&m->v[id], delta, memory_order_relaxed);
+}
+
 #define M_NAME(name, prom, help) #name,
 #define M_PROM(name, prom, help) prom,
 #define M_HELP(name, prom, help) help,
@@ -64,10 +77,13 @@ kvbm_status kvbm_metrics_create(const char *label, kvbm_metrics **out)
 {
     if (label == NULL || out == NULL) return KVBM_EINVAL;
     size_t len = strlen(label);
-    kvbm_metrics *m = calloc(1, sizeof *m + len + 1);
+    size_t size = (sizeof(kvbm_metrics) + len + 1 + 63) / 64 * 64; /* aligned_alloc: a multiple of 64 */
+    kvbm_metrics *m = aligned_alloc(64, size);
     if (m == NULL) return KVBM_ENOMEM;
+    memset(m, 0, size);
     for (int i = 0; i < KVBM_METRIC_COUNT; i++) atomic_init(&m->v[i], 0);
-    for (int i = 0; i < KVBM__MSHARDS; i++) { atomic_init(&m->shard[i].g[0], 0); atomic_init(&m->shard[i].g[1], 0); }
+    for (int i = 0; i < KVBM__MSHARDS; i++)
+        for (int k = 0; k < KVBM__MSHARD_SLOTS; k++) atomic_init(&m->shard[i].v[k], 0);
     atomic_init(&m->refs, 1);
     memcpy(m->label, label, len + 1);
     *out = m;

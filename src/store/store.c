@@ -164,7 +164,7 @@ static inline void h_retire(const void *h)
 #endif
 }
 
-static kvbm_status bad_handle(const char *fn, const char *what)
+static __attribute__((noinline, cold)) kvbm_status bad_handle(const char *fn, const char *what)
 {
     kvbm__set_error("%s: %s", fn, what);
     return KVBM_EINVAL;
@@ -205,17 +205,19 @@ static inline void post_locked_end(struct kvbm_store *s, struct post *p)
 }
 
 /* After unlock: registry work and gauges. Does not drop store refs. */
-static void post_flush(struct kvbm_store *s, struct post *p)
+static void post_flush_work(struct kvbm_store *s, struct post *p)
 {
-    for (uint32_t i = 0; i < p->na; i++) {
-        kvbm__handle_mark_absent(p->absent[i], s->tier);
-        kvbm_handle_release(p->absent[i]);
-    }
-    for (uint32_t i = 0; i < p->nd; i++) kvbm_handle_release(p->drop[i]);
+    if (p->na) kvbm__handle_mark_absent_release_many(p->absent, p->na, s->tier);
+    if (p->nd) kvbm__handle_release_many(p->drop, p->nd);
     p->na = p->nd = 0;
     if (p->d_reset) kvbm__metric_add(s->metrics, KVBM_METRIC_reset_pool_size, p->d_reset);
     if (p->d_inactive) kvbm__metric_add(s->metrics, KVBM_METRIC_inactive_pool_size, p->d_inactive);
     p->d_reset = p->d_inactive = 0;
+}
+
+static inline void post_flush(struct kvbm_store *s, struct post *p)
+{
+    if ((p->na | p->nd) != 0 || (p->d_reset | p->d_inactive) != 0) post_flush_work(s, p);
 }
 
 /* After unlock, last action on @s. */
@@ -495,8 +497,11 @@ static void drop_locked(struct kvbm_store *s, struct kvbm_slot *sl, struct post 
     }
 }
 
-/* Drop one strong ref on @sl (the caller's handle, already retired). */
-static kvbm_status slot_release(struct kvbm_store *s, struct kvbm_slot *sl)
+static kvbm_status slot_release_locked(struct kvbm_store *s, struct kvbm_slot *sl);
+
+/* Drop one strong ref on @sl (the caller's handle, already retired). The lock-free
+ * non-final path stays a leaf (no frame); the final one is out of line. */
+static inline kvbm_status slot_release(struct kvbm_store *s, struct kvbm_slot *sl)
 {
     uint32_t old = atomic_load_explicit(&sl->strong, memory_order_relaxed);
     while (old > 1) {
@@ -504,6 +509,12 @@ static kvbm_status slot_release(struct kvbm_store *s, struct kvbm_slot *sl)
                                                   memory_order_release, memory_order_relaxed))
             return KVBM_OK;
     }
+    return slot_release_locked(s, sl);
+}
+
+static __attribute__((noinline)) kvbm_status slot_release_locked(struct kvbm_store *s,
+                                                                 struct kvbm_slot *sl)
+{
     struct post p;
     post_init(&p);
     kvbm__lock(&s->lock);
@@ -517,6 +528,14 @@ static kvbm_status slot_release(struct kvbm_store *s, struct kvbm_slot *sl)
 /* ==== manager operations ================================================================= */
 
 #define PAIR_CHUNK 64
+
+/* Pull a registration handle's first line (64-byte aligned objects; refs, hash and the
+ * inline presence slots live there) towards the cache ahead of the after-unlock eviction
+ * epilogue (a hint: no semantic effect). */
+static inline void prefetch_handle(const kvbm_handle *h)
+{
+    __builtin_prefetch(h, 1, 3);
+}
 
 kvbm_status kvbm__store_allocate(struct kvbm_store *s, size_t count, kvbm_mutable **out,
                                  kvbm_plh *evicted, size_t *n_evicted)
@@ -577,6 +596,8 @@ kvbm_status kvbm__store_allocate(struct kvbm_store *s, size_t count, kvbm_mutabl
                 hwbuf_fini(&hb);
                 return KVBM_EPOISONED;
             }
+            /* the handle is cold (an old block); its registry work runs after unlock */
+            prefetch_handle(s->slots[id].reg);
             s->slots[id].hnext = KVBM__NIL;
             if (tail == KVBM__NIL) head = id;
             else s->slots[tail].hnext = id;
@@ -617,17 +638,25 @@ kvbm_status kvbm__store_allocate(struct kvbm_store *s, size_t count, kvbm_mutabl
     kvbm__metric_add(m, KVBM_METRIC_allocations, (int64_t)count);
     if (from_reset) kvbm__metric_add(m, KVBM_METRIC_allocations_from_reset, (int64_t)from_reset);
 
+    /* The evicted blocks' registry work, in eviction order, in chunks: presence -1 and
+     * the slot's handle reference (usually the last one) via the registry's batch call. */
     size_t j = 0;
+    kvbm_handle *regs[PAIR_CHUNK];
+    size_t nr = 0;
     for (uint32_t id = head, next; id != KVBM__NIL; id = next) {
         struct kvbm_slot *sl = &s->slots[id];
         next = sl->hnext;
         sl->hnext = KVBM__NIL;
         if (evicted != NULL) evicted[j] = sl->hash;
         j++;
-        kvbm__handle_mark_absent(sl->reg, s->tier);
-        kvbm_handle_release(sl->reg);
+        regs[nr++] = sl->reg;
         sl->reg = NULL;
+        if (nr == PAIR_CHUNK) {
+            kvbm__handle_mark_absent_release_many(regs, nr, s->tier);
+            nr = 0;
+        }
     }
+    if (nr) kvbm__handle_mark_absent_release_many(regs, nr, s->tier);
     if (n_evicted != NULL) *n_evicted = from_inactive;
     hwbuf_fini(&hb);
     return KVBM_OK;
@@ -652,20 +681,33 @@ kvbm_status kvbm__store_register(struct kvbm_store *s, kvbm_complete *const *in,
         if (sl->mark) { bad = i; why = "the same block is passed twice"; break; }
         sl->mark = 1;
     }
-    for (size_t i = 0; i < (bad < n ? bad : n); i++) h_raw(in[i])->mark = 0;
     if (bad < n) {
+        for (size_t i = 0; i < bad; i++) h_raw(in[i])->mark = 0;
         kvbm__set_error("%s: input %zu: %s", fn, bad, why);
         return KVBM_EINVAL;
     }
 
     struct hwbuf hb;
-    KVBM_TRY(hwbuf_init(&hb, n));
-    /* Registry lookups outside the store lock; the handle ref waits in the owned slot. */
-    for (size_t i = 0; i < n; i++) {
-        struct kvbm_slot *sl = h_raw(in[i]);
-        kvbm_status st = kvbm_registry_register(s->registry, sl->hash, &sl->reg);
-        if (st != KVBM_OK) {
-            sl->reg = NULL;
+    kvbm_status hst = hwbuf_init(&hb, n);
+    if (hst != KVBM_OK) {
+        for (size_t i = 0; i < n; i++) h_raw(in[i])->mark = 0;
+        return hst;
+    }
+    /* Registry lookups outside the store lock, one kvbm_registry_register_many per chunk
+     * (same hooks and tracker touches, in order, as one call per block); the handle ref
+     * waits in the owned slot. */
+    for (size_t i = 0; i < n; i += PAIR_CHUNK) {
+        size_t c = n - i < PAIR_CHUNK ? n - i : PAIR_CHUNK;
+        kvbm_plh hs[PAIR_CHUNK];
+        kvbm_handle *hd[PAIR_CHUNK];
+        for (size_t k = 0; k < c; k++) { /* (validation marks are cleared here) */
+            struct kvbm_slot *sl = h_raw(in[i + k]);
+            sl->mark = 0;
+            hs[k] = sl->hash;
+        }
+        kvbm_status st = kvbm_registry_register_many(s->registry, hs, c, hd);
+        if (st != KVBM_OK) { /* all or nothing: give back the earlier chunks' refs */
+            for (size_t k = i + c; k < n; k++) h_raw(in[k])->mark = 0;
             for (size_t k = 0; k < i; k++) {
                 struct kvbm_slot *o = h_raw(in[k]);
                 kvbm_handle_release(o->reg);
@@ -674,6 +716,7 @@ kvbm_status kvbm__store_register(struct kvbm_store *s, kvbm_complete *const *in,
             hwbuf_fini(&hb);
             return st;
         }
+        for (size_t k = 0; k < c; k++) h_raw(in[i + k])->reg = hd[k];
     }
     kvbm__metric_add(s->metrics, KVBM_METRIC_registrations, (int64_t)n);
 
@@ -688,8 +731,16 @@ kvbm_status kvbm__store_register(struct kvbm_store *s, kvbm_complete *const *in,
         if (!post_room(&p, 1)) post_cycle(s, &p);
         const void *h = in[i];
         struct kvbm_slot *sl = h_raw(h);
-        struct kvbm_slot *ex = acquire_locked(s, sl->hash, &p);
-        if (KVBM_UNLIKELY(kvbm__store_is_poisoned(s))) { result = KVBM_EPOISONED; break; }
+        /* Fresh registration: if our staged slot holds the only reference to the hash's
+         * registry handle, no Primary/Duplicate/Inactive slot of this store can have the
+         * hash (each holds a reference to the one live handle per hash, taken before it
+         * entered that state under this lock, dropped only after leaving it), so the
+         * lookup (active index + backend) would miss: skip it. */
+        struct kvbm_slot *ex = NULL;
+        if (atomic_load_explicit(&sl->reg->refs, memory_order_relaxed) != 1) {
+            ex = acquire_locked(s, sl->hash, &p);
+            if (KVBM_UNLIKELY(kvbm__store_is_poisoned(s))) { result = KVBM_EPOISONED; break; }
+        }
         struct kvbm_slot *res;
         if (ex != NULL && s->policy == KVBM_DUP_REJECT) {
             n_dedup++;
@@ -779,8 +830,7 @@ kvbm_status kvbm__store_match(struct kvbm_store *s, const kvbm_plh *hashes, size
     post_flush(s, &p);
     hwbuf_fini(&hb);
     if (kvbm__store_is_poisoned(s)) return KVBM_EPOISONED;
-    if (s->has_tracker)
-        for (size_t i = 0; i < k; i++) kvbm_registry_touch(s->registry, hashes[i]);
+    if (s->has_tracker && k) kvbm_registry_touch_many(s->registry, hashes, k);
     if (k) {
         kvbm__metric_add(s->metrics, KVBM_METRIC_match_blocks_returned, (int64_t)k);
         kvbm__metric_add(s->metrics, KVBM_METRIC_inflight_immutable, (int64_t)k);
@@ -1100,6 +1150,67 @@ kvbm_status kvbm_mutable_stage(kvbm_mutable *b, kvbm_plh h, uint32_t block_size,
     return KVBM_OK;
 }
 
+kvbm_status kvbm_mutable_stage_many(kvbm_mutable *const *in, const kvbm_plh *hashes, size_t n,
+                                    uint32_t block_size, kvbm_complete **out)
+{
+    static const char fn[] = "kvbm_mutable_stage_many";
+    if (n == 0) return KVBM_OK;
+    if (in == NULL || hashes == NULL || out == NULL) return bad_handle(fn, "NULL array");
+    /* Validate every input before changing anything (the caller owns the mutable slots,
+     * so their fields are stable; `mark` detects the same block passed twice). */
+    struct kvbm_store *s = NULL;
+    size_t bad = n;
+    const char *why = NULL;
+    for (size_t i = 0; i < n; i++) {
+        struct kvbm_slot *sl = h_slot(in[i], HK_MUTABLE);
+        if (sl == NULL) { bad = i; why = "NULL, released or not a mutable block"; break; }
+        if (s == NULL) s = kvbm__store_of(sl);
+        else if (kvbm__store_of(sl) != s) { bad = i; why = "blocks belong to different managers"; break; }
+        if (sl->mark) { bad = i; why = "the same block is passed twice"; break; }
+        sl->mark = 1;
+    }
+    kvbm_status st = KVBM_OK;
+    if (bad < n) {
+        kvbm__set_error("%s: input %zu: %s", fn, bad, why);
+        st = KVBM_EINVAL;
+    } else if (block_size != s->block_size) {
+        kvbm__set_error("Block size mismatch: expected %" PRIu32 " tokens, got %" PRIu32,
+                        s->block_size, block_size);
+        st = KVBM_ESIZE;
+    } else if (kvbm__store_is_poisoned(s)) {
+        st = KVBM_EPOISONED;
+    }
+    struct hwbuf hb;
+    if (st == KVBM_OK) st = hwbuf_init(&hb, n);
+    if (st != KVBM_OK) {
+        for (size_t i = 0; i < (bad < n ? bad : n); i++) h_raw(in[i])->mark = 0;
+        return st;
+    }
+    /* one pass under the lock: transition, clear the validation mark, output handle */
+    kvbm__lock(&s->lock);
+    for (size_t i = 0; i < n; i++) {
+        struct kvbm_slot *sl = h_raw(in[i]);
+        sl->state = KVBM__STAGED;
+        sl->hash = hashes[i];
+        sl->mark = 0;
+#if !KVBM_CHECKED_HANDLES
+        out[i] = (kvbm_complete *)h_make(&hb, sl, HK_COMPLETE);
+#endif
+    }
+    kvbm__unlock(&s->lock);
+    kvbm__metric_add(s->metrics, KVBM_METRIC_inflight_mutable, -(int64_t)n);
+    kvbm__metric_add(s->metrics, KVBM_METRIC_stagings, (int64_t)n);
+#if KVBM_CHECKED_HANDLES
+    for (size_t i = 0; i < n; i++) { /* quarantine pushes take a leaf lock: after unlock */
+        struct kvbm_slot *sl = h_raw(in[i]);
+        h_retire(in[i]);
+        out[i] = (kvbm_complete *)h_make(&hb, sl, HK_COMPLETE);
+    }
+#endif
+    hwbuf_fini(&hb);
+    return KVBM_OK;
+}
+
 kvbm_status kvbm_mutable_complete(kvbm_mutable *b, const struct kvbm_token_block *tb,
                                   kvbm_complete **out, uint32_t *expected, uint32_t *actual)
 {
@@ -1251,6 +1362,14 @@ kvbm_status kvbm_block_clone(kvbm_block *b, kvbm_block **out)
     return KVBM_OK;
 }
 
+static __attribute__((noinline)) kvbm_status block_release_slow(kvbm_block *b, struct kvbm_slot *sl,
+                                                                struct kvbm_store *s)
+{
+    kvbm__metric_add_slow(s->metrics, KVBM_METRIC_inflight_immutable, -1);
+    h_retire(b);
+    return slot_release(s, sl);
+}
+
 kvbm_status kvbm_block_release(kvbm_block *b)
 {
     if (b == NULL) return KVBM_OK;
@@ -1258,8 +1377,10 @@ kvbm_status kvbm_block_release(kvbm_block *b)
     if (sl == NULL) return bad_handle("kvbm_block_release", "released or not an immutable block");
     struct kvbm_store *s = kvbm__store_of(sl);
     /* The gauge first: once our reference is gone the store (and its metrics) may be
-     * freed by another thread's final release after kvbm_manager_destroy(). */
-    kvbm__metric_add(s->metrics, KVBM_METRIC_inflight_immutable, -1);
+     * freed by another thread's final release after kvbm_manager_destroy(). Every call
+     * below is a tail call, so the lock-free path needs no stack frame. */
+    if (KVBM_UNLIKELY(!kvbm__metric_try_add(s->metrics, KVBM_METRIC_inflight_immutable, -1)))
+        return block_release_slow(b, sl, s);
     h_retire(b);
     return slot_release(s, sl);
 }

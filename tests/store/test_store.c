@@ -705,3 +705,131 @@ KVBM_TEST(match_same_hash_twice_and_resurrection_in_one_call)
     EXPECT_OK(kvbm_manager_check_invariants(m));
     kvbm_manager_destroy(m);
 }
+
+/* ---- batch staging -------------------------------------------------------------------------- */
+
+KVBM_TEST(stage_many_equals_stage_one_by_one)
+{
+    kvbm_registry *r;
+    kvbm_manager *m = mk(6, KVBM_DUP_ALLOW, false, &r);
+    ASSERT_TRUE(m != NULL);
+    kvbm_mutable *a[4];
+    kvbm_complete *c[4];
+    kvbm_plh h[4] = { H(700), H(701), H(702), H(703) };
+    uint32_t ids[4];
+    ASSERT_OK(kvbm_manager_allocate(m, 4, a, NULL, NULL));
+    for (int i = 0; i < 4; i++) ids[i] = kvbm_mutable_block_id(a[i]);
+    EXPECT_EQ(G(m, KVBM_METRIC_inflight_mutable), 4);
+    EXPECT_OK(kvbm_mutable_stage_many(a, h, 0, 4, c)); /* n = 0: nothing read */
+    ASSERT_OK(kvbm_mutable_stage_many(a, h, 4, 4, c));
+    for (int i = 0; i < 4; i++) {
+        EXPECT_EQ(kvbm_complete_block_id(c[i]), ids[i]);
+        EXPECT_TRUE(kvbm_plh_eq(kvbm_complete_seq_hash(c[i]), h[i]));
+        EXPECT_EQ(kvbm_complete_block_size(c[i]), 4);
+    }
+    EXPECT_EQ(G(m, KVBM_METRIC_inflight_mutable), 0);
+    EXPECT_EQ(G(m, KVBM_METRIC_stagings), 4);
+    EXPECT_OK(kvbm_manager_check_invariants(m));
+    /* a consumed input is rejected afterwards (checked builds: the wrapper is dead;
+     * release builds: the slot is Staged, not Mutable) */
+    kvbm_complete *c2[1];
+    EXPECT_STATUS(kvbm_mutable_stage_many(a, h, 1, 4, c2), KVBM_EINVAL);
+    kvbm_block *b[4];
+    ASSERT_OK(kvbm_manager_register_blocks(m, c, 4, b));
+    for (int i = 0; i < 4; i++) EXPECT_TRUE(present(r, h[i]));
+    EXPECT_OK(kvbm_block_release_many(b, 4));
+    EXPECT_EQ(kvbm_manager_inactive_len(m), 4);
+    EXPECT_OK(kvbm_manager_check_invariants(m));
+    kvbm_manager_destroy(m);
+    kvbm_registry_release(r);
+}
+
+KVBM_TEST(stage_many_validates_everything_first)
+{
+    kvbm_manager *m1 = mk(4, KVBM_DUP_ALLOW, false, NULL);
+    kvbm_manager *m2 = mk(4, KVBM_DUP_ALLOW, false, NULL);
+    ASSERT_TRUE(m1 != NULL && m2 != NULL);
+    kvbm_mutable *a[3], *x;
+    kvbm_complete *c[3] = { NULL, NULL, NULL };
+    kvbm_plh h[3] = { H(710), H(711), H(712) };
+    ASSERT_OK(kvbm_manager_allocate(m1, 3, a, NULL, NULL));
+    ASSERT_OK(kvbm_manager_allocate(m2, 1, &x, NULL, NULL));
+
+    EXPECT_STATUS(kvbm_mutable_stage_many(NULL, h, 3, 4, c), KVBM_EINVAL);
+    EXPECT_STATUS(kvbm_mutable_stage_many(a, NULL, 3, 4, c), KVBM_EINVAL);
+    EXPECT_STATUS(kvbm_mutable_stage_many(a, h, 3, 4, NULL), KVBM_EINVAL);
+    kvbm_mutable *with_null[3] = { a[0], NULL, a[2] };
+    EXPECT_STATUS(kvbm_mutable_stage_many(with_null, h, 3, 4, c), KVBM_EINVAL);
+    EXPECT_STR_CONTAINS(kvbm_last_error(), "input 1");
+    kvbm_mutable *twice[3] = { a[0], a[1], a[0] };
+    EXPECT_STATUS(kvbm_mutable_stage_many(twice, h, 3, 4, c), KVBM_EINVAL);
+    EXPECT_STR_CONTAINS(kvbm_last_error(), "input 2");
+    kvbm_mutable *mixed[3] = { a[0], x, a[2] };
+    EXPECT_STATUS(kvbm_mutable_stage_many(mixed, h, 3, 4, c), KVBM_EINVAL);
+    EXPECT_STR_CONTAINS(kvbm_last_error(), "different managers");
+    EXPECT_STATUS(kvbm_mutable_stage_many(a, h, 3, 8, c), KVBM_ESIZE);
+    EXPECT_STR_EQ(kvbm_last_error(), "Block size mismatch: expected 4 tokens, got 8");
+
+    /* nothing was consumed or changed */
+    EXPECT_TRUE(c[0] == NULL && c[1] == NULL && c[2] == NULL);
+    EXPECT_EQ(G(m1, KVBM_METRIC_stagings), 0);
+    EXPECT_EQ(G(m1, KVBM_METRIC_inflight_mutable), 3);
+    EXPECT_OK(kvbm_manager_check_invariants(m1));
+    EXPECT_OK(kvbm_manager_check_invariants(m2));
+    ASSERT_OK(kvbm_mutable_stage_many(a, h, 3, 4, c)); /* the inputs are still usable */
+    EXPECT_EQ(G(m1, KVBM_METRIC_stagings), 3);
+    for (int i = 0; i < 3; i++) EXPECT_OK(kvbm_complete_release(c[i]));
+    EXPECT_OK(kvbm_mutable_release(x));
+    EXPECT_EQ(kvbm_manager_reset_len(m1), 4);
+    EXPECT_OK(kvbm_manager_check_invariants(m1));
+    EXPECT_OK(kvbm_manager_check_invariants(m2));
+    kvbm_manager_destroy(m1);
+    kvbm_manager_destroy(m2);
+}
+
+/* register_blocks skips the store lookup when the staged slot holds the only reference to
+ * the hash's registry handle; every case where another holder exists must still find the
+ * existing primary / inactive block. */
+KVBM_TEST(register_fresh_handle_shortcut_keeps_duplicates_exact)
+{
+    kvbm_registry *r;
+    kvbm_manager *m = mk(8, KVBM_DUP_ALLOW, false, &r);
+    ASSERT_TRUE(m != NULL);
+    /* inactive block holds the handle: a new registration resurrects it -> duplicate */
+    kvbm_block *p = reg_one(m, H(720));
+    ASSERT_TRUE(p != NULL);
+    ASSERT_OK(kvbm_block_release(p));
+    EXPECT_EQ(kvbm_manager_inactive_len(m), 1);
+    kvbm_block *d = reg_one(m, H(720));
+    ASSERT_TRUE(d != NULL);
+    EXPECT_TRUE(kvbm_block_is_duplicate(d));
+    EXPECT_EQ(kvbm_manager_inactive_len(m), 0);
+    EXPECT_EQ(G(m, KVBM_METRIC_duplicate_blocks), 1);
+    EXPECT_OK(kvbm_manager_check_invariants(m));
+    EXPECT_OK(kvbm_block_release(d));
+    /* the same hash twice in one batch: the second is a duplicate of the first */
+    kvbm_mutable *a[2];
+    kvbm_complete *c[2];
+    kvbm_plh hh[2] = { H(721), H(721) };
+    kvbm_block *b[2];
+    ASSERT_OK(kvbm_manager_allocate(m, 2, a, NULL, NULL));
+    ASSERT_OK(kvbm_mutable_stage_many(a, hh, 2, 4, c));
+    ASSERT_OK(kvbm_manager_register_blocks(m, c, 2, b));
+    EXPECT_FALSE(kvbm_block_is_duplicate(b[0]));
+    EXPECT_TRUE(kvbm_block_is_duplicate(b[1]));
+    EXPECT_EQ(G(m, KVBM_METRIC_duplicate_blocks), 2);
+    EXPECT_OK(kvbm_manager_check_invariants(m));
+    EXPECT_OK(kvbm_block_release_many(b, 2));
+    /* an outside holder of the handle (no block anywhere): still a fresh primary */
+    kvbm_handle *ext = NULL;
+    ASSERT_OK(kvbm_registry_register(r, H(722), &ext));
+    kvbm_block *q = reg_one(m, H(722));
+    ASSERT_TRUE(q != NULL);
+    EXPECT_FALSE(kvbm_block_is_duplicate(q));
+    EXPECT_TRUE(present(r, H(722)));
+    kvbm_handle_release(ext);
+    EXPECT_OK(kvbm_block_release(q));
+    EXPECT_OK(kvbm_manager_check_invariants(m));
+    kvbm_manager_destroy(m);
+    kvbm_registry_release(r);
+}

@@ -277,11 +277,9 @@ static int replay_once(kvbm_manager *m, const kvbm_replay_hashed *h, kvbm_releas
             if (st != KVBM_OK)
                 return kvbm_tool_fail(err, errlen, "request %zu: allocate(%zu): %s", r + 1, rem,
                                       kvbm_strerror(st));
-            for (size_t j = 0; j < rem; j++) {
-                st = kvbm_mutable_stage(w->muts[j], hs[k + j], bs, &w->comps[j], NULL, NULL);
-                if (st != KVBM_OK)
-                    return kvbm_tool_fail(err, errlen, "request %zu: stage: %s", r + 1, kvbm_strerror(st));
-            }
+            st = kvbm_mutable_stage_many(w->muts, hs + k, rem, bs, w->comps);
+            if (st != KVBM_OK)
+                return kvbm_tool_fail(err, errlen, "request %zu: stage: %s", r + 1, kvbm_strerror(st));
             STEP(KVBM_STEP_STAGE);
             st = kvbm_manager_register_blocks(m, w->comps, rem, w->blocks + k);
             STEP(KVBM_STEP_REGISTER);
