@@ -26,7 +26,7 @@ static const uint32_t default_sizes[] = { 8, 32, 128 };
 static const char *const group_names[KVBM_BENCH_GROUP_COUNT] = {
     "match_blocks_active_hit", "match_blocks_inactive_hit", "bulk_drop", "bulk_drop_many",
     "alloc_register_cycle", "alloc_evict", "match_blocks_active_hit_many",
-    "match_blocks_inactive_hit_many"
+    "match_blocks_inactive_hit_many", "alloc_register_cycle_many"
 };
 static const char *const backend_names[KVBM_BENCH_BACKEND_COUNT] = {
     "lru", "multi_lru", "lineage_tick", "lineage_fifo", "hashmap"
@@ -70,6 +70,9 @@ static const ref_value ref_values[] = {
     { "match_blocks_inactive_hit_many", "multi_lru",    128, 28300.0 },
     { "match_blocks_inactive_hit_many", "lineage_tick", 128, 27000.0 },
     { "match_blocks_inactive_hit_many", "lineage_fifo", 128, 24500.0 },
+    { "alloc_register_cycle_many", "lru",          8,   4800.0 },
+    { "alloc_register_cycle_many", "lru",         32,  22400.0 },
+    { "alloc_register_cycle_many", "lru",        128,  92400.0 },
     { "bulk_drop",                 "lru",          8,   1050.0 },
     { "bulk_drop",                 "lru",        128,  35500.0 },
     { "bulk_drop",                 "lineage_tick", 128, 27400.0 },
@@ -439,6 +442,14 @@ static kvbm_status it_alloc_register(env *e)
     return release_out(e);
 }
 
+static kvbm_status it_alloc_register_many(env *e)
+{
+    KVBM_TRY_BENCH(kvbm_manager_allocate(e->m, e->n, e->mut, NULL, NULL));
+    KVBM_TRY_BENCH(kvbm_mutable_stage_many(e->mut, e->hashes, e->n, BENCH_BLOCK_SIZE, e->cmp));
+    KVBM_TRY_BENCH(kvbm_manager_register_blocks(e->m, e->cmp, e->n, e->out));
+    return kvbm_block_release_many(e->out, e->n);
+}
+
 static kvbm_status it_alloc_evict(env *e)
 {
     kvbm_status st;
@@ -473,6 +484,7 @@ static const group_desc groups[KVBM_BENCH_GROUP_COUNT] = {
     [KVBM_BENCH_ALLOC_EVICT]    = { it_alloc_evict,    true,  false, true  },
     [KVBM_BENCH_ACTIVE_HIT_MANY]   = { it_match_release_many, true, true,  false },
     [KVBM_BENCH_INACTIVE_HIT_MANY] = { it_match_release_many, true, false, false },
+    [KVBM_BENCH_ALLOC_REGISTER_MANY] = { it_alloc_register_many, false, false, false },
 };
 
 /* ---- driver ------------------------------------------------------------------------ */

@@ -27,6 +27,8 @@
  *                             kvbm_block_release_many(n) instead of n kvbm_block_release
  *                             (the C batch API; the plain groups mirror the reference's
  *                             element-wise Vec drop).
+ *   alloc_register_cycle_many alloc_register_cycle with the batch calls:
+ *                             kvbm_mutable_stage_many(n) and kvbm_block_release_many(n).
  *
  * Setup (build_chain): registry, manager with n blocks of 4 tokens, the chained token
  * sequence 0..4n-1 with salt 1337 (kvbm_token_seq_create), n blocks allocated one by one,
@@ -65,6 +67,7 @@ typedef enum kvbm_bench_group {
     KVBM_BENCH_ALLOC_EVICT,      /* "alloc_evict" */
     KVBM_BENCH_ACTIVE_HIT_MANY,  /* "match_blocks_active_hit_many" */
     KVBM_BENCH_INACTIVE_HIT_MANY,/* "match_blocks_inactive_hit_many" */
+    KVBM_BENCH_ALLOC_REGISTER_MANY, /* "alloc_register_cycle_many" */
     KVBM_BENCH_GROUP_COUNT
 } kvbm_bench_group;
 
@@ -114,7 +117,7 @@ typedef struct kvbm_bench_options {
     /* Called after each cell (progress output); may be NULL. */
     void (*on_cell)(void *ctx, const kvbm_bench_cell *cell);
     void *ctx;
-    /* If non-NULL, cells report allocs_per_iter (one extra untimed pass per sample). */
+    /* If non-NULL, cells report allocs_per_iter (one extra counting pass per cell). */
     kvbm_bench_alloc_counter alloc_counter;
 } kvbm_bench_options;
 
