@@ -18,6 +18,7 @@
 #include <stdbool.h>
 #include <stdatomic.h>
 #include <pthread.h>
+#include <string.h>
 
 #include "kvbm/common.h"
 
@@ -123,13 +124,29 @@ static inline uint64_t kvbm__mix64(uint64_t x)
     x ^= x >> 33;
     return x;
 }
+/* Little-endian stores. On little-endian hosts one memcpy (a single word store): byte-wise
+ * stores read back by a later 64-bit load defeat store-to-load forwarding. */
+#if defined(__BYTE_ORDER__) && defined(__ORDER_LITTLE_ENDIAN__) && \
+    __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#  define KVBM__LE_HOST 1
+#else
+#  define KVBM__LE_HOST 0
+#endif
 static inline void kvbm__store_le64(uint8_t *p, uint64_t v)
 {
+#if KVBM__LE_HOST
+    memcpy(p, &v, sizeof v);
+#else
     for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i));
+#endif
 }
 static inline void kvbm__store_le32(uint8_t *p, uint32_t v)
 {
+#if KVBM__LE_HOST
+    memcpy(p, &v, sizeof v);
+#else
     for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
+#endif
 }
 
 #endif /* KVBM_INTERNAL_H */
