@@ -191,22 +191,95 @@ typedef struct sketch_cells {
     unsigned shift[4];
 } sketch_cells;
 
+/* ---- per-thread memo of key hashes --------------------------------------------------
+ * The four raw hashes of a key are pure functions of its bytes (the secrets derive from
+ * the fixed seeds 0..3, identical for every tracker), so they can be remembered. A block
+ * is typically touched when it is matched and counted when it is released into MultiLRU
+ * (or counted, then touched on the next match): with the memo the second call skips the
+ * four XXH3 computations. Direct-mapped, per thread (no synchronisation), 16-byte keys
+ * only; a hit returns exactly what hashing would. The table is allocated at a thread's
+ * first use and freed at its exit; the TLS slot itself is one pointer (initial-exec is
+ * safe for a pointer even when libkvbm.so is dlopen()ed). */
+#define HMEMO_BITS 9
+#define HMEMO_SIZE (1u << HMEMO_BITS)
+
+struct hmemo_entry {
+    uint64_t k0, k1;
+    uint64_t h[4];
+    uint64_t valid;
+};
+
+static _Thread_local struct hmemo_entry *tl_hmemo __attribute__((tls_model("initial-exec")));
+static _Thread_local bool tl_hmemo_failed __attribute__((tls_model("initial-exec")));
+static pthread_key_t  hmemo_key;
+static pthread_once_t hmemo_once = PTHREAD_ONCE_INIT;
+static bool           hmemo_key_ok;
+
+static void hmemo_free(void *p)
+{
+    tl_hmemo = NULL;
+    tl_hmemo_failed = true; /* a destructor running later in this thread computes directly */
+    free(p);
+}
+
+static void hmemo_init_key(void) { hmemo_key_ok = pthread_key_create(&hmemo_key, hmemo_free) == 0; }
+
+static __attribute__((noinline, cold)) struct hmemo_entry *hmemo_alloc(void)
+{
+    pthread_once(&hmemo_once, hmemo_init_key);
+    struct hmemo_entry *m = hmemo_key_ok ? calloc(HMEMO_SIZE, sizeof *m) : NULL;
+    if (m != NULL && pthread_setspecific(hmemo_key, m) != 0) {
+        free(m);
+        m = NULL;
+    }
+    if (m == NULL) tl_hmemo_failed = true;
+    tl_hmemo = m;
+    return m;
+}
+
+static inline void key_hashes(const kvbm__sketch *s, const uint8_t *key, size_t len, uint64_t h[4])
+{
+    if (len == 16) {
+        struct hmemo_entry *m = tl_hmemo;
+        if (KVBM_UNLIKELY(m == NULL) && !tl_hmemo_failed) m = hmemo_alloc();
+        if (KVBM_LIKELY(m != NULL)) {
+            uint64_t k0, k1;
+            memcpy(&k0, key, 8);
+            memcpy(&k1, key + 8, 8);
+            struct hmemo_entry *e = &m[(k0 ^ (k0 >> 32) ^ k1) & (HMEMO_SIZE - 1)];
+            if (e->valid && e->k0 == k0 && e->k1 == k1) {
+                memcpy(h, e->h, sizeof e->h);
+                return;
+            }
+            for (unsigned i = 0; i < 4; i++) h[i] = kvbm__tinylfu_hash(s, i, key, len);
+            e->k0 = k0;
+            e->k1 = k1;
+            memcpy(e->h, h, sizeof e->h);
+            e->valid = 1;
+            return;
+        }
+    }
+    for (unsigned i = 0; i < 4; i++) h[i] = kvbm__tinylfu_hash(s, i, key, len);
+}
+
 /* The cells without prefetching (batched touch prefetches on its own schedule). */
 static inline void cells_only(const kvbm__sketch *s, const uint8_t *key, size_t len, sketch_cells *c)
 {
+    uint64_t h[4];
+    key_hashes(s, key, len, h);
     for (unsigned i = 0; i < 4; i++) {
-        uint64_t h = kvbm__tinylfu_hash(s, i, key, len);
-        c->word[i] = sketch_word(s, h);
-        c->shift[i] = (unsigned)(h & 15) * 4;
+        c->word[i] = sketch_word(s, h[i]);
+        c->shift[i] = (unsigned)(h[i] & 15) * 4;
     }
 }
 
 static inline void cells_of(const kvbm__sketch *s, const uint8_t *key, size_t len, sketch_cells *c)
 {
+    uint64_t h[4];
+    key_hashes(s, key, len, h);
     for (unsigned i = 0; i < 4; i++) {
-        uint64_t h = kvbm__tinylfu_hash(s, i, key, len);
-        c->word[i] = sketch_word(s, h);
-        c->shift[i] = (unsigned)(h & 15) * 4;
+        c->word[i] = sketch_word(s, h[i]);
+        c->shift[i] = (unsigned)(h[i] & 15) * 4;
         __builtin_prefetch((const void *)&s->table[c->word[i]]);
     }
 }

@@ -1,0 +1,83 @@
+/* tests/tinylfu/test_tinylfu_memo.c - the per-thread hash memo is invisible: estimates are
+ * identical whether keys hit the memo, collide in it, or are hashed by a fresh thread.
+ * Keys come in pairs that share `lo` and differ only in high bits of `hi` (so they fall in
+ * the same memo slot); the second run applies the same touches in another order. Sketch
+ * increments commute (no decay happens at this volume: 4096-entry sketch, sample size
+ * 40960), so any wrong memo hit shows up as a count mismatch. */
+#include <pthread.h>
+#include <stdlib.h>
+
+#include "harness.h"
+#include "kvbm/plh.h"
+#include "kvbm/tracker.h"
+
+#define NKEYS 4096 /* far more than the memo's entries: forces collisions and evictions */
+
+static kvbm_plh key_of(uint64_t i)
+{
+    kvbm_plh h;
+    h.lo = (i >> 1) * UINT64_C(0x9e3779b97f4a7c15);
+    h.hi = (i & 1) << 40; /* pair partners differ only above the memo index bits */
+    return h;
+}
+
+/* Touch keys with a pattern that mixes single and batched touches, then read every count. */
+static void workload(kvbm_tracker *t, uint32_t *counts, bool reversed)
+{
+    kvbm_plh batch[64];
+    for (uint64_t round = 0; round < 3; round++) {
+        for (uint64_t n = 0; n < NKEYS; n++) {
+            uint64_t i = reversed ? NKEYS - 1 - n : n;
+            if ((i + round) % 3 == 0) kvbm_tracker_touch(t, key_of(i));
+            if (i % 5 == 0) (void)kvbm_tracker_count(t, key_of((i * 7) % NKEYS));
+        }
+        for (uint64_t n = 0; n < NKEYS; n += 64) {
+            uint64_t i = reversed ? NKEYS - 64 - n : n;
+            for (uint64_t j = 0; j < 64; j++) batch[j] = key_of((i + j * 13) % NKEYS);
+            kvbm_tracker_touch_many(t, batch, 64);
+        }
+    }
+    for (uint64_t i = 0; i < NKEYS; i++) counts[i] = kvbm_tracker_count(t, key_of(i));
+}
+
+struct job { uint32_t *counts; int rc; };
+
+static void *fresh_thread(void *arg)
+{
+    struct job *j = arg;
+    kvbm_tracker *t = NULL;
+    j->rc = kvbm_tinylfu_create(1 << 12, NULL, &t);
+    if (j->rc == 0) workload(t, j->counts, true);
+    kvbm_tracker_release(t);
+    return NULL;
+}
+
+KVBM_TEST(hash_memo_is_transparent_across_threads_and_collisions)
+{
+    uint32_t *a = calloc(NKEYS, sizeof *a), *b = calloc(NKEYS, sizeof *b);
+    ASSERT_TRUE(a != NULL && b != NULL);
+    /* warm this thread's memo with unrelated keys first */
+    kvbm_tracker *warm = NULL;
+    ASSERT_OK(kvbm_tinylfu_create(1 << 12, NULL, &warm));
+    for (uint64_t i = 0; i < NKEYS; i++) kvbm_tracker_touch(warm, key_of(i + 1000000));
+    kvbm_tracker_release(warm);
+
+    kvbm_tracker *t = NULL;
+    ASSERT_OK(kvbm_tinylfu_create(1 << 12, NULL, &t));
+    workload(t, a, false);
+    kvbm_tracker_release(t);
+
+    struct job j = { b, -1 };
+    pthread_t th;
+    ASSERT_EQ(pthread_create(&th, NULL, fresh_thread, &j), 0);
+    pthread_join(th, NULL);
+    ASSERT_EQ(j.rc, 0);
+    size_t nonzero = 0;
+    for (size_t i = 0; i < NKEYS; i++) {
+        EXPECT_EQ(a[i], b[i]);
+        if (a[i] != 0) nonzero++;
+    }
+    EXPECT_GT(nonzero, NKEYS / 2); /* the workload really counted */
+    free(a);
+    free(b);
+}
