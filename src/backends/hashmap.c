@@ -202,21 +202,29 @@ static size_t hm_scan_matches(void *ctx, const kvbm_plh *hashes, size_t n, bool 
     return k;
 }
 
+/* Two passes (as in lru.c): walk the FIFO from its head collecting the victims and
+ * prefetching their index slots and back-pointers, then remove them in that order (the
+ * same sequence as popping the head repeatedly: removing the head never reorders the
+ * rest). The index misses of the batch overlap instead of following each node load. */
 static size_t hm_allocate(void *ctx, size_t count, kvbm_pair *out)
 {
     hashmap_be *m = ctx;
     size_t k = 0;
-    while (k < count) {
-        uint32_t id = m->fifo->head;
-        if (id == NIL) break;
+    for (uint32_t id = m->fifo->head; k < count && id != NIL; id = m->fifo->nodes[id].next) {
+        __builtin_prefetch(&m->slot_of[id], 0, 3);
+        out[k++].block_id = id;
+    }
+    for (size_t j = 0; j < k; j++) /* slot_of lines are in flight; the slots follow */
+        __builtin_prefetch(&m->tab.slots[m->slot_of[out[j].block_id]], 1, 3);
+    for (size_t j = 0; j < k; j++) {
+        uint32_t id = out[j].block_id;
+        kvbm_assert(m->fifo->head == id);
         kvbm_plh h = m->fifo->nodes[id].hash;
-        size_t slot = kvbm__idx_slot_of(&m->tab, id);
+        size_t slot = kvbm__idx_slot_of(&m->tab, id); /* current: earlier deletes may shift */
         kvbm_assert(m->tab.slots[slot].val == id);
         fifo_unlink(m->fifo, id);
         kvbm__idx_del(&m->tab, slot);
-        out[k].hash = h;
-        out[k].block_id = id;
-        k++;
+        out[j].hash = h;
     }
     return k;
 }

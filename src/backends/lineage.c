@@ -228,6 +228,15 @@ static inline uint32_t lin_alloc(lineage *g, uint8_t kind, uint64_t position, ui
         lin_dormant_unlink(g, idx);
         kvbm__idx_del(&g->tab, kvbm__idx_slot_of(&g->tab, idx));
         slot = KVBM_IDX_NONE; /* the deletion may have shifted the probe run */
+        /* Recycling walks the dormant list oldest first: warm up the next cell's index
+         * slot (its node was prefetched by the previous recycling) and the node after it.
+         * Hints only; revivals in between just waste them. */
+        uint32_t d1 = g->dhead;
+        if (d1 != NIL) {
+            const lin_node *n1 = &g->nodes[d1];
+            __builtin_prefetch(&g->tab.slots[n1->slot], 1, 3);
+            if (n1->next_sibling != NIL) __builtin_prefetch(&g->nodes[n1->next_sibling], 1, 3);
+        }
     } else {
         kvbm_assert(g->used_cells < g->cap_cells);
         idx = (uint32_t)g->used_cells++;

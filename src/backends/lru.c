@@ -144,28 +144,38 @@ static size_t lru_scan_matches(void *ctx, const kvbm_plh *hashes, size_t n, bool
     return k;
 }
 
-/* Pop the least recent entry of the lowest non-empty level. */
-static inline bool lru_pop(lru_map *m, kvbm_pair *out)
-{
-    for (unsigned l = 0; l < m->nlevels; l++) {
-        uint32_t id = m->head[l];
-        if (id == NIL) continue;
-        kvbm_plh h = m->nodes[id].key;
-        size_t slot = kvbm__idx_slot_of(&m->tab, id);
-        kvbm_assert(m->tab.slots[slot].val == id);
-        lru_remove(m, slot, id);
-        out->hash = h;
-        out->block_id = id;
-        return true;
-    }
-    return false;
-}
-
+/* Two passes: first walk the victims (least recent first, level by level: exactly the
+ * sequence of head pops, since removing the head never reorders the rest) and prefetch
+ * each one's index slot; then remove them in that order. The walk is a chain of node
+ * loads, but the index misses of the whole batch overlap instead of adding one dependent
+ * miss per victim (node -> slot). */
 static size_t lru_allocate(void *ctx, size_t count, kvbm_pair *out)
 {
     lru_map *m = ctx;
     size_t k = 0;
-    while (k < count && lru_pop(m, &out[k])) k++;
+    unsigned l = 0;
+    uint32_t id = m->head[0];
+    while (k < count) {
+        while (id == NIL) {
+            if (++l >= m->nlevels) goto walked;
+            id = m->head[l];
+        }
+        const lru_node *n = &m->nodes[id];
+        __builtin_prefetch(&m->tab.slots[n->slot], 1, 3);
+        out[k++].block_id = id;
+        id = n->next;
+    }
+walked:
+    for (size_t j = 0; j < k; j++) {
+        uint32_t v = out[j].block_id;
+        lru_node *n = &m->nodes[v];
+        kvbm_plh h = n->key;
+        size_t slot = kvbm__idx_slot_of(&m->tab, v); /* current: earlier deletes may shift */
+        kvbm_assert(m->tab.slots[slot].val == v);
+        kvbm_assert(m->head[n->level] == v);
+        lru_remove(m, slot, v);
+        out[j].hash = h;
+    }
     return k;
 }
 

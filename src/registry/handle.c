@@ -28,12 +28,11 @@ int kvbm__handle_init_object(kvbm_handle *h)
     return kvbm__mutex_init(&h->lock, KVBM_RANK_ATTACH);
 }
 
-void kvbm__handle_free_object(kvbm_handle *h)
+void kvbm__handle_fini_object(kvbm_handle *h)
 {
     free(h->over);
     free(h->att);
     kvbm__mutex_destroy(&h->lock);
-    free(h);
 }
 
 void kvbm__handle_finalize(kvbm_handle *h)

@@ -34,8 +34,8 @@
 #define KVBM__SHARD_BITS   6
 #define KVBM__SHARDS       (1u << KVBM__SHARD_BITS)
 #define KVBM__TABLE_INIT   16u
-#define KVBM__FREE_MAX     256u  /* recycled handle objects kept per shard (192 B each) */
 #define KVBM__HANDLE_SIZE  ((sizeof(struct kvbm_handle) + 63u) & ~(size_t)63u)
+#define KVBM__SLAB_N       32u   /* handle objects per slab allocation */
 
 struct slot {
     uint64_t     h64;
@@ -51,9 +51,16 @@ struct shard {
     _Atomic size_t   count_pub; /* relaxed copy of count for registered_count() */
     kvbm_handle     *free_list;
     size_t           nfree;
+    void            *slabs;     /* slab allocations of this shard (singly linked, line 0) */
     size_t           nlive;     /* handle objects not on the free list */
     uint32_t         waiters;   /* registrars waiting for a dying entry */
     uint64_t         waits;     /* diagnostics: total waits (lock held) */
+    /* Relaxed copies of tab / mask, read WITHOUT the lock only to compute prefetch
+     * addresses (a stale or mismatched pair just prefetches a useless line: prefetches
+     * never fault and have no semantic effect). Written under the lock by tab_grow. */
+    _Atomic(struct slot *) tab_hint;
+    _Atomic size_t   mask_hint;
+    _Atomic(kvbm_handle *) free_hint; /* relaxed copy of free_list, same purpose */
 };
 
 struct kvbm_registry {
@@ -126,6 +133,8 @@ static kvbm_status tab_grow(struct shard *sh)
     free(sh->tab);
     sh->tab = nt;
     sh->mask = ncap - 1;
+    atomic_store_explicit(&sh->mask_hint, ncap - 1, memory_order_relaxed);
+    atomic_store_explicit(&sh->tab_hint, nt, memory_order_relaxed);
     return KVBM_OK;
 }
 
@@ -147,6 +156,22 @@ static void tab_delete(struct shard *sh, size_t i)
     sh->tab[i].h = NULL;
     sh->count--;
     atomic_store_explicit(&sh->count_pub, sh->count, memory_order_relaxed);
+}
+
+/* Prefetch (write intent) the home slot of @h64 in its shard's table, without the lock
+ * (see tab_hint). A hint only. */
+static inline void tab_prefetch(const struct shard *sh, uint64_t h64)
+{
+    struct slot *t = atomic_load_explicit(&((struct shard *)sh)->tab_hint, memory_order_relaxed);
+    size_t m = atomic_load_explicit(&((struct shard *)sh)->mask_hint, memory_order_relaxed);
+    if (t != NULL) {
+        /* Integer arithmetic: with a stale pair the address may lie outside the table
+         * (harmless for a prefetch, but not a valid pointer expression). The probe run
+         * (and a deletion's backward shift) often crosses into the next line. */
+        uintptr_t a = (uintptr_t)t + (uintptr_t)(h64 & m) * sizeof(struct slot);
+        __builtin_prefetch((const void *)a, 1, 3);
+        __builtin_prefetch((const void *)(a + 64), 1, 3);
+    }
 }
 
 /* ---- registry lifetime ------------------------------------------------------------- */
@@ -194,11 +219,16 @@ static void registry_free(kvbm_registry *r)
     for (unsigned i = 0; i < KVBM__SHARDS; i++) {
         struct shard *sh = &r->shards[i];
         kvbm_assert(sh->nlive == 0 && sh->count == 0);
-        kvbm_handle *h = sh->free_list;
+        kvbm_handle *h = sh->free_list; /* nlive == 0: every object of every slab */
         while (h != NULL) {
             kvbm_handle *next = h->next_free;
-            kvbm__handle_free_object(h);
+            kvbm__handle_fini_object(h);
             h = next;
+        }
+        for (void *slab = sh->slabs; slab != NULL;) {
+            void *next = *(void **)slab;
+            free(slab);
+            slab = next;
         }
         free(sh->tab);
         pthread_cond_destroy(&sh->cond);
@@ -246,34 +276,62 @@ static inline bool try_upgrade(kvbm_handle *h)
     return false;
 }
 
-static kvbm_handle *handle_alloc(kvbm_registry *r, struct shard *sh)
+/* Handle objects come in slabs of KVBM__SLAB_N (one allocation: a 64-byte header line
+ * linking the shard's slabs, then the objects, 64-byte aligned), so a growing registry
+ * pays one allocation per KVBM__SLAB_N registrations instead of one aligned_alloc each.
+ * Objects are never freed individually: a dead handle goes back to its shard's free list
+ * and the slabs are freed with the registry, so a registry keeps the memory of its peak
+ * number of live handles (192 B each). Returns the first object, the others go on the
+ * free list; NULL on ENOMEM (nothing changed). Lock held. */
+static __attribute__((noinline, cold)) kvbm_handle *slab_refill(struct shard *sh)
+{
+    char *slab = aligned_alloc(64, 64 + KVBM__SLAB_N * KVBM__HANDLE_SIZE);
+    if (slab == NULL) return NULL;
+    unsigned i;
+    for (i = 0; i < KVBM__SLAB_N; i++)
+        if (kvbm__handle_init_object((kvbm_handle *)(void *)(slab + 64 + i * KVBM__HANDLE_SIZE)) != 0)
+            break;
+    if (i < KVBM__SLAB_N) {
+        while (i-- > 0) kvbm__handle_fini_object((kvbm_handle *)(void *)(slab + 64 + i * KVBM__HANDLE_SIZE));
+        free(slab);
+        return NULL;
+    }
+    *(void **)(void *)slab = sh->slabs;
+    sh->slabs = slab;
+    for (i = KVBM__SLAB_N; i-- > 1;) {
+        kvbm_handle *o = (kvbm_handle *)(void *)(slab + 64 + i * KVBM__HANDLE_SIZE);
+        o->next_free = sh->free_list;
+        sh->free_list = o;
+        sh->nfree++;
+    }
+    atomic_store_explicit(&sh->free_hint, sh->free_list, memory_order_relaxed);
+    return (kvbm_handle *)(void *)(slab + 64);
+}
+
+static inline kvbm_handle *handle_alloc(kvbm_registry *r, struct shard *sh)
 {
     kvbm_handle *h = sh->free_list;
     if (h != NULL) {
         sh->free_list = h->next_free;
         sh->nfree--;
+        atomic_store_explicit(&sh->free_hint, sh->free_list, memory_order_relaxed);
+        /* the next pop of this shard reads the new head's line (a recycled, cold object) */
+        if (sh->free_list != NULL) __builtin_prefetch(sh->free_list, 1, 3);
     } else {
-        h = aligned_alloc(64, KVBM__HANDLE_SIZE); /* line 0 = the hot fields */
+        h = slab_refill(sh);
         if (h == NULL) return NULL;
-        if (kvbm__handle_init_object(h) != 0) {
-            free(h);
-            return NULL;
-        }
     }
     if (sh->nlive++ == 0) atomic_fetch_add_explicit(&r->pins, 1, memory_order_relaxed);
     return h;
 }
 
 /* Returns true if the registry must be unpinned (after unlock). Lock held. */
-static bool handle_recycle(struct shard *sh, kvbm_handle *h, kvbm_handle **to_free)
+static bool handle_recycle(struct shard *sh, kvbm_handle *h)
 {
-    if (sh->nfree < KVBM__FREE_MAX) {
-        h->next_free = sh->free_list;
-        sh->free_list = h;
-        sh->nfree++;
-    } else {
-        *to_free = h;
-    }
+    h->next_free = sh->free_list;
+    sh->free_list = h;
+    sh->nfree++;
+    atomic_store_explicit(&sh->free_hint, h, memory_order_relaxed);
     return --sh->nlive == 0;
 }
 
@@ -283,9 +341,8 @@ static bool handle_recycle(struct shard *sh, kvbm_handle *h, kvbm_handle **to_fr
 enum { GOC_ENOMEM = -1, GOC_REUSED = 0, GOC_CREATED = 1 };
 
 static inline __attribute__((always_inline)) int
-get_or_create(kvbm_registry *r, kvbm_plh hash, bool notify, kvbm_handle **out)
+get_or_create_h64(kvbm_registry *r, kvbm_plh hash, uint64_t h64, bool notify, kvbm_handle **out)
 {
-    uint64_t h64 = kvbm_plh_hash64(hash);
     struct shard *sh = shard_of(r, h64);
 
     kvbm__lock(&sh->lock);
@@ -337,6 +394,12 @@ get_or_create(kvbm_registry *r, kvbm_plh hash, bool notify, kvbm_handle **out)
     return GOC_CREATED;
 }
 
+static inline __attribute__((always_inline)) int
+get_or_create(kvbm_registry *r, kvbm_plh hash, bool notify, kvbm_handle **out)
+{
+    return get_or_create_h64(r, hash, kvbm_plh_hash64(hash), notify, out);
+}
+
 kvbm_status kvbm_registry_register(kvbm_registry *r, kvbm_plh h, kvbm_handle **out)
 {
     if (r == NULL || out == NULL) return KVBM_EINVAL;
@@ -350,16 +413,33 @@ kvbm_status kvbm_registry_register(kvbm_registry *r, kvbm_plh h, kvbm_handle **o
  * REG_TOUCH_CHUNK creations (and at the end), after the shard locks are released. See
  * docs/design/registry.md ("Batched registration") for why this is equivalent. */
 #define REG_TOUCH_CHUNK 64u
+#define REG_PF_CHUNK    64u
 
 kvbm_status kvbm_registry_register_many(kvbm_registry *r, const kvbm_plh *hashes, size_t n,
                                         kvbm_handle **out)
 {
     if (r == NULL || (n > 0 && (hashes == NULL || out == NULL))) return KVBM_EINVAL;
     kvbm_plh pending[REG_TOUCH_CHUNK];
+    uint64_t h64s[REG_PF_CHUNK];
     size_t np = 0, i;
     kvbm_status st = KVBM_OK;
     for (i = 0; i < n; i++) {
-        int g = get_or_create(r, hashes[i], true, &out[i]);
+        /* Every REG_PF_CHUNK hashes: compute their table hashes and prefetch their shards'
+         * home slots up front, so the table misses of the chunk overlap (the shard locks
+         * taken below otherwise serialise them). */
+        size_t c = i % REG_PF_CHUNK;
+        if (c == 0) {
+            size_t m = n - i < REG_PF_CHUNK ? n - i : REG_PF_CHUNK;
+            for (size_t k = 0; k < m; k++) {
+                h64s[k] = kvbm_plh_hash64(hashes[i + k]);
+                struct shard *sh = shard_of(r, h64s[k]);
+                tab_prefetch(sh, h64s[k]);
+                /* the object a creation would pop (hint: read without the lock) */
+                kvbm_handle *fh = atomic_load_explicit(&sh->free_hint, memory_order_relaxed);
+                if (fh != NULL) __builtin_prefetch(fh, 1, 3);
+            }
+        }
+        int g = get_or_create_h64(r, hashes[i], h64s[c], true, &out[i]);
         if (g == GOC_ENOMEM) {
             st = KVBM_ENOMEM;
             break;
@@ -513,25 +593,27 @@ kvbm_handle *kvbm_handle_clone(kvbm_handle *h)
 /* The last reference is gone: we own the object; the entry stays (dying) until the
  * destructors have run, so a re-registration of the hash cannot emit Create before our
  * Remove. */
-static void handle_die(kvbm_handle *h)
+static inline __attribute__((always_inline)) void handle_die_h64(kvbm_handle *h, uint64_t h64)
 {
     kvbm__handle_finalize_fast(h);
 
     kvbm_registry *r = h->reg;
-    uint64_t h64 = kvbm_plh_hash64(h->hash);
     struct shard *sh = shard_of(r, h64);
-    kvbm_handle *to_free = NULL;
     kvbm__lock(&sh->lock);
     size_t i = tab_find(sh, h64, h->hash);
     kvbm_assert(i != SIZE_MAX && sh->tab[i].h == h);
     if (i != SIZE_MAX && sh->tab[i].h == h) tab_delete(sh, i);
     h->reg = NULL;
-    bool unpin = handle_recycle(sh, h, &to_free);
+    bool unpin = handle_recycle(sh, h);
     if (sh->waiters > 0) pthread_cond_broadcast(&sh->cond);
     kvbm__unlock(&sh->lock);
 
-    if (to_free != NULL) kvbm__handle_free_object(to_free);
     if (unpin) registry_unpin(r);
+}
+
+static void handle_die(kvbm_handle *h)
+{
+    handle_die_h64(h, kvbm_plh_hash64(h->hash));
 }
 
 void kvbm_handle_release(kvbm_handle *h)
@@ -548,23 +630,39 @@ void kvbm_handle_release(kvbm_handle *h)
  * atomic RMW. Nobody can tell the difference - from the instant refs is 0 the handle is
  * absent for every lookup and no other holder exists to read its presence - so this is
  * the sequential pair executed at the instant of the release. */
-static inline void absent_release(kvbm_handle *h, kvbm_tier tier)
+static inline void absent_release(kvbm_handle *h, uint64_t h64, kvbm_tier tier)
 {
     uint32_t one = 1;
     if (atomic_compare_exchange_strong_explicit(&h->refs, &one, 0, memory_order_acq_rel,
                                                 memory_order_relaxed)) {
         kvbm_assert(kvbm_handle_presence(h, tier) > 0); /* same check as mark_absent */
-        handle_die(h);
+        handle_die_h64(h, h64);
         return;
     }
     kvbm__handle_mark_absent(h, tier);
     kvbm_handle_release(h);
 }
 
+#define ABSENT_PF_CHUNK 64u
+
+/* Three passes per chunk, none of which holds a lock until the last: prefetch every
+ * handle's first line; compute each hash64 (the handle lines arrive in parallel) and
+ * prefetch its shard's home table slot; then the releases. The shard lock pairs of the
+ * deaths are full barriers that would otherwise serialise the table misses. The h64 of
+ * a handle is a function of its immutable PLH, so computing it early is exact. */
 void kvbm__handle_mark_absent_release_many(kvbm_handle *const *hs, size_t n, kvbm_tier tier)
 {
-    for (size_t i = 0; i < n; i++) __builtin_prefetch(hs[i], 1);
-    for (size_t i = 0; i < n; i++) absent_release(hs[i], tier);
+    uint64_t h64s[ABSENT_PF_CHUNK];
+    for (size_t i = 0; i < n; i += ABSENT_PF_CHUNK) {
+        size_t c = n - i < ABSENT_PF_CHUNK ? n - i : ABSENT_PF_CHUNK;
+        for (size_t k = 0; k < c; k++) __builtin_prefetch(hs[i + k], 1);
+        for (size_t k = 0; k < c; k++) {
+            kvbm_handle *h = hs[i + k];
+            h64s[k] = kvbm_plh_hash64(h->hash);
+            tab_prefetch(shard_of(h->reg, h64s[k]), h64s[k]);
+        }
+        for (size_t k = 0; k < c; k++) absent_release(hs[i + k], h64s[k], tier);
+    }
 }
 
 void kvbm__handle_release_many(kvbm_handle *const *hs, size_t n)

@@ -143,8 +143,9 @@ static inline void kvbm__handle_finalize_fast(kvbm_handle *h)
 }
 /* First-time initialisation of a freshly allocated handle object (lock, inline arrays). */
 int  kvbm__handle_init_object(kvbm_handle *h);
-/* Free everything of a recycled handle object (registry teardown). */
-void kvbm__handle_free_object(kvbm_handle *h);
+/* Release what a recycled handle object owns (arrays, lock), not the object itself, which
+ * lives in a slab of its shard (registry teardown, failed slab initialisation). */
+void kvbm__handle_fini_object(kvbm_handle *h);
 
 /* Attachment type table (attach_type.c). Returns the destructor of a registered type,
  * or false for an unknown id. Lock-free read. */
