@@ -58,6 +58,27 @@ typedef struct kvbm_inactive {
     void                    *ctx;
 } kvbm_inactive;
 
+/* find_matches (stop_on_miss: end at the first miss) and scan_matches (skip misses) in
+ * terms of a backend's find_match. Backends pass their own find_match as a constant, so it
+ * inlines: one loop serves every backend. */
+static inline size_t kvbm__inactive_walk(bool (*find_match)(void *, kvbm_plh, bool, uint32_t *),
+                                         void *ctx, const kvbm_plh *hashes, size_t n, bool touch,
+                                         bool stop_on_miss, kvbm_pair *out)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t id;
+        if (!find_match(ctx, hashes[i], touch, &id)) {
+            if (stop_on_miss) break;
+            continue;
+        }
+        out[k].hash = hashes[i];
+        out[k].block_id = id;
+        k++;
+    }
+    return k;
+}
+
 /* Constructors. capacity = block_count (max entries / max block id + 1).
  * Return KVBM_OK, KVBM_EINVAL, KVBM_ENOMEM, KVBM_ECONFIG (bad thresholds; message set). */
 kvbm_status kvbm__lru_create(size_t capacity, kvbm_inactive *out);

@@ -177,29 +177,13 @@ static bool hm_find_match(void *ctx, kvbm_plh h, bool touch, uint32_t *block_id)
 static size_t hm_find_matches(void *ctx, const kvbm_plh *hashes, size_t n, bool touch,
                               kvbm_pair *out)
 {
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++) {
-        uint32_t id;
-        if (!hm_find_match(ctx, hashes[i], touch, &id)) break;
-        out[k].hash = hashes[i];
-        out[k].block_id = id;
-        k++;
-    }
-    return k;
+    return kvbm__inactive_walk(hm_find_match, ctx, hashes, n, touch, true, out);
 }
 
 static size_t hm_scan_matches(void *ctx, const kvbm_plh *hashes, size_t n, bool touch,
                               kvbm_pair *out)
 {
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++) {
-        uint32_t id;
-        if (!hm_find_match(ctx, hashes[i], touch, &id)) continue;
-        out[k].hash = hashes[i];
-        out[k].block_id = id;
-        k++;
-    }
-    return k;
+    return kvbm__inactive_walk(hm_find_match, ctx, hashes, n, touch, false, out);
 }
 
 /* Two passes (as in lru.c): walk the FIFO from its head collecting the victims and

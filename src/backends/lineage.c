@@ -316,34 +316,6 @@ LP_INLINE bool lin_find_match_k(void *ctx, kvbm_lineage_eviction K, kvbm_plh h, 
     return true;
 }
 
-LP_INLINE size_t lin_find_matches_k(void *ctx, kvbm_lineage_eviction K, const kvbm_plh *hashes,
-                                    size_t n, kvbm_pair *out)
-{
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++) {
-        uint32_t id;
-        if (!lin_find_match_k(ctx, K, hashes[i], &id)) break;
-        out[k].hash = hashes[i];
-        out[k].block_id = id;
-        k++;
-    }
-    return k;
-}
-
-LP_INLINE size_t lin_scan_matches_k(void *ctx, kvbm_lineage_eviction K, const kvbm_plh *hashes,
-                                    size_t n, kvbm_pair *out)
-{
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++) {
-        uint32_t id;
-        if (!lin_find_match_k(ctx, K, hashes[i], &id)) continue;
-        out[k].hash = hashes[i];
-        out[k].block_id = id;
-        k++;
-    }
-    return k;
-}
-
 LP_INLINE size_t lin_allocate_k(void *ctx, kvbm_lineage_eviction K, size_t count, kvbm_pair *out)
 {
     lineage *g = ctx;
@@ -521,14 +493,12 @@ static bool lin_find_match_tick(void *ctx, kvbm_plh h, bool touch, uint32_t *blo
 static size_t lin_find_matches_tick(void *ctx, const kvbm_plh *hashes, size_t n, bool touch,
                                     kvbm_pair *out)
 {
-    KVBM_UNUSED(touch);
-    return lin_find_matches_k(ctx, KVBM_LINEAGE_TICK, hashes, n, out);
+    return kvbm__inactive_walk(lin_find_match_tick, ctx, hashes, n, touch, true, out);
 }
 static size_t lin_scan_matches_tick(void *ctx, const kvbm_plh *hashes, size_t n, bool touch,
                                     kvbm_pair *out)
 {
-    KVBM_UNUSED(touch);
-    return lin_scan_matches_k(ctx, KVBM_LINEAGE_TICK, hashes, n, out);
+    return kvbm__inactive_walk(lin_find_match_tick, ctx, hashes, n, touch, false, out);
 }
 static size_t lin_allocate_tick(void *ctx, size_t count, kvbm_pair *out)
 {
@@ -555,14 +525,12 @@ static bool lin_find_match_fifo(void *ctx, kvbm_plh h, bool touch, uint32_t *blo
 static size_t lin_find_matches_fifo(void *ctx, const kvbm_plh *hashes, size_t n, bool touch,
                                     kvbm_pair *out)
 {
-    KVBM_UNUSED(touch);
-    return lin_find_matches_k(ctx, KVBM_LINEAGE_FIFO, hashes, n, out);
+    return kvbm__inactive_walk(lin_find_match_fifo, ctx, hashes, n, touch, true, out);
 }
 static size_t lin_scan_matches_fifo(void *ctx, const kvbm_plh *hashes, size_t n, bool touch,
                                     kvbm_pair *out)
 {
-    KVBM_UNUSED(touch);
-    return lin_scan_matches_k(ctx, KVBM_LINEAGE_FIFO, hashes, n, out);
+    return kvbm__inactive_walk(lin_find_match_fifo, ctx, hashes, n, touch, false, out);
 }
 static size_t lin_allocate_fifo(void *ctx, size_t count, kvbm_pair *out)
 {
