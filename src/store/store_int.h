@@ -27,6 +27,9 @@
  *
  * Registry work (mark_present/mark_absent, dropping handle refs) is never done under
  * `lock`: it is collected into a struct kvbm__post and flushed after unlock.
+ *
+ * Files: store.c (lifetime, slot transitions, queries, check), ops.c (manager operations),
+ * handles.c (public handle API); handle_check.h, post.h, locked.h (shared inline helpers).
  */
 #ifndef KVBM_STORE_INT_H
 #define KVBM_STORE_INT_H
@@ -227,7 +230,14 @@ static inline bool kvbm__store_is_poisoned(const struct kvbm_store *s)
     return atomic_load_explicit(&((struct kvbm_store *)s)->poisoned, memory_order_relaxed) != 0;
 }
 
-/* Store-side implementation of the manager operations (store.c). */
+/* ---- internal to src/store/, defined in store.c (used by handles.c) ------------------ */
+struct kvbm__post;  /* deferred after-unlock work, store/post.h */
+/* Under the lock: @sl's strong count just went 1 -> 0; Primary/Duplicate transition. */
+void kvbm__store_drop_locked(struct kvbm_store *s, struct kvbm_slot *sl, struct kvbm__post *p);
+/* Final release of one strong ref (takes the lock); the tail of slot_release(). */
+kvbm_status kvbm__store_slot_release_locked(struct kvbm_store *s, struct kvbm_slot *sl);
+
+/* Store-side implementation of the manager operations (ops.c). */
 kvbm_status kvbm__store_allocate(struct kvbm_store *s, size_t count, kvbm_mutable **out,
                                  kvbm_plh *evicted, size_t *n_evicted);
 kvbm_status kvbm__store_register(struct kvbm_store *s, kvbm_complete *const *in, size_t n,
@@ -237,6 +247,8 @@ kvbm_status kvbm__store_match(struct kvbm_store *s, const kvbm_plh *hashes, size
 kvbm_status kvbm__store_scan(struct kvbm_store *s, const kvbm_plh *hashes, size_t n, bool touch,
                              kvbm_plh *out_hashes, kvbm_block **out_blocks, size_t *found);
 kvbm_status kvbm__store_reset_inactive(struct kvbm_store *s, uint64_t *expected, uint64_t *actual);
+
+/* Queries and the invariant check (store.c). */
 kvbm_status kvbm__store_check(struct kvbm_store *s);
 uint64_t kvbm__store_available(struct kvbm_store *s);
 uint64_t kvbm__store_reset_len(struct kvbm_store *s);

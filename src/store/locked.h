@@ -1,0 +1,103 @@
+/* src/store/locked.h - slot helpers run under the store lock, shared inside src/store/.
+ *
+ * Internal to src/store/ (store.c, ops.c, handles.c). Header-static (same specifiers as in
+ * the single-file store) so that the hot paths inline as before; slot_release() must stay
+ * inline: kvbm_block_release's lock-free path is a frameless leaf that tail-calls
+ * kvbm__store_slot_release_locked() (store.c) only for the final release; lookup_locked()
+ * must stay visible to ops.c, where the compiler inlines it into the match loop.
+ */
+#ifndef KVBM_STORE_LOCKED_H
+#define KVBM_STORE_LOCKED_H
+
+#include "store/store_int.h"
+#include "store/post.h"
+
+/* ==== locked helpers ===================================================================== */
+
+/* An Inactive slot becomes held (Primary or Mutable): it needs a store ref. */
+static inline void unpark_locked(struct kvbm_store *s, struct kvbm__post *p)
+{
+    if (KVBM_LIKELY(!s->orphan)) s->parked--;
+    else p->addref++;
+}
+
+/* A held slot becomes Inactive: its store ref is parked (or dropped once orphaned). */
+static inline void park_locked(struct kvbm_store *s, struct kvbm__post *p)
+{
+    if (KVBM_LIKELY(!s->orphan)) s->parked++;
+    else p->unref++;
+}
+
+/* The hash's current primary, WITHOUT taking a strong ref: active hit, or resurrection
+ * from the inactive pool (Inactive -> Primary with a new inner and strong == 0, visible
+ * only under the lock, so the caller must add its ref before unlocking). NULL on a total
+ * miss or poison. */
+static __attribute__((unused)) struct kvbm_slot *lookup_locked(struct kvbm_store *s, kvbm_plh h,
+                                                                struct kvbm__post *p)
+{
+    uint64_t hv = kvbm_plh_hash64(h);
+    uint32_t id = kvbm__index_find_hv(&s->index, s->slots, h, hv);
+    struct kvbm_slot *sl;
+    if (id != KVBM__NIL) {
+        sl = &s->slots[id];
+        if (KVBM_UNLIKELY(sl->state != KVBM__PRIMARY)) {
+            kvbm__store_poison(s, "active index points at a non-primary slot");
+            return NULL;
+        }
+        return sl;
+    }
+    if (!s->inactive.ops->find_match(s->inactive.ctx, h, false, &id)) return NULL;
+    if (KVBM_UNLIKELY(id >= s->n || s->slots[id].state != KVBM__INACTIVE ||
+                      !kvbm_plh_eq(s->slots[id].hash, h))) {
+        kvbm__store_poison(s, "inactive backend returned a slot that is not inactive");
+        return NULL;
+    }
+    sl = &s->slots[id];
+    sl->state = KVBM__PRIMARY;
+    sl->gen++;
+    kvbm__index_insert_hv(&s->index, s->slots, id, hv);
+    p->d_inactive--;
+    unpark_locked(s, p);
+    return sl;
+}
+
+/* lookup_locked() plus one strong ref for the caller. */
+static __attribute__((unused)) struct kvbm_slot *acquire_locked(struct kvbm_store *s, kvbm_plh h,
+                                                                 struct kvbm__post *p)
+{
+    struct kvbm_slot *sl = lookup_locked(s, h, p);
+    if (sl != NULL) atomic_fetch_add_explicit(&sl->strong, 1, memory_order_relaxed);
+    return sl;
+}
+
+/* Drop one strong ref while holding the store lock; true if it was the last one. At 1 no
+ * other reference exists (clones need one, lookups need the lock), so a plain store
+ * suffices; otherwise other holders may decrement concurrently (lock-free CAS). */
+static inline bool strong_dec_locked(struct kvbm_slot *sl)
+{
+    uint32_t old = atomic_load_explicit(&sl->strong, memory_order_acquire);
+    if (KVBM_LIKELY(old == 1)) {
+        atomic_store_explicit(&sl->strong, 0, memory_order_relaxed);
+        return true;
+    }
+    if (KVBM_UNLIKELY(old == 0)) {
+        kvbm__store_poison(kvbm__store_of(sl), "strong count underflow");
+        return false;
+    }
+    return atomic_fetch_sub_explicit(&sl->strong, 1, memory_order_acq_rel) == 1;
+}
+
+/* Drop one strong ref on @sl (the caller's handle, already retired). The lock-free
+ * non-final path stays a leaf (no frame); the final one is out of line. */
+static inline kvbm_status slot_release(struct kvbm_store *s, struct kvbm_slot *sl)
+{
+    uint32_t old = atomic_load_explicit(&sl->strong, memory_order_relaxed);
+    while (old > 1) {
+        if (atomic_compare_exchange_weak_explicit(&sl->strong, &old, old - 1,
+                                                  memory_order_release, memory_order_relaxed))
+            return KVBM_OK;
+    }
+    return kvbm__store_slot_release_locked(s, sl);
+}
+
+#endif /* KVBM_STORE_LOCKED_H */

@@ -1,0 +1,471 @@
+/* src/store/ops.c - the store side of the manager operations.
+ *
+ * allocate, register_blocks, match_blocks, scan_matches and reset_inactive_pool, each
+ * with a bounded number of store-lock sections and the registry work done after unlock
+ * (docs/design/store.md §4, §5). Called by src/manager/manager.c.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/store_int.h"
+#include "store/handle_check.h"
+#include "store/post.h"
+#include "store/locked.h"
+#include "registry/registry_int.h"
+
+/* ==== manager operations ================================================================= */
+
+#define PAIR_CHUNK 64
+
+/* Pull a registration handle's first line (64-byte aligned objects; refs, hash and the
+ * inline presence slots live there) towards the cache ahead of the after-unlock eviction
+ * epilogue (a hint: no semantic effect). */
+static inline void prefetch_handle(const kvbm_handle *h)
+{
+    __builtin_prefetch(h, 1, 3);
+}
+
+kvbm_status kvbm__store_allocate(struct kvbm_store *s, size_t count, kvbm_mutable **out,
+                                 kvbm_plh *evicted, size_t *n_evicted)
+{
+    if (count == 0) {
+        if (n_evicted != NULL) *n_evicted = 0;
+        return KVBM_OK;
+    }
+    if (out == NULL) return bad_handle("kvbm_manager_allocate", "out is NULL");
+    if (kvbm__store_is_poisoned(s)) return KVBM_EPOISONED;
+    struct hwbuf hb;
+    const kvbm_inactive_ops *ops = s->inactive.ops;
+    void *ctx = s->inactive.ctx;
+
+    kvbm__lock(&s->lock);
+    size_t inactive_len = ops->len(ctx);
+    if ((size_t)s->ring.len + inactive_len < count) {
+        kvbm__unlock(&s->lock);
+        return KVBM_EEXHAUSTED;
+    }
+    /* checked builds only: wrappers are allocated once the count is known to be sane */
+    if (hwbuf_init(&hb, count) != KVBM_OK) {
+        kvbm__unlock(&s->lock);
+        return KVBM_ENOMEM;
+    }
+    size_t from_reset = count < s->ring.len ? count : s->ring.len;
+    size_t from_inactive = count - from_reset;
+
+    /* Evict first into an intrusive chain (hnext of inactive slots is unused), so that a
+     * backend under-allocation can be undone without touching the reset FIFO. */
+    uint32_t head = KVBM__NIL, tail = KVBM__NIL;
+    size_t got = 0;
+    kvbm_pair pairs[PAIR_CHUNK];
+    while (got < from_inactive) {
+        size_t want = from_inactive - got;
+        if (want > PAIR_CHUNK) want = PAIR_CHUNK;
+        size_t r = ops->allocate(ctx, want, pairs);
+        if (r < want) {
+            /* Backend broke "len >= n => allocate(n) returns n": put everything back. */
+            for (uint32_t id = head; id != KVBM__NIL; id = s->slots[id].hnext)
+                if (ops->insert(ctx, s->slots[id].hash, id) != KVBM_OK)
+                    kvbm__store_poison(s, "rollback insert failed");
+            for (size_t k = 0; k < r; k++)
+                if (ops->insert(ctx, pairs[k].hash, pairs[k].block_id) != KVBM_OK)
+                    kvbm__store_poison(s, "rollback insert failed");
+            kvbm__unlock(&s->lock);
+            kvbm__metric_add(s->metrics, KVBM_METRIC_allocate_atomic_rollback, 1);
+            hwbuf_fini(&hb);
+            kvbm__set_error("kvbm_manager_allocate: inactive backend under-allocated; rolled back");
+            return KVBM_EEXHAUSTED;
+        }
+        for (size_t k = 0; k < r; k++) {
+            uint32_t id = pairs[k].block_id;
+            if (KVBM_UNLIKELY(id >= s->n || s->slots[id].state != KVBM__INACTIVE ||
+                              !kvbm_plh_eq(s->slots[id].hash, pairs[k].hash))) {
+                kvbm__store_poison(s, "inactive backend evicted a slot that is not inactive");
+                kvbm__unlock(&s->lock);
+                hwbuf_fini(&hb);
+                return KVBM_EPOISONED;
+            }
+            /* the handle is cold (an old block); its registry work runs after unlock */
+            prefetch_handle(s->slots[id].reg);
+            s->slots[id].hnext = KVBM__NIL;
+            if (tail == KVBM__NIL) head = id;
+            else s->slots[tail].hnext = id;
+            tail = id;
+        }
+        got += r;
+    }
+
+    /* Commit: reset blocks (FIFO order), then evicted ones (policy order). */
+    bool def = s->default_reset;
+    size_t i = 0;
+    for (; i < from_reset; i++) {
+        struct kvbm_slot *sl = &s->slots[kvbm__ring_pop_front(&s->ring)];
+        sl->state = KVBM__MUTABLE;
+        sl->reset_on_release = def;
+        out[i] = h_make(&hb, sl, HK_MUTABLE);
+    }
+    for (uint32_t id = head; id != KVBM__NIL; id = s->slots[id].hnext) {
+        struct kvbm_slot *sl = &s->slots[id];
+        sl->state = KVBM__MUTABLE;  /* keeps reg and hnext until we return (owned) */
+        sl->reset_on_release = def;
+        out[i++] = h_make(&hb, sl, HK_MUTABLE);
+    }
+    /* reset slots gain a store ref; evicted ones take over their parked ref */
+    uint64_t add = from_reset;
+    if (s->orphan) add += from_inactive;
+    else s->parked -= from_inactive;
+    if (add) atomic_fetch_add_explicit(&s->refs, add, memory_order_relaxed);
+    kvbm__unlock(&s->lock);
+
+    kvbm_metrics *m = s->metrics;
+    if (from_reset) kvbm__metric_add(m, KVBM_METRIC_reset_pool_size, -(int64_t)from_reset);
+    if (from_inactive) {
+        kvbm__metric_add(m, KVBM_METRIC_inactive_pool_size, -(int64_t)from_inactive);
+        kvbm__metric_add(m, KVBM_METRIC_evictions, (int64_t)from_inactive);
+    }
+    kvbm__metric_add(m, KVBM_METRIC_inflight_mutable, (int64_t)count);
+    kvbm__metric_add(m, KVBM_METRIC_allocations, (int64_t)count);
+    if (from_reset) kvbm__metric_add(m, KVBM_METRIC_allocations_from_reset, (int64_t)from_reset);
+
+    /* The evicted blocks' registry work, in eviction order, in chunks: presence -1 and
+     * the slot's handle reference (usually the last one) via the registry's batch call. */
+    size_t j = 0;
+    kvbm_handle *regs[PAIR_CHUNK];
+    size_t nr = 0;
+    for (uint32_t id = head, next; id != KVBM__NIL; id = next) {
+        struct kvbm_slot *sl = &s->slots[id];
+        next = sl->hnext;
+        sl->hnext = KVBM__NIL;
+        if (evicted != NULL) evicted[j] = sl->hash;
+        j++;
+        regs[nr++] = sl->reg;
+        sl->reg = NULL;
+        if (nr == PAIR_CHUNK) {
+            kvbm__handle_mark_absent_release_many(regs, nr, s->tier);
+            nr = 0;
+        }
+    }
+    if (nr) kvbm__handle_mark_absent_release_many(regs, nr, s->tier);
+    if (n_evicted != NULL) *n_evicted = from_inactive;
+    hwbuf_fini(&hb);
+    return KVBM_OK;
+}
+
+kvbm_status kvbm__store_register(struct kvbm_store *s, kvbm_complete *const *in, size_t n,
+                                 kvbm_block **out)
+{
+    static const char fn[] = "kvbm_manager_register_blocks";
+    if (n == 0) return KVBM_OK;
+    if (in == NULL || out == NULL) return bad_handle(fn, "NULL array");
+    if (kvbm__store_is_poisoned(s)) return KVBM_EPOISONED;
+
+    /* Validate every input before changing anything (the caller owns the staged slots, so
+     * their fields are stable; `mark` detects the same block passed twice). */
+    size_t bad = n;
+    const char *why = NULL;
+    for (size_t i = 0; i < n; i++) {
+        struct kvbm_slot *sl = h_slot(in[i], HK_COMPLETE);
+        if (sl == NULL) { bad = i; why = "NULL, released or not a complete block"; break; }
+        if (kvbm__store_of(sl) != s) { bad = i; why = "block belongs to another manager"; break; }
+        if (sl->mark) { bad = i; why = "the same block is passed twice"; break; }
+        sl->mark = 1;
+    }
+    if (bad < n) {
+        for (size_t i = 0; i < bad; i++) h_raw(in[i])->mark = 0;
+        kvbm__set_error("%s: input %zu: %s", fn, bad, why);
+        return KVBM_EINVAL;
+    }
+
+    struct hwbuf hb;
+    kvbm_status hst = hwbuf_init(&hb, n);
+    if (hst != KVBM_OK) {
+        for (size_t i = 0; i < n; i++) h_raw(in[i])->mark = 0;
+        return hst;
+    }
+    /* Registry lookups outside the store lock, one kvbm_registry_register_many per chunk
+     * (same hooks and tracker touches, in order, as one call per block); the handle ref
+     * waits in the owned slot. */
+    for (size_t i = 0; i < n; i += PAIR_CHUNK) {
+        size_t c = n - i < PAIR_CHUNK ? n - i : PAIR_CHUNK;
+        kvbm_plh hs[PAIR_CHUNK];
+        kvbm_handle *hd[PAIR_CHUNK];
+        for (size_t k = 0; k < c; k++) { /* (validation marks are cleared here) */
+            struct kvbm_slot *sl = h_raw(in[i + k]);
+            sl->mark = 0;
+            hs[k] = sl->hash;
+        }
+        kvbm_status st = kvbm_registry_register_many(s->registry, hs, c, hd);
+        if (st != KVBM_OK) { /* all or nothing: give back the earlier chunks' refs */
+            for (size_t k = i + c; k < n; k++) h_raw(in[k])->mark = 0;
+            for (size_t k = 0; k < i; k++) {
+                struct kvbm_slot *o = h_raw(in[k]);
+                kvbm_handle_release(o->reg);
+                o->reg = NULL;
+            }
+            hwbuf_fini(&hb);
+            return st;
+        }
+        for (size_t k = 0; k < c; k++) h_raw(in[i + k])->reg = hd[k];
+    }
+    kvbm__metric_add(s->metrics, KVBM_METRIC_registrations, (int64_t)n);
+
+    struct kvbm__post p;
+    post_init(&p);
+    uint64_t n_dup = 0, n_dedup = 0;
+    kvbm_status result = KVBM_OK;
+    size_t done = 0;
+    kvbm__lock(&s->lock);
+    for (; done < n; done++) {
+        size_t i = done;
+        if (!post_room(&p, 1)) post_cycle(s, &p);
+        const void *h = in[i];
+        struct kvbm_slot *sl = h_raw(h);
+        /* Fresh registration: if our staged slot holds the only reference to the hash's
+         * registry handle, no Primary/Duplicate/Inactive slot of this store can have the
+         * hash (each holds a reference to the one live handle per hash, taken before it
+         * entered that state under this lock, dropped only after leaving it), so the
+         * lookup (active index + backend) would miss: skip it. */
+        struct kvbm_slot *ex = NULL;
+        if (atomic_load_explicit(&sl->reg->refs, memory_order_relaxed) != 1) {
+            ex = acquire_locked(s, sl->hash, &p);
+            if (KVBM_UNLIKELY(kvbm__store_is_poisoned(s))) { result = KVBM_EPOISONED; break; }
+        }
+        struct kvbm_slot *res;
+        if (ex != NULL && s->policy == KVBM_DUP_REJECT) {
+            n_dedup++;
+            p.drop[p.nd++] = sl->reg;
+            sl->reg = NULL;
+            sl->state = KVBM__RESET;
+            kvbm__ring_push_back(&s->ring, sl->id);
+            p.d_reset++;
+            p.unref++;
+            res = ex;
+        } else if (ex != NULL) {
+            n_dup++;
+            sl->state = KVBM__DUPLICATE;
+            sl->gen++;
+            atomic_store_explicit(&sl->strong, 1, memory_order_relaxed);
+            sl->keepalive = ex->id;      /* the strong ref taken on ex is the keepalive */
+            res = sl;
+        } else {
+            sl->state = KVBM__PRIMARY;
+            sl->gen++;
+            atomic_store_explicit(&sl->strong, 1, memory_order_relaxed);
+            kvbm__index_insert(&s->index, s->slots, sl->id);
+            res = sl;
+        }
+        h_retire(h);
+        /* Tag bit 0: this slot entered Primary/Duplicate here, presence +1 after unlock
+         * (handles are at least 8-byte aligned). */
+        uintptr_t hv = (uintptr_t)h_make(&hb, res, HK_BLOCK);
+        out[i] = (kvbm_block *)(hv | (res == sl ? 1u : 0u));
+    }
+    post_locked_end(s, &p);
+    kvbm__unlock(&s->lock);
+
+    for (size_t i = 0; i < done; i++) {
+        uintptr_t hv = (uintptr_t)out[i];
+        if (hv & 1u) {
+            out[i] = (kvbm_block *)(hv & ~(uintptr_t)1);
+            kvbm__handle_mark_present(h_raw(out[i])->reg, s->tier);
+        }
+    }
+    if (result == KVBM_OK) {
+        kvbm__metric_add(s->metrics, KVBM_METRIC_inflight_immutable, (int64_t)n);
+        if (n_dup) kvbm__metric_add(s->metrics, KVBM_METRIC_duplicate_blocks, (int64_t)n_dup);
+        if (n_dedup) kvbm__metric_add(s->metrics, KVBM_METRIC_registration_dedup, (int64_t)n_dedup);
+    }
+    hwbuf_fini(&hb);
+    post_finish(s, &p);
+    return result;
+}
+
+kvbm_status kvbm__store_match(struct kvbm_store *s, const kvbm_plh *hashes, size_t n,
+                              kvbm_block **out, size_t *matched)
+{
+    if (matched == NULL || (n > 0 && (hashes == NULL || out == NULL)))
+        return bad_handle("kvbm_manager_match_blocks", "NULL argument");
+    if (kvbm__store_is_poisoned(s)) return KVBM_EPOISONED;
+    kvbm__metric_add(s->metrics, KVBM_METRIC_match_hashes_requested, (int64_t)n);
+    if (n == 0) {
+        *matched = 0;
+        return KVBM_OK;
+    }
+    struct hwbuf hb;
+    KVBM_TRY(hwbuf_init(&hb, n));
+    struct kvbm__post p;
+    post_init(&p);
+    size_t k = 0;
+    kvbm__lock(&s->lock);
+    /* Two passes: lookups (plain loads, they pipeline), then the strong increments
+     * back to back. Found slots cannot change meanwhile: we hold the lock, other holders
+     * only decrement lock-free down to 1, and resurrected slots are invisible. */
+    for (; k < n; k++) {
+        int64_t before = p.d_inactive;
+        struct kvbm_slot *sl = lookup_locked(s, hashes[k], &p);
+        if (sl == NULL) break;
+        /* tag bit 0: resurrected here (strong == 0, invisible to others: no RMW needed) */
+        out[k] = (kvbm_block *)((uintptr_t)sl | (p.d_inactive != before ? 1u : 0u));
+    }
+    for (size_t i = 0; i < k; i++) {
+        uintptr_t v = (uintptr_t)out[i];
+        struct kvbm_slot *sl = (struct kvbm_slot *)(v & ~(uintptr_t)1);
+        if (v & 1u) atomic_store_explicit(&sl->strong, 1, memory_order_relaxed);
+        else atomic_fetch_add_explicit(&sl->strong, 1, memory_order_relaxed);
+        out[i] = (kvbm_block *)h_make(&hb, sl, HK_BLOCK);
+    }
+    post_locked_end(s, &p);
+    kvbm__unlock(&s->lock);
+    post_flush(s, &p);
+    hwbuf_fini(&hb);
+    if (kvbm__store_is_poisoned(s)) return KVBM_EPOISONED;
+    if (s->has_tracker && k) kvbm_registry_touch_many(s->registry, hashes, k);
+    if (k) {
+        kvbm__metric_add(s->metrics, KVBM_METRIC_match_blocks_returned, (int64_t)k);
+        kvbm__metric_add(s->metrics, KVBM_METRIC_inflight_immutable, (int64_t)k);
+    }
+    *matched = k;
+    return KVBM_OK;
+}
+
+static bool plh_in(const kvbm_plh *a, size_t n, kvbm_plh h)
+{
+    for (size_t i = 0; i < n; i++)
+        if (kvbm_plh_eq(a[i], h)) return true;
+    return false;
+}
+
+kvbm_status kvbm__store_scan(struct kvbm_store *s, const kvbm_plh *hashes, size_t n, bool touch,
+                             kvbm_plh *out_hashes, kvbm_block **out_blocks, size_t *found)
+{
+    if (found == NULL || (n > 0 && (hashes == NULL || out_hashes == NULL || out_blocks == NULL)))
+        return bad_handle("kvbm_manager_scan_matches", "NULL argument");
+    if (kvbm__store_is_poisoned(s)) return KVBM_EPOISONED;
+    kvbm__metric_add(s->metrics, KVBM_METRIC_scan_hashes_requested, (int64_t)n);
+    if (n == 0) {
+        *found = 0;
+        return KVBM_OK;
+    }
+    struct hwbuf hb;
+    KVBM_TRY(hwbuf_init(&hb, n));
+    struct kvbm__post p;
+    post_init(&p);
+    size_t f = 0;
+    /* Phase 1: per hash with a registry handle, one store lookup (may resurrect). */
+    for (size_t i = 0; i < n; i++) {
+        kvbm_handle *hd = NULL;
+        if (kvbm_registry_match(s->registry, hashes[i], touch, &hd) != KVBM_OK) continue;
+        kvbm_handle_release(hd);
+        if (plh_in(out_hashes, f, hashes[i])) continue; /* same block again: keep one entry */
+        kvbm__lock(&s->lock);
+        struct kvbm_slot *sl = acquire_locked(s, hashes[i], &p);
+        post_locked_end(s, &p);
+        kvbm__unlock(&s->lock);
+        if (sl != NULL) {
+            out_hashes[f] = hashes[i];
+            out_blocks[f] = (kvbm_block *)h_make(&hb, sl, HK_BLOCK);
+            f++;
+        }
+    }
+    /* Phase 2: whatever is still missing, straight from the inactive pool. */
+    if (f < n && !kvbm__store_is_poisoned(s)) {
+        kvbm_plh rem[PAIR_CHUNK];
+        kvbm_pair pairs[PAIR_CHUNK];
+        size_t i = 0;
+        while (i < n) {
+            size_t k = 0;
+            size_t f0 = f;
+            for (; i < n && k < PAIR_CHUNK; i++)
+                if (!plh_in(out_hashes, f0, hashes[i])) rem[k++] = hashes[i];
+            if (k == 0) continue;
+            kvbm__lock(&s->lock);
+            size_t r = s->inactive.ops->scan_matches(s->inactive.ctx, rem, k, touch, pairs);
+            for (size_t q = 0; q < r; q++) {
+                uint32_t id = pairs[q].block_id;
+                struct kvbm_slot *sl = id < s->n ? &s->slots[id] : NULL;
+                if (KVBM_UNLIKELY(sl == NULL || sl->state != KVBM__INACTIVE ||
+                                  !kvbm_plh_eq(sl->hash, pairs[q].hash))) {
+                    kvbm__store_poison(s, "inactive backend scan returned a non-inactive slot");
+                    break;
+                }
+                sl->state = KVBM__PRIMARY;
+                sl->gen++;
+                atomic_store_explicit(&sl->strong, 1, memory_order_relaxed);
+                kvbm__index_insert(&s->index, s->slots, id);
+                p.d_inactive--;
+                unpark_locked(s, &p);
+                out_hashes[f] = sl->hash;
+                out_blocks[f] = (kvbm_block *)h_make(&hb, sl, HK_BLOCK);
+                f++;
+            }
+            post_locked_end(s, &p);
+            kvbm__unlock(&s->lock);
+        }
+    }
+    post_flush(s, &p);
+    hwbuf_fini(&hb);
+    if (kvbm__store_is_poisoned(s)) return KVBM_EPOISONED;
+    if (f) {
+        kvbm__metric_add(s->metrics, KVBM_METRIC_scan_blocks_returned, (int64_t)f);
+        kvbm__metric_add(s->metrics, KVBM_METRIC_inflight_immutable, (int64_t)f);
+    }
+    *found = f;
+    return KVBM_OK;
+}
+
+kvbm_status kvbm__store_reset_inactive(struct kvbm_store *s, uint64_t *expected, uint64_t *actual)
+{
+    if (kvbm__store_is_poisoned(s)) return KVBM_EPOISONED;
+    struct kvbm__post p;
+    post_init(&p);
+    kvbm_pair pairs[POST_MAX];
+    kvbm__lock(&s->lock);
+    for (;;) {
+        size_t want = s->inactive.ops->len(s->inactive.ctx);
+        if (want == 0) break;
+        if (p.na == POST_MAX) post_cycle(s, &p);
+        size_t room = POST_MAX - p.na;
+        if (want > room) want = room;
+        size_t r = s->inactive.ops->allocate(s->inactive.ctx, want, pairs);
+        if (r == 0) {
+            kvbm__store_poison(s, "inactive backend reports entries but allocates none");
+            break;
+        }
+        for (size_t k = 0; k < r; k++) {
+            uint32_t id = pairs[k].block_id;
+            struct kvbm_slot *sl = id < s->n ? &s->slots[id] : NULL;
+            if (KVBM_UNLIKELY(sl == NULL || sl->state != KVBM__INACTIVE)) {
+                kvbm__store_poison(s, "inactive backend drained a non-inactive slot");
+                continue;
+            }
+            p.absent[p.na++] = sl->reg;
+            sl->reg = NULL;
+            sl->state = KVBM__RESET;
+            sl->reset_on_release = s->default_reset;
+            kvbm__ring_push_back(&s->ring, id);
+            p.d_reset++;
+            p.d_inactive--;
+            if (!s->orphan) {
+                s->parked--;
+                p.unref++;
+            }
+        }
+        if (kvbm__store_is_poisoned(s)) break;
+    }
+    uint64_t reset_len = s->ring.len;
+    uint32_t total = s->n;
+    kvbm__unlock(&s->lock);
+    bool poisoned = kvbm__store_is_poisoned(s);
+    post_finish(s, &p);  /* last access to the store */
+    if (poisoned) return KVBM_EPOISONED;
+    if (reset_len != total) {
+        if (expected != NULL) *expected = total;
+        if (actual != NULL) *actual = reset_len;
+        kvbm__set_error("Reset pool count mismatch: expected %" PRIu32 ", got %" PRIu64,
+                        total, reset_len);
+        return KVBM_ERESET_MISMATCH;
+    }
+    return KVBM_OK;
+}
+

@@ -1,0 +1,79 @@
+/* src/store/post.h - deferred work of a store operation, done after the store lock.
+ *
+ * Internal to src/store/. Registry work (presence marks, handle-ref drops), gauge deltas
+ * and store-ref changes are collected under the lock into a stack struct kvbm__post and
+ * applied after unlock; store ref decrements come last (docs/design/store.md §3, §4).
+ */
+#ifndef KVBM_STORE_POST_H
+#define KVBM_STORE_POST_H
+
+#include "store/store_int.h"
+#include "registry/registry_int.h"
+
+/* ==== deferred work ===================================================================== */
+
+#define POST_MAX 32
+
+struct kvbm__post {
+    uint32_t     na, nd;
+    uint64_t     addref;      /* applied before unlock */
+    uint64_t     unref;       /* applied last */
+    int64_t      d_reset, d_inactive;
+    kvbm_handle *absent[POST_MAX]; /* mark_absent, then drop the ref */
+    kvbm_handle *drop[POST_MAX];   /* drop the ref */
+};
+
+static inline void post_init(struct kvbm__post *p)
+{
+    p->na = p->nd = 0;
+    p->addref = p->unref = 0;
+    p->d_reset = p->d_inactive = 0;
+}
+
+static inline bool post_room(const struct kvbm__post *p, uint32_t k)
+{
+    return p->na + k <= POST_MAX && p->nd + k <= POST_MAX;
+}
+
+/* Before unlock. */
+static inline void post_locked_end(struct kvbm_store *s, struct kvbm__post *p)
+{
+    if (p->addref) {
+        atomic_fetch_add_explicit(&s->refs, p->addref, memory_order_relaxed);
+        p->addref = 0;
+    }
+}
+
+/* After unlock: registry work and gauges. Does not drop store refs. */
+static __attribute__((unused)) void post_flush_work(struct kvbm_store *s, struct kvbm__post *p)
+{
+    if (p->na) kvbm__handle_mark_absent_release_many(p->absent, p->na, s->tier);
+    if (p->nd) kvbm__handle_release_many(p->drop, p->nd);
+    p->na = p->nd = 0;
+    if (p->d_reset) kvbm__metric_add(s->metrics, KVBM_METRIC_reset_pool_size, p->d_reset);
+    if (p->d_inactive) kvbm__metric_add(s->metrics, KVBM_METRIC_inactive_pool_size, p->d_inactive);
+    p->d_reset = p->d_inactive = 0;
+}
+
+static inline void post_flush(struct kvbm_store *s, struct kvbm__post *p)
+{
+    if ((p->na | p->nd) != 0 || (p->d_reset | p->d_inactive) != 0) post_flush_work(s, p);
+}
+
+/* After unlock, last action on @s. */
+static __attribute__((unused)) void post_finish(struct kvbm_store *s, struct kvbm__post *p)
+{
+    post_flush(s, p);
+    if (p->unref) kvbm__store_unref(s, p->unref);
+}
+
+/* Unlock, do the deferred registry work, relock (batches whose buffer is full). */
+static __attribute__((unused)) void post_cycle(struct kvbm_store *s, struct kvbm__post *p)
+{
+    post_locked_end(s, p);
+    kvbm__unlock(&s->lock);
+    post_flush(s, p);
+    kvbm__lock(&s->lock);
+}
+
+#endif /* KVBM_STORE_POST_H */
