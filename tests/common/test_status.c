@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "support/child.h"
 #include "internal.h"
 #include "kvbm/common.h"
 
@@ -51,19 +52,6 @@ KVBM_TEST(version_matches_header)
     EXPECT_STR_EQ(kvbm_version_string(), KVBM_VERSION_STRING);
 }
 
-static int run_in_child(void (*fn)(void))
-{
-    fflush(stdout);
-    pid_t pid = fork();
-    if (pid == 0) {
-        fn();
-        _exit(0);
-    }
-    int st = 0;
-    waitpid(pid, &st, 0);
-    return st;
-}
-
 static void invert_store_then_registry(void)
 {
     kvbm_mutex store, shard;
@@ -91,14 +79,14 @@ static void correct_order(void)
 KVBM_TEST(lock_rank_checker_aborts_on_inversion)
 {
 #ifdef KVBM_LOCK_RANK_CHECK
-    int st = run_in_child(invert_store_then_registry);
+    int st = test_run_in_child(invert_store_then_registry);
     EXPECT_TRUE(WIFSIGNALED(st));
     if (WIFSIGNALED(st)) EXPECT_EQ(WTERMSIG(st), SIGABRT);
-    st = run_in_child(correct_order);
+    st = test_run_in_child(correct_order);
     EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 #else
     /* release build: the checker is compiled out; the correct order still works */
-    int st = run_in_child(correct_order);
+    int st = test_run_in_child(correct_order);
     EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0);
     (void)invert_store_then_registry;
 #endif

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "support/child.h"
 #include "support/metered_tracker.h"
 #include "registry/registry_int.h"
 #include "tinylfu/tinylfu_int.h"
@@ -1057,20 +1058,6 @@ KVBM_TEST(table_matches_model_seeded)
 
 /* ---- lock order (spec 20 §2.8, 10-core §8.4) ---------------------------------------- */
 
-static int run_in_child(void (*fn)(void))
-{
-    fflush(stdout);
-    fflush(stderr);
-    pid_t pid = fork();
-    if (pid == 0) {
-        fn();
-        _exit(0);
-    }
-    int st = 0;
-    waitpid(pid, &st, 0);
-    return st;
-}
-
 static kvbm_mutex *child_store_lock(void)
 {
     static kvbm_mutex store;
@@ -1184,11 +1171,11 @@ static bool exited_ok(int st) { return WIFEXITED(st) && WEXITSTATUS(st) == 0; }
 KVBM_TEST(lock_rank_checker_catches_registry_misuse)
 {
 #ifdef KVBM_LOCK_RANK_CHECK
-    EXPECT_TRUE(aborted(run_in_child(release_last_under_store_lock)));
-    EXPECT_TRUE(aborted(run_in_child(register_under_store_lock)));
-    EXPECT_TRUE(aborted(run_in_child(mark_present_under_store_lock)));
-    EXPECT_TRUE(aborted(run_in_child(hook_reenters_registry)));
-    EXPECT_TRUE(aborted(run_in_child(accessor_reenters_handle)));
+    EXPECT_TRUE(aborted(test_run_in_child(release_last_under_store_lock)));
+    EXPECT_TRUE(aborted(test_run_in_child(register_under_store_lock)));
+    EXPECT_TRUE(aborted(test_run_in_child(mark_present_under_store_lock)));
+    EXPECT_TRUE(aborted(test_run_in_child(hook_reenters_registry)));
+    EXPECT_TRUE(aborted(test_run_in_child(accessor_reenters_handle)));
 #else
     (void)hook_reenters_registry;
     (void)accessor_reenters_handle;
@@ -1197,12 +1184,12 @@ KVBM_TEST(lock_rank_checker_catches_registry_misuse)
     (void)mark_present_under_store_lock;
     (void)aborted;
 #endif
-    EXPECT_TRUE(exited_ok(run_in_child(correct_registry_order)));
+    EXPECT_TRUE(exited_ok(test_run_in_child(correct_registry_order)));
 }
 
 KVBM_TEST(mark_absent_of_missing_tier)
 {
-    int st = run_in_child(mark_absent_missing);
+    int st = test_run_in_child(mark_absent_missing);
 #if KVBM_DEBUG >= 1
     EXPECT_TRUE(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT); /* debug assertion */
 #else
