@@ -20,15 +20,10 @@
 
 #include "backends/backend.h"
 #include "kvbm/tracker.h"
+#include "bench_clock.h"
 
 #define RUNS 7
 
-static double now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
 
 static volatile uint64_t sink;
 

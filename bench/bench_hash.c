@@ -18,16 +18,11 @@
 #include <xxhash.h>
 
 #include "kvbm/tokens.h"
+#include "bench_clock.h"
 
 #define PROMPT 4096
 #define RUNS   7
 
-static double now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
 
 static volatile uint64_t sink;
 static uint32_t toks[PROMPT];

@@ -23,13 +23,8 @@
 #include <time.h>
 
 #include "registry/registry_int.h"
+#include "bench_clock.h"
 
-static double now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
 
 static kvbm_plh H(uint64_t id)
 {

@@ -1,0 +1,15 @@
+/* bench/bench_clock.h - the monotonic clock the stand-alone benchmarks time with. */
+#ifndef KVBM_BENCH_CLOCK_H
+#define KVBM_BENCH_CLOCK_H
+
+#include <time.h>
+
+/* Nanoseconds of CLOCK_MONOTONIC as a double (differences are what matter). */
+static inline double now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+}
+
+#endif
