@@ -12,6 +12,7 @@ typedef struct kvbm__sketch {
     _Atomic uint64_t *table;       /* written under the tracker lock; read lock-free by count */
     uint64_t          words;       /* max(1, capacity / 4) */
     uint64_t          mask;        /* words - 1 when words is a power of two > 1, else 0 */
+    bool              pow2;        /* words is a power of two (1 included): word = h & mask */
     uint32_t          size;        /* effective increments since the last reset */
     uint32_t          sample_size; /* fixed decay threshold min(capacity*10, 2^32-1) */
     bool              custom_decay;

@@ -1,15 +1,17 @@
 /* tests/tinylfu/test_tinylfu_memo.c - the per-thread hash memo is invisible: estimates are
  * identical whether keys hit the memo, collide in it, or are hashed by a fresh thread.
  * Keys come in pairs that share `lo` and differ only in high bits of `hi` (so they fall in
- * the same memo slot); the second run applies the same touches in another order. Sketch
+ * the same memo set); the second run applies the same touches in another order. Sketch
  * increments commute (no decay happens at this volume: 4096-entry sketch, sample size
  * 40960), so any wrong memo hit shows up as a count mismatch. */
 #include <pthread.h>
 #include <stdlib.h>
 
 #include "harness.h"
+#include "internal.h"
 #include "kvbm/plh.h"
 #include "kvbm/tracker.h"
+#include "tinylfu/tinylfu_int.h"
 
 #define NKEYS 4096 /* far more than the memo's entries: forces collisions and evictions */
 
@@ -80,4 +82,68 @@ KVBM_TEST(hash_memo_is_transparent_across_threads_and_collisions)
     EXPECT_GT(nonzero, NKEYS / 2); /* the workload really counted */
     free(a);
     free(b);
+}
+
+/* The memo is 2-way set associative. Keys come in groups of four that share `lo` and differ
+ * only in high bits of `hi` (one memo set per group, twice its ways), the group of 0 holds
+ * the all-zero key (the memo's initial content), and every touch and count is checked
+ * against a shadow table maintained with hashes computed directly (no memo): the whole
+ * table after every touch, and each count. */
+static kvbm_plh group_key(uint64_t i)
+{
+    kvbm_plh h;
+    h.lo = (i >> 2) * UINT64_C(0xd6e8feb86659fd93);
+    h.hi = (i & 3) << 44;
+    return h;
+}
+
+static void shadow_cells(const kvbm__sketch *s, kvbm_plh h, uint64_t w[4], unsigned sh[4])
+{
+    uint8_t k[16];
+    kvbm__store_le64(k, h.lo);
+    kvbm__store_le64(k + 8, h.hi);
+    for (unsigned i = 0; i < 4; i++) {
+        uint64_t x = kvbm__tinylfu_hash(s, i, k, 16);
+        w[i] = x % s->words;
+        sh[i] = (unsigned)(x & 15) * 4;
+    }
+}
+
+KVBM_TEST(hash_memo_two_way_sets_match_direct_hashing)
+{
+    enum { N = 64, WORDS = 1024 };
+    kvbm_tracker *t = NULL;
+    ASSERT_OK(kvbm_tinylfu_create(WORDS * 4, NULL, &t));
+    const kvbm__sketch *s = kvbm__tracker_sketch(t);
+    ASSERT_TRUE(s != NULL);
+    ASSERT_EQ_U64(s->words, WORDS);
+    uint64_t *shadow = calloc(WORDS, sizeof *shadow);
+    ASSERT_TRUE(shadow != NULL);
+    uint64_t rng = 12345;
+    size_t mismatches = 0;
+    for (unsigned step = 0; step < 4000; step++) {
+        rng = rng * 6364136223846793005u + 1442695040888963407u;
+        kvbm_plh h = group_key((rng >> 33) % N);
+        uint64_t w[4];
+        unsigned sh[4];
+        shadow_cells(s, h, w, sh);
+        if ((rng >> 20) & 1) {
+            kvbm_tracker_touch(t, h);
+            for (unsigned i = 0; i < 4; i++)
+                if (((shadow[w[i]] >> sh[i]) & 15) < 15) shadow[w[i]] += UINT64_C(1) << sh[i];
+            for (unsigned x = 0; x < WORDS; x++)
+                if (atomic_load(&s->table[x]) != shadow[x]) mismatches++;
+        } else {
+            uint32_t want = 15;
+            for (unsigned i = 0; i < 4; i++) {
+                uint32_t v = (uint32_t)(shadow[w[i]] >> sh[i]) & 15;
+                if (v < want) want = v;
+            }
+            EXPECT_EQ(kvbm_tracker_count(t, h), want);
+        }
+    }
+    EXPECT_EQ(mismatches, 0);
+    EXPECT_GT(kvbm_tracker_count(t, group_key(0)), 0); /* the all-zero key was counted */
+    free(shadow);
+    kvbm_tracker_release(t);
 }
