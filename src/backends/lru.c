@@ -1,13 +1,26 @@
 /* src/backends/lru.c - LRU and multi-level LRU inactive backends (10-core §3.2, §3.3).
  *
- * Both are one "list map": an open-addressing index hash -> block id (index.h) plus, per
- * block id, a node {key, prev, next, level} threaded on one of L recency lists (L = 1 for
- * LRU, 4 for MultiLRU). Everything is allocated at construction for `capacity` block ids;
- * no operation allocates.
+ * Both are one "queue map": an open-addressing index hash -> block id (index.h) plus, per
+ * block id, a node {key, pos, slot, level}, and L insertion-ordered queues (L = 1 for LRU,
+ * 4 for MultiLRU). Everything is allocated at construction for `capacity` block ids; no
+ * operation allocates.
+ *
+ * Queues with lazy deletion. Queue l is a power-of-two ring of block ids addressed by
+ * free-running uint32 counters [head, tail). Insert appends the id at `tail` and records
+ * the counter in the node (pos); removing an entry from the middle (a lookup resurrecting
+ * it, take) only marks the node absent: its ring entry goes stale and is skipped when it
+ * reaches the head. An entry at counter c is live iff nodes[id].level == l and
+ * nodes[id].pos == c (a counter is unique within a ring's window, which is < 2^32 long).
+ * The order of live entries is exactly the order of a doubly linked list with unlinking,
+ * but a victim walk reads the ring sequentially (the next ids are known without waiting
+ * for a node), and removals and inserts never touch a neighbour's node. When a ring is
+ * full, insert compacts it in place (live entries keep their order; O(ring) work once per
+ * >= ring/2 inserts: amortised O(1)).
  *
  *   nodes[id].level == LEVEL_ABSENT  <=>  id not in the backend
- *   list[l]: head = least recent (next victim) ... tail = most recent
- *   count = sum(len[l]) = index.count
+ *   queue[l]: head = least recent (next victim) ... tail = most recent
+ *   len[l] = live entries of queue l; count = sum(len[l]) = index.count
+ *   tail - head <= ring size; live entries <= capacity <= ring size / 2
  *
  * LRU: nothing refreshes recency while an entry is inactive, so the order is really FIFO
  * over insertion (= release) time (§9.2). `insert` on a full LRU returns KVBM_EFULL (the
@@ -17,11 +30,12 @@
  * in at most one level, so sharing one index and one node array is exact). The level is
  * chosen once, at insert, from the frequency tracker's count f: 0 if f < t1, 1 if f < t2,
  * 2 if f < t3, else 3. Victims come from the least recent entry of the lowest non-empty
- * level. `count()` takes the tracker's (leaf) mutex while the store lock is held.
+ * level. `count()` is the tracker's lock-free read, done while the store lock is held.
  *
- * Memory per block: 32 B node + 2 index slots x 8 B (load <= 1/2, power of two: 16-32 B)
- * = 48-64 B, for LRU and MultiLRU alike. Every operation is O(1) (MultiLRU victim search
- * looks at <= 4 list heads).
+ * Memory per block: 32 B node + 2 index slots x 8 B (load <= 1/2, power of two: 16-32 B) +
+ * ring entries (2-4 x 4 B per level: 8-16 B for LRU, 32-64 B for MultiLRU's four rings)
+ * = 56-80 B (LRU), 80-128 B (MultiLRU). insert, find, take, has: O(1) (insert amortised:
+ * compaction); allocate: O(1) amortised per victim (stale entries are skipped once each).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,18 +50,24 @@
 
 typedef struct lru_node {
     kvbm_plh key;
-    uint32_t prev, next;
+    uint32_t pos;   /* ring counter of the live entry (valid while level != ABSENT) */
     uint32_t slot;  /* index slot (back-pointer maintained by index.h) */
     uint8_t  level;
 } lru_node;
+
+typedef struct lru_queue {
+    uint32_t *ring;          /* [rmask + 1] block ids */
+    uint32_t  head, tail;    /* free-running counters */
+    size_t    len;           /* live entries */
+} lru_queue;
 
 typedef struct lru_map {
     kvbm_idxtab   tab;
     lru_node     *nodes;     /* indexed by block id, [capacity] */
     size_t        capacity;
     size_t        count;
-    uint32_t      head[MAX_LEVELS], tail[MAX_LEVELS];
-    size_t        len[MAX_LEVELS];
+    uint32_t      rmask;     /* ring size - 1 (every level's ring has the same size) */
+    lru_queue     q[MAX_LEVELS];
     unsigned      nlevels;
     uint8_t       thr[3];
     kvbm_tracker *tracker;   /* MultiLRU only (one reference) */
@@ -71,35 +91,47 @@ static inline size_t lru_find_slot(const lru_map *m, kvbm_plh h, uint32_t h32)
     return kvbm__idx_find(&m->tab, h32, lru_key_eq, &k);
 }
 
-static inline void list_push_tail(lru_map *m, unsigned l, uint32_t id)
+static inline bool entry_live(const lru_map *m, unsigned l, uint32_t c, uint32_t id)
 {
+    const lru_node *n = &m->nodes[id];
+    return n->level == l && n->pos == c;
+}
+
+/* Rewrite the live entries of a full ring contiguously from its head (in order). */
+static __attribute__((noinline)) void queue_compact(lru_map *m, unsigned l)
+{
+    lru_queue *q = &m->q[l];
+    uint32_t w = q->head;
+    for (uint32_t c = q->head; c != q->tail; c++) {
+        uint32_t id = q->ring[c & m->rmask];
+        if (!entry_live(m, l, c, id)) continue;
+        q->ring[w & m->rmask] = id;
+        m->nodes[id].pos = w;
+        w++;
+    }
+    q->tail = w;
+    kvbm_assert(q->tail - q->head == q->len);
+}
+
+static inline void queue_push(lru_map *m, unsigned l, uint32_t id)
+{
+    lru_queue *q = &m->q[l];
+    if (KVBM_UNLIKELY(q->tail - q->head > m->rmask)) queue_compact(m, l);
+    uint32_t c = q->tail++;
+    q->ring[c & m->rmask] = id;
     lru_node *n = &m->nodes[id];
+    n->pos = c;
     n->level = (uint8_t)l;
-    n->next  = NIL;
-    n->prev  = m->tail[l];
-    if (m->tail[l] != NIL) m->nodes[m->tail[l]].next = id;
-    else m->head[l] = id;
-    m->tail[l] = id;
-    m->len[l]++;
+    q->len++;
 }
 
-static inline void list_unlink(lru_map *m, uint32_t id)
-{
-    lru_node *n = &m->nodes[id];
-    unsigned l = n->level;
-    if (n->prev != NIL) m->nodes[n->prev].next = n->next;
-    else m->head[l] = n->next;
-    if (n->next != NIL) m->nodes[n->next].prev = n->prev;
-    else m->tail[l] = n->prev;
-    m->len[l]--;
-    n->level = LEVEL_ABSENT;
-}
-
-/* Remove block id (present, in index slot @slot). */
+/* Remove block id (present, in index slot @slot): its ring entry goes stale. */
 static inline void lru_remove(lru_map *m, size_t slot, uint32_t id)
 {
     kvbm__idx_del(&m->tab, slot);
-    list_unlink(m, id);
+    lru_node *n = &m->nodes[id];
+    m->q[n->level].len--;
+    n->level = LEVEL_ABSENT;
     m->count--;
 }
 
@@ -128,38 +160,43 @@ static size_t lru_scan_matches(void *ctx, const kvbm_plh *hashes, size_t n, bool
     return kvbm__inactive_walk(lru_find_match, ctx, hashes, n, touch, false, out);
 }
 
-/* Two passes: first walk the victims (least recent first, level by level: exactly the
- * sequence of head pops, since removing the head never reorders the rest) and prefetch
- * each one's index slot; then remove them in that order. The walk is a chain of node
- * loads, but the index misses of the whole batch overlap instead of adding one dependent
- * miss per victim (node -> slot). */
+/* Two passes: first walk the rings (least recent first, level by level: exactly the
+ * sequence of head pops, since removing the head never reorders the rest), skipping stale
+ * entries and prefetching each victim's index slot; then remove the victims in that order.
+ * Ring reads are sequential and the node loads independent of each other, so the misses of
+ * the whole batch overlap instead of forming a chain. Every entry the walk passed is a
+ * victim or stale, so each walked level's head moves to where its walk stopped. */
 static size_t lru_allocate(void *ctx, size_t count, kvbm_pair *out)
 {
     lru_map *m = ctx;
     size_t k = 0;
-    unsigned l = 0;
-    uint32_t id = m->head[0];
-    while (k < count) {
-        while (id == NIL) {
-            if (++l >= m->nlevels) goto walked;
-            id = m->head[l];
+    uint32_t stop[MAX_LEVELS];
+    unsigned walked = 0;
+    for (unsigned l = 0; l < m->nlevels && k < count; l++) {
+        lru_queue *q = &m->q[l];
+        uint32_t c = q->head;
+        while (k < count && c != q->tail) {
+            uint32_t id = q->ring[c & m->rmask];
+            const lru_node *n = &m->nodes[id];
+            if (n->level == l && n->pos == c) {
+                __builtin_prefetch(&m->tab.slots[n->slot], 1, 3);
+                out[k++].block_id = id;
+            }
+            c++;
         }
-        const lru_node *n = &m->nodes[id];
-        __builtin_prefetch(&m->tab.slots[n->slot], 1, 3);
-        out[k++].block_id = id;
-        id = n->next;
+        stop[l] = c;
+        walked = l + 1;
     }
-walked:
     for (size_t j = 0; j < k; j++) {
         uint32_t v = out[j].block_id;
         lru_node *n = &m->nodes[v];
         kvbm_plh h = n->key;
-        size_t slot = kvbm__idx_slot_of(&m->tab, v); /* current: earlier deletes may shift */
+        size_t slot = n->slot; /* current: earlier deletes may have shifted it */
         kvbm_assert(m->tab.slots[slot].val == v);
-        kvbm_assert(m->head[n->level] == v);
         lru_remove(m, slot, v);
         out[j].hash = h;
     }
+    for (unsigned l = 0; l < walked; l++) m->q[l].head = stop[l];
     return k;
 }
 
@@ -177,22 +214,27 @@ static inline unsigned multi_level_for(const lru_map *m, uint32_t f)
     return 3;
 }
 
-static kvbm_status lru_insert(void *ctx, kvbm_plh h, uint32_t block_id)
+static __attribute__((noinline, cold)) kvbm_status lru_insert_error(lru_map *m, uint32_t block_id)
 {
-    lru_map *m = ctx;
-    if (KVBM_UNLIKELY(m->count >= m->capacity)) {
+    if (m->count >= m->capacity) {
         kvbm__set_error("LRU backend insert would cause eviction! len=%zu capacity=%zu",
                         m->count, m->capacity);
         return KVBM_EFULL;
     }
-    if (KVBM_UNLIKELY(block_id >= m->capacity)) {
+    if (block_id >= m->capacity) {
         kvbm__set_error("block id %u out of range (capacity %zu)", block_id, m->capacity);
         return KVBM_EINVAL;
     }
-    if (KVBM_UNLIKELY(m->nodes[block_id].level != LEVEL_ABSENT)) {
-        kvbm__set_error("block %u already in the inactive backend", block_id);
-        return KVBM_EINVAL;
-    }
+    kvbm__set_error("block %u already in the inactive backend", block_id);
+    return KVBM_EINVAL;
+}
+
+static kvbm_status lru_insert(void *ctx, kvbm_plh h, uint32_t block_id)
+{
+    lru_map *m = ctx;
+    if (KVBM_UNLIKELY(m->count >= m->capacity || block_id >= m->capacity ||
+                      m->nodes[block_id].level != LEVEL_ABSENT))
+        return lru_insert_error(m, block_id);
     uint32_t h32 = kvbm__idx_plh_h32(h);
     lru_key_ctx kc = { m, h.hi, h.lo };
     size_t slot;
@@ -203,7 +245,7 @@ static kvbm_status lru_insert(void *ctx, kvbm_plh h, uint32_t block_id)
     unsigned level = 0;
     if (m->nlevels > 1) level = multi_level_for(m, kvbm_tracker_count(m->tracker, h));
     kvbm__plh_store(&m->nodes[block_id].key, h);
-    list_push_tail(m, level, block_id);
+    queue_push(m, level, block_id);
     kvbm__idx_put_at(&m->tab, slot, h32, block_id);
     m->count++;
     return KVBM_OK;
@@ -231,35 +273,46 @@ static void lru_destroy(void *ctx)
     lru_map *m = ctx;
     if (m == NULL) return;
     kvbm__idx_fini(&m->tab);
+    for (unsigned l = 0; l < MAX_LEVELS; l++) free(m->q[l].ring);
     free(m->nodes);
     kvbm_tracker_release(m->tracker);
     free(m);
 }
 
-/* O(n) structural check: lists, levels, index and counts agree. */
+/* O(n) structural check: rings, levels, index and counts agree. */
 static bool lru_check(void *ctx)
 {
     lru_map *m = ctx;
     size_t total = 0;
     for (unsigned l = 0; l < m->nlevels; l++) {
+        const lru_queue *q = &m->q[l];
+        if ((uint32_t)(q->tail - q->head) > m->rmask + 1u) return false;
         size_t n = 0;
-        uint32_t prev = NIL;
-        for (uint32_t id = m->head[l]; id != NIL; id = m->nodes[id].next) {
-            if (id >= m->capacity || m->nodes[id].level != l || m->nodes[id].prev != prev) return false;
+        for (uint32_t c = q->head; c != q->tail; c++) {
+            uint32_t id = q->ring[c & m->rmask];
+            if (id >= m->capacity) return false;
+            if (!entry_live(m, l, c, id)) continue;
             kvbm_plh h = m->nodes[id].key;
             size_t slot = lru_find_slot(m, h, kvbm__idx_plh_h32(h));
             if (slot == KVBM_IDX_NONE || m->tab.slots[slot].val != id) return false;
             if (kvbm__idx_slot_of(&m->tab, id) != slot) return false;
-            prev = id;
             if (++n > m->capacity) return false;
         }
-        if (m->tail[l] != prev || n != m->len[l]) return false;
+        if (n != q->len) return false;
         total += n;
     }
     if (total != m->count || m->tab.count != m->count) return false;
     size_t present = 0;
-    for (size_t id = 0; id < m->capacity; id++)
-        if (m->nodes[id].level != LEVEL_ABSENT) present++;
+    for (size_t id = 0; id < m->capacity; id++) {
+        const lru_node *nd = &m->nodes[id];
+        if (nd->level == LEVEL_ABSENT) continue;
+        if (nd->level >= m->nlevels) return false;
+        const lru_queue *q = &m->q[nd->level];
+        /* the node's entry lies in its ring's window and names it */
+        if ((uint32_t)(nd->pos - q->head) >= (uint32_t)(q->tail - q->head)) return false;
+        if (q->ring[nd->pos & m->rmask] != id) return false;
+        present++;
+    }
     return present == m->count;
 }
 
@@ -293,30 +346,40 @@ static const kvbm_inactive_ops multi_lru_ops = {
     .check = lru_check,
 };
 
+#define LRU_MAX_CAPACITY (UINT32_C(1) << 30) /* rings (2 x capacity, rounded up) < 2^32 */
+
 static kvbm_status lru_map_create(size_t capacity, unsigned nlevels, lru_map **out)
 {
-    if (capacity == 0 || capacity > (size_t)UINT32_MAX - 1) {
-        kvbm__set_error("backend capacity must be in 1..%u, got %zu", UINT32_MAX - 1, capacity);
+    if (capacity == 0 || capacity > LRU_MAX_CAPACITY) {
+        kvbm__set_error("backend capacity must be in 1..%u, got %zu", LRU_MAX_CAPACITY, capacity);
         return KVBM_EINVAL;
     }
     lru_map *m = calloc(1, sizeof *m);
     if (m == NULL) return KVBM_ENOMEM;
+    size_t ring = (size_t)kvbm__next_pow2_u64((uint64_t)capacity * 2u);
+    if (ring < 16) ring = 16;
+    m->rmask = (uint32_t)(ring - 1);
     m->nodes = malloc(capacity * sizeof *m->nodes);
     kvbm_status st = m->nodes == NULL ? KVBM_ENOMEM : kvbm__idx_init(&m->tab, capacity);
+    for (unsigned l = 0; l < nlevels && st == KVBM_OK; l++) {
+        m->q[l].ring = malloc(ring * sizeof *m->q[l].ring);
+        if (m->q[l].ring == NULL) st = KVBM_ENOMEM;
+    }
     if (st != KVBM_OK) {
+        for (unsigned l = 0; l < nlevels; l++) free(m->q[l].ring);
+        if (m->nodes != NULL) kvbm__idx_fini(&m->tab);
         free(m->nodes);
         free(m);
         return st;
     }
     for (size_t i = 0; i < capacity; i++) {
-        m->nodes[i].prev = m->nodes[i].next = NIL;
+        m->nodes[i].pos = 0;
         m->nodes[i].level = LEVEL_ABSENT;
     }
     m->tab.where_base = (char *)&m->nodes[0].slot;
     m->tab.where_stride = sizeof *m->nodes;
     m->capacity = capacity;
     m->nlevels = nlevels;
-    for (unsigned l = 0; l < MAX_LEVELS; l++) m->head[l] = m->tail[l] = NIL;
     *out = m;
     return KVBM_OK;
 }
@@ -384,5 +447,5 @@ size_t kvbm__multi_lru_level_len(const kvbm_inactive *b, unsigned level)
 {
     if (b->ops != &multi_lru_ops && b->ops != &lru_ops) return 0;
     const lru_map *m = b->ctx;
-    return level < m->nlevels ? m->len[level] : 0;
+    return level < m->nlevels ? m->q[level].len : 0;
 }
