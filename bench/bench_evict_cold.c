@@ -19,25 +19,11 @@
 #include "backends/backend.h"
 #include "kvbm/tracker.h"
 #include "bench_clock.h"
+#include "backend_kinds.h"
 
 #define BATCH   24
 #define ROUNDS  20000
 #define SAMPLES 5
-
-enum { B_HASHMAP, B_LRU, B_MULTI, B_TICK, B_FIFO, B_COUNT };
-static const char *const bnames[B_COUNT] = { "hashmap", "lru", "multi_lru", "lineage_tick", "lineage_fifo" };
-
-static kvbm_status make(int k, size_t cap, kvbm_tracker *t, kvbm_inactive *b)
-{
-    static const uint8_t thr[3] = { 3, 8, 15 };
-    switch (k) {
-    case B_HASHMAP: return kvbm__hashmap_create(cap, b);
-    case B_LRU: return kvbm__lru_create(cap, b);
-    case B_MULTI: return kvbm__multi_lru_create(cap, thr, t, b);
-    case B_TICK: return kvbm__lineage_create(cap, KVBM_LINEAGE_TICK, b);
-    default: return kvbm__lineage_create(cap, KVBM_LINEAGE_FIFO, b);
-    }
-}
 
 static kvbm_plh key(uint64_t i)
 {

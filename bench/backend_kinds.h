@@ -1,0 +1,25 @@
+/* bench/backend_kinds.h - the five inactive backends by index, for the standalone backend
+ * benchmarks (bench_backends, bench_evict_cold). Header-only. */
+#ifndef KVBM_BENCH_BACKEND_KINDS_H
+#define KVBM_BENCH_BACKEND_KINDS_H
+
+#include "backends/backend.h"
+#include "kvbm/tracker.h"
+
+enum { B_HASHMAP, B_LRU, B_MULTI, B_TICK, B_FIFO, B_COUNT };
+static const char *const bnames[B_COUNT] = { "hashmap", "lru", "multi_lru", "lineage_tick", "lineage_fifo" };
+
+/* Backend @k over @cap blocks; MultiLRU uses tracker @t and the default thresholds. */
+static inline kvbm_status make(int k, size_t cap, kvbm_tracker *t, kvbm_inactive *b)
+{
+    static const uint8_t thr[3] = { 3, 8, 15 };
+    switch (k) {
+    case B_HASHMAP: return kvbm__hashmap_create(cap, b);
+    case B_LRU: return kvbm__lru_create(cap, b);
+    case B_MULTI: return kvbm__multi_lru_create(cap, thr, t, b);
+    case B_TICK: return kvbm__lineage_create(cap, KVBM_LINEAGE_TICK, b);
+    default: return kvbm__lineage_create(cap, KVBM_LINEAGE_FIFO, b);
+    }
+}
+
+#endif /* KVBM_BENCH_BACKEND_KINDS_H */
