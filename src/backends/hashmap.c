@@ -4,20 +4,23 @@
  * monotonically increasing sequence number per insert, an id -> seq map and an ordered map
  * seq -> block, popping the smallest seq (O(log n)). Because seq numbers are handed out in
  * increasing order and only ever removed, the ordered map's order is exactly insertion
- * order; kvbm keeps that observable order with an intrusive doubly-linked list by block id
- * (append at the tail, pop at the head, unlink anywhere): O(1), allocation-free. The seq
- * number is still kept per entry (kvbm__fifo_reuse_seq) so the "keys strictly increasing"
- * property remains testable.
+ * order; kvbm keeps that observable order in a ring of block ids with lazy deletion (as
+ * lru.c's queues, docs/design/backends.md §3): insert appends at `tail` and records the
+ * ring counter in the node (pos); removing an entry anywhere only marks the node absent,
+ * and its stale ring entry is skipped when it reaches the head; a full ring is compacted in
+ * place. O(1) amortised, allocation-free. The seq number is still kept per entry
+ * (kvbm__fifo_reuse_seq) so the "keys strictly increasing" property remains testable.
  *
  *   fifo.nodes[id].seq == ABSENT  <=>  id not in the policy
- *   list head = smallest seq (next victim) ... tail = largest seq
+ *   ring entry at counter c (head <= c < tail) is live <=> nodes[id].seq != ABSENT and
+ *   nodes[id].pos == c; live entries in ring order = increasing seq (head = next victim)
  *
  * The backend's index (index.h) maps hash -> block id and compares keys through the
  * policy's per-id node, so every key is stored once. allocate_all drains in FIFO order
  * (the reference leaves it unspecified: hash-map order).
  *
- * Memory per block: 32 B fifo node + 4 B index back-pointer + 16-32 B index = 52-68 B.
- * All operations O(1).
+ * Memory per block: 32 B fifo node + 8-16 B ring + 4 B index back-pointer + 16-32 B index
+ * = 60-84 B. All operations O(1) (insert and victim pops amortised).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -25,13 +28,13 @@
 #include "backends/backend.h"
 #include "backends/index.h"
 
-#define NIL    UINT32_MAX
 #define ABSENT UINT64_MAX
+#define FIFO_MAX_CAPACITY (UINT32_C(1) << 30) /* ring (2 x capacity, rounded up) < 2^32 */
 
 typedef struct fifo_node {
     kvbm_plh hash;
     uint64_t seq;
-    uint32_t prev, next;
+    uint32_t pos;   /* ring counter of the live entry (valid while seq != ABSENT) */
 } fifo_node;
 
 struct kvbm_fifo_reuse {
@@ -39,25 +42,32 @@ struct kvbm_fifo_reuse {
     size_t     capacity;
     size_t     count;
     uint64_t   next_seq;
-    uint32_t   head, tail;
+    uint32_t  *ring;     /* [rmask + 1] block ids */
+    uint32_t   rmask;
+    uint32_t   head, tail; /* free-running counters */
 };
 
 kvbm_status kvbm__fifo_reuse_create(size_t capacity, kvbm_fifo_reuse **out)
 {
-    if (out == NULL || capacity == 0 || capacity > (size_t)UINT32_MAX - 1) return KVBM_EINVAL;
+    if (out == NULL || capacity == 0 || capacity > FIFO_MAX_CAPACITY) return KVBM_EINVAL;
     kvbm_fifo_reuse *f = calloc(1, sizeof *f);
     if (f == NULL) return KVBM_ENOMEM;
+    size_t ring = (size_t)kvbm__next_pow2_u64((uint64_t)capacity * 2u);
+    if (ring < 16) ring = 16;
     f->nodes = malloc(capacity * sizeof *f->nodes);
-    if (f->nodes == NULL) {
+    f->ring = malloc(ring * sizeof *f->ring);
+    if (f->nodes == NULL || f->ring == NULL) {
+        free(f->nodes);
+        free(f->ring);
         free(f);
         return KVBM_ENOMEM;
     }
     for (size_t i = 0; i < capacity; i++) {
         f->nodes[i].seq = ABSENT;
-        f->nodes[i].prev = f->nodes[i].next = NIL;
+        f->nodes[i].pos = 0;
     }
     f->capacity = capacity;
-    f->head = f->tail = NIL;
+    f->rmask = (uint32_t)(ring - 1);
     *out = f;
     return KVBM_OK;
 }
@@ -66,12 +76,33 @@ void kvbm__fifo_reuse_destroy(kvbm_fifo_reuse *f)
 {
     if (f == NULL) return;
     free(f->nodes);
+    free(f->ring);
     free(f);
 }
 
 static inline bool fifo_present(const kvbm_fifo_reuse *f, uint32_t id)
 {
     return id < f->capacity && f->nodes[id].seq != ABSENT;
+}
+
+static inline bool fifo_live(const kvbm_fifo_reuse *f, uint32_t c, uint32_t id)
+{
+    return f->nodes[id].seq != ABSENT && f->nodes[id].pos == c;
+}
+
+/* Rewrite the live entries of a full ring contiguously from its head (in order). */
+static __attribute__((noinline)) void fifo_compact(kvbm_fifo_reuse *f)
+{
+    uint32_t w = f->head;
+    for (uint32_t c = f->head; c != f->tail; c++) {
+        uint32_t id = f->ring[c & f->rmask];
+        if (!fifo_live(f, c, id)) continue;
+        f->ring[w & f->rmask] = id;
+        f->nodes[id].pos = w;
+        w++;
+    }
+    f->tail = w;
+    kvbm_assert(f->tail - f->head == f->count);
 }
 
 kvbm_status kvbm__fifo_reuse_insert(kvbm_fifo_reuse *f, uint32_t block_id, kvbm_plh h)
@@ -85,26 +116,20 @@ kvbm_status kvbm__fifo_reuse_insert(kvbm_fifo_reuse *f, uint32_t block_id, kvbm_
         kvbm__set_error("Block %u already exists in free list (block already exists)", block_id);
         return KVBM_EINVAL;
     }
+    if (KVBM_UNLIKELY(f->tail - f->head > f->rmask)) fifo_compact(f);
+    uint32_t c = f->tail++;
+    f->ring[c & f->rmask] = block_id;
     kvbm__plh_store(&n->hash, h);
-    n->seq  = f->next_seq++;
-    n->next = NIL;
-    n->prev = f->tail;
-    if (f->tail != NIL) f->nodes[f->tail].next = block_id;
-    else f->head = block_id;
-    f->tail = block_id;
+    n->seq = f->next_seq++;
+    n->pos = c;
     f->count++;
     return KVBM_OK;
 }
 
+/* Remove a present id: its ring entry goes stale. */
 static inline void fifo_unlink(kvbm_fifo_reuse *f, uint32_t id)
 {
-    fifo_node *n = &f->nodes[id];
-    if (n->prev != NIL) f->nodes[n->prev].next = n->next;
-    else f->head = n->next;
-    if (n->next != NIL) f->nodes[n->next].prev = n->prev;
-    else f->tail = n->prev;
-    n->prev = n->next = NIL;
-    n->seq = ABSENT;
+    f->nodes[id].seq = ABSENT;
     f->count--;
 }
 
@@ -120,12 +145,16 @@ kvbm_status kvbm__fifo_reuse_remove(kvbm_fifo_reuse *f, uint32_t block_id)
 
 bool kvbm__fifo_reuse_next_free(kvbm_fifo_reuse *f, kvbm_pair *out)
 {
-    uint32_t id = f->head;
-    if (id == NIL) return false;
-    out->hash = f->nodes[id].hash;
-    out->block_id = id;
-    fifo_unlink(f, id);
-    return true;
+    while (f->head != f->tail) {
+        uint32_t c = f->head++;
+        uint32_t id = f->ring[c & f->rmask];
+        if (!fifo_live(f, c, id)) continue;
+        out->hash = f->nodes[id].hash;
+        out->block_id = id;
+        fifo_unlink(f, id);
+        return true;
+    }
+    return false;
 }
 
 size_t kvbm__fifo_reuse_len(const kvbm_fifo_reuse *f) { return f->count; }
@@ -186,15 +215,20 @@ static size_t hm_scan_matches(void *ctx, const kvbm_plh *hashes, size_t n, bool 
     return kvbm__inactive_walk(hm_find_match, ctx, hashes, n, touch, false, out);
 }
 
-/* Two passes (as in lru.c): walk the FIFO from its head collecting the victims and
- * prefetching their index slots and back-pointers, then remove them in that order (the
- * same sequence as popping the head repeatedly: removing the head never reorders the
- * rest). The index misses of the batch overlap instead of following each node load. */
+/* Two passes (as in lru.c): walk the ring from its head collecting the live victims and
+ * prefetching their back-pointers, then remove them in that order (the same sequence as
+ * popping the head repeatedly). Ring reads are sequential and the node loads independent,
+ * so the misses of the batch overlap; every entry walked is a victim or stale, so the head
+ * moves to where the walk stopped. */
 static size_t hm_allocate(void *ctx, size_t count, kvbm_pair *out)
 {
     hashmap_be *m = ctx;
+    kvbm_fifo_reuse *f = m->fifo;
     size_t k = 0;
-    for (uint32_t id = m->fifo->head; k < count && id != NIL; id = m->fifo->nodes[id].next) {
+    uint32_t c = f->head;
+    for (; k < count && c != f->tail; c++) {
+        uint32_t id = f->ring[c & f->rmask];
+        if (!fifo_live(f, c, id)) continue;
         __builtin_prefetch(&m->slot_of[id], 0, 3);
         out[k++].block_id = id;
     }
@@ -202,14 +236,14 @@ static size_t hm_allocate(void *ctx, size_t count, kvbm_pair *out)
         __builtin_prefetch(&m->tab.slots[m->slot_of[out[j].block_id]], 1, 3);
     for (size_t j = 0; j < k; j++) {
         uint32_t id = out[j].block_id;
-        kvbm_assert(m->fifo->head == id);
-        kvbm_plh h = m->fifo->nodes[id].hash;
+        kvbm_plh h = f->nodes[id].hash;
         size_t slot = kvbm__idx_slot_of(&m->tab, id); /* current: earlier deletes may shift */
         kvbm_assert(m->tab.slots[slot].val == id);
-        fifo_unlink(m->fifo, id);
+        fifo_unlink(f, id);
         kvbm__idx_del(&m->tab, slot);
         out[j].hash = h;
     }
+    f->head = c;
     return k;
 }
 
@@ -258,21 +292,30 @@ static bool hm_check(void *ctx)
 {
     hashmap_be *m = ctx;
     const kvbm_fifo_reuse *f = m->fifo;
+    if ((uint32_t)(f->tail - f->head) > f->rmask + 1u) return false;
     size_t n = 0;
-    uint32_t prev = NIL;
     uint64_t last_seq = 0;
-    for (uint32_t id = f->head; id != NIL; id = f->nodes[id].next) {
+    for (uint32_t c = f->head; c != f->tail; c++) {
+        uint32_t id = f->ring[c & f->rmask];
+        if (id >= f->capacity) return false;
+        if (!fifo_live(f, c, id)) continue;
         const fifo_node *nd = &f->nodes[id];
-        if (id >= f->capacity || nd->prev != prev || nd->seq == ABSENT) return false;
         if (n > 0 && nd->seq <= last_seq) return false;
         size_t slot = hm_find_slot(m, nd->hash);
         if (slot == KVBM_IDX_NONE || m->tab.slots[slot].val != id) return false;
         if (m->slot_of[id] != slot) return false;
         last_seq = nd->seq;
-        prev = id;
         if (++n > f->capacity) return false;
     }
-    return prev == f->tail && n == f->count && m->tab.count == n;
+    size_t present = 0;
+    for (uint32_t id = 0; id < f->capacity; id++) {
+        const fifo_node *nd = &f->nodes[id];
+        if (nd->seq == ABSENT) continue;
+        if ((uint32_t)(nd->pos - f->head) >= (uint32_t)(f->tail - f->head)) return false;
+        if (f->ring[nd->pos & f->rmask] != id) return false;
+        present++;
+    }
+    return n == f->count && present == n && m->tab.count == n;
 }
 
 static const kvbm_inactive_ops hashmap_ops = {
@@ -293,8 +336,8 @@ static const kvbm_inactive_ops hashmap_ops = {
 kvbm_status kvbm__hashmap_create(size_t capacity, kvbm_inactive *out)
 {
     if (out == NULL) return KVBM_EINVAL;
-    if (capacity == 0 || capacity > (size_t)UINT32_MAX - 1) {
-        kvbm__set_error("backend capacity must be in 1..%u, got %zu", UINT32_MAX - 1, capacity);
+    if (capacity == 0 || capacity > FIFO_MAX_CAPACITY) {
+        kvbm__set_error("backend capacity must be in 1..%u, got %zu", FIFO_MAX_CAPACITY, capacity);
         return KVBM_EINVAL;
     }
     hashmap_be *m = calloc(1, sizeof *m);

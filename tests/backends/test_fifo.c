@@ -189,3 +189,77 @@ KVBM_TEST(hashmap_rejects_duplicate_id_and_hash)
     EXPECT_TRUE(tb_check(&b));
     kvbm__inactive_destroy(&b);
 }
+
+/* The FIFO is a ring with lazy deletion (removals leave stale entries that a full ring
+ * compacts away). Capacity 5 has a 16-entry ring: this loop compacts hundreds of times,
+ * through both the policy alone (remove / next_free) and the HashMap backend (find_match /
+ * allocate of several victims), checking the order against a list model every step. */
+KVBM_TEST(fifo_ring_compaction_keeps_exact_order)
+{
+    enum { CAP = 5 };
+    kvbm_inactive b;
+    ASSERT_OK(kvbm__hashmap_create(CAP, &b));
+    kvbm_fifo_reuse *f = fifo_new(CAP);
+    ASSERT_TRUE(f != NULL);
+    uint32_t mb[CAP], mf[CAP]; /* models: backend, policy */
+    size_t lb = 0, lf = 0;
+    uint64_t x = test_seed() | 1;
+    size_t removes = 0, pops = 0;
+    for (int step = 0; step < 5000; step++) {
+        x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+        uint32_t r = (uint32_t)(x >> 11);
+        /* policy */
+        if (lf < CAP && (r % 3 != 0 || lf == 0)) {
+            uint32_t id = 0;
+            for (bool clash = true; clash; id += clash) {
+                clash = false;
+                for (size_t i = 0; i < lf; i++) clash |= mf[i] == id;
+            }
+            ASSERT_OK(kvbm__fifo_reuse_insert(f, id, H(id)));
+            mf[lf++] = id;
+        } else if (r % 4 != 0) {
+            size_t i = (r >> 3) % lf;
+            ASSERT_OK(kvbm__fifo_reuse_remove(f, mf[i]));
+            memmove(&mf[i], &mf[i + 1], (lf - i - 1) * sizeof *mf);
+            lf--;
+            removes++;
+        } else {
+            ASSERT_EQ(pop_id(f), mf[0]);
+            memmove(&mf[0], &mf[1], (lf - 1) * sizeof *mf);
+            lf--;
+            pops++;
+        }
+        ASSERT_EQ(kvbm__fifo_reuse_len(f), lf);
+        /* backend */
+        r = (uint32_t)(x >> 29);
+        if (lb < CAP && (r % 3 != 0 || lb == 0)) {
+            uint32_t id = 0;
+            for (bool clash = true; clash; id += clash) {
+                clash = false;
+                for (size_t i = 0; i < lb; i++) clash |= mb[i] == id;
+            }
+            ASSERT_OK(b.ops->insert(b.ctx, H(id), id));
+            mb[lb++] = id;
+        } else if (r % 4 != 0) {
+            size_t i = (r >> 3) % lb;
+            uint32_t got;
+            ASSERT_TRUE(b.ops->find_match(b.ctx, H(mb[i]), false, &got));
+            ASSERT_EQ(got, mb[i]);
+            memmove(&mb[i], &mb[i + 1], (lb - i - 1) * sizeof *mb);
+            lb--;
+        } else {
+            size_t want = 1 + (r >> 5) % lb;
+            kvbm_pair out[CAP];
+            ASSERT_EQ(b.ops->allocate(b.ctx, want, out), want);
+            for (size_t i = 0; i < want; i++) ASSERT_EQ(out[i].block_id, mb[i]);
+            memmove(&mb[0], &mb[want], (lb - want) * sizeof *mb);
+            lb -= want;
+        }
+        ASSERT_EQ(b.ops->len(b.ctx), lb);
+        ASSERT_TRUE(tb_check(&b));
+    }
+    EXPECT_GT(removes, 1000u);
+    EXPECT_GT(pops, 300u);
+    kvbm__fifo_reuse_destroy(f);
+    kvbm__inactive_destroy(&b);
+}
