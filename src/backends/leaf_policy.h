@@ -241,17 +241,6 @@ LP_INLINE void lpk_on_node_removed(kvbm_leaf_policy *p, kvbm_lineage_eviction K,
     }
 }
 
-/* Prefetch hint: the per-node record of idx (about to be read or written by a hook). */
-LP_INLINE void lpk_prefetch(const kvbm_leaf_policy *p, kvbm_lineage_eviction K, uint32_t idx)
-{
-    if (K == KVBM_LINEAGE_TICK) {
-        __builtin_prefetch(&p->tn[idx], 1, 3);
-    } else {
-        __builtin_prefetch(&p->prev[idx], 1, 3);
-        __builtin_prefetch(&p->next[idx], 1, 3);
-    }
-}
-
 LP_INLINE uint32_t lpk_next_victim(const kvbm_leaf_policy *p, kvbm_lineage_eviction K)
 {
     return K == KVBM_LINEAGE_TICK ? p->root : p->head;

@@ -299,12 +299,6 @@ LP_INLINE uint32_t lin_remove_node(lineage *g, kvbm_lineage_eviction K, uint32_t
 {
     lin_node *n = &g->nodes[idx];
     uint32_t block_id = n->block_id;
-    if (n->first_child == NIL && n->parent != NIL) {
-        /* the prune reads the parent and, when it re-becomes a leaf, its policy record:
-         * start both misses before the policy work on idx */
-        __builtin_prefetch(&g->nodes[n->parent], 1, 3);
-        lpk_prefetch(&g->policy, K, n->parent);
-    }
     n->kind = NODE_GHOST;
     g->count--;
     g->id_present[n->block_id] = 0;
@@ -358,12 +352,6 @@ LP_INLINE kvbm_status lin_insert_k(void *ctx, kvbm_lineage_eviction K, kvbm_plh 
      * comparison. Keys are unique, so the first entry matching either way is the node. A
      * miss ends on the empty slot where the key goes (the digest needs only h.lo). */
     uint32_t h32 = key_h32(g->fmask, h.lo);
-    /* Hint only: the parent key's home slot. Its digest is key_h32 of the parent fragment,
-     * whose fmask bits are the low bits of h.hi in the PLH layout (plh.c); the parent probe
-     * below usually misses the cache (the tail-first release makes the own probe warm:
-     * the previous insert created this node as a ghost). A different layout only wastes
-     * the prefetch. */
-    __builtin_prefetch(&g->tab.slots[(size_t)key_h32(g->fmask, h.hi) & g->tab.mask], 1, 3);
     uint32_t idx = NIL;
     bool exact = false, have_key = false;
     uint64_t pos = 0, frag = 0;
