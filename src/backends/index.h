@@ -170,10 +170,10 @@ static inline void kvbm__idx_del(kvbm_idxtab *t, size_t slot)
         j = (j + 1) & t->mask;
         kvbm_idx_slot e = t->slots[j];
         if (e.val == KVBM_IDX_EMPTY) break;
-        size_t home = (size_t)e.h32 & t->mask;
-        /* e may move into hole iff hole is cyclically in [home, j) */
-        bool movable = (hole <= j) ? (home <= hole || home > j) : (home <= hole && home > j);
-        if (movable) {
+        /* e may move into hole iff hole is cyclically in [home, j): its distance back
+         * from j is at most e's displacement (one compare instead of two branches) */
+        size_t disp = (j - ((size_t)e.h32 & t->mask)) & t->mask;
+        if (((j - hole) & t->mask) <= disp) {
             t->slots[hole] = e;
             kvbm__idx_note(t, e.val, hole);
             hole = j;
