@@ -92,11 +92,12 @@ static inline uint64_t xxh3_rrmxmx(uint64_t h, uint64_t len)
     return h ^ (h >> 28);
 }
 
-/* XXH3_64bits_withSecret for a 16-byte input (9..16-byte path, seed 0). */
-static inline uint64_t xxh3_16(const uint8_t key[16], uint64_t flip1, uint64_t flip2)
+/* XXH3_64bits_withSecret for a 16-byte input (9..16-byte path, seed 0), given the input
+ * as its two little-endian 64-bit halves k0 = bytes 0..7, k1 = bytes 8..15. */
+static inline uint64_t xxh3_16w(uint64_t k0, uint64_t k1, uint64_t flip1, uint64_t flip2)
 {
-    uint64_t lo = rd64(key) ^ flip1;
-    uint64_t hi = rd64(key + 8) ^ flip2;
+    uint64_t lo = k0 ^ flip1;
+    uint64_t hi = k1 ^ flip2;
     tlfu_u128 p = (tlfu_u128)lo * hi;
     uint64_t acc = 16 + bswap64(lo) + hi + ((uint64_t)p ^ (uint64_t)(p >> 64));
     return xxh3_avalanche(acc);
@@ -117,7 +118,7 @@ void kvbm__tinylfu_secret(unsigned seed, uint8_t secret[KVBM_TLFU_SECRET_SIZE])
 
 uint64_t kvbm__tinylfu_hash(const kvbm__sketch *s, unsigned i, const uint8_t *key, size_t len)
 {
-    if (len == 16) return xxh3_16(key, s->flip16a[i], s->flip16b[i]);
+    if (len == 16) return xxh3_16w(rd64(key), rd64(key + 8), s->flip16a[i], s->flip16b[i]);
     return xxh3_8(key, s->flip8[i]);
 }
 
@@ -271,53 +272,46 @@ static __attribute__((noinline, cold)) struct hmemo *hmemo_alloc(const kvbm__ske
     return m;
 }
 
-/* The four hashes of a key: a pointer into the thread's memo (most recent way of the key's
- * set, valid until the next memo use on this thread) or, without a memo (8-byte keys, or
- * the memo could not be allocated), into @buf. Returning the memo's own words, rather than
- * copying them out, keeps a hit free of stack round trips. */
-static inline const uint64_t *key_hashes(const kvbm__sketch *s, const uint8_t *key, size_t len,
-                                         uint64_t buf[4])
+/* The four hashes of a 16-byte key given as its LE halves (k0, k1): a pointer into the
+ * thread's memo (most recent way of the key's set, valid until the next memo use on this
+ * thread) or, without a memo, into @buf. Returning the memo's own words, rather than
+ * copying them out, keeps a hit free of stack round trips. A PLH key is (lo, hi) itself. */
+static inline const uint64_t *key16_hashes(const kvbm__sketch *s, uint64_t k0, uint64_t k1,
+                                           uint64_t buf[4])
 {
-    if (len == 16) {
-        struct hmemo *m = tl_hmemo;
-        if (KVBM_UNLIKELY(m == NULL) && !tl_hmemo_failed) m = hmemo_alloc(s);
-        if (KVBM_LIKELY(m != NULL)) {
-            uint64_t k0, k1;
-            memcpy(&k0, key, 8);
-            memcpy(&k1, key + 8, 8);
-            unsigned set = (unsigned)((k0 ^ (k0 >> 29) ^ k1) & (HMEMO_SETS - 1));
-            struct hmemo_keys *ks = &m->keys[set];
-            uint64_t (*hs)[4] = m->h[set];
-            if (KVBM_LIKELY(ks->k0[0] == k0 && ks->k1[0] == k1)) return hs[0];
-            uint64_t h[4];
-            if (ks->k0[1] == k0 && ks->k1[1] == k1) {
-                for (unsigned i = 0; i < 4; i++) h[i] = hs[1][i];
-            } else {
-                for (unsigned i = 0; i < 4; i++) h[i] = kvbm__tinylfu_hash(s, i, key, len);
-            }
-            /* (re)insert as most recent; the old way 0 becomes way 1 */
-            ks->k0[1] = ks->k0[0];
-            ks->k1[1] = ks->k1[0];
-            for (unsigned i = 0; i < 4; i++) hs[1][i] = hs[0][i];
-            ks->k0[0] = k0;
-            ks->k1[0] = k1;
-            for (unsigned i = 0; i < 4; i++) hs[0][i] = h[i];
-            return hs[0];
+    struct hmemo *m = tl_hmemo;
+    if (KVBM_UNLIKELY(m == NULL) && !tl_hmemo_failed) m = hmemo_alloc(s);
+    if (KVBM_LIKELY(m != NULL)) {
+        unsigned set = (unsigned)((k0 ^ (k0 >> 29) ^ k1) & (HMEMO_SETS - 1));
+        struct hmemo_keys *ks = &m->keys[set];
+        uint64_t (*hs)[4] = m->h[set];
+        if (KVBM_LIKELY(ks->k0[0] == k0 && ks->k1[0] == k1)) return hs[0];
+        uint64_t h[4];
+        if (ks->k0[1] == k0 && ks->k1[1] == k1) {
+            for (unsigned i = 0; i < 4; i++) h[i] = hs[1][i];
+        } else {
+            for (unsigned i = 0; i < 4; i++) h[i] = xxh3_16w(k0, k1, s->flip16a[i], s->flip16b[i]);
         }
+        /* (re)insert as most recent; the old way 0 becomes way 1 */
+        ks->k0[1] = ks->k0[0];
+        ks->k1[1] = ks->k1[0];
+        for (unsigned i = 0; i < 4; i++) hs[1][i] = hs[0][i];
+        ks->k0[0] = k0;
+        ks->k1[0] = k1;
+        for (unsigned i = 0; i < 4; i++) hs[0][i] = h[i];
+        return hs[0];
     }
-    for (unsigned i = 0; i < 4; i++) buf[i] = kvbm__tinylfu_hash(s, i, key, len);
+    for (unsigned i = 0; i < 4; i++) buf[i] = xxh3_16w(k0, k1, s->flip16a[i], s->flip16b[i]);
     return buf;
 }
 
-/* The cells without prefetching (batched touch prefetches on its own schedule). */
-static inline void cells_only(const kvbm__sketch *s, const uint8_t *key, size_t len, sketch_cells *c)
+/* key16_hashes for a key in bytes (16: through the memo; 8: hashed directly). */
+static inline const uint64_t *key_hashes(const kvbm__sketch *s, const uint8_t *key, size_t len,
+                                         uint64_t buf[4])
 {
-    uint64_t buf[4];
-    const uint64_t *h = key_hashes(s, key, len, buf);
-    for (unsigned i = 0; i < 4; i++) {
-        c->word[i] = sketch_word(s, h[i]);
-        c->shift[i] = (unsigned)(h[i] & 15) * 4;
-    }
+    if (len == 16) return key16_hashes(s, rd64(key), rd64(key + 8), buf);
+    for (unsigned i = 0; i < 4; i++) buf[i] = kvbm__tinylfu_hash(s, i, key, len);
+    return buf;
 }
 
 static inline void cells_of(const kvbm__sketch *s, const uint8_t *key, size_t len, sketch_cells *c)
@@ -360,12 +354,10 @@ static inline uint32_t estimate_cells(const kvbm__sketch *s, const sketch_cells 
     return best;
 }
 
-/* estimate_cells(cells_only(key)) without the intermediate cells: loads straight from the
- * hashes (the count path under MultiLRU insert). */
-static inline uint32_t estimate_key(const kvbm__sketch *s, const uint8_t *key, size_t len)
+/* min of a key's four cells, straight from its hashes (the count path under MultiLRU
+ * insert: no intermediate cell records). */
+static inline uint32_t estimate_hashes(const kvbm__sketch *s, const uint64_t h[4])
 {
-    uint64_t buf[4];
-    const uint64_t *h = key_hashes(s, key, len, buf);
     uint32_t best = 15;
     for (unsigned i = 0; i < 4; i++) {
         uint64_t word = atomic_load_explicit(&s->table[sketch_word(s, h[i])], memory_order_relaxed);
@@ -514,7 +506,8 @@ static inline uint32_t tracker_count(kvbm_tracker *t, const uint8_t *key, size_t
          * (some of the key's words halved, others not). Counts are estimates anyway, and
          * this keeps the tracker mutex out of the store-lock critical section of MultiLRU
          * insert. Single-threaded results are exactly the locked ones. */
-        return estimate_key(&t->sketch, key, len);
+        uint64_t buf[4];
+        return estimate_hashes(&t->sketch, key_hashes(&t->sketch, key, len, buf));
     }
     if (t->kind == TRACKER_CUSTOM) {
         uint8_t k16[16] = { 0 };
@@ -544,10 +537,15 @@ void kvbm_tracker_touch(kvbm_tracker *t, kvbm_plh h)
 
 uint32_t kvbm_tracker_count(kvbm_tracker *t, kvbm_plh h)
 {
+    if (t == NULL) return 0;
+    if (KVBM_LIKELY(t->kind == TRACKER_TINYLFU)) { /* the key is (lo, hi) LE: no bytes needed */
+        uint64_t buf[4];
+        return estimate_hashes(&t->sketch, key16_hashes(&t->sketch, h.lo, h.hi, buf));
+    }
     uint8_t k[16];
     kvbm__store_le64(k, h.lo);
     kvbm__store_le64(k + 8, h.hi);
-    return t != NULL ? tracker_count(t, k, 16) : 0;
+    return tracker_count(t, k, 16);
 }
 
 /* A u64 key is 8 bytes LE for TinyLFU (the reference's u64 key type); custom trackers
@@ -616,12 +614,14 @@ static void touch_many_tinylfu(kvbm_tracker *t, const kvbm_plh *hashes, size_t n
     while (n > 0) {
         size_t m = n < TOUCH_CHUNK ? n : TOUCH_CHUNK;
         for (size_t i = 0; i < m; i++) {
-            uint8_t k[16];
-            kvbm__store_le64(k, hashes[i].lo);
-            kvbm__store_le64(k + 8, hashes[i].hi);
-            cells_only(s, k, 16, &c[i]);
-            for (unsigned j = 0; j < 4; j++)
-                __builtin_prefetch((const void *)&s->table[c[i].word[j]], 1);
+            uint64_t buf[4];
+            const uint64_t *h = key16_hashes(s, hashes[i].lo, hashes[i].hi, buf);
+            for (unsigned j = 0; j < 4; j++) {
+                uint64_t w = sketch_word(s, h[j]);
+                c[i].word[j] = w;
+                c[i].shift[j] = (unsigned)(h[j] & 15) * 4;
+                __builtin_prefetch((const void *)&s->table[w], 1);
+            }
         }
         kvbm__lock(&t->lock);
         for (size_t i = 0; i < m; i++) increment_cells(s, &c[i]);
