@@ -44,20 +44,21 @@ static inline void post_locked_end(struct kvbm_store *s, struct kvbm__post *p)
     }
 }
 
-/* After unlock: registry work and gauges. Does not drop store refs. */
-static __attribute__((unused)) void post_flush_work(struct kvbm_store *s, struct kvbm__post *p)
+/* After unlock: registry work (out of line: rare on the release path) ... */
+static __attribute__((unused, noinline)) void post_flush_registry(struct kvbm_store *s, struct kvbm__post *p)
 {
     if (p->na) kvbm__handle_mark_absent_release_many(p->absent, p->na, s->tier);
     if (p->nd) kvbm__handle_release_many(p->drop, p->nd);
     p->na = p->nd = 0;
+}
+
+/* ... and gauges (inline: a single release moves one gauge). Does not drop store refs. */
+static inline void post_flush(struct kvbm_store *s, struct kvbm__post *p)
+{
+    if (KVBM_UNLIKELY((p->na | p->nd) != 0)) post_flush_registry(s, p);
     if (p->d_reset) kvbm__metric_add(s->metrics, KVBM_METRIC_reset_pool_size, p->d_reset);
     if (p->d_inactive) kvbm__metric_add(s->metrics, KVBM_METRIC_inactive_pool_size, p->d_inactive);
     p->d_reset = p->d_inactive = 0;
-}
-
-static inline void post_flush(struct kvbm_store *s, struct kvbm__post *p)
-{
-    if ((p->na | p->nd) != 0 || (p->d_reset | p->d_inactive) != 0) post_flush_work(s, p);
 }
 
 /* After unlock, last action on @s. */
