@@ -89,6 +89,19 @@ static size_t tab_find(const struct shard *sh, uint64_t h64, kvbm_plh h)
     }
 }
 
+/* Index of the entry designating handle @h (home slot of @h64), or SIZE_MAX. A dying
+ * handle's entry is never replaced, so identity is the exact test and needs neither the
+ * stored hash nor the PLH. Lock held. */
+static inline size_t tab_find_ptr(const struct shard *sh, uint64_t h64, const kvbm_handle *h)
+{
+    if (sh->tab == NULL) return SIZE_MAX;
+    for (size_t i = h64 & sh->mask;; i = (i + 1) & sh->mask) {
+        const kvbm_handle *e = sh->tab[i].h;
+        if (e == h) return i;
+        if (e == NULL) return SIZE_MAX;
+    }
+}
+
 /* tab_find that also reports, on a miss, the empty slot that ended the probe: where an
  * insertion of @h goes if the table does not grow first (registration probes once). */
 static inline size_t tab_find_or_empty(const struct shard *sh, uint64_t h64, kvbm_plh h,
@@ -114,11 +127,11 @@ static void tab_put(struct slot *tab, size_t mask, uint64_t h64, kvbm_handle *h)
     tab[i].h = h;
 }
 
-/* One more entry would exceed the 3/4 load (or there is no table yet). Lock held. */
+/* One more entry would exceed the 1/2 load (or there is no table yet). Lock held. */
 static inline bool tab_full(const struct shard *sh)
 {
     size_t cap = sh->tab ? sh->mask + 1 : 0;
-    return (sh->count + 1) * 4 > cap * 3;
+    return (sh->count + 1) * 2 > cap;
 }
 
 /* Grow so that one more entry fits (tab_full was true). Lock held. */
@@ -600,9 +613,9 @@ static inline __attribute__((always_inline)) void handle_die_h64(kvbm_handle *h,
     kvbm_registry *r = h->reg;
     struct shard *sh = shard_of(r, h64);
     kvbm__lock(&sh->lock);
-    size_t i = tab_find(sh, h64, h->hash);
-    kvbm_assert(i != SIZE_MAX && sh->tab[i].h == h);
-    if (i != SIZE_MAX && sh->tab[i].h == h) tab_delete(sh, i);
+    size_t i = tab_find_ptr(sh, h64, h);
+    kvbm_assert(i != SIZE_MAX);
+    if (i != SIZE_MAX) tab_delete(sh, i);
     h->reg = NULL;
     bool unpin = handle_recycle(sh, h);
     if (sh->waiters > 0) pthread_cond_broadcast(&sh->cond);
