@@ -959,6 +959,49 @@ KVBM_TEST(presence_inline_and_overflow_tiers)
 }
 
 
+/* A recycled handle object keeps the tier of its first presence slot (count 0) from its
+ * previous life. That must be invisible: no presence for it, the same tier counts from 0,
+ * four other tiers still fit (one of them in the overflow array), and the eviction
+ * epilogue's folded decrement works on the recycled slot. */
+KVBM_TEST(recycled_handle_presence_starts_empty)
+{
+    kvbm_registry *r = new_registry(NULL);
+    kvbm_handle *a;
+    ASSERT_OK(kvbm_registry_register(r, H(300), &a));
+    kvbm__handle_mark_present(a, TIER_A);
+    kvbm__handle_mark_present(a, TIER_B);
+    kvbm__handle_mark_present(a, TIER_A);
+    kvbm__handle_mark_absent_release_many(&a, 1, TIER_B); /* last reference: dies */
+    kvbm_handle *b;
+    ASSERT_OK(kvbm_registry_register(r, H(300), &b));
+    EXPECT_TRUE(b == a); /* the shard's free list is LIFO: the same object */
+    kvbm_tier ab[2] = { TIER_A, TIER_B };
+    EXPECT_EQ(kvbm_handle_presence(b, TIER_A), 0u);
+    EXPECT_EQ(kvbm_handle_presence(b, TIER_B), 0u);
+    EXPECT_FALSE(kvbm_handle_has_any_block(b, ab, 2));
+    bool out[1];
+    kvbm_plh hh = H(300);
+    ASSERT_OK(kvbm_registry_check_presence(r, TIER_A, &hh, 1, out));
+    EXPECT_FALSE(out[0]);
+    /* four other tiers: every count exact, the stale slot's tier still counts from 0 */
+    for (kvbm_tier t = 1; t <= 4; t++) kvbm__handle_mark_present(b, t);
+    for (kvbm_tier t = 1; t <= 4; t++) EXPECT_EQ(kvbm_handle_presence(b, t), 1u);
+    EXPECT_EQ(kvbm_handle_presence(b, TIER_A), 0u);
+    kvbm__handle_mark_present(b, TIER_A);
+    EXPECT_EQ(kvbm_handle_presence(b, TIER_A), 1u);
+    for (kvbm_tier t = 1; t <= 4; t++) kvbm__handle_mark_absent(b, t);
+    EXPECT_FALSE(kvbm_handle_has_any_block(b, (kvbm_tier[]){ 1, 2, 3, 4 }, 4));
+    kvbm__handle_mark_absent_release_many(&b, 1, TIER_A);
+    /* a third life of the object: nothing left of the second */
+    kvbm_handle *c;
+    ASSERT_OK(kvbm_registry_register(r, H(300), &c));
+    for (kvbm_tier t = 1; t <= 4; t++) EXPECT_EQ(kvbm_handle_presence(c, t), 0u);
+    EXPECT_EQ(kvbm_handle_presence(c, TIER_A), 0u);
+    kvbm_handle_release(c);
+    EXPECT_EQ(kvbm_registry_registered_count(r), 0);
+    kvbm_registry_release(r);
+}
+
 KVBM_TEST(drop_does_not_remove_entry_when_replaced_by_newer_registration)
 {
     struct evlog l;
