@@ -9,6 +9,10 @@
  *   mark             mark_present + mark_absent on a held handle (hot line)
  *   mark cold        mark_present + mark_absent on 256 Ki handles in a random order
  *                    (cold lines: ~60 MiB of handle objects)
+ *   churn            the replay's registry share per block: 32 Ki live handles in a FIFO;
+ *                    per step kvbm_registry_register_many of 16 new hashes + mark_present,
+ *                    then kvbm__handle_mark_absent_release_many of the 16 oldest (their
+ *                    deaths); no tracker. ns per block (one registration + one death)
  *   touch            TinyLFU (Medium preset) touch of 64 Ki distinct PLHs in turn: one
  *                    call per key, then kvbm_tracker_touch_many in batches of 4/16/64
  *   count            TinyLFU count of the same keys
@@ -91,6 +95,38 @@ static double create_batch(kvbm_registry *r, long iters)
 }
 
 /* ns per key: touch every cold key once per pass, @batch keys per call (0: single calls) */
+/* ns per block: see "churn" above. Keys cycle through 4x the live population, so a key
+ * is long dead when it comes round again. */
+static double churn(long iters)
+{
+    enum { LIVE = 32768, NK = 4 * LIVE, B = 16 };
+    static kvbm_plh ck[NK];
+    static kvbm_handle *ring[LIVE];
+    if (ck[0].hi == 0 && ck[0].lo == 0)
+        for (unsigned i = 0; i < NK; i++) ck[i] = H(20000000 + i);
+    kvbm_registry *r;
+    if (kvbm_registry_create(NULL, &r) != KVBM_OK) die("create");
+    for (unsigned i = 0; i < LIVE; i += B) {
+        if (kvbm_registry_register_many(r, &ck[i], B, &ring[i]) != KVBM_OK) die("register_many");
+        for (unsigned k = 0; k < B; k++) kvbm__handle_mark_present(ring[i + k], 0);
+    }
+    size_t next = LIVE, head = 0;
+    long steps = iters / B;
+    double t0 = now_ns();
+    for (long s = 0; s < steps; s++) {
+        kvbm__handle_mark_absent_release_many(&ring[head], B, 0);
+        if (kvbm_registry_register_many(r, &ck[next], B, &ring[head]) != KVBM_OK)
+            die("register_many");
+        for (unsigned k = 0; k < B; k++) kvbm__handle_mark_present(ring[head + k], 0);
+        head = (head + B) % LIVE;
+        next = (next + B) % NK;
+    }
+    double ns = (now_ns() - t0) / (double)(steps * B);
+    kvbm__handle_mark_absent_release_many(ring, LIVE, 0);
+    kvbm_registry_release(r);
+    return ns;
+}
+
 static double touch_pass(kvbm_tracker *t, size_t batch, long iters)
 {
     long passes = iters / (long)NCOLD;
@@ -210,6 +246,10 @@ int main(int argc, char **argv)
     printf("mark_present + mark_absent, cold handles:     %6.1f ns/op\n", median(v, runs));
     for (unsigned i = 0; i < NMANY; i++) kvbm_handle_release(many[i]);
     free(many);
+
+    churn(iters / 4);
+    for (int k = 0; k < runs; k++) v[k] = churn(iters);
+    printf("churn: register_many 16 + deaths, 32 Ki live: %6.1f ns/block\n", median(v, runs));
 
     kvbm_tracker *t;
     if (kvbm_tinylfu_create_preset(KVBM_TRACKER_MEDIUM, &t) != KVBM_OK) die("tinylfu");

@@ -42,8 +42,9 @@ uint64_t kvbm__registry_dying_waits(kvbm_registry *r);
 #define KVBM__TIER_FREE UINT64_MAX
 
 /* Inline presence slot, lock-free. @tier: KVBM__TIER_FREE until a marker CASes its tier in;
- * a claimed slot keeps its tier for the rest of the handle's life, and slots are claimed
- * in index order, so the claimed slots form a prefix. @word: count in bits 0..31, number
+ * a claimed slot keeps its tier for the rest of the handle's life (slot 0: also into the
+ * object's next lives, with a count of 0 - see kvbm__handle_clear_presence), and slots are
+ * claimed in index order, so the claimed slots form a prefix. @word: count in bits 0..31, number
  * of modifications (mod 2^32) in bits 32..63 - the latter lets has_any_block() prove that
  * several counts were zero at one instant (double collect, see handle.c). */
 struct kvbm__pslot {
@@ -118,13 +119,17 @@ struct kvbm_handle {
     size_t                 ncb;
 };
 
-/* Clear the claimed inline presence slots of a dying handle (the dying thread owns it;
- * atomics because a check_presence that saw refs > 0 just before may still read them -
- * old or cleared values are both fine for a dying handle). Claimed slots form a prefix:
- * stop at the first free one (usually slot 1, still in line 0). */
+/* Clear the inline presence of a dying handle (the dying thread owns it; atomics because a
+ * check_presence that saw refs > 0 just before may still read them - old or cleared values
+ * are both fine for a dying handle). Slot 0 keeps its tier with a count of 0 (the same as
+ * no entry): the object's next life usually marks that tier first and then finds its slot
+ * claimed, one CAS less per registered block. The other claimed slots are freed; claimed
+ * slots still form a prefix, so stop at the first free one (usually slot 1, in line 0). */
 static inline void kvbm__handle_clear_presence(kvbm_handle *h)
 {
-    for (unsigned i = 0; i < KVBM__PRESENCE_INLINE; i++) {
+    if (atomic_load_explicit(&h->pres[0].tier, memory_order_relaxed) == KVBM__TIER_FREE) return;
+    atomic_store_explicit(&h->pres[0].word, 0, memory_order_relaxed);
+    for (unsigned i = 1; i < KVBM__PRESENCE_INLINE; i++) {
         if (atomic_load_explicit(&h->pres[i].tier, memory_order_relaxed) == KVBM__TIER_FREE) break;
         atomic_store_explicit(&h->pres[i].tier, KVBM__TIER_FREE, memory_order_relaxed);
         atomic_store_explicit(&h->pres[i].word, 0, memory_order_relaxed);

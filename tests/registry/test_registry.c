@@ -959,6 +959,49 @@ KVBM_TEST(presence_inline_and_overflow_tiers)
 }
 
 
+/* A recycled handle object keeps the tier of its first presence slot (count 0) from its
+ * previous life. That must be invisible: no presence for it, the same tier counts from 0,
+ * four other tiers still fit (one of them in the overflow array), and the eviction
+ * epilogue's folded decrement works on the recycled slot. */
+KVBM_TEST(recycled_handle_presence_starts_empty)
+{
+    kvbm_registry *r = new_registry(NULL);
+    kvbm_handle *a;
+    ASSERT_OK(kvbm_registry_register(r, H(300), &a));
+    kvbm__handle_mark_present(a, TIER_A);
+    kvbm__handle_mark_present(a, TIER_B);
+    kvbm__handle_mark_present(a, TIER_A);
+    kvbm__handle_mark_absent_release_many(&a, 1, TIER_B); /* last reference: dies */
+    kvbm_handle *b;
+    ASSERT_OK(kvbm_registry_register(r, H(300), &b));
+    EXPECT_TRUE(b == a); /* the shard's free list is LIFO: the same object */
+    kvbm_tier ab[2] = { TIER_A, TIER_B };
+    EXPECT_EQ(kvbm_handle_presence(b, TIER_A), 0u);
+    EXPECT_EQ(kvbm_handle_presence(b, TIER_B), 0u);
+    EXPECT_FALSE(kvbm_handle_has_any_block(b, ab, 2));
+    bool out[1];
+    kvbm_plh hh = H(300);
+    ASSERT_OK(kvbm_registry_check_presence(r, TIER_A, &hh, 1, out));
+    EXPECT_FALSE(out[0]);
+    /* four other tiers: every count exact, the stale slot's tier still counts from 0 */
+    for (kvbm_tier t = 1; t <= 4; t++) kvbm__handle_mark_present(b, t);
+    for (kvbm_tier t = 1; t <= 4; t++) EXPECT_EQ(kvbm_handle_presence(b, t), 1u);
+    EXPECT_EQ(kvbm_handle_presence(b, TIER_A), 0u);
+    kvbm__handle_mark_present(b, TIER_A);
+    EXPECT_EQ(kvbm_handle_presence(b, TIER_A), 1u);
+    for (kvbm_tier t = 1; t <= 4; t++) kvbm__handle_mark_absent(b, t);
+    EXPECT_FALSE(kvbm_handle_has_any_block(b, (kvbm_tier[]){ 1, 2, 3, 4 }, 4));
+    kvbm__handle_mark_absent_release_many(&b, 1, TIER_A);
+    /* a third life of the object: nothing left of the second */
+    kvbm_handle *c;
+    ASSERT_OK(kvbm_registry_register(r, H(300), &c));
+    for (kvbm_tier t = 1; t <= 4; t++) EXPECT_EQ(kvbm_handle_presence(c, t), 0u);
+    EXPECT_EQ(kvbm_handle_presence(c, TIER_A), 0u);
+    kvbm_handle_release(c);
+    EXPECT_EQ(kvbm_registry_registered_count(r), 0);
+    kvbm_registry_release(r);
+}
+
 KVBM_TEST(drop_does_not_remove_entry_when_replaced_by_newer_registration)
 {
     struct evlog l;
@@ -1052,6 +1095,83 @@ KVBM_TEST(table_matches_model_seeded)
         kvbm_handle_release(held[j][0]);
         kvbm_handle_release(held[j][1]);
     }
+    EXPECT_EQ(kvbm_registry_registered_count(r), 0);
+    kvbm_registry_release(r);
+}
+
+/* The per-block paths of the replay against the same kind of model: register_many of
+ * random batches (repeats inside a batch included) + mark_present, then batched
+ * mark_absent_release_many of random held references (last and non-last ones). Few
+ * hundred keys per shard at the table's load limit: deaths remove entries from the
+ * middle of probe runs (backward shift) and must find theirs by identity. */
+KVBM_TEST(batched_register_and_deaths_match_model_seeded)
+{
+    uint64_t seed = test_seed();
+    printf("    batched_register_and_deaths_match_model_seeded: seed=%" PRIu64 "\n", seed);
+    uint64_t s = seed | 1;
+    enum { N = 20000, MAXHELD = 30000, B = 64 };
+    int rounds = test_under_sanitizer() ? 1500 : 6000;
+    static uint32_t refs[N];
+    static kvbm_handle *model[N];
+    static uint32_t held_id[MAXHELD];
+    static kvbm_handle *held_h[MAXHELD];
+    memset(refs, 0, sizeof refs);
+    memset(model, 0, sizeof model);
+    size_t nheld = 0, live = 0;
+    kvbm_registry *r = new_registry(NULL);
+    for (int round = 0; round < rounds; round++) {
+        size_t b = 1 + (size_t)(xorshift(&s) % B);
+        if (nheld + b <= MAXHELD) {
+            kvbm_plh hs[B];
+            uint32_t ids[B];
+            kvbm_handle *out[B];
+            for (size_t k = 0; k < b; k++) {
+                /* a repeat of an earlier key of the batch now and then */
+                ids[k] = k > 0 && xorshift(&s) % 8 == 0 ? ids[xorshift(&s) % k]
+                                                        : (uint32_t)(xorshift(&s) % N);
+                hs[k] = H(ids[k]);
+            }
+            ASSERT_OK(kvbm_registry_register_many(r, hs, b, out));
+            for (size_t k = 0; k < b; k++) {
+                uint32_t id = ids[k];
+                if (refs[id] > 0) ASSERT_TRUE(out[k] == model[id]);
+                else live++;
+                model[id] = out[k];
+                refs[id]++;
+                kvbm__handle_mark_present(out[k], TIER_A);
+                held_id[nheld] = id;
+                held_h[nheld++] = out[k];
+            }
+        }
+        /* release about as many as were registered, in one batch, random order */
+        size_t d = (size_t)(xorshift(&s) % (B + 1));
+        if (d > nheld) d = nheld;
+        kvbm_handle *dead[B + 1];
+        for (size_t k = 0; k < d; k++) {
+            size_t j = (size_t)(xorshift(&s) % nheld);
+            uint32_t id = held_id[j];
+            dead[k] = held_h[j];
+            held_id[j] = held_id[nheld - 1];
+            held_h[j] = held_h[nheld - 1];
+            nheld--;
+            if (--refs[id] == 0) live--;
+        }
+        kvbm__handle_mark_absent_release_many(dead, d, TIER_A);
+        if (round % 97 == 0) {
+            ASSERT_EQ(kvbm_registry_registered_count(r), live);
+            for (uint32_t j = (uint32_t)(xorshift(&s) % 53); j < N; j += 53) {
+                kvbm_handle *m = NULL;
+                kvbm_status st = kvbm_registry_match(r, H(j), false, &m);
+                ASSERT_EQ(st == KVBM_OK, refs[j] > 0);
+                if (st == KVBM_OK) {
+                    ASSERT_TRUE(m == model[j]);
+                    ASSERT_EQ(kvbm_handle_presence(m, TIER_A), refs[j]);
+                    kvbm_handle_release(m);
+                }
+            }
+        }
+    }
+    kvbm__handle_mark_absent_release_many(held_h, nheld, TIER_A);
     EXPECT_EQ(kvbm_registry_registered_count(r), 0);
     kvbm_registry_release(r);
 }
