@@ -133,13 +133,23 @@ static inline void fifo_unlink(kvbm_fifo_reuse *f, uint32_t id)
     f->count--;
 }
 
+/* Remove a present id found by lookup: an entry at either end of the ring leaves it (the
+ * common cases, as in lru.c), one in the middle goes stale. */
+static inline void fifo_unlink_any(kvbm_fifo_reuse *f, uint32_t id)
+{
+    uint32_t pos = f->nodes[id].pos;
+    if (pos == f->head) f->head++;
+    else if (pos == f->tail - 1u) f->tail--;
+    fifo_unlink(f, id);
+}
+
 kvbm_status kvbm__fifo_reuse_remove(kvbm_fifo_reuse *f, uint32_t block_id)
 {
     if (!fifo_present(f, block_id)) {
         kvbm__set_error("Block %u not found in free list", block_id);
         return KVBM_ENOENT;
     }
-    fifo_unlink(f, block_id);
+    fifo_unlink_any(f, block_id);
     return KVBM_OK;
 }
 
@@ -198,7 +208,7 @@ static bool hm_find_match(void *ctx, kvbm_plh h, bool touch, uint32_t *block_id)
     if (slot == KVBM_IDX_NONE) return false;
     uint32_t id = m->tab.slots[slot].val;
     kvbm__idx_del(&m->tab, slot);
-    fifo_unlink(m->fifo, id);
+    fifo_unlink_any(m->fifo, id);
     *block_id = id;
     return true;
 }
@@ -274,7 +284,7 @@ static bool hm_take(void *ctx, kvbm_plh h, uint32_t block_id)
     size_t slot = hm_find_slot(m, h);
     if (slot == KVBM_IDX_NONE || m->tab.slots[slot].val != block_id) return false;
     kvbm__idx_del(&m->tab, slot);
-    fifo_unlink(m->fifo, block_id);
+    fifo_unlink_any(m->fifo, block_id);
     return true;
 }
 

@@ -125,14 +125,26 @@ static inline void queue_push(lru_map *m, unsigned l, uint32_t id)
     q->len++;
 }
 
-/* Remove block id (present, in index slot @slot): its ring entry goes stale. */
-static inline void lru_remove(lru_map *m, size_t slot, uint32_t id)
+/* Mark block id (present, in index slot @slot) removed: its ring entry goes stale. */
+static inline void lru_remove_stale(lru_map *m, size_t slot, uint32_t id)
 {
     kvbm__idx_del(&m->tab, slot);
     lru_node *n = &m->nodes[id];
     m->q[n->level].len--;
     n->level = LEVEL_ABSENT;
     m->count--;
+}
+
+/* Remove block id (present, in index slot @slot) by lookup. An entry at either end of its
+ * ring leaves the ring (the common cases: a prefix is looked up oldest block first, and a
+ * chain released tail-first has its first block newest), one in the middle goes stale. */
+static inline void lru_remove(lru_map *m, size_t slot, uint32_t id)
+{
+    const lru_node *n = &m->nodes[id];
+    lru_queue *q = &m->q[n->level];
+    if (n->pos == q->head) q->head++;
+    else if (n->pos == q->tail - 1u) q->tail--;
+    lru_remove_stale(m, slot, id);
 }
 
 static bool lru_find_match(void *ctx, kvbm_plh h, bool touch, uint32_t *block_id)
@@ -193,7 +205,7 @@ static size_t lru_allocate(void *ctx, size_t count, kvbm_pair *out)
         kvbm_plh h = n->key;
         size_t slot = n->slot; /* current: earlier deletes may have shifted it */
         kvbm_assert(m->tab.slots[slot].val == v);
-        lru_remove(m, slot, v);
+        lru_remove_stale(m, slot, v);
         out[j].hash = h;
     }
     for (unsigned l = 0; l < walked; l++) m->q[l].head = stop[l];
