@@ -218,7 +218,7 @@ typedef struct sketch_cells {
  * the fixed seeds 0..3, identical for every tracker), so they can be remembered. A block
  * is typically touched when it is matched and counted when it is released into MultiLRU
  * (or counted, then touched on the next match): with the memo the second call skips the
- * four XXH3 computations. Two-way set associative (HMEMO_SETS sets, LRU within a set), per
+ * four XXH3 computations. Two-way set associative (HMEMO_SETS sets, FIFO within a set), per
  * thread (no synchronisation), 16-byte keys only. The keys of a set share one cache line
  * and its hashes another. Every way always holds a real key with its real hashes (the
  * table starts filled with the all-zero key), so a hit - a full 16-byte key compare -
@@ -230,7 +230,7 @@ typedef struct sketch_cells {
  * touch/count round.) */
 #define HMEMO_SETS 256u
 
-struct hmemo_keys { uint64_t k0[2], k1[2]; };  /* way 0 = most recent */
+struct hmemo_keys { uint64_t k0[2], k1[2]; };  /* way 0 = most recently inserted */
 struct hmemo {
     struct hmemo_keys keys[HMEMO_SETS];
     uint64_t          h[HMEMO_SETS][2][4];
@@ -276,33 +276,44 @@ static __attribute__((noinline, cold)) struct hmemo *hmemo_alloc(const kvbm__ske
  * thread's memo (most recent way of the key's set, valid until the next memo use on this
  * thread) or, without a memo, into @buf. Returning the memo's own words, rather than
  * copying them out, keeps a hit free of stack round trips. A PLH key is (lo, hi) itself. */
+/* Memo miss in both ways of @set: fresh hashes; the key becomes way 0 and the old way 0
+ * way 1 (FIFO within a set: a hit does not reorder, so two keys sharing a set and used
+ * alternately - a touch round, then a count round - both stay without any copying). Out
+ * of line so that the hit path needs no saved registers. */
+static __attribute__((noinline)) const uint64_t *memo_fill(const kvbm__sketch *s, struct hmemo *m,
+                                                           unsigned set, uint64_t k0, uint64_t k1)
+{
+    struct hmemo_keys *ks = &m->keys[set];
+    uint64_t (*hs)[4] = m->h[set];
+    ks->k0[1] = ks->k0[0];
+    ks->k1[1] = ks->k1[0];
+    for (unsigned i = 0; i < 4; i++) hs[1][i] = hs[0][i];
+    ks->k0[0] = k0;
+    ks->k1[0] = k1;
+    for (unsigned i = 0; i < 4; i++) hs[0][i] = xxh3_16w(k0, k1, s->flip16a[i], s->flip16b[i]);
+    return hs[0];
+}
+
+static __attribute__((noinline, cold)) const uint64_t *key16_hashes_slow(const kvbm__sketch *s,
+                                                                         uint64_t k0, uint64_t k1,
+                                                                         uint64_t buf[4])
+{
+    struct hmemo *m = tl_hmemo_failed ? NULL : hmemo_alloc(s);
+    if (m != NULL) return memo_fill(s, m, (unsigned)((k0 ^ (k0 >> 29) ^ k1) & (HMEMO_SETS - 1)), k0, k1);
+    for (unsigned i = 0; i < 4; i++) buf[i] = xxh3_16w(k0, k1, s->flip16a[i], s->flip16b[i]);
+    return buf;
+}
+
 static inline const uint64_t *key16_hashes(const kvbm__sketch *s, uint64_t k0, uint64_t k1,
                                            uint64_t buf[4])
 {
     struct hmemo *m = tl_hmemo;
-    if (KVBM_UNLIKELY(m == NULL) && !tl_hmemo_failed) m = hmemo_alloc(s);
-    if (KVBM_LIKELY(m != NULL)) {
-        unsigned set = (unsigned)((k0 ^ (k0 >> 29) ^ k1) & (HMEMO_SETS - 1));
-        struct hmemo_keys *ks = &m->keys[set];
-        uint64_t (*hs)[4] = m->h[set];
-        if (KVBM_LIKELY(ks->k0[0] == k0 && ks->k1[0] == k1)) return hs[0];
-        uint64_t h[4];
-        if (ks->k0[1] == k0 && ks->k1[1] == k1) {
-            for (unsigned i = 0; i < 4; i++) h[i] = hs[1][i];
-        } else {
-            for (unsigned i = 0; i < 4; i++) h[i] = xxh3_16w(k0, k1, s->flip16a[i], s->flip16b[i]);
-        }
-        /* (re)insert as most recent; the old way 0 becomes way 1 */
-        ks->k0[1] = ks->k0[0];
-        ks->k1[1] = ks->k1[0];
-        for (unsigned i = 0; i < 4; i++) hs[1][i] = hs[0][i];
-        ks->k0[0] = k0;
-        ks->k1[0] = k1;
-        for (unsigned i = 0; i < 4; i++) hs[0][i] = h[i];
-        return hs[0];
-    }
-    for (unsigned i = 0; i < 4; i++) buf[i] = xxh3_16w(k0, k1, s->flip16a[i], s->flip16b[i]);
-    return buf;
+    if (KVBM_UNLIKELY(m == NULL)) return key16_hashes_slow(s, k0, k1, buf);
+    unsigned set = (unsigned)((k0 ^ (k0 >> 29) ^ k1) & (HMEMO_SETS - 1));
+    const struct hmemo_keys *ks = &m->keys[set];
+    if (KVBM_LIKELY(ks->k0[0] == k0 && ks->k1[0] == k1)) return m->h[set][0];
+    if (ks->k0[1] == k0 && ks->k1[1] == k1) return m->h[set][1];
+    return memo_fill(s, m, set, k0, k1);
 }
 
 /* key16_hashes for a key in bytes (16: through the memo; 8: hashed directly). */
@@ -358,9 +369,15 @@ static inline uint32_t estimate_cells(const kvbm__sketch *s, const sketch_cells 
  * insert: no intermediate cell records). */
 static inline uint32_t estimate_hashes(const kvbm__sketch *s, const uint64_t h[4])
 {
+    uint64_t w[4];
+    if (KVBM_LIKELY(s->pow2)) {
+        for (unsigned i = 0; i < 4; i++) w[i] = h[i] & s->mask;
+    } else {
+        for (unsigned i = 0; i < 4; i++) w[i] = h[i] % s->words;
+    }
     uint32_t best = 15;
     for (unsigned i = 0; i < 4; i++) {
-        uint64_t word = atomic_load_explicit(&s->table[sketch_word(s, h[i])], memory_order_relaxed);
+        uint64_t word = atomic_load_explicit(&s->table[w[i]], memory_order_relaxed);
         uint32_t v = (uint32_t)(word >> ((h[i] & 15) * 4)) & 15;
         if (v < best) best = v;
     }
