@@ -3,6 +3,7 @@
 #define KVBM_BACKENDS_TEST_H
 
 #include <stdlib.h>
+#include <string.h>
 #include <xxhash.h>
 
 #include "harness.h"
@@ -67,6 +68,23 @@ static inline void tb_chain(size_t n, uint64_t offset, kvbm_plh *out)
 static inline bool tb_check(const kvbm_inactive *b)
 {
     return b->ops->check == NULL || b->ops->check(b->ctx);
+}
+
+/* List models of an eviction order (the ring compaction tests): the smallest id not in
+ * model[0..len), and removal of model[i] keeping the order. */
+static inline uint32_t tb_smallest_absent(const uint32_t *model, size_t len)
+{
+    for (uint32_t id = 0;; id++) {
+        bool present = false;
+        for (size_t i = 0; i < len; i++) present |= model[i] == id;
+        if (!present) return id;
+    }
+}
+
+static inline void tb_model_remove(uint32_t *model, size_t *len, size_t i)
+{
+    memmove(&model[i], &model[i + 1], (*len - i - 1) * sizeof *model);
+    (*len)--;
 }
 
 #endif

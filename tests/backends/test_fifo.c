@@ -210,34 +210,24 @@ KVBM_TEST(fifo_ring_compaction_keeps_exact_order)
         uint32_t r = (uint32_t)(x >> 11);
         /* policy */
         if (lf < CAP && (r % 3 != 0 || lf == 0)) {
-            uint32_t id = 0;
-            for (bool clash = true; clash; id += clash) {
-                clash = false;
-                for (size_t i = 0; i < lf; i++) clash |= mf[i] == id;
-            }
+            uint32_t id = tb_smallest_absent(mf, lf);
             ASSERT_OK(kvbm__fifo_reuse_insert(f, id, H(id)));
             mf[lf++] = id;
         } else if (r % 4 != 0) {
             size_t i = (r >> 3) % lf;
             ASSERT_OK(kvbm__fifo_reuse_remove(f, mf[i]));
-            memmove(&mf[i], &mf[i + 1], (lf - i - 1) * sizeof *mf);
-            lf--;
+            tb_model_remove(mf, &lf, i);
             removes++;
         } else {
             ASSERT_EQ(pop_id(f), mf[0]);
-            memmove(&mf[0], &mf[1], (lf - 1) * sizeof *mf);
-            lf--;
+            tb_model_remove(mf, &lf, 0);
             pops++;
         }
         ASSERT_EQ(kvbm__fifo_reuse_len(f), lf);
         /* backend */
         r = (uint32_t)(x >> 29);
         if (lb < CAP && (r % 3 != 0 || lb == 0)) {
-            uint32_t id = 0;
-            for (bool clash = true; clash; id += clash) {
-                clash = false;
-                for (size_t i = 0; i < lb; i++) clash |= mb[i] == id;
-            }
+            uint32_t id = tb_smallest_absent(mb, lb);
             ASSERT_OK(b.ops->insert(b.ctx, H(id), id));
             mb[lb++] = id;
         } else if (r % 4 != 0) {
@@ -245,8 +235,7 @@ KVBM_TEST(fifo_ring_compaction_keeps_exact_order)
             uint32_t got;
             ASSERT_TRUE(b.ops->find_match(b.ctx, H(mb[i]), false, &got));
             ASSERT_EQ(got, mb[i]);
-            memmove(&mb[i], &mb[i + 1], (lb - i - 1) * sizeof *mb);
-            lb--;
+            tb_model_remove(mb, &lb, i);
         } else {
             size_t want = 1 + (r >> 5) % lb;
             kvbm_pair out[CAP];

@@ -152,12 +152,7 @@ KVBM_TEST(lru_ring_compaction_keeps_exact_order)
         uint32_t r = (uint32_t)(x >> 11);
         if (len < CAP && (r % 3 != 0 || len == 0)) {
             /* insert the smallest absent id */
-            uint32_t id = 0;
-            for (;; id++) {
-                bool present = false;
-                for (size_t i = 0; i < len; i++) present |= model[i] == id;
-                if (!present) break;
-            }
+            uint32_t id = tb_smallest_absent(model, len);
             ASSERT_OK(b.ops->insert(b.ctx, H(id), id));
             model[len++] = id;
         } else if (r % 4 != 0) {
@@ -166,16 +161,14 @@ KVBM_TEST(lru_ring_compaction_keeps_exact_order)
             uint32_t got;
             ASSERT_TRUE(b.ops->find_match(b.ctx, H(model[i]), false, &got));
             ASSERT_EQ(got, model[i]);
-            memmove(&model[i], &model[i + 1], (len - i - 1) * sizeof *model);
-            len--;
+            tb_model_remove(model, &len, i);
             resurrections++;
         } else {
             kvbm_pair out[1];
             ASSERT_EQ(b.ops->allocate(b.ctx, 1, out), 1);
             ASSERT_EQ(out[0].block_id, model[0]);
             EXPECT_TRUE(kvbm_plh_eq(out[0].hash, H(model[0])));
-            memmove(&model[0], &model[1], (len - 1) * sizeof *model);
-            len--;
+            tb_model_remove(model, &len, 0);
             evictions++;
         }
         ASSERT_EQ(b.ops->len(b.ctx), len);
