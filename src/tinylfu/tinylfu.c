@@ -325,15 +325,20 @@ static inline const uint64_t *key_hashes(const kvbm__sketch *s, const uint8_t *k
     return buf;
 }
 
-static inline void cells_of(const kvbm__sketch *s, const uint8_t *key, size_t len, sketch_cells *c)
+/* The cells of a key from its four hashes, their words prefetched for the increment. */
+static inline void cells_from_hashes(const kvbm__sketch *s, const uint64_t h[4], sketch_cells *c)
 {
-    uint64_t buf[4];
-    const uint64_t *h = key_hashes(s, key, len, buf);
     for (unsigned i = 0; i < 4; i++) {
         c->word[i] = sketch_word(s, h[i]);
         c->shift[i] = (unsigned)(h[i] & 15) * 4;
-        __builtin_prefetch((const void *)&s->table[c->word[i]]);
+        __builtin_prefetch((const void *)&s->table[c->word[i]], 1);
     }
+}
+
+static inline void cells_of(const kvbm__sketch *s, const uint8_t *key, size_t len, sketch_cells *c)
+{
+    uint64_t buf[4];
+    cells_from_hashes(s, key_hashes(s, key, len, buf), c);
 }
 
 static inline void increment_cells(kvbm__sketch *s, const sketch_cells *c)
@@ -354,19 +359,7 @@ static inline void increment_cells(kvbm__sketch *s, const sketch_cells *c)
     if (decay) kvbm__sketch_reset(s);
 }
 
-static inline uint32_t estimate_cells(const kvbm__sketch *s, const sketch_cells *c)
-{
-    uint32_t best = 15;
-    for (unsigned i = 0; i < 4; i++) {
-        uint64_t word = atomic_load_explicit(&s->table[c->word[i]], memory_order_relaxed);
-        uint32_t v = (uint32_t)(word >> c->shift[i]) & 15;
-        if (v < best) best = v;
-    }
-    return best;
-}
-
-/* min of a key's four cells, straight from its hashes (the count path under MultiLRU
- * insert: no intermediate cell records). */
+/* min of a key's four cells, straight from its hashes (no intermediate cell records). */
 static inline uint32_t estimate_hashes(const kvbm__sketch *s, const uint64_t h[4])
 {
     uint64_t w[4];
@@ -393,9 +386,8 @@ void kvbm__sketch_increment(kvbm__sketch *s, const uint8_t *key, size_t len)
 
 uint32_t kvbm__sketch_estimate(const kvbm__sketch *s, const uint8_t *key, size_t len)
 {
-    sketch_cells c;
-    cells_of(s, key, len, &c);
-    return estimate_cells(s, &c);
+    uint64_t buf[4];
+    return estimate_hashes(s, key_hashes(s, key, len, buf));
 }
 
 /* ---- trackers -------------------------------------------------------------------------- */
@@ -632,13 +624,7 @@ static void touch_many_tinylfu(kvbm_tracker *t, const kvbm_plh *hashes, size_t n
         size_t m = n < TOUCH_CHUNK ? n : TOUCH_CHUNK;
         for (size_t i = 0; i < m; i++) {
             uint64_t buf[4];
-            const uint64_t *h = key16_hashes(s, hashes[i].lo, hashes[i].hi, buf);
-            for (unsigned j = 0; j < 4; j++) {
-                uint64_t w = sketch_word(s, h[j]);
-                c[i].word[j] = w;
-                c[i].shift[j] = (unsigned)(h[j] & 15) * 4;
-                __builtin_prefetch((const void *)&s->table[w], 1);
-            }
+            cells_from_hashes(s, key16_hashes(s, hashes[i].lo, hashes[i].hi, buf), &c[i]);
         }
         kvbm__lock(&t->lock);
         for (size_t i = 0; i < m; i++) increment_cells(s, &c[i]);
