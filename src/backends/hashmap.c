@@ -4,11 +4,11 @@
  * monotonically increasing sequence number per insert, an id -> seq map and an ordered map
  * seq -> block, popping the smallest seq (O(log n)). Because seq numbers are handed out in
  * increasing order and only ever removed, the ordered map's order is exactly insertion
- * order; kvbm keeps that observable order in a ring of block ids with lazy deletion (as
- * lru.c's queues, docs/design/backends.md §3): insert appends at `tail` and records the
- * ring counter in the node (pos); removing an entry anywhere only marks the node absent,
- * and its stale ring entry is skipped when it reaches the head; a full ring is compacted in
- * place. O(1) amortised, allocation-free. The seq number is still kept per entry
+ * order; kvbm keeps that observable order in a ring of block ids with lazy deletion
+ * (lazy_ring.h, shared with lru.c's queues): insert appends and records the entry's counter
+ * in the node (pos); removing an entry in the middle only marks the node absent, and its
+ * stale entry is skipped when it reaches the head; a full ring is compacted in place. O(1)
+ * amortised, allocation-free. The seq number is still kept per entry
  * (kvbm__fifo_reuse_seq) so the "keys strictly increasing" property remains testable.
  *
  *   fifo.nodes[id].seq == ABSENT  <=>  id not in the policy
@@ -27,9 +27,9 @@
 
 #include "backends/backend.h"
 #include "backends/index.h"
+#include "backends/lazy_ring.h"
 
 #define ABSENT UINT64_MAX
-#define FIFO_MAX_CAPACITY (UINT32_C(1) << 30) /* ring (2 x capacity, rounded up) < 2^32 */
 
 typedef struct fifo_node {
     kvbm_plh hash;
@@ -42,23 +42,17 @@ struct kvbm_fifo_reuse {
     size_t     capacity;
     size_t     count;
     uint64_t   next_seq;
-    uint32_t  *ring;     /* [rmask + 1] block ids */
-    uint32_t   rmask;
-    uint32_t   head, tail; /* free-running counters */
+    kvbm_lring ring;     /* block ids in insertion order, lazy deletion */
 };
 
 kvbm_status kvbm__fifo_reuse_create(size_t capacity, kvbm_fifo_reuse **out)
 {
-    if (out == NULL || capacity == 0 || capacity > FIFO_MAX_CAPACITY) return KVBM_EINVAL;
+    if (out == NULL || capacity == 0 || capacity > KVBM_LRING_MAX_CAPACITY) return KVBM_EINVAL;
     kvbm_fifo_reuse *f = calloc(1, sizeof *f);
     if (f == NULL) return KVBM_ENOMEM;
-    size_t ring = (size_t)kvbm__next_pow2_u64((uint64_t)capacity * 2u);
-    if (ring < 16) ring = 16;
     f->nodes = malloc(capacity * sizeof *f->nodes);
-    f->ring = malloc(ring * sizeof *f->ring);
-    if (f->nodes == NULL || f->ring == NULL) {
+    if (f->nodes == NULL || kvbm__lring_init(&f->ring, capacity) != KVBM_OK) {
         free(f->nodes);
-        free(f->ring);
         free(f);
         return KVBM_ENOMEM;
     }
@@ -67,7 +61,6 @@ kvbm_status kvbm__fifo_reuse_create(size_t capacity, kvbm_fifo_reuse **out)
         f->nodes[i].pos = 0;
     }
     f->capacity = capacity;
-    f->rmask = (uint32_t)(ring - 1);
     *out = f;
     return KVBM_OK;
 }
@@ -76,7 +69,7 @@ void kvbm__fifo_reuse_destroy(kvbm_fifo_reuse *f)
 {
     if (f == NULL) return;
     free(f->nodes);
-    free(f->ring);
+    kvbm__lring_fini(&f->ring);
     free(f);
 }
 
@@ -90,19 +83,13 @@ static inline bool fifo_live(const kvbm_fifo_reuse *f, uint32_t c, uint32_t id)
     return f->nodes[id].seq != ABSENT && f->nodes[id].pos == c;
 }
 
-/* Rewrite the live entries of a full ring contiguously from its head (in order). */
+static bool fifo_live_cb(const void *ctx, uint32_t c, uint32_t id) { return fifo_live(ctx, c, id); }
+static void fifo_move_cb(void *ctx, uint32_t id, uint32_t c) { ((kvbm_fifo_reuse *)ctx)->nodes[id].pos = c; }
+
 static __attribute__((noinline)) void fifo_compact(kvbm_fifo_reuse *f)
 {
-    uint32_t w = f->head;
-    for (uint32_t c = f->head; c != f->tail; c++) {
-        uint32_t id = f->ring[c & f->rmask];
-        if (!fifo_live(f, c, id)) continue;
-        f->ring[w & f->rmask] = id;
-        f->nodes[id].pos = w;
-        w++;
-    }
-    f->tail = w;
-    kvbm_assert(f->tail - f->head == f->count);
+    kvbm__lring_compact(&f->ring, fifo_live_cb, fifo_move_cb, f);
+    kvbm_assert(kvbm__lring_span(&f->ring) == f->count);
 }
 
 kvbm_status kvbm__fifo_reuse_insert(kvbm_fifo_reuse *f, uint32_t block_id, kvbm_plh h)
@@ -116,12 +103,10 @@ kvbm_status kvbm__fifo_reuse_insert(kvbm_fifo_reuse *f, uint32_t block_id, kvbm_
         kvbm__set_error("Block %u already exists in free list (block already exists)", block_id);
         return KVBM_EINVAL;
     }
-    if (KVBM_UNLIKELY(f->tail - f->head > f->rmask)) fifo_compact(f);
-    uint32_t c = f->tail++;
-    f->ring[c & f->rmask] = block_id;
+    if (KVBM_UNLIKELY(kvbm__lring_full(&f->ring))) fifo_compact(f);
     kvbm__plh_store(&n->hash, h);
     n->seq = f->next_seq++;
-    n->pos = c;
+    n->pos = kvbm__lring_push(&f->ring, block_id);
     f->count++;
     return KVBM_OK;
 }
@@ -133,13 +118,11 @@ static inline void fifo_unlink(kvbm_fifo_reuse *f, uint32_t id)
     f->count--;
 }
 
-/* Remove a present id found by lookup: an entry at either end of the ring leaves it (the
- * common cases, as in lru.c), one in the middle goes stale. */
+/* Remove a present id found by lookup (kvbm__lring_drop: an entry at either end of the
+ * ring leaves it, one in the middle goes stale). */
 static inline void fifo_unlink_any(kvbm_fifo_reuse *f, uint32_t id)
 {
-    uint32_t pos = f->nodes[id].pos;
-    if (pos == f->head) f->head++;
-    else if (pos == f->tail - 1u) f->tail--;
+    kvbm__lring_drop(&f->ring, f->nodes[id].pos);
     fifo_unlink(f, id);
 }
 
@@ -155,9 +138,9 @@ kvbm_status kvbm__fifo_reuse_remove(kvbm_fifo_reuse *f, uint32_t block_id)
 
 bool kvbm__fifo_reuse_next_free(kvbm_fifo_reuse *f, kvbm_pair *out)
 {
-    while (f->head != f->tail) {
-        uint32_t c = f->head++;
-        uint32_t id = f->ring[c & f->rmask];
+    while (f->ring.head != f->ring.tail) {
+        uint32_t c = f->ring.head++;
+        uint32_t id = kvbm__lring_at(&f->ring, c);
         if (!fifo_live(f, c, id)) continue;
         out->hash = f->nodes[id].hash;
         out->block_id = id;
@@ -235,9 +218,9 @@ static size_t hm_allocate(void *ctx, size_t count, kvbm_pair *out)
     hashmap_be *m = ctx;
     kvbm_fifo_reuse *f = m->fifo;
     size_t k = 0;
-    uint32_t c = f->head;
-    for (; k < count && c != f->tail; c++) {
-        uint32_t id = f->ring[c & f->rmask];
+    uint32_t c = f->ring.head;
+    for (; k < count && c != f->ring.tail; c++) {
+        uint32_t id = kvbm__lring_at(&f->ring, c);
         if (!fifo_live(f, c, id)) continue;
         __builtin_prefetch(&m->slot_of[id], 0, 3);
         out[k++].block_id = id;
@@ -253,7 +236,7 @@ static size_t hm_allocate(void *ctx, size_t count, kvbm_pair *out)
         kvbm__idx_del(&m->tab, slot);
         out[j].hash = h;
     }
-    f->head = c;
+    f->ring.head = c;
     return k;
 }
 
@@ -302,11 +285,11 @@ static bool hm_check(void *ctx)
 {
     hashmap_be *m = ctx;
     const kvbm_fifo_reuse *f = m->fifo;
-    if ((uint32_t)(f->tail - f->head) > f->rmask + 1u) return false;
+    if (kvbm__lring_span(&f->ring) > f->ring.mask + 1u) return false;
     size_t n = 0;
     uint64_t last_seq = 0;
-    for (uint32_t c = f->head; c != f->tail; c++) {
-        uint32_t id = f->ring[c & f->rmask];
+    for (uint32_t c = f->ring.head; c != f->ring.tail; c++) {
+        uint32_t id = kvbm__lring_at(&f->ring, c);
         if (id >= f->capacity) return false;
         if (!fifo_live(f, c, id)) continue;
         const fifo_node *nd = &f->nodes[id];
@@ -321,8 +304,8 @@ static bool hm_check(void *ctx)
     for (uint32_t id = 0; id < f->capacity; id++) {
         const fifo_node *nd = &f->nodes[id];
         if (nd->seq == ABSENT) continue;
-        if ((uint32_t)(nd->pos - f->head) >= (uint32_t)(f->tail - f->head)) return false;
-        if (f->ring[nd->pos & f->rmask] != id) return false;
+        if (!kvbm__lring_in_window(&f->ring, nd->pos) || kvbm__lring_at(&f->ring, nd->pos) != id)
+            return false;
         present++;
     }
     return n == f->count && present == n && m->tab.count == n;
@@ -346,8 +329,8 @@ static const kvbm_inactive_ops hashmap_ops = {
 kvbm_status kvbm__hashmap_create(size_t capacity, kvbm_inactive *out)
 {
     if (out == NULL) return KVBM_EINVAL;
-    if (capacity == 0 || capacity > FIFO_MAX_CAPACITY) {
-        kvbm__set_error("backend capacity must be in 1..%u, got %zu", FIFO_MAX_CAPACITY, capacity);
+    if (capacity == 0 || capacity > KVBM_LRING_MAX_CAPACITY) {
+        kvbm__set_error("backend capacity must be in 1..%u, got %zu", KVBM_LRING_MAX_CAPACITY, capacity);
         return KVBM_EINVAL;
     }
     hashmap_be *m = calloc(1, sizeof *m);

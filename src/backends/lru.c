@@ -5,17 +5,14 @@
  * 4 for MultiLRU). Everything is allocated at construction for `capacity` block ids; no
  * operation allocates.
  *
- * Queues with lazy deletion. Queue l is a power-of-two ring of block ids addressed by
- * free-running uint32 counters [head, tail). Insert appends the id at `tail` and records
- * the counter in the node (pos); removing an entry from the middle (a lookup resurrecting
- * it, take) only marks the node absent: its ring entry goes stale and is skipped when it
- * reaches the head. An entry at counter c is live iff nodes[id].level == l and
- * nodes[id].pos == c (a counter is unique within a ring's window, which is < 2^32 long).
- * The order of live entries is exactly the order of a doubly linked list with unlinking,
+ * Queues with lazy deletion (lazy_ring.h). Queue l is a ring of block ids; insert appends
+ * and records the entry's counter in the node (pos); removing an entry from the middle (a
+ * lookup resurrecting it, take) only marks the node absent, and its stale entry is skipped
+ * when it reaches the head. An entry at counter c is live iff nodes[id].level == l and
+ * nodes[id].pos == c. The order of live entries is exactly that of a doubly linked list,
  * but a victim walk reads the ring sequentially (the next ids are known without waiting
- * for a node), and removals and inserts never touch a neighbour's node. When a ring is
- * full, insert compacts it in place (live entries keep their order; O(ring) work once per
- * >= ring/2 inserts: amortised O(1)).
+ * for a node), and removals and inserts never touch a neighbour's node. A full ring is
+ * compacted in place (amortised O(1)).
  *
  *   nodes[id].level == LEVEL_ABSENT  <=>  id not in the backend
  *   queue[l]: head = least recent (next victim) ... tail = most recent
@@ -43,6 +40,7 @@
 
 #include "backends/backend.h"
 #include "backends/index.h"
+#include "backends/lazy_ring.h"
 
 #define LEVEL_ABSENT 0xFFu
 #define NIL          UINT32_MAX
@@ -56,9 +54,8 @@ typedef struct lru_node {
 } lru_node;
 
 typedef struct lru_queue {
-    uint32_t *ring;          /* [rmask + 1] block ids */
-    uint32_t  head, tail;    /* free-running counters */
-    size_t    len;           /* live entries */
+    kvbm_lring ring;         /* block ids, lazy deletion (lazy_ring.h) */
+    size_t     len;          /* live entries */
 } lru_queue;
 
 typedef struct lru_map {
@@ -66,7 +63,6 @@ typedef struct lru_map {
     lru_node     *nodes;     /* indexed by block id, [capacity] */
     size_t        capacity;
     size_t        count;
-    uint32_t      rmask;     /* ring size - 1 (every level's ring has the same size) */
     lru_queue     q[MAX_LEVELS];
     unsigned      nlevels;
     uint8_t       thr[3];
@@ -91,36 +87,39 @@ static inline size_t lru_find_slot(const lru_map *m, kvbm_plh h, uint32_t h32)
     return kvbm__idx_find(&m->tab, h32, lru_key_eq, &k);
 }
 
+/* Queue l's ring liveness and pos update (lazy_ring.h callbacks; ctx = struct lru_level). */
+struct lru_level { lru_map *m; unsigned l; };
+
 static inline bool entry_live(const lru_map *m, unsigned l, uint32_t c, uint32_t id)
 {
     const lru_node *n = &m->nodes[id];
     return n->level == l && n->pos == c;
 }
 
-/* Rewrite the live entries of a full ring contiguously from its head (in order). */
+static bool level_live(const void *ctx, uint32_t c, uint32_t id)
+{
+    const struct lru_level *lv = ctx;
+    return entry_live(lv->m, lv->l, c, id);
+}
+
+static void level_move(void *ctx, uint32_t id, uint32_t c)
+{
+    ((struct lru_level *)ctx)->m->nodes[id].pos = c;
+}
+
 static __attribute__((noinline)) void queue_compact(lru_map *m, unsigned l)
 {
-    lru_queue *q = &m->q[l];
-    uint32_t w = q->head;
-    for (uint32_t c = q->head; c != q->tail; c++) {
-        uint32_t id = q->ring[c & m->rmask];
-        if (!entry_live(m, l, c, id)) continue;
-        q->ring[w & m->rmask] = id;
-        m->nodes[id].pos = w;
-        w++;
-    }
-    q->tail = w;
-    kvbm_assert(q->tail - q->head == q->len);
+    struct lru_level lv = { m, l };
+    kvbm__lring_compact(&m->q[l].ring, level_live, level_move, &lv);
+    kvbm_assert(kvbm__lring_span(&m->q[l].ring) == m->q[l].len);
 }
 
 static inline void queue_push(lru_map *m, unsigned l, uint32_t id)
 {
     lru_queue *q = &m->q[l];
-    if (KVBM_UNLIKELY(q->tail - q->head > m->rmask)) queue_compact(m, l);
-    uint32_t c = q->tail++;
-    q->ring[c & m->rmask] = id;
+    if (KVBM_UNLIKELY(kvbm__lring_full(&q->ring))) queue_compact(m, l);
     lru_node *n = &m->nodes[id];
-    n->pos = c;
+    n->pos = kvbm__lring_push(&q->ring, id);
     n->level = (uint8_t)l;
     q->len++;
 }
@@ -135,15 +134,12 @@ static inline void lru_remove_stale(lru_map *m, size_t slot, uint32_t id)
     m->count--;
 }
 
-/* Remove block id (present, in index slot @slot) by lookup. An entry at either end of its
- * ring leaves the ring (the common cases: a prefix is looked up oldest block first, and a
- * chain released tail-first has its first block newest), one in the middle goes stale. */
+/* Remove block id (present, in index slot @slot) by lookup (kvbm__lring_drop: an entry at
+ * either end of its ring leaves it, one in the middle goes stale). */
 static inline void lru_remove(lru_map *m, size_t slot, uint32_t id)
 {
     const lru_node *n = &m->nodes[id];
-    lru_queue *q = &m->q[n->level];
-    if (n->pos == q->head) q->head++;
-    else if (n->pos == q->tail - 1u) q->tail--;
+    kvbm__lring_drop(&m->q[n->level].ring, n->pos);
     lru_remove_stale(m, slot, id);
 }
 
@@ -185,10 +181,10 @@ static size_t lru_allocate(void *ctx, size_t count, kvbm_pair *out)
     uint32_t stop[MAX_LEVELS];
     unsigned walked = 0;
     for (unsigned l = 0; l < m->nlevels && k < count; l++) {
-        lru_queue *q = &m->q[l];
-        uint32_t c = q->head;
-        while (k < count && c != q->tail) {
-            uint32_t id = q->ring[c & m->rmask];
+        const kvbm_lring *r = &m->q[l].ring;
+        uint32_t c = r->head;
+        while (k < count && c != r->tail) {
+            uint32_t id = kvbm__lring_at(r, c);
             const lru_node *n = &m->nodes[id];
             if (n->level == l && n->pos == c) {
                 __builtin_prefetch(&m->tab.slots[n->slot], 1, 3);
@@ -208,7 +204,7 @@ static size_t lru_allocate(void *ctx, size_t count, kvbm_pair *out)
         lru_remove_stale(m, slot, v);
         out[j].hash = h;
     }
-    for (unsigned l = 0; l < walked; l++) m->q[l].head = stop[l];
+    for (unsigned l = 0; l < walked; l++) m->q[l].ring.head = stop[l];
     return k;
 }
 
@@ -285,7 +281,7 @@ static void lru_destroy(void *ctx)
     lru_map *m = ctx;
     if (m == NULL) return;
     kvbm__idx_fini(&m->tab);
-    for (unsigned l = 0; l < MAX_LEVELS; l++) free(m->q[l].ring);
+    for (unsigned l = 0; l < MAX_LEVELS; l++) kvbm__lring_fini(&m->q[l].ring);
     free(m->nodes);
     kvbm_tracker_release(m->tracker);
     free(m);
@@ -298,10 +294,10 @@ static bool lru_check(void *ctx)
     size_t total = 0;
     for (unsigned l = 0; l < m->nlevels; l++) {
         const lru_queue *q = &m->q[l];
-        if ((uint32_t)(q->tail - q->head) > m->rmask + 1u) return false;
+        if (kvbm__lring_span(&q->ring) > q->ring.mask + 1u) return false;
         size_t n = 0;
-        for (uint32_t c = q->head; c != q->tail; c++) {
-            uint32_t id = q->ring[c & m->rmask];
+        for (uint32_t c = q->ring.head; c != q->ring.tail; c++) {
+            uint32_t id = kvbm__lring_at(&q->ring, c);
             if (id >= m->capacity) return false;
             if (!entry_live(m, l, c, id)) continue;
             kvbm_plh h = m->nodes[id].key;
@@ -319,10 +315,9 @@ static bool lru_check(void *ctx)
         const lru_node *nd = &m->nodes[id];
         if (nd->level == LEVEL_ABSENT) continue;
         if (nd->level >= m->nlevels) return false;
-        const lru_queue *q = &m->q[nd->level];
+        const kvbm_lring *r = &m->q[nd->level].ring;
         /* the node's entry lies in its ring's window and names it */
-        if ((uint32_t)(nd->pos - q->head) >= (uint32_t)(q->tail - q->head)) return false;
-        if (q->ring[nd->pos & m->rmask] != id) return false;
+        if (!kvbm__lring_in_window(r, nd->pos) || kvbm__lring_at(r, nd->pos) != id) return false;
         present++;
     }
     return present == m->count;
@@ -358,27 +353,19 @@ static const kvbm_inactive_ops multi_lru_ops = {
     .check = lru_check,
 };
 
-#define LRU_MAX_CAPACITY (UINT32_C(1) << 30) /* rings (2 x capacity, rounded up) < 2^32 */
-
 static kvbm_status lru_map_create(size_t capacity, unsigned nlevels, lru_map **out)
 {
-    if (capacity == 0 || capacity > LRU_MAX_CAPACITY) {
-        kvbm__set_error("backend capacity must be in 1..%u, got %zu", LRU_MAX_CAPACITY, capacity);
+    if (capacity == 0 || capacity > KVBM_LRING_MAX_CAPACITY) {
+        kvbm__set_error("backend capacity must be in 1..%u, got %zu", KVBM_LRING_MAX_CAPACITY, capacity);
         return KVBM_EINVAL;
     }
     lru_map *m = calloc(1, sizeof *m);
     if (m == NULL) return KVBM_ENOMEM;
-    size_t ring = (size_t)kvbm__next_pow2_u64((uint64_t)capacity * 2u);
-    if (ring < 16) ring = 16;
-    m->rmask = (uint32_t)(ring - 1);
     m->nodes = malloc(capacity * sizeof *m->nodes);
     kvbm_status st = m->nodes == NULL ? KVBM_ENOMEM : kvbm__idx_init(&m->tab, capacity);
-    for (unsigned l = 0; l < nlevels && st == KVBM_OK; l++) {
-        m->q[l].ring = malloc(ring * sizeof *m->q[l].ring);
-        if (m->q[l].ring == NULL) st = KVBM_ENOMEM;
-    }
+    for (unsigned l = 0; l < nlevels && st == KVBM_OK; l++) st = kvbm__lring_init(&m->q[l].ring, capacity);
     if (st != KVBM_OK) {
-        for (unsigned l = 0; l < nlevels; l++) free(m->q[l].ring);
+        for (unsigned l = 0; l < nlevels; l++) kvbm__lring_fini(&m->q[l].ring);
         if (m->nodes != NULL) kvbm__idx_fini(&m->tab);
         free(m->nodes);
         free(m);
