@@ -188,11 +188,6 @@ void kvbm__sketch_fini(kvbm__sketch *s)
     s->table = NULL;
 }
 
-static inline uint64_t sketch_word(const kvbm__sketch *s, uint64_t h)
-{
-    return KVBM_LIKELY(s->pow2) ? (h & s->mask) : h % s->words;
-}
-
 void kvbm__sketch_reset(kvbm__sketch *s)
 {
     uint64_t ones = 0;
@@ -205,13 +200,6 @@ void kvbm__sketch_reset(kvbm__sketch *s)
     uint64_t half = s->size >> 1, q = ones >> 2;
     s->size = half > q ? (uint32_t)(half - q) : 0;
 }
-
-/* The 4 cells of a key: word index and bit shift. Depends only on the immutable table
- * geometry, so trackers compute it (and prefetch the words) before taking the lock. */
-typedef struct sketch_cells {
-    uint64_t word[4];
-    unsigned shift[4];
-} sketch_cells;
 
 /* ---- per-thread memo of key hashes --------------------------------------------------
  * The four raw hashes of a key are pure functions of its bytes (the secrets derive from
@@ -307,6 +295,13 @@ static __attribute__((noinline, cold)) const uint64_t *key16_hashes_slow(const k
 static inline const uint64_t *key16_hashes(const kvbm__sketch *s, uint64_t k0, uint64_t k1,
                                            uint64_t buf[4])
 {
+    /* Until the first count() nothing can hit: every touched key is hashed once (a
+     * registration) or long after its last use (a match). Hash directly then - the memo's
+     * probe and fill cost twice the four hashes. */
+    if (!atomic_load_explicit(&((kvbm__sketch *)s)->counted, memory_order_relaxed)) {
+        for (unsigned i = 0; i < 4; i++) buf[i] = xxh3_16w(k0, k1, s->flip16a[i], s->flip16b[i]);
+        return buf;
+    }
     struct hmemo *m = tl_hmemo;
     if (KVBM_UNLIKELY(m == NULL)) return key16_hashes_slow(s, k0, k1, buf);
     unsigned set = (unsigned)((k0 ^ (k0 >> 29) ^ k1) & (HMEMO_SETS - 1));
@@ -314,6 +309,15 @@ static inline const uint64_t *key16_hashes(const kvbm__sketch *s, uint64_t k0, u
     if (KVBM_LIKELY(ks->k0[0] == k0 && ks->k1[0] == k1)) return m->h[set][0];
     if (ks->k0[1] == k0 && ks->k1[1] == k1) return m->h[set][1];
     return memo_fill(s, m, set, k0, k1);
+}
+
+/* A count() from now on: touches go through the memo so that the count of a key touched
+ * shortly before (MultiLRU insert of a block matched or registered earlier) hits it. */
+static inline void sketch_note_count(const kvbm__sketch *s)
+{
+    _Atomic bool *c = &((kvbm__sketch *)s)->counted;
+    if (KVBM_UNLIKELY(!atomic_load_explicit(c, memory_order_relaxed)))
+        atomic_store_explicit(c, true, memory_order_relaxed);
 }
 
 /* key16_hashes for a key in bytes (16: through the memo; 8: hashed directly). */
@@ -325,33 +329,47 @@ static inline const uint64_t *key_hashes(const kvbm__sketch *s, const uint8_t *k
     return buf;
 }
 
-/* The cells of a key from its four hashes, their words prefetched for the increment. */
-static inline void cells_from_hashes(const kvbm__sketch *s, const uint64_t h[4], sketch_cells *c)
+/* The word of the cell of hash @h. */
+static inline _Atomic uint64_t *cell_word_ptr(const kvbm__sketch *s, uint64_t h)
 {
-    for (unsigned i = 0; i < 4; i++) {
-        c->word[i] = sketch_word(s, h[i]);
-        c->shift[i] = (unsigned)(h[i] & 15) * 4;
-        __builtin_prefetch((const void *)&s->table[c->word[i]], 1);
-    }
+    return &s->table[KVBM_LIKELY(s->pow2) ? h & s->mask : h % s->words];
 }
 
-static inline void cells_of(const kvbm__sketch *s, const uint8_t *key, size_t len, sketch_cells *c)
+/* Keep a key's four hashes @k (from key_hashes/key16_hashes, which may point into the
+ * memo) in @h - they are its cells: word = h mod words, counter = h & 15 - and prefetch
+ * the words with write intent for the increment. The cells depend only on the immutable
+ * table geometry, so trackers compute them before taking the lock. */
+static inline void keep_cells(const kvbm__sketch *s, const uint64_t *k, uint64_t h[4])
 {
-    uint64_t buf[4];
-    cells_from_hashes(s, key_hashes(s, key, len, buf), c);
+    if (k != h) memcpy(h, k, 4 * sizeof *h);
+    for (unsigned i = 0; i < 4; i++) __builtin_prefetch((const void *)cell_word_ptr(s, h[i]), 1);
 }
 
-static inline void increment_cells(kvbm__sketch *s, const sketch_cells *c)
+/* +1 on the cell of hash @h unless it is saturated; true if it grew. */
+static inline bool cell_increment(const kvbm__sketch *s, uint64_t h)
 {
-    bool added = false;
-    for (unsigned i = 0; i < 4; i++) {
-        _Atomic uint64_t *w = &s->table[c->word[i]];
-        uint64_t v = atomic_load_explicit(w, memory_order_relaxed);
-        if (((v >> c->shift[i]) & 15) < 15) { /* writers are serialised by the lock */
-            atomic_store_explicit(w, v + (UINT64_C(1) << c->shift[i]), memory_order_relaxed);
-            added = true;
-        }
-    }
+    _Atomic uint64_t *w = cell_word_ptr(s, h);
+    unsigned shift = (unsigned)(h & 15) * 4;
+    uint64_t v = atomic_load_explicit(w, memory_order_relaxed);
+    if (((v >> shift) & 15) == 15) return false;
+    atomic_store_explicit(w, v + (UINT64_C(1) << shift), memory_order_relaxed); /* writers hold the lock */
+    return true;
+}
+
+static inline uint32_t cell_value(const kvbm__sketch *s, uint64_t h)
+{
+    return (uint32_t)(atomic_load_explicit(cell_word_ptr(s, h), memory_order_relaxed) >> ((h & 15) * 4)) & 15;
+}
+
+/* +1 on a key's four cells given its hashes (word = h mod words, counter = h & 15), then
+ * the size/decay step. No conservative update: a cell hit twice gets +2 (the increments
+ * are separate statements, so the second load sees the first store). */
+static inline void increment_hashes(kvbm__sketch *s, const uint64_t h[4])
+{
+    bool added = cell_increment(s, h[0]);
+    added |= cell_increment(s, h[1]);
+    added |= cell_increment(s, h[2]);
+    added |= cell_increment(s, h[3]);
     if (!added) return;
     if (s->size < UINT32_MAX) s->size++;
     bool decay = s->custom_decay ? s->decay.should_decay(s->decay.ctx, s->size)
@@ -359,34 +377,27 @@ static inline void increment_cells(kvbm__sketch *s, const sketch_cells *c)
     if (decay) kvbm__sketch_reset(s);
 }
 
-/* min of a key's four cells, straight from its hashes (no intermediate cell records). */
+/* min of a key's four cells, straight from its hashes (branch-free minimum). */
 static inline uint32_t estimate_hashes(const kvbm__sketch *s, const uint64_t h[4])
 {
-    uint64_t w[4];
-    if (KVBM_LIKELY(s->pow2)) {
-        for (unsigned i = 0; i < 4; i++) w[i] = h[i] & s->mask;
-    } else {
-        for (unsigned i = 0; i < 4; i++) w[i] = h[i] % s->words;
-    }
-    uint32_t best = 15;
-    for (unsigned i = 0; i < 4; i++) {
-        uint64_t word = atomic_load_explicit(&s->table[w[i]], memory_order_relaxed);
-        uint32_t v = (uint32_t)(word >> ((h[i] & 15) * 4)) & 15;
-        if (v < best) best = v;
-    }
-    return best;
+    uint32_t a = cell_value(s, h[0]), b = cell_value(s, h[1]);
+    uint32_t c = cell_value(s, h[2]), d = cell_value(s, h[3]);
+    a = a < b ? a : b;
+    c = c < d ? c : d;
+    return a < c ? a : c;
 }
 
 void kvbm__sketch_increment(kvbm__sketch *s, const uint8_t *key, size_t len)
 {
-    sketch_cells c;
-    cells_of(s, key, len, &c);
-    increment_cells(s, &c);
+    uint64_t h[4];
+    keep_cells(s, key_hashes(s, key, len, h), h);
+    increment_hashes(s, h);
 }
 
 uint32_t kvbm__sketch_estimate(const kvbm__sketch *s, const uint8_t *key, size_t len)
 {
     uint64_t buf[4];
+    sketch_note_count(s);
     return estimate_hashes(s, key_hashes(s, key, len, buf));
 }
 
@@ -495,10 +506,10 @@ void kvbm_tracker_release(kvbm_tracker *t)
 static inline void tracker_touch(kvbm_tracker *t, const uint8_t *key, size_t len)
 {
     if (KVBM_LIKELY(t->kind == TRACKER_TINYLFU)) {
-        sketch_cells c;
-        cells_of(&t->sketch, key, len, &c); /* hashing outside the lock */
+        uint64_t h[4];
+        keep_cells(&t->sketch, key_hashes(&t->sketch, key, len, h), h); /* outside the lock */
         kvbm__lock(&t->lock);
-        increment_cells(&t->sketch, &c);
+        increment_hashes(&t->sketch, h);
         kvbm__unlock(&t->lock);
     } else if (t->kind == TRACKER_CUSTOM) {
         uint8_t k16[16] = { 0 };
@@ -516,6 +527,7 @@ static inline uint32_t tracker_count(kvbm_tracker *t, const uint8_t *key, size_t
          * this keeps the tracker mutex out of the store-lock critical section of MultiLRU
          * insert. Single-threaded results are exactly the locked ones. */
         uint64_t buf[4];
+        sketch_note_count(&t->sketch);
         return estimate_hashes(&t->sketch, key_hashes(&t->sketch, key, len, buf));
     }
     if (t->kind == TRACKER_CUSTOM) {
@@ -549,6 +561,7 @@ uint32_t kvbm_tracker_count(kvbm_tracker *t, kvbm_plh h)
     if (t == NULL) return 0;
     if (KVBM_LIKELY(t->kind == TRACKER_TINYLFU)) { /* the key is (lo, hi) LE: no bytes needed */
         uint64_t buf[4];
+        sketch_note_count(&t->sketch);
         return estimate_hashes(&t->sketch, key16_hashes(&t->sketch, h.lo, h.hi, buf));
     }
     uint8_t k[16];
@@ -604,31 +617,44 @@ bool kvbm__tracker_sketch_info(kvbm_tracker *t, uint64_t *words, uint32_t *size,
     return true;
 }
 
-/* Batched touch. Keys are processed in chunks of TOUCH_CHUNK: the cells of the whole chunk
- * are computed and their words prefetched (with write intent) outside the lock, then the
- * increments are applied in key order under one lock acquisition, so the chunk's cache
- * misses overlap instead of costing one round trip per key. (Prefetching the whole chunk
- * beat a rolling window of 4, 8 or 16 keys ahead, on both the 4 MiB and the 32 MiB table.)
- * The increments, and therefore every decay point - one in the middle of a chunk
- * included - are exactly those of n sequential touches: the cells depend only on the
- * immutable table geometry, so computing them early changes nothing, and a decay halves
- * the words in place before the next key applies its +1. Between chunks the lock is
- * released, as between sequential touches. */
+/* Batched touch: the cells of every key are computed and their words prefetched (with
+ * write intent) outside the lock, then the increments are applied in key order under one
+ * lock acquisition, so the batch's cache misses overlap instead of costing one round trip
+ * per key; callers that have other work in between (kvbm__tracker_touch_prepare early,
+ * kvbm__tracker_touch_apply late) hide them completely. The increments, and therefore
+ * every decay point - one in the middle of a batch included - are exactly those of n
+ * sequential touches: the cells depend only on the immutable table geometry, so computing
+ * them early changes nothing, and a decay halves the words in place before the next key
+ * applies its +1. kvbm_tracker_touch_many works in chunks of TOUCH_CHUNK keys (stack
+ * space) and releases the lock between chunks, as between sequential touches. */
 #define TOUCH_CHUNK 64u
+
+void kvbm__tracker_touch_prepare(kvbm_tracker *t, kvbm_plh key, kvbm__touch_cells *cells)
+{
+    if (t != NULL && t->kind == TRACKER_TINYLFU)
+        keep_cells(&t->sketch, key16_hashes(&t->sketch, key.lo, key.hi, cells->h), cells->h);
+}
+
+void kvbm__tracker_touch_apply(kvbm_tracker *t, const kvbm_plh *keys,
+                               const kvbm__touch_cells *cells, size_t n)
+{
+    if (t == NULL || n == 0) return;
+    if (KVBM_LIKELY(t->kind == TRACKER_TINYLFU)) {
+        kvbm__lock(&t->lock);
+        for (size_t i = 0; i < n; i++) increment_hashes(&t->sketch, cells[i].h);
+        kvbm__unlock(&t->lock);
+    } else if (t->kind == TRACKER_CUSTOM) {
+        for (size_t i = 0; i < n; i++) kvbm_tracker_touch(t, keys[i]);
+    }
+}
 
 static void touch_many_tinylfu(kvbm_tracker *t, const kvbm_plh *hashes, size_t n)
 {
-    kvbm__sketch *s = &t->sketch;
-    sketch_cells c[TOUCH_CHUNK];
+    kvbm__touch_cells c[TOUCH_CHUNK];
     while (n > 0) {
         size_t m = n < TOUCH_CHUNK ? n : TOUCH_CHUNK;
-        for (size_t i = 0; i < m; i++) {
-            uint64_t buf[4];
-            cells_from_hashes(s, key16_hashes(s, hashes[i].lo, hashes[i].hi, buf), &c[i]);
-        }
-        kvbm__lock(&t->lock);
-        for (size_t i = 0; i < m; i++) increment_cells(s, &c[i]);
-        kvbm__unlock(&t->lock);
+        for (size_t i = 0; i < m; i++) kvbm__tracker_touch_prepare(t, hashes[i], &c[i]);
+        kvbm__tracker_touch_apply(t, hashes, c, m);
         hashes += m;
         n -= m;
     }

@@ -16,6 +16,8 @@ typedef struct kvbm__sketch {
     uint32_t          size;        /* effective increments since the last reset */
     uint32_t          sample_size; /* fixed decay threshold min(capacity*10, 2^32-1) */
     bool              custom_decay;
+    _Atomic bool      counted;     /* count() was used at least once: hash keys through the
+                                    * thread's memo (tinylfu.c, "per-thread memo") */
     kvbm_decay_policy decay;
     uint64_t          flip16a[4], flip16b[4], flip8[4]; /* per-seed secret words */
 } kvbm__sketch;
@@ -32,6 +34,17 @@ uint32_t kvbm__tinylfu_sample_size(uint64_t capacity);
 void     kvbm__tinylfu_secret(unsigned seed, uint8_t secret[KVBM_TLFU_SECRET_SIZE]);
 /* H_i(key) through the specialised short-input path (len 8 or 16). */
 uint64_t kvbm__tinylfu_hash(const kvbm__sketch *s, unsigned i, const uint8_t *key, size_t len);
+
+/* Two-phase touch, for callers with other work to overlap with the sketch's cache misses
+ * (the registry's batched registration, the store's match): prepare computes a key's cells
+ * into @cells and prefetches their words (no lock, no state change, any tracker kind);
+ * apply then touches keys[0..n) in order, as n kvbm_tracker_touch calls would, given the
+ * cells prepared for each (one tracker-lock acquisition; custom trackers receive their
+ * touch callbacks, no-op trackers nothing). A batch of any size n. */
+typedef struct kvbm__touch_cells { uint64_t h[4]; } kvbm__touch_cells;
+void kvbm__tracker_touch_prepare(kvbm_tracker *t, kvbm_plh key, kvbm__touch_cells *cells);
+void kvbm__tracker_touch_apply(kvbm_tracker *t, const kvbm_plh *keys,
+                               const kvbm__touch_cells *cells, size_t n);
 
 bool     kvbm__tracker_is_tinylfu(const kvbm_tracker *t);
 uint32_t kvbm__tracker_refs(const kvbm_tracker *t);

@@ -550,3 +550,91 @@ KVBM_TEST(touch_many_dispatch_and_arguments)
     EXPECT_EQ(kvbm_tracker_count(lfu, keys[1]), 1u);
     kvbm_tracker_release(lfu);
 }
+
+/* ---- two-phase touch (kvbm__tracker_touch_prepare / _apply) ------------------------- */
+
+/* Cells prepared early, touches applied later - with other touches of the same tracker in
+ * between, as two registrations on two threads would interleave - give exactly the
+ * sequential result (tables, sizes, decay points), before and after the first count()
+ * switches the tracker's hashing to the memo. */
+KVBM_TEST(two_phase_touch_equals_sequential_touches)
+{
+    uint64_t seed = test_seed();
+    printf("seed=%" PRIu64 "\n", seed);
+    const uint64_t caps[] = { 1, 64, 1000 };
+    for (size_t c = 0; c < sizeof caps / sizeof caps[0]; c++) {
+        kvbm_tracker *seq = NULL, *two = NULL;
+        ASSERT_OK(kvbm_tinylfu_create(caps[c], NULL, &seq));
+        ASSERT_OK(kvbm_tinylfu_create(caps[c], NULL, &two));
+        uint64_t x = seed * 2654435761u + c + 7;
+        kvbm_plh keys[80];
+        kvbm__touch_cells cells[80];
+        for (int round = 0; round < 40; round++) {
+            if (round == 20) { /* from here on both hash through the memo */
+                (void)kvbm_tracker_count(seq, keys[0]);
+                (void)kvbm_tracker_count(two, keys[0]);
+            }
+            x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+            size_t n = (size_t)(x % 80), mid = n / 2;
+            for (size_t i = 0; i < n; i++) {
+                x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+                keys[i].lo = x % 40;
+                keys[i].hi = (x >> 20) % 3;
+            }
+            for (size_t i = 0; i < n; i++) kvbm__tracker_touch_prepare(two, keys[i], &cells[i]);
+            /* the second half is touched by "another thread" first: apply order decides */
+            for (size_t i = mid; i < n; i++) kvbm_tracker_touch(seq, keys[i]);
+            for (size_t i = 0; i < mid; i++) kvbm_tracker_touch(seq, keys[i]);
+            kvbm__tracker_touch_apply(two, keys + mid, cells + mid, n - mid);
+            kvbm__tracker_touch_apply(two, keys, cells, mid);
+            ASSERT_TRUE(same_sketch(seq, two));
+        }
+        kvbm_tracker_release(seq);
+        kvbm_tracker_release(two);
+    }
+}
+
+KVBM_TEST(two_phase_touch_dispatch_and_arguments)
+{
+    key_log l = { .n = 0 };
+    kvbm_tracker_ops ops = { log_touch, log_count, NULL };
+    kvbm_tracker *t = NULL;
+    ASSERT_OK(kvbm_tracker_create_custom(&ops, &l, &t));
+    kvbm_plh keys[2] = { { 1, 2 }, { 3, 4 } };
+    kvbm__touch_cells cells[2];
+    for (int i = 0; i < 2; i++) kvbm__tracker_touch_prepare(t, keys[i], &cells[i]);
+    EXPECT_EQ(l.n, 0); /* preparing touches nothing */
+    kvbm__tracker_touch_apply(t, keys, cells, 2);
+    ASSERT_EQ(l.n, 2);
+    EXPECT_TRUE(kvbm_plh_eq(l.keys[0], keys[0]));
+    EXPECT_TRUE(kvbm_plh_eq(l.keys[1], keys[1]));
+    kvbm_tracker_release(t);
+    kvbm__tracker_touch_prepare(NULL, keys[0], &cells[0]);
+    kvbm__tracker_touch_apply(NULL, keys, cells, 2);
+
+    kvbm_tracker *lfu = NULL;
+    ASSERT_OK(kvbm_tinylfu_create(1000, NULL, &lfu));
+    kvbm__tracker_touch_prepare(lfu, keys[0], &cells[0]);
+    EXPECT_EQ(kvbm_tracker_count(lfu, keys[0]), 0u); /* prepared, not applied */
+    kvbm__tracker_touch_apply(lfu, keys, cells, 1);
+    EXPECT_EQ(kvbm_tracker_count(lfu, keys[0]), 1u);
+    kvbm_tracker_release(lfu);
+}
+
+/* Touches alone hash directly; the first count() switches the tracker to the memo (the
+ * flag is per tracker, sticky). Both modes count the same. */
+KVBM_TEST(memo_engages_at_first_count)
+{
+    kvbm_tracker *t = NULL;
+    ASSERT_OK(kvbm_tinylfu_create(4096, NULL, &t));
+    const kvbm__sketch *s = kvbm__tracker_sketch(t);
+    kvbm_plh h = { 9, 10 };
+    kvbm_tracker_touch(t, h);
+    kvbm_tracker_touch_many(t, &h, 1);
+    EXPECT_FALSE(atomic_load(&s->counted));
+    EXPECT_EQ(kvbm_tracker_count(t, h), 2u);
+    EXPECT_TRUE(atomic_load(&s->counted));
+    kvbm_tracker_touch(t, h);
+    EXPECT_EQ(kvbm_tracker_count(t, h), 3u);
+    kvbm_tracker_release(t);
+}
