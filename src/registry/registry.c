@@ -31,6 +31,7 @@
 #include <string.h>
 
 #include "registry/registry_int.h"
+#include "tinylfu/tinylfu_int.h"
 
 #define KVBM__SHARD_BITS   6
 #define KVBM__SHARDS       (1u << KVBM__SHARD_BITS)
@@ -429,9 +430,11 @@ kvbm_status kvbm_registry_register(kvbm_registry *r, kvbm_plh h, kvbm_handle **o
     return KVBM_OK;
 }
 
-/* Creation touches are collected and applied with one kvbm_tracker_touch_many per
+/* Creation touches are collected and applied with one kvbm__tracker_touch_apply per
  * REG_TOUCH_CHUNK creations (and at the end), after the shard locks are released. See
- * docs/design/registry.md ("Batched registration") for why this is equivalent. */
+ * docs/design/registry.md ("Batched registration") for why this is equivalent. A key's
+ * sketch cells are prepared (hashed and prefetched) just before its shard work, so their
+ * cache misses resolve while the registry works instead of stalling the increments. */
 #define REG_TOUCH_CHUNK 64u
 #define REG_PF_CHUNK    64u
 
@@ -440,6 +443,7 @@ kvbm_status kvbm_registry_register_many(kvbm_registry *r, const kvbm_plh *hashes
 {
     if (r == NULL || (n > 0 && (hashes == NULL || out == NULL))) return KVBM_EINVAL;
     kvbm_plh pending[REG_TOUCH_CHUNK];
+    kvbm__touch_cells cells[REG_TOUCH_CHUNK];
     uint64_t h64s[REG_PF_CHUNK];
     size_t np = 0, i;
     kvbm_status st = KVBM_OK;
@@ -459,6 +463,7 @@ kvbm_status kvbm_registry_register_many(kvbm_registry *r, const kvbm_plh *hashes
                 if (fh != NULL) __builtin_prefetch(fh, 1, 3);
             }
         }
+        if (r->tracker != NULL) kvbm__tracker_touch_prepare(r->tracker, hashes[i], &cells[np]);
         int g = get_or_create_h64(r, hashes[i], h64s[c], true, &out[i]);
         if (g == GOC_ENOMEM) {
             st = KVBM_ENOMEM;
@@ -467,12 +472,12 @@ kvbm_status kvbm_registry_register_many(kvbm_registry *r, const kvbm_plh *hashes
         if (g == GOC_CREATED && r->tracker != NULL) {
             pending[np++] = hashes[i];
             if (np == REG_TOUCH_CHUNK) {
-                kvbm_tracker_touch_many(r->tracker, pending, np);
+                kvbm__tracker_touch_apply(r->tracker, pending, cells, np);
                 np = 0;
             }
         }
     }
-    if (np > 0) kvbm_tracker_touch_many(r->tracker, pending, np);
+    if (np > 0) kvbm__tracker_touch_apply(r->tracker, pending, cells, np);
     if (st != KVBM_OK) { /* all or nothing: give back what this call obtained */
         for (size_t k = 0; k < i; k++) {
             kvbm_handle_release(out[k]);

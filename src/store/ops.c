@@ -14,6 +14,9 @@
 #include "store/post.h"
 #include "store/locked.h"
 #include "registry/registry_int.h"
+#include "tinylfu/tinylfu_int.h"
+
+#define MATCH_TOUCH_EARLY 64u
 
 /* ==== manager operations ================================================================= */
 
@@ -317,10 +320,21 @@ kvbm_status kvbm__store_match(struct kvbm_store *s, const kvbm_plh *hashes, size
     }
     post_locked_end(s, &p);
     kvbm__unlock(&s->lock);
+    /* The frequency touches of the returned blocks: their sketch cells are prepared
+     * (hashed, prefetched) before the presence updates, which hide the misses; the first
+     * MATCH_TOUCH_EARLY are applied after them, the rest (long matches) in one batch. */
+    kvbm__touch_cells tc[MATCH_TOUCH_EARLY];
+    kvbm_tracker *tr = s->has_tracker ? kvbm_registry_tracker(s->registry) : NULL;
+    size_t early = k < MATCH_TOUCH_EARLY ? k : MATCH_TOUCH_EARLY;
+    if (tr != NULL)
+        for (size_t i = 0; i < early; i++) kvbm__tracker_touch_prepare(tr, hashes[i], &tc[i]);
     post_flush(s, &p);
     hwbuf_fini(&hb);
     if (kvbm__store_is_poisoned(s)) return KVBM_EPOISONED;
-    if (s->has_tracker && k) kvbm_registry_touch_many(s->registry, hashes, k);
+    if (tr != NULL && k) {
+        kvbm__tracker_touch_apply(tr, hashes, tc, early);
+        if (k > early) kvbm_tracker_touch_many(tr, hashes + early, k - early);
+    }
     if (k) {
         kvbm__metric_add(s->metrics, KVBM_METRIC_match_blocks_returned, (int64_t)k);
         kvbm__metric_add(s->metrics, KVBM_METRIC_inflight_immutable, (int64_t)k);
