@@ -47,6 +47,9 @@ typedef struct kvbm_inactive_ops {
     /* Remove and return everything (out has room for len() pairs). */
     size_t (*allocate_all)(void *ctx, kvbm_pair *out);
     void   (*destroy)(void *ctx);
+    /* Optional (may be NULL): a hint that insert(h, ...) follows soon - the backend may
+     * prefetch what that insert will look up. No state change. */
+    void   (*prefetch_insert)(void *ctx, kvbm_plh h);
     /* Optional (may be NULL): O(n) structural self-check for tests and KVBM_DEBUG >= 3.
      * true when every internal invariant holds. */
     bool   (*check)(void *ctx);

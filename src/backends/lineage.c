@@ -475,6 +475,18 @@ LP_INLINE kvbm_status lin_insert_k(void *ctx, kvbm_lineage_eviction K, kvbm_plh 
 
 static bool lin_has(void *ctx, kvbm_plh h) { return lin_lookup(ctx, h) != NIL; }
 
+/* An insert of h follows: warm the index slots its two probes start at - its own key's
+ * and its parent's. Released tail first, a request's blocks each look up a parent that
+ * is not cached yet (a miss on a cold slot); the store hints the next block while it
+ * inserts the current one. */
+static void lin_prefetch_insert(void *ctx, kvbm_plh h)
+{
+    const lineage *g = ctx;
+    const kvbm_idx_slot *t = g->tab.slots;
+    __builtin_prefetch(&t[key_h32(g->fmask, h.lo) & g->tab.mask]);
+    __builtin_prefetch(&t[key_h32(g->fmask, kvbm_plh_parent_fragment(h)) & g->tab.mask]);
+}
+
 LP_INLINE bool lin_take_k(void *ctx, kvbm_lineage_eviction K, kvbm_plh h, uint32_t block_id)
 {
     lineage *g = ctx;
@@ -643,6 +655,7 @@ static const kvbm_inactive_ops lineage_tick_ops = {
     .scan_matches = lin_scan_matches_tick,
     .allocate = lin_allocate_tick,
     .insert = lin_insert_tick,
+    .prefetch_insert = lin_prefetch_insert,
     .len = lin_len,
     .has = lin_has,
     .take = lin_take_tick,
@@ -658,6 +671,7 @@ static const kvbm_inactive_ops lineage_fifo_ops = {
     .scan_matches = lin_scan_matches_fifo,
     .allocate = lin_allocate_fifo,
     .insert = lin_insert_fifo,
+    .prefetch_insert = lin_prefetch_insert,
     .len = lin_len,
     .has = lin_has,
     .take = lin_take_fifo,

@@ -371,6 +371,9 @@ kvbm_status kvbm_block_release_many(kvbm_block *const *b, size_t n)
         if (done) continue;
         if (!locked) { kvbm__lock(&s->lock); locked = true; }
         else if (!post_room(&p, 2)) post_cycle(s, &p);
+        /* the next block's backend insert (if it is one) may prefetch while this one runs */
+        if (s->inactive.ops->prefetch_insert != NULL && i + 1 < n && b[i + 1] != NULL)
+            s->inactive.ops->prefetch_insert(s->inactive.ctx, h_raw(b[i + 1])->hash);
         if (strong_dec_locked(sl)) kvbm__store_drop_locked(s, sl, &p);
     }
     if (cur != NULL) {
