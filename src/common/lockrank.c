@@ -1,21 +1,101 @@
-/* src/common/lockrank.c - ranked mutexes and the debug lock-rank checker.
+/* src/common/lockrank.c - ranked mutexes (futex lock and condition, see internal.h) and
+ * the debug lock-rank checker.
  *
  * Each thread keeps a small stack of the ranks it holds. Acquiring a lock whose rank is
  * not strictly greater than the highest held rank is an inversion of the global order
  * (registry shard < attachments < store < tracker < events < metrics): the checker prints
  * both ranks and aborts, so a test can provoke it in a child process. */
+#include <limits.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
+#ifdef __linux__
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
 
 #include "internal.h"
 
-int kvbm__mutex_init(kvbm_mutex *m, enum kvbm_lock_rank rank)
+/* ---- futex mutex and condition (see internal.h) ------------------------------------ */
+
+static void futex_wait(_Atomic uint32_t *word, uint32_t expected)
 {
-    m->rank = (uint8_t)rank;
-    return pthread_mutex_init(&m->mtx, NULL);
+#ifdef __linux__
+    /* returns at once if *word != expected (EAGAIN), on a wake, or spuriously (EINTR) */
+    (void)syscall(SYS_futex, (uint32_t *)word, FUTEX_WAIT_PRIVATE, expected, NULL, NULL, 0);
+#else
+    (void)word;
+    (void)expected;
+    sched_yield();
+#endif
 }
 
-void kvbm__mutex_destroy(kvbm_mutex *m) { pthread_mutex_destroy(&m->mtx); }
+static void futex_wake(_Atomic uint32_t *word, int n)
+{
+#ifdef __linux__
+    (void)syscall(SYS_futex, (uint32_t *)word, FUTEX_WAKE_PRIVATE, n, NULL, NULL, 0);
+#else
+    (void)word;
+    (void)n;
+#endif
+}
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
+int kvbm__mutex_init(kvbm_mutex *m, enum kvbm_lock_rank rank)
+{
+    atomic_init(&m->state, 0);
+    m->rank = (uint8_t)rank;
+    return 0;
+}
+
+void kvbm__mutex_destroy(kvbm_mutex *m) { kvbm_assert(atomic_load(&m->state) == 0); (void)m; }
+
+/* Critical sections are short (a batch of block operations): spin a little before
+ * sleeping. Once a thread has marked the lock contended (2) it keeps doing so until it
+ * gets it, so an unlock never misses a sleeper. */
+#define KVBM__SPIN 100
+
+void kvbm__mutex_lock_slow(kvbm_mutex *m)
+{
+    for (int i = 0; i < KVBM__SPIN; i++) {
+        cpu_relax();
+        uint32_t free_ = 0;
+        if (atomic_load_explicit(&m->state, memory_order_relaxed) == 0 &&
+            atomic_compare_exchange_weak_explicit(&m->state, &free_, 1, memory_order_acquire,
+                                                  memory_order_relaxed))
+            return;
+    }
+    while (atomic_exchange_explicit(&m->state, 2, memory_order_acquire) != 0) futex_wait(&m->state, 2);
+}
+
+void kvbm__mutex_wake(kvbm_mutex *m) { futex_wake(&m->state, 1); }
+
+void kvbm__cond_init(kvbm_cond *c) { atomic_init(&c->seq, 0); }
+
+void kvbm__cond_wait(kvbm_cond *c, kvbm_mutex *m)
+{
+    /* read under the mutex: a broadcast after our unlock changes seq, so the futex wait
+     * returns at once instead of missing it */
+    uint32_t seq = atomic_load_explicit(&c->seq, memory_order_relaxed);
+    kvbm__unlock(m);
+    futex_wait(&c->seq, seq);
+    kvbm__lock(m);
+}
+
+void kvbm__cond_broadcast(kvbm_cond *c)
+{
+    atomic_fetch_add_explicit(&c->seq, 1, memory_order_relaxed);
+    futex_wake(&c->seq, INT_MAX);
+}
 
 #ifdef KVBM_LOCK_RANK_CHECK
 #define KVBM_RANK_STACK 32

@@ -54,7 +54,7 @@ struct shard {
     struct slot     *tab;       /* NULL until the first insert */
     size_t           mask;      /* capacity - 1 */
     /* line 1 */
-    size_t           count;     /* entries (live + dying) */
+    _Alignas(64) size_t count;  /* entries (live + dying) */
     kvbm_handle     *free_list;
     size_t           nlive;     /* handle objects not on the free list */
     uint32_t         waiters;   /* registrars waiting for a dying entry */
@@ -66,11 +66,11 @@ struct shard {
     _Atomic size_t   mask_hint;
     _Atomic(kvbm_handle *) free_hint; /* relaxed copy of free_list, same purpose */
     /* cold */
-    pthread_cond_t   cond;      /* signalled when a dying entry is removed */
+    _Alignas(64) kvbm_cond cond; /* broadcast when a dying entry is removed */
     void            *slabs;     /* slab allocations of this shard (singly linked, line 0) */
     uint64_t         waits;     /* diagnostics: total waits (lock held) */
     /* 256 bytes in all: shard_of() indexes with a shift, not a multiply */
-    unsigned char    pad_[256 - 128 - sizeof(pthread_cond_t) - 2 * sizeof(void *)];
+    _Alignas(64) unsigned char pad_[64];
 };
 
 _Static_assert(offsetof(struct shard, count) == 64 && offsetof(struct shard, cond) == 128 &&
@@ -218,19 +218,8 @@ kvbm_status kvbm_registry_create(const kvbm_registry_config *cfg, kvbm_registry 
     unsigned i;
     for (i = 0; i < KVBM__SHARDS; i++) {
         struct shard *sh = &r->shards[i];
-        if (kvbm__mutex_init(&sh->lock, KVBM_RANK_REGISTRY) != 0) break;
-        if (pthread_cond_init(&sh->cond, NULL) != 0) {
-            kvbm__mutex_destroy(&sh->lock);
-            break;
-        }
-    }
-    if (i < KVBM__SHARDS) {
-        while (i-- > 0) {
-            pthread_cond_destroy(&r->shards[i].cond);
-            kvbm__mutex_destroy(&r->shards[i].lock);
-        }
-        free(r);
-        return KVBM_ENOMEM;
+        (void)kvbm__mutex_init(&sh->lock, KVBM_RANK_REGISTRY);
+        kvbm__cond_init(&sh->cond);
     }
     atomic_init(&r->refs, 1);
     atomic_init(&r->pins, 1);
@@ -255,7 +244,6 @@ static void registry_free(kvbm_registry *r)
             slab = next;
         }
         free(sh->tab);
-        pthread_cond_destroy(&sh->cond);
         kvbm__mutex_destroy(&sh->lock);
     }
     free(r);
@@ -380,7 +368,7 @@ get_or_create_h64(kvbm_registry *r, kvbm_plh hash, uint64_t h64, bool notify, kv
         /* dying: its destructors (Remove) must finish before a new Create */
         sh->waiters++;
         sh->waits++;
-        pthread_cond_wait(&sh->cond, &sh->lock.mtx);
+        kvbm__cond_wait(&sh->cond, &sh->lock);
         sh->waiters--;
     }
 
@@ -630,7 +618,7 @@ static inline __attribute__((always_inline)) void handle_die_h64(kvbm_handle *h,
     if (i != SIZE_MAX) tab_delete(sh, i);
     h->reg = NULL;
     bool unpin = handle_recycle(sh, h);
-    if (sh->waiters > 0) pthread_cond_broadcast(&sh->cond);
+    if (sh->waiters > 0) kvbm__cond_broadcast(&sh->cond);
     kvbm__unlock(&sh->lock);
 
     if (unpin) registry_unpin(r);
