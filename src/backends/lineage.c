@@ -479,9 +479,12 @@ static bool lin_has(void *ctx, kvbm_plh h) { return lin_lookup(ctx, h) != NIL; }
  * and its parent's. Released tail first, a request's blocks each look up a parent that
  * is not cached yet (a miss on a cold slot); the store hints the next block while it
  * inserts the current one. */
+#define LIN_HINT_MIN_SLOTS (UINT64_C(1) << 15) /* 256 KiB of index: beyond L1/L2-resident */
+
 static void lin_prefetch_insert(void *ctx, kvbm_plh h)
 {
     const lineage *g = ctx;
+    if (g->tab.mask + 1 < LIN_HINT_MIN_SLOTS) return; /* a small index stays cached: no use */
     const kvbm_idx_slot *t = g->tab.slots;
     __builtin_prefetch(&t[key_h32(g->fmask, h.lo) & g->tab.mask]);
     __builtin_prefetch(&t[key_h32(g->fmask, kvbm_plh_parent_fragment(h)) & g->tab.mask]);
