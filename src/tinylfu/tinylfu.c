@@ -218,8 +218,8 @@ void kvbm__sketch_reset(kvbm__sketch *s)
  * 128 keys in 512 slots collide that often, and a colliding pair evicts itself on every
  * touch/count round; two-way with 256 sets still missed ~13%: sets holding three of the
  * 128 keys thrash in rotation. With four ways a set must receive five.) */
-#define HMEMO_SETS 128u
-#define HMEMO_WAYS 4u
+#define HMEMO_SETS KVBM__TLFU_MEMO_SETS
+#define HMEMO_WAYS KVBM__TLFU_MEMO_WAYS
 
 /* One set: its four keys share a cache line; the hashes follow in two more. */
 struct hmemo_set {
@@ -291,6 +291,8 @@ static inline unsigned hmemo_set(uint64_t k0, uint64_t k1)
     return (unsigned)(((k0 ^ (k1 * UINT64_C(0x9E3779B97F4A7C15))) * UINT64_C(0xD6E8FEB86659FD93)) >> 56) &
            (HMEMO_SETS - 1);
 }
+
+unsigned kvbm__tinylfu_memo_set(uint64_t k0, uint64_t k1) { return hmemo_set(k0, k1); }
 
 static __attribute__((noinline, cold)) const uint64_t *key16_hashes_slow(const kvbm__sketch *s,
                                                                          uint64_t k0, uint64_t k1,

@@ -1,7 +1,7 @@
 /* tests/tinylfu/test_tinylfu_memo.c - the per-thread hash memo is invisible: estimates are
  * identical whether keys hit the memo, collide in it, or are hashed by a fresh thread.
- * Keys come in pairs that share `lo` and differ only in high bits of `hi` (so they fall in
- * the same memo set); the second run applies the same touches in another order. Sketch
+ * Keys come in groups of eight that fall in the same memo set (twice its ways); the second
+ * run applies the same touches in another order. Sketch
  * increments commute (no decay happens at this volume: 4096-entry sketch, sample size
  * 40960), so any wrong memo hit shows up as a count mismatch. */
 #include <pthread.h>
@@ -15,12 +15,26 @@
 
 #define NKEYS 4096 /* far more than the memo's entries: forces collisions and evictions */
 
-static kvbm_plh key_of(uint64_t i)
+/* Key number n of memo set @set: the n-th candidate (lo = a multiple of a large odd
+ * constant, hi = set) that the memo maps to @set. */
+static kvbm_plh key_in_set(unsigned set, unsigned n)
 {
-    kvbm_plh h;
-    h.lo = (i >> 1) * UINT64_C(0x9e3779b97f4a7c15);
-    h.hi = (i & 1) << 40; /* pair partners differ only above the memo index bits */
-    return h;
+    kvbm_plh h = { (uint64_t)set, 0 };
+    for (uint64_t c = 1;; c++) {
+        h.lo = c * UINT64_C(0x9e3779b97f4a7c15);
+        if (kvbm__tinylfu_memo_set(h.lo, h.hi) == set && n-- == 0) return h;
+    }
+}
+
+static kvbm_plh keys[NKEYS];
+
+/* Groups of eight consecutive keys share a memo set (twice its four ways). */
+static kvbm_plh key_of(uint64_t i) { return keys[i]; }
+
+static void make_keys(void)
+{
+    for (uint64_t i = 0; i < NKEYS; i++)
+        keys[i] = key_in_set((unsigned)((i / 8) % KVBM__TLFU_MEMO_SETS), (unsigned)(i % 8 + 8 * (i / 8 / KVBM__TLFU_MEMO_SETS)));
 }
 
 /* Touch keys with a pattern that mixes single and batched touches, then read every count. */
@@ -58,10 +72,13 @@ KVBM_TEST(hash_memo_is_transparent_across_threads_and_collisions)
 {
     uint32_t *a = calloc(NKEYS, sizeof *a), *b = calloc(NKEYS, sizeof *b);
     ASSERT_TRUE(a != NULL && b != NULL);
+    make_keys();
+    for (uint64_t i = 0; i < 16; i++) /* the premise: groups of eight per set */
+        ASSERT_EQ(kvbm__tinylfu_memo_set(key_of(i).lo, key_of(i).hi), kvbm__tinylfu_memo_set(key_of(i & ~7u).lo, key_of(i & ~7u).hi));
     /* warm this thread's memo with unrelated keys first */
     kvbm_tracker *warm = NULL;
     ASSERT_OK(kvbm_tinylfu_create(1 << 12, NULL, &warm));
-    for (uint64_t i = 0; i < NKEYS; i++) kvbm_tracker_touch(warm, key_of(i + 1000000));
+    for (uint64_t i = 0; i < NKEYS; i++) kvbm_tracker_touch(warm, (kvbm_plh){ i, i + 1000000 });
     kvbm_tracker_release(warm);
 
     kvbm_tracker *t = NULL;
@@ -84,17 +101,17 @@ KVBM_TEST(hash_memo_is_transparent_across_threads_and_collisions)
     free(b);
 }
 
-/* The memo is 2-way set associative. Keys come in groups of four that share `lo` and differ
- * only in high bits of `hi` (one memo set per group, twice its ways), the group of 0 holds
- * the all-zero key (the memo's initial content), and every touch and count is checked
- * against a shadow table maintained with hashes computed directly (no memo): the whole
- * table after every touch, and each count. */
+/* The memo is four-way set associative. Keys come in groups of eight that fall in one memo
+ * set (twice its ways), group 0 holds the all-zero key (the memo's initial content), and
+ * every touch and count is checked against a shadow table maintained with hashes computed
+ * directly (no memo): the whole table after every touch, and each count. The tracker is
+ * counted first, so that touches go through the memo too. */
 static kvbm_plh group_key(uint64_t i)
 {
-    kvbm_plh h;
-    h.lo = (i >> 2) * UINT64_C(0xd6e8feb86659fd93);
-    h.hi = (i & 3) << 44;
-    return h;
+    if (i == 0) return (kvbm_plh){ 0, 0 };
+    unsigned set0 = kvbm__tinylfu_memo_set(0, 0);
+    unsigned set = (unsigned)(set0 + i / 8) % KVBM__TLFU_MEMO_SETS;
+    return key_in_set(set, (unsigned)(i % 8));
 }
 
 static void shadow_cells(const kvbm__sketch *s, kvbm_plh h, uint64_t w[4], unsigned sh[4])
@@ -109,7 +126,7 @@ static void shadow_cells(const kvbm__sketch *s, kvbm_plh h, uint64_t w[4], unsig
     }
 }
 
-KVBM_TEST(hash_memo_two_way_sets_match_direct_hashing)
+KVBM_TEST(hash_memo_sets_match_direct_hashing)
 {
     enum { N = 64, WORDS = 1024 };
     kvbm_tracker *t = NULL;
@@ -119,6 +136,7 @@ KVBM_TEST(hash_memo_two_way_sets_match_direct_hashing)
     ASSERT_EQ_U64(s->words, WORDS);
     uint64_t *shadow = calloc(WORDS, sizeof *shadow);
     ASSERT_TRUE(shadow != NULL);
+    (void)kvbm_tracker_count(t, group_key(1)); /* memo on */
     uint64_t rng = 12345;
     size_t mismatches = 0;
     for (unsigned step = 0; step < 4000; step++) {
