@@ -206,29 +206,23 @@ void kvbm__sketch_reset(kvbm__sketch *s)
  * the fixed seeds 0..3, identical for every tracker), so they can be remembered. A block
  * is typically touched when it is matched and counted when it is released into MultiLRU
  * (or counted, then touched on the next match): with the memo the second call skips the
- * four XXH3 computations. Four-way set associative (HMEMO_SETS sets, round-robin
- * replacement within a set), per thread (no synchronisation), 16-byte keys only, used
- * once the tracker has been counted (key16_hashes). The four keys of a set share one cache
- * line and their hashes two more. Every way always holds a real key with its real hashes (the
+ * four XXH3 computations. Two-way set associative (HMEMO_SETS sets, FIFO within a set), per
+ * thread (no synchronisation), 16-byte keys only. The keys of a set share one cache line
+ * and its hashes another. Every way always holds a real key with its real hashes (the
  * table starts filled with the all-zero key), so a hit - a full 16-byte key compare -
  * returns exactly what hashing would and no valid flag is needed. The table is allocated
  * at a thread's first use and freed at its exit; the TLS slot itself is one pointer
  * (initial-exec is safe for a pointer even when libkvbm.so is dlopen()ed).
  * (A direct-mapped memo of 512 keys missed ~22% of the time on a 128-block working set:
  * 128 keys in 512 slots collide that often, and a colliding pair evicts itself on every
- * touch/count round; two-way with 256 sets still missed ~13%: sets holding three of the
- * 128 keys thrash in rotation. With four ways a set must receive five.) */
+ * touch/count round. A four-way variant (128 sets, round-robin) missed less on that chain
+ * but cost the replay ~4%: half of its lookups miss, and a miss compares every way.) */
 #define HMEMO_SETS KVBM__TLFU_MEMO_SETS
-#define HMEMO_WAYS KVBM__TLFU_MEMO_WAYS
 
-/* One set: its four keys share a cache line; the hashes follow in two more. */
-struct hmemo_set {
-    uint64_t k0[HMEMO_WAYS], k1[HMEMO_WAYS];
-    uint64_t h[HMEMO_WAYS][4];
-};
+struct hmemo_keys { uint64_t k0[2], k1[2]; };  /* way 0 = most recently inserted */
 struct hmemo {
-    struct hmemo_set set[HMEMO_SETS];
-    uint8_t          next[HMEMO_SETS]; /* round-robin victim way of each set */
+    struct hmemo_keys keys[HMEMO_SETS];
+    uint64_t          h[HMEMO_SETS][2][4];
 };
 
 static _Thread_local struct hmemo *tl_hmemo __attribute__((tls_model("initial-exec")));
@@ -254,9 +248,9 @@ static __attribute__((noinline, cold)) struct hmemo *hmemo_alloc(const kvbm__ske
         static const uint8_t zero[16];
         uint64_t hz[4];
         for (unsigned i = 0; i < 4; i++) hz[i] = kvbm__tinylfu_hash(s, i, zero, 16);
-        memset(m, 0, sizeof *m);
+        memset(m->keys, 0, sizeof m->keys);
         for (unsigned set = 0; set < HMEMO_SETS; set++)
-            for (unsigned w = 0; w < HMEMO_WAYS; w++) memcpy(m->set[set].h[w], hz, sizeof hz);
+            for (unsigned w = 0; w < 2; w++) memcpy(m->h[set][w], hz, sizeof hz);
         if (pthread_setspecific(hmemo_key, m) != 0) {
             free(m);
             m = NULL;
@@ -267,20 +261,26 @@ static __attribute__((noinline, cold)) struct hmemo *hmemo_alloc(const kvbm__ske
     return m;
 }
 
-/* Memo miss in every way of @set: fresh hashes into the set's round-robin victim way
- * (a hit does not reorder: keys of one set used in rotation - a touch round, then a count
- * round - all stay as long as they fit). Out of line so that the hit path needs no saved
- * registers. */
+/* The four hashes of a 16-byte key given as its LE halves (k0, k1): a pointer into the
+ * thread's memo (most recent way of the key's set, valid until the next memo use on this
+ * thread) or, without a memo, into @buf. Returning the memo's own words, rather than
+ * copying them out, keeps a hit free of stack round trips. A PLH key is (lo, hi) itself. */
+/* Memo miss in both ways of @set: fresh hashes; the key becomes way 0 and the old way 0
+ * way 1 (FIFO within a set: a hit does not reorder, so two keys sharing a set and used
+ * alternately - a touch round, then a count round - both stay without any copying). Out
+ * of line so that the hit path needs no saved registers. */
 static __attribute__((noinline)) const uint64_t *memo_fill(const kvbm__sketch *s, struct hmemo *m,
                                                            unsigned set, uint64_t k0, uint64_t k1)
 {
-    struct hmemo_set *st = &m->set[set];
-    unsigned w = m->next[set];
-    m->next[set] = (uint8_t)((w + 1) & (HMEMO_WAYS - 1));
-    st->k0[w] = k0;
-    st->k1[w] = k1;
-    for (unsigned i = 0; i < 4; i++) st->h[w][i] = xxh3_16w(k0, k1, s->flip16a[i], s->flip16b[i]);
-    return st->h[w];
+    struct hmemo_keys *ks = &m->keys[set];
+    uint64_t (*hs)[4] = m->h[set];
+    ks->k0[1] = ks->k0[0];
+    ks->k1[1] = ks->k1[0];
+    for (unsigned i = 0; i < 4; i++) hs[1][i] = hs[0][i];
+    ks->k0[0] = k0;
+    ks->k1[0] = k1;
+    for (unsigned i = 0; i < 4; i++) hs[0][i] = xxh3_16w(k0, k1, s->flip16a[i], s->flip16b[i]);
+    return hs[0];
 }
 
 /* Memo set of a key: the top bits of a multiplicative hash of both halves. (The low bits
@@ -316,14 +316,10 @@ static inline const uint64_t *key16_hashes(const kvbm__sketch *s, uint64_t k0, u
     }
     struct hmemo *m = tl_hmemo;
     if (KVBM_UNLIKELY(m == NULL)) return key16_hashes_slow(s, k0, k1, buf);
-    /* The four hashes of a 16-byte key given as its LE halves (k0, k1) - a PLH key is
-     * (lo, hi) itself: a pointer into the thread's memo (valid until the next memo use on
-     * this thread) or, without a memo, into @buf. Returning the memo's own words, rather
-     * than copying them out, keeps a hit free of stack round trips. */
     unsigned set = hmemo_set(k0, k1);
-    const struct hmemo_set *st = &m->set[set];
-    for (unsigned w = 0; w < HMEMO_WAYS; w++)
-        if (st->k0[w] == k0 && st->k1[w] == k1) return st->h[w];
+    const struct hmemo_keys *ks = &m->keys[set];
+    if (KVBM_LIKELY(ks->k0[0] == k0 && ks->k1[0] == k1)) return m->h[set][0];
+    if (ks->k0[1] == k0 && ks->k1[1] == k1) return m->h[set][1];
     return memo_fill(s, m, set, k0, k1);
 }
 

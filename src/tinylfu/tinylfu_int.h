@@ -33,8 +33,8 @@ uint32_t kvbm__tinylfu_sample_size(uint64_t capacity);
 /* The 192-byte XXH3 secret of seed i (XXH3_generateSecret_fromSeed). */
 void     kvbm__tinylfu_secret(unsigned seed, uint8_t secret[KVBM_TLFU_SECRET_SIZE]);
 /* Hash memo geometry (tests build keys that collide in one set). */
-#define KVBM__TLFU_MEMO_SETS 128u
-#define KVBM__TLFU_MEMO_WAYS 4u
+#define KVBM__TLFU_MEMO_SETS 256u
+#define KVBM__TLFU_MEMO_WAYS 2u
 unsigned kvbm__tinylfu_memo_set(uint64_t k0, uint64_t k1);
 /* H_i(key) through the specialised short-input path (len 8 or 16). */
 uint64_t kvbm__tinylfu_hash(const kvbm__sketch *s, unsigned i, const uint8_t *key, size_t len);

@@ -1,6 +1,6 @@
 /* tests/tinylfu/test_tinylfu_memo.c - the per-thread hash memo is invisible: estimates are
  * identical whether keys hit the memo, collide in it, or are hashed by a fresh thread.
- * Keys come in groups of eight that fall in the same memo set (twice its ways); the second
+ * Keys come in groups of eight that fall in the same memo set (more than its ways); the second
  * run applies the same touches in another order. Sketch
  * increments commute (no decay happens at this volume: 4096-entry sketch, sample size
  * 40960), so any wrong memo hit shows up as a count mismatch. */
@@ -28,7 +28,7 @@ static kvbm_plh key_in_set(unsigned set, unsigned n)
 
 static kvbm_plh keys[NKEYS];
 
-/* Groups of eight consecutive keys share a memo set (twice its four ways). */
+/* Groups of eight consecutive keys share a memo set (more than its ways). */
 static kvbm_plh key_of(uint64_t i) { return keys[i]; }
 
 static void make_keys(void)
@@ -101,8 +101,8 @@ KVBM_TEST(hash_memo_is_transparent_across_threads_and_collisions)
     free(b);
 }
 
-/* The memo is four-way set associative. Keys come in groups of eight that fall in one memo
- * set (twice its ways), group 0 holds the all-zero key (the memo's initial content), and
+/* The memo is set associative. Keys come in groups of eight that fall in one memo set
+ * (more than its ways), group 0 holds the all-zero key (the memo's initial content), and
  * every touch and count is checked against a shadow table maintained with hashes computed
  * directly (no memo): the whole table after every touch, and each count. The tracker is
  * counted first, so that touches go through the memo too. */
