@@ -45,6 +45,7 @@
 #include "backends/backend.h"
 #include "backends/index.h"
 #include "backends/leaf_policy.h"
+#include "tokens/plh_layout.h"
 
 #define NIL UINT32_MAX
 
@@ -109,11 +110,11 @@ static uint64_t lin_fragment_mask(void)
     uint64_t m = UINT64_MAX;
     for (unsigned k = 0; k <= 24; k++) {
         uint64_t p = UINT64_C(1) << k;
-        if (p > 1) m &= kvbm_plh_parent_fragment_for_child_position(ones, p - 1);
-        m &= kvbm_plh_parent_fragment_for_child_position(ones, p);
-        m &= kvbm_plh_parent_fragment_for_child_position(ones, p + 1);
+        if (p > 1) m &= kvbm__plh_parent_fragment_for_child_position(ones, p - 1);
+        m &= kvbm__plh_parent_fragment_for_child_position(ones, p);
+        m &= kvbm__plh_parent_fragment_for_child_position(ones, p + 1);
     }
-    m &= kvbm_plh_parent_fragment_for_child_position(ones, KVBM_PLH_MAX_POSITION);
+    m &= kvbm__plh_parent_fragment_for_child_position(ones, KVBM_PLH_MAX_POSITION);
     return m;
 }
 
@@ -138,7 +139,7 @@ static inline uint32_t lin_find(const lineage *g, uint64_t position, uint64_t fr
 
 static inline uint64_t key_fragment(kvbm_plh h, uint64_t position)
 {
-    return kvbm_plh_parent_fragment_for_child_position(h, position + 1);
+    return kvbm__plh_parent_fragment_for_child_position(h, position + 1);
 }
 
 /* The REAL node holding exactly h, or NIL. The node of key(h) is the only node that can
@@ -370,7 +371,7 @@ LP_INLINE kvbm_status lin_insert_k(void *ctx, kvbm_lineage_eviction K, kvbm_plh 
                     break;
                 }
                 if (!have_key) {
-                    pos = kvbm_plh_position(h);
+                    pos = kvbm__plh_position(h);
                     frag = key_fragment(h, pos);
                     have_key = true;
                 }
@@ -387,7 +388,7 @@ LP_INLINE kvbm_status lin_insert_k(void *ctx, kvbm_lineage_eviction K, kvbm_plh 
         pos = g->nodes[idx].position;
         frag = g->nodes[idx].fragment;
     } else if (!have_key) {
-        pos = kvbm_plh_position(h);
+        pos = kvbm__plh_position(h);
         frag = key_fragment(h, pos);
     }
     lin_key kc = { g, pos, frag };
@@ -421,9 +422,9 @@ LP_INLINE kvbm_status lin_insert_k(void *ctx, kvbm_lineage_eviction K, kvbm_plh 
         if (exact && hint != NIL) {
             parent = hint;
             kvbm_assert(g->nodes[hint].position == pos - 1 &&
-                        g->nodes[hint].fragment == kvbm_plh_parent_fragment(h));
+                        g->nodes[hint].fragment == kvbm__plh_parent_fragment(h));
         } else {
-            pfrag = kvbm_plh_parent_fragment(h);
+            pfrag = kvbm__plh_parent_fragment(h);
             if (hint != NIL && g->nodes[hint].position == pos - 1 && g->nodes[hint].fragment == pfrag)
                 parent = hint;
             else
@@ -487,7 +488,7 @@ static void lin_prefetch_insert(void *ctx, kvbm_plh h)
     if (g->tab.mask + 1 < LIN_HINT_MIN_SLOTS) return; /* a small index stays cached: no use */
     const kvbm_idx_slot *t = g->tab.slots;
     __builtin_prefetch(&t[key_h32(g->fmask, h.lo) & g->tab.mask]);
-    __builtin_prefetch(&t[key_h32(g->fmask, kvbm_plh_parent_fragment(h)) & g->tab.mask]);
+    __builtin_prefetch(&t[key_h32(g->fmask, kvbm__plh_parent_fragment(h)) & g->tab.mask]);
 }
 
 LP_INLINE bool lin_take_k(void *ctx, kvbm_lineage_eviction K, kvbm_plh h, uint32_t block_id)
@@ -582,11 +583,11 @@ static bool lin_check(void *ctx)
     for (uint32_t i = 0; i < g->used_cells; i++) {
         const lin_node *n = &g->nodes[i];
         if (n->hvalid) {
-            if (n->position != kvbm_plh_position(n->hash)) return false;
+            if (n->position != kvbm__plh_position(n->hash)) return false;
             if (n->fragment != key_fragment(n->hash, n->position)) return false;
             if (n->parent != NIL) { /* the link / hint matches the hash's parent key */
                 const lin_node *p = &g->nodes[n->parent];
-                if (p->position + 1 != n->position || p->fragment != kvbm_plh_parent_fragment(n->hash))
+                if (p->position + 1 != n->position || p->fragment != kvbm__plh_parent_fragment(n->hash))
                     return false;
             }
         }
@@ -602,7 +603,7 @@ static bool lin_check(void *ctx)
         if (n->kind == NODE_REAL) {
             real++;
             if (n->block_id >= g->capacity || !g->id_present[n->block_id]) return false;
-            if (n->position != kvbm_plh_position(n->hash)) return false;
+            if (n->position != kvbm__plh_position(n->hash)) return false;
             if (n->fragment != key_fragment(n->hash, n->position)) return false;
             if ((n->hash.lo & g->fmask) != (n->fragment & g->fmask)) return false;
             bool leaf = n->first_child == NIL;

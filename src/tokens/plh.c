@@ -1,52 +1,12 @@
-/* src/tokens/plh.c - PositionalLineageHash, schema B (spec 20 §1.5). The ONLY file that knows
- * the bit layout; everything else uses kvbm/plh.h.
- *
- *   hi: 63..62 mode | position (P bits) | parent fragment (F bits)     lo: current seq64
- *
- *       mode  positions              P    F
- *       0     0 .. 255               8    54
- *       1     256 .. 65535           16   46
- *       2     65536 .. 2^24 - 1      24   38
- *       3     invalid (kvbm_plh_validate rejects it)
- *
- * hi = (mode << 62) | (position << F) | (parent & (2^F - 1)); P + F = 62 in every mode.
- * The field order inside hi (position above parent) is inferred (spec 20 §0.2); changing it
- * is a change of the shifts below and nothing else.
+/* src/tokens/plh.c - PositionalLineageHash, schema B (spec 20 §1.5). The bit layout and
+ * the inline accessors are in plh_layout.h; everything else uses kvbm/plh.h.
  */
 #include <stdio.h>
 #include <string.h>
 
 #include "kvbm/plh.h"
+#include "plh_layout.h"
 #include "tokens_int.h"
-
-static const struct plh_mode {
-    uint64_t limit;     /* first position NOT in this mode */
-    unsigned pos_bits;  /* P */
-    unsigned frag_bits; /* F: parent-fragment width */
-} plh_modes[3] = {
-    { UINT64_C(1) << 8,  8,  54 },
-    { UINT64_C(1) << 16, 16, 46 },
-    { UINT64_C(1) << 24, 24, 38 },
-};
-
-#define PLH_MODE_SHIFT 62
-
-static inline uint64_t mask_bits(unsigned bits) { return (UINT64_C(1) << bits) - 1; }
-
-/* canonical mode for a position; positions beyond the cap map to the widest mode */
-static inline unsigned mode_of(uint64_t position)
-{
-    if (position < plh_modes[0].limit) return 0;
-    if (position < plh_modes[1].limit) return 1;
-    return 2;
-}
-
-/* decode table entry for a stored mode (3 is invalid; decoded with mode-2 widths) */
-static inline const struct plh_mode *stored_mode(kvbm_plh h)
-{
-    unsigned m = (unsigned)(h.hi >> PLH_MODE_SHIFT);
-    return &plh_modes[m > 2 ? 2 : m];
-}
 
 static inline kvbm_plh plh_make(uint64_t current, uint64_t parent, uint64_t position)
 {
@@ -88,24 +48,17 @@ kvbm_status kvbm_plh_extend(const kvbm_plh *parent, uint64_t child_block_hash, k
     return KVBM_OK;
 }
 
-uint64_t kvbm_plh_position(kvbm_plh h)
-{
-    const struct plh_mode *pm = stored_mode(h);
-    return (h.hi >> pm->frag_bits) & mask_bits(pm->pos_bits);
-}
+uint64_t kvbm_plh_position(kvbm_plh h) { return kvbm__plh_position(h); }
 
 unsigned kvbm_plh_mode(kvbm_plh h) { return (unsigned)(h.hi >> PLH_MODE_SHIFT); }
 
 uint64_t kvbm_plh_current(kvbm_plh h) { return h.lo; }
 
-uint64_t kvbm_plh_parent_fragment(kvbm_plh h)
-{
-    return h.hi & mask_bits(stored_mode(h)->frag_bits);
-}
+uint64_t kvbm_plh_parent_fragment(kvbm_plh h) { return kvbm__plh_parent_fragment(h); }
 
 uint64_t kvbm_plh_parent_fragment_for_child_position(kvbm_plh h, uint64_t child_position)
 {
-    return h.lo & mask_bits(plh_modes[mode_of(child_position)].frag_bits);
+    return kvbm__plh_parent_fragment_for_child_position(h, child_position);
 }
 
 uint64_t kvbm_plh_current_fragment(kvbm_plh h)
