@@ -438,6 +438,27 @@ static bool logged_decay(void *ctx, uint32_t n)
     return n >= l->every;
 }
 
+/* xorshift64 step. */
+static uint64_t xs_next(uint64_t *x)
+{
+    *x ^= *x << 13;
+    *x ^= *x >> 7;
+    *x ^= *x << 17;
+    return *x;
+}
+
+/* A batch of 0 .. max-1 random keys drawn from about 3 * distinct_lo values; its length. */
+static size_t random_keys(uint64_t *x, kvbm_plh *keys, size_t max, uint64_t distinct_lo)
+{
+    size_t n = (size_t)(xs_next(x) % max);
+    for (size_t i = 0; i < n; i++) {
+        uint64_t r = xs_next(x);
+        keys[i].lo = r % distinct_lo;
+        keys[i].hi = (r >> 20) % 3;
+    }
+    return n;
+}
+
 /* n calls of touch_many == the same keys touched one by one: identical tables, sizes and
  * decay points, including decays in the middle of a batch and batches longer than one
  * internal chunk (64 keys); small tables make hash collisions, same-word cells and
@@ -454,13 +475,7 @@ KVBM_TEST(touch_many_equals_sequential_touches)
         uint64_t x = seed * 2654435761u + c + 1;
         kvbm_plh keys[300];
         for (int round = 0; round < 60; round++) {
-            x ^= x << 13; x ^= x >> 7; x ^= x << 17;
-            size_t n = (size_t)(x % 300);          /* 0 .. 299: 0 to 5 chunks */
-            for (size_t i = 0; i < n; i++) {
-                x ^= x << 13; x ^= x >> 7; x ^= x << 17;
-                keys[i].lo = x % 50;               /* 50 distinct keys: many repeats */
-                keys[i].hi = (x >> 20) % 3;
-            }
+            size_t n = random_keys(&x, keys, 300, 50); /* 0 to 5 chunks; many repeats */
             for (size_t i = 0; i < n; i++) kvbm_tracker_touch(seq, keys[i]);
             kvbm_tracker_touch_many(bat, keys, n);
             ASSERT_TRUE(same_sketch(seq, bat));
@@ -574,13 +589,7 @@ KVBM_TEST(two_phase_touch_equals_sequential_touches)
                 (void)kvbm_tracker_count(seq, keys[0]);
                 (void)kvbm_tracker_count(two, keys[0]);
             }
-            x ^= x << 13; x ^= x >> 7; x ^= x << 17;
-            size_t n = (size_t)(x % 80), mid = n / 2;
-            for (size_t i = 0; i < n; i++) {
-                x ^= x << 13; x ^= x >> 7; x ^= x << 17;
-                keys[i].lo = x % 40;
-                keys[i].hi = (x >> 20) % 3;
-            }
+            size_t n = random_keys(&x, keys, 80, 40), mid = n / 2;
             for (size_t i = 0; i < n; i++) kvbm__tracker_touch_prepare(two, keys[i], &cells[i]);
             /* the second half is touched by "another thread" first: apply order decides */
             for (size_t i = mid; i < n; i++) kvbm_tracker_touch(seq, keys[i]);
