@@ -322,43 +322,33 @@ static void expect_match_prefix(kvbm_manager *m, const kvbm_plh *h, size_t n, si
     tm_release_blocks(out, got <= 8 ? got : 8);
 }
 
+/* A chain of n registered blocks, those in @inactive_mask released (inactive), the rest
+ * held (active): match_blocks returns all n, and the inactive ones are active afterwards
+ * (inactive_len unchanged once the matched handles are released again). */
+static void check_mixed_full_match(size_t capacity, size_t n, unsigned inactive_mask)
+{
+    kvbm_manager *m = create_test_manager(capacity);
+    ASSERT_TRUE(m != NULL);
+    kvbm_block *held[8];
+    kvbm_plh h[8];
+    ASSERT_TRUE(n <= 8);
+    ASSERT_TRUE(setup_mixed(m, (int)n, inactive_mask, held, h));
+    uint64_t inactive = (uint64_t)__builtin_popcount(inactive_mask);
+    EXPECT_EQ(kvbm_manager_inactive_len(m), inactive);
+    expect_match_prefix(m, h, n, n);
+    EXPECT_EQ(kvbm_manager_inactive_len(m), inactive);
+    tm_release_blocks(held, n);
+    tm_manager_destroy(m);
+}
+
 KVBM_TEST(match_mixed_active_inactive_prefix_returns_full_length)
 {
-    kvbm_manager *m = create_test_manager(6);
-    ASSERT_TRUE(m != NULL);
-    kvbm_block *held[6];
-    kvbm_plh h[6];
-    ASSERT_TRUE(setup_mixed(m, 6, (1u << 2) | (1u << 3), held, h));
-    EXPECT_EQ(kvbm_manager_inactive_len(m), 2);
-    expect_match_prefix(m, h, 6, 6);
-    EXPECT_EQ(kvbm_manager_inactive_len(m), 2);
-    tm_release_blocks(held, 6);
-    tm_manager_destroy(m);
+    check_mixed_full_match(6, 6, (1u << 2) | (1u << 3));
 }
 
-KVBM_TEST(match_inactive_then_active)
-{
-    kvbm_manager *m = create_test_manager(4);
-    ASSERT_TRUE(m != NULL);
-    kvbm_block *held[2];
-    kvbm_plh h[2];
-    ASSERT_TRUE(setup_mixed(m, 2, 1u << 0, held, h));
-    expect_match_prefix(m, h, 2, 2);
-    tm_release_blocks(held, 2);
-    tm_manager_destroy(m);
-}
+KVBM_TEST(match_inactive_then_active) { check_mixed_full_match(4, 2, 1u << 0); }
 
-KVBM_TEST(match_active_inactive_active)
-{
-    kvbm_manager *m = create_test_manager(4);
-    ASSERT_TRUE(m != NULL);
-    kvbm_block *held[3];
-    kvbm_plh h[3];
-    ASSERT_TRUE(setup_mixed(m, 3, 1u << 1, held, h));
-    expect_match_prefix(m, h, 3, 3);
-    tm_release_blocks(held, 3);
-    tm_manager_destroy(m);
-}
+KVBM_TEST(match_active_inactive_active) { check_mixed_full_match(4, 3, 1u << 1); }
 
 KVBM_TEST(match_stops_at_first_total_miss)
 {
