@@ -693,3 +693,37 @@ KVBM_TEST(index_backward_shift_matches_model)
     }
     kvbm__idx_fini(&t);
 }
+
+/* prefetch_insert is a hint: on a backend large enough to use it (an index of >= 2^15
+ * slots), hinting present and absent hashes - including ones inserted right after, tail
+ * first as release_many does - changes nothing observable, and the optional op is absent
+ * from the other backends. */
+KVBM_TEST(prefetch_insert_is_a_pure_hint)
+{
+    for (int e = 0; e < 2; e++) {
+        kvbm_inactive b = mk(16384, e == 0 ? KVBM_LINEAGE_TICK : KVBM_LINEAGE_FIFO);
+        ASSERT_TRUE(b.ops->prefetch_insert != NULL);
+        kvbm_plh c[64];
+        tb_chain(64, 7, c);
+        for (size_t i = 64; i-- > 32;) { /* tail first, each insert hinted one ahead */
+            if (i > 32) b.ops->prefetch_insert(b.ctx, c[i - 1]);
+            ASSERT_OK(b.ops->insert(b.ctx, c[i], (uint32_t)i));
+        }
+        for (size_t i = 0; i < 64; i++) b.ops->prefetch_insert(b.ctx, c[i]);
+        b.ops->prefetch_insert(b.ctx, tb_hash_for_id(12345));
+        EXPECT_EQ(b.ops->len(b.ctx), 32u);
+        for (size_t i = 0; i < 64; i++) EXPECT_EQ(b.ops->has(b.ctx, c[i]), i >= 32);
+        EXPECT_TRUE(tb_check(&b));
+        kvbm_lineage_stats s = st_of(&b);
+        EXPECT_EQ(s.real, 32u);
+        EXPECT_EQ(s.ghosts, 1u); /* the absent parent of c[32] */
+        EXPECT_EQ(s.leaves, 1u);
+        kvbm__inactive_destroy(&b);
+    }
+    for (int k = TB_HASHMAP; k <= TB_MULTI_LRU; k++) {
+        kvbm_inactive b;
+        ASSERT_OK(tb_create((enum tb_kind)k, 8, &b, NULL)); /* the backend owns its tracker */
+        EXPECT_TRUE(b.ops->prefetch_insert == NULL);
+        kvbm__inactive_destroy(&b);
+    }
+}
