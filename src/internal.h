@@ -103,7 +103,7 @@ typedef struct kvbm_cond {
     _Atomic uint32_t seq;
 } kvbm_cond;
 
-int  kvbm__mutex_init(kvbm_mutex *m, enum kvbm_lock_rank rank); /* 0 (cannot fail) */
+void kvbm__mutex_init(kvbm_mutex *m, enum kvbm_lock_rank rank); /* cannot fail */
 void kvbm__mutex_destroy(kvbm_mutex *m);
 void kvbm__mutex_lock_slow(kvbm_mutex *m);  /* contended path of kvbm__lock */
 void kvbm__mutex_wake(kvbm_mutex *m);       /* wake one sleeper (kvbm__unlock saw 2) */

@@ -50,11 +50,10 @@ static inline void cpu_relax(void)
 #endif
 }
 
-int kvbm__mutex_init(kvbm_mutex *m, enum kvbm_lock_rank rank)
+void kvbm__mutex_init(kvbm_mutex *m, enum kvbm_lock_rank rank)
 {
     atomic_init(&m->state, 0);
     m->rank = (uint8_t)rank;
-    return 0;
 }
 
 void kvbm__mutex_destroy(kvbm_mutex *m) { kvbm_assert(atomic_load(&m->state) == 0); (void)m; }

@@ -21,11 +21,11 @@ static void pres_clear_inline(kvbm_handle *h)
     }
 }
 
-int kvbm__handle_init_object(kvbm_handle *h)
+void kvbm__handle_init_object(kvbm_handle *h)
 {
     memset(h, 0, sizeof *h);
     pres_clear_inline(h);
-    return kvbm__mutex_init(&h->lock, KVBM_RANK_ATTACH);
+    kvbm__mutex_init(&h->lock, KVBM_RANK_ATTACH);
 }
 
 void kvbm__handle_fini_object(kvbm_handle *h)

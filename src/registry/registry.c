@@ -215,10 +215,9 @@ kvbm_status kvbm_registry_create(const kvbm_registry_config *cfg, kvbm_registry 
     kvbm_registry *r = aligned_alloc(64, sizeof *r);
     if (r == NULL) return KVBM_ENOMEM;
     memset(r, 0, sizeof *r);
-    unsigned i;
-    for (i = 0; i < KVBM__SHARDS; i++) {
+    for (unsigned i = 0; i < KVBM__SHARDS; i++) {
         struct shard *sh = &r->shards[i];
-        (void)kvbm__mutex_init(&sh->lock, KVBM_RANK_REGISTRY);
+        kvbm__mutex_init(&sh->lock, KVBM_RANK_REGISTRY);
         kvbm__cond_init(&sh->cond);
     }
     atomic_init(&r->refs, 1);
@@ -227,6 +226,12 @@ kvbm_status kvbm_registry_create(const kvbm_registry_config *cfg, kvbm_registry 
     r->hooks = cfg->hooks;
     *out = r;
     return KVBM_OK;
+}
+
+/* Object @i of a handle slab: the slab's first 64 bytes link the shard's slabs. */
+static inline kvbm_handle *slab_object(char *slab, unsigned i)
+{
+    return (kvbm_handle *)(void *)(slab + 64 + (size_t)i * KVBM__HANDLE_SIZE);
 }
 
 static void registry_free(kvbm_registry *r)
@@ -239,7 +244,7 @@ static void registry_free(kvbm_registry *r)
         for (char *slab = sh->slabs; slab != NULL;) {
             char *next = *(char **)(void *)slab;
             for (unsigned k = 0; k < KVBM__SLAB_N; k++)
-                kvbm__handle_fini_object((kvbm_handle *)(void *)(slab + 64 + k * KVBM__HANDLE_SIZE));
+                kvbm__handle_fini_object(slab_object(slab, k));
             free(slab);
             slab = next;
         }
@@ -299,24 +304,16 @@ static __attribute__((noinline, cold)) kvbm_handle *slab_refill(struct shard *sh
 {
     char *slab = aligned_alloc(64, 64 + KVBM__SLAB_N * KVBM__HANDLE_SIZE);
     if (slab == NULL) return NULL;
-    unsigned i;
-    for (i = 0; i < KVBM__SLAB_N; i++)
-        if (kvbm__handle_init_object((kvbm_handle *)(void *)(slab + 64 + i * KVBM__HANDLE_SIZE)) != 0)
-            break;
-    if (i < KVBM__SLAB_N) {
-        while (i-- > 0) kvbm__handle_fini_object((kvbm_handle *)(void *)(slab + 64 + i * KVBM__HANDLE_SIZE));
-        free(slab);
-        return NULL;
-    }
+    for (unsigned i = 0; i < KVBM__SLAB_N; i++) kvbm__handle_init_object(slab_object(slab, i));
     *(void **)(void *)slab = sh->slabs;
     sh->slabs = slab;
-    for (i = KVBM__SLAB_N; i-- > 1;) {
-        kvbm_handle *o = (kvbm_handle *)(void *)(slab + 64 + i * KVBM__HANDLE_SIZE);
+    for (unsigned i = KVBM__SLAB_N; i-- > 1;) {
+        kvbm_handle *o = slab_object(slab, i);
         o->next_free = sh->free_list;
         sh->free_list = o;
     }
     atomic_store_explicit(&sh->free_hint, sh->free_list, memory_order_relaxed);
-    return (kvbm_handle *)(void *)(slab + 64);
+    return slab_object(slab, 0);
 }
 
 static inline kvbm_handle *handle_alloc(kvbm_registry *r, struct shard *sh)

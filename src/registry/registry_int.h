@@ -147,7 +147,7 @@ static inline void kvbm__handle_finalize_fast(kvbm_handle *h)
     else kvbm__handle_clear_presence(h);
 }
 /* First-time initialisation of a freshly allocated handle object (lock, inline arrays). */
-int  kvbm__handle_init_object(kvbm_handle *h);
+void kvbm__handle_init_object(kvbm_handle *h);
 /* Release what a recycled handle object owns (arrays, lock), not the object itself, which
  * lives in a slab of its shard (registry teardown, failed slab initialisation). */
 void kvbm__handle_fini_object(kvbm_handle *h);

@@ -79,15 +79,7 @@ kvbm_status kvbm__store_create(const struct kvbm__store_params *p, kvbm_inactive
         kvbm__inactive_destroy(&be);
         return KVBM_ENOMEM;
     }
-    if (kvbm__mutex_init(&s->lock, KVBM_RANK_STORE) != 0) {
-        free(s->ring.buf); free(s->index.buckets);
-#if KVBM_CHECKED_HANDLES
-        free(s->quarantine);
-#endif
-        free(s);
-        kvbm__inactive_destroy(&be);
-        return KVBM_ENOMEM;
-    }
+    kvbm__mutex_init(&s->lock, KVBM_RANK_STORE);
 #if KVBM_CHECKED_HANDLES
     pthread_mutex_init(&s->qlock, NULL);
 #endif

@@ -473,11 +473,7 @@ kvbm_status kvbm_tinylfu_create(uint64_t capacity, const kvbm_decay_policy *deca
         free(t);
         return st;
     }
-    if (kvbm__mutex_init(&t->lock, KVBM_RANK_TRACKER) != 0) {
-        kvbm__sketch_fini(&t->sketch);
-        free(t);
-        return KVBM_ENOMEM;
-    }
+    kvbm__mutex_init(&t->lock, KVBM_RANK_TRACKER);
     *out = t;
     return KVBM_OK;
 }
