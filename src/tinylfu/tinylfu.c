@@ -341,62 +341,72 @@ static inline const uint64_t *key_hashes(const kvbm__sketch *s, const uint8_t *k
     return buf;
 }
 
-/* The word of the cell of hash @h. */
-static inline _Atomic uint64_t *cell_word_ptr(const kvbm__sketch *s, uint64_t h)
+/* The table geometry, copied into locals: the compiler reloads fields of *s after every
+ * atomic load otherwise. */
+typedef struct sketch_geom {
+    _Atomic uint64_t *table;
+    uint64_t          mask, words;
+    bool              pow2;
+} sketch_geom;
+
+static inline sketch_geom geom_of(const kvbm__sketch *s)
 {
-    return &s->table[KVBM_LIKELY(s->pow2) ? h & s->mask : h % s->words];
+    sketch_geom g = { s->table, s->mask, s->words, s->pow2 };
+    return g;
+}
+
+/* The word holding the counter of hash @h: word = h mod words (a mask for power-of-two
+ * tables), counter = h & 15. */
+static inline _Atomic uint64_t *cell_word(sketch_geom g, uint64_t h)
+{
+    return &g.table[KVBM_LIKELY(g.pow2) ? h & g.mask : h % g.words];
 }
 
 /* Keep a key's four hashes @k (from key_hashes/key16_hashes, which may point into the
- * memo) in @h - they are its cells: word = h mod words, counter = h & 15 - and prefetch
- * the words with write intent for the increment. The cells depend only on the immutable
- * table geometry, so trackers compute them before taking the lock. */
+ * memo) in @h - they are its cells - and prefetch the words with write intent for the
+ * increment. The cells depend only on the immutable table geometry, so trackers compute
+ * them before taking the lock. */
 static inline void keep_cells(const kvbm__sketch *s, const uint64_t *k, uint64_t h[4])
 {
     if (k != h) memcpy(h, k, 4 * sizeof *h);
-    for (unsigned i = 0; i < 4; i++) __builtin_prefetch((const void *)cell_word_ptr(s, h[i]), 1);
+    sketch_geom g = geom_of(s);
+    for (unsigned i = 0; i < 4; i++) __builtin_prefetch((const void *)cell_word(g, h[i]), 1);
 }
 
-/* +1 on the counter of hash @h in word @w unless it is saturated; true if it grew. */
-static inline bool cell_increment(_Atomic uint64_t *table, uint64_t w, uint64_t h)
+/* +1 on the counter of hash @h unless it is saturated; true if it grew. */
+static inline bool cell_increment(sketch_geom g, uint64_t h)
 {
+    _Atomic uint64_t *w = cell_word(g, h);
     unsigned shift = (unsigned)(h & 15) * 4;
-    uint64_t v = atomic_load_explicit(&table[w], memory_order_relaxed);
+    uint64_t v = atomic_load_explicit(w, memory_order_relaxed);
     if (((v >> shift) & 15) == 15) return false;
-    atomic_store_explicit(&table[w], v + (UINT64_C(1) << shift), memory_order_relaxed); /* writers hold the lock */
+    atomic_store_explicit(w, v + (UINT64_C(1) << shift), memory_order_relaxed); /* writers hold the lock */
     return true;
 }
 
-/* Counter of hash @h in word @w. */
-static inline uint32_t cell_value(_Atomic uint64_t *table, uint64_t w, uint64_t h)
+/* The counter of hash @h. */
+static inline uint32_t cell_value(sketch_geom g, uint64_t h)
 {
-    return (uint32_t)(atomic_load_explicit(&table[w], memory_order_relaxed) >> ((h & 15) * 4)) & 15;
+    return (uint32_t)(atomic_load_explicit(cell_word(g, h), memory_order_relaxed) >> ((h & 15) * 4)) & 15;
 }
 
-/* +1 on a key's four cells given its hashes (word = h mod words, counter = h & 15), then
- * the size/decay step. No conservative update: a cell hit twice gets +2 (the increments
- * are separate statements, so the second load sees the first store). */
+/* +1 on a key's four cells given its hashes, then the size/decay step. No conservative
+ * update: a cell hit twice gets +2 (the increments are separate statements, so the second
+ * load sees the first store). */
 static inline void increment_hashes(kvbm__sketch *s, const uint64_t h[4])
 {
-    _Atomic uint64_t *t = s->table; /* geometry in locals: see estimate_hashes */
-    uint64_t h0 = h[0], h1 = h[1], h2 = h[2], h3 = h[3], w0, w1, w2, w3;
-    if (KVBM_LIKELY(s->pow2)) {
-        uint64_t m = s->mask;
-        w0 = h0 & m, w1 = h1 & m, w2 = h2 & m, w3 = h3 & m;
-    } else {
-        uint64_t n = s->words;
-        w0 = h0 % n, w1 = h1 % n, w2 = h2 % n, w3 = h3 % n;
-    }
-    bool added = cell_increment(t, w0, h0);
-    added |= cell_increment(t, w1, h1);
-    added |= cell_increment(t, w2, h2);
-    added |= cell_increment(t, w3, h3);
+    sketch_geom g = geom_of(s);
+    bool added = cell_increment(g, h[0]);
+    added |= cell_increment(g, h[1]);
+    added |= cell_increment(g, h[2]);
+    added |= cell_increment(g, h[3]);
     if (!added) return;
     if (s->size < UINT32_MAX) s->size++;
     bool decay = s->custom_decay ? s->decay.should_decay(s->decay.ctx, s->size)
                                  : fixed_should_decay(s, s->size);
     if (decay) kvbm__sketch_reset(s);
 }
+
 static inline uint32_t min4(uint32_t a, uint32_t b, uint32_t c, uint32_t d)
 {
     a = a < b ? a : b;
@@ -404,20 +414,11 @@ static inline uint32_t min4(uint32_t a, uint32_t b, uint32_t c, uint32_t d)
     return a < c ? a : c;
 }
 
-/* min of a key's four cells, straight from its hashes. The geometry is read into locals
- * first: the compiler reloads fields of *s after every atomic load otherwise. */
+/* min of a key's four cells, straight from its hashes. */
 static inline uint32_t estimate_hashes(const kvbm__sketch *s, const uint64_t h[4])
 {
-    _Atomic uint64_t *t = s->table;
-    uint64_t h0 = h[0], h1 = h[1], h2 = h[2], h3 = h[3];
-    if (KVBM_LIKELY(s->pow2)) {
-        uint64_t m = s->mask;
-        return min4(cell_value(t, h0 & m, h0), cell_value(t, h1 & m, h1),
-                    cell_value(t, h2 & m, h2), cell_value(t, h3 & m, h3));
-    }
-    uint64_t n = s->words;
-    return min4(cell_value(t, h0 % n, h0), cell_value(t, h1 % n, h1),
-                cell_value(t, h2 % n, h2), cell_value(t, h3 % n, h3));
+    sketch_geom g = geom_of(s);
+    return min4(cell_value(g, h[0]), cell_value(g, h[1]), cell_value(g, h[2]), cell_value(g, h[3]));
 }
 
 void kvbm__sketch_increment(kvbm__sketch *s, const uint8_t *key, size_t len)
