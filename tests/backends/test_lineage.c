@@ -420,18 +420,24 @@ KVBM_TEST(slab_grows_for_ghosts)
     kvbm__inactive_destroy(&b);
 }
 
-KVBM_TEST(re_leafed_node_goes_to_fifo_tail)
+/* Chains A = a0 a1 (block ids 0, 1) and X = x0 x1 (ids 2, 3) inserted in that order, then
+ * a1 matched (removed): A0 becomes a leaf again, after X1 became one. */
+static kvbm_inactive two_chains_a0_releafed(kvbm_lineage_eviction ev)
 {
-    kvbm_inactive b = mk(10, KVBM_LINEAGE_FIFO);
+    kvbm_inactive b = mk(10, ev);
     kvbm_plh a[2], x[2];
     tb_chain(2, 0, a);
     tb_chain(2, 100, x);
-    ASSERT_OK(b.ops->insert(b.ctx, a[0], 0));
-    ASSERT_OK(b.ops->insert(b.ctx, a[1], 1));
-    ASSERT_OK(b.ops->insert(b.ctx, x[0], 2));
-    ASSERT_OK(b.ops->insert(b.ctx, x[1], 3));
+    insert_chain(&b, a, 2, 0);
+    insert_chain(&b, x, 2, 2);
     uint32_t id;
-    ASSERT_TRUE(b.ops->find_match(b.ctx, a[1], false, &id)); /* A0 re-leafed -> tail */
+    if (!b.ops->find_match(b.ctx, a[1], false, &id) || id != 1) abort();
+    return b;
+}
+
+KVBM_TEST(re_leafed_node_goes_to_fifo_tail)
+{
+    kvbm_inactive b = two_chains_a0_releafed(KVBM_LINEAGE_FIFO); /* A0 re-leafed -> tail */
     EXPECT_EQ(alloc1(&b), 3u);                                /* B1 */
     EXPECT_EQ(alloc1(&b), 0u);                                /* A0 */
     EXPECT_EQ(alloc1(&b), 2u);
@@ -441,16 +447,7 @@ KVBM_TEST(re_leafed_node_goes_to_fifo_tail)
 /* Tick counterpart: the re-leafed node returns to its original position. */
 KVBM_TEST(re_leafed_node_keeps_tick_position)
 {
-    kvbm_inactive b = mk(10, KVBM_LINEAGE_TICK);
-    kvbm_plh a[2], x[2];
-    tb_chain(2, 0, a);
-    tb_chain(2, 100, x);
-    ASSERT_OK(b.ops->insert(b.ctx, a[0], 0));
-    ASSERT_OK(b.ops->insert(b.ctx, a[1], 1));
-    ASSERT_OK(b.ops->insert(b.ctx, x[0], 2));
-    ASSERT_OK(b.ops->insert(b.ctx, x[1], 3));
-    uint32_t id;
-    ASSERT_TRUE(b.ops->find_match(b.ctx, a[1], false, &id));
+    kvbm_inactive b = two_chains_a0_releafed(KVBM_LINEAGE_TICK);
     EXPECT_EQ(alloc1(&b), 0u); /* A0 has the smallest tick */
     EXPECT_EQ(alloc1(&b), 3u);
     EXPECT_EQ(alloc1(&b), 2u);
