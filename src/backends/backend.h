@@ -102,6 +102,11 @@ kvbm_status kvbm__multi_lru_validate(const uint8_t thresholds[3]);
 /* Level (0..3) of h in a MultiLRU (0 for a plain LRU), -1 if absent or not an LRU. */
 int    kvbm__multi_lru_level_of(const kvbm_inactive *b, kvbm_plh h);
 size_t kvbm__multi_lru_level_len(const kvbm_inactive *b, unsigned level);
+/* The index entry a (Multi)LRU block id owns (lru.c, "parked index entries"): true with
+ * its slot and whether it is live (false: parked), false if the id owns none. The total
+ * number of entries goes to *entries when not NULL. */
+bool   kvbm__lru_entry_of(const kvbm_inactive *b, uint32_t block_id, size_t *slot, bool *live,
+                          size_t *entries);
 
 /* Lineage graph statistics. */
 typedef struct kvbm_lineage_stats {

@@ -16,8 +16,20 @@
  *
  *   nodes[id].level == LEVEL_ABSENT  <=>  id not in the backend
  *   queue[l]: head = least recent (next victim) ... tail = most recent
- *   len[l] = live entries of queue l; count = sum(len[l]) = index.count
+ *   len[l] = live entries of queue l; count = sum(len[l])
  *   tail - head <= ring size; live entries <= capacity <= ring size / 2
+ *
+ * Parked index entries. A lookup that resurrects a block (find_match, take) leaves the
+ * block's index entry in place, "parked": the node keeps its key and slot, only its level
+ * becomes ABSENT. The resurrected block usually comes back with the same hash, and that
+ * insert revives the entry in place - no backward-shift delete, no probe, no index line
+ * touched (the match/release cycle of a cached prefix). An eviction deletes its victim's
+ * entry; an insert of another hash first deletes the id's parked entry, and an insert that
+ * finds a parked entry of its hash under another id takes that entry over. Hence:
+ *   nodes[id].slot != NO_SLOT  <=>  id owns exactly one index entry, at that slot, under
+ *                                   nodes[id].key (live if level != ABSENT, else parked)
+ *   every live id owns an entry; a hash has at most one entry; index.count = live + parked
+ *   <= capacity (the index keeps its load <= 1/2). Lookups treat parked entries as misses.
  *
  * LRU: nothing refreshes recency while an entry is inactive, so the order is really FIFO
  * over insertion (= release) time (§9.2). `insert` on a full LRU returns KVBM_EFULL (the
@@ -45,11 +57,12 @@
 #define LEVEL_ABSENT 0xFFu
 #define NIL          UINT32_MAX
 #define MAX_LEVELS   4
+#define NO_SLOT      UINT32_MAX
 
 typedef struct lru_node {
     kvbm_plh key;
     uint32_t pos;   /* ring counter of the live entry (valid while level != ABSENT) */
-    uint32_t slot;  /* index slot (back-pointer maintained by index.h) */
+    uint32_t slot;  /* index slot (back-pointer maintained by index.h), NO_SLOT if none */
     uint8_t  level;
 } lru_node;
 
@@ -81,10 +94,20 @@ static bool lru_key_eq(const void *ctx, uint32_t val)
     return s->lo == k->lo && s->hi == k->hi;
 }
 
-static inline size_t lru_find_slot(const lru_map *m, kvbm_plh h, uint32_t h32)
+/* Slot of h's entry, live or parked, or KVBM_IDX_NONE. */
+static inline size_t lru_find_entry(const lru_map *m, kvbm_plh h, uint32_t h32)
 {
     lru_key_ctx k = { m, h.hi, h.lo };
     return kvbm__idx_find(&m->tab, h32, lru_key_eq, &k);
+}
+
+/* Slot of h's live entry, or KVBM_IDX_NONE (a parked entry is a miss). */
+static inline size_t lru_find_slot(const lru_map *m, kvbm_plh h, uint32_t h32)
+{
+    size_t slot = lru_find_entry(m, h, h32);
+    if (slot != KVBM_IDX_NONE && m->nodes[m->tab.slots[slot].val].level == LEVEL_ABSENT)
+        return KVBM_IDX_NONE;
+    return slot;
 }
 
 /* Queue l's ring liveness and pos update (lazy_ring.h callbacks; ctx = struct lru_level). */
@@ -124,23 +147,30 @@ static inline void queue_push(lru_map *m, unsigned l, uint32_t id)
     q->len++;
 }
 
-/* Mark block id (present, in index slot @slot) removed: its ring entry goes stale. */
-static inline void lru_remove_stale(lru_map *m, size_t slot, uint32_t id)
+/* Mark block id (present) absent: its ring entry goes stale, its index entry (if the
+ * caller keeps it) is parked. */
+static inline void lru_mark_absent(lru_map *m, uint32_t id)
 {
-    kvbm__idx_del(&m->tab, slot);
     lru_node *n = &m->nodes[id];
     m->q[n->level].len--;
     n->level = LEVEL_ABSENT;
     m->count--;
 }
 
-/* Remove block id (present, in index slot @slot) by lookup (kvbm__lring_drop: an entry at
- * either end of its ring leaves it, one in the middle goes stale). */
-static inline void lru_remove(lru_map *m, size_t slot, uint32_t id)
+/* Remove block id (present) by lookup, parking its index entry (kvbm__lring_drop: an entry
+ * at either end of its ring leaves it, one in the middle goes stale). */
+static inline void lru_remove(lru_map *m, uint32_t id)
 {
     const lru_node *n = &m->nodes[id];
     kvbm__lring_drop(&m->q[n->level].ring, n->pos);
-    lru_remove_stale(m, slot, id);
+    lru_mark_absent(m, id);
+}
+
+/* Delete id's index entry (in @slot). */
+static inline void lru_unindex(lru_map *m, size_t slot, uint32_t id)
+{
+    kvbm__idx_del(&m->tab, slot);
+    m->nodes[id].slot = NO_SLOT;
 }
 
 static bool lru_find_match(void *ctx, kvbm_plh h, bool touch, uint32_t *block_id)
@@ -151,7 +181,7 @@ static bool lru_find_match(void *ctx, kvbm_plh h, bool touch, uint32_t *block_id
     size_t slot = lru_find_slot(m, h, h32);
     if (slot == KVBM_IDX_NONE) return false;
     uint32_t id = m->tab.slots[slot].val;
-    lru_remove(m, slot, id);
+    lru_remove(m, id);
     *block_id = id;
     return true;
 }
@@ -201,7 +231,8 @@ static size_t lru_allocate(void *ctx, size_t count, kvbm_pair *out)
         kvbm_plh h = n->key;
         size_t slot = n->slot; /* current: earlier deletes may have shifted it */
         kvbm_assert(m->tab.slots[slot].val == v);
-        lru_remove_stale(m, slot, v);
+        lru_mark_absent(m, v);
+        lru_unindex(m, slot, v);
         out[j].hash = h;
     }
     for (unsigned l = 0; l < walked; l++) m->q[l].ring.head = stop[l];
@@ -243,18 +274,32 @@ static kvbm_status lru_insert(void *ctx, kvbm_plh h, uint32_t block_id)
     if (KVBM_UNLIKELY(m->count >= m->capacity || block_id >= m->capacity ||
                       m->nodes[block_id].level != LEVEL_ABSENT))
         return lru_insert_error(m, block_id);
-    uint32_t h32 = kvbm__idx_plh_h32(h);
-    lru_key_ctx kc = { m, h.hi, h.lo };
-    size_t slot;
-    if (KVBM_UNLIKELY(kvbm__idx_find_or_empty(&m->tab, h32, lru_key_eq, &kc, &slot))) {
-        kvbm__set_error("sequence hash already in the inactive backend (block %u)", block_id);
-        return KVBM_EINVAL;
+    lru_node *n = &m->nodes[block_id];
+    /* the id's parked entry under h: it is h's only entry, revive it in place */
+    bool revive = n->slot != NO_SLOT && kvbm_plh_eq(n->key, h);
+    if (!revive) {
+        if (n->slot != NO_SLOT) lru_unindex(m, n->slot, block_id); /* parked under another hash */
+        uint32_t h32 = kvbm__idx_plh_h32(h);
+        lru_key_ctx kc = { m, h.hi, h.lo };
+        size_t slot;
+        if (KVBM_UNLIKELY(kvbm__idx_find_or_empty(&m->tab, h32, lru_key_eq, &kc, &slot))) {
+            uint32_t other = m->tab.slots[slot].val;
+            if (m->nodes[other].level != LEVEL_ABSENT) {
+                kvbm__set_error("sequence hash already in the inactive backend (block %u)", block_id);
+                return KVBM_EINVAL;
+            }
+            /* parked under another id: the entry changes owner */
+            m->nodes[other].slot = NO_SLOT;
+            m->tab.slots[slot].val = block_id;
+            n->slot = (uint32_t)slot;
+        } else {
+            kvbm__idx_put_at(&m->tab, slot, h32, block_id);
+        }
+        kvbm__plh_store(&n->key, h);
     }
     unsigned level = 0;
     if (m->nlevels > 1) level = multi_level_for(m, kvbm_tracker_count(m->tracker, h));
-    kvbm__plh_store(&m->nodes[block_id].key, h);
     queue_push(m, level, block_id);
-    kvbm__idx_put_at(&m->tab, slot, h32, block_id);
     m->count++;
     return KVBM_OK;
 }
@@ -272,7 +317,7 @@ static bool lru_take(void *ctx, kvbm_plh h, uint32_t block_id)
     lru_map *m = ctx;
     size_t slot = lru_find_slot(m, h, kvbm__idx_plh_h32(h));
     if (slot == KVBM_IDX_NONE || m->tab.slots[slot].val != block_id) return false;
-    lru_remove(m, slot, block_id);
+    lru_remove(m, block_id);
     return true;
 }
 
@@ -309,18 +354,25 @@ static bool lru_check(void *ctx)
         if (n != q->len) return false;
         total += n;
     }
-    if (total != m->count || m->tab.count != m->count) return false;
-    size_t present = 0;
+    if (total != m->count) return false;
+    size_t present = 0, indexed = 0;
     for (size_t id = 0; id < m->capacity; id++) {
         const lru_node *nd = &m->nodes[id];
+        if (nd->slot != NO_SLOT) {
+            /* the entry at slot names id, and is the one a lookup of id's key finds */
+            if (nd->slot > m->tab.mask || m->tab.slots[nd->slot].val != id) return false;
+            if (lru_find_entry(m, nd->key, kvbm__idx_plh_h32(nd->key)) != nd->slot) return false;
+            indexed++;
+        }
         if (nd->level == LEVEL_ABSENT) continue;
+        if (nd->slot == NO_SLOT) return false;
         if (nd->level >= m->nlevels) return false;
         const kvbm_lring *r = &m->q[nd->level].ring;
         /* the node's entry lies in its ring's window and names it */
         if (!kvbm__lring_in_window(r, nd->pos) || kvbm__lring_at(r, nd->pos) != id) return false;
         present++;
     }
-    return present == m->count;
+    return present == m->count && indexed == m->tab.count;
 }
 
 static const kvbm_inactive_ops lru_ops = {
@@ -373,6 +425,7 @@ static kvbm_status lru_map_create(size_t capacity, unsigned nlevels, lru_map **o
     }
     for (size_t i = 0; i < capacity; i++) {
         m->nodes[i].pos = 0;
+        m->nodes[i].slot = NO_SLOT;
         m->nodes[i].level = LEVEL_ABSENT;
     }
     m->tab.where_base = (char *)&m->nodes[0].slot;
@@ -447,4 +500,16 @@ size_t kvbm__multi_lru_level_len(const kvbm_inactive *b, unsigned level)
     if (b->ops != &multi_lru_ops && b->ops != &lru_ops) return 0;
     const lru_map *m = b->ctx;
     return level < m->nlevels ? m->q[level].len : 0;
+}
+
+bool kvbm__lru_entry_of(const kvbm_inactive *b, uint32_t block_id, size_t *slot, bool *live,
+                        size_t *entries)
+{
+    if (b->ops != &multi_lru_ops && b->ops != &lru_ops) return false;
+    const lru_map *m = b->ctx;
+    if (entries != NULL) *entries = m->tab.count;
+    if (block_id >= m->capacity || m->nodes[block_id].slot == NO_SLOT) return false;
+    if (slot != NULL) *slot = m->nodes[block_id].slot;
+    if (live != NULL) *live = m->nodes[block_id].level != LEVEL_ABSENT;
+    return true;
 }

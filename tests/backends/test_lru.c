@@ -104,33 +104,138 @@ KVBM_TEST(lru_take_requires_exact_pair)
 }
 
 /* Index stress: many inserts/removes with colliding clusters keep the table consistent
- * (backward-shift deletion). */
+ * (backward-shift deletion). Ids take hashes from a shared pool, so a resurrected id
+ * comes back with its own hash (parked entry revived), another hash (parked entry
+ * deleted), or a hash parked under another id (entry taken over). */
 KVBM_TEST(lru_index_churn_keeps_invariants)
 {
-    enum { CAP = 257 };
+    enum { CAP = 257, POOL = 400 };
     kvbm_inactive b;
     ASSERT_OK(kvbm__lru_create(CAP, &b));
     uint64_t seed = test_seed();
     printf("seed=%" PRIu64 "\n", seed);
     uint64_t x = seed | 1;
     bool in[CAP] = { false };
+    uint32_t hash_of[CAP];        /* pool index of an id's hash while in */
+    int32_t holder[POOL];         /* id holding pool hash p, -1 if none */
+    for (int p = 0; p < POOL; p++) holder[p] = -1;
+    for (uint32_t i = 0; i < CAP; i++) hash_of[i] = i;
+    size_t revived = 0, moved = 0;
     for (int step = 0; step < 20000; step++) {
         x ^= x << 13; x ^= x >> 7; x ^= x << 17;
         uint32_t id = (uint32_t)(x % CAP);
         if (in[id]) {
             uint32_t got;
-            ASSERT_TRUE(b.ops->find_match(b.ctx, H(id), false, &got));
+            ASSERT_TRUE(b.ops->find_match(b.ctx, H(hash_of[id]), false, &got));
             ASSERT_EQ(got, id);
+            holder[hash_of[id]] = -1;
             in[id] = false;
         } else {
-            ASSERT_OK(b.ops->insert(b.ctx, H(id), id));
+            uint32_t p = (x >> 20) % 4 == 0 ? hash_of[id] : (uint32_t)((x >> 24) % POOL);
+            while (holder[p] >= 0) p = (p + 1) % POOL;
+            size_t slot_before = 0;
+            bool live = true, parked = kvbm__lru_entry_of(&b, id, &slot_before, &live, NULL) && !live;
+            ASSERT_OK(b.ops->insert(b.ctx, H(p), id));
+            size_t slot_after = 0;
+            ASSERT_TRUE(kvbm__lru_entry_of(&b, id, &slot_after, &live, NULL));
+            EXPECT_TRUE(live);
+            if (parked && p == hash_of[id]) { EXPECT_EQ(slot_after, slot_before); revived++; }
+            else if (parked) moved++;
+            holder[p] = (int32_t)id;
+            hash_of[id] = p;
             in[id] = true;
         }
         if (step % 1000 == 0) ASSERT_TRUE(tb_check(&b));
     }
-    for (uint32_t id = 0; id < CAP; id++) EXPECT_EQ(b.ops->has(b.ctx, H(id)), in[id]);
+    for (uint32_t p = 0; p < POOL; p++) EXPECT_EQ(b.ops->has(b.ctx, H(p)), holder[p] >= 0);
+    size_t entries = 0;
+    (void)kvbm__lru_entry_of(&b, 0, NULL, NULL, &entries);
+    EXPECT_LE(entries, (size_t)CAP);
+    EXPECT_GT(revived, 500u);
+    EXPECT_GT(moved, 1000u);
     EXPECT_TRUE(tb_check(&b));
     kvbm__inactive_destroy(&b);
+}
+
+/* Parked index entries (lru.c): a resurrected block keeps its entry, parked; re-inserting
+ * the same (hash, id) revives it in place; another hash for the id deletes it; the same
+ * hash under another id takes it over. Lookups never see a parked entry. Plain LRU and
+ * MultiLRU share the code. */
+KVBM_TEST(lru_parked_entry_lifecycle)
+{
+    for (int k = 0; k < 2; k++) {
+        kvbm_inactive b;
+        ASSERT_OK(tb_create(k == 0 ? TB_LRU : TB_MULTI_LRU, 4, &b, NULL));
+        size_t s0 = 0, s1 = 0, entries = 0;
+        bool live = false;
+        uint32_t got = 0;
+        ASSERT_OK(b.ops->insert(b.ctx, H(1), 0));
+        ASSERT_OK(b.ops->insert(b.ctx, H(2), 1));
+        ASSERT_TRUE(kvbm__lru_entry_of(&b, 0, &s0, &live, &entries));
+        EXPECT_TRUE(live);
+        EXPECT_EQ(entries, 2u);
+
+        /* resurrect: parked, invisible */
+        ASSERT_TRUE(b.ops->find_match(b.ctx, H(1), false, &got));
+        EXPECT_EQ(got, 0u);
+        ASSERT_TRUE(kvbm__lru_entry_of(&b, 0, &s1, &live, &entries));
+        EXPECT_FALSE(live);
+        EXPECT_EQ(s1, s0);
+        EXPECT_EQ(entries, 2u);
+        EXPECT_FALSE(b.ops->has(b.ctx, H(1)));
+        EXPECT_FALSE(b.ops->find_match(b.ctx, H(1), false, &got));
+        EXPECT_FALSE(b.ops->take(b.ctx, H(1), 0));
+        EXPECT_EQ(kvbm__multi_lru_level_of(&b, H(1)), -1);
+        EXPECT_EQ(b.ops->len(b.ctx), 1u);
+        EXPECT_TRUE(tb_check(&b));
+
+        /* same (hash, id): revived in place, most recent */
+        ASSERT_OK(b.ops->insert(b.ctx, H(1), 0));
+        ASSERT_TRUE(kvbm__lru_entry_of(&b, 0, &s1, &live, &entries));
+        EXPECT_TRUE(live);
+        EXPECT_EQ(s1, s0);
+        EXPECT_EQ(entries, 2u);
+        EXPECT_TRUE(b.ops->has(b.ctx, H(1)));
+        EXPECT_STATUS(b.ops->insert(b.ctx, H(1), 2), KVBM_EINVAL); /* live: a duplicate */
+        EXPECT_TRUE(tb_check(&b));
+
+        /* take parks too; the hash then goes to another id, which takes the entry over */
+        EXPECT_TRUE(b.ops->take(b.ctx, H(1), 0));
+        ASSERT_OK(b.ops->insert(b.ctx, H(1), 3));
+        EXPECT_FALSE(kvbm__lru_entry_of(&b, 0, NULL, NULL, &entries));
+        EXPECT_EQ(entries, 2u);
+        ASSERT_TRUE(kvbm__lru_entry_of(&b, 3, &s1, &live, NULL));
+        EXPECT_TRUE(live);
+        EXPECT_EQ(s1, s0);
+        EXPECT_TRUE(tb_check(&b));
+
+        /* id 3 resurrected, then back under another hash: its parked H(1) entry goes */
+        ASSERT_TRUE(b.ops->find_match(b.ctx, H(1), false, &got));
+        EXPECT_EQ(got, 3u);
+        ASSERT_OK(b.ops->insert(b.ctx, H(5), 3));
+        ASSERT_TRUE(kvbm__lru_entry_of(&b, 3, NULL, &live, &entries));
+        EXPECT_TRUE(live);
+        EXPECT_EQ(entries, 2u);
+        EXPECT_FALSE(b.ops->has(b.ctx, H(1)));
+        ASSERT_OK(b.ops->insert(b.ctx, H(1), 0)); /* nothing parked under H(1) any more */
+        EXPECT_EQ(b.ops->len(b.ctx), 3u);
+        EXPECT_TRUE(tb_check(&b));
+
+        /* eviction deletes: order H(2) (block 1), H(5) (block 3), H(1) (block 0) */
+        kvbm_pair out[3];
+        ASSERT_EQ(b.ops->allocate(b.ctx, 3, out), 3);
+        if (k == 0) {
+            EXPECT_EQ(out[0].block_id, 1u);
+            EXPECT_EQ(out[1].block_id, 3u);
+            EXPECT_EQ(out[2].block_id, 0u);
+        }
+        EXPECT_FALSE(kvbm__lru_entry_of(&b, 0, NULL, NULL, &entries));
+        EXPECT_FALSE(kvbm__lru_entry_of(&b, 1, NULL, NULL, NULL));
+        EXPECT_FALSE(kvbm__lru_entry_of(&b, 3, NULL, NULL, NULL));
+        EXPECT_EQ(entries, 0u);
+        EXPECT_TRUE(tb_check(&b));
+        kvbm__inactive_destroy(&b);
+    }
 }
 
 /* The queues are rings with lazy deletion: resurrections leave stale entries that a full
