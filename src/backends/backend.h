@@ -20,6 +20,8 @@
 #include "kvbm/tracker.h"
 #include "kvbm/manager.h"
 
+struct kvbm__touch_cells; /* tinylfu_int.h */
+
 typedef struct kvbm_pair {
     kvbm_plh hash;
     uint32_t block_id;
@@ -47,6 +49,11 @@ typedef struct kvbm_inactive_ops {
     /* Remove and return everything (out has room for len() pairs). */
     size_t (*allocate_all)(void *ctx, kvbm_pair *out);
     void   (*destroy)(void *ctx);
+    /* Optional (may be NULL; only for backends with a `freq` tracker): insert with the
+     * key's sketch cells already computed (tinylfu_int.h, kvbm__tracker_cells), so the
+     * count needs no hashing. Same contract and result as insert. */
+    kvbm_status (*insert_cells)(void *ctx, kvbm_plh h, uint32_t block_id,
+                                const struct kvbm__touch_cells *cells);
     /* Optional (may be NULL): a hint that insert(h, ...) follows soon - the backend may
      * prefetch what that insert will look up. No state change. */
     void   (*prefetch_insert)(void *ctx, kvbm_plh h);
@@ -59,6 +66,7 @@ typedef struct kvbm_inactive_ops {
 typedef struct kvbm_inactive {
     const kvbm_inactive_ops *ops;
     void                    *ctx;
+    kvbm_tracker            *freq;  /* borrowed: the tracker insert() counts with, else NULL */
 } kvbm_inactive;
 
 /* find_matches (stop_on_miss: end at the first miss) and scan_matches (skip misses) in

@@ -351,5 +351,6 @@ kvbm_status kvbm__hashmap_create(size_t capacity, kvbm_inactive *out)
     m->tab.where_stride = sizeof *m->slot_of;
     out->ops = &hashmap_ops;
     out->ctx = m;
+    out->freq = NULL;
     return KVBM_OK;
 }

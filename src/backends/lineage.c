@@ -719,6 +719,7 @@ kvbm_status kvbm__lineage_create(size_t capacity, kvbm_lineage_eviction eviction
     }
     out->ops = eviction == KVBM_LINEAGE_TICK ? &lineage_tick_ops : &lineage_fifo_ops;
     out->ctx = g;
+    out->freq = NULL;
     return KVBM_OK;
 }
 

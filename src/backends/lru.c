@@ -53,6 +53,7 @@
 #include "backends/backend.h"
 #include "backends/index.h"
 #include "backends/lazy_ring.h"
+#include "tinylfu/tinylfu_int.h"
 
 #define LEVEL_ABSENT 0xFFu
 #define NIL          UINT32_MAX
@@ -268,7 +269,9 @@ static __attribute__((noinline, cold)) kvbm_status lru_insert_error(lru_map *m, 
     return KVBM_EINVAL;
 }
 
-static kvbm_status lru_insert(void *ctx, kvbm_plh h, uint32_t block_id)
+/* insert, with the key's sketch cells when the caller has them (@cells, MultiLRU only). */
+static inline kvbm_status lru_insert_with(void *ctx, kvbm_plh h, uint32_t block_id,
+                                          const kvbm__touch_cells *cells)
 {
     lru_map *m = ctx;
     if (KVBM_UNLIKELY(m->count >= m->capacity || block_id >= m->capacity ||
@@ -298,10 +301,23 @@ static kvbm_status lru_insert(void *ctx, kvbm_plh h, uint32_t block_id)
         kvbm__plh_store(&n->key, h);
     }
     unsigned level = 0;
-    if (m->nlevels > 1) level = multi_level_for(m, kvbm_tracker_count(m->tracker, h));
+    if (m->nlevels > 1)
+        level = multi_level_for(m, cells != NULL ? kvbm__tracker_count_cells(m->tracker, h, cells)
+                                                 : kvbm_tracker_count(m->tracker, h));
     queue_push(m, level, block_id);
     m->count++;
     return KVBM_OK;
+}
+
+static kvbm_status lru_insert(void *ctx, kvbm_plh h, uint32_t block_id)
+{
+    return lru_insert_with(ctx, h, block_id, NULL);
+}
+
+static kvbm_status lru_insert_cells(void *ctx, kvbm_plh h, uint32_t block_id,
+                                    const kvbm__touch_cells *cells)
+{
+    return lru_insert_with(ctx, h, block_id, cells);
 }
 
 static size_t lru_len(void *ctx) { return ((lru_map *)ctx)->count; }
@@ -397,6 +413,7 @@ static const kvbm_inactive_ops multi_lru_ops = {
     .scan_matches = lru_scan_matches,
     .allocate = lru_allocate,
     .insert = lru_insert,
+    .insert_cells = lru_insert_cells,
     .len = lru_len,
     .has = lru_has,
     .take = lru_take,
@@ -443,6 +460,7 @@ kvbm_status kvbm__lru_create(size_t capacity, kvbm_inactive *out)
     KVBM_TRY(lru_map_create(capacity, 1, &m));
     out->ops = &lru_ops;
     out->ctx = m;
+    out->freq = NULL;
     return KVBM_OK;
 }
 
@@ -483,6 +501,7 @@ kvbm_status kvbm__multi_lru_create(size_t capacity, const uint8_t thresholds[3],
     m->tracker = kvbm_tracker_clone(tracker);
     out->ops = &multi_lru_ops;
     out->ctx = m;
+    out->freq = m->tracker;
     return KVBM_OK;
 }
 

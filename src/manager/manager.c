@@ -159,7 +159,7 @@ kvbm_status kvbm_manager_create(const kvbm_manager_config *cfg, kvbm_manager **o
     kvbm_manager_config c;
     KVBM_TRY(config_load(cfg, &c));
     kvbm_tracker *tracker = c.backend == KVBM_BACKEND_MULTI_LRU ? kvbm_registry_tracker(c.registry) : NULL;
-    kvbm_inactive be = { NULL, NULL };
+    kvbm_inactive be = { NULL, NULL, NULL };
     kvbm_status st = kvbm__inactive_create(c.backend, (size_t)c.block_count, c.lineage_eviction,
                                            c.multi_lru_thresholds, tracker, &be);
     if (st != KVBM_OK) return st;

@@ -63,6 +63,7 @@ kvbm_status kvbm_mutable_stage(kvbm_mutable *b, kvbm_plh h, uint32_t block_size,
     if (kvbm__store_is_poisoned(s)) return KVBM_EPOISONED;
     struct hwbuf hb;
     KVBM_TRY(hwbuf_init(&hb, 1));
+    if (s->tcells != NULL) kvbm__tracker_cells(s->inactive.freq, h, &s->tcells[sl->id]);
     kvbm__lock(&s->lock);
     sl->state = KVBM__STAGED;
     sl->hash = h;
@@ -111,6 +112,10 @@ kvbm_status kvbm_mutable_stage_many(kvbm_mutable *const *in, const kvbm_plh *has
         for (size_t i = 0; i < (bad < n ? bad : n); i++) h_raw(in[i])->mark = 0;
         return st;
     }
+    /* the sketch cells of the new hashes (MultiLRU): the caller owns the slots, no lock */
+    if (s->tcells != NULL)
+        for (size_t i = 0; i < n; i++)
+            kvbm__tracker_cells(s->inactive.freq, hashes[i], &s->tcells[h_raw(in[i])->id]);
     /* one pass under the lock: transition, clear the validation mark, output handle */
     kvbm__lock(&s->lock);
     for (size_t i = 0; i < n; i++) {

@@ -284,6 +284,22 @@ kvbm_status kvbm__store_register(struct kvbm_store *s, kvbm_complete *const *in,
     return result;
 }
 
+/* The sketch cells of matched blocks [i, i+c) into tc[0..c), their words prefetched: copied
+ * from the store's cache when there is one (@cached), else computed from the hashes. */
+static inline void touch_cells_fill(kvbm_tracker *tr, const kvbm__touch_cells *cached,
+                                    const kvbm_plh *hashes, kvbm_block *const *out, size_t i,
+                                    size_t c, kvbm__touch_cells *tc)
+{
+    for (size_t j = 0; j < c; j++) {
+        if (cached != NULL) {
+            tc[j] = cached[h_raw(out[i + j])->id];
+            kvbm__tracker_prefetch_cells(tr, &tc[j]);
+        } else {
+            kvbm__tracker_touch_prepare(tr, hashes[i + j], &tc[j]);
+        }
+    }
+}
+
 kvbm_status kvbm__store_match(struct kvbm_store *s, const kvbm_plh *hashes, size_t n,
                               kvbm_block **out, size_t *matched)
 {
@@ -321,19 +337,25 @@ kvbm_status kvbm__store_match(struct kvbm_store *s, const kvbm_plh *hashes, size
     post_locked_end(s, &p);
     kvbm__unlock(&s->lock);
     /* The frequency touches of the returned blocks: their sketch cells are prepared
-     * (hashed, prefetched) before the presence updates, which hide the misses; the first
-     * MATCH_TOUCH_EARLY are applied after them, the rest (long matches) in one batch. */
+     * (hashed or copied, prefetched) before the presence updates, which hide the misses;
+     * the first MATCH_TOUCH_EARLY are applied after them, the rest (long matches) in
+     * chunks of as many, each like kvbm_tracker_touch_many. */
     kvbm__touch_cells tc[MATCH_TOUCH_EARLY];
     kvbm_tracker *tr = s->has_tracker ? kvbm_registry_tracker(s->registry) : NULL;
+    /* cells cached at staging (MultiLRU): no hashing; we hold the slots, so they stay */
+    const kvbm__touch_cells *cached = tr != NULL && tr == s->inactive.freq ? s->tcells : NULL;
     size_t early = k < MATCH_TOUCH_EARLY ? k : MATCH_TOUCH_EARLY;
-    if (tr != NULL)
-        for (size_t i = 0; i < early; i++) kvbm__tracker_touch_prepare(tr, hashes[i], &tc[i]);
+    if (tr != NULL) touch_cells_fill(tr, cached, hashes, out, 0, early, tc);
     post_flush(s, &p);
     hwbuf_fini(&hb);
     if (kvbm__store_is_poisoned(s)) return KVBM_EPOISONED;
     if (tr != NULL && k) {
         kvbm__tracker_touch_apply(tr, hashes, tc, early);
-        if (k > early) kvbm_tracker_touch_many(tr, hashes + early, k - early);
+        for (size_t i = early; i < k; i += MATCH_TOUCH_EARLY) { /* long matches: by chunks */
+            size_t c = k - i < MATCH_TOUCH_EARLY ? k - i : MATCH_TOUCH_EARLY;
+            touch_cells_fill(tr, cached, hashes, out, i, c, tc);
+            kvbm__tracker_touch_apply(tr, hashes + i, tc, c);
+        }
     }
     if (k) {
         kvbm__metric_add(s->metrics, KVBM_METRIC_match_blocks_returned, (int64_t)k);

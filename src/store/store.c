@@ -59,11 +59,14 @@ kvbm_status kvbm__store_create(const struct kvbm__store_params *p, kvbm_inactive
     if (s != NULL) {
         s->ring.buf = malloc((size_t)n * sizeof(uint32_t));
         s->index.buckets = malloc((size_t)nb * sizeof(uint32_t));
+        if (be.freq != NULL && be.ops->insert_cells != NULL && kvbm__tracker_is_tinylfu(be.freq))
+            s->tcells = malloc((size_t)n * sizeof *s->tcells);
 #if KVBM_CHECKED_HANDLES
         s->quarantine = calloc(KVBM__QUARANTINE, sizeof(void *));
 #endif
     }
-    if (s == NULL || s->ring.buf == NULL || s->index.buckets == NULL
+    bool want_cells = be.freq != NULL && be.ops->insert_cells != NULL && kvbm__tracker_is_tinylfu(be.freq);
+    if (s == NULL || s->ring.buf == NULL || s->index.buckets == NULL || (want_cells && s->tcells == NULL)
 #if KVBM_CHECKED_HANDLES
         || s->quarantine == NULL
 #endif
@@ -71,6 +74,7 @@ kvbm_status kvbm__store_create(const struct kvbm__store_params *p, kvbm_inactive
         if (s != NULL) {
             free(s->ring.buf);
             free(s->index.buckets);
+            free(s->tcells);
 #if KVBM_CHECKED_HANDLES
             free(s->quarantine);
 #endif
@@ -134,6 +138,7 @@ static void store_free(struct kvbm_store *s)
 #endif
     free(s->ring.buf);
     free(s->index.buckets);
+    free(s->tcells);
     kvbm_metrics_release(s->metrics);
     kvbm_registry_release(s->registry);
     kvbm__mutex_destroy(&s->lock);
@@ -177,7 +182,10 @@ void kvbm__store_drop_locked(struct kvbm_store *s, struct kvbm_slot *sl, struct 
             p->unref++;
         } else {
             sl->state = KVBM__INACTIVE;
-            if (KVBM_UNLIKELY(s->inactive.ops->insert(s->inactive.ctx, sl->hash, sl->id) != KVBM_OK)) {
+            kvbm_status ist = s->tcells != NULL
+                ? s->inactive.ops->insert_cells(s->inactive.ctx, sl->hash, sl->id, &s->tcells[sl->id])
+                : s->inactive.ops->insert(s->inactive.ctx, sl->hash, sl->id);
+            if (KVBM_UNLIKELY(ist != KVBM_OK)) {
                 kvbm__store_poison(s, "inactive backend rejected an insert");
                 return;
             }

@@ -38,6 +38,7 @@
 #include "kvbm/manager.h"
 #include "backends/backend.h"
 #include "metrics/metrics_int.h"
+#include "tinylfu/tinylfu_int.h"
 
 /* Handles are checked wrappers when KVBM_DEBUG >= 1, plain slot pointers otherwise. */
 #if KVBM_DEBUG >= 1
@@ -171,6 +172,12 @@ struct kvbm_store {
     kvbm_registry      *registry;       /* one ref */
     kvbm_metrics       *metrics;        /* one ref */
     kvbm_inactive       inactive;       /* owned */
+    /* MultiLRU over a TinyLFU tracker (inactive.freq, with insert_cells): the sketch cells
+     * of every slot's hash, [n], written when the slot is staged (its owner alone holds
+     * it then) and read while the hash stays (match touches, the count at release), so a
+     * block is hashed for the sketch once per registration, not at every touch and count.
+     * NULL otherwise. */
+    kvbm__touch_cells  *tcells;
     struct kvbm__ring   ring;
     struct kvbm__index  index;
     /* Store refs of Inactive slots (under lock). While the manager lives, a slot keeps its

@@ -665,6 +665,26 @@ void kvbm__tracker_touch_prepare(kvbm_tracker *t, kvbm_plh key, kvbm__touch_cell
         keep_cells(&t->sketch, key16_hashes(&t->sketch, key.lo, key.hi, cells->h), cells->h);
 }
 
+void kvbm__tracker_cells(const kvbm_tracker *t, kvbm_plh key, kvbm__touch_cells *cells)
+{
+    if (t == NULL || t->kind != TRACKER_TINYLFU) return;
+    const kvbm__sketch *s = &t->sketch;
+    for (unsigned i = 0; i < 4; i++) cells->h[i] = xxh3_16w(key.lo, key.hi, s->flip16a[i], s->flip16b[i]);
+}
+
+void kvbm__tracker_prefetch_cells(const kvbm_tracker *t, const kvbm__touch_cells *cells)
+{
+    if (t == NULL || t->kind != TRACKER_TINYLFU) return;
+    sketch_geom g = geom_of(&t->sketch);
+    for (unsigned i = 0; i < 4; i++) __builtin_prefetch((const void *)cell_word(g, cells->h[i]), 1);
+}
+
+uint32_t kvbm__tracker_count_cells(kvbm_tracker *t, kvbm_plh key, const kvbm__touch_cells *cells)
+{
+    if (t != NULL && KVBM_LIKELY(t->kind == TRACKER_TINYLFU)) return estimate_hashes(&t->sketch, cells->h);
+    return kvbm_tracker_count(t, key);
+}
+
 void kvbm__tracker_touch_apply(kvbm_tracker *t, const kvbm_plh *keys,
                                const kvbm__touch_cells *cells, size_t n)
 {

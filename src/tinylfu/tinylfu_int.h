@@ -50,6 +50,19 @@ void kvbm__tracker_touch_prepare(kvbm_tracker *t, kvbm_plh key, kvbm__touch_cell
 void kvbm__tracker_touch_apply(kvbm_tracker *t, const kvbm_plh *keys,
                                const kvbm__touch_cells *cells, size_t n);
 
+/* Cached cells. A key's four sketch hashes depend on the key only (fixed seeds), so a
+ * caller that sees one key many times (the store, for MultiLRU: once per staged block) may
+ * compute them once with kvbm__tracker_cells and pass them to the prepared-touch and
+ * count calls below, which then neither hash nor probe the memo. Results are exactly
+ * those of the key-based calls. kvbm__tracker_cells: TinyLFU only (other kinds: no-op);
+ * lock-free, no state change. kvbm__tracker_prefetch_cells: prefetch the cells' words
+ * (a hint; TinyLFU only). kvbm__tracker_count_cells: kvbm_tracker_count(t, key), using
+ * @cells for a TinyLFU tracker (custom trackers get their count callback with @key;
+ * no-op and NULL: 0). Lock-free like kvbm_tracker_count. */
+void     kvbm__tracker_cells(const kvbm_tracker *t, kvbm_plh key, kvbm__touch_cells *cells);
+void     kvbm__tracker_prefetch_cells(const kvbm_tracker *t, const kvbm__touch_cells *cells);
+uint32_t kvbm__tracker_count_cells(kvbm_tracker *t, kvbm_plh key, const kvbm__touch_cells *cells);
+
 bool     kvbm__tracker_is_tinylfu(const kvbm_tracker *t);
 uint32_t kvbm__tracker_refs(const kvbm_tracker *t);
 bool     kvbm__tracker_sketch_info(kvbm_tracker *t, uint64_t *words, uint32_t *size, uint32_t *sample);

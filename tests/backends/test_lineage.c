@@ -6,7 +6,7 @@
 
 static kvbm_inactive mk(size_t cap, kvbm_lineage_eviction ev)
 {
-    kvbm_inactive b = { NULL, NULL };
+    kvbm_inactive b = { NULL, NULL, NULL };
     if (kvbm__lineage_create(cap, ev, &b) != KVBM_OK) abort();
     return b;
 }

@@ -395,6 +395,44 @@ KVBM_TEST(test_multi_lru_mixed_frequency_levels)
     tm_manager_destroy(m);
 }
 
+/* Frequency touches of a long match (more than one 64-key chunk) through the store: every
+ * matched block is touched once, exactly as kvbm_tracker_touch would - with the cells the
+ * store cached at staging (MultiLRU) and with hashing (LRU). A shadow Medium tracker
+ * replays the same touches; both sketches must agree key by key. */
+KVBM_TEST(test_long_match_touches_every_block_once)
+{
+    const kvbm_backend bk[2] = { KVBM_BACKEND_MULTI_LRU, KVBM_BACKEND_LRU };
+    enum { N = 150 };
+    for (int k = 0; k < 2; k++) {
+        kvbm_manager *m = create_backend_manager(N + 8, bk[k]);
+        ASSERT_TRUE(m != NULL);
+        kvbm_tracker *shadow = NULL;
+        ASSERT_OK(kvbm_tinylfu_create_preset(KVBM_TRACKER_MEDIUM, &shadow));
+        kvbm_plh h[N];
+        for (uint32_t i = 0; i < N; i++) h[i] = tm_hash_for_id(70000 + i * 10);
+        kvbm_block *b[N] = { 0 };
+        ASSERT_TRUE(tm_register_hashes(m, h, N, b));
+        kvbm_tracker_touch_many(shadow, h, N); /* the creation touches */
+        tm_release_blocks(b, N);
+        for (int round = 0; round < 3; round++) {
+            size_t got = 0;
+            ASSERT_OK(CK(kvbm_manager_match_blocks(m, h, N, b, &got)));
+            ASSERT_EQ(got, (size_t)N);
+            kvbm_tracker_touch_many(shadow, h, N);
+            tm_release_blocks(b, N);
+        }
+        kvbm_tracker *t = kvbm_registry_tracker(kvbm_manager_registry(m));
+        ASSERT_TRUE(t != NULL);
+        for (uint32_t i = 0; i < N; i++) {
+            EXPECT_EQ(kvbm_tracker_count(t, h[i]), kvbm_tracker_count(shadow, h[i]));
+            EXPECT_GE(kvbm_tracker_count(t, h[i]), 4u);
+        }
+        EXPECT_EQ(kvbm_manager_inactive_len(m), (uint64_t)N);
+        kvbm_tracker_release(shadow);
+        tm_manager_destroy(m);
+    }
+}
+
 KVBM_TEST(test_double_lifecycle_cycle)
 {
     for (int k = 0; k < 3; k++) {

@@ -139,7 +139,7 @@ static kvbm_inactive fake_backend(size_t cap, struct fake_be **f)
     b->claim_len = -1;
     b->alloc_limit = -1;
     if (f != NULL) *f = b;
-    kvbm_inactive in = { &fake_ops, b };
+    kvbm_inactive in = { &fake_ops, b, NULL };
     return in;
 }
 

@@ -630,6 +630,65 @@ KVBM_TEST(two_phase_touch_dispatch_and_arguments)
     kvbm_tracker_release(lfu);
 }
 
+/* Cached cells (kvbm__tracker_cells, the store's MultiLRU cache): the cells of a key are
+ * the ones a prepared touch computes, they do not depend on the tracker instance (two
+ * geometries, one cache), and counting or touching through them gives exactly the
+ * key-based results, before and after the memo engages. */
+KVBM_TEST(cached_cells_equal_key_based_calls)
+{
+    uint64_t seed = test_seed();
+    printf("seed=%" PRIu64 "\n", seed);
+    kvbm_tracker *a = NULL, *b = NULL, *ref = NULL;
+    ASSERT_OK(kvbm_tinylfu_create(64, NULL, &a));
+    ASSERT_OK(kvbm_tinylfu_create(4096, NULL, &b));
+    ASSERT_OK(kvbm_tinylfu_create(4096, NULL, &ref));
+    uint64_t x = seed * 2654435761u + 3;
+    kvbm_plh keys[80];
+    kvbm__touch_cells cells[80], prep;
+    for (int round = 0; round < 40; round++) {
+        if (round == 20) (void)kvbm_tracker_count(b, keys[0]); /* memo on for b */
+        if (round == 20) (void)kvbm_tracker_count(ref, keys[0]);
+        size_t n = random_keys(&x, keys, 80, 40);
+        for (size_t i = 0; i < n; i++) {
+            kvbm__tracker_cells(a, keys[i], &cells[i]);
+            kvbm__touch_cells other;
+            kvbm__tracker_cells(b, keys[i], &other);
+            kvbm__tracker_touch_prepare(b, keys[i], &prep);
+            ASSERT_EQ(memcmp(&cells[i], &other, sizeof other), 0);
+            ASSERT_EQ(memcmp(&cells[i], &prep, sizeof prep), 0);
+            kvbm__tracker_prefetch_cells(b, &cells[i]);
+        }
+        kvbm__tracker_touch_apply(b, keys, cells, n);
+        kvbm_tracker_touch_many(ref, keys, n);
+        ASSERT_TRUE(same_sketch(b, ref));
+        for (size_t i = 0; i < n; i++) {
+            ASSERT_EQ(kvbm__tracker_count_cells(b, keys[i], &cells[i]), kvbm_tracker_count(ref, keys[i]));
+            ASSERT_EQ(kvbm__tracker_count_cells(a, keys[i], &cells[i]), kvbm_tracker_count(a, keys[i]));
+        }
+    }
+    kvbm_tracker_release(a);
+    kvbm_tracker_release(b);
+    kvbm_tracker_release(ref);
+
+    /* other kinds: cells are not computed; counts go to the key */
+    key_log l = { .n = 0 };
+    kvbm_tracker_ops ops = { log_touch, log_count, NULL };
+    kvbm_tracker *custom = NULL, *noop = NULL;
+    ASSERT_OK(kvbm_tracker_create_custom(&ops, &l, &custom));
+    ASSERT_OK(kvbm_noop_tracker_create(&noop));
+    kvbm__touch_cells c = { { 7, 7, 7, 7 } };
+    kvbm__tracker_cells(custom, keys[0], &c);
+    kvbm__tracker_cells(noop, keys[0], &c);
+    kvbm__tracker_cells(NULL, keys[0], &c);
+    for (int i = 0; i < 4; i++) EXPECT_EQ(c.h[i], 7u);
+    EXPECT_EQ(kvbm__tracker_count_cells(custom, keys[0], &c), 0u);
+    EXPECT_EQ(kvbm__tracker_count_cells(noop, keys[0], &c), 0u);
+    EXPECT_EQ(kvbm__tracker_count_cells(NULL, keys[0], &c), 0u);
+    EXPECT_EQ(l.n, 0); /* counting touches nothing */
+    kvbm_tracker_release(custom);
+    kvbm_tracker_release(noop);
+}
+
 /* Touches alone hash directly; the first count() switches the tracker to the memo (the
  * flag is per tracker, sticky). Both modes count the same. */
 KVBM_TEST(memo_engages_at_first_count)
