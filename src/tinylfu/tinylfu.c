@@ -116,6 +116,12 @@ void kvbm__tinylfu_secret(unsigned seed, uint8_t secret[KVBM_TLFU_SECRET_SIZE])
     XXH3_generateSecret_fromSeed(secret, (XXH64_hash_t)seed);
 }
 
+/* The four sketch hashes H_0..H_3 of the 16-byte key (k0, k1), computed directly. */
+static inline void key16_hash4(const kvbm__sketch *s, uint64_t k0, uint64_t k1, uint64_t h[4])
+{
+    for (unsigned i = 0; i < 4; i++) h[i] = xxh3_16w(k0, k1, s->flip16a[i], s->flip16b[i]);
+}
+
 uint64_t kvbm__tinylfu_hash(const kvbm__sketch *s, unsigned i, const uint8_t *key, size_t len)
 {
     if (len == 16) return xxh3_16w(rd64(key), rd64(key + 8), s->flip16a[i], s->flip16b[i]);
@@ -279,7 +285,7 @@ static __attribute__((noinline)) const uint64_t *memo_fill(const kvbm__sketch *s
     for (unsigned i = 0; i < 4; i++) hs[1][i] = hs[0][i];
     ks->k0[0] = k0;
     ks->k1[0] = k1;
-    for (unsigned i = 0; i < 4; i++) hs[0][i] = xxh3_16w(k0, k1, s->flip16a[i], s->flip16b[i]);
+    key16_hash4(s, k0, k1, hs[0]);
     return hs[0];
 }
 
@@ -300,7 +306,7 @@ static __attribute__((noinline, cold)) const uint64_t *key16_hashes_slow(const k
 {
     struct hmemo *m = tl_hmemo_failed ? NULL : hmemo_alloc(s);
     if (m != NULL) return memo_fill(s, m, hmemo_set(k0, k1), k0, k1);
-    for (unsigned i = 0; i < 4; i++) buf[i] = xxh3_16w(k0, k1, s->flip16a[i], s->flip16b[i]);
+    key16_hash4(s, k0, k1, buf);
     return buf;
 }
 
@@ -311,7 +317,7 @@ static inline const uint64_t *key16_hashes(const kvbm__sketch *s, uint64_t k0, u
      * registration) or long after its last use (a match). Hash directly then - the memo's
      * probe and fill cost twice the four hashes. */
     if (!atomic_load_explicit(&((kvbm__sketch *)s)->counted, memory_order_relaxed)) {
-        for (unsigned i = 0; i < 4; i++) buf[i] = xxh3_16w(k0, k1, s->flip16a[i], s->flip16b[i]);
+        key16_hash4(s, k0, k1, buf);
         return buf;
     }
     struct hmemo *m = tl_hmemo;
@@ -362,15 +368,20 @@ static inline _Atomic uint64_t *cell_word(sketch_geom g, uint64_t h)
     return &g.table[KVBM_LIKELY(g.pow2) ? h & g.mask : h % g.words];
 }
 
+/* Prefetch the words of the cells @h with write intent (for the increment). */
+static inline void prefetch_cells(const kvbm__sketch *s, const uint64_t h[4])
+{
+    sketch_geom g = geom_of(s);
+    for (unsigned i = 0; i < 4; i++) __builtin_prefetch((const void *)cell_word(g, h[i]), 1);
+}
+
 /* Keep a key's four hashes @k (from key_hashes/key16_hashes, which may point into the
- * memo) in @h - they are its cells - and prefetch the words with write intent for the
- * increment. The cells depend only on the immutable table geometry, so trackers compute
- * them before taking the lock. */
+ * memo) in @h - they are its cells - and prefetch their words. The cells depend only on
+ * the immutable table geometry, so trackers compute them before taking the lock. */
 static inline void keep_cells(const kvbm__sketch *s, const uint64_t *k, uint64_t h[4])
 {
     if (k != h) memcpy(h, k, 4 * sizeof *h);
-    sketch_geom g = geom_of(s);
-    for (unsigned i = 0; i < 4; i++) __builtin_prefetch((const void *)cell_word(g, h[i]), 1);
+    prefetch_cells(s, h);
 }
 
 /* +1 on the counter of hash @h unless it is saturated; true if it grew. */
@@ -668,15 +679,12 @@ void kvbm__tracker_touch_prepare(kvbm_tracker *t, kvbm_plh key, kvbm__touch_cell
 void kvbm__tracker_cells(const kvbm_tracker *t, kvbm_plh key, kvbm__touch_cells *cells)
 {
     if (t == NULL || t->kind != TRACKER_TINYLFU) return;
-    const kvbm__sketch *s = &t->sketch;
-    for (unsigned i = 0; i < 4; i++) cells->h[i] = xxh3_16w(key.lo, key.hi, s->flip16a[i], s->flip16b[i]);
+    key16_hash4(&t->sketch, key.lo, key.hi, cells->h);
 }
 
 void kvbm__tracker_prefetch_cells(const kvbm_tracker *t, const kvbm__touch_cells *cells)
 {
-    if (t == NULL || t->kind != TRACKER_TINYLFU) return;
-    sketch_geom g = geom_of(&t->sketch);
-    for (unsigned i = 0; i < 4; i++) __builtin_prefetch((const void *)cell_word(g, cells->h[i]), 1);
+    if (t != NULL && t->kind == TRACKER_TINYLFU) prefetch_cells(&t->sketch, cells->h);
 }
 
 uint32_t kvbm__tracker_count_cells(kvbm_tracker *t, kvbm_plh key, const kvbm__touch_cells *cells)
