@@ -56,16 +56,16 @@ kvbm_status kvbm__store_create(const struct kvbm__store_params *p, kvbm_inactive
     uint64_t nb = kvbm__next_pow2_u64((uint64_t)n * 2);
     if (nb > (uint64_t)n * 2) nb >>= 1;
     if (nb < 2) nb = 2;
+    /* MultiLRU over TinyLFU: cache the sketch cells of every block (store_int.h, tcells) */
+    bool want_cells = be.freq != NULL && be.ops->insert_cells != NULL && kvbm__tracker_is_tinylfu(be.freq);
     if (s != NULL) {
         s->ring.buf = malloc((size_t)n * sizeof(uint32_t));
         s->index.buckets = malloc((size_t)nb * sizeof(uint32_t));
-        if (be.freq != NULL && be.ops->insert_cells != NULL && kvbm__tracker_is_tinylfu(be.freq))
-            s->tcells = malloc((size_t)n * sizeof *s->tcells);
+        if (want_cells) s->tcells = malloc((size_t)n * sizeof *s->tcells);
 #if KVBM_CHECKED_HANDLES
         s->quarantine = calloc(KVBM__QUARANTINE, sizeof(void *));
 #endif
     }
-    bool want_cells = be.freq != NULL && be.ops->insert_cells != NULL && kvbm__tracker_is_tinylfu(be.freq);
     if (s == NULL || s->ring.buf == NULL || s->index.buckets == NULL || (want_cells && s->tcells == NULL)
 #if KVBM_CHECKED_HANDLES
         || s->quarantine == NULL
