@@ -4,7 +4,8 @@
  * the single-file store) so that the hot paths inline as before; slot_release() must stay
  * inline: kvbm_block_release's lock-free path is a frameless leaf that tail-calls
  * kvbm__store_slot_release_locked() (store.c) only for the final release; lookup_locked()
- * must stay visible to ops.c, where the compiler inlines it into the match loop.
+ * is always_inline: gcc stopped inlining it into the match loop once kvbm__store_match grew
+ * (the sketch-cell touches), which cost the active-hit cell ~30 instructions per block.
  */
 #ifndef KVBM_STORE_LOCKED_H
 #define KVBM_STORE_LOCKED_H
@@ -32,8 +33,8 @@ static inline void park_locked(struct kvbm_store *s, struct kvbm__post *p)
  * from the inactive pool (Inactive -> Primary with a new inner and strong == 0, visible
  * only under the lock, so the caller must add its ref before unlocking). NULL on a total
  * miss or poison. */
-static __attribute__((unused)) struct kvbm_slot *lookup_locked(struct kvbm_store *s, kvbm_plh h,
-                                                                struct kvbm__post *p)
+static inline __attribute__((always_inline, unused)) struct kvbm_slot *
+lookup_locked(struct kvbm_store *s, kvbm_plh h, struct kvbm__post *p)
 {
     uint64_t hv = kvbm_plh_hash64(h);
     uint32_t id = kvbm__index_find_hv(&s->index, s->slots, h, hv);
