@@ -72,6 +72,7 @@ typedef struct lineage {
     size_t           used_cells; /* bump pointer: cells ever handed out */
     uint32_t         dhead, dtail; /* dormant list (oldest first) through next/prev_sibling */
     size_t           dcount;       /* dormant nodes */
+    uint32_t         carry;      /* the last insert's parent (a guess for the next key), or NIL */
     size_t           count;      /* REAL nodes */
     size_t           capacity;   /* block_count */
     uint8_t         *id_present; /* [capacity] */
@@ -352,12 +353,29 @@ LP_INLINE kvbm_status lin_insert_k(void *ctx, kvbm_lineage_eviction K, kvbm_plh 
      * accessors), or by key, computed only when an entry with the same digest needs the
      * comparison. Keys are unique, so the first entry matching either way is the node. A
      * miss ends on the empty slot where the key goes (the digest needs only h.lo). */
-    uint32_t h32 = key_h32(g->fmask, h.lo);
     uint32_t idx = NIL;
     bool exact = false, have_key = false;
     uint64_t pos = 0, frag = 0;
-    size_t slot;
-    {
+    size_t slot = KVBM_IDX_NONE;
+    /* The previous insert's parent is the likeliest node of key(h): a request released tail
+     * first inserts each block right after its child, which created or found that parent.
+     * Any cell that holds key(h) (exactly, or as its (position, fragment)) is the node of
+     * key(h) - every handed-out cell is indexed under its current key and keys are unique -
+     * so a match is what the probe below would find, without the probe. */
+    if (g->carry != NIL) {
+        const lin_node *c = &g->nodes[g->carry];
+        if (c->hvalid && kvbm_plh_eq(c->hash, h)) {
+            exact = true;
+            idx = g->carry;
+        } else {
+            pos = kvbm__plh_position(h);
+            frag = key_fragment(h, pos);
+            have_key = true;
+            if (c->fragment == frag && c->position == pos) idx = g->carry;
+        }
+    }
+    if (idx == NIL) {
+        uint32_t h32 = key_h32(g->fmask, h.lo);
         const kvbm_idxtab *t = &g->tab;
         size_t i = (size_t)h32 & t->mask;
         for (;;) {
@@ -454,8 +472,10 @@ LP_INLINE kvbm_status lin_insert_k(void *ctx, kvbm_lineage_eviction K, kvbm_plh 
     lpk_on_node_inserted(&g->policy, K, idx);
 
     bool leaf = g->nodes[idx].first_child == NIL;
+    g->carry = n->parent; /* a kept link, or NIL (pos 0); the new link below replaces it */
     if (link) {
         if (parent == NIL) parent = lin_alloc(g, NODE_GHOST, pos - 1, pfrag, KVBM_IDX_NONE);
+        g->carry = parent;
         bool was_leaf = g->nodes[parent].first_child == NIL;
         lin_prepend_child(g, parent, idx);
         if (was_leaf && g->nodes[parent].kind == NODE_REAL) {
@@ -580,6 +600,7 @@ static bool lin_check(void *ctx)
 {
     lineage *g = ctx;
     size_t real = 0, ghosts = 0, dormant = 0, leaves = 0;
+    if (g->carry != NIL && g->carry >= g->used_cells) return false; /* a handed-out cell */
     for (uint32_t i = 0; i < g->used_cells; i++) {
         const lin_node *n = &g->nodes[i];
         if (n->hvalid) {
@@ -701,6 +722,7 @@ kvbm_status kvbm__lineage_create(size_t capacity, kvbm_lineage_eviction eviction
     g->fmask = lin_fragment_mask();
     g->cap_cells = capacity;
     g->dhead = g->dtail = NIL;
+    g->carry = NIL;
     g->nodes = malloc(capacity * sizeof *g->nodes);
     g->id_present = calloc(capacity, 1);
     kvbm_status st = (g->nodes == NULL || g->id_present == NULL) ? KVBM_ENOMEM : KVBM_OK;

@@ -80,6 +80,9 @@ kvbm_status kvbm__store_allocate(struct kvbm_store *s, size_t count, kvbm_mutabl
             kvbm__set_error("kvbm_manager_allocate: inactive backend under-allocated; rolled back");
             return KVBM_EEXHAUSTED;
         }
+        /* the victims' slots are cold (old blocks): start every miss before the checks */
+        for (size_t k = 0; k < r; k++)
+            if (KVBM_LIKELY(pairs[k].block_id < s->n)) __builtin_prefetch(&s->slots[pairs[k].block_id]);
         for (size_t k = 0; k < r; k++) {
             uint32_t id = pairs[k].block_id;
             if (KVBM_UNLIKELY(id >= s->n || s->slots[id].state != KVBM__INACTIVE ||
