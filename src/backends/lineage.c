@@ -325,6 +325,19 @@ LP_INLINE size_t lin_allocate_k(void *ctx, kvbm_lineage_eviction K, size_t count
     while (k < count) {
         uint32_t victim = lpk_next_victim(&g->policy, K);
         if (victim == NIL) break;
+        /* Victims are old, cold nodes, and so are their parents (pruned or re-leafed by this
+         * eviction; under Tick a re-leafed parent is usually the next victim). Start those
+         * misses now, and under Fifo the next victim's (the list's next leaf). Hints only. */
+        uint32_t vp = g->nodes[victim].parent;
+        if (vp != NIL) {
+            __builtin_prefetch(&g->nodes[vp], 1);
+            if (K == KVBM_LINEAGE_TICK) __builtin_prefetch(&g->policy.tn[vp], 1);
+            else __builtin_prefetch(&g->policy.prev[vp], 1);
+        }
+        if (K == KVBM_LINEAGE_FIFO) {
+            uint32_t nx = g->policy.next[victim];
+            if (nx != LP_NIL) __builtin_prefetch(&g->nodes[nx], 1);
+        }
         kvbm_assert(g->nodes[victim].kind == NODE_REAL && g->nodes[victim].first_child == NIL);
         out[k].hash = g->nodes[victim].hash;
         out[k].block_id = lin_remove_node(g, K, victim);
