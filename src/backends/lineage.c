@@ -9,7 +9,7 @@
  * before any state changes).
  *
  *   node = { kind: DORMANT | GHOST | REAL, hash + block_id (REAL), position, fragment,
- *            parent, first_child, next_sibling, prev_sibling, slot }
+ *            parent, first_child, next_sibling, prev_sibling }
  *
  * The key of a node is (position, fragment) with fragment =
  * parent_fragment_for_child_position(hash, position + 1): the value its children carry as
@@ -57,7 +57,6 @@ typedef struct lin_node {
     uint32_t position;    /* key position (<= 2^24 - 1) */
     uint32_t block_id;    /* REAL only */
     uint32_t parent, first_child, next_sibling, prev_sibling;
-    uint32_t slot;        /* index slot (back-pointer maintained by index.h) */
     uint8_t  kind;
     uint8_t  hvalid;      /* hash holds a hash of this node's key, and the parent link (the
                            * hint, when DORMANT), if any, was made for that hash's parent
@@ -172,7 +171,6 @@ static kvbm_status lin_reserve(lineage *g, size_t need)
     lin_node *nn = realloc(g->nodes, ncap * sizeof *nn);
     if (nn == NULL) return KVBM_ENOMEM;
     g->nodes = nn;
-    g->tab.where_base = (char *)&nn[0].slot;
     KVBM_TRY(lp_reserve(&g->policy, ncap));
     if (ncap * 2 > (g->tab.mask + 1)) KVBM_TRY(kvbm__idx_grow(&g->tab, ncap));
     g->cap_cells = ncap;
@@ -217,6 +215,22 @@ static inline uint32_t lin_revive(lineage *g, uint32_t idx, uint8_t kind)
     return hint;
 }
 
+/* The index slot of handed-out cell @idx: its entry is in the probe run of its key's
+ * digest (no back-pointers: keeping them current wrote to the node of every entry a
+ * backward-shift deletion moved - a random, usually cold line). KVBM_IDX_NONE if the
+ * entry is missing (a broken invariant; lin_check reports it). */
+static inline size_t lin_slot_of(const lineage *g, uint32_t idx)
+{
+    const kvbm_idxtab *t = &g->tab;
+    size_t i = (size_t)key_h32(g->fmask, g->nodes[idx].fragment) & t->mask;
+    for (;;) {
+        uint32_t v = t->slots[i].val;
+        if (v == idx) return i;
+        if (KVBM_UNLIKELY(v == KVBM_IDX_EMPTY)) return KVBM_IDX_NONE;
+        i = (i + 1) & t->mask;
+    }
+}
+
 /* Hand out a cell for a node with key (position, fragment), indexed at @slot (an empty
  * slot from kvbm__idx_find_or_empty, or KVBM_IDX_NONE to probe for one). The oldest dormant
  * node is recycled before the slab's untouched cells are used (the reference's free list
@@ -228,7 +242,7 @@ static inline uint32_t lin_alloc(lineage *g, uint8_t kind, uint64_t position, ui
     if (g->dhead != NIL) {
         idx = g->dhead;
         lin_dormant_unlink(g, idx);
-        kvbm__idx_del(&g->tab, kvbm__idx_slot_of(&g->tab, idx));
+        kvbm__idx_del(&g->tab, lin_slot_of(g, idx));
         slot = KVBM_IDX_NONE; /* the deletion may have shifted the probe run */
         /* Recycling walks the dormant list oldest first: warm up the next cell's index
          * slot (its node was prefetched by the previous recycling) and the node after it.
@@ -236,7 +250,7 @@ static inline uint32_t lin_alloc(lineage *g, uint8_t kind, uint64_t position, ui
         uint32_t d1 = g->dhead;
         if (d1 != NIL) {
             const lin_node *n1 = &g->nodes[d1];
-            __builtin_prefetch(&g->tab.slots[n1->slot], 1, 3);
+            __builtin_prefetch(&g->tab.slots[key_h32(g->fmask, n1->fragment) & g->tab.mask], 1, 3);
             if (n1->next_sibling != NIL) __builtin_prefetch(&g->nodes[n1->next_sibling], 1, 3);
         }
     } else {
@@ -629,11 +643,11 @@ static bool lin_check(void *ctx)
             dormant++;
             if (lp_contains(&g->policy, i) || n->first_child != NIL) return false;
             if (lin_find(g, n->position, n->fragment) != i) return false;
-            if (g->tab.slots[kvbm__idx_slot_of(&g->tab, i)].val != i) return false;
+            if (lin_slot_of(g, i) == KVBM_IDX_NONE) return false;
             continue;
         }
         if (lin_find(g, n->position, n->fragment) != i) return false;
-        if (g->tab.slots[kvbm__idx_slot_of(&g->tab, i)].val != i) return false;
+        if (lin_slot_of(g, i) == KVBM_IDX_NONE) return false;
         if (n->kind == NODE_REAL) {
             real++;
             if (n->block_id >= g->capacity || !g->id_present[n->block_id]) return false;
@@ -740,10 +754,6 @@ kvbm_status kvbm__lineage_create(size_t capacity, kvbm_lineage_eviction eviction
     g->id_present = calloc(capacity, 1);
     kvbm_status st = (g->nodes == NULL || g->id_present == NULL) ? KVBM_ENOMEM : KVBM_OK;
     if (st == KVBM_OK) st = kvbm__idx_init(&g->tab, capacity);
-    if (st == KVBM_OK) {
-        g->tab.where_base = (char *)&g->nodes[0].slot;
-        g->tab.where_stride = sizeof *g->nodes;
-    }
     if (st == KVBM_OK) st = lp_init(&g->policy, eviction, capacity, capacity);
     if (st != KVBM_OK) {
         kvbm__idx_fini(&g->tab);
