@@ -57,6 +57,15 @@ static inline size_t kvbm__idx_slot_of(const kvbm_idxtab *t, uint32_t val)
     return *(const uint32_t *)(const void *)(t->where_base + (size_t)val * t->where_stride);
 }
 
+/* The backends size their indexes for KVBM_IDX_SPARSITY times their entries, i.e. load
+ * <= 1/4. The probe loops (lookups, puts, backward-shift deletions) have trip counts that
+ * vary with the cluster lengths, and their exits are branch mispredictions: at load 1/2
+ * the Lineage insert of a tail-first release paid ~4 per block (callgrind branch model),
+ * LRU's eviction and insert ~2.4. At load 1/4 about half of them go, and the replay runs
+ * 8-17% faster per backend (docs/perf/backends.md, session 5), for 32-64 B of index per
+ * entry instead of 16-32 B. */
+#define KVBM_IDX_SPARSITY 2
+
 /* Table with room for @entries at load <= 1/2 (at least 16 slots). */
 static inline kvbm_status kvbm__idx_init(kvbm_idxtab *t, size_t entries)
 {
