@@ -20,7 +20,7 @@
  * (the reference leaves it unspecified: hash-map order).
  *
  * Memory per block: 32 B fifo node + 8-16 B ring + 4 B index back-pointer + 32-64 B index
- * (load <= 1/4, KVBM_IDX_SPARSITY) = 76-116 B. All operations O(1) (insert and victim pops amortised).
+ * (load <= 1/4, KVBM_IDX_SLOTS_PER_ENTRY) = 76-116 B. All operations O(1) (insert and victim pops amortised).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -336,7 +336,7 @@ kvbm_status kvbm__hashmap_create(size_t capacity, kvbm_inactive *out)
     hashmap_be *m = calloc(1, sizeof *m);
     if (m == NULL) return KVBM_ENOMEM;
     kvbm_status st = kvbm__fifo_reuse_create(capacity, &m->fifo);
-    if (st == KVBM_OK) st = kvbm__idx_init(&m->tab, capacity * KVBM_IDX_SPARSITY);
+    if (st == KVBM_OK) st = kvbm__idx_init(&m->tab, capacity);
     if (st == KVBM_OK) {
         m->slot_of = malloc(capacity * sizeof *m->slot_of);
         if (m->slot_of == NULL) st = KVBM_ENOMEM;

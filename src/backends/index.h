@@ -12,9 +12,9 @@
  *   deletion  : backward shift - later entries of the run move back into the hole when
  *               the hole lies cyclically between their home and their slot.
  *
- * Sized by the owner at load <= 1/2 (capacity known at construction), so no operation
- * allocates; kvbm__idx_grow() exists for the Lineage backend, whose ghost nodes may exceed
- * the pre-size. Not thread-safe (the store lock protects it).
+ * Sized at load <= 1/4 (KVBM_IDX_SLOTS_PER_ENTRY) for the entries the owner announces at
+ * construction, so no operation allocates; kvbm__idx_grow() exists for the Lineage
+ * backend, whose ghost nodes may exceed the pre-size. Not thread-safe (the store lock protects it).
  */
 #ifndef KVBM_BACKEND_INDEX_H
 #define KVBM_BACKEND_INDEX_H
@@ -57,21 +57,21 @@ static inline size_t kvbm__idx_slot_of(const kvbm_idxtab *t, uint32_t val)
     return *(const uint32_t *)(const void *)(t->where_base + (size_t)val * t->where_stride);
 }
 
-/* The backends size their indexes for KVBM_IDX_SPARSITY times their entries, i.e. load
- * <= 1/4. The probe loops (lookups, puts, backward-shift deletions) have trip counts that
+/* Slots per announced entry: tables run at load <= 1/4. The probe loops (lookups, puts, backward-shift deletions) have trip counts that
  * vary with the cluster lengths, and their exits are branch mispredictions: at load 1/2
  * the Lineage insert of a tail-first release paid ~4 per block (callgrind branch model),
  * LRU's eviction and insert ~2.4. At load 1/4 about half of them go, and the replay runs
  * 8-17% faster per backend (docs/perf/backends.md, session 5), for 32-64 B of index per
  * entry instead of 16-32 B. */
-#define KVBM_IDX_SPARSITY 2
+#define KVBM_IDX_SLOTS_PER_ENTRY 4u
 
-/* Table with room for @entries at load <= 1/2 (at least 16 slots). */
+/* Table with room for @entries at load <= 1/4 (at least 16 slots). */
 static inline kvbm_status kvbm__idx_init(kvbm_idxtab *t, size_t entries)
 {
-    uint64_t want = kvbm__next_pow2_u64((uint64_t)entries * 2u);
+    if (entries > SIZE_MAX / (2 * KVBM_IDX_SLOTS_PER_ENTRY)) return KVBM_ERANGE;
+    uint64_t want = kvbm__next_pow2_u64((uint64_t)entries * KVBM_IDX_SLOTS_PER_ENTRY);
     if (want < 16) want = 16;
-    if (entries > (SIZE_MAX / 4) || want > (UINT64_C(1) << 32)) return KVBM_ERANGE;
+    if (want > (UINT64_C(1) << 32)) return KVBM_ERANGE;
     t->slots = malloc((size_t)want * sizeof *t->slots);
     if (t->slots == NULL) return KVBM_ENOMEM;
     memset(t->slots, 0xFF, (size_t)want * sizeof *t->slots); /* val = EMPTY */
@@ -80,6 +80,12 @@ static inline kvbm_status kvbm__idx_init(kvbm_idxtab *t, size_t entries)
     t->where_base = NULL;
     t->where_stride = 0;
     return KVBM_OK;
+}
+
+/* Does the table have room for @entries at its load bound (else kvbm__idx_grow)? */
+static inline bool kvbm__idx_has_room(const kvbm_idxtab *t, size_t entries)
+{
+    return entries <= (t->mask + 1) / KVBM_IDX_SLOTS_PER_ENTRY;
 }
 
 static inline void kvbm__idx_fini(kvbm_idxtab *t)

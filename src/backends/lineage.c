@@ -35,7 +35,7 @@
  * Costs: insert O(1) expected (+ O(log n) amortized pairing-heap work for Tick, usually
  * O(1)), find/take O(1) + pruning of the ghost chain being released, allocate O(1) (Fifo)
  * / O(log n) amortized (Tick) per victim, has O(1). Memory per cell: 56 B node + 32-64 B
- * index (load <= 1/4, KVBM_IDX_SPARSITY) + policy (Tick 24 B; Fifo 8 B), + 1 B id bitmap
+ * index (load <= 1/4, KVBM_IDX_SLOTS_PER_ENTRY) + policy (Tick 24 B; Fifo 8 B), + 1 B id bitmap
  * per block ~ 113-145 B per block (Tick), 97-129 B (Fifo), the same again per cell once
  * ghosts push the cell count past the pre-size (the slab doubles).
  */
@@ -173,8 +173,7 @@ static kvbm_status lin_reserve(lineage *g, size_t need)
     if (nn == NULL) return KVBM_ENOMEM;
     g->nodes = nn;
     KVBM_TRY(lp_reserve(&g->policy, ncap));
-    if (ncap * KVBM_IDX_SPARSITY * 2 > (g->tab.mask + 1))
-        KVBM_TRY(kvbm__idx_grow(&g->tab, ncap * KVBM_IDX_SPARSITY));
+    if (!kvbm__idx_has_room(&g->tab, ncap)) KVBM_TRY(kvbm__idx_grow(&g->tab, ncap));
     g->cap_cells = ncap;
     return KVBM_OK;
 }
@@ -755,7 +754,7 @@ kvbm_status kvbm__lineage_create(size_t capacity, kvbm_lineage_eviction eviction
     g->nodes = malloc(capacity * sizeof *g->nodes);
     g->id_present = calloc(capacity, 1);
     kvbm_status st = (g->nodes == NULL || g->id_present == NULL) ? KVBM_ENOMEM : KVBM_OK;
-    if (st == KVBM_OK) st = kvbm__idx_init(&g->tab, capacity * KVBM_IDX_SPARSITY);
+    if (st == KVBM_OK) st = kvbm__idx_init(&g->tab, capacity);
     if (st == KVBM_OK) st = lp_init(&g->policy, eviction, capacity, capacity);
     if (st != KVBM_OK) {
         kvbm__idx_fini(&g->tab);

@@ -41,7 +41,7 @@
  * 2 if f < t3, else 3. Victims come from the least recent entry of the lowest non-empty
  * level. `count()` is the tracker's lock-free read, done while the store lock is held.
  *
- * Memory per block: 32 B node + 4 index slots x 8 B (load <= 1/4, KVBM_IDX_SPARSITY, power
+ * Memory per block: 32 B node + 4 index slots x 8 B (load <= 1/4, KVBM_IDX_SLOTS_PER_ENTRY, power
  * of two: 32-64 B) + ring entries (2-4 x 4 B per level: 8-16 B for LRU, 32-64 B for
  * MultiLRU's four rings) = 72-112 B (LRU), 96-160 B (MultiLRU). insert, find, take, has: O(1) (insert amortised:
  * compaction); allocate: O(1) amortised per victim (stale entries are skipped once each).
@@ -431,7 +431,7 @@ static kvbm_status lru_map_create(size_t capacity, unsigned nlevels, lru_map **o
     lru_map *m = calloc(1, sizeof *m);
     if (m == NULL) return KVBM_ENOMEM;
     m->nodes = malloc(capacity * sizeof *m->nodes);
-    kvbm_status st = m->nodes == NULL ? KVBM_ENOMEM : kvbm__idx_init(&m->tab, capacity * KVBM_IDX_SPARSITY);
+    kvbm_status st = m->nodes == NULL ? KVBM_ENOMEM : kvbm__idx_init(&m->tab, capacity);
     for (unsigned l = 0; l < nlevels && st == KVBM_OK; l++) st = kvbm__lring_init(&m->q[l].ring, capacity);
     if (st != KVBM_OK) {
         for (unsigned l = 0; l < nlevels; l++) kvbm__lring_fini(&m->q[l].ring);
