@@ -119,6 +119,13 @@ static uint64_t lin_fragment_mask(void)
     return m;
 }
 
+/* The home slot (start of the probe run) of a key fragment, or of a hash's own key
+ * (key_h32 needs only the fmask bits, which h.lo shares with the key fragment). */
+static inline size_t lin_home(const lineage *g, uint64_t fragment)
+{
+    return (size_t)key_h32(g->fmask, fragment) & g->tab.mask;
+}
+
 static bool lin_key_eq(const void *ctx, uint32_t val)
 {
     const lin_key *k = ctx;
@@ -223,7 +230,7 @@ static inline uint32_t lin_revive(lineage *g, uint32_t idx, uint8_t kind)
 static inline size_t lin_slot_of(const lineage *g, uint32_t idx)
 {
     const kvbm_idxtab *t = &g->tab;
-    size_t i = (size_t)key_h32(g->fmask, g->nodes[idx].fragment) & t->mask;
+    size_t i = lin_home(g, g->nodes[idx].fragment);
     for (;;) {
         uint32_t v = t->slots[i].val;
         if (v == idx) return i;
@@ -251,7 +258,7 @@ static inline uint32_t lin_alloc(lineage *g, uint8_t kind, uint64_t position, ui
         uint32_t d1 = g->dhead;
         if (d1 != NIL) {
             const lin_node *n1 = &g->nodes[d1];
-            __builtin_prefetch(&g->tab.slots[key_h32(g->fmask, n1->fragment) & g->tab.mask], 1, 3);
+            __builtin_prefetch(&g->tab.slots[lin_home(g, n1->fragment)], 1, 3);
             if (n1->next_sibling != NIL) __builtin_prefetch(&g->nodes[n1->next_sibling], 1, 3);
         }
     } else {
@@ -534,9 +541,8 @@ static void lin_prefetch_insert(void *ctx, kvbm_plh h)
 {
     const lineage *g = ctx;
     if (g->tab.mask + 1 < LIN_HINT_MIN_SLOTS) return; /* a small index stays cached: no use */
-    const kvbm_idx_slot *t = g->tab.slots;
-    __builtin_prefetch(&t[key_h32(g->fmask, h.lo) & g->tab.mask]);
-    __builtin_prefetch(&t[key_h32(g->fmask, kvbm__plh_parent_fragment(h)) & g->tab.mask]);
+    __builtin_prefetch(&g->tab.slots[lin_home(g, h.lo)]);
+    __builtin_prefetch(&g->tab.slots[lin_home(g, kvbm__plh_parent_fragment(h))]);
 }
 
 LP_INLINE bool lin_take_k(void *ctx, kvbm_lineage_eviction K, kvbm_plh h, uint32_t block_id)
