@@ -28,8 +28,9 @@ for r in $(seq "$rounds"); do
                    $col["blocks_requested"] / ($col["manager_ms_min"] * 1000) }'
     done
   done
-done | awk -v rounds="$rounds" -v repeat="$repeat" '
-  { key = $1 " " $2; n[key]++; v[key, n[key]] = $3; if ($4 > best[key]) best[key] = $4; order[key] = ++seen[key] == 1 ? ++k : order[key]; name[order[key]] = key }
+done | awk -v repeat="$repeat" '
+  { key = $1 " " $2; if (!(key in n)) name[++k] = key   # first-seen order
+    n[key]++; v[key, n[key]] = $3; if ($4 > best[key]) best[key] = $4 }
   function sortv(key, m,   i, j, t) { for (i = 1; i <= m; i++) s[i] = v[key, i];
     for (i = 2; i <= m; i++) { t = s[i]; for (j = i - 1; j >= 1 && s[j] > t; j--) s[j + 1] = s[j]; s[j + 1] = t } }
   END {
