@@ -646,15 +646,14 @@ static bool lin_check(void *ctx)
                     return false;
             }
         }
+        /* every handed-out cell is indexed under its key, in its key's probe run */
+        if (lin_find(g, n->position, n->fragment) != i) return false;
+        if (lin_slot_of(g, i) == KVBM_IDX_NONE) return false;
         if (n->kind == NODE_DORMANT) {
             dormant++;
             if (lp_contains(&g->policy, i) || n->first_child != NIL) return false;
-            if (lin_find(g, n->position, n->fragment) != i) return false;
-            if (lin_slot_of(g, i) == KVBM_IDX_NONE) return false;
             continue;
         }
-        if (lin_find(g, n->position, n->fragment) != i) return false;
-        if (lin_slot_of(g, i) == KVBM_IDX_NONE) return false;
         if (n->kind == NODE_REAL) {
             real++;
             if (n->block_id >= g->capacity || !g->id_present[n->block_id]) return false;
