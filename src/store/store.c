@@ -163,6 +163,18 @@ void kvbm__store_orphan(struct kvbm_store *s)
 
 /* ==== slot transitions under the lock ==================================================== */
 
+/* A released Primary (reset_on_release) or Duplicate goes to the back of the reset FIFO:
+ * its registration is marked absent after unlock (p->absent) and its store ref dropped. */
+static inline void held_to_reset_locked(struct kvbm_store *s, struct kvbm_slot *sl, struct kvbm__post *p)
+{
+    p->absent[p->na++] = sl->reg;
+    sl->reg = NULL;
+    sl->state = KVBM__RESET;
+    kvbm__ring_push_back(&s->ring, sl->id);
+    p->d_reset++;
+    p->unref++;
+}
+
 /* @sl's strong count just went 1 -> 0 under the lock: Primary -> Inactive (or Reset with
  * reset_on_release), Duplicate -> Reset plus the release of its keepalive on the primary.
  * Needs room for 2 entries in p->absent. */
@@ -174,12 +186,7 @@ void kvbm__store_drop_locked(struct kvbm_store *s, struct kvbm_slot *sl, struct 
             return;
         }
         if (sl->reset_on_release) {
-            p->absent[p->na++] = sl->reg;
-            sl->reg = NULL;
-            sl->state = KVBM__RESET;
-            kvbm__ring_push_back(&s->ring, sl->id);
-            p->d_reset++;
-            p->unref++;
+            held_to_reset_locked(s, sl, p);
         } else {
             sl->state = KVBM__INACTIVE;
             kvbm_status ist = s->tcells != NULL
@@ -193,12 +200,7 @@ void kvbm__store_drop_locked(struct kvbm_store *s, struct kvbm_slot *sl, struct 
             park_locked(s, p);
         }
     } else if (sl->state == KVBM__DUPLICATE) {
-        p->absent[p->na++] = sl->reg;
-        sl->reg = NULL;
-        sl->state = KVBM__RESET;
-        kvbm__ring_push_back(&s->ring, sl->id);
-        p->d_reset++;
-        p->unref++;
+        held_to_reset_locked(s, sl, p);
         uint32_t pid = sl->keepalive;
         sl->keepalive = KVBM__NIL;
         if (KVBM_UNLIKELY(pid >= s->n || s->slots[pid].state != KVBM__PRIMARY)) {
