@@ -554,71 +554,6 @@ LP_INLINE bool lin_take_k(void *ctx, kvbm_lineage_eviction K, kvbm_plh h, uint32
     return true;
 }
 
-/* The ops of each leaf policy: the *_k bodies inlined with a constant kind. */
-static bool lin_find_match_tick(void *ctx, kvbm_plh h, bool touch, uint32_t *block_id)
-{
-    KVBM_UNUSED(touch);
-    return lin_find_match_k(ctx, KVBM_LINEAGE_TICK, h, block_id);
-}
-static size_t lin_find_matches_tick(void *ctx, const kvbm_plh *hashes, size_t n, bool touch,
-                                    kvbm_pair *out)
-{
-    return kvbm__inactive_walk(lin_find_match_tick, ctx, hashes, n, touch, true, out);
-}
-static size_t lin_scan_matches_tick(void *ctx, const kvbm_plh *hashes, size_t n, bool touch,
-                                    kvbm_pair *out)
-{
-    return kvbm__inactive_walk(lin_find_match_tick, ctx, hashes, n, touch, false, out);
-}
-static size_t lin_allocate_tick(void *ctx, size_t count, kvbm_pair *out)
-{
-    return lin_allocate_k(ctx, KVBM_LINEAGE_TICK, count, out);
-}
-static size_t lin_allocate_all_tick(void *ctx, kvbm_pair *out)
-{
-    return lin_allocate_k(ctx, KVBM_LINEAGE_TICK, lin_len(ctx), out);
-}
-static kvbm_status lin_insert_tick(void *ctx, kvbm_plh h, uint32_t block_id)
-{
-    return lin_insert_k(ctx, KVBM_LINEAGE_TICK, h, block_id);
-}
-static bool lin_take_tick(void *ctx, kvbm_plh h, uint32_t block_id)
-{
-    return lin_take_k(ctx, KVBM_LINEAGE_TICK, h, block_id);
-}
-
-static bool lin_find_match_fifo(void *ctx, kvbm_plh h, bool touch, uint32_t *block_id)
-{
-    KVBM_UNUSED(touch);
-    return lin_find_match_k(ctx, KVBM_LINEAGE_FIFO, h, block_id);
-}
-static size_t lin_find_matches_fifo(void *ctx, const kvbm_plh *hashes, size_t n, bool touch,
-                                    kvbm_pair *out)
-{
-    return kvbm__inactive_walk(lin_find_match_fifo, ctx, hashes, n, touch, true, out);
-}
-static size_t lin_scan_matches_fifo(void *ctx, const kvbm_plh *hashes, size_t n, bool touch,
-                                    kvbm_pair *out)
-{
-    return kvbm__inactive_walk(lin_find_match_fifo, ctx, hashes, n, touch, false, out);
-}
-static size_t lin_allocate_fifo(void *ctx, size_t count, kvbm_pair *out)
-{
-    return lin_allocate_k(ctx, KVBM_LINEAGE_FIFO, count, out);
-}
-static size_t lin_allocate_all_fifo(void *ctx, kvbm_pair *out)
-{
-    return lin_allocate_k(ctx, KVBM_LINEAGE_FIFO, lin_len(ctx), out);
-}
-static kvbm_status lin_insert_fifo(void *ctx, kvbm_plh h, uint32_t block_id)
-{
-    return lin_insert_k(ctx, KVBM_LINEAGE_FIFO, h, block_id);
-}
-static bool lin_take_fifo(void *ctx, kvbm_plh h, uint32_t block_id)
-{
-    return lin_take_k(ctx, KVBM_LINEAGE_FIFO, h, block_id);
-}
-
 static void lin_destroy(void *ctx)
 {
     lineage *g = ctx;
@@ -706,37 +641,58 @@ static bool lin_check(void *ctx)
            lp_check(&g->policy);
 }
 
-static const kvbm_inactive_ops lineage_tick_ops = {
-    .name = "lineage-tick",
-    .find_match = lin_find_match_tick,
-    .find_matches = lin_find_matches_tick,
-    .scan_matches = lin_scan_matches_tick,
-    .allocate = lin_allocate_tick,
-    .insert = lin_insert_tick,
-    .prefetch_insert = lin_prefetch_insert,
-    .len = lin_len,
-    .has = lin_has,
-    .take = lin_take_tick,
-    .allocate_all = lin_allocate_all_tick,
-    .destroy = lin_destroy,
-    .check = lin_check,
-};
+/* The ops of each leaf policy: the *_k bodies inlined with a constant kind K, under the
+ * names lin_<op>_<sfx> (the names profiles show). */
+#define LIN_POLICY_OPS(sfx, K, label)                                                          \
+    static bool lin_find_match_##sfx(void *ctx, kvbm_plh h, bool touch, uint32_t *block_id)    \
+    {                                                                                          \
+        KVBM_UNUSED(touch);                                                                    \
+        return lin_find_match_k(ctx, K, h, block_id);                                          \
+    }                                                                                          \
+    static size_t lin_find_matches_##sfx(void *ctx, const kvbm_plh *hashes, size_t n,          \
+                                         bool touch, kvbm_pair *out)                           \
+    {                                                                                          \
+        return kvbm__inactive_walk(lin_find_match_##sfx, ctx, hashes, n, touch, true, out);    \
+    }                                                                                          \
+    static size_t lin_scan_matches_##sfx(void *ctx, const kvbm_plh *hashes, size_t n,          \
+                                         bool touch, kvbm_pair *out)                           \
+    {                                                                                          \
+        return kvbm__inactive_walk(lin_find_match_##sfx, ctx, hashes, n, touch, false, out);   \
+    }                                                                                          \
+    static size_t lin_allocate_##sfx(void *ctx, size_t count, kvbm_pair *out)                  \
+    {                                                                                          \
+        return lin_allocate_k(ctx, K, count, out);                                             \
+    }                                                                                          \
+    static size_t lin_allocate_all_##sfx(void *ctx, kvbm_pair *out)                            \
+    {                                                                                          \
+        return lin_allocate_k(ctx, K, lin_len(ctx), out);                                      \
+    }                                                                                          \
+    static kvbm_status lin_insert_##sfx(void *ctx, kvbm_plh h, uint32_t block_id)              \
+    {                                                                                          \
+        return lin_insert_k(ctx, K, h, block_id);                                              \
+    }                                                                                          \
+    static bool lin_take_##sfx(void *ctx, kvbm_plh h, uint32_t block_id)                       \
+    {                                                                                          \
+        return lin_take_k(ctx, K, h, block_id);                                                \
+    }                                                                                          \
+    static const kvbm_inactive_ops lineage_##sfx##_ops = {                                     \
+        .name = label,                                                                         \
+        .find_match = lin_find_match_##sfx,                                                    \
+        .find_matches = lin_find_matches_##sfx,                                                \
+        .scan_matches = lin_scan_matches_##sfx,                                                \
+        .allocate = lin_allocate_##sfx,                                                        \
+        .insert = lin_insert_##sfx,                                                            \
+        .prefetch_insert = lin_prefetch_insert,                                                \
+        .len = lin_len,                                                                        \
+        .has = lin_has,                                                                        \
+        .take = lin_take_##sfx,                                                                \
+        .allocate_all = lin_allocate_all_##sfx,                                                \
+        .destroy = lin_destroy,                                                                \
+        .check = lin_check,                                                                    \
+    }
 
-static const kvbm_inactive_ops lineage_fifo_ops = {
-    .name = "lineage-fifo",
-    .find_match = lin_find_match_fifo,
-    .find_matches = lin_find_matches_fifo,
-    .scan_matches = lin_scan_matches_fifo,
-    .allocate = lin_allocate_fifo,
-    .insert = lin_insert_fifo,
-    .prefetch_insert = lin_prefetch_insert,
-    .len = lin_len,
-    .has = lin_has,
-    .take = lin_take_fifo,
-    .allocate_all = lin_allocate_all_fifo,
-    .destroy = lin_destroy,
-    .check = lin_check,
-};
+LIN_POLICY_OPS(tick, KVBM_LINEAGE_TICK, "lineage-tick");
+LIN_POLICY_OPS(fifo, KVBM_LINEAGE_FIFO, "lineage-fifo");
 
 kvbm_status kvbm__lineage_create(size_t capacity, kvbm_lineage_eviction eviction, kvbm_inactive *out)
 {
