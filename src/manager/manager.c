@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "registry/registry_int.h"
 #include "store/store_int.h"
 
 const char *kvbm_layout_name(kvbm_layout l)
@@ -115,7 +116,13 @@ static kvbm_status manager_build(const kvbm_manager_config *c, kvbm_inactive *ba
                                  bool set_gauges, kvbm_manager **out)
 {
     kvbm_metrics *metrics = NULL;
-    kvbm_status st = kvbm_metrics_create(c->metrics_label != NULL ? c->metrics_label
+    /* up-front allocation: the registry's tables get room for this manager's blocks */
+    kvbm_status st = kvbm__registry_reserve(c->registry, (size_t)c->block_count);
+    if (st != KVBM_OK) {
+        kvbm__inactive_destroy(backend);
+        return st;
+    }
+    st = kvbm_metrics_create(c->metrics_label != NULL ? c->metrics_label
                                                                   : default_label(c->tier_key),
                                          &metrics);
     if (st != KVBM_OK) {

@@ -69,6 +69,7 @@ struct shard {
     _Alignas(64) kvbm_cond cond; /* broadcast when a dying entry is removed */
     void            *slabs;     /* slab allocations of this shard (singly linked, line 0) */
     uint64_t         waits;     /* diagnostics: total waits (lock held) */
+    uint64_t         grows;     /* diagnostics: table growths on registration (lock held) */
     /* 256 bytes in all: shard_of() indexes with a shift, not a multiply */
     _Alignas(64) unsigned char pad_[64];
 };
@@ -147,11 +148,10 @@ static inline bool tab_full(const struct shard *sh)
     return (sh->count + 1) * 2 > cap;
 }
 
-/* Grow so that one more entry fits (tab_full was true). Lock held. */
-static kvbm_status tab_grow(struct shard *sh)
+/* Move the entries to a new table of @ncap (a power of two > 2 x count) slots. Lock held. */
+static kvbm_status tab_resize(struct shard *sh, size_t ncap)
 {
     size_t cap = sh->tab ? sh->mask + 1 : 0;
-    size_t ncap = cap ? cap * 2 : KVBM__TABLE_INIT;
     struct slot *nt = calloc(ncap, sizeof *nt);
     if (nt == NULL) return KVBM_ENOMEM;
     for (size_t i = 0; i < cap; i++)
@@ -162,6 +162,14 @@ static kvbm_status tab_grow(struct shard *sh)
     atomic_store_explicit(&sh->mask_hint, ncap - 1, memory_order_relaxed);
     atomic_store_explicit(&sh->tab_hint, nt, memory_order_relaxed);
     return KVBM_OK;
+}
+
+/* Grow so that one more entry fits (tab_full was true): double the table. Lock held. */
+static kvbm_status tab_grow(struct shard *sh)
+{
+    size_t cap = sh->tab ? sh->mask + 1 : 0;
+    sh->grows++;
+    return tab_resize(sh, cap ? cap * 2 : KVBM__TABLE_INIT);
 }
 
 /* Backward-shift deletion of slot @i: later members of the probe run move back so that
@@ -226,6 +234,50 @@ kvbm_status kvbm_registry_create(const kvbm_registry_config *cfg, kvbm_registry 
     r->hooks = cfg->hooks;
     *out = r;
     return KVBM_OK;
+}
+
+static size_t isqrt(size_t n)
+{
+    size_t x = 0;
+    while ((x + 1) * (x + 1) <= n) x++;
+    return x;
+}
+
+kvbm_status kvbm__registry_reserve(kvbm_registry *r, size_t n)
+{
+    if (r == NULL || n == 0) return KVBM_OK;
+    /* A shard receives Binomial(n, 1/KVBM__SHARDS) of n uniformly hashed entries: reserve
+     * the mean plus four standard deviations (at most sqrt(mean)) plus a small constant. */
+    size_t mean = n / KVBM__SHARDS;
+    size_t share = mean + 4 * isqrt(mean) + 8;
+    for (unsigned i = 0; i < KVBM__SHARDS; i++) {
+        struct shard *sh = &r->shards[i];
+        kvbm__lock(&sh->lock);
+        size_t cap = sh->tab ? sh->mask + 1 : 0;
+        size_t want = sh->count + share;
+        kvbm_status st = KVBM_OK;
+        if (want > SIZE_MAX / 4) {
+            st = KVBM_ENOMEM;
+        } else if (want * 2 > cap) { /* load <= 1/2, as tab_full keeps it */
+            size_t ncap = (size_t)kvbm__next_pow2_u64((uint64_t)want * 2);
+            if (ncap < KVBM__TABLE_INIT) ncap = KVBM__TABLE_INIT;
+            st = tab_resize(sh, ncap);
+        }
+        kvbm__unlock(&sh->lock);
+        if (st != KVBM_OK) return st;
+    }
+    return KVBM_OK;
+}
+
+uint64_t kvbm__registry_table_grows(kvbm_registry *r)
+{
+    uint64_t g = 0;
+    for (unsigned i = 0; i < KVBM__SHARDS; i++) {
+        kvbm__lock(&r->shards[i].lock);
+        g += r->shards[i].grows;
+        kvbm__unlock(&r->shards[i].lock);
+    }
+    return g;
 }
 
 /* Object @i of a handle slab: the slab's first 64 bytes link the shard's slabs. */

@@ -12,6 +12,7 @@
 #include "support/metered_tracker.h"
 #include "kvbm/manager.h"
 #include "kvbm/registry.h"
+#include "registry/registry_int.h"
 
 #define BS 16u
 
@@ -413,4 +414,42 @@ KVBM_TEST(manager_touch_accounting_is_exact)
     kvbm_manager_destroy(m);
     kvbm_registry_release(r);
     metered_tracker_release(mt);
+}
+
+/* kvbm addition (up-front allocation): creating a manager reserves room in the registry's
+ * tables for its blocks, so registering block_count distinct hashes grows no table under a
+ * shard lock; registrations beyond the reservation still grow the tables on demand. */
+KVBM_TEST(manager_reserves_registry_tables_for_its_blocks)
+{
+    enum { N = 2048 };
+    kvbm_registry *r = new_registry(NULL);
+    kvbm_manager *m = new_manager(r, N, KVBM_G1, KVBM_DUP_ALLOW);
+    REQUIRE_MANAGER(m);
+    kvbm_block **held = calloc(N, sizeof *held);
+    ASSERT_TRUE(held != NULL);
+    for (uint64_t i = 0; i < N; i++) {
+        held[i] = register_one(m, H(i));
+        ASSERT_TRUE(held[i] != NULL);
+    }
+    EXPECT_EQ(kvbm_registry_registered_count(r), (size_t)N);
+    EXPECT_EQ(kvbm__registry_table_grows(r), 0u);
+
+    /* beyond the reservation: three times as many plain registrations still succeed */
+    kvbm_handle **extra = calloc(3 * N, sizeof *extra);
+    ASSERT_TRUE(extra != NULL);
+    for (uint64_t i = 0; i < 3 * N; i++) ASSERT_OK(kvbm_registry_register(r, H(N + i), &extra[i]));
+    EXPECT_EQ(kvbm_registry_registered_count(r), (size_t)(4 * N));
+    EXPECT_TRUE(kvbm__registry_table_grows(r) > 0);
+    for (uint64_t i = 0; i < 3 * N; i++) {
+        kvbm_handle *again = NULL;
+        ASSERT_OK(kvbm_registry_match(r, H(N + i), false, &again));
+        EXPECT_TRUE(again == extra[i]);
+        kvbm_handle_release(again);
+        kvbm_handle_release(extra[i]);
+    }
+    for (size_t i = 0; i < N; i++) ASSERT_OK(kvbm_block_release(held[i]));
+    free(extra);
+    free(held);
+    kvbm_manager_destroy(m);
+    kvbm_registry_release(r);
 }
