@@ -9,7 +9,7 @@
  * before any state changes).
  *
  *   node = { kind: DORMANT | GHOST | REAL, hash + block_id (REAL), position, fragment,
- *            parent, first_child, next_sibling, prev_sibling }
+ *            parent, nchild, dnext, dprev }
  *
  * The key of a node is (position, fragment) with fragment =
  * parent_fragment_for_child_position(hash, position + 1): the value its children carry as
@@ -24,10 +24,12 @@
  * of match_blocks), see lin_insert_k. Invariants (checked by lineage_check):
  *   - every GHOST has >= 1 child (childless ghosts are pruned at once), so every leaf is
  *     REAL and allocate(n) returns n whenever len >= n;
- *   - children lists are doubly linked (prev_sibling is kvbm's addition: detaching a
- *     child is O(1) instead of the reference's O(siblings)); new children are prepended;
- *     they hold REAL and GHOST nodes only;
- *   - DORMANT nodes are on the dormant list (oldest first, through the sibling fields),
+ *   - a node keeps the number of its children (REAL and GHOST nodes whose parent link
+ *     designates it), not a list of them: nothing enumerates children, and a child list
+ *     made every attach and detach write to a sibling - a random, usually cold node (the
+ *     reference keeps a children list; kvbm's earlier doubly linked list made detaching
+ *     O(1) but still wrote to both neighbours);
+ *   - DORMANT nodes are on the dormant list (oldest first, through dnext / dprev),
  *     childless, indexed, outside the leaf order;
  *   - the leaf policy holds exactly the REAL nodes without children;
  *   - count = number of REAL nodes = number of set bits of id_present.
@@ -57,7 +59,9 @@ typedef struct lin_node {
     uint64_t fragment;    /* key fragment */
     uint32_t position;    /* key position (<= 2^24 - 1) */
     uint32_t block_id;    /* REAL only */
-    uint32_t parent, first_child, next_sibling, prev_sibling;
+    uint32_t parent;      /* REAL / GHOST: the parent link; DORMANT: the old parent (a hint) */
+    uint32_t nchild;      /* children: REAL / GHOST nodes whose parent link is this node */
+    uint32_t dnext, dprev; /* the dormant list (DORMANT only; NIL otherwise) */
     uint8_t  kind;
     uint8_t  hvalid;      /* hash holds a hash of this node's key, and the parent link (the
                            * hint, when DORMANT), if any, was made for that hash's parent
@@ -70,7 +74,7 @@ typedef struct lineage {
     lin_node        *nodes;
     size_t           cap_cells;  /* allocated cells */
     size_t           used_cells; /* bump pointer: cells ever handed out */
-    uint32_t         dhead, dtail; /* dormant list (oldest first) through next/prev_sibling */
+    uint32_t         dhead, dtail; /* dormant list (oldest first) through dnext / dprev */
     size_t           dcount;       /* dormant nodes */
     uint32_t         carry;      /* the last insert's parent (a guess for the next key), or NIL */
     size_t           count;      /* REAL nodes */
@@ -188,11 +192,11 @@ static kvbm_status lin_reserve(lineage *g, size_t need)
 static inline void lin_dormant_unlink(lineage *g, uint32_t idx)
 {
     lin_node *n = &g->nodes[idx];
-    if (n->prev_sibling != NIL) g->nodes[n->prev_sibling].next_sibling = n->next_sibling;
-    else g->dhead = n->next_sibling;
-    if (n->next_sibling != NIL) g->nodes[n->next_sibling].prev_sibling = n->prev_sibling;
-    else g->dtail = n->prev_sibling;
-    n->prev_sibling = n->next_sibling = NIL;
+    if (n->dprev != NIL) g->nodes[n->dprev].dnext = n->dnext;
+    else g->dhead = n->dnext;
+    if (n->dnext != NIL) g->nodes[n->dnext].dprev = n->dprev;
+    else g->dtail = n->dprev;
+    n->dprev = n->dnext = NIL;
     g->dcount--;
 }
 
@@ -203,9 +207,9 @@ static inline void lin_make_dormant(lineage *g, uint32_t idx)
 {
     lin_node *n = &g->nodes[idx];
     n->kind = NODE_DORMANT;
-    n->next_sibling = NIL;
-    n->prev_sibling = g->dtail;
-    if (g->dtail != NIL) g->nodes[g->dtail].next_sibling = idx;
+    n->dnext = NIL;
+    n->dprev = g->dtail;
+    if (g->dtail != NIL) g->nodes[g->dtail].dnext = idx;
     else g->dhead = idx;
     g->dtail = idx;
     g->dcount++;
@@ -219,7 +223,8 @@ static inline uint32_t lin_revive(lineage *g, uint32_t idx, uint8_t kind)
     lin_node *n = &g->nodes[idx];
     uint32_t hint = n->parent;
     n->kind = kind;
-    n->parent = n->first_child = NIL;
+    n->parent = NIL;
+    kvbm_assert(n->nchild == 0);
     return hint;
 }
 
@@ -259,7 +264,7 @@ static inline uint32_t lin_alloc(lineage *g, uint8_t kind, uint64_t position, ui
         if (d1 != NIL) {
             const lin_node *n1 = &g->nodes[d1];
             __builtin_prefetch(&g->tab.slots[lin_home(g, n1->fragment)], 1, 3);
-            if (n1->next_sibling != NIL) __builtin_prefetch(&g->nodes[n1->next_sibling], 1, 3);
+            if (n1->dnext != NIL) __builtin_prefetch(&g->nodes[n1->dnext], 1, 3);
         }
     } else {
         kvbm_assert(g->used_cells < g->cap_cells);
@@ -270,30 +275,18 @@ static inline uint32_t lin_alloc(lineage *g, uint8_t kind, uint64_t position, ui
     n->hvalid = 0;
     n->position = (uint32_t)position;
     n->fragment = fragment;
-    n->parent = n->first_child = n->next_sibling = n->prev_sibling = NIL;
+    n->parent = n->dnext = n->dprev = NIL;
+    n->nchild = 0;
     if (slot == KVBM_IDX_NONE) kvbm__idx_put(&g->tab, key_h32(g->fmask, fragment), idx);
     else kvbm__idx_put_at(&g->tab, slot, key_h32(g->fmask, fragment), idx);
     return idx;
 }
 
-/* Unlink idx from its parent's child list (the parent field is kept). */
-static inline void lin_detach(lineage *g, uint32_t idx)
+/* Link @child under @parent. */
+static inline void lin_link_child(lineage *g, uint32_t parent, uint32_t child)
 {
-    lin_node *n = &g->nodes[idx];
-    if (n->prev_sibling != NIL) g->nodes[n->prev_sibling].next_sibling = n->next_sibling;
-    else if (n->parent != NIL) g->nodes[n->parent].first_child = n->next_sibling;
-    if (n->next_sibling != NIL) g->nodes[n->next_sibling].prev_sibling = n->prev_sibling;
-    n->prev_sibling = n->next_sibling = NIL;
-}
-
-static inline void lin_prepend_child(lineage *g, uint32_t parent, uint32_t child)
-{
-    lin_node *p = &g->nodes[parent], *c = &g->nodes[child];
-    c->parent = parent;
-    c->prev_sibling = NIL;
-    c->next_sibling = p->first_child;
-    if (p->first_child != NIL) g->nodes[p->first_child].prev_sibling = child;
-    p->first_child = child;
+    g->nodes[child].parent = parent;
+    g->nodes[parent].nchild++;
 }
 
 /* Prune (make dormant) the childless node @cur and every ghost above it that becomes childless; a Real
@@ -301,12 +294,11 @@ static inline void lin_prepend_child(lineage *g, uint32_t parent, uint32_t child
 static void lin_prune(lineage *g, kvbm_lineage_eviction K, uint32_t cur)
 {
     for (;;) {
-        uint32_t parent = g->nodes[cur].parent;
-        lin_detach(g, cur);
+        uint32_t parent = g->nodes[cur].parent; /* kept as the dormant node's hint */
         lin_make_dormant(g, cur);
         if (parent == NIL) break;
         lin_node *p = &g->nodes[parent];
-        if (p->first_child != NIL) break;
+        if (--p->nchild != 0) break;
         if (p->kind == NODE_REAL) {
             kvbm_status st = lpk_on_leaf_added(&g->policy, K, parent);
             kvbm_assert(st == KVBM_OK);
@@ -327,7 +319,7 @@ LP_INLINE uint32_t lin_remove_node(lineage *g, kvbm_lineage_eviction K, uint32_t
     g->count--;
     g->id_present[n->block_id] = 0;
     lpk_on_node_removed(&g->policy, K, idx);
-    if (n->first_child == NIL) lin_prune(g, K, idx);
+    if (n->nchild == 0) lin_prune(g, K, idx);
     return block_id;
 }
 
@@ -360,7 +352,7 @@ LP_INLINE size_t lin_allocate_k(void *ctx, kvbm_lineage_eviction K, size_t count
             uint32_t nx = g->policy.next[victim];
             if (nx != LP_NIL) __builtin_prefetch(&g->nodes[nx], 1);
         }
-        kvbm_assert(g->nodes[victim].kind == NODE_REAL && g->nodes[victim].first_child == NIL);
+        kvbm_assert(g->nodes[victim].kind == NODE_REAL && g->nodes[victim].nchild == 0);
         out[k].hash = g->nodes[victim].hash;
         out[k].block_id = lin_remove_node(g, K, victim);
         k++;
@@ -506,13 +498,13 @@ LP_INLINE kvbm_status lin_insert_k(void *ctx, kvbm_lineage_eviction K, kvbm_plh 
     g->id_present[block_id] = 1;
     lpk_on_node_inserted(&g->policy, K, idx);
 
-    bool leaf = g->nodes[idx].first_child == NIL;
+    bool leaf = g->nodes[idx].nchild == 0;
     g->carry = n->parent; /* a kept link, or NIL (pos 0); the new link below replaces it */
     if (link) {
         if (parent == NIL) parent = lin_alloc(g, NODE_GHOST, pos - 1, pfrag, KVBM_IDX_NONE);
         g->carry = parent;
-        bool was_leaf = g->nodes[parent].first_child == NIL;
-        lin_prepend_child(g, parent, idx);
+        bool was_leaf = g->nodes[parent].nchild == 0;
+        lin_link_child(g, parent, idx);
         if (was_leaf && g->nodes[parent].kind == NODE_REAL) {
             if (leaf) { /* on_leaf_demoted(parent) + on_leaf_added(idx) */
                 lpk_on_leaf_replaced(&g->policy, K, parent, idx);
@@ -570,66 +562,60 @@ static bool lin_check(void *ctx)
     lineage *g = ctx;
     size_t real = 0, ghosts = 0, dormant = 0, leaves = 0;
     if (g->carry != NIL && g->carry >= g->used_cells) return false; /* a handed-out cell */
-    for (uint32_t i = 0; i < g->used_cells; i++) {
+    /* children counted from the parent links, compared with nchild in the second pass */
+    uint32_t *kids = calloc(g->used_cells ? g->used_cells : 1, sizeof *kids);
+    if (kids == NULL) return false;
+    bool ok = true;
+    for (uint32_t i = 0; i < g->used_cells && ok; i++) {
         const lin_node *n = &g->nodes[i];
         if (n->hvalid) {
-            if (n->position != kvbm__plh_position(n->hash)) return false;
-            if (n->fragment != key_fragment(n->hash, n->position)) return false;
-            if (n->parent != NIL) { /* the link / hint matches the hash's parent key */
+            ok = n->position == kvbm__plh_position(n->hash) &&
+                 n->fragment == key_fragment(n->hash, n->position);
+            /* the link matches the hash's parent key (a dormant node's hint, too: a hint
+             * cell is never recycled before the node, see lin_insert_k) */
+            if (ok && n->parent != NIL) {
                 const lin_node *p = &g->nodes[n->parent];
-                if (p->position + 1 != n->position || p->fragment != kvbm__plh_parent_fragment(n->hash))
-                    return false;
+                ok = p->position + 1 == n->position && p->fragment == kvbm__plh_parent_fragment(n->hash);
             }
         }
         /* every handed-out cell is indexed under its key, in its key's probe run */
-        if (lin_find(g, n->position, n->fragment) != i) return false;
-        if (lin_slot_of(g, i) == KVBM_IDX_NONE) return false;
+        ok = ok && lin_find(g, n->position, n->fragment) == i && lin_slot_of(g, i) != KVBM_IDX_NONE;
+        if (!ok) break;
         if (n->kind == NODE_DORMANT) {
             dormant++;
-            if (lp_contains(&g->policy, i) || n->first_child != NIL) return false;
+            ok = !lp_contains(&g->policy, i) && n->nchild == 0;
             continue;
         }
+        ok = n->dnext == NIL && n->dprev == NIL;
         if (n->kind == NODE_REAL) {
             real++;
-            if (n->block_id >= g->capacity || !g->id_present[n->block_id]) return false;
-            if (n->position != kvbm__plh_position(n->hash)) return false;
-            if (n->fragment != key_fragment(n->hash, n->position)) return false;
-            if ((n->hash.lo & g->fmask) != (n->fragment & g->fmask)) return false;
-            bool leaf = n->first_child == NIL;
+            ok = ok && n->block_id < g->capacity && g->id_present[n->block_id] &&
+                 n->position == kvbm__plh_position(n->hash) &&
+                 n->fragment == key_fragment(n->hash, n->position) &&
+                 (n->hash.lo & g->fmask) == (n->fragment & g->fmask);
+            bool leaf = n->nchild == 0;
             if (leaf) leaves++;
-            if (leaf != lp_contains(&g->policy, i)) return false;
+            ok = ok && leaf == lp_contains(&g->policy, i);
         } else {
             ghosts++;
-            if (n->first_child == NIL) return false; /* ghost leaves never exist */
-            if (lp_contains(&g->policy, i)) return false;
+            /* ghost leaves never exist */
+            ok = ok && n->kind == NODE_GHOST && n->nchild != 0 && !lp_contains(&g->policy, i);
         }
-        uint32_t prev = NIL;
-        size_t nchild = 0;
-        for (uint32_t c = n->first_child; c != NIL; c = g->nodes[c].next_sibling) {
-            const lin_node *cn = &g->nodes[c];
-            if (cn->kind == NODE_DORMANT || cn->parent != i || cn->prev_sibling != prev) return false;
-            if (cn->position != n->position + 1) return false;
+        if (ok && n->parent != NIL) {
             /* (a REAL child promoted from a ghost by another hash of its key keeps the link
              * made for the old hash, §3.4.2 step 3: checked through hvalid above) */
-            prev = c;
-            if (++nchild > g->used_cells) return false;
-        }
-        if (n->parent != NIL) {
-            const lin_node *p = &g->nodes[n->parent];
-            if (p->kind == NODE_DORMANT) return false;
-            bool found = false;
-            for (uint32_t c = p->first_child; c != NIL && !found; c = g->nodes[c].next_sibling)
-                found = c == i;
-            if (!found) return false;
-        } else if (n->prev_sibling != NIL || n->next_sibling != NIL) {
-            return false;
+            const lin_node *p = n->parent < g->used_cells ? &g->nodes[n->parent] : NULL;
+            ok = p != NULL && p->kind != NODE_DORMANT && p->position + 1 == n->position;
+            if (ok) kids[n->parent]++;
         }
     }
+    for (uint32_t i = 0; i < g->used_cells && ok; i++) ok = kids[i] == g->nodes[i].nchild;
+    free(kids);
+    if (!ok) return false;
     size_t dl = 0;
     uint32_t dprev = NIL;
-    for (uint32_t d = g->dhead; d != NIL; d = g->nodes[d].next_sibling) {
-        if (g->nodes[d].kind != NODE_DORMANT || g->nodes[d].prev_sibling != dprev ||
-            ++dl > g->used_cells)
+    for (uint32_t d = g->dhead; d != NIL; d = g->nodes[d].dnext) {
+        if (g->nodes[d].kind != NODE_DORMANT || g->nodes[d].dprev != dprev || ++dl > g->used_cells)
             return false;
         dprev = d;
     }
