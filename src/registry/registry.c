@@ -269,17 +269,6 @@ kvbm_status kvbm__registry_reserve(kvbm_registry *r, size_t n)
     return KVBM_OK;
 }
 
-uint64_t kvbm__registry_table_grows(kvbm_registry *r)
-{
-    uint64_t g = 0;
-    for (unsigned i = 0; i < KVBM__SHARDS; i++) {
-        kvbm__lock(&r->shards[i].lock);
-        g += r->shards[i].grows;
-        kvbm__unlock(&r->shards[i].lock);
-    }
-    return g;
-}
-
 /* Object @i of a handle slab: the slab's first 64 bytes link the shard's slabs. */
 static inline kvbm_handle *slab_object(char *slab, unsigned i)
 {
@@ -579,15 +568,27 @@ size_t kvbm__registry_waiters(kvbm_registry *r, kvbm_plh h)
     return n;
 }
 
-uint64_t kvbm__registry_dying_waits(kvbm_registry *r)
+/* The sum over the shards of the uint64_t diagnostics counter at @off in struct shard,
+ * each read under its shard lock. */
+static uint64_t shard_counter_sum(kvbm_registry *r, size_t off)
 {
     uint64_t n = 0;
     for (unsigned i = 0; i < KVBM__SHARDS; i++) {
         kvbm__lock(&r->shards[i].lock);
-        n += r->shards[i].waits;
+        n += *(const uint64_t *)(const void *)((const char *)&r->shards[i] + off);
         kvbm__unlock(&r->shards[i].lock);
     }
     return n;
+}
+
+uint64_t kvbm__registry_dying_waits(kvbm_registry *r)
+{
+    return shard_counter_sum(r, offsetof(struct shard, waits));
+}
+
+uint64_t kvbm__registry_table_grows(kvbm_registry *r)
+{
+    return shard_counter_sum(r, offsetof(struct shard, grows));
 }
 
 bool kvbm_registry_has_frequency_tracking(kvbm_registry *r) { return r != NULL && r->tracker != NULL; }
