@@ -120,6 +120,10 @@ KVBM_API void kvbm_manager_config_init(kvbm_manager_config *cfg);
  * "hot_to_very_hot threshold (c) must be <= 15 (4-bit counter maximum)",
  * "cold_to_warm threshold must be >= 1 to distinguish from zero-access blocks",
  * "MultiLRU backend requires a registry with frequency tracking".
+ * Memory is allocated up front: the manager's per-block state, and room for block_count
+ * more entries in @cfg->registry's hash tables (32-64 bytes per block, kept by the registry
+ * until it is destroyed), so that registering the manager's blocks never grows a registry
+ * table. Takes each registry shard lock once; call without kvbm locks held.
  * Returns KVBM_OK, KVBM_EINVAL (NULL/unknown enum values/struct_size), KVBM_ECONFIG,
  * KVBM_ENOMEM. *@out holds the manager's reference.
  */
