@@ -141,17 +141,19 @@ static void tab_put(struct slot *tab, size_t mask, uint64_t h64, kvbm_handle *h)
     tab[i].h = h;
 }
 
+/* Slots of the shard's table (0 before the first insert). Lock held. */
+static inline size_t tab_cap(const struct shard *sh) { return sh->tab ? sh->mask + 1 : 0; }
+
+/* @entries fit in a table of @cap slots at load <= 1/2. */
+static inline bool tab_fits(size_t entries, size_t cap) { return entries * 2 <= cap; }
+
 /* One more entry would exceed the 1/2 load (or there is no table yet). Lock held. */
-static inline bool tab_full(const struct shard *sh)
-{
-    size_t cap = sh->tab ? sh->mask + 1 : 0;
-    return (sh->count + 1) * 2 > cap;
-}
+static inline bool tab_full(const struct shard *sh) { return !tab_fits(sh->count + 1, tab_cap(sh)); }
 
 /* Move the entries to a new table of @ncap (a power of two > 2 x count) slots. Lock held. */
 static kvbm_status tab_resize(struct shard *sh, size_t ncap)
 {
-    size_t cap = sh->tab ? sh->mask + 1 : 0;
+    size_t cap = tab_cap(sh);
     struct slot *nt = calloc(ncap, sizeof *nt);
     if (nt == NULL) return KVBM_ENOMEM;
     for (size_t i = 0; i < cap; i++)
@@ -167,7 +169,7 @@ static kvbm_status tab_resize(struct shard *sh, size_t ncap)
 /* Grow so that one more entry fits (tab_full was true): double the table. Lock held. */
 static kvbm_status tab_grow(struct shard *sh)
 {
-    size_t cap = sh->tab ? sh->mask + 1 : 0;
+    size_t cap = tab_cap(sh);
     sh->grows++;
     return tab_resize(sh, cap ? cap * 2 : KVBM__TABLE_INIT);
 }
@@ -253,12 +255,11 @@ kvbm_status kvbm__registry_reserve(kvbm_registry *r, size_t n)
     for (unsigned i = 0; i < KVBM__SHARDS; i++) {
         struct shard *sh = &r->shards[i];
         kvbm__lock(&sh->lock);
-        size_t cap = sh->tab ? sh->mask + 1 : 0;
         size_t want = sh->count + share;
         kvbm_status st = KVBM_OK;
         if (want > SIZE_MAX / 4) {
             st = KVBM_ENOMEM;
-        } else if (want * 2 > cap) { /* load <= 1/2, as tab_full keeps it */
+        } else if (!tab_fits(want, tab_cap(sh))) {
             size_t ncap = (size_t)kvbm__next_pow2_u64((uint64_t)want * 2);
             if (ncap < KVBM__TABLE_INIT) ncap = KVBM__TABLE_INIT;
             st = tab_resize(sh, ncap);
