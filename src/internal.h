@@ -60,6 +60,20 @@ __attribute__((format(printf, 1, 2)))
 #endif
 void kvbm__set_error(const char *fmt, ...);
 
+/* ---- allocation (src/common/alloc.c) ----------------------------------------------
+ * Every library allocation goes through these, so that one test hook can fail the N-th
+ * allocation. Same contracts as malloc/calloc/realloc/free; kvbm__aligned_alloc accepts
+ * any power-of-2 alignment and any size (posix_memalign), memory freed with kvbm__free. */
+void *kvbm__malloc(size_t n);
+void *kvbm__calloc(size_t count, size_t size);
+void *kvbm__realloc(void *p, size_t n);
+void *kvbm__aligned_alloc(size_t align, size_t n);
+void  kvbm__free(void *p);
+/* Test-only: make the nth allocation from now fail (1 = the next one), 0 = off; and the
+ * number of allocation calls so far (to walk n over every allocation site of an operation). */
+void kvbm__alloc_fail_set(long nth);
+unsigned long kvbm__alloc_count(void);
+
 /* Propagate a non-OK status in one line. */
 #define KVBM_TRY(expr) do { kvbm_status kvbm__st = (expr); \
         if (kvbm__st != KVBM_OK) return kvbm__st; } while (0)

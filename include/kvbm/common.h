@@ -47,7 +47,13 @@ extern "C" {
     X(EINSUFFICIENT, -18, "not enough tokens")                                          \
     X(EIO,          -19, "I/O error")                                                   \
     X(ETIMEDOUT,    -20, "timed out")                                                   \
-    X(ECLOSED,      -21, "stream or channel closed")
+    X(ECLOSED,      -21, "stream or channel closed")                                   \
+    X(EOVERFLOW,    -22, "count or size would overflow")                               \
+    X(EADDRINUSE,   -23, "address already in use")                                     \
+    X(ESTATE,       -24, "operation not valid in the object's current state")          \
+    X(ECONNECT,     -25, "cannot connect to the server or peer")                       \
+    X(EUNSUPPORTED, -26, "unsupported format, option or feature")                      \
+    X(ELAGGED,      -27, "subscriber lagged behind; events were lost")
 /* append only; never renumber, never reuse a retired value */
 
 #define KVBM__STATUS_ENUM(name, val, msg) KVBM_##name = (val),

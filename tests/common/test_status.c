@@ -22,6 +22,8 @@ KVBM_TEST(status_names_and_messages)
     EXPECT_EQ(KVBM_EINVAL, -1);
     EXPECT_EQ(KVBM_EPOISONED, -6);
     EXPECT_EQ(KVBM_ECLOSED, -21);
+    EXPECT_EQ(KVBM_EOVERFLOW, -22);
+    EXPECT_EQ(KVBM_ELAGGED, -27);
 }
 
 KVBM_TEST(status_values_are_unique)
