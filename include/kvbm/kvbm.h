@@ -8,4 +8,5 @@
 #include "kvbm/registry.h"
 #include "kvbm/metrics.h"
 #include "kvbm/manager.h"
+#include "kvbm/publisher.h"
 #endif
