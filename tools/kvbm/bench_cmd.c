@@ -40,8 +40,8 @@ int cli_cmd_bench(int argc, char **argv)
         } else if (cli_opt_value(argv, argc, &i, "--backends", &v) ||
                    cli_opt_value(argv, argc, &i, "--backend", &v)) {
             if (v == NULL || !bench_parse_list(v, true, &opt.backends))
-                return cli_errorf(CLI_EXIT_USAGE, "bench: unknown backend in '%s' (lru, multi_lru, "
-                                   "lineage_tick, lineage_fifo, hashmap, all)", v ? v : "");
+                return cli_errorf(CLI_EXIT_USAGE, "bench: unknown backend in '%s' (lineage, "
+                                   "lineage-fifo, lru, multi-lru, hashmap, all)", v ? v : "");
         } else if (cli_opt_value(argv, argc, &i, "--sizes", &v)) {
             uint64_t *caps = NULL;
             size_t n = 0;
