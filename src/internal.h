@@ -60,6 +60,11 @@ __attribute__((format(printf, 1, 2)))
 #endif
 void kvbm__set_error(const char *fmt, ...);
 
+/* Set the detail message and yield @st, for one-line error paths:
+ *   if (out == NULL) return KVBM_FAIL(KVBM_EINVAL, "%s: out is NULL", __func__);
+ * Every error a public function returns comes with its message (kvbm_last_error). */
+#define KVBM_FAIL(st, ...) (kvbm__set_error(__VA_ARGS__), (st))
+
 /* ---- allocation (src/common/alloc.c) ----------------------------------------------
  * Every library allocation goes through these, so that one test hook can fail the N-th
  * allocation. Same contracts as malloc/calloc/realloc/free; kvbm__aligned_alloc accepts
@@ -148,6 +153,19 @@ static inline void kvbm__unlock(kvbm_mutex *m)
 {
     if (KVBM_UNLIKELY(atomic_exchange_explicit(&m->state, 0, memory_order_release) == 2)) kvbm__mutex_wake(m);
     kvbm__rank_release(m->rank);
+}
+
+/* ---- overflow-checked sizes ---------------------------------------------------------
+ * Every size computed from user input (capacities, counts, lengths) goes through these:
+ * *@out = a op b, or false (and *@out unspecified) if the result does not fit in size_t. */
+static inline bool kvbm__size_mul(size_t a, size_t b, size_t *out) { return !__builtin_mul_overflow(a, b, out); }
+static inline bool kvbm__size_add(size_t a, size_t b, size_t *out) { return !__builtin_add_overflow(a, b, out); }
+/* @x rounded up to a multiple of the power of two @align, or false on overflow. */
+static inline bool kvbm__size_align_up(size_t x, size_t align, size_t *out)
+{
+    if (!kvbm__size_add(x, align - 1, out)) return false;
+    *out &= ~(align - 1);
+    return true;
 }
 
 /* ---- small helpers ---------------------------------------------------------------- */

@@ -85,7 +85,13 @@ typedef enum kvbm_lineage_eviction {
 } kvbm_lineage_eviction;
 
 #define KVBM_BLOCK_COUNT_UNSET UINT64_MAX
-#define KVBM_MAX_BLOCK_COUNT   ((uint64_t)UINT32_MAX - 1)
+/* The largest block_count of any backend (Lineage: 2^31 - 1); each backend's own limit is
+ * kvbm_backend_max_block_count() (LRU, MultiLRU, HashMap: 2^30). */
+#define KVBM_MAX_BLOCK_COUNT   ((uint64_t)INT32_MAX)
+
+/** Largest block_count @b accepts (1..this is valid; beyond: kvbm_manager_create returns
+ * KVBM_ECONFIG), or 0 for an unknown backend. Pure; any thread. */
+KVBM_API uint64_t kvbm_backend_max_block_count(kvbm_backend b);
 
 /**
  * struct kvbm_manager_config - versioned configuration; start from KVBM_MANAGER_CONFIG_INIT
@@ -94,7 +100,7 @@ typedef enum kvbm_lineage_eviction {
 typedef struct kvbm_manager_config {
     size_t                struct_size;          /* set by the initialiser; do not touch */
     kvbm_registry        *registry;             /* required; the manager takes a reference */
-    uint64_t              block_count;          /* required, 1..KVBM_MAX_BLOCK_COUNT */
+    uint64_t              block_count;          /* required, 1..kvbm_backend_max_block_count(backend) */
     uint32_t              block_size;           /* tokens per block: power of 2 in [1, 1024]; 16 */
     kvbm_dup_policy       duplication_policy;   /* KVBM_DUP_ALLOW */
     kvbm_backend          backend;              /* KVBM_BACKEND_LINEAGE */
@@ -115,6 +121,7 @@ KVBM_API void kvbm_manager_config_init(kvbm_manager_config *cfg);
  * kvbm_manager_create() - validate @cfg and build a manager.
  * Validation order and messages (kvbm_last_error(), prefixed "Builder validation failed: "):
  * "registry is required", "block_count is required", "block_count must be greater than 0",
+ * "block_count must be at most M for the B backend, got N" (M = kvbm_backend_max_block_count),
  * "block_size must be between 1 and 1024, got N", "block_size must be a power of 2, got N",
  * MultiLRU: "Thresholds must be in ascending order: a < b < c failed",
  * "hot_to_very_hot threshold (c) must be <= 15 (4-bit counter maximum)",

@@ -1,5 +1,19 @@
 /* src/backends/backend.c - backend selection by configuration (kvbm__inactive_create). */
 #include "backends/backend.h"
+#include "backends/lazy_ring.h"
+
+_Static_assert(KVBM_LRING_MAX_CAPACITY == KVBM__RING_MAX_CAPACITY, "ring backends' limit");
+
+uint64_t kvbm_backend_max_block_count(kvbm_backend b)
+{
+    switch (b) {
+    case KVBM_BACKEND_LINEAGE:   return KVBM__LINEAGE_MAX_CAPACITY;
+    case KVBM_BACKEND_LRU:
+    case KVBM_BACKEND_MULTI_LRU:
+    case KVBM_BACKEND_HASHMAP:   return KVBM__RING_MAX_CAPACITY;
+    }
+    return 0;
+}
 
 kvbm_status kvbm__inactive_create(kvbm_backend kind, size_t capacity, kvbm_lineage_eviction ev,
                                   const uint8_t thresholds[3], kvbm_tracker *tracker,

@@ -25,7 +25,7 @@ enum { HK_MUTABLE = 1, HK_COMPLETE = 2, HK_BLOCK = 3, HK_PIN = 4, HK_WEAK = 5 };
 struct hw {
     uint32_t           magic;
     uint32_t           id;
-    uint32_t           gen;
+    uint64_t           gen;
     uint32_t           pend;  /* batch validation mark */
     struct kvbm_store *store;
 };
@@ -44,13 +44,13 @@ static __attribute__((unused)) kvbm_status hwbuf_init(struct hwbuf *b, size_t n)
     b->w = NULL; b->cap = 0; b->used = 0;
 #if KVBM_CHECKED_HANDLES
     if (n == 0) return KVBM_OK;
-    b->w = malloc(n * sizeof *b->w);
+    b->w = kvbm__malloc(n * sizeof *b->w);
     if (b->w == NULL) return KVBM_ENOMEM;
     for (size_t i = 0; i < n; i++) {
-        b->w[i] = malloc(sizeof(struct hw));
+        b->w[i] = kvbm__malloc(sizeof(struct hw));
         if (b->w[i] == NULL) {
-            while (i-- > 0) free(b->w[i]);
-            free(b->w);
+            while (i-- > 0) kvbm__free(b->w[i]);
+            kvbm__free(b->w);
             b->w = NULL;
             return KVBM_ENOMEM;
         }
@@ -65,8 +65,8 @@ static __attribute__((unused)) kvbm_status hwbuf_init(struct hwbuf *b, size_t n)
 static __attribute__((unused)) void hwbuf_fini(struct hwbuf *b)
 {
 #if KVBM_CHECKED_HANDLES
-    for (size_t i = b->used; i < b->cap; i++) free(b->w[i]);
-    free(b->w);
+    for (size_t i = b->used; i < b->cap; i++) kvbm__free(b->w[i]);
+    kvbm__free(b->w);
 #endif
     b->w = NULL; b->cap = b->used = 0;
 }
@@ -127,7 +127,7 @@ static __attribute__((unused)) void quarantine_push(struct kvbm_store *s, void *
 {
     pthread_mutex_lock(&s->qlock);
     if (s->qlen == KVBM__QUARANTINE) {
-        free(s->quarantine[s->qhead]);
+        kvbm__free(s->quarantine[s->qhead]);
         s->quarantine[s->qhead] = w;
         s->qhead = (s->qhead + 1) % KVBM__QUARANTINE;
     } else {

@@ -38,7 +38,7 @@ kvbm_status kvbm__store_allocate(struct kvbm_store *s, size_t count, kvbm_mutabl
         return KVBM_OK;
     }
     if (out == NULL) return bad_handle("kvbm_manager_allocate", "out is NULL");
-    if (kvbm__store_is_poisoned(s)) return KVBM_EPOISONED;
+    if (kvbm__store_is_poisoned(s)) return kvbm__store_poisoned_error(s);
     struct hwbuf hb;
     const kvbm_inactive_ops *ops = s->inactive.ops;
     void *ctx = s->inactive.ctx;
@@ -46,7 +46,9 @@ kvbm_status kvbm__store_allocate(struct kvbm_store *s, size_t count, kvbm_mutabl
     kvbm__lock(&s->lock);
     size_t inactive_len = ops->len(ctx);
     if ((size_t)s->ring.len + inactive_len < count) {
+        size_t avail = (size_t)s->ring.len + inactive_len;
         kvbm__unlock(&s->lock);
+        kvbm__set_error("kvbm_manager_allocate: %zu blocks requested, %zu available", count, avail);
         return KVBM_EEXHAUSTED;
     }
     /* checked builds only: wrappers are allocated once the count is known to be sane */
@@ -122,15 +124,14 @@ kvbm_status kvbm__store_allocate(struct kvbm_store *s, size_t count, kvbm_mutabl
     if (s->orphan) add += from_inactive;
     else s->parked -= from_inactive;
     if (add) atomic_fetch_add_explicit(&s->refs, add, memory_order_relaxed);
-    kvbm__unlock(&s->lock);
-
+    /* the pool gauges move with the slots, under the lock (exact for the I5 check) */
     kvbm_metrics *m = s->metrics;
     if (from_reset) kvbm__metric_add(m, KVBM_METRIC_reset_pool_size, -(int64_t)from_reset);
-    if (from_inactive) {
-        kvbm__metric_add(m, KVBM_METRIC_inactive_pool_size, -(int64_t)from_inactive);
-        kvbm__metric_add(m, KVBM_METRIC_evictions, (int64_t)from_inactive);
-    }
+    if (from_inactive) kvbm__metric_add(m, KVBM_METRIC_inactive_pool_size, -(int64_t)from_inactive);
     kvbm__metric_add(m, KVBM_METRIC_inflight_mutable, (int64_t)count);
+    kvbm__unlock(&s->lock);
+
+    if (from_inactive) kvbm__metric_add(m, KVBM_METRIC_evictions, (int64_t)from_inactive);
     kvbm__metric_add(m, KVBM_METRIC_allocations, (int64_t)count);
     if (from_reset) kvbm__metric_add(m, KVBM_METRIC_allocations_from_reset, (int64_t)from_reset);
 
@@ -164,7 +165,7 @@ kvbm_status kvbm__store_register(struct kvbm_store *s, kvbm_complete *const *in,
     static const char fn[] = "kvbm_manager_register_blocks";
     if (n == 0) return KVBM_OK;
     if (in == NULL || out == NULL) return bad_handle(fn, "NULL array");
-    if (kvbm__store_is_poisoned(s)) return KVBM_EPOISONED;
+    if (kvbm__store_is_poisoned(s)) return kvbm__store_poisoned_error(s);
 
     /* Validate every input before changing anything (the caller owns the staged slots, so
      * their fields are stable; `mark` detects the same block passed twice). */
@@ -308,7 +309,7 @@ kvbm_status kvbm__store_match(struct kvbm_store *s, const kvbm_plh *hashes, size
 {
     if (matched == NULL || (n > 0 && (hashes == NULL || out == NULL)))
         return bad_handle("kvbm_manager_match_blocks", "NULL argument");
-    if (kvbm__store_is_poisoned(s)) return KVBM_EPOISONED;
+    if (kvbm__store_is_poisoned(s)) return kvbm__store_poisoned_error(s);
     kvbm__metric_add(s->metrics, KVBM_METRIC_match_hashes_requested, (int64_t)n);
     if (n == 0) {
         *matched = 0;
@@ -327,6 +328,8 @@ kvbm_status kvbm__store_match(struct kvbm_store *s, const kvbm_plh *hashes, size
         int64_t before = p.d_inactive;
         struct kvbm_slot *sl = lookup_locked(s, hashes[k], &p);
         if (sl == NULL) break;
+        /* a block at its reference limit ends the match (resurrected ones are at 0) */
+        if (KVBM_UNLIKELY(atomic_load_explicit(&sl->strong, memory_order_relaxed) >= KVBM__STRONG_MAX)) break;
         /* tag bit 0: resurrected here (strong == 0, invisible to others: no RMW needed) */
         out[k] = (kvbm_block *)((uintptr_t)sl | (p.d_inactive != before ? 1u : 0u));
     }
@@ -351,7 +354,7 @@ kvbm_status kvbm__store_match(struct kvbm_store *s, const kvbm_plh *hashes, size
     if (tr != NULL) touch_cells_fill(tr, cached, hashes, out, 0, early, tc);
     post_flush(s, &p);
     hwbuf_fini(&hb);
-    if (kvbm__store_is_poisoned(s)) return KVBM_EPOISONED;
+    if (kvbm__store_is_poisoned(s)) return kvbm__store_poisoned_error(s);
     if (tr != NULL && k) {
         kvbm__tracker_touch_apply(tr, hashes, tc, early);
         for (size_t i = early; i < k; i += MATCH_TOUCH_EARLY) { /* long matches: by chunks */
@@ -380,7 +383,7 @@ kvbm_status kvbm__store_scan(struct kvbm_store *s, const kvbm_plh *hashes, size_
 {
     if (found == NULL || (n > 0 && (hashes == NULL || out_hashes == NULL || out_blocks == NULL)))
         return bad_handle("kvbm_manager_scan_matches", "NULL argument");
-    if (kvbm__store_is_poisoned(s)) return KVBM_EPOISONED;
+    if (kvbm__store_is_poisoned(s)) return kvbm__store_poisoned_error(s);
     kvbm__metric_add(s->metrics, KVBM_METRIC_scan_hashes_requested, (int64_t)n);
     if (n == 0) {
         *found = 0;
@@ -398,7 +401,10 @@ kvbm_status kvbm__store_scan(struct kvbm_store *s, const kvbm_plh *hashes, size_
         kvbm_handle_release(hd);
         if (plh_in(out_hashes, f, hashes[i])) continue; /* same block again: keep one entry */
         kvbm__lock(&s->lock);
-        struct kvbm_slot *sl = acquire_locked(s, hashes[i], &p);
+        struct kvbm_slot *sl = lookup_locked(s, hashes[i], &p);
+        if (sl != NULL && KVBM_UNLIKELY(atomic_load_explicit(&sl->strong, memory_order_relaxed) >= KVBM__STRONG_MAX))
+            sl = NULL; /* at its reference limit: not returned */
+        if (sl != NULL) atomic_fetch_add_explicit(&sl->strong, 1, memory_order_relaxed);
         post_locked_end(s, &p);
         kvbm__unlock(&s->lock);
         if (sl != NULL) {
@@ -444,7 +450,7 @@ kvbm_status kvbm__store_scan(struct kvbm_store *s, const kvbm_plh *hashes, size_
     }
     post_flush(s, &p);
     hwbuf_fini(&hb);
-    if (kvbm__store_is_poisoned(s)) return KVBM_EPOISONED;
+    if (kvbm__store_is_poisoned(s)) return kvbm__store_poisoned_error(s);
     if (f) {
         kvbm__metric_add(s->metrics, KVBM_METRIC_scan_blocks_returned, (int64_t)f);
         kvbm__metric_add(s->metrics, KVBM_METRIC_inflight_immutable, (int64_t)f);
@@ -455,7 +461,7 @@ kvbm_status kvbm__store_scan(struct kvbm_store *s, const kvbm_plh *hashes, size_
 
 kvbm_status kvbm__store_reset_inactive(struct kvbm_store *s, uint64_t *expected, uint64_t *actual)
 {
-    if (kvbm__store_is_poisoned(s)) return KVBM_EPOISONED;
+    if (kvbm__store_is_poisoned(s)) return kvbm__store_poisoned_error(s);
     struct kvbm__post p;
     post_init(&p);
     kvbm_pair pairs[POST_MAX];
@@ -494,10 +500,11 @@ kvbm_status kvbm__store_reset_inactive(struct kvbm_store *s, uint64_t *expected,
     }
     uint64_t reset_len = s->ring.len;
     uint32_t total = s->n;
+    post_locked_end(s, &p);
     kvbm__unlock(&s->lock);
     bool poisoned = kvbm__store_is_poisoned(s);
     post_finish(s, &p);  /* last access to the store */
-    if (poisoned) return KVBM_EPOISONED;
+    if (poisoned) return kvbm__store_poisoned_error(s);
     if (reset_len != total) {
         if (expected != NULL) *expected = total;
         if (actual != NULL) *actual = reset_len;
