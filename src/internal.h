@@ -78,6 +78,8 @@ void  kvbm__free(void *p);
  * number of allocation calls so far (to walk n over every allocation site of an operation). */
 void kvbm__alloc_fail_set(long nth);
 unsigned long kvbm__alloc_count(void);
+/* Test-only: allocations still to go before the armed failure (0: it fired, or none armed). */
+long kvbm__alloc_fail_pending(void);
 
 /* Propagate a non-OK status in one line. */
 #define KVBM_TRY(expr) do { kvbm_status kvbm__st = (expr); \

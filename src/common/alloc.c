@@ -21,6 +21,11 @@ void kvbm__alloc_fail_set(long nth)
     atomic_store_explicit(&kvbm__alloc_countdown, nth > 0 ? nth : 0, memory_order_relaxed);
 }
 
+long kvbm__alloc_fail_pending(void)
+{
+    return atomic_load_explicit(&kvbm__alloc_countdown, memory_order_relaxed);
+}
+
 unsigned long kvbm__alloc_count(void)
 {
     return atomic_load_explicit(&kvbm__alloc_calls, memory_order_relaxed);
