@@ -4,6 +4,7 @@
 #   gcc   Release (KVBM_DEBUG=0)          : whole suite, the shipping configuration
 #   clang ASan+UBSan (KVBM_DEBUG=2)      : whole suite, debug-only checks included
 #   clang TSan (KVBM_DEBUG=1)            : concurrency tests (*concurrent*, *stress*, *race*)
+#   clang libFuzzer + ASan+UBSan         : every tests/fuzz/fuzz_*.c target for 15 s (scripts/fuzz.sh)
 # Ends with the line "N passed, N failed" over all builds; exit 0 iff nothing failed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -39,6 +40,15 @@ run_build clang-asan clang all -DCMAKE_BUILD_TYPE=Debug -DKVBM_DEBUG=2 \
 TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
 run_build clang-tsan clang concurrency -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKVBM_DEBUG=1 \
   -DKVBM_SANITIZE=thread -DKVBM_BUILD_BENCH=OFF -DKVBM_BUILD_TOOLS=OFF || { status=1; total_f=$((total_f + 1)); }
+
+echo "==== clang-fuzz: libFuzzer targets (tests/fuzz/), ${KVBM_FUZZ_SECONDS:-15} s each ===="
+rm -f "$root/clang-fuzz/test-totals"
+./scripts/fuzz.sh "$root/clang-fuzz" "${KVBM_FUZZ_SECONDS:-15}" || status=1
+if [ -f "$root/clang-fuzz/test-totals" ]; then
+  read -r p f < "$root/clang-fuzz/test-totals"; total_p=$((total_p + p)); total_f=$((total_f + f))
+else
+  total_f=$((total_f + 1))
+fi
 
 echo "${total_p} passed, ${total_f} failed"
 [ "$status" -eq 0 ] && [ "$total_f" -eq 0 ]
