@@ -33,7 +33,7 @@ _Static_assert(sizeof(uintptr_t) == 8, "weak handle values need 64-bit pointers"
 struct kvbm__wentry {
     _Atomic uint64_t   tag;   /* odd: live (== the handle's tag); even: free */
     uint64_t           gen;   /* the slot generation at downgrade */
-    struct kvbm_store *store; /* one store ref */
+    struct kvbm__store *store; /* one store ref */
     kvbm_handle       *reg;   /* one registration handle ref */
     kvbm_plh           hash;
     uint32_t           id;    /* slot id */
@@ -41,7 +41,7 @@ struct kvbm__wentry {
 };
 
 static struct kvbm__wentry *_Atomic weak_chunks[KVBM__WEAK_MAX_CHUNKS];
-static kvbm_mutex weak_lock = { 0, KVBM_RANK_NONE };
+static kvbm__mutex weak_lock = { 0, KVBM_RANK_NONE };
 static uint32_t weak_nchunks;                               /* under weak_lock */
 static uint32_t weak_free_head = KVBM__NIL, weak_free_tail = KVBM__NIL; /* FIFO */
 
@@ -115,7 +115,7 @@ static struct kvbm__wentry *weak_check(const kvbm_weak *wk, uint32_t *idx_out)
 }
 
 /* A new weak handle on (@s, @id, @gen, @hash) taking one store ref and one ref of @reg. */
-static kvbm_status weak_new(struct kvbm_store *s, uint32_t id, uint64_t gen, kvbm_plh hash,
+static kvbm_status weak_new(struct kvbm__store *s, uint32_t id, uint64_t gen, kvbm_plh hash,
                             kvbm_handle *reg, kvbm_weak **out)
 {
     struct kvbm__wentry *e = weak_alloc(out);
@@ -131,41 +131,41 @@ static kvbm_status weak_new(struct kvbm_store *s, uint32_t id, uint64_t gen, kvb
 
 kvbm_status kvbm_block_downgrade(kvbm_block *b, kvbm_weak **out)
 {
-    struct kvbm_slot *sl = h_slot(b, HK_BLOCK);
-    if (sl == NULL) return bad_handle("kvbm_block_downgrade", "NULL, released or not an immutable block");
-    if (out == NULL) return bad_handle("kvbm_block_downgrade", "out is NULL");
+    struct kvbm__slot *sl = kvbm__bh_slot(b, KVBM__HK_BLOCK);
+    if (sl == NULL) return kvbm__bad_handle("kvbm_block_downgrade", "NULL, released or not an immutable block");
+    if (out == NULL) return kvbm__bad_handle("kvbm_block_downgrade", "out is NULL");
     return weak_new(kvbm__store_of(sl), sl->id, sl->gen, sl->hash, sl->reg, out);
 }
 
 kvbm_status kvbm_weak_upgrade(kvbm_weak *wk, kvbm_block **out)
 {
     struct kvbm__wentry *w = weak_check(wk, NULL);
-    if (w == NULL) return bad_handle("kvbm_weak_upgrade", "NULL or released weak block");
-    if (out == NULL) return bad_handle("kvbm_weak_upgrade", "out is NULL");
-    struct kvbm_store *s = w->store;
+    if (w == NULL) return kvbm__bad_handle("kvbm_weak_upgrade", "NULL or released weak block");
+    if (out == NULL) return kvbm__bad_handle("kvbm_weak_upgrade", "out is NULL");
+    struct kvbm__store *s = w->store;
     if (kvbm__store_is_poisoned(s)) return kvbm__store_poisoned_error(s);
-    struct hwbuf hb;
-    KVBM_TRY(hwbuf_init(&hb, 1));
+    struct kvbm__hwbuf hb;
+    KVBM_TRY(kvbm__hwbuf_init(&hb, 1));
     struct kvbm__post p;
-    post_init(&p);
+    kvbm__post_init(&p);
     bool full = false;
     kvbm__lock(&s->lock);
-    struct kvbm_slot *sl = &s->slots[w->id];
+    struct kvbm__slot *sl = &s->slots[w->id];
     if ((sl->state == KVBM__PRIMARY || sl->state == KVBM__DUPLICATE) && sl->gen == w->gen) {
         if (KVBM_UNLIKELY(atomic_load_explicit(&sl->strong, memory_order_relaxed) >= KVBM__STRONG_MAX)) full = true;
         else atomic_fetch_add_explicit(&sl->strong, 1, memory_order_relaxed);
     } else {
-        sl = lookup_locked(s, w->hash, &p);
+        sl = kvbm__lookup_locked(s, w->hash, &p);
         if (sl != NULL && KVBM_UNLIKELY(atomic_load_explicit(&sl->strong, memory_order_relaxed) >= KVBM__STRONG_MAX))
             full = true;
         else if (sl != NULL)
             atomic_fetch_add_explicit(&sl->strong, 1, memory_order_relaxed);
     }
-    post_locked_end(s, &p);
+    kvbm__post_locked_end(s, &p);
     kvbm__unlock(&s->lock);
-    post_flush(s, &p);
+    kvbm__post_flush(s, &p);
     if (full || sl == NULL) {
-        hwbuf_fini(&hb);
+        kvbm__hwbuf_fini(&hb);
         if (full) {
             kvbm__set_error("kvbm_weak_upgrade: the block already has %" PRIu32 " references", KVBM__STRONG_MAX);
             return KVBM_EOVERFLOW;
@@ -175,16 +175,16 @@ kvbm_status kvbm_weak_upgrade(kvbm_weak *wk, kvbm_block **out)
         return KVBM_ENOENT;
     }
     kvbm__metric_add(s->metrics, KVBM_METRIC_inflight_immutable, 1);
-    *out = (kvbm_block *)h_make(&hb, sl, HK_BLOCK);
-    hwbuf_fini(&hb);
+    *out = (kvbm_block *)kvbm__bh_make(&hb, sl, KVBM__HK_BLOCK);
+    kvbm__hwbuf_fini(&hb);
     return KVBM_OK;
 }
 
 kvbm_status kvbm_weak_clone(kvbm_weak *wk, kvbm_weak **out)
 {
     struct kvbm__wentry *w = weak_check(wk, NULL);
-    if (w == NULL) return bad_handle("kvbm_weak_clone", "NULL or released weak block");
-    if (out == NULL) return bad_handle("kvbm_weak_clone", "out is NULL");
+    if (w == NULL) return kvbm__bad_handle("kvbm_weak_clone", "NULL or released weak block");
+    if (out == NULL) return kvbm__bad_handle("kvbm_weak_clone", "out is NULL");
     return weak_new(w->store, w->id, w->gen, w->hash, w->reg, out);
 }
 
@@ -196,7 +196,7 @@ void kvbm_weak_release(kvbm_weak *wk)
         if (wk != NULL) kvbm__set_error("kvbm_weak_release: released or invalid weak block");
         return;
     }
-    struct kvbm_store *s = w->store;
+    struct kvbm__store *s = w->store;
     kvbm_handle *reg = w->reg;
     weak_free(w, idx);
     kvbm_handle_release(reg);

@@ -1,4 +1,4 @@
-/* tests/fuzz/fuzz_trace.c - libFuzzer target: the Mooncake trace reader (kvbm_trace_parse).
+/* tests/fuzz/fuzz_trace.c - libFuzzer target: the Mooncake trace reader (cli_trace_parse).
  * First byte: error mode (stop/skip); the rest is the file. On success the trace must be
  * well formed (offsets monotonic, ids within bounds); on error nothing may leak. */
 #include <stddef.h>
@@ -12,16 +12,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size == 0) return 0;
-    kvbm_trace_on_error oe = (data[0] & 1) ? KVBM_TRACE_SKIP : KVBM_TRACE_STOP;
-    kvbm_trace t;
+    cli_trace_on_error oe = (data[0] & 1) ? CLI_TRACE_SKIP : CLI_TRACE_STOP;
+    cli_trace t;
     char err[256];
-    if (kvbm_trace_parse("fuzz.jsonl", (const char *)data + 1, size - 1, oe, NULL, &t, err, sizeof err) != 0)
+    if (cli_trace_parse("fuzz.jsonl", (const char *)data + 1, size - 1, oe, NULL, &t, err, sizeof err) != 0)
         return 0;
     if (t.n_requests == 0 || t.offsets[0] != 0) abort();
     for (size_t i = 0; i < t.n_requests; i++) {
         if (t.offsets[i + 1] < t.offsets[i]) abort();
         if (t.offsets[i + 1] - t.offsets[i] > t.max_len) abort();
     }
-    kvbm_trace_free(&t);
+    cli_trace_free(&t);
     return 0;
 }

@@ -15,7 +15,7 @@
 const char *__asan_default_options(void);
 const char *__asan_default_options(void) { return "allocator_may_return_null=1"; }
 
-static struct kvbm_slot *slot_of(kvbm_manager *m, uint32_t id) { return &m->store->slots[id]; }
+static struct kvbm__slot *slot_of(kvbm_manager *m, uint32_t id) { return &m->store->slots[id]; }
 
 /* ---- defect 2: TinyLFU capacities near 2^63 ------------------------------------------- */
 
@@ -63,7 +63,7 @@ KVBM_TEST(weak_upgrade_after_generation_wraparound_does_not_return_another_block
     }
     /* ... and the generation the remaining 2^32 - 1 - real ones would have produced: with
      * a 32-bit generation this equals the weak handle's again (the defect). */
-    struct kvbm_slot *sl = slot_of(m, 0);
+    struct kvbm__slot *sl = slot_of(m, 0);
     __typeof__(sl->gen) saved = sl->gen;
     sl->gen += (uint32_t)(UINT32_MAX - (uint32_t)real);
     kvbm_block *up = NULL;
@@ -258,7 +258,7 @@ KVBM_TEST(clone_fails_with_eoverflow_instead_of_wrapping_the_count)
     kvbm_plh h = tm_hash_for_id(5);
     kvbm_block *b = tm_register_hash(m, h);
     ASSERT_TRUE(b != NULL);
-    struct kvbm_slot *sl = slot_of(m, kvbm_block_id(b));
+    struct kvbm__slot *sl = slot_of(m, kvbm_block_id(b));
     /* the count 2^32 - 1 clones would have produced */
     atomic_store(&sl->strong, UINT32_MAX);
     kvbm_block *c = NULL;

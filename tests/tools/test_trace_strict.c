@@ -9,9 +9,9 @@
 
 static void expect_error(const char *txt, size_t len, const char *needle)
 {
-    kvbm_trace t;
+    cli_trace t;
     char err[256] = "";
-    EXPECT_EQ(kvbm_trace_parse("x.jsonl", txt, len, KVBM_TRACE_STOP, NULL, &t, err, sizeof err), -1);
+    EXPECT_EQ(cli_trace_parse("x.jsonl", txt, len, CLI_TRACE_STOP, NULL, &t, err, sizeof err), -1);
     if (strstr(err, needle) == NULL)
         kvbm_test_fail(__FILE__, __LINE__, "for %s: expected '%s' in '%s'", txt, needle, err);
 }
@@ -42,12 +42,12 @@ KVBM_TEST(single_quotes_and_nul_escapes_are_rejected)
     EXPECT_TRACE_ERROR("{\"hash_ids\": ['1']}", "single quotes");
     EXPECT_TRACE_ERROR("{\"hash_ids\\u0000\": [1]}", "\\u0000");
     /* quotes and escapes inside strings are fine */
-    kvbm_trace t;
+    cli_trace t;
     char err[256] = "";
     const char ok[] = "{\"note\": \"it's \\\"x\\\" 12345678901234567890123\", \"hash_ids\": [1, 2]}";
-    ASSERT_OK(kvbm_trace_parse("x.jsonl", ok, sizeof ok - 1, KVBM_TRACE_STOP, NULL, &t, err, sizeof err));
+    ASSERT_OK(cli_trace_parse("x.jsonl", ok, sizeof ok - 1, CLI_TRACE_STOP, NULL, &t, err, sizeof err));
     EXPECT_EQ(t.n_requests, 1);
-    kvbm_trace_free(&t);
+    cli_trace_free(&t);
 }
 
 KVBM_TEST(hash_token_input_rejects_nul_bytes)

@@ -13,9 +13,9 @@ int kvbm_hash_parse_tokens(const char *buf, size_t len, uint32_t **tok, size_t *
     size_t wl = 0;
     for (size_t i = 0; i <= len; i++) {
         int ch = i < len ? (unsigned char)buf[i] : EOF;
-        if (ch == '\0') return kvbm_tool_fail(err, errlen, "NUL byte in the token input (offset %zu)", i);
+        if (ch == '\0') return cli_fail(err, errlen, "NUL byte in the token input (offset %zu)", i);
         if (ch != EOF && !isspace(ch) && ch != ',') {
-            if (wl + 1 >= sizeof word) return kvbm_tool_fail(err, errlen, "token too long on stdin");
+            if (wl + 1 >= sizeof word) return cli_fail(err, errlen, "token too long on stdin");
             word[wl++] = (char)ch;
             continue;
         }
@@ -23,10 +23,10 @@ int kvbm_hash_parse_tokens(const char *buf, size_t len, uint32_t **tok, size_t *
         word[wl] = '\0';
         wl = 0;
         uint64_t v;
-        if (kvbm_tool_parse_u64(word, UINT32_MAX, &v) != 0)
-            return kvbm_tool_fail(err, errlen, "bad token '%s' on stdin (expected an integer in 0..4294967295)", word);
-        if (kvbm_tool_grow((void **)tok, cap, *n + 1, sizeof **tok) != 0)
-            return kvbm_tool_fail(err, errlen, "out of memory");
+        if (cli_parse_u64(word, UINT32_MAX, &v) != 0)
+            return cli_fail(err, errlen, "bad token '%s' on stdin (expected an integer in 0..4294967295)", word);
+        if (cli_grow((void **)tok, cap, *n + 1, sizeof **tok) != 0)
+            return cli_fail(err, errlen, "out of memory");
         (*tok)[(*n)++] = (uint32_t)v;
     }
     return 0;
