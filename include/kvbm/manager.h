@@ -34,6 +34,7 @@
 #define KVBM_MANAGER_H
 
 #include "kvbm/common.h"
+#include "kvbm/config.h"
 #include "kvbm/plh.h"
 #include "kvbm/registry.h"
 #include "kvbm/metrics.h"
@@ -70,28 +71,8 @@ typedef enum kvbm_dup_policy {
     KVBM_DUP_REJECT = 1  /* a second registration returns the existing block */
 } kvbm_dup_policy;
 
-typedef enum kvbm_backend {
-    KVBM_BACKEND_LINEAGE   = 0, /* default: evict leaves of the prefix forest */
-    KVBM_BACKEND_LRU       = 1,
-    KVBM_BACKEND_MULTI_LRU = 2, /* needs a registry with a frequency tracker */
-    KVBM_BACKEND_HASHMAP   = 3  /* hash map + FIFO reuse policy */
-} kvbm_backend;
-/** "lineage", "lru", "multi-lru", "hashmap"; NULL for other values. */
-KVBM_API const char *kvbm_backend_name(kvbm_backend b);
-
-typedef enum kvbm_lineage_eviction {
-    KVBM_LINEAGE_TICK = 0, /* default: leaves in original insertion order */
-    KVBM_LINEAGE_FIFO = 1  /* leaves in the order they became leaves */
-} kvbm_lineage_eviction;
-
 #define KVBM_BLOCK_COUNT_UNSET UINT64_MAX
-/* The largest block_count of any backend (Lineage: 2^31 - 1); each backend's own limit is
- * kvbm_backend_max_block_count() (LRU, MultiLRU, HashMap: 2^30). */
-#define KVBM_MAX_BLOCK_COUNT   ((uint64_t)INT32_MAX)
-
-/** Largest block_count @b accepts (1..this is valid; beyond: kvbm_manager_create returns
- * KVBM_ECONFIG), or 0 for an unknown backend. Pure; any thread. */
-KVBM_API uint64_t kvbm_backend_max_block_count(kvbm_backend b);
+/* (KVBM_MAX_BLOCK_COUNT and kvbm_backend_max_block_count(): kvbm/config.h) */
 
 /**
  * struct kvbm_manager_config - versioned configuration; start from KVBM_MANAGER_CONFIG_INIT

@@ -8,6 +8,12 @@
 
 #include "registry/registry_int.h"
 #include "store/store_int.h"
+#include "manager/manager_int.h"
+
+struct kvbm_manager {
+    struct kvbm__store *store;
+    kvbm_backend        backend;
+};
 
 const char *kvbm_layout_name(kvbm_layout l)
 {
@@ -16,17 +22,6 @@ const char *kvbm_layout_name(kvbm_layout l)
     case KVBM_G2: return "G2";
     case KVBM_G3: return "G3";
     case KVBM_G4: return "G4";
-    }
-    return NULL;
-}
-
-const char *kvbm_backend_name(kvbm_backend b)
-{
-    switch (b) {
-    case KVBM_BACKEND_LINEAGE:   return "lineage";
-    case KVBM_BACKEND_LRU:       return "lru";
-    case KVBM_BACKEND_MULTI_LRU: return "multi-lru";
-    case KVBM_BACKEND_HASHMAP:   return "hashmap";
     }
     return NULL;
 }
@@ -88,7 +83,8 @@ static kvbm_status config_load(const kvbm_manager_config *in, kvbm_manager_confi
     if (c->block_count == 0) return config_error("block_count must be greater than 0");
     if (c->block_count > kvbm_backend_max_block_count(c->backend))
         return config_error("block_count must be at most %" PRIu64 " for the %s backend, got %" PRIu64,
-                            kvbm_backend_max_block_count(c->backend), kvbm_backend_name(c->backend),
+                            kvbm_backend_max_block_count(c->backend),
+                            kvbm_backend_name(c->backend, c->lineage_eviction),
                             c->block_count);
     if (c->block_size < 1 || c->block_size > 1024)
         return config_error("block_size must be between 1 and 1024, got %" PRIu32, c->block_size);
@@ -194,6 +190,8 @@ void kvbm_manager_destroy(kvbm_manager *m)
     kvbm__free(m);
     kvbm__store_orphan(s);
 }
+
+struct kvbm__store *kvbm__manager_store(const kvbm_manager *m) { return m->store; }
 
 kvbm_mgr_id kvbm_manager_id(const kvbm_manager *m) { return m ? m->store->id : KVBM_MANAGER_ID_NULL; }
 uint64_t kvbm_manager_total_blocks(const kvbm_manager *m) { return m ? m->store->n : 0; }

@@ -1,5 +1,5 @@
 /* tests/fuzz/fuzz_hash_input.c - libFuzzer target: the token input of `kvbm hash`
- * (kvbm_hash_parse_tokens), then the bulk block hasher over what it accepted. First byte:
+ * (cli_hash_parse_tokens), then the bulk block hasher over what it accepted. First byte:
  * block size 2^(b % 11); the rest is the stdin text. */
 #include <stddef.h>
 #include <stdint.h>
@@ -17,7 +17,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uint32_t *tok = NULL;
     size_t n = 0, cap = 0;
     char err[256];
-    int rc = kvbm_hash_parse_tokens((const char *)data + 1, size - 1, &tok, &n, &cap, err, sizeof err);
+    int rc = cli_hash_parse_tokens((const char *)data + 1, size - 1, &tok, &n, &cap, err, sizeof err);
     if (rc == 0 && n >= bs) {
         size_t nb = n / bs, got = 0;
         uint64_t *bh = malloc(nb * sizeof *bh), *sq = malloc(nb * sizeof *sq);

@@ -9,13 +9,14 @@
 #include "harness.h"
 #include "support/manager_helpers.h"
 #include "store/store_int.h"
+#include "manager/manager_int.h"
 #include "kvbm/tracker.h"
 
 /* Sizes beyond the address space must fail with ENOMEM, not abort the ASan build. */
 const char *__asan_default_options(void);
 const char *__asan_default_options(void) { return "allocator_may_return_null=1"; }
 
-static struct kvbm__slot *slot_of(kvbm_manager *m, uint32_t id) { return &m->store->slots[id]; }
+static struct kvbm__slot *slot_of(kvbm_manager *m, uint32_t id) { return &kvbm__manager_store(m)->slots[id]; }
 
 /* ---- defect 2: TinyLFU capacities near 2^63 ------------------------------------------- */
 

@@ -56,11 +56,11 @@ KVBM_TEST(hash_token_input_rejects_nul_bytes)
     size_t n = 0, cap = 0;
     char err[256] = "";
     const char in[] = "2\0" "3";
-    EXPECT_EQ(kvbm_hash_parse_tokens(in, sizeof in - 1, &tok, &n, &cap, err, sizeof err), -1);
+    EXPECT_EQ(cli_hash_parse_tokens(in, sizeof in - 1, &tok, &n, &cap, err, sizeof err), -1);
     EXPECT_TRUE(strstr(err, "NUL") != NULL);
     n = 0;
     const char good[] = " 1, 2\n3\t4294967295 ";
-    EXPECT_EQ(kvbm_hash_parse_tokens(good, sizeof good - 1, &tok, &n, &cap, err, sizeof err), 0);
+    EXPECT_EQ(cli_hash_parse_tokens(good, sizeof good - 1, &tok, &n, &cap, err, sizeof err), 0);
     ASSERT_EQ(n, 4);
     EXPECT_EQ_U64(tok[3], 4294967295u);
     free(tok);

@@ -16,7 +16,7 @@ int cli_cmd_bench(int argc, char **argv);
 /* `kvbm hash` token input: whitespace- or comma-separated integers in 0..2^32-1 from
  * @buf[0..len) appended to *@tok (grown with cli_grow). 0, or -1 with a message in
  * @err (a bad token, a NUL byte, out of memory). Also the fuzz target's entry point. */
-int kvbm_hash_parse_tokens(const char *buf, size_t len, uint32_t **tok, size_t *n, size_t *cap,
+int cli_hash_parse_tokens(const char *buf, size_t len, uint32_t **tok, size_t *n, size_t *cap,
                            char *err, size_t errlen);
 
 /* Usage texts (main.c). */

@@ -25,7 +25,7 @@ static int read_stdin_tokens(uint32_t **tok, size_t *n, size_t *cap)
         if (got == 0) break;
     }
     int rc = ferror(stdin) ? cli_fail(err, sizeof err, "cannot read stdin")
-                           : kvbm_hash_parse_tokens(buf, len, tok, n, cap, err, sizeof err);
+                           : cli_hash_parse_tokens(buf, len, tok, n, cap, err, sizeof err);
     free(buf);
     return rc != 0 ? cli_errorf(-1, "%s", err) : 0;
 }

@@ -6,7 +6,7 @@
 #include "commands.h"
 #include "util.h"
 
-int kvbm_hash_parse_tokens(const char *buf, size_t len, uint32_t **tok, size_t *n, size_t *cap,
+int cli_hash_parse_tokens(const char *buf, size_t len, uint32_t **tok, size_t *n, size_t *cap,
                            char *err, size_t errlen)
 {
     char word[32];
