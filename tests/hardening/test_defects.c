@@ -18,6 +18,18 @@ const char *__asan_default_options(void) { return "allocator_may_return_null=1";
 
 static struct kvbm__slot *slot_of(kvbm_manager *m, uint32_t id) { return &kvbm__manager_store(m)->slots[id]; }
 
+/* A test manager of @n blocks holding one registered block (hash tm_hash_for_id(id)). */
+static kvbm_manager *manager_with_block(uint64_t n, uint32_t id, kvbm_block **b)
+{
+    kvbm_manager *m = create_test_manager(n);
+    *b = m != NULL ? tm_register_hash(m, tm_hash_for_id(id)) : NULL;
+    if (*b == NULL) {
+        tm_manager_destroy(m);
+        return NULL;
+    }
+    return m;
+}
+
 /* ---- defect 2: TinyLFU capacities near 2^63 ------------------------------------------- */
 
 KVBM_TEST(tinylfu_create_rejects_capacities_whose_table_size_overflows)
@@ -85,10 +97,9 @@ KVBM_TEST(weak_upgrade_after_generation_wraparound_does_not_return_another_block
 
 KVBM_TEST(release_many_rejects_repeats_beyond_the_reference_count)
 {
-    kvbm_manager *m = create_test_manager(4);
+    kvbm_block *b = NULL;
+    kvbm_manager *m = manager_with_block(4, 1, &b);
     ASSERT_TRUE(m != NULL);
-    kvbm_block *b = tm_register_hash(m, tm_hash_for_id(1));
-    ASSERT_TRUE(b != NULL);
     int64_t inflight = MET(m, inflight_immutable);
     kvbm_clear_last_error();
     kvbm_block *twice[2] = { b, b };
@@ -132,10 +143,9 @@ KVBM_TEST(release_many_repeat_check_covers_large_batches)
 
 KVBM_TEST(weak_release_twice_is_detected_and_spares_another_owners_handle)
 {
-    kvbm_manager *m = create_test_manager(4);
+    kvbm_block *b = NULL;
+    kvbm_manager *m = manager_with_block(4, 7, &b);
     ASSERT_TRUE(m != NULL);
-    kvbm_block *b = tm_register_hash(m, tm_hash_for_id(7));
-    ASSERT_TRUE(b != NULL);
     kvbm_weak *w1 = NULL, *w2 = NULL;
     ASSERT_OK(kvbm_block_downgrade(b, &w1));
     kvbm_weak_release(w1);
@@ -159,10 +169,9 @@ KVBM_TEST(weak_release_twice_is_detected_and_spares_another_owners_handle)
 
 KVBM_TEST(stale_weak_handles_stay_invalid_across_many_reuses)
 {
-    kvbm_manager *m = create_test_manager(2);
+    kvbm_block *b = NULL;
+    kvbm_manager *m = manager_with_block(2, 3, &b);
     ASSERT_TRUE(m != NULL);
-    kvbm_block *b = tm_register_hash(m, tm_hash_for_id(3));
-    ASSERT_TRUE(b != NULL);
     kvbm_weak *stale[8];
     for (int i = 0; i < 8; i++) {
         ASSERT_OK(kvbm_block_downgrade(b, &stale[i]));
@@ -254,11 +263,9 @@ KVBM_TEST(error_paths_named_in_the_issue_set_their_message)
 
 KVBM_TEST(clone_fails_with_eoverflow_instead_of_wrapping_the_count)
 {
-    kvbm_manager *m = create_test_manager(2);
+    kvbm_block *b = NULL;
+    kvbm_manager *m = manager_with_block(2, 5, &b);
     ASSERT_TRUE(m != NULL);
-    kvbm_plh h = tm_hash_for_id(5);
-    kvbm_block *b = tm_register_hash(m, h);
-    ASSERT_TRUE(b != NULL);
     struct kvbm__slot *sl = slot_of(m, kvbm_block_id(b));
     /* the count 2^32 - 1 clones would have produced */
     atomic_store(&sl->strong, UINT32_MAX);
