@@ -68,14 +68,20 @@ _Noreturn void kvbm__assert_fail(const char *expr, const char *file, int line, c
 
 /* ---- last error (thread-local message, see kvbm_last_error) ----------------------- */
 #if defined(__GNUC__)
-__attribute__((format(printf, 1, 2)))
+__attribute__((format(printf, 1, 2), cold))
 #endif
 void kvbm__set_error(const char *fmt, ...);
 
 /* Set the detail message and yield @st, for one-line error paths:
  *   if (out == NULL) return KVBM_FAIL(KVBM_EINVAL, "%s: out is NULL", __func__);
  * Every error a public function returns comes with its message (kvbm_last_error). */
-#define KVBM_FAIL(st, ...) (kvbm__set_error(__VA_ARGS__), (st))
+#define KVBM_FAIL(st, ...) kvbm__fail((st), __VA_ARGS__)
+/* kvbm__set_error(fmt, ...) and return @st: out of line and cold, so that the hot path of
+ * a function with a one-line error check needs no frame (a tail call). */
+#if defined(__GNUC__)
+__attribute__((format(printf, 2, 3), cold))
+#endif
+kvbm_status kvbm__fail(kvbm_status st, const char *fmt, ...);
 
 /* ---- allocation (src/common/alloc.c) ----------------------------------------------
  * Every library allocation goes through these, so that one test hook can fail the N-th

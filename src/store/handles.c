@@ -316,13 +316,20 @@ kvbm_status kvbm_block_release(kvbm_block *b)
 /* Release builds: clones of one block are the same pointer, so a batch may name a slot
  * several times - but not more often than the slot has references (strong only drops
  * concurrently down to what other holders own, so count > strong is certain misuse).
- * Counts the occurrences of each slot in an open-addressing table of >= 2n entries (on
- * the stack up to RM_STACK entries); returns the index of the first occurrence beyond
- * the slot's count, or n. Only repeated slots read their count. */
-#define RM_STACK 256
+ * The validation loop of release_many filters: one bit per handle in a stack bitmap of
+ * 128 bits per handle (1 Ki..16 Ki bits) indexed by address bits 4 and up (slots are 48
+ * bytes apart, so two slots of one store share a bit only when their ids differ by a
+ * multiple of the map size); only a batch in which two handles share a bit is counted
+ * exactly here: an open-addressing table of >= 2n entries (on the stack up to RM_STACK
+ * entries, else heap, else pairwise). Returns the index of the first occurrence beyond
+ * its slot's count, or n. */
+typedef kvbm_block *const *blk_arr;
+#define RM_STACK    256
+#define RM_MAP_MIN  1024u
+#define RM_MAP_MAX  16384u
 struct rm_ent { const void *p; uint32_t c; };
 
-static size_t rm_scan(kvbm_block *const *b, size_t n, struct rm_ent *t, size_t mask)
+static size_t rm_scan(blk_arr b, size_t n, struct rm_ent *t, size_t mask)
 {
     for (size_t i = 0; i < n; i++) {
         if (b[i] == NULL) continue;
@@ -338,7 +345,7 @@ static size_t rm_scan(kvbm_block *const *b, size_t n, struct rm_ent *t, size_t m
     return n;
 }
 
-static __attribute__((noinline)) size_t rm_repeats_beyond_refs(kvbm_block *const *b, size_t n)
+static __attribute__((noinline)) size_t rm_count_exactly(blk_arr b, size_t n)
 {
     size_t cap = 4;
     while (cap < 2 * n) cap <<= 1;
@@ -366,6 +373,13 @@ kvbm_status kvbm_block_release_many(kvbm_block *const *b, size_t n)
     if (n == 0) return KVBM_OK;
     if (b == NULL) return kvbm__bad_handle("kvbm_block_release_many", "NULL array");
     size_t bad = n;
+#if !KVBM_CHECKED_HANDLES
+    uint64_t map[RM_MAP_MAX / 64]; /* repeat filter (see rm_count_exactly) */
+    size_t mbits = RM_MAP_MIN;
+    while (mbits < RM_MAP_MAX && mbits < 128 * n) mbits <<= 1;
+    memset(map, 0, mbits / 8);
+    uint64_t seen = 0;
+#endif
     for (size_t i = 0; i < n; i++) {
         if (b[i] == NULL) continue;
         if (kvbm__bh_slot(b[i], KVBM__HK_BLOCK) == NULL) { bad = i; break; }
@@ -373,13 +387,18 @@ kvbm_status kvbm_block_release_many(kvbm_block *const *b, size_t n)
         struct kvbm__hw *w = (struct kvbm__hw *)b[i];
         if (w->pend) { bad = i; break; }
         w->pend = 1;
+#else
+        size_t k = ((uintptr_t)b[i] >> 4) & (mbits - 1);
+        uint64_t bit = UINT64_C(1) << (k & 63);
+        seen |= map[k >> 6] & bit;
+        map[k >> 6] |= bit;
 #endif
     }
 #if KVBM_CHECKED_HANDLES
     for (size_t i = 0; i < (bad < n ? bad : n); i++)
         if (b[i] != NULL) ((struct kvbm__hw *)b[i])->pend = 0;
 #else
-    if (bad == n && n > 1) bad = rm_repeats_beyond_refs(b, n);
+    if (KVBM_UNLIKELY(seen != 0) && bad == n) bad = rm_count_exactly(b, n);
 #endif
     if (bad < n) {
         kvbm__set_error("kvbm_block_release_many: handle %zu is released, repeated beyond its "

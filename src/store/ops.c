@@ -304,6 +304,21 @@ static inline void touch_cells_fill(kvbm_tracker *tr, const kvbm__touch_cells *c
     }
 }
 
+/* Under the lock, pass 2 of match: out[i]'s slot is at its reference limit. Undo that
+ * increment and put the slots resurrected by pass 1 for out[i..k) (tag bit 0, strong 0)
+ * back into the inactive pool; the match is out[0..i). Rare: 2^31 live references. */
+static __attribute__((cold, noinline)) size_t match_truncate(struct kvbm__store *s, kvbm_block **out,
+                                                             size_t i, size_t k, struct kvbm__post *p)
+{
+    struct kvbm__slot *sat = (struct kvbm__slot *)((uintptr_t)out[i] & ~(uintptr_t)1);
+    atomic_fetch_sub_explicit(&sat->strong, 1, memory_order_relaxed);
+    for (size_t j = i + 1; j < k; j++) {
+        uintptr_t v = (uintptr_t)out[j];
+        if (v & 1u) kvbm__store_drop_locked(s, (struct kvbm__slot *)(v & ~(uintptr_t)1), p);
+    }
+    return i;
+}
+
 kvbm_status kvbm__store_match(struct kvbm__store *s, const kvbm_plh *hashes, size_t n,
                               kvbm_block **out, size_t *matched)
 {
@@ -328,16 +343,19 @@ kvbm_status kvbm__store_match(struct kvbm__store *s, const kvbm_plh *hashes, siz
         int64_t before = p.d_inactive;
         struct kvbm__slot *sl = kvbm__lookup_locked(s, hashes[k], &p);
         if (sl == NULL) break;
-        /* a block at its reference limit ends the match (resurrected ones are at 0) */
-        if (KVBM_UNLIKELY(atomic_load_explicit(&sl->strong, memory_order_relaxed) >= KVBM__STRONG_MAX)) break;
         /* tag bit 0: resurrected here (strong == 0, invisible to others: no RMW needed) */
         out[k] = (kvbm_block *)((uintptr_t)sl | (p.d_inactive != before ? 1u : 0u));
     }
     for (size_t i = 0; i < k; i++) {
         uintptr_t v = (uintptr_t)out[i];
         struct kvbm__slot *sl = (struct kvbm__slot *)(v & ~(uintptr_t)1);
-        if (v & 1u) atomic_store_explicit(&sl->strong, 1, memory_order_relaxed);
-        else atomic_fetch_add_explicit(&sl->strong, 1, memory_order_relaxed);
+        if (v & 1u) {
+            atomic_store_explicit(&sl->strong, 1, memory_order_relaxed);
+        } else if (KVBM_UNLIKELY(atomic_fetch_add_explicit(&sl->strong, 1, memory_order_relaxed) >=
+                                 KVBM__STRONG_MAX)) {
+            k = match_truncate(s, out, i, k, &p); /* a block at its reference limit ends the match */
+            break;
+        }
         out[i] = (kvbm_block *)kvbm__bh_make(&hb, sl, KVBM__HK_BLOCK);
     }
     kvbm__post_locked_end(s, &p);

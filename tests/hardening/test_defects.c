@@ -282,3 +282,37 @@ KVBM_TEST(clone_fails_with_eoverflow_instead_of_wrapping_the_count)
     CK(kvbm_block_release(b));
     tm_manager_destroy(m);
 }
+
+KVBM_TEST(match_and_weak_upgrade_stop_at_the_reference_limit)
+{
+    kvbm_manager *m = create_test_manager(4);
+    ASSERT_TRUE(m != NULL);
+    kvbm_plh h[3] = { tm_plh(71, false, 0, 0), tm_plh(72, true, 71, 1), tm_plh(73, true, 72, 2) };
+    kvbm_block *b[3];
+    ASSERT_TRUE(tm_register_hashes(m, h, 3, b));
+    ASSERT_OK(CK(kvbm_block_release(b[2])));          /* h[2] cached, h[0], h[1] held */
+    kvbm_weak *w = NULL;
+    ASSERT_OK(kvbm_block_downgrade(b[1], &w));
+    struct kvbm__slot *sl = slot_of(m, kvbm_block_id(b[1]));
+    atomic_store(&sl->strong, KVBM__STRONG_MAX);     /* what 2^31 references leave */
+    kvbm_block *out[3] = { 0 };
+    size_t got = 9;
+    /* h[0] matches, h[1] is at the limit: the match ends there, and h[2] (resurrected by
+     * the lookup pass) goes back to the inactive pool */
+    ASSERT_OK(kvbm_manager_match_blocks(m, h, 3, out, &got));
+    EXPECT_EQ(got, 1);
+    EXPECT_EQ(kvbm_manager_inactive_len(m), 1);
+    EXPECT_EQ_U64(kvbm_block_use_count(b[1]), KVBM__STRONG_MAX);
+    kvbm_block *up = NULL;
+    EXPECT_STATUS(kvbm_weak_upgrade(w, &up), KVBM_EOVERFLOW);
+    atomic_store(&sl->strong, 1);
+    EXPECT_OK(kvbm_manager_check_invariants(m));
+    CK(kvbm_block_release_many(out, got));
+    ASSERT_OK(kvbm_manager_match_blocks(m, h, 3, out, &got)); /* and all three without the limit */
+    EXPECT_EQ(got, 3);
+    CK(kvbm_block_release_many(out, got));
+    CK(kvbm_block_release_many(b, 2));
+    kvbm_weak_release(w);
+    EXPECT_EQ(kvbm_manager_inactive_len(m), 3);
+    tm_manager_destroy(m);
+}
