@@ -4,8 +4,8 @@
 # new inputs go to a scratch directory). Used by scripts/test.sh with the default 15 s;
 # tests/fuzz/README.md has the long-run command.
 #   scripts/fuzz.sh [BUILD_DIR] [SECONDS]      (defaults: build/test/clang-fuzz, 15)
-# Prints one "[ ok ]"/"[FAIL]" line per target and writes "passed failed" to
-# BUILD_DIR/test-totals. Exit 0 iff every target ran its time without a finding.
+# Prints one "[ ok ]"/"[FAIL]" line per target, then "N passed, N failed" (what
+# scripts/test.sh's step reads; also written to BUILD_DIR/test-totals). Exit 0 iff every target ran its time without a finding.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dir=${1:-build/test/clang-fuzz}
@@ -14,8 +14,8 @@ jobs=$(nproc 2>/dev/null || echo 2)
 mkdir -p "$dir"
 cmake -S . -B "$dir" -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKVBM_DEBUG=1 \
       -DKVBM_WERROR=ON -DKVBM_FUZZ=ON "-DKVBM_SANITIZE=address;undefined" -DKVBM_BUILD_TESTS=OFF \
-      -DKVBM_BUILD_BENCH=OFF -DKVBM_BUILD_TOOLS=ON >"$dir/configure.log" 2>&1 || { cat "$dir/configure.log"; exit 1; }
-cmake --build "$dir" -j "$jobs" --target fuzz_all >"$dir/build.log" 2>&1 || { tail -n 60 "$dir/build.log"; exit 1; }
+      -DKVBM_BUILD_BENCH=OFF -DKVBM_BUILD_TOOLS=ON >"$dir/configure.log" 2>&1 || { cat "$dir/configure.log"; echo "0 passed, 1 failed"; exit 1; }
+cmake --build "$dir" -j "$jobs" --target fuzz_all >"$dir/build.log" 2>&1 || { tail -n 60 "$dir/build.log"; echo "0 passed, 1 failed"; exit 1; }
 pass=0; fail=0
 for bin in "$dir"/fuzz/fuzz_*; do
   name=$(basename "$bin"); name=${name#fuzz_}
@@ -32,5 +32,5 @@ for bin in "$dir"/fuzz/fuzz_*; do
   fi
 done
 echo "$pass $fail" >"$dir/test-totals"
-echo "fuzz: $pass passed, $fail failed"
+echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
