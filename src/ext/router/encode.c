@@ -11,7 +11,7 @@
 
 /* ---- validation -------------------------------------------------------------------- */
 
-kvbm_status kvbm__router_check_event(const kvbm_router_event *ev, const char *fn)
+static kvbm_status check_event(const kvbm_router_event *ev, const char *fn)
 {
     if ((unsigned)ev->storage_tier > KVBM_ROUTER_TIER_EXTERNAL || (unsigned)ev->kind > KVBM_ROUTER_CLEARED) {
         kvbm__set_error("%s: tier %d or kind %d outside its enum", fn, (int)ev->storage_tier, (int)ev->kind);
@@ -40,6 +40,17 @@ kvbm_status kvbm__router_check_event(const kvbm_router_event *ev, const char *fn
             }
     }
     return KVBM_OK;
+}
+
+/* the arguments of both encoders: @buf may be NULL only with @cap 0 */
+static kvbm_status check_args(const kvbm_router_event *ev, const void *buf, size_t cap, const size_t *len,
+                              const char *fn)
+{
+    if (ev == NULL || len == NULL || (buf == NULL && cap > 0)) {
+        kvbm__set_error("%s: %s is NULL", fn, ev == NULL ? "ev" : len == NULL ? "len" : "buf");
+        return KVBM_EINVAL;
+    }
+    return check_event(ev, fn);
 }
 
 /* ---- msgpack ----------------------------------------------------------------------- */
@@ -102,11 +113,7 @@ static void pk_block(msgpack_packer *pk, const kvbm_router_stored_block *b)
 
 kvbm_status kvbm_router_event_encode(const kvbm_router_event *ev, uint8_t *buf, size_t cap, size_t *len)
 {
-    if (ev == NULL || len == NULL || (buf == NULL && cap > 0)) {
-        kvbm__set_error("kvbm_router_event_encode: %s is NULL", ev == NULL ? "ev" : len == NULL ? "len" : "buf");
-        return KVBM_EINVAL;
-    }
-    KVBM_TRY(kvbm__router_check_event(ev, "kvbm_router_event_encode"));
+    KVBM_TRY(check_args(ev, buf, cap, len, "kvbm_router_event_encode"));
     struct wbuf w = { buf, cap, 0 };
     msgpack_packer pk;
     msgpack_packer_init(&pk, &w, wbuf_write);
@@ -201,11 +208,7 @@ static void jp_block(struct jbuf *j, const kvbm_router_stored_block *b)
 
 kvbm_status kvbm_router_event_to_json(const kvbm_router_event *ev, char *buf, size_t cap, size_t *len)
 {
-    if (ev == NULL || len == NULL || (buf == NULL && cap > 0)) {
-        kvbm__set_error("kvbm_router_event_to_json: %s is NULL", ev == NULL ? "ev" : len == NULL ? "len" : "buf");
-        return KVBM_EINVAL;
-    }
-    KVBM_TRY(kvbm__router_check_event(ev, "kvbm_router_event_to_json"));
+    KVBM_TRY(check_args(ev, buf, cap, len, "kvbm_router_event_to_json"));
     struct jbuf j = { buf, cap, 0 };
     jp(&j, "{\"worker_id\":%" PRIu64 ",\"storage_tier\":\"%s\",\"event\":{\"event_id\":%" PRIu64 ",\"data\":",
        ev->worker_id, kvbm_router_tier_name(ev->storage_tier), ev->event_id);
