@@ -247,7 +247,7 @@ static PyObject *bl_stage(PyObject *self, PyObject *args, PyObject *kw)
     kvbmpy_BlockList *l = (kvbmpy_BlockList *)self;
     PyObject *hs;
     unsigned int bs = l->mgr->block_size;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "O|I:stage", kwlist, &hs, &bs))
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O|O&:stage", kwlist, &hs, kvbmpy_conv_u32, &bs))
         return NULL;
     if (check_mutable(l, "stage") < 0 || kvbmpy_check_alive() < 0)
         return NULL;

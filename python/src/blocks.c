@@ -230,7 +230,7 @@ static PyObject *mut_stage(PyObject *self, PyObject *args, PyObject *kw)
     static char *kwlist[] = { "plh", "block_size", NULL };
     PyObject *plh_obj;
     unsigned int bs = ((kvbmpy_Block *)self)->mgr->block_size;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "O|I:stage", kwlist, &plh_obj, &bs))
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O|O&:stage", kwlist, &plh_obj, kvbmpy_conv_u32, &bs))
         return NULL;
     kvbm_plh plh;
     if (kvbmpy_plh_from_obj(plh_obj, &plh) < 0)

@@ -74,6 +74,10 @@ typedef struct {
     Py_buffer       view;
     int             has_view;
 } kvbmpy_tokens;
+/* PyArg "O&" converters: an int in 0..UINT32_MAX (unsigned int *) or 0..UINT64_MAX
+ * (unsigned long long *); InvalidArgumentError outside, TypeError for non-ints. */
+int kvbmpy_conv_u32(PyObject *o, void *out);
+int kvbmpy_conv_u64(PyObject *o, void *out);
 int  kvbmpy_tokens_get(PyObject *obj, kvbmpy_tokens *out);
 void kvbmpy_tokens_free(kvbmpy_tokens *t);
 

@@ -282,7 +282,8 @@ static PyObject *hashes_from_tokens(PyObject *cls, PyObject *args, PyObject *kw)
     PyObject *tok, *parent_obj = Py_None;
     unsigned int bs = 16;
     unsigned long long salt = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "O|IKO:from_tokens", kwlist, &tok, &bs, &salt,
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O|O&O&O:from_tokens", kwlist, &tok, kvbmpy_conv_u32, &bs,
+                                     kvbmpy_conv_u64, &salt,
                                      &parent_obj))
         return NULL;
     kvbm_plh parent, *pp = NULL;
@@ -463,3 +464,35 @@ PyTypeObject kvbmpy_HashesType = {
     .tp_hash = PyObject_HashNotImplemented,
     .tp_methods = hashes_methods,
 };
+
+/* ---- integer argument converters (PyArg "O&") --------------------------------------- */
+
+static int conv_range(PyObject *o, unsigned long long max, unsigned long long *out)
+{
+    if (!PyLong_Check(o)) {
+        PyErr_Format(PyExc_TypeError, "expected an int, not %.80s", Py_TYPE(o)->tp_name);
+        return 0;
+    }
+    unsigned long long v = PyLong_AsUnsignedLongLong(o);
+    if ((v == (unsigned long long)-1 && PyErr_Occurred()) || v > max) {
+        PyErr_Clear();
+        kvbmpy_raise_msg(KVBM_EINVAL, "%R is out of range (0..%llu)", o, max);
+        return 0;
+    }
+    *out = v;
+    return 1;
+}
+
+int kvbmpy_conv_u32(PyObject *o, void *out)
+{
+    unsigned long long v;
+    if (!conv_range(o, UINT32_MAX, &v))
+        return 0;
+    *(unsigned int *)out = (unsigned int)v;
+    return 1;
+}
+
+int kvbmpy_conv_u64(PyObject *o, void *out)
+{
+    return conv_range(o, UINT64_MAX, (unsigned long long *)out);
+}

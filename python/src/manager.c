@@ -55,9 +55,10 @@ static PyObject *manager_new(PyTypeObject *type, PyObject *args, PyObject *kw)
     const char *backend = "lineage", *label = NULL;
     int reset_on_release = 0;
     unsigned long long tier = KVBM_G1;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "O|IsO$OOpKz:Manager", kwlist, &count_obj, &bs,
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O|O&sO$OOpO&z:Manager", kwlist, &count_obj,
+                                     kvbmpy_conv_u32, &bs,
                                      &backend, &registry, &dup, &thr, &reset_on_release,
-                                     &tier, &label))
+                                     kvbmpy_conv_u64, &tier, &label))
         return NULL;
     kvbm_manager_config cfg = KVBM_MANAGER_CONFIG_INIT;
     if (!PyLong_Check(count_obj)) {

@@ -129,7 +129,7 @@ static PyObject *reg_check_presence(PyObject *self, PyObject *args, PyObject *kw
     static char *kwlist[] = { "hashes", "tier", NULL };
     PyObject *hs;
     unsigned long long tier = KVBM_G1;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "O|K:check_presence", kwlist, &hs, &tier))
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O|O&:check_presence", kwlist, &hs, kvbmpy_conv_u64, &tier))
         return NULL;
     kvbmpy_plhs v;
     if (kvbmpy_plhs_get(hs, &v) < 0)

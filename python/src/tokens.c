@@ -53,7 +53,8 @@ static PyObject *token_block_new(PyTypeObject *type, PyObject *args, PyObject *k
     static char *kwlist[] = { "tokens", "salt", "parent", NULL };
     PyObject *tok, *parent = Py_None;
     unsigned long long salt = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "O|KO:TokenBlock", kwlist, &tok, &salt, &parent))
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O|O&O:TokenBlock", kwlist, &tok, kvbmpy_conv_u64,
+                                     &salt, &parent))
         return NULL;
     if (parent != Py_None && !Py_IS_TYPE(parent, &kvbmpy_TokenBlockType)) {
         PyErr_Format(PyExc_TypeError, "parent must be a kvbm.TokenBlock or None, not %.80s",
@@ -174,7 +175,8 @@ static PyObject *seq_new(PyTypeObject *type, PyObject *args, PyObject *kw)
     static char *kwlist[] = { "tokens", "block_size", "salt", NULL };
     PyObject *tok = NULL, *salt_obj = Py_None;
     unsigned int bs = 16;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "|OIO:TokenBlockSequence", kwlist, &tok, &bs,
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "|OO&O:TokenBlockSequence", kwlist, &tok,
+                                     kvbmpy_conv_u32, &bs,
                                      &salt_obj))
         return NULL;
     unsigned long long salt = 0;
