@@ -4,6 +4,7 @@
 #   gcc   Release (KVBM_DEBUG=0)          : whole suite, the shipping configuration
 #   clang ASan+UBSan (KVBM_DEBUG=2)      : whole suite, debug-only checks included
 #   clang TSan (KVBM_DEBUG=1)            : concurrency tests (*concurrent*, *stress*, *race*)
+#   python: the extension built in-tree against gcc-release's libkvbm.a, pytest python/tests
 # Ends with the line "N passed, N failed" over all builds; exit 0 iff nothing failed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -34,6 +35,9 @@ if ./scripts/install_check.sh "$root/gcc-release"; then :; else status=1; fi
 if [ -f "$root/gcc-release/test-totals" ]; then
   read -r p f < "$root/gcc-release/test-totals"; total_p=$((total_p + p)); total_f=$((total_f + f))
 fi
+echo "==== python binding (extension against gcc-release, pytest) ===="
+./scripts/python_tests.sh "$root/gcc-release" || status=1
+read -r p f < "$root/gcc-release/python-totals"; total_p=$((total_p + p)); total_f=$((total_f + f))
 run_build clang-asan clang all -DCMAKE_BUILD_TYPE=Debug -DKVBM_DEBUG=2 \
   "-DKVBM_SANITIZE=address;undefined" -DKVBM_BUILD_BENCH=OFF || { status=1; total_f=$((total_f + 1)); }
 TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
