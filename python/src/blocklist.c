@@ -79,7 +79,7 @@ static PyObject *bl_release(PyObject *self, PyObject *unused)
     l->released = 1;
     Py_ssize_t k = take_all_reversed(l, tmp);
     kvbm_status s;
-    KVBMPY_NOGIL(s = release_handles(l->kind, tmp, k));
+    KVBMPY_NOGIL_IF(k, s = release_handles(l->kind, tmp, k));
     if (tmp != stack)
         PyMem_Free(tmp);
     if (s != KVBM_OK)
@@ -194,7 +194,7 @@ static PyObject *stage_all(kvbmpy_BlockList *l, const kvbm_plh *plhs, uint32_t b
     memcpy(in, l->h, (size_t)n * sizeof(void *));
     memset(l->h, 0, (size_t)n * sizeof(void *));
     kvbm_status s;
-    KVBMPY_NOGIL(s = kvbm_mutable_stage_many((kvbm_mutable *const *)in, plhs, (size_t)n,
+    KVBMPY_NOGIL_IF(n, s = kvbm_mutable_stage_many((kvbm_mutable *const *)in, plhs, (size_t)n,
                                              block_size, (kvbm_complete **)out->h));
     if (s != KVBM_OK) {
         memcpy(l->h, in, (size_t)n * sizeof(void *));
@@ -219,14 +219,18 @@ static int check_mutable(kvbmpy_BlockList *l, const char *op)
     return all_held(l);
 }
 
-static PyObject *bl_complete(PyObject *self, PyObject *args, PyObject *kw)
+static PyObject *bl_complete(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
+                             PyObject *kwnames)
 {
-    static char *kwlist[] = { "token_blocks", "start", NULL };
+    static const char *const names[] = { "token_blocks", "start" };
     kvbmpy_BlockList *l = (kvbmpy_BlockList *)self;
-    PyObject *tbs;
+    PyObject *a[2];
     Py_ssize_t start = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "O|n:complete", kwlist, &tbs, &start))
+    if (kvbmpy_args("complete", args, nargs, kwnames, names, 2, 1, a) < 0)
         return NULL;
+    if (a[1] && (start = PyLong_AsSsize_t(a[1])) == -1 && PyErr_Occurred())
+        return NULL;
+    PyObject *tbs = a[0];
     if (check_mutable(l, "complete") < 0 || kvbmpy_check_alive() < 0)
         return NULL;
     Py_ssize_t n = Py_SIZE(l);
@@ -241,14 +245,17 @@ static PyObject *bl_complete(PyObject *self, PyObject *args, PyObject *kw)
     return r;
 }
 
-static PyObject *bl_stage(PyObject *self, PyObject *args, PyObject *kw)
+static PyObject *bl_stage(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
+                          PyObject *kwnames)
 {
-    static char *kwlist[] = { "hashes", "block_size", NULL };
+    static const char *const names[] = { "hashes", "block_size" };
     kvbmpy_BlockList *l = (kvbmpy_BlockList *)self;
-    PyObject *hs;
+    PyObject *a[2];
     unsigned int bs = l->mgr->block_size;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "O|O&:stage", kwlist, &hs, kvbmpy_conv_u32, &bs))
+    if (kvbmpy_args("stage", args, nargs, kwnames, names, 2, 1, a) < 0 ||
+        (a[1] && !kvbmpy_conv_u32(a[1], &bs)))
         return NULL;
+    PyObject *hs = a[0];
     if (check_mutable(l, "stage") < 0 || kvbmpy_check_alive() < 0)
         return NULL;
     kvbmpy_plhs v;
@@ -293,12 +300,12 @@ static PyMethodDef bl_methods[] = {
       "release(): release every block still held, tail first, in one call (immutable\n"
       "blocks park in the cache; mutable and complete ones return to the reset pool).\n"
       "A second release() raises ReleasedError." },
-    { "complete", (PyCFunction)(void (*)(void))bl_complete, METH_VARARGS | METH_KEYWORDS,
+    { "complete", (PyCFunction)(void (*)(void))bl_complete, METH_FASTCALL | METH_KEYWORDS,
       "complete(token_blocks, start=0) -> BlockList[CompleteBlock]\n\n"
       "Stage block i with token block start + i, for the whole list in one call.\n"
       "token_blocks: a TokenBlockSequence or a list of TokenBlock (each of the manager's\n"
       "block size). Consumes this list on success; unchanged on error." },
-    { "stage", (PyCFunction)(void (*)(void))bl_stage, METH_VARARGS | METH_KEYWORDS,
+    { "stage", (PyCFunction)(void (*)(void))bl_stage, METH_FASTCALL | METH_KEYWORDS,
       "stage(hashes, block_size=manager.block_size) -> BlockList[CompleteBlock]\n\n"
       "Stage block i with hashes[i] (one hash per block), in one call." },
     { "__enter__", bl_enter, METH_NOARGS, "Context manager: returns the list." },

@@ -225,15 +225,17 @@ static PyObject *stage_with(PyObject *self, kvbm_plh plh, uint32_t bs)
     return kvbmpy_block_new(((kvbmpy_Block *)self)->mgr, KVBMPY_COMPLETE, out);
 }
 
-static PyObject *mut_stage(PyObject *self, PyObject *args, PyObject *kw)
+static PyObject *mut_stage(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
+                           PyObject *kwnames)
 {
-    static char *kwlist[] = { "plh", "block_size", NULL };
-    PyObject *plh_obj;
+    static const char *const names[] = { "plh", "block_size" };
+    PyObject *a[2];
     unsigned int bs = ((kvbmpy_Block *)self)->mgr->block_size;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "O|O&:stage", kwlist, &plh_obj, kvbmpy_conv_u32, &bs))
+    if (kvbmpy_args("stage", args, nargs, kwnames, names, 2, 1, a) < 0 ||
+        (a[1] && !kvbmpy_conv_u32(a[1], &bs)))
         return NULL;
     kvbm_plh plh;
-    if (kvbmpy_plh_from_obj(plh_obj, &plh) < 0)
+    if (kvbmpy_plh_from_obj(a[0], &plh) < 0)
         return NULL;
     return stage_with(self, plh, bs);
 }
@@ -262,7 +264,7 @@ static PyObject *comp_reset(PyObject *self, PyObject *unused)
 
 static PyObject *comp_register(PyObject *self, PyObject *unused)
 {
-    return PyObject_CallMethod((PyObject *)((kvbmpy_Block *)self)->mgr, "register", "O", self);
+    return kvbmpy_manager_register((PyObject *)((kvbmpy_Block *)self)->mgr, self);
 }
 
 /* clone / downgrade / pin / upgrade: a new standalone object of @kind */
@@ -323,7 +325,7 @@ static PyObject *imm_set_evict(PyObject *self, PyObject *arg)
     { "manager", b_manager, NULL, "The owning kvbm.Manager.", NULL }
 
 static PyMethodDef mut_methods[] = {
-    { "stage", (PyCFunction)(void (*)(void))mut_stage, METH_VARARGS | METH_KEYWORDS,
+    { "stage", (PyCFunction)(void (*)(void))mut_stage, METH_FASTCALL | METH_KEYWORDS,
       "stage(plh, block_size=manager.block_size) -> CompleteBlock: consume this block,\n"
       "staging it with sequence hash plh (SizeMismatchError if block_size differs)." },
     { "complete", mut_complete, METH_O,

@@ -30,6 +30,20 @@
         PyEval_RestoreThread(kvbmpy_ts_);                    \
     } while (0)
 
+/* Batches of at least this many blocks run with the GIL released. Smaller batches hold the
+ * store lock for well under a microsecond and no kvbm lock holder ever needs the GIL (the
+ * binding attaches no Python callbacks), so keeping the GIL there cannot deadlock and
+ * saves the ~100 ns GIL hand-off that would dominate a 1-block call (docs/design/python.md). */
+#define KVBMPY_NOGIL_MIN 16
+#define KVBMPY_NOGIL_IF(n, stmt)                 \
+    do {                                         \
+        if ((n) >= KVBMPY_NOGIL_MIN)             \
+            KVBMPY_NOGIL(stmt);                  \
+        else {                                   \
+            stmt;                                \
+        }                                        \
+    } while (0)
+
 /* ---- errors.c ---------------------------------------------------------------------- */
 extern PyObject *kvbmpy_Error;         /* kvbm.Error */
 extern PyObject *kvbmpy_ReleasedError; /* kvbm.ReleasedError (EINVAL) */
@@ -77,18 +91,23 @@ typedef struct {
 /* PyArg "O&" converters: an int in 0..UINT32_MAX (unsigned int *) or 0..UINT64_MAX
  * (unsigned long long *); InvalidArgumentError outside, TypeError for non-ints. */
 int kvbmpy_conv_u32(PyObject *o, void *out);
+/* Bind the arguments of a METH_FASTCALL | METH_KEYWORDS call to @names: out[i] is the
+ * borrowed argument or NULL when not given; the first @required are mandatory.
+ * TypeError (0 / -1 return) for unknown, repeated, missing or surplus arguments. */
+int kvbmpy_args(const char *fname, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames,
+                const char *const *names, int n, int required, PyObject **out);
 int kvbmpy_conv_u64(PyObject *o, void *out);
 int  kvbmpy_tokens_get(PyObject *obj, kvbmpy_tokens *out);
 void kvbmpy_tokens_free(kvbmpy_tokens *t);
 
 /* ---- tokens.c ---------------------------------------------------------------------- */
 typedef struct {
-    PyObject_HEAD
+    PyObject_VAR_HEAD         /* ob_size = size */
     kvbm_plh  plh;
     uint64_t  salt, block_hash, seq_hash, position, parent;
     int       has_parent;
     uint32_t  size;
-    uint32_t *tokens; /* PyMem copy of the block's tokens */
+    uint32_t  tokens[1];      /* copy of the block's tokens, stored inline */
 } kvbmpy_TokenBlock;
 extern PyTypeObject kvbmpy_TokenBlockType;
 extern PyTypeObject kvbmpy_TokenBlockSequenceType;
@@ -117,6 +136,8 @@ typedef struct {
     kvbm_mgr_id   id;
 } kvbmpy_Manager;
 extern PyTypeObject kvbmpy_ManagerType;
+/* Manager.register(arg) (also used by CompleteBlock.register). */
+PyObject *kvbmpy_manager_register(PyObject *mgr, PyObject *arg);
 
 /* ---- blocklist.c / blocks.c -------------------------------------------------------- */
 enum { KVBMPY_MUTABLE = 0, KVBMPY_COMPLETE = 1, KVBMPY_IMMUTABLE = 2 };

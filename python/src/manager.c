@@ -255,7 +255,7 @@ static PyObject *do_allocate(kvbmpy_Manager *self, PyObject *arg, int want_evict
     }
     kvbm_status s;
     size_t n_ev = 0;
-    KVBMPY_NOGIL(s = kvbm_manager_allocate(self->m, (size_t)n, (kvbm_mutable **)l->h,
+    KVBMPY_NOGIL_IF(n, s = kvbm_manager_allocate(self->m, (size_t)n, (kvbm_mutable **)l->h,
                                            ev ? ev->v : NULL, &n_ev));
     if (s != KVBM_OK) {
         Py_SET_SIZE(l, 0);
@@ -286,7 +286,7 @@ static PyObject *mgr_allocate_evicting(PyObject *self, PyObject *arg)
     return do_allocate((kvbmpy_Manager *)self, arg, 1);
 }
 
-static PyObject *mgr_register(PyObject *self_, PyObject *arg)
+PyObject *kvbmpy_manager_register(PyObject *self_, PyObject *arg)
 {
     kvbmpy_Manager *self = (kvbmpy_Manager *)self_;
     if (kvbmpy_check_alive() < 0)
@@ -302,7 +302,7 @@ static PyObject *mgr_register(PyObject *self_, PyObject *arg)
         kvbm_block *out;
         *slot = NULL;
         kvbm_status s;
-        KVBMPY_NOGIL(s = kvbm_manager_register_block(self->m, in, &out));
+        s = kvbm_manager_register_block(self->m, in, &out);
         if (s != KVBM_OK) {
             *slot = in;
             return kvbmpy_raise(s);
@@ -317,7 +317,7 @@ static PyObject *mgr_register(PyObject *self_, PyObject *arg)
     kvbmpy_BlockList *out = kvbmpy_blocklist_new(self, KVBMPY_IMMUTABLE, n);
     kvbm_status s = KVBM_ENOMEM;
     if (out)
-        KVBMPY_NOGIL(s = kvbm_manager_register_blocks(self->m, (kvbm_complete *const *)in,
+        KVBMPY_NOGIL_IF(n, s = kvbm_manager_register_blocks(self->m, (kvbm_complete *const *)in,
                                                       (size_t)n, (kvbm_block **)out->h));
     if (s != KVBM_OK) {
         give_back(arg, in, n);
@@ -347,7 +347,7 @@ static PyObject *mgr_match_blocks(PyObject *self_, PyObject *arg)
     if (out) {
         size_t matched = 0;
         kvbm_status s;
-        KVBMPY_NOGIL(s = kvbm_manager_match_blocks(self->m, v.p, (size_t)v.n,
+        KVBMPY_NOGIL_IF(v.n, s = kvbm_manager_match_blocks(self->m, v.p, (size_t)v.n,
                                                    (kvbm_block **)out->h, &matched));
         if (s != KVBM_OK) {
             Py_SET_SIZE(out, 0);
@@ -379,7 +379,7 @@ static PyObject *mgr_scan_matches(PyObject *self_, PyObject *args, PyObject *kw)
     if (out && found_h) {
         size_t found = 0;
         kvbm_status s;
-        KVBMPY_NOGIL(s = kvbm_manager_scan_matches(self->m, v.p, (size_t)v.n, touch != 0,
+        KVBMPY_NOGIL_IF(v.n, s = kvbm_manager_scan_matches(self->m, v.p, (size_t)v.n, touch != 0,
                                                    found_h, (kvbm_block **)out->h, &found));
         Py_SET_SIZE(out, s == KVBM_OK ? (Py_ssize_t)found : 0);
         if (s != KVBM_OK) {
@@ -582,7 +582,7 @@ static PyMethodDef manager_methods[] = {
     { "allocate_with_evictions", mgr_allocate_evicting, METH_O,
       "allocate_with_evictions(n) -> (BlockList[MutableBlock], Hashes)\n\n"
       "Like allocate(n); also returns the hashes of the blocks evicted, in eviction order." },
-    { "register", mgr_register, METH_O,
+    { "register", kvbmpy_manager_register, METH_O,
       "register(blocks) -> BlockList[ImmutableBlock] | ImmutableBlock\n\n"
       "Register completed blocks (a BlockList of CompleteBlock, a list of CompleteBlock,\n"
       "or one CompleteBlock -> one ImmutableBlock). The inputs are consumed on success and\n"

@@ -119,7 +119,7 @@ static PyObject *reg_touch(PyObject *self, PyObject *arg)
     }
     if (kvbmpy_plhs_get(arg, &v) < 0)
         return NULL;
-    KVBMPY_NOGIL(kvbm_registry_touch_many(REG(self), v.p, (size_t)v.n));
+    KVBMPY_NOGIL_IF(v.n, kvbm_registry_touch_many(REG(self), v.p, (size_t)v.n));
     kvbmpy_plhs_free(&v);
     Py_RETURN_NONE;
 }
@@ -141,7 +141,7 @@ static PyObject *reg_check_presence(PyObject *self, PyObject *args, PyObject *kw
         goto done;
     }
     kvbm_status s;
-    KVBMPY_NOGIL(s = kvbm_registry_check_presence(REG(self), tier, v.p, (size_t)v.n, out));
+    KVBMPY_NOGIL_IF(v.n, s = kvbm_registry_check_presence(REG(self), tier, v.p, (size_t)v.n, out));
     if (s != KVBM_OK) {
         kvbmpy_raise(s);
         goto done;

@@ -27,16 +27,11 @@ static PyObject *u32_list(const uint32_t *p, size_t n)
 
 static PyObject *token_block_from_c(const kvbm_token_block *tb)
 {
-    kvbmpy_TokenBlock *o = PyObject_New(kvbmpy_TokenBlock, &kvbmpy_TokenBlockType);
+    uint32_t size = kvbm_token_block_size(tb);
+    kvbmpy_TokenBlock *o = PyObject_NewVar(kvbmpy_TokenBlock, &kvbmpy_TokenBlockType, size);
     if (!o)
         return NULL;
-    o->size = kvbm_token_block_size(tb);
-    o->tokens = PyMem_Malloc((size_t)o->size * sizeof(uint32_t));
-    if (!o->tokens) {
-        o->size = 0;
-        Py_DECREF(o);
-        return PyErr_NoMemory();
-    }
+    o->size = size;
     memcpy(o->tokens, kvbm_token_block_tokens(tb), (size_t)o->size * sizeof(uint32_t));
     o->plh = kvbm_token_block_plh(tb);
     o->salt = kvbm_token_block_salt(tb);
@@ -96,12 +91,6 @@ done:
     return res;
 }
 
-static void token_block_dealloc(PyObject *self)
-{
-    PyMem_Free(((kvbmpy_TokenBlock *)self)->tokens);
-    PyObject_Free(self);
-}
-
 static PyObject *tb_plh(PyObject *s, void *c) { return kvbmpy_plh_to_obj(((kvbmpy_TokenBlock *)s)->plh); }
 static PyObject *tb_size(PyObject *s, void *c) { return PyLong_FromUnsignedLong(((kvbmpy_TokenBlock *)s)->size); }
 static PyObject *tb_salt(PyObject *s, void *c) { return PyLong_FromUnsignedLongLong(((kvbmpy_TokenBlock *)s)->salt); }
@@ -149,7 +138,8 @@ static PySequenceMethods tb_as_seq = { .sq_length = tb_len };
 PyTypeObject kvbmpy_TokenBlockType = {
     PyVarObject_HEAD_INIT(NULL, 0)
     .tp_name = "kvbm.TokenBlock",
-    .tp_basicsize = sizeof(kvbmpy_TokenBlock),
+    .tp_basicsize = offsetof(kvbmpy_TokenBlock, tokens),
+    .tp_itemsize = sizeof(uint32_t),
     .tp_flags = Py_TPFLAGS_DEFAULT,
     .tp_doc = "TokenBlock(tokens, salt=0, parent=None) -> a complete block of tokens.\n\n"
               "An immutable value: its tokens, salt, local hash, chained hash, position and\n"
@@ -157,7 +147,6 @@ PyTypeObject kvbmpy_TokenBlockType = {
               "of 2 in [1, 1024]. parent: the preceding TokenBlock of the same sequence.\n"
               "Usually obtained from TokenBlockSequence.blocks.",
     .tp_new = token_block_new,
-    .tp_dealloc = token_block_dealloc,
     .tp_repr = token_block_repr,
     .tp_getset = token_block_getset,
     .tp_as_sequence = &tb_as_seq,
