@@ -10,8 +10,9 @@ Hashing is included on every side (each request is hashed inside the timed loop)
 
   a   kvbm batch calls: Hashes.from_tokens, match_blocks, allocate, BlockList.stage,
       register, release - a handful of calls per request, no Python object per block
-  b   kvbm per-block calls: TokenBlock per block, match_blocks([h]) per block until the
-      first miss, allocate(1)[0].complete(tb).register() and release() per block
+  b   kvbm per-block calls: TokenBlockSequence(...).blocks (a TokenBlock per block),
+      match_blocks([plh]) per block until the first miss, then per new block
+      allocate_block().complete(tb).register(), and release() per block
   c1  vLLM v1 block pool model (vllm_pool.py), hash((parent, tokens)) as block hash
   c2  the same with vLLM's default sha256(pickle((parent, tokens, extra)))
 
@@ -76,7 +77,7 @@ def run_batch(requests, capacity, backend):
 def run_per_block(requests, capacity, backend):
     """(b) per-block calls: one Python object and a few calls per block."""
     m = make_manager(capacity, backend)
-    match, allocate = m.match_blocks, m.allocate
+    match, allocate_block = m.match_blocks, m.allocate_block
     Sequence = kvbm.TokenBlockSequence
     hits = no_room = 0
     for tokens in requests:
@@ -95,7 +96,7 @@ def run_per_block(requests, capacity, backend):
                 blk.release()
             continue
         for tb in tbs[k:]:
-            held.append(allocate(1)[0].complete(tb).register())
+            held.append(allocate_block().complete(tb).register())
         for blk in reversed(held):
             blk.release()
     check(m, capacity)

@@ -281,6 +281,21 @@ static PyObject *mgr_allocate(PyObject *self, PyObject *arg)
     return do_allocate((kvbmpy_Manager *)self, arg, 0);
 }
 
+static PyObject *mgr_allocate_block(PyObject *self_, PyObject *unused)
+{
+    kvbmpy_Manager *self = (kvbmpy_Manager *)self_;
+    if (kvbmpy_check_alive() < 0)
+        return NULL;
+    kvbm_mutable *b;
+    kvbm_status s = kvbm_manager_allocate(self->m, 1, &b, NULL, NULL);
+    if (s != KVBM_OK) {
+        if (s == KVBM_EEXHAUSTED && !kvbm_last_error()[0])
+            return kvbmpy_raise_msg(s, "1 block requested, none available");
+        return kvbmpy_raise(s);
+    }
+    return kvbmpy_block_new(self, KVBMPY_MUTABLE, b);
+}
+
 static PyObject *mgr_allocate_evicting(PyObject *self, PyObject *arg)
 {
     return do_allocate((kvbmpy_Manager *)self, arg, 1);
@@ -579,6 +594,10 @@ static PyMethodDef manager_methods[] = {
       "All-or-nothing allocation of n blocks: reset blocks first, then inactive (cached)\n"
       "blocks evicted in backend order. Raises ExhaustedError when fewer than n are\n"
       "available (nothing is taken). One store-lock acquisition, GIL released." },
+    { "allocate_block", mgr_allocate_block, METH_NOARGS,
+      "allocate_block() -> MutableBlock\n\n"
+      "One block, as a standalone handle (the per-block path; allocate(n) is the batch\n"
+      "path). Raises ExhaustedError when no block is available. Keeps the GIL." },
     { "allocate_with_evictions", mgr_allocate_evicting, METH_O,
       "allocate_with_evictions(n) -> (BlockList[MutableBlock], Hashes)\n\n"
       "Like allocate(n); also returns the hashes of the blocks evicted, in eviction order." },

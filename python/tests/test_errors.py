@@ -105,6 +105,10 @@ def test_allocate_zero_and_exhaustion_takes_nothing(mgr):
     held = mgr.allocate(10)
     with pytest.raises(kvbm.ExhaustedError):
         mgr.allocate(7)
+    rest = mgr.allocate(6)
+    with pytest.raises(kvbm.ExhaustedError):
+        mgr.allocate_block()
+    rest.release()
     assert mgr.available_blocks == 6
     held.release()
 

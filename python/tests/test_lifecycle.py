@@ -44,6 +44,8 @@ def test_per_block_calls(mgr):
     mut = mgr.allocate(1)
     staged = mut[0].stage(seq.hashes[1])
     assert staged.sequence_hash == seq.hashes[1]
+    with mgr.allocate_block() as single:
+        assert isinstance(single, kvbm.MutableBlock) and mgr.available_blocks == 13
     again = staged.reset()
     assert isinstance(again, kvbm.MutableBlock)
     again.release()
