@@ -116,12 +116,8 @@ static PyObject *bl_subscript(PyObject *self, PyObject *key)
     if (!PyIndex_Check(key))
         return PyErr_Format(PyExc_TypeError, "BlockList indices must be integers, not %.80s",
                             Py_TYPE(key)->tp_name);
-    Py_ssize_t i = PyNumber_AsSsize_t(key, PyExc_IndexError);
-    if (i == -1 && PyErr_Occurred())
-        return NULL;
-    if (i < 0)
-        i += Py_SIZE(self);
-    return bl_item(self, i);
+    Py_ssize_t i;
+    return kvbmpy_index(key, Py_SIZE(self), &i) < 0 ? NULL : bl_item(self, i);
 }
 
 /* Every entry must still be held; @what names the operation for the error. */

@@ -80,6 +80,11 @@ int  kvbmpy_plhs_get(PyObject *obj, kvbmpy_plhs *out);
 void kvbmpy_plhs_free(kvbmpy_plhs *v);
 int       kvbmpy_plh_from_obj(PyObject *o, kvbm_plh *out); /* 128-bit int, validated */
 PyObject *kvbmpy_plh_to_obj(kvbm_plh h);                   /* (hi << 64) | lo */
+/* A new list of @n ints: u64[i] (u64 != NULL), u32[i] (u32 != NULL) or PLHs plh[i]. */
+PyObject *kvbmpy_int_list(Py_ssize_t n, const uint64_t *u64, const uint32_t *u32,
+                          const kvbm_plh *plh);
+/* A sequence index: @key as Py_ssize_t, negative values counted from @size. 0 or -1. */
+int kvbmpy_index(PyObject *key, Py_ssize_t size, Py_ssize_t *out);
 /* Tokens: a buffer of 4-byte unsigned ints (borrowed) or a sequence of ints. */
 typedef struct {
     const uint32_t *p;

@@ -73,6 +73,31 @@ PyObject *kvbmpy_plh_to_obj(kvbm_plh h)
     return _PyLong_FromByteArray(le, 16, 1, 0);
 }
 
+PyObject *kvbmpy_int_list(Py_ssize_t n, const uint64_t *u64, const uint32_t *u32,
+                          const kvbm_plh *plh)
+{
+    PyObject *l = PyList_New(n);
+    for (Py_ssize_t i = 0; l && i < n; i++) {
+        PyObject *v = u64 ? PyLong_FromUnsignedLongLong(u64[i])
+                    : u32 ? PyLong_FromUnsignedLong(u32[i]) : kvbmpy_plh_to_obj(plh[i]);
+        if (!v) {
+            Py_CLEAR(l);
+            break;
+        }
+        PyList_SET_ITEM(l, i, v);
+    }
+    return l;
+}
+
+int kvbmpy_index(PyObject *key, Py_ssize_t size, Py_ssize_t *out)
+{
+    Py_ssize_t i = PyNumber_AsSsize_t(key, PyExc_IndexError);
+    if (i == -1 && PyErr_Occurred())
+        return -1;
+    *out = i < 0 ? i + size : i;
+    return 0;
+}
+
 /* ---- PLH array arguments ------------------------------------------------------------ */
 
 static int format_is(const char *fmt, char code)
@@ -357,12 +382,8 @@ static PyObject *hashes_subscript(PyObject *self, PyObject *key)
 {
     kvbmpy_Hashes *h = (kvbmpy_Hashes *)self;
     if (PyIndex_Check(key)) {
-        Py_ssize_t i = PyNumber_AsSsize_t(key, PyExc_IndexError);
-        if (i == -1 && PyErr_Occurred())
-            return NULL;
-        if (i < 0)
-            i += Py_SIZE(self);
-        return hashes_item(self, i);
+        Py_ssize_t i;
+        return kvbmpy_index(key, Py_SIZE(self), &i) < 0 ? NULL : hashes_item(self, i);
     }
     if (!PySlice_Check(key)) {
         PyErr_Format(PyExc_TypeError, "Hashes indices must be integers or slices, not %.80s",
@@ -426,29 +447,19 @@ static PyObject *hashes_repr(PyObject *self)
 
 static PyObject *hashes_tolist(PyObject *self, PyObject *unused)
 {
-    PyObject *l = PyList_New(Py_SIZE(self));
-    for (Py_ssize_t i = 0; l && i < Py_SIZE(self); i++) {
-        PyObject *v = kvbmpy_plh_to_obj(((kvbmpy_Hashes *)self)->v[i]);
-        if (!v) {
-            Py_CLEAR(l);
-            break;
-        }
-        PyList_SET_ITEM(l, i, v);
-    }
-    return l;
+    return kvbmpy_int_list(Py_SIZE(self), NULL, NULL, ((kvbmpy_Hashes *)self)->v);
 }
 
 static PyObject *hashes_positions(PyObject *self, PyObject *unused)
 {
-    PyObject *l = PyList_New(Py_SIZE(self));
-    for (Py_ssize_t i = 0; l && i < Py_SIZE(self); i++) {
-        PyObject *v = PyLong_FromUnsignedLongLong(kvbm_plh_position(((kvbmpy_Hashes *)self)->v[i]));
-        if (!v) {
-            Py_CLEAR(l);
-            break;
-        }
-        PyList_SET_ITEM(l, i, v);
-    }
+    kvbmpy_Hashes *h = (kvbmpy_Hashes *)self;
+    uint64_t *pos = PyMem_Malloc((size_t)(Py_SIZE(self) ? Py_SIZE(self) : 1) * sizeof(uint64_t));
+    if (!pos)
+        return PyErr_NoMemory();
+    for (Py_ssize_t i = 0; i < Py_SIZE(self); i++)
+        pos[i] = kvbm_plh_position(h->v[i]);
+    PyObject *l = kvbmpy_int_list(Py_SIZE(self), pos, NULL, NULL);
+    PyMem_Free(pos);
     return l;
 }
 

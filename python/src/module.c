@@ -11,29 +11,18 @@ static PyObject *one_plh(PyObject *arg, kvbm_plh *h)
     return kvbmpy_plh_from_obj(arg, h) < 0 ? NULL : Py_None;
 }
 
-static PyObject *f_position(PyObject *m, PyObject *arg)
-{
-    kvbm_plh h;
-    if (!one_plh(arg, &h))
-        return NULL;
-    return PyLong_FromUnsignedLongLong(kvbm_plh_position(h));
-}
-
-static PyObject *f_current(PyObject *m, PyObject *arg)
-{
-    kvbm_plh h;
-    if (!one_plh(arg, &h))
-        return NULL;
-    return PyLong_FromUnsignedLongLong(kvbm_plh_current(h));
-}
-
-static PyObject *f_parent_fragment(PyObject *m, PyObject *arg)
-{
-    kvbm_plh h;
-    if (!one_plh(arg, &h))
-        return NULL;
-    return PyLong_FromUnsignedLongLong(kvbm_plh_parent_fragment(h));
-}
+/* plh_<name>(plh) -> int: one 64-bit field of a PLH. */
+#define PLH_U64_FN(fn, getter)                                   \
+    static PyObject *fn(PyObject *m, PyObject *arg)              \
+    {                                                            \
+        kvbm_plh h;                                              \
+        if (!one_plh(arg, &h))                                   \
+            return NULL;                                         \
+        return PyLong_FromUnsignedLongLong(getter(h));           \
+    }
+PLH_U64_FN(f_position, kvbm_plh_position)
+PLH_U64_FN(f_current, kvbm_plh_current)
+PLH_U64_FN(f_parent_fragment, kvbm_plh_parent_fragment)
 
 static PyObject *f_to_hex(PyObject *m, PyObject *arg)
 {

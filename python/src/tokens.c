@@ -11,16 +11,7 @@
 
 static PyObject *u32_list(const uint32_t *p, size_t n)
 {
-    PyObject *l = PyList_New((Py_ssize_t)n);
-    for (size_t i = 0; l && i < n; i++) {
-        PyObject *v = PyLong_FromUnsignedLong(p[i]);
-        if (!v) {
-            Py_CLEAR(l);
-            break;
-        }
-        PyList_SET_ITEM(l, (Py_ssize_t)i, v);
-    }
-    return l;
+    return kvbmpy_int_list((Py_ssize_t)n, NULL, p, NULL);
 }
 
 /* ---- TokenBlock --------------------------------------------------------------------- */
@@ -315,12 +306,10 @@ static Py_ssize_t seq_len(PyObject *s) { return (Py_ssize_t)kvbm_token_seq_total
 
 static PyObject *seq_block_at(PyObject *self, PyObject *arg)
 {
-    Py_ssize_t i = PyLong_AsSsize_t(arg);
-    if (i == -1 && PyErr_Occurred())
-        return NULL;
     kvbm_token_seq *q = ((Seq *)self)->seq;
-    if (i < 0)
-        i += (Py_ssize_t)kvbm_token_seq_block_count(q);
+    Py_ssize_t i;
+    if (kvbmpy_index(arg, (Py_ssize_t)kvbm_token_seq_block_count(q), &i) < 0)
+        return NULL;
     const kvbm_token_block *tb = i < 0 ? NULL : kvbm_token_seq_block(q, (size_t)i);
     if (!tb) {
         PyErr_SetString(PyExc_IndexError, "block index out of range");
