@@ -133,6 +133,17 @@ static void manager_dealloc(PyObject *self)
 
 /* ---- moving handles out of Python owners -------------------------------------------- */
 
+/* Put moved handles back after a failed call. */
+static void give_back(PyObject *obj, void **t, Py_ssize_t n)
+{
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (Py_IS_TYPE(obj, &kvbmpy_BlockListType))
+            ((kvbmpy_BlockList *)obj)->h[i] = t[i];
+        else
+            *kvbmpy_block_slot((kvbmpy_Block *)PySequence_Fast_GET_ITEM(obj, i)) = t[i];
+    }
+}
+
 /* Collect the handles of @obj - a BlockList of @kind or a list/tuple of block objects of
  * @kind - into @tmp (cap @n entries, *@n_out set), moving them out (slots set to NULL).
  * @src_list receives the BlockList when one was given. 0 or -1 (nothing moved). */
@@ -204,24 +215,10 @@ static int take_handles(kvbmpy_Manager *self, PyObject *obj, int kind, void ***t
         *src_list = (kvbmpy_BlockList *)obj;
     return 0;
 undo:
-    while (i-- > 0) {
-        PyObject *it = PySequence_Fast_GET_ITEM(obj, i);
-        *kvbmpy_block_slot((kvbmpy_Block *)it) = t[i];
-    }
+    give_back(obj, t, i);
     if (t != stackbuf)
         PyMem_Free(t);
     return -1;
-}
-
-/* Put moved handles back after a failed call. */
-static void give_back(PyObject *obj, void **t, Py_ssize_t n)
-{
-    for (Py_ssize_t i = 0; i < n; i++) {
-        if (Py_IS_TYPE(obj, &kvbmpy_BlockListType))
-            ((kvbmpy_BlockList *)obj)->h[i] = t[i];
-        else
-            *kvbmpy_block_slot((kvbmpy_Block *)PySequence_Fast_GET_ITEM(obj, i)) = t[i];
-    }
 }
 
 /* ---- batch calls ---------------------------------------------------------------------- */

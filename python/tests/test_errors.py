@@ -150,6 +150,20 @@ def test_double_release_and_use_after_release(mgr):
     assert mgr.available_blocks == 16
 
 
+def test_register_a_list_with_a_released_entry(mgr):
+    seq = chain(3)
+    comp = mgr.allocate(3).complete(seq)
+    comp[2].release()
+    with pytest.raises(kvbm.ReleasedError, match="block 2"):
+        mgr.register(comp)  # entries 0 and 1 are put back
+    assert mgr.available_blocks == 14 and not comp.released
+    comp[0].release()
+    with pytest.raises(kvbm.ReleasedError, match="block 0"):
+        mgr.register(comp)
+    comp.release()
+    assert mgr.available_blocks == 16
+
+
 def test_consumed_list_and_views(mgr):
     seq = chain(2)
     mut = mgr.allocate(2)
