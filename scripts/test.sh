@@ -4,7 +4,8 @@
 #   gcc   Release (KVBM_DEBUG=0)          : whole suite, the shipping configuration
 #   clang ASan+UBSan (KVBM_DEBUG=2)      : whole suite, debug-only checks included
 #   clang TSan (KVBM_DEBUG=1)            : concurrency tests (*concurrent*, *stress*, *race*)
-#   python: the extension built in-tree against gcc-release's libkvbm.a, pytest python/tests
+#   python: the extension built in-tree against gcc-release's libkvbm.a, pytest python/tests;
+#           again with clang ASan+UBSan against clang-asan's libkvbm.a (runtime preloaded)
 # Ends with the line "N passed, N failed" over all builds; exit 0 iff nothing failed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -40,6 +41,9 @@ echo "==== python binding (extension against gcc-release, pytest) ===="
 read -r p f < "$root/gcc-release/python-totals"; total_p=$((total_p + p)); total_f=$((total_f + f))
 run_build clang-asan clang all -DCMAKE_BUILD_TYPE=Debug -DKVBM_DEBUG=2 \
   "-DKVBM_SANITIZE=address;undefined" -DKVBM_BUILD_BENCH=OFF || { status=1; total_f=$((total_f + 1)); }
+echo "==== python binding under ASan+UBSan (extension against clang-asan) ===="
+./scripts/python_tests.sh "$root/clang-asan" asan || status=1
+read -r p f < "$root/clang-asan/python-totals"; total_p=$((total_p + p)); total_f=$((total_f + f))
 TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
 run_build clang-tsan clang concurrency -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKVBM_DEBUG=1 \
   -DKVBM_SANITIZE=thread -DKVBM_BUILD_BENCH=OFF -DKVBM_BUILD_TOOLS=OFF || { status=1; total_f=$((total_f + 1)); }
