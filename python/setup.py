@@ -8,6 +8,7 @@ linked against that archive. KVBM_WERROR=1 adds -Werror.
 """
 import glob
 import os
+import re
 import subprocess
 
 from setuptools import Extension, setup
@@ -35,6 +36,30 @@ def xxhash_flags():
 if not os.path.isfile(os.path.join(ROOT, "include", "kvbm", "kvbm.h")):
     raise SystemExit("kvbm: build from a kvbm checkout (python/ next to include/ and src/)")
 
+
+def project_version():
+    with open(os.path.join(ROOT, "CMakeLists.txt")) as f:
+        m = re.search(r"project\(kvbm\s+VERSION\s+(\d+)\.(\d+)\.(\d+)", f.read())
+    return m.groups()
+
+
+def generate_version_h():
+    """kvbm/version.h as CMake's configure_file writes it (cmake/version.h.in)."""
+    major, minor, patch = project_version()
+    with open(os.path.join(ROOT, "cmake", "version.h.in")) as f:
+        text = f.read()
+    for k, v in (("PROJECT_VERSION_MAJOR", major), ("PROJECT_VERSION_MINOR", minor),
+                 ("PROJECT_VERSION_PATCH", patch), ("PROJECT_VERSION", f"{major}.{minor}.{patch}")):
+        text = text.replace(f"@{k}@", v)
+    gen = os.path.join(HERE, "build", "gen", "include")
+    os.makedirs(os.path.join(gen, "kvbm"), exist_ok=True)
+    path = os.path.join(gen, "kvbm", "version.h")
+    if not os.path.exists(path) or open(path).read() != text:
+        with open(path, "w") as f:
+            f.write(text)
+    return gen
+
+
 sources = sorted(rel(p) for p in glob.glob(os.path.join(HERE, "src", "*.c")))
 extra_objects = []
 static_lib = os.environ.get("KVBM_STATIC_LIB")
@@ -53,7 +78,8 @@ if os.environ.get("KVBM_WERROR"):
 ext = Extension(
     "kvbm._kvbm",
     sources=sources,
-    include_dirs=[os.path.join(ROOT, "include"), os.path.join(ROOT, "src")] + inc,
+    include_dirs=[os.path.join(ROOT, "include"), generate_version_h(),
+                  os.path.join(ROOT, "src")] + inc,
     define_macros=[("KVBM_BUILDING", None), ("KVBM_DEBUG", "0"),
                    ("_POSIX_C_SOURCE", "200809L"), ("_DEFAULT_SOURCE", None)],
     extra_compile_args=cflags,
@@ -64,7 +90,7 @@ ext = Extension(
 
 setup(
     name="kvbm",
-    version="0.1.0",
+    version=".".join(project_version()),
     description="Logical KV-cache block manager (CPython binding of the kvbm C library)",
     packages=["kvbm"],
     package_data={"kvbm": ["py.typed", "*.pyi"]},

@@ -5,8 +5,9 @@
 #   asan:    clang with -fsanitize=address,undefined into BUILD_DIR/python-lib (BUILD_DIR must
 #            be an ASan+UBSan build); the uninstrumented interpreter gets the ASan runtime
 #            through LD_PRELOAD (leak detection off: CPython keeps memory until exit)
-# Writes "PASSED FAILED" to BUILD_DIR/python-totals (a failed build, a pytest crash or
-# "no tests collected" (exit 5) count as failures). Exit 0 iff nothing failed.
+# Ends with the line "N passed, N failed" (scripts/test.sh's step contract) and writes
+# "PASSED FAILED" to BUILD_DIR/python-totals; a failed build, a pytest crash or "no tests
+# collected" (exit 5) count as failures. Exit 0 iff nothing failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 dir=$1
@@ -31,6 +32,7 @@ if ! (cd python && KVBM_WERROR=1 KVBM_STATIC_LIB="../$dir/libkvbm.a" "${build[@]
       >"$dir/python-build.log" 2>&1; then
   tail -n 40 "$dir/python-build.log"
   echo "python: extension build failed ($mode)"
+  echo "0 passed, 1 failed"
   exit 1
 fi
 xml="$dir/pytest.xml"
@@ -56,5 +58,5 @@ print(passed, fail)
 PY
 )
 echo "$p $f" > "$totals"
-echo "python ($mode): $p passed, $f failed"
+echo "$p passed, $f failed"
 [ "$f" -eq 0 ]

@@ -9,23 +9,10 @@
 
 #include "ext.h"
 
-/* Backend spellings shared with the CLI (issue 14 will provide kvbm_backend_parse). */
-static const struct {
-    const char           *name;
-    kvbm_backend          backend;
-    kvbm_lineage_eviction eviction;
-} backends[] = {
-    { "lineage", KVBM_BACKEND_LINEAGE, KVBM_LINEAGE_TICK },
-    { "lineage-fifo", KVBM_BACKEND_LINEAGE, KVBM_LINEAGE_FIFO },
-    { "lru", KVBM_BACKEND_LRU, KVBM_LINEAGE_TICK },
-    { "multi-lru", KVBM_BACKEND_MULTI_LRU, KVBM_LINEAGE_TICK },
-    { "hashmap", KVBM_BACKEND_HASHMAP, KVBM_LINEAGE_TICK },
-};
-#define N_BACKENDS (sizeof backends / sizeof backends[0])
-
 typedef struct {
-    kvbmpy_Manager base;
-    int            backend_idx;
+    kvbmpy_Manager        base;
+    kvbm_backend          backend;  /* as configured (the Lineage eviction is not readable */
+    kvbm_lineage_eviction eviction; /* back from the manager) */
 } Mgr;
 
 #define M(self) (((kvbmpy_Manager *)(self))->m)
@@ -75,15 +62,9 @@ static PyObject *manager_new(PyTypeObject *type, PyObject *args, PyObject *kw)
     }
     cfg.block_count = (uint64_t)count;
     cfg.block_size = bs;
-    int bi = -1;
-    for (size_t i = 0; i < N_BACKENDS; i++)
-        if (!strcmp(backend, backends[i].name))
-            bi = (int)i;
-    if (bi < 0)
-        return kvbmpy_raise_msg(KVBM_EINVAL, "unknown backend '%s' (lineage, lineage-fifo, "
-                                "lru, multi-lru, hashmap)", backend);
-    cfg.backend = backends[bi].backend;
-    cfg.lineage_eviction = backends[bi].eviction;
+    kvbm_status bs_ = kvbm_backend_parse(backend, &cfg.backend, &cfg.lineage_eviction);
+    if (bs_ != KVBM_OK)
+        return kvbmpy_raise(bs_);
     if (dup && parse_dup(dup, &cfg.duplication_policy) < 0)
         return NULL;
     if (thr && !PyArg_ParseTuple(thr, "bbb;multi_lru_thresholds must be 3 ints in 1..15",
@@ -111,7 +92,8 @@ static PyObject *manager_new(PyTypeObject *type, PyObject *args, PyObject *kw)
         return NULL;
     }
     o->base.registry = registry;
-    o->backend_idx = bi;
+    o->backend = cfg.backend;
+    o->eviction = cfg.lineage_eviction;
     kvbm_status s;
     KVBMPY_NOGIL(s = kvbm_manager_create(&cfg, &o->base.m));
     if (s != KVBM_OK) {
@@ -569,7 +551,11 @@ static PyObject *g_bs(PyObject *s, void *c) { return PyLong_FromUnsignedLong(((k
 static PyObject *g_id(PyObject *s, void *c) { return PyLong_FromUnsignedLongLong(((kvbmpy_Manager *)s)->id); }
 static PyObject *g_tier(PyObject *s, void *c) { return PyLong_FromUnsignedLongLong(kvbm_manager_tier(M(s))); }
 static PyObject *g_registry(PyObject *s, void *c) { return Py_NewRef(((kvbmpy_Manager *)s)->registry); }
-static PyObject *g_backend(PyObject *s, void *c) { return PyUnicode_FromString(backends[((Mgr *)s)->backend_idx].name); }
+static const char *backend_name(PyObject *s)
+{
+    return kvbm_backend_name(((Mgr *)s)->backend, ((Mgr *)s)->eviction);
+}
+static PyObject *g_backend(PyObject *s, void *c) { return PyUnicode_FromString(backend_name(s)); }
 static PyObject *g_dup(PyObject *s, void *c)
 {
     return PyUnicode_FromString(kvbm_manager_duplication_policy(M(s)) == KVBM_DUP_REJECT ? "reject" : "allow");
@@ -581,7 +567,7 @@ static PyObject *manager_repr(PyObject *s)
                                 "available_blocks=%llu)",
                                 (unsigned long long)kvbm_manager_total_blocks(M(s)),
                                 ((kvbmpy_Manager *)s)->block_size,
-                                backends[((Mgr *)s)->backend_idx].name,
+                                backend_name(s),
                                 (unsigned long long)kvbm_manager_available_blocks(M(s)));
 }
 

@@ -134,8 +134,12 @@ PyMODINIT_FUNC PyInit__kvbm(void)
             goto fail;
     if (kvbmpy_errors_init(mod) < 0)
         goto fail;
-    PyObject *backends = Py_BuildValue("(sssss)", "lineage", "lineage-fifo", "lru", "multi-lru",
-                                       "hashmap");
+    PyObject *backends = Py_BuildValue(
+        "(sssss)", kvbm_backend_name(KVBM_BACKEND_LINEAGE, KVBM_LINEAGE_TICK),
+        kvbm_backend_name(KVBM_BACKEND_LINEAGE, KVBM_LINEAGE_FIFO),
+        kvbm_backend_name(KVBM_BACKEND_LRU, KVBM_LINEAGE_TICK),
+        kvbm_backend_name(KVBM_BACKEND_MULTI_LRU, KVBM_LINEAGE_TICK),
+        kvbm_backend_name(KVBM_BACKEND_HASHMAP, KVBM_LINEAGE_TICK));
     if (!backends || PyModule_AddObject(mod, "BACKENDS", backends) < 0) {
         Py_XDECREF(backends);
         goto fail;

@@ -6,6 +6,14 @@ import kvbm
 from conftest import chain, fill
 
 
+def test_backend_names_follow_the_library():
+    assert kvbm.BACKENDS == ("lineage", "lineage-fifo", "lru", "multi-lru", "hashmap")
+    assert kvbm.Manager(2, backend="lineage_fifo").backend == "lineage-fifo"  # alias
+    with pytest.raises(kvbm.InvalidArgumentError) as ei:
+        kvbm.Manager(2, backend="LRU")
+    assert "lru" in ei.value.detail  # the C message lists the valid names
+
+
 def test_every_status_has_a_class():
     codes = {cls.__name__: code for code, cls in kvbm.STATUS_ERRORS.items()}
     assert len(kvbm.STATUS_ERRORS) == 27 and min(kvbm.STATUS_ERRORS) == -27

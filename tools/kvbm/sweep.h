@@ -1,7 +1,7 @@
 /* tools/kvbm/sweep.h - `kvbm replay --sweep`: every backend at every capacity, written as
  * a miss-ratio-curve CSV and an SVG plot (hit rate against capacity, one line per backend). */
-#ifndef KVBM_TOOL_SWEEP_H
-#define KVBM_TOOL_SWEEP_H
+#ifndef CLI_SWEEP_H
+#define CLI_SWEEP_H
 
 #include <stdbool.h>
 #include <stdio.h>
@@ -11,6 +11,7 @@
 /**
  * cli_sweep_run() - results for backends[b] at caps[c] land in out[b * ncaps + c]
  * (@out: nb * ncaps entries). @progress: draw a progress bar on @tty (stderr) as runs finish.
+ * Returns 0, or the first failing cli_replay_run()'s -1 / -2.
  */
 int cli_sweep_run(const cli_replay_hashed *h, const uint64_t *caps, size_t ncaps,
                    const cli_backend *backends, size_t nb, cli_release_order order,
@@ -29,4 +30,4 @@ int cli_sweep_write_csv(const char *path, const char *trace, const cli_replay_re
 int cli_svg_write_mrc(const char *path, const char *title, const cli_replay_result *r, size_t n,
                        double bound, char *err, size_t errlen);
 
-#endif /* KVBM_TOOL_SWEEP_H */
+#endif /* CLI_SWEEP_H */
