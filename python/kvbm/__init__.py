@@ -84,6 +84,13 @@ from ._kvbm import (  # noqa: F401  the Error hierarchy
 
 __version__ = LIBRARY_VERSION
 
+# Both are read-only sequences (len, indexing, iteration): let isinstance() say so.
+import collections.abc as _abc  # noqa: E402
+
+_abc.Sequence.register(BlockList)
+_abc.Sequence.register(Hashes)
+del _abc
+
 
 def error_for_status(status: int) -> type:
     """The :class:`Error` subclass raised for a (negative) kvbm status code."""

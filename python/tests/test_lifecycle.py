@@ -26,6 +26,17 @@ def test_allocate_complete_register_release_cycle(mgr):
     assert all(mgr.has_inactive(h) for h in seq.hashes)
 
 
+def test_blocklist_is_a_sequence(mgr):
+    import collections.abc
+    with mgr.allocate(3) as blocks:
+        assert isinstance(blocks, collections.abc.Sequence)
+        assert [b.block_id for b in blocks] == list(blocks.block_ids)
+        assert blocks[-1].block_id == blocks[2].block_id
+        with pytest.raises(IndexError):
+            blocks[3]
+    assert isinstance(kvbm.Hashes(), collections.abc.Sequence)
+
+
 def test_per_block_calls(mgr):
     seq = chain(2)
     with mgr.allocate(1) as one:
