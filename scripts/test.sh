@@ -4,6 +4,7 @@
 #   gcc   Release (KVBM_DEBUG=0)          : whole suite, the shipping configuration
 #   clang ASan+UBSan (KVBM_DEBUG=2)      : whole suite, debug-only checks included
 #   clang TSan (KVBM_DEBUG=1)            : concurrency tests (ctest label 'concurrency')
+#   clang libFuzzer + ASan+UBSan         : every tests/fuzz/fuzz_*.c for 15 s (scripts/fuzz.sh)
 #   python: pytest python/tests on the extension built in-tree against gcc-release's
 #           libkvbm.a, and again built with clang ASan+UBSan against clang-asan's
 # plus the install check. Every step ends with its own "N passed, N failed" line; the
@@ -68,6 +69,8 @@ TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
 step "clang-tsan" build_and_test clang-tsan clang concurrency \
   -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKVBM_DEBUG=1 -DKVBM_SANITIZE=thread -DKVBM_BUILD_BENCH=OFF \
   -DKVBM_BUILD_TOOLS=OFF
+step "clang-fuzz: libFuzzer targets, ${KVBM_FUZZ_SECONDS:-15} s each" \
+  ./scripts/fuzz.sh "$root/clang-fuzz" "${KVBM_FUZZ_SECONDS:-15}"
 
 echo "${total_p} passed, ${total_f} failed"
 [ "$total_f" -eq 0 ]
