@@ -203,10 +203,30 @@ KVBM_TEST(bench_csv)
 {
     int rc = kvbm("bench --format csv --quick --groups alloc_register_cycle --backends lru --sizes 8");
     EXPECT_EQ(rc, 0);
-    EXPECT_TRUE(strncmp(out_buf, "group,backend,n,median_ns\n", 26) == 0);
+    EXPECT_TRUE(strncmp(out_buf, "group,backend,n,median_ns,tracker\n", 34) == 0);
     EXPECT_STR_CONTAINS(out_buf, "alloc_register_cycle,lru,8,");
+    EXPECT_TRUE(strstr(out_buf, ",1\n") != NULL); /* default: the reference's setup */
+    EXPECT_TRUE(strstr(out_buf, ",0\n") == NULL);
     EXPECT_EQ(kvbm("bench --format xml"), 2);
     EXPECT_EQ(kvbm("bench --backends nope"), 2);
+    EXPECT_EQ(kvbm("bench --tracker sometimes"), 2);
+}
+
+/* The tracker-less setup stays available, and the table says which setup ran and prints a
+ * speedup against the reference only for equal work. */
+KVBM_TEST(bench_tracker_setups)
+{
+    EXPECT_EQ(kvbm("bench --format csv --quick --tracker auto --groups bulk_drop "
+                   "--backends lru,multi_lru --sizes 8"), 0);
+    EXPECT_STR_CONTAINS(out_buf, "bulk_drop,lru,8,");
+    EXPECT_TRUE(strstr(out_buf, ",0\n") != NULL);  /* lru: no tracker */
+    EXPECT_TRUE(strstr(out_buf, ",1\n") != NULL);  /* multi_lru needs one */
+    EXPECT_EQ(kvbm("bench --quick --groups bulk_drop --backends lru --sizes 8"), 0);
+    EXPECT_STR_CONTAINS(out_buf, "setup: tracker always");
+    EXPECT_STR_CONTAINS(out_buf, "945"); /* reference bulk_drop lru 8, shown for equal work */
+    EXPECT_EQ(kvbm("bench --quick --tracker auto --groups bulk_drop --backends lru --sizes 8"), 0);
+    EXPECT_STR_CONTAINS(out_buf, "setup: tracker auto");
+    EXPECT_TRUE(strstr(out_buf, " 945 ") == NULL);
 }
 
 KVBM_TEST(sweep_writes_csv_and_svg)

@@ -90,8 +90,12 @@ void kvbm_usage_bench(void)
           "\n"
           "Runs the core benchmark matrix: match_blocks_active_hit, match_blocks_inactive_hit\n"
           "and bulk_drop for n = 8, 32, 128 per backend, alloc_register_cycle and an\n"
-          "eviction-heavy cell. --format csv prints 'group,backend,n,median_ns' rows\n"
-          "(backend '-' where none applies).\n", stdout);
+          "eviction-heavy cell. --format csv prints 'group,backend,n,median_ns,tracker' rows\n"
+          "(backend '-' where none applies; tracker 1 if the cell's registry had one).\n"
+          "--tracker always (default) attaches a TinyLFU tracker to every manager, as the\n"
+          "reference's benchmark does (equal work); --tracker auto attaches one only for\n"
+          "multi_lru (the tracker-less setup), --tracker never to none. Speedups against the\n"
+          "reference are printed only for cells that ran with a tracker.\n", stdout);
 }
 
 int main(int argc, char **argv)
