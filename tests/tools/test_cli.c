@@ -229,6 +229,35 @@ KVBM_TEST(bench_tracker_setups)
     EXPECT_TRUE(strstr(out_buf, " 945 ") == NULL);
 }
 
+/* --threads 2: four configurations; one thread on one manager replays both halves in order,
+ * which is exactly the plain replay (same hit rate); bad combinations are usage errors. */
+KVBM_TEST(two_thread_replay)
+{
+    EXPECT_EQ(kvbm("replay --backend lru --format json"), 0);
+    char *v = strstr(out_buf, "\"hit_rate\":");
+    ASSERT_TRUE(v != NULL);
+    double hit = strtod(v + 11, NULL);
+    EXPECT_TRUE(hit > 0.0 && hit < 1.0);
+    char want[64];
+    snprintf(want, sizeof want, "one-manager         1 ");
+    EXPECT_EQ(kvbm("replay --threads 2 --backend lru --repeat 2"), 0);
+    EXPECT_STR_CONTAINS(out_buf, want);
+    EXPECT_STR_CONTAINS(out_buf, "one-manager         2 ");
+    EXPECT_STR_CONTAINS(out_buf, "two-managers        1 ");
+    EXPECT_STR_CONTAINS(out_buf, "two-managers        2 ");
+    char *row = strstr(out_buf, want);
+    ASSERT_TRUE(row != NULL);
+    snprintf(want, sizeof want, " %.2f%% ", 100 * hit);
+    char *eol = strchr(row, '\n');
+    ASSERT_TRUE(eol != NULL);
+    *eol = '\0';
+    EXPECT_STR_CONTAINS(row, want);
+    EXPECT_EQ(kvbm("replay --threads 3"), 2);
+    EXPECT_EQ(kvbm("replay --threads 2 --format csv"), 2);
+    EXPECT_EQ(kvbm("replay --threads 2 --sweep 64,128"), 2);
+    EXPECT_EQ(kvbm("replay --threads 2 --capacity 1"), 1);
+}
+
 KVBM_TEST(sweep_writes_csv_and_svg)
 {
     char p[64], cmd[256], prefix[80];

@@ -166,23 +166,13 @@ const char *kvbm_replay_step_name(int step)
     return step >= 0 && step < KVBM_STEP_COUNT ? step_names[step] : "?";
 }
 
-typedef struct run_counts {
-    uint64_t requests, blocks_requested, blocks_hit, no_room_requests, no_room_blocks;
-    uint64_t evictions, allocations, allocations_from_reset, registrations, duplicate_blocks;
-} run_counts;
+typedef kvbm_replay_counts run_counts;
+typedef kvbm_replay_work work;
 
-typedef struct work {
-    kvbm_block    **blocks; /* handles held by the current request, position order */
-    kvbm_block    **rev;    /* the same, reversed (tail-first release) */
-    kvbm_mutable  **muts;
-    kvbm_complete **comps;
-} work;
-
-static int make_manager(const kvbm_replay_config *cfg, uint32_t block_size, kvbm_manager **out,
-                        char *err, size_t errlen)
+int kvbm_replay_make_registry(const kvbm_replay_config *cfg, kvbm_registry **out, char *err,
+                              size_t errlen)
 {
     kvbm_tracker *tr = NULL;
-    kvbm_registry *reg = NULL;
     kvbm_status st = KVBM_OK;
     switch (cfg->tracker) {
     case KVBM_TOOL_TRACKER_MEDIUM: st = kvbm_tinylfu_create_preset(KVBM_TRACKER_MEDIUM, &tr); break;
@@ -195,13 +185,20 @@ static int make_manager(const kvbm_replay_config *cfg, uint32_t block_size, kvbm
         return kvbm_tool_fail(err, errlen, "cannot create the TinyLFU tracker: %s", kvbm_strerror(st));
     kvbm_registry_config rc = KVBM_REGISTRY_CONFIG_INIT;
     rc.tracker = tr;
-    st = kvbm_registry_create(&rc, &reg);
+    st = kvbm_registry_create(&rc, out);
     kvbm_tracker_release(tr); /* the registry holds its own reference */
     if (st != KVBM_OK)
         return kvbm_tool_fail(err, errlen, "cannot create the registry: %s", kvbm_strerror(st));
+    return 0;
+}
+
+int kvbm_replay_make_manager(const kvbm_replay_config *cfg, uint64_t capacity, uint32_t block_size,
+                             kvbm_registry *reg, kvbm_manager **out, char *err, size_t errlen)
+{
+    kvbm_status st;
     kvbm_manager_config mc = KVBM_MANAGER_CONFIG_INIT;
     mc.registry = reg;
-    mc.block_count = cfg->capacity;
+    mc.block_count = capacity;
     mc.block_size = block_size;
     mc.duplication_policy = KVBM_DUP_ALLOW;
     switch (cfg->backend) {
@@ -211,21 +208,29 @@ static int make_manager(const kvbm_replay_config *cfg, uint32_t block_size, kvbm
     case KVBM_TOOL_MULTI_LRU:    mc.backend = KVBM_BACKEND_MULTI_LRU; break;
     case KVBM_TOOL_HASHMAP:      mc.backend = KVBM_BACKEND_HASHMAP; break;
     default:
-        kvbm_registry_release(reg);
         return kvbm_tool_fail(err, errlen, "unknown backend %d", (int)cfg->backend);
     }
     mc.metrics_label = "replay";
     kvbm_clear_last_error();
     st = kvbm_manager_create(&mc, out);
-    kvbm_registry_release(reg); /* the manager holds its own reference */
     if (st != KVBM_OK) {
         const char *detail = kvbm_last_error();
         return kvbm_tool_fail(err, errlen, "cannot create a %s manager with %llu blocks: %s%s%s",
                               kvbm_tool_backend_name(cfg->backend),
-                              (unsigned long long)cfg->capacity, kvbm_strerror(st),
+                              (unsigned long long)capacity, kvbm_strerror(st),
                               detail[0] ? ": " : "", detail);
     }
     return 0;
+}
+
+static int make_manager(const kvbm_replay_config *cfg, uint32_t block_size, kvbm_manager **out,
+                        char *err, size_t errlen)
+{
+    kvbm_registry *reg = NULL;
+    if (kvbm_replay_make_registry(cfg, &reg, err, errlen) != 0) return -1;
+    int rc = kvbm_replay_make_manager(cfg, cfg->capacity, block_size, reg, out, err, errlen);
+    kvbm_registry_release(reg); /* the manager holds its own reference */
+    return rc;
 }
 
 static int release_held(work *w, size_t n, kvbm_release_order order)
@@ -241,9 +246,9 @@ static int release_held(work *w, size_t n, kvbm_release_order order)
 #define STEP(k) do { if (steps != NULL) { uint64_t now_ = kvbm_tool_now_ns();           \
                                           steps[k] += now_ - last; last = now_; } } while (0)
 
-static int replay_once(kvbm_manager *m, const kvbm_replay_hashed *h, kvbm_release_order order,
-                       work *w, run_counts *c, uint64_t *ns, uint64_t *cpu_ns, uint64_t *steps,
-                       char *err, size_t errlen)
+int kvbm_replay_once(kvbm_manager *m, const kvbm_replay_hashed *h, kvbm_release_order order,
+                     kvbm_replay_work *w, kvbm_replay_counts *c, uint64_t *ns, uint64_t *cpu_ns,
+                     uint64_t *steps, char *err, size_t errlen)
 {
     const uint32_t bs = h->block_size;
     memset(c, 0, sizeof *c);
@@ -337,8 +342,8 @@ int kvbm_replay_run(const kvbm_replay_hashed *h, const kvbm_replay_config *cfg,
         kvbm_manager *m = NULL;
         run_counts c;
         if (make_manager(cfg, h->block_size, &m, err, errlen) != 0) goto out;
-        int ok = replay_once(m, h, cfg->release_order, &w, &c, &times[i], &cpus[i],
-                             cfg->breakdown ? steps[i] : NULL, err, errlen);
+        int ok = kvbm_replay_once(m, h, cfg->release_order, &w, &c, &times[i], &cpus[i],
+                                  cfg->breakdown ? steps[i] : NULL, err, errlen);
         if (ok == 0) {
             uint64_t avail = kvbm_manager_available_blocks(m);
             kvbm_status inv = kvbm_manager_check_invariants(m);

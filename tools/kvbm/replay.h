@@ -24,7 +24,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kvbm/manager.h"
 #include "kvbm/plh.h"
+#include "kvbm/registry.h"
 #include "trace.h"
 
 typedef enum kvbm_tool_backend {
@@ -127,5 +129,36 @@ typedef struct kvbm_replay_result {
  */
 int kvbm_replay_run(const kvbm_replay_hashed *h, const kvbm_replay_config *cfg,
                     kvbm_replay_result *res, char *err, size_t errlen);
+
+/* ---- building blocks shared with the two-thread replay (replay_mt.c) ---------------- */
+
+/* Per-pass counts of one replay pass (evictions .. duplicate_blocks come from the manager's
+ * metrics: with two threads on one manager they are the manager's totals). */
+typedef struct kvbm_replay_counts {
+    uint64_t requests, blocks_requested, blocks_hit, no_room_requests, no_room_blocks;
+    uint64_t evictions, allocations, allocations_from_reset, registrations, duplicate_blocks;
+} kvbm_replay_counts;
+
+/* Scratch arrays of one replaying thread, each of at least max_len entries. */
+typedef struct kvbm_replay_work {
+    kvbm_block    **blocks; /* handles held by the current request, position order */
+    kvbm_block    **rev;    /* the same, reversed (tail-first release) */
+    kvbm_mutable  **muts;
+    kvbm_complete **comps;
+} kvbm_replay_work;
+
+/* The replay model's registry (cfg->tracker) and a manager of @capacity blocks on @reg
+ * (cfg->backend, duplication Allow). 0, or -1 with @err set. The caller releases both. */
+int kvbm_replay_make_registry(const kvbm_replay_config *cfg, kvbm_registry **out, char *err,
+                              size_t errlen);
+int kvbm_replay_make_manager(const kvbm_replay_config *cfg, uint64_t capacity, uint32_t block_size,
+                             kvbm_registry *reg, kvbm_manager **out, char *err, size_t errlen);
+
+/* One pass of the request loop over @h on @m (thread-safe for distinct @w and @c: several
+ * threads may replay on one manager). *@ns / *@cpu_ns: wall and thread CPU time; @steps
+ * (NULL: off) accumulates per call kind. 0, or -1 with @err set. */
+int kvbm_replay_once(kvbm_manager *m, const kvbm_replay_hashed *h, kvbm_release_order order,
+                     kvbm_replay_work *w, kvbm_replay_counts *c, uint64_t *ns, uint64_t *cpu_ns,
+                     uint64_t *steps, char *err, size_t errlen);
 
 #endif /* KVBM_TOOL_REPLAY_H */

@@ -8,6 +8,7 @@
 #include "commands.h"
 #include "format.h"
 #include "replay.h"
+#include "replay_mt.h"
 #include "sweep.h"
 #include "synth.h"
 #include "trace.h"
@@ -35,6 +36,7 @@ typedef struct replay_opts {
     int                progress;      /* -1 auto, 0 off, 1 on */
     kvbm_tool_tracker  tracker;
     bool               breakdown;
+    uint64_t           threads;       /* 1, or 2: the two-thread replay (replay_mt.c) */
 } replay_opts;
 
 static int usage_error(const char *fmt, const char *arg)
@@ -97,6 +99,9 @@ static int parse_opts(int argc, char **argv, replay_opts *o, bool *help)
         } else if (kvbm_opt_value(argv, argc, &i, "--tracker", &v)) {
             if (v == NULL || kvbm_tool_tracker_parse(v, &o->tracker) != 0)
                 return usage_error("--tracker must be medium, small, large or none, got '%s'", v);
+        } else if (kvbm_opt_value(argv, argc, &i, "--threads", &v)) {
+            if (v == NULL || kvbm_tool_parse_u64(v, 2, &o->threads) != 0 || o->threads == 0)
+                return usage_error("--threads must be 1 or 2, got '%s'", v);
         } else if (strcmp(a, "--breakdown") == 0) {
             o->breakdown = true;
         } else if (strcmp(a, "--progress") == 0) {
@@ -134,11 +139,13 @@ int kvbm_cmd_replay(int argc, char **argv)
 {
     replay_opts o = { NULL, 0, true, KVBM_TOOL_LINEAGE, 4, KVBM_RELEASE_REVERSE, 1,
                       KVBM_FORMAT_TABLE, KVBM_TRACE_STOP, KVBM_SYNTH_CONFIG_INIT, NULL,
-                      "kvbm-mrc", -1, KVBM_TOOL_TRACKER_MEDIUM, false };
+                      "kvbm-mrc", -1, KVBM_TOOL_TRACKER_MEDIUM, false, 1 };
     bool help = false;
     int rc = parse_opts(argc, argv, &o, &help);
     if (rc != 0) return rc;
     if (help) { kvbm_usage_replay(); return KVBM_EXIT_OK; }
+    if (o.threads == 2 && (o.sweep != NULL || o.format != KVBM_FORMAT_TABLE || o.breakdown))
+        return usage_error("--threads 2 prints its own table: no --sweep, --format or --breakdown%s", NULL);
 
     char err[512];
     kvbm_trace t;
@@ -189,6 +196,19 @@ int kvbm_cmd_replay(int argc, char **argv)
 
     res = calloc(nb * ncaps, sizeof *res);
     if (res == NULL) { kvbm_errorf(0, "out of memory"); goto out; }
+    if (o.threads == 2) {
+        for (size_t b = 0; b < nb; b++) {
+            kvbm_replay_config cfg = { backends[b], caps[0], o.order, (uint32_t)o.repeat, o.tracker, false };
+            kvbm_replay_mt_result mt[KVBM_REPLAY_MT_CONFIGS];
+            if (kvbm_replay_run_mt(&h, &cfg, mt, err, sizeof err) != 0) {
+                kvbm_errorf(0, "%s", err);
+                goto out;
+            }
+            kvbm_replay_mt_print(stdout, t.name, &cfg, mt);
+        }
+        rc = fflush(stdout) == 0 ? KVBM_EXIT_OK : kvbm_errorf(KVBM_EXIT_ERROR, "cannot write output");
+        goto out;
+    }
     bool show = o.progress == 1 || (o.progress == -1 && o.sweep != NULL && isatty(STDERR_FILENO));
     if (kvbm_sweep_run(&h, caps, ncaps, backends, nb, o.order, (uint32_t)o.repeat, o.tracker,
                        o.breakdown, show ? stderr : NULL, res, err, sizeof err) != 0) {
