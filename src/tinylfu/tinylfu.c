@@ -1,35 +1,35 @@
 /* src/tinylfu/tinylfu.c - frequency trackers: TinyLFU count-min sketch, no-op, custom (§4).
  *
- * TinyLFU sketch - blocked, one hash per key (issue 16; NOT bit-exact with the reference,
- * see docs/DESIGN.md "TinyLFU layout"):
+ * TinyLFU sketch - one hash and one word per key (issue 16; NOT bit-exact with the
+ * reference, see docs/DESIGN.md "TinyLFU layout"):
  *
- *   table: words = max(8, capacity/4 rounded up to a multiple of 8) 64-bit words, i.e.
- *          `lines` 64-byte lines of 8 words; word w holds 16 4-bit counters, counter c in
- *          bits 4c..4c+3, saturating at 15.
+ *   table: max(1, capacity/4) 64-bit words (the reference's geometry); word w holds 16
+ *          4-bit counters, counter c in bits 4c..4c+3, saturating at 15.
  *
  *        63     60 59     56         7      4 3      0
  *       +---------+---------+ ... +---------+--------+
  *       | ctr 15  | ctr 14  |     | ctr 1   | ctr 0  |
  *       +---------+---------+ ... +---------+--------+
+ *        \---- row 3 ----/    ...     \---- row 0 ----/   (four counters per row)
  *
  *   key hash: h = splitmix64-finalise(k0 ^ k1 * 0x9E3779B97F4A7C15), for a 16-byte key
  *   (k0, k1 = its LE halves: a PLH's lo and hi) and for an 8-byte key k (k0 = k,
  *   k1 = KEY8_TAG).
- *   the key's four cells all lie in one line: line = (h * lines) >> 64 (high bits of h);
- *   row i (0..3) uses word 2i + bit i of h and counter bits 4+4i..7+4i of h. The rows use
- *   disjoint word pairs, so the four cells are distinct.
+ *   the key's four cells all lie in word (h * words) >> 64 (high bits of h); row i (0..3)
+ *   is counter 4i + (bits 2i..2i+1 of h), one of the four counters of quarter i, so the
+ *   four cells are distinct.
  *
- *   increment: +1 on every non-saturated cell of the 4; if any cell grew, size += 1 and, if
- *   decay(size), reset().
+ *   increment: +1 on every non-saturated cell of the 4 (one SWAR add on the word); if any
+ *   cell grew, size += 1 and, if decay(size), reset().
  *   estimate : min of the 4 cells.
  *   reset    : ones = popcount of the low counter bits over the table; every counter is
  *              halved (word >> 1 & 0x777...); size = (size >> 1) - (ones >> 2), saturating.
  *
- * One hash of a few multiplies replaces the reference's four XXH3 hashes, and one cache
- * line its four random words: a touch or count of a cold key costs one miss instead of four
- * (the Medium table is 4 MiB). Increment, estimate, reset and the decay policy are the
- * reference's; only where a key's cells lie differs. The memory is the reference's (up to
- * 7 words more for tiny capacities).
+ * One hash of a few multiplies replaces the reference's four XXH3 hashes, and one word its
+ * four random words: a touch or count of a cold key costs one cache miss instead of four
+ * (the Medium table is 4 MiB), and an increment is a dozen instructions. Table geometry,
+ * increment, estimate, reset and the decay policy are the reference's; only where a key's
+ * cells lie differs (measured: docs/perf/backends.md "Session 7").
  *
  * Locking: one kvbm_mutex of rank KVBM_RANK_TRACKER (a leaf) serialises writers (touch,
  * decay). count() is lock-free: the words are _Atomic and read with relaxed loads, so
@@ -123,13 +123,11 @@ kvbm_status kvbm__sketch_init(kvbm__sketch *s, uint64_t capacity, const kvbm_dec
     if (capacity == 0) return KVBM_EINVAL;
     memset(s, 0, sizeof *s);
     uint64_t words = capacity / 4;
-    if (words > SIZE_MAX / sizeof(uint64_t) - KVBM__TLFU_LINE_WORDS) return KVBM_ENOMEM;
-    words = (words + KVBM__TLFU_LINE_WORDS - 1) / KVBM__TLFU_LINE_WORDS * KVBM__TLFU_LINE_WORDS;
-    if (words == 0) words = KVBM__TLFU_LINE_WORDS;
+    if (words == 0) words = 1;
+    if (words > SIZE_MAX / sizeof(uint64_t)) return KVBM_ENOMEM;
     s->table = table_alloc((size_t)words * sizeof(uint64_t));
     if (s->table == NULL) return KVBM_ENOMEM;
     s->words = words;
-    s->lines = words / KVBM__TLFU_LINE_WORDS;
     s->sample_size = kvbm__tinylfu_sample_size(capacity);
     if (decay != NULL) {
         s->decay = *decay;
@@ -157,56 +155,49 @@ __attribute__((cold)) void kvbm__sketch_reset(kvbm__sketch *s)
     s->size = half > q ? (uint32_t)(half - q) : 0;
 }
 
-/* The line of key hash @h (its first word). */
-static inline _Atomic uint64_t *line_of(const kvbm__sketch *s, uint64_t h)
+/* The word of key hash @h: (h * words) >> 64 (high bits of h). */
+static inline _Atomic uint64_t *word_of(const kvbm__sketch *s, uint64_t h)
 {
-    return s->table + (uint64_t)(((tlfu_u128)h * s->lines) >> 64) * KVBM__TLFU_LINE_WORDS;
+    return s->table + (uint64_t)(((tlfu_u128)h * s->words) >> 64);
 }
 
-/* Row @i of key hash @h: the word within the line and the counter's bit shift. */
-#define ROW_WORD(h, i)  (2u * (i) + (unsigned)(((h) >> (i)) & 1u))
-#define ROW_SHIFT(h, i) ((unsigned)(((h) >> (4u + 4u * (i))) & 15u) * 4u)
+/* Row @i's counter: nibble 4i + (bits 2i..2i+1 of h) - one of the four in quarter i. */
+#define ROW_SHIFT(h, i) ((4u * (i) + (unsigned)(((h) >> (2u * (i))) & 3u)) * 4u)
+
+/* Bit 0 of each of the key's four counters. */
+static inline uint64_t row_bits(uint64_t h)
+{
+    return (UINT64_C(1) << ROW_SHIFT(h, 0)) | (UINT64_C(1) << ROW_SHIFT(h, 1)) |
+           (UINT64_C(1) << ROW_SHIFT(h, 2)) | (UINT64_C(1) << ROW_SHIFT(h, 3));
+}
 
 void kvbm__sketch_cells(const kvbm__sketch *s, uint64_t h, uint64_t word[4], unsigned shift[4])
 {
-    uint64_t base = (uint64_t)(line_of(s, h) - s->table);
+    uint64_t w = (uint64_t)(word_of(s, h) - s->table);
     for (unsigned i = 0; i < 4; i++) {
-        word[i] = base + ROW_WORD(h, i);
+        word[i] = w;
         shift[i] = ROW_SHIFT(h, i);
     }
 }
 
-/* Prefetch the line of key hash @h with write intent (for the increment). */
-static inline void prefetch_line(const kvbm__sketch *s, uint64_t h)
+/* Prefetch the word of key hash @h with write intent (for the increment). */
+static inline void prefetch_word(const kvbm__sketch *s, uint64_t h)
 {
-    __builtin_prefetch((const void *)line_of(s, h), 1);
+    __builtin_prefetch((const void *)word_of(s, h), 1);
 }
 
-/* +1 on the counter of row @i of key hash @h in @line unless it is saturated (branch-free:
- * the word is stored back either way; writers hold the lock); 1 if it grew. */
-static inline unsigned row_increment(_Atomic uint64_t *line, uint64_t h, unsigned i)
-{
-    _Atomic uint64_t *w = &line[ROW_WORD(h, i)];
-    unsigned shift = ROW_SHIFT(h, i);
-    uint64_t v = atomic_load_explicit(w, memory_order_relaxed);
-    unsigned grow = ((v >> shift) & 15) != 15;
-    atomic_store_explicit(w, v + ((uint64_t)grow << shift), memory_order_relaxed);
-    return grow;
-}
-
-static inline uint32_t row_value(const _Atomic uint64_t *line, uint64_t h, unsigned i)
-{
-    return (uint32_t)(atomic_load_explicit(&line[ROW_WORD(h, i)], memory_order_relaxed) >>
-                      ROW_SHIFT(h, i)) & 15;
-}
-
-/* +1 on a key's four cells (written out: four rows, no loop), then the size/decay step. */
+/* +1 on a key's four counters in one word, saturating at 15 (SWAR: a selected counter
+ * grows iff it is not 15, i.e. iff its complement has a bit set), then the size/decay
+ * step. Writers hold the lock. */
 static inline void increment_hash(kvbm__sketch *s, uint64_t h)
 {
-    _Atomic uint64_t *line = line_of(s, h);
-    unsigned added = row_increment(line, h, 0) | row_increment(line, h, 1) |
-                     row_increment(line, h, 2) | row_increment(line, h, 3);
-    if (!added) return;
+    _Atomic uint64_t *w = word_of(s, h);
+    uint64_t sel = row_bits(h);
+    uint64_t v = atomic_load_explicit(w, memory_order_relaxed);
+    uint64_t x = ~v & (sel * 15);
+    uint64_t grow = (x | x >> 1 | x >> 2 | x >> 3) & sel;
+    atomic_store_explicit(w, v + grow, memory_order_relaxed);
+    if (!grow) return;
     if (s->size < UINT32_MAX) s->size++;
     bool decay = s->custom_decay ? s->decay.should_decay(s->decay.ctx, s->size)
                                  : fixed_should_decay(s, s->size);
@@ -215,12 +206,12 @@ static inline void increment_hash(kvbm__sketch *s, uint64_t h)
 
 static inline uint32_t min2(uint32_t a, uint32_t b) { return a < b ? a : b; }
 
-/* min of a key's four cells. */
+/* min of a key's four counters. */
 static inline uint32_t estimate_hash(const kvbm__sketch *s, uint64_t h)
 {
-    const _Atomic uint64_t *line = line_of(s, h);
-    return min2(min2(row_value(line, h, 0), row_value(line, h, 1)),
-                min2(row_value(line, h, 2), row_value(line, h, 3)));
+    uint64_t v = atomic_load_explicit(word_of(s, h), memory_order_relaxed);
+    return min2(min2((uint32_t)(v >> ROW_SHIFT(h, 0)) & 15, (uint32_t)(v >> ROW_SHIFT(h, 1)) & 15),
+                min2((uint32_t)(v >> ROW_SHIFT(h, 2)) & 15, (uint32_t)(v >> ROW_SHIFT(h, 3)) & 15));
 }
 
 void kvbm__sketch_increment(kvbm__sketch *s, const uint8_t *key, size_t len)
@@ -335,7 +326,7 @@ static inline void tracker_touch(kvbm_tracker *t, const uint8_t *key, size_t len
 {
     if (KVBM_LIKELY(t->kind == TRACKER_TINYLFU)) {
         uint64_t h = key_hash(key, len); /* outside the lock */
-        prefetch_line(&t->sketch, h);
+        prefetch_word(&t->sketch, h);
         kvbm__lock(&t->lock);
         increment_hash(&t->sketch, h);
         kvbm__unlock(&t->lock);
@@ -456,7 +447,7 @@ void kvbm__tracker_touch_prepare(kvbm_tracker *t, kvbm_plh key, kvbm__touch_cell
 {
     if (t != NULL && t->kind == TRACKER_TINYLFU) {
         cells->h = kvbm__tinylfu_key_hash(key.lo, key.hi);
-        prefetch_line(&t->sketch, cells->h);
+        prefetch_word(&t->sketch, cells->h);
     }
 }
 
@@ -468,7 +459,7 @@ void kvbm__tracker_cells(const kvbm_tracker *t, kvbm_plh key, kvbm__touch_cells 
 
 void kvbm__tracker_prefetch_cells(const kvbm_tracker *t, const kvbm__touch_cells *cells)
 {
-    if (t != NULL && t->kind == TRACKER_TINYLFU) prefetch_line(&t->sketch, cells->h);
+    if (t != NULL && t->kind == TRACKER_TINYLFU) prefetch_word(&t->sketch, cells->h);
 }
 
 uint32_t kvbm__tracker_count_cells(kvbm_tracker *t, kvbm_plh key, const kvbm__touch_cells *cells)

@@ -5,14 +5,10 @@
 #include "internal.h"
 #include "kvbm/tracker.h"
 
-/* Words per sketch line: a key's four cells lie in one 64-byte line (tinylfu.c). */
-#define KVBM__TLFU_LINE_WORDS 8u
-
 /* The unlocked count-min sketch (see tinylfu.c for the layout). */
 typedef struct kvbm__sketch {
     _Atomic uint64_t *table;       /* written under the tracker lock; read lock-free by count */
-    uint64_t          words;       /* lines * 8: max(8, capacity/4 rounded up to 8) */
-    uint64_t          lines;       /* 64-byte lines */
+    uint64_t          words;       /* max(1, capacity / 4) */
     uint32_t          size;        /* effective increments since the last reset */
     uint32_t          sample_size; /* fixed decay threshold min(capacity*10, 2^32-1) */
     bool              custom_decay;
@@ -29,7 +25,8 @@ void        kvbm__sketch_reset(kvbm__sketch *s);
 uint32_t kvbm__tinylfu_sample_size(uint64_t capacity);
 /* The key hash of a 16-byte key given as its LE halves (an 8-byte key k is (k, KEY8_TAG)). */
 uint64_t kvbm__tinylfu_key_hash(uint64_t k0, uint64_t k1);
-/* The four cells of key hash @h: table word index and counter bit shift (tests). */
+/* The four cells of key hash @h: table word index (the same for all four) and counter bit
+ * shift (row i in bits 16i..16i+15) (tests). */
 void     kvbm__sketch_cells(const kvbm__sketch *s, uint64_t h, uint64_t word[4], unsigned shift[4]);
 
 /* Two-phase touch, for callers with other work to overlap with the sketch's cache misses

@@ -42,38 +42,41 @@ KVBM_TEST(key_hash_mixes_both_halves)
     kvbm__sketch_fini(&s);
 }
 
-/* Geometry: capacity/4 words rounded up to whole 64-byte lines (at least one), the table
- * line-aligned; a key's four cells are in one line, row i in words 2i..2i+1, so distinct. */
+/* Geometry: the reference's max(1, capacity/4) words; a key's four cells are in one word,
+ * row i among the four counters of bits 16i..16i+15, so distinct. */
 KVBM_TEST(sketch_cells_follow_documented_layout)
 {
-    kvbm__sketch s = sk_new(100); /* 25 words -> 32: four lines */
-    EXPECT_EQ_U64(s.words, 32u);
-    EXPECT_EQ_U64(s.lines, 4u);
-    EXPECT_EQ_U64((uintptr_t)s.table % 64, 0u);
-    kvbm__sketch t = sk_new(1);
-    EXPECT_EQ_U64(t.words, 8u);
+    kvbm__sketch s = sk_new(100); /* 25 words: not a power of two */
+    EXPECT_EQ_U64(s.words, 25u);
+    kvbm__sketch t = sk_new(3);
+    EXPECT_EQ_U64(t.words, 1u);
     kvbm__sketch_fini(&t);
     uint8_t key[16] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16 };
     kvbm__sketch_increment(&s, key, 16);
     uint64_t w[4];
     unsigned sh[4];
     kvbm__sketch_cells(&s, kvbm__tinylfu_key_hash(0x0807060504030201u, 0x100f0e0d0c0b0a09u), w, sh);
-    uint64_t expect[32] = { 0 };
+    uint64_t expect[25] = { 0 };
     for (unsigned i = 0; i < 4; i++) {
-        EXPECT_EQ_U64(w[i] / 8, w[0] / 8);
-        EXPECT_EQ_U64(w[i] % 8 / 2, i);
+        EXPECT_EQ_U64(w[i], w[0]);
+        EXPECT_EQ(sh[i] / 16, i);
         EXPECT_EQ(sh[i] % 4, 0u);
         expect[w[i]] += UINT64_C(1) << sh[i];
     }
-    for (int i = 0; i < 32; i++) EXPECT_EQ_U64(s.table[i], expect[i]);
+    for (int i = 0; i < 25; i++) EXPECT_EQ_U64(s.table[i], expect[i]);
     EXPECT_EQ(s.size, 1u);
-    /* lines are used evenly: 4096 keys over 4 lines */
-    unsigned per_line[4] = { 0 };
-    for (uint64_t k = 0; k < 4096; k++) {
+    /* saturation per counter: the other three keep counting */
+    for (int n = 0; n < 20; n++) kvbm__sketch_increment(&s, key, 16);
+    EXPECT_EQ(kvbm__sketch_estimate(&s, key, 16), 15u);
+    EXPECT_EQ_U64(s.table[w[0]], 15 * expect[w[0]]);
+    EXPECT_EQ(s.size, 15u); /* increments that grew no cell do not count */
+    /* words are used evenly: 25000 keys over 25 words */
+    unsigned per_word[25] = { 0 };
+    for (uint64_t k = 0; k < 25000; k++) {
         kvbm__sketch_cells(&s, kvbm__tinylfu_key_hash(k, 0), w, sh);
-        per_line[w[0] / 8]++;
+        per_word[w[0]]++;
     }
-    for (int l = 0; l < 4; l++) EXPECT_TRUE(per_line[l] > 900 && per_line[l] < 1150);
+    for (int i = 0; i < 25; i++) EXPECT_TRUE(per_word[i] > 850 && per_word[i] < 1150);
     kvbm__sketch_fini(&s);
 }
 
@@ -102,7 +105,7 @@ KVBM_TEST(test_tinylfu_saturation)
 
 KVBM_TEST(test_tinylfu_reset)
 {
-    kvbm__sketch s = sk_new(10); /* one line, decay after 100 effective increments */
+    kvbm__sketch s = sk_new(10); /* 2 words, decay after 100 effective increments */
     EXPECT_EQ(s.sample_size, 100u);
     for (uint64_t k = 0; k < 100; k++) inc64(&s, k);
     EXPECT_GT(est64(&s, 5), 0u);
@@ -179,7 +182,7 @@ KVBM_TEST(test_settings_builder_default_policy)
     uint64_t words = 0;
     uint32_t size = 9, sample = 0;
     EXPECT_TRUE(kvbm__tracker_sketch_info(t, &words, &size, &sample));
-    EXPECT_EQ_U64(words, 256u); /* 250 rounded up to whole lines */
+    EXPECT_EQ_U64(words, 250u);
     EXPECT_EQ(size, 0u);
     EXPECT_EQ(sample, 10000u);
     kvbm_tracker_release(t);
@@ -274,7 +277,7 @@ KVBM_TEST(test_manual_decay_via_atomic_policy)
 
 KVBM_TEST(reset_halves_counters_and_applies_size_formula)
 {
-    kvbm__sketch s = sk_new(8); /* 8 words: one line; words 2..7 stay 0 */
+    kvbm__sketch s = sk_new(8); /* 2 words */
     s.table[0] = UINT64_C(0xFEDCBA9876543210);
     s.table[1] = UINT64_C(0x1111111111111111);
     s.size = 50;

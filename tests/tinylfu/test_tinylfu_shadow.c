@@ -78,8 +78,9 @@ KVBM_TEST(counts_are_the_same_across_threads_and_orders)
 }
 
 /* Every touch and count against a shadow table maintained from kvbm__sketch_cells (the
- * documented layout): the whole table after every touch, and each count. Few keys in a
- * small table, so keys share lines and cells; the all-zero key is one of them. */
+ * documented layout): the whole table after every touch, and each count. 64 keys in 1024
+ * words and, second, in 8 words, so that keys share words and cells; the all-zero key is
+ * one of them. */
 static kvbm_plh group_key(uint64_t i)
 {
     return i == 0 ? (kvbm_plh){ 0, 0 } : key_of(i);
@@ -88,17 +89,25 @@ static kvbm_plh group_key(uint64_t i)
 static void shadow_cells(const kvbm__sketch *s, kvbm_plh h, uint64_t w[4], unsigned sh[4])
 {
     kvbm__sketch_cells(s, kvbm__tinylfu_key_hash(h.lo, h.hi), w, sh);
-    for (unsigned i = 0; i < 4; i++) { /* one line, one word pair per row */
-        ASSERT_TRUE(w[i] / KVBM__TLFU_LINE_WORDS == w[0] / KVBM__TLFU_LINE_WORDS);
-        ASSERT_TRUE(w[i] % KVBM__TLFU_LINE_WORDS / 2 == i);
+    for (unsigned i = 0; i < 4; i++) { /* one word, row i in quarter i */
+        ASSERT_TRUE(w[i] == w[0]);
+        ASSERT_TRUE(sh[i] / 16 == i);
     }
 }
 
-KVBM_TEST(touches_and_counts_match_a_shadow_table)
+static bool never_decay(void *ctx, uint32_t n)
 {
-    enum { N = 64, WORDS = 1024 };
+    (void)ctx;
+    (void)n;
+    return false;
+}
+
+static void shadow_run(uint64_t WORDS)
+{
+    enum { N = 64 };
     kvbm_tracker *t = NULL;
-    ASSERT_OK(kvbm_tinylfu_create(WORDS * 4, NULL, &t));
+    kvbm_decay_policy nodecay = { never_decay, NULL };
+    ASSERT_OK(kvbm_tinylfu_create(WORDS * 4, &nodecay, &t));
     const kvbm__sketch *s = kvbm__tracker_sketch(t);
     ASSERT_TRUE(s != NULL);
     ASSERT_EQ_U64(s->words, WORDS);
@@ -116,7 +125,7 @@ KVBM_TEST(touches_and_counts_match_a_shadow_table)
             kvbm_tracker_touch(t, h);
             for (unsigned i = 0; i < 4; i++)
                 if (((shadow[w[i]] >> sh[i]) & 15) < 15) shadow[w[i]] += UINT64_C(1) << sh[i];
-            for (unsigned x = 0; x < WORDS; x++)
+            for (uint64_t x = 0; x < WORDS; x++)
                 if (atomic_load(&s->table[x]) != shadow[x]) mismatches++;
         } else {
             uint32_t want = 15;
@@ -131,4 +140,10 @@ KVBM_TEST(touches_and_counts_match_a_shadow_table)
     EXPECT_GT(kvbm_tracker_count(t, group_key(0)), 0); /* the all-zero key was counted */
     free(shadow);
     kvbm_tracker_release(t);
+}
+
+KVBM_TEST(touches_and_counts_match_a_shadow_table)
+{
+    shadow_run(1024);
+    shadow_run(8); /* 64 keys in 8 words: shared words, shared cells, saturation */
 }
