@@ -10,7 +10,7 @@ enum { B_HASHMAP, B_LRU, B_MULTI, B_TICK, B_FIFO, B_COUNT };
 static const char *const bnames[B_COUNT] = { "hashmap", "lru", "multi_lru", "lineage_tick", "lineage_fifo" };
 
 /* Backend @k over @cap blocks; MultiLRU uses tracker @t and the default thresholds. */
-static inline kvbm_status make(int k, size_t cap, kvbm_tracker *t, kvbm_inactive *b)
+static inline kvbm_status make(int k, size_t cap, kvbm_tracker *t, kvbm__inactive *b)
 {
     static const uint8_t thr[3] = { 3, 8, 15 };
     switch (k) {

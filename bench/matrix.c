@@ -32,12 +32,12 @@ static const char *const backend_names[KVBM_BENCH_BACKEND_COUNT] = {
     "lru", "multi_lru", "lineage_tick", "lineage_fifo", "hashmap"
 };
 
-const char *kvbm_bench_group_name(kvbm_bench_group g)
+const char *bench_group_name(bench_group g)
 {
     return (unsigned)g < KVBM_BENCH_GROUP_COUNT ? group_names[g] : NULL;
 }
 
-const char *kvbm_bench_backend_name(kvbm_bench_backend b)
+const char *bench_backend_name(bench_backend b)
 {
     return (unsigned)b < KVBM_BENCH_BACKEND_COUNT ? backend_names[b] : NULL;
 }
@@ -80,7 +80,7 @@ static const char *ref_group(const char *group, char *buf, size_t len)
     return group;
 }
 
-double kvbm_bench_reference_ns(const char *group, const char *backend, uint32_t n)
+double bench_reference_ns(const char *group, const char *backend, uint32_t n)
 {
     if (group == NULL || backend == NULL)
         return 0.0;
@@ -97,12 +97,12 @@ double kvbm_bench_reference_ns(const char *group, const char *backend, uint32_t 
     return 0.0;
 }
 
-double kvbm_bench_cell_reference_ns(const kvbm_bench_cell *c)
+double bench_cell_reference_ns(const bench_cell *c)
 {
-    return c != NULL && c->tracker ? kvbm_bench_reference_ns(c->group, c->backend, c->n) : 0.0;
+    return c != NULL && c->tracker ? bench_reference_ns(c->group, c->backend, c->n) : 0.0;
 }
 
-const char *kvbm_bench_tracker_setup(kvbm_bench_tracker t)
+const char *bench_tracker_setup(bench_tracker t)
 {
     switch (t) {
     case KVBM_BENCH_TRACKER_ALWAYS:
@@ -115,18 +115,18 @@ const char *kvbm_bench_tracker_setup(kvbm_bench_tracker t)
     return NULL;
 }
 
-bool kvbm_bench_parse_tracker(const char *name, kvbm_bench_tracker *out)
+bool bench_parse_tracker(const char *name, bench_tracker *out)
 {
     static const char *const names[] = { "auto", "always", "never" };
     for (unsigned i = 0; name != NULL && i < 3; i++)
         if (strcmp(name, names[i]) == 0) {
-            *out = (kvbm_bench_tracker)i;
+            *out = (bench_tracker)i;
             return true;
         }
     return false;
 }
 
-bool kvbm_bench_parse_list(const char *list, bool backends, uint32_t *mask)
+bool bench_parse_list(const char *list, bool backends, uint32_t *mask)
 {
     if (list == NULL || mask == NULL)
         return false;
@@ -215,7 +215,7 @@ static kvbm_status chain_seq(uint32_t n, kvbm_token_seq **out)
     return st;
 }
 
-kvbm_status kvbm_bench_chain_hashes(uint32_t n, kvbm_plh *out)
+kvbm_status bench_chain_hashes(uint32_t n, kvbm_plh *out)
 {
     if (out == NULL && n > 0)
         return KVBM_EINVAL;
@@ -243,7 +243,7 @@ typedef struct env {
     /* self-timed groups accumulate their timed regions here */
     uint64_t       acc_ns;
     uint64_t       acc_allocs;
-    kvbm_bench_alloc_counter counter; /* non-NULL only during the counting pass */
+    bench_alloc_counter counter; /* non-NULL only during the counting pass */
 } env;
 
 static void env_destroy(env *e)
@@ -261,11 +261,11 @@ static void env_destroy(env *e)
     memset(e, 0, sizeof *e);
 }
 
-static bool backend_needs_tracker(kvbm_bench_backend b) { return b == KVBM_BENCH_MULTI_LRU; }
+static bool backend_needs_tracker(bench_backend b) { return b == KVBM_BENCH_MULTI_LRU; }
 
 /* Registry + manager of n blocks; with @build, the chain is allocated one by one,
  * completed and registered in one call (handles in e->held). */
-static kvbm_status env_create(env *e, kvbm_bench_backend backend, kvbm_bench_tracker trk,
+static kvbm_status env_create(env *e, bench_backend backend, bench_tracker trk,
                               uint32_t n, bool build)
 {
     memset(e, 0, sizeof *e);
@@ -549,9 +549,9 @@ static double pct(const double *sorted, uint32_t cnt, double p)
     return sorted[lo] * (1.0 - frac) + sorted[lo + 1] * frac;
 }
 
-static kvbm_status run_cell(const kvbm_bench_options *o, kvbm_bench_group gi,
-                            kvbm_bench_backend bi, uint32_t n, uint64_t overhead,
-                            kvbm_bench_cell *c)
+static kvbm_status run_cell(const bench_options *o, bench_group gi,
+                            bench_backend bi, uint32_t n, uint64_t overhead,
+                            bench_cell *c)
 {
     const group_desc *g = &groups[gi];
     env e;
@@ -623,7 +623,7 @@ out:
 static bool selected(uint32_t mask, unsigned i) { return mask == 0 || (mask >> i) & 1u; }
 
 /* Visit every selected cell; with @cells NULL only counts. ids[i] = group << 8 | backend. */
-static size_t enumerate(const kvbm_bench_options *o, kvbm_bench_cell *cells, unsigned *ids)
+static size_t enumerate(const bench_options *o, bench_cell *cells, unsigned *ids)
 {
     const uint32_t *sizes = o->sizes != NULL ? o->sizes : default_sizes;
     size_t n_sizes = o->sizes != NULL ? o->n_sizes : sizeof default_sizes / sizeof default_sizes[0];
@@ -638,7 +638,7 @@ static size_t enumerate(const kvbm_bench_options *o, kvbm_bench_cell *cells, uns
                 continue;
             for (size_t si = 0; si < n_sizes; si++) {
                 if (cells != NULL) {
-                    kvbm_bench_cell *c = &cells[cnt];
+                    bench_cell *c = &cells[cnt];
                     memset(c, 0, sizeof *c);
                     c->group = group_names[gi];
                     c->backend = active ? "-" : backend_names[bi];
@@ -653,17 +653,17 @@ static size_t enumerate(const kvbm_bench_options *o, kvbm_bench_cell *cells, uns
     return cnt;
 }
 
-size_t kvbm_bench_cell_count(const kvbm_bench_options *opt)
+size_t bench_cell_count(const bench_options *opt)
 {
-    kvbm_bench_options d = KVBM_BENCH_OPTIONS_INIT;
+    bench_options d = KVBM_BENCH_OPTIONS_INIT;
     return enumerate(opt != NULL ? opt : &d, NULL, NULL);
 }
 
-kvbm_status kvbm_bench_run(const kvbm_bench_options *opt, kvbm_bench_cell *cells, size_t cap,
+kvbm_status bench_run(const bench_options *opt, bench_cell *cells, size_t cap,
                            size_t *n_cells)
 {
-    kvbm_bench_options d = KVBM_BENCH_OPTIONS_INIT;
-    const kvbm_bench_options *o = opt != NULL ? opt : &d;
+    bench_options d = KVBM_BENCH_OPTIONS_INIT;
+    const bench_options *o = opt != NULL ? opt : &d;
     if (cells == NULL || n_cells == NULL || (o->sizes != NULL && o->n_sizes == 0) ||
         (unsigned)o->tracker > KVBM_BENCH_TRACKER_NEVER)
         return KVBM_EINVAL;
@@ -680,9 +680,9 @@ kvbm_status kvbm_bench_run(const kvbm_bench_options *opt, kvbm_bench_cell *cells
     enumerate(o, cells, ids);
     uint64_t overhead = timer_overhead_ns();
     for (size_t i = 0; i < total; i++) {
-        kvbm_bench_cell *c = &cells[i];
+        bench_cell *c = &cells[i];
         unsigned gi = ids[i] >> 8, bi = ids[i] & 0xffu;
-        c->status = run_cell(o, (kvbm_bench_group)gi, (kvbm_bench_backend)bi, c->n, overhead, c);
+        c->status = run_cell(o, (bench_group)gi, (bench_backend)bi, c->n, overhead, c);
         if (c->status != KVBM_OK) {
             c->median_ns = c->p10_ns = c->p90_ns = 0.0;
             c->iterations = 0;

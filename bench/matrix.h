@@ -61,7 +61,7 @@
 extern "C" {
 #endif
 
-typedef enum kvbm_bench_group {
+typedef enum bench_group {
     KVBM_BENCH_ACTIVE_HIT = 0,   /* "match_blocks_active_hit" */
     KVBM_BENCH_INACTIVE_HIT,     /* "match_blocks_inactive_hit" */
     KVBM_BENCH_BULK_DROP,        /* "bulk_drop" */
@@ -72,28 +72,28 @@ typedef enum kvbm_bench_group {
     KVBM_BENCH_INACTIVE_HIT_MANY,/* "match_blocks_inactive_hit_many" */
     KVBM_BENCH_ALLOC_REGISTER_MANY, /* "alloc_register_cycle_many" */
     KVBM_BENCH_GROUP_COUNT
-} kvbm_bench_group;
+} bench_group;
 
-typedef enum kvbm_bench_backend {
+typedef enum bench_backend {
     KVBM_BENCH_LRU = 0,          /* "lru" */
     KVBM_BENCH_MULTI_LRU,        /* "multi_lru" */
     KVBM_BENCH_LINEAGE_TICK,     /* "lineage_tick" */
     KVBM_BENCH_LINEAGE_FIFO,     /* "lineage_fifo" */
     KVBM_BENCH_HASHMAP,          /* "hashmap" */
     KVBM_BENCH_BACKEND_COUNT
-} kvbm_bench_backend;
+} bench_backend;
 
-typedef enum kvbm_bench_tracker {
+typedef enum bench_tracker {
     KVBM_BENCH_TRACKER_AUTO = 0, /* TinyLFU only where the backend requires it (multi_lru) */
     KVBM_BENCH_TRACKER_ALWAYS,   /* every registry gets a TinyLFU tracker (the default:
                                     the reference's setup) */
     KVBM_BENCH_TRACKER_NEVER     /* no tracker (multi_lru cells then fail with ECONFIG) */
-} kvbm_bench_tracker;
+} bench_tracker;
 
 /** One result. Strings are static. */
-typedef struct kvbm_bench_cell {
-    const char *group;      /* kvbm_bench_group_name() */
-    const char *backend;    /* kvbm_bench_backend_name(), or "-" (active hit) */
+typedef struct bench_cell {
+    const char *group;      /* bench_group_name() */
+    const char *backend;    /* bench_backend_name(), or "-" (active hit) */
     uint32_t    n;          /* blocks per iteration */
     bool        tracker;    /* the registry had a frequency tracker */
     kvbm_status status;     /* KVBM_OK, or the library error that made the cell unavailable
@@ -103,79 +103,79 @@ typedef struct kvbm_bench_cell {
     uint64_t    iterations; /* timed iterations in total */
     uint32_t    samples;
     double      allocs_per_iter; /* heap allocations per timed iteration, -1 if not counted */
-} kvbm_bench_cell;
+} bench_cell;
 
 /** Optional heap-allocation counter (monotonic count of malloc-family calls). */
-typedef uint64_t (*kvbm_bench_alloc_counter)(void);
+typedef uint64_t (*bench_alloc_counter)(void);
 
-typedef struct kvbm_bench_options {
-    uint32_t        groups;     /* bitmask of 1u << kvbm_bench_group; 0 = all */
-    uint32_t        backends;   /* bitmask of 1u << kvbm_bench_backend; 0 = all */
+typedef struct bench_options {
+    uint32_t        groups;     /* bitmask of 1u << bench_group; 0 = all */
+    uint32_t        backends;   /* bitmask of 1u << bench_backend; 0 = all */
     const uint32_t *sizes;      /* NULL = {8, 32, 128} */
     size_t          n_sizes;
     uint32_t        samples;    /* samples per cell; 0 = 31 */
     uint64_t        min_sample_ns; /* time budget per sample; 0 = 200000 (200 us) */
     uint64_t        iters;      /* != 0: exactly this many iterations per sample
                                    (overrides min_sample_ns; e.g. 1 under valgrind) */
-    kvbm_bench_tracker tracker;
+    bench_tracker tracker;
     /* Called after each cell (progress output); may be NULL. */
-    void (*on_cell)(void *ctx, const kvbm_bench_cell *cell);
+    void (*on_cell)(void *ctx, const bench_cell *cell);
     void *ctx;
     /* If non-NULL, cells report allocs_per_iter (one extra counting pass per cell). */
-    kvbm_bench_alloc_counter alloc_counter;
-} kvbm_bench_options;
+    bench_alloc_counter alloc_counter;
+} bench_options;
 
 #define KVBM_BENCH_OPTIONS_INIT \
     { 0, 0, NULL, 0, 0, 0, 0, KVBM_BENCH_TRACKER_ALWAYS, NULL, NULL, NULL }
 
-/** Number of cells kvbm_bench_run() produces for @opt (NULL = defaults). */
-size_t kvbm_bench_cell_count(const kvbm_bench_options *opt);
+/** Number of cells bench_run() produces for @opt (NULL = defaults). */
+size_t bench_cell_count(const bench_options *opt);
 
 /**
- * kvbm_bench_run() - run every selected cell in order group -> backend -> size.
- * @cells: caller array of >= kvbm_bench_cell_count(opt) entries; *@n_cells receives the
+ * bench_run() - run every selected cell in order group -> backend -> size.
+ * @cells: caller array of >= bench_cell_count(opt) entries; *@n_cells receives the
  * number written. A cell whose setup fails (unbuilt backend, ...) is still written, with
  * its status; the run continues. Returns KVBM_OK, KVBM_EINVAL (NULL/bad option, cells too
  * small), KVBM_ENOMEM.
  */
-kvbm_status kvbm_bench_run(const kvbm_bench_options *opt, kvbm_bench_cell *cells,
+kvbm_status bench_run(const bench_options *opt, bench_cell *cells,
                            size_t cap, size_t *n_cells);
 
 /** Static names; NULL for out-of-range values. */
-const char *kvbm_bench_group_name(kvbm_bench_group g);
+const char *bench_group_name(bench_group g);
 /** The setup a tracker mode runs, for the output header: "always" is the reference's setup
  * (equal work), "auto" and "never" are not. Static string; NULL for out-of-range values. */
-const char *kvbm_bench_tracker_setup(kvbm_bench_tracker t);
+const char *bench_tracker_setup(bench_tracker t);
 /** Parse "auto", "always" or "never" into *@out; false (and *@out untouched) otherwise. */
-bool kvbm_bench_parse_tracker(const char *name, kvbm_bench_tracker *out);
-const char *kvbm_bench_backend_name(kvbm_bench_backend b);
+bool bench_parse_tracker(const char *name, bench_tracker *out);
+const char *bench_backend_name(bench_backend b);
 
 /**
- * kvbm_bench_parse_list() - parse a comma list of group or backend names ("all" allowed)
+ * bench_parse_list() - parse a comma list of group or backend names ("all" allowed)
  * into a bitmask. @backends selects the name table. Returns false on an unknown name.
  */
-bool kvbm_bench_parse_list(const char *list, bool backends, uint32_t *mask);
+bool bench_parse_list(const char *list, bool backends, uint32_t *mask);
 
 /**
- * kvbm_bench_chain_hashes() - the PLHs of the benchmark chain: tokens 0..4n-1, block
+ * bench_chain_hashes() - the PLHs of the benchmark chain: tokens 0..4n-1, block
  * size 4, salt 1337 (out[0..n)). Returns KVBM_OK, KVBM_EINVAL, KVBM_ERANGE, KVBM_ENOMEM.
  */
-kvbm_status kvbm_bench_chain_hashes(uint32_t n, kvbm_plh *out);
+kvbm_status bench_chain_hashes(uint32_t n, kvbm_plh *out);
 
 /**
- * kvbm_bench_reference_ns() - the Rust reference median for a cell (issue 16: measured side
+ * bench_reference_ns() - the Rust reference median for a cell (issue 16: measured side
  * by side with kvbm on this 2-core AMD EPYC machine class, the reference's own setup, i.e.
  * a TinyLFU tracker on every manager), or 0 when the reference has no such cell. @backend
  * may be "-". Compare only with cells run with KVBM_BENCH_TRACKER_ALWAYS.
  */
-double kvbm_bench_reference_ns(const char *group, const char *backend, uint32_t n);
+double bench_reference_ns(const char *group, const char *backend, uint32_t n);
 
 /**
- * kvbm_bench_cell_reference_ns() - the reference median for @c if the cell ran the
+ * bench_cell_reference_ns() - the reference median for @c if the cell ran the
  * reference's setup (a tracker on its registry: equal work), else 0. Ratios are printed
  * only from this, so that no ratio compares unequal work.
  */
-double kvbm_bench_cell_reference_ns(const kvbm_bench_cell *c);
+double bench_cell_reference_ns(const bench_cell *c);
 
 #ifdef __cplusplus
 }

@@ -31,7 +31,7 @@
  * increment, estimate, reset and the decay policy are the reference's; only where a key's
  * cells lie differs (measured: docs/perf/backends.md "Session 7").
  *
- * Locking: one kvbm_mutex of rank KVBM_RANK_TRACKER (a leaf) serialises writers (touch,
+ * Locking: one kvbm__mutex of rank KVBM_RANK_TRACKER (a leaf) serialises writers (touch,
  * decay). count() is lock-free: the words are _Atomic and read with relaxed loads, so
  * MultiLRU insert (under the store lock) never waits for the tracker mutex. Trackers are refcounted; the registry
  * and each MultiLRU backend hold references.
@@ -53,7 +53,7 @@ struct kvbm_tracker {
     kvbm_tracker_ops     ops;
     void                *ctx;
     /* TinyLFU */
-    kvbm_mutex           lock;
+    kvbm__mutex           lock;
     kvbm__sketch         sketch;
 };
 

@@ -29,22 +29,22 @@
 #include "kvbm/registry.h"
 #include "trace.h"
 
-typedef enum kvbm_tool_backend {
+typedef enum cli_backend {
     KVBM_TOOL_LINEAGE = 0,      /* lineage, Tick leaf policy (library default) */
     KVBM_TOOL_LINEAGE_FIFO,     /* lineage, Fifo leaf policy */
     KVBM_TOOL_LRU,
     KVBM_TOOL_MULTI_LRU,
     KVBM_TOOL_HASHMAP,
     KVBM_TOOL_BACKEND_COUNT
-} kvbm_tool_backend;
+} cli_backend;
 
 /* "lineage", "lineage-fifo", "lru", "multi-lru", "hashmap". */
-const char *kvbm_tool_backend_name(kvbm_tool_backend b);
+const char *cli_backend_name(cli_backend b);
 /* Parse a name (also accepts "lineage-tick", "multi_lru", "multilru"). 0 / -1. */
-int kvbm_tool_backend_parse(const char *s, kvbm_tool_backend *out);
+int cli_backend_parse(const char *s, cli_backend *out);
 
 /* Phase 1 output: one PLH per block reference, laid out like the trace. */
-typedef struct kvbm_replay_hashed {
+typedef struct cli_replay_hashed {
     size_t        n_requests;
     const size_t *offsets;    /* borrowed from the trace (must outlive this) */
     kvbm_plh     *hashes;     /* offsets[n_requests] entries; owned */
@@ -52,59 +52,59 @@ typedef struct kvbm_replay_hashed {
     uint32_t      block_size;
     uint64_t      hash_ns;    /* wall time of the hashing phase */
     uint64_t      unique;     /* distinct PLHs (infinite-cache bound: hits <= refs - unique) */
-} kvbm_replay_hashed;
+} cli_replay_hashed;
 
 /* Hash every request of @t with @block_size tokens per block (power of two, 1..1024). */
-int  kvbm_replay_hash(const kvbm_trace *t, uint32_t block_size, kvbm_replay_hashed *out,
+int  cli_replay_hash(const cli_trace *t, uint32_t block_size, cli_replay_hashed *out,
                       char *err, size_t errlen);
-void kvbm_replay_hashed_free(kvbm_replay_hashed *h);
+void cli_replay_hashed_free(cli_replay_hashed *h);
 
 /* Reference (slow) hashing of one request through the library's token sequence API, used
  * by tests to cross-check the fast path; writes n PLHs to out. 0 / -1. */
-int  kvbm_replay_hash_request_ref(const uint32_t *ids, size_t n, uint32_t block_size,
+int  cli_replay_hash_request_ref(const uint32_t *ids, size_t n, uint32_t block_size,
                                   kvbm_plh *out);
 
-typedef enum kvbm_release_order {
+typedef enum cli_release_order {
     KVBM_RELEASE_REVERSE = 0, /* tail first (default) */
     KVBM_RELEASE_FORWARD = 1
-} kvbm_release_order;
+} cli_release_order;
 
 /* Registry frequency tracker. The replay model uses the default (medium); the others exist
  * for diagnosis and what-if studies (multi-lru requires a tracker). */
-typedef enum kvbm_tool_tracker {
+typedef enum cli_tracker {
     KVBM_TOOL_TRACKER_MEDIUM = 0, /* TinyLFU 2^21 entries: the default preset */
     KVBM_TOOL_TRACKER_SMALL,      /* TinyLFU 2^18 */
     KVBM_TOOL_TRACKER_LARGE,      /* TinyLFU 2^24 */
     KVBM_TOOL_TRACKER_NONE        /* no tracker */
-} kvbm_tool_tracker;
-const char *kvbm_tool_tracker_name(kvbm_tool_tracker t);
-int kvbm_tool_tracker_parse(const char *s, kvbm_tool_tracker *out);
+} cli_tracker;
+const char *cli_tracker_name(cli_tracker t);
+int cli_tracker_parse(const char *s, cli_tracker *out);
 
 /* Largest capacity the tool accepts: a manager pre-allocates per-block state (~120 bytes a
  * block today), so 2^26 blocks is already ~8 GB; far beyond any trace's distinct blocks. */
 #define KVBM_REPLAY_MAX_CAPACITY (UINT64_C(1) << 26)
 
-typedef struct kvbm_replay_config {
-    kvbm_tool_backend  backend;
+typedef struct cli_replay_config {
+    cli_backend  backend;
     uint64_t           capacity;      /* blocks, >= 1 */
-    kvbm_release_order release_order;
+    cli_release_order release_order;
     uint32_t           repeat;        /* runs on a fresh manager; timing = median; >= 1 */
-    kvbm_tool_tracker  tracker;       /* 0 = medium (the model's default) */
+    cli_tracker  tracker;       /* 0 = medium (the model's default) */
     bool               breakdown;     /* also time each manager call kind (adds clock reads) */
-} kvbm_replay_config;
+} cli_replay_config;
 
 /* Manager-phase time per call kind (--breakdown), from the median repeat. */
 enum { KVBM_STEP_MATCH, KVBM_STEP_ALLOCATE, KVBM_STEP_STAGE, KVBM_STEP_REGISTER, KVBM_STEP_RELEASE,
        KVBM_STEP_COUNT };
-const char *kvbm_replay_step_name(int step);
+const char *cli_replay_step_name(int step);
 
-typedef struct kvbm_replay_result {
-    kvbm_tool_backend  backend;
+typedef struct cli_replay_result {
+    cli_backend  backend;
     uint64_t           capacity;
     uint32_t           block_size;
-    kvbm_release_order release_order;
+    cli_release_order release_order;
     uint32_t           repeat;
-    kvbm_tool_tracker  tracker;
+    cli_tracker  tracker;
     uint64_t requests, blocks_requested, blocks_hit;
     uint64_t no_room_requests, no_room_blocks;
     uint64_t evictions, allocations, allocations_from_reset, registrations, duplicate_blocks;
@@ -119,46 +119,46 @@ typedef struct kvbm_replay_result {
     bool     pool_restored;           /* available == capacity && invariants OK */
     bool     has_breakdown;
     double   step_ms[KVBM_STEP_COUNT]; /* --breakdown: time inside each call kind */
-} kvbm_replay_result;
+} cli_replay_result;
 
 /**
- * kvbm_replay_run() - phase 2: build a manager per @cfg and replay @h through it
+ * cli_replay_run() - phase 2: build a manager per @cfg and replay @h through it
  * (cfg->repeat times, fresh manager each; counts must agree between repeats).
  * Returns 0 with *res filled, or -1 (manager creation failed, a manager call failed other
  * than running out of room, counts differed, or a block was not back in the pool).
  */
-int kvbm_replay_run(const kvbm_replay_hashed *h, const kvbm_replay_config *cfg,
-                    kvbm_replay_result *res, char *err, size_t errlen);
+int cli_replay_run(const cli_replay_hashed *h, const cli_replay_config *cfg,
+                    cli_replay_result *res, char *err, size_t errlen);
 
 /* ---- building blocks shared with the two-thread replay (replay_mt.c) ---------------- */
 
 /* Per-pass counts of one replay pass (evictions .. duplicate_blocks come from the manager's
  * metrics: with two threads on one manager they are the manager's totals). */
-typedef struct kvbm_replay_counts {
+typedef struct cli_replay_counts {
     uint64_t requests, blocks_requested, blocks_hit, no_room_requests, no_room_blocks;
     uint64_t evictions, allocations, allocations_from_reset, registrations, duplicate_blocks;
-} kvbm_replay_counts;
+} cli_replay_counts;
 
 /* Scratch arrays of one replaying thread, each of at least max_len entries. */
-typedef struct kvbm_replay_work {
+typedef struct cli_replay_work {
     kvbm_block    **blocks; /* handles held by the current request, position order */
     kvbm_block    **rev;    /* the same, reversed (tail-first release) */
     kvbm_mutable  **muts;
     kvbm_complete **comps;
-} kvbm_replay_work;
+} cli_replay_work;
 
 /* The replay model's registry (cfg->tracker) and a manager of @capacity blocks on @reg
  * (cfg->backend, duplication Allow). 0, or -1 with @err set. The caller releases both. */
-int kvbm_replay_make_registry(const kvbm_replay_config *cfg, kvbm_registry **out, char *err,
+int cli_replay_make_registry(const cli_replay_config *cfg, kvbm_registry **out, char *err,
                               size_t errlen);
-int kvbm_replay_make_manager(const kvbm_replay_config *cfg, uint64_t capacity, uint32_t block_size,
+int cli_replay_make_manager(const cli_replay_config *cfg, uint64_t capacity, uint32_t block_size,
                              kvbm_registry *reg, kvbm_manager **out, char *err, size_t errlen);
 
 /* One pass of the request loop over @h on @m (thread-safe for distinct @w and @c: several
  * threads may replay on one manager). *@ns / *@cpu_ns: wall and thread CPU time; @steps
  * (NULL: off) accumulates per call kind. 0, or -1 with @err set. */
-int kvbm_replay_once(kvbm_manager *m, const kvbm_replay_hashed *h, kvbm_release_order order,
-                     kvbm_replay_work *w, kvbm_replay_counts *c, uint64_t *ns, uint64_t *cpu_ns,
+int cli_replay_once(kvbm_manager *m, const cli_replay_hashed *h, cli_release_order order,
+                     cli_replay_work *w, cli_replay_counts *c, uint64_t *ns, uint64_t *cpu_ns,
                      uint64_t *steps, char *err, size_t errlen);
 
 #endif /* KVBM_TOOL_REPLAY_H */

@@ -25,11 +25,11 @@
 
 typedef struct mt_thread {
     kvbm_manager      *m[2];    /* the manager of each part */
-    kvbm_replay_hashed part[2]; /* the halves this thread replays, in order */
+    cli_replay_hashed part[2]; /* the halves this thread replays, in order */
     int                n_parts;
-    kvbm_release_order order;
-    kvbm_replay_work   w;
-    kvbm_replay_counts c;        /* summed over its parts */
+    cli_release_order order;
+    cli_replay_work   w;
+    cli_replay_counts c;        /* summed over its parts */
     pthread_barrier_t *start;
     uint64_t           t_start, t_end;
     int                rc;
@@ -40,25 +40,25 @@ static void *mt_main(void *arg)
 {
     mt_thread *t = arg;
     if (t->start != NULL) pthread_barrier_wait(t->start);
-    t->t_start = kvbm_tool_now_ns();
+    t->t_start = cli_now_ns();
     memset(&t->c, 0, sizeof t->c);
     for (int i = 0; i < t->n_parts && t->rc == 0; i++) {
-        kvbm_replay_counts c;
+        cli_replay_counts c;
         uint64_t ns, cpu;
-        t->rc = kvbm_replay_once(t->m[i], &t->part[i], t->order, &t->w, &c, &ns, &cpu, NULL,
+        t->rc = cli_replay_once(t->m[i], &t->part[i], t->order, &t->w, &c, &ns, &cpu, NULL,
                                  t->err, sizeof t->err);
         t->c.blocks_requested += c.blocks_requested;
         t->c.blocks_hit += c.blocks_hit;
         t->c.no_room_blocks += c.no_room_blocks;
     }
-    t->t_end = kvbm_tool_now_ns();
+    t->t_end = cli_now_ns();
     return NULL;
 }
 
 /* The half @i (0 or 1) of @h as a view (offsets are absolute into h->hashes). */
-static kvbm_replay_hashed half_of(const kvbm_replay_hashed *h, int i)
+static cli_replay_hashed half_of(const cli_replay_hashed *h, int i)
 {
-    kvbm_replay_hashed v = *h;
+    cli_replay_hashed v = *h;
     size_t mid = h->n_requests / 2;
     v.n_requests = i == 0 ? mid : h->n_requests - mid;
     v.offsets = h->offsets + (i == 0 ? 0 : mid);
@@ -66,8 +66,8 @@ static kvbm_replay_hashed half_of(const kvbm_replay_hashed *h, int i)
 }
 
 /* One run of layout @two_managers with @threads (1 or 2). */
-static int mt_run_once(const kvbm_replay_hashed *h, const kvbm_replay_config *cfg,
-                       bool two_managers, int threads, kvbm_replay_mt_sample *out, char *err,
+static int mt_run_once(const cli_replay_hashed *h, const cli_replay_config *cfg,
+                       bool two_managers, int threads, cli_replay_mt_sample *out, char *err,
                        size_t errlen)
 {
     kvbm_registry *reg = NULL;
@@ -77,19 +77,19 @@ static int mt_run_once(const kvbm_replay_hashed *h, const kvbm_replay_config *cf
     bool bar_ok = false;
     int rc = -1, nm = two_managers ? 2 : 1;
     memset(t, 0, sizeof t);
-    if (kvbm_replay_make_registry(cfg, &reg, err, errlen) != 0) return -1;
+    if (cli_replay_make_registry(cfg, &reg, err, errlen) != 0) return -1;
     uint64_t cap = two_managers ? cfg->capacity / 2 : cfg->capacity;
     for (int i = 0; i < nm; i++)
-        if (kvbm_replay_make_manager(cfg, cap, h->block_size, reg, &m[i], err, errlen) != 0) goto out;
+        if (cli_replay_make_manager(cfg, cap, h->block_size, reg, &m[i], err, errlen) != 0) goto out;
     size_t ml = h->max_len ? h->max_len : 1;
     for (int i = 0; i < threads; i++) {
-        kvbm_replay_work *w = &t[i].w;
+        cli_replay_work *w = &t[i].w;
         w->blocks = malloc(ml * sizeof *w->blocks);
         w->rev = malloc(ml * sizeof *w->rev);
         w->muts = malloc(ml * sizeof *w->muts);
         w->comps = malloc(ml * sizeof *w->comps);
         if (!w->blocks || !w->rev || !w->muts || !w->comps) {
-            kvbm_tool_fail(err, errlen, "out of memory");
+            cli_fail(err, errlen, "out of memory");
             goto out;
         }
         t[i].order = cfg->release_order;
@@ -104,7 +104,7 @@ static int mt_run_once(const kvbm_replay_hashed *h, const kvbm_replay_config *cf
         mt_main(&t[0]);
     } else {
         if (pthread_barrier_init(&bar, NULL, 2) != 0) {
-            kvbm_tool_fail(err, errlen, "pthread_barrier_init failed");
+            cli_fail(err, errlen, "pthread_barrier_init failed");
             goto out;
         }
         bar_ok = true;
@@ -116,7 +116,7 @@ static int mt_run_once(const kvbm_replay_hashed *h, const kvbm_replay_config *cf
             t[i].start = &bar;
         }
         if (pthread_create(&tid, NULL, mt_main, &t[1]) != 0) {
-            kvbm_tool_fail(err, errlen, "pthread_create failed");
+            cli_fail(err, errlen, "pthread_create failed");
             goto out;
         }
         mt_main(&t[0]);
@@ -125,7 +125,7 @@ static int mt_run_once(const kvbm_replay_hashed *h, const kvbm_replay_config *cf
     uint64_t t0 = t[0].t_start, t1 = t[0].t_end;
     memset(out, 0, sizeof *out);
     for (int i = 0; i < threads; i++) {        if (t[i].rc != 0) {
-            kvbm_tool_fail(err, errlen, "thread %d: %s", i, t[i].err);
+            cli_fail(err, errlen, "thread %d: %s", i, t[i].err);
             goto out;
         }
         if (t[i].t_start < t0) t0 = t[i].t_start;
@@ -138,7 +138,7 @@ static int mt_run_once(const kvbm_replay_hashed *h, const kvbm_replay_config *cf
     for (int i = 0; i < nm; i++) {
         kvbm_status inv = kvbm_manager_check_invariants(m[i]);
         if (kvbm_manager_available_blocks(m[i]) != cap || inv != KVBM_OK) {
-            kvbm_tool_fail(err, errlen, "pool check failed after the two-thread replay (manager %d): %s",
+            cli_fail(err, errlen, "pool check failed after the two-thread replay (manager %d): %s",
                            i, kvbm_strerror(inv));
             goto out;
         }
@@ -163,25 +163,25 @@ static int cmp_double(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-int kvbm_replay_run_mt(const kvbm_replay_hashed *h, const kvbm_replay_config *cfg,
-                       kvbm_replay_mt_result res[KVBM_REPLAY_MT_CONFIGS], char *err, size_t errlen)
+int cli_replay_run_mt(const cli_replay_hashed *h, const cli_replay_config *cfg,
+                       cli_replay_mt_result res[KVBM_REPLAY_MT_CONFIGS], char *err, size_t errlen)
 {
     if (cfg->capacity < 2)
-        return kvbm_tool_fail(err, errlen, "--threads 2 needs a capacity of at least 2 blocks");
+        return cli_fail(err, errlen, "--threads 2 needs a capacity of at least 2 blocks");
     uint32_t repeat = cfg->repeat ? cfg->repeat : 1;
     double *rate = malloc((size_t)repeat * KVBM_REPLAY_MT_CONFIGS * sizeof *rate);
-    if (rate == NULL) return kvbm_tool_fail(err, errlen, "out of memory");
+    if (rate == NULL) return cli_fail(err, errlen, "out of memory");
     memset(res, 0, KVBM_REPLAY_MT_CONFIGS * sizeof *res);
     for (uint32_t r = 0; r < repeat; r++) {
         for (int k = 0; k < KVBM_REPLAY_MT_CONFIGS; k++) {
             /* alternate the order between rounds: a slow phase of the VM hits all alike */
             int c = r % 2 ? KVBM_REPLAY_MT_CONFIGS - 1 - k : k;
-            kvbm_replay_mt_sample s;
+            cli_replay_mt_sample s;
             if (mt_run_once(h, cfg, c >= 2, c % 2 ? 2 : 1, &s, err, errlen) != 0) {
                 free(rate);
                 return -1;
             }
-            kvbm_replay_mt_result *o = &res[c];
+            cli_replay_mt_result *o = &res[c];
             o->two_managers = c >= 2;
             o->threads = c % 2 ? 2 : 1;
             o->runs++;
@@ -199,18 +199,18 @@ int kvbm_replay_run_mt(const kvbm_replay_hashed *h, const kvbm_replay_config *cf
     return 0;
 }
 
-void kvbm_replay_mt_print(FILE *f, const char *trace, const kvbm_replay_config *cfg,
-                          const kvbm_replay_mt_result res[KVBM_REPLAY_MT_CONFIGS])
+void cli_replay_mt_print(FILE *f, const char *trace, const cli_replay_config *cfg,
+                          const cli_replay_mt_result res[KVBM_REPLAY_MT_CONFIGS])
 {
     fprintf(f, "two-thread replay: %s, backend %s, capacity %llu (two-managers: %llu each, one "
             "shared registry), %u runs per row, halves = first / second half of the requests\n",
-            trace, kvbm_tool_backend_name(cfg->backend), (unsigned long long)cfg->capacity,
+            trace, cli_backend_name(cfg->backend), (unsigned long long)cfg->capacity,
             (unsigned long long)(cfg->capacity / 2), res[0].runs);
     fprintf(f, "%-13s %7s %14s %14s %9s %10s %10s\n", "layout", "threads", "Mblocks/s med",
             "Mblocks/s best", "speedup", "hit rate", "no-room");
     for (int c = 0; c < KVBM_REPLAY_MT_CONFIGS; c++) {
-        const kvbm_replay_mt_result *r = &res[c];
-        const kvbm_replay_mt_result *one = &res[c & ~1];
+        const cli_replay_mt_result *r = &res[c];
+        const cli_replay_mt_result *one = &res[c & ~1];
         double sp = one->median_blocks_per_s > 0 ? r->median_blocks_per_s / one->median_blocks_per_s : 0;
         double hr = r->last.blocks_requested ? (double)r->last.blocks_hit / (double)r->last.blocks_requested : 0;
         fprintf(f, "%-13s %7u %14.2f %14.2f %8.2fx %9.2f%% %10llu\n",
