@@ -1,5 +1,5 @@
-/* tools/kvbm/bench_cmd.c - `kvbm bench`: the core benchmark matrix (bench/matrix.c, linked
- * in by tools/CMakeLists.txt when present). */
+/* tools/kvbm/bench_cmd.c - `kvbm bench`: the core benchmark matrix (the library
+ * kvbm_bench_matrix, bench/matrix/). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,7 +8,6 @@
 #include "commands.h"
 #include "util.h"
 
-#ifdef KVBM_CLI_HAVE_MATRIX
 #include "matrix.h"
 
 static void on_cell(void *ctx, const bench_cell *c)
@@ -128,18 +127,3 @@ int cli_cmd_bench(int argc, char **argv)
     if (fflush(stdout) != 0) return cli_errorf(KVBM_EXIT_ERROR, "cannot write output");
     return failed ? KVBM_EXIT_ERROR : KVBM_EXIT_OK;
 }
-
-#else /* !KVBM_CLI_HAVE_MATRIX */
-
-int cli_cmd_bench(int argc, char **argv)
-{
-    for (int i = 1; i < argc; i++)
-        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-            cli_usage_bench();
-            return KVBM_EXIT_OK;
-        }
-    return cli_errorf(KVBM_EXIT_ERROR, "bench: the benchmark matrix (bench/matrix.c) is not built "
-                       "into this kvbm");
-}
-
-#endif

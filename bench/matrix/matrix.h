@@ -1,4 +1,4 @@
-/* bench/matrix.h - the block-manager benchmark matrix (spec 10 §7.9, issue 2 item 10,
+/* bench/matrix/matrix.h - the block-manager benchmark matrix (spec 10 §7.9, issue 2 item 10,
  * issue 4 item 7) as a small reusable API.
  *
  * Used by bench/bench_manager.c (table with the Rust reference values) and linked into

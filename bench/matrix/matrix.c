@@ -1,4 +1,4 @@
-/* bench/matrix.c - the block-manager benchmark matrix (see matrix.h for what each cell
+/* bench/matrix/matrix.c - the block-manager benchmark matrix (see matrix.h for what each cell
  * measures). Only public kvbm headers are used, so the same file links into `kvbm bench`. */
 #include "matrix.h"
 
