@@ -344,9 +344,9 @@ static inline void tracker_touch(kvbm_tracker *t, const uint8_t *key, size_t len
 static inline uint32_t tracker_count(kvbm_tracker *t, const uint8_t *key, size_t len)
 {
     if (KVBM_LIKELY(t->kind == TRACKER_TINYLFU)) {
-        /* Lock-free: relaxed loads of the 4 words. A concurrent touch is seen or not (as
-         * with the lock, in some order); a concurrent decay may be seen half-applied
-         * (some of the key's words halved, others not). Counts are estimates anyway, and
+        /* Lock-free: one relaxed load of the key's word. A concurrent touch is seen or not
+         * (as with the lock, in some order); a concurrent decay is seen before or after it
+         * halved that word. Counts are estimates anyway, and
          * this keeps the tracker mutex out of the store-lock critical section of MultiLRU
          * insert. Single-threaded results are exactly the locked ones. */
         return estimate_hash(&t->sketch, key_hash(key, len));
@@ -435,7 +435,7 @@ bool kvbm__tracker_sketch_info(kvbm_tracker *t, uint64_t *words, uint32_t *size,
     return true;
 }
 
-/* Batched touch: the cells of every key are computed and their words prefetched (with
+/* Batched touch: the cells of every key are computed and their word prefetched (with
  * write intent) outside the lock, then the increments are applied in key order under one
  * lock acquisition, so the batch's cache misses overlap instead of costing one round trip
  * per key; callers that have other work in between (kvbm__tracker_touch_prepare early,

@@ -35,7 +35,7 @@ void     kvbm__sketch_cells(const kvbm__sketch *s, uint64_t h, uint64_t word[4],
 
 /* Two-phase touch, for callers with other work to overlap with the sketch's cache misses
  * (the registry's batched registration, the store's match): prepare computes a key's cells
- * into @cells and prefetches their words (no lock, no state change, any tracker kind);
+ * (its hash) into @cells and prefetches its word (no lock, no state change, any tracker kind);
  * apply then touches keys[0..n) in order, as n kvbm_tracker_touch calls would, given the
  * cells prepared for each (one tracker-lock acquisition; custom trackers receive their
  * touch callbacks, no-op trackers nothing). A batch of any size n. */
