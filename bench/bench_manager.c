@@ -313,7 +313,7 @@ static const char *arg_value(const char *arg, const char *name)
 
 int main(int argc, char **argv)
 {
-    bench_options opt = KVBM_BENCH_OPTIONS_INIT;
+    bench_options opt = BENCH_OPTIONS_INIT;
     uint32_t sizes[64];
     size_t n_sizes = 0;
     bool csv = false, count_allocs = true, metadata = false;

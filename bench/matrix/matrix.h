@@ -35,9 +35,9 @@
  * completed with the sequence's token blocks (kvbm_mutable_complete) and registered in
  * one call. alloc_register_cycle stages the same n PLHs (kvbm_mutable_stage).
  * Frequency tracker: by default every registry gets a TinyLFU tracker (Medium preset,
- * KVBM_BENCH_TRACKER_ALWAYS), as in the reference's benchmark, whose test manager always
+ * BENCH_TRACKER_ALWAYS), as in the reference's benchmark, whose test manager always
  * attaches one: this is the equal-work setup the reference values belong to. The
- * tracker-less setup (KVBM_BENCH_TRACKER_AUTO: a tracker only for multi_lru, which requires
+ * tracker-less setup (BENCH_TRACKER_AUTO: a tracker only for multi_lru, which requires
  * one) stays available. With a tracker, match_blocks touches it once per returned block and
  * every registration counts in it.
  *
@@ -47,8 +47,8 @@
  * (bulk_drop*, alloc_evict) time each iteration separately and subtract the measured
  * timer overhead (median of back-to-back clock reads).
  */
-#ifndef KVBM_BENCH_MATRIX_H
-#define KVBM_BENCH_MATRIX_H
+#ifndef BENCH_MATRIX_H
+#define BENCH_MATRIX_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -62,32 +62,32 @@ extern "C" {
 #endif
 
 typedef enum bench_group {
-    KVBM_BENCH_ACTIVE_HIT = 0,   /* "match_blocks_active_hit" */
-    KVBM_BENCH_INACTIVE_HIT,     /* "match_blocks_inactive_hit" */
-    KVBM_BENCH_BULK_DROP,        /* "bulk_drop" */
-    KVBM_BENCH_BULK_DROP_MANY,   /* "bulk_drop_many" */
-    KVBM_BENCH_ALLOC_REGISTER,   /* "alloc_register_cycle" */
-    KVBM_BENCH_ALLOC_EVICT,      /* "alloc_evict" */
-    KVBM_BENCH_ACTIVE_HIT_MANY,  /* "match_blocks_active_hit_many" */
-    KVBM_BENCH_INACTIVE_HIT_MANY,/* "match_blocks_inactive_hit_many" */
-    KVBM_BENCH_ALLOC_REGISTER_MANY, /* "alloc_register_cycle_many" */
-    KVBM_BENCH_GROUP_COUNT
+    BENCH_ACTIVE_HIT = 0,   /* "match_blocks_active_hit" */
+    BENCH_INACTIVE_HIT,     /* "match_blocks_inactive_hit" */
+    BENCH_BULK_DROP,        /* "bulk_drop" */
+    BENCH_BULK_DROP_MANY,   /* "bulk_drop_many" */
+    BENCH_ALLOC_REGISTER,   /* "alloc_register_cycle" */
+    BENCH_ALLOC_EVICT,      /* "alloc_evict" */
+    BENCH_ACTIVE_HIT_MANY,  /* "match_blocks_active_hit_many" */
+    BENCH_INACTIVE_HIT_MANY,/* "match_blocks_inactive_hit_many" */
+    BENCH_ALLOC_REGISTER_MANY, /* "alloc_register_cycle_many" */
+    BENCH_GROUP_COUNT
 } bench_group;
 
 typedef enum bench_backend {
-    KVBM_BENCH_LRU = 0,          /* "lru" */
-    KVBM_BENCH_MULTI_LRU,        /* "multi_lru" */
-    KVBM_BENCH_LINEAGE_TICK,     /* "lineage_tick" */
-    KVBM_BENCH_LINEAGE_FIFO,     /* "lineage_fifo" */
-    KVBM_BENCH_HASHMAP,          /* "hashmap" */
-    KVBM_BENCH_BACKEND_COUNT
+    BENCH_LRU = 0,          /* "lru" */
+    BENCH_MULTI_LRU,        /* "multi_lru" */
+    BENCH_LINEAGE_TICK,     /* "lineage_tick" */
+    BENCH_LINEAGE_FIFO,     /* "lineage_fifo" */
+    BENCH_HASHMAP,          /* "hashmap" */
+    BENCH_BACKEND_COUNT
 } bench_backend;
 
 typedef enum bench_tracker {
-    KVBM_BENCH_TRACKER_AUTO = 0, /* TinyLFU only where the backend requires it (multi_lru) */
-    KVBM_BENCH_TRACKER_ALWAYS,   /* every registry gets a TinyLFU tracker (the default:
+    BENCH_TRACKER_AUTO = 0, /* TinyLFU only where the backend requires it (multi_lru) */
+    BENCH_TRACKER_ALWAYS,   /* every registry gets a TinyLFU tracker (the default:
                                     the reference's setup) */
-    KVBM_BENCH_TRACKER_NEVER     /* no tracker (multi_lru cells then fail with ECONFIG) */
+    BENCH_TRACKER_NEVER     /* no tracker (multi_lru cells then fail with ECONFIG) */
 } bench_tracker;
 
 /** One result. Strings are static. */
@@ -125,8 +125,8 @@ typedef struct bench_options {
     bench_alloc_counter alloc_counter;
 } bench_options;
 
-#define KVBM_BENCH_OPTIONS_INIT \
-    { 0, 0, NULL, 0, 0, 0, 0, KVBM_BENCH_TRACKER_ALWAYS, NULL, NULL, NULL }
+#define BENCH_OPTIONS_INIT \
+    { 0, 0, NULL, 0, 0, 0, 0, BENCH_TRACKER_ALWAYS, NULL, NULL, NULL }
 
 /** Number of cells bench_run() produces for @opt (NULL = defaults). */
 size_t bench_cell_count(const bench_options *opt);
@@ -166,7 +166,7 @@ kvbm_status bench_chain_hashes(uint32_t n, kvbm_plh *out);
  * bench_reference_ns() - the Rust reference median for a cell (issue 16: measured side
  * by side with kvbm on this 2-core AMD EPYC machine class, the reference's own setup, i.e.
  * a TinyLFU tracker on every manager), or 0 when the reference has no such cell. @backend
- * may be "-". Compare only with cells run with KVBM_BENCH_TRACKER_ALWAYS.
+ * may be "-". Compare only with cells run with BENCH_TRACKER_ALWAYS.
  */
 double bench_reference_ns(const char *group, const char *backend, uint32_t n);
 
@@ -180,4 +180,4 @@ double bench_cell_reference_ns(const bench_cell *c);
 #ifdef __cplusplus
 }
 #endif
-#endif /* KVBM_BENCH_MATRIX_H */
+#endif /* BENCH_MATRIX_H */

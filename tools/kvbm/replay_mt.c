@@ -164,18 +164,18 @@ static int cmp_double(const void *a, const void *b)
 }
 
 int cli_replay_run_mt(const cli_replay_hashed *h, const cli_replay_config *cfg,
-                       cli_replay_mt_result res[KVBM_REPLAY_MT_CONFIGS], char *err, size_t errlen)
+                       cli_replay_mt_result res[CLI_REPLAY_MT_CONFIGS], char *err, size_t errlen)
 {
     if (cfg->capacity < 2)
         return cli_fail(err, errlen, "--threads 2 needs a capacity of at least 2 blocks");
     uint32_t repeat = cfg->repeat ? cfg->repeat : 1;
-    double *rate = malloc((size_t)repeat * KVBM_REPLAY_MT_CONFIGS * sizeof *rate);
+    double *rate = malloc((size_t)repeat * CLI_REPLAY_MT_CONFIGS * sizeof *rate);
     if (rate == NULL) return cli_fail(err, errlen, "out of memory");
-    memset(res, 0, KVBM_REPLAY_MT_CONFIGS * sizeof *res);
+    memset(res, 0, CLI_REPLAY_MT_CONFIGS * sizeof *res);
     for (uint32_t r = 0; r < repeat; r++) {
-        for (int k = 0; k < KVBM_REPLAY_MT_CONFIGS; k++) {
+        for (int k = 0; k < CLI_REPLAY_MT_CONFIGS; k++) {
             /* alternate the order between rounds: a slow phase of the VM hits all alike */
-            int c = r % 2 ? KVBM_REPLAY_MT_CONFIGS - 1 - k : k;
+            int c = r % 2 ? CLI_REPLAY_MT_CONFIGS - 1 - k : k;
             cli_replay_mt_sample s;
             if (mt_run_once(h, cfg, c >= 2, c % 2 ? 2 : 1, &s, err, errlen) != 0) {
                 free(rate);
@@ -189,7 +189,7 @@ int cli_replay_run_mt(const cli_replay_hashed *h, const cli_replay_config *cfg,
             rate[(size_t)c * repeat + r] = (double)s.blocks_requested / ((double)s.wall_ns / 1e9);
         }
     }
-    for (int c = 0; c < KVBM_REPLAY_MT_CONFIGS; c++) {
+    for (int c = 0; c < CLI_REPLAY_MT_CONFIGS; c++) {
         double *v = rate + (size_t)c * repeat;
         qsort(v, repeat, sizeof *v, cmp_double);
         res[c].best_blocks_per_s = v[repeat - 1];
@@ -200,7 +200,7 @@ int cli_replay_run_mt(const cli_replay_hashed *h, const cli_replay_config *cfg,
 }
 
 void cli_replay_mt_print(FILE *f, const char *trace, const cli_replay_config *cfg,
-                          const cli_replay_mt_result res[KVBM_REPLAY_MT_CONFIGS])
+                          const cli_replay_mt_result res[CLI_REPLAY_MT_CONFIGS])
 {
     fprintf(f, "two-thread replay: %s, backend %s, capacity %llu (two-managers: %llu each, one "
             "shared registry), %u runs per row, halves = first / second half of the requests\n",
@@ -208,7 +208,7 @@ void cli_replay_mt_print(FILE *f, const char *trace, const cli_replay_config *cf
             (unsigned long long)(cfg->capacity / 2), res[0].runs);
     fprintf(f, "%-13s %7s %14s %14s %9s %10s %10s\n", "layout", "threads", "Mblocks/s med",
             "Mblocks/s best", "speedup", "hit rate", "no-room");
-    for (int c = 0; c < KVBM_REPLAY_MT_CONFIGS; c++) {
+    for (int c = 0; c < CLI_REPLAY_MT_CONFIGS; c++) {
         const cli_replay_mt_result *r = &res[c];
         const cli_replay_mt_result *one = &res[c & ~1];
         double sp = one->median_blocks_per_s > 0 ? r->median_blocks_per_s / one->median_blocks_per_s : 0;

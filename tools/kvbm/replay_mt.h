@@ -7,7 +7,7 @@
 #include "replay.h"
 
 /* Configurations, in this order: one-manager x {1, 2} threads, two-managers x {1, 2}. */
-#define KVBM_REPLAY_MT_CONFIGS 4
+#define CLI_REPLAY_MT_CONFIGS 4
 
 typedef struct cli_replay_mt_sample {
     uint64_t wall_ns;              /* first thread's start to the last thread's end */
@@ -25,8 +25,8 @@ typedef struct cli_replay_mt_result {
 /* Run the four configurations cfg->repeat times each, interleaved (replay_mt.c). Uses
  * cfg->backend, capacity (>= 2), release_order, repeat and tracker. 0, or -1 with @err. */
 int  cli_replay_run_mt(const cli_replay_hashed *h, const cli_replay_config *cfg,
-                        cli_replay_mt_result res[KVBM_REPLAY_MT_CONFIGS], char *err, size_t errlen);
+                        cli_replay_mt_result res[CLI_REPLAY_MT_CONFIGS], char *err, size_t errlen);
 void cli_replay_mt_print(FILE *f, const char *trace, const cli_replay_config *cfg,
-                          const cli_replay_mt_result res[KVBM_REPLAY_MT_CONFIGS]);
+                          const cli_replay_mt_result res[CLI_REPLAY_MT_CONFIGS]);
 
 #endif /* KVBM_TOOL_REPLAY_MT_H */
