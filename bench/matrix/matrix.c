@@ -28,8 +28,16 @@ static const char *const group_names[BENCH_GROUP_COUNT] = {
     "alloc_register_cycle", "alloc_evict", "match_blocks_active_hit_many",
     "match_blocks_inactive_hit_many", "alloc_register_cycle_many"
 };
-static const char *const backend_names[BENCH_BACKEND_COUNT] = {
-    "lru", "multi_lru", "lineage_tick", "lineage_fifo", "hashmap"
+/* The matrix's backend columns; their names come from the library (kvbm_backend_name). */
+static const struct {
+    kvbm_backend          backend;
+    kvbm_lineage_eviction eviction;
+} choices[BENCH_BACKEND_COUNT] = {
+    [BENCH_LRU]          = { KVBM_BACKEND_LRU,       KVBM_LINEAGE_TICK },
+    [BENCH_MULTI_LRU]    = { KVBM_BACKEND_MULTI_LRU, KVBM_LINEAGE_TICK },
+    [BENCH_LINEAGE_TICK] = { KVBM_BACKEND_LINEAGE,   KVBM_LINEAGE_TICK },
+    [BENCH_LINEAGE_FIFO] = { KVBM_BACKEND_LINEAGE,   KVBM_LINEAGE_FIFO },
+    [BENCH_HASHMAP]      = { KVBM_BACKEND_HASHMAP,   KVBM_LINEAGE_TICK },
 };
 
 const char *bench_group_name(bench_group g)
@@ -39,7 +47,8 @@ const char *bench_group_name(bench_group g)
 
 const char *bench_backend_name(bench_backend b)
 {
-    return (unsigned)b < BENCH_BACKEND_COUNT ? backend_names[b] : NULL;
+    return (unsigned)b < BENCH_BACKEND_COUNT ? kvbm_backend_name(choices[b].backend, choices[b].eviction)
+                                             : NULL;
 }
 
 /* ---- Rust reference medians (issue 16) ------------------------------------------------
@@ -47,7 +56,7 @@ const char *bench_backend_name(bench_backend b)
  * class, with the reference's own benchmark setup: its test manager always attaches a
  * TinyLFU tracker, so these are equal work only against BENCH_TRACKER_ALWAYS. Medians of
  * 3 rounds, ns per iteration, n = 8 / 32 / 128. (Sessions 1-6 compared against older
- * reference values with the tracker only on multi_lru: unequal work, see PERFORMANCE.md.) */
+ * reference values with the tracker only on multi-lru: unequal work, see PERFORMANCE.md.) */
 
 typedef struct ref_value {
     const char *group, *backend;
@@ -57,13 +66,13 @@ typedef struct ref_value {
 static const ref_value ref_values[] = {
     { "match_blocks_active_hit",   "-",            {  428.5,  1598.3,  6376.6 } },
     { "match_blocks_inactive_hit", "lru",          { 1430.9,  6391.8, 30491.4 } },
-    { "match_blocks_inactive_hit", "multi_lru",    { 1799.8,  7325.7, 29397.3 } },
-    { "match_blocks_inactive_hit", "lineage_tick", { 1805.7,  6877.7, 33286.5 } },
-    { "match_blocks_inactive_hit", "lineage_fifo", { 1747.8,  7823.9, 32120.6 } },
+    { "match_blocks_inactive_hit", "multi-lru",    { 1799.8,  7325.7, 29397.3 } },
+    { "match_blocks_inactive_hit", "lineage",      { 1805.7,  6877.7, 33286.5 } },
+    { "match_blocks_inactive_hit", "lineage-fifo", { 1747.8,  7823.9, 32120.6 } },
     { "bulk_drop",                 "lru",          {  945.4,  3369.9, 14010.9 } },
-    { "bulk_drop",                 "multi_lru",    { 1541.7,  4493.5, 26611.7 } },
-    { "bulk_drop",                 "lineage_tick", { 1031.2,  3540.0, 15876.0 } },
-    { "bulk_drop",                 "lineage_fifo", { 1000.5,  3408.1, 14636.7 } },
+    { "bulk_drop",                 "multi-lru",    { 1541.7,  4493.5, 26611.7 } },
+    { "bulk_drop",                 "lineage",      { 1031.2,  3540.0, 15876.0 } },
+    { "bulk_drop",                 "lineage-fifo", { 1000.5,  3408.1, 14636.7 } },
     { "alloc_register_cycle",      "lru",          { 5338.9, 23964.3, 97455.7 } },
 };
 
@@ -108,9 +117,9 @@ const char *bench_tracker_setup(bench_tracker t)
     case BENCH_TRACKER_ALWAYS:
         return "tracker always (TinyLFU Medium on every manager: the reference's setup, equal work)";
     case BENCH_TRACKER_AUTO:
-        return "tracker auto (TinyLFU for multi_lru only: NOT the reference's setup, less work)";
+        return "tracker auto (TinyLFU for multi-lru only: NOT the reference's setup, less work)";
     case BENCH_TRACKER_NEVER:
-        return "tracker never (no TinyLFU: NOT the reference's setup; multi_lru unavailable)";
+        return "tracker never (no TinyLFU: NOT the reference's setup; multi-lru unavailable)";
     }
     return NULL;
 }
@@ -126,11 +135,31 @@ bool bench_parse_tracker(const char *name, bench_tracker *out)
     return false;
 }
 
+/* Index of the group or backend named p[0..len), or -1. Backends accept every spelling of
+ * kvbm_backend_parse (aliases included). */
+static int lookup_name(const char *p, size_t len, bool backends)
+{
+    if (!backends) {
+        for (int i = 0; i < BENCH_GROUP_COUNT; i++)
+            if (strlen(group_names[i]) == len && strncmp(group_names[i], p, len) == 0) return i;
+        return -1;
+    }
+    char name[32];
+    kvbm_backend kb;
+    kvbm_lineage_eviction ke;
+    if (len >= sizeof name) return -1;
+    memcpy(name, p, len);
+    name[len] = '\0';
+    if (kvbm_backend_parse(name, &kb, &ke) != KVBM_OK) return -1;
+    for (int i = 0; i < BENCH_BACKEND_COUNT; i++)
+        if (choices[i].backend == kb && choices[i].eviction == ke) return i;
+    return -1;
+}
+
 bool bench_parse_list(const char *list, bool backends, uint32_t *mask)
 {
     if (list == NULL || mask == NULL)
         return false;
-    const char *const *names = backends ? backend_names : group_names;
     unsigned count = backends ? BENCH_BACKEND_COUNT : BENCH_GROUP_COUNT;
     uint32_t m = 0;
     const char *p = list;
@@ -140,11 +169,8 @@ bool bench_parse_list(const char *list, bool backends, uint32_t *mask)
         if (len == 3 && strncmp(p, "all", 3) == 0) {
             m |= (UINT32_C(1) << count) - 1;
         } else if (len > 0) {
-            unsigned i;
-            for (i = 0; i < count; i++)
-                if (strlen(names[i]) == len && strncmp(names[i], p, len) == 0)
-                    break;
-            if (i == count)
+            int i = lookup_name(p, len, backends);
+            if (i < 0)
                 return false;
             m |= UINT32_C(1) << i;
         }
@@ -310,16 +336,13 @@ static kvbm_status env_create(env *e, bench_backend backend, bench_tracker trk,
     cfg.registry = reg;
     cfg.block_count = n;
     cfg.block_size = BENCH_BLOCK_SIZE;
-    switch (backend) {
-    case BENCH_LRU:          cfg.backend = KVBM_BACKEND_LRU; break;
-    case BENCH_MULTI_LRU:    cfg.backend = KVBM_BACKEND_MULTI_LRU; break;
-    case BENCH_LINEAGE_TICK: cfg.backend = KVBM_BACKEND_LINEAGE;
-                                  cfg.lineage_eviction = KVBM_LINEAGE_TICK; break;
-    case BENCH_LINEAGE_FIFO: cfg.backend = KVBM_BACKEND_LINEAGE;
-                                  cfg.lineage_eviction = KVBM_LINEAGE_FIFO; break;
-    case BENCH_HASHMAP:      cfg.backend = KVBM_BACKEND_HASHMAP; break;
-    default:                      kvbm_registry_release(reg); env_destroy(e); return KVBM_EINVAL;
+    if ((unsigned)backend >= BENCH_BACKEND_COUNT) {
+        kvbm_registry_release(reg);
+        env_destroy(e);
+        return KVBM_EINVAL;
     }
+    cfg.backend = choices[backend].backend;
+    cfg.lineage_eviction = choices[backend].eviction;
     st = kvbm_manager_create(&cfg, &e->m);
     kvbm_registry_release(reg); /* the manager holds its own reference */
     if (st != KVBM_OK) {
@@ -641,7 +664,7 @@ static size_t enumerate(const bench_options *o, bench_cell *cells, unsigned *ids
                     bench_cell *c = &cells[cnt];
                     memset(c, 0, sizeof *c);
                     c->group = group_names[gi];
-                    c->backend = active ? "-" : backend_names[bi];
+                    c->backend = active ? "-" : bench_backend_name((bench_backend)bi);
                     c->n = sizes[si];
                     c->allocs_per_iter = -1.0;
                     ids[cnt] = gi << 8 | bi;

@@ -37,7 +37,7 @@
  * Frequency tracker: by default every registry gets a TinyLFU tracker (Medium preset,
  * BENCH_TRACKER_ALWAYS), as in the reference's benchmark, whose test manager always
  * attaches one: this is the equal-work setup the reference values belong to. The
- * tracker-less setup (BENCH_TRACKER_AUTO: a tracker only for multi_lru, which requires
+ * tracker-less setup (BENCH_TRACKER_AUTO: a tracker only for multi-lru, which requires
  * one) stays available. With a tracker, match_blocks touches it once per returned block and
  * every registration counts in it.
  *
@@ -74,20 +74,28 @@ typedef enum bench_group {
     BENCH_GROUP_COUNT
 } bench_group;
 
+/* Every group name, in enum order, for help texts ('\n' between lines; a test checks it
+ * against bench_group_name()). */
+#define BENCH_GROUP_LIST                                                        \
+    "match_blocks_active_hit, match_blocks_inactive_hit, bulk_drop,\n"          \
+    "bulk_drop_many, alloc_register_cycle, alloc_evict,\n"                       \
+    "match_blocks_active_hit_many, match_blocks_inactive_hit_many,\n"           \
+    "alloc_register_cycle_many"
+
 typedef enum bench_backend {
-    BENCH_LRU = 0,          /* "lru" */
-    BENCH_MULTI_LRU,        /* "multi_lru" */
-    BENCH_LINEAGE_TICK,     /* "lineage_tick" */
-    BENCH_LINEAGE_FIFO,     /* "lineage_fifo" */
+    BENCH_LRU = 0,          /* "lru" (names: kvbm_backend_name) */
+    BENCH_MULTI_LRU,        /* "multi-lru" */
+    BENCH_LINEAGE_TICK,     /* "lineage" */
+    BENCH_LINEAGE_FIFO,     /* "lineage-fifo" */
     BENCH_HASHMAP,          /* "hashmap" */
     BENCH_BACKEND_COUNT
 } bench_backend;
 
 typedef enum bench_tracker {
-    BENCH_TRACKER_AUTO = 0, /* TinyLFU only where the backend requires it (multi_lru) */
+    BENCH_TRACKER_AUTO = 0, /* TinyLFU only where the backend requires it (multi-lru) */
     BENCH_TRACKER_ALWAYS,   /* every registry gets a TinyLFU tracker (the default:
-                                    the reference's setup) */
-    BENCH_TRACKER_NEVER     /* no tracker (multi_lru cells then fail with ECONFIG) */
+                               the reference's setup) */
+    BENCH_TRACKER_NEVER     /* no tracker (multi-lru cells then fail with ECONFIG) */
 } bench_tracker;
 
 /** One result. Strings are static. */

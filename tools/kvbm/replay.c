@@ -10,25 +10,31 @@
 #include "kvbm/tracker.h"
 #include "util.h"
 
-static const char *const backend_names[CLI_BACKEND_COUNT] = {
-    "lineage", "lineage-fifo", "lru", "multi-lru", "hashmap"
+/* The tool's backend choices in display order; names come from the library
+ * (kvbm_backend_name / kvbm_backend_parse, kvbm/config.h). */
+static const struct {
+    kvbm_backend          backend;
+    kvbm_lineage_eviction eviction;
+} choices[CLI_BACKEND_COUNT] = {
+    [CLI_LINEAGE]      = { KVBM_BACKEND_LINEAGE,   KVBM_LINEAGE_TICK },
+    [CLI_LINEAGE_FIFO] = { KVBM_BACKEND_LINEAGE,   KVBM_LINEAGE_FIFO },
+    [CLI_LRU]          = { KVBM_BACKEND_LRU,       KVBM_LINEAGE_TICK },
+    [CLI_MULTI_LRU]    = { KVBM_BACKEND_MULTI_LRU, KVBM_LINEAGE_TICK },
+    [CLI_HASHMAP]      = { KVBM_BACKEND_HASHMAP,   KVBM_LINEAGE_TICK },
 };
 
 const char *cli_backend_name(cli_backend b)
 {
-    return (unsigned)b < CLI_BACKEND_COUNT ? backend_names[b] : "?";
+    return (unsigned)b < CLI_BACKEND_COUNT ? kvbm_backend_name(choices[b].backend, choices[b].eviction) : "?";
 }
 
 int cli_backend_parse(const char *s, cli_backend *out)
 {
+    kvbm_backend kb;
+    kvbm_lineage_eviction ke;
+    if (kvbm_backend_parse(s, &kb, &ke) != KVBM_OK) return -1;
     for (int i = 0; i < CLI_BACKEND_COUNT; i++)
-        if (strcmp(s, backend_names[i]) == 0) { *out = (cli_backend)i; return 0; }
-    if (strcmp(s, "lineage-tick") == 0) { *out = CLI_LINEAGE; return 0; }
-    if (strcmp(s, "lineage_fifo") == 0) { *out = CLI_LINEAGE_FIFO; return 0; }
-    if (strcmp(s, "multi_lru") == 0 || strcmp(s, "multilru") == 0) {
-        *out = CLI_MULTI_LRU;
-        return 0;
-    }
+        if (choices[i].backend == kb && choices[i].eviction == ke) { *out = (cli_backend)i; return 0; }
     return -1;
 }
 
@@ -170,7 +176,7 @@ typedef cli_replay_counts run_counts;
 typedef cli_replay_work work;
 
 int cli_replay_make_registry(const cli_replay_config *cfg, kvbm_registry **out, char *err,
-                              size_t errlen)
+                             size_t errlen)
 {
     kvbm_tracker *tr = NULL;
     kvbm_status st = KVBM_OK;
@@ -193,36 +199,32 @@ int cli_replay_make_registry(const cli_replay_config *cfg, kvbm_registry **out, 
 }
 
 int cli_replay_make_manager(const cli_replay_config *cfg, uint64_t capacity, uint32_t block_size,
-                             kvbm_registry *reg, kvbm_manager **out, char *err, size_t errlen)
+                            kvbm_registry *reg, kvbm_manager **out, char *err, size_t errlen)
 {
-    kvbm_status st;
     kvbm_manager_config mc = KVBM_MANAGER_CONFIG_INIT;
     mc.registry = reg;
     mc.block_count = capacity;
     mc.block_size = block_size;
     mc.duplication_policy = KVBM_DUP_ALLOW;
-    switch (cfg->backend) {
-    case CLI_LINEAGE:      mc.backend = KVBM_BACKEND_LINEAGE; mc.lineage_eviction = KVBM_LINEAGE_TICK; break;
-    case CLI_LINEAGE_FIFO: mc.backend = KVBM_BACKEND_LINEAGE; mc.lineage_eviction = KVBM_LINEAGE_FIFO; break;
-    case CLI_LRU:          mc.backend = KVBM_BACKEND_LRU; break;
-    case CLI_MULTI_LRU:    mc.backend = KVBM_BACKEND_MULTI_LRU; break;
-    case CLI_HASHMAP:      mc.backend = KVBM_BACKEND_HASHMAP; break;
-    default:
+    if ((unsigned)cfg->backend >= CLI_BACKEND_COUNT)
         return cli_fail(err, errlen, "unknown backend %d", (int)cfg->backend);
-    }
+    mc.backend = choices[cfg->backend].backend;
+    mc.lineage_eviction = choices[cfg->backend].eviction;
     mc.metrics_label = "replay";
     kvbm_clear_last_error();
-    st = kvbm_manager_create(&mc, out);
+    kvbm_status st = kvbm_manager_create(&mc, out);
     if (st != KVBM_OK) {
+        /* the library's detail message, or the status text when it left none */
         const char *detail = kvbm_last_error();
-        return cli_fail(err, errlen, "cannot create a %s manager with %llu blocks: %s%s%s",
-                              cli_backend_name(cfg->backend),
-                              (unsigned long long)capacity, kvbm_strerror(st),
-                              detail[0] ? ": " : "", detail);
+        cli_fail(err, errlen, "cannot create a %s manager with %llu blocks: %s",
+                 cli_backend_name(cfg->backend), (unsigned long long)capacity,
+                 detail[0] ? detail : kvbm_strerror(st));
+        return st == KVBM_ECONFIG || st == KVBM_EINVAL ? -2 : -1;
     }
     return 0;
 }
 
+/* A registry and a manager of cfg->capacity blocks on it (the manager holds the registry). */
 static int make_manager(const cli_replay_config *cfg, uint32_t block_size, kvbm_manager **out,
                         char *err, size_t errlen)
 {
@@ -247,8 +249,8 @@ static int release_held(work *w, size_t n, cli_release_order order)
                                           steps[k] += now_ - last; last = now_; } } while (0)
 
 int cli_replay_once(kvbm_manager *m, const cli_replay_hashed *h, cli_release_order order,
-                     cli_replay_work *w, cli_replay_counts *c, uint64_t *ns, uint64_t *cpu_ns,
-                     uint64_t *steps, char *err, size_t errlen)
+                    work *w, run_counts *c, uint64_t *ns, uint64_t *cpu_ns, uint64_t *steps,
+                    char *err, size_t errlen)
 {
     const uint32_t bs = h->block_size;
     memset(c, 0, sizeof *c);
@@ -341,9 +343,10 @@ int cli_replay_run(const cli_replay_hashed *h, const cli_replay_config *cfg,
     for (uint32_t i = 0; i < repeat; i++) {
         kvbm_manager *m = NULL;
         run_counts c;
-        if (make_manager(cfg, h->block_size, &m, err, errlen) != 0) goto out;
+        if ((rc = make_manager(cfg, h->block_size, &m, err, errlen)) != 0) goto out;
+        rc = -1;
         int ok = cli_replay_once(m, h, cfg->release_order, &w, &c, &times[i], &cpus[i],
-                                  cfg->breakdown ? steps[i] : NULL, err, errlen);
+                             cfg->breakdown ? steps[i] : NULL, err, errlen);
         if (ok == 0) {
             uint64_t avail = kvbm_manager_available_blocks(m);
             kvbm_status inv = kvbm_manager_check_invariants(m);
