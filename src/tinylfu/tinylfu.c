@@ -36,6 +36,7 @@
  * MultiLRU insert (under the store lock) never waits for the tracker mutex. Trackers are refcounted; the registry
  * and each MultiLRU backend hold references.
  */
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -90,17 +91,18 @@ static inline uint64_t key_hash(const uint8_t *key, size_t len)
 /* The counter table. Tables of 2 MiB and more are 2 MiB-aligned and advised as huge pages
  * (transparent huge pages, where the kernel offers them for madvise()d ranges): with 4 KiB
  * pages a Medium (4 MiB) table spans 1024 pages - beyond the first-level TLB, so most
- * accesses also paid a TLB miss. Smaller tables are 64-byte aligned (one line per key). */
+ * accesses also paid a TLB miss. */
 #define TABLE_HUGE (UINT64_C(2) << 20)
 
 static _Atomic uint64_t *table_alloc(size_t bytes)
 {
-    size_t align = bytes < TABLE_HUGE ? 64 : (size_t)TABLE_HUGE;
-    size_t rounded = (bytes + align - 1) & ~(align - 1);
-    void *p = kvbm__aligned_alloc(align, rounded);
+    if (bytes < TABLE_HUGE) return kvbm__calloc(1, bytes);
+    size_t rounded;
+    if (!kvbm__size_align_up(bytes, (size_t)TABLE_HUGE, &rounded)) return NULL;
+    void *p = kvbm__aligned_alloc(TABLE_HUGE, rounded);
     if (p == NULL) return NULL;
 #ifdef MADV_HUGEPAGE
-    if (align == TABLE_HUGE) (void)madvise(p, rounded, MADV_HUGEPAGE); /* advice only */
+    (void)madvise(p, rounded, MADV_HUGEPAGE); /* advice only: failure is harmless */
 #endif
     memset(p, 0, bytes);
     return p;
@@ -120,13 +122,18 @@ uint32_t kvbm__tinylfu_sample_size(uint64_t capacity)
 
 kvbm_status kvbm__sketch_init(kvbm__sketch *s, uint64_t capacity, const kvbm_decay_policy *decay)
 {
-    if (capacity == 0) return KVBM_EINVAL;
+    if (capacity == 0)
+        return KVBM_FAIL(KVBM_EINVAL, "%s: invalid argument (capacity == 0)", __func__);
     memset(s, 0, sizeof *s);
     uint64_t words = capacity / 4;
     if (words == 0) words = 1;
-    if (words > SIZE_MAX / sizeof(uint64_t)) return KVBM_ENOMEM;
-    s->table = table_alloc((size_t)words * sizeof(uint64_t));
-    if (s->table == NULL) return KVBM_ENOMEM;
+    size_t bytes;
+    if (words > SIZE_MAX || !kvbm__size_mul((size_t)words, sizeof(uint64_t), &bytes) ||
+        (s->table = table_alloc(bytes)) == NULL) {
+        kvbm__set_error("TinyLFU capacity %" PRIu64 ": cannot allocate its table of %" PRIu64
+                        " 8-byte words", capacity, words);
+        return KVBM_ENOMEM;
+    }
     s->words = words;
     s->sample_size = kvbm__tinylfu_sample_size(capacity);
     if (decay != NULL) {
@@ -242,7 +249,7 @@ uint64_t kvbm_tracker_capacity_entries(kvbm_tracker_capacity preset)
 
 static kvbm_tracker *tracker_alloc(enum tracker_kind kind)
 {
-    kvbm_tracker *t = calloc(1, sizeof *t);
+    kvbm_tracker *t = kvbm__calloc(1, sizeof *t);
     if (t == NULL) return NULL;
     atomic_init(&t->refs, 1);
     t->kind = kind;
@@ -264,7 +271,7 @@ kvbm_status kvbm_tinylfu_create(uint64_t capacity, const kvbm_decay_policy *deca
     if (t == NULL) return KVBM_ENOMEM;
     kvbm_status st = kvbm__sketch_init(&t->sketch, capacity, decay);
     if (st != KVBM_OK) {
-        free(t);
+        kvbm__free(t);
         return st;
     }
     kvbm__mutex_init(&t->lock, KVBM_RANK_TRACKER);
@@ -284,7 +291,8 @@ kvbm_status kvbm_tinylfu_create_preset(kvbm_tracker_capacity preset, kvbm_tracke
 
 kvbm_status kvbm_noop_tracker_create(kvbm_tracker **out)
 {
-    if (out == NULL) return KVBM_EINVAL;
+    if (out == NULL)
+        return KVBM_FAIL(KVBM_EINVAL, "%s: invalid argument (out == NULL)", __func__);
     kvbm_tracker *t = tracker_alloc(TRACKER_NOOP);
     if (t == NULL) return KVBM_ENOMEM;
     *out = t;
@@ -293,7 +301,8 @@ kvbm_status kvbm_noop_tracker_create(kvbm_tracker **out)
 
 kvbm_status kvbm_tracker_create_custom(const kvbm_tracker_ops *ops, void *ctx, kvbm_tracker **out)
 {
-    if (out == NULL || ops == NULL || ops->touch == NULL || ops->count == NULL) return KVBM_EINVAL;
+    if (out == NULL || ops == NULL || ops->touch == NULL || ops->count == NULL)
+        return KVBM_FAIL(KVBM_EINVAL, "%s: invalid argument (out == NULL || ops == NULL || ops->touch == NULL || ops->count == NULL)", __func__);
     kvbm_tracker *t = tracker_alloc(TRACKER_CUSTOM);
     if (t == NULL) return KVBM_ENOMEM;
     t->ops = *ops;
@@ -323,7 +332,7 @@ void kvbm_tracker_release(kvbm_tracker *t)
     case TRACKER_NOOP:
         break;
     }
-    free(t);
+    kvbm__free(t);
 }
 
 static inline void tracker_touch(kvbm_tracker *t, const uint8_t *key, size_t len)
