@@ -1,0 +1,286 @@
+/* src/metrics/exposition.c - Prometheus text 0.0.4 and OpenMetrics 1.0 text output of a
+ * scrape: escaping, number formatting, byte-stable ordering (families by name, samples by
+ * label values, then source order). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "metrics/aggregator_int.h"
+
+/* ---- buffers and escaping ------------------------------------------------------------- */
+
+bool kvbm__buf_put(char **buf, size_t *len, size_t *cap, const char *s, size_t n)
+{
+    if (n == 0) return true;
+    if (!kvbm__grow(buf, cap, *len + n, 1)) return false;
+    memcpy(*buf + *len, s, n);
+    *len += n;
+    return true;
+}
+
+/* Length of a valid UTF-8 sequence at s[0] (n bytes left), 0 if invalid. */
+static size_t utf8_len(const unsigned char *s, size_t n)
+{
+    unsigned c = s[0];
+    size_t k;
+    unsigned lo = 0x80, hi = 0xBF;
+    if (c >= 0xC2 && c <= 0xDF) k = 2;
+    else if (c >= 0xE0 && c <= 0xEF) { k = 3; if (c == 0xE0) lo = 0xA0; if (c == 0xED) hi = 0x9F; }
+    else if (c >= 0xF0 && c <= 0xF4) { k = 4; if (c == 0xF0) lo = 0x90; if (c == 0xF4) hi = 0x8F; }
+    else return 0;
+    if (n < k || s[1] < lo || s[1] > hi) return 0;
+    for (size_t i = 2; i < k; i++)
+        if (s[i] < 0x80 || s[i] > 0xBF) return 0;
+    return k;
+}
+
+/* The run of bytes from @i that need no escaping; after it, *rep (*rep_len bytes) replaces
+ * the next *skip input bytes (nothing when the run reaches @n). */
+static size_t plain_run(const char *str, size_t n, size_t i, bool quote, const char **rep,
+                        size_t *rep_len, size_t *skip)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    size_t j = i;
+    while (j < n) {
+        unsigned c = s[j];
+        if (c < 0x80) {
+            if (c == '\\') { *rep = "\\\\"; *rep_len = 2; *skip = 1; break; }
+            if (c == '\n') { *rep = "\\n"; *rep_len = 2; *skip = 1; break; }
+            if (c == '"' && quote) { *rep = "\\\""; *rep_len = 2; *skip = 1; break; }
+            j++;
+            continue;
+        }
+        size_t k = utf8_len(s + j, n - j);
+        if (k == 0) { *rep = "\xEF\xBF\xBD"; *rep_len = 3; *skip = 1; break; }
+        j += k;
+    }
+    return j - i;
+}
+
+bool kvbm__escape_put(char **buf, size_t *len, size_t *cap, const char *s, size_t n, bool quote)
+{
+    size_t i = 0;
+    while (i < n) {
+        const char *rep = NULL;
+        size_t rl = 0, skip = 0;
+        size_t run = plain_run(s, n, i, quote, &rep, &rl, &skip);
+        if (!kvbm__buf_put(buf, len, cap, s + i, run)) return false;
+        i += run;
+        if (i < n) {
+            if (!kvbm__buf_put(buf, len, cap, rep, rl)) return false;
+            i += skip;
+        }
+    }
+    return true;
+}
+
+/* ---- writer ----------------------------------------------------------------------------- */
+
+static void wr_put(kvbm__wr *w, const char *s, size_t n)
+{
+    if (w->len + n < w->cap) { /* keep room for the NUL */
+        memcpy(w->buf + w->len, s, n);
+        w->len += n;
+        return;
+    }
+    if (w->grow != NULL && !w->oom) {
+        size_t want = w->cap ? w->cap * 2 : 4096;
+        while (want <= w->len + n) want *= 2;
+        char *p = kvbm__realloc(w->buf, want);
+        if (p == NULL) {
+            w->oom = true;
+            return;
+        }
+        w->buf = p;
+        w->cap = want;
+        memcpy(w->buf + w->len, s, n);
+    }
+    w->len += n; /* fixed buffer: count the size needed */
+}
+
+static void wr_str(kvbm__wr *w, const char *s) { wr_put(w, s, strlen(s)); }
+
+static void wr_escape(kvbm__wr *w, const char *s, bool quote)
+{
+    size_t n = strlen(s), i = 0;
+    while (i < n) {
+        const char *rep = NULL;
+        size_t rl = 0, skip = 0;
+        size_t run = plain_run(s, n, i, quote, &rep, &rl, &skip);
+        wr_put(w, s + i, run);
+        i += run;
+        if (i < n) {
+            wr_put(w, rep, rl);
+            i += skip;
+        }
+    }
+}
+
+/* A sample value: integers exactly (below 2^53), else the shortest of %.15g / %.17g that
+ * reads back as the same double; NaN, +Inf, -Inf as both formats spell them. */
+static size_t fmt_value(char out[40], double v)
+{
+    if (v != v) { memcpy(out, "NaN", 3); return 3; }
+    if (v > 1.7976931348623157e308) { memcpy(out, "+Inf", 4); return 4; }
+    if (v < -1.7976931348623157e308) { memcpy(out, "-Inf", 4); return 4; }
+    if (v > -9007199254740992.0 && v < 9007199254740992.0 && (double)(int64_t)v == v) {
+        int64_t x = (int64_t)v;
+        uint64_t u = x < 0 ? (uint64_t)0 - (uint64_t)x : (uint64_t)x;
+        char tmp[24];
+        size_t k = 0;
+        do { tmp[k++] = (char)('0' + u % 10); u /= 10; } while (u);
+        size_t n = 0;
+        if (x < 0) out[n++] = '-';
+        while (k) out[n++] = tmp[--k];
+        return n;
+    }
+    int n = snprintf(out, 40, "%.15g", v);
+    if (strtod(out, NULL) != v) n = snprintf(out, 40, "%.17g", v);
+    return (size_t)n;
+}
+
+/* ---- ordering -------------------------------------------------------------------------- */
+
+/* Compare (p1 ++ q1) with (p2 ++ q2) bytewise (unsigned); a proper prefix is smaller. */
+static int cmp_concat(const char *p1, size_t n1, const char *p2, size_t n2, const char *q, size_t nq)
+{
+    size_t l1 = n1 + nq, l2 = n2 + nq;
+    for (size_t i = 0; i < l1 && i < l2; i++) {
+        unsigned char a = (unsigned char)(i < n1 ? p1[i] : q[i - n1]);
+        unsigned char b = (unsigned char)(i < n2 ? p2[i] : q[i - n2]);
+        if (a != b) return a < b ? -1 : 1;
+    }
+    return l1 < l2 ? -1 : l1 > l2;
+}
+
+/* Label values of @x and @y in label order, external values last. */
+static int key_cmp(const kvbm__scrape *s, uint32_t x, uint32_t y)
+{
+    const kvbm__sample *a = &s->samples[x], *b = &s->samples[y];
+    size_t m = a->key_len < b->key_len ? a->key_len : b->key_len;
+    int c = memcmp(s->arena + a->key_off, s->arena + b->key_off, m);
+    if (c != 0 || a->key_len == b->key_len) return c;
+    return cmp_concat(s->arena + a->key_off, a->key_len, s->arena + b->key_off, b->key_len,
+                      s->ext_key, s->ext_key_len);
+}
+
+/* Stable merge sort of v[0..n) by key (tmp: n scratch elements). */
+static void sort_keys(const kvbm__scrape *s, uint32_t *v, uint32_t *tmp, size_t n)
+{
+    if (n <= 12) {
+        for (size_t i = 1; i < n; i++) {
+            uint32_t x = v[i];
+            size_t j = i;
+            while (j > 0 && key_cmp(s, v[j - 1], x) > 0) { v[j] = v[j - 1]; j--; }
+            v[j] = x;
+        }
+        return;
+    }
+    size_t h = n / 2;
+    sort_keys(s, v, tmp, h);
+    sort_keys(s, v + h, tmp, n - h);
+    if (key_cmp(s, v[h - 1], v[h]) <= 0) return;
+    memcpy(tmp, v, h * sizeof *v);
+    size_t i = 0, j = h, k = 0;
+    while (i < h && j < n) v[k++] = key_cmp(s, v[j], tmp[i]) < 0 ? v[j++] : tmp[i++];
+    while (i < h) v[k++] = tmp[i++];
+}
+
+static bool order_samples(kvbm__scrape *s)
+{
+    if (!kvbm__grow(&s->order, &s->cap_order, 2 * s->n_samples + 1, sizeof *s->order) ||
+        !kvbm__grow(&s->fam_order, &s->cap_fam_order, s->n_fams + 1, sizeof *s->fam_order))
+        return false;
+    /* families by name (few: insertion sort) */
+    for (size_t i = 0; i < s->n_fams; i++) {
+        uint32_t f = (uint32_t)i;
+        size_t j = i;
+        while (j > 0 && strcmp(s->fams[s->fam_order[j - 1]].desc->name, s->fams[f].desc->name) > 0) {
+            s->fam_order[j] = s->fam_order[j - 1];
+            j--;
+        }
+        s->fam_order[j] = f;
+    }
+    /* bucket the samples by family (stable), then sort each bucket by label values */
+    uint32_t pos = 0;
+    for (size_t i = 0; i < s->n_fams; i++) {
+        kvbm__fam *f = &s->fams[s->fam_order[i]];
+        f->first = pos;
+        pos += f->count;
+        f->count = 0;
+    }
+    for (size_t i = 0; i < s->n_samples; i++) {
+        kvbm__fam *f = &s->fams[s->samples[i].fam];
+        s->order[f->first + f->count++] = (uint32_t)i;
+    }
+    for (size_t i = 0; i < s->n_fams; i++) {
+        const kvbm__fam *f = &s->fams[i];
+        sort_keys(s, s->order + f->first, s->order + s->n_samples, f->count);
+    }
+    return true;
+}
+
+/* ---- output ---------------------------------------------------------------------------- */
+
+void kvbm__expose(kvbm__scrape *s, kvbm_exposition fmt, kvbm__wr *w)
+{
+    if (!order_samples(s)) {
+        s->oom = true;
+        return;
+    }
+    bool om = fmt == KVBM_EXPOSITION_OPENMETRICS;
+    char val[40];
+    for (size_t i = 0; i < s->n_fams; i++) {
+        const kvbm__fam *f = &s->fams[s->fam_order[i]];
+        if (f->count == 0) continue;
+        const kvbm_metric_desc *d = f->desc;
+        bool counter = d->type == KVBM_METRIC_TYPE_COUNTER;
+        size_t name_len = f->name_len, fam_len = name_len;
+        bool add_total = false;
+        if (om && counter) {
+            if (name_len > 6 && memcmp(d->name + name_len - 6, "_total", 6) == 0) fam_len -= 6;
+            else add_total = true;
+        }
+        wr_put(w, "# HELP ", 7);
+        wr_put(w, d->name, fam_len);
+        wr_put(w, " ", 1);
+        wr_escape(w, d->help != NULL ? d->help : "", om);
+        wr_put(w, "\n# TYPE ", 8);
+        wr_put(w, d->name, fam_len);
+        wr_str(w, counter ? " counter\n" : " gauge\n");
+        for (uint32_t k = 0; k < f->count; k++) {
+            const kvbm__sample *x = &s->samples[s->order[f->first + k]];
+            wr_put(w, d->name, name_len);
+            if (add_total) wr_put(w, "_total", 6);
+            if (x->lab_len > 0 || s->ext_len > 0) {
+                wr_put(w, "{", 1);
+                wr_put(w, s->arena + x->lab_off, x->lab_len);
+                if (x->lab_len > 0) wr_put(w, s->ext, s->ext_len);
+                else if (s->ext_len > 0) wr_put(w, s->ext + 1, s->ext_len - 1); /* no leading ',' */
+                wr_put(w, "}", 1);
+            }
+            wr_put(w, " ", 1);
+            wr_put(w, val, fmt_value(val, x->value));
+            wr_put(w, "\n", 1);
+        }
+    }
+    if (om) wr_put(w, "# EOF\n", 6);
+}
+
+const char *kvbm_exposition_content_type(kvbm_exposition fmt)
+{
+    return fmt == KVBM_EXPOSITION_OPENMETRICS ? "application/openmetrics-text; version=1.0.0; charset=utf-8"
+                                              : "text/plain; version=0.0.4; charset=utf-8";
+}
+
+kvbm_exposition kvbm_exposition_from_accept(const char *accept)
+{
+    static const char want[] = "application/openmetrics-text";
+    size_t n = sizeof want - 1;
+    for (const char *p = accept; p != NULL && *p; p++) {
+        size_t i = 0;
+        while (i < n && p[i] && (p[i] | 0x20) == want[i]) i++;
+        if (i == n) return KVBM_EXPOSITION_OPENMETRICS;
+    }
+    return KVBM_EXPOSITION_PROMETHEUS;
+}
