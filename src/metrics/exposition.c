@@ -78,6 +78,7 @@ bool kvbm__escape_put(char **buf, size_t *len, size_t *cap, const char *s, size_
 
 static void wr_put(kvbm__wr *w, const char *s, size_t n)
 {
+    if (n == 0) return;
     if (w->len + n < w->cap) { /* keep room for the NUL */
         memcpy(w->buf + w->len, s, n);
         w->len += n;

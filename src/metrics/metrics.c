@@ -48,7 +48,7 @@ void kvbm__metric_add_slow(kvbm_metrics *m, kvbm_metric_id id, int64_t delta)
     if (i == KVBM__MSHARD_UNSET) i = kvbm__mshard_acquire();
     if (i >= 0) {
         _Atomic int64_t *c = &m->shard[i].v[id];
-        atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + delta,
+        atomic_store_explicit(c, (int64_t)((uint64_t)atomic_load_explicit(c, memory_order_relaxed) + (uint64_t)delta),
                               memory_order_relaxed);
         return;
     }

@@ -44,7 +44,8 @@ static inline bool kvbm__metric_try_add(kvbm_metrics *m, kvbm_metric_id id, int6
     int i = kvbm__tl_mshard;
     if (KVBM_UNLIKELY(i < 0)) return false;
     _Atomic int64_t *c = &m->shard[i].v[id];
-    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + delta,
+    /* u64 arithmetic: counters are u64 (wrap, never signed overflow) */
+    atomic_store_explicit(c, (int64_t)((uint64_t)atomic_load_explicit(c, memory_order_relaxed) + (uint64_t)delta),
                           memory_order_relaxed);
     return true;
 }
@@ -56,19 +57,20 @@ static inline void kvbm__metric_add(kvbm_metrics *m, kvbm_metric_id id, int64_t 
 }
 static inline int64_t kvbm__mshard_sum(const kvbm_metrics *m, kvbm_metric_id id)
 {
-    int64_t sum = 0;
+    uint64_t sum = 0;
     for (int i = 0; i < KVBM__MSHARDS; i++)
-        sum += atomic_load_explicit(&((kvbm_metrics *)m)->shard[i].v[id], memory_order_relaxed);
-    return sum;
+        sum += (uint64_t)atomic_load_explicit(&((kvbm_metrics *)m)->shard[i].v[id], memory_order_relaxed);
+    return (int64_t)sum;
 }
 static inline void kvbm__metric_set(kvbm_metrics *m, kvbm_metric_id id, int64_t value)
 {
-    atomic_store_explicit(&m->v[id], value - kvbm__mshard_sum(m, id), memory_order_relaxed);
+    atomic_store_explicit(&m->v[id], (int64_t)((uint64_t)value - (uint64_t)kvbm__mshard_sum(m, id)),
+                          memory_order_relaxed);
 }
 static inline int64_t kvbm__metric_get(const kvbm_metrics *m, kvbm_metric_id id)
 {
     int64_t v = atomic_load_explicit(&((kvbm_metrics *)m)->v[id], memory_order_relaxed);
-    return v + kvbm__mshard_sum(m, id);
+    return (int64_t)((uint64_t)v + (uint64_t)kvbm__mshard_sum(m, id));
 }
 
 #endif
