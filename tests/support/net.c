@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/wait.h>
@@ -131,6 +132,7 @@ pid_t proc_spawn(char *const argv[], const char *stdin_path, const char *log_pat
     pid_t pid = fork();
     if (pid != 0) return pid;
     setpgid(0, 0);
+    prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlive the test, even if it crashes */
     int in = open(stdin_path ? stdin_path : "/dev/null", O_RDONLY);
     int out = open(log_path ? log_path : "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (in >= 0) dup2(in, 0);
