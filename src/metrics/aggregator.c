@@ -56,11 +56,14 @@ static void metrics_collect(void *ctx, kvbm_metrics_emitter *e)
     kvbm_metrics *m = ctx;
     static const char *const names[1] = { "pool" };
     const char *values[1] = { m->label };
+    int64_t v[KVBM_METRIC_COUNT];
+    kvbm__metrics_read_all(m, v);
+    uint32_t set;
+    if (kvbm__emit_labels(e->s, manager_descs[0].name, names, values, 1, &set) != KVBM_OK) return;
     for (int i = 0; i < KVBM_METRIC_COUNT; i++) {
-        int64_t v = kvbm__metric_get(m, (kvbm_metric_id)i);
         /* counters are u64 (spec: the value converted to double) */
-        double d = manager_descs[i].type == KVBM_METRIC_TYPE_COUNTER ? (double)(uint64_t)v : (double)v;
-        if (kvbm_metrics_emit(e, &manager_descs[i], names, values, 1, d) == KVBM_ENOMEM) return;
+        double d = manager_descs[i].type == KVBM_METRIC_TYPE_COUNTER ? (double)(uint64_t)v[i] : (double)v[i];
+        if (kvbm__emit_value(e->s, &manager_descs[i], set, d) == KVBM_ENOMEM) return;
     }
 }
 
@@ -102,6 +105,8 @@ static void scrape_free(kvbm__scrape *s)
     kvbm__free(s->refs);
     kvbm__free(s->samples);
     kvbm__free(s->order);
+    kvbm__free(s->sets);
+    kvbm__free(s->set_order);
     kvbm__free(s->fam_order);
     kvbm__free(s->arena);
     kvbm__free(s->ext);
@@ -366,6 +371,56 @@ static bool is_external(const kvbm__scrape *s, const char *name)
     return false;
 }
 
+kvbm_status kvbm__emit_labels(kvbm__scrape *s, const char *metric, const char *const *names,
+                              const char *const *values, size_t n, uint32_t *set)
+{
+    for (size_t i = 0; i < n; i++) {
+        const char *nm = names[i];
+        if (!kvbm__valid_label_name(nm) || values[i] == NULL || is_external(s, nm)) {
+            kvbm__set_error("kvbm_metrics_emit: %s: label \"%s\" is %s", metric, nm ? nm : "(null)",
+                            values[i] == NULL ? "without a value"
+                            : nm != NULL && kvbm__valid_label_name(nm) ? "also an external label"
+                                                                        : "not a valid label name");
+            return KVBM_EINVAL;
+        }
+        for (size_t j = 0; j < i; j++) {
+            if (strcmp(nm, names[j]) == 0) {
+                kvbm__set_error("kvbm_metrics_emit: %s: label \"%s\" given twice", metric, nm);
+                return KVBM_EINVAL;
+            }
+        }
+    }
+    if (!kvbm__grow(&s->sets, &s->cap_sets, s->n_sets + 1, sizeof *s->sets)) return emit_oom(s);
+    size_t lab_off = s->arena_len;
+    bool ok = true;
+    for (size_t i = 0; i < n && ok; i++) {
+        ok = (i == 0 || kvbm__buf_put(&s->arena, &s->arena_len, &s->arena_cap, ",", 1)) &&
+             kvbm__buf_put(&s->arena, &s->arena_len, &s->arena_cap, names[i], strlen(names[i])) &&
+             kvbm__buf_put(&s->arena, &s->arena_len, &s->arena_cap, "=\"", 2) &&
+             kvbm__escape_put(&s->arena, &s->arena_len, &s->arena_cap, values[i], strlen(values[i]), true) &&
+             kvbm__buf_put(&s->arena, &s->arena_len, &s->arena_cap, "\"", 1);
+    }
+    size_t key_off = s->arena_len;
+    for (size_t i = 0; i < n && ok; i++)
+        ok = kvbm__buf_put(&s->arena, &s->arena_len, &s->arena_cap, values[i], strlen(values[i]) + 1);
+    if (!ok || s->arena_len > UINT32_MAX) return emit_oom(s);
+    s->sets[s->n_sets] = (kvbm__labelset){ (uint32_t)lab_off, (uint32_t)(key_off - lab_off), (uint32_t)key_off,
+                                           (uint32_t)(s->arena_len - key_off), 0 };
+    *set = (uint32_t)s->n_sets++;
+    return KVBM_OK;
+}
+
+kvbm_status kvbm__emit_value(kvbm__scrape *s, const kvbm_metric_desc *desc, uint32_t set, double value)
+{
+    uint32_t fam;
+    kvbm_status st = family_of(s, desc, &fam);
+    if (st != KVBM_OK) return st;
+    if (!kvbm__grow(&s->samples, &s->cap_samples, s->n_samples + 1, sizeof *s->samples)) return emit_oom(s);
+    s->samples[s->n_samples++] = (kvbm__sample){ fam, set, value };
+    s->fams[fam].count++;
+    return KVBM_OK;
+}
+
 kvbm_status kvbm_metrics_emit(kvbm_metrics_emitter *e, const kvbm_metric_desc *desc,
                               const char *const *label_names, const char *const *label_values,
                               size_t n_labels, double value)
@@ -376,52 +431,21 @@ kvbm_status kvbm_metrics_emit(kvbm_metrics_emitter *e, const kvbm_metric_desc *d
     }
     kvbm__scrape *s = e->s;
     if (s->oom) return KVBM_ENOMEM;
+    uint32_t set;
+    /* the family first: a bad descriptor must not leave an unused label set behind */
     uint32_t fam;
     kvbm_status st = family_of(s, desc, &fam);
     if (st != KVBM_OK) return st;
-    for (size_t i = 0; i < n_labels; i++) {
-        const char *n = label_names[i];
-        if (!kvbm__valid_label_name(n) || label_values[i] == NULL || is_external(s, n)) {
-            kvbm__set_error("kvbm_metrics_emit: %s: label \"%s\" is %s", desc->name, n ? n : "(null)",
-                            label_values[i] == NULL ? "without a value"
-                            : n != NULL && kvbm__valid_label_name(n) ? "also an external label"
-                                                                      : "not a valid label name");
-            return KVBM_EINVAL;
-        }
-        for (size_t j = 0; j < i; j++) {
-            if (strcmp(n, label_names[j]) == 0) {
-                kvbm__set_error("kvbm_metrics_emit: %s: label \"%s\" given twice", desc->name, n);
-                return KVBM_EINVAL;
-            }
-        }
-    }
-    if (!kvbm__grow(&s->samples, &s->cap_samples, s->n_samples + 1, sizeof *s->samples))
-        return emit_oom(s);
-    size_t lab_off = s->arena_len;
-    bool ok = true;
-    for (size_t i = 0; i < n_labels && ok; i++) {
-        ok = (i == 0 || kvbm__buf_put(&s->arena, &s->arena_len, &s->arena_cap, ",", 1)) &&
-             kvbm__buf_put(&s->arena, &s->arena_len, &s->arena_cap, label_names[i], strlen(label_names[i])) &&
-             kvbm__buf_put(&s->arena, &s->arena_len, &s->arena_cap, "=\"", 2) &&
-             kvbm__escape_put(&s->arena, &s->arena_len, &s->arena_cap, label_values[i],
-                              strlen(label_values[i]), true) &&
-             kvbm__buf_put(&s->arena, &s->arena_len, &s->arena_cap, "\"", 1);
-    }
-    size_t key_off = s->arena_len;
-    for (size_t i = 0; i < n_labels && ok; i++)
-        ok = kvbm__buf_put(&s->arena, &s->arena_len, &s->arena_cap, label_values[i], strlen(label_values[i]) + 1);
-    if (!ok || s->arena_len > UINT32_MAX) return emit_oom(s);
-    s->samples[s->n_samples++] = (kvbm__sample){ fam, (uint32_t)lab_off, (uint32_t)(key_off - lab_off),
-                                                 (uint32_t)key_off, (uint32_t)(s->arena_len - key_off), value };
-    s->fams[fam].count++;
-    return KVBM_OK;
+    if (s->ref_hint > 0) s->ref_hint--; /* kvbm__emit_value looks it up again (hint hit) */
+    KVBM_TRY(kvbm__emit_labels(s, desc->name, label_names, label_values, n_labels, &set));
+    return kvbm__emit_value(s, desc, set, value);
 }
 
 /* ---- scrape --------------------------------------------------------------------------- */
 
 static void scrape_reset(kvbm__scrape *s)
 {
-    s->n_srcs = s->n_fams = s->n_refs = s->ref_hint = s->n_samples = s->arena_len = 0;
+    s->n_srcs = s->n_fams = s->n_refs = s->ref_hint = s->n_samples = s->n_sets = s->arena_len = 0;
     s->oom = false;
 }
 

@@ -26,12 +26,19 @@ typedef struct kvbm__famref {
     uint32_t                fam;
 } kvbm__famref;
 
-/* One sample: labels are `name="escaped",...` bytes in the arena (no braces); the sort key
- * is the raw label values, each followed by a NUL. */
-typedef struct kvbm__sample {
-    uint32_t fam;
+/* One label set: `name="escaped",...` bytes in the arena (no braces) and its sort key, the
+ * raw label values each followed by a NUL; rank = its position among all label sets of
+ * the scrape in label-value order (set when sorting). The built-in source shares one set
+ * among its 19 samples. */
+typedef struct kvbm__labelset {
     uint32_t lab_off, lab_len;
     uint32_t key_off, key_len;
+    uint32_t rank;
+} kvbm__labelset;
+
+typedef struct kvbm__sample {
+    uint32_t fam;
+    uint32_t set;
     double   value;
 } kvbm__sample;
 
@@ -46,7 +53,9 @@ typedef struct kvbm__scrape {
     kvbm__famref       *refs;     size_t n_refs, cap_refs;
     size_t              ref_hint; /* index of the next expected descriptor in refs */
     kvbm__sample       *samples;  size_t n_samples, cap_samples;
-    uint32_t           *order;    size_t cap_order;          /* sorted sample indices */
+    kvbm__labelset     *sets;     size_t n_sets, cap_sets;
+    uint32_t           *order;    size_t cap_order;          /* sorted sample indices + scratch */
+    uint32_t           *set_order; size_t cap_set_order;     /* sorted label sets + scratch */
     uint32_t           *fam_order; size_t cap_fam_order;     /* families sorted by name */
     char               *arena;    size_t arena_len, arena_cap;
     /* copy of the external labels taken under the aggregator lock */
@@ -79,6 +88,12 @@ bool kvbm__escape_put(char **buf, size_t *len, size_t *cap, const char *s, size_
 /* [a-zA-Z_:][a-zA-Z0-9_:]* (metric) / [a-zA-Z_][a-zA-Z0-9_]* (label) */
 bool kvbm__valid_metric_name(const char *s);
 bool kvbm__valid_label_name(const char *s);
+
+/* The two halves of kvbm_metrics_emit: validate and store a label set (its index in
+ * *@set), then add samples carrying it. KVBM_OK, KVBM_EINVAL, KVBM_ENOMEM (s->oom set). */
+kvbm_status kvbm__emit_labels(kvbm__scrape *s, const char *metric, const char *const *names,
+                              const char *const *values, size_t n, uint32_t *set);
+kvbm_status kvbm__emit_value(kvbm__scrape *s, const kvbm_metric_desc *desc, uint32_t set, double value);
 
 /* Sort the scrape's samples and write the exposition (exposition.c). */
 void kvbm__expose(kvbm__scrape *s, kvbm_exposition fmt, kvbm__wr *w);

@@ -76,27 +76,32 @@ bool kvbm__escape_put(char **buf, size_t *len, size_t *cap, const char *s, size_
 
 /* ---- writer ----------------------------------------------------------------------------- */
 
+static char *wr_line(kvbm__wr *w, size_t n);
+
 static void wr_put(kvbm__wr *w, const char *s, size_t n)
 {
     if (n == 0) return;
-    if (w->len + n < w->cap) { /* keep room for the NUL */
-        memcpy(w->buf + w->len, s, n);
-        w->len += n;
-        return;
+    char *p = wr_line(w, n);
+    if (p != NULL) memcpy(p, s, n);
+    w->len += n; /* fixed buffer without room: count the size needed */
+}
+
+/* Room for @n more bytes at the end (growing if allowed): where to write, or NULL when a
+ * fixed buffer has no room (or growing failed). The caller adds what it wrote to w->len. */
+static char *wr_line(kvbm__wr *w, size_t n)
+{
+    if (w->len + n < w->cap) return w->buf + w->len;
+    if (w->grow == NULL || w->oom) return NULL;
+    size_t want = w->cap ? w->cap * 2 : 4096;
+    while (want <= w->len + n) want *= 2;
+    char *p = kvbm__realloc(w->buf, want);
+    if (p == NULL) {
+        w->oom = true;
+        return NULL;
     }
-    if (w->grow != NULL && !w->oom) {
-        size_t want = w->cap ? w->cap * 2 : 4096;
-        while (want <= w->len + n) want *= 2;
-        char *p = kvbm__realloc(w->buf, want);
-        if (p == NULL) {
-            w->oom = true;
-            return;
-        }
-        w->buf = p;
-        w->cap = want;
-        memcpy(w->buf + w->len, s, n);
-    }
-    w->len += n; /* fixed buffer: count the size needed */
+    w->buf = p;
+    w->cap = want;
+    return w->buf + w->len;
 }
 
 static void wr_str(kvbm__wr *w, const char *s) { wr_put(w, s, strlen(s)); }
@@ -125,15 +130,25 @@ static size_t fmt_value(char out[40], double v)
     if (v > 1.7976931348623157e308) { memcpy(out, "+Inf", 4); return 4; }
     if (v < -1.7976931348623157e308) { memcpy(out, "-Inf", 4); return 4; }
     if (v > -9007199254740992.0 && v < 9007199254740992.0 && (double)(int64_t)v == v) {
+        static const char pairs[201] = "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+                                       "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+                                       "8081828384858687888990919293949596979899";
         int64_t x = (int64_t)v;
         uint64_t u = x < 0 ? (uint64_t)0 - (uint64_t)x : (uint64_t)x;
         char tmp[24];
-        size_t k = 0;
-        do { tmp[k++] = (char)('0' + u % 10); u /= 10; } while (u);
+        char *e = tmp + sizeof tmp, *p = e;
+        while (u >= 100) { /* two digits per division */
+            unsigned r = (unsigned)(u % 100);
+            u /= 100;
+            p -= 2;
+            memcpy(p, pairs + 2 * r, 2);
+        }
+        if (u >= 10) { p -= 2; memcpy(p, pairs + 2 * u, 2); }
+        else *--p = (char)('0' + u);
         size_t n = 0;
         if (x < 0) out[n++] = '-';
-        while (k) out[n++] = tmp[--k];
-        return n;
+        memcpy(out + n, p, (size_t)(e - p));
+        return n + (size_t)(e - p);
     }
     int n = snprintf(out, 40, "%.15g", v);
     if (strtod(out, NULL) != v) n = snprintf(out, 40, "%.17g", v);
@@ -154,10 +169,10 @@ static int cmp_concat(const char *p1, size_t n1, const char *p2, size_t n2, cons
     return l1 < l2 ? -1 : l1 > l2;
 }
 
-/* Label values of @x and @y in label order, external values last. */
+/* Label values of sets @x and @y in label order, external values last. */
 static int key_cmp(const kvbm__scrape *s, uint32_t x, uint32_t y)
 {
-    const kvbm__sample *a = &s->samples[x], *b = &s->samples[y];
+    const kvbm__labelset *a = &s->sets[x], *b = &s->sets[y];
     size_t m = a->key_len < b->key_len ? a->key_len : b->key_len;
     int c = memcmp(s->arena + a->key_off, s->arena + b->key_off, m);
     if (c != 0 || a->key_len == b->key_len) return c;
@@ -165,33 +180,51 @@ static int key_cmp(const kvbm__scrape *s, uint32_t x, uint32_t y)
                       s->ext_key, s->ext_key_len);
 }
 
-/* Stable merge sort of v[0..n) by key (tmp: n scratch elements). */
-static void sort_keys(const kvbm__scrape *s, uint32_t *v, uint32_t *tmp, size_t n)
+/* Samples @x, @y of one family: by label-set rank, then emission order. */
+static int rank_cmp(const kvbm__scrape *s, uint32_t x, uint32_t y)
 {
-    if (n <= 12) {
+    uint32_t a = s->sets[s->samples[x].set].rank, b = s->sets[s->samples[y].set].rank;
+    return a < b ? -1 : a > b ? 1 : (x > y) - (x < y);
+}
+
+typedef int (*u32_cmp)(const kvbm__scrape *s, uint32_t x, uint32_t y);
+
+/* Stable merge sort of v[0..n) (tmp: n scratch elements). */
+static void sort_u32(const kvbm__scrape *s, u32_cmp cmp, uint32_t *v, uint32_t *tmp, size_t n)
+{
+    if (n <= 16) {
         for (size_t i = 1; i < n; i++) {
             uint32_t x = v[i];
             size_t j = i;
-            while (j > 0 && key_cmp(s, v[j - 1], x) > 0) { v[j] = v[j - 1]; j--; }
+            while (j > 0 && cmp(s, v[j - 1], x) > 0) { v[j] = v[j - 1]; j--; }
             v[j] = x;
         }
         return;
     }
     size_t h = n / 2;
-    sort_keys(s, v, tmp, h);
-    sort_keys(s, v + h, tmp, n - h);
-    if (key_cmp(s, v[h - 1], v[h]) <= 0) return;
+    sort_u32(s, cmp, v, tmp, h);
+    sort_u32(s, cmp, v + h, tmp, n - h);
+    if (cmp(s, v[h - 1], v[h]) <= 0) return;
     memcpy(tmp, v, h * sizeof *v);
     size_t i = 0, j = h, k = 0;
-    while (i < h && j < n) v[k++] = key_cmp(s, v[j], tmp[i]) < 0 ? v[j++] : tmp[i++];
+    while (i < h && j < n) v[k++] = cmp(s, v[j], tmp[i]) < 0 ? v[j++] : tmp[i++];
     while (i < h) v[k++] = tmp[i++];
 }
 
 static bool order_samples(kvbm__scrape *s)
 {
     if (!kvbm__grow(&s->order, &s->cap_order, 2 * s->n_samples + 1, sizeof *s->order) ||
+        !kvbm__grow(&s->set_order, &s->cap_set_order, 2 * s->n_sets + 1, sizeof *s->set_order) ||
         !kvbm__grow(&s->fam_order, &s->cap_fam_order, s->n_fams + 1, sizeof *s->fam_order))
         return false;
+    /* label sets by value: equal keys share a rank */
+    for (size_t i = 0; i < s->n_sets; i++) s->set_order[i] = (uint32_t)i;
+    sort_u32(s, key_cmp, s->set_order, s->set_order + s->n_sets, s->n_sets);
+    uint32_t rank = 0;
+    for (size_t i = 0; i < s->n_sets; i++) {
+        if (i > 0 && key_cmp(s, s->set_order[i - 1], s->set_order[i]) != 0) rank++;
+        s->sets[s->set_order[i]].rank = rank;
+    }
     /* families by name (few: insertion sort) */
     for (size_t i = 0; i < s->n_fams; i++) {
         uint32_t f = (uint32_t)i;
@@ -202,7 +235,7 @@ static bool order_samples(kvbm__scrape *s)
         }
         s->fam_order[j] = f;
     }
-    /* bucket the samples by family (stable), then sort each bucket by label values */
+    /* bucket the samples by family (stable), then sort each bucket by rank */
     uint32_t pos = 0;
     for (size_t i = 0; i < s->n_fams; i++) {
         kvbm__fam *f = &s->fams[s->fam_order[i]];
@@ -216,7 +249,7 @@ static bool order_samples(kvbm__scrape *s)
     }
     for (size_t i = 0; i < s->n_fams; i++) {
         const kvbm__fam *f = &s->fams[i];
-        sort_keys(s, s->order + f->first, s->order + s->n_samples, f->count);
+        sort_u32(s, rank_cmp, s->order + f->first, s->order + s->n_samples, f->count);
     }
     return true;
 }
@@ -251,18 +284,39 @@ void kvbm__expose(kvbm__scrape *s, kvbm_exposition fmt, kvbm__wr *w)
         wr_str(w, counter ? " counter\n" : " gauge\n");
         for (uint32_t k = 0; k < f->count; k++) {
             const kvbm__sample *x = &s->samples[s->order[f->first + k]];
-            wr_put(w, d->name, name_len);
-            if (add_total) wr_put(w, "_total", 6);
-            if (x->lab_len > 0 || s->ext_len > 0) {
-                wr_put(w, "{", 1);
-                wr_put(w, s->arena + x->lab_off, x->lab_len);
-                if (x->lab_len > 0) wr_put(w, s->ext, s->ext_len);
-                else if (s->ext_len > 0) wr_put(w, s->ext + 1, s->ext_len - 1); /* no leading ',' */
-                wr_put(w, "}", 1);
+            const kvbm__labelset *ls = &s->sets[x->set];
+            char *p = wr_line(w, name_len + 6 + ls->lab_len + s->ext_len + 4 + sizeof val);
+            if (p == NULL) { /* fixed buffer full: count the exact size only */
+                wr_put(w, d->name, name_len);
+                if (add_total) wr_put(w, "_total", 6);
+                if (ls->lab_len > 0 || s->ext_len > 0) {
+                    wr_put(w, "{", 1);
+                    wr_put(w, s->arena + ls->lab_off, ls->lab_len);
+                    if (ls->lab_len > 0) wr_put(w, s->ext, s->ext_len);
+                    else if (s->ext_len > 0) wr_put(w, s->ext + 1, s->ext_len - 1); /* no leading ',' */
+                    wr_put(w, "}", 1);
+                }
+                wr_put(w, " ", 1);
+                wr_put(w, val, fmt_value(val, x->value));
+                wr_put(w, "\n", 1);
+                continue;
             }
-            wr_put(w, " ", 1);
-            wr_put(w, val, fmt_value(val, x->value));
-            wr_put(w, "\n", 1);
+            char *q = p;
+            memcpy(q, d->name, name_len), q += name_len;
+            if (add_total) memcpy(q, "_total", 6), q += 6;
+            if (ls->lab_len > 0 || s->ext_len > 0) {
+                *q++ = '{';
+                memcpy(q, s->arena + ls->lab_off, ls->lab_len), q += ls->lab_len;
+                if (s->ext_len > 0) { /* s->ext may be NULL when empty */
+                    size_t skip = ls->lab_len > 0 ? 0 : 1; /* no leading ',' */
+                    memcpy(q, s->ext + skip, s->ext_len - skip), q += s->ext_len - skip;
+                }
+                *q++ = '}';
+            }
+            *q++ = ' ';
+            q += fmt_value(q, x->value);
+            *q++ = '\n';
+            w->len += (size_t)(q - p);
         }
     }
     if (om) wr_put(w, "# EOF\n", 6);

@@ -9,6 +9,7 @@ static pthread_mutex_t mshard_lock = PTHREAD_MUTEX_INITIALIZER;
 static uint32_t        mshard_used;  /* bitmap of owned indices */
 static pthread_key_t   mshard_key;
 static pthread_once_t  mshard_once = PTHREAD_ONCE_INIT;
+_Atomic int kvbm__mshard_hwm;
 
 static void mshard_release(void *arg)
 {
@@ -30,6 +31,8 @@ int kvbm__mshard_acquire(void)
         if (!(mshard_used & (UINT32_C(1) << i))) {
             mshard_used |= UINT32_C(1) << i;
             got = i;
+            if (atomic_load_explicit(&kvbm__mshard_hwm, memory_order_relaxed) < i + 1)
+                atomic_store_explicit(&kvbm__mshard_hwm, i + 1, memory_order_release); /* under mshard_lock */
             break;
         }
     }

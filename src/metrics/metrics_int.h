@@ -33,6 +33,10 @@ struct kvbm_metrics {
 };
 
 extern _Thread_local int kvbm__tl_mshard __attribute__((tls_model("initial-exec")));
+/* 1 + the highest shard index ever handed out (only grows): readers sum shards below it.
+ * A reader that sees a stale (smaller) value misses only updates it could not be ordered
+ * after anyway, and the value it sees never shrinks, so counters stay monotonic. */
+extern _Atomic int kvbm__mshard_hwm;
 int kvbm__mshard_acquire(void); /* sets kvbm__tl_mshard; KVBM__MSHARD_NONE if none left */
 
 /* First update of a thread (takes a shard) or a thread without a shard (RMW on v[id]). */
@@ -58,7 +62,8 @@ static inline void kvbm__metric_add(kvbm_metrics *m, kvbm_metric_id id, int64_t 
 static inline int64_t kvbm__mshard_sum(const kvbm_metrics *m, kvbm_metric_id id)
 {
     uint64_t sum = 0;
-    for (int i = 0; i < KVBM__MSHARDS; i++)
+    int hwm = atomic_load_explicit(&kvbm__mshard_hwm, memory_order_acquire);
+    for (int i = 0; i < hwm; i++)
         sum += (uint64_t)atomic_load_explicit(&((kvbm_metrics *)m)->shard[i].v[id], memory_order_relaxed);
     return (int64_t)sum;
 }
@@ -71,6 +76,21 @@ static inline int64_t kvbm__metric_get(const kvbm_metrics *m, kvbm_metric_id id)
 {
     int64_t v = atomic_load_explicit(&((kvbm_metrics *)m)->v[id], memory_order_relaxed);
     return (int64_t)((uint64_t)v + (uint64_t)kvbm__mshard_sum(m, id));
+}
+
+/* Every field at once (out[id]), shard-major: one pass over each used shard's line(s)
+ * instead of one pass over every shard per field. */
+static inline void kvbm__metrics_read_all(const kvbm_metrics *m, int64_t out[KVBM_METRIC_COUNT])
+{
+    kvbm_metrics *mm = (kvbm_metrics *)m;
+    uint64_t acc[KVBM_METRIC_COUNT];
+    for (int k = 0; k < KVBM_METRIC_COUNT; k++)
+        acc[k] = (uint64_t)atomic_load_explicit(&mm->v[k], memory_order_relaxed);
+    int hwm = atomic_load_explicit(&kvbm__mshard_hwm, memory_order_acquire);
+    for (int i = 0; i < hwm; i++)
+        for (int k = 0; k < KVBM_METRIC_COUNT; k++)
+            acc[k] += (uint64_t)atomic_load_explicit(&mm->shard[i].v[k], memory_order_relaxed);
+    for (int k = 0; k < KVBM_METRIC_COUNT; k++) out[k] = (int64_t)acc[k];
 }
 
 #endif
