@@ -24,7 +24,7 @@ static void src_release(kvbm__msrc *s)
 
 struct kvbm_aggregator {
     atomic_int     refs;
-    kvbm_mutex     lock; /* KVBM_RANK_METRICS: srcs, next_id, the external labels */
+    kvbm__mutex     lock; /* KVBM_RANK_METRICS: srcs, next_id, the external labels */
     kvbm__msrc   **srcs;
     size_t         n_srcs, cap_srcs;
     uint64_t       next_id;

@@ -17,7 +17,7 @@ struct kvbm_stats {
     atomic_bool       enabled;
     kvbm_metrics     *m;
     kvbm_stats_config cfg;
-    kvbm_mutex        lock;  /* KVBM_RANK_METRICS: ring, head, len */
+    kvbm__mutex        lock;  /* KVBM_RANK_METRICS: ring, head, len */
     entry            *ring;  /* cfg.window_size entries */
     size_t            head;  /* index of the oldest */
     size_t            len;
