@@ -24,6 +24,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kvbm/manager.h"
 #include "kvbm/plh.h"
 #include "trace.h"
 
@@ -130,5 +131,19 @@ typedef struct cli_replay_result {
  */
 int cli_replay_run(const cli_replay_hashed *h, const cli_replay_config *cfg,
                     cli_replay_result *res, char *err, size_t errlen);
+
+/* An observer of the managers cli_replay_run builds (kvbm replay --metrics-port/--stats,
+ * observe.c): start() right after a manager is created, done() right before it is
+ * destroyed (after the pool check). Both run on the replaying thread, outside the request
+ * loop, so they cost nothing per request. */
+typedef struct cli_replay_observer {
+    void (*start)(void *ctx, kvbm_manager *m, const cli_replay_config *cfg);
+    void (*done)(void *ctx, kvbm_manager *m);
+    void *ctx;
+} cli_replay_observer;
+
+/* Install @o (NULL: none) for later runs; process-wide, not thread-safe (the CLI sets it
+ * once before replaying). */
+void cli_replay_set_observer(const cli_replay_observer *o);
 
 #endif /* CLI_REPLAY_H */
