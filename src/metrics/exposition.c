@@ -39,9 +39,32 @@ static size_t utf8_len(const unsigned char *s, size_t n)
 static size_t plain_run(const char *str, size_t n, size_t i, bool quote, const char **rep,
                         size_t *rep_len, size_t *skip)
 {
+    /* bytes that end a plain run: 1 = '\\' or newline, 2 = '"', 4 = non-ASCII */
+    static const unsigned char stop[256] = {
+        ['\\'] = 1, ['\n'] = 1, ['"'] = 2,
+        [0x80] = 4, [0x81] = 4, [0x82] = 4, [0x83] = 4, [0x84] = 4, [0x85] = 4, [0x86] = 4, [0x87] = 4,
+        [0x88] = 4, [0x89] = 4, [0x8a] = 4, [0x8b] = 4, [0x8c] = 4, [0x8d] = 4, [0x8e] = 4, [0x8f] = 4,
+        [0x90] = 4, [0x91] = 4, [0x92] = 4, [0x93] = 4, [0x94] = 4, [0x95] = 4, [0x96] = 4, [0x97] = 4,
+        [0x98] = 4, [0x99] = 4, [0x9a] = 4, [0x9b] = 4, [0x9c] = 4, [0x9d] = 4, [0x9e] = 4, [0x9f] = 4,
+        [0xa0] = 4, [0xa1] = 4, [0xa2] = 4, [0xa3] = 4, [0xa4] = 4, [0xa5] = 4, [0xa6] = 4, [0xa7] = 4,
+        [0xa8] = 4, [0xa9] = 4, [0xaa] = 4, [0xab] = 4, [0xac] = 4, [0xad] = 4, [0xae] = 4, [0xaf] = 4,
+        [0xb0] = 4, [0xb1] = 4, [0xb2] = 4, [0xb3] = 4, [0xb4] = 4, [0xb5] = 4, [0xb6] = 4, [0xb7] = 4,
+        [0xb8] = 4, [0xb9] = 4, [0xba] = 4, [0xbb] = 4, [0xbc] = 4, [0xbd] = 4, [0xbe] = 4, [0xbf] = 4,
+        [0xc0] = 4, [0xc1] = 4, [0xc2] = 4, [0xc3] = 4, [0xc4] = 4, [0xc5] = 4, [0xc6] = 4, [0xc7] = 4,
+        [0xc8] = 4, [0xc9] = 4, [0xca] = 4, [0xcb] = 4, [0xcc] = 4, [0xcd] = 4, [0xce] = 4, [0xcf] = 4,
+        [0xd0] = 4, [0xd1] = 4, [0xd2] = 4, [0xd3] = 4, [0xd4] = 4, [0xd5] = 4, [0xd6] = 4, [0xd7] = 4,
+        [0xd8] = 4, [0xd9] = 4, [0xda] = 4, [0xdb] = 4, [0xdc] = 4, [0xdd] = 4, [0xde] = 4, [0xdf] = 4,
+        [0xe0] = 4, [0xe1] = 4, [0xe2] = 4, [0xe3] = 4, [0xe4] = 4, [0xe5] = 4, [0xe6] = 4, [0xe7] = 4,
+        [0xe8] = 4, [0xe9] = 4, [0xea] = 4, [0xeb] = 4, [0xec] = 4, [0xed] = 4, [0xee] = 4, [0xef] = 4,
+        [0xf0] = 4, [0xf1] = 4, [0xf2] = 4, [0xf3] = 4, [0xf4] = 4, [0xf5] = 4, [0xf6] = 4, [0xf7] = 4,
+        [0xf8] = 4, [0xf9] = 4, [0xfa] = 4, [0xfb] = 4, [0xfc] = 4, [0xfd] = 4, [0xfe] = 4, [0xff] = 4,
+    };
+    const unsigned char mask = quote ? 7 : 5;
     const unsigned char *s = (const unsigned char *)str;
     size_t j = i;
     while (j < n) {
+        while (j < n && !(stop[s[j]] & mask)) j++; /* the common case: plain ASCII */
+        if (j == n) break;
         unsigned c = s[j];
         if (c < 0x80) {
             if (c == '\\') { *rep = "\\\\"; *rep_len = 2; *skip = 1; break; }
@@ -135,8 +158,15 @@ static size_t fmt_value(char out[40], double v)
                                        "8081828384858687888990919293949596979899";
         int64_t x = (int64_t)v;
         uint64_t u = x < 0 ? (uint64_t)0 - (uint64_t)x : (uint64_t)x;
-        char tmp[24];
-        char *e = tmp + sizeof tmp, *p = e;
+        size_t n = 0;
+        if (x < 0) out[n++] = '-';
+        static const uint64_t pow10[16] = { 10u, 100u, 1000u, 10000u, 100000u, 1000000u, 10000000u,
+                                            100000000u, 1000000000u, 10000000000u, 100000000000u,
+                                            1000000000000u, 10000000000000u, 100000000000000u,
+                                            1000000000000000u, 10000000000000000u };
+        size_t digits = 1;
+        while (digits <= 16 && u >= pow10[digits - 1]) digits++; /* u < 2^53 < 10^16 */
+        char *p = out + n + digits; /* written backwards, in place */
         while (u >= 100) { /* two digits per division */
             unsigned r = (unsigned)(u % 100);
             u /= 100;
@@ -145,10 +175,7 @@ static size_t fmt_value(char out[40], double v)
         }
         if (u >= 10) { p -= 2; memcpy(p, pairs + 2 * u, 2); }
         else *--p = (char)('0' + u);
-        size_t n = 0;
-        if (x < 0) out[n++] = '-';
-        memcpy(out + n, p, (size_t)(e - p));
-        return n + (size_t)(e - p);
+        return n + digits;
     }
     int n = snprintf(out, 40, "%.15g", v);
     if (strtod(out, NULL) != v) n = snprintf(out, 40, "%.17g", v);
@@ -178,13 +205,6 @@ static int key_cmp(const kvbm__scrape *s, uint32_t x, uint32_t y)
     if (c != 0 || a->key_len == b->key_len) return c;
     return cmp_concat(s->arena + a->key_off, a->key_len, s->arena + b->key_off, b->key_len,
                       s->ext_key, s->ext_key_len);
-}
-
-/* Samples @x, @y of one family: by label-set rank, then emission order. */
-static int rank_cmp(const kvbm__scrape *s, uint32_t x, uint32_t y)
-{
-    uint32_t a = s->sets[s->samples[x].set].rank, b = s->sets[s->samples[y].set].rank;
-    return a < b ? -1 : a > b ? 1 : (x > y) - (x < y);
 }
 
 typedef int (*u32_cmp)(const kvbm__scrape *s, uint32_t x, uint32_t y);
@@ -235,7 +255,13 @@ static bool order_samples(kvbm__scrape *s)
         }
         s->fam_order[j] = f;
     }
-    /* bucket the samples by family (stable), then sort each bucket by rank */
+    /* two stable counting sorts: samples by rank (into the scratch half of order), then
+     * by family - so each family's samples come out in rank order, ties in emission order */
+    uint32_t *by_rank = s->order + s->n_samples, *cnt = s->set_order + s->n_sets; /* n_sets + 1 */
+    memset(cnt, 0, (s->n_sets + 1) * sizeof *cnt);
+    for (size_t i = 0; i < s->n_samples; i++) cnt[s->sets[s->samples[i].set].rank + 1]++;
+    for (size_t r = 1; r <= s->n_sets; r++) cnt[r] += cnt[r - 1];
+    for (size_t i = 0; i < s->n_samples; i++) by_rank[cnt[s->sets[s->samples[i].set].rank]++] = (uint32_t)i;
     uint32_t pos = 0;
     for (size_t i = 0; i < s->n_fams; i++) {
         kvbm__fam *f = &s->fams[s->fam_order[i]];
@@ -243,13 +269,10 @@ static bool order_samples(kvbm__scrape *s)
         pos += f->count;
         f->count = 0;
     }
-    for (size_t i = 0; i < s->n_samples; i++) {
+    for (size_t k = 0; k < s->n_samples; k++) {
+        uint32_t i = by_rank[k];
         kvbm__fam *f = &s->fams[s->samples[i].fam];
-        s->order[f->first + f->count++] = (uint32_t)i;
-    }
-    for (size_t i = 0; i < s->n_fams; i++) {
-        const kvbm__fam *f = &s->fams[i];
-        sort_u32(s, rank_cmp, s->order + f->first, s->order + s->n_samples, f->count);
+        s->order[f->first + f->count++] = i;
     }
     return true;
 }
