@@ -15,6 +15,26 @@ static kvbm_metrics *mk(const char *label)
     return m;
 }
 
+/* An aggregator with one metrics source labelled @label. */
+typedef struct fx {
+    kvbm_aggregator *a;
+    kvbm_metrics    *m;
+} fx;
+
+static bool fx_init(fx *f, const char *label)
+{
+    f->a = NULL;
+    f->m = mk(label);
+    return f->m != NULL && kvbm_aggregator_create(&f->a) == KVBM_OK &&
+           kvbm_aggregator_add_metrics(f->a, f->m, NULL) == KVBM_OK;
+}
+
+static void fx_fini(fx *f)
+{
+    kvbm_metrics_release(f->m);
+    kvbm_aggregator_release(f->a);
+}
+
 KVBM_TEST(test_empty_aggregator_collects_nothing)
 {
     kvbm_aggregator *a;
@@ -57,12 +77,11 @@ KVBM_TEST(test_single_source_collect)
 
 KVBM_TEST(test_external_labels)
 {
-    kvbm_aggregator *a;
-    ASSERT_OK(kvbm_aggregator_create(&a));
-    kvbm_metrics *m = mk("G1");
-    ASSERT_TRUE(m != NULL);
+    fx f;
+    ASSERT_TRUE(fx_init(&f, "G1"));
+    kvbm_aggregator *a = f.a;
+    kvbm_metrics *m = f.m;
     EXPECT_OK(kvbm_metrics_add(m, KVBM_METRIC_allocations, 3));
-    ASSERT_OK(kvbm_aggregator_add_metrics(a, m, NULL));
     const char *names[] = { "instance_id", "worker_id" }, *values[] = { "node-1", "w0" };
     ASSERT_OK(kvbm_aggregator_set_external_labels(a, names, values, 2));
     kvbm_text t = KVBM_TEXT_INIT;
@@ -77,8 +96,7 @@ KVBM_TEST(test_external_labels)
     ASSERT_OK(kvbm_aggregator_render_text(a, KVBM_EXPOSITION_PROMETHEUS, &t));
     EXPECT_TRUE(expo_has_line(t.data, "kvbm_allocations_total{pool=\"G1\"} 3"));
     kvbm_text_free(&t);
-    kvbm_metrics_release(m);
-    kvbm_aggregator_release(a);
+    fx_fini(&f);
 }
 
 KVBM_TEST(test_multiple_sources_merged)
@@ -109,12 +127,11 @@ KVBM_TEST(test_multiple_sources_merged)
 /* The Rust registry gather() sorts; our text output always does (byte-stable). */
 KVBM_TEST(test_register_with_prometheus_registry)
 {
-    kvbm_aggregator *a;
-    ASSERT_OK(kvbm_aggregator_create(&a));
-    kvbm_metrics *m = mk("G1");
-    ASSERT_TRUE(m != NULL);
+    fx f;
+    ASSERT_TRUE(fx_init(&f, "G1"));
+    kvbm_aggregator *a = f.a;
+    kvbm_metrics *m = f.m;
     EXPECT_OK(kvbm_metrics_add(m, KVBM_METRIC_allocations, 42));
-    ASSERT_OK(kvbm_aggregator_add_metrics(a, m, NULL));
     char buf[16384];
     size_t len = 0;
     ASSERT_OK(kvbm_aggregator_render(a, KVBM_EXPOSITION_PROMETHEUS, buf, sizeof buf, &len));
@@ -126,8 +143,7 @@ KVBM_TEST(test_register_with_prometheus_registry)
     ASSERT_OK(kvbm_aggregator_render(a, KVBM_EXPOSITION_PROMETHEUS, buf2, sizeof buf2, &len2));
     EXPECT_EQ(len, len2);
     EXPECT_TRUE(memcmp(buf, buf2, len) == 0);
-    kvbm_metrics_release(m);
-    kvbm_aggregator_release(a);
+    fx_fini(&f);
 }
 
 KVBM_TEST(test_descs_match_definitions)
@@ -182,11 +198,9 @@ KVBM_TEST(metrics_of_a_family_sort_by_label_values_not_registration_order)
 
 KVBM_TEST(label_values_of_any_bytes_are_escaped)
 {
-    kvbm_aggregator *a;
-    ASSERT_OK(kvbm_aggregator_create(&a));
-    kvbm_metrics *m = mk("a\\b\"c\nd\xff" "e\xe2\x82");
-    ASSERT_TRUE(m != NULL);
-    ASSERT_OK(kvbm_aggregator_add_metrics(a, m, NULL));
+    fx f;
+    ASSERT_TRUE(fx_init(&f, "a\\b\"c\nd\xff" "e\xe2\x82"));
+    kvbm_aggregator *a = f.a;
     const char *n[] = { "host" }, *v[] = { "x\"y\\z\n" };
     ASSERT_OK(kvbm_aggregator_set_external_labels(a, n, v, 1));
     kvbm_text t = KVBM_TEXT_INIT;
@@ -194,17 +208,14 @@ KVBM_TEST(label_values_of_any_bytes_are_escaped)
     EXPECT_TRUE(expo_has_line(t.data, "kvbm_evictions_total{pool=\"a\\\\b\\\"c\\nd\xef\xbf\xbd" "e\xef\xbf\xbd\xef\xbf\xbd\","
                                       "host=\"x\\\"y\\\\z\\n\"} 0"));
     kvbm_text_free(&t);
-    kvbm_metrics_release(m);
-    kvbm_aggregator_release(a);
+    fx_fini(&f);
 }
 
 KVBM_TEST(invalid_external_label_names_are_rejected_and_change_nothing)
 {
-    kvbm_aggregator *a;
-    ASSERT_OK(kvbm_aggregator_create(&a));
-    kvbm_metrics *m = mk("G1");
-    ASSERT_TRUE(m != NULL);
-    ASSERT_OK(kvbm_aggregator_add_metrics(a, m, NULL));
+    fx f;
+    ASSERT_TRUE(fx_init(&f, "G1"));
+    kvbm_aggregator *a = f.a;
     const char *good_n[] = { "worker_id" }, *good_v[] = { "w0" };
     ASSERT_OK(kvbm_aggregator_set_external_labels(a, good_n, good_v, 1));
     static const char *const bad[] = { "", "1abc", "a-b", "__reserved", "pool", "a:b", "with space" };
@@ -225,17 +236,14 @@ KVBM_TEST(invalid_external_label_names_are_rejected_and_change_nothing)
     ASSERT_OK(kvbm_aggregator_render_text(a, KVBM_EXPOSITION_PROMETHEUS, &t));
     EXPECT_TRUE(expo_has_line(t.data, "kvbm_allocations_total{pool=\"G1\",worker_id=\"w0\"} 0"));
     kvbm_text_free(&t);
-    kvbm_metrics_release(m);
-    kvbm_aggregator_release(a);
+    fx_fini(&f);
 }
 
 KVBM_TEST(a_buffer_too_small_reports_the_size_needed)
 {
-    kvbm_aggregator *a;
-    ASSERT_OK(kvbm_aggregator_create(&a));
-    kvbm_metrics *m = mk("G1");
-    ASSERT_TRUE(m != NULL);
-    ASSERT_OK(kvbm_aggregator_add_metrics(a, m, NULL));
+    fx f;
+    ASSERT_TRUE(fx_init(&f, "G1"));
+    kvbm_aggregator *a = f.a;
     char small[64];
     size_t need = 0;
     EXPECT_STATUS(kvbm_aggregator_render(a, KVBM_EXPOSITION_OPENMETRICS, small, sizeof small, &need), KVBM_EOVERFLOW);
@@ -261,19 +269,17 @@ KVBM_TEST(a_buffer_too_small_reports_the_size_needed)
     EXPECT_STATUS(kvbm_aggregator_render_text(NULL, KVBM_EXPOSITION_PROMETHEUS, &t), KVBM_EINVAL);
     kvbm_text_free(&t);
     free(buf);
-    kvbm_metrics_release(m);
-    kvbm_aggregator_release(a);
+    fx_fini(&f);
 }
 
 KVBM_TEST(openmetrics_names_counter_families_without_total_and_ends_with_eof)
 {
-    kvbm_aggregator *a;
-    ASSERT_OK(kvbm_aggregator_create(&a));
-    kvbm_metrics *m = mk("G1");
-    ASSERT_TRUE(m != NULL);
+    fx f;
+    ASSERT_TRUE(fx_init(&f, "G1"));
+    kvbm_aggregator *a = f.a;
+    kvbm_metrics *m = f.m;
     EXPECT_OK(kvbm_metrics_add(m, KVBM_METRIC_allocations, 7));
     EXPECT_OK(kvbm_metrics_set(m, KVBM_METRIC_inactive_pool_size, 3));
-    ASSERT_OK(kvbm_aggregator_add_metrics(a, m, NULL));
     kvbm_text t = KVBM_TEXT_INIT;
     ASSERT_OK(kvbm_aggregator_render_text(a, KVBM_EXPOSITION_OPENMETRICS, &t));
     EXPECT_STR_CONTAINS(t.data, "# HELP kvbm_allocations Total blocks allocated from pools\n"
@@ -284,8 +290,7 @@ KVBM_TEST(openmetrics_names_counter_families_without_total_and_ends_with_eof)
     EXPECT_STR_EQ(t.data + t.len - 6, "# EOF\n");
     EXPECT_EQ(expo_count_prefix(t.data, "# EOF"), 1);
     kvbm_text_free(&t);
-    kvbm_metrics_release(m);
-    kvbm_aggregator_release(a);
+    fx_fini(&f);
 }
 
 /* ---- generic sources ------------------------------------------------------------------ */

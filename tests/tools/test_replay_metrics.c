@@ -33,6 +33,25 @@ static char *wait_log(pid_t pid, const char *log, const char *needle)
     return NULL;
 }
 
+/* Run the tool with @argv (its output in DIR/kvbm.log, DIR a fresh temporary directory in
+ * @dir) until it holds its endpoint; the log text then (malloc'd), else NULL after recording
+ * a failure. *@pid: the child, to be stopped with proc_stop(). */
+static char *run_until_hold(char *const argv[], char *dir, size_t cap, pid_t *pid)
+{
+    char log[512];
+    *pid = -1;
+    if (!tmp_dir(dir, cap)) return NULL;
+    snprintf(log, sizeof log, "%s/kvbm.log", dir);
+    *pid = proc_spawn(argv, NULL, log);
+    char *text = *pid > 0 ? wait_log(*pid, log, "holding http://127.0.0.1:") : NULL;
+    if (text == NULL) {
+        char *t = file_read(log);
+        kvbm_test_fail(__FILE__, __LINE__, "the replay did not reach --metrics-hold:\n%s", t ? t : "");
+        free(t);
+    }
+    return text;
+}
+
 static uint16_t port_in(const char *text)
 {
     const char *p = strstr(text, "metrics on http://127.0.0.1:");
@@ -41,19 +60,12 @@ static uint16_t port_in(const char *text)
 
 KVBM_TEST(replay_serves_its_metrics_and_prints_stats)
 {
-    char dir[256], log[512];
-    ASSERT_TRUE(tmp_dir(dir, sizeof dir));
-    snprintf(log, sizeof log, "%s/kvbm.log", dir);
+    char dir[256];
     char *argv[] = { KVBM_TOOL_PATH, "replay", "--backend", "lru", "--requests", "2000", "--format", "json",
                      "--metrics-port", "0", "--metrics-hold", "60", "--stats", "--stats-interval", "10", NULL };
-    pid_t pid = proc_spawn(argv, NULL, log);
-    ASSERT_TRUE(pid > 0);
-    char *text = wait_log(pid, log, "holding http://127.0.0.1:");
-    if (text == NULL) {
-        char *t = file_read(log);
-        kvbm_test_fail(__FILE__, __LINE__, "the replay did not reach --metrics-hold:\n%s", t ? t : "");
-        free(t);
-    } else {
+    pid_t pid;
+    char *text = run_until_hold(argv, dir, sizeof dir, &pid);
+    if (text != NULL) {
         uint16_t port = port_in(text);
         EXPECT_GT(port, 0);
         const char *a = strstr(text, "\"allocations\":");
@@ -78,9 +90,7 @@ KVBM_TEST(replay_serves_its_metrics_and_prints_stats)
 
 KVBM_TEST(environment_switches_enable_the_endpoint)
 {
-    char dir[256], log[512], port[16];
-    ASSERT_TRUE(tmp_dir(dir, sizeof dir));
-    snprintf(log, sizeof log, "%s/kvbm.log", dir);
+    char dir[256], port[16];
     uint16_t p = net_free_port();
     ASSERT_GT(p, 0);
     snprintf(port, sizeof port, "%u", (unsigned)p);
@@ -88,12 +98,10 @@ KVBM_TEST(environment_switches_enable_the_endpoint)
     setenv("KVBM_METRICS_PORT", port, 1);
     char *argv[] = { KVBM_TOOL_PATH, "replay", "--backend", "hashmap", "--requests", "200", "--format", "csv",
                      "--metrics-hold", "60", NULL };
-    pid_t pid = proc_spawn(argv, NULL, log);
+    pid_t pid;
+    char *text = run_until_hold(argv, dir, sizeof dir, &pid);
     unsetenv("KVBM_METRICS");
     unsetenv("KVBM_METRICS_PORT");
-    ASSERT_TRUE(pid > 0);
-    char *text = wait_log(pid, log, "holding http://127.0.0.1:");
-    EXPECT_TRUE(text != NULL);
     if (text != NULL) {
         EXPECT_EQ(port_in(text), p);
         net_response r;
