@@ -18,6 +18,26 @@
 #  error "KVBM_TOOL_PATH must name the kvbm binary"
 #endif
 
+#ifndef KVBM_CLI_HAVE_HTTP
+/* Built with -DKVBM_WITH_HTTP=OFF: --metrics-port says so (exit 1); --stats still works. */
+KVBM_TEST(without_the_http_library_metrics_port_is_a_clear_error)
+{
+    char dir[256], log[512];
+    ASSERT_TRUE(tmp_dir(dir, sizeof dir));
+    snprintf(log, sizeof log, "%s/kvbm.log", dir);
+    char *argv[] = { KVBM_TOOL_PATH, "replay", "--requests", "10", "--metrics-port", "0", NULL };
+    EXPECT_EQ(proc_run(argv, NULL, log, 60000), 1);
+    char *text = file_read(log);
+    EXPECT_STR_CONTAINS(text, "built without the HTTP endpoint");
+    free(text);
+    char *stats[] = { KVBM_TOOL_PATH, "replay", "--requests", "10", "--backend", "lru", "--stats", NULL };
+    EXPECT_EQ(proc_run(stats, NULL, log, 60000), 0);
+    text = file_read(log);
+    EXPECT_STR_CONTAINS(text, "kvbm: stats lru capacity 512: ");
+    free(text);
+    tmp_dir_remove(dir);
+}
+#else
 /* Wait (bounded: 120 s) until the child's log contains @needle; the log text (malloc'd) or
  * NULL if the child exited first or time ran out. */
 static char *wait_log(pid_t pid, const char *log, const char *needle)
@@ -154,3 +174,4 @@ KVBM_TEST(a_metrics_port_in_use_fails_with_the_address_and_bad_options_are_usage
     free(text);
     tmp_dir_remove(dir);
 }
+#endif /* KVBM_CLI_HAVE_HTTP */
