@@ -70,7 +70,7 @@ _Noreturn void kvbm__assert_fail(const char *expr, const char *file, int line, c
 #if defined(__GNUC__)
 __attribute__((format(printf, 1, 2), cold))
 #endif
-void kvbm__set_error(const char *fmt, ...);
+KVBM_API void kvbm__set_error(const char *fmt, ...); /* exported for src/ext/ (not public API) */
 
 /* Set the detail message and yield @st, for one-line error paths:
  *   if (out == NULL) return KVBM_FAIL(KVBM_EINVAL, "%s: out is NULL", __func__);
@@ -87,11 +87,13 @@ kvbm_status kvbm__fail(kvbm_status st, const char *fmt, ...);
  * Every library allocation goes through these, so that one test hook can fail the N-th
  * allocation. Same contracts as malloc/calloc/realloc/free; kvbm__aligned_alloc accepts
  * any power-of-2 alignment and any size (posix_memalign), memory freed with kvbm__free. */
-void *kvbm__malloc(size_t n);
-void *kvbm__calloc(size_t count, size_t size);
-void *kvbm__realloc(void *p, size_t n);
-void *kvbm__aligned_alloc(size_t align, size_t n);
-void  kvbm__free(void *p);
+/* Exported from the shared library (KVBM_API) for the optional libraries in src/ext/, which
+ * allocate through them too; not public API (no installed header declares them). */
+KVBM_API void *kvbm__malloc(size_t n);
+KVBM_API void *kvbm__calloc(size_t count, size_t size);
+KVBM_API void *kvbm__realloc(void *p, size_t n);
+KVBM_API void *kvbm__aligned_alloc(size_t align, size_t n);
+KVBM_API void  kvbm__free(void *p);
 /* Test-only: make the nth allocation from now fail (1 = the next one), 0 = off; and the
  * number of allocation calls so far (to walk n over every allocation site of an operation). */
 void kvbm__alloc_fail_set(long nth);

@@ -8,6 +8,8 @@
 #include "kvbm/tracker.h"
 #include "kvbm/registry.h"
 #include "kvbm/metrics.h"
+#include "kvbm/aggregator.h"
+#include "kvbm/stats.h"
 #include "kvbm/manager.h"
 #include "kvbm/publisher.h"
 #endif
