@@ -74,6 +74,18 @@ void  kvbm__free(void *p);
 void kvbm__alloc_fail_set(long nth);
 unsigned long kvbm__alloc_count(void);
 
+/* ---- logging (src/common/log.c, sink in kvbm/log.h) -------------------------------
+ * kvbm__log(level, module, fmt, ...) formats one line and hands it to the sink. Never
+ * call it while holding a kvbm lock (debug builds abort): collect what to say and log
+ * after unlocking. kvbm__log_enabled() lets a caller skip building expensive arguments.
+ * Levels are kvbm_log_level values (0 error, 1 warn, 2 info, 3 debug). */
+#include "kvbm/log.h"
+bool kvbm__log_enabled(kvbm_log_level level);
+#if defined(__GNUC__)
+__attribute__((format(printf, 3, 4)))
+#endif
+void kvbm__log(kvbm_log_level level, const char *module, const char *fmt, ...);
+
 /* Propagate a non-OK status in one line. */
 #define KVBM_TRY(expr) do { kvbm_status kvbm__st = (expr); \
         if (kvbm__st != KVBM_OK) return kvbm__st; } while (0)
@@ -131,7 +143,9 @@ void kvbm__cond_broadcast(kvbm_cond *c);
 #ifdef KVBM_LOCK_RANK_CHECK
 void kvbm__rank_acquire(uint8_t rank); /* aborts on inversion */
 void kvbm__rank_release(uint8_t rank);
+void kvbm__rank_assert_none(void);     /* aborts if this thread holds any ranked lock */
 #else
+static inline void kvbm__rank_assert_none(void) {}
 static inline void kvbm__rank_acquire(uint8_t rank) { (void)rank; }
 static inline void kvbm__rank_release(uint8_t rank) { (void)rank; }
 #endif

@@ -9,4 +9,5 @@
 #include "kvbm/metrics.h"
 #include "kvbm/manager.h"
 #include "kvbm/publisher.h"
+#include "kvbm/log.h"
 #endif

@@ -27,6 +27,7 @@
  * cleans up; kvbm_handle_is_from_registry() reports false).
  */
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -77,11 +78,25 @@ struct shard {
 _Static_assert(offsetof(struct shard, count) == 64 && offsetof(struct shard, cond) == 128 &&
                sizeof(struct shard) == 256, "struct shard: hot fields in lines 0 and 1");
 
+/* Observers (on_registered), called in slot order under the shard lock of the new handle.
+ * A slot is in use iff its bit is set in obs_mask. add_observer fills a free slot, then
+ * sets the bit (release); a registrar loads the mask (acquire) under its shard lock.
+ * remove_observer clears the bit, then locks and unlocks every shard: a registrar that
+ * still saw the bit holds its shard lock while calling, so once every shard has been
+ * passed no call is in flight and the slot may be reused. */
+struct observer {
+    kvbm_status (*fn)(void *ctx, kvbm_handle *h);
+    void *ctx;
+    char  name[32];
+};
+
 struct kvbm_registry {
     _Atomic size_t      refs;
     _Atomic size_t      pins;
     kvbm_tracker       *tracker;
-    kvbm_registry_hooks hooks;
+    _Atomic uint32_t    obs_mask;
+    pthread_mutex_t     obs_lock;  /* serialises add/remove_observer (unranked, not nested) */
+    struct observer     obs[KVBM_REGISTRY_MAX_OBSERVERS];
     struct shard        shards[KVBM__SHARDS];
 };
 
@@ -233,7 +248,13 @@ kvbm_status kvbm_registry_create(const kvbm_registry_config *cfg, kvbm_registry 
     atomic_init(&r->refs, 1);
     atomic_init(&r->pins, 1);
     r->tracker = cfg->tracker != NULL ? kvbm_tracker_clone(cfg->tracker) : NULL;
-    r->hooks = cfg->hooks;
+    pthread_mutex_init(&r->obs_lock, NULL);
+    if (cfg->hooks.on_registered != NULL) { /* the creation-time hook is observer id 1 */
+        r->obs[0].fn = cfg->hooks.on_registered;
+        r->obs[0].ctx = cfg->hooks.ctx;
+        snprintf(r->obs[0].name, sizeof r->obs[0].name, "hooks.on_registered");
+        atomic_store_explicit(&r->obs_mask, 1u, memory_order_relaxed);
+    }
     *out = r;
     return KVBM_OK;
 }
@@ -293,6 +314,7 @@ static void registry_free(kvbm_registry *r)
         free(sh->tab);
         kvbm__mutex_destroy(&sh->lock);
     }
+    pthread_mutex_destroy(&r->obs_lock);
     free(r);
 }
 
@@ -383,6 +405,96 @@ static bool handle_recycle(struct shard *sh, kvbm_handle *h)
     return --sh->nlive == 0;
 }
 
+/* Call every observer of @mask with the new handle @h (shard lock held). Errors are not
+ * fatal (spec 20 §2.2): returns the mask of the observers that failed and the status of
+ * the first failure in *@st, for log_observer_failure() after the unlock. */
+static __attribute__((noinline)) uint32_t notify_observers(kvbm_registry *r, kvbm_handle *h,
+                                                           uint32_t mask, kvbm_status *st)
+{
+    uint32_t failed = 0;
+    for (unsigned i = 0; mask != 0; i++, mask >>= 1) {
+        if (!(mask & 1u)) continue;
+        if (failed == 0) kvbm_clear_last_error(); /* the warning quotes the observer's detail */
+        kvbm_status s = r->obs[i].fn(r->obs[i].ctx, h);
+        if (s != KVBM_OK) {
+            if (failed == 0) *st = s;
+            failed |= 1u << i;
+        }
+    }
+    return failed;
+}
+
+/* The warning for failed observers, no lock held. The names are read without the lock:
+ * a slot's name only changes after its observer is removed, and removal waits for every
+ * shard lock, which the failing registration held when it called the observer. The
+ * detail is this thread's last error, set by the observer. */
+static __attribute__((noinline, cold)) void log_observer_failure(kvbm_registry *r, kvbm_plh hash,
+                                                                 uint32_t failed, kvbm_status st)
+{
+    char hex[40];
+    for (unsigned i = 0; i < KVBM_REGISTRY_MAX_OBSERVERS; i++)
+        if (failed & (1u << i))
+            kvbm__log(KVBM_LOG_WARN, "registry",
+                      "observer '%s' failed for hash %s (registration kept): %s: %s",
+                      r->obs[i].name, kvbm_plh_to_hex(hash, hex), kvbm_status_name(st),
+                      *kvbm_last_error() ? kvbm_last_error() : "no detail");
+}
+
+kvbm_status kvbm_registry_add_observer(kvbm_registry *r, const kvbm_registry_observer *obs,
+                                       uint32_t *id)
+{
+    if (r == NULL || obs == NULL || obs->on_registered == NULL || id == NULL) {
+        kvbm__set_error("kvbm_registry_add_observer: %s is NULL",
+                        r == NULL ? "registry" : obs == NULL ? "observer" :
+                        obs->on_registered == NULL ? "observer->on_registered" : "id");
+        return KVBM_EINVAL;
+    }
+    kvbm_status st = KVBM_EFULL;
+    pthread_mutex_lock(&r->obs_lock);
+    uint32_t mask = atomic_load_explicit(&r->obs_mask, memory_order_relaxed);
+    for (unsigned i = 0; i < KVBM_REGISTRY_MAX_OBSERVERS; i++) {
+        if (mask & (1u << i)) continue;
+        r->obs[i].fn = obs->on_registered;
+        r->obs[i].ctx = obs->ctx;
+        snprintf(r->obs[i].name, sizeof r->obs[i].name, "%s",
+                 obs->name != NULL ? obs->name : "observer");
+        atomic_fetch_or_explicit(&r->obs_mask, 1u << i, memory_order_release);
+        *id = i + 1;
+        st = KVBM_OK;
+        break;
+    }
+    pthread_mutex_unlock(&r->obs_lock);
+    if (st != KVBM_OK)
+        kvbm__set_error("kvbm_registry_add_observer: %u observers already attached (the maximum)",
+                        (unsigned)KVBM_REGISTRY_MAX_OBSERVERS);
+    return st;
+}
+
+kvbm_status kvbm_registry_remove_observer(kvbm_registry *r, uint32_t id)
+{
+    if (r == NULL) {
+        kvbm__set_error("kvbm_registry_remove_observer: registry is NULL");
+        return KVBM_EINVAL;
+    }
+    kvbm__rank_assert_none(); /* takes every shard lock */
+    pthread_mutex_lock(&r->obs_lock);
+    uint32_t bit = id >= 1 && id <= KVBM_REGISTRY_MAX_OBSERVERS ? 1u << (id - 1) : 0;
+    bool found = bit != 0 && (atomic_load_explicit(&r->obs_mask, memory_order_relaxed) & bit);
+    if (found) {
+        atomic_fetch_and_explicit(&r->obs_mask, ~bit, memory_order_release);
+        for (unsigned i = 0; i < KVBM__SHARDS; i++) { /* wait out calls in flight */
+            kvbm__lock(&r->shards[i].lock);
+            kvbm__unlock(&r->shards[i].lock);
+        }
+    }
+    pthread_mutex_unlock(&r->obs_lock);
+    if (!found) {
+        kvbm__set_error("kvbm_registry_remove_observer: no observer with id %u", (unsigned)id);
+        return KVBM_ENOENT;
+    }
+    return KVBM_OK;
+}
+
 /* Lookup-or-create without the frequency touch. Returns GOC_REUSED, GOC_CREATED (the
  * caller owes the creation touch when @notify) or GOC_ENOMEM. Inlined into its callers
  * (a by-value kvbm_plh through an out-of-line call cost a store-forwarding stall). */
@@ -434,9 +546,14 @@ get_or_create_h64(kvbm_registry *r, kvbm_plh hash, uint64_t h64, bool notify, kv
     }
     sh->count++;
     atomic_store_explicit(&sh->count_pub, sh->count, memory_order_relaxed);
-    if (notify && r->hooks.on_registered != NULL)
-        (void)r->hooks.on_registered(r->hooks.ctx, h); /* errors are not fatal (spec 20 §2.2) */
+    uint32_t failed = 0;
+    kvbm_status fail_st = KVBM_OK;
+    if (notify) {
+        uint32_t mask = atomic_load_explicit(&r->obs_mask, memory_order_acquire);
+        if (mask != 0) failed = notify_observers(r, h, mask, &fail_st);
+    }
     kvbm__unlock(&sh->lock);
+    if (KVBM_UNLIKELY(failed != 0)) log_observer_failure(r, hash, failed, fail_st);
 
     *out = h;
     return GOC_CREATED;
