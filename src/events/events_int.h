@@ -1,0 +1,72 @@
+/* src/events/events_int.h - events module internals (not installed): the broadcast
+ * channel, the batcher and the test hooks. */
+#ifndef KVBM_EVENTS_INT_H
+#define KVBM_EVENTS_INT_H
+
+#include "internal.h"
+#include "kvbm/events.h"
+
+/* ---- channel (channel.c) -------------------------------------------------------------
+ * A multi-producer broadcast ring of 2^k slots. Each slot carries a sequence stamp:
+ * 2p+1 while the event of position p is being written, 2p+2 once it is. A sender takes a
+ * position with one fetch_add on `tail`, claims the slot with a CAS on its stamp (a
+ * writer a whole lap behind, or ahead, never tears it), writes, publishes the even stamp
+ * and wakes sleeping subscribers only if one asked for it (`need_wake`). A subscriber
+ * reads its slot like a seqlock; a stamp beyond its position means it was overwritten:
+ * the subscriber skips to the oldest available position and reports the loss.
+ * Senders never block on subscribers and never allocate. */
+struct kvbm__evslot {
+    _Atomic uint64_t stamp;
+    _Atomic uint64_t kind;
+    _Atomic uint64_t hi, lo;
+};
+
+typedef struct kvbm__chan {
+    /* producer line */
+    _Alignas(64) _Atomic uint64_t tail;
+    _Atomic uint32_t need_wake;  /* a subscriber sleeps (or is about to) */
+    _Atomic uint32_t closed;
+    _Atomic size_t   senders;    /* the manager's unit + live release handles */
+    _Atomic uint64_t sent[2];    /* per kind */
+    /* cold */
+    _Alignas(64) _Atomic size_t refs; /* subscribers + (senders > 0) */
+    _Atomic uint64_t filtered, attach_failures, lost, dropped_closed, subscribers;
+    uint64_t             mask;
+    struct kvbm__evslot *ring;
+    kvbm_attach_type     att_type;   /* release-handle attachment type (pooled) */
+    pthread_mutex_t      wmu;        /* sleeping subscribers only */
+    pthread_cond_t       wcv;
+} kvbm__chan;
+
+struct kvbm_events_sub {
+    kvbm__chan      *chan;
+    uint64_t         cursor;
+    uint64_t         lost;
+    _Atomic uint32_t interrupted; /* kvbm__events_sub_interrupt */
+};
+
+kvbm_status kvbm__chan_create(size_t capacity, kvbm__chan **out);
+/* Broadcast one event; dropped (counted) after close. Any thread, any lock but the store's. */
+void kvbm__chan_send(kvbm__chan *c, kvbm_event_kind kind, kvbm_plh h);
+void kvbm__chan_close(kvbm__chan *c);
+void kvbm__chan_unref(kvbm__chan *c);
+/* Sender accounting: +1 / -1; the last -1 closes the stream and drops the senders' ref. */
+static inline void kvbm__chan_sender_get(kvbm__chan *c)
+{
+    atomic_fetch_add_explicit(&c->senders, 1, memory_order_relaxed);
+}
+void kvbm__chan_sender_put(kvbm__chan *c);
+kvbm_status kvbm__chan_subscribe(kvbm__chan *c, kvbm_events_sub **out);
+
+/* Make a blocked kvbm_events_next() on @sub return KVBM_ECLOSED (now and from then on);
+ * used by kvbm_events_pipeline_abort. Any thread. */
+void kvbm__events_sub_interrupt(kvbm_events_sub *sub);
+
+/* Monotonic clock in nanoseconds. */
+uint64_t kvbm__now_ns(void);
+
+/* Test hook: the release-handle attachment type of @m (attaching a NULL value of this type
+ * in Multiple mode reproduces the attach-failure case of spec 20 §3.2). */
+kvbm_attach_type kvbm__events_manager_attach_type(kvbm_events_manager *m);
+
+#endif /* KVBM_EVENTS_INT_H */
