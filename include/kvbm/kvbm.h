@@ -10,4 +10,6 @@
 #include "kvbm/manager.h"
 #include "kvbm/publisher.h"
 #include "kvbm/log.h"
+#include "kvbm/events.h"
+#include "kvbm/events_pipeline.h"
 #endif
