@@ -96,6 +96,24 @@ __attribute__((format(printf, 3, 4)))
 #endif
 KVBM__EXT_API void kvbm__log(kvbm_log_level level, const char *module, const char *fmt, ...);
 
+/* ---- deferred per-thread work (src/common/defer.c) -----------------------------------
+ * A module that buffers work on the calling thread (the events manager batches its
+ * broadcasts) sets kvbm__deferred to its flush function; the registry calls
+ * kvbm__defer_run() where that work must have become visible: at the end of every
+ * registration call, and after the destructors of dying handles ran but before their
+ * entries are removed. No kvbm lock may be held. Cost when nothing is pending: one
+ * thread-local load. */
+typedef void (*kvbm__defer_fn)(void);
+extern _Thread_local kvbm__defer_fn kvbm__deferred;
+static inline void kvbm__defer_run(void)
+{
+    kvbm__defer_fn f = kvbm__deferred;
+    if (__builtin_expect(f != NULL, 0)) {
+        kvbm__deferred = NULL;
+        f();
+    }
+}
+
 /* ---- ranked mutexes ---------------------------------------------------------------
  * Global order (outermost first). A thread may only acquire a lock of strictly higher
  * rank than every ranked lock it holds. With KVBM_DEBUG >= 1 (or KVBM_LOCK_RANK_CHECK)

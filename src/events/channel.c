@@ -60,13 +60,9 @@ static void wake_all(kvbm__chan *c)
     pthread_mutex_unlock(&c->wmu);
 }
 
-void kvbm__chan_send(kvbm__chan *c, kvbm_event_kind kind, kvbm_plh h)
+/* Write the event of position @pos (claimed by the caller's fetch_add on tail). */
+static inline void slot_write(kvbm__chan *c, uint64_t pos, uint64_t kind, kvbm_plh h)
 {
-    if (KVBM_UNLIKELY(atomic_load_explicit(&c->closed, memory_order_relaxed))) {
-        atomic_fetch_add_explicit(&c->dropped_closed, 1, memory_order_relaxed);
-        return;
-    }
-    uint64_t pos = atomic_fetch_add_explicit(&c->tail, 1, memory_order_relaxed);
     struct kvbm__evslot *s = &c->ring[pos & c->mask];
     uint64_t mine = 2 * pos + 2;
     uint64_t cur = atomic_load_explicit(&s->stamp, memory_order_relaxed);
@@ -76,22 +72,43 @@ void kvbm__chan_send(kvbm__chan *c, kvbm_event_kind kind, kvbm_plh h)
             cur = atomic_load_explicit(&s->stamp, memory_order_relaxed);
             continue;
         }
-        if (KVBM_UNLIKELY(cur >= mine)) goto sent; /* a later lap already overwrote us */
+        if (KVBM_UNLIKELY(cur >= mine)) return; /* a later lap already overwrote us */
         if (atomic_compare_exchange_weak_explicit(&s->stamp, &cur, mine - 1, memory_order_acquire,
                                                   memory_order_relaxed))
             break;
     }
     atomic_thread_fence(memory_order_release); /* the odd stamp before the data */
-    atomic_store_explicit(&s->kind, (uint64_t)kind, memory_order_relaxed);
+    atomic_store_explicit(&s->kind, kind, memory_order_relaxed);
     atomic_store_explicit(&s->hi, h.hi, memory_order_relaxed);
     atomic_store_explicit(&s->lo, h.lo, memory_order_relaxed);
     atomic_store_explicit(&s->stamp, mine, memory_order_release);
-sent:
-    atomic_fetch_add_explicit(&c->sent[kind == KVBM_EVENT_REMOVE], 1, memory_order_relaxed);
+}
+
+void kvbm__chan_send_many(kvbm__chan *c, const kvbm__pending_event *ev, size_t n)
+{
+    if (n == 0) return;
+    if (KVBM_UNLIKELY(atomic_load_explicit(&c->closed, memory_order_relaxed))) {
+        atomic_fetch_add_explicit(&c->dropped_closed, n, memory_order_relaxed);
+        return;
+    }
+    uint64_t pos = atomic_fetch_add_explicit(&c->tail, n, memory_order_relaxed);
+    uint64_t removes = 0;
+    for (size_t i = 0; i < n; i++) {
+        slot_write(c, pos + i, ev[i].kind, ev[i].hash);
+        removes += ev[i].kind == KVBM_EVENT_REMOVE;
+    }
+    if (removes < n) atomic_fetch_add_explicit(&c->sent[0], n - removes, memory_order_relaxed);
+    if (removes > 0) atomic_fetch_add_explicit(&c->sent[1], removes, memory_order_relaxed);
     atomic_thread_fence(memory_order_seq_cst);
     if (atomic_load_explicit(&c->need_wake, memory_order_relaxed) &&
         atomic_exchange_explicit(&c->need_wake, 0, memory_order_relaxed))
         wake_all(c);
+}
+
+void kvbm__chan_send(kvbm__chan *c, kvbm_event_kind kind, kvbm_plh h)
+{
+    kvbm__pending_event e = { (uint64_t)kind, h };
+    kvbm__chan_send_many(c, &e, 1);
 }
 
 void kvbm__chan_close(kvbm__chan *c)
@@ -100,9 +117,13 @@ void kvbm__chan_close(kvbm__chan *c)
     wake_all(c);
 }
 
-void kvbm__chan_sender_put(kvbm__chan *c)
+void kvbm__chan_senders_add(kvbm__chan *c, int64_t delta)
 {
-    if (atomic_fetch_sub_explicit(&c->senders, 1, memory_order_acq_rel) != 1) return;
+    if (delta == 0) return;
+    size_t old = atomic_fetch_add_explicit(&c->senders, (size_t)delta, memory_order_acq_rel);
+    if (old + (size_t)delta != 0) return;
+    /* the last sender is gone: end the stream, once (a late +1 can revive the count) */
+    if (atomic_exchange_explicit(&c->ended, 1, memory_order_acq_rel) != 0) return;
     kvbm__chan_close(c);
     kvbm__chan_unref(c);
 }

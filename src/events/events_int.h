@@ -5,6 +5,7 @@
 
 #include "internal.h"
 #include "kvbm/events.h"
+#include "registry/registry_int.h"
 
 /* ---- channel (channel.c) -------------------------------------------------------------
  * A multi-producer broadcast ring of 2^k slots. Each slot carries a sequence stamp:
@@ -27,6 +28,7 @@ typedef struct kvbm__chan {
     _Atomic uint32_t need_wake;  /* a subscriber sleeps (or is about to) */
     _Atomic uint32_t closed;
     _Atomic size_t   senders;    /* the manager's unit + live release handles */
+    _Atomic uint32_t ended;      /* senders reached 0 once: stream closed, its ref dropped */
     _Atomic uint64_t sent[2];    /* per kind */
     /* cold */
     _Alignas(64) _Atomic size_t refs; /* subscribers + (senders > 0) */
@@ -34,6 +36,7 @@ typedef struct kvbm__chan {
     uint64_t             mask;
     struct kvbm__evslot *ring;
     kvbm_attach_type     att_type;   /* release-handle attachment type (pooled) */
+    struct kvbm__att_dtor att_dtor;  /* its destructor (looked up once) */
     pthread_mutex_t      wmu;        /* sleeping subscribers only */
     pthread_cond_t       wcv;
 } kvbm__chan;
@@ -45,17 +48,25 @@ struct kvbm_events_sub {
     _Atomic uint32_t interrupted; /* kvbm__events_sub_interrupt */
 };
 
+typedef struct kvbm__pending_event {
+    uint64_t kind;
+    kvbm_plh hash;
+} kvbm__pending_event;
+
 kvbm_status kvbm__chan_create(size_t capacity, kvbm__chan **out);
-/* Broadcast one event; dropped (counted) after close. Any thread, any lock but the store's. */
+/* Broadcast @n events at consecutive positions (one fetch_add, one wake check); dropped
+ * (counted) after close. Any thread, no lock needed, never blocks. */
+void kvbm__chan_send_many(kvbm__chan *c, const kvbm__pending_event *ev, size_t n);
 void kvbm__chan_send(kvbm__chan *c, kvbm_event_kind kind, kvbm_plh h);
 void kvbm__chan_close(kvbm__chan *c);
-void kvbm__chan_unref(kvbm__chan *c);
-/* Sender accounting: +1 / -1; the last -1 closes the stream and drops the senders' ref. */
-static inline void kvbm__chan_sender_get(kvbm__chan *c)
+static inline void kvbm__chan_ref(kvbm__chan *c)
 {
-    atomic_fetch_add_explicit(&c->senders, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&c->refs, 1, memory_order_relaxed);
 }
-void kvbm__chan_sender_put(kvbm__chan *c);
+void kvbm__chan_unref(kvbm__chan *c);
+/* Sender accounting (the manager's unit, release handles): the first time the count
+ * reaches 0 the stream ends and the senders' reference is dropped. */
+void kvbm__chan_senders_add(kvbm__chan *c, int64_t delta);
 kvbm_status kvbm__chan_subscribe(kvbm__chan *c, kvbm_events_sub **out);
 
 /* Make a blocked kvbm_events_next() on @sub return KVBM_ECLOSED (now and from then on);

@@ -30,12 +30,60 @@ static pthread_mutex_t   pool_mu = PTHREAD_MUTEX_INITIALIZER;
 static kvbm_attach_type  pool[64];
 static unsigned          pool_n;
 
+/* ---- per-thread batching ----------------------------------------------------------------
+ * Events are appended to a thread-local buffer and broadcast together (one fetch_add on
+ * the ring, one wake check, one sender-count update per batch) when the registry runs the
+ * deferred work (kvbm__defer_run: at the end of a registration call, and after dying
+ * handles' destructors ran but before their entries are removed) or when the buffer fills
+ * or switches channel. That keeps binding decision 6: a Remove reaches the ring before
+ * its entry is removed, hence before any later Create of the hash is even buffered; a
+ * Create reaches the ring before the registration call returns its handle, hence before
+ * the registration can die. The buffer holds a channel reference while non-empty. */
+#define TLS_EVENTS 64
+
+struct tls_buf {
+    kvbm__chan         *chan;
+    uint32_t            n;
+    int32_t             senders; /* release handles attached - destroyed, not yet applied */
+    kvbm__pending_event ev[TLS_EVENTS];
+};
+static _Thread_local struct tls_buf tb;
+
+static void tls_flush(void)
+{
+    kvbm__deferred = NULL;
+    kvbm__chan *c = tb.chan;
+    if (c == NULL) return;
+    kvbm__chan_send_many(c, tb.ev, tb.n);
+    int64_t d = tb.senders;
+    tb.chan = NULL;
+    tb.n = 0;
+    tb.senders = 0;
+    kvbm__chan_senders_add(c, d);
+    kvbm__chan_unref(c);
+}
+
+static inline void tls_push(kvbm__chan *c, kvbm_event_kind kind, kvbm_plh h, int32_t senders)
+{
+    struct tls_buf *b = &tb; /* one thread-pointer computation */
+    if (KVBM_UNLIKELY(b->chan != c || b->n == TLS_EVENTS)) {
+        tls_flush();
+        kvbm__chan_ref(c);
+        b->chan = c;
+        kvbm__deferred = tls_flush;
+    }
+    uint32_t n = b->n;
+    b->ev[n].kind = (uint64_t)kind;
+    b->ev[n].hash = h;
+    b->n = n + 1;
+    b->senders += senders;
+}
+
 static void release_dtor(void *value, kvbm_plh h)
 {
     kvbm__chan *c = value;
     if (c == NULL) return; /* test values (see kvbm__events_manager_attach_type) */
-    kvbm__chan_send(c, KVBM_EVENT_REMOVE, h);
-    kvbm__chan_sender_put(c);
+    tls_push(c, KVBM_EVENT_REMOVE, h, -1);
 }
 
 static kvbm_status type_get(kvbm_attach_type *out)
@@ -89,8 +137,9 @@ kvbm_status kvbm_events_manager_create(const kvbm_events_config *cfg, kvbm_event
         goto nomem;
     }
     kvbm_status st = type_get(&m->chan->att_type);
+    if (st == KVBM_OK && !kvbm__attach_type_lookup(m->chan->att_type, &m->chan->att_dtor)) st = KVBM_EINVAL;
     if (st != KVBM_OK) {
-        kvbm__chan_sender_put(m->chan);
+        kvbm__chan_senders_add(m->chan, -1);
         kvbm__free(m);
         kvbm__set_error("kvbm_events_manager_create: cannot register the release attachment "
                         "type: %s", kvbm_status_name(st));
@@ -119,14 +168,17 @@ void kvbm_events_manager_release(kvbm_events_manager *m)
         (void)kvbm_registry_remove_observer(m->regs[i].r, m->regs[i].id);
         kvbm_registry_release(m->regs[i].r);
     }
-    kvbm__chan_sender_put(m->chan);
+    kvbm__chan_senders_add(m->chan, -1);
     pthread_mutex_destroy(&m->mu);
     kvbm__free(m);
 }
 
+static kvbm_status on_registered(kvbm_events_manager *m, kvbm_handle *h, bool fresh);
+
+/* the registry observer: @h was just created by this thread (kvbm__handle_attach_unique_new) */
 static kvbm_status observe(void *ctx, kvbm_handle *h)
 {
-    return kvbm_events_manager_on_registered(ctx, h);
+    return on_registered(ctx, h, true);
 }
 
 kvbm_status kvbm_events_manager_attach(kvbm_events_manager *m, kvbm_registry *r)
@@ -186,22 +238,18 @@ void kvbm_events_manager_close(kvbm_events_manager *m)
     if (m != NULL) kvbm__chan_close(m->chan);
 }
 
-kvbm_status kvbm_events_manager_on_registered(kvbm_events_manager *m, kvbm_handle *h)
+static kvbm_status on_registered(kvbm_events_manager *m, kvbm_handle *h, bool fresh)
 {
-    if (m == NULL || h == NULL) {
-        kvbm__set_error("kvbm_events_manager_on_registered: %s is NULL", m == NULL ? "manager" : "handle");
-        return KVBM_EINVAL;
-    }
     kvbm__chan *c = m->chan;
-    kvbm_plh hash = kvbm_handle_seq_hash(h);
+    kvbm_plh hash = h->hash;
     if (m->policy.kind != KVBM_EVENTS_POLICY_ALL && !kvbm_events_policy_should_emit(&m->policy, hash)) {
         atomic_fetch_add_explicit(&c->filtered, 1, memory_order_relaxed);
         return KVBM_OK; /* no Create now, no Remove later */
     }
-    kvbm__chan_send(c, KVBM_EVENT_CREATE, hash);
-    kvbm__chan_sender_get(c);
+    tls_push(c, KVBM_EVENT_CREATE, hash, 1); /* Create, and the release handle's sender unit */
     bool had = false;
-    kvbm_status st = kvbm__handle_attach_unique_ex(h, c->att_type, c, &had);
+    kvbm_status st = fresh ? kvbm__handle_attach_unique_new(h, c->att_type, &c->att_dtor, c)
+                           : kvbm__handle_attach_unique_ex(h, c->att_type, c, &had);
     /* A second call on the same handle replaces its release handle, whose destruction
      * sends Remove; ours are all the same pointer, so the registry kept the value and
      * ran no destructor: run it here. */
@@ -213,6 +261,17 @@ kvbm_status kvbm_events_manager_on_registered(kvbm_events_manager *m, kvbm_handl
         kvbm__set_error("events: cannot attach the release handle for this registration "
                         "(%s); Remove sent right after Create", kvbm_status_name(st));
     }
+    return st;
+}
+
+kvbm_status kvbm_events_manager_on_registered(kvbm_events_manager *m, kvbm_handle *h)
+{
+    if (m == NULL || h == NULL) {
+        kvbm__set_error("kvbm_events_manager_on_registered: %s is NULL", m == NULL ? "manager" : "handle");
+        return KVBM_EINVAL;
+    }
+    kvbm_status st = on_registered(m, h, false);
+    kvbm__defer_run();
     return st;
 }
 

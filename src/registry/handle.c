@@ -344,10 +344,12 @@ static struct kvbm__att *att_add(kvbm_handle *h, kvbm_attach_type type, uint8_t 
     }
     struct kvbm__att *a = &h->att[h->natt++];
     h->flags |= KVBM__HF_ATT;
-    memset(a, 0, sizeof *a);
     a->type = type;
     a->mode = mode;
     a->dtor = dtor;
+    a->unique = NULL;
+    a->vals = NULL;
+    a->n = a->cap = 0;
     return a;
 }
 
@@ -391,6 +393,18 @@ kvbm_status kvbm__handle_attach_unique_ex(kvbm_handle *h, kvbm_attach_type type,
 
     if (replaced) kvbm__att_dtor_run(&dtor, old, h->hash); /* after unlock (spec 20 §2.4) */
     return st == KVBM_EATTACH_IS_MULTIPLE ? mode_error(type, st) : st;
+}
+
+kvbm_status kvbm__handle_attach_unique_new(kvbm_handle *h, kvbm_attach_type type,
+                                           const struct kvbm__att_dtor *dtor, void *value)
+{
+    struct kvbm__att *a = h->natt != 0 ? att_find(h, type) : NULL;
+    if (a != NULL) /* an earlier observer used the type: the general path decides */
+        return kvbm__handle_attach_unique_ex(h, type, value, NULL);
+    a = att_add(h, type, KVBM__ATT_UNIQUE, *dtor);
+    if (a == NULL) return KVBM_ENOMEM;
+    a->unique = value;
+    return KVBM_OK;
 }
 
 kvbm_status kvbm_handle_attach(kvbm_handle *h, kvbm_attach_type type, void *value)

@@ -412,9 +412,8 @@ static __attribute__((noinline)) uint32_t notify_observers(kvbm_registry *r, kvb
                                                            uint32_t mask, kvbm_status *st)
 {
     uint32_t failed = 0;
-    for (unsigned i = 0; mask != 0; i++, mask >>= 1) {
-        if (!(mask & 1u)) continue;
-        if (failed == 0) kvbm_clear_last_error(); /* the warning quotes the observer's detail */
+    for (; mask != 0; mask &= mask - 1) {
+        unsigned i = (unsigned)__builtin_ctz(mask);
         kvbm_status s = r->obs[i].fn(r->obs[i].ctx, h);
         if (s != KVBM_OK) {
             if (failed == 0) *st = s;
@@ -427,7 +426,8 @@ static __attribute__((noinline)) uint32_t notify_observers(kvbm_registry *r, kvb
 /* The warning for failed observers, no lock held. The names are read without the lock:
  * a slot's name only changes after its observer is removed, and removal waits for every
  * shard lock, which the failing registration held when it called the observer. The
- * detail is this thread's last error, set by the observer. */
+ * detail is this thread's last error: a failing observer sets it (kvbm__set_error); it is
+ * not cleared before each call, which would cost every registration a write. */
 static __attribute__((noinline, cold)) void log_observer_failure(kvbm_registry *r, kvbm_plh hash,
                                                                  uint32_t failed, kvbm_status st)
 {
@@ -437,7 +437,7 @@ static __attribute__((noinline, cold)) void log_observer_failure(kvbm_registry *
             kvbm__log(KVBM_LOG_WARN, "registry",
                       "observer '%s' failed for hash %s (registration kept): %s: %s",
                       r->obs[i].name, kvbm_plh_to_hex(hash, hex), kvbm_status_name(st),
-                      *kvbm_last_error() ? kvbm_last_error() : "no detail");
+                      kvbm_last_error());
 }
 
 kvbm_status kvbm_registry_add_observer(kvbm_registry *r, const kvbm_registry_observer *obs,
@@ -570,7 +570,10 @@ kvbm_status kvbm_registry_register(kvbm_registry *r, kvbm_plh h, kvbm_handle **o
     if (r == NULL || out == NULL) return KVBM_EINVAL;
     int g = get_or_create(r, h, true, out);
     if (g == GOC_ENOMEM) return KVBM_ENOMEM;
-    if (g == GOC_CREATED && r->tracker != NULL) kvbm_tracker_touch(r->tracker, h);
+    if (g == GOC_CREATED) {
+        kvbm__defer_run(); /* observers' deferred work (events: the Create broadcast) */
+        if (r->tracker != NULL) kvbm_tracker_touch(r->tracker, h);
+    }
     return KVBM_OK;
 }
 
@@ -622,6 +625,7 @@ kvbm_status kvbm_registry_register_many(kvbm_registry *r, const kvbm_plh *hashes
         }
     }
     if (np > 0) kvbm__tracker_touch_apply(r->tracker, pending, cells, np);
+    kvbm__defer_run(); /* observers' deferred work (events: the Create broadcasts) */
     if (st != KVBM_OK) { /* all or nothing: give back what this call obtained */
         for (size_t k = 0; k < i; k++) {
             kvbm_handle_release(out[k]);
@@ -773,11 +777,11 @@ kvbm_handle *kvbm_handle_clone(kvbm_handle *h)
 
 /* The last reference is gone: we own the object; the entry stays (dying) until the
  * destructors have run, so a re-registration of the hash cannot emit Create before our
- * Remove. */
-static inline __attribute__((always_inline)) void handle_die_h64(kvbm_handle *h, uint64_t h64)
+ * Remove. Split in two so that the batched release can run the destructors of a chunk,
+ * flush what they deferred (kvbm__defer_run: the events module batches its Removes) and
+ * only then remove the entries: every deferred Remove is broadcast before its entry goes. */
+static inline __attribute__((always_inline)) void handle_remove_entry(kvbm_handle *h, uint64_t h64)
 {
-    kvbm__handle_finalize_fast(h);
-
     kvbm_registry *r = h->reg;
     struct shard *sh = shard_of(r, h64);
     kvbm__lock(&sh->lock);
@@ -790,6 +794,13 @@ static inline __attribute__((always_inline)) void handle_die_h64(kvbm_handle *h,
     kvbm__unlock(&sh->lock);
 
     if (unpin) registry_unpin(r);
+}
+
+static inline __attribute__((always_inline)) void handle_die_h64(kvbm_handle *h, uint64_t h64)
+{
+    kvbm__handle_finalize_fast(h);
+    kvbm__defer_run();
+    handle_remove_entry(h, h64);
 }
 
 static void handle_die(kvbm_handle *h)
@@ -805,44 +816,56 @@ void kvbm_handle_release(kvbm_handle *h)
     if (old == 1) handle_die(h);
 }
 
-/* mark_absent + release of one handle. If ours is the only reference (the usual case for
- * an evicted block: its slot held the last one), refs goes 1 -> 0 first and the presence
- * decrement is folded into the death, which clears the presence slots anyway: a saved
- * atomic RMW. Nobody can tell the difference - from the instant refs is 0 the handle is
- * absent for every lookup and no other holder exists to read its presence - so this is
- * the sequential pair executed at the instant of the release. */
-static inline void absent_release(kvbm_handle *h, uint64_t h64, kvbm_tier tier)
+/* mark_absent + release of one handle, up to (not including) the entry removal: returns
+ * true if this released the last reference (the destructors have then run and the caller
+ * owes handle_remove_entry). If ours is the only reference (the usual case for an evicted
+ * block: its slot held the last one), refs goes 1 -> 0 first and the presence decrement
+ * is folded into the death, which clears the presence slots anyway: a saved atomic RMW.
+ * Nobody can tell the difference - from the instant refs is 0 the handle is absent for
+ * every lookup and no other holder exists to read its presence - so this is the
+ * sequential pair executed at the instant of the release. */
+static inline bool absent_release_begin(kvbm_handle *h, kvbm_tier tier)
 {
     uint32_t one = 1;
     if (atomic_compare_exchange_strong_explicit(&h->refs, &one, 0, memory_order_acq_rel,
                                                 memory_order_relaxed)) {
         kvbm_assert(kvbm_handle_presence(h, tier) > 0); /* same check as mark_absent */
-        handle_die_h64(h, h64);
-        return;
+        kvbm__handle_finalize_fast(h);
+        return true;
     }
     kvbm__handle_mark_absent(h, tier);
-    kvbm_handle_release(h);
+    uint32_t old = atomic_fetch_sub_explicit(&h->refs, 1, memory_order_acq_rel);
+    kvbm_assert(old != 0);
+    if (old != 1) return false;
+    kvbm__handle_finalize_fast(h);
+    return true;
 }
 
 #define ABSENT_PF_CHUNK 64u
 
 /* Three passes per chunk, none of which holds a lock until the last: prefetch every
  * handle's first line; compute each hash64 (the handle lines arrive in parallel) and
- * prefetch its shard's home table slot; then the releases. The shard lock pairs of the
- * deaths are full barriers that would otherwise serialise the table misses. The h64 of
- * a handle is a function of its immutable PLH, so computing it early is exact. */
+ * prefetch its shard's home table slot; then the releases - the destructors of every
+ * handle dying in the chunk, one kvbm__defer_run() for what they deferred, then the entry
+ * removals. The shard lock pairs of the deaths are full barriers that would otherwise
+ * serialise the table misses. The h64 of a handle is a function of its immutable PLH, so
+ * computing it early is exact. */
 void kvbm__handle_mark_absent_release_many(kvbm_handle *const *hs, size_t n, kvbm_tier tier)
 {
     uint64_t h64s[ABSENT_PF_CHUNK];
+    uint8_t dying[ABSENT_PF_CHUNK];
     for (size_t i = 0; i < n; i += ABSENT_PF_CHUNK) {
-        size_t c = n - i < ABSENT_PF_CHUNK ? n - i : ABSENT_PF_CHUNK;
+        size_t c = n - i < ABSENT_PF_CHUNK ? n - i : ABSENT_PF_CHUNK, nd = 0;
         for (size_t k = 0; k < c; k++) __builtin_prefetch(hs[i + k], 1);
         for (size_t k = 0; k < c; k++) {
             kvbm_handle *h = hs[i + k];
             h64s[k] = kvbm_plh_hash64(h->hash);
             tab_prefetch(shard_of(h->reg, h64s[k]), h64s[k]);
         }
-        for (size_t k = 0; k < c; k++) absent_release(hs[i + k], h64s[k], tier);
+        for (size_t k = 0; k < c; k++)
+            if (absent_release_begin(hs[i + k], tier)) dying[nd++] = (uint8_t)k;
+        kvbm__defer_run();
+        for (size_t d = 0; d < nd; d++) handle_remove_entry(hs[i + dying[d]], h64s[dying[d]]);
     }
 }
 

@@ -185,6 +185,12 @@ bool kvbm__attach_type_lookup(kvbm_attach_type type, struct kvbm__att_dtor *dtor
  * itself (its destructor then does not run). */
 kvbm_status kvbm__handle_attach_unique_ex(kvbm_handle *h, kvbm_attach_type type, void *value,
                                           bool *had);
+/* kvbm_handle_attach_unique() for a handle that only the calling thread can reach: one
+ * being created, from a registry observer (the shard lock is held, lookups need it, no
+ * other reference exists). No handle lock; @dtor is @type's (kvbm__attach_type_lookup,
+ * done once by the caller). */
+kvbm_status kvbm__handle_attach_unique_new(kvbm_handle *h, kvbm_attach_type type,
+                                           const struct kvbm__att_dtor *dtor, void *value);
 /* kvbm_attach_type_register() for a type whose destructor also receives the PLH of the
  * handle the value was attached to (the value of a replaced attach_unique included).
  * Library-internal (the events module); same errors. */

@@ -9,6 +9,7 @@
 
 #include "harness.h"
 #include "kvbm/events.h"
+#include "kvbm/manager.h"
 
 #define NHASH    32
 #define NTHREADS 4
@@ -116,6 +117,78 @@ KVBM_TEST(create_remove_alternate_per_hash_under_4_threads)
         EXPECT_EQ(d.last[i] == KVBM_EVENT_CREATE, registered[i]);
     for (int t = 0; t < NTHREADS; t++)
         for (int k = 0; k < NHASH; k++) kvbm_handle_release(w[t].held[k]);
+    kvbm_events_unsubscribe(d.sub);
+    kvbm_events_manager_release(em);
+    kvbm_registry_release(reg);
+}
+
+/* The same invariant through block managers: eviction releases registrations in batches
+ * (kvbm__handle_mark_absent_release_many defers the Removes of a chunk and broadcasts them
+ * before removing the entries). 4 threads allocate (evicting), register random hashes of
+ * a small set and release them, on one manager of few blocks. */
+static kvbm_manager *mgr;
+
+static void *mgr_work(void *arg)
+{
+    worker *w = arg;
+    kvbm_mutable *mut[4];
+    kvbm_complete *cmp[4];
+    kvbm_block *out[4];
+    for (int i = 0; i < iters / 10; i++) {
+        size_t n = 1 + rnd(&w->seed) % 4;
+        if (kvbm_manager_allocate(mgr, n, mut, NULL, NULL) != KVBM_OK) continue;
+        for (size_t k = 0; k < n; k++) {
+            unsigned h = (unsigned)(rnd(&w->seed) % NHASH);
+            if (kvbm_mutable_stage(mut[k], hashes[h], 16, &cmp[k], NULL, NULL) != KVBM_OK) abort();
+        }
+        if (kvbm_manager_register_blocks(mgr, cmp, n, out) != KVBM_OK) abort();
+        for (size_t k = 0; k < n; k++) (void)kvbm_block_release(out[k]);
+    }
+    return NULL;
+}
+
+KVBM_TEST(create_remove_alternate_through_managers_with_eviction_stress)
+{
+    iters = test_under_sanitizer() ? 20000 : 100000;
+    uint64_t seed = test_seed();
+    printf("    seed %llu\n", (unsigned long long)seed);
+    ASSERT_OK(kvbm_registry_create(NULL, &reg));
+    for (int i = 0; i < NHASH; i++) hashes[i] = kvbm_plh_root(0xdef000 + (uint64_t)i);
+    kvbm_events_manager *em;
+    kvbm_events_config cfg = KVBM_EVENTS_CONFIG_INIT;
+    cfg.channel_capacity = 1u << 20;
+    ASSERT_OK(kvbm_events_manager_create(&cfg, &em));
+    ASSERT_OK(kvbm_events_manager_attach(em, reg));
+    kvbm_manager_config mc = KVBM_MANAGER_CONFIG_INIT;
+    mc.registry = reg;
+    mc.block_count = 24; /* < NHASH: hashes are evicted and registered again */
+    mc.block_size = 16;
+    ASSERT_OK(kvbm_manager_create(&mc, &mgr));
+    drain d;
+    memset(&d, 0, sizeof d);
+    for (int i = 0; i < NHASH; i++) d.last[i] = -1;
+    ASSERT_OK(kvbm_events_subscribe(em, &d.sub));
+    pthread_t dt, th[NTHREADS];
+    static worker w[NTHREADS];
+    memset(w, 0, sizeof w);
+    ASSERT_EQ(pthread_create(&dt, NULL, drainer, &d), 0);
+    for (int t = 0; t < NTHREADS; t++) {
+        w[t].seed = seed * 2654435761u + (uint64_t)t + 1;
+        ASSERT_EQ(pthread_create(&th[t], NULL, mgr_work, &w[t]), 0);
+    }
+    for (int t = 0; t < NTHREADS; t++) pthread_join(th[t], NULL);
+    bool registered[NHASH];
+    for (int i = 0; i < NHASH; i++) registered[i] = kvbm_registry_is_registered(reg, hashes[i]);
+    kvbm_events_stats s;
+    ASSERT_OK(kvbm_events_manager_get_stats(em, &s));
+    kvbm_events_manager_close(em);
+    pthread_join(dt, NULL);
+    EXPECT_EQ(d.bad, 0);
+    EXPECT_EQ(d.lagged, 0);
+    EXPECT_EQ((uint64_t)d.total, s.created + s.removed);
+    EXPECT_GT(s.removed, (uint64_t)NHASH); /* evictions happened */
+    for (int i = 0; i < NHASH; i++) EXPECT_EQ(d.last[i] == KVBM_EVENT_CREATE, registered[i]);
+    kvbm_manager_destroy(mgr);
     kvbm_events_unsubscribe(d.sub);
     kvbm_events_manager_release(em);
     kvbm_registry_release(reg);
