@@ -173,6 +173,8 @@ void kvbm__events_sub_interrupt(kvbm_events_sub *sub)
 
 enum { RD_OK, RD_LAG, RD_NOTREADY };
 
+#define SPIN_YIELDS 16
+
 /* One attempt to read the event at the cursor. */
 static int try_read(kvbm_events_sub *sub, kvbm_event *out, uint64_t *lost)
 {
@@ -223,6 +225,7 @@ kvbm_status kvbm_events_next(kvbm_events_sub *sub, int timeout_ms, kvbm_event *o
     }
     kvbm__chan *c = sub->chan;
     uint64_t deadline = timeout_ms > 0 ? kvbm__now_ns() + (uint64_t)timeout_ms * 1000000u : 0;
+    int spins = 0;
     for (;;) {
         if (atomic_load_explicit(&sub->interrupted, memory_order_acquire)) return KVBM_ECLOSED;
         int r = try_read(sub, out, lost);
@@ -234,6 +237,15 @@ kvbm_status kvbm_events_next(kvbm_events_sub *sub, int timeout_ms, kvbm_event *o
         if (timeout_ms == 0) return KVBM_ETIMEDOUT;
         uint64_t now = 0;
         if (timeout_ms > 0 && (now = kvbm__now_ns()) >= deadline) return KVBM_ETIMEDOUT;
+        /* Before sleeping, yield a few times: a producer in the middle of a burst usually
+         * publishes again within microseconds, and a sleeping subscriber costs it a
+         * wake-up syscall per batch. */
+        if (spins < SPIN_YIELDS) {
+            spins++;
+            sched_yield();
+            continue;
+        }
+        spins = 0;
 
         pthread_mutex_lock(&c->wmu);
         atomic_store_explicit(&c->need_wake, 1, memory_order_seq_cst);
