@@ -73,7 +73,7 @@ KVBM_TEST(log_sink_may_reenter_the_library)
 #if KVBM_DEBUG >= 1
 static void log_under_lock(void)
 {
-    kvbm_mutex m;
+    kvbm__mutex m;
     kvbm__mutex_init(&m, KVBM_RANK_STORE);
     kvbm__lock(&m);
     kvbm__log(KVBM_LOG_WARN, "t", "never under a lock");
