@@ -36,9 +36,11 @@ typedef enum cli_backend {
     CLI_BACKEND_COUNT
 } cli_backend;
 
-/* "lineage", "lineage-fifo", "lru", "multi-lru", "hashmap". */
+/* kvbm_backend_name() of the choice: "lineage", "lineage-fifo", "lru", "multi-lru",
+ * "hashmap" ("?" out of range). */
 const char *cli_backend_name(cli_backend b);
-/* Parse a name (also accepts "lineage-tick", "multi_lru", "multilru"). 0 / -1. */
+/* Parse a name with kvbm_backend_parse() (aliases included). 0, or -1 with the library's
+ * message in kvbm_last_error(). */
 int cli_backend_parse(const char *s, cli_backend *out);
 
 /* Phase 1 output: one PLH per block reference, laid out like the trace. */
@@ -122,7 +124,8 @@ typedef struct cli_replay_result {
 /**
  * cli_replay_run() - phase 2: build a manager per @cfg and replay @h through it
  * (cfg->repeat times, fresh manager each; counts must agree between repeats).
- * Returns 0 with *res filled, or -1 (manager creation failed, a manager call failed other
+ * Returns 0 with *res filled; -2 when the library rejects the manager configuration
+ * (KVBM_ECONFIG / KVBM_EINVAL: a usage error); -1 otherwise (a manager call failed other
  * than running out of room, counts differed, or a block was not back in the pool).
  */
 int cli_replay_run(const cli_replay_hashed *h, const cli_replay_config *cfg,
