@@ -123,6 +123,17 @@ static void *worker(void *arg)
     return NULL;
 }
 
+/* Everything but the subscription (the caller's until the worker started). */
+static void pipeline_free(kvbm_events_pipeline *p)
+{
+    kvbm_publisher_release(p->pub);
+    kvbm__batcher_fini(&p->batcher);
+    pthread_mutex_destroy(&p->join_mu);
+    kvbm__free(p->subject);
+    kvbm__free(p->buf);
+    kvbm__free(p);
+}
+
 static kvbm_status cfg_error(const char *msg)
 {
     kvbm__set_error("%s", msg);
@@ -171,12 +182,7 @@ kvbm_status kvbm_events_pipeline_start(const kvbm_events_pipeline_config *cfg,
     pthread_mutex_init(&p->join_mu, NULL);
     int e = pthread_create(&p->thread, NULL, worker, p);
     if (e != 0) {
-        kvbm_publisher_release(p->pub);
-        kvbm__batcher_fini(&p->batcher);
-        pthread_mutex_destroy(&p->join_mu);
-        kvbm__free(p->subject);
-        kvbm__free(p->buf);
-        kvbm__free(p);
+        pipeline_free(p);
         kvbm__set_error("kvbm_events_pipeline_start: cannot create the worker thread (error %d)", e);
         return KVBM_EIO;
     }
@@ -239,10 +245,5 @@ void kvbm_events_pipeline_destroy(kvbm_events_pipeline *p)
     if (!kvbm_events_pipeline_is_finished(p)) kvbm_events_pipeline_abort(p);
     (void)kvbm_events_pipeline_join(p);
     kvbm_events_unsubscribe(p->sub);
-    kvbm_publisher_release(p->pub);
-    kvbm__batcher_fini(&p->batcher);
-    pthread_mutex_destroy(&p->join_mu);
-    kvbm__free(p->subject);
-    kvbm__free(p->buf);
-    kvbm__free(p);
+    pipeline_free(p);
 }

@@ -76,6 +76,46 @@ static void *drainer(void *arg)
     return NULL;
 }
 
+/* Run NTHREADS workers @fn on the set-up registry/manager @em with a concurrent drainer,
+ * then check the per-hash alternation, the final consistency with the registry and the
+ * totals; *@out receives the manager's stats. The workers' handles are released afterwards. */
+static void run_and_check(kvbm_events_manager *em, void *(*fn)(void *), uint64_t seed,
+                          kvbm_events_stats *out)
+{
+    kvbm_events_stats s;
+    memset(&s, 0, sizeof s);
+    *out = s;
+    drain d;
+    memset(&d, 0, sizeof d);
+    for (int i = 0; i < NHASH; i++) d.last[i] = -1;
+    ASSERT_OK(kvbm_events_subscribe(em, &d.sub));
+    pthread_t dt, th[NTHREADS];
+    static worker w[NTHREADS];
+    memset(w, 0, sizeof w);
+    if (pthread_create(&dt, NULL, drainer, &d) != 0) abort();
+    for (int t = 0; t < NTHREADS; t++) {
+        w[t].seed = seed * 2654435761u + (uint64_t)t + 1;
+        if (pthread_create(&th[t], NULL, fn, &w[t]) != 0) abort();
+    }
+    for (int t = 0; t < NTHREADS; t++) pthread_join(th[t], NULL);
+
+    /* every thread keeps what it holds: the registry state at the end */
+    bool registered[NHASH];
+    for (int i = 0; i < NHASH; i++) registered[i] = kvbm_registry_is_registered(reg, hashes[i]);
+    (void)kvbm_events_manager_get_stats(em, &s);
+    kvbm_events_manager_close(em); /* the drainer gets everything sent so far, then ECLOSED */
+    pthread_join(dt, NULL);
+    EXPECT_EQ(d.bad, 0);
+    EXPECT_EQ(d.lagged, 0);
+    EXPECT_EQ((uint64_t)d.total, s.created + s.removed);
+    for (int i = 0; i < NHASH; i++)
+        EXPECT_EQ(d.last[i] == KVBM_EVENT_CREATE, registered[i]);
+    for (int t = 0; t < NTHREADS; t++)
+        for (int k = 0; k < NHASH; k++) kvbm_handle_release(w[t].held[k]);
+    kvbm_events_unsubscribe(d.sub);
+    *out = s;
+}
+
 KVBM_TEST(create_remove_alternate_per_hash_under_4_threads)
 {
     iters = test_under_sanitizer() ? 20000 : 100000;
@@ -88,36 +128,9 @@ KVBM_TEST(create_remove_alternate_per_hash_under_4_threads)
     cfg.channel_capacity = 1u << 20; /* > 2 * NTHREADS * iters: no lag possible */
     ASSERT_OK(kvbm_events_manager_create(&cfg, &em));
     ASSERT_OK(kvbm_events_manager_attach(em, reg));
-    drain d;
-    memset(&d, 0, sizeof d);
-    for (int i = 0; i < NHASH; i++) d.last[i] = -1;
-    ASSERT_OK(kvbm_events_subscribe(em, &d.sub));
-    pthread_t dt, th[NTHREADS];
-    static worker w[NTHREADS];
-    memset(w, 0, sizeof w);
-    ASSERT_EQ(pthread_create(&dt, NULL, drainer, &d), 0);
-    for (int t = 0; t < NTHREADS; t++) {
-        w[t].seed = seed * 2654435761u + (uint64_t)t + 1;
-        ASSERT_EQ(pthread_create(&th[t], NULL, work, &w[t]), 0);
-    }
-    for (int t = 0; t < NTHREADS; t++) pthread_join(th[t], NULL);
-
-    /* every thread keeps what it holds: the registry state at the end */
-    bool registered[NHASH];
-    for (int i = 0; i < NHASH; i++) registered[i] = kvbm_registry_is_registered(reg, hashes[i]);
     kvbm_events_stats s;
-    ASSERT_OK(kvbm_events_manager_get_stats(em, &s));
-    kvbm_events_manager_close(em); /* the drainer gets everything sent so far, then ECLOSED */
-    pthread_join(dt, NULL);
-    EXPECT_EQ(d.bad, 0);
-    EXPECT_EQ(d.lagged, 0);
-    EXPECT_EQ((uint64_t)d.total, s.created + s.removed);
+    run_and_check(em, work, seed, &s);
     EXPECT_GT(s.created, (uint64_t)NHASH);
-    for (int i = 0; i < NHASH; i++)
-        EXPECT_EQ(d.last[i] == KVBM_EVENT_CREATE, registered[i]);
-    for (int t = 0; t < NTHREADS; t++)
-        for (int k = 0; k < NHASH; k++) kvbm_handle_release(w[t].held[k]);
-    kvbm_events_unsubscribe(d.sub);
     kvbm_events_manager_release(em);
     kvbm_registry_release(reg);
 }
@@ -164,32 +177,10 @@ KVBM_TEST(create_remove_alternate_through_managers_with_eviction_stress)
     mc.block_count = 24; /* < NHASH: hashes are evicted and registered again */
     mc.block_size = 16;
     ASSERT_OK(kvbm_manager_create(&mc, &mgr));
-    drain d;
-    memset(&d, 0, sizeof d);
-    for (int i = 0; i < NHASH; i++) d.last[i] = -1;
-    ASSERT_OK(kvbm_events_subscribe(em, &d.sub));
-    pthread_t dt, th[NTHREADS];
-    static worker w[NTHREADS];
-    memset(w, 0, sizeof w);
-    ASSERT_EQ(pthread_create(&dt, NULL, drainer, &d), 0);
-    for (int t = 0; t < NTHREADS; t++) {
-        w[t].seed = seed * 2654435761u + (uint64_t)t + 1;
-        ASSERT_EQ(pthread_create(&th[t], NULL, mgr_work, &w[t]), 0);
-    }
-    for (int t = 0; t < NTHREADS; t++) pthread_join(th[t], NULL);
-    bool registered[NHASH];
-    for (int i = 0; i < NHASH; i++) registered[i] = kvbm_registry_is_registered(reg, hashes[i]);
     kvbm_events_stats s;
-    ASSERT_OK(kvbm_events_manager_get_stats(em, &s));
-    kvbm_events_manager_close(em);
-    pthread_join(dt, NULL);
-    EXPECT_EQ(d.bad, 0);
-    EXPECT_EQ(d.lagged, 0);
-    EXPECT_EQ((uint64_t)d.total, s.created + s.removed);
+    run_and_check(em, mgr_work, seed, &s);
     EXPECT_GT(s.removed, (uint64_t)NHASH); /* evictions happened */
-    for (int i = 0; i < NHASH; i++) EXPECT_EQ(d.last[i] == KVBM_EVENT_CREATE, registered[i]);
     kvbm_manager_destroy(mgr);
-    kvbm_events_unsubscribe(d.sub);
     kvbm_events_manager_release(em);
     kvbm_registry_release(reg);
 }
