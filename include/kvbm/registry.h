@@ -171,7 +171,10 @@ KVBM_API kvbm_handle *kvbm_handle_clone(kvbm_handle *h);   /* +1 ref, returns h 
  * calling thread with no kvbm lock held, then removes the registry entry. Until the
  * destructors return, the hash is absent for lookups and a registration of the same hash
  * waits; a destructor must therefore not register the hash of the dying handle (it may
- * use the registry otherwise, including releasing other handles).
+ * use the registry otherwise, including releasing other handles). When a block manager
+ * evicts, it releases the registrations of a batch together (destructors of up to 64
+ * handles first, then their entries): a destructor run there must not register the hash
+ * of any handle of that batch either.
  * Must not be called while holding a store lock (never an issue for callers). */
 KVBM_API void         kvbm_handle_release(kvbm_handle *h);
 KVBM_API kvbm_plh     kvbm_handle_seq_hash(const kvbm_handle *h);

@@ -20,6 +20,7 @@ struct kvbm_events_pipeline {
     pthread_mutex_t     join_mu;
     bool                joined;
     _Atomic uint32_t    abort_, finished;
+    uint64_t            lags;     /* worker only: lag reports, for the rate-limited warning */
     _Atomic uint64_t    events, lost, batches, events_published, bytes, publish_errors,
                         encode_errors, flush_errors;
 };
@@ -95,8 +96,11 @@ static void *worker(void *arg)
             if (kvbm__batcher_push(&p->batcher, ev.kind, ev.hash)) deadline = kvbm__now_ns() + p->window_ns;
         } else if (st == KVBM_ELAGGED) {
             count(&p->lost, lost);
-            kvbm__log(KVBM_LOG_WARN, "events", "pipeline fell behind the event stream: %llu "
-                      "events lost", (unsigned long long)lost);
+            if (log_this(++p->lags))
+                kvbm__log(KVBM_LOG_WARN, "events", "pipeline fell behind the event stream: %llu "
+                          "events lost (%llu times so far, %llu events in all)",
+                          (unsigned long long)lost, (unsigned long long)p->lags,
+                          (unsigned long long)atomic_load_explicit(&p->lost, memory_order_relaxed));
         } else if (st == KVBM_ETIMEDOUT) {
             now = kvbm__now_ns();
             if (now >= deadline) {
