@@ -1,6 +1,8 @@
 /* tests/events/test_pipeline.c - the publishing pipeline (spec 20 §5.2 publisher.rs and
  * tests.rs) with a raw test encoder and a recording publisher: batching through the real
  * worker, Shutdown + flush at stream end, abort, builder errors, error counting. */
+#include <pthread.h>
+
 #include "harness.h"
 #include "kvbm/events_pipeline.h"
 #include "support/batch_recorder.h"
@@ -271,4 +273,82 @@ KVBM_TEST(large_batches_grow_the_encode_buffer)
     EXPECT_EQ(s.events_published, N);
     for (int i = 0; i < N; i++) kvbm_handle_release(hs[i]);
     fx_stop(&f);
+}
+
+/* A publisher that blocks its first publish until the test opens the gate: the worker
+ * stalls, the ring (capacity 16) overflows, the pipeline is told and counts the loss. */
+typedef struct gate {
+    pthread_mutex_t mu;
+    pthread_cond_t  cv;
+    bool            entered, open;
+    int             published;
+} gate;
+
+static kvbm_status gate_publish(void *ctx, const char *subject, const uint8_t *buf, size_t len)
+{
+    gate *g = ctx;
+    (void)subject; (void)buf; (void)len;
+    pthread_mutex_lock(&g->mu);
+    g->entered = true;
+    pthread_cond_broadcast(&g->cv);
+    while (!g->open) pthread_cond_wait(&g->cv, &g->mu);
+    g->published++;
+    pthread_mutex_unlock(&g->mu);
+    return KVBM_OK;
+}
+
+KVBM_TEST(pipeline_counts_events_lost_to_lag)
+{
+    log_capture lc;
+    log_capture_start(&lc);
+    gate g = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false, false, 0 };
+    kvbm_publisher_ops ops = { gate_publish, NULL, NULL };
+    kvbm_publisher *pub;
+    ASSERT_OK(kvbm_publisher_create(&ops, &g, &pub));
+    kvbm_registry *reg;
+    kvbm_events_manager *em;
+    kvbm_events_sub *sub;
+    ASSERT_OK(kvbm_registry_create(NULL, &reg));
+    kvbm_events_config ec = KVBM_EVENTS_CONFIG_INIT;
+    ec.channel_capacity = 16;
+    ASSERT_OK(kvbm_events_manager_create(&ec, &em));
+    ASSERT_OK(kvbm_events_manager_attach(em, reg));
+    ASSERT_OK(kvbm_events_subscribe(em, &sub));
+    kvbm_events_pipeline_config c = KVBM_EVENTS_PIPELINE_CONFIG_INIT;
+    c.instance_id = &IID;
+    c.event_stream = sub;
+    c.publisher = pub;
+    c.encoder = test_raw_encoder;
+    c.max_batch_size = 1; /* every event is published at once */
+    kvbm_events_pipeline *pl;
+    ASSERT_OK(kvbm_events_pipeline_start(&c, &pl));
+    enum { N = 100 };
+    static kvbm_handle *hs[N];
+    ASSERT_OK(kvbm_registry_register(reg, kvbm_plh_root(5000), &hs[0]));
+    pthread_mutex_lock(&g.mu);
+    while (!g.entered) pthread_cond_wait(&g.cv, &g.mu); /* the worker is stuck in publish */
+    pthread_mutex_unlock(&g.mu);
+    for (int i = 1; i < N; i++) ASSERT_OK(kvbm_registry_register(reg, kvbm_plh_root(5000 + (uint64_t)i), &hs[i]));
+    kvbm_events_manager_close(em);
+    pthread_mutex_lock(&g.mu);
+    g.open = true;
+    pthread_cond_broadcast(&g.cv);
+    pthread_mutex_unlock(&g.mu);
+    ASSERT_OK(kvbm_events_pipeline_join(pl));
+    kvbm_events_pipeline_stats s;
+    ASSERT_OK(kvbm_events_pipeline_get_stats(pl, &s));
+    EXPECT_EQ(s.events + s.lost, N);   /* every event either delivered or counted as lost */
+    EXPECT_GE(s.lost, N - 1 - 16);     /* 99 sent while stuck, at most 16 kept */
+    EXPECT_EQ(s.batches, s.events + 1); /* one batch per event, plus Shutdown */
+    kvbm_events_stats es;
+    ASSERT_OK(kvbm_events_manager_get_stats(em, &es));
+    EXPECT_EQ(es.lost, s.lost);
+    EXPECT_GE(log_capture_count(&lc), 1);
+    EXPECT_TRUE(strstr(lc.last, "fell behind") != NULL);
+    for (int i = 0; i < N; i++) kvbm_handle_release(hs[i]);
+    kvbm_events_pipeline_destroy(pl);
+    kvbm_publisher_release(pub);
+    kvbm_events_manager_release(em);
+    kvbm_registry_release(reg);
+    log_capture_stop(&lc);
 }
