@@ -122,23 +122,24 @@ void kvbm__chan_senders_add(kvbm__chan *c, int64_t delta)
     if (delta == 0) return;
     size_t old = atomic_fetch_add_explicit(&c->senders, (size_t)delta, memory_order_acq_rel);
     if (old + (size_t)delta != 0) return;
-    /* the last sender is gone: end the stream, once (a late +1 can revive the count) */
-    if (atomic_exchange_explicit(&c->ended, 1, memory_order_acq_rel) != 0) return;
-    kvbm__chan_close(c);
-    kvbm__chan_unref(c);
+    /* the last sender is gone: end the stream, once (a late +1 - a registration racing
+     * with the manager's release - can revive the count; its events are then dropped) */
+    if (atomic_exchange_explicit(&c->ended, 1, memory_order_acq_rel) == 0) kvbm__chan_close(c);
 }
 
 void kvbm__events_type_put(kvbm_attach_type t); /* manager.c: the release-type pool */
 
-void kvbm__chan_unref(kvbm__chan *c)
+void kvbm__chan_unref_n(kvbm__chan *c, size_t n)
 {
-    if (atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) != 1) return;
+    if (atomic_fetch_sub_explicit(&c->refs, n, memory_order_acq_rel) != n) return;
     if (c->att_type != 0) kvbm__events_type_put(c->att_type);
     pthread_mutex_destroy(&c->wmu);
     pthread_cond_destroy(&c->wcv);
     kvbm__free(c->ring);
     kvbm__free(c);
 }
+
+void kvbm__chan_unref(kvbm__chan *c) { kvbm__chan_unref_n(c, 1); }
 
 kvbm_status kvbm__chan_subscribe(kvbm__chan *c, kvbm_events_sub **out)
 {

@@ -31,7 +31,8 @@ typedef struct kvbm__chan {
     _Atomic uint32_t ended;      /* senders reached 0 once: stream closed, its ref dropped */
     _Atomic uint64_t sent[2];    /* per kind */
     /* cold */
-    _Alignas(64) _Atomic size_t refs; /* subscribers + (senders > 0) */
+    _Alignas(64) _Atomic size_t refs; /* manager + subscribers + live release handles +
+                                          thread-local buffers holding events */
     _Atomic uint64_t filtered, attach_failures, lost, dropped_closed, subscribers;
     uint64_t             mask;
     struct kvbm__evslot *ring;
@@ -59,13 +60,15 @@ kvbm_status kvbm__chan_create(size_t capacity, kvbm__chan **out);
 void kvbm__chan_send_many(kvbm__chan *c, const kvbm__pending_event *ev, size_t n);
 void kvbm__chan_send(kvbm__chan *c, kvbm_event_kind kind, kvbm_plh h);
 void kvbm__chan_close(kvbm__chan *c);
-static inline void kvbm__chan_ref(kvbm__chan *c)
+static inline void kvbm__chan_ref_n(kvbm__chan *c, size_t n)
 {
-    atomic_fetch_add_explicit(&c->refs, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&c->refs, n, memory_order_relaxed);
 }
+static inline void kvbm__chan_ref(kvbm__chan *c) { kvbm__chan_ref_n(c, 1); }
+void kvbm__chan_unref_n(kvbm__chan *c, size_t n); /* the last one frees */
 void kvbm__chan_unref(kvbm__chan *c);
 /* Sender accounting (the manager's unit, release handles): the first time the count
- * reaches 0 the stream ends and the senders' reference is dropped. */
+ * reaches 0 the stream ends. Memory is separate: every sender also holds a reference. */
 void kvbm__chan_senders_add(kvbm__chan *c, int64_t delta);
 kvbm_status kvbm__chan_subscribe(kvbm__chan *c, kvbm_events_sub **out);
 

@@ -54,13 +54,14 @@ static void tls_flush(void)
     kvbm__deferred = NULL;
     kvbm__chan *c = tb.chan;
     if (c == NULL) return;
-    kvbm__chan_send_many(c, tb.ev, tb.n);
     int64_t d = tb.senders;
+    if (d > 0) kvbm__chan_ref_n(c, (size_t)d); /* each new release handle holds the channel */
+    kvbm__chan_send_many(c, tb.ev, tb.n);
     tb.chan = NULL;
     tb.n = 0;
     tb.senders = 0;
     kvbm__chan_senders_add(c, d);
-    kvbm__chan_unref(c);
+    kvbm__chan_unref_n(c, 1 + (d < 0 ? (size_t)-d : 0)); /* ours, and the destroyed handles' */
 }
 
 static inline void tls_push(kvbm__chan *c, kvbm_event_kind kind, kvbm_plh h, int32_t senders)
@@ -140,6 +141,7 @@ kvbm_status kvbm_events_manager_create(const kvbm_events_config *cfg, kvbm_event
     if (st == KVBM_OK && !kvbm__attach_type_lookup(m->chan->att_type, &m->chan->att_dtor)) st = KVBM_EINVAL;
     if (st != KVBM_OK) {
         kvbm__chan_senders_add(m->chan, -1);
+        kvbm__chan_unref(m->chan);
         kvbm__free(m);
         kvbm__set_error("kvbm_events_manager_create: cannot register the release attachment "
                         "type: %s", kvbm_status_name(st));
@@ -169,6 +171,7 @@ void kvbm_events_manager_release(kvbm_events_manager *m)
         kvbm_registry_release(m->regs[i].r);
     }
     kvbm__chan_senders_add(m->chan, -1);
+    kvbm__chan_unref(m->chan);
     pthread_mutex_destroy(&m->mu);
     kvbm__free(m);
 }

@@ -478,3 +478,19 @@ KVBM_TEST(events_manager_survives_allocation_failures)
         }
     }
 }
+
+/* release handles keep the channel's memory: the manager and every subscriber may be gone
+ * before the registrations die (ASan checks the late Removes touch live memory) */
+KVBM_TEST(release_handles_outlive_manager_and_subscribers)
+{
+    kvbm_registry *reg;
+    kvbm_events_manager *em;
+    ASSERT_OK(kvbm_registry_create(NULL, &reg));
+    ASSERT_OK(kvbm_events_manager_create(NULL, &em));
+    ASSERT_OK(kvbm_events_manager_attach(em, reg));
+    kvbm_handle *hs[100];
+    for (int i = 0; i < 100; i++) ASSERT_OK(kvbm_registry_register(reg, at((uint64_t)i + 1), &hs[i]));
+    kvbm_events_manager_release(em);
+    for (int i = 0; i < 100; i++) kvbm_handle_release(hs[i]);
+    kvbm_registry_release(reg);
+}
