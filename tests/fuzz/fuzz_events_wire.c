@@ -4,12 +4,8 @@
  * status - never a crash, a sanitizer report or an allocation beyond a small multiple
  * of the input - and whatever decodes must re-encode and decode to the same batch.
  *
- * Build (clang): link with libkvbm_events_static, libkvbm_static, msgpackc, xxhash:
- *   clang -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -Isrc \
- *     tests/fuzz/fuzz_events_wire.c build/x/libkvbm_events.a build/x/libkvbm.a \
- *     -lmsgpackc -lxxhash -lpthread -o fuzz_events_wire
- * Run: ./fuzz_events_wire -max_len=4096 tests/fuzz/corpus/events_wire   (seeds: the
- * spec 20 §3.6 vectors, the tolerated forms, JSON shapes)
+ * Built and run like every target here (scripts/fuzz.sh, tests/fuzz/README.md); seeds in
+ * tests/fuzz/corpus/events_wire/ (the spec 20 §3.6 vectors, the tolerated forms, JSON).
  */
 #include <stdint.h>
 #include <stdlib.h>
