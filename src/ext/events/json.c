@@ -210,7 +210,7 @@ static kvbm_status jevents(struct jp *p, kvbm_events_decoded *d)
         return KVBM_OK;
     }
     if (!eat(p, '{')) return jerr(p, "expected '{' or \"Shutdown\"");
-    kvbm_event_kind kind;
+    kvbm_event_kind kind = KVBM_EVENT_CREATE; /* set by jvariant (gcc -O2 cannot tell) */
     KVBM_TRY(jvariant(p, &kind));
     if (!eat(p, ':') || !eat(p, '[')) return jerr(p, "expected ':['");
     size_t n = 0;
@@ -289,7 +289,7 @@ kvbm_status kvbm_events_event_from_json(const char *json, size_t len, kvbm_event
         return KVBM_EINVAL;
     }
     struct jp p = { json, len, 0 };
-    kvbm_event e;
+    kvbm_event e = { KVBM_EVENT_CREATE, { 0, 0 } };
     if (!eat(&p, '{')) return jerr(&p, "expected '{'");
     KVBM_TRY(jvariant(&p, &e.kind));
     if (!eat(&p, ':')) return jerr(&p, "expected ':'");

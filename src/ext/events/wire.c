@@ -223,7 +223,7 @@ static kvbm_status decode_events(const msgpack_object *ev, kvbm_events_decoded *
     if (ev->type != MSGPACK_OBJECT_MAP || ev->via.map.size != 1)
         return proto("events: expected {\"Create\"|\"Remove\": [...]} or \"Shutdown\"");
     const msgpack_object *k = &ev->via.map.ptr[0].key, *v = &ev->via.map.ptr[0].val;
-    kvbm_event_kind kind;
+    kvbm_event_kind kind = KVBM_EVENT_CREATE;
     if (str_is(k, "Create")) kind = KVBM_EVENT_CREATE;
     else if (str_is(k, "Remove")) kind = KVBM_EVENT_REMOVE;
     else return proto("events: unknown variant (expected Create, Remove or Shutdown)");
