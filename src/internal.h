@@ -66,11 +66,17 @@ _Noreturn void kvbm__assert_fail(const char *expr, const char *file, int line, c
 #  define kvbm__assert_expensive(e) ((void)0)
 #endif
 
+/* ---- exported internals -----------------------------------------------------------
+ * The optional libraries (src/ext/<name>/, e.g. libkvbm_nats.so) link libkvbm.so and must
+ * reach the one error buffer and the one allocator of the core: those entry points keep
+ * default visibility (they are still not part of the public API: no installed header). */
+#define KVBM__EXT_API __attribute__((visibility("default")))
+
 /* ---- last error (thread-local message, see kvbm_last_error) ----------------------- */
 #if defined(__GNUC__)
 __attribute__((format(printf, 1, 2), cold))
 #endif
-KVBM_API void kvbm__set_error(const char *fmt, ...); /* exported for src/ext/ (not public API) */
+KVBM__EXT_API void kvbm__set_error(const char *fmt, ...);
 
 /* Set the detail message and yield @st, for one-line error paths:
  *   if (out == NULL) return KVBM_FAIL(KVBM_EINVAL, "%s: out is NULL", __func__);
@@ -87,23 +93,51 @@ kvbm_status kvbm__fail(kvbm_status st, const char *fmt, ...);
  * Every library allocation goes through these, so that one test hook can fail the N-th
  * allocation. Same contracts as malloc/calloc/realloc/free; kvbm__aligned_alloc accepts
  * any power-of-2 alignment and any size (posix_memalign), memory freed with kvbm__free. */
-/* Exported from the shared library (KVBM_API) for the optional libraries in src/ext/, which
- * allocate through them too; not public API (no installed header declares them). */
-KVBM_API void *kvbm__malloc(size_t n);
-KVBM_API void *kvbm__calloc(size_t count, size_t size);
-KVBM_API void *kvbm__realloc(void *p, size_t n);
-KVBM_API void *kvbm__aligned_alloc(size_t align, size_t n);
-KVBM_API void  kvbm__free(void *p);
+KVBM__EXT_API void *kvbm__malloc(size_t n);
+KVBM__EXT_API void *kvbm__calloc(size_t count, size_t size);
+KVBM__EXT_API void *kvbm__realloc(void *p, size_t n);
+KVBM__EXT_API void *kvbm__aligned_alloc(size_t align, size_t n);
+KVBM__EXT_API void  kvbm__free(void *p);
 /* Test-only: make the nth allocation from now fail (1 = the next one), 0 = off; and the
  * number of allocation calls so far (to walk n over every allocation site of an operation). */
-void kvbm__alloc_fail_set(long nth);
-unsigned long kvbm__alloc_count(void);
+KVBM__EXT_API void kvbm__alloc_fail_set(long nth);
+KVBM__EXT_API unsigned long kvbm__alloc_count(void);
 /* Test-only: allocations still to go before the armed failure (0: it fired, or none armed). */
-long kvbm__alloc_fail_pending(void);
+KVBM__EXT_API long kvbm__alloc_fail_pending(void);
 
 /* Propagate a non-OK status in one line. */
 #define KVBM_TRY(expr) do { kvbm_status kvbm__st = (expr); \
         if (kvbm__st != KVBM_OK) return kvbm__st; } while (0)
+
+/* ---- logging (src/common/log.c, sink in kvbm/log.h) -------------------------------
+ * kvbm__log(level, module, fmt, ...) formats one line and hands it to the sink. Never
+ * call it while holding a kvbm lock (debug builds abort): collect what to say and log
+ * after unlocking. kvbm__log_enabled() lets a caller skip building expensive arguments.
+ * Levels are kvbm_log_level values (0 error, 1 warn, 2 info, 3 debug). */
+#include "kvbm/log.h"
+KVBM__EXT_API bool kvbm__log_enabled(kvbm_log_level level);
+#if defined(__GNUC__)
+__attribute__((format(printf, 3, 4)))
+#endif
+KVBM__EXT_API void kvbm__log(kvbm_log_level level, const char *module, const char *fmt, ...);
+
+/* ---- deferred per-thread work (src/common/defer.c) -----------------------------------
+ * A module that buffers work on the calling thread (the events manager batches its
+ * broadcasts) sets kvbm__deferred to its flush function; the registry calls
+ * kvbm__defer_run() where that work must have become visible: at the end of every
+ * registration call, and after the destructors of dying handles ran but before their
+ * entries are removed. No kvbm lock may be held. Cost when nothing is pending: one
+ * thread-local load. */
+typedef void (*kvbm__defer_fn)(void);
+extern _Thread_local kvbm__defer_fn kvbm__deferred;
+static inline void kvbm__defer_run(void)
+{
+    kvbm__defer_fn f = kvbm__deferred;
+    if (__builtin_expect(f != NULL, 0)) {
+        kvbm__deferred = NULL;
+        f();
+    }
+}
 
 /* ---- ranked mutexes ---------------------------------------------------------------
  * Global order (outermost first). A thread may only acquire a lock of strictly higher
@@ -158,7 +192,9 @@ void kvbm__cond_broadcast(kvbm__cond *c);
 #ifdef KVBM_LOCK_RANK_CHECK
 void kvbm__rank_acquire(uint8_t rank); /* aborts on inversion */
 void kvbm__rank_release(uint8_t rank);
+void kvbm__rank_assert_none(void);     /* aborts if this thread holds any ranked lock */
 #else
+static inline void kvbm__rank_assert_none(void) {}
 static inline void kvbm__rank_acquire(uint8_t rank) { (void)rank; }
 static inline void kvbm__rank_release(uint8_t rank) { (void)rank; }
 #endif

@@ -12,4 +12,7 @@
 #include "kvbm/stats.h"
 #include "kvbm/manager.h"
 #include "kvbm/publisher.h"
+#include "kvbm/log.h"
+#include "kvbm/events.h"
+#include "kvbm/events_pipeline.h"
 #endif
