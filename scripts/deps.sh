@@ -3,7 +3,7 @@
 # Idempotent: installs only what is missing. Needs root (or sudo) and apt on first use.
 set -euo pipefail
 PKGS=(build-essential cmake pkg-config clang libclang-rt-dev
-      libxxhash-dev libjson-c-dev libmsgpack-dev)
+      libxxhash-dev libjson-c-dev libmsgpack-dev nats-server libnats-dev libzmq3-dev python3-zmq python3-msgpack)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

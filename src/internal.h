@@ -54,25 +54,31 @@ _Noreturn void kvbm__assert_fail(const char *expr, const char *file, int line, c
 #  define kvbm_assert_expensive(e) ((void)0)
 #endif
 
+/* ---- exported internals -----------------------------------------------------------
+ * The optional libraries (src/ext/<name>/, e.g. libkvbm_nats.so) link libkvbm.so and must
+ * reach the one error buffer and the one allocator of the core: those entry points keep
+ * default visibility (they are still not part of the public API: no installed header). */
+#define KVBM__EXT_API __attribute__((visibility("default")))
+
 /* ---- last error (thread-local message, see kvbm_last_error) ----------------------- */
 #if defined(__GNUC__)
 __attribute__((format(printf, 1, 2)))
 #endif
-void kvbm__set_error(const char *fmt, ...);
+KVBM__EXT_API void kvbm__set_error(const char *fmt, ...);
 
 /* ---- allocation (src/common/alloc.c) ----------------------------------------------
  * Every library allocation goes through these, so that one test hook can fail the N-th
  * allocation. Same contracts as malloc/calloc/realloc/free; kvbm__aligned_alloc accepts
  * any power-of-2 alignment and any size (posix_memalign), memory freed with kvbm__free. */
-void *kvbm__malloc(size_t n);
-void *kvbm__calloc(size_t count, size_t size);
-void *kvbm__realloc(void *p, size_t n);
-void *kvbm__aligned_alloc(size_t align, size_t n);
-void  kvbm__free(void *p);
+KVBM__EXT_API void *kvbm__malloc(size_t n);
+KVBM__EXT_API void *kvbm__calloc(size_t count, size_t size);
+KVBM__EXT_API void *kvbm__realloc(void *p, size_t n);
+KVBM__EXT_API void *kvbm__aligned_alloc(size_t align, size_t n);
+KVBM__EXT_API void  kvbm__free(void *p);
 /* Test-only: make the nth allocation from now fail (1 = the next one), 0 = off; and the
  * number of allocation calls so far (to walk n over every allocation site of an operation). */
-void kvbm__alloc_fail_set(long nth);
-unsigned long kvbm__alloc_count(void);
+KVBM__EXT_API void kvbm__alloc_fail_set(long nth);
+KVBM__EXT_API unsigned long kvbm__alloc_count(void);
 
 /* Propagate a non-OK status in one line. */
 #define KVBM_TRY(expr) do { kvbm_status kvbm__st = (expr); \

@@ -1,0 +1,88 @@
+/* tests/ext/nats/nats_test_env.h - a nats-server on a free loopback port plus the
+ * independent Python subscriber (nats_sub.py), started and always stopped by the tests. */
+#ifndef KVBM_TEST_NATS_ENV_H
+#define KVBM_TEST_NATS_ENV_H
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "kvbm/nats.h"
+#include "support/proc.h"
+#include "support/wire_vectors.h"
+
+typedef struct nats_env {
+    test_proc server, sub;
+    int       port;       /* the server */
+    int       pub_port;   /* where the publisher connects (the proxy, or the server) */
+    char      url[64];
+} nats_env;
+
+/* Start the server (retrying on another port if a free one was taken meanwhile) and the
+ * subscriber on @subject (with the cutting proxy when @proxy). */
+static inline bool nats_env_start(nats_env *e, const char *subject, bool proxy)
+{
+    memset(e, 0, sizeof *e);
+    for (int tries = 0; tries < 5 && !e->server.pid; tries++) {
+        e->port = test_free_port();
+        if (!e->port || !test_nats_server_start(&e->server, e->port, 10000)) e->server.pid = 0;
+    }
+    if (!e->server.pid) {
+        fprintf(stderr, "cannot start nats-server (is the Debian package nats-server installed?)\n");
+        return false;
+    }
+    char port[16], script[512], line[256];
+    snprintf(port, sizeof port, "%d", e->port);
+    snprintf(script, sizeof script, "%s/tests/ext/nats/nats_sub.py", KVBM_SOURCE_DIR);
+    char *argv[] = { TEST_PYTHON, script, port, (char *)subject, proxy ? "--proxy" : NULL, NULL };
+    if (!test_proc_spawn(&e->sub, argv) || !test_proc_expect(&e->sub, "READY ", line, sizeof line, 20000)) {
+        fprintf(stderr, "the Python NATS subscriber did not start\n");
+        return false;
+    }
+    int pp = atoi(line + 6);
+    e->pub_port = pp ? pp : e->port;
+    snprintf(e->url, sizeof e->url, "nats://127.0.0.1:%d", e->pub_port);
+    return true;
+}
+
+/* Ask the subscriber for its RESULT line (after END) and parse the fields. */
+typedef struct sub_result {
+    long unique, dups, vectors, bad, inorder, max, total;
+    char err[128];
+} sub_result;
+
+static inline bool sub_result_read(test_proc *sub, sub_result *r)
+{
+    char line[512];
+    memset(r, 0, sizeof *r);
+    if (!test_proc_write(sub, "END\n") || !test_proc_expect(sub, "RESULT ", line, sizeof line, 30000))
+        return false;
+    fprintf(stderr, "  subscriber: %s\n", line);
+    return sscanf(line, "RESULT unique=%ld dups=%ld vectors=%ld bad=%ld inorder=%ld max=%ld total=%ld err=%127s",
+                  &r->unique, &r->dups, &r->vectors, &r->bad, &r->inorder, &r->max, &r->total, r->err) == 8;
+}
+
+static inline void nats_env_stop(nats_env *e)
+{
+    test_proc_stop(&e->sub, SIGTERM, 5000);
+    test_proc_stop(&e->server, SIGTERM, 5000);
+}
+
+/* Publish the spec's three vectors, then generated messages [from, to). */
+static inline int publish_range(kvbm_publisher *p, const char *subject, uint64_t from, uint64_t to,
+                                bool vectors)
+{
+    uint8_t buf[256];
+    int fails = 0;
+    for (int v = 0; vectors && v < 3; v++) {
+        size_t n = test_wire_unhex(test_wire_spec_hex[v], buf, sizeof buf);
+        fails += kvbm_publisher_publish(p, subject, buf, n) != KVBM_OK;
+    }
+    for (uint64_t i = from; i < to; i++) {
+        size_t n = test_wire_message(i, buf, sizeof buf);
+        fails += kvbm_publisher_publish(p, subject, buf, n) != KVBM_OK;
+    }
+    return fails;
+}
+
+#endif
