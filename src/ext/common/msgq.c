@@ -131,13 +131,13 @@ void kvbm__msgq_done(kvbm__msgq *q, uint64_t upto)
     uint64_t from = q->head;
     if (upto > q->next) upto = q->next; /* cannot complete what was not handed out */
     if (upto > from) {
+        /* freed under the lock: once head moves, push may reuse the slots */
+        for (uint64_t s = from; s < upto; s++) kvbm__free(q->ring[s % q->cap].data);
         q->head = upto;
         q->n.done += upto - from;
         pthread_cond_broadcast(&q->cv);
     }
     pthread_mutex_unlock(&q->mu);
-    /* the slots [from, upto) are no longer reachable by push (tail - head <= cap) */
-    for (uint64_t s = from; s < upto; s++) kvbm__free(q->ring[s % q->cap].data);
 }
 
 void kvbm__msgq_rewind(kvbm__msgq *q)

@@ -9,6 +9,7 @@
 
 #include "kvbm/nats.h"
 #include "support/proc.h"
+#include "support/sub_check.h"
 #include "support/wire_vectors.h"
 
 typedef struct nats_env {
@@ -45,44 +46,10 @@ static inline bool nats_env_start(nats_env *e, const char *subject, bool proxy)
     return true;
 }
 
-/* Ask the subscriber for its RESULT line (after END) and parse the fields. */
-typedef struct sub_result {
-    long unique, dups, vectors, bad, inorder, max, total;
-    char err[128];
-} sub_result;
-
-static inline bool sub_result_read(test_proc *sub, sub_result *r)
-{
-    char line[512];
-    memset(r, 0, sizeof *r);
-    if (!test_proc_write(sub, "END\n") || !test_proc_expect(sub, "RESULT ", line, sizeof line, 30000))
-        return false;
-    fprintf(stderr, "  subscriber: %s\n", line);
-    return sscanf(line, "RESULT unique=%ld dups=%ld vectors=%ld bad=%ld inorder=%ld max=%ld total=%ld err=%127s",
-                  &r->unique, &r->dups, &r->vectors, &r->bad, &r->inorder, &r->max, &r->total, r->err) == 8;
-}
-
 static inline void nats_env_stop(nats_env *e)
 {
     test_proc_stop(&e->sub, SIGTERM, 5000);
     test_proc_stop(&e->server, SIGTERM, 5000);
-}
-
-/* Publish the spec's three vectors, then generated messages [from, to). */
-static inline int publish_range(kvbm_publisher *p, const char *subject, uint64_t from, uint64_t to,
-                                bool vectors)
-{
-    uint8_t buf[256];
-    int fails = 0;
-    for (int v = 0; vectors && v < 3; v++) {
-        size_t n = test_wire_unhex(test_wire_spec_hex[v], buf, sizeof buf);
-        fails += kvbm_publisher_publish(p, subject, buf, n) != KVBM_OK;
-    }
-    for (uint64_t i = from; i < to; i++) {
-        size_t n = test_wire_message(i, buf, sizeof buf);
-        fails += kvbm_publisher_publish(p, subject, buf, n) != KVBM_OK;
-    }
-    return fails;
 }
 
 #endif

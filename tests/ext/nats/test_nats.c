@@ -60,8 +60,8 @@ KVBM_TEST(nats_stream_reaches_an_independent_subscriber_byte_for_byte)
     EXPECT_OK(st);
     if (st == KVBM_OK) {
         /* "" = the configured subject (default kvbm.events); a foreign one is not received */
-        EXPECT_EQ(publish_range(p, "", 0, 300, true), 0);
-        EXPECT_EQ(publish_range(p, "kvbm.events", 300, 600, false), 0);
+        EXPECT_EQ(publish_range(p, "", 0, 300, 1, true), 0);
+        EXPECT_EQ(publish_range(p, "kvbm.events", 300, 600, 1, false), 0);
         uint8_t one[64];
         size_t n1 = test_wire_message(600, one, sizeof one);
         EXPECT_OK(kvbm_publisher_publish(p, "other.subject", one, n1));
@@ -88,7 +88,7 @@ KVBM_TEST(nats_stream_reaches_an_independent_subscriber_byte_for_byte)
         EXPECT_EQ(ws.published, 604);
         EXPECT_EQ(ws.errors, 2);
         sub_result r;
-        EXPECT_TRUE(sub_result_read(&e.sub, &r));
+        EXPECT_TRUE(sub_result_read(&e.sub, "END\n", &r));
         EXPECT_EQ(r.vectors, 3);
         EXPECT_EQ(r.unique, 600); /* message 600 went to another subject */
         EXPECT_EQ(r.max, 599);

@@ -106,7 +106,7 @@ KVBM_TEST(nats_server_restart_mid_stream_delivered_plus_dropped_equals_published
         EXPECT_GE(s.reconnects, 1);
         EXPECT_TRUE(s.connected);
         sub_result r;
-        EXPECT_TRUE(sub_result_read(&e.sub, &r));
+        EXPECT_TRUE(sub_result_read(&e.sub, "END\n", &r));
         EXPECT_EQ(r.bad, 0);
         EXPECT_EQ(r.inorder, 1);
         EXPECT_EQ((uint64_t)r.unique + s.dropped, TOTAL); /* delivered + lost == published */
