@@ -1,5 +1,5 @@
-/* tools/kvbm/bench_cmd.c - `kvbm bench`: the core benchmark matrix (bench/matrix.c, linked
- * in by tools/CMakeLists.txt when present). */
+/* tools/kvbm/bench_cmd.c - `kvbm bench`: the core benchmark matrix (the library
+ * bench_matrix, bench/matrix/). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,7 +8,6 @@
 #include "commands.h"
 #include "util.h"
 
-#ifdef KVBM_CLI_HAVE_MATRIX
 #include "matrix.h"
 
 static void on_cell(void *ctx, const bench_cell *c)
@@ -41,8 +40,8 @@ int cli_cmd_bench(int argc, char **argv)
         } else if (cli_opt_value(argv, argc, &i, "--backends", &v) ||
                    cli_opt_value(argv, argc, &i, "--backend", &v)) {
             if (v == NULL || !bench_parse_list(v, true, &opt.backends))
-                return cli_errorf(CLI_EXIT_USAGE, "bench: unknown backend in '%s' (lru, multi_lru, "
-                                   "lineage_tick, lineage_fifo, hashmap, all)", v ? v : "");
+                return cli_errorf(CLI_EXIT_USAGE, "bench: unknown backend in '%s' (lineage, "
+                                   "lineage-fifo, lru, multi-lru, hashmap, all)", v ? v : "");
         } else if (cli_opt_value(argv, argc, &i, "--sizes", &v)) {
             uint64_t *caps = NULL;
             size_t n = 0;
@@ -126,18 +125,3 @@ int cli_cmd_bench(int argc, char **argv)
     if (fflush(stdout) != 0) return cli_errorf(CLI_EXIT_ERROR, "cannot write output");
     return failed ? CLI_EXIT_ERROR : CLI_EXIT_OK;
 }
-
-#else /* !KVBM_CLI_HAVE_MATRIX */
-
-int cli_cmd_bench(int argc, char **argv)
-{
-    for (int i = 1; i < argc; i++)
-        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-            cli_usage_bench();
-            return CLI_EXIT_OK;
-        }
-    return cli_errorf(CLI_EXIT_ERROR, "bench: the benchmark matrix (bench/matrix.c) is not built "
-                       "into this kvbm");
-}
-
-#endif

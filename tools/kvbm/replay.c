@@ -10,25 +10,31 @@
 #include "kvbm/tracker.h"
 #include "util.h"
 
-static const char *const backend_names[CLI_BACKEND_COUNT] = {
-    "lineage", "lineage-fifo", "lru", "multi-lru", "hashmap"
+/* The tool's backend choices in display order; names come from the library
+ * (kvbm_backend_name / kvbm_backend_parse, kvbm/config.h). */
+static const struct {
+    kvbm_backend          backend;
+    kvbm_lineage_eviction eviction;
+} choices[CLI_BACKEND_COUNT] = {
+    [CLI_LINEAGE]      = { KVBM_BACKEND_LINEAGE,   KVBM_LINEAGE_TICK },
+    [CLI_LINEAGE_FIFO] = { KVBM_BACKEND_LINEAGE,   KVBM_LINEAGE_FIFO },
+    [CLI_LRU]          = { KVBM_BACKEND_LRU,       KVBM_LINEAGE_TICK },
+    [CLI_MULTI_LRU]    = { KVBM_BACKEND_MULTI_LRU, KVBM_LINEAGE_TICK },
+    [CLI_HASHMAP]      = { KVBM_BACKEND_HASHMAP,   KVBM_LINEAGE_TICK },
 };
 
 const char *cli_backend_name(cli_backend b)
 {
-    return (unsigned)b < CLI_BACKEND_COUNT ? backend_names[b] : "?";
+    return (unsigned)b < CLI_BACKEND_COUNT ? kvbm_backend_name(choices[b].backend, choices[b].eviction) : "?";
 }
 
 int cli_backend_parse(const char *s, cli_backend *out)
 {
+    kvbm_backend kb;
+    kvbm_lineage_eviction ke;
+    if (kvbm_backend_parse(s, &kb, &ke) != KVBM_OK) return -1;
     for (int i = 0; i < CLI_BACKEND_COUNT; i++)
-        if (strcmp(s, backend_names[i]) == 0) { *out = (cli_backend)i; return 0; }
-    if (strcmp(s, "lineage-tick") == 0) { *out = CLI_LINEAGE; return 0; }
-    if (strcmp(s, "lineage_fifo") == 0) { *out = CLI_LINEAGE_FIFO; return 0; }
-    if (strcmp(s, "multi_lru") == 0 || strcmp(s, "multilru") == 0) {
-        *out = CLI_MULTI_LRU;
-        return 0;
-    }
+        if (choices[i].backend == kb && choices[i].eviction == ke) { *out = (cli_backend)i; return 0; }
     return -1;
 }
 
@@ -204,16 +210,12 @@ static int make_manager(const cli_replay_config *cfg, uint32_t block_size, kvbm_
     mc.block_count = cfg->capacity;
     mc.block_size = block_size;
     mc.duplication_policy = KVBM_DUP_ALLOW;
-    switch (cfg->backend) {
-    case CLI_LINEAGE:      mc.backend = KVBM_BACKEND_LINEAGE; mc.lineage_eviction = KVBM_LINEAGE_TICK; break;
-    case CLI_LINEAGE_FIFO: mc.backend = KVBM_BACKEND_LINEAGE; mc.lineage_eviction = KVBM_LINEAGE_FIFO; break;
-    case CLI_LRU:          mc.backend = KVBM_BACKEND_LRU; break;
-    case CLI_MULTI_LRU:    mc.backend = KVBM_BACKEND_MULTI_LRU; break;
-    case CLI_HASHMAP:      mc.backend = KVBM_BACKEND_HASHMAP; break;
-    default:
+    if ((unsigned)cfg->backend >= CLI_BACKEND_COUNT) {
         kvbm_registry_release(reg);
         return cli_fail(err, errlen, "unknown backend %d", (int)cfg->backend);
     }
+    mc.backend = choices[cfg->backend].backend;
+    mc.lineage_eviction = choices[cfg->backend].eviction;
     mc.metrics_label = "replay";
     kvbm_clear_last_error();
     st = kvbm_manager_create(&mc, out);

@@ -36,9 +36,11 @@ typedef enum cli_backend {
     CLI_BACKEND_COUNT
 } cli_backend;
 
-/* "lineage", "lineage-fifo", "lru", "multi-lru", "hashmap". */
+/* kvbm_backend_name() of the choice: "lineage", "lineage-fifo", "lru", "multi-lru",
+ * "hashmap" ("?" out of range). */
 const char *cli_backend_name(cli_backend b);
-/* Parse a name (also accepts "lineage-tick", "multi_lru", "multilru"). 0 / -1. */
+/* Parse a name with kvbm_backend_parse() (aliases included). 0, or -1 with the library's
+ * message in kvbm_last_error(). */
 int cli_backend_parse(const char *s, cli_backend *out);
 
 /* Phase 1 output: one PLH per block reference, laid out like the trace. */

@@ -59,9 +59,9 @@ static int parse_opts(int argc, char **argv, replay_opts *o, bool *help)
                 return usage_error("--capacity %s is too large (at most 67108864 blocks)", v);
         } else if (cli_opt_value(argv, argc, &i, "--backend", &v)) {
             if (v != NULL && strcmp(v, "all") == 0) o->all_backends = true;
-            else if (v == NULL || cli_backend_parse(v, &o->backend) != 0)
-                return usage_error("unknown backend '%s' (lineage, lineage-fifo, lru, multi-lru, "
-                                   "hashmap or all)", v);
+            else if (v == NULL) return usage_error("--backend needs a name%s", NULL);
+            else if (cli_backend_parse(v, &o->backend) != 0)
+                return usage_error("--backend: %s, or all", kvbm_last_error());
             else o->all_backends = false;
         } else if (cli_opt_value(argv, argc, &i, "--block-size", &v)) {
             if (v == NULL || cli_parse_u64(v, 1024, &o->block_size) != 0 || o->block_size == 0 ||

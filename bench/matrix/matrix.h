@@ -1,4 +1,4 @@
-/* bench/matrix.h - the block-manager benchmark matrix (spec 10 §7.9, issue 2 item 10,
+/* bench/matrix/matrix.h - the block-manager benchmark matrix (spec 10 §7.9, issue 2 item 10,
  * issue 4 item 7) as a small reusable API.
  *
  * Used by bench/bench_manager.c (table with the Rust reference values) and linked into
@@ -35,7 +35,7 @@
  * completed with the sequence's token blocks (kvbm_mutable_complete) and registered in
  * one call. alloc_register_cycle stages the same n PLHs (kvbm_mutable_stage).
  * Frequency tracker: by default the registry gets a TinyLFU tracker (Medium preset) only
- * for multi_lru, which requires one (BENCH_TRACKER_AUTO). With a tracker,
+ * for multi-lru, which requires one (BENCH_TRACKER_AUTO). With a tracker,
  * match_blocks touches it once per returned block.
  *
  * Timing: clock_gettime(CLOCK_MONOTONIC). A sample runs a batch of iterations sized so that
@@ -72,18 +72,18 @@ typedef enum bench_group {
 } bench_group;
 
 typedef enum bench_backend {
-    BENCH_LRU = 0,          /* "lru" */
-    BENCH_MULTI_LRU,        /* "multi_lru" */
-    BENCH_LINEAGE_TICK,     /* "lineage_tick" */
-    BENCH_LINEAGE_FIFO,     /* "lineage_fifo" */
+    BENCH_LRU = 0,          /* "lru" (names: kvbm_backend_name) */
+    BENCH_MULTI_LRU,        /* "multi-lru" */
+    BENCH_LINEAGE_TICK,     /* "lineage" */
+    BENCH_LINEAGE_FIFO,     /* "lineage-fifo" */
     BENCH_HASHMAP,          /* "hashmap" */
     BENCH_BACKEND_COUNT
 } bench_backend;
 
 typedef enum bench_tracker {
-    BENCH_TRACKER_AUTO = 0, /* TinyLFU only where the backend requires it (multi_lru) */
+    BENCH_TRACKER_AUTO = 0, /* TinyLFU only where the backend requires it (multi-lru) */
     BENCH_TRACKER_ALWAYS,   /* every registry gets a TinyLFU tracker */
-    BENCH_TRACKER_NEVER     /* no tracker (multi_lru cells then fail with ECONFIG) */
+    BENCH_TRACKER_NEVER     /* no tracker (multi-lru cells then fail with ECONFIG) */
 } bench_tracker;
 
 /** One result. Strings are static. */

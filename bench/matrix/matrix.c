@@ -1,4 +1,4 @@
-/* bench/matrix.c - the block-manager benchmark matrix (see matrix.h for what each cell
+/* bench/matrix/matrix.c - the block-manager benchmark matrix (see matrix.h for what each cell
  * measures). Only public kvbm headers are used, so the same file links into `kvbm bench`. */
 #include "matrix.h"
 
@@ -28,8 +28,16 @@ static const char *const group_names[BENCH_GROUP_COUNT] = {
     "alloc_register_cycle", "alloc_evict", "match_blocks_active_hit_many",
     "match_blocks_inactive_hit_many", "alloc_register_cycle_many"
 };
-static const char *const backend_names[BENCH_BACKEND_COUNT] = {
-    "lru", "multi_lru", "lineage_tick", "lineage_fifo", "hashmap"
+/* The matrix's backend columns; their names come from the library (kvbm_backend_name). */
+static const struct {
+    kvbm_backend          backend;
+    kvbm_lineage_eviction eviction;
+} choices[BENCH_BACKEND_COUNT] = {
+    [BENCH_LRU]          = { KVBM_BACKEND_LRU,       KVBM_LINEAGE_TICK },
+    [BENCH_MULTI_LRU]    = { KVBM_BACKEND_MULTI_LRU, KVBM_LINEAGE_TICK },
+    [BENCH_LINEAGE_TICK] = { KVBM_BACKEND_LINEAGE,   KVBM_LINEAGE_TICK },
+    [BENCH_LINEAGE_FIFO] = { KVBM_BACKEND_LINEAGE,   KVBM_LINEAGE_FIFO },
+    [BENCH_HASHMAP]      = { KVBM_BACKEND_HASHMAP,   KVBM_LINEAGE_TICK },
 };
 
 const char *bench_group_name(bench_group g)
@@ -39,7 +47,8 @@ const char *bench_group_name(bench_group g)
 
 const char *bench_backend_name(bench_backend b)
 {
-    return (unsigned)b < BENCH_BACKEND_COUNT ? backend_names[b] : NULL;
+    return (unsigned)b < BENCH_BACKEND_COUNT ? kvbm_backend_name(choices[b].backend, choices[b].eviction)
+                                             : NULL;
 }
 
 /* ---- Rust reference medians (issue 2 item 10, issue 4 item 7) ------------------------ */
@@ -57,9 +66,9 @@ static const ref_value ref_values[] = {
     { "match_blocks_inactive_hit", "lru",          8,   1450.0 },
     { "match_blocks_inactive_hit", "lru",         32,   5780.0 },
     { "match_blocks_inactive_hit", "lru",        128,  23400.0 },
-    { "match_blocks_inactive_hit", "multi_lru",  128,  28300.0 },
-    { "match_blocks_inactive_hit", "lineage_tick", 128, 27000.0 },
-    { "match_blocks_inactive_hit", "lineage_fifo", 128, 24500.0 },
+    { "match_blocks_inactive_hit", "multi-lru",  128,  28300.0 },
+    { "match_blocks_inactive_hit", "lineage",      128, 27000.0 },
+    { "match_blocks_inactive_hit", "lineage-fifo", 128, 24500.0 },
     /* the reference drops a Vec: the *_many groups perform the same operation in one call */
     { "match_blocks_active_hit_many",   "-",       8,    405.0 },
     { "match_blocks_active_hit_many",   "-",      32,   1480.0 },
@@ -67,18 +76,18 @@ static const ref_value ref_values[] = {
     { "match_blocks_inactive_hit_many", "lru",     8,   1450.0 },
     { "match_blocks_inactive_hit_many", "lru",    32,   5780.0 },
     { "match_blocks_inactive_hit_many", "lru",   128,  23400.0 },
-    { "match_blocks_inactive_hit_many", "multi_lru",    128, 28300.0 },
-    { "match_blocks_inactive_hit_many", "lineage_tick", 128, 27000.0 },
-    { "match_blocks_inactive_hit_many", "lineage_fifo", 128, 24500.0 },
+    { "match_blocks_inactive_hit_many", "multi-lru",    128, 28300.0 },
+    { "match_blocks_inactive_hit_many", "lineage",      128, 27000.0 },
+    { "match_blocks_inactive_hit_many", "lineage-fifo", 128, 24500.0 },
     { "alloc_register_cycle_many", "lru",          8,   4800.0 },
     { "alloc_register_cycle_many", "lru",         32,  22400.0 },
     { "alloc_register_cycle_many", "lru",        128,  92400.0 },
     { "bulk_drop",                 "lru",          8,   1050.0 },
     { "bulk_drop",                 "lru",        128,  35500.0 },
-    { "bulk_drop",                 "lineage_tick", 128, 27400.0 },
+    { "bulk_drop",                 "lineage",      128, 27400.0 },
     { "bulk_drop_many",            "lru",          8,   1050.0 },
     { "bulk_drop_many",            "lru",        128,  35500.0 },
-    { "bulk_drop_many",            "lineage_tick", 128, 27400.0 },
+    { "bulk_drop_many",            "lineage",      128, 27400.0 },
     { "alloc_register_cycle",      "lru",          8,   4800.0 },
     { "alloc_register_cycle",      "lru",         32,  22400.0 },
     { "alloc_register_cycle",      "lru",        128,  92400.0 },
@@ -96,11 +105,31 @@ double bench_reference_ns(const char *group, const char *backend, uint32_t n)
     return 0.0;
 }
 
+/* Index of the group or backend named p[0..len), or -1. Backends accept every spelling of
+ * kvbm_backend_parse (aliases included). */
+static int lookup_name(const char *p, size_t len, bool backends)
+{
+    if (!backends) {
+        for (int i = 0; i < BENCH_GROUP_COUNT; i++)
+            if (strlen(group_names[i]) == len && strncmp(group_names[i], p, len) == 0) return i;
+        return -1;
+    }
+    char name[32];
+    kvbm_backend kb;
+    kvbm_lineage_eviction ke;
+    if (len >= sizeof name) return -1;
+    memcpy(name, p, len);
+    name[len] = '\0';
+    if (kvbm_backend_parse(name, &kb, &ke) != KVBM_OK) return -1;
+    for (int i = 0; i < BENCH_BACKEND_COUNT; i++)
+        if (choices[i].backend == kb && choices[i].eviction == ke) return i;
+    return -1;
+}
+
 bool bench_parse_list(const char *list, bool backends, uint32_t *mask)
 {
     if (list == NULL || mask == NULL)
         return false;
-    const char *const *names = backends ? backend_names : group_names;
     unsigned count = backends ? BENCH_BACKEND_COUNT : BENCH_GROUP_COUNT;
     uint32_t m = 0;
     const char *p = list;
@@ -110,11 +139,8 @@ bool bench_parse_list(const char *list, bool backends, uint32_t *mask)
         if (len == 3 && strncmp(p, "all", 3) == 0) {
             m |= (UINT32_C(1) << count) - 1;
         } else if (len > 0) {
-            unsigned i;
-            for (i = 0; i < count; i++)
-                if (strlen(names[i]) == len && strncmp(names[i], p, len) == 0)
-                    break;
-            if (i == count)
+            int i = lookup_name(p, len, backends);
+            if (i < 0)
                 return false;
             m |= UINT32_C(1) << i;
         }
@@ -280,16 +306,13 @@ static kvbm_status env_create(env *e, bench_backend backend, bench_tracker trk,
     cfg.registry = reg;
     cfg.block_count = n;
     cfg.block_size = BENCH_BLOCK_SIZE;
-    switch (backend) {
-    case BENCH_LRU:          cfg.backend = KVBM_BACKEND_LRU; break;
-    case BENCH_MULTI_LRU:    cfg.backend = KVBM_BACKEND_MULTI_LRU; break;
-    case BENCH_LINEAGE_TICK: cfg.backend = KVBM_BACKEND_LINEAGE;
-                                  cfg.lineage_eviction = KVBM_LINEAGE_TICK; break;
-    case BENCH_LINEAGE_FIFO: cfg.backend = KVBM_BACKEND_LINEAGE;
-                                  cfg.lineage_eviction = KVBM_LINEAGE_FIFO; break;
-    case BENCH_HASHMAP:      cfg.backend = KVBM_BACKEND_HASHMAP; break;
-    default:                      kvbm_registry_release(reg); env_destroy(e); return KVBM_EINVAL;
+    if ((unsigned)backend >= BENCH_BACKEND_COUNT) {
+        kvbm_registry_release(reg);
+        env_destroy(e);
+        return KVBM_EINVAL;
     }
+    cfg.backend = choices[backend].backend;
+    cfg.lineage_eviction = choices[backend].eviction;
     st = kvbm_manager_create(&cfg, &e->m);
     kvbm_registry_release(reg); /* the manager holds its own reference */
     if (st != KVBM_OK) {
@@ -611,7 +634,7 @@ static size_t enumerate(const bench_options *o, bench_cell *cells, unsigned *ids
                     bench_cell *c = &cells[cnt];
                     memset(c, 0, sizeof *c);
                     c->group = group_names[gi];
-                    c->backend = active ? "-" : backend_names[bi];
+                    c->backend = active ? "-" : bench_backend_name((bench_backend)bi);
                     c->n = sizes[si];
                     c->allocs_per_iter = -1.0;
                     ids[cnt] = gi << 8 | bi;
