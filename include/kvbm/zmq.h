@@ -50,6 +50,7 @@ typedef struct kvbm_zmq_stats {
     uint64_t queued;        /* accepted, not yet handed to the socket */
     uint64_t bytes_sent;    /* payload bytes handed to the socket */
     uint64_t subscriptions; /* subscribe requests received from peers (monotonic) */
+    uint64_t send_errors;   /* frames the socket rejected for good (not EAGAIN): dropped */
 } kvbm_zmq_stats;
 
 /**

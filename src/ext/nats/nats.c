@@ -71,7 +71,7 @@ static kvbm_status np_publish(void *ctx, const char *subject, const uint8_t *buf
         KVBM_TRY(kvbm_nats_subject_check(subject));
     }
     int64_t maxp = atomic_load_explicit(&c->max_payload, memory_order_relaxed);
-    if (maxp > 0 && len > (uint64_t)maxp) {
+    if ((maxp > 0 && len > (uint64_t)maxp) || len > INT32_MAX) {
         kvbm__set_error("%s: message of %zu bytes exceeds the server's max_payload %lld (%s)", WHO, len,
                         (long long)maxp, c->url);
         return KVBM_ERANGE;

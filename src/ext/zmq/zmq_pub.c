@@ -25,7 +25,7 @@ typedef struct zmq_pub {
     bool             started;
     char            *topic;
     size_t           topic_len;
-    _Atomic uint64_t bytes_sent, subscriptions;
+    _Atomic uint64_t bytes_sent, subscriptions, send_errors;
 } zmq_pub;
 
 static kvbm_status zp_publish(void *ctx, const char *subject, const uint8_t *buf, size_t len)
@@ -53,7 +53,10 @@ static bool send_frame(zmq_pub *c, const void *p, size_t n, int more)
 {
     for (;;) {
         if (zmq_send(c->sock, p, n, ZMQ_DONTWAIT | more) >= 0) return true;
-        if (zmq_errno() != EAGAIN && zmq_errno() != EINTR) return true; /* unrecoverable: drop it */
+        if (zmq_errno() != EAGAIN && zmq_errno() != EINTR) { /* unrecoverable: drop it, counted */
+            atomic_fetch_add_explicit(&c->send_errors, 1, memory_order_relaxed);
+            return true;
+        }
         zmq_pollitem_t it = { c->sock, 0, ZMQ_POLLOUT, 0 };
         zmq_poll(&it, 1, WAIT_MS);
         read_subscriptions(c);
@@ -188,5 +191,6 @@ kvbm_status kvbm_zmq_publisher_get_stats(const kvbm_publisher *p, kvbm_zmq_stats
     out->queued = n.queued;
     out->bytes_sent = atomic_load_explicit(&c->bytes_sent, memory_order_relaxed);
     out->subscriptions = atomic_load_explicit(&c->subscriptions, memory_order_relaxed);
+    out->send_errors = atomic_load_explicit(&c->send_errors, memory_order_relaxed);
     return KVBM_OK;
 }

@@ -54,6 +54,7 @@ static void check_stream(test_proc *sub, kvbm_publisher *p)
     EXPECT_EQ(s.sent, 603);
     EXPECT_EQ(s.queued, 0);
     EXPECT_EQ(s.dropped, 0);
+    EXPECT_EQ(s.send_errors, 0);
     EXPECT_GT(s.bytes_sent, 603 * 40);
     sub_result r;
     EXPECT_TRUE(sub_result_read(sub, "END 603\n", &r));
