@@ -23,4 +23,11 @@ bool sub_result_read(test_proc *sub, const char *end_cmd, sub_result *r);
 int publish_range(kvbm_publisher *p, const char *subject, uint64_t from, uint64_t to, uint64_t stride,
                   bool vectors);
 
+/* Publish generated messages [0, threads * per_thread) from @threads threads (thread t the
+ * messages i with i % threads == t, ascending) while the calling thread runs @probe(@p) 50
+ * times (counter reads, short flushes racing the publishers). Returns the number of failed
+ * publish calls, or -1 if a thread could not be started. */
+int publish_concurrently(kvbm_publisher *p, const char *subject, int threads, int per_thread,
+                         void (*probe)(kvbm_publisher *p));
+
 #endif

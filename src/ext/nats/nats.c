@@ -15,7 +15,7 @@
 #include <nats/nats.h>
 #include <stdio.h>
 
-#include "../common/msgq.h"
+#include "../common/transport.h"
 #include "../common/url.h"
 
 #define WHO          "nats publisher"
@@ -24,14 +24,11 @@
 #define POLL_MS      20     /* status poll while disconnected */
 
 typedef struct nats_pub {
-    kvbm__msgq      q;
+    kvbm__transport t;           /* first: queue, sender thread, bytes_sent */
     natsConnection *nc;
     natsOptions    *opts;
-    pthread_t       thread;
-    bool            started;     /* thread running */
     char           *subject;     /* default subject (owned) */
     char            url[300];
-    _Atomic uint64_t bytes_sent;
     _Atomic int64_t  max_payload; /* the server's, refreshed by the sender (publish never
                                    * takes a client-library lock) */
 } nats_pub;
@@ -76,12 +73,12 @@ static kvbm_status np_publish(void *ctx, const char *subject, const uint8_t *buf
                         (long long)maxp, c->url);
         return KVBM_ERANGE;
     }
-    return kvbm__msgq_push(&c->q, WHO, subject, buf, len);
+    return kvbm__msgq_push(&c->t.q, WHO, subject, buf, len);
 }
 
 static kvbm_status np_flush(void *ctx, int timeout_ms)
 {
-    return kvbm__msgq_wait_done(&((nats_pub *)ctx)->q, WHO, timeout_ms);
+    return kvbm__msgq_wait_done(&((nats_pub *)ctx)->t.q, WHO, timeout_ms);
 }
 
 static bool connected(nats_pub *c) { return natsConnection_Status(c->nc) == NATS_CONN_STATUS_CONNECTED; }
@@ -95,8 +92,8 @@ static bool send_chunk(nats_pub *c, kvbm__msg m, uint64_t seq, uint64_t *end)
         *end = seq + 1;
         natsStatus s = natsConnection_Publish(c->nc, kvbm__msg_subject(&m), kvbm__msg_payload(&m), (int)m.len);
         if (s != NATS_OK) return false;
-        atomic_fetch_add_explicit(&c->bytes_sent, m.len, memory_order_relaxed);
-    } while (++n < CHUNK && kvbm__msgq_try_take(&c->q, &m, &seq));
+        atomic_fetch_add_explicit(&c->t.bytes_sent, m.len, memory_order_relaxed);
+    } while (++n < CHUNK && kvbm__msgq_try_take(&c->t.q, &m, &seq));
     return true;
 }
 
@@ -106,11 +103,11 @@ static bool confirm(nats_pub *c, uint64_t end)
     for (;;) {
         natsStatus s = natsConnection_FlushTimeout(c->nc, RTT_WAIT_MS);
         if (s == NATS_OK) {
-            kvbm__msgq_done(&c->q, end);
+            kvbm__msgq_done(&c->t.q, end);
             return true;
         }
         /* a slow server while still connected: wait again rather than send twice */
-        if (s != NATS_TIMEOUT || !connected(c) || !kvbm__msgq_sleep(&c->q, 0)) return false;
+        if (s != NATS_TIMEOUT || !connected(c) || !kvbm__msgq_sleep(&c->t.q, 0)) return false;
     }
 }
 
@@ -119,37 +116,35 @@ static void *sender(void *arg)
     nats_pub *c = arg;
     for (;;) {
         if (!connected(c)) {
-            if (!kvbm__msgq_sleep(&c->q, POLL_MS)) break;
+            if (!kvbm__msgq_sleep(&c->t.q, POLL_MS)) break;
             continue;
         }
         kvbm__msg m;
         uint64_t seq, end = 0;
-        if (!kvbm__msgq_take(&c->q, 100, &m, &seq)) {
-            if (!kvbm__msgq_sleep(&c->q, 0)) break; /* stopped */
+        if (!kvbm__msgq_take(&c->t.q, 100, &m, &seq)) {
+            if (!kvbm__msgq_sleep(&c->t.q, 0)) break; /* stopped */
             continue;
         }
         atomic_store_explicit(&c->max_payload, natsConnection_GetMaxPayload(c->nc), memory_order_relaxed);
         if (!send_chunk(c, m, seq, &end) || !confirm(c, end)) {
-            kvbm__msgq_rewind(&c->q); /* send the unconfirmed tail again, in order */
-            if (connected(c) && !kvbm__msgq_sleep(&c->q, POLL_MS)) break; /* e.g. a rejected message */
+            kvbm__msgq_rewind(&c->t.q); /* send the unconfirmed tail again, in order */
+            if (connected(c) && !kvbm__msgq_sleep(&c->t.q, POLL_MS)) break; /* e.g. a rejected message */
         }
     }
     return NULL;
 }
 
 /* Undo whatever start() got to (also the destroy op). */
-static void teardown(nats_pub *c)
+static void np_destroy(void *ctx)
 {
-    if (c->q.ring) kvbm__msgq_stop(&c->q);
-    if (c->started) pthread_join(c->thread, NULL);
+    nats_pub *c = ctx;
+    kvbm__transport_stop(&c->t);
     if (c->nc) natsConnection_Destroy(c->nc); /* closes */
     if (c->opts) natsOptions_Destroy(c->opts);
-    if (c->q.ring) kvbm__msgq_destroy(&c->q);
+    kvbm__transport_free_queue(&c->t);
     kvbm__free(c->subject);
     kvbm__free(c);
 }
-
-static void np_destroy(void *ctx) { teardown(ctx); }
 
 static const kvbm_publisher_ops nats_ops = { np_publish, np_flush, np_destroy };
 
@@ -176,8 +171,10 @@ static kvbm_status make_options(nats_pub *c, const kvbm_nats_config *cfg)
     return KVBM_OK;
 }
 
-static kvbm_status start(nats_pub *c, const kvbm_nats_config *cfg)
+static kvbm_status start(void *ctx, const void *config)
 {
+    nats_pub *c = ctx;
+    const kvbm_nats_config *cfg = config;
     kvbm__url u;
     KVBM_TRY(kvbm__url_parse(WHO, cfg->url, "nats", 4222, &u));
     if (u.option[0] || !strcmp(u.host, "*")) {
@@ -193,7 +190,7 @@ static kvbm_status start(nats_pub *c, const kvbm_nats_config *cfg)
         return KVBM_ENOMEM;
     }
     memcpy(c->subject, subj, sl + 1);
-    KVBM_TRY(kvbm__msgq_init(&c->q, cfg->queue_capacity ? cfg->queue_capacity : 4096));
+    KVBM_TRY(kvbm__msgq_init(&c->t.q, cfg->queue_capacity ? cfg->queue_capacity : 4096));
     KVBM_TRY(make_options(c, cfg));
     natsStatus s = natsConnection_Connect(&c->nc, c->opts);
     if (s != NATS_OK) {
@@ -202,48 +199,27 @@ static kvbm_status start(nats_pub *c, const kvbm_nats_config *cfg)
         return s == NATS_NO_MEMORY ? KVBM_ENOMEM : KVBM_ECONNECT;
     }
     atomic_store_explicit(&c->max_payload, natsConnection_GetMaxPayload(c->nc), memory_order_relaxed);
-    if (pthread_create(&c->thread, NULL, sender, c) != 0) {
-        kvbm__set_error("%s: cannot start the sender thread", WHO);
-        return KVBM_EIO;
-    }
-    c->started = true;
-    return KVBM_OK;
+    return kvbm__transport_start(&c->t, WHO, sender);
 }
 
 kvbm_status kvbm_nats_publisher_create(const kvbm_nats_config *cfg, kvbm_publisher **out)
 {
-    if (!out || !cfg) {
-        kvbm__set_error("kvbm_nats_publisher_create: %s is NULL", out ? "cfg" : "out");
-        return KVBM_EINVAL;
-    }
-    *out = NULL;
-    nats_pub *c = kvbm__calloc(1, sizeof *c);
-    if (!c) {
-        kvbm__set_error("%s: out of memory", WHO);
-        return KVBM_ENOMEM;
-    }
-    kvbm_status st = start(c, cfg);
-    if (st == KVBM_OK && (st = kvbm_publisher_create(&nats_ops, c, out)) == KVBM_OK) return KVBM_OK;
-    teardown(c);
-    return st;
+    return kvbm__transport_create("kvbm_nats_publisher_create", WHO, sizeof(nats_pub), cfg, start,
+                                  np_destroy, &nats_ops, out);
 }
 
 kvbm_status kvbm_nats_publisher_get_stats(const kvbm_publisher *p, kvbm_nats_stats *out)
 {
-    nats_pub *c = kvbm_publisher_context(p, np_publish);
-    if (!c || !out) {
-        kvbm__set_error("kvbm_nats_publisher_get_stats: %s", !out ? "out is NULL" : "not a NATS publisher");
-        return KVBM_EINVAL;
-    }
     kvbm__msgq_counts n;
-    kvbm__msgq_counts_get(&c->q, &n);
+    nats_pub *c = kvbm__transport_stats(p, np_publish, out, "kvbm_nats_publisher_get_stats", "NATS publisher", &n);
+    if (!c) return KVBM_EINVAL;
     memset(out, 0, sizeof *out);
     out->accepted = n.accepted;
     out->dropped = n.dropped;
     out->confirmed = n.done;
     out->queued = n.queued;
     out->resent = n.resent;
-    out->bytes_sent = atomic_load_explicit(&c->bytes_sent, memory_order_relaxed);
+    out->bytes_sent = atomic_load_explicit(&c->t.bytes_sent, memory_order_relaxed);
     out->connected = connected(c);
     natsStatistics *st = NULL;
     if (natsStatistics_Create(&st) == NATS_OK && natsConnection_GetStats(c->nc, st) == NATS_OK)

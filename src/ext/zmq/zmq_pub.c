@@ -12,31 +12,29 @@
 #include <stdio.h>
 #include <zmq.h>
 
-#include "../common/msgq.h"
+#include "../common/transport.h"
 #include "../common/url.h"
 
 #define WHO     "zmq publisher"
 #define WAIT_MS 50 /* sender: wait for work / for the socket, then re-check stop */
 
 typedef struct zmq_pub {
-    kvbm__msgq       q;
+    kvbm__transport  t; /* first: queue, sender thread, bytes_sent */
     void            *zctx, *sock;
-    pthread_t        thread;
-    bool             started;
     char            *topic;
     size_t           topic_len;
-    _Atomic uint64_t bytes_sent, subscriptions, send_errors;
+    _Atomic uint64_t subscriptions, send_errors;
 } zmq_pub;
 
 static kvbm_status zp_publish(void *ctx, const char *subject, const uint8_t *buf, size_t len)
 {
     (void)subject; /* the topic frame is the constant (spec 20 §3.5) */
-    return kvbm__msgq_push(&((zmq_pub *)ctx)->q, WHO, "", buf, len);
+    return kvbm__msgq_push(&((zmq_pub *)ctx)->t.q, WHO, "", buf, len);
 }
 
 static kvbm_status zp_flush(void *ctx, int timeout_ms)
 {
-    return kvbm__msgq_wait_done(&((zmq_pub *)ctx)->q, WHO, timeout_ms);
+    return kvbm__msgq_wait_done(&((zmq_pub *)ctx)->t.q, WHO, timeout_ms);
 }
 
 /* Read pending subscription messages (first byte 1 = subscribe). Sender thread only. */
@@ -60,7 +58,7 @@ static bool send_frame(zmq_pub *c, const void *p, size_t n, int more)
         zmq_pollitem_t it = { c->sock, 0, ZMQ_POLLOUT, 0 };
         zmq_poll(&it, 1, WAIT_MS);
         read_subscriptions(c);
-        if (!kvbm__msgq_sleep(&c->q, 0)) return false;
+        if (!kvbm__msgq_sleep(&c->t.q, 0)) return false;
     }
 }
 
@@ -71,31 +69,29 @@ static void *sender(void *arg)
         kvbm__msg m;
         uint64_t seq;
         read_subscriptions(c);
-        if (!kvbm__msgq_take(&c->q, WAIT_MS, &m, &seq)) {
-            if (!kvbm__msgq_sleep(&c->q, 0)) break;
+        if (!kvbm__msgq_take(&c->t.q, WAIT_MS, &m, &seq)) {
+            if (!kvbm__msgq_sleep(&c->t.q, 0)) break;
             continue;
         }
         if (!send_frame(c, c->topic, c->topic_len, ZMQ_SNDMORE) ||
             !send_frame(c, kvbm__msg_payload(&m), m.len, 0))
             break;
-        atomic_fetch_add_explicit(&c->bytes_sent, m.len, memory_order_relaxed);
-        kvbm__msgq_done(&c->q, seq + 1);
+        atomic_fetch_add_explicit(&c->t.bytes_sent, m.len, memory_order_relaxed);
+        kvbm__msgq_done(&c->t.q, seq + 1);
     }
     return NULL;
 }
 
-static void teardown(zmq_pub *c)
+static void zp_destroy(void *ctx)
 {
-    if (c->q.ring) kvbm__msgq_stop(&c->q);
-    if (c->started) pthread_join(c->thread, NULL);
+    zmq_pub *c = ctx;
+    kvbm__transport_stop(&c->t);
     if (c->sock) zmq_close(c->sock);
     if (c->zctx) zmq_ctx_term(c->zctx);
-    if (c->q.ring) kvbm__msgq_destroy(&c->q);
+    kvbm__transport_free_queue(&c->t);
     kvbm__free(c->topic);
     kvbm__free(c);
 }
-
-static void zp_destroy(void *ctx) { teardown(ctx); }
 
 static const kvbm_publisher_ops zmq_ops = { zp_publish, zp_flush, zp_destroy };
 
@@ -112,7 +108,7 @@ static kvbm_status open_socket(zmq_pub *c, const kvbm_zmq_config *cfg, const kvb
     snprintf(ep, sizeof ep, u->ipv6 ? "tcp://[%s]:%u" : "tcp://%s:%u", u->host, (unsigned)u->port);
     if (!(c->zctx = zmq_ctx_new())) return zmq_fail("zmq_ctx_new for", cfg->url);
     if (!(c->sock = zmq_socket(c->zctx, ZMQ_XPUB))) return zmq_fail("zmq_socket for", cfg->url);
-    int zero = 0, one = 1, hwm = (int)c->q.cap;
+    int zero = 0, one = 1, hwm = (int)c->t.q.cap;
     zmq_setsockopt(c->sock, ZMQ_LINGER, &zero, sizeof zero);
     zmq_setsockopt(c->sock, ZMQ_SNDHWM, &hwm, sizeof hwm);
     zmq_setsockopt(c->sock, ZMQ_XPUB_NODROP, &one, sizeof one);
@@ -123,8 +119,10 @@ static kvbm_status open_socket(zmq_pub *c, const kvbm_zmq_config *cfg, const kvb
     return KVBM_OK;
 }
 
-static kvbm_status start(zmq_pub *c, const kvbm_zmq_config *cfg)
+static kvbm_status start(void *ctx, const void *config)
 {
+    zmq_pub *c = ctx;
+    const kvbm_zmq_config *cfg = config;
     kvbm__url u;
     KVBM_TRY(kvbm__url_parse(WHO, cfg->url, "zmq+tcp", 0, &u));
     if (u.option[0] && strcmp(u.option, "bind") != 0) {
@@ -147,49 +145,28 @@ static kvbm_status start(zmq_pub *c, const kvbm_zmq_config *cfg)
         return KVBM_ENOMEM;
     }
     memcpy(c->topic, topic, c->topic_len + 1);
-    KVBM_TRY(kvbm__msgq_init(&c->q, cfg->queue_capacity ? cfg->queue_capacity : 1024));
+    KVBM_TRY(kvbm__msgq_init(&c->t.q, cfg->queue_capacity ? cfg->queue_capacity : 1024));
     KVBM_TRY(open_socket(c, cfg, &u, bind));
-    if (pthread_create(&c->thread, NULL, sender, c) != 0) {
-        kvbm__set_error("%s: cannot start the sender thread", WHO);
-        return KVBM_EIO;
-    }
-    c->started = true;
-    return KVBM_OK;
+    return kvbm__transport_start(&c->t, WHO, sender);
 }
 
 kvbm_status kvbm_zmq_publisher_create(const kvbm_zmq_config *cfg, kvbm_publisher **out)
 {
-    if (!out || !cfg) {
-        kvbm__set_error("kvbm_zmq_publisher_create: %s is NULL", out ? "cfg" : "out");
-        return KVBM_EINVAL;
-    }
-    *out = NULL;
-    zmq_pub *c = kvbm__calloc(1, sizeof *c);
-    if (!c) {
-        kvbm__set_error("%s: out of memory", WHO);
-        return KVBM_ENOMEM;
-    }
-    kvbm_status st = start(c, cfg);
-    if (st == KVBM_OK && (st = kvbm_publisher_create(&zmq_ops, c, out)) == KVBM_OK) return KVBM_OK;
-    teardown(c);
-    return st;
+    return kvbm__transport_create("kvbm_zmq_publisher_create", WHO, sizeof(zmq_pub), cfg, start,
+                                  zp_destroy, &zmq_ops, out);
 }
 
 kvbm_status kvbm_zmq_publisher_get_stats(const kvbm_publisher *p, kvbm_zmq_stats *out)
 {
-    zmq_pub *c = kvbm_publisher_context(p, zp_publish);
-    if (!c || !out) {
-        kvbm__set_error("kvbm_zmq_publisher_get_stats: %s", !out ? "out is NULL" : "not a ZeroMQ publisher");
-        return KVBM_EINVAL;
-    }
     kvbm__msgq_counts n;
-    kvbm__msgq_counts_get(&c->q, &n);
+    zmq_pub *c = kvbm__transport_stats(p, zp_publish, out, "kvbm_zmq_publisher_get_stats", "ZeroMQ publisher", &n);
+    if (!c) return KVBM_EINVAL;
     memset(out, 0, sizeof *out);
     out->accepted = n.accepted;
     out->dropped = n.dropped;
     out->sent = n.done;
     out->queued = n.queued;
-    out->bytes_sent = atomic_load_explicit(&c->bytes_sent, memory_order_relaxed);
+    out->bytes_sent = atomic_load_explicit(&c->t.bytes_sent, memory_order_relaxed);
     out->subscriptions = atomic_load_explicit(&c->subscriptions, memory_order_relaxed);
     out->send_errors = atomic_load_explicit(&c->send_errors, memory_order_relaxed);
     return KVBM_OK;

@@ -52,4 +52,15 @@ static inline void nats_env_stop(nats_env *e)
     test_proc_stop(&e->server, SIGTERM, 5000);
 }
 
+/* In a test: start env @e (subscriber on kvbm.events, with the proxy if @proxy) or fail the
+ * test; then declare `kvbm_nats_config cfg` with cfg.url set to where the publisher goes. */
+#define NATS_ENV_START(e, proxy)                                                             \
+    nats_env e;                                                                              \
+    if (!nats_env_start(&e, "kvbm.events", proxy)) {                                         \
+        nats_env_stop(&e);                                                                   \
+        ASSERT_TRUE(!"environment");                                                         \
+    }                                                                                        \
+    kvbm_nats_config cfg = KVBM_NATS_CONFIG_INIT;                                            \
+    cfg.url = e.url
+
 #endif

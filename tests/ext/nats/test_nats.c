@@ -48,13 +48,7 @@ KVBM_TEST(nats_server_down_at_start_is_econnect_naming_the_url)
 
 KVBM_TEST(nats_stream_reaches_an_independent_subscriber_byte_for_byte)
 {
-    nats_env e;
-    if (!nats_env_start(&e, "kvbm.events", false)) {
-        nats_env_stop(&e);
-        ASSERT_TRUE(!"environment");
-    }
-    kvbm_nats_config cfg = KVBM_NATS_CONFIG_INIT;
-    cfg.url = e.url;
+    NATS_ENV_START(e, false);
     kvbm_publisher *p = NULL;
     kvbm_status st = kvbm_nats_publisher_create(&cfg, &p);
     EXPECT_OK(st);

@@ -63,13 +63,7 @@ static bool command(test_proc *sub, const char *cmd, const char *answer)
 
 KVBM_TEST(nats_server_restart_mid_stream_delivered_plus_dropped_equals_published)
 {
-    nats_env e;
-    if (!nats_env_start(&e, "kvbm.events", true)) {
-        nats_env_stop(&e);
-        ASSERT_TRUE(!"environment");
-    }
-    kvbm_nats_config cfg = KVBM_NATS_CONFIG_INIT;
-    cfg.url = e.url;
+    NATS_ENV_START(e, true);
     cfg.queue_capacity = QUEUE_CAP;
     cfg.reconnect_wait_ms = 50;
     feeder f = { 0 };

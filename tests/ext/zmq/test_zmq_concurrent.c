@@ -1,8 +1,6 @@
 /* tests/ext/zmq/test_zmq_concurrent.c - several threads publish through one ZeroMQ
  * publisher while another reads its counters and flushes (also run under TSan); the
  * independent subscriber receives every message exactly once. */
-#include <pthread.h>
-
 #include "harness.h"
 #include "zmq_test_env.h"
 
@@ -14,16 +12,12 @@ const char *__tsan_default_suppressions(void) { return "race:libzmq.so\n"; }
 
 enum { THREADS = 4, PER_THREAD = 1500 };
 
-typedef struct job {
-    kvbm_publisher *p;
-    int             t, fails;
-} job;
-
-static void *publisher_thread(void *arg)
+static void probe(kvbm_publisher *p)
 {
-    job *j = arg; /* thread t publishes the messages i with i % THREADS == t, ascending */
-    j->fails = publish_range(j->p, "", (uint64_t)j->t, THREADS * PER_THREAD, THREADS, false);
-    return NULL;
+    kvbm_zmq_stats s;
+    EXPECT_OK(kvbm_zmq_publisher_get_stats(p, &s));
+    EXPECT_LE(s.sent + s.queued, s.accepted);
+    (void)kvbm_publisher_flush(p, 1);
 }
 
 KVBM_TEST(zmq_concurrent_publishers_every_message_once)
@@ -32,23 +26,9 @@ KVBM_TEST(zmq_concurrent_publishers_every_message_once)
     kvbm_publisher *p = zmq_pair_connect(&sub, false, THREADS * PER_THREAD); /* never full */
     EXPECT_TRUE(p != NULL);
     if (p) {
-        pthread_t th[THREADS];
-        job jobs[THREADS];
-        for (int t = 0; t < THREADS; t++) {
-            jobs[t] = (job){ p, t, 0 };
-            ASSERT_EQ(pthread_create(&th[t], NULL, publisher_thread, &jobs[t]), 0);
-        }
-        kvbm_zmq_stats s;
-        for (int k = 0; k < 50; k++) { /* readers and flushers race the publishers */
-            EXPECT_OK(kvbm_zmq_publisher_get_stats(p, &s));
-            EXPECT_LE(s.sent + s.queued, s.accepted);
-            (void)kvbm_publisher_flush(p, 1);
-        }
-        for (int t = 0; t < THREADS; t++) {
-            pthread_join(th[t], NULL);
-            EXPECT_EQ(jobs[t].fails, 0);
-        }
+        EXPECT_EQ(publish_concurrently(p, "", THREADS, PER_THREAD, probe), 0);
         EXPECT_OK(kvbm_publisher_flush(p, 60000));
+        kvbm_zmq_stats s;
         ASSERT_OK(kvbm_zmq_publisher_get_stats(p, &s));
         EXPECT_EQ(s.accepted, THREADS * PER_THREAD);
         EXPECT_EQ(s.sent, THREADS * PER_THREAD);
