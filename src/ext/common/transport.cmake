@@ -9,7 +9,8 @@ function(kvbm_transport_library name pkg)
   pkg_check_modules(KVBM_DEP_${name} REQUIRED IMPORTED_TARGET ${pkg})
   file(GLOB _common CONFIGURE_DEPENDS ${KVBM_EXT_COMMON_DIR}/*.c)
   add_library(kvbm_${name}_objects OBJECT ${ARGN} ${_common})
-  target_include_directories(kvbm_${name}_objects PRIVATE ${PROJECT_SOURCE_DIR}/include ${PROJECT_SOURCE_DIR}/src)
+  target_include_directories(kvbm_${name}_objects PRIVATE ${PROJECT_SOURCE_DIR}/include
+    ${PROJECT_BINARY_DIR}/include ${PROJECT_SOURCE_DIR}/src)
   target_compile_definitions(kvbm_${name}_objects PRIVATE KVBM_BUILDING KVBM_DEBUG=${KVBM_DEBUG})
   set_target_properties(kvbm_${name}_objects PROPERTIES C_VISIBILITY_PRESET hidden)
   target_link_libraries(kvbm_${name}_objects PUBLIC PkgConfig::KVBM_DEP_${name} Threads::Threads)
@@ -28,13 +29,12 @@ function(kvbm_transport_library name pkg)
   install(TARGETS kvbm_${name}
           LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
           RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
-  # the .pc prefix variables are set by the top-level CMakeLists after this: substitute the
-  # name now, the rest at the end of the top-level directory
-  file(READ ${KVBM_EXT_COMMON_DIR}/kvbm-ext.pc.in _pc)
-  string(REPLACE "@KVBM_EXT_NAME@" "${name}" _pc "${_pc}")
-  string(REPLACE "@KVBM_EXT_PKG@" "${pkg}" _pc "${_pc}")
-  file(WRITE ${CMAKE_BINARY_DIR}/kvbm-${name}.pc.in "${_pc}")
-  cmake_language(EVAL CODE "cmake_language(DEFER DIRECTORY [[${PROJECT_SOURCE_DIR}]] CALL configure_file
-    [[${CMAKE_BINARY_DIR}/kvbm-${name}.pc.in]] [[${CMAKE_BINARY_DIR}/kvbm-${name}.pc]] @ONLY)")
-  install(FILES ${CMAKE_BINARY_DIR}/kvbm-${name}.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
+  # kvbm-<name>.pc is written at install time, with the prefix actually installed to
+  install(CODE "set(KVBM_SRC \"${PROJECT_SOURCE_DIR}\")
+    set(KVBM_LIBDIR \"${CMAKE_INSTALL_LIBDIR}\")
+    set(KVBM_INCDIR \"${CMAKE_INSTALL_INCLUDEDIR}\")
+    set(KVBM_VERSION \"${PROJECT_VERSION}\")
+    set(KVBM_EXT_NAME \"${name}\")
+    set(KVBM_EXT_PKG \"${pkg}\")
+    include(\"${KVBM_EXT_COMMON_DIR}/install_pc.cmake\")")
 endfunction()
