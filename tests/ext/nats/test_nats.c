@@ -1,6 +1,7 @@
 /* tests/ext/nats/test_nats.c - the NATS publisher against a real nats-server, checked by an
  * independent Python subscriber speaking the plain-text protocol (nats_sub.py). */
 #include "harness.h"
+#include "internal.h" /* kvbm__alloc_fail_set */
 #include "nats_test_env.h"
 
 KVBM_TEST(nats_bad_urls_and_subjects_name_the_value)
@@ -93,5 +94,31 @@ KVBM_TEST(nats_stream_reaches_an_independent_subscriber_byte_for_byte)
         EXPECT_STATUS(kvbm_nats_publisher_get_stats(NULL, &other), KVBM_EINVAL);
         kvbm_publisher_release(p);
     }
+    nats_env_stop(&e);
+}
+
+KVBM_TEST(nats_every_allocation_failure_is_enomem_and_leaks_nothing)
+{
+    NATS_ENV_START(e, false);
+    int ok_runs = 0;
+    for (long nth = 1; nth < 12; nth++) { /* see the ZeroMQ twin; libnats' own allocations are not hooked */
+        kvbm_publisher *p = NULL;
+        kvbm__alloc_fail_set(nth);
+        kvbm_status st = kvbm_nats_publisher_create(&cfg, &p);
+        if (st == KVBM_OK) {
+            uint8_t buf[64];
+            size_t n = test_wire_message(0, buf, sizeof buf);
+            kvbm_status ps = kvbm_publisher_publish(p, "", buf, n);
+            EXPECT_TRUE(ps == KVBM_OK || ps == KVBM_ENOMEM);
+            ok_runs++;
+            kvbm_publisher_release(p);
+        } else {
+            EXPECT_STATUS(st, KVBM_ENOMEM);
+            EXPECT_TRUE(p == NULL);
+            EXPECT_STR_CONTAINS(kvbm_last_error(), "out of memory");
+        }
+        kvbm__alloc_fail_set(0);
+    }
+    EXPECT_GT(ok_runs, 0);
     nats_env_stop(&e);
 }

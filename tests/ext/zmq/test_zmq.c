@@ -1,6 +1,7 @@
 /* tests/ext/zmq/test_zmq.c - the ZeroMQ publisher on loopback, checked by an independent
  * Python subscriber (python3-zmq + python3-msgpack: zmq_sub.py). */
 #include "harness.h"
+#include "internal.h" /* kvbm__alloc_fail_set */
 #include "zmq_test_env.h"
 
 KVBM_TEST(zmq_bad_urls_name_the_value)
@@ -143,4 +144,34 @@ KVBM_TEST(zmq_full_queue_drops_the_newest_batch_and_counts_it)
     }
     kvbm_publisher_release(p);
     test_proc_stop(&sub, SIGTERM, 5000);
+}
+
+KVBM_TEST(zmq_every_allocation_failure_is_enomem_and_leaks_nothing)
+{
+    /* walk the failing allocation over create (and one publish): each run either succeeds
+     * or fails cleanly with KVBM_ENOMEM (ASan checks that nothing leaks) */
+    int ok_runs = 0;
+    for (long nth = 1; nth < 12; nth++) {
+        char url[64];
+        snprintf(url, sizeof url, "zmq+tcp://127.0.0.1:%d?bind", test_free_port());
+        kvbm_zmq_config cfg = KVBM_ZMQ_CONFIG_INIT;
+        cfg.url = url;
+        kvbm_publisher *p = NULL;
+        kvbm__alloc_fail_set(nth);
+        kvbm_status st = kvbm_zmq_publisher_create(&cfg, &p);
+        if (st == KVBM_OK) {
+            uint8_t buf[64];
+            size_t n = test_wire_message(0, buf, sizeof buf);
+            kvbm_status ps = kvbm_publisher_publish(p, "", buf, n);
+            EXPECT_TRUE(ps == KVBM_OK || ps == KVBM_ENOMEM);
+            ok_runs++;
+            kvbm_publisher_release(p);
+        } else if (st != KVBM_EADDRINUSE) {
+            EXPECT_STATUS(st, KVBM_ENOMEM);
+            EXPECT_TRUE(p == NULL);
+            EXPECT_STR_CONTAINS(kvbm_last_error(), "out of memory");
+        }
+        kvbm__alloc_fail_set(0);
+    }
+    EXPECT_GT(ok_runs, 0); /* the walk went past every allocation of create */
 }
