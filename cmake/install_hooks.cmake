@@ -5,18 +5,7 @@
 #    find libkvbm.so.0.x at once; otherwise a hint is printed.
 # Inputs (set by CMakeLists.txt through install(CODE)): KVBM_SRC, KVBM_LIBDIR, KVBM_INCDIR,
 # KVBM_VERSION.
-set(_prefix "${CMAKE_INSTALL_PREFIX}")
-foreach(_v LIBDIR INCDIR)
-  if(IS_ABSOLUTE "${KVBM_${_v}}")
-    set(_${_v} "${KVBM_${_v}}")
-  else()
-    set(_${_v} "${_prefix}/${KVBM_${_v}}")
-  endif()
-endforeach()
-set(KVBM_PC_PREFIX "${_prefix}")
-set(KVBM_PC_LIBDIR "${_LIBDIR}")
-set(KVBM_PC_INCLUDEDIR "${_INCDIR}")
-set(PROJECT_VERSION "${KVBM_VERSION}")
+include("${KVBM_SRC}/cmake/pc_paths.cmake")
 set(_pc "$ENV{DESTDIR}${_LIBDIR}/pkgconfig/kvbm.pc")
 message(STATUS "Installing: ${_pc}")
 configure_file("${KVBM_SRC}/cmake/kvbm.pc.in" "${_pc}" @ONLY)
