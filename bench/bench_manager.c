@@ -236,7 +236,7 @@ static void print_header(bool csv)
 static void on_cell(void *ctx, const bench_cell *c)
 {
     const print_ctx *p = ctx;
-    double ref = bench_reference_ns(c->group, c->backend, c->n);
+    double ref = bench_cell_reference_ns(c); /* 0 unless equal work (tracker on) */
     if (p->csv) {
         printf("%s,%s,%u,%.1f,%.1f,%.1f,%.0f,%.2f,%.2f,%s\n", c->group, c->backend, c->n,
                c->median_ns, c->p10_ns, c->p90_ns, ref,
@@ -297,7 +297,8 @@ static void usage(FILE *out)
         "  --samples=N       samples per cell, median reported (default 31)\n"
         "  --sample-us=US    minimum duration of one sample (default 200)\n"
         "  --iters=N         fixed iterations per sample (e.g. 1 under valgrind)\n"
-        "  --tracker=MODE    auto (TinyLFU for multi-lru only), always, never\n"
+        "  --tracker=MODE    always (default: TinyLFU on every manager, the reference's\n"
+        "                    setup), auto (TinyLFU for multi-lru only), never\n"
         "  --csv             CSV output\n"
         "  --no-count-allocs do not count heap allocations per iteration\n"
         "  --metadata        also measure heap bytes per block\n");
@@ -350,10 +351,10 @@ int main(int argc, char **argv)
         } else if ((v = arg_value(a, "--iters")) != NULL) {
             opt.iters = strtoull(v, NULL, 10);
         } else if ((v = arg_value(a, "--tracker")) != NULL) {
-            if (strcmp(v, "auto") == 0)        opt.tracker = BENCH_TRACKER_AUTO;
-            else if (strcmp(v, "always") == 0) opt.tracker = BENCH_TRACKER_ALWAYS;
-            else if (strcmp(v, "never") == 0)  opt.tracker = BENCH_TRACKER_NEVER;
-            else { fprintf(stderr, "bad --tracker\n"); return 2; }
+            if (!bench_parse_tracker(v, &opt.tracker)) {
+                fprintf(stderr, "bad --tracker\n");
+                return 2;
+            }
         } else if (strcmp(a, "--csv") == 0) {
             csv = true;
         } else if (strcmp(a, "--no-count-allocs") == 0) {
@@ -400,11 +401,10 @@ int main(int argc, char **argv)
             "-DKVBM_DEBUG=0 for meaningful numbers\n", (int)KVBM_DEBUG);
 #endif
     snprintf(line, sizeof line, "cpu: %s; samples/cell: %u; sample: %s; tracker: %s; "
-             "ref = Rust reference median (2-core AMD EPYC)", cpu,
+             "ref = Rust reference median (2-core AMD EPYC, its setup: tracker always)", cpu,
              opt.samples ? opt.samples : 31u,
              opt.iters ? "fixed iterations" : "time budget",
-             opt.tracker == BENCH_TRACKER_AUTO ? "auto (multi-lru only)" :
-             opt.tracker == BENCH_TRACKER_ALWAYS ? "always" : "never");
+             bench_tracker_setup(opt.tracker));
     printf(fmt, line);
     print_header(csv);
 

@@ -4,7 +4,8 @@
 # Quiet: one line per package set; apt's output goes to build/deps.log, named on failure.
 set -euo pipefail
 PKGS=(build-essential cmake pkg-config clang libclang-rt-dev
-      libxxhash-dev libjson-c-dev libmsgpack-dev nats-server libnats-dev libzmq3-dev python3-zmq python3-msgpack)
+      libxxhash-dev libjson-c-dev libmsgpack-dev nats-server libnats-dev libzmq3-dev python3-zmq python3-msgpack
+      python3-dev python3-setuptools python3-pytest python3-numpy)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -5,6 +5,8 @@
 #   clang ASan+UBSan (KVBM_DEBUG=2)      : whole suite, debug-only checks included
 #   clang TSan (KVBM_DEBUG=1)            : concurrency tests (ctest label 'concurrency')
 #   clang libFuzzer + ASan+UBSan         : every tests/fuzz/fuzz_*.c for 15 s (scripts/fuzz.sh)
+#   python: pytest python/tests on the extension built in-tree against gcc-release's
+#           libkvbm.a, and again built with clang ASan+UBSan against clang-asan's
 # plus the install check. Every step ends with its own "N passed, N failed" line; the
 # script ends with the line "N passed, N failed" summed over all steps (CI reads it) and
 # exits 0 iff nothing failed.
@@ -57,8 +59,12 @@ step "gcc-release" build_and_test gcc-release gcc all \
   -DCMAKE_BUILD_TYPE=Release -DKVBM_DEBUG=0
 step "install check (pkg-config and CMake package consumers)" \
   ./scripts/install_check.sh "$root/gcc-release"
+step "python (extension against gcc-release, pytest)" \
+  ./scripts/python_tests.sh "$root/gcc-release"
 step "clang-asan" build_and_test clang-asan clang all \
   -DCMAKE_BUILD_TYPE=Debug -DKVBM_DEBUG=2 "-DKVBM_SANITIZE=address;undefined" -DKVBM_BUILD_BENCH=OFF
+step "python under ASan+UBSan (extension against clang-asan, pytest)" \
+  ./scripts/python_tests.sh "$root/clang-asan" asan
 TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
 step "clang-tsan" build_and_test clang-tsan clang concurrency \
   -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKVBM_DEBUG=1 -DKVBM_SANITIZE=thread -DKVBM_BUILD_BENCH=OFF \

@@ -1,30 +1,35 @@
 /* src/tinylfu/tinylfu.c - frequency trackers: TinyLFU count-min sketch, no-op, custom (§4).
  *
- * TinyLFU sketch (bit-exact with the reference):
+ * TinyLFU sketch - one hash and one word per key (issue 16; NOT bit-exact with the
+ * reference, see docs/DESIGN.md "TinyLFU layout"):
  *
- *   table: max(1, capacity/4) 64-bit words; word w holds 16 4-bit counters,
- *          counter c in bits 4c..4c+3, saturating at 15.
+ *   table: max(1, capacity/4) 64-bit words (the reference's geometry); word w holds 16
+ *          4-bit counters, counter c in bits 4c..4c+3, saturating at 15.
  *
  *        63     60 59     56         7      4 3      0
  *       +---------+---------+ ... +---------+--------+
  *       | ctr 15  | ctr 14  |     | ctr 1   | ctr 0  |
  *       +---------+---------+ ... +---------+--------+
+ *        \---- row 3 ----/    ...     \---- row 0 ----/   (four counters per row)
  *
- *   H_i(key) = XXH3_64bits_withSecret(key bytes, secret_i, 192), i = 0..3, where secret_i
- *   is XXH3_generateSecret_fromSeed(i) (per 16-byte lane of the default secret: low u64
- *   += i, high u64 -= i; seed 0 is the default secret). Cell = (H mod words, H & 15).
+ *   key hash: h = splitmix64-finalise(k0 ^ k1 * 0x9E3779B97F4A7C15), for a 16-byte key
+ *   (k0, k1 = its LE halves: a PLH's lo and hi) and for an 8-byte key k (k0 = k,
+ *   k1 = KEY8_TAG).
+ *   the key's four cells all lie in word (h * words) >> 64 (high bits of h); row i (0..3)
+ *   is counter 4i + (bits 2i..2i+1 of h), one of the four counters of quarter i, so the
+ *   four cells are distinct.
  *
- *   increment: +1 on every non-saturated cell of the 4 (no conservative update; a cell hit
- *   twice gets +2); if any cell grew, size += 1 and, if decay(size), reset().
+ *   increment: +1 on every non-saturated cell of the 4 (one SWAR add on the word); if any
+ *   cell grew, size += 1 and, if decay(size), reset().
  *   estimate : min of the 4 cells.
  *   reset    : ones = popcount of the low counter bits over the table; every counter is
  *              halved (word >> 1 & 0x777...); size = (size >> 1) - (ones >> 2), saturating.
  *
- * Keys are 16 bytes (a u128 little-endian: the PLH's as_u128) or 8 bytes (u64 LE). Both
- * lengths hit XXH3's short-input paths (4..8 and 9..16 bytes), which read only 24 bytes
- * of the secret; we precompute those "bitflip" words per seed at creation and evaluate the
- * two paths directly, which keeps touch/count at a few ns of hashing. The test suite
- * checks them against libxxhash's XXH3_64bits_withSecret for random keys.
+ * One hash of a few multiplies replaces the reference's four XXH3 hashes, and one word its
+ * four random words: a touch or count of a cold key costs one cache miss instead of four
+ * (the Medium table is 4 MiB), and an increment is a dozen instructions. Table geometry,
+ * increment, estimate, reset and the decay policy are the reference's; only where a key's
+ * cells lie differs (measured: docs/perf/backends.md "Session 7").
  *
  * Locking: one kvbm__mutex of rank KVBM_RANK_TRACKER (a leaf) serialises writers (touch,
  * decay). count() is lock-free: the words are _Atomic and read with relaxed loads, so
@@ -35,9 +40,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-
-#define XXH_STATIC_LINKING_ONLY
-#include <xxhash.h>
 
 #include "internal.h"
 #include "kvbm/tracker.h"
@@ -56,9 +58,12 @@ struct kvbm_tracker {
     kvbm__sketch         sketch;
 };
 
-/* ---- XXH3 short-input paths with a seeded secret ------------------------------------ */
+/* ---- the key hash -------------------------------------------------------------------- */
 
 __extension__ typedef unsigned __int128 tlfu_u128;
+
+/* The second half of an 8-byte key (a u64 key is not the 16-byte key (k, 0)). */
+#define KEY8_TAG UINT64_C(0x6A09E667F3BCC908)
 
 static inline uint64_t rd64(const uint8_t *p)
 {
@@ -67,74 +72,26 @@ static inline uint64_t rd64(const uint8_t *p)
     return v;
 }
 
-static inline uint32_t rd32(const uint8_t *p)
+uint64_t kvbm__tinylfu_key_hash(uint64_t k0, uint64_t k1)
 {
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+    uint64_t x = k0 ^ k1 * UINT64_C(0x9E3779B97F4A7C15);
+    x = (x ^ (x >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
+    x = (x ^ (x >> 27)) * UINT64_C(0x94D049BB133111EB);
+    return x ^ (x >> 31);
 }
 
-static inline uint64_t rotl64(uint64_t x, int r) { return (x << r) | (x >> (64 - r)); }
-
-static inline uint64_t bswap64(uint64_t x) { return __builtin_bswap64(x); }
-
-static inline uint64_t xxh3_avalanche(uint64_t h)
+static inline uint64_t key_hash(const uint8_t *key, size_t len)
 {
-    h ^= h >> 37;
-    h *= UINT64_C(0x165667919E3779F9);
-    h ^= h >> 32;
-    return h;
-}
-
-static inline uint64_t xxh3_rrmxmx(uint64_t h, uint64_t len)
-{
-    h ^= rotl64(h, 49) ^ rotl64(h, 24);
-    h *= UINT64_C(0x9FB21C651E98DF25);
-    h ^= (h >> 35) + len;
-    h *= UINT64_C(0x9FB21C651E98DF25);
-    return h ^ (h >> 28);
-}
-
-/* XXH3_64bits_withSecret for a 16-byte input (9..16-byte path, seed 0), given the input
- * as its two little-endian 64-bit halves k0 = bytes 0..7, k1 = bytes 8..15. */
-static inline uint64_t xxh3_16w(uint64_t k0, uint64_t k1, uint64_t flip1, uint64_t flip2)
-{
-    uint64_t lo = k0 ^ flip1;
-    uint64_t hi = k1 ^ flip2;
-    tlfu_u128 p = (tlfu_u128)lo * hi;
-    uint64_t acc = 16 + bswap64(lo) + hi + ((uint64_t)p ^ (uint64_t)(p >> 64));
-    return xxh3_avalanche(acc);
-}
-
-/* XXH3_64bits_withSecret for an 8-byte input (4..8-byte path, seed 0). */
-static inline uint64_t xxh3_8(const uint8_t key[8], uint64_t flip)
-{
-    uint64_t in1 = rd32(key), in2 = rd32(key + 4);
-    uint64_t input64 = in2 + (in1 << 32);
-    return xxh3_rrmxmx(input64 ^ flip, 8);
-}
-
-void kvbm__tinylfu_secret(unsigned seed, uint8_t secret[KVBM_TLFU_SECRET_SIZE])
-{
-    XXH3_generateSecret_fromSeed(secret, (XXH64_hash_t)seed);
-}
-
-/* The four sketch hashes H_0..H_3 of the 16-byte key (k0, k1), computed directly. */
-static inline void key16_hash4(const kvbm__sketch *s, uint64_t k0, uint64_t k1, uint64_t h[4])
-{
-    for (unsigned i = 0; i < 4; i++) h[i] = xxh3_16w(k0, k1, s->flip16a[i], s->flip16b[i]);
-}
-
-uint64_t kvbm__tinylfu_hash(const kvbm__sketch *s, unsigned i, const uint8_t *key, size_t len)
-{
-    if (len == 16) return xxh3_16w(rd64(key), rd64(key + 8), s->flip16a[i], s->flip16b[i]);
-    return xxh3_8(key, s->flip8[i]);
+    return len == 16 ? kvbm__tinylfu_key_hash(rd64(key), rd64(key + 8))
+                     : kvbm__tinylfu_key_hash(rd64(key), KEY8_TAG);
 }
 
 /* ---- sketch ---------------------------------------------------------------------------- */
 
 /* The counter table. Tables of 2 MiB and more are 2 MiB-aligned and advised as huge pages
- * (transparent huge pages, where the kernel offers them for madvise()d ranges): every
- * touch and count reads four random words, and with 4 KiB pages a Medium (4 MiB) table
- * spans 1024 pages - beyond the first-level TLB, so most accesses also paid a TLB miss. */
+ * (transparent huge pages, where the kernel offers them for madvise()d ranges): with 4 KiB
+ * pages a Medium (4 MiB) table spans 1024 pages - beyond the first-level TLB, so most
+ * accesses also paid a TLB miss. */
 #define TABLE_HUGE (UINT64_C(2) << 20)
 
 static _Atomic uint64_t *table_alloc(size_t bytes)
@@ -178,19 +135,10 @@ kvbm_status kvbm__sketch_init(kvbm__sketch *s, uint64_t capacity, const kvbm_dec
         return KVBM_ENOMEM;
     }
     s->words = words;
-    s->mask = kvbm__is_pow2_u64(words) ? words - 1 : 0;
-    s->pow2 = kvbm__is_pow2_u64(words); /* words == 1 included: mask 0 */
     s->sample_size = kvbm__tinylfu_sample_size(capacity);
     if (decay != NULL) {
         s->decay = *decay;
         s->custom_decay = true;
-    }
-    for (unsigned i = 0; i < 4; i++) {
-        uint8_t secret[KVBM_TLFU_SECRET_SIZE];
-        kvbm__tinylfu_secret(i, secret);
-        s->flip16a[i] = rd64(secret + 24) ^ rd64(secret + 32);
-        s->flip16b[i] = rd64(secret + 40) ^ rd64(secret + 48);
-        s->flip8[i]   = rd64(secret + 8) ^ rd64(secret + 16);
     }
     return KVBM_OK;
 }
@@ -201,7 +149,7 @@ void kvbm__sketch_fini(kvbm__sketch *s)
     s->table = NULL;
 }
 
-void kvbm__sketch_reset(kvbm__sketch *s)
+__attribute__((cold)) void kvbm__sketch_reset(kvbm__sketch *s)
 {
     uint64_t ones = 0;
     for (uint64_t w = 0; w < s->words; w++) {
@@ -214,243 +162,77 @@ void kvbm__sketch_reset(kvbm__sketch *s)
     s->size = half > q ? (uint32_t)(half - q) : 0;
 }
 
-/* ---- per-thread memo of key hashes --------------------------------------------------
- * The four raw hashes of a key are pure functions of its bytes (the secrets derive from
- * the fixed seeds 0..3, identical for every tracker), so they can be remembered. A block
- * is typically touched when it is matched and counted when it is released into MultiLRU
- * (or counted, then touched on the next match): with the memo the second call skips the
- * four XXH3 computations. Two-way set associative (HMEMO_SETS sets, FIFO within a set), per
- * thread (no synchronisation), 16-byte keys only. The keys of a set share one cache line
- * and its hashes another. Every way always holds a real key with its real hashes (the
- * table starts filled with the all-zero key), so a hit - a full 16-byte key compare -
- * returns exactly what hashing would and no valid flag is needed. The table is allocated
- * at a thread's first use and freed at its exit; the TLS slot itself is one pointer
- * (initial-exec is safe for a pointer even when libkvbm.so is dlopen()ed).
- * (A direct-mapped memo of 512 keys missed ~22% of the time on a 128-block working set:
- * 128 keys in 512 slots collide that often, and a colliding pair evicts itself on every
- * touch/count round. A four-way variant (128 sets, round-robin) missed less on that chain
- * but cost the replay ~4%: half of its lookups miss, and a miss compares every way.) */
-#define HMEMO_SETS KVBM__TLFU_MEMO_SETS
-
-struct hmemo_keys { uint64_t k0[2], k1[2]; };  /* way 0 = most recently inserted */
-struct hmemo {
-    struct hmemo_keys keys[HMEMO_SETS];
-    uint64_t          h[HMEMO_SETS][2][4];
-};
-
-static _Thread_local struct hmemo *tl_hmemo __attribute__((tls_model("initial-exec")));
-static _Thread_local bool tl_hmemo_failed __attribute__((tls_model("initial-exec")));
-static pthread_key_t  hmemo_key;
-static pthread_once_t hmemo_once = PTHREAD_ONCE_INIT;
-static bool           hmemo_key_ok;
-
-static void hmemo_free(void *p)
+/* The word of key hash @h: (h * words) >> 64 (high bits of h). */
+static inline _Atomic uint64_t *word_of(const kvbm__sketch *s, uint64_t h)
 {
-    tl_hmemo = NULL;
-    tl_hmemo_failed = true; /* a destructor running later in this thread computes directly */
-    kvbm__free(p);
+    return s->table + (uint64_t)(((tlfu_u128)h * s->words) >> 64);
 }
 
-static void hmemo_init_key(void) { hmemo_key_ok = pthread_key_create(&hmemo_key, hmemo_free) == 0; }
+/* Row @i's counter: nibble 4i + (bits 2i..2i+1 of h) - one of the four in quarter i. */
+#define ROW_SHIFT(h, i) ((4u * (i) + (unsigned)(((h) >> (2u * (i))) & 3u)) * 4u)
 
-static __attribute__((noinline, cold)) struct hmemo *hmemo_alloc(const kvbm__sketch *s)
+/* Bit 0 of each of the key's four counters, for every value of the hash's low 8 bits (the
+ * four 2-bit row choices): one load instead of four variable shifts per touch. */
+#define SEL_(x) ((UINT64_C(1) << (4 * ((x) & 3))) | (UINT64_C(1) << (16 + 4 * (((x) >> 2) & 3))) | \
+                 (UINT64_C(1) << (32 + 4 * (((x) >> 4) & 3))) | (UINT64_C(1) << (48 + 4 * (((x) >> 6) & 3))))
+#define SEL4_(x)   SEL_(x), SEL_((x) + 1), SEL_((x) + 2), SEL_((x) + 3)
+#define SEL16_(x)  SEL4_(x), SEL4_((x) + 4), SEL4_((x) + 8), SEL4_((x) + 12)
+#define SEL64_(x)  SEL16_(x), SEL16_((x) + 16), SEL16_((x) + 32), SEL16_((x) + 48)
+static const uint64_t row_sel[256] = { SEL64_(0), SEL64_(64), SEL64_(128), SEL64_(192) };
+
+static inline uint64_t row_bits(uint64_t h) { return row_sel[h & 255]; }
+
+void kvbm__sketch_cells(const kvbm__sketch *s, uint64_t h, uint64_t word[4], unsigned shift[4])
 {
-    pthread_once(&hmemo_once, hmemo_init_key);
-    struct hmemo *m = hmemo_key_ok ? kvbm__aligned_alloc(64, sizeof *m) : NULL;
-    if (m != NULL) {
-        static const uint8_t zero[16];
-        uint64_t hz[4];
-        for (unsigned i = 0; i < 4; i++) hz[i] = kvbm__tinylfu_hash(s, i, zero, 16);
-        memset(m->keys, 0, sizeof m->keys);
-        for (unsigned set = 0; set < HMEMO_SETS; set++)
-            for (unsigned w = 0; w < 2; w++) memcpy(m->h[set][w], hz, sizeof hz);
-        if (pthread_setspecific(hmemo_key, m) != 0) {
-            kvbm__free(m);
-            m = NULL;
-        }
+    uint64_t w = (uint64_t)(word_of(s, h) - s->table);
+    for (unsigned i = 0; i < 4; i++) {
+        word[i] = w;
+        shift[i] = ROW_SHIFT(h, i);
     }
-    if (m == NULL) tl_hmemo_failed = true;
-    tl_hmemo = m;
-    return m;
 }
 
-/* The four hashes of a 16-byte key given as its LE halves (k0, k1): a pointer into the
- * thread's memo (most recent way of the key's set, valid until the next memo use on this
- * thread) or, without a memo, into @buf. Returning the memo's own words, rather than
- * copying them out, keeps a hit free of stack round trips. A PLH key is (lo, hi) itself. */
-/* Memo miss in both ways of @set: fresh hashes; the key becomes way 0 and the old way 0
- * way 1 (FIFO within a set: a hit does not reorder, so two keys sharing a set and used
- * alternately - a touch round, then a count round - both stay without any copying). Out
- * of line so that the hit path needs no saved registers. */
-static __attribute__((noinline)) const uint64_t *memo_fill(const kvbm__sketch *s, struct hmemo *m,
-                                                           unsigned set, uint64_t k0, uint64_t k1)
+/* Prefetch the word of key hash @h with write intent (for the increment). */
+static inline void prefetch_word(const kvbm__sketch *s, uint64_t h)
 {
-    struct hmemo_keys *ks = &m->keys[set];
-    uint64_t (*hs)[4] = m->h[set];
-    ks->k0[1] = ks->k0[0];
-    ks->k1[1] = ks->k1[0];
-    for (unsigned i = 0; i < 4; i++) hs[1][i] = hs[0][i];
-    ks->k0[0] = k0;
-    ks->k1[0] = k1;
-    key16_hash4(s, k0, k1, hs[0]);
-    return hs[0];
+    __builtin_prefetch((const void *)word_of(s, h), 1);
 }
 
-/* Memo set of a key: the top bits of a multiplicative hash of both halves. (The low bits
- * of lo ^ hi, used before, missed 15% of the time on a 128-block chain: PLHs of one
- * sequence share structure in their low bits.) */
-static inline unsigned hmemo_set(uint64_t k0, uint64_t k1)
+/* +1 on a key's four counters in one word, saturating at 15 (SWAR: a selected counter
+ * grows iff it is not 15, i.e. iff its complement has a bit set), then the size/decay
+ * step. Writers hold the lock. */
+static inline void increment_hash(kvbm__sketch *s, uint64_t h)
 {
-    return (unsigned)(((k0 ^ (k1 * UINT64_C(0x9E3779B97F4A7C15))) * UINT64_C(0xD6E8FEB86659FD93)) >> 56) &
-           (HMEMO_SETS - 1);
-}
-
-unsigned kvbm__tinylfu_memo_set(uint64_t k0, uint64_t k1) { return hmemo_set(k0, k1); }
-
-static __attribute__((noinline, cold)) const uint64_t *key16_hashes_slow(const kvbm__sketch *s,
-                                                                         uint64_t k0, uint64_t k1,
-                                                                         uint64_t buf[4])
-{
-    struct hmemo *m = tl_hmemo_failed ? NULL : hmemo_alloc(s);
-    if (m != NULL) return memo_fill(s, m, hmemo_set(k0, k1), k0, k1);
-    key16_hash4(s, k0, k1, buf);
-    return buf;
-}
-
-static inline const uint64_t *key16_hashes(const kvbm__sketch *s, uint64_t k0, uint64_t k1,
-                                           uint64_t buf[4])
-{
-    /* Until the first count() nothing can hit: every touched key is hashed once (a
-     * registration) or long after its last use (a match). Hash directly then - the memo's
-     * probe and fill cost twice the four hashes. */
-    if (!atomic_load_explicit(&((kvbm__sketch *)s)->counted, memory_order_relaxed)) {
-        key16_hash4(s, k0, k1, buf);
-        return buf;
-    }
-    struct hmemo *m = tl_hmemo;
-    if (KVBM_UNLIKELY(m == NULL)) return key16_hashes_slow(s, k0, k1, buf);
-    unsigned set = hmemo_set(k0, k1);
-    const struct hmemo_keys *ks = &m->keys[set];
-    if (KVBM_LIKELY(ks->k0[0] == k0 && ks->k1[0] == k1)) return m->h[set][0];
-    if (ks->k0[1] == k0 && ks->k1[1] == k1) return m->h[set][1];
-    return memo_fill(s, m, set, k0, k1);
-}
-
-/* A count() from now on: touches go through the memo so that the count of a key touched
- * shortly before (MultiLRU insert of a block matched or registered earlier) hits it. */
-static inline void sketch_note_count(const kvbm__sketch *s)
-{
-    _Atomic bool *c = &((kvbm__sketch *)s)->counted;
-    if (KVBM_UNLIKELY(!atomic_load_explicit(c, memory_order_relaxed)))
-        atomic_store_explicit(c, true, memory_order_relaxed);
-}
-
-/* key16_hashes for a key in bytes (16: through the memo; 8: hashed directly). */
-static inline const uint64_t *key_hashes(const kvbm__sketch *s, const uint8_t *key, size_t len,
-                                         uint64_t buf[4])
-{
-    if (len == 16) return key16_hashes(s, rd64(key), rd64(key + 8), buf);
-    for (unsigned i = 0; i < 4; i++) buf[i] = kvbm__tinylfu_hash(s, i, key, len);
-    return buf;
-}
-
-/* The table geometry, copied into locals: the compiler reloads fields of *s after every
- * atomic load otherwise. */
-typedef struct sketch_geom {
-    _Atomic uint64_t *table;
-    uint64_t          mask, words;
-    bool              pow2;
-} sketch_geom;
-
-static inline sketch_geom geom_of(const kvbm__sketch *s)
-{
-    sketch_geom g = { s->table, s->mask, s->words, s->pow2 };
-    return g;
-}
-
-/* The word holding the counter of hash @h: word = h mod words (a mask for power-of-two
- * tables), counter = h & 15. */
-static inline _Atomic uint64_t *cell_word(sketch_geom g, uint64_t h)
-{
-    return &g.table[KVBM_LIKELY(g.pow2) ? h & g.mask : h % g.words];
-}
-
-/* Prefetch the words of the cells @h with write intent (for the increment). */
-static inline void prefetch_cells(const kvbm__sketch *s, const uint64_t h[4])
-{
-    sketch_geom g = geom_of(s);
-    for (unsigned i = 0; i < 4; i++) __builtin_prefetch((const void *)cell_word(g, h[i]), 1);
-}
-
-/* Keep a key's four hashes @k (from key_hashes/key16_hashes, which may point into the
- * memo) in @h - they are its cells - and prefetch their words. The cells depend only on
- * the immutable table geometry, so trackers compute them before taking the lock. */
-static inline void keep_cells(const kvbm__sketch *s, const uint64_t *k, uint64_t h[4])
-{
-    if (k != h) memcpy(h, k, 4 * sizeof *h);
-    prefetch_cells(s, h);
-}
-
-/* +1 on the counter of hash @h unless it is saturated; true if it grew. */
-static inline bool cell_increment(sketch_geom g, uint64_t h)
-{
-    _Atomic uint64_t *w = cell_word(g, h);
-    unsigned shift = (unsigned)(h & 15) * 4;
+    _Atomic uint64_t *w = word_of(s, h);
+    uint64_t sel = row_bits(h);
     uint64_t v = atomic_load_explicit(w, memory_order_relaxed);
-    if (((v >> shift) & 15) == 15) return false;
-    atomic_store_explicit(w, v + (UINT64_C(1) << shift), memory_order_relaxed); /* writers hold the lock */
-    return true;
-}
-
-/* The counter of hash @h. */
-static inline uint32_t cell_value(sketch_geom g, uint64_t h)
-{
-    return (uint32_t)(atomic_load_explicit(cell_word(g, h), memory_order_relaxed) >> ((h & 15) * 4)) & 15;
-}
-
-/* +1 on a key's four cells given its hashes, then the size/decay step. No conservative
- * update: a cell hit twice gets +2 (the increments are separate statements, so the second
- * load sees the first store). */
-static inline void increment_hashes(kvbm__sketch *s, const uint64_t h[4])
-{
-    sketch_geom g = geom_of(s);
-    bool added = cell_increment(g, h[0]);
-    added |= cell_increment(g, h[1]);
-    added |= cell_increment(g, h[2]);
-    added |= cell_increment(g, h[3]);
-    if (!added) return;
+    uint64_t x = ~v & (sel * 15);
+    uint64_t grow = (x | x >> 1 | x >> 2 | x >> 3) & sel;
+    atomic_store_explicit(w, v + grow, memory_order_relaxed);
+    if (!grow) return;
     if (s->size < UINT32_MAX) s->size++;
     bool decay = s->custom_decay ? s->decay.should_decay(s->decay.ctx, s->size)
                                  : fixed_should_decay(s, s->size);
-    if (decay) kvbm__sketch_reset(s);
+    if (KVBM_UNLIKELY(decay)) kvbm__sketch_reset(s);
 }
 
-static inline uint32_t min4(uint32_t a, uint32_t b, uint32_t c, uint32_t d)
-{
-    a = a < b ? a : b;
-    c = c < d ? c : d;
-    return a < c ? a : c;
-}
+static inline uint32_t min2(uint32_t a, uint32_t b) { return a < b ? a : b; }
 
-/* min of a key's four cells, straight from its hashes. */
-static inline uint32_t estimate_hashes(const kvbm__sketch *s, const uint64_t h[4])
+/* min of a key's four counters. */
+static inline uint32_t estimate_hash(const kvbm__sketch *s, uint64_t h)
 {
-    sketch_geom g = geom_of(s);
-    return min4(cell_value(g, h[0]), cell_value(g, h[1]), cell_value(g, h[2]), cell_value(g, h[3]));
+    uint64_t v = atomic_load_explicit(word_of(s, h), memory_order_relaxed);
+    return min2(min2((uint32_t)(v >> ROW_SHIFT(h, 0)) & 15, (uint32_t)(v >> ROW_SHIFT(h, 1)) & 15),
+                min2((uint32_t)(v >> ROW_SHIFT(h, 2)) & 15, (uint32_t)(v >> ROW_SHIFT(h, 3)) & 15));
 }
 
 void kvbm__sketch_increment(kvbm__sketch *s, const uint8_t *key, size_t len)
 {
-    uint64_t h[4];
-    keep_cells(s, key_hashes(s, key, len, h), h);
-    increment_hashes(s, h);
+    increment_hash(s, key_hash(key, len));
 }
 
 uint32_t kvbm__sketch_estimate(const kvbm__sketch *s, const uint8_t *key, size_t len)
 {
-    uint64_t buf[4];
-    sketch_note_count(s);
-    return estimate_hashes(s, key_hashes(s, key, len, buf));
+    return estimate_hash(s, key_hash(key, len));
 }
 
 /* ---- trackers -------------------------------------------------------------------------- */
@@ -556,10 +338,10 @@ void kvbm_tracker_release(kvbm_tracker *t)
 static inline void tracker_touch(kvbm_tracker *t, const uint8_t *key, size_t len)
 {
     if (KVBM_LIKELY(t->kind == TRACKER_TINYLFU)) {
-        uint64_t h[4];
-        keep_cells(&t->sketch, key_hashes(&t->sketch, key, len, h), h); /* outside the lock */
+        uint64_t h = key_hash(key, len); /* outside the lock */
+        prefetch_word(&t->sketch, h);
         kvbm__lock(&t->lock);
-        increment_hashes(&t->sketch, h);
+        increment_hash(&t->sketch, h);
         kvbm__unlock(&t->lock);
     } else if (t->kind == TRACKER_CUSTOM) {
         uint8_t k16[16] = { 0 };
@@ -571,14 +353,12 @@ static inline void tracker_touch(kvbm_tracker *t, const uint8_t *key, size_t len
 static inline uint32_t tracker_count(kvbm_tracker *t, const uint8_t *key, size_t len)
 {
     if (KVBM_LIKELY(t->kind == TRACKER_TINYLFU)) {
-        /* Lock-free: relaxed loads of the 4 words. A concurrent touch is seen or not (as
-         * with the lock, in some order); a concurrent decay may be seen half-applied
-         * (some of the key's words halved, others not). Counts are estimates anyway, and
+        /* Lock-free: one relaxed load of the key's word. A concurrent touch is seen or not
+         * (as with the lock, in some order); a concurrent decay is seen before or after it
+         * halved that word. Counts are estimates anyway, and
          * this keeps the tracker mutex out of the store-lock critical section of MultiLRU
          * insert. Single-threaded results are exactly the locked ones. */
-        uint64_t buf[4];
-        sketch_note_count(&t->sketch);
-        return estimate_hashes(&t->sketch, key_hashes(&t->sketch, key, len, buf));
+        return estimate_hash(&t->sketch, key_hash(key, len));
     }
     if (t->kind == TRACKER_CUSTOM) {
         uint8_t k16[16] = { 0 };
@@ -609,11 +389,8 @@ void kvbm_tracker_touch(kvbm_tracker *t, kvbm_plh h)
 uint32_t kvbm_tracker_count(kvbm_tracker *t, kvbm_plh h)
 {
     if (t == NULL) return 0;
-    if (KVBM_LIKELY(t->kind == TRACKER_TINYLFU)) { /* the key is (lo, hi) LE: no bytes needed */
-        uint64_t buf[4];
-        sketch_note_count(&t->sketch);
-        return estimate_hashes(&t->sketch, key16_hashes(&t->sketch, h.lo, h.hi, buf));
-    }
+    if (KVBM_LIKELY(t->kind == TRACKER_TINYLFU)) /* the key is (lo, hi) LE: no bytes needed */
+        return estimate_hash(&t->sketch, kvbm__tinylfu_key_hash(h.lo, h.hi));
     uint8_t k[16];
     kvbm__store_le64(k, h.lo);
     kvbm__store_le64(k + 8, h.hi);
@@ -667,7 +444,7 @@ bool kvbm__tracker_sketch_info(kvbm_tracker *t, uint64_t *words, uint32_t *size,
     return true;
 }
 
-/* Batched touch: the cells of every key are computed and their words prefetched (with
+/* Batched touch: the cells of every key are computed and their word prefetched (with
  * write intent) outside the lock, then the increments are applied in key order under one
  * lock acquisition, so the batch's cache misses overlap instead of costing one round trip
  * per key; callers that have other work in between (kvbm__tracker_touch_prepare early,
@@ -681,24 +458,26 @@ bool kvbm__tracker_sketch_info(kvbm_tracker *t, uint64_t *words, uint32_t *size,
 
 void kvbm__tracker_touch_prepare(kvbm_tracker *t, kvbm_plh key, kvbm__touch_cells *cells)
 {
-    if (t != NULL && t->kind == TRACKER_TINYLFU)
-        keep_cells(&t->sketch, key16_hashes(&t->sketch, key.lo, key.hi, cells->h), cells->h);
+    if (t != NULL && t->kind == TRACKER_TINYLFU) {
+        cells->h = kvbm__tinylfu_key_hash(key.lo, key.hi);
+        prefetch_word(&t->sketch, cells->h);
+    }
 }
 
 void kvbm__tracker_cells(const kvbm_tracker *t, kvbm_plh key, kvbm__touch_cells *cells)
 {
     if (t == NULL || t->kind != TRACKER_TINYLFU) return;
-    key16_hash4(&t->sketch, key.lo, key.hi, cells->h);
+    cells->h = kvbm__tinylfu_key_hash(key.lo, key.hi);
 }
 
 void kvbm__tracker_prefetch_cells(const kvbm_tracker *t, const kvbm__touch_cells *cells)
 {
-    if (t != NULL && t->kind == TRACKER_TINYLFU) prefetch_cells(&t->sketch, cells->h);
+    if (t != NULL && t->kind == TRACKER_TINYLFU) prefetch_word(&t->sketch, cells->h);
 }
 
 uint32_t kvbm__tracker_count_cells(kvbm_tracker *t, kvbm_plh key, const kvbm__touch_cells *cells)
 {
-    if (t != NULL && KVBM_LIKELY(t->kind == TRACKER_TINYLFU)) return estimate_hashes(&t->sketch, cells->h);
+    if (t != NULL && KVBM_LIKELY(t->kind == TRACKER_TINYLFU)) return estimate_hash(&t->sketch, cells->h);
     return kvbm_tracker_count(t, key);
 }
 
@@ -708,7 +487,7 @@ void kvbm__tracker_touch_apply(kvbm_tracker *t, const kvbm_plh *keys,
     if (t == NULL || n == 0) return;
     if (KVBM_LIKELY(t->kind == TRACKER_TINYLFU)) {
         kvbm__lock(&t->lock);
-        for (size_t i = 0; i < n; i++) increment_hashes(&t->sketch, cells[i].h);
+        for (size_t i = 0; i < n; i++) increment_hash(&t->sketch, cells[i].h);
         kvbm__unlock(&t->lock);
     } else if (t->kind == TRACKER_CUSTOM) {
         for (size_t i = 0; i < n; i++) kvbm_tracker_touch(t, keys[i]);

@@ -9,21 +9,14 @@
 #include "internal.h"
 #include "kvbm/tracker.h"
 
-#define KVBM_TLFU_SECRET_SIZE 192
-
 /* The unlocked count-min sketch (see tinylfu.c for the layout). */
 typedef struct kvbm__sketch {
     _Atomic uint64_t *table;       /* written under the tracker lock; read lock-free by count */
     uint64_t          words;       /* max(1, capacity / 4) */
-    uint64_t          mask;        /* words - 1 when words is a power of two > 1, else 0 */
-    bool              pow2;        /* words is a power of two (1 included): word = h & mask */
     uint32_t          size;        /* effective increments since the last reset */
     uint32_t          sample_size; /* fixed decay threshold min(capacity*10, 2^32-1) */
     bool              custom_decay;
-    _Atomic bool      counted;     /* count() was used at least once: hash keys through the
-                                    * thread's memo (tinylfu.c, "per-thread memo") */
     kvbm_decay_policy decay;
-    uint64_t          flip16a[4], flip16b[4], flip8[4]; /* per-seed secret words */
 } kvbm__sketch;
 
 kvbm_status kvbm__sketch_init(kvbm__sketch *s, uint64_t capacity, const kvbm_decay_policy *decay);
@@ -34,31 +27,27 @@ void        kvbm__sketch_reset(kvbm__sketch *s);
 
 /* FixedDecayPolicy::from_capacity: min(capacity * 10 (saturating), 2^32 - 1). */
 uint32_t kvbm__tinylfu_sample_size(uint64_t capacity);
-/* The 192-byte XXH3 secret of seed i (XXH3_generateSecret_fromSeed). */
-void     kvbm__tinylfu_secret(unsigned seed, uint8_t secret[KVBM_TLFU_SECRET_SIZE]);
-/* Hash memo geometry (tests build keys that collide in one set). */
-#define KVBM__TLFU_MEMO_SETS 256u
-#define KVBM__TLFU_MEMO_WAYS 2u
-unsigned kvbm__tinylfu_memo_set(uint64_t k0, uint64_t k1);
-/* H_i(key) through the specialised short-input path (len 8 or 16). */
-uint64_t kvbm__tinylfu_hash(const kvbm__sketch *s, unsigned i, const uint8_t *key, size_t len);
+/* The key hash of a 16-byte key given as its LE halves (an 8-byte key k is (k, KEY8_TAG)). */
+uint64_t kvbm__tinylfu_key_hash(uint64_t k0, uint64_t k1);
+/* The four cells of key hash @h: table word index (the same for all four) and counter bit
+ * shift (row i in bits 16i..16i+15) (tests). */
+void     kvbm__sketch_cells(const kvbm__sketch *s, uint64_t h, uint64_t word[4], unsigned shift[4]);
 
 /* Two-phase touch, for callers with other work to overlap with the sketch's cache misses
  * (the registry's batched registration, the store's match): prepare computes a key's cells
- * into @cells and prefetches their words (no lock, no state change, any tracker kind);
+ * (its hash) into @cells and prefetches its word (no lock, no state change, any tracker kind);
  * apply then touches keys[0..n) in order, as n kvbm_tracker_touch calls would, given the
  * cells prepared for each (one tracker-lock acquisition; custom trackers receive their
  * touch callbacks, no-op trackers nothing). A batch of any size n. */
-typedef struct kvbm__touch_cells { uint64_t h[4]; } kvbm__touch_cells;
+typedef struct kvbm__touch_cells { uint64_t h; } kvbm__touch_cells; /* the key hash */
 void kvbm__tracker_touch_prepare(kvbm_tracker *t, kvbm_plh key, kvbm__touch_cells *cells);
 void kvbm__tracker_touch_apply(kvbm_tracker *t, const kvbm_plh *keys,
                                const kvbm__touch_cells *cells, size_t n);
 
-/* Cached cells. A key's four sketch hashes depend on the key only (fixed seeds), so a
- * caller that sees one key many times (the store, for MultiLRU: once per staged block) may
- * compute them once with kvbm__tracker_cells and pass them to the prepared-touch and
- * count calls below, which then neither hash nor probe the memo. Results are exactly
- * those of the key-based calls. kvbm__tracker_cells: TinyLFU only (other kinds: no-op);
+/* Cached cells. A key's sketch hash depends on the key only, so a caller that sees one key
+ * many times (the store, for MultiLRU: once per staged block) may compute it once with
+ * kvbm__tracker_cells and pass it to the prepared-touch and count calls below, which then
+ * do not hash. Results are exactly those of the key-based calls. kvbm__tracker_cells: TinyLFU only (other kinds: no-op);
  * lock-free, no state change. kvbm__tracker_prefetch_cells: prefetch the cells' words
  * (a hint; TinyLFU only). kvbm__tracker_count_cells: kvbm_tracker_count(t, key), using
  * @cells for a TinyLFU tracker (custom trackers get their count callback with @key;

@@ -1,8 +1,6 @@
 /* tests/tinylfu/test_tinylfu.c - TinyLFU sketch and trackers (10-core §4, §7.6). */
 #include <stdlib.h>
 
-#define XXH_STATIC_LINKING_ONLY
-#include <xxhash.h>
 
 #include "harness.h"
 #include "internal.h"
@@ -20,91 +18,65 @@ static void le64(uint8_t *p, uint64_t v) { kvbm__store_le64(p, v); }
 static void inc64(kvbm__sketch *s, uint64_t k) { uint8_t b[8]; le64(b, k); kvbm__sketch_increment(s, b, 8); }
 static uint32_t est64(const kvbm__sketch *s, uint64_t k) { uint8_t b[8]; le64(b, k); return kvbm__sketch_estimate(s, b, 8); }
 
-/* ---- the hash functions: seeded secrets and the short-input paths -------------------- */
+/* ---- the key hash and the blocked layout (issue 16; not the reference's) ---------------- */
 
-/* §4.2: seed 0 yields the default secret. With the default secret, XXH3_64bits_withSecret
- * equals XXH3_64bits for every input length. */
-KVBM_TEST(secret_seed0_is_default_secret)
+/* The key hash depends on both halves and tells an 8-byte key k from the 16-byte key (k, 0). */
+KVBM_TEST(key_hash_mixes_both_halves)
 {
-    uint8_t s0[KVBM_TLFU_SECRET_SIZE];
-    kvbm__tinylfu_secret(0, s0);
-    uint8_t data[300];
-    for (size_t i = 0; i < sizeof data; i++) data[i] = (uint8_t)(i * 31 + 7);
-    const size_t lens[] = { 0, 1, 3, 4, 8, 9, 16, 17, 64, 128, 129, 200, 240, 241, 300 };
-    for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++)
-        EXPECT_EQ_U64(XXH3_64bits_withSecret(data, lens[i], s0, sizeof s0), XXH3_64bits(data, lens[i]));
-    /* the published first bytes of XXH3's kSecret */
-    const uint8_t head[8] = { 0xb8, 0xfe, 0x6c, 0x39, 0x23, 0xa4, 0x4b, 0xbe };
-    EXPECT_EQ(memcmp(s0, head, 8), 0);
-}
-
-/* secret_i follows the custom-secret rule: per 16-byte lane, low u64 += i, high u64 -= i. */
-KVBM_TEST(secret_lanes_follow_seed_rule)
-{
-    uint8_t s0[KVBM_TLFU_SECRET_SIZE];
-    kvbm__tinylfu_secret(0, s0);
-    for (unsigned seed = 1; seed < 4; seed++) {
-        uint8_t si[KVBM_TLFU_SECRET_SIZE];
-        kvbm__tinylfu_secret(seed, si);
-        for (size_t lane = 0; lane < KVBM_TLFU_SECRET_SIZE / 16; lane++) {
-            uint64_t lo0 = 0, hi0 = 0, lo = 0, hi = 0;
-            for (int b = 7; b >= 0; b--) {
-                lo0 = lo0 << 8 | s0[16 * lane + (size_t)b];
-                hi0 = hi0 << 8 | s0[16 * lane + 8 + (size_t)b];
-                lo = lo << 8 | si[16 * lane + (size_t)b];
-                hi = hi << 8 | si[16 * lane + 8 + (size_t)b];
-            }
-            EXPECT_EQ_U64(lo, lo0 + seed);
-            EXPECT_EQ_U64(hi, hi0 - seed);
-        }
-        /* and XXH3 with a seed uses exactly this secret for long inputs (> 240 bytes) */
-        uint8_t data[512];
-        for (size_t i = 0; i < sizeof data; i++) data[i] = (uint8_t)(i ^ 0x5a);
-        EXPECT_EQ_U64(XXH3_64bits_withSecret(data, sizeof data, si, sizeof si),
-                      XXH3_64bits_withSeed(data, sizeof data, seed));
-    }
-}
-
-/* The specialised 8- and 16-byte paths equal libxxhash's XXH3_64bits_withSecret. */
-KVBM_TEST(short_paths_match_libxxhash)
-{
-    kvbm__sketch s = sk_new(100);
     uint64_t seed = test_seed();
     printf("seed=%" PRIu64 "\n", seed);
     uint64_t x = seed | 1;
     for (int n = 0; n < 2000; n++) {
-        uint8_t key[16];
-        for (int b = 0; b < 16; b++) {
-            x ^= x << 13; x ^= x >> 7; x ^= x << 17;
-            key[b] = (uint8_t)x;
-        }
-        if (n < 4) memset(key, n == 0 ? 0 : 0xFF, sizeof key);
-        for (unsigned i = 0; i < 4; i++) {
-            uint8_t secret[KVBM_TLFU_SECRET_SIZE];
-            kvbm__tinylfu_secret(i, secret);
-            ASSERT_EQ_U64(kvbm__tinylfu_hash(&s, i, key, 16), XXH3_64bits_withSecret(key, 16, secret, sizeof secret));
-            ASSERT_EQ_U64(kvbm__tinylfu_hash(&s, i, key, 8), XXH3_64bits_withSecret(key, 8, secret, sizeof secret));
-        }
+        x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+        uint64_t a = x, b = x * UINT64_C(0x2545F4914F6CDD1D);
+        uint64_t h = kvbm__tinylfu_key_hash(a, b);
+        ASSERT_EQ_U64(h, kvbm__tinylfu_key_hash(a, b)); /* a function of the key */
+        ASSERT_TRUE(h != kvbm__tinylfu_key_hash(a ^ 1, b));
+        ASSERT_TRUE(h != kvbm__tinylfu_key_hash(a, b ^ (UINT64_C(1) << 63)));
     }
+    kvbm__sketch s = sk_new(1 << 16);
+    inc64(&s, 5);
+    uint8_t k16[16] = { 5 };
+    EXPECT_EQ(kvbm__sketch_estimate(&s, k16, 16), 0u);
+    EXPECT_EQ(est64(&s, 5), 1u);
     kvbm__sketch_fini(&s);
 }
 
-/* Cell placement: word = H mod words (non power of two too), counter = H & 15. */
-KVBM_TEST(sketch_cells_follow_reference_layout)
+/* Geometry: the reference's max(1, capacity/4) words; a key's four cells are in one word,
+ * row i among the four counters of bits 16i..16i+15, so distinct. */
+KVBM_TEST(sketch_cells_follow_documented_layout)
 {
-    kvbm__sketch s = sk_new(100); /* 25 words: modulo path */
+    kvbm__sketch s = sk_new(100); /* 25 words: not a power of two */
     EXPECT_EQ_U64(s.words, 25u);
+    kvbm__sketch t = sk_new(3);
+    EXPECT_EQ_U64(t.words, 1u);
+    kvbm__sketch_fini(&t);
     uint8_t key[16] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16 };
     kvbm__sketch_increment(&s, key, 16);
+    uint64_t w[4];
+    unsigned sh[4];
+    kvbm__sketch_cells(&s, kvbm__tinylfu_key_hash(0x0807060504030201u, 0x100f0e0d0c0b0a09u), w, sh);
     uint64_t expect[25] = { 0 };
     for (unsigned i = 0; i < 4; i++) {
-        uint64_t h = kvbm__tinylfu_hash(&s, i, key, 16);
-        uint64_t *w = &expect[h % 25];
-        unsigned sh = (unsigned)(h & 15) * 4;
-        if (((*w >> sh) & 15) < 15) *w += UINT64_C(1) << sh;
+        EXPECT_EQ_U64(w[i], w[0]);
+        EXPECT_EQ(sh[i] / 16, i);
+        EXPECT_EQ(sh[i] % 4, 0u);
+        expect[w[i]] += UINT64_C(1) << sh[i];
     }
-    for (int w = 0; w < 25; w++) EXPECT_EQ_U64(s.table[w], expect[w]);
+    for (int i = 0; i < 25; i++) EXPECT_EQ_U64(s.table[i], expect[i]);
     EXPECT_EQ(s.size, 1u);
+    /* saturation per counter: the other three keep counting */
+    for (int n = 0; n < 20; n++) kvbm__sketch_increment(&s, key, 16);
+    EXPECT_EQ(kvbm__sketch_estimate(&s, key, 16), 15u);
+    EXPECT_EQ_U64(s.table[w[0]], 15 * expect[w[0]]);
+    EXPECT_EQ(s.size, 15u); /* increments that grew no cell do not count */
+    /* words are used evenly: 25000 keys over 25 words */
+    unsigned per_word[25] = { 0 };
+    for (uint64_t k = 0; k < 25000; k++) {
+        kvbm__sketch_cells(&s, kvbm__tinylfu_key_hash(k, 0), w, sh);
+        per_word[w[0]]++;
+    }
+    for (int i = 0; i < 25; i++) EXPECT_TRUE(per_word[i] > 850 && per_word[i] < 1150);
     kvbm__sketch_fini(&s);
 }
 
@@ -678,33 +650,15 @@ KVBM_TEST(cached_cells_equal_key_based_calls)
     kvbm_tracker *custom = NULL, *noop = NULL;
     ASSERT_OK(kvbm_tracker_create_custom(&ops, &l, &custom));
     ASSERT_OK(kvbm_noop_tracker_create(&noop));
-    kvbm__touch_cells c = { { 7, 7, 7, 7 } };
+    kvbm__touch_cells c = { 7 };
     kvbm__tracker_cells(custom, keys[0], &c);
     kvbm__tracker_cells(noop, keys[0], &c);
     kvbm__tracker_cells(NULL, keys[0], &c);
-    for (int i = 0; i < 4; i++) EXPECT_EQ(c.h[i], 7u);
+    EXPECT_EQ_U64(c.h, 7u);
     EXPECT_EQ(kvbm__tracker_count_cells(custom, keys[0], &c), 0u);
     EXPECT_EQ(kvbm__tracker_count_cells(noop, keys[0], &c), 0u);
     EXPECT_EQ(kvbm__tracker_count_cells(NULL, keys[0], &c), 0u);
     EXPECT_EQ(l.n, 0); /* counting touches nothing */
     kvbm_tracker_release(custom);
     kvbm_tracker_release(noop);
-}
-
-/* Touches alone hash directly; the first count() switches the tracker to the memo (the
- * flag is per tracker, sticky). Both modes count the same. */
-KVBM_TEST(memo_engages_at_first_count)
-{
-    kvbm_tracker *t = NULL;
-    ASSERT_OK(kvbm_tinylfu_create(4096, NULL, &t));
-    const kvbm__sketch *s = kvbm__tracker_sketch(t);
-    kvbm_plh h = { 9, 10 };
-    kvbm_tracker_touch(t, h);
-    kvbm_tracker_touch_many(t, &h, 1);
-    EXPECT_FALSE(atomic_load(&s->counted));
-    EXPECT_EQ(kvbm_tracker_count(t, h), 2u);
-    EXPECT_TRUE(atomic_load(&s->counted));
-    kvbm_tracker_touch(t, h);
-    EXPECT_EQ(kvbm_tracker_count(t, h), 3u);
-    kvbm_tracker_release(t);
 }

@@ -210,8 +210,10 @@ KVBM_TEST(bench_csv)
 {
     int rc = kvbm("bench --format csv --quick --groups alloc_register_cycle --backends lru --sizes 8");
     EXPECT_EQ(rc, 0);
-    EXPECT_TRUE(strncmp(out_buf, "group,backend,n,median_ns\n", 26) == 0);
+    EXPECT_TRUE(strncmp(out_buf, "group,backend,n,median_ns,tracker\n", 34) == 0);
     EXPECT_STR_CONTAINS(out_buf, "alloc_register_cycle,lru,8,");
+    EXPECT_TRUE(strstr(out_buf, ",1\n") != NULL); /* default: the reference's setup */
+    EXPECT_TRUE(strstr(out_buf, ",0\n") == NULL);
     EXPECT_EQ(kvbm("bench --format xml"), 2);
     EXPECT_EQ(kvbm("bench --backends nope"), 2);
     EXPECT_EQ(kvbm("bench --samples 0"), 2);
@@ -223,6 +225,53 @@ KVBM_TEST(bench_csv)
     const char *table_end = strstr(out_buf, "reference: "), *msg = strstr(out_buf, "kvbm: bench: bulk_drop multi-lru");
     ASSERT_TRUE(table_end != NULL && msg != NULL);
     EXPECT_TRUE(msg > table_end);
+    EXPECT_EQ(kvbm("bench --tracker sometimes"), 2);
+}
+
+/* The tracker-less setup stays available, and the table says which setup ran and prints a
+ * speedup against the reference only for equal work. */
+KVBM_TEST(bench_tracker_setups)
+{
+    EXPECT_EQ(kvbm("bench --format csv --quick --tracker auto --groups bulk_drop "
+                   "--backends lru,multi_lru --sizes 8"), 0);
+    EXPECT_STR_CONTAINS(out_buf, "bulk_drop,lru,8,");
+    EXPECT_TRUE(strstr(out_buf, ",0\n") != NULL);  /* lru: no tracker */
+    EXPECT_TRUE(strstr(out_buf, ",1\n") != NULL);  /* multi_lru needs one */
+    EXPECT_EQ(kvbm("bench --quick --groups bulk_drop --backends lru --sizes 8"), 0);
+    EXPECT_STR_CONTAINS(out_buf, "setup: tracker always");
+    EXPECT_STR_CONTAINS(out_buf, "945"); /* reference bulk_drop lru 8, shown for equal work */
+    EXPECT_EQ(kvbm("bench --quick --tracker auto --groups bulk_drop --backends lru --sizes 8"), 0);
+    EXPECT_STR_CONTAINS(out_buf, "setup: tracker auto");
+    EXPECT_TRUE(strstr(out_buf, " 945 ") == NULL);
+}
+
+/* --threads 2: four configurations; one thread on one manager replays both halves in order,
+ * which is exactly the plain replay (same hit rate); bad combinations are usage errors. */
+KVBM_TEST(two_thread_replay)
+{
+    EXPECT_EQ(kvbm("replay --backend lru --format json"), 0);
+    char *v = strstr(out_buf, "\"hit_rate\":");
+    ASSERT_TRUE(v != NULL);
+    double hit = strtod(v + 11, NULL);
+    EXPECT_TRUE(hit > 0.0 && hit < 1.0);
+    char want[64];
+    snprintf(want, sizeof want, "one-manager         1 ");
+    EXPECT_EQ(kvbm("replay --threads 2 --backend lru --repeat 2"), 0);
+    EXPECT_STR_CONTAINS(out_buf, want);
+    EXPECT_STR_CONTAINS(out_buf, "one-manager         2 ");
+    EXPECT_STR_CONTAINS(out_buf, "two-managers        1 ");
+    EXPECT_STR_CONTAINS(out_buf, "two-managers        2 ");
+    char *row = strstr(out_buf, want);
+    ASSERT_TRUE(row != NULL);
+    snprintf(want, sizeof want, " %.2f%% ", 100 * hit);
+    char *eol = strchr(row, '\n');
+    ASSERT_TRUE(eol != NULL);
+    *eol = '\0';
+    EXPECT_STR_CONTAINS(row, want);
+    EXPECT_EQ(kvbm("replay --threads 3"), 2);
+    EXPECT_EQ(kvbm("replay --threads 2 --format csv"), 2);
+    EXPECT_EQ(kvbm("replay --threads 2 --sweep 64,128"), 2);
+    EXPECT_EQ(kvbm("replay --threads 2 --capacity 1"), 1);
 }
 
 KVBM_TEST(sweep_writes_csv_and_svg)

@@ -172,23 +172,13 @@ const char *cli_replay_step_name(int step)
     return step >= 0 && step < CLI_STEP_COUNT ? step_names[step] : "?";
 }
 
-typedef struct run_counts {
-    uint64_t requests, blocks_requested, blocks_hit, no_room_requests, no_room_blocks;
-    uint64_t evictions, allocations, allocations_from_reset, registrations, duplicate_blocks;
-} run_counts;
+typedef cli_replay_counts run_counts;
+typedef cli_replay_work work;
 
-typedef struct work {
-    kvbm_block    **blocks; /* handles held by the current request, position order */
-    kvbm_block    **rev;    /* the same, reversed (tail-first release) */
-    kvbm_mutable  **muts;
-    kvbm_complete **comps;
-} work;
-
-static int make_manager(const cli_replay_config *cfg, uint32_t block_size, kvbm_manager **out,
-                        char *err, size_t errlen)
+int cli_replay_make_registry(const cli_replay_config *cfg, kvbm_registry **out, char *err,
+                             size_t errlen)
 {
     kvbm_tracker *tr = NULL;
-    kvbm_registry *reg = NULL;
     kvbm_status st = KVBM_OK;
     switch (cfg->tracker) {
     case CLI_TRACKER_MEDIUM: st = kvbm_tinylfu_create_preset(KVBM_TRACKER_MEDIUM, &tr); break;
@@ -201,34 +191,48 @@ static int make_manager(const cli_replay_config *cfg, uint32_t block_size, kvbm_
         return cli_fail(err, errlen, "cannot create the TinyLFU tracker: %s", kvbm_strerror(st));
     kvbm_registry_config rc = KVBM_REGISTRY_CONFIG_INIT;
     rc.tracker = tr;
-    st = kvbm_registry_create(&rc, &reg);
+    st = kvbm_registry_create(&rc, out);
     kvbm_tracker_release(tr); /* the registry holds its own reference */
     if (st != KVBM_OK)
         return cli_fail(err, errlen, "cannot create the registry: %s", kvbm_strerror(st));
+    return 0;
+}
+
+int cli_replay_make_manager(const cli_replay_config *cfg, uint64_t capacity, uint32_t block_size,
+                            kvbm_registry *reg, kvbm_manager **out, char *err, size_t errlen)
+{
     kvbm_manager_config mc = KVBM_MANAGER_CONFIG_INIT;
     mc.registry = reg;
-    mc.block_count = cfg->capacity;
+    mc.block_count = capacity;
     mc.block_size = block_size;
     mc.duplication_policy = KVBM_DUP_ALLOW;
-    if ((unsigned)cfg->backend >= CLI_BACKEND_COUNT) {
-        kvbm_registry_release(reg);
+    if ((unsigned)cfg->backend >= CLI_BACKEND_COUNT)
         return cli_fail(err, errlen, "unknown backend %d", (int)cfg->backend);
-    }
     mc.backend = choices[cfg->backend].backend;
     mc.lineage_eviction = choices[cfg->backend].eviction;
     mc.metrics_label = "replay";
     kvbm_clear_last_error();
-    st = kvbm_manager_create(&mc, out);
-    kvbm_registry_release(reg); /* the manager holds its own reference */
+    kvbm_status st = kvbm_manager_create(&mc, out);
     if (st != KVBM_OK) {
         /* the library's detail message, or the status text when it left none */
         const char *detail = kvbm_last_error();
         cli_fail(err, errlen, "cannot create a %s manager with %llu blocks: %s",
-                 cli_backend_name(cfg->backend), (unsigned long long)cfg->capacity,
+                 cli_backend_name(cfg->backend), (unsigned long long)capacity,
                  detail[0] ? detail : kvbm_strerror(st));
         return st == KVBM_ECONFIG || st == KVBM_EINVAL ? -2 : -1;
     }
     return 0;
+}
+
+/* A registry and a manager of cfg->capacity blocks on it (the manager holds the registry). */
+static int make_manager(const cli_replay_config *cfg, uint32_t block_size, kvbm_manager **out,
+                        char *err, size_t errlen)
+{
+    kvbm_registry *reg = NULL;
+    if (cli_replay_make_registry(cfg, &reg, err, errlen) != 0) return -1;
+    int rc = cli_replay_make_manager(cfg, cfg->capacity, block_size, reg, out, err, errlen);
+    kvbm_registry_release(reg); /* the manager holds its own reference */
+    return rc;
 }
 
 static int release_held(work *w, size_t n, cli_release_order order)
@@ -244,9 +248,9 @@ static int release_held(work *w, size_t n, cli_release_order order)
 #define STEP(k) do { if (steps != NULL) { uint64_t now_ = cli_now_ns();           \
                                           steps[k] += now_ - last; last = now_; } } while (0)
 
-static int replay_once(kvbm_manager *m, const cli_replay_hashed *h, cli_release_order order,
-                       work *w, run_counts *c, uint64_t *ns, uint64_t *cpu_ns, uint64_t *steps,
-                       char *err, size_t errlen)
+int cli_replay_once(kvbm_manager *m, const cli_replay_hashed *h, cli_release_order order,
+                    work *w, run_counts *c, uint64_t *ns, uint64_t *cpu_ns, uint64_t *steps,
+                    char *err, size_t errlen)
 {
     const uint32_t bs = h->block_size;
     memset(c, 0, sizeof *c);
@@ -341,7 +345,7 @@ int cli_replay_run(const cli_replay_hashed *h, const cli_replay_config *cfg,
         run_counts c;
         if ((rc = make_manager(cfg, h->block_size, &m, err, errlen)) != 0) goto out;
         rc = -1;
-        int ok = replay_once(m, h, cfg->release_order, &w, &c, &times[i], &cpus[i],
+        int ok = cli_replay_once(m, h, cfg->release_order, &w, &c, &times[i], &cpus[i],
                              cfg->breakdown ? steps[i] : NULL, err, errlen);
         if (ok == 0) {
             uint64_t avail = kvbm_manager_available_blocks(m);

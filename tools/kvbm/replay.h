@@ -24,7 +24,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kvbm/manager.h"
 #include "kvbm/plh.h"
+#include "kvbm/registry.h"
 #include "trace.h"
 
 typedef enum cli_backend {
@@ -130,5 +132,36 @@ typedef struct cli_replay_result {
  */
 int cli_replay_run(const cli_replay_hashed *h, const cli_replay_config *cfg,
                     cli_replay_result *res, char *err, size_t errlen);
+
+/* ---- building blocks shared with the two-thread replay (replay_mt.c) ---------------- */
+
+/* Per-pass counts of one replay pass (evictions .. duplicate_blocks come from the manager's
+ * metrics: with two threads on one manager they are the manager's totals). */
+typedef struct cli_replay_counts {
+    uint64_t requests, blocks_requested, blocks_hit, no_room_requests, no_room_blocks;
+    uint64_t evictions, allocations, allocations_from_reset, registrations, duplicate_blocks;
+} cli_replay_counts;
+
+/* Scratch arrays of one replaying thread, each of at least max_len entries. */
+typedef struct cli_replay_work {
+    kvbm_block    **blocks; /* handles held by the current request, position order */
+    kvbm_block    **rev;    /* the same, reversed (tail-first release) */
+    kvbm_mutable  **muts;
+    kvbm_complete **comps;
+} cli_replay_work;
+
+/* The replay model's registry (cfg->tracker) and a manager of @capacity blocks on @reg
+ * (cfg->backend, duplication Allow). 0, or -1 with @err set. The caller releases both. */
+int cli_replay_make_registry(const cli_replay_config *cfg, kvbm_registry **out, char *err,
+                              size_t errlen);
+int cli_replay_make_manager(const cli_replay_config *cfg, uint64_t capacity, uint32_t block_size,
+                             kvbm_registry *reg, kvbm_manager **out, char *err, size_t errlen);
+
+/* One pass of the request loop over @h on @m (thread-safe for distinct @w and @c: several
+ * threads may replay on one manager). *@ns / *@cpu_ns: wall and thread CPU time; @steps
+ * (NULL: off) accumulates per call kind. 0, or -1 with @err set. */
+int cli_replay_once(kvbm_manager *m, const cli_replay_hashed *h, cli_release_order order,
+                     cli_replay_work *w, cli_replay_counts *c, uint64_t *ns, uint64_t *cpu_ns,
+                     uint64_t *steps, char *err, size_t errlen);
 
 #endif /* CLI_REPLAY_H */

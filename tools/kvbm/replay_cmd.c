@@ -10,6 +10,7 @@
 #include "options.h"
 #include "format.h"
 #include "replay.h"
+#include "replay_mt.h"
 #include "sweep.h"
 #include "synth.h"
 #include "trace.h"
@@ -38,6 +39,7 @@ typedef struct replay_opts {
     int                progress;      /* -1 auto, 0 off, 1 on */
     cli_tracker        tracker;
     int                breakdown;
+    uint64_t           threads;       /* 1, or 2: the two-thread replay (replay_mt.c) */
 } replay_opts;
 
 #define R (&cli_replay_command)
@@ -124,6 +126,10 @@ static const cli_option replay_options[] = {
       CLI_OPT_FN, 0, 0, 0, set_tracker },
     { "--breakdown", NULL, NULL, "also time match/allocate/stage/register/release",
       CLI_OPT_FLAG, OFF(breakdown), 1, 0, NULL },
+    { "--threads", NULL, "N", "1 (default) or 2: the two halves of the trace on one manager\n"
+      "and on two managers (capacity/2 each) sharing a registry,\n"
+      "two threads against one thread doing both halves",
+      CLI_OPT_U64, OFF(threads), 1, 2, NULL },
     { "--sweep", NULL, "LIST", "capacities: A,B,C or A..B (doubling) or A..B:STEP;\nruns every backend (or --backend) at each capacity",
       CLI_OPT_STR, OFF(sweep), 0, 0, NULL },
     { "--out", NULL, "PREFIX", "with --sweep: also write PREFIX.csv and PREFIX.svg",
@@ -173,6 +179,8 @@ static int parse_opts(int argc, char **argv, replay_opts *o, bool *help)
     if (o->tracker == CLI_TRACKER_NONE && !o->all_backends && o->backend == CLI_MULTI_LRU)
         return cli_usage_error(R, "multi-lru needs a frequency tracker (not --tracker none)");
     if (o->out_prefix != NULL && o->sweep == NULL) return cli_usage_error(R, "--out needs --sweep");
+    if (o->threads == 2 && (o->sweep != NULL || o->format != CLI_FORMAT_TABLE || o->breakdown))
+        return cli_usage_error(R, "--threads 2 prints its own table: no --sweep, --format or --breakdown");
     if (o->out_prefix != NULL) {
         if ((rc = check_writable(o->out_prefix, "csv")) != 0) return rc;
         if ((rc = check_writable(o->out_prefix, "svg")) != 0) return rc;
@@ -200,7 +208,7 @@ int cli_cmd_replay(int argc, char **argv)
 {
     replay_opts o = { NULL, 0, true, CLI_LINEAGE, 4, CLI_RELEASE_REVERSE, 1,
                       CLI_FORMAT_TABLE, CLI_TRACE_STOP, CLI_SYNTH_CONFIG_INIT, 0, NULL,
-                      NULL, -1, CLI_TRACKER_MEDIUM, 0 };
+                      NULL, -1, CLI_TRACKER_MEDIUM, 0, 1 };
     bool help = false;
     int rc = parse_opts(argc, argv, &o, &help);
     if (rc != 0) return rc;
@@ -255,6 +263,20 @@ int cli_cmd_replay(int argc, char **argv)
 
     res = calloc(nb * ncaps, sizeof *res);
     if (res == NULL) { cli_errorf(0, "out of memory"); goto out; }
+    if (o.threads == 2) {
+        for (size_t b = 0; b < nb; b++) {
+            cli_replay_config cfg = { backends[b], caps[0], o.order, (uint32_t)o.repeat, o.tracker, false };
+            cli_replay_mt_result mt[CLI_REPLAY_MT_CONFIGS];
+            int mrc = cli_replay_run_mt(&h, &cfg, mt, err, sizeof err);
+            if (mrc != 0) {
+                rc = cli_errorf(mrc == -2 ? CLI_EXIT_USAGE : CLI_EXIT_ERROR, "%s", err);
+                goto out;
+            }
+            cli_replay_mt_print(stdout, t.name, &cfg, mt);
+        }
+        rc = fflush(stdout) == 0 ? CLI_EXIT_OK : cli_errorf(CLI_EXIT_ERROR, "cannot write output");
+        goto out;
+    }
     bool show = o.progress == 1 || (o.progress == -1 && o.sweep != NULL && isatty(STDERR_FILENO));
     int srun = cli_sweep_run(&h, caps, ncaps, backends, nb, o.order, (uint32_t)o.repeat, o.tracker,
                              o.breakdown != 0, show ? stderr : NULL, res, err, sizeof err);

@@ -1,9 +1,7 @@
-/* tests/tinylfu/test_tinylfu_memo.c - the per-thread hash memo is invisible: estimates are
- * identical whether keys hit the memo, collide in it, or are hashed by a fresh thread.
- * Keys come in groups of eight that fall in the same memo set (more than its ways); the second
- * run applies the same touches in another order. Sketch
- * increments commute (no decay happens at this volume: 4096-entry sketch, sample size
- * 40960), so any wrong memo hit shows up as a count mismatch. */
+/* tests/tinylfu/test_tinylfu_shadow.c - the sketch counts what its documented layout says:
+ * estimates are identical on a fresh thread with the touches in another order (sketch
+ * increments commute; no decay happens at this volume: 4096-entry sketch, sample size
+ * 40960), and every touch and count matches a shadow table built from kvbm__sketch_cells. */
 #include <pthread.h>
 #include <stdlib.h>
 
@@ -13,29 +11,10 @@
 #include "kvbm/tracker.h"
 #include "tinylfu/tinylfu_int.h"
 
-#define NKEYS 4096 /* far more than the memo's entries: forces collisions and evictions */
+#define NKEYS 4096 /* as many keys as the sketch has entries: lines collide */
 
-/* Key number n of memo set @set: the n-th candidate (lo = a multiple of a large odd
- * constant, hi = set) that the memo maps to @set. */
-static kvbm_plh key_in_set(unsigned set, unsigned n)
-{
-    kvbm_plh h = { (uint64_t)set, 0 };
-    for (uint64_t c = 1;; c++) {
-        h.lo = c * UINT64_C(0x9e3779b97f4a7c15);
-        if (kvbm__tinylfu_memo_set(h.lo, h.hi) == set && n-- == 0) return h;
-    }
-}
-
-static kvbm_plh keys[NKEYS];
-
-/* Groups of eight consecutive keys share a memo set (more than its ways). */
-static kvbm_plh key_of(uint64_t i) { return keys[i]; }
-
-static void make_keys(void)
-{
-    for (uint64_t i = 0; i < NKEYS; i++)
-        keys[i] = key_in_set((unsigned)((i / 8) % KVBM__TLFU_MEMO_SETS), (unsigned)(i % 8 + 8 * (i / 8 / KVBM__TLFU_MEMO_SETS)));
-}
+/* Structured keys (PLHs of one sequence share bits; these share most of theirs). */
+static kvbm_plh key_of(uint64_t i) { return (kvbm_plh){ i * UINT64_C(0x9e3779b97f4a7c15), i & 7 }; }
 
 /* Touch keys with a pattern that mixes single and batched touches, then read every count. */
 static void workload(kvbm_tracker *t, uint32_t *counts, bool reversed)
@@ -68,14 +47,11 @@ static void *fresh_thread(void *arg)
     return NULL;
 }
 
-KVBM_TEST(hash_memo_is_transparent_across_threads_and_collisions)
+KVBM_TEST(counts_are_the_same_across_threads_and_orders)
 {
     uint32_t *a = calloc(NKEYS, sizeof *a), *b = calloc(NKEYS, sizeof *b);
     ASSERT_TRUE(a != NULL && b != NULL);
-    make_keys();
-    for (uint64_t i = 0; i < 16; i++) /* the premise: groups of eight per set */
-        ASSERT_EQ(kvbm__tinylfu_memo_set(key_of(i).lo, key_of(i).hi), kvbm__tinylfu_memo_set(key_of(i & ~7u).lo, key_of(i & ~7u).hi));
-    /* warm this thread's memo with unrelated keys first */
+    /* touch an unrelated tracker on this thread first (per-thread state would show) */
     kvbm_tracker *warm = NULL;
     ASSERT_OK(kvbm_tinylfu_create(1 << 12, NULL, &warm));
     for (uint64_t i = 0; i < NKEYS; i++) kvbm_tracker_touch(warm, (kvbm_plh){ i, i + 1000000 });
@@ -101,42 +77,42 @@ KVBM_TEST(hash_memo_is_transparent_across_threads_and_collisions)
     free(b);
 }
 
-/* The memo is set associative. Keys come in groups of eight that fall in one memo set
- * (more than its ways), group 0 holds the all-zero key (the memo's initial content), and
- * every touch and count is checked against a shadow table maintained with hashes computed
- * directly (no memo): the whole table after every touch, and each count. The tracker is
- * counted first, so that touches go through the memo too. */
+/* Every touch and count against a shadow table maintained from kvbm__sketch_cells (the
+ * documented layout): the whole table after every touch, and each count. 64 keys in 1024
+ * words and, second, in 8 words, so that keys share words and cells; the all-zero key is
+ * one of them. */
 static kvbm_plh group_key(uint64_t i)
 {
-    if (i == 0) return (kvbm_plh){ 0, 0 };
-    unsigned set0 = kvbm__tinylfu_memo_set(0, 0);
-    unsigned set = (unsigned)(set0 + i / 8) % KVBM__TLFU_MEMO_SETS;
-    return key_in_set(set, (unsigned)(i % 8));
+    return i == 0 ? (kvbm_plh){ 0, 0 } : key_of(i);
 }
 
 static void shadow_cells(const kvbm__sketch *s, kvbm_plh h, uint64_t w[4], unsigned sh[4])
 {
-    uint8_t k[16];
-    kvbm__store_le64(k, h.lo);
-    kvbm__store_le64(k + 8, h.hi);
-    for (unsigned i = 0; i < 4; i++) {
-        uint64_t x = kvbm__tinylfu_hash(s, i, k, 16);
-        w[i] = x % s->words;
-        sh[i] = (unsigned)(x & 15) * 4;
+    kvbm__sketch_cells(s, kvbm__tinylfu_key_hash(h.lo, h.hi), w, sh);
+    for (unsigned i = 0; i < 4; i++) { /* one word, row i in quarter i */
+        ASSERT_TRUE(w[i] == w[0]);
+        ASSERT_TRUE(sh[i] / 16 == i);
     }
 }
 
-KVBM_TEST(hash_memo_sets_match_direct_hashing)
+static bool never_decay(void *ctx, uint32_t n)
 {
-    enum { N = 64, WORDS = 1024 };
+    (void)ctx;
+    (void)n;
+    return false;
+}
+
+static void shadow_run(uint64_t WORDS)
+{
+    enum { N = 64 };
     kvbm_tracker *t = NULL;
-    ASSERT_OK(kvbm_tinylfu_create(WORDS * 4, NULL, &t));
+    kvbm_decay_policy nodecay = { never_decay, NULL };
+    ASSERT_OK(kvbm_tinylfu_create(WORDS * 4, &nodecay, &t));
     const kvbm__sketch *s = kvbm__tracker_sketch(t);
     ASSERT_TRUE(s != NULL);
     ASSERT_EQ_U64(s->words, WORDS);
     uint64_t *shadow = calloc(WORDS, sizeof *shadow);
     ASSERT_TRUE(shadow != NULL);
-    (void)kvbm_tracker_count(t, group_key(1)); /* memo on */
     uint64_t rng = 12345;
     size_t mismatches = 0;
     for (unsigned step = 0; step < 4000; step++) {
@@ -149,7 +125,7 @@ KVBM_TEST(hash_memo_sets_match_direct_hashing)
             kvbm_tracker_touch(t, h);
             for (unsigned i = 0; i < 4; i++)
                 if (((shadow[w[i]] >> sh[i]) & 15) < 15) shadow[w[i]] += UINT64_C(1) << sh[i];
-            for (unsigned x = 0; x < WORDS; x++)
+            for (uint64_t x = 0; x < WORDS; x++)
                 if (atomic_load(&s->table[x]) != shadow[x]) mismatches++;
         } else {
             uint32_t want = 15;
@@ -164,4 +140,10 @@ KVBM_TEST(hash_memo_sets_match_direct_hashing)
     EXPECT_GT(kvbm_tracker_count(t, group_key(0)), 0); /* the all-zero key was counted */
     free(shadow);
     kvbm_tracker_release(t);
+}
+
+KVBM_TEST(touches_and_counts_match_a_shadow_table)
+{
+    shadow_run(1024);
+    shadow_run(8); /* 64 keys in 8 words: shared words, shared cells, saturation */
 }

@@ -1,0 +1,180 @@
+/* python/src/ext.h - shared declarations of the kvbm CPython extension (kvbm._kvbm).
+ *
+ * The extension is split by idea: errors.c (exception hierarchy), hashes.c (kvbm.Hashes and
+ * the hash/token argument converters), tokens.c (TokenBlock, TokenBlockSequence, PLH
+ * helpers), registry.c (Registry), manager.c (Manager), blocklist.c (BlockList and its
+ * batch paths), blocks.c (the per-block handle objects), module.c (module init).
+ *
+ * Ownership model: a C handle is owned by exactly one place - a standalone block object
+ * (obj->h) or one entry of a BlockList (list->h[i]). A block object obtained by indexing a
+ * BlockList is a *view* of that entry (obj->owner, obj->idx). Consuming or releasing a
+ * handle sets its owning slot to NULL under the GIL before the GIL is released, so two
+ * Python threads can never consume the same handle; a NULL slot raises kvbm.ReleasedError.
+ * Threads: every object is protected by the GIL; calls that can wait for a kvbm lock run
+ * with the GIL released (KVBMPY_NOGIL) on handles already moved out of Python objects.
+ */
+#ifndef KVBMPY_EXT_H
+#define KVBMPY_EXT_H
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdarg.h>
+
+#include "kvbm/kvbm.h"
+
+/* Run @stmt with the GIL released (the statement must not touch Python objects). */
+#define KVBMPY_NOGIL(stmt)                                   \
+    do {                                                     \
+        PyThreadState *kvbmpy_ts_ = PyEval_SaveThread();     \
+        stmt;                                                \
+        PyEval_RestoreThread(kvbmpy_ts_);                    \
+    } while (0)
+
+/* Batches of at least this many blocks run with the GIL released. Smaller batches hold the
+ * store lock for well under a microsecond and no kvbm lock holder ever needs the GIL (the
+ * binding attaches no Python callbacks), so keeping the GIL there cannot deadlock and
+ * saves the ~100 ns GIL hand-off that would dominate a 1-block call (docs/design/python.md). */
+#define KVBMPY_NOGIL_MIN 16
+#define KVBMPY_NOGIL_IF(n, stmt)                 \
+    do {                                         \
+        if ((n) >= KVBMPY_NOGIL_MIN)             \
+            KVBMPY_NOGIL(stmt);                  \
+        else {                                   \
+            stmt;                                \
+        }                                        \
+    } while (0)
+
+/* ---- errors.c ---------------------------------------------------------------------- */
+extern PyObject *kvbmpy_Error;         /* kvbm.Error */
+extern PyObject *kvbmpy_ReleasedError; /* kvbm.ReleasedError (EINVAL) */
+extern PyObject *kvbmpy_ShutdownError; /* kvbm.ShutdownError (ESTATE) */
+int       kvbmpy_errors_init(PyObject *module);
+/* Raise the exception of @s with kvbm_last_error() as detail; returns NULL. */
+PyObject *kvbmpy_raise(kvbm_status s);
+/* Raise the exception of @s with a formatted detail; returns NULL. */
+PyObject *kvbmpy_raise_msg(kvbm_status s, const char *fmt, ...);
+/* kvbm.ReleasedError("<what> was already released or consumed"); returns NULL. */
+PyObject *kvbmpy_released(const char *what);
+/* Non-zero (with ShutdownError set) once interpreter finalization has begun. */
+int       kvbmpy_check_alive(void);
+
+/* ---- hashes.c ---------------------------------------------------------------------- */
+typedef struct {
+    PyObject_VAR_HEAD          /* ob_size = number of hashes */
+    Py_ssize_t shape[2];
+    Py_ssize_t strides[2];
+    kvbm_plh   v[1];
+} kvbmpy_Hashes;
+extern PyTypeObject kvbmpy_HashesType;
+kvbmpy_Hashes *kvbmpy_hashes_new(Py_ssize_t n);
+/* A borrowed or temporary view of PLHs taken from a Python argument. */
+typedef struct {
+    const kvbm_plh *p;
+    Py_ssize_t      n;
+    kvbm_plh       *tmp;    /* PyMem buffer to free, or NULL */
+    kvbm_plh        one[4]; /* small inline buffer */
+} kvbmpy_plhs;
+/* Accept kvbm.Hashes (borrowed), a C-contiguous buffer of uint64 pairs (hi, lo), or a
+ * sequence of 128-bit ints; every non-Hashes value is validated as a PLH. 0 or -1. */
+int  kvbmpy_plhs_get(PyObject *obj, kvbmpy_plhs *out);
+void kvbmpy_plhs_free(kvbmpy_plhs *v);
+int       kvbmpy_plh_from_obj(PyObject *o, kvbm_plh *out); /* 128-bit int, validated */
+PyObject *kvbmpy_plh_to_obj(kvbm_plh h);                   /* (hi << 64) | lo */
+/* A new list of @n ints: u64[i] (u64 != NULL), u32[i] (u32 != NULL) or PLHs plh[i]. */
+PyObject *kvbmpy_int_list(Py_ssize_t n, const uint64_t *u64, const uint32_t *u32,
+                          const kvbm_plh *plh);
+/* A sequence index: @key as Py_ssize_t, negative values counted from @size. 0 or -1. */
+int kvbmpy_index(PyObject *key, Py_ssize_t size, Py_ssize_t *out);
+/* Tokens: a buffer of 4-byte unsigned ints (borrowed) or a sequence of ints. */
+typedef struct {
+    const uint32_t *p;
+    Py_ssize_t      n;
+    uint32_t       *tmp;
+    Py_buffer       view;
+    int             has_view;
+} kvbmpy_tokens;
+/* PyArg "O&" converters: an int in 0..UINT32_MAX (unsigned int *) or 0..UINT64_MAX
+ * (unsigned long long *); InvalidArgumentError outside, TypeError for non-ints. */
+int kvbmpy_conv_u32(PyObject *o, void *out);
+/* Bind the arguments of a METH_FASTCALL | METH_KEYWORDS call to @names: out[i] is the
+ * borrowed argument or NULL when not given; the first @required are mandatory.
+ * TypeError (0 / -1 return) for unknown, repeated, missing or surplus arguments. */
+int kvbmpy_args(const char *fname, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames,
+                const char *const *names, int n, int required, PyObject **out);
+int kvbmpy_conv_u64(PyObject *o, void *out);
+int  kvbmpy_tokens_get(PyObject *obj, kvbmpy_tokens *out);
+void kvbmpy_tokens_free(kvbmpy_tokens *t);
+
+/* ---- tokens.c ---------------------------------------------------------------------- */
+typedef struct {
+    PyObject_VAR_HEAD         /* ob_size = size */
+    kvbm_plh  plh;
+    uint64_t  salt, block_hash, seq_hash, position, parent;
+    int       has_parent;
+    uint32_t  size;
+    uint32_t  tokens[1];      /* copy of the block's tokens, stored inline */
+} kvbmpy_TokenBlock;
+extern PyTypeObject kvbmpy_TokenBlockType;
+extern PyTypeObject kvbmpy_TokenBlockSequenceType;
+
+/* Token blocks to PLHs: a TokenBlockSequence (its blocks from @start) or a sequence of
+ * TokenBlock. Writes @n PLHs into @out and checks that every block has @block_size
+ * tokens (SizeMismatch). 0 or -1. */
+int kvbmpy_token_blocks_plhs(PyObject *obj, Py_ssize_t start, Py_ssize_t n,
+                             uint32_t block_size, kvbm_plh *out);
+
+/* ---- registry.c -------------------------------------------------------------------- */
+typedef struct {
+    PyObject_HEAD
+    kvbm_registry *r;
+} kvbmpy_Registry;
+extern PyTypeObject kvbmpy_RegistryType;
+/* New registry object with the named tracker preset (NULL/"none": no tracker). */
+PyObject *kvbmpy_registry_create(const char *tracker);
+
+/* ---- manager.c --------------------------------------------------------------------- */
+typedef struct {
+    PyObject_HEAD
+    kvbm_manager *m;
+    PyObject     *registry; /* kvbm.Registry */
+    uint32_t      block_size;
+    kvbm_mgr_id   id;
+} kvbmpy_Manager;
+extern PyTypeObject kvbmpy_ManagerType;
+/* Manager.register(arg) (also used by CompleteBlock.register). */
+PyObject *kvbmpy_manager_register(PyObject *mgr, PyObject *arg);
+
+/* ---- blocklist.c / blocks.c -------------------------------------------------------- */
+enum { KVBMPY_MUTABLE = 0, KVBMPY_COMPLETE = 1, KVBMPY_IMMUTABLE = 2 };
+
+typedef struct {
+    PyObject_VAR_HEAD            /* ob_size = number of entries */
+    kvbmpy_Manager *mgr;
+    int             kind;
+    int             released;    /* release() was called */
+    void           *h[1];        /* owned handles; NULL = consumed or released */
+} kvbmpy_BlockList;
+extern PyTypeObject kvbmpy_BlockListType;
+/* New list with room for @cap entries, all NULL, ob_size = @cap. */
+kvbmpy_BlockList *kvbmpy_blocklist_new(kvbmpy_Manager *mgr, int kind, Py_ssize_t cap);
+
+typedef struct {
+    PyObject_HEAD
+    kvbmpy_Manager   *mgr;
+    kvbmpy_BlockList *owner; /* non-NULL: view of owner->h[idx] */
+    Py_ssize_t        idx;
+    void             *h;     /* standalone: owned handle (NULL once released) */
+} kvbmpy_Block;
+extern PyTypeObject kvbmpy_MutableBlockType, kvbmpy_CompleteBlockType, kvbmpy_ImmutableBlockType;
+extern PyTypeObject kvbmpy_WeakBlockType, kvbmpy_PinType;
+PyTypeObject *kvbmpy_block_type(int kind);
+/* Standalone block object owning @h (released if the object cannot be created). */
+PyObject *kvbmpy_block_new(kvbmpy_Manager *mgr, int kind, void *h);
+/* View of list entry @idx. */
+PyObject *kvbmpy_block_view(kvbmpy_BlockList *list, Py_ssize_t idx);
+/* Address of the slot owning the block's handle (NULL if the object is no block). */
+void    **kvbmpy_block_slot(kvbmpy_Block *b);
+/* Release one handle of @kind (NULL: no-op). */
+void      kvbmpy_handle_release(int kind, void *h);
+
+#endif /* KVBMPY_EXT_H */
