@@ -21,6 +21,8 @@
  *                                                             handle_check.h (private)
  *   src/manager/   manager.c                                  manager_int.h (tests)
  *   src/ext/<name>/  optional libraries (own CMakeLists.txt), on top of the core
+ *   src/ext/common/  msgq.c url.c, compiled into each transport  msgq.h url.h (ext/nats,
+ *                    library (transport.cmake)                  ext/zmq)
  */
 #ifndef KVBM_INTERNAL_H
 #define KVBM_INTERNAL_H
