@@ -9,4 +9,7 @@
 #include "kvbm/metrics.h"
 #include "kvbm/manager.h"
 #include "kvbm/publisher.h"
+#include "kvbm/sequence.h"
+#include "kvbm/request.h"
+#include "kvbm/schedulable.h"
 #endif

@@ -41,7 +41,7 @@ static kvbm_status seq_reserve(kvbm_token_seq *s, size_t ntok)
     if (nb > s->capblocks) {
         size_t cap = s->capblocks ? s->capblocks : 4;
         while (cap < nb) cap *= 2;
-        struct kvbm_token_block *b = realloc(s->blocks, cap * sizeof *b);
+        struct kvbm_token_block *b = kvbm__realloc(s->blocks, cap * sizeof *b);
         if (b == NULL) return KVBM_ENOMEM;
         s->blocks = b;
         s->capblocks = cap;
@@ -52,7 +52,7 @@ static kvbm_status seq_reserve(kvbm_token_seq *s, size_t ntok)
             if (cap > SIZE_MAX / 2 / sizeof(uint32_t)) return KVBM_ENOMEM;
             cap *= 2;
         }
-        uint32_t *t = realloc(s->tokens, cap * sizeof *t);
+        uint32_t *t = kvbm__realloc(s->tokens, cap * sizeof *t);
         if (t == NULL) return KVBM_ENOMEM;
         s->tokens = t;
         s->captok = cap;
@@ -102,7 +102,7 @@ kvbm_status kvbm_token_seq_create(const uint32_t *tokens, size_t n, uint32_t blo
     }
     if (!kvbm__block_size_ok(block_size))
         return kvbm__bad_block_size("kvbm_token_seq_create", block_size);
-    kvbm_token_seq *s = calloc(1, sizeof *s);
+    kvbm_token_seq *s = kvbm__calloc(1, sizeof *s);
     if (s == NULL) return KVBM_ENOMEM;
     s->bs = block_size;
     while ((1u << s->shift) < block_size) s->shift++;
@@ -121,9 +121,9 @@ kvbm_status kvbm_token_seq_create(const uint32_t *tokens, size_t n, uint32_t blo
 void kvbm_token_seq_destroy(kvbm_token_seq *seq)
 {
     if (seq == NULL) return;
-    free(seq->tokens);
-    free(seq->blocks);
-    free(seq);
+    kvbm__free(seq->tokens);
+    kvbm__free(seq->blocks);
+    kvbm__free(seq);
 }
 
 kvbm_status kvbm_token_seq_extend(kvbm_token_seq *seq, const uint32_t *tokens, size_t n,
@@ -264,4 +264,11 @@ kvbm_status kvbm_token_seq_plhs(const kvbm_token_seq *seq, kvbm_plh *out, size_t
     for (size_t i = 0; i < seq->nblocks; i++) out[i] = seq->blocks[i].plh;
     if (n) *n = seq->nblocks;
     return KVBM_OK;
+}
+
+kvbm_status kvbm__token_seq_reserve(kvbm_token_seq *seq, size_t ntok)
+{
+    if (seq == NULL) return KVBM_EINVAL;
+    KVBM_TRY(seq_check_positions(seq, ntok));
+    return seq_reserve(seq, ntok);
 }
