@@ -98,8 +98,9 @@ int kvbm_seq_error_format(const kvbm_seq_error *e, char *buf, size_t cap)
     case KVBM_SEQERR_MISSING_FIELD:
         return snprintf(buf, cap, "`%s` must be initialized", e->field ? e->field : "?");
     case KVBM_SEQERR_BAD_ARGUMENT:
+        return snprintf(buf, cap, "%s", e->detail ? e->detail : "invalid argument");
     case KVBM_SEQERR_PRECONDITION:
-        return snprintf(buf, cap, "%s", e->detail ? e->detail : "");
+        return snprintf(buf, cap, "%s", e->detail ? e->detail : "precondition violated");
     case KVBM_SEQERR_MANAGER:
         return snprintf(buf, cap, "%s failed: %s", e->detail ? e->detail : "manager call",
                         kvbm_status_name(e->token_status));
