@@ -1,7 +1,7 @@
 /* bench/backend_kinds.h - the five inactive backends by index, for the standalone backend
  * benchmarks (bench_backends, bench_evict_cold). Header-only. */
-#ifndef KVBM_BENCH_BACKEND_KINDS_H
-#define KVBM_BENCH_BACKEND_KINDS_H
+#ifndef BENCH_BACKEND_KINDS_H
+#define BENCH_BACKEND_KINDS_H
 
 #include "backends/backend.h"
 #include "kvbm/tracker.h"
@@ -10,7 +10,7 @@ enum { B_HASHMAP, B_LRU, B_MULTI, B_TICK, B_FIFO, B_COUNT };
 static const char *const bnames[B_COUNT] = { "hashmap", "lru", "multi_lru", "lineage_tick", "lineage_fifo" };
 
 /* Backend @k over @cap blocks; MultiLRU uses tracker @t and the default thresholds. */
-static inline kvbm_status make(int k, size_t cap, kvbm_tracker *t, kvbm_inactive *b)
+static inline kvbm_status make(int k, size_t cap, kvbm_tracker *t, kvbm__inactive *b)
 {
     static const uint8_t thr[3] = { 3, 8, 15 };
     switch (k) {
@@ -22,4 +22,4 @@ static inline kvbm_status make(int k, size_t cap, kvbm_tracker *t, kvbm_inactive
     }
 }
 
-#endif /* KVBM_BENCH_BACKEND_KINDS_H */
+#endif /* BENCH_BACKEND_KINDS_H */

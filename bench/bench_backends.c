@@ -29,7 +29,7 @@
 static volatile uint64_t sink;
 
 
-static void insert_all(kvbm_inactive *b, const kvbm_plh *h, size_t n)
+static void insert_all(kvbm__inactive *b, const kvbm_plh *h, size_t n)
 {
     for (size_t i = 0; i < n; i++)
         if (b->ops->insert(b->ctx, h[i], (uint32_t)i) != KVBM_OK) abort();
@@ -42,7 +42,7 @@ int main(int argc, char **argv)
     const size_t sizes[] = { 8, 32, 128, 4096 };
     size_t maxn = 4096;
     kvbm_plh *h = malloc(maxn * sizeof *h);
-    kvbm_pair *out = malloc(maxn * sizeof *out);
+    kvbm__pair *out = malloc(maxn * sizeof *out);
     if (h == NULL || out == NULL) return 1;
     for (size_t i = 0; i < maxn; i++) {
         uint64_t local = (i + 1) * UINT64_C(0x9E3779B97F4A7C15);
@@ -58,7 +58,7 @@ int main(int argc, char **argv)
         for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++) {
             size_t n = sizes[si];
             long r = n >= 4096 ? (rounds / 32 > 0 ? rounds / 32 : 1) : rounds;
-            kvbm_inactive b;
+            kvbm__inactive b;
             if (make(k, n, t, &b) != KVBM_OK) return 1;
             double best[4] = { 1e30, 1e30, 1e30, 1e30 };
             for (int run = 0; run < RUNS; run++) {

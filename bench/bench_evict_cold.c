@@ -35,7 +35,7 @@ static kvbm_plh key(uint64_t i)
 
 static double run(int k, size_t cap, kvbm_tracker *t)
 {
-    kvbm_inactive b;
+    kvbm__inactive b;
     if (make(k, cap, t, &b) != KVBM_OK) {
         fprintf(stderr, "bench_evict_cold: cannot build %s(%zu): %s\n", bnames[k], cap, kvbm_last_error());
         exit(1);
@@ -53,7 +53,7 @@ static double run(int k, size_t cap, kvbm_tracker *t)
     for (size_t i = 0; i < cap; i++)
         if (b.ops->insert(b.ctx, key(next++), perm[i]) != KVBM_OK) exit(1);
     free(perm);
-    kvbm_pair out[BATCH];
+    kvbm__pair out[BATCH];
     double best = 1e30;
     for (int s = 0; s < SAMPLES; s++) {
         double t0 = now_ns();

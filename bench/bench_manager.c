@@ -154,7 +154,7 @@ static kvbm_status measure_bytes(kvbm_backend b, kvbm_lineage_eviction ev, uint3
     kvbm_status st = KVBM_ENOMEM;
     if (!h || !mut || !cmp || !blk)
         goto out;
-    if ((st = kvbm_bench_chain_hashes(n, h)) != KVBM_OK)
+    if ((st = bench_chain_hashes(n, h)) != KVBM_OK)
         goto out;
     kvbm_registry_config rc = KVBM_REGISTRY_CONFIG_INIT;
     if (b == KVBM_BACKEND_MULTI_LRU &&
@@ -234,10 +234,10 @@ static void print_header(bool csv)
                "median_ns", "p10_ns", "p90_ns", "ns/block", "ref_ns", "ref/kvbm", "allocs/it");
 }
 
-static void on_cell(void *ctx, const kvbm_bench_cell *c)
+static void on_cell(void *ctx, const bench_cell *c)
 {
     const print_ctx *p = ctx;
-    double ref = kvbm_bench_reference_ns(c->group, c->backend, c->n);
+    double ref = bench_reference_ns(c->group, c->backend, c->n);
     if (p->csv) {
         printf("%s,%s,%u,%.1f,%.1f,%.1f,%.0f,%.2f,%.2f,%s\n", c->group, c->backend, c->n,
                c->median_ns, c->p10_ns, c->p90_ns, ref,
@@ -312,7 +312,7 @@ static const char *arg_value(const char *arg, const char *name)
 
 int main(int argc, char **argv)
 {
-    kvbm_bench_options opt = KVBM_BENCH_OPTIONS_INIT;
+    bench_options opt = BENCH_OPTIONS_INIT;
     uint32_t sizes[64];
     size_t n_sizes = 0;
     bool csv = false, count_allocs = true, metadata = false;
@@ -321,12 +321,12 @@ int main(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if ((v = arg_value(a, "--groups")) != NULL) {
-            if (!kvbm_bench_parse_list(v, false, &opt.groups)) {
+            if (!bench_parse_list(v, false, &opt.groups)) {
                 fprintf(stderr, "unknown group in '%s'\n", v);
                 return 2;
             }
         } else if ((v = arg_value(a, "--backends")) != NULL) {
-            if (!kvbm_bench_parse_list(v, true, &opt.backends)) {
+            if (!bench_parse_list(v, true, &opt.backends)) {
                 fprintf(stderr, "unknown backend in '%s'\n", v);
                 return 2;
             }
@@ -351,9 +351,9 @@ int main(int argc, char **argv)
         } else if ((v = arg_value(a, "--iters")) != NULL) {
             opt.iters = strtoull(v, NULL, 10);
         } else if ((v = arg_value(a, "--tracker")) != NULL) {
-            if (strcmp(v, "auto") == 0)        opt.tracker = KVBM_BENCH_TRACKER_AUTO;
-            else if (strcmp(v, "always") == 0) opt.tracker = KVBM_BENCH_TRACKER_ALWAYS;
-            else if (strcmp(v, "never") == 0)  opt.tracker = KVBM_BENCH_TRACKER_NEVER;
+            if (strcmp(v, "auto") == 0)        opt.tracker = BENCH_TRACKER_AUTO;
+            else if (strcmp(v, "always") == 0) opt.tracker = BENCH_TRACKER_ALWAYS;
+            else if (strcmp(v, "never") == 0)  opt.tracker = BENCH_TRACKER_NEVER;
             else { fprintf(stderr, "bad --tracker\n"); return 2; }
         } else if (strcmp(a, "--csv") == 0) {
             csv = true;
@@ -404,20 +404,20 @@ int main(int argc, char **argv)
              "ref = Rust reference median (2-core AMD EPYC)", cpu,
              opt.samples ? opt.samples : 31u,
              opt.iters ? "fixed iterations" : "time budget",
-             opt.tracker == KVBM_BENCH_TRACKER_AUTO ? "auto (multi_lru only)" :
-             opt.tracker == KVBM_BENCH_TRACKER_ALWAYS ? "always" : "never");
+             opt.tracker == BENCH_TRACKER_AUTO ? "auto (multi_lru only)" :
+             opt.tracker == BENCH_TRACKER_ALWAYS ? "always" : "never");
     printf(fmt, line);
     print_header(csv);
 
-    size_t total = kvbm_bench_cell_count(&opt);
-    kvbm_bench_cell *cells = calloc(total ? total : 1, sizeof *cells);
+    size_t total = bench_cell_count(&opt);
+    bench_cell *cells = calloc(total ? total : 1, sizeof *cells);
     if (cells == NULL)
         return 1;
     print_ctx pc = { csv };
     opt.on_cell = on_cell;
     opt.ctx = &pc;
     size_t n_cells = 0;
-    kvbm_status st = kvbm_bench_run(&opt, cells, total, &n_cells);
+    kvbm_status st = bench_run(&opt, cells, total, &n_cells);
     if (st != KVBM_OK) {
         fprintf(stderr, "bench: %s\n", kvbm_strerror(st));
         free(cells);

@@ -35,7 +35,7 @@
  * completed with the sequence's token blocks (kvbm_mutable_complete) and registered in
  * one call. alloc_register_cycle stages the same n PLHs (kvbm_mutable_stage).
  * Frequency tracker: by default the registry gets a TinyLFU tracker (Medium preset) only
- * for multi_lru, which requires one (KVBM_BENCH_TRACKER_AUTO). With a tracker,
+ * for multi_lru, which requires one (BENCH_TRACKER_AUTO). With a tracker,
  * match_blocks touches it once per returned block.
  *
  * Timing: clock_gettime(CLOCK_MONOTONIC). A sample runs a batch of iterations sized so that
@@ -44,8 +44,8 @@
  * (bulk_drop*, alloc_evict) time each iteration separately and subtract the measured
  * timer overhead (median of back-to-back clock reads).
  */
-#ifndef KVBM_BENCH_MATRIX_H
-#define KVBM_BENCH_MATRIX_H
+#ifndef BENCH_MATRIX_H
+#define BENCH_MATRIX_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -58,38 +58,38 @@
 extern "C" {
 #endif
 
-typedef enum kvbm_bench_group {
-    KVBM_BENCH_ACTIVE_HIT = 0,   /* "match_blocks_active_hit" */
-    KVBM_BENCH_INACTIVE_HIT,     /* "match_blocks_inactive_hit" */
-    KVBM_BENCH_BULK_DROP,        /* "bulk_drop" */
-    KVBM_BENCH_BULK_DROP_MANY,   /* "bulk_drop_many" */
-    KVBM_BENCH_ALLOC_REGISTER,   /* "alloc_register_cycle" */
-    KVBM_BENCH_ALLOC_EVICT,      /* "alloc_evict" */
-    KVBM_BENCH_ACTIVE_HIT_MANY,  /* "match_blocks_active_hit_many" */
-    KVBM_BENCH_INACTIVE_HIT_MANY,/* "match_blocks_inactive_hit_many" */
-    KVBM_BENCH_ALLOC_REGISTER_MANY, /* "alloc_register_cycle_many" */
-    KVBM_BENCH_GROUP_COUNT
-} kvbm_bench_group;
+typedef enum bench_group {
+    BENCH_ACTIVE_HIT = 0,   /* "match_blocks_active_hit" */
+    BENCH_INACTIVE_HIT,     /* "match_blocks_inactive_hit" */
+    BENCH_BULK_DROP,        /* "bulk_drop" */
+    BENCH_BULK_DROP_MANY,   /* "bulk_drop_many" */
+    BENCH_ALLOC_REGISTER,   /* "alloc_register_cycle" */
+    BENCH_ALLOC_EVICT,      /* "alloc_evict" */
+    BENCH_ACTIVE_HIT_MANY,  /* "match_blocks_active_hit_many" */
+    BENCH_INACTIVE_HIT_MANY,/* "match_blocks_inactive_hit_many" */
+    BENCH_ALLOC_REGISTER_MANY, /* "alloc_register_cycle_many" */
+    BENCH_GROUP_COUNT
+} bench_group;
 
-typedef enum kvbm_bench_backend {
-    KVBM_BENCH_LRU = 0,          /* "lru" */
-    KVBM_BENCH_MULTI_LRU,        /* "multi_lru" */
-    KVBM_BENCH_LINEAGE_TICK,     /* "lineage_tick" */
-    KVBM_BENCH_LINEAGE_FIFO,     /* "lineage_fifo" */
-    KVBM_BENCH_HASHMAP,          /* "hashmap" */
-    KVBM_BENCH_BACKEND_COUNT
-} kvbm_bench_backend;
+typedef enum bench_backend {
+    BENCH_LRU = 0,          /* "lru" */
+    BENCH_MULTI_LRU,        /* "multi_lru" */
+    BENCH_LINEAGE_TICK,     /* "lineage_tick" */
+    BENCH_LINEAGE_FIFO,     /* "lineage_fifo" */
+    BENCH_HASHMAP,          /* "hashmap" */
+    BENCH_BACKEND_COUNT
+} bench_backend;
 
-typedef enum kvbm_bench_tracker {
-    KVBM_BENCH_TRACKER_AUTO = 0, /* TinyLFU only where the backend requires it (multi_lru) */
-    KVBM_BENCH_TRACKER_ALWAYS,   /* every registry gets a TinyLFU tracker */
-    KVBM_BENCH_TRACKER_NEVER     /* no tracker (multi_lru cells then fail with ECONFIG) */
-} kvbm_bench_tracker;
+typedef enum bench_tracker {
+    BENCH_TRACKER_AUTO = 0, /* TinyLFU only where the backend requires it (multi_lru) */
+    BENCH_TRACKER_ALWAYS,   /* every registry gets a TinyLFU tracker */
+    BENCH_TRACKER_NEVER     /* no tracker (multi_lru cells then fail with ECONFIG) */
+} bench_tracker;
 
 /** One result. Strings are static. */
-typedef struct kvbm_bench_cell {
-    const char *group;      /* kvbm_bench_group_name() */
-    const char *backend;    /* kvbm_bench_backend_name(), or "-" (active hit) */
+typedef struct bench_cell {
+    const char *group;      /* bench_group_name() */
+    const char *backend;    /* bench_backend_name(), or "-" (active hit) */
     uint32_t    n;          /* blocks per iteration */
     bool        tracker;    /* the registry had a frequency tracker */
     kvbm_status status;     /* KVBM_OK, or the library error that made the cell unavailable
@@ -99,67 +99,67 @@ typedef struct kvbm_bench_cell {
     uint64_t    iterations; /* timed iterations in total */
     uint32_t    samples;
     double      allocs_per_iter; /* heap allocations per timed iteration, -1 if not counted */
-} kvbm_bench_cell;
+} bench_cell;
 
 /** Optional heap-allocation counter (monotonic count of malloc-family calls). */
-typedef uint64_t (*kvbm_bench_alloc_counter)(void);
+typedef uint64_t (*bench_alloc_counter)(void);
 
-typedef struct kvbm_bench_options {
-    uint32_t        groups;     /* bitmask of 1u << kvbm_bench_group; 0 = all */
-    uint32_t        backends;   /* bitmask of 1u << kvbm_bench_backend; 0 = all */
+typedef struct bench_options {
+    uint32_t        groups;     /* bitmask of 1u << bench_group; 0 = all */
+    uint32_t        backends;   /* bitmask of 1u << bench_backend; 0 = all */
     const uint32_t *sizes;      /* NULL = {8, 32, 128} */
     size_t          n_sizes;
     uint32_t        samples;    /* samples per cell; 0 = 31 */
     uint64_t        min_sample_ns; /* time budget per sample; 0 = 200000 (200 us) */
     uint64_t        iters;      /* != 0: exactly this many iterations per sample
                                    (overrides min_sample_ns; e.g. 1 under valgrind) */
-    kvbm_bench_tracker tracker;
+    bench_tracker tracker;
     /* Called after each cell (progress output); may be NULL. */
-    void (*on_cell)(void *ctx, const kvbm_bench_cell *cell);
+    void (*on_cell)(void *ctx, const bench_cell *cell);
     void *ctx;
     /* If non-NULL, cells report allocs_per_iter (one extra counting pass per cell). */
-    kvbm_bench_alloc_counter alloc_counter;
-} kvbm_bench_options;
+    bench_alloc_counter alloc_counter;
+} bench_options;
 
-#define KVBM_BENCH_OPTIONS_INIT \
-    { 0, 0, NULL, 0, 0, 0, 0, KVBM_BENCH_TRACKER_AUTO, NULL, NULL, NULL }
+#define BENCH_OPTIONS_INIT \
+    { 0, 0, NULL, 0, 0, 0, 0, BENCH_TRACKER_AUTO, NULL, NULL, NULL }
 
-/** Number of cells kvbm_bench_run() produces for @opt (NULL = defaults). */
-size_t kvbm_bench_cell_count(const kvbm_bench_options *opt);
+/** Number of cells bench_run() produces for @opt (NULL = defaults). */
+size_t bench_cell_count(const bench_options *opt);
 
 /**
- * kvbm_bench_run() - run every selected cell in order group -> backend -> size.
- * @cells: caller array of >= kvbm_bench_cell_count(opt) entries; *@n_cells receives the
+ * bench_run() - run every selected cell in order group -> backend -> size.
+ * @cells: caller array of >= bench_cell_count(opt) entries; *@n_cells receives the
  * number written. A cell whose setup fails (unbuilt backend, ...) is still written, with
  * its status; the run continues. Returns KVBM_OK, KVBM_EINVAL (NULL/bad option, cells too
  * small), KVBM_ENOMEM.
  */
-kvbm_status kvbm_bench_run(const kvbm_bench_options *opt, kvbm_bench_cell *cells,
+kvbm_status bench_run(const bench_options *opt, bench_cell *cells,
                            size_t cap, size_t *n_cells);
 
 /** Static names; NULL for out-of-range values. */
-const char *kvbm_bench_group_name(kvbm_bench_group g);
-const char *kvbm_bench_backend_name(kvbm_bench_backend b);
+const char *bench_group_name(bench_group g);
+const char *bench_backend_name(bench_backend b);
 
 /**
- * kvbm_bench_parse_list() - parse a comma list of group or backend names ("all" allowed)
+ * bench_parse_list() - parse a comma list of group or backend names ("all" allowed)
  * into a bitmask. @backends selects the name table. Returns false on an unknown name.
  */
-bool kvbm_bench_parse_list(const char *list, bool backends, uint32_t *mask);
+bool bench_parse_list(const char *list, bool backends, uint32_t *mask);
 
 /**
- * kvbm_bench_chain_hashes() - the PLHs of the benchmark chain: tokens 0..4n-1, block
+ * bench_chain_hashes() - the PLHs of the benchmark chain: tokens 0..4n-1, block
  * size 4, salt 1337 (out[0..n)). Returns KVBM_OK, KVBM_EINVAL, KVBM_ERANGE, KVBM_ENOMEM.
  */
-kvbm_status kvbm_bench_chain_hashes(uint32_t n, kvbm_plh *out);
+kvbm_status bench_chain_hashes(uint32_t n, kvbm_plh *out);
 
 /**
- * kvbm_bench_reference_ns() - the Rust reference median for a cell (spec issue 2/4 values,
+ * bench_reference_ns() - the Rust reference median for a cell (spec issue 2/4 values,
  * 2-core AMD EPYC), or 0 when the reference has no such cell. @backend may be "-".
  */
-double kvbm_bench_reference_ns(const char *group, const char *backend, uint32_t n);
+double bench_reference_ns(const char *group, const char *backend, uint32_t n);
 
 #ifdef __cplusplus
 }
 #endif
-#endif /* KVBM_BENCH_MATRIX_H */
+#endif /* BENCH_MATRIX_H */

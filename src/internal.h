@@ -30,28 +30,28 @@
 #define KVBM_UNLIKELY(x) __builtin_expect(!!(x), 0)
 #define KVBM_UNUSED(x)   ((void)(x))
 
-#define kvbm_container_of(p, T, m) ((T *)((char *)(p) - offsetof(T, m)))
+#define kvbm__container_of(p, T, m) ((T *)((char *)(p) - offsetof(T, m)))
 
 /* ---- assertions -------------------------------------------------------------------
- * kvbm_assert: checked when KVBM_DEBUG >= 1 (abort with file:line).
- * kvbm_assert_internal: KVBM_DEBUG >= 2.  kvbm_assert_expensive: KVBM_DEBUG >= 3 (O(n)).
+ * kvbm__assert: checked when KVBM_DEBUG >= 1 (abort with file:line).
+ * kvbm__assert_internal: KVBM_DEBUG >= 2.  kvbm__assert_expensive: KVBM_DEBUG >= 3 (O(n)).
  * Release builds turn invariant failures into poison (see store), never into silent
  * corruption: code that detects a broken invariant must handle it, not only assert it. */
 _Noreturn void kvbm__assert_fail(const char *expr, const char *file, int line, const char *func);
 #if KVBM_DEBUG >= 1
-#  define kvbm_assert(e) ((e) ? (void)0 : kvbm__assert_fail(#e, __FILE__, __LINE__, __func__))
+#  define kvbm__assert(e) ((e) ? (void)0 : kvbm__assert_fail(#e, __FILE__, __LINE__, __func__))
 #else
-#  define kvbm_assert(e) ((void)0)
+#  define kvbm__assert(e) ((void)0)
 #endif
 #if KVBM_DEBUG >= 2
-#  define kvbm_assert_internal(e) kvbm_assert(e)
+#  define kvbm__assert_internal(e) kvbm__assert(e)
 #else
-#  define kvbm_assert_internal(e) ((void)0)
+#  define kvbm__assert_internal(e) ((void)0)
 #endif
 #if KVBM_DEBUG >= 3
-#  define kvbm_assert_expensive(e) kvbm_assert(e)
+#  define kvbm__assert_expensive(e) kvbm__assert(e)
 #else
-#  define kvbm_assert_expensive(e) ((void)0)
+#  define kvbm__assert_expensive(e) ((void)0)
 #endif
 
 /* ---- last error (thread-local message, see kvbm_last_error) ----------------------- */
@@ -82,7 +82,7 @@ unsigned long kvbm__alloc_count(void);
  * Global order (outermost first). A thread may only acquire a lock of strictly higher
  * rank than every ranked lock it holds. With KVBM_DEBUG >= 1 (or KVBM_LOCK_RANK_CHECK)
  * an inversion aborts with a message naming both ranks. */
-enum kvbm_lock_rank {
+enum kvbm__lock_rank {
     KVBM_RANK_NONE     = 0, /* unranked: not checked */
     KVBM_RANK_REGISTRY = 1, /* registry shard (bucket) locks */
     KVBM_RANK_ATTACH   = 2, /* per-handle attachments/presence lock */
@@ -107,26 +107,26 @@ enum kvbm_lock_rank {
  * instructions and a dozen others (glibc's pthread_mutex_lock/unlock took ~50 more: type,
  * owner and elision checks) - the store, registry-shard and tracker locks are taken once
  * or twice per block operation. Linux futexes; elsewhere sleeping degrades to yielding. */
-typedef struct kvbm_mutex {
+typedef struct kvbm__mutex {
     _Atomic uint32_t state;
     uint8_t          rank;
-} kvbm_mutex;
+} kvbm__mutex;
 
-/* A condition variable for kvbm_mutex: a futex on a sequence number, bumped by broadcast. */
-typedef struct kvbm_cond {
+/* A condition variable for kvbm__mutex: a futex on a sequence number, bumped by broadcast. */
+typedef struct kvbm__cond {
     _Atomic uint32_t seq;
-} kvbm_cond;
+} kvbm__cond;
 
-void kvbm__mutex_init(kvbm_mutex *m, enum kvbm_lock_rank rank); /* cannot fail */
-void kvbm__mutex_destroy(kvbm_mutex *m);
-void kvbm__mutex_lock_slow(kvbm_mutex *m);  /* contended path of kvbm__lock */
-void kvbm__mutex_wake(kvbm_mutex *m);       /* wake one sleeper (kvbm__unlock saw 2) */
-void kvbm__cond_init(kvbm_cond *c);
+void kvbm__mutex_init(kvbm__mutex *m, enum kvbm__lock_rank rank); /* cannot fail */
+void kvbm__mutex_destroy(kvbm__mutex *m);
+void kvbm__mutex_lock_slow(kvbm__mutex *m);  /* contended path of kvbm__lock */
+void kvbm__mutex_wake(kvbm__mutex *m);       /* wake one sleeper (kvbm__unlock saw 2) */
+void kvbm__cond_init(kvbm__cond *c);
 /* Called with @m held: release it, sleep until a broadcast (or spuriously), reacquire it.
  * Callers re-check their condition in a loop. */
-void kvbm__cond_wait(kvbm_cond *c, kvbm_mutex *m);
+void kvbm__cond_wait(kvbm__cond *c, kvbm__mutex *m);
 /* Wake every waiter of @c. Call with the mutex the waiters use held (no lost wakeups). */
-void kvbm__cond_broadcast(kvbm_cond *c);
+void kvbm__cond_broadcast(kvbm__cond *c);
 
 #ifdef KVBM_LOCK_RANK_CHECK
 void kvbm__rank_acquire(uint8_t rank); /* aborts on inversion */
@@ -136,7 +136,7 @@ static inline void kvbm__rank_acquire(uint8_t rank) { (void)rank; }
 static inline void kvbm__rank_release(uint8_t rank) { (void)rank; }
 #endif
 
-static inline void kvbm__lock(kvbm_mutex *m)
+static inline void kvbm__lock(kvbm__mutex *m)
 {
     kvbm__rank_acquire(m->rank);
     uint32_t free_ = 0;
@@ -144,7 +144,7 @@ static inline void kvbm__lock(kvbm_mutex *m)
                                                                memory_order_relaxed)))
         kvbm__mutex_lock_slow(m);
 }
-static inline void kvbm__unlock(kvbm_mutex *m)
+static inline void kvbm__unlock(kvbm__mutex *m)
 {
     if (KVBM_UNLIKELY(atomic_exchange_explicit(&m->state, 0, memory_order_release) == 2)) kvbm__mutex_wake(m);
     kvbm__rank_release(m->rank);

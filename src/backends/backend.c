@@ -3,7 +3,7 @@
 
 kvbm_status kvbm__inactive_create(kvbm_backend kind, size_t capacity, kvbm_lineage_eviction ev,
                                   const uint8_t thresholds[3], kvbm_tracker *tracker,
-                                  kvbm_inactive *out)
+                                  kvbm__inactive *out)
 {
     if (out == NULL) return KVBM_EINVAL;
     switch (kind) {

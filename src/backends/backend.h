@@ -22,21 +22,21 @@
 
 struct kvbm__touch_cells; /* tinylfu_int.h */
 
-typedef struct kvbm_pair {
+typedef struct kvbm__pair {
     kvbm_plh hash;
     uint32_t block_id;
-} kvbm_pair;
+} kvbm__pair;
 
-typedef struct kvbm_inactive_ops {
+typedef struct kvbm__inactive_ops {
     const char *name;
     /* Remove and return the entry for h. true if found (block id in *block_id). */
     bool   (*find_match)(void *ctx, kvbm_plh h, bool touch, uint32_t *block_id);
     /* Walk hashes in order, remove+return hits into out, stop at the first miss. */
-    size_t (*find_matches)(void *ctx, const kvbm_plh *hashes, size_t n, bool touch, kvbm_pair *out);
+    size_t (*find_matches)(void *ctx, const kvbm_plh *hashes, size_t n, bool touch, kvbm__pair *out);
     /* Like find_matches but skip misses; output in input order of hits. */
-    size_t (*scan_matches)(void *ctx, const kvbm_plh *hashes, size_t n, bool touch, kvbm_pair *out);
+    size_t (*scan_matches)(void *ctx, const kvbm_plh *hashes, size_t n, bool touch, kvbm__pair *out);
     /* Remove+return up to count pairs in eviction order. MUST return count when len >= count. */
-    size_t (*allocate)(void *ctx, size_t count, kvbm_pair *out);
+    size_t (*allocate)(void *ctx, size_t count, kvbm__pair *out);
     /* Make (h, block_id) evictable. Caller guarantees neither is present. KVBM_OK, or an
      * error (KVBM_EFULL, KVBM_EINVAL duplicate/collision) that the store treats as an
      * invariant violation (poison). */
@@ -47,7 +47,7 @@ typedef struct kvbm_inactive_ops {
     /* Remove only if exactly (h, block_id) is present. */
     bool   (*take)(void *ctx, kvbm_plh h, uint32_t block_id);
     /* Remove and return everything (out has room for len() pairs). */
-    size_t (*allocate_all)(void *ctx, kvbm_pair *out);
+    size_t (*allocate_all)(void *ctx, kvbm__pair *out);
     void   (*destroy)(void *ctx);
     /* Optional (may be NULL; only for backends with a `freq` tracker): insert with the
      * key's sketch cells already computed (tinylfu_int.h, kvbm__tracker_cells), so the
@@ -60,21 +60,21 @@ typedef struct kvbm_inactive_ops {
     /* Optional (may be NULL): O(n) structural self-check for tests and KVBM_DEBUG >= 3.
      * true when every internal invariant holds. */
     bool   (*check)(void *ctx);
-} kvbm_inactive_ops;
+} kvbm__inactive_ops;
 
 /* A constructed backend: ops table + its private context. */
-typedef struct kvbm_inactive {
-    const kvbm_inactive_ops *ops;
+typedef struct kvbm__inactive {
+    const kvbm__inactive_ops *ops;
     void                    *ctx;
     kvbm_tracker            *freq;  /* borrowed: the tracker insert() counts with, else NULL */
-} kvbm_inactive;
+} kvbm__inactive;
 
 /* find_matches (stop_on_miss: end at the first miss) and scan_matches (skip misses) in
  * terms of a backend's find_match. Backends pass their own find_match as a constant, so it
  * inlines: one loop serves every backend. */
 static inline size_t kvbm__inactive_walk(bool (*find_match)(void *, kvbm_plh, bool, uint32_t *),
                                          void *ctx, const kvbm_plh *hashes, size_t n, bool touch,
-                                         bool stop_on_miss, kvbm_pair *out)
+                                         bool stop_on_miss, kvbm__pair *out)
 {
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
@@ -92,39 +92,39 @@ static inline size_t kvbm__inactive_walk(bool (*find_match)(void *, kvbm_plh, bo
 
 /* Constructors. capacity = block_count (max entries / max block id + 1).
  * Return KVBM_OK, KVBM_EINVAL, KVBM_ENOMEM, KVBM_ECONFIG (bad thresholds; message set). */
-kvbm_status kvbm__lru_create(size_t capacity, kvbm_inactive *out);
-kvbm_status kvbm__hashmap_create(size_t capacity, kvbm_inactive *out);      /* FIFO reuse */
+kvbm_status kvbm__lru_create(size_t capacity, kvbm__inactive *out);
+kvbm_status kvbm__hashmap_create(size_t capacity, kvbm__inactive *out);      /* FIFO reuse */
 kvbm_status kvbm__multi_lru_create(size_t capacity, const uint8_t thresholds[3],
-                                   kvbm_tracker *tracker, kvbm_inactive *out); /* takes a tracker ref */
-kvbm_status kvbm__lineage_create(size_t capacity, kvbm_lineage_eviction eviction, kvbm_inactive *out);
+                                   kvbm_tracker *tracker, kvbm__inactive *out); /* takes a tracker ref */
+kvbm_status kvbm__lineage_create(size_t capacity, kvbm_lineage_eviction eviction, kvbm__inactive *out);
 
 /* Convenience: build the backend a manager config asks for. */
 kvbm_status kvbm__inactive_create(kvbm_backend kind, size_t capacity, kvbm_lineage_eviction ev,
                                   const uint8_t thresholds[3], kvbm_tracker *tracker,
-                                  kvbm_inactive *out);
+                                  kvbm__inactive *out);
 
 /* ---- backend-specific introspection (tests, benchmarks) ------------------------------ */
 
 /* MultiLRU threshold validation of §3.3 (message set; KVBM_ECONFIG on failure). */
 kvbm_status kvbm__multi_lru_validate(const uint8_t thresholds[3]);
 /* Level (0..3) of h in a MultiLRU (0 for a plain LRU), -1 if absent or not an LRU. */
-int    kvbm__multi_lru_level_of(const kvbm_inactive *b, kvbm_plh h);
-size_t kvbm__multi_lru_level_len(const kvbm_inactive *b, unsigned level);
+int    kvbm__multi_lru_level_of(const kvbm__inactive *b, kvbm_plh h);
+size_t kvbm__multi_lru_level_len(const kvbm__inactive *b, unsigned level);
 /* The index entry a (Multi)LRU block id owns (lru.c, "parked index entries"): true with
  * its slot and whether it is live (false: parked), false if the id owns none. The total
  * number of entries goes to *entries when not NULL. */
-bool   kvbm__lru_entry_of(const kvbm_inactive *b, uint32_t block_id, size_t *slot, bool *live,
+bool   kvbm__lru_entry_of(const kvbm__inactive *b, uint32_t block_id, size_t *slot, bool *live,
                           size_t *entries);
 
 /* Lineage graph statistics. */
-typedef struct kvbm_lineage_stats {
+typedef struct kvbm__lineage_info {
     size_t real;        /* Real nodes (== len) */
     size_t ghosts;      /* Ghost nodes */
     size_t leaves;      /* Real leaves (== evictable set) */
     size_t slab_cells;  /* cells ever handed out (live + free list) */
     size_t slab_cap;    /* allocated cells */
-} kvbm_lineage_stats;
-bool kvbm__lineage_stats(const kvbm_inactive *b, kvbm_lineage_stats *out); /* false: not lineage */
+} kvbm__lineage_info;
+bool kvbm__lineage_stats(const kvbm__inactive *b, kvbm__lineage_info *out); /* false: not lineage */
 /* The index digest of a lineage key (position, fragment) (tests). */
 uint32_t kvbm__lineage_key_h32(uint64_t position, uint64_t fragment);
 
@@ -132,55 +132,55 @@ uint32_t kvbm__lineage_key_h32(uint64_t position, uint64_t fragment);
  * Tick: pairing heap of nodes keyed by tick; Fifo: intrusive list. Per-node arrays grow with
  * the slab (reserve). next_victim peeks (UINT32_MAX when empty); the victim leaves the
  * order through on_node_removed. */
-typedef struct kvbm_tick_node {
+typedef struct kvbm__tick_node {
     uint64_t tick;                       /* UINT64_MAX = none */
     uint32_t child, next;                /* pairing heap: first child, next sibling */
     uint32_t prev;                       /* previous sibling, or parent of a first child;
                                           * UINT32_MAX for the root, UINT32_MAX-1 = not in heap */
     uint32_t pad;
-} kvbm_tick_node;
-typedef struct kvbm_leaf_policy {
+} kvbm__tick_node;
+typedef struct kvbm__leaf_policy {
     kvbm_lineage_eviction kind;
     size_t           cells;              /* per-node arrays length */
     /* Tick */
     uint64_t         next_tick;
-    kvbm_tick_node  *tn;                 /* [cells] */
+    kvbm__tick_node  *tn;                 /* [cells] */
     uint32_t         root;               /* heap root (smallest tick) or UINT32_MAX */
     size_t           heap_len;
     /* Fifo */
     uint32_t        *prev, *next;        /* [cells], UINT32_MAX-1 = not listed */
     uint32_t         head, tail;
     size_t           fifo_len;
-} kvbm_leaf_policy;
-kvbm_status kvbm__leaf_policy_init(kvbm_leaf_policy *p, kvbm_lineage_eviction kind,
+} kvbm__leaf_policy;
+kvbm_status kvbm__leaf_policy_init(kvbm__leaf_policy *p, kvbm_lineage_eviction kind,
                                    size_t cells, size_t max_leaves);
-void        kvbm__leaf_policy_fini(kvbm_leaf_policy *p);
-kvbm_status kvbm__leaf_policy_reserve(kvbm_leaf_policy *p, size_t cells);
-void        kvbm__leaf_policy_on_node_inserted(kvbm_leaf_policy *p, uint32_t idx);
-kvbm_status kvbm__leaf_policy_on_leaf_added(kvbm_leaf_policy *p, uint32_t idx);
-void        kvbm__leaf_policy_on_leaf_demoted(kvbm_leaf_policy *p, uint32_t idx);
-void        kvbm__leaf_policy_on_node_removed(kvbm_leaf_policy *p, uint32_t idx);
-uint32_t    kvbm__leaf_policy_next_victim(const kvbm_leaf_policy *p);
-size_t      kvbm__leaf_policy_len(const kvbm_leaf_policy *p);
-bool        kvbm__leaf_policy_contains(const kvbm_leaf_policy *p, uint32_t idx);
-uint64_t    kvbm__leaf_policy_tick(const kvbm_leaf_policy *p, uint32_t idx);
-bool        kvbm__leaf_policy_check(const kvbm_leaf_policy *p);
+void        kvbm__leaf_policy_fini(kvbm__leaf_policy *p);
+kvbm_status kvbm__leaf_policy_reserve(kvbm__leaf_policy *p, size_t cells);
+void        kvbm__leaf_policy_on_node_inserted(kvbm__leaf_policy *p, uint32_t idx);
+kvbm_status kvbm__leaf_policy_on_leaf_added(kvbm__leaf_policy *p, uint32_t idx);
+void        kvbm__leaf_policy_on_leaf_demoted(kvbm__leaf_policy *p, uint32_t idx);
+void        kvbm__leaf_policy_on_node_removed(kvbm__leaf_policy *p, uint32_t idx);
+uint32_t    kvbm__leaf_policy_next_victim(const kvbm__leaf_policy *p);
+size_t      kvbm__leaf_policy_len(const kvbm__leaf_policy *p);
+bool        kvbm__leaf_policy_contains(const kvbm__leaf_policy *p, uint32_t idx);
+uint64_t    kvbm__leaf_policy_tick(const kvbm__leaf_policy *p, uint32_t idx);
+bool        kvbm__leaf_policy_check(const kvbm__leaf_policy *p);
 
 /* The FIFO reuse policy of the HashMap backend (§3.5), usable standalone.
  * insert of a present id: KVBM_EINVAL, "Block {id} already exists in free list" (the
  * reference panics "block already exists"); remove of an absent id: KVBM_ENOENT,
  * "Block {id} not found in free list". next_free pops the oldest insert. */
-typedef struct kvbm_fifo_reuse kvbm_fifo_reuse;
-kvbm_status kvbm__fifo_reuse_create(size_t capacity, kvbm_fifo_reuse **out);
-void        kvbm__fifo_reuse_destroy(kvbm_fifo_reuse *f);
-kvbm_status kvbm__fifo_reuse_insert(kvbm_fifo_reuse *f, uint32_t block_id, kvbm_plh h);
-kvbm_status kvbm__fifo_reuse_remove(kvbm_fifo_reuse *f, uint32_t block_id);
-bool        kvbm__fifo_reuse_next_free(kvbm_fifo_reuse *f, kvbm_pair *out);
-size_t      kvbm__fifo_reuse_len(const kvbm_fifo_reuse *f);
+typedef struct kvbm__fifo_reuse kvbm__fifo_reuse;
+kvbm_status kvbm__fifo_reuse_create(size_t capacity, kvbm__fifo_reuse **out);
+void        kvbm__fifo_reuse_destroy(kvbm__fifo_reuse *f);
+kvbm_status kvbm__fifo_reuse_insert(kvbm__fifo_reuse *f, uint32_t block_id, kvbm_plh h);
+kvbm_status kvbm__fifo_reuse_remove(kvbm__fifo_reuse *f, uint32_t block_id);
+bool        kvbm__fifo_reuse_next_free(kvbm__fifo_reuse *f, kvbm__pair *out);
+size_t      kvbm__fifo_reuse_len(const kvbm__fifo_reuse *f);
 /* Sequence number assigned to block_id at insert (UINT64_MAX if absent). */
-uint64_t    kvbm__fifo_reuse_seq(const kvbm_fifo_reuse *f, uint32_t block_id);
+uint64_t    kvbm__fifo_reuse_seq(const kvbm__fifo_reuse *f, uint32_t block_id);
 
-static inline void kvbm__inactive_destroy(kvbm_inactive *b)
+static inline void kvbm__inactive_destroy(kvbm__inactive *b)
 {
     if (b->ops != NULL && b->ops->destroy != NULL) b->ops->destroy(b->ctx);
     b->ops = NULL; b->ctx = NULL;

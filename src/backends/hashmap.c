@@ -37,18 +37,18 @@ typedef struct fifo_node {
     uint32_t pos;   /* ring counter of the live entry (valid while seq != ABSENT) */
 } fifo_node;
 
-struct kvbm_fifo_reuse {
+struct kvbm__fifo_reuse {
     fifo_node *nodes;    /* by block id, [capacity] */
     size_t     capacity;
     size_t     count;
     uint64_t   next_seq;
-    kvbm_lring ring;     /* block ids in insertion order, lazy deletion */
+    kvbm__lring ring;     /* block ids in insertion order, lazy deletion */
 };
 
-kvbm_status kvbm__fifo_reuse_create(size_t capacity, kvbm_fifo_reuse **out)
+kvbm_status kvbm__fifo_reuse_create(size_t capacity, kvbm__fifo_reuse **out)
 {
     if (out == NULL || capacity == 0 || capacity > KVBM_LRING_MAX_CAPACITY) return KVBM_EINVAL;
-    kvbm_fifo_reuse *f = calloc(1, sizeof *f);
+    kvbm__fifo_reuse *f = calloc(1, sizeof *f);
     if (f == NULL) return KVBM_ENOMEM;
     f->nodes = malloc(capacity * sizeof *f->nodes);
     if (f->nodes == NULL || kvbm__lring_init(&f->ring, capacity) != KVBM_OK) {
@@ -65,7 +65,7 @@ kvbm_status kvbm__fifo_reuse_create(size_t capacity, kvbm_fifo_reuse **out)
     return KVBM_OK;
 }
 
-void kvbm__fifo_reuse_destroy(kvbm_fifo_reuse *f)
+void kvbm__fifo_reuse_destroy(kvbm__fifo_reuse *f)
 {
     if (f == NULL) return;
     free(f->nodes);
@@ -73,26 +73,26 @@ void kvbm__fifo_reuse_destroy(kvbm_fifo_reuse *f)
     free(f);
 }
 
-static inline bool fifo_present(const kvbm_fifo_reuse *f, uint32_t id)
+static inline bool fifo_present(const kvbm__fifo_reuse *f, uint32_t id)
 {
     return id < f->capacity && f->nodes[id].seq != ABSENT;
 }
 
-static inline bool fifo_live(const kvbm_fifo_reuse *f, uint32_t c, uint32_t id)
+static inline bool fifo_live(const kvbm__fifo_reuse *f, uint32_t c, uint32_t id)
 {
     return f->nodes[id].seq != ABSENT && f->nodes[id].pos == c;
 }
 
 static bool fifo_live_cb(const void *ctx, uint32_t c, uint32_t id) { return fifo_live(ctx, c, id); }
-static void fifo_move_cb(void *ctx, uint32_t id, uint32_t c) { ((kvbm_fifo_reuse *)ctx)->nodes[id].pos = c; }
+static void fifo_move_cb(void *ctx, uint32_t id, uint32_t c) { ((kvbm__fifo_reuse *)ctx)->nodes[id].pos = c; }
 
-static __attribute__((noinline)) void fifo_compact(kvbm_fifo_reuse *f)
+static __attribute__((noinline)) void fifo_compact(kvbm__fifo_reuse *f)
 {
     kvbm__lring_compact(&f->ring, fifo_live_cb, fifo_move_cb, f);
-    kvbm_assert(kvbm__lring_span(&f->ring) == f->count);
+    kvbm__assert(kvbm__lring_span(&f->ring) == f->count);
 }
 
-kvbm_status kvbm__fifo_reuse_insert(kvbm_fifo_reuse *f, uint32_t block_id, kvbm_plh h)
+kvbm_status kvbm__fifo_reuse_insert(kvbm__fifo_reuse *f, uint32_t block_id, kvbm_plh h)
 {
     if (KVBM_UNLIKELY(block_id >= f->capacity)) {
         kvbm__set_error("block id %u out of range (capacity %zu)", block_id, f->capacity);
@@ -112,7 +112,7 @@ kvbm_status kvbm__fifo_reuse_insert(kvbm_fifo_reuse *f, uint32_t block_id, kvbm_
 }
 
 /* Remove a present id: its ring entry goes stale. */
-static inline void fifo_unlink(kvbm_fifo_reuse *f, uint32_t id)
+static inline void fifo_unlink(kvbm__fifo_reuse *f, uint32_t id)
 {
     f->nodes[id].seq = ABSENT;
     f->count--;
@@ -120,13 +120,13 @@ static inline void fifo_unlink(kvbm_fifo_reuse *f, uint32_t id)
 
 /* Remove a present id found by lookup (kvbm__lring_drop: an entry at either end of the
  * ring leaves it, one in the middle goes stale). */
-static inline void fifo_unlink_any(kvbm_fifo_reuse *f, uint32_t id)
+static inline void fifo_unlink_any(kvbm__fifo_reuse *f, uint32_t id)
 {
     kvbm__lring_drop(&f->ring, f->nodes[id].pos);
     fifo_unlink(f, id);
 }
 
-kvbm_status kvbm__fifo_reuse_remove(kvbm_fifo_reuse *f, uint32_t block_id)
+kvbm_status kvbm__fifo_reuse_remove(kvbm__fifo_reuse *f, uint32_t block_id)
 {
     if (!fifo_present(f, block_id)) {
         kvbm__set_error("Block %u not found in free list", block_id);
@@ -136,7 +136,7 @@ kvbm_status kvbm__fifo_reuse_remove(kvbm_fifo_reuse *f, uint32_t block_id)
     return KVBM_OK;
 }
 
-bool kvbm__fifo_reuse_next_free(kvbm_fifo_reuse *f, kvbm_pair *out)
+bool kvbm__fifo_reuse_next_free(kvbm__fifo_reuse *f, kvbm__pair *out)
 {
     while (f->ring.head != f->ring.tail) {
         uint32_t c = f->ring.head++;
@@ -150,9 +150,9 @@ bool kvbm__fifo_reuse_next_free(kvbm_fifo_reuse *f, kvbm_pair *out)
     return false;
 }
 
-size_t kvbm__fifo_reuse_len(const kvbm_fifo_reuse *f) { return f->count; }
+size_t kvbm__fifo_reuse_len(const kvbm__fifo_reuse *f) { return f->count; }
 
-uint64_t kvbm__fifo_reuse_seq(const kvbm_fifo_reuse *f, uint32_t block_id)
+uint64_t kvbm__fifo_reuse_seq(const kvbm__fifo_reuse *f, uint32_t block_id)
 {
     return block_id < f->capacity ? f->nodes[block_id].seq : ABSENT;
 }
@@ -160,13 +160,13 @@ uint64_t kvbm__fifo_reuse_seq(const kvbm_fifo_reuse *f, uint32_t block_id)
 /* ---- the backend ----------------------------------------------------------------------- */
 
 typedef struct hashmap_be {
-    kvbm_idxtab      tab;
-    kvbm_fifo_reuse *fifo;
+    kvbm__idxtab      tab;
+    kvbm__fifo_reuse *fifo;
     uint32_t        *slot_of; /* [capacity] index back-pointers */
 } hashmap_be;
 
 typedef struct hm_key_ctx {
-    const kvbm_fifo_reuse *f;
+    const kvbm__fifo_reuse *f;
     uint64_t               hi, lo;
 } hm_key_ctx;
 
@@ -197,13 +197,13 @@ static bool hm_find_match(void *ctx, kvbm_plh h, bool touch, uint32_t *block_id)
 }
 
 static size_t hm_find_matches(void *ctx, const kvbm_plh *hashes, size_t n, bool touch,
-                              kvbm_pair *out)
+                              kvbm__pair *out)
 {
     return kvbm__inactive_walk(hm_find_match, ctx, hashes, n, touch, true, out);
 }
 
 static size_t hm_scan_matches(void *ctx, const kvbm_plh *hashes, size_t n, bool touch,
-                              kvbm_pair *out)
+                              kvbm__pair *out)
 {
     return kvbm__inactive_walk(hm_find_match, ctx, hashes, n, touch, false, out);
 }
@@ -213,10 +213,10 @@ static size_t hm_scan_matches(void *ctx, const kvbm_plh *hashes, size_t n, bool 
  * popping the head repeatedly). Ring reads are sequential and the node loads independent,
  * so the misses of the batch overlap; every entry walked is a victim or stale, so the head
  * moves to where the walk stopped. */
-static size_t hm_allocate(void *ctx, size_t count, kvbm_pair *out)
+static size_t hm_allocate(void *ctx, size_t count, kvbm__pair *out)
 {
     hashmap_be *m = ctx;
-    kvbm_fifo_reuse *f = m->fifo;
+    kvbm__fifo_reuse *f = m->fifo;
     size_t k = 0;
     uint32_t c = f->ring.head;
     for (; k < count && c != f->ring.tail; c++) {
@@ -231,7 +231,7 @@ static size_t hm_allocate(void *ctx, size_t count, kvbm_pair *out)
         uint32_t id = out[j].block_id;
         kvbm_plh h = f->nodes[id].hash;
         size_t slot = kvbm__idx_slot_of(&m->tab, id); /* current: earlier deletes may shift */
-        kvbm_assert(m->tab.slots[slot].val == id);
+        kvbm__assert(m->tab.slots[slot].val == id);
         fifo_unlink(f, id);
         kvbm__idx_del(&m->tab, slot);
         out[j].hash = h;
@@ -242,7 +242,7 @@ static size_t hm_allocate(void *ctx, size_t count, kvbm_pair *out)
 
 static size_t hm_len(void *ctx) { return ((hashmap_be *)ctx)->fifo->count; }
 
-static size_t hm_allocate_all(void *ctx, kvbm_pair *out) { return hm_allocate(ctx, hm_len(ctx), out); }
+static size_t hm_allocate_all(void *ctx, kvbm__pair *out) { return hm_allocate(ctx, hm_len(ctx), out); }
 
 static kvbm_status hm_insert(void *ctx, kvbm_plh h, uint32_t block_id)
 {
@@ -284,7 +284,7 @@ static void hm_destroy(void *ctx)
 static bool hm_check(void *ctx)
 {
     hashmap_be *m = ctx;
-    const kvbm_fifo_reuse *f = m->fifo;
+    const kvbm__fifo_reuse *f = m->fifo;
     if (kvbm__lring_span(&f->ring) > f->ring.mask + 1u) return false;
     size_t n = 0;
     uint64_t last_seq = 0;
@@ -311,7 +311,7 @@ static bool hm_check(void *ctx)
     return n == f->count && present == n && m->tab.count == n;
 }
 
-static const kvbm_inactive_ops hashmap_ops = {
+static const kvbm__inactive_ops hashmap_ops = {
     .name = "hashmap",
     .find_match = hm_find_match,
     .find_matches = hm_find_matches,
@@ -326,7 +326,7 @@ static const kvbm_inactive_ops hashmap_ops = {
     .check = hm_check,
 };
 
-kvbm_status kvbm__hashmap_create(size_t capacity, kvbm_inactive *out)
+kvbm_status kvbm__hashmap_create(size_t capacity, kvbm__inactive *out)
 {
     if (out == NULL) return KVBM_EINVAL;
     if (capacity == 0 || capacity > KVBM_LRING_MAX_CAPACITY) {

@@ -28,13 +28,13 @@
 #define KVBM_IDX_EMPTY UINT32_MAX
 #define KVBM_IDX_NONE  SIZE_MAX
 
-typedef struct kvbm_idx_slot {
+typedef struct kvbm__idx_slot {
     uint32_t val;
     uint32_t h32;
-} kvbm_idx_slot;
+} kvbm__idx_slot;
 
-typedef struct kvbm_idxtab {
-    kvbm_idx_slot *slots;
+typedef struct kvbm__idxtab {
+    kvbm__idx_slot *slots;
     size_t         mask;  /* slots - 1 */
     size_t         count; /* occupied slots */
     /* Optional back-pointers: when where_base != NULL the table keeps
@@ -43,16 +43,16 @@ typedef struct kvbm_idxtab {
      * sets (and, after a realloc, updates) the base; put, delete and grow maintain it. */
     char          *where_base;
     size_t         where_stride;
-} kvbm_idxtab;
+} kvbm__idxtab;
 
-static inline void kvbm__idx_note(kvbm_idxtab *t, uint32_t val, size_t slot)
+static inline void kvbm__idx_note(kvbm__idxtab *t, uint32_t val, size_t slot)
 {
     if (t->where_base != NULL)
         *(uint32_t *)(void *)(t->where_base + (size_t)val * t->where_stride) = (uint32_t)slot;
 }
 
 /* Slot of @val (present) through the back-pointers. */
-static inline size_t kvbm__idx_slot_of(const kvbm_idxtab *t, uint32_t val)
+static inline size_t kvbm__idx_slot_of(const kvbm__idxtab *t, uint32_t val)
 {
     return *(const uint32_t *)(const void *)(t->where_base + (size_t)val * t->where_stride);
 }
@@ -66,7 +66,7 @@ static inline size_t kvbm__idx_slot_of(const kvbm_idxtab *t, uint32_t val)
 #define KVBM_IDX_SLOTS_PER_ENTRY 4u
 
 /* Table with room for @entries at load <= 1/4 (at least 16 slots). */
-static inline kvbm_status kvbm__idx_init(kvbm_idxtab *t, size_t entries)
+static inline kvbm_status kvbm__idx_init(kvbm__idxtab *t, size_t entries)
 {
     if (entries > SIZE_MAX / (2 * KVBM_IDX_SLOTS_PER_ENTRY)) return KVBM_ERANGE;
     uint64_t want = kvbm__next_pow2_u64((uint64_t)entries * KVBM_IDX_SLOTS_PER_ENTRY);
@@ -83,12 +83,12 @@ static inline kvbm_status kvbm__idx_init(kvbm_idxtab *t, size_t entries)
 }
 
 /* Does the table have room for @entries at its load bound (else kvbm__idx_grow)? */
-static inline bool kvbm__idx_has_room(const kvbm_idxtab *t, size_t entries)
+static inline bool kvbm__idx_has_room(const kvbm__idxtab *t, size_t entries)
 {
     return entries <= (t->mask + 1) / KVBM_IDX_SLOTS_PER_ENTRY;
 }
 
-static inline void kvbm__idx_fini(kvbm_idxtab *t)
+static inline void kvbm__idx_fini(kvbm__idxtab *t)
 {
     free(t->slots);
     t->slots = NULL;
@@ -100,13 +100,13 @@ static inline uint32_t kvbm__idx_h32(uint64_t h64) { return (uint32_t)(h64 >> 32
 /* Slot of the entry whose key equals the looked-up key, or KVBM_IDX_NONE.
  * @eq(ctx, val) compares the stored key of val with it; called only on h32 matches.
  * Static inline with a constant @eq: the compiler inlines the comparison. */
-typedef bool (*kvbm_idx_eq_fn)(const void *ctx, uint32_t val);
-static inline size_t kvbm__idx_find(const kvbm_idxtab *t, uint32_t h32, kvbm_idx_eq_fn eq,
+typedef bool (*kvbm__idx_eq_fn)(const void *ctx, uint32_t val);
+static inline size_t kvbm__idx_find(const kvbm__idxtab *t, uint32_t h32, kvbm__idx_eq_fn eq,
                                     const void *ctx)
 {
     size_t i = (size_t)h32 & t->mask;
     for (;;) {
-        const kvbm_idx_slot *s = &t->slots[i];
+        const kvbm__idx_slot *s = &t->slots[i];
         if (s->val == KVBM_IDX_EMPTY) return KVBM_IDX_NONE;
         if (s->h32 == h32 && eq(ctx, s->val)) return i;
         i = (i + 1) & t->mask;
@@ -115,12 +115,12 @@ static inline size_t kvbm__idx_find(const kvbm_idxtab *t, uint32_t h32, kvbm_idx
 
 /* Like kvbm__idx_find, but on a miss *@slot receives the first empty slot of the probe
  * run: exactly where kvbm__idx_put would store the key (valid until the table changes). */
-static inline bool kvbm__idx_find_or_empty(const kvbm_idxtab *t, uint32_t h32, kvbm_idx_eq_fn eq,
+static inline bool kvbm__idx_find_or_empty(const kvbm__idxtab *t, uint32_t h32, kvbm__idx_eq_fn eq,
                                            const void *ctx, size_t *slot)
 {
     size_t i = (size_t)h32 & t->mask;
     for (;;) {
-        const kvbm_idx_slot *s = &t->slots[i];
+        const kvbm__idx_slot *s = &t->slots[i];
         if (s->val == KVBM_IDX_EMPTY) { *slot = i; return false; }
         if (s->h32 == h32 && eq(ctx, s->val)) { *slot = i; return true; }
         i = (i + 1) & t->mask;
@@ -128,7 +128,7 @@ static inline bool kvbm__idx_find_or_empty(const kvbm_idxtab *t, uint32_t h32, k
 }
 
 /* Store (val, h32) in the empty @slot returned by kvbm__idx_find_or_empty. */
-static inline void kvbm__idx_put_at(kvbm_idxtab *t, size_t slot, uint32_t h32, uint32_t val)
+static inline void kvbm__idx_put_at(kvbm__idxtab *t, size_t slot, uint32_t h32, uint32_t val)
 {
     t->slots[slot].val = val;
     t->slots[slot].h32 = h32;
@@ -167,7 +167,7 @@ static inline uint32_t kvbm__idx_plh_h32(kvbm_plh h)
 }
 
 /* Store (val, h32) in the first empty slot of its probe run (caller checked absence). */
-static inline void kvbm__idx_put(kvbm_idxtab *t, uint32_t h32, uint32_t val)
+static inline void kvbm__idx_put(kvbm__idxtab *t, uint32_t h32, uint32_t val)
 {
     size_t i = (size_t)h32 & t->mask;
     while (t->slots[i].val != KVBM_IDX_EMPTY) i = (i + 1) & t->mask;
@@ -178,12 +178,12 @@ static inline void kvbm__idx_put(kvbm_idxtab *t, uint32_t h32, uint32_t val)
 }
 
 /* Delete the entry in @slot by backward shift. */
-static inline void kvbm__idx_del(kvbm_idxtab *t, size_t slot)
+static inline void kvbm__idx_del(kvbm__idxtab *t, size_t slot)
 {
     size_t hole = slot, j = slot;
     for (;;) {
         j = (j + 1) & t->mask;
-        kvbm_idx_slot e = t->slots[j];
+        kvbm__idx_slot e = t->slots[j];
         if (e.val == KVBM_IDX_EMPTY) break;
         /* e may move into hole iff hole is cyclically in [home, j): its distance back
          * from j is at most e's displacement (one compare instead of two branches) */
@@ -199,9 +199,9 @@ static inline void kvbm__idx_del(kvbm_idxtab *t, size_t slot)
 }
 
 /* Re-create the table with room for @entries, reinserting every entry (growth path). */
-static inline kvbm_status kvbm__idx_grow(kvbm_idxtab *t, size_t entries)
+static inline kvbm_status kvbm__idx_grow(kvbm__idxtab *t, size_t entries)
 {
-    kvbm_idxtab n;
+    kvbm__idxtab n;
     KVBM_TRY(kvbm__idx_init(&n, entries));
     n.where_base = t->where_base;
     n.where_stride = t->where_stride;

@@ -24,18 +24,18 @@
 
 #define KVBM_LRING_MAX_CAPACITY (UINT32_C(1) << 30) /* ring (2 x capacity, rounded up) < 2^32 */
 
-typedef struct kvbm_lring {
+typedef struct kvbm__lring {
     uint32_t *ids;        /* [mask + 1] */
     uint32_t  mask;
     uint32_t  head, tail; /* free-running counters */
-} kvbm_lring;
+} kvbm__lring;
 
 /* Is the entry (c, id) live? / Record that id's live entry is now at counter c. */
-typedef bool (*kvbm_lring_live_fn)(const void *ctx, uint32_t c, uint32_t id);
-typedef void (*kvbm_lring_move_fn)(void *ctx, uint32_t id, uint32_t c);
+typedef bool (*kvbm__lring_live_fn)(const void *ctx, uint32_t c, uint32_t id);
+typedef void (*kvbm__lring_move_fn)(void *ctx, uint32_t id, uint32_t c);
 
 /* A ring for up to @capacity (<= KVBM_LRING_MAX_CAPACITY) live ids. */
-static inline kvbm_status kvbm__lring_init(kvbm_lring *r, size_t capacity)
+static inline kvbm_status kvbm__lring_init(kvbm__lring *r, size_t capacity)
 {
     size_t size = (size_t)kvbm__next_pow2_u64((uint64_t)capacity * 2u);
     if (size < 16) size = 16;
@@ -46,26 +46,26 @@ static inline kvbm_status kvbm__lring_init(kvbm_lring *r, size_t capacity)
     return KVBM_OK;
 }
 
-static inline void kvbm__lring_fini(kvbm_lring *r)
+static inline void kvbm__lring_fini(kvbm__lring *r)
 {
     free(r->ids);
     r->ids = NULL;
 }
 
-static inline uint32_t kvbm__lring_at(const kvbm_lring *r, uint32_t c) { return r->ids[c & r->mask]; }
+static inline uint32_t kvbm__lring_at(const kvbm__lring *r, uint32_t c) { return r->ids[c & r->mask]; }
 
 /* Entries (live or stale) between head and tail. */
-static inline uint32_t kvbm__lring_span(const kvbm_lring *r) { return r->tail - r->head; }
+static inline uint32_t kvbm__lring_span(const kvbm__lring *r) { return r->tail - r->head; }
 
 /* Does counter @c lie in the window [head, tail)? */
-static inline bool kvbm__lring_in_window(const kvbm_lring *r, uint32_t c)
+static inline bool kvbm__lring_in_window(const kvbm__lring *r, uint32_t c)
 {
     return (uint32_t)(c - r->head) < kvbm__lring_span(r);
 }
 
 /* Rewrite the live entries contiguously from head, in order; tail follows the last one. */
-static inline void kvbm__lring_compact(kvbm_lring *r, kvbm_lring_live_fn live,
-                                       kvbm_lring_move_fn move, void *ctx)
+static inline void kvbm__lring_compact(kvbm__lring *r, kvbm__lring_live_fn live,
+                                       kvbm__lring_move_fn move, void *ctx)
 {
     uint32_t w = r->head;
     for (uint32_t c = r->head; c != r->tail; c++) {
@@ -79,10 +79,10 @@ static inline void kvbm__lring_compact(kvbm_lring *r, kvbm_lring_live_fn live,
 }
 
 /* Every slot holds an entry: the owner compacts (in a cold, out-of-line path) before a push. */
-static inline bool kvbm__lring_full(const kvbm_lring *r) { return kvbm__lring_span(r) > r->mask; }
+static inline bool kvbm__lring_full(const kvbm__lring *r) { return kvbm__lring_span(r) > r->mask; }
 
 /* Append @id to a ring that is not full; returns its counter, the id's new pos. */
-static inline uint32_t kvbm__lring_push(kvbm_lring *r, uint32_t id)
+static inline uint32_t kvbm__lring_push(kvbm__lring *r, uint32_t id)
 {
     uint32_t c = r->tail++;
     r->ids[c & r->mask] = id;
@@ -92,7 +92,7 @@ static inline uint32_t kvbm__lring_push(kvbm_lring *r, uint32_t id)
 /* The id whose live entry is at counter @c is being removed by lookup: an entry at either
  * end leaves the ring (the common cases: a prefix is looked up oldest block first, and a
  * chain released tail-first has its first block newest); one in the middle goes stale. */
-static inline void kvbm__lring_drop(kvbm_lring *r, uint32_t c)
+static inline void kvbm__lring_drop(kvbm__lring *r, uint32_t c)
 {
     if (c == r->head) r->head++;
     else if (c == r->tail - 1u) r->tail--;

@@ -81,8 +81,8 @@ typedef struct lineage {
     size_t           capacity;   /* block_count */
     uint8_t         *id_present; /* [capacity] */
     uint64_t         fmask;      /* lin_fragment_mask() */
-    kvbm_idxtab      tab;
-    kvbm_leaf_policy policy;
+    kvbm__idxtab      tab;
+    kvbm__leaf_policy policy;
 } lineage;
 
 typedef struct lin_key {
@@ -161,10 +161,10 @@ static inline uint64_t key_fragment(kvbm_plh h, uint64_t position)
 static inline uint32_t lin_lookup(const lineage *g, kvbm_plh h)
 {
     uint32_t h32 = key_h32(g->fmask, h.lo);
-    const kvbm_idxtab *t = &g->tab;
+    const kvbm__idxtab *t = &g->tab;
     size_t i = (size_t)h32 & t->mask;
     for (;;) {
-        const kvbm_idx_slot *s = &t->slots[i];
+        const kvbm__idx_slot *s = &t->slots[i];
         if (s->val == KVBM_IDX_EMPTY) return NIL;
         if (s->h32 == h32) {
             const lin_node *n = &g->nodes[s->val];
@@ -183,7 +183,7 @@ static kvbm_status lin_reserve(lineage *g, size_t need)
     lin_node *nn = realloc(g->nodes, ncap * sizeof *nn);
     if (nn == NULL) return KVBM_ENOMEM;
     g->nodes = nn;
-    KVBM_TRY(lp_reserve(&g->policy, ncap));
+    KVBM_TRY(kvbm__lp_reserve(&g->policy, ncap));
     if (!kvbm__idx_has_room(&g->tab, ncap)) KVBM_TRY(kvbm__idx_grow(&g->tab, ncap));
     g->cap_cells = ncap;
     return KVBM_OK;
@@ -224,7 +224,7 @@ static inline uint32_t lin_revive(lineage *g, uint32_t idx, uint8_t kind)
     uint32_t hint = n->parent;
     n->kind = kind;
     n->parent = NIL;
-    kvbm_assert(n->nchild == 0);
+    kvbm__assert(n->nchild == 0);
     return hint;
 }
 
@@ -234,7 +234,7 @@ static inline uint32_t lin_revive(lineage *g, uint32_t idx, uint8_t kind)
  * entry is missing (a broken invariant; lin_check reports it). */
 static inline size_t lin_slot_of(const lineage *g, uint32_t idx)
 {
-    const kvbm_idxtab *t = &g->tab;
+    const kvbm__idxtab *t = &g->tab;
     size_t i = lin_home(g, g->nodes[idx].fragment);
     for (;;) {
         uint32_t v = t->slots[i].val;
@@ -267,7 +267,7 @@ static inline uint32_t lin_alloc(lineage *g, uint8_t kind, uint64_t position, ui
             if (n1->dnext != NIL) __builtin_prefetch(&g->nodes[n1->dnext], 1, 3);
         }
     } else {
-        kvbm_assert(g->used_cells < g->cap_cells);
+        kvbm__assert(g->used_cells < g->cap_cells);
         idx = (uint32_t)g->used_cells++;
     }
     lin_node *n = &g->nodes[idx];
@@ -300,8 +300,8 @@ static void lin_prune(lineage *g, kvbm_lineage_eviction K, uint32_t cur)
         lin_node *p = &g->nodes[parent];
         if (--p->nchild != 0) break;
         if (p->kind == NODE_REAL) {
-            kvbm_status st = lpk_on_leaf_added(&g->policy, K, parent);
-            kvbm_assert(st == KVBM_OK);
+            kvbm_status st = kvbm__lpk_on_leaf_added(&g->policy, K, parent);
+            kvbm__assert(st == KVBM_OK);
             KVBM_UNUSED(st);
             break;
         }
@@ -311,19 +311,19 @@ static void lin_prune(lineage *g, kvbm_lineage_eviction K, uint32_t cur)
 
 /* REAL node idx -> GHOST, then prune childless ghosts upwards (§3.4.3). A node with
  * children (a chain resurrected root-first) just stays as a ghost. */
-LP_INLINE uint32_t lin_remove_node(lineage *g, kvbm_lineage_eviction K, uint32_t idx)
+KVBM__LP_INLINE uint32_t lin_remove_node(lineage *g, kvbm_lineage_eviction K, uint32_t idx)
 {
     lin_node *n = &g->nodes[idx];
     uint32_t block_id = n->block_id;
     n->kind = NODE_GHOST;
     g->count--;
     g->id_present[n->block_id] = 0;
-    lpk_on_node_removed(&g->policy, K, idx);
+    kvbm__lpk_on_node_removed(&g->policy, K, idx);
     if (n->nchild == 0) lin_prune(g, K, idx);
     return block_id;
 }
 
-LP_INLINE bool lin_find_match_k(void *ctx, kvbm_lineage_eviction K, kvbm_plh h, uint32_t *block_id)
+KVBM__LP_INLINE bool lin_find_match_k(void *ctx, kvbm_lineage_eviction K, kvbm_plh h, uint32_t *block_id)
 {
     lineage *g = ctx;
     uint32_t idx = lin_lookup(g, h);
@@ -332,12 +332,12 @@ LP_INLINE bool lin_find_match_k(void *ctx, kvbm_lineage_eviction K, kvbm_plh h, 
     return true;
 }
 
-LP_INLINE size_t lin_allocate_k(void *ctx, kvbm_lineage_eviction K, size_t count, kvbm_pair *out)
+KVBM__LP_INLINE size_t lin_allocate_k(void *ctx, kvbm_lineage_eviction K, size_t count, kvbm__pair *out)
 {
     lineage *g = ctx;
     size_t k = 0;
     while (k < count) {
-        uint32_t victim = lpk_next_victim(&g->policy, K);
+        uint32_t victim = kvbm__lpk_next_victim(&g->policy, K);
         if (victim == NIL) break;
         /* Victims are old, cold nodes, and so are their parents (pruned or re-leafed by this
          * eviction; under Tick a re-leafed parent is usually the next victim). Start those
@@ -350,9 +350,9 @@ LP_INLINE size_t lin_allocate_k(void *ctx, kvbm_lineage_eviction K, size_t count
         }
         if (K == KVBM_LINEAGE_FIFO) {
             uint32_t nx = g->policy.next[victim];
-            if (nx != LP_NIL) __builtin_prefetch(&g->nodes[nx], 1);
+            if (nx != KVBM__LP_NIL) __builtin_prefetch(&g->nodes[nx], 1);
         }
-        kvbm_assert(g->nodes[victim].kind == NODE_REAL && g->nodes[victim].nchild == 0);
+        kvbm__assert(g->nodes[victim].kind == NODE_REAL && g->nodes[victim].nchild == 0);
         out[k].hash = g->nodes[victim].hash;
         out[k].block_id = lin_remove_node(g, K, victim);
         k++;
@@ -362,7 +362,7 @@ LP_INLINE size_t lin_allocate_k(void *ctx, kvbm_lineage_eviction K, size_t count
 
 static size_t lin_len(void *ctx) { return ((lineage *)ctx)->count; }
 
-LP_INLINE kvbm_status lin_insert_k(void *ctx, kvbm_lineage_eviction K, kvbm_plh h_in, uint32_t block_id)
+KVBM__LP_INLINE kvbm_status lin_insert_k(void *ctx, kvbm_lineage_eviction K, kvbm_plh h_in, uint32_t block_id)
 {
     lineage *g = ctx;
     kvbm_plh h = kvbm__plh_launder(h_in);
@@ -403,10 +403,10 @@ LP_INLINE kvbm_status lin_insert_k(void *ctx, kvbm_lineage_eviction K, kvbm_plh 
     }
     if (idx == NIL) {
         uint32_t h32 = key_h32(g->fmask, h.lo);
-        const kvbm_idxtab *t = &g->tab;
+        const kvbm__idxtab *t = &g->tab;
         size_t i = (size_t)h32 & t->mask;
         for (;;) {
-            const kvbm_idx_slot *sl = &t->slots[i];
+            const kvbm__idx_slot *sl = &t->slots[i];
             if (sl->val == KVBM_IDX_EMPTY) break;
             if (sl->h32 == h32) {
                 const lin_node *c = &g->nodes[sl->val];
@@ -466,7 +466,7 @@ LP_INLINE kvbm_status lin_insert_k(void *ctx, kvbm_lineage_eviction K, kvbm_plh 
         uint32_t hint = own_dormant ? g->nodes[idx].parent : NIL;
         if (exact && hint != NIL) {
             parent = hint;
-            kvbm_assert(g->nodes[hint].position == pos - 1 &&
+            kvbm__assert(g->nodes[hint].position == pos - 1 &&
                         g->nodes[hint].fragment == kvbm__plh_parent_fragment(h));
         } else {
             pfrag = kvbm__plh_parent_fragment(h);
@@ -496,7 +496,7 @@ LP_INLINE kvbm_status lin_insert_k(void *ctx, kvbm_lineage_eviction K, kvbm_plh 
     n->block_id = block_id;
     g->count++;
     g->id_present[block_id] = 1;
-    lpk_on_node_inserted(&g->policy, K, idx);
+    kvbm__lpk_on_node_inserted(&g->policy, K, idx);
 
     bool leaf = g->nodes[idx].nchild == 0;
     g->carry = n->parent; /* a kept link, or NIL (pos 0); the new link below replaces it */
@@ -507,15 +507,15 @@ LP_INLINE kvbm_status lin_insert_k(void *ctx, kvbm_lineage_eviction K, kvbm_plh 
         lin_link_child(g, parent, idx);
         if (was_leaf && g->nodes[parent].kind == NODE_REAL) {
             if (leaf) { /* on_leaf_demoted(parent) + on_leaf_added(idx) */
-                lpk_on_leaf_replaced(&g->policy, K, parent, idx);
+                kvbm__lpk_on_leaf_replaced(&g->policy, K, parent, idx);
                 return KVBM_OK;
             }
-            lpk_on_leaf_demoted(&g->policy, K, parent);
+            kvbm__lpk_on_leaf_demoted(&g->policy, K, parent);
         }
     }
     if (leaf) {
-        kvbm_status st = lpk_on_leaf_added(&g->policy, K, idx);
-        kvbm_assert(st == KVBM_OK);
+        kvbm_status st = kvbm__lpk_on_leaf_added(&g->policy, K, idx);
+        kvbm__assert(st == KVBM_OK);
         KVBM_UNUSED(st);
     }
     return KVBM_OK;
@@ -537,7 +537,7 @@ static void lin_prefetch_insert(void *ctx, kvbm_plh h)
     __builtin_prefetch(&g->tab.slots[lin_home(g, kvbm__plh_parent_fragment(h))]);
 }
 
-LP_INLINE bool lin_take_k(void *ctx, kvbm_lineage_eviction K, kvbm_plh h, uint32_t block_id)
+KVBM__LP_INLINE bool lin_take_k(void *ctx, kvbm_lineage_eviction K, kvbm_plh h, uint32_t block_id)
 {
     lineage *g = ctx;
     uint32_t idx = lin_lookup(g, h);
@@ -550,7 +550,7 @@ static void lin_destroy(void *ctx)
 {
     lineage *g = ctx;
     if (g == NULL) return;
-    lp_fini(&g->policy);
+    kvbm__lp_fini(&g->policy);
     kvbm__idx_fini(&g->tab);
     free(g->nodes);
     free(g->id_present);
@@ -583,7 +583,7 @@ static bool lin_check(void *ctx)
         if (!ok) break;
         if (n->kind == NODE_DORMANT) {
             dormant++;
-            ok = !lp_contains(&g->policy, i) && n->nchild == 0;
+            ok = !kvbm__lp_contains(&g->policy, i) && n->nchild == 0;
             continue;
         }
         ok = n->dnext == NIL && n->dprev == NIL;
@@ -595,11 +595,11 @@ static bool lin_check(void *ctx)
                  (n->hash.lo & g->fmask) == (n->fragment & g->fmask);
             bool leaf = n->nchild == 0;
             if (leaf) leaves++;
-            ok = ok && leaf == lp_contains(&g->policy, i);
+            ok = ok && leaf == kvbm__lp_contains(&g->policy, i);
         } else {
             ghosts++;
             /* ghost leaves never exist */
-            ok = ok && n->kind == NODE_GHOST && n->nchild != 0 && !lp_contains(&g->policy, i);
+            ok = ok && n->kind == NODE_GHOST && n->nchild != 0 && !kvbm__lp_contains(&g->policy, i);
         }
         if (ok && n->parent != NIL) {
             /* (a REAL child promoted from a ghost by another hash of its key keeps the link
@@ -623,8 +623,8 @@ static bool lin_check(void *ctx)
     size_t ids = 0;
     for (size_t b = 0; b < g->capacity; b++) ids += g->id_present[b];
     return real == g->count && ids == real && dl == dormant && dormant == g->dcount &&
-           g->tab.count == real + ghosts + dormant && leaves == lp_len(&g->policy) &&
-           lp_check(&g->policy);
+           g->tab.count == real + ghosts + dormant && leaves == kvbm__lp_len(&g->policy) &&
+           kvbm__lp_check(&g->policy);
 }
 
 /* The ops of each leaf policy: the *_k bodies inlined with a constant kind K, under the
@@ -636,20 +636,20 @@ static bool lin_check(void *ctx)
         return lin_find_match_k(ctx, K, h, block_id);                                          \
     }                                                                                          \
     static size_t lin_find_matches_##sfx(void *ctx, const kvbm_plh *hashes, size_t n,          \
-                                         bool touch, kvbm_pair *out)                           \
+                                         bool touch, kvbm__pair *out)                           \
     {                                                                                          \
         return kvbm__inactive_walk(lin_find_match_##sfx, ctx, hashes, n, touch, true, out);    \
     }                                                                                          \
     static size_t lin_scan_matches_##sfx(void *ctx, const kvbm_plh *hashes, size_t n,          \
-                                         bool touch, kvbm_pair *out)                           \
+                                         bool touch, kvbm__pair *out)                           \
     {                                                                                          \
         return kvbm__inactive_walk(lin_find_match_##sfx, ctx, hashes, n, touch, false, out);   \
     }                                                                                          \
-    static size_t lin_allocate_##sfx(void *ctx, size_t count, kvbm_pair *out)                  \
+    static size_t lin_allocate_##sfx(void *ctx, size_t count, kvbm__pair *out)                  \
     {                                                                                          \
         return lin_allocate_k(ctx, K, count, out);                                             \
     }                                                                                          \
-    static size_t lin_allocate_all_##sfx(void *ctx, kvbm_pair *out)                            \
+    static size_t lin_allocate_all_##sfx(void *ctx, kvbm__pair *out)                            \
     {                                                                                          \
         return lin_allocate_k(ctx, K, lin_len(ctx), out);                                      \
     }                                                                                          \
@@ -661,7 +661,7 @@ static bool lin_check(void *ctx)
     {                                                                                          \
         return lin_take_k(ctx, K, h, block_id);                                                \
     }                                                                                          \
-    static const kvbm_inactive_ops lineage_##sfx##_ops = {                                     \
+    static const kvbm__inactive_ops lineage_##sfx##_ops = {                                     \
         .name = label,                                                                         \
         .find_match = lin_find_match_##sfx,                                                    \
         .find_matches = lin_find_matches_##sfx,                                                \
@@ -680,7 +680,7 @@ static bool lin_check(void *ctx)
 LIN_POLICY_OPS(tick, KVBM_LINEAGE_TICK, "lineage-tick");
 LIN_POLICY_OPS(fifo, KVBM_LINEAGE_FIFO, "lineage-fifo");
 
-kvbm_status kvbm__lineage_create(size_t capacity, kvbm_lineage_eviction eviction, kvbm_inactive *out)
+kvbm_status kvbm__lineage_create(size_t capacity, kvbm_lineage_eviction eviction, kvbm__inactive *out)
 {
     if (out == NULL) return KVBM_EINVAL;
     if (capacity == 0 || capacity > ((size_t)UINT32_MAX - 1) / 2) {
@@ -702,7 +702,7 @@ kvbm_status kvbm__lineage_create(size_t capacity, kvbm_lineage_eviction eviction
     g->id_present = calloc(capacity, 1);
     kvbm_status st = (g->nodes == NULL || g->id_present == NULL) ? KVBM_ENOMEM : KVBM_OK;
     if (st == KVBM_OK) st = kvbm__idx_init(&g->tab, capacity);
-    if (st == KVBM_OK) st = lp_init(&g->policy, eviction, capacity, capacity);
+    if (st == KVBM_OK) st = kvbm__lp_init(&g->policy, eviction, capacity, capacity);
     if (st != KVBM_OK) {
         kvbm__idx_fini(&g->tab);
         free(g->nodes);
@@ -716,14 +716,14 @@ kvbm_status kvbm__lineage_create(size_t capacity, kvbm_lineage_eviction eviction
     return KVBM_OK;
 }
 
-bool kvbm__lineage_stats(const kvbm_inactive *b, kvbm_lineage_stats *out)
+bool kvbm__lineage_stats(const kvbm__inactive *b, kvbm__lineage_info *out)
 {
     if (b->ops != &lineage_tick_ops && b->ops != &lineage_fifo_ops) return false;
     const lineage *g = b->ctx;
     size_t live = g->used_cells - g->dcount;
     out->real = g->count;
     out->ghosts = live - g->count;
-    out->leaves = lp_len(&g->policy);
+    out->leaves = kvbm__lp_len(&g->policy);
     out->slab_cells = g->used_cells;
     out->slab_cap = g->cap_cells;
     return true;

@@ -68,12 +68,12 @@ typedef struct lru_node {
 } lru_node;
 
 typedef struct lru_queue {
-    kvbm_lring ring;         /* block ids, lazy deletion (lazy_ring.h) */
+    kvbm__lring ring;         /* block ids, lazy deletion (lazy_ring.h) */
     size_t     len;          /* live entries */
 } lru_queue;
 
 typedef struct lru_map {
-    kvbm_idxtab   tab;
+    kvbm__idxtab   tab;
     lru_node     *nodes;     /* indexed by block id, [capacity] */
     size_t        capacity;
     size_t        count;
@@ -135,7 +135,7 @@ static __attribute__((noinline)) void queue_compact(lru_map *m, unsigned l)
 {
     struct lru_level lv = { m, l };
     kvbm__lring_compact(&m->q[l].ring, level_live, level_move, &lv);
-    kvbm_assert(kvbm__lring_span(&m->q[l].ring) == m->q[l].len);
+    kvbm__assert(kvbm__lring_span(&m->q[l].ring) == m->q[l].len);
 }
 
 static inline void queue_push(lru_map *m, unsigned l, uint32_t id)
@@ -188,13 +188,13 @@ static bool lru_find_match(void *ctx, kvbm_plh h, bool touch, uint32_t *block_id
 }
 
 static size_t lru_find_matches(void *ctx, const kvbm_plh *hashes, size_t n, bool touch,
-                               kvbm_pair *out)
+                               kvbm__pair *out)
 {
     return kvbm__inactive_walk(lru_find_match, ctx, hashes, n, touch, true, out);
 }
 
 static size_t lru_scan_matches(void *ctx, const kvbm_plh *hashes, size_t n, bool touch,
-                               kvbm_pair *out)
+                               kvbm__pair *out)
 {
     return kvbm__inactive_walk(lru_find_match, ctx, hashes, n, touch, false, out);
 }
@@ -205,14 +205,14 @@ static size_t lru_scan_matches(void *ctx, const kvbm_plh *hashes, size_t n, bool
  * Ring reads are sequential and the node loads independent of each other, so the misses of
  * the whole batch overlap instead of forming a chain. Every entry the walk passed is a
  * victim or stale, so each walked level's head moves to where its walk stopped. */
-static size_t lru_allocate(void *ctx, size_t count, kvbm_pair *out)
+static size_t lru_allocate(void *ctx, size_t count, kvbm__pair *out)
 {
     lru_map *m = ctx;
     size_t k = 0;
     uint32_t stop[MAX_LEVELS];
     unsigned walked = 0;
     for (unsigned l = 0; l < m->nlevels && k < count; l++) {
-        const kvbm_lring *r = &m->q[l].ring;
+        const kvbm__lring *r = &m->q[l].ring;
         uint32_t c = r->head;
         while (k < count && c != r->tail) {
             uint32_t id = kvbm__lring_at(r, c);
@@ -231,7 +231,7 @@ static size_t lru_allocate(void *ctx, size_t count, kvbm_pair *out)
         lru_node *n = &m->nodes[v];
         kvbm_plh h = n->key;
         size_t slot = n->slot; /* current: earlier deletes may have shifted it */
-        kvbm_assert(m->tab.slots[slot].val == v);
+        kvbm__assert(m->tab.slots[slot].val == v);
         lru_mark_absent(m, v);
         lru_unindex(m, slot, v);
         out[j].hash = h;
@@ -240,7 +240,7 @@ static size_t lru_allocate(void *ctx, size_t count, kvbm_pair *out)
     return k;
 }
 
-static size_t lru_allocate_all(void *ctx, kvbm_pair *out)
+static size_t lru_allocate_all(void *ctx, kvbm__pair *out)
 {
     lru_map *m = ctx;
     return lru_allocate(ctx, m->count, out);
@@ -383,7 +383,7 @@ static bool lru_check(void *ctx)
         if (nd->level == LEVEL_ABSENT) continue;
         if (nd->slot == NO_SLOT) return false;
         if (nd->level >= m->nlevels) return false;
-        const kvbm_lring *r = &m->q[nd->level].ring;
+        const kvbm__lring *r = &m->q[nd->level].ring;
         /* the node's entry lies in its ring's window and names it */
         if (!kvbm__lring_in_window(r, nd->pos) || kvbm__lring_at(r, nd->pos) != id) return false;
         present++;
@@ -391,7 +391,7 @@ static bool lru_check(void *ctx)
     return present == m->count && indexed == m->tab.count;
 }
 
-static const kvbm_inactive_ops lru_ops = {
+static const kvbm__inactive_ops lru_ops = {
     .name = "lru",
     .find_match = lru_find_match,
     .find_matches = lru_find_matches,
@@ -406,7 +406,7 @@ static const kvbm_inactive_ops lru_ops = {
     .check = lru_check,
 };
 
-static const kvbm_inactive_ops multi_lru_ops = {
+static const kvbm__inactive_ops multi_lru_ops = {
     .name = "multi-lru",
     .find_match = lru_find_match,
     .find_matches = lru_find_matches,
@@ -453,7 +453,7 @@ static kvbm_status lru_map_create(size_t capacity, unsigned nlevels, lru_map **o
     return KVBM_OK;
 }
 
-kvbm_status kvbm__lru_create(size_t capacity, kvbm_inactive *out)
+kvbm_status kvbm__lru_create(size_t capacity, kvbm__inactive *out)
 {
     if (out == NULL) return KVBM_EINVAL;
     lru_map *m;
@@ -485,7 +485,7 @@ kvbm_status kvbm__multi_lru_validate(const uint8_t t[3])
 }
 
 kvbm_status kvbm__multi_lru_create(size_t capacity, const uint8_t thresholds[3],
-                                   kvbm_tracker *tracker, kvbm_inactive *out)
+                                   kvbm_tracker *tracker, kvbm__inactive *out)
 {
     static const uint8_t defaults[3] = { 3, 8, 15 };
     if (out == NULL) return KVBM_EINVAL;
@@ -505,7 +505,7 @@ kvbm_status kvbm__multi_lru_create(size_t capacity, const uint8_t thresholds[3],
     return KVBM_OK;
 }
 
-int kvbm__multi_lru_level_of(const kvbm_inactive *b, kvbm_plh h)
+int kvbm__multi_lru_level_of(const kvbm__inactive *b, kvbm_plh h)
 {
     if (b->ops != &multi_lru_ops && b->ops != &lru_ops) return -1;
     const lru_map *m = b->ctx;
@@ -514,14 +514,14 @@ int kvbm__multi_lru_level_of(const kvbm_inactive *b, kvbm_plh h)
     return m->nodes[m->tab.slots[slot].val].level;
 }
 
-size_t kvbm__multi_lru_level_len(const kvbm_inactive *b, unsigned level)
+size_t kvbm__multi_lru_level_len(const kvbm__inactive *b, unsigned level)
 {
     if (b->ops != &multi_lru_ops && b->ops != &lru_ops) return 0;
     const lru_map *m = b->ctx;
     return level < m->nlevels ? m->q[level].len : 0;
 }
 
-bool kvbm__lru_entry_of(const kvbm_inactive *b, uint32_t block_id, size_t *slot, bool *live,
+bool kvbm__lru_entry_of(const kvbm__inactive *b, uint32_t block_id, size_t *slot, bool *live,
                         size_t *entries)
 {
     if (b->ops != &multi_lru_ops && b->ops != &lru_ops) return false;

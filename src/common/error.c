@@ -6,19 +6,19 @@
 #include "internal.h"
 
 #define KVBM_ERRBUF 512
-static _Thread_local char kvbm_errbuf[KVBM_ERRBUF];
+static _Thread_local char kvbm__errbuf[KVBM_ERRBUF];
 
 void kvbm__set_error(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(kvbm_errbuf, sizeof kvbm_errbuf, fmt, ap);
+    vsnprintf(kvbm__errbuf, sizeof kvbm__errbuf, fmt, ap);
     va_end(ap);
 }
 
-const char *kvbm_last_error(void) { return kvbm_errbuf; }
+const char *kvbm_last_error(void) { return kvbm__errbuf; }
 
-void kvbm_clear_last_error(void) { kvbm_errbuf[0] = '\0'; }
+void kvbm_clear_last_error(void) { kvbm__errbuf[0] = '\0'; }
 
 _Noreturn void kvbm__assert_fail(const char *expr, const char *file, int line, const char *func)
 {

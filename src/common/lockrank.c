@@ -50,20 +50,20 @@ static inline void cpu_relax(void)
 #endif
 }
 
-void kvbm__mutex_init(kvbm_mutex *m, enum kvbm_lock_rank rank)
+void kvbm__mutex_init(kvbm__mutex *m, enum kvbm__lock_rank rank)
 {
     atomic_init(&m->state, 0);
     m->rank = (uint8_t)rank;
 }
 
-void kvbm__mutex_destroy(kvbm_mutex *m) { kvbm_assert(atomic_load(&m->state) == 0); (void)m; }
+void kvbm__mutex_destroy(kvbm__mutex *m) { kvbm__assert(atomic_load(&m->state) == 0); (void)m; }
 
 /* Critical sections are short (a batch of block operations): spin a little before
  * sleeping. Once a thread has marked the lock contended (2) it keeps doing so until it
  * gets it, so an unlock never misses a sleeper. */
 #define KVBM__SPIN 100
 
-void kvbm__mutex_lock_slow(kvbm_mutex *m)
+void kvbm__mutex_lock_slow(kvbm__mutex *m)
 {
     for (int i = 0; i < KVBM__SPIN; i++) {
         cpu_relax();
@@ -76,11 +76,11 @@ void kvbm__mutex_lock_slow(kvbm_mutex *m)
     while (atomic_exchange_explicit(&m->state, 2, memory_order_acquire) != 0) futex_wait(&m->state, 2);
 }
 
-void kvbm__mutex_wake(kvbm_mutex *m) { futex_wake(&m->state, 1); }
+void kvbm__mutex_wake(kvbm__mutex *m) { futex_wake(&m->state, 1); }
 
-void kvbm__cond_init(kvbm_cond *c) { atomic_init(&c->seq, 0); }
+void kvbm__cond_init(kvbm__cond *c) { atomic_init(&c->seq, 0); }
 
-void kvbm__cond_wait(kvbm_cond *c, kvbm_mutex *m)
+void kvbm__cond_wait(kvbm__cond *c, kvbm__mutex *m)
 {
     /* read under the mutex: a broadcast after our unlock changes seq, so the futex wait
      * returns at once instead of missing it */
@@ -90,7 +90,7 @@ void kvbm__cond_wait(kvbm_cond *c, kvbm_mutex *m)
     kvbm__lock(m);
 }
 
-void kvbm__cond_broadcast(kvbm_cond *c)
+void kvbm__cond_broadcast(kvbm__cond *c)
 {
     atomic_fetch_add_explicit(&c->seq, 1, memory_order_relaxed);
     futex_wake(&c->seq, INT_MAX);

@@ -161,7 +161,7 @@ kvbm_status kvbm_sched_seq_create(const kvbm_sched_seq_config *cfg, kvbm_sched_s
 void kvbm_sched_seq_destroy(kvbm_sched_seq *s)
 {
     if (s == NULL) return;
-    kvbm_assert(!s->in_callback);
+    kvbm__assert(!s->in_callback);
     kvbm__request_seq_fini(&s->req);
     if (s->delegate.release) s->delegate.release(s->delegate.user);
     kvbm__free(s);

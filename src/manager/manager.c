@@ -112,7 +112,7 @@ static const char *default_label(kvbm_tier tier)
     return tier <= KVBM_G4 ? kvbm_layout_name((kvbm_layout)tier) : "kvbm";
 }
 
-static kvbm_status manager_build(const kvbm_manager_config *c, kvbm_inactive *backend,
+static kvbm_status manager_build(const kvbm_manager_config *c, kvbm__inactive *backend,
                                  bool set_gauges, kvbm_manager **out)
 {
     kvbm_metrics *metrics = NULL;
@@ -166,7 +166,7 @@ kvbm_status kvbm_manager_create(const kvbm_manager_config *cfg, kvbm_manager **o
     kvbm_manager_config c;
     KVBM_TRY(config_load(cfg, &c));
     kvbm_tracker *tracker = c.backend == KVBM_BACKEND_MULTI_LRU ? kvbm_registry_tracker(c.registry) : NULL;
-    kvbm_inactive be = { NULL, NULL, NULL };
+    kvbm__inactive be = { NULL, NULL, NULL };
     kvbm_status st = kvbm__inactive_create(c.backend, (size_t)c.block_count, c.lineage_eviction,
                                            c.multi_lru_thresholds, tracker, &be);
     if (st != KVBM_OK) return st;
@@ -174,7 +174,7 @@ kvbm_status kvbm_manager_create(const kvbm_manager_config *cfg, kvbm_manager **o
 }
 
 kvbm_status kvbm__manager_create_with_backend(const kvbm_manager_config *cfg,
-                                              kvbm_inactive *backend, bool set_gauges,
+                                              kvbm__inactive *backend, bool set_gauges,
                                               kvbm_manager **out)
 {
     kvbm_manager_config c;
@@ -189,7 +189,7 @@ kvbm_status kvbm__manager_create_with_backend(const kvbm_manager_config *cfg,
 void kvbm_manager_destroy(kvbm_manager *m)
 {
     if (m == NULL) return;
-    struct kvbm_store *s = m->store;
+    struct kvbm__store *s = m->store;
     free(m);
     kvbm__store_orphan(s);
 }

@@ -144,7 +144,7 @@ static void over_present(kvbm_handle *h, kvbm_tier tier)
                 /* cannot record the marker; presence is a shadow, so losing it degrades
                  * has_block() to false for this tier, never corrupts the store */
                 kvbm__unlock(&h->lock);
-                kvbm_assert(!"presence allocation failed");
+                kvbm__assert(!"presence allocation failed");
                 return;
             }
             h->over = np;
@@ -186,12 +186,12 @@ static uint32_t over_count(kvbm_handle *h, kvbm_tier tier)
 
 void kvbm__handle_mark_present(kvbm_handle *h, kvbm_tier tier)
 {
-    kvbm_assert(h != NULL);
+    kvbm__assert(h != NULL);
     pres_rank_check();
     struct kvbm__pslot *ps = tier != KVBM__TIER_FREE ? pres_slot(h, tier, true) : NULL;
     if (KVBM_LIKELY(ps != NULL)) {
         uint64_t old = atomic_fetch_add_explicit(&ps->word, PW_ONE | PW_OP, memory_order_acq_rel);
-        kvbm_assert(PW_COUNT(old) != UINT32_MAX); /* the count would wrap */
+        kvbm__assert(PW_COUNT(old) != UINT32_MAX); /* the count would wrap */
         (void)old;
         return;
     }
@@ -200,7 +200,7 @@ void kvbm__handle_mark_present(kvbm_handle *h, kvbm_tier tier)
 
 void kvbm__handle_mark_absent(kvbm_handle *h, kvbm_tier tier)
 {
-    kvbm_assert(h != NULL);
+    kvbm__assert(h != NULL);
     pres_rank_check();
     bool missing;
     struct kvbm__pslot *ps = tier != KVBM__TIER_FREE ? pres_slot(h, tier, false) : NULL;
@@ -217,7 +217,7 @@ void kvbm__handle_mark_absent(kvbm_handle *h, kvbm_tier tier)
     } else {
         missing = !over_absent(h, tier);
     }
-    kvbm_assert(!missing);
+    kvbm__assert(!missing);
     (void)missing;
 }
 

@@ -50,7 +50,7 @@ struct slot {
  * whose L1 misses showed up in every per-block operation.) */
 struct shard {
     /* line 0 */
-    _Alignas(64) kvbm_mutex lock;
+    _Alignas(64) kvbm__mutex lock;
     struct slot     *tab;       /* NULL until the first insert */
     size_t           mask;      /* capacity - 1 */
     /* line 1 */
@@ -66,7 +66,7 @@ struct shard {
     _Atomic size_t   mask_hint;
     _Atomic(kvbm_handle *) free_hint; /* relaxed copy of free_list, same purpose */
     /* cold */
-    _Alignas(64) kvbm_cond cond; /* broadcast when a dying entry is removed */
+    _Alignas(64) kvbm__cond cond; /* broadcast when a dying entry is removed */
     void            *slabs;     /* slab allocations of this shard (singly linked, line 0) */
     uint64_t         waits;     /* diagnostics: total waits (lock held) */
     uint64_t         grows;     /* diagnostics: table growths on registration (lock held) */
@@ -280,7 +280,7 @@ static void registry_free(kvbm_registry *r)
 {
     for (unsigned i = 0; i < KVBM__SHARDS; i++) {
         struct shard *sh = &r->shards[i];
-        kvbm_assert(sh->nlive == 0 && sh->count == 0);
+        kvbm__assert(sh->nlive == 0 && sh->count == 0);
         /* nlive == 0: every object of every slab is free. Walk the slabs in address order
          * rather than the free list (a chain of dependent misses through cold objects). */
         for (char *slab = sh->slabs; slab != NULL;) {
@@ -305,7 +305,7 @@ kvbm_registry *kvbm_registry_clone(kvbm_registry *r)
 {
     if (r != NULL) {
         size_t old = atomic_fetch_add_explicit(&r->refs, 1, memory_order_relaxed);
-        kvbm_assert(old != 0);
+        kvbm__assert(old != 0);
         (void)old;
     }
     return r;
@@ -315,7 +315,7 @@ void kvbm_registry_release(kvbm_registry *r)
 {
     if (r == NULL) return;
     size_t old = atomic_fetch_sub_explicit(&r->refs, 1, memory_order_acq_rel);
-    kvbm_assert(old != 0);
+    kvbm__assert(old != 0);
     if (old != 1) return;
     kvbm_tracker_release(r->tracker);
     r->tracker = NULL;
@@ -648,7 +648,7 @@ kvbm_handle *kvbm_handle_clone(kvbm_handle *h)
 {
     if (h != NULL) {
         uint32_t old = atomic_fetch_add_explicit(&h->refs, 1, memory_order_relaxed);
-        kvbm_assert(old != 0); /* cloning requires holding a reference */
+        kvbm__assert(old != 0); /* cloning requires holding a reference */
         (void)old;
     }
     return h;
@@ -665,7 +665,7 @@ static inline __attribute__((always_inline)) void handle_die_h64(kvbm_handle *h,
     struct shard *sh = shard_of(r, h64);
     kvbm__lock(&sh->lock);
     size_t i = tab_find_ptr(sh, h64, h);
-    kvbm_assert(i != SIZE_MAX);
+    kvbm__assert(i != SIZE_MAX);
     if (i != SIZE_MAX) tab_delete(sh, i);
     h->reg = NULL;
     bool unpin = handle_recycle(sh, h);
@@ -684,7 +684,7 @@ void kvbm_handle_release(kvbm_handle *h)
 {
     if (h == NULL) return;
     uint32_t old = atomic_fetch_sub_explicit(&h->refs, 1, memory_order_acq_rel);
-    kvbm_assert(old != 0); /* released more often than acquired */
+    kvbm__assert(old != 0); /* released more often than acquired */
     if (old == 1) handle_die(h);
 }
 
@@ -699,7 +699,7 @@ static inline void absent_release(kvbm_handle *h, uint64_t h64, kvbm_tier tier)
     uint32_t one = 1;
     if (atomic_compare_exchange_strong_explicit(&h->refs, &one, 0, memory_order_acq_rel,
                                                 memory_order_relaxed)) {
-        kvbm_assert(kvbm_handle_presence(h, tier) > 0); /* same check as mark_absent */
+        kvbm__assert(kvbm_handle_presence(h, tier) > 0); /* same check as mark_absent */
         handle_die_h64(h, h64);
         return;
     }

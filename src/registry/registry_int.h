@@ -18,7 +18,7 @@
  * tiers a handle sees; later tiers take the handle lock. */
 void kvbm__handle_mark_present(kvbm_handle *h, kvbm_tier tier);
 /* Presence -1 for @tier; a count of 0 is the same as no entry. Decrementing a missing
- * (or zero) entry is a kvbm_assert in debug builds and a no-op in release builds.
+ * (or zero) entry is a kvbm__assert in debug builds and a no-op in release builds.
  * Lock-free like mark_present. */
 void kvbm__handle_mark_absent(kvbm_handle *h, kvbm_tier tier);
 /* For each i in order: kvbm__handle_mark_absent(hs[i], tier), then kvbm_handle_release(hs[i])
@@ -120,7 +120,7 @@ struct kvbm_handle {
     };
     struct kvbm__pslot     pres[KVBM__PRESENCE_INLINE];
 
-    kvbm_mutex             lock;      /* KVBM_RANK_ATTACH: overflow presence, attachments, callbacks */
+    kvbm__mutex             lock;      /* KVBM_RANK_ATTACH: overflow presence, attachments, callbacks */
     _Atomic uint32_t       nover;     /* overflow entries; read lock-free to skip the lock */
     uint32_t               capover;
     struct kvbm__presence *over;      /* heap, NULL until the inline slots are exhausted */

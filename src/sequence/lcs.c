@@ -75,7 +75,7 @@ bool kvbm__idset_add(kvbm__idset *s, uint64_t id)
         s->has_empty_key = true;
         return true;
     }
-    kvbm_assert(s->cap >= (s->len + 1) * 2);
+    kvbm__assert(s->cap >= (s->len + 1) * 2);
     size_t mask = s->cap - 1, i = id_slot(id, mask);
     for (; s->keys[i] != KVBM__ID_EMPTY; i = (i + 1) & mask)
         if (s->keys[i] == id) return false;

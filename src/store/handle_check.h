@@ -1,7 +1,7 @@
 /* src/store/handle_check.h - the block handles: checked wrappers or plain slot pointers.
  *
  * Internal to src/store/ (ops.c, handles.c). One code path, two representations behind
- * h_make / h_slot / h_raw / h_retire: KVBM_DEBUG >= 1 gives malloc'd wrappers with a magic
+ * kvbm__bh_make / kvbm__bh_slot / kvbm__bh_raw / kvbm__bh_retire: KVBM_DEBUG >= 1 gives malloc'd wrappers with a magic
  * per kind and a per-store quarantine of retired wrappers; release builds use the slot
  * pointer itself (docs/design/store.md §6). The functions keep their specifiers from the
  * single-file store (static inline, or static + unused where inlining was left to the
@@ -16,30 +16,30 @@
 
 /* ==== handles: checked wrappers (KVBM_DEBUG >= 1) or plain slot pointers ============ */
 
-enum { HK_MUTABLE = 1, HK_COMPLETE = 2, HK_BLOCK = 3, HK_PIN = 4, HK_WEAK = 5 };
+enum { KVBM__HK_MUTABLE = 1, KVBM__HK_COMPLETE = 2, KVBM__HK_BLOCK = 3, KVBM__HK_PIN = 4, KVBM__HK_WEAK = 5 };
 
-#define HW_MAGIC(kind) (UINT32_C(0x4b564200) | (uint32_t)(kind))
-#define HW_DEAD        UINT32_C(0xdeadbeef)
+#define KVBM__HW_MAGIC(kind) (UINT32_C(0x4b564200) | (uint32_t)(kind))
+#define KVBM__HW_DEAD        UINT32_C(0xdeadbeef)
 
 #if KVBM_CHECKED_HANDLES
-struct hw {
+struct kvbm__hw {
     uint32_t           magic;
     uint32_t           id;
     uint32_t           gen;
     uint32_t           pend;  /* batch validation mark */
-    struct kvbm_store *store;
+    struct kvbm__store *store;
 };
 #endif
 
 
 /* Wrapper buffer: in checked builds every handle returned by an operation is allocated
  * before the operation changes anything, so ENOMEM never needs a rollback. */
-struct hwbuf {
+struct kvbm__hwbuf {
     void  **w;
     size_t  cap, used;
 };
 
-static __attribute__((unused)) kvbm_status hwbuf_init(struct hwbuf *b, size_t n)
+static __attribute__((unused)) kvbm_status kvbm__hwbuf_init(struct kvbm__hwbuf *b, size_t n)
 {
     b->w = NULL; b->cap = 0; b->used = 0;
 #if KVBM_CHECKED_HANDLES
@@ -47,7 +47,7 @@ static __attribute__((unused)) kvbm_status hwbuf_init(struct hwbuf *b, size_t n)
     b->w = malloc(n * sizeof *b->w);
     if (b->w == NULL) return KVBM_ENOMEM;
     for (size_t i = 0; i < n; i++) {
-        b->w[i] = malloc(sizeof(struct hw));
+        b->w[i] = malloc(sizeof(struct kvbm__hw));
         if (b->w[i] == NULL) {
             while (i-- > 0) free(b->w[i]);
             free(b->w);
@@ -62,7 +62,7 @@ static __attribute__((unused)) kvbm_status hwbuf_init(struct hwbuf *b, size_t n)
     return KVBM_OK;
 }
 
-static __attribute__((unused)) void hwbuf_fini(struct hwbuf *b)
+static __attribute__((unused)) void kvbm__hwbuf_fini(struct kvbm__hwbuf *b)
 {
 #if KVBM_CHECKED_HANDLES
     for (size_t i = b->used; i < b->cap; i++) free(b->w[i]);
@@ -72,11 +72,11 @@ static __attribute__((unused)) void hwbuf_fini(struct hwbuf *b)
 }
 
 /* New handle of @kind for @sl (the caller holds what the handle represents). */
-static inline void *h_make(struct hwbuf *b, struct kvbm_slot *sl, int kind)
+static inline void *kvbm__bh_make(struct kvbm__hwbuf *b, struct kvbm__slot *sl, int kind)
 {
 #if KVBM_CHECKED_HANDLES
-    struct hw *w = b->w[b->used++];
-    w->magic = HW_MAGIC(kind);
+    struct kvbm__hw *w = b->w[b->used++];
+    w->magic = KVBM__HW_MAGIC(kind);
     w->id = sl->id;
     w->gen = sl->gen;
     w->pend = 0;
@@ -89,32 +89,32 @@ static inline void *h_make(struct hwbuf *b, struct kvbm_slot *sl, int kind)
 }
 
 /* Slot behind a handle we created ourselves (no checks). */
-static inline struct kvbm_slot *h_raw(const void *h)
+static inline struct kvbm__slot *kvbm__bh_raw(const void *h)
 {
 #if KVBM_CHECKED_HANDLES
-    const struct hw *w = h;
+    const struct kvbm__hw *w = h;
     return &w->store->slots[w->id];
 #else
-    return (struct kvbm_slot *)h;
+    return (struct kvbm__slot *)h;
 #endif
 }
 
 /* Slot behind a user handle of @kind, or NULL (wrong kind, released, NULL). The caller
  * owns the handle, so the fields read here are stable. */
-static __attribute__((unused)) struct kvbm_slot *h_slot(const void *h, int kind)
+static __attribute__((unused)) struct kvbm__slot *kvbm__bh_slot(const void *h, int kind)
 {
     if (h == NULL) return NULL;
 #if KVBM_CHECKED_HANDLES
-    const struct hw *w = h;
-    if (w->magic != HW_MAGIC(kind)) return NULL;
-    struct kvbm_slot *sl = &w->store->slots[w->id];
+    const struct kvbm__hw *w = h;
+    if (w->magic != KVBM__HW_MAGIC(kind)) return NULL;
+    struct kvbm__slot *sl = &w->store->slots[w->id];
     if (sl->gen != w->gen) return NULL;
 #else
-    struct kvbm_slot *sl = (struct kvbm_slot *)h;
+    struct kvbm__slot *sl = (struct kvbm__slot *)h;
 #endif
     switch (kind) {
-    case HK_MUTABLE:  if (sl->state != KVBM__MUTABLE) return NULL; break;
-    case HK_COMPLETE: if (sl->state != KVBM__STAGED) return NULL; break;
+    case KVBM__HK_MUTABLE:  if (sl->state != KVBM__MUTABLE) return NULL; break;
+    case KVBM__HK_COMPLETE: if (sl->state != KVBM__STAGED) return NULL; break;
     default:
         if (sl->state != KVBM__PRIMARY && sl->state != KVBM__DUPLICATE) return NULL;
         break;
@@ -123,7 +123,7 @@ static __attribute__((unused)) struct kvbm_slot *h_slot(const void *h, int kind)
 }
 
 #if KVBM_CHECKED_HANDLES
-static __attribute__((unused)) void quarantine_push(struct kvbm_store *s, void *w)
+static __attribute__((unused)) void kvbm__bh_quarantine(struct kvbm__store *s, void *w)
 {
     pthread_mutex_lock(&s->qlock);
     if (s->qlen == KVBM__QUARANTINE) {
@@ -140,18 +140,18 @@ static __attribute__((unused)) void quarantine_push(struct kvbm_store *s, void *
 
 /* The handle is consumed: poison it (checked builds keep it in quarantine so that a
  * second use is reported instead of touching freed memory). */
-static inline void h_retire(const void *h)
+static inline void kvbm__bh_retire(const void *h)
 {
 #if KVBM_CHECKED_HANDLES
-    struct hw *w = (struct hw *)h;
-    w->magic = HW_DEAD;
-    quarantine_push(w->store, w);
+    struct kvbm__hw *w = (struct kvbm__hw *)h;
+    w->magic = KVBM__HW_DEAD;
+    kvbm__bh_quarantine(w->store, w);
 #else
     (void)h;
 #endif
 }
 
-static __attribute__((unused, noinline, cold)) kvbm_status bad_handle(const char *fn, const char *what)
+static __attribute__((unused, noinline, cold)) kvbm_status kvbm__bad_handle(const char *fn, const char *what)
 {
     kvbm__set_error("%s: %s", fn, what);
     return KVBM_EINVAL;

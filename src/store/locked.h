@@ -1,9 +1,9 @@
 /* src/store/locked.h - slot helpers run under the store lock, shared inside src/store/.
  *
  * Internal to src/store/ (store.c, ops.c, handles.c). Header-static (same specifiers as in
- * the single-file store) so that the hot paths inline as before; slot_release() must stay
+ * the single-file store) so that the hot paths inline as before; kvbm__slot_release() must stay
  * inline: kvbm_block_release's lock-free path is a frameless leaf that tail-calls
- * kvbm__store_slot_release_locked() (store.c) only for the final release; lookup_locked()
+ * kvbm__store_slot_release_locked() (store.c) only for the final release; kvbm__lookup_locked()
  * is always_inline: gcc stopped inlining it into the match loop once kvbm__store_match grew
  * (the sketch-cell touches), which cost the active-hit cell ~30 instructions per block.
  */
@@ -16,14 +16,14 @@
 /* ==== locked helpers ===================================================================== */
 
 /* An Inactive slot becomes held (Primary or Mutable): it needs a store ref. */
-static inline void unpark_locked(struct kvbm_store *s, struct kvbm__post *p)
+static inline void kvbm__unpark_locked(struct kvbm__store *s, struct kvbm__post *p)
 {
     if (KVBM_LIKELY(!s->orphan)) s->parked--;
     else p->addref++;
 }
 
 /* A held slot becomes Inactive: its store ref is parked (or dropped once orphaned). */
-static inline void park_locked(struct kvbm_store *s, struct kvbm__post *p)
+static inline void kvbm__park_locked(struct kvbm__store *s, struct kvbm__post *p)
 {
     if (KVBM_LIKELY(!s->orphan)) s->parked++;
     else p->unref++;
@@ -33,12 +33,12 @@ static inline void park_locked(struct kvbm_store *s, struct kvbm__post *p)
  * from the inactive pool (Inactive -> Primary with a new inner and strong == 0, visible
  * only under the lock, so the caller must add its ref before unlocking). NULL on a total
  * miss or poison. */
-static inline __attribute__((always_inline, unused)) struct kvbm_slot *
-lookup_locked(struct kvbm_store *s, kvbm_plh h, struct kvbm__post *p)
+static inline __attribute__((always_inline, unused)) struct kvbm__slot *
+kvbm__lookup_locked(struct kvbm__store *s, kvbm_plh h, struct kvbm__post *p)
 {
     uint64_t hv = kvbm_plh_hash64(h);
-    uint32_t id = kvbm__index_find_hv(&s->index, s->slots, h, hv);
-    struct kvbm_slot *sl;
+    uint32_t id = kvbm__active_index_find_hv(&s->index, s->slots, h, hv);
+    struct kvbm__slot *sl;
     if (id != KVBM__NIL) {
         sl = &s->slots[id];
         if (KVBM_UNLIKELY(sl->state != KVBM__PRIMARY)) {
@@ -56,17 +56,17 @@ lookup_locked(struct kvbm_store *s, kvbm_plh h, struct kvbm__post *p)
     sl = &s->slots[id];
     sl->state = KVBM__PRIMARY;
     sl->gen++;
-    kvbm__index_insert_hv(&s->index, s->slots, id, hv);
+    kvbm__active_index_insert_hv(&s->index, s->slots, id, hv);
     p->d_inactive--;
-    unpark_locked(s, p);
+    kvbm__unpark_locked(s, p);
     return sl;
 }
 
-/* lookup_locked() plus one strong ref for the caller. */
-static __attribute__((unused)) struct kvbm_slot *acquire_locked(struct kvbm_store *s, kvbm_plh h,
+/* kvbm__lookup_locked() plus one strong ref for the caller. */
+static __attribute__((unused)) struct kvbm__slot *kvbm__acquire_locked(struct kvbm__store *s, kvbm_plh h,
                                                                  struct kvbm__post *p)
 {
-    struct kvbm_slot *sl = lookup_locked(s, h, p);
+    struct kvbm__slot *sl = kvbm__lookup_locked(s, h, p);
     if (sl != NULL) atomic_fetch_add_explicit(&sl->strong, 1, memory_order_relaxed);
     return sl;
 }
@@ -74,7 +74,7 @@ static __attribute__((unused)) struct kvbm_slot *acquire_locked(struct kvbm_stor
 /* Drop one strong ref while holding the store lock; true if it was the last one. At 1 no
  * other reference exists (clones need one, lookups need the lock), so a plain store
  * suffices; otherwise other holders may decrement concurrently (lock-free CAS). */
-static inline bool strong_dec_locked(struct kvbm_slot *sl)
+static inline bool kvbm__strong_dec_locked(struct kvbm__slot *sl)
 {
     uint32_t old = atomic_load_explicit(&sl->strong, memory_order_acquire);
     if (KVBM_LIKELY(old == 1)) {
@@ -90,7 +90,7 @@ static inline bool strong_dec_locked(struct kvbm_slot *sl)
 
 /* Drop one strong ref on @sl (the caller's handle, already retired). The lock-free
  * non-final path stays a leaf (no frame); the final one is out of line. */
-static inline kvbm_status slot_release(struct kvbm_store *s, struct kvbm_slot *sl)
+static inline kvbm_status kvbm__slot_release(struct kvbm__store *s, struct kvbm__slot *sl)
 {
     uint32_t old = atomic_load_explicit(&sl->strong, memory_order_relaxed);
     while (old > 1) {

@@ -30,17 +30,17 @@ static inline void prefetch_handle(const kvbm_handle *h)
     __builtin_prefetch(h, 1, 3);
 }
 
-kvbm_status kvbm__store_allocate(struct kvbm_store *s, size_t count, kvbm_mutable **out,
+kvbm_status kvbm__store_allocate(struct kvbm__store *s, size_t count, kvbm_mutable **out,
                                  kvbm_plh *evicted, size_t *n_evicted)
 {
     if (count == 0) {
         if (n_evicted != NULL) *n_evicted = 0;
         return KVBM_OK;
     }
-    if (out == NULL) return bad_handle("kvbm_manager_allocate", "out is NULL");
+    if (out == NULL) return kvbm__bad_handle("kvbm_manager_allocate", "out is NULL");
     if (kvbm__store_is_poisoned(s)) return KVBM_EPOISONED;
-    struct hwbuf hb;
-    const kvbm_inactive_ops *ops = s->inactive.ops;
+    struct kvbm__hwbuf hb;
+    const kvbm__inactive_ops *ops = s->inactive.ops;
     void *ctx = s->inactive.ctx;
 
     kvbm__lock(&s->lock);
@@ -50,7 +50,7 @@ kvbm_status kvbm__store_allocate(struct kvbm_store *s, size_t count, kvbm_mutabl
         return KVBM_EEXHAUSTED;
     }
     /* checked builds only: wrappers are allocated once the count is known to be sane */
-    if (hwbuf_init(&hb, count) != KVBM_OK) {
+    if (kvbm__hwbuf_init(&hb, count) != KVBM_OK) {
         kvbm__unlock(&s->lock);
         return KVBM_ENOMEM;
     }
@@ -61,7 +61,7 @@ kvbm_status kvbm__store_allocate(struct kvbm_store *s, size_t count, kvbm_mutabl
      * backend under-allocation can be undone without touching the reset FIFO. */
     uint32_t head = KVBM__NIL, tail = KVBM__NIL;
     size_t got = 0;
-    kvbm_pair pairs[PAIR_CHUNK];
+    kvbm__pair pairs[PAIR_CHUNK];
     while (got < from_inactive) {
         size_t want = from_inactive - got;
         if (want > PAIR_CHUNK) want = PAIR_CHUNK;
@@ -76,7 +76,7 @@ kvbm_status kvbm__store_allocate(struct kvbm_store *s, size_t count, kvbm_mutabl
                     kvbm__store_poison(s, "rollback insert failed");
             kvbm__unlock(&s->lock);
             kvbm__metric_add(s->metrics, KVBM_METRIC_allocate_atomic_rollback, 1);
-            hwbuf_fini(&hb);
+            kvbm__hwbuf_fini(&hb);
             kvbm__set_error("kvbm_manager_allocate: inactive backend under-allocated; rolled back");
             return KVBM_EEXHAUSTED;
         }
@@ -89,7 +89,7 @@ kvbm_status kvbm__store_allocate(struct kvbm_store *s, size_t count, kvbm_mutabl
                               !kvbm_plh_eq(s->slots[id].hash, pairs[k].hash))) {
                 kvbm__store_poison(s, "inactive backend evicted a slot that is not inactive");
                 kvbm__unlock(&s->lock);
-                hwbuf_fini(&hb);
+                kvbm__hwbuf_fini(&hb);
                 return KVBM_EPOISONED;
             }
             /* the handle is cold (an old block); its registry work runs after unlock */
@@ -106,16 +106,16 @@ kvbm_status kvbm__store_allocate(struct kvbm_store *s, size_t count, kvbm_mutabl
     bool def = s->default_reset;
     size_t i = 0;
     for (; i < from_reset; i++) {
-        struct kvbm_slot *sl = &s->slots[kvbm__ring_pop_front(&s->ring)];
+        struct kvbm__slot *sl = &s->slots[kvbm__ring_pop_front(&s->ring)];
         sl->state = KVBM__MUTABLE;
         sl->reset_on_release = def;
-        out[i] = h_make(&hb, sl, HK_MUTABLE);
+        out[i] = kvbm__bh_make(&hb, sl, KVBM__HK_MUTABLE);
     }
     for (uint32_t id = head; id != KVBM__NIL; id = s->slots[id].hnext) {
-        struct kvbm_slot *sl = &s->slots[id];
+        struct kvbm__slot *sl = &s->slots[id];
         sl->state = KVBM__MUTABLE;  /* keeps reg and hnext until we return (owned) */
         sl->reset_on_release = def;
-        out[i++] = h_make(&hb, sl, HK_MUTABLE);
+        out[i++] = kvbm__bh_make(&hb, sl, KVBM__HK_MUTABLE);
     }
     /* reset slots gain a store ref; evicted ones take over their parked ref */
     uint64_t add = from_reset;
@@ -140,7 +140,7 @@ kvbm_status kvbm__store_allocate(struct kvbm_store *s, size_t count, kvbm_mutabl
     kvbm_handle *regs[PAIR_CHUNK];
     size_t nr = 0;
     for (uint32_t id = head, next; id != KVBM__NIL; id = next) {
-        struct kvbm_slot *sl = &s->slots[id];
+        struct kvbm__slot *sl = &s->slots[id];
         next = sl->hnext;
         sl->hnext = KVBM__NIL;
         if (evicted != NULL) evicted[j] = sl->hash;
@@ -154,16 +154,16 @@ kvbm_status kvbm__store_allocate(struct kvbm_store *s, size_t count, kvbm_mutabl
     }
     if (nr) kvbm__handle_mark_absent_release_many(regs, nr, s->tier);
     if (n_evicted != NULL) *n_evicted = from_inactive;
-    hwbuf_fini(&hb);
+    kvbm__hwbuf_fini(&hb);
     return KVBM_OK;
 }
 
-kvbm_status kvbm__store_register(struct kvbm_store *s, kvbm_complete *const *in, size_t n,
+kvbm_status kvbm__store_register(struct kvbm__store *s, kvbm_complete *const *in, size_t n,
                                  kvbm_block **out)
 {
     static const char fn[] = "kvbm_manager_register_blocks";
     if (n == 0) return KVBM_OK;
-    if (in == NULL || out == NULL) return bad_handle(fn, "NULL array");
+    if (in == NULL || out == NULL) return kvbm__bad_handle(fn, "NULL array");
     if (kvbm__store_is_poisoned(s)) return KVBM_EPOISONED;
 
     /* Validate every input before changing anything (the caller owns the staged slots, so
@@ -171,22 +171,22 @@ kvbm_status kvbm__store_register(struct kvbm_store *s, kvbm_complete *const *in,
     size_t bad = n;
     const char *why = NULL;
     for (size_t i = 0; i < n; i++) {
-        struct kvbm_slot *sl = h_slot(in[i], HK_COMPLETE);
+        struct kvbm__slot *sl = kvbm__bh_slot(in[i], KVBM__HK_COMPLETE);
         if (sl == NULL) { bad = i; why = "NULL, released or not a complete block"; break; }
         if (kvbm__store_of(sl) != s) { bad = i; why = "block belongs to another manager"; break; }
         if (sl->mark) { bad = i; why = "the same block is passed twice"; break; }
         sl->mark = 1;
     }
     if (bad < n) {
-        for (size_t i = 0; i < bad; i++) h_raw(in[i])->mark = 0;
+        for (size_t i = 0; i < bad; i++) kvbm__bh_raw(in[i])->mark = 0;
         kvbm__set_error("%s: input %zu: %s", fn, bad, why);
         return KVBM_EINVAL;
     }
 
-    struct hwbuf hb;
-    kvbm_status hst = hwbuf_init(&hb, n);
+    struct kvbm__hwbuf hb;
+    kvbm_status hst = kvbm__hwbuf_init(&hb, n);
     if (hst != KVBM_OK) {
-        for (size_t i = 0; i < n; i++) h_raw(in[i])->mark = 0;
+        for (size_t i = 0; i < n; i++) kvbm__bh_raw(in[i])->mark = 0;
         return hst;
     }
     /* Registry lookups outside the store lock, one kvbm_registry_register_many per chunk
@@ -197,47 +197,47 @@ kvbm_status kvbm__store_register(struct kvbm_store *s, kvbm_complete *const *in,
         kvbm_plh hs[PAIR_CHUNK];
         kvbm_handle *hd[PAIR_CHUNK];
         for (size_t k = 0; k < c; k++) { /* (validation marks are cleared here) */
-            struct kvbm_slot *sl = h_raw(in[i + k]);
+            struct kvbm__slot *sl = kvbm__bh_raw(in[i + k]);
             sl->mark = 0;
             hs[k] = sl->hash;
         }
         kvbm_status st = kvbm_registry_register_many(s->registry, hs, c, hd);
         if (st != KVBM_OK) { /* all or nothing: give back the earlier chunks' refs */
-            for (size_t k = i + c; k < n; k++) h_raw(in[k])->mark = 0;
+            for (size_t k = i + c; k < n; k++) kvbm__bh_raw(in[k])->mark = 0;
             for (size_t k = 0; k < i; k++) {
-                struct kvbm_slot *o = h_raw(in[k]);
+                struct kvbm__slot *o = kvbm__bh_raw(in[k]);
                 kvbm_handle_release(o->reg);
                 o->reg = NULL;
             }
-            hwbuf_fini(&hb);
+            kvbm__hwbuf_fini(&hb);
             return st;
         }
-        for (size_t k = 0; k < c; k++) h_raw(in[i + k])->reg = hd[k];
+        for (size_t k = 0; k < c; k++) kvbm__bh_raw(in[i + k])->reg = hd[k];
     }
     kvbm__metric_add(s->metrics, KVBM_METRIC_registrations, (int64_t)n);
 
     struct kvbm__post p;
-    post_init(&p);
+    kvbm__post_init(&p);
     uint64_t n_dup = 0, n_dedup = 0;
     kvbm_status result = KVBM_OK;
     size_t done = 0;
     kvbm__lock(&s->lock);
     for (; done < n; done++) {
         size_t i = done;
-        if (!post_room(&p, 1)) post_cycle(s, &p);
+        if (!kvbm__post_room(&p, 1)) kvbm__post_cycle(s, &p);
         const void *h = in[i];
-        struct kvbm_slot *sl = h_raw(h);
+        struct kvbm__slot *sl = kvbm__bh_raw(h);
         /* Fresh registration: if our staged slot holds the only reference to the hash's
          * registry handle, no Primary/Duplicate/Inactive slot of this store can have the
          * hash (each holds a reference to the one live handle per hash, taken before it
          * entered that state under this lock, dropped only after leaving it), so the
          * lookup (active index + backend) would miss: skip it. */
-        struct kvbm_slot *ex = NULL;
+        struct kvbm__slot *ex = NULL;
         if (atomic_load_explicit(&sl->reg->refs, memory_order_relaxed) != 1) {
-            ex = acquire_locked(s, sl->hash, &p);
+            ex = kvbm__acquire_locked(s, sl->hash, &p);
             if (KVBM_UNLIKELY(kvbm__store_is_poisoned(s))) { result = KVBM_EPOISONED; break; }
         }
-        struct kvbm_slot *res;
+        struct kvbm__slot *res;
         if (ex != NULL && s->policy == KVBM_DUP_REJECT) {
             n_dedup++;
             p.drop[p.nd++] = sl->reg;
@@ -258,23 +258,23 @@ kvbm_status kvbm__store_register(struct kvbm_store *s, kvbm_complete *const *in,
             sl->state = KVBM__PRIMARY;
             sl->gen++;
             atomic_store_explicit(&sl->strong, 1, memory_order_relaxed);
-            kvbm__index_insert(&s->index, s->slots, sl->id);
+            kvbm__active_index_insert(&s->index, s->slots, sl->id);
             res = sl;
         }
-        h_retire(h);
+        kvbm__bh_retire(h);
         /* Tag bit 0: this slot entered Primary/Duplicate here, presence +1 after unlock
          * (handles are at least 8-byte aligned). */
-        uintptr_t hv = (uintptr_t)h_make(&hb, res, HK_BLOCK);
+        uintptr_t hv = (uintptr_t)kvbm__bh_make(&hb, res, KVBM__HK_BLOCK);
         out[i] = (kvbm_block *)(hv | (res == sl ? 1u : 0u));
     }
-    post_locked_end(s, &p);
+    kvbm__post_locked_end(s, &p);
     kvbm__unlock(&s->lock);
 
     for (size_t i = 0; i < done; i++) {
         uintptr_t hv = (uintptr_t)out[i];
         if (hv & 1u) {
             out[i] = (kvbm_block *)(hv & ~(uintptr_t)1);
-            kvbm__handle_mark_present(h_raw(out[i])->reg, s->tier);
+            kvbm__handle_mark_present(kvbm__bh_raw(out[i])->reg, s->tier);
         }
     }
     if (result == KVBM_OK) {
@@ -282,8 +282,8 @@ kvbm_status kvbm__store_register(struct kvbm_store *s, kvbm_complete *const *in,
         if (n_dup) kvbm__metric_add(s->metrics, KVBM_METRIC_duplicate_blocks, (int64_t)n_dup);
         if (n_dedup) kvbm__metric_add(s->metrics, KVBM_METRIC_registration_dedup, (int64_t)n_dedup);
     }
-    hwbuf_fini(&hb);
-    post_finish(s, &p);
+    kvbm__hwbuf_fini(&hb);
+    kvbm__post_finish(s, &p);
     return result;
 }
 
@@ -295,7 +295,7 @@ static inline void touch_cells_fill(kvbm_tracker *tr, const kvbm__touch_cells *c
 {
     for (size_t j = 0; j < c; j++) {
         if (cached != NULL) {
-            tc[j] = cached[h_raw(out[i + j])->id];
+            tc[j] = cached[kvbm__bh_raw(out[i + j])->id];
             kvbm__tracker_prefetch_cells(tr, &tc[j]);
         } else {
             kvbm__tracker_touch_prepare(tr, hashes[i + j], &tc[j]);
@@ -303,21 +303,21 @@ static inline void touch_cells_fill(kvbm_tracker *tr, const kvbm__touch_cells *c
     }
 }
 
-kvbm_status kvbm__store_match(struct kvbm_store *s, const kvbm_plh *hashes, size_t n,
+kvbm_status kvbm__store_match(struct kvbm__store *s, const kvbm_plh *hashes, size_t n,
                               kvbm_block **out, size_t *matched)
 {
     if (matched == NULL || (n > 0 && (hashes == NULL || out == NULL)))
-        return bad_handle("kvbm_manager_match_blocks", "NULL argument");
+        return kvbm__bad_handle("kvbm_manager_match_blocks", "NULL argument");
     if (kvbm__store_is_poisoned(s)) return KVBM_EPOISONED;
     kvbm__metric_add(s->metrics, KVBM_METRIC_match_hashes_requested, (int64_t)n);
     if (n == 0) {
         *matched = 0;
         return KVBM_OK;
     }
-    struct hwbuf hb;
-    KVBM_TRY(hwbuf_init(&hb, n));
+    struct kvbm__hwbuf hb;
+    KVBM_TRY(kvbm__hwbuf_init(&hb, n));
     struct kvbm__post p;
-    post_init(&p);
+    kvbm__post_init(&p);
     size_t k = 0;
     kvbm__lock(&s->lock);
     /* Two passes: lookups (plain loads, they pipeline), then the strong increments
@@ -325,19 +325,19 @@ kvbm_status kvbm__store_match(struct kvbm_store *s, const kvbm_plh *hashes, size
      * only decrement lock-free down to 1, and resurrected slots are invisible. */
     for (; k < n; k++) {
         int64_t before = p.d_inactive;
-        struct kvbm_slot *sl = lookup_locked(s, hashes[k], &p);
+        struct kvbm__slot *sl = kvbm__lookup_locked(s, hashes[k], &p);
         if (sl == NULL) break;
         /* tag bit 0: resurrected here (strong == 0, invisible to others: no RMW needed) */
         out[k] = (kvbm_block *)((uintptr_t)sl | (p.d_inactive != before ? 1u : 0u));
     }
     for (size_t i = 0; i < k; i++) {
         uintptr_t v = (uintptr_t)out[i];
-        struct kvbm_slot *sl = (struct kvbm_slot *)(v & ~(uintptr_t)1);
+        struct kvbm__slot *sl = (struct kvbm__slot *)(v & ~(uintptr_t)1);
         if (v & 1u) atomic_store_explicit(&sl->strong, 1, memory_order_relaxed);
         else atomic_fetch_add_explicit(&sl->strong, 1, memory_order_relaxed);
-        out[i] = (kvbm_block *)h_make(&hb, sl, HK_BLOCK);
+        out[i] = (kvbm_block *)kvbm__bh_make(&hb, sl, KVBM__HK_BLOCK);
     }
-    post_locked_end(s, &p);
+    kvbm__post_locked_end(s, &p);
     kvbm__unlock(&s->lock);
     /* The frequency touches of the returned blocks: their sketch cells are prepared
      * (hashed or copied, prefetched) before the presence updates, which hide the misses;
@@ -349,8 +349,8 @@ kvbm_status kvbm__store_match(struct kvbm_store *s, const kvbm_plh *hashes, size
     const kvbm__touch_cells *cached = tr != NULL && tr == s->inactive.freq ? s->tcells : NULL;
     size_t early = k < MATCH_TOUCH_EARLY ? k : MATCH_TOUCH_EARLY;
     if (tr != NULL) touch_cells_fill(tr, cached, hashes, out, 0, early, tc);
-    post_flush(s, &p);
-    hwbuf_fini(&hb);
+    kvbm__post_flush(s, &p);
+    kvbm__hwbuf_fini(&hb);
     if (kvbm__store_is_poisoned(s)) return KVBM_EPOISONED;
     if (tr != NULL && k) {
         kvbm__tracker_touch_apply(tr, hashes, tc, early);
@@ -375,21 +375,21 @@ static bool plh_in(const kvbm_plh *a, size_t n, kvbm_plh h)
     return false;
 }
 
-kvbm_status kvbm__store_scan(struct kvbm_store *s, const kvbm_plh *hashes, size_t n, bool touch,
+kvbm_status kvbm__store_scan(struct kvbm__store *s, const kvbm_plh *hashes, size_t n, bool touch,
                              kvbm_plh *out_hashes, kvbm_block **out_blocks, size_t *found)
 {
     if (found == NULL || (n > 0 && (hashes == NULL || out_hashes == NULL || out_blocks == NULL)))
-        return bad_handle("kvbm_manager_scan_matches", "NULL argument");
+        return kvbm__bad_handle("kvbm_manager_scan_matches", "NULL argument");
     if (kvbm__store_is_poisoned(s)) return KVBM_EPOISONED;
     kvbm__metric_add(s->metrics, KVBM_METRIC_scan_hashes_requested, (int64_t)n);
     if (n == 0) {
         *found = 0;
         return KVBM_OK;
     }
-    struct hwbuf hb;
-    KVBM_TRY(hwbuf_init(&hb, n));
+    struct kvbm__hwbuf hb;
+    KVBM_TRY(kvbm__hwbuf_init(&hb, n));
     struct kvbm__post p;
-    post_init(&p);
+    kvbm__post_init(&p);
     size_t f = 0;
     /* Phase 1: per hash with a registry handle, one store lookup (may resurrect). */
     for (size_t i = 0; i < n; i++) {
@@ -398,19 +398,19 @@ kvbm_status kvbm__store_scan(struct kvbm_store *s, const kvbm_plh *hashes, size_
         kvbm_handle_release(hd);
         if (plh_in(out_hashes, f, hashes[i])) continue; /* same block again: keep one entry */
         kvbm__lock(&s->lock);
-        struct kvbm_slot *sl = acquire_locked(s, hashes[i], &p);
-        post_locked_end(s, &p);
+        struct kvbm__slot *sl = kvbm__acquire_locked(s, hashes[i], &p);
+        kvbm__post_locked_end(s, &p);
         kvbm__unlock(&s->lock);
         if (sl != NULL) {
             out_hashes[f] = hashes[i];
-            out_blocks[f] = (kvbm_block *)h_make(&hb, sl, HK_BLOCK);
+            out_blocks[f] = (kvbm_block *)kvbm__bh_make(&hb, sl, KVBM__HK_BLOCK);
             f++;
         }
     }
     /* Phase 2: whatever is still missing, straight from the inactive pool. */
     if (f < n && !kvbm__store_is_poisoned(s)) {
         kvbm_plh rem[PAIR_CHUNK];
-        kvbm_pair pairs[PAIR_CHUNK];
+        kvbm__pair pairs[PAIR_CHUNK];
         size_t i = 0;
         while (i < n) {
             size_t k = 0;
@@ -422,7 +422,7 @@ kvbm_status kvbm__store_scan(struct kvbm_store *s, const kvbm_plh *hashes, size_
             size_t r = s->inactive.ops->scan_matches(s->inactive.ctx, rem, k, touch, pairs);
             for (size_t q = 0; q < r; q++) {
                 uint32_t id = pairs[q].block_id;
-                struct kvbm_slot *sl = id < s->n ? &s->slots[id] : NULL;
+                struct kvbm__slot *sl = id < s->n ? &s->slots[id] : NULL;
                 if (KVBM_UNLIKELY(sl == NULL || sl->state != KVBM__INACTIVE ||
                                   !kvbm_plh_eq(sl->hash, pairs[q].hash))) {
                     kvbm__store_poison(s, "inactive backend scan returned a non-inactive slot");
@@ -431,19 +431,19 @@ kvbm_status kvbm__store_scan(struct kvbm_store *s, const kvbm_plh *hashes, size_
                 sl->state = KVBM__PRIMARY;
                 sl->gen++;
                 atomic_store_explicit(&sl->strong, 1, memory_order_relaxed);
-                kvbm__index_insert(&s->index, s->slots, id);
+                kvbm__active_index_insert(&s->index, s->slots, id);
                 p.d_inactive--;
-                unpark_locked(s, &p);
+                kvbm__unpark_locked(s, &p);
                 out_hashes[f] = sl->hash;
-                out_blocks[f] = (kvbm_block *)h_make(&hb, sl, HK_BLOCK);
+                out_blocks[f] = (kvbm_block *)kvbm__bh_make(&hb, sl, KVBM__HK_BLOCK);
                 f++;
             }
-            post_locked_end(s, &p);
+            kvbm__post_locked_end(s, &p);
             kvbm__unlock(&s->lock);
         }
     }
-    post_flush(s, &p);
-    hwbuf_fini(&hb);
+    kvbm__post_flush(s, &p);
+    kvbm__hwbuf_fini(&hb);
     if (kvbm__store_is_poisoned(s)) return KVBM_EPOISONED;
     if (f) {
         kvbm__metric_add(s->metrics, KVBM_METRIC_scan_blocks_returned, (int64_t)f);
@@ -453,18 +453,18 @@ kvbm_status kvbm__store_scan(struct kvbm_store *s, const kvbm_plh *hashes, size_
     return KVBM_OK;
 }
 
-kvbm_status kvbm__store_reset_inactive(struct kvbm_store *s, uint64_t *expected, uint64_t *actual)
+kvbm_status kvbm__store_reset_inactive(struct kvbm__store *s, uint64_t *expected, uint64_t *actual)
 {
     if (kvbm__store_is_poisoned(s)) return KVBM_EPOISONED;
     struct kvbm__post p;
-    post_init(&p);
-    kvbm_pair pairs[POST_MAX];
+    kvbm__post_init(&p);
+    kvbm__pair pairs[KVBM__POST_MAX];
     kvbm__lock(&s->lock);
     for (;;) {
         size_t want = s->inactive.ops->len(s->inactive.ctx);
         if (want == 0) break;
-        if (p.na == POST_MAX) post_cycle(s, &p);
-        size_t room = POST_MAX - p.na;
+        if (p.na == KVBM__POST_MAX) kvbm__post_cycle(s, &p);
+        size_t room = KVBM__POST_MAX - p.na;
         if (want > room) want = room;
         size_t r = s->inactive.ops->allocate(s->inactive.ctx, want, pairs);
         if (r == 0) {
@@ -473,7 +473,7 @@ kvbm_status kvbm__store_reset_inactive(struct kvbm_store *s, uint64_t *expected,
         }
         for (size_t k = 0; k < r; k++) {
             uint32_t id = pairs[k].block_id;
-            struct kvbm_slot *sl = id < s->n ? &s->slots[id] : NULL;
+            struct kvbm__slot *sl = id < s->n ? &s->slots[id] : NULL;
             if (KVBM_UNLIKELY(sl == NULL || sl->state != KVBM__INACTIVE)) {
                 kvbm__store_poison(s, "inactive backend drained a non-inactive slot");
                 continue;
@@ -496,7 +496,7 @@ kvbm_status kvbm__store_reset_inactive(struct kvbm_store *s, uint64_t *expected,
     uint32_t total = s->n;
     kvbm__unlock(&s->lock);
     bool poisoned = kvbm__store_is_poisoned(s);
-    post_finish(s, &p);  /* last access to the store */
+    kvbm__post_finish(s, &p);  /* last access to the store */
     if (poisoned) return KVBM_EPOISONED;
     if (reset_len != total) {
         if (expected != NULL) *expected = total;

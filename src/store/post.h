@@ -12,31 +12,31 @@
 
 /* ==== deferred work ===================================================================== */
 
-#define POST_MAX 32
+#define KVBM__POST_MAX 32
 
 struct kvbm__post {
     uint32_t     na, nd;
     uint64_t     addref;      /* applied before unlock */
     uint64_t     unref;       /* applied last */
     int64_t      d_reset, d_inactive;
-    kvbm_handle *absent[POST_MAX]; /* mark_absent, then drop the ref */
-    kvbm_handle *drop[POST_MAX];   /* drop the ref */
+    kvbm_handle *absent[KVBM__POST_MAX]; /* mark_absent, then drop the ref */
+    kvbm_handle *drop[KVBM__POST_MAX];   /* drop the ref */
 };
 
-static inline void post_init(struct kvbm__post *p)
+static inline void kvbm__post_init(struct kvbm__post *p)
 {
     p->na = p->nd = 0;
     p->addref = p->unref = 0;
     p->d_reset = p->d_inactive = 0;
 }
 
-static inline bool post_room(const struct kvbm__post *p, uint32_t k)
+static inline bool kvbm__post_room(const struct kvbm__post *p, uint32_t k)
 {
-    return p->na + k <= POST_MAX && p->nd + k <= POST_MAX;
+    return p->na + k <= KVBM__POST_MAX && p->nd + k <= KVBM__POST_MAX;
 }
 
 /* Before unlock. */
-static inline void post_locked_end(struct kvbm_store *s, struct kvbm__post *p)
+static inline void kvbm__post_locked_end(struct kvbm__store *s, struct kvbm__post *p)
 {
     if (p->addref) {
         atomic_fetch_add_explicit(&s->refs, p->addref, memory_order_relaxed);
@@ -45,7 +45,7 @@ static inline void post_locked_end(struct kvbm_store *s, struct kvbm__post *p)
 }
 
 /* After unlock: registry work (out of line: rare on the release path) ... */
-static __attribute__((unused, noinline)) void post_flush_registry(struct kvbm_store *s, struct kvbm__post *p)
+static __attribute__((unused, noinline)) void kvbm__post_flush_registry(struct kvbm__store *s, struct kvbm__post *p)
 {
     if (p->na) kvbm__handle_mark_absent_release_many(p->absent, p->na, s->tier);
     if (p->nd) kvbm__handle_release_many(p->drop, p->nd);
@@ -53,27 +53,27 @@ static __attribute__((unused, noinline)) void post_flush_registry(struct kvbm_st
 }
 
 /* ... and gauges (inline: a single release moves one gauge). Does not drop store refs. */
-static inline void post_flush(struct kvbm_store *s, struct kvbm__post *p)
+static inline void kvbm__post_flush(struct kvbm__store *s, struct kvbm__post *p)
 {
-    if (KVBM_UNLIKELY((p->na | p->nd) != 0)) post_flush_registry(s, p);
+    if (KVBM_UNLIKELY((p->na | p->nd) != 0)) kvbm__post_flush_registry(s, p);
     if (p->d_reset) kvbm__metric_add(s->metrics, KVBM_METRIC_reset_pool_size, p->d_reset);
     if (p->d_inactive) kvbm__metric_add(s->metrics, KVBM_METRIC_inactive_pool_size, p->d_inactive);
     p->d_reset = p->d_inactive = 0;
 }
 
 /* After unlock, last action on @s. */
-static __attribute__((unused)) void post_finish(struct kvbm_store *s, struct kvbm__post *p)
+static __attribute__((unused)) void kvbm__post_finish(struct kvbm__store *s, struct kvbm__post *p)
 {
-    post_flush(s, p);
+    kvbm__post_flush(s, p);
     if (p->unref) kvbm__store_unref(s, p->unref);
 }
 
 /* Unlock, do the deferred registry work, relock (batches whose buffer is full). */
-static __attribute__((unused)) void post_cycle(struct kvbm_store *s, struct kvbm__post *p)
+static __attribute__((unused)) void kvbm__post_cycle(struct kvbm__store *s, struct kvbm__post *p)
 {
-    post_locked_end(s, p);
+    kvbm__post_locked_end(s, p);
     kvbm__unlock(&s->lock);
-    post_flush(s, p);
+    kvbm__post_flush(s, p);
     kvbm__lock(&s->lock);
 }
 

@@ -26,13 +26,13 @@
 
 static _Atomic uint64_t next_manager_id = 1;
 
-static void quiet_poison(struct kvbm_store *s, const char *what)
+static void quiet_poison(struct kvbm__store *s, const char *what)
 {
     kvbm__set_error("kvbm: internal invariant violated: %s", what);
     atomic_store_explicit(&s->poisoned, 1, memory_order_relaxed);
 }
 
-void kvbm__store_poison(struct kvbm_store *s, const char *what)
+void kvbm__store_poison(struct kvbm__store *s, const char *what)
 {
     quiet_poison(s, what);
 #if KVBM_DEBUG >= 1
@@ -40,10 +40,10 @@ void kvbm__store_poison(struct kvbm_store *s, const char *what)
 #endif
 }
 
-kvbm_status kvbm__store_create(const struct kvbm__store_params *p, kvbm_inactive *backend,
-                               struct kvbm_store **out)
+kvbm_status kvbm__store_create(const struct kvbm__store_params *p, kvbm__inactive *backend,
+                               struct kvbm__store **out)
 {
-    kvbm_inactive be = *backend;
+    kvbm__inactive be = *backend;
     backend->ops = NULL; backend->ctx = NULL;
     if (p == NULL || out == NULL || p->block_count == 0 || p->block_count == UINT32_MAX ||
         p->registry == NULL || p->metrics == NULL || be.ops == NULL) {
@@ -51,7 +51,7 @@ kvbm_status kvbm__store_create(const struct kvbm__store_params *p, kvbm_inactive
         return KVBM_EINVAL;
     }
     uint32_t n = p->block_count;
-    struct kvbm_store *s = calloc(1, sizeof *s + (size_t)n * sizeof(struct kvbm_slot));
+    struct kvbm__store *s = calloc(1, sizeof *s + (size_t)n * sizeof(struct kvbm__slot));
     /* index buckets: the largest power of two <= 2n (load factor 0.5..1, <= 8 B/block) */
     uint64_t nb = kvbm__next_pow2_u64((uint64_t)n * 2);
     if (nb > (uint64_t)n * 2) nb >>= 1;
@@ -106,7 +106,7 @@ kvbm_status kvbm__store_create(const struct kvbm__store_params *p, kvbm_inactive
     s->index.len = 0;
     for (uint64_t i = 0; i < nb; i++) s->index.buckets[i] = KVBM__NIL;
     for (uint32_t i = 0; i < n; i++) {
-        struct kvbm_slot *sl = &s->slots[i];
+        struct kvbm__slot *sl = &s->slots[i];
         atomic_init(&sl->strong, 0);
         sl->id = i;
         sl->hnext = KVBM__NIL;
@@ -119,11 +119,11 @@ kvbm_status kvbm__store_create(const struct kvbm__store_params *p, kvbm_inactive
     return KVBM_OK;
 }
 
-static void store_free(struct kvbm_store *s)
+static void store_free(struct kvbm__store *s)
 {
     /* Nobody else can reach the store: its cached (inactive) blocks vanish with it. */
     for (uint32_t i = 0; i < s->n; i++) {
-        struct kvbm_slot *sl = &s->slots[i];
+        struct kvbm__slot *sl = &s->slots[i];
         if (sl->reg != NULL) {
             if (sl->state == KVBM__INACTIVE) kvbm__handle_mark_absent(sl->reg, s->tier);
             kvbm_handle_release(sl->reg);
@@ -145,13 +145,13 @@ static void store_free(struct kvbm_store *s)
     free(s);
 }
 
-void kvbm__store_unref(struct kvbm_store *s, uint64_t k)
+void kvbm__store_unref(struct kvbm__store *s, uint64_t k)
 {
     if (k == 0) return;
     if (atomic_fetch_sub_explicit(&s->refs, k, memory_order_acq_rel) == k) store_free(s);
 }
 
-void kvbm__store_orphan(struct kvbm_store *s)
+void kvbm__store_orphan(struct kvbm__store *s)
 {
     kvbm__lock(&s->lock);
     uint64_t k = s->parked;
@@ -165,7 +165,7 @@ void kvbm__store_orphan(struct kvbm_store *s)
 
 /* A released Primary (reset_on_release) or Duplicate goes to the back of the reset FIFO:
  * its registration is marked absent after unlock (p->absent) and its store ref dropped. */
-static inline void held_to_reset_locked(struct kvbm_store *s, struct kvbm_slot *sl, struct kvbm__post *p)
+static inline void held_to_reset_locked(struct kvbm__store *s, struct kvbm__slot *sl, struct kvbm__post *p)
 {
     p->absent[p->na++] = sl->reg;
     sl->reg = NULL;
@@ -178,10 +178,10 @@ static inline void held_to_reset_locked(struct kvbm_store *s, struct kvbm_slot *
 /* @sl's strong count just went 1 -> 0 under the lock: Primary -> Inactive (or Reset with
  * reset_on_release), Duplicate -> Reset plus the release of its keepalive on the primary.
  * Needs room for 2 entries in p->absent. */
-void kvbm__store_drop_locked(struct kvbm_store *s, struct kvbm_slot *sl, struct kvbm__post *p)
+void kvbm__store_drop_locked(struct kvbm__store *s, struct kvbm__slot *sl, struct kvbm__post *p)
 {
     if (sl->state == KVBM__PRIMARY) {
-        if (KVBM_UNLIKELY(!kvbm__index_remove(&s->index, s->slots, sl->id))) {
+        if (KVBM_UNLIKELY(!kvbm__active_index_remove(&s->index, s->slots, sl->id))) {
             kvbm__store_poison(s, "primary slot missing from the active index");
             return;
         }
@@ -197,7 +197,7 @@ void kvbm__store_drop_locked(struct kvbm_store *s, struct kvbm_slot *sl, struct 
                 return;
             }
             p->d_inactive++;
-            park_locked(s, p);
+            kvbm__park_locked(s, p);
         }
     } else if (sl->state == KVBM__DUPLICATE) {
         held_to_reset_locked(s, sl, p);
@@ -207,30 +207,30 @@ void kvbm__store_drop_locked(struct kvbm_store *s, struct kvbm_slot *sl, struct 
             kvbm__store_poison(s, "duplicate keepalive does not designate a primary");
             return;
         }
-        struct kvbm_slot *pr = &s->slots[pid];
-        if (strong_dec_locked(pr)) kvbm__store_drop_locked(s, pr, p);
+        struct kvbm__slot *pr = &s->slots[pid];
+        if (kvbm__strong_dec_locked(pr)) kvbm__store_drop_locked(s, pr, p);
     } else {
         kvbm__store_poison(s, "final release of a slot that is neither primary nor duplicate");
     }
 }
 
-/* Final (locked) release of one strong ref; slot_release() (locked.h) tail-calls it. */
-__attribute__((noinline)) kvbm_status kvbm__store_slot_release_locked(struct kvbm_store *s,
-                                                                      struct kvbm_slot *sl)
+/* Final (locked) release of one strong ref; kvbm__slot_release() (locked.h) tail-calls it. */
+__attribute__((noinline)) kvbm_status kvbm__store_slot_release_locked(struct kvbm__store *s,
+                                                                      struct kvbm__slot *sl)
 {
     struct kvbm__post p;
-    post_init(&p);
+    kvbm__post_init(&p);
     kvbm__lock(&s->lock);
-    if (strong_dec_locked(sl)) kvbm__store_drop_locked(s, sl, &p);
-    post_locked_end(s, &p);
+    if (kvbm__strong_dec_locked(sl)) kvbm__store_drop_locked(s, sl, &p);
+    kvbm__post_locked_end(s, &p);
     kvbm__unlock(&s->lock);
-    post_finish(s, &p);
+    kvbm__post_finish(s, &p);
     return KVBM_OK;
 }
 
 /* ==== queries and invariants ============================================================= */
 
-uint64_t kvbm__store_available(struct kvbm_store *s)
+uint64_t kvbm__store_available(struct kvbm__store *s)
 {
     kvbm__lock(&s->lock);
     uint64_t v = (uint64_t)s->ring.len + s->inactive.ops->len(s->inactive.ctx);
@@ -238,7 +238,7 @@ uint64_t kvbm__store_available(struct kvbm_store *s)
     return v;
 }
 
-uint64_t kvbm__store_reset_len(struct kvbm_store *s)
+uint64_t kvbm__store_reset_len(struct kvbm__store *s)
 {
     kvbm__lock(&s->lock);
     uint64_t v = s->ring.len;
@@ -246,7 +246,7 @@ uint64_t kvbm__store_reset_len(struct kvbm_store *s)
     return v;
 }
 
-uint64_t kvbm__store_inactive_len(struct kvbm_store *s)
+uint64_t kvbm__store_inactive_len(struct kvbm__store *s)
 {
     kvbm__lock(&s->lock);
     uint64_t v = s->inactive.ops->len(s->inactive.ctx);
@@ -254,7 +254,7 @@ uint64_t kvbm__store_inactive_len(struct kvbm_store *s)
     return v;
 }
 
-bool kvbm__store_has_inactive(struct kvbm_store *s, kvbm_plh h)
+bool kvbm__store_has_inactive(struct kvbm__store *s, kvbm_plh h)
 {
     kvbm__lock(&s->lock);
     bool v = s->inactive.ops->has(s->inactive.ctx, h);
@@ -262,7 +262,7 @@ bool kvbm__store_has_inactive(struct kvbm_store *s, kvbm_plh h)
     return v;
 }
 
-kvbm_status kvbm__store_check(struct kvbm_store *s)
+kvbm_status kvbm__store_check(struct kvbm__store *s)
 {
     if (kvbm__store_is_poisoned(s)) return KVBM_EPOISONED;
     uint8_t *seen = calloc(s->n, 1);
@@ -278,7 +278,7 @@ kvbm_status kvbm__store_check(struct kvbm_store *s)
         else seen[id] = 1;
     }
     for (uint32_t id = 0; id < s->n && !why[0]; id++) {
-        struct kvbm_slot *sl = &s->slots[id];
+        struct kvbm__slot *sl = &s->slots[id];
         uint32_t strong = atomic_load_explicit(&sl->strong, memory_order_relaxed);
         if (sl->state > KVBM__INACTIVE) {
             snprintf(why, sizeof why, "slot %" PRIu32 " has an invalid state %u", id, sl->state);
@@ -290,7 +290,7 @@ kvbm_status kvbm__store_check(struct kvbm_store *s)
             if (!seen[id]) snprintf(why, sizeof why, "I1: reset slot %" PRIu32 " missing from the FIFO", id);
             break;
         case KVBM__PRIMARY:
-            if (kvbm__index_find(&s->index, s->slots, sl->hash) != id)
+            if (kvbm__active_index_find(&s->index, s->slots, sl->hash) != id)
                 snprintf(why, sizeof why, "I2: primary slot %" PRIu32 " not indexed by its hash", id);
             else if (strong == 0 || sl->reg == NULL)
                 snprintf(why, sizeof why, "primary slot %" PRIu32 " has strong 0 or no handle", id);
@@ -304,7 +304,7 @@ kvbm_status kvbm__store_check(struct kvbm_store *s)
         case KVBM__INACTIVE:
             if (!s->inactive.ops->has(s->inactive.ctx, sl->hash))
                 snprintf(why, sizeof why, "I1: inactive slot %" PRIu32 " missing from the backend", id);
-            else if (kvbm__index_find(&s->index, s->slots, sl->hash) != KVBM__NIL)
+            else if (kvbm__active_index_find(&s->index, s->slots, sl->hash) != KVBM__NIL)
                 snprintf(why, sizeof why, "I3: inactive slot %" PRIu32 " has a primary for its hash", id);
             else if (strong != 0 || sl->reg == NULL)
                 snprintf(why, sizeof why, "inactive slot %" PRIu32 " has strong refs or no handle", id);

@@ -58,7 +58,7 @@ enum kvbm__slot_state {
 
 #define KVBM__NIL UINT32_MAX
 
-struct kvbm_slot {
+struct kvbm__slot {
     kvbm_plh          hash;      /* STAGED..INACTIVE (and a just-evicted MUTABLE until return) */
     kvbm_handle      *reg;       /* PRIMARY/DUPLICATE/INACTIVE: one registry handle ref */
     _Atomic uint32_t  strong;    /* PRIMARY/DUPLICATE: strong refs on the embedded inner */
@@ -72,7 +72,7 @@ struct kvbm_slot {
     uint8_t           mark;      /* owner-private scratch (batch validation, presence) */
     uint8_t           pad_;
 };
-_Static_assert(sizeof(struct kvbm_slot) <= 48, "store slot must stay <= 48 bytes");
+_Static_assert(sizeof(struct kvbm__slot) <= 48, "store slot must stay <= 48 bytes");
 
 /* ---- reset FIFO: ring buffer of slot ids, capacity n -------------------------------- */
 struct kvbm__ring {
@@ -109,26 +109,26 @@ static inline uint32_t kvbm__ring_at(const struct kvbm__ring *r, uint32_t k)
 
 /* ---- active index: hash -> PRIMARY slot id; power-of-two bucket array of chain heads,
  * chains threaded through slot->hnext (no allocation after create). ------------------ */
-struct kvbm__index {
+struct kvbm__active_index {
     uint32_t *buckets;
     uint32_t  mask;
     uint32_t  len;
 };
 
 /* hv = kvbm_plh_hash64(h), computed once by callers that also insert. */
-static inline uint32_t kvbm__index_find_hv(const struct kvbm__index *ix, const struct kvbm_slot *slots,
+static inline uint32_t kvbm__active_index_find_hv(const struct kvbm__active_index *ix, const struct kvbm__slot *slots,
                                            kvbm_plh h, uint64_t hv)
 {
     uint32_t id = ix->buckets[hv & ix->mask];
     while (id != KVBM__NIL && !kvbm_plh_eq(slots[id].hash, h)) id = slots[id].hnext;
     return id;
 }
-static inline uint32_t kvbm__index_find(const struct kvbm__index *ix, const struct kvbm_slot *slots,
+static inline uint32_t kvbm__active_index_find(const struct kvbm__active_index *ix, const struct kvbm__slot *slots,
                                         kvbm_plh h)
 {
-    return kvbm__index_find_hv(ix, slots, h, kvbm_plh_hash64(h));
+    return kvbm__active_index_find_hv(ix, slots, h, kvbm_plh_hash64(h));
 }
-static inline void kvbm__index_insert_hv(struct kvbm__index *ix, struct kvbm_slot *slots, uint32_t id,
+static inline void kvbm__active_index_insert_hv(struct kvbm__active_index *ix, struct kvbm__slot *slots, uint32_t id,
                                          uint64_t hv)
 {
     uint32_t *b = &ix->buckets[hv & ix->mask];
@@ -136,12 +136,12 @@ static inline void kvbm__index_insert_hv(struct kvbm__index *ix, struct kvbm_slo
     *b = id;
     ix->len++;
 }
-static inline void kvbm__index_insert(struct kvbm__index *ix, struct kvbm_slot *slots, uint32_t id)
+static inline void kvbm__active_index_insert(struct kvbm__active_index *ix, struct kvbm__slot *slots, uint32_t id)
 {
-    kvbm__index_insert_hv(ix, slots, id, kvbm_plh_hash64(slots[id].hash));
+    kvbm__active_index_insert_hv(ix, slots, id, kvbm_plh_hash64(slots[id].hash));
 }
 /* Returns false if @id was not in the index. */
-static inline bool kvbm__index_remove(struct kvbm__index *ix, struct kvbm_slot *slots, uint32_t id)
+static inline bool kvbm__active_index_remove(struct kvbm__active_index *ix, struct kvbm__slot *slots, uint32_t id)
 {
     uint32_t *link = &ix->buckets[kvbm_plh_hash64(slots[id].hash) & ix->mask];
     while (*link != id) {
@@ -157,8 +157,8 @@ static inline bool kvbm__index_remove(struct kvbm__index *ix, struct kvbm_slot *
 /* ---- the store ----------------------------------------------------------------------- */
 #define KVBM__QUARANTINE 4096
 
-struct kvbm_store {
-    kvbm_mutex          lock;
+struct kvbm__store {
+    kvbm__mutex          lock;
     _Atomic uint64_t    refs;
     atomic_int          poisoned;
     kvbm_mgr_id         id;
@@ -171,7 +171,7 @@ struct kvbm_store {
     kvbm_tier           tier;
     kvbm_registry      *registry;       /* one ref */
     kvbm_metrics       *metrics;        /* one ref */
-    kvbm_inactive       inactive;       /* owned */
+    kvbm__inactive       inactive;       /* owned */
     /* MultiLRU over a TinyLFU tracker (inactive.freq, with insert_cells): the sketch cells
      * of every slot's hash, [n], written when the slot is staged (its owner alone holds
      * it then) and read while the hash stays (match touches, the count at release), so a
@@ -179,7 +179,7 @@ struct kvbm_store {
      * NULL otherwise. */
     kvbm__touch_cells  *tcells;
     struct kvbm__ring   ring;
-    struct kvbm__index  index;
+    struct kvbm__active_index  index;
     /* Store refs of Inactive slots (under lock). While the manager lives, a slot keeps its
      * store ref when it goes Primary -> Inactive ("parked"), so the hot release/resurrect
      * cycle never touches `refs`; kvbm_manager_destroy() drops the parked refs at once and
@@ -191,16 +191,16 @@ struct kvbm_store {
     void              **quarantine;
     uint32_t            qhead, qlen;
 #endif
-    struct kvbm_slot    slots[];
+    struct kvbm__slot    slots[];
 };
 
-static inline struct kvbm_store *kvbm__store_of(struct kvbm_slot *sl)
+static inline struct kvbm__store *kvbm__store_of(struct kvbm__slot *sl)
 {
-    return kvbm_container_of(sl - sl->id, struct kvbm_store, slots);
+    return kvbm__container_of(sl - sl->id, struct kvbm__store, slots);
 }
 
 struct kvbm_manager {
-    struct kvbm_store *store;
+    struct kvbm__store *store;
     kvbm_backend       backend;
 };
 
@@ -216,50 +216,50 @@ struct kvbm__store_params {
 
 /* Build a store around a ready backend (ownership of @backend moves to the store, also on
  * error). *@out holds one reference (the caller's). */
-kvbm_status kvbm__store_create(const struct kvbm__store_params *p, kvbm_inactive *backend,
-                               struct kvbm_store **out);
-void kvbm__store_unref(struct kvbm_store *s, uint64_t k);
+kvbm_status kvbm__store_create(const struct kvbm__store_params *p, kvbm__inactive *backend,
+                               struct kvbm__store **out);
+void kvbm__store_unref(struct kvbm__store *s, uint64_t k);
 /* The manager's reference goes: release the parked refs of Inactive slots too. */
-void kvbm__store_orphan(struct kvbm_store *s);
+void kvbm__store_orphan(struct kvbm__store *s);
 
 /* Internal manager constructor: a manager over a caller-built backend (tests inject fake
  * backends). @set_gauges: initialise reset_pool_size = block_count as the builder does.
  * Backend ownership moves to the manager (also on error). */
 kvbm_status kvbm__manager_create_with_backend(const kvbm_manager_config *cfg,
-                                              kvbm_inactive *backend, bool set_gauges,
+                                              kvbm__inactive *backend, bool set_gauges,
                                               kvbm_manager **out);
 
 /* Poison the store (release) / assert (debug): an internal invariant is broken. */
-void kvbm__store_poison(struct kvbm_store *s, const char *what);
+void kvbm__store_poison(struct kvbm__store *s, const char *what);
 
-static inline bool kvbm__store_is_poisoned(const struct kvbm_store *s)
+static inline bool kvbm__store_is_poisoned(const struct kvbm__store *s)
 {
-    return atomic_load_explicit(&((struct kvbm_store *)s)->poisoned, memory_order_relaxed) != 0;
+    return atomic_load_explicit(&((struct kvbm__store *)s)->poisoned, memory_order_relaxed) != 0;
 }
 
 /* ---- internal to src/store/, defined in store.c (used by handles.c) ------------------ */
 struct kvbm__post;  /* deferred after-unlock work, store/post.h */
 /* Under the lock: @sl's strong count just went 1 -> 0; Primary/Duplicate transition. */
-void kvbm__store_drop_locked(struct kvbm_store *s, struct kvbm_slot *sl, struct kvbm__post *p);
-/* Final release of one strong ref (takes the lock); the tail of slot_release(). */
-kvbm_status kvbm__store_slot_release_locked(struct kvbm_store *s, struct kvbm_slot *sl);
+void kvbm__store_drop_locked(struct kvbm__store *s, struct kvbm__slot *sl, struct kvbm__post *p);
+/* Final release of one strong ref (takes the lock); the tail of kvbm__slot_release(). */
+kvbm_status kvbm__store_slot_release_locked(struct kvbm__store *s, struct kvbm__slot *sl);
 
 /* Store-side implementation of the manager operations (ops.c). */
-kvbm_status kvbm__store_allocate(struct kvbm_store *s, size_t count, kvbm_mutable **out,
+kvbm_status kvbm__store_allocate(struct kvbm__store *s, size_t count, kvbm_mutable **out,
                                  kvbm_plh *evicted, size_t *n_evicted);
-kvbm_status kvbm__store_register(struct kvbm_store *s, kvbm_complete *const *in, size_t n,
+kvbm_status kvbm__store_register(struct kvbm__store *s, kvbm_complete *const *in, size_t n,
                                  kvbm_block **out);
-kvbm_status kvbm__store_match(struct kvbm_store *s, const kvbm_plh *hashes, size_t n,
+kvbm_status kvbm__store_match(struct kvbm__store *s, const kvbm_plh *hashes, size_t n,
                               kvbm_block **out, size_t *matched);
-kvbm_status kvbm__store_scan(struct kvbm_store *s, const kvbm_plh *hashes, size_t n, bool touch,
+kvbm_status kvbm__store_scan(struct kvbm__store *s, const kvbm_plh *hashes, size_t n, bool touch,
                              kvbm_plh *out_hashes, kvbm_block **out_blocks, size_t *found);
-kvbm_status kvbm__store_reset_inactive(struct kvbm_store *s, uint64_t *expected, uint64_t *actual);
+kvbm_status kvbm__store_reset_inactive(struct kvbm__store *s, uint64_t *expected, uint64_t *actual);
 
 /* Queries and the invariant check (store.c). */
-kvbm_status kvbm__store_check(struct kvbm_store *s);
-uint64_t kvbm__store_available(struct kvbm_store *s);
-uint64_t kvbm__store_reset_len(struct kvbm_store *s);
-uint64_t kvbm__store_inactive_len(struct kvbm_store *s);
-bool kvbm__store_has_inactive(struct kvbm_store *s, kvbm_plh h);
+kvbm_status kvbm__store_check(struct kvbm__store *s);
+uint64_t kvbm__store_available(struct kvbm__store *s);
+uint64_t kvbm__store_reset_len(struct kvbm__store *s);
+uint64_t kvbm__store_inactive_len(struct kvbm__store *s);
+bool kvbm__store_has_inactive(struct kvbm__store *s, kvbm_plh h);
 
 #endif /* KVBM_STORE_INT_H */

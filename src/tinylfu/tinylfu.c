@@ -26,7 +26,7 @@
  * two paths directly, which keeps touch/count at a few ns of hashing. The test suite
  * checks them against libxxhash's XXH3_64bits_withSecret for random keys.
  *
- * Locking: one kvbm_mutex of rank KVBM_RANK_TRACKER (a leaf) serialises writers (touch,
+ * Locking: one kvbm__mutex of rank KVBM_RANK_TRACKER (a leaf) serialises writers (touch,
  * decay). count() is lock-free: the words are _Atomic and read with relaxed loads, so
  * MultiLRU insert (under the store lock) never waits for the tracker mutex. Trackers are refcounted; the registry
  * and each MultiLRU backend hold references.
@@ -51,7 +51,7 @@ struct kvbm_tracker {
     kvbm_tracker_ops     ops;
     void                *ctx;
     /* TinyLFU */
-    kvbm_mutex           lock;
+    kvbm__mutex           lock;
     kvbm__sketch         sketch;
 };
 

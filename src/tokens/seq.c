@@ -86,11 +86,11 @@ static void seq_append_reserved(kvbm_token_seq *s, const uint32_t *tokens, size_
         b->salt = s->salt;
         bool hp = i > 0;
         kvbm_status st = kvbm__token_block_fill(b, hp, hp ? s->blocks[i - 1].plh.lo : 0, i);
-        kvbm_assert(st == KVBM_OK); /* positions checked by seq_check_positions */
+        kvbm__assert(st == KVBM_OK); /* positions checked by seq_check_positions */
         (void)st;
     }
     s->nblocks = nb;
-    kvbm_assert_expensive(seq_valid(s));
+    kvbm__assert_expensive(seq_valid(s));
 }
 
 kvbm_status kvbm_token_seq_create(const uint32_t *tokens, size_t n, uint32_t block_size,
@@ -173,7 +173,7 @@ kvbm_status kvbm_token_seq_truncate(kvbm_token_seq *seq, size_t len)
     /* spec §1.8's block arithmetic reduces to: keep len tokens, len / bs complete blocks */
     seq->ntok = len;
     seq->nblocks = len >> seq->shift;
-    kvbm_assert_expensive(seq_valid(seq));
+    kvbm__assert_expensive(seq_valid(seq));
     return KVBM_OK;
 }
 

@@ -21,7 +21,7 @@ static inline const char *tb_name(enum tb_kind k)
 
 /* Build backend @k of @cap blocks. MultiLRU gets a fresh TinyLFU(100) tracker and the
  * test thresholds [2, 6, 15]; *tracker (optional) receives a borrowed pointer to it. */
-static inline kvbm_status tb_create(enum tb_kind k, size_t cap, kvbm_inactive *out, kvbm_tracker **tracker)
+static inline kvbm_status tb_create(enum tb_kind k, size_t cap, kvbm__inactive *out, kvbm_tracker **tracker)
 {
     static const uint8_t thr[3] = { 2, 6, 15 };
     kvbm_status st;
@@ -65,7 +65,7 @@ static inline void tb_chain(size_t n, uint64_t offset, kvbm_plh *out)
     }
 }
 
-static inline bool tb_check(const kvbm_inactive *b)
+static inline bool tb_check(const kvbm__inactive *b)
 {
     return b->ops->check == NULL || b->ops->check(b->ctx);
 }

@@ -7,7 +7,7 @@ static kvbm_plh H(uint32_t i) { return tb_hash_for_id(i); }
 
 #define FOR_EACH_BACKEND(k, b)                                                           \
     for (enum tb_kind k = 0; k < TB_NKINDS; k++)                                         \
-        for (kvbm_inactive b, *b##_once = (tb_create(k, 10, &b, NULL) == KVBM_OK) ? &b : NULL; \
+        for (kvbm__inactive b, *b##_once = (tb_create(k, 10, &b, NULL) == KVBM_OK) ? &b : NULL; \
              b##_once != NULL; kvbm__inactive_destroy(&b), b##_once = NULL)
 
 KVBM_TEST(test_insert_and_len)
@@ -37,7 +37,7 @@ KVBM_TEST(test_find_matches)
         EXPECT_OK(b.ops->insert(b.ctx, H(1), 1));
         EXPECT_OK(b.ops->insert(b.ctx, H(2), 2));
         kvbm_plh q[2] = { H(1), H(2) };
-        kvbm_pair out[2];
+        kvbm__pair out[2];
         EXPECT_EQ(b.ops->find_matches(b.ctx, q, 2, true, out), 2u);
         EXPECT_EQ(out[0].block_id, 1u);
         EXPECT_EQ(out[1].block_id, 2u);
@@ -53,7 +53,7 @@ KVBM_TEST(test_find_matches_stops_on_miss)
         EXPECT_OK(b.ops->insert(b.ctx, H(1), 1));
         EXPECT_OK(b.ops->insert(b.ctx, H(2), 2));
         kvbm_plh q[3] = { H(1), H(99), H(2) };
-        kvbm_pair out[3];
+        kvbm__pair out[3];
         EXPECT_EQ(b.ops->find_matches(b.ctx, q, 3, false, out), 1u);
         EXPECT_EQ(out[0].block_id, 1u);
         EXPECT_EQ(b.ops->len(b.ctx), 1u);
@@ -79,7 +79,7 @@ KVBM_TEST(test_allocate)
     FOR_EACH_BACKEND(k, b) {
         EXPECT_OK(b.ops->insert(b.ctx, H(1), 1));
         EXPECT_OK(b.ops->insert(b.ctx, H(2), 2));
-        kvbm_pair out[1];
+        kvbm__pair out[1];
         EXPECT_EQ(b.ops->allocate(b.ctx, 1, out), 1u);
         EXPECT_EQ(b.ops->len(b.ctx), 1u);
         EXPECT_FALSE(b.ops->has(b.ctx, out[0].hash));
@@ -92,7 +92,7 @@ KVBM_TEST(test_allocate_more_than_available)
     FOR_EACH_BACKEND(k, b) {
         EXPECT_OK(b.ops->insert(b.ctx, H(1), 1));
         EXPECT_OK(b.ops->insert(b.ctx, H(2), 2));
-        kvbm_pair out[5];
+        kvbm__pair out[5];
         EXPECT_EQ(b.ops->allocate(b.ctx, 5, out), 2u);
         EXPECT_EQ(b.ops->len(b.ctx), 0u);
     }
@@ -102,7 +102,7 @@ KVBM_TEST(test_allocate_all)
 {
     FOR_EACH_BACKEND(k, b) {
         for (uint32_t i = 0; i < 5; i++) EXPECT_OK(b.ops->insert(b.ctx, H(i), i));
-        kvbm_pair out[5];
+        kvbm__pair out[5];
         EXPECT_EQ(b.ops->allocate_all(b.ctx, out), 5u);
         EXPECT_EQ(b.ops->len(b.ctx), 0u);
         unsigned seen = 0;
@@ -118,7 +118,7 @@ KVBM_TEST(test_allocate_all)
 KVBM_TEST(test_allocate_all_empty_pool)
 {
     FOR_EACH_BACKEND(k, b) {
-        kvbm_pair out[1];
+        kvbm__pair out[1];
         EXPECT_EQ(b.ops->allocate_all(b.ctx, out), 0u);
         EXPECT_EQ(b.ops->allocate(b.ctx, 3, out), 0u);
     }
@@ -129,7 +129,7 @@ KVBM_TEST(test_scan_matches)
     FOR_EACH_BACKEND(k, b) {
         for (uint32_t i = 1; i <= 3; i++) EXPECT_OK(b.ops->insert(b.ctx, H(i), i));
         kvbm_plh q[3] = { H(1), H(99), H(3) };
-        kvbm_pair out[3];
+        kvbm__pair out[3];
         EXPECT_EQ(b.ops->scan_matches(b.ctx, q, 3, true, out), 2u);
         EXPECT_EQ(out[0].block_id, 1u);
         EXPECT_EQ(out[1].block_id, 3u);
@@ -172,14 +172,14 @@ KVBM_TEST(test_fill_to_capacity)
         for (uint32_t i = 0; i < 10; i++) EXPECT_OK(b.ops->insert(b.ctx, H(i), i));
         EXPECT_EQ(b.ops->len(b.ctx), 10u);
         EXPECT_TRUE(tb_check(&b));
-        kvbm_pair out[10];
+        kvbm__pair out[10];
         EXPECT_EQ(b.ops->allocate(b.ctx, 10, out), 10u);
     }
 }
 
 KVBM_TEST(test_names_and_factory)
 {
-    kvbm_inactive b;
+    kvbm__inactive b;
     kvbm_tracker *t = NULL;
     ASSERT_OK(kvbm_tinylfu_create(100, NULL, &t));
     const uint8_t thr[3] = { 3, 8, 15 };

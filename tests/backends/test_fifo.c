@@ -3,22 +3,22 @@
 
 static kvbm_plh H(uint32_t i) { return tb_hash_for_id(i); }
 
-static kvbm_fifo_reuse *fifo_new(size_t cap)
+static kvbm__fifo_reuse *fifo_new(size_t cap)
 {
-    kvbm_fifo_reuse *f = NULL;
+    kvbm__fifo_reuse *f = NULL;
     if (kvbm__fifo_reuse_create(cap, &f) != KVBM_OK) return NULL;
     return f;
 }
 
-static uint32_t pop_id(kvbm_fifo_reuse *f)
+static uint32_t pop_id(kvbm__fifo_reuse *f)
 {
-    kvbm_pair p;
+    kvbm__pair p;
     return kvbm__fifo_reuse_next_free(f, &p) ? p.block_id : UINT32_MAX;
 }
 
 KVBM_TEST(test_fifo_ordering_basic)
 {
-    kvbm_fifo_reuse *f = fifo_new(8);
+    kvbm__fifo_reuse *f = fifo_new(8);
     ASSERT_TRUE(f != NULL);
     for (uint32_t i = 1; i <= 3; i++) ASSERT_OK(kvbm__fifo_reuse_insert(f, i, H(i)));
     EXPECT_EQ(kvbm__fifo_reuse_len(f), 3u);
@@ -33,7 +33,7 @@ KVBM_TEST(test_fifo_ordering_basic)
 /* The reference sleeps between inserts; the order depends only on insertion sequence. */
 KVBM_TEST(test_fifo_ordering_with_delays)
 {
-    kvbm_fifo_reuse *f = fifo_new(64);
+    kvbm__fifo_reuse *f = fifo_new(64);
     ASSERT_TRUE(f != NULL);
     const uint32_t ids[] = { 10, 20, 30, 40 };
     for (int i = 0; i < 4; i++) ASSERT_OK(kvbm__fifo_reuse_insert(f, ids[i], H(ids[i])));
@@ -43,7 +43,7 @@ KVBM_TEST(test_fifo_ordering_with_delays)
 
 KVBM_TEST(test_insert_and_remove)
 {
-    kvbm_fifo_reuse *f = fifo_new(8);
+    kvbm__fifo_reuse *f = fifo_new(8);
     ASSERT_TRUE(f != NULL);
     for (uint32_t i = 1; i <= 4; i++) ASSERT_OK(kvbm__fifo_reuse_insert(f, i, H(i)));
     ASSERT_OK(kvbm__fifo_reuse_remove(f, 2));
@@ -56,7 +56,7 @@ KVBM_TEST(test_insert_and_remove)
 
 KVBM_TEST(test_empty_operations)
 {
-    kvbm_fifo_reuse *f = fifo_new(4);
+    kvbm__fifo_reuse *f = fifo_new(4);
     ASSERT_TRUE(f != NULL);
     EXPECT_EQ(kvbm__fifo_reuse_len(f), 0u);
     EXPECT_EQ(pop_id(f), UINT32_MAX);
@@ -67,14 +67,14 @@ KVBM_TEST(test_empty_operations)
 /* Reference: panic "block already exists". kvbm: KVBM_EINVAL with that text. */
 KVBM_TEST(test_duplicate_block_panic)
 {
-    kvbm_fifo_reuse *f = fifo_new(4);
+    kvbm__fifo_reuse *f = fifo_new(4);
     ASSERT_TRUE(f != NULL);
     ASSERT_OK(kvbm__fifo_reuse_insert(f, 1, H(1)));
     kvbm_clear_last_error();
     EXPECT_STATUS(kvbm__fifo_reuse_insert(f, 1, H(2)), KVBM_EINVAL);
     EXPECT_STR_CONTAINS(kvbm_last_error(), "block already exists");
     EXPECT_EQ(kvbm__fifo_reuse_len(f), 1u);
-    kvbm_pair p;
+    kvbm__pair p;
     ASSERT_TRUE(kvbm__fifo_reuse_next_free(f, &p));
     EXPECT_TRUE(kvbm_plh_eq(p.hash, H(1))); /* the first insert is unchanged */
     kvbm__fifo_reuse_destroy(f);
@@ -82,7 +82,7 @@ KVBM_TEST(test_duplicate_block_panic)
 
 KVBM_TEST(test_remove_nonexistent_block)
 {
-    kvbm_fifo_reuse *f = fifo_new(16);
+    kvbm__fifo_reuse *f = fifo_new(16);
     ASSERT_TRUE(f != NULL);
     ASSERT_OK(kvbm__fifo_reuse_insert(f, 1, H(1)));
     kvbm_clear_last_error();
@@ -95,7 +95,7 @@ KVBM_TEST(test_remove_nonexistent_block)
 
 KVBM_TEST(test_interleaved_operations)
 {
-    kvbm_fifo_reuse *f = fifo_new(8);
+    kvbm__fifo_reuse *f = fifo_new(8);
     ASSERT_TRUE(f != NULL);
     ASSERT_OK(kvbm__fifo_reuse_insert(f, 1, H(1)));
     ASSERT_OK(kvbm__fifo_reuse_insert(f, 2, H(2)));
@@ -114,7 +114,7 @@ KVBM_TEST(test_interleaved_operations)
 /* Sequence keys are strictly increasing in insertion order and pop in that order. */
 KVBM_TEST(test_priority_key_ordering)
 {
-    kvbm_fifo_reuse *f = fifo_new(32);
+    kvbm__fifo_reuse *f = fifo_new(32);
     ASSERT_TRUE(f != NULL);
     const uint32_t ids[] = { 7, 3, 19, 0, 12 };
     uint64_t last = 0;
@@ -133,7 +133,7 @@ KVBM_TEST(test_priority_key_ordering)
  * must give the same result when removals punch holes anywhere in the sequence. */
 KVBM_TEST(test_btreemap_ordering_assumption)
 {
-    kvbm_fifo_reuse *f = fifo_new(16);
+    kvbm__fifo_reuse *f = fifo_new(16);
     ASSERT_TRUE(f != NULL);
     for (uint32_t i = 0; i < 10; i++) ASSERT_OK(kvbm__fifo_reuse_insert(f, i, H(i)));
     ASSERT_OK(kvbm__fifo_reuse_remove(f, 0));
@@ -142,7 +142,7 @@ KVBM_TEST(test_btreemap_ordering_assumption)
     uint64_t prev = 0;
     bool first = true;
     for (;;) {
-        kvbm_pair p;
+        kvbm__pair p;
         if (!kvbm__fifo_reuse_next_free(f, &p)) break;
         uint64_t cur = p.block_id; /* ids were inserted in increasing order: seq order = id order */
         if (!first) EXPECT_GT(cur, prev);
@@ -156,7 +156,7 @@ KVBM_TEST(test_btreemap_ordering_assumption)
 
 KVBM_TEST(hashmap_allocates_in_fifo_order)
 {
-    kvbm_inactive b;
+    kvbm__inactive b;
     ASSERT_OK(kvbm__hashmap_create(8, &b));
     const uint32_t ids[] = { 5, 1, 7, 2 };
     for (int i = 0; i < 4; i++) ASSERT_OK(b.ops->insert(b.ctx, H(ids[i]), ids[i]));
@@ -164,7 +164,7 @@ KVBM_TEST(hashmap_allocates_in_fifo_order)
     ASSERT_TRUE(b.ops->find_match(b.ctx, H(1), false, &id));
     EXPECT_EQ(id, 1u);
     ASSERT_OK(b.ops->insert(b.ctx, H(1), 1));
-    kvbm_pair out[4];
+    kvbm__pair out[4];
     ASSERT_EQ(b.ops->allocate(b.ctx, 4, out), 4);
     const uint32_t want[] = { 5, 7, 2, 1 };
     for (int i = 0; i < 4; i++) {
@@ -177,7 +177,7 @@ KVBM_TEST(hashmap_allocates_in_fifo_order)
 
 KVBM_TEST(hashmap_rejects_duplicate_id_and_hash)
 {
-    kvbm_inactive b;
+    kvbm__inactive b;
     ASSERT_OK(kvbm__hashmap_create(4, &b));
     ASSERT_OK(b.ops->insert(b.ctx, H(1), 1));
     EXPECT_STATUS(b.ops->insert(b.ctx, H(2), 1), KVBM_EINVAL);
@@ -197,9 +197,9 @@ KVBM_TEST(hashmap_rejects_duplicate_id_and_hash)
 KVBM_TEST(fifo_ring_compaction_keeps_exact_order)
 {
     enum { CAP = 5 };
-    kvbm_inactive b;
+    kvbm__inactive b;
     ASSERT_OK(kvbm__hashmap_create(CAP, &b));
-    kvbm_fifo_reuse *f = fifo_new(CAP);
+    kvbm__fifo_reuse *f = fifo_new(CAP);
     ASSERT_TRUE(f != NULL);
     uint32_t mb[CAP], mf[CAP]; /* models: backend, policy */
     size_t lb = 0, lf = 0;
@@ -238,7 +238,7 @@ KVBM_TEST(fifo_ring_compaction_keeps_exact_order)
             tb_model_remove(mb, &lb, i);
         } else {
             size_t want = 1 + (r >> 5) % lb;
-            kvbm_pair out[CAP];
+            kvbm__pair out[CAP];
             ASSERT_EQ(b.ops->allocate(b.ctx, want, out), want);
             for (size_t i = 0; i < want; i++) ASSERT_EQ(out[i].block_id, mb[i]);
             memmove(&mb[0], &mb[want], (lb - want) * sizeof *mb);

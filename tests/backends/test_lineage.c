@@ -4,35 +4,35 @@
 #include "backends_test.h"
 #include "backends/index.h"
 
-static kvbm_inactive mk(size_t cap, kvbm_lineage_eviction ev)
+static kvbm__inactive mk(size_t cap, kvbm_lineage_eviction ev)
 {
-    kvbm_inactive b = { NULL, NULL, NULL };
+    kvbm__inactive b = { NULL, NULL, NULL };
     if (kvbm__lineage_create(cap, ev, &b) != KVBM_OK) abort();
     return b;
 }
 
-static kvbm_lineage_stats st_of(const kvbm_inactive *b)
+static kvbm__lineage_info st_of(const kvbm__inactive *b)
 {
-    kvbm_lineage_stats s;
+    kvbm__lineage_info s;
     memset(&s, 0, sizeof s);
     if (!kvbm__lineage_stats(b, &s)) abort();
     return s;
 }
 
-static bool graph_empty(const kvbm_inactive *b)
+static bool graph_empty(const kvbm__inactive *b)
 {
-    kvbm_lineage_stats s = st_of(b);
+    kvbm__lineage_info s = st_of(b);
     return s.real == 0 && s.ghosts == 0 && s.leaves == 0;
 }
 
-static uint32_t alloc1(kvbm_inactive *b)
+static uint32_t alloc1(kvbm__inactive *b)
 {
-    kvbm_pair p;
+    kvbm__pair p;
     return b->ops->allocate(b->ctx, 1, &p) == 1 ? p.block_id : UINT32_MAX;
 }
 
 /* insert chain[i] with block id base+i for i in [0, n) */
-static void insert_chain(kvbm_inactive *b, const kvbm_plh *c, size_t n, uint32_t base)
+static void insert_chain(kvbm__inactive *b, const kvbm_plh *c, size_t n, uint32_t base)
 {
     for (size_t i = 0; i < n; i++)
         if (b->ops->insert(b->ctx, c[i], base + (uint32_t)i) != KVBM_OK) abort();
@@ -40,7 +40,7 @@ static void insert_chain(kvbm_inactive *b, const kvbm_plh *c, size_t n, uint32_t
 
 KVBM_TEST(test_leaf_insertion)
 {
-    kvbm_inactive b = mk(10, KVBM_LINEAGE_TICK);
+    kvbm__inactive b = mk(10, KVBM_LINEAGE_TICK);
     kvbm_plh c[1];
     tb_chain(1, 0, c);
     insert_chain(&b, c, 1, 0);
@@ -54,7 +54,7 @@ KVBM_TEST(test_leaf_insertion)
 
 KVBM_TEST(test_parent_child_insertion)
 {
-    kvbm_inactive b = mk(10, KVBM_LINEAGE_TICK);
+    kvbm__inactive b = mk(10, KVBM_LINEAGE_TICK);
     kvbm_plh c[2];
     tb_chain(2, 0, c);
     insert_chain(&b, c, 2, 0);
@@ -70,11 +70,11 @@ KVBM_TEST(test_parent_child_insertion)
 KVBM_TEST(test_out_of_order_insertion)
 {
     for (int ev = 0; ev < 2; ev++) {
-        kvbm_inactive b = mk(10, (kvbm_lineage_eviction)ev);
+        kvbm__inactive b = mk(10, (kvbm_lineage_eviction)ev);
         kvbm_plh c[2];
         tb_chain(2, 0, c);
         ASSERT_OK(b.ops->insert(b.ctx, c[1], 1)); /* child first: ghost parent */
-        kvbm_lineage_stats s = st_of(&b);
+        kvbm__lineage_info s = st_of(&b);
         EXPECT_EQ(s.real, 1u);
         EXPECT_EQ(s.ghosts, 1u);
         ASSERT_OK(b.ops->insert(b.ctx, c[0], 0)); /* ghost promoted */
@@ -92,7 +92,7 @@ KVBM_TEST(test_out_of_order_insertion)
 
 KVBM_TEST(test_branching)
 {
-    kvbm_inactive b = mk(10, KVBM_LINEAGE_TICK);
+    kvbm__inactive b = mk(10, KVBM_LINEAGE_TICK);
     kvbm_plh a[3], x[3];
     tb_chain(3, 0, a);
     tb_chain(3, 5000, x);
@@ -111,7 +111,7 @@ KVBM_TEST(test_branching)
  * after both are gone. */
 KVBM_TEST(test_shared_prefix_branches)
 {
-    kvbm_inactive b = mk(10, KVBM_LINEAGE_TICK);
+    kvbm__inactive b = mk(10, KVBM_LINEAGE_TICK);
     kvbm_plh c[3], d;
     tb_chain(3, 0, c);
     ASSERT_OK(kvbm_plh_extend(&c[1], 0xD00D, &d)); /* sibling of c[2] */
@@ -128,7 +128,7 @@ KVBM_TEST(test_shared_prefix_branches)
 
 static void interleaved(kvbm_lineage_eviction ev, const uint32_t want[4])
 {
-    kvbm_inactive b = mk(10, ev);
+    kvbm__inactive b = mk(10, ev);
     kvbm_plh a[2], x[2];
     tb_chain(2, 0, a);
     tb_chain(2, 100, x);
@@ -156,7 +156,7 @@ KVBM_TEST(test_interleaved_chains_fifo)
 
 KVBM_TEST(test_remove_by_hash)
 {
-    kvbm_inactive b = mk(10, KVBM_LINEAGE_TICK);
+    kvbm__inactive b = mk(10, KVBM_LINEAGE_TICK);
     kvbm_plh c[1];
     tb_chain(1, 0, c);
     insert_chain(&b, c, 1, 0);
@@ -173,7 +173,7 @@ KVBM_TEST(test_deep_chain_cleanup_iterative)
     kvbm_plh *c = malloc(N * sizeof *c);
     ASSERT_TRUE(c != NULL);
     tb_chain(N, 0, c);
-    kvbm_inactive b = mk(N, KVBM_LINEAGE_TICK);
+    kvbm__inactive b = mk(N, KVBM_LINEAGE_TICK);
     insert_chain(&b, c, N, 0);
     uint32_t id;
     EXPECT_TRUE(b.ops->find_match(b.ctx, c[N - 1], false, &id));
@@ -186,7 +186,7 @@ KVBM_TEST(test_deep_chain_cleanup_iterative)
     /* only position 100 of a 101-chain: exactly one ghost parent, pruned on removal */
     b = mk(N, KVBM_LINEAGE_TICK);
     ASSERT_OK(b.ops->insert(b.ctx, c[100], 0));
-    kvbm_lineage_stats s = st_of(&b);
+    kvbm__lineage_info s = st_of(&b);
     EXPECT_EQ(s.real, 1u);
     EXPECT_EQ(s.ghosts, 1u);
     EXPECT_TRUE(b.ops->find_match(b.ctx, c[100], false, &id));
@@ -210,7 +210,7 @@ KVBM_TEST(test_deep_chain_cleanup_iterative)
 
 KVBM_TEST(test_split_sequence_eviction)
 {
-    kvbm_inactive b = mk(10, KVBM_LINEAGE_TICK);
+    kvbm__inactive b = mk(10, KVBM_LINEAGE_TICK);
     kvbm_plh a[5], x[5];
     tb_chain(5, 0, a);
     tb_chain(5, 5000, x);
@@ -218,7 +218,7 @@ KVBM_TEST(test_split_sequence_eviction)
     insert_chain(&b, x, 5, 5);
     EXPECT_EQ(b.ops->len(b.ctx), 10u);
     EXPECT_EQ(st_of(&b).leaves, 2u);
-    kvbm_pair out[2];
+    kvbm__pair out[2];
     EXPECT_EQ(b.ops->allocate(b.ctx, 1, out), 1u);
     EXPECT_EQ(b.ops->len(b.ctx), 9u);
     EXPECT_EQ(st_of(&b).leaves, 2u);
@@ -238,12 +238,12 @@ KVBM_TEST(lookup_rejects_same_position_fragment_but_different_full_hash)
     ASSERT_OK(kvbm_plh_new(0xAA, true, 0x11, 5, &stored));
     ASSERT_OK(kvbm_plh_new(0xAA, true, 0x22, 5, &impostor));
     ASSERT_FALSE(kvbm_plh_eq(stored, impostor));
-    kvbm_inactive b = mk(10, KVBM_LINEAGE_TICK);
+    kvbm__inactive b = mk(10, KVBM_LINEAGE_TICK);
     ASSERT_OK(b.ops->insert(b.ctx, stored, 3));
     EXPECT_FALSE(b.ops->has(b.ctx, impostor));
     uint32_t id;
     EXPECT_FALSE(b.ops->find_match(b.ctx, impostor, false, &id));
-    kvbm_pair out[1];
+    kvbm__pair out[1];
     EXPECT_EQ(b.ops->scan_matches(b.ctx, &impostor, 1, false, out), 0u);
     EXPECT_EQ(b.ops->find_matches(b.ctx, &impostor, 1, false, out), 0u);
     EXPECT_FALSE(b.ops->take(b.ctx, impostor, 3));
@@ -260,7 +260,7 @@ KVBM_TEST(lookup_rejects_same_position_fragment_but_different_full_hash)
 
 KVBM_TEST(lineage_duplicate_insertion_detected)
 {
-    kvbm_inactive b = mk(10, KVBM_LINEAGE_TICK);
+    kvbm__inactive b = mk(10, KVBM_LINEAGE_TICK);
     kvbm_plh c[2];
     tb_chain(2, 0, c);
     insert_chain(&b, c, 2, 0);
@@ -274,13 +274,13 @@ KVBM_TEST(lineage_duplicate_insertion_detected)
 
 KVBM_TEST(slab_recycles_freed_slots)
 {
-    kvbm_inactive b = mk(8, KVBM_LINEAGE_TICK);
+    kvbm__inactive b = mk(8, KVBM_LINEAGE_TICK);
     kvbm_plh c[8], d[8];
     tb_chain(8, 0, c);
     tb_chain(8, 777, d);
     insert_chain(&b, c, 8, 0);
     EXPECT_EQ(st_of(&b).slab_cells, 8u);
-    kvbm_pair out[8];
+    kvbm__pair out[8];
     EXPECT_EQ(b.ops->allocate_all(b.ctx, out), 8u);
     EXPECT_TRUE(graph_empty(&b));
     insert_chain(&b, d, 8, 0);
@@ -296,16 +296,16 @@ KVBM_TEST(slab_recycles_freed_slots)
 KVBM_TEST(dormant_chain_revival_is_a_fresh_insert)
 {
     for (int ev = 0; ev < 2; ev++) {
-        kvbm_inactive b = mk(3, (kvbm_lineage_eviction)ev);
+        kvbm__inactive b = mk(3, (kvbm_lineage_eviction)ev);
         kvbm_plh c[3];
         tb_chain(3, 0, c);
         insert_chain(&b, c, 3, 0);
-        kvbm_pair out[3];
+        kvbm__pair out[3];
         EXPECT_EQ(b.ops->find_matches(b.ctx, c, 3, false, out), 3u); /* root-first */
         EXPECT_TRUE(graph_empty(&b));
         EXPECT_TRUE(tb_check(&b));
         ASSERT_OK(b.ops->insert(b.ctx, c[2], 2)); /* leaf: its parent comes back as a ghost */
-        kvbm_lineage_stats s = st_of(&b);
+        kvbm__lineage_info s = st_of(&b);
         EXPECT_EQ(s.real, 1u);
         EXPECT_EQ(s.ghosts, 1u);
         EXPECT_EQ(s.leaves, 1u);
@@ -341,7 +341,7 @@ KVBM_TEST(dormant_revival_ignores_a_stale_parent_hint)
     ASSERT_OK(kvbm_plh_new(0x22, true, 0x7, 4, &p2));
     ASSERT_OK(kvbm_plh_new(0xAA, true, 0x11, 5, &c1)); /* child of p1 */
     ASSERT_OK(kvbm_plh_new(0xAA, true, 0x22, 5, &c2)); /* same key as c1, child of p2 */
-    kvbm_inactive b = mk(8, KVBM_LINEAGE_TICK);
+    kvbm__inactive b = mk(8, KVBM_LINEAGE_TICK);
     ASSERT_OK(b.ops->insert(b.ctx, p1, 0));
     ASSERT_OK(b.ops->insert(b.ctx, c1, 1));
     ASSERT_OK(b.ops->insert(b.ctx, p2, 2));
@@ -349,7 +349,7 @@ KVBM_TEST(dormant_revival_ignores_a_stale_parent_hint)
     EXPECT_TRUE(tb_check(&b));
     ASSERT_OK(b.ops->insert(b.ctx, c2, 3));
     EXPECT_TRUE(tb_check(&b));
-    kvbm_lineage_stats s = st_of(&b);
+    kvbm__lineage_info s = st_of(&b);
     EXPECT_EQ(s.real, 3u);
     EXPECT_EQ(s.ghosts, 1u); /* the common ghost parent (3, 0x7) of p1 and p2 */
     EXPECT_EQ(s.leaves, 2u); /* p1 and c2; p2 has the child c2 */
@@ -374,7 +374,7 @@ KVBM_TEST(dormant_revival_after_promotion_by_another_hash)
     ASSERT_OK(kvbm_plh_new(0xAA, true, 0x11, 5, &c1)); /* child of p1 */
     ASSERT_OK(kvbm_plh_new(0xAA, true, 0x22, 5, &c2)); /* same key as c1, child of p2 */
     ASSERT_OK(kvbm_plh_new(0xBB, true, 0xAA, 6, &d1)); /* child of the (5, 0xAA) node */
-    kvbm_inactive b = mk(8, KVBM_LINEAGE_TICK);
+    kvbm__inactive b = mk(8, KVBM_LINEAGE_TICK);
     ASSERT_OK(b.ops->insert(b.ctx, p1, 0));
     ASSERT_OK(b.ops->insert(b.ctx, c1, 1));
     ASSERT_OK(b.ops->insert(b.ctx, d1, 2));
@@ -390,7 +390,7 @@ KVBM_TEST(dormant_revival_after_promotion_by_another_hash)
     EXPECT_TRUE(tb_check(&b));
     ASSERT_OK(b.ops->insert(b.ctx, c2, 5)); /* fresh insert: links to p2 */
     EXPECT_TRUE(tb_check(&b));
-    kvbm_lineage_stats s = st_of(&b);
+    kvbm__lineage_info s = st_of(&b);
     EXPECT_EQ(s.real, 3u);
     EXPECT_EQ(s.leaves, 2u); /* p1, c2 */
     EXPECT_EQ(alloc1(&b), 0u); /* p1: tick 0 */
@@ -404,16 +404,16 @@ KVBM_TEST(dormant_revival_after_promotion_by_another_hash)
 /* Ghosts beyond the pre-size grow the slab (the only allowed growth) and stay consistent. */
 KVBM_TEST(slab_grows_for_ghosts)
 {
-    kvbm_inactive b = mk(4, KVBM_LINEAGE_TICK);
+    kvbm__inactive b = mk(4, KVBM_LINEAGE_TICK);
     kvbm_plh c[4][3];
     for (int i = 0; i < 4; i++) tb_chain(3, 1000u * (unsigned)i, c[i]);
     for (uint32_t i = 0; i < 4; i++) ASSERT_OK(b.ops->insert(b.ctx, c[i][2], i)); /* 4 ghosts */
-    kvbm_lineage_stats s = st_of(&b);
+    kvbm__lineage_info s = st_of(&b);
     EXPECT_EQ(s.real, 4u);
     EXPECT_EQ(s.ghosts, 4u);
     EXPECT_GE(s.slab_cap, 8u);
     EXPECT_TRUE(tb_check(&b));
-    kvbm_pair out[4];
+    kvbm__pair out[4];
     EXPECT_EQ(b.ops->allocate_all(b.ctx, out), 4u);
     for (uint32_t i = 0; i < 4; i++) EXPECT_EQ(out[i].block_id, i); /* tick order */
     EXPECT_TRUE(graph_empty(&b));
@@ -422,9 +422,9 @@ KVBM_TEST(slab_grows_for_ghosts)
 
 /* Chains A = a0 a1 (block ids 0, 1) and X = x0 x1 (ids 2, 3) inserted in that order, then
  * a1 matched (removed): A0 becomes a leaf again, after X1 became one. */
-static kvbm_inactive two_chains_a0_releafed(kvbm_lineage_eviction ev)
+static kvbm__inactive two_chains_a0_releafed(kvbm_lineage_eviction ev)
 {
-    kvbm_inactive b = mk(10, ev);
+    kvbm__inactive b = mk(10, ev);
     kvbm_plh a[2], x[2];
     tb_chain(2, 0, a);
     tb_chain(2, 100, x);
@@ -437,7 +437,7 @@ static kvbm_inactive two_chains_a0_releafed(kvbm_lineage_eviction ev)
 
 KVBM_TEST(re_leafed_node_goes_to_fifo_tail)
 {
-    kvbm_inactive b = two_chains_a0_releafed(KVBM_LINEAGE_FIFO); /* A0 re-leafed -> tail */
+    kvbm__inactive b = two_chains_a0_releafed(KVBM_LINEAGE_FIFO); /* A0 re-leafed -> tail */
     EXPECT_EQ(alloc1(&b), 3u);                                /* B1 */
     EXPECT_EQ(alloc1(&b), 0u);                                /* A0 */
     EXPECT_EQ(alloc1(&b), 2u);
@@ -447,7 +447,7 @@ KVBM_TEST(re_leafed_node_goes_to_fifo_tail)
 /* Tick counterpart: the re-leafed node returns to its original position. */
 KVBM_TEST(re_leafed_node_keeps_tick_position)
 {
-    kvbm_inactive b = two_chains_a0_releafed(KVBM_LINEAGE_TICK);
+    kvbm__inactive b = two_chains_a0_releafed(KVBM_LINEAGE_TICK);
     EXPECT_EQ(alloc1(&b), 0u); /* A0 has the smallest tick */
     EXPECT_EQ(alloc1(&b), 3u);
     EXPECT_EQ(alloc1(&b), 2u);
@@ -459,13 +459,13 @@ KVBM_TEST(re_leafed_node_keeps_tick_position)
 KVBM_TEST(ghost_inner_node_reinsert)
 {
     for (int ev = 0; ev < 2; ev++) {
-        kvbm_inactive b = mk(10, (kvbm_lineage_eviction)ev);
+        kvbm__inactive b = mk(10, (kvbm_lineage_eviction)ev);
         kvbm_plh c[3];
         tb_chain(3, 0, c);
         insert_chain(&b, c, 3, 0);
         uint32_t id;
         ASSERT_TRUE(b.ops->find_match(b.ctx, c[1], false, &id));
-        kvbm_lineage_stats s = st_of(&b);
+        kvbm__lineage_info s = st_of(&b);
         EXPECT_EQ(s.real, 2u);
         EXPECT_EQ(s.ghosts, 1u);
         EXPECT_EQ(s.leaves, 1u); /* root is not a leaf: ghost child with a real child */
@@ -486,14 +486,14 @@ KVBM_TEST(lineage_chain_across_mode_boundary)
     kvbm_plh *c = malloc(N * sizeof *c);
     ASSERT_TRUE(c != NULL);
     tb_chain(N, 42, c);
-    kvbm_inactive b = mk(N, KVBM_LINEAGE_TICK);
+    kvbm__inactive b = mk(N, KVBM_LINEAGE_TICK);
     for (int i = N - 1; i >= 0; i--) ASSERT_OK(b.ops->insert(b.ctx, c[i], (uint32_t)i)); /* reverse */
-    kvbm_lineage_stats s = st_of(&b);
+    kvbm__lineage_info s = st_of(&b);
     EXPECT_EQ(s.real, (size_t)N);
     EXPECT_EQ(s.ghosts, 0u);
     EXPECT_EQ(s.leaves, 1u);
     EXPECT_TRUE(tb_check(&b));
-    kvbm_pair *out = malloc(N * sizeof *out);
+    kvbm__pair *out = malloc(N * sizeof *out);
     ASSERT_TRUE(out != NULL);
     EXPECT_EQ(b.ops->allocate_all(b.ctx, out), (size_t)N);
     for (int i = 0; i < N; i++) EXPECT_EQ(out[i].block_id, (uint32_t)(N - 1 - i));
@@ -504,7 +504,7 @@ KVBM_TEST(lineage_chain_across_mode_boundary)
 
 /* ---- eviction.rs: the policies on raw node indices ------------------------------------ */
 
-static uint32_t drain1(kvbm_leaf_policy *p)
+static uint32_t drain1(kvbm__leaf_policy *p)
 {
     uint32_t v = kvbm__leaf_policy_next_victim(p);
     if (v != UINT32_MAX) kvbm__leaf_policy_on_node_removed(p, v);
@@ -513,7 +513,7 @@ static uint32_t drain1(kvbm_leaf_policy *p)
 
 KVBM_TEST(fifo_order_and_unlink)
 {
-    kvbm_leaf_policy p;
+    kvbm__leaf_policy p;
     ASSERT_OK(kvbm__leaf_policy_init(&p, KVBM_LINEAGE_FIFO, 8, 8));
     for (uint32_t i = 0; i < 4; i++) {
         kvbm__leaf_policy_on_node_inserted(&p, i);
@@ -535,7 +535,7 @@ KVBM_TEST(fifo_order_and_unlink)
 
 KVBM_TEST(tick_re_leafed_node_keeps_original_position)
 {
-    kvbm_leaf_policy p;
+    kvbm__leaf_policy p;
     ASSERT_OK(kvbm__leaf_policy_init(&p, KVBM_LINEAGE_TICK, 8, 8));
     for (uint32_t i = 0; i < 3; i++) {
         kvbm__leaf_policy_on_node_inserted(&p, i);
@@ -559,7 +559,7 @@ KVBM_TEST(tick_re_leafed_node_keeps_original_position)
 KVBM_TEST(tick_leaf_added_without_tick_is_an_error)
 {
 #if KVBM_DEBUG == 0
-    kvbm_leaf_policy p;
+    kvbm__leaf_policy p;
     ASSERT_OK(kvbm__leaf_policy_init(&p, KVBM_LINEAGE_TICK, 4, 4));
     EXPECT_STATUS(kvbm__leaf_policy_on_leaf_added(&p, 1), KVBM_EINVAL);
     kvbm__leaf_policy_fini(&p);
@@ -573,7 +573,7 @@ KVBM_TEST(tick_heap_random_order)
     uint64_t seed = test_seed();
     printf("seed=%" PRIu64 "\n", seed);
     uint64_t x = seed | 1;
-    kvbm_leaf_policy p;
+    kvbm__leaf_policy p;
     ASSERT_OK(kvbm__leaf_policy_init(&p, KVBM_LINEAGE_TICK, N, N));
     bool real[N] = { false }, leaf[N] = { false };
     uint64_t tick[N] = { 0 }, next = 0;
@@ -647,7 +647,7 @@ static bool idx_model_eq(const void *ctx, uint32_t val)
 KVBM_TEST(index_backward_shift_matches_model)
 {
     enum { NV = 8 };
-    kvbm_idxtab t;
+    kvbm__idxtab t;
     ASSERT_OK(kvbm__idx_init(&t, 4)); /* 16 slots, the minimum (filled to 1/2 below) */
     ASSERT_EQ(t.mask, 15u);
     uint32_t where[NV];
@@ -698,7 +698,7 @@ KVBM_TEST(index_backward_shift_matches_model)
 KVBM_TEST(prefetch_insert_is_a_pure_hint)
 {
     for (int e = 0; e < 2; e++) {
-        kvbm_inactive b = mk(16384, e == 0 ? KVBM_LINEAGE_TICK : KVBM_LINEAGE_FIFO);
+        kvbm__inactive b = mk(16384, e == 0 ? KVBM_LINEAGE_TICK : KVBM_LINEAGE_FIFO);
         ASSERT_TRUE(b.ops->prefetch_insert != NULL);
         kvbm_plh c[64];
         tb_chain(64, 7, c);
@@ -711,14 +711,14 @@ KVBM_TEST(prefetch_insert_is_a_pure_hint)
         EXPECT_EQ(b.ops->len(b.ctx), 32u);
         for (size_t i = 0; i < 64; i++) EXPECT_EQ(b.ops->has(b.ctx, c[i]), i >= 32);
         EXPECT_TRUE(tb_check(&b));
-        kvbm_lineage_stats s = st_of(&b);
+        kvbm__lineage_info s = st_of(&b);
         EXPECT_EQ(s.real, 32u);
         EXPECT_EQ(s.ghosts, 1u); /* the absent parent of c[32] */
         EXPECT_EQ(s.leaves, 1u);
         kvbm__inactive_destroy(&b);
     }
     for (int k = TB_HASHMAP; k <= TB_MULTI_LRU; k++) {
-        kvbm_inactive b;
+        kvbm__inactive b;
         ASSERT_OK(tb_create((enum tb_kind)k, 8, &b, NULL)); /* the backend owns its tracker */
         EXPECT_TRUE(b.ops->prefetch_insert == NULL);
         kvbm__inactive_destroy(&b);

@@ -5,10 +5,10 @@ static kvbm_plh H(uint32_t i) { return tb_hash_for_id(i); }
 
 KVBM_TEST(test_lru_eviction_order)
 {
-    kvbm_inactive b;
+    kvbm__inactive b;
     ASSERT_OK(kvbm__lru_create(3, &b));
     for (uint32_t i = 1; i <= 3; i++) ASSERT_OK(b.ops->insert(b.ctx, H(i), i - 1));
-    kvbm_pair out[3];
+    kvbm__pair out[3];
     ASSERT_EQ(b.ops->allocate(b.ctx, 1, out), 1);
     EXPECT_EQ(out[0].block_id, 0u); /* block of h1 */
     EXPECT_TRUE(kvbm_plh_eq(out[0].hash, H(1)));
@@ -21,11 +21,11 @@ KVBM_TEST(test_lru_eviction_order)
 
 KVBM_TEST(test_lru_peek_doesnt_affect_order)
 {
-    kvbm_inactive b;
+    kvbm__inactive b;
     ASSERT_OK(kvbm__lru_create(3, &b));
     for (uint32_t i = 1; i <= 3; i++) ASSERT_OK(b.ops->insert(b.ctx, H(i), i - 1));
     EXPECT_TRUE(b.ops->has(b.ctx, H(1))); /* peek: no recency change */
-    kvbm_pair out[2];
+    kvbm__pair out[2];
     ASSERT_EQ(b.ops->allocate(b.ctx, 2, out), 2);
     EXPECT_EQ(out[0].block_id, 0u); /* h1 */
     EXPECT_EQ(out[1].block_id, 1u); /* h2 */
@@ -34,11 +34,11 @@ KVBM_TEST(test_lru_peek_doesnt_affect_order)
 
 KVBM_TEST(test_lru_allocate_more_than_available)
 {
-    kvbm_inactive b;
+    kvbm__inactive b;
     ASSERT_OK(kvbm__lru_create(10, &b));
     ASSERT_OK(b.ops->insert(b.ctx, H(1), 1));
     ASSERT_OK(b.ops->insert(b.ctx, H(2), 2));
-    kvbm_pair out[5];
+    kvbm__pair out[5];
     EXPECT_EQ(b.ops->allocate(b.ctx, 5, out), 2);
     EXPECT_EQ(b.ops->len(b.ctx), 0u);
     kvbm__inactive_destroy(&b);
@@ -47,7 +47,7 @@ KVBM_TEST(test_lru_allocate_more_than_available)
 /* The reference panics "LRU backend insert would cause eviction!"; kvbm returns EFULL. */
 KVBM_TEST(test_lru_insert_when_full_is_an_error)
 {
-    kvbm_inactive b;
+    kvbm__inactive b;
     ASSERT_OK(kvbm__lru_create(2, &b));
     ASSERT_OK(b.ops->insert(b.ctx, H(1), 0));
     ASSERT_OK(b.ops->insert(b.ctx, H(2), 1));
@@ -62,7 +62,7 @@ KVBM_TEST(test_lru_insert_when_full_is_an_error)
 
 KVBM_TEST(lru_rejects_duplicate_hash_and_id)
 {
-    kvbm_inactive b;
+    kvbm__inactive b;
     ASSERT_OK(kvbm__lru_create(4, &b));
     ASSERT_OK(b.ops->insert(b.ctx, H(1), 0));
     EXPECT_STATUS(b.ops->insert(b.ctx, H(1), 1), KVBM_EINVAL); /* same hash */
@@ -75,14 +75,14 @@ KVBM_TEST(lru_rejects_duplicate_hash_and_id)
 
 KVBM_TEST(lru_resurrected_block_reenters_as_most_recent)
 {
-    kvbm_inactive b;
+    kvbm__inactive b;
     ASSERT_OK(kvbm__lru_create(4, &b));
     for (uint32_t i = 0; i < 3; i++) ASSERT_OK(b.ops->insert(b.ctx, H(i), i));
     uint32_t id;
     ASSERT_TRUE(b.ops->find_match(b.ctx, H(0), true, &id));
     EXPECT_EQ(id, 0u);
     ASSERT_OK(b.ops->insert(b.ctx, H(0), 0)); /* released again */
-    kvbm_pair out[3];
+    kvbm__pair out[3];
     ASSERT_EQ(b.ops->allocate_all(b.ctx, out), 3);
     EXPECT_EQ(out[0].block_id, 1u);
     EXPECT_EQ(out[1].block_id, 2u);
@@ -92,7 +92,7 @@ KVBM_TEST(lru_resurrected_block_reenters_as_most_recent)
 
 KVBM_TEST(lru_take_requires_exact_pair)
 {
-    kvbm_inactive b;
+    kvbm__inactive b;
     ASSERT_OK(kvbm__lru_create(4, &b));
     ASSERT_OK(b.ops->insert(b.ctx, H(1), 2));
     EXPECT_FALSE(b.ops->take(b.ctx, H(1), 3));
@@ -110,7 +110,7 @@ KVBM_TEST(lru_take_requires_exact_pair)
 KVBM_TEST(lru_index_churn_keeps_invariants)
 {
     enum { CAP = 257, POOL = 400 };
-    kvbm_inactive b;
+    kvbm__inactive b;
     ASSERT_OK(kvbm__lru_create(CAP, &b));
     uint64_t seed = test_seed();
     printf("seed=%" PRIu64 "\n", seed);
@@ -164,7 +164,7 @@ KVBM_TEST(lru_index_churn_keeps_invariants)
 KVBM_TEST(lru_parked_entry_lifecycle)
 {
     for (int k = 0; k < 2; k++) {
-        kvbm_inactive b;
+        kvbm__inactive b;
         ASSERT_OK(tb_create(k == 0 ? TB_LRU : TB_MULTI_LRU, 4, &b, NULL));
         size_t s0 = 0, s1 = 0, entries = 0;
         bool live = false;
@@ -222,7 +222,7 @@ KVBM_TEST(lru_parked_entry_lifecycle)
         EXPECT_TRUE(tb_check(&b));
 
         /* eviction deletes: order H(2) (block 1), H(5) (block 3), H(1) (block 0) */
-        kvbm_pair out[3];
+        kvbm__pair out[3];
         ASSERT_EQ(b.ops->allocate(b.ctx, 3, out), 3);
         if (k == 0) {
             EXPECT_EQ(out[0].block_id, 1u);
@@ -246,7 +246,7 @@ KVBM_TEST(lru_parked_entry_lifecycle)
 KVBM_TEST(lru_ring_compaction_keeps_exact_order)
 {
     enum { CAP = 5 };
-    kvbm_inactive b;
+    kvbm__inactive b;
     ASSERT_OK(kvbm__lru_create(CAP, &b));
     uint32_t model[CAP];
     size_t len = 0;
@@ -269,7 +269,7 @@ KVBM_TEST(lru_ring_compaction_keeps_exact_order)
             tb_model_remove(model, &len, i);
             resurrections++;
         } else {
-            kvbm_pair out[1];
+            kvbm__pair out[1];
             ASSERT_EQ(b.ops->allocate(b.ctx, 1, out), 1);
             ASSERT_EQ(out[0].block_id, model[0]);
             EXPECT_TRUE(kvbm_plh_eq(out[0].hash, H(model[0])));
@@ -280,7 +280,7 @@ KVBM_TEST(lru_ring_compaction_keeps_exact_order)
         ASSERT_TRUE(tb_check(&b));
     }
     /* drain: exactly the model's order */
-    kvbm_pair out[CAP];
+    kvbm__pair out[CAP];
     ASSERT_EQ(b.ops->allocate_all(b.ctx, out), len);
     for (size_t i = 0; i < len; i++) EXPECT_EQ(out[i].block_id, model[i]);
     EXPECT_GT(resurrections, 1000u);

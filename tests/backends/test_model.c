@@ -189,7 +189,7 @@ static void run_model(enum tb_kind kind, uint64_t seed, int steps)
     m.kind = kind;
     rng_state = seed * 2 + 1;
     build_universe(&m);
-    kvbm_inactive b;
+    kvbm__inactive b;
     kvbm_tracker *tracker = NULL;
     if (tb_create(kind, CAP, &b, &tracker) != KVBM_OK) {
         kvbm_test_fail(__FILE__, __LINE__, "create %s", tb_name(kind));
@@ -197,7 +197,7 @@ static void run_model(enum tb_kind kind, uint64_t seed, int steps)
     }
     m.tracker = tracker;
     kvbm_plh q[16];
-    kvbm_pair out[CAP];
+    kvbm__pair out[CAP];
 
     for (int step = 0; step < steps; step++) {
         unsigned op = (unsigned)rndn(100);
@@ -285,7 +285,7 @@ static void run_model(enum tb_kind kind, uint64_t seed, int steps)
                 kvbm_test_fail(__FILE__, __LINE__, "%s step %d: check() failed", tb_name(kind), step);
                 break;
             }
-            kvbm_lineage_stats st;
+            kvbm__lineage_info st;
             if (kvbm__lineage_stats(&b, &st)) {
                 ASSERT_EQ(st.real, m.len);
                 ASSERT_EQ(st.leaves, model_leaves(&m));

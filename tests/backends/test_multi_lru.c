@@ -21,7 +21,7 @@ static const uint8_t THR[3] = { 2, 6, 15 };
 KVBM_TEST(test_multi_lru_priority_levels)
 {
     kvbm_tracker *t = tlfu();
-    kvbm_inactive b;
+    kvbm__inactive b;
     ASSERT_OK(kvbm__multi_lru_create(10, THR, t, &b));
     touch_n(t, H(2), 2);
     touch_n(t, H(3), 6);
@@ -41,11 +41,11 @@ KVBM_TEST(test_multi_lru_priority_levels)
 KVBM_TEST(test_multi_lru_eviction_order)
 {
     kvbm_tracker *t = tlfu();
-    kvbm_inactive b;
+    kvbm__inactive b;
     ASSERT_OK(kvbm__multi_lru_create(10, THR, t, &b));
     touch_n(t, H(3), 6);
     for (uint32_t i = 1; i <= 3; i++) ASSERT_OK(b.ops->insert(b.ctx, H(i), i));
-    kvbm_pair out[2];
+    kvbm__pair out[2];
     ASSERT_EQ(b.ops->allocate(b.ctx, 2, out), 2u);
     EXPECT_EQ(out[0].block_id, 1u);
     EXPECT_EQ(out[1].block_id, 2u);
@@ -59,7 +59,7 @@ KVBM_TEST(test_multi_lru_find_matches)
 {
     const uint8_t thr[3] = { 2, 4, 8 };
     kvbm_tracker *t = tlfu();
-    kvbm_inactive b;
+    kvbm__inactive b;
     ASSERT_OK(kvbm__multi_lru_create(10, thr, t, &b));
     touch_n(t, H(2), 3);
     touch_n(t, H(3), 10);
@@ -68,7 +68,7 @@ KVBM_TEST(test_multi_lru_find_matches)
     EXPECT_EQ(kvbm__multi_lru_level_of(&b, H(2)), 1);
     EXPECT_EQ(kvbm__multi_lru_level_of(&b, H(3)), 3);
     kvbm_plh q[3] = { H(1), H(2), H(3) };
-    kvbm_pair out[3];
+    kvbm__pair out[3];
     EXPECT_EQ(b.ops->find_matches(b.ctx, q, 3, true, out), 3u);
     EXPECT_EQ(b.ops->len(b.ctx), 0u);
     kvbm__inactive_destroy(&b);
@@ -78,14 +78,14 @@ KVBM_TEST(test_multi_lru_find_matches)
 KVBM_TEST(test_multi_lru_capacity_distribution)
 {
     kvbm_tracker *t = tlfu();
-    kvbm_inactive b;
+    kvbm__inactive b;
     ASSERT_OK(kvbm__multi_lru_create(16, THR, t, &b));
     touch_n(t, H(2), 3);
     touch_n(t, H(3), 7);
     touch_n(t, H(4), 15);
     for (uint32_t i = 1; i <= 4; i++) ASSERT_OK(b.ops->insert(b.ctx, H(i), i));
     for (uint32_t i = 1; i <= 4; i++) EXPECT_EQ(kvbm__multi_lru_level_of(&b, H(i)), (int)i - 1);
-    kvbm_pair out[4];
+    kvbm__pair out[4];
     EXPECT_EQ(b.ops->allocate(b.ctx, 4, out), 4u);
     for (uint32_t i = 0; i < 4; i++) EXPECT_EQ(out[i].block_id, i + 1); /* cold first */
     EXPECT_EQ(b.ops->len(b.ctx), 0u);
@@ -98,7 +98,7 @@ KVBM_TEST(test_multi_lru_capacity_distribution)
 KVBM_TEST(test_multi_lru_all_cold_blocks_at_capacity)
 {
     kvbm_tracker *t = tlfu();
-    kvbm_inactive b;
+    kvbm__inactive b;
     const uint8_t dflt[3] = { 3, 8, 15 };
     ASSERT_OK(kvbm__multi_lru_create(10, dflt, t, &b));
     for (uint32_t i = 0; i < 10; i++) {
@@ -106,7 +106,7 @@ KVBM_TEST(test_multi_lru_all_cold_blocks_at_capacity)
         ASSERT_OK(b.ops->insert(b.ctx, H(i), i));
     }
     EXPECT_EQ(kvbm__multi_lru_level_len(&b, 0), 10u);
-    kvbm_pair out[10];
+    kvbm__pair out[10];
     EXPECT_EQ(b.ops->allocate_all(b.ctx, out), 10u);
     for (uint32_t i = 0; i < 10; i++) EXPECT_EQ(out[i].block_id, i);
     kvbm__inactive_destroy(&b);
@@ -117,14 +117,14 @@ KVBM_TEST(test_multi_lru_all_cold_blocks_at_capacity)
 KVBM_TEST(multi_lru_allocate_all_order)
 {
     kvbm_tracker *t = tlfu();
-    kvbm_inactive b;
+    kvbm__inactive b;
     ASSERT_OK(kvbm__multi_lru_create(10, THR, t, &b));
     const int touches[6] = { 16, 0, 3, 0, 7, 3 }; /* levels 3,0,1,0,2,1 */
     for (uint32_t i = 0; i < 6; i++) {
         touch_n(t, H(i), touches[i]);
         ASSERT_OK(b.ops->insert(b.ctx, H(i), i));
     }
-    kvbm_pair out[6];
+    kvbm__pair out[6];
     ASSERT_EQ(b.ops->allocate_all(b.ctx, out), 6u);
     const uint32_t want[6] = { 1, 3, 2, 5, 4, 0 };
     for (int i = 0; i < 6; i++) EXPECT_EQ(out[i].block_id, want[i]);
@@ -136,7 +136,7 @@ KVBM_TEST(multi_lru_allocate_all_order)
 KVBM_TEST(multi_lru_level_recomputed_on_reinsert)
 {
     kvbm_tracker *t = tlfu();
-    kvbm_inactive b;
+    kvbm__inactive b;
     ASSERT_OK(kvbm__multi_lru_create(10, THR, t, &b));
     ASSERT_OK(b.ops->insert(b.ctx, H(1), 1));
     EXPECT_EQ(kvbm__multi_lru_level_of(&b, H(1)), 0);
@@ -166,14 +166,14 @@ KVBM_TEST(multi_lru_counts_once_per_insert_never_touches)
     kvbm_tracker_ops ops = { m_touch, m_count, NULL };
     kvbm_tracker *t = NULL;
     ASSERT_OK(kvbm_tracker_create_custom(&ops, &m, &t));
-    kvbm_inactive b;
+    kvbm__inactive b;
     ASSERT_OK(kvbm__multi_lru_create(10, THR, t, &b));
     kvbm_tracker_release(t); /* the backend keeps it alive */
     for (uint32_t i = 0; i < 4; i++) ASSERT_OK(b.ops->insert(b.ctx, H(i), i));
     EXPECT_EQ(m.counts, 4);
     EXPECT_EQ(kvbm__multi_lru_level_of(&b, H(0)), 2);
     kvbm_plh q[3] = { H(0), H(1), H(9) };
-    kvbm_pair out[4];
+    kvbm__pair out[4];
     (void)b.ops->find_matches(b.ctx, q, 3, true, out);
     (void)b.ops->scan_matches(b.ctx, q, 3, true, out);
     (void)b.ops->has(b.ctx, H(2));
@@ -186,7 +186,7 @@ KVBM_TEST(multi_lru_counts_once_per_insert_never_touches)
 KVBM_TEST(multi_lru_threshold_validation)
 {
     kvbm_tracker *t = tlfu();
-    kvbm_inactive b;
+    kvbm__inactive b;
     const struct { uint8_t t[3]; const char *msg; } bad[] = {
         { { 3, 3, 15 }, "Thresholds must be in ascending order: 3 < 3 < 15 failed" },
         { { 8, 3, 15 }, "Thresholds must be in ascending order: 8 < 3 < 15 failed" },

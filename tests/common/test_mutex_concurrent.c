@@ -13,7 +13,7 @@
 #define ROUNDS  20000
 
 struct shared {
-    kvbm_mutex lock;
+    kvbm__mutex lock;
     uint64_t   counter;   /* plain: only ever touched under the lock */
     uint64_t   in_cs;     /* threads inside the critical section (must stay <= 1) */
     uint64_t   overlaps;
@@ -48,13 +48,13 @@ KVBM_TEST(mutex_excludes_under_contention_and_wakes_sleepers)
     kvbm__mutex_destroy(&s.lock);
 }
 
-/* Producer/consumer over kvbm_cond: every consumer waits for its turn number in a loop
+/* Producer/consumer over kvbm__cond: every consumer waits for its turn number in a loop
  * (spurious wakeups allowed), the producer advances the turn under the lock and
  * broadcasts. Each turn is served exactly once; a lost wakeup hangs the test, which the
  * test runner's per-binary timeout turns into a failure. */
 struct turns {
-    kvbm_mutex lock;
-    kvbm_cond  cond;
+    kvbm__mutex lock;
+    kvbm__cond  cond;
     int        turn;      /* under lock */
     int        served[THREADS];
 };

@@ -56,7 +56,7 @@ KVBM_TEST(version_matches_header)
 
 static void invert_store_then_registry(void)
 {
-    kvbm_mutex store, shard;
+    kvbm__mutex store, shard;
     kvbm__mutex_init(&store, KVBM_RANK_STORE);
     kvbm__mutex_init(&shard, KVBM_RANK_REGISTRY);
     kvbm__lock(&store);
@@ -67,7 +67,7 @@ static void invert_store_then_registry(void)
 
 static void correct_order(void)
 {
-    kvbm_mutex shard, attach, store, tracker;
+    kvbm__mutex shard, attach, store, tracker;
     kvbm__mutex_init(&shard, KVBM_RANK_REGISTRY);
     kvbm__mutex_init(&attach, KVBM_RANK_ATTACH);
     kvbm__mutex_init(&store, KVBM_RANK_STORE);

@@ -1178,9 +1178,9 @@ KVBM_TEST(batched_register_and_deaths_match_model_seeded)
 
 /* ---- lock order (spec 20 §2.8, 10-core §8.4) ---------------------------------------- */
 
-static kvbm_mutex *child_store_lock(void)
+static kvbm__mutex *child_store_lock(void)
 {
-    static kvbm_mutex store;
+    static kvbm__mutex store;
     kvbm__mutex_init(&store, KVBM_RANK_STORE);
     return &store;
 }
@@ -1191,7 +1191,7 @@ static void release_last_under_store_lock(void)
     kvbm_registry *r = new_registry(NULL);
     kvbm_handle *h;
     if (kvbm_registry_register(r, H(100), &h) != KVBM_OK) _exit(3);
-    kvbm_mutex *store = child_store_lock();
+    kvbm__mutex *store = child_store_lock();
     kvbm__lock(store);
     kvbm_handle_release(h);
     kvbm__unlock(store);
@@ -1200,7 +1200,7 @@ static void release_last_under_store_lock(void)
 static void register_under_store_lock(void)
 {
     kvbm_registry *r = new_registry(NULL);
-    kvbm_mutex *store = child_store_lock();
+    kvbm__mutex *store = child_store_lock();
     kvbm_handle *h;
     kvbm__lock(store);
     if (kvbm_registry_register(r, H(101), &h) == KVBM_OK) kvbm_handle_release(h);
@@ -1212,7 +1212,7 @@ static void mark_present_under_store_lock(void)
     kvbm_registry *r = new_registry(NULL);
     kvbm_handle *h;
     if (kvbm_registry_register(r, H(102), &h) != KVBM_OK) _exit(3);
-    kvbm_mutex *store = child_store_lock();
+    kvbm__mutex *store = child_store_lock();
     kvbm__lock(store);
     kvbm__handle_mark_present(h, TIER_A);
     kvbm__unlock(store);
@@ -1225,7 +1225,7 @@ static void correct_registry_order(void)
     kvbm_handle *h;
     if (kvbm_registry_register(r, H(103), &h) != KVBM_OK) _exit(3);
     kvbm_handle *c = kvbm_handle_clone(h);
-    kvbm_mutex *store = child_store_lock();
+    kvbm__mutex *store = child_store_lock();
     kvbm__lock(store);
     kvbm_handle_release(c); /* not the last reference: lock-free */
     kvbm__unlock(store);

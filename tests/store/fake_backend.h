@@ -10,7 +10,7 @@
 #include "backends/backend.h"
 
 struct fake_be {
-    kvbm_pair *v;
+    kvbm__pair *v;
     size_t     n, cap;
     long       claim_len;    /* >= 0: len() reports this instead of n */
     long       alloc_limit;  /* >= 0: allocate() returns at most this many per call */
@@ -41,7 +41,7 @@ static bool fake_find_match(void *ctx, kvbm_plh h, bool touch, uint32_t *block_i
     return true;
 }
 
-static size_t fake_find_matches(void *ctx, const kvbm_plh *hs, size_t n, bool touch, kvbm_pair *out)
+static size_t fake_find_matches(void *ctx, const kvbm_plh *hs, size_t n, bool touch, kvbm__pair *out)
 {
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
@@ -54,7 +54,7 @@ static size_t fake_find_matches(void *ctx, const kvbm_plh *hs, size_t n, bool to
     return k;
 }
 
-static size_t fake_scan_matches(void *ctx, const kvbm_plh *hs, size_t n, bool touch, kvbm_pair *out)
+static size_t fake_scan_matches(void *ctx, const kvbm_plh *hs, size_t n, bool touch, kvbm__pair *out)
 {
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
@@ -67,7 +67,7 @@ static size_t fake_scan_matches(void *ctx, const kvbm_plh *hs, size_t n, bool to
     return k;
 }
 
-static size_t fake_allocate(void *ctx, size_t count, kvbm_pair *out)
+static size_t fake_allocate(void *ctx, size_t count, kvbm__pair *out)
 {
     struct fake_be *f = ctx;
     if (f->alloc_limit >= 0 && count > (size_t)f->alloc_limit) count = (size_t)f->alloc_limit;
@@ -110,7 +110,7 @@ static bool fake_take(void *ctx, kvbm_plh h, uint32_t block_id)
     return true;
 }
 
-static size_t fake_allocate_all(void *ctx, kvbm_pair *out)
+static size_t fake_allocate_all(void *ctx, kvbm__pair *out)
 {
     struct fake_be *f = ctx;
     return fake_allocate(ctx, f->n, out);
@@ -123,7 +123,7 @@ static void fake_destroy(void *ctx)
     free(f);
 }
 
-static const kvbm_inactive_ops fake_ops = {
+static const kvbm__inactive_ops fake_ops = {
     .name = "fake-fifo", .find_match = fake_find_match, .find_matches = fake_find_matches,
     .scan_matches = fake_scan_matches, .allocate = fake_allocate, .insert = fake_insert,
     .len = fake_len, .has = fake_has, .take = fake_take, .allocate_all = fake_allocate_all,
@@ -131,7 +131,7 @@ static const kvbm_inactive_ops fake_ops = {
 };
 
 /* New fake backend with room for @cap pairs; *@f (optional) receives its state. */
-static kvbm_inactive fake_backend(size_t cap, struct fake_be **f)
+static kvbm__inactive fake_backend(size_t cap, struct fake_be **f)
 {
     struct fake_be *b = calloc(1, sizeof *b);
     b->v = calloc(cap ? cap : 1, sizeof *b->v);
@@ -139,7 +139,7 @@ static kvbm_inactive fake_backend(size_t cap, struct fake_be **f)
     b->claim_len = -1;
     b->alloc_limit = -1;
     if (f != NULL) *f = b;
-    kvbm_inactive in = { &fake_ops, b, NULL };
+    kvbm__inactive in = { &fake_ops, b, NULL };
     return in;
 }
 

@@ -24,7 +24,7 @@ static kvbm_manager *mk_full(uint32_t n, kvbm_dup_policy pol, bool def_reset, kv
     c.duplication_policy = pol;
     c.default_reset_on_release = def_reset;
     struct fake_be *f = NULL;
-    kvbm_inactive be = fake_backend(n + 8, &f);
+    kvbm__inactive be = fake_backend(n + 8, &f);
     f->claim_len = claim_len;
     f->alloc_limit = alloc_limit;
     kvbm_manager *m = NULL;
@@ -65,10 +65,10 @@ static bool present(kvbm_registry *r, kvbm_plh h)
 
 KVBM_TEST(slot_is_at_most_48_bytes_and_metadata_under_64_per_block)
 {
-    EXPECT_LE(sizeof(struct kvbm_slot), 48);
+    EXPECT_LE(sizeof(struct kvbm__slot), 48);
     /* slot + reset ring (4) + index buckets (<= 8 per block: next_pow2(n) u32) */
-    size_t worst = sizeof(struct kvbm_slot) + 4 + 8;
-    printf("    slot %zu B, worst-case store metadata %zu B/block\n", sizeof(struct kvbm_slot), worst);
+    size_t worst = sizeof(struct kvbm__slot) + 4 + 8;
+    printf("    slot %zu B, worst-case store metadata %zu B/block\n", sizeof(struct kvbm__slot), worst);
     EXPECT_LE(worst, 64);
 }
 
@@ -100,21 +100,21 @@ KVBM_TEST(ring_buffer_fifo_wraps_and_push_front_restores_order)
 KVBM_TEST(active_index_insert_find_remove_with_collisions)
 {
     enum { N = 64 };
-    struct kvbm_slot slots[N];
+    struct kvbm__slot slots[N];
     uint32_t buckets[4];
-    struct kvbm__index ix = { buckets, 3, 0 };
+    struct kvbm__active_index ix = { buckets, 3, 0 };
     for (int i = 0; i < 4; i++) buckets[i] = KVBM__NIL;
     memset(slots, 0, sizeof slots);
     for (uint32_t i = 0; i < N; i++) { slots[i].id = i; slots[i].hash = H(i); slots[i].hnext = KVBM__NIL; }
-    for (uint32_t i = 0; i < N; i += 2) kvbm__index_insert(&ix, slots, i);
+    for (uint32_t i = 0; i < N; i += 2) kvbm__active_index_insert(&ix, slots, i);
     EXPECT_EQ(ix.len, N / 2);
     for (uint32_t i = 0; i < N; i++)
-        EXPECT_EQ(kvbm__index_find(&ix, slots, H(i)), (i % 2 == 0) ? i : KVBM__NIL);
-    EXPECT_FALSE(kvbm__index_remove(&ix, slots, 1));
-    for (uint32_t i = 0; i < N; i += 4) EXPECT_TRUE(kvbm__index_remove(&ix, slots, i));
+        EXPECT_EQ(kvbm__active_index_find(&ix, slots, H(i)), (i % 2 == 0) ? i : KVBM__NIL);
+    EXPECT_FALSE(kvbm__active_index_remove(&ix, slots, 1));
+    for (uint32_t i = 0; i < N; i += 4) EXPECT_TRUE(kvbm__active_index_remove(&ix, slots, i));
     EXPECT_EQ(ix.len, N / 4);
     for (uint32_t i = 0; i < N; i++)
-        EXPECT_EQ(kvbm__index_find(&ix, slots, H(i)), (i % 4 == 2) ? i : KVBM__NIL);
+        EXPECT_EQ(kvbm__active_index_find(&ix, slots, H(i)), (i % 4 == 2) ? i : KVBM__NIL);
 }
 
 /* ---- atomic allocation rollback (spec 10 §7.1 audit tests) ------------------------------ */
@@ -330,7 +330,7 @@ KVBM_TEST(corrupted_store_is_detected_and_poisons_the_manager)
     kvbm_manager *m = mk(4, KVBM_DUP_ALLOW, false, NULL);
     ASSERT_TRUE(m != NULL);
     EXPECT_OK(kvbm_manager_check_invariants(m));
-    struct kvbm_store *s = m->store;
+    struct kvbm__store *s = m->store;
     uint8_t saved = s->slots[2].state;
     s->slots[2].state = KVBM__INACTIVE;   /* a reset slot claims to be cached */
     EXPECT_STATUS(kvbm_manager_check_invariants(m), KVBM_EPOISONED);

@@ -31,7 +31,7 @@ static kvbm_manager *mk_be(uint32_t n, kvbm_dup_policy pol, kvbm_registry **reg,
         c.backend = (kvbm_backend)backend;
         st = kvbm_manager_create(&c, &m);
     } else {
-        kvbm_inactive be = fake_backend(n, NULL);
+        kvbm__inactive be = fake_backend(n, NULL);
         st = kvbm__manager_create_with_backend(&c, &be, true, &m);
     }
     if (reg != NULL) *reg = r;

@@ -71,28 +71,28 @@ typedef struct expect {
              registrations, duplicates;
 } expect;
 
-static int run(const char *text, kvbm_tool_backend b, uint64_t cap, kvbm_release_order o,
-               kvbm_replay_result *res)
+static int run(const char *text, cli_backend b, uint64_t cap, cli_release_order o,
+               cli_replay_result *res)
 {
-    kvbm_trace t;
-    kvbm_replay_hashed h;
+    cli_trace t;
+    cli_replay_hashed h;
     char err[512];
-    if (kvbm_trace_parse("t.jsonl", text, strlen(text), KVBM_TRACE_STOP, NULL, &t, err, sizeof err) != 0) {
+    if (cli_trace_parse("t.jsonl", text, strlen(text), CLI_TRACE_STOP, NULL, &t, err, sizeof err) != 0) {
         fprintf(stderr, "parse: %s\n", err);
         return -1;
     }
-    int rc = kvbm_replay_hash(&t, 4, &h, err, sizeof err);
+    int rc = cli_replay_hash(&t, 4, &h, err, sizeof err);
     if (rc == 0) {
-        kvbm_replay_config cfg = { b, cap, o, 2, KVBM_TOOL_TRACKER_MEDIUM, false };
-        rc = kvbm_replay_run(&h, &cfg, res, err, sizeof err);
+        cli_replay_config cfg = { b, cap, o, 2, CLI_TRACKER_MEDIUM, false };
+        rc = cli_replay_run(&h, &cfg, res, err, sizeof err);
         if (rc != 0) fprintf(stderr, "run: %s\n", err);
-        kvbm_replay_hashed_free(&h);
+        cli_replay_hashed_free(&h);
     }
-    kvbm_trace_free(&t);
+    cli_trace_free(&t);
     return rc;
 }
 
-static void check(const kvbm_replay_result *r, const expect *e)
+static void check(const cli_replay_result *r, const expect *e)
 {
     EXPECT_EQ(r->requests, e->requests);
     EXPECT_EQ(r->blocks_requested, e->blocks);
@@ -112,160 +112,160 @@ static const expect T1_PREFIX_KEEPING = { 7, 24, 7, 2, 9, 4, 8, 4, 8, 0 };
 
 KVBM_TEST(t1_lru_reverse)
 {
-    kvbm_replay_result r;
-    ASSERT_OK(run(T1, KVBM_TOOL_LRU, 4, KVBM_RELEASE_REVERSE, &r));
+    cli_replay_result r;
+    ASSERT_OK(run(T1, CLI_LRU, 4, CLI_RELEASE_REVERSE, &r));
     check(&r, &T1_PREFIX_KEEPING);
     EXPECT_EQ(r.unique_blocks, 13); /* A AB ABC D DE DEF + 5 (R4) + ABC11 ABC11,12 */
 }
 
 KVBM_TEST(t1_lineage_reverse)
 {
-    kvbm_replay_result r;
-    ASSERT_OK(run(T1, KVBM_TOOL_LINEAGE, 4, KVBM_RELEASE_REVERSE, &r));
+    cli_replay_result r;
+    ASSERT_OK(run(T1, CLI_LINEAGE, 4, CLI_RELEASE_REVERSE, &r));
     check(&r, &T1_PREFIX_KEEPING);
 }
 
 KVBM_TEST(t1_lineage_forward)
 {
-    kvbm_replay_result r;
-    ASSERT_OK(run(T1, KVBM_TOOL_LINEAGE, 4, KVBM_RELEASE_FORWARD, &r));
+    cli_replay_result r;
+    ASSERT_OK(run(T1, CLI_LINEAGE, 4, CLI_RELEASE_FORWARD, &r));
     check(&r, &T1_PREFIX_KEEPING);
-    ASSERT_OK(run(T1, KVBM_TOOL_LINEAGE_FIFO, 4, KVBM_RELEASE_FORWARD, &r));
+    ASSERT_OK(run(T1, CLI_LINEAGE_FIFO, 4, CLI_RELEASE_FORWARD, &r));
     check(&r, &T1_PREFIX_KEEPING);
 }
 
 KVBM_TEST(t1_lru_forward_orphans)
 {
-    kvbm_replay_result r;
+    cli_replay_result r;
     const expect e = { 7, 24, 3, 2, 10, 7, 11, 4, 11, 0 };
-    ASSERT_OK(run(T1, KVBM_TOOL_LRU, 4, KVBM_RELEASE_FORWARD, &r));
+    ASSERT_OK(run(T1, CLI_LRU, 4, CLI_RELEASE_FORWARD, &r));
     check(&r, &e);
 }
 
 KVBM_TEST(t1_hashmap_matches_lru)
 {
     /* HashMap + FIFO reuse evicts in insertion order, like LRU without refresh-in-pool. */
-    kvbm_replay_result r;
-    ASSERT_OK(run(T1, KVBM_TOOL_HASHMAP, 4, KVBM_RELEASE_REVERSE, &r));
+    cli_replay_result r;
+    ASSERT_OK(run(T1, CLI_HASHMAP, 4, CLI_RELEASE_REVERSE, &r));
     check(&r, &T1_PREFIX_KEEPING);
 }
 
 KVBM_TEST(t1_large_capacity_only_cold_misses)
 {
     /* capacity 64: nothing is evicted; only R4 (ids 6..10) and R7's tail are new. */
-    kvbm_replay_result r;
+    cli_replay_result r;
     const expect e = { 7, 24, 11, 0, 0, 0, 13, 13, 13, 0 };
-    ASSERT_OK(run(T1, KVBM_TOOL_LRU, 64, KVBM_RELEASE_REVERSE, &r));
+    ASSERT_OK(run(T1, CLI_LRU, 64, CLI_RELEASE_REVERSE, &r));
     check(&r, &e);
     EXPECT_EQ(r.blocks_requested - r.unique_blocks, r.blocks_hit); /* infinite-cache bound met */
 }
 
 KVBM_TEST(t2_multi_lru_forward_duplicate)
 {
-    kvbm_replay_result r;
+    cli_replay_result r;
     const expect e = { 6, 12, 4, 0, 0, 3, 8, 5, 8, 1 };
-    ASSERT_OK(run(T2, KVBM_TOOL_MULTI_LRU, 4, KVBM_RELEASE_FORWARD, &r));
+    ASSERT_OK(run(T2, CLI_MULTI_LRU, 4, CLI_RELEASE_FORWARD, &r));
     check(&r, &e);
 }
 
 KVBM_TEST(t2_multi_lru_reverse_no_duplicate)
 {
-    kvbm_replay_result r;
+    cli_replay_result r;
     const expect e = { 6, 12, 5, 0, 0, 3, 7, 4, 7, 0 };
-    ASSERT_OK(run(T2, KVBM_TOOL_MULTI_LRU, 4, KVBM_RELEASE_REVERSE, &r));
+    ASSERT_OK(run(T2, CLI_MULTI_LRU, 4, CLI_RELEASE_REVERSE, &r));
     check(&r, &e);
 }
 
 KVBM_TEST(capacity_zero_is_an_error)
 {
-    kvbm_trace t;
-    kvbm_replay_hashed h;
-    kvbm_replay_result r;
+    cli_trace t;
+    cli_replay_hashed h;
+    cli_replay_result r;
     char err[256] = "";
-    ASSERT_OK(kvbm_trace_parse("t", T2, strlen(T2), KVBM_TRACE_STOP, NULL, &t, err, sizeof err));
-    ASSERT_OK(kvbm_replay_hash(&t, 4, &h, err, sizeof err));
-    kvbm_replay_config cfg = { KVBM_TOOL_LRU, 0, KVBM_RELEASE_REVERSE, 1, KVBM_TOOL_TRACKER_MEDIUM, false };
-    EXPECT_EQ(kvbm_replay_run(&h, &cfg, &r, err, sizeof err), -1);
+    ASSERT_OK(cli_trace_parse("t", T2, strlen(T2), CLI_TRACE_STOP, NULL, &t, err, sizeof err));
+    ASSERT_OK(cli_replay_hash(&t, 4, &h, err, sizeof err));
+    cli_replay_config cfg = { CLI_LRU, 0, CLI_RELEASE_REVERSE, 1, CLI_TRACKER_MEDIUM, false };
+    EXPECT_EQ(cli_replay_run(&h, &cfg, &r, err, sizeof err), -1);
     EXPECT_STR_CONTAINS(err, "capacity");
-    kvbm_replay_hashed_free(&h);
-    EXPECT_EQ(kvbm_replay_hash(&t, 3, &h, err, sizeof err), -1); /* not a power of two */
+    cli_replay_hashed_free(&h);
+    EXPECT_EQ(cli_replay_hash(&t, 3, &h, err, sizeof err), -1); /* not a power of two */
     EXPECT_STR_CONTAINS(err, "power of 2");
-    kvbm_trace_free(&t);
+    cli_trace_free(&t);
 }
 
 KVBM_TEST(fast_hashing_equals_token_sequence)
 {
-    kvbm_synth_config sc = KVBM_SYNTH_CONFIG_INIT;
+    cli_synth_config sc = CLI_SYNTH_CONFIG_INIT;
     sc.requests = 300;
-    kvbm_trace t;
+    cli_trace t;
     char err[256];
-    ASSERT_OK(kvbm_synth_generate(&sc, &t, err, sizeof err));
+    ASSERT_OK(cli_synth_generate(&sc, &t, err, sizeof err));
     for (uint32_t bs = 1; bs <= 16; bs *= 4) {
-        kvbm_replay_hashed h;
-        ASSERT_OK(kvbm_replay_hash(&t, bs, &h, err, sizeof err));
+        cli_replay_hashed h;
+        ASSERT_OK(cli_replay_hash(&t, bs, &h, err, sizeof err));
         kvbm_plh *ref = malloc(t.max_len * sizeof *ref);
         ASSERT_TRUE(ref != NULL);
         size_t bad = 0;
         for (size_t r = 0; r < t.n_requests; r++) {
             size_t n = t.offsets[r + 1] - t.offsets[r];
-            if (kvbm_replay_hash_request_ref(t.ids + t.offsets[r], n, bs, ref) != 0) { bad++; continue; }
+            if (cli_replay_hash_request_ref(t.ids + t.offsets[r], n, bs, ref) != 0) { bad++; continue; }
             for (size_t i = 0; i < n; i++)
                 bad += !kvbm_plh_eq(ref[i], h.hashes[t.offsets[r] + i]);
         }
         EXPECT_EQ(bad, 0);
         free(ref);
-        kvbm_replay_hashed_free(&h);
+        cli_replay_hashed_free(&h);
     }
-    kvbm_trace_free(&t);
+    cli_trace_free(&t);
 }
 
 KVBM_TEST(prefix_sharing_gives_equal_hashes)
 {
     static const char txt[] = "{\"hash_ids\":[7,8,9]}\n{\"hash_ids\":[7,8,1]}\n{\"hash_ids\":[8,8,9]}\n";
-    kvbm_trace t;
-    kvbm_replay_hashed h;
+    cli_trace t;
+    cli_replay_hashed h;
     char err[256];
-    ASSERT_OK(kvbm_trace_parse("t", txt, strlen(txt), KVBM_TRACE_STOP, NULL, &t, err, sizeof err));
-    ASSERT_OK(kvbm_replay_hash(&t, 4, &h, err, sizeof err));
+    ASSERT_OK(cli_trace_parse("t", txt, strlen(txt), CLI_TRACE_STOP, NULL, &t, err, sizeof err));
+    ASSERT_OK(cli_replay_hash(&t, 4, &h, err, sizeof err));
     EXPECT_TRUE(kvbm_plh_eq(h.hashes[0], h.hashes[3]));
     EXPECT_TRUE(kvbm_plh_eq(h.hashes[1], h.hashes[4]));
     EXPECT_FALSE(kvbm_plh_eq(h.hashes[2], h.hashes[5]));
     EXPECT_FALSE(kvbm_plh_eq(h.hashes[1], h.hashes[7])); /* same id, different prefix */
     EXPECT_EQ(kvbm_plh_position(h.hashes[8]), 2);
     EXPECT_EQ(h.unique, 7);
-    kvbm_replay_hashed_free(&h);
-    kvbm_trace_free(&t);
+    cli_replay_hashed_free(&h);
+    cli_trace_free(&t);
 }
 
 KVBM_TEST(synthetic_replay_is_deterministic)
 {
-    kvbm_synth_config sc = KVBM_SYNTH_CONFIG_INIT;
+    cli_synth_config sc = CLI_SYNTH_CONFIG_INIT;
     sc.requests = test_under_sanitizer() ? 500 : 2000;
-    kvbm_replay_result res[2][KVBM_TOOL_BACKEND_COUNT];
+    cli_replay_result res[2][CLI_BACKEND_COUNT];
     for (int k = 0; k < 2; k++) {
-        kvbm_trace t;
-        kvbm_replay_hashed h;
+        cli_trace t;
+        cli_replay_hashed h;
         char err[256];
-        ASSERT_OK(kvbm_synth_generate(&sc, &t, err, sizeof err));
-        ASSERT_OK(kvbm_replay_hash(&t, 4, &h, err, sizeof err));
-        for (int b = 0; b < KVBM_TOOL_BACKEND_COUNT; b++) {
-            kvbm_replay_config cfg = { (kvbm_tool_backend)b, 512, KVBM_RELEASE_REVERSE, 1,
-                                       KVBM_TOOL_TRACKER_MEDIUM, false };
-            int rc = kvbm_replay_run(&h, &cfg, &res[k][b], err, sizeof err);
-            if (rc != 0) fprintf(stderr, "%s: %s\n", kvbm_tool_backend_name((kvbm_tool_backend)b), err);
+        ASSERT_OK(cli_synth_generate(&sc, &t, err, sizeof err));
+        ASSERT_OK(cli_replay_hash(&t, 4, &h, err, sizeof err));
+        for (int b = 0; b < CLI_BACKEND_COUNT; b++) {
+            cli_replay_config cfg = { (cli_backend)b, 512, CLI_RELEASE_REVERSE, 1,
+                                       CLI_TRACKER_MEDIUM, false };
+            int rc = cli_replay_run(&h, &cfg, &res[k][b], err, sizeof err);
+            if (rc != 0) fprintf(stderr, "%s: %s\n", cli_backend_name((cli_backend)b), err);
             ASSERT_OK(rc);
             EXPECT_TRUE(res[k][b].evictions > 0);
             EXPECT_TRUE(res[k][b].blocks_hit > 0);
         }
-        kvbm_replay_hashed_free(&h);
-        kvbm_trace_free(&t);
+        cli_replay_hashed_free(&h);
+        cli_trace_free(&t);
     }
-    for (int b = 0; b < KVBM_TOOL_BACKEND_COUNT; b++) {
+    for (int b = 0; b < CLI_BACKEND_COUNT; b++) {
         EXPECT_EQ(res[0][b].blocks_hit, res[1][b].blocks_hit);
         EXPECT_EQ(res[0][b].evictions, res[1][b].evictions);
         EXPECT_EQ(res[0][b].duplicate_blocks, res[1][b].duplicate_blocks);
         EXPECT_EQ(res[0][b].no_room_blocks, res[1][b].no_room_blocks);
     }
     /* reverse release keeps prefixes: LRU and lineage/Tick choose the same victims */
-    EXPECT_EQ(res[0][KVBM_TOOL_LRU].blocks_hit, res[0][KVBM_TOOL_LINEAGE].blocks_hit);
+    EXPECT_EQ(res[0][CLI_LRU].blocks_hit, res[0][CLI_LINEAGE].blocks_hit);
 }

@@ -11,7 +11,7 @@
 #ifdef KVBM_CLI_HAVE_MATRIX
 #include "matrix.h"
 
-static void on_cell(void *ctx, const kvbm_bench_cell *c)
+static void on_cell(void *ctx, const bench_cell *c)
 {
     size_t *done = ctx;
     (*done)++;
@@ -19,9 +19,9 @@ static void on_cell(void *ctx, const kvbm_bench_cell *c)
     fflush(stderr);
 }
 
-int kvbm_cmd_bench(int argc, char **argv)
+int cli_cmd_bench(int argc, char **argv)
 {
-    kvbm_bench_options opt = KVBM_BENCH_OPTIONS_INIT;
+    bench_options opt = BENCH_OPTIONS_INIT;
     uint32_t sizes[16];
     bool csv = false;
     int progress = -1;
@@ -29,40 +29,40 @@ int kvbm_cmd_bench(int argc, char **argv)
         const char *a = argv[i], *v;
         uint64_t u;
         if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-            kvbm_usage_bench();
-            return KVBM_EXIT_OK;
-        } else if (kvbm_opt_value(argv, argc, &i, "--format", &v)) {
+            cli_usage_bench();
+            return CLI_EXIT_OK;
+        } else if (cli_opt_value(argv, argc, &i, "--format", &v)) {
             if (v != NULL && strcmp(v, "csv") == 0) csv = true;
             else if (v != NULL && strcmp(v, "table") == 0) csv = false;
-            else return kvbm_errorf(KVBM_EXIT_USAGE, "bench: --format must be table or csv, got '%s'", v ? v : "");
-        } else if (kvbm_opt_value(argv, argc, &i, "--groups", &v)) {
-            if (v == NULL || !kvbm_bench_parse_list(v, false, &opt.groups))
-                return kvbm_errorf(KVBM_EXIT_USAGE, "bench: unknown group in '%s'", v ? v : "");
-        } else if (kvbm_opt_value(argv, argc, &i, "--backends", &v) ||
-                   kvbm_opt_value(argv, argc, &i, "--backend", &v)) {
-            if (v == NULL || !kvbm_bench_parse_list(v, true, &opt.backends))
-                return kvbm_errorf(KVBM_EXIT_USAGE, "bench: unknown backend in '%s' (lru, multi_lru, "
+            else return cli_errorf(CLI_EXIT_USAGE, "bench: --format must be table or csv, got '%s'", v ? v : "");
+        } else if (cli_opt_value(argv, argc, &i, "--groups", &v)) {
+            if (v == NULL || !bench_parse_list(v, false, &opt.groups))
+                return cli_errorf(CLI_EXIT_USAGE, "bench: unknown group in '%s'", v ? v : "");
+        } else if (cli_opt_value(argv, argc, &i, "--backends", &v) ||
+                   cli_opt_value(argv, argc, &i, "--backend", &v)) {
+            if (v == NULL || !bench_parse_list(v, true, &opt.backends))
+                return cli_errorf(CLI_EXIT_USAGE, "bench: unknown backend in '%s' (lru, multi_lru, "
                                    "lineage_tick, lineage_fifo, hashmap, all)", v ? v : "");
-        } else if (kvbm_opt_value(argv, argc, &i, "--sizes", &v)) {
+        } else if (cli_opt_value(argv, argc, &i, "--sizes", &v)) {
             uint64_t *caps = NULL;
             size_t n = 0;
             char err[256];
-            if (v == NULL || kvbm_tool_parse_capacity_list(v, 1u << 20, &caps, &n, err, sizeof err) != 0)
-                return kvbm_errorf(KVBM_EXIT_USAGE, "bench: --sizes: %s", v ? err : "missing value");
-            if (n > 16) { free(caps); return kvbm_errorf(KVBM_EXIT_USAGE, "bench: at most 16 sizes"); }
+            if (v == NULL || cli_parse_capacity_list(v, 1u << 20, &caps, &n, err, sizeof err) != 0)
+                return cli_errorf(CLI_EXIT_USAGE, "bench: --sizes: %s", v ? err : "missing value");
+            if (n > 16) { free(caps); return cli_errorf(CLI_EXIT_USAGE, "bench: at most 16 sizes"); }
             for (size_t k = 0; k < n; k++) sizes[k] = (uint32_t)caps[k];
             free(caps);
             opt.sizes = sizes;
             opt.n_sizes = n;
-        } else if (kvbm_opt_value(argv, argc, &i, "--samples", &v)) {
-            if (v == NULL || kvbm_tool_parse_u64(v, 100000, &u) != 0 || u == 0)
-                return kvbm_errorf(KVBM_EXIT_USAGE, "bench: --samples must be 1..100000");
+        } else if (cli_opt_value(argv, argc, &i, "--samples", &v)) {
+            if (v == NULL || cli_parse_u64(v, 100000, &u) != 0 || u == 0)
+                return cli_errorf(CLI_EXIT_USAGE, "bench: --samples must be 1..100000");
             opt.samples = (uint32_t)u;
-        } else if (kvbm_opt_value(argv, argc, &i, "--tracker", &v)) {
-            if (v != NULL && strcmp(v, "auto") == 0) opt.tracker = KVBM_BENCH_TRACKER_AUTO;
-            else if (v != NULL && strcmp(v, "always") == 0) opt.tracker = KVBM_BENCH_TRACKER_ALWAYS;
-            else if (v != NULL && strcmp(v, "never") == 0) opt.tracker = KVBM_BENCH_TRACKER_NEVER;
-            else return kvbm_errorf(KVBM_EXIT_USAGE, "bench: --tracker must be auto, always or never");
+        } else if (cli_opt_value(argv, argc, &i, "--tracker", &v)) {
+            if (v != NULL && strcmp(v, "auto") == 0) opt.tracker = BENCH_TRACKER_AUTO;
+            else if (v != NULL && strcmp(v, "always") == 0) opt.tracker = BENCH_TRACKER_ALWAYS;
+            else if (v != NULL && strcmp(v, "never") == 0) opt.tracker = BENCH_TRACKER_NEVER;
+            else return cli_errorf(CLI_EXIT_USAGE, "bench: --tracker must be auto, always or never");
         } else if (strcmp(a, "--quick") == 0) {
             opt.samples = 5;
             opt.min_sample_ns = 50000;
@@ -71,7 +71,7 @@ int kvbm_cmd_bench(int argc, char **argv)
         } else if (strcmp(a, "--no-progress") == 0) {
             progress = 0;
         } else {
-            return kvbm_errorf(KVBM_EXIT_USAGE, "bench: unknown argument '%s' (see 'kvbm help bench')", a);
+            return cli_errorf(CLI_EXIT_USAGE, "bench: unknown argument '%s' (see 'kvbm help bench')", a);
         }
     }
     size_t done = 0;
@@ -79,14 +79,14 @@ int kvbm_cmd_bench(int argc, char **argv)
         opt.on_cell = on_cell;
         opt.ctx = &done;
     }
-    size_t cap = kvbm_bench_cell_count(&opt), n = 0;
-    kvbm_bench_cell *cells = calloc(cap ? cap : 1, sizeof *cells);
-    if (cells == NULL) return kvbm_errorf(KVBM_EXIT_ERROR, "out of memory");
-    kvbm_status st = kvbm_bench_run(&opt, cells, cap, &n);
+    size_t cap = bench_cell_count(&opt), n = 0;
+    bench_cell *cells = calloc(cap ? cap : 1, sizeof *cells);
+    if (cells == NULL) return cli_errorf(CLI_EXIT_ERROR, "out of memory");
+    kvbm_status st = bench_run(&opt, cells, cap, &n);
     if (opt.on_cell != NULL) fputs("\r\033[K", stderr);
     if (st != KVBM_OK) {
         free(cells);
-        return kvbm_errorf(KVBM_EXIT_ERROR, "bench: %s", kvbm_strerror(st));
+        return cli_errorf(CLI_EXIT_ERROR, "bench: %s", kvbm_strerror(st));
     }
     int failed = 0;
     if (csv) {
@@ -98,13 +98,13 @@ int kvbm_cmd_bench(int argc, char **argv)
         printf("%-26s %-13s %5s %12s %12s %12s %13s %8s\n", "group", "backend", "n", "median ns",
                "p10 ns", "p90 ns", "reference ns", "speedup");
         for (size_t i = 0; i < n; i++) {
-            const kvbm_bench_cell *c = &cells[i];
+            const bench_cell *c = &cells[i];
             if (c->status != KVBM_OK) {
                 printf("%-26s %-13s %5u   unavailable: %s\n", c->group, c->backend, c->n,
                        kvbm_strerror(c->status));
                 continue;
             }
-            double ref = kvbm_bench_reference_ns(c->group, c->backend, c->n);
+            double ref = bench_reference_ns(c->group, c->backend, c->n);
             char refs[32] = "-", spd[32] = "-";
             if (ref > 0) {
                 snprintf(refs, sizeof refs, "%.0f", ref);
@@ -123,20 +123,20 @@ int kvbm_cmd_bench(int argc, char **argv)
         }
     }
     free(cells);
-    if (fflush(stdout) != 0) return kvbm_errorf(KVBM_EXIT_ERROR, "cannot write output");
-    return failed ? KVBM_EXIT_ERROR : KVBM_EXIT_OK;
+    if (fflush(stdout) != 0) return cli_errorf(CLI_EXIT_ERROR, "cannot write output");
+    return failed ? CLI_EXIT_ERROR : CLI_EXIT_OK;
 }
 
 #else /* !KVBM_CLI_HAVE_MATRIX */
 
-int kvbm_cmd_bench(int argc, char **argv)
+int cli_cmd_bench(int argc, char **argv)
 {
     for (int i = 1; i < argc; i++)
         if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-            kvbm_usage_bench();
-            return KVBM_EXIT_OK;
+            cli_usage_bench();
+            return CLI_EXIT_OK;
         }
-    return kvbm_errorf(KVBM_EXIT_ERROR, "bench: the benchmark matrix (bench/matrix.c) is not built "
+    return cli_errorf(CLI_EXIT_ERROR, "bench: the benchmark matrix (bench/matrix.c) is not built "
                        "into this kvbm");
 }
 

@@ -3,15 +3,15 @@
 
 #include <string.h>
 
-int kvbm_tool_format_parse(const char *s, kvbm_tool_format *out)
+int cli_format_parse(const char *s, cli_format *out)
 {
-    if (strcmp(s, "table") == 0) { *out = KVBM_FORMAT_TABLE; return 0; }
-    if (strcmp(s, "json") == 0)  { *out = KVBM_FORMAT_JSON;  return 0; }
-    if (strcmp(s, "csv") == 0)   { *out = KVBM_FORMAT_CSV;   return 0; }
+    if (strcmp(s, "table") == 0) { *out = CLI_FORMAT_TABLE; return 0; }
+    if (strcmp(s, "json") == 0)  { *out = CLI_FORMAT_JSON;  return 0; }
+    if (strcmp(s, "csv") == 0)   { *out = CLI_FORMAT_CSV;   return 0; }
     return -1;
 }
 
-void kvbm_format_json_string(FILE *f, const char *s)
+void cli_format_json_string(FILE *f, const char *s)
 {
     fputc('"', f);
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
@@ -41,15 +41,15 @@ static void csv_string(FILE *f, const char *s)
     fputc('"', f);
 }
 
-static const char *order_name(kvbm_release_order o)
+static const char *order_name(cli_release_order o)
 {
-    return o == KVBM_RELEASE_FORWARD ? "forward" : "reverse";
+    return o == CLI_RELEASE_FORWARD ? "forward" : "reverse";
 }
 
 #define U(x) ((unsigned long long)(x))
 
-void kvbm_format_table(FILE *f, const char *trace, uint64_t trace_requests, uint64_t trace_blocks,
-                       const kvbm_replay_result *r, size_t n)
+void cli_format_table(FILE *f, const char *trace, uint64_t trace_requests, uint64_t trace_blocks,
+                       const cli_replay_result *r, size_t n)
 {
     fprintf(f, "trace     %s\n", trace);
     fprintf(f, "requests  %llu, blocks %llu", U(trace_requests), U(trace_blocks));
@@ -59,7 +59,7 @@ void kvbm_format_table(FILE *f, const char *trace, uint64_t trace_requests, uint
     fputc('\n', f);
     if (n > 0) {
         fprintf(f, "model     block size %u, duplication allow, tracker %s, release %s\n",
-                r[0].block_size, kvbm_tool_tracker_name(r[0].tracker), order_name(r[0].release_order));
+                r[0].block_size, cli_tracker_name(r[0].tracker), order_name(r[0].release_order));
         fprintf(f, "timing    hashing %.2f ms (once); manager phase per run: median of %u\n\n",
                 r[0].hash_ms, r[0].repeat);
     }
@@ -69,11 +69,11 @@ void kvbm_format_table(FILE *f, const char *trace, uint64_t trace_requests, uint
     fprintf(f, "%-12s %8s %8s %8s %12s %8s %9s %7s %9s %5s %8s %12s\n", "", "(blocks)", "",
             "(blocks)", "(req/blocks)", "", "", "reset", "-ed", "", "ms", "wall  cpu");
     for (size_t i = 0; i < n; i++) {
-        const kvbm_replay_result *x = &r[i];
+        const cli_replay_result *x = &r[i];
         char nr[32];
         snprintf(nr, sizeof nr, "%llu/%llu", U(x->no_room_requests), U(x->no_room_blocks));
         fprintf(f, "%-12s %8llu %7.2f%% %8llu %12s %8llu %9llu %7llu %9llu %5llu %8.2f %6.2f %5.2f\n",
-                kvbm_tool_backend_name(x->backend), U(x->capacity), 100.0 * x->hit_rate,
+                cli_backend_name(x->backend), U(x->capacity), 100.0 * x->hit_rate,
                 U(x->blocks_hit), nr, U(x->evictions), U(x->allocations),
                 U(x->allocations_from_reset), U(x->registrations), U(x->duplicate_blocks),
                 x->manager_ms, x->blocks_per_s / 1e6, x->blocks_per_cpu_s / 1e6);
@@ -81,11 +81,11 @@ void kvbm_format_table(FILE *f, const char *trace, uint64_t trace_requests, uint
     if (n > 0 && r[0].has_breakdown) {
         fprintf(f, "\nmanager time by call, ms (share; --breakdown adds clock reads)\n%-12s %8s",
                 "backend", "capacity");
-        for (int k = 0; k < KVBM_STEP_COUNT; k++) fprintf(f, " %15s", kvbm_replay_step_name(k));
+        for (int k = 0; k < CLI_STEP_COUNT; k++) fprintf(f, " %15s", cli_replay_step_name(k));
         fputc('\n', f);
         for (size_t i = 0; i < n; i++) {
-            fprintf(f, "%-12s %8llu", kvbm_tool_backend_name(r[i].backend), U(r[i].capacity));
-            for (int k = 0; k < KVBM_STEP_COUNT; k++)
+            fprintf(f, "%-12s %8llu", cli_backend_name(r[i].backend), U(r[i].capacity));
+            for (int k = 0; k < CLI_STEP_COUNT; k++)
                 fprintf(f, " %8.2f (%3.0f%%)", r[i].step_ms[k],
                         r[i].manager_ms > 0 ? 100.0 * r[i].step_ms[k] / r[i].manager_ms : 0.0);
             fputc('\n', f);
@@ -99,11 +99,11 @@ void kvbm_format_table(FILE *f, const char *trace, uint64_t trace_requests, uint
                 : "FAILED");
 }
 
-void kvbm_format_json(FILE *f, const char *trace, const kvbm_replay_result *x)
+void cli_format_json(FILE *f, const char *trace, const cli_replay_result *x)
 {
     fputs("{\"trace\":", f);
-    kvbm_format_json_string(f, trace);
-    fprintf(f, ",\"tracker\":\"%s\"", kvbm_tool_tracker_name(x->tracker));
+    cli_format_json_string(f, trace);
+    fprintf(f, ",\"tracker\":\"%s\"", cli_tracker_name(x->tracker));
     fprintf(f, ",\"backend\":\"%s\",\"capacity\":%llu,\"block_size\":%u,\"release_order\":\"%s\","
                "\"repeat\":%u,\"requests\":%llu,\"blocks_requested\":%llu,\"blocks_hit\":%llu,"
                "\"hit_rate\":%.6f,\"no_room_requests\":%llu,\"no_room_blocks\":%llu,"
@@ -112,7 +112,7 @@ void kvbm_format_json(FILE *f, const char *trace, const kvbm_replay_result *x)
                "\"hash_ms\":%.3f,\"manager_ms\":%.3f,\"manager_ms_min\":%.3f,"
                "\"blocks_per_s\":%.0f,\"manager_cpu_ms\":%.3f,\"blocks_per_cpu_s\":%.0f,"
                "\"pool_restored\":%s",
-            kvbm_tool_backend_name(x->backend), U(x->capacity), x->block_size,
+            cli_backend_name(x->backend), U(x->capacity), x->block_size,
             order_name(x->release_order), x->repeat, U(x->requests), U(x->blocks_requested),
             U(x->blocks_hit), x->hit_rate, U(x->no_room_requests), U(x->no_room_blocks),
             U(x->evictions), U(x->allocations), U(x->allocations_from_reset), U(x->registrations),
@@ -120,12 +120,12 @@ void kvbm_format_json(FILE *f, const char *trace, const kvbm_replay_result *x)
             x->manager_ms_min, x->blocks_per_s, x->manager_cpu_ms, x->blocks_per_cpu_s,
             x->pool_restored ? "true" : "false");
     if (x->has_breakdown)
-        for (int k = 0; k < KVBM_STEP_COUNT; k++)
-            fprintf(f, ",\"%s_ms\":%.3f", kvbm_replay_step_name(k), x->step_ms[k]);
+        for (int k = 0; k < CLI_STEP_COUNT; k++)
+            fprintf(f, ",\"%s_ms\":%.3f", cli_replay_step_name(k), x->step_ms[k]);
     fputs("}\n", f);
 }
 
-void kvbm_format_csv_header(FILE *f)
+void cli_format_csv_header(FILE *f)
 {
     fputs("trace,backend,capacity,block_size,release_order,repeat,requests,blocks_requested,"
           "blocks_hit,hit_rate,no_room_requests,no_room_blocks,evictions,allocations,"
@@ -134,16 +134,16 @@ void kvbm_format_csv_header(FILE *f)
           "blocks_per_cpu_s\n", f);
 }
 
-void kvbm_format_csv_row(FILE *f, const char *trace, const kvbm_replay_result *x)
+void cli_format_csv_row(FILE *f, const char *trace, const cli_replay_result *x)
 {
     csv_string(f, trace);
     fprintf(f, ",%s,%llu,%u,%s,%u,%llu,%llu,%llu,%.6f,%llu,%llu,%llu,%llu,%llu,%llu,%llu,%llu,"
                "%.3f,%.3f,%.3f,%.0f,%s,%s,%.3f,%.0f\n",
-            kvbm_tool_backend_name(x->backend), U(x->capacity), x->block_size,
+            cli_backend_name(x->backend), U(x->capacity), x->block_size,
             order_name(x->release_order), x->repeat, U(x->requests), U(x->blocks_requested),
             U(x->blocks_hit), x->hit_rate, U(x->no_room_requests), U(x->no_room_blocks),
             U(x->evictions), U(x->allocations), U(x->allocations_from_reset), U(x->registrations),
             U(x->duplicate_blocks), U(x->unique_blocks), x->hash_ms, x->manager_ms,
             x->manager_ms_min, x->blocks_per_s, x->pool_restored ? "true" : "false",
-            kvbm_tool_tracker_name(x->tracker), x->manager_cpu_ms, x->blocks_per_cpu_s);
+            cli_tracker_name(x->tracker), x->manager_cpu_ms, x->blocks_per_cpu_s);
 }

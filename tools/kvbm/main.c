@@ -6,7 +6,7 @@
 #include "kvbm/common.h"
 #include "commands.h"
 
-int kvbm_errorf(int status, const char *fmt, ...)
+int cli_errorf(int status, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -17,7 +17,7 @@ int kvbm_errorf(int status, const char *fmt, ...)
     return status;
 }
 
-bool kvbm_opt_value(char **argv, int argc, int *i, const char *name, const char **val)
+bool cli_opt_value(char **argv, int argc, int *i, const char *name, const char **val)
 {
     const char *a = argv[*i];
     size_t nl = strlen(name);
@@ -46,7 +46,7 @@ static void usage_main(FILE *f)
           "Manual:      man kvbm\n", f);
 }
 
-void kvbm_usage_replay(void)
+void cli_usage_replay(void)
 {
     fputs("usage: kvbm replay [TRACE.jsonl | -] [options]\n"
           "\n"
@@ -72,7 +72,7 @@ void kvbm_usage_replay(void)
           "  --progress, --no-progress  progress bar on stderr (default: sweeps on a terminal)\n", stdout);
 }
 
-void kvbm_usage_hash(void)
+void cli_usage_hash(void)
 {
     fputs("usage: kvbm hash [--block-size N] [--salt S] TOKEN...\n"
           "\n"
@@ -84,7 +84,7 @@ void kvbm_usage_hash(void)
           "  --salt S         block-hash seed, unsigned 64-bit (default 0)\n", stdout);
 }
 
-void kvbm_usage_bench(void)
+void cli_usage_bench(void)
 {
     fputs("usage: kvbm bench [--format table|csv] [options]\n"
           "\n"
@@ -97,30 +97,30 @@ void kvbm_usage_bench(void)
 int main(int argc, char **argv)
 {
     if (kvbm_version_number() / 100 != KVBM_VERSION_NUMBER / 100)
-        return kvbm_errorf(KVBM_EXIT_ERROR, "library version %s does not match this tool (%s)",
+        return cli_errorf(CLI_EXIT_ERROR, "library version %s does not match this tool (%s)",
                            kvbm_version_string(), KVBM_VERSION_STRING);
     if (argc < 2) {
         usage_main(stderr);
-        return KVBM_EXIT_USAGE;
+        return CLI_EXIT_USAGE;
     }
     const char *cmd = argv[1];
     if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "-V") == 0 || strcmp(cmd, "version") == 0) {
         printf("kvbm %s (library %s)\n", KVBM_VERSION_STRING, kvbm_version_string());
-        return KVBM_EXIT_OK;
+        return CLI_EXIT_OK;
     }
     if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
         const char *topic = argc > 2 ? argv[2] : NULL;
         if (topic == NULL) usage_main(stdout);
-        else if (strcmp(topic, "replay") == 0) kvbm_usage_replay();
-        else if (strcmp(topic, "hash") == 0) kvbm_usage_hash();
-        else if (strcmp(topic, "bench") == 0) kvbm_usage_bench();
-        else return kvbm_errorf(KVBM_EXIT_USAGE, "no help for unknown command '%s'", topic);
-        return KVBM_EXIT_OK;
+        else if (strcmp(topic, "replay") == 0) cli_usage_replay();
+        else if (strcmp(topic, "hash") == 0) cli_usage_hash();
+        else if (strcmp(topic, "bench") == 0) cli_usage_bench();
+        else return cli_errorf(CLI_EXIT_USAGE, "no help for unknown command '%s'", topic);
+        return CLI_EXIT_OK;
     }
-    if (strcmp(cmd, "replay") == 0) return kvbm_cmd_replay(argc - 1, argv + 1);
-    if (strcmp(cmd, "hash") == 0) return kvbm_cmd_hash(argc - 1, argv + 1);
-    if (strcmp(cmd, "bench") == 0) return kvbm_cmd_bench(argc - 1, argv + 1);
-    kvbm_errorf(0, "unknown command '%s'", cmd);
+    if (strcmp(cmd, "replay") == 0) return cli_cmd_replay(argc - 1, argv + 1);
+    if (strcmp(cmd, "hash") == 0) return cli_cmd_hash(argc - 1, argv + 1);
+    if (strcmp(cmd, "bench") == 0) return cli_cmd_bench(argc - 1, argv + 1);
+    cli_errorf(0, "unknown command '%s'", cmd);
     usage_main(stderr);
-    return KVBM_EXIT_USAGE;
+    return CLI_EXIT_USAGE;
 }

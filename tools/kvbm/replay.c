@@ -10,23 +10,23 @@
 #include "kvbm/tracker.h"
 #include "util.h"
 
-static const char *const backend_names[KVBM_TOOL_BACKEND_COUNT] = {
+static const char *const backend_names[CLI_BACKEND_COUNT] = {
     "lineage", "lineage-fifo", "lru", "multi-lru", "hashmap"
 };
 
-const char *kvbm_tool_backend_name(kvbm_tool_backend b)
+const char *cli_backend_name(cli_backend b)
 {
-    return (unsigned)b < KVBM_TOOL_BACKEND_COUNT ? backend_names[b] : "?";
+    return (unsigned)b < CLI_BACKEND_COUNT ? backend_names[b] : "?";
 }
 
-int kvbm_tool_backend_parse(const char *s, kvbm_tool_backend *out)
+int cli_backend_parse(const char *s, cli_backend *out)
 {
-    for (int i = 0; i < KVBM_TOOL_BACKEND_COUNT; i++)
-        if (strcmp(s, backend_names[i]) == 0) { *out = (kvbm_tool_backend)i; return 0; }
-    if (strcmp(s, "lineage-tick") == 0) { *out = KVBM_TOOL_LINEAGE; return 0; }
-    if (strcmp(s, "lineage_fifo") == 0) { *out = KVBM_TOOL_LINEAGE_FIFO; return 0; }
+    for (int i = 0; i < CLI_BACKEND_COUNT; i++)
+        if (strcmp(s, backend_names[i]) == 0) { *out = (cli_backend)i; return 0; }
+    if (strcmp(s, "lineage-tick") == 0) { *out = CLI_LINEAGE; return 0; }
+    if (strcmp(s, "lineage_fifo") == 0) { *out = CLI_LINEAGE_FIFO; return 0; }
     if (strcmp(s, "multi_lru") == 0 || strcmp(s, "multilru") == 0) {
-        *out = KVBM_TOOL_MULTI_LRU;
+        *out = CLI_MULTI_LRU;
         return 0;
     }
     return -1;
@@ -34,15 +34,15 @@ int kvbm_tool_backend_parse(const char *s, kvbm_tool_backend *out)
 
 static const char *const tracker_names[] = { "medium", "small", "large", "none" };
 
-const char *kvbm_tool_tracker_name(kvbm_tool_tracker t)
+const char *cli_tracker_name(cli_tracker t)
 {
-    return (unsigned)t <= KVBM_TOOL_TRACKER_NONE ? tracker_names[t] : "?";
+    return (unsigned)t <= CLI_TRACKER_NONE ? tracker_names[t] : "?";
 }
 
-int kvbm_tool_tracker_parse(const char *s, kvbm_tool_tracker *out)
+int cli_tracker_parse(const char *s, cli_tracker *out)
 {
-    for (int i = 0; i <= KVBM_TOOL_TRACKER_NONE; i++)
-        if (strcmp(s, tracker_names[i]) == 0) { *out = (kvbm_tool_tracker)i; return 0; }
+    for (int i = 0; i <= CLI_TRACKER_NONE; i++)
+        if (strcmp(s, tracker_names[i]) == 0) { *out = (cli_tracker)i; return 0; }
     return -1;
 }
 
@@ -57,7 +57,7 @@ static void expand_tokens(const uint32_t *ids, size_t n, uint32_t bs, uint32_t *
         for (uint32_t j = 0; j < bs; j++) *tokens++ = ids[i];
 }
 
-int kvbm_replay_hash_request_ref(const uint32_t *ids, size_t n, uint32_t block_size, kvbm_plh *out)
+int cli_replay_hash_request_ref(const uint32_t *ids, size_t n, uint32_t block_size, kvbm_plh *out)
 {
     if (!block_size_ok(block_size)) return -1;
     if (n == 0) return 0;
@@ -102,19 +102,19 @@ static int count_unique(const kvbm_plh *h, size_t n, uint64_t *out)
     return 0;
 }
 
-int kvbm_replay_hash(const kvbm_trace *t, uint32_t block_size, kvbm_replay_hashed *out,
+int cli_replay_hash(const cli_trace *t, uint32_t block_size, cli_replay_hashed *out,
                      char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
     if (!block_size_ok(block_size))
-        return kvbm_tool_fail(err, errlen,
+        return cli_fail(err, errlen,
                               "block size must be a power of 2 between 1 and 1024, got %u", block_size);
-    size_t total = kvbm_trace_blocks(t);
+    size_t total = cli_trace_blocks(t);
     if (t->max_len > KVBM_PLH_MAX_POSITION + 1)
-        return kvbm_tool_fail(err, errlen, "a request has %zu blocks; at most %llu are supported",
+        return cli_fail(err, errlen, "a request has %zu blocks; at most %llu are supported",
                               t->max_len, (unsigned long long)KVBM_PLH_MAX_POSITION + 1);
     out->hashes = malloc((total ? total : 1) * sizeof *out->hashes);
-    if (out->hashes == NULL) return kvbm_tool_fail(err, errlen, "out of memory (%zu hashes)", total);
+    if (out->hashes == NULL) return cli_fail(err, errlen, "out of memory (%zu hashes)", total);
     out->n_requests = t->n_requests;
     out->offsets = t->offsets;
     out->max_len = t->max_len;
@@ -122,10 +122,10 @@ int kvbm_replay_hash(const kvbm_trace *t, uint32_t block_size, kvbm_replay_hashe
 
     uint32_t *tokens = malloc((t->max_len ? t->max_len : 1) * block_size * sizeof *tokens);
     if (tokens == NULL) {
-        kvbm_replay_hashed_free(out);
-        return kvbm_tool_fail(err, errlen, "out of memory");
+        cli_replay_hashed_free(out);
+        return cli_fail(err, errlen, "out of memory");
     }
-    uint64_t t0 = kvbm_tool_now_ns();
+    uint64_t t0 = cli_now_ns();
     for (size_t r = 0; r < t->n_requests; r++) {
         size_t n = t->offsets[r + 1] - t->offsets[r];
         if (n == 0) continue;
@@ -135,21 +135,21 @@ int kvbm_replay_hash(const kvbm_trace *t, uint32_t block_size, kvbm_replay_hashe
                                                  NULL, out->hashes + t->offsets[r], n, &got);
         if (st != KVBM_OK || got != n) {
             free(tokens);
-            kvbm_replay_hashed_free(out);
-            return kvbm_tool_fail(err, errlen, "request %zu: hashing failed: %s", r + 1,
+            cli_replay_hashed_free(out);
+            return cli_fail(err, errlen, "request %zu: hashing failed: %s", r + 1,
                                   kvbm_strerror(st));
         }
     }
-    out->hash_ns = kvbm_tool_now_ns() - t0;
+    out->hash_ns = cli_now_ns() - t0;
     free(tokens);
     if (count_unique(out->hashes, total, &out->unique) != 0) {
-        kvbm_replay_hashed_free(out);
-        return kvbm_tool_fail(err, errlen, "out of memory");
+        cli_replay_hashed_free(out);
+        return cli_fail(err, errlen, "out of memory");
     }
     return 0;
 }
 
-void kvbm_replay_hashed_free(kvbm_replay_hashed *h)
+void cli_replay_hashed_free(cli_replay_hashed *h)
 {
     if (h == NULL) return;
     free(h->hashes);
@@ -158,12 +158,12 @@ void kvbm_replay_hashed_free(kvbm_replay_hashed *h)
 
 /* ---- phase 2: the manager loop --------------------------------------------------- */
 
-static const char *const step_names[KVBM_STEP_COUNT] = {
+static const char *const step_names[CLI_STEP_COUNT] = {
     "match", "allocate", "stage", "register", "release"
 };
-const char *kvbm_replay_step_name(int step)
+const char *cli_replay_step_name(int step)
 {
-    return step >= 0 && step < KVBM_STEP_COUNT ? step_names[step] : "?";
+    return step >= 0 && step < CLI_STEP_COUNT ? step_names[step] : "?";
 }
 
 typedef struct run_counts {
@@ -178,41 +178,41 @@ typedef struct work {
     kvbm_complete **comps;
 } work;
 
-static int make_manager(const kvbm_replay_config *cfg, uint32_t block_size, kvbm_manager **out,
+static int make_manager(const cli_replay_config *cfg, uint32_t block_size, kvbm_manager **out,
                         char *err, size_t errlen)
 {
     kvbm_tracker *tr = NULL;
     kvbm_registry *reg = NULL;
     kvbm_status st = KVBM_OK;
     switch (cfg->tracker) {
-    case KVBM_TOOL_TRACKER_MEDIUM: st = kvbm_tinylfu_create_preset(KVBM_TRACKER_MEDIUM, &tr); break;
-    case KVBM_TOOL_TRACKER_SMALL:  st = kvbm_tinylfu_create_preset(KVBM_TRACKER_SMALL, &tr); break;
-    case KVBM_TOOL_TRACKER_LARGE:  st = kvbm_tinylfu_create_preset(KVBM_TRACKER_LARGE, &tr); break;
-    case KVBM_TOOL_TRACKER_NONE:   break;
-    default: return kvbm_tool_fail(err, errlen, "unknown tracker %d", (int)cfg->tracker);
+    case CLI_TRACKER_MEDIUM: st = kvbm_tinylfu_create_preset(KVBM_TRACKER_MEDIUM, &tr); break;
+    case CLI_TRACKER_SMALL:  st = kvbm_tinylfu_create_preset(KVBM_TRACKER_SMALL, &tr); break;
+    case CLI_TRACKER_LARGE:  st = kvbm_tinylfu_create_preset(KVBM_TRACKER_LARGE, &tr); break;
+    case CLI_TRACKER_NONE:   break;
+    default: return cli_fail(err, errlen, "unknown tracker %d", (int)cfg->tracker);
     }
     if (st != KVBM_OK)
-        return kvbm_tool_fail(err, errlen, "cannot create the TinyLFU tracker: %s", kvbm_strerror(st));
+        return cli_fail(err, errlen, "cannot create the TinyLFU tracker: %s", kvbm_strerror(st));
     kvbm_registry_config rc = KVBM_REGISTRY_CONFIG_INIT;
     rc.tracker = tr;
     st = kvbm_registry_create(&rc, &reg);
     kvbm_tracker_release(tr); /* the registry holds its own reference */
     if (st != KVBM_OK)
-        return kvbm_tool_fail(err, errlen, "cannot create the registry: %s", kvbm_strerror(st));
+        return cli_fail(err, errlen, "cannot create the registry: %s", kvbm_strerror(st));
     kvbm_manager_config mc = KVBM_MANAGER_CONFIG_INIT;
     mc.registry = reg;
     mc.block_count = cfg->capacity;
     mc.block_size = block_size;
     mc.duplication_policy = KVBM_DUP_ALLOW;
     switch (cfg->backend) {
-    case KVBM_TOOL_LINEAGE:      mc.backend = KVBM_BACKEND_LINEAGE; mc.lineage_eviction = KVBM_LINEAGE_TICK; break;
-    case KVBM_TOOL_LINEAGE_FIFO: mc.backend = KVBM_BACKEND_LINEAGE; mc.lineage_eviction = KVBM_LINEAGE_FIFO; break;
-    case KVBM_TOOL_LRU:          mc.backend = KVBM_BACKEND_LRU; break;
-    case KVBM_TOOL_MULTI_LRU:    mc.backend = KVBM_BACKEND_MULTI_LRU; break;
-    case KVBM_TOOL_HASHMAP:      mc.backend = KVBM_BACKEND_HASHMAP; break;
+    case CLI_LINEAGE:      mc.backend = KVBM_BACKEND_LINEAGE; mc.lineage_eviction = KVBM_LINEAGE_TICK; break;
+    case CLI_LINEAGE_FIFO: mc.backend = KVBM_BACKEND_LINEAGE; mc.lineage_eviction = KVBM_LINEAGE_FIFO; break;
+    case CLI_LRU:          mc.backend = KVBM_BACKEND_LRU; break;
+    case CLI_MULTI_LRU:    mc.backend = KVBM_BACKEND_MULTI_LRU; break;
+    case CLI_HASHMAP:      mc.backend = KVBM_BACKEND_HASHMAP; break;
     default:
         kvbm_registry_release(reg);
-        return kvbm_tool_fail(err, errlen, "unknown backend %d", (int)cfg->backend);
+        return cli_fail(err, errlen, "unknown backend %d", (int)cfg->backend);
     }
     mc.metrics_label = "replay";
     kvbm_clear_last_error();
@@ -220,35 +220,35 @@ static int make_manager(const kvbm_replay_config *cfg, uint32_t block_size, kvbm
     kvbm_registry_release(reg); /* the manager holds its own reference */
     if (st != KVBM_OK) {
         const char *detail = kvbm_last_error();
-        return kvbm_tool_fail(err, errlen, "cannot create a %s manager with %llu blocks: %s%s%s",
-                              kvbm_tool_backend_name(cfg->backend),
+        return cli_fail(err, errlen, "cannot create a %s manager with %llu blocks: %s%s%s",
+                              cli_backend_name(cfg->backend),
                               (unsigned long long)cfg->capacity, kvbm_strerror(st),
                               detail[0] ? ": " : "", detail);
     }
     return 0;
 }
 
-static int release_held(work *w, size_t n, kvbm_release_order order)
+static int release_held(work *w, size_t n, cli_release_order order)
 {
     if (n == 0) return 0;
-    if (order == KVBM_RELEASE_FORWARD) return kvbm_block_release_many(w->blocks, n) == KVBM_OK ? 0 : -1;
+    if (order == CLI_RELEASE_FORWARD) return kvbm_block_release_many(w->blocks, n) == KVBM_OK ? 0 : -1;
     for (size_t i = 0; i < n; i++) w->rev[i] = w->blocks[n - 1 - i];
     return kvbm_block_release_many(w->rev, n) == KVBM_OK ? 0 : -1;
 }
 
 /* One full pass over the trace on manager @m. */
 /* --breakdown: accumulate the time since *last into step[k]. */
-#define STEP(k) do { if (steps != NULL) { uint64_t now_ = kvbm_tool_now_ns();           \
+#define STEP(k) do { if (steps != NULL) { uint64_t now_ = cli_now_ns();           \
                                           steps[k] += now_ - last; last = now_; } } while (0)
 
-static int replay_once(kvbm_manager *m, const kvbm_replay_hashed *h, kvbm_release_order order,
+static int replay_once(kvbm_manager *m, const cli_replay_hashed *h, cli_release_order order,
                        work *w, run_counts *c, uint64_t *ns, uint64_t *cpu_ns, uint64_t *steps,
                        char *err, size_t errlen)
 {
     const uint32_t bs = h->block_size;
     memset(c, 0, sizeof *c);
-    uint64_t cpu0 = kvbm_tool_thread_cpu_ns();
-    uint64_t t0 = kvbm_tool_now_ns(), last = t0;
+    uint64_t cpu0 = cli_thread_cpu_ns();
+    uint64_t t0 = cli_now_ns(), last = t0;
     for (size_t r = 0; r < h->n_requests; r++) {
         const kvbm_plh *hs = h->hashes + h->offsets[r];
         size_t n = h->offsets[r + 1] - h->offsets[r];
@@ -256,43 +256,43 @@ static int replay_once(kvbm_manager *m, const kvbm_replay_hashed *h, kvbm_releas
         c->blocks_requested += n;
         if (n == 0) continue;
         size_t k = 0;
-        if (steps != NULL) last = kvbm_tool_now_ns();
+        if (steps != NULL) last = cli_now_ns();
         kvbm_status st = kvbm_manager_match_blocks(m, hs, n, w->blocks, &k);
-        STEP(KVBM_STEP_MATCH);
+        STEP(CLI_STEP_MATCH);
         if (st != KVBM_OK)
-            return kvbm_tool_fail(err, errlen, "request %zu: match_blocks: %s", r + 1, kvbm_strerror(st));
+            return cli_fail(err, errlen, "request %zu: match_blocks: %s", r + 1, kvbm_strerror(st));
         c->blocks_hit += k;
         size_t rem = n - k;
         if (rem > 0) {
             st = kvbm_manager_allocate(m, rem, w->muts, NULL, NULL);
-            STEP(KVBM_STEP_ALLOCATE);
+            STEP(CLI_STEP_ALLOCATE);
             if (st == KVBM_EEXHAUSTED) {
                 c->no_room_requests++;
                 c->no_room_blocks += rem;
                 if (release_held(w, k, order) != 0)
-                    return kvbm_tool_fail(err, errlen, "request %zu: release failed", r + 1);
-                STEP(KVBM_STEP_RELEASE);
+                    return cli_fail(err, errlen, "request %zu: release failed", r + 1);
+                STEP(CLI_STEP_RELEASE);
                 continue;
             }
             if (st != KVBM_OK)
-                return kvbm_tool_fail(err, errlen, "request %zu: allocate(%zu): %s", r + 1, rem,
+                return cli_fail(err, errlen, "request %zu: allocate(%zu): %s", r + 1, rem,
                                       kvbm_strerror(st));
             st = kvbm_mutable_stage_many(w->muts, hs + k, rem, bs, w->comps);
             if (st != KVBM_OK)
-                return kvbm_tool_fail(err, errlen, "request %zu: stage: %s", r + 1, kvbm_strerror(st));
-            STEP(KVBM_STEP_STAGE);
+                return cli_fail(err, errlen, "request %zu: stage: %s", r + 1, kvbm_strerror(st));
+            STEP(CLI_STEP_STAGE);
             st = kvbm_manager_register_blocks(m, w->comps, rem, w->blocks + k);
-            STEP(KVBM_STEP_REGISTER);
+            STEP(CLI_STEP_REGISTER);
             if (st != KVBM_OK)
-                return kvbm_tool_fail(err, errlen, "request %zu: register_blocks: %s", r + 1,
+                return cli_fail(err, errlen, "request %zu: register_blocks: %s", r + 1,
                                       kvbm_strerror(st));
         }
         if (release_held(w, n, order) != 0)
-            return kvbm_tool_fail(err, errlen, "request %zu: release failed", r + 1);
-        STEP(KVBM_STEP_RELEASE);
+            return cli_fail(err, errlen, "request %zu: release failed", r + 1);
+        STEP(CLI_STEP_RELEASE);
     }
-    *ns = kvbm_tool_now_ns() - t0;
-    *cpu_ns = kvbm_tool_thread_cpu_ns() - cpu0;
+    *ns = cli_now_ns() - t0;
+    *cpu_ns = cli_thread_cpu_ns() - cpu0;
 
     kvbm_metrics_snapshot s;
     memset(&s, 0, sizeof s);
@@ -312,25 +312,25 @@ static int cmp_u64(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-int kvbm_replay_run(const kvbm_replay_hashed *h, const kvbm_replay_config *cfg,
-                    kvbm_replay_result *res, char *err, size_t errlen)
+int cli_replay_run(const cli_replay_hashed *h, const cli_replay_config *cfg,
+                    cli_replay_result *res, char *err, size_t errlen)
 {
     if (cfg->capacity == 0)
-        return kvbm_tool_fail(err, errlen, "capacity must be at least 1 block");
-    if (cfg->capacity > KVBM_REPLAY_MAX_CAPACITY || cfg->capacity > KVBM_MAX_BLOCK_COUNT)
-        return kvbm_tool_fail(err, errlen, "capacity %llu is too large (the replay accepts at most "
+        return cli_fail(err, errlen, "capacity must be at least 1 block");
+    if (cfg->capacity > CLI_REPLAY_MAX_CAPACITY || cfg->capacity > KVBM_MAX_BLOCK_COUNT)
+        return cli_fail(err, errlen, "capacity %llu is too large (the replay accepts at most "
                               "%llu blocks)", (unsigned long long)cfg->capacity,
-                              (unsigned long long)KVBM_REPLAY_MAX_CAPACITY);
+                              (unsigned long long)CLI_REPLAY_MAX_CAPACITY);
     uint32_t repeat = cfg->repeat ? cfg->repeat : 1;
     size_t ml = h->max_len ? h->max_len : 1;
     work w = { malloc(ml * sizeof *w.blocks), malloc(ml * sizeof *w.rev),
                malloc(ml * sizeof *w.muts), malloc(ml * sizeof *w.comps) };
     uint64_t *times = malloc(repeat * sizeof *times), *cpus = malloc(repeat * sizeof *cpus);
-    uint64_t (*steps)[KVBM_STEP_COUNT] = calloc(repeat, sizeof *steps);
+    uint64_t (*steps)[CLI_STEP_COUNT] = calloc(repeat, sizeof *steps);
     int rc = -1;
     run_counts first = { 0 };
     if (!w.blocks || !w.rev || !w.muts || !w.comps || !times || !cpus || !steps) {
-        kvbm_tool_fail(err, errlen, "out of memory");
+        cli_fail(err, errlen, "out of memory");
         goto out;
     }
     for (uint32_t i = 0; i < repeat; i++) {
@@ -343,7 +343,7 @@ int kvbm_replay_run(const kvbm_replay_hashed *h, const kvbm_replay_config *cfg,
             uint64_t avail = kvbm_manager_available_blocks(m);
             kvbm_status inv = kvbm_manager_check_invariants(m);
             if (avail != cfg->capacity || inv != KVBM_OK) {
-                kvbm_tool_fail(err, errlen,
+                cli_fail(err, errlen,
                                "pool check failed after the replay: %llu of %llu blocks available, "
                                "invariants: %s%s%s",
                                (unsigned long long)avail, (unsigned long long)cfg->capacity,
@@ -351,7 +351,7 @@ int kvbm_replay_run(const kvbm_replay_hashed *h, const kvbm_replay_config *cfg,
                                inv != KVBM_OK ? kvbm_last_error() : "");
                 ok = -1;
             } else if (c.blocks_requested != c.blocks_hit + c.allocations + c.no_room_blocks) {
-                kvbm_tool_fail(err, errlen,
+                cli_fail(err, errlen,
                                "accounting mismatch: requested %llu != hit %llu + allocated %llu + "
                                "no-room %llu",
                                (unsigned long long)c.blocks_requested, (unsigned long long)c.blocks_hit,
@@ -364,7 +364,7 @@ int kvbm_replay_run(const kvbm_replay_hashed *h, const kvbm_replay_config *cfg,
         if (i == 0) {
             first = c;
         } else if (memcmp(&first, &c, sizeof c) != 0) {
-            kvbm_tool_fail(err, errlen, "repeat %u gave different counts than repeat 1", i + 1);
+            cli_fail(err, errlen, "repeat %u gave different counts than repeat 1", i + 1);
             goto out;
         }
     }
@@ -374,7 +374,7 @@ int kvbm_replay_run(const kvbm_replay_hashed *h, const kvbm_replay_config *cfg,
     uint32_t imed = 0;
     {
         uint64_t *sorted = malloc(repeat * sizeof *sorted);
-        if (sorted == NULL) { kvbm_tool_fail(err, errlen, "out of memory"); goto out; }
+        if (sorted == NULL) { cli_fail(err, errlen, "out of memory"); goto out; }
         memcpy(sorted, times, repeat * sizeof *sorted);
         qsort(sorted, repeat, sizeof *sorted, cmp_u64);
         for (uint32_t i = 0; i < repeat; i++) if (times[i] == sorted[repeat / 2]) imed = i;
@@ -412,7 +412,7 @@ int kvbm_replay_run(const kvbm_replay_hashed *h, const kvbm_replay_config *cfg,
     res->blocks_per_cpu_s = cmed ? (double)first.blocks_requested / ((double)cmed / 1e9) : 0.0;
     res->pool_restored = true;
     res->has_breakdown = cfg->breakdown;
-    for (int k = 0; k < KVBM_STEP_COUNT; k++) res->step_ms[k] = (double)steps[imed][k] / 1e6;
+    for (int k = 0; k < CLI_STEP_COUNT; k++) res->step_ms[k] = (double)steps[imed][k] / 1e6;
     rc = 0;
 out:
     free(w.blocks); free(w.rev); free(w.muts); free(w.comps);

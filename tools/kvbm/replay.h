@@ -17,8 +17,8 @@
  * and after every run every block is back in the pool (available == capacity, store
  * invariants hold).
  */
-#ifndef KVBM_TOOL_REPLAY_H
-#define KVBM_TOOL_REPLAY_H
+#ifndef CLI_REPLAY_H
+#define CLI_REPLAY_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -27,22 +27,22 @@
 #include "kvbm/plh.h"
 #include "trace.h"
 
-typedef enum kvbm_tool_backend {
-    KVBM_TOOL_LINEAGE = 0,      /* lineage, Tick leaf policy (library default) */
-    KVBM_TOOL_LINEAGE_FIFO,     /* lineage, Fifo leaf policy */
-    KVBM_TOOL_LRU,
-    KVBM_TOOL_MULTI_LRU,
-    KVBM_TOOL_HASHMAP,
-    KVBM_TOOL_BACKEND_COUNT
-} kvbm_tool_backend;
+typedef enum cli_backend {
+    CLI_LINEAGE = 0,      /* lineage, Tick leaf policy (library default) */
+    CLI_LINEAGE_FIFO,     /* lineage, Fifo leaf policy */
+    CLI_LRU,
+    CLI_MULTI_LRU,
+    CLI_HASHMAP,
+    CLI_BACKEND_COUNT
+} cli_backend;
 
 /* "lineage", "lineage-fifo", "lru", "multi-lru", "hashmap". */
-const char *kvbm_tool_backend_name(kvbm_tool_backend b);
+const char *cli_backend_name(cli_backend b);
 /* Parse a name (also accepts "lineage-tick", "multi_lru", "multilru"). 0 / -1. */
-int kvbm_tool_backend_parse(const char *s, kvbm_tool_backend *out);
+int cli_backend_parse(const char *s, cli_backend *out);
 
 /* Phase 1 output: one PLH per block reference, laid out like the trace. */
-typedef struct kvbm_replay_hashed {
+typedef struct cli_replay_hashed {
     size_t        n_requests;
     const size_t *offsets;    /* borrowed from the trace (must outlive this) */
     kvbm_plh     *hashes;     /* offsets[n_requests] entries; owned */
@@ -50,59 +50,59 @@ typedef struct kvbm_replay_hashed {
     uint32_t      block_size;
     uint64_t      hash_ns;    /* wall time of the hashing phase */
     uint64_t      unique;     /* distinct PLHs (infinite-cache bound: hits <= refs - unique) */
-} kvbm_replay_hashed;
+} cli_replay_hashed;
 
 /* Hash every request of @t with @block_size tokens per block (power of two, 1..1024). */
-int  kvbm_replay_hash(const kvbm_trace *t, uint32_t block_size, kvbm_replay_hashed *out,
+int  cli_replay_hash(const cli_trace *t, uint32_t block_size, cli_replay_hashed *out,
                       char *err, size_t errlen);
-void kvbm_replay_hashed_free(kvbm_replay_hashed *h);
+void cli_replay_hashed_free(cli_replay_hashed *h);
 
 /* Reference (slow) hashing of one request through the library's token sequence API, used
  * by tests to cross-check the fast path; writes n PLHs to out. 0 / -1. */
-int  kvbm_replay_hash_request_ref(const uint32_t *ids, size_t n, uint32_t block_size,
+int  cli_replay_hash_request_ref(const uint32_t *ids, size_t n, uint32_t block_size,
                                   kvbm_plh *out);
 
-typedef enum kvbm_release_order {
-    KVBM_RELEASE_REVERSE = 0, /* tail first (default) */
-    KVBM_RELEASE_FORWARD = 1
-} kvbm_release_order;
+typedef enum cli_release_order {
+    CLI_RELEASE_REVERSE = 0, /* tail first (default) */
+    CLI_RELEASE_FORWARD = 1
+} cli_release_order;
 
 /* Registry frequency tracker. The replay model uses the default (medium); the others exist
  * for diagnosis and what-if studies (multi-lru requires a tracker). */
-typedef enum kvbm_tool_tracker {
-    KVBM_TOOL_TRACKER_MEDIUM = 0, /* TinyLFU 2^21 entries: the default preset */
-    KVBM_TOOL_TRACKER_SMALL,      /* TinyLFU 2^18 */
-    KVBM_TOOL_TRACKER_LARGE,      /* TinyLFU 2^24 */
-    KVBM_TOOL_TRACKER_NONE        /* no tracker */
-} kvbm_tool_tracker;
-const char *kvbm_tool_tracker_name(kvbm_tool_tracker t);
-int kvbm_tool_tracker_parse(const char *s, kvbm_tool_tracker *out);
+typedef enum cli_tracker {
+    CLI_TRACKER_MEDIUM = 0, /* TinyLFU 2^21 entries: the default preset */
+    CLI_TRACKER_SMALL,      /* TinyLFU 2^18 */
+    CLI_TRACKER_LARGE,      /* TinyLFU 2^24 */
+    CLI_TRACKER_NONE        /* no tracker */
+} cli_tracker;
+const char *cli_tracker_name(cli_tracker t);
+int cli_tracker_parse(const char *s, cli_tracker *out);
 
 /* Largest capacity the tool accepts: a manager pre-allocates per-block state (~120 bytes a
  * block today), so 2^26 blocks is already ~8 GB; far beyond any trace's distinct blocks. */
-#define KVBM_REPLAY_MAX_CAPACITY (UINT64_C(1) << 26)
+#define CLI_REPLAY_MAX_CAPACITY (UINT64_C(1) << 26)
 
-typedef struct kvbm_replay_config {
-    kvbm_tool_backend  backend;
+typedef struct cli_replay_config {
+    cli_backend  backend;
     uint64_t           capacity;      /* blocks, >= 1 */
-    kvbm_release_order release_order;
+    cli_release_order release_order;
     uint32_t           repeat;        /* runs on a fresh manager; timing = median; >= 1 */
-    kvbm_tool_tracker  tracker;       /* 0 = medium (the model's default) */
+    cli_tracker  tracker;       /* 0 = medium (the model's default) */
     bool               breakdown;     /* also time each manager call kind (adds clock reads) */
-} kvbm_replay_config;
+} cli_replay_config;
 
 /* Manager-phase time per call kind (--breakdown), from the median repeat. */
-enum { KVBM_STEP_MATCH, KVBM_STEP_ALLOCATE, KVBM_STEP_STAGE, KVBM_STEP_REGISTER, KVBM_STEP_RELEASE,
-       KVBM_STEP_COUNT };
-const char *kvbm_replay_step_name(int step);
+enum { CLI_STEP_MATCH, CLI_STEP_ALLOCATE, CLI_STEP_STAGE, CLI_STEP_REGISTER, CLI_STEP_RELEASE,
+       CLI_STEP_COUNT };
+const char *cli_replay_step_name(int step);
 
-typedef struct kvbm_replay_result {
-    kvbm_tool_backend  backend;
+typedef struct cli_replay_result {
+    cli_backend  backend;
     uint64_t           capacity;
     uint32_t           block_size;
-    kvbm_release_order release_order;
+    cli_release_order release_order;
     uint32_t           repeat;
-    kvbm_tool_tracker  tracker;
+    cli_tracker  tracker;
     uint64_t requests, blocks_requested, blocks_hit;
     uint64_t no_room_requests, no_room_blocks;
     uint64_t evictions, allocations, allocations_from_reset, registrations, duplicate_blocks;
@@ -116,16 +116,16 @@ typedef struct kvbm_replay_result {
     double   blocks_per_cpu_s;        /* blocks_requested / median manager CPU time */
     bool     pool_restored;           /* available == capacity && invariants OK */
     bool     has_breakdown;
-    double   step_ms[KVBM_STEP_COUNT]; /* --breakdown: time inside each call kind */
-} kvbm_replay_result;
+    double   step_ms[CLI_STEP_COUNT]; /* --breakdown: time inside each call kind */
+} cli_replay_result;
 
 /**
- * kvbm_replay_run() - phase 2: build a manager per @cfg and replay @h through it
+ * cli_replay_run() - phase 2: build a manager per @cfg and replay @h through it
  * (cfg->repeat times, fresh manager each; counts must agree between repeats).
  * Returns 0 with *res filled, or -1 (manager creation failed, a manager call failed other
  * than running out of room, counts differed, or a block was not back in the pool).
  */
-int kvbm_replay_run(const kvbm_replay_hashed *h, const kvbm_replay_config *cfg,
-                    kvbm_replay_result *res, char *err, size_t errlen);
+int cli_replay_run(const cli_replay_hashed *h, const cli_replay_config *cfg,
+                    cli_replay_result *res, char *err, size_t errlen);
 
-#endif /* KVBM_TOOL_REPLAY_H */
+#endif /* CLI_REPLAY_H */

@@ -23,17 +23,17 @@ typedef struct replay_opts {
     const char        *trace;         /* NULL: synthetic */
     uint64_t           capacity;      /* 0: default */
     bool               all_backends;
-    kvbm_tool_backend  backend;
+    cli_backend  backend;
     uint64_t           block_size;
-    kvbm_release_order order;
+    cli_release_order order;
     uint64_t           repeat;
-    kvbm_tool_format   format;
-    kvbm_trace_on_error on_error;
-    kvbm_synth_config  synth;
+    cli_format   format;
+    cli_trace_on_error on_error;
+    cli_synth_config  synth;
     const char        *sweep;
     const char        *out_prefix;
     int                progress;      /* -1 auto, 0 off, 1 on */
-    kvbm_tool_tracker  tracker;
+    cli_tracker  tracker;
     bool               breakdown;
 } replay_opts;
 
@@ -42,7 +42,7 @@ static int usage_error(const char *fmt, const char *arg)
     fputs("kvbm: ", stderr);
     fprintf(stderr, fmt, arg ? arg : "");
     fputs(" (see 'kvbm help replay')\n", stderr);
-    return KVBM_EXIT_USAGE;
+    return CLI_EXIT_USAGE;
 }
 
 static int parse_opts(int argc, char **argv, replay_opts *o, bool *help)
@@ -51,51 +51,51 @@ static int parse_opts(int argc, char **argv, replay_opts *o, bool *help)
         const char *a = argv[i], *v;
         uint64_t u;
         if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) { *help = true; return 0; }
-        if (kvbm_opt_value(argv, argc, &i, "--capacity", &v)) {
-            if (v == NULL || kvbm_tool_parse_u64(v, UINT64_MAX, &o->capacity) != 0)
+        if (cli_opt_value(argv, argc, &i, "--capacity", &v)) {
+            if (v == NULL || cli_parse_u64(v, UINT64_MAX, &o->capacity) != 0)
                 return usage_error("--capacity needs a number of blocks, got '%s'", v);
             if (o->capacity == 0) return usage_error("--capacity must be at least 1 block%s", NULL);
-            if (o->capacity > KVBM_REPLAY_MAX_CAPACITY)
+            if (o->capacity > CLI_REPLAY_MAX_CAPACITY)
                 return usage_error("--capacity %s is too large (at most 67108864 blocks)", v);
-        } else if (kvbm_opt_value(argv, argc, &i, "--backend", &v)) {
+        } else if (cli_opt_value(argv, argc, &i, "--backend", &v)) {
             if (v != NULL && strcmp(v, "all") == 0) o->all_backends = true;
-            else if (v == NULL || kvbm_tool_backend_parse(v, &o->backend) != 0)
+            else if (v == NULL || cli_backend_parse(v, &o->backend) != 0)
                 return usage_error("unknown backend '%s' (lineage, lineage-fifo, lru, multi-lru, "
                                    "hashmap or all)", v);
             else o->all_backends = false;
-        } else if (kvbm_opt_value(argv, argc, &i, "--block-size", &v)) {
-            if (v == NULL || kvbm_tool_parse_u64(v, 1024, &o->block_size) != 0 || o->block_size == 0 ||
+        } else if (cli_opt_value(argv, argc, &i, "--block-size", &v)) {
+            if (v == NULL || cli_parse_u64(v, 1024, &o->block_size) != 0 || o->block_size == 0 ||
                 (o->block_size & (o->block_size - 1)) != 0)
                 return usage_error("--block-size must be a power of 2 between 1 and 1024, got '%s'", v);
-        } else if (kvbm_opt_value(argv, argc, &i, "--release-order", &v)) {
-            if (v != NULL && strcmp(v, "reverse") == 0) o->order = KVBM_RELEASE_REVERSE;
-            else if (v != NULL && strcmp(v, "forward") == 0) o->order = KVBM_RELEASE_FORWARD;
+        } else if (cli_opt_value(argv, argc, &i, "--release-order", &v)) {
+            if (v != NULL && strcmp(v, "reverse") == 0) o->order = CLI_RELEASE_REVERSE;
+            else if (v != NULL && strcmp(v, "forward") == 0) o->order = CLI_RELEASE_FORWARD;
             else return usage_error("--release-order must be reverse or forward, got '%s'", v);
-        } else if (kvbm_opt_value(argv, argc, &i, "--repeat", &v)) {
-            if (v == NULL || kvbm_tool_parse_u64(v, 1000, &o->repeat) != 0 || o->repeat == 0)
+        } else if (cli_opt_value(argv, argc, &i, "--repeat", &v)) {
+            if (v == NULL || cli_parse_u64(v, 1000, &o->repeat) != 0 || o->repeat == 0)
                 return usage_error("--repeat must be between 1 and 1000, got '%s'", v);
-        } else if (kvbm_opt_value(argv, argc, &i, "--format", &v)) {
-            if (v == NULL || kvbm_tool_format_parse(v, &o->format) != 0)
+        } else if (cli_opt_value(argv, argc, &i, "--format", &v)) {
+            if (v == NULL || cli_format_parse(v, &o->format) != 0)
                 return usage_error("--format must be table, json or csv, got '%s'", v);
-        } else if (kvbm_opt_value(argv, argc, &i, "--on-error", &v)) {
-            if (v != NULL && strcmp(v, "stop") == 0) o->on_error = KVBM_TRACE_STOP;
-            else if (v != NULL && strcmp(v, "skip") == 0) o->on_error = KVBM_TRACE_SKIP;
+        } else if (cli_opt_value(argv, argc, &i, "--on-error", &v)) {
+            if (v != NULL && strcmp(v, "stop") == 0) o->on_error = CLI_TRACE_STOP;
+            else if (v != NULL && strcmp(v, "skip") == 0) o->on_error = CLI_TRACE_SKIP;
             else return usage_error("--on-error must be stop or skip, got '%s'", v);
-        } else if (kvbm_opt_value(argv, argc, &i, "--seed", &v)) {
-            if (v == NULL || kvbm_tool_parse_u64(v, UINT64_MAX, &o->synth.seed) != 0)
+        } else if (cli_opt_value(argv, argc, &i, "--seed", &v)) {
+            if (v == NULL || cli_parse_u64(v, UINT64_MAX, &o->synth.seed) != 0)
                 return usage_error("--seed needs an unsigned integer, got '%s'", v);
-        } else if (kvbm_opt_value(argv, argc, &i, "--requests", &v)) {
-            if (v == NULL || kvbm_tool_parse_u64(v, 10000000, &u) != 0 || u == 0)
+        } else if (cli_opt_value(argv, argc, &i, "--requests", &v)) {
+            if (v == NULL || cli_parse_u64(v, 10000000, &u) != 0 || u == 0)
                 return usage_error("--requests must be between 1 and 10000000, got '%s'", v);
             o->synth.requests = (uint32_t)u;
-        } else if (kvbm_opt_value(argv, argc, &i, "--sweep", &v)) {
+        } else if (cli_opt_value(argv, argc, &i, "--sweep", &v)) {
             if (v == NULL || v[0] == '\0') return usage_error("--sweep needs a capacity list%s", NULL);
             o->sweep = v;
-        } else if (kvbm_opt_value(argv, argc, &i, "--out", &v)) {
+        } else if (cli_opt_value(argv, argc, &i, "--out", &v)) {
             if (v == NULL || v[0] == '\0') return usage_error("--out needs a file prefix%s", NULL);
             o->out_prefix = v;
-        } else if (kvbm_opt_value(argv, argc, &i, "--tracker", &v)) {
-            if (v == NULL || kvbm_tool_tracker_parse(v, &o->tracker) != 0)
+        } else if (cli_opt_value(argv, argc, &i, "--tracker", &v)) {
+            if (v == NULL || cli_tracker_parse(v, &o->tracker) != 0)
                 return usage_error("--tracker must be medium, small, large or none, got '%s'", v);
         } else if (strcmp(a, "--breakdown") == 0) {
             o->breakdown = true;
@@ -114,85 +114,85 @@ static int parse_opts(int argc, char **argv, replay_opts *o, bool *help)
     return 0;
 }
 
-static void emit(const replay_opts *o, const kvbm_trace *t, const kvbm_replay_result *r, size_t n)
+static void emit(const replay_opts *o, const cli_trace *t, const cli_replay_result *r, size_t n)
 {
     switch (o->format) {
-    case KVBM_FORMAT_TABLE:
-        kvbm_format_table(stdout, t->name, t->n_requests, kvbm_trace_blocks(t), r, n);
+    case CLI_FORMAT_TABLE:
+        cli_format_table(stdout, t->name, t->n_requests, cli_trace_blocks(t), r, n);
         break;
-    case KVBM_FORMAT_JSON:
-        for (size_t i = 0; i < n; i++) kvbm_format_json(stdout, t->name, &r[i]);
+    case CLI_FORMAT_JSON:
+        for (size_t i = 0; i < n; i++) cli_format_json(stdout, t->name, &r[i]);
         break;
-    case KVBM_FORMAT_CSV:
-        kvbm_format_csv_header(stdout);
-        for (size_t i = 0; i < n; i++) kvbm_format_csv_row(stdout, t->name, &r[i]);
+    case CLI_FORMAT_CSV:
+        cli_format_csv_header(stdout);
+        for (size_t i = 0; i < n; i++) cli_format_csv_row(stdout, t->name, &r[i]);
         break;
     }
 }
 
-int kvbm_cmd_replay(int argc, char **argv)
+int cli_cmd_replay(int argc, char **argv)
 {
-    replay_opts o = { NULL, 0, true, KVBM_TOOL_LINEAGE, 4, KVBM_RELEASE_REVERSE, 1,
-                      KVBM_FORMAT_TABLE, KVBM_TRACE_STOP, KVBM_SYNTH_CONFIG_INIT, NULL,
-                      "kvbm-mrc", -1, KVBM_TOOL_TRACKER_MEDIUM, false };
+    replay_opts o = { NULL, 0, true, CLI_LINEAGE, 4, CLI_RELEASE_REVERSE, 1,
+                      CLI_FORMAT_TABLE, CLI_TRACE_STOP, CLI_SYNTH_CONFIG_INIT, NULL,
+                      "kvbm-mrc", -1, CLI_TRACKER_MEDIUM, false };
     bool help = false;
     int rc = parse_opts(argc, argv, &o, &help);
     if (rc != 0) return rc;
-    if (help) { kvbm_usage_replay(); return KVBM_EXIT_OK; }
+    if (help) { cli_usage_replay(); return CLI_EXIT_OK; }
 
     char err[512];
-    kvbm_trace t;
-    kvbm_replay_hashed h;
-    kvbm_replay_result *res = NULL;
+    cli_trace t;
+    cli_replay_hashed h;
+    cli_replay_result *res = NULL;
     uint64_t *caps = NULL;
     size_t ncaps = 1;
     if (o.sweep != NULL) {
-        if (kvbm_tool_parse_capacity_list(o.sweep, KVBM_REPLAY_MAX_CAPACITY, &caps, &ncaps, err,
+        if (cli_parse_capacity_list(o.sweep, CLI_REPLAY_MAX_CAPACITY, &caps, &ncaps, err,
                                           sizeof err) != 0)
-            return kvbm_errorf(KVBM_EXIT_USAGE, "%s", err);
+            return cli_errorf(CLI_EXIT_USAGE, "%s", err);
     } else {
         caps = malloc(sizeof *caps);
-        if (caps == NULL) return kvbm_errorf(KVBM_EXIT_ERROR, "out of memory");
+        if (caps == NULL) return cli_errorf(CLI_EXIT_ERROR, "out of memory");
         caps[0] = o.capacity ? o.capacity : o.trace ? DEFAULT_CAPACITY_TRACE : DEFAULT_CAPACITY_SYNTH;
     }
     if (o.trace != NULL) {
-        if (kvbm_trace_load(o.trace, o.on_error, stderr, &t, err, sizeof err) != 0) {
+        if (cli_trace_load(o.trace, o.on_error, stderr, &t, err, sizeof err) != 0) {
             free(caps);
-            return kvbm_errorf(KVBM_EXIT_ERROR, "%s", err);
+            return cli_errorf(CLI_EXIT_ERROR, "%s", err);
         }
         if (t.skipped)
             fprintf(stderr, "kvbm: %s: %zu malformed line%s skipped\n", t.name, t.skipped,
                     t.skipped == 1 ? "" : "s");
-    } else if (kvbm_synth_generate(&o.synth, &t, err, sizeof err) != 0) {
+    } else if (cli_synth_generate(&o.synth, &t, err, sizeof err) != 0) {
         free(caps);
-        return kvbm_errorf(KVBM_EXIT_ERROR, "%s", err);
+        return cli_errorf(CLI_EXIT_ERROR, "%s", err);
     }
-    if (kvbm_replay_hash(&t, (uint32_t)o.block_size, &h, err, sizeof err) != 0) {
-        kvbm_trace_free(&t);
+    if (cli_replay_hash(&t, (uint32_t)o.block_size, &h, err, sizeof err) != 0) {
+        cli_trace_free(&t);
         free(caps);
-        return kvbm_errorf(KVBM_EXIT_ERROR, "%s", err);
+        return cli_errorf(CLI_EXIT_ERROR, "%s", err);
     }
-    rc = KVBM_EXIT_ERROR;
-    kvbm_tool_backend backends[KVBM_TOOL_BACKEND_COUNT];
+    rc = CLI_EXIT_ERROR;
+    cli_backend backends[CLI_BACKEND_COUNT];
     size_t nb = 0;
     if (o.all_backends) {
-        for (int b = 0; b < KVBM_TOOL_BACKEND_COUNT; b++) {
-            if (b == KVBM_TOOL_MULTI_LRU && o.tracker == KVBM_TOOL_TRACKER_NONE) {
+        for (int b = 0; b < CLI_BACKEND_COUNT; b++) {
+            if (b == CLI_MULTI_LRU && o.tracker == CLI_TRACKER_NONE) {
                 fprintf(stderr, "kvbm: note: multi-lru skipped (it needs a frequency tracker)\n");
                 continue;
             }
-            backends[nb++] = (kvbm_tool_backend)b;
+            backends[nb++] = (cli_backend)b;
         }
     } else {
         backends[nb++] = o.backend;
     }
 
     res = calloc(nb * ncaps, sizeof *res);
-    if (res == NULL) { kvbm_errorf(0, "out of memory"); goto out; }
+    if (res == NULL) { cli_errorf(0, "out of memory"); goto out; }
     bool show = o.progress == 1 || (o.progress == -1 && o.sweep != NULL && isatty(STDERR_FILENO));
-    if (kvbm_sweep_run(&h, caps, ncaps, backends, nb, o.order, (uint32_t)o.repeat, o.tracker,
+    if (cli_sweep_run(&h, caps, ncaps, backends, nb, o.order, (uint32_t)o.repeat, o.tracker,
                        o.breakdown, show ? stderr : NULL, res, err, sizeof err) != 0) {
-        kvbm_errorf(0, "%s", err);
+        cli_errorf(0, "%s", err);
         goto out;
     }
     emit(&o, &t, res, nb * ncaps);
@@ -203,24 +203,24 @@ int kvbm_cmd_replay(int argc, char **argv)
         if (csv != NULL && svg != NULL) {
             snprintf(csv, pl, "%s.csv", o.out_prefix);
             snprintf(svg, pl, "%s.svg", o.out_prefix);
-            uint64_t refs = kvbm_trace_blocks(&t);
+            uint64_t refs = cli_trace_blocks(&t);
             double bound = refs ? (double)(refs - h.unique) / (double)refs : -1.0;
-            wrc = kvbm_sweep_write_csv(csv, t.name, res, nb * ncaps, err, sizeof err);
-            if (wrc == 0) wrc = kvbm_svg_write_mrc(svg, t.name, res, nb * ncaps, bound, err, sizeof err);
+            wrc = cli_sweep_write_csv(csv, t.name, res, nb * ncaps, err, sizeof err);
+            if (wrc == 0) wrc = cli_svg_write_mrc(svg, t.name, res, nb * ncaps, bound, err, sizeof err);
             if (wrc == 0) fprintf(stderr, "kvbm: wrote %s and %s\n", csv, svg);
-            else kvbm_errorf(0, "%s", err);
+            else cli_errorf(0, "%s", err);
         } else {
-            kvbm_errorf(0, "out of memory");
+            cli_errorf(0, "out of memory");
         }
         free(csv);
         free(svg);
         if (wrc != 0) goto out;
     }
-    rc = fflush(stdout) == 0 ? KVBM_EXIT_OK : kvbm_errorf(KVBM_EXIT_ERROR, "cannot write output");
+    rc = fflush(stdout) == 0 ? CLI_EXIT_OK : cli_errorf(CLI_EXIT_ERROR, "cannot write output");
 out:
     free(res);
     free(caps);
-    kvbm_replay_hashed_free(&h);
-    kvbm_trace_free(&t);
+    cli_replay_hashed_free(&h);
+    cli_trace_free(&t);
     return rc;
 }

@@ -10,7 +10,7 @@ enum { W = 860, H = 520, ML = 80, MR = 180, MT = 56, MB = 64 };
 
 /* Colour, width and dash per backend: backends often give identical curves (LRU, lineage
  * and hashmap under reverse release), so wide solid lines sit under narrow dashed ones. */
-static const struct { const char *colour, *width, *dash; } styles[KVBM_TOOL_BACKEND_COUNT] = {
+static const struct { const char *colour, *width, *dash; } styles[CLI_BACKEND_COUNT] = {
     { "#1f77b4", "6", "none" },  /* lineage */
     { "#17becf", "2", "none" },  /* lineage-fifo */
     { "#d62728", "3", "10 5" },  /* lru */
@@ -49,12 +49,12 @@ static void fmt_cap(char *buf, size_t len, double v)
     else snprintf(buf, len, "%.0f", v);
 }
 
-int kvbm_svg_write_mrc(const char *path, const char *title, const kvbm_replay_result *r, size_t n,
+int cli_svg_write_mrc(const char *path, const char *title, const cli_replay_result *r, size_t n,
                        double bound, char *err, size_t errlen)
 {
-    if (n == 0) return kvbm_tool_fail(err, errlen, "nothing to plot");
+    if (n == 0) return cli_fail(err, errlen, "nothing to plot");
     FILE *f = fopen(path, "w");
-    if (f == NULL) return kvbm_tool_fail(err, errlen, "cannot write '%s': %s", path, strerror(errno));
+    if (f == NULL) return cli_fail(err, errlen, "cannot write '%s': %s", path, strerror(errno));
 
     axis ax = { (double)r[0].capacity, (double)r[0].capacity, false };
     double ymaxv = bound > 0 ? bound : 0;
@@ -82,8 +82,8 @@ int kvbm_svg_write_mrc(const char *path, const char *title, const kvbm_replay_re
     if (n > 0)
         fprintf(f, "<text x=\"%d\" y=\"42\" fill=\"#555\">block size %u, duplication allow, "
                    "tracker %s, release %s; hit rate = blocks hit / blocks requested</text>\n",
-                ML, r[0].block_size, kvbm_tool_tracker_name(r[0].tracker),
-                r[0].release_order == KVBM_RELEASE_FORWARD ? "forward" : "reverse");
+                ML, r[0].block_size, cli_tracker_name(r[0].tracker),
+                r[0].release_order == CLI_RELEASE_FORWARD ? "forward" : "reverse");
 
     /* grid + y axis */
     for (double y = 0; y <= ymax + 1e-9; y += ystep) {
@@ -128,15 +128,15 @@ int kvbm_svg_write_mrc(const char *path, const char *title, const kvbm_replay_re
 
     /* one polyline per backend, in first-appearance order */
     int ly = MT + 10;
-    bool done[KVBM_TOOL_BACKEND_COUNT] = { false };
+    bool done[CLI_BACKEND_COUNT] = { false };
     for (size_t i = 0; i < n; i++) {
-        kvbm_tool_backend b = r[i].backend;
-        if ((unsigned)b >= KVBM_TOOL_BACKEND_COUNT || done[b]) continue;
+        cli_backend b = r[i].backend;
+        if ((unsigned)b >= CLI_BACKEND_COUNT || done[b]) continue;
         done[b] = true;
         const char *col = styles[b].colour;
         fprintf(f, "<g><title>%s</title>\n<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"%s\" "
                    "stroke-dasharray=\"%s\" stroke-opacity=\"0.85\" points=\"",
-                kvbm_tool_backend_name(b), col, styles[b].width, styles[b].dash);
+                cli_backend_name(b), col, styles[b].width, styles[b].dash);
         for (size_t j = i; j < n; j++)
             if (r[j].backend == b)
                 fprintf(f, "%.1f,%.1f ", map_x(&ax, (double)r[j].capacity), map_y(ymax, r[j].hit_rate));
@@ -146,13 +146,13 @@ int kvbm_svg_write_mrc(const char *path, const char *title, const kvbm_replay_re
                 fprintf(f, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" fill=\"%s\"><title>%s @ %llu: "
                            "%.2f%%</title></circle>\n",
                         map_x(&ax, (double)r[j].capacity), map_y(ymax, r[j].hit_rate), col,
-                        kvbm_tool_backend_name(b), (unsigned long long)r[j].capacity,
+                        cli_backend_name(b), (unsigned long long)r[j].capacity,
                         100.0 * r[j].hit_rate);
         fputs("</g>\n", f);
         fprintf(f, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"%s\" stroke-width=\"%s\" "
                    "stroke-dasharray=\"%s\"/><text x=\"%d\" y=\"%d\">%s</text>\n",
                 W - MR + 10, ly, W - MR + 40, ly, col, styles[b].width, styles[b].dash, W - MR + 46,
-                ly + 4, kvbm_tool_backend_name(b));
+                ly + 4, cli_backend_name(b));
         ly += 20;
     }
     if (bound >= 0)
@@ -160,6 +160,6 @@ int kvbm_svg_write_mrc(const char *path, const char *title, const kvbm_replay_re
                    "stroke-dasharray=\"6 4\"/><text x=\"%d\" y=\"%d\">infinite cache</text>\n",
                 W - MR + 14, ly, W - MR + 40, ly, W - MR + 46, ly + 4);
     fputs("</svg>\n", f);
-    if (fclose(f) != 0) return kvbm_tool_fail(err, errlen, "cannot write '%s': %s", path, strerror(errno));
+    if (fclose(f) != 0) return cli_fail(err, errlen, "cannot write '%s': %s", path, strerror(errno));
     return 0;
 }

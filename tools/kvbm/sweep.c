@@ -20,16 +20,16 @@ static void progress(FILE *tty, size_t done, size_t total, const char *what, uin
     fflush(tty);
 }
 
-int kvbm_sweep_run(const kvbm_replay_hashed *h, const uint64_t *caps, size_t ncaps,
-                   const kvbm_tool_backend *backends, size_t nb, kvbm_release_order order,
-                   uint32_t repeat, kvbm_tool_tracker tracker, bool breakdown, FILE *tty, kvbm_replay_result *out, char *err, size_t errlen)
+int cli_sweep_run(const cli_replay_hashed *h, const uint64_t *caps, size_t ncaps,
+                   const cli_backend *backends, size_t nb, cli_release_order order,
+                   uint32_t repeat, cli_tracker tracker, bool breakdown, FILE *tty, cli_replay_result *out, char *err, size_t errlen)
 {
     size_t total = ncaps * nb, done = 0;
     for (size_t b = 0; b < nb; b++) {
         for (size_t c = 0; c < ncaps; c++) {
-            progress(tty, done, total, kvbm_tool_backend_name(backends[b]), caps[c]);
-            kvbm_replay_config cfg = { backends[b], caps[c], order, repeat, tracker, breakdown };
-            if (kvbm_replay_run(h, &cfg, &out[b * ncaps + c], err, errlen) != 0) {
+            progress(tty, done, total, cli_backend_name(backends[b]), caps[c]);
+            cli_replay_config cfg = { backends[b], caps[c], order, repeat, tracker, breakdown };
+            if (cli_replay_run(h, &cfg, &out[b * ncaps + c], err, errlen) != 0) {
                 if (tty != NULL) fputs("\r\033[K", tty);
                 return -1;
             }
@@ -40,13 +40,13 @@ int kvbm_sweep_run(const kvbm_replay_hashed *h, const uint64_t *caps, size_t nca
     return 0;
 }
 
-int kvbm_sweep_write_csv(const char *path, const char *trace, const kvbm_replay_result *r,
+int cli_sweep_write_csv(const char *path, const char *trace, const cli_replay_result *r,
                          size_t n, char *err, size_t errlen)
 {
     FILE *f = fopen(path, "w");
-    if (f == NULL) return kvbm_tool_fail(err, errlen, "cannot write '%s': %s", path, strerror(errno));
-    kvbm_format_csv_header(f);
-    for (size_t i = 0; i < n; i++) kvbm_format_csv_row(f, trace, &r[i]);
-    if (fclose(f) != 0) return kvbm_tool_fail(err, errlen, "cannot write '%s': %s", path, strerror(errno));
+    if (f == NULL) return cli_fail(err, errlen, "cannot write '%s': %s", path, strerror(errno));
+    cli_format_csv_header(f);
+    for (size_t i = 0; i < n; i++) cli_format_csv_row(f, trace, &r[i]);
+    if (fclose(f) != 0) return cli_fail(err, errlen, "cannot write '%s': %s", path, strerror(errno));
     return 0;
 }

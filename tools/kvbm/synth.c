@@ -38,17 +38,17 @@ typedef struct conv {
 
 static int conv_append_fresh(conv *c, uint32_t k, uint32_t *next_id)
 {
-    if (kvbm_tool_grow((void **)&c->ids, &c->cap, c->len + k, sizeof *c->ids) != 0) return -1;
+    if (cli_grow((void **)&c->ids, &c->cap, c->len + k, sizeof *c->ids) != 0) return -1;
     for (uint32_t i = 0; i < k; i++) c->ids[c->len++] = (*next_id)++;
     return 0;
 }
 
-int kvbm_synth_generate(const kvbm_synth_config *cfg, kvbm_trace *t, char *err, size_t errlen)
+int cli_synth_generate(const cli_synth_config *cfg, cli_trace *t, char *err, size_t errlen)
 {
     char name[96];
     snprintf(name, sizeof name, "synthetic(seed=%llu,requests=%u)", (unsigned long long)cfg->seed,
              cfg->requests);
-    if (kvbm_trace_init(t, name) != 0) return kvbm_tool_fail(err, errlen, "out of memory");
+    if (cli_trace_init(t, name) != 0) return cli_fail(err, errlen, "out of memory");
     rng r = { cfg->seed ^ UINT64_C(0x6b76626d73796e74) };
     uint32_t next_id = 0;
     uint32_t nsys = cfg->system_prompts ? cfg->system_prompts : 1;
@@ -74,7 +74,7 @@ int kvbm_synth_generate(const kvbm_synth_config *cfg, kvbm_trace *t, char *err, 
             conv *c = &open[ci];
             if (conv_append_fresh(c, rng_range(&r, 1, 2) + rng_range(&r, 1, 3), &next_id) != 0)
                 goto oom;
-            if (kvbm_trace_push(t, c->ids, c->len) != 0) goto oom;
+            if (cli_trace_push(t, c->ids, c->len) != 0) goto oom;
             if (--c->turns_left == 0 || c->len >= MAX_CONV_LEN) {
                 free(c->ids);
                 open[ci] = open[--n_open];
@@ -83,12 +83,12 @@ int kvbm_synth_generate(const kvbm_synth_config *cfg, kvbm_trace *t, char *err, 
         } else if (u < 0.80) {
             /* new conversation: system prompt + first user turn */
             conv c = { 0 };
-            if (kvbm_tool_grow((void **)&c.ids, &c.cap, sys[si].len, sizeof *c.ids) != 0) goto oom;
+            if (cli_grow((void **)&c.ids, &c.cap, sys[si].len, sizeof *c.ids) != 0) goto oom;
             memcpy(c.ids, sys[si].ids, sys[si].len * sizeof *c.ids);
             c.len = sys[si].len;
             if (conv_append_fresh(&c, rng_range(&r, 1, 6), &next_id) != 0) { free(c.ids); goto oom; }
             c.turns_left = 1 + (uint32_t)(rng_next(&r) % 8);
-            if (kvbm_trace_push(t, c.ids, c.len) != 0) { free(c.ids); goto oom; }
+            if (cli_trace_push(t, c.ids, c.len) != 0) { free(c.ids); goto oom; }
             if (n_open < MAX_OPEN) {
                 open[n_open++] = c;
             } else {
@@ -101,21 +101,21 @@ int kvbm_synth_generate(const kvbm_synth_config *cfg, kvbm_trace *t, char *err, 
             /* one-off request: fresh ids, short mostly, sometimes long; half behind a prompt */
             tmp.len = 0;
             if (rng_unit(&r) < 0.5) {
-                if (kvbm_tool_grow((void **)&tmp.ids, &tmp.cap, sys[si].len, sizeof *tmp.ids) != 0)
+                if (cli_grow((void **)&tmp.ids, &tmp.cap, sys[si].len, sizeof *tmp.ids) != 0)
                     goto oom;
                 memcpy(tmp.ids, sys[si].ids, sys[si].len * sizeof *tmp.ids);
                 tmp.len = sys[si].len;
             }
             uint32_t k = rng_unit(&r) < 0.9 ? rng_range(&r, 1, 16) : rng_range(&r, 32, 200);
             if (conv_append_fresh(&tmp, k, &next_id) != 0) goto oom;
-            if (kvbm_trace_push(t, tmp.ids, tmp.len) != 0) goto oom;
+            if (cli_trace_push(t, tmp.ids, tmp.len) != 0) goto oom;
         }
     }
     rc = 0;
     goto out;
 oom:
-    kvbm_tool_fail(err, errlen, "out of memory generating the synthetic workload");
-    kvbm_trace_free(t);
+    cli_fail(err, errlen, "out of memory generating the synthetic workload");
+    cli_trace_free(t);
 out:
     for (size_t i = 0; i < n_open; i++) free(open[i].ids);
     if (sys != NULL)

@@ -9,13 +9,13 @@
 
 #include "util.h"
 
-int kvbm_trace_init(kvbm_trace *t, const char *name)
+int cli_trace_init(cli_trace *t, const char *name)
 {
     memset(t, 0, sizeof *t);
     t->name = strdup(name ? name : "trace");
     t->offsets = malloc(16 * sizeof *t->offsets);
     if (t->name == NULL || t->offsets == NULL) {
-        kvbm_trace_free(t);
+        cli_trace_free(t);
         return -1;
     }
     t->cap_requests = 15; /* offsets has cap_requests + 1 slots */
@@ -23,15 +23,15 @@ int kvbm_trace_init(kvbm_trace *t, const char *name)
     return 0;
 }
 
-int kvbm_trace_push(kvbm_trace *t, const uint32_t *ids, size_t n)
+int cli_trace_push(cli_trace *t, const uint32_t *ids, size_t n)
 {
     size_t cap_off = t->cap_requests + 1;
-    if (kvbm_tool_grow((void **)&t->offsets, &cap_off, t->n_requests + 2, sizeof *t->offsets) != 0)
+    if (cli_grow((void **)&t->offsets, &cap_off, t->n_requests + 2, sizeof *t->offsets) != 0)
         return -1;
     t->cap_requests = cap_off - 1;
     size_t used = t->offsets[t->n_requests];
     if (n > 0) {
-        if (kvbm_tool_grow((void **)&t->ids, &t->cap_ids, used + n, sizeof *t->ids) != 0)
+        if (cli_grow((void **)&t->ids, &t->cap_ids, used + n, sizeof *t->ids) != 0)
             return -1;
         memcpy(t->ids + used, ids, n * sizeof *ids);
     }
@@ -41,7 +41,7 @@ int kvbm_trace_push(kvbm_trace *t, const uint32_t *ids, size_t n)
     return 0;
 }
 
-void kvbm_trace_free(kvbm_trace *t)
+void cli_trace_free(cli_trace *t)
 {
     if (t == NULL) return;
     free(t->name);
@@ -61,42 +61,42 @@ static int parse_line(struct json_tokener *tok, const char *line, size_t len,
     int rc = -1;
     if (obj == NULL || jerr != json_tokener_success) {
         if (jerr == json_tokener_continue)
-            kvbm_tool_fail(msg, msglen, "malformed JSON: unexpected end of line");
+            cli_fail(msg, msglen, "malformed JSON: unexpected end of line");
         else
-            kvbm_tool_fail(msg, msglen, "malformed JSON: %s", json_tokener_error_desc(jerr));
+            cli_fail(msg, msglen, "malformed JSON: %s", json_tokener_error_desc(jerr));
         goto out;
     }
     size_t end = json_tokener_get_parse_end(tok);
     for (size_t i = end; i < len; i++) {
         if (line[i] != ' ' && line[i] != '\t' && line[i] != '\r') {
-            kvbm_tool_fail(msg, msglen, "malformed JSON: trailing characters after the object");
+            cli_fail(msg, msglen, "malformed JSON: trailing characters after the object");
             goto out;
         }
     }
     if (!json_object_is_type(obj, json_type_object)) {
-        kvbm_tool_fail(msg, msglen, "expected a JSON object, got %s",
+        cli_fail(msg, msglen, "expected a JSON object, got %s",
                        json_type_to_name(json_object_get_type(obj)));
         goto out;
     }
     struct json_object *arr;
     if (!json_object_object_get_ex(obj, "hash_ids", &arr)) {
-        kvbm_tool_fail(msg, msglen, "missing \"hash_ids\"");
+        cli_fail(msg, msglen, "missing \"hash_ids\"");
         goto out;
     }
     if (!json_object_is_type(arr, json_type_array)) {
-        kvbm_tool_fail(msg, msglen, "\"hash_ids\" must be an array, got %s",
+        cli_fail(msg, msglen, "\"hash_ids\" must be an array, got %s",
                        json_type_to_name(json_object_get_type(arr)));
         goto out;
     }
     size_t n = json_object_array_length(arr);
-    if (kvbm_tool_grow((void **)scratch, scratch_cap, n ? n : 1, sizeof **scratch) != 0) {
-        kvbm_tool_fail(msg, msglen, "out of memory");
+    if (cli_grow((void **)scratch, scratch_cap, n ? n : 1, sizeof **scratch) != 0) {
+        cli_fail(msg, msglen, "out of memory");
         goto out;
     }
     for (size_t i = 0; i < n; i++) {
         struct json_object *e = json_object_array_get_idx(arr, i);
         if (!json_object_is_type(e, json_type_int)) {
-            kvbm_tool_fail(msg, msglen,
+            cli_fail(msg, msglen,
                            "hash_ids[%zu] is not a non-negative integer (got %s %s)", i,
                            json_type_to_name(json_object_get_type(e)),
                            e ? json_object_to_json_string(e) : "null");
@@ -104,12 +104,12 @@ static int parse_line(struct json_tokener *tok, const char *line, size_t len,
         }
         int64_t sv = json_object_get_int64(e);
         if (sv < 0) {
-            kvbm_tool_fail(msg, msglen, "hash_ids[%zu] = %lld is negative", i, (long long)sv);
+            cli_fail(msg, msglen, "hash_ids[%zu] = %lld is negative", i, (long long)sv);
             goto out;
         }
         uint64_t v = json_object_get_uint64(e);
         if (v > UINT32_MAX) {
-            kvbm_tool_fail(msg, msglen,
+            cli_fail(msg, msglen,
                            "hash_ids[%zu] = %llu is out of range (ids are token values, 0..4294967295)",
                            i, (unsigned long long)v);
             goto out;
@@ -123,15 +123,15 @@ out:
     return rc;
 }
 
-int kvbm_trace_parse(const char *name, const char *buf, size_t len, kvbm_trace_on_error on_error,
-                     FILE *diag, kvbm_trace *t, char *err, size_t errlen)
+int cli_trace_parse(const char *name, const char *buf, size_t len, cli_trace_on_error on_error,
+                     FILE *diag, cli_trace *t, char *err, size_t errlen)
 {
-    if (kvbm_trace_init(t, name) != 0) return kvbm_tool_fail(err, errlen, "out of memory");
+    if (cli_trace_init(t, name) != 0) return cli_fail(err, errlen, "out of memory");
     struct json_tokener *tok = json_tokener_new();
     uint32_t *scratch = NULL;
     size_t scratch_cap = 0, lineno = 0;
     int rc = -1;
-    if (tok == NULL) { kvbm_tool_fail(err, errlen, "out of memory"); goto out; }
+    if (tok == NULL) { cli_fail(err, errlen, "out of memory"); goto out; }
     json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
     for (size_t pos = 0; pos < len; ) {
         const char *line = buf + pos;
@@ -143,30 +143,30 @@ int kvbm_trace_parse(const char *name, const char *buf, size_t len, kvbm_trace_o
         while (lead < ll && (line[lead] == ' ' || line[lead] == '\t' || line[lead] == '\r')) lead++;
         if (lead == ll) continue; /* blank line */
         if (ll > (size_t)INT32_MAX) {
-            kvbm_tool_fail(err, errlen, "%s:%zu: line too long", name, lineno);
+            cli_fail(err, errlen, "%s:%zu: line too long", name, lineno);
             goto out;
         }
         char msg[256];
         size_t n = 0;
         if (memchr(line, '\0', ll) != NULL) {
-            kvbm_tool_fail(msg, sizeof msg, "malformed JSON: NUL byte in line");
+            cli_fail(msg, sizeof msg, "malformed JSON: NUL byte in line");
         } else if (parse_line(tok, line + lead, ll - lead, &scratch, &scratch_cap, &n, msg,
                               sizeof msg) == 0) {
-            if (kvbm_trace_push(t, scratch, n) != 0) {
-                kvbm_tool_fail(err, errlen, "out of memory");
+            if (cli_trace_push(t, scratch, n) != 0) {
+                cli_fail(err, errlen, "out of memory");
                 goto out;
             }
             continue;
         }
-        if (on_error == KVBM_TRACE_STOP) {
-            kvbm_tool_fail(err, errlen, "%s:%zu: %s", name, lineno, msg);
+        if (on_error == CLI_TRACE_STOP) {
+            cli_fail(err, errlen, "%s:%zu: %s", name, lineno, msg);
             goto out;
         }
         t->skipped++;
         if (diag != NULL) fprintf(diag, "kvbm: %s:%zu: %s (line skipped)\n", name, lineno, msg);
     }
     if (t->n_requests == 0) {
-        kvbm_tool_fail(err, errlen, "%s: trace is empty (no requests%s)", name,
+        cli_fail(err, errlen, "%s: trace is empty (no requests%s)", name,
                        t->skipped ? "; every line was malformed" : "");
         goto out;
     }
@@ -174,36 +174,36 @@ int kvbm_trace_parse(const char *name, const char *buf, size_t len, kvbm_trace_o
 out:
     free(scratch);
     if (tok != NULL) json_tokener_free(tok);
-    if (rc != 0) kvbm_trace_free(t);
+    if (rc != 0) cli_trace_free(t);
     return rc;
 }
 
-int kvbm_trace_load(const char *path, kvbm_trace_on_error on_error, FILE *diag, kvbm_trace *t,
+int cli_trace_load(const char *path, cli_trace_on_error on_error, FILE *diag, cli_trace *t,
                     char *err, size_t errlen)
 {
     bool is_stdin = strcmp(path, "-") == 0;
     FILE *f = is_stdin ? stdin : fopen(path, "rb");
     if (f == NULL)
-        return kvbm_tool_fail(err, errlen, "cannot open trace '%s': %s", path, strerror(errno));
+        return cli_fail(err, errlen, "cannot open trace '%s': %s", path, strerror(errno));
     char *buf = NULL;
     size_t len = 0, cap = 0;
     int rc = 0;
     for (;;) {
-        if (kvbm_tool_grow((void **)&buf, &cap, len + 65536, 1) != 0) {
-            rc = kvbm_tool_fail(err, errlen, "out of memory reading '%s'", path);
+        if (cli_grow((void **)&buf, &cap, len + 65536, 1) != 0) {
+            rc = cli_fail(err, errlen, "out of memory reading '%s'", path);
             break;
         }
         size_t got = fread(buf + len, 1, cap - len, f);
         len += got;
         if (got == 0) {
-            if (ferror(f)) rc = kvbm_tool_fail(err, errlen, "cannot read trace '%s': %s", path,
+            if (ferror(f)) rc = cli_fail(err, errlen, "cannot read trace '%s': %s", path,
                                                strerror(errno ? errno : EIO));
             break;
         }
     }
     if (!is_stdin) fclose(f);
     if (rc == 0)
-        rc = kvbm_trace_parse(is_stdin ? "<stdin>" : path, buf, len, on_error, diag, t, err, errlen);
+        rc = cli_trace_parse(is_stdin ? "<stdin>" : path, buf, len, on_error, diag, t, err, errlen);
     free(buf);
     return rc;
 }

@@ -6,15 +6,15 @@
  * ids[offsets[r] .. offsets[r + 1]). Ids are token values (the replay turns id h into the
  * token block [h, h, ..., h]), so they must fit in 32 bits.
  */
-#ifndef KVBM_TOOL_TRACE_H
-#define KVBM_TOOL_TRACE_H
+#ifndef CLI_TRACE_H
+#define CLI_TRACE_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
-typedef struct kvbm_trace {
+typedef struct cli_trace {
     char     *name;        /* file name or "synthetic(seed=N)"; owned */
     size_t    n_requests;
     size_t   *offsets;     /* n_requests + 1 entries */
@@ -23,33 +23,33 @@ typedef struct kvbm_trace {
     size_t    skipped;     /* malformed lines skipped (on_error = skip) */
     /* builder state */
     size_t    cap_requests, cap_ids;
-} kvbm_trace;
+} cli_trace;
 
-typedef enum kvbm_trace_on_error {
-    KVBM_TRACE_STOP = 0, /* a malformed line ends the load with an error (default) */
-    KVBM_TRACE_SKIP = 1  /* a malformed line is reported on the diag stream and skipped */
-} kvbm_trace_on_error;
+typedef enum cli_trace_on_error {
+    CLI_TRACE_STOP = 0, /* a malformed line ends the load with an error (default) */
+    CLI_TRACE_SKIP = 1  /* a malformed line is reported on the diag stream and skipped */
+} cli_trace_on_error;
 
 /* Builder. init: empty trace named @name (copied). push: append one request. */
-int  kvbm_trace_init(kvbm_trace *t, const char *name);
-int  kvbm_trace_push(kvbm_trace *t, const uint32_t *ids, size_t n);
-void kvbm_trace_free(kvbm_trace *t); /* NULL-safe; leaves *t zeroed */
+int  cli_trace_init(cli_trace *t, const char *name);
+int  cli_trace_push(cli_trace *t, const uint32_t *ids, size_t n);
+void cli_trace_free(cli_trace *t); /* NULL-safe; leaves *t zeroed */
 
 /* Total number of block references (sum of request lengths). */
-static inline size_t kvbm_trace_blocks(const kvbm_trace *t) { return t->offsets[t->n_requests]; }
+static inline size_t cli_trace_blocks(const cli_trace *t) { return t->offsets[t->n_requests]; }
 
 /**
- * kvbm_trace_load() - read a Mooncake trace (one JSON object per line; blank lines are
+ * cli_trace_load() - read a Mooncake trace (one JSON object per line; blank lines are
  * ignored; "-" reads stdin). Each object must have "hash_ids": an array of integers in
  * 0..4294967295; other keys are ignored. Errors are reported as "FILE:LINE: message".
- * With KVBM_TRACE_SKIP, malformed lines are written to @diag (may be NULL) and counted in
+ * With CLI_TRACE_SKIP, malformed lines are written to @diag (may be NULL) and counted in
  * t->skipped. A trace without requests is an error. On error *t is left freed.
  */
-int kvbm_trace_load(const char *path, kvbm_trace_on_error on_error, FILE *diag, kvbm_trace *t,
+int cli_trace_load(const char *path, cli_trace_on_error on_error, FILE *diag, cli_trace *t,
                     char *err, size_t errlen);
 
 /* Same, from an in-memory buffer (tests); @name is used in messages. */
-int kvbm_trace_parse(const char *name, const char *buf, size_t len, kvbm_trace_on_error on_error,
-                     FILE *diag, kvbm_trace *t, char *err, size_t errlen);
+int cli_trace_parse(const char *name, const char *buf, size_t len, cli_trace_on_error on_error,
+                     FILE *diag, cli_trace *t, char *err, size_t errlen);
 
-#endif /* KVBM_TOOL_TRACE_H */
+#endif /* CLI_TRACE_H */

@@ -8,21 +8,21 @@
 #include <string.h>
 #include <time.h>
 
-uint64_t kvbm_tool_now_ns(void)
+uint64_t cli_now_ns(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * UINT64_C(1000000000) + (uint64_t)ts.tv_nsec;
 }
 
-uint64_t kvbm_tool_thread_cpu_ns(void)
+uint64_t cli_thread_cpu_ns(void)
 {
     struct timespec ts;
     if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0) return 0;
     return (uint64_t)ts.tv_sec * UINT64_C(1000000000) + (uint64_t)ts.tv_nsec;
 }
 
-int kvbm_tool_fail(char *err, size_t errlen, const char *fmt, ...)
+int cli_fail(char *err, size_t errlen, const char *fmt, ...)
 {
     if (err != NULL && errlen > 0) {
         va_list ap;
@@ -33,7 +33,7 @@ int kvbm_tool_fail(char *err, size_t errlen, const char *fmt, ...)
     return -1;
 }
 
-int kvbm_tool_parse_u64(const char *s, uint64_t max, uint64_t *out)
+int cli_parse_u64(const char *s, uint64_t max, uint64_t *out)
 {
     if (s == NULL || *s < '0' || *s > '9') return -1;
     uint64_t v = 0;
@@ -48,7 +48,7 @@ int kvbm_tool_parse_u64(const char *s, uint64_t max, uint64_t *out)
     return 0;
 }
 
-int kvbm_tool_grow(void **p, size_t *cap, size_t need, size_t elem)
+int cli_grow(void **p, size_t *cap, size_t need, size_t elem)
 {
     if (need <= *cap) return 0;
     size_t ncap = *cap ? *cap : 16;
@@ -80,15 +80,15 @@ static int parse_tok(const char *s, const char *e, uint64_t max, uint64_t *v)
     if (len == 0 || len >= sizeof buf) return -1;
     memcpy(buf, s, len);
     buf[len] = '\0';
-    return kvbm_tool_parse_u64(buf, max, v);
+    return cli_parse_u64(buf, max, v);
 }
 
-int kvbm_tool_parse_capacity_list(const char *s, uint64_t max, uint64_t **out, size_t *n,
+int cli_parse_capacity_list(const char *s, uint64_t max, uint64_t **out, size_t *n,
                                   char *err, size_t errlen)
 {
     uint64_t *v = malloc(CAP_LIST_MAX * sizeof *v);
     size_t k = 0;
-    if (v == NULL) return kvbm_tool_fail(err, errlen, "out of memory");
+    if (v == NULL) return cli_fail(err, errlen, "out of memory");
     const char *dots = strstr(s, "..");
     if (dots != NULL) {
         uint64_t a, b, step = 0;
@@ -98,18 +98,18 @@ int kvbm_tool_parse_capacity_list(const char *s, uint64_t max, uint64_t **out, s
             (colon && parse_tok(colon + 1, colon + strlen(colon), UINT64_MAX, &step) != 0) ||
             (colon && step == 0)) {
             free(v);
-            return kvbm_tool_fail(err, errlen,
+            return cli_fail(err, errlen,
                 "bad capacity range '%s' (expected A..B or A..B:STEP, 1 <= A <= B <= %llu)",
                 s, (unsigned long long)max);
         }
         if (a == 0 || b < a) {
             free(v);
-            return kvbm_tool_fail(err, errlen, "bad capacity range '%s': need 1 <= A <= B", s);
+            return cli_fail(err, errlen, "bad capacity range '%s': need 1 <= A <= B", s);
         }
         for (uint64_t x = a; x <= b; ) {
             if (k == CAP_LIST_MAX) {
                 free(v);
-                return kvbm_tool_fail(err, errlen, "capacity range '%s' has more than %d values",
+                return cli_fail(err, errlen, "capacity range '%s' has more than %d values",
                                       s, CAP_LIST_MAX);
             }
             v[k++] = x;
@@ -118,7 +118,7 @@ int kvbm_tool_parse_capacity_list(const char *s, uint64_t max, uint64_t **out, s
             x = nx;
         }
         if (v[k - 1] != b && !step) {
-            if (k == CAP_LIST_MAX) { free(v); return kvbm_tool_fail(err, errlen, "too many capacities"); }
+            if (k == CAP_LIST_MAX) { free(v); return cli_fail(err, errlen, "too many capacities"); }
             v[k++] = b; /* always include the upper end of a doubling range */
         }
     } else {
@@ -129,11 +129,11 @@ int kvbm_tool_parse_capacity_list(const char *s, uint64_t max, uint64_t **out, s
             uint64_t x;
             if (parse_tok(p, e, max, &x) != 0 || x == 0) {
                 free(v);
-                return kvbm_tool_fail(err, errlen,
+                return cli_fail(err, errlen,
                     "bad capacity '%.*s' in '%s' (expected integers in 1..%llu)",
                     (int)(e - p), p, s, (unsigned long long)max);
             }
-            if (k == CAP_LIST_MAX) { free(v); return kvbm_tool_fail(err, errlen, "too many capacities"); }
+            if (k == CAP_LIST_MAX) { free(v); return cli_fail(err, errlen, "too many capacities"); }
             v[k++] = x;
             if (c == NULL) break;
             p = c + 1;
