@@ -312,7 +312,7 @@ static const char *arg_value(const char *arg, const char *name)
 
 int main(int argc, char **argv)
 {
-    bench_options opt = BENCH_OPTIONS_INIT;
+    bench_options opt = KVBM_BENCH_OPTIONS_INIT;
     uint32_t sizes[64];
     size_t n_sizes = 0;
     bool csv = false, count_allocs = true, metadata = false;
@@ -351,9 +351,9 @@ int main(int argc, char **argv)
         } else if ((v = arg_value(a, "--iters")) != NULL) {
             opt.iters = strtoull(v, NULL, 10);
         } else if ((v = arg_value(a, "--tracker")) != NULL) {
-            if (strcmp(v, "auto") == 0)        opt.tracker = BENCH_TRACKER_AUTO;
-            else if (strcmp(v, "always") == 0) opt.tracker = BENCH_TRACKER_ALWAYS;
-            else if (strcmp(v, "never") == 0)  opt.tracker = BENCH_TRACKER_NEVER;
+            if (strcmp(v, "auto") == 0)        opt.tracker = KVBM_BENCH_TRACKER_AUTO;
+            else if (strcmp(v, "always") == 0) opt.tracker = KVBM_BENCH_TRACKER_ALWAYS;
+            else if (strcmp(v, "never") == 0)  opt.tracker = KVBM_BENCH_TRACKER_NEVER;
             else { fprintf(stderr, "bad --tracker\n"); return 2; }
         } else if (strcmp(a, "--csv") == 0) {
             csv = true;
@@ -404,8 +404,8 @@ int main(int argc, char **argv)
              "ref = Rust reference median (2-core AMD EPYC)", cpu,
              opt.samples ? opt.samples : 31u,
              opt.iters ? "fixed iterations" : "time budget",
-             opt.tracker == BENCH_TRACKER_AUTO ? "auto (multi_lru only)" :
-             opt.tracker == BENCH_TRACKER_ALWAYS ? "always" : "never");
+             opt.tracker == KVBM_BENCH_TRACKER_AUTO ? "auto (multi_lru only)" :
+             opt.tracker == KVBM_BENCH_TRACKER_ALWAYS ? "always" : "never");
     printf(fmt, line);
     print_header(csv);
 

@@ -1,14 +1,26 @@
 /* src/internal.h - utilities shared by every kvbm module (not installed).
  *
- * Module map of cross-file internals (each module keeps its own header):
- *   src/common/    status.c error.c version.c lockrank.c      (this header)
- *   src/tokens/    plh.c hash.c ...                            kvbm/plh.h, kvbm/tokens.h
- *   src/metrics/   metrics.c                                   metrics_int.h
- *   src/registry/  registry.c handle.c attach.c ...            registry_int.h
- *   src/backends/  lru.c multi_lru.c lineage.c hashmap.c ...   backend.h
- *   src/tinylfu/   tinylfu.c tracker.c                         kvbm/tracker.h
- *   src/store/     store.c ...                                 store_int.h
- *   src/manager/   manager.c config.c ...
+ * Module map (lower modules first; a module includes only headers of modules above it).
+ * Every internal type and cross-file helper is named kvbm__* (macros KVBM_* / KVBM__*);
+ * "private" headers are included only inside their own directory.
+ *
+ *   module         sources                                    internal headers (users)
+ *   src/common/    alloc.c error.c lockrank.c status.c       internal.h (everyone)
+ *   src/tokens/    hash.c plh.c router.c seq.c token_block.c  tokens_int.h (private),
+ *                                                             plh_int.h (backends/lineage.c)
+ *   src/tinylfu/   tinylfu.c                                  tinylfu_int.h (registry, store,
+ *                                                             backends/lru.c)
+ *   src/metrics/   metrics.c                                  metrics_int.h (store)
+ *   src/events/    publisher.c                                - (kvbm/publisher.h only)
+ *   src/registry/  registry.c handle.c attach_type.c          registry_int.h (store, manager)
+ *   src/backends/  backend.c lru.c hashmap.c lineage.c        backend.h (store, manager);
+ *                  leaf_policy.c                              index.h lazy_ring.h
+ *                                                             leaf_policy.h (private)
+ *   src/store/     store.c ops.c handles.c                    store_int.h (manager);
+ *                                                             post.h locked.h
+ *                                                             handle_check.h (private)
+ *   src/manager/   manager.c                                  manager_int.h (tests)
+ *   src/ext/<name>/  optional libraries (own CMakeLists.txt), on top of the core
  */
 #ifndef KVBM_INTERNAL_H
 #define KVBM_INTERNAL_H

@@ -2,6 +2,7 @@
 #ifndef KVBM_KVBM_H
 #define KVBM_KVBM_H
 #include "kvbm/common.h"
+#include "kvbm/config.h"
 #include "kvbm/plh.h"
 #include "kvbm/tokens.h"
 #include "kvbm/tracker.h"

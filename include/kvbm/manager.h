@@ -34,6 +34,7 @@
 #define KVBM_MANAGER_H
 
 #include "kvbm/common.h"
+#include "kvbm/config.h"
 #include "kvbm/plh.h"
 #include "kvbm/registry.h"
 #include "kvbm/metrics.h"
@@ -69,20 +70,6 @@ typedef enum kvbm_dup_policy {
     KVBM_DUP_ALLOW  = 0, /* several physical blocks may share a hash (default) */
     KVBM_DUP_REJECT = 1  /* a second registration returns the existing block */
 } kvbm_dup_policy;
-
-typedef enum kvbm_backend {
-    KVBM_BACKEND_LINEAGE   = 0, /* default: evict leaves of the prefix forest */
-    KVBM_BACKEND_LRU       = 1,
-    KVBM_BACKEND_MULTI_LRU = 2, /* needs a registry with a frequency tracker */
-    KVBM_BACKEND_HASHMAP   = 3  /* hash map + FIFO reuse policy */
-} kvbm_backend;
-/** "lineage", "lru", "multi-lru", "hashmap"; NULL for other values. */
-KVBM_API const char *kvbm_backend_name(kvbm_backend b);
-
-typedef enum kvbm_lineage_eviction {
-    KVBM_LINEAGE_TICK = 0, /* default: leaves in original insertion order */
-    KVBM_LINEAGE_FIFO = 1  /* leaves in the order they became leaves */
-} kvbm_lineage_eviction;
 
 #define KVBM_BLOCK_COUNT_UNSET UINT64_MAX
 #define KVBM_MAX_BLOCK_COUNT   ((uint64_t)UINT32_MAX - 1)

@@ -18,7 +18,7 @@
 #include "internal.h"
 #include "kvbm/plh.h"
 #include "kvbm/tracker.h"
-#include "kvbm/manager.h"
+#include "kvbm/config.h"
 
 struct kvbm__touch_cells; /* tinylfu_int.h */
 

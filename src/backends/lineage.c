@@ -48,7 +48,7 @@
 #include "backends/backend.h"
 #include "backends/index.h"
 #include "backends/leaf_policy.h"
-#include "tokens/plh_layout.h"
+#include "tokens/plh_int.h"
 
 #define NIL UINT32_MAX
 

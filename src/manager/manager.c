@@ -8,6 +8,12 @@
 
 #include "registry/registry_int.h"
 #include "store/store_int.h"
+#include "manager/manager_int.h"
+
+struct kvbm_manager {
+    struct kvbm__store *store;
+    kvbm_backend        backend;
+};
 
 const char *kvbm_layout_name(kvbm_layout l)
 {
@@ -193,6 +199,8 @@ void kvbm_manager_destroy(kvbm_manager *m)
     free(m);
     kvbm__store_orphan(s);
 }
+
+struct kvbm__store *kvbm__manager_store(const kvbm_manager *m) { return m->store; }
 
 kvbm_mgr_id kvbm_manager_id(const kvbm_manager *m) { return m ? m->store->id : KVBM_MANAGER_ID_NULL; }
 uint64_t kvbm_manager_total_blocks(const kvbm_manager *m) { return m ? m->store->n : 0; }

@@ -199,11 +199,6 @@ static inline struct kvbm__store *kvbm__store_of(struct kvbm__slot *sl)
     return kvbm__container_of(sl - sl->id, struct kvbm__store, slots);
 }
 
-struct kvbm_manager {
-    struct kvbm__store *store;
-    kvbm_backend       backend;
-};
-
 struct kvbm__store_params {
     uint32_t        block_count;
     uint32_t        block_size;
@@ -221,13 +216,6 @@ kvbm_status kvbm__store_create(const struct kvbm__store_params *p, kvbm__inactiv
 void kvbm__store_unref(struct kvbm__store *s, uint64_t k);
 /* The manager's reference goes: release the parked refs of Inactive slots too. */
 void kvbm__store_orphan(struct kvbm__store *s);
-
-/* Internal manager constructor: a manager over a caller-built backend (tests inject fake
- * backends). @set_gauges: initialise reset_pool_size = block_count as the builder does.
- * Backend ownership moves to the manager (also on error). */
-kvbm_status kvbm__manager_create_with_backend(const kvbm_manager_config *cfg,
-                                              kvbm__inactive *backend, bool set_gauges,
-                                              kvbm_manager **out);
 
 /* Poison the store (release) / assert (debug): an internal invariant is broken. */
 void kvbm__store_poison(struct kvbm__store *s, const char *what);

@@ -1,4 +1,8 @@
-/* src/tinylfu/tinylfu_int.h - TinyLFU sketch internals (tests and benchmarks). */
+/* src/tinylfu/tinylfu_int.h - TinyLFU internals shared with the rest of kvbm (not
+ * installed): the unlocked count-min sketch, the tracker's precomputed touch cells and the
+ * cell-based count/touch entry points. Users: the registry (touch on match), the block
+ * store (sketch cells per slot) and the MultiLRU backend (count at insert); tests and
+ * benchmarks also reach the sketch directly. */
 #ifndef KVBM_TINYLFU_INT_H
 #define KVBM_TINYLFU_INT_H
 

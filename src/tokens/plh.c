@@ -1,20 +1,20 @@
 /* src/tokens/plh.c - PositionalLineageHash, schema B (spec 20 §1.5). The bit layout and
- * the inline accessors are in plh_layout.h; everything else uses kvbm/plh.h.
+ * the inline accessors are in plh_int.h; everything else uses kvbm/plh.h.
  */
 #include <stdio.h>
 #include <string.h>
 
 #include "kvbm/plh.h"
-#include "plh_layout.h"
+#include "plh_int.h"
 #include "tokens_int.h"
 
 static inline kvbm_plh plh_make(uint64_t current, uint64_t parent, uint64_t position)
 {
-    unsigned m = mode_of(position);
-    const struct plh_mode *pm = &plh_modes[m];
+    unsigned m = kvbm__plh_mode_of(position);
+    const struct kvbm__plh_mode *pm = &kvbm__plh_modes[m];
     kvbm_plh h;
-    h.hi = ((uint64_t)m << PLH_MODE_SHIFT) | (position << pm->frag_bits) |
-           (parent & mask_bits(pm->frag_bits));
+    h.hi = ((uint64_t)m << KVBM__PLH_MODE_SHIFT) | (position << pm->frag_bits) |
+           (parent & kvbm__plh_mask(pm->frag_bits));
     h.lo = current;
     return h;
 }
@@ -50,7 +50,7 @@ kvbm_status kvbm_plh_extend(const kvbm_plh *parent, uint64_t child_block_hash, k
 
 uint64_t kvbm_plh_position(kvbm_plh h) { return kvbm__plh_position(h); }
 
-unsigned kvbm_plh_mode(kvbm_plh h) { return (unsigned)(h.hi >> PLH_MODE_SHIFT); }
+unsigned kvbm_plh_mode(kvbm_plh h) { return (unsigned)(h.hi >> KVBM__PLH_MODE_SHIFT); }
 
 uint64_t kvbm_plh_current(kvbm_plh h) { return h.lo; }
 
@@ -63,7 +63,7 @@ uint64_t kvbm_plh_parent_fragment_for_child_position(kvbm_plh h, uint64_t child_
 
 uint64_t kvbm_plh_current_fragment(kvbm_plh h)
 {
-    return h.lo & mask_bits(stored_mode(h)->frag_bits);
+    return h.lo & kvbm__plh_mask(kvbm__plh_stored_mode(h)->frag_bits);
 }
 
 int kvbm_plh_cmp(kvbm_plh a, kvbm_plh b)
@@ -114,7 +114,7 @@ kvbm_status kvbm_plh_validate(kvbm_plh h)
         return KVBM_EPROTO;
     }
     uint64_t pos = kvbm_plh_position(h);
-    if (mode_of(pos) != m) {
+    if (kvbm__plh_mode_of(pos) != m) {
         kvbm__set_error("PLH mode %u is not canonical for position %llu", m,
                         (unsigned long long)pos);
         return KVBM_EPROTO;

@@ -6,6 +6,7 @@
 #include "harness.h"
 #include "fake_backend.h"
 #include "store/store_int.h"
+#include "manager/manager_int.h"
 #include "kvbm/registry.h"
 
 /* ---- helpers ------------------------------------------------------------------------- */
@@ -330,7 +331,7 @@ KVBM_TEST(corrupted_store_is_detected_and_poisons_the_manager)
     kvbm_manager *m = mk(4, KVBM_DUP_ALLOW, false, NULL);
     ASSERT_TRUE(m != NULL);
     EXPECT_OK(kvbm_manager_check_invariants(m));
-    struct kvbm__store *s = m->store;
+    struct kvbm__store *s = kvbm__manager_store(m);
     uint8_t saved = s->slots[2].state;
     s->slots[2].state = KVBM__INACTIVE;   /* a reset slot claims to be cached */
     EXPECT_STATUS(kvbm_manager_check_invariants(m), KVBM_EPOISONED);

@@ -11,6 +11,7 @@
 #include "harness.h"
 #include "fake_backend.h"
 #include "store/store_int.h"
+#include "manager/manager_int.h"
 #include "kvbm/registry.h"
 
 static kvbm_plh H(uint64_t x) { return kvbm_plh_root(x * UINT64_C(0x9e3779b97f4a7c15) + 7); }

@@ -1,4 +1,4 @@
-/* bench/matrix.c - the block-manager benchmark matrix (see matrix.h for what each cell
+/* bench/matrix/matrix.c - the block-manager benchmark matrix (see matrix.h for what each cell
  * measures). Only public kvbm headers are used, so the same file links into `kvbm bench`. */
 #include "matrix.h"
 
@@ -23,23 +23,23 @@
 
 static const uint32_t default_sizes[] = { 8, 32, 128 };
 
-static const char *const group_names[BENCH_GROUP_COUNT] = {
+static const char *const group_names[KVBM_BENCH_GROUP_COUNT] = {
     "match_blocks_active_hit", "match_blocks_inactive_hit", "bulk_drop", "bulk_drop_many",
     "alloc_register_cycle", "alloc_evict", "match_blocks_active_hit_many",
     "match_blocks_inactive_hit_many", "alloc_register_cycle_many"
 };
-static const char *const backend_names[BENCH_BACKEND_COUNT] = {
+static const char *const backend_names[KVBM_BENCH_BACKEND_COUNT] = {
     "lru", "multi_lru", "lineage_tick", "lineage_fifo", "hashmap"
 };
 
 const char *bench_group_name(bench_group g)
 {
-    return (unsigned)g < BENCH_GROUP_COUNT ? group_names[g] : NULL;
+    return (unsigned)g < KVBM_BENCH_GROUP_COUNT ? group_names[g] : NULL;
 }
 
 const char *bench_backend_name(bench_backend b)
 {
-    return (unsigned)b < BENCH_BACKEND_COUNT ? backend_names[b] : NULL;
+    return (unsigned)b < KVBM_BENCH_BACKEND_COUNT ? backend_names[b] : NULL;
 }
 
 /* ---- Rust reference medians (issue 2 item 10, issue 4 item 7) ------------------------ */
@@ -101,7 +101,7 @@ bool bench_parse_list(const char *list, bool backends, uint32_t *mask)
     if (list == NULL || mask == NULL)
         return false;
     const char *const *names = backends ? backend_names : group_names;
-    unsigned count = backends ? BENCH_BACKEND_COUNT : BENCH_GROUP_COUNT;
+    unsigned count = backends ? KVBM_BENCH_BACKEND_COUNT : KVBM_BENCH_GROUP_COUNT;
     uint32_t m = 0;
     const char *p = list;
     while (*p != '\0') {
@@ -231,7 +231,7 @@ static void env_destroy(env *e)
     memset(e, 0, sizeof *e);
 }
 
-static bool backend_needs_tracker(bench_backend b) { return b == BENCH_MULTI_LRU; }
+static bool backend_needs_tracker(bench_backend b) { return b == KVBM_BENCH_MULTI_LRU; }
 
 /* Registry + manager of n blocks; with @build, the chain is allocated one by one,
  * completed and registered in one call (handles in e->held). */
@@ -257,8 +257,8 @@ static kvbm_status env_create(env *e, bench_backend backend, bench_tracker trk,
     for (uint32_t i = 0; i < n; i++)
         e->hashes[i] = kvbm_token_block_plh(kvbm_token_seq_block(e->seq, i));
 
-    bool want_tracker = trk == BENCH_TRACKER_ALWAYS ||
-                        (trk == BENCH_TRACKER_AUTO && backend_needs_tracker(backend));
+    bool want_tracker = trk == KVBM_BENCH_TRACKER_ALWAYS ||
+                        (trk == KVBM_BENCH_TRACKER_AUTO && backend_needs_tracker(backend));
     kvbm_tracker *tracker = NULL;
     if (want_tracker &&
         (st = kvbm_tinylfu_create_preset(KVBM_TRACKER_MEDIUM, &tracker)) != KVBM_OK) {
@@ -281,13 +281,13 @@ static kvbm_status env_create(env *e, bench_backend backend, bench_tracker trk,
     cfg.block_count = n;
     cfg.block_size = BENCH_BLOCK_SIZE;
     switch (backend) {
-    case BENCH_LRU:          cfg.backend = KVBM_BACKEND_LRU; break;
-    case BENCH_MULTI_LRU:    cfg.backend = KVBM_BACKEND_MULTI_LRU; break;
-    case BENCH_LINEAGE_TICK: cfg.backend = KVBM_BACKEND_LINEAGE;
+    case KVBM_BENCH_LRU:          cfg.backend = KVBM_BACKEND_LRU; break;
+    case KVBM_BENCH_MULTI_LRU:    cfg.backend = KVBM_BACKEND_MULTI_LRU; break;
+    case KVBM_BENCH_LINEAGE_TICK: cfg.backend = KVBM_BACKEND_LINEAGE;
                                   cfg.lineage_eviction = KVBM_LINEAGE_TICK; break;
-    case BENCH_LINEAGE_FIFO: cfg.backend = KVBM_BACKEND_LINEAGE;
+    case KVBM_BENCH_LINEAGE_FIFO: cfg.backend = KVBM_BACKEND_LINEAGE;
                                   cfg.lineage_eviction = KVBM_LINEAGE_FIFO; break;
-    case BENCH_HASHMAP:      cfg.backend = KVBM_BACKEND_HASHMAP; break;
+    case KVBM_BENCH_HASHMAP:      cfg.backend = KVBM_BACKEND_HASHMAP; break;
     default:                      kvbm_registry_release(reg); env_destroy(e); return KVBM_EINVAL;
     }
     st = kvbm_manager_create(&cfg, &e->m);
@@ -475,16 +475,16 @@ typedef struct group_desc {
     bool    self_timed;
 } group_desc;
 
-static const group_desc groups[BENCH_GROUP_COUNT] = {
-    [BENCH_ACTIVE_HIT]     = { it_match_release,  true,  true,  false },
-    [BENCH_INACTIVE_HIT]   = { it_match_release,  true,  false, false },
-    [BENCH_BULK_DROP]      = { it_bulk_drop,      true,  false, true  },
-    [BENCH_BULK_DROP_MANY] = { it_bulk_drop_many, true,  false, true  },
-    [BENCH_ALLOC_REGISTER] = { it_alloc_register, false, false, false },
-    [BENCH_ALLOC_EVICT]    = { it_alloc_evict,    true,  false, true  },
-    [BENCH_ACTIVE_HIT_MANY]   = { it_match_release_many, true, true,  false },
-    [BENCH_INACTIVE_HIT_MANY] = { it_match_release_many, true, false, false },
-    [BENCH_ALLOC_REGISTER_MANY] = { it_alloc_register_many, false, false, false },
+static const group_desc groups[KVBM_BENCH_GROUP_COUNT] = {
+    [KVBM_BENCH_ACTIVE_HIT]     = { it_match_release,  true,  true,  false },
+    [KVBM_BENCH_INACTIVE_HIT]   = { it_match_release,  true,  false, false },
+    [KVBM_BENCH_BULK_DROP]      = { it_bulk_drop,      true,  false, true  },
+    [KVBM_BENCH_BULK_DROP_MANY] = { it_bulk_drop_many, true,  false, true  },
+    [KVBM_BENCH_ALLOC_REGISTER] = { it_alloc_register, false, false, false },
+    [KVBM_BENCH_ALLOC_EVICT]    = { it_alloc_evict,    true,  false, true  },
+    [KVBM_BENCH_ACTIVE_HIT_MANY]   = { it_match_release_many, true, true,  false },
+    [KVBM_BENCH_INACTIVE_HIT_MANY] = { it_match_release_many, true, false, false },
+    [KVBM_BENCH_ALLOC_REGISTER_MANY] = { it_alloc_register_many, false, false, false },
 };
 
 /* ---- driver ------------------------------------------------------------------------ */
@@ -598,13 +598,13 @@ static size_t enumerate(const bench_options *o, bench_cell *cells, unsigned *ids
     const uint32_t *sizes = o->sizes != NULL ? o->sizes : default_sizes;
     size_t n_sizes = o->sizes != NULL ? o->n_sizes : sizeof default_sizes / sizeof default_sizes[0];
     size_t cnt = 0;
-    for (unsigned gi = 0; gi < BENCH_GROUP_COUNT; gi++) {
+    for (unsigned gi = 0; gi < KVBM_BENCH_GROUP_COUNT; gi++) {
         if (!selected(o->groups, gi))
             continue;
-        for (unsigned bi = 0; bi < BENCH_BACKEND_COUNT; bi++) {
+        for (unsigned bi = 0; bi < KVBM_BENCH_BACKEND_COUNT; bi++) {
             /* active hit does not involve the backend: one row, built on LRU */
-            bool active = gi == BENCH_ACTIVE_HIT || gi == BENCH_ACTIVE_HIT_MANY;
-            if (active ? bi != BENCH_LRU : !selected(o->backends, bi))
+            bool active = gi == KVBM_BENCH_ACTIVE_HIT || gi == KVBM_BENCH_ACTIVE_HIT_MANY;
+            if (active ? bi != KVBM_BENCH_LRU : !selected(o->backends, bi))
                 continue;
             for (size_t si = 0; si < n_sizes; si++) {
                 if (cells != NULL) {
@@ -625,17 +625,17 @@ static size_t enumerate(const bench_options *o, bench_cell *cells, unsigned *ids
 
 size_t bench_cell_count(const bench_options *opt)
 {
-    bench_options d = BENCH_OPTIONS_INIT;
+    bench_options d = KVBM_BENCH_OPTIONS_INIT;
     return enumerate(opt != NULL ? opt : &d, NULL, NULL);
 }
 
 kvbm_status bench_run(const bench_options *opt, bench_cell *cells, size_t cap,
                            size_t *n_cells)
 {
-    bench_options d = BENCH_OPTIONS_INIT;
+    bench_options d = KVBM_BENCH_OPTIONS_INIT;
     const bench_options *o = opt != NULL ? opt : &d;
     if (cells == NULL || n_cells == NULL || (o->sizes != NULL && o->n_sizes == 0) ||
-        (unsigned)o->tracker > BENCH_TRACKER_NEVER)
+        (unsigned)o->tracker > KVBM_BENCH_TRACKER_NEVER)
         return KVBM_EINVAL;
     if (o->sizes != NULL)
         for (size_t i = 0; i < o->n_sizes; i++)

@@ -1,7 +1,8 @@
-/* src/tokens/plh_layout.h - the PositionalLineageHash bit layout, schema B (spec 20 §1.5),
- * and inline accessors (internal). With plh.c the ONLY code that knows the layout; the
- * rest of kvbm uses kvbm/plh.h, except hot internal paths (the Lineage backend) that call
- * these inline forms of the same accessors.
+/* src/tokens/plh_int.h - the tokens module's internal header for the rest of kvbm (not
+ * installed): the PositionalLineageHash bit layout, schema B (spec 20 §1.5), and inline
+ * accessors, every name kvbm__plh_* / KVBM__PLH_*. With plh.c the ONLY code that knows the
+ * layout; the rest of kvbm uses kvbm/plh.h, except hot internal paths (the Lineage backend)
+ * that call these inline forms of the same accessors.
  *
  *   hi: 63..62 mode | position (P bits) | parent fragment (F bits)     lo: current seq64
  *
@@ -15,59 +16,59 @@
  * The field order inside hi (position above parent) is inferred (spec 20 §0.2); changing it
  * is a change of the shifts below and nothing else.
  */
-#ifndef KVBM_PLH_LAYOUT_H
-#define KVBM_PLH_LAYOUT_H
+#ifndef KVBM_TOKENS_PLH_INT_H
+#define KVBM_TOKENS_PLH_INT_H
 
 #include <stdint.h>
 
 #include "kvbm/plh.h"
 
-static const struct plh_mode {
+static const struct kvbm__plh_mode {
     uint64_t limit;     /* first position NOT in this mode */
     unsigned pos_bits;  /* P */
     unsigned frag_bits; /* F: parent-fragment width */
-} plh_modes[3] = {
+} kvbm__plh_modes[3] = {
     { UINT64_C(1) << 8,  8,  54 },
     { UINT64_C(1) << 16, 16, 46 },
     { UINT64_C(1) << 24, 24, 38 },
 };
 
-#define PLH_MODE_SHIFT 62
+#define KVBM__PLH_MODE_SHIFT 62
 
-static inline uint64_t mask_bits(unsigned bits) { return (UINT64_C(1) << bits) - 1; }
+static inline uint64_t kvbm__plh_mask(unsigned bits) { return (UINT64_C(1) << bits) - 1; }
 
 /* canonical mode for a position; positions beyond the cap map to the widest mode */
-static inline unsigned mode_of(uint64_t position)
+static inline unsigned kvbm__plh_mode_of(uint64_t position)
 {
-    if (position < plh_modes[0].limit) return 0;
-    if (position < plh_modes[1].limit) return 1;
+    if (position < kvbm__plh_modes[0].limit) return 0;
+    if (position < kvbm__plh_modes[1].limit) return 1;
     return 2;
 }
 
 /* decode table entry for a stored mode (3 is invalid; decoded with mode-2 widths) */
-static inline const struct plh_mode *stored_mode(kvbm_plh h)
+static inline const struct kvbm__plh_mode *kvbm__plh_stored_mode(kvbm_plh h)
 {
-    unsigned m = (unsigned)(h.hi >> PLH_MODE_SHIFT);
-    return &plh_modes[m > 2 ? 2 : m];
+    unsigned m = (unsigned)(h.hi >> KVBM__PLH_MODE_SHIFT);
+    return &kvbm__plh_modes[m > 2 ? 2 : m];
 }
 
 /* kvbm_plh_position() */
 static inline uint64_t kvbm__plh_position(kvbm_plh h)
 {
-    const struct plh_mode *pm = stored_mode(h);
-    return (h.hi >> pm->frag_bits) & mask_bits(pm->pos_bits);
+    const struct kvbm__plh_mode *pm = kvbm__plh_stored_mode(h);
+    return (h.hi >> pm->frag_bits) & kvbm__plh_mask(pm->pos_bits);
 }
 
 /* kvbm_plh_parent_fragment() */
 static inline uint64_t kvbm__plh_parent_fragment(kvbm_plh h)
 {
-    return h.hi & mask_bits(stored_mode(h)->frag_bits);
+    return h.hi & kvbm__plh_mask(kvbm__plh_stored_mode(h)->frag_bits);
 }
 
 /* kvbm_plh_parent_fragment_for_child_position() */
 static inline uint64_t kvbm__plh_parent_fragment_for_child_position(kvbm_plh h, uint64_t child_position)
 {
-    return h.lo & mask_bits(plh_modes[mode_of(child_position)].frag_bits);
+    return h.lo & kvbm__plh_mask(kvbm__plh_modes[kvbm__plh_mode_of(child_position)].frag_bits);
 }
 
-#endif /* KVBM_PLH_LAYOUT_H */
+#endif /* KVBM_TOKENS_PLH_INT_H */
