@@ -1,7 +1,7 @@
 /* bench/backend_kinds.h - the five inactive backends by index, for the standalone backend
  * benchmarks (bench_backends, bench_evict_cold). Header-only. */
-#ifndef BENCH_BACKEND_KINDS_H
-#define BENCH_BACKEND_KINDS_H
+#ifndef KVBM_BENCH_BACKEND_KINDS_H
+#define KVBM_BENCH_BACKEND_KINDS_H
 
 #include "backends/backend.h"
 #include "kvbm/tracker.h"
@@ -22,4 +22,4 @@ static inline kvbm_status make(int k, size_t cap, kvbm_tracker *t, kvbm__inactiv
     }
 }
 
-#endif /* BENCH_BACKEND_KINDS_H */
+#endif /* KVBM_BENCH_BACKEND_KINDS_H */
