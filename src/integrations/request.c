@@ -5,7 +5,7 @@
 #include "sequence/seq_int.h"
 
 #define RQ_STACK 64 /* hashes / handles on the stack before a heap buffer is used */
-#define RQ_RESERVE_MAX ((size_t)1 << 16) /* output tokens reserved up front at most */
+#define RQ_RESERVE_MAX ((size_t)4096) /* output tokens reserved up front at most */
 
 static size_t rq_nb(const kvbm_request_seq *r) { return kvbm_block_seq_num_blocks(&r->seq); }
 static size_t rq_bs(const kvbm_request_seq *r) { return kvbm_block_seq_block_size(&r->seq); }
@@ -18,6 +18,16 @@ kvbm_status kvbm__request_seq_init(kvbm_request_seq *r, const kvbm_token *tokens
     KVBM_TRY(kvbm__block_seq_init(&r->seq, tokens, n, bs, salt, err));
     size_t extra = max_output < RQ_RESERVE_MAX ? max_output : RQ_RESERVE_MAX;
     if (kvbm__block_seq_reserve(&r->seq, n + extra) != KVBM_OK) {
+        kvbm_token_seq_destroy(r->seq.ts);
+        r->seq.ts = NULL;
+        return KVBM_ENOMEM;
+    }
+    /* room for every block of the reserved tokens (+1 generation block): no allocation at
+     * block boundaries while decoding within the reservation */
+    size_t nblk = (n + extra) / bs + 2;
+    if (kvbm__lcs_reserve(&r->asg.s, &r->asg.s.asg, nblk) != KVBM_OK ||
+        kvbm__dq_reserve(&r->asg.s.una, 2) != KVBM_OK) {
+        kvbm__lcs_free(&r->asg.s);
         kvbm_token_seq_destroy(r->seq.ts);
         r->seq.ts = NULL;
         return KVBM_ENOMEM;
