@@ -2,7 +2,7 @@
  *
  * usage: bench_backends [ROUNDS]   (default 2000 rounds per cell; best of 7 runs)
  *
- * For each backend (hashmap, lru, multi_lru, lineage_tick, lineage_fifo) and chain length
+ * For each backend (hashmap, lru, multi-lru, lineage, lineage-fifo) and chain length
  * n in {8, 32, 128, 4096}: one chained sequence of n PLHs (block ids 0..n-1).
  *   release      insert the n blocks in chain order (what bulk_drop does to the backend)
  *   hit          find_matches over the whole prefix + re-insert the n blocks (what
@@ -97,7 +97,7 @@ int main(int argc, char **argv)
                 v = (now_ns() - t0) / (double)(r * (long)n);
                 if (v < best[2]) best[2] = v;
             }
-            printf("%-13s %5zu %9.1f %9.1f %9.1f %9.1f\n", bnames[k], n, best[0], best[1], best[2], best[3]);
+            printf("%-13s %5zu %9.1f %9.1f %9.1f %9.1f\n", bname(k), n, best[0], best[1], best[2], best[3]);
             kvbm__inactive_destroy(&b);
         }
     }

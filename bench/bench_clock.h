@@ -1,6 +1,6 @@
 /* bench/bench_clock.h - the monotonic clock the stand-alone benchmarks time with. */
-#ifndef KVBM_BENCH_CLOCK_H
-#define KVBM_BENCH_CLOCK_H
+#ifndef BENCH_CLOCK_H
+#define BENCH_CLOCK_H
 
 #include <time.h>
 

@@ -37,7 +37,7 @@ static double run(int k, size_t cap, kvbm_tracker *t)
 {
     kvbm__inactive b;
     if (make(k, cap, t, &b) != KVBM_OK) {
-        fprintf(stderr, "bench_evict_cold: cannot build %s(%zu): %s\n", bnames[k], cap, kvbm_last_error());
+        fprintf(stderr, "bench_evict_cold: cannot build %s(%zu): %s\n", bname(k), cap, kvbm_last_error());
         exit(1);
     }
     uint32_t *perm = malloc(cap * sizeof *perm);
@@ -93,7 +93,7 @@ int main(int argc, char **argv)
            SAMPLES, ROUNDS, BATCH);
     for (int c = 0; c < ncaps; c++)
         for (int k = 0; k < B_COUNT; k++) {
-            printf("%-13s %9zu", bnames[k], caps[c]);
+            printf("%-13s %9zu", bname(k), caps[c]);
             for (int rep = 0; rep < 3; rep++) printf(" %8.1f", run(k, caps[c], t));
             printf("\n");
             fflush(stdout);

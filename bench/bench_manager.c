@@ -129,13 +129,12 @@ static uint64_t alloc_counter(void)
 static const struct {
     kvbm_backend          b;
     kvbm_lineage_eviction e;
-    const char           *name;
 } meta_backends[] = {
-    { KVBM_BACKEND_LRU,       KVBM_LINEAGE_TICK, "lru" },
-    { KVBM_BACKEND_MULTI_LRU, KVBM_LINEAGE_TICK, "multi_lru" },
-    { KVBM_BACKEND_LINEAGE,   KVBM_LINEAGE_TICK, "lineage_tick" },
-    { KVBM_BACKEND_LINEAGE,   KVBM_LINEAGE_FIFO, "lineage_fifo" },
-    { KVBM_BACKEND_HASHMAP,   KVBM_LINEAGE_TICK, "hashmap" },
+    { KVBM_BACKEND_LRU,       KVBM_LINEAGE_TICK },
+    { KVBM_BACKEND_MULTI_LRU, KVBM_LINEAGE_TICK },
+    { KVBM_BACKEND_LINEAGE,   KVBM_LINEAGE_TICK },
+    { KVBM_BACKEND_LINEAGE,   KVBM_LINEAGE_FIFO },
+    { KVBM_BACKEND_HASHMAP,   KVBM_LINEAGE_TICK },
 };
 
 /* Live heap bytes of (a) the manager right after kvbm_manager_create and (b) after the
@@ -208,10 +207,10 @@ static int run_metadata(void)
         if (st == KVBM_OK)
             st = measure_bytes(meta_backends[i].b, meta_backends[i].e, n2, &c2, &k2);
         if (st != KVBM_OK) {
-            printf("%-14s %s\n", meta_backends[i].name, kvbm_status_name(st));
+            printf("%-14s %s\n", kvbm_backend_name(meta_backends[i].b, meta_backends[i].e), kvbm_status_name(st));
             continue;
         }
-        printf("%-14s %14.1f %16.1f\n", meta_backends[i].name,
+        printf("%-14s %14.1f %16.1f\n", kvbm_backend_name(meta_backends[i].b, meta_backends[i].e),
                (double)(c2 - c1) / (double)(n2 - n1), (double)(k2 - k1) / (double)(n2 - n1));
     }
     atomic_store(&track_bytes, 0);
@@ -293,12 +292,12 @@ static void usage(FILE *out)
         "                    match_blocks_active_hit_many,match_blocks_inactive_hit_many,\n"
         "                    alloc_register_cycle_many\n"
         "                    (default all)\n"
-        "  --backends=LIST   lru,multi_lru,lineage_tick,lineage_fifo,hashmap (default all)\n"
+        "  --backends=LIST   lru,multi-lru,lineage,lineage-fifo,hashmap (default all)\n"
         "  --sizes=LIST      blocks per iteration (default 8,32,128)\n"
         "  --samples=N       samples per cell, median reported (default 31)\n"
         "  --sample-us=US    minimum duration of one sample (default 200)\n"
         "  --iters=N         fixed iterations per sample (e.g. 1 under valgrind)\n"
-        "  --tracker=MODE    auto (TinyLFU for multi_lru only), always, never\n"
+        "  --tracker=MODE    auto (TinyLFU for multi-lru only), always, never\n"
         "  --csv             CSV output\n"
         "  --no-count-allocs do not count heap allocations per iteration\n"
         "  --metadata        also measure heap bytes per block\n");
@@ -312,7 +311,7 @@ static const char *arg_value(const char *arg, const char *name)
 
 int main(int argc, char **argv)
 {
-    bench_options opt = KVBM_BENCH_OPTIONS_INIT;
+    bench_options opt = BENCH_OPTIONS_INIT;
     uint32_t sizes[64];
     size_t n_sizes = 0;
     bool csv = false, count_allocs = true, metadata = false;
@@ -351,9 +350,9 @@ int main(int argc, char **argv)
         } else if ((v = arg_value(a, "--iters")) != NULL) {
             opt.iters = strtoull(v, NULL, 10);
         } else if ((v = arg_value(a, "--tracker")) != NULL) {
-            if (strcmp(v, "auto") == 0)        opt.tracker = KVBM_BENCH_TRACKER_AUTO;
-            else if (strcmp(v, "always") == 0) opt.tracker = KVBM_BENCH_TRACKER_ALWAYS;
-            else if (strcmp(v, "never") == 0)  opt.tracker = KVBM_BENCH_TRACKER_NEVER;
+            if (strcmp(v, "auto") == 0)        opt.tracker = BENCH_TRACKER_AUTO;
+            else if (strcmp(v, "always") == 0) opt.tracker = BENCH_TRACKER_ALWAYS;
+            else if (strcmp(v, "never") == 0)  opt.tracker = BENCH_TRACKER_NEVER;
             else { fprintf(stderr, "bad --tracker\n"); return 2; }
         } else if (strcmp(a, "--csv") == 0) {
             csv = true;
@@ -404,8 +403,8 @@ int main(int argc, char **argv)
              "ref = Rust reference median (2-core AMD EPYC)", cpu,
              opt.samples ? opt.samples : 31u,
              opt.iters ? "fixed iterations" : "time budget",
-             opt.tracker == KVBM_BENCH_TRACKER_AUTO ? "auto (multi_lru only)" :
-             opt.tracker == KVBM_BENCH_TRACKER_ALWAYS ? "always" : "never");
+             opt.tracker == BENCH_TRACKER_AUTO ? "auto (multi-lru only)" :
+             opt.tracker == BENCH_TRACKER_ALWAYS ? "always" : "never");
     printf(fmt, line);
     print_header(csv);
 

@@ -23,23 +23,32 @@
 
 static const uint32_t default_sizes[] = { 8, 32, 128 };
 
-static const char *const group_names[KVBM_BENCH_GROUP_COUNT] = {
+static const char *const group_names[BENCH_GROUP_COUNT] = {
     "match_blocks_active_hit", "match_blocks_inactive_hit", "bulk_drop", "bulk_drop_many",
     "alloc_register_cycle", "alloc_evict", "match_blocks_active_hit_many",
     "match_blocks_inactive_hit_many", "alloc_register_cycle_many"
 };
-static const char *const backend_names[KVBM_BENCH_BACKEND_COUNT] = {
-    "lru", "multi_lru", "lineage_tick", "lineage_fifo", "hashmap"
+/* The matrix's backend columns; their names come from the library (kvbm_backend_name). */
+static const struct {
+    kvbm_backend          backend;
+    kvbm_lineage_eviction eviction;
+} choices[BENCH_BACKEND_COUNT] = {
+    [BENCH_LRU]          = { KVBM_BACKEND_LRU,       KVBM_LINEAGE_TICK },
+    [BENCH_MULTI_LRU]    = { KVBM_BACKEND_MULTI_LRU, KVBM_LINEAGE_TICK },
+    [BENCH_LINEAGE_TICK] = { KVBM_BACKEND_LINEAGE,   KVBM_LINEAGE_TICK },
+    [BENCH_LINEAGE_FIFO] = { KVBM_BACKEND_LINEAGE,   KVBM_LINEAGE_FIFO },
+    [BENCH_HASHMAP]      = { KVBM_BACKEND_HASHMAP,   KVBM_LINEAGE_TICK },
 };
 
 const char *bench_group_name(bench_group g)
 {
-    return (unsigned)g < KVBM_BENCH_GROUP_COUNT ? group_names[g] : NULL;
+    return (unsigned)g < BENCH_GROUP_COUNT ? group_names[g] : NULL;
 }
 
 const char *bench_backend_name(bench_backend b)
 {
-    return (unsigned)b < KVBM_BENCH_BACKEND_COUNT ? backend_names[b] : NULL;
+    return (unsigned)b < BENCH_BACKEND_COUNT ? kvbm_backend_name(choices[b].backend, choices[b].eviction)
+                                             : NULL;
 }
 
 /* ---- Rust reference medians (issue 2 item 10, issue 4 item 7) ------------------------ */
@@ -57,9 +66,9 @@ static const ref_value ref_values[] = {
     { "match_blocks_inactive_hit", "lru",          8,   1450.0 },
     { "match_blocks_inactive_hit", "lru",         32,   5780.0 },
     { "match_blocks_inactive_hit", "lru",        128,  23400.0 },
-    { "match_blocks_inactive_hit", "multi_lru",  128,  28300.0 },
-    { "match_blocks_inactive_hit", "lineage_tick", 128, 27000.0 },
-    { "match_blocks_inactive_hit", "lineage_fifo", 128, 24500.0 },
+    { "match_blocks_inactive_hit", "multi-lru",  128,  28300.0 },
+    { "match_blocks_inactive_hit", "lineage",      128, 27000.0 },
+    { "match_blocks_inactive_hit", "lineage-fifo", 128, 24500.0 },
     /* the reference drops a Vec: the *_many groups perform the same operation in one call */
     { "match_blocks_active_hit_many",   "-",       8,    405.0 },
     { "match_blocks_active_hit_many",   "-",      32,   1480.0 },
@@ -67,18 +76,18 @@ static const ref_value ref_values[] = {
     { "match_blocks_inactive_hit_many", "lru",     8,   1450.0 },
     { "match_blocks_inactive_hit_many", "lru",    32,   5780.0 },
     { "match_blocks_inactive_hit_many", "lru",   128,  23400.0 },
-    { "match_blocks_inactive_hit_many", "multi_lru",    128, 28300.0 },
-    { "match_blocks_inactive_hit_many", "lineage_tick", 128, 27000.0 },
-    { "match_blocks_inactive_hit_many", "lineage_fifo", 128, 24500.0 },
+    { "match_blocks_inactive_hit_many", "multi-lru",    128, 28300.0 },
+    { "match_blocks_inactive_hit_many", "lineage",      128, 27000.0 },
+    { "match_blocks_inactive_hit_many", "lineage-fifo", 128, 24500.0 },
     { "alloc_register_cycle_many", "lru",          8,   4800.0 },
     { "alloc_register_cycle_many", "lru",         32,  22400.0 },
     { "alloc_register_cycle_many", "lru",        128,  92400.0 },
     { "bulk_drop",                 "lru",          8,   1050.0 },
     { "bulk_drop",                 "lru",        128,  35500.0 },
-    { "bulk_drop",                 "lineage_tick", 128, 27400.0 },
+    { "bulk_drop",                 "lineage",      128, 27400.0 },
     { "bulk_drop_many",            "lru",          8,   1050.0 },
     { "bulk_drop_many",            "lru",        128,  35500.0 },
-    { "bulk_drop_many",            "lineage_tick", 128, 27400.0 },
+    { "bulk_drop_many",            "lineage",      128, 27400.0 },
     { "alloc_register_cycle",      "lru",          8,   4800.0 },
     { "alloc_register_cycle",      "lru",         32,  22400.0 },
     { "alloc_register_cycle",      "lru",        128,  92400.0 },
@@ -96,12 +105,32 @@ double bench_reference_ns(const char *group, const char *backend, uint32_t n)
     return 0.0;
 }
 
+/* Index of the group or backend named p[0..len), or -1. Backends accept every spelling of
+ * kvbm_backend_parse (aliases included). */
+static int lookup_name(const char *p, size_t len, bool backends)
+{
+    if (!backends) {
+        for (int i = 0; i < BENCH_GROUP_COUNT; i++)
+            if (strlen(group_names[i]) == len && strncmp(group_names[i], p, len) == 0) return i;
+        return -1;
+    }
+    char name[32];
+    kvbm_backend kb;
+    kvbm_lineage_eviction ke;
+    if (len >= sizeof name) return -1;
+    memcpy(name, p, len);
+    name[len] = '\0';
+    if (kvbm_backend_parse(name, &kb, &ke) != KVBM_OK) return -1;
+    for (int i = 0; i < BENCH_BACKEND_COUNT; i++)
+        if (choices[i].backend == kb && choices[i].eviction == ke) return i;
+    return -1;
+}
+
 bool bench_parse_list(const char *list, bool backends, uint32_t *mask)
 {
     if (list == NULL || mask == NULL)
         return false;
-    const char *const *names = backends ? backend_names : group_names;
-    unsigned count = backends ? KVBM_BENCH_BACKEND_COUNT : KVBM_BENCH_GROUP_COUNT;
+    unsigned count = backends ? BENCH_BACKEND_COUNT : BENCH_GROUP_COUNT;
     uint32_t m = 0;
     const char *p = list;
     while (*p != '\0') {
@@ -110,11 +139,8 @@ bool bench_parse_list(const char *list, bool backends, uint32_t *mask)
         if (len == 3 && strncmp(p, "all", 3) == 0) {
             m |= (UINT32_C(1) << count) - 1;
         } else if (len > 0) {
-            unsigned i;
-            for (i = 0; i < count; i++)
-                if (strlen(names[i]) == len && strncmp(names[i], p, len) == 0)
-                    break;
-            if (i == count)
+            int i = lookup_name(p, len, backends);
+            if (i < 0)
                 return false;
             m |= UINT32_C(1) << i;
         }
@@ -231,7 +257,7 @@ static void env_destroy(env *e)
     memset(e, 0, sizeof *e);
 }
 
-static bool backend_needs_tracker(bench_backend b) { return b == KVBM_BENCH_MULTI_LRU; }
+static bool backend_needs_tracker(bench_backend b) { return b == BENCH_MULTI_LRU; }
 
 /* Registry + manager of n blocks; with @build, the chain is allocated one by one,
  * completed and registered in one call (handles in e->held). */
@@ -257,8 +283,8 @@ static kvbm_status env_create(env *e, bench_backend backend, bench_tracker trk,
     for (uint32_t i = 0; i < n; i++)
         e->hashes[i] = kvbm_token_block_plh(kvbm_token_seq_block(e->seq, i));
 
-    bool want_tracker = trk == KVBM_BENCH_TRACKER_ALWAYS ||
-                        (trk == KVBM_BENCH_TRACKER_AUTO && backend_needs_tracker(backend));
+    bool want_tracker = trk == BENCH_TRACKER_ALWAYS ||
+                        (trk == BENCH_TRACKER_AUTO && backend_needs_tracker(backend));
     kvbm_tracker *tracker = NULL;
     if (want_tracker &&
         (st = kvbm_tinylfu_create_preset(KVBM_TRACKER_MEDIUM, &tracker)) != KVBM_OK) {
@@ -280,16 +306,13 @@ static kvbm_status env_create(env *e, bench_backend backend, bench_tracker trk,
     cfg.registry = reg;
     cfg.block_count = n;
     cfg.block_size = BENCH_BLOCK_SIZE;
-    switch (backend) {
-    case KVBM_BENCH_LRU:          cfg.backend = KVBM_BACKEND_LRU; break;
-    case KVBM_BENCH_MULTI_LRU:    cfg.backend = KVBM_BACKEND_MULTI_LRU; break;
-    case KVBM_BENCH_LINEAGE_TICK: cfg.backend = KVBM_BACKEND_LINEAGE;
-                                  cfg.lineage_eviction = KVBM_LINEAGE_TICK; break;
-    case KVBM_BENCH_LINEAGE_FIFO: cfg.backend = KVBM_BACKEND_LINEAGE;
-                                  cfg.lineage_eviction = KVBM_LINEAGE_FIFO; break;
-    case KVBM_BENCH_HASHMAP:      cfg.backend = KVBM_BACKEND_HASHMAP; break;
-    default:                      kvbm_registry_release(reg); env_destroy(e); return KVBM_EINVAL;
+    if ((unsigned)backend >= BENCH_BACKEND_COUNT) {
+        kvbm_registry_release(reg);
+        env_destroy(e);
+        return KVBM_EINVAL;
     }
+    cfg.backend = choices[backend].backend;
+    cfg.lineage_eviction = choices[backend].eviction;
     st = kvbm_manager_create(&cfg, &e->m);
     kvbm_registry_release(reg); /* the manager holds its own reference */
     if (st != KVBM_OK) {
@@ -475,16 +498,16 @@ typedef struct group_desc {
     bool    self_timed;
 } group_desc;
 
-static const group_desc groups[KVBM_BENCH_GROUP_COUNT] = {
-    [KVBM_BENCH_ACTIVE_HIT]     = { it_match_release,  true,  true,  false },
-    [KVBM_BENCH_INACTIVE_HIT]   = { it_match_release,  true,  false, false },
-    [KVBM_BENCH_BULK_DROP]      = { it_bulk_drop,      true,  false, true  },
-    [KVBM_BENCH_BULK_DROP_MANY] = { it_bulk_drop_many, true,  false, true  },
-    [KVBM_BENCH_ALLOC_REGISTER] = { it_alloc_register, false, false, false },
-    [KVBM_BENCH_ALLOC_EVICT]    = { it_alloc_evict,    true,  false, true  },
-    [KVBM_BENCH_ACTIVE_HIT_MANY]   = { it_match_release_many, true, true,  false },
-    [KVBM_BENCH_INACTIVE_HIT_MANY] = { it_match_release_many, true, false, false },
-    [KVBM_BENCH_ALLOC_REGISTER_MANY] = { it_alloc_register_many, false, false, false },
+static const group_desc groups[BENCH_GROUP_COUNT] = {
+    [BENCH_ACTIVE_HIT]     = { it_match_release,  true,  true,  false },
+    [BENCH_INACTIVE_HIT]   = { it_match_release,  true,  false, false },
+    [BENCH_BULK_DROP]      = { it_bulk_drop,      true,  false, true  },
+    [BENCH_BULK_DROP_MANY] = { it_bulk_drop_many, true,  false, true  },
+    [BENCH_ALLOC_REGISTER] = { it_alloc_register, false, false, false },
+    [BENCH_ALLOC_EVICT]    = { it_alloc_evict,    true,  false, true  },
+    [BENCH_ACTIVE_HIT_MANY]   = { it_match_release_many, true, true,  false },
+    [BENCH_INACTIVE_HIT_MANY] = { it_match_release_many, true, false, false },
+    [BENCH_ALLOC_REGISTER_MANY] = { it_alloc_register_many, false, false, false },
 };
 
 /* ---- driver ------------------------------------------------------------------------ */
@@ -598,20 +621,20 @@ static size_t enumerate(const bench_options *o, bench_cell *cells, unsigned *ids
     const uint32_t *sizes = o->sizes != NULL ? o->sizes : default_sizes;
     size_t n_sizes = o->sizes != NULL ? o->n_sizes : sizeof default_sizes / sizeof default_sizes[0];
     size_t cnt = 0;
-    for (unsigned gi = 0; gi < KVBM_BENCH_GROUP_COUNT; gi++) {
+    for (unsigned gi = 0; gi < BENCH_GROUP_COUNT; gi++) {
         if (!selected(o->groups, gi))
             continue;
-        for (unsigned bi = 0; bi < KVBM_BENCH_BACKEND_COUNT; bi++) {
+        for (unsigned bi = 0; bi < BENCH_BACKEND_COUNT; bi++) {
             /* active hit does not involve the backend: one row, built on LRU */
-            bool active = gi == KVBM_BENCH_ACTIVE_HIT || gi == KVBM_BENCH_ACTIVE_HIT_MANY;
-            if (active ? bi != KVBM_BENCH_LRU : !selected(o->backends, bi))
+            bool active = gi == BENCH_ACTIVE_HIT || gi == BENCH_ACTIVE_HIT_MANY;
+            if (active ? bi != BENCH_LRU : !selected(o->backends, bi))
                 continue;
             for (size_t si = 0; si < n_sizes; si++) {
                 if (cells != NULL) {
                     bench_cell *c = &cells[cnt];
                     memset(c, 0, sizeof *c);
                     c->group = group_names[gi];
-                    c->backend = active ? "-" : backend_names[bi];
+                    c->backend = active ? "-" : bench_backend_name((bench_backend)bi);
                     c->n = sizes[si];
                     c->allocs_per_iter = -1.0;
                     ids[cnt] = gi << 8 | bi;
@@ -625,17 +648,17 @@ static size_t enumerate(const bench_options *o, bench_cell *cells, unsigned *ids
 
 size_t bench_cell_count(const bench_options *opt)
 {
-    bench_options d = KVBM_BENCH_OPTIONS_INIT;
+    bench_options d = BENCH_OPTIONS_INIT;
     return enumerate(opt != NULL ? opt : &d, NULL, NULL);
 }
 
 kvbm_status bench_run(const bench_options *opt, bench_cell *cells, size_t cap,
                            size_t *n_cells)
 {
-    bench_options d = KVBM_BENCH_OPTIONS_INIT;
+    bench_options d = BENCH_OPTIONS_INIT;
     const bench_options *o = opt != NULL ? opt : &d;
     if (cells == NULL || n_cells == NULL || (o->sizes != NULL && o->n_sizes == 0) ||
-        (unsigned)o->tracker > KVBM_BENCH_TRACKER_NEVER)
+        (unsigned)o->tracker > BENCH_TRACKER_NEVER)
         return KVBM_EINVAL;
     if (o->sizes != NULL)
         for (size_t i = 0; i < o->n_sizes; i++)

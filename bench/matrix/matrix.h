@@ -35,7 +35,7 @@
  * completed with the sequence's token blocks (kvbm_mutable_complete) and registered in
  * one call. alloc_register_cycle stages the same n PLHs (kvbm_mutable_stage).
  * Frequency tracker: by default the registry gets a TinyLFU tracker (Medium preset) only
- * for multi_lru, which requires one (KVBM_BENCH_TRACKER_AUTO). With a tracker,
+ * for multi-lru, which requires one (BENCH_TRACKER_AUTO). With a tracker,
  * match_blocks touches it once per returned block.
  *
  * Timing: clock_gettime(CLOCK_MONOTONIC). A sample runs a batch of iterations sized so that
@@ -44,8 +44,8 @@
  * (bulk_drop*, alloc_evict) time each iteration separately and subtract the measured
  * timer overhead (median of back-to-back clock reads).
  */
-#ifndef KVBM_BENCH_MATRIX_H
-#define KVBM_BENCH_MATRIX_H
+#ifndef BENCH_MATRIX_H
+#define BENCH_MATRIX_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -59,31 +59,31 @@ extern "C" {
 #endif
 
 typedef enum bench_group {
-    KVBM_BENCH_ACTIVE_HIT = 0,   /* "match_blocks_active_hit" */
-    KVBM_BENCH_INACTIVE_HIT,     /* "match_blocks_inactive_hit" */
-    KVBM_BENCH_BULK_DROP,        /* "bulk_drop" */
-    KVBM_BENCH_BULK_DROP_MANY,   /* "bulk_drop_many" */
-    KVBM_BENCH_ALLOC_REGISTER,   /* "alloc_register_cycle" */
-    KVBM_BENCH_ALLOC_EVICT,      /* "alloc_evict" */
-    KVBM_BENCH_ACTIVE_HIT_MANY,  /* "match_blocks_active_hit_many" */
-    KVBM_BENCH_INACTIVE_HIT_MANY,/* "match_blocks_inactive_hit_many" */
-    KVBM_BENCH_ALLOC_REGISTER_MANY, /* "alloc_register_cycle_many" */
-    KVBM_BENCH_GROUP_COUNT
+    BENCH_ACTIVE_HIT = 0,   /* "match_blocks_active_hit" */
+    BENCH_INACTIVE_HIT,     /* "match_blocks_inactive_hit" */
+    BENCH_BULK_DROP,        /* "bulk_drop" */
+    BENCH_BULK_DROP_MANY,   /* "bulk_drop_many" */
+    BENCH_ALLOC_REGISTER,   /* "alloc_register_cycle" */
+    BENCH_ALLOC_EVICT,      /* "alloc_evict" */
+    BENCH_ACTIVE_HIT_MANY,  /* "match_blocks_active_hit_many" */
+    BENCH_INACTIVE_HIT_MANY,/* "match_blocks_inactive_hit_many" */
+    BENCH_ALLOC_REGISTER_MANY, /* "alloc_register_cycle_many" */
+    BENCH_GROUP_COUNT
 } bench_group;
 
 typedef enum bench_backend {
-    KVBM_BENCH_LRU = 0,          /* "lru" */
-    KVBM_BENCH_MULTI_LRU,        /* "multi_lru" */
-    KVBM_BENCH_LINEAGE_TICK,     /* "lineage_tick" */
-    KVBM_BENCH_LINEAGE_FIFO,     /* "lineage_fifo" */
-    KVBM_BENCH_HASHMAP,          /* "hashmap" */
-    KVBM_BENCH_BACKEND_COUNT
+    BENCH_LRU = 0,          /* "lru" (names: kvbm_backend_name) */
+    BENCH_MULTI_LRU,        /* "multi-lru" */
+    BENCH_LINEAGE_TICK,     /* "lineage" */
+    BENCH_LINEAGE_FIFO,     /* "lineage-fifo" */
+    BENCH_HASHMAP,          /* "hashmap" */
+    BENCH_BACKEND_COUNT
 } bench_backend;
 
 typedef enum bench_tracker {
-    KVBM_BENCH_TRACKER_AUTO = 0, /* TinyLFU only where the backend requires it (multi_lru) */
-    KVBM_BENCH_TRACKER_ALWAYS,   /* every registry gets a TinyLFU tracker */
-    KVBM_BENCH_TRACKER_NEVER     /* no tracker (multi_lru cells then fail with ECONFIG) */
+    BENCH_TRACKER_AUTO = 0, /* TinyLFU only where the backend requires it (multi-lru) */
+    BENCH_TRACKER_ALWAYS,   /* every registry gets a TinyLFU tracker */
+    BENCH_TRACKER_NEVER     /* no tracker (multi-lru cells then fail with ECONFIG) */
 } bench_tracker;
 
 /** One result. Strings are static. */
@@ -121,8 +121,8 @@ typedef struct bench_options {
     bench_alloc_counter alloc_counter;
 } bench_options;
 
-#define KVBM_BENCH_OPTIONS_INIT \
-    { 0, 0, NULL, 0, 0, 0, 0, KVBM_BENCH_TRACKER_AUTO, NULL, NULL, NULL }
+#define BENCH_OPTIONS_INIT \
+    { 0, 0, NULL, 0, 0, 0, 0, BENCH_TRACKER_AUTO, NULL, NULL, NULL }
 
 /** Number of cells bench_run() produces for @opt (NULL = defaults). */
 size_t bench_cell_count(const bench_options *opt);
@@ -162,4 +162,4 @@ double bench_reference_ns(const char *group, const char *backend, uint32_t n);
 #ifdef __cplusplus
 }
 #endif
-#endif /* KVBM_BENCH_MATRIX_H */
+#endif /* BENCH_MATRIX_H */

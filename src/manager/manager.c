@@ -26,17 +26,6 @@ const char *kvbm_layout_name(kvbm_layout l)
     return NULL;
 }
 
-const char *kvbm_backend_name(kvbm_backend b)
-{
-    switch (b) {
-    case KVBM_BACKEND_LINEAGE:   return "lineage";
-    case KVBM_BACKEND_LRU:       return "lru";
-    case KVBM_BACKEND_MULTI_LRU: return "multi-lru";
-    case KVBM_BACKEND_HASHMAP:   return "hashmap";
-    }
-    return NULL;
-}
-
 void kvbm_manager_config_init(kvbm_manager_config *cfg)
 {
     if (cfg == NULL) return;

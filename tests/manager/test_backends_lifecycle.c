@@ -267,7 +267,7 @@ KVBM_TEST(test_full_capacity_register_and_return_to_inactive)
         EXPECT_EQ(MET(m, inactive_pool_size), 32);
         EXPECT_EQ(MET(m, reset_pool_size), 0);
         EXPECT_EQ(kvbm_manager_available_blocks(m), 32);
-        if (kvbm_test_failed_flag) printf("    backend %s\n", kvbm_backend_name(capacity_backends[k]));
+        if (kvbm_test_failed_flag) printf("    backend %s\n", kvbm_backend_name(capacity_backends[k], KVBM_LINEAGE_TICK));
         tm_manager_destroy(m);
     }
 }
@@ -305,7 +305,7 @@ KVBM_TEST(test_full_capacity_eviction_cycle)
         EXPECT_EQ(MET(m, evictions), 16);
         EXPECT_EQ(MET(m, allocations), 32);
         EXPECT_EQ(MET(m, allocations_from_reset), 16);
-        if (kvbm_test_failed_flag) printf("    backend %s\n", kvbm_backend_name(capacity_backends[k]));
+        if (kvbm_test_failed_flag) printf("    backend %s\n", kvbm_backend_name(capacity_backends[k], KVBM_LINEAGE_TICK));
         tm_manager_destroy(m);
     }
 }
@@ -340,7 +340,7 @@ KVBM_TEST(test_mixed_return_paths)
         EXPECT_EQ(MET(m, inflight_immutable), 0);
         EXPECT_EQ(MET(m, inactive_pool_size), 8);
         EXPECT_EQ(MET(m, reset_pool_size), 16);
-        if (kvbm_test_failed_flag) printf("    backend %s\n", kvbm_backend_name(capacity_backends[k]));
+        if (kvbm_test_failed_flag) printf("    backend %s\n", kvbm_backend_name(capacity_backends[k], KVBM_LINEAGE_TICK));
         tm_manager_destroy(m);
     }
 }
@@ -461,7 +461,7 @@ KVBM_TEST(test_double_lifecycle_cycle)
         EXPECT_EQ(MET(m, inactive_pool_size), 16);
         EXPECT_EQ(MET(m, reset_pool_size), 0);
         EXPECT_EQ(kvbm_manager_available_blocks(m), 16);
-        if (kvbm_test_failed_flag) printf("    backend %s\n", kvbm_backend_name(capacity_backends[k]));
+        if (kvbm_test_failed_flag) printf("    backend %s\n", kvbm_backend_name(capacity_backends[k], KVBM_LINEAGE_TICK));
         tm_manager_destroy(m);
     }
 }

@@ -140,7 +140,9 @@ KVBM_TEST(bad_options)
     EXPECT_EQ(kvbm("replay --capacity"), 2);
     EXPECT_EQ(kvbm("replay --capacity 99999999999"), 2);
     EXPECT_EQ(kvbm("replay --backend fifo"), 2);
-    EXPECT_STR_CONTAINS(out_buf, "unknown backend 'fifo'");
+    EXPECT_STR_CONTAINS(out_buf, "unknown backend \"fifo\" (valid: lineage, lineage-fifo");
+    EXPECT_EQ(kvbm("replay --backend lineage_fifo --capacity 512"), 0); /* old spelling */
+    EXPECT_STR_CONTAINS(out_buf, "lineage-fifo");
     EXPECT_EQ(kvbm("replay --block-size 3"), 2);
     EXPECT_EQ(kvbm("replay --block-size 2048"), 2);
     EXPECT_EQ(kvbm("replay --release-order sideways"), 2);

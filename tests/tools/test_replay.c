@@ -77,13 +77,13 @@ static int run(const char *text, cli_backend b, uint64_t cap, cli_release_order 
     cli_trace t;
     cli_replay_hashed h;
     char err[512];
-    if (cli_trace_parse("t.jsonl", text, strlen(text), KVBM_TRACE_STOP, NULL, &t, err, sizeof err) != 0) {
+    if (cli_trace_parse("t.jsonl", text, strlen(text), CLI_TRACE_STOP, NULL, &t, err, sizeof err) != 0) {
         fprintf(stderr, "parse: %s\n", err);
         return -1;
     }
     int rc = cli_replay_hash(&t, 4, &h, err, sizeof err);
     if (rc == 0) {
-        cli_replay_config cfg = { b, cap, o, 2, KVBM_TOOL_TRACKER_MEDIUM, false };
+        cli_replay_config cfg = { b, cap, o, 2, CLI_TRACKER_MEDIUM, false };
         rc = cli_replay_run(&h, &cfg, res, err, sizeof err);
         if (rc != 0) fprintf(stderr, "run: %s\n", err);
         cli_replay_hashed_free(&h);
@@ -113,7 +113,7 @@ static const expect T1_PREFIX_KEEPING = { 7, 24, 7, 2, 9, 4, 8, 4, 8, 0 };
 KVBM_TEST(t1_lru_reverse)
 {
     cli_replay_result r;
-    ASSERT_OK(run(T1, KVBM_TOOL_LRU, 4, KVBM_RELEASE_REVERSE, &r));
+    ASSERT_OK(run(T1, CLI_LRU, 4, CLI_RELEASE_REVERSE, &r));
     check(&r, &T1_PREFIX_KEEPING);
     EXPECT_EQ(r.unique_blocks, 13); /* A AB ABC D DE DEF + 5 (R4) + ABC11 ABC11,12 */
 }
@@ -121,16 +121,16 @@ KVBM_TEST(t1_lru_reverse)
 KVBM_TEST(t1_lineage_reverse)
 {
     cli_replay_result r;
-    ASSERT_OK(run(T1, KVBM_TOOL_LINEAGE, 4, KVBM_RELEASE_REVERSE, &r));
+    ASSERT_OK(run(T1, CLI_LINEAGE, 4, CLI_RELEASE_REVERSE, &r));
     check(&r, &T1_PREFIX_KEEPING);
 }
 
 KVBM_TEST(t1_lineage_forward)
 {
     cli_replay_result r;
-    ASSERT_OK(run(T1, KVBM_TOOL_LINEAGE, 4, KVBM_RELEASE_FORWARD, &r));
+    ASSERT_OK(run(T1, CLI_LINEAGE, 4, CLI_RELEASE_FORWARD, &r));
     check(&r, &T1_PREFIX_KEEPING);
-    ASSERT_OK(run(T1, KVBM_TOOL_LINEAGE_FIFO, 4, KVBM_RELEASE_FORWARD, &r));
+    ASSERT_OK(run(T1, CLI_LINEAGE_FIFO, 4, CLI_RELEASE_FORWARD, &r));
     check(&r, &T1_PREFIX_KEEPING);
 }
 
@@ -138,7 +138,7 @@ KVBM_TEST(t1_lru_forward_orphans)
 {
     cli_replay_result r;
     const expect e = { 7, 24, 3, 2, 10, 7, 11, 4, 11, 0 };
-    ASSERT_OK(run(T1, KVBM_TOOL_LRU, 4, KVBM_RELEASE_FORWARD, &r));
+    ASSERT_OK(run(T1, CLI_LRU, 4, CLI_RELEASE_FORWARD, &r));
     check(&r, &e);
 }
 
@@ -146,7 +146,7 @@ KVBM_TEST(t1_hashmap_matches_lru)
 {
     /* HashMap + FIFO reuse evicts in insertion order, like LRU without refresh-in-pool. */
     cli_replay_result r;
-    ASSERT_OK(run(T1, KVBM_TOOL_HASHMAP, 4, KVBM_RELEASE_REVERSE, &r));
+    ASSERT_OK(run(T1, CLI_HASHMAP, 4, CLI_RELEASE_REVERSE, &r));
     check(&r, &T1_PREFIX_KEEPING);
 }
 
@@ -155,7 +155,7 @@ KVBM_TEST(t1_large_capacity_only_cold_misses)
     /* capacity 64: nothing is evicted; only R4 (ids 6..10) and R7's tail are new. */
     cli_replay_result r;
     const expect e = { 7, 24, 11, 0, 0, 0, 13, 13, 13, 0 };
-    ASSERT_OK(run(T1, KVBM_TOOL_LRU, 64, KVBM_RELEASE_REVERSE, &r));
+    ASSERT_OK(run(T1, CLI_LRU, 64, CLI_RELEASE_REVERSE, &r));
     check(&r, &e);
     EXPECT_EQ(r.blocks_requested - r.unique_blocks, r.blocks_hit); /* infinite-cache bound met */
 }
@@ -164,7 +164,7 @@ KVBM_TEST(t2_multi_lru_forward_duplicate)
 {
     cli_replay_result r;
     const expect e = { 6, 12, 4, 0, 0, 3, 8, 5, 8, 1 };
-    ASSERT_OK(run(T2, KVBM_TOOL_MULTI_LRU, 4, KVBM_RELEASE_FORWARD, &r));
+    ASSERT_OK(run(T2, CLI_MULTI_LRU, 4, CLI_RELEASE_FORWARD, &r));
     check(&r, &e);
 }
 
@@ -172,7 +172,7 @@ KVBM_TEST(t2_multi_lru_reverse_no_duplicate)
 {
     cli_replay_result r;
     const expect e = { 6, 12, 5, 0, 0, 3, 7, 4, 7, 0 };
-    ASSERT_OK(run(T2, KVBM_TOOL_MULTI_LRU, 4, KVBM_RELEASE_REVERSE, &r));
+    ASSERT_OK(run(T2, CLI_MULTI_LRU, 4, CLI_RELEASE_REVERSE, &r));
     check(&r, &e);
 }
 
@@ -182,9 +182,9 @@ KVBM_TEST(capacity_zero_is_an_error)
     cli_replay_hashed h;
     cli_replay_result r;
     char err[256] = "";
-    ASSERT_OK(cli_trace_parse("t", T2, strlen(T2), KVBM_TRACE_STOP, NULL, &t, err, sizeof err));
+    ASSERT_OK(cli_trace_parse("t", T2, strlen(T2), CLI_TRACE_STOP, NULL, &t, err, sizeof err));
     ASSERT_OK(cli_replay_hash(&t, 4, &h, err, sizeof err));
-    cli_replay_config cfg = { KVBM_TOOL_LRU, 0, KVBM_RELEASE_REVERSE, 1, KVBM_TOOL_TRACKER_MEDIUM, false };
+    cli_replay_config cfg = { CLI_LRU, 0, CLI_RELEASE_REVERSE, 1, CLI_TRACKER_MEDIUM, false };
     EXPECT_EQ(cli_replay_run(&h, &cfg, &r, err, sizeof err), -1);
     EXPECT_STR_CONTAINS(err, "capacity");
     cli_replay_hashed_free(&h);
@@ -195,7 +195,7 @@ KVBM_TEST(capacity_zero_is_an_error)
 
 KVBM_TEST(fast_hashing_equals_token_sequence)
 {
-    cli_synth_config sc = KVBM_SYNTH_CONFIG_INIT;
+    cli_synth_config sc = CLI_SYNTH_CONFIG_INIT;
     sc.requests = 300;
     cli_trace t;
     char err[256];
@@ -225,7 +225,7 @@ KVBM_TEST(prefix_sharing_gives_equal_hashes)
     cli_trace t;
     cli_replay_hashed h;
     char err[256];
-    ASSERT_OK(cli_trace_parse("t", txt, strlen(txt), KVBM_TRACE_STOP, NULL, &t, err, sizeof err));
+    ASSERT_OK(cli_trace_parse("t", txt, strlen(txt), CLI_TRACE_STOP, NULL, &t, err, sizeof err));
     ASSERT_OK(cli_replay_hash(&t, 4, &h, err, sizeof err));
     EXPECT_TRUE(kvbm_plh_eq(h.hashes[0], h.hashes[3]));
     EXPECT_TRUE(kvbm_plh_eq(h.hashes[1], h.hashes[4]));
@@ -239,18 +239,18 @@ KVBM_TEST(prefix_sharing_gives_equal_hashes)
 
 KVBM_TEST(synthetic_replay_is_deterministic)
 {
-    cli_synth_config sc = KVBM_SYNTH_CONFIG_INIT;
+    cli_synth_config sc = CLI_SYNTH_CONFIG_INIT;
     sc.requests = test_under_sanitizer() ? 500 : 2000;
-    cli_replay_result res[2][KVBM_TOOL_BACKEND_COUNT];
+    cli_replay_result res[2][CLI_BACKEND_COUNT];
     for (int k = 0; k < 2; k++) {
         cli_trace t;
         cli_replay_hashed h;
         char err[256];
         ASSERT_OK(cli_synth_generate(&sc, &t, err, sizeof err));
         ASSERT_OK(cli_replay_hash(&t, 4, &h, err, sizeof err));
-        for (int b = 0; b < KVBM_TOOL_BACKEND_COUNT; b++) {
-            cli_replay_config cfg = { (cli_backend)b, 512, KVBM_RELEASE_REVERSE, 1,
-                                       KVBM_TOOL_TRACKER_MEDIUM, false };
+        for (int b = 0; b < CLI_BACKEND_COUNT; b++) {
+            cli_replay_config cfg = { (cli_backend)b, 512, CLI_RELEASE_REVERSE, 1,
+                                       CLI_TRACKER_MEDIUM, false };
             int rc = cli_replay_run(&h, &cfg, &res[k][b], err, sizeof err);
             if (rc != 0) fprintf(stderr, "%s: %s\n", cli_backend_name((cli_backend)b), err);
             ASSERT_OK(rc);
@@ -260,12 +260,12 @@ KVBM_TEST(synthetic_replay_is_deterministic)
         cli_replay_hashed_free(&h);
         cli_trace_free(&t);
     }
-    for (int b = 0; b < KVBM_TOOL_BACKEND_COUNT; b++) {
+    for (int b = 0; b < CLI_BACKEND_COUNT; b++) {
         EXPECT_EQ(res[0][b].blocks_hit, res[1][b].blocks_hit);
         EXPECT_EQ(res[0][b].evictions, res[1][b].evictions);
         EXPECT_EQ(res[0][b].duplicate_blocks, res[1][b].duplicate_blocks);
         EXPECT_EQ(res[0][b].no_room_blocks, res[1][b].no_room_blocks);
     }
     /* reverse release keeps prefixes: LRU and lineage/Tick choose the same victims */
-    EXPECT_EQ(res[0][KVBM_TOOL_LRU].blocks_hit, res[0][KVBM_TOOL_LINEAGE].blocks_hit);
+    EXPECT_EQ(res[0][CLI_LRU].blocks_hit, res[0][CLI_LINEAGE].blocks_hit);
 }

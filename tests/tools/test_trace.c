@@ -22,7 +22,7 @@ KVBM_TEST(parses_mooncake_lines)
         "   \n"
         "{\"hash_ids\": []}\n"
         "{\"hash_ids\": [4294967295, 0]}"; /* no trailing newline */
-    ASSERT_OK(parse(txt, KVBM_TRACE_STOP, &t, err, sizeof err));
+    ASSERT_OK(parse(txt, CLI_TRACE_STOP, &t, err, sizeof err));
     EXPECT_EQ(t.n_requests, 3);
     EXPECT_EQ(cli_trace_blocks(&t), 5);
     EXPECT_EQ(t.max_len, 3);
@@ -36,7 +36,7 @@ static void expect_error(const char *txt, const char *needle)
 {
     cli_trace t;
     char err[256] = "";
-    EXPECT_EQ(parse(txt, KVBM_TRACE_STOP, &t, err, sizeof err), -1);
+    EXPECT_EQ(parse(txt, CLI_TRACE_STOP, &t, err, sizeof err), -1);
     EXPECT_STR_CONTAINS(err, needle);
     EXPECT_TRUE(t.offsets == NULL); /* freed on error */
 }
@@ -67,7 +67,7 @@ KVBM_TEST(skip_mode_continues_and_counts)
     const char *txt = "{\"hash_ids\": [1]}\nnot json\n{\"hash_ids\": [-1]}\n{\"hash_ids\": [2, 3]}\n";
     FILE *diag = tmpfile();
     ASSERT_TRUE(diag != NULL);
-    ASSERT_OK(cli_trace_parse("y.jsonl", txt, strlen(txt), KVBM_TRACE_SKIP, diag, &t, err, sizeof err));
+    ASSERT_OK(cli_trace_parse("y.jsonl", txt, strlen(txt), CLI_TRACE_SKIP, diag, &t, err, sizeof err));
     EXPECT_EQ(t.n_requests, 2);
     EXPECT_EQ(t.skipped, 2);
     char buf[512] = "";
@@ -79,7 +79,7 @@ KVBM_TEST(skip_mode_continues_and_counts)
     fclose(diag);
     cli_trace_free(&t);
     /* all lines bad: still an empty-trace error */
-    EXPECT_EQ(parse("nope\n", KVBM_TRACE_SKIP, &t, err, sizeof err), -1);
+    EXPECT_EQ(parse("nope\n", CLI_TRACE_SKIP, &t, err, sizeof err), -1);
     EXPECT_STR_CONTAINS(err, "every line was malformed");
 }
 
@@ -87,9 +87,9 @@ KVBM_TEST(load_missing_file)
 {
     cli_trace t;
     char err[256] = "";
-    EXPECT_EQ(cli_trace_load("/nonexistent/kvbm/trace.jsonl", KVBM_TRACE_STOP, NULL, &t, err, sizeof err), -1);
+    EXPECT_EQ(cli_trace_load("/nonexistent/kvbm/trace.jsonl", CLI_TRACE_STOP, NULL, &t, err, sizeof err), -1);
     EXPECT_STR_CONTAINS(err, "cannot open trace '/nonexistent/kvbm/trace.jsonl'");
-    EXPECT_EQ(cli_trace_load("/", KVBM_TRACE_STOP, NULL, &t, err, sizeof err), -1);
+    EXPECT_EQ(cli_trace_load("/", CLI_TRACE_STOP, NULL, &t, err, sizeof err), -1);
     EXPECT_STR_CONTAINS(err, "'/'");
 }
 
@@ -104,7 +104,7 @@ KVBM_TEST(load_file_roundtrip)
     fclose(f);
     cli_trace t;
     char err[256];
-    int rc = cli_trace_load(path, KVBM_TRACE_STOP, NULL, &t, err, sizeof err);
+    int rc = cli_trace_load(path, CLI_TRACE_STOP, NULL, &t, err, sizeof err);
     remove(path);
     ASSERT_OK(rc);
     EXPECT_EQ(t.n_requests, 1000);
@@ -115,7 +115,7 @@ KVBM_TEST(load_file_roundtrip)
 
 KVBM_TEST(synthetic_is_deterministic_per_seed)
 {
-    cli_synth_config a = KVBM_SYNTH_CONFIG_INIT, b = KVBM_SYNTH_CONFIG_INIT;
+    cli_synth_config a = CLI_SYNTH_CONFIG_INIT, b = CLI_SYNTH_CONFIG_INIT;
     cli_trace x, y, z;
     char err[256];
     ASSERT_OK(cli_synth_generate(&a, &x, err, sizeof err));

@@ -1,5 +1,5 @@
 /* tools/kvbm/bench_cmd.c - `kvbm bench`: the core benchmark matrix (the library
- * kvbm_bench_matrix, bench/matrix/). */
+ * bench_matrix, bench/matrix/). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,7 +20,7 @@ static void on_cell(void *ctx, const bench_cell *c)
 
 int cli_cmd_bench(int argc, char **argv)
 {
-    bench_options opt = KVBM_BENCH_OPTIONS_INIT;
+    bench_options opt = BENCH_OPTIONS_INIT;
     uint32_t sizes[16];
     bool csv = false;
     int progress = -1;
@@ -29,39 +29,39 @@ int cli_cmd_bench(int argc, char **argv)
         uint64_t u;
         if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
             cli_usage_bench();
-            return KVBM_EXIT_OK;
+            return CLI_EXIT_OK;
         } else if (cli_opt_value(argv, argc, &i, "--format", &v)) {
             if (v != NULL && strcmp(v, "csv") == 0) csv = true;
             else if (v != NULL && strcmp(v, "table") == 0) csv = false;
-            else return cli_errorf(KVBM_EXIT_USAGE, "bench: --format must be table or csv, got '%s'", v ? v : "");
+            else return cli_errorf(CLI_EXIT_USAGE, "bench: --format must be table or csv, got '%s'", v ? v : "");
         } else if (cli_opt_value(argv, argc, &i, "--groups", &v)) {
             if (v == NULL || !bench_parse_list(v, false, &opt.groups))
-                return cli_errorf(KVBM_EXIT_USAGE, "bench: unknown group in '%s'", v ? v : "");
+                return cli_errorf(CLI_EXIT_USAGE, "bench: unknown group in '%s'", v ? v : "");
         } else if (cli_opt_value(argv, argc, &i, "--backends", &v) ||
                    cli_opt_value(argv, argc, &i, "--backend", &v)) {
             if (v == NULL || !bench_parse_list(v, true, &opt.backends))
-                return cli_errorf(KVBM_EXIT_USAGE, "bench: unknown backend in '%s' (lru, multi_lru, "
-                                   "lineage_tick, lineage_fifo, hashmap, all)", v ? v : "");
+                return cli_errorf(CLI_EXIT_USAGE, "bench: unknown backend in '%s' (lineage, "
+                                   "lineage-fifo, lru, multi-lru, hashmap, all)", v ? v : "");
         } else if (cli_opt_value(argv, argc, &i, "--sizes", &v)) {
             uint64_t *caps = NULL;
             size_t n = 0;
             char err[256];
             if (v == NULL || cli_parse_capacity_list(v, 1u << 20, &caps, &n, err, sizeof err) != 0)
-                return cli_errorf(KVBM_EXIT_USAGE, "bench: --sizes: %s", v ? err : "missing value");
-            if (n > 16) { free(caps); return cli_errorf(KVBM_EXIT_USAGE, "bench: at most 16 sizes"); }
+                return cli_errorf(CLI_EXIT_USAGE, "bench: --sizes: %s", v ? err : "missing value");
+            if (n > 16) { free(caps); return cli_errorf(CLI_EXIT_USAGE, "bench: at most 16 sizes"); }
             for (size_t k = 0; k < n; k++) sizes[k] = (uint32_t)caps[k];
             free(caps);
             opt.sizes = sizes;
             opt.n_sizes = n;
         } else if (cli_opt_value(argv, argc, &i, "--samples", &v)) {
             if (v == NULL || cli_parse_u64(v, 100000, &u) != 0 || u == 0)
-                return cli_errorf(KVBM_EXIT_USAGE, "bench: --samples must be 1..100000");
+                return cli_errorf(CLI_EXIT_USAGE, "bench: --samples must be 1..100000");
             opt.samples = (uint32_t)u;
         } else if (cli_opt_value(argv, argc, &i, "--tracker", &v)) {
-            if (v != NULL && strcmp(v, "auto") == 0) opt.tracker = KVBM_BENCH_TRACKER_AUTO;
-            else if (v != NULL && strcmp(v, "always") == 0) opt.tracker = KVBM_BENCH_TRACKER_ALWAYS;
-            else if (v != NULL && strcmp(v, "never") == 0) opt.tracker = KVBM_BENCH_TRACKER_NEVER;
-            else return cli_errorf(KVBM_EXIT_USAGE, "bench: --tracker must be auto, always or never");
+            if (v != NULL && strcmp(v, "auto") == 0) opt.tracker = BENCH_TRACKER_AUTO;
+            else if (v != NULL && strcmp(v, "always") == 0) opt.tracker = BENCH_TRACKER_ALWAYS;
+            else if (v != NULL && strcmp(v, "never") == 0) opt.tracker = BENCH_TRACKER_NEVER;
+            else return cli_errorf(CLI_EXIT_USAGE, "bench: --tracker must be auto, always or never");
         } else if (strcmp(a, "--quick") == 0) {
             opt.samples = 5;
             opt.min_sample_ns = 50000;
@@ -70,7 +70,7 @@ int cli_cmd_bench(int argc, char **argv)
         } else if (strcmp(a, "--no-progress") == 0) {
             progress = 0;
         } else {
-            return cli_errorf(KVBM_EXIT_USAGE, "bench: unknown argument '%s' (see 'kvbm help bench')", a);
+            return cli_errorf(CLI_EXIT_USAGE, "bench: unknown argument '%s' (see 'kvbm help bench')", a);
         }
     }
     size_t done = 0;
@@ -80,12 +80,12 @@ int cli_cmd_bench(int argc, char **argv)
     }
     size_t cap = bench_cell_count(&opt), n = 0;
     bench_cell *cells = calloc(cap ? cap : 1, sizeof *cells);
-    if (cells == NULL) return cli_errorf(KVBM_EXIT_ERROR, "out of memory");
+    if (cells == NULL) return cli_errorf(CLI_EXIT_ERROR, "out of memory");
     kvbm_status st = bench_run(&opt, cells, cap, &n);
     if (opt.on_cell != NULL) fputs("\r\033[K", stderr);
     if (st != KVBM_OK) {
         free(cells);
-        return cli_errorf(KVBM_EXIT_ERROR, "bench: %s", kvbm_strerror(st));
+        return cli_errorf(CLI_EXIT_ERROR, "bench: %s", kvbm_strerror(st));
     }
     int failed = 0;
     if (csv) {
@@ -122,6 +122,6 @@ int cli_cmd_bench(int argc, char **argv)
         }
     }
     free(cells);
-    if (fflush(stdout) != 0) return cli_errorf(KVBM_EXIT_ERROR, "cannot write output");
-    return failed ? KVBM_EXIT_ERROR : KVBM_EXIT_OK;
+    if (fflush(stdout) != 0) return cli_errorf(CLI_EXIT_ERROR, "cannot write output");
+    return failed ? CLI_EXIT_ERROR : CLI_EXIT_OK;
 }

@@ -1,12 +1,12 @@
 /* tools/kvbm/commands.h - the subcommands of the kvbm tool and their shared argv helpers.
  * Each returns the process exit status: 0 success, 1 runtime error, 2 usage error. */
-#ifndef KVBM_TOOL_COMMANDS_H
-#define KVBM_TOOL_COMMANDS_H
+#ifndef CLI_COMMANDS_H
+#define CLI_COMMANDS_H
 
 #include <stdbool.h>
 #include <stddef.h>
 
-enum { KVBM_EXIT_OK = 0, KVBM_EXIT_ERROR = 1, KVBM_EXIT_USAGE = 2 };
+enum { CLI_EXIT_OK = 0, CLI_EXIT_ERROR = 1, CLI_EXIT_USAGE = 2 };
 
 int cli_cmd_replay(int argc, char **argv);
 int cli_cmd_hash(int argc, char **argv);
@@ -28,4 +28,4 @@ __attribute__((format(printf, 2, 3)))
 #endif
 int cli_errorf(int status, const char *fmt, ...);
 
-#endif /* KVBM_TOOL_COMMANDS_H */
+#endif /* CLI_COMMANDS_H */

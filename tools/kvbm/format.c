@@ -5,9 +5,9 @@
 
 int cli_format_parse(const char *s, cli_format *out)
 {
-    if (strcmp(s, "table") == 0) { *out = KVBM_FORMAT_TABLE; return 0; }
-    if (strcmp(s, "json") == 0)  { *out = KVBM_FORMAT_JSON;  return 0; }
-    if (strcmp(s, "csv") == 0)   { *out = KVBM_FORMAT_CSV;   return 0; }
+    if (strcmp(s, "table") == 0) { *out = CLI_FORMAT_TABLE; return 0; }
+    if (strcmp(s, "json") == 0)  { *out = CLI_FORMAT_JSON;  return 0; }
+    if (strcmp(s, "csv") == 0)   { *out = CLI_FORMAT_CSV;   return 0; }
     return -1;
 }
 
@@ -43,7 +43,7 @@ static void csv_string(FILE *f, const char *s)
 
 static const char *order_name(cli_release_order o)
 {
-    return o == KVBM_RELEASE_FORWARD ? "forward" : "reverse";
+    return o == CLI_RELEASE_FORWARD ? "forward" : "reverse";
 }
 
 #define U(x) ((unsigned long long)(x))
@@ -81,11 +81,11 @@ void cli_format_table(FILE *f, const char *trace, uint64_t trace_requests, uint6
     if (n > 0 && r[0].has_breakdown) {
         fprintf(f, "\nmanager time by call, ms (share; --breakdown adds clock reads)\n%-12s %8s",
                 "backend", "capacity");
-        for (int k = 0; k < KVBM_STEP_COUNT; k++) fprintf(f, " %15s", cli_replay_step_name(k));
+        for (int k = 0; k < CLI_STEP_COUNT; k++) fprintf(f, " %15s", cli_replay_step_name(k));
         fputc('\n', f);
         for (size_t i = 0; i < n; i++) {
             fprintf(f, "%-12s %8llu", cli_backend_name(r[i].backend), U(r[i].capacity));
-            for (int k = 0; k < KVBM_STEP_COUNT; k++)
+            for (int k = 0; k < CLI_STEP_COUNT; k++)
                 fprintf(f, " %8.2f (%3.0f%%)", r[i].step_ms[k],
                         r[i].manager_ms > 0 ? 100.0 * r[i].step_ms[k] / r[i].manager_ms : 0.0);
             fputc('\n', f);
@@ -120,7 +120,7 @@ void cli_format_json(FILE *f, const char *trace, const cli_replay_result *x)
             x->manager_ms_min, x->blocks_per_s, x->manager_cpu_ms, x->blocks_per_cpu_s,
             x->pool_restored ? "true" : "false");
     if (x->has_breakdown)
-        for (int k = 0; k < KVBM_STEP_COUNT; k++)
+        for (int k = 0; k < CLI_STEP_COUNT; k++)
             fprintf(f, ",\"%s_ms\":%.3f", cli_replay_step_name(k), x->step_ms[k]);
     fputs("}\n", f);
 }

@@ -1,15 +1,15 @@
 /* tools/kvbm/format.h - replay results as a table, JSON lines or CSV. */
-#ifndef KVBM_TOOL_FORMAT_H
-#define KVBM_TOOL_FORMAT_H
+#ifndef CLI_FORMAT_H
+#define CLI_FORMAT_H
 
 #include <stdio.h>
 
 #include "replay.h"
 
 typedef enum cli_format {
-    KVBM_FORMAT_TABLE = 0,
-    KVBM_FORMAT_JSON  = 1, /* one JSON object per run, one per line */
-    KVBM_FORMAT_CSV   = 2  /* header line, then one row per run */
+    CLI_FORMAT_TABLE = 0,
+    CLI_FORMAT_JSON  = 1, /* one JSON object per run, one per line */
+    CLI_FORMAT_CSV   = 2  /* header line, then one row per run */
 } cli_format;
 
 int cli_format_parse(const char *s, cli_format *out);
@@ -25,4 +25,4 @@ void cli_format_json(FILE *f, const char *trace, const cli_replay_result *r);
 void cli_format_csv_header(FILE *f);
 void cli_format_csv_row(FILE *f, const char *trace, const cli_replay_result *r);
 
-#endif /* KVBM_TOOL_FORMAT_H */
+#endif /* CLI_FORMAT_H */

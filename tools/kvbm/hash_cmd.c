@@ -41,7 +41,7 @@ int cli_cmd_hash(int argc, char **argv)
     uint64_t bs = 16, salt = 0;
     uint32_t *tok = NULL;
     size_t n = 0, cap = 0;
-    int rc = KVBM_EXIT_USAGE;
+    int rc = CLI_EXIT_USAGE;
     bool positional_only = false;
     for (int i = 1; i < argc; i++) {
         const char *v;
@@ -49,7 +49,7 @@ int cli_cmd_hash(int argc, char **argv)
         if (!positional_only && strcmp(a, "--") == 0) { positional_only = true; continue; }
         if (!positional_only && (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0)) {
             cli_usage_hash();
-            rc = KVBM_EXIT_OK;
+            rc = CLI_EXIT_OK;
             goto out;
         }
         if (!positional_only && cli_opt_value(argv, argc, &i, "--block-size", &v)) {
@@ -72,12 +72,12 @@ int cli_cmd_hash(int argc, char **argv)
             goto out;
         }
         if (cli_grow((void **)&tok, &cap, n + 1, sizeof *tok) != 0) {
-            rc = cli_errorf(KVBM_EXIT_ERROR, "out of memory");
+            rc = cli_errorf(CLI_EXIT_ERROR, "out of memory");
             goto out;
         }
         tok[n++] = (uint32_t)t;
     }
-    if (n == 0 && read_stdin_tokens(&tok, &n, &cap) != 0) { rc = KVBM_EXIT_ERROR; goto out; }
+    if (n == 0 && read_stdin_tokens(&tok, &n, &cap) != 0) { rc = CLI_EXIT_ERROR; goto out; }
     size_t nb = n / bs;
     if (nb > 0) {
         uint64_t *bh = malloc(nb * sizeof *bh), *sq = malloc(nb * sizeof *sq);
@@ -92,13 +92,13 @@ int cli_cmd_hash(int argc, char **argv)
                 printf("%zu %" PRIu64 " %" PRIu64 " %s\n", i, bh[i], sq[i], kvbm_plh_to_hex(plh[i], hex));
         }
         free(bh); free(sq); free(plh);
-        if (st != KVBM_OK) { rc = cli_errorf(KVBM_EXIT_ERROR, "hashing failed: %s", kvbm_strerror(st)); goto out; }
+        if (st != KVBM_OK) { rc = cli_errorf(CLI_EXIT_ERROR, "hashing failed: %s", kvbm_strerror(st)); goto out; }
     }
     if (n % bs != 0)
         fprintf(stderr, "kvbm: %zu trailing token%s do%s not fill a block of %llu (not printed)\n",
                 (size_t)(n % bs), n % bs == 1 ? "" : "s", n % bs == 1 ? "es" : "",
                 (unsigned long long)bs);
-    rc = fflush(stdout) == 0 ? KVBM_EXIT_OK : cli_errorf(KVBM_EXIT_ERROR, "cannot write output");
+    rc = fflush(stdout) == 0 ? CLI_EXIT_OK : cli_errorf(CLI_EXIT_ERROR, "cannot write output");
 out:
     free(tok);
     return rc;

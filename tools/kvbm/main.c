@@ -97,16 +97,16 @@ void cli_usage_bench(void)
 int main(int argc, char **argv)
 {
     if (kvbm_version_number() / 100 != KVBM_VERSION_NUMBER / 100)
-        return cli_errorf(KVBM_EXIT_ERROR, "library version %s does not match this tool (%s)",
+        return cli_errorf(CLI_EXIT_ERROR, "library version %s does not match this tool (%s)",
                            kvbm_version_string(), KVBM_VERSION_STRING);
     if (argc < 2) {
         usage_main(stderr);
-        return KVBM_EXIT_USAGE;
+        return CLI_EXIT_USAGE;
     }
     const char *cmd = argv[1];
     if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "-V") == 0 || strcmp(cmd, "version") == 0) {
         printf("kvbm %s (library %s)\n", KVBM_VERSION_STRING, kvbm_version_string());
-        return KVBM_EXIT_OK;
+        return CLI_EXIT_OK;
     }
     if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
         const char *topic = argc > 2 ? argv[2] : NULL;
@@ -114,13 +114,13 @@ int main(int argc, char **argv)
         else if (strcmp(topic, "replay") == 0) cli_usage_replay();
         else if (strcmp(topic, "hash") == 0) cli_usage_hash();
         else if (strcmp(topic, "bench") == 0) cli_usage_bench();
-        else return cli_errorf(KVBM_EXIT_USAGE, "no help for unknown command '%s'", topic);
-        return KVBM_EXIT_OK;
+        else return cli_errorf(CLI_EXIT_USAGE, "no help for unknown command '%s'", topic);
+        return CLI_EXIT_OK;
     }
     if (strcmp(cmd, "replay") == 0) return cli_cmd_replay(argc - 1, argv + 1);
     if (strcmp(cmd, "hash") == 0) return cli_cmd_hash(argc - 1, argv + 1);
     if (strcmp(cmd, "bench") == 0) return cli_cmd_bench(argc - 1, argv + 1);
     cli_errorf(0, "unknown command '%s'", cmd);
     usage_main(stderr);
-    return KVBM_EXIT_USAGE;
+    return CLI_EXIT_USAGE;
 }

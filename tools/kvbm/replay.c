@@ -10,25 +10,31 @@
 #include "kvbm/tracker.h"
 #include "util.h"
 
-static const char *const backend_names[KVBM_TOOL_BACKEND_COUNT] = {
-    "lineage", "lineage-fifo", "lru", "multi-lru", "hashmap"
+/* The tool's backend choices in display order; names come from the library
+ * (kvbm_backend_name / kvbm_backend_parse, kvbm/config.h). */
+static const struct {
+    kvbm_backend          backend;
+    kvbm_lineage_eviction eviction;
+} choices[CLI_BACKEND_COUNT] = {
+    [CLI_LINEAGE]      = { KVBM_BACKEND_LINEAGE,   KVBM_LINEAGE_TICK },
+    [CLI_LINEAGE_FIFO] = { KVBM_BACKEND_LINEAGE,   KVBM_LINEAGE_FIFO },
+    [CLI_LRU]          = { KVBM_BACKEND_LRU,       KVBM_LINEAGE_TICK },
+    [CLI_MULTI_LRU]    = { KVBM_BACKEND_MULTI_LRU, KVBM_LINEAGE_TICK },
+    [CLI_HASHMAP]      = { KVBM_BACKEND_HASHMAP,   KVBM_LINEAGE_TICK },
 };
 
 const char *cli_backend_name(cli_backend b)
 {
-    return (unsigned)b < KVBM_TOOL_BACKEND_COUNT ? backend_names[b] : "?";
+    return (unsigned)b < CLI_BACKEND_COUNT ? kvbm_backend_name(choices[b].backend, choices[b].eviction) : "?";
 }
 
 int cli_backend_parse(const char *s, cli_backend *out)
 {
-    for (int i = 0; i < KVBM_TOOL_BACKEND_COUNT; i++)
-        if (strcmp(s, backend_names[i]) == 0) { *out = (cli_backend)i; return 0; }
-    if (strcmp(s, "lineage-tick") == 0) { *out = KVBM_TOOL_LINEAGE; return 0; }
-    if (strcmp(s, "lineage_fifo") == 0) { *out = KVBM_TOOL_LINEAGE_FIFO; return 0; }
-    if (strcmp(s, "multi_lru") == 0 || strcmp(s, "multilru") == 0) {
-        *out = KVBM_TOOL_MULTI_LRU;
-        return 0;
-    }
+    kvbm_backend kb;
+    kvbm_lineage_eviction ke;
+    if (kvbm_backend_parse(s, &kb, &ke) != KVBM_OK) return -1;
+    for (int i = 0; i < CLI_BACKEND_COUNT; i++)
+        if (choices[i].backend == kb && choices[i].eviction == ke) { *out = (cli_backend)i; return 0; }
     return -1;
 }
 
@@ -36,12 +42,12 @@ static const char *const tracker_names[] = { "medium", "small", "large", "none" 
 
 const char *cli_tracker_name(cli_tracker t)
 {
-    return (unsigned)t <= KVBM_TOOL_TRACKER_NONE ? tracker_names[t] : "?";
+    return (unsigned)t <= CLI_TRACKER_NONE ? tracker_names[t] : "?";
 }
 
 int cli_tracker_parse(const char *s, cli_tracker *out)
 {
-    for (int i = 0; i <= KVBM_TOOL_TRACKER_NONE; i++)
+    for (int i = 0; i <= CLI_TRACKER_NONE; i++)
         if (strcmp(s, tracker_names[i]) == 0) { *out = (cli_tracker)i; return 0; }
     return -1;
 }
@@ -158,12 +164,12 @@ void cli_replay_hashed_free(cli_replay_hashed *h)
 
 /* ---- phase 2: the manager loop --------------------------------------------------- */
 
-static const char *const step_names[KVBM_STEP_COUNT] = {
+static const char *const step_names[CLI_STEP_COUNT] = {
     "match", "allocate", "stage", "register", "release"
 };
 const char *cli_replay_step_name(int step)
 {
-    return step >= 0 && step < KVBM_STEP_COUNT ? step_names[step] : "?";
+    return step >= 0 && step < CLI_STEP_COUNT ? step_names[step] : "?";
 }
 
 typedef struct run_counts {
@@ -185,10 +191,10 @@ static int make_manager(const cli_replay_config *cfg, uint32_t block_size, kvbm_
     kvbm_registry *reg = NULL;
     kvbm_status st = KVBM_OK;
     switch (cfg->tracker) {
-    case KVBM_TOOL_TRACKER_MEDIUM: st = kvbm_tinylfu_create_preset(KVBM_TRACKER_MEDIUM, &tr); break;
-    case KVBM_TOOL_TRACKER_SMALL:  st = kvbm_tinylfu_create_preset(KVBM_TRACKER_SMALL, &tr); break;
-    case KVBM_TOOL_TRACKER_LARGE:  st = kvbm_tinylfu_create_preset(KVBM_TRACKER_LARGE, &tr); break;
-    case KVBM_TOOL_TRACKER_NONE:   break;
+    case CLI_TRACKER_MEDIUM: st = kvbm_tinylfu_create_preset(KVBM_TRACKER_MEDIUM, &tr); break;
+    case CLI_TRACKER_SMALL:  st = kvbm_tinylfu_create_preset(KVBM_TRACKER_SMALL, &tr); break;
+    case CLI_TRACKER_LARGE:  st = kvbm_tinylfu_create_preset(KVBM_TRACKER_LARGE, &tr); break;
+    case CLI_TRACKER_NONE:   break;
     default: return cli_fail(err, errlen, "unknown tracker %d", (int)cfg->tracker);
     }
     if (st != KVBM_OK)
@@ -204,16 +210,12 @@ static int make_manager(const cli_replay_config *cfg, uint32_t block_size, kvbm_
     mc.block_count = cfg->capacity;
     mc.block_size = block_size;
     mc.duplication_policy = KVBM_DUP_ALLOW;
-    switch (cfg->backend) {
-    case KVBM_TOOL_LINEAGE:      mc.backend = KVBM_BACKEND_LINEAGE; mc.lineage_eviction = KVBM_LINEAGE_TICK; break;
-    case KVBM_TOOL_LINEAGE_FIFO: mc.backend = KVBM_BACKEND_LINEAGE; mc.lineage_eviction = KVBM_LINEAGE_FIFO; break;
-    case KVBM_TOOL_LRU:          mc.backend = KVBM_BACKEND_LRU; break;
-    case KVBM_TOOL_MULTI_LRU:    mc.backend = KVBM_BACKEND_MULTI_LRU; break;
-    case KVBM_TOOL_HASHMAP:      mc.backend = KVBM_BACKEND_HASHMAP; break;
-    default:
+    if ((unsigned)cfg->backend >= CLI_BACKEND_COUNT) {
         kvbm_registry_release(reg);
         return cli_fail(err, errlen, "unknown backend %d", (int)cfg->backend);
     }
+    mc.backend = choices[cfg->backend].backend;
+    mc.lineage_eviction = choices[cfg->backend].eviction;
     mc.metrics_label = "replay";
     kvbm_clear_last_error();
     st = kvbm_manager_create(&mc, out);
@@ -231,7 +233,7 @@ static int make_manager(const cli_replay_config *cfg, uint32_t block_size, kvbm_
 static int release_held(work *w, size_t n, cli_release_order order)
 {
     if (n == 0) return 0;
-    if (order == KVBM_RELEASE_FORWARD) return kvbm_block_release_many(w->blocks, n) == KVBM_OK ? 0 : -1;
+    if (order == CLI_RELEASE_FORWARD) return kvbm_block_release_many(w->blocks, n) == KVBM_OK ? 0 : -1;
     for (size_t i = 0; i < n; i++) w->rev[i] = w->blocks[n - 1 - i];
     return kvbm_block_release_many(w->rev, n) == KVBM_OK ? 0 : -1;
 }
@@ -258,20 +260,20 @@ static int replay_once(kvbm_manager *m, const cli_replay_hashed *h, cli_release_
         size_t k = 0;
         if (steps != NULL) last = cli_now_ns();
         kvbm_status st = kvbm_manager_match_blocks(m, hs, n, w->blocks, &k);
-        STEP(KVBM_STEP_MATCH);
+        STEP(CLI_STEP_MATCH);
         if (st != KVBM_OK)
             return cli_fail(err, errlen, "request %zu: match_blocks: %s", r + 1, kvbm_strerror(st));
         c->blocks_hit += k;
         size_t rem = n - k;
         if (rem > 0) {
             st = kvbm_manager_allocate(m, rem, w->muts, NULL, NULL);
-            STEP(KVBM_STEP_ALLOCATE);
+            STEP(CLI_STEP_ALLOCATE);
             if (st == KVBM_EEXHAUSTED) {
                 c->no_room_requests++;
                 c->no_room_blocks += rem;
                 if (release_held(w, k, order) != 0)
                     return cli_fail(err, errlen, "request %zu: release failed", r + 1);
-                STEP(KVBM_STEP_RELEASE);
+                STEP(CLI_STEP_RELEASE);
                 continue;
             }
             if (st != KVBM_OK)
@@ -280,16 +282,16 @@ static int replay_once(kvbm_manager *m, const cli_replay_hashed *h, cli_release_
             st = kvbm_mutable_stage_many(w->muts, hs + k, rem, bs, w->comps);
             if (st != KVBM_OK)
                 return cli_fail(err, errlen, "request %zu: stage: %s", r + 1, kvbm_strerror(st));
-            STEP(KVBM_STEP_STAGE);
+            STEP(CLI_STEP_STAGE);
             st = kvbm_manager_register_blocks(m, w->comps, rem, w->blocks + k);
-            STEP(KVBM_STEP_REGISTER);
+            STEP(CLI_STEP_REGISTER);
             if (st != KVBM_OK)
                 return cli_fail(err, errlen, "request %zu: register_blocks: %s", r + 1,
                                       kvbm_strerror(st));
         }
         if (release_held(w, n, order) != 0)
             return cli_fail(err, errlen, "request %zu: release failed", r + 1);
-        STEP(KVBM_STEP_RELEASE);
+        STEP(CLI_STEP_RELEASE);
     }
     *ns = cli_now_ns() - t0;
     *cpu_ns = cli_thread_cpu_ns() - cpu0;
@@ -317,16 +319,16 @@ int cli_replay_run(const cli_replay_hashed *h, const cli_replay_config *cfg,
 {
     if (cfg->capacity == 0)
         return cli_fail(err, errlen, "capacity must be at least 1 block");
-    if (cfg->capacity > KVBM_REPLAY_MAX_CAPACITY || cfg->capacity > KVBM_MAX_BLOCK_COUNT)
+    if (cfg->capacity > CLI_REPLAY_MAX_CAPACITY || cfg->capacity > KVBM_MAX_BLOCK_COUNT)
         return cli_fail(err, errlen, "capacity %llu is too large (the replay accepts at most "
                               "%llu blocks)", (unsigned long long)cfg->capacity,
-                              (unsigned long long)KVBM_REPLAY_MAX_CAPACITY);
+                              (unsigned long long)CLI_REPLAY_MAX_CAPACITY);
     uint32_t repeat = cfg->repeat ? cfg->repeat : 1;
     size_t ml = h->max_len ? h->max_len : 1;
     work w = { malloc(ml * sizeof *w.blocks), malloc(ml * sizeof *w.rev),
                malloc(ml * sizeof *w.muts), malloc(ml * sizeof *w.comps) };
     uint64_t *times = malloc(repeat * sizeof *times), *cpus = malloc(repeat * sizeof *cpus);
-    uint64_t (*steps)[KVBM_STEP_COUNT] = calloc(repeat, sizeof *steps);
+    uint64_t (*steps)[CLI_STEP_COUNT] = calloc(repeat, sizeof *steps);
     int rc = -1;
     run_counts first = { 0 };
     if (!w.blocks || !w.rev || !w.muts || !w.comps || !times || !cpus || !steps) {
@@ -412,7 +414,7 @@ int cli_replay_run(const cli_replay_hashed *h, const cli_replay_config *cfg,
     res->blocks_per_cpu_s = cmed ? (double)first.blocks_requested / ((double)cmed / 1e9) : 0.0;
     res->pool_restored = true;
     res->has_breakdown = cfg->breakdown;
-    for (int k = 0; k < KVBM_STEP_COUNT; k++) res->step_ms[k] = (double)steps[imed][k] / 1e6;
+    for (int k = 0; k < CLI_STEP_COUNT; k++) res->step_ms[k] = (double)steps[imed][k] / 1e6;
     rc = 0;
 out:
     free(w.blocks); free(w.rev); free(w.muts); free(w.comps);

@@ -17,8 +17,8 @@
  * and after every run every block is back in the pool (available == capacity, store
  * invariants hold).
  */
-#ifndef KVBM_TOOL_REPLAY_H
-#define KVBM_TOOL_REPLAY_H
+#ifndef CLI_REPLAY_H
+#define CLI_REPLAY_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -28,17 +28,19 @@
 #include "trace.h"
 
 typedef enum cli_backend {
-    KVBM_TOOL_LINEAGE = 0,      /* lineage, Tick leaf policy (library default) */
-    KVBM_TOOL_LINEAGE_FIFO,     /* lineage, Fifo leaf policy */
-    KVBM_TOOL_LRU,
-    KVBM_TOOL_MULTI_LRU,
-    KVBM_TOOL_HASHMAP,
-    KVBM_TOOL_BACKEND_COUNT
+    CLI_LINEAGE = 0,      /* lineage, Tick leaf policy (library default) */
+    CLI_LINEAGE_FIFO,     /* lineage, Fifo leaf policy */
+    CLI_LRU,
+    CLI_MULTI_LRU,
+    CLI_HASHMAP,
+    CLI_BACKEND_COUNT
 } cli_backend;
 
-/* "lineage", "lineage-fifo", "lru", "multi-lru", "hashmap". */
+/* kvbm_backend_name() of the choice: "lineage", "lineage-fifo", "lru", "multi-lru",
+ * "hashmap" ("?" out of range). */
 const char *cli_backend_name(cli_backend b);
-/* Parse a name (also accepts "lineage-tick", "multi_lru", "multilru"). 0 / -1. */
+/* Parse a name with kvbm_backend_parse() (aliases included). 0, or -1 with the library's
+ * message in kvbm_last_error(). */
 int cli_backend_parse(const char *s, cli_backend *out);
 
 /* Phase 1 output: one PLH per block reference, laid out like the trace. */
@@ -63,24 +65,24 @@ int  cli_replay_hash_request_ref(const uint32_t *ids, size_t n, uint32_t block_s
                                   kvbm_plh *out);
 
 typedef enum cli_release_order {
-    KVBM_RELEASE_REVERSE = 0, /* tail first (default) */
-    KVBM_RELEASE_FORWARD = 1
+    CLI_RELEASE_REVERSE = 0, /* tail first (default) */
+    CLI_RELEASE_FORWARD = 1
 } cli_release_order;
 
 /* Registry frequency tracker. The replay model uses the default (medium); the others exist
  * for diagnosis and what-if studies (multi-lru requires a tracker). */
 typedef enum cli_tracker {
-    KVBM_TOOL_TRACKER_MEDIUM = 0, /* TinyLFU 2^21 entries: the default preset */
-    KVBM_TOOL_TRACKER_SMALL,      /* TinyLFU 2^18 */
-    KVBM_TOOL_TRACKER_LARGE,      /* TinyLFU 2^24 */
-    KVBM_TOOL_TRACKER_NONE        /* no tracker */
+    CLI_TRACKER_MEDIUM = 0, /* TinyLFU 2^21 entries: the default preset */
+    CLI_TRACKER_SMALL,      /* TinyLFU 2^18 */
+    CLI_TRACKER_LARGE,      /* TinyLFU 2^24 */
+    CLI_TRACKER_NONE        /* no tracker */
 } cli_tracker;
 const char *cli_tracker_name(cli_tracker t);
 int cli_tracker_parse(const char *s, cli_tracker *out);
 
 /* Largest capacity the tool accepts: a manager pre-allocates per-block state (~120 bytes a
  * block today), so 2^26 blocks is already ~8 GB; far beyond any trace's distinct blocks. */
-#define KVBM_REPLAY_MAX_CAPACITY (UINT64_C(1) << 26)
+#define CLI_REPLAY_MAX_CAPACITY (UINT64_C(1) << 26)
 
 typedef struct cli_replay_config {
     cli_backend  backend;
@@ -92,8 +94,8 @@ typedef struct cli_replay_config {
 } cli_replay_config;
 
 /* Manager-phase time per call kind (--breakdown), from the median repeat. */
-enum { KVBM_STEP_MATCH, KVBM_STEP_ALLOCATE, KVBM_STEP_STAGE, KVBM_STEP_REGISTER, KVBM_STEP_RELEASE,
-       KVBM_STEP_COUNT };
+enum { CLI_STEP_MATCH, CLI_STEP_ALLOCATE, CLI_STEP_STAGE, CLI_STEP_REGISTER, CLI_STEP_RELEASE,
+       CLI_STEP_COUNT };
 const char *cli_replay_step_name(int step);
 
 typedef struct cli_replay_result {
@@ -116,7 +118,7 @@ typedef struct cli_replay_result {
     double   blocks_per_cpu_s;        /* blocks_requested / median manager CPU time */
     bool     pool_restored;           /* available == capacity && invariants OK */
     bool     has_breakdown;
-    double   step_ms[KVBM_STEP_COUNT]; /* --breakdown: time inside each call kind */
+    double   step_ms[CLI_STEP_COUNT]; /* --breakdown: time inside each call kind */
 } cli_replay_result;
 
 /**
@@ -128,4 +130,4 @@ typedef struct cli_replay_result {
 int cli_replay_run(const cli_replay_hashed *h, const cli_replay_config *cfg,
                     cli_replay_result *res, char *err, size_t errlen);
 
-#endif /* KVBM_TOOL_REPLAY_H */
+#endif /* CLI_REPLAY_H */

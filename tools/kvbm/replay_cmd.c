@@ -42,7 +42,7 @@ static int usage_error(const char *fmt, const char *arg)
     fputs("kvbm: ", stderr);
     fprintf(stderr, fmt, arg ? arg : "");
     fputs(" (see 'kvbm help replay')\n", stderr);
-    return KVBM_EXIT_USAGE;
+    return CLI_EXIT_USAGE;
 }
 
 static int parse_opts(int argc, char **argv, replay_opts *o, bool *help)
@@ -55,21 +55,21 @@ static int parse_opts(int argc, char **argv, replay_opts *o, bool *help)
             if (v == NULL || cli_parse_u64(v, UINT64_MAX, &o->capacity) != 0)
                 return usage_error("--capacity needs a number of blocks, got '%s'", v);
             if (o->capacity == 0) return usage_error("--capacity must be at least 1 block%s", NULL);
-            if (o->capacity > KVBM_REPLAY_MAX_CAPACITY)
+            if (o->capacity > CLI_REPLAY_MAX_CAPACITY)
                 return usage_error("--capacity %s is too large (at most 67108864 blocks)", v);
         } else if (cli_opt_value(argv, argc, &i, "--backend", &v)) {
             if (v != NULL && strcmp(v, "all") == 0) o->all_backends = true;
-            else if (v == NULL || cli_backend_parse(v, &o->backend) != 0)
-                return usage_error("unknown backend '%s' (lineage, lineage-fifo, lru, multi-lru, "
-                                   "hashmap or all)", v);
+            else if (v == NULL) return usage_error("--backend needs a name%s", NULL);
+            else if (cli_backend_parse(v, &o->backend) != 0)
+                return usage_error("--backend: %s, or all", kvbm_last_error());
             else o->all_backends = false;
         } else if (cli_opt_value(argv, argc, &i, "--block-size", &v)) {
             if (v == NULL || cli_parse_u64(v, 1024, &o->block_size) != 0 || o->block_size == 0 ||
                 (o->block_size & (o->block_size - 1)) != 0)
                 return usage_error("--block-size must be a power of 2 between 1 and 1024, got '%s'", v);
         } else if (cli_opt_value(argv, argc, &i, "--release-order", &v)) {
-            if (v != NULL && strcmp(v, "reverse") == 0) o->order = KVBM_RELEASE_REVERSE;
-            else if (v != NULL && strcmp(v, "forward") == 0) o->order = KVBM_RELEASE_FORWARD;
+            if (v != NULL && strcmp(v, "reverse") == 0) o->order = CLI_RELEASE_REVERSE;
+            else if (v != NULL && strcmp(v, "forward") == 0) o->order = CLI_RELEASE_FORWARD;
             else return usage_error("--release-order must be reverse or forward, got '%s'", v);
         } else if (cli_opt_value(argv, argc, &i, "--repeat", &v)) {
             if (v == NULL || cli_parse_u64(v, 1000, &o->repeat) != 0 || o->repeat == 0)
@@ -78,8 +78,8 @@ static int parse_opts(int argc, char **argv, replay_opts *o, bool *help)
             if (v == NULL || cli_format_parse(v, &o->format) != 0)
                 return usage_error("--format must be table, json or csv, got '%s'", v);
         } else if (cli_opt_value(argv, argc, &i, "--on-error", &v)) {
-            if (v != NULL && strcmp(v, "stop") == 0) o->on_error = KVBM_TRACE_STOP;
-            else if (v != NULL && strcmp(v, "skip") == 0) o->on_error = KVBM_TRACE_SKIP;
+            if (v != NULL && strcmp(v, "stop") == 0) o->on_error = CLI_TRACE_STOP;
+            else if (v != NULL && strcmp(v, "skip") == 0) o->on_error = CLI_TRACE_SKIP;
             else return usage_error("--on-error must be stop or skip, got '%s'", v);
         } else if (cli_opt_value(argv, argc, &i, "--seed", &v)) {
             if (v == NULL || cli_parse_u64(v, UINT64_MAX, &o->synth.seed) != 0)
@@ -117,13 +117,13 @@ static int parse_opts(int argc, char **argv, replay_opts *o, bool *help)
 static void emit(const replay_opts *o, const cli_trace *t, const cli_replay_result *r, size_t n)
 {
     switch (o->format) {
-    case KVBM_FORMAT_TABLE:
+    case CLI_FORMAT_TABLE:
         cli_format_table(stdout, t->name, t->n_requests, cli_trace_blocks(t), r, n);
         break;
-    case KVBM_FORMAT_JSON:
+    case CLI_FORMAT_JSON:
         for (size_t i = 0; i < n; i++) cli_format_json(stdout, t->name, &r[i]);
         break;
-    case KVBM_FORMAT_CSV:
+    case CLI_FORMAT_CSV:
         cli_format_csv_header(stdout);
         for (size_t i = 0; i < n; i++) cli_format_csv_row(stdout, t->name, &r[i]);
         break;
@@ -132,13 +132,13 @@ static void emit(const replay_opts *o, const cli_trace *t, const cli_replay_resu
 
 int cli_cmd_replay(int argc, char **argv)
 {
-    replay_opts o = { NULL, 0, true, KVBM_TOOL_LINEAGE, 4, KVBM_RELEASE_REVERSE, 1,
-                      KVBM_FORMAT_TABLE, KVBM_TRACE_STOP, KVBM_SYNTH_CONFIG_INIT, NULL,
-                      "kvbm-mrc", -1, KVBM_TOOL_TRACKER_MEDIUM, false };
+    replay_opts o = { NULL, 0, true, CLI_LINEAGE, 4, CLI_RELEASE_REVERSE, 1,
+                      CLI_FORMAT_TABLE, CLI_TRACE_STOP, CLI_SYNTH_CONFIG_INIT, NULL,
+                      "kvbm-mrc", -1, CLI_TRACKER_MEDIUM, false };
     bool help = false;
     int rc = parse_opts(argc, argv, &o, &help);
     if (rc != 0) return rc;
-    if (help) { cli_usage_replay(); return KVBM_EXIT_OK; }
+    if (help) { cli_usage_replay(); return CLI_EXIT_OK; }
 
     char err[512];
     cli_trace t;
@@ -147,37 +147,37 @@ int cli_cmd_replay(int argc, char **argv)
     uint64_t *caps = NULL;
     size_t ncaps = 1;
     if (o.sweep != NULL) {
-        if (cli_parse_capacity_list(o.sweep, KVBM_REPLAY_MAX_CAPACITY, &caps, &ncaps, err,
+        if (cli_parse_capacity_list(o.sweep, CLI_REPLAY_MAX_CAPACITY, &caps, &ncaps, err,
                                           sizeof err) != 0)
-            return cli_errorf(KVBM_EXIT_USAGE, "%s", err);
+            return cli_errorf(CLI_EXIT_USAGE, "%s", err);
     } else {
         caps = malloc(sizeof *caps);
-        if (caps == NULL) return cli_errorf(KVBM_EXIT_ERROR, "out of memory");
+        if (caps == NULL) return cli_errorf(CLI_EXIT_ERROR, "out of memory");
         caps[0] = o.capacity ? o.capacity : o.trace ? DEFAULT_CAPACITY_TRACE : DEFAULT_CAPACITY_SYNTH;
     }
     if (o.trace != NULL) {
         if (cli_trace_load(o.trace, o.on_error, stderr, &t, err, sizeof err) != 0) {
             free(caps);
-            return cli_errorf(KVBM_EXIT_ERROR, "%s", err);
+            return cli_errorf(CLI_EXIT_ERROR, "%s", err);
         }
         if (t.skipped)
             fprintf(stderr, "kvbm: %s: %zu malformed line%s skipped\n", t.name, t.skipped,
                     t.skipped == 1 ? "" : "s");
     } else if (cli_synth_generate(&o.synth, &t, err, sizeof err) != 0) {
         free(caps);
-        return cli_errorf(KVBM_EXIT_ERROR, "%s", err);
+        return cli_errorf(CLI_EXIT_ERROR, "%s", err);
     }
     if (cli_replay_hash(&t, (uint32_t)o.block_size, &h, err, sizeof err) != 0) {
         cli_trace_free(&t);
         free(caps);
-        return cli_errorf(KVBM_EXIT_ERROR, "%s", err);
+        return cli_errorf(CLI_EXIT_ERROR, "%s", err);
     }
-    rc = KVBM_EXIT_ERROR;
-    cli_backend backends[KVBM_TOOL_BACKEND_COUNT];
+    rc = CLI_EXIT_ERROR;
+    cli_backend backends[CLI_BACKEND_COUNT];
     size_t nb = 0;
     if (o.all_backends) {
-        for (int b = 0; b < KVBM_TOOL_BACKEND_COUNT; b++) {
-            if (b == KVBM_TOOL_MULTI_LRU && o.tracker == KVBM_TOOL_TRACKER_NONE) {
+        for (int b = 0; b < CLI_BACKEND_COUNT; b++) {
+            if (b == CLI_MULTI_LRU && o.tracker == CLI_TRACKER_NONE) {
                 fprintf(stderr, "kvbm: note: multi-lru skipped (it needs a frequency tracker)\n");
                 continue;
             }
@@ -216,7 +216,7 @@ int cli_cmd_replay(int argc, char **argv)
         free(svg);
         if (wrc != 0) goto out;
     }
-    rc = fflush(stdout) == 0 ? KVBM_EXIT_OK : cli_errorf(KVBM_EXIT_ERROR, "cannot write output");
+    rc = fflush(stdout) == 0 ? CLI_EXIT_OK : cli_errorf(CLI_EXIT_ERROR, "cannot write output");
 out:
     free(res);
     free(caps);

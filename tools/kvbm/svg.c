@@ -10,7 +10,7 @@ enum { W = 860, H = 520, ML = 80, MR = 180, MT = 56, MB = 64 };
 
 /* Colour, width and dash per backend: backends often give identical curves (LRU, lineage
  * and hashmap under reverse release), so wide solid lines sit under narrow dashed ones. */
-static const struct { const char *colour, *width, *dash; } styles[KVBM_TOOL_BACKEND_COUNT] = {
+static const struct { const char *colour, *width, *dash; } styles[CLI_BACKEND_COUNT] = {
     { "#1f77b4", "6", "none" },  /* lineage */
     { "#17becf", "2", "none" },  /* lineage-fifo */
     { "#d62728", "3", "10 5" },  /* lru */
@@ -83,7 +83,7 @@ int cli_svg_write_mrc(const char *path, const char *title, const cli_replay_resu
         fprintf(f, "<text x=\"%d\" y=\"42\" fill=\"#555\">block size %u, duplication allow, "
                    "tracker %s, release %s; hit rate = blocks hit / blocks requested</text>\n",
                 ML, r[0].block_size, cli_tracker_name(r[0].tracker),
-                r[0].release_order == KVBM_RELEASE_FORWARD ? "forward" : "reverse");
+                r[0].release_order == CLI_RELEASE_FORWARD ? "forward" : "reverse");
 
     /* grid + y axis */
     for (double y = 0; y <= ymax + 1e-9; y += ystep) {
@@ -128,10 +128,10 @@ int cli_svg_write_mrc(const char *path, const char *title, const cli_replay_resu
 
     /* one polyline per backend, in first-appearance order */
     int ly = MT + 10;
-    bool done[KVBM_TOOL_BACKEND_COUNT] = { false };
+    bool done[CLI_BACKEND_COUNT] = { false };
     for (size_t i = 0; i < n; i++) {
         cli_backend b = r[i].backend;
-        if ((unsigned)b >= KVBM_TOOL_BACKEND_COUNT || done[b]) continue;
+        if ((unsigned)b >= CLI_BACKEND_COUNT || done[b]) continue;
         done[b] = true;
         const char *col = styles[b].colour;
         fprintf(f, "<g><title>%s</title>\n<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"%s\" "

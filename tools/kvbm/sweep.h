@@ -1,7 +1,7 @@
 /* tools/kvbm/sweep.h - `kvbm replay --sweep`: every backend at every capacity, written as
  * a miss-ratio-curve CSV and an SVG plot (hit rate against capacity, one line per backend). */
-#ifndef KVBM_TOOL_SWEEP_H
-#define KVBM_TOOL_SWEEP_H
+#ifndef CLI_SWEEP_H
+#define CLI_SWEEP_H
 
 #include <stdbool.h>
 #include <stdio.h>
@@ -29,4 +29,4 @@ int cli_sweep_write_csv(const char *path, const char *trace, const cli_replay_re
 int cli_svg_write_mrc(const char *path, const char *title, const cli_replay_result *r, size_t n,
                        double bound, char *err, size_t errlen);
 
-#endif /* KVBM_TOOL_SWEEP_H */
+#endif /* CLI_SWEEP_H */

@@ -9,8 +9,8 @@
  *     with none; lengths mostly short, occasionally long).
  * The same config always yields the same trace, on every platform (own PRNG).
  */
-#ifndef KVBM_TOOL_SYNTH_H
-#define KVBM_TOOL_SYNTH_H
+#ifndef CLI_SYNTH_H
+#define CLI_SYNTH_H
 
 #include <stdint.h>
 
@@ -21,9 +21,9 @@ typedef struct cli_synth_config {
     uint32_t requests;       /* default 4000 */
     uint32_t system_prompts; /* default 8 */
 } cli_synth_config;
-#define KVBM_SYNTH_CONFIG_INIT { 42, 4000, 8 }
+#define CLI_SYNTH_CONFIG_INIT { 42, 4000, 8 }
 
 /* Build the workload into *t (named "synthetic(seed=N,requests=M)"). 0 / -1 (ENOMEM). */
 int cli_synth_generate(const cli_synth_config *cfg, cli_trace *t, char *err, size_t errlen);
 
-#endif /* KVBM_TOOL_SYNTH_H */
+#endif /* CLI_SYNTH_H */

@@ -158,7 +158,7 @@ int cli_trace_parse(const char *name, const char *buf, size_t len, cli_trace_on_
             }
             continue;
         }
-        if (on_error == KVBM_TRACE_STOP) {
+        if (on_error == CLI_TRACE_STOP) {
             cli_fail(err, errlen, "%s:%zu: %s", name, lineno, msg);
             goto out;
         }

@@ -6,8 +6,8 @@
  * ids[offsets[r] .. offsets[r + 1]). Ids are token values (the replay turns id h into the
  * token block [h, h, ..., h]), so they must fit in 32 bits.
  */
-#ifndef KVBM_TOOL_TRACE_H
-#define KVBM_TOOL_TRACE_H
+#ifndef CLI_TRACE_H
+#define CLI_TRACE_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -26,8 +26,8 @@ typedef struct cli_trace {
 } cli_trace;
 
 typedef enum cli_trace_on_error {
-    KVBM_TRACE_STOP = 0, /* a malformed line ends the load with an error (default) */
-    KVBM_TRACE_SKIP = 1  /* a malformed line is reported on the diag stream and skipped */
+    CLI_TRACE_STOP = 0, /* a malformed line ends the load with an error (default) */
+    CLI_TRACE_SKIP = 1  /* a malformed line is reported on the diag stream and skipped */
 } cli_trace_on_error;
 
 /* Builder. init: empty trace named @name (copied). push: append one request. */
@@ -42,7 +42,7 @@ static inline size_t cli_trace_blocks(const cli_trace *t) { return t->offsets[t-
  * cli_trace_load() - read a Mooncake trace (one JSON object per line; blank lines are
  * ignored; "-" reads stdin). Each object must have "hash_ids": an array of integers in
  * 0..4294967295; other keys are ignored. Errors are reported as "FILE:LINE: message".
- * With KVBM_TRACE_SKIP, malformed lines are written to @diag (may be NULL) and counted in
+ * With CLI_TRACE_SKIP, malformed lines are written to @diag (may be NULL) and counted in
  * t->skipped. A trace without requests is an error. On error *t is left freed.
  */
 int cli_trace_load(const char *path, cli_trace_on_error on_error, FILE *diag, cli_trace *t,
@@ -52,4 +52,4 @@ int cli_trace_load(const char *path, cli_trace_on_error on_error, FILE *diag, cl
 int cli_trace_parse(const char *name, const char *buf, size_t len, cli_trace_on_error on_error,
                      FILE *diag, cli_trace *t, char *err, size_t errlen);
 
-#endif /* KVBM_TOOL_TRACE_H */
+#endif /* CLI_TRACE_H */

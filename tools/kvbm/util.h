@@ -5,8 +5,8 @@
  * `char *err, size_t errlen` (err may be NULL). main() prints "kvbm: <message>" and exits
  * with a non-zero status; nothing below main() calls exit() or prints errors itself.
  */
-#ifndef KVBM_TOOL_UTIL_H
-#define KVBM_TOOL_UTIL_H
+#ifndef CLI_UTIL_H
+#define CLI_UTIL_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -36,4 +36,4 @@ int cli_parse_capacity_list(const char *s, uint64_t max, uint64_t **out, size_t 
 /* Growable byte/element arrays: cli_grow(&p, &cap, need, elem) ensures cap >= need. */
 int cli_grow(void **p, size_t *cap, size_t need, size_t elem);
 
-#endif /* KVBM_TOOL_UTIL_H */
+#endif /* CLI_UTIL_H */
