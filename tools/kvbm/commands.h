@@ -11,11 +11,13 @@ enum { CLI_EXIT_OK = 0, CLI_EXIT_ERROR = 1, CLI_EXIT_USAGE = 2 };
 int cli_cmd_replay(int argc, char **argv);
 int cli_cmd_hash(int argc, char **argv);
 int cli_cmd_bench(int argc, char **argv);
+int cli_cmd_simulate(int argc, char **argv);
 
 /* Usage texts (main.c). */
 void cli_usage_replay(void);
 void cli_usage_hash(void);
 void cli_usage_bench(void);
+void cli_usage_simulate(void); /* simulate_cmd.c */
 
 /* Option matching for "--name VALUE" and "--name=VALUE": if argv[*i] is option @name,
  * sets *val (NULL when the value is missing), advances *i past a separate value and

@@ -39,6 +39,8 @@ static void usage_main(FILE *f)
           "  replay --sweep CAPS    miss-ratio curves for every backend: CSV + SVG plot\n"
           "  bench                  the core benchmark matrix (match, drop, alloc/register cycle)\n"
           "  hash                   hashes of token blocks (block hash, sequence hash, PLH)\n"
+          "  simulate [TRACE.jsonl] drive the sequence layer like a scheduler: chunked prefill,\n"
+          "                         decode, preemption; steps, prefix hits, peak blocks\n"
           "  help [COMMAND]         this text, or a command's options\n"
           "  --version              print the version\n"
           "\n"
@@ -114,12 +116,14 @@ int main(int argc, char **argv)
         else if (strcmp(topic, "replay") == 0) cli_usage_replay();
         else if (strcmp(topic, "hash") == 0) cli_usage_hash();
         else if (strcmp(topic, "bench") == 0) cli_usage_bench();
+        else if (strcmp(topic, "simulate") == 0) cli_usage_simulate();
         else return cli_errorf(CLI_EXIT_USAGE, "no help for unknown command '%s'", topic);
         return CLI_EXIT_OK;
     }
     if (strcmp(cmd, "replay") == 0) return cli_cmd_replay(argc - 1, argv + 1);
     if (strcmp(cmd, "hash") == 0) return cli_cmd_hash(argc - 1, argv + 1);
     if (strcmp(cmd, "bench") == 0) return cli_cmd_bench(argc - 1, argv + 1);
+    if (strcmp(cmd, "simulate") == 0) return cli_cmd_simulate(argc - 1, argv + 1);
     cli_errorf(0, "unknown command '%s'", cmd);
     usage_main(stderr);
     return CLI_EXIT_USAGE;
