@@ -164,8 +164,8 @@ int main(int argc, char **argv)
         else if (strcmp(argv[i], "--decode-only") == 0) decode_only = true;
         else rounds = 0;
     }
-    if (rounds < 1 || steps < 32) {
-        fprintf(stderr, "usage: bench_sequence [rounds >= 1] [steps >= 32] [--no-tracker] [--decode-only]\n");
+    if (rounds < 1 || steps < 1) {
+        fprintf(stderr, "usage: bench_sequence [rounds >= 1] [steps >= 1] [--no-tracker] [--decode-only]\n");
         return 2;
     }
     cls c[3];

@@ -44,7 +44,7 @@ static int get_len(struct json_object *o, const char *key, size_t *out, char *ms
 
 static int parse_obj(struct json_object *o, cli_sim_workload *w, char *msg, size_t len)
 {
-    size_t in, out;
+    size_t in = 0, out = 0;
     struct json_object *arr;
     if (!json_object_is_type(o, json_type_object)) return cli_fail(msg, len, "not a JSON object");
     if (get_len(o, "input_length", &in, msg, len) || get_len(o, "output_length", &out, msg, len)) return -1;
