@@ -96,6 +96,29 @@ static kvbm_status decode_checks(kvbm_sched_seq *s, kvbm_manager *m, kvbm_seq_er
     return kvbm__request_check_manager(&s->req, m, err);
 }
 
+/* The end of schedule_prefill / schedule_speculative: allocate what is missing for
+ * @end_tokens tokens, enter @kind{num_tokens, allocated}, emit the matching event. */
+static kvbm_status schedule_tokens(kvbm_sched_seq *s, kvbm_sched_state_kind kind, size_t num_tokens,
+                                   size_t end_tokens, kvbm_manager *m, kvbm_seq_error *err)
+{
+    size_t need = ceil_div(end_tokens, ss_bs(s)), have = ss_have(s);
+    size_t to_alloc = need > have ? need - have : 0;
+    KVBM_TRY(kvbm_request_seq_allocate_blocks(&s->req, to_alloc, m, err));
+    s->state = (kvbm_sched_state){ kind, num_tokens, to_alloc };
+    kvbm_seq_event ev;
+    if (kind == KVBM_SCHED_PREFILL) {
+        ev.kind = KVBM_SEQ_EV_PREFILL_SCHEDULED;
+        ev.u.prefill_scheduled.num_tokens = num_tokens;
+        ev.u.prefill_scheduled.blocks_allocated = to_alloc;
+    } else {
+        ev.kind = KVBM_SEQ_EV_SPECULATIVE_SCHEDULED;
+        ev.u.speculative_scheduled.num_tokens = num_tokens;
+        ev.u.speculative_scheduled.blocks_allocated = to_alloc;
+    }
+    emit(s, &ev);
+    return KVBM_OK;
+}
+
 /* ---- construction ------------------------------------------------------------------ */
 
 void kvbm_sched_seq_config_set_tokens(kvbm_sched_seq_config *c, const kvbm_token *t, size_t n)
@@ -201,15 +224,7 @@ kvbm_status kvbm_sched_seq_schedule_prefill(kvbm_sched_seq *s, size_t num_tokens
         return kvbm__seq_fail(err, &e, KVBM_ERANGE);
     }
     KVBM_TRY(kvbm__request_check_manager(&s->req, m, err));
-    size_t need = ceil_div(s->prefill_position + num_tokens, ss_bs(s)), have = ss_have(s);
-    size_t to_alloc = need > have ? need - have : 0;
-    KVBM_TRY(kvbm_request_seq_allocate_blocks(&s->req, to_alloc, m, err));
-    s->state = (kvbm_sched_state){ KVBM_SCHED_PREFILL, num_tokens, to_alloc };
-    kvbm_seq_event ev = { .kind = KVBM_SEQ_EV_PREFILL_SCHEDULED };
-    ev.u.prefill_scheduled.num_tokens = num_tokens;
-    ev.u.prefill_scheduled.blocks_allocated = to_alloc;
-    emit(s, &ev);
-    return KVBM_OK;
+    return schedule_tokens(s, KVBM_SCHED_PREFILL, num_tokens, s->prefill_position + num_tokens, m, err);
 }
 
 kvbm_status kvbm_sched_seq_apply_prefill(kvbm_sched_seq *s, const kvbm_token *token,
@@ -305,15 +320,7 @@ kvbm_status kvbm_sched_seq_schedule_speculative(kvbm_sched_seq *s, size_t num_dr
     KVBM_TRY(decode_checks(s, m, err));
     size_t rem = kvbm_request_seq_remaining_tokens(&s->req);
     size_t n = num_draft < rem ? num_draft : rem;
-    size_t need = ceil_div(ss_total(s) + n, ss_bs(s)), have = ss_have(s);
-    size_t to_alloc = need > have ? need - have : 0;
-    KVBM_TRY(kvbm_request_seq_allocate_blocks(&s->req, to_alloc, m, err));
-    s->state = (kvbm_sched_state){ KVBM_SCHED_SPECULATIVE, n, to_alloc };
-    kvbm_seq_event ev = { .kind = KVBM_SEQ_EV_SPECULATIVE_SCHEDULED };
-    ev.u.speculative_scheduled.num_tokens = n;
-    ev.u.speculative_scheduled.blocks_allocated = to_alloc;
-    emit(s, &ev);
-    return KVBM_OK;
+    return schedule_tokens(s, KVBM_SCHED_SPECULATIVE, n, ss_total(s) + n, m, err);
 }
 
 kvbm_status kvbm_sched_seq_apply_speculative(kvbm_sched_seq *s, const kvbm_token *accepted,

@@ -148,9 +148,7 @@ kvbm_status kvbm_ext_asg_stage_pending(kvbm_ext_asg *a, const kvbm_block_seq *se
     if (a == NULL || seq == NULL)
         return kvbm__seq_fail_simple(err, KVBM_SEQERR_BAD_ARGUMENT, "NULL tracker or sequence",
                                      KVBM_EINVAL);
-    size_t nb = kvbm_block_seq_num_blocks(seq);
-    if (end > nb) end = nb;
-    size_t len = begin < end ? end - begin : 0;
+    size_t len = kvbm__view_len(seq, begin, end);
     size_t start = kvbm_ext_asg_next_position(a), staged_start = a->s.stg.len;
     size_t avail = len > start ? len - start : 0;
     size_t k, m = avail < a->s.una.len ? avail : a->s.una.len;

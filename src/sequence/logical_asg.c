@@ -172,9 +172,7 @@ kvbm_status kvbm_logical_asg_stage(kvbm_logical_asg *a, const kvbm_block_seq *se
     if (a == NULL || seq == NULL)
         return kvbm__seq_fail_simple(err, KVBM_SEQERR_BAD_ARGUMENT, "NULL tracker or sequence",
                                      KVBM_EINVAL);
-    size_t nb = kvbm_block_seq_num_blocks(seq);
-    if (end > nb) end = nb;
-    size_t len = begin < end ? end - begin : 0;
+    size_t len = kvbm__view_len(seq, begin, end);
     size_t n = len < a->s.una.len ? len : a->s.una.len;
     if (n == 0) return KVBM_OK;
     if (kvbm__dq_reserve(&a->s.stg, n) != KVBM_OK) return KVBM_ENOMEM;

@@ -92,6 +92,13 @@ kvbm_status kvbm__seq_block_size_mismatch(kvbm_seq_error *err, size_t expected, 
 struct kvbm_block_seq {
     kvbm_token_seq *ts;
 };
+/* Length of the view @seq[@begin, @end), @end clamped to the complete blocks. */
+static inline size_t kvbm__view_len(const kvbm_block_seq *seq, size_t begin, size_t end)
+{
+    size_t nb = kvbm_block_seq_num_blocks(seq);
+    if (end > nb) end = nb;
+    return begin < end ? end - begin : 0;
+}
 /* Reserve token storage so that @ntok tokens fit without reallocation. */
 kvbm_status kvbm__block_seq_reserve(kvbm_block_seq *s, size_t ntok);
 kvbm_status kvbm__block_seq_init(kvbm_block_seq *s, const kvbm_token *tokens, size_t n,
