@@ -6,7 +6,6 @@
 
 #include "support/seq_helpers.h"
 
-static const kvbm_token T1000 = 1000;
 
 static size_t pages(const kvbm_sched_seq *s, uint32_t *out, size_t cap)
 {

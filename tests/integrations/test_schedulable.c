@@ -3,7 +3,6 @@
  * decode, speculative. The second half is test_schedulable_life.c. */
 #include "support/seq_helpers.h"
 
-#define ST(s) (kvbm_sched_seq_state(s).kind)
 
 static kvbm_status sched_prefill(kvbm_sched_seq *s, size_t n, kvbm_manager *m)
 {
@@ -13,16 +12,6 @@ static kvbm_status apply_prefill(kvbm_sched_seq *s, const kvbm_token *t, kvbm_ma
 {
     return kvbm_sched_seq_apply_prefill(s, t, m, NULL);
 }
-static kvbm_decode_outcome decode(kvbm_sched_seq *s, kvbm_token t, kvbm_manager *m)
-{
-    kvbm_decode_outcome o = (kvbm_decode_outcome)-1;
-    if (kvbm_sched_seq_schedule_decode(s, m, NULL) != KVBM_OK ||
-        kvbm_sched_seq_apply_decode(s, t, m, &o, NULL) != KVBM_OK)
-        kvbm_test_fail(__FILE__, __LINE__, "decode: %s", kvbm_last_error());
-    return o;
-}
-static const kvbm_token T1000 = 1000;
-
 KVBM_TEST(new_starts_idle)
 {
     ev_log log = { 0 };

@@ -5,8 +5,6 @@
 
 #include "support/seq_helpers.h"
 
-#define ST(s) (kvbm_sched_seq_state(s).kind)
-static const kvbm_token T1000 = 1000;
 
 /* Every field of the snapshot, for "unchanged" checks. */
 static bool same_info(kvbm_sched_seq_info a, kvbm_sched_seq_info b)

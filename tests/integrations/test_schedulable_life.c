@@ -5,17 +5,6 @@
 
 #include "support/seq_helpers.h"
 
-#define ST(s) (kvbm_sched_seq_state(s).kind)
-static const kvbm_token T1000 = 1000;
-
-static kvbm_decode_outcome decode(kvbm_sched_seq *s, kvbm_token t, kvbm_manager *m)
-{
-    kvbm_decode_outcome o = (kvbm_decode_outcome)-1;
-    if (kvbm_sched_seq_schedule_decode(s, m, NULL) != KVBM_OK ||
-        kvbm_sched_seq_apply_decode(s, t, m, &o, NULL) != KVBM_OK)
-        kvbm_test_fail(__FILE__, __LINE__, "decode: %s", kvbm_last_error());
-    return o;
-}
 
 KVBM_TEST(revert_prefill)
 {

@@ -4,27 +4,6 @@
 
 #include "support/seq_helpers.h"
 
-static kvbm_ext_asg *mkasg(size_t offset)
-{
-    kvbm_ext_asg *a = NULL;
-    if (kvbm_ext_asg_create(offset, &a) != KVBM_OK) kvbm_test_fail(__FILE__, __LINE__, "create");
-    return a;
-}
-
-static kvbm_range assign_all(kvbm_ext_asg *a, const kvbm_block_seq *s)
-{
-    kvbm_range r = { 999, 999 };
-    kvbm_status st = kvbm_ext_asg_assign_pending(a, s, 0, kvbm_block_seq_num_blocks(s), &r, NULL);
-    if (st != KVBM_OK) kvbm_test_fail(__FILE__, __LINE__, "assign_pending: %s", kvbm_last_error());
-    return r;
-}
-
-static void ext(kvbm_ext_asg *a, const uint64_t *ids, size_t n)
-{
-    if (kvbm_ext_asg_extend_block_ids(a, ids, n, NULL) != KVBM_OK)
-        kvbm_test_fail(__FILE__, __LINE__, "extend_block_ids: %s", kvbm_last_error());
-}
-
 static void append_tokens(kvbm_block_seq *s, uint32_t start, size_t n)
 {
     kvbm_token *t = iota_tokens(start, n);
@@ -33,13 +12,6 @@ static void append_tokens(kvbm_block_seq *s, uint32_t start, size_t n)
     free(t);
 }
 
-/* assigned entry i is (id, hash of block pos) */
-static bool asg_is(const kvbm_ext_asg *a, size_t i, uint64_t id, const kvbm_block_seq *s, size_t pos)
-{
-    uint64_t gid;
-    kvbm_plh h;
-    return kvbm_ext_asg_get_assigned(a, i, &gid, &h) && gid == id && kvbm_plh_eq(h, seq_hash(s, pos));
-}
 static bool queued_are(const kvbm_ext_asg *a, const uint64_t *ids, size_t n)
 {
     if (kvbm_ext_asg_unassigned_count(a) != n) return false;
@@ -49,7 +21,6 @@ static bool queued_are(const kvbm_ext_asg *a, const uint64_t *ids, size_t n)
     }
     return true;
 }
-#define RANGE_IS(r, a, b) do { EXPECT_EQ((r).start, (a)); EXPECT_EQ((r).end, (b)); } while (0)
 #define COUNTS(a, x, y, z) do { EXPECT_EQ(kvbm_ext_asg_assigned_count(a), (x)); \
         EXPECT_EQ(kvbm_ext_asg_staged_count(a), (y)); EXPECT_EQ(kvbm_ext_asg_unassigned_count(a), (z)); } while (0)
 
@@ -301,9 +272,7 @@ KVBM_TEST(empty_unassigned_with_new_blocks)
 KVBM_TEST(ordering_violation_known_after_new)
 {
     kvbm_block_seq *s = mkseq(1, 0);
-    kvbm_ext_asg *a = mkasg(0);
-    ext(a, IDS(100));
-    assign_all(a, s);
+    kvbm_ext_asg *a = assigned_at(0, IDS(100), s);
     kvbm_seq_error e;
     EXPECT_STATUS(kvbm_ext_asg_extend_block_ids(a, IDS(200, 100), &e), KVBM_EINVAL);
     EXPECT_EQ(e.kind, KVBM_SEQERR_ORDERING_VIOLATION);
@@ -322,9 +291,7 @@ KVBM_TEST(ordering_violation_known_after_new)
 KVBM_TEST(ordering_violation_no_state_change)
 {
     kvbm_block_seq *s = mkseq(2, 0);
-    kvbm_ext_asg *a = mkasg(0);
-    ext(a, IDS(100, 200));
-    assign_all(a, s);
+    kvbm_ext_asg *a = assigned_at(0, IDS(100, 200), s);
     EXPECT_STATUS(kvbm_ext_asg_extend_block_ids(a, IDS(300, 100), NULL), KVBM_EINVAL);
     EXPECT_TRUE(asg_is(a, 0, 100, s, 0));
     EXPECT_TRUE(asg_is(a, 1, 200, s, 1));
@@ -452,9 +419,7 @@ KVBM_TEST(extend_tokens_creates_new_blocks)
 KVBM_TEST(clear_preserves_offset)
 {
     kvbm_block_seq *s = mkseq(6, 0);
-    kvbm_ext_asg *a = mkasg(3);
-    ext(a, IDS(100, 200, 300));
-    assign_all(a, s);
+    kvbm_ext_asg *a = assigned_at(3, IDS(100, 200, 300), s);
     kvbm_ext_asg_clear(a);
     COUNTS(a, 0, 0, 0);
     EXPECT_EQ(kvbm_ext_asg_offset(a), 3);
@@ -479,9 +444,7 @@ KVBM_TEST(assign_with_nonzero_offset)
 KVBM_TEST(contains)
 {
     kvbm_block_seq *s = mkseq(2, 0);
-    kvbm_ext_asg *a = mkasg(0);
-    ext(a, IDS(100, 200, 300));
-    assign_all(a, s);
+    kvbm_ext_asg *a = assigned_at(0, IDS(100, 200, 300), s);
     EXPECT_TRUE(kvbm_ext_asg_contains(a, 100));
     EXPECT_TRUE(kvbm_ext_asg_contains(a, 200));
     EXPECT_TRUE(kvbm_ext_asg_contains(a, 300));
@@ -493,9 +456,7 @@ KVBM_TEST(contains)
 KVBM_TEST(assigned_iter)
 {
     kvbm_block_seq *s = mkseq(3, 0);
-    kvbm_ext_asg *a = mkasg(0);
-    ext(a, IDS(100, 200, 300));
-    assign_all(a, s);
+    kvbm_ext_asg *a = assigned_at(0, IDS(100, 200, 300), s);
     size_t n = 0;
     uint64_t id;
     kvbm_plh h;
@@ -612,9 +573,7 @@ KVBM_TEST(assigned_positions_empty)
 KVBM_TEST(assigned_positions_with_offset)
 {
     kvbm_block_seq *s = mkseq(5, 0);
-    kvbm_ext_asg *a = mkasg(3);
-    ext(a, IDS(100, 200));
-    assign_all(a, s);
+    kvbm_ext_asg *a = assigned_at(3, IDS(100, 200), s);
     RANGE_IS(kvbm_ext_asg_assigned_positions(a), 3, 5);
     kvbm_ext_asg_destroy(a);
     kvbm_block_seq_destroy(s);
@@ -630,9 +589,7 @@ KVBM_TEST(pending_positions_empty)
 KVBM_TEST(pending_positions_with_assigned_and_unassigned)
 {
     kvbm_block_seq *s = mkseq(2, 0);
-    kvbm_ext_asg *a = mkasg(0);
-    ext(a, IDS(100, 200, 300, 400));
-    assign_all(a, s);
+    kvbm_ext_asg *a = assigned_at(0, IDS(100, 200, 300, 400), s);
     RANGE_IS(kvbm_ext_asg_pending_positions(a), 2, 4);
     kvbm_ext_asg_destroy(a);
     kvbm_block_seq_destroy(s);
@@ -641,9 +598,7 @@ KVBM_TEST(pending_positions_with_assigned_and_unassigned)
 KVBM_TEST(pending_positions_with_offset)
 {
     kvbm_block_seq *s = mkseq(9, 0);
-    kvbm_ext_asg *a = mkasg(5);
-    ext(a, IDS(100, 200, 300, 400));
-    assign_all(a, s);
+    kvbm_ext_asg *a = assigned_at(5, IDS(100, 200, 300, 400), s);
     RANGE_IS(kvbm_ext_asg_assigned_positions(a), 5, 9);
     RANGE_IS(kvbm_ext_asg_pending_positions(a), 9, 9);
     kvbm_ext_asg_destroy(a);
@@ -653,9 +608,7 @@ KVBM_TEST(pending_positions_with_offset)
 KVBM_TEST(get_at_position_in_range)
 {
     kvbm_block_seq *s = mkseq(5, 0);
-    kvbm_ext_asg *a = mkasg(2);
-    ext(a, IDS(100, 200, 300));
-    assign_all(a, s);
+    kvbm_ext_asg *a = assigned_at(2, IDS(100, 200, 300), s);
     uint64_t id;
     kvbm_plh h;
     ASSERT_TRUE(kvbm_ext_asg_get_at_position(a, 2, &id, &h));
@@ -671,9 +624,7 @@ KVBM_TEST(get_at_position_in_range)
 KVBM_TEST(get_at_position_out_of_range)
 {
     kvbm_block_seq *s = mkseq(4, 0);
-    kvbm_ext_asg *a = mkasg(2);
-    ext(a, IDS(100, 200));
-    assign_all(a, s);
+    kvbm_ext_asg *a = assigned_at(2, IDS(100, 200), s);
     const size_t ps[] = { 0, 1, 4, 100 };
     for (size_t i = 0; i < 4; i++) EXPECT_FALSE(kvbm_ext_asg_get_at_position(a, ps[i], NULL, NULL));
     kvbm_ext_asg_destroy(a);
@@ -683,9 +634,7 @@ KVBM_TEST(get_at_position_out_of_range)
 KVBM_TEST(get_pending_at_position_in_range)
 {
     kvbm_block_seq *s = mkseq(2, 0);
-    kvbm_ext_asg *a = mkasg(0);
-    ext(a, IDS(100, 200, 300, 400, 500));
-    assign_all(a, s);
+    kvbm_ext_asg *a = assigned_at(0, IDS(100, 200, 300, 400, 500), s);
     uint64_t id;
     ASSERT_TRUE(kvbm_ext_asg_get_pending_at_position(a, 2, &id));
     EXPECT_EQ(id, 300);
@@ -700,9 +649,7 @@ KVBM_TEST(get_pending_at_position_in_range)
 KVBM_TEST(get_pending_at_position_out_of_range)
 {
     kvbm_block_seq *s = mkseq(2, 0);
-    kvbm_ext_asg *a = mkasg(0);
-    ext(a, IDS(100, 200, 300, 400));
-    assign_all(a, s);
+    kvbm_ext_asg *a = assigned_at(0, IDS(100, 200, 300, 400), s);
     const size_t ps[] = { 0, 1, 4, 100 };
     for (size_t i = 0; i < 4; i++) EXPECT_FALSE(kvbm_ext_asg_get_pending_at_position(a, ps[i], NULL));
     kvbm_ext_asg_destroy(a);

@@ -5,30 +5,6 @@
 
 #include "support/seq_helpers.h"
 
-static kvbm_ext_asg *mkasg(size_t offset)
-{
-    kvbm_ext_asg *a = NULL;
-    if (kvbm_ext_asg_create(offset, &a) != KVBM_OK) kvbm_test_fail(__FILE__, __LINE__, "create");
-    return a;
-}
-
-static void ext(kvbm_ext_asg *a, const uint64_t *ids, size_t n)
-{
-    if (kvbm_ext_asg_extend_block_ids(a, ids, n, NULL) != KVBM_OK)
-        kvbm_test_fail(__FILE__, __LINE__, "extend_block_ids: %s", kvbm_last_error());
-}
-
-/* offset tracker with ids assigned over the first positions of @s */
-static kvbm_ext_asg *assigned_at(size_t offset, const uint64_t *ids, size_t n, const kvbm_block_seq *s)
-{
-    kvbm_ext_asg *a = mkasg(offset);
-    ext(a, ids, n);
-    kvbm_range r;
-    if (kvbm_ext_asg_assign_pending(a, s, 0, kvbm_block_seq_num_blocks(s), &r, NULL) != KVBM_OK)
-        kvbm_test_fail(__FILE__, __LINE__, "assign_pending: %s", kvbm_last_error());
-    return a;
-}
-
 static bool zip_is(bool pending, const kvbm_ext_asg *a, const kvbm_ext_asg *b, const size_t (*want)[3], size_t n)
 {
     kvbm_zip_entry z[16];
@@ -40,7 +16,6 @@ static bool zip_is(bool pending, const kvbm_ext_asg *a, const kvbm_ext_asg *b, c
     return true;
 }
 
-#define RANGE_IS(r, a, b) do { EXPECT_EQ((r).start, (a)); EXPECT_EQ((r).end, (b)); } while (0)
 
 KVBM_TEST(zip_assigned_full_overlap)
 {
@@ -179,19 +154,6 @@ KVBM_TEST(onboard_scenario_g2_to_g1)
 }
 
 /* ---- staging ------------------------------------------------------------------------ */
-
-static bool stg_is(const kvbm_ext_asg *a, size_t i, uint64_t id, const kvbm_block_seq *s, size_t pos)
-{
-    uint64_t gid;
-    kvbm_plh h;
-    return kvbm_ext_asg_get_staged(a, i, &gid, &h) && gid == id && kvbm_plh_eq(h, seq_hash(s, pos));
-}
-static bool asg_is(const kvbm_ext_asg *a, size_t i, uint64_t id, const kvbm_block_seq *s, size_t pos)
-{
-    uint64_t gid;
-    kvbm_plh h;
-    return kvbm_ext_asg_get_assigned(a, i, &gid, &h) && gid == id && kvbm_plh_eq(h, seq_hash(s, pos));
-}
 
 static kvbm_range stage(kvbm_ext_asg *a, const kvbm_block_seq *s, size_t end)
 {

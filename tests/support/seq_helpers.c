@@ -86,3 +86,62 @@ kvbm_sched_seq_info sinfo(const kvbm_sched_seq *s)
     (void)kvbm_sched_seq_info_get(s, &i);
     return i;
 }
+
+const kvbm_token T1000 = 1000;
+
+kvbm_ext_asg *mkasg(size_t offset)
+{
+    kvbm_ext_asg *a = NULL;
+    if (kvbm_ext_asg_create(offset, &a) != KVBM_OK) kvbm_test_fail(__FILE__, __LINE__, "create");
+    return a;
+}
+
+void ext(kvbm_ext_asg *a, const uint64_t *ids, size_t n)
+{
+    if (kvbm_ext_asg_extend_block_ids(a, ids, n, NULL) != KVBM_OK)
+        kvbm_test_fail(__FILE__, __LINE__, "extend_block_ids: %s", kvbm_last_error());
+}
+
+kvbm_range assign_all(kvbm_ext_asg *a, const kvbm_block_seq *s)
+{
+    kvbm_range r = { 999, 999 };
+    if (kvbm_ext_asg_assign_pending(a, s, 0, kvbm_block_seq_num_blocks(s), &r, NULL) != KVBM_OK)
+        kvbm_test_fail(__FILE__, __LINE__, "assign_pending: %s", kvbm_last_error());
+    return r;
+}
+
+kvbm_ext_asg *assigned_at(size_t offset, const uint64_t *ids, size_t n, const kvbm_block_seq *s)
+{
+    kvbm_ext_asg *a = mkasg(offset);
+    ext(a, ids, n);
+    assign_all(a, s);
+    return a;
+}
+
+static bool entry_is(bool staged, const kvbm_ext_asg *a, size_t i, uint64_t id, const kvbm_block_seq *s,
+                     size_t pos)
+{
+    uint64_t gid;
+    kvbm_plh h;
+    bool ok = staged ? kvbm_ext_asg_get_staged(a, i, &gid, &h) : kvbm_ext_asg_get_assigned(a, i, &gid, &h);
+    return ok && gid == id && kvbm_plh_eq(h, seq_hash(s, pos));
+}
+
+bool asg_is(const kvbm_ext_asg *a, size_t i, uint64_t id, const kvbm_block_seq *s, size_t pos)
+{
+    return entry_is(false, a, i, id, s, pos);
+}
+
+bool stg_is(const kvbm_ext_asg *a, size_t i, uint64_t id, const kvbm_block_seq *s, size_t pos)
+{
+    return entry_is(true, a, i, id, s, pos);
+}
+
+kvbm_decode_outcome decode(kvbm_sched_seq *s, kvbm_token t, kvbm_manager *m)
+{
+    kvbm_decode_outcome o = (kvbm_decode_outcome)-1;
+    if (kvbm_sched_seq_schedule_decode(s, m, NULL) != KVBM_OK ||
+        kvbm_sched_seq_apply_decode(s, t, m, &o, NULL) != KVBM_OK)
+        kvbm_test_fail(__FILE__, __LINE__, "decode: %s", kvbm_last_error());
+    return o;
+}

@@ -26,6 +26,19 @@ kvbm_token     *iota_tokens(uint32_t start, size_t n);
 /* Register blocks for tokens [0, n) (bs 4, salt 0) and drop them (-> inactive). */
 void            cache_prefix(kvbm_manager *m, size_t ntokens);
 
+/* ---- ExternalBlockAssignments ---- */
+#define RANGE_IS(r, a, b) do { EXPECT_EQ((r).start, (a)); EXPECT_EQ((r).end, (b)); } while (0)
+kvbm_ext_asg *mkasg(size_t offset);
+/* extend_block_ids (a failure is a test failure) */
+void          ext(kvbm_ext_asg *a, const uint64_t *ids, size_t n);
+/* assign_pending over all complete blocks of @s */
+kvbm_range    assign_all(kvbm_ext_asg *a, const kvbm_block_seq *s);
+/* a tracker at @offset with @ids extended and assigned over @s */
+kvbm_ext_asg *assigned_at(size_t offset, const uint64_t *ids, size_t n, const kvbm_block_seq *s);
+/* assigned / staged entry i is (id, hash of block pos of s) */
+bool          asg_is(const kvbm_ext_asg *a, size_t i, uint64_t id, const kvbm_block_seq *s, size_t pos);
+bool          stg_is(const kvbm_ext_asg *a, size_t i, uint64_t id, const kvbm_block_seq *s, size_t pos);
+
 /* ---- a delegate recording events (CollectingDelegate) ---- */
 typedef struct ev_log {
     kvbm_seq_event ev[64];
@@ -41,5 +54,9 @@ kvbm_sched_seq *mksched(size_t n, size_t max_output, ev_log *log);
 /* prefilled_seq(n, max, mgr): new and, if n > 0, schedule_prefill(n) + apply_prefill(1000). */
 kvbm_sched_seq *prefilled_seq(size_t n, size_t max_output, kvbm_manager *m, ev_log *log);
 kvbm_sched_seq_info sinfo(const kvbm_sched_seq *s);
+/* schedule_decode + apply_decode(t) (a failure is a test failure); returns the outcome */
+kvbm_decode_outcome decode(kvbm_sched_seq *s, kvbm_token t, kvbm_manager *m);
+#define ST(s) (kvbm_sched_seq_state(s).kind)
+extern const kvbm_token T1000; /* prefilled_seq's first generated token */
 
 #endif /* KVBM_TEST_SEQ_HELPERS_H */
