@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # scripts/install_check.sh BUILD_DIR - install the build into a temporary prefix and build two
-# consumers against it: one with pkg-config, one with find_package(kvbm). Prints
-# "N passed, N failed" (2 checks) and writes BUILD_DIR/test-totals like run_tests.sh.
+# consumers against it: one with pkg-config, one with find_package(kvbm); check that
+# pkg-config prints clean absolute paths and that the uninstall target removes every
+# installed file. Prints "N passed, N failed" (4 checks) as its last line; exit status 0
+# iff all passed.
 set -uo pipefail
 dir=$(cd "$1" && pwd)
 tmp=$(mktemp -d)
@@ -48,8 +50,23 @@ CM
   else
     echo "[FAIL] install_cmake_package_consumer"; tail -n 30 "$tmp/c2.log"; failed=$((failed + 1))
   fi
+  flags=$(PKG_CONFIG_PATH="$pc" pkg-config --cflags --libs kvbm | sed 's/ *$//')
+  if [ "$flags" = "-I$tmp/prefix/include -L$tmp/prefix/lib -lkvbm" ]; then
+    echo "[ ok ] install_pkg_config_clean_paths"; passed=$((passed + 1))
+  else
+    echo "[FAIL] install_pkg_config_clean_paths: '$flags'"; failed=$((failed + 1))
+  fi
+  cp "$dir/install_manifest.txt" "$tmp/manifest"
+  if cmake --build "$dir" --target uninstall >"$tmp/uninstall.log" 2>&1 \
+     && ! xargs ls -d 2>/dev/null < "$tmp/manifest" | grep -q . \
+     && [ -z "$(find "$tmp/prefix" -type f)" ]; then
+    echo "[ ok ] uninstall_removes_every_installed_file"; passed=$((passed + 1))
+  else
+    echo "[FAIL] uninstall_removes_every_installed_file"; tail -n 20 "$tmp/uninstall.log"
+    find "$tmp/prefix" -type f; failed=$((failed + 1))
+  fi
 else
-  echo "[FAIL] install"; tail -n 30 "$tmp/install.log"; failed=2
+  echo "[FAIL] install"; tail -n 30 "$tmp/install.log"; failed=4
 fi
 echo "$passed passed, $failed failed"
-echo "$passed $failed" > "$dir/test-totals"
+[ "$failed" -eq 0 ]

@@ -56,13 +56,6 @@ bool test_under_sanitizer(void)
 #endif
 }
 
-static int cmp_case(const void *a, const void *b)
-{
-    const struct test_case *x = a, *y = b;
-    int c = strcmp(x->file, y->file);
-    return c;
-}
-
 int main(int argc, char **argv)
 {
     const char *only[64];
@@ -78,8 +71,7 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    /* constructors run in link order; keep registration order within a file */
-    (void)cmp_case;
+    /* cases run in registration order (constructors: link order, file order within a file) */
     int passed = 0, failed = 0;
     for (int k = 0; k < n_cases; k++) {
         if (n_only > 0) {
@@ -92,7 +84,7 @@ int main(int argc, char **argv)
         fflush(stdout);
         cases[k].fn();
         if (__atomic_load_n(&current_failed, __ATOMIC_SEQ_CST)) {
-            printf("[FAIL] %s\n", cases[k].name);
+            printf("[FAIL] %s (%s)\n", cases[k].name, cases[k].file);
             failed++;
         } else {
             printf("[ ok ] %s\n", cases[k].name);

@@ -6,7 +6,7 @@
 # wall clock and thread CPU time (the CPU figure is the robust one on a shared machine).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
-bin=${1:-$here/build/cli/tools/kvbm}
+bin=${1:-$here/build/release/tools/kvbm}   # what scripts/run.sh and make build
 trace=${2:-$here/../shared/data/traces/conversation_trace.jsonl}
 repeat=${3:-9}
 echo "| backend | capacity | hit rate | evictions | duplicates | hash ms | manager ms (median) | manager ms (best) | Mblocks/s wall (median) | Mblocks/s wall (best) | Mblocks/s CPU (median) |"

@@ -71,6 +71,14 @@ typedef enum bench_group {
     BENCH_GROUP_COUNT
 } bench_group;
 
+/* Every group name, in enum order, for help texts ('\n' between lines; a test checks it
+ * against bench_group_name()). */
+#define BENCH_GROUP_LIST                                                        \
+    "match_blocks_active_hit, match_blocks_inactive_hit, bulk_drop,\n"          \
+    "bulk_drop_many, alloc_register_cycle, alloc_evict,\n"                       \
+    "match_blocks_active_hit_many, match_blocks_inactive_hit_many,\n"           \
+    "alloc_register_cycle_many"
+
 typedef enum bench_backend {
     BENCH_LRU = 0,          /* "lru" (names: kvbm_backend_name) */
     BENCH_MULTI_LRU,        /* "multi-lru" */

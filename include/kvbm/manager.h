@@ -19,7 +19,8 @@
  * except the final release). Mutable and complete handles are single-owner objects (they
  * may move between threads but must not be used by two threads at once).
  * Locks: one store-lock acquisition per batch operation; no user code, event emission or
- * lower-rank lock runs under the store lock.
+ * lower-rank lock runs under the store lock - except a custom frequency tracker's count
+ * callback when the backend is MultiLRU (see kvbm/tracker.h).
  * Errors: KVBM_EINVAL for NULL, wrong handle kind, handles of another manager and handles
  * released or consumed twice. Builds with KVBM_DEBUG >= 1 use checked handle wrappers and
  * detect every such misuse (released wrappers stay quarantined for the next 4096 releases

@@ -18,14 +18,29 @@ extern "C" {
 
 typedef struct kvbm_tracker kvbm_tracker;
 
-/** Custom tracker implementation (e.g. a metered wrapper in tests). */
+/**
+ * Custom tracker implementation (e.g. a metered wrapper in tests).
+ * Where the callbacks run (they must never call back into kvbm):
+ *   touch    with no kvbm lock held (the registry touches after releasing its shard lock,
+ *            match_blocks after releasing the store lock).
+ *   count    UNDER A MANAGER'S STORE LOCK when the tracker serves a MultiLRU backend: the
+ *            backend reads the count when a block enters the inactive pool (every final
+ *            release). It must be fast and must not block, sleep or take a lock that another
+ *            thread may hold while calling into kvbm; a kvbm call from it deadlocks (debug
+ *            builds abort on the lock-rank check). Called directly through
+ *            kvbm_tracker_count*(), it runs on the caller's thread with no kvbm lock.
+ *   destroy  when the last reference goes, with no kvbm lock held.
+ * Threads: any callback may run on several threads at once; ctx must be thread-safe.
+ */
 typedef struct kvbm_tracker_ops {
     void     (*touch)(void *ctx, const uint8_t key[16]);
     uint32_t (*count)(void *ctx, const uint8_t key[16]);
     void     (*destroy)(void *ctx); /* may be NULL; called when the last reference goes */
 } kvbm_tracker_ops;
 
-/** Decay policy: return true when the sketch should halve after @increments. */
+/** Decay policy: return true when the sketch should halve after @increments.
+ *  should_decay runs with the TinyLFU tracker's lock held (a leaf lock, during touches;
+ *  never under the store lock): it must be fast and must not call into kvbm. */
 typedef struct kvbm_decay_policy {
     bool (*should_decay)(void *ctx, uint32_t increments_since_reset);
     void *ctx;

@@ -134,7 +134,11 @@ KVBM_TEST(bad_ids_and_empty_traces)
 KVBM_TEST(bad_options)
 {
     EXPECT_EQ(kvbm("replay --capacity 0"), 2);
-    EXPECT_STR_CONTAINS(out_buf, "--capacity must be at least 1");
+    EXPECT_STR_CONTAINS(out_buf, "--capacity 0 is out of range (1..67108864)");
+    EXPECT_EQ(kvbm("replay --capacity 99999999999999999999999"), 2); /* overflows 64 bits */
+    EXPECT_STR_CONTAINS(out_buf, "is out of range");
+    EXPECT_EQ(kvbm("replay --capacity 12x"), 2);
+    EXPECT_STR_CONTAINS(out_buf, "--capacity needs a number, got '12x'");
     EXPECT_EQ(kvbm("replay --capacity -5"), 2);
     EXPECT_EQ(kvbm("replay --capacity lots"), 2);
     EXPECT_EQ(kvbm("replay --capacity"), 2);
@@ -189,8 +193,9 @@ KVBM_TEST(tracker_and_breakdown_options)
     EXPECT_STR_CONTAINS(out_buf, "multi-lru skipped");
     EXPECT_STR_CONTAINS(out_buf, ",lru,4,4,reverse,1,7,24,7,");
     snprintf(cmd, sizeof cmd, "replay %s --capacity 4 --tracker none --backend multi-lru", p);
-    EXPECT_EQ(kvbm(cmd), 1);
-    EXPECT_STR_CONTAINS(out_buf, "requires a registry with frequency tracking");
+    EXPECT_EQ(kvbm(cmd), 2); /* a configuration error is a usage error */
+    EXPECT_STR_CONTAINS(out_buf, "multi-lru needs a frequency tracker");
+    EXPECT_TRUE(strstr(out_buf, "see kvbm_last_error()") == NULL);
     snprintf(cmd, sizeof cmd, "replay %s --capacity 4 --backend lineage --breakdown --format json", p);
     EXPECT_EQ(kvbm(cmd), 0);
     EXPECT_STR_CONTAINS(out_buf, "\"match_ms\":");
@@ -209,6 +214,15 @@ KVBM_TEST(bench_csv)
     EXPECT_STR_CONTAINS(out_buf, "alloc_register_cycle,lru,8,");
     EXPECT_EQ(kvbm("bench --format xml"), 2);
     EXPECT_EQ(kvbm("bench --backends nope"), 2);
+    EXPECT_EQ(kvbm("bench --samples 0"), 2);
+    EXPECT_STR_CONTAINS(out_buf, "--samples 0 is out of range (1..100000)");
+    /* old backend spellings are aliases; a failing cell's message follows the table
+     * (stdout is flushed before anything goes to stderr) */
+    rc = kvbm("bench --quick --groups bulk_drop --backends multi_lru --tracker never --sizes 8");
+    EXPECT_EQ(rc, 1);
+    const char *table_end = strstr(out_buf, "reference: "), *msg = strstr(out_buf, "kvbm: bench: bulk_drop multi-lru");
+    ASSERT_TRUE(table_end != NULL && msg != NULL);
+    EXPECT_TRUE(msg > table_end);
 }
 
 KVBM_TEST(sweep_writes_csv_and_svg)
@@ -240,9 +254,21 @@ KVBM_TEST(sweep_writes_csv_and_svg)
     EXPECT_STR_CONTAINS(body, "infinite cache");
     remove(csv);
     remove(svg);
-    snprintf(cmd, sizeof cmd, "replay %s --sweep 2,4 --out /nonexistent/dir/x", p);
-    EXPECT_EQ(kvbm(cmd), 1);
-    EXPECT_STR_CONTAINS(out_buf, "cannot write");
+    /* an unwritable --out is a usage error found before the sweep runs (no table printed) */
+    snprintf(cmd, sizeof cmd, "replay %s --sweep 2,4 --out /nonexistent/dir/x --format csv", p);
+    EXPECT_EQ(kvbm(cmd), 2);
+    EXPECT_STR_CONTAINS(out_buf, "cannot write '/nonexistent/dir/x.csv'");
+    EXPECT_TRUE(strstr(out_buf, "trace,backend") == NULL);
+    snprintf(cmd, sizeof cmd, "replay %s --out %s", p, prefix);
+    EXPECT_EQ(kvbm(cmd), 2);
+    EXPECT_STR_CONTAINS(out_buf, "--out needs --sweep");
+    /* without --out a sweep writes no file (the current directory stays clean) */
+    char dir[] = "/tmp/kvbm_cli_cwd_XXXXXX", full[512];
+    ASSERT_TRUE(mkdtemp(dir) != NULL);
+    snprintf(full, sizeof full, "cd %s && %s replay %s --sweep 2,4 --format csv >/dev/null 2>&1 && ls -A | wc -l | "
+             "grep -qx 0", dir, KVBM_TOOL_PATH, p);
+    EXPECT_EQ(system(full), 0);
+    EXPECT_EQ(rmdir(dir), 0);
     remove(p);
 }
 

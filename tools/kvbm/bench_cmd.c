@@ -1,11 +1,13 @@
 /* tools/kvbm/bench_cmd.c - `kvbm bench`: the core benchmark matrix (the library
  * bench_matrix, bench/matrix/). */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "commands.h"
+#include "options.h"
 #include "util.h"
 
 #include "matrix.h"
@@ -18,61 +20,116 @@ static void on_cell(void *ctx, const bench_cell *c)
     fflush(stderr);
 }
 
+typedef struct bench_cmd_opts {
+    bench_options opt;
+    uint32_t      sizes[16];
+    int           csv;
+    int           progress;   /* -1 auto, 0 off, 1 on */
+    int           quick;
+    uint64_t      samples;    /* 0: the matrix default */
+} bench_cmd_opts;
+
+#define B (&cli_bench_command)
+
+static int set_format(void *opts, const char *v)
+{
+    bench_cmd_opts *o = opts;
+    if (strcmp(v, "csv") == 0) o->csv = 1;
+    else if (strcmp(v, "table") == 0) o->csv = 0;
+    else return cli_usage_error(B, "--format must be table or csv, got '%s'", v);
+    return 0;
+}
+
+static int set_groups(void *opts, const char *v)
+{
+    if (!bench_parse_list(v, false, &((bench_cmd_opts *)opts)->opt.groups))
+        return cli_usage_error(B, "unknown group in '%s'", v);
+    return 0;
+}
+
+static int set_backends(void *opts, const char *v)
+{
+    if (!bench_parse_list(v, true, &((bench_cmd_opts *)opts)->opt.backends))
+        return cli_usage_error(B, "unknown backend in '%s' (lineage, lineage-fifo, lru, multi-lru, "
+                               "hashmap, all)", v);
+    return 0;
+}
+
+static int set_sizes(void *opts, const char *v)
+{
+    bench_cmd_opts *o = opts;
+    uint64_t *caps = NULL;
+    size_t n = 0;
+    char err[256];
+    if (cli_parse_capacity_list(v, 1u << 20, &caps, &n, err, sizeof err) != 0)
+        return cli_usage_error(B, "--sizes: %s", err);
+    if (n > 16) { free(caps); return cli_usage_error(B, "--sizes: at most 16 sizes, got %zu", n); }
+    for (size_t k = 0; k < n; k++) o->sizes[k] = (uint32_t)caps[k];
+    free(caps);
+    o->opt.sizes = o->sizes;
+    o->opt.n_sizes = n;
+    return 0;
+}
+
+static int set_tracker(void *opts, const char *v)
+{
+    bench_cmd_opts *o = opts;
+    if (strcmp(v, "auto") == 0) o->opt.tracker = BENCH_TRACKER_AUTO;
+    else if (strcmp(v, "always") == 0) o->opt.tracker = BENCH_TRACKER_ALWAYS;
+    else if (strcmp(v, "never") == 0) o->opt.tracker = BENCH_TRACKER_NEVER;
+    else return cli_usage_error(B, "--tracker must be auto, always or never, got '%s'", v);
+    return 0;
+}
+
+#define OFF(f) offsetof(bench_cmd_opts, f)
+static const cli_option bench_cmd_options[] = {
+    { "--format", NULL, "FMT", "table (default, with the Rust reference medians) | csv\n"
+      "(group,backend,n,median_ns; backend '-' where none applies)",
+      CLI_OPT_FN, 0, 0, 0, set_format },
+    { "--groups", NULL, "LIST", "comma list of groups or all (default all):\n" BENCH_GROUP_LIST,
+      CLI_OPT_FN, 0, 0, 0, set_groups },
+    { "--backends", "--backend", "LIST", "comma list of lineage, lineage-fifo, lru, multi-lru,\nhashmap or all (default all)",
+      CLI_OPT_FN, 0, 0, 0, set_backends },
+    { "--sizes", NULL, "LIST", "blocks per iteration: A,B,C or A..B (default 8,32,128)",
+      CLI_OPT_FN, 0, 0, 0, set_sizes },
+    { "--samples", NULL, "N", "samples per cell, the median is reported (default 31)",
+      CLI_OPT_U64, OFF(samples), 1, 100000, NULL },
+    { "--tracker", NULL, "MODE", "auto (TinyLFU for multi-lru only, default), always, never",
+      CLI_OPT_FN, 0, 0, 0, set_tracker },
+    { "--quick", NULL, NULL, "5 short samples per cell (a smoke run, noisy numbers)",
+      CLI_OPT_FLAG, OFF(quick), 1, 0, NULL },
+    { "--progress", NULL, NULL, "progress line on stderr (default: on a terminal)",
+      CLI_OPT_FLAG, OFF(progress), 1, 0, NULL },
+    { "--no-progress", NULL, NULL, "no progress line",
+      CLI_OPT_FLAG, OFF(progress), 0, 0, NULL },
+};
+#undef OFF
+
+const cli_command cli_bench_command = {
+    "bench", "[options]",
+    "the core benchmark matrix (match, drop, alloc/register cycle)",
+    "Runs the core benchmark matrix: every group for n = 8, 32, 128 per backend\n"
+    "(match_blocks_active_hit does not depend on the backend: one row, backend '-').\n"
+    "Every cell builds its own registry and manager; cells run one after another.",
+    bench_cmd_options, sizeof bench_cmd_options / sizeof bench_cmd_options[0], NULL, cli_cmd_bench,
+};
+
 int cli_cmd_bench(int argc, char **argv)
 {
-    bench_options opt = BENCH_OPTIONS_INIT;
-    uint32_t sizes[16];
-    bool csv = false;
-    int progress = -1;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v;
-        uint64_t u;
-        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-            cli_usage_bench();
-            return CLI_EXIT_OK;
-        } else if (cli_opt_value(argv, argc, &i, "--format", &v)) {
-            if (v != NULL && strcmp(v, "csv") == 0) csv = true;
-            else if (v != NULL && strcmp(v, "table") == 0) csv = false;
-            else return cli_errorf(CLI_EXIT_USAGE, "bench: --format must be table or csv, got '%s'", v ? v : "");
-        } else if (cli_opt_value(argv, argc, &i, "--groups", &v)) {
-            if (v == NULL || !bench_parse_list(v, false, &opt.groups))
-                return cli_errorf(CLI_EXIT_USAGE, "bench: unknown group in '%s'", v ? v : "");
-        } else if (cli_opt_value(argv, argc, &i, "--backends", &v) ||
-                   cli_opt_value(argv, argc, &i, "--backend", &v)) {
-            if (v == NULL || !bench_parse_list(v, true, &opt.backends))
-                return cli_errorf(CLI_EXIT_USAGE, "bench: unknown backend in '%s' (lineage, "
-                                   "lineage-fifo, lru, multi-lru, hashmap, all)", v ? v : "");
-        } else if (cli_opt_value(argv, argc, &i, "--sizes", &v)) {
-            uint64_t *caps = NULL;
-            size_t n = 0;
-            char err[256];
-            if (v == NULL || cli_parse_capacity_list(v, 1u << 20, &caps, &n, err, sizeof err) != 0)
-                return cli_errorf(CLI_EXIT_USAGE, "bench: --sizes: %s", v ? err : "missing value");
-            if (n > 16) { free(caps); return cli_errorf(CLI_EXIT_USAGE, "bench: at most 16 sizes"); }
-            for (size_t k = 0; k < n; k++) sizes[k] = (uint32_t)caps[k];
-            free(caps);
-            opt.sizes = sizes;
-            opt.n_sizes = n;
-        } else if (cli_opt_value(argv, argc, &i, "--samples", &v)) {
-            if (v == NULL || cli_parse_u64(v, 100000, &u) != 0 || u == 0)
-                return cli_errorf(CLI_EXIT_USAGE, "bench: --samples must be 1..100000");
-            opt.samples = (uint32_t)u;
-        } else if (cli_opt_value(argv, argc, &i, "--tracker", &v)) {
-            if (v != NULL && strcmp(v, "auto") == 0) opt.tracker = BENCH_TRACKER_AUTO;
-            else if (v != NULL && strcmp(v, "always") == 0) opt.tracker = BENCH_TRACKER_ALWAYS;
-            else if (v != NULL && strcmp(v, "never") == 0) opt.tracker = BENCH_TRACKER_NEVER;
-            else return cli_errorf(CLI_EXIT_USAGE, "bench: --tracker must be auto, always or never");
-        } else if (strcmp(a, "--quick") == 0) {
-            opt.samples = 5;
-            opt.min_sample_ns = 50000;
-        } else if (strcmp(a, "--progress") == 0) {
-            progress = 1;
-        } else if (strcmp(a, "--no-progress") == 0) {
-            progress = 0;
-        } else {
-            return cli_errorf(CLI_EXIT_USAGE, "bench: unknown argument '%s' (see 'kvbm help bench')", a);
-        }
+    bench_cmd_opts o = { BENCH_OPTIONS_INIT, { 0 }, 0, -1, 0, 0 };
+    bench_options opt;
+    bool help;
+    int rc = cli_parse_options(B, argc, argv, &o, &help);
+    if (rc != 0) return rc;
+    if (help) { cli_print_help(B, stdout); return CLI_EXIT_OK; }
+    opt = o.opt;
+    bool csv = o.csv != 0;
+    int progress = o.progress;
+    if (o.quick) {
+        opt.samples = 5;
+        opt.min_sample_ns = 50000;
     }
+    if (o.samples != 0) opt.samples = (uint32_t)o.samples;
     size_t done = 0;
     if (progress == 1 || (progress == -1 && isatty(STDERR_FILENO))) {
         opt.on_cell = on_cell;
@@ -117,8 +174,8 @@ int cli_cmd_bench(int argc, char **argv)
     for (size_t i = 0; i < n; i++) {
         if (cells[i].status != KVBM_OK) {
             failed++;
-            fprintf(stderr, "kvbm: bench: %s %s n=%u unavailable: %s\n", cells[i].group,
-                    cells[i].backend, cells[i].n, kvbm_strerror(cells[i].status));
+            cli_errorf(0, "bench: %s %s n=%u unavailable: %s", cells[i].group,
+                       cells[i].backend, cells[i].n, kvbm_strerror(cells[i].status));
         }
     }
     free(cells);

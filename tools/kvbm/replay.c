@@ -221,11 +221,12 @@ static int make_manager(const cli_replay_config *cfg, uint32_t block_size, kvbm_
     st = kvbm_manager_create(&mc, out);
     kvbm_registry_release(reg); /* the manager holds its own reference */
     if (st != KVBM_OK) {
+        /* the library's detail message, or the status text when it left none */
         const char *detail = kvbm_last_error();
-        return cli_fail(err, errlen, "cannot create a %s manager with %llu blocks: %s%s%s",
-                              cli_backend_name(cfg->backend),
-                              (unsigned long long)cfg->capacity, kvbm_strerror(st),
-                              detail[0] ? ": " : "", detail);
+        cli_fail(err, errlen, "cannot create a %s manager with %llu blocks: %s",
+                 cli_backend_name(cfg->backend), (unsigned long long)cfg->capacity,
+                 detail[0] ? detail : kvbm_strerror(st));
+        return st == KVBM_ECONFIG || st == KVBM_EINVAL ? -2 : -1;
     }
     return 0;
 }
@@ -338,7 +339,8 @@ int cli_replay_run(const cli_replay_hashed *h, const cli_replay_config *cfg,
     for (uint32_t i = 0; i < repeat; i++) {
         kvbm_manager *m = NULL;
         run_counts c;
-        if (make_manager(cfg, h->block_size, &m, err, errlen) != 0) goto out;
+        if ((rc = make_manager(cfg, h->block_size, &m, err, errlen)) != 0) goto out;
+        rc = -1;
         int ok = replay_once(m, h, cfg->release_order, &w, &c, &times[i], &cpus[i],
                              cfg->breakdown ? steps[i] : NULL, err, errlen);
         if (ok == 0) {

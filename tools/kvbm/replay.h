@@ -124,7 +124,8 @@ typedef struct cli_replay_result {
 /**
  * cli_replay_run() - phase 2: build a manager per @cfg and replay @h through it
  * (cfg->repeat times, fresh manager each; counts must agree between repeats).
- * Returns 0 with *res filled, or -1 (manager creation failed, a manager call failed other
+ * Returns 0 with *res filled; -2 when the library rejects the manager configuration
+ * (KVBM_ECONFIG / KVBM_EINVAL: a usage error); -1 otherwise (a manager call failed other
  * than running out of room, counts differed, or a block was not back in the pool).
  */
 int cli_replay_run(const cli_replay_hashed *h, const cli_replay_config *cfg,

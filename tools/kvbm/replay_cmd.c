@@ -1,11 +1,13 @@
 /* tools/kvbm/replay_cmd.c - `kvbm replay`: options, trace or synthetic workload, single
  * runs or a --sweep, output in the chosen format. */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "commands.h"
+#include "options.h"
 #include "format.h"
 #include "replay.h"
 #include "sweep.h"
@@ -23,93 +25,157 @@ typedef struct replay_opts {
     const char        *trace;         /* NULL: synthetic */
     uint64_t           capacity;      /* 0: default */
     bool               all_backends;
-    cli_backend  backend;
+    cli_backend        backend;
     uint64_t           block_size;
-    cli_release_order order;
+    cli_release_order  order;
     uint64_t           repeat;
-    cli_format   format;
+    cli_format         format;
     cli_trace_on_error on_error;
-    cli_synth_config  synth;
+    cli_synth_config   synth;
+    uint64_t           requests;      /* --requests, copied into synth */
     const char        *sweep;
-    const char        *out_prefix;
+    const char        *out_prefix;    /* NULL: a sweep writes no files */
     int                progress;      /* -1 auto, 0 off, 1 on */
-    cli_tracker  tracker;
-    bool               breakdown;
+    cli_tracker        tracker;
+    int                breakdown;
 } replay_opts;
 
-static int usage_error(const char *fmt, const char *arg)
+#define R (&cli_replay_command)
+
+static int set_backend(void *opts, const char *v)
 {
-    fputs("kvbm: ", stderr);
-    fprintf(stderr, fmt, arg ? arg : "");
-    fputs(" (see 'kvbm help replay')\n", stderr);
-    return CLI_EXIT_USAGE;
+    replay_opts *o = opts;
+    o->all_backends = strcmp(v, "all") == 0;
+    if (!o->all_backends && cli_backend_parse(v, &o->backend) != 0)
+        return cli_usage_error(R, "--backend: %s, or all", kvbm_last_error());
+    return 0;
+}
+
+static int set_block_size(void *opts, const char *v)
+{
+    replay_opts *o = opts;
+    if (cli_parse_u64(v, 1024, &o->block_size) != 0 || o->block_size == 0 ||
+        (o->block_size & (o->block_size - 1)) != 0)
+        return cli_usage_error(R, "--block-size must be a power of 2 between 1 and 1024, got '%s'", v);
+    return 0;
+}
+
+static int set_order(void *opts, const char *v)
+{
+    replay_opts *o = opts;
+    if (strcmp(v, "reverse") == 0) o->order = CLI_RELEASE_REVERSE;
+    else if (strcmp(v, "forward") == 0) o->order = CLI_RELEASE_FORWARD;
+    else return cli_usage_error(R, "--release-order must be reverse or forward, got '%s'", v);
+    return 0;
+}
+
+static int set_format(void *opts, const char *v)
+{
+    if (cli_format_parse(v, &((replay_opts *)opts)->format) != 0)
+        return cli_usage_error(R, "--format must be table, json or csv, got '%s'", v);
+    return 0;
+}
+
+static int set_on_error(void *opts, const char *v)
+{
+    replay_opts *o = opts;
+    if (strcmp(v, "stop") == 0) o->on_error = CLI_TRACE_STOP;
+    else if (strcmp(v, "skip") == 0) o->on_error = CLI_TRACE_SKIP;
+    else return cli_usage_error(R, "--on-error must be stop or skip, got '%s'", v);
+    return 0;
+}
+
+static int set_tracker(void *opts, const char *v)
+{
+    if (cli_tracker_parse(v, &((replay_opts *)opts)->tracker) != 0)
+        return cli_usage_error(R, "--tracker must be medium, small, large or none, got '%s'", v);
+    return 0;
+}
+
+static int set_trace(void *opts, const char *v)
+{
+    replay_opts *o = opts;
+    if (o->trace != NULL) return cli_usage_error(R, "at most one trace file (extra argument '%s')", v);
+    o->trace = v;
+    return 0;
+}
+
+#define OFF(f) offsetof(replay_opts, f)
+static const cli_option replay_options[] = {
+    { "--capacity", NULL, "BLOCKS", "manager size (default 512 synthetic, 4096 with a trace)",
+      CLI_OPT_U64, OFF(capacity), 1, CLI_REPLAY_MAX_CAPACITY, NULL },
+    { "--backend", NULL, "NAME", "lineage | lineage-fifo | lru | multi-lru | hashmap | all\n(default all)",
+      CLI_OPT_FN, 0, 0, 0, set_backend },
+    { "--block-size", NULL, "N", "tokens per block, power of 2 in 1..1024 (default 4)",
+      CLI_OPT_FN, 0, 0, 0, set_block_size },
+    { "--release-order", NULL, "ORDER", "reverse (tail first, default) | forward",
+      CLI_OPT_FN, 0, 0, 0, set_order },
+    { "--repeat", NULL, "K", "K runs per configuration, median time (default 1)",
+      CLI_OPT_U64, OFF(repeat), 1, 1000, NULL },
+    { "--format", NULL, "FMT", "table (default) | json (one object per run) | csv",
+      CLI_OPT_FN, 0, 0, 0, set_format },
+    { "--on-error", NULL, "MODE", "malformed trace line: stop (default) or skip (warn)",
+      CLI_OPT_FN, 0, 0, 0, set_on_error },
+    { "--seed", NULL, "N", "synthetic workload seed (default 42)",
+      CLI_OPT_U64, OFF(synth) + offsetof(cli_synth_config, seed), 0, UINT64_MAX, NULL },
+    { "--requests", NULL, "N", "synthetic workload size (default 4000 requests)",
+      CLI_OPT_U64, OFF(requests), 1, 10000000, NULL },
+    { "--tracker", NULL, "T", "registry frequency tracker: medium (default, the\nmodel's), small, large, none (not with multi-lru)",
+      CLI_OPT_FN, 0, 0, 0, set_tracker },
+    { "--breakdown", NULL, NULL, "also time match/allocate/stage/register/release",
+      CLI_OPT_FLAG, OFF(breakdown), 1, 0, NULL },
+    { "--sweep", NULL, "LIST", "capacities: A,B,C or A..B (doubling) or A..B:STEP;\nruns every backend (or --backend) at each capacity",
+      CLI_OPT_STR, OFF(sweep), 0, 0, NULL },
+    { "--out", NULL, "PREFIX", "with --sweep: also write PREFIX.csv and PREFIX.svg",
+      CLI_OPT_STR, OFF(out_prefix), 0, 0, NULL },
+    { "--progress", NULL, NULL, "progress bar on stderr (default: sweeps on a terminal)",
+      CLI_OPT_FLAG, OFF(progress), 1, 0, NULL },
+    { "--no-progress", NULL, NULL, "no progress bar",
+      CLI_OPT_FLAG, OFF(progress), 0, 0, NULL },
+};
+#undef OFF
+
+const cli_command cli_replay_command = {
+    "replay", "[TRACE.jsonl | -] [options]",
+    "replay a Mooncake request trace (or the built-in synthetic\n"
+    "workload) against kvbm managers: hit rates, evictions, throughput;\n"
+    "with --sweep: miss-ratio curves for every backend",
+    "Replays each request in file order: match its prefix, allocate and register the\n"
+    "rest, release everything (tail first). Without TRACE a seeded synthetic workload\n"
+    "is used (shared system prompts, multi-turn conversations, one-off requests).",
+    replay_options, sizeof replay_options / sizeof replay_options[0], set_trace, cli_cmd_replay,
+};
+
+/* Before a sweep runs: can PREFIX.csv / PREFIX.svg be written? (No file is created.) */
+static int check_writable(const char *prefix, const char *ext)
+{
+    char path[4096], dir[4096];
+    if (snprintf(path, sizeof path, "%s.%s", prefix, ext) >= (int)sizeof path)
+        return cli_usage_error(R, "--out %s: path too long", prefix);
+    if (access(path, F_OK) == 0) {
+        if (access(path, W_OK) != 0) return cli_usage_error(R, "--out: cannot write '%s'", path);
+        return 0;
+    }
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash == NULL) snprintf(dir, sizeof dir, ".");
+    else if (slash == dir) dir[1] = '\0';
+    else *slash = '\0';
+    if (access(dir, W_OK) != 0) return cli_usage_error(R, "--out: cannot write '%s' (directory '%s')", path, dir);
+    return 0;
 }
 
 static int parse_opts(int argc, char **argv, replay_opts *o, bool *help)
 {
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v;
-        uint64_t u;
-        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) { *help = true; return 0; }
-        if (cli_opt_value(argv, argc, &i, "--capacity", &v)) {
-            if (v == NULL || cli_parse_u64(v, UINT64_MAX, &o->capacity) != 0)
-                return usage_error("--capacity needs a number of blocks, got '%s'", v);
-            if (o->capacity == 0) return usage_error("--capacity must be at least 1 block%s", NULL);
-            if (o->capacity > CLI_REPLAY_MAX_CAPACITY)
-                return usage_error("--capacity %s is too large (at most 67108864 blocks)", v);
-        } else if (cli_opt_value(argv, argc, &i, "--backend", &v)) {
-            if (v != NULL && strcmp(v, "all") == 0) o->all_backends = true;
-            else if (v == NULL) return usage_error("--backend needs a name%s", NULL);
-            else if (cli_backend_parse(v, &o->backend) != 0)
-                return usage_error("--backend: %s, or all", kvbm_last_error());
-            else o->all_backends = false;
-        } else if (cli_opt_value(argv, argc, &i, "--block-size", &v)) {
-            if (v == NULL || cli_parse_u64(v, 1024, &o->block_size) != 0 || o->block_size == 0 ||
-                (o->block_size & (o->block_size - 1)) != 0)
-                return usage_error("--block-size must be a power of 2 between 1 and 1024, got '%s'", v);
-        } else if (cli_opt_value(argv, argc, &i, "--release-order", &v)) {
-            if (v != NULL && strcmp(v, "reverse") == 0) o->order = CLI_RELEASE_REVERSE;
-            else if (v != NULL && strcmp(v, "forward") == 0) o->order = CLI_RELEASE_FORWARD;
-            else return usage_error("--release-order must be reverse or forward, got '%s'", v);
-        } else if (cli_opt_value(argv, argc, &i, "--repeat", &v)) {
-            if (v == NULL || cli_parse_u64(v, 1000, &o->repeat) != 0 || o->repeat == 0)
-                return usage_error("--repeat must be between 1 and 1000, got '%s'", v);
-        } else if (cli_opt_value(argv, argc, &i, "--format", &v)) {
-            if (v == NULL || cli_format_parse(v, &o->format) != 0)
-                return usage_error("--format must be table, json or csv, got '%s'", v);
-        } else if (cli_opt_value(argv, argc, &i, "--on-error", &v)) {
-            if (v != NULL && strcmp(v, "stop") == 0) o->on_error = CLI_TRACE_STOP;
-            else if (v != NULL && strcmp(v, "skip") == 0) o->on_error = CLI_TRACE_SKIP;
-            else return usage_error("--on-error must be stop or skip, got '%s'", v);
-        } else if (cli_opt_value(argv, argc, &i, "--seed", &v)) {
-            if (v == NULL || cli_parse_u64(v, UINT64_MAX, &o->synth.seed) != 0)
-                return usage_error("--seed needs an unsigned integer, got '%s'", v);
-        } else if (cli_opt_value(argv, argc, &i, "--requests", &v)) {
-            if (v == NULL || cli_parse_u64(v, 10000000, &u) != 0 || u == 0)
-                return usage_error("--requests must be between 1 and 10000000, got '%s'", v);
-            o->synth.requests = (uint32_t)u;
-        } else if (cli_opt_value(argv, argc, &i, "--sweep", &v)) {
-            if (v == NULL || v[0] == '\0') return usage_error("--sweep needs a capacity list%s", NULL);
-            o->sweep = v;
-        } else if (cli_opt_value(argv, argc, &i, "--out", &v)) {
-            if (v == NULL || v[0] == '\0') return usage_error("--out needs a file prefix%s", NULL);
-            o->out_prefix = v;
-        } else if (cli_opt_value(argv, argc, &i, "--tracker", &v)) {
-            if (v == NULL || cli_tracker_parse(v, &o->tracker) != 0)
-                return usage_error("--tracker must be medium, small, large or none, got '%s'", v);
-        } else if (strcmp(a, "--breakdown") == 0) {
-            o->breakdown = true;
-        } else if (strcmp(a, "--progress") == 0) {
-            o->progress = 1;
-        } else if (strcmp(a, "--no-progress") == 0) {
-            o->progress = 0;
-        } else if (a[0] == '-' && a[1] != '\0') {
-            return usage_error("replay: unknown option '%s'", a);
-        } else if (o->trace != NULL) {
-            return usage_error("replay takes at most one trace file (extra argument '%s')", a);
-        } else {
-            o->trace = a;
-        }
+    int rc = cli_parse_options(R, argc, argv, o, help);
+    if (rc != 0 || *help) return rc;
+    if (o->requests != 0) o->synth.requests = (uint32_t)o->requests;
+    if (o->tracker == CLI_TRACKER_NONE && !o->all_backends && o->backend == CLI_MULTI_LRU)
+        return cli_usage_error(R, "multi-lru needs a frequency tracker (not --tracker none)");
+    if (o->out_prefix != NULL && o->sweep == NULL) return cli_usage_error(R, "--out needs --sweep");
+    if (o->out_prefix != NULL) {
+        if ((rc = check_writable(o->out_prefix, "csv")) != 0) return rc;
+        if ((rc = check_writable(o->out_prefix, "svg")) != 0) return rc;
     }
     return 0;
 }
@@ -133,12 +199,12 @@ static void emit(const replay_opts *o, const cli_trace *t, const cli_replay_resu
 int cli_cmd_replay(int argc, char **argv)
 {
     replay_opts o = { NULL, 0, true, CLI_LINEAGE, 4, CLI_RELEASE_REVERSE, 1,
-                      CLI_FORMAT_TABLE, CLI_TRACE_STOP, CLI_SYNTH_CONFIG_INIT, NULL,
-                      "kvbm-mrc", -1, CLI_TRACKER_MEDIUM, false };
+                      CLI_FORMAT_TABLE, CLI_TRACE_STOP, CLI_SYNTH_CONFIG_INIT, 0, NULL,
+                      NULL, -1, CLI_TRACKER_MEDIUM, 0 };
     bool help = false;
     int rc = parse_opts(argc, argv, &o, &help);
     if (rc != 0) return rc;
-    if (help) { cli_usage_replay(); return CLI_EXIT_OK; }
+    if (help) { cli_print_help(R, stdout); return CLI_EXIT_OK; }
 
     char err[512];
     cli_trace t;
@@ -149,7 +215,7 @@ int cli_cmd_replay(int argc, char **argv)
     if (o.sweep != NULL) {
         if (cli_parse_capacity_list(o.sweep, CLI_REPLAY_MAX_CAPACITY, &caps, &ncaps, err,
                                           sizeof err) != 0)
-            return cli_errorf(CLI_EXIT_USAGE, "%s", err);
+            return cli_usage_error(R, "--sweep: %s", err);
     } else {
         caps = malloc(sizeof *caps);
         if (caps == NULL) return cli_errorf(CLI_EXIT_ERROR, "out of memory");
@@ -161,8 +227,8 @@ int cli_cmd_replay(int argc, char **argv)
             return cli_errorf(CLI_EXIT_ERROR, "%s", err);
         }
         if (t.skipped)
-            fprintf(stderr, "kvbm: %s: %zu malformed line%s skipped\n", t.name, t.skipped,
-                    t.skipped == 1 ? "" : "s");
+            cli_errorf(0, "%s: %zu malformed line%s skipped", t.name, t.skipped,
+                       t.skipped == 1 ? "" : "s");
     } else if (cli_synth_generate(&o.synth, &t, err, sizeof err) != 0) {
         free(caps);
         return cli_errorf(CLI_EXIT_ERROR, "%s", err);
@@ -178,7 +244,7 @@ int cli_cmd_replay(int argc, char **argv)
     if (o.all_backends) {
         for (int b = 0; b < CLI_BACKEND_COUNT; b++) {
             if (b == CLI_MULTI_LRU && o.tracker == CLI_TRACKER_NONE) {
-                fprintf(stderr, "kvbm: note: multi-lru skipped (it needs a frequency tracker)\n");
+                cli_errorf(0, "note: multi-lru skipped (it needs a frequency tracker)");
                 continue;
             }
             backends[nb++] = (cli_backend)b;
@@ -190,13 +256,15 @@ int cli_cmd_replay(int argc, char **argv)
     res = calloc(nb * ncaps, sizeof *res);
     if (res == NULL) { cli_errorf(0, "out of memory"); goto out; }
     bool show = o.progress == 1 || (o.progress == -1 && o.sweep != NULL && isatty(STDERR_FILENO));
-    if (cli_sweep_run(&h, caps, ncaps, backends, nb, o.order, (uint32_t)o.repeat, o.tracker,
-                       o.breakdown, show ? stderr : NULL, res, err, sizeof err) != 0) {
-        cli_errorf(0, "%s", err);
+    int srun = cli_sweep_run(&h, caps, ncaps, backends, nb, o.order, (uint32_t)o.repeat, o.tracker,
+                             o.breakdown != 0, show ? stderr : NULL, res, err, sizeof err);
+    if (srun != 0) {
+        /* -2: the library rejected the configuration the options describe (a usage error) */
+        rc = cli_errorf(srun == -2 ? CLI_EXIT_USAGE : CLI_EXIT_ERROR, "%s", err);
         goto out;
     }
     emit(&o, &t, res, nb * ncaps);
-    if (o.sweep != NULL) {
+    if (o.out_prefix != NULL) {
         size_t pl = strlen(o.out_prefix) + 8;
         char *csv = malloc(pl), *svg = malloc(pl);
         int wrc = -1;
@@ -207,7 +275,7 @@ int cli_cmd_replay(int argc, char **argv)
             double bound = refs ? (double)(refs - h.unique) / (double)refs : -1.0;
             wrc = cli_sweep_write_csv(csv, t.name, res, nb * ncaps, err, sizeof err);
             if (wrc == 0) wrc = cli_svg_write_mrc(svg, t.name, res, nb * ncaps, bound, err, sizeof err);
-            if (wrc == 0) fprintf(stderr, "kvbm: wrote %s and %s\n", csv, svg);
+            if (wrc == 0) cli_errorf(0, "wrote %s and %s", csv, svg);
             else cli_errorf(0, "%s", err);
         } else {
             cli_errorf(0, "out of memory");

@@ -1,38 +1,12 @@
 /* tools/kvbm/simulate_cmd.c - `kvbm simulate`: options and report (engine: simulate.c). */
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "commands.h"
+#include "options.h"
 #include "simulate.h"
 #include "util.h"
-
-void cli_usage_simulate(void)
-{
-    fputs("usage: kvbm simulate [TRACE.jsonl | -] [options]\n"
-          "\n"
-          "Drives the SchedulableSequence layer like a continuous-batching scheduler: admit\n"
-          "requests (prefix match), prefill in chunks, decode to each request's output length,\n"
-          "preempt the newest request when blocks run out (release, later reacquire). TRACE is\n"
-          "Mooncake JSON lines (input_length, output_length, hash_ids); without it a seeded\n"
-          "synthetic workload is used.\n"
-          "\n"
-          "  --capacity BLOCKS      manager size (default 4096)\n"
-          "  --block-size N         tokens per block, power of 2 in 1..1024 (default 16)\n"
-          "  --chunk N              prefill chunk in tokens (default 512)\n"
-          "  --token-budget N       tokens per scheduler step (default 2048)\n"
-          "  --max-running N        concurrent requests (default 64)\n"
-          "  --id-block-tokens N    prompt tokens per hash id (default 512, Mooncake)\n"
-          "  --seed N, --requests N synthetic workload (default seed 42, 200 requests)\n"
-          "  --format FMT           table (default) | json\n", stdout);
-}
-
-static int opt_u64(const char *name, const char *v, uint64_t min, uint64_t max, uint64_t *out)
-{
-    if (v == NULL || cli_parse_u64(v, max, out) != 0 || *out < min)
-        return cli_errorf(-1, "%s needs an integer in %llu..%llu", name, (unsigned long long)min,
-                          (unsigned long long)max);
-    return 0;
-}
 
 static void report(const cli_sim_workload *w, const cli_sim_config *c, const cli_sim_result *r,
                    bool json)
@@ -74,60 +48,97 @@ static void report(const cli_sim_workload *w, const cli_sim_config *c, const cli
            r->wall_ms > 0 ? (double)r->steps * 1e3 / r->wall_ms : 0.0);
 }
 
+typedef struct sim_opts {
+    uint64_t    capacity, block_size, chunk, token_budget, max_running, id_block_tokens;
+    uint64_t    seed, requests;
+    int         json;
+    const char *trace;
+} sim_opts;
+
+#define S (&cli_simulate_command)
+
+static int set_block_size(void *opts, const char *v)
+{
+    uint64_t *bs = &((sim_opts *)opts)->block_size;
+    if (cli_parse_u64(v, 1024, bs) != 0 || *bs == 0 || (*bs & (*bs - 1)) != 0)
+        return cli_usage_error(S, "--block-size must be a power of 2 between 1 and 1024, got '%s'", v);
+    return 0;
+}
+
+static int set_format(void *opts, const char *v)
+{
+    if (strcmp(v, "table") != 0 && strcmp(v, "json") != 0)
+        return cli_usage_error(S, "--format is table or json, got '%s'", v);
+    ((sim_opts *)opts)->json = strcmp(v, "json") == 0;
+    return 0;
+}
+
+static int set_trace(void *opts, const char *a)
+{
+    sim_opts *o = opts;
+    if (o->trace != NULL) return cli_usage_error(S, "more than one trace given ('%s')", a);
+    o->trace = a;
+    return 0;
+}
+
+static const cli_option simulate_options[] = {
+    { "--capacity", NULL, "BLOCKS", "manager size (default 4096)",
+      CLI_OPT_U64, offsetof(sim_opts, capacity), 1, UINT32_MAX - 1, NULL },
+    { "--block-size", NULL, "N", "tokens per block, power of 2 in 1..1024 (default 16)",
+      CLI_OPT_FN, 0, 0, 0, set_block_size },
+    { "--chunk", NULL, "N", "prefill chunk in tokens (default 512)",
+      CLI_OPT_U64, offsetof(sim_opts, chunk), 1, 1u << 24, NULL },
+    { "--token-budget", NULL, "N", "tokens per scheduler step (default 2048)",
+      CLI_OPT_U64, offsetof(sim_opts, token_budget), 1, 1u << 24, NULL },
+    { "--max-running", NULL, "N", "concurrent requests (default 64)",
+      CLI_OPT_U64, offsetof(sim_opts, max_running), 1, 1u << 20, NULL },
+    { "--id-block-tokens", NULL, "N", "prompt tokens per hash id (default 512, Mooncake)",
+      CLI_OPT_U64, offsetof(sim_opts, id_block_tokens), 1, 1u << 20, NULL },
+    { "--seed", NULL, "N", "synthetic workload seed (default 42)",
+      CLI_OPT_U64, offsetof(sim_opts, seed), 0, UINT64_MAX, NULL },
+    { "--requests", NULL, "N", "synthetic workload size (default 200)",
+      CLI_OPT_U64, offsetof(sim_opts, requests), 1, 1u << 24, NULL },
+    { "--format", NULL, "FMT", "table (default) | json (one object)",
+      CLI_OPT_FN, 0, 0, 0, set_format },
+};
+
+const cli_command cli_simulate_command = {
+    "simulate", "[TRACE.jsonl | -] [options]",
+    "drive the sequence layer like a scheduler: chunked prefill, decode, preemption",
+    "Drives the SchedulableSequence layer like a continuous-batching scheduler: admit\n"
+    "requests (prefix match), prefill in chunks, decode to each request's output length,\n"
+    "preempt the newest request when blocks run out (release, later reacquire). TRACE is\n"
+    "Mooncake JSON lines (input_length, output_length, hash_ids); without it a seeded\n"
+    "synthetic workload is used. Reports scheduler steps, prefix-hit rate, preemptions and\n"
+    "the peak of blocks in use.",
+    simulate_options, sizeof simulate_options / sizeof simulate_options[0], set_trace, cli_cmd_simulate,
+};
+
 int cli_cmd_simulate(int argc, char **argv)
 {
     cli_sim_config c = CLI_SIM_CONFIG_INIT;
-    uint64_t seed = 42, requests = 200, v;
-    const char *path = NULL;
-    bool json = false;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *val;
-        int rc = 0;
-        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-            cli_usage_simulate();
-            return CLI_EXIT_OK;
-        } else if (cli_opt_value(argv, argc, &i, "--capacity", &val)) {
-            rc = opt_u64("--capacity", val, 1, UINT32_MAX - 1, &c.capacity);
-        } else if (cli_opt_value(argv, argc, &i, "--block-size", &val)) {
-            rc = opt_u64("--block-size", val, 1, 1024, &v);
-            if (rc == 0 && (v & (v - 1)) != 0) rc = cli_errorf(-1, "--block-size must be a power of 2");
-            c.block_size = (uint32_t)v;
-        } else if (cli_opt_value(argv, argc, &i, "--chunk", &val)) {
-            rc = opt_u64("--chunk", val, 1, 1u << 24, &v);
-            c.chunk = (size_t)v;
-        } else if (cli_opt_value(argv, argc, &i, "--token-budget", &val)) {
-            rc = opt_u64("--token-budget", val, 1, 1u << 24, &v);
-            c.token_budget = (size_t)v;
-        } else if (cli_opt_value(argv, argc, &i, "--max-running", &val)) {
-            rc = opt_u64("--max-running", val, 1, 1u << 20, &v);
-            c.max_running = (size_t)v;
-        } else if (cli_opt_value(argv, argc, &i, "--id-block-tokens", &val)) {
-            rc = opt_u64("--id-block-tokens", val, 1, 1u << 20, &v);
-            c.id_block_tokens = (size_t)v;
-        } else if (cli_opt_value(argv, argc, &i, "--seed", &val)) {
-            rc = opt_u64("--seed", val, 0, UINT64_MAX, &seed);
-        } else if (cli_opt_value(argv, argc, &i, "--requests", &val)) {
-            rc = opt_u64("--requests", val, 1, 1u << 24, &requests);
-        } else if (cli_opt_value(argv, argc, &i, "--format", &val)) {
-            if (val && strcmp(val, "json") == 0) json = true;
-            else if (!val || strcmp(val, "table") != 0) rc = cli_errorf(-1, "--format is table or json");
-        } else if (a[0] == '-' && a[1] != '\0') {
-            rc = cli_errorf(-1, "unknown option '%s' (kvbm help simulate)", a);
-        } else if (path == NULL) {
-            path = a;
-        } else {
-            rc = cli_errorf(-1, "more than one trace given");
-        }
-        if (rc != 0) return CLI_EXIT_USAGE;
+    sim_opts o = { c.capacity, c.block_size, c.chunk, c.token_budget, c.max_running,
+                   c.id_block_tokens, 42, 200, 0, NULL };
+    bool help;
+    int rc = cli_parse_options(S, argc, argv, &o, &help);
+    if (rc != 0 || help) {
+        if (help) cli_print_help(S, stdout);
+        return rc;
     }
+    c.capacity = o.capacity;
+    c.block_size = (uint32_t)o.block_size;
+    c.chunk = (size_t)o.chunk;
+    c.token_budget = (size_t)o.token_budget;
+    c.max_running = (size_t)o.max_running;
+    c.id_block_tokens = (size_t)o.id_block_tokens;
     char err[512];
     cli_sim_workload w;
-    int rc = path ? cli_sim_load(path, &w, err, sizeof err)
-                  : cli_sim_synthetic(seed, (size_t)requests, &w, err, sizeof err);
+    rc = o.trace ? cli_sim_load(o.trace, &w, err, sizeof err)
+                 : cli_sim_synthetic(o.seed, (size_t)o.requests, &w, err, sizeof err);
     if (rc != 0) return cli_errorf(CLI_EXIT_ERROR, "%s", err);
     cli_sim_result r;
     rc = cli_sim_run(&w, &c, &r, err, sizeof err);
-    if (rc == 0) report(&w, &c, &r, json);
+    if (rc == 0) report(&w, &c, &r, o.json != 0);
     cli_sim_workload_free(&w);
     return rc == 0 ? CLI_EXIT_OK : cli_errorf(CLI_EXIT_ERROR, "%s", err);
 }

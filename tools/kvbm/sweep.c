@@ -29,9 +29,10 @@ int cli_sweep_run(const cli_replay_hashed *h, const uint64_t *caps, size_t ncaps
         for (size_t c = 0; c < ncaps; c++) {
             progress(tty, done, total, cli_backend_name(backends[b]), caps[c]);
             cli_replay_config cfg = { backends[b], caps[c], order, repeat, tracker, breakdown };
-            if (cli_replay_run(h, &cfg, &out[b * ncaps + c], err, errlen) != 0) {
+            int rc = cli_replay_run(h, &cfg, &out[b * ncaps + c], err, errlen);
+            if (rc != 0) {
                 if (tty != NULL) fputs("\r\033[K", tty);
-                return -1;
+                return rc;
             }
             done++;
         }

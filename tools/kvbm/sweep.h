@@ -11,6 +11,7 @@
 /**
  * cli_sweep_run() - results for backends[b] at caps[c] land in out[b * ncaps + c]
  * (@out: nb * ncaps entries). @progress: draw a progress bar on @tty (stderr) as runs finish.
+ * Returns 0, or the first failing cli_replay_run()'s -1 / -2.
  */
 int cli_sweep_run(const cli_replay_hashed *h, const uint64_t *caps, size_t ncaps,
                    const cli_backend *backends, size_t nb, cli_release_order order,
