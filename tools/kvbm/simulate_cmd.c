@@ -104,7 +104,7 @@ static const cli_option simulate_options[] = {
 
 const cli_command cli_simulate_command = {
     "simulate", "[TRACE.jsonl | -] [options]",
-    "drive the sequence layer like a scheduler: chunked prefill, decode, preemption",
+    "drive the sequence layer like a scheduler (prefill, decode, preemption)",
     "Drives the SchedulableSequence layer like a continuous-batching scheduler: admit\n"
     "requests (prefix match), prefill in chunks, decode to each request's output length,\n"
     "preempt the newest request when blocks run out (release, later reacquire). TRACE is\n"
