@@ -3,8 +3,6 @@
  * and Fifo). The reference runs some cases only on a subset; kvbm runs all on all. */
 #include "backends_test.h"
 
-static kvbm_plh H(uint32_t i) { return tb_hash_for_id(i); }
-
 #define FOR_EACH_BACKEND(k, b)                                                           \
     for (enum tb_kind k = 0; k < TB_NKINDS; k++)                                         \
         for (kvbm__inactive b, *b##_once = (tb_create(k, 10, &b, NULL) == KVBM_OK) ? &b : NULL; \
@@ -14,7 +12,7 @@ KVBM_TEST(test_insert_and_len)
 {
     FOR_EACH_BACKEND(k, b) {
         EXPECT_EQ(b.ops->len(b.ctx), 0u);
-        EXPECT_OK(b.ops->insert(b.ctx, H(1), 1));
+        EXPECT_OK(b.ops->insert(b.ctx, tb_hash_for_id(1), 1));
         EXPECT_EQ(b.ops->len(b.ctx), 1u);
         EXPECT_TRUE(tb_check(&b));
     }
@@ -23,10 +21,10 @@ KVBM_TEST(test_insert_and_len)
 KVBM_TEST(test_has_block)
 {
     FOR_EACH_BACKEND(k, b) {
-        EXPECT_FALSE(b.ops->has(b.ctx, H(1)));
-        EXPECT_OK(b.ops->insert(b.ctx, H(1), 1));
-        EXPECT_TRUE(b.ops->has(b.ctx, H(1)));
-        EXPECT_FALSE(b.ops->has(b.ctx, H(2)));
+        EXPECT_FALSE(b.ops->has(b.ctx, tb_hash_for_id(1)));
+        EXPECT_OK(b.ops->insert(b.ctx, tb_hash_for_id(1), 1));
+        EXPECT_TRUE(b.ops->has(b.ctx, tb_hash_for_id(1)));
+        EXPECT_FALSE(b.ops->has(b.ctx, tb_hash_for_id(2)));
         EXPECT_EQ(b.ops->len(b.ctx), 1u); /* has has no side effect */
     }
 }
@@ -34,14 +32,14 @@ KVBM_TEST(test_has_block)
 KVBM_TEST(test_find_matches)
 {
     FOR_EACH_BACKEND(k, b) {
-        EXPECT_OK(b.ops->insert(b.ctx, H(1), 1));
-        EXPECT_OK(b.ops->insert(b.ctx, H(2), 2));
-        kvbm_plh q[2] = { H(1), H(2) };
+        EXPECT_OK(b.ops->insert(b.ctx, tb_hash_for_id(1), 1));
+        EXPECT_OK(b.ops->insert(b.ctx, tb_hash_for_id(2), 2));
+        kvbm_plh q[2] = { tb_hash_for_id(1), tb_hash_for_id(2) };
         kvbm__pair out[2];
         EXPECT_EQ(b.ops->find_matches(b.ctx, q, 2, true, out), 2u);
         EXPECT_EQ(out[0].block_id, 1u);
         EXPECT_EQ(out[1].block_id, 2u);
-        EXPECT_TRUE(kvbm_plh_eq(out[1].hash, H(2)));
+        EXPECT_TRUE(kvbm_plh_eq(out[1].hash, tb_hash_for_id(2)));
         EXPECT_EQ(b.ops->len(b.ctx), 0u);
         EXPECT_TRUE(tb_check(&b));
     }
@@ -50,14 +48,14 @@ KVBM_TEST(test_find_matches)
 KVBM_TEST(test_find_matches_stops_on_miss)
 {
     FOR_EACH_BACKEND(k, b) {
-        EXPECT_OK(b.ops->insert(b.ctx, H(1), 1));
-        EXPECT_OK(b.ops->insert(b.ctx, H(2), 2));
-        kvbm_plh q[3] = { H(1), H(99), H(2) };
+        EXPECT_OK(b.ops->insert(b.ctx, tb_hash_for_id(1), 1));
+        EXPECT_OK(b.ops->insert(b.ctx, tb_hash_for_id(2), 2));
+        kvbm_plh q[3] = { tb_hash_for_id(1), tb_hash_for_id(99), tb_hash_for_id(2) };
         kvbm__pair out[3];
         EXPECT_EQ(b.ops->find_matches(b.ctx, q, 3, false, out), 1u);
         EXPECT_EQ(out[0].block_id, 1u);
         EXPECT_EQ(b.ops->len(b.ctx), 1u);
-        EXPECT_TRUE(b.ops->has(b.ctx, H(2)));
+        EXPECT_TRUE(b.ops->has(b.ctx, tb_hash_for_id(2)));
     }
 }
 
@@ -65,20 +63,20 @@ KVBM_TEST(test_find_match_single)
 {
     FOR_EACH_BACKEND(k, b) {
         uint32_t id = 77;
-        EXPECT_FALSE(b.ops->find_match(b.ctx, H(3), false, &id));
+        EXPECT_FALSE(b.ops->find_match(b.ctx, tb_hash_for_id(3), false, &id));
         EXPECT_EQ(id, 77u);
-        EXPECT_OK(b.ops->insert(b.ctx, H(3), 3));
-        EXPECT_TRUE(b.ops->find_match(b.ctx, H(3), false, &id));
+        EXPECT_OK(b.ops->insert(b.ctx, tb_hash_for_id(3), 3));
+        EXPECT_TRUE(b.ops->find_match(b.ctx, tb_hash_for_id(3), false, &id));
         EXPECT_EQ(id, 3u);
-        EXPECT_FALSE(b.ops->find_match(b.ctx, H(3), false, &id)); /* consumed */
+        EXPECT_FALSE(b.ops->find_match(b.ctx, tb_hash_for_id(3), false, &id)); /* consumed */
     }
 }
 
 KVBM_TEST(test_allocate)
 {
     FOR_EACH_BACKEND(k, b) {
-        EXPECT_OK(b.ops->insert(b.ctx, H(1), 1));
-        EXPECT_OK(b.ops->insert(b.ctx, H(2), 2));
+        EXPECT_OK(b.ops->insert(b.ctx, tb_hash_for_id(1), 1));
+        EXPECT_OK(b.ops->insert(b.ctx, tb_hash_for_id(2), 2));
         kvbm__pair out[1];
         EXPECT_EQ(b.ops->allocate(b.ctx, 1, out), 1u);
         EXPECT_EQ(b.ops->len(b.ctx), 1u);
@@ -90,8 +88,8 @@ KVBM_TEST(test_allocate)
 KVBM_TEST(test_allocate_more_than_available)
 {
     FOR_EACH_BACKEND(k, b) {
-        EXPECT_OK(b.ops->insert(b.ctx, H(1), 1));
-        EXPECT_OK(b.ops->insert(b.ctx, H(2), 2));
+        EXPECT_OK(b.ops->insert(b.ctx, tb_hash_for_id(1), 1));
+        EXPECT_OK(b.ops->insert(b.ctx, tb_hash_for_id(2), 2));
         kvbm__pair out[5];
         EXPECT_EQ(b.ops->allocate(b.ctx, 5, out), 2u);
         EXPECT_EQ(b.ops->len(b.ctx), 0u);
@@ -101,13 +99,13 @@ KVBM_TEST(test_allocate_more_than_available)
 KVBM_TEST(test_allocate_all)
 {
     FOR_EACH_BACKEND(k, b) {
-        for (uint32_t i = 0; i < 5; i++) EXPECT_OK(b.ops->insert(b.ctx, H(i), i));
+        for (uint32_t i = 0; i < 5; i++) EXPECT_OK(b.ops->insert(b.ctx, tb_hash_for_id(i), i));
         kvbm__pair out[5];
         EXPECT_EQ(b.ops->allocate_all(b.ctx, out), 5u);
         EXPECT_EQ(b.ops->len(b.ctx), 0u);
         unsigned seen = 0;
         for (int i = 0; i < 5; i++) {
-            EXPECT_TRUE(kvbm_plh_eq(out[i].hash, H(out[i].block_id)));
+            EXPECT_TRUE(kvbm_plh_eq(out[i].hash, tb_hash_for_id(out[i].block_id)));
             seen |= 1u << out[i].block_id;
         }
         EXPECT_EQ(seen, 0x1Fu);
@@ -127,14 +125,14 @@ KVBM_TEST(test_allocate_all_empty_pool)
 KVBM_TEST(test_scan_matches)
 {
     FOR_EACH_BACKEND(k, b) {
-        for (uint32_t i = 1; i <= 3; i++) EXPECT_OK(b.ops->insert(b.ctx, H(i), i));
-        kvbm_plh q[3] = { H(1), H(99), H(3) };
+        for (uint32_t i = 1; i <= 3; i++) EXPECT_OK(b.ops->insert(b.ctx, tb_hash_for_id(i), i));
+        kvbm_plh q[3] = { tb_hash_for_id(1), tb_hash_for_id(99), tb_hash_for_id(3) };
         kvbm__pair out[3];
         EXPECT_EQ(b.ops->scan_matches(b.ctx, q, 3, true, out), 2u);
         EXPECT_EQ(out[0].block_id, 1u);
         EXPECT_EQ(out[1].block_id, 3u);
         EXPECT_EQ(b.ops->len(b.ctx), 1u);
-        EXPECT_TRUE(b.ops->has(b.ctx, H(2)));
+        EXPECT_TRUE(b.ops->has(b.ctx, tb_hash_for_id(2)));
         EXPECT_TRUE(tb_check(&b));
     }
 }
@@ -142,11 +140,11 @@ KVBM_TEST(test_scan_matches)
 KVBM_TEST(test_take_exact_pair_only)
 {
     FOR_EACH_BACKEND(k, b) {
-        EXPECT_OK(b.ops->insert(b.ctx, H(1), 4));
-        EXPECT_FALSE(b.ops->take(b.ctx, H(1), 5));
-        EXPECT_FALSE(b.ops->take(b.ctx, H(2), 4));
-        EXPECT_TRUE(b.ops->take(b.ctx, H(1), 4));
-        EXPECT_FALSE(b.ops->has(b.ctx, H(1)));
+        EXPECT_OK(b.ops->insert(b.ctx, tb_hash_for_id(1), 4));
+        EXPECT_FALSE(b.ops->take(b.ctx, tb_hash_for_id(1), 5));
+        EXPECT_FALSE(b.ops->take(b.ctx, tb_hash_for_id(2), 4));
+        EXPECT_TRUE(b.ops->take(b.ctx, tb_hash_for_id(1), 4));
+        EXPECT_FALSE(b.ops->has(b.ctx, tb_hash_for_id(1)));
         EXPECT_EQ(b.ops->len(b.ctx), 0u);
     }
 }
@@ -156,10 +154,10 @@ KVBM_TEST(test_take_exact_pair_only)
 KVBM_TEST(test_duplicate_insert_is_an_error)
 {
     FOR_EACH_BACKEND(k, b) {
-        EXPECT_OK(b.ops->insert(b.ctx, H(1), 1));
-        EXPECT_NE(b.ops->insert(b.ctx, H(1), 2), KVBM_OK);
-        EXPECT_NE(b.ops->insert(b.ctx, H(2), 1), KVBM_OK);
-        EXPECT_NE(b.ops->insert(b.ctx, H(3), 10), KVBM_OK); /* id >= capacity */
+        EXPECT_OK(b.ops->insert(b.ctx, tb_hash_for_id(1), 1));
+        EXPECT_NE(b.ops->insert(b.ctx, tb_hash_for_id(1), 2), KVBM_OK);
+        EXPECT_NE(b.ops->insert(b.ctx, tb_hash_for_id(2), 1), KVBM_OK);
+        EXPECT_NE(b.ops->insert(b.ctx, tb_hash_for_id(3), 10), KVBM_OK); /* id >= capacity */
         EXPECT_EQ(b.ops->len(b.ctx), 1u);
         EXPECT_TRUE(tb_check(&b));
     }
@@ -169,7 +167,7 @@ KVBM_TEST(test_duplicate_insert_is_an_error)
 KVBM_TEST(test_fill_to_capacity)
 {
     FOR_EACH_BACKEND(k, b) {
-        for (uint32_t i = 0; i < 10; i++) EXPECT_OK(b.ops->insert(b.ctx, H(i), i));
+        for (uint32_t i = 0; i < 10; i++) EXPECT_OK(b.ops->insert(b.ctx, tb_hash_for_id(i), i));
         EXPECT_EQ(b.ops->len(b.ctx), 10u);
         EXPECT_TRUE(tb_check(&b));
         kvbm__pair out[10];

@@ -1,8 +1,6 @@
 /* tests/backends/test_fifo.c - FIFO reuse policy and HashMap backend (§3.5, §7.5 fifo.rs). */
 #include "backends_test.h"
 
-static kvbm_plh H(uint32_t i) { return tb_hash_for_id(i); }
-
 static kvbm__fifo_reuse *fifo_new(size_t cap)
 {
     kvbm__fifo_reuse *f = NULL;
@@ -20,7 +18,7 @@ KVBM_TEST(test_fifo_ordering_basic)
 {
     kvbm__fifo_reuse *f = fifo_new(8);
     ASSERT_TRUE(f != NULL);
-    for (uint32_t i = 1; i <= 3; i++) ASSERT_OK(kvbm__fifo_reuse_insert(f, i, H(i)));
+    for (uint32_t i = 1; i <= 3; i++) ASSERT_OK(kvbm__fifo_reuse_insert(f, i, tb_hash_for_id(i)));
     EXPECT_EQ(kvbm__fifo_reuse_len(f), 3u);
     EXPECT_EQ(pop_id(f), 1u);
     EXPECT_EQ(pop_id(f), 2u);
@@ -36,7 +34,7 @@ KVBM_TEST(test_fifo_ordering_with_delays)
     kvbm__fifo_reuse *f = fifo_new(64);
     ASSERT_TRUE(f != NULL);
     const uint32_t ids[] = { 10, 20, 30, 40 };
-    for (int i = 0; i < 4; i++) ASSERT_OK(kvbm__fifo_reuse_insert(f, ids[i], H(ids[i])));
+    for (int i = 0; i < 4; i++) ASSERT_OK(kvbm__fifo_reuse_insert(f, ids[i], tb_hash_for_id(ids[i])));
     for (int i = 0; i < 4; i++) EXPECT_EQ(pop_id(f), ids[i]);
     kvbm__fifo_reuse_destroy(f);
 }
@@ -45,7 +43,7 @@ KVBM_TEST(test_insert_and_remove)
 {
     kvbm__fifo_reuse *f = fifo_new(8);
     ASSERT_TRUE(f != NULL);
-    for (uint32_t i = 1; i <= 4; i++) ASSERT_OK(kvbm__fifo_reuse_insert(f, i, H(i)));
+    for (uint32_t i = 1; i <= 4; i++) ASSERT_OK(kvbm__fifo_reuse_insert(f, i, tb_hash_for_id(i)));
     ASSERT_OK(kvbm__fifo_reuse_remove(f, 2));
     EXPECT_EQ(kvbm__fifo_reuse_len(f), 3u);
     EXPECT_EQ(pop_id(f), 1u);
@@ -69,14 +67,14 @@ KVBM_TEST(test_duplicate_block_panic)
 {
     kvbm__fifo_reuse *f = fifo_new(4);
     ASSERT_TRUE(f != NULL);
-    ASSERT_OK(kvbm__fifo_reuse_insert(f, 1, H(1)));
+    ASSERT_OK(kvbm__fifo_reuse_insert(f, 1, tb_hash_for_id(1)));
     kvbm_clear_last_error();
-    EXPECT_STATUS(kvbm__fifo_reuse_insert(f, 1, H(2)), KVBM_EINVAL);
+    EXPECT_STATUS(kvbm__fifo_reuse_insert(f, 1, tb_hash_for_id(2)), KVBM_EINVAL);
     EXPECT_STR_CONTAINS(kvbm_last_error(), "block already exists");
     EXPECT_EQ(kvbm__fifo_reuse_len(f), 1u);
     kvbm__pair p;
     ASSERT_TRUE(kvbm__fifo_reuse_next_free(f, &p));
-    EXPECT_TRUE(kvbm_plh_eq(p.hash, H(1))); /* the first insert is unchanged */
+    EXPECT_TRUE(kvbm_plh_eq(p.hash, tb_hash_for_id(1))); /* the first insert is unchanged */
     kvbm__fifo_reuse_destroy(f);
 }
 
@@ -84,7 +82,7 @@ KVBM_TEST(test_remove_nonexistent_block)
 {
     kvbm__fifo_reuse *f = fifo_new(16);
     ASSERT_TRUE(f != NULL);
-    ASSERT_OK(kvbm__fifo_reuse_insert(f, 1, H(1)));
+    ASSERT_OK(kvbm__fifo_reuse_insert(f, 1, tb_hash_for_id(1)));
     kvbm_clear_last_error();
     EXPECT_STATUS(kvbm__fifo_reuse_remove(f, 9), KVBM_ENOENT);
     EXPECT_STR_EQ(kvbm_last_error(), "Block 9 not found in free list");
@@ -97,13 +95,13 @@ KVBM_TEST(test_interleaved_operations)
 {
     kvbm__fifo_reuse *f = fifo_new(8);
     ASSERT_TRUE(f != NULL);
-    ASSERT_OK(kvbm__fifo_reuse_insert(f, 1, H(1)));
-    ASSERT_OK(kvbm__fifo_reuse_insert(f, 2, H(2)));
+    ASSERT_OK(kvbm__fifo_reuse_insert(f, 1, tb_hash_for_id(1)));
+    ASSERT_OK(kvbm__fifo_reuse_insert(f, 2, tb_hash_for_id(2)));
     EXPECT_EQ(pop_id(f), 1u);
-    ASSERT_OK(kvbm__fifo_reuse_insert(f, 3, H(3)));
-    ASSERT_OK(kvbm__fifo_reuse_insert(f, 4, H(4)));
+    ASSERT_OK(kvbm__fifo_reuse_insert(f, 3, tb_hash_for_id(3)));
+    ASSERT_OK(kvbm__fifo_reuse_insert(f, 4, tb_hash_for_id(4)));
     ASSERT_OK(kvbm__fifo_reuse_remove(f, 3));
-    ASSERT_OK(kvbm__fifo_reuse_insert(f, 5, H(5)));
+    ASSERT_OK(kvbm__fifo_reuse_insert(f, 5, tb_hash_for_id(5)));
     EXPECT_EQ(pop_id(f), 2u);
     EXPECT_EQ(pop_id(f), 4u);
     EXPECT_EQ(pop_id(f), 5u);
@@ -119,7 +117,7 @@ KVBM_TEST(test_priority_key_ordering)
     const uint32_t ids[] = { 7, 3, 19, 0, 12 };
     uint64_t last = 0;
     for (int i = 0; i < 5; i++) {
-        ASSERT_OK(kvbm__fifo_reuse_insert(f, ids[i], H(ids[i])));
+        ASSERT_OK(kvbm__fifo_reuse_insert(f, ids[i], tb_hash_for_id(ids[i])));
         uint64_t seq = kvbm__fifo_reuse_seq(f, ids[i]);
         if (i > 0) EXPECT_GT(seq, last);
         last = seq;
@@ -135,7 +133,7 @@ KVBM_TEST(test_btreemap_ordering_assumption)
 {
     kvbm__fifo_reuse *f = fifo_new(16);
     ASSERT_TRUE(f != NULL);
-    for (uint32_t i = 0; i < 10; i++) ASSERT_OK(kvbm__fifo_reuse_insert(f, i, H(i)));
+    for (uint32_t i = 0; i < 10; i++) ASSERT_OK(kvbm__fifo_reuse_insert(f, i, tb_hash_for_id(i)));
     ASSERT_OK(kvbm__fifo_reuse_remove(f, 0));
     ASSERT_OK(kvbm__fifo_reuse_remove(f, 5));
     ASSERT_OK(kvbm__fifo_reuse_remove(f, 9));
@@ -159,17 +157,17 @@ KVBM_TEST(hashmap_allocates_in_fifo_order)
     kvbm__inactive b;
     ASSERT_OK(kvbm__hashmap_create(8, &b));
     const uint32_t ids[] = { 5, 1, 7, 2 };
-    for (int i = 0; i < 4; i++) ASSERT_OK(b.ops->insert(b.ctx, H(ids[i]), ids[i]));
+    for (int i = 0; i < 4; i++) ASSERT_OK(b.ops->insert(b.ctx, tb_hash_for_id(ids[i]), ids[i]));
     uint32_t id;
-    ASSERT_TRUE(b.ops->find_match(b.ctx, H(1), false, &id));
+    ASSERT_TRUE(b.ops->find_match(b.ctx, tb_hash_for_id(1), false, &id));
     EXPECT_EQ(id, 1u);
-    ASSERT_OK(b.ops->insert(b.ctx, H(1), 1));
+    ASSERT_OK(b.ops->insert(b.ctx, tb_hash_for_id(1), 1));
     kvbm__pair out[4];
     ASSERT_EQ(b.ops->allocate(b.ctx, 4, out), 4);
     const uint32_t want[] = { 5, 7, 2, 1 };
     for (int i = 0; i < 4; i++) {
         EXPECT_EQ(out[i].block_id, want[i]);
-        EXPECT_TRUE(kvbm_plh_eq(out[i].hash, H(want[i])));
+        EXPECT_TRUE(kvbm_plh_eq(out[i].hash, tb_hash_for_id(want[i])));
     }
     EXPECT_TRUE(tb_check(&b));
     kvbm__inactive_destroy(&b);
@@ -179,12 +177,12 @@ KVBM_TEST(hashmap_rejects_duplicate_id_and_hash)
 {
     kvbm__inactive b;
     ASSERT_OK(kvbm__hashmap_create(4, &b));
-    ASSERT_OK(b.ops->insert(b.ctx, H(1), 1));
-    EXPECT_STATUS(b.ops->insert(b.ctx, H(2), 1), KVBM_EINVAL);
-    EXPECT_STATUS(b.ops->insert(b.ctx, H(1), 2), KVBM_EINVAL);
-    EXPECT_STATUS(b.ops->insert(b.ctx, H(3), 4), KVBM_EINVAL);
+    ASSERT_OK(b.ops->insert(b.ctx, tb_hash_for_id(1), 1));
+    EXPECT_STATUS(b.ops->insert(b.ctx, tb_hash_for_id(2), 1), KVBM_EINVAL);
+    EXPECT_STATUS(b.ops->insert(b.ctx, tb_hash_for_id(1), 2), KVBM_EINVAL);
+    EXPECT_STATUS(b.ops->insert(b.ctx, tb_hash_for_id(3), 4), KVBM_EINVAL);
     EXPECT_EQ(b.ops->len(b.ctx), 1u);
-    EXPECT_TRUE(b.ops->take(b.ctx, H(1), 1));
+    EXPECT_TRUE(b.ops->take(b.ctx, tb_hash_for_id(1), 1));
     EXPECT_EQ(b.ops->len(b.ctx), 0u);
     EXPECT_TRUE(tb_check(&b));
     kvbm__inactive_destroy(&b);
@@ -211,7 +209,7 @@ KVBM_TEST(fifo_ring_compaction_keeps_exact_order)
         /* policy */
         if (lf < CAP && (r % 3 != 0 || lf == 0)) {
             uint32_t id = tb_smallest_absent(mf, lf);
-            ASSERT_OK(kvbm__fifo_reuse_insert(f, id, H(id)));
+            ASSERT_OK(kvbm__fifo_reuse_insert(f, id, tb_hash_for_id(id)));
             mf[lf++] = id;
         } else if (r % 4 != 0) {
             size_t i = (r >> 3) % lf;
@@ -228,12 +226,12 @@ KVBM_TEST(fifo_ring_compaction_keeps_exact_order)
         r = (uint32_t)(x >> 29);
         if (lb < CAP && (r % 3 != 0 || lb == 0)) {
             uint32_t id = tb_smallest_absent(mb, lb);
-            ASSERT_OK(b.ops->insert(b.ctx, H(id), id));
+            ASSERT_OK(b.ops->insert(b.ctx, tb_hash_for_id(id), id));
             mb[lb++] = id;
         } else if (r % 4 != 0) {
             size_t i = (r >> 3) % lb;
             uint32_t got;
-            ASSERT_TRUE(b.ops->find_match(b.ctx, H(mb[i]), false, &got));
+            ASSERT_TRUE(b.ops->find_match(b.ctx, tb_hash_for_id(mb[i]), false, &got));
             ASSERT_EQ(got, mb[i]);
             tb_model_remove(mb, &lb, i);
         } else {

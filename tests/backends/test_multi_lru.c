@@ -2,8 +2,6 @@
  * Thresholds [2, 6, 15] and a TinyLFU(100) tracker unless noted. */
 #include "backends_test.h"
 
-static kvbm_plh H(uint32_t i) { return tb_hash_for_id(i); }
-
 static kvbm_tracker *tlfu(void)
 {
     kvbm_tracker *t = NULL;
@@ -23,13 +21,13 @@ KVBM_TEST(test_multi_lru_priority_levels)
     kvbm_tracker *t = tlfu();
     kvbm__inactive b;
     ASSERT_OK(kvbm__multi_lru_create(10, THR, t, &b));
-    touch_n(t, H(2), 2);
-    touch_n(t, H(3), 6);
-    touch_n(t, H(4), 16);
-    for (uint32_t i = 1; i <= 4; i++) ASSERT_OK(b.ops->insert(b.ctx, H(i), i));
+    touch_n(t, tb_hash_for_id(2), 2);
+    touch_n(t, tb_hash_for_id(3), 6);
+    touch_n(t, tb_hash_for_id(4), 16);
+    for (uint32_t i = 1; i <= 4; i++) ASSERT_OK(b.ops->insert(b.ctx, tb_hash_for_id(i), i));
     for (uint32_t i = 1; i <= 4; i++) {
-        EXPECT_TRUE(b.ops->has(b.ctx, H(i)));
-        EXPECT_EQ(kvbm__multi_lru_level_of(&b, H(i)), (int)i - 1);
+        EXPECT_TRUE(b.ops->has(b.ctx, tb_hash_for_id(i)));
+        EXPECT_EQ(kvbm__multi_lru_level_of(&b, tb_hash_for_id(i)), (int)i - 1);
     }
     for (unsigned l = 0; l < 4; l++) EXPECT_EQ(kvbm__multi_lru_level_len(&b, l), 1u);
     EXPECT_EQ(b.ops->len(b.ctx), 4u);
@@ -43,13 +41,13 @@ KVBM_TEST(test_multi_lru_eviction_order)
     kvbm_tracker *t = tlfu();
     kvbm__inactive b;
     ASSERT_OK(kvbm__multi_lru_create(10, THR, t, &b));
-    touch_n(t, H(3), 6);
-    for (uint32_t i = 1; i <= 3; i++) ASSERT_OK(b.ops->insert(b.ctx, H(i), i));
+    touch_n(t, tb_hash_for_id(3), 6);
+    for (uint32_t i = 1; i <= 3; i++) ASSERT_OK(b.ops->insert(b.ctx, tb_hash_for_id(i), i));
     kvbm__pair out[2];
     ASSERT_EQ(b.ops->allocate(b.ctx, 2, out), 2u);
     EXPECT_EQ(out[0].block_id, 1u);
     EXPECT_EQ(out[1].block_id, 2u);
-    EXPECT_TRUE(b.ops->has(b.ctx, H(3)));
+    EXPECT_TRUE(b.ops->has(b.ctx, tb_hash_for_id(3)));
     EXPECT_EQ(b.ops->len(b.ctx), 1u);
     kvbm__inactive_destroy(&b);
     kvbm_tracker_release(t);
@@ -61,13 +59,13 @@ KVBM_TEST(test_multi_lru_find_matches)
     kvbm_tracker *t = tlfu();
     kvbm__inactive b;
     ASSERT_OK(kvbm__multi_lru_create(10, thr, t, &b));
-    touch_n(t, H(2), 3);
-    touch_n(t, H(3), 10);
-    for (uint32_t i = 1; i <= 3; i++) ASSERT_OK(b.ops->insert(b.ctx, H(i), i));
-    EXPECT_EQ(kvbm__multi_lru_level_of(&b, H(1)), 0);
-    EXPECT_EQ(kvbm__multi_lru_level_of(&b, H(2)), 1);
-    EXPECT_EQ(kvbm__multi_lru_level_of(&b, H(3)), 3);
-    kvbm_plh q[3] = { H(1), H(2), H(3) };
+    touch_n(t, tb_hash_for_id(2), 3);
+    touch_n(t, tb_hash_for_id(3), 10);
+    for (uint32_t i = 1; i <= 3; i++) ASSERT_OK(b.ops->insert(b.ctx, tb_hash_for_id(i), i));
+    EXPECT_EQ(kvbm__multi_lru_level_of(&b, tb_hash_for_id(1)), 0);
+    EXPECT_EQ(kvbm__multi_lru_level_of(&b, tb_hash_for_id(2)), 1);
+    EXPECT_EQ(kvbm__multi_lru_level_of(&b, tb_hash_for_id(3)), 3);
+    kvbm_plh q[3] = { tb_hash_for_id(1), tb_hash_for_id(2), tb_hash_for_id(3) };
     kvbm__pair out[3];
     EXPECT_EQ(b.ops->find_matches(b.ctx, q, 3, true, out), 3u);
     EXPECT_EQ(b.ops->len(b.ctx), 0u);
@@ -80,11 +78,11 @@ KVBM_TEST(test_multi_lru_capacity_distribution)
     kvbm_tracker *t = tlfu();
     kvbm__inactive b;
     ASSERT_OK(kvbm__multi_lru_create(16, THR, t, &b));
-    touch_n(t, H(2), 3);
-    touch_n(t, H(3), 7);
-    touch_n(t, H(4), 15);
-    for (uint32_t i = 1; i <= 4; i++) ASSERT_OK(b.ops->insert(b.ctx, H(i), i));
-    for (uint32_t i = 1; i <= 4; i++) EXPECT_EQ(kvbm__multi_lru_level_of(&b, H(i)), (int)i - 1);
+    touch_n(t, tb_hash_for_id(2), 3);
+    touch_n(t, tb_hash_for_id(3), 7);
+    touch_n(t, tb_hash_for_id(4), 15);
+    for (uint32_t i = 1; i <= 4; i++) ASSERT_OK(b.ops->insert(b.ctx, tb_hash_for_id(i), i));
+    for (uint32_t i = 1; i <= 4; i++) EXPECT_EQ(kvbm__multi_lru_level_of(&b, tb_hash_for_id(i)), (int)i - 1);
     kvbm__pair out[4];
     EXPECT_EQ(b.ops->allocate(b.ctx, 4, out), 4u);
     for (uint32_t i = 0; i < 4; i++) EXPECT_EQ(out[i].block_id, i + 1); /* cold first */
@@ -102,8 +100,8 @@ KVBM_TEST(test_multi_lru_all_cold_blocks_at_capacity)
     const uint8_t dflt[3] = { 3, 8, 15 };
     ASSERT_OK(kvbm__multi_lru_create(10, dflt, t, &b));
     for (uint32_t i = 0; i < 10; i++) {
-        kvbm_tracker_touch(t, H(i)); /* registration touch: count 1 -> cold */
-        ASSERT_OK(b.ops->insert(b.ctx, H(i), i));
+        kvbm_tracker_touch(t, tb_hash_for_id(i)); /* registration touch: count 1 -> cold */
+        ASSERT_OK(b.ops->insert(b.ctx, tb_hash_for_id(i), i));
     }
     EXPECT_EQ(kvbm__multi_lru_level_len(&b, 0), 10u);
     kvbm__pair out[10];
@@ -121,8 +119,8 @@ KVBM_TEST(multi_lru_allocate_all_order)
     ASSERT_OK(kvbm__multi_lru_create(10, THR, t, &b));
     const int touches[6] = { 16, 0, 3, 0, 7, 3 }; /* levels 3,0,1,0,2,1 */
     for (uint32_t i = 0; i < 6; i++) {
-        touch_n(t, H(i), touches[i]);
-        ASSERT_OK(b.ops->insert(b.ctx, H(i), i));
+        touch_n(t, tb_hash_for_id(i), touches[i]);
+        ASSERT_OK(b.ops->insert(b.ctx, tb_hash_for_id(i), i));
     }
     kvbm__pair out[6];
     ASSERT_EQ(b.ops->allocate_all(b.ctx, out), 6u);
@@ -138,19 +136,19 @@ KVBM_TEST(multi_lru_level_recomputed_on_reinsert)
     kvbm_tracker *t = tlfu();
     kvbm__inactive b;
     ASSERT_OK(kvbm__multi_lru_create(10, THR, t, &b));
-    ASSERT_OK(b.ops->insert(b.ctx, H(1), 1));
-    EXPECT_EQ(kvbm__multi_lru_level_of(&b, H(1)), 0);
-    touch_n(t, H(1), 5); /* no movement while inactive */
-    EXPECT_EQ(kvbm__multi_lru_level_of(&b, H(1)), 0);
+    ASSERT_OK(b.ops->insert(b.ctx, tb_hash_for_id(1), 1));
+    EXPECT_EQ(kvbm__multi_lru_level_of(&b, tb_hash_for_id(1)), 0);
+    touch_n(t, tb_hash_for_id(1), 5); /* no movement while inactive */
+    EXPECT_EQ(kvbm__multi_lru_level_of(&b, tb_hash_for_id(1)), 0);
     uint32_t id;
-    ASSERT_TRUE(b.ops->find_match(b.ctx, H(1), true, &id));
-    ASSERT_OK(b.ops->insert(b.ctx, H(1), 1));
-    EXPECT_EQ(kvbm__multi_lru_level_of(&b, H(1)), 1);
+    ASSERT_TRUE(b.ops->find_match(b.ctx, tb_hash_for_id(1), true, &id));
+    ASSERT_OK(b.ops->insert(b.ctx, tb_hash_for_id(1), 1));
+    EXPECT_EQ(kvbm__multi_lru_level_of(&b, tb_hash_for_id(1)), 1);
     kvbm_tracker_decay_now(t); /* 5 -> 2: still warm */
     kvbm_tracker_decay_now(t); /* 2 -> 1: cold on the next release */
-    ASSERT_TRUE(b.ops->find_match(b.ctx, H(1), true, &id));
-    ASSERT_OK(b.ops->insert(b.ctx, H(1), 1));
-    EXPECT_EQ(kvbm__multi_lru_level_of(&b, H(1)), 0);
+    ASSERT_TRUE(b.ops->find_match(b.ctx, tb_hash_for_id(1), true, &id));
+    ASSERT_OK(b.ops->insert(b.ctx, tb_hash_for_id(1), 1));
+    EXPECT_EQ(kvbm__multi_lru_level_of(&b, tb_hash_for_id(1)), 0);
     kvbm__inactive_destroy(&b);
     kvbm_tracker_release(t);
 }
@@ -169,14 +167,14 @@ KVBM_TEST(multi_lru_counts_once_per_insert_never_touches)
     kvbm__inactive b;
     ASSERT_OK(kvbm__multi_lru_create(10, THR, t, &b));
     kvbm_tracker_release(t); /* the backend keeps it alive */
-    for (uint32_t i = 0; i < 4; i++) ASSERT_OK(b.ops->insert(b.ctx, H(i), i));
+    for (uint32_t i = 0; i < 4; i++) ASSERT_OK(b.ops->insert(b.ctx, tb_hash_for_id(i), i));
     EXPECT_EQ(m.counts, 4);
-    EXPECT_EQ(kvbm__multi_lru_level_of(&b, H(0)), 2);
-    kvbm_plh q[3] = { H(0), H(1), H(9) };
+    EXPECT_EQ(kvbm__multi_lru_level_of(&b, tb_hash_for_id(0)), 2);
+    kvbm_plh q[3] = { tb_hash_for_id(0), tb_hash_for_id(1), tb_hash_for_id(9) };
     kvbm__pair out[4];
     (void)b.ops->find_matches(b.ctx, q, 3, true, out);
     (void)b.ops->scan_matches(b.ctx, q, 3, true, out);
-    (void)b.ops->has(b.ctx, H(2));
+    (void)b.ops->has(b.ctx, tb_hash_for_id(2));
     (void)b.ops->allocate_all(b.ctx, out);
     EXPECT_EQ(m.touches, 0);
     EXPECT_EQ(m.counts, 4);
@@ -204,11 +202,11 @@ KVBM_TEST(multi_lru_threshold_validation)
     kvbm__inactive_destroy(&b);
     EXPECT_STATUS(kvbm__multi_lru_create(10, ok2, t, &b), KVBM_ECONFIG); /* 15 < 15 fails */
     ASSERT_OK(kvbm__multi_lru_create(10, NULL, t, &b)); /* NULL: defaults [3, 8, 15] */
-    kvbm_tracker_touch(t, H(1));
-    kvbm_tracker_touch(t, H(1));
-    kvbm_tracker_touch(t, H(1));
-    ASSERT_OK(b.ops->insert(b.ctx, H(1), 1));
-    EXPECT_EQ(kvbm__multi_lru_level_of(&b, H(1)), 1); /* 3 >= t1 = 3 */
+    kvbm_tracker_touch(t, tb_hash_for_id(1));
+    kvbm_tracker_touch(t, tb_hash_for_id(1));
+    kvbm_tracker_touch(t, tb_hash_for_id(1));
+    ASSERT_OK(b.ops->insert(b.ctx, tb_hash_for_id(1), 1));
+    EXPECT_EQ(kvbm__multi_lru_level_of(&b, tb_hash_for_id(1)), 1); /* 3 >= t1 = 3 */
     kvbm__inactive_destroy(&b);
     kvbm_clear_last_error();
     EXPECT_STATUS(kvbm__multi_lru_create(10, THR, NULL, &b), KVBM_ECONFIG);

@@ -14,27 +14,11 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "support/manager_helpers.h"
 #include "support/child.h"
 #include "support/metered_tracker.h"
 #include "registry/registry_int.h"
 #include "tinylfu/tinylfu_int.h"
-
-static kvbm_plh H(uint64_t id)
-{
-    kvbm_plh h;
-    kvbm_status st = kvbm_plh_new(0x51ed270b27u * (id + 1), id > 0, id * 7, id % 1000, &h);
-    if (st != KVBM_OK) abort();
-    return h;
-}
-
-static kvbm_registry *new_registry(kvbm_tracker *t)
-{
-    kvbm_registry_config cfg = KVBM_REGISTRY_CONFIG_INIT;
-    cfg.tracker = t;
-    kvbm_registry *r = NULL;
-    if (kvbm_registry_create(&cfg, &r) != KVBM_OK) abort();
-    return r;
-}
 
 static kvbm_attach_type new_type(const char *name, kvbm_attach_dtor dtor)
 {
@@ -47,10 +31,10 @@ static kvbm_attach_type new_type(const char *name, kvbm_attach_dtor dtor)
 
 KVBM_TEST(type_tracking_enforcement)
 {
-    kvbm_registry *r = new_registry(NULL);
+    kvbm_registry *r = tm_registry_create(NULL);
     kvbm_attach_type str_t = new_type("String", NULL), i32_t = new_type("i32", NULL);
     kvbm_handle *h;
-    ASSERT_OK(kvbm_registry_register(r, H(1), &h));
+    ASSERT_OK(kvbm_registry_register(r, tm_hash_n(1), &h));
     static char s1[] = "a", s2[] = "b";
     static int v = 7;
     EXPECT_OK(kvbm_handle_attach_unique(h, str_t, s1));
@@ -66,10 +50,10 @@ KVBM_TEST(type_tracking_enforcement)
 
 KVBM_TEST(attachment_error_display)
 {
-    kvbm_registry *r = new_registry(NULL);
+    kvbm_registry *r = tm_registry_create(NULL);
     kvbm_attach_type a = new_type("EventPublisher", NULL), b = new_type("EventListener", NULL);
     kvbm_handle *h;
-    ASSERT_OK(kvbm_registry_register(r, H(2), &h));
+    ASSERT_OK(kvbm_registry_register(r, tm_hash_n(2), &h));
     static int x;
     ASSERT_OK(kvbm_handle_attach(h, a, &x));
     kvbm_clear_last_error();
@@ -96,9 +80,9 @@ KVBM_TEST(attach_type_registry)
     EXPECT_TRUE(kvbm_attach_type_name(b + 100000) == NULL);
     EXPECT_STATUS(kvbm_attach_type_register("x", NULL, NULL), KVBM_EINVAL);
 
-    kvbm_registry *r = new_registry(NULL);
+    kvbm_registry *r = tm_registry_create(NULL);
     kvbm_handle *h;
-    ASSERT_OK(kvbm_registry_register(r, H(3), &h));
+    ASSERT_OK(kvbm_registry_register(r, tm_hash_n(3), &h));
     static int x;
     EXPECT_STATUS(kvbm_handle_attach(h, 0, &x), KVBM_EINVAL);
     EXPECT_STATUS(kvbm_handle_attach_unique(h, b + 100000, &x), KVBM_EINVAL);
@@ -134,11 +118,11 @@ static void grab_all(void *ctx, void *unique, void **values, size_t n)
 
 KVBM_TEST(different_types_usage)
 {
-    kvbm_registry *r = new_registry(NULL);
+    kvbm_registry *r = tm_registry_create(NULL);
     kvbm_attach_type pub_t = new_type("EventPublisher", NULL);
     kvbm_attach_type lis_t = new_type("EventListener", NULL);
     kvbm_handle *h;
-    ASSERT_OK(kvbm_registry_register(r, H(4), &h));
+    ASSERT_OK(kvbm_registry_register(r, tm_hash_n(4), &h));
     static int pub, l1, l2;
     ASSERT_OK(kvbm_handle_attach_unique(h, pub_t, &pub));
     ASSERT_OK(kvbm_handle_attach(h, lis_t, &l1));
@@ -172,10 +156,10 @@ static void incr_multiple(void *ctx, void **values, size_t n)
 
 KVBM_TEST(mutable_access)
 {
-    kvbm_registry *r = new_registry(NULL);
+    kvbm_registry *r = tm_registry_create(NULL);
     kvbm_attach_type u = new_type("counter", NULL), m = new_type("values", NULL);
     kvbm_handle *h;
-    ASSERT_OK(kvbm_registry_register(r, H(5), &h));
+    ASSERT_OK(kvbm_registry_register(r, tm_hash_n(5), &h));
     int counter = 1, v10 = 10, v20 = 20, sum = 0;
     ASSERT_OK(kvbm_handle_attach_unique(h, u, &counter));
     EXPECT_TRUE(kvbm_handle_with_unique(h, u, incr_unique, NULL));
@@ -200,10 +184,10 @@ static void all_mut_incr(void *ctx, void *unique, void **values, size_t n)
 
 KVBM_TEST(with_all_mut_unique)
 {
-    kvbm_registry *r = new_registry(NULL);
+    kvbm_registry *r = tm_registry_create(NULL);
     kvbm_attach_type u = new_type("u", NULL);
     kvbm_handle *h;
-    ASSERT_OK(kvbm_registry_register(r, H(6), &h));
+    ASSERT_OK(kvbm_registry_register(r, tm_hash_n(6), &h));
     int v = 10;
     ASSERT_OK(kvbm_handle_attach_unique(h, u, &v));
     struct collect c = { 0 };
@@ -222,10 +206,10 @@ KVBM_TEST(with_all_mut_unique)
 
 KVBM_TEST(with_all_mut_multiple)
 {
-    kvbm_registry *r = new_registry(NULL);
+    kvbm_registry *r = tm_registry_create(NULL);
     kvbm_attach_type m = new_type("m", NULL);
     kvbm_handle *h;
-    ASSERT_OK(kvbm_registry_register(r, H(7), &h));
+    ASSERT_OK(kvbm_registry_register(r, tm_hash_n(7), &h));
     int a = 1, b = 2;
     ASSERT_OK(kvbm_handle_attach(h, m, &a));
     ASSERT_OK(kvbm_handle_attach(h, m, &b));
@@ -252,10 +236,10 @@ static void all_mut_result(void *ctx, void *unique, void **values, size_t n)
 
 KVBM_TEST(with_all_mut_no_attachments)
 {
-    kvbm_registry *r = new_registry(NULL);
+    kvbm_registry *r = tm_registry_create(NULL);
     kvbm_attach_type t = new_type("never-attached", NULL);
     kvbm_handle *h;
-    ASSERT_OK(kvbm_registry_register(r, H(8), &h));
+    ASSERT_OK(kvbm_registry_register(r, tm_hash_n(8), &h));
     int result = 0;
     kvbm_handle_with_all_mut(h, t, all_mut_result, &result);
     EXPECT_EQ(result, 42);
@@ -278,13 +262,13 @@ static void dval_dtor(void *p)
 
 KVBM_TEST(attachment_destructors_run_once_when_the_handle_dies)
 {
-    kvbm_registry *r = new_registry(NULL);
+    kvbm_registry *r = tm_registry_create(NULL);
     kvbm_attach_type u = new_type("du", dval_dtor), m = new_type("dm", dval_dtor);
     int log[16] = { 0 }, nlog = 0;
     struct dval v1 = { 1, log, &nlog }, v2 = { 2, log, &nlog }, v3 = { 3, log, &nlog },
                 v4 = { 4, log, &nlog };
     kvbm_handle *h, *h2;
-    ASSERT_OK(kvbm_registry_register(r, H(9), &h));
+    ASSERT_OK(kvbm_registry_register(r, tm_hash_n(9), &h));
     ASSERT_OK(kvbm_handle_attach_unique(h, u, &v1));
     ASSERT_OK(kvbm_handle_attach_unique(h, u, &v2)); /* replaces v1: destroyed now */
     EXPECT_EQ(nlog, 1);
@@ -311,9 +295,9 @@ enum { TIER_A = 100, TIER_B = 200, TIER_C = 300 };
 
 KVBM_TEST(presence_markers_count_per_tier)
 {
-    kvbm_registry *r = new_registry(NULL);
+    kvbm_registry *r = tm_registry_create(NULL);
     kvbm_handle *h;
-    ASSERT_OK(kvbm_registry_register(r, H(10), &h));
+    ASSERT_OK(kvbm_registry_register(r, tm_hash_n(10), &h));
     EXPECT_FALSE(kvbm_handle_has_block(h, TIER_A));
     kvbm__handle_mark_present(h, TIER_A);
     EXPECT_TRUE(kvbm_handle_has_block(h, TIER_A));
@@ -335,9 +319,9 @@ KVBM_TEST(presence_markers_count_per_tier)
 
 KVBM_TEST(presence_many_tiers_spill_to_the_heap)
 {
-    kvbm_registry *r = new_registry(NULL);
+    kvbm_registry *r = tm_registry_create(NULL);
     kvbm_handle *h;
-    ASSERT_OK(kvbm_registry_register(r, H(11), &h));
+    ASSERT_OK(kvbm_registry_register(r, tm_hash_n(11), &h));
     for (kvbm_tier t = 0; t < 20; t++)
         for (kvbm_tier k = 0; k <= t; k++) kvbm__handle_mark_present(h, t);
     for (kvbm_tier t = 0; t < 20; t++) EXPECT_EQ(kvbm_handle_presence(h, t), t + 1);
@@ -351,13 +335,13 @@ KVBM_TEST(presence_many_tiers_spill_to_the_heap)
 
 KVBM_TEST(check_presence_api)
 {
-    kvbm_registry *r = new_registry(NULL);
+    kvbm_registry *r = tm_registry_create(NULL);
     kvbm_handle *h1, *h3;
-    ASSERT_OK(kvbm_registry_register(r, H(20), &h1));
-    ASSERT_OK(kvbm_registry_register(r, H(22), &h3));
+    ASSERT_OK(kvbm_registry_register(r, tm_hash_n(20), &h1));
+    ASSERT_OK(kvbm_registry_register(r, tm_hash_n(22), &h3));
     kvbm__handle_mark_present(h1, TIER_A);
     kvbm__handle_mark_present(h3, TIER_A);
-    kvbm_plh hs[4] = { H(20), H(21), H(22), H(20) };
+    kvbm_plh hs[4] = { tm_hash_n(20), tm_hash_n(21), tm_hash_n(22), tm_hash_n(20) };
     bool out[4] = { false, true, false, false };
     ASSERT_OK(kvbm_registry_check_presence(r, TIER_A, hs, 3, out));
     EXPECT_TRUE(out[0]);
@@ -377,9 +361,9 @@ KVBM_TEST(check_presence_api)
 
 KVBM_TEST(has_any_block)
 {
-    kvbm_registry *r = new_registry(NULL);
+    kvbm_registry *r = tm_registry_create(NULL);
     kvbm_handle *h;
-    ASSERT_OK(kvbm_registry_register(r, H(30), &h));
+    ASSERT_OK(kvbm_registry_register(r, tm_hash_n(30), &h));
     kvbm_tier ab[2] = { TIER_A, TIER_B }, ac[2] = { TIER_A, TIER_C };
     EXPECT_FALSE(kvbm_handle_has_any_block(h, ab, 2));
     kvbm__handle_mark_present(h, TIER_B);
@@ -393,13 +377,13 @@ KVBM_TEST(has_any_block)
 
 KVBM_TEST(check_presence_any)
 {
-    kvbm_registry *r = new_registry(NULL);
+    kvbm_registry *r = tm_registry_create(NULL);
     kvbm_handle *h1, *h3;
-    ASSERT_OK(kvbm_registry_register(r, H(40), &h1));
-    ASSERT_OK(kvbm_registry_register(r, H(42), &h3));
+    ASSERT_OK(kvbm_registry_register(r, tm_hash_n(40), &h1));
+    ASSERT_OK(kvbm_registry_register(r, tm_hash_n(42), &h3));
     kvbm__handle_mark_present(h1, TIER_A);
     kvbm__handle_mark_present(h3, TIER_B);
-    kvbm_plh hs[3] = { H(40), H(41), H(42) };
+    kvbm_plh hs[3] = { tm_hash_n(40), tm_hash_n(41), tm_hash_n(42) };
     kvbm_tier ab[2] = { TIER_A, TIER_B }, a[1] = { TIER_A };
     bool out[3];
     ASSERT_OK(kvbm_registry_check_presence_any(r, hs, 3, ab, 2, out));
@@ -421,48 +405,48 @@ KVBM_TEST(check_presence_any)
 
 KVBM_TEST(handle_drop_removes_registration)
 {
-    kvbm_registry *r = new_registry(NULL);
+    kvbm_registry *r = tm_registry_create(NULL);
     kvbm_handle *h;
-    ASSERT_OK(kvbm_registry_register(r, H(50), &h));
-    EXPECT_TRUE(kvbm_registry_is_registered(r, H(50)));
+    ASSERT_OK(kvbm_registry_register(r, tm_hash_n(50), &h));
+    EXPECT_TRUE(kvbm_registry_is_registered(r, tm_hash_n(50)));
     EXPECT_EQ(kvbm_registry_registered_count(r), 1);
     kvbm_handle_release(h);
-    EXPECT_FALSE(kvbm_registry_is_registered(r, H(50)));
+    EXPECT_FALSE(kvbm_registry_is_registered(r, tm_hash_n(50)));
     EXPECT_EQ(kvbm_registry_registered_count(r), 0);
     kvbm_handle *m = NULL;
-    EXPECT_STATUS(kvbm_registry_match(r, H(50), false, &m), KVBM_ENOENT);
+    EXPECT_STATUS(kvbm_registry_match(r, tm_hash_n(50), false, &m), KVBM_ENOENT);
     EXPECT_TRUE(m == NULL);
     kvbm_registry_release(r);
 }
 
 KVBM_TEST(multiple_handles_same_sequence)
 {
-    kvbm_registry *r = new_registry(NULL);
+    kvbm_registry *r = tm_registry_create(NULL);
     kvbm_handle *h1, *h2, *h3;
-    ASSERT_OK(kvbm_registry_register(r, H(51), &h1));
-    ASSERT_OK(kvbm_registry_register(r, H(51), &h2));
+    ASSERT_OK(kvbm_registry_register(r, tm_hash_n(51), &h1));
+    ASSERT_OK(kvbm_registry_register(r, tm_hash_n(51), &h2));
     EXPECT_TRUE(h1 == h2); /* one live handle per hash */
     h3 = kvbm_handle_clone(h1);
     EXPECT_EQ(kvbm_registry_registered_count(r), 1);
     kvbm_handle_release(h1);
-    EXPECT_TRUE(kvbm_registry_is_registered(r, H(51)));
+    EXPECT_TRUE(kvbm_registry_is_registered(r, tm_hash_n(51)));
     kvbm_handle_release(h2);
-    EXPECT_TRUE(kvbm_registry_is_registered(r, H(51)));
+    EXPECT_TRUE(kvbm_registry_is_registered(r, tm_hash_n(51)));
     kvbm_handle_release(h3);
-    EXPECT_FALSE(kvbm_registry_is_registered(r, H(51)));
+    EXPECT_FALSE(kvbm_registry_is_registered(r, tm_hash_n(51)));
     EXPECT_EQ(kvbm_registry_registered_count(r), 0);
     kvbm_registry_release(r);
 }
 
 KVBM_TEST(is_from_registry_and_seq_hash)
 {
-    kvbm_registry *r1 = new_registry(NULL), *r2 = new_registry(NULL);
+    kvbm_registry *r1 = tm_registry_create(NULL), *r2 = tm_registry_create(NULL);
     kvbm_handle *h;
-    ASSERT_OK(kvbm_registry_register(r1, H(52), &h));
+    ASSERT_OK(kvbm_registry_register(r1, tm_hash_n(52), &h));
     EXPECT_TRUE(kvbm_handle_is_from_registry(h, r1));
     EXPECT_FALSE(kvbm_handle_is_from_registry(h, r2));
-    EXPECT_TRUE(kvbm_plh_eq(kvbm_handle_seq_hash(h), H(52)));
-    EXPECT_FALSE(kvbm_registry_is_registered(r2, H(52))); /* registries are independent */
+    EXPECT_TRUE(kvbm_plh_eq(kvbm_handle_seq_hash(h), tm_hash_n(52)));
+    EXPECT_FALSE(kvbm_registry_is_registered(r2, tm_hash_n(52))); /* registries are independent */
     kvbm_registry_release(r2);
     kvbm_handle_release(h);
     kvbm_registry_release(r1);
@@ -473,10 +457,10 @@ KVBM_TEST(handles_outlive_their_registry)
     kvbm_attach_type t = new_type("outlive", dval_dtor);
     int log[4], nlog = 0;
     struct dval v = { 9, log, &nlog };
-    kvbm_registry *r = new_registry(NULL);
+    kvbm_registry *r = tm_registry_create(NULL);
     kvbm_handle *h, *g;
-    ASSERT_OK(kvbm_registry_register(r, H(53), &h));
-    ASSERT_OK(kvbm_registry_register(r, H(54), &g));
+    ASSERT_OK(kvbm_registry_register(r, tm_hash_n(53), &h));
+    ASSERT_OK(kvbm_registry_register(r, tm_hash_n(54), &g));
     ASSERT_OK(kvbm_handle_attach_unique(h, t, &v));
     kvbm_registry *r2 = kvbm_registry_clone(r);
     kvbm_registry_release(r);
@@ -484,7 +468,7 @@ KVBM_TEST(handles_outlive_their_registry)
     kvbm_registry_release(r2);
     /* the registry is dead; its handles still work and clean up (ASan checks the rest) */
     EXPECT_FALSE(kvbm_handle_is_from_registry(h, r2));
-    EXPECT_TRUE(kvbm_plh_eq(kvbm_handle_seq_hash(h), H(53)));
+    EXPECT_TRUE(kvbm_plh_eq(kvbm_handle_seq_hash(h), tm_hash_n(53)));
     kvbm__handle_mark_present(h, TIER_A);
     EXPECT_TRUE(kvbm_handle_has_block(h, TIER_A));
     kvbm__handle_mark_absent(h, TIER_A);
@@ -505,12 +489,12 @@ KVBM_TEST(create_arguments)
     ASSERT_OK(kvbm_registry_create(NULL, &r));
     EXPECT_FALSE(kvbm_registry_has_frequency_tracking(r));
     EXPECT_TRUE(kvbm_registry_tracker(r) == NULL);
-    EXPECT_EQ(kvbm_registry_count(r, H(1)), 0);
-    kvbm_registry_touch(r, H(1)); /* no tracker: no-op */
+    EXPECT_EQ(kvbm_registry_count(r, tm_hash_n(1)), 0);
+    kvbm_registry_touch(r, tm_hash_n(1)); /* no tracker: no-op */
     kvbm_handle *h = NULL;
-    EXPECT_STATUS(kvbm_registry_register(r, H(1), NULL), KVBM_EINVAL);
-    EXPECT_STATUS(kvbm_registry_register(NULL, H(1), &h), KVBM_EINVAL);
-    EXPECT_STATUS(kvbm_registry_match(r, H(1), true, NULL), KVBM_EINVAL);
+    EXPECT_STATUS(kvbm_registry_register(r, tm_hash_n(1), NULL), KVBM_EINVAL);
+    EXPECT_STATUS(kvbm_registry_register(NULL, tm_hash_n(1), &h), KVBM_EINVAL);
+    EXPECT_STATUS(kvbm_registry_match(r, tm_hash_n(1), true, NULL), KVBM_EINVAL);
     kvbm_handle_release(NULL);
     kvbm_registry_release(NULL);
     EXPECT_TRUE(kvbm_handle_clone(NULL) == NULL);
@@ -522,19 +506,19 @@ KVBM_TEST(create_arguments)
 KVBM_TEST(transfer_registration_no_tracking)
 {
     metered_tracker *mt = metered_tracker_new();
-    kvbm_registry *r = new_registry(metered_tracker_get(mt));
+    kvbm_registry *r = tm_registry_create(metered_tracker_get(mt));
     EXPECT_TRUE(kvbm_registry_has_frequency_tracking(r));
     EXPECT_TRUE(kvbm_registry_tracker(r) == metered_tracker_get(mt));
     kvbm_handle *h, *h2;
-    ASSERT_OK(kvbm_registry_transfer(r, H(60), &h));
-    EXPECT_EQ(kvbm_registry_count(r, H(60)), 0);
+    ASSERT_OK(kvbm_registry_transfer(r, tm_hash_n(60), &h));
+    EXPECT_EQ(kvbm_registry_count(r, tm_hash_n(60)), 0);
     kvbm_handle_release(h);
-    ASSERT_OK(kvbm_registry_register(r, H(60), &h));
-    EXPECT_EQ(kvbm_registry_count(r, H(60)), 1);
+    ASSERT_OK(kvbm_registry_register(r, tm_hash_n(60), &h));
+    EXPECT_EQ(kvbm_registry_count(r, tm_hash_n(60)), 1);
     /* transfer of an existing registration returns it, untouched */
-    ASSERT_OK(kvbm_registry_transfer(r, H(60), &h2));
+    ASSERT_OK(kvbm_registry_transfer(r, tm_hash_n(60), &h2));
     EXPECT_TRUE(h == h2);
-    EXPECT_EQ(kvbm_registry_count(r, H(60)), 1);
+    EXPECT_EQ(kvbm_registry_count(r, tm_hash_n(60)), 1);
     kvbm_handle_release(h2);
     kvbm_handle_release(h);
     kvbm_registry_release(r);
@@ -544,31 +528,31 @@ KVBM_TEST(transfer_registration_no_tracking)
 KVBM_TEST(touch_accounting_is_exact)
 {
     metered_tracker *mt = metered_tracker_new();
-    kvbm_registry *r = new_registry(metered_tracker_get(mt));
+    kvbm_registry *r = tm_registry_create(metered_tracker_get(mt));
     kvbm_handle *h, *h2, *m;
-    ASSERT_OK(kvbm_registry_register(r, H(61), &h));      /* creation: 1 */
+    ASSERT_OK(kvbm_registry_register(r, tm_hash_n(61), &h));      /* creation: 1 */
     EXPECT_EQ(metered_tracker_touches(mt), 1);
-    ASSERT_OK(kvbm_registry_register(r, H(61), &h2));     /* reuse: 0 */
+    ASSERT_OK(kvbm_registry_register(r, tm_hash_n(61), &h2));     /* reuse: 0 */
     EXPECT_EQ(metered_tracker_touches(mt), 1);
-    ASSERT_OK(kvbm_registry_match(r, H(61), true, &m));   /* match touch=true: 1 */
+    ASSERT_OK(kvbm_registry_match(r, tm_hash_n(61), true, &m));   /* match touch=true: 1 */
     EXPECT_EQ(metered_tracker_touches(mt), 2);
     kvbm_handle_release(m);
-    ASSERT_OK(kvbm_registry_match(r, H(61), false, &m));  /* touch=false: 0 */
+    ASSERT_OK(kvbm_registry_match(r, tm_hash_n(61), false, &m));  /* touch=false: 0 */
     EXPECT_EQ(metered_tracker_touches(mt), 2);
     kvbm_handle_release(m);
-    EXPECT_STATUS(kvbm_registry_match(r, H(62), true, &m), KVBM_ENOENT); /* miss: 0 */
+    EXPECT_STATUS(kvbm_registry_match(r, tm_hash_n(62), true, &m), KVBM_ENOENT); /* miss: 0 */
     EXPECT_EQ(metered_tracker_touches(mt), 2);
-    kvbm_registry_touch(r, H(62));                        /* explicit: 1, even if absent */
+    kvbm_registry_touch(r, tm_hash_n(62));                        /* explicit: 1, even if absent */
     EXPECT_EQ(metered_tracker_touches(mt), 3);
     bool out[2];
-    kvbm_plh hs[2] = { H(61), H(62) };
+    kvbm_plh hs[2] = { tm_hash_n(61), tm_hash_n(62) };
     ASSERT_OK(kvbm_registry_check_presence(r, TIER_A, hs, 2, out)); /* never touches */
     EXPECT_EQ(metered_tracker_touches(mt), 3);
     kvbm_handle_touch(h);                                 /* callbacks only */
     EXPECT_EQ(metered_tracker_touches(mt), 3);
     EXPECT_EQ(metered_tracker_counts(mt), 0);
-    EXPECT_EQ(kvbm_registry_count(r, H(61)), 2);
-    EXPECT_EQ(kvbm_registry_count(r, H(62)), 1);
+    EXPECT_EQ(kvbm_registry_count(r, tm_hash_n(61)), 2);
+    EXPECT_EQ(kvbm_registry_count(r, tm_hash_n(62)), 1);
     EXPECT_EQ(metered_tracker_counts(mt), 2);
     kvbm_handle_release(h);
     kvbm_handle_release(h2);
@@ -590,14 +574,14 @@ static void on_touch_rec(void *ctx, kvbm_plh h)
 
 KVBM_TEST(touch_callback_fires)
 {
-    kvbm_registry *r = new_registry(NULL);
+    kvbm_registry *r = tm_registry_create(NULL);
     kvbm_handle *h;
-    ASSERT_OK(kvbm_registry_register(r, H(70), &h));
+    ASSERT_OK(kvbm_registry_register(r, tm_hash_n(70), &h));
     struct touch_rec t = { 0 };
     ASSERT_OK(kvbm_handle_on_touch(h, on_touch_rec, &t));
     kvbm_handle_touch(h);
     EXPECT_EQ(t.calls, 1);
-    EXPECT_TRUE(kvbm_plh_eq(t.last, H(70)));
+    EXPECT_TRUE(kvbm_plh_eq(t.last, tm_hash_n(70)));
     kvbm_handle_touch(h);
     kvbm_handle_touch(h);
     EXPECT_EQ(t.calls, 3);
@@ -608,9 +592,9 @@ KVBM_TEST(touch_callback_fires)
 
 KVBM_TEST(touch_multiple_callbacks)
 {
-    kvbm_registry *r = new_registry(NULL);
+    kvbm_registry *r = tm_registry_create(NULL);
     kvbm_handle *h;
-    ASSERT_OK(kvbm_registry_register(r, H(71), &h));
+    ASSERT_OK(kvbm_registry_register(r, tm_hash_n(71), &h));
     struct touch_rec a = { 0 }, b = { 0 };
     ASSERT_OK(kvbm_handle_on_touch(h, on_touch_rec, &a));
     ASSERT_OK(kvbm_handle_on_touch(h, on_touch_rec, &b));
@@ -623,22 +607,22 @@ KVBM_TEST(touch_multiple_callbacks)
 
 KVBM_TEST(touch_no_callbacks_is_noop)
 {
-    kvbm_registry *r = new_registry(NULL);
+    kvbm_registry *r = tm_registry_create(NULL);
     kvbm_handle *h;
-    ASSERT_OK(kvbm_registry_register(r, H(72), &h));
+    ASSERT_OK(kvbm_registry_register(r, tm_hash_n(72), &h));
     kvbm_handle_touch(h);
     kvbm_handle_touch(NULL);
-    EXPECT_TRUE(kvbm_registry_is_registered(r, H(72)));
+    EXPECT_TRUE(kvbm_registry_is_registered(r, tm_hash_n(72)));
     kvbm_handle_release(h);
     kvbm_registry_release(r);
 }
 
 KVBM_TEST(touch_callback_receives_correct_hash)
 {
-    kvbm_registry *r = new_registry(NULL);
+    kvbm_registry *r = tm_registry_create(NULL);
     kvbm_handle *h1, *h2;
-    ASSERT_OK(kvbm_registry_register(r, H(73), &h1));
-    ASSERT_OK(kvbm_registry_register(r, H(74), &h2));
+    ASSERT_OK(kvbm_registry_register(r, tm_hash_n(73), &h1));
+    ASSERT_OK(kvbm_registry_register(r, tm_hash_n(74), &h2));
     struct touch_rec t1 = { 0 }, t2 = { 0 };
     ASSERT_OK(kvbm_handle_on_touch(h1, on_touch_rec, &t1));
     ASSERT_OK(kvbm_handle_on_touch(h2, on_touch_rec, &t2));
@@ -646,7 +630,7 @@ KVBM_TEST(touch_callback_receives_correct_hash)
     EXPECT_EQ(t1.calls, 0);
     EXPECT_TRUE(kvbm_plh_eq(t2.last, kvbm_handle_seq_hash(h2)));
     kvbm_handle_touch(h1);
-    EXPECT_TRUE(kvbm_plh_eq(t1.last, H(73)));
+    EXPECT_TRUE(kvbm_plh_eq(t1.last, tm_hash_n(73)));
     kvbm_handle_release(h1);
     kvbm_handle_release(h2);
     kvbm_registry_release(r);
@@ -667,9 +651,9 @@ static void reentrant_cb(void *ctx, kvbm_plh h)
 
 KVBM_TEST(touch_callbacks_run_without_locks)
 {
-    kvbm_registry *r = new_registry(NULL);
+    kvbm_registry *r = tm_registry_create(NULL);
     kvbm_handle *h;
-    ASSERT_OK(kvbm_registry_register(r, H(75), &h));
+    ASSERT_OK(kvbm_registry_register(r, tm_hash_n(75), &h));
     struct touch_rec t = { 0 };
     t.h = h;
     t.r = r;
@@ -739,10 +723,10 @@ KVBM_TEST(hook_runs_once_per_registration_lifetime)
     struct evlog l;
     kvbm_registry *r = new_hooked_registry(&l);
     kvbm_handle *h, *h2, *t;
-    ASSERT_OK(kvbm_registry_register(r, H(80), &h));
-    ASSERT_OK(kvbm_registry_register(r, H(80), &h2)); /* reuse: no hook */
+    ASSERT_OK(kvbm_registry_register(r, tm_hash_n(80), &h));
+    ASSERT_OK(kvbm_registry_register(r, tm_hash_n(80), &h2)); /* reuse: no hook */
     EXPECT_EQ(l.n, 1);
-    ASSERT_OK(kvbm_registry_transfer(r, H(81), &t));  /* transfer: no hook */
+    ASSERT_OK(kvbm_registry_transfer(r, tm_hash_n(81), &t));  /* transfer: no hook */
     EXPECT_EQ(l.n, 1);
     kvbm_handle_release(h);
     EXPECT_EQ(l.n, 1);
@@ -752,8 +736,8 @@ KVBM_TEST(hook_runs_once_per_registration_lifetime)
     EXPECT_EQ(l.kind[1], 'R');
     /* a hook error is not fatal: the handle is still returned */
     l.hook_status = KVBM_EINVAL;
-    ASSERT_OK(kvbm_registry_register(r, H(80), &h));
-    EXPECT_TRUE(kvbm_registry_is_registered(r, H(80)));
+    ASSERT_OK(kvbm_registry_register(r, tm_hash_n(80), &h));
+    EXPECT_TRUE(kvbm_registry_is_registered(r, tm_hash_n(80)));
     kvbm_handle_release(h);
     kvbm_handle_release(t);
     ASSERT_EQ(l.n, 4);
@@ -812,9 +796,9 @@ KVBM_TEST(register_many_is_sequential_registration)
     ASSERT_OK(kvbm_registry_create(&cfg, &r));
 
     kvbm_handle *old;
-    ASSERT_OK(kvbm_registry_register(r, H(95), &old));   /* existing: reused below */
+    ASSERT_OK(kvbm_registry_register(r, tm_hash_n(95), &old));   /* existing: reused below */
     EXPECT_EQ(metered_tracker_touches(mt), 1);
-    kvbm_plh hs[5] = { H(93), H(94), H(93), H(95), H(96) };
+    kvbm_plh hs[5] = { tm_hash_n(93), tm_hash_n(94), tm_hash_n(93), tm_hash_n(95), tm_hash_n(96) };
     kvbm_handle *out[5];
     ASSERT_OK(kvbm_registry_register_many(r, hs, 5, out));
     EXPECT_TRUE(out[0] == out[2]);
@@ -822,23 +806,23 @@ KVBM_TEST(register_many_is_sequential_registration)
     EXPECT_TRUE(out[0] != out[1] && out[1] != out[4]);
     for (int i = 0; i < 5; i++) EXPECT_TRUE(kvbm_plh_eq(kvbm_handle_seq_hash(out[i]), hs[i]));
     EXPECT_EQ(metered_tracker_touches(mt), 4);           /* 93, 94, 96 created */
-    EXPECT_EQ(metered_tracker_key_touches(mt, H(93)), 1u);
-    EXPECT_EQ(metered_tracker_key_touches(mt, H(94)), 1u);
-    EXPECT_EQ(metered_tracker_key_touches(mt, H(95)), 1u);
-    EXPECT_EQ(metered_tracker_key_touches(mt, H(96)), 1u);
+    EXPECT_EQ(metered_tracker_key_touches(mt, tm_hash_n(93)), 1u);
+    EXPECT_EQ(metered_tracker_key_touches(mt, tm_hash_n(94)), 1u);
+    EXPECT_EQ(metered_tracker_key_touches(mt, tm_hash_n(95)), 1u);
+    EXPECT_EQ(metered_tracker_key_touches(mt, tm_hash_n(96)), 1u);
     ASSERT_EQ(l.n, 4);                                    /* Create 95, then 93, 94, 96 */
-    EXPECT_TRUE(kvbm_plh_eq(l.hash[1], H(93)));
-    EXPECT_TRUE(kvbm_plh_eq(l.hash[2], H(94)));
-    EXPECT_TRUE(kvbm_plh_eq(l.hash[3], H(96)));
+    EXPECT_TRUE(kvbm_plh_eq(l.hash[1], tm_hash_n(93)));
+    EXPECT_TRUE(kvbm_plh_eq(l.hash[2], tm_hash_n(94)));
+    EXPECT_TRUE(kvbm_plh_eq(l.hash[3], tm_hash_n(96)));
     EXPECT_EQ(kvbm_registry_registered_count(r), 4);
     /* one reference per occurrence */
     kvbm_handle_release(out[0]);
-    EXPECT_TRUE(kvbm_registry_is_registered(r, H(93)));
+    EXPECT_TRUE(kvbm_registry_is_registered(r, tm_hash_n(93)));
     kvbm_handle_release(out[2]);
-    EXPECT_FALSE(kvbm_registry_is_registered(r, H(93)));
+    EXPECT_FALSE(kvbm_registry_is_registered(r, tm_hash_n(93)));
     for (int i = 1; i < 5; i++)
         if (i != 2) kvbm_handle_release(out[i]);
-    EXPECT_TRUE(kvbm_registry_is_registered(r, H(95)));  /* `old` still holds it */
+    EXPECT_TRUE(kvbm_registry_is_registered(r, tm_hash_n(95)));  /* `old` still holds it */
     kvbm_handle_release(old);
     EXPECT_EQ(kvbm_registry_registered_count(r), 0);
     EXPECT_EQ(l.n, 8);
@@ -862,12 +846,12 @@ KVBM_TEST(register_many_tinylfu_state_equals_sequential)
     kvbm_tracker *ts = NULL, *tb = NULL;
     ASSERT_OK(kvbm_tinylfu_create(16, NULL, &ts));
     ASSERT_OK(kvbm_tinylfu_create(16, NULL, &tb));
-    kvbm_registry *rs = new_registry(ts), *rb = new_registry(tb);
+    kvbm_registry *rs = tm_registry_create(ts), *rb = tm_registry_create(tb);
     enum { N = 150 };
     static kvbm_plh hs[N];
     static kvbm_handle *os[N], *ob[N];
     for (int round = 0; round < 12; round++) {
-        for (int i = 0; i < N; i++) hs[i] = H((uint64_t)(1000 + (i * 7 + round * 31) % 200));
+        for (int i = 0; i < N; i++) hs[i] = tm_hash_n((uint64_t)(1000 + (i * 7 + round * 31) % 200));
         for (int i = 0; i < N; i++) ASSERT_OK(kvbm_registry_register(rs, hs[i], &os[i]));
         ASSERT_OK(kvbm_registry_register_many(rb, hs, N, ob));
         uint32_t ss = 0, sb = 0;
@@ -875,8 +859,8 @@ KVBM_TEST(register_many_tinylfu_state_equals_sequential)
         ASSERT_TRUE(kvbm__tracker_sketch_info(tb, NULL, &sb, NULL));
         EXPECT_EQ(ss, sb);
         for (int k = 0; k < 200; k++)
-            EXPECT_EQ(kvbm_registry_count(rs, H((uint64_t)(1000 + k))),
-                      kvbm_registry_count(rb, H((uint64_t)(1000 + k))));
+            EXPECT_EQ(kvbm_registry_count(rs, tm_hash_n((uint64_t)(1000 + k))),
+                      kvbm_registry_count(rb, tm_hash_n((uint64_t)(1000 + k))));
         for (int i = 0; i < N; i++) {
             kvbm_handle_release(os[i]);
             kvbm_handle_release(ob[i]);
@@ -893,11 +877,11 @@ KVBM_TEST(register_many_tinylfu_state_equals_sequential)
 /* The eviction epilogue: presence -1 then release, for each handle in order. */
 KVBM_TEST(mark_absent_release_many)
 {
-    kvbm_registry *r = new_registry(NULL);
+    kvbm_registry *r = tm_registry_create(NULL);
     kvbm_handle *a, *b, *b2, *c;
-    ASSERT_OK(kvbm_registry_register(r, H(97), &a));
-    ASSERT_OK(kvbm_registry_register(r, H(98), &b));
-    ASSERT_OK(kvbm_registry_register(r, H(99), &c));
+    ASSERT_OK(kvbm_registry_register(r, tm_hash_n(97), &a));
+    ASSERT_OK(kvbm_registry_register(r, tm_hash_n(98), &b));
+    ASSERT_OK(kvbm_registry_register(r, tm_hash_n(99), &c));
     b2 = kvbm_handle_clone(b);
     kvbm__handle_mark_present(a, TIER_A);
     kvbm__handle_mark_present(b, TIER_A);
@@ -906,12 +890,12 @@ KVBM_TEST(mark_absent_release_many)
     kvbm__handle_mark_present(c, TIER_A);
     kvbm_handle *hs[3] = { a, b, c };
     kvbm__handle_mark_absent_release_many(hs, 3, TIER_A);
-    EXPECT_FALSE(kvbm_registry_is_registered(r, H(97)));  /* last ref: gone */
-    EXPECT_FALSE(kvbm_registry_is_registered(r, H(99)));
-    EXPECT_TRUE(kvbm_registry_is_registered(r, H(98)));   /* b2 still holds it */
+    EXPECT_FALSE(kvbm_registry_is_registered(r, tm_hash_n(97)));  /* last ref: gone */
+    EXPECT_FALSE(kvbm_registry_is_registered(r, tm_hash_n(99)));
+    EXPECT_TRUE(kvbm_registry_is_registered(r, tm_hash_n(98)));   /* b2 still holds it */
     EXPECT_EQ(kvbm_handle_presence(b2, TIER_A), 1u);
     kvbm_handle *again;
-    ASSERT_OK(kvbm_registry_register(r, H(99), &again));  /* a new life starts clean */
+    ASSERT_OK(kvbm_registry_register(r, tm_hash_n(99), &again));  /* a new life starts clean */
     EXPECT_EQ(kvbm_handle_presence(again, TIER_A), 0u);
     EXPECT_EQ(kvbm_handle_presence(again, TIER_B), 0u);
     kvbm_handle *hs2[2] = { b2, again };
@@ -925,9 +909,9 @@ KVBM_TEST(mark_absent_release_many)
  * value (always in the overflow) and has_any_block over a mix of both. */
 KVBM_TEST(presence_inline_and_overflow_tiers)
 {
-    kvbm_registry *r = new_registry(NULL);
+    kvbm_registry *r = tm_registry_create(NULL);
     kvbm_handle *h;
-    ASSERT_OK(kvbm_registry_register(r, H(90), &h));
+    ASSERT_OK(kvbm_registry_register(r, tm_hash_n(90), &h));
     const kvbm_tier big = UINT64_MAX;
     kvbm__handle_mark_present(h, big);
     EXPECT_EQ(kvbm_handle_presence(h, big), 1u);
@@ -951,7 +935,7 @@ KVBM_TEST(presence_inline_and_overflow_tiers)
     kvbm__handle_mark_absent(h, big);
     EXPECT_FALSE(kvbm_handle_has_block(h, big));
     bool out[1];
-    kvbm_plh hh = H(90);
+    kvbm_plh hh = tm_hash_n(90);
     ASSERT_OK(kvbm_registry_check_presence_any(r, &hh, 1, mix, 3, out));
     EXPECT_FALSE(out[0]);
     kvbm_handle_release(h);
@@ -965,22 +949,22 @@ KVBM_TEST(presence_inline_and_overflow_tiers)
  * epilogue's folded decrement works on the recycled slot. */
 KVBM_TEST(recycled_handle_presence_starts_empty)
 {
-    kvbm_registry *r = new_registry(NULL);
+    kvbm_registry *r = tm_registry_create(NULL);
     kvbm_handle *a;
-    ASSERT_OK(kvbm_registry_register(r, H(300), &a));
+    ASSERT_OK(kvbm_registry_register(r, tm_hash_n(300), &a));
     kvbm__handle_mark_present(a, TIER_A);
     kvbm__handle_mark_present(a, TIER_B);
     kvbm__handle_mark_present(a, TIER_A);
     kvbm__handle_mark_absent_release_many(&a, 1, TIER_B); /* last reference: dies */
     kvbm_handle *b;
-    ASSERT_OK(kvbm_registry_register(r, H(300), &b));
+    ASSERT_OK(kvbm_registry_register(r, tm_hash_n(300), &b));
     EXPECT_TRUE(b == a); /* the shard's free list is LIFO: the same object */
     kvbm_tier ab[2] = { TIER_A, TIER_B };
     EXPECT_EQ(kvbm_handle_presence(b, TIER_A), 0u);
     EXPECT_EQ(kvbm_handle_presence(b, TIER_B), 0u);
     EXPECT_FALSE(kvbm_handle_has_any_block(b, ab, 2));
     bool out[1];
-    kvbm_plh hh = H(300);
+    kvbm_plh hh = tm_hash_n(300);
     ASSERT_OK(kvbm_registry_check_presence(r, TIER_A, &hh, 1, out));
     EXPECT_FALSE(out[0]);
     /* four other tiers: every count exact, the stale slot's tier still counts from 0 */
@@ -994,7 +978,7 @@ KVBM_TEST(recycled_handle_presence_starts_empty)
     kvbm__handle_mark_absent_release_many(&b, 1, TIER_A);
     /* a third life of the object: nothing left of the second */
     kvbm_handle *c;
-    ASSERT_OK(kvbm_registry_register(r, H(300), &c));
+    ASSERT_OK(kvbm_registry_register(r, tm_hash_n(300), &c));
     for (kvbm_tier t = 1; t <= 4; t++) EXPECT_EQ(kvbm_handle_presence(c, t), 0u);
     EXPECT_EQ(kvbm_handle_presence(c, TIER_A), 0u);
     kvbm_handle_release(c);
@@ -1009,7 +993,7 @@ KVBM_TEST(drop_does_not_remove_entry_when_replaced_by_newer_registration)
     kvbm_attach_type racing_t = new_type("racing", racing_dtor);
     struct rereg x = { 0 };
     x.r = r;
-    x.h = H(90);
+    x.h = tm_hash_n(90);
     x.log = &l;
     g_rereg = &x;
     kvbm_handle *h1;
@@ -1042,13 +1026,6 @@ KVBM_TEST(drop_does_not_remove_entry_when_replaced_by_newer_registration)
 
 /* ---- the table against a model (growth, backward-shift deletion) -------------------- */
 
-static uint64_t xorshift(uint64_t *s)
-{
-    uint64_t x = *s;
-    x ^= x << 13; x ^= x >> 7; x ^= x << 17;
-    return *s = x;
-}
-
 KVBM_TEST(table_matches_model_seeded)
 {
     uint64_t seed = test_seed();
@@ -1058,15 +1035,15 @@ KVBM_TEST(table_matches_model_seeded)
     int ops = test_under_sanitizer() ? 60000 : 300000;
     static kvbm_handle *held[N][2]; /* model: up to two references per hash */
     memset(held, 0, sizeof held);
-    kvbm_registry *r = new_registry(NULL);
+    kvbm_registry *r = tm_registry_create(NULL);
     size_t live = 0;
     for (int op = 0; op < ops; op++) {
-        uint64_t id = xorshift(&s) % N;
-        int k = (int)(xorshift(&s) % 2);
+        uint64_t id = tm_rand(&s) % N;
+        int k = (int)(tm_rand(&s) % 2);
         if (held[id][k] == NULL) {
             bool was_live = held[id][0] != NULL || held[id][1] != NULL;
             kvbm_handle *h;
-            ASSERT_OK(kvbm_registry_register(r, H(id), &h));
+            ASSERT_OK(kvbm_registry_register(r, tm_hash_n(id), &h));
             if (was_live) ASSERT_TRUE(h == held[id][1 - k]);
             else live++;
             held[id][k] = h;
@@ -1079,14 +1056,14 @@ KVBM_TEST(table_matches_model_seeded)
             ASSERT_EQ(kvbm_registry_registered_count(r), live);
             for (uint64_t j = 0; j < N; j += 37) {
                 bool model = held[j][0] != NULL || held[j][1] != NULL;
-                ASSERT_EQ(kvbm_registry_is_registered(r, H(j)), model);
+                ASSERT_EQ(kvbm_registry_is_registered(r, tm_hash_n(j)), model);
             }
         }
     }
     for (uint64_t j = 0; j < N; j++) {
         kvbm_handle *m = NULL;
         bool model = held[j][0] != NULL || held[j][1] != NULL;
-        kvbm_status st = kvbm_registry_match(r, H(j), false, &m);
+        kvbm_status st = kvbm_registry_match(r, tm_hash_n(j), false, &m);
         ASSERT_EQ(st == KVBM_OK, model);
         if (model) {
             ASSERT_TRUE(m == (held[j][0] ? held[j][0] : held[j][1]));
@@ -1118,18 +1095,18 @@ KVBM_TEST(batched_register_and_deaths_match_model_seeded)
     memset(refs, 0, sizeof refs);
     memset(model, 0, sizeof model);
     size_t nheld = 0, live = 0;
-    kvbm_registry *r = new_registry(NULL);
+    kvbm_registry *r = tm_registry_create(NULL);
     for (int round = 0; round < rounds; round++) {
-        size_t b = 1 + (size_t)(xorshift(&s) % B);
+        size_t b = 1 + (size_t)(tm_rand(&s) % B);
         if (nheld + b <= MAXHELD) {
             kvbm_plh hs[B];
             uint32_t ids[B];
             kvbm_handle *out[B];
             for (size_t k = 0; k < b; k++) {
                 /* a repeat of an earlier key of the batch now and then */
-                ids[k] = k > 0 && xorshift(&s) % 8 == 0 ? ids[xorshift(&s) % k]
-                                                        : (uint32_t)(xorshift(&s) % N);
-                hs[k] = H(ids[k]);
+                ids[k] = k > 0 && tm_rand(&s) % 8 == 0 ? ids[tm_rand(&s) % k]
+                                                        : (uint32_t)(tm_rand(&s) % N);
+                hs[k] = tm_hash_n(ids[k]);
             }
             ASSERT_OK(kvbm_registry_register_many(r, hs, b, out));
             for (size_t k = 0; k < b; k++) {
@@ -1144,11 +1121,11 @@ KVBM_TEST(batched_register_and_deaths_match_model_seeded)
             }
         }
         /* release about as many as were registered, in one batch, random order */
-        size_t d = (size_t)(xorshift(&s) % (B + 1));
+        size_t d = (size_t)(tm_rand(&s) % (B + 1));
         if (d > nheld) d = nheld;
         kvbm_handle *dead[B + 1];
         for (size_t k = 0; k < d; k++) {
-            size_t j = (size_t)(xorshift(&s) % nheld);
+            size_t j = (size_t)(tm_rand(&s) % nheld);
             uint32_t id = held_id[j];
             dead[k] = held_h[j];
             held_id[j] = held_id[nheld - 1];
@@ -1159,9 +1136,9 @@ KVBM_TEST(batched_register_and_deaths_match_model_seeded)
         kvbm__handle_mark_absent_release_many(dead, d, TIER_A);
         if (round % 97 == 0) {
             ASSERT_EQ(kvbm_registry_registered_count(r), live);
-            for (uint32_t j = (uint32_t)(xorshift(&s) % 53); j < N; j += 53) {
+            for (uint32_t j = (uint32_t)(tm_rand(&s) % 53); j < N; j += 53) {
                 kvbm_handle *m = NULL;
-                kvbm_status st = kvbm_registry_match(r, H(j), false, &m);
+                kvbm_status st = kvbm_registry_match(r, tm_hash_n(j), false, &m);
                 ASSERT_EQ(st == KVBM_OK, refs[j] > 0);
                 if (st == KVBM_OK) {
                     ASSERT_TRUE(m == model[j]);
@@ -1188,9 +1165,9 @@ static kvbm__mutex *child_store_lock(void)
 /* the last release of a handle under the store lock: a forbidden order */
 static void release_last_under_store_lock(void)
 {
-    kvbm_registry *r = new_registry(NULL);
+    kvbm_registry *r = tm_registry_create(NULL);
     kvbm_handle *h;
-    if (kvbm_registry_register(r, H(100), &h) != KVBM_OK) _exit(3);
+    if (kvbm_registry_register(r, tm_hash_n(100), &h) != KVBM_OK) _exit(3);
     kvbm__mutex *store = child_store_lock();
     kvbm__lock(store);
     kvbm_handle_release(h);
@@ -1199,19 +1176,19 @@ static void release_last_under_store_lock(void)
 
 static void register_under_store_lock(void)
 {
-    kvbm_registry *r = new_registry(NULL);
+    kvbm_registry *r = tm_registry_create(NULL);
     kvbm__mutex *store = child_store_lock();
     kvbm_handle *h;
     kvbm__lock(store);
-    if (kvbm_registry_register(r, H(101), &h) == KVBM_OK) kvbm_handle_release(h);
+    if (kvbm_registry_register(r, tm_hash_n(101), &h) == KVBM_OK) kvbm_handle_release(h);
     kvbm__unlock(store);
 }
 
 static void mark_present_under_store_lock(void)
 {
-    kvbm_registry *r = new_registry(NULL);
+    kvbm_registry *r = tm_registry_create(NULL);
     kvbm_handle *h;
-    if (kvbm_registry_register(r, H(102), &h) != KVBM_OK) _exit(3);
+    if (kvbm_registry_register(r, tm_hash_n(102), &h) != KVBM_OK) _exit(3);
     kvbm__mutex *store = child_store_lock();
     kvbm__lock(store);
     kvbm__handle_mark_present(h, TIER_A);
@@ -1221,9 +1198,9 @@ static void mark_present_under_store_lock(void)
 /* allowed: a non-final release and presence updates after the store lock is dropped */
 static void correct_registry_order(void)
 {
-    kvbm_registry *r = new_registry(NULL);
+    kvbm_registry *r = tm_registry_create(NULL);
     kvbm_handle *h;
-    if (kvbm_registry_register(r, H(103), &h) != KVBM_OK) _exit(3);
+    if (kvbm_registry_register(r, tm_hash_n(103), &h) != KVBM_OK) _exit(3);
     kvbm_handle *c = kvbm_handle_clone(h);
     kvbm__mutex *store = child_store_lock();
     kvbm__lock(store);
@@ -1237,9 +1214,9 @@ static void correct_registry_order(void)
 
 static void mark_absent_missing(void)
 {
-    kvbm_registry *r = new_registry(NULL);
+    kvbm_registry *r = tm_registry_create(NULL);
     kvbm_handle *h;
-    if (kvbm_registry_register(r, H(104), &h) != KVBM_OK) _exit(3);
+    if (kvbm_registry_register(r, tm_hash_n(104), &h) != KVBM_OK) _exit(3);
     kvbm__handle_mark_absent(h, TIER_B);
     kvbm_handle_release(h);
     kvbm_registry_release(r);
@@ -1263,7 +1240,7 @@ static void hook_reenters_registry(void)
     if (kvbm_registry_create(&cfg, &r) != KVBM_OK) _exit(3);
     g_reentrant_reg = r;
     kvbm_handle *h;
-    if (kvbm_registry_register(r, H(105), &h) == KVBM_OK) kvbm_handle_release(h);
+    if (kvbm_registry_register(r, tm_hash_n(105), &h) == KVBM_OK) kvbm_handle_release(h);
 }
 
 /* accessor callbacks run under the handle lock: re-entering the handle's presence path
@@ -1276,11 +1253,11 @@ static void reenter_presence(void *ctx, void *value)
 
 static void accessor_reenters_handle(void)
 {
-    kvbm_registry *r = new_registry(NULL);
+    kvbm_registry *r = tm_registry_create(NULL);
     kvbm_attach_type t = new_type("reenter", NULL);
     kvbm_handle *h;
     static int v;
-    if (kvbm_registry_register(r, H(106), &h) != KVBM_OK) _exit(3);
+    if (kvbm_registry_register(r, tm_hash_n(106), &h) != KVBM_OK) _exit(3);
     if (kvbm_handle_attach_unique(h, t, &v) != KVBM_OK) _exit(3);
     (void)kvbm_handle_with_unique(h, t, reenter_presence, h);
 }
@@ -1324,7 +1301,7 @@ KVBM_TEST(registrations_are_keyed_by_the_full_plh)
     ASSERT_OK(kvbm_plh_new(0xAA, true, 0x11, 5, &a));
     ASSERT_OK(kvbm_plh_new(0xAA, true, 0x22, 5, &b));
     ASSERT_FALSE(kvbm_plh_eq(a, b));
-    kvbm_registry *r = new_registry(NULL);
+    kvbm_registry *r = tm_registry_create(NULL);
     kvbm_handle *ha, *hb, *m = NULL;
     ASSERT_OK(kvbm_registry_register(r, a, &ha));
     EXPECT_FALSE(kvbm_registry_is_registered(r, b));
@@ -1351,11 +1328,11 @@ static int cmp_ptr(const void *a, const void *b)
 KVBM_TEST(handle_objects_are_recycled_from_slabs)
 {
     enum { N = 6000 };
-    kvbm_registry *r = new_registry(NULL);
+    kvbm_registry *r = tm_registry_create(NULL);
     kvbm_plh *hs = malloc(N * sizeof *hs);
     kvbm_handle **a = malloc(N * sizeof *a), **b = malloc(N * sizeof *b);
     ASSERT_TRUE(hs != NULL && a != NULL && b != NULL);
-    for (size_t i = 0; i < N; i++) hs[i] = H(100000 + i);
+    for (size_t i = 0; i < N; i++) hs[i] = tm_hash_n(100000 + i);
     ASSERT_OK(kvbm_registry_register_many(r, hs, N, a));
     for (size_t i = 0; i < N; i++) {
         EXPECT_EQ((uintptr_t)a[i] % 64, 0);

@@ -14,24 +14,17 @@
 #include <stdlib.h>
 
 #include "harness.h"
+#include "support/manager_helpers.h"
 #include "support/metered_tracker.h"
 #include "registry/registry_int.h"
 
 #define NHASH 8
 #define MAXT  8
 
-static kvbm_plh H(uint64_t id)
-{
-    kvbm_plh h;
-    if (kvbm_plh_new(0x9e3779b97f4a7c15u ^ (id * 0x100000001b3u), true, id, 3 + id, &h) != KVBM_OK)
-        abort();
-    return h;
-}
-
 static int hash_index(kvbm_plh h)
 {
     for (int i = 0; i < NHASH; i++)
-        if (kvbm_plh_eq(H((uint64_t)i), h)) return i;
+        if (kvbm_plh_eq(tm_hash_n((uint64_t)i), h)) return i;
     return -1;
 }
 
@@ -106,13 +99,6 @@ struct worker {
     long            failures;
 };
 
-static uint64_t xorshift(uint64_t *s)
-{
-    uint64_t x = *s;
-    x ^= x << 13; x ^= x >> 7; x ^= x << 17;
-    return *s = x;
-}
-
 #define FAILIF(c) do { if (c) { w->failures++; } } while (0)
 
 static void *worker_main(void *p)
@@ -122,19 +108,19 @@ static void *worker_main(void *p)
     uint64_t s = w->seed | 1;
     kvbm_tier my_tier = (kvbm_tier)(1000 + w->id);
     for (int it = 0; it < w->iters; it++) {
-        int k = (int)(xorshift(&s) % (uint64_t)w->nhash);
-        int slot = (int)(xorshift(&s) % 2);
-        unsigned op = (unsigned)(xorshift(&s) % 8);
+        int k = (int)(tm_rand(&s) % (uint64_t)w->nhash);
+        int slot = (int)(tm_rand(&s) % 2);
+        unsigned op = (unsigned)(tm_rand(&s) % 8);
         kvbm_handle **hp = &held[k][slot];
         kvbm_handle *other = held[k][1 - slot];
         if (*hp != NULL) {
             if (op < 5) {
                 /* use it, then drop it */
-                FAILIF(!kvbm_plh_eq(kvbm_handle_seq_hash(*hp), H((uint64_t)k)));
-                FAILIF(!kvbm_registry_is_registered(w->r, H((uint64_t)k)));
+                FAILIF(!kvbm_plh_eq(kvbm_handle_seq_hash(*hp), tm_hash_n((uint64_t)k)));
+                FAILIF(!kvbm_registry_is_registered(w->r, tm_hash_n((uint64_t)k)));
                 kvbm__handle_mark_present(*hp, my_tier);
                 FAILIF(!kvbm_handle_has_block(*hp, my_tier));
-                kvbm_plh q = H((uint64_t)k);
+                kvbm_plh q = tm_hash_n((uint64_t)k);
                 bool pres = false;
                 FAILIF(kvbm_registry_check_presence(w->r, my_tier, &q, 1, &pres) != KVBM_OK || !pres);
                 kvbm__handle_mark_absent(*hp, my_tier);
@@ -147,16 +133,16 @@ static void *worker_main(void *p)
         }
         kvbm_handle *h = NULL;
         if (op < 4) {
-            FAILIF(kvbm_registry_register(w->r, H((uint64_t)k), &h) != KVBM_OK);
+            FAILIF(kvbm_registry_register(w->r, tm_hash_n((uint64_t)k), &h) != KVBM_OK);
         } else {
             bool touch = op & 1;
-            kvbm_status st = kvbm_registry_match(w->r, H((uint64_t)k), touch, &h);
+            kvbm_status st = kvbm_registry_match(w->r, tm_hash_n((uint64_t)k), touch, &h);
             FAILIF(st != KVBM_OK && st != KVBM_ENOENT);
             if (st != KVBM_OK) h = NULL;
             else if (touch) w->touched_matches++;
         }
         if (h != NULL) {
-            FAILIF(!kvbm_plh_eq(kvbm_handle_seq_hash(h), H((uint64_t)k)));
+            FAILIF(!kvbm_plh_eq(kvbm_handle_seq_hash(h), tm_hash_n((uint64_t)k)));
             FAILIF(other != NULL && other != h); /* one live handle per hash */
             FAILIF(!kvbm_handle_is_from_registry(h, w->r));
             *hp = h;
@@ -198,7 +184,7 @@ static void run_race(int nthreads, int nhash, int iters)
     EXPECT_EQ(kvbm_registry_registered_count(r), 0);
     long creates = 0;
     for (int k = 0; k < NHASH; k++) {
-        EXPECT_FALSE(kvbm_registry_is_registered(r, H((uint64_t)k)));
+        EXPECT_FALSE(kvbm_registry_is_registered(r, tm_hash_n((uint64_t)k)));
         EXPECT_EQ(ev.live[k], 0);
         EXPECT_EQ(ev.creates[k], ev.removes[k]);
         creates += ev.creates[k];
@@ -237,11 +223,11 @@ static void *matcher_main(void *p)
     struct matcher *m = p;
     while (!atomic_load(m->stop)) {
         kvbm_handle *h = NULL;
-        if (kvbm_registry_match(m->r, H(0), false, &h) == KVBM_OK) {
+        if (kvbm_registry_match(m->r, tm_hash_n(0), false, &h) == KVBM_OK) {
             m->hits++;
-            if (!kvbm_registry_is_registered(m->r, H(0))) m->failures++;
+            if (!kvbm_registry_is_registered(m->r, tm_hash_n(0))) m->failures++;
             kvbm_handle *c = NULL;
-            if (kvbm_registry_register(m->r, H(0), &c) != KVBM_OK || c != h) m->failures++;
+            if (kvbm_registry_register(m->r, tm_hash_n(0), &c) != KVBM_OK || c != h) m->failures++;
             kvbm_handle_release(c);
             kvbm_handle_release(h);
         }
@@ -266,7 +252,7 @@ KVBM_TEST(last_drop_versus_match)
     int iters = test_under_sanitizer() ? 20000 : 200000;
     for (int i = 0; i < iters; i++) {
         kvbm_handle *h;
-        ASSERT_OK(kvbm_registry_register(r, H(0), &h));
+        ASSERT_OK(kvbm_registry_register(r, tm_hash_n(0), &h));
         kvbm_handle_release(h);
     }
     atomic_store(&stop, 1);
@@ -278,7 +264,7 @@ KVBM_TEST(last_drop_versus_match)
     EXPECT_EQ(failures, 0);
     EXPECT_EQ(ev.violations, 0);
     EXPECT_EQ(ev.creates[0], ev.removes[0]);
-    EXPECT_FALSE(kvbm_registry_is_registered(r, H(0)));
+    EXPECT_FALSE(kvbm_registry_is_registered(r, tm_hash_n(0)));
     EXPECT_EQ(kvbm_registry_registered_count(r), 0);
     kvbm_registry_release(r);
     pthread_mutex_destroy(&ev.mu);
@@ -344,8 +330,8 @@ KVBM_TEST(has_any_block_is_linearizable_under_moving_presence)
     kvbm_registry *r = NULL;
     ASSERT_OK(kvbm_registry_create(NULL, &r));
     kvbm_handle *h1, *h2;
-    ASSERT_OK(kvbm_registry_register(r, H(40), &h1));
-    ASSERT_OK(kvbm_registry_register(r, H(41), &h2));
+    ASSERT_OK(kvbm_registry_register(r, tm_hash_n(40), &h1));
+    ASSERT_OK(kvbm_registry_register(r, tm_hash_n(41), &h2));
     presence_pair_race(h1, 7, 8);                       /* both inline */
     for (kvbm_tier t = 1; t <= KVBM__PRESENCE_INLINE; t++) kvbm__handle_mark_present(h2, t);
     kvbm__handle_mark_absent(h2, 1);

@@ -9,28 +9,13 @@
 #include <stdlib.h>
 
 #include "harness.h"
+#include "support/manager_helpers.h"
 #include "support/metered_tracker.h"
 #include "kvbm/manager.h"
 #include "kvbm/registry.h"
 #include "registry/registry_int.h"
 
 #define BS 16u
-
-static kvbm_plh H(uint64_t id)
-{
-    kvbm_plh h;
-    if (kvbm_plh_new(0xabcdef12345u + id * 0x9e3779b97f4a7c15u, false, 0, 0, &h) != KVBM_OK) abort();
-    return h;
-}
-
-static kvbm_registry *new_registry(kvbm_tracker *t)
-{
-    kvbm_registry_config cfg = KVBM_REGISTRY_CONFIG_INIT;
-    cfg.tracker = t;
-    kvbm_registry *r = NULL;
-    if (kvbm_registry_create(&cfg, &r) != KVBM_OK) abort();
-    return r;
-}
 
 static kvbm_manager *new_manager(kvbm_registry *r, uint64_t blocks, kvbm_tier tier,
                                  kvbm_dup_policy policy)
@@ -44,24 +29,6 @@ static kvbm_manager *new_manager(kvbm_registry *r, uint64_t blocks, kvbm_tier ti
     kvbm_manager *m = NULL;
     if (kvbm_manager_create(&cfg, &m) != KVBM_OK) return NULL;
     return m;
-}
-
-/* allocate one block, stage it with @h and register it; NULL on any failure */
-static kvbm_block *register_one(kvbm_manager *m, kvbm_plh h)
-{
-    kvbm_mutable *mb[1];
-    if (kvbm_manager_allocate(m, 1, mb, NULL, NULL) != KVBM_OK) return NULL;
-    kvbm_complete *c = NULL;
-    if (kvbm_mutable_stage(mb[0], h, BS, &c, NULL, NULL) != KVBM_OK) {
-        (void)kvbm_mutable_release(mb[0]);
-        return NULL;
-    }
-    kvbm_block *b = NULL;
-    if (kvbm_manager_register_block(m, c, &b) != KVBM_OK) {
-        (void)kvbm_complete_release(c);
-        return NULL;
-    }
-    return b;
 }
 
 /* presence count of @h for @tier as the registry sees it (0 if not registered) */
@@ -99,12 +66,12 @@ static kvbm_status allocate_all(kvbm_manager *m, size_t n, kvbm_plh *evicted, si
 
 KVBM_TEST(presence_tracking_lifecycle)
 {
-    kvbm_registry *r = new_registry(NULL);
+    kvbm_registry *r = tm_registry_create(NULL);
     kvbm_manager *m = new_manager(r, 2, KVBM_G1, KVBM_DUP_ALLOW);
     REQUIRE_MANAGER(m);
-    kvbm_plh h = H(1);
+    kvbm_plh h = tm_hash_n(1);
     EXPECT_FALSE(has_block(r, h, KVBM_G1));
-    kvbm_block *b = register_one(m, h);
+    kvbm_block *b = tm_try_register_hash(m, h);
     ASSERT_TRUE(b != NULL);
     EXPECT_TRUE(has_block(r, h, KVBM_G1));
     kvbm_handle *hd = NULL;
@@ -127,17 +94,17 @@ KVBM_TEST(presence_tracking_lifecycle)
 
 KVBM_TEST(presence_tracking_different_tiers)
 {
-    kvbm_registry *r = new_registry(NULL);
+    kvbm_registry *r = tm_registry_create(NULL);
     kvbm_manager *a = new_manager(r, 4, KVBM_G1, KVBM_DUP_ALLOW);
     kvbm_manager *b = new_manager(r, 4, KVBM_G2, KVBM_DUP_ALLOW);
     REQUIRE_MANAGER(a);
     REQUIRE_MANAGER(b);
-    kvbm_plh h = H(2);
-    kvbm_block *ba = register_one(a, h);
+    kvbm_plh h = tm_hash_n(2);
+    kvbm_block *ba = tm_try_register_hash(a, h);
     ASSERT_TRUE(ba != NULL);
     EXPECT_TRUE(has_block(r, h, KVBM_G1));
     EXPECT_FALSE(has_block(r, h, KVBM_G2));
-    kvbm_block *bb = register_one(b, h);
+    kvbm_block *bb = tm_try_register_hash(b, h);
     ASSERT_TRUE(bb != NULL);
     EXPECT_TRUE(has_block(r, h, KVBM_G1));
     EXPECT_TRUE(has_block(r, h, KVBM_G2));
@@ -156,12 +123,12 @@ KVBM_TEST(presence_tracking_different_tiers)
 
 KVBM_TEST(check_presence_with_a_manager)
 {
-    kvbm_registry *r = new_registry(NULL);
+    kvbm_registry *r = tm_registry_create(NULL);
     kvbm_manager *m = new_manager(r, 4, KVBM_G1, KVBM_DUP_ALLOW);
     REQUIRE_MANAGER(m);
-    kvbm_block *b1 = register_one(m, H(10)), *b3 = register_one(m, H(12));
+    kvbm_block *b1 = tm_try_register_hash(m, tm_hash_n(10)), *b3 = tm_try_register_hash(m, tm_hash_n(12));
     ASSERT_TRUE(b1 != NULL && b3 != NULL);
-    kvbm_plh hs[3] = { H(10), H(11), H(12) };
+    kvbm_plh hs[3] = { tm_hash_n(10), tm_hash_n(11), tm_hash_n(12) };
     bool out[3];
     ASSERT_OK(kvbm_registry_check_presence(r, KVBM_G1, hs, 3, out));
     EXPECT_TRUE(out[0]);
@@ -175,10 +142,10 @@ KVBM_TEST(check_presence_with_a_manager)
 
 KVBM_TEST(resurrect_promotes_inactive_block_under_allow_policy)
 {
-    kvbm_registry *r = new_registry(NULL);
+    kvbm_registry *r = tm_registry_create(NULL);
     kvbm_manager *m = new_manager(r, 4, KVBM_G1, KVBM_DUP_ALLOW);
     REQUIRE_MANAGER(m);
-    kvbm_block *b = register_one(m, H(20));
+    kvbm_block *b = tm_try_register_hash(m, tm_hash_n(20));
     ASSERT_TRUE(b != NULL);
     uint32_t id = kvbm_block_id(b);
     kvbm_weak *w = NULL;
@@ -187,10 +154,10 @@ KVBM_TEST(resurrect_promotes_inactive_block_under_allow_policy)
     EXPECT_EQ(kvbm_manager_inactive_len(m), 1);
     kvbm_block *u = NULL;
     ASSERT_OK(kvbm_weak_upgrade(w, &u));
-    EXPECT_TRUE(kvbm_plh_eq(kvbm_block_seq_hash(u), H(20)));
+    EXPECT_TRUE(kvbm_plh_eq(kvbm_block_seq_hash(u), tm_hash_n(20)));
     EXPECT_EQ(kvbm_block_id(u), id);
     EXPECT_EQ(kvbm_manager_inactive_len(m), 0);
-    EXPECT_EQ(presence(r, H(20), KVBM_G1), 1); /* resurrection does not change presence */
+    EXPECT_EQ(presence(r, tm_hash_n(20), KVBM_G1), 1); /* resurrection does not change presence */
     ASSERT_OK(kvbm_block_release(u));
     kvbm_weak_release(w);
     kvbm_manager_destroy(m);
@@ -199,20 +166,20 @@ KVBM_TEST(resurrect_promotes_inactive_block_under_allow_policy)
 
 KVBM_TEST(resurrect_via_register_returns_existing_under_reject_policy)
 {
-    kvbm_registry *r = new_registry(NULL);
+    kvbm_registry *r = tm_registry_create(NULL);
     kvbm_manager *m = new_manager(r, 4, KVBM_G1, KVBM_DUP_REJECT);
     REQUIRE_MANAGER(m);
-    kvbm_block *b = register_one(m, H(21));
+    kvbm_block *b = tm_try_register_hash(m, tm_hash_n(21));
     ASSERT_TRUE(b != NULL);
     uint32_t id = kvbm_block_id(b);
     kvbm_weak *w = NULL;
     ASSERT_OK(kvbm_block_downgrade(b, &w));
     ASSERT_OK(kvbm_block_release(b));             /* inactive */
-    kvbm_block *b2 = register_one(m, H(21));      /* Reject: the existing primary */
+    kvbm_block *b2 = tm_try_register_hash(m, tm_hash_n(21));      /* Reject: the existing primary */
     ASSERT_TRUE(b2 != NULL);
     EXPECT_EQ(kvbm_block_id(b2), id);
     EXPECT_FALSE(kvbm_block_is_duplicate(b2));
-    EXPECT_EQ(presence(r, H(21), KVBM_G1), 1);    /* unchanged on Reject */
+    EXPECT_EQ(presence(r, tm_hash_n(21), KVBM_G1), 1);    /* unchanged on Reject */
     kvbm_block *u = NULL;
     ASSERT_OK(kvbm_weak_upgrade(w, &u));
     EXPECT_EQ(kvbm_block_id(u), id);
@@ -225,18 +192,18 @@ KVBM_TEST(resurrect_via_register_returns_existing_under_reject_policy)
 
 KVBM_TEST(duplicate_drop_preserves_presence)
 {
-    kvbm_registry *r = new_registry(NULL);
+    kvbm_registry *r = tm_registry_create(NULL);
     kvbm_manager *m = new_manager(r, 4, KVBM_G1, KVBM_DUP_ALLOW);
     REQUIRE_MANAGER(m);
-    kvbm_block *p = register_one(m, H(30)), *d = register_one(m, H(30));
+    kvbm_block *p = tm_try_register_hash(m, tm_hash_n(30)), *d = tm_try_register_hash(m, tm_hash_n(30));
     ASSERT_TRUE(p != NULL && d != NULL);
     EXPECT_TRUE(kvbm_block_is_duplicate(d));
-    EXPECT_EQ(presence(r, H(30), KVBM_G1), 2);
+    EXPECT_EQ(presence(r, tm_hash_n(30), KVBM_G1), 2);
     ASSERT_OK(kvbm_block_release(d));             /* Duplicate -> Reset */
-    EXPECT_EQ(presence(r, H(30), KVBM_G1), 1);
-    EXPECT_TRUE(has_block(r, H(30), KVBM_G1));
+    EXPECT_EQ(presence(r, tm_hash_n(30), KVBM_G1), 1);
+    EXPECT_TRUE(has_block(r, tm_hash_n(30), KVBM_G1));
     ASSERT_OK(kvbm_block_release(p));             /* inactive */
-    EXPECT_EQ(presence(r, H(30), KVBM_G1), 1);
+    EXPECT_EQ(presence(r, tm_hash_n(30), KVBM_G1), 1);
     kvbm_manager_destroy(m);
     kvbm_registry_release(r);
 }
@@ -244,15 +211,15 @@ KVBM_TEST(duplicate_drop_preserves_presence)
 KVBM_TEST(presence_follows_allocations_and_evictions)
 {
     enum { N = 8 };
-    kvbm_registry *r = new_registry(NULL);
+    kvbm_registry *r = tm_registry_create(NULL);
     kvbm_manager *m = new_manager(r, N, KVBM_G1, KVBM_DUP_ALLOW);
     REQUIRE_MANAGER(m);
     for (uint64_t i = 0; i < N; i++) {
-        kvbm_block *b = register_one(m, H(100 + i));
+        kvbm_block *b = tm_try_register_hash(m, tm_hash_n(100 + i));
         ASSERT_TRUE(b != NULL);
         ASSERT_OK(kvbm_block_release(b));
     }
-    for (uint64_t i = 0; i < N; i++) EXPECT_EQ(presence(r, H(100 + i), KVBM_G1), 1);
+    for (uint64_t i = 0; i < N; i++) EXPECT_EQ(presence(r, tm_hash_n(100 + i), KVBM_G1), 1);
     EXPECT_EQ(kvbm_registry_registered_count(r), N);
     kvbm_plh ev[3];
     size_t nev = 0;
@@ -261,9 +228,9 @@ KVBM_TEST(presence_follows_allocations_and_evictions)
     size_t gone = 0;
     for (uint64_t i = 0; i < N; i++) {
         bool evicted = false;
-        for (size_t k = 0; k < nev; k++) evicted |= kvbm_plh_eq(ev[k], H(100 + i));
-        EXPECT_EQ(has_block(r, H(100 + i), KVBM_G1), !evicted);
-        EXPECT_EQ(kvbm_registry_is_registered(r, H(100 + i)), !evicted);
+        for (size_t k = 0; k < nev; k++) evicted |= kvbm_plh_eq(ev[k], tm_hash_n(100 + i));
+        EXPECT_EQ(has_block(r, tm_hash_n(100 + i), KVBM_G1), !evicted);
+        EXPECT_EQ(kvbm_registry_is_registered(r, tm_hash_n(100 + i)), !evicted);
         gone += evicted;
     }
     EXPECT_EQ(gone, 3);
@@ -276,13 +243,13 @@ KVBM_TEST(presence_follows_allocations_and_evictions)
 /* one registry, G1 and G2: a hash present in both; presence follows each tier */
 KVBM_TEST(multi_tier_presence_g1_g2)
 {
-    kvbm_registry *r = new_registry(NULL);
+    kvbm_registry *r = tm_registry_create(NULL);
     kvbm_manager *g1 = new_manager(r, 2, KVBM_G1, KVBM_DUP_ALLOW);
     kvbm_manager *g2 = new_manager(r, 4, KVBM_G2, KVBM_DUP_ALLOW);
     REQUIRE_MANAGER(g1);
     REQUIRE_MANAGER(g2);
-    kvbm_plh h = H(200);
-    kvbm_block *b1 = register_one(g1, h), *b2 = register_one(g2, h);
+    kvbm_plh h = tm_hash_n(200);
+    kvbm_block *b1 = tm_try_register_hash(g1, h), *b2 = tm_try_register_hash(g2, h);
     ASSERT_TRUE(b1 != NULL && b2 != NULL);
     EXPECT_EQ(kvbm_registry_registered_count(r), 1); /* one registration, two tiers */
     kvbm_handle *x = NULL, *y = NULL;
@@ -301,7 +268,7 @@ KVBM_TEST(multi_tier_presence_g1_g2)
     EXPECT_TRUE(has_block(r, h, KVBM_G2));
     EXPECT_TRUE(kvbm_registry_is_registered(r, h)); /* G2's inactive copy holds it */
     /* register again in G1: presence back, same registration */
-    kvbm_block *b3 = register_one(g1, h);
+    kvbm_block *b3 = tm_try_register_hash(g1, h);
     ASSERT_TRUE(b3 != NULL);
     EXPECT_EQ(presence(r, h, KVBM_G1), 1);
     ASSERT_OK(kvbm_block_release(b3));
@@ -322,32 +289,32 @@ KVBM_TEST(multi_tier_presence_g1_g2)
 KVBM_TEST(multi_tier_presence_counts_many_hashes)
 {
     enum { N = 6 };
-    kvbm_registry *r = new_registry(NULL);
+    kvbm_registry *r = tm_registry_create(NULL);
     kvbm_manager *g1 = new_manager(r, N, KVBM_G1, KVBM_DUP_ALLOW);
     kvbm_manager *g2 = new_manager(r, N, KVBM_G2, KVBM_DUP_ALLOW);
     REQUIRE_MANAGER(g1);
     REQUIRE_MANAGER(g2);
     /* G1 holds hashes 0..N-1, G2 holds the even ones */
     for (uint64_t i = 0; i < N; i++) {
-        kvbm_block *b = register_one(g1, H(300 + i));
+        kvbm_block *b = tm_try_register_hash(g1, tm_hash_n(300 + i));
         ASSERT_TRUE(b != NULL);
         ASSERT_OK(kvbm_block_release(b));
         if (i % 2 == 0) {
-            b = register_one(g2, H(300 + i));
+            b = tm_try_register_hash(g2, tm_hash_n(300 + i));
             ASSERT_TRUE(b != NULL);
             ASSERT_OK(kvbm_block_release(b));
         }
     }
     kvbm_plh hs[N];
     bool out[N];
-    for (uint64_t i = 0; i < N; i++) hs[i] = H(300 + i);
+    for (uint64_t i = 0; i < N; i++) hs[i] = tm_hash_n(300 + i);
     ASSERT_OK(kvbm_registry_check_presence(r, KVBM_G2, hs, N, out));
     for (int i = 0; i < N; i++) EXPECT_EQ(out[i], i % 2 == 0);
     ASSERT_OK(allocate_all(g1, N, NULL, NULL)); /* evict everything from G1 */
     ASSERT_OK(kvbm_registry_check_presence(r, KVBM_G1, hs, N, out));
     for (int i = 0; i < N; i++) EXPECT_FALSE(out[i]);
     for (uint64_t i = 0; i < N; i++)
-        EXPECT_EQ(kvbm_registry_is_registered(r, H(300 + i)), i % 2 == 0);
+        EXPECT_EQ(kvbm_registry_is_registered(r, tm_hash_n(300 + i)), i % 2 == 0);
     EXPECT_EQ(kvbm_registry_registered_count(r), N / 2);
     kvbm_manager_destroy(g1);
     kvbm_manager_destroy(g2);
@@ -359,23 +326,23 @@ KVBM_TEST(multi_tier_presence_counts_many_hashes)
 KVBM_TEST(manager_touch_accounting_is_exact)
 {
     metered_tracker *mt = metered_tracker_new();
-    kvbm_registry *r = new_registry(metered_tracker_get(mt));
+    kvbm_registry *r = tm_registry_create(metered_tracker_get(mt));
     kvbm_manager *m = new_manager(r, 8, KVBM_G1, KVBM_DUP_ALLOW);
     REQUIRE_MANAGER(m);
-    kvbm_block *a = register_one(m, H(400));      /* new handle: 1 */
+    kvbm_block *a = tm_try_register_hash(m, tm_hash_n(400));      /* new handle: 1 */
     ASSERT_TRUE(a != NULL);
     EXPECT_EQ(metered_tracker_touches(mt), 1);
-    kvbm_block *d = register_one(m, H(400));      /* handle existed: 0 */
+    kvbm_block *d = tm_try_register_hash(m, tm_hash_n(400));      /* handle existed: 0 */
     ASSERT_TRUE(d != NULL);
     EXPECT_EQ(metered_tracker_touches(mt), 1);
-    kvbm_block *b = register_one(m, H(401));
+    kvbm_block *b = tm_try_register_hash(m, tm_hash_n(401));
     ASSERT_TRUE(b != NULL);
     EXPECT_EQ(metered_tracker_touches(mt), 2);
     ASSERT_OK(kvbm_block_release(b));             /* 401 inactive; releases: 0 */
     EXPECT_EQ(metered_tracker_touches(mt), 2);
     metered_tracker_reset(mt);
 
-    kvbm_plh q[3] = { H(400), H(401), H(402) };
+    kvbm_plh q[3] = { tm_hash_n(400), tm_hash_n(401), tm_hash_n(402) };
     kvbm_block *out[3];
     size_t matched = 0;
     ASSERT_OK(kvbm_manager_match_blocks(m, q, 3, out, &matched)); /* active + inactive: 2 */
@@ -422,13 +389,13 @@ KVBM_TEST(manager_touch_accounting_is_exact)
 KVBM_TEST(manager_reserves_registry_tables_for_its_blocks)
 {
     enum { N = 2048 };
-    kvbm_registry *r = new_registry(NULL);
+    kvbm_registry *r = tm_registry_create(NULL);
     kvbm_manager *m = new_manager(r, N, KVBM_G1, KVBM_DUP_ALLOW);
     REQUIRE_MANAGER(m);
     kvbm_block **held = calloc(N, sizeof *held);
     ASSERT_TRUE(held != NULL);
     for (uint64_t i = 0; i < N; i++) {
-        held[i] = register_one(m, H(i));
+        held[i] = tm_try_register_hash(m, tm_hash_n(i));
         ASSERT_TRUE(held[i] != NULL);
     }
     EXPECT_EQ(kvbm_registry_registered_count(r), (size_t)N);
@@ -437,12 +404,12 @@ KVBM_TEST(manager_reserves_registry_tables_for_its_blocks)
     /* beyond the reservation: three times as many plain registrations still succeed */
     kvbm_handle **extra = calloc(3 * N, sizeof *extra);
     ASSERT_TRUE(extra != NULL);
-    for (uint64_t i = 0; i < 3 * N; i++) ASSERT_OK(kvbm_registry_register(r, H(N + i), &extra[i]));
+    for (uint64_t i = 0; i < 3 * N; i++) ASSERT_OK(kvbm_registry_register(r, tm_hash_n(N + i), &extra[i]));
     EXPECT_EQ(kvbm_registry_registered_count(r), (size_t)(4 * N));
     EXPECT_TRUE(kvbm__registry_table_grows(r) > 0);
     for (uint64_t i = 0; i < 3 * N; i++) {
         kvbm_handle *again = NULL;
-        ASSERT_OK(kvbm_registry_match(r, H(N + i), false, &again));
+        ASSERT_OK(kvbm_registry_match(r, tm_hash_n(N + i), false, &again));
         EXPECT_TRUE(again == extra[i]);
         kvbm_handle_release(again);
         kvbm_handle_release(extra[i]);

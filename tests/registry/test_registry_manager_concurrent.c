@@ -13,23 +13,17 @@
 #include <stdlib.h>
 
 #include "harness.h"
+#include "support/manager_helpers.h"
 #include "kvbm/manager.h"
 #include "kvbm/registry.h"
 
 #define NHASH 6
 #define BS    16u
 
-static kvbm_plh H(uint64_t id)
-{
-    kvbm_plh h;
-    if (kvbm_plh_new(0x7777u + id * 0x9e3779b97f4a7c15u, false, 0, 0, &h) != KVBM_OK) abort();
-    return h;
-}
-
 static int hash_index(kvbm_plh h)
 {
     for (int i = 0; i < NHASH; i++)
-        if (kvbm_plh_eq(H((uint64_t)i), h)) return i;
+        if (kvbm_plh_eq(tm_hash_n((uint64_t)i), h)) return i;
     return -1;
 }
 
@@ -78,41 +72,18 @@ struct ctx {
     long           failures;
 };
 
-static uint64_t xorshift(uint64_t *s)
-{
-    uint64_t x = *s;
-    x ^= x << 13; x ^= x >> 7; x ^= x << 17;
-    return *s = x;
-}
-
-static kvbm_status register_one(kvbm_manager *m, kvbm_plh h, kvbm_block **out)
-{
-    kvbm_mutable *mb[1];
-    kvbm_status st = kvbm_manager_allocate(m, 1, mb, NULL, NULL);
-    if (st != KVBM_OK) return st;
-    kvbm_complete *c = NULL;
-    st = kvbm_mutable_stage(mb[0], h, BS, &c, NULL, NULL);
-    if (st != KVBM_OK) {
-        (void)kvbm_mutable_release(mb[0]);
-        return st;
-    }
-    st = kvbm_manager_register_block(m, c, out);
-    if (st != KVBM_OK) (void)kvbm_complete_release(c);
-    return st;
-}
-
 static void *worker(void *p)
 {
     struct ctx *c = p;
     uint64_t s = c->seed | 1;
     for (int it = 0; it < c->iters; it++) {
-        int tier = (int)(xorshift(&s) % 2);
+        int tier = (int)(tm_rand(&s) % 2);
         kvbm_manager *m = c->m[tier];
-        kvbm_plh h = H(xorshift(&s) % NHASH);
-        unsigned op = (unsigned)(xorshift(&s) % 10);
+        kvbm_plh h = tm_hash_n(tm_rand(&s) % NHASH);
+        unsigned op = (unsigned)(tm_rand(&s) % 10);
         if (op < 5) {
             kvbm_block *b = NULL;
-            kvbm_status st = register_one(m, h, &b);
+            kvbm_status st = tm_stage_register(m, h, &b);
             if (st == KVBM_EEXHAUSTED) continue;
             if (st != KVBM_OK) { c->failures++; continue; }
             /* while we hold it, the hash is registered and present in this tier */
@@ -134,7 +105,7 @@ static void *worker(void *p)
         } else {
             /* evict: allocate everything currently free or cached, then give it back */
             kvbm_mutable *mb[2];
-            size_t n = 1 + (size_t)(xorshift(&s) % 2);
+            size_t n = 1 + (size_t)(tm_rand(&s) % 2);
             if (kvbm_manager_allocate(m, n, mb, NULL, NULL) == KVBM_OK)
                 for (size_t i = 0; i < n; i++) (void)kvbm_mutable_release(mb[i]);
         }
@@ -146,7 +117,7 @@ static void check_quiescent(kvbm_registry *r, kvbm_manager *const m[2])
 {
     size_t registered = 0;
     for (uint64_t k = 0; k < NHASH; k++) {
-        kvbm_plh h = H(k);
+        kvbm_plh h = tm_hash_n(k);
         bool any = false;
         for (int t = 0; t < 2; t++) {
             bool cached = kvbm_manager_has_inactive(m[t], h);

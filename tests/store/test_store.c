@@ -4,14 +4,13 @@
 #include <stdlib.h>
 
 #include "harness.h"
+#include "support/manager_helpers.h"
 #include "fake_backend.h"
 #include "store/store_int.h"
 #include "manager/manager_int.h"
 #include "kvbm/registry.h"
 
 /* ---- helpers ------------------------------------------------------------------------- */
-
-static kvbm_plh H(uint64_t x) { return kvbm_plh_root(x * UINT64_C(0x9e3779b97f4a7c15) + 1); }
 
 static kvbm_manager *mk_full(uint32_t n, kvbm_dup_policy pol, bool def_reset, kvbm_registry **reg,
                              struct fake_be **fb, long claim_len, long alloc_limit, bool gauges)
@@ -39,20 +38,6 @@ static kvbm_manager *mk_full(uint32_t n, kvbm_dup_policy pol, bool def_reset, kv
 static kvbm_manager *mk(uint32_t n, kvbm_dup_policy pol, bool def_reset, kvbm_registry **reg)
 {
     return mk_full(n, pol, def_reset, reg, NULL, -1, -1, true);
-}
-
-static int64_t G(kvbm_manager *m, kvbm_metric_id id) { return kvbm_metrics_get(kvbm_manager_metrics(m), id); }
-
-/* allocate + stage(h) + register; NULL on any failure */
-static kvbm_block *reg_one(kvbm_manager *m, kvbm_plh h)
-{
-    kvbm_mutable *mb = NULL;
-    kvbm_complete *cb = NULL;
-    kvbm_block *b = NULL;
-    if (kvbm_manager_allocate(m, 1, &mb, NULL, NULL) != KVBM_OK) return NULL;
-    if (kvbm_mutable_stage(mb, h, 4, &cb, NULL, NULL) != KVBM_OK) return NULL;
-    if (kvbm_manager_register_block(m, cb, &b) != KVBM_OK) return NULL;
-    return b;
 }
 
 static bool present(kvbm_registry *r, kvbm_plh h)
@@ -106,16 +91,16 @@ KVBM_TEST(active_index_insert_find_remove_with_collisions)
     struct kvbm__active_index ix = { buckets, 3, 0 };
     for (int i = 0; i < 4; i++) buckets[i] = KVBM__NIL;
     memset(slots, 0, sizeof slots);
-    for (uint32_t i = 0; i < N; i++) { slots[i].id = i; slots[i].hash = H(i); slots[i].hnext = KVBM__NIL; }
+    for (uint32_t i = 0; i < N; i++) { slots[i].id = i; slots[i].hash = tm_hash_n(i); slots[i].hnext = KVBM__NIL; }
     for (uint32_t i = 0; i < N; i += 2) kvbm__active_index_insert(&ix, slots, i);
     EXPECT_EQ(ix.len, N / 2);
     for (uint32_t i = 0; i < N; i++)
-        EXPECT_EQ(kvbm__active_index_find(&ix, slots, H(i)), (i % 2 == 0) ? i : KVBM__NIL);
+        EXPECT_EQ(kvbm__active_index_find(&ix, slots, tm_hash_n(i)), (i % 2 == 0) ? i : KVBM__NIL);
     EXPECT_FALSE(kvbm__active_index_remove(&ix, slots, 1));
     for (uint32_t i = 0; i < N; i += 4) EXPECT_TRUE(kvbm__active_index_remove(&ix, slots, i));
     EXPECT_EQ(ix.len, N / 4);
     for (uint32_t i = 0; i < N; i++)
-        EXPECT_EQ(kvbm__active_index_find(&ix, slots, H(i)), (i % 4 == 2) ? i : KVBM__NIL);
+        EXPECT_EQ(kvbm__active_index_find(&ix, slots, tm_hash_n(i)), (i % 4 == 2) ? i : KVBM__NIL);
 }
 
 /* ---- atomic allocation rollback (spec 10 §7.1 audit tests) ------------------------------ */
@@ -128,7 +113,7 @@ KVBM_TEST(allocate_atomic_rollback_counter_ticks_with_under_allocating_backend)
     ASSERT_TRUE(m != NULL);
     kvbm_mutable *out[5] = { NULL };
     EXPECT_STATUS(kvbm_manager_allocate(m, 5, out, NULL, NULL), KVBM_EEXHAUSTED);
-    EXPECT_EQ(G(m, KVBM_METRIC_allocate_atomic_rollback), 1);
+    EXPECT_EQ(tm_metric(m, KVBM_METRIC_allocate_atomic_rollback), 1);
     EXPECT_EQ(kvbm_manager_reset_len(m), 4);
     for (int i = 0; i < 5; i++) EXPECT_TRUE(out[i] == NULL);
     /* the FIFO order is intact: the next allocation gets 0, 1, 2, 3 */
@@ -145,15 +130,15 @@ KVBM_TEST(allocate_atomic_rollback_handles_partial_under_allocation)
     kvbm_manager *m = mk_full(4, KVBM_DUP_ALLOW, false, NULL, &f, -1, 2, false);
     ASSERT_TRUE(m != NULL);
     /* pre-fill the index with 4 pairs (it claims len 4) but allocate() returns at most 2 */
-    for (uint32_t i = 0; i < 4; i++) ASSERT_OK(fake_insert(f, H(100 + i), i));
+    for (uint32_t i = 0; i < 4; i++) ASSERT_OK(fake_insert(f, tm_hash_n(100 + i), i));
     f->inserts = 0;
     kvbm_mutable *out[7] = { NULL };
     EXPECT_STATUS(kvbm_manager_allocate(m, 7, out, NULL, NULL), KVBM_EEXHAUSTED);
-    EXPECT_EQ(G(m, KVBM_METRIC_allocate_atomic_rollback), 1);
+    EXPECT_EQ(tm_metric(m, KVBM_METRIC_allocate_atomic_rollback), 1);
     EXPECT_EQ(kvbm_manager_reset_len(m), 4);
     EXPECT_EQ(f->n, 4);        /* the 2 returned pairs were re-inserted */
     EXPECT_EQ(f->inserts, 2);
-    for (uint32_t i = 0; i < 4; i++) EXPECT_TRUE(fake_has(f, H(100 + i)));
+    for (uint32_t i = 0; i < 4; i++) EXPECT_TRUE(fake_has(f, tm_hash_n(100 + i)));
     /* clean up the fake entries so teardown does not treat them as cached slots */
     f->n = 0;
     kvbm_manager_destroy(m);
@@ -166,7 +151,7 @@ KVBM_TEST(allocate_rollback_across_chunks_restores_everything)
     kvbm_manager *m = mk_full(200, KVBM_DUP_ALLOW, false, &r, &f, -1, -1, true);
     ASSERT_TRUE(m != NULL);
     kvbm_block *b[200];
-    for (uint32_t i = 0; i < 200; i++) ASSERT_TRUE((b[i] = reg_one(m, H(i))) != NULL);
+    for (uint32_t i = 0; i < 200; i++) ASSERT_TRUE((b[i] = tm_try_register_hash(m, tm_hash_n(i))) != NULL);
     for (uint32_t i = 0; i < 200; i++) ASSERT_OK(kvbm_block_release(b[i]));
     EXPECT_EQ(kvbm_manager_inactive_len(m), 200);
     /* allocate 150: chunks of 64; make the third chunk short */
@@ -185,12 +170,12 @@ KVBM_TEST(allocate_rollback_across_chunks_restores_everything)
     EXPECT_EQ(nev, 150);
     EXPECT_EQ(kvbm_manager_inactive_len(m), 50);
     EXPECT_FALSE(present(r, ev[0]));
-    EXPECT_TRUE(present(r, H(199)));
+    EXPECT_TRUE(present(r, tm_hash_n(199)));
     EXPECT_OK(kvbm_manager_check_invariants(m));
     for (int i = 0; i < 150; i++) EXPECT_OK(kvbm_mutable_release(out[i]));
     EXPECT_OK(kvbm_manager_check_invariants(m));
     kvbm_manager_destroy(m);
-    EXPECT_FALSE(present(r, H(199)));  /* the store's cached blocks vanished with it */
+    EXPECT_FALSE(present(r, tm_hash_n(199)));  /* the store's cached blocks vanished with it */
     kvbm_registry_release(r);
 }
 
@@ -206,7 +191,7 @@ KVBM_TEST(double_release_of_mutable_is_rejected_and_changes_nothing)
     EXPECT_EQ(kvbm_manager_available_blocks(m), 3);
     EXPECT_STATUS(kvbm_mutable_release(a[0]), KVBM_EINVAL);
     EXPECT_EQ(kvbm_manager_available_blocks(m), 3);
-    EXPECT_EQ(G(m, KVBM_METRIC_inflight_mutable), 1);
+    EXPECT_EQ(tm_metric(m, KVBM_METRIC_inflight_mutable), 1);
     EXPECT_OK(kvbm_manager_check_invariants(m));
     EXPECT_OK(kvbm_mutable_release(a[1]));
     EXPECT_OK(kvbm_mutable_release(NULL));
@@ -220,7 +205,7 @@ KVBM_TEST(double_release_of_complete_and_block_is_rejected)
     kvbm_mutable *a;
     kvbm_complete *c;
     ASSERT_OK(kvbm_manager_allocate(m, 1, &a, NULL, NULL));
-    ASSERT_OK(kvbm_mutable_stage(a, H(1), 4, &c, NULL, NULL));
+    ASSERT_OK(kvbm_mutable_stage(a, tm_hash_n(1), 4, &c, NULL, NULL));
 #if KVBM_DEBUG >= 1
     /* the consumed mutable handle is dead (checked builds; in release builds it aliases c) */
     EXPECT_STATUS(kvbm_mutable_release(a), KVBM_EINVAL);
@@ -229,13 +214,13 @@ KVBM_TEST(double_release_of_complete_and_block_is_rejected)
     EXPECT_STATUS(kvbm_complete_release(c), KVBM_EINVAL);
     EXPECT_EQ(kvbm_manager_available_blocks(m), 4);
 
-    kvbm_block *b = reg_one(m, H(2));
+    kvbm_block *b = tm_try_register_hash(m, tm_hash_n(2));
     ASSERT_TRUE(b != NULL);
     ASSERT_OK(kvbm_block_release(b));
     EXPECT_EQ(kvbm_manager_inactive_len(m), 1);
     EXPECT_STATUS(kvbm_block_release(b), KVBM_EINVAL);
     EXPECT_EQ(kvbm_manager_inactive_len(m), 1);
-    EXPECT_EQ(G(m, KVBM_METRIC_inflight_immutable), 0);
+    EXPECT_EQ(tm_metric(m, KVBM_METRIC_inflight_immutable), 0);
     EXPECT_OK(kvbm_manager_check_invariants(m));
     kvbm_manager_destroy(m);
 }
@@ -244,7 +229,7 @@ KVBM_TEST(wrong_handle_kind_is_rejected)
 {
     kvbm_manager *m = mk(4, KVBM_DUP_ALLOW, false, NULL);
     ASSERT_TRUE(m != NULL);
-    kvbm_block *b = reg_one(m, H(3));
+    kvbm_block *b = tm_try_register_hash(m, tm_hash_n(3));
     ASSERT_TRUE(b != NULL);
     kvbm_mutable *mb;
     ASSERT_OK(kvbm_manager_allocate(m, 1, &mb, NULL, NULL));
@@ -254,8 +239,8 @@ KVBM_TEST(wrong_handle_kind_is_rejected)
     kvbm_block *out;
     EXPECT_STATUS(kvbm_manager_register_block(m, (kvbm_complete *)mb, &out), KVBM_EINVAL);
     kvbm_complete *c;
-    EXPECT_STATUS(kvbm_mutable_stage((kvbm_mutable *)b, H(9), 4, &c, NULL, NULL), KVBM_EINVAL);
-    EXPECT_STATUS(kvbm_mutable_stage(NULL, H(9), 4, &c, NULL, NULL), KVBM_EINVAL);
+    EXPECT_STATUS(kvbm_mutable_stage((kvbm_mutable *)b, tm_hash_n(9), 4, &c, NULL, NULL), KVBM_EINVAL);
+    EXPECT_STATUS(kvbm_mutable_stage(NULL, tm_hash_n(9), 4, &c, NULL, NULL), KVBM_EINVAL);
     EXPECT_EQ(kvbm_manager_available_blocks(m), 2);
     EXPECT_OK(kvbm_manager_check_invariants(m));
     EXPECT_OK(kvbm_mutable_release(mb));
@@ -273,14 +258,14 @@ KVBM_TEST(foreign_block_registration_is_rejected_and_nothing_consumed)
     kvbm_complete *c[2];
     ASSERT_OK(kvbm_manager_allocate(m1, 1, &a[0], NULL, NULL));
     ASSERT_OK(kvbm_manager_allocate(m2, 1, &a[1], NULL, NULL));
-    ASSERT_OK(kvbm_mutable_stage(a[0], H(5), 4, &c[0], NULL, NULL));
-    ASSERT_OK(kvbm_mutable_stage(a[1], H(6), 4, &c[1], NULL, NULL));
+    ASSERT_OK(kvbm_mutable_stage(a[0], tm_hash_n(5), 4, &c[0], NULL, NULL));
+    ASSERT_OK(kvbm_mutable_stage(a[1], tm_hash_n(6), 4, &c[1], NULL, NULL));
     kvbm_block *out[2] = { NULL, NULL };
     /* batch with one foreign block: nothing consumed, nothing registered */
     EXPECT_STATUS(kvbm_manager_register_blocks(m1, c, 2, out), KVBM_EINVAL);
     EXPECT_TRUE(out[0] == NULL);
-    EXPECT_FALSE(kvbm_registry_is_registered(r, H(5)));
-    EXPECT_EQ(G(m1, KVBM_METRIC_registrations), 0);
+    EXPECT_FALSE(kvbm_registry_is_registered(r, tm_hash_n(5)));
+    EXPECT_EQ(tm_metric(m1, KVBM_METRIC_registrations), 0);
     /* same block twice in one batch */
     kvbm_complete *twice[2] = { c[0], c[0] };
     EXPECT_STATUS(kvbm_manager_register_blocks(m1, twice, 2, out), KVBM_EINVAL);
@@ -303,7 +288,7 @@ KVBM_TEST(release_many_validates_everything_first)
     kvbm_manager *m = mk(4, KVBM_DUP_ALLOW, false, NULL);
     ASSERT_TRUE(m != NULL);
     kvbm_block *b[3];
-    for (int i = 0; i < 3; i++) ASSERT_TRUE((b[i] = reg_one(m, H(20 + (uint64_t)i))) != NULL);
+    for (int i = 0; i < 3; i++) ASSERT_TRUE((b[i] = tm_try_register_hash(m, tm_hash_n(20 + (uint64_t)i))) != NULL);
     kvbm_block *bad[3] = { b[0], (kvbm_block *)NULL, b[0] };
 #if KVBM_DEBUG >= 1
     EXPECT_STATUS(kvbm_block_release_many(bad, 3), KVBM_EINVAL);  /* same handle twice */
@@ -315,11 +300,11 @@ KVBM_TEST(release_many_validates_everything_first)
     kvbm_block *stale[2] = { b[0], b[1] };
     EXPECT_STATUS(kvbm_block_release_many(stale, 2), KVBM_EINVAL);
     EXPECT_EQ(kvbm_manager_inactive_len(m), 1);
-    EXPECT_EQ(G(m, KVBM_METRIC_inflight_immutable), 2);
+    EXPECT_EQ(tm_metric(m, KVBM_METRIC_inflight_immutable), 2);
     kvbm_block *ok[3] = { b[0], NULL, b[2] };
     EXPECT_OK(kvbm_block_release_many(ok, 3));
     EXPECT_EQ(kvbm_manager_inactive_len(m), 3);
-    EXPECT_EQ(G(m, KVBM_METRIC_inflight_immutable), 0);
+    EXPECT_EQ(tm_metric(m, KVBM_METRIC_inflight_immutable), 0);
     EXPECT_OK(kvbm_manager_check_invariants(m));
     kvbm_manager_destroy(m);
 }
@@ -339,7 +324,7 @@ KVBM_TEST(corrupted_store_is_detected_and_poisons_the_manager)
     kvbm_mutable *a;
     EXPECT_STATUS(kvbm_manager_allocate(m, 1, &a, NULL, NULL), KVBM_EPOISONED);
     size_t k;
-    kvbm_plh h = H(1);
+    kvbm_plh h = tm_hash_n(1);
     kvbm_block *out;
     EXPECT_STATUS(kvbm_manager_match_blocks(m, &h, 1, &out, &k), KVBM_EPOISONED);
     s->slots[2].state = saved;
@@ -353,7 +338,7 @@ KVBM_TEST(handles_keep_the_store_alive_after_manager_destroy)
     kvbm_registry *r;
     kvbm_manager *m = mk(4, KVBM_DUP_ALLOW, false, &r);
     ASSERT_TRUE(m != NULL);
-    kvbm_block *b = reg_one(m, H(40));
+    kvbm_block *b = tm_try_register_hash(m, tm_hash_n(40));
     ASSERT_TRUE(b != NULL);
     kvbm_weak *w;
     ASSERT_OK(kvbm_block_downgrade(b, &w));
@@ -362,15 +347,15 @@ KVBM_TEST(handles_keep_the_store_alive_after_manager_destroy)
     kvbm_manager_destroy(m);
     EXPECT_EQ(kvbm_block_id(b), 0);
     EXPECT_OK(kvbm_block_release(b));           /* -> inactive in the orphaned store */
-    EXPECT_TRUE(present(r, H(40)));
+    EXPECT_TRUE(present(r, tm_hash_n(40)));
     kvbm_block *u;
     ASSERT_OK(kvbm_weak_upgrade(w, &u));        /* resurrected */
     EXPECT_EQ(kvbm_block_id(u), 0);
     EXPECT_OK(kvbm_block_release(u));
     EXPECT_OK(kvbm_mutable_release(mb));
     kvbm_weak_release(w);                       /* last ref: store freed, cache dropped */
-    EXPECT_FALSE(present(r, H(40)));
-    EXPECT_FALSE(kvbm_registry_is_registered(r, H(40)));
+    EXPECT_FALSE(present(r, tm_hash_n(40)));
+    EXPECT_FALSE(kvbm_registry_is_registered(r, tm_hash_n(40)));
     kvbm_registry_release(r);
 }
 
@@ -379,13 +364,13 @@ KVBM_TEST(duplicate_keeps_primary_alive_and_release_cascades)
     kvbm_registry *r;
     kvbm_manager *m = mk(4, KVBM_DUP_ALLOW, false, &r);
     ASSERT_TRUE(m != NULL);
-    kvbm_block *p = reg_one(m, H(50));
-    kvbm_block *d = reg_one(m, H(50));
+    kvbm_block *p = tm_try_register_hash(m, tm_hash_n(50));
+    kvbm_block *d = tm_try_register_hash(m, tm_hash_n(50));
     ASSERT_TRUE(p != NULL && d != NULL);
     EXPECT_TRUE(kvbm_block_is_duplicate(d));
     EXPECT_FALSE(kvbm_block_is_duplicate(p));
     EXPECT_EQ(kvbm_block_use_count(p), 2);     /* handle + duplicate keepalive */
-    EXPECT_EQ(G(m, KVBM_METRIC_duplicate_blocks), 1);
+    EXPECT_EQ(tm_metric(m, KVBM_METRIC_duplicate_blocks), 1);
     kvbm_handle *hd;
     ASSERT_OK(kvbm_block_registration_handle(p, &hd));
     EXPECT_EQ(kvbm_handle_presence(hd, KVBM_G1), 2);
@@ -407,13 +392,13 @@ KVBM_TEST(reject_returns_existing_and_frees_input_slot)
     kvbm_registry *r;
     kvbm_manager *m = mk(2, KVBM_DUP_REJECT, false, &r);
     ASSERT_TRUE(m != NULL);
-    kvbm_block *p = reg_one(m, H(60));
-    kvbm_block *q = reg_one(m, H(60));
+    kvbm_block *p = tm_try_register_hash(m, tm_hash_n(60));
+    kvbm_block *q = tm_try_register_hash(m, tm_hash_n(60));
     ASSERT_TRUE(p != NULL && q != NULL);
     EXPECT_EQ(kvbm_block_id(p), kvbm_block_id(q));
     EXPECT_EQ(kvbm_manager_available_blocks(m), 1);
-    EXPECT_EQ(G(m, KVBM_METRIC_registration_dedup), 1);
-    EXPECT_EQ(G(m, KVBM_METRIC_reset_pool_size), 1);
+    EXPECT_EQ(tm_metric(m, KVBM_METRIC_registration_dedup), 1);
+    EXPECT_EQ(tm_metric(m, KVBM_METRIC_reset_pool_size), 1);
     kvbm_handle *hd;
     ASSERT_OK(kvbm_block_registration_handle(p, &hd));
     EXPECT_EQ(kvbm_handle_presence(hd, KVBM_G1), 1);
@@ -432,12 +417,12 @@ KVBM_TEST(reset_on_release_and_reset_inactive_pool)
     kvbm_manager *m = mk(4, KVBM_DUP_ALLOW, false, &r);
     ASSERT_TRUE(m != NULL);
     kvbm_block *b[4];
-    for (int i = 0; i < 4; i++) ASSERT_TRUE((b[i] = reg_one(m, H(70 + (uint64_t)i))) != NULL);
+    for (int i = 0; i < 4; i++) ASSERT_TRUE((b[i] = tm_try_register_hash(m, tm_hash_n(70 + (uint64_t)i))) != NULL);
     ASSERT_OK(kvbm_block_set_evict_on_reset(b[0], true));
     EXPECT_OK(kvbm_block_release_many(b, 4));
     EXPECT_EQ(kvbm_manager_inactive_len(m), 3);
     EXPECT_EQ(kvbm_manager_reset_len(m), 1);
-    EXPECT_FALSE(kvbm_registry_is_registered(r, H(70)));
+    EXPECT_FALSE(kvbm_registry_is_registered(r, tm_hash_n(70)));
     kvbm_mutable *held;
     ASSERT_OK(kvbm_manager_allocate(m, 1, &held, NULL, NULL));   /* the reset one */
     uint64_t e = 0, a = 0;
@@ -445,8 +430,8 @@ KVBM_TEST(reset_on_release_and_reset_inactive_pool)
     EXPECT_EQ(e, 4);
     EXPECT_EQ(a, 3);
     EXPECT_EQ(kvbm_manager_inactive_len(m), 0);
-    EXPECT_FALSE(present(r, H(71)));
-    EXPECT_EQ(G(m, KVBM_METRIC_evictions), 0);
+    EXPECT_FALSE(present(r, tm_hash_n(71)));
+    EXPECT_EQ(tm_metric(m, KVBM_METRIC_evictions), 0);
     EXPECT_OK(kvbm_manager_check_invariants(m));
     EXPECT_OK(kvbm_mutable_release(held));
     EXPECT_OK(kvbm_manager_reset_inactive_pool(m, NULL, NULL));
@@ -458,7 +443,7 @@ KVBM_TEST(weak_upgrade_falls_back_to_hash_on_another_slot)
 {
     kvbm_manager *m = mk(2, KVBM_DUP_ALLOW, false, NULL);
     ASSERT_TRUE(m != NULL);
-    kvbm_block *b = reg_one(m, H(80));
+    kvbm_block *b = tm_try_register_hash(m, tm_hash_n(80));
     ASSERT_TRUE(b != NULL);
     EXPECT_EQ(kvbm_block_id(b), 0);
     kvbm_weak *w;
@@ -469,13 +454,13 @@ KVBM_TEST(weak_upgrade_falls_back_to_hash_on_another_slot)
     size_t nev;
     ASSERT_OK(kvbm_manager_allocate(m, 2, mb, ev, &nev));   /* 1 from reset, evicts slot 0 */
     EXPECT_EQ(nev, 1);
-    EXPECT_TRUE(kvbm_plh_eq(ev[0], H(80)));
+    EXPECT_TRUE(kvbm_plh_eq(ev[0], tm_hash_n(80)));
     kvbm_block *u;
     EXPECT_STATUS(kvbm_weak_upgrade(w, &u), KVBM_ENOENT);
     /* re-register the hash on slot 1 */
     EXPECT_EQ(kvbm_mutable_block_id(mb[0]), 1);
     kvbm_complete *c;
-    ASSERT_OK(kvbm_mutable_stage(mb[0], H(80), 4, &c, NULL, NULL));
+    ASSERT_OK(kvbm_mutable_stage(mb[0], tm_hash_n(80), 4, &c, NULL, NULL));
     kvbm_block *nb;
     ASSERT_OK(kvbm_manager_register_block(m, c, &nb));
     ASSERT_OK(kvbm_weak_upgrade(w, &u));
@@ -484,7 +469,7 @@ KVBM_TEST(weak_upgrade_falls_back_to_hash_on_another_slot)
     kvbm_weak *w2;
     ASSERT_OK(kvbm_weak_clone(w, &w2));
     kvbm_weak_release(w);
-    EXPECT_TRUE(kvbm_plh_eq(kvbm_weak_seq_hash(w2), H(80)));
+    EXPECT_TRUE(kvbm_plh_eq(kvbm_weak_seq_hash(w2), tm_hash_n(80)));
     kvbm_weak_release(w2);
     EXPECT_OK(kvbm_block_release(u));
     EXPECT_OK(kvbm_block_release(nb));
@@ -497,13 +482,13 @@ KVBM_TEST(pin_keeps_slot_primary_and_counts_no_gauge)
 {
     kvbm_manager *m = mk(4, KVBM_DUP_ALLOW, false, NULL);
     ASSERT_TRUE(m != NULL);
-    kvbm_block *b = reg_one(m, H(90));
+    kvbm_block *b = tm_try_register_hash(m, tm_hash_n(90));
     kvbm_pin *p, *p2;
     ASSERT_OK(kvbm_block_pin(b, &p));
     EXPECT_EQ(kvbm_pin_use_count(p), 2);
     ASSERT_OK(kvbm_pin_clone(p, &p2));
     EXPECT_EQ(kvbm_pin_use_count(p), 3);
-    EXPECT_EQ(G(m, KVBM_METRIC_inflight_immutable), 1);
+    EXPECT_EQ(tm_metric(m, KVBM_METRIC_inflight_immutable), 1);
     EXPECT_EQ(kvbm_pin_manager_id(p), kvbm_manager_id(m));
     ASSERT_OK(kvbm_block_release(b));
     EXPECT_EQ(kvbm_manager_available_blocks(m), 3);
@@ -525,13 +510,13 @@ KVBM_TEST(size_mismatch_keeps_the_mutable_block)
     ASSERT_OK(kvbm_manager_allocate(m, 1, &a, NULL, NULL));
     kvbm_complete *c = NULL;
     uint32_t e = 0, g = 0;
-    EXPECT_STATUS(kvbm_mutable_stage(a, H(1), 8, &c, &e, &g), KVBM_ESIZE);
+    EXPECT_STATUS(kvbm_mutable_stage(a, tm_hash_n(1), 8, &c, &e, &g), KVBM_ESIZE);
     EXPECT_EQ(e, 4);
     EXPECT_EQ(g, 8);
     EXPECT_STR_EQ(kvbm_last_error(), "Block size mismatch: expected 4 tokens, got 8");
     EXPECT_TRUE(c == NULL);
     EXPECT_EQ(kvbm_mutable_block_id(a), 0);
-    EXPECT_EQ(G(m, KVBM_METRIC_stagings), 0);
+    EXPECT_EQ(tm_metric(m, KVBM_METRIC_stagings), 0);
     EXPECT_OK(kvbm_mutable_release(a));
     kvbm_manager_destroy(m);
 }
@@ -595,13 +580,13 @@ KVBM_TEST(large_batches_split_cleanly_reject_reset_and_duplicates)
     static kvbm_block *first[N], *second[N];
     static kvbm_mutable *mb[N];
     static kvbm_complete *cb[N];
-    for (uint32_t i = 0; i < N; i++) ASSERT_TRUE((first[i] = reg_one(m, H(1000 + i))) != NULL);
+    for (uint32_t i = 0; i < N; i++) ASSERT_TRUE((first[i] = tm_try_register_hash(m, tm_hash_n(1000 + i))) != NULL);
     /* N rejected registrations in one call: > 32 handle drops, several critical sections */
     ASSERT_OK(kvbm_manager_allocate(m, N, mb, NULL, NULL));
-    for (uint32_t i = 0; i < N; i++) ASSERT_OK(kvbm_mutable_stage(mb[i], H(1000 + i), 4, &cb[i], NULL, NULL));
+    for (uint32_t i = 0; i < N; i++) ASSERT_OK(kvbm_mutable_stage(mb[i], tm_hash_n(1000 + i), 4, &cb[i], NULL, NULL));
     ASSERT_OK(kvbm_manager_register_blocks(m, cb, N, second));
     for (uint32_t i = 0; i < N; i++) EXPECT_EQ(kvbm_block_id(second[i]), kvbm_block_id(first[i]));
-    EXPECT_EQ(G(m, KVBM_METRIC_registration_dedup), N);
+    EXPECT_EQ(tm_metric(m, KVBM_METRIC_registration_dedup), N);
     EXPECT_EQ(kvbm_manager_reset_len(m), N);
     EXPECT_OK(kvbm_manager_check_invariants(m));
     /* flag half of them, release everything in one call: > 16 reset transitions */
@@ -613,7 +598,7 @@ KVBM_TEST(large_batches_split_cleanly_reject_reset_and_duplicates)
     EXPECT_EQ(kvbm_manager_reset_len(m), 2 * N - N / 2);
     for (uint32_t i = 0; i < N; i++) {
         bool p = false;
-        kvbm_plh h = H(1000 + i);
+        kvbm_plh h = tm_hash_n(1000 + i);
         ASSERT_OK(kvbm_registry_check_presence(r, KVBM_G1, &h, 1, &p));
         EXPECT_EQ(p, i % 2 == 1);
         EXPECT_EQ(kvbm_registry_is_registered(r, h), i % 2 == 1);
@@ -622,8 +607,8 @@ KVBM_TEST(large_batches_split_cleanly_reject_reset_and_duplicates)
     /* drain > 32 inactive blocks */
     ASSERT_OK(kvbm_manager_reset_inactive_pool(m, NULL, NULL));
     EXPECT_EQ(kvbm_registry_registered_count(r), 0);
-    EXPECT_EQ(G(m, KVBM_METRIC_reset_pool_size), 2 * N);
-    EXPECT_EQ(G(m, KVBM_METRIC_inactive_pool_size), 0);
+    EXPECT_EQ(tm_metric(m, KVBM_METRIC_reset_pool_size), 2 * N);
+    EXPECT_EQ(tm_metric(m, KVBM_METRIC_inactive_pool_size), 0);
     EXPECT_OK(kvbm_manager_check_invariants(m));
     kvbm_manager_destroy(m);
     kvbm_registry_release(r);
@@ -636,10 +621,10 @@ KVBM_TEST(many_duplicates_released_in_one_call)
     kvbm_manager *m = mk_full(N + 1, KVBM_DUP_ALLOW, false, &r, NULL, -1, -1, true);
     ASSERT_TRUE(m != NULL);
     static kvbm_block *d[N + 1];
-    for (uint32_t i = 0; i <= N; i++) ASSERT_TRUE((d[i] = reg_one(m, H(7))) != NULL);
+    for (uint32_t i = 0; i <= N; i++) ASSERT_TRUE((d[i] = tm_try_register_hash(m, tm_hash_n(7))) != NULL);
     EXPECT_FALSE(kvbm_block_is_duplicate(d[0]));
     EXPECT_EQ(kvbm_block_use_count(d[0]), N + 1);
-    EXPECT_EQ(G(m, KVBM_METRIC_duplicate_blocks), N);
+    EXPECT_EQ(tm_metric(m, KVBM_METRIC_duplicate_blocks), N);
     kvbm_handle *hd;
     ASSERT_OK(kvbm_block_registration_handle(d[0], &hd));
     EXPECT_EQ(kvbm_handle_presence(hd, KVBM_G1), N + 1);
@@ -651,7 +636,7 @@ KVBM_TEST(many_duplicates_released_in_one_call)
     EXPECT_OK(kvbm_manager_check_invariants(m));
     kvbm_handle_release(hd);
     kvbm_manager_destroy(m);
-    EXPECT_FALSE(kvbm_registry_is_registered(r, H(7)));
+    EXPECT_FALSE(kvbm_registry_is_registered(r, tm_hash_n(7)));
     kvbm_registry_release(r);
 }
 
@@ -660,20 +645,20 @@ KVBM_TEST(scan_dedups_repeats_and_skips_misses)
     kvbm_manager *m = mk(8, KVBM_DUP_ALLOW, false, NULL);
     ASSERT_TRUE(m != NULL);
     kvbm_block *b[3];
-    for (int i = 0; i < 3; i++) ASSERT_TRUE((b[i] = reg_one(m, H(300 + (uint64_t)i))) != NULL);
+    for (int i = 0; i < 3; i++) ASSERT_TRUE((b[i] = tm_try_register_hash(m, tm_hash_n(300 + (uint64_t)i))) != NULL);
     ASSERT_OK(kvbm_block_release(b[1]));  /* inactive */
-    kvbm_plh in[6] = { H(301), H(999), H(300), H(301), H(302), H(300) };
+    kvbm_plh in[6] = { tm_hash_n(301), tm_hash_n(999), tm_hash_n(300), tm_hash_n(301), tm_hash_n(302), tm_hash_n(300) };
     kvbm_plh oh[6];
     kvbm_block *ob[6];
     size_t f = 0;
     ASSERT_OK(kvbm_manager_scan_matches(m, in, 6, false, oh, ob, &f));
     EXPECT_EQ(f, 3);
-    EXPECT_TRUE(kvbm_plh_eq(oh[0], H(301)));
-    EXPECT_TRUE(kvbm_plh_eq(oh[1], H(300)));
-    EXPECT_TRUE(kvbm_plh_eq(oh[2], H(302)));
-    EXPECT_EQ(G(m, KVBM_METRIC_scan_hashes_requested), 6);
-    EXPECT_EQ(G(m, KVBM_METRIC_scan_blocks_returned), 3);
-    EXPECT_EQ(G(m, KVBM_METRIC_inflight_immutable), 2 + 3);
+    EXPECT_TRUE(kvbm_plh_eq(oh[0], tm_hash_n(301)));
+    EXPECT_TRUE(kvbm_plh_eq(oh[1], tm_hash_n(300)));
+    EXPECT_TRUE(kvbm_plh_eq(oh[2], tm_hash_n(302)));
+    EXPECT_EQ(tm_metric(m, KVBM_METRIC_scan_hashes_requested), 6);
+    EXPECT_EQ(tm_metric(m, KVBM_METRIC_scan_blocks_returned), 3);
+    EXPECT_EQ(tm_metric(m, KVBM_METRIC_inflight_immutable), 2 + 3);
     EXPECT_EQ(kvbm_manager_inactive_len(m), 0);
     EXPECT_OK(kvbm_block_release_many(ob, f));
     EXPECT_OK(kvbm_block_release(b[0]));
@@ -687,9 +672,9 @@ KVBM_TEST(match_same_hash_twice_and_resurrection_in_one_call)
 {
     kvbm_manager *m = mk(4, KVBM_DUP_ALLOW, false, NULL);
     ASSERT_TRUE(m != NULL);
-    kvbm_block *b = reg_one(m, H(400));
+    kvbm_block *b = tm_try_register_hash(m, tm_hash_n(400));
     ASSERT_OK(kvbm_block_release(b));
-    kvbm_plh in[3] = { H(400), H(400), H(401) };
+    kvbm_plh in[3] = { tm_hash_n(400), tm_hash_n(400), tm_hash_n(401) };
     kvbm_block *out[3];
     size_t k = 0;
     ASSERT_OK(kvbm_manager_match_blocks(m, in, 3, out, &k));
@@ -697,7 +682,7 @@ KVBM_TEST(match_same_hash_twice_and_resurrection_in_one_call)
     EXPECT_EQ(kvbm_block_use_count(out[0]), 2);
     EXPECT_EQ(kvbm_block_id(out[0]), kvbm_block_id(out[1]));
     EXPECT_EQ(kvbm_manager_inactive_len(m), 0);
-    EXPECT_EQ(G(m, KVBM_METRIC_inactive_pool_size), 0);
+    EXPECT_EQ(tm_metric(m, KVBM_METRIC_inactive_pool_size), 0);
     EXPECT_OK(kvbm_manager_check_invariants(m));
     EXPECT_OK(kvbm_block_release(out[0]));
     EXPECT_EQ(kvbm_manager_inactive_len(m), 0);
@@ -716,11 +701,11 @@ KVBM_TEST(stage_many_equals_stage_one_by_one)
     ASSERT_TRUE(m != NULL);
     kvbm_mutable *a[4];
     kvbm_complete *c[4];
-    kvbm_plh h[4] = { H(700), H(701), H(702), H(703) };
+    kvbm_plh h[4] = { tm_hash_n(700), tm_hash_n(701), tm_hash_n(702), tm_hash_n(703) };
     uint32_t ids[4];
     ASSERT_OK(kvbm_manager_allocate(m, 4, a, NULL, NULL));
     for (int i = 0; i < 4; i++) ids[i] = kvbm_mutable_block_id(a[i]);
-    EXPECT_EQ(G(m, KVBM_METRIC_inflight_mutable), 4);
+    EXPECT_EQ(tm_metric(m, KVBM_METRIC_inflight_mutable), 4);
     EXPECT_OK(kvbm_mutable_stage_many(a, h, 0, 4, c)); /* n = 0: nothing read */
     ASSERT_OK(kvbm_mutable_stage_many(a, h, 4, 4, c));
     for (int i = 0; i < 4; i++) {
@@ -728,8 +713,8 @@ KVBM_TEST(stage_many_equals_stage_one_by_one)
         EXPECT_TRUE(kvbm_plh_eq(kvbm_complete_seq_hash(c[i]), h[i]));
         EXPECT_EQ(kvbm_complete_block_size(c[i]), 4);
     }
-    EXPECT_EQ(G(m, KVBM_METRIC_inflight_mutable), 0);
-    EXPECT_EQ(G(m, KVBM_METRIC_stagings), 4);
+    EXPECT_EQ(tm_metric(m, KVBM_METRIC_inflight_mutable), 0);
+    EXPECT_EQ(tm_metric(m, KVBM_METRIC_stagings), 4);
     EXPECT_OK(kvbm_manager_check_invariants(m));
     /* a consumed input is rejected afterwards (checked builds: the wrapper is dead;
      * release builds: the slot is Staged, not Mutable) */
@@ -752,7 +737,7 @@ KVBM_TEST(stage_many_validates_everything_first)
     ASSERT_TRUE(m1 != NULL && m2 != NULL);
     kvbm_mutable *a[3], *x;
     kvbm_complete *c[3] = { NULL, NULL, NULL };
-    kvbm_plh h[3] = { H(710), H(711), H(712) };
+    kvbm_plh h[3] = { tm_hash_n(710), tm_hash_n(711), tm_hash_n(712) };
     ASSERT_OK(kvbm_manager_allocate(m1, 3, a, NULL, NULL));
     ASSERT_OK(kvbm_manager_allocate(m2, 1, &x, NULL, NULL));
 
@@ -773,12 +758,12 @@ KVBM_TEST(stage_many_validates_everything_first)
 
     /* nothing was consumed or changed */
     EXPECT_TRUE(c[0] == NULL && c[1] == NULL && c[2] == NULL);
-    EXPECT_EQ(G(m1, KVBM_METRIC_stagings), 0);
-    EXPECT_EQ(G(m1, KVBM_METRIC_inflight_mutable), 3);
+    EXPECT_EQ(tm_metric(m1, KVBM_METRIC_stagings), 0);
+    EXPECT_EQ(tm_metric(m1, KVBM_METRIC_inflight_mutable), 3);
     EXPECT_OK(kvbm_manager_check_invariants(m1));
     EXPECT_OK(kvbm_manager_check_invariants(m2));
     ASSERT_OK(kvbm_mutable_stage_many(a, h, 3, 4, c)); /* the inputs are still usable */
-    EXPECT_EQ(G(m1, KVBM_METRIC_stagings), 3);
+    EXPECT_EQ(tm_metric(m1, KVBM_METRIC_stagings), 3);
     for (int i = 0; i < 3; i++) EXPECT_OK(kvbm_complete_release(c[i]));
     EXPECT_OK(kvbm_mutable_release(x));
     EXPECT_EQ(kvbm_manager_reset_len(m1), 4);
@@ -797,37 +782,37 @@ KVBM_TEST(register_fresh_handle_shortcut_keeps_duplicates_exact)
     kvbm_manager *m = mk(8, KVBM_DUP_ALLOW, false, &r);
     ASSERT_TRUE(m != NULL);
     /* inactive block holds the handle: a new registration resurrects it -> duplicate */
-    kvbm_block *p = reg_one(m, H(720));
+    kvbm_block *p = tm_try_register_hash(m, tm_hash_n(720));
     ASSERT_TRUE(p != NULL);
     ASSERT_OK(kvbm_block_release(p));
     EXPECT_EQ(kvbm_manager_inactive_len(m), 1);
-    kvbm_block *d = reg_one(m, H(720));
+    kvbm_block *d = tm_try_register_hash(m, tm_hash_n(720));
     ASSERT_TRUE(d != NULL);
     EXPECT_TRUE(kvbm_block_is_duplicate(d));
     EXPECT_EQ(kvbm_manager_inactive_len(m), 0);
-    EXPECT_EQ(G(m, KVBM_METRIC_duplicate_blocks), 1);
+    EXPECT_EQ(tm_metric(m, KVBM_METRIC_duplicate_blocks), 1);
     EXPECT_OK(kvbm_manager_check_invariants(m));
     EXPECT_OK(kvbm_block_release(d));
     /* the same hash twice in one batch: the second is a duplicate of the first */
     kvbm_mutable *a[2];
     kvbm_complete *c[2];
-    kvbm_plh hh[2] = { H(721), H(721) };
+    kvbm_plh hh[2] = { tm_hash_n(721), tm_hash_n(721) };
     kvbm_block *b[2];
     ASSERT_OK(kvbm_manager_allocate(m, 2, a, NULL, NULL));
     ASSERT_OK(kvbm_mutable_stage_many(a, hh, 2, 4, c));
     ASSERT_OK(kvbm_manager_register_blocks(m, c, 2, b));
     EXPECT_FALSE(kvbm_block_is_duplicate(b[0]));
     EXPECT_TRUE(kvbm_block_is_duplicate(b[1]));
-    EXPECT_EQ(G(m, KVBM_METRIC_duplicate_blocks), 2);
+    EXPECT_EQ(tm_metric(m, KVBM_METRIC_duplicate_blocks), 2);
     EXPECT_OK(kvbm_manager_check_invariants(m));
     EXPECT_OK(kvbm_block_release_many(b, 2));
     /* an outside holder of the handle (no block anywhere): still a fresh primary */
     kvbm_handle *ext = NULL;
-    ASSERT_OK(kvbm_registry_register(r, H(722), &ext));
-    kvbm_block *q = reg_one(m, H(722));
+    ASSERT_OK(kvbm_registry_register(r, tm_hash_n(722), &ext));
+    kvbm_block *q = tm_try_register_hash(m, tm_hash_n(722));
     ASSERT_TRUE(q != NULL);
     EXPECT_FALSE(kvbm_block_is_duplicate(q));
-    EXPECT_TRUE(present(r, H(722)));
+    EXPECT_TRUE(present(r, tm_hash_n(722)));
     kvbm_handle_release(ext);
     EXPECT_OK(kvbm_block_release(q));
     EXPECT_OK(kvbm_manager_check_invariants(m));

@@ -9,12 +9,11 @@
 #include <stdlib.h>
 
 #include "harness.h"
+#include "support/manager_helpers.h"
 #include "fake_backend.h"
 #include "store/store_int.h"
 #include "manager/manager_int.h"
 #include "kvbm/registry.h"
-
-static kvbm_plh H(uint64_t x) { return kvbm_plh_root(x * UINT64_C(0x9e3779b97f4a7c15) + 7); }
 
 /* backend < 0: the fake FIFO backend; else a real one through kvbm_manager_create */
 static kvbm_manager *mk_be(uint32_t n, kvbm_dup_policy pol, kvbm_registry **reg, int backend)
@@ -43,25 +42,6 @@ static kvbm_manager *mk_be(uint32_t n, kvbm_dup_policy pol, kvbm_registry **reg,
 static kvbm_manager *mk(uint32_t n, kvbm_dup_policy pol, kvbm_registry **reg)
 {
     return mk_be(n, pol, reg, -1);
-}
-
-static int64_t G(kvbm_manager *m, kvbm_metric_id id) { return kvbm_metrics_get(kvbm_manager_metrics(m), id); }
-
-static kvbm_block *reg_one(kvbm_manager *m, kvbm_plh h)
-{
-    kvbm_mutable *mb = NULL;
-    kvbm_complete *cb = NULL;
-    kvbm_block *b = NULL;
-    if (kvbm_manager_allocate(m, 1, &mb, NULL, NULL) != KVBM_OK) return NULL;
-    if (kvbm_mutable_stage(mb, h, 4, &cb, NULL, NULL) != KVBM_OK) {
-        (void)kvbm_mutable_release(mb);
-        return NULL;
-    }
-    if (kvbm_manager_register_block(m, cb, &b) != KVBM_OK) {
-        (void)kvbm_complete_release(cb);
-        return NULL;
-    }
-    return b;
 }
 
 /* ---- last drop versus match ------------------------------------------------------------- */
@@ -102,8 +82,8 @@ static void last_drop_vs_match(bool flag)
     for (int it = 0; it < iters; it++) {
         struct race r;
         r.m = m;
-        r.h = H((uint64_t)it);
-        r.b = reg_one(m, r.h);
+        r.h = tm_hash_n((uint64_t)it);
+        r.b = tm_try_register_hash(m, r.h);
         ASSERT_TRUE(r.b != NULL);
         if (flag) ASSERT_OK(kvbm_block_set_evict_on_reset(r.b, true));
         pthread_barrier_init(&r.bar, NULL, 2);
@@ -131,9 +111,9 @@ static void last_drop_vs_match(bool flag)
         EXPECT_OK(kvbm_manager_check_invariants(m));
     }
     printf("    %d of %d matches won the race\n", hits, iters);
-    EXPECT_EQ(G(m, KVBM_METRIC_eager_primary_to_inactive), 0);
-    EXPECT_EQ(G(m, KVBM_METRIC_release_primary_noop), 0);
-    EXPECT_EQ(G(m, KVBM_METRIC_inflight_immutable), 0);
+    EXPECT_EQ(tm_metric(m, KVBM_METRIC_eager_primary_to_inactive), 0);
+    EXPECT_EQ(tm_metric(m, KVBM_METRIC_release_primary_noop), 0);
+    EXPECT_EQ(tm_metric(m, KVBM_METRIC_inflight_immutable), 0);
     kvbm_manager_destroy(m);
     kvbm_registry_release(reg);
 }
@@ -178,15 +158,15 @@ static void *mix_thread(void *arg)
     for (int it = 0; it < x->iters; it++) {
         unsigned op = (unsigned)(rnd(&s) % 11);
         unsigned k = (unsigned)(rnd(&s) % MIX_HELD);
-        kvbm_plh h = H(rnd(&s) % MIX_HASHES);
+        kvbm_plh h = tm_hash_n(rnd(&s) % MIX_HASHES);
         switch (op) {
         case 0: case 1: { /* register a block */
             if (held[k] != NULL) break;
-            held[k] = reg_one(x->m, h);
+            held[k] = tm_try_register_hash(x->m, h);
             break;
         }
         case 2: { /* match a short prefix */
-            kvbm_plh hs[3] = { h, H(rnd(&s) % MIX_HASHES), H(rnd(&s) % MIX_HASHES) };
+            kvbm_plh hs[3] = { h, tm_hash_n(rnd(&s) % MIX_HASHES), tm_hash_n(rnd(&s) % MIX_HASHES) };
             kvbm_block *out[3];
             size_t n = 0;
             if (kvbm_manager_match_blocks(x->m, hs, 3, out, &n) == KVBM_OK) {
@@ -237,7 +217,7 @@ static void *mix_thread(void *arg)
             break;
         }
         case 9: { /* scan */
-            kvbm_plh hs[2] = { h, H(rnd(&s) % MIX_HASHES) };
+            kvbm_plh hs[2] = { h, tm_hash_n(rnd(&s) % MIX_HASHES) };
             kvbm_plh oh[2];
             kvbm_block *ob[2];
             size_t f = 0;
@@ -288,14 +268,14 @@ static void mixed(kvbm_dup_policy pol, int backend)
     for (int i = 0; i < T; i++) pthread_join(th[i], NULL);
     EXPECT_OK(kvbm_manager_check_invariants(m));
     EXPECT_EQ(kvbm_manager_available_blocks(m), MIX_BLOCKS);
-    EXPECT_EQ(G(m, KVBM_METRIC_inflight_immutable), 0);
-    EXPECT_EQ(G(m, KVBM_METRIC_inflight_mutable), 0);
-    EXPECT_EQ(G(m, KVBM_METRIC_eager_primary_to_inactive), 0);
-    EXPECT_EQ(G(m, KVBM_METRIC_release_primary_noop), 0);
-    EXPECT_EQ(G(m, KVBM_METRIC_release_duplicate_noop), 0);
+    EXPECT_EQ(tm_metric(m, KVBM_METRIC_inflight_immutable), 0);
+    EXPECT_EQ(tm_metric(m, KVBM_METRIC_inflight_mutable), 0);
+    EXPECT_EQ(tm_metric(m, KVBM_METRIC_eager_primary_to_inactive), 0);
+    EXPECT_EQ(tm_metric(m, KVBM_METRIC_release_primary_noop), 0);
+    EXPECT_EQ(tm_metric(m, KVBM_METRIC_release_duplicate_noop), 0);
     /* presence == number of cached slots per hash (only inactive slots remain) */
     for (uint64_t i = 0; i < MIX_HASHES; i++) {
-        kvbm_plh h = H(i);
+        kvbm_plh h = tm_hash_n(i);
         bool p = false;
         ASSERT_OK(kvbm_registry_check_presence(reg, KVBM_G1, &h, 1, &p));
         EXPECT_EQ(p, kvbm_manager_has_inactive(m, h));
@@ -363,7 +343,7 @@ KVBM_TEST(last_handles_released_concurrently_after_manager_destroy)
         pthread_barrier_t bar;
         pthread_barrier_init(&bar, NULL, ORPH_THREADS);
         for (int i = 0; i < ORPH_BLOCKS; i++) {
-            kvbm_block *b = reg_one(m, H((uint64_t)(i % 8)));  /* duplicates under Allow */
+            kvbm_block *b = tm_try_register_hash(m, tm_hash_n((uint64_t)(i % 8)));  /* duplicates under Allow */
             ASSERT_TRUE(b != NULL);
             if (i % 5 == 0) ASSERT_OK(kvbm_block_set_evict_on_reset(b, true));
             o[0].b[i] = b;

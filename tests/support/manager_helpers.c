@@ -274,6 +274,42 @@ kvbm_status tm_complete_tokens(kvbm_mutable *mb, const uint32_t *tokens, size_t 
     return st;
 }
 
+kvbm_plh tm_hash_n(uint64_t id)
+{
+    return tm_plh(0x51ed270b27u * (id + 1), id > 0, id * 7, id % 1000);
+}
+
+kvbm_registry *tm_registry_create(kvbm_tracker *t)
+{
+    kvbm_registry_config cfg = KVBM_REGISTRY_CONFIG_INIT;
+    cfg.tracker = t;
+    kvbm_registry *r = NULL;
+    if (kvbm_registry_create(&cfg, &r) != KVBM_OK) abort();
+    return r;
+}
+
+kvbm_status tm_stage_register(kvbm_manager *m, kvbm_plh h, kvbm_block **out)
+{
+    kvbm_mutable *mb = NULL;
+    kvbm_complete *cb = NULL;
+    kvbm_status st = kvbm_manager_allocate(m, 1, &mb, NULL, NULL);
+    if (st != KVBM_OK) return st;
+    st = kvbm_mutable_stage(mb, h, kvbm_manager_block_size(m), &cb, NULL, NULL);
+    if (st != KVBM_OK) {
+        (void)kvbm_mutable_release(mb);
+        return st;
+    }
+    st = kvbm_manager_register_block(m, cb, out);
+    if (st != KVBM_OK) (void)kvbm_complete_release(cb);
+    return st;
+}
+
+kvbm_block *tm_try_register_hash(kvbm_manager *m, kvbm_plh h)
+{
+    kvbm_block *b = NULL;
+    return tm_stage_register(m, h, &b) == KVBM_OK ? b : NULL;
+}
+
 kvbm_block *tm_register_hash(kvbm_manager *m, kvbm_plh h)
 {
     kvbm_mutable *mb = NULL;

@@ -117,6 +117,11 @@ size_t   tm_chain_hashes(const uint32_t *tokens, size_t n_tokens, uint32_t bs, u
                          kvbm_plh *out);
 /* PLH of an arbitrary position (kvbm_plh_new wrapper; fails the test on error). */
 kvbm_plh tm_plh(uint64_t current, bool has_parent, uint64_t parent, uint64_t position);
+/* A distinct PLH per id, for tests that need many unrelated hashes (registry, store): id 0
+ * is a root, id > 0 a non-root PLH at position id % 1000. Fails the test on error. */
+kvbm_plh tm_hash_n(uint64_t id);
+/* kvbm_registry_create() with frequency tracker @t (NULL: none); aborts on failure. */
+kvbm_registry *tm_registry_create(kvbm_tracker *t);
 
 /* ---- blocks ------------------------------------------------------------------------ */
 /* complete(token_block): a root kvbm_token_block of the @n tokens (salt) passed to
@@ -127,6 +132,10 @@ kvbm_status tm_complete_tokens(kvbm_mutable *mb, const uint32_t *tokens, size_t 
                                kvbm_complete **out, uint32_t *expected, uint32_t *actual);
 /* allocate 1 + stage(h, block_size) + register; NULL (and a test failure) on error. */
 kvbm_block *tm_register_hash(kvbm_manager *m, kvbm_plh h);
+/* The same without a test failure: the status (a full pool, a lost race), with nothing
+ * left allocated on error; and as NULL-on-error. */
+kvbm_status tm_stage_register(kvbm_manager *m, kvbm_plh h, kvbm_block **out);
+kvbm_block *tm_try_register_hash(kvbm_manager *m, kvbm_plh h);
 /* allocate 1 + complete(tokens base..base+block_size-1, salt 0) + register */
 kvbm_block *register_one(kvbm_manager *m, uint32_t base);
 /* Register @n hashes, one allocation each, in one register_blocks call; out[i] for h[i]. */

@@ -92,37 +92,34 @@ static void compare(const cli_command *c, const char *text, const char *where)
     }
 }
 
-KVBM_TEST(man_page_lists_exactly_the_table_options)
+/* For every command: the section of @rel that starts at the line @fmt (with the command's
+ * name, upper-cased if @upper) and ends at the next line starting with @next. */
+static void check_doc(const char *rel, const char *fmt, bool upper, const char *next)
 {
-    char *man = slurp("docs/kvbm.1");
-    ASSERT_TRUE(man != NULL);
+    char *doc = slurp(rel);
+    if (doc == NULL) { kvbm_test_fail(__FILE__, __LINE__, "cannot read %s", rel); return; }
     for (size_t i = 0; i < cli_n_commands; i++) {
         const cli_command *c = cli_commands[i];
-        char head[64];
-        snprintf(head, sizeof head, ".SH %s OPTIONS\n", c->name);
-        for (char *q = head + 4; *q != ' '; q++) *q = (char)toupper((unsigned char)*q);
-        char *sec = section(man, head, ".SH");
-        if (sec == NULL) { kvbm_test_fail(__FILE__, __LINE__, "docs/kvbm.1 has no '%.*s'", (int)strlen(head) - 1, head); continue; }
-        compare(c, sec, "docs/kvbm.1");
+        char name[32], head[64];
+        snprintf(name, sizeof name, "%s", c->name);
+        for (char *q = name; upper && *q; q++) *q = (char)toupper((unsigned char)*q);
+        snprintf(head, sizeof head, fmt, name);
+        char *sec = section(doc, head, next);
+        if (sec == NULL) { kvbm_test_fail(__FILE__, __LINE__, "%s has no section '%s'", rel, head); continue; }
+        compare(c, sec, rel);
         free(sec);
     }
-    free(man);
+    free(doc);
+}
+
+KVBM_TEST(man_page_lists_exactly_the_table_options)
+{
+    check_doc("docs/kvbm.1", ".SH %s OPTIONS\n", true, ".SH");
 }
 
 KVBM_TEST(design_doc_lists_exactly_the_table_options)
 {
-    char *md = slurp("docs/design/cli.md");
-    ASSERT_TRUE(md != NULL);
-    for (size_t i = 0; i < cli_n_commands; i++) {
-        const cli_command *c = cli_commands[i];
-        char head[64];
-        snprintf(head, sizeof head, "### `kvbm %s` options\n", c->name);
-        char *sec = section(md, head, "#");
-        if (sec == NULL) { kvbm_test_fail(__FILE__, __LINE__, "cli.md has no '%s'", head); continue; }
-        compare(c, sec, "docs/design/cli.md");
-        free(sec);
-    }
-    free(md);
+    check_doc("docs/design/cli.md", "### `kvbm %s` options\n", false, "#");
 }
 
 KVBM_TEST(help_text_lists_every_option_and_bench_group)
