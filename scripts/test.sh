@@ -4,6 +4,7 @@
 #   gcc   Release (KVBM_DEBUG=0)          : whole suite, the shipping configuration
 #   clang ASan+UBSan (KVBM_DEBUG=2)      : whole suite, debug-only checks included
 #   clang TSan (KVBM_DEBUG=1)            : concurrency tests (ctest label 'concurrency')
+#   clang libFuzzer + ASan+UBSan         : every tests/fuzz/fuzz_*.c for 15 s (scripts/fuzz.sh)
 # plus the install check. Every step ends with its own "N passed, N failed" line; the
 # script ends with the line "N passed, N failed" summed over all steps (CI reads it) and
 # exits 0 iff nothing failed.
@@ -62,6 +63,8 @@ TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
 step "clang-tsan" build_and_test clang-tsan clang concurrency \
   -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKVBM_DEBUG=1 -DKVBM_SANITIZE=thread -DKVBM_BUILD_BENCH=OFF \
   -DKVBM_BUILD_TOOLS=OFF
+step "clang-fuzz: libFuzzer targets, ${KVBM_FUZZ_SECONDS:-15} s each" \
+  ./scripts/fuzz.sh "$root/clang-fuzz" "${KVBM_FUZZ_SECONDS:-15}"
 
 echo "${total_p} passed, ${total_f} failed"
 [ "$total_f" -eq 0 ]

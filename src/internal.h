@@ -68,9 +68,20 @@ _Noreturn void kvbm__assert_fail(const char *expr, const char *file, int line, c
 
 /* ---- last error (thread-local message, see kvbm_last_error) ----------------------- */
 #if defined(__GNUC__)
-__attribute__((format(printf, 1, 2)))
+__attribute__((format(printf, 1, 2), cold))
 #endif
 void kvbm__set_error(const char *fmt, ...);
+
+/* Set the detail message and yield @st, for one-line error paths:
+ *   if (out == NULL) return KVBM_FAIL(KVBM_EINVAL, "%s: out is NULL", __func__);
+ * Every error a public function returns comes with its message (kvbm_last_error). */
+#define KVBM_FAIL(st, ...) kvbm__fail((st), __VA_ARGS__)
+/* kvbm__set_error(fmt, ...) and return @st: out of line and cold, so that the hot path of
+ * a function with a one-line error check needs no frame (a tail call). */
+#if defined(__GNUC__)
+__attribute__((format(printf, 2, 3), cold))
+#endif
+kvbm_status kvbm__fail(kvbm_status st, const char *fmt, ...);
 
 /* ---- allocation (src/common/alloc.c) ----------------------------------------------
  * Every library allocation goes through these, so that one test hook can fail the N-th
@@ -85,6 +96,8 @@ void  kvbm__free(void *p);
  * number of allocation calls so far (to walk n over every allocation site of an operation). */
 void kvbm__alloc_fail_set(long nth);
 unsigned long kvbm__alloc_count(void);
+/* Test-only: allocations still to go before the armed failure (0: it fired, or none armed). */
+long kvbm__alloc_fail_pending(void);
 
 /* Propagate a non-OK status in one line. */
 #define KVBM_TRY(expr) do { kvbm_status kvbm__st = (expr); \
@@ -160,6 +173,19 @@ static inline void kvbm__unlock(kvbm__mutex *m)
 {
     if (KVBM_UNLIKELY(atomic_exchange_explicit(&m->state, 0, memory_order_release) == 2)) kvbm__mutex_wake(m);
     kvbm__rank_release(m->rank);
+}
+
+/* ---- overflow-checked sizes ---------------------------------------------------------
+ * Every size computed from user input (capacities, counts, lengths) goes through these:
+ * *@out = a op b, or false (and *@out unspecified) if the result does not fit in size_t. */
+static inline bool kvbm__size_mul(size_t a, size_t b, size_t *out) { return !__builtin_mul_overflow(a, b, out); }
+static inline bool kvbm__size_add(size_t a, size_t b, size_t *out) { return !__builtin_add_overflow(a, b, out); }
+/* @x rounded up to a multiple of the power of two @align, or false on overflow. */
+static inline bool kvbm__size_align_up(size_t x, size_t align, size_t *out)
+{
+    if (!kvbm__size_add(x, align - 1, out)) return false;
+    *out &= ~(align - 1);
+    return true;
 }
 
 /* ---- small helpers ---------------------------------------------------------------- */

@@ -6,6 +6,8 @@
 #ifndef KVBM_CONFIG_H
 #define KVBM_CONFIG_H
 
+#include <stdint.h>
+
 #include "kvbm/common.h"
 
 #ifdef __cplusplus
@@ -47,6 +49,17 @@ KVBM_API kvbm_status kvbm_backend_parse(const char *name, kvbm_backend *backend,
  * Returns NULL for a value outside the enums. Threads: any; no locks.
  */
 KVBM_API const char *kvbm_backend_name(kvbm_backend backend, kvbm_lineage_eviction eviction);
+
+/* The largest block_count of any backend (Lineage: 2^31 - 1); each backend's own limit is
+ * kvbm_backend_max_block_count() (LRU, MultiLRU, HashMap: 2^30). */
+#define KVBM_MAX_BLOCK_COUNT ((uint64_t)INT32_MAX)
+
+/**
+ * kvbm_backend_max_block_count() - the largest block_count @b accepts: 1..this is valid,
+ * beyond it kvbm_manager_create() returns KVBM_ECONFIG ("block_count must be at most M for
+ * the B backend, got N"). 0 for a value outside the enum. Threads: any; no locks.
+ */
+KVBM_API uint64_t kvbm_backend_max_block_count(kvbm_backend b);
 
 #ifdef __cplusplus
 }

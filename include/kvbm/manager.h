@@ -22,14 +22,26 @@
  * lower-rank lock runs under the store lock - except a custom frequency tracker's count
  * callback when the backend is MultiLRU (see kvbm/tracker.h).
  * Errors: KVBM_EINVAL for NULL, wrong handle kind, handles of another manager and handles
- * released or consumed twice. Builds with KVBM_DEBUG >= 1 use checked handle wrappers and
- * detect every such misuse (released wrappers stay quarantined for the next 4096 releases
- * of that store). Release builds hand out the slot itself: misuse is detected from the
- * slot state while the slot has not been handed out again, except that clones of one
- * immutable block (and its pins) are the same pointer, so releasing one of several live
- * references twice cannot be told from releasing two of them. KVBM_EPOISONED once an
- * internal invariant check failed (release builds; debug builds assert) - the manager then
- * refuses every operation.
+ * released or consumed twice; every error sets kvbm_last_error(). Detection of a handle
+ * used after its release, per kind:
+ *   kvbm_weak      every build: the value names a never-freed slab entry and carries its
+ *                  tag, so a released weak handle is always rejected (its entry may serve
+ *                  another owner meanwhile; accepted again only after 2^35 reuses of that
+ *                  entry, docs/DESIGN.md §7) and validation never reads freed memory.
+ *   others, KVBM_DEBUG >= 1: checked wrappers detect every misuse (released wrappers stay
+ *                  quarantined for the next 4096 releases of that store; stale wrappers
+ *                  beyond that are freed memory).
+ *   others, release builds: the handle is the slot itself; misuse is detected from the
+ *                  slot state while the slot has not been handed out again. Clones of one
+ *                  immutable block (and its pins) are the same pointer: releasing one of
+ *                  several live references twice cannot be told from releasing two of them
+ *                  (kvbm_block_release_many rejects a block named more often than it has
+ *                  references).
+ * A block holds at most 2^31 references: kvbm_block_clone, kvbm_block_pin, kvbm_pin_clone
+ * and kvbm_weak_upgrade fail with KVBM_EOVERFLOW beyond, match_blocks stops before such a
+ * block. KVBM_EPOISONED once an internal invariant check failed (release builds; debug
+ * builds assert) - the manager then refuses every operation, repeating the first violation
+ * in kvbm_last_error().
  */
 #ifndef KVBM_MANAGER_H
 #define KVBM_MANAGER_H
@@ -73,7 +85,7 @@ typedef enum kvbm_dup_policy {
 } kvbm_dup_policy;
 
 #define KVBM_BLOCK_COUNT_UNSET UINT64_MAX
-#define KVBM_MAX_BLOCK_COUNT   ((uint64_t)UINT32_MAX - 1)
+/* (KVBM_MAX_BLOCK_COUNT and kvbm_backend_max_block_count(): kvbm/config.h) */
 
 /**
  * struct kvbm_manager_config - versioned configuration; start from KVBM_MANAGER_CONFIG_INIT
@@ -82,7 +94,7 @@ typedef enum kvbm_dup_policy {
 typedef struct kvbm_manager_config {
     size_t                struct_size;          /* set by the initialiser; do not touch */
     kvbm_registry        *registry;             /* required; the manager takes a reference */
-    uint64_t              block_count;          /* required, 1..KVBM_MAX_BLOCK_COUNT */
+    uint64_t              block_count;          /* required, 1..kvbm_backend_max_block_count(backend) */
     uint32_t              block_size;           /* tokens per block: power of 2 in [1, 1024]; 16 */
     kvbm_dup_policy       duplication_policy;   /* KVBM_DUP_ALLOW */
     kvbm_backend          backend;              /* KVBM_BACKEND_LINEAGE */
@@ -103,6 +115,7 @@ KVBM_API void kvbm_manager_config_init(kvbm_manager_config *cfg);
  * kvbm_manager_create() - validate @cfg and build a manager.
  * Validation order and messages (kvbm_last_error(), prefixed "Builder validation failed: "):
  * "registry is required", "block_count is required", "block_count must be greater than 0",
+ * "block_count must be at most M for the B backend, got N" (M = kvbm_backend_max_block_count),
  * "block_size must be between 1 and 1024, got N", "block_size must be a power of 2, got N",
  * MultiLRU: "Thresholds must be in ascending order: a < b < c failed",
  * "hot_to_very_hot threshold (c) must be <= 15 (4-bit counter maximum)",
@@ -263,7 +276,8 @@ KVBM_API bool            kvbm_block_is_duplicate(const kvbm_block *b);
 /** Strong references on the block (clones + pins + live duplicates keeping it alive). */
 KVBM_API uint32_t        kvbm_block_use_count(const kvbm_block *b);
 
-/** New handle to the same block (lock-free; inflight_immutable +1). */
+/** New handle to the same block (lock-free; inflight_immutable +1). KVBM_EOVERFLOW (nothing
+ * changed) if the block already has 2^31 references. */
 KVBM_API KVBM_NODISCARD kvbm_status kvbm_block_clone(kvbm_block *b, kvbm_block **out);
 /** Drop one handle. The last reference (handles + pins + duplicates) parks the slot in
  * the inactive pool, or returns it to Reset if evict-on-reset is set (duplicates always
@@ -273,8 +287,11 @@ KVBM_API kvbm_status kvbm_block_release(kvbm_block *b);
  * lock once per run of consecutive handles of the same store (once in the usual case;
  * a batch with more than 16 reset-on-release/duplicate transitions unlocks between chunks
  * to do its registry work). NULL entries skipped. Every handle is validated first; on
- * KVBM_EINVAL nothing is released (checked builds also reject the same handle twice; in
- * release builds clones of one block are the same pointer, so repeats are legal there). */
+ * KVBM_EINVAL nothing is released and the message names the first bad index (checked
+ * builds reject the same handle twice; in release builds clones of one block are the same
+ * pointer, so a block may appear as often as it has references, not more). A batch of more
+ * than 128 handles may allocate a counting table (release builds; on ENOMEM it counts
+ * pairwise instead, never fails for it). */
 KVBM_API kvbm_status kvbm_block_release_many(kvbm_block *const *b, size_t n);
 /** *@out: NEW registration handle reference (kvbm_handle_release). */
 KVBM_API KVBM_NODISCARD kvbm_status kvbm_block_registration_handle(kvbm_block *b, kvbm_handle **out);
@@ -291,8 +308,10 @@ KVBM_API int kvbm_mutable_describe(const kvbm_mutable *b, char *buf, size_t len)
 /**
  * kvbm_weak_upgrade() - a NEW immutable handle: the same block if still referenced, else
  * the hash's current primary in this store (possibly resurrected from the inactive pool,
- * possibly another slot). KVBM_ENOENT if the hash is neither active nor cached here.
- * Never touches the tracker.
+ * possibly another slot). KVBM_ENOENT if the hash is neither active nor cached here,
+ * KVBM_EOVERFLOW if the block has 2^31 references. KVBM_EINVAL for NULL or a released @w
+ * (detected in every build, see the top of this header). Never touches the tracker.
+ * Downgrade, clone and release take a process-wide leaf mutex (the weak-handle slab).
  */
 KVBM_API KVBM_NODISCARD kvbm_status kvbm_weak_upgrade(kvbm_weak *w, kvbm_block **out);
 KVBM_API KVBM_NODISCARD kvbm_status kvbm_weak_clone(kvbm_weak *w, kvbm_weak **out);

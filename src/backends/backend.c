@@ -4,6 +4,20 @@
 #include <string.h>
 
 #include "backends/backend.h"
+#include "backends/lazy_ring.h"
+
+_Static_assert(KVBM_LRING_MAX_CAPACITY == KVBM__RING_MAX_CAPACITY, "ring backends' limit");
+
+uint64_t kvbm_backend_max_block_count(kvbm_backend b)
+{
+    switch (b) {
+    case KVBM_BACKEND_LINEAGE:   return KVBM__LINEAGE_MAX_CAPACITY;
+    case KVBM_BACKEND_LRU:
+    case KVBM_BACKEND_MULTI_LRU:
+    case KVBM_BACKEND_HASHMAP:   return KVBM__RING_MAX_CAPACITY;
+    }
+    return 0;
+}
 
 static const struct backend_name {
     const char           *name;

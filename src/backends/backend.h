@@ -92,6 +92,14 @@ static inline size_t kvbm__inactive_walk(bool (*find_match)(void *, kvbm_plh, bo
 
 /* Constructors. capacity = block_count (max entries / max block id + 1).
  * Return KVBM_OK, KVBM_EINVAL, KVBM_ENOMEM, KVBM_ECONFIG (bad thresholds; message set). */
+/* Each backend's largest capacity - one fact, checked by its create function and (through
+ * kvbm_backend_max_block_count, backend.c) by the manager's configuration validation.
+ * Lineage: 2 node ids per block below UINT32_MAX; the ring backends: KVBM_LRING_MAX_CAPACITY
+ * (lazy_ring.h, 2^30: a ring of 2 x capacity ids). */
+#define KVBM__LINEAGE_MAX_CAPACITY ((size_t)(UINT32_MAX - 1) / 2)
+#define KVBM__RING_MAX_CAPACITY    ((size_t)1 << 30)
+_Static_assert(KVBM__LINEAGE_MAX_CAPACITY == KVBM_MAX_BLOCK_COUNT, "KVBM_MAX_BLOCK_COUNT is the largest backend limit");
+
 kvbm_status kvbm__lru_create(size_t capacity, kvbm__inactive *out);
 kvbm_status kvbm__hashmap_create(size_t capacity, kvbm__inactive *out);      /* FIFO reuse */
 kvbm_status kvbm__multi_lru_create(size_t capacity, const uint8_t thresholds[3],

@@ -48,12 +48,12 @@ struct kvbm__fifo_reuse {
 kvbm_status kvbm__fifo_reuse_create(size_t capacity, kvbm__fifo_reuse **out)
 {
     if (out == NULL || capacity == 0 || capacity > KVBM_LRING_MAX_CAPACITY) return KVBM_EINVAL;
-    kvbm__fifo_reuse *f = calloc(1, sizeof *f);
+    kvbm__fifo_reuse *f = kvbm__calloc(1, sizeof *f);
     if (f == NULL) return KVBM_ENOMEM;
-    f->nodes = malloc(capacity * sizeof *f->nodes);
+    f->nodes = kvbm__malloc(capacity * sizeof *f->nodes);
     if (f->nodes == NULL || kvbm__lring_init(&f->ring, capacity) != KVBM_OK) {
-        free(f->nodes);
-        free(f);
+        kvbm__free(f->nodes);
+        kvbm__free(f);
         return KVBM_ENOMEM;
     }
     for (size_t i = 0; i < capacity; i++) {
@@ -68,9 +68,9 @@ kvbm_status kvbm__fifo_reuse_create(size_t capacity, kvbm__fifo_reuse **out)
 void kvbm__fifo_reuse_destroy(kvbm__fifo_reuse *f)
 {
     if (f == NULL) return;
-    free(f->nodes);
+    kvbm__free(f->nodes);
     kvbm__lring_fini(&f->ring);
-    free(f);
+    kvbm__free(f);
 }
 
 static inline bool fifo_present(const kvbm__fifo_reuse *f, uint32_t id)
@@ -277,8 +277,8 @@ static void hm_destroy(void *ctx)
     if (m == NULL) return;
     kvbm__idx_fini(&m->tab);
     kvbm__fifo_reuse_destroy(m->fifo);
-    free(m->slot_of);
-    free(m);
+    kvbm__free(m->slot_of);
+    kvbm__free(m);
 }
 
 static bool hm_check(void *ctx)
@@ -333,18 +333,18 @@ kvbm_status kvbm__hashmap_create(size_t capacity, kvbm__inactive *out)
         kvbm__set_error("backend capacity must be in 1..%u, got %zu", KVBM_LRING_MAX_CAPACITY, capacity);
         return KVBM_EINVAL;
     }
-    hashmap_be *m = calloc(1, sizeof *m);
+    hashmap_be *m = kvbm__calloc(1, sizeof *m);
     if (m == NULL) return KVBM_ENOMEM;
     kvbm_status st = kvbm__fifo_reuse_create(capacity, &m->fifo);
     if (st == KVBM_OK) st = kvbm__idx_init(&m->tab, capacity);
     if (st == KVBM_OK) {
-        m->slot_of = malloc(capacity * sizeof *m->slot_of);
+        m->slot_of = kvbm__malloc(capacity * sizeof *m->slot_of);
         if (m->slot_of == NULL) st = KVBM_ENOMEM;
     }
     if (st != KVBM_OK) {
         kvbm__idx_fini(&m->tab);
         kvbm__fifo_reuse_destroy(m->fifo);
-        free(m);
+        kvbm__free(m);
         return st;
     }
     m->tab.where_base = (char *)m->slot_of;

@@ -72,7 +72,7 @@ static inline kvbm_status kvbm__idx_init(kvbm__idxtab *t, size_t entries)
     uint64_t want = kvbm__next_pow2_u64((uint64_t)entries * KVBM_IDX_SLOTS_PER_ENTRY);
     if (want < 16) want = 16;
     if (want > (UINT64_C(1) << 32)) return KVBM_ERANGE;
-    t->slots = malloc((size_t)want * sizeof *t->slots);
+    t->slots = kvbm__malloc((size_t)want * sizeof *t->slots);
     if (t->slots == NULL) return KVBM_ENOMEM;
     memset(t->slots, 0xFF, (size_t)want * sizeof *t->slots); /* val = EMPTY */
     t->mask  = (size_t)want - 1;
@@ -90,7 +90,7 @@ static inline bool kvbm__idx_has_room(const kvbm__idxtab *t, size_t entries)
 
 static inline void kvbm__idx_fini(kvbm__idxtab *t)
 {
-    free(t->slots);
+    kvbm__free(t->slots);
     t->slots = NULL;
     t->mask = t->count = 0;
 }

@@ -39,7 +39,7 @@ static inline kvbm_status kvbm__lring_init(kvbm__lring *r, size_t capacity)
 {
     size_t size = (size_t)kvbm__next_pow2_u64((uint64_t)capacity * 2u);
     if (size < 16) size = 16;
-    r->ids = malloc(size * sizeof *r->ids);
+    r->ids = kvbm__malloc(size * sizeof *r->ids);
     if (r->ids == NULL) return KVBM_ENOMEM;
     r->mask = (uint32_t)(size - 1);
     r->head = r->tail = 0;
@@ -48,7 +48,7 @@ static inline kvbm_status kvbm__lring_init(kvbm__lring *r, size_t capacity)
 
 static inline void kvbm__lring_fini(kvbm__lring *r)
 {
-    free(r->ids);
+    kvbm__free(r->ids);
     r->ids = NULL;
 }
 

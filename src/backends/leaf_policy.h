@@ -38,7 +38,7 @@ static inline kvbm_status kvbm__lp_reserve(kvbm__leaf_policy *p, size_t cells);
 
 static inline kvbm_status kvbm__lp_grow_array(void **p, size_t elem, size_t old_n, size_t new_n, int fill)
 {
-    void *q = realloc(*p, new_n * elem);
+    void *q = kvbm__realloc(*p, new_n * elem);
     if (q == NULL) return KVBM_ENOMEM;
     memset((char *)q + old_n * elem, fill, (new_n - old_n) * elem);
     *p = q;
@@ -61,9 +61,9 @@ static inline kvbm_status kvbm__lp_init(kvbm__leaf_policy *p, kvbm_lineage_evict
 
 static inline void kvbm__lp_fini(kvbm__leaf_policy *p)
 {
-    free(p->tn);
-    free(p->prev);
-    free(p->next);
+    kvbm__free(p->tn);
+    kvbm__free(p->prev);
+    kvbm__free(p->next);
     memset(p, 0, sizeof *p);
 }
 

@@ -180,7 +180,7 @@ static kvbm_status lin_reserve(lineage *g, size_t need)
     size_t ncap = g->cap_cells * 2;
     if (ncap < g->used_cells + need) ncap = g->used_cells + need;
     if (ncap > (size_t)UINT32_MAX - 1) return KVBM_ERANGE;
-    lin_node *nn = realloc(g->nodes, ncap * sizeof *nn);
+    lin_node *nn = kvbm__realloc(g->nodes, ncap * sizeof *nn);
     if (nn == NULL) return KVBM_ENOMEM;
     g->nodes = nn;
     KVBM_TRY(kvbm__lp_reserve(&g->policy, ncap));
@@ -552,9 +552,9 @@ static void lin_destroy(void *ctx)
     if (g == NULL) return;
     kvbm__lp_fini(&g->policy);
     kvbm__idx_fini(&g->tab);
-    free(g->nodes);
-    free(g->id_present);
-    free(g);
+    kvbm__free(g->nodes);
+    kvbm__free(g->id_present);
+    kvbm__free(g);
 }
 
 static bool lin_check(void *ctx)
@@ -563,7 +563,7 @@ static bool lin_check(void *ctx)
     size_t real = 0, ghosts = 0, dormant = 0, leaves = 0;
     if (g->carry != NIL && g->carry >= g->used_cells) return false; /* a handed-out cell */
     /* children counted from the parent links, compared with nchild in the second pass */
-    uint32_t *kids = calloc(g->used_cells ? g->used_cells : 1, sizeof *kids);
+    uint32_t *kids = kvbm__calloc(g->used_cells ? g->used_cells : 1, sizeof *kids);
     if (kids == NULL) return false;
     bool ok = true;
     for (uint32_t i = 0; i < g->used_cells && ok; i++) {
@@ -610,7 +610,7 @@ static bool lin_check(void *ctx)
         }
     }
     for (uint32_t i = 0; i < g->used_cells && ok; i++) ok = kids[i] == g->nodes[i].nchild;
-    free(kids);
+    kvbm__free(kids);
     if (!ok) return false;
     size_t dl = 0;
     uint32_t dprev = NIL;
@@ -683,31 +683,31 @@ LIN_POLICY_OPS(fifo, KVBM_LINEAGE_FIFO, "lineage-fifo");
 kvbm_status kvbm__lineage_create(size_t capacity, kvbm_lineage_eviction eviction, kvbm__inactive *out)
 {
     if (out == NULL) return KVBM_EINVAL;
-    if (capacity == 0 || capacity > ((size_t)UINT32_MAX - 1) / 2) {
-        kvbm__set_error("backend capacity must be in 1..%u, got %zu", (UINT32_MAX - 1) / 2, capacity);
+    if (capacity == 0 || capacity > KVBM__LINEAGE_MAX_CAPACITY) {
+        kvbm__set_error("backend capacity must be in 1..%zu, got %zu", KVBM__LINEAGE_MAX_CAPACITY, capacity);
         return KVBM_EINVAL;
     }
     if (eviction != KVBM_LINEAGE_TICK && eviction != KVBM_LINEAGE_FIFO) {
         kvbm__set_error("unknown lineage eviction policy %d", (int)eviction);
         return KVBM_EINVAL;
     }
-    lineage *g = calloc(1, sizeof *g);
+    lineage *g = kvbm__calloc(1, sizeof *g);
     if (g == NULL) return KVBM_ENOMEM;
     g->capacity = capacity;
     g->fmask = lin_fragment_mask();
     g->cap_cells = capacity;
     g->dhead = g->dtail = NIL;
     g->carry = NIL;
-    g->nodes = malloc(capacity * sizeof *g->nodes);
-    g->id_present = calloc(capacity, 1);
+    g->nodes = kvbm__malloc(capacity * sizeof *g->nodes);
+    g->id_present = kvbm__calloc(capacity, 1);
     kvbm_status st = (g->nodes == NULL || g->id_present == NULL) ? KVBM_ENOMEM : KVBM_OK;
     if (st == KVBM_OK) st = kvbm__idx_init(&g->tab, capacity);
     if (st == KVBM_OK) st = kvbm__lp_init(&g->policy, eviction, capacity, capacity);
     if (st != KVBM_OK) {
         kvbm__idx_fini(&g->tab);
-        free(g->nodes);
-        free(g->id_present);
-        free(g);
+        kvbm__free(g->nodes);
+        kvbm__free(g->id_present);
+        kvbm__free(g);
         return st;
     }
     out->ops = eviction == KVBM_LINEAGE_TICK ? &lineage_tick_ops : &lineage_fifo_ops;

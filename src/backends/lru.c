@@ -343,9 +343,9 @@ static void lru_destroy(void *ctx)
     if (m == NULL) return;
     kvbm__idx_fini(&m->tab);
     for (unsigned l = 0; l < MAX_LEVELS; l++) kvbm__lring_fini(&m->q[l].ring);
-    free(m->nodes);
+    kvbm__free(m->nodes);
     kvbm_tracker_release(m->tracker);
-    free(m);
+    kvbm__free(m);
 }
 
 /* O(n) structural check: rings, levels, index and counts agree. */
@@ -428,16 +428,16 @@ static kvbm_status lru_map_create(size_t capacity, unsigned nlevels, lru_map **o
         kvbm__set_error("backend capacity must be in 1..%u, got %zu", KVBM_LRING_MAX_CAPACITY, capacity);
         return KVBM_EINVAL;
     }
-    lru_map *m = calloc(1, sizeof *m);
+    lru_map *m = kvbm__calloc(1, sizeof *m);
     if (m == NULL) return KVBM_ENOMEM;
-    m->nodes = malloc(capacity * sizeof *m->nodes);
+    m->nodes = kvbm__malloc(capacity * sizeof *m->nodes);
     kvbm_status st = m->nodes == NULL ? KVBM_ENOMEM : kvbm__idx_init(&m->tab, capacity);
     for (unsigned l = 0; l < nlevels && st == KVBM_OK; l++) st = kvbm__lring_init(&m->q[l].ring, capacity);
     if (st != KVBM_OK) {
         for (unsigned l = 0; l < nlevels; l++) kvbm__lring_fini(&m->q[l].ring);
         if (m->nodes != NULL) kvbm__idx_fini(&m->tab);
-        free(m->nodes);
-        free(m);
+        kvbm__free(m->nodes);
+        kvbm__free(m);
         return st;
     }
     for (size_t i = 0; i < capacity; i++) {

@@ -21,6 +21,11 @@ void kvbm__alloc_fail_set(long nth)
     atomic_store_explicit(&kvbm__alloc_countdown, nth > 0 ? nth : 0, memory_order_relaxed);
 }
 
+long kvbm__alloc_fail_pending(void)
+{
+    return atomic_load_explicit(&kvbm__alloc_countdown, memory_order_relaxed);
+}
+
 unsigned long kvbm__alloc_count(void)
 {
     return atomic_load_explicit(&kvbm__alloc_calls, memory_order_relaxed);
@@ -40,26 +45,39 @@ static inline bool alloc_should_fail(void)
     return false;
 }
 
+/* Every failed allocation leaves its detail message, so that each KVBM_ENOMEM a caller
+ * sees comes with one (kvbm_last_error) without a message at every call site. */
+static __attribute__((cold, noinline)) void *oom(size_t n)
+{
+    kvbm__set_error("kvbm: out of memory (an allocation of %zu bytes failed)", n);
+    return NULL;
+}
+
 void *kvbm__malloc(size_t n)
 {
-    return alloc_should_fail() ? NULL : malloc(n);
+    void *p = alloc_should_fail() ? NULL : malloc(n);
+    return KVBM_LIKELY(p != NULL) ? p : oom(n);
 }
 
 void *kvbm__calloc(size_t count, size_t size)
 {
-    return alloc_should_fail() ? NULL : calloc(count, size);
+    void *p = alloc_should_fail() ? NULL : calloc(count, size);
+    return KVBM_LIKELY(p != NULL) ? p : oom(count * size);
 }
 
 void *kvbm__realloc(void *p, size_t n)
 {
-    return alloc_should_fail() ? NULL : realloc(p, n);
+    void *q = alloc_should_fail() ? NULL : realloc(p, n);
+    return KVBM_LIKELY(q != NULL) ? q : oom(n);
 }
 
 void *kvbm__aligned_alloc(size_t align, size_t n)
 {
-    if (alloc_should_fail()) return NULL;
     void *p = NULL;
-    return posix_memalign(&p, align < sizeof(void *) ? sizeof(void *) : align, n) == 0 ? p : NULL;
+    if (alloc_should_fail() ||
+        posix_memalign(&p, align < sizeof(void *) ? sizeof(void *) : align, n) != 0)
+        return oom(n);
+    return p;
 }
 
 void kvbm__free(void *p)

@@ -16,6 +16,15 @@ void kvbm__set_error(const char *fmt, ...)
     va_end(ap);
 }
 
+kvbm_status kvbm__fail(kvbm_status st, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(kvbm__errbuf, sizeof kvbm__errbuf, fmt, ap);
+    va_end(ap);
+    return st;
+}
+
 const char *kvbm_last_error(void) { return kvbm__errbuf; }
 
 void kvbm_clear_last_error(void) { kvbm__errbuf[0] = '\0'; }

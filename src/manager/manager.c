@@ -81,9 +81,11 @@ static kvbm_status config_load(const kvbm_manager_config *in, kvbm_manager_confi
     if (c->registry == NULL) return config_error("registry is required");
     if (c->block_count == KVBM_BLOCK_COUNT_UNSET) return config_error("block_count is required");
     if (c->block_count == 0) return config_error("block_count must be greater than 0");
-    if (c->block_count > KVBM_MAX_BLOCK_COUNT)
-        return config_error("block_count must be at most %" PRIu64 ", got %" PRIu64,
-                            (uint64_t)KVBM_MAX_BLOCK_COUNT, c->block_count);
+    if (c->block_count > kvbm_backend_max_block_count(c->backend))
+        return config_error("block_count must be at most %" PRIu64 " for the %s backend, got %" PRIu64,
+                            kvbm_backend_max_block_count(c->backend),
+                            kvbm_backend_name(c->backend, c->lineage_eviction),
+                            c->block_count);
     if (c->block_size < 1 || c->block_size > 1024)
         return config_error("block_size must be between 1 and 1024, got %" PRIu32, c->block_size);
     if (!kvbm__is_pow2_u64(c->block_size))
@@ -125,7 +127,7 @@ static kvbm_status manager_build(const kvbm_manager_config *c, kvbm__inactive *b
         return st;
     }
     if (set_gauges) kvbm__metric_set(metrics, KVBM_METRIC_reset_pool_size, (int64_t)c->block_count);
-    struct kvbm_manager *m = malloc(sizeof *m);
+    struct kvbm_manager *m = kvbm__malloc(sizeof *m);
     if (m == NULL) {
         kvbm_metrics_release(metrics);
         kvbm__inactive_destroy(backend);
@@ -143,7 +145,7 @@ static kvbm_status manager_build(const kvbm_manager_config *c, kvbm__inactive *b
     st = kvbm__store_create(&p, backend, &m->store);
     kvbm_metrics_release(metrics);
     if (st != KVBM_OK) {
-        free(m);
+        kvbm__free(m);
         return st;
     }
     m->store->gauges_valid = set_gauges;
@@ -185,7 +187,7 @@ void kvbm_manager_destroy(kvbm_manager *m)
 {
     if (m == NULL) return;
     struct kvbm__store *s = m->store;
-    free(m);
+    kvbm__free(m);
     kvbm__store_orphan(s);
 }
 

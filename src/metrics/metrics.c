@@ -75,10 +75,11 @@ bool kvbm_metric_is_counter(kvbm_metric_id id)
 
 kvbm_status kvbm_metrics_create(const char *label, kvbm_metrics **out)
 {
-    if (label == NULL || out == NULL) return KVBM_EINVAL;
+    if (label == NULL || out == NULL)
+        return KVBM_FAIL(KVBM_EINVAL, "%s: invalid argument (label == NULL || out == NULL)", __func__);
     size_t len = strlen(label);
     size_t size = (sizeof(kvbm_metrics) + len + 1 + 63) / 64 * 64; /* aligned_alloc: a multiple of 64 */
-    kvbm_metrics *m = aligned_alloc(64, size);
+    kvbm_metrics *m = kvbm__aligned_alloc(64, size);
     if (m == NULL) return KVBM_ENOMEM;
     memset(m, 0, size);
     for (int i = 0; i < KVBM_METRIC_COUNT; i++) atomic_init(&m->v[i], 0);
@@ -99,22 +100,25 @@ kvbm_metrics *kvbm_metrics_clone(kvbm_metrics *m)
 void kvbm_metrics_release(kvbm_metrics *m)
 {
     if (m == NULL) return;
-    if (atomic_fetch_sub_explicit(&m->refs, 1, memory_order_acq_rel) == 1) free(m);
+    if (atomic_fetch_sub_explicit(&m->refs, 1, memory_order_acq_rel) == 1) kvbm__free(m);
 }
 
 const char *kvbm_metrics_label(const kvbm_metrics *m) { return m != NULL ? m->label : NULL; }
 
 kvbm_status kvbm_metrics_add(kvbm_metrics *m, kvbm_metric_id id, int64_t delta)
 {
-    if (m == NULL || !valid_id(id)) return KVBM_EINVAL;
-    if (kvbm_metric_is_counter(id) && delta < 0) return KVBM_EINVAL;
+    if (m == NULL || !valid_id(id))
+        return KVBM_FAIL(KVBM_EINVAL, "%s: invalid argument (m == NULL || !valid_id(id))", __func__);
+    if (kvbm_metric_is_counter(id) && delta < 0)
+        return KVBM_FAIL(KVBM_EINVAL, "%s: invalid argument (kvbm_metric_is_counter(id) && delta < 0)", __func__);
     kvbm__metric_add(m, id, delta);
     return KVBM_OK;
 }
 
 kvbm_status kvbm_metrics_set(kvbm_metrics *m, kvbm_metric_id id, int64_t value)
 {
-    if (m == NULL || !valid_id(id) || kvbm_metric_is_counter(id)) return KVBM_EINVAL;
+    if (m == NULL || !valid_id(id) || kvbm_metric_is_counter(id))
+        return KVBM_FAIL(KVBM_EINVAL, "%s: invalid argument (m == NULL || !valid_id(id) || kvbm_metric_is_counter(id))", __func__);
     kvbm__metric_set(m, id, value);
     return KVBM_OK;
 }
@@ -127,7 +131,8 @@ int64_t kvbm_metrics_get(const kvbm_metrics *m, kvbm_metric_id id)
 
 kvbm_status kvbm_metrics_snapshot_get(const kvbm_metrics *m, kvbm_metrics_snapshot *out)
 {
-    if (m == NULL || out == NULL || out->struct_size < sizeof(size_t)) return KVBM_EINVAL;
+    if (m == NULL || out == NULL || out->struct_size < sizeof(size_t))
+        return KVBM_FAIL(KVBM_EINVAL, "%s: invalid argument (m == NULL || out == NULL || out->struct_size < sizeof(size_t))", __func__);
     kvbm_metrics_snapshot s;
     memset(&s, 0, sizeof s);
     s.struct_size = out->struct_size;

@@ -23,10 +23,11 @@ static _Atomic uint32_t          type_count = 1; /* next id; id 0 is never assig
 kvbm_status kvbm_attach_type_register(const char *name, kvbm_attach_dtor dtor,
                                       kvbm_attach_type *out)
 {
-    if (out == NULL) return KVBM_EINVAL;
+    if (out == NULL)
+        return KVBM_FAIL(KVBM_EINVAL, "%s: invalid argument (out == NULL)", __func__);
     if (name == NULL) name = "";
     size_t len = strlen(name);
-    char *copy = malloc(len + 1);
+    char *copy = kvbm__malloc(len + 1);
     if (copy == NULL) return KVBM_ENOMEM;
     memcpy(copy, name, len + 1);
 
@@ -40,7 +41,7 @@ kvbm_status kvbm_attach_type_register(const char *name, kvbm_attach_dtor dtor,
     }
     struct att_type *chunk = atomic_load_explicit(&type_chunks[c], memory_order_relaxed);
     if (chunk == NULL) {
-        chunk = calloc(KVBM__ATT_CHUNK, sizeof *chunk);
+        chunk = kvbm__calloc(KVBM__ATT_CHUNK, sizeof *chunk);
         if (chunk == NULL) {
             st = KVBM_ENOMEM;
             goto out;
@@ -53,7 +54,7 @@ kvbm_status kvbm_attach_type_register(const char *name, kvbm_attach_dtor dtor,
     *out = id;
 out:
     pthread_mutex_unlock(&type_mu);
-    if (st != KVBM_OK) free(copy);
+    if (st != KVBM_OK) kvbm__free(copy);
     return st;
 }
 

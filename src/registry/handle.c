@@ -6,6 +6,7 @@
  * arrays recycled with the handle object: in steady state neither presence updates nor a
  * unique attachment allocate.
  */
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,8 +31,8 @@ void kvbm__handle_init_object(kvbm_handle *h)
 
 void kvbm__handle_fini_object(kvbm_handle *h)
 {
-    free(h->over);
-    free(h->att);
+    kvbm__free(h->over);
+    kvbm__free(h->att);
     kvbm__mutex_destroy(&h->lock);
 }
 
@@ -50,7 +51,7 @@ void kvbm__handle_finalize(kvbm_handle *h)
             } else {
                 for (size_t k = 0; k < a->n; k++)
                     if (a->dtor != NULL) a->dtor(a->vals[k]);
-                free(a->vals);
+                kvbm__free(a->vals);
             }
         }
         h->natt = 0;
@@ -59,7 +60,7 @@ void kvbm__handle_finalize(kvbm_handle *h)
         struct kvbm__touch_cb *cb = h->cb_head;
         while (cb != NULL) {
             struct kvbm__touch_cb *next = cb->next;
-            free(cb);
+            kvbm__free(cb);
             cb = next;
         }
         h->cb_head = h->cb_tail = NULL;
@@ -139,7 +140,7 @@ static void over_present(kvbm_handle *h, kvbm_tier tier)
         uint32_t n = atomic_load_explicit(&h->nover, memory_order_relaxed);
         if (n == h->capover) {
             uint32_t ncap = h->capover ? h->capover * 2 : 4;
-            struct kvbm__presence *np = realloc(h->over, ncap * sizeof *np);
+            struct kvbm__presence *np = kvbm__realloc(h->over, ncap * sizeof *np);
             if (np == NULL) {
                 /* cannot record the marker; presence is a shadow, so losing it degrades
                  * has_block() to false for this tier, never corrupts the store */
@@ -289,8 +290,9 @@ bool kvbm_handle_has_any_block(kvbm_handle *h, const kvbm_tier *tiers, size_t n)
 
 kvbm_status kvbm_handle_on_touch(kvbm_handle *h, kvbm_touch_fn fn, void *ctx)
 {
-    if (h == NULL || fn == NULL) return KVBM_EINVAL;
-    struct kvbm__touch_cb *cb = malloc(sizeof *cb);
+    if (h == NULL || fn == NULL)
+        return KVBM_FAIL(KVBM_EINVAL, "%s: invalid argument (h == NULL || fn == NULL)", __func__);
+    struct kvbm__touch_cb *cb = kvbm__malloc(sizeof *cb);
     if (cb == NULL) return KVBM_ENOMEM;
     cb->fn = fn;
     cb->ctx = ctx;
@@ -338,7 +340,7 @@ static struct kvbm__att *att_add(kvbm_handle *h, kvbm_attach_type type, uint8_t 
 {
     if (h->natt == h->capatt) {
         uint32_t ncap = h->capatt ? h->capatt * 2 : 2;
-        struct kvbm__att *na = realloc(h->att, ncap * sizeof *na);
+        struct kvbm__att *na = kvbm__realloc(h->att, ncap * sizeof *na);
         if (na == NULL) return NULL;
         h->att = na;
         h->capatt = ncap;
@@ -363,7 +365,9 @@ static kvbm_status mode_error(kvbm_attach_type type, kvbm_status st)
 kvbm_status kvbm_handle_attach_unique(kvbm_handle *h, kvbm_attach_type type, void *value)
 {
     kvbm_attach_dtor dtor;
-    if (h == NULL || !kvbm__attach_type_lookup(type, &dtor)) return KVBM_EINVAL;
+    if (h == NULL || !kvbm__attach_type_lookup(type, &dtor))
+        return KVBM_FAIL(KVBM_EINVAL, "%s: the handle is NULL or attachment type %" PRIu32 " is not registered",
+                         __func__, type);
     void *old = NULL;
     bool replaced = false;
     kvbm_status st = KVBM_OK;
@@ -390,7 +394,9 @@ kvbm_status kvbm_handle_attach_unique(kvbm_handle *h, kvbm_attach_type type, voi
 kvbm_status kvbm_handle_attach(kvbm_handle *h, kvbm_attach_type type, void *value)
 {
     kvbm_attach_dtor dtor;
-    if (h == NULL || !kvbm__attach_type_lookup(type, &dtor)) return KVBM_EINVAL;
+    if (h == NULL || !kvbm__attach_type_lookup(type, &dtor))
+        return KVBM_FAIL(KVBM_EINVAL, "%s: the handle is NULL or attachment type %" PRIu32 " is not registered",
+                         __func__, type);
     kvbm_status st = KVBM_OK;
 
     kvbm__lock(&h->lock);
@@ -403,7 +409,7 @@ kvbm_status kvbm_handle_attach(kvbm_handle *h, kvbm_attach_type type, void *valu
             st = KVBM_ENOMEM;
         } else if (a->n == a->cap) {
             size_t ncap = a->cap ? a->cap * 2 : 4;
-            void **nv = realloc(a->vals, ncap * sizeof *nv);
+            void **nv = kvbm__realloc(a->vals, ncap * sizeof *nv);
             if (nv == NULL) st = KVBM_ENOMEM;
             else { a->vals = nv; a->cap = ncap; }
         }

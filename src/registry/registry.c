@@ -154,11 +154,11 @@ static inline bool tab_full(const struct shard *sh) { return !tab_fits(sh->count
 static kvbm_status tab_resize(struct shard *sh, size_t ncap)
 {
     size_t cap = tab_cap(sh);
-    struct slot *nt = calloc(ncap, sizeof *nt);
+    struct slot *nt = kvbm__calloc(ncap, sizeof *nt);
     if (nt == NULL) return KVBM_ENOMEM;
     for (size_t i = 0; i < cap; i++)
         if (sh->tab[i].h != NULL) tab_put(nt, ncap - 1, sh->tab[i].h64, sh->tab[i].h);
-    free(sh->tab);
+    kvbm__free(sh->tab);
     sh->tab = nt;
     sh->mask = ncap - 1;
     atomic_store_explicit(&sh->mask_hint, ncap - 1, memory_order_relaxed);
@@ -214,7 +214,8 @@ static inline void tab_prefetch(const struct shard *sh, uint64_t h64)
 
 kvbm_status kvbm_registry_create(const kvbm_registry_config *cfg, kvbm_registry **out)
 {
-    if (out == NULL) return KVBM_EINVAL;
+    if (out == NULL)
+        return KVBM_FAIL(KVBM_EINVAL, "%s: invalid argument (out == NULL)", __func__);
     kvbm_registry_config def = KVBM_REGISTRY_CONFIG_INIT;
     if (cfg == NULL) cfg = &def;
     if (cfg->struct_size != sizeof(kvbm_registry_config)) {
@@ -222,7 +223,7 @@ kvbm_status kvbm_registry_create(const kvbm_registry_config *cfg, kvbm_registry 
                         "KVBM_REGISTRY_CONFIG_INIT)", cfg->struct_size, sizeof *cfg);
         return KVBM_EINVAL;
     }
-    kvbm_registry *r = aligned_alloc(64, sizeof *r);
+    kvbm_registry *r = kvbm__aligned_alloc(64, sizeof *r);
     if (r == NULL) return KVBM_ENOMEM;
     memset(r, 0, sizeof *r);
     for (unsigned i = 0; i < KVBM__SHARDS; i++) {
@@ -287,13 +288,13 @@ static void registry_free(kvbm_registry *r)
             char *next = *(char **)(void *)slab;
             for (unsigned k = 0; k < KVBM__SLAB_N; k++)
                 kvbm__handle_fini_object(slab_object(slab, k));
-            free(slab);
+            kvbm__free(slab);
             slab = next;
         }
-        free(sh->tab);
+        kvbm__free(sh->tab);
         kvbm__mutex_destroy(&sh->lock);
     }
-    free(r);
+    kvbm__free(r);
 }
 
 static void registry_unpin(kvbm_registry *r)
@@ -344,7 +345,7 @@ static inline bool try_upgrade(kvbm_handle *h)
  * free list; NULL on ENOMEM (nothing changed). Lock held. */
 static __attribute__((noinline, cold)) kvbm_handle *slab_refill(struct shard *sh)
 {
-    char *slab = aligned_alloc(64, 64 + KVBM__SLAB_N * KVBM__HANDLE_SIZE);
+    char *slab = kvbm__aligned_alloc(64, 64 + KVBM__SLAB_N * KVBM__HANDLE_SIZE);
     if (slab == NULL) return NULL;
     for (unsigned i = 0; i < KVBM__SLAB_N; i++) kvbm__handle_init_object(slab_object(slab, i));
     *(void **)(void *)slab = sh->slabs;
@@ -450,7 +451,8 @@ get_or_create(kvbm_registry *r, kvbm_plh hash, bool notify, kvbm_handle **out)
 
 kvbm_status kvbm_registry_register(kvbm_registry *r, kvbm_plh h, kvbm_handle **out)
 {
-    if (r == NULL || out == NULL) return KVBM_EINVAL;
+    if (r == NULL || out == NULL)
+        return KVBM_FAIL(KVBM_EINVAL, "%s: invalid argument (r == NULL || out == NULL)", __func__);
     int g = get_or_create(r, h, true, out);
     if (g == GOC_ENOMEM) return KVBM_ENOMEM;
     if (g == GOC_CREATED && r->tracker != NULL) kvbm_tracker_touch(r->tracker, h);
@@ -468,7 +470,8 @@ kvbm_status kvbm_registry_register(kvbm_registry *r, kvbm_plh h, kvbm_handle **o
 kvbm_status kvbm_registry_register_many(kvbm_registry *r, const kvbm_plh *hashes, size_t n,
                                         kvbm_handle **out)
 {
-    if (r == NULL || (n > 0 && (hashes == NULL || out == NULL))) return KVBM_EINVAL;
+    if (r == NULL || (n > 0 && (hashes == NULL || out == NULL)))
+        return KVBM_FAIL(KVBM_EINVAL, "%s: invalid argument (r == NULL || (n > 0 && (hashes == NULL || out == NULL)))", __func__);
     kvbm_plh pending[REG_TOUCH_CHUNK];
     kvbm__touch_cells cells[REG_TOUCH_CHUNK];
     uint64_t h64s[REG_PF_CHUNK];
@@ -517,13 +520,15 @@ kvbm_status kvbm_registry_register_many(kvbm_registry *r, const kvbm_plh *hashes
 
 kvbm_status kvbm_registry_transfer(kvbm_registry *r, kvbm_plh h, kvbm_handle **out)
 {
-    if (r == NULL || out == NULL) return KVBM_EINVAL;
+    if (r == NULL || out == NULL)
+        return KVBM_FAIL(KVBM_EINVAL, "%s: invalid argument (r == NULL || out == NULL)", __func__);
     return get_or_create(r, h, false, out) == GOC_ENOMEM ? KVBM_ENOMEM : KVBM_OK;
 }
 
 kvbm_status kvbm_registry_match(kvbm_registry *r, kvbm_plh hash, bool touch, kvbm_handle **out)
 {
-    if (r == NULL || out == NULL) return KVBM_EINVAL;
+    if (r == NULL || out == NULL)
+        return KVBM_FAIL(KVBM_EINVAL, "%s: invalid argument (r == NULL || out == NULL)", __func__);
     uint64_t h64 = kvbm_plh_hash64(hash);
     struct shard *sh = shard_of(r, h64);
     kvbm_handle *found = NULL;
@@ -533,7 +538,8 @@ kvbm_status kvbm_registry_match(kvbm_registry *r, kvbm_plh hash, bool touch, kvb
     if (i != SIZE_MAX && try_upgrade(sh->tab[i].h)) found = sh->tab[i].h;
     kvbm__unlock(&sh->lock);
 
-    if (found == NULL) return KVBM_ENOENT;
+    if (found == NULL)
+        return KVBM_FAIL(KVBM_ENOENT, "%s: not found (found == NULL)", __func__);
     if (touch && r->tracker != NULL) kvbm_tracker_touch(r->tracker, hash);
     *out = found;
     return KVBM_OK;
@@ -627,7 +633,8 @@ static bool presence_one(kvbm_registry *r, kvbm_plh hash, const kvbm_tier *tiers
 kvbm_status kvbm_registry_check_presence(kvbm_registry *r, kvbm_tier tier,
                                          const kvbm_plh *hashes, size_t n, bool *out)
 {
-    if (r == NULL || (n > 0 && (hashes == NULL || out == NULL))) return KVBM_EINVAL;
+    if (r == NULL || (n > 0 && (hashes == NULL || out == NULL)))
+        return KVBM_FAIL(KVBM_EINVAL, "%s: invalid argument (r == NULL || (n > 0 && (hashes == NULL || out == NULL)))", __func__);
     for (size_t i = 0; i < n; i++) out[i] = presence_one(r, hashes[i], &tier, 1);
     return KVBM_OK;
 }
@@ -637,7 +644,7 @@ kvbm_status kvbm_registry_check_presence_any(kvbm_registry *r, const kvbm_plh *h
                                              size_t ntiers, bool *out)
 {
     if (r == NULL || (n > 0 && (hashes == NULL || out == NULL)) || (ntiers > 0 && tiers == NULL))
-        return KVBM_EINVAL;
+        return KVBM_FAIL(KVBM_EINVAL, "%s: NULL registry or array", __func__);
     for (size_t i = 0; i < n; i++) out[i] = presence_one(r, hashes[i], tiers, ntiers);
     return KVBM_OK;
 }

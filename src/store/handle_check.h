@@ -25,7 +25,7 @@ enum { KVBM__HK_MUTABLE = 1, KVBM__HK_COMPLETE = 2, KVBM__HK_BLOCK = 3, KVBM__HK
 struct kvbm__hw {
     uint32_t           magic;
     uint32_t           id;
-    uint32_t           gen;
+    uint64_t           gen;
     uint32_t           pend;  /* batch validation mark */
     struct kvbm__store *store;
 };
@@ -44,13 +44,13 @@ static __attribute__((unused)) kvbm_status kvbm__hwbuf_init(struct kvbm__hwbuf *
     b->w = NULL; b->cap = 0; b->used = 0;
 #if KVBM_CHECKED_HANDLES
     if (n == 0) return KVBM_OK;
-    b->w = malloc(n * sizeof *b->w);
+    b->w = kvbm__malloc(n * sizeof *b->w);
     if (b->w == NULL) return KVBM_ENOMEM;
     for (size_t i = 0; i < n; i++) {
-        b->w[i] = malloc(sizeof(struct kvbm__hw));
+        b->w[i] = kvbm__malloc(sizeof(struct kvbm__hw));
         if (b->w[i] == NULL) {
-            while (i-- > 0) free(b->w[i]);
-            free(b->w);
+            while (i-- > 0) kvbm__free(b->w[i]);
+            kvbm__free(b->w);
             b->w = NULL;
             return KVBM_ENOMEM;
         }
@@ -65,8 +65,8 @@ static __attribute__((unused)) kvbm_status kvbm__hwbuf_init(struct kvbm__hwbuf *
 static __attribute__((unused)) void kvbm__hwbuf_fini(struct kvbm__hwbuf *b)
 {
 #if KVBM_CHECKED_HANDLES
-    for (size_t i = b->used; i < b->cap; i++) free(b->w[i]);
-    free(b->w);
+    for (size_t i = b->used; i < b->cap; i++) kvbm__free(b->w[i]);
+    kvbm__free(b->w);
 #endif
     b->w = NULL; b->cap = b->used = 0;
 }
@@ -127,7 +127,7 @@ static __attribute__((unused)) void kvbm__bh_quarantine(struct kvbm__store *s, v
 {
     pthread_mutex_lock(&s->qlock);
     if (s->qlen == KVBM__QUARANTINE) {
-        free(s->quarantine[s->qhead]);
+        kvbm__free(s->quarantine[s->qhead]);
         s->quarantine[s->qhead] = w;
         s->qhead = (s->qhead + 1) % KVBM__QUARANTINE;
     } else {

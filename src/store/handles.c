@@ -1,6 +1,6 @@
 /* src/store/handles.c - the public block lifecycle handle API.
  *
- * kvbm_mutable_*, kvbm_complete_*, kvbm_block_*, kvbm_weak_* and kvbm_pin_*: validation
+ * kvbm_mutable_*, kvbm_complete_*, kvbm_block_* and kvbm_pin_* (kvbm_weak_*: weak.c): validation
  * through handle_check.h, slot transitions under the store lock (locked.h, store.c).
  * See docs/design/store.md §2 (final release) and §6 (handles and misuse detection).
  */
@@ -15,16 +15,6 @@
 #include "store/locked.h"
 #include "registry/registry_int.h"
 #include "kvbm/tokens.h"
-
-struct kvbm_weak {
-    uint32_t           magic;
-    uint32_t           id;
-    uint32_t           gen;
-    uint32_t           pad_;
-    struct kvbm__store *store;
-    kvbm_plh           hash;
-    kvbm_handle       *reg;
-};
 
 /* ==== mutable blocks ===================================================================== */
 
@@ -60,15 +50,15 @@ kvbm_status kvbm_mutable_stage(kvbm_mutable *b, kvbm_plh h, uint32_t block_size,
                         s->block_size, block_size);
         return KVBM_ESIZE;
     }
-    if (kvbm__store_is_poisoned(s)) return KVBM_EPOISONED;
+    if (kvbm__store_is_poisoned(s)) return kvbm__store_poisoned_error(s);
     struct kvbm__hwbuf hb;
     KVBM_TRY(kvbm__hwbuf_init(&hb, 1));
     if (s->tcells != NULL) kvbm__tracker_cells(s->inactive.freq, h, &s->tcells[sl->id]);
     kvbm__lock(&s->lock);
     sl->state = KVBM__STAGED;
     sl->hash = h;
+    kvbm__metric_add(s->metrics, KVBM_METRIC_inflight_mutable, -1); /* with the slot (I5) */
     kvbm__unlock(&s->lock);
-    kvbm__metric_add(s->metrics, KVBM_METRIC_inflight_mutable, -1);
     kvbm__metric_add(s->metrics, KVBM_METRIC_stagings, 1);
     kvbm__bh_retire(b);
     *out = (kvbm_complete *)kvbm__bh_make(&hb, sl, KVBM__HK_COMPLETE);
@@ -104,7 +94,7 @@ kvbm_status kvbm_mutable_stage_many(kvbm_mutable *const *in, const kvbm_plh *has
                         s->block_size, block_size);
         st = KVBM_ESIZE;
     } else if (kvbm__store_is_poisoned(s)) {
-        st = KVBM_EPOISONED;
+        st = kvbm__store_poisoned_error(s);
     }
     struct kvbm__hwbuf hb;
     if (st == KVBM_OK) st = kvbm__hwbuf_init(&hb, n);
@@ -127,8 +117,8 @@ kvbm_status kvbm_mutable_stage_many(kvbm_mutable *const *in, const kvbm_plh *has
         out[i] = (kvbm_complete *)kvbm__bh_make(&hb, sl, KVBM__HK_COMPLETE);
 #endif
     }
+    kvbm__metric_add(s->metrics, KVBM_METRIC_inflight_mutable, -(int64_t)n); /* with the slots (I5) */
     kvbm__unlock(&s->lock);
-    kvbm__metric_add(s->metrics, KVBM_METRIC_inflight_mutable, -(int64_t)n);
     kvbm__metric_add(s->metrics, KVBM_METRIC_stagings, (int64_t)n);
 #if KVBM_CHECKED_HANDLES
     for (size_t i = 0; i < n; i++) { /* quarantine pushes take a leaf lock: after unlock */
@@ -151,15 +141,15 @@ kvbm_status kvbm_mutable_complete(kvbm_mutable *b, const struct kvbm_token_block
                               expected, actual);
 }
 
-/* Mutable/Staged -> Reset at the back of the FIFO. */
+/* Mutable/Staged -> Reset at the back of the FIFO (gauges with the slot, under the lock). */
 static void owned_to_reset(struct kvbm__store *s, struct kvbm__slot *sl, bool was_mutable)
 {
     kvbm__lock(&s->lock);
     sl->state = KVBM__RESET;
     kvbm__ring_push_back(&s->ring, sl->id);
-    kvbm__unlock(&s->lock);
     kvbm__metric_add(s->metrics, KVBM_METRIC_reset_pool_size, 1);
     if (was_mutable) kvbm__metric_add(s->metrics, KVBM_METRIC_inflight_mutable, -1);
+    kvbm__unlock(&s->lock);
 }
 
 kvbm_status kvbm_mutable_release(kvbm_mutable *b)
@@ -210,14 +200,14 @@ kvbm_status kvbm_complete_reset(kvbm_complete *b, kvbm_mutable **out)
     if (sl == NULL) return kvbm__bad_handle("kvbm_complete_reset", "NULL, released or not a complete block");
     if (out == NULL) return kvbm__bad_handle("kvbm_complete_reset", "out is NULL");
     struct kvbm__store *s = kvbm__store_of(sl);
-    if (kvbm__store_is_poisoned(s)) return KVBM_EPOISONED;
+    if (kvbm__store_is_poisoned(s)) return kvbm__store_poisoned_error(s);
     struct kvbm__hwbuf hb;
     KVBM_TRY(kvbm__hwbuf_init(&hb, 1));
     kvbm__lock(&s->lock);
     sl->state = KVBM__MUTABLE;
     sl->reset_on_release = s->default_reset;
+    kvbm__metric_add(s->metrics, KVBM_METRIC_inflight_mutable, 1); /* with the slot (I5) */
     kvbm__unlock(&s->lock);
-    kvbm__metric_add(s->metrics, KVBM_METRIC_inflight_mutable, 1);
     kvbm__bh_retire(b);
     *out = (kvbm_mutable *)kvbm__bh_make(&hb, sl, KVBM__HK_MUTABLE);
     kvbm__hwbuf_fini(&hb);
@@ -269,12 +259,19 @@ uint32_t kvbm_block_use_count(const kvbm_block *b)
     return sl != NULL ? atomic_load_explicit(&sl->strong, memory_order_relaxed) : 0;
 }
 
-/* One more strong ref on a held slot, wrapped as @kind. */
-static kvbm_status slot_clone(struct kvbm__slot *sl, int kind, void **out)
+/* One more strong ref on a held slot, wrapped as @kind; KVBM_EOVERFLOW at
+ * KVBM__STRONG_MAX (the increment is undone: racing clones overshoot by at most one each,
+ * far below the 32-bit limit). */
+static kvbm_status slot_clone(struct kvbm__slot *sl, int kind, const char *fn, void **out)
 {
     struct kvbm__hwbuf hb;
     KVBM_TRY(kvbm__hwbuf_init(&hb, 1));
-    atomic_fetch_add_explicit(&sl->strong, 1, memory_order_relaxed);
+    if (KVBM_UNLIKELY(atomic_fetch_add_explicit(&sl->strong, 1, memory_order_relaxed) >= KVBM__STRONG_MAX)) {
+        atomic_fetch_sub_explicit(&sl->strong, 1, memory_order_relaxed);
+        kvbm__hwbuf_fini(&hb);
+        kvbm__set_error("%s: the block already has %" PRIu32 " references", fn, KVBM__STRONG_MAX);
+        return KVBM_EOVERFLOW;
+    }
     *out = kvbm__bh_make(&hb, sl, kind);
     kvbm__hwbuf_fini(&hb);
     return KVBM_OK;
@@ -286,7 +283,7 @@ kvbm_status kvbm_block_clone(kvbm_block *b, kvbm_block **out)
     if (sl == NULL) return kvbm__bad_handle("kvbm_block_clone", "NULL, released or not an immutable block");
     if (out == NULL) return kvbm__bad_handle("kvbm_block_clone", "out is NULL");
     void *o;
-    KVBM_TRY(slot_clone(sl, KVBM__HK_BLOCK, &o));
+    KVBM_TRY(slot_clone(sl, KVBM__HK_BLOCK, "kvbm_block_clone", &o));
     kvbm__metric_add(kvbm__store_of(sl)->metrics, KVBM_METRIC_inflight_immutable, 1);
     *out = o;
     return KVBM_OK;
@@ -315,11 +312,74 @@ kvbm_status kvbm_block_release(kvbm_block *b)
     return kvbm__slot_release(s, sl);
 }
 
+#if !KVBM_CHECKED_HANDLES
+/* Release builds: clones of one block are the same pointer, so a batch may name a slot
+ * several times - but not more often than the slot has references (strong only drops
+ * concurrently down to what other holders own, so count > strong is certain misuse).
+ * The validation loop of release_many filters: one bit per handle in a stack bitmap of
+ * 128 bits per handle (1 Ki..16 Ki bits) indexed by address bits 4 and up (slots are 48
+ * bytes apart, so two slots of one store share a bit only when their ids differ by a
+ * multiple of the map size); only a batch in which two handles share a bit is counted
+ * exactly here: an open-addressing table of >= 2n entries (on the stack up to RM_STACK
+ * entries, else heap, else pairwise). Returns the index of the first occurrence beyond
+ * its slot's count, or n. */
+typedef kvbm_block *const *blk_arr;
+#define RM_STACK    256
+#define RM_MAP_MIN  1024u
+#define RM_MAP_MAX  16384u
+struct rm_ent { const void *p; uint32_t c; };
+
+static size_t rm_scan(blk_arr b, size_t n, struct rm_ent *t, size_t mask)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (b[i] == NULL) continue;
+        size_t k = (size_t)(((uint64_t)(uintptr_t)b[i] * UINT64_C(0x9e3779b97f4a7c15)) >> 32) & mask;
+        while (t[k].p != NULL && t[k].p != b[i]) k = (k + 1) & mask;
+        if (t[k].p == NULL) {
+            t[k].p = b[i];
+            t[k].c = 1;
+        } else if (++t[k].c > atomic_load_explicit(&kvbm__bh_raw(b[i])->strong, memory_order_relaxed)) {
+            return i;
+        }
+    }
+    return n;
+}
+
+static __attribute__((noinline)) size_t rm_count_exactly(blk_arr b, size_t n)
+{
+    size_t cap = 4;
+    while (cap < 2 * n) cap <<= 1;
+    struct rm_ent stack[RM_STACK];
+    struct rm_ent *t = cap <= RM_STACK ? stack : kvbm__calloc(cap, sizeof *t);
+    if (t == stack) {
+        memset(t, 0, cap * sizeof *t);
+    } else if (t == NULL) { /* no memory for the table: count pairwise (slow, correct) */
+        for (size_t i = 0; i < n; i++) {
+            if (b[i] == NULL) continue;
+            uint32_t c = 0;
+            for (size_t j = 0; j <= i; j++) c += b[j] == b[i];
+            if (c > atomic_load_explicit(&kvbm__bh_raw(b[i])->strong, memory_order_relaxed)) return i;
+        }
+        return n;
+    }
+    size_t bad = rm_scan(b, n, t, cap - 1);
+    if (t != stack) kvbm__free(t);
+    return bad;
+}
+#endif
+
 kvbm_status kvbm_block_release_many(kvbm_block *const *b, size_t n)
 {
     if (n == 0) return KVBM_OK;
     if (b == NULL) return kvbm__bad_handle("kvbm_block_release_many", "NULL array");
     size_t bad = n;
+#if !KVBM_CHECKED_HANDLES
+    uint64_t map[RM_MAP_MAX / 64]; /* repeat filter (see rm_count_exactly) */
+    size_t mbits = RM_MAP_MIN;
+    while (mbits < RM_MAP_MAX && mbits < 128 * n) mbits <<= 1;
+    memset(map, 0, mbits / 8);
+    uint64_t seen = 0;
+#endif
     for (size_t i = 0; i < n; i++) {
         if (b[i] == NULL) continue;
         if (kvbm__bh_slot(b[i], KVBM__HK_BLOCK) == NULL) { bad = i; break; }
@@ -327,14 +387,22 @@ kvbm_status kvbm_block_release_many(kvbm_block *const *b, size_t n)
         struct kvbm__hw *w = (struct kvbm__hw *)b[i];
         if (w->pend) { bad = i; break; }
         w->pend = 1;
+#else
+        size_t k = ((uintptr_t)b[i] >> 4) & (mbits - 1);
+        uint64_t bit = UINT64_C(1) << (k & 63);
+        seen |= map[k >> 6] & bit;
+        map[k >> 6] |= bit;
 #endif
     }
 #if KVBM_CHECKED_HANDLES
     for (size_t i = 0; i < (bad < n ? bad : n); i++)
         if (b[i] != NULL) ((struct kvbm__hw *)b[i])->pend = 0;
+#else
+    if (KVBM_UNLIKELY(seen != 0) && bad == n) bad = rm_count_exactly(b, n);
 #endif
     if (bad < n) {
-        kvbm__set_error("kvbm_block_release_many: handle %zu is released, repeated or not an immutable block", bad);
+        kvbm__set_error("kvbm_block_release_many: handle %zu is released, repeated beyond its "
+                        "references or not an immutable block", bad);
         return KVBM_EINVAL;
     }
 
@@ -408,43 +476,13 @@ kvbm_status kvbm_block_set_evict_on_reset(kvbm_block *b, bool evict)
     return KVBM_OK;
 }
 
-static void weak_free(struct kvbm_weak *w)
-{
-    w->magic = KVBM__HW_DEAD;
-#if KVBM_CHECKED_HANDLES
-    kvbm__bh_quarantine(w->store, w);
-#else
-    free(w);
-#endif
-}
-
-kvbm_status kvbm_block_downgrade(kvbm_block *b, kvbm_weak **out)
-{
-    struct kvbm__slot *sl = kvbm__bh_slot(b, KVBM__HK_BLOCK);
-    if (sl == NULL) return kvbm__bad_handle("kvbm_block_downgrade", "NULL, released or not an immutable block");
-    if (out == NULL) return kvbm__bad_handle("kvbm_block_downgrade", "out is NULL");
-    struct kvbm_weak *w = malloc(sizeof *w);
-    if (w == NULL) return KVBM_ENOMEM;
-    struct kvbm__store *s = kvbm__store_of(sl);
-    atomic_fetch_add_explicit(&s->refs, 1, memory_order_relaxed);
-    w->magic = KVBM__HW_MAGIC(KVBM__HK_WEAK);
-    w->id = sl->id;
-    w->gen = sl->gen;
-    w->pad_ = 0;
-    w->store = s;
-    w->hash = sl->hash;
-    w->reg = kvbm_handle_clone(sl->reg);
-    *out = w;
-    return KVBM_OK;
-}
-
 kvbm_status kvbm_block_pin(kvbm_block *b, kvbm_pin **out)
 {
     struct kvbm__slot *sl = kvbm__bh_slot(b, KVBM__HK_BLOCK);
     if (sl == NULL) return kvbm__bad_handle("kvbm_block_pin", "NULL, released or not an immutable block");
     if (out == NULL) return kvbm__bad_handle("kvbm_block_pin", "out is NULL");
     void *o;
-    KVBM_TRY(slot_clone(sl, KVBM__HK_PIN, &o));
+    KVBM_TRY(slot_clone(sl, KVBM__HK_PIN, "kvbm_block_pin", &o));
     *out = o;
     return KVBM_OK;
 }
@@ -458,85 +496,7 @@ int kvbm_block_describe(const kvbm_block *b, char *buf, size_t len)
                     PRIu64 " }", sl->id, kvbm_plh_to_hex(sl->hash, hex), kvbm__store_of(sl)->id);
 }
 
-/* ==== weak blocks ======================================================================== */
-
-static struct kvbm_weak *weak_check(const kvbm_weak *w)
-{
-    if (w == NULL || w->magic != KVBM__HW_MAGIC(KVBM__HK_WEAK)) return NULL;
-    return (struct kvbm_weak *)w;
-}
-
-kvbm_status kvbm_weak_upgrade(kvbm_weak *wk, kvbm_block **out)
-{
-    struct kvbm_weak *w = weak_check(wk);
-    if (w == NULL) return kvbm__bad_handle("kvbm_weak_upgrade", "NULL or released weak block");
-    if (out == NULL) return kvbm__bad_handle("kvbm_weak_upgrade", "out is NULL");
-    struct kvbm__store *s = w->store;
-    if (kvbm__store_is_poisoned(s)) return KVBM_EPOISONED;
-    struct kvbm__hwbuf hb;
-    KVBM_TRY(kvbm__hwbuf_init(&hb, 1));
-    struct kvbm__post p;
-    kvbm__post_init(&p);
-    kvbm__lock(&s->lock);
-    struct kvbm__slot *sl = &s->slots[w->id];
-    if ((sl->state == KVBM__PRIMARY || sl->state == KVBM__DUPLICATE) && sl->gen == w->gen)
-        atomic_fetch_add_explicit(&sl->strong, 1, memory_order_relaxed);
-    else
-        sl = kvbm__acquire_locked(s, w->hash, &p);
-    kvbm__post_locked_end(s, &p);
-    kvbm__unlock(&s->lock);
-    kvbm__post_flush(s, &p);
-    if (sl == NULL) {
-        kvbm__hwbuf_fini(&hb);
-        return kvbm__store_is_poisoned(s) ? KVBM_EPOISONED : KVBM_ENOENT;
-    }
-    kvbm__metric_add(s->metrics, KVBM_METRIC_inflight_immutable, 1);
-    *out = (kvbm_block *)kvbm__bh_make(&hb, sl, KVBM__HK_BLOCK);
-    kvbm__hwbuf_fini(&hb);
-    return KVBM_OK;
-}
-
-kvbm_status kvbm_weak_clone(kvbm_weak *wk, kvbm_weak **out)
-{
-    struct kvbm_weak *w = weak_check(wk);
-    if (w == NULL) return kvbm__bad_handle("kvbm_weak_clone", "NULL or released weak block");
-    if (out == NULL) return kvbm__bad_handle("kvbm_weak_clone", "out is NULL");
-    struct kvbm_weak *c = malloc(sizeof *c);
-    if (c == NULL) return KVBM_ENOMEM;
-    *c = *w;
-    atomic_fetch_add_explicit(&w->store->refs, 1, memory_order_relaxed);
-    c->reg = kvbm_handle_clone(w->reg);
-    *out = c;
-    return KVBM_OK;
-}
-
-void kvbm_weak_release(kvbm_weak *wk)
-{
-    struct kvbm_weak *w = weak_check(wk);
-    if (w == NULL) {
-        if (wk != NULL) kvbm__set_error("kvbm_weak_release: released or invalid weak block");
-        return;
-    }
-    struct kvbm__store *s = w->store;
-    kvbm_handle_release(w->reg);
-    weak_free(w);
-    kvbm__store_unref(s, 1);
-}
-
-kvbm_plh kvbm_weak_seq_hash(const kvbm_weak *wk)
-{
-    struct kvbm_weak *w = weak_check(wk);
-    kvbm_plh z = { 0, 0 };
-    return w != NULL ? w->hash : z;
-}
-
-int kvbm_weak_describe(const kvbm_weak *wk, char *buf, size_t len)
-{
-    struct kvbm_weak *w = weak_check(wk);
-    if (w == NULL) return snprintf(buf, len, "WeakBlock { invalid }");
-    char hex[KVBM_PLH_HEX_LEN];
-    return snprintf(buf, len, "WeakBlock { sequence_hash: %s }", kvbm_plh_to_hex(w->hash, hex));
-}
+/* (weak blocks: weak.c) */
 
 /* ==== lifecycle pins ===================================================================== */
 
@@ -546,7 +506,7 @@ kvbm_status kvbm_pin_clone(kvbm_pin *p, kvbm_pin **out)
     if (sl == NULL) return kvbm__bad_handle("kvbm_pin_clone", "NULL, released or not a pin");
     if (out == NULL) return kvbm__bad_handle("kvbm_pin_clone", "out is NULL");
     void *o;
-    KVBM_TRY(slot_clone(sl, KVBM__HK_PIN, &o));
+    KVBM_TRY(slot_clone(sl, KVBM__HK_PIN, "kvbm_pin_clone", &o));
     *out = o;
     return KVBM_OK;
 }

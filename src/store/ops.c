@@ -38,7 +38,7 @@ kvbm_status kvbm__store_allocate(struct kvbm__store *s, size_t count, kvbm_mutab
         return KVBM_OK;
     }
     if (out == NULL) return kvbm__bad_handle("kvbm_manager_allocate", "out is NULL");
-    if (kvbm__store_is_poisoned(s)) return KVBM_EPOISONED;
+    if (kvbm__store_is_poisoned(s)) return kvbm__store_poisoned_error(s);
     struct kvbm__hwbuf hb;
     const kvbm__inactive_ops *ops = s->inactive.ops;
     void *ctx = s->inactive.ctx;
@@ -46,7 +46,9 @@ kvbm_status kvbm__store_allocate(struct kvbm__store *s, size_t count, kvbm_mutab
     kvbm__lock(&s->lock);
     size_t inactive_len = ops->len(ctx);
     if ((size_t)s->ring.len + inactive_len < count) {
+        size_t avail = (size_t)s->ring.len + inactive_len;
         kvbm__unlock(&s->lock);
+        kvbm__set_error("kvbm_manager_allocate: %zu blocks requested, %zu available", count, avail);
         return KVBM_EEXHAUSTED;
     }
     /* checked builds only: wrappers are allocated once the count is known to be sane */
@@ -122,15 +124,14 @@ kvbm_status kvbm__store_allocate(struct kvbm__store *s, size_t count, kvbm_mutab
     if (s->orphan) add += from_inactive;
     else s->parked -= from_inactive;
     if (add) atomic_fetch_add_explicit(&s->refs, add, memory_order_relaxed);
-    kvbm__unlock(&s->lock);
-
+    /* the pool gauges move with the slots, under the lock (exact for the I5 check) */
     kvbm_metrics *m = s->metrics;
     if (from_reset) kvbm__metric_add(m, KVBM_METRIC_reset_pool_size, -(int64_t)from_reset);
-    if (from_inactive) {
-        kvbm__metric_add(m, KVBM_METRIC_inactive_pool_size, -(int64_t)from_inactive);
-        kvbm__metric_add(m, KVBM_METRIC_evictions, (int64_t)from_inactive);
-    }
+    if (from_inactive) kvbm__metric_add(m, KVBM_METRIC_inactive_pool_size, -(int64_t)from_inactive);
     kvbm__metric_add(m, KVBM_METRIC_inflight_mutable, (int64_t)count);
+    kvbm__unlock(&s->lock);
+
+    if (from_inactive) kvbm__metric_add(m, KVBM_METRIC_evictions, (int64_t)from_inactive);
     kvbm__metric_add(m, KVBM_METRIC_allocations, (int64_t)count);
     if (from_reset) kvbm__metric_add(m, KVBM_METRIC_allocations_from_reset, (int64_t)from_reset);
 
@@ -164,7 +165,7 @@ kvbm_status kvbm__store_register(struct kvbm__store *s, kvbm_complete *const *in
     static const char fn[] = "kvbm_manager_register_blocks";
     if (n == 0) return KVBM_OK;
     if (in == NULL || out == NULL) return kvbm__bad_handle(fn, "NULL array");
-    if (kvbm__store_is_poisoned(s)) return KVBM_EPOISONED;
+    if (kvbm__store_is_poisoned(s)) return kvbm__store_poisoned_error(s);
 
     /* Validate every input before changing anything (the caller owns the staged slots, so
      * their fields are stable; `mark` detects the same block passed twice). */
@@ -303,12 +304,27 @@ static inline void touch_cells_fill(kvbm_tracker *tr, const kvbm__touch_cells *c
     }
 }
 
+/* Under the lock, pass 2 of match: out[i]'s slot is at its reference limit. Undo that
+ * increment and put the slots resurrected by pass 1 for out[i..k) (tag bit 0, strong 0)
+ * back into the inactive pool; the match is out[0..i). Rare: 2^31 live references. */
+static __attribute__((cold, noinline)) size_t match_truncate(struct kvbm__store *s, kvbm_block **out,
+                                                             size_t i, size_t k, struct kvbm__post *p)
+{
+    struct kvbm__slot *sat = (struct kvbm__slot *)((uintptr_t)out[i] & ~(uintptr_t)1);
+    atomic_fetch_sub_explicit(&sat->strong, 1, memory_order_relaxed);
+    for (size_t j = i + 1; j < k; j++) {
+        uintptr_t v = (uintptr_t)out[j];
+        if (v & 1u) kvbm__store_drop_locked(s, (struct kvbm__slot *)(v & ~(uintptr_t)1), p);
+    }
+    return i;
+}
+
 kvbm_status kvbm__store_match(struct kvbm__store *s, const kvbm_plh *hashes, size_t n,
                               kvbm_block **out, size_t *matched)
 {
     if (matched == NULL || (n > 0 && (hashes == NULL || out == NULL)))
         return kvbm__bad_handle("kvbm_manager_match_blocks", "NULL argument");
-    if (kvbm__store_is_poisoned(s)) return KVBM_EPOISONED;
+    if (kvbm__store_is_poisoned(s)) return kvbm__store_poisoned_error(s);
     kvbm__metric_add(s->metrics, KVBM_METRIC_match_hashes_requested, (int64_t)n);
     if (n == 0) {
         *matched = 0;
@@ -333,8 +349,13 @@ kvbm_status kvbm__store_match(struct kvbm__store *s, const kvbm_plh *hashes, siz
     for (size_t i = 0; i < k; i++) {
         uintptr_t v = (uintptr_t)out[i];
         struct kvbm__slot *sl = (struct kvbm__slot *)(v & ~(uintptr_t)1);
-        if (v & 1u) atomic_store_explicit(&sl->strong, 1, memory_order_relaxed);
-        else atomic_fetch_add_explicit(&sl->strong, 1, memory_order_relaxed);
+        if (v & 1u) {
+            atomic_store_explicit(&sl->strong, 1, memory_order_relaxed);
+        } else if (KVBM_UNLIKELY(atomic_fetch_add_explicit(&sl->strong, 1, memory_order_relaxed) >=
+                                 KVBM__STRONG_MAX)) {
+            k = match_truncate(s, out, i, k, &p); /* a block at its reference limit ends the match */
+            break;
+        }
         out[i] = (kvbm_block *)kvbm__bh_make(&hb, sl, KVBM__HK_BLOCK);
     }
     kvbm__post_locked_end(s, &p);
@@ -351,7 +372,7 @@ kvbm_status kvbm__store_match(struct kvbm__store *s, const kvbm_plh *hashes, siz
     if (tr != NULL) touch_cells_fill(tr, cached, hashes, out, 0, early, tc);
     kvbm__post_flush(s, &p);
     kvbm__hwbuf_fini(&hb);
-    if (kvbm__store_is_poisoned(s)) return KVBM_EPOISONED;
+    if (kvbm__store_is_poisoned(s)) return kvbm__store_poisoned_error(s);
     if (tr != NULL && k) {
         kvbm__tracker_touch_apply(tr, hashes, tc, early);
         for (size_t i = early; i < k; i += MATCH_TOUCH_EARLY) { /* long matches: by chunks */
@@ -380,7 +401,7 @@ kvbm_status kvbm__store_scan(struct kvbm__store *s, const kvbm_plh *hashes, size
 {
     if (found == NULL || (n > 0 && (hashes == NULL || out_hashes == NULL || out_blocks == NULL)))
         return kvbm__bad_handle("kvbm_manager_scan_matches", "NULL argument");
-    if (kvbm__store_is_poisoned(s)) return KVBM_EPOISONED;
+    if (kvbm__store_is_poisoned(s)) return kvbm__store_poisoned_error(s);
     kvbm__metric_add(s->metrics, KVBM_METRIC_scan_hashes_requested, (int64_t)n);
     if (n == 0) {
         *found = 0;
@@ -398,7 +419,10 @@ kvbm_status kvbm__store_scan(struct kvbm__store *s, const kvbm_plh *hashes, size
         kvbm_handle_release(hd);
         if (plh_in(out_hashes, f, hashes[i])) continue; /* same block again: keep one entry */
         kvbm__lock(&s->lock);
-        struct kvbm__slot *sl = kvbm__acquire_locked(s, hashes[i], &p);
+        struct kvbm__slot *sl = kvbm__lookup_locked(s, hashes[i], &p);
+        if (sl != NULL && KVBM_UNLIKELY(atomic_load_explicit(&sl->strong, memory_order_relaxed) >= KVBM__STRONG_MAX))
+            sl = NULL; /* at its reference limit: not returned */
+        if (sl != NULL) atomic_fetch_add_explicit(&sl->strong, 1, memory_order_relaxed);
         kvbm__post_locked_end(s, &p);
         kvbm__unlock(&s->lock);
         if (sl != NULL) {
@@ -444,7 +468,7 @@ kvbm_status kvbm__store_scan(struct kvbm__store *s, const kvbm_plh *hashes, size
     }
     kvbm__post_flush(s, &p);
     kvbm__hwbuf_fini(&hb);
-    if (kvbm__store_is_poisoned(s)) return KVBM_EPOISONED;
+    if (kvbm__store_is_poisoned(s)) return kvbm__store_poisoned_error(s);
     if (f) {
         kvbm__metric_add(s->metrics, KVBM_METRIC_scan_blocks_returned, (int64_t)f);
         kvbm__metric_add(s->metrics, KVBM_METRIC_inflight_immutable, (int64_t)f);
@@ -455,7 +479,7 @@ kvbm_status kvbm__store_scan(struct kvbm__store *s, const kvbm_plh *hashes, size
 
 kvbm_status kvbm__store_reset_inactive(struct kvbm__store *s, uint64_t *expected, uint64_t *actual)
 {
-    if (kvbm__store_is_poisoned(s)) return KVBM_EPOISONED;
+    if (kvbm__store_is_poisoned(s)) return kvbm__store_poisoned_error(s);
     struct kvbm__post p;
     kvbm__post_init(&p);
     kvbm__pair pairs[KVBM__POST_MAX];
@@ -494,10 +518,11 @@ kvbm_status kvbm__store_reset_inactive(struct kvbm__store *s, uint64_t *expected
     }
     uint64_t reset_len = s->ring.len;
     uint32_t total = s->n;
+    kvbm__post_locked_end(s, &p);
     kvbm__unlock(&s->lock);
     bool poisoned = kvbm__store_is_poisoned(s);
     kvbm__post_finish(s, &p);  /* last access to the store */
-    if (poisoned) return KVBM_EPOISONED;
+    if (poisoned) return kvbm__store_poisoned_error(s);
     if (reset_len != total) {
         if (expected != NULL) *expected = total;
         if (actual != NULL) *actual = reset_len;

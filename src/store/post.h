@@ -35,13 +35,19 @@ static inline bool kvbm__post_room(const struct kvbm__post *p, uint32_t k)
     return p->na + k <= KVBM__POST_MAX && p->nd + k <= KVBM__POST_MAX;
 }
 
-/* Before unlock. */
+/* Before unlock: store refs and the pool gauges. The gauges move in the same critical
+ * section as the slots they count, so kvbm_manager_check_invariants (which compares them
+ * under the lock, I5) never sees a benign in-flight update as a violation. A gauge update
+ * is a store to the calling thread's metrics shard (a leaf, no lock after its first use). */
 static inline void kvbm__post_locked_end(struct kvbm__store *s, struct kvbm__post *p)
 {
     if (p->addref) {
         atomic_fetch_add_explicit(&s->refs, p->addref, memory_order_relaxed);
         p->addref = 0;
     }
+    if (p->d_reset) kvbm__metric_add(s->metrics, KVBM_METRIC_reset_pool_size, p->d_reset);
+    if (p->d_inactive) kvbm__metric_add(s->metrics, KVBM_METRIC_inactive_pool_size, p->d_inactive);
+    p->d_reset = p->d_inactive = 0;
 }
 
 /* After unlock: registry work (out of line: rare on the release path) ... */
@@ -52,13 +58,10 @@ static __attribute__((unused, noinline)) void kvbm__post_flush_registry(struct k
     p->na = p->nd = 0;
 }
 
-/* ... and gauges (inline: a single release moves one gauge). Does not drop store refs. */
+/* ... (the gauges were applied by kvbm__post_locked_end). Does not drop store refs. */
 static inline void kvbm__post_flush(struct kvbm__store *s, struct kvbm__post *p)
 {
     if (KVBM_UNLIKELY((p->na | p->nd) != 0)) kvbm__post_flush_registry(s, p);
-    if (p->d_reset) kvbm__metric_add(s->metrics, KVBM_METRIC_reset_pool_size, p->d_reset);
-    if (p->d_inactive) kvbm__metric_add(s->metrics, KVBM_METRIC_inactive_pool_size, p->d_inactive);
-    p->d_reset = p->d_inactive = 0;
 }
 
 /* After unlock, last action on @s. */

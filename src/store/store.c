@@ -29,7 +29,19 @@ static _Atomic uint64_t next_manager_id = 1;
 static void quiet_poison(struct kvbm__store *s, const char *what)
 {
     kvbm__set_error("kvbm: internal invariant violated: %s", what);
-    atomic_store_explicit(&s->poisoned, 1, memory_order_relaxed);
+    if (atomic_exchange_explicit(&s->poison_claim, 1, memory_order_relaxed) == 0) {
+        snprintf(s->poison_why, sizeof s->poison_why, "%s", what);
+        atomic_store_explicit(&s->poisoned, 1, memory_order_release);
+    } else {
+        while (!atomic_load_explicit(&s->poisoned, memory_order_acquire)) { /* the first is writing */ }
+    }
+}
+
+kvbm_status kvbm__store_poisoned_error(struct kvbm__store *s)
+{
+    if (atomic_load_explicit(&s->poisoned, memory_order_acquire))
+        kvbm__set_error("kvbm: the manager is poisoned (internal invariant violated: %s)", s->poison_why);
+    return KVBM_EPOISONED;
 }
 
 void kvbm__store_poison(struct kvbm__store *s, const char *what)
@@ -48,10 +60,10 @@ kvbm_status kvbm__store_create(const struct kvbm__store_params *p, kvbm__inactiv
     if (p == NULL || out == NULL || p->block_count == 0 || p->block_count == UINT32_MAX ||
         p->registry == NULL || p->metrics == NULL || be.ops == NULL) {
         kvbm__inactive_destroy(&be);
-        return KVBM_EINVAL;
+        return KVBM_FAIL(KVBM_EINVAL, "kvbm__store_create: invalid parameters");
     }
     uint32_t n = p->block_count;
-    struct kvbm__store *s = calloc(1, sizeof *s + (size_t)n * sizeof(struct kvbm__slot));
+    struct kvbm__store *s = kvbm__calloc(1, sizeof *s + (size_t)n * sizeof(struct kvbm__slot));
     /* index buckets: the largest power of two <= 2n (load factor 0.5..1, <= 8 B/block) */
     uint64_t nb = kvbm__next_pow2_u64((uint64_t)n * 2);
     if (nb > (uint64_t)n * 2) nb >>= 1;
@@ -59,11 +71,11 @@ kvbm_status kvbm__store_create(const struct kvbm__store_params *p, kvbm__inactiv
     /* MultiLRU over TinyLFU: cache the sketch cells of every block (store_int.h, tcells) */
     bool want_cells = be.freq != NULL && be.ops->insert_cells != NULL && kvbm__tracker_is_tinylfu(be.freq);
     if (s != NULL) {
-        s->ring.buf = malloc((size_t)n * sizeof(uint32_t));
-        s->index.buckets = malloc((size_t)nb * sizeof(uint32_t));
-        if (want_cells) s->tcells = malloc((size_t)n * sizeof *s->tcells);
+        s->ring.buf = kvbm__malloc((size_t)n * sizeof(uint32_t));
+        s->index.buckets = kvbm__malloc((size_t)nb * sizeof(uint32_t));
+        if (want_cells) s->tcells = kvbm__malloc((size_t)n * sizeof *s->tcells);
 #if KVBM_CHECKED_HANDLES
-        s->quarantine = calloc(KVBM__QUARANTINE, sizeof(void *));
+        s->quarantine = kvbm__calloc(KVBM__QUARANTINE, sizeof(void *));
 #endif
     }
     if (s == NULL || s->ring.buf == NULL || s->index.buckets == NULL || (want_cells && s->tcells == NULL)
@@ -72,13 +84,13 @@ kvbm_status kvbm__store_create(const struct kvbm__store_params *p, kvbm__inactiv
 #endif
         ) {
         if (s != NULL) {
-            free(s->ring.buf);
-            free(s->index.buckets);
-            free(s->tcells);
+            kvbm__free(s->ring.buf);
+            kvbm__free(s->index.buckets);
+            kvbm__free(s->tcells);
 #if KVBM_CHECKED_HANDLES
-            free(s->quarantine);
+            kvbm__free(s->quarantine);
 #endif
-            free(s);
+            kvbm__free(s);
         }
         kvbm__inactive_destroy(&be);
         return KVBM_ENOMEM;
@@ -89,6 +101,7 @@ kvbm_status kvbm__store_create(const struct kvbm__store_params *p, kvbm__inactiv
 #endif
     atomic_init(&s->refs, 1);
     atomic_init(&s->poisoned, 0);
+    atomic_init(&s->poison_claim, 0);
     s->id = atomic_fetch_add_explicit(&next_manager_id, 1, memory_order_relaxed);
     s->n = n;
     s->block_size = p->block_size;
@@ -132,17 +145,17 @@ static void store_free(struct kvbm__store *s)
     }
     kvbm__inactive_destroy(&s->inactive);
 #if KVBM_CHECKED_HANDLES
-    for (uint32_t i = 0; i < s->qlen; i++) free(s->quarantine[(s->qhead + i) % KVBM__QUARANTINE]);
-    free(s->quarantine);
+    for (uint32_t i = 0; i < s->qlen; i++) kvbm__free(s->quarantine[(s->qhead + i) % KVBM__QUARANTINE]);
+    kvbm__free(s->quarantine);
     pthread_mutex_destroy(&s->qlock);
 #endif
-    free(s->ring.buf);
-    free(s->index.buckets);
-    free(s->tcells);
+    kvbm__free(s->ring.buf);
+    kvbm__free(s->index.buckets);
+    kvbm__free(s->tcells);
     kvbm_metrics_release(s->metrics);
     kvbm_registry_release(s->registry);
     kvbm__mutex_destroy(&s->lock);
-    free(s);
+    kvbm__free(s);
 }
 
 void kvbm__store_unref(struct kvbm__store *s, uint64_t k)
@@ -264,8 +277,8 @@ bool kvbm__store_has_inactive(struct kvbm__store *s, kvbm_plh h)
 
 kvbm_status kvbm__store_check(struct kvbm__store *s)
 {
-    if (kvbm__store_is_poisoned(s)) return KVBM_EPOISONED;
-    uint8_t *seen = calloc(s->n, 1);
+    if (kvbm__store_is_poisoned(s)) return kvbm__store_poisoned_error(s);
+    uint8_t *seen = kvbm__calloc(s->n, 1);
     if (seen == NULL) return KVBM_ENOMEM;
     uint64_t cnt[6] = { 0 };
     char why[160];
@@ -344,7 +357,7 @@ kvbm_status kvbm__store_check(struct kvbm__store *s)
         }
     }
     kvbm__unlock(&s->lock);
-    free(seen);
+    kvbm__free(seen);
     if (why[0]) {
         quiet_poison(s, why);
         return KVBM_EPOISONED;

@@ -61,18 +61,30 @@ enum kvbm__slot_state {
 struct kvbm__slot {
     kvbm_plh          hash;      /* STAGED..INACTIVE (and a just-evicted MUTABLE until return) */
     kvbm_handle      *reg;       /* PRIMARY/DUPLICATE/INACTIVE: one registry handle ref */
-    _Atomic uint32_t  strong;    /* PRIMARY/DUPLICATE: strong refs on the embedded inner */
-    uint32_t          gen;       /* bumped whenever a new inner is bound */
+    /* bumped whenever a new inner is bound (registration, resurrection). 64-bit: a weak
+     * handle compares it to tell "the same inner" from "a later one in the same slot", and
+     * 2^64 bindings cannot happen (a 32-bit one wrapped after 2^32 resurrections). */
+    uint64_t          gen;
+    _Atomic uint32_t  strong;    /* PRIMARY/DUPLICATE: strong refs on the embedded inner,
+                                    at most KVBM__STRONG_MAX (clones fail beyond) */
     uint32_t          id;        /* index in store->slots (slot -> store) */
-    uint32_t          hnext;     /* PRIMARY: next id in the active-index chain;
+    union {                      /* a DUPLICATE is in no index chain: one field, two uses */
+        uint32_t      hnext;     /* PRIMARY: next id in the active-index chain;
                                     INACTIVE during allocate: eviction chain */
-    uint32_t          keepalive; /* DUPLICATE: primary id */
+        uint32_t      keepalive; /* DUPLICATE: primary id */
+    };
     uint8_t           state;     /* enum kvbm__slot_state */
     uint8_t           reset_on_release;
     uint8_t           mark;      /* owner-private scratch (batch validation, presence) */
     uint8_t           pad_;
 };
 _Static_assert(sizeof(struct kvbm__slot) <= 48, "store slot must stay <= 48 bytes");
+
+/* The most strong references one slot may hold. A clone, pin or weak upgrade beyond it
+ * fails with KVBM_EOVERFLOW and a match stops before such a block, so the 32-bit count
+ * never wraps: the headroom above it absorbs increments racing the check (one per thread)
+ * and the duplicates' keepalives (see docs/DESIGN.md, "strong count bound"). */
+#define KVBM__STRONG_MAX (UINT32_C(1) << 31)
 
 /* ---- reset FIFO: ring buffer of slot ids, capacity n -------------------------------- */
 struct kvbm__ring {
@@ -160,7 +172,8 @@ static inline bool kvbm__active_index_remove(struct kvbm__active_index *ix, stru
 struct kvbm__store {
     kvbm__mutex          lock;
     _Atomic uint64_t    refs;
-    atomic_int          poisoned;
+    atomic_int          poisoned;       /* 1 once poison_why is written (release) */
+    atomic_int          poison_claim;   /* the first poisoner writes poison_why */
     kvbm_mgr_id         id;
     uint32_t            n;
     uint32_t            block_size;
@@ -186,6 +199,7 @@ struct kvbm__store {
      * sets `orphan`, after which Inactive slots hold no ref (the store can be freed). */
     uint64_t            parked;
     bool                orphan;
+    char                poison_why[160];/* the first violation (kvbm__store_poisoned_error) */
 #if KVBM_CHECKED_HANDLES
     pthread_mutex_t     qlock;          /* unranked leaf: released-wrapper quarantine */
     void              **quarantine;
@@ -224,6 +238,8 @@ static inline bool kvbm__store_is_poisoned(const struct kvbm__store *s)
 {
     return atomic_load_explicit(&((struct kvbm__store *)s)->poisoned, memory_order_relaxed) != 0;
 }
+/* KVBM_EPOISONED with the message "manager is poisoned: <first violation>". */
+kvbm_status kvbm__store_poisoned_error(struct kvbm__store *s);
 
 /* ---- internal to src/store/, defined in store.c (used by handles.c) ------------------ */
 struct kvbm__post;  /* deferred after-unlock work, store/post.h */

@@ -31,6 +31,7 @@
  * MultiLRU insert (under the store lock) never waits for the tracker mutex. Trackers are refcounted; the registry
  * and each MultiLRU backend hold references.
  */
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -138,10 +139,11 @@ uint64_t kvbm__tinylfu_hash(const kvbm__sketch *s, unsigned i, const uint8_t *ke
 
 static _Atomic uint64_t *table_alloc(size_t bytes)
 {
-    if (bytes < TABLE_HUGE) return calloc(1, bytes);
-    size_t rounded = (bytes + TABLE_HUGE - 1) & ~(size_t)(TABLE_HUGE - 1);
-    void *p = NULL;
-    if (posix_memalign(&p, TABLE_HUGE, rounded) != 0) return NULL;
+    if (bytes < TABLE_HUGE) return kvbm__calloc(1, bytes);
+    size_t rounded;
+    if (!kvbm__size_align_up(bytes, (size_t)TABLE_HUGE, &rounded)) return NULL;
+    void *p = kvbm__aligned_alloc(TABLE_HUGE, rounded);
+    if (p == NULL) return NULL;
 #ifdef MADV_HUGEPAGE
     (void)madvise(p, rounded, MADV_HUGEPAGE); /* advice only: failure is harmless */
 #endif
@@ -163,13 +165,18 @@ uint32_t kvbm__tinylfu_sample_size(uint64_t capacity)
 
 kvbm_status kvbm__sketch_init(kvbm__sketch *s, uint64_t capacity, const kvbm_decay_policy *decay)
 {
-    if (capacity == 0) return KVBM_EINVAL;
+    if (capacity == 0)
+        return KVBM_FAIL(KVBM_EINVAL, "%s: invalid argument (capacity == 0)", __func__);
     memset(s, 0, sizeof *s);
     uint64_t words = capacity / 4;
     if (words == 0) words = 1;
-    if (words > SIZE_MAX / sizeof(uint64_t)) return KVBM_ENOMEM;
-    s->table = table_alloc((size_t)words * sizeof(uint64_t));
-    if (s->table == NULL) return KVBM_ENOMEM;
+    size_t bytes;
+    if (words > SIZE_MAX || !kvbm__size_mul((size_t)words, sizeof(uint64_t), &bytes) ||
+        (s->table = table_alloc(bytes)) == NULL) {
+        kvbm__set_error("TinyLFU capacity %" PRIu64 ": cannot allocate its table of %" PRIu64
+                        " 8-byte words", capacity, words);
+        return KVBM_ENOMEM;
+    }
     s->words = words;
     s->mask = kvbm__is_pow2_u64(words) ? words - 1 : 0;
     s->pow2 = kvbm__is_pow2_u64(words); /* words == 1 included: mask 0 */
@@ -190,7 +197,7 @@ kvbm_status kvbm__sketch_init(kvbm__sketch *s, uint64_t capacity, const kvbm_dec
 
 void kvbm__sketch_fini(kvbm__sketch *s)
 {
-    free(s->table);
+    kvbm__free(s->table);
     s->table = NULL;
 }
 
@@ -241,7 +248,7 @@ static void hmemo_free(void *p)
 {
     tl_hmemo = NULL;
     tl_hmemo_failed = true; /* a destructor running later in this thread computes directly */
-    free(p);
+    kvbm__free(p);
 }
 
 static void hmemo_init_key(void) { hmemo_key_ok = pthread_key_create(&hmemo_key, hmemo_free) == 0; }
@@ -249,7 +256,7 @@ static void hmemo_init_key(void) { hmemo_key_ok = pthread_key_create(&hmemo_key,
 static __attribute__((noinline, cold)) struct hmemo *hmemo_alloc(const kvbm__sketch *s)
 {
     pthread_once(&hmemo_once, hmemo_init_key);
-    struct hmemo *m = hmemo_key_ok ? aligned_alloc(64, sizeof *m) : NULL;
+    struct hmemo *m = hmemo_key_ok ? kvbm__aligned_alloc(64, sizeof *m) : NULL;
     if (m != NULL) {
         static const uint8_t zero[16];
         uint64_t hz[4];
@@ -258,7 +265,7 @@ static __attribute__((noinline, cold)) struct hmemo *hmemo_alloc(const kvbm__ske
         for (unsigned set = 0; set < HMEMO_SETS; set++)
             for (unsigned w = 0; w < 2; w++) memcpy(m->h[set][w], hz, sizeof hz);
         if (pthread_setspecific(hmemo_key, m) != 0) {
-            free(m);
+            kvbm__free(m);
             m = NULL;
         }
     }
@@ -460,7 +467,7 @@ uint64_t kvbm_tracker_capacity_entries(kvbm_tracker_capacity preset)
 
 static kvbm_tracker *tracker_alloc(enum tracker_kind kind)
 {
-    kvbm_tracker *t = calloc(1, sizeof *t);
+    kvbm_tracker *t = kvbm__calloc(1, sizeof *t);
     if (t == NULL) return NULL;
     atomic_init(&t->refs, 1);
     t->kind = kind;
@@ -482,7 +489,7 @@ kvbm_status kvbm_tinylfu_create(uint64_t capacity, const kvbm_decay_policy *deca
     if (t == NULL) return KVBM_ENOMEM;
     kvbm_status st = kvbm__sketch_init(&t->sketch, capacity, decay);
     if (st != KVBM_OK) {
-        free(t);
+        kvbm__free(t);
         return st;
     }
     kvbm__mutex_init(&t->lock, KVBM_RANK_TRACKER);
@@ -502,7 +509,8 @@ kvbm_status kvbm_tinylfu_create_preset(kvbm_tracker_capacity preset, kvbm_tracke
 
 kvbm_status kvbm_noop_tracker_create(kvbm_tracker **out)
 {
-    if (out == NULL) return KVBM_EINVAL;
+    if (out == NULL)
+        return KVBM_FAIL(KVBM_EINVAL, "%s: invalid argument (out == NULL)", __func__);
     kvbm_tracker *t = tracker_alloc(TRACKER_NOOP);
     if (t == NULL) return KVBM_ENOMEM;
     *out = t;
@@ -511,7 +519,8 @@ kvbm_status kvbm_noop_tracker_create(kvbm_tracker **out)
 
 kvbm_status kvbm_tracker_create_custom(const kvbm_tracker_ops *ops, void *ctx, kvbm_tracker **out)
 {
-    if (out == NULL || ops == NULL || ops->touch == NULL || ops->count == NULL) return KVBM_EINVAL;
+    if (out == NULL || ops == NULL || ops->touch == NULL || ops->count == NULL)
+        return KVBM_FAIL(KVBM_EINVAL, "%s: invalid argument (out == NULL || ops == NULL || ops->touch == NULL || ops->count == NULL)", __func__);
     kvbm_tracker *t = tracker_alloc(TRACKER_CUSTOM);
     if (t == NULL) return KVBM_ENOMEM;
     t->ops = *ops;
@@ -541,7 +550,7 @@ void kvbm_tracker_release(kvbm_tracker *t)
     case TRACKER_NOOP:
         break;
     }
-    free(t);
+    kvbm__free(t);
 }
 
 static inline void tracker_touch(kvbm_tracker *t, const uint8_t *key, size_t len)

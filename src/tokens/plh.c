@@ -22,7 +22,8 @@ static inline kvbm_plh plh_make(uint64_t current, uint64_t parent, uint64_t posi
 kvbm_status kvbm_plh_new(uint64_t current, bool has_parent, uint64_t parent,
                          uint64_t position, kvbm_plh *out)
 {
-    if (out == NULL) return KVBM_EINVAL;
+    if (out == NULL)
+        return KVBM_FAIL(KVBM_EINVAL, "%s: invalid argument (out == NULL)", __func__);
     if (position > KVBM_PLH_MAX_POSITION) {
         kvbm__set_error("PLH position %llu exceeds maximum supported value %llu",
                         (unsigned long long)position, (unsigned long long)KVBM_PLH_MAX_POSITION);
@@ -36,7 +37,8 @@ kvbm_plh kvbm_plh_root(uint64_t block_hash) { return plh_make(block_hash, 0, 0);
 
 kvbm_status kvbm_plh_extend(const kvbm_plh *parent, uint64_t child_block_hash, kvbm_plh *out)
 {
-    if (parent == NULL || out == NULL) return KVBM_EINVAL;
+    if (parent == NULL || out == NULL)
+        return KVBM_FAIL(KVBM_EINVAL, "%s: invalid argument (parent == NULL || out == NULL)", __func__);
     uint64_t pos = kvbm_plh_position(*parent);
     if (pos >= KVBM_PLH_MAX_POSITION) {
         kvbm__set_error("PLH position %llu exceeds maximum supported value %llu",
@@ -149,7 +151,8 @@ static int hexval(char c)
 
 kvbm_status kvbm_plh_from_hex(const char *text, kvbm_plh *out)
 {
-    if (text == NULL || out == NULL) return KVBM_EINVAL;
+    if (text == NULL || out == NULL)
+        return KVBM_FAIL(KVBM_EINVAL, "%s: invalid argument (text == NULL || out == NULL)", __func__);
     if (text[0] == '0' && (text[1] == 'x' || text[1] == 'X')) text += 2;
     uint64_t w[2] = { 0, 0 };
     for (int i = 0; i < 32; i++) {

@@ -54,7 +54,7 @@ kvbm_status kvbm_router_tokens_hashes(const uint32_t *tokens, size_t n, uint32_t
     uint64_t stackbuf[ROUTER_MM_STACK];
     uint64_t *sorted = stackbuf;
     if (max_m > ROUTER_MM_STACK) {
-        sorted = malloc(max_m * sizeof *sorted);
+        sorted = kvbm__malloc(max_m * sizeof *sorted);
         if (sorted == NULL) return KVBM_ENOMEM;
     }
     for (size_t i = 0; i < count; i++) {
@@ -69,14 +69,15 @@ kvbm_status kvbm_router_tokens_hashes(const uint32_t *tokens, size_t n, uint32_t
         sort_u64(sorted, m);
         out[i] = kvbm__hash_tokens_extra(w, window, sorted, m, seed);
     }
-    if (sorted != stackbuf) free(sorted);
+    if (sorted != stackbuf) kvbm__free(sorted);
     *n_out = count;
     return KVBM_OK;
 }
 
 kvbm_status kvbm_router_seq_hashes(const uint64_t *h, size_t n, uint64_t *out)
 {
-    if (n != 0 && (h == NULL || out == NULL)) return KVBM_EINVAL;
+    if (n != 0 && (h == NULL || out == NULL))
+        return KVBM_FAIL(KVBM_EINVAL, "%s: invalid argument (n != 0 && (h == NULL || out == NULL))", __func__);
     uint64_t prev = 0;
     for (size_t i = 0; i < n; i++) {
         uint64_t s = i == 0 ? h[0] : kvbm__chain_hash(prev, h[i]);

@@ -133,7 +133,8 @@ kvbm_status kvbm_token_seq_extend(kvbm_token_seq *seq, const uint32_t *tokens, s
         kvbm__set_error("kvbm_token_seq_extend: %s", seq ? "NULL token array" : "NULL sequence");
         return KVBM_EINVAL;
     }
-    if (n > SIZE_MAX - seq->ntok) return KVBM_ERANGE;
+    if (n > SIZE_MAX - seq->ntok)
+        return KVBM_FAIL(KVBM_ERANGE, "%s: value out of range (n > SIZE_MAX - seq->ntok)", __func__);
     size_t before = seq->nblocks;
     KVBM_TRY(seq_check_positions(seq, seq->ntok + n));
     /* @tokens may point into our own array (e.g. replaying a prefix): re-derive it after a
@@ -168,7 +169,8 @@ kvbm_status kvbm_token_seq_append(kvbm_token_seq *seq, uint32_t token, bool *com
 
 kvbm_status kvbm_token_seq_truncate(kvbm_token_seq *seq, size_t len)
 {
-    if (seq == NULL) return KVBM_EINVAL;
+    if (seq == NULL)
+        return KVBM_FAIL(KVBM_EINVAL, "%s: invalid argument (seq == NULL)", __func__);
     if (len >= seq->ntok) return KVBM_OK;
     /* spec §1.8's block arithmetic reduces to: keep len tokens, len / bs complete blocks */
     seq->ntok = len;
@@ -179,7 +181,8 @@ kvbm_status kvbm_token_seq_truncate(kvbm_token_seq *seq, size_t len)
 
 kvbm_status kvbm_token_seq_unwind(kvbm_token_seq *seq, size_t count)
 {
-    if (seq == NULL) return KVBM_EINVAL;
+    if (seq == NULL)
+        return KVBM_FAIL(KVBM_EINVAL, "%s: invalid argument (seq == NULL)", __func__);
     if (count > seq->ntok) {
         kvbm__set_error("unwind: %zu tokens requested, sequence has %zu", count, seq->ntok);
         return KVBM_EINSUFFICIENT;
@@ -189,15 +192,18 @@ kvbm_status kvbm_token_seq_unwind(kvbm_token_seq *seq, size_t count)
 
 kvbm_status kvbm_token_seq_pop(kvbm_token_seq *seq, uint32_t *token)
 {
-    if (seq == NULL) return KVBM_EINVAL;
-    if (seq->ntok == 0) return KVBM_EEMPTY;
+    if (seq == NULL)
+        return KVBM_FAIL(KVBM_EINVAL, "%s: invalid argument (seq == NULL)", __func__);
+    if (seq->ntok == 0)
+        return KVBM_FAIL(KVBM_EEMPTY, "%s: empty (seq->ntok == 0)", __func__);
     if (token) *token = seq->tokens[seq->ntok - 1];
     return kvbm_token_seq_truncate(seq, seq->ntok - 1);
 }
 
 kvbm_status kvbm_token_seq_reset(kvbm_token_seq *seq)
 {
-    if (seq == NULL) return KVBM_EINVAL;
+    if (seq == NULL)
+        return KVBM_FAIL(KVBM_EINVAL, "%s: invalid argument (seq == NULL)", __func__);
     seq->ntok = 0;
     seq->nblocks = 0;
     return KVBM_OK;
@@ -239,7 +245,8 @@ const uint32_t *kvbm_token_seq_tokens(const kvbm_token_seq *seq) { return seq->t
 kvbm_status kvbm_token_seq_tokens_at(const kvbm_token_seq *seq, size_t start, size_t end,
                                      uint32_t *out, size_t cap, size_t *n)
 {
-    if (seq == NULL || n == NULL) return KVBM_EINVAL;
+    if (seq == NULL || n == NULL)
+        return KVBM_FAIL(KVBM_EINVAL, "%s: invalid argument (seq == NULL || n == NULL)", __func__);
     if (start >= end || end > seq->ntok) {
         *n = 0;
         return KVBM_OK;
@@ -256,7 +263,8 @@ kvbm_status kvbm_token_seq_tokens_at(const kvbm_token_seq *seq, size_t start, si
 
 kvbm_status kvbm_token_seq_plhs(const kvbm_token_seq *seq, kvbm_plh *out, size_t cap, size_t *n)
 {
-    if (seq == NULL || (out == NULL && seq->nblocks != 0)) return KVBM_EINVAL;
+    if (seq == NULL || (out == NULL && seq->nblocks != 0))
+        return KVBM_FAIL(KVBM_EINVAL, "%s: invalid argument (seq == NULL || (out == NULL && seq->nblocks != 0))", __func__);
     if (cap < seq->nblocks) {
         kvbm__set_error("kvbm_token_seq_plhs: capacity %zu < %zu blocks", cap, seq->nblocks);
         return KVBM_EINVAL;

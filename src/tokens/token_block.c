@@ -81,7 +81,7 @@ static kvbm_status block_alloc(const uint32_t *tokens, uint32_t n, uint64_t salt
                                bool has_parent, uint64_t parent_seq, uint64_t position,
                                kvbm_token_block **out)
 {
-    struct kvbm_token_block *tb = malloc(sizeof *tb + (size_t)n * sizeof(uint32_t));
+    struct kvbm_token_block *tb = kvbm__malloc(sizeof *tb + (size_t)n * sizeof(uint32_t));
     if (tb == NULL) return KVBM_ENOMEM;
     uint32_t *copy = (uint32_t *)(void *)(tb + 1);
     memcpy(copy, tokens, (size_t)n * sizeof(uint32_t));
@@ -91,7 +91,7 @@ static kvbm_status block_alloc(const uint32_t *tokens, uint32_t n, uint64_t salt
     tb->salt = salt;
     kvbm_status st = kvbm__token_block_fill(tb, has_parent, parent_seq, position);
     if (st != KVBM_OK) {
-        free(tb);
+        kvbm__free(tb);
         return st;
     }
     *out = tb;
@@ -118,7 +118,7 @@ kvbm_status kvbm_token_block_destroy(kvbm_token_block *tb)
         kvbm__set_error("kvbm_token_block_destroy: block is borrowed from a sequence");
         return KVBM_EINVAL;
     }
-    free(tb);
+    kvbm__free(tb);
     return KVBM_OK;
 }
 
@@ -152,7 +152,7 @@ struct kvbm_partial_block {
 static kvbm_status partial_alloc(uint32_t bs, uint64_t salt, bool has_parent, uint64_t parent,
                                  uint64_t position, kvbm_partial_block **out)
 {
-    kvbm_partial_block *pb = malloc(sizeof *pb + (size_t)bs * sizeof(uint32_t));
+    kvbm_partial_block *pb = kvbm__malloc(sizeof *pb + (size_t)bs * sizeof(uint32_t));
     if (pb == NULL) return KVBM_ENOMEM;
     pb->block_size = bs;
     pb->len = 0;
@@ -166,7 +166,8 @@ static kvbm_status partial_alloc(uint32_t bs, uint64_t salt, bool has_parent, ui
 
 kvbm_status kvbm_partial_block_create(uint32_t block_size, uint64_t salt, kvbm_partial_block **out)
 {
-    if (out == NULL) return KVBM_EINVAL;
+    if (out == NULL)
+        return KVBM_FAIL(KVBM_EINVAL, "%s: invalid argument (out == NULL)", __func__);
     if (!kvbm__block_size_ok(block_size))
         return kvbm__bad_block_size("kvbm_partial_block_create", block_size);
     return partial_alloc(block_size, salt, false, 0, 0, out);
@@ -174,7 +175,8 @@ kvbm_status kvbm_partial_block_create(uint32_t block_size, uint64_t salt, kvbm_p
 
 kvbm_status kvbm_token_block_next(const kvbm_token_block *tb, kvbm_partial_block **out)
 {
-    if (tb == NULL || out == NULL) return KVBM_EINVAL;
+    if (tb == NULL || out == NULL)
+        return KVBM_FAIL(KVBM_EINVAL, "%s: invalid argument (tb == NULL || out == NULL)", __func__);
     uint64_t pos = kvbm_plh_position(tb->plh) + 1;
     if (pos > KVBM_PLH_MAX_POSITION) {
         kvbm__set_error("kvbm_token_block_next: position %llu exceeds the PLH limit",
@@ -184,12 +186,13 @@ kvbm_status kvbm_token_block_next(const kvbm_token_block *tb, kvbm_partial_block
     return partial_alloc(tb->n, tb->salt, true, tb->plh.lo, pos, out);
 }
 
-void kvbm_partial_block_destroy(kvbm_partial_block *pb) { free(pb); }
+void kvbm_partial_block_destroy(kvbm_partial_block *pb) { kvbm__free(pb); }
 
 kvbm_status kvbm_partial_block_push_tokens(kvbm_partial_block *pb, const uint32_t *tokens,
                                            size_t n, size_t *consumed)
 {
-    if (pb == NULL || (tokens == NULL && n != 0)) return KVBM_EINVAL;
+    if (pb == NULL || (tokens == NULL && n != 0))
+        return KVBM_FAIL(KVBM_EINVAL, "%s: invalid argument (pb == NULL || (tokens == NULL && n != 0))", __func__);
     size_t room = pb->block_size - pb->len;
     size_t k = n < room ? n : room;
     if (k) memcpy(pb->tokens + pb->len, tokens, k * sizeof(uint32_t));
@@ -200,15 +203,18 @@ kvbm_status kvbm_partial_block_push_tokens(kvbm_partial_block *pb, const uint32_
 
 kvbm_status kvbm_partial_block_push_token(kvbm_partial_block *pb, uint32_t token)
 {
-    if (pb == NULL) return KVBM_EINVAL;
-    if (pb->len == pb->block_size) return KVBM_EFULL;
+    if (pb == NULL)
+        return KVBM_FAIL(KVBM_EINVAL, "%s: invalid argument (pb == NULL)", __func__);
+    if (pb->len == pb->block_size)
+        return KVBM_FAIL(KVBM_EFULL, "%s: full (pb->len == pb->block_size)", __func__);
     pb->tokens[pb->len++] = token;
     return KVBM_OK;
 }
 
 kvbm_status kvbm_partial_block_pop_tokens(kvbm_partial_block *pb, size_t n)
 {
-    if (pb == NULL) return KVBM_EINVAL;
+    if (pb == NULL)
+        return KVBM_FAIL(KVBM_EINVAL, "%s: invalid argument (pb == NULL)", __func__);
     if (n > pb->len) {
         kvbm__set_error("pop_tokens: %zu requested, %u present", n, pb->len);
         return KVBM_EINSUFFICIENT;
@@ -219,8 +225,10 @@ kvbm_status kvbm_partial_block_pop_tokens(kvbm_partial_block *pb, size_t n)
 
 kvbm_status kvbm_partial_block_pop_token(kvbm_partial_block *pb, uint32_t *token)
 {
-    if (pb == NULL) return KVBM_EINVAL;
-    if (pb->len == 0) return KVBM_EEMPTY;
+    if (pb == NULL)
+        return KVBM_FAIL(KVBM_EINVAL, "%s: invalid argument (pb == NULL)", __func__);
+    if (pb->len == 0)
+        return KVBM_FAIL(KVBM_EEMPTY, "%s: empty (pb->len == 0)", __func__);
     pb->len--;
     if (token) *token = pb->tokens[pb->len];
     return KVBM_OK;
@@ -228,7 +236,8 @@ kvbm_status kvbm_partial_block_pop_token(kvbm_partial_block *pb, uint32_t *token
 
 kvbm_status kvbm_partial_block_commit(kvbm_partial_block *pb, kvbm_token_block **out)
 {
-    if (pb == NULL || out == NULL) return KVBM_EINVAL;
+    if (pb == NULL || out == NULL)
+        return KVBM_FAIL(KVBM_EINVAL, "%s: invalid argument (pb == NULL || out == NULL)", __func__);
     if (pb->len != pb->block_size) {
         kvbm__set_error("commit: block has %u of %u tokens", pb->len, pb->block_size);
         return KVBM_EINCOMPLETE;

@@ -8,6 +8,8 @@
 #include <string.h>
 
 #include "backends/backend.h"
+#include "manager/manager_int.h"
+#include "kvbm/registry.h"
 
 struct fake_be {
     kvbm__pair *v;
@@ -141,6 +143,36 @@ static kvbm__inactive fake_backend(size_t cap, struct fake_be **f)
     if (f != NULL) *f = b;
     kvbm__inactive in = { &fake_ops, b, NULL };
     return in;
+}
+
+/* A manager of @n blocks of 4 tokens, duplication policy @pol, over a new registry (no
+ * tracker): over a fake backend (room n + 8; its state in *@fb, optional) when @backend < 0,
+ * else over the real backend @backend (kvbm_manager_create). @gauges: as
+ * kvbm__manager_create_with_backend's set_gauges. *@reg (optional) receives the registry
+ * reference, else it is released. NULL on failure. */
+static kvbm_manager *fake_manager(uint32_t n, kvbm_dup_policy pol, bool def_reset, int backend,
+                                  bool gauges, kvbm_registry **reg, struct fake_be **fb)
+{
+    kvbm_registry *r = NULL;
+    if (kvbm_registry_create(NULL, &r) != KVBM_OK) return NULL;
+    kvbm_manager_config c = KVBM_MANAGER_CONFIG_INIT;
+    c.registry = r;
+    c.block_count = n;
+    c.block_size = 4;
+    c.duplication_policy = pol;
+    c.default_reset_on_release = def_reset;
+    kvbm_manager *m = NULL;
+    kvbm_status st;
+    if (backend >= 0) {
+        c.backend = (kvbm_backend)backend;
+        st = kvbm_manager_create(&c, &m);
+    } else {
+        kvbm__inactive be = fake_backend(n + 8, fb);
+        st = kvbm__manager_create_with_backend(&c, &be, gauges, &m);
+    }
+    if (reg != NULL) *reg = r;
+    else kvbm_registry_release(r);
+    return st == KVBM_OK ? m : NULL;
 }
 
 #endif

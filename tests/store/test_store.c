@@ -15,24 +15,15 @@
 static kvbm_manager *mk_full(uint32_t n, kvbm_dup_policy pol, bool def_reset, kvbm_registry **reg,
                              struct fake_be **fb, long claim_len, long alloc_limit, bool gauges)
 {
-    kvbm_registry *r = NULL;
-    if (kvbm_registry_create(NULL, &r) != KVBM_OK) return NULL;
-    kvbm_manager_config c = KVBM_MANAGER_CONFIG_INIT;
-    c.registry = r;
-    c.block_count = n;
-    c.block_size = 4;
-    c.duplication_policy = pol;
-    c.default_reset_on_release = def_reset;
     struct fake_be *f = NULL;
-    kvbm__inactive be = fake_backend(n + 8, &f);
-    f->claim_len = claim_len;
-    f->alloc_limit = alloc_limit;
-    kvbm_manager *m = NULL;
-    kvbm_status st = kvbm__manager_create_with_backend(&c, &be, gauges, &m);
-    if (reg != NULL) *reg = r;
-    else kvbm_registry_release(r);
+    kvbm_manager *m = fake_manager(n, pol, def_reset, -1, gauges, reg, &f);
+    if (m == NULL) f = NULL; /* the backend went with the failed manager */
+    if (f != NULL) {
+        f->claim_len = claim_len;
+        f->alloc_limit = alloc_limit;
+    }
     if (fb != NULL) *fb = f;
-    return st == KVBM_OK ? m : NULL;
+    return m;
 }
 
 static kvbm_manager *mk(uint32_t n, kvbm_dup_policy pol, bool def_reset, kvbm_registry **reg)

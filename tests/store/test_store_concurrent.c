@@ -18,25 +18,7 @@
 /* backend < 0: the fake FIFO backend; else a real one through kvbm_manager_create */
 static kvbm_manager *mk_be(uint32_t n, kvbm_dup_policy pol, kvbm_registry **reg, int backend)
 {
-    kvbm_registry *r = NULL;
-    if (kvbm_registry_create(NULL, &r) != KVBM_OK) return NULL;
-    kvbm_manager_config c = KVBM_MANAGER_CONFIG_INIT;
-    c.registry = r;
-    c.block_count = n;
-    c.block_size = 4;
-    c.duplication_policy = pol;
-    kvbm_manager *m = NULL;
-    kvbm_status st;
-    if (backend >= 0) {
-        c.backend = (kvbm_backend)backend;
-        st = kvbm_manager_create(&c, &m);
-    } else {
-        kvbm__inactive be = fake_backend(n, NULL);
-        st = kvbm__manager_create_with_backend(&c, &be, true, &m);
-    }
-    if (reg != NULL) *reg = r;
-    else kvbm_registry_release(r);
-    return st == KVBM_OK ? m : NULL;
+    return fake_manager(n, pol, false, backend, true, reg, NULL);
 }
 
 static kvbm_manager *mk(uint32_t n, kvbm_dup_policy pol, kvbm_registry **reg)

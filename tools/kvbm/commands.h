@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 enum { CLI_EXIT_OK = 0, CLI_EXIT_ERROR = 1, CLI_EXIT_USAGE = 2 };
 
@@ -13,6 +14,12 @@ int cli_cmd_replay(int argc, char **argv);
 int cli_cmd_hash(int argc, char **argv);
 int cli_cmd_simulate(int argc, char **argv);
 int cli_cmd_bench(int argc, char **argv);
+
+/* `kvbm hash` token input: whitespace- or comma-separated integers in 0..2^32-1 from
+ * @buf[0..len) appended to *@tok (grown with cli_grow). 0, or -1 with a message in
+ * @err (a bad token, a NUL byte, out of memory). Also the fuzz target's entry point. */
+int cli_hash_parse_tokens(const char *buf, size_t len, uint32_t **tok, size_t *n, size_t *cap,
+                          char *err, size_t errlen);
 
 /* "kvbm: message" on stderr (stdout flushed first); returns @status. */
 #if defined(__GNUC__)

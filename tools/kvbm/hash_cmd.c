@@ -12,30 +12,24 @@
 #include "options.h"
 #include "util.h"
 
-/* Read whitespace- or comma-separated tokens from stdin. */
+/* Read whitespace- or comma-separated tokens from stdin (all of it, then parse). */
 static int read_stdin_tokens(uint32_t **tok, size_t *n, size_t *cap)
 {
-    char word[32];
-    size_t wl = 0;
-    int ch;
-    do {
-        ch = getchar();
-        if (ch != EOF && !isspace(ch) && ch != ',') {
-            if (wl + 1 >= sizeof word) return cli_errorf(-1, "token too long on stdin");
-            word[wl++] = (char)ch;
-            continue;
-        }
-        if (wl == 0) continue;
-        word[wl] = '\0';
-        wl = 0;
-        uint64_t v;
-        if (cli_parse_u64(word, UINT32_MAX, &v) != 0)
-            return cli_errorf(-1, "bad token '%s' on stdin (expected an integer in 0..4294967295)", word);
-        if (cli_grow((void **)tok, cap, *n + 1, sizeof **tok) != 0)
+    char *buf = NULL, err[256];
+    size_t len = 0, bcap = 0;
+    for (;;) {
+        if (cli_grow((void **)&buf, &bcap, len + 4096, 1) != 0) {
+            free(buf);
             return cli_errorf(-1, "out of memory");
-        (*tok)[(*n)++] = (uint32_t)v;
-    } while (ch != EOF);
-    return 0;
+        }
+        size_t got = fread(buf + len, 1, bcap - len, stdin);
+        len += got;
+        if (got == 0) break;
+    }
+    int rc = ferror(stdin) ? cli_fail(err, sizeof err, "cannot read stdin")
+                           : cli_hash_parse_tokens(buf, len, tok, n, cap, err, sizeof err);
+    free(buf);
+    return rc != 0 ? cli_errorf(-1, "%s", err) : 0;
 }
 
 typedef struct hash_opts {

@@ -50,11 +50,62 @@ void cli_trace_free(cli_trace *t)
     memset(t, 0, sizeof *t);
 }
 
+/* What json-c would accept or alter silently, rejected on the raw text first: a line that
+ * does not start with '{' (a bare `null`, `123` or `true` would otherwise read as an
+ * unfinished value), single quotes outside strings, "\u0000" inside strings (a key
+ * "hash_ids\u0000" would match "hash_ids") and integers beyond 64 bits (json-c clamps
+ * them), reported with their text. Returns 0, or -1 with a message in msg. */
+static int strict_prescan(const char *line, size_t len, char *msg, size_t msglen)
+{
+    static const struct { char c; const char *name; } first[] = {
+        { 'n', "null" }, { 't', "boolean" }, { 'f', "boolean" }, { '"', "string" }, { '[', "array" },
+    };
+    if (len == 0 || line[0] != '{') {
+        const char *what = "an invalid token";
+        if (len > 0 && (line[0] == '-' || (line[0] >= '0' && line[0] <= '9'))) what = "number";
+        for (size_t k = 0; len > 0 && k < sizeof first / sizeof first[0]; k++)
+            if (line[0] == first[k].c) what = first[k].name;
+        return cli_fail(msg, msglen, "expected a JSON object, got %s", what);
+    }
+    bool in_str = false;
+    for (size_t i = 0; i < len; i++) {
+        char c = line[i];
+        if (in_str) {
+            if (c == '\\' && i + 1 < len) {
+                if (line[i + 1] == 'u' && i + 5 < len && memcmp(line + i + 2, "0000", 4) == 0)
+                    return cli_fail(msg, msglen, "malformed JSON: \\u0000 in a string");
+                i++;
+            } else if (c == '"') {
+                in_str = false;
+            }
+            continue;
+        }
+        if (c == '"') { in_str = true; continue; }
+        if (c == '\'')
+            return cli_fail(msg, msglen, "malformed JSON: single quotes (JSON strings use \")");
+        if (c == '-' || (c >= '0' && c <= '9')) { /* a number: integers must fit in 64 bits */
+            size_t j = i + (c == '-'), d0 = j;
+            while (j < len && line[j] >= '0' && line[j] <= '9') j++;
+            bool integer = j == len || (line[j] != '.' && line[j] != 'e' && line[j] != 'E');
+            size_t nd = j - d0;
+            while (nd > 1 && line[d0] == '0') { d0++; nd--; }
+            const char *lim = c == '-' ? "9223372036854775808" : "18446744073709551615";
+            size_t ll = strlen(lim);
+            if (integer && (nd > ll || (nd == ll && memcmp(line + d0, lim, ll) > 0)))
+                return cli_fail(msg, msglen, "number %.*s is out of range (integers must fit in 64 bits; "
+                                      "hash ids are token values, 0..4294967295)", (int)(j - i), line + i);
+            i = j - 1;
+        }
+    }
+    return 0;
+}
+
 /* Parse one non-blank line into @scratch ids. Returns 0, or -1 with a message in msg. */
 static int parse_line(struct json_tokener *tok, const char *line, size_t len,
                       uint32_t **scratch, size_t *scratch_cap, size_t *n_out,
                       char *msg, size_t msglen)
 {
+    if (strict_prescan(line, len, msg, msglen) != 0) return -1;
     json_tokener_reset(tok);
     struct json_object *obj = json_tokener_parse_ex(tok, line, (int)len);
     enum json_tokener_error jerr = json_tokener_get_error(tok);
