@@ -15,4 +15,7 @@
 #include "kvbm/log.h"
 #include "kvbm/events.h"
 #include "kvbm/events_pipeline.h"
+#include "kvbm/sequence.h"
+#include "kvbm/request.h"
+#include "kvbm/schedulable.h"
 #endif
