@@ -5,7 +5,9 @@
 set -euo pipefail
 PKGS=(build-essential cmake pkg-config clang libclang-rt-dev
       libxxhash-dev libjson-c-dev libmsgpack-dev
-      python3-dev python3-setuptools python3-pytest python3-numpy)
+      python3-dev python3-setuptools python3-pytest python3-numpy
+      libmicrohttpd-dev prometheus python3 python3-prometheus-client
+      nats-server libnats-dev libzmq3-dev python3-zmq python3-msgpack)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

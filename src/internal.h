@@ -21,6 +21,8 @@
  *                                                             handle_check.h (private)
  *   src/manager/   manager.c                                  manager_int.h (tests)
  *   src/ext/<name>/  optional libraries (own CMakeLists.txt), on top of the core
+ *   src/ext/common/  msgq.c url.c, compiled into each transport  msgq.h url.h (ext/nats,
+ *                    library (transport.cmake)                  ext/zmq)
  */
 #ifndef KVBM_INTERNAL_H
 #define KVBM_INTERNAL_H
@@ -103,11 +105,41 @@ KVBM__EXT_API void  kvbm__free(void *p);
 KVBM__EXT_API void kvbm__alloc_fail_set(long nth);
 KVBM__EXT_API unsigned long kvbm__alloc_count(void);
 /* Test-only: allocations still to go before the armed failure (0: it fired, or none armed). */
-long kvbm__alloc_fail_pending(void);
+KVBM__EXT_API long kvbm__alloc_fail_pending(void);
 
 /* Propagate a non-OK status in one line. */
 #define KVBM_TRY(expr) do { kvbm_status kvbm__st = (expr); \
         if (kvbm__st != KVBM_OK) return kvbm__st; } while (0)
+
+/* ---- logging (src/common/log.c, sink in kvbm/log.h) -------------------------------
+ * kvbm__log(level, module, fmt, ...) formats one line and hands it to the sink. Never
+ * call it while holding a kvbm lock (debug builds abort): collect what to say and log
+ * after unlocking. kvbm__log_enabled() lets a caller skip building expensive arguments.
+ * Levels are kvbm_log_level values (0 error, 1 warn, 2 info, 3 debug). */
+#include "kvbm/log.h"
+KVBM__EXT_API bool kvbm__log_enabled(kvbm_log_level level);
+#if defined(__GNUC__)
+__attribute__((format(printf, 3, 4)))
+#endif
+KVBM__EXT_API void kvbm__log(kvbm_log_level level, const char *module, const char *fmt, ...);
+
+/* ---- deferred per-thread work (src/common/defer.c) -----------------------------------
+ * A module that buffers work on the calling thread (the events manager batches its
+ * broadcasts) sets kvbm__deferred to its flush function; the registry calls
+ * kvbm__defer_run() where that work must have become visible: at the end of every
+ * registration call, and after the destructors of dying handles ran but before their
+ * entries are removed. No kvbm lock may be held. Cost when nothing is pending: one
+ * thread-local load. */
+typedef void (*kvbm__defer_fn)(void);
+extern _Thread_local kvbm__defer_fn kvbm__deferred;
+static inline void kvbm__defer_run(void)
+{
+    kvbm__defer_fn f = kvbm__deferred;
+    if (__builtin_expect(f != NULL, 0)) {
+        kvbm__deferred = NULL;
+        f();
+    }
+}
 
 /* ---- ranked mutexes ---------------------------------------------------------------
  * Global order (outermost first). A thread may only acquire a lock of strictly higher
@@ -162,7 +194,9 @@ void kvbm__cond_broadcast(kvbm__cond *c);
 #ifdef KVBM_LOCK_RANK_CHECK
 void kvbm__rank_acquire(uint8_t rank); /* aborts on inversion */
 void kvbm__rank_release(uint8_t rank);
+void kvbm__rank_assert_none(void);     /* aborts if this thread holds any ranked lock */
 #else
+static inline void kvbm__rank_assert_none(void) {}
 static inline void kvbm__rank_acquire(uint8_t rank) { (void)rank; }
 static inline void kvbm__rank_release(uint8_t rank) { (void)rank; }
 #endif

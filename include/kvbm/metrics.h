@@ -1,4 +1,4 @@
-/* kvbm/metrics.h - per-manager block pool metrics: 15 counters and 4 gauges.
+/* kvbm/metrics.h - per-manager block pool metrics (spec 10 §6.1): counters and gauges.
  *
  * One table (KVBM_METRICS_FIELDS) drives the snapshot struct, the metric ids and every
  * emitter (Prometheus text, CLI, Python). Values are relaxed atomics: a snapshot is read
@@ -44,8 +44,13 @@ typedef enum kvbm_metric_id {
     KVBM_METRIC_COUNT
 } kvbm_metric_id;
 #undef KVBM__METRIC_ID
-#define KVBM_METRICS_NUM_COUNTERS 15
-#define KVBM_METRICS_NUM_GAUGES   4
+/* Counts derived from the table itself: a field appended with C() is a counter, with G() a
+ * gauge, wherever it stands (kvbm_metric_is_counter() reads the kind of each id from the
+ * same table). */
+#define KVBM__METRIC_ONE(name, prom, help) +1
+#define KVBM__METRIC_NONE(name, prom, help)
+#define KVBM_METRICS_NUM_COUNTERS (0 KVBM_METRICS_FIELDS(KVBM__METRIC_ONE, KVBM__METRIC_NONE))
+#define KVBM_METRICS_NUM_GAUGES   (0 KVBM_METRICS_FIELDS(KVBM__METRIC_NONE, KVBM__METRIC_ONE))
 
 typedef struct kvbm_metrics_snapshot {
     size_t struct_size; /* caller sets (KVBM_METRICS_SNAPSHOT_INIT); filled up to min(size, sizeof) */
@@ -55,7 +60,7 @@ typedef struct kvbm_metrics_snapshot {
 #undef KVBM__SNAP_C
 #undef KVBM__SNAP_G
 } kvbm_metrics_snapshot;
-#define KVBM_METRICS_SNAPSHOT_INIT { sizeof(kvbm_metrics_snapshot) }
+#define KVBM_METRICS_SNAPSHOT_INIT { .struct_size = sizeof(kvbm_metrics_snapshot) } /* designated: no -Wmissing-field-initializers */
 
 typedef struct kvbm_metrics kvbm_metrics;
 

@@ -73,6 +73,17 @@ KVBM_API kvbm_status kvbm_publisher_flush(kvbm_publisher *p, int timeout_ms);
 /** kvbm_publisher_get_stats() - the wrapper's counters into *@out. KVBM_EINVAL on NULL. */
 KVBM_API kvbm_status kvbm_publisher_get_stats(const kvbm_publisher *p, kvbm_publisher_stats *out);
 
+/**
+ * kvbm_publisher_context() - the @ctx given to kvbm_publisher_create(), if @p was created
+ * with an ops table whose publish function is @publish; NULL otherwise (or for NULL
+ * arguments). Lets an implementation (e.g. kvbm_nats_publisher_get_stats) reach its own
+ * state from the generic handle, and refuse a foreign one. The pointer is valid while the
+ * caller holds a reference to @p. No lock, any thread.
+ */
+KVBM_API void *kvbm_publisher_context(const kvbm_publisher *p,
+                                      kvbm_status (*publish)(void *, const char *,
+                                                             const uint8_t *, size_t));
+
 #ifdef __cplusplus
 }
 #endif

@@ -35,7 +35,9 @@ typedef uint32_t             kvbm_attach_type;
 /** Hook called once when a handle is created by kvbm_registry_register() (not on reuse,
  * not by transfer). Runs with the registry shard lock held: it may attach values to @h
  * (and take leaf locks such as an event channel's) but must not call any other registry
- * function and must not block. Its return value is ignored (the registration stands).
+ * function and must not block. An error does not undo the registration; it is logged as
+ * a warning (kvbm/log.h). The hook is the registry's first observer (id 1, see
+ * kvbm_registry_add_observer() for more).
  * The events module uses it to emit Create and attach a release handle whose destructor
  * emits Remove. Ordering guarantee: for a given hash, the attachment destructors of one
  * registration lifetime all complete before on_registered runs for the next one, so a
@@ -44,6 +46,22 @@ typedef struct kvbm_registry_hooks {
     kvbm_status (*on_registered)(void *ctx, kvbm_handle *h);
     void *ctx;
 } kvbm_registry_hooks;
+
+/* ---- observers ---------------------------------------------------------------------
+ * Several observers may watch one registry (the events manager is one, kvbm/events.h).
+ * Each is called like the hook above - once per handle creation by kvbm_registry_register
+ * (not on reuse, not by transfer), under the new handle's shard lock, in the order the
+ * observers were added (the creation-time hook, if any, first): it may attach values to
+ * @h and take leaf locks, must not call any other registry function and must not block.
+ * A failing observer (status != KVBM_OK, detail via kvbm__set_error / kvbm_last_error)
+ * does not undo the registration: the registry logs a warning (kvbm/log.h) naming the
+ * observer and the hash after releasing the shard lock, and the other observers still run. */
+#define KVBM_REGISTRY_MAX_OBSERVERS 8
+typedef struct kvbm_registry_observer {
+    kvbm_status (*on_registered)(void *ctx, kvbm_handle *h); /* required */
+    void        *ctx;
+    const char  *name; /* for log messages (copied, at most 31 bytes kept); NULL: "observer" */
+} kvbm_registry_observer;
 
 typedef struct kvbm_registry_config {
     size_t              struct_size; /* KVBM_REGISTRY_CONFIG_INIT sets it */
@@ -59,6 +77,26 @@ typedef struct kvbm_registry_config {
 KVBM_API KVBM_NODISCARD kvbm_status
 kvbm_registry_create(const kvbm_registry_config *cfg, kvbm_registry **out);
 KVBM_API kvbm_registry *kvbm_registry_clone(kvbm_registry *r);  /* +1 ref, returns r */
+
+/**
+ * kvbm_registry_add_observer() - call @obs->on_registered(@obs->ctx, h) for every handle
+ * created from now on (see "observers" above). @obs is copied; the caller keeps @ctx alive
+ * until kvbm_registry_remove_observer() returns (or the registry is freed). *@id receives
+ * the observer's id (1..KVBM_REGISTRY_MAX_OBSERVERS). A registration running concurrently
+ * may or may not see the new observer. Returns KVBM_OK, KVBM_EINVAL (NULL argument or
+ * NULL on_registered), KVBM_EFULL (KVBM_REGISTRY_MAX_OBSERVERS already attached).
+ */
+KVBM_API KVBM_NODISCARD kvbm_status
+kvbm_registry_add_observer(kvbm_registry *r, const kvbm_registry_observer *obs, uint32_t *id);
+
+/**
+ * kvbm_registry_remove_observer() - stop calling observer @id. When it returns, no call of
+ * that observer is in flight and none will start: its ctx may be freed. Takes every shard
+ * lock once in turn, so it must not be called from an observer, a hook or any code that
+ * holds a kvbm lock. The creation-time hook is observer 1 and can be removed too.
+ * Returns KVBM_OK, KVBM_EINVAL (NULL @r), KVBM_ENOENT (no such observer attached).
+ */
+KVBM_API kvbm_status kvbm_registry_remove_observer(kvbm_registry *r, uint32_t id);
 KVBM_API void           kvbm_registry_release(kvbm_registry *r); /* NULL: no-op */
 
 /**
@@ -133,7 +171,10 @@ KVBM_API kvbm_handle *kvbm_handle_clone(kvbm_handle *h);   /* +1 ref, returns h 
  * calling thread with no kvbm lock held, then removes the registry entry. Until the
  * destructors return, the hash is absent for lookups and a registration of the same hash
  * waits; a destructor must therefore not register the hash of the dying handle (it may
- * use the registry otherwise, including releasing other handles).
+ * use the registry otherwise, including releasing other handles). When a block manager
+ * evicts, it releases the registrations of a batch together (destructors of up to 64
+ * handles first, then their entries): a destructor run there must not register the hash
+ * of any handle of that batch either.
  * Must not be called while holding a store lock (never an issue for callers). */
 KVBM_API void         kvbm_handle_release(kvbm_handle *h);
 KVBM_API kvbm_plh     kvbm_handle_seq_hash(const kvbm_handle *h);

@@ -138,4 +138,12 @@ void kvbm__rank_release(uint8_t rank)
     fprintf(stderr, "kvbm: lock rank release of %s without acquire\n", rank_name(rank));
     abort();
 }
+
+void kvbm__rank_assert_none(void)
+{
+    if (rank_depth == 0) return;
+    fprintf(stderr, "kvbm: user callback (log sink) reached while holding a %s lock\n",
+            rank_name(rank_stack[rank_depth - 1 < KVBM_RANK_STACK ? rank_depth - 1 : KVBM_RANK_STACK - 1]));
+    abort();
+}
 #endif

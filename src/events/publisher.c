@@ -92,3 +92,9 @@ kvbm_status kvbm_publisher_get_stats(const kvbm_publisher *p, kvbm_publisher_sta
     out->flush_errors = atomic_load_explicit(&q->flush_errors, memory_order_relaxed);
     return KVBM_OK;
 }
+
+void *kvbm_publisher_context(const kvbm_publisher *p,
+                             kvbm_status (*publish)(void *, const char *, const uint8_t *, size_t))
+{
+    return p && publish && p->ops.publish == publish ? p->ctx : NULL;
+}

@@ -33,6 +33,10 @@ struct kvbm_metrics {
 };
 
 extern _Thread_local int kvbm__tl_mshard __attribute__((tls_model("initial-exec")));
+/* 1 + the highest shard index ever handed out (only grows): readers sum shards below it.
+ * A reader that sees a stale (smaller) value misses only updates it could not be ordered
+ * after anyway, and the value it sees never shrinks, so counters stay monotonic. */
+extern _Atomic int kvbm__mshard_hwm;
 int kvbm__mshard_acquire(void); /* sets kvbm__tl_mshard; KVBM__MSHARD_NONE if none left */
 
 /* First update of a thread (takes a shard) or a thread without a shard (RMW on v[id]). */
@@ -44,7 +48,8 @@ static inline bool kvbm__metric_try_add(kvbm_metrics *m, kvbm_metric_id id, int6
     int i = kvbm__tl_mshard;
     if (KVBM_UNLIKELY(i < 0)) return false;
     _Atomic int64_t *c = &m->shard[i].v[id];
-    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + delta,
+    /* u64 arithmetic: counters are u64 (wrap, never signed overflow) */
+    atomic_store_explicit(c, (int64_t)((uint64_t)atomic_load_explicit(c, memory_order_relaxed) + (uint64_t)delta),
                           memory_order_relaxed);
     return true;
 }
@@ -56,19 +61,36 @@ static inline void kvbm__metric_add(kvbm_metrics *m, kvbm_metric_id id, int64_t 
 }
 static inline int64_t kvbm__mshard_sum(const kvbm_metrics *m, kvbm_metric_id id)
 {
-    int64_t sum = 0;
-    for (int i = 0; i < KVBM__MSHARDS; i++)
-        sum += atomic_load_explicit(&((kvbm_metrics *)m)->shard[i].v[id], memory_order_relaxed);
-    return sum;
+    uint64_t sum = 0;
+    int hwm = atomic_load_explicit(&kvbm__mshard_hwm, memory_order_acquire);
+    for (int i = 0; i < hwm; i++)
+        sum += (uint64_t)atomic_load_explicit(&((kvbm_metrics *)m)->shard[i].v[id], memory_order_relaxed);
+    return (int64_t)sum;
 }
 static inline void kvbm__metric_set(kvbm_metrics *m, kvbm_metric_id id, int64_t value)
 {
-    atomic_store_explicit(&m->v[id], value - kvbm__mshard_sum(m, id), memory_order_relaxed);
+    atomic_store_explicit(&m->v[id], (int64_t)((uint64_t)value - (uint64_t)kvbm__mshard_sum(m, id)),
+                          memory_order_relaxed);
 }
 static inline int64_t kvbm__metric_get(const kvbm_metrics *m, kvbm_metric_id id)
 {
     int64_t v = atomic_load_explicit(&((kvbm_metrics *)m)->v[id], memory_order_relaxed);
-    return v + kvbm__mshard_sum(m, id);
+    return (int64_t)((uint64_t)v + (uint64_t)kvbm__mshard_sum(m, id));
+}
+
+/* Every field at once (out[id]), shard-major: one pass over each used shard's line(s)
+ * instead of one pass over every shard per field. */
+static inline void kvbm__metrics_read_all(const kvbm_metrics *m, int64_t out[KVBM_METRIC_COUNT])
+{
+    kvbm_metrics *mm = (kvbm_metrics *)m;
+    uint64_t acc[KVBM_METRIC_COUNT];
+    for (int k = 0; k < KVBM_METRIC_COUNT; k++)
+        acc[k] = (uint64_t)atomic_load_explicit(&mm->v[k], memory_order_relaxed);
+    int hwm = atomic_load_explicit(&kvbm__mshard_hwm, memory_order_acquire);
+    for (int i = 0; i < hwm; i++)
+        for (int k = 0; k < KVBM_METRIC_COUNT; k++)
+            acc[k] += (uint64_t)atomic_load_explicit(&mm->shard[i].v[k], memory_order_relaxed);
+    for (int k = 0; k < KVBM_METRIC_COUNT; k++) out[k] = (int64_t)acc[k];
 }
 
 #endif

@@ -14,14 +14,14 @@
 #define KVBM__ATT_CHUNK  256u
 #define KVBM__ATT_CHUNKS 256u /* at most 65535 types */
 
-struct att_type { const char *name; kvbm_attach_dtor dtor; };
+struct att_type { const char *name; struct kvbm__att_dtor dtor; };
 
 static pthread_mutex_t           type_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct att_type *_Atomic  type_chunks[KVBM__ATT_CHUNKS];
 static _Atomic uint32_t          type_count = 1; /* next id; id 0 is never assigned */
 
-kvbm_status kvbm_attach_type_register(const char *name, kvbm_attach_dtor dtor,
-                                      kvbm_attach_type *out)
+static kvbm_status type_register(const char *name, struct kvbm__att_dtor dtor,
+                                 kvbm_attach_type *out)
 {
     if (out == NULL)
         return KVBM_FAIL(KVBM_EINVAL, "%s: invalid argument (out == NULL)", __func__);
@@ -58,6 +58,20 @@ out:
     return st;
 }
 
+kvbm_status kvbm_attach_type_register(const char *name, kvbm_attach_dtor dtor,
+                                      kvbm_attach_type *out)
+{
+    struct kvbm__att_dtor d = { dtor, NULL };
+    return type_register(name, d, out);
+}
+
+kvbm_status kvbm__attach_type_register_plh(const char *name, kvbm__attach_dtor_plh dtor,
+                                           kvbm_attach_type *out)
+{
+    struct kvbm__att_dtor d = { NULL, dtor };
+    return type_register(name, d, out);
+}
+
 static const struct att_type *type_get(kvbm_attach_type type)
 {
     if (type == 0 || type >= atomic_load_explicit(&type_count, memory_order_acquire))
@@ -73,7 +87,7 @@ const char *kvbm_attach_type_name(kvbm_attach_type type)
     return t != NULL ? t->name : NULL;
 }
 
-bool kvbm__attach_type_lookup(kvbm_attach_type type, kvbm_attach_dtor *dtor)
+bool kvbm__attach_type_lookup(kvbm_attach_type type, struct kvbm__att_dtor *dtor)
 {
     const struct att_type *t = type_get(type);
     if (t == NULL) return false;

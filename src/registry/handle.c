@@ -47,10 +47,9 @@ void kvbm__handle_finalize(kvbm_handle *h)
         for (uint32_t i = 0; i < h->natt; i++) {
             struct kvbm__att *a = &h->att[i];
             if (a->mode == KVBM__ATT_UNIQUE) {
-                if (a->dtor != NULL) a->dtor(a->unique);
+                kvbm__att_dtor_run(&a->dtor, a->unique, h->hash);
             } else {
-                for (size_t k = 0; k < a->n; k++)
-                    if (a->dtor != NULL) a->dtor(a->vals[k]);
+                for (size_t k = 0; k < a->n; k++) kvbm__att_dtor_run(&a->dtor, a->vals[k], h->hash);
                 kvbm__free(a->vals);
             }
         }
@@ -336,7 +335,7 @@ static struct kvbm__att *att_find(kvbm_handle *h, kvbm_attach_type type)
 
 /* New slot for @type (lock held). NULL on allocation failure. */
 static struct kvbm__att *att_add(kvbm_handle *h, kvbm_attach_type type, uint8_t mode,
-                                 kvbm_attach_dtor dtor)
+                                 struct kvbm__att_dtor dtor)
 {
     if (h->natt == h->capatt) {
         uint32_t ncap = h->capatt ? h->capatt * 2 : 2;
@@ -347,10 +346,12 @@ static struct kvbm__att *att_add(kvbm_handle *h, kvbm_attach_type type, uint8_t 
     }
     struct kvbm__att *a = &h->att[h->natt++];
     h->flags |= KVBM__HF_ATT;
-    memset(a, 0, sizeof *a);
     a->type = type;
     a->mode = mode;
     a->dtor = dtor;
+    a->unique = NULL;
+    a->vals = NULL;
+    a->n = a->cap = 0;
     return a;
 }
 
@@ -364,10 +365,16 @@ static kvbm_status mode_error(kvbm_attach_type type, kvbm_status st)
 
 kvbm_status kvbm_handle_attach_unique(kvbm_handle *h, kvbm_attach_type type, void *value)
 {
-    kvbm_attach_dtor dtor;
+    return kvbm__handle_attach_unique_ex(h, type, value, NULL);
+}
+
+kvbm_status kvbm__handle_attach_unique_ex(kvbm_handle *h, kvbm_attach_type type, void *value,
+                                          bool *had)
+{
+    struct kvbm__att_dtor dtor;
     if (h == NULL || !kvbm__attach_type_lookup(type, &dtor))
         return KVBM_FAIL(KVBM_EINVAL, "%s: the handle is NULL or attachment type %" PRIu32 " is not registered",
-                         __func__, type);
+                         "kvbm_handle_attach_unique", type);
     void *old = NULL;
     bool replaced = false;
     kvbm_status st = KVBM_OK;
@@ -384,16 +391,29 @@ kvbm_status kvbm_handle_attach_unique(kvbm_handle *h, kvbm_attach_type type, voi
         old = a->unique;
         replaced = old != value;
         a->unique = value;
+        if (had != NULL) *had = true;
     }
     kvbm__unlock(&h->lock);
 
-    if (replaced && dtor != NULL) dtor(old); /* after unlock (spec 20 §2.4) */
+    if (replaced) kvbm__att_dtor_run(&dtor, old, h->hash); /* after unlock (spec 20 §2.4) */
     return st == KVBM_EATTACH_IS_MULTIPLE ? mode_error(type, st) : st;
+}
+
+kvbm_status kvbm__handle_attach_unique_new(kvbm_handle *h, kvbm_attach_type type,
+                                           const struct kvbm__att_dtor *dtor, void *value)
+{
+    struct kvbm__att *a = h->natt != 0 ? att_find(h, type) : NULL;
+    if (a != NULL) /* an earlier observer used the type: the general path decides */
+        return kvbm__handle_attach_unique_ex(h, type, value, NULL);
+    a = att_add(h, type, KVBM__ATT_UNIQUE, *dtor);
+    if (a == NULL) return KVBM_ENOMEM;
+    a->unique = value;
+    return KVBM_OK;
 }
 
 kvbm_status kvbm_handle_attach(kvbm_handle *h, kvbm_attach_type type, void *value)
 {
-    kvbm_attach_dtor dtor;
+    struct kvbm__att_dtor dtor;
     if (h == NULL || !kvbm__attach_type_lookup(type, &dtor))
         return KVBM_FAIL(KVBM_EINVAL, "%s: the handle is NULL or attachment type %" PRIu32 " is not registered",
                          __func__, type);

@@ -27,6 +27,7 @@
  * cleans up; kvbm_handle_is_from_registry() reports false).
  */
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -77,11 +78,25 @@ struct shard {
 _Static_assert(offsetof(struct shard, count) == 64 && offsetof(struct shard, cond) == 128 &&
                sizeof(struct shard) == 256, "struct shard: hot fields in lines 0 and 1");
 
+/* Observers (on_registered), called in slot order under the shard lock of the new handle.
+ * A slot is in use iff its bit is set in obs_mask. add_observer fills a free slot, then
+ * sets the bit (release); a registrar loads the mask (acquire) under its shard lock.
+ * remove_observer clears the bit, then locks and unlocks every shard: a registrar that
+ * still saw the bit holds its shard lock while calling, so once every shard has been
+ * passed no call is in flight and the slot may be reused. */
+struct observer {
+    kvbm_status (*fn)(void *ctx, kvbm_handle *h);
+    void *ctx;
+    char  name[32];
+};
+
 struct kvbm_registry {
     _Atomic size_t      refs;
     _Atomic size_t      pins;
     kvbm_tracker       *tracker;
-    kvbm_registry_hooks hooks;
+    _Atomic uint32_t    obs_mask;
+    pthread_mutex_t     obs_lock;  /* serialises add/remove_observer (unranked, not nested) */
+    struct observer     obs[KVBM_REGISTRY_MAX_OBSERVERS];
     struct shard        shards[KVBM__SHARDS];
 };
 
@@ -234,7 +249,13 @@ kvbm_status kvbm_registry_create(const kvbm_registry_config *cfg, kvbm_registry 
     atomic_init(&r->refs, 1);
     atomic_init(&r->pins, 1);
     r->tracker = cfg->tracker != NULL ? kvbm_tracker_clone(cfg->tracker) : NULL;
-    r->hooks = cfg->hooks;
+    pthread_mutex_init(&r->obs_lock, NULL);
+    if (cfg->hooks.on_registered != NULL) { /* the creation-time hook is observer id 1 */
+        r->obs[0].fn = cfg->hooks.on_registered;
+        r->obs[0].ctx = cfg->hooks.ctx;
+        snprintf(r->obs[0].name, sizeof r->obs[0].name, "hooks.on_registered");
+        atomic_store_explicit(&r->obs_mask, 1u, memory_order_relaxed);
+    }
     *out = r;
     return KVBM_OK;
 }
@@ -294,6 +315,7 @@ static void registry_free(kvbm_registry *r)
         kvbm__free(sh->tab);
         kvbm__mutex_destroy(&sh->lock);
     }
+    pthread_mutex_destroy(&r->obs_lock);
     kvbm__free(r);
 }
 
@@ -384,6 +406,96 @@ static bool handle_recycle(struct shard *sh, kvbm_handle *h)
     return --sh->nlive == 0;
 }
 
+/* Call every observer of @mask with the new handle @h (shard lock held). Errors are not
+ * fatal (spec 20 §2.2): returns the mask of the observers that failed and the status of
+ * the first failure in *@st, for log_observer_failure() after the unlock. */
+static __attribute__((noinline)) uint32_t notify_observers(kvbm_registry *r, kvbm_handle *h,
+                                                           uint32_t mask, kvbm_status *st)
+{
+    uint32_t failed = 0;
+    for (; mask != 0; mask &= mask - 1) {
+        unsigned i = (unsigned)__builtin_ctz(mask);
+        kvbm_status s = r->obs[i].fn(r->obs[i].ctx, h);
+        if (s != KVBM_OK) {
+            if (failed == 0) *st = s;
+            failed |= 1u << i;
+        }
+    }
+    return failed;
+}
+
+/* The warning for failed observers, no lock held. The names are read without the lock:
+ * a slot's name only changes after its observer is removed, and removal waits for every
+ * shard lock, which the failing registration held when it called the observer. The
+ * detail is this thread's last error: a failing observer sets it (kvbm__set_error); it is
+ * not cleared before each call, which would cost every registration a write. */
+static __attribute__((noinline, cold)) void log_observer_failure(kvbm_registry *r, kvbm_plh hash,
+                                                                 uint32_t failed, kvbm_status st)
+{
+    char hex[40];
+    for (unsigned i = 0; i < KVBM_REGISTRY_MAX_OBSERVERS; i++)
+        if (failed & (1u << i))
+            kvbm__log(KVBM_LOG_WARN, "registry",
+                      "observer '%s' failed for hash %s (registration kept): %s: %s",
+                      r->obs[i].name, kvbm_plh_to_hex(hash, hex), kvbm_status_name(st),
+                      kvbm_last_error());
+}
+
+kvbm_status kvbm_registry_add_observer(kvbm_registry *r, const kvbm_registry_observer *obs,
+                                       uint32_t *id)
+{
+    if (r == NULL || obs == NULL || obs->on_registered == NULL || id == NULL) {
+        kvbm__set_error("kvbm_registry_add_observer: %s is NULL",
+                        r == NULL ? "registry" : obs == NULL ? "observer" :
+                        obs->on_registered == NULL ? "observer->on_registered" : "id");
+        return KVBM_EINVAL;
+    }
+    kvbm_status st = KVBM_EFULL;
+    pthread_mutex_lock(&r->obs_lock);
+    uint32_t mask = atomic_load_explicit(&r->obs_mask, memory_order_relaxed);
+    for (unsigned i = 0; i < KVBM_REGISTRY_MAX_OBSERVERS; i++) {
+        if (mask & (1u << i)) continue;
+        r->obs[i].fn = obs->on_registered;
+        r->obs[i].ctx = obs->ctx;
+        snprintf(r->obs[i].name, sizeof r->obs[i].name, "%s",
+                 obs->name != NULL ? obs->name : "observer");
+        atomic_fetch_or_explicit(&r->obs_mask, 1u << i, memory_order_release);
+        *id = i + 1;
+        st = KVBM_OK;
+        break;
+    }
+    pthread_mutex_unlock(&r->obs_lock);
+    if (st != KVBM_OK)
+        kvbm__set_error("kvbm_registry_add_observer: %u observers already attached (the maximum)",
+                        (unsigned)KVBM_REGISTRY_MAX_OBSERVERS);
+    return st;
+}
+
+kvbm_status kvbm_registry_remove_observer(kvbm_registry *r, uint32_t id)
+{
+    if (r == NULL) {
+        kvbm__set_error("kvbm_registry_remove_observer: registry is NULL");
+        return KVBM_EINVAL;
+    }
+    kvbm__rank_assert_none(); /* takes every shard lock */
+    pthread_mutex_lock(&r->obs_lock);
+    uint32_t bit = id >= 1 && id <= KVBM_REGISTRY_MAX_OBSERVERS ? 1u << (id - 1) : 0;
+    bool found = bit != 0 && (atomic_load_explicit(&r->obs_mask, memory_order_relaxed) & bit);
+    if (found) {
+        atomic_fetch_and_explicit(&r->obs_mask, ~bit, memory_order_release);
+        for (unsigned i = 0; i < KVBM__SHARDS; i++) { /* wait out calls in flight */
+            kvbm__lock(&r->shards[i].lock);
+            kvbm__unlock(&r->shards[i].lock);
+        }
+    }
+    pthread_mutex_unlock(&r->obs_lock);
+    if (!found) {
+        kvbm__set_error("kvbm_registry_remove_observer: no observer with id %u", (unsigned)id);
+        return KVBM_ENOENT;
+    }
+    return KVBM_OK;
+}
+
 /* Lookup-or-create without the frequency touch. Returns GOC_REUSED, GOC_CREATED (the
  * caller owes the creation touch when @notify) or GOC_ENOMEM. Inlined into its callers
  * (a by-value kvbm_plh through an out-of-line call cost a store-forwarding stall). */
@@ -435,9 +547,14 @@ get_or_create_h64(kvbm_registry *r, kvbm_plh hash, uint64_t h64, bool notify, kv
     }
     sh->count++;
     atomic_store_explicit(&sh->count_pub, sh->count, memory_order_relaxed);
-    if (notify && r->hooks.on_registered != NULL)
-        (void)r->hooks.on_registered(r->hooks.ctx, h); /* errors are not fatal (spec 20 §2.2) */
+    uint32_t failed = 0;
+    kvbm_status fail_st = KVBM_OK;
+    if (notify) {
+        uint32_t mask = atomic_load_explicit(&r->obs_mask, memory_order_acquire);
+        if (mask != 0) failed = notify_observers(r, h, mask, &fail_st);
+    }
     kvbm__unlock(&sh->lock);
+    if (KVBM_UNLIKELY(failed != 0)) log_observer_failure(r, hash, failed, fail_st);
 
     *out = h;
     return GOC_CREATED;
@@ -455,7 +572,10 @@ kvbm_status kvbm_registry_register(kvbm_registry *r, kvbm_plh h, kvbm_handle **o
         return KVBM_FAIL(KVBM_EINVAL, "%s: invalid argument (r == NULL || out == NULL)", __func__);
     int g = get_or_create(r, h, true, out);
     if (g == GOC_ENOMEM) return KVBM_ENOMEM;
-    if (g == GOC_CREATED && r->tracker != NULL) kvbm_tracker_touch(r->tracker, h);
+    if (g == GOC_CREATED) {
+        kvbm__defer_run(); /* observers' deferred work (events: the Create broadcast) */
+        if (r->tracker != NULL) kvbm_tracker_touch(r->tracker, h);
+    }
     return KVBM_OK;
 }
 
@@ -508,6 +628,7 @@ kvbm_status kvbm_registry_register_many(kvbm_registry *r, const kvbm_plh *hashes
         }
     }
     if (np > 0) kvbm__tracker_touch_apply(r->tracker, pending, cells, np);
+    kvbm__defer_run(); /* observers' deferred work (events: the Create broadcasts) */
     if (st != KVBM_OK) { /* all or nothing: give back what this call obtained */
         for (size_t k = 0; k < i; k++) {
             kvbm_handle_release(out[k]);
@@ -663,11 +784,11 @@ kvbm_handle *kvbm_handle_clone(kvbm_handle *h)
 
 /* The last reference is gone: we own the object; the entry stays (dying) until the
  * destructors have run, so a re-registration of the hash cannot emit Create before our
- * Remove. */
-static inline __attribute__((always_inline)) void handle_die_h64(kvbm_handle *h, uint64_t h64)
+ * Remove. Split in two so that the batched release can run the destructors of a chunk,
+ * flush what they deferred (kvbm__defer_run: the events module batches its Removes) and
+ * only then remove the entries: every deferred Remove is broadcast before its entry goes. */
+static inline __attribute__((always_inline)) void handle_remove_entry(kvbm_handle *h, uint64_t h64)
 {
-    kvbm__handle_finalize_fast(h);
-
     kvbm_registry *r = h->reg;
     struct shard *sh = shard_of(r, h64);
     kvbm__lock(&sh->lock);
@@ -680,6 +801,13 @@ static inline __attribute__((always_inline)) void handle_die_h64(kvbm_handle *h,
     kvbm__unlock(&sh->lock);
 
     if (unpin) registry_unpin(r);
+}
+
+static inline __attribute__((always_inline)) void handle_die_h64(kvbm_handle *h, uint64_t h64)
+{
+    kvbm__handle_finalize_fast(h);
+    kvbm__defer_run();
+    handle_remove_entry(h, h64);
 }
 
 static void handle_die(kvbm_handle *h)
@@ -695,44 +823,56 @@ void kvbm_handle_release(kvbm_handle *h)
     if (old == 1) handle_die(h);
 }
 
-/* mark_absent + release of one handle. If ours is the only reference (the usual case for
- * an evicted block: its slot held the last one), refs goes 1 -> 0 first and the presence
- * decrement is folded into the death, which clears the presence slots anyway: a saved
- * atomic RMW. Nobody can tell the difference - from the instant refs is 0 the handle is
- * absent for every lookup and no other holder exists to read its presence - so this is
- * the sequential pair executed at the instant of the release. */
-static inline void absent_release(kvbm_handle *h, uint64_t h64, kvbm_tier tier)
+/* mark_absent + release of one handle, up to (not including) the entry removal: returns
+ * true if this released the last reference (the destructors have then run and the caller
+ * owes handle_remove_entry). If ours is the only reference (the usual case for an evicted
+ * block: its slot held the last one), refs goes 1 -> 0 first and the presence decrement
+ * is folded into the death, which clears the presence slots anyway: a saved atomic RMW.
+ * Nobody can tell the difference - from the instant refs is 0 the handle is absent for
+ * every lookup and no other holder exists to read its presence - so this is the
+ * sequential pair executed at the instant of the release. */
+static inline bool absent_release_begin(kvbm_handle *h, kvbm_tier tier)
 {
     uint32_t one = 1;
     if (atomic_compare_exchange_strong_explicit(&h->refs, &one, 0, memory_order_acq_rel,
                                                 memory_order_relaxed)) {
         kvbm__assert(kvbm_handle_presence(h, tier) > 0); /* same check as mark_absent */
-        handle_die_h64(h, h64);
-        return;
+        kvbm__handle_finalize_fast(h);
+        return true;
     }
     kvbm__handle_mark_absent(h, tier);
-    kvbm_handle_release(h);
+    uint32_t old = atomic_fetch_sub_explicit(&h->refs, 1, memory_order_acq_rel);
+    kvbm__assert(old != 0);
+    if (old != 1) return false;
+    kvbm__handle_finalize_fast(h);
+    return true;
 }
 
 #define ABSENT_PF_CHUNK 64u
 
 /* Three passes per chunk, none of which holds a lock until the last: prefetch every
  * handle's first line; compute each hash64 (the handle lines arrive in parallel) and
- * prefetch its shard's home table slot; then the releases. The shard lock pairs of the
- * deaths are full barriers that would otherwise serialise the table misses. The h64 of
- * a handle is a function of its immutable PLH, so computing it early is exact. */
+ * prefetch its shard's home table slot; then the releases - the destructors of every
+ * handle dying in the chunk, one kvbm__defer_run() for what they deferred, then the entry
+ * removals. The shard lock pairs of the deaths are full barriers that would otherwise
+ * serialise the table misses. The h64 of a handle is a function of its immutable PLH, so
+ * computing it early is exact. */
 void kvbm__handle_mark_absent_release_many(kvbm_handle *const *hs, size_t n, kvbm_tier tier)
 {
     uint64_t h64s[ABSENT_PF_CHUNK];
+    uint8_t dying[ABSENT_PF_CHUNK];
     for (size_t i = 0; i < n; i += ABSENT_PF_CHUNK) {
-        size_t c = n - i < ABSENT_PF_CHUNK ? n - i : ABSENT_PF_CHUNK;
+        size_t c = n - i < ABSENT_PF_CHUNK ? n - i : ABSENT_PF_CHUNK, nd = 0;
         for (size_t k = 0; k < c; k++) __builtin_prefetch(hs[i + k], 1);
         for (size_t k = 0; k < c; k++) {
             kvbm_handle *h = hs[i + k];
             h64s[k] = kvbm_plh_hash64(h->hash);
             tab_prefetch(shard_of(h->reg, h64s[k]), h64s[k]);
         }
-        for (size_t k = 0; k < c; k++) absent_release(hs[i + k], h64s[k], tier);
+        for (size_t k = 0; k < c; k++)
+            if (absent_release_begin(hs[i + k], tier)) dying[nd++] = (uint8_t)k;
+        kvbm__defer_run();
+        for (size_t d = 0; d < nd; d++) handle_remove_entry(hs[i + dying[d]], h64s[dying[d]]);
     }
 }
 

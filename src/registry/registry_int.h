@@ -72,11 +72,25 @@ enum { KVBM__HF_ATT = 1u, KVBM__HF_CB = 2u, KVBM__HF_OVER = 4u };
 
 enum { KVBM__ATT_UNIQUE = 1, KVBM__ATT_MULTIPLE = 2 };
 
+/* A type's destructor: the public kind (value only) or the internal kind that also
+ * receives the handle's PLH (kvbm__attach_type_register_plh; the events release handle
+ * emits Remove(h) with it, without a per-registration allocation). At most one is set. */
+typedef void (*kvbm__attach_dtor_plh)(void *value, kvbm_plh h);
+struct kvbm__att_dtor {
+    kvbm_attach_dtor      fn;
+    kvbm__attach_dtor_plh fn_plh;
+};
+static inline void kvbm__att_dtor_run(const struct kvbm__att_dtor *d, void *value, kvbm_plh h)
+{
+    if (d->fn != NULL) d->fn(value);
+    else if (d->fn_plh != NULL) d->fn_plh(value, h);
+}
+
 /* One attachment type used on one handle. The mode is sticky for the handle's life. */
 struct kvbm__att {
     kvbm_attach_type type;
     uint8_t          mode;    /* KVBM__ATT_UNIQUE or KVBM__ATT_MULTIPLE */
-    kvbm_attach_dtor dtor;    /* copied from the type table at first attach */
+    struct kvbm__att_dtor dtor; /* copied from the type table at first attach */
     void            *unique;  /* Unique mode */
     void           **vals;    /* Multiple mode: values in insertion order */
     size_t           n, cap;
@@ -165,6 +179,22 @@ void kvbm__handle_fini_object(kvbm_handle *h);
 
 /* Attachment type table (attach_type.c). Returns the destructor of a registered type,
  * or false for an unknown id. Lock-free read. */
-bool kvbm__attach_type_lookup(kvbm_attach_type type, kvbm_attach_dtor *dtor);
+bool kvbm__attach_type_lookup(kvbm_attach_type type, struct kvbm__att_dtor *dtor);
+/* kvbm_handle_attach_unique() that also sets *@had (if non-NULL; untouched otherwise) when
+ * a unique value of @type was already attached - replaced, or kept when it is @value
+ * itself (its destructor then does not run). */
+kvbm_status kvbm__handle_attach_unique_ex(kvbm_handle *h, kvbm_attach_type type, void *value,
+                                          bool *had);
+/* kvbm_handle_attach_unique() for a handle that only the calling thread can reach: one
+ * being created, from a registry observer (the shard lock is held, lookups need it, no
+ * other reference exists). No handle lock; @dtor is @type's (kvbm__attach_type_lookup,
+ * done once by the caller). */
+kvbm_status kvbm__handle_attach_unique_new(kvbm_handle *h, kvbm_attach_type type,
+                                           const struct kvbm__att_dtor *dtor, void *value);
+/* kvbm_attach_type_register() for a type whose destructor also receives the PLH of the
+ * handle the value was attached to (the value of a replaced attach_unique included).
+ * Library-internal (the events module); same errors. */
+kvbm_status kvbm__attach_type_register_plh(const char *name, kvbm__attach_dtor_plh dtor,
+                                           kvbm_attach_type *out);
 
 #endif /* KVBM_REGISTRY_INT_H */

@@ -273,3 +273,10 @@ kvbm_status kvbm_token_seq_plhs(const kvbm_token_seq *seq, kvbm_plh *out, size_t
     if (n) *n = seq->nblocks;
     return KVBM_OK;
 }
+
+kvbm_status kvbm__token_seq_reserve(kvbm_token_seq *seq, size_t ntok)
+{
+    if (seq == NULL) return KVBM_EINVAL;
+    KVBM_TRY(seq_check_positions(seq, ntok));
+    return seq_reserve(seq, ntok);
+}

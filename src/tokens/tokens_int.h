@@ -55,4 +55,9 @@ struct kvbm_token_block {
 kvbm_status kvbm__token_block_fill(struct kvbm_token_block *tb, bool has_parent,
                                    uint64_t parent_seq64, uint64_t position);
 
+/* Grow @seq's storage so that @ntok tokens (and their blocks) fit without reallocating
+ * (the sequence layer reserves input + output budget up front). Nothing else changes.
+ * KVBM_ERANGE past the PLH position cap, KVBM_ENOMEM. */
+kvbm_status kvbm__token_seq_reserve(kvbm_token_seq *seq, size_t ntok);
+
 #endif /* KVBM_TOKENS_INT_H */

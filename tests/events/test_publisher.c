@@ -67,3 +67,15 @@ KVBM_TEST(publisher_rejects_bad_arguments_with_a_message)
     kvbm_publisher_release(p);
     kvbm_publisher_release(NULL);
 }
+
+KVBM_TEST(publisher_context_only_for_its_own_ops)
+{
+    rec r = { 0 };
+    kvbm_publisher_ops ops = { rec_publish, NULL, NULL };
+    kvbm_publisher *p;
+    ASSERT_OK(kvbm_publisher_create(&ops, &r, &p));
+    EXPECT_TRUE(kvbm_publisher_context(p, rec_publish) == &r);
+    EXPECT_TRUE(kvbm_publisher_context(p, NULL) == NULL);
+    EXPECT_TRUE(kvbm_publisher_context(NULL, rec_publish) == NULL);
+    kvbm_publisher_release(p);
+}

@@ -12,6 +12,7 @@ enum { CLI_EXIT_OK = 0, CLI_EXIT_ERROR = 1, CLI_EXIT_USAGE = 2 };
 
 int cli_cmd_replay(int argc, char **argv);
 int cli_cmd_hash(int argc, char **argv);
+int cli_cmd_simulate(int argc, char **argv);
 int cli_cmd_bench(int argc, char **argv);
 
 /* `kvbm hash` token input: whitespace- or comma-separated integers in 0..2^32-1 from

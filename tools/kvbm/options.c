@@ -19,7 +19,8 @@ int cli_errorf(int status, const char *fmt, ...)
     return status;
 }
 
-const cli_command *const cli_commands[] = { &cli_replay_command, &cli_bench_command, &cli_hash_command };
+const cli_command *const cli_commands[] = { &cli_replay_command, &cli_bench_command, &cli_hash_command,
+                                             &cli_simulate_command };
 const size_t cli_n_commands = sizeof cli_commands / sizeof cli_commands[0];
 
 int cli_usage_error(const cli_command *c, const char *fmt, ...)

@@ -319,6 +319,10 @@ static int cmp_u64(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+static const cli_replay_observer *observer;
+
+void cli_replay_set_observer(const cli_replay_observer *o) { observer = o; }
+
 int cli_replay_run(const cli_replay_hashed *h, const cli_replay_config *cfg,
                     cli_replay_result *res, char *err, size_t errlen)
 {
@@ -345,6 +349,7 @@ int cli_replay_run(const cli_replay_hashed *h, const cli_replay_config *cfg,
         run_counts c;
         if ((rc = make_manager(cfg, h->block_size, &m, err, errlen)) != 0) goto out;
         rc = -1;
+        if (observer != NULL && observer->start != NULL) observer->start(observer->ctx, m, cfg);
         int ok = cli_replay_once(m, h, cfg->release_order, &w, &c, &times[i], &cpus[i],
                              cfg->breakdown ? steps[i] : NULL, err, errlen);
         if (ok == 0) {
@@ -367,6 +372,7 @@ int cli_replay_run(const cli_replay_hashed *h, const cli_replay_config *cfg,
                 ok = -1;
             }
         }
+        if (observer != NULL && observer->done != NULL) observer->done(observer->ctx, m);
         kvbm_manager_destroy(m);
         if (ok != 0) goto out;
         if (i == 0) {

@@ -164,4 +164,18 @@ int cli_replay_once(kvbm_manager *m, const cli_replay_hashed *h, cli_release_ord
                      cli_replay_work *w, cli_replay_counts *c, uint64_t *ns, uint64_t *cpu_ns,
                      uint64_t *steps, char *err, size_t errlen);
 
+/* An observer of the managers cli_replay_run builds (kvbm replay --metrics-port/--stats,
+ * observe.c): start() right after a manager is created, done() right before it is
+ * destroyed (after the pool check). Both run on the replaying thread, outside the request
+ * loop, so they cost nothing per request. */
+typedef struct cli_replay_observer {
+    void (*start)(void *ctx, kvbm_manager *m, const cli_replay_config *cfg);
+    void (*done)(void *ctx, kvbm_manager *m);
+    void *ctx;
+} cli_replay_observer;
+
+/* Install @o (NULL: none) for later runs; process-wide, not thread-safe (the CLI sets it
+ * once before replaying). */
+void cli_replay_set_observer(const cli_replay_observer *o);
+
 #endif /* CLI_REPLAY_H */

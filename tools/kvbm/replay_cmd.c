@@ -9,6 +9,7 @@
 #include "commands.h"
 #include "options.h"
 #include "format.h"
+#include "observe.h"
 #include "replay.h"
 #include "replay_mt.h"
 #include "sweep.h"
@@ -40,6 +41,7 @@ typedef struct replay_opts {
     cli_tracker        tracker;
     int                breakdown;
     uint64_t           threads;       /* 1, or 2: the two-thread replay (replay_mt.c) */
+    cli_observe_opts   observe;       /* --metrics-port, --metrics-hold, --stats */
 } replay_opts;
 
 #define R (&cli_replay_command)
@@ -138,6 +140,14 @@ static const cli_option replay_options[] = {
       CLI_OPT_FLAG, OFF(progress), 1, 0, NULL },
     { "--no-progress", NULL, NULL, "no progress bar",
       CLI_OPT_FLAG, OFF(progress), 0, 0, NULL },
+    { "--metrics-port", NULL, "PORT", "serve the manager's Prometheus metrics on\nhttp://127.0.0.1:PORT/metrics during the replay (0: any\nfree port; also KVBM_METRICS=1, KVBM_METRICS_PORT)",
+      CLI_OPT_U64, OFF(observe) + offsetof(cli_observe_opts, metrics_port), 0, 65535, NULL },
+    { "--metrics-hold", NULL, "SECONDS", "keep the endpoint up this long after the replay",
+      CLI_OPT_U64, OFF(observe) + offsetof(cli_observe_opts, hold_s), 0, 86400, NULL },
+    { "--stats", NULL, NULL, "print allocation/eviction rates and hit ratios on stderr\nevery interval and at the end of each run",
+      CLI_OPT_FLAG, OFF(observe) + offsetof(cli_observe_opts, stats), 1, 0, NULL },
+    { "--stats-interval", NULL, "MS", "--stats interval in milliseconds (default 1000)",
+      CLI_OPT_U64, OFF(observe) + offsetof(cli_observe_opts, stats_interval_ms), 1, 3600000, NULL },
 };
 #undef OFF
 
@@ -181,6 +191,9 @@ static int parse_opts(int argc, char **argv, replay_opts *o, bool *help)
     if (o->out_prefix != NULL && o->sweep == NULL) return cli_usage_error(R, "--out needs --sweep");
     if (o->threads == 2 && (o->sweep != NULL || o->format != CLI_FORMAT_TABLE || o->breakdown))
         return cli_usage_error(R, "--threads 2 prints its own table: no --sweep, --format or --breakdown");
+    if (o->observe.hold_s > 0 && o->observe.metrics_port == CLI_OBSERVE_PORT_OFF && getenv("KVBM_METRICS") == NULL)
+        return cli_usage_error(R, "--metrics-hold needs --metrics-port");
+    if ((rc = cli_observe_apply_env(&o->observe)) != 0) return rc;
     if (o->out_prefix != NULL) {
         if ((rc = check_writable(o->out_prefix, "csv")) != 0) return rc;
         if ((rc = check_writable(o->out_prefix, "svg")) != 0) return rc;
@@ -208,7 +221,8 @@ int cli_cmd_replay(int argc, char **argv)
 {
     replay_opts o = { NULL, 0, true, CLI_LINEAGE, 4, CLI_RELEASE_REVERSE, 1,
                       CLI_FORMAT_TABLE, CLI_TRACE_STOP, CLI_SYNTH_CONFIG_INIT, 0, NULL,
-                      NULL, -1, CLI_TRACKER_MEDIUM, 0, 1 };
+                      NULL, -1, CLI_TRACKER_MEDIUM, 0, 1,
+                      { CLI_OBSERVE_PORT_OFF, 0, 0, 1000 } };
     bool help = false;
     int rc = parse_opts(argc, argv, &o, &help);
     if (rc != 0) return rc;
@@ -277,6 +291,8 @@ int cli_cmd_replay(int argc, char **argv)
         rc = fflush(stdout) == 0 ? CLI_EXIT_OK : cli_errorf(CLI_EXIT_ERROR, "cannot write output");
         goto out;
     }
+    if ((rc = cli_observe_start(&o.observe)) != 0) goto out;
+    rc = CLI_EXIT_ERROR;
     bool show = o.progress == 1 || (o.progress == -1 && o.sweep != NULL && isatty(STDERR_FILENO));
     int srun = cli_sweep_run(&h, caps, ncaps, backends, nb, o.order, (uint32_t)o.repeat, o.tracker,
                              o.breakdown != 0, show ? stderr : NULL, res, err, sizeof err);
@@ -308,6 +324,7 @@ int cli_cmd_replay(int argc, char **argv)
     }
     rc = fflush(stdout) == 0 ? CLI_EXIT_OK : cli_errorf(CLI_EXIT_ERROR, "cannot write output");
 out:
+    cli_observe_finish(); /* --metrics-hold, then stop */
     free(res);
     free(caps);
     cli_replay_hashed_free(&h);

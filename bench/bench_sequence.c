@@ -1,0 +1,208 @@
+/* bench/bench_sequence.c - the SchedulableSequence layer (issue 19 item 8).
+ *
+ * 1. Decode: one scheduler step = schedule_decode + apply_decode for each of 256 running
+ *    sequences (block size 16, 64-token prompts, Lineage manager with a TinyLFU registry).
+ *    Steps are classified by what they do: plain (no block boundary), completing (the
+ *    appended token completes a block, which is staged and registered - H1) and
+ *    allocating (the step after: schedule_decode allocates the next generation block).
+ *    Reported: median ns per sequence-step of each class, and library heap allocations
+ *    per class (kvbm__alloc_count()).
+ * 2. Prefill: a 4096-token prompt whose first 2048 tokens are cached, matched and then
+ *    prefilled in 512-token chunks (schedule_prefill + apply_prefill), then destroyed.
+ *    Reported: median ns per prompt, per prompt token and per computed token.
+ *
+ * Usage: bench_sequence [rounds (default 5)] [decode steps per round (default 256)]
+ *                       [--no-tracker] [--decode-only]
+ * --no-tracker builds the registry without the TinyLFU tracker (attributes the cost of the
+ * tracker touches on registration); --decode-only skips part 2 (for callgrind runs).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bench_clock.h"
+#include "internal.h"
+#include "kvbm/schedulable.h"
+#include "kvbm/tracker.h"
+
+#define NSEQ   256
+#define BS     16u
+#define PROMPT 64
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(double *v, size_t n)
+{
+    if (n == 0) return 0;
+    qsort(v, n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+static bool use_tracker = true;
+
+static kvbm_manager *make_manager(uint64_t blocks)
+{
+    kvbm_tracker *t = NULL;
+    kvbm_registry *r = NULL;
+    kvbm_registry_config rc = KVBM_REGISTRY_CONFIG_INIT;
+    if (use_tracker && kvbm_tinylfu_create_preset(KVBM_TRACKER_MEDIUM, &t) != KVBM_OK) return NULL;
+    rc.tracker = t;
+    kvbm_status st = kvbm_registry_create(&rc, &r);
+    if (t) kvbm_tracker_release(t);
+    if (st != KVBM_OK) return NULL;
+    kvbm_manager_config c = KVBM_MANAGER_CONFIG_INIT;
+    c.registry = r;
+    c.block_count = blocks;
+    c.block_size = BS;
+    kvbm_manager *m = NULL;
+    st = kvbm_manager_create(&c, &m);
+    kvbm_registry_release(r);
+    return st == KVBM_OK ? m : NULL;
+}
+
+static kvbm_sched_seq *make_seq(const kvbm_token *t, size_t n, size_t max_out, kvbm_manager *m)
+{
+    kvbm_sched_seq_config c = KVBM_SCHED_SEQ_CONFIG_INIT;
+    kvbm_sched_seq_config_set_tokens(&c, t, n);
+    kvbm_sched_seq_config_set_max_output(&c, max_out);
+    kvbm_sched_seq_config_set_block_size(&c, BS);
+    c.manager = m;
+    kvbm_sched_seq *s = NULL;
+    if (kvbm_sched_seq_create(&c, &s, NULL) != KVBM_OK) {
+        fprintf(stderr, "create: %s\n", kvbm_last_error());
+        exit(1);
+    }
+    return s;
+}
+
+#define CHECK(e) do { if ((e) != KVBM_OK) { fprintf(stderr, "%s:%d %s: %s\n", __FILE__, __LINE__, #e, \
+        kvbm_last_error()); exit(1); } } while (0)
+
+typedef struct cls { double *ns; size_t n; unsigned long allocs, steps; } cls;
+
+static void decode_round(size_t steps, cls *plain, cls *completing, cls *allocating)
+{
+    kvbm_manager *m = make_manager((uint64_t)NSEQ * (PROMPT / BS + steps / BS + 4));
+    if (m == NULL) exit(1);
+    kvbm_sched_seq **s = malloc(NSEQ * sizeof *s);
+    kvbm_token prompt[PROMPT];
+    for (int i = 0; i < NSEQ; i++) {
+        for (int k = 0; k < PROMPT; k++) prompt[k] = (kvbm_token)(i * 7919 + k * 31 + 1);
+        s[i] = make_seq(prompt, PROMPT, steps + 1, m);
+        kvbm_token first = 1;
+        CHECK(kvbm_sched_seq_schedule_prefill(s[i], PROMPT, m, NULL));
+        CHECK(kvbm_sched_seq_apply_prefill(s[i], &first, m, NULL));
+    }
+    /* after prefill each sequence has 65 tokens: step k appends token 66 + k */
+    bool prev_completed = true; /* the first schedule allocates the generation block */
+    for (size_t k = 0; k < steps; k++) {
+        unsigned long a0 = kvbm__alloc_count();
+        double t0 = now_ns();
+        bool completed = false;
+        for (int i = 0; i < NSEQ; i++) {
+            kvbm_decode_outcome o;
+            CHECK(kvbm_sched_seq_schedule_decode(s[i], m, NULL));
+            CHECK(kvbm_sched_seq_apply_decode(s[i], (kvbm_token)(k + 2), m, &o, NULL));
+            completed = o & KVBM_DECODE_BLOCK_COMPLETED;
+        }
+        double per = (now_ns() - t0) / NSEQ;
+        unsigned long a = kvbm__alloc_count() - a0;
+        cls *c = completed ? completing : prev_completed ? allocating : plain;
+        c->ns[c->n++] = per;
+        c->allocs += a;
+        c->steps++;
+        prev_completed = completed;
+    }
+    for (int i = 0; i < NSEQ; i++) kvbm_sched_seq_destroy(s[i]);
+    free(s);
+    kvbm_manager_destroy(m);
+}
+
+static void prefill_round(int prompts, double *ns_prompt)
+{
+    kvbm_manager *m = make_manager(4096);
+    if (m == NULL) exit(1);
+    kvbm_token *t = malloc(4096 * sizeof *t);
+    for (int k = 0; k < 4096; k++) t[k] = (kvbm_token)(k * 13 + 5);
+    kvbm_sched_seq *warm = make_seq(t, 2048, 0, m); /* cache the shared half */
+    CHECK(kvbm_sched_seq_schedule_prefill(warm, 2048, m, NULL));
+    CHECK(kvbm_sched_seq_apply_prefill(warm, NULL, m, NULL));
+    kvbm_sched_seq_destroy(warm);
+    for (int p = 0; p < prompts; p++) {
+        for (int k = 2048; k < 4096; k++) t[k] = (kvbm_token)(p * 100003 + k);
+        double t0 = now_ns();
+        kvbm_sched_seq *s = make_seq(t, 4096, 16, m);
+        size_t hit = 0;
+        CHECK(kvbm_sched_seq_match_prefix(s, m, &hit, NULL));
+        if (hit != 2048 / BS) {
+            fprintf(stderr, "prefill: %zu blocks matched, expected %u\n", hit, 2048 / BS);
+            exit(1);
+        }
+        for (int c = 0; c < 4; c++) {
+            kvbm_token first = 7;
+            CHECK(kvbm_sched_seq_schedule_prefill(s, 512, m, NULL));
+            CHECK(kvbm_sched_seq_apply_prefill(s, c == 3 ? &first : NULL, m, NULL));
+        }
+        kvbm_sched_seq_destroy(s);
+        ns_prompt[p] = now_ns() - t0;
+    }
+    free(t);
+    kvbm_manager_destroy(m);
+}
+
+int main(int argc, char **argv)
+{
+    int rounds = argc > 1 ? atoi(argv[1]) : 5;
+    size_t steps = argc > 2 ? (size_t)atoi(argv[2]) : 256;
+    bool decode_only = false;
+    for (int i = 3; i < argc; i++) {
+        if (strcmp(argv[i], "--no-tracker") == 0) use_tracker = false;
+        else if (strcmp(argv[i], "--decode-only") == 0) decode_only = true;
+        else rounds = 0;
+    }
+    if (rounds < 1 || steps < 1) {
+        fprintf(stderr, "usage: bench_sequence [rounds >= 1] [steps >= 1] [--no-tracker] [--decode-only]\n");
+        return 2;
+    }
+    cls c[3];
+    for (int i = 0; i < 3; i++) {
+        c[i].ns = malloc((size_t)rounds * steps * sizeof(double));
+        c[i].n = 0;
+        c[i].allocs = c[i].steps = 0;
+    }
+    for (int r = 0; r < rounds; r++) decode_round(steps, &c[0], &c[1], &c[2]);
+    const char *names[3] = { "plain (no block boundary)", "completing (register, H1)",
+                             "allocating (new gen block)" };
+    printf("decode: %d sequences, block size %u, %d rounds x %zu steps, %s\n", NSEQ, BS, rounds, steps,
+           use_tracker ? "TinyLFU (Medium) registry" : "registry without tracker");
+    printf("  %-28s %12s %8s %14s\n", "step kind", "ns/seq-step", "steps", "allocs/seq-step");
+    double med[3];
+    for (int i = 0; i < 3; i++) {
+        unsigned long steps_i = c[i].steps;
+        med[i] = median(c[i].ns, c[i].n);
+        printf("  %-28s %12.1f %8lu %14.3f\n", names[i], med[i], steps_i,
+               steps_i ? (double)c[i].allocs / (double)(steps_i * NSEQ) : 0.0);
+    }
+    printf("  block boundary cost (completing + allocating - plain): %.1f ns/seq\n",
+           med[1] + med[2] - med[0]);
+    printf("  ratios: completing/plain %.2f, allocating/plain %.2f\n", med[1] / med[0], med[2] / med[0]);
+
+    if (decode_only) {
+        for (int i = 0; i < 3; i++) free(c[i].ns);
+        return 0;
+    }
+    int prompts = 32;
+    double *pn = malloc((size_t)rounds * prompts * sizeof(double));
+    for (int r = 0; r < rounds; r++) prefill_round(prompts, pn + (size_t)r * prompts);
+    double pm = median(pn, (size_t)rounds * prompts);
+    printf("prefill: 4096-token prompt, 2048 cached (128 blocks matched), 4 chunks of 512, block size %u\n", BS);
+    printf("  %.1f us/prompt, %.1f ns/prompt token, %.1f ns/computed token (%d prompts)\n", pm / 1e3,
+           pm / 4096, pm / 2048, rounds * prompts);
+    for (int i = 0; i < 3; i++) free(c[i].ns);
+    free(pn);
+    return 0;
+}

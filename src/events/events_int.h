@@ -1,0 +1,86 @@
+/* src/events/events_int.h - events module internals (not installed): the broadcast
+ * channel, the batcher and the test hooks. */
+#ifndef KVBM_EVENTS_INT_H
+#define KVBM_EVENTS_INT_H
+
+#include "internal.h"
+#include "kvbm/events.h"
+#include "registry/registry_int.h"
+
+/* ---- channel (channel.c) -------------------------------------------------------------
+ * A multi-producer broadcast ring of 2^k slots. Each slot carries a sequence stamp:
+ * 2p+1 while the event of position p is being written, 2p+2 once it is. A sender takes a
+ * position with one fetch_add on `tail`, claims the slot with a CAS on its stamp (a
+ * writer a whole lap behind, or ahead, never tears it), writes, publishes the even stamp
+ * and wakes sleeping subscribers only if one asked for it (`need_wake`). A subscriber
+ * reads its slot like a seqlock; a stamp beyond its position means it was overwritten:
+ * the subscriber skips to the oldest available position and reports the loss.
+ * Senders never block on subscribers and never allocate. */
+struct kvbm__evslot {
+    _Atomic uint64_t stamp;
+    _Atomic uint64_t kind;
+    _Atomic uint64_t hi, lo;
+};
+
+typedef struct kvbm__chan {
+    /* producer line */
+    _Alignas(64) _Atomic uint64_t tail;
+    _Atomic uint32_t need_wake;  /* a subscriber sleeps (or is about to) */
+    _Atomic uint32_t closed;
+    _Atomic size_t   senders;    /* the manager's unit + live release handles */
+    _Atomic uint32_t ended;      /* senders reached 0 once: stream closed, its ref dropped */
+    _Atomic uint64_t sent[2];    /* per kind */
+    /* cold */
+    _Alignas(64) _Atomic size_t refs; /* manager + subscribers + live release handles +
+                                          thread-local buffers holding events */
+    _Atomic uint64_t filtered, attach_failures, lost, dropped_closed, subscribers;
+    uint64_t             mask;
+    struct kvbm__evslot *ring;
+    kvbm_attach_type     att_type;   /* release-handle attachment type (pooled) */
+    struct kvbm__att_dtor att_dtor;  /* its destructor (looked up once) */
+    pthread_mutex_t      wmu;        /* sleeping subscribers only */
+    pthread_cond_t       wcv;
+} kvbm__chan;
+
+struct kvbm_events_sub {
+    kvbm__chan      *chan;
+    uint64_t         cursor;
+    uint64_t         lost;
+    _Atomic uint32_t interrupted; /* kvbm__events_sub_interrupt */
+};
+
+typedef struct kvbm__pending_event {
+    uint64_t kind;
+    kvbm_plh hash;
+} kvbm__pending_event;
+
+kvbm_status kvbm__chan_create(size_t capacity, kvbm__chan **out);
+/* Broadcast @n events at consecutive positions (one fetch_add, one wake check); dropped
+ * (counted) after close. Any thread, no lock needed, never blocks. */
+void kvbm__chan_send_many(kvbm__chan *c, const kvbm__pending_event *ev, size_t n);
+void kvbm__chan_send(kvbm__chan *c, kvbm_event_kind kind, kvbm_plh h);
+void kvbm__chan_close(kvbm__chan *c);
+static inline void kvbm__chan_ref_n(kvbm__chan *c, size_t n)
+{
+    atomic_fetch_add_explicit(&c->refs, n, memory_order_relaxed);
+}
+static inline void kvbm__chan_ref(kvbm__chan *c) { kvbm__chan_ref_n(c, 1); }
+void kvbm__chan_unref_n(kvbm__chan *c, size_t n); /* the last one frees */
+void kvbm__chan_unref(kvbm__chan *c);
+/* Sender accounting (the manager's unit, release handles): the first time the count
+ * reaches 0 the stream ends. Memory is separate: every sender also holds a reference. */
+void kvbm__chan_senders_add(kvbm__chan *c, int64_t delta);
+kvbm_status kvbm__chan_subscribe(kvbm__chan *c, kvbm_events_sub **out);
+
+/* Make a blocked kvbm_events_next() on @sub return KVBM_ECLOSED (now and from then on);
+ * used by kvbm_events_pipeline_abort. Any thread. */
+void kvbm__events_sub_interrupt(kvbm_events_sub *sub);
+
+/* Monotonic clock in nanoseconds. */
+uint64_t kvbm__now_ns(void);
+
+/* Test hook: the release-handle attachment type of @m (attaching a NULL value of this type
+ * in Multiple mode reproduces the attach-failure case of spec 20 §3.2). */
+kvbm_attach_type kvbm__events_manager_attach_type(kvbm_events_manager *m);
+
+#endif /* KVBM_EVENTS_INT_H */

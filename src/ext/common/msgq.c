@@ -1,0 +1,216 @@
+/* src/ext/common/msgq.c - see msgq.h. */
+#include "msgq.h"
+
+#include <errno.h>
+#include <time.h>
+
+kvbm_status kvbm__msgq_init(kvbm__msgq *q, uint64_t cap)
+{
+    memset(q, 0, sizeof *q);
+    q->ring = kvbm__calloc((size_t)cap, sizeof *q->ring);
+    if (!q->ring) {
+        kvbm__set_error("transport queue: out of memory for %llu messages", (unsigned long long)cap);
+        return KVBM_ENOMEM;
+    }
+    q->cap = cap;
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&q->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    pthread_mutex_init(&q->mu, NULL);
+    return KVBM_OK;
+}
+
+void kvbm__msgq_destroy(kvbm__msgq *q)
+{
+    for (uint64_t s = q->head; s < q->tail; s++) kvbm__free(q->ring[s % q->cap].data);
+    kvbm__free(q->ring);
+    q->ring = NULL;
+    pthread_cond_destroy(&q->cv);
+    pthread_mutex_destroy(&q->mu);
+}
+
+kvbm_status kvbm__msgq_push(kvbm__msgq *q, const char *who, const char *subject,
+                            const uint8_t *buf, size_t len)
+{
+    size_t sl = strlen(subject);
+    if (len > SIZE_MAX - sl - 1) {
+        kvbm__set_error("%s: message of %zu bytes is too large", who, len);
+        return KVBM_EOVERFLOW;
+    }
+    /* copy outside the lock; a refused message costs one malloc/free, never a wait */
+    uint8_t *d = kvbm__malloc(sl + 1 + len);
+    if (!d) {
+        kvbm__set_error("%s: out of memory for a message of %zu bytes", who, len);
+        return KVBM_ENOMEM;
+    }
+    memcpy(d, subject, sl + 1);
+    if (len) memcpy(d + sl + 1, buf, len);
+    pthread_mutex_lock(&q->mu);
+    kvbm_status st = KVBM_OK;
+    if (q->stop) {
+        st = KVBM_ECLOSED;
+    } else if (q->tail - q->head >= q->cap) {
+        q->n.dropped++;
+        st = KVBM_EFULL;
+    } else {
+        q->ring[q->tail % q->cap] = (kvbm__msg){ d, len, sl };
+        if (q->next == q->tail) pthread_cond_broadcast(&q->cv); /* the sender may wait */
+        q->tail++;
+        q->n.accepted++;
+    }
+    uint64_t cap = q->cap;
+    pthread_mutex_unlock(&q->mu);
+    if (st != KVBM_OK) {
+        kvbm__free(d);
+        if (st == KVBM_EFULL)
+            kvbm__set_error("%s: send queue full (%llu messages): newest message dropped", who,
+                            (unsigned long long)cap);
+        else
+            kvbm__set_error("%s: publisher is shutting down", who);
+    }
+    return st;
+}
+
+static void deadline_after(struct timespec *ts, int timeout_ms)
+{
+    clock_gettime(CLOCK_MONOTONIC, ts);
+    ts->tv_sec += timeout_ms / 1000;
+    ts->tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (ts->tv_nsec >= 1000000000L) {
+        ts->tv_sec++;
+        ts->tv_nsec -= 1000000000L;
+    }
+}
+
+/* Wait on cv with q->mu held; false once the deadline passed. */
+static bool wait_until(kvbm__msgq *q, int timeout_ms, const struct timespec *dl)
+{
+    if (timeout_ms < 0) {
+        pthread_cond_wait(&q->cv, &q->mu);
+        return true;
+    }
+    return pthread_cond_timedwait(&q->cv, &q->mu, dl) != ETIMEDOUT;
+}
+
+static void take_locked(kvbm__msgq *q, kvbm__msg *m, uint64_t *seq)
+{
+    *m = q->ring[q->next % q->cap];
+    *seq = q->next;
+    if (q->next < q->resend_until) q->n.resent++;
+    q->next++;
+}
+
+bool kvbm__msgq_take(kvbm__msgq *q, int timeout_ms, kvbm__msg *m, uint64_t *seq)
+{
+    struct timespec dl;
+    if (timeout_ms >= 0) deadline_after(&dl, timeout_ms);
+    pthread_mutex_lock(&q->mu);
+    uint64_t wakes = q->wakes;
+    while (!q->stop && q->next == q->tail && q->wakes == wakes && wait_until(q, timeout_ms, &dl)) {
+    }
+    bool ok = !q->stop && q->next < q->tail;
+    if (ok) take_locked(q, m, seq);
+    pthread_mutex_unlock(&q->mu);
+    return ok;
+}
+
+bool kvbm__msgq_try_take(kvbm__msgq *q, kvbm__msg *m, uint64_t *seq)
+{
+    pthread_mutex_lock(&q->mu);
+    bool ok = !q->stop && q->next < q->tail;
+    if (ok) take_locked(q, m, seq);
+    pthread_mutex_unlock(&q->mu);
+    return ok;
+}
+
+void kvbm__msgq_done(kvbm__msgq *q, uint64_t upto)
+{
+    pthread_mutex_lock(&q->mu);
+    uint64_t from = q->head;
+    if (upto > q->next) upto = q->next; /* cannot complete what was not handed out */
+    if (upto > from) {
+        /* freed under the lock: once head moves, push may reuse the slots */
+        for (uint64_t s = from; s < upto; s++) kvbm__free(q->ring[s % q->cap].data);
+        q->head = upto;
+        q->n.done += upto - from;
+        pthread_cond_broadcast(&q->cv);
+    }
+    pthread_mutex_unlock(&q->mu);
+}
+
+void kvbm__msgq_rewind(kvbm__msgq *q)
+{
+    pthread_mutex_lock(&q->mu);
+    if (q->next > q->resend_until) q->resend_until = q->next; /* below it: re-sends */
+    q->next = q->head;
+    pthread_mutex_unlock(&q->mu);
+}
+
+uint64_t kvbm__msgq_next(kvbm__msgq *q)
+{
+    pthread_mutex_lock(&q->mu);
+    uint64_t n = q->next;
+    pthread_mutex_unlock(&q->mu);
+    return n;
+}
+
+bool kvbm__msgq_sleep(kvbm__msgq *q, int timeout_ms)
+{
+    struct timespec dl;
+    if (timeout_ms >= 0) deadline_after(&dl, timeout_ms);
+    pthread_mutex_lock(&q->mu);
+    uint64_t wakes = q->wakes;
+    while (!q->stop && q->wakes == wakes && wait_until(q, timeout_ms, &dl)) {
+    }
+    bool ok = !q->stop;
+    pthread_mutex_unlock(&q->mu);
+    return ok;
+}
+
+void kvbm__msgq_wake(kvbm__msgq *q)
+{
+    pthread_mutex_lock(&q->mu);
+    q->wakes++;
+    pthread_cond_broadcast(&q->cv);
+    pthread_mutex_unlock(&q->mu);
+}
+
+void kvbm__msgq_stop(kvbm__msgq *q)
+{
+    pthread_mutex_lock(&q->mu);
+    if (!q->stop) {
+        q->stop = true;
+        q->n.lost = q->tail - q->head;
+        pthread_cond_broadcast(&q->cv);
+    }
+    pthread_mutex_unlock(&q->mu);
+}
+
+kvbm_status kvbm__msgq_wait_done(kvbm__msgq *q, const char *who, int timeout_ms)
+{
+    struct timespec dl;
+    if (timeout_ms >= 0) deadline_after(&dl, timeout_ms);
+    pthread_mutex_lock(&q->mu);
+    uint64_t target = q->tail;
+    bool more = true;
+    while (!q->stop && q->head < target && more) more = wait_until(q, timeout_ms, &dl);
+    kvbm_status st = q->head >= target ? KVBM_OK : q->stop ? KVBM_ECLOSED : KVBM_ETIMEDOUT;
+    uint64_t left = target > q->head ? target - q->head : 0;
+    pthread_mutex_unlock(&q->mu);
+    if (st == KVBM_ETIMEDOUT)
+        kvbm__set_error("%s: flush timed out after %d ms with %llu messages not yet done", who,
+                        timeout_ms, (unsigned long long)left);
+    else if (st == KVBM_ECLOSED)
+        kvbm__set_error("%s: publisher stopped before the flush completed", who);
+    return st;
+}
+
+void kvbm__msgq_counts_get(kvbm__msgq *q, kvbm__msgq_counts *out)
+{
+    pthread_mutex_lock(&q->mu);
+    *out = q->n;
+    out->queued = q->tail - q->head;
+    pthread_mutex_unlock(&q->mu);
+}

@@ -1,0 +1,305 @@
+/* src/ext/events/wire.c - the msgpack wire of KV events (kvbm/events_wire.h) on msgpack-c.
+ *
+ * Encoding goes through a msgpack_packer whose write callback fills the caller's buffer
+ * (and only counts once it is full), so the encoder never allocates. Decoding first walks
+ * the bytes once (bound_check) to prove that every array/map/str/bin length fits in what
+ * remains - msgpack-c allocates an array's element table from the claimed count before
+ * reading the elements - and that nothing trails the object; then msgpack-c unpacks it
+ * into a zone whose size is thereby bounded by a small multiple of the input length.
+ */
+#include <msgpack.h>
+#include <stdarg.h>
+#include <stdio.h>
+
+#include "internal.h"
+#include "kvbm/events_wire.h"
+
+/* ---- encoding ------------------------------------------------------------------------------ */
+
+struct wbuf {
+    uint8_t *buf;
+    size_t   cap, len;
+};
+
+static int wbuf_write(void *data, const char *p, size_t n)
+{
+    struct wbuf *w = data;
+    if (w->len <= w->cap && n <= w->cap - w->len) memcpy(w->buf + w->len, p, n);
+    w->len += n;
+    return 0;
+}
+
+static void pack_u128(msgpack_packer *pk, uint64_t hi, uint64_t lo)
+{
+    uint8_t be[16];
+    for (int i = 0; i < 8; i++) {
+        be[i] = (uint8_t)(hi >> (56 - 8 * i));
+        be[8 + i] = (uint8_t)(lo >> (56 - 8 * i));
+    }
+    msgpack_pack_bin(pk, 16);
+    msgpack_pack_bin_body(pk, be, 16);
+}
+
+static void pack_str(msgpack_packer *pk, const char *s)
+{
+    size_t n = strlen(s);
+    msgpack_pack_str(pk, n);
+    msgpack_pack_str_body(pk, s, n);
+}
+
+kvbm_status kvbm_events_wire_encode(const kvbm_event_batch *b, uint8_t *buf, size_t cap, size_t *len)
+{
+    if (b == NULL || len == NULL || (buf == NULL && cap > 0)) {
+        kvbm__set_error("kvbm_events_wire_encode: %s is NULL", b == NULL ? "batch" : len == NULL ? "len" : "buf");
+        return KVBM_EINVAL;
+    }
+    bool shutdown = b->kind == KVBM_EVENT_SHUTDOWN;
+    if ((unsigned)b->kind > KVBM_EVENT_SHUTDOWN || (shutdown && b->n > 0) ||
+        (!shutdown && (b->n == 0 || b->hashes == NULL)) || b->n > UINT32_MAX) {
+        kvbm__set_error("kvbm_events_wire_encode: invalid batch (kind %d, %zu hashes)", (int)b->kind, b->n);
+        return KVBM_EINVAL;
+    }
+    struct wbuf w = { buf, cap, 0 };
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &w, wbuf_write);
+    msgpack_pack_array(&pk, 2);
+    if (shutdown) {
+        pack_str(&pk, "Shutdown");
+    } else {
+        msgpack_pack_map(&pk, 1);
+        pack_str(&pk, b->kind == KVBM_EVENT_CREATE ? "Create" : "Remove");
+        msgpack_pack_array(&pk, b->n);
+        for (size_t i = 0; i < b->n; i++) pack_u128(&pk, b->hashes[i].hi, b->hashes[i].lo);
+    }
+    pack_u128(&pk, b->instance_id.hi, b->instance_id.lo);
+    *len = w.len;
+    if (w.len > cap) {
+        kvbm__set_error("kvbm_events_wire_encode: %zu bytes needed, buffer has %zu", w.len, cap);
+        return KVBM_EOVERFLOW;
+    }
+    return KVBM_OK;
+}
+
+static kvbm_status encode_cb(void *ctx, const kvbm_event_batch *b, uint8_t *buf, size_t cap, size_t *len)
+{
+    (void)ctx;
+    return kvbm_events_wire_encode(b, buf, cap, len);
+}
+
+kvbm_events_encoder kvbm_events_wire_encoder(void)
+{
+    kvbm_events_encoder e = { encode_cb, NULL };
+    return e;
+}
+
+/* ---- decoding ------------------------------------------------------------------------------ */
+
+static kvbm_status proto(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static kvbm_status proto(const char *fmt, ...)
+{
+    char msg[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    kvbm__set_error("events wire: %s", msg);
+    return KVBM_EPROTO;
+}
+
+static uint64_t be(const uint8_t *p, int n)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < n; i++) v = v << 8 | p[i];
+    return v;
+}
+
+/* One pass over the first msgpack object of buf[0..len): every length must fit in what
+ * remains and the object must end exactly at len. */
+static kvbm_status bound_check(const uint8_t *buf, size_t len)
+{
+    size_t pos = 0;
+    uint64_t pending = 1; /* objects still to read */
+    while (pending > 0) {
+        if (pos >= len) return proto("truncated at byte %zu (%llu more values expected)", pos,
+                                     (unsigned long long)pending);
+        uint8_t t = buf[pos++];
+        pending--;
+        uint64_t items = 0, skip = 0;
+        int lb = 0; /* length field bytes */
+        if (t <= 0x7f || t >= 0xe0 || t == 0xc0 || t == 0xc2 || t == 0xc3) {
+            /* fixint, nil, bool */
+        } else if (t >= 0x80 && t <= 0x8f) {
+            items = 2u * (t & 0x0f);
+        } else if (t >= 0x90 && t <= 0x9f) {
+            items = t & 0x0f;
+        } else if (t >= 0xa0 && t <= 0xbf) {
+            skip = t & 0x1f;
+        } else {
+            switch (t) {
+            case 0xc4: case 0xd9: lb = 1; break;                  /* bin8, str8 */
+            case 0xc5: case 0xda: lb = 2; break;                  /* bin16, str16 */
+            case 0xc6: case 0xdb: lb = 4; break;                  /* bin32, str32 */
+            case 0xcc: case 0xd0: skip = 1; break;
+            case 0xcd: case 0xd1: skip = 2; break;
+            case 0xca: case 0xce: case 0xd2: skip = 4; break;
+            case 0xcb: case 0xcf: case 0xd3: skip = 8; break;
+            case 0xd4: skip = 2; break; case 0xd5: skip = 3; break; /* fixext 1, 2 */
+            case 0xd6: skip = 5; break; case 0xd7: skip = 9; break; /* fixext 4, 8 */
+            case 0xd8: skip = 17; break;                            /* fixext 16 */
+            case 0xc7: lb = 1; skip = 1; break;                     /* ext8: + type */
+            case 0xc8: lb = 2; skip = 1; break;
+            case 0xc9: lb = 4; skip = 1; break;
+            case 0xdc: case 0xde: lb = 2; break;                  /* array16, map16 */
+            case 0xdd: case 0xdf: lb = 4; break;                  /* array32, map32 */
+            default: return proto("invalid type byte 0x%02x at byte %zu", t, pos - 1);
+            }
+            if (lb > 0) {
+                if (len - pos < (size_t)lb) return proto("truncated length at byte %zu", pos);
+                uint64_t n = be(buf + pos, lb);
+                pos += (size_t)lb;
+                if (t == 0xdc || t == 0xdd) items = n;
+                else if (t == 0xde || t == 0xdf) items = 2 * n;
+                else skip += n;
+            }
+        }
+        if (skip > len - pos) return proto("length %llu at byte %zu exceeds the %zu bytes left",
+                                           (unsigned long long)skip, pos, len - pos);
+        pos += (size_t)skip;
+        pending += items;
+        if (pending > len - pos) /* every value takes at least one byte */
+            return proto("%llu values claimed at byte %zu, only %zu bytes left",
+                         (unsigned long long)pending, pos, len - pos);
+    }
+    if (pos != len) return proto("%zu trailing bytes after the batch", len - pos);
+    return KVBM_OK;
+}
+
+static bool str_is(const msgpack_object *o, const char *s)
+{
+    size_t n = strlen(s);
+    return o->type == MSGPACK_OBJECT_STR && o->via.str.size == n && memcmp(o->via.str.ptr, s, n) == 0;
+}
+
+static kvbm_status get_u128(const msgpack_object *o, uint64_t *hi, uint64_t *lo, const char *what)
+{
+    if (o->type == MSGPACK_OBJECT_BIN && o->via.bin.size == 16) {
+        const uint8_t *p = (const uint8_t *)o->via.bin.ptr;
+        *hi = be(p, 8);
+        *lo = be(p + 8, 8);
+        return KVBM_OK;
+    }
+    if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
+        *hi = 0;
+        *lo = o->via.u64;
+        return KVBM_OK;
+    }
+    if (o->type == MSGPACK_OBJECT_BIN)
+        return proto("%s: bin of %u bytes, a u128 needs 16", what, (unsigned)o->via.bin.size);
+    return proto("%s: expected a u128 (bin of 16 bytes or unsigned integer), got msgpack type %d",
+                 what, (int)o->type);
+}
+
+static kvbm_status reserve(kvbm_events_decoded *d, size_t n)
+{
+    if (n <= d->cap_) return KVBM_OK;
+    kvbm_plh *p = kvbm__realloc(d->storage_, n * sizeof *p);
+    if (p == NULL) {
+        kvbm__set_error("events wire: out of memory for %zu hashes", n);
+        return KVBM_ENOMEM;
+    }
+    d->storage_ = p;
+    d->cap_ = n;
+    return KVBM_OK;
+}
+
+static kvbm_status decode_events(const msgpack_object *ev, kvbm_events_decoded *d)
+{
+    if (str_is(ev, "Shutdown")) {
+        d->batch.kind = KVBM_EVENT_SHUTDOWN;
+        return KVBM_OK;
+    }
+    if (ev->type == MSGPACK_OBJECT_STR)
+        return proto("unknown events variant \"%.*s\"", (int)(ev->via.str.size > 32 ? 32 : ev->via.str.size), ev->via.str.ptr);
+    if (ev->type != MSGPACK_OBJECT_MAP || ev->via.map.size != 1)
+        return proto("events: expected {\"Create\"|\"Remove\": [...]} or \"Shutdown\"");
+    const msgpack_object *k = &ev->via.map.ptr[0].key, *v = &ev->via.map.ptr[0].val;
+    kvbm_event_kind kind = KVBM_EVENT_CREATE;
+    if (str_is(k, "Create")) kind = KVBM_EVENT_CREATE;
+    else if (str_is(k, "Remove")) kind = KVBM_EVENT_REMOVE;
+    else return proto("events: unknown variant (expected Create, Remove or Shutdown)");
+    if (v->type != MSGPACK_OBJECT_ARRAY) return proto("events: the %s value is not an array",
+                                                      kind == KVBM_EVENT_CREATE ? "Create" : "Remove");
+    size_t n = v->via.array.size;
+    KVBM_TRY(reserve(d, n));
+    for (size_t i = 0; i < n; i++) {
+        char what[32];
+        snprintf(what, sizeof what, "hash %zu", i);
+        kvbm_plh h;
+        KVBM_TRY(get_u128(&v->via.array.ptr[i], &h.hi, &h.lo, what));
+        if (kvbm_plh_validate(h) != KVBM_OK) return proto("hash %zu is not a valid PLH", i);
+        d->storage_[i] = h;
+    }
+    d->batch.kind = kind;
+    d->batch.hashes = d->storage_;
+    d->batch.n = n;
+    return KVBM_OK;
+}
+
+static kvbm_status decode_obj(const msgpack_object *o, kvbm_events_decoded *d)
+{
+    const msgpack_object *ev = NULL, *iid = NULL;
+    if (o->type == MSGPACK_OBJECT_ARRAY) {
+        if (o->via.array.size != 2) return proto("batch: an array of %u values, expected 2", (unsigned)o->via.array.size);
+        ev = &o->via.array.ptr[0];
+        iid = &o->via.array.ptr[1];
+    } else if (o->type == MSGPACK_OBJECT_MAP) {
+        for (uint32_t i = 0; i < o->via.map.size; i++) {
+            const msgpack_object *k = &o->via.map.ptr[i].key;
+            const msgpack_object **slot = str_is(k, "events") ? &ev : str_is(k, "instance_id") ? &iid : NULL;
+            if (slot == NULL) return proto("batch: unknown key in the map form");
+            if (*slot != NULL) return proto("batch: duplicate key in the map form");
+            *slot = &o->via.map.ptr[i].val;
+        }
+        if (ev == NULL || iid == NULL) return proto("batch: the map form needs \"events\" and \"instance_id\"");
+    } else {
+        return proto("batch: expected a 2-array or a map, got msgpack type %d", (int)o->type);
+    }
+    KVBM_TRY(get_u128(iid, &d->batch.instance_id.hi, &d->batch.instance_id.lo, "instance_id"));
+    return decode_events(ev, d);
+}
+
+kvbm_status kvbm_events_wire_decode(const uint8_t *buf, size_t len, kvbm_events_decoded *out)
+{
+    if (out == NULL || (buf == NULL && len > 0)) {
+        kvbm__set_error("kvbm_events_wire_decode: %s is NULL", out == NULL ? "out" : "buf");
+        return KVBM_EINVAL;
+    }
+    kvbm_event_batch empty = { KVBM_EVENT_SHUTDOWN, NULL, 0, { 0, 0 } };
+    out->batch = empty;
+    if (len == 0) return proto("empty message");
+    KVBM_TRY(bound_check(buf, len));
+    msgpack_unpacked u;
+    msgpack_unpacked_init(&u);
+    size_t off = 0;
+    msgpack_unpack_return r = msgpack_unpack_next(&u, (const char *)buf, len, &off);
+    kvbm_status st;
+    if (r == MSGPACK_UNPACK_NOMEM_ERROR) {
+        kvbm__set_error("events wire: out of memory");
+        st = KVBM_ENOMEM;
+    } else if (r != MSGPACK_UNPACK_SUCCESS || off != len) {
+        st = proto("msgpack-c rejected the message (%d at byte %zu)", (int)r, off);
+    } else {
+        st = decode_obj(&u.data, out);
+    }
+    msgpack_unpacked_destroy(&u);
+    if (st != KVBM_OK) out->batch = empty;
+    return st;
+}
+
+void kvbm_events_decoded_free(kvbm_events_decoded *d)
+{
+    if (d == NULL) return;
+    kvbm__free(d->storage_);
+    kvbm_events_decoded z = KVBM_EVENTS_DECODED_INIT;
+    *d = z;
+}
