@@ -31,6 +31,7 @@ typedef struct nats_pub {
     char            url[300];
     _Atomic int64_t  max_payload; /* the server's, refreshed by the sender (publish never
                                    * takes a client-library lock) */
+    natsStatistics  *rtt_stats;   /* sender thread only: the reconnect count around a round trip */
 } nats_pub;
 
 kvbm_status kvbm_nats_subject_check(const char *subject)
@@ -97,12 +98,26 @@ static bool send_chunk(nats_pub *c, kvbm__msg m, uint64_t seq, uint64_t *end)
     return true;
 }
 
-/* One round trip confirming everything below @end. False: the connection dropped. */
-static bool confirm(nats_pub *c, uint64_t end)
+/* The client library's reconnect count. A round trip answered over a newer connection than
+ * the one a chunk went out on confirms nothing: the chunk may have been lost with the old
+ * connection (the fault test saw exactly that: a flush pending across a reconnect returned
+ * OK and a message was never delivered). */
+static uint64_t reconnects(nats_pub *c)
+{
+    uint64_t r = 0;
+    if (natsConnection_GetStats(c->nc, c->rtt_stats) == NATS_OK)
+        natsStatistics_GetCounts(c->rtt_stats, NULL, NULL, NULL, NULL, &r);
+    return r;
+}
+
+/* One round trip confirming everything below @end, sent while the reconnect count was
+ * @epoch. False: the connection dropped, or was replaced since the chunk was sent. */
+static bool confirm(nats_pub *c, uint64_t end, uint64_t epoch)
 {
     for (;;) {
         natsStatus s = natsConnection_FlushTimeout(c->nc, RTT_WAIT_MS);
         if (s == NATS_OK) {
+            if (reconnects(c) != epoch) return false; /* resend: at least once, never lost */
             kvbm__msgq_done(&c->t.q, end);
             return true;
         }
@@ -126,7 +141,8 @@ static void *sender(void *arg)
             continue;
         }
         atomic_store_explicit(&c->max_payload, natsConnection_GetMaxPayload(c->nc), memory_order_relaxed);
-        if (!send_chunk(c, m, seq, &end) || !confirm(c, end)) {
+        uint64_t epoch = reconnects(c);
+        if (!send_chunk(c, m, seq, &end) || !confirm(c, end, epoch)) {
             kvbm__msgq_rewind(&c->t.q); /* send the unconfirmed tail again, in order */
             if (connected(c) && !kvbm__msgq_sleep(&c->t.q, POLL_MS)) break; /* e.g. a rejected message */
         }
@@ -141,6 +157,7 @@ static void np_destroy(void *ctx)
     kvbm__transport_stop(&c->t);
     if (c->nc) natsConnection_Destroy(c->nc); /* closes */
     if (c->opts) natsOptions_Destroy(c->opts);
+    if (c->rtt_stats) natsStatistics_Destroy(c->rtt_stats);
     kvbm__transport_free_queue(&c->t);
     kvbm__free(c->subject);
     kvbm__free(c);
@@ -192,7 +209,9 @@ static kvbm_status start(void *ctx, const void *config)
     memcpy(c->subject, subj, sl + 1);
     KVBM_TRY(kvbm__msgq_init(&c->t.q, cfg->queue_capacity ? cfg->queue_capacity : 4096));
     KVBM_TRY(make_options(c, cfg));
-    natsStatus s = natsConnection_Connect(&c->nc, c->opts);
+    natsStatus s = natsStatistics_Create(&c->rtt_stats);
+    if (s != NATS_OK) return client_error("natsStatistics_Create", s);
+    s = natsConnection_Connect(&c->nc, c->opts);
     if (s != NATS_OK) {
         c->nc = NULL;
         kvbm__set_error("%s: cannot connect to %s: %s", WHO, cfg->url, natsStatus_GetText(s));
