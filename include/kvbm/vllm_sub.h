@@ -34,6 +34,7 @@
 #define KVBM_VLLM_SUB_H
 
 #include "kvbm/common.h"
+#include "kvbm/vllm_events.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -116,6 +117,22 @@ KVBM_API void kvbm_vllm_sub_destroy(kvbm_vllm_sub *s);
  * Threads: one consumer thread at a time (see the file comment).
  */
 KVBM_API kvbm_status kvbm_vllm_sub_recv(kvbm_vllm_sub *s, int timeout_ms, kvbm_vllm_sub_msg *out);
+
+/**
+ * kvbm_vllm_sub_recv_batch() - kvbm_vllm_sub_recv(), then the payload decoded with
+ * kvbm_vllm_batch_decode (@opts NULL: defaults) into *@batch; a payload that does not
+ * decode is counted (decode_errors), logged (the first one of each subscriber at warn, the
+ * others at debug) and skipped, and the next batch is tried within the same @timeout_ms.
+ * *@msg (optional) receives the frame data. *@batch and *@msg point into storage of @s
+ * valid until the next recv/recv_batch or destruction. The decode space is owned by @s and
+ * grows with the largest batch seen (no allocation once it is large enough).
+ * Returns KVBM_OK, KVBM_ETIMEDOUT, KVBM_EINVAL (NULL @s or @batch), KVBM_ENOMEM (growing
+ * the decode space; that batch is lost and counted as a decode error).
+ * Threads: the one consumer thread.
+ */
+KVBM_API kvbm_status kvbm_vllm_sub_recv_batch(kvbm_vllm_sub *s, int timeout_ms,
+                                              const kvbm_vllm_decode_options *opts,
+                                              kvbm_vllm_batch *batch, kvbm_vllm_sub_msg *msg);
 
 /** kvbm_vllm_sub_wake() - make a recv that is waiting now return KVBM_ETIMEDOUT at once
  * (a later recv waits normally); for a consumer that is asked to stop. Any thread. */

@@ -222,6 +222,7 @@ void kvbm_vllm_sub_destroy(kvbm_vllm_sub *s)
     if (s->zctx) zmq_ctx_term(s->zctx);
     kvbm__vsub_queue_destroy(&s->q);
     if (s->cur_set) zmq_msg_close(&s->cur);
+    kvbm__vsub_space_free(s);
     kvbm__free(s->endpoint);
     kvbm__free(s->replay_endpoint);
     kvbm__free(s->name);

@@ -61,6 +61,8 @@ struct kvbm_vllm_sub {
     kvbm__vsub_queue q;
     kvbm__vsub_counters n;
     zmq_msg_t        cur;     /* the payload last handed to the consumer */
+    kvbm_vllm_decode_space space; /* sub_decode.c; consumer thread only */
+    size_t           space_cap;   /* the capacity of every pool of space */
     bool             cur_set;
     /* sequence state: socket thread only */
     bool             have_expected, have_live, resume_pending;
@@ -76,6 +78,8 @@ void kvbm__vsub_deliver(kvbm_vllm_sub *s, uint64_t seq, bool has_seq, bool recov
 void kvbm__vsub_on_live(kvbm_vllm_sub *s, uint64_t seq, zmq_msg_t *payload);
 /* sub_seq.c: the resume request at start (config resume): replay from s->expected. */
 void kvbm__vsub_resume(kvbm_vllm_sub *s);
+/* sub_decode.c: free the decode space. */
+void kvbm__vsub_space_free(kvbm_vllm_sub *s);
 /* Big-endian u64 from up to 8 bytes (more: the first 8). */
 uint64_t kvbm__vsub_be64(const uint8_t *p, size_t n);
 
