@@ -1,0 +1,156 @@
+/* src/ext/consolidator/daemon_ingest.c - engine batches and kvbm events into the tracker
+ * (spec 20 §4.3.1; kvbm/consolidator.h). */
+#include "daemon_int.h"
+
+#include <stdio.h>
+
+#define RECV_MS 100
+
+/* One engine block held by @in from now on: counted per kind; the first holder stores it. */
+static void store_block(kvbm__dinput *in, uint64_t hash, const uint64_t *parent, const uint32_t *tok,
+                        size_t n_tok, uint32_t bs, const char *lora)
+{
+    kvbm_consolidator *c = in->c;
+    if (kvbm__dset_get(&in->held, hash)) { /* a repeat from the same input */
+        KVBM__DINC(&in->dups, 1);
+        return;
+    }
+    uint32_t now = 0;
+    if (kvbm__dset_add(&in->held, hash, 1, NULL) != KVBM_OK ||
+        kvbm__dset_add(&c->refs[in->source], hash, 1, &now) != KVBM_OK) {
+        kvbm__dset_add(&in->held, hash, -1, NULL);
+        kvbm__log(KVBM_LOG_WARN, KVBM__DMOD, "%s: block %llu dropped: %s", in->name,
+                  (unsigned long long)hash, kvbm_last_error());
+        return;
+    }
+    KVBM__DINC(&in->stores, 1);
+    if (now > 1) { /* another input of this kind holds it: already in the tracker */
+        KVBM__DINC(&in->dups, 1);
+        return;
+    }
+    if (kvbm_cons_tracker_handle_store(c->tracker, in->source, hash, parent, tok, n_tok, bs, lora) != KVBM_OK) {
+        /* logged by the tracker (short block, ...): nothing recorded, forget it here too */
+        kvbm__dset_add(&in->held, hash, -1, NULL);
+        kvbm__dset_add(&c->refs[in->source], hash, -1, NULL);
+    }
+}
+
+static void remove_block(kvbm__dinput *in, uint64_t hash)
+{
+    kvbm_consolidator *c = in->c;
+    if (!kvbm__dset_get(&in->held, hash)) {
+        KVBM__DINC(&in->unknown_removes, 1);
+        return;
+    }
+    uint32_t now = 0;
+    kvbm__dset_add(&in->held, hash, -1, NULL);
+    kvbm__dset_add(&c->refs[in->source], hash, -1, &now);
+    KVBM__DINC(&in->removes, 1);
+    if (now == 0) (void)kvbm_cons_tracker_handle_remove(c->tracker, in->source, hash);
+}
+
+static void clear_input(kvbm__dinput *in)
+{
+    kvbm_consolidator *c = in->c;
+    if (c->n_in == 1 && c->n_engine_inputs_by_kind[in->source] == 1) {
+        /* the only engine: the spec's clear_all (a ClearAll goes out) */
+        (void)kvbm_cons_tracker_clear_all(c->tracker);
+        for (size_t k = 0; k < KVBM_CONS_SOURCE_COUNT; k++) kvbm__dset_free(&c->refs[k]);
+        kvbm__dset_free(&in->held);
+        return;
+    }
+    for (size_t i = 0; i < in->held.cap; i++)
+        if (in->held.vals[i]) {
+            uint64_t h = in->held.keys[i];
+            uint32_t now = 0;
+            kvbm__dset_add(&c->refs[in->source], h, -1, &now);
+            KVBM__DINC(&in->removes, 1);
+            if (now == 0) (void)kvbm_cons_tracker_handle_remove(c->tracker, in->source, h);
+        }
+    kvbm__dset_free(&in->held);
+}
+
+static bool has_mm(const kvbm_vllm_event *e)
+{
+    for (size_t i = 0; i < e->n_block_mm; i++)
+        if (e->block_mm[i].n_objects) return true;
+    return false;
+}
+
+static void apply_stored(kvbm__dinput *in, const kvbm_vllm_event *e)
+{
+    uint32_t bs = e->block_size;
+    size_t nb = e->n_block_hashes;
+    size_t chunks = bs ? (e->n_token_ids + bs - 1) / bs : 0;
+    if (!bs || e->is_eagle || has_mm(e) || chunks != nb) {
+        KVBM__DINC(&in->skipped, 1);
+        return;
+    }
+    for (size_t i = 0; i < nb; i++) {
+        const uint64_t *parent = i ? &e->block_hashes[i - 1] : e->has_parent ? &e->parent_block_hash : NULL;
+        size_t off = i * bs, n = e->n_token_ids - off < bs ? e->n_token_ids - off : bs;
+        store_block(in, e->block_hashes[i], parent, e->token_ids + off, n, bs, e->lora_name);
+    }
+}
+
+static void apply_batch(kvbm__dinput *in, const kvbm_vllm_batch *b, const kvbm_vllm_sub_msg *m)
+{
+    kvbm_consolidator *c = in->c;
+    if (b->n_events && kvbm__log_enabled(KVBM_LOG_DEBUG))
+        kvbm__log(KVBM_LOG_DEBUG, KVBM__DMOD, "event=ingress_zmq input=%s source=%s seq=%llu events=%zu",
+                  in->name, kvbm_cons_source_name(in->source), (unsigned long long)m->seq, b->n_events);
+    pthread_mutex_lock(&c->ingest_mu);
+    for (size_t i = 0; i < b->n_events; i++) {
+        const kvbm_vllm_event *e = &b->events[i];
+        if (e->ignored) {
+            KVBM__DINC(&in->skipped, 1);
+            continue;
+        }
+        switch (e->type) {
+        case KVBM_VLLM_BLOCK_STORED: apply_stored(in, e); break;
+        case KVBM_VLLM_BLOCK_REMOVED:
+            for (size_t k = 0; k < e->n_block_hashes; k++) remove_block(in, e->block_hashes[k]);
+            break;
+        case KVBM_VLLM_ALL_BLOCKS_CLEARED: clear_input(in); break;
+        }
+    }
+    pthread_mutex_unlock(&c->ingest_mu);
+    KVBM__DINC(&in->batches, 1);
+}
+
+void *kvbm__dinput_thread(void *arg)
+{
+    kvbm__dinput *in = arg;
+    while (!kvbm__dstopping(in->c)) {
+        kvbm_vllm_batch b;
+        kvbm_vllm_sub_msg m;
+        if (kvbm_vllm_sub_recv_batch(in->sub, RECV_MS, NULL, &b, &m) == KVBM_OK) apply_batch(in, &b, &m);
+    }
+    return NULL;
+}
+
+void *kvbm__dkvbm_thread(void *arg)
+{
+    kvbm_consolidator *c = arg;
+    while (!kvbm__dstopping(c)) {
+        kvbm_event ev;
+        uint64_t lost = 0;
+        kvbm_status st = kvbm_events_next(c->ksub, RECV_MS, &ev, &lost);
+        if (st == KVBM_ELAGGED) {
+            KVBM__DINC(&c->kvbm_lost, lost);
+            kvbm__log(KVBM_LOG_WARN, KVBM__DMOD, "kvbm stream: %llu events lost (subscription lagged)",
+                      (unsigned long long)lost);
+            continue;
+        }
+        if (st == KVBM_ECLOSED) break;
+        if (st != KVBM_OK) continue;
+        bool store = ev.kind == KVBM_EVENT_CREATE;
+        if (kvbm__log_enabled(KVBM_LOG_DEBUG))
+            kvbm__log(KVBM_LOG_DEBUG, KVBM__DMOD, "event=ingress_kvbm op=%s position=%llu",
+                      store ? "store" : "remove", (unsigned long long)kvbm_plh_position(ev.hash));
+        if (store) (void)kvbm_cons_tracker_handle_kvbm_store(c->tracker, ev.hash, NULL, 0, 0, NULL);
+        else if (ev.kind == KVBM_EVENT_REMOVE) (void)kvbm_cons_tracker_handle_kvbm_remove(c->tracker, ev.hash);
+        KVBM__DINC(&c->kvbm_events, 1);
+    }
+    return NULL;
+}

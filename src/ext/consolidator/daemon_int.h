@@ -1,0 +1,101 @@
+/* src/ext/consolidator/daemon_int.h - internals of the consolidator daemon
+ * (kvbm/consolidator.h).
+ *
+ * daemon.c          lifecycle, threads, stats
+ * daemon_ingest.c   engine batches -> tracker (§4.3.1), per-input hash sets, kvbm stream
+ * daemon_egress.c   tracker queue -> vLLM batch -> output PUB (§4.3.4)
+ * daemon_metrics.c  Prometheus source, stats line
+ * daemon_set.c      u64 -> u32 count map
+ *
+ * Locks (all unranked leaves of this module, never held while calling back into a user):
+ *   c->ingest_mu  serialises the ingest threads' per-kind reference counts with their
+ *                 tracker calls (taken once per batch); the tracker's own lock nests inside.
+ *   shared->mu    metrics source vs destroy.
+ */
+#ifndef KVBM_EXT_CONS_DAEMON_INT_H
+#define KVBM_EXT_CONS_DAEMON_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "internal.h"
+#include "kvbm/consolidator.h"
+
+#define KVBM__DMOD "consolidator"
+
+/* u64 -> u32 count map; value 0 = absent. */
+typedef struct kvbm__dset {
+    uint64_t *keys;
+    uint32_t *vals;
+    size_t    cap, n;
+} kvbm__dset;
+
+void kvbm__dset_free(kvbm__dset *m);
+uint32_t kvbm__dset_get(const kvbm__dset *m, uint64_t k);
+/* Add @delta (clamped at 0; 0 deletes); *@now (optional) receives the new count. */
+kvbm_status kvbm__dset_add(kvbm__dset *m, uint64_t k, int32_t delta, uint32_t *now);
+
+typedef struct kvbm__dinput {
+    kvbm_consolidator *c;
+    size_t            index;
+    kvbm_cons_source  source;
+    char             *name;
+    kvbm_vllm_sub    *sub;
+    pthread_t         th;
+    bool              started;
+    kvbm__dset        held;     /* hashes this input holds; ingest thread (under ingest_mu) */
+    _Atomic uint64_t  batches, stores, removes, skipped, unknown_removes, dups;
+} kvbm__dinput;
+
+typedef struct kvbm__dshared {
+    pthread_mutex_t    mu;
+    kvbm_consolidator *c;     /* NULL once destroyed */
+    _Atomic int        refs;
+} kvbm__dshared;
+
+struct kvbm_consolidator {
+    kvbm_cons_tracker *tracker;
+    kvbm__dinput      *in;
+    size_t             n_in;
+    size_t             n_engine_inputs_by_kind[KVBM_CONS_SOURCE_COUNT];
+    pthread_mutex_t    ingest_mu;
+    kvbm__dset         refs[KVBM_CONS_SOURCE_COUNT]; /* under ingest_mu */
+    /* kvbm stream */
+    kvbm_events_sub   *ksub;
+    pthread_t          kth;
+    bool               kstarted;
+    _Atomic uint64_t   kvbm_events, kvbm_lost;
+    /* egress */
+    struct kvbm__degress *eg;
+    pthread_t          eth;
+    bool               estarted;
+    int                poll_ms;
+    _Atomic uint64_t   batches_out, events_out, egress_errors;
+    atomic_bool        stop;
+    bool               stopped;
+    kvbm__dshared     *shared;
+    kvbm_aggregator   *agg;
+    kvbm_source_id     agg_id;
+};
+
+/* daemon_ingest.c */
+void *kvbm__dinput_thread(void *arg);
+void *kvbm__dkvbm_thread(void *arg);
+/* daemon_egress.c: open (bind), one tick (drain + publish; true if something was sent),
+ * close. */
+kvbm_status kvbm__degress_open(kvbm_consolidator *c, const kvbm_consolidator_config *cfg);
+bool kvbm__degress_tick(kvbm_consolidator *c);
+void kvbm__degress_close(kvbm_consolidator *c);
+const char *kvbm__degress_endpoint(const kvbm_consolidator *c, bool replay);
+/* daemon_metrics.c */
+void kvbm__dshared_release(kvbm__dshared *s);
+
+static inline bool kvbm__dstopping(const kvbm_consolidator *c)
+{
+    return atomic_load_explicit(&c->stop, memory_order_relaxed);
+}
+
+#define KVBM__DINC(p, v) atomic_fetch_add_explicit((p), (v), memory_order_relaxed)
+#define KVBM__DLD(p) atomic_load_explicit((p), memory_order_relaxed)
+
+#endif /* KVBM_EXT_CONS_DAEMON_INT_H */
