@@ -66,7 +66,7 @@ typedef struct kvbm_consolidator_config {
     /* kvbm's own event stream, or NULL: subscribed once at create (the consolidator keeps a
      * reference to nothing else; the subscription ends with the stream or at stop). */
     kvbm_events_manager *kvbm_events;
-    /* Required: where the output PUB binds, e.g. "tcp://*:5560" or "tcp://127.0.0.1:0". */
+    /* Required: where the output PUB binds, e.g. "tcp://0.0.0.0:5560", "tcp://127.0.0.1:0" (0: a free port). */
     const char *out_endpoint;
     /* Optional: where the output replay ROUTER binds. */
     const char *out_replay_endpoint;

@@ -45,8 +45,13 @@ static void *egress_thread(void *arg)
         if (now.tv_sec > next.tv_sec || (now.tv_sec == next.tv_sec && now.tv_nsec > next.tv_nsec))
             next = now; /* missed ticks are skipped */
         else
-            clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL);
-        kvbm__degress_tick(c);
+            for (;;) { /* serve replay requests until the tick is due */
+                clock_gettime(CLOCK_MONOTONIC, &now);
+                int64_t left = (int64_t)(next.tv_sec - now.tv_sec) * 1000 + (next.tv_nsec - now.tv_nsec) / 1000000;
+                if (left <= 0 || kvbm__dstopping(c)) break;
+                kvbm__degress_wait(c, left > 100 ? 100 : (int)left);
+            }
+        if (!kvbm__dstopping(c)) kvbm__degress_tick(c);
     }
     return NULL;
 }
@@ -69,7 +74,6 @@ static kvbm_status start_inputs(kvbm_consolidator *c, const kvbm_consolidator_co
             return KVBM_EINVAL;
         }
         KVBM_TRY(parse_source(ci->source, &in->source));
-        c->n_engine_inputs_by_kind[in->source]++;
         if (!(in->name = dup_str(ci->name ? ci->name : ci->endpoint))) {
             kvbm__set_error("%s: out of memory", WHO);
             return KVBM_ENOMEM;
@@ -175,11 +179,12 @@ void kvbm_consolidator_destroy(kvbm_consolidator *c)
     kvbm__dshared_release(c->shared);
     for (size_t i = 0; i < c->n_in; i++) {
         kvbm_vllm_sub_destroy(c->in[i].sub);
-        kvbm__dset_free(&c->in[i].held);
+        kvbm__cmap_free(&c->in[i].held);
         kvbm__free(c->in[i].name);
     }
     kvbm__free(c->in);
-    for (size_t k = 0; k < KVBM_CONS_SOURCE_COUNT; k++) kvbm__dset_free(&c->refs[k]);
+    kvbm__cmap_free(&c->refs);
+    kvbm__degress_free(c);
     kvbm_cons_tracker_destroy(c->tracker);
     pthread_mutex_destroy(&c->ingest_mu);
     kvbm__free(c);

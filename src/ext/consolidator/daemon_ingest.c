@@ -6,21 +6,36 @@
 
 #define RECV_MS 100
 
+/* Add @d to the count of (@k0, @k1) in @m; returns the new count (0: erased). On
+ * KVBM_ENOMEM returns UINT32_MAX and changes nothing. */
+static uint32_t count_add(kvbm__cmap *m, uint64_t k0, uint64_t k1, int d)
+{
+    kvbm__cmap_slot *sl = kvbm__cmap_find(m, k0, k1);
+    if (!sl) {
+        if (d <= 0) return 0;
+        if (kvbm__cmap_reserve(m, 1) != KVBM_OK) return UINT32_MAX;
+        sl = kvbm__cmap_insert(m, k0, k1);
+    }
+    uint32_t v = (uint32_t)((int64_t)sl->refs[0] + d);
+    if (!v) kvbm__cmap_erase(m, sl);
+    else sl->refs[0] = v;
+    return v;
+}
+
 /* One engine block held by @in from now on: counted per kind; the first holder stores it. */
 static void store_block(kvbm__dinput *in, uint64_t hash, const uint64_t *parent, const uint32_t *tok,
                         size_t n_tok, uint32_t bs, const char *lora)
 {
     kvbm_consolidator *c = in->c;
-    if (kvbm__dset_get(&in->held, hash)) { /* a repeat from the same input */
+    if (kvbm__cmap_find(&in->held, hash, 0)) { /* a repeat from the same input */
         KVBM__DINC(&in->dups, 1);
         return;
     }
-    uint32_t now = 0;
-    if (kvbm__dset_add(&in->held, hash, 1, NULL) != KVBM_OK ||
-        kvbm__dset_add(&c->refs[in->source], hash, 1, &now) != KVBM_OK) {
-        kvbm__dset_add(&in->held, hash, -1, NULL);
-        kvbm__log(KVBM_LOG_WARN, KVBM__DMOD, "%s: block %llu dropped: %s", in->name,
-                  (unsigned long long)hash, kvbm_last_error());
+    uint32_t now = count_add(&c->refs, hash, in->source, 1);
+    if (now == UINT32_MAX || count_add(&in->held, hash, 0, 1) == UINT32_MAX) {
+        if (now != UINT32_MAX) count_add(&c->refs, hash, in->source, -1);
+        kvbm__log(KVBM_LOG_WARN, KVBM__DMOD, "%s: block %llu dropped: out of memory", in->name,
+                  (unsigned long long)hash);
         return;
     }
     KVBM__DINC(&in->stores, 1);
@@ -30,44 +45,43 @@ static void store_block(kvbm__dinput *in, uint64_t hash, const uint64_t *parent,
     }
     if (kvbm_cons_tracker_handle_store(c->tracker, in->source, hash, parent, tok, n_tok, bs, lora) != KVBM_OK) {
         /* logged by the tracker (short block, ...): nothing recorded, forget it here too */
-        kvbm__dset_add(&in->held, hash, -1, NULL);
-        kvbm__dset_add(&c->refs[in->source], hash, -1, NULL);
+        count_add(&in->held, hash, 0, -1);
+        count_add(&c->refs, hash, in->source, -1);
     }
+}
+
+/* @in lets @hash go (it held it): the last holder of its kind removes it. */
+static void release_block(kvbm__dinput *in, uint64_t hash)
+{
+    KVBM__DINC(&in->removes, 1);
+    if (count_add(&in->c->refs, hash, in->source, -1) == 0)
+        KVBM__DIGNORE(kvbm_cons_tracker_handle_remove(in->c->tracker, in->source, hash));
 }
 
 static void remove_block(kvbm__dinput *in, uint64_t hash)
 {
-    kvbm_consolidator *c = in->c;
-    if (!kvbm__dset_get(&in->held, hash)) {
+    kvbm__cmap_slot *sl = kvbm__cmap_find(&in->held, hash, 0);
+    if (!sl) {
         KVBM__DINC(&in->unknown_removes, 1);
         return;
     }
-    uint32_t now = 0;
-    kvbm__dset_add(&in->held, hash, -1, NULL);
-    kvbm__dset_add(&c->refs[in->source], hash, -1, &now);
-    KVBM__DINC(&in->removes, 1);
-    if (now == 0) (void)kvbm_cons_tracker_handle_remove(c->tracker, in->source, hash);
+    kvbm__cmap_erase(&in->held, sl);
+    release_block(in, hash);
 }
 
 static void clear_input(kvbm__dinput *in)
 {
     kvbm_consolidator *c = in->c;
-    if (c->n_in == 1 && c->n_engine_inputs_by_kind[in->source] == 1) {
+    if (c->n_in == 1) {
         /* the only engine: the spec's clear_all (a ClearAll goes out) */
-        (void)kvbm_cons_tracker_clear_all(c->tracker);
-        for (size_t k = 0; k < KVBM_CONS_SOURCE_COUNT; k++) kvbm__dset_free(&c->refs[k]);
-        kvbm__dset_free(&in->held);
+        KVBM__DIGNORE(kvbm_cons_tracker_clear_all(c->tracker));
+        kvbm__cmap_clear(&c->refs);
+        kvbm__cmap_clear(&in->held);
         return;
     }
     for (size_t i = 0; i < in->held.cap; i++)
-        if (in->held.vals[i]) {
-            uint64_t h = in->held.keys[i];
-            uint32_t now = 0;
-            kvbm__dset_add(&c->refs[in->source], h, -1, &now);
-            KVBM__DINC(&in->removes, 1);
-            if (now == 0) (void)kvbm_cons_tracker_handle_remove(c->tracker, in->source, h);
-        }
-    kvbm__dset_free(&in->held);
+        if (in->held.slots[i].used) release_block(in, in->held.slots[i].k0);
+    kvbm__cmap_clear(&in->held);
 }
 
 static bool has_mm(const kvbm_vllm_event *e)
@@ -148,8 +162,8 @@ void *kvbm__dkvbm_thread(void *arg)
         if (kvbm__log_enabled(KVBM_LOG_DEBUG))
             kvbm__log(KVBM_LOG_DEBUG, KVBM__DMOD, "event=ingress_kvbm op=%s position=%llu",
                       store ? "store" : "remove", (unsigned long long)kvbm_plh_position(ev.hash));
-        if (store) (void)kvbm_cons_tracker_handle_kvbm_store(c->tracker, ev.hash, NULL, 0, 0, NULL);
-        else if (ev.kind == KVBM_EVENT_REMOVE) (void)kvbm_cons_tracker_handle_kvbm_remove(c->tracker, ev.hash);
+        if (store) KVBM__DIGNORE(kvbm_cons_tracker_handle_kvbm_store(c->tracker, ev.hash, NULL, 0, 0, NULL));
+        else if (ev.kind == KVBM_EVENT_REMOVE) KVBM__DIGNORE(kvbm_cons_tracker_handle_kvbm_remove(c->tracker, ev.hash));
         KVBM__DINC(&c->kvbm_events, 1);
     }
     return NULL;

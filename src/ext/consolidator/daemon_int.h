@@ -5,7 +5,6 @@
  * daemon_ingest.c   engine batches -> tracker (§4.3.1), per-input hash sets, kvbm stream
  * daemon_egress.c   tracker queue -> vLLM batch -> output PUB (§4.3.4)
  * daemon_metrics.c  Prometheus source, stats line
- * daemon_set.c      u64 -> u32 count map
  *
  * Locks (all unranked leaves of this module, never held while calling back into a user):
  *   c->ingest_mu  serialises the ingest threads' per-kind reference counts with their
@@ -20,20 +19,9 @@
 
 #include "internal.h"
 #include "kvbm/consolidator.h"
+#include "cons_int.h"
 
 #define KVBM__DMOD "consolidator"
-
-/* u64 -> u32 count map; value 0 = absent. */
-typedef struct kvbm__dset {
-    uint64_t *keys;
-    uint32_t *vals;
-    size_t    cap, n;
-} kvbm__dset;
-
-void kvbm__dset_free(kvbm__dset *m);
-uint32_t kvbm__dset_get(const kvbm__dset *m, uint64_t k);
-/* Add @delta (clamped at 0; 0 deletes); *@now (optional) receives the new count. */
-kvbm_status kvbm__dset_add(kvbm__dset *m, uint64_t k, int32_t delta, uint32_t *now);
 
 typedef struct kvbm__dinput {
     kvbm_consolidator *c;
@@ -43,7 +31,7 @@ typedef struct kvbm__dinput {
     kvbm_vllm_sub    *sub;
     pthread_t         th;
     bool              started;
-    kvbm__dset        held;     /* hashes this input holds; ingest thread (under ingest_mu) */
+    kvbm__cmap        held;     /* k0 = hash: what this input holds (under ingest_mu) */
     _Atomic uint64_t  batches, stores, removes, skipped, unknown_removes, dups;
 } kvbm__dinput;
 
@@ -57,9 +45,8 @@ struct kvbm_consolidator {
     kvbm_cons_tracker *tracker;
     kvbm__dinput      *in;
     size_t             n_in;
-    size_t             n_engine_inputs_by_kind[KVBM_CONS_SOURCE_COUNT];
     pthread_mutex_t    ingest_mu;
-    kvbm__dset         refs[KVBM_CONS_SOURCE_COUNT]; /* under ingest_mu */
+    kvbm__cmap         refs;   /* k0 = hash, k1 = kind: refs[0] = inputs holding it (ingest_mu) */
     /* kvbm stream */
     kvbm_events_sub   *ksub;
     pthread_t          kth;
@@ -86,6 +73,9 @@ void *kvbm__dkvbm_thread(void *arg);
 kvbm_status kvbm__degress_open(kvbm_consolidator *c, const kvbm_consolidator_config *cfg);
 bool kvbm__degress_tick(kvbm_consolidator *c);
 void kvbm__degress_close(kvbm_consolidator *c);
+/* Serve replay requests for up to @timeout_ms (or just sleep without a replay socket). */
+void kvbm__degress_wait(kvbm_consolidator *c, int timeout_ms);
+void kvbm__degress_free(kvbm_consolidator *c);
 const char *kvbm__degress_endpoint(const kvbm_consolidator *c, bool replay);
 /* daemon_metrics.c */
 void kvbm__dshared_release(kvbm__dshared *s);
@@ -96,6 +86,8 @@ static inline bool kvbm__dstopping(const kvbm_consolidator *c)
 }
 
 #define KVBM__DINC(p, v) atomic_fetch_add_explicit((p), (v), memory_order_relaxed)
+/* A tracker call whose failure the tracker logs itself (warnings, counted). */
+#define KVBM__DIGNORE(x) do { kvbm_status kvbm__d_ = (x); (void)kvbm__d_; } while (0)
 #define KVBM__DLD(p) atomic_load_explicit((p), memory_order_relaxed)
 
 #endif /* KVBM_EXT_CONS_DAEMON_INT_H */

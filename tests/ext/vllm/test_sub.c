@@ -1,7 +1,7 @@
 /* tests/ext/vllm/test_sub.c - the vLLM ingress subscriber (kvbm/vllm_sub.h) against a raw
- * libzmq engine stand-in (fake_pub.h): frames, gaps, replay recovery, resume, unrecoverable
+ * libzmq engine stand-in (tests/support/vllm_fake_pub.h): frames, gaps, replay recovery, resume, unrecoverable
  * gaps, bounded queue, reconnect. */
-#include "fake_pub.h"
+#include "support/vllm_fake_pub.h"
 #include "harness.h"
 
 static kvbm_vllm_sub *sub_open(const fpub *f, bool replay, uint32_t cap, bool resume, uint64_t from)

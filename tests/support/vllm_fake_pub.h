@@ -1,9 +1,9 @@
-/* tests/ext/vllm/fake_pub.h - a raw libzmq stand-in for a vLLM engine's KV-event sockets
+/* tests/support/vllm_fake_pub.h - a raw libzmq stand-in for a vLLM engine's KV-event sockets
  * (spec 20 §4.2.1), for the subscriber tests: a PUB and a ROUTER replay socket, both bound
  * to a free loopback port; the replay socket is served by a thread from a buffer of every
  * batch "sent" (also those the test withholds from the live stream, to make gaps). */
-#ifndef KVBM_TEST_VLLM_FAKE_PUB_H
-#define KVBM_TEST_VLLM_FAKE_PUB_H
+#ifndef KVBM_TEST_SUPPORT_VLLM_FAKE_PUB_H
+#define KVBM_TEST_SUPPORT_VLLM_FAKE_PUB_H
 
 #include <pthread.h>
 #include <stdatomic.h>
