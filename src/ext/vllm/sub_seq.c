@@ -70,6 +70,7 @@ static int recv_answer(kvbm_vllm_sub *s, void *d, zmq_msg_t f[3])
 static bool replay_from(kvbm_vllm_sub *s)
 {
     KVBM__VSUB_INC(s, replays, 1);
+    uint64_t from = s->expected;
     void *d = zmq_socket(s->zctx, ZMQ_DEALER);
     bool done = false;
     if (!d) goto out;
@@ -104,10 +105,10 @@ static bool replay_from(kvbm_vllm_sub *s)
         if (done) break;
     }
 out:
-    if (!done) {
+    if (!done && !atomic_load_explicit(&s->stop, memory_order_relaxed)) {
         KVBM__VSUB_INC(s, replay_failures, 1);
         kvbm__log(KVBM_LOG_WARN, KVBM__VSUB_MOD, "%s: replay from %llu at %s got no complete answer",
-                  s->name, (unsigned long long)s->expected, s->replay_endpoint);
+                  s->name, (unsigned long long)from, s->replay_endpoint);
     }
     if (d) zmq_close(d);
     return done;

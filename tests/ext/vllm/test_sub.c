@@ -325,3 +325,51 @@ KVBM_TEST(vllm_sub_engine_restart_reconnects)
     kvbm_vllm_sub_destroy(s);
     fpub_stop(&f);
 }
+
+/* §5.5 malformed_msgpack_is_logged_not_fatal: garbage is counted and skipped, the batches
+ * around it decode (the §4.4 fixture payloads). */
+KVBM_TEST(vllm_sub_recv_batch_skips_garbage)
+{
+    static const char *fixture[] = {
+        "93cb408f4000000000009195ab426c6f636b53746f7265649101c0940a141e280400",
+        "93cb409f4000000000009195ab426c6f636b53746f72656491020194323c46500400",
+    };
+    uint8_t p[2][64];
+    size_t pl[2];
+    for (int i = 0; i < 2; i++) {
+        pl[i] = strlen(fixture[i]) / 2;
+        for (size_t k = 0; k < pl[i]; k++) sscanf(fixture[i] + 2 * k, "%2hhx", &p[i][k]);
+    }
+    fpub f;
+    ASSERT_TRUE(fpub_start(&f, false, NULL));
+    kvbm_vllm_sub *s = sub_open(&f, false, 0, false, 0);
+    ASSERT_TRUE(s != NULL);
+    EXPECT_TRUE(fpub_sync(&f, s));
+    fpub_send(&f, p[0], pl[0], false);
+    fpub_send(&f, "\xc1\xc1 not msgpack", 14, false);
+    fpub_send(&f, "\x93", 1, false); /* truncated */
+    fpub_send(&f, p[1], pl[1], false);
+    kvbm_vllm_batch b;
+    kvbm_vllm_sub_msg m;
+    ASSERT_OK(kvbm_vllm_sub_recv_batch(s, 5000, NULL, &b, &m));
+    EXPECT_EQ_U64(m.seq, 0);
+    ASSERT_EQ(b.n_events, 1);
+    EXPECT_EQ(b.events[0].type, KVBM_VLLM_BLOCK_STORED);
+    EXPECT_EQ_U64(b.events[0].block_hashes[0], 1);
+    EXPECT_FALSE(b.events[0].has_parent);
+    ASSERT_OK(kvbm_vllm_sub_recv_batch(s, 5000, NULL, &b, &m));
+    EXPECT_EQ_U64(m.seq, 3);
+    ASSERT_EQ(b.n_events, 1);
+    EXPECT_EQ_U64(b.events[0].block_hashes[0], 2);
+    EXPECT_EQ_U64(b.events[0].parent_block_hash, 1);
+    EXPECT_EQ(b.events[0].n_token_ids, 4);
+    EXPECT_EQ(b.events[0].token_ids[3], 80);
+    kvbm_vllm_sub_stats st;
+    ASSERT_OK(kvbm_vllm_sub_get_stats(s, &st));
+    EXPECT_EQ_U64(st.decode_errors, 2);
+    EXPECT_EQ_U64(st.gaps, 0);
+    EXPECT_STATUS(kvbm_vllm_sub_recv_batch(s, 0, NULL, &b, NULL), KVBM_ETIMEDOUT);
+    EXPECT_STATUS(kvbm_vllm_sub_recv_batch(NULL, 0, NULL, &b, NULL), KVBM_EINVAL);
+    kvbm_vllm_sub_destroy(s);
+    fpub_stop(&f);
+}
