@@ -58,6 +58,8 @@ typedef struct kvbm_consolidator_input {
     const char *endpoint;        /* tcp://HOST:PORT of the engine's PUB. Required. */
     const char *replay_endpoint; /* tcp://HOST:PORT of its replay ROUTER, or NULL */
     const char *name;            /* log/metrics label; NULL: the endpoint */
+    bool        resume;          /* ask the replay socket for everything from start_seq at */
+    uint64_t    start_seq;       /* start (kvbm_vllm_sub_config.resume; needs a replay) */
 } kvbm_consolidator_input;
 
 typedef struct kvbm_consolidator_config {
@@ -114,6 +116,13 @@ kvbm_consolidator_create(const kvbm_consolidator_config *cfg, kvbm_consolidator 
  * within about a second. get_stats stays valid until destroy.
  */
 KVBM_API void kvbm_consolidator_stop(kvbm_consolidator *c);
+
+/**
+ * kvbm_consolidator_flush() - run one egress tick now (drain, sort, publish) instead of
+ * waiting for the next poll interval; serialised with the egress thread. Returns true if a
+ * batch was published. For tests and for callers that want a batch boundary.
+ */
+KVBM_API bool kvbm_consolidator_flush(kvbm_consolidator *c);
 
 /** kvbm_consolidator_destroy() - stop (if running) and free. NULL: no-op. */
 KVBM_API void kvbm_consolidator_destroy(kvbm_consolidator *c);

@@ -51,7 +51,7 @@ static void *egress_thread(void *arg)
                 if (left <= 0 || kvbm__dstopping(c)) break;
                 kvbm__degress_wait(c, left > 100 ? 100 : (int)left);
             }
-        if (!kvbm__dstopping(c)) kvbm__degress_tick(c);
+        if (!kvbm__dstopping(c)) kvbm_consolidator_flush(c);
     }
     return NULL;
 }
@@ -83,6 +83,8 @@ static kvbm_status start_inputs(kvbm_consolidator *c, const kvbm_consolidator_co
         sc.replay_endpoint = ci->replay_endpoint;
         sc.name = in->name;
         sc.queue_capacity = cfg->ingress_queue;
+        sc.resume = ci->resume;
+        sc.start_seq = ci->start_seq;
         KVBM_TRY(kvbm_vllm_sub_create(&sc, &in->sub));
     }
     for (size_t i = 0; i < c->n_in; i++) {
@@ -123,6 +125,7 @@ kvbm_status kvbm_consolidator_create(const kvbm_consolidator_config *cfg, kvbm_c
     atomic_init(&sh->refs, 1);
     c->shared = sh;
     pthread_mutex_init(&c->ingest_mu, NULL);
+    pthread_mutex_init(&c->egress_mu, NULL);
     c->poll_ms = cfg->poll_interval_ms > 0 ? cfg->poll_interval_ms : 50;
     kvbm_cons_tracker_config tc = { .registry = cfg->registry };
     kvbm_status st = kvbm_cons_tracker_create(&tc, &c->tracker);
@@ -146,6 +149,15 @@ kvbm_status kvbm_consolidator_create(const kvbm_consolidator_config *cfg, kvbm_c
     return KVBM_OK;
 }
 
+bool kvbm_consolidator_flush(kvbm_consolidator *c)
+{
+    if (!c) return false;
+    pthread_mutex_lock(&c->egress_mu);
+    bool sent = kvbm__degress_tick(c);
+    pthread_mutex_unlock(&c->egress_mu);
+    return sent;
+}
+
 void kvbm_consolidator_stop(kvbm_consolidator *c)
 {
     if (!c || c->stopped) return;
@@ -156,7 +168,7 @@ void kvbm_consolidator_stop(kvbm_consolidator *c)
         if (c->in[i].started) pthread_join(c->in[i].th, NULL);
     if (c->kstarted) pthread_join(c->kth, NULL);
     if (c->estarted) pthread_join(c->eth, NULL);
-    if (c->estarted) kvbm__degress_tick(c); /* what the last events queued */
+    if (c->estarted) kvbm_consolidator_flush(c); /* what the last events queued */
     /* counters of the inputs stay readable: the subscribers are freed by destroy */
     if (c->ksub) {
         kvbm_events_unsubscribe(c->ksub);
@@ -187,6 +199,7 @@ void kvbm_consolidator_destroy(kvbm_consolidator *c)
     kvbm__degress_free(c);
     kvbm_cons_tracker_destroy(c->tracker);
     pthread_mutex_destroy(&c->ingest_mu);
+    pthread_mutex_destroy(&c->egress_mu);
     kvbm__free(c);
 }
 

@@ -131,8 +131,10 @@ void kvbm__degress_wait(kvbm_consolidator *c, int timeout_ms)
         return;
     }
     zmq_pollitem_t it = { g->router, 0, ZMQ_POLLIN, 0 };
-    if (zmq_poll(&it, 1, timeout_ms) > 0)
-        for (int i = 0; i < 64 && (zmq_poll(&it, 1, 0) > 0); i++) serve_replay(g);
+    if (zmq_poll(&it, 1, timeout_ms) <= 0) return;
+    pthread_mutex_lock(&c->egress_mu);
+    for (int i = 0; i < 64 && (zmq_poll(&it, 1, 0) > 0); i++) serve_replay(g);
+    pthread_mutex_unlock(&c->egress_mu);
 }
 
 static void keep(kvbm__degress *g, uint64_t seq, const uint8_t *p, size_t len)

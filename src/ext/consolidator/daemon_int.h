@@ -9,6 +9,7 @@
  * Locks (all unranked leaves of this module, never held while calling back into a user):
  *   c->ingest_mu  serialises the ingest threads' per-kind reference counts with their
  *                 tracker calls (taken once per batch); the tracker's own lock nests inside.
+ *   c->egress_mu  the egress state (kvbm__degress): ticks and replay serving.
  *   shared->mu    metrics source vs destroy.
  */
 #ifndef KVBM_EXT_CONS_DAEMON_INT_H
@@ -46,6 +47,7 @@ struct kvbm_consolidator {
     kvbm__dinput      *in;
     size_t             n_in;
     pthread_mutex_t    ingest_mu;
+    pthread_mutex_t    egress_mu; /* the egress state: ticks (thread, flush) and replay serving */
     kvbm__cmap         refs;   /* k0 = hash, k1 = kind: refs[0] = inputs holding it (ingest_mu) */
     /* kvbm stream */
     kvbm_events_sub   *ksub;
