@@ -88,6 +88,11 @@ static kvbm_status start_inputs(kvbm_consolidator *c, const kvbm_consolidator_co
         KVBM_TRY(kvbm_vllm_sub_create(&sc, &in->sub));
     }
     for (size_t i = 0; i < c->n_in; i++) {
+        c->in[i].track_held = c->n_in > 1;
+        for (size_t j = 0; j < c->n_in; j++)
+            if (j != i && c->in[j].source == c->in[i].source) c->in[i].shared_kind = true;
+    }
+    for (size_t i = 0; i < c->n_in; i++) {
         if (pthread_create(&c->in[i].th, NULL, kvbm__dinput_thread, &c->in[i]) != 0) {
             kvbm__set_error("%s: cannot start the thread of input %s", WHO, c->in[i].name);
             return KVBM_EIO;

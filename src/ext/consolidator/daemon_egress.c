@@ -263,24 +263,17 @@ static bool publish(kvbm__degress *g, const uint8_t *p, size_t len, uint64_t seq
            zmq_send(g->pub, p, len, ZMQ_DONTWAIT) >= 0;
 }
 
-bool kvbm__degress_tick(kvbm_consolidator *c)
+/* Convert, encode and publish events [from, from + n) of the drained list as one batch. */
+static bool publish_chunk(kvbm_consolidator *c, size_t from, size_t n)
 {
     kvbm__degress *g = c->eg;
-    if (!g || !g->pub || kvbm_cons_tracker_drain(c->tracker, g->ev) != KVBM_OK) return false;
-    size_t n = kvbm_cons_events_count(g->ev);
-    if (!n) return false;
-    kvbm_status st = kvbm_cons_events_sort_egress(g->ev);
-    if (st == KVBM_OK && !reserve(g, n)) st = KVBM_ENOMEM;
+    for (size_t i = 0; i < n; i++) convert(g, kvbm_cons_events_get(g->ev, from + i), i);
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    kvbm_vllm_batch b = { .ts = (double)ts.tv_sec + ts.tv_nsec / 1e9, .events = g->vev, .n_events = n,
+                          .has_dp_rank = true, .dp_rank = 0 };
     size_t len = 0;
-    if (st == KVBM_OK) {
-        for (size_t i = 0; i < n; i++) convert(g, kvbm_cons_events_get(g->ev, i), i);
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        kvbm_vllm_batch b = { .ts = (double)ts.tv_sec + ts.tv_nsec / 1e9, .events = g->vev, .n_events = n,
-                              .has_dp_rank = true, .dp_rank = 0 };
-        st = encode(g, &b, &len);
-    }
-    if (st != KVBM_OK) {
+    if (encode(g, &b, &len) != KVBM_OK) {
         KVBM__DINC(&c->egress_errors, 1);
         kvbm__log(KVBM_LOG_WARN, KVBM__DMOD, "egress: %zu events lost: %s", n, kvbm_last_error());
         return false;
@@ -299,4 +292,30 @@ bool kvbm__degress_tick(kvbm_consolidator *c)
         kvbm__log(KVBM_LOG_DEBUG, KVBM__DMOD, "event=egress seq=%llu events=%zu bytes=%zu",
                   (unsigned long long)seq, n, len);
     return true;
+}
+
+bool kvbm__degress_tick(kvbm_consolidator *c)
+{
+    kvbm__degress *g = c->eg;
+    if (!g || !g->pub || kvbm_cons_tracker_drain(c->tracker, g->ev) != KVBM_OK) return false;
+    size_t n = kvbm_cons_events_count(g->ev);
+    if (!n) return false;
+    kvbm_status st = kvbm_cons_events_sort_egress(g->ev);
+    if (st == KVBM_OK && !reserve(g, n < KVBM__DEGRESS_MAX_EVENTS ? n : KVBM__DEGRESS_MAX_EVENTS)) {
+        kvbm__set_error("%s: out of memory for %zu events", WHO, n);
+        st = KVBM_ENOMEM;
+    }
+    if (st != KVBM_OK) {
+        KVBM__DINC(&c->egress_errors, 1);
+        kvbm__log(KVBM_LOG_WARN, KVBM__DMOD, "egress: %zu events lost: %s", n, kvbm_last_error());
+        return false;
+    }
+    /* batches of at most KVBM__DEGRESS_MAX_EVENTS: the order is the sorted order, so a
+     * split changes nothing for a receiver that applies batches in sequence */
+    bool sent = false;
+    for (size_t from = 0; from < n; from += KVBM__DEGRESS_MAX_EVENTS) {
+        size_t k = n - from < KVBM__DEGRESS_MAX_EVENTS ? n - from : KVBM__DEGRESS_MAX_EVENTS;
+        sent = publish_chunk(c, from, k) || sent;
+    }
+    return sent;
 }

@@ -22,18 +22,21 @@ static uint32_t count_add(kvbm__cmap *m, uint64_t k0, uint64_t k1, int d)
     return v;
 }
 
-/* One engine block held by @in from now on: counted per kind; the first holder stores it. */
+/* One engine block held by @in from now on: counted per kind when several inputs share
+ * the kind (the first holder stores it); remembered per input when there are several
+ * inputs (for the input's AllBlocksCleared). A single input goes straight to the tracker,
+ * whose (source, hash) mapping already makes repeats no-ops. */
 static void store_block(kvbm__dinput *in, uint64_t hash, const uint64_t *parent, const uint32_t *tok,
                         size_t n_tok, uint32_t bs, const char *lora)
 {
     kvbm_consolidator *c = in->c;
-    if (kvbm__cmap_find(&in->held, hash, 0)) { /* a repeat from the same input */
+    if (in->track_held && kvbm__cmap_find(&in->held, hash, 0)) { /* a repeat from this input */
         KVBM__DINC(&in->dups, 1);
         return;
     }
-    uint32_t now = count_add(&c->refs, hash, in->source, 1);
-    if (now == UINT32_MAX || count_add(&in->held, hash, 0, 1) == UINT32_MAX) {
-        if (now != UINT32_MAX) count_add(&c->refs, hash, in->source, -1);
+    uint32_t now = in->shared_kind ? count_add(&c->refs, hash, in->source, 1) : 1;
+    if (now == UINT32_MAX || (in->track_held && count_add(&in->held, hash, 0, 1) == UINT32_MAX)) {
+        if (now != UINT32_MAX && in->shared_kind) count_add(&c->refs, hash, in->source, -1);
         kvbm__log(KVBM_LOG_WARN, KVBM__DMOD, "%s: block %llu dropped: out of memory", in->name,
                   (unsigned long long)hash);
         return;
@@ -45,27 +48,35 @@ static void store_block(kvbm__dinput *in, uint64_t hash, const uint64_t *parent,
     }
     if (kvbm_cons_tracker_handle_store(c->tracker, in->source, hash, parent, tok, n_tok, bs, lora) != KVBM_OK) {
         /* logged by the tracker (short block, ...): nothing recorded, forget it here too */
-        count_add(&in->held, hash, 0, -1);
-        count_add(&c->refs, hash, in->source, -1);
+        if (in->track_held) count_add(&in->held, hash, 0, -1);
+        if (in->shared_kind) count_add(&c->refs, hash, in->source, -1);
     }
 }
 
-/* @in lets @hash go (it held it): the last holder of its kind removes it. */
+/* @in lets @hash go (it held it, or nobody tracks what it holds): the last holder of its
+ * kind removes it from the tracker. */
 static void release_block(kvbm__dinput *in, uint64_t hash)
 {
-    KVBM__DINC(&in->removes, 1);
-    if (count_add(&in->c->refs, hash, in->source, -1) == 0)
-        KVBM__DIGNORE(kvbm_cons_tracker_handle_remove(in->c->tracker, in->source, hash));
+    if (in->shared_kind && count_add(&in->c->refs, hash, in->source, -1) != 0) {
+        KVBM__DINC(&in->removes, 1);
+        return;
+    }
+    if (kvbm_cons_tracker_handle_remove(in->c->tracker, in->source, hash) == KVBM_ENOENT && !in->track_held)
+        KVBM__DINC(&in->unknown_removes, 1); /* logged by the tracker */
+    else
+        KVBM__DINC(&in->removes, 1);
 }
 
 static void remove_block(kvbm__dinput *in, uint64_t hash)
 {
-    kvbm__cmap_slot *sl = kvbm__cmap_find(&in->held, hash, 0);
-    if (!sl) {
-        KVBM__DINC(&in->unknown_removes, 1);
-        return;
+    if (in->track_held) {
+        kvbm__cmap_slot *sl = kvbm__cmap_find(&in->held, hash, 0);
+        if (!sl) {
+            KVBM__DINC(&in->unknown_removes, 1);
+            return;
+        }
+        kvbm__cmap_erase(&in->held, sl);
     }
-    kvbm__cmap_erase(&in->held, sl);
     release_block(in, hash);
 }
 
@@ -129,6 +140,9 @@ static void apply_batch(kvbm__dinput *in, const kvbm_vllm_batch *b, const kvbm_v
         }
     }
     pthread_mutex_unlock(&c->ingest_mu);
+    kvbm_cons_tracker_stats ts;
+    kvbm_cons_tracker_get_stats(c->tracker, &ts);
+    if (ts.queued > KVBM__DBACKLOG) kvbm_consolidator_flush(c); /* back-pressure */
     KVBM__DINC(&in->batches, 1);
 }
 

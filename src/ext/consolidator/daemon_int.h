@@ -23,6 +23,11 @@
 #include "cons_int.h"
 
 #define KVBM__DMOD "consolidator"
+/* Egress batches hold at most this many events (a tick publishes several if needed). */
+#define KVBM__DEGRESS_MAX_EVENTS 4096
+/* An ingest thread that finds more tracker events queued than this runs the egress tick
+ * itself: ingest slows to the egress' pace instead of the queue growing without bound. */
+#define KVBM__DBACKLOG 65536
 
 typedef struct kvbm__dinput {
     kvbm_consolidator *c;
@@ -32,6 +37,8 @@ typedef struct kvbm__dinput {
     kvbm_vllm_sub    *sub;
     pthread_t         th;
     bool              started;
+    bool              track_held;  /* several inputs: remember what this one holds */
+    bool              shared_kind; /* another input has the same source kind */
     kvbm__cmap        held;     /* k0 = hash: what this input holds (under ingest_mu) */
     _Atomic uint64_t  batches, stores, removes, skipped, unknown_removes, dups;
 } kvbm__dinput;
