@@ -1,9 +1,9 @@
-/* src/ext/consolidator/bench_consolidator.c - ingest throughput of the consolidator daemon
+/* src/ext/consolidator/bench_daemon.c - ingest throughput of the consolidator daemon
  * (kvbm/consolidator.h): engines publish pre-encoded vLLM batches over loopback ZeroMQ, the
  * consolidator decodes them, dedups every block through the tracker and publishes its
  * egress (no subscriber: the output PUB discards).
  *
- *   bench_consolidator [--sources 1] [--blocks 64] [--block-size 16] [--batches 20000]
+^ *   bench_cons_daemon [--sources 1] [--blocks 64] [--block-size 16] [--batches 20000]
  *                      [--reps 5] [--shared]
  *
  * Workload per source: pairs of batches, BlockStored of a chain of --blocks blocks (one
