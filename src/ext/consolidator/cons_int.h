@@ -57,6 +57,7 @@ struct kvbm_cons_events {
     kvbm__cons_entry *v;       /* v[0..n) events; v[n..cap) spare slots (buffers kept) */
     size_t            n, cap;
     kvbm__cons_entry *scratch; /* sort scratch (entries moved, never owned) */
+    uint32_t         *keys;    /* sort keys and indices: 4 arrays of scratch_cap */
     size_t            scratch_cap;
 };
 
