@@ -21,6 +21,7 @@
 
 #include "kvbm/consolidator_tracker.h"
 #include "kvbm/vllm_events.h"
+#include "kvbm/vllm_pub.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -90,6 +91,20 @@ kvbm_cons_egress_encode(kvbm_cons_egress *eg, kvbm_cons_events *ev, double ts, c
 KVBM_API KVBM_NODISCARD kvbm_status
 kvbm_cons_egress_drain(kvbm_cons_egress *eg, kvbm_cons_tracker *t, double ts, const uint8_t **payload,
                        size_t *len, uint64_t *seq);
+
+/**
+ * kvbm_cons_egress_publish() - kvbm_cons_egress_drain() and, when a batch came out, send it
+ * through @pub (kvbm_vllm_pub_send_payload: frames ["<topic>", seq BE8, payload]). The
+ * number on the wire is the publisher's (*@seq receives it); it equals the egress's own
+ * count as long as every batch of @eg goes to @pub and nothing else does. Nothing queued:
+ * KVBM_OK, nothing sent, *@sent false.
+ * @sent, @seq: optional. Returns as kvbm_cons_egress_drain, or the publisher's error
+ * (KVBM_EIO: refused by the socket, its number used; KVBM_ENOMEM). Threads: one per @eg;
+ * @pub may be shared (its sends are serialised).
+ */
+KVBM_API KVBM_NODISCARD kvbm_status
+kvbm_cons_egress_publish(kvbm_cons_egress *eg, kvbm_cons_tracker *t, kvbm_vllm_pub *pub, double ts, bool *sent,
+                         uint64_t *seq);
 
 /** The sequence number the next non-empty batch gets. */
 KVBM_API uint64_t kvbm_cons_egress_next_seq(const kvbm_cons_egress *eg);

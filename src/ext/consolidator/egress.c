@@ -176,3 +176,17 @@ kvbm_status kvbm_cons_egress_drain(kvbm_cons_egress *eg, kvbm_cons_tracker *t, d
     KVBM_TRY(kvbm_cons_tracker_drain(t, eg->own));
     return kvbm_cons_egress_encode(eg, eg->own, ts, payload, len, seq);
 }
+
+kvbm_status kvbm_cons_egress_publish(kvbm_cons_egress *eg, kvbm_cons_tracker *t, kvbm_vllm_pub *pub, double ts,
+                                     bool *sent, uint64_t *seq)
+{
+    if (sent != NULL) *sent = false;
+    if (pub == NULL) return KVBM_FAIL(KVBM_EINVAL, "%s: NULL publisher", __func__);
+    const uint8_t *p;
+    size_t len = 0;
+    KVBM_TRY(kvbm_cons_egress_drain(eg, t, ts, &p, &len, NULL));
+    if (len == 0) return KVBM_OK;
+    kvbm_status st = kvbm_vllm_pub_send_payload(pub, p, len, seq);
+    if (sent != NULL) *sent = st == KVBM_OK;
+    return st;
+}
