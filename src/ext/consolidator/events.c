@@ -34,7 +34,7 @@ const kvbm_cons_event *kvbm_cons_events_get(const kvbm_cons_events *ev, size_t i
     return ev != NULL && i < ev->n ? &ev->v[i].ev : NULL;
 }
 
-kvbm_status kvbm__cons_events_reserve(kvbm_cons_events *q, size_t k, size_t n_tokens)
+kvbm_status kvbm__cons_events_grow(kvbm_cons_events *q, size_t k, size_t n_tokens)
 {
     if (q->n + k >= q->cap) {
         size_t cap = q->cap ? q->cap * 2 : 64;
