@@ -166,6 +166,21 @@ static kvbm_status check_locked(kvbm_cons_tracker *t);
 #  define CHECK_LOCKED(t) ((void)0)
 #endif
 
+/* A store of an untracked block with a registry wired and no handle yet registers first. */
+static inline bool must_register(const kvbm_cons_tracker *t, const kvbm__cmap_slot *b, const kvbm_handle *h)
+{
+    return b == NULL && t->registry != NULL && h == NULL;
+}
+
+/* Register @plh with the lock DROPPED (the registry runs its hooks), then retake it. */
+static kvbm_status register_unlocked(kvbm_cons_tracker *t, kvbm_plh plh, kvbm_handle **handle)
+{
+    pthread_mutex_unlock(&t->lock);
+    kvbm_status st = kvbm_registry_register(t->registry, plh, handle);
+    pthread_mutex_lock(&t->lock);
+    return st;
+}
+
 static void unlock_and_run(kvbm_cons_tracker *t, post *p)
 {
     CHECK_LOCKED(t);
@@ -229,12 +244,9 @@ kvbm_status kvbm_cons_tracker_handle_store(kvbm_cons_tracker *t, kvbm_cons_sourc
             break;
         }
         kvbm__cmap_slot *b = find_block(t, plh);
-        if (b == NULL && t->registry != NULL && handle == NULL) {
-            pthread_mutex_unlock(&t->lock); /* register outside the lock, then retry */
-            st = kvbm_registry_register(t->registry, plh, &handle);
-            pthread_mutex_lock(&t->lock);
-            if (st != KVBM_OK) break;
-            continue;
+        if (must_register(t, b, handle)) {
+            if ((st = register_unlocked(t, plh, &handle)) != KVBM_OK) break;
+            continue; /* re-evaluate: other threads ran meanwhile */
         }
         if (b != NULL && b->refs[source] == KVBM__CONS_MAX_REFS) {
             st = KVBM_FAIL(KVBM_EOVERFLOW, "%s: %u %s hashes already map to this block", __func__,
@@ -336,12 +348,9 @@ kvbm_status kvbm_cons_tracker_handle_kvbm_store(kvbm_cons_tracker *t, kvbm_plh p
             break;
         }
         kvbm__cmap_slot *b = find_block(t, plh);
-        if (b == NULL && t->registry != NULL && handle == NULL) {
-            pthread_mutex_unlock(&t->lock);
-            st = kvbm_registry_register(t->registry, plh, &handle);
-            pthread_mutex_lock(&t->lock);
-            if (st != KVBM_OK) break;
-            continue;
+        if (must_register(t, b, handle)) {
+            if ((st = register_unlocked(t, plh, &handle)) != KVBM_OK) break;
+            continue; /* re-evaluate: other threads ran meanwhile */
         }
         t->st.stores++;
         bool publish = false;

@@ -123,10 +123,15 @@ KVBM_TEST(sync_sentinel)
 
 /* ---- output contract -------------------------------------------------------------- */
 
-/* Decode an egress payload (helpers for the contract tests). */
-static bool decode(const uint8_t *p, size_t len, cons_space *sp, kvbm_vllm_batch *out)
+/* Drain @t through @eg at @ts and decode the payload into @out (pools in @sp; call
+ * cons_space_fini afterwards in every case). */
+static bool drain_decode(kvbm_cons_egress *eg, kvbm_cons_tracker *t, double ts, cons_space *sp, kvbm_vllm_batch *out)
 {
-    return cons_space_init(sp, len) && kvbm_vllm_batch_decode(p, len, NULL, out, &sp->sp) == KVBM_OK;
+    const uint8_t *p;
+    size_t len = 0;
+    memset(sp, 0, sizeof *sp);
+    return kvbm_cons_egress_drain(eg, t, ts, &p, &len, NULL) == KVBM_OK && len > 0 && cons_space_init(sp, len) &&
+           kvbm_vllm_batch_decode(p, len, NULL, out, &sp->sp) == KVBM_OK;
 }
 
 KVBM_TEST(sequence_counter_monotonic)
@@ -165,12 +170,9 @@ KVBM_TEST(lora_name_passthrough)
     kvbm_cons_egress *eg = NULL;
     ASSERT_OK(kvbm_cons_egress_create(&eg));
     ASSERT_OK(cons_store4(t, V, 1, 0, 10, "adapter-x"));
-    const uint8_t *p;
-    size_t len;
-    ASSERT_OK(kvbm_cons_egress_drain(eg, t, 5.0, &p, &len, NULL));
     cons_space sp;
     kvbm_vllm_batch b;
-    bool ok = decode(p, len, &sp, &b);
+    bool ok = drain_decode(eg, t, 5.0, &sp, &b);
     EXPECT_TRUE(ok);
     if (ok) {
         ASSERT_EQ(b.n_events, 1);
@@ -201,12 +203,9 @@ KVBM_TEST(different_dp_ranks_collapse_to_zero)
         kvbm_vllm_batch in = {.ts = 1.0, .events = &e, .n_events = 1, .has_dp_rank = true, .dp_rank = r};
         ASSERT_OK(kvbm_cons_tracker_apply_vllm(t, V, &in, NULL));
     }
-    const uint8_t *p;
-    size_t len;
-    ASSERT_OK(kvbm_cons_egress_drain(eg, t, 2.0, &p, &len, NULL));
     cons_space sp;
     kvbm_vllm_batch b;
-    bool ok = decode(p, len, &sp, &b);
+    bool ok = drain_decode(eg, t, 2.0, &sp, &b);
     EXPECT_TRUE(ok);
     if (ok) {
         EXPECT_EQ(b.n_events, 2);
@@ -227,12 +226,9 @@ KVBM_TEST(token_ids_above_int32_are_clamped)
     ASSERT_OK(kvbm_cons_egress_create(&eg));
     uint32_t tok[2] = {UINT32_MAX, 7};
     ASSERT_OK(kvbm_cons_tracker_handle_store(t, V, 1, NULL, tok, 2, 2, NULL));
-    const uint8_t *p;
-    size_t len;
-    ASSERT_OK(kvbm_cons_egress_drain(eg, t, 1.0, &p, &len, NULL));
     cons_space sp;
     kvbm_vllm_batch b;
-    bool ok = decode(p, len, &sp, &b);
+    bool ok = drain_decode(eg, t, 1.0, &sp, &b);
     EXPECT_TRUE(ok);
     if (ok) {
         EXPECT_EQ(b.events[0].token_ids[0], INT32_MAX);
