@@ -181,7 +181,8 @@ kvbm_cons_tracker_handle_remove(kvbm_cons_tracker *t, kvbm_cons_source source, u
  * then nothing is published until an engine stores the same PLH). Tracked -> source kvbm
  * added, STORE enqueued if publishable and never published; untracked -> registered,
  * tracked with published = publishable, STORE enqueued if publishable.
- * Returns KVBM_OK, KVBM_EINVAL (NULL, tokens NULL with n > 0), KVBM_ENOMEM.
+ * Returns KVBM_OK, KVBM_EINVAL (NULL, tokens NULL with n > 0, @plh fails kvbm_plh_validate),
+ * KVBM_ENOMEM.
  */
 KVBM_API KVBM_NODISCARD kvbm_status
 kvbm_cons_tracker_handle_kvbm_store(kvbm_cons_tracker *t, kvbm_plh plh, const uint32_t *tokens,

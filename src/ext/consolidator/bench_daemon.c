@@ -3,7 +3,7 @@
  * consolidator decodes them, dedups every block through the tracker and publishes its
  * egress (no subscriber: the output PUB discards).
  *
-^ *   bench_cons_daemon [--sources 1] [--blocks 64] [--block-size 16] [--batches 20000]
+ *   bench_cons_daemon [--sources 1] [--blocks 64] [--block-size 16] [--batches 20000]
  *                      [--reps 5] [--shared]
  *
  * Workload per source: pairs of batches, BlockStored of a chain of --blocks blocks (one

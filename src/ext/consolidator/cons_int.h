@@ -14,19 +14,26 @@
 /* ---- kvbm__cmap ---------------------------------------------------------------------
  * Linear probing, power-of-two capacity, load <= 1/2, backward-shift deletion (no
  * tombstones). Slots move on insert/erase/reserve: a slot pointer is valid only until the
- * next mutating call. Not synchronised (the tracker lock protects it).
+ * next mutating call. Not synchronised (the tracker lock protects it). 32-byte slots; a
+ * slot is free iff k1 == KVBM__CMAP_FREE (a value no key has, see below).
  * Two uses in the tracker:
- *   blocks:   key = PLH (k0 = hi, k1 = lo); refs[s] = how many (s, x) mappings name the
- *             block (kvbm bridge: 0/1), its sources are {s : refs[s] > 0}; published;
- *             handle = registry handle or NULL
+ *   blocks:   key = PLH as (k0 = lo, k1 = hi; hi is never all ones: mode 3 is invalid);
+ *             refs[s] = how many (s, x) mappings name the block (kvbm bridge: 0/1), its
+ *             sources are {s : refs[s] > 0}; published; handle = registry handle or NULL
  *   external: key = (k0 = external hash, k1 = source); v = the block's PLH */
+#define KVBM__CMAP_FREE UINT64_MAX
+#define KVBM__CONS_MAX_REFS UINT16_MAX
+
 typedef struct kvbm__cmap_slot {
-    uint64_t     k0, k1;
-    kvbm_plh     v;
-    kvbm_handle *handle;
-    uint32_t     refs[KVBM_CONS_SOURCE_COUNT];
-    uint8_t      published;
-    uint8_t      used;
+    uint64_t k0, k1;
+    union {
+        kvbm_plh v; /* external */
+        struct {    /* blocks */
+            kvbm_handle *handle;
+            uint16_t     refs[KVBM_CONS_SOURCE_COUNT];
+            uint8_t      published;
+        };
+    };
 } kvbm__cmap_slot;
 
 typedef struct kvbm__cmap {
@@ -35,9 +42,15 @@ typedef struct kvbm__cmap {
     size_t           count;
 } kvbm__cmap;
 
+static inline bool kvbm__cmap_used(const kvbm__cmap_slot *s) { return s->k1 != KVBM__CMAP_FREE; }
+
 kvbm__cmap_slot *kvbm__cmap_find(const kvbm__cmap *m, uint64_t k0, uint64_t k1);
 /* Room for @extra more entries without growing; KVBM_ENOMEM leaves @m unchanged. */
-kvbm_status kvbm__cmap_reserve(kvbm__cmap *m, size_t extra);
+kvbm_status kvbm__cmap_grow(kvbm__cmap *m, size_t extra);
+static inline kvbm_status kvbm__cmap_reserve(kvbm__cmap *m, size_t extra)
+{
+    return KVBM_LIKELY(extra <= 1 && (m->count + 1) * 2 <= m->cap) ? KVBM_OK : kvbm__cmap_grow(m, extra);
+}
 /* Insert an absent key (room must have been reserved); the slot's values are zeroed. */
 kvbm__cmap_slot *kvbm__cmap_insert(kvbm__cmap *m, uint64_t k0, uint64_t k1);
 void kvbm__cmap_erase(kvbm__cmap *m, kvbm__cmap_slot *s);
@@ -57,12 +70,18 @@ struct kvbm_cons_events {
     kvbm__cons_entry *v;       /* v[0..n) events; v[n..cap) spare slots (buffers kept) */
     size_t            n, cap;
     kvbm__cons_entry *scratch; /* sort scratch (entries moved, never owned) */
+    uint32_t         *keys;    /* sort keys and indices: 4 arrays of scratch_cap */
     size_t            scratch_cap;
 };
 
 /* Make v[n + k] (k < 2) exist with room for @n_tokens tokens. KVBM_ENOMEM leaves the
  * events unchanged (capacity may have grown). */
-kvbm_status kvbm__cons_events_reserve(kvbm_cons_events *q, size_t k, size_t n_tokens);
+kvbm_status kvbm__cons_events_grow(kvbm_cons_events *q, size_t k, size_t n_tokens);
+static inline kvbm_status kvbm__cons_events_reserve(kvbm_cons_events *q, size_t k, size_t n_tokens)
+{
+    return KVBM_LIKELY(q->n + k < q->cap && q->v[q->n + k].tok_cap >= n_tokens) ? KVBM_OK
+                                                                                : kvbm__cons_events_grow(q, k, n_tokens);
+}
 /* Append (after a successful reserve with >= n_tokens: cannot fail). */
 void kvbm__cons_events_push(kvbm_cons_events *q, kvbm_cons_event_kind kind, kvbm_cons_source src,
                             kvbm_plh plh, const uint32_t *tokens, size_t n_tokens,

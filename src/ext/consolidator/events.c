@@ -16,6 +16,7 @@ void kvbm__cons_events_fini(kvbm_cons_events *q)
     for (size_t i = 0; i < q->cap; i++) kvbm__free(q->v[i].tok);
     kvbm__free(q->v);
     kvbm__free(q->scratch);
+    kvbm__free(q->keys);
     *q = (kvbm_cons_events){0};
 }
 
@@ -33,7 +34,7 @@ const kvbm_cons_event *kvbm_cons_events_get(const kvbm_cons_events *ev, size_t i
     return ev != NULL && i < ev->n ? &ev->v[i].ev : NULL;
 }
 
-kvbm_status kvbm__cons_events_reserve(kvbm_cons_events *q, size_t k, size_t n_tokens)
+kvbm_status kvbm__cons_events_grow(kvbm_cons_events *q, size_t k, size_t n_tokens)
 {
     if (q->n + k >= q->cap) {
         size_t cap = q->cap ? q->cap * 2 : 64;
@@ -71,54 +72,76 @@ void kvbm__cons_events_push(kvbm_cons_events *q, kvbm_cons_event_kind kind, kvbm
                               .n_tokens = n_tokens, .block_size = block_size, .lora_name = lora};
 }
 
-/* ---- egress sort ------------------------------------------------------------------- */
+/* ---- egress sort ------------------------------------------------------------------
+ * Per run: keys = position - min (ascending) or max - position (descending), an LSD radix
+ * sort of (key, index) pairs with 8-bit digits - stable by construction, one pass for the
+ * usual spread of < 256 positions - then one permutation of the entries through the
+ * scratch array. Already ordered runs (the common single-chain case) cost one scan. */
 
-static inline bool before(const kvbm__cons_entry *a, const kvbm__cons_entry *b, bool ascending)
+static bool grow_sort_space(kvbm_cons_events *ev, size_t n)
 {
-    uint64_t pa = kvbm_plh_position(a->ev.plh), pb = kvbm_plh_position(b->ev.plh);
-    return ascending ? pa < pb : pa > pb;
+    if (n <= ev->scratch_cap) return true;
+    size_t cap = ev->scratch_cap ? ev->scratch_cap : 64;
+    while (cap < n) cap *= 2;
+    kvbm__cons_entry *s = kvbm__malloc(cap * sizeof *s);
+    uint32_t *k = kvbm__malloc(4 * cap * sizeof *k);
+    if (s == NULL || k == NULL) {
+        kvbm__free(s);
+        kvbm__free(k);
+        return false;
+    }
+    kvbm__free(ev->scratch);
+    kvbm__free(ev->keys);
+    ev->scratch = s;
+    ev->keys = k;
+    ev->scratch_cap = cap;
+    return true;
 }
 
-/* Stable merge sort of v[0..n) with scratch s[0..n); entries are moved, never copied twice
- * into owners, so every token buffer stays owned by exactly one slot. */
-static void merge_sort(kvbm__cons_entry *v, kvbm__cons_entry *s, size_t n, bool asc)
+static void sort_run(kvbm_cons_events *ev, size_t a, size_t n, bool asc)
 {
-    if (n < 2) return;
-    if (n <= 16) { /* insertion sort: stable */
-        for (size_t i = 1; i < n; i++) {
-            kvbm__cons_entry x = v[i];
-            size_t j = i;
-            for (; j > 0 && before(&x, &v[j - 1], asc); j--) v[j] = v[j - 1];
-            v[j] = x;
-        }
-        return;
+    uint32_t *k = ev->keys, *ix = k + ev->scratch_cap, *k2 = ix + ev->scratch_cap, *ix2 = k2 + ev->scratch_cap;
+    uint32_t lo = UINT32_MAX, hi = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t p = (uint32_t)kvbm_plh_position(ev->v[a + i].ev.plh); /* < 2^24 */
+        k[i] = p;
+        lo = p < lo ? p : lo;
+        hi = p > hi ? p : hi;
     }
-    size_t h = n / 2;
-    merge_sort(v, s, h, asc);
-    merge_sort(v + h, s, n - h, asc);
-    if (!before(&v[h], &v[h - 1], asc)) return; /* already in order */
-    memcpy(s, v, h * sizeof *v);
-    size_t i = 0, j = h, k = 0;
-    while (i < h && j < n) v[k++] = before(&v[j], &s[i], asc) ? v[j++] : s[i++];
-    while (i < h) v[k++] = s[i++];
+    bool sorted = true;
+    for (size_t i = 0; i < n; i++) {
+        k[i] = asc ? k[i] - lo : hi - k[i];
+        ix[i] = (uint32_t)i;
+        if (i > 0 && k[i] < k[i - 1]) sorted = false;
+    }
+    if (sorted) return;
+    uint32_t span = hi - lo;
+    for (unsigned shift = 0; shift < 32 && (span >> shift) != 0; shift += 8) {
+        size_t cnt[257] = {0};
+        for (size_t i = 0; i < n; i++) cnt[((k[i] >> shift) & 255u) + 1]++;
+        for (int d = 0; d < 256; d++) cnt[d + 1] += cnt[d];
+        for (size_t i = 0; i < n; i++) {
+            size_t at = cnt[(k[i] >> shift) & 255u]++;
+            k2[at] = k[i];
+            ix2[at] = ix[i];
+        }
+        uint32_t *t = k; k = k2; k2 = t;
+        t = ix; ix = ix2; ix2 = t;
+    }
+    for (size_t i = 0; i < n; i++) ev->scratch[i] = ev->v[a + ix[i]];
+    memcpy(ev->v + a, ev->scratch, n * sizeof *ev->v); /* a permutation: buffers stay unique */
 }
 
 kvbm_status kvbm_cons_events_sort_egress(kvbm_cons_events *ev)
 {
     if (ev == NULL) return KVBM_FAIL(KVBM_EINVAL, "%s: NULL list", __func__);
-    if (ev->scratch_cap < ev->n / 2 + 1) {
-        size_t cap = ev->n / 2 + 1;
-        kvbm__cons_entry *s = kvbm__malloc(cap * sizeof *s);
-        if (s == NULL) return KVBM_FAIL(KVBM_ENOMEM, "%s: scratch of %zu", __func__, cap);
-        kvbm__free(ev->scratch);
-        ev->scratch = s;
-        ev->scratch_cap = cap;
-    }
+    if (ev->n > UINT32_MAX) return KVBM_FAIL(KVBM_EOVERFLOW, "%s: %zu events", __func__, ev->n);
+    if (!grow_sort_space(ev, ev->n)) return KVBM_FAIL(KVBM_ENOMEM, "%s: sort space for %zu events", __func__, ev->n);
     for (size_t a = 0; a < ev->n;) {
         kvbm_cons_event_kind k = ev->v[a].ev.kind;
         size_t b = a + 1;
         while (b < ev->n && ev->v[b].ev.kind == k) b++;
-        if (k != KVBM_CONS_CLEAR_ALL) merge_sort(ev->v + a, ev->scratch, b - a, k == KVBM_CONS_STORE);
+        if (k != KVBM_CONS_CLEAR_ALL && b - a > 1) sort_run(ev, a, b - a, k == KVBM_CONS_STORE);
         a = b;
     }
     return KVBM_OK;

@@ -63,7 +63,7 @@ kvbm_status kvbm_cons_tracker_create(const kvbm_cons_tracker_config *cfg, kvbm_c
 static void release_handles(kvbm__cmap *m)
 {
     for (size_t i = 0; i < m->cap; i++)
-        if (m->slots[i].used && m->slots[i].handle != NULL) kvbm_handle_release(m->slots[i].handle);
+        if (kvbm__cmap_used(&m->slots[i]) && m->slots[i].handle != NULL) kvbm_handle_release(m->slots[i].handle);
 }
 
 void kvbm_cons_tracker_destroy(kvbm_cons_tracker *t)
@@ -89,10 +89,8 @@ kvbm_status kvbm_cons_block_plh(const uint32_t *tokens, size_t n_tokens, uint32_
     if (n_tokens < block_size)
         return KVBM_FAIL(KVBM_EINSUFFICIENT, "%s: %zu tokens, block size %u: no complete block",
                          __func__, n_tokens, block_size);
-    uint64_t h;
-    size_t n;
-    KVBM_TRY(kvbm_router_tokens_hashes(tokens, block_size, block_size, lora_name, false, NULL, 0,
-                                       &h, 1, &n));
+    /* = kvbm_router_tokens_hashes' first window: XXH3_64(LE32(tokens), router seed) */
+    uint64_t h = kvbm_tokens_block_hash(tokens, block_size, kvbm_router_seed(lora_name));
     if (parent == NULL) {
         *out = kvbm_plh_root(h);
         return KVBM_OK;
@@ -101,6 +99,11 @@ kvbm_status kvbm_cons_block_plh(const uint32_t *tokens, size_t n_tokens, uint32_
 }
 
 /* ---- helpers under the lock -------------------------------------------------------- */
+
+static inline kvbm__cmap_slot *find_block(const kvbm_cons_tracker *t, kvbm_plh plh)
+{
+    return plh.hi == KVBM__CMAP_FREE ? NULL : kvbm__cmap_find(&t->blocks, plh.lo, plh.hi);
+}
 
 /* The interned copy of @lora (NULL/"" -> NULL). *@fail set on ENOMEM. */
 static const char *intern_lora(kvbm_cons_tracker *t, const char *lora, bool *fail)
@@ -145,7 +148,7 @@ static void unref(kvbm_cons_tracker *t, kvbm__cmap_slot *b, kvbm_cons_source src
     kvbm__assert(b->refs[src] > 0);
     if (b->refs[src] > 0) b->refs[src]--;
     if (has_sources(b)) return;
-    kvbm_plh plh = {.hi = b->k0, .lo = b->k1};
+    kvbm_plh plh = {.hi = b->k1, .lo = b->k0};
     bool published = b->published;
     if (b->handle != NULL) p->release[p->n_release++] = b->handle;
     kvbm__cmap_erase(&t->blocks, b);
@@ -162,6 +165,21 @@ static kvbm_status check_locked(kvbm_cons_tracker *t);
 #else
 #  define CHECK_LOCKED(t) ((void)0)
 #endif
+
+/* A store of an untracked block with a registry wired and no handle yet registers first. */
+static inline bool must_register(const kvbm_cons_tracker *t, const kvbm__cmap_slot *b, const kvbm_handle *h)
+{
+    return b == NULL && t->registry != NULL && h == NULL;
+}
+
+/* Register @plh with the lock DROPPED (the registry runs its hooks), then retake it. */
+static kvbm_status register_unlocked(kvbm_cons_tracker *t, kvbm_plh plh, kvbm_handle **handle)
+{
+    pthread_mutex_unlock(&t->lock);
+    kvbm_status st = kvbm_registry_register(t->registry, plh, handle);
+    pthread_mutex_lock(&t->lock);
+    return st;
+}
 
 static void unlock_and_run(kvbm_cons_tracker *t, post *p)
 {
@@ -225,21 +243,23 @@ kvbm_status kvbm_cons_tracker_handle_store(kvbm_cons_tracker *t, kvbm_cons_sourc
             if (unknown_parent) t->st.unknown_parent++;
             break;
         }
-        kvbm__cmap_slot *b = kvbm__cmap_find(&t->blocks, plh.hi, plh.lo);
-        if (b == NULL && t->registry != NULL && handle == NULL) {
-            pthread_mutex_unlock(&t->lock); /* register outside the lock, then retry */
-            st = kvbm_registry_register(t->registry, plh, &handle);
-            pthread_mutex_lock(&t->lock);
-            if (st != KVBM_OK) break;
-            continue;
+        kvbm__cmap_slot *b = find_block(t, plh);
+        if (must_register(t, b, handle)) {
+            if ((st = register_unlocked(t, plh, &handle)) != KVBM_OK) break;
+            continue; /* re-evaluate: other threads ran meanwhile */
+        }
+        if (b != NULL && b->refs[source] == KVBM__CONS_MAX_REFS) {
+            st = KVBM_FAIL(KVBM_EOVERFLOW, "%s: %u %s hashes already map to this block", __func__,
+                           (unsigned)KVBM__CONS_MAX_REFS, kvbm_cons_source_name(source));
+            break;
         }
         t->st.stores++;
         if (m != NULL) { /* (source, ext) remapped to another PLH: the old block loses source */
             kvbm_plh old = m->v;
             kvbm__cmap_erase(&t->external, m);
-            kvbm__cmap_slot *ob = kvbm__cmap_find(&t->blocks, old.hi, old.lo);
+            kvbm__cmap_slot *ob = find_block(t, old);
             if (ob != NULL) unref(t, ob, source, &p);
-            b = kvbm__cmap_find(&t->blocks, plh.hi, plh.lo); /* slots may have moved */
+            b = find_block(t, plh); /* slots may have moved */
         }
         bool publish;
         if (b != NULL) {
@@ -247,7 +267,7 @@ kvbm_status kvbm_cons_tracker_handle_store(kvbm_cons_tracker *t, kvbm_cons_sourc
             publish = !b->published;
             b->published = 1;
         } else {
-            b = kvbm__cmap_insert(&t->blocks, plh.hi, plh.lo);
+            b = kvbm__cmap_insert(&t->blocks, plh.lo, plh.hi);
             b->refs[source] = 1;
             b->published = 1;
             b->handle = handle;
@@ -291,7 +311,7 @@ kvbm_status kvbm_cons_tracker_handle_remove(kvbm_cons_tracker *t, kvbm_cons_sour
         kvbm_plh plh = m->v;
         kvbm__cmap_erase(&t->external, m);
         t->st.removes++;
-        kvbm__cmap_slot *b = kvbm__cmap_find(&t->blocks, plh.hi, plh.lo);
+        kvbm__cmap_slot *b = find_block(t, plh);
         kvbm__assert(b != NULL); /* I1 */
         if (b != NULL) unref(t, b, source, &p);
     }
@@ -313,6 +333,7 @@ kvbm_status kvbm_cons_tracker_handle_kvbm_store(kvbm_cons_tracker *t, kvbm_plh p
 {
     if (t == NULL || (tokens == NULL && n_tokens != 0))
         return KVBM_FAIL(KVBM_EINVAL, "%s: NULL argument", __func__);
+    if (kvbm_plh_validate(plh) != KVBM_OK) return KVBM_FAIL(KVBM_EINVAL, "%s: invalid PLH", __func__);
     bool publishable = n_tokens > 0 && block_size > 0;
     kvbm_handle *handle = NULL;
     kvbm_status st = KVBM_OK;
@@ -326,13 +347,10 @@ kvbm_status kvbm_cons_tracker_handle_kvbm_store(kvbm_cons_tracker *t, kvbm_plh p
             st = KVBM_FAIL(KVBM_ENOMEM, "%s: no memory", __func__);
             break;
         }
-        kvbm__cmap_slot *b = kvbm__cmap_find(&t->blocks, plh.hi, plh.lo);
-        if (b == NULL && t->registry != NULL && handle == NULL) {
-            pthread_mutex_unlock(&t->lock);
-            st = kvbm_registry_register(t->registry, plh, &handle);
-            pthread_mutex_lock(&t->lock);
-            if (st != KVBM_OK) break;
-            continue;
+        kvbm__cmap_slot *b = find_block(t, plh);
+        if (must_register(t, b, handle)) {
+            if ((st = register_unlocked(t, plh, &handle)) != KVBM_OK) break;
+            continue; /* re-evaluate: other threads ran meanwhile */
         }
         t->st.stores++;
         bool publish = false;
@@ -340,7 +358,7 @@ kvbm_status kvbm_cons_tracker_handle_kvbm_store(kvbm_cons_tracker *t, kvbm_plh p
             if (b->refs[KVBM_CONS_SOURCE_KVBM] == 0) b->refs[KVBM_CONS_SOURCE_KVBM] = 1;
             publish = publishable && !b->published;
         } else {
-            b = kvbm__cmap_insert(&t->blocks, plh.hi, plh.lo);
+            b = kvbm__cmap_insert(&t->blocks, plh.lo, plh.hi);
             b->refs[KVBM_CONS_SOURCE_KVBM] = 1;
             b->handle = handle;
             handle = NULL;
@@ -367,7 +385,7 @@ kvbm_status kvbm_cons_tracker_handle_kvbm_remove(kvbm_cons_tracker *t, kvbm_plh 
     post p = {0};
     kvbm_status st = KVBM_OK;
     pthread_mutex_lock(&t->lock);
-    kvbm__cmap_slot *b = kvbm__cmap_find(&t->blocks, plh.hi, plh.lo);
+    kvbm__cmap_slot *b = find_block(t, plh);
     if (b == NULL || b->refs[KVBM_CONS_SOURCE_KVBM] == 0) {
         t->st.unknown_removes++;
         st = KVBM_ENOENT;
@@ -443,7 +461,7 @@ bool kvbm_cons_tracker_lookup(kvbm_cons_tracker *t, kvbm_plh plh, unsigned *sour
 {
     if (t == NULL) return false;
     pthread_mutex_lock(&t->lock);
-    const kvbm__cmap_slot *b = kvbm__cmap_find(&t->blocks, plh.hi, plh.lo);
+    const kvbm__cmap_slot *b = find_block(t, plh);
     if (b != NULL) {
         unsigned set = 0;
         for (unsigned i = 0; i < KVBM_CONS_SOURCE_COUNT; i++)
@@ -471,10 +489,10 @@ static kvbm_status check_locked(kvbm_cons_tracker *t)
     uint64_t per_source[KVBM_CONS_SOURCE_COUNT] = {0};
     for (size_t i = 0; i < t->external.cap; i++) {
         const kvbm__cmap_slot *m = &t->external.slots[i];
-        if (!m->used) continue;
+        if (!kvbm__cmap_used(m)) continue;
         if (m->k1 >= KVBM_CONS_SOURCE_COUNT)
             return KVBM_FAIL(KVBM_EPOISONED, "consolidator: mapping with source %" PRIu64, m->k1);
-        const kvbm__cmap_slot *b = kvbm__cmap_find(&t->blocks, m->v.hi, m->v.lo);
+        const kvbm__cmap_slot *b = find_block(t, m->v);
         if (b == NULL || b->refs[m->k1] == 0)
             return KVBM_FAIL(KVBM_EPOISONED, "consolidator: I1: mapping %s/%" PRIu64 " names a block "
                              "that is not live or lacks the source", kvbm_cons_source_name((kvbm_cons_source)m->k1), m->k0);
@@ -483,7 +501,7 @@ static kvbm_status check_locked(kvbm_cons_tracker *t)
     uint64_t refs[KVBM_CONS_SOURCE_COUNT] = {0};
     for (size_t i = 0; i < t->blocks.cap; i++) {
         const kvbm__cmap_slot *b = &t->blocks.slots[i];
-        if (!b->used) continue;
+        if (!kvbm__cmap_used(b)) continue;
         if (!has_sources(b)) return KVBM_FAIL(KVBM_EPOISONED, "consolidator: I2: live block without source");
         if ((b->refs[KVBM_CONS_SOURCE_VLLM] || b->refs[KVBM_CONS_SOURCE_TRTLLM]) && !b->published)
             return KVBM_FAIL(KVBM_EPOISONED, "consolidator: I3: engine block never published");

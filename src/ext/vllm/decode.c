@@ -345,7 +345,7 @@ static bool rd_block_mm_infos(struct vdec *d, kvbm_vllm_event *ev, bool *explici
 /* index 9 of the array form: int -> group_idx, list -> block_mm_infos, nil -> nothing */
 static bool rd_slot9(struct vdec *d, kvbm_vllm_event *ev, bool *explicit_mm, unsigned depth)
 {
-    uint64_t x;
+    uint64_t x = 0;
     if (peek_array(d)) return rd_block_mm_infos(d, ev, explicit_mm, depth);
     if (!rd_opt_uint(d, &ev->has_group_idx, &x, UINT32_MAX, F_GROUP_IDX)) return false;
     ev->group_idx = (uint32_t)x;

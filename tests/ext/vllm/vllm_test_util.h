@@ -39,13 +39,18 @@ typedef struct vsp {
     kvbm_vllm_decode_space sp;
 } vsp;
 
+static inline vsp *vsp_init(vsp *s)
+{
+    s->sp = (kvbm_vllm_decode_space){ s->ev, VSP_CAP, s->u64, VSP_CAP, s->tok, VSP_CAP,
+                                      s->bmm, VSP_CAP, s->mmo, VSP_CAP, s->chars, VSP_CAP };
+    return s;
+}
+
 static inline vsp *vsp_new(void)
 {
     vsp *s = calloc(1, sizeof *s);
     if (s == NULL) abort();
-    s->sp = (kvbm_vllm_decode_space){ s->ev, VSP_CAP, s->u64, VSP_CAP, s->tok, VSP_CAP,
-                                      s->bmm, VSP_CAP, s->mmo, VSP_CAP, s->chars, VSP_CAP };
-    return s;
+    return vsp_init(s);
 }
 
 /* msgpack builder (msgpack-c sbuffer) */
