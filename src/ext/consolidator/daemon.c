@@ -45,11 +45,12 @@ static void *egress_thread(void *arg)
         if (now.tv_sec > next.tv_sec || (now.tv_sec == next.tv_sec && now.tv_nsec > next.tv_nsec))
             next = now; /* missed ticks are skipped */
         else
-            for (;;) { /* serve replay requests until the tick is due */
+            for (;;) { /* sleep in slices of at most 100 ms: stop is seen promptly */
                 clock_gettime(CLOCK_MONOTONIC, &now);
                 int64_t left = (int64_t)(next.tv_sec - now.tv_sec) * 1000 + (next.tv_nsec - now.tv_nsec) / 1000000;
                 if (left <= 0 || kvbm__dstopping(c)) break;
-                kvbm__degress_wait(c, left > 100 ? 100 : (int)left);
+                struct timespec d = { 0, (long)(left > 100 ? 100 : left) * 1000000L };
+                nanosleep(&d, NULL);
             }
         if (!kvbm__dstopping(c)) kvbm_consolidator_flush(c);
     }

@@ -18,24 +18,24 @@ static uint32_t count_add(kvbm__cmap *m, uint64_t k0, uint64_t k1, int d)
     }
     uint32_t v = (uint32_t)((int64_t)sl->refs[0] + d);
     if (!v) kvbm__cmap_erase(m, sl);
-    else sl->refs[0] = v;
+    else sl->refs[0] = (uint16_t)v;
     return v;
 }
 
-/* One engine block held by @in from now on: counted per kind when several inputs share
- * the kind (the first holder stores it); remembered per input when there are several
- * inputs (for the input's AllBlocksCleared). A single input goes straight to the tracker,
- * whose (source, hash) mapping already makes repeats no-ops. */
+/* Several inputs: one engine block held by @in from now on, remembered per input (for its
+ * AllBlocksCleared and repeats) and counted per kind when inputs share the kind (the first
+ * holder stores it in the tracker). A single input goes straight to the tracker
+ * (kvbm_cons_tracker_apply_vllm), whose (source, hash) mapping makes repeats no-ops. */
 static void store_block(kvbm__dinput *in, uint64_t hash, const uint64_t *parent, const uint32_t *tok,
                         size_t n_tok, uint32_t bs, const char *lora)
 {
     kvbm_consolidator *c = in->c;
-    if (in->track_held && kvbm__cmap_find(&in->held, hash, 0)) { /* a repeat from this input */
+    if (kvbm__cmap_find(&in->held, hash, 0)) { /* a repeat from this input */
         KVBM__DINC(&in->dups, 1);
         return;
     }
     uint32_t now = in->shared_kind ? count_add(&c->refs, hash, in->source, 1) : 1;
-    if (now == UINT32_MAX || (in->track_held && count_add(&in->held, hash, 0, 1) == UINT32_MAX)) {
+    if (now == UINT32_MAX || count_add(&in->held, hash, 0, 1) == UINT32_MAX) {
         if (now != UINT32_MAX && in->shared_kind) count_add(&c->refs, hash, in->source, -1);
         kvbm__log(KVBM_LOG_WARN, KVBM__DMOD, "%s: block %llu dropped: out of memory", in->name,
                   (unsigned long long)hash);
@@ -48,50 +48,39 @@ static void store_block(kvbm__dinput *in, uint64_t hash, const uint64_t *parent,
     }
     if (kvbm_cons_tracker_handle_store(c->tracker, in->source, hash, parent, tok, n_tok, bs, lora) != KVBM_OK) {
         /* logged by the tracker (short block, ...): nothing recorded, forget it here too */
-        if (in->track_held) count_add(&in->held, hash, 0, -1);
+        count_add(&in->held, hash, 0, -1);
         if (in->shared_kind) count_add(&c->refs, hash, in->source, -1);
     }
 }
 
-/* @in lets @hash go (it held it, or nobody tracks what it holds): the last holder of its
- * kind removes it from the tracker. */
+/* @in lets @hash go (it held it): the last holder of its kind removes it from the tracker. */
 static void release_block(kvbm__dinput *in, uint64_t hash)
 {
     if (in->shared_kind && count_add(&in->c->refs, hash, in->source, -1) != 0) {
         KVBM__DINC(&in->removes, 1);
         return;
     }
-    if (kvbm_cons_tracker_handle_remove(in->c->tracker, in->source, hash) == KVBM_ENOENT && !in->track_held)
-        KVBM__DINC(&in->unknown_removes, 1); /* logged by the tracker */
-    else
-        KVBM__DINC(&in->removes, 1);
+    KVBM__DIGNORE(kvbm_cons_tracker_handle_remove(in->c->tracker, in->source, hash));
+    KVBM__DINC(&in->removes, 1);
 }
 
 static void remove_block(kvbm__dinput *in, uint64_t hash)
 {
-    if (in->track_held) {
-        kvbm__cmap_slot *sl = kvbm__cmap_find(&in->held, hash, 0);
-        if (!sl) {
-            KVBM__DINC(&in->unknown_removes, 1);
-            return;
-        }
-        kvbm__cmap_erase(&in->held, sl);
+    kvbm__cmap_slot *sl = kvbm__cmap_find(&in->held, hash, 0);
+    if (!sl) {
+        KVBM__DINC(&in->unknown_removes, 1);
+        return;
     }
+    kvbm__cmap_erase(&in->held, sl);
     release_block(in, hash);
 }
 
+/* AllBlocksCleared of one of several inputs: what it held goes (a single input uses the
+ * tracker's clear_all through kvbm_cons_tracker_apply_vllm). */
 static void clear_input(kvbm__dinput *in)
 {
-    kvbm_consolidator *c = in->c;
-    if (c->n_in == 1) {
-        /* the only engine: the spec's clear_all (a ClearAll goes out) */
-        KVBM__DIGNORE(kvbm_cons_tracker_clear_all(c->tracker));
-        kvbm__cmap_clear(&c->refs);
-        kvbm__cmap_clear(&in->held);
-        return;
-    }
     for (size_t i = 0; i < in->held.cap; i++)
-        if (in->held.slots[i].used) release_block(in, in->held.slots[i].k0);
+        if (kvbm__cmap_used(&in->held.slots[i])) release_block(in, in->held.slots[i].k0);
     kvbm__cmap_clear(&in->held);
 }
 
@@ -102,6 +91,8 @@ static bool has_mm(const kvbm_vllm_event *e)
     return false;
 }
 
+/* BlockStored with the §4.3.1 skip rules and chunking of kvbm_cons_tracker_apply_vllm,
+ * each block through store_block (the per-kind holder counts of several inputs). */
 static void apply_stored(kvbm__dinput *in, const kvbm_vllm_event *e)
 {
     uint32_t bs = e->block_size;
@@ -118,12 +109,34 @@ static void apply_stored(kvbm__dinput *in, const kvbm_vllm_event *e)
     }
 }
 
+/* More tracker events waiting than the egress should hold: publish them now, on this
+ * thread, so ingest slows to the egress' pace instead of the queue growing unbounded. */
+static void backpressure(kvbm_consolidator *c)
+{
+    kvbm_cons_tracker_stats ts;
+    kvbm_cons_tracker_get_stats(c->tracker, &ts);
+    if (ts.queued > KVBM__DBACKLOG) kvbm_consolidator_flush(c);
+}
+
 static void apply_batch(kvbm__dinput *in, const kvbm_vllm_batch *b, const kvbm_vllm_sub_msg *m)
 {
     kvbm_consolidator *c = in->c;
     if (b->n_events && kvbm__log_enabled(KVBM_LOG_DEBUG))
         kvbm__log(KVBM_LOG_DEBUG, KVBM__DMOD, "event=ingress_zmq input=%s source=%s seq=%llu events=%zu",
                   in->name, kvbm_cons_source_name(in->source), (unsigned long long)m->seq, b->n_events);
+    if (!in->track_held) { /* the only input: the tracker's own ingress rules */
+        kvbm_cons_apply_stats as = { 0 };
+        if (kvbm_cons_tracker_apply_vllm(c->tracker, in->source, b, &as) != KVBM_OK)
+            kvbm__log(KVBM_LOG_WARN, KVBM__DMOD, "%s: batch %llu applied in part: %s", in->name,
+                      (unsigned long long)m->seq, kvbm_last_error());
+        KVBM__DINC(&in->stores, as.blocks_stored);
+        KVBM__DINC(&in->removes, as.blocks_removed);
+        KVBM__DINC(&in->skipped, as.skipped);
+        KVBM__DINC(&in->unknown_removes, as.unknown_removes);
+        backpressure(c);
+        KVBM__DINC(&in->batches, 1);
+        return;
+    }
     pthread_mutex_lock(&c->ingest_mu);
     for (size_t i = 0; i < b->n_events; i++) {
         const kvbm_vllm_event *e = &b->events[i];
@@ -140,9 +153,7 @@ static void apply_batch(kvbm__dinput *in, const kvbm_vllm_batch *b, const kvbm_v
         }
     }
     pthread_mutex_unlock(&c->ingest_mu);
-    kvbm_cons_tracker_stats ts;
-    kvbm_cons_tracker_get_stats(c->tracker, &ts);
-    if (ts.queued > KVBM__DBACKLOG) kvbm_consolidator_flush(c); /* back-pressure */
+    backpressure(c);
     KVBM__DINC(&in->batches, 1);
 }
 

@@ -9,7 +9,8 @@
  * Locks (all unranked leaves of this module, never held while calling back into a user):
  *   c->ingest_mu  serialises the ingest threads' per-kind reference counts with their
  *                 tracker calls (taken once per batch); the tracker's own lock nests inside.
- *   c->egress_mu  the egress state (kvbm__degress): ticks and replay serving.
+ *   c->egress_mu  the egress state (kvbm__degress): ticks from the egress thread, flush
+ *                 and back-pressure (the publisher serves replays on its own thread).
  *   shared->mu    metrics source vs destroy.
  */
 #ifndef KVBM_EXT_CONS_DAEMON_INT_H
@@ -20,11 +21,10 @@
 
 #include "internal.h"
 #include "kvbm/consolidator.h"
+#include "kvbm/consolidator_vllm.h"
 #include "cons_int.h"
 
 #define KVBM__DMOD "consolidator"
-/* Egress batches hold at most this many events (a tick publishes several if needed). */
-#define KVBM__DEGRESS_MAX_EVENTS 4096
 /* An ingest thread that finds more tracker events queued than this runs the egress tick
  * itself: ingest slows to the egress' pace instead of the queue growing without bound. */
 #define KVBM__DBACKLOG 65536
@@ -82,8 +82,6 @@ void *kvbm__dkvbm_thread(void *arg);
 kvbm_status kvbm__degress_open(kvbm_consolidator *c, const kvbm_consolidator_config *cfg);
 bool kvbm__degress_tick(kvbm_consolidator *c);
 void kvbm__degress_close(kvbm_consolidator *c);
-/* Serve replay requests for up to @timeout_ms (or just sleep without a replay socket). */
-void kvbm__degress_wait(kvbm_consolidator *c, int timeout_ms);
 void kvbm__degress_free(kvbm_consolidator *c);
 const char *kvbm__degress_endpoint(const kvbm_consolidator *c, bool replay);
 /* daemon_metrics.c */
