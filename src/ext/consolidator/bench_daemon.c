@@ -127,7 +127,7 @@ int main(int argc, char **argv)
         encode_chains(&s[i], i, blocks, bs, shared);
         in[i] = (kvbm_consolidator_input){ kinds[i % 4], s[i].ep, NULL, NULL, false, 0 };
     }
-    printf("bench_consolidator: %d source(s)%s, batches of %zu blocks x %u tokens, %zu batches per "
+    printf("bench_cons_daemon: %d source(s)%s, batches of %zu blocks x %u tokens, %zu batches per "
            "source per repetition\n", n_src, shared ? " (shared chains)" : "", blocks, bs, batches);
     double rate[100], cpu_rate[100];
     kvbm_consolidator_config cfg = KVBM_CONSOLIDATOR_CONFIG_INIT;
