@@ -151,10 +151,12 @@ kvbm_cons_block_plh(const uint32_t *tokens, size_t n_tokens, uint32_t block_size
  *              mapped for the same source the block's PLH extends the parent's, otherwise
  *              a warning is logged, unknown_parent counts, and the block is hashed as a root.
  * @tokens, @n_tokens, @block_size, @lora_name: see kvbm_cons_block_plh (all copied).
- * Effects: same mapping already present -> nothing; PLH tracked -> source added, STORE
- * enqueued only if it was never published; untracked -> registered (if a registry is
- * wired), tracked as published, STORE enqueued. A mapping of (@source, @ext_hash) to a
- * different PLH is replaced (the old block loses this source as by handle_remove).
+ * Effects: same mapping already present -> nothing; PLH tracked -> one more reference of
+ * @source, STORE enqueued only if it was never published; untracked -> registered (if a
+ * registry is wired), tracked as published, STORE enqueued. A mapping of (@source,
+ * @ext_hash) to a different PLH is replaced (the old block loses that reference as by
+ * handle_remove, with its REMOVE if it was the last). KVBM_EOVERFLOW: 65535 hashes of
+ * @source already map to the PLH (nothing recorded).
  * Returns KVBM_OK (also for no-ops); on a hash failure KVBM_EINSUFFICIENT / KVBM_EINVAL /
  * KVBM_ERANGE with a message, a warning logged and nothing recorded; KVBM_ENOMEM (nothing
  * recorded). Threads: any; takes the tracker lock once or twice, never logs or calls the
@@ -167,8 +169,9 @@ kvbm_cons_tracker_handle_store(kvbm_cons_tracker *t, kvbm_cons_source source, ui
 
 /**
  * kvbm_cons_tracker_handle_remove() - an engine removed a block (§4.3.2 handle_remove):
- * the mapping goes; the block loses @source; when no source remains it is forgotten (its
- * registry handle released) and a REMOVE is enqueued if it had been published.
+ * the mapping goes, and with it one reference of @source to the block; when no source
+ * holds the block any more it is forgotten (its registry handle released) and a REMOVE is
+ * enqueued if it had been published. KVBM_ENOMEM: the queue could not grow, nothing changed.
  * Returns KVBM_OK; KVBM_ENOENT for an unknown (source, hash) (a warning is logged,
  * unknown_removes counts, nothing changes); KVBM_EINVAL (NULL, bad source).
  */
@@ -208,7 +211,8 @@ KVBM_API KVBM_NODISCARD kvbm_status kvbm_cons_tracker_drain(kvbm_cons_tracker *t
 /** Snapshot of the counters (taken under the lock). */
 KVBM_API void kvbm_cons_tracker_get_stats(kvbm_cons_tracker *t, kvbm_cons_tracker_stats *out);
 
-/** Is @plh tracked (live)? Its sources as a bit set (1 << kvbm_cons_source) in *@sources
+/** Is @plh tracked (live)? The sources holding it (an engine source holds a block while at
+ *  least one of its hashes maps to it) as a bit set (1 << kvbm_cons_source) in *@sources
  *  and its published flag in *@published (either may be NULL). Returns false if untracked. */
 KVBM_API bool kvbm_cons_tracker_lookup(kvbm_cons_tracker *t, kvbm_plh plh, unsigned *sources,
                                        bool *published);
