@@ -1,12 +1,13 @@
 /* tests/ext/consolidator/test_cons_egress_sort.c - the egress run sort (spec 20 §4.3.4;
  * §5.5 "egress sort"). Events are produced through the kvbm bridge with PLHs at chosen
  * positions (kvbm_plh_new), so only the order is under test. */
+#include <stdlib.h>
 #include "cons_test.h"
 
 static kvbm_plh at(uint64_t pos, uint64_t tag)
 {
     kvbm_plh p = {0, 0};
-    (void)kvbm_plh_new(0x1000 + tag, pos > 0, 0x77, pos, &p);
+    if (kvbm_plh_new(0x1000 + tag, pos > 0, 0x77, pos, &p) != KVBM_OK) abort();
     return p;
 }
 

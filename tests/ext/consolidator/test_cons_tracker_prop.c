@@ -54,7 +54,7 @@ static void catalogue_build(catalogue *c, const int *parent)
         c->parent[i] = parent[i];
         c->tokens[i] = (uint32_t)(i % 5); /* repeated tokens: same content at other positions */
         const kvbm_plh *pp = parent[i] >= 0 ? &c->plh[parent[i]] : NULL;
-        (void)kvbm_cons_block_plh(&c->tokens[i], 1, 1, NULL, pp, &c->plh[i]);
+        if (kvbm_cons_block_plh(&c->tokens[i], 1, 1, NULL, pp, &c->plh[i]) != KVBM_OK) abort();
     }
 }
 
@@ -149,7 +149,7 @@ static void chaos_catalogue(kvbm_plh plh[8])
     for (uint32_t i = 0; i < 8; i++) {
         uint64_t h = kvbm_tokens_block_hash(&i, 1, 1337);
         uint64_t cur = i == 0 ? h : kvbm_tokens_chain_hash(prev, h);
-        (void)kvbm_plh_new(cur, i > 0, prev, i, &plh[i]);
+        if (kvbm_plh_new(cur, i > 0, prev, i, &plh[i]) != KVBM_OK) abort();
         prev = cur;
     }
 }
