@@ -27,6 +27,11 @@
  * ["", seq BE8, payload] on a PUB bound at out_endpoint, with the replay socket at
  * out_replay_endpoint when given (kvbm/vllm_pub.h).
  *
+ * Router output (optional): the same events as Dynamo RouterEvents on a kvbm_publisher
+ * (config router_publisher): stored {parent_hash, blocks [{block_hash, tokens_hash}]} with the
+ * router projection of the PLH as block hash and kvbm_router_tokens_hashes of the block's
+ * tokens (and LoRA) as tokens_hash; removed {block_hashes}; cleared.
+ *
  * Audit (kvbm/log.h, module "consolidator", level debug): one line per ingress batch with
  * events "event=ingress_zmq input=<name> source=<src> seq=<n> events=<k>" (none for an empty
  * batch), per kvbm event "event=ingress_kvbm op=store|remove position=<p>", per published
@@ -43,6 +48,7 @@
 #include "kvbm/common.h"
 #include "kvbm/consolidator_tracker.h"
 #include "kvbm/events.h"
+#include "kvbm/publisher.h"
 #include "kvbm/vllm_sub.h"
 
 #ifdef __cplusplus
@@ -75,9 +81,17 @@ typedef struct kvbm_consolidator_config {
     int      poll_interval_ms; /* 0: 50 */
     uint32_t ingress_queue;    /* batches per input queue; 0: 4096 */
     kvbm_registry *registry;   /* optional, handed to the tracker */
+    /* Optional second output: every published event also goes out as a Dynamo RouterEvent
+     * (kvbm/router_events.h msgpack, one message per event, event_id from 0 per worker) on
+     * this publisher, e.g. a NATS publisher (kvbm/nats.h). The consolidator takes its own
+     * reference. Subject: router_subject (NULL: KVBM_ROUTER_EVENT_SUBJECT "kv-events"),
+     * worker_id: router_worker_id, dp_rank 0, storage tier device. */
+    kvbm_publisher *router_publisher;
+    const char     *router_subject;
+    uint64_t        router_worker_id;
 } kvbm_consolidator_config;
 
-#define KVBM_CONSOLIDATOR_CONFIG_INIT { NULL, 0, NULL, NULL, NULL, 0, 0, NULL }
+#define KVBM_CONSOLIDATOR_CONFIG_INIT { NULL, 0, NULL, NULL, NULL, 0, 0, NULL, NULL, NULL, 0 }
 
 typedef struct kvbm_consolidator_stats {
     /* ingress, summed over the inputs (per input: kvbm_consolidator_input_stats) */
@@ -98,6 +112,8 @@ typedef struct kvbm_consolidator_stats {
     uint64_t batches_out;       /* batches published */
     uint64_t events_out;        /* events in them */
     uint64_t egress_errors;     /* batches that could not be encoded or published */
+    uint64_t router_events_out; /* RouterEvents handed to router_publisher */
+    uint64_t router_errors;     /* RouterEvents that could not be built or published */
 } kvbm_consolidator_stats;
 
 /**

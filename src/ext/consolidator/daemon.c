@@ -136,6 +136,7 @@ kvbm_status kvbm_consolidator_create(const kvbm_consolidator_config *cfg, kvbm_c
     kvbm_cons_tracker_config tc = { .registry = cfg->registry };
     kvbm_status st = kvbm_cons_tracker_create(&tc, &c->tracker);
     if (st == KVBM_OK) st = kvbm__degress_open(c, cfg);
+    if (st == KVBM_OK && cfg->router_publisher) st = kvbm__drouter_open(c, cfg);
     if (st == KVBM_OK && cfg->kvbm_events) st = kvbm_events_subscribe(cfg->kvbm_events, &c->ksub);
     if (st == KVBM_OK) st = start_inputs(c, cfg);
     if (st == KVBM_OK && c->ksub) {
@@ -175,6 +176,7 @@ void kvbm_consolidator_stop(kvbm_consolidator *c)
     if (c->kstarted) pthread_join(c->kth, NULL);
     if (c->estarted) pthread_join(c->eth, NULL);
     if (c->estarted) kvbm_consolidator_flush(c); /* what the last events queued */
+    kvbm__drouter_flush(c);
     /* counters of the inputs stay readable: the subscribers are freed by destroy */
     if (c->ksub) {
         kvbm_events_unsubscribe(c->ksub);
@@ -203,6 +205,7 @@ void kvbm_consolidator_destroy(kvbm_consolidator *c)
     kvbm__free(c->in);
     kvbm__cmap_free(&c->refs);
     kvbm__degress_free(c);
+    kvbm__drouter_free(c);
     kvbm_cons_tracker_destroy(c->tracker);
     pthread_mutex_destroy(&c->ingest_mu);
     pthread_mutex_destroy(&c->egress_mu);
@@ -257,6 +260,8 @@ kvbm_status kvbm_consolidator_get_stats(kvbm_consolidator *c, kvbm_consolidator_
     out->batches_out = KVBM__DLD(&c->batches_out);
     out->events_out = KVBM__DLD(&c->events_out);
     out->egress_errors = KVBM__DLD(&c->egress_errors);
+    out->router_events_out = KVBM__DLD(&c->router_events_out);
+    out->router_errors = KVBM__DLD(&c->router_errors);
     return KVBM_OK;
 }
 

@@ -4,6 +4,7 @@
  * daemon.c          lifecycle, threads, stats
  * daemon_ingest.c   engine batches -> tracker (§4.3.1), per-input hash sets, kvbm stream
  * daemon_egress.c   tracker queue -> vLLM batch -> output PUB (§4.3.4)
+ * daemon_router.c   the optional RouterEvent output
  * daemon_metrics.c  Prometheus source, stats line
  *
  * Locks (all unranked leaves of this module, never held while calling back into a user):
@@ -67,6 +68,8 @@ struct kvbm_consolidator {
     bool               estarted;
     int                poll_ms;
     _Atomic uint64_t   batches_out, events_out, egress_errors;
+    struct kvbm__drouter *router; /* NULL: no RouterEvent output */
+    _Atomic uint64_t   router_events_out, router_errors;
     atomic_bool        stop;
     bool               stopped;
     kvbm__dshared     *shared;
@@ -84,6 +87,13 @@ bool kvbm__degress_tick(kvbm_consolidator *c);
 void kvbm__degress_close(kvbm_consolidator *c);
 void kvbm__degress_free(kvbm_consolidator *c);
 const char *kvbm__degress_endpoint(const kvbm_consolidator *c, bool replay);
+/* daemon_router.c: open (config router_publisher), publish the RouterEvents of sorted
+ * drained events (egress thread / flush, under egress_mu), free. */
+kvbm_status kvbm__drouter_open(kvbm_consolidator *c, const kvbm_consolidator_config *cfg);
+void kvbm__drouter_publish(kvbm_consolidator *c, const kvbm_cons_events *ev);
+void kvbm__drouter_free(kvbm_consolidator *c);
+/* At stop: give the router publisher up to 500 ms to hand over what it queued. */
+void kvbm__drouter_flush(kvbm_consolidator *c);
 /* daemon_metrics.c */
 void kvbm__dshared_release(kvbm__dshared *s);
 

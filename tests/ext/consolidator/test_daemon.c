@@ -4,6 +4,7 @@
 
 #include "daemon_env.h"
 #include "harness.h"
+#include "kvbm/router_events.h"
 #include "kvbm/tokens.h"
 
 static size_t unhex_to(const char *hex, uint8_t *out)
@@ -132,4 +133,92 @@ KVBM_TEST(daemon_zmq_ingress_roundtrip_chain)
     kvbm_vllm_sub_destroy(r);
     kvbm_consolidator_destroy(c);
     fpub_stop(&eng);
+}
+
+/* ---- the RouterEvent output, captured by an in-process publisher ------------------------ */
+
+typedef struct capture {
+    pthread_mutex_t mu;
+    uint8_t         msg[16][256];
+    size_t          len[16];
+    char            subject[64];
+    int             n;
+} capture;
+
+static kvbm_status cap_publish(void *ctx, const char *subject, const uint8_t *buf, size_t len)
+{
+    capture *c = ctx;
+    pthread_mutex_lock(&c->mu);
+    if (c->n < 16 && len <= sizeof c->msg[0]) {
+        memcpy(c->msg[c->n], buf, len);
+        c->len[c->n++] = len;
+        snprintf(c->subject, sizeof c->subject, "%s", subject);
+    }
+    pthread_mutex_unlock(&c->mu);
+    return KVBM_OK;
+}
+
+/* The §4.4 fixture as RouterEvents: stored root, stored child (parent = root's router hash),
+ * removed root; block hashes = the router projection, tokens_hash = the router's local
+ * hash of the block's tokens (§1.10.2), event_id 0, 1, 2 for the configured worker. */
+KVBM_TEST(daemon_router_output_fixture)
+{
+    static capture cap;
+    memset(&cap, 0, sizeof cap);
+    pthread_mutex_init(&cap.mu, NULL);
+    static const kvbm_publisher_ops ops = { cap_publish, NULL, NULL };
+    kvbm_publisher *pub = NULL;
+    ASSERT_OK(kvbm_publisher_create(&ops, &cap, &pub));
+    fpub eng;
+    ASSERT_TRUE(fpub_start(&eng, true, NULL));
+    uint8_t p[64];
+    for (int i = 0; i < 3; i++) fpub_send(&eng, p, unhex_to(FIXTURE[i], p), false);
+    kvbm_consolidator_input in = { "vllm", eng.pub_ep, eng.rep_ep, NULL, true, 0 };
+    kvbm_consolidator_config cfg = KVBM_CONSOLIDATOR_CONFIG_INIT;
+    cfg.inputs = &in;
+    cfg.n_inputs = 1;
+    cfg.out_endpoint = "tcp://127.0.0.1:0";
+    cfg.poll_interval_ms = DENV_HOUR_MS;
+    cfg.router_publisher = pub;
+    cfg.router_worker_id = 42;
+    kvbm_consolidator *c = NULL;
+    ASSERT_OK(kvbm_consolidator_create(&cfg, &c));
+    kvbm_publisher_release(pub); /* the consolidator holds its own reference */
+    EXPECT_TRUE(denv_wait_inputs(c, &eng, 1));
+    EXPECT_TRUE(kvbm_consolidator_flush(c));
+    kvbm_consolidator_stats st;
+    ASSERT_OK(kvbm_consolidator_get_stats(c, &st));
+    EXPECT_EQ_U64(st.router_events_out, 3);
+    EXPECT_EQ_U64(st.router_errors, 0);
+    kvbm_consolidator_destroy(c);
+    fpub_stop(&eng);
+
+    ASSERT_EQ(cap.n, 3);
+    EXPECT_STR_EQ(cap.subject, "kv-events");
+    kvbm_router_stored_block blocks[4];
+    uint64_t u64[8];
+    kvbm_router_decode_space sp = { blocks, 4, NULL, 0, u64, 8 };
+    kvbm_router_event ev;
+    ASSERT_OK(kvbm_router_event_decode(cap.msg[0], cap.len[0], &ev, &sp));
+    EXPECT_EQ(ev.kind, KVBM_ROUTER_STORED);
+    EXPECT_EQ_U64(ev.worker_id, 42);
+    EXPECT_EQ_U64(ev.event_id, 0);
+    EXPECT_FALSE(ev.has_parent_hash);
+    ASSERT_EQ(ev.n_blocks, 1);
+    EXPECT_EQ_U64(ev.blocks[0].block_hash, 3114443937531979ull);
+    EXPECT_EQ_U64(ev.blocks[0].tokens_hash, 16324159493528209483ull);
+    ASSERT_OK(kvbm_router_event_decode(cap.msg[1], cap.len[1], &ev, &sp));
+    EXPECT_EQ(ev.kind, KVBM_ROUTER_STORED);
+    EXPECT_EQ_U64(ev.event_id, 1);
+    EXPECT_TRUE(ev.has_parent_hash);
+    EXPECT_EQ_U64(ev.parent_hash, 3114443937531979ull);
+    ASSERT_EQ(ev.n_blocks, 1);
+    EXPECT_EQ_U64(ev.blocks[0].block_hash, 5370979798324801ull);
+    EXPECT_EQ_U64(ev.blocks[0].tokens_hash, 6032772817189548200ull);
+    ASSERT_OK(kvbm_router_event_decode(cap.msg[2], cap.len[2], &ev, &sp));
+    EXPECT_EQ(ev.kind, KVBM_ROUTER_REMOVED);
+    EXPECT_EQ_U64(ev.event_id, 2);
+    ASSERT_EQ(ev.n_block_hashes, 1);
+    EXPECT_EQ_U64(ev.block_hashes[0], 3114443937531979ull);
+    pthread_mutex_destroy(&cap.mu);
 }
