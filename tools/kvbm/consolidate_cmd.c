@@ -18,6 +18,9 @@
 #ifdef KVBM_CLI_HAVE_HTTP
 #  include "kvbm/metrics_server.h"
 #endif
+#ifdef KVBM_CLI_HAVE_NATS
+#  include "kvbm/nats.h"
+#endif
 
 #define MAX_IN 64
 #define URL_MAX 256
@@ -31,8 +34,8 @@ typedef struct cons_in {
 typedef struct cons_opts {
     cons_in     in[MAX_IN];
     size_t      n_in;
-    const char *out, *out_replay;
-    uint64_t    poll_ms, log_interval_s, metrics_port, queue;
+    const char *out, *out_replay, *router_nats, *router_subject;
+    uint64_t    poll_ms, log_interval_s, metrics_port, queue, worker_id;
 } cons_opts;
 
 #define K (&cli_consolidate_command)
@@ -81,6 +84,13 @@ static const cli_option consolidate_options[] = {
     { "--metrics-port", NULL, "PORT", "serve Prometheus metrics on\nhttp://127.0.0.1:PORT/metrics "
       "(0: any free port)",
       CLI_OPT_U64, offsetof(cons_opts, metrics_port), 0, 65535, NULL },
+    { "--router-nats", NULL, "URL", "also publish every event as a Dynamo RouterEvent on this\nNATS "
+      "server (nats://HOST:PORT)",
+      CLI_OPT_STR, offsetof(cons_opts, router_nats), 0, 0, NULL },
+    { "--router-subject", NULL, "SUBJECT", "NATS subject of the RouterEvents (default kv-events)",
+      CLI_OPT_STR, offsetof(cons_opts, router_subject), 0, 0, NULL },
+    { "--worker-id", NULL, "N", "worker_id of the RouterEvents (default 0)",
+      CLI_OPT_U64, offsetof(cons_opts, worker_id), 0, UINT64_MAX, NULL },
 };
 
 const cli_command cli_consolidate_command = {
@@ -127,8 +137,23 @@ static int serve(const cons_opts *o)
     cfg.out_replay_endpoint = o->out_replay;
     cfg.poll_interval_ms = (int)o->poll_ms;
     cfg.ingress_queue = (uint32_t)o->queue;
+    cfg.router_subject = o->router_subject;
+    cfg.router_worker_id = o->worker_id;
+    if (o->router_nats) {
+#ifdef KVBM_CLI_HAVE_NATS
+        kvbm_nats_config nc = KVBM_NATS_CONFIG_INIT;
+        nc.url = o->router_nats;
+        if (kvbm_nats_publisher_create(&nc, &cfg.router_publisher) != KVBM_OK)
+            return cli_errorf(CLI_EXIT_ERROR, "consolidate: --router-nats: %s", kvbm_last_error());
+#else
+        return cli_errorf(CLI_EXIT_ERROR, "this kvbm was built without the NATS transport (KVBM_WITH_NATS=OFF)");
+#endif
+    }
     kvbm_consolidator *c = NULL;
     kvbm_status st = kvbm_consolidator_create(&cfg, &c);
+#ifdef KVBM_CLI_HAVE_NATS
+    kvbm_publisher_release(cfg.router_publisher); /* the consolidator holds its own */
+#endif
     if (st == KVBM_EINVAL) return cli_usage_error(K, "%s", kvbm_last_error());
     if (st != KVBM_OK) return cli_errorf(CLI_EXIT_ERROR, "consolidate: %s", kvbm_last_error());
     int rc = CLI_EXIT_OK;
@@ -152,7 +177,8 @@ static int serve(const cons_opts *o)
 #endif
     }
     const char *rep = kvbm_consolidator_out_replay_endpoint(c);
-    printf("output %s replay %s inputs %zu\n", kvbm_consolidator_out_endpoint(c), rep ? rep : "-", o->n_in);
+    printf("output %s replay %s inputs %zu router %s\n", kvbm_consolidator_out_endpoint(c), rep ? rep : "-",
+           o->n_in, o->router_nats ? o->router_nats : "-");
     fflush(stdout);
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
