@@ -18,6 +18,26 @@ static kvbm_vllm_sub *sub_open(const fpub *f, bool replay, uint32_t cap, bool re
     return s;
 }
 
+/* An engine stand-in (with a replay socket if @replay) and a connected subscriber of queue
+ * @cap (0: default) on it; NULL (engine stopped) if either fails. */
+static kvbm_vllm_sub *setup(fpub *f, bool replay, uint32_t cap)
+{
+    if (!fpub_start(f, replay, NULL)) return NULL;
+    kvbm_vllm_sub *s = sub_open(f, replay, cap, false, 0);
+    if (!s || !fpub_sync(f, s)) {
+        kvbm_vllm_sub_destroy(s);
+        fpub_stop(f);
+        return NULL;
+    }
+    return s;
+}
+
+static void teardown(fpub *f, kvbm_vllm_sub *s)
+{
+    kvbm_vllm_sub_destroy(s);
+    fpub_stop(f);
+}
+
 /* Receive @n sequenced batches and check they are exactly first, first+1, ... with the
  * "batch-<seq>" payloads. Returns how many matched. */
 static int expect_run(kvbm_vllm_sub *s, uint64_t first, int n)
@@ -82,10 +102,8 @@ KVBM_TEST(vllm_sub_no_peer_times_out)
 KVBM_TEST(vllm_sub_frames_2_3_accepted_1_4_dropped)
 {
     fpub f;
-    ASSERT_TRUE(fpub_start(&f, false, NULL));
-    kvbm_vllm_sub *s = sub_open(&f, false, 0, false, 0);
+    kvbm_vllm_sub *s = setup(&f, false, 0);
     ASSERT_TRUE(s != NULL);
-    EXPECT_TRUE(fpub_sync(&f, s));
     fpub_frames(&f, 1, "one");
     fpub_frames(&f, 2, "two");
     fpub_frames(&f, 4, "four");
@@ -107,18 +125,15 @@ KVBM_TEST(vllm_sub_frames_2_3_accepted_1_4_dropped)
     EXPECT_EQ_U64(st.gaps, 0);
     EXPECT_TRUE(st.has_next_seq);
     EXPECT_EQ_U64(st.next_seq, 1);
-    kvbm_vllm_sub_destroy(s);
-    fpub_stop(&f);
+    teardown(&f, s);
 }
 
 KVBM_TEST(vllm_sub_seq_be_short_frames)
 {
     /* §4.3.1: read big-endian from up to 8 bytes */
     fpub f;
-    ASSERT_TRUE(fpub_start(&f, false, NULL));
-    kvbm_vllm_sub *s = sub_open(&f, false, 0, false, 0);
+    kvbm_vllm_sub *s = setup(&f, false, 0);
     ASSERT_TRUE(s != NULL);
-    EXPECT_TRUE(fpub_sync(&f, s));
     zmq_send(f.pub, "", 0, ZMQ_SNDMORE);
     zmq_send(f.pub, "\x01\x02", 2, ZMQ_SNDMORE);
     zmq_send(f.pub, "p", 1, 0);
@@ -126,18 +141,15 @@ KVBM_TEST(vllm_sub_seq_be_short_frames)
     ASSERT_OK(kvbm_vllm_sub_recv(s, 5000, &m));
     EXPECT_TRUE(m.has_seq);
     EXPECT_EQ_U64(m.seq, 0x0102);
-    kvbm_vllm_sub_destroy(s);
-    fpub_stop(&f);
+    teardown(&f, s);
 }
 
 /* A gap recovered through the replay socket: nothing lost, nothing duplicated. */
 KVBM_TEST(vllm_sub_gap_recovered_by_replay)
 {
     fpub f;
-    ASSERT_TRUE(fpub_start(&f, true, NULL));
-    kvbm_vllm_sub *s = sub_open(&f, true, 0, false, 0);
+    kvbm_vllm_sub *s = setup(&f, true, 0);
     ASSERT_TRUE(s != NULL);
-    EXPECT_TRUE(fpub_sync(&f, s));
     fpub_send_n(&f, false);               /* 0 */
     fpub_send_n(&f, false);               /* 1 */
     for (int i = 0; i < 3; i++) fpub_send_n(&f, true); /* 2..4: lost on the live stream */
@@ -156,8 +168,7 @@ KVBM_TEST(vllm_sub_gap_recovered_by_replay)
     EXPECT_EQ_U64(st.unrecoverable, 0);
     EXPECT_EQ_U64(st.unrecoverable_gaps, 0);
     EXPECT_GE(atomic_load(&f.replays), 1u);
-    kvbm_vllm_sub_destroy(s);
-    fpub_stop(&f);
+    teardown(&f, s);
 }
 
 /* A subscriber stops; the engine sends N batches; a new subscriber resuming at the next
@@ -165,10 +176,8 @@ KVBM_TEST(vllm_sub_gap_recovered_by_replay)
 KVBM_TEST(vllm_sub_restart_resumes_through_replay)
 {
     fpub f;
-    ASSERT_TRUE(fpub_start(&f, true, NULL));
-    kvbm_vllm_sub *s = sub_open(&f, true, 0, false, 0);
+    kvbm_vllm_sub *s = setup(&f, true, 0);
     ASSERT_TRUE(s != NULL);
-    EXPECT_TRUE(fpub_sync(&f, s));
     for (int i = 0; i < 5; i++) fpub_send_n(&f, false);
     EXPECT_EQ(expect_run(s, 0, 5), 5);
     kvbm_vllm_sub_stats st;
@@ -192,18 +201,15 @@ KVBM_TEST(vllm_sub_restart_resumes_through_replay)
     EXPECT_EQ_U64(st.recovered, N);
     EXPECT_EQ_U64(st.unrecoverable, 0);
     EXPECT_EQ_U64(st.next_seq, 5 + N + 2);
-    kvbm_vllm_sub_destroy(s);
-    fpub_stop(&f);
+    teardown(&f, s);
 }
 
 /* Without a replay socket a gap is unrecoverable: counted, the stream continues. */
 KVBM_TEST(vllm_sub_gap_unrecoverable_without_replay)
 {
     fpub f;
-    ASSERT_TRUE(fpub_start(&f, false, NULL));
-    kvbm_vllm_sub *s = sub_open(&f, false, 0, false, 0);
+    kvbm_vllm_sub *s = setup(&f, false, 0);
     ASSERT_TRUE(s != NULL);
-    EXPECT_TRUE(fpub_sync(&f, s));
     fpub_send_n(&f, false);  /* 0 */
     fpub_send_n(&f, true);   /* 1 lost */
     fpub_send_n(&f, true);   /* 2 lost */
@@ -216,8 +222,7 @@ KVBM_TEST(vllm_sub_gap_unrecoverable_without_replay)
     EXPECT_EQ_U64(st.unrecoverable_gaps, 1);
     EXPECT_EQ_U64(st.unrecoverable, 2);
     EXPECT_EQ_U64(st.recovered, 0);
-    kvbm_vllm_sub_destroy(s);
-    fpub_stop(&f);
+    teardown(&f, s);
 }
 
 /* The engine's replay buffer no longer holds the start of the gap: what it has is
@@ -225,10 +230,8 @@ KVBM_TEST(vllm_sub_gap_unrecoverable_without_replay)
 KVBM_TEST(vllm_sub_gap_partly_evicted_from_replay_buffer)
 {
     fpub f;
-    ASSERT_TRUE(fpub_start(&f, true, NULL));
-    kvbm_vllm_sub *s = sub_open(&f, true, 0, false, 0);
+    kvbm_vllm_sub *s = setup(&f, true, 0);
     ASSERT_TRUE(s != NULL);
-    EXPECT_TRUE(fpub_sync(&f, s));
     fpub_send_n(&f, false);                            /* 0 */
     for (int i = 0; i < 4; i++) fpub_send_n(&f, true); /* 1..4 withheld */
     fpub_forget(&f, 3);                                /* 1, 2 evicted */
@@ -240,8 +243,7 @@ KVBM_TEST(vllm_sub_gap_partly_evicted_from_replay_buffer)
     EXPECT_EQ_U64(st.gaps, 1);
     EXPECT_EQ_U64(st.unrecoverable, 2);
     EXPECT_EQ_U64(st.recovered, 3); /* 3, 4 and 5 */
-    kvbm_vllm_sub_destroy(s);
-    fpub_stop(&f);
+    teardown(&f, s);
 }
 
 /* A replay socket that does not answer: the gap is counted as unrecoverable. */
@@ -277,10 +279,8 @@ KVBM_TEST(vllm_sub_replay_silent_counts_unrecoverable)
 KVBM_TEST(vllm_sub_flood_bounded)
 {
     fpub f;
-    ASSERT_TRUE(fpub_start(&f, false, NULL));
-    kvbm_vllm_sub *s = sub_open(&f, false, 8, false, 0);
+    kvbm_vllm_sub *s = setup(&f, false, 8);
     ASSERT_TRUE(s != NULL);
-    EXPECT_TRUE(fpub_sync(&f, s));
     kvbm_vllm_sub_stats st;
     ASSERT_OK(kvbm_vllm_sub_get_stats(s, &st));
     ASSERT_EQ_U64(st.queued, 0);
@@ -292,8 +292,7 @@ KVBM_TEST(vllm_sub_flood_bounded)
     EXPECT_EQ_U64(st.dropped, N - 8);
     EXPECT_EQ_U64(st.queued, 8);
     EXPECT_EQ(expect_run(s, 0, 8), 8);
-    kvbm_vllm_sub_destroy(s);
-    fpub_stop(&f);
+    teardown(&f, s);
 }
 
 /* The engine goes away and comes back on the same port: the disconnect is counted (and
@@ -322,8 +321,7 @@ KVBM_TEST(vllm_sub_engine_restart_reconnects)
     EXPECT_EQ_U64(st.restarts, 1);
     EXPECT_EQ_U64(st.gaps, 0);
     EXPECT_GE(st.connects, 2);
-    kvbm_vllm_sub_destroy(s);
-    fpub_stop(&f);
+    teardown(&f, s);
 }
 
 /* §5.5 malformed_msgpack_is_logged_not_fatal: garbage is counted and skipped, the batches
@@ -341,10 +339,8 @@ KVBM_TEST(vllm_sub_recv_batch_skips_garbage)
         for (size_t k = 0; k < pl[i]; k++) sscanf(fixture[i] + 2 * k, "%2hhx", &p[i][k]);
     }
     fpub f;
-    ASSERT_TRUE(fpub_start(&f, false, NULL));
-    kvbm_vllm_sub *s = sub_open(&f, false, 0, false, 0);
+    kvbm_vllm_sub *s = setup(&f, false, 0);
     ASSERT_TRUE(s != NULL);
-    EXPECT_TRUE(fpub_sync(&f, s));
     fpub_send(&f, p[0], pl[0], false);
     fpub_send(&f, "\xc1\xc1 not msgpack", 14, false);
     fpub_send(&f, "\x93", 1, false); /* truncated */
@@ -370,6 +366,5 @@ KVBM_TEST(vllm_sub_recv_batch_skips_garbage)
     EXPECT_EQ_U64(st.gaps, 0);
     EXPECT_STATUS(kvbm_vllm_sub_recv_batch(s, 0, NULL, &b, NULL), KVBM_ETIMEDOUT);
     EXPECT_STATUS(kvbm_vllm_sub_recv_batch(NULL, 0, NULL, &b, NULL), KVBM_EINVAL);
-    kvbm_vllm_sub_destroy(s);
-    fpub_stop(&f);
+    teardown(&f, s);
 }
