@@ -28,7 +28,7 @@ static kvbm_status check_batch(const kvbm_vllm_batch *b, const void *buf, size_t
 static void pk_hashes(msgpack_packer *pk, const uint64_t *h, size_t n)
 {
     msgpack_pack_array(pk, n);
-    for (size_t i = 0; i < n; i++) msgpack_pack_uint64(pk, h[i]);
+    for (size_t i = 0; i < n; i++) kvbm__mpack_uint(pk, h[i]);
 }
 
 /* token_ids, as bigrams [t0,t1],[t1,t2],... for Eagle */
@@ -37,14 +37,14 @@ static void pk_tokens(msgpack_packer *pk, const kvbm_vllm_event *ev)
     size_t n = ev->n_token_ids;
     if (!ev->is_eagle) {
         msgpack_pack_array(pk, n);
-        for (size_t i = 0; i < n; i++) msgpack_pack_uint32(pk, ev->token_ids[i]);
+        for (size_t i = 0; i < n; i++) kvbm__mpack_uint(pk, ev->token_ids[i]);
         return;
     }
     msgpack_pack_array(pk, n ? n - 1 : 0);
     for (size_t i = 0; i + 1 < n; i++) {
         msgpack_pack_array(pk, 2);
-        msgpack_pack_uint32(pk, ev->token_ids[i]);
-        msgpack_pack_uint32(pk, ev->token_ids[i + 1]);
+        kvbm__mpack_uint(pk, ev->token_ids[i]);
+        kvbm__mpack_uint(pk, ev->token_ids[i + 1]);
     }
 }
 
