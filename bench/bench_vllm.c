@@ -14,12 +14,6 @@
 #define BLOCKS 16
 #define BS     16
 
-static int cmp(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 static uint64_t                 hashes[BLOCKS];
 static uint32_t                 tokens[BLOCKS * BS];
 static kvbm_vllm_event          d_ev[4];
@@ -63,8 +57,7 @@ static double run(enum op op, const kvbm_vllm_batch *b, kvbm_vllm_form form, lon
         }
         t[r] = (now_ns() - t0) / (double)iters;
     }
-    qsort(t, ROUNDS, sizeof t[0], cmp);
-    return t[ROUNDS / 2];
+    return bench_median(t, ROUNDS);
 }
 
 int main(int argc, char **argv)
