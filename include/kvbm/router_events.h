@@ -27,6 +27,7 @@
 
 #include "kvbm/common.h"
 #include "kvbm/manager.h"
+#include "kvbm/events_pipeline.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -172,6 +173,68 @@ KVBM_API void kvbm_router_event_ids_destroy(kvbm_router_event_ids *g);
  */
 KVBM_API KVBM_NODISCARD kvbm_status
 kvbm_router_event_ids_next(kvbm_router_event_ids *g, uint64_t worker_id, uint32_t dp_rank, uint64_t *id);
+
+/* ---- router feed: a manager's registrations as router events (docs/design/router.md) ---
+ *
+ * A feed turns the Create / Remove batches of an events manager's stream (kvbm/events.h)
+ * into RouterEvents published on any kvbm_publisher (NATS: kvbm/nats.h, ZeroMQ:
+ * kvbm/zmq.h), through an events pipeline (kvbm/events_pipeline.h: same batching).
+ *   Create batch -> one `stored` event per parent chain in the batch (blocks ascending by
+ *                   position; a block continues a chain when its router parent hash is
+ *                   the chain's last block hash at the previous position), block_hash /
+ *                   parent_hash = kvbm_plh_router_block_hash / _parent_hash (§4.3.3),
+ *                   tokens_hash = kvbm_handle_router_tokens_hash of the live registration
+ *                   (manager option router_tokens_hash), else the block_hash itself
+ *                   (counted in no_tokens_hash). A hash no longer registered when the
+ *                   batch is converted is left out (stale; its Remove follows).
+ *   Remove batch -> one `removed` event with the block hashes.
+ *   Shutdown     -> nothing (RouterEvent has no shutdown); the transport is flushed.
+ * worker_id, dp_rank and storage_tier are configured (tier: the manager's layout, G1-G4 ->
+ * device / host_pinned / disk / external); event_id counts from 0 per feed, i.e. per
+ * (worker_id, dp_rank) when one feed publishes for that pair. The events manager's order
+ * guarantee (no Remove after a later Create of a hash, decision 6) carries over: the feed
+ * keeps the stream's order. Conversion runs on the pipeline's worker thread. */
+
+typedef struct kvbm_router_feed kvbm_router_feed;
+
+typedef struct kvbm_router_feed_config {
+    size_t               struct_size;    /* KVBM_ROUTER_FEED_CONFIG_INIT sets it */
+    kvbm_events_manager *events;         /* required: the stream (subscribed at start) */
+    kvbm_manager        *manager;        /* required: registry (tokens_hash) and tier */
+    kvbm_publisher      *publisher;      /* required: the transport (a reference is taken) */
+    uint64_t             worker_id;
+    uint32_t             dp_rank;
+    const char          *subject;        /* NULL: KVBM_ROUTER_EVENT_SUBJECT (copied) */
+    uint32_t             window_ms;      /* batching window, 0: 10 (pipeline) */
+    uint32_t             max_batch_size; /* 0: 1024 (pipeline) */
+} kvbm_router_feed_config;
+#define KVBM_ROUTER_FEED_CONFIG_INIT \
+    { sizeof(kvbm_router_feed_config), NULL, NULL, NULL, 0, 0, NULL, 0, 0 }
+
+typedef struct kvbm_router_feed_stats {
+    uint64_t events;          /* RouterEvents published (stored + removed) */
+    uint64_t stored_blocks;   /* blocks in published stored events */
+    uint64_t removed_hashes;  /* hashes in published removed events */
+    uint64_t stale;           /* Create of a hash no longer registered: left out */
+    uint64_t no_tokens_hash;  /* stored blocks without a kept tokens_hash */
+    uint64_t errors;          /* events lost: encode or transport error (event_id used) */
+} kvbm_router_feed_stats;
+
+/**
+ * kvbm_router_feed_start() - subscribe to cfg->events and start the pipeline thread.
+ * The manager must outlive the feed (its registry is referenced; its tier read now).
+ * Returns KVBM_OK; KVBM_EINVAL (NULL, bad struct_size, tier_key beyond G4); KVBM_ECONFIG
+ * ("events is required", "manager is required", "publisher is required"); KVBM_ENOMEM;
+ * KVBM_EIO (thread). The stream ends as kvbm/events_pipeline.h says.
+ */
+KVBM_API KVBM_NODISCARD kvbm_status
+kvbm_router_feed_start(const kvbm_router_feed_config *cfg, kvbm_router_feed **out);
+/** Wait until the stream ended and everything was published (kvbm_events_pipeline_join). */
+KVBM_API kvbm_status kvbm_router_feed_join(kvbm_router_feed *f);
+/** Counters (relaxed reads). KVBM_OK or KVBM_EINVAL. */
+KVBM_API kvbm_status kvbm_router_feed_get_stats(kvbm_router_feed *f, kvbm_router_feed_stats *out);
+/** Abort (unless finished), join and free. NULL: no-op. */
+KVBM_API void kvbm_router_feed_destroy(kvbm_router_feed *f);
 
 #ifdef __cplusplus
 }
