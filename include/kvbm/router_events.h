@@ -156,6 +156,22 @@ KVBM_API KVBM_NODISCARD kvbm_status
 kvbm_router_event_decode(const uint8_t *buf, size_t len, kvbm_router_event *out,
                          const kvbm_router_decode_space *space);
 
+/**
+ * kvbm_router_event_from_json() - one RouterEvent from JSON (@len bytes at @json, no NUL
+ * needed): the inverse of kvbm_router_event_to_json and of serde_json's form (§4.1.2),
+ * with the decoder's rules (keys by name in any order, unknown keys ignored, serde
+ * defaults, negative hashes reinterpreted as u64, other integers non-negative and in
+ * range, "cleared" or {"cleared": null}); arrays point into @space. Parsed by json-c
+ * (strict mode; nesting deeper than KVBM_ROUTER_MAX_DEPTH rejected; a duplicated key: the
+ * last one counts; json-c allocates its tree with the C allocator, bounded by @len).
+ * Whitespace may follow the value; anything else is trailing bytes. Returns KVBM_OK;
+ * KVBM_EPROTO (message names the field or the byte); KVBM_EOVERFLOW (a pool of @space
+ * too small, named); KVBM_EINVAL (NULL arguments); KVBM_ENOMEM. Pure, any thread.
+ */
+KVBM_API KVBM_NODISCARD kvbm_status
+kvbm_router_event_from_json(const char *json, size_t len, kvbm_router_event *out,
+                            const kvbm_router_decode_space *space);
+
 /* ---- event_id generator (§4.1.5) --------------------------------------------------- */
 
 typedef struct kvbm_router_event_ids kvbm_router_event_ids;
