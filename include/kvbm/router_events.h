@@ -172,6 +172,85 @@ KVBM_API KVBM_NODISCARD kvbm_status
 kvbm_router_event_from_json(const char *json, size_t len, kvbm_router_event *out,
                             const kvbm_router_decode_space *space);
 
+/* ---- more §4.1.1 types: WorkerWithDpRank, KvCacheEvents, Placement --------------------
+ * msgpack named maps like RouterEvent: WorkerWithDpRank {worker_id, dp_rank}; KvCacheEvents
+ * {events: [KvCacheEvent], shutdown: bool} where each KvCacheEvent is the "event" map of a
+ * RouterEvent ({event_id, data, dp_rank}); PlacementEvent {placement: {owner:
+ * {"LocalWorker": WorkerWithDpRank} | "Shared", tier}, event: KvCacheEvent}. The decoders
+ * follow kvbm_router_event_decode's rules (keys by name, unknown keys skipped, defaults:
+ * dp_rank 0, shutdown false, tier device). A KvCacheEvent lives in a kvbm_router_event
+ * whose worker_id and storage_tier are unused (the decoders set them to 0 / device). */
+
+typedef struct kvbm_router_worker { /* WorkerWithDpRank */
+    uint64_t worker_id;
+    uint32_t dp_rank;
+} kvbm_router_worker;
+
+typedef enum kvbm_router_owner {
+    KVBM_ROUTER_OWNER_LOCAL_WORKER = 0, /* {"LocalWorker": WorkerWithDpRank} */
+    KVBM_ROUTER_OWNER_SHARED       = 1  /* "Shared" */
+} kvbm_router_owner;
+
+typedef struct kvbm_router_placement {
+    kvbm_router_owner  owner;
+    kvbm_router_worker worker; /* LocalWorker only */
+    kvbm_router_tier   tier;
+} kvbm_router_placement;
+
+typedef struct kvbm_router_placement_event {
+    kvbm_router_placement placement;
+    kvbm_router_event     event; /* KvCacheEvent: worker_id / storage_tier unused */
+} kvbm_router_placement_event;
+
+/** WorkerWithDpRank as msgpack; sizing/EOVERFLOW as kvbm_router_event_encode. */
+KVBM_API KVBM_NODISCARD kvbm_status
+kvbm_router_worker_encode(const kvbm_router_worker *w, uint8_t *buf, size_t cap, size_t *len);
+/** WorkerWithDpRank from msgpack (exactly @len bytes). KVBM_OK, KVBM_EPROTO, KVBM_EINVAL. */
+KVBM_API KVBM_NODISCARD kvbm_status
+kvbm_router_worker_decode(const uint8_t *buf, size_t len, kvbm_router_worker *out);
+
+/** KvCacheEvents (router batch) of @n KvCacheEvents (@events[i].worker_id / storage_tier
+ *  ignored) and @shutdown, as msgpack. Sizing, EOVERFLOW, EINVAL as kvbm_router_event_encode. */
+KVBM_API KVBM_NODISCARD kvbm_status
+kvbm_router_batch_encode(const kvbm_router_event *events, size_t n, bool shutdown, uint8_t *buf,
+                         size_t cap, size_t *len);
+/**
+ * kvbm_router_batch_decode() - KvCacheEvents from msgpack: at most @cap events into
+ * @events (*@n receives the count; their arrays share @space), *@shutdown the flag.
+ * KVBM_OK, KVBM_EPROTO, KVBM_EOVERFLOW (more than @cap events, or @space too small),
+ * KVBM_EINVAL. Never allocates.
+ */
+KVBM_API KVBM_NODISCARD kvbm_status
+kvbm_router_batch_decode(const uint8_t *buf, size_t len, kvbm_router_event *events, size_t cap,
+                         size_t *n, bool *shutdown, const kvbm_router_decode_space *space);
+
+/** PlacementEvent as msgpack. Sizing, EOVERFLOW, EINVAL (also owner/tier outside the enums). */
+KVBM_API KVBM_NODISCARD kvbm_status
+kvbm_router_placement_event_encode(const kvbm_router_placement_event *pe, uint8_t *buf, size_t cap,
+                                   size_t *len);
+/** PlacementEvent from msgpack, arrays in @space. KVBM_OK, KVBM_EPROTO, KVBM_EOVERFLOW, KVBM_EINVAL. */
+KVBM_API KVBM_NODISCARD kvbm_status
+kvbm_router_placement_event_decode(const uint8_t *buf, size_t len, kvbm_router_placement_event *out,
+                                   const kvbm_router_decode_space *space);
+/**
+ * kvbm_router_placement_event_into_router_event() - PlacementEvent::into_router_event: a
+ * LocalWorker placement gives the RouterEvent {worker_id of the placement's worker,
+ * storage_tier = placement tier, event} (the event keeps its own dp_rank; arrays still
+ * borrowed from @pe). A Shared placement has none: KVBM_ENOENT. KVBM_EINVAL for NULL.
+ */
+KVBM_API KVBM_NODISCARD kvbm_status
+kvbm_router_placement_event_into_router_event(const kvbm_router_placement_event *pe,
+                                              kvbm_router_event *out);
+
+/**
+ * kvbm_router_request_mark_free_to_json() - the router request {"method":"mark_free",
+ * "request_id":"<id>"} (the request_id member omitted when @request_id is NULL; the id is
+ * JSON-escaped) into @buf, NUL-terminated; *@len = its strlen. KVBM_OK, KVBM_EOVERFLOW
+ * (as kvbm_router_event_to_json), KVBM_EINVAL. Pure.
+ */
+KVBM_API KVBM_NODISCARD kvbm_status
+kvbm_router_request_mark_free_to_json(const char *request_id, char *buf, size_t cap, size_t *len);
+
 /* ---- event_id generator (§4.1.5) --------------------------------------------------- */
 
 typedef struct kvbm_router_event_ids kvbm_router_event_ids;

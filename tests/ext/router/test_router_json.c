@@ -149,3 +149,20 @@ KVBM_TEST(json_rejects_malformed_input)
     /* a length shorter than the text: truncated */
     EXPECT_STATUS(kvbm_router_event_from_json(js, 10, &ev, &SP), KVBM_EPROTO);
 }
+
+/* §5.4 test_router_request_mark_free_serialization_with_request_id */
+KVBM_TEST(router_request_mark_free_serialization_with_request_id)
+{
+    char js[128];
+    size_t len = 0;
+    ASSERT_OK(kvbm_router_request_mark_free_to_json("req-123", js, sizeof js, &len));
+    EXPECT_STR_EQ(js, "{\"method\":\"mark_free\",\"request_id\":\"req-123\"}");
+    EXPECT_EQ(len, strlen(js));
+    ASSERT_OK(kvbm_router_request_mark_free_to_json(NULL, js, sizeof js, &len));
+    EXPECT_STR_EQ(js, "{\"method\":\"mark_free\"}");
+    ASSERT_OK(kvbm_router_request_mark_free_to_json("a\"b\\c\n", js, sizeof js, &len));
+    EXPECT_STR_EQ(js, "{\"method\":\"mark_free\",\"request_id\":\"a\\\"b\\\\c\\u000a\"}");
+    EXPECT_STATUS(kvbm_router_request_mark_free_to_json("req-123", js, 10, &len), KVBM_EOVERFLOW);
+    EXPECT_EQ(len, 45);
+    EXPECT_STATUS(kvbm_router_request_mark_free_to_json("x", NULL, 1, &len), KVBM_EINVAL);
+}
