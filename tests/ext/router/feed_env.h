@@ -70,6 +70,21 @@ typedef struct feed_run {
     kvbm_router_feed_stats stats;
 } feed_run;
 
+/* A manager of @n blocks of 4 tokens on @reg, tier_key @tier, with the router tokens_hash
+ * option @on (LoRA @lora); NULL on failure. */
+static kvbm_manager *feed_manager(kvbm_registry *reg, uint64_t n, kvbm_tier tier, bool on, const char *lora)
+{
+    kvbm_manager_config mc = KVBM_MANAGER_CONFIG_INIT;
+    mc.registry = reg;
+    mc.block_count = n;
+    mc.block_size = 4;
+    mc.tier_key = tier;
+    mc.router_tokens_hash = on;
+    mc.router_lora_name = lora;
+    kvbm_manager *m = NULL;
+    return kvbm_manager_create(&mc, &m) == KVBM_OK ? m : NULL;
+}
+
 /* Allocate, complete (from @tbs) or stage (@plain) and register @n blocks into out[]. */
 static bool feed_register(kvbm_manager *m, kvbm_token_block **tbs, const kvbm_plh *plain, size_t n,
                           kvbm_block **out)
@@ -126,15 +141,9 @@ static bool feed_scenario(feed_run *r, kvbm_layout tier, const char *lora, kvbm_
     kvbm_events_manager *em = NULL;
     kvbm_publisher *pub = NULL;
     kvbm_router_feed *f = NULL;
-    kvbm_manager_config mc = KVBM_MANAGER_CONFIG_INIT;
-    mc.block_count = 16;
-    mc.block_size = 4;
-    mc.tier_key = tier;
-    mc.router_tokens_hash = true;
-    mc.router_lora_name = lora;
     kvbm_publisher_ops ops = { tee_publish, tee_flush, NULL };
-    bool ok = kvbm_registry_create(NULL, &reg) == KVBM_OK && (mc.registry = reg) != NULL &&
-              kvbm_manager_create(&mc, &m) == KVBM_OK && kvbm_events_manager_create(NULL, &em) == KVBM_OK &&
+    bool ok = kvbm_registry_create(NULL, &reg) == KVBM_OK && (m = feed_manager(reg, 16, tier, true, lora)) != NULL &&
+              kvbm_events_manager_create(NULL, &em) == KVBM_OK &&
               kvbm_events_manager_attach(em, reg) == KVBM_OK && kvbm_publisher_create(&ops, &r->t, &pub) == KVBM_OK;
     if (ok) {
         kvbm_router_feed_config fc = KVBM_ROUTER_FEED_CONFIG_INIT;

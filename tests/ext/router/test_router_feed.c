@@ -34,12 +34,8 @@ KVBM_TEST(manager_without_the_option_keeps_no_tokens_hash)
 {
     kvbm_registry *reg;
     ASSERT_OK(kvbm_registry_create(NULL, &reg));
-    kvbm_manager_config mc = KVBM_MANAGER_CONFIG_INIT;
-    mc.registry = reg;
-    mc.block_count = 4;
-    mc.block_size = 4;
-    kvbm_manager *m;
-    ASSERT_OK(kvbm_manager_create(&mc, &m));
+    kvbm_manager *m = feed_manager(reg, 4, KVBM_G1, false, NULL);
+    ASSERT_TRUE(m != NULL);
     uint32_t tokens[4] = { 1, 2, 3, 4 };
     kvbm_token_block *tb;
     ASSERT_OK(kvbm_token_block_create(tokens, 4, 1337, NULL, &tb));
@@ -53,8 +49,8 @@ KVBM_TEST(manager_without_the_option_keeps_no_tokens_hash)
     kvbm_block_release(b);
     kvbm_manager_destroy(m);
     /* with the option: the handle carries the hash, also seen through a second manager */
-    mc.router_tokens_hash = true;
-    ASSERT_OK(kvbm_manager_create(&mc, &m));
+    m = feed_manager(reg, 4, KVBM_G1, true, NULL);
+    ASSERT_TRUE(m != NULL);
     ASSERT_TRUE(feed_register(m, &tb, NULL, 1, &b));
     ASSERT_OK(kvbm_block_registration_handle(b, &h));
     EXPECT_TRUE(kvbm_handle_router_tokens_hash(h, &th));
@@ -86,12 +82,8 @@ KVBM_TEST(feed_config_errors)
     EXPECT_STR_CONTAINS(kvbm_last_error(), "manager is required");
     kvbm_registry *reg;
     ASSERT_OK(kvbm_registry_create(NULL, &reg));
-    kvbm_manager_config mc = KVBM_MANAGER_CONFIG_INIT;
-    mc.registry = reg;
-    mc.block_count = 4;
-    mc.tier_key = 9; /* not a layout */
-    kvbm_manager *m;
-    ASSERT_OK(kvbm_manager_create(&mc, &m));
+    kvbm_manager *m = feed_manager(reg, 4, 9, false, NULL); /* tier_key 9: not a layout */
+    ASSERT_TRUE(m != NULL);
     fc.manager = m;
     EXPECT_STATUS(kvbm_router_feed_start(&fc, &f), KVBM_ECONFIG);
     EXPECT_STR_CONTAINS(kvbm_last_error(), "publisher is required");
@@ -120,13 +112,8 @@ KVBM_TEST(feed_short_lived_registrations_are_stale)
 {
     kvbm_registry *reg;
     ASSERT_OK(kvbm_registry_create(NULL, &reg));
-    kvbm_manager_config mc = KVBM_MANAGER_CONFIG_INIT;
-    mc.registry = reg;
-    mc.block_count = 8;
-    mc.block_size = 4;
-    mc.router_tokens_hash = true;
-    kvbm_manager *m;
-    ASSERT_OK(kvbm_manager_create(&mc, &m));
+    kvbm_manager *m = feed_manager(reg, 8, KVBM_G1, true, NULL);
+    ASSERT_TRUE(m != NULL);
     kvbm_events_manager *em;
     ASSERT_OK(kvbm_events_manager_create(NULL, &em));
     ASSERT_OK(kvbm_events_manager_attach(em, reg));
