@@ -27,16 +27,15 @@ static void rth_type_init(void)
 }
 
 /* The registration in progress on this thread (kvbm__store_register), or NULL. */
-static _Thread_local const struct kvbm__rth_ctx *tl_ctx;
+static _Thread_local struct kvbm__rth_ctx *tl_ctx;
 
 static kvbm_status rth_observer(void *ctx, kvbm_handle *h)
 {
-    const struct kvbm__rth_ctx *c = tl_ctx;
+    struct kvbm__rth_ctx *mc = tl_ctx;
     struct kvbm__store *s = ctx;
-    if (c == NULL || c->store != s) return KVBM_OK; /* not a registration of this store */
+    if (mc == NULL || mc->store != s) return KVBM_OK; /* not a registration of this store */
     kvbm_plh hash = kvbm_handle_seq_hash(h);
     /* creations come in input order: scan forward from the last one */
-    struct kvbm__rth_ctx *mc = (struct kvbm__rth_ctx *)c;
     for (size_t k = mc->cursor; k < mc->n; k++) {
         if (!kvbm_plh_eq(mc->hashes[k], hash)) continue;
         mc->cursor = k + 1;
