@@ -241,14 +241,18 @@ static void jp_block(kvbm__jbuf *j, const kvbm_router_stored_block *b)
         return;
     }
     kvbm__jp(j, "{\"mm_objects\":[");
-    for (size_t k = 0; k < b->n_mm_objects; k++) {
-        const kvbm_router_mm_object *o = &b->mm_objects[k];
-        kvbm__jp(j, "%s{\"mm_hash\":%" PRIu64 ",\"offsets\":[", k ? "," : "", o->mm_hash);
-        for (size_t m = 0; m < o->n_offsets; m++)
-            kvbm__jp(j, "%s[%" PRIu64 ",%" PRIu64 "]", m ? "," : "", o->offsets[2 * m], o->offsets[2 * m + 1]);
+    kvbm__router_json_mm_objects(j, b->mm_objects, b->n_mm_objects);
+    kvbm__jp(j, "]}}");
+}
+
+void kvbm__router_json_mm_objects(kvbm__jbuf *j, const kvbm_router_mm_object *o, size_t n)
+{
+    for (size_t k = 0; k < n; k++) {
+        kvbm__jp(j, "%s{\"mm_hash\":%" PRIu64 ",\"offsets\":[", k ? "," : "", o[k].mm_hash);
+        for (size_t m = 0; m < o[k].n_offsets; m++)
+            kvbm__jp(j, "%s[%" PRIu64 ",%" PRIu64 "]", m ? "," : "", o[k].offsets[2 * m], o[k].offsets[2 * m + 1]);
         kvbm__jp(j, "]}");
     }
-    kvbm__jp(j, "]}}");
 }
 
 kvbm_status kvbm_router_event_to_json(const kvbm_router_event *ev, char *buf, size_t cap, size_t *len)

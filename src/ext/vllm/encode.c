@@ -5,6 +5,7 @@
 #include <math.h>
 
 #include "ext/common/mpack_buf.h"
+#include "ext/router/router_int.h"
 #include "internal.h"
 #include "vllm_int.h"
 
@@ -269,13 +270,7 @@ static void j_event(kvbm__jbuf *j, const kvbm_vllm_event *ev)
             for (size_t b = 0; b < ev->n_block_mm; b++) {
                 const kvbm_vllm_block_mm *m = &ev->block_mm[b];
                 kvbm__jp(j, "%s[", b ? "," : "");
-                for (size_t o = 0; o < m->n_objects; o++) {
-                    const kvbm_router_mm_object *x = &m->objects[o];
-                    kvbm__jp(j, "%s{\"mm_hash\":%" PRIu64 ",\"offsets\":[", o ? "," : "", x->mm_hash);
-                    for (size_t k = 0; k < x->n_offsets; k++)
-                        kvbm__jp(j, "%s[%" PRIu64 ",%" PRIu64 "]", k ? "," : "", x->offsets[2 * k], x->offsets[2 * k + 1]);
-                    kvbm__jp(j, "]}");
-                }
+                kvbm__router_json_mm_objects(j, m->objects, m->n_objects);
                 kvbm__jp(j, "]");
             }
             kvbm__jp(j, "]");
