@@ -54,6 +54,11 @@ static kvbm_status release_handles(int kind, void **h, Py_ssize_t n)
 static void blocklist_dealloc(PyObject *self)
 {
     kvbmpy_BlockList *l = (kvbmpy_BlockList *)self;
+    if (l->released) { /* release() emptied every entry */
+        Py_XDECREF(l->mgr);
+        PyObject_Free(self);
+        return;
+    }
     void *stack[128], **tmp = Py_SIZE(l) <= 128 ? stack : PyMem_Malloc((size_t)Py_SIZE(l) * sizeof(void *));
     if (tmp) {
         Py_ssize_t k = take_all_reversed(l, tmp);

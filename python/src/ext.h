@@ -33,10 +33,11 @@
     } while (0)
 
 /* Batches of at least this many blocks run with the GIL released. Smaller batches hold the
- * store lock for well under a microsecond and no kvbm lock holder ever needs the GIL (the
- * binding attaches no Python callbacks), so keeping the GIL there cannot deadlock and
- * saves the ~100 ns GIL hand-off that would dominate a 1-block call (docs/design/python.md). */
-#define KVBMPY_NOGIL_MIN 16
+ * store lock for a few microseconds at most and no kvbm lock holder ever needs the GIL (the
+ * only Python callback, the sequence delegate, runs with no kvbm lock held), so keeping the
+ * GIL there cannot deadlock and saves the GIL hand-off (~100 ns, ~700 instructions) that
+ * would dominate a short call (docs/design/python.md). */
+#define KVBMPY_NOGIL_MIN 64
 #define KVBMPY_NOGIL_IF(n, stmt)                 \
     do {                                         \
         if ((n) >= KVBMPY_NOGIL_MIN)             \
