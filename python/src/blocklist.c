@@ -165,7 +165,7 @@ static PyObject *bl_block_ids(PyObject *self, void *c)
     kvbmpy_BlockList *l = (kvbmpy_BlockList *)self;
     if (all_held(l) < 0)
         return NULL;
-    uint32_t one[16];
+    uint32_t one[16] = { 0 };
     uint32_t *ids = Py_SIZE(l) <= 16 ? one : PyMem_Malloc((size_t)Py_SIZE(l) * 4);
     if (!ids)
         return PyErr_NoMemory();
