@@ -338,3 +338,37 @@ def test_schedulable_bad_input(mgr):
         s.apply_decode(3)
     s.revert()
     assert mgr.available_blocks == 16
+
+
+def test_more_bad_input_leaves_pool_whole(mgr):
+    for args in (("tokens", 1), ([1.5], 1), (array("H", [1, 2]), 1), (b"\x01\x02", 1)):
+        with pytest.raises((TypeError, kvbm.InvalidArgumentError)):
+            kvbm.RequestSequence(mgr, *args)
+        with pytest.raises((TypeError, kvbm.InvalidArgumentError)):
+            kvbm.SchedulableSequence(mgr, *args)
+    with pytest.raises(kvbm.InvalidArgumentError):
+        kvbm.BlockSequence([1], 2**40)
+    with pytest.raises(TypeError):
+        kvbm.RequestSequence(mgr)
+    with pytest.raises(kvbm.InvalidArgumentError):
+        kvbm.RequestSequence(mgr, [1], 1, salt=2**64)
+    s = kvbm.SchedulableSequence(mgr, list(range(8)), 4)
+    drive(s, 8)
+    s.schedule_speculative(3)
+    with pytest.raises(kvbm.InvalidArgumentError):
+        s.apply_speculative(array("H", [1]))
+    with pytest.raises(kvbm.InvalidArgumentError):
+        s.apply_speculative([1, 2**32])
+    assert s.state == "SpeculativeScheduled"
+    s.revert()
+    r = kvbm.RequestSequence(mgr, list(range(8)), 4)
+    with pytest.raises(TypeError):
+        r.drop_excess_unassigned(None)
+    with pytest.raises(kvbm.InvalidArgumentError):
+        r.drop_excess_unassigned(-1)
+    with pytest.raises(kvbm.InvalidArgumentError):
+        r.append_token(-5)
+    del s, r
+    gc.collect()
+    mgr.reset_inactive_pool()
+    assert mgr.available_blocks == 16
