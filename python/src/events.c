@@ -321,6 +321,8 @@ static PyObject *sub_wait(Sub *o, double timeout, kvbm_status *st)
         double left = timeout;
         for (;;) {
             int slice = (left < 0 || left > 0.1) ? 100 : (int)(left * 1000.0 + 0.5);
+            if (slice < 1)
+                slice = 1; /* a sub-millisecond rest still waits, then ends */
             KVBMPY_NOGIL(s = kvbm_events_next(o->sub, slice, &ev, &lost));
             if (s != KVBM_ETIMEDOUT)
                 break;

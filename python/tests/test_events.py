@@ -48,6 +48,8 @@ def test_timeout_and_iteration_end(stream):
     with pytest.raises(kvbm.TimedOutError):
         sub.next(timeout=0.01)
     with pytest.raises(kvbm.TimedOutError):
+        sub.next(timeout=0.0004)      # rounds to less than 1 ms: still ends
+    with pytest.raises(kvbm.TimedOutError):
         next(sub)                 # iteration waits .timeout
     assert sub.timeout == pytest.approx(0.05)
     sub.timeout = None
@@ -184,3 +186,25 @@ def test_bad_input():
     with pytest.raises(kvbm.ClosedError):
         sub.lost
     sub.close()                                   # idempotent
+
+
+def test_signal_interrupts_an_unbounded_wait(stream):
+    import signal
+
+    class Interrupted(Exception):
+        pass
+
+    def handler(signum, frame):
+        raise Interrupted()
+
+    reg, em, mgr = stream
+    sub = em.subscribe()
+    old = signal.signal(signal.SIGALRM, handler)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.05)
+        with pytest.raises(Interrupted):
+            sub.next()                # no timeout: only the signal ends the wait
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+    assert sub.poll() is None         # not left busy
