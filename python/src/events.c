@@ -146,25 +146,20 @@ static kvbm_registry *registry_arg(PyObject *arg)
     return ((kvbmpy_Registry *)arg)->r;
 }
 
-static PyObject *evmgr_attach(PyObject *self, PyObject *arg)
+/* attach (@attach != 0) or detach a registry, with the GIL released (observer lists). */
+static PyObject *attach_detach(PyObject *self, PyObject *arg, int attach)
 {
     kvbm_registry *r = registry_arg(arg);
     if (!r)
         return NULL;
+    kvbm_events_manager *m = ((EvMgr *)self)->m;
     kvbm_status s;
-    KVBMPY_NOGIL(s = kvbm_events_manager_attach(((EvMgr *)self)->m, r));
+    KVBMPY_NOGIL(s = attach ? kvbm_events_manager_attach(m, r) : kvbm_events_manager_detach(m, r));
     return s == KVBM_OK ? Py_NewRef(Py_None) : kvbmpy_raise(s);
 }
 
-static PyObject *evmgr_detach(PyObject *self, PyObject *arg)
-{
-    kvbm_registry *r = registry_arg(arg);
-    if (!r)
-        return NULL;
-    kvbm_status s;
-    KVBMPY_NOGIL(s = kvbm_events_manager_detach(((EvMgr *)self)->m, r));
-    return s == KVBM_OK ? Py_NewRef(Py_None) : kvbmpy_raise(s);
-}
+static PyObject *evmgr_attach(PyObject *self, PyObject *arg) { return attach_detach(self, arg, 1); }
+static PyObject *evmgr_detach(PyObject *self, PyObject *arg) { return attach_detach(self, arg, 0); }
 
 static PyObject *evmgr_close(PyObject *self, PyObject *unused)
 {

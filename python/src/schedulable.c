@@ -305,7 +305,8 @@ static PyObject *sc_apply_decode(PyObject *self, PyObject *arg)
     SCHED_CALL(self, kvbm_sched_seq_apply_decode(SS(self), t, SM(self), &oc, &err), outcome(oc));
 }
 
-static PyObject *sc_apply_spec(PyObject *self, PyObject *arg)
+/* A mutating call taking a token list: apply_speculative (@spec) or append_tokens. */
+static PyObject *tokens_call(PyObject *self, PyObject *arg, int spec)
 {
     kvbmpy_tokens t;
     if (kvbmpy_tokens_get(arg, &t) < 0)
@@ -317,14 +318,18 @@ static PyObject *sc_apply_spec(PyObject *self, PyObject *arg)
     }
     kvbm_decode_outcome oc = KVBM_DECODE_CONTINUE;
     kvbm_seq_error err;
-    kvbm_status s = kvbm_sched_seq_apply_speculative(o->s, t.p, (size_t)t.n, SM(self), &oc, &err);
+    kvbm_status s = spec ? kvbm_sched_seq_apply_speculative(o->s, t.p, (size_t)t.n, SM(self), &oc,
+                                                            &err)
+                         : kvbm_sched_seq_append_tokens(o->s, t.p, (size_t)t.n, &err);
     kvbmpy_tokens_free(&t);
     if (s != KVBM_OK) {
         o->busy = 0;
         return kvbmpy_seq_raise(s, &err);
     }
-    return finish(o, outcome(oc));
+    return finish(o, spec ? outcome(oc) : Py_NewRef(Py_None));
 }
+
+static PyObject *sc_apply_spec(PyObject *self, PyObject *arg) { return tokens_call(self, arg, 1); }
 
 static PyObject *sc_revert(PyObject *self, PyObject *u)
 {
@@ -351,25 +356,7 @@ static PyObject *sc_reacquire(PyObject *self, PyObject *u)
     SCHED_CALL(self, kvbm_sched_seq_reacquire(SS(self), SM(self), &ok, &err), PyBool_FromLong(ok));
 }
 
-static PyObject *sc_append(PyObject *self, PyObject *arg)
-{
-    kvbmpy_tokens t;
-    if (kvbmpy_tokens_get(arg, &t) < 0)
-        return NULL;
-    Sched *o = (Sched *)self;
-    if (enter(o) < 0) {
-        kvbmpy_tokens_free(&t);
-        return NULL;
-    }
-    kvbm_seq_error err;
-    kvbm_status s = kvbm_sched_seq_append_tokens(o->s, t.p, (size_t)t.n, &err);
-    kvbmpy_tokens_free(&t);
-    if (s != KVBM_OK) {
-        o->busy = 0;
-        return kvbmpy_seq_raise(s, &err);
-    }
-    return finish(o, Py_NewRef(Py_None));
-}
+static PyObject *sc_append(PyObject *self, PyObject *arg) { return tokens_call(self, arg, 0); }
 
 static PyObject *sc_pages(PyObject *self, PyObject *u)
 {

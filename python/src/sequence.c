@@ -67,6 +67,23 @@ int kvbmpy_count_arg(PyObject *o, const char *what, size_t *out)
     return 0;
 }
 
+/* append_token of a BlockSequence (@bs) or a RequestSequence (@rq): the index of the
+ * block the token completed, or None. */
+static PyObject *append_token(PyObject *arg, kvbm_block_seq *bs, kvbm_request_seq *rq)
+{
+    unsigned int tok;
+    if (!kvbmpy_conv_u32(arg, &tok))
+        return NULL;
+    bool done = false;
+    size_t idx = 0;
+    kvbm_seq_error err;
+    kvbm_status s = bs ? kvbm_block_seq_append_token(bs, tok, &done, &idx, &err)
+                       : kvbm_request_seq_append_token(rq, tok, &done, &idx, &err);
+    if (s != KVBM_OK)
+        return kvbmpy_seq_raise(s, &err);
+    return done ? PyLong_FromSize_t(idx) : Py_NewRef(Py_None);
+}
+
 /* ---- BlockSequence ------------------------------------------------------------------ */
 
 typedef struct {
@@ -138,19 +155,7 @@ static PyObject *bseq_extend(PyObject *self, PyObject *arg)
                                  (Py_ssize_t)end);
 }
 
-static PyObject *bseq_append(PyObject *self, PyObject *arg)
-{
-    unsigned int tok;
-    if (!kvbmpy_conv_u32(arg, &tok))
-        return NULL;
-    bool done = false;
-    size_t idx = 0;
-    kvbm_seq_error err;
-    kvbm_status s = kvbm_block_seq_append_token(BS(self), tok, &done, &idx, &err);
-    if (s != KVBM_OK)
-        return kvbmpy_seq_raise(s, &err);
-    return done ? PyLong_FromSize_t(idx) : Py_NewRef(Py_None);
-}
+static PyObject *bseq_append(PyObject *self, PyObject *arg) { return append_token(arg, BS(self), NULL); }
 
 static PyObject *bseq_block(PyObject *self, PyObject *arg)
 {
@@ -356,19 +361,7 @@ static PyObject *req_detach(PyObject *self, PyObject *u)
     return (PyObject *)l;
 }
 
-static PyObject *req_append(PyObject *self, PyObject *arg)
-{
-    unsigned int tok;
-    if (!kvbmpy_conv_u32(arg, &tok))
-        return NULL;
-    bool done = false;
-    size_t idx = 0;
-    kvbm_seq_error err;
-    kvbm_status s = kvbm_request_seq_append_token(RQ(self), tok, &done, &idx, &err);
-    if (s != KVBM_OK)
-        return kvbmpy_seq_raise(s, &err);
-    return done ? PyLong_FromSize_t(idx) : Py_NewRef(Py_None);
-}
+static PyObject *req_append(PyObject *self, PyObject *arg) { return append_token(arg, NULL, RQ(self)); }
 
 static PyObject *req_release(PyObject *self, PyObject *u)
 {

@@ -1,12 +1,9 @@
 """Interpreter shutdown with live event subscriptions (a daemon thread waiting in next()),
 a running stats sampler, an aggregator and sequences whose delegates and finalizers call
 into kvbm while modules are torn down: exit status 0, no crash, no Python traceback."""
-import os
-import subprocess
-import sys
 import textwrap
 
-import kvbm
+from conftest import run_exit_script
 
 SCRIPT = textwrap.dedent("""
     import os, sys, threading, time
@@ -70,24 +67,12 @@ SCRIPT = textwrap.dedent("""
 """)
 
 
-def run(tmp_path, threads, waiters):
-    pkg = os.path.dirname(os.path.dirname(os.path.abspath(kvbm.__file__)))
-    script = tmp_path / "shutdown_new.py"
-    script.write_text(SCRIPT.format(path=pkg, threads=threads, waiters=waiters))
-    r = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
-                       timeout=120)
-    assert r.returncode == 0, r.stderr
-    assert "exiting" in r.stdout
-    assert "Traceback" not in r.stderr and "Fatal" not in r.stderr, r.stderr
-    return r
-
-
 def test_shutdown_finalizers_use_sequences_and_aggregator(tmp_path):
     # no daemon thread: module teardown runs every finalizer (see test_gc.py)
-    r = run(tmp_path, 0, 0)
+    r = run_exit_script(tmp_path, SCRIPT, threads=0, waiters=0)
     assert r.stdout.count("late-") == 3, r.stdout
 
 
 def test_shutdown_with_waiters_and_sequences_on_daemon_threads(tmp_path):
     for _ in range(2):
-        run(tmp_path, 2, 2)
+        run_exit_script(tmp_path, SCRIPT, threads=2, waiters=2)
