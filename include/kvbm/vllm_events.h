@@ -43,7 +43,8 @@
  *
  * Encoding (docs/DESIGN.md "Interop"): batch always [ts, events, dp_rank|nil]. Map form:
  * "type" first, then the fields by name in positional order, nil/absent optionals omitted
- * (block_mm_infos written instead of extra_keys; group fields when has_group_idx). Array
+ * except parent_block_hash (always written, nil for a root); MM info as block_mm_infos
+ * (never extra_keys); group fields when set. Array
  * form: [tag, block_hashes, parent, token_ids, block_size, lora_id(always nil), medium,
  * lora_name, extra_keys(nil)] with trailing nils omitted; with MM info index 9 holds
  * block_mm_infos, otherwise with has_group_idx 9-11 hold group_idx, kind, window (MM info

@@ -49,6 +49,42 @@ static inline kvbm_status kvbm__mpack_buf_finish(const kvbm__mpack_buf *w, size_
     return KVBM_OK;
 }
 
+/* An unsigned integer in its smallest msgpack form (what msgpack_pack_uint64 writes), stored
+ * straight into the buffer instead of through the packer's callback (the hot path of long
+ * token lists). @pk must come from kvbm__mpack_buf_init. */
+static inline void kvbm__mpack_uint(msgpack_packer *pk, uint64_t v)
+{
+    kvbm__mpack_buf *w = pk->data;
+    uint8_t tmp[9], *o = w->len <= w->cap && w->cap - w->len >= 9 ? w->buf + w->len : tmp;
+    size_t n;
+    if (v <= 0x7f) {
+        o[0] = (uint8_t)v;
+        n = 1;
+    } else if (v <= 0xff) {
+        o[0] = 0xcc;
+        o[1] = (uint8_t)v;
+        n = 2;
+    } else if (v <= 0xffff) {
+        o[0] = 0xcd;
+        o[1] = (uint8_t)(v >> 8);
+        o[2] = (uint8_t)v;
+        n = 3;
+    } else if (v <= 0xffffffffu) {
+        o[0] = 0xce;
+        o[1] = (uint8_t)(v >> 24);
+        o[2] = (uint8_t)(v >> 16);
+        o[3] = (uint8_t)(v >> 8);
+        o[4] = (uint8_t)v;
+        n = 5;
+    } else {
+        o[0] = 0xcf;
+        for (int i = 0; i < 8; i++) o[1 + i] = (uint8_t)(v >> (56 - 8 * i));
+        n = 9;
+    }
+    if (o == tmp) kvbm__mpack_buf_write(w, (const char *)tmp, n);
+    else w->len += n;
+}
+
 /* a NUL-terminated string as msgpack str */
 static inline void kvbm__mpack_str(msgpack_packer *pk, const char *s)
 {

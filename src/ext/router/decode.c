@@ -1,8 +1,8 @@
 /* src/ext/router/decode.c - msgpack RouterEvent decoder (kvbm/router_events.h).
  *
  * A pull reader over the input bytes (src/ext/common/mp_read.h) instead of msgpack-c's
- * unpacker: msgpack-c builds a whole object tree in a zone, allocating each array's element table from the claimed
- * count; here every value is read in place, arrays are copied straight into the caller's
+ * unpacker: msgpack-c builds a whole object tree in a zone, allocating each array's
+ * element table from the claimed count; here every value is read in place, arrays are copied straight into the caller's
  * decode space, and nothing is allocated. A container header is accepted only if its
  * count fits in the bytes that remain (each element takes at least one byte), so a hostile
  * length fails before anything is written; nesting is bounded by KVBM_ROUTER_MAX_DEPTH. */
@@ -259,4 +259,143 @@ kvbm_status kvbm_router_event_decode(const uint8_t *buf, size_t len, kvbm_router
         return d.r.st;
     }
     return KVBM_OK;
+}
+
+/* ---- WorkerWithDpRank, KvCacheEvents, PlacementEvent ---------------------------------- */
+
+static kvbm_status begin(struct dec *d, const uint8_t *buf, size_t len, bool out_ok,
+                         const kvbm_router_decode_space *space, const char *fn)
+{
+    static const kvbm_router_decode_space none = { NULL, 0, NULL, 0, NULL, 0 };
+    if (!out_ok || (buf == NULL && len > 0))
+        return KVBM_FAIL(KVBM_EINVAL, "%s: NULL argument", fn);
+    if (space == NULL) space = &none;
+    if ((space->blocks == NULL && space->blocks_cap > 0) || (space->mm_objects == NULL && space->mm_objects_cap > 0) ||
+        (space->u64 == NULL && space->u64_cap > 0))
+        return KVBM_FAIL(KVBM_EINVAL, "%s: a decode space pool is NULL with a non-zero capacity", fn);
+    if (len == 0) return KVBM_FAIL(KVBM_EPROTO, "%s: empty input", fn);
+    *d = (struct dec){ .sp = space };
+    kvbm__mpr_init(&d->r, buf, len, fn, KVBM_ROUTER_MAX_DEPTH);
+    return KVBM_OK;
+}
+
+static kvbm_status end(struct dec *d, bool ok)
+{
+    if (ok && d->r.p != d->r.end) kvbm__mpr_fail(&d->r, KVBM_EPROTO, "trailing bytes");
+    return d->r.st;
+}
+
+static bool rd_worker(struct dec *d, kvbm_router_worker *w, unsigned depth)
+{
+    static const char *const keys[] = { "worker_id", "dp_rank" };
+    kvbm__mpv m;
+    unsigned seen = 0;
+    if (!kvbm__mpr_expect(&d->r, &m, KVBM__MP_MAP, "worker is not a map")) return false;
+    w->dp_rank = 0;
+    for (uint64_t i = 0; i < m.u; i++) {
+        int k;
+        if (!kvbm__mpr_key(&d->r, keys, 2, &seen, &k)) return false;
+        bool ok = k == 0   ? kvbm__mpr_u64(&d->r, &w->worker_id, "worker_id is not a u64")
+                  : k == 1 ? kvbm__mpr_u32(&d->r, &w->dp_rank, "dp_rank is not a u32")
+                           : kvbm__mpr_skip(&d->r, depth + 1);
+        if (!ok) return false;
+    }
+    return (seen & 1) ? true : kvbm__mpr_fail(&d->r, KVBM_EPROTO, "worker lacks worker_id");
+}
+
+kvbm_status kvbm_router_worker_decode(const uint8_t *buf, size_t len, kvbm_router_worker *out)
+{
+    struct dec d;
+    KVBM_TRY(begin(&d, buf, len, out != NULL, NULL, "kvbm_router_worker_decode"));
+    return end(&d, rd_worker(&d, out, 1));
+}
+
+kvbm_status kvbm_router_batch_decode(const uint8_t *buf, size_t len, kvbm_router_event *events, size_t cap,
+                                     size_t *n, bool *shutdown, const kvbm_router_decode_space *space)
+{
+    static const char *const keys[] = { "events", "shutdown" };
+    struct dec d;
+    KVBM_TRY(begin(&d, buf, len, n != NULL && shutdown != NULL && (events != NULL || cap == 0), space,
+                   "kvbm_router_batch_decode"));
+    kvbm__mpv m, v;
+    unsigned seen = 0;
+    bool ok = kvbm__mpr_expect(&d.r, &m, KVBM__MP_MAP, "batch is not a map");
+    *n = 0;
+    *shutdown = false;
+    for (uint64_t i = 0; ok && i < m.u; i++) {
+        int k;
+        uint64_t ne;
+        if (!(ok = kvbm__mpr_key(&d.r, keys, 2, &seen, &k))) break;
+        if (k == 0) {
+            if (!(ok = kvbm__mpr_array(&d.r, &ne, "events is not an array"))) break;
+            if (ne > cap) {
+                ok = kvbm__mpr_fail(&d.r, KVBM_EOVERFLOW, "more events than the caller's array holds");
+                break;
+            }
+            for (uint64_t j = 0; ok && j < ne; j++) {
+                memset(&events[j], 0, sizeof events[j]);
+                ok = rd_event(&d, &events[j], 2);
+            }
+            *n = (size_t)ne;
+        } else if (k == 1) {
+            ok = kvbm__mpr_expect(&d.r, &v, KVBM__MP_BOOL, "shutdown is not a bool");
+            *shutdown = ok && v.u != 0;
+        } else {
+            ok = kvbm__mpr_skip(&d.r, 1);
+        }
+    }
+    if (ok && !(seen & 1)) ok = kvbm__mpr_fail(&d.r, KVBM_EPROTO, "batch lacks events");
+    return end(&d, ok);
+}
+
+static bool rd_placement(struct dec *d, kvbm_router_placement *pl)
+{
+    static const char *const keys[] = { "owner", "tier" };
+    kvbm__mpv m, v, k2;
+    unsigned seen = 0;
+    if (!kvbm__mpr_expect(&d->r, &m, KVBM__MP_MAP, "placement is not a map")) return false;
+    pl->tier = KVBM_ROUTER_TIER_DEVICE;
+    for (uint64_t i = 0; i < m.u; i++) {
+        int k;
+        if (!kvbm__mpr_key(&d->r, keys, 2, &seen, &k)) return false;
+        if (k == 0) {
+            if (!kvbm__mpr_next(&d->r, &v)) return false;
+            if (v.t == KVBM__MP_STR) {
+                if (!kvbm__mpv_is_str(&v, "Shared")) return kvbm__mpr_fail(&d->r, KVBM_EPROTO, "unknown placement owner");
+                pl->owner = KVBM_ROUTER_OWNER_SHARED;
+                continue;
+            }
+            if (v.t != KVBM__MP_MAP || v.u != 1) return kvbm__mpr_fail(&d->r, KVBM_EPROTO, "owner is not \"Shared\" or a one-entry map");
+            if (!kvbm__mpr_expect(&d->r, &k2, KVBM__MP_STR, "owner variant is not a string")) return false;
+            if (!kvbm__mpv_is_str(&k2, "LocalWorker")) return kvbm__mpr_fail(&d->r, KVBM_EPROTO, "unknown placement owner");
+            pl->owner = KVBM_ROUTER_OWNER_LOCAL_WORKER;
+            if (!rd_worker(d, &pl->worker, 3)) return false;
+        } else if (k == 1) {
+            if (!kvbm__mpr_expect(&d->r, &v, KVBM__MP_STR, "tier is not a string")) return false;
+            if (!kvbm__router_tier_parse((const char *)v.s, (size_t)v.u, &pl->tier))
+                return kvbm__mpr_fail(&d->r, KVBM_EPROTO, "unknown tier");
+        } else if (!kvbm__mpr_skip(&d->r, 2)) {
+            return false;
+        }
+    }
+    return (seen & 1) ? true : kvbm__mpr_fail(&d->r, KVBM_EPROTO, "placement lacks owner");
+}
+
+kvbm_status kvbm_router_placement_event_decode(const uint8_t *buf, size_t len, kvbm_router_placement_event *out,
+                                               const kvbm_router_decode_space *space)
+{
+    static const char *const keys[] = { "placement", "event" };
+    struct dec d;
+    KVBM_TRY(begin(&d, buf, len, out != NULL, space, "kvbm_router_placement_event_decode"));
+    memset(out, 0, sizeof *out);
+    kvbm__mpv m;
+    unsigned seen = 0;
+    bool ok = kvbm__mpr_expect(&d.r, &m, KVBM__MP_MAP, "placement event is not a map");
+    for (uint64_t i = 0; ok && i < m.u; i++) {
+        int k;
+        if (!(ok = kvbm__mpr_key(&d.r, keys, 2, &seen, &k))) break;
+        ok = k == 0 ? rd_placement(&d, &out->placement) : k == 1 ? rd_event(&d, &out->event, 1) : kvbm__mpr_skip(&d.r, 1);
+    }
+    if (ok && (seen & 3) != 3) ok = kvbm__mpr_fail(&d.r, KVBM_EPROTO, "placement event lacks placement or event");
+    return end(&d, ok);
 }

@@ -1,6 +1,6 @@
 /* src/ext/router/encode.c - RouterEvent encoders (kvbm/router_events.h): msgpack through a
- * msgpack-c packer whose write callback fills the caller's buffer (counting past its end),
- * and the canonical JSON rendered by hand into the caller's buffer. Neither allocates. */
+ * msgpack-c packer whose write callback fills the caller's buffer (counting past its end;
+ * src/ext/common/mpack_buf.h), and the canonical JSON rendered by hand into the caller's buffer. Neither allocates. */
 #include <inttypes.h>
 
 #include "ext/common/mpack_buf.h"
@@ -89,18 +89,9 @@ static void pk_block(msgpack_packer *pk, const kvbm_router_stored_block *b)
     }
 }
 
-kvbm_status kvbm_router_event_encode(const kvbm_router_event *ev, uint8_t *buf, size_t cap, size_t *len)
+/* KvCacheEvent {event_id, data, dp_rank} of @ev */
+static void pk_kv_event(msgpack_packer *pk, const kvbm_router_event *ev)
 {
-    KVBM_TRY(check_args(ev, buf, cap, len, "kvbm_router_event_encode"));
-    kvbm__mpack_buf w;
-    kvbm__mpack_buf_init(&w, buf, cap);
-    msgpack_packer *pk = &w.pk;
-    msgpack_pack_map(pk, 3);
-    kvbm__mpack_str(pk, "worker_id");
-    msgpack_pack_uint64(pk, ev->worker_id);
-    kvbm__mpack_str(pk, "storage_tier");
-    kvbm__mpack_str(pk, kvbm_router_tier_name(ev->storage_tier));
-    kvbm__mpack_str(pk, "event");
     msgpack_pack_map(pk, 3);
     kvbm__mpack_str(pk, "event_id");
     msgpack_pack_uint64(pk, ev->event_id);
@@ -132,7 +123,106 @@ kvbm_status kvbm_router_event_encode(const kvbm_router_event *ev, uint8_t *buf, 
     }
     kvbm__mpack_str(pk, "dp_rank");
     msgpack_pack_uint32(pk, ev->dp_rank);
+}
+
+kvbm_status kvbm_router_event_encode(const kvbm_router_event *ev, uint8_t *buf, size_t cap, size_t *len)
+{
+    KVBM_TRY(check_args(ev, buf, cap, len, "kvbm_router_event_encode"));
+    kvbm__mpack_buf w;
+    kvbm__mpack_buf_init(&w, buf, cap);
+    msgpack_packer *pk = &w.pk;
+    msgpack_pack_map(pk, 3);
+    kvbm__mpack_str(pk, "worker_id");
+    msgpack_pack_uint64(pk, ev->worker_id);
+    kvbm__mpack_str(pk, "storage_tier");
+    kvbm__mpack_str(pk, kvbm_router_tier_name(ev->storage_tier));
+    kvbm__mpack_str(pk, "event");
+    pk_kv_event(pk, ev);
     return kvbm__mpack_buf_finish(&w, len, "kvbm_router_event_encode");
+}
+
+static void pk_worker(msgpack_packer *pk, const kvbm_router_worker *w)
+{
+    msgpack_pack_map(pk, 2);
+    kvbm__mpack_str(pk, "worker_id");
+    msgpack_pack_uint64(pk, w->worker_id);
+    kvbm__mpack_str(pk, "dp_rank");
+    msgpack_pack_uint32(pk, w->dp_rank);
+}
+
+kvbm_status kvbm_router_worker_encode(const kvbm_router_worker *wk, uint8_t *buf, size_t cap, size_t *len)
+{
+    if (wk == NULL || len == NULL || (buf == NULL && cap > 0))
+        return KVBM_FAIL(KVBM_EINVAL, "kvbm_router_worker_encode: NULL argument");
+    kvbm__mpack_buf w;
+    kvbm__mpack_buf_init(&w, buf, cap);
+    msgpack_packer *pk = &w.pk;
+    pk_worker(pk, wk);
+    return kvbm__mpack_buf_finish(&w, len, "kvbm_router_worker_encode");
+}
+
+kvbm_status kvbm_router_batch_encode(const kvbm_router_event *events, size_t n, bool shutdown, uint8_t *buf,
+                                     size_t cap, size_t *len)
+{
+    if ((events == NULL && n > 0) || len == NULL || (buf == NULL && cap > 0))
+        return KVBM_FAIL(KVBM_EINVAL, "kvbm_router_batch_encode: NULL argument");
+    for (size_t i = 0; i < n; i++) KVBM_TRY(check_event(&events[i], "kvbm_router_batch_encode"));
+    kvbm__mpack_buf w;
+    kvbm__mpack_buf_init(&w, buf, cap);
+    msgpack_packer *pk = &w.pk;
+    msgpack_pack_map(pk, 2);
+    kvbm__mpack_str(pk, "events");
+    msgpack_pack_array(pk, n);
+    for (size_t i = 0; i < n; i++) pk_kv_event(pk, &events[i]);
+    kvbm__mpack_str(pk, "shutdown");
+    if (shutdown) msgpack_pack_true(pk);
+    else msgpack_pack_false(pk);
+    return kvbm__mpack_buf_finish(&w, len, "kvbm_router_batch_encode");
+}
+
+kvbm_status kvbm_router_placement_event_encode(const kvbm_router_placement_event *pe, uint8_t *buf, size_t cap,
+                                               size_t *len)
+{
+    if (pe == NULL || len == NULL || (buf == NULL && cap > 0))
+        return KVBM_FAIL(KVBM_EINVAL, "kvbm_router_placement_event_encode: NULL argument");
+    const kvbm_router_placement *pl = &pe->placement;
+    if ((unsigned)pl->owner > KVBM_ROUTER_OWNER_SHARED || (unsigned)pl->tier > KVBM_ROUTER_TIER_EXTERNAL)
+        return KVBM_FAIL(KVBM_EINVAL, "kvbm_router_placement_event_encode: owner %d or tier %d outside its enum",
+                         (int)pl->owner, (int)pl->tier);
+    KVBM_TRY(check_event(&pe->event, "kvbm_router_placement_event_encode"));
+    kvbm__mpack_buf w;
+    kvbm__mpack_buf_init(&w, buf, cap);
+    msgpack_packer *pk = &w.pk;
+    msgpack_pack_map(pk, 2);
+    kvbm__mpack_str(pk, "placement");
+    msgpack_pack_map(pk, 2);
+    kvbm__mpack_str(pk, "owner");
+    if (pl->owner == KVBM_ROUTER_OWNER_SHARED) {
+        kvbm__mpack_str(pk, "Shared");
+    } else {
+        msgpack_pack_map(pk, 1);
+        kvbm__mpack_str(pk, "LocalWorker");
+        pk_worker(pk, &pl->worker);
+    }
+    kvbm__mpack_str(pk, "tier");
+    kvbm__mpack_str(pk, kvbm_router_tier_name(pl->tier));
+    kvbm__mpack_str(pk, "event");
+    pk_kv_event(pk, &pe->event);
+    return kvbm__mpack_buf_finish(&w, len, "kvbm_router_placement_event_encode");
+}
+
+kvbm_status kvbm_router_placement_event_into_router_event(const kvbm_router_placement_event *pe,
+                                                          kvbm_router_event *out)
+{
+    if (pe == NULL || out == NULL)
+        return KVBM_FAIL(KVBM_EINVAL, "kvbm_router_placement_event_into_router_event: NULL argument");
+    if (pe->placement.owner != KVBM_ROUTER_OWNER_LOCAL_WORKER)
+        return KVBM_FAIL(KVBM_ENOENT, "kvbm_router_placement_event_into_router_event: a %s placement has no router event",
+                         pe->placement.owner == KVBM_ROUTER_OWNER_SHARED ? "Shared" : "unknown");
+    *out = pe->event;
+    out->worker_id = pe->placement.worker.worker_id;
+    out->storage_tier = pe->placement.tier;
+    return KVBM_OK;
 }
 
 /* ---- JSON -------------------------------------------------------------------------- */
@@ -151,14 +241,18 @@ static void jp_block(kvbm__jbuf *j, const kvbm_router_stored_block *b)
         return;
     }
     kvbm__jp(j, "{\"mm_objects\":[");
-    for (size_t k = 0; k < b->n_mm_objects; k++) {
-        const kvbm_router_mm_object *o = &b->mm_objects[k];
-        kvbm__jp(j, "%s{\"mm_hash\":%" PRIu64 ",\"offsets\":[", k ? "," : "", o->mm_hash);
-        for (size_t m = 0; m < o->n_offsets; m++)
-            kvbm__jp(j, "%s[%" PRIu64 ",%" PRIu64 "]", m ? "," : "", o->offsets[2 * m], o->offsets[2 * m + 1]);
+    kvbm__router_json_mm_objects(j, b->mm_objects, b->n_mm_objects);
+    kvbm__jp(j, "]}}");
+}
+
+void kvbm__router_json_mm_objects(kvbm__jbuf *j, const kvbm_router_mm_object *o, size_t n)
+{
+    for (size_t k = 0; k < n; k++) {
+        kvbm__jp(j, "%s{\"mm_hash\":%" PRIu64 ",\"offsets\":[", k ? "," : "", o[k].mm_hash);
+        for (size_t m = 0; m < o[k].n_offsets; m++)
+            kvbm__jp(j, "%s[%" PRIu64 ",%" PRIu64 "]", m ? "," : "", o[k].offsets[2 * m], o[k].offsets[2 * m + 1]);
         kvbm__jp(j, "]}");
     }
-    kvbm__jp(j, "]}}");
 }
 
 kvbm_status kvbm_router_event_to_json(const kvbm_router_event *ev, char *buf, size_t cap, size_t *len)
@@ -191,4 +285,29 @@ kvbm_status kvbm_router_event_to_json(const kvbm_router_event *ev, char *buf, si
     }
     kvbm__jp(&j, ",\"dp_rank\":%" PRIu32 "}}", ev->dp_rank);
     return kvbm__jbuf_finish(&j, len, "kvbm_router_event_to_json");
+}
+
+/* ---- router requests ------------------------------------------------------------------ */
+
+kvbm_status kvbm_router_request_mark_free_to_json(const char *request_id, char *buf, size_t cap, size_t *len)
+{
+    if (len == NULL || (buf == NULL && cap > 0))
+        return KVBM_FAIL(KVBM_EINVAL, "kvbm_router_request_mark_free_to_json: NULL argument");
+    kvbm__jbuf j = { buf, cap, 0 };
+    kvbm__jp(&j, "{\"method\":\"mark_free\"");
+    if (request_id != NULL) {
+        kvbm__jp(&j, ",\"request_id\":\"");
+        for (const unsigned char *c = (const unsigned char *)request_id; *c; c++) {
+            if (*c == '"' || *c == '\\') kvbm__jp(&j, "\\%c", *c);
+            else if (*c < 0x20) kvbm__jp(&j, "\\u%04x", *c);
+            else kvbm__jp(&j, "%c", *c);
+        }
+        kvbm__jp(&j, "\"");
+    }
+    kvbm__jp(&j, "}");
+    *len = j.len;
+    if (j.len + 1 > cap)
+        return KVBM_FAIL(KVBM_EOVERFLOW, "kvbm_router_request_mark_free_to_json: %zu bytes needed, buffer has %zu",
+                         j.len + 1, cap);
+    return KVBM_OK;
 }

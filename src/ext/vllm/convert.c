@@ -7,6 +7,7 @@
 #include "vllm_int.h"
 
 #define MM_STACK 64 /* MM objects per block hashed without allocating */
+#define BULK     64 /* blocks per bulk tokens_hash call */
 
 const char *kvbm_vllm_event_type_name(kvbm_vllm_event_type t)
 {
@@ -126,26 +127,35 @@ static kvbm_status convert_stored(const kvbm_vllm_event *ev, uint32_t kv_block_s
     out->has_parent_hash = ev->has_parent;
     out->parent_hash = ev->parent_block_hash;
     out->blocks = blocks;
-    size_t bs = ev->block_size, window = bs + (ev->is_eagle ? 1 : 0), i;
-    for (i = 0; i < ev->n_block_hashes; i++) {
-        if (bs == 0 || (kv_block_size != 0 && bs != kv_block_size)) break;
-        size_t start = i * bs;
-        if (start > ev->n_token_ids || ev->n_token_ids - start < window) break;
-        if (i >= cap) {
-            kvbm__set_error("kvbm_vllm_event_to_router: %zu blocks storage too small for %zu blocks", cap,
-                            ev->n_block_hashes);
-            return KVBM_EOVERFLOW;
-        }
+    /* blocks convertible: the loop of §4.2.3 stops at the first block-size violation or
+     * the first block without a complete token window */
+    size_t bs = ev->block_size, window = bs + (ev->is_eagle ? 1 : 0), nb = 0;
+    if (bs != 0 && (kv_block_size == 0 || bs == kv_block_size) && ev->n_token_ids >= window)
+        nb = (ev->n_token_ids - window) / bs + 1;
+    if (nb > ev->n_block_hashes) nb = ev->n_block_hashes;
+    if (nb > cap) {
+        kvbm__set_error("kvbm_vllm_event_to_router: %zu blocks storage too small for %zu blocks", cap, nb);
+        return KVBM_EOVERFLOW;
+    }
+    for (size_t i = 0; i < nb; i++) {
         kvbm_router_stored_block *b = &blocks[i];
         const kvbm_vllm_block_mm *m = i < ev->n_block_mm ? &ev->block_mm[i] : NULL;
         b->block_hash = ev->block_hashes[i];
         b->has_mm_extra_info = m != NULL && m->n_objects > 0;
         b->mm_objects = b->has_mm_extra_info ? m->objects : NULL;
         b->n_mm_objects = b->has_mm_extra_info ? m->n_objects : 0;
-        KVBM_TRY(block_hash(ev, i, start, window, &b->tokens_hash));
+        if (ev->n_block_mm > 0) KVBM_TRY(block_hash(ev, i, i * bs, window, &b->tokens_hash));
     }
-    out->n_blocks = i;
-    *done = i;
+    /* without MM info: one bulk hash call per BULK blocks */
+    for (size_t c = 0; ev->n_block_mm == 0 && c < nb; c += BULK) {
+        uint64_t h[BULK];
+        size_t k = nb - c < BULK ? nb - c : BULK, n_out = 0;
+        KVBM_TRY(kvbm_router_tokens_hashes(ev->token_ids + c * bs, (k - 1) * bs + window, ev->block_size,
+                                           ev->lora_name, ev->is_eagle, NULL, 0, h, BULK, &n_out));
+        for (size_t j = 0; j < k; j++) blocks[c + j].tokens_hash = h[j];
+    }
+    out->n_blocks = nb;
+    *done = nb;
     return KVBM_OK;
 }
 

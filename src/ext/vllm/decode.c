@@ -79,8 +79,15 @@ static bool rd_hashes(struct vdec *d, kvbm_vllm_event *ev)
     if (!kvbm__mpr_array(&d->r, &n, "block_hashes: not an array")) return false;
     uint64_t *h = d->sp->u64 + d->n_u64;
     if (!room(d, &d->n_u64, d->sp->u64_cap, n, "u64")) return false;
-    for (uint64_t i = 0; i < n; i++)
-        if (!rd_hash(d, &h[i], F_BLOCK_HASHES, (long)i)) return false;
+    for (uint64_t i = 0; i < n; i++) {
+        const uint8_t *q = d->r.p;
+        if (d->r.end - q >= 9 && *q == 0xcf) { /* fast path: the common u64 form */
+            h[i] = kvbm__mpr_be(q + 1, 8);
+            d->r.p = q + 9;
+        } else if (!rd_hash(d, &h[i], F_BLOCK_HASHES, (long)i)) {
+            return false;
+        }
+    }
     ev->block_hashes = h;
     ev->n_block_hashes = (size_t)n;
     return true;
@@ -103,7 +110,30 @@ static bool rd_tokens(struct vdec *d, kvbm_vllm_event *ev)
     bool bigram = n > 0 && peek_array(d);
     uint32_t *t = d->sp->tokens + d->n_tok;
     if (!room(d, &d->n_tok, d->sp->tokens_cap, n + (bigram ? 1 : 0), "tokens")) return false;
-    for (uint64_t i = 0; i < n; i++) {
+    uint64_t i = 0;
+    if (!bigram) { /* fast path while 5 bytes remain: positive fixint, uint8/16/32 */
+        const uint8_t *q = d->r.p, *e = d->r.end;
+        for (; i < n && e - q >= 5; i++) {
+            uint8_t c = *q;
+            if (c <= 0x7f) {
+                t[i] = c;
+                q += 1;
+            } else if (c == 0xcd) {
+                t[i] = (uint32_t)q[1] << 8 | q[2];
+                q += 3;
+            } else if (c == 0xce) {
+                t[i] = (uint32_t)q[1] << 24 | (uint32_t)q[2] << 16 | (uint32_t)q[3] << 8 | q[4];
+                q += 5;
+            } else if (c == 0xcc) {
+                t[i] = q[1];
+                q += 2;
+            } else {
+                break;
+            }
+        }
+        d->r.p = q;
+    }
+    for (; i < n; i++) {
         if (!bigram) {
             if (!rd_token(d, &t[i], (long)i)) return false;
             continue;

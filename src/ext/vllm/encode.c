@@ -5,6 +5,7 @@
 #include <math.h>
 
 #include "ext/common/mpack_buf.h"
+#include "ext/router/router_int.h"
 #include "internal.h"
 #include "vllm_int.h"
 
@@ -28,7 +29,7 @@ static kvbm_status check_batch(const kvbm_vllm_batch *b, const void *buf, size_t
 static void pk_hashes(msgpack_packer *pk, const uint64_t *h, size_t n)
 {
     msgpack_pack_array(pk, n);
-    for (size_t i = 0; i < n; i++) msgpack_pack_uint64(pk, h[i]);
+    for (size_t i = 0; i < n; i++) kvbm__mpack_uint(pk, h[i]);
 }
 
 /* token_ids, as bigrams [t0,t1],[t1,t2],... for Eagle */
@@ -37,14 +38,14 @@ static void pk_tokens(msgpack_packer *pk, const kvbm_vllm_event *ev)
     size_t n = ev->n_token_ids;
     if (!ev->is_eagle) {
         msgpack_pack_array(pk, n);
-        for (size_t i = 0; i < n; i++) msgpack_pack_uint32(pk, ev->token_ids[i]);
+        for (size_t i = 0; i < n; i++) kvbm__mpack_uint(pk, ev->token_ids[i]);
         return;
     }
     msgpack_pack_array(pk, n ? n - 1 : 0);
     for (size_t i = 0; i + 1 < n; i++) {
         msgpack_pack_array(pk, 2);
-        msgpack_pack_uint32(pk, ev->token_ids[i]);
-        msgpack_pack_uint32(pk, ev->token_ids[i + 1]);
+        kvbm__mpack_uint(pk, ev->token_ids[i]);
+        kvbm__mpack_uint(pk, ev->token_ids[i + 1]);
     }
 }
 
@@ -269,13 +270,7 @@ static void j_event(kvbm__jbuf *j, const kvbm_vllm_event *ev)
             for (size_t b = 0; b < ev->n_block_mm; b++) {
                 const kvbm_vllm_block_mm *m = &ev->block_mm[b];
                 kvbm__jp(j, "%s[", b ? "," : "");
-                for (size_t o = 0; o < m->n_objects; o++) {
-                    const kvbm_router_mm_object *x = &m->objects[o];
-                    kvbm__jp(j, "%s{\"mm_hash\":%" PRIu64 ",\"offsets\":[", o ? "," : "", x->mm_hash);
-                    for (size_t k = 0; k < x->n_offsets; k++)
-                        kvbm__jp(j, "%s[%" PRIu64 ",%" PRIu64 "]", k ? "," : "", x->offsets[2 * k], x->offsets[2 * k + 1]);
-                    kvbm__jp(j, "]}");
-                }
+                kvbm__router_json_mm_objects(j, m->objects, m->n_objects);
                 kvbm__jp(j, "]");
             }
             kvbm__jp(j, "]");

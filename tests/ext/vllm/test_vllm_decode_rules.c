@@ -480,7 +480,7 @@ KVBM_TEST(decoder_bounds)
     size_t n = unhex("93cb408f4000000000009195ab426c6f636b53746f7265649101c0940a141e280400", in, sizeof in);
     kvbm_vllm_event ev[1];
     uint64_t u[1];
-    uint32_t tok[3];
+    uint32_t tok[4];
     kvbm_vllm_decode_space sp = { ev, 1, u, 1, tok, 3, NULL, 0, NULL, 0, NULL, 0 };
     kvbm_vllm_batch b;
     EXPECT_STATUS(kvbm_vllm_batch_decode(in, n, NULL, &b, &sp), KVBM_EOVERFLOW);
