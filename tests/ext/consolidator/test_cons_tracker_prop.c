@@ -48,14 +48,15 @@ typedef struct catalogue {
     kvbm_plh plh[12];    /* the PLH when the whole ancestry is known */
 } catalogue;
 
-static void catalogue_build(catalogue *c, const int *parent)
+static bool catalogue_build(catalogue *c, const int *parent)
 {
     for (int i = 0; i < 12; i++) {
         c->parent[i] = parent[i];
         c->tokens[i] = (uint32_t)(i % 5); /* repeated tokens: same content at other positions */
         const kvbm_plh *pp = parent[i] >= 0 ? &c->plh[parent[i]] : NULL;
-        (void)kvbm_cons_block_plh(&c->tokens[i], 1, 1, NULL, pp, &c->plh[i]);
+        if (kvbm_cons_block_plh(&c->tokens[i], 1, 1, NULL, pp, &c->plh[i]) != KVBM_OK) return false;
     }
+    return true;
 }
 
 static bool run_sequence(const catalogue *c, uint64_t *x, size_t n_ops, model *m)
@@ -104,7 +105,7 @@ static bool run_sequence(const catalogue *c, uint64_t *x, size_t n_ops, model *m
 static void proptest(const int *parent, uint64_t salt)
 {
     catalogue c;
-    catalogue_build(&c, parent);
+    ASSERT_TRUE(catalogue_build(&c, parent));
     uint64_t seed = test_seed();
     printf("    seed %llu\n", (unsigned long long)seed);
     size_t stores = 0, removes = 0;
