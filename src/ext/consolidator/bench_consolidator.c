@@ -23,12 +23,6 @@ static const char *names[N_PHASES] = {"store (publishes)", "store (duplicate, 2n
                                       "remove (silent, 1st engine)", "remove (publishes, last engine)",
                                       "egress: drain+encode removes"};
 
-static int cmp(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 static void die(const char *what)
 {
     fprintf(stderr, "bench_consolidator: %s: %s\n", what, kvbm_last_error());
@@ -107,8 +101,7 @@ int main(int argc, char **argv)
            CHAIN, BS, ROUNDS);
     double total = 0;
     for (int p = 0; p < N_PHASES; p++) {
-        qsort(ns[p], ROUNDS, sizeof ns[p][0], cmp);
-        double m = ns[p][ROUNDS / 2];
+        double m = bench_median(ns[p], ROUNDS); /* sorts ns[p] */
         total += m;
         printf("  %-34s %8.1f ns/block  %7.2f M blocks/s\n", names[p], m, 1e3 / m);
     }

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include "cons_test.h"
+#include "support/wire_vectors.h" /* test_wire_unhex */
 #include "kvbm/consolidator_vllm.h"
 
 /* The spec 20 §4.3.4 egress example (the e2e batch at ts 1000.0) and the §4.4 fixtures. */
@@ -19,19 +20,6 @@ static const char *const cons_fixture_hex[3] = {
     "93cb409f4000000000009195ab426c6f636b53746f72656491020194323c46500400",
     "93cb40a77000000000009192ac426c6f636b52656d6f766564910100",
 };
-
-/* Hex -> bytes into @out (cap bytes); returns the length or (size_t)-1. */
-static inline size_t cons_unhex(const char *hex, uint8_t *out, size_t cap)
-{
-    size_t n = strlen(hex) / 2;
-    if (n > cap) return (size_t)-1;
-    for (size_t i = 0; i < n; i++) {
-        unsigned v;
-        if (sscanf(hex + 2 * i, "%2x", &v) != 1) return (size_t)-1;
-        out[i] = (uint8_t)v;
-    }
-    return n;
-}
 
 static inline void cons_hex(const uint8_t *p, size_t n, char *out)
 {

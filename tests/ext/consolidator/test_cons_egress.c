@@ -55,8 +55,8 @@ static void replay(kvbm_cons_source src)
     kvbm_cons_apply_stats as = {0};
     for (int i = 0; i < 3; i++) {
         uint8_t buf[64];
-        size_t n = cons_unhex(cons_fixture_hex[i], buf, sizeof buf);
-        ASSERT_TRUE(n != (size_t)-1);
+        size_t n = test_wire_unhex(cons_fixture_hex[i], buf, sizeof buf);
+        ASSERT_TRUE(n != 0);
         cons_space sp;
         ASSERT_TRUE(cons_space_init(&sp, n));
         kvbm_vllm_batch b;
