@@ -16,6 +16,10 @@
 #  error "KVBM_TOOL_PATH must name the kvbm binary"
 #endif
 
+#if defined(KVBM_CLI_HAVE_EVENTS) && defined(KVBM_CLI_HAVE_NATS)
+#  include "kvbm/events_wire.h"
+#  include "kvbm/nats.h"
+
 /* Wait (bounded: 60 s) until the log at @log contains @needle @times times; the text
  * (malloc'd) or NULL. */
 static char *wait_log(const char *log, const char *needle, int times)
@@ -37,9 +41,6 @@ static unsigned long long field(const char *text, const char *key)
     return p ? strtoull(p + strlen(key), NULL, 10) : ~0ull;
 }
 
-#if defined(KVBM_CLI_HAVE_EVENTS) && defined(KVBM_CLI_HAVE_NATS)
-#  include "kvbm/events_wire.h"
-#  include "kvbm/nats.h"
 
 /* Hashes in the JSON lines of @kind ("Create"/"Remove") over all lines; *@batches counts
  * the lines, *@shutdown the Shutdown lines, *@seq_ok whether "n" runs 1, 2, 3, ... */
@@ -146,6 +147,46 @@ KVBM_TEST(replay_events_to_nats_are_printed_by_events_listen)
     test_proc_stop(&srv, SIGTERM, 5000);
     tmp_dir_remove(dir);
 }
+
+#  ifdef KVBM_CLI_HAVE_HTTP
+/* --events with --metrics-port: the final event counters are on /metrics during the hold */
+KVBM_TEST(replay_events_counters_are_exported_on_the_metrics_endpoint)
+{
+    char dir[256], rlog[512], url[128];
+    ASSERT_TRUE(tmp_dir(dir, sizeof dir));
+    snprintf(rlog, sizeof rlog, "%s/replay.log", dir);
+    test_proc srv = { 0 };
+    int port = 0;
+    for (int tries = 0; tries < 5 && !srv.pid; tries++) {
+        port = test_free_port();
+        if (!port || !test_nats_server_start(&srv, port, 10000)) srv.pid = 0;
+    }
+    ASSERT_TRUE(srv.pid != 0);
+    snprintf(url, sizeof url, "nats://127.0.0.1:%d/kv.test", port);
+    char *argv[] = { KVBM_TOOL_PATH, "replay", "--backend", "lru", "--requests", "30", "--events", url,
+                     "--metrics-port", "0", "--metrics-hold", "120", NULL };
+    pid_t rp = proc_spawn(argv, NULL, rlog);
+    EXPECT_TRUE(rp > 0);
+    char *t = wait_log(rlog, "kvbm: holding http://127.0.0.1:", 1);
+    ASSERT_TRUE(t != NULL);
+    unsigned long long created = field(t, "kvbm: events: "), batches = field(t, " published in ");
+    unsigned mport = (unsigned)field(t, "metrics on http://127.0.0.1:");
+    EXPECT_STR_CONTAINS(t, "to nats://127.0.0.1:");
+    free(t);
+    net_response r;
+    EXPECT_EQ(net_get((uint16_t)mport, "/metrics", NULL, 30000, &r), 200);
+    char line[128];
+    snprintf(line, sizeof line, "\nkvbm_events_emitted_total{kind=\"create\"} %llu\n", created);
+    EXPECT_STR_CONTAINS(r.body, line);
+    snprintf(line, sizeof line, "\nkvbm_events_pipeline_batches_total %llu\n", batches);
+    EXPECT_STR_CONTAINS(r.body, line);
+    EXPECT_STR_CONTAINS(r.body, "\nkvbm_events_lost_total 0\n");
+    net_response_free(&r);
+    proc_stop(rp, 5000);
+    test_proc_stop(&srv, SIGTERM, 5000);
+    tmp_dir_remove(dir);
+}
+#  endif
 #endif
 
 #if defined(KVBM_CLI_HAVE_EVENTS) && defined(KVBM_CLI_HAVE_ZMQ)
@@ -195,6 +236,22 @@ KVBM_TEST(events_listen_decodes_a_zmq_pub_stream_in_table_format)
     EXPECT_STR_CONTAINS(t, "events listen: 2 messages (0 undecodable)\n");
     free(t);
     kvbm_publisher_release(p);
+    tmp_dir_remove(dir);
+}
+#endif
+
+#ifndef KVBM_CLI_HAVE_EVENTS
+/* Built with -DKVBM_WITH_EVENTS=OFF: --events says so (exit 1). */
+KVBM_TEST(without_the_events_library_replay_events_is_a_clear_error)
+{
+    char dir[256], log[512];
+    ASSERT_TRUE(tmp_dir(dir, sizeof dir));
+    snprintf(log, sizeof log, "%s/kvbm.log", dir);
+    char *argv[] = { KVBM_TOOL_PATH, "replay", "--requests", "5", "--events", "nats://127.0.0.1:1", NULL };
+    EXPECT_EQ(proc_run(argv, NULL, log, 60000), 1);
+    char *t = file_read(log);
+    EXPECT_STR_CONTAINS(t, "built without the event wire library (KVBM_WITH_EVENTS=OFF)");
+    free(t);
     tmp_dir_remove(dir);
 }
 #endif

@@ -73,6 +73,8 @@ const cli_command cli_events_command = {
     events_options, sizeof events_options / sizeof events_options[0], set_positional, cli_cmd_events,
 };
 
+#if defined(KVBM_CLI_HAVE_NATS) || defined(KVBM_CLI_HAVE_ZMQ)
+#  define HAVE_LISTEN 1
 static volatile sig_atomic_t stop_signal;
 static void on_signal(int sig) { stop_signal = sig; }
 
@@ -108,6 +110,8 @@ static void show(listener *l, const char *source, const uint8_t *buf, size_t len
     fflush(stdout);
     free(text);
 }
+
+#endif
 
 #ifdef KVBM_CLI_HAVE_NATS
 static int listen_nats(listener *l, const cli_events_url *u)
@@ -208,6 +212,10 @@ int cli_cmd_events(int argc, char **argv)
     if (cli_n_dialects == 0)
         return cli_errorf(CLI_EXIT_ERROR, "events listen: this kvbm was built without any event decoder "
                                           "(KVBM_WITH_EVENTS=OFF and KVBM_WITH_ROUTER=OFF)");
+#ifndef HAVE_LISTEN
+    return cli_errorf(CLI_EXIT_ERROR, "events listen %s: this kvbm was built without NATS and ZeroMQ "
+                                      "(KVBM_WITH_NATS=OFF, KVBM_WITH_ZMQ=OFF)", o.url);
+#else
     listener l = { &o, 0, 0, o.timeout_s ? cli_now_ns() + o.timeout_s * 1000000000ull : 0 };
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -215,19 +223,20 @@ int cli_cmd_events(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     if (u.zmq) {
-#ifdef KVBM_CLI_HAVE_ZMQ
+#  ifdef KVBM_CLI_HAVE_ZMQ
         rc = listen_zmq(&l, &u);
-#else
+#  else
         return cli_errorf(CLI_EXIT_ERROR, "events listen %s: this kvbm was built without ZeroMQ (KVBM_WITH_ZMQ=OFF)", o.url);
-#endif
+#  endif
     } else {
-#ifdef KVBM_CLI_HAVE_NATS
+#  ifdef KVBM_CLI_HAVE_NATS
         rc = listen_nats(&l, &u);
-#else
+#  else
         return cli_errorf(CLI_EXIT_ERROR, "events listen %s: this kvbm was built without NATS (KVBM_WITH_NATS=OFF)", o.url);
-#endif
+#  endif
     }
     cli_errorf(0, "events listen: %llu message%s (%llu undecodable)%s", (unsigned long long)l.n, l.n == 1 ? "" : "s",
                (unsigned long long)l.undecodable, stop_signal ? ", interrupted" : "");
     return rc;
+#endif
 }
