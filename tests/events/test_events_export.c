@@ -1,24 +1,16 @@
 /* tests/events/test_events_export.c - kvbm_events_add_to_aggregator: the events manager's and
  * the pipeline's counters in the Prometheus text (exact sample lines), still readable after
  * the pipeline was destroyed, and accepted by `promtool check metrics` (Debian prometheus). */
-#include <stdlib.h>
 #include <string.h>
 
 #include "harness.h"
 #include "kvbm/events_pipeline.h"
 #include "support/batch_recorder.h"
 #include "support/events_helpers.h"
+#include "support/exposition.h"
 #include "support/net.h"
 
 static const kvbm_u128 IID = { 0, 777 };
-
-static bool has_line(const char *text, const char *line)
-{
-    size_t l = strlen(line);
-    for (const char *p = strstr(text, line); p; p = strstr(p + 1, line))
-        if ((p == text || p[-1] == '\n') && p[l] == '\n') return true;
-    return false;
-}
 
 KVBM_TEST(events_counters_are_exported_with_the_prometheus_metrics)
 {
@@ -74,20 +66,12 @@ KVBM_TEST(events_counters_are_exported_with_the_prometheus_metrics)
         "# TYPE kvbm_events_pipeline_bytes_total counter",
     };
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
-        if (!has_line(t.data, want[i])) kvbm_test_fail(__FILE__, __LINE__, "no line '%s' in:\n%s", want[i], t.data);
+        if (!expo_has_line(t.data, want[i])) kvbm_test_fail(__FILE__, __LINE__, "no line '%s' in:\n%s", want[i], t.data);
     EXPECT_TRUE(strstr(t.data, "kvbm_events_pipeline_bytes_total 0\n") == NULL);
 
-    char dir[256], path[512], log[512];
+    char dir[256];
     ASSERT_TRUE(tmp_dir(dir, sizeof dir));
-    snprintf(path, sizeof path, "%s/metrics.prom", dir);
-    snprintf(log, sizeof log, "%s/promtool.log", dir);
-    ASSERT_TRUE(file_write(path, t.data, t.len));
-    char *pt[] = { "promtool", "check", "metrics", NULL };
-    int rc = proc_run(pt, path, log, 60000);
-    char *out = file_read(log);
-    if (rc != 0) printf("promtool (exit %d):\n%s\n--- input ---\n%s\n", rc, out ? out : "", t.data);
-    EXPECT_EQ(rc, 0);
-    free(out);
+    EXPECT_EQ(expo_promtool_check(dir, t.data, t.len), 0);
     tmp_dir_remove(dir);
 
     EXPECT_OK(kvbm_aggregator_remove_source(a, id)); /* drops the manager and pipeline refs */

@@ -42,6 +42,21 @@ static unsigned long long field(const char *text, const char *key)
 }
 
 
+/* A nats-server on a free loopback port (retried if the port was taken meanwhile); @url
+ * receives nats://127.0.0.1:PORT@suffix. */
+static bool nats_up(test_proc *srv, char *url, size_t cap, const char *suffix)
+{
+    for (int tries = 0; tries < 5; tries++) {
+        int port = test_free_port();
+        if (port && test_nats_server_start(srv, port, 10000)) {
+            snprintf(url, cap, "nats://127.0.0.1:%d%s", port, suffix);
+            return true;
+        }
+        srv->pid = 0;
+    }
+    return false;
+}
+
 /* Hashes in the JSON lines of @kind ("Create"/"Remove") over all lines; *@batches counts
  * the lines, *@shutdown the Shutdown lines, *@seq_ok whether "n" runs 1, 2, 3, ... */
 static size_t count_hashes(const char *text, const char *kind, size_t *batches, size_t *shutdown, bool *seq_ok)
@@ -75,13 +90,7 @@ KVBM_TEST(replay_events_to_nats_are_printed_by_events_listen)
     snprintf(llog, sizeof llog, "%s/listen.log", dir);
     snprintf(rlog, sizeof rlog, "%s/replay.log", dir);
     test_proc srv = { 0 };
-    int port = 0;
-    for (int tries = 0; tries < 5 && !srv.pid; tries++) {
-        port = test_free_port();
-        if (!port || !test_nats_server_start(&srv, port, 10000)) srv.pid = 0;
-    }
-    ASSERT_TRUE(srv.pid != 0);
-    snprintf(url, sizeof url, "nats://127.0.0.1:%d", port);
+    ASSERT_TRUE(nats_up(&srv, url, sizeof url, ""));
     char *largv[] = { KVBM_TOOL_PATH, "events", "listen", url, "--format", "json", "--timeout", "120", NULL };
     pid_t lp = proc_spawn(largv, NULL, llog);
     EXPECT_TRUE(lp > 0);
@@ -156,13 +165,7 @@ KVBM_TEST(replay_events_counters_are_exported_on_the_metrics_endpoint)
     ASSERT_TRUE(tmp_dir(dir, sizeof dir));
     snprintf(rlog, sizeof rlog, "%s/replay.log", dir);
     test_proc srv = { 0 };
-    int port = 0;
-    for (int tries = 0; tries < 5 && !srv.pid; tries++) {
-        port = test_free_port();
-        if (!port || !test_nats_server_start(&srv, port, 10000)) srv.pid = 0;
-    }
-    ASSERT_TRUE(srv.pid != 0);
-    snprintf(url, sizeof url, "nats://127.0.0.1:%d/kv.test", port);
+    ASSERT_TRUE(nats_up(&srv, url, sizeof url, "/kv.test"));
     char *argv[] = { KVBM_TOOL_PATH, "replay", "--backend", "lru", "--requests", "30", "--events", url,
                      "--metrics-port", "0", "--metrics-hold", "120", NULL };
     pid_t rp = proc_spawn(argv, NULL, rlog);
