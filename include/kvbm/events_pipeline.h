@@ -23,6 +23,7 @@
 #ifndef KVBM_EVENTS_PIPELINE_H
 #define KVBM_EVENTS_PIPELINE_H
 
+#include "kvbm/aggregator.h"
 #include "kvbm/events.h"
 #include "kvbm/publisher.h"
 
@@ -93,6 +94,29 @@ KVBM_API kvbm_status kvbm_events_pipeline_get_stats(kvbm_events_pipeline *p,
 
 /** Abort (unless finished), join and free (NULL: no-op) - dropping the handle aborts. */
 KVBM_API void kvbm_events_pipeline_destroy(kvbm_events_pipeline *p);
+
+/**
+ * kvbm_events_add_to_aggregator() - export the counters of events manager @m and, if @p is
+ * not NULL, of pipeline @p through aggregator @a (kvbm/aggregator.h), read at every scrape:
+ *   kvbm_events_emitted_total{kind="create"|"remove"}   events broadcast
+ *   kvbm_events_filtered_total                        registrations the policy skipped
+ *   kvbm_events_attach_failures_total                 release handles not attached
+ *   kvbm_events_lost_total                            events subscribers lost to lag
+ *   kvbm_events_dropped_closed_total                  events not sent (stream closed)
+ *   kvbm_events_subscribers                           gauge
+ * and with @p:
+ *   kvbm_events_pipeline_batches_total                batches published (Shutdown included)
+ *   kvbm_events_pipeline_events_published_total       block events in those batches
+ *   kvbm_events_pipeline_bytes_total                  encoded bytes of those batches
+ *   kvbm_events_pipeline_publish_errors_total, _encode_errors_total, _flush_errors_total
+ * The source holds a reference on @m and keeps @p's counters readable (destroying @p still
+ * stops it at once); both are dropped when the source is removed or @a destroyed.
+ * *@id (may be NULL) receives the source id for kvbm_aggregator_remove_source.
+ * Errors: KVBM_EINVAL (NULL @a or @m), KVBM_ENOMEM. Any thread, no kvbm lock held.
+ */
+KVBM_API KVBM_NODISCARD kvbm_status
+kvbm_events_add_to_aggregator(kvbm_aggregator *a, kvbm_events_manager *m, kvbm_events_pipeline *p,
+                              kvbm_source_id *id);
 
 #ifdef __cplusplus
 }

@@ -5,9 +5,11 @@
  *
  * Delivery (docs/design/transports.md): publish() copies the message into a bounded queue
  * and returns at once; a sender thread publishes the queue in order and confirms what it
- * sent with a server round trip (PING/PONG). When the connection drops, the library
- * reconnects (every reconnect_wait_ms, without limit) and the sender sends again, in
- * order, every message not yet confirmed: at-least-once, so a subscriber may see the
+ * sent with a marker: a small message on a private inbox (_INBOX.*) the connection is
+ * subscribed to, whose return proves the server handled everything sent before it (the
+ * credentials used must allow publishing and subscribing there). When the connection
+ * drops, the sender connects again (every reconnect_wait_ms, without limit) and sends
+ * again, in order, every message not yet confirmed: at-least-once, so a subscriber may see the
  * unconfirmed tail of the stream twice (counted in `resent`). Nothing is lost silently:
  * a message is either confirmed, still queued, or counted in `dropped` (queue full: the
  * newest message is refused); what is still queued when the last reference is released
@@ -45,7 +47,7 @@ typedef struct kvbm_nats_config {
 typedef struct kvbm_nats_stats {
     uint64_t accepted;   /* publish calls whose message was queued */
     uint64_t dropped;    /* publish calls refused: queue full (the newest message dropped) */
-    uint64_t confirmed;  /* accepted messages confirmed by a server round trip */
+    uint64_t confirmed;  /* accepted messages confirmed (their marker came back) */
     uint64_t queued;     /* accepted, not yet confirmed (= accepted - confirmed) */
     uint64_t resent;     /* messages sent again after a lost connection (duplicates possible) */
     uint64_t reconnects; /* successful reconnections */

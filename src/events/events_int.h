@@ -5,6 +5,7 @@
 
 #include "internal.h"
 #include "kvbm/events.h"
+#include "kvbm/events_pipeline.h"
 #include "registry/registry_int.h"
 
 /* ---- channel (channel.c) -------------------------------------------------------------
@@ -75,6 +76,12 @@ kvbm_status kvbm__chan_subscribe(kvbm__chan *c, kvbm_events_sub **out);
 /* Make a blocked kvbm_events_next() on @sub return KVBM_ECLOSED (now and from then on);
  * used by kvbm_events_pipeline_abort. Any thread. */
 void kvbm__events_sub_interrupt(kvbm_events_sub *sub);
+
+/* Keep @p's memory (its counters) alive past kvbm_events_pipeline_destroy, which stops the
+ * worker and drops the stream at once either way; the last unref frees (and releases the
+ * publisher). Used by the metrics source of export.c. Any thread. */
+kvbm_events_pipeline *kvbm__events_pipeline_ref(kvbm_events_pipeline *p);
+void kvbm__events_pipeline_unref(kvbm_events_pipeline *p);
 
 /* Monotonic clock in nanoseconds. */
 uint64_t kvbm__now_ns(void);

@@ -23,6 +23,7 @@ struct kvbm_events_pipeline {
     uint64_t            lags;     /* worker only: lag reports, for the rate-limited warning */
     _Atomic uint64_t    events, lost, batches, events_published, bytes, publish_errors,
                         encode_errors, flush_errors;
+    _Atomic uint32_t    refs;     /* destroy's + one per metrics source (export.c) */
 };
 
 static void count(_Atomic uint64_t *c, uint64_t n) { atomic_fetch_add_explicit(c, n, memory_order_relaxed); }
@@ -178,6 +179,7 @@ kvbm_status kvbm_events_pipeline_start(const kvbm_events_pipeline_config *cfg,
         goto nomem;
     }
     memcpy(p->subject, subject, strlen(subject) + 1);
+    atomic_init(&p->refs, 1);
     p->sub = cfg->event_stream;
     p->pub = kvbm_publisher_acquire(cfg->publisher);
     p->enc = cfg->encoder;
@@ -249,5 +251,17 @@ void kvbm_events_pipeline_destroy(kvbm_events_pipeline *p)
     if (!kvbm_events_pipeline_is_finished(p)) kvbm_events_pipeline_abort(p);
     (void)kvbm_events_pipeline_join(p);
     kvbm_events_unsubscribe(p->sub);
-    pipeline_free(p);
+    p->sub = NULL;
+    kvbm__events_pipeline_unref(p);
+}
+
+kvbm_events_pipeline *kvbm__events_pipeline_ref(kvbm_events_pipeline *p)
+{
+    atomic_fetch_add_explicit(&p->refs, 1, memory_order_relaxed);
+    return p;
+}
+
+void kvbm__events_pipeline_unref(kvbm_events_pipeline *p)
+{
+    if (atomic_fetch_sub_explicit(&p->refs, 1, memory_order_acq_rel) == 1) pipeline_free(p);
 }

@@ -1,6 +1,8 @@
 /* tests/support/exposition.c - see exposition.h. */
 #include "support/exposition.h"
+#include "support/net.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -59,4 +61,18 @@ bool expo_value(const char *text, const char *series, double *out)
         p = e ? e + 1 : NULL;
     }
     return false;
+}
+
+int expo_promtool_check(const char *dir, const char *text, size_t len)
+{
+    char path[512], log[512];
+    snprintf(path, sizeof path, "%s/metrics.prom", dir);
+    snprintf(log, sizeof log, "%s/promtool.log", dir);
+    if (!file_write(path, text, len)) return -1;
+    char *pt[] = { "promtool", "check", "metrics", NULL };
+    int rc = proc_run(pt, path, log, 60000);
+    char *out = file_read(log);
+    if (rc != 0) printf("promtool (exit %d):\n%s\n--- input ---\n%.*s\n", rc, out ? out : "", (int)len, text);
+    free(out);
+    return rc;
 }

@@ -10,6 +10,7 @@
 #ifdef KVBM_CLI_HAVE_HTTP
 #  include "kvbm/metrics_server.h"
 #endif
+#include "events_out.h"
 #include "observe.h"
 #include "replay.h"
 #include "commands.h"
@@ -80,6 +81,7 @@ static void *printer(void *arg)
 static void on_start(void *ctx, kvbm_manager *m, const cli_replay_config *cfg)
 {
     (void)ctx;
+    cli_events_out_attach(m);
     kvbm_metrics *met = kvbm_manager_metrics(m);
     if (ob.agg != NULL) {
         if (ob.src != 0) (void)kvbm_aggregator_remove_source(ob.agg, ob.src);
@@ -105,7 +107,7 @@ static void on_start(void *ctx, kvbm_manager *m, const cli_replay_config *cfg)
 static void on_done(void *ctx, kvbm_manager *m)
 {
     (void)ctx;
-    (void)m;
+    cli_events_out_detach(m);
     if (!ob.o.stats) return;
     pthread_mutex_lock(&ob.lock);
     print_stats_locked(); /* every run prints at least its last interval */
@@ -119,6 +121,10 @@ static const cli_replay_observer observer = { on_start, on_done, NULL };
 int cli_observe_start(const cli_observe_opts *o)
 {
     ob.o = *o;
+    if (o->events_url != NULL) {
+        int rc = cli_events_out_start(o->events_url);
+        if (rc != 0) return rc;
+    }
     if (o->metrics_port != CLI_OBSERVE_PORT_OFF) {
 #ifdef KVBM_CLI_HAVE_HTTP
         if (kvbm_aggregator_create(&ob.agg) != KVBM_OK)
@@ -131,6 +137,7 @@ int cli_observe_start(const cli_observe_opts *o)
             ob.agg = NULL;
             return rc;
         }
+        cli_events_out_export(ob.agg);
         cli_errorf(0, "metrics on http://127.0.0.1:%u/metrics", (unsigned)kvbm_metrics_server_port(ob.srv));
 #else
         return cli_errorf(CLI_EXIT_ERROR, "this kvbm was built without the HTTP endpoint (KVBM_WITH_HTTP=OFF)");

@@ -19,14 +19,16 @@ typedef struct cli_observe_opts {
     uint64_t hold_s;            /* keep the endpoint up this long after the replay */
     int      stats;             /* print a stats line per interval on stderr */
     uint64_t stats_interval_ms; /* >= 1 */
+    const char *events_url;     /* --events (events_out.h), NULL: off */
 } cli_observe_opts;
 
 /* KVBM_METRICS / KVBM_METRICS_PORT: turn the endpoint on when --metrics-port was not
  * given. 0, or CLI_EXIT_USAGE after a message (bad KVBM_METRICS_PORT). */
 int cli_observe_apply_env(cli_observe_opts *o);
 
-/* Start the endpoint and/or the stats printer and install the replay observer. 0, or
- * CLI_EXIT_ERROR after a message (port in use, no HTTP support in this build). */
+/* Start the endpoint and/or the stats printer and/or the event publishing (whose counters
+ * the endpoint exports) and install the replay observer. 0, or CLI_EXIT_ERROR /
+ * CLI_EXIT_USAGE after a message (port in use, no HTTP or events support in this build). */
 int cli_observe_start(const cli_observe_opts *o);
 
 /* After the replay: hold the endpoint for hold_s seconds, then stop everything and remove

@@ -49,7 +49,7 @@ typedef struct cli_command {
 extern const cli_command *const cli_commands[];
 extern const size_t cli_n_commands;
 extern const cli_command cli_replay_command, cli_bench_command, cli_hash_command;
-extern const cli_command cli_simulate_command;
+extern const cli_command cli_simulate_command, cli_events_command;
 extern const cli_command cli_consolidate_command;
 
 /**

@@ -9,6 +9,7 @@
 #include "commands.h"
 #include "options.h"
 #include "format.h"
+#include "events_out.h"
 #include "observe.h"
 #include "replay.h"
 #include "replay_mt.h"
@@ -148,6 +149,9 @@ static const cli_option replay_options[] = {
       CLI_OPT_FLAG, OFF(observe) + offsetof(cli_observe_opts, stats), 1, 0, NULL },
     { "--stats-interval", NULL, "MS", "--stats interval in milliseconds (default 1000)",
       CLI_OPT_U64, OFF(observe) + offsetof(cli_observe_opts, stats_interval_ms), 1, 3600000, NULL },
+    { "--events", NULL, "URL", "publish the replay's KV events (batched, msgpack) to\n"
+      "nats://HOST[:PORT][/SUBJECT] or zmq+tcp://HOST:PORT[?bind]",
+      CLI_OPT_STR, OFF(observe) + offsetof(cli_observe_opts, events_url), 0, 0, NULL },
 };
 #undef OFF
 
@@ -191,6 +195,12 @@ static int parse_opts(int argc, char **argv, replay_opts *o, bool *help)
     if (o->out_prefix != NULL && o->sweep == NULL) return cli_usage_error(R, "--out needs --sweep");
     if (o->threads == 2 && (o->sweep != NULL || o->format != CLI_FORMAT_TABLE || o->breakdown))
         return cli_usage_error(R, "--threads 2 prints its own table: no --sweep, --format or --breakdown");
+    if (o->observe.events_url != NULL) {
+        char err[512];
+        cli_events_url u;
+        if (o->threads == 2) return cli_usage_error(R, "--events needs --threads 1");
+        if (cli_events_url_parse(o->observe.events_url, &u, err, sizeof err) != 0) return cli_usage_error(R, "--events: %s", err);
+    }
     if (o->observe.hold_s > 0 && o->observe.metrics_port == CLI_OBSERVE_PORT_OFF && getenv("KVBM_METRICS") == NULL)
         return cli_usage_error(R, "--metrics-hold needs --metrics-port");
     if ((rc = cli_observe_apply_env(&o->observe)) != 0) return rc;
@@ -222,7 +232,7 @@ int cli_cmd_replay(int argc, char **argv)
     replay_opts o = { NULL, 0, true, CLI_LINEAGE, 4, CLI_RELEASE_REVERSE, 1,
                       CLI_FORMAT_TABLE, CLI_TRACE_STOP, CLI_SYNTH_CONFIG_INIT, 0, NULL,
                       NULL, -1, CLI_TRACKER_MEDIUM, 0, 1,
-                      { CLI_OBSERVE_PORT_OFF, 0, 0, 1000 } };
+                      { CLI_OBSERVE_PORT_OFF, 0, 0, 1000, NULL } };
     bool help = false;
     int rc = parse_opts(argc, argv, &o, &help);
     if (rc != 0) return rc;
@@ -323,7 +333,9 @@ int cli_cmd_replay(int argc, char **argv)
         if (wrc != 0) goto out;
     }
     rc = fflush(stdout) == 0 ? CLI_EXIT_OK : cli_errorf(CLI_EXIT_ERROR, "cannot write output");
-out:
+out:;
+    int erc = cli_events_out_finish(); /* Shutdown, flush; before the hold: final counters */
+    if (rc == CLI_EXIT_OK) rc = erc;
     cli_observe_finish(); /* --metrics-hold, then stop */
     free(res);
     free(caps);

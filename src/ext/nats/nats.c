@@ -1,14 +1,26 @@
 /* src/ext/nats/nats.c - the NATS publisher (kvbm/nats.h) on the NATS C client (libnats).
  *
- * publish() -> kvbm__msgq (copy, never blocks) -> one sender thread:
- *   take up to CHUNK messages, natsConnection_Publish each, then one round trip
- *   (natsConnection_FlushTimeout); on success they are done (confirmed); when the
- *   connection dropped (publish or round trip failed, status not CONNECTED) the queue is
- *   rewound and everything unconfirmed is sent again once the client library reconnected.
- * The client library's own reconnect buffer is disabled (1 byte): while disconnected its
- * publish fails at once, so the only buffer, and the only place where messages can be
- * dropped, is ours - counted. No callbacks are registered (the client library calls them
- * from its own threads, possibly after close); the sender polls the connection status.
+ * publish() -> kvbm__msgq (copy, never blocks) -> one sender thread, which owns the
+ * connection:
+ *   take up to CHUNK messages, natsConnection_Publish each, then a MARKER: a small message
+ *   on a private inbox this connection is subscribed to, carrying a sequence number. The
+ *   server handles a connection's bytes in order, so the marker coming back on the SAME
+ *   connection proves that the server handled every message published before it: they
+ *   are done (confirmed). When anything fails (a publish, the marker does not come back,
+ *   the connection is not CONNECTED) the queue is rewound; the sender destroys the
+ *   connection, connects a new one (every reconnect_wait_ms, no limit) and sends every
+ *   unconfirmed message again, in order.
+ * Two behaviours of libnats 3.4 ruled out its own reconnection and its PING/PONG flush as
+ * the proof (both caught by the fault test, docs/notes/test-failures.md):
+ *   - natsConnection_FlushTimeout returned NATS_OK for a PING written to a connection that
+ *     was being reset, without any PONG: a message confirmed that way was lost uncounted;
+ *   - during its reconnection a publish could still be accepted (reconnect buffer of 1 byte
+ *     notwithstanding) and was sent on the new connection BEFORE our in-order resend.
+ * With libnats reconnection off, bytes written to a dead connection die with it, and the
+ * only buffer - the only place where messages are dropped, counted - is ours. The flush is
+ * still called after a marker, to push the bytes out at once, but its OK proves nothing.
+ * No callbacks are registered (the client library calls them from its own threads); the
+ * stats read counters the sender keeps, never the connection it may be replacing.
  */
 #include "kvbm/nats.h"
 
@@ -21,17 +33,22 @@
 #define WHO          "nats publisher"
 #define CHUNK        64     /* messages per round trip */
 #define RTT_WAIT_MS  1000   /* one round trip attempt */
-#define POLL_MS      20     /* status poll while disconnected */
+#define POLL_MS      20     /* pause after a failed chunk while still connected */
 
 typedef struct nats_pub {
     kvbm__transport t;           /* first: queue, sender thread, bytes_sent */
-    natsConnection *nc;
+    natsConnection *nc;          /* sender thread only (after start) */
+    natsSubscription *marks;     /* nc's subscription to the inbox the markers come back on */
     natsOptions    *opts;
     char           *subject;     /* default subject (owned) */
     char            url[300];
+    char            inbox[64];
+    int             reconnect_wait_ms;
+    uint64_t        mark_seq;    /* sender thread only: the last marker sent */
     _Atomic int64_t  max_payload; /* the server's, refreshed by the sender (publish never
                                    * takes a client-library lock) */
-    natsStatistics  *rtt_stats;   /* sender thread only: the reconnect count around a round trip */
+    _Atomic uint64_t reconnects; /* connections made after the first */
+    _Atomic bool     up;         /* nc exists and was CONNECTED when last looked at */
 } nats_pub;
 
 kvbm_status kvbm_nats_subject_check(const char *subject)
@@ -82,7 +99,12 @@ static kvbm_status np_flush(void *ctx, int timeout_ms)
     return kvbm__msgq_wait_done(&((nats_pub *)ctx)->t.q, WHO, timeout_ms);
 }
 
-static bool connected(nats_pub *c) { return natsConnection_Status(c->nc) == NATS_CONN_STATUS_CONNECTED; }
+static bool connected(nats_pub *c)
+{
+    bool up = c->nc && natsConnection_Status(c->nc) == NATS_CONN_STATUS_CONNECTED;
+    atomic_store_explicit(&c->up, up, memory_order_relaxed);
+    return up;
+}
 
 /* Publish what was taken (*m first) and up to CHUNK-1 more; false if a publish failed.
  * *end = one past the last sequence number taken. */
@@ -98,26 +120,30 @@ static bool send_chunk(nats_pub *c, kvbm__msg m, uint64_t seq, uint64_t *end)
     return true;
 }
 
-/* The client library's reconnect count. A round trip answered over a newer connection than
- * the one a chunk went out on confirms nothing: the chunk may have been lost with the old
- * connection (the fault test saw exactly that: a flush pending across a reconnect returned
- * OK and a message was never delivered). */
-static uint64_t reconnects(nats_pub *c)
-{
-    uint64_t r = 0;
-    if (natsConnection_GetStats(c->nc, c->rtt_stats) == NATS_OK)
-        natsStatistics_GetCounts(c->rtt_stats, NULL, NULL, NULL, NULL, &r);
-    return r;
-}
-
-/* One round trip confirming everything below @end, sent while the reconnect count was
- * @epoch. False: the connection dropped, or was replaced since the chunk was sent. */
-static bool confirm(nats_pub *c, uint64_t end, uint64_t epoch)
+/* Wait for marker @want on the inbox (older ones, from an attempt given up, are skipped). */
+static natsStatus await_marker(nats_pub *c, uint64_t want)
 {
     for (;;) {
-        natsStatus s = natsConnection_FlushTimeout(c->nc, RTT_WAIT_MS);
+        natsMsg *m = NULL;
+        natsStatus s = natsSubscription_NextMsg(&m, c->marks, RTT_WAIT_MS);
+        if (s != NATS_OK) return s;
+        uint64_t got = 0;
+        if (natsMsg_GetDataLength(m) == (int)sizeof got) memcpy(&got, natsMsg_GetData(m), sizeof got);
+        natsMsg_Destroy(m);
+        if (got == want) return NATS_OK;
+    }
+}
+
+/* Everything below @end was published on this connection: confirm it with a marker.
+ * False: the connection failed before the marker came back. */
+static bool confirm(nats_pub *c, uint64_t end)
+{
+    uint64_t want = ++c->mark_seq;
+    natsStatus s = natsConnection_Publish(c->nc, c->inbox, &want, (int)sizeof want);
+    if (s == NATS_OK) s = natsConnection_FlushTimeout(c->nc, RTT_WAIT_MS); /* an OK proves nothing */
+    for (;;) {
+        if (s == NATS_OK || s == NATS_TIMEOUT) s = await_marker(c, want);
         if (s == NATS_OK) {
-            if (reconnects(c) != epoch) return false; /* resend: at least once, never lost */
             kvbm__msgq_done(&c->t.q, end);
             return true;
         }
@@ -126,12 +152,46 @@ static bool confirm(nats_pub *c, uint64_t end, uint64_t epoch)
     }
 }
 
+static void disconnect(nats_pub *c)
+{
+    atomic_store_explicit(&c->up, false, memory_order_relaxed);
+    if (c->marks) natsSubscription_Destroy(c->marks);
+    if (c->nc) natsConnection_Destroy(c->nc); /* closes; what it still buffered is gone */
+    c->marks = NULL;
+    c->nc = NULL;
+}
+
+/* A new connection with its inbox subscription in place (the SUB confirmed by a round
+ * trip, so the first marker cannot overtake it). */
+static natsStatus connect_once(nats_pub *c)
+{
+    natsStatus s = natsConnection_Connect(&c->nc, c->opts);
+    if (s != NATS_OK) {
+        c->nc = NULL;
+        return s;
+    }
+    s = natsConnection_SubscribeSync(&c->marks, c->nc, c->inbox);
+    if (s == NATS_OK) s = natsConnection_FlushTimeout(c->nc, RTT_WAIT_MS);
+    if (s == NATS_OK && !connected(c)) s = NATS_CONNECTION_DISCONNECTED;
+    if (s != NATS_OK) {
+        disconnect(c);
+        return s;
+    }
+    atomic_store_explicit(&c->max_payload, natsConnection_GetMaxPayload(c->nc), memory_order_relaxed);
+    return NATS_OK;
+}
+
 static void *sender(void *arg)
 {
     nats_pub *c = arg;
     for (;;) {
         if (!connected(c)) {
-            if (!kvbm__msgq_sleep(&c->t.q, POLL_MS)) break;
+            disconnect(c);
+            if (connect_once(c) == NATS_OK) {
+                atomic_fetch_add_explicit(&c->reconnects, 1, memory_order_relaxed);
+            } else if (!kvbm__msgq_sleep(&c->t.q, c->reconnect_wait_ms)) {
+                break;
+            }
             continue;
         }
         kvbm__msg m;
@@ -140,9 +200,7 @@ static void *sender(void *arg)
             if (!kvbm__msgq_sleep(&c->t.q, 0)) break; /* stopped */
             continue;
         }
-        atomic_store_explicit(&c->max_payload, natsConnection_GetMaxPayload(c->nc), memory_order_relaxed);
-        uint64_t epoch = reconnects(c);
-        if (!send_chunk(c, m, seq, &end) || !confirm(c, end, epoch)) {
+        if (!send_chunk(c, m, seq, &end) || !confirm(c, end)) {
             kvbm__msgq_rewind(&c->t.q); /* send the unconfirmed tail again, in order */
             if (connected(c) && !kvbm__msgq_sleep(&c->t.q, POLL_MS)) break; /* e.g. a rejected message */
         }
@@ -155,9 +213,8 @@ static void np_destroy(void *ctx)
 {
     nats_pub *c = ctx;
     kvbm__transport_stop(&c->t);
-    if (c->nc) natsConnection_Destroy(c->nc); /* closes */
+    disconnect(c);
     if (c->opts) natsOptions_Destroy(c->opts);
-    if (c->rtt_stats) natsStatistics_Destroy(c->rtt_stats);
     kvbm__transport_free_queue(&c->t);
     kvbm__free(c->subject);
     kvbm__free(c);
@@ -179,12 +236,9 @@ static kvbm_status make_options(nats_pub *c, const kvbm_nats_config *cfg)
     int rw = cfg->reconnect_wait_ms > 0 ? cfg->reconnect_wait_ms : 250;
     if ((s = natsOptions_SetURL(c->opts, c->url)) != NATS_OK ||
         (s = natsOptions_SetTimeout(c->opts, cto)) != NATS_OK ||
-        (s = natsOptions_SetAllowReconnect(c->opts, true)) != NATS_OK ||
-        (s = natsOptions_SetMaxReconnect(c->opts, -1)) != NATS_OK ||
-        (s = natsOptions_SetReconnectWait(c->opts, rw)) != NATS_OK ||
-        (s = natsOptions_SetReconnectJitter(c->opts, 0, 0)) != NATS_OK ||
-        (s = natsOptions_SetReconnectBufSize(c->opts, 1)) != NATS_OK) /* ours is the buffer */
+        (s = natsOptions_SetAllowReconnect(c->opts, false)) != NATS_OK) /* the sender reconnects */
         return client_error("natsOptions", s);
+    c->reconnect_wait_ms = rw;
     return KVBM_OK;
 }
 
@@ -209,15 +263,15 @@ static kvbm_status start(void *ctx, const void *config)
     memcpy(c->subject, subj, sl + 1);
     KVBM_TRY(kvbm__msgq_init(&c->t.q, cfg->queue_capacity ? cfg->queue_capacity : 4096));
     KVBM_TRY(make_options(c, cfg));
-    natsStatus s = natsStatistics_Create(&c->rtt_stats);
-    if (s != NATS_OK) return client_error("natsStatistics_Create", s);
-    s = natsConnection_Connect(&c->nc, c->opts);
-    if (s != NATS_OK) {
-        c->nc = NULL;
+    natsInbox *inbox = NULL;
+    natsStatus s = natsInbox_Create(&inbox);
+    if (s != NATS_OK) return client_error("natsInbox_Create", s);
+    snprintf(c->inbox, sizeof c->inbox, "%s", (const char *)inbox);
+    natsInbox_Destroy(inbox);
+    if ((s = connect_once(c)) != NATS_OK) {
         kvbm__set_error("%s: cannot connect to %s: %s", WHO, cfg->url, natsStatus_GetText(s));
         return s == NATS_NO_MEMORY ? KVBM_ENOMEM : KVBM_ECONNECT;
     }
-    atomic_store_explicit(&c->max_payload, natsConnection_GetMaxPayload(c->nc), memory_order_relaxed);
     return kvbm__transport_start(&c->t, WHO, sender);
 }
 
@@ -239,10 +293,7 @@ kvbm_status kvbm_nats_publisher_get_stats(const kvbm_publisher *p, kvbm_nats_sta
     out->queued = n.queued;
     out->resent = n.resent;
     out->bytes_sent = atomic_load_explicit(&c->t.bytes_sent, memory_order_relaxed);
-    out->connected = connected(c);
-    natsStatistics *st = NULL;
-    if (natsStatistics_Create(&st) == NATS_OK && natsConnection_GetStats(c->nc, st) == NATS_OK)
-        natsStatistics_GetCounts(st, NULL, NULL, NULL, NULL, &out->reconnects);
-    natsStatistics_Destroy(st);
+    out->connected = atomic_load_explicit(&c->up, memory_order_relaxed);
+    out->reconnects = atomic_load_explicit(&c->reconnects, memory_order_relaxed);
     return KVBM_OK;
 }

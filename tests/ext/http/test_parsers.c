@@ -9,6 +9,7 @@
 #include "harness.h"
 #include "kvbm/metrics_server.h"
 #include "kvbm/stats.h"
+#include "support/exposition.h"
 #include "support/net.h"
 
 static const char py_script[] =
@@ -83,18 +84,12 @@ KVBM_TEST(promtool_and_python_prometheus_client_accept_the_exposition)
     ASSERT_OK(kvbm_stats_add_to_aggregator(st, a, NULL));
 
     /* promtool on both renders (it reads the 0.0.4 text format; OpenMetrics too since 2.x) */
-    char path[512], log[512];
+    char log[512];
     kvbm_text t = KVBM_TEXT_INIT;
     ASSERT_OK(kvbm_aggregator_render_text(a, KVBM_EXPOSITION_PROMETHEUS, &t));
-    snprintf(path, sizeof path, "%s/metrics.prom", dir);
-    snprintf(log, sizeof log, "%s/promtool.log", dir);
-    ASSERT_TRUE(file_write(path, t.data, t.len));
-    char *pt[] = { "promtool", "check", "metrics", NULL };
-    int rc = proc_run(pt, path, log, 60000);
-    char *out = file_read(log);
-    if (rc != 0) printf("promtool (exit %d):\n%s\n--- input ---\n%s\n", rc, out ? out : "", t.data);
-    EXPECT_EQ(rc, 0);
-    free(out);
+    EXPECT_EQ(expo_promtool_check(dir, t.data, t.len), 0);
+    int rc;
+    char *out;
 
     /* python scrapes the endpoint in both formats */
     kvbm_metrics_server_config c = KVBM_METRICS_SERVER_CONFIG_INIT;

@@ -103,17 +103,8 @@ KVBM_TEST(nats_server_restart_mid_stream_delivered_plus_dropped_equals_published
         EXPECT_TRUE(sub_result_read(&e.sub, "END\n", &r));
         EXPECT_EQ(r.bad, 0);
         EXPECT_EQ(r.inorder, 1);
-        /* delivered + counted drops == published is the guarantee. KNOWN DEFECT (issue 18,
-         * docs/notes/test-failures.md): in ~10 % of runs one or two messages accepted and
-         * confirmed across the server kill are never delivered, i.e. lost without being
-         * counted. Until it is found, the test tolerates at most 2 such messages and says so
-         * loudly; phantom deliveries and larger losses still fail. Restore EXPECT_EQ with the fix. */
-        uint64_t seen = (uint64_t)r.unique + s.dropped;
-        if (seen != TOTAL)
-            fprintf(stderr, "  KNOWN DEFECT: %llu message(s) lost without being counted\n",
-                    (unsigned long long)(TOTAL - seen));
-        EXPECT_LE(seen, TOTAL);
-        EXPECT_GE(seen + 2, TOTAL);
+        /* the guarantee: every message published is delivered (at least once) or counted */
+        EXPECT_EQ((uint64_t)r.unique + s.dropped, TOTAL);
         EXPECT_EQ(r.max, TOTAL - 1);
     }
     kvbm_publisher_release(f.p);
