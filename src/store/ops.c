@@ -294,14 +294,9 @@ static inline void touch_cells_fill(kvbm_tracker *tr, const kvbm__touch_cells *c
                                     const kvbm_plh *hashes, kvbm_block *const *out, size_t i,
                                     size_t c, kvbm__touch_cells *tc)
 {
-    for (size_t j = 0; j < c; j++) {
-        if (cached != NULL) {
-            tc[j] = cached[kvbm__bh_raw(out[i + j])->id];
-            kvbm__tracker_prefetch_cells(tr, &tc[j]);
-        } else {
-            kvbm__tracker_touch_prepare(tr, hashes[i + j], &tc[j]);
-        }
-    }
+    if (cached != NULL)
+        for (size_t j = 0; j < c; j++) tc[j] = cached[kvbm__bh_raw(out[i + j])->id];
+    kvbm__tracker_prepare_many(tr, cached != NULL ? NULL : hashes + i, tc, c);
 }
 
 /* Under the lock, pass 2 of match: out[i]'s slot is at its reference limit. Undo that
