@@ -34,9 +34,10 @@
  * Usage: bench_floor [--rounds=R (default 7)] [--samples=S (default 9)]
  *                    [--groups=LIST] [--backends=LIST] [--sizes=LIST] [--floor-only]
  *                    [--iters=K]   (K iterations per floor sample, for callgrind)
- *                    [--atomic-refs] (reference counts by atomic RMW: what thread-safe
- *                                     handles cost on top of the floor)
+ *                    [--thread-safe] (atomic reference counts and a mutex per structural
+ *                                     change: the least that thread-safe handles cost)
  */
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -70,9 +71,22 @@ typedef struct floor_env {
     uint32_t *out;
 } floor_env;
 
-/* --atomic-refs: reference counts by atomic read-modify-write, as a handle that another
- * thread may release needs (kvbm, and the reference's Arc); default: plain loads and stores */
+/* --thread-safe: what handles that any thread may clone or release need at the least (kvbm's
+ * contract, and the reference's Arc + mutex): reference counts by atomic read-modify-write,
+ * and one mutex round trip per operation that changes the shared structures (one per
+ * match_blocks call, one per final release). Default: plain loads and stores, no lock. */
 static bool atomic_refs;
+static pthread_mutex_t floor_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static inline void floor_lock_take(void)
+{
+    if (atomic_refs) pthread_mutex_lock(&floor_lock);
+}
+
+static inline void floor_lock_drop(void)
+{
+    if (atomic_refs) pthread_mutex_unlock(&floor_lock);
+}
 
 static inline void ref_inc(fslot *s)
 {
@@ -203,6 +217,7 @@ static inline uint32_t fmatch(floor_env *e)
     const kvbm_plh *hs = e->hashes;
     fslot *s = e->s;
     uint32_t *out = e->out, n = e->n, k = 0;
+    floor_lock_take();
     for (; k < n; k++) {
         kvbm_plh h = hs[k];
         uint64_t h64 = mix(h);
@@ -213,6 +228,7 @@ static inline uint32_t fmatch(floor_env *e)
         sk_touch(e, h64);
         out[k] = id;
     }
+    floor_lock_drop();
     return k;
 }
 
@@ -222,7 +238,11 @@ static inline void frelease(floor_env *e, uint32_t k)
     const uint32_t *out = e->out;
     for (uint32_t i = 0; i < k; i++) {
         uint32_t id = out[i];
-        if (ref_dec(&s[id]) == 0) inactive_insert(e, id, mix(s[id].h));
+        if (ref_dec(&s[id]) == 0) {
+            floor_lock_take();
+            inactive_insert(e, id, mix(s[id].h));
+            floor_lock_drop();
+        }
     }
 }
 
@@ -392,12 +412,12 @@ int main(int argc, char **argv)
         else if (strncmp(a, "--backends=", 11) == 0) ok = bench_parse_list(a + 11, true, &backends);
         else if (strncmp(a, "--sizes=", 8) == 0) ok = parse_u32_list(a + 8, sizes, &nsizes);
         else if (strcmp(a, "--floor-only") == 0) floor_only = true;
-        else if (strcmp(a, "--atomic-refs") == 0) atomic_refs = true;
+        else if (strcmp(a, "--thread-safe") == 0) atomic_refs = true;
         else if (strncmp(a, "--iters=", 8) == 0) ok = (fixed_iters = strtoull(a + 8, NULL, 10)) > 0;
         else ok = false;
         if (!ok) {
             fprintf(stderr, "usage: bench_floor [--rounds=R] [--samples=S] [--groups=LIST] "
-                            "[--backends=LIST] [--sizes=LIST] [--floor-only] [--iters=K] [--atomic-refs]\n"
+                            "[--backends=LIST] [--sizes=LIST] [--floor-only] [--iters=K] [--thread-safe]\n"
                             "groups: match_blocks_active_hit, match_blocks_inactive_hit, bulk_drop\n");
             return 2;
         }
@@ -405,8 +425,9 @@ int main(int argc, char **argv)
     groups &= 1u << BENCH_ACTIVE_HIT | 1u << BENCH_INACTIVE_HIT | 1u << BENCH_BULK_DROP;
     double overhead = timer_overhead();
     printf("bench_floor: kvbm cell (bench_run, tracker always) and its floor alternately, %u rounds "
-           "x %u samples; medians over rounds, ns per iteration; floor refcounts: %s\n", rounds,
-           samples, atomic_refs ? "atomic RMW (--atomic-refs)" : "plain");
+           "x %u samples; medians over rounds, ns per iteration; floor: %s\n", rounds,
+           samples, atomic_refs ? "atomic, one mutex per match call and per final release (--thread-safe)"
+                       : "plain, no lock");
     printf("%-26s %-13s %4s %11s %11s %11s %10s %9s\n", "group", "backend", "n", "kvbm_ns",
            "floor_ns", "ref_ns", "kvbm/floor", "ref/kvbm");
     for (unsigned g = 0; g < BENCH_GROUP_COUNT; g++) {
