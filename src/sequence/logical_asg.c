@@ -198,7 +198,9 @@ kvbm_status kvbm_logical_asg_stage(kvbm_logical_asg *a, const kvbm_block_seq *se
             return kvbm__seq_block_size_mismatch(err, gbs, tbs);
         }
         kvbm_mgr_id mid = kvbm_mutable_manager_id(m0);
-        size_t run = 0;
+        in[0] = m0; /* checked above */
+        hs[0] = kvbm_token_block_plh(kvbm_block_seq_block(seq, begin + done));
+        size_t run = 1;
         while (done + run < n && run < LA_BATCH) {
             kvbm_mutable *mb = kvbm__dq_at(&a->s.una, run)->ptr;
             if (kvbm_mutable_manager_id(mb) != mid || kvbm_mutable_block_size(mb) != tbs) break;
