@@ -1,10 +1,10 @@
 # cmake/install_pc.cmake - kvbm_install_pc(PC_IN): at install time, configure a pkg-config
-# template (kvbm.pc.in, src/ext/<name>/kvbm-<name>.pc.in) into <libdir>/pkgconfig/ with clean
+# template (kvbm.pc.in, or build/pc/kvbm-<name>.pc.in written by kvbm_ext_library) into <libdir>/pkgconfig/ with clean
 # absolute paths for the prefix actually installed to (also with `cmake --install BUILD
 # --prefix DIR`) and add it to install_manifest.txt for uninstall. A macro: it sets _LIBDIR
 # and _INCDIR (absolute) in the caller's scope.
 # An optional second argument names the .pc file (default: the template's name without
-# .pc.in), for a template shared by several libraries (src/ext/common/kvbm-ext.pc.in).
+# .pc.in).
 # Inputs: KVBM_LIBDIR, KVBM_INCDIR, KVBM_VERSION (set through install(CODE)).
 macro(kvbm_install_pc pc_in)
   set(_prefix "${CMAKE_INSTALL_PREFIX}")

@@ -2,8 +2,9 @@
 # scripts/install_check.sh BUILD_DIR - install the build into a temporary prefix and build two
 # consumers against it: one with pkg-config, one with find_package(kvbm); check that
 # pkg-config prints clean absolute paths and that the uninstall target removes every
-# installed file. Prints "N passed, N failed" (4 checks) as its last line; exit status 0
-# iff all passed.
+# installed file; and that every optional library's kvbm-<name>.pc resolves (Requires
+# included) and a consumer of one of them (kvbm-router when built) links and runs.
+# Prints "N passed, N failed" (5 checks) as its last line; exit status 0 iff all passed.
 set -uo pipefail
 dir=$(cd "$1" && pwd)
 tmp=$(mktemp -d)
@@ -56,6 +57,23 @@ CM
   else
     echo "[FAIL] install_pkg_config_clean_paths: '$flags'"; failed=$((failed + 1))
   fi
+  ext_ok=1; ext_log=""
+  for f in "$pc"/kvbm-*.pc; do
+    [ -e "$f" ] || continue
+    m=$(basename "$f" .pc)
+    PKG_CONFIG_PATH="$pc" pkg-config --exists --print-errors "$m" 2>>"$tmp/ext.log" \
+      || { ext_ok=0; ext_log="$ext_log $m"; }
+  done
+  if [ -e "$pc/kvbm-router.pc" ]; then
+    printf '#include <stdio.h>\n#include <string.h>\n#include <kvbm/router_events.h>\nint main(void){return strcmp(kvbm_router_tier_name(kvbm_router_tier_from_medium("CPU_PINNED")),"host_pinned")!=0;}\n' > "$tmp/ext.c"
+    PKG_CONFIG_PATH="$pc" cc "$tmp/ext.c" -o "$tmp/c3" $(PKG_CONFIG_PATH="$pc" pkg-config --cflags --libs kvbm-router) \
+      2>>"$tmp/ext.log" && LD_LIBRARY_PATH="$tmp/prefix/lib" "$tmp/c3" || { ext_ok=0; ext_log="$ext_log router-consumer"; }
+  fi
+  if [ "$ext_ok" = 1 ]; then
+    echo "[ ok ] install_ext_libraries_pkg_config"; passed=$((passed + 1))
+  else
+    echo "[FAIL] install_ext_libraries_pkg_config:$ext_log"; cat "$tmp/ext.log"; failed=$((failed + 1))
+  fi
   cp "$dir/install_manifest.txt" "$tmp/manifest"
   if cmake --build "$dir" --target uninstall >"$tmp/uninstall.log" 2>&1 \
      && ! xargs ls -d 2>/dev/null < "$tmp/manifest" | grep -q . \
@@ -66,7 +84,7 @@ CM
     find "$tmp/prefix" -type f; failed=$((failed + 1))
   fi
 else
-  echo "[FAIL] install"; tail -n 30 "$tmp/install.log"; failed=4
+  echo "[FAIL] install"; tail -n 30 "$tmp/install.log"; failed=5
 fi
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

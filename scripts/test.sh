@@ -57,7 +57,7 @@ build_and_test() {
 mkdir -p "$root"
 step "gcc-release" build_and_test gcc-release gcc all \
   -DCMAKE_BUILD_TYPE=Release -DKVBM_DEBUG=0
-step "install check (pkg-config and CMake package consumers)" \
+step "install check (pkg-config and CMake package consumers, optional libraries)" \
   ./scripts/install_check.sh "$root/gcc-release"
 step "python (extension against gcc-release, pytest)" \
   ./scripts/python_tests.sh "$root/gcc-release"

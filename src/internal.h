@@ -22,7 +22,7 @@
  *   src/manager/   manager.c                                  manager_int.h (tests)
  *   src/ext/<name>/  optional libraries (own CMakeLists.txt), on top of the core
  *   src/ext/common/  msgq.c url.c, compiled into each transport  msgq.h url.h (ext/nats,
- *                    library (transport.cmake)                  ext/zmq)
+ *                    library (kvbm_ext_library COMMON)          ext/zmq)
  */
 #ifndef KVBM_INTERNAL_H
 #define KVBM_INTERNAL_H
