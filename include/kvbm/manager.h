@@ -103,11 +103,18 @@ typedef struct kvbm_manager_config {
     bool                  default_reset_on_release; /* false */
     kvbm_tier             tier_key;             /* presence key in the registry; KVBM_G1 */
     const char           *metrics_label;        /* copied; NULL = "G1".."G4" for tier 0..3, else "kvbm" */
+    /* Keep each block's Dynamo router tokens_hash (spec 20 §4.1.4: XXH3_64 of its tokens,
+     * seed kvbm_router_seed(router_lora_name)) when it is completed from a token block
+     * (kvbm_mutable_complete) and publish it on its registration handle
+     * (kvbm_handle_router_tokens_hash) for router event feeds (kvbm/router_events.h).
+     * Costs 24 bytes per block and one registry observer slot. false */
+    bool                  router_tokens_hash;
+    const char           *router_lora_name;     /* NULL or "": no LoRA; read at create only */
 } kvbm_manager_config;
 
 #define KVBM_MANAGER_CONFIG_INIT                                                      \
     { sizeof(kvbm_manager_config), NULL, KVBM_BLOCK_COUNT_UNSET, 16, KVBM_DUP_ALLOW,  \
-      KVBM_BACKEND_LINEAGE, KVBM_LINEAGE_TICK, { 3, 8, 15 }, false, KVBM_G1, NULL }
+      KVBM_BACKEND_LINEAGE, KVBM_LINEAGE_TICK, { 3, 8, 15 }, false, KVBM_G1, NULL, false, NULL }
 
 KVBM_API void kvbm_manager_config_init(kvbm_manager_config *cfg);
 
@@ -293,6 +300,14 @@ KVBM_API kvbm_status kvbm_block_release(kvbm_block *b);
  * than 128 handles may allocate a counting table (release builds; on ENOMEM it counts
  * pairwise instead, never fails for it). */
 KVBM_API kvbm_status kvbm_block_release_many(kvbm_block *const *b, size_t n);
+/**
+ * kvbm_handle_router_tokens_hash() - the Dynamo router tokens_hash of @h's block, if a
+ * manager with router_tokens_hash registered it (creating @h) from a block completed with
+ * kvbm_mutable_complete: *@out set, true. false otherwise (also for NULL arguments).
+ * Takes @h's attachments lock; any thread.
+ */
+KVBM_API bool kvbm_handle_router_tokens_hash(kvbm_handle *h, uint64_t *out);
+
 /** *@out: NEW registration handle reference (kvbm_handle_release). */
 KVBM_API KVBM_NODISCARD kvbm_status kvbm_block_registration_handle(kvbm_block *b, kvbm_handle **out);
 /** Per-slot evict-on-reset flag (last writer wins across clones; no effect on duplicates). */

@@ -148,6 +148,11 @@ static kvbm_status manager_build(const kvbm_manager_config *c, kvbm__inactive *b
         kvbm__free(m);
         return st;
     }
+    if (c->router_tokens_hash && (st = kvbm__store_router_enable(m->store, c->router_lora_name)) != KVBM_OK) {
+        kvbm__store_orphan(m->store);
+        kvbm__free(m);
+        return st;
+    }
     m->store->gauges_valid = set_gauges;
     m->backend = c->backend;
     *out = m;
@@ -188,6 +193,7 @@ void kvbm_manager_destroy(kvbm_manager *m)
     if (m == NULL) return;
     struct kvbm__store *s = m->store;
     kvbm__free(m);
+    kvbm__store_router_disable(s);
     kvbm__store_orphan(s);
 }
 

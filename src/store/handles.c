@@ -137,6 +137,9 @@ kvbm_status kvbm_mutable_complete(kvbm_mutable *b, const struct kvbm_token_block
     struct kvbm__slot *sl = kvbm__bh_slot(b, KVBM__HK_MUTABLE);
     if (sl == NULL) return kvbm__bad_handle("kvbm_mutable_complete", "NULL, released or not a mutable block");
     if (tb == NULL) return kvbm__bad_handle("kvbm_mutable_complete", "token block is NULL");
+    struct kvbm__store *s = kvbm__store_of(sl);
+    if (s->rth != NULL && kvbm_token_block_size(tb) == s->block_size)
+        kvbm__store_router_complete(s, sl->id, tb);
     return kvbm_mutable_stage(b, kvbm_token_block_plh(tb), kvbm_token_block_size(tb), out,
                               expected, actual);
 }

@@ -221,7 +221,14 @@ store_register(struct kvbm__store *s, const void *const *in,
             sl->mark = 0;
             hs[k] = stage ? stage[i + k] : sl->hash;
         }
+        uint32_t ids[PAIR_CHUNK];
+        struct kvbm__rth_ctx rc = { s, hs, ids, c, 0 };
+        if (s->rth != NULL) { /* router tokens_hash: the observer finds the slots (router_th.c) */
+            for (size_t k = 0; k < c; k++) ids[k] = kvbm__bh_raw(in[i + k])->id;
+            kvbm__store_router_begin(&rc);
+        }
         kvbm_status st = kvbm_registry_register_many(s->registry, hs, c, hd);
+        if (s->rth != NULL) kvbm__store_router_end();
         if (st != KVBM_OK) { /* all or nothing: give back the earlier chunks' refs */
             for (size_t k = i + c; k < n; k++) kvbm__bh_raw(in[k])->mark = 0;
             for (size_t k = 0; k < i; k++) {

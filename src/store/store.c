@@ -152,6 +152,7 @@ static void store_free(struct kvbm__store *s)
     kvbm__free(s->ring.buf);
     kvbm__free(s->index.buckets);
     kvbm__free(s->tcells);
+    kvbm__free(s->rth);
     kvbm_metrics_release(s->metrics);
     kvbm_registry_release(s->registry);
     kvbm__mutex_destroy(&s->lock);

@@ -200,6 +200,10 @@ struct kvbm__store {
     uint64_t            parked;
     bool                orphan;
     char                poison_why[160];/* the first violation (kvbm__store_poisoned_error) */
+    /* router_tokens_hash (router_th.c): [n] or NULL when off; the registry observer id */
+    struct kvbm__rth   *rth;
+    uint64_t            rth_seed;
+    uint32_t            rth_obs;
 #if KVBM_CHECKED_HANDLES
     pthread_mutex_t     qlock;          /* unranked leaf: released-wrapper quarantine */
     void              **quarantine;
@@ -240,6 +244,31 @@ static inline bool kvbm__store_is_poisoned(const struct kvbm__store *s)
 }
 /* KVBM_EPOISONED with the message "manager is poisoned: <first violation>". */
 kvbm_status kvbm__store_poisoned_error(struct kvbm__store *s);
+
+/* ---- router tokens_hash (router_th.c) ------------------------------------------------ */
+/* The router tokens_hash of the block last completed from tokens in a slot, with that
+ * block's PLH: valid for the slot's current hash iff the PLHs are equal. */
+struct kvbm__rth {
+    kvbm_plh plh;
+    uint64_t tokens_hash;
+};
+/* The registration in progress on one thread: hashes[k] is the staged slot slot_ids[k]. */
+struct kvbm__rth_ctx {
+    struct kvbm__store *store;
+    const kvbm_plh     *hashes;
+    const uint32_t     *slot_ids;
+    size_t              n, cursor;
+};
+struct kvbm_token_block;
+/* Allocate rth and add the store's registry observer (manager creation, no lock held). */
+kvbm_status kvbm__store_router_enable(struct kvbm__store *s, const char *lora_name);
+/* Remove the observer (kvbm_manager_destroy; no lock held). No-op when off. */
+void kvbm__store_router_disable(struct kvbm__store *s);
+/* rth[@id] := tokens_hash of @tb (the caller owns slot @id; s->rth != NULL). */
+void kvbm__store_router_complete(struct kvbm__store *s, uint32_t id, const struct kvbm_token_block *tb);
+/* Around kvbm_registry_register_many in kvbm__store_register (s->rth != NULL). */
+void kvbm__store_router_begin(struct kvbm__rth_ctx *c);
+void kvbm__store_router_end(void);
 
 /* ---- internal to src/store/, defined in store.c (used by handles.c) ------------------ */
 struct kvbm__post;  /* deferred after-unlock work, store/post.h */

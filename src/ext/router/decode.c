@@ -22,13 +22,15 @@ struct dec {
     const kvbm_router_decode_space *sp;
     size_t                          n_blocks, n_mm, n_u64; /* used from each pool */
     kvbm_status                     st;
+    const char                     *fn; /* for messages; NULL: kvbm_router_event_decode */
 };
 
 static bool fail(struct dec *d, kvbm_status st, const char *what)
 {
     if (d->st == KVBM_OK) {
         d->st = st;
-        kvbm__set_error("kvbm_router_event_decode: %s (at byte %zu)", what, (size_t)(d->p - d->start));
+        kvbm__set_error("%s: %s (at byte %zu)", d->fn != NULL ? d->fn : "kvbm_router_event_decode", what,
+                        (size_t)(d->p - d->start));
     }
     return false;
 }
@@ -419,7 +421,7 @@ kvbm_status kvbm_router_event_decode(const uint8_t *buf, size_t len, kvbm_router
         kvbm__set_error("kvbm_router_event_decode: empty input");
         return KVBM_EPROTO;
     }
-    struct dec d = { buf, buf, buf + len, space, 0, 0, 0, KVBM_OK };
+    struct dec d = { buf, buf, buf + len, space, 0, 0, 0, KVBM_OK, NULL };
     memset(out, 0, sizeof *out); /* defaults: device, dp_rank 0, nil options */
     if (!rd_router_event(&d, out)) return d.st;
     if (d.p != d.end) {
@@ -427,4 +429,142 @@ kvbm_status kvbm_router_event_decode(const uint8_t *buf, size_t len, kvbm_router
         return d.st;
     }
     return KVBM_OK;
+}
+
+/* ---- WorkerWithDpRank, KvCacheEvents, PlacementEvent ---------------------------------- */
+
+static kvbm_status begin(struct dec *d, const uint8_t *buf, size_t len, bool out_ok,
+                         const kvbm_router_decode_space *space, const char *fn)
+{
+    static const kvbm_router_decode_space none = { NULL, 0, NULL, 0, NULL, 0 };
+    if (!out_ok || (buf == NULL && len > 0))
+        return KVBM_FAIL(KVBM_EINVAL, "%s: NULL argument", fn);
+    if (space == NULL) space = &none;
+    if ((space->blocks == NULL && space->blocks_cap > 0) || (space->mm_objects == NULL && space->mm_objects_cap > 0) ||
+        (space->u64 == NULL && space->u64_cap > 0))
+        return KVBM_FAIL(KVBM_EINVAL, "%s: a decode space pool is NULL with a non-zero capacity", fn);
+    if (len == 0) return KVBM_FAIL(KVBM_EPROTO, "%s: empty input", fn);
+    *d = (struct dec){ buf, buf, buf + len, space, 0, 0, 0, KVBM_OK, fn };
+    return KVBM_OK;
+}
+
+static kvbm_status end(struct dec *d, bool ok)
+{
+    if (ok && d->p != d->end) fail(d, KVBM_EPROTO, "trailing bytes");
+    return d->st;
+}
+
+static bool rd_worker(struct dec *d, kvbm_router_worker *w, unsigned depth)
+{
+    static const char *const keys[] = { "worker_id", "dp_rank" };
+    struct val m;
+    unsigned seen = 0;
+    if (!expect(d, &m, V_MAP, "worker is not a map")) return false;
+    w->dp_rank = 0;
+    for (uint64_t i = 0; i < m.u; i++) {
+        int k;
+        if (!rd_key(d, keys, 2, &seen, &k)) return false;
+        bool ok = k == 0   ? rd_u64(d, &w->worker_id, "worker_id is not a u64")
+                  : k == 1 ? rd_u32(d, &w->dp_rank, "dp_rank is not a u32")
+                           : skip(d, depth + 1);
+        if (!ok) return false;
+    }
+    return (seen & 1) ? true : fail(d, KVBM_EPROTO, "worker lacks worker_id");
+}
+
+kvbm_status kvbm_router_worker_decode(const uint8_t *buf, size_t len, kvbm_router_worker *out)
+{
+    struct dec d;
+    KVBM_TRY(begin(&d, buf, len, out != NULL, NULL, "kvbm_router_worker_decode"));
+    return end(&d, rd_worker(&d, out, 1));
+}
+
+kvbm_status kvbm_router_batch_decode(const uint8_t *buf, size_t len, kvbm_router_event *events, size_t cap,
+                                     size_t *n, bool *shutdown, const kvbm_router_decode_space *space)
+{
+    static const char *const keys[] = { "events", "shutdown" };
+    struct dec d;
+    KVBM_TRY(begin(&d, buf, len, n != NULL && shutdown != NULL && (events != NULL || cap == 0), space,
+                   "kvbm_router_batch_decode"));
+    struct val m, v;
+    unsigned seen = 0;
+    bool ok = expect(&d, &m, V_MAP, "batch is not a map");
+    *n = 0;
+    *shutdown = false;
+    for (uint64_t i = 0; ok && i < m.u; i++) {
+        int k;
+        uint64_t ne;
+        if (!(ok = rd_key(&d, keys, 2, &seen, &k))) break;
+        if (k == 0) {
+            if (!(ok = rd_array(&d, &ne, "events is not an array"))) break;
+            if (ne > cap) {
+                ok = fail(&d, KVBM_EOVERFLOW, "more events than the caller's array holds");
+                break;
+            }
+            for (uint64_t j = 0; ok && j < ne; j++) {
+                memset(&events[j], 0, sizeof events[j]);
+                ok = rd_event(&d, &events[j], 2);
+            }
+            *n = (size_t)ne;
+        } else if (k == 1) {
+            ok = expect(&d, &v, V_BOOL, "shutdown is not a bool");
+            *shutdown = ok && v.u != 0;
+        } else {
+            ok = skip(&d, 1);
+        }
+    }
+    if (ok && !(seen & 1)) ok = fail(&d, KVBM_EPROTO, "batch lacks events");
+    return end(&d, ok);
+}
+
+static bool rd_placement(struct dec *d, kvbm_router_placement *pl)
+{
+    static const char *const keys[] = { "owner", "tier" };
+    struct val m, v, k2;
+    unsigned seen = 0;
+    if (!expect(d, &m, V_MAP, "placement is not a map")) return false;
+    pl->tier = KVBM_ROUTER_TIER_DEVICE;
+    for (uint64_t i = 0; i < m.u; i++) {
+        int k;
+        if (!rd_key(d, keys, 2, &seen, &k)) return false;
+        if (k == 0) {
+            if (!next(d, &v)) return false;
+            if (v.t == V_STR) {
+                if (!is_str(&v, "Shared")) return fail(d, KVBM_EPROTO, "unknown placement owner");
+                pl->owner = KVBM_ROUTER_OWNER_SHARED;
+                continue;
+            }
+            if (v.t != V_MAP || v.u != 1) return fail(d, KVBM_EPROTO, "owner is not \"Shared\" or a one-entry map");
+            if (!expect(d, &k2, V_STR, "owner variant is not a string")) return false;
+            if (!is_str(&k2, "LocalWorker")) return fail(d, KVBM_EPROTO, "unknown placement owner");
+            pl->owner = KVBM_ROUTER_OWNER_LOCAL_WORKER;
+            if (!rd_worker(d, &pl->worker, 3)) return false;
+        } else if (k == 1) {
+            if (!expect(d, &v, V_STR, "tier is not a string")) return false;
+            if (!kvbm__router_tier_parse((const char *)v.s, (size_t)v.u, &pl->tier))
+                return fail(d, KVBM_EPROTO, "unknown tier");
+        } else if (!skip(d, 2)) {
+            return false;
+        }
+    }
+    return (seen & 1) ? true : fail(d, KVBM_EPROTO, "placement lacks owner");
+}
+
+kvbm_status kvbm_router_placement_event_decode(const uint8_t *buf, size_t len, kvbm_router_placement_event *out,
+                                               const kvbm_router_decode_space *space)
+{
+    static const char *const keys[] = { "placement", "event" };
+    struct dec d;
+    KVBM_TRY(begin(&d, buf, len, out != NULL, space, "kvbm_router_placement_event_decode"));
+    memset(out, 0, sizeof *out);
+    struct val m;
+    unsigned seen = 0;
+    bool ok = expect(&d, &m, V_MAP, "placement event is not a map");
+    for (uint64_t i = 0; ok && i < m.u; i++) {
+        int k;
+        if (!(ok = rd_key(&d, keys, 2, &seen, &k))) break;
+        ok = k == 0 ? rd_placement(&d, &out->placement) : k == 1 ? rd_event(&d, &out->event, 1) : skip(&d, 1);
+    }
+    if (ok && (seen & 3) != 3) ok = fail(&d, KVBM_EPROTO, "placement event lacks placement or event");
+    return end(&d, ok);
 }

@@ -111,6 +111,52 @@ static void pk_block(msgpack_packer *pk, const kvbm_router_stored_block *b)
     }
 }
 
+/* KvCacheEvent {event_id, data, dp_rank} of @ev */
+static void pk_kv_event(msgpack_packer *pk, const kvbm_router_event *ev)
+{
+    msgpack_pack_map(pk, 3);
+    pk_str(pk, "event_id");
+    msgpack_pack_uint64(pk, ev->event_id);
+    pk_str(pk, "data");
+    switch (ev->kind) {
+    case KVBM_ROUTER_STORED:
+        msgpack_pack_map(pk, 1);
+        pk_str(pk, "stored");
+        msgpack_pack_map(pk, 3);
+        pk_str(pk, "parent_hash");
+        pk_opt_u64(pk, ev->has_parent_hash, ev->parent_hash);
+        pk_str(pk, "start_position");
+        pk_opt_u64(pk, ev->has_start_position, ev->start_position);
+        pk_str(pk, "blocks");
+        msgpack_pack_array(pk, ev->n_blocks);
+        for (size_t i = 0; i < ev->n_blocks; i++) pk_block(pk, &ev->blocks[i]);
+        break;
+    case KVBM_ROUTER_REMOVED:
+        msgpack_pack_map(pk, 1);
+        pk_str(pk, "removed");
+        msgpack_pack_map(pk, 1);
+        pk_str(pk, "block_hashes");
+        msgpack_pack_array(pk, ev->n_block_hashes);
+        for (size_t i = 0; i < ev->n_block_hashes; i++) msgpack_pack_uint64(pk, ev->block_hashes[i]);
+        break;
+    case KVBM_ROUTER_CLEARED:
+        pk_str(pk, "cleared");
+        break;
+    }
+    pk_str(pk, "dp_rank");
+    msgpack_pack_uint32(pk, ev->dp_rank);
+}
+
+static kvbm_status pk_end(const struct wbuf *w, size_t *len, const char *fn)
+{
+    *len = w->len;
+    if (w->len > w->cap) {
+        kvbm__set_error("%s: %zu bytes needed, buffer has %zu", fn, w->len, w->cap);
+        return KVBM_EOVERFLOW;
+    }
+    return KVBM_OK;
+}
+
 kvbm_status kvbm_router_event_encode(const kvbm_router_event *ev, uint8_t *buf, size_t cap, size_t *len)
 {
     KVBM_TRY(check_args(ev, buf, cap, len, "kvbm_router_event_encode"));
@@ -123,42 +169,91 @@ kvbm_status kvbm_router_event_encode(const kvbm_router_event *ev, uint8_t *buf, 
     pk_str(&pk, "storage_tier");
     pk_str(&pk, kvbm_router_tier_name(ev->storage_tier));
     pk_str(&pk, "event");
-    msgpack_pack_map(&pk, 3);
-    pk_str(&pk, "event_id");
-    msgpack_pack_uint64(&pk, ev->event_id);
-    pk_str(&pk, "data");
-    switch (ev->kind) {
-    case KVBM_ROUTER_STORED:
+    pk_kv_event(&pk, ev);
+    return pk_end(&w, len, "kvbm_router_event_encode");
+}
+
+static void pk_worker(msgpack_packer *pk, const kvbm_router_worker *w)
+{
+    msgpack_pack_map(pk, 2);
+    pk_str(pk, "worker_id");
+    msgpack_pack_uint64(pk, w->worker_id);
+    pk_str(pk, "dp_rank");
+    msgpack_pack_uint32(pk, w->dp_rank);
+}
+
+kvbm_status kvbm_router_worker_encode(const kvbm_router_worker *wk, uint8_t *buf, size_t cap, size_t *len)
+{
+    if (wk == NULL || len == NULL || (buf == NULL && cap > 0))
+        return KVBM_FAIL(KVBM_EINVAL, "kvbm_router_worker_encode: NULL argument");
+    struct wbuf w = { buf, cap, 0 };
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &w, wbuf_write);
+    pk_worker(&pk, wk);
+    return pk_end(&w, len, "kvbm_router_worker_encode");
+}
+
+kvbm_status kvbm_router_batch_encode(const kvbm_router_event *events, size_t n, bool shutdown, uint8_t *buf,
+                                     size_t cap, size_t *len)
+{
+    if ((events == NULL && n > 0) || len == NULL || (buf == NULL && cap > 0))
+        return KVBM_FAIL(KVBM_EINVAL, "kvbm_router_batch_encode: NULL argument");
+    for (size_t i = 0; i < n; i++) KVBM_TRY(check_event(&events[i], "kvbm_router_batch_encode"));
+    struct wbuf w = { buf, cap, 0 };
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &w, wbuf_write);
+    msgpack_pack_map(&pk, 2);
+    pk_str(&pk, "events");
+    msgpack_pack_array(&pk, n);
+    for (size_t i = 0; i < n; i++) pk_kv_event(&pk, &events[i]);
+    pk_str(&pk, "shutdown");
+    if (shutdown) msgpack_pack_true(&pk);
+    else msgpack_pack_false(&pk);
+    return pk_end(&w, len, "kvbm_router_batch_encode");
+}
+
+kvbm_status kvbm_router_placement_event_encode(const kvbm_router_placement_event *pe, uint8_t *buf, size_t cap,
+                                               size_t *len)
+{
+    if (pe == NULL || len == NULL || (buf == NULL && cap > 0))
+        return KVBM_FAIL(KVBM_EINVAL, "kvbm_router_placement_event_encode: NULL argument");
+    const kvbm_router_placement *pl = &pe->placement;
+    if ((unsigned)pl->owner > KVBM_ROUTER_OWNER_SHARED || (unsigned)pl->tier > KVBM_ROUTER_TIER_EXTERNAL)
+        return KVBM_FAIL(KVBM_EINVAL, "kvbm_router_placement_event_encode: owner %d or tier %d outside its enum",
+                         (int)pl->owner, (int)pl->tier);
+    KVBM_TRY(check_event(&pe->event, "kvbm_router_placement_event_encode"));
+    struct wbuf w = { buf, cap, 0 };
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &w, wbuf_write);
+    msgpack_pack_map(&pk, 2);
+    pk_str(&pk, "placement");
+    msgpack_pack_map(&pk, 2);
+    pk_str(&pk, "owner");
+    if (pl->owner == KVBM_ROUTER_OWNER_SHARED) {
+        pk_str(&pk, "Shared");
+    } else {
         msgpack_pack_map(&pk, 1);
-        pk_str(&pk, "stored");
-        msgpack_pack_map(&pk, 3);
-        pk_str(&pk, "parent_hash");
-        pk_opt_u64(&pk, ev->has_parent_hash, ev->parent_hash);
-        pk_str(&pk, "start_position");
-        pk_opt_u64(&pk, ev->has_start_position, ev->start_position);
-        pk_str(&pk, "blocks");
-        msgpack_pack_array(&pk, ev->n_blocks);
-        for (size_t i = 0; i < ev->n_blocks; i++) pk_block(&pk, &ev->blocks[i]);
-        break;
-    case KVBM_ROUTER_REMOVED:
-        msgpack_pack_map(&pk, 1);
-        pk_str(&pk, "removed");
-        msgpack_pack_map(&pk, 1);
-        pk_str(&pk, "block_hashes");
-        msgpack_pack_array(&pk, ev->n_block_hashes);
-        for (size_t i = 0; i < ev->n_block_hashes; i++) msgpack_pack_uint64(&pk, ev->block_hashes[i]);
-        break;
-    case KVBM_ROUTER_CLEARED:
-        pk_str(&pk, "cleared");
-        break;
+        pk_str(&pk, "LocalWorker");
+        pk_worker(&pk, &pl->worker);
     }
-    pk_str(&pk, "dp_rank");
-    msgpack_pack_uint32(&pk, ev->dp_rank);
-    *len = w.len;
-    if (w.len > cap) {
-        kvbm__set_error("kvbm_router_event_encode: %zu bytes needed, buffer has %zu", w.len, cap);
-        return KVBM_EOVERFLOW;
-    }
+    pk_str(&pk, "tier");
+    pk_str(&pk, kvbm_router_tier_name(pl->tier));
+    pk_str(&pk, "event");
+    pk_kv_event(&pk, &pe->event);
+    return pk_end(&w, len, "kvbm_router_placement_event_encode");
+}
+
+kvbm_status kvbm_router_placement_event_into_router_event(const kvbm_router_placement_event *pe,
+                                                          kvbm_router_event *out)
+{
+    if (pe == NULL || out == NULL)
+        return KVBM_FAIL(KVBM_EINVAL, "kvbm_router_placement_event_into_router_event: NULL argument");
+    if (pe->placement.owner != KVBM_ROUTER_OWNER_LOCAL_WORKER)
+        return KVBM_FAIL(KVBM_ENOENT, "kvbm_router_placement_event_into_router_event: a %s placement has no router event",
+                         pe->placement.owner == KVBM_ROUTER_OWNER_SHARED ? "Shared" : "unknown");
+    *out = pe->event;
+    out->worker_id = pe->placement.worker.worker_id;
+    out->storage_tier = pe->placement.tier;
     return KVBM_OK;
 }
 
@@ -240,5 +335,30 @@ kvbm_status kvbm_router_event_to_json(const kvbm_router_event *ev, char *buf, si
         kvbm__set_error("kvbm_router_event_to_json: %zu bytes needed, buffer has %zu", j.len + 1, cap);
         return KVBM_EOVERFLOW;
     }
+    return KVBM_OK;
+}
+
+/* ---- router requests ------------------------------------------------------------------ */
+
+kvbm_status kvbm_router_request_mark_free_to_json(const char *request_id, char *buf, size_t cap, size_t *len)
+{
+    if (len == NULL || (buf == NULL && cap > 0))
+        return KVBM_FAIL(KVBM_EINVAL, "kvbm_router_request_mark_free_to_json: NULL argument");
+    struct jbuf j = { buf, cap, 0 };
+    jp(&j, "{\"method\":\"mark_free\"");
+    if (request_id != NULL) {
+        jp(&j, ",\"request_id\":\"");
+        for (const unsigned char *c = (const unsigned char *)request_id; *c; c++) {
+            if (*c == '"' || *c == '\\') jp(&j, "\\%c", *c);
+            else if (*c < 0x20) jp(&j, "\\u%04x", *c);
+            else jp(&j, "%c", *c);
+        }
+        jp(&j, "\"");
+    }
+    jp(&j, "}");
+    *len = j.len;
+    if (j.len + 1 > cap)
+        return KVBM_FAIL(KVBM_EOVERFLOW, "kvbm_router_request_mark_free_to_json: %zu bytes needed, buffer has %zu",
+                         j.len + 1, cap);
     return KVBM_OK;
 }
