@@ -23,10 +23,10 @@ if [ "$mode" = asan ]; then
   cp python/kvbm/__init__.py python/kvbm/__init__.pyi python/kvbm/py.typed "$pypath/kvbm/"
   san="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all"
   build=(env CC=clang LDSHARED="clang -shared" CFLAGS="$san" LDFLAGS="$san -shared-libasan"
-         $py setup.py -q build_ext --build-lib "../$pypath" --build-temp "../$dir/python-ext")
+         $py setup.py -q build_ext --force --build-lib "../$pypath" --build-temp "../$dir/python-ext")
   preload=$(clang -print-file-name=libclang_rt.asan-x86_64.so)
 else
-  build=($py setup.py -q build_ext --inplace --build-temp "../$dir/python-ext")
+  build=($py setup.py -q build_ext --force --inplace --build-temp "../$dir/python-ext")
 fi
 if ! (cd python && KVBM_WERROR=1 KVBM_STATIC_LIB="../$dir/libkvbm.a" "${build[@]}") \
       >"$dir/python-build.log" 2>&1; then

@@ -89,7 +89,7 @@ KVBM__EXT_API void kvbm__set_error(const char *fmt, ...);
 #if defined(__GNUC__)
 __attribute__((format(printf, 2, 3), cold))
 #endif
-kvbm_status kvbm__fail(kvbm_status st, const char *fmt, ...);
+KVBM__EXT_API kvbm_status kvbm__fail(kvbm_status st, const char *fmt, ...);
 
 /* ---- allocation (src/common/alloc.c) ----------------------------------------------
  * Every library allocation goes through these, so that one test hook can fail the N-th

@@ -45,9 +45,13 @@ def load(path):
     return [[t for t in r for _ in range(BS)] for r in ids]
 
 
+TRACKER = "medium"  # --tracker: the kvbm replay model's Medium TinyLFU by default
+
+
 def make_manager(capacity, backend):
+    tracker = None if TRACKER == "none" else TRACKER
     return kvbm.Manager(capacity, block_size=BS, backend=backend,
-                        registry=kvbm.Registry(tracker="medium"))
+                        registry=kvbm.Registry(tracker=tracker))
 
 
 def run_batch(requests, capacity, backend):
@@ -141,7 +145,12 @@ def main():
     ap.add_argument("--backend", default="lru", choices=kvbm.BACKENDS)
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--variants", default="a,b,c1,c2")
+    ap.add_argument("--tracker", default="medium", choices=("medium", "none"),
+                    help="frequency tracker of kvbm's registry (LRU and the vLLM model do not "
+                    "use one; 'medium' is the kvbm replay model's setting)")
     args = ap.parse_args()
+    global TRACKER
+    TRACKER = args.tracker
     if not os.path.exists(args.trace):
         raise SystemExit(f"trace not found: {args.trace} (../shared is absent?)")
     requests = load(args.trace)
@@ -150,6 +159,7 @@ def main():
                "c1": run_vllm(vllm_pool.hashes_builtin), "c2": run_vllm(vllm_pool.hashes_sha256)}
     print(f"trace {os.path.basename(args.trace)}: {len(requests)} requests, {blocks} blocks; "
           f"capacity {args.capacity}, block size {BS}, kvbm backend {args.backend}, "
+          f"tracker {args.tracker}, "
           f"median of {args.repeat}")
     rate, cpu_rate, results = {}, {}, {}
     names = args.variants.split(",")

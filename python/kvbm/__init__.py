@@ -29,14 +29,24 @@ from ._kvbm import (  # noqa: F401
     METRIC_NAMES,
     PLH_MAX_POSITION,
     STATUS_ERRORS,
+    Aggregator,
     BlockList,
+    BlockSequence,
     CompleteBlock,
+    Event,
+    EventsManager,
     Hashes,
     ImmutableBlock,
     Manager,
     MutableBlock,
     Pin,
     Registry,
+    RequestSequence,
+    SchedulableSequence,
+    SequenceEvent,
+    StatsCollector,
+    StatsSnapshot,
+    Subscription,
     TokenBlock,
     TokenBlockSequence,
     WeakBlock,
@@ -83,6 +93,22 @@ from ._kvbm import (  # noqa: F401  the Error hierarchy
 )
 
 __version__ = LIBRARY_VERSION
+
+import enum as _enum  # noqa: E402
+
+from ._kvbm import _set_decode_outcome  # noqa: E402
+
+
+class DecodeOutcome(_enum.IntFlag):
+    """Result of SchedulableSequence.apply_decode / apply_speculative (a bit set)."""
+
+    CONTINUE = 0
+    BLOCK_COMPLETED = 1
+    MAX_LENGTH = 2
+
+
+_set_decode_outcome(DecodeOutcome)
+del _set_decode_outcome, _enum
 
 # Both are read-only sequences (len, indexing, iteration): let isinstance() say so.
 import collections.abc as _abc  # noqa: E402

@@ -54,6 +54,11 @@ static kvbm_status release_handles(int kind, void **h, Py_ssize_t n)
 static void blocklist_dealloc(PyObject *self)
 {
     kvbmpy_BlockList *l = (kvbmpy_BlockList *)self;
+    if (l->released) { /* release() emptied every entry */
+        Py_XDECREF(l->mgr);
+        PyObject_Free(self);
+        return;
+    }
     void *stack[128], **tmp = Py_SIZE(l) <= 128 ? stack : PyMem_Malloc((size_t)Py_SIZE(l) * sizeof(void *));
     if (tmp) {
         Py_ssize_t k = take_all_reversed(l, tmp);
@@ -138,11 +143,8 @@ static int all_held(kvbmpy_BlockList *l)
     return 0;
 }
 
-static PyObject *bl_block_ids(PyObject *self, void *c)
+PyObject *kvbmpy_u32_array(const uint32_t *ids, Py_ssize_t n)
 {
-    kvbmpy_BlockList *l = (kvbmpy_BlockList *)self;
-    if (all_held(l) < 0)
-        return NULL;
     if (!array_type) {
         PyObject *mod = PyImport_ImportModule("array");
         array_type = mod ? PyObject_GetAttrString(mod, "array") : NULL;
@@ -150,16 +152,30 @@ static PyObject *bl_block_ids(PyObject *self, void *c)
         if (!array_type)
             return NULL;
     }
-    PyObject *bytes = PyBytes_FromStringAndSize(NULL, Py_SIZE(l) * 4);
+    PyObject *bytes = PyBytes_FromStringAndSize((const char *)ids, n * 4);
     if (!bytes)
         return NULL;
-    uint32_t *ids = (uint32_t *)PyBytes_AS_STRING(bytes);
+    PyObject *r = PyObject_CallFunction(array_type, "sO", "I", bytes);
+    Py_DECREF(bytes);
+    return r;
+}
+
+static PyObject *bl_block_ids(PyObject *self, void *c)
+{
+    kvbmpy_BlockList *l = (kvbmpy_BlockList *)self;
+    if (all_held(l) < 0)
+        return NULL;
+    uint32_t one[16] = { 0 };
+    uint32_t *ids = Py_SIZE(l) <= 16 ? one : PyMem_Malloc((size_t)Py_SIZE(l) * 4);
+    if (!ids)
+        return PyErr_NoMemory();
     for (Py_ssize_t i = 0; i < Py_SIZE(l); i++)
         ids[i] = l->kind == KVBMPY_MUTABLE ? kvbm_mutable_block_id(l->h[i])
                : l->kind == KVBMPY_COMPLETE ? kvbm_complete_block_id(l->h[i])
                : kvbm_block_id(l->h[i]);
-    PyObject *r = PyObject_CallFunction(array_type, "sO", "I", bytes);
-    Py_DECREF(bytes);
+    PyObject *r = kvbmpy_u32_array(ids, Py_SIZE(l));
+    if (ids != one)
+        PyMem_Free(ids);
     return r;
 }
 

@@ -3,7 +3,9 @@
  * The extension is split by idea: errors.c (exception hierarchy), hashes.c (kvbm.Hashes and
  * the hash/token argument converters), tokens.c (TokenBlock, TokenBlockSequence, PLH
  * helpers), registry.c (Registry), manager.c (Manager), blocklist.c (BlockList and its
- * batch paths), blocks.c (the per-block handle objects), module.c (module init).
+ * batch paths), blocks.c (the per-block handle objects), events.c (EventsManager,
+ * Subscription), metrics.c (Aggregator, StatsCollector), sequence.c (BlockSequence,
+ * RequestSequence), schedulable.c (SchedulableSequence), module.c (module init).
  *
  * Ownership model: a C handle is owned by exactly one place - a standalone block object
  * (obj->h) or one entry of a BlockList (list->h[i]). A block object obtained by indexing a
@@ -31,10 +33,11 @@
     } while (0)
 
 /* Batches of at least this many blocks run with the GIL released. Smaller batches hold the
- * store lock for well under a microsecond and no kvbm lock holder ever needs the GIL (the
- * binding attaches no Python callbacks), so keeping the GIL there cannot deadlock and
- * saves the ~100 ns GIL hand-off that would dominate a 1-block call (docs/design/python.md). */
-#define KVBMPY_NOGIL_MIN 16
+ * store lock for a few microseconds at most and no kvbm lock holder ever needs the GIL (the
+ * only Python callback, the sequence delegate, runs with no kvbm lock held), so keeping the
+ * GIL there cannot deadlock and saves the GIL hand-off (~100 ns, ~700 instructions) that
+ * would dominate a short call (docs/design/python.md). */
+#define KVBMPY_NOGIL_MIN 64
 #define KVBMPY_NOGIL_IF(n, stmt)                 \
     do {                                         \
         if ((n) >= KVBMPY_NOGIL_MIN)             \
@@ -120,6 +123,7 @@ extern PyTypeObject kvbmpy_TokenBlockSequenceType;
 /* Token blocks to PLHs: a TokenBlockSequence (its blocks from @start) or a sequence of
  * TokenBlock. Writes @n PLHs into @out and checks that every block has @block_size
  * tokens (SizeMismatch). 0 or -1. */
+PyObject *kvbmpy_token_block_from_c(const kvbm_token_block *tb); /* a new TokenBlock copy */
 int kvbmpy_token_blocks_plhs(PyObject *obj, Py_ssize_t start, Py_ssize_t n,
                              uint32_t block_size, kvbm_plh *out);
 
@@ -176,5 +180,27 @@ PyObject *kvbmpy_block_view(kvbmpy_BlockList *list, Py_ssize_t idx);
 void    **kvbmpy_block_slot(kvbmpy_Block *b);
 /* Release one handle of @kind (NULL: no-op). */
 void      kvbmpy_handle_release(int kind, void *h);
+/* A new array.array('I') holding @ids[0..n). */
+PyObject *kvbmpy_u32_array(const uint32_t *ids, Py_ssize_t n);
+
+/* ---- module.c ---------------------------------------------------------------------- */
+/* PyType_Ready @t and add it to @mod under its name after "kvbm.". 0 or -1. */
+int kvbmpy_add_type(PyObject *mod, PyTypeObject *t);
+
+/* ---- events.c / metrics.c / sequence.c / schedulable.c: add their types ------------ */
+int kvbmpy_events_init(PyObject *mod);
+int kvbmpy_metrics_init(PyObject *mod);
+int kvbmpy_sequence_init(PyObject *mod);
+int kvbmpy_schedulable_init(PyObject *mod);
+/* Raise the exception of @s (kvbm_last_error() detail) with .kind = @err's kind name. */
+PyObject *kvbmpy_seq_raise(kvbm_status s, const kvbm_seq_error *err);
+/* salt argument: None (*p = NULL) or an int in 0..2**64-1 (*p = salt). 0 or -1. */
+int kvbmpy_salt_arg(PyObject *o, uint64_t *salt, const uint64_t **p);
+/* A count argument: an int in 0..PY_SSIZE_T_MAX (TypeError / InvalidArgumentError /
+ * OutOfRangeError naming @what). 0 or -1. */
+int kvbmpy_count_arg(PyObject *o, const char *what, size_t *out);
+/* Hashes of a BlockSequence's complete blocks; page indices of a request as array('I'). */
+PyObject *kvbmpy_block_seq_hashes(const kvbm_block_seq *s);
+PyObject *kvbmpy_page_indices(const kvbm_request_seq *r);
 
 #endif /* KVBMPY_EXT_H */

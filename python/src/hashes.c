@@ -32,6 +32,38 @@ kvbmpy_Hashes *kvbmpy_hashes_new(Py_ssize_t n)
 
 /* ---- single PLH values -------------------------------------------------------------- */
 
+/* CPython < 3.12 with 30-bit digits: ints are read and built digit by digit (the layout
+ * these fast paths rely on); other versions take the generic byte-array path. */
+#if PY_VERSION_HEX < 0x030C0000 && PyLong_SHIFT == 30
+#define KVBMPY_LONG_DIGITS 1
+#else
+#define KVBMPY_LONG_DIGITS 0
+#endif
+
+/* An exact non-negative int below 2**128 into (hi, lo); 0 = take the generic path. */
+static inline int plh_digits_get(PyObject *o, uint64_t *hi, uint64_t *lo)
+{
+#if KVBMPY_LONG_DIGITS
+    Py_ssize_t sz = Py_SIZE(o);
+    if (!PyLong_CheckExact(o) || sz < 0 || sz > 5)
+        return 0;
+    const digit *d = ((PyLongObject *)o)->ob_digit;
+    uint64_t h = 0, l = 0;
+    for (Py_ssize_t i = sz; i-- > 0;) {
+        if (h >> 34)
+            return 0; /* would overflow 128 bits: the generic path raises */
+        h = (h << 30) | (l >> 34);
+        l = (l << 30) | d[i];
+    }
+    *hi = h;
+    *lo = l;
+    return 1;
+#else
+    (void)o; (void)hi; (void)lo;
+    return 0;
+#endif
+}
+
 int kvbmpy_plh_from_obj(PyObject *o, kvbm_plh *out)
 {
     if (!PyLong_Check(o)) {
@@ -39,18 +71,20 @@ int kvbmpy_plh_from_obj(PyObject *o, kvbm_plh *out)
                      Py_TYPE(o)->tp_name);
         return -1;
     }
-    unsigned char le[16];
-    if (_PyLong_AsByteArray((PyLongObject *)o, le, 16, 1, 0) < 0) {
-        if (!PyErr_ExceptionMatches(PyExc_OverflowError))
-            return -1;
-        PyErr_Clear();
-        kvbmpy_raise_msg(KVBM_EINVAL, "hash %R is not a 128-bit unsigned integer", o);
-        return -1;
-    }
     uint64_t lo = 0, hi = 0;
-    for (int i = 7; i >= 0; i--) {
-        lo = (lo << 8) | le[i];
-        hi = (hi << 8) | le[8 + i];
+    if (!plh_digits_get(o, &hi, &lo)) {
+        unsigned char le[16];
+        if (_PyLong_AsByteArray((PyLongObject *)o, le, 16, 1, 0) < 0) {
+            if (!PyErr_ExceptionMatches(PyExc_OverflowError))
+                return -1;
+            PyErr_Clear();
+            kvbmpy_raise_msg(KVBM_EINVAL, "hash %R is not a 128-bit unsigned integer", o);
+            return -1;
+        }
+        for (int i = 7; i >= 0; i--) {
+            lo = (lo << 8) | le[i];
+            hi = (hi << 8) | le[8 + i];
+        }
     }
     kvbm_plh h = { hi, lo };
     if (kvbm_plh_validate(h) != KVBM_OK) {
@@ -65,12 +99,30 @@ int kvbmpy_plh_from_obj(PyObject *o, kvbm_plh *out)
 
 PyObject *kvbmpy_plh_to_obj(kvbm_plh h)
 {
+#if KVBMPY_LONG_DIGITS
+    /* five 30-bit digits hold 128 bits; drop the leading zero digits */
+    digit d[5] = { (digit)(h.lo & 0x3fffffff), (digit)((h.lo >> 30) & 0x3fffffff),
+                   (digit)((h.lo >> 60) | ((h.hi & 0x3ffffff) << 4)),
+                   (digit)((h.hi >> 26) & 0x3fffffff), (digit)(h.hi >> 56) };
+    Py_ssize_t n = 5;
+    while (n > 0 && d[n - 1] == 0)
+        n--;
+    if (n > 1) {
+        PyLongObject *v = _PyLong_New(n);
+        if (!v)
+            return NULL;
+        memcpy(v->ob_digit, d, (size_t)n * sizeof(digit));
+        return (PyObject *)v;
+    }
+    return PyLong_FromUnsignedLong(d[0]); /* keeps CPython's small-int cache */
+#else
     unsigned char le[16];
     for (int i = 0; i < 8; i++) {
         le[i] = (unsigned char)(h.lo >> (8 * i));
         le[8 + i] = (unsigned char)(h.hi >> (8 * i));
     }
     return _PyLong_FromByteArray(le, 16, 1, 0);
+#endif
 }
 
 PyObject *kvbmpy_int_list(Py_ssize_t n, const uint64_t *u64, const uint32_t *u32,
@@ -206,7 +258,7 @@ void kvbmpy_plhs_free(kvbmpy_plhs *v)
  * 0 = take the generic path. Token lists are converted at ~2 ns per token this way. */
 static inline int small_int(PyObject *it, uint32_t *out)
 {
-#if PY_VERSION_HEX < 0x030C0000 && PyLong_SHIFT == 30
+#if KVBMPY_LONG_DIGITS
     if (PyLong_CheckExact(it)) {
         Py_ssize_t sz = Py_SIZE(it);
         const digit *d = ((PyLongObject *)it)->ob_digit;
@@ -260,8 +312,21 @@ int kvbmpy_tokens_get(PyObject *obj, kvbmpy_tokens *out)
         PyErr_NoMemory();
         return -1;
     }
+    PyObject **items = PySequence_Fast_ITEMS(seq);
     for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *it = PySequence_Fast_GET_ITEM(seq, i);
+#if KVBMPY_LONG_DIGITS
+        /* the common case: a run of exact ints below 2**30, one compare each */
+        for (; i < n; i++) {
+            PyObject *it = items[i];
+            size_t sz = (size_t)Py_SIZE(it);
+            if (!PyLong_CheckExact(it) || sz > 1)
+                break;
+            out->tmp[i] = ((PyLongObject *)it)->ob_digit[0] & (uint32_t)-(int32_t)sz;
+        }
+        if (i == n)
+            break;
+#endif
+        PyObject *it = items[i];
         if (small_int(it, &out->tmp[i]))
             continue;
         if (!PyLong_Check(it)) {

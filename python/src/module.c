@@ -105,7 +105,7 @@ static struct PyModuleDef module_def = {
     -1, module_functions, NULL, NULL, NULL, NULL
 };
 
-static int add_type(PyObject *mod, PyTypeObject *t)
+int kvbmpy_add_type(PyObject *mod, PyTypeObject *t)
 {
     if (PyType_Ready(t) < 0)
         return -1;
@@ -130,9 +130,11 @@ PyMODINIT_FUNC PyInit__kvbm(void)
         &kvbmpy_WeakBlockType, &kvbmpy_PinType,
     };
     for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
-        if (add_type(mod, types[i]) < 0)
+        if (kvbmpy_add_type(mod, types[i]) < 0)
             goto fail;
-    if (kvbmpy_errors_init(mod) < 0)
+    if (kvbmpy_errors_init(mod) < 0 || kvbmpy_events_init(mod) < 0 ||
+        kvbmpy_metrics_init(mod) < 0 || kvbmpy_sequence_init(mod) < 0 ||
+        kvbmpy_schedulable_init(mod) < 0)
         goto fail;
     PyObject *backends = Py_BuildValue(
         "(sssss)", kvbm_backend_name(KVBM_BACKEND_LINEAGE, KVBM_LINEAGE_TICK),

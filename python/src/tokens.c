@@ -16,7 +16,7 @@ static PyObject *u32_list(const uint32_t *p, size_t n)
 
 /* ---- TokenBlock --------------------------------------------------------------------- */
 
-static PyObject *token_block_from_c(const kvbm_token_block *tb)
+PyObject *kvbmpy_token_block_from_c(const kvbm_token_block *tb)
 {
     uint32_t size = kvbm_token_block_size(tb);
     kvbmpy_TokenBlock *o = PyObject_NewVar(kvbmpy_TokenBlock, &kvbmpy_TokenBlockType, size);
@@ -65,7 +65,7 @@ static PyObject *token_block_new(PyTypeObject *type, PyObject *args, PyObject *k
     if (s == KVBM_OK && parent != Py_None)
         s = kvbm_plh_extend(&((kvbmpy_TokenBlock *)parent)->plh, kvbm_token_block_hash(tb), &child);
     if (s == KVBM_OK)
-        res = token_block_from_c(tb);
+        res = kvbmpy_token_block_from_c(tb);
     if (res && parent != Py_None) {
         kvbmpy_TokenBlock *o = (kvbmpy_TokenBlock *)res, *p = (kvbmpy_TokenBlock *)parent;
         o->plh = child;
@@ -263,7 +263,7 @@ static PyObject *seq_blocks(PyObject *self, void *c)
     size_t n = kvbm_token_seq_block_count(q);
     PyObject *l = PyList_New((Py_ssize_t)n);
     for (size_t i = 0; l && i < n; i++) {
-        PyObject *b = token_block_from_c(kvbm_token_seq_block(q, i));
+        PyObject *b = kvbmpy_token_block_from_c(kvbm_token_seq_block(q, i));
         if (!b) {
             Py_CLEAR(l);
             break;
@@ -315,7 +315,7 @@ static PyObject *seq_block_at(PyObject *self, PyObject *arg)
         PyErr_SetString(PyExc_IndexError, "block index out of range");
         return NULL;
     }
-    return token_block_from_c(tb);
+    return kvbmpy_token_block_from_c(tb);
 }
 
 static PyMethodDef seq_methods[] = {

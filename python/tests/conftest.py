@@ -2,6 +2,10 @@
 
 The package under test is the one on sys.path (scripts/python_tests.sh puts the in-tree
 build first). Every helper checks the pool is whole again when a test ends."""
+import os
+import subprocess
+import sys
+
 import pytest
 
 import kvbm
@@ -24,3 +28,18 @@ def mgr():
     yield m
     assert m.available_blocks == m.total_blocks, "a test leaked blocks"
     m.check_invariants()
+
+
+def run_exit_script(tmp_path, template, **fmt):
+    """Run template (formatted with the package path and fmt) in a fresh interpreter that
+    prints "exiting" and exits with kvbm objects alive; checks a clean exit and returns the
+    CompletedProcess."""
+    pkg = os.path.dirname(os.path.dirname(os.path.abspath(kvbm.__file__)))
+    script = tmp_path / "exit_script.py"
+    script.write_text(template.format(path=pkg, **fmt))
+    r = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "exiting" in r.stdout
+    assert "Traceback" not in r.stderr and "Fatal" not in r.stderr, r.stderr
+    return r

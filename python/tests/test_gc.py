@@ -1,16 +1,13 @@
 """Garbage collection, reference cycles, finalizers and interpreter shutdown: a handle
 dropped without release() still returns its block; gc.collect() at any point is safe."""
 import gc
-import os
-import subprocess
-import sys
 import textwrap
 import weakref
 
 import pytest
 
 import kvbm
-from conftest import chain, fill
+from conftest import chain, fill, run_exit_script
 
 
 def test_dropped_handles_return_their_blocks(mgr):
@@ -161,15 +158,8 @@ SHUTDOWN_SCRIPT = textwrap.dedent("""
 def test_interpreter_shutdown_with_live_handles(tmp_path, threads):
     """Finalizers that call into a manager while modules are torn down, and daemon threads
     still inside batch calls when the interpreter exits: exit status 0, no crash."""
-    pkg = os.path.dirname(os.path.dirname(os.path.abspath(kvbm.__file__)))
-    script = tmp_path / "shutdown.py"
-    script.write_text(SHUTDOWN_SCRIPT.format(path=pkg, threads=threads))
     for _ in range(3):
-        r = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
-                           timeout=120)
-        assert r.returncode == 0, r.stderr
-        assert "exiting" in r.stdout
-        assert "Traceback" not in r.stderr and "Fatal" not in r.stderr, r.stderr
+        r = run_exit_script(tmp_path, SHUTDOWN_SCRIPT, threads=threads)
         if threads == 0:
             # module teardown runs every finalizer (daemon threads would keep the module
             # dict alive through their frames, so Python then skips them)

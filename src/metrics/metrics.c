@@ -4,7 +4,7 @@
 #include "metrics/metrics_int.h"
 
 /* ---- per-thread metric shards (see metrics_int.h) ---- */
-_Thread_local int kvbm__tl_mshard __attribute__((tls_model("initial-exec"))) = KVBM__MSHARD_UNSET;
+_Thread_local int kvbm__tl_mshard = KVBM__MSHARD_UNSET; /* default TLS model: metrics_int.h */
 static pthread_mutex_t mshard_lock = PTHREAD_MUTEX_INITIALIZER;
 static uint32_t        mshard_used;  /* bitmap of owned indices */
 static pthread_key_t   mshard_key;

@@ -32,7 +32,12 @@ struct kvbm_metrics {
     char                label[]; /* NUL-terminated copy */
 };
 
-extern _Thread_local int kvbm__tl_mshard __attribute__((tls_model("initial-exec")));
+/* Default TLS model on purpose: tls_model("initial-exec") flags every object linked with
+ * it STATIC_TLS, and glibc then refuses to dlopen it when its whole TLS block (2 KB with
+ * the events batch buffer) exceeds the small static surplus - the Python extension failed
+ * to import with "cannot allocate memory in static TLS block". Executables linked with
+ * libkvbm.a still get local-exec access through the linker's TLS relaxation. */
+extern _Thread_local int kvbm__tl_mshard;
 /* 1 + the highest shard index ever handed out (only grows): readers sum shards below it.
  * A reader that sees a stale (smaller) value misses only updates it could not be ordered
  * after anyway, and the value it sees never shrinks, so counters stay monotonic. */
