@@ -21,12 +21,6 @@
 
 #define ROUNDS 7
 
-static int cmp(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 static kvbm_router_stored_block blocks[16], out_blocks[16];
 static uint64_t                 hashes[16], out_u64[64];
 static volatile size_t          sink;
@@ -57,8 +51,7 @@ static double run(enum op op, const kvbm_router_event *ev, long iters)
         }
         t[r] = (now_ns() - t0) / (double)iters;
     }
-    qsort(t, ROUNDS, sizeof t[0], cmp);
-    return t[ROUNDS / 2];
+    return bench_median(t, ROUNDS);
 }
 
 static kvbm_status drop(void *ctx, const char *subject, const uint8_t *buf, size_t len)

@@ -14,6 +14,7 @@ int cli_cmd_replay(int argc, char **argv);
 int cli_cmd_hash(int argc, char **argv);
 int cli_cmd_simulate(int argc, char **argv);
 int cli_cmd_bench(int argc, char **argv);
+int cli_cmd_consolidate(int argc, char **argv);
 
 /* `kvbm hash` token input: whitespace- or comma-separated integers in 0..2^32-1 from
  * @buf[0..len) appended to *@tok (grown with cli_grow). 0, or -1 with a message in

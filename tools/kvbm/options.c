@@ -20,7 +20,7 @@ int cli_errorf(int status, const char *fmt, ...)
 }
 
 const cli_command *const cli_commands[] = { &cli_replay_command, &cli_bench_command, &cli_hash_command,
-                                             &cli_simulate_command };
+                                             &cli_simulate_command, &cli_consolidate_command };
 const size_t cli_n_commands = sizeof cli_commands / sizeof cli_commands[0];
 
 int cli_usage_error(const cli_command *c, const char *fmt, ...)

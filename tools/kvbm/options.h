@@ -50,6 +50,7 @@ extern const cli_command *const cli_commands[];
 extern const size_t cli_n_commands;
 extern const cli_command cli_replay_command, cli_bench_command, cli_hash_command;
 extern const cli_command cli_simulate_command;
+extern const cli_command cli_consolidate_command;
 
 /**
  * cli_parse_options() - parse argv[1..argc) against @c's table into @opts. "--name VALUE"

@@ -7,27 +7,11 @@
  * reading the elements - and that nothing trails the object; then msgpack-c unpacks it
  * into a zone whose size is thereby bounded by a small multiple of the input length.
  */
-#include <msgpack.h>
-#include <stdarg.h>
-#include <stdio.h>
-
+#include "ext/common/mpack_buf.h"
 #include "internal.h"
 #include "kvbm/events_wire.h"
 
 /* ---- encoding ------------------------------------------------------------------------------ */
-
-struct wbuf {
-    uint8_t *buf;
-    size_t   cap, len;
-};
-
-static int wbuf_write(void *data, const char *p, size_t n)
-{
-    struct wbuf *w = data;
-    if (w->len <= w->cap && n <= w->cap - w->len) memcpy(w->buf + w->len, p, n);
-    w->len += n;
-    return 0;
-}
 
 static void pack_u128(msgpack_packer *pk, uint64_t hi, uint64_t lo)
 {
@@ -38,13 +22,6 @@ static void pack_u128(msgpack_packer *pk, uint64_t hi, uint64_t lo)
     }
     msgpack_pack_bin(pk, 16);
     msgpack_pack_bin_body(pk, be, 16);
-}
-
-static void pack_str(msgpack_packer *pk, const char *s)
-{
-    size_t n = strlen(s);
-    msgpack_pack_str(pk, n);
-    msgpack_pack_str_body(pk, s, n);
 }
 
 kvbm_status kvbm_events_wire_encode(const kvbm_event_batch *b, uint8_t *buf, size_t cap, size_t *len)
@@ -59,25 +36,20 @@ kvbm_status kvbm_events_wire_encode(const kvbm_event_batch *b, uint8_t *buf, siz
         kvbm__set_error("kvbm_events_wire_encode: invalid batch (kind %d, %zu hashes)", (int)b->kind, b->n);
         return KVBM_EINVAL;
     }
-    struct wbuf w = { buf, cap, 0 };
-    msgpack_packer pk;
-    msgpack_packer_init(&pk, &w, wbuf_write);
-    msgpack_pack_array(&pk, 2);
+    kvbm__mpack_buf w;
+    kvbm__mpack_buf_init(&w, buf, cap);
+    msgpack_packer *pk = &w.pk;
+    msgpack_pack_array(pk, 2);
     if (shutdown) {
-        pack_str(&pk, "Shutdown");
+        kvbm__mpack_str(pk, "Shutdown");
     } else {
-        msgpack_pack_map(&pk, 1);
-        pack_str(&pk, b->kind == KVBM_EVENT_CREATE ? "Create" : "Remove");
-        msgpack_pack_array(&pk, b->n);
-        for (size_t i = 0; i < b->n; i++) pack_u128(&pk, b->hashes[i].hi, b->hashes[i].lo);
+        msgpack_pack_map(pk, 1);
+        kvbm__mpack_str(pk, b->kind == KVBM_EVENT_CREATE ? "Create" : "Remove");
+        msgpack_pack_array(pk, b->n);
+        for (size_t i = 0; i < b->n; i++) pack_u128(pk, b->hashes[i].hi, b->hashes[i].lo);
     }
-    pack_u128(&pk, b->instance_id.hi, b->instance_id.lo);
-    *len = w.len;
-    if (w.len > cap) {
-        kvbm__set_error("kvbm_events_wire_encode: %zu bytes needed, buffer has %zu", w.len, cap);
-        return KVBM_EOVERFLOW;
-    }
-    return KVBM_OK;
+    pack_u128(pk, b->instance_id.hi, b->instance_id.lo);
+    return kvbm__mpack_buf_finish(&w, len, "kvbm_events_wire_encode");
 }
 
 static kvbm_status encode_cb(void *ctx, const kvbm_event_batch *b, uint8_t *buf, size_t cap, size_t *len)

@@ -6,16 +6,13 @@
 #include "harness.h"
 #include "fixtures.h"
 #include "kvbm/router_events.h"
+#include "support/wire_vectors.h"
 
+/* hex to bytes (tests/support/wire_vectors); aborts on a bad string */
 static size_t unhex(const char *hex, uint8_t *out, size_t cap)
 {
-    size_t n = strlen(hex) / 2;
-    if (n > cap) abort();
-    for (size_t i = 0; i < n; i++) {
-        unsigned v;
-        if (sscanf(hex + 2 * i, "%2x", &v) != 1) abort();
-        out[i] = (uint8_t)v;
-    }
+    size_t n = test_wire_unhex(hex, out, cap);
+    if (n == 0 && hex[0] != '\0') abort();
     return n;
 }
 
