@@ -224,6 +224,14 @@ kvbm_status kvbm_request_seq_stage_pending(kvbm_request_seq *r, size_t *staged, 
     return kvbm_logical_asg_stage(&r->asg, &r->seq, start, nb, staged, NULL, err);
 }
 
+/* register_staged after its checks (the caller checked @r and @m) */
+static kvbm_status rq_register_staged(kvbm_request_seq *r, kvbm_manager *m, size_t *registered,
+                                      kvbm_seq_error *err)
+{
+    kvbm_status st = kvbm_logical_asg_register(&r->asg, m, registered);
+    return st == KVBM_OK ? KVBM_OK : kvbm__seq_fail_manager(err, "register", st);
+}
+
 kvbm_status kvbm_request_seq_register_staged(kvbm_request_seq *r, kvbm_manager *m,
                                              size_t *registered, kvbm_seq_error *err)
 {
@@ -231,8 +239,7 @@ kvbm_status kvbm_request_seq_register_staged(kvbm_request_seq *r, kvbm_manager *
     if (r == NULL)
         return kvbm__seq_fail_simple(err, KVBM_SEQERR_BAD_ARGUMENT, "NULL sequence", KVBM_EINVAL);
     KVBM_TRY(kvbm__request_check_manager(r, m, err));
-    kvbm_status st = kvbm_logical_asg_register(&r->asg, m, registered);
-    return st == KVBM_OK ? KVBM_OK : kvbm__seq_fail_manager(err, "register", st);
+    return rq_register_staged(r, m, registered, err);
 }
 
 kvbm_status kvbm_request_seq_complete_and_register_pending(kvbm_request_seq *r, kvbm_manager *m,
@@ -242,9 +249,23 @@ kvbm_status kvbm_request_seq_complete_and_register_pending(kvbm_request_seq *r, 
     if (r == NULL)
         return kvbm__seq_fail_simple(err, KVBM_SEQERR_BAD_ARGUMENT, "NULL sequence", KVBM_EINVAL);
     KVBM_TRY(kvbm__request_check_manager(r, m, err));
+    /* Nothing staged: stage and register in one manager call (one store-lock section).
+     * Any failure leaves the two-step path below to do (and report) what is left. */
+    size_t start = r->ndet + r->asg.s.asg.len, done = 0;
+    kvbm_status fst;
+    if (r->asg.s.stg.len == 0 && start < rq_nb(r) && r->asg.s.una.len != 0 &&
+        kvbm__logical_asg_stage_register(&r->asg, &r->seq, start, rq_nb(r), m, &done, &fst)) {
+        if (registered) *registered = done;
+        return KVBM_OK;
+    }
     KVBM_TRY(kvbm_request_seq_stage_pending(r, NULL, err));
-    if (r->asg.s.stg.len == 0) return KVBM_OK;
-    return kvbm_request_seq_register_staged(r, m, registered, err);
+    if (r->asg.s.stg.len == 0) {
+        if (registered) *registered = done;
+        return KVBM_OK;
+    }
+    kvbm_status st = rq_register_staged(r, m, registered, err); /* r and m checked above */
+    if (registered) *registered += done;
+    return st;
 }
 
 size_t kvbm_request_seq_drop_excess_unassigned(kvbm_request_seq *r, size_t keep)

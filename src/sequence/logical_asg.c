@@ -3,6 +3,7 @@
 #include <stdio.h>
 
 #include "seq_int.h"
+#include "manager/manager_int.h"
 
 #define LA_BATCH 64 /* handles per manager batch call (stack arrays, no allocation) */
 
@@ -198,7 +199,9 @@ kvbm_status kvbm_logical_asg_stage(kvbm_logical_asg *a, const kvbm_block_seq *se
             return kvbm__seq_block_size_mismatch(err, gbs, tbs);
         }
         kvbm_mgr_id mid = kvbm_mutable_manager_id(m0);
-        size_t run = 0;
+        in[0] = m0; /* checked above */
+        hs[0] = kvbm_token_block_plh(kvbm_block_seq_block(seq, begin + done));
+        size_t run = 1;
         while (done + run < n && run < LA_BATCH) {
             kvbm_mutable *mb = kvbm__dq_at(&a->s.una, run)->ptr;
             if (kvbm_mutable_manager_id(mb) != mid || kvbm_mutable_block_size(mb) != tbs) break;
@@ -223,6 +226,21 @@ kvbm_status kvbm_logical_asg_stage(kvbm_logical_asg *a, const kvbm_block_seq *se
     return KVBM_OK;
 }
 
+/* Append the registered block @b of queue entry @e (removed from its queue) to the
+ * assigned blocks (space reserved). */
+static void push_registered(kvbm_logical_asg *a, kvbm__lc_entry e, kvbm_block *b)
+{
+    uint32_t rid = kvbm_block_id(b);
+    if (rid != e.id) { /* Reject policy returned the existing primary (decision 7) */
+        kvbm__idset_del(&a->s.ids, e.id);
+        e.id = rid;
+        kvbm__idset_add(&a->s.ids, rid); /* false if already held: kept once */
+    }
+    e.ptr = b;
+    e.hash = kvbm_block_seq_hash(b);
+    kvbm__dq_push(&a->s.asg, e);
+}
+
 kvbm_status kvbm_logical_asg_register(kvbm_logical_asg *a, kvbm_manager *m, size_t *n)
 {
     if (n) *n = 0;
@@ -240,18 +258,7 @@ kvbm_status kvbm_logical_asg_register(kvbm_logical_asg *a, kvbm_manager *m, size
             if (n) *n = done;
             return st;
         }
-        for (size_t k = 0; k < run; k++) {
-            kvbm__lc_entry e = kvbm__dq_shift(&a->s.stg);
-            uint32_t rid = kvbm_block_id(outb[k]);
-            if (rid != e.id) { /* Reject policy returned the existing primary (decision 7) */
-                kvbm__idset_del(&a->s.ids, e.id);
-                e.id = rid;
-                kvbm__idset_add(&a->s.ids, rid); /* false if already held: kept once */
-            }
-            e.ptr = outb[k];
-            e.hash = kvbm_block_seq_hash(outb[k]);
-            kvbm__dq_push(&a->s.asg, e);
-        }
+        for (size_t k = 0; k < run; k++) push_registered(a, kvbm__dq_shift(&a->s.stg), outb[k]);
         done += run;
     }
     if (n) *n = done;
@@ -328,4 +335,30 @@ int kvbm_logical_asg_describe(const kvbm_logical_asg *a, char *buf, size_t cap)
                     "LogicalBlockAssignments { assigned_count: %zu, staged_count: %zu, "
                     "unassigned_count: %zu }",
                     a->s.asg.len, a->s.stg.len, a->s.una.len);
+}
+
+bool kvbm__logical_asg_stage_register(kvbm_logical_asg *a, const kvbm_block_seq *seq, size_t begin,
+                                      size_t end, kvbm_manager *m, size_t *registered,
+                                      kvbm_status *st)
+{
+    *registered = 0;
+    *st = KVBM_OK;
+    size_t len = kvbm__view_len(seq, begin, end);
+    size_t n = len < a->s.una.len ? len : a->s.una.len;
+    if (a->s.stg.len != 0 || n == 0 || n > LA_BATCH) return false;
+    if (kvbm__lcs_reserve(&a->s, &a->s.asg, n) != KVBM_OK) return false;
+    kvbm_mutable *in[LA_BATCH];
+    kvbm_plh hs[LA_BATCH];
+    kvbm_block *outb[LA_BATCH];
+    for (size_t k = 0; k < n; k++) {
+        in[k] = kvbm__dq_at(&a->s.una, k)->ptr;
+        hs[k] = kvbm_token_block_plh(kvbm_block_seq_block(seq, begin + k));
+    }
+    size_t done = 0;
+    kvbm_status r = kvbm__manager_stage_register(m, in, hs, n, kvbm_block_seq_block_size(seq),
+                                                 outb, &done);
+    for (size_t k = 0; k < done; k++) push_registered(a, kvbm__dq_shift(&a->s.una), outb[k]);
+    *registered = done;
+    *st = r;
+    return r == KVBM_OK;
 }

@@ -99,6 +99,17 @@ static inline size_t kvbm__view_len(const kvbm_block_seq *seq, size_t begin, siz
     if (end > nb) end = nb;
     return begin < end ? end - begin : 0;
 }
+/* The block-completing fast path of complete_and_register_pending: when nothing is
+ * staged, stage and register the first min(view length, unassigned) queued blocks
+ * (at most 64) with one manager call (kvbm__manager_stage_register) and append them to
+ * the assigned blocks, as kvbm_logical_asg_stage + kvbm_logical_asg_register would.
+ * Returns true when all of them were registered (*@registered = their number). False:
+ * the caller takes the two-step path for what is left; nothing changed, except after a
+ * poisoned store (*@st) the blocks registered before it (*@registered of them) are
+ * assigned already. */
+bool kvbm__logical_asg_stage_register(kvbm_logical_asg *a, const kvbm_block_seq *seq,
+                                      size_t begin, size_t end, kvbm_manager *m,
+                                      size_t *registered, kvbm_status *st);
 /* Reserve token storage so that @ntok tokens fit without reallocation. */
 kvbm_status kvbm__block_seq_reserve(kvbm_block_seq *s, size_t ntok);
 kvbm_status kvbm__block_seq_init(kvbm_block_seq *s, const kvbm_token *tokens, size_t n,

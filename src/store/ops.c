@@ -159,21 +159,34 @@ kvbm_status kvbm__store_allocate(struct kvbm__store *s, size_t count, kvbm_mutab
     return KVBM_OK;
 }
 
-kvbm_status kvbm__store_register(struct kvbm__store *s, kvbm_complete *const *in, size_t n,
-                                 kvbm_block **out)
+/* register_blocks, and stage + register in one store-lock section (@stage non-NULL: in[i]
+ * are MUTABLE handles of @s whose hashes are stage[i], staged and registered at once, as a
+ * kvbm_mutable_stage_many followed by a kvbm_manager_register_blocks would, without the
+ * complete handles in between). Nothing changes when validation or the registry fails;
+ * only poisoning stops the locked pass part-way (*@done, if non-NULL, gets the number of
+ * inputs registered). Inlined into both entry points, so each is specialised. */
+static inline __attribute__((always_inline)) kvbm_status
+store_register(struct kvbm__store *s, const void *const *in,
+                                  const kvbm_plh *stage, uint32_t block_size, size_t n,
+                                  kvbm_block **out, size_t *done_out)
 {
-    static const char fn[] = "kvbm_manager_register_blocks";
+    const char *fn = stage ? "kvbm__store_stage_register" : "kvbm_manager_register_blocks";
+    if (done_out) *done_out = 0;
     if (n == 0) return KVBM_OK;
     if (in == NULL || out == NULL) return kvbm__bad_handle(fn, "NULL array");
     if (kvbm__store_is_poisoned(s)) return kvbm__store_poisoned_error(s);
 
-    /* Validate every input before changing anything (the caller owns the staged slots, so
-     * their fields are stable; `mark` detects the same block passed twice). */
+    /* Validate every input before changing anything (the caller owns the staged or mutable
+     * slots, so their fields are stable; `mark` detects the same block passed twice). */
     size_t bad = n;
     const char *why = NULL;
     for (size_t i = 0; i < n; i++) {
-        struct kvbm__slot *sl = kvbm__bh_slot(in[i], KVBM__HK_COMPLETE);
-        if (sl == NULL) { bad = i; why = "NULL, released or not a complete block"; break; }
+        struct kvbm__slot *sl = kvbm__bh_slot(in[i], stage ? KVBM__HK_MUTABLE : KVBM__HK_COMPLETE);
+        if (sl == NULL) {
+            bad = i;
+            why = stage ? "NULL, released or not a mutable block" : "NULL, released or not a complete block";
+            break;
+        }
         if (kvbm__store_of(sl) != s) { bad = i; why = "block belongs to another manager"; break; }
         if (sl->mark) { bad = i; why = "the same block is passed twice"; break; }
         sl->mark = 1;
@@ -182,6 +195,12 @@ kvbm_status kvbm__store_register(struct kvbm__store *s, kvbm_complete *const *in
         for (size_t i = 0; i < bad; i++) kvbm__bh_raw(in[i])->mark = 0;
         kvbm__set_error("%s: input %zu: %s", fn, bad, why);
         return KVBM_EINVAL;
+    }
+    if (stage && block_size != s->block_size) {
+        for (size_t i = 0; i < n; i++) kvbm__bh_raw(in[i])->mark = 0;
+        kvbm__set_error("Block size mismatch: expected %" PRIu32 " tokens, got %" PRIu32,
+                        s->block_size, block_size);
+        return KVBM_ESIZE;
     }
 
     struct kvbm__hwbuf hb;
@@ -200,7 +219,7 @@ kvbm_status kvbm__store_register(struct kvbm__store *s, kvbm_complete *const *in
         for (size_t k = 0; k < c; k++) { /* (validation marks are cleared here) */
             struct kvbm__slot *sl = kvbm__bh_raw(in[i + k]);
             sl->mark = 0;
-            hs[k] = sl->hash;
+            hs[k] = stage ? stage[i + k] : sl->hash;
         }
         uint32_t ids[PAIR_CHUNK];
         struct kvbm__rth_ctx rc = { s, hs, ids, c, 0 };
@@ -222,6 +241,10 @@ kvbm_status kvbm__store_register(struct kvbm__store *s, kvbm_complete *const *in
         }
         for (size_t k = 0; k < c; k++) kvbm__bh_raw(in[i + k])->reg = hd[k];
     }
+    /* the sketch cells of the new hashes (MultiLRU), as staging computes them */
+    if (stage && s->tcells != NULL)
+        for (size_t i = 0; i < n; i++)
+            kvbm__tracker_cells(s->inactive.freq, stage[i], &s->tcells[kvbm__bh_raw(in[i])->id]);
     kvbm__metric_add(s->metrics, KVBM_METRIC_registrations, (int64_t)n);
 
     struct kvbm__post p;
@@ -235,6 +258,10 @@ kvbm_status kvbm__store_register(struct kvbm__store *s, kvbm_complete *const *in
         if (!kvbm__post_room(&p, 1)) kvbm__post_cycle(s, &p);
         const void *h = in[i];
         struct kvbm__slot *sl = kvbm__bh_raw(h);
+        if (stage) { /* Mutable -> Staged, invisible: it leaves Staged below */
+            sl->state = KVBM__STAGED;
+            sl->hash = stage[i];
+        }
         /* Fresh registration: if our staged slot holds the only reference to the hash's
          * registry handle, no Primary/Duplicate/Inactive slot of this store can have the
          * hash (each holds a reference to the one live handle per hash, taken before it
@@ -243,7 +270,11 @@ kvbm_status kvbm__store_register(struct kvbm__store *s, kvbm_complete *const *in
         struct kvbm__slot *ex = NULL;
         if (atomic_load_explicit(&sl->reg->refs, memory_order_relaxed) != 1) {
             ex = kvbm__acquire_locked(s, sl->hash, &p);
-            if (KVBM_UNLIKELY(kvbm__store_is_poisoned(s))) { result = KVBM_EPOISONED; break; }
+            if (KVBM_UNLIKELY(kvbm__store_is_poisoned(s))) {
+                if (stage) sl->state = KVBM__MUTABLE; /* this one is not staged */
+                result = KVBM_EPOISONED;
+                break;
+            }
         }
         struct kvbm__slot *res;
         if (ex != NULL && s->policy == KVBM_DUP_REJECT) {
@@ -275,8 +306,10 @@ kvbm_status kvbm__store_register(struct kvbm__store *s, kvbm_complete *const *in
         uintptr_t hv = (uintptr_t)kvbm__bh_make(&hb, res, KVBM__HK_BLOCK);
         out[i] = (kvbm_block *)(hv | (res == sl ? 1u : 0u));
     }
+    if (stage && done) kvbm__metric_add(s->metrics, KVBM_METRIC_inflight_mutable, -(int64_t)done); /* I5 */
     kvbm__post_locked_end(s, &p);
     kvbm__unlock(&s->lock);
+    if (stage && done) kvbm__metric_add(s->metrics, KVBM_METRIC_stagings, (int64_t)done);
 
     for (size_t i = 0; i < done; i++) {
         uintptr_t hv = (uintptr_t)out[i];
@@ -292,7 +325,25 @@ kvbm_status kvbm__store_register(struct kvbm__store *s, kvbm_complete *const *in
     }
     kvbm__hwbuf_fini(&hb);
     kvbm__post_finish(s, &p);
+    if (done_out) *done_out = done;
     return result;
+}
+
+kvbm_status kvbm__store_register(struct kvbm__store *s, kvbm_complete *const *in, size_t n,
+                                 kvbm_block **out)
+{
+    return store_register(s, (const void *const *)in, NULL, 0, n, out, NULL);
+}
+
+kvbm_status kvbm__store_stage_register(struct kvbm__store *s, kvbm_mutable *const *in,
+                                       const kvbm_plh *hashes, size_t n, uint32_t block_size,
+                                       kvbm_block **out, size_t *done)
+{
+    if (n > 0 && hashes == NULL) {
+        if (done) *done = 0;
+        return kvbm__bad_handle("kvbm__store_stage_register", "NULL array");
+    }
+    return store_register(s, (const void *const *)in, hashes, block_size, n, out, done);
 }
 
 /* The sketch cells of matched blocks [i, i+c) into tc[0..c), their words prefetched: copied
@@ -301,14 +352,9 @@ static inline void touch_cells_fill(kvbm_tracker *tr, const kvbm__touch_cells *c
                                     const kvbm_plh *hashes, kvbm_block *const *out, size_t i,
                                     size_t c, kvbm__touch_cells *tc)
 {
-    for (size_t j = 0; j < c; j++) {
-        if (cached != NULL) {
-            tc[j] = cached[kvbm__bh_raw(out[i + j])->id];
-            kvbm__tracker_prefetch_cells(tr, &tc[j]);
-        } else {
-            kvbm__tracker_touch_prepare(tr, hashes[i + j], &tc[j]);
-        }
-    }
+    if (cached != NULL)
+        for (size_t j = 0; j < c; j++) tc[j] = cached[kvbm__bh_raw(out[i + j])->id];
+    kvbm__tracker_prepare_many(tr, cached != NULL ? NULL : hashes + i, tc, c);
 }
 
 /* Under the lock, pass 2 of match: out[i]'s slot is at its reference limit. Undo that

@@ -282,6 +282,13 @@ kvbm_status kvbm__store_allocate(struct kvbm__store *s, size_t count, kvbm_mutab
                                  kvbm_plh *evicted, size_t *n_evicted);
 kvbm_status kvbm__store_register(struct kvbm__store *s, kvbm_complete *const *in, size_t n,
                                  kvbm_block **out);
+/* kvbm_mutable_stage_many(in, hashes, n, block_size) + kvbm__store_register in one store-lock
+ * section (no complete handles in between): the same transitions, hooks, touches, metrics
+ * and presence updates. Validation or registry failure: nothing changed (*@done = 0).
+ * Poisoning: in[0..*@done) are registered (out[]), the rest are still mutable. */
+kvbm_status kvbm__store_stage_register(struct kvbm__store *s, kvbm_mutable *const *in,
+                                       const kvbm_plh *hashes, size_t n, uint32_t block_size,
+                                       kvbm_block **out, size_t *done);
 kvbm_status kvbm__store_match(struct kvbm__store *s, const kvbm_plh *hashes, size_t n,
                               kvbm_block **out, size_t *matched);
 kvbm_status kvbm__store_scan(struct kvbm__store *s, const kvbm_plh *hashes, size_t n, bool touch,

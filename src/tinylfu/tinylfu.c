@@ -464,6 +464,16 @@ void kvbm__tracker_touch_prepare(kvbm_tracker *t, kvbm_plh key, kvbm__touch_cell
     }
 }
 
+void kvbm__tracker_prepare_many(kvbm_tracker *t, const kvbm_plh *keys,
+                                kvbm__touch_cells *cells, size_t n)
+{
+    if (t == NULL || t->kind != TRACKER_TINYLFU) return;
+    for (size_t i = 0; i < n; i++) {
+        if (keys != NULL) cells[i].h = kvbm__tinylfu_key_hash(keys[i].lo, keys[i].hi);
+        prefetch_word(&t->sketch, cells[i].h);
+    }
+}
+
 void kvbm__tracker_cells(const kvbm_tracker *t, kvbm_plh key, kvbm__touch_cells *cells)
 {
     if (t == NULL || t->kind != TRACKER_TINYLFU) return;

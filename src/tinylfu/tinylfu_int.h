@@ -43,6 +43,11 @@ typedef struct kvbm__touch_cells { uint64_t h; } kvbm__touch_cells; /* the key h
 void kvbm__tracker_touch_prepare(kvbm_tracker *t, kvbm_plh key, kvbm__touch_cells *cells);
 void kvbm__tracker_touch_apply(kvbm_tracker *t, const kvbm_plh *keys,
                                const kvbm__touch_cells *cells, size_t n);
+/* kvbm__tracker_touch_prepare for n keys in one call (the kind test once, the hashing
+ * inline): with @keys, cells[i] is computed from keys[i]; with @keys NULL, cells[0..n)
+ * are already filled (cached, see below) and only their words are prefetched. */
+void kvbm__tracker_prepare_many(kvbm_tracker *t, const kvbm_plh *keys,
+                                kvbm__touch_cells *cells, size_t n);
 
 /* Cached cells. A key's sketch hash depends on the key only, so a caller that sees one key
  * many times (the store, for MultiLRU: once per staged block) may compute it once with
