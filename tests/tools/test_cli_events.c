@@ -137,6 +137,14 @@ KVBM_TEST(replay_events_to_nats_are_printed_by_events_listen)
                                       'e', 'd', 0xa7, 'd', 'p', '_', 'r', 'a', 'n', 'k', 0x00 };
     EXPECT_OK(kvbm_publisher_publish(p, "", router, sizeof router));
 #  endif
+#  ifdef KVBM_CLI_HAVE_VLLM
+    /* vLLM KVEventBatch [1000.0, [["BlockStored", [1], nil, [10,20,30,40], 4]], 0] (spec 20
+     * §4.4 fixture payload 0, legacy array form) */
+    static const uint8_t vllm[] = { 0x93, 0xcb, 0x40, 0x8f, 0x40, 0, 0, 0, 0, 0, 0x91, 0x95, 0xab, 'B', 'l', 'o',
+                                    'c', 'k', 'S', 't', 'o', 'r', 'e', 'd', 0x91, 0x01, 0xc0, 0x94, 0x0a, 0x14,
+                                    0x1e, 0x28, 0x04, 0x00 };
+    EXPECT_OK(kvbm_publisher_publish(p, "", vllm, sizeof vllm));
+#  endif
     static const uint8_t junk[] = { 0xc1, 0x00, 0x01 };
     EXPECT_OK(kvbm_publisher_publish(p, "", junk, sizeof junk));
     EXPECT_OK(kvbm_publisher_flush(p, 30000));
@@ -146,6 +154,10 @@ KVBM_TEST(replay_events_to_nats_are_printed_by_events_listen)
     EXPECT_STR_CONTAINS(t, "\"dialect\":\"undecodable\",\"source\":\"kvbm.events\",\"bytes\":3}");
 #  ifdef KVBM_CLI_HAVE_ROUTER
     EXPECT_STR_CONTAINS(t, "\"dialect\":\"router\",\"source\":\"kvbm.events\",\"event\":{\"worker_id\":7,");
+#  endif
+#  ifdef KVBM_CLI_HAVE_VLLM
+    EXPECT_STR_CONTAINS(t, "\"dialect\":\"vllm\",\"source\":\"kvbm.events\",\"event\":{\"ts\":1000");
+    EXPECT_STR_CONTAINS(t, "\"type\":\"BlockStored\",\"block_hashes\":[1]");
 #  endif
     free(t);
 

@@ -9,6 +9,9 @@
 #ifdef KVBM_CLI_HAVE_ROUTER
 #  include "kvbm/router_events.h"
 #endif
+#ifdef KVBM_CLI_HAVE_VLLM
+#  include "kvbm/vllm_events.h"
+#endif
 
 #define SHOW_MAX 4 /* hashes shown per table line */
 
@@ -97,12 +100,66 @@ out:
 }
 #endif
 
+#ifdef KVBM_CLI_HAVE_VLLM
+/* vLLM ZeroMQ KV-event batch (spec 20 §4.2, libkvbm_vllm): [ts, events, dp_rank] (or its
+ * map form). Table: per batch the event count and dp rank, then per event its type, block
+ * count and first hashes. Every pool is sized by the input length, which the decoder
+ * guarantees is always enough (kvbm_vllm_decode_space). */
+static int render_vllm(const uint8_t *buf, size_t len, bool json, FILE *f)
+{
+    size_t cap = len + 1;
+    kvbm_vllm_decode_space sp = { calloc(cap, sizeof(kvbm_vllm_event)), cap, calloc(cap, sizeof(uint64_t)), cap,
+                                  calloc(cap, sizeof(uint32_t)), cap, calloc(cap, sizeof(kvbm_vllm_block_mm)), cap,
+                                  calloc(cap, sizeof(kvbm_router_mm_object)), cap, calloc(cap, 1), cap };
+    kvbm_vllm_batch b;
+    int rc = -1;
+    if (sp.events == NULL || sp.u64 == NULL || sp.tokens == NULL || sp.block_mm == NULL || sp.mm_objects == NULL ||
+        sp.chars == NULL || kvbm_vllm_batch_decode(buf, len, NULL, &b, &sp) != KVBM_OK)
+        goto out;
+    if (json) {
+        size_t n = 0;
+        char *s = NULL;
+        if (kvbm_vllm_batch_to_json(&b, NULL, 0, &n) == KVBM_EOVERFLOW && (s = malloc(n + 1)) != NULL &&
+            kvbm_vllm_batch_to_json(&b, s, n + 1, &n) == KVBM_OK) {
+            fputs(s, f);
+            rc = 0;
+        }
+        free(s);
+        goto out;
+    }
+    fprintf(f, "batch    %5zu  ts %.3f dp %s", b.n_events, b.ts, b.has_dp_rank ? "" : "nil");
+    if (b.has_dp_rank) fprintf(f, "%u", b.dp_rank);
+    for (size_t e = 0; e < b.n_events; e++) {
+        const kvbm_vllm_event *ev = &b.events[e];
+        fprintf(f, " | %s %zu%s", kvbm_vllm_event_type_name(ev->type), ev->n_block_hashes,
+                ev->ignored ? " (ignored group)" : "");
+        if (ev->type == KVBM_VLLM_BLOCK_STORED && ev->has_parent)
+            fprintf(f, " parent %016llx", (unsigned long long)ev->parent_block_hash);
+        for (size_t i = 0; i < ev->n_block_hashes && i < SHOW_MAX; i++)
+            fprintf(f, " %016llx", (unsigned long long)ev->block_hashes[i]);
+        if (ev->n_block_hashes > SHOW_MAX) fputs(" ...", f);
+    }
+    rc = 0;
+out:
+    free(sp.events);
+    free(sp.u64);
+    free(sp.tokens);
+    free(sp.block_mm);
+    free(sp.mm_objects);
+    free(sp.chars);
+    return rc;
+}
+#endif
+
 const cli_dialect cli_dialects[] = {
 #ifdef KVBM_CLI_HAVE_EVENTS
     { "kvbm", render_kvbm },
 #endif
 #ifdef KVBM_CLI_HAVE_ROUTER
     { "router", render_router },
+#endif
+#ifdef KVBM_CLI_HAVE_VLLM
+    { "vllm", render_vllm },
 #endif
     { NULL, NULL } /* keeps the array non-empty */
 };

@@ -3,10 +3,11 @@
  * Each dialect is one table entry (events_dialects.c): a name and a strict decoder that
  * renders the message as one JSON object or one table line. The listener tries them in
  * table order on every message, so a stream may mix dialects; the decoders are strict
- * (kvbm batches are 2-arrays, Dynamo router events are maps), so at most one accepts a
- * message. A dialect whose optional library is not built (KVBM_CLI_HAVE_EVENTS,
- * KVBM_CLI_HAVE_ROUTER, ...) is absent from the table. Adding one (e.g. vLLM's ZeroMQ KV
- * events once include/kvbm/vllm_events.h exists): a render function and a table line. */
+ * (kvbm batches are 2-arrays, Dynamo router events are maps with worker_id and event,
+ * vLLM KV-event batches are [ts, events, dp_rank] 3-arrays or maps with ts and events), so
+ * at most one accepts a message. A dialect whose optional library is not built
+ * (KVBM_CLI_HAVE_EVENTS, KVBM_CLI_HAVE_ROUTER, KVBM_CLI_HAVE_VLLM) is absent from the
+ * table. Adding one: a render function and a table line. */
 #ifndef CLI_EVENTS_DIALECTS_H
 #define CLI_EVENTS_DIALECTS_H
 
@@ -16,7 +17,7 @@
 #include <stdio.h>
 
 typedef struct cli_dialect {
-    const char *name; /* "kvbm", "router" */
+    const char *name; /* "kvbm", "router", "vllm" */
     /* Decode @buf[0..len); on success write the rendering (JSON value if @json, else the
      * table fields, no newline) to @f and return 0; -1: not this dialect (@f untouched
      * or partially written: the caller discards it). */
