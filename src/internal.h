@@ -33,6 +33,7 @@
 #include <stdatomic.h>
 #include <pthread.h>
 #include <string.h>
+#include <time.h>
 
 #include "kvbm/common.h"
 
@@ -106,6 +107,37 @@ KVBM__EXT_API void kvbm__alloc_fail_set(long nth);
 KVBM__EXT_API unsigned long kvbm__alloc_count(void);
 /* Test-only: allocations still to go before the armed failure (0: it fired, or none armed). */
 KVBM__EXT_API long kvbm__alloc_fail_pending(void);
+
+/* ---- monotonic waits ---------------------------------------------------------------
+ * Every timed wait in the library runs on CLOCK_MONOTONIC: kvbm__cond_init_monotonic()
+ * initialises a condition variable on that clock (0 or an errno value), and
+ * kvbm__deadline_after_ns() sets *@ts to now + @ns on it, for pthread_cond_timedwait. */
+static inline int kvbm__cond_init_monotonic(pthread_cond_t *cv)
+{
+    pthread_condattr_t ca;
+    int rc = pthread_condattr_init(&ca);
+    if (rc != 0) return rc;
+    rc = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    if (rc == 0) rc = pthread_cond_init(cv, &ca);
+    pthread_condattr_destroy(&ca);
+    return rc;
+}
+
+static inline void kvbm__timespec_add_ns(struct timespec *ts, uint64_t ns)
+{
+    ts->tv_sec += (time_t)(ns / 1000000000u);
+    ts->tv_nsec += (long)(ns % 1000000000u);
+    if (ts->tv_nsec >= 1000000000L) {
+        ts->tv_sec++;
+        ts->tv_nsec -= 1000000000L;
+    }
+}
+
+static inline void kvbm__deadline_after_ns(struct timespec *ts, uint64_t ns)
+{
+    clock_gettime(CLOCK_MONOTONIC, ts);
+    kvbm__timespec_add_ns(ts, ns);
+}
 
 /* Propagate a non-OK status in one line. */
 #define KVBM_TRY(expr) do { kvbm_status kvbm__st = (expr); \

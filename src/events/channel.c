@@ -43,11 +43,7 @@ kvbm_status kvbm__chan_create(size_t capacity, kvbm__chan **out)
     c->mask = capacity - 1;
     atomic_init(&c->senders, 1);
     atomic_init(&c->refs, 1);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&c->wcv, &ca);
-    pthread_condattr_destroy(&ca);
+    kvbm__cond_init_monotonic(&c->wcv);
     pthread_mutex_init(&c->wmu, NULL);
     *out = c;
     return KVBM_OK;
@@ -256,11 +252,7 @@ kvbm_status kvbm_events_next(kvbm_events_sub *sub, int timeout_ms, kvbm_event *o
                 pthread_cond_wait(&c->wcv, &c->wmu);
             } else {
                 struct timespec ts;
-                clock_gettime(CLOCK_MONOTONIC, &ts);
-                uint64_t left = deadline - now;
-                ts.tv_sec += (time_t)(left / 1000000000u);
-                ts.tv_nsec += (long)(left % 1000000000u);
-                if (ts.tv_nsec >= 1000000000L) { ts.tv_sec++; ts.tv_nsec -= 1000000000L; }
+                kvbm__deadline_after_ns(&ts, deadline - now);
                 (void)pthread_cond_timedwait(&c->wcv, &c->wmu, &ts);
             }
         }

@@ -57,12 +57,7 @@ kvbm_status kvbm_stats_create(kvbm_metrics *m, const kvbm_stats_config *cfg, kvb
     if (c.clock == NULL) c.clock = mono_ns;
     kvbm_stats *s = kvbm__calloc(1, sizeof *s);
     entry *ring = c.window_size ? kvbm__calloc(c.window_size, sizeof *ring) : NULL;
-    pthread_condattr_t ca;
-    bool cond_ok = false;
-    if (s != NULL && (ring != NULL || c.window_size == 0) && pthread_condattr_init(&ca) == 0) {
-        cond_ok = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) == 0 && pthread_cond_init(&s->th_cond, &ca) == 0;
-        pthread_condattr_destroy(&ca);
-    }
+    bool cond_ok = s != NULL && (ring != NULL || c.window_size == 0) && kvbm__cond_init_monotonic(&s->th_cond) == 0;
     if (!cond_ok) {
         kvbm__free(ring);
         kvbm__free(s);

@@ -13,11 +13,7 @@ kvbm_status kvbm__msgq_init(kvbm__msgq *q, uint64_t cap)
         return KVBM_ENOMEM;
     }
     q->cap = cap;
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&q->cv, &ca);
-    pthread_condattr_destroy(&ca);
+    kvbm__cond_init_monotonic(&q->cv);
     pthread_mutex_init(&q->mu, NULL);
     return KVBM_OK;
 }
@@ -73,17 +69,6 @@ kvbm_status kvbm__msgq_push(kvbm__msgq *q, const char *who, const char *subject,
     return st;
 }
 
-static void deadline_after(struct timespec *ts, int timeout_ms)
-{
-    clock_gettime(CLOCK_MONOTONIC, ts);
-    ts->tv_sec += timeout_ms / 1000;
-    ts->tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (ts->tv_nsec >= 1000000000L) {
-        ts->tv_sec++;
-        ts->tv_nsec -= 1000000000L;
-    }
-}
-
 /* Wait on cv with q->mu held; false once the deadline passed. */
 static bool wait_until(kvbm__msgq *q, int timeout_ms, const struct timespec *dl)
 {
@@ -105,7 +90,7 @@ static void take_locked(kvbm__msgq *q, kvbm__msg *m, uint64_t *seq)
 bool kvbm__msgq_take(kvbm__msgq *q, int timeout_ms, kvbm__msg *m, uint64_t *seq)
 {
     struct timespec dl;
-    if (timeout_ms >= 0) deadline_after(&dl, timeout_ms);
+    if (timeout_ms >= 0) kvbm__deadline_after_ns(&dl, (uint64_t)timeout_ms * 1000000u);
     pthread_mutex_lock(&q->mu);
     uint64_t wakes = q->wakes;
     while (!q->stop && q->next == q->tail && q->wakes == wakes && wait_until(q, timeout_ms, &dl)) {
@@ -159,7 +144,7 @@ uint64_t kvbm__msgq_next(kvbm__msgq *q)
 bool kvbm__msgq_sleep(kvbm__msgq *q, int timeout_ms)
 {
     struct timespec dl;
-    if (timeout_ms >= 0) deadline_after(&dl, timeout_ms);
+    if (timeout_ms >= 0) kvbm__deadline_after_ns(&dl, (uint64_t)timeout_ms * 1000000u);
     pthread_mutex_lock(&q->mu);
     uint64_t wakes = q->wakes;
     while (!q->stop && q->wakes == wakes && wait_until(q, timeout_ms, &dl)) {
@@ -191,7 +176,7 @@ void kvbm__msgq_stop(kvbm__msgq *q)
 kvbm_status kvbm__msgq_wait_done(kvbm__msgq *q, const char *who, int timeout_ms)
 {
     struct timespec dl;
-    if (timeout_ms >= 0) deadline_after(&dl, timeout_ms);
+    if (timeout_ms >= 0) kvbm__deadline_after_ns(&dl, (uint64_t)timeout_ms * 1000000u);
     pthread_mutex_lock(&q->mu);
     uint64_t target = q->tail;
     bool more = true;

@@ -35,11 +35,7 @@ static void *egress_thread(void *arg)
     struct timespec next;
     clock_gettime(CLOCK_MONOTONIC, &next);
     while (!kvbm__dstopping(c)) {
-        next.tv_nsec += (long)c->poll_ms * 1000000L;
-        while (next.tv_nsec >= 1000000000L) {
-            next.tv_sec++;
-            next.tv_nsec -= 1000000000L;
-        }
+        kvbm__timespec_add_ns(&next, (uint64_t)c->poll_ms * 1000000u);
         struct timespec now;
         clock_gettime(CLOCK_MONOTONIC, &now);
         if (now.tv_sec > next.tv_sec || (now.tv_sec == next.tv_sec && now.tv_nsec > next.tv_nsec))

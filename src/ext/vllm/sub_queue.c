@@ -13,11 +13,7 @@ kvbm_status kvbm__vsub_queue_init(kvbm__vsub_queue *q, uint64_t cap)
         return KVBM_ENOMEM;
     }
     q->cap = cap;
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&q->cv, &ca);
-    pthread_condattr_destroy(&ca);
+    kvbm__cond_init_monotonic(&q->cv);
     pthread_mutex_init(&q->mu, NULL);
     return KVBM_OK;
 }
@@ -52,15 +48,7 @@ bool kvbm__vsub_queue_push(kvbm__vsub_queue *q, kvbm__vsub_item *it)
 bool kvbm__vsub_queue_pop(kvbm__vsub_queue *q, int timeout_ms, kvbm__vsub_item *it)
 {
     struct timespec dl;
-    if (timeout_ms > 0) {
-        clock_gettime(CLOCK_MONOTONIC, &dl);
-        dl.tv_sec += timeout_ms / 1000;
-        dl.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-        if (dl.tv_nsec >= 1000000000L) {
-            dl.tv_sec++;
-            dl.tv_nsec -= 1000000000L;
-        }
-    }
+    if (timeout_ms > 0) kvbm__deadline_after_ns(&dl, (uint64_t)timeout_ms * 1000000u);
     pthread_mutex_lock(&q->mu);
     uint64_t wakes = q->wakes;
     while (q->head == q->tail && q->wakes == wakes && timeout_ms != 0) {
