@@ -41,13 +41,20 @@ kvbm__lookup_locked(struct kvbm__store *s, kvbm_plh h, struct kvbm__post *p)
     struct kvbm__slot *sl;
     if (id != KVBM__NIL) {
         sl = &s->slots[id];
-        if (KVBM_UNLIKELY(sl->state != KVBM__PRIMARY)) {
-            kvbm__store_poison(s, "active index points at a non-primary slot");
+        if (KVBM_LIKELY(sl->state == KVBM__PRIMARY)) return sl;
+        /* by id (store_int.h, I2): an indexed Inactive slot; the backend drops that id */
+        if (KVBM_UNLIKELY(!s->byid || sl->state != KVBM__INACTIVE ||
+                          !s->inactive.ops->remove_id(s->inactive.ctx, id))) {
+            kvbm__store_poison(s, "index points at a slot that is neither primary nor inactive");
             return NULL;
         }
+        sl->state = KVBM__PRIMARY;
+        sl->gen++;
+        p->d_inactive--;
+        kvbm__unpark_locked(s, p);
         return sl;
     }
-    if (!s->inactive.ops->find_match(s->inactive.ctx, h, false, &id)) return NULL;
+    if (s->byid || !s->inactive.ops->find_match(s->inactive.ctx, h, false, &id)) return NULL;
     if (KVBM_UNLIKELY(id >= s->n || s->slots[id].state != KVBM__INACTIVE ||
                       !kvbm_plh_eq(s->slots[id].hash, h))) {
         kvbm__store_poison(s, "inactive backend returned a slot that is not inactive");
