@@ -54,7 +54,7 @@ kvbm__lookup_locked(struct kvbm__store *s, kvbm_plh h, struct kvbm__post *p)
         kvbm__unpark_locked(s, p);
         return sl;
     }
-    if (s->byid || !s->inactive.ops->find_match(s->inactive.ctx, h, false, &id)) return NULL;
+    if (!s->find_inactive(s->inactive.ctx, h, false, &id)) return NULL;
     if (KVBM_UNLIKELY(id >= s->n || s->slots[id].state != KVBM__INACTIVE ||
                       !kvbm_plh_eq(s->slots[id].hash, h))) {
         kvbm__store_poison(s, "inactive backend returned a slot that is not inactive");

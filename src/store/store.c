@@ -52,6 +52,13 @@ void kvbm__store_poison(struct kvbm__store *s, const char *what)
 #endif
 }
 
+/* By id every Inactive slot is in the store's index: a hash missing there is not cached. */
+static bool find_inactive_none(void *ctx, kvbm_plh h, bool touch, uint32_t *block_id)
+{
+    (void)ctx; (void)h; (void)touch; (void)block_id;
+    return false;
+}
+
 kvbm_status kvbm__store_create(const struct kvbm__store_params *p, kvbm__inactive *backend,
                                struct kvbm__store **out)
 {
@@ -117,6 +124,7 @@ kvbm_status kvbm__store_create(const struct kvbm__store_params *p, kvbm__inactiv
     /* one index for Primary and Inactive slots when the backend can be driven by id */
     s->byid = be.ops->by_id != NULL && be.ops->remove_id != NULL && be.ops->has_id != NULL &&
               be.ops->by_id(be.ctx);
+    s->find_inactive = s->byid ? find_inactive_none : be.ops->find_match;
     s->ring.cap = n;
     s->ring.head = 0;
     s->ring.len = 0;

@@ -202,6 +202,9 @@ struct kvbm__store {
      * NULL otherwise. */
     kvbm__touch_cells  *tcells;
     bool                byid;           /* INACTIVE slots stay in `index` (I2; fixed) */
+    /* the lookup of a hash missing from `index`: the backend's find_match, or (byid) a
+     * constant miss - one indirect call either way, no test of byid on that path */
+    bool              (*find_inactive)(void *ctx, kvbm_plh h, bool touch, uint32_t *block_id);
     struct kvbm__ring   ring;
     struct kvbm__active_index  index;
     /* Store refs of Inactive slots (under lock). While the manager lives, a slot keeps its
