@@ -30,6 +30,37 @@ static inline void prefetch_handle(const kvbm_handle *h)
     __builtin_prefetch(h, 1, 3);
 }
 
+/* Under the lock, allocate: check the r victims the backend returned and append them to
+ * the eviction chain *@head..*@tail (through hnext); by id (@byid, a constant at each call:
+ * one specialised loop per mode) they leave the index first. NULL, or what is broken (the
+ * caller poisons). */
+static inline __attribute__((always_inline)) const char *
+chain_victims(struct kvbm__store *s, const kvbm__pair *pairs, size_t r, uint32_t *head,
+              uint32_t *tail, const bool byid)
+{
+    /* the victims' slots are cold (old blocks): start every miss before the checks */
+    for (size_t k = 0; k < r; k++)
+        if (KVBM_LIKELY(pairs[k].block_id < s->n)) __builtin_prefetch(&s->slots[pairs[k].block_id]);
+    if (byid) /* and the index bucket each one leaves */
+        for (size_t k = 0; k < r; k++)
+            __builtin_prefetch(&s->index.buckets[kvbm_plh_hash64(pairs[k].hash) & s->index.mask], 1, 3);
+    for (size_t k = 0; k < r; k++) {
+        uint32_t id = pairs[k].block_id;
+        if (KVBM_UNLIKELY(id >= s->n || s->slots[id].state != KVBM__INACTIVE ||
+                          !kvbm_plh_eq(s->slots[id].hash, pairs[k].hash)))
+            return "inactive backend evicted a slot that is not inactive";
+        /* the handle is cold (an old block); its registry work runs after unlock */
+        prefetch_handle(s->slots[id].reg);
+        if (byid && KVBM_UNLIKELY(!kvbm__active_index_remove(&s->index, s->slots, id)))
+            return "evicted inactive slot missing from the index";
+        s->slots[id].hnext = KVBM__NIL;
+        if (*tail == KVBM__NIL) *head = id;
+        else s->slots[*tail].hnext = id;
+        *tail = id;
+    }
+    return NULL;
+}
+
 kvbm_status kvbm__store_allocate(struct kvbm__store *s, size_t count, kvbm_mutable **out,
                                  kvbm_plh *evicted, size_t *n_evicted)
 {
@@ -63,6 +94,7 @@ kvbm_status kvbm__store_allocate(struct kvbm__store *s, size_t count, kvbm_mutab
      * backend under-allocation can be undone without touching the reset FIFO. */
     uint32_t head = KVBM__NIL, tail = KVBM__NIL;
     size_t got = 0;
+    const bool byid = s->byid;
     kvbm__pair pairs[PAIR_CHUNK];
     while (got < from_inactive) {
         size_t want = from_inactive - got;
@@ -86,33 +118,13 @@ kvbm_status kvbm__store_allocate(struct kvbm__store *s, size_t count, kvbm_mutab
             kvbm__set_error("kvbm_manager_allocate: inactive backend under-allocated; rolled back");
             return KVBM_EEXHAUSTED;
         }
-        /* the victims' slots are cold (old blocks): start every miss before the checks */
-        for (size_t k = 0; k < r; k++) {
-            if (KVBM_LIKELY(pairs[k].block_id < s->n)) __builtin_prefetch(&s->slots[pairs[k].block_id]);
-            if (s->byid) /* and the index bucket each one leaves */
-                __builtin_prefetch(&s->index.buckets[kvbm_plh_hash64(pairs[k].hash) & s->index.mask], 1, 3);
-        }
-        for (size_t k = 0; k < r; k++) {
-            uint32_t id = pairs[k].block_id;
-            if (KVBM_UNLIKELY(id >= s->n || s->slots[id].state != KVBM__INACTIVE ||
-                              !kvbm_plh_eq(s->slots[id].hash, pairs[k].hash))) {
-                kvbm__store_poison(s, "inactive backend evicted a slot that is not inactive");
-                kvbm__unlock(&s->lock);
-                kvbm__hwbuf_fini(&hb);
-                return KVBM_EPOISONED;
-            }
-            /* the handle is cold (an old block); its registry work runs after unlock */
-            prefetch_handle(s->slots[id].reg);
-            if (s->byid && KVBM_UNLIKELY(!kvbm__active_index_remove(&s->index, s->slots, id))) {
-                kvbm__store_poison(s, "evicted inactive slot missing from the index");
-                kvbm__unlock(&s->lock);
-                kvbm__hwbuf_fini(&hb);
-                return KVBM_EPOISONED;
-            }
-            s->slots[id].hnext = KVBM__NIL;
-            if (tail == KVBM__NIL) head = id;
-            else s->slots[tail].hnext = id;
-            tail = id;
+        const char *bad = byid ? chain_victims(s, pairs, r, &head, &tail, true)
+                               : chain_victims(s, pairs, r, &head, &tail, false);
+        if (KVBM_UNLIKELY(bad != NULL)) {
+            kvbm__store_poison(s, bad);
+            kvbm__unlock(&s->lock);
+            kvbm__hwbuf_fini(&hb);
+            return KVBM_EPOISONED;
         }
         got += r;
     }
