@@ -71,11 +71,11 @@ kvbm_status kvbm__store_create(const struct kvbm__store_params *p, kvbm__inactiv
     }
     uint32_t n = p->block_count;
     struct kvbm__store *s = kvbm__calloc(1, sizeof *s + (size_t)n * sizeof(struct kvbm__slot));
-    /* index buckets: the largest power of two <= 4n (load factor <= 0.25..0.5 with every slot
-     * indexed - Primary and, by id, Inactive -, <= 16 B/block; 2n cost ~2 % more L1 misses) */
-    uint64_t nb = kvbm__next_pow2_u64((uint64_t)n * 4);
-    if (nb > (uint64_t)n * 4) nb >>= 1;
-    if (nb > (UINT64_C(1) << 32)) nb = UINT64_C(1) << 32; /* the mask is 32-bit */
+    /* index buckets: the largest power of two <= 2n (load <= 0.5..1 with every slot indexed -
+     * Primary and, by id, Inactive -, <= 8 B/block: the store's 64 B/block metadata bar;
+     * 4n buckets measured ~2 % fewer L1 misses in the LRU replay but break the bar) */
+    uint64_t nb = kvbm__next_pow2_u64((uint64_t)n * 2);
+    if (nb > (uint64_t)n * 2) nb >>= 1;
     if (nb < 2) nb = 2;
     /* MultiLRU over TinyLFU: cache the sketch cells of every block (store_int.h, tcells) */
     bool want_cells = be.freq != NULL && be.ops->insert_cells != NULL && kvbm__tracker_is_tinylfu(be.freq);
