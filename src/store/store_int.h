@@ -18,6 +18,9 @@
  *   the index holds exactly the PRIMARY slots (+ the INACTIVE ones iff byid),
  *   keyed by their hash                                                          (I2)
  *   per hash at most one slot is PRIMARY or INACTIVE                             (I3)
+ *   refs == 1 (manager, while alive) + #MUTABLE + #STAGED + #PRIMARY + #DUPLICATE
+ *           + #weak handles + parked (== #INACTIVE while the manager lives, else 0)
+ *           + refs of operations in flight
  *
  * One index for PRIMARY and INACTIVE (`byid`, when the backend has the by-id ops: LRU,
  * MultiLRU). By I3 the index can keep a slot across PRIMARY <-> INACTIVE: a release
@@ -26,9 +29,6 @@
  * (allocate, reset_inactive) unindexes its victims. The backend then keeps no hash index
  * of its own (backend.h, by_id). Backends without those ops (Lineage, HashMap) keep their
  * index and the store's index holds only PRIMARY slots.
- *   refs == 1 (manager, while alive) + #MUTABLE + #STAGED + #PRIMARY + #DUPLICATE
- *           + #weak handles + parked (== #INACTIVE while the manager lives, else 0)
- *           + refs of operations in flight
  *
  * Final release (README decision 1, Option B): clone and non-final release are lock-free
  * (CAS while strong > 1); the 1 -> 0 decrement happens under `lock` together with the slot
@@ -79,8 +79,8 @@ struct kvbm__slot {
                                     at most KVBM__STRONG_MAX (clones fail beyond) */
     uint32_t          id;        /* index in store->slots (slot -> store) */
     union {                      /* a DUPLICATE is in no index chain: one field, two uses */
-        uint32_t      hnext;     /* PRIMARY: next id in the active-index chain;
-                                    INACTIVE during allocate: eviction chain */
+        uint32_t      hnext;     /* PRIMARY (and INACTIVE iff byid): next id in the
+                                    index chain; evicted during allocate: eviction chain */
         uint32_t      keepalive; /* DUPLICATE: primary id */
     };
     uint8_t           state;     /* enum kvbm__slot_state */
