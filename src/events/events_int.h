@@ -37,6 +37,7 @@ typedef struct kvbm__chan {
     _Atomic uint64_t filtered, attach_failures, lost, dropped_closed, subscribers;
     uint64_t             mask;
     struct kvbm__evslot *ring;
+    struct kvbm__death_hook death;  /* the release handle in a handle's death slot */
     kvbm_attach_type     att_type;   /* release-handle attachment type (pooled) */
     struct kvbm__att_dtor att_dtor;  /* its destructor (looked up once) */
     pthread_mutex_t      wmu;        /* sleeping subscribers only */
