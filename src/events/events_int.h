@@ -74,6 +74,15 @@ void kvbm__chan_unref(kvbm__chan *c);
 void kvbm__chan_senders_add(kvbm__chan *c, int64_t delta);
 kvbm_status kvbm__chan_subscribe(kvbm__chan *c, kvbm_events_sub **out);
 
+/* Read up to @max events that are ready at @sub's cursor without waiting (the pipeline
+ * worker's sweep: no clock read, no wake-up logic per event). Returns the number read;
+ * *@st is KVBM_OK, or KVBM_ELAGGED after the events read (the cursor skipped, *@lost set,
+ * counted as in kvbm_events_next), or KVBM_ECLOSED if the subscription was interrupted.
+ * A closed, drained stream is not reported here: the caller falls back to
+ * kvbm_events_next when this returns 0. The subscription's owner thread only. */
+size_t kvbm__events_next_many(kvbm_events_sub *sub, kvbm_event *out, size_t max, uint64_t *lost,
+                              kvbm_status *st);
+
 /* Make a blocked kvbm_events_next() on @sub return KVBM_ECLOSED (now and from then on);
  * used by kvbm_events_pipeline_abort. Any thread. */
 void kvbm__events_sub_interrupt(kvbm_events_sub *sub);
