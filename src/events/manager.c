@@ -71,47 +71,49 @@ static void tls_flush(void)
     kvbm__chan_unref_n(c, 1 + (d < 0 ? (size_t)-d : 0)); /* ours, and the destroyed handles' */
 }
 
-static inline void tls_append(struct tls_buf *b, kvbm_event_kind kind, kvbm_plh h, int32_t senders)
+/* Each Create brings a release handle (+1 sender), each Remove is one's end (-1). */
+static inline void tls_append(struct tls_buf *b, kvbm_event_kind kind, kvbm_plh h)
 {
     uint32_t n = b->n;
     b->ev[n].kind = (uint64_t)kind;
     b->ev[n].hash = h;
     b->n = n + 1;
-    b->senders += senders;
+    b->senders += kind == KVBM_EVENT_CREATE ? 1 : -1;
 }
 
 /* Flush what is buffered, start a buffer for @c (a channel switch or a full buffer) and
- * append. Out of line, and called in tail position, so that the common append is a leaf
- * without callee-saved registers. */
-static __attribute__((noinline)) void tls_switch_push(kvbm__chan *c, kvbm_event_kind kind, kvbm_plh h,
-                                                      int32_t senders)
+ * append. Out of line, and called in tail position (hence the status, for the observer),
+ * so that the common append is a leaf without callee-saved registers. */
+static __attribute__((noinline)) kvbm_status tls_switch_push(kvbm__chan *c, kvbm_event_kind kind, kvbm_plh h)
 {
     tls_flush();
     kvbm__chan_ref(c);
     tb.chan = c;
     kvbm__deferred = tls_flush;
-    tls_append(&tb, kind, h, senders);
+    tls_append(&tb, kind, h);
+    return KVBM_OK;
 }
 
-static inline void tls_push(kvbm__chan *c, kvbm_event_kind kind, kvbm_plh h, int32_t senders)
+static inline kvbm_status tls_push(kvbm__chan *c, kvbm_event_kind kind, kvbm_plh h)
 {
     struct tls_buf *b = &tb; /* one thread-pointer computation */
-    if (KVBM_UNLIKELY(b->chan != c || b->n == TLS_EVENTS)) tls_switch_push(c, kind, h, senders);
-    else tls_append(b, kind, h, senders);
+    if (KVBM_UNLIKELY(b->chan != c || b->n == TLS_EVENTS)) return tls_switch_push(c, kind, h);
+    tls_append(b, kind, h);
+    return KVBM_OK;
 }
 
 static void release_dtor(void *value, kvbm_plh h)
 {
     kvbm__chan *c = value;
     if (c == NULL) return; /* test values (see kvbm__events_manager_attach_type) */
-    tls_push(c, KVBM_EVENT_REMOVE, h, -1);
+    (void)tls_push(c, KVBM_EVENT_REMOVE, h);
 }
 
 /* the same release handle in the handle's death slot (the usual case) */
 static void release_hook(struct kvbm__death_hook *d, kvbm_plh h)
 {
     kvbm__chan *c = (kvbm__chan *)(void *)((char *)d - offsetof(kvbm__chan, death));
-    tls_push(c, KVBM_EVENT_REMOVE, h, -1);
+    (void)tls_push(c, KVBM_EVENT_REMOVE, h);
 }
 
 static kvbm_status type_get(kvbm_attach_type *out)
@@ -222,10 +224,9 @@ static kvbm_status observe(void *ctx, kvbm_handle *h)
     if (KVBM_UNLIKELY(h->flags != 0 || m->policy.kind != KVBM_EVENTS_POLICY_ALL))
         return on_registered(m, h, true); /* a policy to ask, or an earlier observer's extras */
     kvbm__chan *c = m->chan;
+    kvbm_plh hash = h->hash;
     (void)kvbm__handle_set_death_new(h, &c->death); /* free: flags == 0 */
-    tls_push(c, KVBM_EVENT_CREATE, h->hash, 1); /* Create, and the release handle's sender unit
-                                                  (last: the rare buffer switch is a tail call) */
-    return KVBM_OK;
+    return tls_push(c, KVBM_EVENT_CREATE, hash); /* last: the rare buffer switch is a tail call */
 }
 
 kvbm_status kvbm_events_manager_attach(kvbm_events_manager *m, kvbm_registry *r)
@@ -292,7 +293,7 @@ static __attribute__((noinline)) kvbm_status on_registered(kvbm_events_manager *
     kvbm_plh hash = h->hash;
     if (m->policy.kind != KVBM_EVENTS_POLICY_ALL && !kvbm_events_policy_should_emit(&m->policy, hash))
         return filtered(c);
-    tls_push(c, KVBM_EVENT_CREATE, hash, 1); /* Create, and the release handle's sender unit */
+    (void)tls_push(c, KVBM_EVENT_CREATE, hash); /* Create, and the release handle's sender unit */
     /* The release handle: in the handle's death slot when we are its creating observer,
      * the slot is free and no value of our type is attached (an earlier observer may have
      * attached one: the attachment path then decides, e.g. the attach failure of §3.2);
