@@ -225,9 +225,11 @@ static PyObject *do_allocate(kvbmpy_Manager *self, PyObject *arg, int want_evict
     if ((unsigned long long)n > total)
         return kvbmpy_raise_msg(KVBM_EEXHAUSTED, "cannot allocate %R blocks from a pool of %llu",
                                 arg, (unsigned long long)total);
-    kvbmpy_BlockList *l = kvbmpy_blocklist_new(self, KVBMPY_MUTABLE, (Py_ssize_t)n);
+    kvbmpy_BlockList *l = kvbmpy_blocklist_new_raw(self, KVBMPY_MUTABLE, (Py_ssize_t)n);
     kvbmpy_Hashes *ev = want_evicted ? kvbmpy_hashes_new((Py_ssize_t)n) : NULL;
     if (!l || (want_evicted && !ev)) {
+        if (l)
+            Py_SET_SIZE(l, 0);
         Py_XDECREF(l);
         Py_XDECREF(ev);
         return NULL;
@@ -308,7 +310,7 @@ PyObject *kvbmpy_manager_register(PyObject *self_, PyObject *arg)
     kvbmpy_BlockList *src;
     if (take_handles(self, arg, KVBMPY_COMPLETE, &in, stack, 64, &n, &src) < 0)
         return NULL;
-    kvbmpy_BlockList *out = kvbmpy_blocklist_new(self, KVBMPY_IMMUTABLE, n);
+    kvbmpy_BlockList *out = kvbmpy_blocklist_new_raw(self, KVBMPY_IMMUTABLE, n);
     kvbm_status s = KVBM_ENOMEM;
     if (out)
         KVBMPY_NOGIL_IF(n, s = kvbm_manager_register_blocks(self->m, (kvbm_complete *const *)in,
@@ -337,7 +339,7 @@ static PyObject *mgr_match_blocks(PyObject *self_, PyObject *arg)
     kvbmpy_plhs v;
     if (kvbmpy_plhs_get(arg, &v) < 0)
         return NULL;
-    kvbmpy_BlockList *out = kvbmpy_blocklist_new(self, KVBMPY_IMMUTABLE, v.n);
+    kvbmpy_BlockList *out = kvbmpy_blocklist_new_raw(self, KVBMPY_IMMUTABLE, v.n);
     if (out) {
         size_t matched = 0;
         kvbm_status s;
@@ -368,7 +370,7 @@ static PyObject *mgr_scan_matches(PyObject *self_, PyObject *args, PyObject *kw)
     kvbmpy_plhs v;
     if (kvbmpy_plhs_get(hs, &v) < 0)
         return NULL;
-    kvbmpy_BlockList *out = kvbmpy_blocklist_new(self, KVBMPY_IMMUTABLE, v.n);
+    kvbmpy_BlockList *out = kvbmpy_blocklist_new_raw(self, KVBMPY_IMMUTABLE, v.n);
     kvbm_plh *found_h = PyMem_Malloc((size_t)(v.n ? v.n : 1) * sizeof(kvbm_plh));
     if (out && found_h) {
         size_t found = 0;
