@@ -11,12 +11,10 @@
  */
 #include "ext.h"
 
-static int class_of(Py_ssize_t cap)
+/* The class of a power-of-two capacity in KVBMPY_VC_MIN..KVBMPY_VC_MAX. */
+static inline int class_of(Py_ssize_t cap)
 {
-    int k = 0;
-    for (Py_ssize_t c = KVBMPY_VC_MIN; c < cap; c <<= 1)
-        k++;
-    return k;
+    return __builtin_ctzll((unsigned long long)cap) - __builtin_ctz(KVBMPY_VC_MIN);
 }
 
 PyVarObject *kvbmpy_vc_alloc(kvbmpy_varcache *vc, PyTypeObject *type, Py_ssize_t n,
@@ -26,9 +24,8 @@ PyVarObject *kvbmpy_vc_alloc(kvbmpy_varcache *vc, PyTypeObject *type, Py_ssize_t
         *cap = n;
         return PyObject_NewVar(PyVarObject, type, n);
     }
-    Py_ssize_t c = KVBMPY_VC_MIN;
-    while (c < n)
-        c <<= 1;
+    Py_ssize_t c = n <= KVBMPY_VC_MIN
+        ? KVBMPY_VC_MIN : (Py_ssize_t)1 << (64 - __builtin_clzll((unsigned long long)n - 1));
     *cap = c;
     kvbmpy_vc_class *k = &vc->cls[class_of(c)];
     if (k->n > 0)
