@@ -311,16 +311,11 @@ PyObject *kvbmpy_manager_register(PyObject *self_, PyObject *arg)
         void **slot = kvbmpy_block_slot(b);
         if (!*slot)
             return kvbmpy_released("the CompleteBlock");
-        kvbm_complete *in = *slot;
         kvbm_block *out;
-        *slot = NULL;
-        kvbm_status s;
-        s = kvbm_manager_register_block(self->m, in, &out);
-        if (s != KVBM_OK) {
-            *slot = in;
+        kvbm_status s = kvbm_manager_register_block(self->m, (kvbm_complete *)*slot, &out);
+        if (s != KVBM_OK)
             return kvbmpy_raise(s);
-        }
-        return kvbmpy_block_new(self, KVBMPY_IMMUTABLE, out);
+        return kvbmpy_block_successor(b, KVBMPY_IMMUTABLE, out);
     }
     void *stack[64], **in;
     Py_ssize_t n;
