@@ -16,7 +16,7 @@ static PyObject *array_type; /* array.array, imported on first use */
 
 static const char *kind_names[] = { "MutableBlock", "CompleteBlock", "ImmutableBlock" };
 
-static kvbmpy_varcache cache;
+static kvbmpy_varcache cache = KVBMPY_VARCACHE_INIT(8);
 
 kvbmpy_BlockList *kvbmpy_blocklist_new_raw(kvbmpy_Manager *mgr, int kind, Py_ssize_t n)
 {

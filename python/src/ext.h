@@ -62,14 +62,16 @@
 #define KVBMPY_VC_MIN     8   /* smallest class (items) */
 #define KVBMPY_VC_MAX     512 /* largest cached class; larger objects are not cached */
 #define KVBMPY_VC_CLASSES 7   /* 8, 16, ..., 512 */
-#define KVBMPY_VC_DEPTH   8   /* cached objects per class */
+#define KVBMPY_VC_DEPTH   64  /* most cached objects per class */
 typedef struct {
     PyVarObject *items[KVBMPY_VC_DEPTH];
     int          n;
 } kvbmpy_vc_class;
 typedef struct {
+    int             depth; /* cached objects per class, <= KVBMPY_VC_DEPTH */
     kvbmpy_vc_class cls[KVBMPY_VC_CLASSES];
-} kvbmpy_varcache; /* one per type, static, zero-initialized; protected by the GIL */
+} kvbmpy_varcache; /* one per type, static; protected by the GIL */
+#define KVBMPY_VARCACHE_INIT(depth) { (depth), { { { NULL }, 0 } } }
 /* A new object of @type (exact type, not subclassable) with ob_size = @n and room for
  * *@cap >= @n items (from @vc's class when one is cached). NULL with MemoryError. */
 PyVarObject *kvbmpy_vc_alloc(kvbmpy_varcache *vc, PyTypeObject *type, Py_ssize_t n,

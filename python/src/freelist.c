@@ -5,9 +5,11 @@
  * An object of n items is allocated with room for cap = the next power of two >= n (at
  * least KVBMPY_VC_MIN) items while cap <= KVBMPY_VC_MAX, else exactly n; its owner stores
  * cap in the object. On deallocation an object of a cached class goes back to its class's
- * stack (at most KVBMPY_VC_DEPTH each), the others are freed. Every alloc and dealloc
- * holds the GIL, which protects the stacks. Off under ASan (KVBMPY_FREELISTS = 0), so that
- * a use after free of such an object stays detectable.
+ * stack (at most vc->depth each: 8 for the batch containers, of which a request uses a few
+ * at a time, 64 for TokenBlock, of which TokenBlockSequence.blocks makes one per block),
+ * the others are freed. Every alloc and dealloc holds the GIL, which protects the
+ * stacks. Off under ASan (KVBMPY_FREELISTS = 0), so that a use after free of such an
+ * object stays detectable.
  */
 #include "ext.h"
 
@@ -40,7 +42,7 @@ void kvbmpy_vc_free(kvbmpy_varcache *vc, PyObject *o, Py_ssize_t cap)
 {
     if (KVBMPY_FREELISTS && cap <= KVBMPY_VC_MAX) { /* a power of two: kvbmpy_vc_alloc */
         kvbmpy_vc_class *k = &vc->cls[class_of(cap)];
-        if (k->n < KVBMPY_VC_DEPTH) {
+        if (k->n < vc->depth) {
             k->items[k->n++] = (PyVarObject *)o;
             return;
         }

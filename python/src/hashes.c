@@ -14,7 +14,7 @@
 
 #define HASHES_MAX (PY_SSIZE_T_MAX / (Py_ssize_t)sizeof(kvbm_plh) - 64)
 
-static kvbmpy_varcache cache;
+static kvbmpy_varcache cache = KVBMPY_VARCACHE_INIT(8);
 
 kvbmpy_Hashes *kvbmpy_hashes_new(Py_ssize_t n)
 {

@@ -16,7 +16,7 @@ static PyObject *u32_list(const uint32_t *p, size_t n)
 
 /* ---- TokenBlock --------------------------------------------------------------------- */
 
-static kvbmpy_varcache cache;
+static kvbmpy_varcache cache = KVBMPY_VARCACHE_INIT(64);
 
 PyObject *kvbmpy_token_block_from_c(const kvbm_token_block *tb)
 {
