@@ -122,3 +122,12 @@ def test_allocate_block_takes_no_arguments(mgr):
     with pytest.raises(TypeError):
         mgr.allocate_block(1)
     assert mgr.available_blocks == mgr.total_blocks
+
+
+def test_hashes_slices_match_list_slices():
+    h = kvbm.Hashes.from_tokens(list(range(40)), 4)
+    ref = h.tolist()
+    for sl in (slice(3, None), slice(None, None, 2), slice(8, 2, -1), slice(-3, None),
+               slice(5, 5), slice(0, None, 3), slice(None, None, -1), slice(100, None)):
+        part = h[sl]
+        assert type(part) is kvbm.Hashes and part.tolist() == ref[sl]
