@@ -67,20 +67,6 @@ PyObject *kvbmpy_block_new(kvbmpy_Manager *mgr, int kind, void *h)
     return (PyObject *)b;
 }
 
-PyObject *kvbmpy_block_successor(kvbmpy_Block *b, int kind, void *h)
-{
-#ifndef Py_GIL_DISABLED
-    if (!b->owner && Py_REFCNT(b) == 1) {
-        Py_SET_TYPE(b, kvbmpy_block_type(kind)); /* static types: no reference to move */
-        b->kind = kind;
-        b->h = h;
-        return Py_NewRef((PyObject *)b);
-    }
-#endif
-    *kvbmpy_block_slot(b) = NULL;
-    return kvbmpy_block_new(b->mgr, kind, h);
-}
-
 PyObject *kvbmpy_block_view(kvbmpy_BlockList *list, Py_ssize_t idx)
 {
     kvbmpy_Block *b = block_alloc(kvbmpy_block_type(list->kind));
@@ -244,7 +230,8 @@ static PyObject *stage_with(PyObject *self, kvbm_plh plh, uint32_t bs)
     kvbm_status s = kvbm_mutable_stage(h, plh, bs, &out, &exp, &act);
     if (s != KVBM_OK)
         return kvbmpy_raise(s);
-    return kvbmpy_block_successor((kvbmpy_Block *)self, KVBMPY_COMPLETE, out);
+    *slot = NULL;
+    return kvbmpy_block_new(((kvbmpy_Block *)self)->mgr, KVBMPY_COMPLETE, out);
 }
 
 static PyObject *mut_stage(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
@@ -280,7 +267,8 @@ static PyObject *comp_reset(PyObject *self, PyObject *unused)
     kvbm_status s = kvbm_complete_reset(h, &out);
     if (s != KVBM_OK)
         return kvbmpy_raise(s);
-    return kvbmpy_block_successor((kvbmpy_Block *)self, KVBMPY_MUTABLE, out);
+    *slot = NULL;
+    return kvbmpy_block_new(((kvbmpy_Block *)self)->mgr, KVBMPY_MUTABLE, out);
 }
 
 static PyObject *comp_register(PyObject *self, PyObject *unused)

@@ -223,14 +223,6 @@ extern PyTypeObject kvbmpy_WeakBlockType, kvbmpy_PinType;
 PyTypeObject *kvbmpy_block_type(int kind);
 /* Standalone block object owning @h (released if the object cannot be created). */
 PyObject *kvbmpy_block_new(kvbmpy_Manager *mgr, int kind, void *h);
-/* The successor of block @b whose handle a consuming call (stage, complete, reset,
- * register) turned into handle @h of @kind: @b itself, retyped in place, when the
- * caller's reference is its only one (a temporary, as in
- * mgr.allocate_block().complete(tb).register(): nothing else can observe the change, and
- * one object is neither freed nor created); else @b's slot is emptied and a new
- * standalone object returned. Never fails for the retype; the new object may (then @h is
- * released and NULL returned). */
-PyObject *kvbmpy_block_successor(kvbmpy_Block *b, int kind, void *h);
 /* View of list entry @idx. */
 PyObject *kvbmpy_block_view(kvbmpy_BlockList *list, Py_ssize_t idx);
 /* Address of the slot owning the block's handle. */

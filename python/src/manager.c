@@ -315,7 +315,8 @@ PyObject *kvbmpy_manager_register(PyObject *self_, PyObject *arg)
         kvbm_status s = kvbm_manager_register_block(self->m, (kvbm_complete *)*slot, &out);
         if (s != KVBM_OK)
             return kvbmpy_raise(s);
-        return kvbmpy_block_successor(b, KVBMPY_IMMUTABLE, out);
+        *slot = NULL;
+        return kvbmpy_block_new(self, KVBMPY_IMMUTABLE, out);
     }
     void *stack[64], **in;
     Py_ssize_t n;

@@ -1,6 +1,6 @@
-"""The binding's fast paths (session 9) keep the documented behaviour: blocks retyped in place
-when a consuming call gets the only reference, the size-class caches of BlockList / Hashes /
-TokenBlock objects, token lists on the stack buffer and on the heap."""
+"""The binding's fast paths (session 9) keep the documented behaviour: per-block chains of
+consuming calls, the size-class caches of BlockList / Hashes / TokenBlock objects, token
+lists on the stack buffer and on the heap, Hashes slices."""
 import gc
 from array import array
 
@@ -30,7 +30,7 @@ def test_chained_temporaries_give_the_same_blocks(mgr):
 def test_a_named_block_stays_a_consumed_object(mgr):
     tb = chain(1).blocks[0]
     m = mgr.allocate_block()
-    c = m.complete(tb)                    # m is referenced twice here: a new object
+    c = m.complete(tb)
     assert c is not m and type(m) is kvbm.MutableBlock and m.released
     with pytest.raises(kvbm.ReleasedError):
         m.complete(tb)
@@ -38,7 +38,7 @@ def test_a_named_block_stays_a_consumed_object(mgr):
     assert i is not c and type(c) is kvbm.CompleteBlock and c.released
     with pytest.raises(kvbm.ReleasedError):
         c.register()
-    r = mgr.allocate_block().stage(tb.plh).reset()  # complete -> mutable, in place
+    r = mgr.allocate_block().stage(tb.plh).reset()  # complete -> mutable
     assert type(r) is kvbm.MutableBlock and not r.released
     r.release()
     i.release()
@@ -66,7 +66,7 @@ def test_dropped_chain_results_return_their_blocks(mgr):
     assert mgr.has_inactive(tbs[0].plh)
 
 
-def test_views_are_never_retyped(mgr):
+def test_consuming_a_view_empties_its_entry_only(mgr):
     tb = chain(1).blocks[0]
     lst = mgr.allocate(2)
     c = lst[0].complete(tb)                    # a view: its list keeps owning entry 1
