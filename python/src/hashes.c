@@ -283,7 +283,8 @@ static inline int small_int(PyObject *it, uint32_t *out)
 }
 
 /* Convert the items of a list or tuple @seq (borrowed; not mutated meanwhile: the GIL is
- * held and no Python code runs) into out->stack or a PyMem buffer. 0 or -1. */
+ * held and no Python code runs before the conversion ends) into out->stack or a PyMem
+ * buffer. 0 or -1. */
 static int tokens_from_items(PyObject *seq, kvbmpy_tokens *out)
 {
     Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
@@ -329,7 +330,9 @@ static int tokens_from_items(PyObject *seq, kvbmpy_tokens *out)
         unsigned long long t = PyLong_AsUnsignedLongLong(it);
         if ((t == (unsigned long long)-1 && PyErr_Occurred()) || t > UINT32_MAX) {
             PyErr_Clear();
+            Py_INCREF(it); /* borrowed from the list; its repr may run Python code */
             kvbmpy_raise_msg(KVBM_EINVAL, "token %zd (%R) is not in 0..2**32-1", i, it);
+            Py_DECREF(it);
             goto fail;
         }
         buf[i] = (uint32_t)t;
