@@ -12,9 +12,10 @@
  *    Reported: median ns per prompt, per prompt token and per computed token.
  *
  * Usage: bench_sequence [rounds (default 5)] [decode steps per round (default 256)]
- *                       [--no-tracker] [--decode-only] [--warm-registry]
+ *                       [--no-tracker] [--no-defer] [--decode-only] [--warm-registry]
  * --no-tracker builds the registry without the TinyLFU tracker (attributes the cost of the
- * tracker touches on registration); --decode-only skips part 2 (for callgrind runs).
+ * tracker touches on registration); --no-defer keeps the tracker but applies every touch at
+ * once (kvbm__tracker_set_defer: the A/B of the deferred touches); --decode-only skips part 2 (for callgrind runs).
  * --warm-registry keeps one registry for every decode round and runs one untimed round
  * first: registrations then reuse recycled handle objects, as in a server that has run for
  * a while, instead of growing the registry (slab allocation and first-touch page faults of
@@ -28,6 +29,7 @@
 #include "internal.h"
 #include "kvbm/schedulable.h"
 #include "kvbm/tracker.h"
+#include "tinylfu/tinylfu_int.h"
 
 #define NSEQ   256
 #define BS     16u
@@ -47,6 +49,7 @@ static double median(double *v, size_t n)
 }
 
 static bool use_tracker = true;
+static bool defer_touches = true;
 static kvbm_registry *warm_reg; /* --warm-registry: shared by every decode round */
 
 static kvbm_registry *make_registry(void)
@@ -55,6 +58,7 @@ static kvbm_registry *make_registry(void)
     kvbm_registry *r = NULL;
     kvbm_registry_config rc = KVBM_REGISTRY_CONFIG_INIT;
     if (use_tracker && kvbm_tinylfu_create_preset(KVBM_TRACKER_MEDIUM, &t) != KVBM_OK) return NULL;
+    if (t != NULL && !defer_touches) kvbm__tracker_set_defer(t, false);
     rc.tracker = t;
     kvbm_status st = kvbm_registry_create(&rc, &r);
     if (t) kvbm_tracker_release(t);
@@ -172,12 +176,13 @@ int main(int argc, char **argv)
     bool decode_only = false, warm = false;
     for (int i = 3; i < argc; i++) {
         if (strcmp(argv[i], "--no-tracker") == 0) use_tracker = false;
+        else if (strcmp(argv[i], "--no-defer") == 0) defer_touches = false;
         else if (strcmp(argv[i], "--decode-only") == 0) decode_only = true;
         else if (strcmp(argv[i], "--warm-registry") == 0) warm = true;
         else rounds = 0;
     }
     if (rounds < 1 || steps < 1) {
-        fprintf(stderr, "usage: bench_sequence [rounds >= 1] [steps >= 1] [--no-tracker] [--decode-only] [--warm-registry]\n");
+        fprintf(stderr, "usage: bench_sequence [rounds >= 1] [steps >= 1] [--no-tracker] [--no-defer] [--decode-only] [--warm-registry]\n");
         return 2;
     }
     cls c[3];
