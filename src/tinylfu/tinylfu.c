@@ -249,7 +249,8 @@ uint32_t kvbm__sketch_estimate(const kvbm__sketch *s, const uint8_t *key, size_t
  * A touch of a cold key misses in the sketch (the Medium table is 4 MiB), and applied right
  * after its prefetch the increment waits for the whole miss - a single registration has no
  * other work to overlap with it. So a TinyLFU tracker with the fixed decay policy defers its
- * touches: the key hashes of the last KVBM__TRACKER_PENDING touches wait in a ring (under
+ * single-key touches (kvbm_tracker_touch*, a prepared touch of one key; a batch of several
+ * keys overlaps its own misses and is applied at once, after the pending ones): the key hashes of the last KVBM__TRACKER_PENDING touches wait in a ring (under
  * the tracker lock) with their words prefetched; once the ring is full, a touch first applies
  * the oldest pending one, whose prefetch has long landed, and takes its place. Every read of
  * the sketch first applies all pending touches, oldest first (settle / flush_locked): count
@@ -296,14 +297,18 @@ static inline void touch_locked(kvbm_tracker *t, uint64_t h)
     t->pend_head = (t->pend_head + 1) & PEND_MASK;
 }
 
-/* Make the sketch current before a lock-free read (TinyLFU trackers). */
+/* Make the sketch current before a lock-free read (TinyLFU trackers). The flush is out of
+ * line so that the lock-free count stays a leaf function. */
+static __attribute__((noinline, cold)) void settle_flush(kvbm_tracker *t)
+{
+    kvbm__lock(&t->lock);
+    flush_locked(t);
+    kvbm__unlock(&t->lock);
+}
+
 static inline void settle(kvbm_tracker *t)
 {
-    if (KVBM_UNLIKELY(atomic_load_explicit(&t->pend_n, memory_order_acquire) != 0)) {
-        kvbm__lock(&t->lock);
-        flush_locked(t);
-        kvbm__unlock(&t->lock);
-    }
+    if (KVBM_UNLIKELY(atomic_load_explicit(&t->pend_n, memory_order_acquire) != 0)) settle_flush(t);
 }
 
 /* ---- trackers -------------------------------------------------------------------------- */
@@ -594,7 +599,12 @@ void kvbm__tracker_touch_apply(kvbm_tracker *t, const kvbm_plh *keys,
     if (t == NULL || n == 0) return;
     if (KVBM_LIKELY(t->kind == TRACKER_TINYLFU)) {
         kvbm__lock(&t->lock);
-        for (size_t i = 0; i < n; i++) touch_locked(t, cells[i].h);
+        if (n == 1) {
+            touch_locked(t, cells[0].h);
+        } else { /* a batch overlaps its own misses: pending ones first, then the batch */
+            flush_locked(t);
+            for (size_t i = 0; i < n; i++) increment_hash(&t->sketch, cells[i].h);
+        }
         kvbm__unlock(&t->lock);
     } else if (t->kind == TRACKER_CUSTOM) {
         for (size_t i = 0; i < n; i++) kvbm_tracker_touch(t, keys[i]);

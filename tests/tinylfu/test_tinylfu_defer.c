@@ -62,16 +62,23 @@ static void step(kvbm_tracker *d, kvbm_tracker *r, uint64_t *rng, uint64_t nkeys
         bytes_of(k, kb);
         kvbm_tracker_touch_key(d, kb);
         kvbm_tracker_touch_key(r, kb);
-    } else if (op < 62) { /* a batch of 0..79 keys (chunks of 64 inside) */
+    } else if (op < 62) { /* 0..79 keys: one batch (chunks of 64 inside) or single touches */
         kvbm_plh keys[80];
         size_t n = (size_t)((x >> 40) % 80);
         for (size_t i = 0; i < n; i++) keys[i] = key_of(xs(rng) % nkeys);
-        kvbm_tracker_touch_many(d, keys, n);
-        kvbm_tracker_touch_many(r, keys, n);
+        if ((x >> 39) & 1) {
+            kvbm_tracker_touch_many(d, keys, n);
+            kvbm_tracker_touch_many(r, keys, n);
+        } else {
+            for (size_t i = 0; i < n; i++) {
+                kvbm_tracker_touch(d, keys[i]);
+                kvbm_tracker_touch(r, keys[i]);
+            }
+        }
     } else if (op < 70) { /* prepared touches, as the registry and the store use them */
         kvbm_plh keys[40];
         kvbm__touch_cells cd[40], cr[40];
-        size_t n = 1 + (size_t)((x >> 40) % 40);
+        size_t n = (x >> 39) & 1 ? 1 : 1 + (size_t)((x >> 40) % 40); /* one key: deferred */
         for (size_t i = 0; i < n; i++) keys[i] = key_of(xs(rng) % nkeys);
         kvbm__tracker_prepare_many(d, keys, cd, n);
         for (size_t i = 0; i < n; i++) kvbm__tracker_touch_prepare(r, keys[i], &cr[i]);
