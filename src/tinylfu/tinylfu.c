@@ -311,6 +311,20 @@ static inline void settle(kvbm_tracker *t)
     if (KVBM_UNLIKELY(atomic_load_explicit(&t->pend_n, memory_order_acquire) != 0)) settle_flush(t);
 }
 
+/* estimate_hash after settle; the slow path is a tail call, so the count needs no frame. */
+static __attribute__((noinline, cold)) uint32_t estimate_after_flush(kvbm_tracker *t, uint64_t h)
+{
+    settle_flush(t);
+    return estimate_hash(&t->sketch, h);
+}
+
+static inline uint32_t estimate_settled(kvbm_tracker *t, uint64_t h)
+{
+    if (KVBM_UNLIKELY(atomic_load_explicit(&t->pend_n, memory_order_acquire) != 0))
+        return estimate_after_flush(t, h);
+    return estimate_hash(&t->sketch, h);
+}
+
 /* ---- trackers -------------------------------------------------------------------------- */
 
 uint64_t kvbm_tracker_capacity_entries(kvbm_tracker_capacity preset)
@@ -436,8 +450,7 @@ static inline uint32_t tracker_count(kvbm_tracker *t, const uint8_t *key, size_t
          * this keeps the tracker mutex out of the store-lock critical section of MultiLRU
          * insert. Single-threaded results are exactly the locked ones. Pending touches
          * are applied first (settle: the lock only when some are pending). */
-        settle(t);
-        return estimate_hash(&t->sketch, key_hash(key, len));
+        return estimate_settled(t, key_hash(key, len));
     }
     if (t->kind == TRACKER_CUSTOM) {
         uint8_t k16[16] = { 0 };
@@ -468,10 +481,8 @@ void kvbm_tracker_touch(kvbm_tracker *t, kvbm_plh h)
 uint32_t kvbm_tracker_count(kvbm_tracker *t, kvbm_plh h)
 {
     if (t == NULL) return 0;
-    if (KVBM_LIKELY(t->kind == TRACKER_TINYLFU)) { /* the key is (lo, hi) LE: no bytes needed */
-        settle(t);
-        return estimate_hash(&t->sketch, kvbm__tinylfu_key_hash(h.lo, h.hi));
-    }
+    if (KVBM_LIKELY(t->kind == TRACKER_TINYLFU)) /* the key is (lo, hi) LE: no bytes needed */
+        return estimate_settled(t, kvbm__tinylfu_key_hash(h.lo, h.hi));
     uint8_t k[16];
     kvbm__store_le64(k, h.lo);
     kvbm__store_le64(k + 8, h.hi);
@@ -587,8 +598,7 @@ void kvbm__tracker_prefetch_cells(const kvbm_tracker *t, const kvbm__touch_cells
 uint32_t kvbm__tracker_count_cells(kvbm_tracker *t, kvbm_plh key, const kvbm__touch_cells *cells)
 {
     if (t != NULL && KVBM_LIKELY(t->kind == TRACKER_TINYLFU)) {
-        settle(t);
-        return estimate_hash(&t->sketch, cells->h);
+        return estimate_settled(t, cells->h);
     }
     return kvbm_tracker_count(t, key);
 }
