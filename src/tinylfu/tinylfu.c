@@ -60,7 +60,9 @@ struct kvbm_tracker {
     kvbm__sketch         sketch;
     /* Deferred touches (fixed decay only; see "Deferred application" below): the key
      * hashes of the last pend_n touches, oldest at pend[pend_head], not yet applied to the
-     * sketch. Written under the lock; pend_n is also read lock-free by count. */
+     * sketch. Written under the lock; pend_n is also read lock-free by count, whose fast
+     * path is pend_n == 0: it is PEND_OTHER_KIND (never 0) for noop and custom trackers,
+     * so that one test also stands for the kind test. */
     bool                 defer;
     uint32_t             pend_head;
     _Atomic uint32_t     pend_n;
@@ -268,6 +270,7 @@ uint32_t kvbm__sketch_estimate(const kvbm__sketch *s, const uint8_t *key, size_t
  * decay policies are not deferred: their should_decay calls (user code) stay inside the touch
  * that causes them. Tested against an immediate tracker (test_tinylfu_defer.c). */
 #define PEND_MASK (KVBM__TRACKER_PENDING - 1u)
+#define PEND_OTHER_KIND UINT32_MAX /* pend_n of noop and custom trackers */
 _Static_assert((KVBM__TRACKER_PENDING & PEND_MASK) == 0, "the ring size is a power of two");
 
 /* Apply every pending touch, oldest first. Lock held. */
@@ -311,18 +314,19 @@ static inline void settle(kvbm_tracker *t)
     if (KVBM_UNLIKELY(atomic_load_explicit(&t->pend_n, memory_order_acquire) != 0)) settle_flush(t);
 }
 
-/* estimate_hash after settle; the slow path is a tail call, so the count needs no frame. */
+/* estimate_hash after settle (the count's slow path: a tail call, so the count needs no
+ * frame). */
 static __attribute__((noinline, cold)) uint32_t estimate_after_flush(kvbm_tracker *t, uint64_t h)
 {
     settle_flush(t);
     return estimate_hash(&t->sketch, h);
 }
 
-static inline uint32_t estimate_settled(kvbm_tracker *t, uint64_t h)
+/* The count's one test: pend_n == 0 iff @t is a TinyLFU tracker with nothing pending (then
+ * the sketch is current: lock-free read). */
+static inline bool count_fast(const kvbm_tracker *t)
 {
-    if (KVBM_UNLIKELY(atomic_load_explicit(&t->pend_n, memory_order_acquire) != 0))
-        return estimate_after_flush(t, h);
-    return estimate_hash(&t->sketch, h);
+    return KVBM_LIKELY(atomic_load_explicit(&t->pend_n, memory_order_acquire) == 0);
 }
 
 /* ---- trackers -------------------------------------------------------------------------- */
@@ -342,6 +346,7 @@ static kvbm_tracker *tracker_alloc(enum tracker_kind kind)
     kvbm_tracker *t = kvbm__calloc(1, sizeof *t);
     if (t == NULL) return NULL;
     atomic_init(&t->refs, 1);
+    atomic_init(&t->pend_n, kind == TRACKER_TINYLFU ? 0u : PEND_OTHER_KIND);
     t->kind = kind;
     return t;
 }
@@ -443,15 +448,14 @@ static inline void tracker_touch(kvbm_tracker *t, const uint8_t *key, size_t len
 
 static inline uint32_t tracker_count(kvbm_tracker *t, const uint8_t *key, size_t len)
 {
-    if (KVBM_LIKELY(t->kind == TRACKER_TINYLFU)) {
-        /* Lock-free: one relaxed load of the key's word. A concurrent touch is seen or not
-         * (as with the lock, in some order); a concurrent decay is seen before or after it
-         * halved that word. Counts are estimates anyway, and
-         * this keeps the tracker mutex out of the store-lock critical section of MultiLRU
-         * insert. Single-threaded results are exactly the locked ones. Pending touches
-         * are applied first (settle: the lock only when some are pending). */
-        return estimate_settled(t, key_hash(key, len));
-    }
+    /* TinyLFU, lock-free: one relaxed load of the key's word. A concurrent touch is seen or
+     * not (as with the lock, in some order); a concurrent decay is seen before or after it
+     * halved that word. Counts are estimates anyway, and this keeps the tracker mutex out of
+     * the store-lock critical section of MultiLRU insert unless touches are pending (then
+     * they are applied first, under the lock). Single-threaded results are exactly the
+     * locked ones. */
+    if (count_fast(t)) return estimate_hash(&t->sketch, key_hash(key, len));
+    if (t->kind == TRACKER_TINYLFU) return estimate_after_flush(t, key_hash(key, len));
     if (t->kind == TRACKER_CUSTOM) {
         uint8_t k16[16] = { 0 };
         memcpy(k16, key, len);
@@ -481,8 +485,9 @@ void kvbm_tracker_touch(kvbm_tracker *t, kvbm_plh h)
 uint32_t kvbm_tracker_count(kvbm_tracker *t, kvbm_plh h)
 {
     if (t == NULL) return 0;
-    if (KVBM_LIKELY(t->kind == TRACKER_TINYLFU)) /* the key is (lo, hi) LE: no bytes needed */
-        return estimate_settled(t, kvbm__tinylfu_key_hash(h.lo, h.hi));
+    if (count_fast(t)) /* TinyLFU: the key is (lo, hi) LE, no bytes needed */
+        return estimate_hash(&t->sketch, kvbm__tinylfu_key_hash(h.lo, h.hi));
+    if (t->kind == TRACKER_TINYLFU) return estimate_after_flush(t, kvbm__tinylfu_key_hash(h.lo, h.hi));
     uint8_t k[16];
     kvbm__store_le64(k, h.lo);
     kvbm__store_le64(k + 8, h.hi);
@@ -595,12 +600,17 @@ void kvbm__tracker_prefetch_cells(const kvbm_tracker *t, const kvbm__touch_cells
     if (t != NULL && t->kind == TRACKER_TINYLFU) prefetch_word(&t->sketch, cells->h);
 }
 
+static __attribute__((noinline)) uint32_t count_cells_slow(kvbm_tracker *t, kvbm_plh key,
+                                                           const kvbm__touch_cells *cells)
+{
+    if (t != NULL && t->kind == TRACKER_TINYLFU) return estimate_after_flush(t, cells->h);
+    return kvbm_tracker_count(t, key);
+}
+
 uint32_t kvbm__tracker_count_cells(kvbm_tracker *t, kvbm_plh key, const kvbm__touch_cells *cells)
 {
-    if (t != NULL && KVBM_LIKELY(t->kind == TRACKER_TINYLFU)) {
-        return estimate_settled(t, cells->h);
-    }
-    return kvbm_tracker_count(t, key);
+    if (t != NULL && count_fast(t)) return estimate_hash(&t->sketch, cells->h);
+    return count_cells_slow(t, key, cells);
 }
 
 void kvbm__tracker_touch_apply(kvbm_tracker *t, const kvbm_plh *keys,
