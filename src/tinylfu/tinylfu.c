@@ -622,7 +622,7 @@ void kvbm__tracker_touch_apply(kvbm_tracker *t, const kvbm_plh *keys,
         if (n == 1) {
             touch_locked(t, cells[0].h);
         } else { /* a batch overlaps its own misses: pending ones first, then the batch */
-            flush_locked(t);
+            if (atomic_load_explicit(&t->pend_n, memory_order_relaxed) != 0) flush_locked(t);
             for (size_t i = 0; i < n; i++) increment_hash(&t->sketch, cells[i].h);
         }
         kvbm__unlock(&t->lock);
