@@ -252,9 +252,10 @@ uint32_t kvbm__sketch_estimate(const kvbm__sketch *s, const uint8_t *key, size_t
  * after its prefetch the increment waits for the whole miss - a single registration has no
  * other work to overlap with it. So a TinyLFU tracker with the fixed decay policy defers its
  * single-key touches (kvbm_tracker_touch*, a prepared touch of one key; a batch of several
- * keys overlaps its own misses and is applied at once, after the pending ones): the key hashes of the last KVBM__TRACKER_PENDING touches wait in a ring (under
- * the tracker lock) with their words prefetched; once the ring is full, a touch first applies
- * the oldest pending one, whose prefetch has long landed, and takes its place. Every read of
+ * keys overlaps its own misses and is applied at once, after the pending ones): the key
+ * hashes of the last KVBM__TRACKER_PENDING touches wait in a ring (under the tracker lock)
+ * with their words prefetched; once the ring is full, a touch first applies the oldest
+ * pending one, whose prefetch has long landed, and takes its place. Every read of
  * the sketch first applies all pending touches, oldest first (settle / flush_locked): count
  * in every key form and with cached cells, decay_now, sketch_info, kvbm__tracker_sketch.
  *
@@ -277,7 +278,8 @@ _Static_assert((KVBM__TRACKER_PENDING & PEND_MASK) == 0, "the ring size is a pow
 static void flush_locked(kvbm_tracker *t)
 {
     uint32_t n = atomic_load_explicit(&t->pend_n, memory_order_relaxed);
-    for (uint32_t k = 0; k < n; k++) increment_hash(&t->sketch, t->pend[(t->pend_head + k) & PEND_MASK]);
+    for (uint32_t k = 0; k < n; k++)
+        increment_hash(&t->sketch, t->pend[(t->pend_head + k) & PEND_MASK]);
     t->pend_head = 0;
     if (n != 0) atomic_store_explicit(&t->pend_n, 0, memory_order_release);
 }
@@ -487,7 +489,8 @@ uint32_t kvbm_tracker_count(kvbm_tracker *t, kvbm_plh h)
     if (t == NULL) return 0;
     if (count_fast(t)) /* TinyLFU: the key is (lo, hi) LE, no bytes needed */
         return estimate_hash(&t->sketch, kvbm__tinylfu_key_hash(h.lo, h.hi));
-    if (t->kind == TRACKER_TINYLFU) return estimate_after_flush(t, kvbm__tinylfu_key_hash(h.lo, h.hi));
+    if (t->kind == TRACKER_TINYLFU)
+        return estimate_after_flush(t, kvbm__tinylfu_key_hash(h.lo, h.hi));
     uint8_t k[16];
     kvbm__store_le64(k, h.lo);
     kvbm__store_le64(k + 8, h.hi);

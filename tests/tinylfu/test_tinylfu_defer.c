@@ -18,7 +18,10 @@ static uint64_t xs(uint64_t *x)
     return *x;
 }
 
-static kvbm_plh key_of(uint64_t i) { return (kvbm_plh){ .lo = i * UINT64_C(0x9E3779B97F4A7C15), .hi = i }; }
+static kvbm_plh key_of(uint64_t i)
+{
+    return (kvbm_plh){ .lo = i * UINT64_C(0x9E3779B97F4A7C15), .hi = i };
+}
 
 static void bytes_of(uint64_t i, uint8_t k[16])
 {
@@ -31,7 +34,8 @@ static void bytes_of(uint64_t i, uint8_t k[16])
 static bool same_tables(kvbm_tracker *a, kvbm_tracker *b)
 {
     uint32_t sa = 0, sb = 0;
-    if (!kvbm__tracker_sketch_info(a, NULL, &sa, NULL) || !kvbm__tracker_sketch_info(b, NULL, &sb, NULL))
+    if (!kvbm__tracker_sketch_info(a, NULL, &sa, NULL) ||
+        !kvbm__tracker_sketch_info(b, NULL, &sb, NULL))
         return false;
     const kvbm__sketch *x = kvbm__tracker_sketch(a), *y = kvbm__tracker_sketch(b);
     if (sa != sb || x->size != y->size || x->words != y->words) return false;
@@ -157,7 +161,8 @@ KVBM_TEST(deferred_decay_points_match)
             kvbm_tracker_touch_u64(d, k * 7 + n);
             kvbm_tracker_touch_u64(r, k * 7 + n);
         }
-        EXPECT_EQ(kvbm__tracker_pending(d), n < KVBM__TRACKER_PENDING ? (uint32_t)n : KVBM__TRACKER_PENDING);
+        uint32_t want = n < KVBM__TRACKER_PENDING ? (uint32_t)n : KVBM__TRACKER_PENDING;
+        EXPECT_EQ(kvbm__tracker_pending(d), want);
         uint32_t sd = 0, sr = 0;
         EXPECT_TRUE(kvbm__tracker_sketch_info(d, NULL, &sd, NULL));
         EXPECT_TRUE(kvbm__tracker_sketch_info(r, NULL, &sr, NULL));
