@@ -1,13 +1,19 @@
-/* src/events/batcher.c - window / size / type-switch batching (spec 20 §3.4). */
+/* src/events/batcher.c - window / size / type-switch batching (spec 20 §3.4).
+ *
+ * Each pushed hash is stored with its position (computed once), and the push notes
+ * whether it broke the batch's output order (ascending for Create, descending for
+ * Remove), so a flush sorts only batches that need it - eviction Removes usually do, a
+ * sequence's Creates and tail-first Removes usually do not. */
 #include "events/batcher.h"
 
 kvbm_status kvbm__batcher_init(kvbm__batcher *b, size_t max, kvbm_u128 instance_id,
                                kvbm__batch_emit emit, void *ctx)
 {
     memset(b, 0, sizeof *b);
-    b->buf = kvbm__malloc(max * sizeof *b->buf);
+    b->ent = kvbm__malloc(max * sizeof *b->ent);
     b->tmp = kvbm__malloc(max * sizeof *b->tmp);
-    if (b->buf == NULL || b->tmp == NULL) {
+    b->out = kvbm__malloc(max * sizeof *b->out);
+    if (b->ent == NULL || b->tmp == NULL || b->out == NULL) {
         kvbm__batcher_fini(b);
         return KVBM_ENOMEM;
     }
@@ -20,47 +26,61 @@ kvbm_status kvbm__batcher_init(kvbm__batcher *b, size_t max, kvbm_u128 instance_
 
 void kvbm__batcher_fini(kvbm__batcher *b)
 {
-    kvbm__free(b->buf);
+    kvbm__free(b->ent);
     kvbm__free(b->tmp);
-    b->buf = b->tmp = NULL;
+    kvbm__free(b->out);
+    b->ent = b->tmp = NULL;
+    b->out = NULL;
 }
 
-/* a before b in the output order (strictly) */
-static inline bool before(kvbm_plh a, kvbm_plh b, bool desc)
+static inline bool before(uint64_t pa, uint64_t pb, bool desc) { return kvbm__batcher_before(pa, pb, desc); }
+
+/* Stable insertion sort of v[lo, hi) (strict comparison: equal keys keep their order). */
+static void insertion_sort(kvbm__keyed_plh *v, size_t lo, size_t hi, bool desc)
 {
-    uint64_t pa = kvbm_plh_position(a), pb = kvbm_plh_position(b);
-    return desc ? pa > pb : pa < pb;
+    for (size_t i = lo + 1; i < hi; i++) {
+        kvbm__keyed_plh x = v[i];
+        size_t j = i;
+        while (j > lo && before(x.pos, v[j - 1].pos, desc)) {
+            v[j] = v[j - 1];
+            j--;
+        }
+        v[j] = x;
+    }
 }
 
-void kvbm__plh_stable_sort(kvbm_plh *v, kvbm_plh *tmp, size_t n, bool desc)
+#define SORT_RUN 16
+
+void kvbm__keyed_stable_sort(kvbm__keyed_plh *v, kvbm__keyed_plh *tmp, size_t n, bool desc)
 {
-    size_t i = 1;
-    while (i < n && !before(v[i], v[i - 1], desc)) i++;
-    if (i >= n) return; /* already in order: the common case (a sequence's blocks) */
-    /* bottom-up merge sort; ties take the left run first, so it is stable */
-    kvbm_plh *src = v, *dst = tmp;
-    for (size_t w = 1; w < n; w *= 2) {
+    /* insertion-sorted runs of SORT_RUN (the usual batch is one or two runs), then a
+     * bottom-up merge; ties take the left run first, so both steps are stable */
+    for (size_t lo = 0; lo < n; lo += SORT_RUN) insertion_sort(v, lo, lo + SORT_RUN < n ? lo + SORT_RUN : n, desc);
+    kvbm__keyed_plh *src = v, *dst = tmp;
+    for (size_t w = SORT_RUN; w < n; w *= 2) {
         for (size_t lo = 0; lo < n; lo += 2 * w) {
             size_t mid = lo + w < n ? lo + w : n, hi = lo + 2 * w < n ? lo + 2 * w : n;
             size_t a = lo, c = mid, k = lo;
-            while (a < mid && c < hi) dst[k++] = before(src[c], src[a], desc) ? src[c++] : src[a++];
+            while (a < mid && c < hi) dst[k++] = before(src[c].pos, src[a].pos, desc) ? src[c++] : src[a++];
             while (a < mid) dst[k++] = src[a++];
             while (c < hi) dst[k++] = src[c++];
         }
-        kvbm_plh *t = src; src = dst; dst = t;
+        kvbm__keyed_plh *t = src; src = dst; dst = t;
     }
     if (src != v) memcpy(v, src, n * sizeof *v);
 }
 
 static void flush(kvbm__batcher *b)
 {
-    kvbm__plh_stable_sort(b->buf, b->tmp, b->n, b->kind == KVBM_EVENT_REMOVE);
-    kvbm_event_batch out = { b->kind, b->buf, b->n, b->instance_id };
+    if (b->unsorted) kvbm__keyed_stable_sort(b->ent, b->tmp, b->n, b->kind == KVBM_EVENT_REMOVE);
+    for (size_t i = 0; i < b->n; i++) b->out[i] = b->ent[i].h;
+    kvbm_event_batch out = { b->kind, b->out, b->n, b->instance_id };
     b->emit(b->ctx, &out);
     b->n = 0;
+    b->unsorted = false;
 }
 
-bool kvbm__batcher_push(kvbm__batcher *b, kvbm_event_kind kind, kvbm_plh h)
+bool kvbm__batcher_push_slow(kvbm__batcher *b, kvbm_event_kind kind, kvbm_plh h)
 {
     bool emitted = false;
     if (b->has_kind && b->kind != kind && b->n > 0) {
@@ -69,7 +89,7 @@ bool kvbm__batcher_push(kvbm__batcher *b, kvbm_event_kind kind, kvbm_plh h)
     }
     b->has_kind = true;
     b->kind = kind;
-    b->buf[b->n++] = h;
+    kvbm__batcher_append(b, h);
     if (b->n >= b->max) {
         flush(b);
         b->has_kind = false;

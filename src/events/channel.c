@@ -205,6 +205,27 @@ static int try_read(kvbm_events_sub *sub, kvbm_event *out, uint64_t *lost)
     return RD_LAG;
 }
 
+size_t kvbm__events_next_many(kvbm_events_sub *sub, kvbm_event *out, size_t max, uint64_t *lost,
+                              kvbm_status *st)
+{
+    size_t n = 0;
+    *st = KVBM_OK;
+    if (atomic_load_explicit(&sub->interrupted, memory_order_acquire)) {
+        *st = KVBM_ECLOSED;
+        return 0;
+    }
+    while (n < max) {
+        int r = try_read(sub, &out[n], lost);
+        if (r == RD_OK) {
+            n++;
+            continue;
+        }
+        if (r == RD_LAG) *st = KVBM_ELAGGED;
+        break;
+    }
+    return n;
+}
+
 static bool ready_or_done(kvbm_events_sub *sub)
 {
     kvbm__chan *c = sub->chan;

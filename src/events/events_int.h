@@ -37,6 +37,7 @@ typedef struct kvbm__chan {
     _Atomic uint64_t filtered, attach_failures, lost, dropped_closed, subscribers;
     uint64_t             mask;
     struct kvbm__evslot *ring;
+    struct kvbm__death_hook death;  /* the release handle in a handle's death slot */
     kvbm_attach_type     att_type;   /* release-handle attachment type (pooled) */
     struct kvbm__att_dtor att_dtor;  /* its destructor (looked up once) */
     pthread_mutex_t      wmu;        /* sleeping subscribers only */
@@ -72,6 +73,15 @@ void kvbm__chan_unref(kvbm__chan *c);
  * reaches 0 the stream ends. Memory is separate: every sender also holds a reference. */
 void kvbm__chan_senders_add(kvbm__chan *c, int64_t delta);
 kvbm_status kvbm__chan_subscribe(kvbm__chan *c, kvbm_events_sub **out);
+
+/* Read up to @max events that are ready at @sub's cursor without waiting (the pipeline
+ * worker's sweep: no clock read, no wake-up logic per event). Returns the number read;
+ * *@st is KVBM_OK, or KVBM_ELAGGED after the events read (the cursor skipped, *@lost set,
+ * counted as in kvbm_events_next), or KVBM_ECLOSED if the subscription was interrupted.
+ * A closed, drained stream is not reported here: the caller falls back to
+ * kvbm_events_next when this returns 0. The subscription's owner thread only. */
+size_t kvbm__events_next_many(kvbm_events_sub *sub, kvbm_event *out, size_t max, uint64_t *lost,
+                              kvbm_status *st);
 
 /* Make a blocked kvbm_events_next() on @sub return KVBM_ECLOSED (now and from then on);
  * used by kvbm_events_pipeline_abort. Any thread. */

@@ -1,12 +1,19 @@
 /* src/events/manager.c - the events manager (spec 20 §3.2): a registry observer that
- * broadcasts Create(h) and attaches a release handle whose destructor broadcasts Remove(h).
+ * broadcasts Create(h) and gives the registration a release handle whose destruction
+ * broadcasts Remove(h).
  *
- * The release handle is the channel pointer itself, attached as a unique value of the
- * channel's own attachment type, whose destructor receives the handle's PLH: no
- * allocation per registration. Each channel has its own type so that two managers
- * watching one registry do not replace each other's release handles; types are process-
- * wide and never freed, so a channel returns its type to a pool when it is freed (no
- * release handle of that type is alive then - each holds a sender count on the channel).
+ * The release handle usually lives in the handle's death slot (registry_int.h, struct
+ * kvbm__death_hook: one pointer and a flag set by the creating observer, called by the
+ * dying thread where attachment destructors run): no attach, no attachment walk at death.
+ * When the slot cannot be used - another manager on the same registry took it, an
+ * earlier observer attached a value of our type, or an explicit
+ * kvbm_events_manager_on_registered - the release handle is the channel pointer attached
+ * as a unique value of the channel's own attachment type, whose destructor receives the
+ * handle's PLH: still no allocation per registration. Each channel has its own type so
+ * that two managers watching one registry do not replace each other's release handles;
+ * types are process-wide and never freed, so a channel returns its type to a pool when
+ * it is freed (no release handle of that type is alive then - each holds a sender count
+ * on the channel, in the slot or attached).
  */
 #include <stdio.h>
 
@@ -64,27 +71,49 @@ static void tls_flush(void)
     kvbm__chan_unref_n(c, 1 + (d < 0 ? (size_t)-d : 0)); /* ours, and the destroyed handles' */
 }
 
-static inline void tls_push(kvbm__chan *c, kvbm_event_kind kind, kvbm_plh h, int32_t senders)
+/* Each Create brings a release handle (+1 sender), each Remove is one's end (-1). */
+static inline void tls_append(struct tls_buf *b, kvbm_event_kind kind, kvbm_plh h)
 {
-    struct tls_buf *b = &tb; /* one thread-pointer computation */
-    if (KVBM_UNLIKELY(b->chan != c || b->n == TLS_EVENTS)) {
-        tls_flush();
-        kvbm__chan_ref(c);
-        b->chan = c;
-        kvbm__deferred = tls_flush;
-    }
     uint32_t n = b->n;
     b->ev[n].kind = (uint64_t)kind;
     b->ev[n].hash = h;
     b->n = n + 1;
-    b->senders += senders;
+    b->senders += kind == KVBM_EVENT_CREATE ? 1 : -1;
+}
+
+/* Flush what is buffered, start a buffer for @c (a channel switch or a full buffer) and
+ * append. Out of line, and called in tail position (hence the status, for the observer),
+ * so that the common append is a leaf without callee-saved registers. */
+static __attribute__((noinline)) kvbm_status tls_switch_push(kvbm__chan *c, kvbm_event_kind kind, kvbm_plh h)
+{
+    tls_flush();
+    kvbm__chan_ref(c);
+    tb.chan = c;
+    kvbm__deferred = tls_flush;
+    tls_append(&tb, kind, h);
+    return KVBM_OK;
+}
+
+static inline kvbm_status tls_push(kvbm__chan *c, kvbm_event_kind kind, kvbm_plh h)
+{
+    struct tls_buf *b = &tb; /* one thread-pointer computation */
+    if (KVBM_UNLIKELY(b->chan != c || b->n == TLS_EVENTS)) return tls_switch_push(c, kind, h);
+    tls_append(b, kind, h);
+    return KVBM_OK;
 }
 
 static void release_dtor(void *value, kvbm_plh h)
 {
     kvbm__chan *c = value;
     if (c == NULL) return; /* test values (see kvbm__events_manager_attach_type) */
-    tls_push(c, KVBM_EVENT_REMOVE, h, -1);
+    (void)tls_push(c, KVBM_EVENT_REMOVE, h);
+}
+
+/* the same release handle in the handle's death slot (the usual case) */
+static void release_hook(struct kvbm__death_hook *d, kvbm_plh h)
+{
+    kvbm__chan *c = (kvbm__chan *)(void *)((char *)d - offsetof(kvbm__chan, death));
+    (void)tls_push(c, KVBM_EVENT_REMOVE, h);
 }
 
 static kvbm_status type_get(kvbm_attach_type *out)
@@ -147,6 +176,7 @@ kvbm_status kvbm_events_manager_create(const kvbm_events_config *cfg, kvbm_event
                         "type: %s", kvbm_status_name(st));
         return st;
     }
+    m->chan->death.fn = release_hook;
     m->policy = cfg->policy;
     atomic_init(&m->refs, 1);
     pthread_mutex_init(&m->mu, NULL);
@@ -176,12 +206,27 @@ void kvbm_events_manager_release(kvbm_events_manager *m)
     kvbm__free(m);
 }
 
-static kvbm_status on_registered(kvbm_events_manager *m, kvbm_handle *h, bool fresh);
+static __attribute__((noinline)) kvbm_status on_registered(kvbm_events_manager *m, kvbm_handle *h,
+                                                         bool fresh);
 
-/* the registry observer: @h was just created by this thread (kvbm__handle_attach_unique_new) */
+static __attribute__((noinline, cold)) kvbm_status filtered(kvbm__chan *c)
+{
+    atomic_fetch_add_explicit(&c->filtered, 1, memory_order_relaxed);
+    return KVBM_OK; /* no Create now, no Remove later */
+}
+
+/* The registry observer: @h was just created by this thread (shard lock held). The usual
+ * case - no attachment yet, the death slot free - is a leaf: Create into the thread's
+ * buffer, our release handle into the handle's death slot. */
 static kvbm_status observe(void *ctx, kvbm_handle *h)
 {
-    return on_registered(ctx, h, true);
+    kvbm_events_manager *m = ctx;
+    if (KVBM_UNLIKELY(h->flags != 0 || m->policy.kind != KVBM_EVENTS_POLICY_ALL))
+        return on_registered(m, h, true); /* a policy to ask, or an earlier observer's extras */
+    kvbm__chan *c = m->chan;
+    kvbm_plh hash = h->hash;
+    (void)kvbm__handle_set_death_new(h, &c->death); /* free: flags == 0 */
+    return tls_push(c, KVBM_EVENT_CREATE, hash); /* last: the rare buffer switch is a tail call */
 }
 
 kvbm_status kvbm_events_manager_attach(kvbm_events_manager *m, kvbm_registry *r)
@@ -241,18 +286,31 @@ void kvbm_events_manager_close(kvbm_events_manager *m)
     if (m != NULL) kvbm__chan_close(m->chan);
 }
 
-static kvbm_status on_registered(kvbm_events_manager *m, kvbm_handle *h, bool fresh)
+static __attribute__((noinline)) kvbm_status on_registered(kvbm_events_manager *m, kvbm_handle *h,
+                                                         bool fresh)
 {
     kvbm__chan *c = m->chan;
     kvbm_plh hash = h->hash;
-    if (m->policy.kind != KVBM_EVENTS_POLICY_ALL && !kvbm_events_policy_should_emit(&m->policy, hash)) {
-        atomic_fetch_add_explicit(&c->filtered, 1, memory_order_relaxed);
-        return KVBM_OK; /* no Create now, no Remove later */
-    }
-    tls_push(c, KVBM_EVENT_CREATE, hash, 1); /* Create, and the release handle's sender unit */
+    if (m->policy.kind != KVBM_EVENTS_POLICY_ALL && !kvbm_events_policy_should_emit(&m->policy, hash))
+        return filtered(c);
+    (void)tls_push(c, KVBM_EVENT_CREATE, hash); /* Create, and the release handle's sender unit */
+    /* The release handle: in the handle's death slot when we are its creating observer,
+     * the slot is free and no value of our type is attached (an earlier observer may have
+     * attached one: the attachment path then decides, e.g. the attach failure of §3.2);
+     * otherwise a unique attachment of the channel's own type. */
+    if (KVBM_LIKELY(fresh) && !kvbm__handle_has_type_new(h, c->att_type) &&
+        kvbm__handle_set_death_new(h, &c->death))
+        return KVBM_OK;
     bool had = false;
-    kvbm_status st = fresh ? kvbm__handle_attach_unique_new(h, c->att_type, &c->att_dtor, c)
-                           : kvbm__handle_attach_unique_ex(h, c->att_type, c, &had);
+    kvbm_status st;
+    if (fresh) {
+        st = kvbm__handle_attach_unique_new(h, c->att_type, &c->att_dtor, c);
+    } else if (h->death == &c->death) {
+        had = true; /* our release handle is in the death slot: "replaced" by itself */
+        st = KVBM_OK;
+    } else {
+        st = kvbm__handle_attach_unique_ex(h, c->att_type, c, &had);
+    }
     /* A second call on the same handle replaces its release handle, whose destruction
      * sends Remove; ours are all the same pointer, so the registry kept the value and
      * ran no destructor: run it here. */

@@ -43,6 +43,11 @@ void kvbm__handle_finalize(kvbm_handle *h)
      * acq_rel decrement of refs ordered every holder's writes (flags included) before
      * this point. */
     uint32_t flags = h->flags;
+    if (flags & KVBM__HF_DEATH) {
+        struct kvbm__death_hook *d = h->death;
+        h->death = NULL;
+        d->fn(d, h->hash);
+    }
     if (flags & KVBM__HF_ATT) {
         for (uint32_t i = 0; i < h->natt; i++) {
             struct kvbm__att *a = &h->att[i];

@@ -551,7 +551,12 @@ get_or_create_h64(kvbm_registry *r, kvbm_plh hash, uint64_t h64, bool notify, kv
     kvbm_status fail_st = KVBM_OK;
     if (notify) {
         uint32_t mask = atomic_load_explicit(&r->obs_mask, memory_order_acquire);
-        if (mask != 0) failed = notify_observers(r, h, mask, &fail_st);
+        if (mask != 0 && (mask & (mask - 1)) == 0) { /* one observer (the usual case): inline */
+            const struct observer *o = &r->obs[__builtin_ctz(mask)];
+            if (KVBM_UNLIKELY((fail_st = o->fn(o->ctx, h)) != KVBM_OK)) failed = mask;
+        } else if (mask != 0) {
+            failed = notify_observers(r, h, mask, &fail_st);
+        }
     }
     kvbm__unlock(&sh->lock);
     if (KVBM_UNLIKELY(failed != 0)) log_observer_failure(r, hash, failed, fail_st);

@@ -68,7 +68,20 @@ struct kvbm__presence { kvbm_tier tier; uint32_t count; };
 
 /* Per-life extras of a handle (kvbm_handle.flags): the dying thread skips the cold lines
  * of a handle that never had any. */
-enum { KVBM__HF_ATT = 1u, KVBM__HF_CB = 2u, KVBM__HF_OVER = 4u };
+enum { KVBM__HF_ATT = 1u, KVBM__HF_CB = 2u, KVBM__HF_OVER = 4u, KVBM__HF_DEATH = 8u };
+
+/* Death hook: a library-internal, allocation-free alternative to a unique attachment for a
+ * module that needs one call when a registration dies (the events manager's Remove, spec
+ * 20 §3.2). A handle has ONE death-hook slot, set only by a registry observer while the
+ * handle is being created (kvbm__handle_set_death_new); the dying thread calls
+ * hook->fn(hook, plh) exactly where attachment destructors run (kvbm__handle_finalize: no
+ * lock held, before the entry leaves the table and before kvbm__defer_run). The hook's
+ * owner keeps @hook alive while any handle carries it (the events channel counts them as
+ * senders). Compared with a release-handle attachment it saves the attach (slot array,
+ * destructor copy) and the attachment walk at death. */
+struct kvbm__death_hook {
+    void (*fn)(struct kvbm__death_hook *hook, kvbm_plh h);
+};
 
 enum { KVBM__ATT_UNIQUE = 1, KVBM__ATT_MULTIPLE = 2 };
 
@@ -133,6 +146,9 @@ struct kvbm_handle {
         struct kvbm_handle   *next_free;  /* on the shard free list (shard lock) */
     };
     struct kvbm__pslot     pres[KVBM__PRESENCE_INLINE];
+    /* set iff flags & KVBM__HF_DEATH; written only by the creating observer and the dying
+     * thread, so a reference holder may read it without the lock */
+    struct kvbm__death_hook *death;
 
     kvbm__mutex             lock;      /* KVBM_RANK_ATTACH: overflow presence, attachments, callbacks */
     _Atomic uint32_t       nover;     /* overflow entries; read lock-free to skip the lock */
@@ -168,8 +184,38 @@ void kvbm__handle_finalize(kvbm_handle *h);
  * presence: flags == 0, nothing but the inline slots to clear) inline. */
 static inline void kvbm__handle_finalize_fast(kvbm_handle *h)
 {
-    if (h->flags != 0) kvbm__handle_finalize(h);
-    else kvbm__handle_clear_presence(h);
+    uint32_t f = h->flags;
+    if (KVBM_LIKELY(f == 0)) {
+        kvbm__handle_clear_presence(h);
+    } else if (f == KVBM__HF_DEATH) { /* only a death hook: no attachment walk */
+        struct kvbm__death_hook *d = h->death;
+        h->death = NULL;
+        h->flags = 0;
+        d->fn(d, h->hash);
+        kvbm__handle_clear_presence(h);
+    } else {
+        kvbm__handle_finalize(h);
+    }
+}
+
+/* The registry observer of a module that wants @hook called at @h's death, for a handle
+ * being created (shard lock held, only this thread can reach @h): takes the handle's death
+ * slot if it is free and returns true. False if another observer took it (the caller then
+ * falls back to a unique attachment). */
+static inline bool kvbm__handle_set_death_new(kvbm_handle *h, struct kvbm__death_hook *hook)
+{
+    if (h->flags & KVBM__HF_DEATH) return false;
+    h->death = hook;
+    h->flags |= KVBM__HF_DEATH;
+    return true;
+}
+/* True if a value of @type is attached to @h (any mode). For a handle only the calling
+ * thread can reach (being created or dying); otherwise under ->lock. */
+static inline bool kvbm__handle_has_type_new(const kvbm_handle *h, kvbm_attach_type type)
+{
+    for (uint32_t i = 0; i < h->natt; i++)
+        if (h->att[i].type == type) return true;
+    return false;
 }
 /* First-time initialisation of a freshly allocated handle object (lock, inline arrays). */
 void kvbm__handle_init_object(kvbm_handle *h);

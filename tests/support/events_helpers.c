@@ -24,3 +24,10 @@ kvbm_status test_next(kvbm_events_sub *sub, kvbm_event *ev)
 {
     return kvbm_events_next(sub, 10000, ev, NULL);
 }
+
+bool test_events_counts(kvbm_events_manager *m, uint64_t created, uint64_t removed)
+{
+    kvbm_events_stats s;
+    return kvbm_events_manager_get_stats(m, &s) == KVBM_OK && s.created == created &&
+           s.removed == removed;
+}

@@ -12,4 +12,7 @@ kvbm_plh test_plh_at(uint64_t position);
  * slow machine does not). Returns the status of kvbm_events_next. */
 kvbm_status test_next(kvbm_events_sub *sub, kvbm_event *ev);
 
+/* True if @m's stats count exactly @created Creates and @removed Removes. */
+bool test_events_counts(kvbm_events_manager *m, uint64_t created, uint64_t removed);
+
 #endif

@@ -31,7 +31,11 @@
 #include "../common/url.h"
 
 #define WHO          "nats publisher"
-#define CHUNK        64     /* messages per round trip */
+#define CHUNK        1024   /* messages per round trip, at most ... */
+#define CHUNK_BYTES  (1u << 20) /* ... and about this many payload bytes: one marker round
+                                 * trip wakes nats-server and three threads here; per 64
+                                 * messages it cost more CPU than the messages did
+                                 * (docs/PERFORMANCE.md §21) */
 #define RTT_WAIT_MS  1000   /* one round trip attempt */
 #define POLL_MS      20     /* pause after a failed chunk while still connected */
 
@@ -106,17 +110,20 @@ static bool connected(nats_pub *c)
     return up;
 }
 
-/* Publish what was taken (*m first) and up to CHUNK-1 more; false if a publish failed.
+/* Publish what was taken (*m first) and up to CHUNK-1 more (CHUNK_BYTES permitting);
+ * false if a publish failed.
  * *end = one past the last sequence number taken. */
 static bool send_chunk(nats_pub *c, kvbm__msg m, uint64_t seq, uint64_t *end)
 {
     int n = 0;
+    size_t bytes = 0;
     do {
         *end = seq + 1;
         natsStatus s = natsConnection_Publish(c->nc, kvbm__msg_subject(&m), kvbm__msg_payload(&m), (int)m.len);
         if (s != NATS_OK) return false;
         atomic_fetch_add_explicit(&c->t.bytes_sent, m.len, memory_order_relaxed);
-    } while (++n < CHUNK && kvbm__msgq_try_take(&c->t.q, &m, &seq));
+        bytes += m.len;
+    } while (++n < CHUNK && bytes < CHUNK_BYTES && kvbm__msgq_try_take(&c->t.q, &m, &seq));
     return true;
 }
 
