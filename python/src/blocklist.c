@@ -16,16 +16,27 @@ static PyObject *array_type; /* array.array, imported on first use */
 
 static const char *kind_names[] = { "MutableBlock", "CompleteBlock", "ImmutableBlock" };
 
-kvbmpy_BlockList *kvbmpy_blocklist_new(kvbmpy_Manager *mgr, int kind, Py_ssize_t cap)
+static kvbmpy_varcache cache = KVBMPY_VARCACHE_INIT(8);
+
+kvbmpy_BlockList *kvbmpy_blocklist_new_raw(kvbmpy_Manager *mgr, int kind, Py_ssize_t n)
 {
-    kvbmpy_BlockList *l = PyObject_NewVar(kvbmpy_BlockList, &kvbmpy_BlockListType, cap);
+    Py_ssize_t cap;
+    kvbmpy_BlockList *l = (kvbmpy_BlockList *)kvbmpy_vc_alloc(&cache, &kvbmpy_BlockListType, n,
+                                                              &cap);
     if (!l)
         return NULL;
     l->mgr = (kvbmpy_Manager *)Py_NewRef((PyObject *)mgr);
     l->kind = kind;
     l->released = 0;
-    if (cap)
-        memset(l->h, 0, (size_t)cap * sizeof(void *));
+    l->cap = cap;
+    return l;
+}
+
+kvbmpy_BlockList *kvbmpy_blocklist_new(kvbmpy_Manager *mgr, int kind, Py_ssize_t n)
+{
+    kvbmpy_BlockList *l = kvbmpy_blocklist_new_raw(mgr, kind, n);
+    if (l && n)
+        memset(l->h, 0, (size_t)n * sizeof(void *));
     return l;
 }
 
@@ -56,7 +67,7 @@ static void blocklist_dealloc(PyObject *self)
     kvbmpy_BlockList *l = (kvbmpy_BlockList *)self;
     if (l->released) { /* release() emptied every entry */
         Py_XDECREF(l->mgr);
-        PyObject_Free(self);
+        kvbmpy_vc_free(&cache, self, l->cap);
         return;
     }
     void *stack[128], **tmp = Py_SIZE(l) <= 128 ? stack : PyMem_Malloc((size_t)Py_SIZE(l) * sizeof(void *));
@@ -70,7 +81,7 @@ static void blocklist_dealloc(PyObject *self)
             kvbmpy_handle_release(l->kind, l->h[i]);
     }
     Py_XDECREF(l->mgr);
-    PyObject_Free(self);
+    kvbmpy_vc_free(&cache, self, l->cap);
 }
 
 static PyObject *bl_release(PyObject *self, PyObject *unused)
@@ -197,10 +208,14 @@ static PyObject *bl_hashes(PyObject *self, void *c)
 static PyObject *stage_all(kvbmpy_BlockList *l, const kvbm_plh *plhs, uint32_t block_size)
 {
     Py_ssize_t n = Py_SIZE(l);
-    kvbmpy_BlockList *out = kvbmpy_blocklist_new(l->mgr, KVBMPY_COMPLETE, n);
+    kvbmpy_BlockList *out = kvbmpy_blocklist_new_raw(l->mgr, KVBMPY_COMPLETE, n);
     void *stack[128], **in = n <= 128 ? stack : PyMem_Malloc((size_t)n * sizeof(void *));
     if (!out || !in) {
+        if (out)
+            Py_SET_SIZE(out, 0);
         Py_XDECREF(out);
+        if (in && in != stack)
+            PyMem_Free(in);
         return in ? NULL : PyErr_NoMemory();
     }
     memcpy(in, l->h, (size_t)n * sizeof(void *));

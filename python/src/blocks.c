@@ -13,14 +13,7 @@
 
 enum { KIND_WEAK = 3, KIND_PIN = 4 };
 
-static int kind_of(PyObject *o)
-{
-    PyTypeObject *t = Py_TYPE(o);
-    return t == &kvbmpy_MutableBlockType ? KVBMPY_MUTABLE
-         : t == &kvbmpy_CompleteBlockType ? KVBMPY_COMPLETE
-         : t == &kvbmpy_ImmutableBlockType ? KVBMPY_IMMUTABLE
-         : t == &kvbmpy_WeakBlockType ? KIND_WEAK : KIND_PIN;
-}
+static inline int kind_of(PyObject *o) { return ((kvbmpy_Block *)o)->kind; }
 
 PyTypeObject *kvbmpy_block_type(int kind)
 {
@@ -46,16 +39,7 @@ void kvbmpy_handle_release(int kind, void *h)
 /* Freelist of block objects (all five types share one layout): the per-block path makes
  * and drops ~3 of them per block. Protected by the GIL (every alloc and dealloc holds it).
  * Off under ASan, so that use-after-free of a block object stays detectable. */
-#if defined(__SANITIZE_ADDRESS__)
-#define FREELIST_MAX 0
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define FREELIST_MAX 0
-#endif
-#endif
-#ifndef FREELIST_MAX
-#define FREELIST_MAX 64
-#endif
+#define FREELIST_MAX (KVBMPY_FREELISTS ? 64 : 0)
 static PyObject *freelist[FREELIST_MAX + 1];
 static int       n_free;
 
@@ -79,6 +63,7 @@ PyObject *kvbmpy_block_new(kvbmpy_Manager *mgr, int kind, void *h)
     b->owner = NULL;
     b->idx = 0;
     b->h = h;
+    b->kind = kind;
     return (PyObject *)b;
 }
 
@@ -91,12 +76,8 @@ PyObject *kvbmpy_block_view(kvbmpy_BlockList *list, Py_ssize_t idx)
     b->owner = (kvbmpy_BlockList *)Py_NewRef((PyObject *)list);
     b->idx = idx;
     b->h = NULL;
+    b->kind = list->kind;
     return (PyObject *)b;
-}
-
-void **kvbmpy_block_slot(kvbmpy_Block *b)
-{
-    return b->owner ? &b->owner->h[b->idx] : &b->h;
 }
 
 static void block_dealloc(PyObject *self)

@@ -117,10 +117,8 @@ PyObject *kvbmpy_released(const char *what)
                         PyUnicode_FromFormat("%s was already released or consumed", what));
 }
 
-int kvbmpy_check_alive(void)
+int kvbmpy_shutdown_error(void)
 {
-    if (!_Py_IsFinalizing())
-        return 0;
     raise_detail(kvbmpy_ShutdownError, KVBM_ESTATE,
                  PyUnicode_FromString("the Python interpreter is shutting down; kvbm refuses "
                                       "new work (releasing blocks still works)"));

@@ -47,6 +47,38 @@
         }                                        \
     } while (0)
 
+/* ---- freelist.c: size-class caches of variable-size objects ------------------------- */
+/* Freelists are off under ASan, so that a use after free of a cached object is detected. */
+#if defined(__SANITIZE_ADDRESS__)
+#define KVBMPY_FREELISTS 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define KVBMPY_FREELISTS 0
+#endif
+#endif
+#ifndef KVBMPY_FREELISTS
+#define KVBMPY_FREELISTS 1
+#endif
+#define KVBMPY_VC_MIN     8   /* smallest class (items) */
+#define KVBMPY_VC_MAX     512 /* largest cached class; larger objects are not cached */
+#define KVBMPY_VC_CLASSES 7   /* 8, 16, ..., 512 */
+#define KVBMPY_VC_DEPTH   64  /* most cached objects per class */
+typedef struct {
+    PyVarObject *items[KVBMPY_VC_DEPTH];
+    int          n;
+} kvbmpy_vc_class;
+typedef struct {
+    int             depth; /* cached objects per class, <= KVBMPY_VC_DEPTH */
+    kvbmpy_vc_class cls[KVBMPY_VC_CLASSES];
+} kvbmpy_varcache; /* one per type, static; protected by the GIL */
+#define KVBMPY_VARCACHE_INIT(depth) { (depth), { { { NULL }, 0 } } }
+/* A new object of @type (exact type, not subclassable) with ob_size = @n and room for
+ * *@cap >= @n items (from @vc's class when one is cached). NULL with MemoryError. */
+PyVarObject *kvbmpy_vc_alloc(kvbmpy_varcache *vc, PyTypeObject *type, Py_ssize_t n,
+                             Py_ssize_t *cap);
+/* The tp_dealloc end of such an object: cache it in @vc or PyObject_Free it. */
+void kvbmpy_vc_free(kvbmpy_varcache *vc, PyObject *o, Py_ssize_t cap);
+
 /* ---- errors.c ---------------------------------------------------------------------- */
 extern PyObject *kvbmpy_Error;         /* kvbm.Error */
 extern PyObject *kvbmpy_ReleasedError; /* kvbm.ReleasedError (EINVAL) */
@@ -58,12 +90,18 @@ PyObject *kvbmpy_raise(kvbm_status s);
 PyObject *kvbmpy_raise_msg(kvbm_status s, const char *fmt, ...);
 /* kvbm.ReleasedError("<what> was already released or consumed"); returns NULL. */
 PyObject *kvbmpy_released(const char *what);
+/* Raise ShutdownError; returns -1. */
+int       kvbmpy_shutdown_error(void);
 /* Non-zero (with ShutdownError set) once interpreter finalization has begun. */
-int       kvbmpy_check_alive(void);
+static inline int kvbmpy_check_alive(void)
+{
+    return _Py_IsFinalizing() ? kvbmpy_shutdown_error() : 0;
+}
 
 /* ---- hashes.c ---------------------------------------------------------------------- */
 typedef struct {
     PyObject_VAR_HEAD          /* ob_size = number of hashes */
+    Py_ssize_t cap;            /* allocated entries (freelist.c) */
     Py_ssize_t shape[2];
     Py_ssize_t strides[2];
     kvbm_plh   v[1];
@@ -88,13 +126,18 @@ PyObject *kvbmpy_int_list(Py_ssize_t n, const uint64_t *u64, const uint32_t *u32
                           const kvbm_plh *plh);
 /* A sequence index: @key as Py_ssize_t, negative values counted from @size. 0 or -1. */
 int kvbmpy_index(PyObject *key, Py_ssize_t size, Py_ssize_t *out);
-/* Tokens: a buffer of 4-byte unsigned ints (borrowed) or a sequence of ints. */
+/* Tokens: a buffer of 4-byte unsigned ints (borrowed) or a sequence of ints, converted
+ * into the inline stack buffer (up to KVBMPY_TOKENS_STACK tokens: no allocation) or a
+ * PyMem buffer. Lives on the caller's stack and must not be copied (p may point into it);
+ * kvbmpy_tokens_get initializes it, kvbmpy_tokens_free releases it. */
+#define KVBMPY_TOKENS_STACK 1024
 typedef struct {
     const uint32_t *p;
     Py_ssize_t      n;
-    uint32_t       *tmp;
+    uint32_t       *tmp;      /* PyMem buffer to free, or NULL */
     Py_buffer       view;
     int             has_view;
+    uint32_t        stack[KVBMPY_TOKENS_STACK];
 } kvbmpy_tokens;
 /* PyArg "O&" converters: an int in 0..UINT32_MAX (unsigned int *) or 0..UINT64_MAX
  * (unsigned long long *); InvalidArgumentError outside, TypeError for non-ints. */
@@ -115,6 +158,7 @@ typedef struct {
     uint64_t  salt, block_hash, seq_hash, position, parent;
     int       has_parent;
     uint32_t  size;
+    Py_ssize_t cap;           /* allocated token slots (freelist.c) */
     uint32_t  tokens[1];      /* copy of the block's tokens, stored inline */
 } kvbmpy_TokenBlock;
 extern PyTypeObject kvbmpy_TokenBlockType;
@@ -156,11 +200,15 @@ typedef struct {
     kvbmpy_Manager *mgr;
     int             kind;
     int             released;    /* release() was called */
+    Py_ssize_t      cap;         /* allocated entries (freelist.c) */
     void           *h[1];        /* owned handles; NULL = consumed or released */
 } kvbmpy_BlockList;
 extern PyTypeObject kvbmpy_BlockListType;
-/* New list with room for @cap entries, all NULL, ob_size = @cap. */
-kvbmpy_BlockList *kvbmpy_blocklist_new(kvbmpy_Manager *mgr, int kind, Py_ssize_t cap);
+/* New list of @n entries, all NULL, ob_size = @n. */
+kvbmpy_BlockList *kvbmpy_blocklist_new(kvbmpy_Manager *mgr, int kind, Py_ssize_t n);
+/* The same with the entries uninitialized: the caller fills all @n, or sets ob_size to
+ * the number filled (0 on failure) before the list can be deallocated. */
+kvbmpy_BlockList *kvbmpy_blocklist_new_raw(kvbmpy_Manager *mgr, int kind, Py_ssize_t n);
 
 typedef struct {
     PyObject_HEAD
@@ -168,6 +216,7 @@ typedef struct {
     kvbmpy_BlockList *owner; /* non-NULL: view of owner->h[idx] */
     Py_ssize_t        idx;
     void             *h;     /* standalone: owned handle (NULL once released) */
+    int               kind;  /* KVBMPY_MUTABLE.. or blocks.c's weak/pin kinds (= the type) */
 } kvbmpy_Block;
 extern PyTypeObject kvbmpy_MutableBlockType, kvbmpy_CompleteBlockType, kvbmpy_ImmutableBlockType;
 extern PyTypeObject kvbmpy_WeakBlockType, kvbmpy_PinType;
@@ -176,8 +225,11 @@ PyTypeObject *kvbmpy_block_type(int kind);
 PyObject *kvbmpy_block_new(kvbmpy_Manager *mgr, int kind, void *h);
 /* View of list entry @idx. */
 PyObject *kvbmpy_block_view(kvbmpy_BlockList *list, Py_ssize_t idx);
-/* Address of the slot owning the block's handle (NULL if the object is no block). */
-void    **kvbmpy_block_slot(kvbmpy_Block *b);
+/* Address of the slot owning the block's handle. */
+static inline void **kvbmpy_block_slot(kvbmpy_Block *b)
+{
+    return b->owner ? &b->owner->h[b->idx] : &b->h;
+}
 /* Release one handle of @kind (NULL: no-op). */
 void      kvbmpy_handle_release(int kind, void *h);
 /* A new array.array('I') holding @ids[0..n). */

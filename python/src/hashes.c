@@ -14,15 +14,19 @@
 
 #define HASHES_MAX (PY_SSIZE_T_MAX / (Py_ssize_t)sizeof(kvbm_plh) - 64)
 
+static kvbmpy_varcache cache = KVBMPY_VARCACHE_INIT(8);
+
 kvbmpy_Hashes *kvbmpy_hashes_new(Py_ssize_t n)
 {
     if (n < 0 || n > HASHES_MAX) {
         kvbmpy_raise_msg(KVBM_EOVERFLOW, "cannot hold %zd hashes", n);
         return NULL;
     }
-    kvbmpy_Hashes *h = PyObject_NewVar(kvbmpy_Hashes, &kvbmpy_HashesType, n);
+    Py_ssize_t cap;
+    kvbmpy_Hashes *h = (kvbmpy_Hashes *)kvbmpy_vc_alloc(&cache, &kvbmpy_HashesType, n, &cap);
     if (!h)
         return NULL;
+    h->cap = cap;
     h->shape[0] = n;
     h->shape[1] = 2;
     h->strides[0] = (Py_ssize_t)sizeof(kvbm_plh);
@@ -278,9 +282,77 @@ static inline int small_int(PyObject *it, uint32_t *out)
     return 0;
 }
 
+/* Convert the items of a list or tuple @seq (borrowed; not mutated meanwhile: the GIL is
+ * held and no Python code runs before the conversion ends) into out->stack or a PyMem
+ * buffer. 0 or -1. */
+static int tokens_from_items(PyObject *seq, kvbmpy_tokens *out)
+{
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    uint32_t *buf = out->stack;
+    if (n > KVBMPY_TOKENS_STACK) {
+        buf = out->tmp = PyMem_Malloc((size_t)n * sizeof(uint32_t));
+        if (!buf) {
+            PyErr_NoMemory();
+            return -1;
+        }
+    }
+    PyObject **items = PySequence_Fast_ITEMS(seq);
+    for (Py_ssize_t i = 0; i < n; i++) {
+#if KVBMPY_LONG_DIGITS
+        /* the common case: a run of exact ints below 2**30 (ob_size 0 or 1), four at a
+         * time with one branch; the value is digit 0 masked to 0 when ob_size is 0 */
+#define TOK_BAD(o) ((int)(Py_TYPE(o) != &PyLong_Type) | (int)((size_t)Py_SIZE(o) > 1))
+#define TOK_VAL(o) (((PyLongObject *)(o))->ob_digit[0] & (uint32_t)-(int32_t)Py_SIZE(o))
+        for (; i + 4 <= n; i += 4) {
+            PyObject *a = items[i], *b = items[i + 1], *c = items[i + 2], *d = items[i + 3];
+            if (TOK_BAD(a) | TOK_BAD(b) | TOK_BAD(c) | TOK_BAD(d))
+                break;
+            buf[i] = TOK_VAL(a);
+            buf[i + 1] = TOK_VAL(b);
+            buf[i + 2] = TOK_VAL(c);
+            buf[i + 3] = TOK_VAL(d);
+        }
+        for (; i < n && !TOK_BAD(items[i]); i++)
+            buf[i] = TOK_VAL(items[i]);
+#undef TOK_BAD
+#undef TOK_VAL
+        if (i == n)
+            break;
+#endif
+        PyObject *it = items[i];
+        if (small_int(it, &buf[i]))
+            continue;
+        if (!PyLong_Check(it)) {
+            PyErr_Format(PyExc_TypeError, "token %zd must be an int, not %.80s", i,
+                         Py_TYPE(it)->tp_name);
+            goto fail;
+        }
+        unsigned long long t = PyLong_AsUnsignedLongLong(it);
+        if ((t == (unsigned long long)-1 && PyErr_Occurred()) || t > UINT32_MAX) {
+            PyErr_Clear();
+            Py_INCREF(it); /* borrowed from the list; its repr may run Python code */
+            kvbmpy_raise_msg(KVBM_EINVAL, "token %zd (%R) is not in 0..2**32-1", i, it);
+            Py_DECREF(it);
+            goto fail;
+        }
+        buf[i] = (uint32_t)t;
+    }
+    out->p = buf;
+    out->n = n;
+    return 0;
+fail:
+    kvbmpy_tokens_free(out);
+    return -1;
+}
+
 int kvbmpy_tokens_get(PyObject *obj, kvbmpy_tokens *out)
 {
-    memset(out, 0, sizeof *out);
+    out->p = NULL;
+    out->n = 0;
+    out->tmp = NULL;
+    out->has_view = 0;
+    if (PyList_CheckExact(obj) || PyTuple_CheckExact(obj))
+        return tokens_from_items(obj, out);
     if (PyObject_CheckBuffer(obj) && !PyBytes_Check(obj) && !PyByteArray_Check(obj)) {
         if (PyObject_GetBuffer(obj, &out->view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0)
             return -1;
@@ -305,51 +377,9 @@ int kvbmpy_tokens_get(PyObject *obj, kvbmpy_tokens *out)
     PyObject *seq = PySequence_Fast(obj, "tokens must be a sequence");
     if (!seq)
         return -1;
-    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
-    out->tmp = PyMem_Malloc((size_t)(n ? n : 1) * sizeof(uint32_t));
-    if (!out->tmp) {
-        Py_DECREF(seq);
-        PyErr_NoMemory();
-        return -1;
-    }
-    PyObject **items = PySequence_Fast_ITEMS(seq);
-    for (Py_ssize_t i = 0; i < n; i++) {
-#if KVBMPY_LONG_DIGITS
-        /* the common case: a run of exact ints below 2**30, one compare each */
-        for (; i < n; i++) {
-            PyObject *it = items[i];
-            size_t sz = (size_t)Py_SIZE(it);
-            if (!PyLong_CheckExact(it) || sz > 1)
-                break;
-            out->tmp[i] = ((PyLongObject *)it)->ob_digit[0] & (uint32_t)-(int32_t)sz;
-        }
-        if (i == n)
-            break;
-#endif
-        PyObject *it = items[i];
-        if (small_int(it, &out->tmp[i]))
-            continue;
-        if (!PyLong_Check(it)) {
-            PyErr_Format(PyExc_TypeError, "token %zd must be an int, not %.80s", i,
-                         Py_TYPE(it)->tp_name);
-            goto fail;
-        }
-        unsigned long long t = PyLong_AsUnsignedLongLong(it);
-        if ((t == (unsigned long long)-1 && PyErr_Occurred()) || t > UINT32_MAX) {
-            PyErr_Clear();
-            kvbmpy_raise_msg(KVBM_EINVAL, "token %zd (%R) is not in 0..2**32-1", i, it);
-            goto fail;
-        }
-        out->tmp[i] = (uint32_t)t;
-    }
+    int rc = tokens_from_items(seq, out);
     Py_DECREF(seq);
-    out->p = out->tmp;
-    out->n = n;
-    return 0;
-fail:
-    Py_DECREF(seq);
-    kvbmpy_tokens_free(out);
-    return -1;
+    return rc;
 }
 
 void kvbmpy_tokens_free(kvbmpy_tokens *t)
@@ -432,6 +462,11 @@ static PyObject *hashes_from_tokens(PyObject *cls, PyObject *const *args, Py_ssi
     return (PyObject *)h;
 }
 
+static void hashes_dealloc(PyObject *self)
+{
+    kvbmpy_vc_free(&cache, self, ((kvbmpy_Hashes *)self)->cap);
+}
+
 static Py_ssize_t hashes_len(PyObject *self) { return Py_SIZE(self); }
 
 static PyObject *hashes_item(PyObject *self, Py_ssize_t i)
@@ -462,8 +497,11 @@ static PyObject *hashes_subscript(PyObject *self, PyObject *key)
     kvbmpy_Hashes *r = kvbmpy_hashes_new(n);
     if (!r)
         return NULL;
-    for (Py_ssize_t i = 0; i < n; i++)
-        r->v[i] = h->v[start + i * step];
+    if (step == 1 && n > 0)
+        memcpy(r->v, h->v + start, (size_t)n * sizeof(kvbm_plh));
+    else
+        for (Py_ssize_t i = 0; i < n; i++)
+            r->v[i] = h->v[start + i * step];
     return (PyObject *)r;
 }
 
@@ -559,6 +597,7 @@ PyTypeObject kvbmpy_HashesType = {
               "token list in one call. The object exports a read-only (n, 2) uint64 buffer:\n"
               "numpy.asarray(h) is a view, not a copy. Indexing yields ints, slicing Hashes.",
     .tp_new = hashes_new,
+    .tp_dealloc = hashes_dealloc,
     .tp_repr = hashes_repr,
     .tp_as_sequence = &hashes_as_seq,
     .tp_as_mapping = &hashes_as_map,

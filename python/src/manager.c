@@ -165,11 +165,25 @@ static int take_handles(kvbmpy_Manager *self, PyObject *obj, int kind, void ***t
         return -1;
     }
     Py_ssize_t i;
-    for (i = 0; i < n; i++) {
-        void **slot;
-        if (Py_IS_TYPE(obj, &kvbmpy_BlockListType)) {
-            slot = &((kvbmpy_BlockList *)obj)->h[i];
-        } else {
+    if (Py_IS_TYPE(obj, &kvbmpy_BlockListType)) { /* check every entry, then move at once */
+        void **h = ((kvbmpy_BlockList *)obj)->h;
+        for (i = 0; i < n && h[i]; i++)
+            ;
+        if (i < n) {
+            char what[64];
+            snprintf(what, sizeof what, "block %zd", i);
+            kvbmpy_released(what);
+            if (t != stackbuf)
+                PyMem_Free(t);
+            return -1;
+        }
+        if (n) {
+            memcpy(t, h, (size_t)n * sizeof(void *));
+            memset(h, 0, (size_t)n * sizeof(void *));
+        }
+        *src_list = (kvbmpy_BlockList *)obj;
+    } else {
+        for (i = 0; i < n; i++) {
             PyObject *it = PySequence_Fast_GET_ITEM(obj, i);
             if (!Py_IS_TYPE(it, bt)) {
                 PyErr_Format(PyExc_TypeError, "item %zd must be a %s, not %.80s", i,
@@ -180,21 +194,19 @@ static int take_handles(kvbmpy_Manager *self, PyObject *obj, int kind, void ***t
                 kvbmpy_raise_msg(KVBM_EINVAL, "item %zd belongs to another manager", i);
                 goto undo;
             }
-            slot = kvbmpy_block_slot((kvbmpy_Block *)it);
+            void **slot = kvbmpy_block_slot((kvbmpy_Block *)it);
+            if (!*slot) {
+                char what[64];
+                snprintf(what, sizeof what, "block %zd", i);
+                kvbmpy_released(what);
+                goto undo;
+            }
+            t[i] = *slot;
+            *slot = NULL;
         }
-        if (!*slot) {
-            char what[64];
-            snprintf(what, sizeof what, "block %zd", i);
-            kvbmpy_released(what);
-            goto undo;
-        }
-        t[i] = *slot;
-        *slot = NULL;
     }
     *tmp = t;
     *n_out = n;
-    if (Py_IS_TYPE(obj, &kvbmpy_BlockListType))
-        *src_list = (kvbmpy_BlockList *)obj;
     return 0;
 undo:
     give_back(obj, t, i);
@@ -225,9 +237,11 @@ static PyObject *do_allocate(kvbmpy_Manager *self, PyObject *arg, int want_evict
     if ((unsigned long long)n > total)
         return kvbmpy_raise_msg(KVBM_EEXHAUSTED, "cannot allocate %R blocks from a pool of %llu",
                                 arg, (unsigned long long)total);
-    kvbmpy_BlockList *l = kvbmpy_blocklist_new(self, KVBMPY_MUTABLE, (Py_ssize_t)n);
+    kvbmpy_BlockList *l = kvbmpy_blocklist_new_raw(self, KVBMPY_MUTABLE, (Py_ssize_t)n);
     kvbmpy_Hashes *ev = want_evicted ? kvbmpy_hashes_new((Py_ssize_t)n) : NULL;
     if (!l || (want_evicted && !ev)) {
+        if (l)
+            Py_SET_SIZE(l, 0);
         Py_XDECREF(l);
         Py_XDECREF(ev);
         return NULL;
@@ -260,9 +274,14 @@ static PyObject *mgr_allocate(PyObject *self, PyObject *arg)
     return do_allocate((kvbmpy_Manager *)self, arg, 0);
 }
 
-static PyObject *mgr_allocate_block(PyObject *self_, PyObject *unused)
+/* METH_FASTCALL rather than METH_NOARGS: CPython 3.11 specializes calls of bound
+ * FASTCALL builtins (`alloc = mgr.allocate_block; alloc()`), not of NOARGS ones. */
+static PyObject *mgr_allocate_block(PyObject *self_, PyObject *const *args, Py_ssize_t nargs)
 {
     kvbmpy_Manager *self = (kvbmpy_Manager *)self_;
+    if (nargs != 0)
+        return PyErr_Format(PyExc_TypeError, "allocate_block() takes no arguments (%zd given)",
+                            nargs);
     if (kvbmpy_check_alive() < 0)
         return NULL;
     kvbm_mutable *b;
@@ -292,15 +311,11 @@ PyObject *kvbmpy_manager_register(PyObject *self_, PyObject *arg)
         void **slot = kvbmpy_block_slot(b);
         if (!*slot)
             return kvbmpy_released("the CompleteBlock");
-        kvbm_complete *in = *slot;
         kvbm_block *out;
-        *slot = NULL;
-        kvbm_status s;
-        s = kvbm_manager_register_block(self->m, in, &out);
-        if (s != KVBM_OK) {
-            *slot = in;
+        kvbm_status s = kvbm_manager_register_block(self->m, (kvbm_complete *)*slot, &out);
+        if (s != KVBM_OK)
             return kvbmpy_raise(s);
-        }
+        *slot = NULL;
         return kvbmpy_block_new(self, KVBMPY_IMMUTABLE, out);
     }
     void *stack[64], **in;
@@ -308,7 +323,7 @@ PyObject *kvbmpy_manager_register(PyObject *self_, PyObject *arg)
     kvbmpy_BlockList *src;
     if (take_handles(self, arg, KVBMPY_COMPLETE, &in, stack, 64, &n, &src) < 0)
         return NULL;
-    kvbmpy_BlockList *out = kvbmpy_blocklist_new(self, KVBMPY_IMMUTABLE, n);
+    kvbmpy_BlockList *out = kvbmpy_blocklist_new_raw(self, KVBMPY_IMMUTABLE, n);
     kvbm_status s = KVBM_ENOMEM;
     if (out)
         KVBMPY_NOGIL_IF(n, s = kvbm_manager_register_blocks(self->m, (kvbm_complete *const *)in,
@@ -337,7 +352,7 @@ static PyObject *mgr_match_blocks(PyObject *self_, PyObject *arg)
     kvbmpy_plhs v;
     if (kvbmpy_plhs_get(arg, &v) < 0)
         return NULL;
-    kvbmpy_BlockList *out = kvbmpy_blocklist_new(self, KVBMPY_IMMUTABLE, v.n);
+    kvbmpy_BlockList *out = kvbmpy_blocklist_new_raw(self, KVBMPY_IMMUTABLE, v.n);
     if (out) {
         size_t matched = 0;
         kvbm_status s;
@@ -368,7 +383,7 @@ static PyObject *mgr_scan_matches(PyObject *self_, PyObject *args, PyObject *kw)
     kvbmpy_plhs v;
     if (kvbmpy_plhs_get(hs, &v) < 0)
         return NULL;
-    kvbmpy_BlockList *out = kvbmpy_blocklist_new(self, KVBMPY_IMMUTABLE, v.n);
+    kvbmpy_BlockList *out = kvbmpy_blocklist_new_raw(self, KVBMPY_IMMUTABLE, v.n);
     kvbm_plh *found_h = PyMem_Malloc((size_t)(v.n ? v.n : 1) * sizeof(kvbm_plh));
     if (out && found_h) {
         size_t found = 0;
@@ -577,7 +592,7 @@ static PyMethodDef manager_methods[] = {
       "All-or-nothing allocation of n blocks: reset blocks first, then inactive (cached)\n"
       "blocks evicted in backend order. Raises ExhaustedError when fewer than n are\n"
       "available (nothing is taken). One store-lock acquisition, GIL released." },
-    { "allocate_block", mgr_allocate_block, METH_NOARGS,
+    { "allocate_block", (PyCFunction)(void (*)(void))mgr_allocate_block, METH_FASTCALL,
       "allocate_block() -> MutableBlock\n\n"
       "One block, as a standalone handle (the per-block path; allocate(n) is the batch\n"
       "path). Raises ExhaustedError when no block is available. Keeps the GIL." },

@@ -16,12 +16,17 @@ static PyObject *u32_list(const uint32_t *p, size_t n)
 
 /* ---- TokenBlock --------------------------------------------------------------------- */
 
+static kvbmpy_varcache cache = KVBMPY_VARCACHE_INIT(64);
+
 PyObject *kvbmpy_token_block_from_c(const kvbm_token_block *tb)
 {
     uint32_t size = kvbm_token_block_size(tb);
-    kvbmpy_TokenBlock *o = PyObject_NewVar(kvbmpy_TokenBlock, &kvbmpy_TokenBlockType, size);
+    Py_ssize_t cap;
+    kvbmpy_TokenBlock *o = (kvbmpy_TokenBlock *)kvbmpy_vc_alloc(&cache, &kvbmpy_TokenBlockType,
+                                                                size, &cap);
     if (!o)
         return NULL;
+    o->cap = cap;
     o->size = size;
     memcpy(o->tokens, kvbm_token_block_tokens(tb), (size_t)o->size * sizeof(uint32_t));
     o->plh = kvbm_token_block_plh(tb);
@@ -82,6 +87,11 @@ done:
     return res;
 }
 
+static void token_block_dealloc(PyObject *self)
+{
+    kvbmpy_vc_free(&cache, self, ((kvbmpy_TokenBlock *)self)->cap);
+}
+
 static PyObject *tb_plh(PyObject *s, void *c) { return kvbmpy_plh_to_obj(((kvbmpy_TokenBlock *)s)->plh); }
 static PyObject *tb_size(PyObject *s, void *c) { return PyLong_FromUnsignedLong(((kvbmpy_TokenBlock *)s)->size); }
 static PyObject *tb_salt(PyObject *s, void *c) { return PyLong_FromUnsignedLongLong(((kvbmpy_TokenBlock *)s)->salt); }
@@ -138,6 +148,7 @@ PyTypeObject kvbmpy_TokenBlockType = {
               "of 2 in [1, 1024]. parent: the preceding TokenBlock of the same sequence.\n"
               "Usually obtained from TokenBlockSequence.blocks.",
     .tp_new = token_block_new,
+    .tp_dealloc = token_block_dealloc,
     .tp_repr = token_block_repr,
     .tp_getset = token_block_getset,
     .tp_as_sequence = &tb_as_seq,
@@ -167,7 +178,11 @@ static PyObject *seq_new(PyTypeObject *type, PyObject *args, PyObject *kw)
             return kvbmpy_raise_msg(KVBM_EINVAL, "salt must be None or an int in 0..2**64-1");
         }
     }
-    kvbmpy_tokens t = { 0 };
+    kvbmpy_tokens t;
+    t.p = NULL; /* no tokens: an empty sequence (the buffer is not zeroed: 4 KB) */
+    t.n = 0;
+    t.tmp = NULL;
+    t.has_view = 0;
     if (tok && kvbmpy_tokens_get(tok, &t) < 0)
         return NULL;
     Seq *o = (Seq *)type->tp_alloc(type, 0);

@@ -49,6 +49,19 @@ static double scrape(uint16_t port, const char *name)
     return v;
 }
 
+/* Collect the "BATCH <seq> <event>..." lines of vllm_out_sub.py @p until @want events
+ * were printed (or a line does not come within 20 s), newline-separated, into @all. */
+static void read_batches(test_proc *p, int want, char *all, size_t cap)
+{
+    char line[512];
+    all[0] = '\0';
+    for (int n = 0; n < want && test_proc_expect(p, "BATCH ", line, sizeof line, 20000);) {
+        strncat(all, line, cap - strlen(all) - 2);
+        strcat(all, "\n");
+        for (const char *q = strchr(line, ' '); q && (q = strchr(q + 1, ' ')); ) n++;
+    }
+}
+
 KVBM_TEST(cli_consolidate_end_to_end)
 {
     fpub eng;
@@ -112,11 +125,7 @@ KVBM_TEST(cli_consolidate_end_to_end)
      * in flight when they were published (ZeroMQ's slow joiner, on a loaded machine) -
      * from the output's replay socket, as a vLLM consumer recovers a gap */
     char all[2048] = "";
-    for (int n = 0; py_ok && n < 3 && test_proc_expect(&py, "BATCH ", line, sizeof line, 20000);) {
-        strncat(all, line, sizeof all - strlen(all) - 2);
-        strcat(all, "\n");
-        for (const char *q = strchr(line, ' '); q && (q = strchr(q + 1, ' ')); ) n++;
-    }
+    if (py_ok) read_batches(&py, 3, all, sizeof all);
     EXPECT_STR_CONTAINS(all, "BlockStored:3114443937531979");
     EXPECT_STR_CONTAINS(all, "BlockStored:5370979798324801:3114443937531979");
     EXPECT_STR_CONTAINS(all, "BlockRemoved:3114443937531979");
@@ -128,11 +137,7 @@ KVBM_TEST(cli_consolidate_end_to_end)
     bool late_ok = test_proc_spawn(&late, pargv) && test_proc_expect(&late, "READY", line, sizeof line, 20000);
     EXPECT_TRUE(late_ok);
     char all2[2048] = "";
-    for (int n = 0; late_ok && n < 3 && test_proc_expect(&late, "BATCH ", line, sizeof line, 20000);) {
-        strncat(all2, line, sizeof all2 - strlen(all2) - 2);
-        strcat(all2, "\n");
-        for (const char *q = strchr(line, ' '); q && (q = strchr(q + 1, ' ')); ) n++;
-    }
+    if (late_ok) read_batches(&late, 3, all2, sizeof all2);
     EXPECT_STR_CONTAINS(all2, "BATCH 0 ");
     EXPECT_STR_CONTAINS(all2, "BlockStored:3114443937531979");
     EXPECT_STR_CONTAINS(all2, "BlockStored:5370979798324801:3114443937531979");
