@@ -12,9 +12,13 @@
  *    Reported: median ns per prompt, per prompt token and per computed token.
  *
  * Usage: bench_sequence [rounds (default 5)] [decode steps per round (default 256)]
- *                       [--no-tracker] [--decode-only] [--warm-registry]
+ *                       [--no-tracker] [--no-defer] [--decode-only] [--warm-registry]
  * --no-tracker builds the registry without the TinyLFU tracker (attributes the cost of the
- * tracker touches on registration); --decode-only skips part 2 (for callgrind runs).
+ * tracker touches on registration); --no-defer keeps the tracker but applies every touch at
+ * once (kvbm__tracker_set_defer: the A/B of the deferred touches); --ab-defer runs 2 x rounds
+ * decode rounds in one process, deferred and immediate touches alternately (ABBA order),
+ * and reports both and their ratio (an A/B free of binary layout and of the VM's slow
+ * phases, which shift whole runs); --decode-only skips part 2 (for callgrind runs).
  * --warm-registry keeps one registry for every decode round and runs one untimed round
  * first: registrations then reuse recycled handle objects, as in a server that has run for
  * a while, instead of growing the registry (slab allocation and first-touch page faults of
@@ -28,6 +32,7 @@
 #include "internal.h"
 #include "kvbm/schedulable.h"
 #include "kvbm/tracker.h"
+#include "tinylfu/tinylfu_int.h"
 
 #define NSEQ   256
 #define BS     16u
@@ -47,6 +52,7 @@ static double median(double *v, size_t n)
 }
 
 static bool use_tracker = true;
+static bool defer_touches = true;
 static kvbm_registry *warm_reg; /* --warm-registry: shared by every decode round */
 
 static kvbm_registry *make_registry(void)
@@ -55,6 +61,7 @@ static kvbm_registry *make_registry(void)
     kvbm_registry *r = NULL;
     kvbm_registry_config rc = KVBM_REGISTRY_CONFIG_INIT;
     if (use_tracker && kvbm_tinylfu_create_preset(KVBM_TRACKER_MEDIUM, &t) != KVBM_OK) return NULL;
+    if (t != NULL && !defer_touches) kvbm__tracker_set_defer(t, false);
     rc.tracker = t;
     kvbm_status st = kvbm_registry_create(&rc, &r);
     if (t) kvbm_tracker_release(t);
@@ -165,21 +172,69 @@ static void prefill_round(int prompts, double *ns_prompt)
     kvbm_manager_destroy(m);
 }
 
+static void cls_init(cls *c, size_t cap)
+{
+    for (int i = 0; i < 3; i++) {
+        c[i].ns = malloc(cap * sizeof(double));
+        c[i].n = 0;
+        c[i].allocs = c[i].steps = 0;
+    }
+}
+
+/* --ab-defer: rounds pairs of decode rounds, deferred (A) and immediate (B) touches in ABBA
+ * order; medians of each and the ratio A/B of the completing step. */
+static int ab_defer(int rounds, size_t steps, bool warm)
+{
+    cls a[3], b[3];
+    cls_init(a, (size_t)rounds * steps);
+    cls_init(b, (size_t)rounds * steps);
+    if (!use_tracker) return 2;
+    if (warm) {
+        if ((warm_reg = make_registry()) == NULL) return 1;
+        decode_round(steps, &a[0], &a[1], &a[2]); /* untimed: grows the registry */
+        for (int i = 0; i < 3; i++) a[i].n = 0, a[i].allocs = a[i].steps = 0;
+    }
+    for (int r = 0; r < 2 * rounds; r++) {
+        bool on = r % 4 == 0 || r % 4 == 3;
+        if (warm) kvbm__tracker_set_defer(kvbm_registry_tracker(warm_reg), on);
+        else defer_touches = on;
+        cls *c = on ? a : b;
+        decode_round(steps, &c[0], &c[1], &c[2]);
+    }
+    kvbm_registry_release(warm_reg);
+    warm_reg = NULL;
+    double ma[3], mb[3];
+    for (int i = 0; i < 3; i++) {
+        ma[i] = median(a[i].ns, a[i].n);
+        mb[i] = median(b[i].ns, b[i].n);
+    }
+    printf("ab-defer: %d + %d rounds x %zu steps, %s registry; ns per sequence-step (median)\n", rounds,
+           rounds, steps, warm ? "warm" : "cold");
+    printf("  plain      deferred %7.1f  immediate %7.1f\n", ma[0], mb[0]);
+    printf("  completing deferred %7.1f  immediate %7.1f  ratio %.3f\n", ma[1], mb[1], ma[1] / mb[1]);
+    printf("  allocating deferred %7.1f  immediate %7.1f\n", ma[2], mb[2]);
+    for (int i = 0; i < 3; i++) free(a[i].ns), free(b[i].ns);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     int rounds = argc > 1 ? atoi(argv[1]) : 5;
     size_t steps = argc > 2 ? (size_t)atoi(argv[2]) : 256;
-    bool decode_only = false, warm = false;
+    bool decode_only = false, warm = false, ab = false;
     for (int i = 3; i < argc; i++) {
         if (strcmp(argv[i], "--no-tracker") == 0) use_tracker = false;
+        else if (strcmp(argv[i], "--no-defer") == 0) defer_touches = false;
         else if (strcmp(argv[i], "--decode-only") == 0) decode_only = true;
+        else if (strcmp(argv[i], "--ab-defer") == 0) ab = decode_only = true;
         else if (strcmp(argv[i], "--warm-registry") == 0) warm = true;
         else rounds = 0;
     }
     if (rounds < 1 || steps < 1) {
-        fprintf(stderr, "usage: bench_sequence [rounds >= 1] [steps >= 1] [--no-tracker] [--decode-only] [--warm-registry]\n");
+        fprintf(stderr, "usage: bench_sequence [rounds >= 1] [steps >= 1] [--no-tracker] [--no-defer] [--ab-defer] [--decode-only] [--warm-registry]\n");
         return 2;
     }
+    if (ab) return ab_defer(rounds, steps, warm);
     cls c[3];
     for (int i = 0; i < 3; i++) {
         c[i].ns = malloc((size_t)rounds * steps * sizeof(double));

@@ -79,7 +79,12 @@ kvbm_tracker_create_custom(const kvbm_tracker_ops *ops, void *ctx, kvbm_tracker 
 KVBM_API kvbm_tracker *kvbm_tracker_clone(kvbm_tracker *t);
 KVBM_API void kvbm_tracker_release(kvbm_tracker *t);
 
-/** touch/count by raw 16-byte key, or by PLH (key = kvbm_plh_to_le16). */
+/** touch/count by raw 16-byte key, or by PLH (key = kvbm_plh_to_le16).
+ *  A TinyLFU tracker with the default (fixed) decay policy may apply a touch later - at the
+ *  latest at the next count, decay or 32 touches on - but every count, decay point and
+ *  estimate is exactly that of applying it at once (reads apply pending touches first, under
+ *  the tracker lock). So count is lock-free except right after touches, when it takes the
+ *  tracker's leaf lock once. A custom decay policy's should_decay runs inside the touch. */
 KVBM_API void     kvbm_tracker_touch_key(kvbm_tracker *t, const uint8_t key[16]);
 KVBM_API uint32_t kvbm_tracker_count_key(kvbm_tracker *t, const uint8_t key[16]);
 KVBM_API void     kvbm_tracker_touch(kvbm_tracker *t, kvbm_plh h);

@@ -32,9 +32,11 @@
  * cells lie differs (measured: docs/perf/backends.md "Session 7").
  *
  * Locking: one kvbm__mutex of rank KVBM_RANK_TRACKER (a leaf) serialises writers (touch,
- * decay). count() is lock-free: the words are _Atomic and read with relaxed loads, so
- * MultiLRU insert (under the store lock) never waits for the tracker mutex. Trackers are refcounted; the registry
- * and each MultiLRU backend hold references.
+ * decay, the application of deferred touches). count() is lock-free when no touch is
+ * pending (see "Deferred application"): the words are _Atomic and read with relaxed loads;
+ * with touches pending it takes the mutex once to apply them (MultiLRU insert, under the
+ * store lock, may then wait for it: the tracker lock is a leaf ranked above the store's).
+ * Trackers are refcounted; the registry and each MultiLRU backend hold references.
  */
 #include <inttypes.h>
 #include <stdlib.h>
@@ -56,6 +58,15 @@ struct kvbm_tracker {
     /* TinyLFU */
     kvbm__mutex           lock;
     kvbm__sketch         sketch;
+    /* Deferred touches (fixed decay only; see "Deferred application" below): the key
+     * hashes of the last pend_n touches, oldest at pend[pend_head], not yet applied to the
+     * sketch. Written under the lock; pend_n is also read lock-free by count, whose fast
+     * path is pend_n == 0: it is PEND_OTHER_KIND (never 0) for noop and custom trackers,
+     * so that one test also stands for the kind test. */
+    bool                 defer;
+    uint32_t             pend_head;
+    _Atomic uint32_t     pend_n;
+    uint64_t             pend[KVBM__TRACKER_PENDING];
 };
 
 /* ---- the key hash -------------------------------------------------------------------- */
@@ -235,6 +246,91 @@ uint32_t kvbm__sketch_estimate(const kvbm__sketch *s, const uint8_t *key, size_t
     return estimate_hash(s, key_hash(key, len));
 }
 
+/* ---- deferred application of touches ---------------------------------------------------
+ *
+ * A touch of a cold key misses in the sketch (the Medium table is 4 MiB), and applied right
+ * after its prefetch the increment waits for the whole miss - a single registration has no
+ * other work to overlap with it. So a TinyLFU tracker with the fixed decay policy defers its
+ * single-key touches (kvbm_tracker_touch*, a prepared touch of one key; a batch of several
+ * keys overlaps its own misses and is applied at once, after the pending ones): the key
+ * hashes of the last KVBM__TRACKER_PENDING touches wait in a ring (under the tracker lock)
+ * with their words prefetched; once the ring is full, a touch first applies the oldest
+ * pending one, whose prefetch has long landed, and takes its place. Every read of
+ * the sketch first applies all pending touches, oldest first (settle / flush_locked): count
+ * in every key form and with cached cells, decay_now, sketch_info, kvbm__tracker_sketch.
+ *
+ * Why every observable result is that of immediate application: touches, decays and flushes
+ * all run under the one tracker lock, so they form one total order, and the ring applies the
+ * increments in exactly that order - the decay points (a decay is triggered only by an
+ * increment and depends only on the sketch's own state) fall between the same increments.
+ * Pending increments are invisible only until the next read, and every read flushes first
+ * under the lock, so it sees the sketch as if each increment had been applied at its touch.
+ * The lock-free count keeps its fast path when nothing is pending: pend_n is read with
+ * acquire and a flush resets it with release after its table writes, so a count that does
+ * not see a pending touch that happened before it sees the flush that applied it. Custom
+ * decay policies are not deferred: their should_decay calls (user code) stay inside the touch
+ * that causes them. Tested against an immediate tracker (test_tinylfu_defer.c). */
+#define PEND_MASK (KVBM__TRACKER_PENDING - 1u)
+#define PEND_OTHER_KIND UINT32_MAX /* pend_n of noop and custom trackers */
+_Static_assert((KVBM__TRACKER_PENDING & PEND_MASK) == 0, "the ring size is a power of two");
+
+/* Apply every pending touch, oldest first. Lock held. */
+static void flush_locked(kvbm_tracker *t)
+{
+    uint32_t n = atomic_load_explicit(&t->pend_n, memory_order_relaxed);
+    for (uint32_t k = 0; k < n; k++)
+        increment_hash(&t->sketch, t->pend[(t->pend_head + k) & PEND_MASK]);
+    t->pend_head = 0;
+    if (n != 0) atomic_store_explicit(&t->pend_n, 0, memory_order_release);
+}
+
+/* Touch key hash @h (its word already prefetched by the caller). Lock held. */
+static inline void touch_locked(kvbm_tracker *t, uint64_t h)
+{
+    if (!t->defer) {
+        increment_hash(&t->sketch, h);
+        return;
+    }
+    uint32_t n = atomic_load_explicit(&t->pend_n, memory_order_relaxed);
+    if (n < KVBM__TRACKER_PENDING) {
+        t->pend[(t->pend_head + n) & PEND_MASK] = h;
+        atomic_store_explicit(&t->pend_n, n + 1, memory_order_relaxed);
+        return;
+    }
+    increment_hash(&t->sketch, t->pend[t->pend_head]); /* the oldest: prefetched long ago */
+    t->pend[t->pend_head] = h;
+    t->pend_head = (t->pend_head + 1) & PEND_MASK;
+}
+
+/* Make the sketch current before a lock-free read (TinyLFU trackers). The flush is out of
+ * line so that the lock-free count stays a leaf function. */
+static __attribute__((noinline, cold)) void settle_flush(kvbm_tracker *t)
+{
+    kvbm__lock(&t->lock);
+    flush_locked(t);
+    kvbm__unlock(&t->lock);
+}
+
+static inline void settle(kvbm_tracker *t)
+{
+    if (KVBM_UNLIKELY(atomic_load_explicit(&t->pend_n, memory_order_acquire) != 0)) settle_flush(t);
+}
+
+/* estimate_hash after settle (the count's slow path: a tail call, so the count needs no
+ * frame). */
+static __attribute__((noinline, cold)) uint32_t estimate_after_flush(kvbm_tracker *t, uint64_t h)
+{
+    settle_flush(t);
+    return estimate_hash(&t->sketch, h);
+}
+
+/* The count's one test: pend_n == 0 iff @t is a TinyLFU tracker with nothing pending (then
+ * the sketch is current: lock-free read). */
+static inline bool count_fast(const kvbm_tracker *t)
+{
+    return KVBM_LIKELY(atomic_load_explicit(&t->pend_n, memory_order_acquire) == 0);
+}
+
 /* ---- trackers -------------------------------------------------------------------------- */
 
 uint64_t kvbm_tracker_capacity_entries(kvbm_tracker_capacity preset)
@@ -252,6 +348,7 @@ static kvbm_tracker *tracker_alloc(enum tracker_kind kind)
     kvbm_tracker *t = kvbm__calloc(1, sizeof *t);
     if (t == NULL) return NULL;
     atomic_init(&t->refs, 1);
+    atomic_init(&t->pend_n, kind == TRACKER_TINYLFU ? 0u : PEND_OTHER_KIND);
     t->kind = kind;
     return t;
 }
@@ -275,6 +372,7 @@ kvbm_status kvbm_tinylfu_create(uint64_t capacity, const kvbm_decay_policy *deca
         return st;
     }
     kvbm__mutex_init(&t->lock, KVBM_RANK_TRACKER);
+    t->defer = decay == NULL;
     *out = t;
     return KVBM_OK;
 }
@@ -341,7 +439,7 @@ static inline void tracker_touch(kvbm_tracker *t, const uint8_t *key, size_t len
         uint64_t h = key_hash(key, len); /* outside the lock */
         prefetch_word(&t->sketch, h);
         kvbm__lock(&t->lock);
-        increment_hash(&t->sketch, h);
+        touch_locked(t, h);
         kvbm__unlock(&t->lock);
     } else if (t->kind == TRACKER_CUSTOM) {
         uint8_t k16[16] = { 0 };
@@ -352,14 +450,14 @@ static inline void tracker_touch(kvbm_tracker *t, const uint8_t *key, size_t len
 
 static inline uint32_t tracker_count(kvbm_tracker *t, const uint8_t *key, size_t len)
 {
-    if (KVBM_LIKELY(t->kind == TRACKER_TINYLFU)) {
-        /* Lock-free: one relaxed load of the key's word. A concurrent touch is seen or not
-         * (as with the lock, in some order); a concurrent decay is seen before or after it
-         * halved that word. Counts are estimates anyway, and
-         * this keeps the tracker mutex out of the store-lock critical section of MultiLRU
-         * insert. Single-threaded results are exactly the locked ones. */
-        return estimate_hash(&t->sketch, key_hash(key, len));
-    }
+    /* TinyLFU, lock-free: one relaxed load of the key's word. A concurrent touch is seen or
+     * not (as with the lock, in some order); a concurrent decay is seen before or after it
+     * halved that word. Counts are estimates anyway, and this keeps the tracker mutex out of
+     * the store-lock critical section of MultiLRU insert unless touches are pending (then
+     * they are applied first, under the lock). Single-threaded results are exactly the
+     * locked ones. */
+    if (count_fast(t)) return estimate_hash(&t->sketch, key_hash(key, len));
+    if (t->kind == TRACKER_TINYLFU) return estimate_after_flush(t, key_hash(key, len));
     if (t->kind == TRACKER_CUSTOM) {
         uint8_t k16[16] = { 0 };
         memcpy(k16, key, len);
@@ -389,8 +487,10 @@ void kvbm_tracker_touch(kvbm_tracker *t, kvbm_plh h)
 uint32_t kvbm_tracker_count(kvbm_tracker *t, kvbm_plh h)
 {
     if (t == NULL) return 0;
-    if (KVBM_LIKELY(t->kind == TRACKER_TINYLFU)) /* the key is (lo, hi) LE: no bytes needed */
+    if (count_fast(t)) /* TinyLFU: the key is (lo, hi) LE, no bytes needed */
         return estimate_hash(&t->sketch, kvbm__tinylfu_key_hash(h.lo, h.hi));
+    if (t->kind == TRACKER_TINYLFU)
+        return estimate_after_flush(t, kvbm__tinylfu_key_hash(h.lo, h.hi));
     uint8_t k[16];
     kvbm__store_le64(k, h.lo);
     kvbm__store_le64(k + 8, h.hi);
@@ -417,6 +517,7 @@ void kvbm_tracker_decay_now(kvbm_tracker *t)
 {
     if (t == NULL || t->kind != TRACKER_TINYLFU) return;
     kvbm__lock(&t->lock);
+    flush_locked(t);
     kvbm__sketch_reset(&t->sketch);
     kvbm__unlock(&t->lock);
 }
@@ -425,7 +526,23 @@ bool kvbm__tracker_is_tinylfu(const kvbm_tracker *t) { return t != NULL && t->ki
 
 const kvbm__sketch *kvbm__tracker_sketch(const kvbm_tracker *t)
 {
-    return kvbm__tracker_is_tinylfu(t) ? &t->sketch : NULL;
+    if (!kvbm__tracker_is_tinylfu(t)) return NULL;
+    settle((kvbm_tracker *)t); /* trackers are never const objects: only the view is */
+    return &t->sketch;
+}
+
+uint32_t kvbm__tracker_pending(const kvbm_tracker *t)
+{
+    return kvbm__tracker_is_tinylfu(t) ? atomic_load_explicit(&t->pend_n, memory_order_relaxed) : 0;
+}
+
+void kvbm__tracker_set_defer(kvbm_tracker *t, bool on)
+{
+    if (!kvbm__tracker_is_tinylfu(t)) return;
+    kvbm__lock(&t->lock);
+    flush_locked(t);
+    t->defer = on && !t->sketch.custom_decay;
+    kvbm__unlock(&t->lock);
 }
 
 uint32_t kvbm__tracker_refs(const kvbm_tracker *t)
@@ -437,6 +554,7 @@ bool kvbm__tracker_sketch_info(kvbm_tracker *t, uint64_t *words, uint32_t *size,
 {
     if (t == NULL || t->kind != TRACKER_TINYLFU) return false;
     kvbm__lock(&t->lock);
+    flush_locked(t);
     if (words) *words = t->sketch.words;
     if (size) *size = t->sketch.size;
     if (sample) *sample = t->sketch.sample_size;
@@ -485,10 +603,17 @@ void kvbm__tracker_prefetch_cells(const kvbm_tracker *t, const kvbm__touch_cells
     if (t != NULL && t->kind == TRACKER_TINYLFU) prefetch_word(&t->sketch, cells->h);
 }
 
+static __attribute__((noinline)) uint32_t count_cells_slow(kvbm_tracker *t, kvbm_plh key,
+                                                           const kvbm__touch_cells *cells)
+{
+    if (t != NULL && t->kind == TRACKER_TINYLFU) return estimate_after_flush(t, cells->h);
+    return kvbm_tracker_count(t, key);
+}
+
 uint32_t kvbm__tracker_count_cells(kvbm_tracker *t, kvbm_plh key, const kvbm__touch_cells *cells)
 {
-    if (t != NULL && KVBM_LIKELY(t->kind == TRACKER_TINYLFU)) return estimate_hash(&t->sketch, cells->h);
-    return kvbm_tracker_count(t, key);
+    if (t != NULL && count_fast(t)) return estimate_hash(&t->sketch, cells->h);
+    return count_cells_slow(t, key, cells);
 }
 
 void kvbm__tracker_touch_apply(kvbm_tracker *t, const kvbm_plh *keys,
@@ -497,7 +622,12 @@ void kvbm__tracker_touch_apply(kvbm_tracker *t, const kvbm_plh *keys,
     if (t == NULL || n == 0) return;
     if (KVBM_LIKELY(t->kind == TRACKER_TINYLFU)) {
         kvbm__lock(&t->lock);
-        for (size_t i = 0; i < n; i++) increment_hash(&t->sketch, cells[i].h);
+        if (n == 1) {
+            touch_locked(t, cells[0].h);
+        } else { /* a batch overlaps its own misses: pending ones first, then the batch */
+            if (atomic_load_explicit(&t->pend_n, memory_order_relaxed) != 0) flush_locked(t);
+            for (size_t i = 0; i < n; i++) increment_hash(&t->sketch, cells[i].h);
+        }
         kvbm__unlock(&t->lock);
     } else if (t->kind == TRACKER_CUSTOM) {
         for (size_t i = 0; i < n; i++) kvbm_tracker_touch(t, keys[i]);

@@ -61,10 +61,20 @@ void     kvbm__tracker_cells(const kvbm_tracker *t, kvbm_plh key, kvbm__touch_ce
 void     kvbm__tracker_prefetch_cells(const kvbm_tracker *t, const kvbm__touch_cells *cells);
 uint32_t kvbm__tracker_count_cells(kvbm_tracker *t, kvbm_plh key, const kvbm__touch_cells *cells);
 
+/* Deferred touches (tinylfu.c, "Deferred application"): a TinyLFU tracker with the fixed
+ * decay policy keeps up to KVBM__TRACKER_PENDING touches pending (prefetched, applied later,
+ * in order, and always before any read of the sketch). kvbm__tracker_pending: how many are
+ * pending now (tests; 0 for other kinds). kvbm__tracker_set_defer: applies the pending ones
+ * and turns deferral on or off (tests and benchmarks; never on for a custom decay policy). */
+#define KVBM__TRACKER_PENDING 32u
+uint32_t kvbm__tracker_pending(const kvbm_tracker *t);
+void     kvbm__tracker_set_defer(kvbm_tracker *t, bool on);
+
 bool     kvbm__tracker_is_tinylfu(const kvbm_tracker *t);
 uint32_t kvbm__tracker_refs(const kvbm_tracker *t);
 bool     kvbm__tracker_sketch_info(kvbm_tracker *t, uint64_t *words, uint32_t *size, uint32_t *sample);
-/* The sketch of a TinyLFU tracker (tests compare whole tables), NULL for other kinds. */
+/* The sketch of a TinyLFU tracker (tests compare whole tables), NULL for other kinds. Pending
+ * touches are applied first; the view is current until the next touch. */
 const kvbm__sketch *kvbm__tracker_sketch(const kvbm_tracker *t);
 
 #endif /* KVBM_TINYLFU_INT_H */

@@ -76,3 +76,64 @@ KVBM_TEST(concurrent_touch_count_decay)
     for (uint64_t k = 0; k < KEYS; k++) EXPECT_LE(kvbm_tracker_count_u64(t, k), 15u);
     kvbm_tracker_release(t);
 }
+
+/* Deferred touches across threads: a touch that happened before a count on another thread
+ * is seen by it, pending or not - here it is still pending in the ring, or was applied by a
+ * third thread's count (the flush's release / the count's acquire on the pending number). */
+enum { PUB_KEYS = 3000 };
+
+typedef struct pub_state {
+    kvbm_tracker *t;
+    atomic_uint   published; /* keys 0..published-1 were touched (once each) */
+    atomic_bool   done;
+    uint64_t      low;       /* reader: counts of published keys that read 0 */
+} pub_state;
+
+static void *pub_writer(void *arg)
+{
+    pub_state *p = arg;
+    for (unsigned k = 0; k < PUB_KEYS; k++) {
+        kvbm_tracker_touch_u64(p->t, k);
+        atomic_store_explicit(&p->published, k + 1, memory_order_release);
+    }
+    return NULL;
+}
+
+static void *pub_reader(void *arg)
+{
+    pub_state *p = arg;
+    unsigned seen = 0;
+    while (seen < PUB_KEYS) {
+        unsigned n = atomic_load_explicit(&p->published, memory_order_acquire);
+        for (; seen < n; seen++)
+            if (kvbm_tracker_count_u64(p->t, seen) == 0) p->low++;
+    }
+    return NULL;
+}
+
+static void *pub_flusher(void *arg) /* counts unrelated keys: flushes from a third thread */
+{
+    pub_state *p = arg;
+    uint64_t k = 1u << 20;
+    while (!atomic_load(&p->done)) (void)kvbm_tracker_count_u64(p->t, k++);
+    return NULL;
+}
+
+KVBM_TEST(concurrent_deferred_touch_seen_by_later_count)
+{
+    pub_state p = { 0 };
+    ASSERT_OK(kvbm_tinylfu_create_preset(KVBM_TRACKER_MEDIUM, &p.t));
+    atomic_init(&p.published, 0);
+    atomic_init(&p.done, false);
+    pthread_t w, r, f;
+    ASSERT_EQ(pthread_create(&f, NULL, pub_flusher, &p), 0);
+    ASSERT_EQ(pthread_create(&r, NULL, pub_reader, &p), 0);
+    ASSERT_EQ(pthread_create(&w, NULL, pub_writer, &p), 0);
+    pthread_join(w, NULL);
+    pthread_join(r, NULL);
+    atomic_store(&p.done, true);
+    pthread_join(f, NULL);
+    EXPECT_EQ_U64(p.low, 0);
+    for (unsigned k = 0; k < PUB_KEYS; k++) EXPECT_GE(kvbm_tracker_count_u64(p.t, k), 1u);
+    kvbm_tracker_release(p.t);
+}
