@@ -60,6 +60,19 @@ typedef struct kvbm__inactive_ops {
     /* Optional (may be NULL): O(n) structural self-check for tests and KVBM_DEBUG >= 3.
      * true when every internal invariant holds. */
     bool   (*check)(void *ctx);
+    /* Optional pair (both or neither; backends that need no lookup by hash of their own).
+     * by_id: switch an EMPTY backend to "driven by id" for the rest of its life (the block
+     * store does so at creation: its own index then finds Inactive slots by hash). From
+     * then on the backend keeps no hash index: insert/insert_cells only append the id to
+     * the eviction order, allocate/allocate_all still return (hash, id) pairs, and the
+     * lookups by hash (find_match, find_matches, scan_matches, has, take) always miss.
+     * false (no state change) if the backend is not empty.
+     * remove_id: remove the present entry of @block_id (a resurrection found by the
+     * caller's index); false if @block_id is not present. No hashing, no probe.
+     * has_id: membership of @block_id without side effects (the store's invariant check). */
+    bool   (*by_id)(void *ctx);
+    bool   (*remove_id)(void *ctx, uint32_t block_id);
+    bool   (*has_id)(void *ctx, uint32_t block_id);
 } kvbm__inactive_ops;
 
 /* A constructed backend: ops table + its private context. */

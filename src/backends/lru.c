@@ -81,6 +81,7 @@ typedef struct lru_map {
     unsigned      nlevels;
     uint8_t       thr[3];
     kvbm_tracker *tracker;   /* MultiLRU only (one reference) */
+    bool          byid;      /* driven by id (by_id op): no index entries, lookups miss */
 } lru_map;
 
 typedef struct lru_key_ctx {
@@ -218,7 +219,7 @@ static size_t lru_allocate(void *ctx, size_t count, kvbm__pair *out)
             uint32_t id = kvbm__lring_at(r, c);
             const lru_node *n = &m->nodes[id];
             if (n->level == l && n->pos == c) {
-                __builtin_prefetch(&m->tab.slots[n->slot], 1, 3);
+                if (!m->byid) __builtin_prefetch(&m->tab.slots[n->slot], 1, 3);
                 out[k++].block_id = id;
             }
             c++;
@@ -230,10 +231,12 @@ static size_t lru_allocate(void *ctx, size_t count, kvbm__pair *out)
         uint32_t v = out[j].block_id;
         lru_node *n = &m->nodes[v];
         kvbm_plh h = n->key;
-        size_t slot = n->slot; /* current: earlier deletes may have shifted it */
-        kvbm__assert(m->tab.slots[slot].val == v);
         lru_mark_absent(m, v);
-        lru_unindex(m, slot, v);
+        if (!m->byid) {
+            size_t slot = n->slot; /* current: earlier deletes may have shifted it */
+            kvbm__assert(m->tab.slots[slot].val == v);
+            lru_unindex(m, slot, v);
+        }
         out[j].hash = h;
     }
     for (unsigned l = 0; l < walked; l++) m->q[l].ring.head = stop[l];
@@ -280,7 +283,9 @@ static inline kvbm_status lru_insert_with(void *ctx, kvbm_plh h, uint32_t block_
     lru_node *n = &m->nodes[block_id];
     /* the id's parked entry under h: it is h's only entry, revive it in place */
     bool revive = n->slot != NO_SLOT && kvbm_plh_eq(n->key, h);
-    if (!revive) {
+    if (m->byid) {
+        kvbm__plh_store(&n->key, h); /* the caller's index guarantees h is not present */
+    } else if (!revive) {
         if (n->slot != NO_SLOT) lru_unindex(m, n->slot, block_id); /* parked under another hash */
         uint32_t h32 = kvbm__idx_plh_h32(h);
         lru_key_ctx kc = { m, h.hi, h.lo };
@@ -337,6 +342,35 @@ static bool lru_take(void *ctx, kvbm_plh h, uint32_t block_id)
     return true;
 }
 
+/* Driven by id: the (empty) index is replaced by a minimal one that stays empty. */
+static bool lru_by_id(void *ctx)
+{
+    lru_map *m = ctx;
+    if (m->count != 0 || m->tab.count != 0) return false;
+    kvbm__idxtab t;
+    if (kvbm__idx_init(&t, 1) != KVBM_OK) return false; /* keeps working with its index */
+    kvbm__idx_fini(&m->tab);
+    t.where_base = m->tab.where_base;
+    t.where_stride = m->tab.where_stride;
+    m->tab = t;
+    m->byid = true;
+    return true;
+}
+
+static bool lru_remove_id(void *ctx, uint32_t block_id)
+{
+    lru_map *m = ctx;
+    if (block_id >= m->capacity || m->nodes[block_id].level == LEVEL_ABSENT) return false;
+    lru_remove(m, block_id);
+    return true;
+}
+
+static bool lru_has_id(void *ctx, uint32_t block_id)
+{
+    lru_map *m = ctx;
+    return block_id < m->capacity && m->nodes[block_id].level != LEVEL_ABSENT;
+}
+
 static void lru_destroy(void *ctx)
 {
     lru_map *m = ctx;
@@ -361,11 +395,12 @@ static bool lru_check(void *ctx)
             uint32_t id = kvbm__lring_at(&q->ring, c);
             if (id >= m->capacity) return false;
             if (!entry_live(m, l, c, id)) continue;
+            if (++n > m->capacity) return false;
+            if (m->byid) continue;
             kvbm_plh h = m->nodes[id].key;
             size_t slot = lru_find_slot(m, h, kvbm__idx_plh_h32(h));
             if (slot == KVBM_IDX_NONE || m->tab.slots[slot].val != id) return false;
             if (kvbm__idx_slot_of(&m->tab, id) != slot) return false;
-            if (++n > m->capacity) return false;
         }
         if (n != q->len) return false;
         total += n;
@@ -381,7 +416,7 @@ static bool lru_check(void *ctx)
             indexed++;
         }
         if (nd->level == LEVEL_ABSENT) continue;
-        if (nd->slot == NO_SLOT) return false;
+        if (nd->slot == NO_SLOT && !m->byid) return false;
         if (nd->level >= m->nlevels) return false;
         const kvbm__lring *r = &m->q[nd->level].ring;
         /* the node's entry lies in its ring's window and names it */
@@ -404,6 +439,9 @@ static const kvbm__inactive_ops lru_ops = {
     .allocate_all = lru_allocate_all,
     .destroy = lru_destroy,
     .check = lru_check,
+    .by_id = lru_by_id,
+    .remove_id = lru_remove_id,
+    .has_id = lru_has_id,
 };
 
 static const kvbm__inactive_ops multi_lru_ops = {
@@ -420,6 +458,9 @@ static const kvbm__inactive_ops multi_lru_ops = {
     .allocate_all = lru_allocate_all,
     .destroy = lru_destroy,
     .check = lru_check,
+    .by_id = lru_by_id,
+    .remove_id = lru_remove_id,
+    .has_id = lru_has_id,
 };
 
 static kvbm_status lru_map_create(size_t capacity, unsigned nlevels, lru_map **out)
@@ -509,6 +550,12 @@ int kvbm__multi_lru_level_of(const kvbm__inactive *b, kvbm_plh h)
 {
     if (b->ops != &multi_lru_ops && b->ops != &lru_ops) return -1;
     const lru_map *m = b->ctx;
+    if (m->byid) { /* no index: O(capacity) scan (tests, introspection) */
+        for (size_t id = 0; id < m->capacity; id++)
+            if (m->nodes[id].level != LEVEL_ABSENT && kvbm_plh_eq(m->nodes[id].key, h))
+                return m->nodes[id].level;
+        return -1;
+    }
     size_t slot = lru_find_slot(m, h, kvbm__idx_plh_h32(h));
     if (slot == KVBM_IDX_NONE) return -1;
     return m->nodes[m->tab.slots[slot].val].level;

@@ -29,6 +29,19 @@ static inline void kvbm__park_locked(struct kvbm__store *s, struct kvbm__post *p
     else p->unref++;
 }
 
+/* By id: the indexed slot @sl is not Primary; it must be Inactive and leaves the backend
+ * (true), else the store is poisoned (false). Out of line: the active hit stays compact. */
+static __attribute__((noinline, unused)) bool kvbm__unindexed_inactive_take(struct kvbm__store *s,
+                                                                            struct kvbm__slot *sl)
+{
+    if (KVBM_UNLIKELY(!s->byid || sl->state != KVBM__INACTIVE ||
+                      !s->inactive.ops->remove_id(s->inactive.ctx, sl->id))) {
+        kvbm__store_poison(s, "index points at a slot that is neither primary nor inactive");
+        return false;
+    }
+    return true;
+}
+
 /* The hash's current primary, WITHOUT taking a strong ref: active hit, or resurrection
  * from the inactive pool (Inactive -> Primary with a new inner and strong == 0, visible
  * only under the lock, so the caller must add its ref before unlocking). NULL on a total
@@ -41,22 +54,21 @@ kvbm__lookup_locked(struct kvbm__store *s, kvbm_plh h, struct kvbm__post *p)
     struct kvbm__slot *sl;
     if (id != KVBM__NIL) {
         sl = &s->slots[id];
-        if (KVBM_UNLIKELY(sl->state != KVBM__PRIMARY)) {
-            kvbm__store_poison(s, "active index points at a non-primary slot");
+        if (KVBM_LIKELY(sl->state == KVBM__PRIMARY)) return sl;
+        /* by id (store_int.h, I2): an indexed Inactive slot; the backend drops that id */
+        if (KVBM_UNLIKELY(!kvbm__unindexed_inactive_take(s, sl))) return NULL;
+    } else {
+        if (!s->find_inactive(s->inactive.ctx, h, false, &id)) return NULL;
+        if (KVBM_UNLIKELY(id >= s->n || s->slots[id].state != KVBM__INACTIVE ||
+                          !kvbm_plh_eq(s->slots[id].hash, h))) {
+            kvbm__store_poison(s, "inactive backend returned a slot that is not inactive");
             return NULL;
         }
-        return sl;
+        sl = &s->slots[id];
+        kvbm__active_index_insert_hv(&s->index, s->slots, id, hv);
     }
-    if (!s->inactive.ops->find_match(s->inactive.ctx, h, false, &id)) return NULL;
-    if (KVBM_UNLIKELY(id >= s->n || s->slots[id].state != KVBM__INACTIVE ||
-                      !kvbm_plh_eq(s->slots[id].hash, h))) {
-        kvbm__store_poison(s, "inactive backend returned a slot that is not inactive");
-        return NULL;
-    }
-    sl = &s->slots[id];
     sl->state = KVBM__PRIMARY;
     sl->gen++;
-    kvbm__active_index_insert_hv(&s->index, s->slots, id, hv);
     p->d_inactive--;
     kvbm__unpark_locked(s, p);
     return sl;

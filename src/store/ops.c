@@ -30,6 +30,37 @@ static inline void prefetch_handle(const kvbm_handle *h)
     __builtin_prefetch(h, 1, 3);
 }
 
+/* Under the lock, allocate: check the r victims the backend returned and append them to
+ * the eviction chain *@head..*@tail (through hnext); by id (@byid, a constant at each call:
+ * one specialised loop per mode) they leave the index first. NULL, or what is broken (the
+ * caller poisons). */
+static inline __attribute__((always_inline)) const char *
+chain_victims(struct kvbm__store *s, const kvbm__pair *pairs, size_t r, uint32_t *head,
+              uint32_t *tail, const bool byid)
+{
+    /* the victims' slots are cold (old blocks): start every miss before the checks */
+    for (size_t k = 0; k < r; k++)
+        if (KVBM_LIKELY(pairs[k].block_id < s->n)) __builtin_prefetch(&s->slots[pairs[k].block_id]);
+    if (byid) /* and the index bucket each one leaves */
+        for (size_t k = 0; k < r; k++)
+            __builtin_prefetch(&s->index.buckets[kvbm_plh_hash64(pairs[k].hash) & s->index.mask], 1, 3);
+    for (size_t k = 0; k < r; k++) {
+        uint32_t id = pairs[k].block_id;
+        if (KVBM_UNLIKELY(id >= s->n || s->slots[id].state != KVBM__INACTIVE ||
+                          !kvbm_plh_eq(s->slots[id].hash, pairs[k].hash)))
+            return "inactive backend evicted a slot that is not inactive";
+        /* the handle is cold (an old block); its registry work runs after unlock */
+        prefetch_handle(s->slots[id].reg);
+        if (byid && KVBM_UNLIKELY(!kvbm__active_index_remove(&s->index, s->slots, id)))
+            return "evicted inactive slot missing from the index";
+        s->slots[id].hnext = KVBM__NIL;
+        if (*tail == KVBM__NIL) *head = id;
+        else s->slots[*tail].hnext = id;
+        *tail = id;
+    }
+    return NULL;
+}
+
 kvbm_status kvbm__store_allocate(struct kvbm__store *s, size_t count, kvbm_mutable **out,
                                  kvbm_plh *evicted, size_t *n_evicted)
 {
@@ -63,16 +94,21 @@ kvbm_status kvbm__store_allocate(struct kvbm__store *s, size_t count, kvbm_mutab
      * backend under-allocation can be undone without touching the reset FIFO. */
     uint32_t head = KVBM__NIL, tail = KVBM__NIL;
     size_t got = 0;
+    const bool byid = s->byid;
     kvbm__pair pairs[PAIR_CHUNK];
     while (got < from_inactive) {
         size_t want = from_inactive - got;
         if (want > PAIR_CHUNK) want = PAIR_CHUNK;
         size_t r = ops->allocate(ctx, want, pairs);
         if (r < want) {
-            /* Backend broke "len >= n => allocate(n) returns n": put everything back. */
-            for (uint32_t id = head; id != KVBM__NIL; id = s->slots[id].hnext)
+            /* Backend broke "len >= n => allocate(n) returns n": put everything back
+             * (by id, the chained victims into the index too: read hnext first). */
+            for (uint32_t id = head, next; id != KVBM__NIL; id = next) {
+                next = s->slots[id].hnext;
+                if (s->byid) kvbm__active_index_insert(&s->index, s->slots, id);
                 if (ops->insert(ctx, s->slots[id].hash, id) != KVBM_OK)
                     kvbm__store_poison(s, "rollback insert failed");
+            }
             for (size_t k = 0; k < r; k++)
                 if (ops->insert(ctx, pairs[k].hash, pairs[k].block_id) != KVBM_OK)
                     kvbm__store_poison(s, "rollback insert failed");
@@ -82,24 +118,13 @@ kvbm_status kvbm__store_allocate(struct kvbm__store *s, size_t count, kvbm_mutab
             kvbm__set_error("kvbm_manager_allocate: inactive backend under-allocated; rolled back");
             return KVBM_EEXHAUSTED;
         }
-        /* the victims' slots are cold (old blocks): start every miss before the checks */
-        for (size_t k = 0; k < r; k++)
-            if (KVBM_LIKELY(pairs[k].block_id < s->n)) __builtin_prefetch(&s->slots[pairs[k].block_id]);
-        for (size_t k = 0; k < r; k++) {
-            uint32_t id = pairs[k].block_id;
-            if (KVBM_UNLIKELY(id >= s->n || s->slots[id].state != KVBM__INACTIVE ||
-                              !kvbm_plh_eq(s->slots[id].hash, pairs[k].hash))) {
-                kvbm__store_poison(s, "inactive backend evicted a slot that is not inactive");
-                kvbm__unlock(&s->lock);
-                kvbm__hwbuf_fini(&hb);
-                return KVBM_EPOISONED;
-            }
-            /* the handle is cold (an old block); its registry work runs after unlock */
-            prefetch_handle(s->slots[id].reg);
-            s->slots[id].hnext = KVBM__NIL;
-            if (tail == KVBM__NIL) head = id;
-            else s->slots[tail].hnext = id;
-            tail = id;
+        const char *bad = byid ? chain_victims(s, pairs, r, &head, &tail, true)
+                               : chain_victims(s, pairs, r, &head, &tail, false);
+        if (KVBM_UNLIKELY(bad != NULL)) {
+            kvbm__store_poison(s, bad);
+            kvbm__unlock(&s->lock);
+            kvbm__hwbuf_fini(&hb);
+            return KVBM_EPOISONED;
         }
         got += r;
     }
@@ -449,6 +474,26 @@ static bool plh_in(const kvbm_plh *a, size_t n, kvbm_plh h)
     return false;
 }
 
+/* scan_matches of the inactive pool by id (s->byid, under the lock): the Inactive slots of
+ * hs[0..k) found in the store's index leave the backend, into out (a hash listed twice
+ * is found once). The caller validates and resurrects them. */
+static size_t scan_by_id(struct kvbm__store *s, const kvbm_plh *hs, size_t k, kvbm__pair *out)
+{
+    size_t r = 0;
+    for (size_t i = 0; i < k; i++) {
+        uint32_t id = kvbm__active_index_find(&s->index, s->slots, hs[i]);
+        if (id == KVBM__NIL || s->slots[id].state != KVBM__INACTIVE || plh_in(hs, i, hs[i])) continue;
+        if (!s->inactive.ops->remove_id(s->inactive.ctx, id)) {
+            kvbm__store_poison(s, "indexed inactive slot missing from the backend");
+            break;
+        }
+        out[r].hash = hs[i];
+        out[r].block_id = id;
+        r++;
+    }
+    return r;
+}
+
 kvbm_status kvbm__store_scan(struct kvbm__store *s, const kvbm_plh *hashes, size_t n, bool touch,
                              kvbm_plh *out_hashes, kvbm_block **out_blocks, size_t *found)
 {
@@ -496,7 +541,8 @@ kvbm_status kvbm__store_scan(struct kvbm__store *s, const kvbm_plh *hashes, size
                 if (!plh_in(out_hashes, f0, hashes[i])) rem[k++] = hashes[i];
             if (k == 0) continue;
             kvbm__lock(&s->lock);
-            size_t r = s->inactive.ops->scan_matches(s->inactive.ctx, rem, k, touch, pairs);
+            size_t r = s->byid ? scan_by_id(s, rem, k, pairs)
+                               : s->inactive.ops->scan_matches(s->inactive.ctx, rem, k, touch, pairs);
             for (size_t q = 0; q < r; q++) {
                 uint32_t id = pairs[q].block_id;
                 struct kvbm__slot *sl = id < s->n ? &s->slots[id] : NULL;
@@ -508,7 +554,7 @@ kvbm_status kvbm__store_scan(struct kvbm__store *s, const kvbm_plh *hashes, size
                 sl->state = KVBM__PRIMARY;
                 sl->gen++;
                 atomic_store_explicit(&sl->strong, 1, memory_order_relaxed);
-                kvbm__active_index_insert(&s->index, s->slots, id);
+                if (!s->byid) kvbm__active_index_insert(&s->index, s->slots, id);
                 p.d_inactive--;
                 kvbm__unpark_locked(s, &p);
                 out_hashes[f] = sl->hash;
@@ -553,6 +599,10 @@ kvbm_status kvbm__store_reset_inactive(struct kvbm__store *s, uint64_t *expected
             struct kvbm__slot *sl = id < s->n ? &s->slots[id] : NULL;
             if (KVBM_UNLIKELY(sl == NULL || sl->state != KVBM__INACTIVE)) {
                 kvbm__store_poison(s, "inactive backend drained a non-inactive slot");
+                continue;
+            }
+            if (s->byid && KVBM_UNLIKELY(!kvbm__active_index_remove(&s->index, s->slots, id))) {
+                kvbm__store_poison(s, "drained inactive slot missing from the index");
                 continue;
             }
             p.absent[p.na++] = sl->reg;

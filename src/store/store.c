@@ -52,6 +52,13 @@ void kvbm__store_poison(struct kvbm__store *s, const char *what)
 #endif
 }
 
+/* By id every Inactive slot is in the store's index: a hash missing there is not cached. */
+static bool find_inactive_none(void *ctx, kvbm_plh h, bool touch, uint32_t *block_id)
+{
+    (void)ctx; (void)h; (void)touch; (void)block_id;
+    return false;
+}
+
 kvbm_status kvbm__store_create(const struct kvbm__store_params *p, kvbm__inactive *backend,
                                struct kvbm__store **out)
 {
@@ -64,7 +71,9 @@ kvbm_status kvbm__store_create(const struct kvbm__store_params *p, kvbm__inactiv
     }
     uint32_t n = p->block_count;
     struct kvbm__store *s = kvbm__calloc(1, sizeof *s + (size_t)n * sizeof(struct kvbm__slot));
-    /* index buckets: the largest power of two <= 2n (load factor 0.5..1, <= 8 B/block) */
+    /* index buckets: the largest power of two <= 2n (load <= 0.5..1 with every slot indexed -
+     * Primary and, by id, Inactive -, <= 8 B/block: the store's 64 B/block metadata bar;
+     * 4n buckets measured ~2 % fewer L1 misses in the LRU replay but break the bar) */
     uint64_t nb = kvbm__next_pow2_u64((uint64_t)n * 2);
     if (nb > (uint64_t)n * 2) nb >>= 1;
     if (nb < 2) nb = 2;
@@ -112,6 +121,10 @@ kvbm_status kvbm__store_create(const struct kvbm__store_params *p, kvbm__inactiv
     s->has_tracker = kvbm_registry_has_frequency_tracking(p->registry);
     s->metrics = kvbm_metrics_clone(p->metrics);
     s->inactive = be;
+    /* one index for Primary and Inactive slots when the backend can be driven by id */
+    s->byid = be.ops->by_id != NULL && be.ops->remove_id != NULL && be.ops->has_id != NULL &&
+              be.ops->by_id(be.ctx);
+    s->find_inactive = s->byid ? find_inactive_none : be.ops->find_match;
     s->ring.cap = n;
     s->ring.head = 0;
     s->ring.len = 0;
@@ -195,7 +208,9 @@ static inline void held_to_reset_locked(struct kvbm__store *s, struct kvbm__slot
 void kvbm__store_drop_locked(struct kvbm__store *s, struct kvbm__slot *sl, struct kvbm__post *p)
 {
     if (sl->state == KVBM__PRIMARY) {
-        if (KVBM_UNLIKELY(!kvbm__active_index_remove(&s->index, s->slots, sl->id))) {
+        /* by id, a slot going Inactive stays indexed (store_int.h, I2) */
+        if ((!s->byid || sl->reset_on_release) &&
+            KVBM_UNLIKELY(!kvbm__active_index_remove(&s->index, s->slots, sl->id))) {
             kvbm__store_poison(s, "primary slot missing from the active index");
             return;
         }
@@ -271,7 +286,13 @@ uint64_t kvbm__store_inactive_len(struct kvbm__store *s)
 bool kvbm__store_has_inactive(struct kvbm__store *s, kvbm_plh h)
 {
     kvbm__lock(&s->lock);
-    bool v = s->inactive.ops->has(s->inactive.ctx, h);
+    bool v;
+    if (s->byid) {
+        uint32_t id = kvbm__active_index_find(&s->index, s->slots, h);
+        v = id != KVBM__NIL && s->slots[id].state == KVBM__INACTIVE;
+    } else {
+        v = s->inactive.ops->has(s->inactive.ctx, h);
+    }
     kvbm__unlock(&s->lock);
     return v;
 }
@@ -316,10 +337,12 @@ kvbm_status kvbm__store_check(struct kvbm__store *s)
                 snprintf(why, sizeof why, "duplicate slot %" PRIu32 " is inconsistent", id);
             break;
         case KVBM__INACTIVE:
-            if (!s->inactive.ops->has(s->inactive.ctx, sl->hash))
+            if (s->byid ? !s->inactive.ops->has_id(s->inactive.ctx, id)
+                        : !s->inactive.ops->has(s->inactive.ctx, sl->hash))
                 snprintf(why, sizeof why, "I1: inactive slot %" PRIu32 " missing from the backend", id);
-            else if (kvbm__active_index_find(&s->index, s->slots, sl->hash) != KVBM__NIL)
-                snprintf(why, sizeof why, "I3: inactive slot %" PRIu32 " has a primary for its hash", id);
+            else if (kvbm__active_index_find(&s->index, s->slots, sl->hash) != (s->byid ? id : KVBM__NIL))
+                snprintf(why, sizeof why, s->byid ? "I2: inactive slot %" PRIu32 " not indexed by its hash"
+                                                  : "I3: inactive slot %" PRIu32 " has a primary for its hash", id);
             else if (strong != 0 || sl->reg == NULL)
                 snprintf(why, sizeof why, "inactive slot %" PRIu32 " has strong refs or no handle", id);
             break;
@@ -330,9 +353,10 @@ kvbm_status kvbm__store_check(struct kvbm__store *s)
     if (!why[0]) {
         size_t ilen = s->inactive.ops->len(s->inactive.ctx);
         uint64_t refs = atomic_load_explicit(&s->refs, memory_order_relaxed);
-        if (s->index.len != cnt[KVBM__PRIMARY])
-            snprintf(why, sizeof why, "I2: active index holds %" PRIu32 " entries for %" PRIu64 " primaries",
-                     s->index.len, cnt[KVBM__PRIMARY]);
+        uint64_t indexed = cnt[KVBM__PRIMARY] + (s->byid ? cnt[KVBM__INACTIVE] : 0);
+        if (s->index.len != indexed)
+            snprintf(why, sizeof why, "I2: index holds %" PRIu32 " entries for %" PRIu64 " primary%s slots",
+                     s->index.len, indexed, s->byid ? " and inactive" : "");
         else if (ilen != cnt[KVBM__INACTIVE])
             snprintf(why, sizeof why, "I1: backend holds %zu entries for %" PRIu64 " inactive slots",
                      ilen, cnt[KVBM__INACTIVE]);

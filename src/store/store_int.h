@@ -8,17 +8,27 @@
  *   MUTABLE    one kvbm_mutable                                            refs: 1
  *   STAGED     one kvbm_complete; hash valid                              refs: 1
  *   PRIMARY    strong >= 1 (blocks, pins, duplicate keepalives); in the
- *              active index (chained through `hnext`); reg held           refs: 1
+ *              index (chained through `hnext`); reg held                  refs: 1
  *   DUPLICATE  strong >= 1; `keepalive` = primary id (holds one strong on
  *              it); reg held; in no index                                  refs: 1
- *   INACTIVE   in the inactive backend; reg held; strong == 0              refs: -
+ *   INACTIVE   in the inactive backend; reg held; strong == 0; in the
+ *              index too iff `byid` (chained through `hnext`)              refs: -
  *
  *   |ring| + |inactive| + #MUTABLE + #STAGED + #PRIMARY + #DUPLICATE == n        (I4)
- *   active index holds exactly the PRIMARY slots, keyed by their hash            (I2)
+ *   the index holds exactly the PRIMARY slots (+ the INACTIVE ones iff byid),
+ *   keyed by their hash                                                          (I2)
  *   per hash at most one slot is PRIMARY or INACTIVE                             (I3)
  *   refs == 1 (manager, while alive) + #MUTABLE + #STAGED + #PRIMARY + #DUPLICATE
  *           + #weak handles + parked (== #INACTIVE while the manager lives, else 0)
  *           + refs of operations in flight
+ *
+ * One index for PRIMARY and INACTIVE (`byid`, when the backend has the by-id ops: LRU,
+ * MultiLRU). By I3 the index can keep a slot across PRIMARY <-> INACTIVE: a release
+ * leaves it indexed and appends the id to the backend's order (no hash work there), a
+ * lookup that finds an INACTIVE slot asks the backend to remove that id, and an eviction
+ * (allocate, reset_inactive) unindexes its victims. The backend then keeps no hash index
+ * of its own (backend.h, by_id). Backends without those ops (Lineage, HashMap) keep their
+ * index and the store's index holds only PRIMARY slots.
  *
  * Final release (README decision 1, Option B): clone and non-final release are lock-free
  * (CAS while strong > 1); the 1 -> 0 decrement happens under `lock` together with the slot
@@ -69,8 +79,8 @@ struct kvbm__slot {
                                     at most KVBM__STRONG_MAX (clones fail beyond) */
     uint32_t          id;        /* index in store->slots (slot -> store) */
     union {                      /* a DUPLICATE is in no index chain: one field, two uses */
-        uint32_t      hnext;     /* PRIMARY: next id in the active-index chain;
-                                    INACTIVE during allocate: eviction chain */
+        uint32_t      hnext;     /* PRIMARY (and INACTIVE iff byid): next id in the
+                                    index chain; evicted during allocate: eviction chain */
         uint32_t      keepalive; /* DUPLICATE: primary id */
     };
     uint8_t           state;     /* enum kvbm__slot_state */
@@ -191,6 +201,10 @@ struct kvbm__store {
      * block is hashed for the sketch once per registration, not at every touch and count.
      * NULL otherwise. */
     kvbm__touch_cells  *tcells;
+    bool                byid;           /* INACTIVE slots stay in `index` (I2; fixed) */
+    /* the lookup of a hash missing from `index`: the backend's find_match, or (byid) a
+     * constant miss - one indirect call either way, no test of byid on that path */
+    bool              (*find_inactive)(void *ctx, kvbm_plh h, bool touch, uint32_t *block_id);
     struct kvbm__ring   ring;
     struct kvbm__active_index  index;
     /* Store refs of Inactive slots (under lock). While the manager lives, a slot keeps its

@@ -1,0 +1,105 @@
+/* tests/backends/test_by_id.c - the optional by-id ops (backend.h: by_id, remove_id, has_id):
+ * which backends offer them, and an LRU / MultiLRU driven by id (no hash index: lookups by
+ * hash miss, removals and membership by block id, eviction order and pairs unchanged). */
+#include "backends_test.h"
+
+KVBM_TEST(test_by_id_offered_by_the_ring_backends_only)
+{
+    for (int k = 0; k < TB_NKINDS; k++) {
+        kvbm__inactive b;
+        ASSERT_OK(tb_create((enum tb_kind)k, 8, &b, NULL));
+        bool ring = k == TB_LRU || k == TB_MULTI_LRU;
+        EXPECT_EQ(b.ops->by_id != NULL, ring);
+        EXPECT_EQ(b.ops->remove_id != NULL, ring);
+        EXPECT_EQ(b.ops->has_id != NULL, ring);
+        kvbm__inactive_destroy(&b);
+    }
+}
+
+KVBM_TEST(test_by_id_refused_when_not_empty)
+{
+    for (int k = TB_LRU; k <= TB_MULTI_LRU; k++) {
+        kvbm__inactive b;
+        ASSERT_OK(tb_create((enum tb_kind)k, 8, &b, NULL));
+        ASSERT_OK(b.ops->insert(b.ctx, tb_hash_for_id(1), 3));
+        EXPECT_FALSE(b.ops->by_id(b.ctx));
+        /* still indexed by hash */
+        EXPECT_TRUE(b.ops->has(b.ctx, tb_hash_for_id(1)));
+        uint32_t id = 99;
+        EXPECT_TRUE(b.ops->find_match(b.ctx, tb_hash_for_id(1), false, &id));
+        EXPECT_EQ(id, 3u);
+        /* empty again (the parked index entry of id 3 remains): still refused */
+        EXPECT_FALSE(b.ops->by_id(b.ctx));
+        EXPECT_TRUE(tb_check(&b));
+        kvbm__inactive_destroy(&b);
+    }
+}
+
+KVBM_TEST(test_by_id_lookups_by_hash_miss_removals_by_id)
+{
+    for (int k = TB_LRU; k <= TB_MULTI_LRU; k++) {
+        kvbm__inactive b;
+        ASSERT_OK(tb_create((enum tb_kind)k, 8, &b, NULL));
+        ASSERT_TRUE(b.ops->by_id(b.ctx));
+        for (uint32_t i = 0; i < 5; i++) ASSERT_OK(b.ops->insert(b.ctx, tb_hash_for_id(i), i));
+        EXPECT_EQ(b.ops->len(b.ctx), 5u);
+        EXPECT_TRUE(tb_check(&b));
+        uint32_t id = 99;
+        EXPECT_FALSE(b.ops->find_match(b.ctx, tb_hash_for_id(2), false, &id));
+        EXPECT_FALSE(b.ops->has(b.ctx, tb_hash_for_id(2)));
+        EXPECT_FALSE(b.ops->take(b.ctx, tb_hash_for_id(2), 2));
+        kvbm_plh hs[2] = { tb_hash_for_id(0), tb_hash_for_id(1) };
+        kvbm__pair pr[2];
+        EXPECT_EQ(b.ops->scan_matches(b.ctx, hs, 2, false, pr), 0u);
+        EXPECT_EQ(b.ops->len(b.ctx), 5u);
+
+        EXPECT_TRUE(b.ops->has_id(b.ctx, 2));
+        EXPECT_TRUE(b.ops->remove_id(b.ctx, 2));
+        EXPECT_FALSE(b.ops->has_id(b.ctx, 2));
+        EXPECT_FALSE(b.ops->remove_id(b.ctx, 2));  /* not present any more */
+        EXPECT_FALSE(b.ops->remove_id(b.ctx, 8));  /* out of range */
+        EXPECT_FALSE(b.ops->has_id(b.ctx, 1000));
+        EXPECT_EQ(b.ops->len(b.ctx), 4u);
+        EXPECT_TRUE(tb_check(&b));
+
+        /* back at the tail under another hash; eviction order = release order, with the
+         * hashes of the pairs as inserted */
+        ASSERT_OK(b.ops->insert(b.ctx, tb_hash_for_id(7), 2));
+        kvbm__pair out[5];
+        ASSERT_EQ(b.ops->allocate(b.ctx, 5, out), 5u);
+        const uint32_t want_id[5] = { 0, 1, 3, 4, 2 };
+        const uint32_t want_h[5] = { 0, 1, 3, 4, 7 };
+        for (int i = 0; i < 5; i++) {
+            EXPECT_EQ(out[i].block_id, want_id[i]);
+            EXPECT_TRUE(kvbm_plh_eq(out[i].hash, tb_hash_for_id(want_h[i])));
+        }
+        EXPECT_EQ(b.ops->len(b.ctx), 0u);
+        for (uint32_t i = 0; i < 8; i++) EXPECT_FALSE(b.ops->has_id(b.ctx, i));
+        EXPECT_TRUE(tb_check(&b));
+        kvbm__inactive_destroy(&b);
+    }
+}
+
+/* The index invariants of a hash-driven LRU no longer hold for one driven by id (no entry
+ * per present id); its check must accept that - and still catch a broken ring. */
+KVBM_TEST(test_by_id_check_and_introspection)
+{
+    kvbm__inactive b;
+    ASSERT_OK(tb_create(TB_MULTI_LRU, 16, &b, NULL));
+    ASSERT_TRUE(b.ops->by_id(b.ctx));
+    for (uint32_t i = 0; i < 16; i++) ASSERT_OK(b.ops->insert(b.ctx, tb_hash_for_id(i), i));
+    EXPECT_STATUS(b.ops->insert(b.ctx, tb_hash_for_id(20), 3), KVBM_EFULL);
+    EXPECT_TRUE(tb_check(&b));
+    /* level_of answers without an index (scan) */
+    EXPECT_EQ(kvbm__multi_lru_level_of(&b, tb_hash_for_id(5)), 0);
+    EXPECT_EQ(kvbm__multi_lru_level_of(&b, tb_hash_for_id(99)), -1);
+    EXPECT_TRUE(b.ops->remove_id(b.ctx, 5));
+    EXPECT_EQ(kvbm__multi_lru_level_of(&b, tb_hash_for_id(5)), -1);
+    size_t entries = 99;
+    EXPECT_FALSE(kvbm__lru_entry_of(&b, 6, NULL, NULL, &entries));
+    EXPECT_EQ(entries, 0u); /* no index entries at all */
+    kvbm__pair out[16];
+    EXPECT_EQ(b.ops->allocate_all(b.ctx, out), 15u);
+    EXPECT_TRUE(tb_check(&b));
+    kvbm__inactive_destroy(&b);
+}
