@@ -62,6 +62,14 @@ static void read_batches(test_proc *p, int want, char *all, size_t cap)
     }
 }
 
+/* The three events of FIXTURE, as vllm_out_sub.py prints them, are all in @all. */
+static void expect_fixture_events(const char *all)
+{
+    EXPECT_STR_CONTAINS(all, "BlockStored:3114443937531979");
+    EXPECT_STR_CONTAINS(all, "BlockStored:5370979798324801:3114443937531979");
+    EXPECT_STR_CONTAINS(all, "BlockRemoved:3114443937531979");
+}
+
 KVBM_TEST(cli_consolidate_end_to_end)
 {
     fpub eng;
@@ -126,9 +134,7 @@ KVBM_TEST(cli_consolidate_end_to_end)
      * from the output's replay socket, as a vLLM consumer recovers a gap */
     char all[2048] = "";
     if (py_ok) read_batches(&py, 3, all, sizeof all);
-    EXPECT_STR_CONTAINS(all, "BlockStored:3114443937531979");
-    EXPECT_STR_CONTAINS(all, "BlockStored:5370979798324801:3114443937531979");
-    EXPECT_STR_CONTAINS(all, "BlockRemoved:3114443937531979");
+    expect_fixture_events(all);
 
     /* a late independent subscriber, started after every batch was published: it gets
      * nothing live and must recover all three events through the replay socket */
@@ -139,9 +145,7 @@ KVBM_TEST(cli_consolidate_end_to_end)
     char all2[2048] = "";
     if (late_ok) read_batches(&late, 3, all2, sizeof all2);
     EXPECT_STR_CONTAINS(all2, "BATCH 0 ");
-    EXPECT_STR_CONTAINS(all2, "BlockStored:3114443937531979");
-    EXPECT_STR_CONTAINS(all2, "BlockStored:5370979798324801:3114443937531979");
-    EXPECT_STR_CONTAINS(all2, "BlockRemoved:3114443937531979");
+    expect_fixture_events(all2);
     test_proc_stop(&late, SIGTERM, 5000);
 
     EXPECT_TRUE(scrape((uint16_t)mport, "kvbm_consolidator_egress_events_total") == 3);
