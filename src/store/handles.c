@@ -450,7 +450,7 @@ kvbm_status kvbm_block_release_many(kvbm_block *const *b, size_t n)
         /* the next block's backend insert (if it is one) may prefetch while this one runs */
         if (s->inactive.ops->prefetch_insert != NULL && i + 1 < n && b[i + 1] != NULL)
             s->inactive.ops->prefetch_insert(s->inactive.ctx, kvbm__bh_raw(b[i + 1])->hash);
-        if (kvbm__strong_dec_locked(sl)) kvbm__store_drop_locked(s, sl, &p);
+        if (kvbm__strong_dec_locked(sl)) kvbm__drop_locked(s, sl, &p);
     }
     if (cur != NULL) {
         if (locked) { kvbm__post_locked_end(cur, &p); kvbm__unlock(&cur->lock); }
