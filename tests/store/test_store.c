@@ -322,6 +322,58 @@ KVBM_TEST(corrupted_store_is_detected_and_poisons_the_manager)
     kvbm_manager_destroy(m);
 }
 
+/* The final release's Primary -> Inactive transition (inline in release and release_many,
+ * locked.h kvbm__drop_locked) poisons the store, with the same message as before, when the
+ * backend rejects the insert or the slot is missing from the index. k = 0: one
+ * kvbm_block_release per block; k = 1: one kvbm_block_release_many. */
+static void release_both_ways(kvbm_block **b, size_t n, int k)
+{
+    if (k == 0) {
+        for (size_t i = 0; i < n; i++) EXPECT_OK(kvbm_block_release(b[i]));
+    } else {
+        EXPECT_OK(kvbm_block_release_many(b, n));
+    }
+}
+
+KVBM_TEST(final_release_poisons_when_the_backend_rejects_the_insert)
+{
+    for (int k = 0; k < 2; k++) {
+        struct fake_be *f = NULL;
+        kvbm_manager *m = mk_full(4, KVBM_DUP_ALLOW, false, NULL, &f, -1, -1, true);
+        ASSERT_TRUE(m != NULL && f != NULL);
+        kvbm_block *b[2] = { tm_register_hash(m, tm_hash_n(1)), tm_register_hash(m, tm_hash_n(2)) };
+        ASSERT_TRUE(b[0] != NULL && b[1] != NULL);
+        f->cap = f->n; /* the next insert fails with KVBM_EFULL */
+        release_both_ways(b, 2, k);
+        EXPECT_EQ(f->inserts, 2u); /* both tried, both refused: the first poisons */
+        EXPECT_EQ(f->n, 0u);
+        EXPECT_STATUS(kvbm_manager_check_invariants(m), KVBM_EPOISONED);
+        EXPECT_STR_CONTAINS(kvbm_last_error(), "inactive backend rejected an insert");
+        kvbm_mutable *a;
+        EXPECT_STATUS(kvbm_manager_allocate(m, 1, &a, NULL, NULL), KVBM_EPOISONED);
+        kvbm_manager_destroy(m);
+    }
+}
+
+KVBM_TEST(final_release_poisons_when_a_primary_is_missing_from_the_index)
+{
+    for (int k = 0; k < 2; k++) {
+        struct fake_be *f = NULL;
+        kvbm_manager *m = mk_full(4, KVBM_DUP_ALLOW, false, NULL, &f, -1, -1, true);
+        ASSERT_TRUE(m != NULL && f != NULL);
+        kvbm_block *b = tm_register_hash(m, tm_hash_n(3));
+        ASSERT_TRUE(b != NULL);
+        struct kvbm__store *s = kvbm__manager_store(m);
+        ASSERT_TRUE(!s->byid); /* the fake backend has no by-id ops: release unindexes */
+        ASSERT_TRUE(kvbm__active_index_remove(&s->index, s->slots, kvbm_block_id(b)));
+        release_both_ways(&b, 1, k);
+        EXPECT_EQ(f->inserts, 0u);
+        EXPECT_STATUS(kvbm_manager_check_invariants(m), KVBM_EPOISONED);
+        EXPECT_STR_CONTAINS(kvbm_last_error(), "primary slot missing from the active index");
+        kvbm_manager_destroy(m);
+    }
+}
+
 /* ---- lifecycle details ------------------------------------------------------------------------ */
 
 KVBM_TEST(handles_keep_the_store_alive_after_manager_destroy)
