@@ -300,6 +300,37 @@ KVBM_TEST(release_many_validates_everything_first)
     kvbm_manager_destroy(m);
 }
 
+/* One batch naming blocks of two managers, interleaved and with NULLs: each store's run is
+ * released under its own lock with its own gauge (the release loop's one-store shortcut
+ * must not apply), and a batch of one store with NULLs still counts only live handles. */
+KVBM_TEST(release_many_across_two_managers_and_nulls)
+{
+    kvbm_manager *m1 = mk(4, KVBM_DUP_ALLOW, false, NULL);
+    kvbm_manager *m2 = mk(4, KVBM_DUP_ALLOW, false, NULL);
+    ASSERT_TRUE(m1 != NULL && m2 != NULL);
+    kvbm_block *a0 = tm_register_hash(m1, tm_hash_n(80)), *a1 = tm_register_hash(m1, tm_hash_n(81));
+    kvbm_block *b0 = tm_register_hash(m2, tm_hash_n(82)), *b1 = tm_register_hash(m2, tm_hash_n(83));
+    kvbm_block *a2 = tm_register_hash(m1, tm_hash_n(84));
+    ASSERT_TRUE(a0 != NULL && a1 != NULL && b0 != NULL && b1 != NULL && a2 != NULL);
+    EXPECT_EQ(tm_metric(m1, KVBM_METRIC_inflight_immutable), 3);
+    EXPECT_EQ(tm_metric(m2, KVBM_METRIC_inflight_immutable), 2);
+    kvbm_block *mixed[6] = { a0, NULL, b0, a1, b1, NULL };
+    EXPECT_OK(kvbm_block_release_many(mixed, 6));
+    EXPECT_EQ(kvbm_manager_inactive_len(m1), 2);
+    EXPECT_EQ(kvbm_manager_inactive_len(m2), 2);
+    EXPECT_EQ(tm_metric(m1, KVBM_METRIC_inflight_immutable), 1);
+    EXPECT_EQ(tm_metric(m2, KVBM_METRIC_inflight_immutable), 0);
+    EXPECT_OK(kvbm_manager_check_invariants(m1));
+    EXPECT_OK(kvbm_manager_check_invariants(m2));
+    kvbm_block *one[3] = { NULL, a2, NULL };
+    EXPECT_OK(kvbm_block_release_many(one, 3));
+    EXPECT_EQ(kvbm_manager_inactive_len(m1), 3);
+    EXPECT_EQ(tm_metric(m1, KVBM_METRIC_inflight_immutable), 0);
+    EXPECT_OK(kvbm_manager_check_invariants(m1));
+    kvbm_manager_destroy(m1);
+    kvbm_manager_destroy(m2);
+}
+
 /* ---- poisoning ----------------------------------------------------------------------------- */
 
 KVBM_TEST(corrupted_store_is_detected_and_poisons_the_manager)
