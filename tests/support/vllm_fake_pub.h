@@ -29,11 +29,30 @@ typedef struct fpub {
     uint64_t    n;        /* next sequence number */
     uint64_t    oldest;   /* the replay buffer starts here (fpub_forget) */
     atomic_uint replays;
+    /* after answering the next replay request, record this many more batches without
+     * sending them live: what an engine sends before a new subscription reaches its PUB */
+    uint64_t    after_replay;
 } fpub;
 
 static inline void fpub_be8(uint8_t b[8], uint64_t v)
 {
     for (int i = 0; i < 8; i++) b[i] = (uint8_t)(v >> (56 - 8 * i));
+}
+
+/* Record the next batch (seq = f->n) in the replay buffer; f->mu held. */
+static inline uint64_t fpub_record_locked(fpub *f, const void *payload, size_t len)
+{
+    uint64_t s = f->n++;
+    f->buf[s] = malloc(len ? len : 1);
+    memcpy(f->buf[s], payload, len);
+    f->len[s] = len;
+    return s;
+}
+
+/* A "batch-<seq>" payload for the next number into @p; its length. */
+static inline size_t fpub_payload_n(const fpub *f, char p[32])
+{
+    return (size_t)snprintf(p, 32, "batch-%llu", (unsigned long long)f->n);
 }
 
 static void *fpub_replay_thread(void *arg)
@@ -66,13 +85,18 @@ static void *fpub_replay_thread(void *arg)
                 zmq_send(f->router, be, 8, ZMQ_SNDMORE);
                 zmq_send(f->router, f->buf[s], f->len[s], 0);
             }
-            pthread_mutex_unlock(&f->mu);
             uint8_t end[8];
             fpub_be8(end, UINT64_MAX);
             zmq_send(f->router, zmq_msg_data(&fr[0]), zmq_msg_size(&fr[0]), ZMQ_SNDMORE);
             zmq_send(f->router, "", 0, ZMQ_SNDMORE);
             zmq_send(f->router, end, 8, ZMQ_SNDMORE);
             zmq_send(f->router, "", 0, 0);
+            for (; f->after_replay > 0; f->after_replay--) {
+                char pl[32];
+                size_t l = fpub_payload_n(f, pl);
+                fpub_record_locked(f, pl, l);
+            }
+            pthread_mutex_unlock(&f->mu);
         }
         for (int i = 0; i < k; i++) zmq_msg_close(&fr[i]);
     }
@@ -125,12 +149,9 @@ static inline void fpub_stop(fpub *f)
 static inline uint64_t fpub_send(fpub *f, const void *payload, size_t len, bool withhold)
 {
     pthread_mutex_lock(&f->mu);
-    uint64_t s = f->n++;
-    f->buf[s] = malloc(len ? len : 1);
-    memcpy(f->buf[s], payload, len);
-    f->len[s] = len;
+    uint64_t s = fpub_record_locked(f, payload, len);
     pthread_mutex_unlock(&f->mu);
-    if (!withhold) {
+    if (!withhold && f->pub) {
         uint8_t be[8];
         fpub_be8(be, s);
         zmq_send(f->pub, "", 0, ZMQ_SNDMORE);
@@ -144,8 +165,44 @@ static inline uint64_t fpub_send(fpub *f, const void *payload, size_t len, bool 
 static inline uint64_t fpub_send_n(fpub *f, bool withhold)
 {
     char p[32];
-    int l = snprintf(p, sizeof p, "batch-%llu", (unsigned long long)f->n);
-    return fpub_send(f, p, (size_t)l, withhold);
+    size_t l = fpub_payload_n(f, p);
+    return fpub_send(f, p, l, withhold);
+}
+
+/* The next replay answer is followed by @n batches recorded, not sent live (see
+ * fpub.after_replay). */
+static inline void fpub_after_replay(fpub *f, uint64_t n)
+{
+    pthread_mutex_lock(&f->mu);
+    f->after_replay = n;
+    pthread_mutex_unlock(&f->mu);
+}
+
+/* Close the PUB socket (subscribers see a disconnect); the replay socket and the sequence
+ * stay. While it is down, fpub_send records batches without sending them. */
+static inline void fpub_pub_down(fpub *f)
+{
+    zmq_close(f->pub);
+    f->pub = NULL;
+}
+
+/* A new PUB socket on the same endpoint (retried ~5 s while the old listener closes). */
+static inline bool fpub_pub_up(fpub *f)
+{
+    int zero = 0;
+    char ep[64];
+    for (int i = 0; i < 500; i++) {
+        void *p = zmq_socket(f->ctx, ZMQ_PUB);
+        zmq_setsockopt(p, ZMQ_LINGER, &zero, sizeof zero);
+        zmq_setsockopt(p, ZMQ_SNDHWM, &zero, sizeof zero);
+        if (fpub_bind(p, f->pub_ep, ep, sizeof ep)) {
+            f->pub = p;
+            return true;
+        }
+        zmq_close(p);
+        usleep(10000);
+    }
+    return false;
 }
 
 /* The replay buffer no longer holds batches below @upto. */
