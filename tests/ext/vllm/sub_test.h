@@ -34,6 +34,31 @@ static inline kvbm_vllm_sub *setup(fpub *f, bool replay, uint32_t cap)
     return s;
 }
 
+/* An engine stand-in @f without replay socket, and as replay endpoint @dead: a bound PUB,
+ * which accepts the connection and never answers. A subscriber on both, its replay wait
+ * @timeout_ms, resuming from 0 if @resume; NULL (both stopped) on failure. */
+static inline kvbm_vllm_sub *setup_dead_replay(fpub *f, fpub *dead, int timeout_ms, bool resume)
+{
+    bool ok = fpub_start(f, false, NULL);
+    if (!fpub_start(dead, false, NULL) || !ok) {
+        fpub_stop(f);
+        fpub_stop(dead);
+        return NULL;
+    }
+    kvbm_vllm_sub_config c = KVBM_VLLM_SUB_CONFIG_INIT;
+    c.endpoint = f->pub_ep;
+    c.replay_endpoint = dead->pub_ep;
+    c.replay_timeout_ms = timeout_ms;
+    c.resume = resume;
+    kvbm_vllm_sub *s = NULL;
+    if (kvbm_vllm_sub_create(&c, &s) != KVBM_OK) {
+        fprintf(stderr, "create: %s\n", kvbm_last_error());
+        fpub_stop(f);
+        fpub_stop(dead);
+    }
+    return s;
+}
+
 static inline void teardown(fpub *f, kvbm_vllm_sub *s)
 {
     kvbm_vllm_sub_destroy(s);

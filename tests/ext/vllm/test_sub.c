@@ -201,14 +201,8 @@ KVBM_TEST(vllm_sub_gap_partly_evicted_from_replay_buffer)
 KVBM_TEST(vllm_sub_replay_silent_counts_unrecoverable)
 {
     fpub f, dead;
-    ASSERT_TRUE(fpub_start(&f, false, NULL));
-    ASSERT_TRUE(fpub_start(&dead, false, NULL)); /* a bound PUB: connects, never answers */
-    kvbm_vllm_sub_config c = KVBM_VLLM_SUB_CONFIG_INIT;
-    c.endpoint = f.pub_ep;
-    c.replay_endpoint = dead.pub_ep;
-    c.replay_timeout_ms = 200;
-    kvbm_vllm_sub *s = NULL;
-    ASSERT_OK(kvbm_vllm_sub_create(&c, &s));
+    kvbm_vllm_sub *s = setup_dead_replay(&f, &dead, 200, false);
+    ASSERT_TRUE(s != NULL);
     EXPECT_TRUE(fpub_sync(&f, s));
     fpub_send_n(&f, false);
     fpub_send_n(&f, true);

@@ -135,15 +135,8 @@ KVBM_TEST(vllm_sub_catchup_stops_at_first_live_message)
 KVBM_TEST(vllm_sub_catchup_dead_replay_socket_is_not_fatal)
 {
     fpub f, dead;
-    ASSERT_TRUE(fpub_start(&f, false, NULL));
-    ASSERT_TRUE(fpub_start(&dead, false, NULL)); /* a bound PUB: connects, never answers */
-    kvbm_vllm_sub_config c = KVBM_VLLM_SUB_CONFIG_INIT;
-    c.endpoint = f.pub_ep;
-    c.replay_endpoint = dead.pub_ep;
-    c.replay_timeout_ms = 100;
-    c.resume = true;
-    kvbm_vllm_sub *s = NULL;
-    ASSERT_OK(kvbm_vllm_sub_create(&c, &s));
+    kvbm_vllm_sub *s = setup_dead_replay(&f, &dead, 100, true);
+    ASSERT_TRUE(s != NULL);
     kvbm_vllm_sub_stats st;
     FPUB_WAIT_STATS(s, st, st.catchups >= 2);
     ASSERT_GE(st.catchups, 2);
