@@ -29,30 +29,14 @@ typedef struct fpub {
     uint64_t    n;        /* next sequence number */
     uint64_t    oldest;   /* the replay buffer starts here (fpub_forget) */
     atomic_uint replays;
-    /* after answering the next replay request, record this many more batches without
-     * sending them live: what an engine sends before a new subscription reaches its PUB */
-    uint64_t    after_replay;
+    /* fpub_hold: replay answers end at held_from until one has been answered */
+    bool        hold;
+    uint64_t    held_from;
 } fpub;
 
 static inline void fpub_be8(uint8_t b[8], uint64_t v)
 {
     for (int i = 0; i < 8; i++) b[i] = (uint8_t)(v >> (56 - 8 * i));
-}
-
-/* Record the next batch (seq = f->n) in the replay buffer; f->mu held. */
-static inline uint64_t fpub_record_locked(fpub *f, const void *payload, size_t len)
-{
-    uint64_t s = f->n++;
-    f->buf[s] = malloc(len ? len : 1);
-    memcpy(f->buf[s], payload, len);
-    f->len[s] = len;
-    return s;
-}
-
-/* A "batch-<seq>" payload for the next number into @p; its length. */
-static inline size_t fpub_payload_n(const fpub *f, char p[32])
-{
-    return (size_t)snprintf(p, 32, "batch-%llu", (unsigned long long)f->n);
 }
 
 static void *fpub_replay_thread(void *arg)
@@ -77,7 +61,9 @@ static void *fpub_replay_thread(void *arg)
             uint64_t from = 0;
             for (int i = 0; i < 8; i++) from = (from << 8) | p[i];
             pthread_mutex_lock(&f->mu);
-            for (uint64_t s = from < f->oldest ? f->oldest : from; s < f->n; s++) {
+            uint64_t upto = f->hold ? f->held_from : f->n;
+            f->hold = false;
+            for (uint64_t s = from < f->oldest ? f->oldest : from; s < upto; s++) {
                 uint8_t be[8];
                 fpub_be8(be, s);
                 zmq_send(f->router, zmq_msg_data(&fr[0]), zmq_msg_size(&fr[0]), ZMQ_SNDMORE);
@@ -85,18 +71,13 @@ static void *fpub_replay_thread(void *arg)
                 zmq_send(f->router, be, 8, ZMQ_SNDMORE);
                 zmq_send(f->router, f->buf[s], f->len[s], 0);
             }
+            pthread_mutex_unlock(&f->mu);
             uint8_t end[8];
             fpub_be8(end, UINT64_MAX);
             zmq_send(f->router, zmq_msg_data(&fr[0]), zmq_msg_size(&fr[0]), ZMQ_SNDMORE);
             zmq_send(f->router, "", 0, ZMQ_SNDMORE);
             zmq_send(f->router, end, 8, ZMQ_SNDMORE);
             zmq_send(f->router, "", 0, 0);
-            for (; f->after_replay > 0; f->after_replay--) {
-                char pl[32];
-                size_t l = fpub_payload_n(f, pl);
-                fpub_record_locked(f, pl, l);
-            }
-            pthread_mutex_unlock(&f->mu);
         }
         for (int i = 0; i < k; i++) zmq_msg_close(&fr[i]);
     }
@@ -149,7 +130,10 @@ static inline void fpub_stop(fpub *f)
 static inline uint64_t fpub_send(fpub *f, const void *payload, size_t len, bool withhold)
 {
     pthread_mutex_lock(&f->mu);
-    uint64_t s = fpub_record_locked(f, payload, len);
+    uint64_t s = f->n++;
+    f->buf[s] = malloc(len ? len : 1);
+    memcpy(f->buf[s], payload, len);
+    f->len[s] = len;
     pthread_mutex_unlock(&f->mu);
     if (!withhold && f->pub) {
         uint8_t be[8];
@@ -165,16 +149,18 @@ static inline uint64_t fpub_send(fpub *f, const void *payload, size_t len, bool 
 static inline uint64_t fpub_send_n(fpub *f, bool withhold)
 {
     char p[32];
-    size_t l = fpub_payload_n(f, p);
-    return fpub_send(f, p, l, withhold);
+    int l = snprintf(p, sizeof p, "batch-%llu", (unsigned long long)f->n);
+    return fpub_send(f, p, (size_t)l, withhold);
 }
 
-/* The next replay answer is followed by @n batches recorded, not sent live (see
- * fpub.after_replay). */
-static inline void fpub_after_replay(fpub *f, uint64_t n)
+/* Batches recorded from now on count as sent just AFTER the next replay answer: that
+ * answer does not include them, later ones do. Recorded with withhold = true, they are
+ * what an engine sends before a new subscription reaches its PUB (dropped there). */
+static inline void fpub_hold(fpub *f)
 {
     pthread_mutex_lock(&f->mu);
-    f->after_replay = n;
+    f->hold = true;
+    f->held_from = f->n;
     pthread_mutex_unlock(&f->mu);
 }
 
