@@ -5,8 +5,8 @@
  * sub_queue.c  the bounded queue between the socket thread and the consumer
  *
  * Catch-up rule (sub_seq.c, docs/design/vllm_sub.md "Catch-up after a connect"): after
- * every connect the subscriber replays from `expected` while idle, with backoff, until
- * the first live message received after that connect proves its subscription active.
+ * every connect the subscriber replays from `expected`, with backoff, until the first
+ * live message received after that connect proves its subscription active.
  *
  * Lock: the queue mutex only (unranked leaf; no kvbm lock is ever held with it, nothing is
  * called under it). The sequence state belongs to the socket thread alone.
@@ -98,6 +98,7 @@ int kvbm__vsub_catchup_wait_ms(const kvbm_vllm_sub *s, int max_ms);
 void kvbm__vsub_catchup_tick(kvbm_vllm_sub *s);
 /* sub_decode.c: free the decode space. */
 void kvbm__vsub_space_free(kvbm_vllm_sub *s);
+/* CLOCK_MONOTONIC in ns (the catch-up schedule). */
 static inline uint64_t kvbm__vsub_now_ns(void)
 {
     struct timespec t;
