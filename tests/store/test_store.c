@@ -366,14 +366,31 @@ static void release_both_ways(kvbm_block **b, size_t n, int k)
         EXPECT_OK(kvbm_block_release_many(b, n));
     }
 }
+
+/* A manager over the fake backend (*@f), for the poisoning tests. */
+static kvbm_manager *poison_subject(struct fake_be **f)
+{
+    *f = NULL;
+    return mk_full(4, KVBM_DUP_ALLOW, false, NULL, f, -1, -1, true);
+}
+
+/* @m is poisoned by @why (the first violation), then destroyed. */
+static void expect_poisoned_by(kvbm_manager *m, const char *why)
+{
+    EXPECT_STATUS(kvbm_manager_check_invariants(m), KVBM_EPOISONED);
+    EXPECT_STR_CONTAINS(kvbm_last_error(), why);
+    kvbm_mutable *a;
+    EXPECT_STATUS(kvbm_manager_allocate(m, 1, &a, NULL, NULL), KVBM_EPOISONED);
+    kvbm_manager_destroy(m);
+}
 #endif
 
 KVBM_TEST(final_release_poisons_when_the_backend_rejects_the_insert)
 {
 #if KVBM_DEBUG == 0 /* debug builds assert at the first violation (kvbm__store_poison) */
     for (int k = 0; k < 2; k++) {
-        struct fake_be *f = NULL;
-        kvbm_manager *m = mk_full(4, KVBM_DUP_ALLOW, false, NULL, &f, -1, -1, true);
+        struct fake_be *f;
+        kvbm_manager *m = poison_subject(&f);
         ASSERT_TRUE(m != NULL && f != NULL);
         kvbm_block *b[2] = { tm_register_hash(m, tm_hash_n(1)), tm_register_hash(m, tm_hash_n(2)) };
         ASSERT_TRUE(b[0] != NULL && b[1] != NULL);
@@ -381,11 +398,7 @@ KVBM_TEST(final_release_poisons_when_the_backend_rejects_the_insert)
         release_both_ways(b, 2, k);
         EXPECT_EQ(f->inserts, 2u); /* both tried, both refused: the first poisons */
         EXPECT_EQ(f->n, 0u);
-        EXPECT_STATUS(kvbm_manager_check_invariants(m), KVBM_EPOISONED);
-        EXPECT_STR_CONTAINS(kvbm_last_error(), "inactive backend rejected an insert");
-        kvbm_mutable *a;
-        EXPECT_STATUS(kvbm_manager_allocate(m, 1, &a, NULL, NULL), KVBM_EPOISONED);
-        kvbm_manager_destroy(m);
+        expect_poisoned_by(m, "inactive backend rejected an insert");
     }
 #endif
 }
@@ -394,8 +407,8 @@ KVBM_TEST(final_release_poisons_when_a_primary_is_missing_from_the_index)
 {
 #if KVBM_DEBUG == 0 /* debug builds assert at the first violation (kvbm__store_poison) */
     for (int k = 0; k < 2; k++) {
-        struct fake_be *f = NULL;
-        kvbm_manager *m = mk_full(4, KVBM_DUP_ALLOW, false, NULL, &f, -1, -1, true);
+        struct fake_be *f;
+        kvbm_manager *m = poison_subject(&f);
         ASSERT_TRUE(m != NULL && f != NULL);
         kvbm_block *b = tm_register_hash(m, tm_hash_n(3));
         ASSERT_TRUE(b != NULL);
@@ -404,9 +417,7 @@ KVBM_TEST(final_release_poisons_when_a_primary_is_missing_from_the_index)
         ASSERT_TRUE(kvbm__active_index_remove(&s->index, s->slots, kvbm_block_id(b)));
         release_both_ways(&b, 1, k);
         EXPECT_EQ(f->inserts, 0u);
-        EXPECT_STATUS(kvbm_manager_check_invariants(m), KVBM_EPOISONED);
-        EXPECT_STR_CONTAINS(kvbm_last_error(), "primary slot missing from the active index");
-        kvbm_manager_destroy(m);
+        expect_poisoned_by(m, "primary slot missing from the active index");
     }
 #endif
 }
