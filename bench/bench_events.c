@@ -8,6 +8,7 @@
  * both; the medians of the per-round means and their ratio are printed.
  *
  *   bench_events [--n 128] [--rounds 15] [--iters 2000] [--only off|on] [--drain 1|0]
+ *                [--capacity C]   (the ring; default 0: the library's default, 1024)
  * (--only runs one setup, for callgrind: valgrind --tool=callgrind --toggle-collect=cycle
  *  bench_events --only on --rounds 1 --iters 2000)
  */
@@ -56,6 +57,7 @@ static void die(const char *what, kvbm_status st)
 }
 
 static bool no_drain; /* --drain 0: subscribe but do not drain (sender cost alone) */
+static uint32_t capacity; /* --capacity: the ring (0: default) */
 
 static void setup_open(setup *s, uint32_t n, bool events)
 {
@@ -73,7 +75,9 @@ static void setup_open(setup *s, uint32_t n, bool events)
     kvbm_status st = kvbm_registry_create(NULL, &s->reg);
     if (st != KVBM_OK) die("registry", st);
     if (events) {
-        if ((st = kvbm_events_manager_create(NULL, &s->em)) != KVBM_OK) die("events manager", st);
+        kvbm_events_config ec = KVBM_EVENTS_CONFIG_INIT;
+        ec.channel_capacity = capacity;
+        if ((st = kvbm_events_manager_create(&ec, &s->em)) != KVBM_OK) die("events manager", st);
         if ((st = kvbm_events_manager_attach(s->em, s->reg)) != KVBM_OK) die("attach", st);
         if ((st = kvbm_events_subscribe(s->em, &s->sub)) != KVBM_OK) die("subscribe", st);
         if (!no_drain && pthread_create(&s->drainer, NULL, drain, s) != 0) die("thread", KVBM_EIO);
@@ -134,7 +138,8 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--iters")) iters = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--only")) only = argv[i + 1];
         else if (!strcmp(argv[i], "--drain")) no_drain = atoi(argv[i + 1]) == 0;
-        else { fprintf(stderr, "usage: bench_events [--n N] [--rounds R] [--iters I] [--only off|on]\n"); return 2; }
+        else if (!strcmp(argv[i], "--capacity")) capacity = (uint32_t)atoi(argv[i + 1]);
+        else { fprintf(stderr, "usage: bench_events [--n N] [--rounds R] [--iters I] [--only off|on] [--drain 1|0] [--capacity C]\n"); return 2; }
     }
     if (rounds < 1 || rounds > 1000 || iters < 1 || n < 1) return 2;
     bool run_off = only == NULL || !strcmp(only, "off"), run_on = only == NULL || !strcmp(only, "on");
@@ -159,7 +164,8 @@ int main(int argc, char **argv)
     qsort(toff, (size_t)rounds, sizeof *toff, cmp_d);
     qsort(ton, (size_t)rounds, sizeof *ton, cmp_d);
     double moff = toff[rounds / 2], mon = ton[rounds / 2];
-    printf("alloc_register_cycle n=%u  rounds=%d x %d cycles\n", n, rounds, iters);
+    printf("alloc_register_cycle n=%u  rounds=%d x %d cycles  ring %zu%s\n", n, rounds, iters,
+           run_on ? kvbm_events_manager_capacity(on.em) : (size_t)0, no_drain ? "  (no subscriber thread)" : "");
     if (run_off) printf("  events off : median %9.1f ns/cycle  (%6.2f ns/block)\n", moff, moff / n);
     if (run_on) printf("  events on  : median %9.1f ns/cycle  (%6.2f ns/block)\n", mon, mon / n);
     if (run_off && run_on) printf("  ratio on/off: %.3f  (bar: <= 1.25)\n", mon / moff);

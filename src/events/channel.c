@@ -12,10 +12,11 @@
  * knows slot q was not overwritten while it copied (a seqlock over the whole ring; the
  * slot words are relaxed atomics).
  *
- * Waking. A subscriber that finds nothing sets need_wake under wmu, re-checks (seq_cst
- * fence), then sleeps on wcv. A sender publishes, fences, and only if need_wake was set
- * exchanges it to 0 and broadcasts under wmu: at least one of the two sees the other
- * (Dekker), and a burst of sends costs one wake, not one per batch.
+ * Waking. A subscriber about to sleep lowers wake_at to the position it waits for under
+ * wmu, re-checks (seq_cst fence), then sleeps on wcv. A sender publishes, fences, and
+ * only if `published` reached wake_at resets it and broadcasts under wmu: at least one of
+ * the two sees the other (Dekker), and a burst of sends costs one wake, not one per batch.
+ * Sleepers woken for another's lower position re-register theirs.
  */
 #include <errno.h>
 #include <sched.h>
@@ -50,6 +51,7 @@ kvbm_status kvbm__chan_create(size_t capacity, kvbm__chan **out)
     }
     c->mask = capacity - 1;
     kvbm__mutex_init(&c->wlock, KVBM_RANK_EVENTS);
+    atomic_init(&c->wake_at, UINT64_MAX);
     atomic_init(&c->senders, 1);
     atomic_init(&c->refs, 1);
     kvbm__cond_init_monotonic(&c->wcv);
@@ -61,6 +63,7 @@ kvbm_status kvbm__chan_create(size_t capacity, kvbm__chan **out)
 static void wake_all(kvbm__chan *c)
 {
     pthread_mutex_lock(&c->wmu);
+    atomic_store_explicit(&c->wake_at, UINT64_MAX, memory_order_relaxed);
     pthread_cond_broadcast(&c->wcv);
     pthread_mutex_unlock(&c->wmu);
 }
@@ -95,9 +98,7 @@ void kvbm__chan_send_many(kvbm__chan *c, const kvbm__pending_event *ev, size_t n
     if (removes > 0) add_relaxed(&c->sent[1], removes);
     kvbm__unlock(&c->wlock);
     atomic_thread_fence(memory_order_seq_cst);
-    if (atomic_load_explicit(&c->need_wake, memory_order_relaxed) &&
-        atomic_exchange_explicit(&c->need_wake, 0, memory_order_relaxed))
-        wake_all(c);
+    if (KVBM_UNLIKELY(pos + n >= atomic_load_explicit(&c->wake_at, memory_order_relaxed))) wake_all(c);
 }
 
 void kvbm__chan_send(kvbm__chan *c, kvbm_event_kind kind, kvbm_plh h)
@@ -227,16 +228,42 @@ size_t kvbm__events_next_many(kvbm_events_sub *sub, kvbm_event *out, size_t max,
     return n;
 }
 
-static bool ready_or_done(kvbm_events_sub *sub)
+static bool drained_closed(kvbm_events_sub *sub)
 {
+    /* closed is set under the writer lock after the last publish: seeing it, a reload of
+     * `published` is final */
     kvbm__chan *c = sub->chan;
-    return atomic_load_explicit(&c->published, memory_order_seq_cst) > sub->cursor ||
-           atomic_load_explicit(&c->closed, memory_order_seq_cst) ||
-           atomic_load_explicit(&sub->interrupted, memory_order_seq_cst);
+    return atomic_load_explicit(&c->closed, memory_order_seq_cst) &&
+           sub->cursor >= atomic_load_explicit(&c->published, memory_order_seq_cst);
 }
 
-/* Idle time a subscriber spends yielding before it sleeps: a producer in the middle of
- * a burst publishes again within microseconds, and a sleeping subscriber costs it a
+kvbm_status kvbm__events_wait(kvbm_events_sub *sub, uint64_t n, uint64_t deadline_ns)
+{
+    kvbm__chan *c = sub->chan;
+    uint64_t want = sub->cursor + (n > 0 ? n : 1);
+    pthread_mutex_lock(&c->wmu);
+    if (want < atomic_load_explicit(&c->wake_at, memory_order_relaxed))
+        atomic_store_explicit(&c->wake_at, want, memory_order_seq_cst);
+    atomic_thread_fence(memory_order_seq_cst);
+    if (atomic_load_explicit(&c->published, memory_order_seq_cst) < want &&
+        !atomic_load_explicit(&c->closed, memory_order_seq_cst) &&
+        !atomic_load_explicit(&sub->interrupted, memory_order_seq_cst)) {
+        uint64_t now;
+        if (deadline_ns == 0) {
+            pthread_cond_wait(&c->wcv, &c->wmu);
+        } else if ((now = kvbm__now_ns()) < deadline_ns) {
+            struct timespec ts;
+            kvbm__deadline_after_ns(&ts, deadline_ns - now);
+            (void)pthread_cond_timedwait(&c->wcv, &c->wmu, &ts);
+        }
+    }
+    pthread_mutex_unlock(&c->wmu);
+    if (atomic_load_explicit(&sub->interrupted, memory_order_acquire)) return KVBM_ECLOSED;
+    return drained_closed(sub) ? KVBM_ECLOSED : KVBM_OK;
+}
+
+/* Idle time kvbm_events_next spends yielding before it sleeps: a producer in the middle
+ * of a burst publishes again within microseconds, and a sleeping subscriber costs it a
  * wake-up syscall per batch. */
 #define SPIN_NS 50000u
 
@@ -246,7 +273,6 @@ kvbm_status kvbm_events_next(kvbm_events_sub *sub, int timeout_ms, kvbm_event *o
         kvbm__set_error("kvbm_events_next: %s is NULL", sub == NULL ? "sub" : "out");
         return KVBM_EINVAL;
     }
-    kvbm__chan *c = sub->chan;
     uint64_t deadline = timeout_ms > 0 ? kvbm__now_ns() + (uint64_t)timeout_ms * 1000000u : 0;
     uint64_t idle_since = 0;
     for (;;) {
@@ -261,11 +287,7 @@ kvbm_status kvbm_events_next(kvbm_events_sub *sub, int timeout_ms, kvbm_event *o
             if (lost != NULL) *lost = lagn;
             return KVBM_ELAGGED;
         }
-        /* closed is set under the writer lock after the last publish: seeing it, a
-         * reload of `published` is final */
-        if (atomic_load_explicit(&c->closed, memory_order_seq_cst) &&
-            sub->cursor >= atomic_load_explicit(&c->published, memory_order_seq_cst))
-            return KVBM_ECLOSED;
+        if (drained_closed(sub)) return KVBM_ECLOSED;
         if (timeout_ms == 0) return KVBM_ETIMEDOUT;
         uint64_t now = kvbm__now_ns();
         if (timeout_ms > 0 && now >= deadline) return KVBM_ETIMEDOUT;
@@ -275,19 +297,6 @@ kvbm_status kvbm_events_next(kvbm_events_sub *sub, int timeout_ms, kvbm_event *o
             continue;
         }
         idle_since = 0;
-
-        pthread_mutex_lock(&c->wmu);
-        atomic_store_explicit(&c->need_wake, 1, memory_order_seq_cst);
-        atomic_thread_fence(memory_order_seq_cst);
-        if (!ready_or_done(sub)) {
-            if (timeout_ms < 0) {
-                pthread_cond_wait(&c->wcv, &c->wmu);
-            } else {
-                struct timespec ts;
-                kvbm__deadline_after_ns(&ts, deadline - now);
-                (void)pthread_cond_timedwait(&c->wcv, &c->wmu, &ts);
-            }
-        }
-        pthread_mutex_unlock(&c->wmu);
+        (void)kvbm__events_wait(sub, 1, timeout_ms < 0 ? 0 : deadline);
     }
 }

@@ -18,8 +18,10 @@
  * A subscriber reads [cursor, published) like a seqlock over the whole ring: it copies
  * the events, then (acquire fence) reads `claimed`; a slot of position q was overwritten
  * iff claimed > q + capacity, and then the subscriber skips to the oldest available
- * position (claimed - capacity) and reports the loss. Wakes: as before, one check per
- * batch (`need_wake`). Senders never wait for subscribers and never allocate. */
+ * position (claimed - capacity) and reports the loss. Wakes: one check per batch - a
+ * sender wakes the sleepers only once `published` reaches the lowest position one of them
+ * waits for (`wake_at`: the next event for kvbm_events_next, a quarter of the ring for
+ * the pipeline worker). Senders never wait for subscribers and never allocate. */
 typedef struct kvbm__evhash {
     _Atomic uint64_t hi, lo;
 } kvbm__evhash;
@@ -31,7 +33,8 @@ typedef struct kvbm__chan {
     /* shared line: written once per batch, read by subscribers */
     _Alignas(64) _Atomic uint64_t claimed; /* positions handed out (under wlock) */
     _Atomic uint64_t published;  /* every event below it is written */
-    _Atomic uint32_t need_wake;  /* a subscriber sleeps (or is about to) */
+    _Atomic uint64_t wake_at;    /* lowest `published` a sleeping subscriber waits for
+                                    (UINT64_MAX: none); reset by the wake */
     _Atomic uint32_t closed;     /* set under wlock: no event is published after it */
     /* cold */
     _Alignas(64) _Atomic size_t refs; /* manager + subscribers + live release handles +
@@ -89,6 +92,12 @@ kvbm_status kvbm__chan_subscribe(kvbm__chan *c, kvbm_events_sub **out);
  * kvbm_events_next when this returns 0. The subscription's owner thread only. */
 size_t kvbm__events_next_many(kvbm_events_sub *sub, kvbm_event *out, size_t max, uint64_t *lost,
                               kvbm_status *st);
+
+/* Sleep until @n events (>= 1) are ready at @sub's cursor, the stream is closed, the
+ * subscription is interrupted, or CLOCK_MONOTONIC reaches @deadline_ns (0: no limit); no
+ * spinning. Returns KVBM_ECLOSED if interrupted or closed and drained, else KVBM_OK (the
+ * caller sweeps again: events may or may not be ready). The owner thread only. */
+kvbm_status kvbm__events_wait(kvbm_events_sub *sub, uint64_t n, uint64_t deadline_ns);
 
 /* Make a blocked kvbm_events_next() on @sub return KVBM_ECLOSED (now and from then on);
  * used by kvbm_events_pipeline_abort. Any thread. */
