@@ -3,7 +3,8 @@
 `--events nats://...`, alternated, with the CPU time of every component.
 
 Starts its own nats-server on a free loopback port. Per run it polls the replay's threads
-(/proc/PID/task/*/stat, every 2 ms, last value kept) and reads nats-server's CPU before and
+(/proc/PID/task/*/stat, every 2 ms, last value kept; "main" is the replaying thread,
+"kvbm" the client library's unnamed threads) and reads nats-server's CPU before and
 after. Prints per run: blocks/s (wall, manager phase), manager-phase CPU ms of the
 replaying thread, and CPU ms per thread name and of nats-server; then the medians.
 
@@ -55,8 +56,9 @@ def run(cmd):
     if p.returncode != 0:
         sys.exit(f"{' '.join(cmd)}: exit {p.returncode}\n{err.decode()}")
     by_name = {}
-    for comm, t in threads.values():
-        by_name[comm] = by_name.get(comm, 0) + t * TICK_MS
+    for tid, (comm, t) in threads.items():
+        name = "main" if int(tid) == p.pid else comm  # unnamed others: libnats' threads
+        by_name[name] = by_name.get(name, 0) + t * TICK_MS
     return json.loads(out), by_name, err.decode()
 
 

@@ -62,13 +62,16 @@ static void tls_flush(void)
     kvbm__chan *c = tb.chan;
     if (c == NULL) return;
     int64_t d = tb.senders;
-    if (d > 0) kvbm__chan_ref_n(c, (size_t)d); /* each new release handle holds the channel */
     kvbm__chan_send_many(c, tb.ev, tb.n);
     tb.chan = NULL;
     tb.n = 0;
     tb.senders = 0;
     kvbm__chan_senders_add(c, d);
-    kvbm__chan_unref_n(c, 1 + (d < 0 ? (size_t)-d : 0)); /* ours, and the destroyed handles' */
+    /* references: +1 per new release handle, -1 per destroyed one, -1 for the buffer's own
+     * (held until here): one atomic for the net change, none for a single Create */
+    int64_t r = d - 1;
+    if (r > 0) kvbm__chan_ref_n(c, (size_t)r);
+    else if (r < 0) kvbm__chan_unref_n(c, (size_t)-r);
 }
 
 /* Each Create brings a release handle (+1 sender), each Remove is one's end (-1). */
