@@ -38,8 +38,8 @@ static kvbm_attach_type  pool[64];
 static unsigned          pool_n;
 
 /* ---- per-thread batching ----------------------------------------------------------------
- * Events are appended to a thread-local buffer and broadcast together (one fetch_add on
- * the ring, one wake check, one sender-count update per batch) when the registry runs the
+ * Events are appended to a thread-local buffer and broadcast together (one publish under
+ * the ring's writer lock, one wake check, one sender-count update per batch) when the registry runs the
  * deferred work (kvbm__defer_run: at the end of a registration call, and after dying
  * handles' destructors ran but before their entries are removed) or when the buffer fills
  * or switches channel. That keeps binding decision 6: a Remove reaches the ring before
