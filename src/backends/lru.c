@@ -314,9 +314,26 @@ static inline kvbm_status lru_insert_with(void *ctx, kvbm_plh h, uint32_t block_
     return KVBM_OK;
 }
 
-static kvbm_status lru_insert(void *ctx, kvbm_plh h, uint32_t block_id)
+static __attribute__((noinline)) kvbm_status lru_insert_indexed(void *ctx, kvbm_plh h, uint32_t block_id)
 {
     return lru_insert_with(ctx, h, block_id, NULL);
+}
+
+/* A plain LRU driven by id (the replay's and the store's common case) appends the id and
+ * nothing else: no index, no parked entry, no level. A leaf (the index path is a tail
+ * call), so the release loop's insert costs no frame. Same checks and errors as
+ * lru_insert_with. */
+static kvbm_status lru_insert(void *ctx, kvbm_plh h, uint32_t block_id)
+{
+    lru_map *m = ctx;
+    if (!m->byid || m->nlevels != 1) return lru_insert_indexed(ctx, h, block_id);
+    if (KVBM_UNLIKELY(m->count >= m->capacity || block_id >= m->capacity ||
+                      m->nodes[block_id].level != LEVEL_ABSENT))
+        return lru_insert_error(m, block_id);
+    kvbm__plh_store(&m->nodes[block_id].key, h); /* the caller's index guarantees h is new */
+    queue_push(m, 0, block_id);
+    m->count++;
+    return KVBM_OK;
 }
 
 static kvbm_status lru_insert_cells(void *ctx, kvbm_plh h, uint32_t block_id,

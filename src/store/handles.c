@@ -383,9 +383,19 @@ kvbm_status kvbm_block_release_many(kvbm_block *const *b, size_t n)
     memset(map, 0, mbits / 8);
     uint64_t seen = 0;
 #endif
+    /* the store of every handle when they all share one (the common case), and their
+     * number: the release loop then needs neither a store per handle nor a run count */
+    struct kvbm__store *one = NULL;
+    bool mixed = false;
+    int64_t live = 0;
     for (size_t i = 0; i < n; i++) {
         if (b[i] == NULL) continue;
-        if (kvbm__bh_slot(b[i], KVBM__HK_BLOCK) == NULL) { bad = i; break; }
+        struct kvbm__slot *vs = kvbm__bh_slot(b[i], KVBM__HK_BLOCK);
+        if (vs == NULL) { bad = i; break; }
+        struct kvbm__store *vst = kvbm__store_of(vs);
+        if (one == NULL) one = vst;
+        mixed |= vst != one;
+        live++;
 #if KVBM_CHECKED_HANDLES
         struct kvbm__hw *w = (struct kvbm__hw *)b[i];
         if (w->pend) { bad = i; break; }
@@ -416,7 +426,7 @@ kvbm_status kvbm_block_release_many(kvbm_block *const *b, size_t n)
     for (size_t i = 0; i < n; i++) {
         if (b[i] == NULL) continue;
         struct kvbm__slot *sl = kvbm__bh_raw(b[i]);
-        struct kvbm__store *s = kvbm__store_of(sl);
+        struct kvbm__store *s = mixed ? kvbm__store_of(sl) : one;
         if (s != cur) {
             if (cur != NULL) {
                 if (locked) { kvbm__post_locked_end(cur, &p); kvbm__unlock(&cur->lock); locked = false; }
@@ -426,8 +436,8 @@ kvbm_status kvbm_block_release_many(kvbm_block *const *b, size_t n)
             cur = s;
             /* The gauge for the whole run of this store first, while every handle of the
              * run still holds its reference (the store may go away with the last one). */
-            int64_t run = 0;
-            for (size_t j = i; j < n; j++) {
+            int64_t run = mixed ? 0 : live;
+            for (size_t j = i; mixed && j < n; j++) {
                 if (b[j] == NULL) continue;
                 if (kvbm__store_of(kvbm__bh_raw(b[j])) != s) break;
                 run++;
@@ -450,7 +460,7 @@ kvbm_status kvbm_block_release_many(kvbm_block *const *b, size_t n)
         /* the next block's backend insert (if it is one) may prefetch while this one runs */
         if (s->inactive.ops->prefetch_insert != NULL && i + 1 < n && b[i + 1] != NULL)
             s->inactive.ops->prefetch_insert(s->inactive.ctx, kvbm__bh_raw(b[i + 1])->hash);
-        if (kvbm__strong_dec_locked(sl)) kvbm__store_drop_locked(s, sl, &p);
+        if (kvbm__strong_dec_locked(sl)) kvbm__drop_locked(s, sl, &p);
     }
     if (cur != NULL) {
         if (locked) { kvbm__post_locked_end(cur, &p); kvbm__unlock(&cur->lock); }

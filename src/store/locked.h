@@ -100,6 +100,26 @@ static inline bool kvbm__strong_dec_locked(struct kvbm__slot *sl)
     return atomic_fetch_sub_explicit(&sl->strong, 1, memory_order_acq_rel) == 1;
 }
 
+/* kvbm__store_drop_locked() with its common case inline (release_many's loop): a Primary
+ * slot going Inactive through the backend's plain insert (no reset_on_release, no sketch
+ * cells). Everything else, and every failure, takes the out-of-line function, which
+ * checks the same things in the same order. */
+static inline void kvbm__drop_locked(struct kvbm__store *s, struct kvbm__slot *sl, struct kvbm__post *p)
+{
+    if (KVBM_LIKELY(sl->state == KVBM__PRIMARY && !sl->reset_on_release && s->tcells == NULL &&
+                    (s->byid || kvbm__active_index_remove(&s->index, s->slots, sl->id)))) {
+        sl->state = KVBM__INACTIVE;
+        if (KVBM_UNLIKELY(s->inactive.ops->insert(s->inactive.ctx, sl->hash, sl->id) != KVBM_OK)) {
+            kvbm__store_poison(s, "inactive backend rejected an insert");
+            return;
+        }
+        p->d_inactive++;
+        kvbm__park_locked(s, p);
+        return;
+    }
+    kvbm__store_drop_locked(s, sl, p);
+}
+
 /* Drop one strong ref on @sl (the caller's handle, already retired). The lock-free
  * non-final path stays a leaf (no frame); the final one is out of line. */
 static inline kvbm_status kvbm__slot_release(struct kvbm__store *s, struct kvbm__slot *sl)

@@ -41,9 +41,14 @@ chain_victims(struct kvbm__store *s, const kvbm__pair *pairs, size_t r, uint32_t
     /* the victims' slots are cold (old blocks): start every miss before the checks */
     for (size_t k = 0; k < r; k++)
         if (KVBM_LIKELY(pairs[k].block_id < s->n)) __builtin_prefetch(&s->slots[pairs[k].block_id]);
-    if (byid) /* and the index bucket each one leaves */
-        for (size_t k = 0; k < r; k++)
-            __builtin_prefetch(&s->index.buckets[kvbm_plh_hash64(pairs[k].hash) & s->index.mask], 1, 3);
+    /* by id, the index bucket each one leaves (its hash64 kept for the removal: a victim
+     * whose slot hash differs from the pair's is rejected below before it is used) */
+    uint64_t hv[PAIR_CHUNK];
+    if (byid)
+        for (size_t k = 0; k < r; k++) {
+            hv[k] = kvbm_plh_hash64(pairs[k].hash);
+            __builtin_prefetch(&s->index.buckets[hv[k] & s->index.mask], 1, 3);
+        }
     for (size_t k = 0; k < r; k++) {
         uint32_t id = pairs[k].block_id;
         if (KVBM_UNLIKELY(id >= s->n || s->slots[id].state != KVBM__INACTIVE ||
@@ -51,7 +56,7 @@ chain_victims(struct kvbm__store *s, const kvbm__pair *pairs, size_t r, uint32_t
             return "inactive backend evicted a slot that is not inactive";
         /* the handle is cold (an old block); its registry work runs after unlock */
         prefetch_handle(s->slots[id].reg);
-        if (byid && KVBM_UNLIKELY(!kvbm__active_index_remove(&s->index, s->slots, id)))
+        if (byid && KVBM_UNLIKELY(!kvbm__active_index_remove_hv(&s->index, s->slots, id, hv[k])))
             return "evicted inactive slot missing from the index";
         s->slots[id].hnext = KVBM__NIL;
         if (*tail == KVBM__NIL) *head = id;

@@ -250,7 +250,7 @@ __attribute__((noinline)) kvbm_status kvbm__store_slot_release_locked(struct kvb
     struct kvbm__post p;
     kvbm__post_init(&p);
     kvbm__lock(&s->lock);
-    if (kvbm__strong_dec_locked(sl)) kvbm__store_drop_locked(s, sl, &p);
+    if (kvbm__strong_dec_locked(sl)) kvbm__drop_locked(s, sl, &p);
     kvbm__post_locked_end(s, &p);
     kvbm__unlock(&s->lock);
     kvbm__post_finish(s, &p);

@@ -162,10 +162,11 @@ static inline void kvbm__active_index_insert(struct kvbm__active_index *ix, stru
 {
     kvbm__active_index_insert_hv(ix, slots, id, kvbm_plh_hash64(slots[id].hash));
 }
-/* Returns false if @id was not in the index. */
-static inline bool kvbm__active_index_remove(struct kvbm__active_index *ix, struct kvbm__slot *slots, uint32_t id)
+/* Returns false if @id was not in the index. hv = kvbm_plh_hash64(slots[id].hash). */
+static inline bool kvbm__active_index_remove_hv(struct kvbm__active_index *ix, struct kvbm__slot *slots,
+                                                uint32_t id, uint64_t hv)
 {
-    uint32_t *link = &ix->buckets[kvbm_plh_hash64(slots[id].hash) & ix->mask];
+    uint32_t *link = &ix->buckets[hv & ix->mask];
     while (*link != id) {
         if (*link == KVBM__NIL) return false;
         link = &slots[*link].hnext;
@@ -174,6 +175,10 @@ static inline bool kvbm__active_index_remove(struct kvbm__active_index *ix, stru
     slots[id].hnext = KVBM__NIL;
     ix->len--;
     return true;
+}
+static inline bool kvbm__active_index_remove(struct kvbm__active_index *ix, struct kvbm__slot *slots, uint32_t id)
+{
+    return kvbm__active_index_remove_hv(ix, slots, id, kvbm_plh_hash64(slots[id].hash));
 }
 
 /* ---- the store ----------------------------------------------------------------------- */

@@ -103,3 +103,31 @@ KVBM_TEST(test_by_id_check_and_introspection)
     EXPECT_TRUE(tb_check(&b));
     kvbm__inactive_destroy(&b);
 }
+
+/* A plain LRU driven by id inserts through its leaf fast path (lru.c): the same refusals,
+ * with the same messages, as the indexed path, and nothing changes on a refusal. */
+KVBM_TEST(test_by_id_lru_insert_refusals)
+{
+    for (int byid = 0; byid < 2; byid++) {
+        kvbm__inactive b;
+        ASSERT_OK(tb_create(TB_LRU, 4, &b, NULL));
+        if (byid) ASSERT_TRUE(b.ops->by_id(b.ctx));
+        ASSERT_OK(b.ops->insert(b.ctx, tb_hash_for_id(0), 0));
+        EXPECT_STATUS(b.ops->insert(b.ctx, tb_hash_for_id(1), 4), KVBM_EINVAL);
+        EXPECT_STR_CONTAINS(kvbm_last_error(), "out of range");
+        EXPECT_STATUS(b.ops->insert(b.ctx, tb_hash_for_id(1), 0), KVBM_EINVAL);
+        EXPECT_STR_CONTAINS(kvbm_last_error(), "already in the inactive backend");
+        for (uint32_t i = 1; i < 4; i++) ASSERT_OK(b.ops->insert(b.ctx, tb_hash_for_id(i), i));
+        EXPECT_STATUS(b.ops->insert(b.ctx, tb_hash_for_id(9), 2), KVBM_EFULL);
+        EXPECT_STR_CONTAINS(kvbm_last_error(), "LRU backend insert would cause eviction!");
+        EXPECT_EQ(b.ops->len(b.ctx), 4u);
+        EXPECT_TRUE(tb_check(&b));
+        kvbm__pair out[4];
+        ASSERT_EQ(b.ops->allocate(b.ctx, 4, out), 4u);
+        for (uint32_t i = 0; i < 4; i++) {
+            EXPECT_EQ(out[i].block_id, i);
+            EXPECT_TRUE(kvbm_plh_eq(out[i].hash, tb_hash_for_id(i)));
+        }
+        kvbm__inactive_destroy(&b);
+    }
+}

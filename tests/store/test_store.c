@@ -300,6 +300,37 @@ KVBM_TEST(release_many_validates_everything_first)
     kvbm_manager_destroy(m);
 }
 
+/* One batch naming blocks of two managers, interleaved and with NULLs: each store's run is
+ * released under its own lock with its own gauge (the release loop's one-store shortcut
+ * must not apply), and a batch of one store with NULLs still counts only live handles. */
+KVBM_TEST(release_many_across_two_managers_and_nulls)
+{
+    kvbm_manager *m1 = mk(4, KVBM_DUP_ALLOW, false, NULL);
+    kvbm_manager *m2 = mk(4, KVBM_DUP_ALLOW, false, NULL);
+    ASSERT_TRUE(m1 != NULL && m2 != NULL);
+    kvbm_block *a0 = tm_register_hash(m1, tm_hash_n(80)), *a1 = tm_register_hash(m1, tm_hash_n(81));
+    kvbm_block *b0 = tm_register_hash(m2, tm_hash_n(82)), *b1 = tm_register_hash(m2, tm_hash_n(83));
+    kvbm_block *a2 = tm_register_hash(m1, tm_hash_n(84));
+    ASSERT_TRUE(a0 != NULL && a1 != NULL && b0 != NULL && b1 != NULL && a2 != NULL);
+    EXPECT_EQ(tm_metric(m1, KVBM_METRIC_inflight_immutable), 3);
+    EXPECT_EQ(tm_metric(m2, KVBM_METRIC_inflight_immutable), 2);
+    kvbm_block *mixed[6] = { a0, NULL, b0, a1, b1, NULL };
+    EXPECT_OK(kvbm_block_release_many(mixed, 6));
+    EXPECT_EQ(kvbm_manager_inactive_len(m1), 2);
+    EXPECT_EQ(kvbm_manager_inactive_len(m2), 2);
+    EXPECT_EQ(tm_metric(m1, KVBM_METRIC_inflight_immutable), 1);
+    EXPECT_EQ(tm_metric(m2, KVBM_METRIC_inflight_immutable), 0);
+    EXPECT_OK(kvbm_manager_check_invariants(m1));
+    EXPECT_OK(kvbm_manager_check_invariants(m2));
+    kvbm_block *one[3] = { NULL, a2, NULL };
+    EXPECT_OK(kvbm_block_release_many(one, 3));
+    EXPECT_EQ(kvbm_manager_inactive_len(m1), 3);
+    EXPECT_EQ(tm_metric(m1, KVBM_METRIC_inflight_immutable), 0);
+    EXPECT_OK(kvbm_manager_check_invariants(m1));
+    kvbm_manager_destroy(m1);
+    kvbm_manager_destroy(m2);
+}
+
 /* ---- poisoning ----------------------------------------------------------------------------- */
 
 KVBM_TEST(corrupted_store_is_detected_and_poisons_the_manager)
@@ -320,6 +351,75 @@ KVBM_TEST(corrupted_store_is_detected_and_poisons_the_manager)
     EXPECT_STATUS(kvbm_manager_match_blocks(m, &h, 1, &out, &k), KVBM_EPOISONED);
     s->slots[2].state = saved;
     kvbm_manager_destroy(m);
+}
+
+/* The final release's Primary -> Inactive transition (inline in release and release_many,
+ * locked.h kvbm__drop_locked) poisons the store, with the same message as before, when the
+ * backend rejects the insert or the slot is missing from the index. k = 0: one
+ * kvbm_block_release per block; k = 1: one kvbm_block_release_many. */
+#if KVBM_DEBUG == 0
+static void release_both_ways(kvbm_block **b, size_t n, int k)
+{
+    if (k == 0) {
+        for (size_t i = 0; i < n; i++) EXPECT_OK(kvbm_block_release(b[i]));
+    } else {
+        EXPECT_OK(kvbm_block_release_many(b, n));
+    }
+}
+
+/* A manager over the fake backend (*@f), for the poisoning tests. */
+static kvbm_manager *poison_subject(struct fake_be **f)
+{
+    *f = NULL;
+    return mk_full(4, KVBM_DUP_ALLOW, false, NULL, f, -1, -1, true);
+}
+
+/* @m is poisoned by @why (the first violation), then destroyed. */
+static void expect_poisoned_by(kvbm_manager *m, const char *why)
+{
+    EXPECT_STATUS(kvbm_manager_check_invariants(m), KVBM_EPOISONED);
+    EXPECT_STR_CONTAINS(kvbm_last_error(), why);
+    kvbm_mutable *a;
+    EXPECT_STATUS(kvbm_manager_allocate(m, 1, &a, NULL, NULL), KVBM_EPOISONED);
+    kvbm_manager_destroy(m);
+}
+#endif
+
+KVBM_TEST(final_release_poisons_when_the_backend_rejects_the_insert)
+{
+#if KVBM_DEBUG == 0 /* debug builds assert at the first violation (kvbm__store_poison) */
+    for (int k = 0; k < 2; k++) {
+        struct fake_be *f;
+        kvbm_manager *m = poison_subject(&f);
+        ASSERT_TRUE(m != NULL && f != NULL);
+        kvbm_block *b[2] = { tm_register_hash(m, tm_hash_n(1)), tm_register_hash(m, tm_hash_n(2)) };
+        ASSERT_TRUE(b[0] != NULL && b[1] != NULL);
+        f->cap = f->n; /* the next insert fails with KVBM_EFULL */
+        release_both_ways(b, 2, k);
+        EXPECT_EQ(f->inserts, 2u); /* both tried, both refused: the first poisons */
+        EXPECT_EQ(f->n, 0u);
+        expect_poisoned_by(m, "inactive backend rejected an insert");
+    }
+#endif
+}
+
+KVBM_TEST(final_release_poisons_when_a_primary_is_missing_from_the_index)
+{
+#if KVBM_DEBUG == 0 /* debug builds assert at the first violation (kvbm__store_poison) */
+    for (int k = 0; k < 2; k++) {
+        struct fake_be *f;
+        kvbm_manager *m = poison_subject(&f);
+        ASSERT_TRUE(m != NULL && f != NULL);
+        kvbm_block *b = tm_register_hash(m, tm_hash_n(3));
+        ASSERT_TRUE(b != NULL);
+        struct kvbm__store *s = kvbm__manager_store(m);
+        ASSERT_TRUE(!s->byid); /* the fake backend has no by-id ops: release unindexes */
+        ASSERT_TRUE(kvbm__active_index_remove(&s->index, s->slots, kvbm_block_id(b)));
+        release_both_ways(&b, 1, k);
+        EXPECT_EQ(f->inserts, 0u);
+        expect_poisoned_by(m, "primary slot missing from the active index");
+    }
+#endif
 }
 
 /* ---- lifecycle details ------------------------------------------------------------------------ */
