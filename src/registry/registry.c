@@ -71,6 +71,7 @@ struct shard {
     void            *slabs;     /* slab allocations of this shard (singly linked, line 0) */
     uint64_t         waits;     /* diagnostics: total waits (lock held) */
     uint64_t         grows;     /* diagnostics: table growths on registration (lock held) */
+    size_t           nobj;      /* handle objects in this shard's slabs (lock held) */
     /* 256 bytes in all: shard_of() indexes with a shift, not a multiply */
     _Alignas(64) unsigned char pad_[64];
 };
@@ -260,6 +261,8 @@ kvbm_status kvbm_registry_create(const kvbm_registry_config *cfg, kvbm_registry 
     return KVBM_OK;
 }
 
+static bool slab_refill(struct shard *sh);
+
 static size_t isqrt(size_t n)
 {
     size_t x = 0;
@@ -286,6 +289,9 @@ kvbm_status kvbm__registry_reserve(kvbm_registry *r, size_t n)
             if (ncap < KVBM__TABLE_INIT) ncap = KVBM__TABLE_INIT;
             st = tab_resize(sh, ncap);
         }
+        /* and handle objects for the share, so that registering them allocates nothing */
+        while (st == KVBM_OK && sh->nobj - sh->nlive < share)
+            if (!slab_refill(sh)) st = KVBM_ENOMEM;
         kvbm__unlock(&sh->lock);
         if (st != KVBM_OK) return st;
     }
@@ -363,36 +369,34 @@ static inline bool try_upgrade(kvbm_handle *h)
  * pays one allocation per KVBM__SLAB_N registrations instead of one aligned_alloc each.
  * Objects are never freed individually: a dead handle goes back to its shard's free list
  * and the slabs are freed with the registry, so a registry keeps the memory of its peak
- * number of live handles (192 B each). Returns the first object, the others go on the
- * free list; NULL on ENOMEM (nothing changed). Lock held. */
-static __attribute__((noinline, cold)) kvbm_handle *slab_refill(struct shard *sh)
+ * number of live handles (192 B each) - or of what kvbm__registry_reserve asked for. Puts
+ * the new objects on the free list (the first one on top, so pops go in address order);
+ * false on ENOMEM (nothing changed). Lock held. */
+static __attribute__((noinline, cold)) bool slab_refill(struct shard *sh)
 {
     char *slab = kvbm__aligned_alloc(64, 64 + KVBM__SLAB_N * KVBM__HANDLE_SIZE);
-    if (slab == NULL) return NULL;
+    if (slab == NULL) return false;
     for (unsigned i = 0; i < KVBM__SLAB_N; i++) kvbm__handle_init_object(slab_object(slab, i));
     *(void **)(void *)slab = sh->slabs;
     sh->slabs = slab;
-    for (unsigned i = KVBM__SLAB_N; i-- > 1;) {
+    sh->nobj += KVBM__SLAB_N;
+    for (unsigned i = KVBM__SLAB_N; i-- > 0;) {
         kvbm_handle *o = slab_object(slab, i);
         o->next_free = sh->free_list;
         sh->free_list = o;
     }
     atomic_store_explicit(&sh->free_hint, sh->free_list, memory_order_relaxed);
-    return slab_object(slab, 0);
+    return true;
 }
 
 static inline kvbm_handle *handle_alloc(kvbm_registry *r, struct shard *sh)
 {
+    if (KVBM_UNLIKELY(sh->free_list == NULL) && !slab_refill(sh)) return NULL;
     kvbm_handle *h = sh->free_list;
-    if (h != NULL) {
-        sh->free_list = h->next_free;
-        atomic_store_explicit(&sh->free_hint, sh->free_list, memory_order_relaxed);
-        /* the next pop of this shard reads the new head's line (a recycled, cold object) */
-        if (sh->free_list != NULL) __builtin_prefetch(sh->free_list, 1, 3);
-    } else {
-        h = slab_refill(sh);
-        if (h == NULL) return NULL;
-    }
+    sh->free_list = h->next_free;
+    atomic_store_explicit(&sh->free_hint, sh->free_list, memory_order_relaxed);
+    /* the next pop of this shard reads the new head's line (a recycled, cold object) */
+    if (sh->free_list != NULL) __builtin_prefetch(sh->free_list, 1, 3);
     if (sh->nlive++ == 0) atomic_fetch_add_explicit(&r->pins, 1, memory_order_relaxed);
     return h;
 }

@@ -34,12 +34,13 @@ size_t kvbm__registry_waiters(kvbm_registry *r, kvbm_plh h);
 /* Diagnostics: total number of times a registrar had to wait for a dying entry. */
 uint64_t kvbm__registry_dying_waits(kvbm_registry *r);
 
-/* Make room in every shard's hash table for its expected share of @n more entries (the
- * mean of n / shards plus a four-sigma margin), so that registering n hashes - a
- * manager's block count - grows no table under a shard lock. The handle objects are not
- * reserved (they come in slabs of KVBM__SLAB_N as registrations need them). Called by
- * kvbm_manager_create for its block_count, without any lock held; takes each shard lock
- * in turn. Returns KVBM_OK or KVBM_ENOMEM (shards already grown keep their tables). */
+/* Make room in every shard's hash table, and on its free list of handle objects, for its
+ * expected share of @n more entries (the mean of n / shards plus a four-sigma margin), so
+ * that registering n hashes - a manager's block count - grows no table and allocates no
+ * handle slab under a shard lock (slabs still come on demand beyond the share; objects
+ * already free count towards it). Called by kvbm_manager_create for its block_count,
+ * without any lock held; takes each shard lock in turn. Returns KVBM_OK or KVBM_ENOMEM
+ * (shards already grown keep their tables and objects). */
 kvbm_status kvbm__registry_reserve(kvbm_registry *r, size_t n);
 /* Diagnostics / tests: number of table growths registrations caused (reservations are
  * not counted). */
