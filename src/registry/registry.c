@@ -589,54 +589,58 @@ kvbm_status kvbm_registry_register(kvbm_registry *r, kvbm_plh h, kvbm_handle **o
 }
 
 /* Creation touches are collected and applied with one kvbm__tracker_touch_apply per
- * REG_TOUCH_CHUNK creations (and at the end), after the shard locks are released. See
- * docs/design/registry.md ("Batched registration") for why this is equivalent. A key's
- * sketch cells are prepared (hashed and prefetched) just before its shard work, so their
- * cache misses resolve while the registry works instead of stalling the increments. */
-#define REG_TOUCH_CHUNK 64u
-#define REG_PF_CHUNK    64u
+ * REG_CHUNK creations (and at the end), after the shard locks are released. See
+ * docs/design/registry.md ("Batched registration") for why this is equivalent. The sketch
+ * cells of a TinyLFU tracker are the table hash itself (kvbm__tinylfu_key_hash of a PLH is
+ * kvbm_plh_hash64), so the chunk's pass that computes the table hashes also prefetches
+ * the sketch words: their misses resolve while the registry works instead of stalling
+ * the increments, and no key is hashed twice. */
+#define REG_CHUNK 64u
 
 kvbm_status kvbm_registry_register_many(kvbm_registry *r, const kvbm_plh *hashes, size_t n,
                                         kvbm_handle **out)
 {
     if (r == NULL || (n > 0 && (hashes == NULL || out == NULL)))
         return KVBM_FAIL(KVBM_EINVAL, "%s: invalid argument (r == NULL || (n > 0 && (hashes == NULL || out == NULL)))", __func__);
-    kvbm_plh pending[REG_TOUCH_CHUNK];
-    kvbm__touch_cells cells[REG_TOUCH_CHUNK];
-    uint64_t h64s[REG_PF_CHUNK];
-    size_t np = 0, i;
+    kvbm_tracker *t = r->tracker;
+    kvbm_plh pending[REG_CHUNK];       /* created keys (read by custom trackers only) */
+    kvbm__touch_cells cells[REG_CHUNK]; /* their cells */
+    kvbm__touch_cells h64s[REG_CHUNK];  /* table hash = TinyLFU cells of the chunk's keys */
+    size_t np = 0, i = 0;
     kvbm_status st = KVBM_OK;
-    for (i = 0; i < n; i++) {
-        /* Every REG_PF_CHUNK hashes: compute their table hashes and prefetch their shards'
-         * home slots up front, so the table misses of the chunk overlap (the shard locks
-         * taken below otherwise serialise them). */
-        size_t c = i % REG_PF_CHUNK;
-        if (c == 0) {
-            size_t m = n - i < REG_PF_CHUNK ? n - i : REG_PF_CHUNK;
-            for (size_t k = 0; k < m; k++) {
-                h64s[k] = kvbm_plh_hash64(hashes[i + k]);
-                struct shard *sh = shard_of(r, h64s[k]);
-                tab_prefetch(sh, h64s[k]);
-                /* the object a creation would pop (hint: read without the lock) */
-                kvbm_handle *fh = atomic_load_explicit(&sh->free_hint, memory_order_relaxed);
-                if (fh != NULL) __builtin_prefetch(fh, 1, 3);
+    while (i < n) {
+        /* Per chunk: compute the table hashes and prefetch the shards' home slots, the
+         * objects a creation would pop and the sketch words up front, so that the chunk's
+         * misses overlap (the shard locks taken below otherwise serialise them). */
+        size_t m = n - i < REG_CHUNK ? n - i : REG_CHUNK;
+        for (size_t k = 0; k < m; k++) {
+            uint64_t h64 = kvbm_plh_hash64(hashes[i + k]);
+            h64s[k].h = h64;
+            struct shard *sh = shard_of(r, h64);
+            tab_prefetch(sh, h64);
+            /* the object a creation would pop (hint: read without the lock) */
+            kvbm_handle *fh = atomic_load_explicit(&sh->free_hint, memory_order_relaxed);
+            if (fh != NULL) __builtin_prefetch(fh, 1, 3);
+        }
+        if (t != NULL) kvbm__tracker_prepare_many(t, NULL, h64s, m);
+        for (size_t k = 0; k < m; k++, i++) {
+            int g = get_or_create_h64(r, hashes[i], h64s[k].h, true, &out[i]);
+            if (KVBM_UNLIKELY(g == GOC_ENOMEM)) {
+                st = KVBM_ENOMEM;
+                goto done;
+            }
+            if (g == GOC_CREATED && t != NULL) {
+                pending[np] = hashes[i];
+                cells[np++] = h64s[k];
             }
         }
-        if (r->tracker != NULL) kvbm__tracker_touch_prepare(r->tracker, hashes[i], &cells[np]);
-        int g = get_or_create_h64(r, hashes[i], h64s[c], true, &out[i]);
-        if (g == GOC_ENOMEM) {
-            st = KVBM_ENOMEM;
-            break;
-        }
-        if (g == GOC_CREATED && r->tracker != NULL) {
-            pending[np++] = hashes[i];
-            if (np == REG_TOUCH_CHUNK) {
-                kvbm__tracker_touch_apply(r->tracker, pending, cells, np);
-                np = 0;
-            }
+        if (np > 0) {
+            kvbm__tracker_touch_apply(t, pending, cells, np);
+            np = 0;
         }
     }
-    if (np > 0) kvbm__tracker_touch_apply(r->tracker, pending, cells, np);
+done:
+    if (np > 0) kvbm__tracker_touch_apply(t, pending, cells, np);
     kvbm__defer_run(); /* observers' deferred work (events: the Create broadcasts) */
     if (st != KVBM_OK) { /* all or nothing: give back what this call obtained */
         for (size_t k = 0; k < i; k++) {

@@ -7,6 +7,7 @@
 #include "harness.h"
 #include "support/manager_helpers.h"
 #include "registry/registry_int.h"
+#include "tinylfu/tinylfu_int.h"
 
 enum { TIER_A = 100 };
 
@@ -62,4 +63,79 @@ KVBM_TEST(reserve_puts_handle_objects_on_the_free_lists)
     kvbm_registry_release(r);
     free(hs);
     free(a);
+}
+
+/* A PLH's TinyLFU key hash is its registry table hash (one hash per registration). */
+KVBM_TEST(tinylfu_key_hash_of_a_plh_is_the_table_hash)
+{
+    for (uint64_t i = 0; i < 1000; i++) {
+        kvbm_plh h = tm_hash_n(i * 7919u);
+        EXPECT_EQ_U64(kvbm__tinylfu_key_hash(h.lo, h.hi), kvbm_plh_hash64(h));
+    }
+}
+
+/* register_many touches exactly the keys it creates, in order, as one kvbm_tracker_touch
+ * each would: batches (of more than one 64-key chunk) with repeated keys, keys already
+ * registered and a small sketch that decays several times mid-batch leave a tracker whose
+ * whole table equals that of a second tracker touched key by key. */
+KVBM_TEST(register_many_touches_equal_sequential_touches_seeded)
+{
+    uint64_t seed = test_seed();
+    printf("seed=%llu\n", (unsigned long long)seed);
+    kvbm_tracker *t1 = NULL, *t2 = NULL;
+    ASSERT_OK(kvbm_tinylfu_create(64, NULL, &t1)); /* 16 words, decay every 640 touches */
+    ASSERT_OK(kvbm_tinylfu_create(64, NULL, &t2));
+    kvbm_registry *r = tm_registry_create(t1);
+    enum { ROUNDS = 40, MAXN = 150, KEYS = 400 };
+    kvbm_plh hs[MAXN];
+    size_t ids[MAXN];
+    kvbm_handle *out[MAXN];
+    kvbm_handle **live = calloc(KEYS, sizeof *live);
+    ASSERT_TRUE(live != NULL);
+    uint64_t x = seed | 1;
+    for (int round = 0; round < ROUNDS; round++) {
+        x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+        size_t n = 1 + x % MAXN;
+        for (size_t i = 0; i < n; i++) {
+            x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+            ids[i] = (size_t)(x % KEYS);
+            hs[i] = tm_hash_n(ids[i]);
+        }
+        /* the model: a key is touched iff this registration creates it */
+        bool created[MAXN];
+        for (size_t i = 0; i < n; i++) {
+            bool seen = live[ids[i]] != NULL; /* we hold a reference: registered */
+            EXPECT_EQ(seen, kvbm_registry_is_registered(r, hs[i]));
+            for (size_t k = 0; k < i && !seen; k++) seen = ids[k] == ids[i];
+            created[i] = !seen;
+        }
+        ASSERT_OK(kvbm_registry_register_many(r, hs, n, out));
+        for (size_t i = 0; i < n; i++) {
+            if (created[i]) kvbm_tracker_touch(t2, hs[i]);
+            EXPECT_TRUE(kvbm_plh_eq(kvbm_handle_seq_hash(out[i]), hs[i]));
+        }
+        /* keep one reference per key in `live`, drop the rest; then drop about half */
+        for (size_t i = 0; i < n; i++) {
+            kvbm_handle **slot = &live[ids[i]];
+            if (*slot == NULL) *slot = out[i];
+            else kvbm_handle_release(out[i]);
+        }
+        for (size_t k = 0; k < KEYS; k++) {
+            x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+            if (live[k] != NULL && (x & 1)) {
+                kvbm_handle_release(live[k]);
+                live[k] = NULL;
+            }
+        }
+        const kvbm__sketch *s1 = kvbm__tracker_sketch(t1), *s2 = kvbm__tracker_sketch(t2);
+        ASSERT_EQ_U64(s1->words, s2->words);
+        EXPECT_EQ(s1->size, s2->size);
+        for (uint64_t w = 0; w < s1->words; w++)
+            ASSERT_EQ_U64(atomic_load(&s1->table[w]), atomic_load(&s2->table[w]));
+    }
+    for (size_t k = 0; k < KEYS; k++) kvbm_handle_release(live[k]);
+    free(live);
+    kvbm_registry_release(r);
+    kvbm_tracker_release(t1);
+    kvbm_tracker_release(t2);
 }
