@@ -500,13 +500,30 @@ kvbm_status kvbm_registry_remove_observer(kvbm_registry *r, uint32_t id)
     return KVBM_OK;
 }
 
+/* Presence +1 for @tier (!= KVBM__TIER_FREE) on a handle being created: the object is not
+ * published yet (shard lock held, not in the table), so plain (relaxed) stores do what
+ * kvbm__handle_mark_present's atomic RMW would. A recycled object has at most slot 0
+ * claimed (with a count of 0, kvbm__handle_clear_presence): @tier takes slot 0 if it is
+ * that slot's tier or the slot is free, else slot 1 (free), keeping claimed slots a prefix. */
+static inline void handle_premark(kvbm_handle *h, kvbm_tier tier)
+{
+    struct kvbm__pslot *ps = &h->pres[0];
+    uint64_t t0 = atomic_load_explicit(&ps->tier, memory_order_relaxed);
+    if (t0 != tier) {
+        if (t0 != KVBM__TIER_FREE) ps = &h->pres[1];
+        atomic_store_explicit(&ps->tier, tier, memory_order_relaxed);
+    }
+    atomic_store_explicit(&ps->word, KVBM__PW_ONE | KVBM__PW_OP, memory_order_relaxed);
+}
+
 /* Lookup-or-create without the frequency touch. Returns GOC_REUSED, GOC_CREATED (the
  * caller owes the creation touch when @notify) or GOC_ENOMEM. Inlined into its callers
  * (a by-value kvbm_plh through an out-of-line call cost a store-forwarding stall). */
 enum { GOC_ENOMEM = -1, GOC_REUSED = 0, GOC_CREATED = 1 };
 
 static inline __attribute__((always_inline)) int
-get_or_create_h64(kvbm_registry *r, kvbm_plh hash, uint64_t h64, bool notify, kvbm_handle **out)
+get_or_create_h64(kvbm_registry *r, kvbm_plh hash, uint64_t h64, bool notify, kvbm_tier premark,
+                  kvbm_handle **out)
 {
     struct shard *sh = shard_of(r, h64);
 
@@ -543,6 +560,7 @@ get_or_create_h64(kvbm_registry *r, kvbm_plh hash, uint64_t h64, bool notify, kv
     __asm__ __volatile__("" ::: "memory");
     h->hash.lo = hash.lo;
     h->reg = r; /* overwrites next_free */
+    if (premark != KVBM__TIER_FREE) handle_premark(h, premark);
     if (grow) {
         tab_put(sh->tab, sh->mask, h64, h); /* rehashed: probe the new table */
     } else {
@@ -572,7 +590,7 @@ get_or_create_h64(kvbm_registry *r, kvbm_plh hash, uint64_t h64, bool notify, kv
 static inline __attribute__((always_inline)) int
 get_or_create(kvbm_registry *r, kvbm_plh hash, bool notify, kvbm_handle **out)
 {
-    return get_or_create_h64(r, hash, kvbm_plh_hash64(hash), notify, out);
+    return get_or_create_h64(r, hash, kvbm_plh_hash64(hash), notify, KVBM__TIER_FREE, out);
 }
 
 kvbm_status kvbm_registry_register(kvbm_registry *r, kvbm_plh h, kvbm_handle **out)
@@ -597,11 +615,10 @@ kvbm_status kvbm_registry_register(kvbm_registry *r, kvbm_plh h, kvbm_handle **o
  * the increments, and no key is hashed twice. */
 #define REG_CHUNK 64u
 
-kvbm_status kvbm_registry_register_many(kvbm_registry *r, const kvbm_plh *hashes, size_t n,
-                                        kvbm_handle **out)
+static inline __attribute__((always_inline)) kvbm_status
+register_many(kvbm_registry *r, const kvbm_plh *hashes, size_t n, kvbm_tier premark,
+              kvbm_handle **out, uint8_t *created)
 {
-    if (r == NULL || (n > 0 && (hashes == NULL || out == NULL)))
-        return KVBM_FAIL(KVBM_EINVAL, "%s: invalid argument (r == NULL || (n > 0 && (hashes == NULL || out == NULL)))", __func__);
     kvbm_tracker *t = r->tracker;
     kvbm_plh pending[REG_CHUNK];       /* created keys (read by custom trackers only) */
     kvbm__touch_cells cells[REG_CHUNK]; /* their cells */
@@ -624,11 +641,12 @@ kvbm_status kvbm_registry_register_many(kvbm_registry *r, const kvbm_plh *hashes
         }
         if (t != NULL) kvbm__tracker_prepare_many(t, NULL, h64s, m);
         for (size_t k = 0; k < m; k++, i++) {
-            int g = get_or_create_h64(r, hashes[i], h64s[k].h, true, &out[i]);
+            int g = get_or_create_h64(r, hashes[i], h64s[k].h, true, premark, &out[i]);
             if (KVBM_UNLIKELY(g == GOC_ENOMEM)) {
                 st = KVBM_ENOMEM;
                 goto done;
             }
+            if (created != NULL) created[i] = g == GOC_CREATED;
             if (g == GOC_CREATED && t != NULL) {
                 pending[np] = hashes[i];
                 cells[np++] = h64s[k];
@@ -644,12 +662,38 @@ done:
     kvbm__defer_run(); /* observers' deferred work (events: the Create broadcasts) */
     if (st != KVBM_OK) { /* all or nothing: give back what this call obtained */
         for (size_t k = 0; k < i; k++) {
+            /* a premark is undone (another thread may have found the handle meanwhile) */
+            if (created != NULL && created[k]) kvbm__handle_mark_absent(out[k], premark);
             kvbm_handle_release(out[k]);
             out[k] = NULL;
+            if (created != NULL) created[k] = 0;
         }
         out[i] = NULL;
+        if (created != NULL) created[i] = 0;
     }
     return st;
+}
+
+kvbm_status kvbm_registry_register_many(kvbm_registry *r, const kvbm_plh *hashes, size_t n,
+                                        kvbm_handle **out)
+{
+    if (r == NULL || (n > 0 && (hashes == NULL || out == NULL)))
+        return KVBM_FAIL(KVBM_EINVAL, "%s: invalid argument (r == NULL || (n > 0 && (hashes == NULL || out == NULL)))", __func__);
+    return register_many(r, hashes, n, KVBM__TIER_FREE, out, NULL);
+}
+
+kvbm_status kvbm__registry_register_many_present(kvbm_registry *r, const kvbm_plh *hashes,
+                                                 size_t n, kvbm_tier tier, kvbm_handle **out,
+                                                 uint8_t *created)
+{
+    if (r == NULL || (n > 0 && (hashes == NULL || out == NULL || created == NULL)))
+        return KVBM_FAIL(KVBM_EINVAL, "%s: invalid argument (NULL registry or array)", __func__);
+    if (tier == KVBM__TIER_FREE) { /* not an inline tier: no premark, the caller marks */
+        kvbm_status st = register_many(r, hashes, n, KVBM__TIER_FREE, out, NULL);
+        for (size_t i = 0; i < n; i++) created[i] = 0;
+        return st;
+    }
+    return register_many(r, hashes, n, tier, out, created);
 }
 
 kvbm_status kvbm_registry_transfer(kvbm_registry *r, kvbm_plh h, kvbm_handle **out)

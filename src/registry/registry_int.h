@@ -28,6 +28,20 @@ void kvbm__handle_mark_absent_release_many(kvbm_handle *const *hs, size_t n, kvb
 /* Release each of @hs in order (kvbm_handle_release), prefetching them up front. */
 void kvbm__handle_release_many(kvbm_handle *const *hs, size_t n);
 
+/* kvbm_registry_register_many that also counts each handle it CREATES as present in @tier
+ * (presence +1, as kvbm__handle_mark_present would), with plain stores before the handle
+ * is published instead of an atomic RMW after: created[i] = 1 for those, 0 for handles
+ * that already existed (and for every handle if @tier is KVBM__TIER_FREE, which cannot be
+ * premarked). The caller owes kvbm__handle_mark_absent(out[i], tier) for every created
+ * handle it does not end up keeping as present - its block rejected as a duplicate, a
+ * later failure rolled back, poisoning - and kvbm__handle_mark_present for the others it
+ * keeps. On failure (all or nothing) the premarks of the call are undone, created[] is 0.
+ * The presence is visible from the moment the handle is (registration precedes the
+ * store's insertion, which the caller does next). Same locks and errors as register_many. */
+kvbm_status kvbm__registry_register_many_present(kvbm_registry *r, const kvbm_plh *hashes,
+                                                 size_t n, kvbm_tier tier, kvbm_handle **out,
+                                                 uint8_t *created);
+
 /* Test hook: number of registrars currently waiting, in @h's shard, for a dying entry to
  * be destroyed (the Create/Remove race fix). */
 size_t kvbm__registry_waiters(kvbm_registry *r, kvbm_plh h);
@@ -63,6 +77,8 @@ struct kvbm__pslot {
     _Atomic uint64_t tier;
     _Atomic uint64_t word;
 };
+#define KVBM__PW_ONE UINT64_C(1)         /* slot word: count +1 */
+#define KVBM__PW_OP  (UINT64_C(1) << 32) /* slot word: modification counter +1 */
 
 /* Overflow presence entry (tiers beyond the inline slots), under the handle lock. */
 struct kvbm__presence { kvbm_tier tier; uint32_t count; };
