@@ -907,29 +907,57 @@ static inline bool absent_release_begin(kvbm_handle *h, kvbm_tier tier)
 
 #define ABSENT_PF_CHUNK 64u
 
-/* Three passes per chunk, none of which holds a lock until the last: prefetch every
+/* The releases of a chunk of c <= ABSENT_PF_CHUNK handles whose lines and home table slots
+ * are being prefetched: the destructors of every handle dying in the chunk, one
+ * kvbm__defer_run() for what they deferred, then the entry removals. */
+static inline __attribute__((always_inline)) void
+absent_release_chunk(kvbm_handle *const *hs, const uint64_t *h64s, size_t c, kvbm_tier tier)
+{
+    uint8_t dying[ABSENT_PF_CHUNK];
+    size_t nd = 0;
+    for (size_t k = 0; k < c; k++)
+        if (absent_release_begin(hs[k], tier)) dying[nd++] = (uint8_t)k;
+    kvbm__defer_run();
+    for (size_t d = 0; d < nd; d++) handle_remove_entry(hs[dying[d]], h64s[dying[d]]);
+}
+
+/* Two passes per chunk before the releases, none of which holds a lock: prefetch every
  * handle's first line; compute each hash64 (the handle lines arrive in parallel) and
- * prefetch its shard's home table slot; then the releases - the destructors of every
- * handle dying in the chunk, one kvbm__defer_run() for what they deferred, then the entry
- * removals. The shard lock pairs of the deaths are full barriers that would otherwise
- * serialise the table misses. The h64 of a handle is a function of its immutable PLH, so
- * computing it early is exact. */
+ * prefetch its shard's home table slot. The shard lock pairs of the deaths are full
+ * barriers that would otherwise serialise the table misses. The h64 of a handle is a
+ * function of its immutable PLH, so computing it early is exact. */
 void kvbm__handle_mark_absent_release_many(kvbm_handle *const *hs, size_t n, kvbm_tier tier)
 {
     uint64_t h64s[ABSENT_PF_CHUNK];
-    uint8_t dying[ABSENT_PF_CHUNK];
     for (size_t i = 0; i < n; i += ABSENT_PF_CHUNK) {
-        size_t c = n - i < ABSENT_PF_CHUNK ? n - i : ABSENT_PF_CHUNK, nd = 0;
+        size_t c = n - i < ABSENT_PF_CHUNK ? n - i : ABSENT_PF_CHUNK;
         for (size_t k = 0; k < c; k++) __builtin_prefetch(hs[i + k], 1);
         for (size_t k = 0; k < c; k++) {
             kvbm_handle *h = hs[i + k];
             h64s[k] = kvbm_plh_hash64(h->hash);
             tab_prefetch(shard_of(h->reg, h64s[k]), h64s[k]);
         }
+        absent_release_chunk(hs + i, h64s, c, tier);
+    }
+}
+
+/* The same with the hashes given: the table slots are prefetched together with the
+ * handle lines instead of after them (the address no longer depends on the handle's
+ * miss), so an eviction's two cold lines overlap. */
+void kvbm__handle_mark_absent_release_many_h64(kvbm_registry *r, kvbm_handle *const *hs,
+                                               const uint64_t *h64s, size_t n, kvbm_tier tier)
+{
+    for (size_t i = 0; i < n; i += ABSENT_PF_CHUNK) {
+        size_t c = n - i < ABSENT_PF_CHUNK ? n - i : ABSENT_PF_CHUNK;
+        for (size_t k = 0; k < c; k++) {
+            __builtin_prefetch(hs[i + k], 1);
+            tab_prefetch(shard_of(r, h64s[i + k]), h64s[i + k]);
+        }
+#if KVBM_DEBUG >= 1
         for (size_t k = 0; k < c; k++)
-            if (absent_release_begin(hs[i + k], tier)) dying[nd++] = (uint8_t)k;
-        kvbm__defer_run();
-        for (size_t d = 0; d < nd; d++) handle_remove_entry(hs[i + dying[d]], h64s[dying[d]]);
+            kvbm__assert(hs[i + k]->reg == r && h64s[i + k] == kvbm_plh_hash64(hs[i + k]->hash));
+#endif
+        absent_release_chunk(hs + i, h64s + i, c, tier);
     }
 }
 

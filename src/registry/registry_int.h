@@ -25,6 +25,12 @@ void kvbm__handle_mark_absent(kvbm_handle *h, kvbm_tier tier);
  * (the eviction epilogue). The handles' first lines are prefetched up front so their cache
  * misses overlap. Same rules as the two calls: no store lock held. */
 void kvbm__handle_mark_absent_release_many(kvbm_handle *const *hs, size_t n, kvbm_tier tier);
+/* The same for handles of registry @r whose table hashes the caller already has
+ * (h64s[i] == kvbm_plh_hash64 of hs[i]'s PLH, checked in debug builds): the handle lines
+ * and the table slots are prefetched together (the eviction epilogue of the block store,
+ * which knows each evicted block's PLH from its own slot). */
+void kvbm__handle_mark_absent_release_many_h64(kvbm_registry *r, kvbm_handle *const *hs,
+                                               const uint64_t *h64s, size_t n, kvbm_tier tier);
 /* Release each of @hs in order (kvbm_handle_release), prefetching them up front. */
 void kvbm__handle_release_many(kvbm_handle *const *hs, size_t n);
 

@@ -164,6 +164,8 @@ kvbm_status kvbm__store_allocate(struct kvbm__store *s, size_t count, kvbm_mutab
      * the slot's handle reference (usually the last one) via the registry's batch call. */
     size_t j = 0;
     kvbm_handle *regs[PAIR_CHUNK];
+    uint64_t rh64[PAIR_CHUNK]; /* their registry table hashes: the registry prefetches the
+                                  table slots without waiting for the cold handles */
     size_t nr = 0;
     for (uint32_t id = head, next; id != KVBM__NIL; id = next) {
         struct kvbm__slot *sl = &s->slots[id];
@@ -171,14 +173,15 @@ kvbm_status kvbm__store_allocate(struct kvbm__store *s, size_t count, kvbm_mutab
         sl->hnext = KVBM__NIL;
         if (evicted != NULL) evicted[j] = sl->hash;
         j++;
+        rh64[nr] = kvbm_plh_hash64(sl->hash);
         regs[nr++] = sl->reg;
         sl->reg = NULL;
         if (nr == PAIR_CHUNK) {
-            kvbm__handle_mark_absent_release_many(regs, nr, s->tier);
+            kvbm__handle_mark_absent_release_many_h64(s->registry, regs, rh64, nr, s->tier);
             nr = 0;
         }
     }
-    if (nr) kvbm__handle_mark_absent_release_many(regs, nr, s->tier);
+    if (nr) kvbm__handle_mark_absent_release_many_h64(s->registry, regs, rh64, nr, s->tier);
     if (n_evicted != NULL) *n_evicted = from_inactive;
     kvbm__hwbuf_fini(&hb);
     return KVBM_OK;

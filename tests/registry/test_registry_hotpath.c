@@ -139,3 +139,36 @@ KVBM_TEST(register_many_touches_equal_sequential_touches_seeded)
     kvbm_tracker_release(t1);
     kvbm_tracker_release(t2);
 }
+
+/* The eviction epilogue with the table hashes given (the store's variant): same effect as
+ * mark_absent + release per handle - last references die and leave the table, others keep
+ * their registration with the presence decremented - over more than one 64-handle chunk. */
+KVBM_TEST(mark_absent_release_many_with_hashes_equals_the_pair)
+{
+    enum { N = 150 };
+    kvbm_registry *r = tm_registry_create(NULL);
+    kvbm_plh hs[N];
+    kvbm_handle *a[N], *extra[N];
+    uint64_t h64[N];
+    for (size_t i = 0; i < N; i++) {
+        hs[i] = tm_hash_n(4200000 + i);
+        h64[i] = kvbm_plh_hash64(hs[i]);
+    }
+    ASSERT_OK(kvbm_registry_register_many(r, hs, N, a));
+    for (size_t i = 0; i < N; i++) {
+        kvbm__handle_mark_present(a[i], TIER_A);
+        kvbm__handle_mark_present(a[i], TIER_A);
+        extra[i] = i % 3 == 0 ? kvbm_handle_clone(a[i]) : NULL; /* every third survives */
+    }
+    kvbm__handle_mark_absent_release_many_h64(r, a, h64, N, TIER_A);
+    for (size_t i = 0; i < N; i++) {
+        EXPECT_EQ(kvbm_registry_is_registered(r, hs[i]), extra[i] != NULL);
+        if (extra[i] != NULL) {
+            EXPECT_EQ(kvbm_handle_presence(extra[i], TIER_A), 1u);
+            kvbm_handle_release(extra[i]);
+        }
+        EXPECT_FALSE(kvbm_registry_is_registered(r, hs[i]));
+    }
+    EXPECT_EQ(kvbm_registry_registered_count(r), 0u);
+    kvbm_registry_release(r);
+}
