@@ -289,8 +289,9 @@ kvbm_status kvbm__registry_reserve(kvbm_registry *r, size_t n)
             if (ncap < KVBM__TABLE_INIT) ncap = KVBM__TABLE_INIT;
             st = tab_resize(sh, ncap);
         }
-        /* and handle objects for the share, so that registering them allocates nothing */
-        while (st == KVBM_OK && sh->nobj - sh->nlive < share)
+        /* and handle objects for the share, so that registering them allocates nothing
+         * (from a share of a whole slab on: a small manager does not pin 64 slabs) */
+        while (st == KVBM_OK && mean >= KVBM__SLAB_N && sh->nobj - sh->nlive < share)
             if (!slab_refill(sh)) st = KVBM_ENOMEM;
         kvbm__unlock(&sh->lock);
         if (st != KVBM_OK) return st;

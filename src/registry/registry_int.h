@@ -58,7 +58,8 @@ uint64_t kvbm__registry_dying_waits(kvbm_registry *r);
  * expected share of @n more entries (the mean of n / shards plus a four-sigma margin), so
  * that registering n hashes - a manager's block count - grows no table and allocates no
  * handle slab under a shard lock (slabs still come on demand beyond the share; objects
- * already free count towards it). Called by kvbm_manager_create for its block_count,
+ * already free count towards it; objects are reserved only when the mean share is at
+ * least a slab, KVBM__SLAB_N, i.e. n >= 2048: a small manager allocates them on demand). Called by kvbm_manager_create for its block_count,
  * without any lock held; takes each shard lock in turn. Returns KVBM_OK or KVBM_ENOMEM
  * (shards already grown keep their tables and objects). */
 kvbm_status kvbm__registry_reserve(kvbm_registry *r, size_t n);

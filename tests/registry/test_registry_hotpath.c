@@ -14,7 +14,8 @@ enum { TIER_A = 100 };
 /* kvbm__registry_reserve(n) also puts handle objects for every shard's share of n on its
  * free list: registering n distinct hashes afterwards allocates nothing (the manager
  * reserves its block_count at creation, so the replay's registrations never allocate);
- * registrations beyond the reservation still get objects on demand; a failed reservation
+ * registrations beyond the reservation still get objects on demand (and a small reservation
+ * reserves none); a failed reservation
  * reports ENOMEM and leaves a usable registry. */
 KVBM_TEST(reserve_puts_handle_objects_on_the_free_lists)
 {
@@ -59,6 +60,16 @@ KVBM_TEST(reserve_puts_handle_objects_on_the_free_lists)
     EXPECT_EQ(kvbm_registry_registered_count(r2), (size_t)N);
     kvbm__handle_release_many(a, N);
     kvbm_registry_release(r2);
+
+    /* a small reservation (mean share under one slab) reserves tables, not objects */
+    kvbm_registry *r3 = tm_registry_create(NULL);
+    ASSERT_OK(kvbm__registry_reserve(r3, 64));
+    before = kvbm__alloc_count();
+    ASSERT_OK(kvbm_registry_register_many(r3, hs, 64, a));
+    EXPECT_TRUE(kvbm__alloc_count() > before);
+    EXPECT_EQ(kvbm__registry_table_grows(r3), 0u);
+    kvbm__handle_release_many(a, 64);
+    kvbm_registry_release(r3);
 
     kvbm_registry_release(r);
     free(hs);
