@@ -23,6 +23,13 @@
  *   - resume: a subscriber created with resume = true and start_seq = S asks the replay
  *     socket for everything from S on at once (before the first live batch), so a consumer
  *     that stopped after batch S-1 and starts again misses nothing the engine still buffers.
+ *   - catch-up: a PUB drops what it sends before this subscription reaches it, and a gap is
+ *     only seen when a later batch arrives. So after every connect (the first one and each
+ *     reconnect), with a replay endpoint and a known next number, the subscriber replays
+ *     from that number after 100 ms, then every 200, 400, ... up to 5000 ms, until the first
+ *     live message after that connect proves the subscription active (counted in catchups
+ *     and replays). Batches sent before the subscription was active and followed by silence
+ *     are thus recovered too; a silent engine costs one replay request per 5 s.
  *   - a bounded queue (queue_capacity batches) between the socket thread and the consumer:
  *     when it is full the NEWEST batch is dropped and counted (dropped); memory is bounded.
  *
@@ -79,6 +86,7 @@ typedef struct kvbm_vllm_sub_stats {
     uint64_t queued;        /* batches waiting for the consumer now */
     uint64_t next_seq;      /* the sequence number expected next (valid if has_next_seq) */
     bool     has_next_seq;
+    uint64_t catchups;      /* catch-up replays after a connect (also counted in replays) */
 } kvbm_vllm_sub_stats;
 
 /* One batch handed to the consumer. payload stays valid until the next recv on the same

@@ -29,6 +29,9 @@ typedef struct fpub {
     uint64_t    n;        /* next sequence number */
     uint64_t    oldest;   /* the replay buffer starts here (fpub_forget) */
     atomic_uint replays;
+    /* fpub_hold: replay answers end at held_from until one has been answered */
+    bool        hold;
+    uint64_t    held_from;
 } fpub;
 
 static inline void fpub_be8(uint8_t b[8], uint64_t v)
@@ -58,7 +61,9 @@ static void *fpub_replay_thread(void *arg)
             uint64_t from = 0;
             for (int i = 0; i < 8; i++) from = (from << 8) | p[i];
             pthread_mutex_lock(&f->mu);
-            for (uint64_t s = from < f->oldest ? f->oldest : from; s < f->n; s++) {
+            uint64_t upto = f->hold ? f->held_from : f->n;
+            f->hold = false;
+            for (uint64_t s = from < f->oldest ? f->oldest : from; s < upto; s++) {
                 uint8_t be[8];
                 fpub_be8(be, s);
                 zmq_send(f->router, zmq_msg_data(&fr[0]), zmq_msg_size(&fr[0]), ZMQ_SNDMORE);
@@ -130,7 +135,7 @@ static inline uint64_t fpub_send(fpub *f, const void *payload, size_t len, bool 
     memcpy(f->buf[s], payload, len);
     f->len[s] = len;
     pthread_mutex_unlock(&f->mu);
-    if (!withhold) {
+    if (!withhold && f->pub) {
         uint8_t be[8];
         fpub_be8(be, s);
         zmq_send(f->pub, "", 0, ZMQ_SNDMORE);
@@ -146,6 +151,44 @@ static inline uint64_t fpub_send_n(fpub *f, bool withhold)
     char p[32];
     int l = snprintf(p, sizeof p, "batch-%llu", (unsigned long long)f->n);
     return fpub_send(f, p, (size_t)l, withhold);
+}
+
+/* Batches recorded from now on count as sent just AFTER the next replay answer: that
+ * answer does not include them, later ones do. Recorded with withhold = true, they are
+ * what an engine sends before a new subscription reaches its PUB (dropped there). */
+static inline void fpub_hold(fpub *f)
+{
+    pthread_mutex_lock(&f->mu);
+    f->hold = true;
+    f->held_from = f->n;
+    pthread_mutex_unlock(&f->mu);
+}
+
+/* Close the PUB socket (subscribers see a disconnect); the replay socket and the sequence
+ * stay. While it is down, fpub_send records batches without sending them. */
+static inline void fpub_pub_down(fpub *f)
+{
+    zmq_close(f->pub);
+    f->pub = NULL;
+}
+
+/* A new PUB socket on the same endpoint (retried ~5 s while the old listener closes). */
+static inline bool fpub_pub_up(fpub *f)
+{
+    int zero = 0;
+    char ep[64];
+    for (int i = 0; i < 500; i++) {
+        void *p = zmq_socket(f->ctx, ZMQ_PUB);
+        zmq_setsockopt(p, ZMQ_LINGER, &zero, sizeof zero);
+        zmq_setsockopt(p, ZMQ_SNDHWM, &zero, sizeof zero);
+        if (fpub_bind(p, f->pub_ep, ep, sizeof ep)) {
+            f->pub = p;
+            return true;
+        }
+        zmq_close(p);
+        usleep(10000);
+    }
+    return false;
 }
 
 /* The replay buffer no longer holds batches below @upto. */

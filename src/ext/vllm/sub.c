@@ -58,6 +58,21 @@ static void on_message(kvbm_vllm_sub *s)
                   "%s: dropped a message of %d frames (expected 2 or 3; counted from now on)", s->name, n);
     }
     for (int i = 0; i < n && i < 3; i++) zmq_msg_close(&f[i]);
+    s->catchup = false; /* any message proves the subscription active (sub_seq.c) */
+}
+
+/* Read every message that is readable now (at most drain_max). The SUB socket has one
+ * inbound pipe per connect endpoint, kept across reconnects: what the previous connection
+ * delivered precedes what the new one delivers, and the I/O thread wrote it before it
+ * reported the new connection. So after a connect event and this drain, every message
+ * read came over the new connection. */
+static void drain(kvbm_vllm_sub *s)
+{
+    for (uint64_t i = 0; i < s->drain_max && !atomic_load_explicit(&s->stop, memory_order_relaxed); i++) {
+        zmq_pollitem_t one = { s->sock, 0, ZMQ_POLLIN, 0 };
+        if (zmq_poll(&one, 1, 0) <= 0) break;
+        on_message(s);
+    }
 }
 
 /* A monitor event: [u16 event, u32 value][endpoint]. */
@@ -76,6 +91,8 @@ static void on_monitor(kvbm_vllm_sub *s)
         if (s->disconnected)
             kvbm__log(KVBM_LOG_INFO, KVBM__VSUB_MOD, "%s: reconnected to %s", s->name, s->endpoint);
         s->disconnected = false;
+        drain(s);
+        kvbm__vsub_catchup_arm(s);
     } else if (ev == ZMQ_EVENT_DISCONNECTED) {
         KVBM__VSUB_INC(s, disconnects, 1);
         s->disconnected = true;
@@ -94,14 +111,16 @@ static void *socket_thread(void *arg)
     if (s->have_expected && s->replay_endpoint) kvbm__vsub_resume(s);
     while (!atomic_load_explicit(&s->stop, memory_order_relaxed)) {
         zmq_pollitem_t it[2] = { { s->sock, 0, ZMQ_POLLIN, 0 }, { s->mon, 0, ZMQ_POLLIN, 0 } };
-        if (zmq_poll(it, 2, RECV_MS) <= 0) continue;
-        if (it[1].revents & ZMQ_POLLIN) on_monitor(s);
-        for (int i = 0; i < BURST && !atomic_load_explicit(&s->stop, memory_order_relaxed); i++) {
-            zmq_pollitem_t one = { s->sock, 0, ZMQ_POLLIN, 0 };
-            if (i > 0 && zmq_poll(&one, 1, 0) <= 0) break;
-            if (i == 0 && !(it[0].revents & ZMQ_POLLIN)) break;
-            on_message(s);
+        if (zmq_poll(it, 2, kvbm__vsub_catchup_wait_ms(s, RECV_MS)) > 0) {
+            if (it[1].revents & ZMQ_POLLIN) on_monitor(s);
+            for (int i = 0; i < BURST && !atomic_load_explicit(&s->stop, memory_order_relaxed); i++) {
+                zmq_pollitem_t one = { s->sock, 0, ZMQ_POLLIN, 0 };
+                if (i > 0 && zmq_poll(&one, 1, 0) <= 0) break;
+                if (i == 0 && !(it[0].revents & ZMQ_POLLIN)) break;
+                on_message(s);
+            }
         }
+        kvbm__vsub_catchup_tick(s);
     }
     return NULL;
 }
@@ -139,6 +158,7 @@ static kvbm_status open_sockets(kvbm_vllm_sub *s)
     zmq_setsockopt(s->sock, ZMQ_RECONNECT_IVL_MAX, &ivl_max, sizeof ivl_max);
     zmq_setsockopt(s->sock, ZMQ_TCP_KEEPALIVE, &one, sizeof one);
     zmq_setsockopt(s->sock, ZMQ_RCVHWM, &hwm, sizeof hwm);
+    s->drain_max = 2 * (uint64_t)hwm; /* more than the pipe can hold */
     zmq_setsockopt(s->sock, ZMQ_SUBSCRIBE, "", 0);
     char mon[64];
     snprintf(mon, sizeof mon, "inproc://kvbm-vllm-sub-%p", (void *)s);
@@ -284,6 +304,7 @@ kvbm_status kvbm_vllm_sub_get_stats(const kvbm_vllm_sub *cs, kvbm_vllm_sub_stats
         .decode_errors = LD(decode_errors), .frame_errors = LD(frame_errors),
         .dropped = LD(dropped), .restarts = LD(restarts), .disconnects = LD(disconnects),
         .connects = LD(connects), .replays = LD(replays), .replay_failures = LD(replay_failures),
+        .catchups = LD(catchups),
         .queued = kvbm__vsub_queue_len(&s->q), .next_seq = LD(next_seq),
         .has_next_seq = LD(has_next_seq),
     };

@@ -4,6 +4,10 @@
  * sub_seq.c    sequence tracking: gaps, replay recovery, duplicates, restarts
  * sub_queue.c  the bounded queue between the socket thread and the consumer
  *
+ * Catch-up rule (sub_seq.c, docs/design/vllm_sub.md "Catch-up after a connect"): after
+ * every connect the subscriber replays from `expected`, with backoff, until the first
+ * live message received after that connect proves its subscription active.
+ *
  * Lock: the queue mutex only (unranked leaf; no kvbm lock is ever held with it, nothing is
  * called under it). The sequence state belongs to the socket thread alone.
  */
@@ -12,6 +16,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <time.h>
 #include <zmq.h>
 
 #include "internal.h"
@@ -47,13 +52,14 @@ uint64_t kvbm__vsub_queue_len(kvbm__vsub_queue *q);
 typedef struct kvbm__vsub_counters {
     _Atomic uint64_t batches, consumed, gaps, recovered, unrecoverable, unrecoverable_gaps,
         duplicates, decode_errors, frame_errors, dropped, restarts, disconnects, connects,
-        replays, replay_failures, next_seq;
+        replays, replay_failures, catchups, next_seq;
     atomic_bool has_next_seq;
 } kvbm__vsub_counters;
 
 struct kvbm_vllm_sub {
     char            *endpoint, *replay_endpoint, *name;
     int              replay_timeout_ms;
+    uint64_t         drain_max;   /* messages read at most when a connect drains the SUB */
     void            *zctx, *sock, *mon;
     pthread_t        thread;
     bool             thread_started;
@@ -65,9 +71,13 @@ struct kvbm_vllm_sub {
     size_t           space_cap;   /* the capacity of every pool of space */
     bool             cur_set;
     /* sequence state: socket thread only */
-    bool             have_expected, have_live, resume_pending;
+    bool             have_expected, have_live;
     uint64_t         expected, live_last;
     bool             disconnected;  /* monitor: lost, not reconnected yet */
+    /* catch-up (socket thread only): armed at each connect, cleared by a live message */
+    bool             catchup, catchup_failed;
+    int              catchup_ivl_ms;
+    uint64_t         catchup_at_ns;  /* CLOCK_MONOTONIC */
 };
 
 #define KVBM__VSUB_INC(s, field, v) atomic_fetch_add_explicit(&(s)->n.field, (v), memory_order_relaxed)
@@ -78,8 +88,24 @@ void kvbm__vsub_deliver(kvbm_vllm_sub *s, uint64_t seq, bool has_seq, bool recov
 void kvbm__vsub_on_live(kvbm_vllm_sub *s, uint64_t seq, zmq_msg_t *payload);
 /* sub_seq.c: the resume request at start (config resume): replay from s->expected. */
 void kvbm__vsub_resume(kvbm_vllm_sub *s);
+/* sub_seq.c: a connect was seen and every message that arrived before it was read: arm
+ * the catch-up (a no-op without a replay endpoint). */
+void kvbm__vsub_catchup_arm(kvbm_vllm_sub *s);
+/* sub_seq.c: how long the socket thread may wait before the next catch-up is due (at
+ * most @max_ms). */
+int kvbm__vsub_catchup_wait_ms(const kvbm_vllm_sub *s, int max_ms);
+/* sub_seq.c: run the catch-up replay if it is armed, due and has a start (expected). */
+void kvbm__vsub_catchup_tick(kvbm_vllm_sub *s);
 /* sub_decode.c: free the decode space. */
 void kvbm__vsub_space_free(kvbm_vllm_sub *s);
+/* CLOCK_MONOTONIC in ns (the catch-up schedule). */
+static inline uint64_t kvbm__vsub_now_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
 /* Big-endian u64 from up to 8 bytes (more: the first 8). */
 uint64_t kvbm__vsub_be64(const uint8_t *p, size_t n);
 

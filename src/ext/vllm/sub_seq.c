@@ -8,10 +8,20 @@
  *   s >  expected       a gap: replay [expected, ...) first, then s if still needed
  * A replay answers every buffered batch from the requested number on, also those newer
  * than s; they are delivered at once and their live copies later skipped as duplicates.
+ *
+ * Catch-up: a gap is only seen when a LATER number arrives, so batches the engine sends
+ * before this subscriber's subscription is active at its PUB (at start, or after a
+ * reconnect), followed by silence, would never be seen missing. Hence: at every connect
+ * the catch-up is armed; while armed, a replay from `expected` runs every
+ * CATCHUP_FIRST_MS, doubling up to CATCHUP_MAX_MS; any live message disarms it (the
+ * subscription is active, so every later batch arrives live or shows up as a gap).
  */
 #include "sub_int.h"
 
 #include <stdio.h>
+
+#define CATCHUP_FIRST_MS 100
+#define CATCHUP_MAX_MS   5000
 
 uint64_t kvbm__vsub_be64(const uint8_t *p, size_t n)
 {
@@ -66,8 +76,9 @@ static int recv_answer(kvbm_vllm_sub *s, void *d, zmq_msg_t f[3])
 }
 
 /* Ask the replay socket for everything from s->expected on and deliver what is new, in
- * order. Returns true if the answer was complete (end marker seen). */
-static bool replay_from(kvbm_vllm_sub *s)
+ * order. Returns true if the answer was complete (end marker seen). An incomplete answer
+ * is counted and logged (at debug when @quiet). */
+static bool replay_from(kvbm_vllm_sub *s, bool quiet)
 {
     KVBM__VSUB_INC(s, replays, 1);
     uint64_t from = s->expected;
@@ -107,7 +118,8 @@ static bool replay_from(kvbm_vllm_sub *s)
 out:
     if (!done && !atomic_load_explicit(&s->stop, memory_order_relaxed)) {
         KVBM__VSUB_INC(s, replay_failures, 1);
-        kvbm__log(KVBM_LOG_WARN, KVBM__VSUB_MOD, "%s: replay from %llu at %s got no complete answer",
+        kvbm__log(quiet ? KVBM_LOG_DEBUG : KVBM_LOG_WARN, KVBM__VSUB_MOD,
+                  "%s: replay from %llu at %s got no complete answer",
                   s->name, (unsigned long long)from, s->replay_endpoint);
     }
     if (d) zmq_close(d);
@@ -116,7 +128,42 @@ out:
 
 void kvbm__vsub_resume(kvbm_vllm_sub *s)
 {
-    replay_from(s);
+    replay_from(s, false);
+}
+
+void kvbm__vsub_catchup_arm(kvbm_vllm_sub *s)
+{
+    if (!s->replay_endpoint) return;
+    s->catchup = true;
+    s->catchup_failed = false;
+    s->catchup_ivl_ms = CATCHUP_FIRST_MS;
+    s->catchup_at_ns = kvbm__vsub_now_ns() + (uint64_t)CATCHUP_FIRST_MS * 1000000u;
+}
+
+int kvbm__vsub_catchup_wait_ms(const kvbm_vllm_sub *s, int max_ms)
+{
+    if (!s->catchup || !s->have_expected) return max_ms;
+    uint64_t now = kvbm__vsub_now_ns();
+    if (now >= s->catchup_at_ns) return 0;
+    uint64_t ms = (s->catchup_at_ns - now + 999999u) / 1000000u;
+    return ms < (uint64_t)max_ms ? (int)ms : max_ms;
+}
+
+void kvbm__vsub_catchup_tick(kvbm_vllm_sub *s)
+{
+    /* without a start (no resume, nothing live yet) the first live batch defines it */
+    if (!s->catchup || !s->have_expected || kvbm__vsub_now_ns() < s->catchup_at_ns) return;
+    uint64_t from = s->expected;
+    KVBM__VSUB_INC(s, catchups, 1);
+    /* the first failure after a connect is a warning, repeats of it are debug */
+    if (!replay_from(s, s->catchup_failed)) s->catchup_failed = true;
+    if (s->expected > from)
+        kvbm__log(KVBM_LOG_INFO, KVBM__VSUB_MOD,
+                  "%s: caught up batches %llu..%llu through the replay socket (sent while the "
+                  "subscription was not active yet)", s->name, (unsigned long long)from,
+                  (unsigned long long)(s->expected - 1));
+    s->catchup_ivl_ms = s->catchup_ivl_ms >= CATCHUP_MAX_MS / 2 ? CATCHUP_MAX_MS : 2 * s->catchup_ivl_ms;
+    s->catchup_at_ns = kvbm__vsub_now_ns() + (uint64_t)s->catchup_ivl_ms * 1000000u;
 }
 
 void kvbm__vsub_on_live(kvbm_vllm_sub *s, uint64_t seq, zmq_msg_t *payload)
@@ -137,7 +184,7 @@ void kvbm__vsub_on_live(kvbm_vllm_sub *s, uint64_t seq, zmq_msg_t *payload)
     }
     if (s->have_expected && seq > s->expected) {
         KVBM__VSUB_INC(s, gaps, 1);
-        if (s->replay_endpoint) replay_from(s);
+        if (s->replay_endpoint) replay_from(s, false);
         if (seq < s->expected) { /* the replay delivered it */
             KVBM__VSUB_INC(s, duplicates, 1);
             zmq_msg_close(payload);

@@ -1,60 +1,8 @@
 /* tests/ext/vllm/test_sub.c - the vLLM ingress subscriber (kvbm/vllm_sub.h) against a raw
  * libzmq engine stand-in (tests/support/vllm_fake_pub.h): frames, gaps, replay recovery, resume, unrecoverable
- * gaps, bounded queue, reconnect. */
-#include "support/vllm_fake_pub.h"
+ * gaps, bounded queue, reconnect. The catch-up after a connect: test_sub_catchup.c. */
 #include "harness.h"
-
-static kvbm_vllm_sub *sub_open(const fpub *f, bool replay, uint32_t cap, bool resume, uint64_t from)
-{
-    kvbm_vllm_sub_config c = KVBM_VLLM_SUB_CONFIG_INIT;
-    c.endpoint = f->pub_ep;
-    c.replay_endpoint = replay ? f->rep_ep : NULL;
-    c.name = "test-engine";
-    c.queue_capacity = cap;
-    c.resume = resume;
-    c.start_seq = from;
-    kvbm_vllm_sub *s = NULL;
-    if (kvbm_vllm_sub_create(&c, &s) != KVBM_OK) fprintf(stderr, "create: %s\n", kvbm_last_error());
-    return s;
-}
-
-/* An engine stand-in (with a replay socket if @replay) and a connected subscriber of queue
- * @cap (0: default) on it; NULL (engine stopped) if either fails. */
-static kvbm_vllm_sub *setup(fpub *f, bool replay, uint32_t cap)
-{
-    if (!fpub_start(f, replay, NULL)) return NULL;
-    kvbm_vllm_sub *s = sub_open(f, replay, cap, false, 0);
-    if (!s || !fpub_sync(f, s)) {
-        kvbm_vllm_sub_destroy(s);
-        fpub_stop(f);
-        return NULL;
-    }
-    return s;
-}
-
-static void teardown(fpub *f, kvbm_vllm_sub *s)
-{
-    kvbm_vllm_sub_destroy(s);
-    fpub_stop(f);
-}
-
-/* Receive @n sequenced batches and check they are exactly first, first+1, ... with the
- * "batch-<seq>" payloads. Returns how many matched. */
-static int expect_run(kvbm_vllm_sub *s, uint64_t first, int n)
-{
-    for (int i = 0; i < n; i++) {
-        kvbm_vllm_sub_msg m;
-        if (fpub_recv_seq(s, 5000, &m) != KVBM_OK) return i;
-        char want[32];
-        int l = snprintf(want, sizeof want, "batch-%llu", (unsigned long long)(first + (uint64_t)i));
-        if (m.seq != first + (uint64_t)i || m.len != (size_t)l || memcmp(m.payload, want, m.len)) {
-            fprintf(stderr, "batch %d: seq %llu, payload %.*s (wanted %s)\n", i,
-                    (unsigned long long)m.seq, (int)m.len, (const char *)m.payload, want);
-            return i;
-        }
-    }
-    return n;
-}
+#include "sub_test.h"
 
 KVBM_TEST(vllm_sub_config_errors)
 {
@@ -168,6 +116,9 @@ KVBM_TEST(vllm_sub_gap_recovered_by_replay)
     EXPECT_EQ_U64(st.unrecoverable, 0);
     EXPECT_EQ_U64(st.unrecoverable_gaps, 0);
     EXPECT_GE(atomic_load(&f.replays), 1u);
+    /* no resume: no start to catch up from before the first live batch, which ends it */
+    EXPECT_EQ_U64(st.catchups, 0);
+    EXPECT_EQ_U64(st.replays, 1);
     teardown(&f, s);
 }
 
@@ -250,14 +201,8 @@ KVBM_TEST(vllm_sub_gap_partly_evicted_from_replay_buffer)
 KVBM_TEST(vllm_sub_replay_silent_counts_unrecoverable)
 {
     fpub f, dead;
-    ASSERT_TRUE(fpub_start(&f, false, NULL));
-    ASSERT_TRUE(fpub_start(&dead, false, NULL)); /* a bound PUB: connects, never answers */
-    kvbm_vllm_sub_config c = KVBM_VLLM_SUB_CONFIG_INIT;
-    c.endpoint = f.pub_ep;
-    c.replay_endpoint = dead.pub_ep;
-    c.replay_timeout_ms = 200;
-    kvbm_vllm_sub *s = NULL;
-    ASSERT_OK(kvbm_vllm_sub_create(&c, &s));
+    kvbm_vllm_sub *s = setup_dead_replay(&f, &dead, 200, false);
+    ASSERT_TRUE(s != NULL);
     EXPECT_TRUE(fpub_sync(&f, s));
     fpub_send_n(&f, false);
     fpub_send_n(&f, true);
@@ -321,6 +266,8 @@ KVBM_TEST(vllm_sub_engine_restart_reconnects)
     EXPECT_EQ_U64(st.restarts, 1);
     EXPECT_EQ_U64(st.gaps, 0);
     EXPECT_GE(st.connects, 2);
+    EXPECT_EQ_U64(st.catchups, 0); /* no replay endpoint */
+    EXPECT_EQ_U64(st.replays, 0);
     teardown(&f, s);
 }
 
