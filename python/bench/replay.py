@@ -8,8 +8,9 @@ per request: match the prefix, allocate the rest (no room: release the matched b
 count the request as no-room), stage + register the new blocks, release all, tail first.
 Hashing is included on every side (each request is hashed inside the timed loop).
 
-  a   kvbm batch calls: Hashes.from_tokens, match_blocks, allocate, BlockList.stage,
-      register, release - a handful of calls per request, no Python object per block
+  a   kvbm batch calls: Hashes.from_tokens, match_blocks, allocate, register(blocks,
+      hashes, start) (stage + register in one call), release - a handful of calls per
+      request, no Python object per block
   b   kvbm per-block calls: TokenBlockSequence(...).blocks (a TokenBlock per block),
       match_blocks([plh]) per block until the first miss, then per new block
       allocate_block().complete(tb).register(), and release() per block
@@ -72,8 +73,9 @@ def run_batch(requests, capacity, backend):
             no_room += len(hashes) - k
             hit.release()
             continue
-        register(mut.stage(hashes[k:] if k else hashes)).release()  # the tail first
-        hit.release()
+        register(mut, hashes, k).release()  # stage with hashes[k:] + register; tail first
+        if k:
+            hit.release()
     check(m, capacity)
     return hits, no_room, m.metrics()["evictions"]
 

@@ -272,28 +272,45 @@ static PyObject *bl_complete(PyObject *self, PyObject *const *args, Py_ssize_t n
     return r;
 }
 
+/* The hashes of @hs from @start_obj (NULL = 0) on, which must be one per block of a list
+ * of @n blocks: v->p is advanced to hashes[start]. 0, or -1 with an exception (v freed). */
+int kvbmpy_plhs_from(PyObject *hs, PyObject *start_obj, Py_ssize_t n, const char *op,
+                     kvbmpy_plhs *v)
+{
+    Py_ssize_t start = 0;
+    if (start_obj && (start = PyLong_AsSsize_t(start_obj)) == -1 && PyErr_Occurred())
+        return -1;
+    if (kvbmpy_plhs_get(hs, v) < 0)
+        return -1;
+    if (start < 0 || start > v->n) {
+        kvbmpy_raise_msg(KVBM_EINVAL, "%s(): start %zd is outside 0..%zd", op, start, v->n);
+    } else if (v->n - start != n) {
+        kvbmpy_raise_msg(KVBM_EINVAL, "%s() needs one hash per block: %zd blocks, %zd hashes%s",
+                         op, n, v->n - start, start ? " from start" : "");
+    } else {
+        v->p += start;
+        return 0;
+    }
+    kvbmpy_plhs_free(v);
+    return -1;
+}
+
 static PyObject *bl_stage(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
                           PyObject *kwnames)
 {
-    static const char *const names[] = { "hashes", "block_size" };
+    static const char *const names[] = { "hashes", "block_size", "start" };
     kvbmpy_BlockList *l = (kvbmpy_BlockList *)self;
-    PyObject *a[2];
+    PyObject *a[3];
     unsigned int bs = l->mgr->block_size;
-    if (kvbmpy_args("stage", args, nargs, kwnames, names, 2, 1, a) < 0 ||
+    if (kvbmpy_args("stage", args, nargs, kwnames, names, 3, 1, a) < 0 ||
         (a[1] && !kvbmpy_conv_u32(a[1], &bs)))
         return NULL;
-    PyObject *hs = a[0];
     if (check_mutable(l, "stage") < 0 || kvbmpy_check_alive() < 0)
         return NULL;
     kvbmpy_plhs v;
-    if (kvbmpy_plhs_get(hs, &v) < 0)
+    if (kvbmpy_plhs_from(a[0], a[2], Py_SIZE(l), "stage", &v) < 0)
         return NULL;
-    PyObject *r = NULL;
-    if (v.n != Py_SIZE(l))
-        kvbmpy_raise_msg(KVBM_EINVAL, "stage() needs one hash per block: %zd blocks, %zd hashes",
-                         Py_SIZE(l), v.n);
-    else
-        r = stage_all(l, v.p, bs);
+    PyObject *r = stage_all(l, v.p, bs);
     kvbmpy_plhs_free(&v);
     return r;
 }
@@ -333,8 +350,10 @@ static PyMethodDef bl_methods[] = {
       "token_blocks: a TokenBlockSequence or a list of TokenBlock (each of the manager's\n"
       "block size). Consumes this list on success; unchanged on error." },
     { "stage", (PyCFunction)(void (*)(void))bl_stage, METH_FASTCALL | METH_KEYWORDS,
-      "stage(hashes, block_size=manager.block_size) -> BlockList[CompleteBlock]\n\n"
-      "Stage block i with hashes[i] (one hash per block), in one call." },
+      "stage(hashes, block_size=manager.block_size, start=0) -> BlockList[CompleteBlock]\n\n"
+      "Stage block i with hashes[start + i], in one call: one hash per block from start\n"
+      "on (stage(h, start=k) is stage(h[k:]) without the slice). Consumes this list on\n"
+      "success; unchanged on error." },
     { "__enter__", bl_enter, METH_NOARGS, "Context manager: returns the list." },
     { "__exit__", bl_exit, METH_VARARGS, "Context manager: release() unless already released." },
     { NULL, NULL, 0, NULL }

@@ -204,6 +204,11 @@ typedef struct {
     void           *h[1];        /* owned handles; NULL = consumed or released */
 } kvbmpy_BlockList;
 extern PyTypeObject kvbmpy_BlockListType;
+/* The hashes @hs from index @start_obj (an int object; NULL = 0) on, exactly @n of them
+ * (one per block of a list of @n): v->p points at hashes[start]. 0, or -1 with
+ * InvalidArgumentError / TypeError set (v needs no kvbmpy_plhs_free then). */
+int kvbmpy_plhs_from(PyObject *hs, PyObject *start_obj, Py_ssize_t n, const char *op,
+                     kvbmpy_plhs *v);
 /* New list of @n entries, all NULL, ob_size = @n. */
 kvbmpy_BlockList *kvbmpy_blocklist_new(kvbmpy_Manager *mgr, int kind, Py_ssize_t n);
 /* The same with the entries uninitialized: the caller fills all @n, or sets ob_size to

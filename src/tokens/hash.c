@@ -83,3 +83,70 @@ uint64_t kvbm__chain_hash(uint64_t parent, uint64_t child_block_hash)
 #endif
     return XXH3_64bits_withSeed(buf, sizeof buf, KVBM_CHAIN_XXH3_SEED);
 }
+
+/* ---- the bulk chain ------------------------------------------------------------------ */
+
+#include "plh_int.h"
+
+/* One block of kvbm__hash_run: its block hash and (when @has_prev) the chain step. */
+XXH_FORCE_INLINE uint64_t run_block(const uint32_t *tok, const uint32_t bs, uint64_t salt,
+                                    bool has_prev, uint64_t prev, uint64_t *bh_out)
+{
+#if KVBM__HOST_LE
+    uint64_t bh = XXH3_64bits_withSeed(tok, (size_t)bs * sizeof(uint32_t), salt);
+    *bh_out = bh;
+    if (!has_prev) return bh;
+    uint64_t buf[2] = { prev, bh };
+    return XXH3_64bits_withSeed(buf, sizeof buf, KVBM_CHAIN_XXH3_SEED);
+#else
+    uint64_t bh = kvbm__hash_tokens(tok, bs, salt);
+    *bh_out = bh;
+    return has_prev ? kvbm__chain_hash(prev, bh) : bh;
+#endif
+}
+
+/* One loop of kvbm__hash_run, forced inline so that @bs (and, at the call sites that pass
+ * NULL, the absent outputs) are constants in each copy; the root block is peeled off. */
+XXH_FORCE_INLINE void hash_run_bs(const uint32_t *tokens, size_t nb, const uint32_t bs,
+                                  uint64_t salt, bool has_prev, uint64_t prev, uint64_t pos0,
+                                  uint64_t *block_hashes, uint64_t *seq64, kvbm_plh *plhs)
+{
+    size_t i = 0;
+    if (!has_prev && nb != 0) {
+        uint64_t bh;
+        prev = run_block(tokens, bs, salt, false, 0, &bh);
+        if (block_hashes) block_hashes[0] = bh;
+        if (seq64) seq64[0] = prev;
+        if (plhs) plhs[0] = kvbm__plh_make(prev, 0, pos0);
+        i = 1;
+    }
+    for (; i < nb; i++) {
+        uint64_t bh, seq = run_block(tokens + i * bs, bs, salt, true, prev, &bh);
+        if (block_hashes) block_hashes[i] = bh;
+        if (seq64) seq64[i] = seq;
+        if (plhs) plhs[i] = kvbm__plh_make(seq, prev, pos0 + i);
+        prev = seq;
+    }
+}
+
+void kvbm__hash_run(const uint32_t *tokens, size_t nb, uint32_t bs, uint64_t salt,
+                    bool has_prev, uint64_t prev, uint64_t pos0, uint64_t *block_hashes,
+                    uint64_t *seq64, kvbm_plh *plhs)
+{
+#define RUN(B, BH, SQ) hash_run_bs(tokens, nb, B, salt, has_prev, prev, pos0, BH, SQ, plhs)
+    if (block_hashes == NULL && seq64 == NULL) { /* PLHs only: what the binding asks for */
+        switch (bs) {
+        case 4: RUN(4, NULL, NULL); return;
+        case 8: RUN(8, NULL, NULL); return;
+        case 16: RUN(16, NULL, NULL); return;
+        case 32: RUN(32, NULL, NULL); return;
+        default: break;
+        }
+    }
+    switch (bs) {
+    case 4: RUN(4, block_hashes, seq64); break;
+    case 16: RUN(16, block_hashes, seq64); break;
+    default: RUN(bs, block_hashes, seq64); break;
+    }
+#undef RUN
+}

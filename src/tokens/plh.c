@@ -8,17 +8,6 @@
 #include "plh_int.h"
 #include "tokens_int.h"
 
-static inline kvbm_plh plh_make(uint64_t current, uint64_t parent, uint64_t position)
-{
-    unsigned m = kvbm__plh_mode_of(position);
-    const struct kvbm__plh_mode *pm = &kvbm__plh_modes[m];
-    kvbm_plh h;
-    h.hi = ((uint64_t)m << KVBM__PLH_MODE_SHIFT) | (position << pm->frag_bits) |
-           (parent & kvbm__plh_mask(pm->frag_bits));
-    h.lo = current;
-    return h;
-}
-
 kvbm_status kvbm_plh_new(uint64_t current, bool has_parent, uint64_t parent,
                          uint64_t position, kvbm_plh *out)
 {
@@ -29,11 +18,11 @@ kvbm_status kvbm_plh_new(uint64_t current, bool has_parent, uint64_t parent,
                         (unsigned long long)position, (unsigned long long)KVBM_PLH_MAX_POSITION);
         return KVBM_ERANGE;
     }
-    *out = plh_make(current, has_parent ? parent : 0, position);
+    *out = kvbm__plh_make(current, has_parent ? parent : 0, position);
     return KVBM_OK;
 }
 
-kvbm_plh kvbm_plh_root(uint64_t block_hash) { return plh_make(block_hash, 0, 0); }
+kvbm_plh kvbm_plh_root(uint64_t block_hash) { return kvbm__plh_make(block_hash, 0, 0); }
 
 kvbm_status kvbm_plh_extend(const kvbm_plh *parent, uint64_t child_block_hash, kvbm_plh *out)
 {
@@ -46,7 +35,7 @@ kvbm_status kvbm_plh_extend(const kvbm_plh *parent, uint64_t child_block_hash, k
         return KVBM_ERANGE;
     }
     uint64_t cur = kvbm__chain_hash(parent->lo, child_block_hash);
-    *out = plh_make(cur, parent->lo, pos + 1);
+    *out = kvbm__plh_make(cur, parent->lo, pos + 1);
     return KVBM_OK;
 }
 

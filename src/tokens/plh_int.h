@@ -52,6 +52,19 @@ static inline const struct kvbm__plh_mode *kvbm__plh_stored_mode(kvbm_plh h)
     return &kvbm__plh_modes[m > 2 ? 2 : m];
 }
 
+/* A PLH from its current seq64, the parent's seq64 (0 at the root) and a position
+ * <= KVBM_PLH_MAX_POSITION (callers check the range). */
+static inline kvbm_plh kvbm__plh_make(uint64_t current, uint64_t parent, uint64_t position)
+{
+    unsigned m = kvbm__plh_mode_of(position);
+    const struct kvbm__plh_mode *pm = &kvbm__plh_modes[m];
+    kvbm_plh h;
+    h.hi = ((uint64_t)m << KVBM__PLH_MODE_SHIFT) | (position << pm->frag_bits) |
+           (parent & kvbm__plh_mask(pm->frag_bits));
+    h.lo = current;
+    return h;
+}
+
 /* kvbm_plh_position() */
 static inline uint64_t kvbm__plh_position(kvbm_plh h)
 {

@@ -60,17 +60,8 @@ kvbm_status kvbm_tokens_hash_blocks(const uint32_t *tokens, size_t n, uint32_t b
                         (unsigned long long)KVBM_PLH_MAX_POSITION);
         return KVBM_ERANGE;
     }
-    bool has_prev = parent != NULL;
-    uint64_t prev = parent ? parent->lo : 0;
-    for (size_t i = 0; i < nb; i++) {
-        uint64_t bh = kvbm__hash_tokens(tokens + i * block_size, block_size, salt);
-        uint64_t seq = has_prev ? kvbm__chain_hash(prev, bh) : bh;
-        if (block_hashes) block_hashes[i] = bh;
-        if (seq64) seq64[i] = seq;
-        if (plhs) (void)kvbm_plh_new(seq, has_prev, prev, pos0 + i, &plhs[i]); /* range checked */
-        prev = seq;
-        has_prev = true;
-    }
+    kvbm__hash_run(tokens, nb, block_size, salt, parent != NULL, parent ? parent->lo : 0, pos0,
+                   block_hashes, seq64, plhs);
     if (n_blocks) *n_blocks = nb;
     return KVBM_OK;
 }

@@ -27,6 +27,15 @@ uint64_t kvbm__hash_tokens_extra(const uint32_t *tokens, size_t n, const uint64_
 /* XXH3_64(LE64(parent) || LE64(child_block_hash), KVBM_CHAIN_XXH3_SEED). */
 uint64_t kvbm__chain_hash(uint64_t parent, uint64_t child_block_hash);
 
+/* The bulk chain of kvbm_tokens_hash_blocks (arguments checked there): for blocks
+ * i = 0..nb-1 of @bs tokens at @tokens, block hash bh = XXH3_64(block, salt), seq64 =
+ * chain(prev, bh) (bh for the first block when !has_prev), PLH at position pos0 + i with
+ * the previous seq64 as parent. Writes each non-NULL output array. Common block sizes get a
+ * loop with the size a constant, so that XXH3's short-input paths inline. */
+void kvbm__hash_run(const uint32_t *tokens, size_t nb, uint32_t bs, uint64_t salt,
+                    bool has_prev, uint64_t prev, uint64_t pos0, uint64_t *block_hashes,
+                    uint64_t *seq64, kvbm_plh *plhs);
+
 /* Block size rule shared by sequences and the bulk hashers: power of two in [1, 1024]. */
 static inline bool kvbm__block_size_ok(uint32_t bs)
 {

@@ -2,7 +2,8 @@
  *  - extend in random chunks == rebuilding from all tokens == the bulk hasher
  *  - hashing is independent of how tokens were fed (one at a time vs in bulk)
  *  - truncate / unwind / pop restore the exact earlier hashes
- *  - child parent fragments match the parent's projection across 255->256, 65535->65536 */
+ *  - child parent fragments match the parent's projection across 255->256, 65535->65536
+ *  - the bulk hasher's per-block-size loops == the one-block primitives */
 #include <stdlib.h>
 
 #include "harness.h"
@@ -203,4 +204,48 @@ KVBM_TEST(sequence_position_limit)
     EXPECT_EQ(kvbm_token_seq_block_count(s), 3);
     kvbm_token_seq_destroy(s);
     free(toks);
+}
+
+/* The bulk hasher's loops specialised per block size (4, 8, 16, 32; PLH-only or with block
+ * and seq64 outputs; with or without a parent) == the one-block public primitives. */
+KVBM_TEST(bulk_hasher_specialisations_match_primitives)
+{
+    seed_rng("bulk_hasher_specialisations_match_primitives");
+    static uint32_t toks[40 * 128];
+    static const uint32_t sizes[] = { 1, 2, 4, 8, 16, 32, 64, 128 };
+    for (int r = 0; r < rounds(40); r++) {
+        uint32_t bs = sizes[rnd_below(sizeof sizes / sizeof sizes[0])];
+        size_t nb = 1 + rnd_below(40);
+        uint64_t salt = rnd_below(2) ? 0 : rnd();
+        for (size_t i = 0; i < nb * bs; i++) toks[i] = (uint32_t)rnd();
+        bool with_parent = rnd_below(2);
+        kvbm_plh parent = kvbm_plh_root(rnd()), want[40], got[40];
+        if (with_parent && rnd_below(2)) /* a parent in mode 1 */
+            ASSERT_OK(kvbm_plh_new(rnd(), true, rnd(), 300, &parent));
+        uint64_t bh[40], sq[40], prev_lo = parent.lo;
+        for (size_t i = 0; i < nb; i++) {
+            uint64_t h = kvbm_tokens_block_hash(toks + i * bs, bs, salt);
+            if (i == 0 && !with_parent) want[0] = kvbm_plh_root(h);
+            else ASSERT_OK(kvbm_plh_extend(i ? &want[i - 1] : &parent, h, &want[i]));
+            ASSERT_EQ_U64(want[i].lo, (i || with_parent) ? kvbm_tokens_chain_hash(prev_lo, h) : h);
+            prev_lo = want[i].lo;
+            bh[i] = h;
+        }
+        size_t n = 0;
+        const kvbm_plh *pp = with_parent ? &parent : NULL;
+        ASSERT_OK(kvbm_tokens_hash_blocks(toks, nb * bs, bs, salt, pp, NULL, NULL, got, nb, &n));
+        ASSERT_EQ(n, nb);
+        for (size_t i = 0; i < nb; i++) ASSERT_TRUE(kvbm_plh_eq(got[i], want[i]));
+        uint64_t gbh[40], gsq[40];
+        ASSERT_OK(kvbm_tokens_hash_blocks(toks, nb * bs + bs - 1, bs, salt, pp, gbh, gsq, got, nb, &n));
+        ASSERT_EQ(n, nb);
+        for (size_t i = 0; i < nb; i++) {
+            sq[i] = want[i].lo;
+            ASSERT_TRUE(kvbm_plh_eq(got[i], want[i]));
+            ASSERT_EQ_U64(gbh[i], bh[i]);
+            ASSERT_EQ_U64(gsq[i], sq[i]);
+        }
+        ASSERT_OK(kvbm_tokens_hash_blocks(toks, nb * bs, bs, salt, pp, NULL, gsq, NULL, nb, &n));
+        for (size_t i = 0; i < nb; i++) ASSERT_EQ_U64(gsq[i], sq[i]);
+    }
 }
