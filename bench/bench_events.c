@@ -8,6 +8,7 @@
  * both; the medians of the per-round means and their ratio are printed.
  *
  *   bench_events [--n 128] [--rounds 15] [--iters 2000] [--only off|on] [--drain 1|0]
+ *                [--capacity C]   (the ring; default 0: the library's default, 1024)
  * (--only runs one setup, for callgrind: valgrind --tool=callgrind --toggle-collect=cycle
  *  bench_events --only on --rounds 1 --iters 2000)
  */
@@ -56,6 +57,7 @@ static void die(const char *what, kvbm_status st)
 }
 
 static bool no_drain; /* --drain 0: subscribe but do not drain (sender cost alone) */
+static uint32_t capacity; /* --capacity: the ring (0: default) */
 
 static void setup_open(setup *s, uint32_t n, bool events)
 {
@@ -73,7 +75,9 @@ static void setup_open(setup *s, uint32_t n, bool events)
     kvbm_status st = kvbm_registry_create(NULL, &s->reg);
     if (st != KVBM_OK) die("registry", st);
     if (events) {
-        if ((st = kvbm_events_manager_create(NULL, &s->em)) != KVBM_OK) die("events manager", st);
+        kvbm_events_config ec = KVBM_EVENTS_CONFIG_INIT;
+        ec.channel_capacity = capacity;
+        if ((st = kvbm_events_manager_create(&ec, &s->em)) != KVBM_OK) die("events manager", st);
         if ((st = kvbm_events_manager_attach(s->em, s->reg)) != KVBM_OK) die("attach", st);
         if ((st = kvbm_events_subscribe(s->em, &s->sub)) != KVBM_OK) die("subscribe", st);
         if (!no_drain && pthread_create(&s->drainer, NULL, drain, s) != 0) die("thread", KVBM_EIO);
@@ -110,11 +114,29 @@ __attribute__((noinline)) static void cycle(setup *s)
     for (uint32_t i = 0; i < s->n; i++) (void)kvbm_block_release(s->out[i]);
 }
 
-static double time_round(setup *s, int iters)
+static double thread_cpu_ns(void)
 {
-    double t0 = now_ns();
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+}
+
+/* Wall ns per cycle; *@cpu: the producing thread's CPU ns per cycle (cache misses and
+ * stalls count, time spent descheduled does not: the load-robust figure). */
+static double time_round(setup *s, int iters, double *cpu)
+{
+    double t0 = now_ns(), c0 = thread_cpu_ns();
     for (int i = 0; i < iters; i++) cycle(s);
+    *cpu = (thread_cpu_ns() - c0) / iters;
     return (now_ns() - t0) / iters;
+}
+
+/* Events lost to lag so far (the manager's counter; 0 without events). */
+static uint64_t events_lost(setup *s)
+{
+    kvbm_events_stats st = { 0 };
+    if (s->em != NULL) (void)kvbm_events_manager_get_stats(s->em, &st);
+    return st.lost;
 }
 
 static int cmp_d(const void *a, const void *b)
@@ -134,7 +156,8 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--iters")) iters = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--only")) only = argv[i + 1];
         else if (!strcmp(argv[i], "--drain")) no_drain = atoi(argv[i + 1]) == 0;
-        else { fprintf(stderr, "usage: bench_events [--n N] [--rounds R] [--iters I] [--only off|on]\n"); return 2; }
+        else if (!strcmp(argv[i], "--capacity")) capacity = (uint32_t)atoi(argv[i + 1]);
+        else { fprintf(stderr, "usage: bench_events [--n N] [--rounds R] [--iters I] [--only off|on] [--drain 1|0] [--capacity C]\n"); return 2; }
     }
     if (rounds < 1 || rounds > 1000 || iters < 1 || n < 1) return 2;
     bool run_off = only == NULL || !strcmp(only, "off"), run_on = only == NULL || !strcmp(only, "on");
@@ -146,33 +169,46 @@ int main(int argc, char **argv)
         if (run_on) cycle(&on);
     }
     double *toff = calloc((size_t)rounds, sizeof *toff), *ton = calloc((size_t)rounds, sizeof *ton);
-    if (!toff || !ton) return 1;
+    double *coff = calloc((size_t)rounds, sizeof *coff), *con = calloc((size_t)rounds, sizeof *con);
+    if (!toff || !ton || !coff || !con) return 1;
+    uint64_t lost_timed = 0;
     for (int r = 0; r < rounds; r++) {
+        uint64_t lost0 = run_on ? events_lost(&on) : 0;
         if (r & 1) { /* alternate which setup goes first */
-            if (run_on) ton[r] = time_round(&on, iters);
-            if (run_off) toff[r] = time_round(&off, iters);
+            if (run_on) ton[r] = time_round(&on, iters, &con[r]);
+            if (run_off) toff[r] = time_round(&off, iters, &coff[r]);
         } else {
-            if (run_off) toff[r] = time_round(&off, iters);
-            if (run_on) ton[r] = time_round(&on, iters);
+            if (run_off) toff[r] = time_round(&off, iters, &coff[r]);
+            if (run_on) ton[r] = time_round(&on, iters, &con[r]);
         }
+        if (run_on) lost_timed += events_lost(&on) - lost0;
     }
     qsort(toff, (size_t)rounds, sizeof *toff, cmp_d);
     qsort(ton, (size_t)rounds, sizeof *ton, cmp_d);
+    qsort(coff, (size_t)rounds, sizeof *coff, cmp_d);
+    qsort(con, (size_t)rounds, sizeof *con, cmp_d);
     double moff = toff[rounds / 2], mon = ton[rounds / 2];
-    printf("alloc_register_cycle n=%u  rounds=%d x %d cycles\n", n, rounds, iters);
+    double mcoff = coff[rounds / 2], mcon = con[rounds / 2];
+    printf("alloc_register_cycle n=%u  rounds=%d x %d cycles  ring %zu%s\n", n, rounds, iters,
+           run_on ? kvbm_events_manager_capacity(on.em) : (size_t)0, no_drain ? "  (no subscriber thread)" : "");
     if (run_off) printf("  events off : median %9.1f ns/cycle  (%6.2f ns/block)\n", moff, moff / n);
     if (run_on) printf("  events on  : median %9.1f ns/cycle  (%6.2f ns/block)\n", mon, mon / n);
     if (run_off && run_on) printf("  ratio on/off: %.3f  (bar: <= 1.25)\n", mon / moff);
+    if (run_off && run_on)
+        printf("  producer thread CPU: off %.1f, on %.1f ns/block, ratio %.3f\n", mcoff / n, mcon / n, mcon / mcoff);
     if (run_on) {
         kvbm_events_stats st;
         (void)kvbm_events_manager_get_stats(on.em, &st);
         printf("  events: %llu created, %llu removed; subscriber drained %llu, lost %llu to lag\n",
                (unsigned long long)st.created, (unsigned long long)st.removed,
                (unsigned long long)on.drained, (unsigned long long)on.lost);
+        if (!no_drain) printf("  lost during the timed rounds: %llu\n", (unsigned long long)lost_timed);
     }
     if (run_off) setup_close(&off);
     if (run_on) setup_close(&on);
     free(toff);
     free(ton);
+    free(coff);
+    free(con);
     return 0;
 }

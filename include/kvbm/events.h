@@ -11,7 +11,8 @@
  * registration of a hash waits until the previous one's Remove has been broadcast).
  *
  * The stream is a fixed-capacity ring (kvbm__chan, src/events/channel.c). Sending never
- * blocks and never allocates: a subscriber that falls more than the capacity behind
+ * waits for a subscriber and never allocates (concurrent senders copy their batches in
+ * turn under a short leaf lock): a subscriber that falls more than the capacity behind
  * loses the oldest events and is told how many (KVBM_ELAGGED), and the losses are
  * counted. Nothing is emitted while a store lock is held: Create is sent under the
  * registry shard lock of the new handle (before any store lock is taken), Remove by the
@@ -158,7 +159,8 @@ KVBM_API void kvbm_events_manager_close(kvbm_events_manager *m);
  * the rejected release handle is destroyed at once - Remove(h) follows the Create(h) - and
  * KVBM_EATTACH_IS_MULTIPLE is returned (spec 20 §3.2; the registry logs a warning).
  * Calling it twice on one handle replaces the release handle: the old one sends Remove.
- * Takes @h's attachment lock and the stream's leaf state; never blocks.
+ * Takes @h's attachment lock and the stream's leaf writer lock; never waits for a
+ * subscriber.
  */
 KVBM_API kvbm_status kvbm_events_manager_on_registered(kvbm_events_manager *m, kvbm_handle *h);
 

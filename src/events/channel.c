@@ -1,15 +1,22 @@
 /* src/events/channel.c - the broadcast ring of the events manager (see events_int.h).
  *
- * Ordering. Positions are handed out by one fetch_add, so every subscriber sees the
- * events in position order. Decision 6 needs no more than that: the Remove of a dying
- * registration takes its position before the registry entry is removed (under the shard
- * lock), and the next Create of the hash is sent after the registrar observed that
- * removal under the same lock, so it gets a later position.
+ * Ordering. Batches are copied into the ring under the writer lock, in the order the
+ * senders take it, and published in that order, so every subscriber sees the events in
+ * position order. Decision 6 needs no more than that: the Remove of a dying registration
+ * is published before the registry entry is removed (kvbm__defer_run), and the next
+ * Create of the hash is sent after the registrar observed that removal under the shard
+ * lock, so it gets a later position.
  *
- * Waking. A subscriber that finds nothing sets need_wake under wmu, re-checks (seq_cst
- * fence), then sleeps on wcv. A sender publishes its slot, fences, and only if need_wake
- * was set exchanges it to 0 and broadcasts under wmu: at least one of the two sees the
- * other (Dekker), and a burst of sends costs one wake, not one per event.
+ * Validation. A writer stores `claimed` (release fence) before it overwrites any slot, so
+ * a subscriber that copied slots and then (acquire fence) reads `claimed` <= q + capacity
+ * knows slot q was not overwritten while it copied (a seqlock over the whole ring; the
+ * slot words are relaxed atomics).
+ *
+ * Waking. A subscriber about to sleep lowers wake_at to the position it waits for under
+ * wmu, re-checks (seq_cst fence), then sleeps on wcv. A sender publishes, fences, and
+ * only if `published` reached wake_at resets it and broadcasts under wmu: at least one of
+ * the two sees the other (Dekker), and a burst of sends costs one wake, not one per batch.
+ * Sleepers woken for another's lower position re-register theirs.
  */
 #include <errno.h>
 #include <sched.h>
@@ -29,18 +36,22 @@ kvbm_status kvbm__chan_create(size_t capacity, kvbm__chan **out)
     kvbm__chan *c = kvbm__aligned_alloc(64, sizeof *c);
     if (c == NULL) return KVBM_ENOMEM;
     memset(c, 0, sizeof *c);
-    c->ring = kvbm__aligned_alloc(64, capacity * sizeof *c->ring);
-    if (c->ring == NULL) {
+    c->hash = kvbm__aligned_alloc(64, capacity * sizeof *c->hash);
+    c->kind = kvbm__aligned_alloc(64, (capacity + 63) / 64 * 64);
+    if (c->hash == NULL || c->kind == NULL) {
+        kvbm__free(c->hash);
+        kvbm__free(c->kind);
         kvbm__free(c);
         return KVBM_ENOMEM;
     }
     for (size_t i = 0; i < capacity; i++) {
-        atomic_init(&c->ring[i].stamp, 0);
-        atomic_init(&c->ring[i].kind, 0);
-        atomic_init(&c->ring[i].hi, 0);
-        atomic_init(&c->ring[i].lo, 0);
+        atomic_init(&c->hash[i].hi, 0);
+        atomic_init(&c->hash[i].lo, 0);
+        atomic_init(&c->kind[i], 0);
     }
     c->mask = capacity - 1;
+    kvbm__mutex_init(&c->wlock, KVBM_RANK_EVENTS);
+    atomic_init(&c->wake_at, UINT64_MAX);
     atomic_init(&c->senders, 1);
     atomic_init(&c->refs, 1);
     kvbm__cond_init_monotonic(&c->wcv);
@@ -52,53 +63,42 @@ kvbm_status kvbm__chan_create(size_t capacity, kvbm__chan **out)
 static void wake_all(kvbm__chan *c)
 {
     pthread_mutex_lock(&c->wmu);
+    atomic_store_explicit(&c->wake_at, UINT64_MAX, memory_order_relaxed);
     pthread_cond_broadcast(&c->wcv);
     pthread_mutex_unlock(&c->wmu);
 }
 
-/* Write the event of position @pos (claimed by the caller's fetch_add on tail). */
-static inline void slot_write(kvbm__chan *c, uint64_t pos, uint64_t kind, kvbm_plh h)
+static inline void add_relaxed(_Atomic uint64_t *v, uint64_t n) /* single writer */
 {
-    struct kvbm__evslot *s = &c->ring[pos & c->mask];
-    uint64_t mine = 2 * pos + 2;
-    uint64_t cur = atomic_load_explicit(&s->stamp, memory_order_relaxed);
-    for (;;) {
-        if (KVBM_UNLIKELY(cur & 1)) { /* a writer a lap away is mid-write: let it finish */
-            sched_yield();
-            cur = atomic_load_explicit(&s->stamp, memory_order_relaxed);
-            continue;
-        }
-        if (KVBM_UNLIKELY(cur >= mine)) return; /* a later lap already overwrote us */
-        if (atomic_compare_exchange_weak_explicit(&s->stamp, &cur, mine - 1, memory_order_acquire,
-                                                  memory_order_relaxed))
-            break;
-    }
-    atomic_thread_fence(memory_order_release); /* the odd stamp before the data */
-    atomic_store_explicit(&s->kind, kind, memory_order_relaxed);
-    atomic_store_explicit(&s->hi, h.hi, memory_order_relaxed);
-    atomic_store_explicit(&s->lo, h.lo, memory_order_relaxed);
-    atomic_store_explicit(&s->stamp, mine, memory_order_release);
+    atomic_store_explicit(v, atomic_load_explicit(v, memory_order_relaxed) + n, memory_order_relaxed);
 }
 
 void kvbm__chan_send_many(kvbm__chan *c, const kvbm__pending_event *ev, size_t n)
 {
     if (n == 0) return;
+    kvbm__lock(&c->wlock);
     if (KVBM_UNLIKELY(atomic_load_explicit(&c->closed, memory_order_relaxed))) {
+        kvbm__unlock(&c->wlock);
         atomic_fetch_add_explicit(&c->dropped_closed, n, memory_order_relaxed);
         return;
     }
-    uint64_t pos = atomic_fetch_add_explicit(&c->tail, n, memory_order_relaxed);
+    uint64_t pos = atomic_load_explicit(&c->claimed, memory_order_relaxed), mask = c->mask;
+    atomic_store_explicit(&c->claimed, pos + n, memory_order_relaxed);
+    atomic_thread_fence(memory_order_release); /* `claimed` before any slot is overwritten */
     uint64_t removes = 0;
     for (size_t i = 0; i < n; i++) {
-        slot_write(c, pos + i, ev[i].kind, ev[i].hash);
+        uint64_t k = (pos + i) & mask;
+        atomic_store_explicit(&c->kind[k], (uint8_t)ev[i].kind, memory_order_relaxed);
+        atomic_store_explicit(&c->hash[k].hi, ev[i].hash.hi, memory_order_relaxed);
+        atomic_store_explicit(&c->hash[k].lo, ev[i].hash.lo, memory_order_relaxed);
         removes += ev[i].kind == KVBM_EVENT_REMOVE;
     }
-    if (removes < n) atomic_fetch_add_explicit(&c->sent[0], n - removes, memory_order_relaxed);
-    if (removes > 0) atomic_fetch_add_explicit(&c->sent[1], removes, memory_order_relaxed);
+    atomic_store_explicit(&c->published, pos + n, memory_order_release);
+    if (removes < n) add_relaxed(&c->sent[0], n - removes);
+    if (removes > 0) add_relaxed(&c->sent[1], removes);
+    kvbm__unlock(&c->wlock);
     atomic_thread_fence(memory_order_seq_cst);
-    if (atomic_load_explicit(&c->need_wake, memory_order_relaxed) &&
-        atomic_exchange_explicit(&c->need_wake, 0, memory_order_relaxed))
-        wake_all(c);
+    if (KVBM_UNLIKELY(pos + n >= atomic_load_explicit(&c->wake_at, memory_order_relaxed))) wake_all(c);
 }
 
 void kvbm__chan_send(kvbm__chan *c, kvbm_event_kind kind, kvbm_plh h)
@@ -109,7 +109,9 @@ void kvbm__chan_send(kvbm__chan *c, kvbm_event_kind kind, kvbm_plh h)
 
 void kvbm__chan_close(kvbm__chan *c)
 {
+    kvbm__lock(&c->wlock); /* after it, no batch is published */
     atomic_store_explicit(&c->closed, 1, memory_order_seq_cst);
+    kvbm__unlock(&c->wlock);
     wake_all(c);
 }
 
@@ -131,7 +133,9 @@ void kvbm__chan_unref_n(kvbm__chan *c, size_t n)
     if (c->att_type != 0) kvbm__events_type_put(c->att_type);
     pthread_mutex_destroy(&c->wmu);
     pthread_cond_destroy(&c->wcv);
-    kvbm__free(c->ring);
+    kvbm__mutex_destroy(&c->wlock);
+    kvbm__free(c->hash);
+    kvbm__free(c->kind);
     kvbm__free(c);
 }
 
@@ -147,7 +151,7 @@ kvbm_status kvbm__chan_subscribe(kvbm__chan *c, kvbm_events_sub **out)
     atomic_fetch_add_explicit(&c->refs, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&c->subscribers, 1, memory_order_relaxed);
     s->chan = c;
-    s->cursor = atomic_load_explicit(&c->tail, memory_order_seq_cst);
+    s->cursor = s->avail = atomic_load_explicit(&c->published, memory_order_seq_cst);
     *out = s;
     return KVBM_OK;
 }
@@ -168,41 +172,37 @@ void kvbm__events_sub_interrupt(kvbm_events_sub *sub)
     wake_all(sub->chan);
 }
 
-enum { RD_OK, RD_LAG, RD_NOTREADY };
-
-#define SPIN_YIELDS 16
-
-/* One attempt to read the event at the cursor. */
-static int try_read(kvbm_events_sub *sub, kvbm_event *out, uint64_t *lost)
+/* Copy up to @max events at the cursor into @out and validate them. Returns the number
+ * copied (0: nothing published yet); on lag returns 0 with *@lagn set (the cursor moved to
+ * the oldest position still available; counted). */
+static size_t ring_copy(kvbm_events_sub *sub, kvbm_event *out, size_t max, uint64_t *lagn)
 {
     kvbm__chan *c = sub->chan;
-    uint64_t pos = sub->cursor, want = 2 * pos + 2;
-    struct kvbm__evslot *s = &c->ring[pos & c->mask];
-    uint64_t s1 = atomic_load_explicit(&s->stamp, memory_order_acquire);
-    if (s1 == want) {
-        uint64_t k = atomic_load_explicit(&s->kind, memory_order_relaxed);
-        kvbm_plh h = { atomic_load_explicit(&s->hi, memory_order_relaxed),
-                       atomic_load_explicit(&s->lo, memory_order_relaxed) };
-        atomic_thread_fence(memory_order_acquire);
-        if (atomic_load_explicit(&s->stamp, memory_order_relaxed) == want) {
-            out->kind = (kvbm_event_kind)k;
-            out->hash = h;
-            sub->cursor = pos + 1;
-            return RD_OK;
-        }
-        s1 = want + 1; /* overwritten while we read */
+    uint64_t pos = sub->cursor, cap = c->mask + 1;
+    if (pos >= sub->avail) {
+        sub->avail = atomic_load_explicit(&c->published, memory_order_acquire);
+        if (pos >= sub->avail) return 0;
     }
-    if (s1 < want) return RD_NOTREADY; /* not written yet (or being written) */
-    /* overwritten by a later lap: skip to the oldest position still available */
-    uint64_t t = atomic_load_explicit(&c->tail, memory_order_acquire);
-    uint64_t oldest = t > c->mask + 1 ? t - (c->mask + 1) : 0;
-    if (oldest <= pos) oldest = pos + 1;
-    uint64_t n = oldest - pos;
-    sub->cursor = oldest;
-    sub->lost += n;
-    atomic_fetch_add_explicit(&c->lost, n, memory_order_relaxed);
-    if (lost != NULL) *lost = n;
-    return RD_LAG;
+    uint64_t end = sub->avail - pos > max ? pos + max : sub->avail;
+    for (uint64_t q = pos; q < end; q++) {
+        uint64_t k = q & c->mask;
+        kvbm_event *e = &out[q - pos];
+        e->kind = (kvbm_event_kind)atomic_load_explicit(&c->kind[k], memory_order_relaxed);
+        e->hash.hi = atomic_load_explicit(&c->hash[k].hi, memory_order_relaxed);
+        e->hash.lo = atomic_load_explicit(&c->hash[k].lo, memory_order_relaxed);
+    }
+    atomic_thread_fence(memory_order_acquire); /* the copies before `claimed` */
+    uint64_t claimed = atomic_load_explicit(&c->claimed, memory_order_relaxed);
+    if (KVBM_UNLIKELY(claimed > pos + cap)) { /* slot pos (at least) was overwritten */
+        uint64_t n = claimed - cap - pos;
+        sub->cursor = claimed - cap;
+        sub->lost += n;
+        atomic_fetch_add_explicit(&c->lost, n, memory_order_relaxed);
+        *lagn = n;
+        return 0;
+    }
+    sub->cursor = end;
+    return (size_t)(end - pos);
 }
 
 size_t kvbm__events_next_many(kvbm_events_sub *sub, kvbm_event *out, size_t max, uint64_t *lost,
@@ -215,25 +215,57 @@ size_t kvbm__events_next_many(kvbm_events_sub *sub, kvbm_event *out, size_t max,
         return 0;
     }
     while (n < max) {
-        int r = try_read(sub, &out[n], lost);
-        if (r == RD_OK) {
-            n++;
-            continue;
+        uint64_t lagn = 0;
+        size_t k = ring_copy(sub, out + n, max - n, &lagn);
+        if (lagn > 0) {
+            if (lost != NULL) *lost = lagn;
+            *st = KVBM_ELAGGED;
+            break;
         }
-        if (r == RD_LAG) *st = KVBM_ELAGGED;
-        break;
+        if (k == 0) break;
+        n += k;
     }
     return n;
 }
 
-static bool ready_or_done(kvbm_events_sub *sub)
+static bool drained_closed(kvbm_events_sub *sub)
+{
+    /* closed is set under the writer lock after the last publish: seeing it, a reload of
+     * `published` is final */
+    kvbm__chan *c = sub->chan;
+    return atomic_load_explicit(&c->closed, memory_order_seq_cst) &&
+           sub->cursor >= atomic_load_explicit(&c->published, memory_order_seq_cst);
+}
+
+kvbm_status kvbm__events_wait(kvbm_events_sub *sub, uint64_t n, uint64_t deadline_ns)
 {
     kvbm__chan *c = sub->chan;
-    uint64_t pos = sub->cursor;
-    uint64_t st = atomic_load_explicit(&c->ring[pos & c->mask].stamp, memory_order_seq_cst);
-    return st >= 2 * pos + 2 || atomic_load_explicit(&c->closed, memory_order_seq_cst) ||
-           atomic_load_explicit(&sub->interrupted, memory_order_seq_cst);
+    uint64_t want = sub->cursor + (n > 0 ? n : 1);
+    pthread_mutex_lock(&c->wmu);
+    if (want < atomic_load_explicit(&c->wake_at, memory_order_relaxed))
+        atomic_store_explicit(&c->wake_at, want, memory_order_seq_cst);
+    atomic_thread_fence(memory_order_seq_cst);
+    if (atomic_load_explicit(&c->published, memory_order_seq_cst) < want &&
+        !atomic_load_explicit(&c->closed, memory_order_seq_cst) &&
+        !atomic_load_explicit(&sub->interrupted, memory_order_seq_cst)) {
+        uint64_t now;
+        if (deadline_ns == 0) {
+            pthread_cond_wait(&c->wcv, &c->wmu);
+        } else if ((now = kvbm__now_ns()) < deadline_ns) {
+            struct timespec ts;
+            kvbm__deadline_after_ns(&ts, deadline_ns - now);
+            (void)pthread_cond_timedwait(&c->wcv, &c->wmu, &ts);
+        }
+    }
+    pthread_mutex_unlock(&c->wmu);
+    if (atomic_load_explicit(&sub->interrupted, memory_order_acquire)) return KVBM_ECLOSED;
+    return drained_closed(sub) ? KVBM_ECLOSED : KVBM_OK;
 }
+
+/* Idle time kvbm_events_next spends yielding before it sleeps: a producer in the middle
+ * of a burst publishes again within microseconds, and a sleeping subscriber costs it a
+ * wake-up syscall per batch. */
+#define SPIN_NS 50000u
 
 kvbm_status kvbm_events_next(kvbm_events_sub *sub, int timeout_ms, kvbm_event *out, uint64_t *lost)
 {
@@ -241,42 +273,30 @@ kvbm_status kvbm_events_next(kvbm_events_sub *sub, int timeout_ms, kvbm_event *o
         kvbm__set_error("kvbm_events_next: %s is NULL", sub == NULL ? "sub" : "out");
         return KVBM_EINVAL;
     }
-    kvbm__chan *c = sub->chan;
     uint64_t deadline = timeout_ms > 0 ? kvbm__now_ns() + (uint64_t)timeout_ms * 1000000u : 0;
-    int spins = 0;
+    uint64_t idle_since = 0;
     for (;;) {
         if (atomic_load_explicit(&sub->interrupted, memory_order_acquire)) return KVBM_ECLOSED;
-        int r = try_read(sub, out, lost);
-        if (r == RD_OK) return KVBM_OK;
-        if (r == RD_LAG) return KVBM_ELAGGED;
-        if (atomic_load_explicit(&c->closed, memory_order_seq_cst) &&
-            sub->cursor >= atomic_load_explicit(&c->tail, memory_order_seq_cst))
-            return KVBM_ECLOSED;
+        uint64_t lagn = 0;
+        kvbm_event e; /* *out stays untouched on lag */
+        if (ring_copy(sub, &e, 1, &lagn) == 1) {
+            *out = e;
+            return KVBM_OK;
+        }
+        if (lagn > 0) {
+            if (lost != NULL) *lost = lagn;
+            return KVBM_ELAGGED;
+        }
+        if (drained_closed(sub)) return KVBM_ECLOSED;
         if (timeout_ms == 0) return KVBM_ETIMEDOUT;
-        uint64_t now = 0;
-        if (timeout_ms > 0 && (now = kvbm__now_ns()) >= deadline) return KVBM_ETIMEDOUT;
-        /* Before sleeping, yield a few times: a producer in the middle of a burst usually
-         * publishes again within microseconds, and a sleeping subscriber costs it a
-         * wake-up syscall per batch. */
-        if (spins < SPIN_YIELDS) {
-            spins++;
+        uint64_t now = kvbm__now_ns();
+        if (timeout_ms > 0 && now >= deadline) return KVBM_ETIMEDOUT;
+        if (idle_since == 0) idle_since = now;
+        if (now - idle_since < SPIN_NS) {
             sched_yield();
             continue;
         }
-        spins = 0;
-
-        pthread_mutex_lock(&c->wmu);
-        atomic_store_explicit(&c->need_wake, 1, memory_order_seq_cst);
-        atomic_thread_fence(memory_order_seq_cst);
-        if (!ready_or_done(sub)) {
-            if (timeout_ms < 0) {
-                pthread_cond_wait(&c->wcv, &c->wmu);
-            } else {
-                struct timespec ts;
-                kvbm__deadline_after_ns(&ts, deadline - now);
-                (void)pthread_cond_timedwait(&c->wcv, &c->wmu, &ts);
-            }
-        }
-        pthread_mutex_unlock(&c->wmu);
+        idle_since = 0;
+        (void)kvbm__events_wait(sub, 1, timeout_ms < 0 ? 0 : deadline);
     }
 }

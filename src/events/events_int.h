@@ -9,34 +9,42 @@
 #include "registry/registry_int.h"
 
 /* ---- channel (channel.c) -------------------------------------------------------------
- * A multi-producer broadcast ring of 2^k slots. Each slot carries a sequence stamp:
- * 2p+1 while the event of position p is being written, 2p+2 once it is. A sender takes a
- * position with one fetch_add on `tail`, claims the slot with a CAS on its stamp (a
- * writer a whole lap behind, or ahead, never tears it), writes, publishes the even stamp
- * and wakes sleeping subscribers only if one asked for it (`need_wake`). A subscriber
- * reads its slot like a seqlock; a stamp beyond its position means it was overwritten:
- * the subscriber skips to the oldest available position and reports the loss.
- * Senders never block on subscribers and never allocate. */
-struct kvbm__evslot {
-    _Atomic uint64_t stamp;
-    _Atomic uint64_t kind;
+ * A multi-producer broadcast ring of 2^k event slots, written a batch at a time. A sender
+ * takes the writer lock (a leaf kvbm__mutex, held only to copy one batch), moves `claimed`
+ * past the batch, writes the events with plain (relaxed) stores and publishes the batch
+ * with one release store of `published`. No per-slot stamp, no atomic RMW per event: the
+ * ring lines travel to the subscriber's core once, whole, and the producer's stores to
+ * them retire through the store buffer instead of stalling on a locked instruction.
+ * A subscriber reads [cursor, published) like a seqlock over the whole ring: it copies
+ * the events, then (acquire fence) reads `claimed`; a slot of position q was overwritten
+ * iff claimed > q + capacity, and then the subscriber skips to the oldest available
+ * position (claimed - capacity) and reports the loss. Wakes: one check per batch - a
+ * sender wakes the sleepers only once `published` reaches the lowest position one of them
+ * waits for (`wake_at`: the next event for kvbm_events_next, a quarter of the ring for
+ * the pipeline worker). Senders never wait for subscribers and never allocate. */
+typedef struct kvbm__evhash {
     _Atomic uint64_t hi, lo;
-};
+} kvbm__evhash;
 
 typedef struct kvbm__chan {
-    /* producer line */
-    _Alignas(64) _Atomic uint64_t tail;
-    _Atomic uint32_t need_wake;  /* a subscriber sleeps (or is about to) */
-    _Atomic uint32_t closed;
-    _Atomic size_t   senders;    /* the manager's unit + live release handles */
-    _Atomic uint32_t ended;      /* senders reached 0 once: stream closed, its ref dropped */
-    _Atomic uint64_t sent[2];    /* per kind */
+    /* writer line: touched by senders only */
+    _Alignas(64) kvbm__mutex wlock;
+    _Atomic uint64_t sent[2];    /* per kind (written under wlock) */
+    /* shared line: written once per batch, read by subscribers */
+    _Alignas(64) _Atomic uint64_t claimed; /* positions handed out (under wlock) */
+    _Atomic uint64_t published;  /* every event below it is written */
+    _Atomic uint64_t wake_at;    /* lowest `published` a sleeping subscriber waits for
+                                    (UINT64_MAX: none); reset by the wake */
+    _Atomic uint32_t closed;     /* set under wlock: no event is published after it */
     /* cold */
     _Alignas(64) _Atomic size_t refs; /* manager + subscribers + live release handles +
                                           thread-local buffers holding events */
+    _Atomic size_t   senders;    /* the manager's unit + live release handles */
+    _Atomic uint32_t ended;      /* senders reached 0 once: stream closed, its ref dropped */
     _Atomic uint64_t filtered, attach_failures, lost, dropped_closed, subscribers;
     uint64_t             mask;
-    struct kvbm__evslot *ring;
+    kvbm__evhash        *hash;       /* capacity slots (4 per cache line) */
+    _Atomic uint8_t     *kind;       /* capacity slots (64 per cache line) */
     struct kvbm__death_hook death;  /* the release handle in a handle's death slot */
     kvbm_attach_type     att_type;   /* release-handle attachment type (pooled) */
     struct kvbm__att_dtor att_dtor;  /* its destructor (looked up once) */
@@ -46,7 +54,8 @@ typedef struct kvbm__chan {
 
 struct kvbm_events_sub {
     kvbm__chan      *chan;
-    uint64_t         cursor;
+    uint64_t         cursor;      /* next ring position to read */
+    uint64_t         avail;       /* `published` as last read */
     uint64_t         lost;
     _Atomic uint32_t interrupted; /* kvbm__events_sub_interrupt */
 };
@@ -57,8 +66,9 @@ typedef struct kvbm__pending_event {
 } kvbm__pending_event;
 
 kvbm_status kvbm__chan_create(size_t capacity, kvbm__chan **out);
-/* Broadcast @n events at consecutive positions (one fetch_add, one wake check); dropped
- * (counted) after close. Any thread, no lock needed, never blocks. */
+/* Broadcast @n events at consecutive positions (one writer-lock hold, one publish, one
+ * wake check); dropped (counted) after close. Any thread holding no lock of rank >=
+ * KVBM_RANK_EVENTS; waits only for another sender's copy, never for a subscriber. */
 void kvbm__chan_send_many(kvbm__chan *c, const kvbm__pending_event *ev, size_t n);
 void kvbm__chan_send(kvbm__chan *c, kvbm_event_kind kind, kvbm_plh h);
 void kvbm__chan_close(kvbm__chan *c);
@@ -82,6 +92,12 @@ kvbm_status kvbm__chan_subscribe(kvbm__chan *c, kvbm_events_sub **out);
  * kvbm_events_next when this returns 0. The subscription's owner thread only. */
 size_t kvbm__events_next_many(kvbm_events_sub *sub, kvbm_event *out, size_t max, uint64_t *lost,
                               kvbm_status *st);
+
+/* Sleep until @n events (>= 1) are ready at @sub's cursor, the stream is closed, the
+ * subscription is interrupted, or CLOCK_MONOTONIC reaches @deadline_ns (0: no limit); no
+ * spinning. Returns KVBM_ECLOSED if interrupted or closed and drained, else KVBM_OK (the
+ * caller sweeps again: events may or may not be ready). The owner thread only. */
+kvbm_status kvbm__events_wait(kvbm_events_sub *sub, uint64_t n, uint64_t deadline_ns);
 
 /* Make a blocked kvbm_events_next() on @sub return KVBM_ECLOSED (now and from then on);
  * used by kvbm_events_pipeline_abort. Any thread. */

@@ -38,8 +38,8 @@ static kvbm_attach_type  pool[64];
 static unsigned          pool_n;
 
 /* ---- per-thread batching ----------------------------------------------------------------
- * Events are appended to a thread-local buffer and broadcast together (one fetch_add on
- * the ring, one wake check, one sender-count update per batch) when the registry runs the
+ * Events are appended to a thread-local buffer and broadcast together (one publish under
+ * the ring's writer lock, one wake check, one sender-count update per batch) when the registry runs the
  * deferred work (kvbm__defer_run: at the end of a registration call, and after dying
  * handles' destructors ran but before their entries are removed) or when the buffer fills
  * or switches channel. That keeps binding decision 6: a Remove reaches the ring before
@@ -62,13 +62,16 @@ static void tls_flush(void)
     kvbm__chan *c = tb.chan;
     if (c == NULL) return;
     int64_t d = tb.senders;
-    if (d > 0) kvbm__chan_ref_n(c, (size_t)d); /* each new release handle holds the channel */
     kvbm__chan_send_many(c, tb.ev, tb.n);
     tb.chan = NULL;
     tb.n = 0;
     tb.senders = 0;
     kvbm__chan_senders_add(c, d);
-    kvbm__chan_unref_n(c, 1 + (d < 0 ? (size_t)-d : 0)); /* ours, and the destroyed handles' */
+    /* references: +1 per new release handle, -1 per destroyed one, -1 for the buffer's own
+     * (held until here): one atomic for the net change, none for a single Create */
+    int64_t r = d - 1;
+    if (r > 0) kvbm__chan_ref_n(c, (size_t)r);
+    else if (r < 0) kvbm__chan_unref_n(c, (size_t)-r);
 }
 
 /* Each Create brings a release handle (+1 sender), each Remove is one's end (-1). */
@@ -84,21 +87,24 @@ static inline void tls_append(struct tls_buf *b, kvbm_event_kind kind, kvbm_plh 
 /* Flush what is buffered, start a buffer for @c (a channel switch or a full buffer) and
  * append. Out of line, and called in tail position (hence the status, for the observer),
  * so that the common append is a leaf without callee-saved registers. */
-static __attribute__((noinline)) kvbm_status tls_switch_push(kvbm__chan *c, kvbm_event_kind kind, kvbm_plh h)
+static __attribute__((noinline)) kvbm_status tls_switch_push(kvbm__chan *c, kvbm_event_kind kind, const kvbm_plh *h)
 {
+    kvbm_plh hash = *h;
     tls_flush();
     kvbm__chan_ref(c);
     tb.chan = c;
     kvbm__deferred = tls_flush;
-    tls_append(&tb, kind, h);
+    tls_append(&tb, kind, hash);
     return KVBM_OK;
 }
 
-static inline kvbm_status tls_push(kvbm__chan *c, kvbm_event_kind kind, kvbm_plh h)
+/* @h by pointer (a handle's field): the fast path copies it straight into the buffer and
+ * the rare switch is a tail call without the hash to keep in registers. */
+static inline kvbm_status tls_push(kvbm__chan *c, kvbm_event_kind kind, const kvbm_plh *h)
 {
     struct tls_buf *b = &tb; /* one thread-pointer computation */
     if (KVBM_UNLIKELY(b->chan != c || b->n == TLS_EVENTS)) return tls_switch_push(c, kind, h);
-    tls_append(b, kind, h);
+    tls_append(b, kind, *h);
     return KVBM_OK;
 }
 
@@ -106,14 +112,14 @@ static void release_dtor(void *value, kvbm_plh h)
 {
     kvbm__chan *c = value;
     if (c == NULL) return; /* test values (see kvbm__events_manager_attach_type) */
-    (void)tls_push(c, KVBM_EVENT_REMOVE, h);
+    (void)tls_push(c, KVBM_EVENT_REMOVE, &h);
 }
 
 /* the same release handle in the handle's death slot (the usual case) */
 static void release_hook(struct kvbm__death_hook *d, kvbm_plh h)
 {
     kvbm__chan *c = (kvbm__chan *)(void *)((char *)d - offsetof(kvbm__chan, death));
-    (void)tls_push(c, KVBM_EVENT_REMOVE, h);
+    (void)tls_push(c, KVBM_EVENT_REMOVE, &h);
 }
 
 static kvbm_status type_get(kvbm_attach_type *out)
@@ -224,9 +230,8 @@ static kvbm_status observe(void *ctx, kvbm_handle *h)
     if (KVBM_UNLIKELY(h->flags != 0 || m->policy.kind != KVBM_EVENTS_POLICY_ALL))
         return on_registered(m, h, true); /* a policy to ask, or an earlier observer's extras */
     kvbm__chan *c = m->chan;
-    kvbm_plh hash = h->hash;
     (void)kvbm__handle_set_death_new(h, &c->death); /* free: flags == 0 */
-    return tls_push(c, KVBM_EVENT_CREATE, hash); /* last: the rare buffer switch is a tail call */
+    return tls_push(c, KVBM_EVENT_CREATE, &h->hash); /* last: the rare buffer switch is a tail call */
 }
 
 kvbm_status kvbm_events_manager_attach(kvbm_events_manager *m, kvbm_registry *r)
@@ -293,7 +298,7 @@ static __attribute__((noinline)) kvbm_status on_registered(kvbm_events_manager *
     kvbm_plh hash = h->hash;
     if (m->policy.kind != KVBM_EVENTS_POLICY_ALL && !kvbm_events_policy_should_emit(&m->policy, hash))
         return filtered(c);
-    (void)tls_push(c, KVBM_EVENT_CREATE, hash); /* Create, and the release handle's sender unit */
+    (void)tls_push(c, KVBM_EVENT_CREATE, &hash); /* Create, and the release handle's sender unit */
     /* The release handle: in the handle's death slot when we are its creating observer,
      * the slot is free and no value of our type is attached (an earlier observer may have
      * attached one: the attachment path then decides, e.g. the attach failure of §3.2);

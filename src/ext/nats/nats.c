@@ -190,6 +190,7 @@ static natsStatus connect_once(nats_pub *c)
 
 static void *sender(void *arg)
 {
+    kvbm__thread_name("kvbm-nats");
     nats_pub *c = arg;
     for (;;) {
         if (!connected(c)) {

@@ -64,6 +64,7 @@ static bool send_frame(zmq_pub *c, const void *p, size_t n, int more)
 
 static void *sender(void *arg)
 {
+    kvbm__thread_name("kvbm-zmq");
     zmq_pub *c = arg;
     for (;;) {
         kvbm__msg m;
