@@ -104,8 +104,8 @@ static inline void pres_rank_check(void)
     kvbm__rank_release(KVBM_RANK_ATTACH);
 }
 
-#define PW_ONE UINT64_C(1)                 /* count +1 */
-#define PW_OP  (UINT64_C(1) << 32)         /* modification counter +1 */
+#define PW_ONE KVBM__PW_ONE
+#define PW_OP  KVBM__PW_OP
 #define PW_COUNT(w) ((uint32_t)(w))
 
 /* The slot of @tier, or NULL if it is not inline (then: overflow or absent). With @claim,

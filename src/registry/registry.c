@@ -71,6 +71,7 @@ struct shard {
     void            *slabs;     /* slab allocations of this shard (singly linked, line 0) */
     uint64_t         waits;     /* diagnostics: total waits (lock held) */
     uint64_t         grows;     /* diagnostics: table growths on registration (lock held) */
+    size_t           nobj;      /* handle objects in this shard's slabs (lock held) */
     /* 256 bytes in all: shard_of() indexes with a shift, not a multiply */
     _Alignas(64) unsigned char pad_[64];
 };
@@ -260,6 +261,8 @@ kvbm_status kvbm_registry_create(const kvbm_registry_config *cfg, kvbm_registry 
     return KVBM_OK;
 }
 
+static bool slab_refill(struct shard *sh);
+
 static size_t isqrt(size_t n)
 {
     size_t x = 0;
@@ -286,6 +289,10 @@ kvbm_status kvbm__registry_reserve(kvbm_registry *r, size_t n)
             if (ncap < KVBM__TABLE_INIT) ncap = KVBM__TABLE_INIT;
             st = tab_resize(sh, ncap);
         }
+        /* and handle objects for the share, so that registering them allocates nothing
+         * (from a share of a whole slab on: a small manager does not pin 64 slabs) */
+        while (st == KVBM_OK && mean >= KVBM__SLAB_N && sh->nobj - sh->nlive < share)
+            if (!slab_refill(sh)) st = KVBM_ENOMEM;
         kvbm__unlock(&sh->lock);
         if (st != KVBM_OK) return st;
     }
@@ -363,36 +370,34 @@ static inline bool try_upgrade(kvbm_handle *h)
  * pays one allocation per KVBM__SLAB_N registrations instead of one aligned_alloc each.
  * Objects are never freed individually: a dead handle goes back to its shard's free list
  * and the slabs are freed with the registry, so a registry keeps the memory of its peak
- * number of live handles (192 B each). Returns the first object, the others go on the
- * free list; NULL on ENOMEM (nothing changed). Lock held. */
-static __attribute__((noinline, cold)) kvbm_handle *slab_refill(struct shard *sh)
+ * number of live handles (192 B each) - or of what kvbm__registry_reserve asked for. Puts
+ * the new objects on the free list (the first one on top, so pops go in address order);
+ * false on ENOMEM (nothing changed). Lock held. */
+static __attribute__((noinline, cold)) bool slab_refill(struct shard *sh)
 {
     char *slab = kvbm__aligned_alloc(64, 64 + KVBM__SLAB_N * KVBM__HANDLE_SIZE);
-    if (slab == NULL) return NULL;
+    if (slab == NULL) return false;
     for (unsigned i = 0; i < KVBM__SLAB_N; i++) kvbm__handle_init_object(slab_object(slab, i));
     *(void **)(void *)slab = sh->slabs;
     sh->slabs = slab;
-    for (unsigned i = KVBM__SLAB_N; i-- > 1;) {
+    sh->nobj += KVBM__SLAB_N;
+    for (unsigned i = KVBM__SLAB_N; i-- > 0;) {
         kvbm_handle *o = slab_object(slab, i);
         o->next_free = sh->free_list;
         sh->free_list = o;
     }
     atomic_store_explicit(&sh->free_hint, sh->free_list, memory_order_relaxed);
-    return slab_object(slab, 0);
+    return true;
 }
 
 static inline kvbm_handle *handle_alloc(kvbm_registry *r, struct shard *sh)
 {
+    if (KVBM_UNLIKELY(sh->free_list == NULL) && !slab_refill(sh)) return NULL;
     kvbm_handle *h = sh->free_list;
-    if (h != NULL) {
-        sh->free_list = h->next_free;
-        atomic_store_explicit(&sh->free_hint, sh->free_list, memory_order_relaxed);
-        /* the next pop of this shard reads the new head's line (a recycled, cold object) */
-        if (sh->free_list != NULL) __builtin_prefetch(sh->free_list, 1, 3);
-    } else {
-        h = slab_refill(sh);
-        if (h == NULL) return NULL;
-    }
+    sh->free_list = h->next_free;
+    atomic_store_explicit(&sh->free_hint, sh->free_list, memory_order_relaxed);
+    /* the next pop of this shard reads the new head's line (a recycled, cold object) */
+    if (sh->free_list != NULL) __builtin_prefetch(sh->free_list, 1, 3);
     if (sh->nlive++ == 0) atomic_fetch_add_explicit(&r->pins, 1, memory_order_relaxed);
     return h;
 }
@@ -496,13 +501,30 @@ kvbm_status kvbm_registry_remove_observer(kvbm_registry *r, uint32_t id)
     return KVBM_OK;
 }
 
+/* Presence +1 for @tier (!= KVBM__TIER_FREE) on a handle being created: the object is not
+ * published yet (shard lock held, not in the table), so plain (relaxed) stores do what
+ * kvbm__handle_mark_present's atomic RMW would. A recycled object has at most slot 0
+ * claimed (with a count of 0, kvbm__handle_clear_presence): @tier takes slot 0 if it is
+ * that slot's tier or the slot is free, else slot 1 (free), keeping claimed slots a prefix. */
+static inline void handle_premark(kvbm_handle *h, kvbm_tier tier)
+{
+    struct kvbm__pslot *ps = &h->pres[0];
+    uint64_t t0 = atomic_load_explicit(&ps->tier, memory_order_relaxed);
+    if (t0 != tier) {
+        if (t0 != KVBM__TIER_FREE) ps = &h->pres[1];
+        atomic_store_explicit(&ps->tier, tier, memory_order_relaxed);
+    }
+    atomic_store_explicit(&ps->word, KVBM__PW_ONE | KVBM__PW_OP, memory_order_relaxed);
+}
+
 /* Lookup-or-create without the frequency touch. Returns GOC_REUSED, GOC_CREATED (the
  * caller owes the creation touch when @notify) or GOC_ENOMEM. Inlined into its callers
  * (a by-value kvbm_plh through an out-of-line call cost a store-forwarding stall). */
 enum { GOC_ENOMEM = -1, GOC_REUSED = 0, GOC_CREATED = 1 };
 
 static inline __attribute__((always_inline)) int
-get_or_create_h64(kvbm_registry *r, kvbm_plh hash, uint64_t h64, bool notify, kvbm_handle **out)
+get_or_create_h64(kvbm_registry *r, kvbm_plh hash, uint64_t h64, bool notify, kvbm_tier premark,
+                  kvbm_handle **out)
 {
     struct shard *sh = shard_of(r, h64);
 
@@ -539,6 +561,7 @@ get_or_create_h64(kvbm_registry *r, kvbm_plh hash, uint64_t h64, bool notify, kv
     __asm__ __volatile__("" ::: "memory");
     h->hash.lo = hash.lo;
     h->reg = r; /* overwrites next_free */
+    if (premark != KVBM__TIER_FREE) handle_premark(h, premark);
     if (grow) {
         tab_put(sh->tab, sh->mask, h64, h); /* rehashed: probe the new table */
     } else {
@@ -568,7 +591,7 @@ get_or_create_h64(kvbm_registry *r, kvbm_plh hash, uint64_t h64, bool notify, kv
 static inline __attribute__((always_inline)) int
 get_or_create(kvbm_registry *r, kvbm_plh hash, bool notify, kvbm_handle **out)
 {
-    return get_or_create_h64(r, hash, kvbm_plh_hash64(hash), notify, out);
+    return get_or_create_h64(r, hash, kvbm_plh_hash64(hash), notify, KVBM__TIER_FREE, out);
 }
 
 kvbm_status kvbm_registry_register(kvbm_registry *r, kvbm_plh h, kvbm_handle **out)
@@ -585,63 +608,93 @@ kvbm_status kvbm_registry_register(kvbm_registry *r, kvbm_plh h, kvbm_handle **o
 }
 
 /* Creation touches are collected and applied with one kvbm__tracker_touch_apply per
- * REG_TOUCH_CHUNK creations (and at the end), after the shard locks are released. See
- * docs/design/registry.md ("Batched registration") for why this is equivalent. A key's
- * sketch cells are prepared (hashed and prefetched) just before its shard work, so their
- * cache misses resolve while the registry works instead of stalling the increments. */
-#define REG_TOUCH_CHUNK 64u
-#define REG_PF_CHUNK    64u
+ * REG_CHUNK creations (and at the end), after the shard locks are released. See
+ * docs/design/registry.md ("Batched registration") for why this is equivalent. The sketch
+ * cells of a TinyLFU tracker are the table hash itself (kvbm__tinylfu_key_hash of a PLH is
+ * kvbm_plh_hash64), so the chunk's pass that computes the table hashes also prefetches
+ * the sketch words: their misses resolve while the registry works instead of stalling
+ * the increments, and no key is hashed twice. */
+#define REG_CHUNK 64u
+
+static inline __attribute__((always_inline)) kvbm_status
+register_many(kvbm_registry *r, const kvbm_plh *hashes, size_t n, kvbm_tier premark,
+              kvbm_handle **out, uint8_t *created)
+{
+    kvbm_tracker *t = r->tracker;
+    kvbm_plh pending[REG_CHUNK];       /* created keys (read by custom trackers only) */
+    kvbm__touch_cells cells[REG_CHUNK]; /* their cells */
+    kvbm__touch_cells h64s[REG_CHUNK];  /* table hash = TinyLFU cells of the chunk's keys */
+    size_t np = 0, i = 0;
+    kvbm_status st = KVBM_OK;
+    while (i < n) {
+        /* Per chunk: compute the table hashes and prefetch the shards' home slots, the
+         * objects a creation would pop and the sketch words up front, so that the chunk's
+         * misses overlap (the shard locks taken below otherwise serialise them). */
+        size_t m = n - i < REG_CHUNK ? n - i : REG_CHUNK;
+        for (size_t k = 0; k < m; k++) {
+            uint64_t h64 = kvbm_plh_hash64(hashes[i + k]);
+            h64s[k].h = h64;
+            struct shard *sh = shard_of(r, h64);
+            tab_prefetch(sh, h64);
+            /* the object a creation would pop (hint: read without the lock) */
+            kvbm_handle *fh = atomic_load_explicit(&sh->free_hint, memory_order_relaxed);
+            if (fh != NULL) __builtin_prefetch(fh, 1, 3);
+        }
+        if (t != NULL) kvbm__tracker_prepare_many(t, NULL, h64s, m);
+        for (size_t k = 0; k < m; k++, i++) {
+            int g = get_or_create_h64(r, hashes[i], h64s[k].h, true, premark, &out[i]);
+            if (KVBM_UNLIKELY(g == GOC_ENOMEM)) {
+                st = KVBM_ENOMEM;
+                goto done;
+            }
+            if (created != NULL) created[i] = g == GOC_CREATED;
+            if (g == GOC_CREATED && t != NULL) {
+                pending[np] = hashes[i];
+                cells[np++] = h64s[k];
+            }
+        }
+        if (np > 0) {
+            kvbm__tracker_touch_apply(t, pending, cells, np);
+            np = 0;
+        }
+    }
+done:
+    if (np > 0) kvbm__tracker_touch_apply(t, pending, cells, np);
+    kvbm__defer_run(); /* observers' deferred work (events: the Create broadcasts) */
+    if (st != KVBM_OK) { /* all or nothing: give back what this call obtained */
+        for (size_t k = 0; k < i; k++) {
+            /* a premark is undone (another thread may have found the handle meanwhile) */
+            if (created != NULL && created[k]) kvbm__handle_mark_absent(out[k], premark);
+            kvbm_handle_release(out[k]);
+            out[k] = NULL;
+            if (created != NULL) created[k] = 0;
+        }
+        out[i] = NULL;
+        if (created != NULL) created[i] = 0;
+    }
+    return st;
+}
 
 kvbm_status kvbm_registry_register_many(kvbm_registry *r, const kvbm_plh *hashes, size_t n,
                                         kvbm_handle **out)
 {
     if (r == NULL || (n > 0 && (hashes == NULL || out == NULL)))
         return KVBM_FAIL(KVBM_EINVAL, "%s: invalid argument (r == NULL || (n > 0 && (hashes == NULL || out == NULL)))", __func__);
-    kvbm_plh pending[REG_TOUCH_CHUNK];
-    kvbm__touch_cells cells[REG_TOUCH_CHUNK];
-    uint64_t h64s[REG_PF_CHUNK];
-    size_t np = 0, i;
-    kvbm_status st = KVBM_OK;
-    for (i = 0; i < n; i++) {
-        /* Every REG_PF_CHUNK hashes: compute their table hashes and prefetch their shards'
-         * home slots up front, so the table misses of the chunk overlap (the shard locks
-         * taken below otherwise serialise them). */
-        size_t c = i % REG_PF_CHUNK;
-        if (c == 0) {
-            size_t m = n - i < REG_PF_CHUNK ? n - i : REG_PF_CHUNK;
-            for (size_t k = 0; k < m; k++) {
-                h64s[k] = kvbm_plh_hash64(hashes[i + k]);
-                struct shard *sh = shard_of(r, h64s[k]);
-                tab_prefetch(sh, h64s[k]);
-                /* the object a creation would pop (hint: read without the lock) */
-                kvbm_handle *fh = atomic_load_explicit(&sh->free_hint, memory_order_relaxed);
-                if (fh != NULL) __builtin_prefetch(fh, 1, 3);
-            }
-        }
-        if (r->tracker != NULL) kvbm__tracker_touch_prepare(r->tracker, hashes[i], &cells[np]);
-        int g = get_or_create_h64(r, hashes[i], h64s[c], true, &out[i]);
-        if (g == GOC_ENOMEM) {
-            st = KVBM_ENOMEM;
-            break;
-        }
-        if (g == GOC_CREATED && r->tracker != NULL) {
-            pending[np++] = hashes[i];
-            if (np == REG_TOUCH_CHUNK) {
-                kvbm__tracker_touch_apply(r->tracker, pending, cells, np);
-                np = 0;
-            }
-        }
+    return register_many(r, hashes, n, KVBM__TIER_FREE, out, NULL);
+}
+
+kvbm_status kvbm__registry_register_many_present(kvbm_registry *r, const kvbm_plh *hashes,
+                                                 size_t n, kvbm_tier tier, kvbm_handle **out,
+                                                 uint8_t *created)
+{
+    if (r == NULL || (n > 0 && (hashes == NULL || out == NULL || created == NULL)))
+        return KVBM_FAIL(KVBM_EINVAL, "%s: invalid argument (NULL registry or array)", __func__);
+    if (tier == KVBM__TIER_FREE) { /* not an inline tier: no premark, the caller marks */
+        kvbm_status st = register_many(r, hashes, n, KVBM__TIER_FREE, out, NULL);
+        for (size_t i = 0; i < n; i++) created[i] = 0;
+        return st;
     }
-    if (np > 0) kvbm__tracker_touch_apply(r->tracker, pending, cells, np);
-    kvbm__defer_run(); /* observers' deferred work (events: the Create broadcasts) */
-    if (st != KVBM_OK) { /* all or nothing: give back what this call obtained */
-        for (size_t k = 0; k < i; k++) {
-            kvbm_handle_release(out[k]);
-            out[k] = NULL;
-        }
-        out[i] = NULL;
-    }
-    return st;
+    return register_many(r, hashes, n, tier, out, created);
 }
 
 kvbm_status kvbm_registry_transfer(kvbm_registry *r, kvbm_plh h, kvbm_handle **out)
@@ -855,29 +908,57 @@ static inline bool absent_release_begin(kvbm_handle *h, kvbm_tier tier)
 
 #define ABSENT_PF_CHUNK 64u
 
-/* Three passes per chunk, none of which holds a lock until the last: prefetch every
+/* The releases of a chunk of c <= ABSENT_PF_CHUNK handles whose lines and home table slots
+ * are being prefetched: the destructors of every handle dying in the chunk, one
+ * kvbm__defer_run() for what they deferred, then the entry removals. */
+static inline __attribute__((always_inline)) void
+absent_release_chunk(kvbm_handle *const *hs, const uint64_t *h64s, size_t c, kvbm_tier tier)
+{
+    uint8_t dying[ABSENT_PF_CHUNK];
+    size_t nd = 0;
+    for (size_t k = 0; k < c; k++)
+        if (absent_release_begin(hs[k], tier)) dying[nd++] = (uint8_t)k;
+    kvbm__defer_run();
+    for (size_t d = 0; d < nd; d++) handle_remove_entry(hs[dying[d]], h64s[dying[d]]);
+}
+
+/* Two passes per chunk before the releases, none of which holds a lock: prefetch every
  * handle's first line; compute each hash64 (the handle lines arrive in parallel) and
- * prefetch its shard's home table slot; then the releases - the destructors of every
- * handle dying in the chunk, one kvbm__defer_run() for what they deferred, then the entry
- * removals. The shard lock pairs of the deaths are full barriers that would otherwise
- * serialise the table misses. The h64 of a handle is a function of its immutable PLH, so
- * computing it early is exact. */
+ * prefetch its shard's home table slot. The shard lock pairs of the deaths are full
+ * barriers that would otherwise serialise the table misses. The h64 of a handle is a
+ * function of its immutable PLH, so computing it early is exact. */
 void kvbm__handle_mark_absent_release_many(kvbm_handle *const *hs, size_t n, kvbm_tier tier)
 {
     uint64_t h64s[ABSENT_PF_CHUNK];
-    uint8_t dying[ABSENT_PF_CHUNK];
     for (size_t i = 0; i < n; i += ABSENT_PF_CHUNK) {
-        size_t c = n - i < ABSENT_PF_CHUNK ? n - i : ABSENT_PF_CHUNK, nd = 0;
+        size_t c = n - i < ABSENT_PF_CHUNK ? n - i : ABSENT_PF_CHUNK;
         for (size_t k = 0; k < c; k++) __builtin_prefetch(hs[i + k], 1);
         for (size_t k = 0; k < c; k++) {
             kvbm_handle *h = hs[i + k];
             h64s[k] = kvbm_plh_hash64(h->hash);
             tab_prefetch(shard_of(h->reg, h64s[k]), h64s[k]);
         }
+        absent_release_chunk(hs + i, h64s, c, tier);
+    }
+}
+
+/* The same with the hashes given: the table slots are prefetched together with the
+ * handle lines instead of after them (the address no longer depends on the handle's
+ * miss), so an eviction's two cold lines overlap. */
+void kvbm__handle_mark_absent_release_many_h64(kvbm_registry *r, kvbm_handle *const *hs,
+                                               const uint64_t *h64s, size_t n, kvbm_tier tier)
+{
+    for (size_t i = 0; i < n; i += ABSENT_PF_CHUNK) {
+        size_t c = n - i < ABSENT_PF_CHUNK ? n - i : ABSENT_PF_CHUNK;
+        for (size_t k = 0; k < c; k++) {
+            __builtin_prefetch(hs[i + k], 1);
+            tab_prefetch(shard_of(r, h64s[i + k]), h64s[i + k]);
+        }
+#if KVBM_DEBUG >= 1
         for (size_t k = 0; k < c; k++)
-            if (absent_release_begin(hs[i + k], tier)) dying[nd++] = (uint8_t)k;
-        kvbm__defer_run();
-        for (size_t d = 0; d < nd; d++) handle_remove_entry(hs[i + dying[d]], h64s[dying[d]]);
+            kvbm__assert(hs[i + k]->reg == r && h64s[i + k] == kvbm_plh_hash64(hs[i + k]->hash));
+#endif
+        absent_release_chunk(hs + i, h64s + i, c, tier);
     }
 }
 

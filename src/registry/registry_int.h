@@ -25,8 +25,28 @@ void kvbm__handle_mark_absent(kvbm_handle *h, kvbm_tier tier);
  * (the eviction epilogue). The handles' first lines are prefetched up front so their cache
  * misses overlap. Same rules as the two calls: no store lock held. */
 void kvbm__handle_mark_absent_release_many(kvbm_handle *const *hs, size_t n, kvbm_tier tier);
+/* The same for handles of registry @r whose table hashes the caller already has
+ * (h64s[i] == kvbm_plh_hash64 of hs[i]'s PLH, checked in debug builds): the handle lines
+ * and the table slots are prefetched together (the eviction epilogue of the block store,
+ * which knows each evicted block's PLH from its own slot). */
+void kvbm__handle_mark_absent_release_many_h64(kvbm_registry *r, kvbm_handle *const *hs,
+                                               const uint64_t *h64s, size_t n, kvbm_tier tier);
 /* Release each of @hs in order (kvbm_handle_release), prefetching them up front. */
 void kvbm__handle_release_many(kvbm_handle *const *hs, size_t n);
+
+/* kvbm_registry_register_many that also counts each handle it CREATES as present in @tier
+ * (presence +1, as kvbm__handle_mark_present would), with plain stores before the handle
+ * is published instead of an atomic RMW after: created[i] = 1 for those, 0 for handles
+ * that already existed (and for every handle if @tier is KVBM__TIER_FREE, which cannot be
+ * premarked). The caller owes kvbm__handle_mark_absent(out[i], tier) for every created
+ * handle it does not end up keeping as present - its block rejected as a duplicate, a
+ * later failure rolled back, poisoning - and kvbm__handle_mark_present for the others it
+ * keeps. On failure (all or nothing) the premarks of the call are undone, created[] is 0.
+ * The presence is visible from the moment the handle is (registration precedes the
+ * store's insertion, which the caller does next). Same locks and errors as register_many. */
+kvbm_status kvbm__registry_register_many_present(kvbm_registry *r, const kvbm_plh *hashes,
+                                                 size_t n, kvbm_tier tier, kvbm_handle **out,
+                                                 uint8_t *created);
 
 /* Test hook: number of registrars currently waiting, in @h's shard, for a dying entry to
  * be destroyed (the Create/Remove race fix). */
@@ -34,12 +54,14 @@ size_t kvbm__registry_waiters(kvbm_registry *r, kvbm_plh h);
 /* Diagnostics: total number of times a registrar had to wait for a dying entry. */
 uint64_t kvbm__registry_dying_waits(kvbm_registry *r);
 
-/* Make room in every shard's hash table for its expected share of @n more entries (the
- * mean of n / shards plus a four-sigma margin), so that registering n hashes - a
- * manager's block count - grows no table under a shard lock. The handle objects are not
- * reserved (they come in slabs of KVBM__SLAB_N as registrations need them). Called by
- * kvbm_manager_create for its block_count, without any lock held; takes each shard lock
- * in turn. Returns KVBM_OK or KVBM_ENOMEM (shards already grown keep their tables). */
+/* Make room in every shard's hash table, and on its free list of handle objects, for its
+ * expected share of @n more entries (the mean of n / shards plus a four-sigma margin), so
+ * that registering n hashes - a manager's block count - grows no table and allocates no
+ * handle slab under a shard lock (slabs still come on demand beyond the share; objects
+ * already free count towards it; objects are reserved only when the mean share is at
+ * least a slab, KVBM__SLAB_N, i.e. n >= 2048: a small manager allocates them on demand). Called by kvbm_manager_create for its block_count,
+ * without any lock held; takes each shard lock in turn. Returns KVBM_OK or KVBM_ENOMEM
+ * (shards already grown keep their tables and objects). */
 kvbm_status kvbm__registry_reserve(kvbm_registry *r, size_t n);
 /* Diagnostics / tests: number of table growths registrations caused (reservations are
  * not counted). */
@@ -62,6 +84,8 @@ struct kvbm__pslot {
     _Atomic uint64_t tier;
     _Atomic uint64_t word;
 };
+#define KVBM__PW_ONE UINT64_C(1)         /* slot word: count +1 */
+#define KVBM__PW_OP  (UINT64_C(1) << 32) /* slot word: modification counter +1 */
 
 /* Overflow presence entry (tiers beyond the inline slots), under the handle lock. */
 struct kvbm__presence { kvbm_tier tier; uint32_t count; };

@@ -169,6 +169,8 @@ kvbm_status kvbm__store_allocate(struct kvbm__store *s, size_t count, kvbm_mutab
      * the slot's handle reference (usually the last one) via the registry's batch call. */
     size_t j = 0;
     kvbm_handle *regs[PAIR_CHUNK];
+    uint64_t rh64[PAIR_CHUNK]; /* their registry table hashes: the registry prefetches the
+                                  table slots without waiting for the cold handles */
     size_t nr = 0;
     for (uint32_t id = head, next; id != KVBM__NIL; id = next) {
         struct kvbm__slot *sl = &s->slots[id];
@@ -176,14 +178,15 @@ kvbm_status kvbm__store_allocate(struct kvbm__store *s, size_t count, kvbm_mutab
         sl->hnext = KVBM__NIL;
         if (evicted != NULL) evicted[j] = sl->hash;
         j++;
+        rh64[nr] = kvbm_plh_hash64(sl->hash);
         regs[nr++] = sl->reg;
         sl->reg = NULL;
         if (nr == PAIR_CHUNK) {
-            kvbm__handle_mark_absent_release_many(regs, nr, s->tier);
+            kvbm__handle_mark_absent_release_many_h64(s->registry, regs, rh64, nr, s->tier);
             nr = 0;
         }
     }
-    if (nr) kvbm__handle_mark_absent_release_many(regs, nr, s->tier);
+    if (nr) kvbm__handle_mark_absent_release_many_h64(s->registry, regs, rh64, nr, s->tier);
     if (n_evicted != NULL) *n_evicted = from_inactive;
     kvbm__hwbuf_fini(&hb);
     return KVBM_OK;
@@ -257,19 +260,30 @@ store_register(struct kvbm__store *s, const void *const *in,
             for (size_t k = 0; k < c; k++) ids[k] = kvbm__bh_raw(in[i + k])->id;
             kvbm__store_router_begin(&rc);
         }
-        kvbm_status st = kvbm_registry_register_many(s->registry, hs, c, hd);
+        /* A handle this call creates is counted present in our tier before it is
+         * published (no atomic RMW after the store lock); `mark` remembers which, until
+         * the locked pass decides whether the premark stays (docs/perf/registry.md
+         * "Session 10"). Every path that does not keep the block undoes it. */
+        uint8_t cr[PAIR_CHUNK];
+        kvbm_status st = kvbm__registry_register_many_present(s->registry, hs, c, s->tier, hd, cr);
         if (s->rth != NULL) kvbm__store_router_end();
         if (st != KVBM_OK) { /* all or nothing: give back the earlier chunks' refs */
             for (size_t k = i + c; k < n; k++) kvbm__bh_raw(in[k])->mark = 0;
             for (size_t k = 0; k < i; k++) {
                 struct kvbm__slot *o = kvbm__bh_raw(in[k]);
+                if (o->mark) kvbm__handle_mark_absent(o->reg, s->tier); /* premark undone */
+                o->mark = 0;
                 kvbm_handle_release(o->reg);
                 o->reg = NULL;
             }
             kvbm__hwbuf_fini(&hb);
             return st;
         }
-        for (size_t k = 0; k < c; k++) kvbm__bh_raw(in[i + k])->reg = hd[k];
+        for (size_t k = 0; k < c; k++) {
+            struct kvbm__slot *sl = kvbm__bh_raw(in[i + k]);
+            sl->reg = hd[k];
+            sl->mark = cr[k];
+        }
     }
     /* the sketch cells of the new hashes (MultiLRU), as staging computes them */
     if (stage && s->tcells != NULL)
@@ -288,6 +302,8 @@ store_register(struct kvbm__store *s, const void *const *in,
         if (!kvbm__post_room(&p, 1)) kvbm__post_cycle(s, &p);
         const void *h = in[i];
         struct kvbm__slot *sl = kvbm__bh_raw(h);
+        const bool premarked = sl->mark != 0;
+        sl->mark = 0;
         if (stage) { /* Mutable -> Staged, invisible: it leaves Staged below */
             sl->state = KVBM__STAGED;
             sl->hash = stage[i];
@@ -302,6 +318,7 @@ store_register(struct kvbm__store *s, const void *const *in,
             ex = kvbm__acquire_locked(s, sl->hash, &p);
             if (KVBM_UNLIKELY(kvbm__store_is_poisoned(s))) {
                 if (stage) sl->state = KVBM__MUTABLE; /* this one is not staged */
+                sl->mark = premarked; /* undone after the unlock, with the later inputs' */
                 result = KVBM_EPOISONED;
                 break;
             }
@@ -309,7 +326,8 @@ store_register(struct kvbm__store *s, const void *const *in,
         struct kvbm__slot *res;
         if (ex != NULL && s->policy == KVBM_DUP_REJECT) {
             n_dedup++;
-            p.drop[p.nd++] = sl->reg;
+            if (premarked) p.absent[p.na++] = sl->reg; /* premark undone, then the ref */
+            else p.drop[p.nd++] = sl->reg;
             sl->reg = NULL;
             sl->state = KVBM__RESET;
             kvbm__ring_push_back(&s->ring, sl->id);
@@ -331,10 +349,10 @@ store_register(struct kvbm__store *s, const void *const *in,
             res = sl;
         }
         kvbm__bh_retire(h);
-        /* Tag bit 0: this slot entered Primary/Duplicate here, presence +1 after unlock
-         * (handles are at least 8-byte aligned). */
+        /* Tag bit 0: this slot entered Primary/Duplicate here and was not premarked,
+         * presence +1 after unlock (handles are at least 8-byte aligned). */
         uintptr_t hv = (uintptr_t)kvbm__bh_make(&hb, res, KVBM__HK_BLOCK);
-        out[i] = (kvbm_block *)(hv | (res == sl ? 1u : 0u));
+        out[i] = (kvbm_block *)(hv | (res == sl && !premarked ? 1u : 0u));
     }
     if (stage && done) kvbm__metric_add(s->metrics, KVBM_METRIC_inflight_mutable, -(int64_t)done); /* I5 */
     kvbm__post_locked_end(s, &p);
@@ -347,6 +365,11 @@ store_register(struct kvbm__store *s, const void *const *in,
             out[i] = (kvbm_block *)(hv & ~(uintptr_t)1);
             kvbm__handle_mark_present(kvbm__bh_raw(out[i])->reg, s->tier);
         }
+    }
+    for (size_t i = done; i < n; i++) { /* poisoned: the unregistered inputs' premarks */
+        struct kvbm__slot *sl = kvbm__bh_raw(in[i]);
+        if (sl->mark) kvbm__handle_mark_absent(sl->reg, s->tier);
+        sl->mark = 0;
     }
     if (result == KVBM_OK) {
         kvbm__metric_add(s->metrics, KVBM_METRIC_inflight_immutable, (int64_t)n);

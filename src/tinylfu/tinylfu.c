@@ -12,9 +12,11 @@
  *       +---------+---------+ ... +---------+--------+
  *        \---- row 3 ----/    ...     \---- row 0 ----/   (four counters per row)
  *
- *   key hash: h = splitmix64-finalise(k0 ^ k1 * 0x9E3779B97F4A7C15), for a 16-byte key
- *   (k0, k1 = its LE halves: a PLH's lo and hi) and for an 8-byte key k (k0 = k,
- *   k1 = KEY8_TAG).
+ *   key hash: h = kvbm_plh_hash64({.lo = k0, .hi = k1}) (murmur3-finalise(k0 ^ k1 *
+ *   0x9E3779B97F4A7C15)), for a 16-byte key (k0, k1 = its LE halves: a PLH's lo and hi)
+ *   and for an 8-byte key k (k0 = k, k1 = KEY8_TAG). For a PLH this is the registry's
+ *   table hash, so a registration's touch reuses it (session 10; it was a splitmix64
+ *   finaliser of the same fold before, measured equivalent: docs/perf/registry.md).
  *   the key's four cells all lie in word (h * words) >> 64 (high bits of h); row i (0..3)
  *   is counter 4i + (bits 2i..2i+1 of h), one of the four counters of quarter i, so the
  *   four cells are distinct.
@@ -85,10 +87,8 @@ static inline uint64_t rd64(const uint8_t *p)
 
 uint64_t kvbm__tinylfu_key_hash(uint64_t k0, uint64_t k1)
 {
-    uint64_t x = k0 ^ k1 * UINT64_C(0x9E3779B97F4A7C15);
-    x = (x ^ (x >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
-    x = (x ^ (x >> 27)) * UINT64_C(0x94D049BB133111EB);
-    return x ^ (x >> 31);
+    kvbm_plh p = { .hi = k1, .lo = k0 };
+    return kvbm_plh_hash64(p); /* for a PLH key: the registry's table hash (one hash) */
 }
 
 static inline uint64_t key_hash(const uint8_t *key, size_t len)

@@ -27,7 +27,9 @@ void        kvbm__sketch_reset(kvbm__sketch *s);
 
 /* FixedDecayPolicy::from_capacity: min(capacity * 10 (saturating), 2^32 - 1). */
 uint32_t kvbm__tinylfu_sample_size(uint64_t capacity);
-/* The key hash of a 16-byte key given as its LE halves (an 8-byte key k is (k, KEY8_TAG)). */
+/* The key hash of a 16-byte key given as its LE halves (an 8-byte key k is (k, KEY8_TAG)).
+ * For a PLH key h it equals kvbm_plh_hash64(h): callers that already computed that (the
+ * registry's batched registration) fill kvbm__touch_cells.h with it and do not hash again. */
 uint64_t kvbm__tinylfu_key_hash(uint64_t k0, uint64_t k1);
 /* The four cells of key hash @h: table word index (the same for all four) and counter bit
  * shift (row i in bits 16i..16i+15) (tests). */
