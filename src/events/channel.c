@@ -24,6 +24,43 @@
 
 #include "events/events_int.h"
 
+/* Non-temporal slot stores (x86-64): the subscriber on the other core holds the ring's lines
+ * it read; a plain store to such a line waits for its ownership (a cross-core round trip per
+ * line), a streaming store is posted to a write-combining buffer and invalidates the reader's
+ * copy without the sender waiting. Streaming stores are weakly ordered: sfence after `claimed`
+ * (the seqlock's guard must be visible before any overwritten slot) and before `published`.
+ * Not under TSan, which cannot see them. */
+#if defined(__SSE2__) && defined(__x86_64__) && !defined(__SANITIZE_THREAD__)
+#  if defined(__has_feature)
+#    if __has_feature(thread_sanitizer)
+#      define KVBM__NO_STREAM 1
+#    endif
+#  endif
+#  ifndef KVBM__NO_STREAM
+#    include <emmintrin.h>
+#    define KVBM__STREAM 1
+#  endif
+#endif
+
+static inline void slot_put(kvbm__chan *c, uint64_t k, const kvbm__pending_event *e)
+{
+    atomic_store_explicit(&c->kind[k], (uint8_t)e->kind, memory_order_relaxed);
+#ifdef KVBM__STREAM
+    _mm_stream_si64((long long *)(void *)&c->hash[k].hi, (long long)e->hash.hi);
+    _mm_stream_si64((long long *)(void *)&c->hash[k].lo, (long long)e->hash.lo);
+#else
+    atomic_store_explicit(&c->hash[k].hi, e->hash.hi, memory_order_relaxed);
+    atomic_store_explicit(&c->hash[k].lo, e->hash.lo, memory_order_relaxed);
+#endif
+}
+
+static inline void stream_fence(void)
+{
+#ifdef KVBM__STREAM
+    _mm_sfence();
+#endif
+}
+
 uint64_t kvbm__now_ns(void)
 {
     struct timespec ts;
@@ -85,14 +122,16 @@ void kvbm__chan_send_many(kvbm__chan *c, const kvbm__pending_event *ev, size_t n
     uint64_t pos = atomic_load_explicit(&c->claimed, memory_order_relaxed), mask = c->mask;
     atomic_store_explicit(&c->claimed, pos + n, memory_order_relaxed);
     atomic_thread_fence(memory_order_release); /* `claimed` before any slot is overwritten */
+    stream_fence();
+    /* the kind bytes are plain stores: ask for their lines (held by a reader) first, so the
+     * ownership requests overlap the slot stores instead of queueing behind them */
+    for (uint64_t q = pos & ~(uint64_t)63; q < pos + n; q += 64) __builtin_prefetch(&c->kind[q & mask], 1);
     uint64_t removes = 0;
     for (size_t i = 0; i < n; i++) {
-        uint64_t k = (pos + i) & mask;
-        atomic_store_explicit(&c->kind[k], (uint8_t)ev[i].kind, memory_order_relaxed);
-        atomic_store_explicit(&c->hash[k].hi, ev[i].hash.hi, memory_order_relaxed);
-        atomic_store_explicit(&c->hash[k].lo, ev[i].hash.lo, memory_order_relaxed);
+        slot_put(c, (pos + i) & mask, &ev[i]);
         removes += ev[i].kind == KVBM_EVENT_REMOVE;
     }
+    stream_fence(); /* every slot before `published` */
     atomic_store_explicit(&c->published, pos + n, memory_order_release);
     if (removes < n) add_relaxed(&c->sent[0], n - removes);
     if (removes > 0) add_relaxed(&c->sent[1], removes);
