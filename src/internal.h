@@ -142,6 +142,14 @@ static inline void kvbm__deadline_after_ns(struct timespec *ts, uint64_t ns)
     kvbm__timespec_add_ns(ts, ns);
 }
 
+/* CLOCK_MONOTONIC in nanoseconds (deadlines, schedules, windows). */
+static inline uint64_t kvbm__now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 /* Name the calling thread (shown by top -H, /proc/PID/task/TID/comm; <= 15 chars) - the
  * library's own threads, so their CPU time can be told apart. Linux only, else no-op. */
 static inline void kvbm__thread_name(const char *name)

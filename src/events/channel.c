@@ -61,13 +61,6 @@ static inline void stream_fence(void)
 #endif
 }
 
-uint64_t kvbm__now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 kvbm_status kvbm__chan_create(size_t capacity, kvbm__chan **out)
 {
     kvbm__chan *c = kvbm__aligned_alloc(64, sizeof *c);

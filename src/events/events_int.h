@@ -11,7 +11,8 @@
 /* ---- channel (channel.c) -------------------------------------------------------------
  * A multi-producer broadcast ring of 2^k event slots, written a batch at a time. A sender
  * takes the writer lock (a leaf kvbm__mutex, held only to copy one batch), moves `claimed`
- * past the batch, writes the events with plain (relaxed) stores and publishes the batch
+ * past the batch, writes the events with plain stores (relaxed atomics; streaming stores
+ * for the hashes on x86-64, channel.c) and publishes the batch
  * with one release store of `published`. No per-slot stamp, no atomic RMW per event: the
  * ring lines travel to the subscriber's core once, whole, and the producer's stores to
  * them retire through the store buffer instead of stalling on a locked instruction.
@@ -109,8 +110,6 @@ void kvbm__events_sub_interrupt(kvbm_events_sub *sub);
 kvbm_events_pipeline *kvbm__events_pipeline_ref(kvbm_events_pipeline *p);
 void kvbm__events_pipeline_unref(kvbm_events_pipeline *p);
 
-/* Monotonic clock in nanoseconds. */
-uint64_t kvbm__now_ns(void);
 
 /* Test hook: the release-handle attachment type of @m (attaching a NULL value of this type
  * in Multiple mode reproduces the attach-failure case of spec 20 §3.2). */

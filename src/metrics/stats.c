@@ -31,9 +31,7 @@ struct kvbm_stats {
 static uint64_t mono_ns(void *ctx)
 {
     (void)ctx;
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * UINT64_C(1000000000) + (uint64_t)ts.tv_nsec;
+    return kvbm__now_ns();
 }
 
 kvbm_status kvbm_stats_create(kvbm_metrics *m, const kvbm_stats_config *cfg, kvbm_stats **out)

@@ -16,7 +16,6 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
-#include <time.h>
 #include <zmq.h>
 
 #include "internal.h"
@@ -98,14 +97,6 @@ int kvbm__vsub_catchup_wait_ms(const kvbm_vllm_sub *s, int max_ms);
 void kvbm__vsub_catchup_tick(kvbm_vllm_sub *s);
 /* sub_decode.c: free the decode space. */
 void kvbm__vsub_space_free(kvbm_vllm_sub *s);
-/* CLOCK_MONOTONIC in ns (the catch-up schedule). */
-static inline uint64_t kvbm__vsub_now_ns(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
-}
-
 /* Big-endian u64 from up to 8 bytes (more: the first 8). */
 uint64_t kvbm__vsub_be64(const uint8_t *p, size_t n);
 

@@ -137,13 +137,13 @@ void kvbm__vsub_catchup_arm(kvbm_vllm_sub *s)
     s->catchup = true;
     s->catchup_failed = false;
     s->catchup_ivl_ms = CATCHUP_FIRST_MS;
-    s->catchup_at_ns = kvbm__vsub_now_ns() + (uint64_t)CATCHUP_FIRST_MS * 1000000u;
+    s->catchup_at_ns = kvbm__now_ns() + (uint64_t)CATCHUP_FIRST_MS * 1000000u;
 }
 
 int kvbm__vsub_catchup_wait_ms(const kvbm_vllm_sub *s, int max_ms)
 {
     if (!s->catchup || !s->have_expected) return max_ms;
-    uint64_t now = kvbm__vsub_now_ns();
+    uint64_t now = kvbm__now_ns();
     if (now >= s->catchup_at_ns) return 0;
     uint64_t ms = (s->catchup_at_ns - now + 999999u) / 1000000u;
     return ms < (uint64_t)max_ms ? (int)ms : max_ms;
@@ -152,7 +152,7 @@ int kvbm__vsub_catchup_wait_ms(const kvbm_vllm_sub *s, int max_ms)
 void kvbm__vsub_catchup_tick(kvbm_vllm_sub *s)
 {
     /* without a start (no resume, nothing live yet) the first live batch defines it */
-    if (!s->catchup || !s->have_expected || kvbm__vsub_now_ns() < s->catchup_at_ns) return;
+    if (!s->catchup || !s->have_expected || kvbm__now_ns() < s->catchup_at_ns) return;
     uint64_t from = s->expected;
     KVBM__VSUB_INC(s, catchups, 1);
     /* the first failure after a connect is a warning, repeats of it are debug */
@@ -163,7 +163,7 @@ void kvbm__vsub_catchup_tick(kvbm_vllm_sub *s)
                   "subscription was not active yet)", s->name, (unsigned long long)from,
                   (unsigned long long)(s->expected - 1));
     s->catchup_ivl_ms = s->catchup_ivl_ms >= CATCHUP_MAX_MS / 2 ? CATCHUP_MAX_MS : 2 * s->catchup_ivl_ms;
-    s->catchup_at_ns = kvbm__vsub_now_ns() + (uint64_t)s->catchup_ivl_ms * 1000000u;
+    s->catchup_at_ns = kvbm__now_ns() + (uint64_t)s->catchup_ivl_ms * 1000000u;
 }
 
 void kvbm__vsub_on_live(kvbm_vllm_sub *s, uint64_t seq, zmq_msg_t *payload)
