@@ -29,6 +29,14 @@ static inline void kvbm__park_locked(struct kvbm__store *s, struct kvbm__post *p
     else p->unref++;
 }
 
+/* By id (s->byid): the Inactive slot indexed under @h, or KVBM__NIL (not cached here, or
+ * the indexed slot is Primary). Lock held. */
+static inline uint32_t kvbm__indexed_inactive(struct kvbm__store *s, kvbm_plh h)
+{
+    uint32_t id = kvbm__active_index_find(&s->index, s->slots, h);
+    return id != KVBM__NIL && s->slots[id].state == KVBM__INACTIVE ? id : KVBM__NIL;
+}
+
 /* By id: the indexed slot @sl is not Primary; it must be Inactive and leaves the backend
  * (true), else the store is poisoned (false). Out of line: the active hit stays compact. */
 static __attribute__((noinline, unused)) bool kvbm__unindexed_inactive_take(struct kvbm__store *s,

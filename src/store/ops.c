@@ -110,7 +110,7 @@ kvbm_status kvbm__store_allocate(struct kvbm__store *s, size_t count, kvbm_mutab
              * (by id, the chained victims into the index too: read hnext first). */
             for (uint32_t id = head, next; id != KVBM__NIL; id = next) {
                 next = s->slots[id].hnext;
-                if (s->byid) kvbm__active_index_insert(&s->index, s->slots, id);
+                if (byid) kvbm__active_index_insert(&s->index, s->slots, id);
                 if (ops->insert(ctx, s->slots[id].hash, id) != KVBM_OK)
                     kvbm__store_poison(s, "rollback insert failed");
             }
@@ -242,9 +242,9 @@ store_register(struct kvbm__store *s, const void *const *in,
         for (size_t i = 0; i < n; i++) kvbm__bh_raw(in[i])->mark = 0;
         return hst;
     }
-    /* Registry lookups outside the store lock, one kvbm_registry_register_many per chunk
-     * (same hooks and tracker touches, in order, as one call per block); the handle ref
-     * waits in the owned slot. */
+    /* Registry lookups outside the store lock, one kvbm__registry_register_many_present
+     * per chunk (same hooks and tracker touches, in order, as one call per block); the
+     * handle ref waits in the owned slot. */
     for (size_t i = 0; i < n; i += PAIR_CHUNK) {
         size_t c = n - i < PAIR_CHUNK ? n - i : PAIR_CHUNK;
         kvbm_plh hs[PAIR_CHUNK];
@@ -509,8 +509,8 @@ static size_t scan_by_id(struct kvbm__store *s, const kvbm_plh *hs, size_t k, kv
 {
     size_t r = 0;
     for (size_t i = 0; i < k; i++) {
-        uint32_t id = kvbm__active_index_find(&s->index, s->slots, hs[i]);
-        if (id == KVBM__NIL || s->slots[id].state != KVBM__INACTIVE || plh_in(hs, i, hs[i])) continue;
+        uint32_t id = kvbm__indexed_inactive(s, hs[i]);
+        if (id == KVBM__NIL || plh_in(hs, i, hs[i])) continue;
         if (!s->inactive.ops->remove_id(s->inactive.ctx, id)) {
             kvbm__store_poison(s, "indexed inactive slot missing from the backend");
             break;

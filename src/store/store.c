@@ -286,13 +286,8 @@ uint64_t kvbm__store_inactive_len(struct kvbm__store *s)
 bool kvbm__store_has_inactive(struct kvbm__store *s, kvbm_plh h)
 {
     kvbm__lock(&s->lock);
-    bool v;
-    if (s->byid) {
-        uint32_t id = kvbm__active_index_find(&s->index, s->slots, h);
-        v = id != KVBM__NIL && s->slots[id].state == KVBM__INACTIVE;
-    } else {
-        v = s->inactive.ops->has(s->inactive.ctx, h);
-    }
+    bool v = s->byid ? kvbm__indexed_inactive(s, h) != KVBM__NIL
+                     : s->inactive.ops->has(s->inactive.ctx, h);
     kvbm__unlock(&s->lock);
     return v;
 }
