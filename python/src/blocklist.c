@@ -32,6 +32,14 @@ kvbmpy_BlockList *kvbmpy_blocklist_new_raw(kvbmpy_Manager *mgr, int kind, Py_ssi
     return l;
 }
 
+void kvbmpy_blocklist_discard(kvbmpy_BlockList **l)
+{
+    if (*l) {
+        Py_SET_SIZE(*l, 0);
+        Py_CLEAR(*l);
+    }
+}
+
 kvbmpy_BlockList *kvbmpy_blocklist_new(kvbmpy_Manager *mgr, int kind, Py_ssize_t n)
 {
     kvbmpy_BlockList *l = kvbmpy_blocklist_new_raw(mgr, kind, n);
@@ -211,9 +219,7 @@ static PyObject *stage_all(kvbmpy_BlockList *l, const kvbm_plh *plhs, uint32_t b
     kvbmpy_BlockList *out = kvbmpy_blocklist_new_raw(l->mgr, KVBMPY_COMPLETE, n);
     void *stack[128], **in = n <= 128 ? stack : PyMem_Malloc((size_t)n * sizeof(void *));
     if (!out || !in) {
-        if (out)
-            Py_SET_SIZE(out, 0);
-        Py_XDECREF(out);
+        kvbmpy_blocklist_discard(&out);
         if (in && in != stack)
             PyMem_Free(in);
         return in ? NULL : PyErr_NoMemory();
@@ -225,8 +231,7 @@ static PyObject *stage_all(kvbmpy_BlockList *l, const kvbm_plh *plhs, uint32_t b
                                              block_size, (kvbm_complete **)out->h));
     if (s != KVBM_OK) {
         memcpy(l->h, in, (size_t)n * sizeof(void *));
-        Py_SET_SIZE(out, 0);
-        Py_CLEAR(out);
+        kvbmpy_blocklist_discard(&out);
         kvbmpy_raise(s);
     } else {
         l->released = 1; /* consumed */

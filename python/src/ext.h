@@ -214,6 +214,9 @@ kvbmpy_BlockList *kvbmpy_blocklist_new(kvbmpy_Manager *mgr, int kind, Py_ssize_t
 /* The same with the entries uninitialized: the caller fills all @n, or sets ob_size to
  * the number filled (0 on failure) before the list can be deallocated. */
 kvbmpy_BlockList *kvbmpy_blocklist_new_raw(kvbmpy_Manager *mgr, int kind, Py_ssize_t n);
+/* Drop a list whose entries it does not own (never filled, or handed back elsewhere): its
+ * size is set to 0 first, so that its dealloc releases nothing. NULL-safe; *l becomes NULL. */
+void kvbmpy_blocklist_discard(kvbmpy_BlockList **l);
 
 typedef struct {
     PyObject_HEAD

@@ -126,6 +126,14 @@ static void give_back(PyObject *obj, void **t, Py_ssize_t n)
     }
 }
 
+/* The "already released" error for entry @i of a block argument; returns NULL. */
+static PyObject *released_block(Py_ssize_t i)
+{
+    char what[64];
+    snprintf(what, sizeof what, "block %zd", i);
+    return kvbmpy_released(what);
+}
+
 /* Collect the handles of @obj - a BlockList of @kind or a list/tuple of block objects of
  * @kind - into @tmp (cap @n entries, *@n_out set), moving them out (slots set to NULL).
  * @src_list receives the BlockList when one was given. 0 or -1 (nothing moved). */
@@ -170,9 +178,7 @@ static int take_handles(kvbmpy_Manager *self, PyObject *obj, int kind, void ***t
         for (i = 0; i < n && h[i]; i++)
             ;
         if (i < n) {
-            char what[64];
-            snprintf(what, sizeof what, "block %zd", i);
-            kvbmpy_released(what);
+            released_block(i);
             if (t != stackbuf)
                 PyMem_Free(t);
             return -1;
@@ -196,9 +202,7 @@ static int take_handles(kvbmpy_Manager *self, PyObject *obj, int kind, void ***t
             }
             void **slot = kvbmpy_block_slot((kvbmpy_Block *)it);
             if (!*slot) {
-                char what[64];
-                snprintf(what, sizeof what, "block %zd", i);
-                kvbmpy_released(what);
+                released_block(i);
                 goto undo;
             }
             t[i] = *slot;
@@ -240,9 +244,7 @@ static PyObject *do_allocate(kvbmpy_Manager *self, PyObject *arg, int want_evict
     kvbmpy_BlockList *l = kvbmpy_blocklist_new_raw(self, KVBMPY_MUTABLE, (Py_ssize_t)n);
     kvbmpy_Hashes *ev = want_evicted ? kvbmpy_hashes_new((Py_ssize_t)n) : NULL;
     if (!l || (want_evicted && !ev)) {
-        if (l)
-            Py_SET_SIZE(l, 0);
-        Py_XDECREF(l);
+        kvbmpy_blocklist_discard(&l);
         Py_XDECREF(ev);
         return NULL;
     }
@@ -251,8 +253,7 @@ static PyObject *do_allocate(kvbmpy_Manager *self, PyObject *arg, int want_evict
     KVBMPY_NOGIL_IF(n, s = kvbm_manager_allocate(self->m, (size_t)n, (kvbm_mutable **)l->h,
                                            ev ? ev->v : NULL, &n_ev));
     if (s != KVBM_OK) {
-        Py_SET_SIZE(l, 0);
-        Py_DECREF(l);
+        kvbmpy_blocklist_discard(&l);
         Py_XDECREF(ev);
         if (s == KVBM_EEXHAUSTED && !kvbm_last_error()[0])
             return kvbmpy_raise_msg(s, "%lld blocks requested, %llu available", n,
@@ -331,11 +332,9 @@ PyObject *kvbmpy_manager_register(PyObject *self_, PyObject *arg)
     if (s != KVBM_OK) {
         give_back(arg, in, n);
         if (out) {
-            Py_SET_SIZE(out, 0);
-            Py_DECREF(out);
+            kvbmpy_blocklist_discard(&out);
             kvbmpy_raise(s);
         }
-        out = NULL;
     } else if (src) {
         src->released = 1; /* consumed as a whole */
     }
@@ -408,10 +407,7 @@ static PyObject *stage_register(kvbmpy_Manager *self, PyObject *blocks, PyObject
     goto done;
 fail_staged_none:
     give_back(blocks, in, n);
-    if (out) {
-        Py_SET_SIZE(out, 0);
-        Py_CLEAR(out);
-    }
+    kvbmpy_blocklist_discard(&out);
 done:
     if (mid != cstack)
         PyMem_Free(mid);
@@ -455,8 +451,7 @@ static PyObject *mgr_match_blocks(PyObject *self_, PyObject *arg)
         KVBMPY_NOGIL_IF(v.n, s = kvbm_manager_match_blocks(self->m, v.p, (size_t)v.n,
                                                    (kvbm_block **)out->h, &matched));
         if (s != KVBM_OK) {
-            Py_SET_SIZE(out, 0);
-            Py_CLEAR(out);
+            kvbmpy_blocklist_discard(&out);
             kvbmpy_raise(s);
         } else {
             Py_SET_SIZE(out, (Py_ssize_t)matched);
@@ -492,9 +487,7 @@ static PyObject *mgr_scan_matches(PyObject *self_, PyObject *args, PyObject *kw)
             kvbmpy_raise(s);
         }
     } else {
-        if (out)
-            Py_SET_SIZE(out, 0);
-        Py_CLEAR(out);
+        kvbmpy_blocklist_discard(&out);
         if (!found_h)
             PyErr_NoMemory();
     }
@@ -531,9 +524,7 @@ static PyObject *mgr_release_many(PyObject *self_, PyObject *arg)
         }
         if (!*kvbmpy_block_slot((kvbmpy_Block *)it)) {
             Py_DECREF(seq);
-            char what[64];
-            snprintf(what, sizeof what, "block %zd", i);
-            return kvbmpy_released(what);
+            return released_block(i);
         }
         for (Py_ssize_t j = 0; j < i; j++)
             if (*kvbmpy_block_slot((kvbmpy_Block *)PySequence_Fast_GET_ITEM(seq, j)) ==
