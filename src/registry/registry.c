@@ -218,11 +218,13 @@ static inline void tab_prefetch(const struct shard *sh, uint64_t h64)
     size_t m = atomic_load_explicit(&((struct shard *)sh)->mask_hint, memory_order_relaxed);
     if (t != NULL) {
         /* Integer arithmetic: with a stale pair the address may lie outside the table
-         * (harmless for a prefetch, but not a valid pointer expression). The probe run
-         * (and a deletion's backward shift) often crosses into the next line. */
+         * (harmless for a prefetch, but not a valid pointer expression). */
         uintptr_t a = (uintptr_t)t + (uintptr_t)(h64 & m) * sizeof(struct slot);
         __builtin_prefetch((const void *)a, 1, 3);
-        __builtin_prefetch((const void *)(a + 64), 1, 3);
+        /* and the slot after it, which a probe run (or a deletion's backward shift) reads
+         * next: the next line only when the home slot is the last of its line (it was the
+         * next line always: a useless line in ~3 of 4 cases, evicting useful ones) */
+        __builtin_prefetch((const void *)(a + sizeof(struct slot)), 1, 3);
     }
 }
 
@@ -396,8 +398,6 @@ static inline kvbm_handle *handle_alloc(kvbm_registry *r, struct shard *sh)
     kvbm_handle *h = sh->free_list;
     sh->free_list = h->next_free;
     atomic_store_explicit(&sh->free_hint, sh->free_list, memory_order_relaxed);
-    /* the next pop of this shard reads the new head's line (a recycled, cold object) */
-    if (sh->free_list != NULL) __builtin_prefetch(sh->free_list, 1, 3);
     if (sh->nlive++ == 0) atomic_fetch_add_explicit(&r->pins, 1, memory_order_relaxed);
     return h;
 }
