@@ -95,6 +95,7 @@ struct kvbm_registry {
     _Atomic size_t      refs;
     _Atomic size_t      pins;
     kvbm_tracker       *tracker;
+    bool                tracker_keys; /* the tracker's touches read the keys (custom kind) */
     _Atomic uint32_t    obs_mask;
     pthread_mutex_t     obs_lock;  /* serialises add/remove_observer (unranked, not nested) */
     struct observer     obs[KVBM_REGISTRY_MAX_OBSERVERS];
@@ -252,6 +253,7 @@ kvbm_status kvbm_registry_create(const kvbm_registry_config *cfg, kvbm_registry 
     atomic_init(&r->refs, 1);
     atomic_init(&r->pins, 1);
     r->tracker = cfg->tracker != NULL ? kvbm_tracker_clone(cfg->tracker) : NULL;
+    r->tracker_keys = r->tracker != NULL && !kvbm__tracker_is_tinylfu(r->tracker);
     pthread_mutex_init(&r->obs_lock, NULL);
     if (cfg->hooks.on_registered != NULL) { /* the creation-time hook is observer id 1 */
         r->obs[0].fn = cfg->hooks.on_registered;
@@ -621,7 +623,8 @@ register_many(kvbm_registry *r, const kvbm_plh *hashes, size_t n, kvbm_tier prem
               kvbm_handle **out, uint8_t *created)
 {
     kvbm_tracker *t = r->tracker;
-    kvbm_plh pending[REG_CHUNK];       /* created keys (read by custom trackers only) */
+    const bool keys = r->tracker_keys;
+    kvbm_plh pending[REG_CHUNK];       /* created keys (read by custom trackers only: @keys) */
     kvbm__touch_cells cells[REG_CHUNK]; /* their cells */
     kvbm__touch_cells h64s[REG_CHUNK];  /* table hash = TinyLFU cells of the chunk's keys */
     size_t np = 0, i = 0;
@@ -649,7 +652,7 @@ register_many(kvbm_registry *r, const kvbm_plh *hashes, size_t n, kvbm_tier prem
             }
             if (created != NULL) created[i] = g == GOC_CREATED;
             if (g == GOC_CREATED && t != NULL) {
-                pending[np] = hashes[i];
+                if (keys) pending[np] = hashes[i];
                 cells[np++] = h64s[k];
             }
         }
