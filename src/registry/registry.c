@@ -45,39 +45,42 @@ struct slot {
     kvbm_handle *h;  /* NULL: empty */
 };
 
-/* Two hot lines per shard: every registration and death touches lines 0 and 1 only (the
- * lock, the table, the counters, the free list and the prefetch hints); the condition
- * variable and the diagnostics follow. (The first layout spread them over four lines,
- * whose L1 misses showed up in every per-block operation.) */
+/* One hot line per shard: everything a registration or a death touches - the lock, the
+ * table, the entry count, the free list and the prefetch hints - is line 0, which the
+ * unlocked prefetch pass (reading the hints) brings in ahead of the lock. The condition
+ * variable, the waiter count and the diagnostics follow in line 1. (Session 10 had the
+ * hot fields in two lines - the pass read line 1, the lock missed on line 0 - and the
+ * first layout in four.) */
 struct shard {
     /* line 0 */
     _Alignas(64) kvbm__mutex lock;
     struct slot     *tab;       /* NULL until the first insert */
     size_t           mask;      /* capacity - 1 */
-    /* line 1 */
-    _Alignas(64) size_t count;  /* entries (live + dying) */
-    kvbm_handle     *free_list;
-    size_t           nlive;     /* handle objects not on the free list */
-    uint32_t         waiters;   /* registrars waiting for a dying entry */
+    /* entries (live + dying) = handle objects off the free list: an object leaves the
+     * free list exactly when its entry is inserted and returns when it is deleted, both
+     * in one critical section, so one counter serves the load factor and the pin */
+    size_t           count;
+    /* Written under the lock; read WITHOUT it (relaxed) only to compute a prefetch
+     * address, like the hints below. */
+    _Atomic(kvbm_handle *) free_list;
     _Atomic size_t   count_pub; /* relaxed copy of count for registered_count() */
     /* Relaxed copies of tab / mask, read WITHOUT the lock only to compute prefetch
      * addresses (a stale or mismatched pair just prefetches a useless line: prefetches
      * never fault and have no semantic effect). Written under the lock by tab_grow. */
     _Atomic(struct slot *) tab_hint;
     _Atomic size_t   mask_hint;
-    _Atomic(kvbm_handle *) free_hint; /* relaxed copy of free_list, same purpose */
-    /* cold */
+    /* line 1: cold */
     _Alignas(64) kvbm__cond cond; /* broadcast when a dying entry is removed */
+    uint32_t         waiters;   /* registrars waiting for a dying entry */
     void            *slabs;     /* slab allocations of this shard (singly linked, line 0) */
     uint64_t         waits;     /* diagnostics: total waits (lock held) */
     uint64_t         grows;     /* diagnostics: table growths on registration (lock held) */
     size_t           nobj;      /* handle objects in this shard's slabs (lock held) */
-    /* 256 bytes in all: shard_of() indexes with a shift, not a multiply */
-    _Alignas(64) unsigned char pad_[64];
+    /* 128 bytes in all: shard_of() indexes with a shift, not a multiply */
 };
 
-_Static_assert(offsetof(struct shard, count) == 64 && offsetof(struct shard, cond) == 128 &&
-               sizeof(struct shard) == 256, "struct shard: hot fields in lines 0 and 1");
+_Static_assert(offsetof(struct shard, cond) == 64 && sizeof(struct shard) == 128,
+               "struct shard: the hot fields in line 0");
 
 /* Observers (on_registered), called in slot order under the shard lock of the new handle.
  * A slot is in use iff its bit is set in obs_mask. add_observer fills a free slot, then
@@ -295,7 +298,7 @@ kvbm_status kvbm__registry_reserve(kvbm_registry *r, size_t n)
         }
         /* and handle objects for the share, so that registering them allocates nothing
          * (from a share of a whole slab on: a small manager does not pin 64 slabs) */
-        while (st == KVBM_OK && mean >= KVBM__SLAB_N && sh->nobj - sh->nlive < share)
+        while (st == KVBM_OK && mean >= KVBM__SLAB_N && sh->nobj - sh->count < share)
             if (!slab_refill(sh)) st = KVBM_ENOMEM;
         kvbm__unlock(&sh->lock);
         if (st != KVBM_OK) return st;
@@ -313,8 +316,8 @@ static void registry_free(kvbm_registry *r)
 {
     for (unsigned i = 0; i < KVBM__SHARDS; i++) {
         struct shard *sh = &r->shards[i];
-        kvbm__assert(sh->nlive == 0 && sh->count == 0);
-        /* nlive == 0: every object of every slab is free. Walk the slabs in address order
+        kvbm__assert(sh->count == 0);
+        /* count == 0: every object of every slab is free. Walk the slabs in address order
          * rather than the free list (a chain of dependent misses through cold objects). */
         for (char *slab = sh->slabs; slab != NULL;) {
             char *next = *(char **)(void *)slab;
@@ -385,32 +388,36 @@ static __attribute__((noinline, cold)) bool slab_refill(struct shard *sh)
     *(void **)(void *)slab = sh->slabs;
     sh->slabs = slab;
     sh->nobj += KVBM__SLAB_N;
+    kvbm_handle *head = atomic_load_explicit(&sh->free_list, memory_order_relaxed);
     for (unsigned i = KVBM__SLAB_N; i-- > 0;) {
         kvbm_handle *o = slab_object(slab, i);
-        o->next_free = sh->free_list;
-        sh->free_list = o;
+        o->next_free = head;
+        head = o;
     }
-    atomic_store_explicit(&sh->free_hint, sh->free_list, memory_order_relaxed);
+    atomic_store_explicit(&sh->free_list, head, memory_order_relaxed);
     return true;
 }
 
-static inline kvbm_handle *handle_alloc(kvbm_registry *r, struct shard *sh)
+/* Pop a handle object (NULL on ENOMEM). Its entry is inserted in the same critical
+ * section (the caller counts it). Lock held. */
+static inline kvbm_handle *handle_alloc(struct shard *sh)
 {
-    if (KVBM_UNLIKELY(sh->free_list == NULL) && !slab_refill(sh)) return NULL;
-    kvbm_handle *h = sh->free_list;
-    sh->free_list = h->next_free;
-    atomic_store_explicit(&sh->free_hint, sh->free_list, memory_order_relaxed);
-    if (sh->nlive++ == 0) atomic_fetch_add_explicit(&r->pins, 1, memory_order_relaxed);
+    kvbm_handle *h = atomic_load_explicit(&sh->free_list, memory_order_relaxed);
+    if (KVBM_UNLIKELY(h == NULL)) {
+        if (!slab_refill(sh)) return NULL;
+        h = atomic_load_explicit(&sh->free_list, memory_order_relaxed);
+    }
+    atomic_store_explicit(&sh->free_list, h->next_free, memory_order_relaxed);
     return h;
 }
 
-/* Returns true if the registry must be unpinned (after unlock). Lock held. */
+/* Push the object of an entry tab_delete just removed. Returns true if the registry must
+ * be unpinned (after unlock): that was the shard's last entry. Lock held. */
 static bool handle_recycle(struct shard *sh, kvbm_handle *h)
 {
-    h->next_free = sh->free_list;
-    sh->free_list = h;
-    atomic_store_explicit(&sh->free_hint, h, memory_order_relaxed);
-    return --sh->nlive == 0;
+    h->next_free = atomic_load_explicit(&sh->free_list, memory_order_relaxed);
+    atomic_store_explicit(&sh->free_list, h, memory_order_relaxed);
+    return sh->count == 0;
 }
 
 /* Call every observer of @mask with the new handle @h (shard lock held). Errors are not
@@ -550,7 +557,7 @@ get_or_create_h64(kvbm_registry *r, kvbm_plh hash, uint64_t h64, bool notify, kv
 
     kvbm_handle *h = NULL;
     bool grow = tab_full(sh);
-    if ((grow && tab_grow(sh) != KVBM_OK) || (h = handle_alloc(r, sh)) == NULL) {
+    if ((grow && tab_grow(sh) != KVBM_OK) || (h = handle_alloc(sh)) == NULL) {
         kvbm__unlock(&sh->lock);
         return GOC_ENOMEM;
     }
@@ -570,7 +577,7 @@ get_or_create_h64(kvbm_registry *r, kvbm_plh hash, uint64_t h64, bool notify, kv
         sh->tab[slot].h64 = h64;            /* the empty slot that ended the lookup */
         sh->tab[slot].h = h;
     }
-    sh->count++;
+    if (sh->count++ == 0) atomic_fetch_add_explicit(&r->pins, 1, memory_order_relaxed);
     atomic_store_explicit(&sh->count_pub, sh->count, memory_order_relaxed);
     uint32_t failed = 0;
     kvbm_status fail_st = KVBM_OK;
@@ -640,7 +647,7 @@ register_many(kvbm_registry *r, const kvbm_plh *hashes, size_t n, kvbm_tier prem
             struct shard *sh = shard_of(r, h64);
             tab_prefetch(sh, h64);
             /* the object a creation would pop (hint: read without the lock) */
-            kvbm_handle *fh = atomic_load_explicit(&sh->free_hint, memory_order_relaxed);
+            kvbm_handle *fh = atomic_load_explicit(&sh->free_list, memory_order_relaxed);
             if (fh != NULL) __builtin_prefetch(fh, 1, 3);
         }
         if (t != NULL) kvbm__tracker_prepare_many(t, NULL, h64s, m);
