@@ -19,7 +19,9 @@
  * dying entry - recycles the object and wakes waiters. A registrar that finds a dying
  * entry for its hash waits on the shard's condition variable until that removal, and only
  * then creates the new handle and calls on_registered (Create). Hence, per hash, every
- * Remove of one registration lifetime precedes the Create of the next.
+ * Remove of one registration lifetime precedes the Create of the next. (The eviction
+ * epilogue's last release of a handle without extras - nothing to destroy - is the whole
+ * death in one shard-lock section instead: absent_release_fast.)
  *
  * Registry lifetime: `refs` counts public references. `pins` = (refs > 0) + number of
  * shards with live handle objects; the memory (shards, recycled handles) is freed when it
