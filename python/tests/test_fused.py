@@ -1,6 +1,7 @@
-"""The fused batch forms (session 10): BlockList.stage(hashes, start=k) and
-Manager.register(blocks, hashes, start) give the same blocks as the unfused calls, consume
-their input only on success, and leave it usable and the pool whole on every error."""
+"""The fused batch forms: BlockList.stage(hashes, start=k) and Manager.register(blocks,
+hashes, start) (session 10), Manager.allocate_and_register(hashes, start) (session 11) give
+the same blocks as the unfused calls, consume their input only on success, and leave it
+usable and the pool whole on every error."""
 import pytest
 
 import kvbm
@@ -103,6 +104,114 @@ def test_register_with_hashes_releases_the_gil_on_large_batches():
     done.release()
     hit = m.match_blocks(h[50:])
     assert len(hit) == 150
+    hit.release()
+    assert m.available_blocks == 256
+    m.check_invariants()
+
+
+def test_allocate_and_register_is_allocate_then_register(mgr):
+    h = chain(6).hashes
+    done = mgr.allocate_and_register(h, 2)
+    assert done.kind == "immutable" and len(done) == 4
+    assert done.hashes.tolist() == h.tolist()[2:]
+    assert mgr.available_blocks == mgr.total_blocks - 4
+    ids = done.block_ids.tolist()
+    done.release()
+    hit = mgr.match_blocks(h[2:])
+    assert hit.block_ids.tolist() == ids   # cached under those hashes
+    hit.release()
+    # the same as the unfused calls on a twin manager
+    twin = kvbm.Manager(16, block_size=4)
+    ref = twin.register(twin.allocate(4), h, 2)
+    assert ref.hashes.tolist() == h.tolist()[2:] and ref.block_ids.tolist() == ids
+    ref.release()
+    # keywords, start 0 by default, start == len(hashes) allocates nothing
+    d2 = mgr.allocate_and_register(hashes=h[:2])
+    assert d2.hashes.tolist() == h.tolist()[:2]
+    d2.release()
+    d3 = mgr.allocate_and_register(h, start=6)
+    assert len(d3) == 0 and d3.kind == "immutable"
+    d3.release()
+    # hashes as a list of ints and as a uint64 buffer
+    d4 = mgr.allocate_and_register(h.tolist(), 4)
+    assert d4.hashes.tolist() == h.tolist()[4:]
+    d4.release()
+    d5 = mgr.allocate_and_register(memoryview(h), 5)
+    assert d5.hashes.tolist() == h.tolist()[5:]
+    d5.release()
+
+
+def test_allocate_and_register_exhausted_takes_nothing(mgr):
+    h = chain(20).hashes
+    with pytest.raises(kvbm.ExhaustedError, match="pool of 16"):
+        mgr.allocate_and_register(h)                 # more than the pool
+    assert mgr.available_blocks == mgr.total_blocks
+    held = mgr.allocate(10)
+    with pytest.raises(kvbm.ExhaustedError):
+        mgr.allocate_and_register(h, 10)             # 10 wanted, 6 available
+    assert mgr.available_blocks == 6 and not held.released
+    done = mgr.allocate_and_register(h, 14)
+    assert len(done) == 6 and mgr.available_blocks == 0
+    done.release()
+    held.release()
+    assert mgr.available_blocks == mgr.total_blocks
+
+
+def test_allocate_and_register_evicts_cached_blocks(mgr):
+    old = chain(16, base=1000).hashes
+    mgr.allocate_and_register(old).release()         # the whole pool cached
+    assert mgr.inactive_blocks == 16
+    h = chain(5).hashes
+    done = mgr.allocate_and_register(h)
+    assert mgr.inactive_blocks == 11 and len(done) == 5
+    done.release()
+    assert len(mgr.scan_matches(old)) == 11          # 5 evicted
+
+
+def test_allocate_and_register_bad_input_changes_nothing(mgr):
+    h = chain(4).hashes
+    cases = [
+        (lambda: mgr.allocate_and_register(h, 5), kvbm.InvalidArgumentError),
+        (lambda: mgr.allocate_and_register(h, -1), kvbm.InvalidArgumentError),
+        (lambda: mgr.allocate_and_register(h, "1"), TypeError),
+        (lambda: mgr.allocate_and_register(h, 1.0), TypeError),
+        (lambda: mgr.allocate_and_register(h, 1 << 70), OverflowError),
+        (lambda: mgr.allocate_and_register([1 << 130] * 3), (kvbm.Error, OverflowError, ValueError)),
+        (lambda: mgr.allocate_and_register([3 << 126] * 2), kvbm.ProtocolError),  # no PLH
+        (lambda: mgr.allocate_and_register("abc"), (TypeError, kvbm.Error)),
+        (lambda: mgr.allocate_and_register(), TypeError),
+        (lambda: mgr.allocate_and_register(h, 1, 2), TypeError),
+        (lambda: mgr.allocate_and_register(h, start=1, x=2), TypeError),
+        (lambda: mgr.allocate_and_register(h, 1, start=1), TypeError),
+    ]
+    for call, exc in cases:
+        with pytest.raises(exc):
+            call()
+        assert mgr.available_blocks == mgr.total_blocks
+        assert mgr.inactive_blocks == 0
+
+
+def test_allocate_and_register_reject_duplicates():
+    m = kvbm.Manager(8, block_size=4, duplication="reject")
+    h = chain(3).hashes
+    first = m.allocate_and_register(h)
+    again = m.allocate_and_register(h)
+    assert again.block_ids.tolist() == first.block_ids.tolist()   # the existing blocks
+    assert m.available_blocks == 5                                # the new ones went back
+    again.release()
+    first.release()
+    assert m.available_blocks == 8
+    m.check_invariants()
+
+
+def test_allocate_and_register_large_batches_release_the_gil():
+    m = kvbm.Manager(256, block_size=4)
+    h = chain(200).hashes
+    done = m.allocate_and_register(h, 30)   # 170 blocks: heap buffers, GIL released
+    assert done.hashes.tolist() == h.tolist()[30:]
+    done.release()
+    hit = m.match_blocks(h[30:])
+    assert len(hit) == 170
     hit.release()
     assert m.available_blocks == 256
     m.check_invariants()
