@@ -176,7 +176,8 @@ def test_allocate_and_register_bad_input_changes_nothing(mgr):
         (lambda: mgr.allocate_and_register(h, "1"), TypeError),
         (lambda: mgr.allocate_and_register(h, 1.0), TypeError),
         (lambda: mgr.allocate_and_register(h, 1 << 70), OverflowError),
-        (lambda: mgr.allocate_and_register([1 << 130] * 3), (kvbm.Error, OverflowError, ValueError)),
+        (lambda: mgr.allocate_and_register([1 << 130] * 3),
+         (kvbm.Error, OverflowError, ValueError)),
         (lambda: mgr.allocate_and_register([3 << 126] * 2), kvbm.ProtocolError),  # no PLH
         (lambda: mgr.allocate_and_register("abc"), (TypeError, kvbm.Error)),
         (lambda: mgr.allocate_and_register(), TypeError),
