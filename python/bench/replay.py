@@ -9,8 +9,9 @@ count the request as no-room), stage + register the new blocks, release all, tai
 Hashing is included on every side (each request is hashed inside the timed loop).
 
   a   kvbm batch calls: Hashes.from_tokens, match_blocks, allocate_and_register(hashes,
-      start) (allocate + stage + register in one call), release - a handful of calls per
-      request, no Python object per block
+      start, prefix) (allocate + stage + register in one call, appended to the matched
+      prefix), release of the request's blocks (one call) - a handful of calls per request,
+      no Python object per block
   b   kvbm per-block calls: TokenBlockSequence(...).blocks (a TokenBlock per block),
       match_blocks([plh]) per block until the first miss, then per new block
       allocate_block().complete(tb).register(), and release() per block
@@ -67,13 +68,11 @@ def run_batch(requests, capacity, backend):
         hit = match(hashes)
         k = len(hit)
         hits += k
-        try:  # allocate len(hashes) - k, stage with hashes[k:], register; release tail first
-            allocate_and_register(hashes, k).release()
-        except Exhausted:  # raised by the allocation only (nothing taken)
+        try:  # allocate len(hashes) - k, stage with hashes[k:], register; the result is
+            # the request's block table (hit's blocks, then the new ones): release tail first
+            allocate_and_register(hashes, k, hit).release()
+        except Exhausted:  # raised by the allocation only (nothing taken, hit untouched)
             no_room += len(hashes) - k
-            hit.release()
-            continue
-        if k:
             hit.release()
     check(m, capacity)
     return hits, no_room, m.metrics()["evictions"]

@@ -145,8 +145,21 @@ int kvbmpy_conv_u32(PyObject *o, void *out);
 /* Bind the arguments of a METH_FASTCALL | METH_KEYWORDS call to @names: out[i] is the
  * borrowed argument or NULL when not given; the first @required are mandatory.
  * TypeError (0 / -1 return) for unknown, repeated, missing or surplus arguments. */
-int kvbmpy_args(const char *fname, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames,
-                const char *const *names, int n, int required, PyObject **out);
+int kvbmpy_args_slow(const char *fname, PyObject *const *args, Py_ssize_t nargs,
+                     PyObject *kwnames, const char *const *names, int n, int required,
+                     PyObject **out);
+/* The common case (positional arguments only, enough of them) inline; the rest and every
+ * error in kvbmpy_args_slow. */
+static inline int kvbmpy_args(const char *fname, PyObject *const *args, Py_ssize_t nargs,
+                              PyObject *kwnames, const char *const *names, int n, int required,
+                              PyObject **out)
+{
+    if (kwnames || nargs < required || nargs > n)
+        return kvbmpy_args_slow(fname, args, nargs, kwnames, names, n, required, out);
+    for (int i = 0; i < n; i++)
+        out[i] = i < nargs ? args[i] : NULL;
+    return 0;
+}
 int kvbmpy_conv_u64(PyObject *o, void *out);
 int  kvbmpy_tokens_get(PyObject *obj, kvbmpy_tokens *out);
 void kvbmpy_tokens_free(kvbmpy_tokens *t);

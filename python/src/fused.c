@@ -4,6 +4,8 @@
  * allocate-then-cache of a prompt's full blocks in allocate_slots) in one Python call and
  * one BlockList, with the same core calls, in the same order, as the unfused forms.
  */
+#include <string.h>
+
 #include "ext.h"
 
 /* kvbm_mutable_stage_many of in[0..n) into mid, then (on success) register mid into out;
@@ -123,17 +125,22 @@ static kvbm_status alloc_stage_register(kvbmpy_Manager *self, size_t n, const kv
     return s;
 }
 
-/* allocate_and_register(hashes, start=0): len(hashes) - start new blocks registered under
- * hashes[start:] - register(allocate(n), hashes, start) without the intermediate list. */
+/* allocate_and_register(hashes, start=None, prefix=None): len(hashes) - start new blocks
+ * registered under hashes[start:] - register(allocate(n), hashes, start) without the
+ * intermediate list; with @prefix (immutable blocks of this manager, consumed on success,
+ * untouched on error) the result holds the prefix's blocks first, then the new ones: a
+ * request's whole block table, released tail first by one release(). */
 PyObject *kvbmpy_mgr_allocate_and_register(PyObject *self_, PyObject *const *args,
                                            Py_ssize_t nargs, PyObject *kwnames)
 {
-    static const char *const names[] = { "hashes", "start" };
+    static const char *const names[] = { "hashes", "start", "prefix" };
     kvbmpy_Manager *self = (kvbmpy_Manager *)self_;
-    PyObject *a[2];
-    Py_ssize_t start = 0;
-    if (kvbmpy_args("allocate_and_register", args, nargs, kwnames, names, 2, 1, a) < 0)
+    PyObject *a[3];
+    Py_ssize_t start = 0, p = 0;
+    if (kvbmpy_args("allocate_and_register", args, nargs, kwnames, names, 3, 1, a) < 0)
         return NULL;
+    if (a[1] == Py_None)
+        a[1] = NULL;
     if (a[1] && (start = PyLong_AsSsize_t(a[1])) == -1 && PyErr_Occurred())
         return NULL;
     if (kvbmpy_check_alive() < 0)
@@ -141,35 +148,54 @@ PyObject *kvbmpy_mgr_allocate_and_register(PyObject *self_, PyObject *const *arg
     kvbmpy_plhs v;
     if (kvbmpy_plhs_get(a[0], &v) < 0)
         return NULL;
-    kvbmpy_BlockList *out = NULL;
-    void *stack[128], **mut = stack;
+    kvbmpy_BlockList *out = NULL, *src = NULL;
+    void *stack[128], **mut = stack, *pstack[64], **pre = pstack;
+    PyObject *prefix = a[2] && a[2] != Py_None ? a[2] : NULL;
+    if (prefix && kvbmpy_take_handles(self, prefix, KVBMPY_IMMUTABLE, &pre, pstack, 64, &p,
+                                      &src) < 0) {
+        kvbmpy_plhs_free(&v);
+        return NULL;
+    }
+    if (!a[1])
+        start = p; /* None: the prefix covers hashes[:len(prefix)] (0 without prefix) */
     Py_ssize_t n = v.n - start;
     if (start < 0 || start > v.n) {
         kvbmpy_raise_msg(KVBM_EINVAL, "allocate_and_register(): start %zd is outside 0..%zd",
                          start, v.n);
-        goto done;
+        goto fail;
     }
     if ((uint64_t)n > kvbm_manager_total_blocks(self->m)) {
         kvbmpy_raise_msg(KVBM_EEXHAUSTED, "cannot allocate %zd blocks from a pool of %llu", n,
                          (unsigned long long)kvbm_manager_total_blocks(self->m));
-        goto done;
+        goto fail;
     }
     if (n > 64 && !(mut = PyMem_Malloc((size_t)n * 2 * sizeof(void *)))) {
         PyErr_NoMemory();
-        goto done;
+        goto fail;
     }
-    if (!(out = kvbmpy_blocklist_new_raw(self, KVBMPY_IMMUTABLE, n)))
-        goto done;
+    if (!(out = kvbmpy_blocklist_new_raw(self, KVBMPY_IMMUTABLE, p + n)))
+        goto fail;
     kvbm_status s;
     KVBMPY_NOGIL_IF(n, s = alloc_stage_register(self, (size_t)n, v.p + start, mut,
-                                                mut + (n > 64 ? n : 64), out->h));
+                                                mut + (n > 64 ? n : 64), out->h + p));
     if (s != KVBM_OK) {
-        kvbmpy_blocklist_discard(&out);
         kvbmpy_allocate_error(self, s, n);
+        goto fail;
     }
+    if (p)
+        memcpy(out->h, pre, (size_t)p * sizeof(void *));
+    if (src)
+        src->released = 1; /* consumed as a whole */
+    goto done;
+fail:
+    if (prefix)
+        kvbmpy_give_back(prefix, pre, p);
+    kvbmpy_blocklist_discard(&out);
 done:
     if (mut != stack)
         PyMem_Free(mut);
+    if (pre != pstack)
+        PyMem_Free(pre);
     kvbmpy_plhs_free(&v);
     return (PyObject *)out;
 }

@@ -605,14 +605,18 @@ static PyMethodDef manager_methods[] = {
       "start=start)) without the intermediate list (vLLM's cache_full_blocks step)." },
     { "allocate_and_register", (PyCFunction)(void (*)(void))kvbmpy_mgr_allocate_and_register,
       METH_FASTCALL | METH_KEYWORDS,
-      "allocate_and_register(hashes, start=0) -> BlockList[ImmutableBlock]\n\n"
+      "allocate_and_register(hashes, start=None, prefix=None) -> BlockList[ImmutableBlock]\n\n"
       "Allocate len(hashes) - start blocks, stage them with hashes[start:] and register\n"
       "them, in one call: register(allocate(n), hashes, start) without the intermediate\n"
-      "list - a prompt's full blocks after its cached prefix of start blocks\n"
-      "(match_blocks). All or nothing like allocate(n): ExhaustedError when too few\n"
-      "blocks are available; on any error no block is kept (blocks evicted to make room\n"
-      "stay evicted). Under duplication='reject' a hash already registered yields the\n"
-      "existing block and the new one returns to the reset pool, as in register()." },
+      "list - a prompt's full blocks after its cached prefix of start blocks.\n"
+      "prefix: the blocks of that prefix (match_blocks' result: a BlockList or list of\n"
+      "ImmutableBlock of this manager). start=None: len(prefix), or 0 without prefix.\n"
+      "The prefix is consumed and the result holds its blocks first, then the new ones -\n"
+      "the request's block table, which one release() returns tail first.\n"
+      "All or nothing like allocate(n): ExhaustedError when too few blocks are available;\n"
+      "on any error no block is kept (blocks evicted to make room stay evicted) and the\n"
+      "prefix is untouched. Under duplication='reject' a hash already registered yields\n"
+      "the existing block and the new one returns to the reset pool, as in register()." },
     { "match_blocks", mgr_match_blocks, METH_O,
       "match_blocks(hashes) -> BlockList[ImmutableBlock]\n\n"
       "The longest prefix of hashes whose blocks are active or cached (cached blocks are\n"

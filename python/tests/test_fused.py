@@ -130,6 +130,7 @@ def test_allocate_and_register_is_allocate_then_register(mgr):
     assert d2.hashes.tolist() == h.tolist()[:2]
     d2.release()
     d3 = mgr.allocate_and_register(h, start=6)
+    assert len(mgr.allocate_and_register(h[:0], None)) == 0          # None: 0 without prefix
     assert len(d3) == 0 and d3.kind == "immutable"
     d3.release()
     # hashes as a list of ints and as a uint64 buffer
@@ -181,7 +182,8 @@ def test_allocate_and_register_bad_input_changes_nothing(mgr):
         (lambda: mgr.allocate_and_register([3 << 126] * 2), kvbm.ProtocolError),  # no PLH
         (lambda: mgr.allocate_and_register("abc"), (TypeError, kvbm.Error)),
         (lambda: mgr.allocate_and_register(), TypeError),
-        (lambda: mgr.allocate_and_register(h, 1, 2), TypeError),
+        (lambda: mgr.allocate_and_register(h, 1, 2), TypeError),          # prefix not blocks
+        (lambda: mgr.allocate_and_register(h, 1, None, 3), TypeError),
         (lambda: mgr.allocate_and_register(h, start=1, x=2), TypeError),
         (lambda: mgr.allocate_and_register(h, 1, start=1), TypeError),
     ]
@@ -215,4 +217,105 @@ def test_allocate_and_register_large_batches_release_the_gil():
     assert len(hit) == 170
     hit.release()
     assert m.available_blocks == 256
+    m.check_invariants()
+
+
+def _cache(mgr, h):
+    mgr.allocate_and_register(h).release()
+    return mgr.match_blocks(h)
+
+
+def test_allocate_and_register_with_prefix_returns_the_block_table():
+    m = kvbm.Manager(16, block_size=4, backend="lru")
+    h = chain(6).hashes
+    hit = _cache(m, h[:2])
+    hit_ids = hit.block_ids.tolist()
+    table = m.allocate_and_register(h, 2, hit)
+    assert hit.released and len(hit) == 2        # consumed as a whole
+    with pytest.raises(kvbm.ReleasedError):
+        hit.release()
+    assert table.kind == "immutable" and len(table) == 6
+    assert table.hashes.tolist() == h.tolist()
+    assert table.block_ids.tolist()[:2] == hit_ids
+    assert m.available_blocks == 10
+    table.release()
+    assert m.available_blocks == 16 and m.inactive_blocks == 6
+    # start defaults to len(prefix); an empty prefix is consumed too
+    hit = m.match_blocks(h[:3])
+    t2 = m.allocate_and_register(h, None, prefix=hit)
+    assert t2.hashes.tolist() == h.tolist() and len(t2) == 6
+    t2.release()
+    empty = m.match_blocks(chain(2, base=500).hashes)
+    t3 = m.allocate_and_register(chain(2, base=500).hashes, 0, empty)
+    assert empty.released and len(t3) == 2
+    t3.release()
+    # a list of ImmutableBlock objects works as a prefix
+    hit = m.match_blocks(h[:2])
+    blocks = [hit[0], hit[1]]
+    t4 = m.allocate_and_register(h[:4], 2, blocks)
+    assert t4.hashes.tolist() == h.tolist()[:4]
+    with pytest.raises(kvbm.ReleasedError):
+        blocks[0].release()
+    t4.release()
+    del hit, blocks
+    assert m.available_blocks == 16
+    m.check_invariants()
+
+
+def test_allocate_and_register_with_prefix_releases_in_request_order():
+    """One release() of the table = the new blocks tail first, then the prefix tail first:
+    the same eviction order as releasing the two lists one after the other."""
+    h = chain(8).hashes
+    order = []
+    for fused in (False, True):
+        m = kvbm.Manager(8, block_size=4, backend="lru")
+        hit = _cache(m, h[:3])
+        if fused:
+            m.allocate_and_register(h, 3, hit).release()
+        else:
+            new = m.allocate_and_register(h, 3)
+            new.release()
+            hit.release()
+        _, evicted = m.allocate_with_evictions(8)
+        order.append(evicted.tolist())
+        m.check_invariants()
+    assert order[0] == order[1] and len(order[0]) == 8
+
+
+def test_allocate_and_register_errors_leave_the_prefix():
+    m = kvbm.Manager(8, block_size=4)
+    other = kvbm.Manager(8, block_size=4)
+    h = chain(12).hashes
+    hit = _cache(m, h[:2])
+    ids = hit.block_ids.tolist()
+    mut = m.allocate(1)
+    foreign = _cache(other, h[:2])
+    cases = [
+        (lambda: m.allocate_and_register(h, 2, hit), kvbm.ExhaustedError),   # 10 > the pool
+        (lambda: m.allocate_and_register(h[:8], 2, hit), kvbm.ExhaustedError),  # 6 > 5 free
+        (lambda: m.allocate_and_register(h[:4], 5, hit), kvbm.InvalidArgumentError),
+        (lambda: m.allocate_and_register(h[:4], -1, hit), kvbm.InvalidArgumentError),
+        (lambda: m.allocate_and_register(h[:4], 2, mut), TypeError),         # not immutable
+        (lambda: m.allocate_and_register(h[:4], 2, foreign), kvbm.InvalidArgumentError),
+        (lambda: other.allocate_and_register(h[:4], 2, hit), kvbm.InvalidArgumentError),
+        (lambda: m.allocate_and_register(h[:4], 2, [hit[0], "x"]), TypeError),
+        (lambda: m.allocate_and_register(h[:4], 2, [hit[0], hit[0]]), kvbm.ReleasedError),
+        (lambda: m.allocate_and_register("abc", 2, hit), (TypeError, kvbm.Error)),
+    ]
+    for call, exc in cases:
+        with pytest.raises(exc):
+            call()
+        assert not hit.released and hit.block_ids.tolist() == ids
+        assert m.available_blocks == 5 and m.inactive_blocks == 0
+        assert not mut.released and not foreign.released
+    released = m.match_blocks(h[:1])
+    released.release()
+    with pytest.raises(kvbm.ReleasedError):
+        m.allocate_and_register(h[:4], 1, released)
+    table = m.allocate_and_register(h[:4], 2, hit)
+    assert table.block_ids.tolist()[:2] == ids
+    table.release()
+    mut.release()
+    foreign.release()
+    assert m.available_blocks == 8 and other.available_blocks == 8
     m.check_invariants()
