@@ -159,6 +159,11 @@ PyObject *kvbmpy_mgr_allocate_and_register(PyObject *self_, PyObject *const *arg
     if (!a[1])
         start = p; /* None: the prefix covers hashes[:len(prefix)] (0 without prefix) */
     Py_ssize_t n = v.n - start;
+    if (prefix && start != p) {
+        kvbmpy_raise_msg(KVBM_EINVAL, "allocate_and_register(): start %zd must be None or "
+                         "len(prefix) = %zd (the prefix's blocks are hashes[:start])", start, p);
+        goto fail;
+    }
     if (start < 0 || start > v.n) {
         kvbmpy_raise_msg(KVBM_EINVAL, "allocate_and_register(): start %zd is outside 0..%zd",
                          start, v.n);

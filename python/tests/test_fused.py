@@ -294,6 +294,9 @@ def test_allocate_and_register_errors_leave_the_prefix():
         (lambda: m.allocate_and_register(h, 2, hit), kvbm.ExhaustedError),   # 10 > the pool
         (lambda: m.allocate_and_register(h[:8], 2, hit), kvbm.ExhaustedError),  # 6 > 5 free
         (lambda: m.allocate_and_register(h[:4], 5, hit), kvbm.InvalidArgumentError),
+        (lambda: m.allocate_and_register(h[:4], 1, hit), kvbm.InvalidArgumentError),  # != 2
+        (lambda: m.allocate_and_register(h[:4], 3, hit), kvbm.InvalidArgumentError),
+        (lambda: m.allocate_and_register(h[:1], None, hit), kvbm.InvalidArgumentError),
         (lambda: m.allocate_and_register(h[:4], -1, hit), kvbm.InvalidArgumentError),
         (lambda: m.allocate_and_register(h[:4], 2, mut), TypeError),         # not immutable
         (lambda: m.allocate_and_register(h[:4], 2, foreign), kvbm.InvalidArgumentError),
