@@ -123,6 +123,11 @@ void kvbmpy_give_back(PyObject *obj, void **t, Py_ssize_t n)
         else
             *kvbmpy_block_slot((kvbmpy_Block *)PySequence_Fast_GET_ITEM(obj, i)) = t[i];
     }
+    /* Another thread may have called release() on the emptied list while the GIL was
+     * released: it released nothing, and the handles are back now - clear the flag, so
+     * that release() or the list's deallocation returns them instead of leaking them. */
+    if (n && Py_IS_TYPE(obj, &kvbmpy_BlockListType))
+        ((kvbmpy_BlockList *)obj)->released = 0;
 }
 
 /* The "already released" error for entry @i of a block argument; returns NULL. */
