@@ -99,13 +99,17 @@ def test_register_with_hashes_releases_the_gil_on_large_batches():
     m = kvbm.Manager(256, block_size=4)
     h = chain(200).hashes
     a = m.allocate(150)  # >= the GIL threshold (64 blocks)
-    done = m.register(a, h, 50)
-    assert done.hashes.tolist() == h.tolist()[50:]
+    _check_cached_after_release(m, m.register(a, h, 50), h, 50)
+
+
+def _check_cached_after_release(m, done, h, start):
+    """done holds blocks for h[start:]; released, they are all found again; pool whole."""
+    assert done.hashes.tolist() == h.tolist()[start:]
     done.release()
-    hit = m.match_blocks(h[50:])
-    assert len(hit) == 150
+    hit = m.match_blocks(h[start:])
+    assert len(hit) == len(h) - start
     hit.release()
-    assert m.available_blocks == 256
+    assert m.available_blocks == m.total_blocks
     m.check_invariants()
 
 
@@ -211,13 +215,7 @@ def test_allocate_and_register_large_batches_release_the_gil():
     m = kvbm.Manager(256, block_size=4)
     h = chain(200).hashes
     done = m.allocate_and_register(h, 30)   # 170 blocks: heap buffers, GIL released
-    assert done.hashes.tolist() == h.tolist()[30:]
-    done.release()
-    hit = m.match_blocks(h[30:])
-    assert len(hit) == 170
-    hit.release()
-    assert m.available_blocks == 256
-    m.check_invariants()
+    _check_cached_after_release(m, done, h, 30)
 
 
 def _cache(mgr, h):
