@@ -186,7 +186,9 @@ kvbm_events_subscribe(kvbm_events_manager *m, kvbm_events_sub **out);
  *   KVBM_OK        *@out is the next event;
  *   KVBM_ELAGGED   the subscriber fell more than the capacity behind: *@lost (if non-NULL)
  *                  receives the number of events skipped, the cursor moved to the oldest
- *                  event still available (the next call returns it); *@out is untouched;
+ *                  event still available (the next call returns it); *@out is untouched.
+ *                  A call copies up to 64 ready events into the subscription at once;
+ *                  events copied before they were overwritten are delivered first;
  *   KVBM_ETIMEDOUT nothing arrived in time;
  *   KVBM_ECLOSED   the stream has ended and every event before the end was delivered;
  *   KVBM_EINVAL    NULL @sub or @out.

@@ -175,14 +175,18 @@ void kvbm__chan_unref(kvbm__chan *c) { kvbm__chan_unref_n(c, 1); }
 
 kvbm_status kvbm__chan_subscribe(kvbm__chan *c, kvbm_events_sub **out)
 {
-    kvbm_events_sub *s = kvbm__calloc(1, sizeof *s);
+    kvbm_events_sub *s = kvbm__aligned_alloc(64, sizeof *s);
     if (s == NULL) {
         kvbm__set_error("kvbm_events_subscribe: out of memory");
         return KVBM_ENOMEM;
     }
+    memset(s, 0, sizeof *s);
     atomic_fetch_add_explicit(&c->refs, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&c->subscribers, 1, memory_order_relaxed);
     s->chan = c;
+    s->mask = c->mask;
+    s->hash = c->hash;
+    s->kind = c->kind;
     s->cursor = s->avail = atomic_load_explicit(&c->published, memory_order_seq_cst);
     *out = s;
     return KVBM_OK;
@@ -210,24 +214,24 @@ void kvbm__events_sub_interrupt(kvbm_events_sub *sub)
 static size_t ring_copy(kvbm_events_sub *sub, kvbm_event *out, size_t max, uint64_t *lagn)
 {
     kvbm__chan *c = sub->chan;
-    uint64_t pos = sub->cursor, cap = c->mask + 1;
+    uint64_t pos = sub->cursor, mask = sub->mask;
     if (pos >= sub->avail) {
         sub->avail = atomic_load_explicit(&c->published, memory_order_acquire);
         if (pos >= sub->avail) return 0;
     }
     uint64_t end = sub->avail - pos > max ? pos + max : sub->avail;
     for (uint64_t q = pos; q < end; q++) {
-        uint64_t k = q & c->mask;
+        uint64_t k = q & mask;
         kvbm_event *e = &out[q - pos];
-        e->kind = (kvbm_event_kind)atomic_load_explicit(&c->kind[k], memory_order_relaxed);
-        e->hash.hi = atomic_load_explicit(&c->hash[k].hi, memory_order_relaxed);
-        e->hash.lo = atomic_load_explicit(&c->hash[k].lo, memory_order_relaxed);
+        e->kind = (kvbm_event_kind)atomic_load_explicit(&sub->kind[k], memory_order_relaxed);
+        e->hash.hi = atomic_load_explicit(&sub->hash[k].hi, memory_order_relaxed);
+        e->hash.lo = atomic_load_explicit(&sub->hash[k].lo, memory_order_relaxed);
     }
     atomic_thread_fence(memory_order_acquire); /* the copies before `claimed` */
     uint64_t claimed = atomic_load_explicit(&c->claimed, memory_order_relaxed);
-    if (KVBM_UNLIKELY(claimed > pos + cap)) { /* slot pos (at least) was overwritten */
-        uint64_t n = claimed - cap - pos;
-        sub->cursor = claimed - cap;
+    if (KVBM_UNLIKELY(claimed > pos + mask + 1)) { /* slot pos (at least) was overwritten */
+        uint64_t n = claimed - (mask + 1) - pos;
+        sub->cursor = claimed - (mask + 1);
         sub->lost += n;
         atomic_fetch_add_explicit(&c->lost, n, memory_order_relaxed);
         *lagn = n;
@@ -237,15 +241,34 @@ static size_t ring_copy(kvbm_events_sub *sub, kvbm_event *out, size_t max, uint6
     return (size_t)(end - pos);
 }
 
+/* Move up to @max events of @sub's buffer to @out. */
+static inline size_t buf_take(kvbm_events_sub *sub, kvbm_event *out, size_t max)
+{
+    size_t k = sub->count < max ? sub->count : max;
+    memcpy(out, &sub->buf[sub->head], k * sizeof *out);
+    sub->head += (uint32_t)k;
+    sub->count -= (uint32_t)k;
+    return k;
+}
+
+/* kvbm_events_next's copy: refill the empty buffer from the ring. */
+static inline bool buf_ready(kvbm_events_sub *sub, uint64_t *lagn)
+{
+    if (sub->count > 0) return true;
+    sub->head = 0;
+    sub->count = (uint32_t)ring_copy(sub, sub->buf, KVBM__SUB_BUF, lagn);
+    return sub->count > 0;
+}
+
 size_t kvbm__events_next_many(kvbm_events_sub *sub, kvbm_event *out, size_t max, uint64_t *lost,
                               kvbm_status *st)
 {
-    size_t n = 0;
     *st = KVBM_OK;
     if (atomic_load_explicit(&sub->interrupted, memory_order_acquire)) {
         *st = KVBM_ECLOSED;
         return 0;
     }
+    size_t n = sub->count > 0 ? buf_take(sub, out, max) : 0; /* kvbm_events_next's copies first */
     while (n < max) {
         uint64_t lagn = 0;
         size_t k = ring_copy(sub, out + n, max - n, &lagn);
@@ -272,6 +295,7 @@ static bool drained_closed(kvbm_events_sub *sub)
 kvbm_status kvbm__events_wait(kvbm_events_sub *sub, uint64_t n, uint64_t deadline_ns)
 {
     kvbm__chan *c = sub->chan;
+    if (sub->count > 0) return KVBM_OK; /* copied events are ready */
     uint64_t want = sub->cursor + (n > 0 ? n : 1);
     pthread_mutex_lock(&c->wmu);
     if (want < atomic_load_explicit(&c->wake_at, memory_order_relaxed))
@@ -309,10 +333,10 @@ kvbm_status kvbm_events_next(kvbm_events_sub *sub, int timeout_ms, kvbm_event *o
     uint64_t idle_since = 0;
     for (;;) {
         if (atomic_load_explicit(&sub->interrupted, memory_order_acquire)) return KVBM_ECLOSED;
-        uint64_t lagn = 0;
-        kvbm_event e; /* *out stays untouched on lag */
-        if (ring_copy(sub, &e, 1, &lagn) == 1) {
-            *out = e;
+        uint64_t lagn = 0; /* *out stays untouched on lag */
+        if (buf_ready(sub, &lagn)) {
+            *out = sub->buf[sub->head++];
+            sub->count--;
             return KVBM_OK;
         }
         if (lagn > 0) {

@@ -17,9 +17,11 @@
  * ring lines travel to the subscriber's core once, whole, and the producer's stores to
  * them retire through the store buffer instead of stalling on a locked instruction.
  * A subscriber reads [cursor, published) like a seqlock over the whole ring: it copies
- * the events, then (acquire fence) reads `claimed`; a slot of position q was overwritten
+ * the events (up to KVBM__SUB_BUF at once into its own buffer for kvbm_events_next), then
+ * (acquire fence) reads `claimed`; a slot of position q was overwritten
  * iff claimed > q + capacity, and then the subscriber skips to the oldest available
- * position (claimed - capacity) and reports the loss. Wakes: one check per batch - a
+ * position (claimed - capacity) and reports the loss. Events copied before they were
+ * overwritten are delivered. Wakes: one check per batch - a
  * sender wakes the sleepers only once `published` reaches the lowest position one of them
  * waits for (`wake_at`: the next event for kvbm_events_next, a quarter of the ring for
  * the pipeline worker). Senders never wait for subscribers and never allocate. */
@@ -37,28 +39,42 @@ typedef struct kvbm__chan {
     _Atomic uint64_t wake_at;    /* lowest `published` a sleeping subscriber waits for
                                     (UINT64_MAX: none); reset by the wake */
     _Atomic uint32_t closed;     /* set under wlock: no event is published after it */
-    /* cold */
-    _Alignas(64) _Atomic size_t refs; /* manager + subscribers + live release handles +
-                                          thread-local buffers holding events */
-    _Atomic size_t   senders;    /* the manager's unit + live release handles */
-    _Atomic uint32_t ended;      /* senders reached 0 once: stream closed, its ref dropped */
-    _Atomic uint64_t filtered, attach_failures, lost, dropped_closed, subscribers;
-    uint64_t             mask;
+    /* read-only after creation: read by senders (the death hook) and subscribers, written
+     * by nobody, so no line the subscribers read is invalidated by a sender's counters */
+    _Alignas(64) uint64_t mask;
     kvbm__evhash        *hash;       /* capacity slots (4 per cache line) */
     _Atomic uint8_t     *kind;       /* capacity slots (64 per cache line) */
     struct kvbm__death_hook death;  /* the release handle in a handle's death slot */
     kvbm_attach_type     att_type;   /* release-handle attachment type (pooled) */
     struct kvbm__att_dtor att_dtor;  /* its destructor (looked up once) */
+    /* sender counters: atomic RMWs once per thread-buffer flush, by senders only */
+    _Alignas(64) _Atomic size_t refs; /* manager + subscribers + live release handles +
+                                          thread-local buffers holding events */
+    _Atomic size_t   senders;    /* the manager's unit + live release handles */
+    _Atomic uint32_t ended;      /* senders reached 0 once: stream closed, its ref dropped */
+    _Atomic uint64_t filtered, attach_failures, dropped_closed;
+    /* subscriber side: lag counter, subscription count, sleeping subscribers */
+    _Alignas(64) _Atomic uint64_t lost, subscribers;
     pthread_mutex_t      wmu;        /* sleeping subscribers only */
     pthread_cond_t       wcv;
 } kvbm__chan;
 
+/* Events a subscription copies out of the ring at once (kvbm_events_next): one read of
+ * `claimed` and `published` per copy instead of per event. */
+#define KVBM__SUB_BUF 64
+
 struct kvbm_events_sub {
-    kvbm__chan      *chan;
-    uint64_t         cursor;      /* next ring position to read */
+    /* the owner thread's line (and `interrupted`, written once by another thread) */
+    _Alignas(64) kvbm__chan *chan;
+    uint64_t         mask;        /* the channel's, copied: no read of its lines per copy */
+    const kvbm__evhash *hash;
+    const _Atomic uint8_t *kind;
+    uint64_t         cursor;      /* next ring position to copy */
     uint64_t         avail;       /* `published` as last read */
     uint64_t         lost;
+    uint32_t         head, count; /* copied, not yet delivered: buf[head, head + count) */
     _Atomic uint32_t interrupted; /* kvbm__events_sub_interrupt */
+    kvbm_event       buf[KVBM__SUB_BUF];
 };
 
 typedef struct kvbm__pending_event {
