@@ -24,8 +24,9 @@
 
 #include "events/events_int.h"
 
-/* Non-temporal slot stores (x86-64): the subscriber on the other core holds the ring's lines
- * it read; a plain store to such a line waits for its ownership (a cross-core round trip per
+/* Non-temporal stores of the hash slots and kind words (x86-64): no plain store of a sender
+ * goes to a line a subscriber reads, except the counters of the shared line. The subscriber
+ * on the other core holds the ring's lines it read; a plain store to such a line waits for its ownership (a cross-core round trip per
  * line), a streaming store is posted to a write-combining buffer and invalidates the reader's
  * copy without the sender waiting. Streaming stores are weakly ordered: sfence after `claimed`
  * (the seqlock's guard must be visible before any overwritten slot) and before `published`.
@@ -42,16 +43,53 @@
 #  endif
 #endif
 
-static inline void slot_put(kvbm__chan *c, uint64_t k, const kvbm__pending_event *e)
+static inline void stream64(_Atomic uint64_t *p, uint64_t v)
 {
-    atomic_store_explicit(&c->kind[k], (uint8_t)e->kind, memory_order_relaxed);
 #ifdef KVBM__STREAM
-    _mm_stream_si64((long long *)(void *)&c->hash[k].hi, (long long)e->hash.hi);
-    _mm_stream_si64((long long *)(void *)&c->hash[k].lo, (long long)e->hash.lo);
+    _mm_stream_si64((long long *)(void *)p, (long long)v);
 #else
-    atomic_store_explicit(&c->hash[k].hi, e->hash.hi, memory_order_relaxed);
-    atomic_store_explicit(&c->hash[k].lo, e->hash.lo, memory_order_relaxed);
+    atomic_store_explicit(p, v, memory_order_relaxed);
 #endif
+}
+
+/* Write @n events into the hash slots from @slot (n <= 64, within one kind word: see
+ * put_events). Returns their kind bits, shifted to the word's bit @b of the first. */
+static inline uint64_t put_run(kvbm__evhash *slot, uint64_t b, const kvbm__pending_event *ev, uint64_t n)
+{
+    uint64_t bits = 0;
+    for (uint64_t j = 0; j < n; j++) {
+        stream64(&slot[j].hi, ev[j].hash.hi);
+        stream64(&slot[j].lo, ev[j].hash.lo);
+        bits |= (ev[j].kind & 1) << (b + j); /* Create 0, Remove 1 */
+    }
+    return bits;
+}
+
+/* Write @n events from ring position @pos: the hashes slot by slot, the kinds a word of
+ * 64 at a time, completed from the senders' copy (kshadow) when the batch covers part of
+ * it. Returns the number of Removes. Writer lock held. */
+static uint64_t put_events(kvbm__chan *c, uint64_t pos, const kvbm__pending_event *ev, uint64_t n)
+{
+    uint64_t removes = 0, mask = c->mask, cap = mask + 1;
+    kvbm__evhash *hash = c->hash; /* locals: the streaming stores may alias *c */
+    uint64_t *shadow = c->kshadow;
+    _Atomic uint64_t *kbits = c->kbits;
+    while (n > 0) {
+        uint64_t k = pos & mask, b = k & 63;
+        uint64_t run = 64 - b;
+        if (run > cap - k) run = cap - k; /* a ring under 64 slots wraps inside the word */
+        if (run > n) run = n;
+        uint64_t bits = put_run(&hash[k], b, ev, run);
+        uint64_t m = (run == 64 ? ~(uint64_t)0 : ((uint64_t)1 << run) - 1) << b;
+        uint64_t word = (shadow[k >> 6] & ~m) | bits;
+        shadow[k >> 6] = word;
+        stream64(&kbits[k >> 6], word);
+        removes += (uint64_t)__builtin_popcountll(bits);
+        pos += run;
+        ev += run;
+        n -= run;
+    }
+    return removes;
 }
 
 static inline void stream_fence(void)
@@ -66,18 +104,24 @@ kvbm_status kvbm__chan_create(size_t capacity, kvbm__chan **out)
     kvbm__chan *c = kvbm__aligned_alloc(64, sizeof *c);
     if (c == NULL) return KVBM_ENOMEM;
     memset(c, 0, sizeof *c);
+    size_t words = (capacity + 63) / 64, kbytes = (words * 8 + 63) / 64 * 64;
     c->hash = kvbm__aligned_alloc(64, capacity * sizeof *c->hash);
-    c->kind = kvbm__aligned_alloc(64, (capacity + 63) / 64 * 64);
-    if (c->hash == NULL || c->kind == NULL) {
+    c->kbits = kvbm__aligned_alloc(64, kbytes);
+    c->kshadow = kvbm__aligned_alloc(64, kbytes);
+    if (c->hash == NULL || c->kbits == NULL || c->kshadow == NULL) {
         kvbm__free(c->hash);
-        kvbm__free(c->kind);
+        kvbm__free(c->kbits);
+        kvbm__free(c->kshadow);
         kvbm__free(c);
         return KVBM_ENOMEM;
     }
     for (size_t i = 0; i < capacity; i++) {
         atomic_init(&c->hash[i].hi, 0);
         atomic_init(&c->hash[i].lo, 0);
-        atomic_init(&c->kind[i], 0);
+    }
+    for (size_t i = 0; i < words; i++) {
+        atomic_init(&c->kbits[i], 0);
+        c->kshadow[i] = 0;
     }
     c->mask = capacity - 1;
     kvbm__mutex_init(&c->wlock, KVBM_RANK_EVENTS);
@@ -112,18 +156,11 @@ void kvbm__chan_send_many(kvbm__chan *c, const kvbm__pending_event *ev, size_t n
         atomic_fetch_add_explicit(&c->dropped_closed, n, memory_order_relaxed);
         return;
     }
-    uint64_t pos = atomic_load_explicit(&c->claimed, memory_order_relaxed), mask = c->mask;
+    uint64_t pos = atomic_load_explicit(&c->claimed, memory_order_relaxed);
     atomic_store_explicit(&c->claimed, pos + n, memory_order_relaxed);
     atomic_thread_fence(memory_order_release); /* `claimed` before any slot is overwritten */
     stream_fence();
-    /* the kind bytes are plain stores: ask for their lines (held by a reader) first, so the
-     * ownership requests overlap the slot stores instead of queueing behind them */
-    for (uint64_t q = pos & ~(uint64_t)63; q < pos + n; q += 64) __builtin_prefetch(&c->kind[q & mask], 1);
-    uint64_t removes = 0;
-    for (size_t i = 0; i < n; i++) {
-        slot_put(c, (pos + i) & mask, &ev[i]);
-        removes += ev[i].kind == KVBM_EVENT_REMOVE;
-    }
+    uint64_t removes = put_events(c, pos, ev, n);
     stream_fence(); /* every slot before `published` */
     atomic_store_explicit(&c->published, pos + n, memory_order_release);
     if (removes < n) add_relaxed(&c->sent[0], n - removes);
@@ -167,7 +204,8 @@ void kvbm__chan_unref_n(kvbm__chan *c, size_t n)
     pthread_cond_destroy(&c->wcv);
     kvbm__mutex_destroy(&c->wlock);
     kvbm__free(c->hash);
-    kvbm__free(c->kind);
+    kvbm__free(c->kbits);
+    kvbm__free(c->kshadow);
     kvbm__free(c);
 }
 
@@ -186,7 +224,7 @@ kvbm_status kvbm__chan_subscribe(kvbm__chan *c, kvbm_events_sub **out)
     s->chan = c;
     s->mask = c->mask;
     s->hash = c->hash;
-    s->kind = c->kind;
+    s->kbits = c->kbits;
     s->cursor = s->avail = atomic_load_explicit(&c->published, memory_order_seq_cst);
     *out = s;
     return KVBM_OK;
@@ -223,7 +261,8 @@ static size_t ring_copy(kvbm_events_sub *sub, kvbm_event *out, size_t max, uint6
     for (uint64_t q = pos; q < end; q++) {
         uint64_t k = q & mask;
         kvbm_event *e = &out[q - pos];
-        e->kind = (kvbm_event_kind)atomic_load_explicit(&sub->kind[k], memory_order_relaxed);
+        uint64_t bits = atomic_load_explicit(&sub->kbits[k >> 6], memory_order_relaxed);
+        e->kind = (kvbm_event_kind)((bits >> (k & 63)) & 1);
         e->hash.hi = atomic_load_explicit(&sub->hash[k].hi, memory_order_relaxed);
         e->hash.lo = atomic_load_explicit(&sub->hash[k].lo, memory_order_relaxed);
     }

@@ -12,7 +12,8 @@
  * A multi-producer broadcast ring of 2^k event slots, written a batch at a time. A sender
  * takes the writer lock (a leaf kvbm__mutex, held only to copy one batch), moves `claimed`
  * past the batch, writes the events with plain stores (relaxed atomics; streaming stores
- * for the hashes on x86-64, channel.c) and publishes the batch
+ * on x86-64, channel.c: 16-byte hashes, kinds one bit each, a 64-bit word at a time) and
+ * publishes the batch
  * with one release store of `published`. No per-slot stamp, no atomic RMW per event: the
  * ring lines travel to the subscriber's core once, whole, and the producer's stores to
  * them retire through the store buffer instead of stalling on a locked instruction.
@@ -33,6 +34,8 @@ typedef struct kvbm__chan {
     /* writer line: touched by senders only */
     _Alignas(64) kvbm__mutex wlock;
     _Atomic uint64_t sent[2];    /* per kind (written under wlock) */
+    uint64_t        *kshadow;    /* the senders' copy of `kbits` (under wlock): a partial
+                                    word is completed without reading a reader's line */
     /* shared line: written once per batch, read by subscribers */
     _Alignas(64) _Atomic uint64_t claimed; /* positions handed out (under wlock) */
     _Atomic uint64_t published;  /* every event below it is written */
@@ -43,7 +46,8 @@ typedef struct kvbm__chan {
      * by nobody, so no line the subscribers read is invalidated by a sender's counters */
     _Alignas(64) uint64_t mask;
     kvbm__evhash        *hash;       /* capacity slots (4 per cache line) */
-    _Atomic uint8_t     *kind;       /* capacity slots (64 per cache line) */
+    _Atomic uint64_t    *kbits;      /* kinds: bit q & 63 of word (q & mask) / 64 is set
+                                        iff position q is a Remove (512 per cache line) */
     struct kvbm__death_hook death;  /* the release handle in a handle's death slot */
     kvbm_attach_type     att_type;   /* release-handle attachment type (pooled) */
     struct kvbm__att_dtor att_dtor;  /* its destructor (looked up once) */
@@ -68,7 +72,7 @@ struct kvbm_events_sub {
     _Alignas(64) kvbm__chan *chan;
     uint64_t         mask;        /* the channel's, copied: no read of its lines per copy */
     const kvbm__evhash *hash;
-    const _Atomic uint8_t *kind;
+    const _Atomic uint64_t *kbits;
     uint64_t         cursor;      /* next ring position to copy */
     uint64_t         avail;       /* `published` as last read */
     uint64_t         lost;
