@@ -24,32 +24,44 @@
 
 #include "events/events_int.h"
 
-/* Non-temporal stores of the hash slots and kind words (x86-64): no plain store of a sender
- * goes to a line a subscriber reads, except the counters of the shared line. The subscriber
- * on the other core holds the ring's lines it read; a plain store to such a line waits for its ownership (a cross-core round trip per
- * line), a streaming store is posted to a write-combining buffer and invalidates the reader's
- * copy without the sender waiting. Streaming stores are weakly ordered: sfence after `claimed`
- * (the seqlock's guard must be visible before any overwritten slot) and before `published`.
- * Not under TSan, which cannot see them. */
-#if defined(__SSE2__) && defined(__x86_64__) && !defined(__SANITIZE_THREAD__)
-#  if defined(__has_feature)
-#    if __has_feature(thread_sanitizer)
-#      define KVBM__NO_STREAM 1
-#    endif
-#  endif
-#  ifndef KVBM__NO_STREAM
-#    include <emmintrin.h>
-#    define KVBM__STREAM 1
-#  endif
-#endif
-
-static inline void stream64(_Atomic uint64_t *p, uint64_t v)
+/* Ownership. A subscriber on the other core holds the ring lines it read; a sender's
+ * store to such a line waits for an ownership round trip, and the unlock's locked
+ * instruction right after the batch waits for every such store. So a sender asks for the
+ * lines two batches ahead (own_ahead: prefetchw of the slots of one lap ago, read long
+ * since) and writes hashes and kind words with plain stores to lines it mostly owns by
+ * then. (Session 10 wrote the hashes with streaming stores instead: no ownership wait, but
+ * the locked instruction then waited for the write-combining buffers to reach memory,
+ * ~4 % of the producer's time even without a subscriber; PERFORMANCE §33.) */
+static inline void slot_store(_Atomic uint64_t *p, uint64_t v)
 {
-#ifdef KVBM__STREAM
-    _mm_stream_si64((long long *)(void *)p, (long long)v);
-#else
     atomic_store_explicit(p, v, memory_order_relaxed);
+}
+
+/* prefetchw (0F 0D /1; a no-op on x86-64 processors without it): __builtin_prefetch(p, 1)
+ * is a plain prefetcht0 unless the whole build targets prfchw. */
+static inline void prefetch_w(const void *p)
+{
+#if defined(__x86_64__)
+    __asm__ volatile("prefetchw %0" : : "m"(*(const char *)p));
+#else
+    __builtin_prefetch(p, 1);
 #endif
+}
+
+/* Slots a batch asks ownership for ahead of itself (a quarter of smaller rings). */
+#define AHEAD 128
+
+/* Ask for the lines of positions up to @from + 2 * AHEAD not asked for yet (from +
+ * AHEAD at least): with batches of up to AHEAD events, every line is asked for at least
+ * one batch before it is written, and none that a subscriber less than a lap behind may
+ * still read. Writer lock held. */
+static inline void own_ahead(kvbm__chan *c, uint64_t from)
+{
+    uint64_t mask = c->mask, d = mask + 1 >= 4 * AHEAD ? AHEAD : (mask + 1) / 4;
+    uint64_t a = c->ahead > from + d ? c->ahead : from + d, end = from + 2 * d;
+    for (uint64_t q = a & ~(uint64_t)3; q < end; q += 4) prefetch_w(&c->hash[q & mask]);
+    for (uint64_t q = a & ~(uint64_t)511; q < end; q += 512) prefetch_w(&c->kbits[(q & mask) >> 6]);
+    c->ahead = end;
 }
 
 /* Write @n events into the hash slots from @slot (n <= 64, within one kind word: see
@@ -58,8 +70,8 @@ static inline uint64_t put_run(kvbm__evhash *slot, uint64_t b, const kvbm__pendi
 {
     uint64_t bits = 0;
     for (uint64_t j = 0; j < n; j++) {
-        stream64(&slot[j].hi, ev[j].hash.hi);
-        stream64(&slot[j].lo, ev[j].hash.lo);
+        slot_store(&slot[j].hi, ev[j].hash.hi);
+        slot_store(&slot[j].lo, ev[j].hash.lo);
         bits |= (ev[j].kind & 1) << (b + j); /* Create 0, Remove 1 */
     }
     return bits;
@@ -71,7 +83,7 @@ static inline uint64_t put_run(kvbm__evhash *slot, uint64_t b, const kvbm__pendi
 static uint64_t put_events(kvbm__chan *c, uint64_t pos, const kvbm__pending_event *ev, uint64_t n)
 {
     uint64_t removes = 0, mask = c->mask, cap = mask + 1;
-    kvbm__evhash *hash = c->hash; /* locals: the streaming stores may alias *c */
+    kvbm__evhash *hash = c->hash; /* locals: the atomic stores may alias *c */
     uint64_t *shadow = c->kshadow;
     _Atomic uint64_t *kbits = c->kbits;
     while (n > 0) {
@@ -83,20 +95,13 @@ static uint64_t put_events(kvbm__chan *c, uint64_t pos, const kvbm__pending_even
         uint64_t m = (run == 64 ? ~(uint64_t)0 : ((uint64_t)1 << run) - 1) << b;
         uint64_t word = (shadow[k >> 6] & ~m) | bits;
         shadow[k >> 6] = word;
-        stream64(&kbits[k >> 6], word);
+        slot_store(&kbits[k >> 6], word);
         removes += (uint64_t)__builtin_popcountll(bits);
         pos += run;
         ev += run;
         n -= run;
     }
     return removes;
-}
-
-static inline void stream_fence(void)
-{
-#ifdef KVBM__STREAM
-    _mm_sfence();
-#endif
 }
 
 kvbm_status kvbm__chan_create(size_t capacity, kvbm__chan **out)
@@ -159,9 +164,8 @@ void kvbm__chan_send_many(kvbm__chan *c, const kvbm__pending_event *ev, size_t n
     uint64_t pos = atomic_load_explicit(&c->claimed, memory_order_relaxed);
     atomic_store_explicit(&c->claimed, pos + n, memory_order_relaxed);
     atomic_thread_fence(memory_order_release); /* `claimed` before any slot is overwritten */
-    stream_fence();
+    own_ahead(c, pos + n);
     uint64_t removes = put_events(c, pos, ev, n);
-    stream_fence(); /* every slot before `published` */
     atomic_store_explicit(&c->published, pos + n, memory_order_release);
     if (removes < n) add_relaxed(&c->sent[0], n - removes);
     if (removes > 0) add_relaxed(&c->sent[1], removes);
@@ -361,6 +365,13 @@ kvbm_status kvbm__events_wait(kvbm_events_sub *sub, uint64_t n, uint64_t deadlin
  * of a burst publishes again within microseconds, and a sleeping subscriber costs it a
  * wake-up syscall per batch. */
 #define SPIN_NS 50000u
+/* While yielding, the subscriber looks at the ring at most this often: each look takes the
+ * shared line into its cache, and the sender's next store to it then waits for the line
+ * to come back (an ownership round trip, and the sender's next locked instruction waits
+ * for that store). Looking once per few batches instead of several times per batch lets
+ * most publications hit the line in the sender's cache; the events wait a few
+ * microseconds longer. */
+#define POLL_NS 10000u
 
 kvbm_status kvbm_events_next(kvbm_events_sub *sub, int timeout_ms, kvbm_event *out, uint64_t *lost)
 {
@@ -388,7 +399,9 @@ kvbm_status kvbm_events_next(kvbm_events_sub *sub, int timeout_ms, kvbm_event *o
         if (timeout_ms > 0 && now >= deadline) return KVBM_ETIMEDOUT;
         if (idle_since == 0) idle_since = now;
         if (now - idle_since < SPIN_NS) {
-            sched_yield();
+            uint64_t t = now;
+            do sched_yield();
+            while ((now = kvbm__now_ns()) - t < POLL_NS && (timeout_ms < 0 || now < deadline));
             continue;
         }
         idle_since = 0;

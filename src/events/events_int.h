@@ -11,12 +11,12 @@
 /* ---- channel (channel.c) -------------------------------------------------------------
  * A multi-producer broadcast ring of 2^k event slots, written a batch at a time. A sender
  * takes the writer lock (a leaf kvbm__mutex, held only to copy one batch), moves `claimed`
- * past the batch, writes the events with plain stores (relaxed atomics; streaming stores
- * on x86-64, channel.c: 16-byte hashes, kinds one bit each, a 64-bit word at a time) and
- * publishes the batch
- * with one release store of `published`. No per-slot stamp, no atomic RMW per event: the
- * ring lines travel to the subscriber's core once, whole, and the producer's stores to
- * them retire through the store buffer instead of stalling on a locked instruction.
+ * past the batch, writes the events with plain stores (relaxed atomics: 16-byte hashes,
+ * kinds one bit each, a 64-bit word at a time, to lines it asked ownership of two batches
+ * earlier, channel.c) and publishes the batch with one release store of `published`. No
+ * per-slot stamp, no atomic RMW per event: the ring lines travel to the subscriber's core
+ * once, whole, and the producer's stores to them retire through the store buffer instead
+ * of stalling on a locked instruction.
  * A subscriber reads [cursor, published) like a seqlock over the whole ring: it copies
  * the events (up to KVBM__SUB_BUF at once into its own buffer for kvbm_events_next), then
  * (acquire fence) reads `claimed`; a slot of position q was overwritten
@@ -34,6 +34,7 @@ typedef struct kvbm__chan {
     /* writer line: touched by senders only */
     _Alignas(64) kvbm__mutex wlock;
     _Atomic uint64_t sent[2];    /* per kind (written under wlock) */
+    uint64_t         ahead;      /* positions below it were prefetched for writing */
     uint64_t        *kshadow;    /* the senders' copy of `kbits` (under wlock): a partial
                                     word is completed without reading a reader's line */
     /* shared line: written once per batch, read by subscribers */
