@@ -95,7 +95,9 @@ KVBM_API bool kvbm_events_policy_should_emit(const kvbm_events_policy *p, kvbm_p
 typedef struct kvbm_events_config {
     size_t             struct_size;      /* KVBM_EVENTS_CONFIG_INIT sets it */
     kvbm_events_policy policy;           /* default AllEvents */
-    uint32_t           channel_capacity; /* 0: 1024; rounded up to a power of two, <= 2^20 */
+    uint32_t           channel_capacity; /* 0: 65536 (1 MiB of slots, ~3 ms of a busy
+                                            producer: docs/DESIGN.md §9); rounded up to
+                                            a power of two, <= 2^20 */
 } kvbm_events_config;
 #define KVBM_EVENTS_CONFIG_INIT { sizeof(kvbm_events_config), { KVBM_EVENTS_POLICY_ALL, 0, 0, NULL, NULL }, 0 }
 

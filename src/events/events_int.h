@@ -64,6 +64,12 @@ typedef struct kvbm__chan {
     pthread_cond_t       wcv;
 } kvbm__chan;
 
+/* The ring's capacity when the configuration leaves it 0 (DESIGN.md §9): 16 bytes (and
+ * two bits) per slot, 1 MiB in all; ~3 ms of events of one producer thread in full flow
+ * (~20 M/s), more than a scheduler time slice or the wake-up of a sleeping subscriber on
+ * a VM. */
+#define KVBM__EVENTS_DEFAULT_CAPACITY 65536
+
 /* Events a subscription copies out of the ring at once (kvbm_events_next): one read of
  * `claimed` and `published` per copy instead of per event. */
 #define KVBM__SUB_BUF 64
