@@ -724,3 +724,74 @@ KVBM_TEST(prefetch_insert_is_a_pure_hint)
         kvbm__inactive_destroy(&b);
     }
 }
+
+/* Session 11: a cell pruned by an eviction is freed (unindexed at the end of the allocate
+ * call) and handed out before dormant cells. A dormant node's parent hint may then name a
+ * cell that holds another key, or none: re-inserting the dormant node's exact hash must
+ * check the hint, not trust it. Here a1 goes dormant with hint = a0's cell; a0 is evicted
+ * and its cell goes to an unrelated root x; a1 comes back and must get a ghost parent of
+ * its own, leaving x a leaf. */
+KVBM_TEST(dormant_hint_cell_freed_by_eviction_and_reused)
+{
+    for (int e = 0; e < 2; e++) {
+        for (int reuse = 0; reuse < 2; reuse++) {
+            kvbm__inactive b = mk(8, e == 0 ? KVBM_LINEAGE_TICK : KVBM_LINEAGE_FIFO);
+            kvbm_plh a[2];
+            tb_chain(2, 100, a);
+            kvbm_plh x = tb_hash_for_id(77);
+            insert_chain(&b, a, 2, 0);
+            uint32_t id = UINT32_MAX;
+            ASSERT_TRUE(b.ops->find_match(b.ctx, a[1], false, &id)); /* a1 dormant, a0 a leaf */
+            EXPECT_EQ(id, 1u);
+            EXPECT_EQ(alloc1(&b), 0u); /* a0 evicted: its cell is free */
+            EXPECT_TRUE(graph_empty(&b));
+            EXPECT_TRUE(tb_check(&b));
+            if (reuse) ASSERT_OK(b.ops->insert(b.ctx, x, 2)); /* takes a0's cell */
+            ASSERT_OK(b.ops->insert(b.ctx, a[1], 1)); /* revives a1: the hint is stale */
+            EXPECT_TRUE(tb_check(&b));
+            kvbm__lineage_info s = st_of(&b);
+            EXPECT_EQ(s.real, reuse ? 2u : 1u);
+            EXPECT_EQ(s.ghosts, 1u); /* a0's key again, as a ghost */
+            EXPECT_EQ(s.leaves, reuse ? 2u : 1u);
+            if (reuse) EXPECT_EQ(alloc1(&b), 2u); /* x, a leaf inserted first */
+            EXPECT_EQ(alloc1(&b), 1u);
+            EXPECT_TRUE(graph_empty(&b));
+            ASSERT_OK(b.ops->insert(b.ctx, a[0], 0)); /* a0 and a1 again: a chain */
+            ASSERT_OK(b.ops->insert(b.ctx, a[1], 1));
+            EXPECT_EQ(st_of(&b).leaves, 1u);
+            EXPECT_EQ(alloc1(&b), 1u);
+            EXPECT_EQ(alloc1(&b), 0u);
+            EXPECT_TRUE(tb_check(&b));
+            kvbm__inactive_destroy(&b);
+        }
+    }
+}
+
+/* The insert's carry guess (the previous insert's parent) must not name a cell an
+ * eviction freed in between: a0 is a1's parent (the carry after a1's insert), both are
+ * evicted, then a0 and a1 come back. */
+KVBM_TEST(carry_guess_dropped_when_evicted)
+{
+    for (int e = 0; e < 2; e++) {
+        kvbm__inactive b = mk(8, e == 0 ? KVBM_LINEAGE_TICK : KVBM_LINEAGE_FIFO);
+        kvbm_plh a[2];
+        tb_chain(2, 300, a);
+        ASSERT_OK(b.ops->insert(b.ctx, a[0], 0));
+        ASSERT_OK(b.ops->insert(b.ctx, a[1], 1)); /* carry = a0's cell */
+        kvbm__pair out[2];
+        ASSERT_EQ(b.ops->allocate(b.ctx, 2, out), 2u);
+        EXPECT_EQ(out[0].block_id, 1u);
+        EXPECT_EQ(out[1].block_id, 0u);
+        EXPECT_TRUE(graph_empty(&b));
+        ASSERT_OK(b.ops->insert(b.ctx, a[0], 5));
+        ASSERT_OK(b.ops->insert(b.ctx, a[1], 6));
+        EXPECT_TRUE(tb_check(&b));
+        kvbm__lineage_info s = st_of(&b);
+        EXPECT_EQ(s.real, 2u);
+        EXPECT_EQ(s.ghosts, 0u);
+        EXPECT_EQ(s.leaves, 1u);
+        EXPECT_EQ(alloc1(&b), 6u);
+        EXPECT_EQ(alloc1(&b), 5u);
+        kvbm__inactive_destroy(&b);
+    }
+}
