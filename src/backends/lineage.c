@@ -58,7 +58,7 @@
 
 #define NIL UINT32_MAX
 
-enum { NODE_DORMANT = 0, NODE_GHOST = 1, NODE_REAL = 2, NODE_FREE = 3 };
+enum { NODE_DORMANT = 0, NODE_GHOST = 1, NODE_REAL = 2 };
 
 typedef struct lin_node {
     kvbm_plh hash;        /* REAL only */
@@ -88,8 +88,6 @@ typedef struct lineage {
     size_t           used_cells; /* bump pointer: cells ever handed out */
     uint32_t         dhead, dtail; /* dormant list (oldest first) through DNEXT / DPREV */
     size_t           dcount;       /* dormant nodes */
-    uint32_t         fhead;        /* free stack (newest first) through DNEXT */
-    size_t           fcount;       /* free cells */
     uint32_t         carry;      /* the last insert's parent (a guess for the next key), or NIL */
     size_t           count;      /* REAL nodes */
     size_t           capacity;   /* block_count */
@@ -269,11 +267,7 @@ static inline uint32_t lin_alloc(lineage *g, uint8_t kind, uint64_t position, ui
                                  size_t slot)
 {
     uint32_t idx;
-    if (g->fhead != NIL) { /* unindexed: @slot stays valid */
-        idx = g->fhead;
-        g->fhead = DNEXT(&g->nodes[idx]);
-        g->fcount--;
-    } else if (g->dhead != NIL) {
+    if (g->dhead != NIL) {
         idx = g->dhead;
         lin_dormant_unlink(g, idx);
         kvbm__idx_del(&g->tab, lin_slot_of(g, idx));
@@ -311,27 +305,13 @@ static inline void lin_link_child(lineage *g, uint32_t parent, uint32_t child)
     g->nodes[parent].nchild++;
 }
 
-/* A cell pruned by an eviction goes onto the free stack (newest first). It stays indexed
- * until the end of the allocate call that freed it (lin_unindex_freed), then it holds
- * nothing: no key anyone looks up, no hint anyone trusts unchecked. */
-static inline void lin_make_free(lineage *g, uint32_t idx)
-{
-    lin_node *n = &g->nodes[idx];
-    n->kind = NODE_FREE;
-    DNEXT(n) = g->fhead;
-    g->fhead = idx;
-    g->fcount++;
-}
-
-/* Prune the childless node @cur and every ghost above it that becomes childless (dormant,
- * or free when @evict); a Real parent that becomes childless re-enters the leaf order
- * (§3.4.3 step 2). */
-static void lin_prune(lineage *g, kvbm_lineage_eviction K, uint32_t cur, bool evict)
+/* Prune (make dormant) the childless node @cur and every ghost above it that becomes childless; a Real
+ * parent that becomes childless re-enters the leaf order (§3.4.3 step 2). */
+static void lin_prune(lineage *g, kvbm_lineage_eviction K, uint32_t cur)
 {
     for (;;) {
         uint32_t parent = g->nodes[cur].parent; /* kept as the dormant node's hint */
-        if (evict) lin_make_free(g, cur);
-        else lin_make_dormant(g, cur);
+        lin_make_dormant(g, cur);
         if (parent == NIL) break;
         lin_node *p = &g->nodes[parent];
         if (--p->nchild != 0) break;
@@ -347,7 +327,7 @@ static void lin_prune(lineage *g, kvbm_lineage_eviction K, uint32_t cur, bool ev
 
 /* REAL node idx -> GHOST, then prune childless ghosts upwards (§3.4.3). A node with
  * children (a chain resurrected root-first) just stays as a ghost. */
-KVBM__LP_INLINE uint32_t lin_remove_node(lineage *g, kvbm_lineage_eviction K, uint32_t idx, bool evict)
+KVBM__LP_INLINE uint32_t lin_remove_node(lineage *g, kvbm_lineage_eviction K, uint32_t idx)
 {
     lin_node *n = &g->nodes[idx];
     uint32_t block_id = n->block_id;
@@ -355,21 +335,8 @@ KVBM__LP_INLINE uint32_t lin_remove_node(lineage *g, kvbm_lineage_eviction K, ui
     g->count--;
     g->id_present[n->block_id] = 0;
     kvbm__lpk_on_node_removed(&g->policy, K, LS, idx);
-    if (n->nchild == 0) lin_prune(g, K, idx, evict);
+    if (n->nchild == 0) lin_prune(g, K, idx);
     return block_id;
-}
-
-/* Remove the index entries of the cells freed since the free stack's top was @top0 (the
- * cells an allocate call pruned), in two passes: first the home slots of all of them are
- * prefetched, then the entries are deleted - the cold slot lines load in parallel, where
- * recycling them one by one at insert time waited for each in turn. */
-static void lin_unindex_freed(lineage *g, uint32_t top0)
-{
-    if (g->fhead == top0) return;
-    g->carry = NIL; /* the carry guess may be among them */
-    for (uint32_t c = g->fhead; c != top0; c = DNEXT(&g->nodes[c]))
-        __builtin_prefetch(&g->tab.slots[lin_home(g, g->nodes[c].fragment)], 1);
-    for (uint32_t c = g->fhead; c != top0; c = DNEXT(&g->nodes[c])) kvbm__idx_del(&g->tab, lin_slot_of(g, c));
 }
 
 KVBM__LP_INLINE bool lin_find_match_k(void *ctx, kvbm_lineage_eviction K, kvbm_plh h, uint32_t *block_id)
@@ -377,7 +344,7 @@ KVBM__LP_INLINE bool lin_find_match_k(void *ctx, kvbm_lineage_eviction K, kvbm_p
     lineage *g = ctx;
     uint32_t idx = lin_lookup(g, h);
     if (idx == NIL) return false;
-    *block_id = lin_remove_node(g, K, idx, false);
+    *block_id = lin_remove_node(g, K, idx);
     return true;
 }
 
@@ -385,7 +352,6 @@ KVBM__LP_INLINE size_t lin_allocate_k(void *ctx, kvbm_lineage_eviction K, size_t
 {
     lineage *g = ctx;
     size_t k = 0;
-    uint32_t top0 = g->fhead;
     while (k < count) {
         uint32_t victim = kvbm__lpk_next_victim(&g->policy, K);
         if (victim == NIL) break;
@@ -400,10 +366,9 @@ KVBM__LP_INLINE size_t lin_allocate_k(void *ctx, kvbm_lineage_eviction K, size_t
         }
         kvbm__assert(g->nodes[victim].kind == NODE_REAL && g->nodes[victim].nchild == 0);
         out[k].hash = g->nodes[victim].hash;
-        out[k].block_id = lin_remove_node(g, K, victim, true);
+        out[k].block_id = lin_remove_node(g, K, victim);
         k++;
     }
-    lin_unindex_freed(g, top0);
     return k;
 }
 
@@ -497,30 +462,36 @@ KVBM__LP_INLINE kvbm_status lin_insert_k(void *ctx, kvbm_lineage_eviction K, kvb
     /* Look everything up first, reserve the cells it needs, then mutate: an allocation
      * failure (ghost growth) leaves the graph untouched. A dormant node of the key is
      * revived in place: exactly a fresh node (no parent link, no children), minus the index
-     * insertion. Its parent hint saves the parent probe when the hint cell is indexed (not
-     * free) and holds the parent key (keys are unique in the index: a node whose key
-     * matches is what lin_find returns). The hint cell held that key when this node was
-     * pruned; since then it may have been freed by an eviction and handed out again, so
-     * the key is always compared (dormant cells alone are recycled oldest first, which
-     * kept a dormant node's hint cell until session 11, when evicted cells became free
-     * cells handed out before dormant ones). */
+     * insertion. Its parent hint saves the parent probe:
+     *  - the hint cell still holds the key the parent had when this node was pruned: that
+     *    parent was live then, so it entered the dormant list (if at all) after this node,
+     *    and cells are recycled oldest first - a dormant node's hint cell is never reused
+     *    before the node itself. With the same full hash (exact) the parent key is the
+     *    same, so the hint is the parent node (asserted in debug builds);
+     *  - with another hash of the same key, the hint is used only if its key matches
+     *    (keys are unique in the index: a node whose key matches is what lin_find returns). */
     bool own_dormant = idx != NIL && g->nodes[idx].kind == NODE_DORMANT;
     bool link = pos > 0 && (idx == NIL || own_dormant || g->nodes[idx].parent == NIL);
     uint64_t pfrag = 0;
     uint32_t parent = NIL;
     if (link) {
         uint32_t hint = own_dormant ? g->nodes[idx].parent : NIL;
-        pfrag = kvbm__plh_parent_fragment(h);
-        if (hint != NIL && g->nodes[hint].kind != NODE_FREE && g->nodes[hint].position == pos - 1 &&
-            g->nodes[hint].fragment == pfrag)
+        if (exact && hint != NIL) {
             parent = hint;
-        else
-            parent = lin_find(g, pos - 1, pfrag);
+            kvbm__assert(g->nodes[hint].position == pos - 1 &&
+                        g->nodes[hint].fragment == kvbm__plh_parent_fragment(h));
+        } else {
+            pfrag = kvbm__plh_parent_fragment(h);
+            if (hint != NIL && g->nodes[hint].position == pos - 1 && g->nodes[hint].fragment == pfrag)
+                parent = hint;
+            else
+                parent = lin_find(g, pos - 1, pfrag);
+        }
     }
     bool parent_dormant = parent != NIL && g->nodes[parent].kind == NODE_DORMANT;
     size_t need = (size_t)(idx == NIL) + (size_t)(link && parent == NIL);
     if (KVBM_UNLIKELY(need != 0 &&
-                      g->dcount - own_dormant - parent_dormant + g->fcount + (g->cap_cells - g->used_cells) < need)) {
+                      g->dcount - own_dormant - parent_dormant + (g->cap_cells - g->used_cells) < need)) {
         KVBM_TRY(lin_reserve(g, need));
         if (idx == NIL) (void)kvbm__idx_find_or_empty(&g->tab, key_h32(g->fmask, frag), lin_key_eq, &kc, &slot);
     }
@@ -583,7 +554,7 @@ KVBM__LP_INLINE bool lin_take_k(void *ctx, kvbm_lineage_eviction K, kvbm_plh h, 
     lineage *g = ctx;
     uint32_t idx = lin_lookup(g, h);
     if (idx == NIL || g->nodes[idx].block_id != block_id) return false;
-    (void)lin_remove_node(g, K, idx, false);
+    (void)lin_remove_node(g, K, idx);
     return true;
 }
 
@@ -601,27 +572,20 @@ static void lin_destroy(void *ctx)
 static bool lin_check(void *ctx)
 {
     lineage *g = ctx;
-    size_t real = 0, ghosts = 0, dormant = 0, freed = 0, leaves = 0;
-    if (g->carry != NIL && (g->carry >= g->used_cells || g->nodes[g->carry].kind == NODE_FREE))
-        return false; /* a handed-out cell, not a free one */
+    size_t real = 0, ghosts = 0, dormant = 0, leaves = 0;
+    if (g->carry != NIL && g->carry >= g->used_cells) return false; /* a handed-out cell */
     /* children counted from the parent links, compared with nchild in the second pass */
     uint32_t *kids = kvbm__calloc(g->used_cells ? g->used_cells : 1, sizeof *kids);
     if (kids == NULL) return false;
     bool ok = true;
     for (uint32_t i = 0; i < g->used_cells && ok; i++) {
         const lin_node *n = &g->nodes[i];
-        if (n->kind == NODE_FREE) { /* unindexed, childless, outside the order */
-            freed++;
-            ok = !kvbm__lp_contains(&g->policy, i) && n->nchild == 0 &&
-                 (lin_find(g, n->position, n->fragment) != i);
-            continue;
-        }
         if (n->hvalid) {
             ok = n->position == kvbm__plh_position(n->hash) &&
                  n->fragment == key_fragment(n->hash, n->position);
-            /* the link matches the hash's parent key (a dormant node's hint is only a
-             * guess, checked where it is used: its cell may have been freed since) */
-            if (ok && n->parent != NIL && n->kind != NODE_DORMANT) {
+            /* the link matches the hash's parent key (a dormant node's hint, too: a hint
+             * cell is never recycled before the node, see lin_insert_k) */
+            if (ok && n->parent != NIL) {
                 const lin_node *p = &g->nodes[n->parent];
                 ok = p->position + 1 == n->position && p->fragment == kvbm__plh_parent_fragment(n->hash);
             }
@@ -654,7 +618,7 @@ static bool lin_check(void *ctx)
             /* (a REAL child promoted from a ghost by another hash of its key keeps the link
              * made for the old hash, §3.4.2 step 3: checked through hvalid above) */
             const lin_node *p = n->parent < g->used_cells ? &g->nodes[n->parent] : NULL;
-            ok = p != NULL && p->kind != NODE_DORMANT && p->kind != NODE_FREE && p->position + 1 == n->position;
+            ok = p != NULL && p->kind != NODE_DORMANT && p->position + 1 == n->position;
             if (ok) kids[n->parent]++;
         }
     }
@@ -670,13 +634,9 @@ static bool lin_check(void *ctx)
         dprev = d;
     }
     if (dprev != g->dtail) return false;
-    size_t fl = 0;
-    for (uint32_t f = g->fhead; f != NIL; f = DNEXT(&g->nodes[f]))
-        if (f >= g->used_cells || g->nodes[f].kind != NODE_FREE || ++fl > g->used_cells) return false;
     size_t ids = 0;
     for (size_t b = 0; b < g->capacity; b++) ids += g->id_present[b];
-    return real == g->count && ids == real && dl == dormant && dormant == g->dcount && fl == freed &&
-           freed == g->fcount &&
+    return real == g->count && ids == real && dl == dormant && dormant == g->dcount &&
            g->tab.count == real + ghosts + dormant && leaves == kvbm__lp_len(&g->policy) &&
            kvbm__lp_check_upto(&g->policy, g->used_cells);
 }
@@ -751,7 +711,6 @@ kvbm_status kvbm__lineage_create(size_t capacity, kvbm_lineage_eviction eviction
     g->fmask = lin_fragment_mask();
     g->cap_cells = capacity;
     g->dhead = g->dtail = NIL;
-    g->fhead = NIL;
     g->carry = NIL;
     g->nodes = kvbm__aligned_alloc(64, capacity * sizeof *g->nodes);
     g->id_present = kvbm__calloc(capacity, 1);
@@ -776,7 +735,7 @@ bool kvbm__lineage_stats(const kvbm__inactive *b, kvbm__lineage_info *out)
 {
     if (b->ops != &lineage_tick_ops && b->ops != &lineage_fifo_ops) return false;
     const lineage *g = b->ctx;
-    size_t live = g->used_cells - g->dcount - g->fcount;
+    size_t live = g->used_cells - g->dcount;
     out->real = g->count;
     out->ghosts = live - g->count;
     out->leaves = kvbm__lp_len(&g->policy);
