@@ -725,12 +725,12 @@ KVBM_TEST(prefetch_insert_is_a_pure_hint)
     }
 }
 
-/* Session 11: a cell pruned by an eviction is freed (unindexed at the end of the allocate
- * call) and handed out before dormant cells. A dormant node's parent hint may then name a
- * cell that holds another key, or none: re-inserting the dormant node's exact hash must
- * check the hint, not trust it. Here a1 goes dormant with hint = a0's cell; a0 is evicted
- * and its cell goes to an unrelated root x; a1 comes back and must get a ghost parent of
- * its own, leaving x a leaf. */
+/* A dormant node's parent hint names a cell that an eviction pruned after it, and that
+ * an insert may hand out again before the dormant node comes back: a1 goes dormant with
+ * hint = a0's cell, a0 is evicted (dormant too), an unrelated root x recycles a cell, then
+ * a1 comes back. Whichever cells were recycled, the graph must end up with a1 under a
+ * ghost of a0's key and x a separate leaf (a freed-cell scheme tried in session 11, whose
+ * hints could name reused cells, failed this test when it trusted the hint). */
 KVBM_TEST(dormant_hint_cell_freed_by_eviction_and_reused)
 {
     for (int e = 0; e < 2; e++) {
@@ -743,11 +743,11 @@ KVBM_TEST(dormant_hint_cell_freed_by_eviction_and_reused)
             uint32_t id = UINT32_MAX;
             ASSERT_TRUE(b.ops->find_match(b.ctx, a[1], false, &id)); /* a1 dormant, a0 a leaf */
             EXPECT_EQ(id, 1u);
-            EXPECT_EQ(alloc1(&b), 0u); /* a0 evicted: its cell is free */
+            EXPECT_EQ(alloc1(&b), 0u); /* a0 evicted */
             EXPECT_TRUE(graph_empty(&b));
             EXPECT_TRUE(tb_check(&b));
-            if (reuse) ASSERT_OK(b.ops->insert(b.ctx, x, 2)); /* takes a0's cell */
-            ASSERT_OK(b.ops->insert(b.ctx, a[1], 1)); /* revives a1: the hint is stale */
+            if (reuse) ASSERT_OK(b.ops->insert(b.ctx, x, 2)); /* recycles a cell */
+            ASSERT_OK(b.ops->insert(b.ctx, a[1], 1));
             EXPECT_TRUE(tb_check(&b));
             kvbm__lineage_info s = st_of(&b);
             EXPECT_EQ(s.real, reuse ? 2u : 1u);
@@ -767,9 +767,9 @@ KVBM_TEST(dormant_hint_cell_freed_by_eviction_and_reused)
     }
 }
 
-/* The insert's carry guess (the previous insert's parent) must not name a cell an
- * eviction freed in between: a0 is a1's parent (the carry after a1's insert), both are
- * evicted, then a0 and a1 come back. */
+/* The insert's carry guess (the previous insert's parent) names a cell an eviction
+ * pruned in between: a0 is a1's parent (the carry after a1's insert), both are evicted,
+ * then a0 and a1 come back with other block ids. */
 KVBM_TEST(carry_guess_dropped_when_evicted)
 {
     for (int e = 0; e < 2; e++) {
