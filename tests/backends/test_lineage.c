@@ -795,3 +795,44 @@ KVBM_TEST(carry_guess_dropped_when_evicted)
         kvbm__inactive_destroy(&b);
     }
 }
+
+/* Slab growth (ghosts beyond the pre-size) under both leaf orders: the nodes move to a
+ * new line-aligned array and the leaf order's records move with them (embedded). A
+ * failed allocation at either step of the growth (index, nodes) leaves the graph as it
+ * was, and the insert succeeds when retried. */
+KVBM_TEST(slab_growth_moves_embedded_order_and_survives_alloc_failure)
+{
+    for (int e = 0; e < 2; e++) {
+        for (long nth = 1; nth <= 3; nth++) {
+            kvbm__inactive b = mk(4, e == 0 ? KVBM_LINEAGE_TICK : KVBM_LINEAGE_FIFO);
+            kvbm_plh c[4][3];
+            for (int i = 0; i < 4; i++) tb_chain(3, 5000u + 1000u * (unsigned)i, c[i]);
+            ASSERT_OK(b.ops->insert(b.ctx, c[0][2], 0)); /* cells 0-1 */
+            ASSERT_OK(b.ops->insert(b.ctx, c[1][2], 1)); /* cells 2-3: full */
+            kvbm__alloc_fail_set(nth);
+            kvbm_status st = b.ops->insert(b.ctx, c[2][2], 2); /* needs 2 more cells */
+            kvbm__alloc_fail_set(0);
+            if (st != KVBM_OK) {
+                EXPECT_STATUS(st, KVBM_ENOMEM);
+                kvbm__lineage_info s = st_of(&b);
+                EXPECT_EQ(s.real, 2u);
+                EXPECT_EQ(s.ghosts, 2u);
+                EXPECT_FALSE(b.ops->has(b.ctx, c[2][2]));
+                EXPECT_TRUE(tb_check(&b));
+                ASSERT_OK(b.ops->insert(b.ctx, c[2][2], 2));
+            }
+            ASSERT_OK(b.ops->insert(b.ctx, c[3][2], 3));
+            EXPECT_TRUE(tb_check(&b));
+            kvbm__lineage_info s = st_of(&b);
+            EXPECT_EQ(s.real, 4u);
+            EXPECT_EQ(s.ghosts, 4u);
+            EXPECT_GE(s.slab_cap, 8u);
+            kvbm__pair out[4];
+            EXPECT_EQ(b.ops->allocate_all(b.ctx, out), 4u);
+            for (uint32_t i = 0; i < 4; i++) EXPECT_EQ(out[i].block_id, i); /* tick and fifo: insertion order */
+            EXPECT_TRUE(graph_empty(&b));
+            EXPECT_TRUE(tb_check(&b));
+            kvbm__inactive_destroy(&b);
+        }
+    }
+}
