@@ -305,29 +305,36 @@ static inline void lin_link_child(lineage *g, uint32_t parent, uint32_t child)
     g->nodes[parent].nchild++;
 }
 
-/* Prune (make dormant) the childless node @cur and every ghost above it that becomes childless; a Real
- * parent that becomes childless re-enters the leaf order (§3.4.3 step 2). */
+/* One step of pruning (§3.4.3 step 2): the childless node @cur becomes dormant and leaves
+ * its parent. Returns the parent when it is a ghost left childless (pruned in turn), else
+ * NIL; a Real parent left childless re-enters the leaf order. */
+KVBM__LP_INLINE uint32_t lin_prune_one(lineage *g, kvbm_lineage_eviction K, uint32_t cur)
+{
+    uint32_t parent = g->nodes[cur].parent; /* kept as the dormant node's hint */
+    lin_make_dormant(g, cur);
+    if (parent == NIL) return NIL;
+    lin_node *p = &g->nodes[parent];
+    if (--p->nchild != 0) return NIL;
+    if (p->kind == NODE_REAL) {
+        kvbm_status st = kvbm__lpk_on_leaf_added(&g->policy, K, LS, parent);
+        kvbm__assert(st == KVBM_OK);
+        KVBM_UNUSED(st);
+        return NIL;
+    }
+    return parent;
+}
+
+/* Prune the childless node @cur and every ghost above it that becomes childless. */
 static void lin_prune(lineage *g, kvbm_lineage_eviction K, uint32_t cur)
 {
-    for (;;) {
-        uint32_t parent = g->nodes[cur].parent; /* kept as the dormant node's hint */
-        lin_make_dormant(g, cur);
-        if (parent == NIL) break;
-        lin_node *p = &g->nodes[parent];
-        if (--p->nchild != 0) break;
-        if (p->kind == NODE_REAL) {
-            kvbm_status st = kvbm__lpk_on_leaf_added(&g->policy, K, LS, parent);
-            kvbm__assert(st == KVBM_OK);
-            KVBM_UNUSED(st);
-            break;
-        }
-        cur = parent;
-    }
+    while (cur != NIL) cur = lin_prune_one(g, K, cur);
 }
 
 /* REAL node idx -> GHOST, then prune childless ghosts upwards (§3.4.3). A node with
- * children (a chain resurrected root-first) just stays as a ghost. */
-KVBM__LP_INLINE uint32_t lin_remove_node(lineage *g, kvbm_lineage_eviction K, uint32_t idx)
+ * children (a chain resurrected root-first) just stays as a ghost. @leaf (a constant):
+ * the caller knows idx is a leaf (an eviction victim) - its first pruning step is inline,
+ * a ghost chain above it out of line. */
+KVBM__LP_INLINE uint32_t lin_remove_node(lineage *g, kvbm_lineage_eviction K, uint32_t idx, bool leaf)
 {
     lin_node *n = &g->nodes[idx];
     uint32_t block_id = n->block_id;
@@ -335,7 +342,12 @@ KVBM__LP_INLINE uint32_t lin_remove_node(lineage *g, kvbm_lineage_eviction K, ui
     g->count--;
     g->id_present[n->block_id] = 0;
     kvbm__lpk_on_node_removed(&g->policy, K, LS, idx);
-    if (n->nchild == 0) lin_prune(g, K, idx);
+    if (leaf) {
+        uint32_t up = lin_prune_one(g, K, idx);
+        if (up != NIL) lin_prune(g, K, up);
+    } else if (n->nchild == 0) {
+        lin_prune(g, K, idx);
+    }
     return block_id;
 }
 
@@ -344,7 +356,7 @@ KVBM__LP_INLINE bool lin_find_match_k(void *ctx, kvbm_lineage_eviction K, kvbm_p
     lineage *g = ctx;
     uint32_t idx = lin_lookup(g, h);
     if (idx == NIL) return false;
-    *block_id = lin_remove_node(g, K, idx);
+    *block_id = lin_remove_node(g, K, idx, false);
     return true;
 }
 
@@ -366,7 +378,7 @@ KVBM__LP_INLINE size_t lin_allocate_k(void *ctx, kvbm_lineage_eviction K, size_t
         }
         kvbm__assert(g->nodes[victim].kind == NODE_REAL && g->nodes[victim].nchild == 0);
         out[k].hash = g->nodes[victim].hash;
-        out[k].block_id = lin_remove_node(g, K, victim);
+        out[k].block_id = lin_remove_node(g, K, victim, true);
         k++;
     }
     return k;
@@ -554,7 +566,7 @@ KVBM__LP_INLINE bool lin_take_k(void *ctx, kvbm_lineage_eviction K, kvbm_plh h, 
     lineage *g = ctx;
     uint32_t idx = lin_lookup(g, h);
     if (idx == NIL || g->nodes[idx].block_id != block_id) return false;
-    (void)lin_remove_node(g, K, idx);
+    (void)lin_remove_node(g, K, idx, false);
     return true;
 }
 
