@@ -42,10 +42,10 @@
  *
  * Costs: insert O(1) expected (+ O(log n) amortized pairing-heap work for Tick, usually
  * O(1)), find/take O(1) + pruning of the ghost chain being released, allocate O(1) (Fifo)
- * / O(log n) amortized (Tick) per victim, has O(1). Memory per cell: 56 B node + 32-64 B
- * index (load <= 1/4, KVBM_IDX_SLOTS_PER_ENTRY) + policy (Tick 24 B; Fifo 8 B), + 1 B id bitmap
- * per block ~ 113-145 B per block (Tick), 97-129 B (Fifo), the same again per cell once
- * ghosts push the cell count past the pre-size (the slab doubles).
+ * / O(log n) amortized (Tick) per victim, has O(1). Memory per cell: 64 B node (the leaf
+ * order's record inside) + 32-64 B index (load <= 1/4, KVBM_IDX_SLOTS_PER_ENTRY), + 1 B id
+ * map per block ~ 97-129 B per block (Tick and Fifo), the same again per cell once ghosts
+ * push the cell count past the pre-size (the slab doubles).
  */
 #include <inttypes.h>
 #include <stdlib.h>
