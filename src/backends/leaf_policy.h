@@ -73,7 +73,10 @@ static inline kvbm_status kvbm__lp_reserve(kvbm__leaf_policy *p, size_t cells);
 static inline kvbm_status kvbm__lp_init_common(kvbm__leaf_policy *p, kvbm_lineage_eviction kind)
 {
     memset(p, 0, sizeof *p);
-    if (kind != KVBM_LINEAGE_TICK && kind != KVBM_LINEAGE_FIFO) return KVBM_EINVAL;
+    if (kind != KVBM_LINEAGE_TICK && kind != KVBM_LINEAGE_FIFO) {
+        kvbm__set_error("leaf policy: unknown kind %d", (int)kind);
+        return KVBM_EINVAL;
+    }
     p->kind = kind;
     p->head = p->tail = KVBM__LP_NIL;
     p->root = KVBM__LP_NIL;
@@ -121,9 +124,12 @@ static inline void kvbm__lp_fini(kvbm__leaf_policy *p)
 static inline kvbm_status kvbm__lp_reserve(kvbm__leaf_policy *p, size_t cells)
 {
     if (cells <= p->cells) return KVBM_OK;
-    if (!p->owned) return KVBM_EINVAL; /* embedded: the owner grows (kvbm__lp_rebase) */
+    if (!p->owned) { /* embedded: the owner grows its nodes and rebases (kvbm__lp_rebase) */
+        kvbm__set_error("leaf policy: reserve of an embedded policy (%zu -> %zu records)", p->cells, cells);
+        return KVBM_EINVAL;
+    }
     kvbm__tick_node *q = kvbm__realloc(p->base, cells * sizeof *q);
-    if (q == NULL) return KVBM_ENOMEM;
+    if (q == NULL) return KVBM_ENOMEM; /* message set by kvbm__realloc */
     for (size_t i = p->cells; i < cells; i++) kvbm__lp_rec_init(&q[i]);
     p->base = (char *)q;
     p->cells = cells;
