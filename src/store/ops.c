@@ -32,27 +32,29 @@ static inline void prefetch_handle(const kvbm_handle *h)
 
 /* Under the lock, allocate: check the r victims the backend returned and append them to
  * the eviction chain *@head..*@tail (through hnext); by id (@byid, a constant at each call:
- * one specialised loop per mode) they leave the index first. NULL, or what is broken (the
- * caller poisons). */
+ * one specialised loop per mode) they leave the index first. @hv[k] gets each victim's
+ * hash64 (by id; the registry's table hash too). NULL, or what is broken (the caller
+ * poisons). */
 static inline __attribute__((always_inline)) const char *
 chain_victims(struct kvbm__store *s, const kvbm__pair *pairs, size_t r, uint32_t *head,
-              uint32_t *tail, const bool byid)
+              uint32_t *tail, uint64_t *hv, const bool byid)
 {
     /* the victims' slots are cold (old blocks): start every miss before the checks */
     for (size_t k = 0; k < r; k++)
         if (KVBM_LIKELY(pairs[k].block_id < s->n)) __builtin_prefetch(&s->slots[pairs[k].block_id]);
-    /* by id, the index bucket each one leaves (its hash64 kept for the removal: a victim
-     * whose slot hash differs from the pair's is rejected below before it is used) */
-    uint64_t hv[PAIR_CHUNK];
+    /* By id the backend returns ids only (backend.h): the hash is the slot's, and the
+     * index bucket each victim leaves is prefetched as soon as its slot arrives. */
     if (byid)
         for (size_t k = 0; k < r; k++) {
-            hv[k] = kvbm_plh_hash64(pairs[k].hash);
+            uint32_t id = pairs[k].block_id;
+            if (KVBM_UNLIKELY(id >= s->n)) return "inactive backend evicted a slot that is not inactive";
+            hv[k] = kvbm_plh_hash64(s->slots[id].hash);
             __builtin_prefetch(&s->index.buckets[hv[k] & s->index.mask], 1, 3);
         }
     for (size_t k = 0; k < r; k++) {
         uint32_t id = pairs[k].block_id;
         if (KVBM_UNLIKELY(id >= s->n || s->slots[id].state != KVBM__INACTIVE ||
-                          !kvbm_plh_eq(s->slots[id].hash, pairs[k].hash)))
+                          (!byid && !kvbm_plh_eq(s->slots[id].hash, pairs[k].hash))))
             return "inactive backend evicted a slot that is not inactive";
         /* the handle is cold (an old block); its registry work runs after unlock */
         prefetch_handle(s->slots[id].reg);
@@ -101,6 +103,9 @@ kvbm_status kvbm__store_allocate(struct kvbm__store *s, size_t count, kvbm_mutab
     size_t got = 0;
     const bool byid = s->byid;
     kvbm__pair pairs[PAIR_CHUNK];
+    /* by id, the victims' hash64 (the first PAIR_CHUNK: the epilogue's registry table
+     * hashes; later chunks' are recomputed there) */
+    uint64_t hv0[PAIR_CHUNK], hvx[PAIR_CHUNK];
     while (got < from_inactive) {
         size_t want = from_inactive - got;
         if (want > PAIR_CHUNK) want = PAIR_CHUNK;
@@ -114,8 +119,10 @@ kvbm_status kvbm__store_allocate(struct kvbm__store *s, size_t count, kvbm_mutab
                 if (ops->insert(ctx, s->slots[id].hash, id) != KVBM_OK)
                     kvbm__store_poison(s, "rollback insert failed");
             }
-            for (size_t k = 0; k < r; k++)
-                if (ops->insert(ctx, pairs[k].hash, pairs[k].block_id) != KVBM_OK)
+            for (size_t k = 0; k < r; k++) /* (by id the pairs carry no hash: the slot's) */
+                if (ops->insert(ctx, byid && pairs[k].block_id < s->n ? s->slots[pairs[k].block_id].hash
+                                                                      : pairs[k].hash,
+                                pairs[k].block_id) != KVBM_OK)
                     kvbm__store_poison(s, "rollback insert failed");
             kvbm__unlock(&s->lock);
             kvbm__metric_add(s->metrics, KVBM_METRIC_allocate_atomic_rollback, 1);
@@ -123,8 +130,8 @@ kvbm_status kvbm__store_allocate(struct kvbm__store *s, size_t count, kvbm_mutab
             kvbm__set_error("kvbm_manager_allocate: inactive backend under-allocated; rolled back");
             return KVBM_EEXHAUSTED;
         }
-        const char *bad = byid ? chain_victims(s, pairs, r, &head, &tail, true)
-                               : chain_victims(s, pairs, r, &head, &tail, false);
+        const char *bad = byid ? chain_victims(s, pairs, r, &head, &tail, got == 0 ? hv0 : hvx, true)
+                               : chain_victims(s, pairs, r, &head, &tail, NULL, false);
         if (KVBM_UNLIKELY(bad != NULL)) {
             kvbm__store_poison(s, bad);
             kvbm__unlock(&s->lock);
@@ -177,8 +184,8 @@ kvbm_status kvbm__store_allocate(struct kvbm__store *s, size_t count, kvbm_mutab
         next = sl->hnext;
         sl->hnext = KVBM__NIL;
         if (evicted != NULL) evicted[j] = sl->hash;
+        rh64[nr] = byid && j < PAIR_CHUNK ? hv0[j] : kvbm_plh_hash64(sl->hash);
         j++;
-        rh64[nr] = kvbm_plh_hash64(sl->hash);
         regs[nr++] = sl->reg;
         sl->reg = NULL;
         if (nr == PAIR_CHUNK) {
