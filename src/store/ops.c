@@ -251,7 +251,10 @@ store_register(struct kvbm__store *s, const void *const *in,
     }
     /* Registry lookups outside the store lock, one kvbm__registry_register_many_present
      * per chunk (same hooks and tracker touches, in order, as one call per block); the
-     * handle ref waits in the owned slot. */
+     * handle ref waits in the owned slot. Meanwhile the index bucket each new Primary will
+     * head is on its way (buckets and mask are fixed at creation: read without the lock);
+     * the first chunk's hash64 are kept for the locked pass. */
+    uint64_t hv0[PAIR_CHUNK];
     for (size_t i = 0; i < n; i += PAIR_CHUNK) {
         size_t c = n - i < PAIR_CHUNK ? n - i : PAIR_CHUNK;
         kvbm_plh hs[PAIR_CHUNK];
@@ -260,6 +263,9 @@ store_register(struct kvbm__store *s, const void *const *in,
             struct kvbm__slot *sl = kvbm__bh_raw(in[i + k]);
             sl->mark = 0;
             hs[k] = stage ? stage[i + k] : sl->hash;
+            uint64_t hv = kvbm_plh_hash64(hs[k]);
+            if (i == 0) hv0[k] = hv;
+            __builtin_prefetch(&s->index.buckets[hv & s->index.mask], 1, 3);
         }
         uint32_t ids[PAIR_CHUNK];
         struct kvbm__rth_ctx rc = { s, hs, ids, c, 0 };
@@ -352,7 +358,8 @@ store_register(struct kvbm__store *s, const void *const *in,
             sl->state = KVBM__PRIMARY;
             sl->gen++;
             atomic_store_explicit(&sl->strong, 1, memory_order_relaxed);
-            kvbm__active_index_insert(&s->index, s->slots, sl->id);
+            kvbm__active_index_insert_hv(&s->index, s->slots, sl->id,
+                                         i < PAIR_CHUNK ? hv0[i] : kvbm_plh_hash64(sl->hash));
             res = sl;
         }
         kvbm__bh_retire(h);
