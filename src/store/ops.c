@@ -312,22 +312,25 @@ store_register(struct kvbm__store *s, const void *const *in,
     kvbm__lock(&s->lock);
     for (; done < n; done++) {
         size_t i = done;
-        if (!kvbm__post_room(&p, 1)) kvbm__post_cycle(s, &p);
         const void *h = in[i];
         struct kvbm__slot *sl = kvbm__bh_raw(h);
+        /* Fresh registration: if our staged slot holds the only reference to the hash's
+         * registry handle, no Primary/Duplicate/Inactive slot of this store can have the
+         * hash (each holds a reference to the one live handle per hash, taken before it
+         * entered that state under this lock, dropped only after leaving it), so the
+         * lookup (active index + backend) would miss: skip it. Only the lookup's paths
+         * defer work, so only they need room (a cycle re-locks; the lookup is exact
+         * whatever the count is by then). */
+        const bool fresh = atomic_load_explicit(&sl->reg->refs, memory_order_relaxed) == 1;
+        if (!fresh && !kvbm__post_room(&p, 1)) kvbm__post_cycle(s, &p);
         const bool premarked = sl->mark != 0;
         sl->mark = 0;
         if (stage) { /* Mutable -> Staged, invisible: it leaves Staged below */
             sl->state = KVBM__STAGED;
             sl->hash = stage[i];
         }
-        /* Fresh registration: if our staged slot holds the only reference to the hash's
-         * registry handle, no Primary/Duplicate/Inactive slot of this store can have the
-         * hash (each holds a reference to the one live handle per hash, taken before it
-         * entered that state under this lock, dropped only after leaving it), so the
-         * lookup (active index + backend) would miss: skip it. */
         struct kvbm__slot *ex = NULL;
-        if (atomic_load_explicit(&sl->reg->refs, memory_order_relaxed) != 1) {
+        if (!fresh) {
             ex = kvbm__acquire_locked(s, sl->hash, &p);
             if (KVBM_UNLIKELY(kvbm__store_is_poisoned(s))) {
                 if (stage) sl->state = KVBM__MUTABLE; /* this one is not staged */
