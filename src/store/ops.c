@@ -179,21 +179,23 @@ kvbm_status kvbm__store_allocate(struct kvbm__store *s, size_t count, kvbm_mutab
     uint64_t rh64[PAIR_CHUNK]; /* their registry table hashes: the registry prefetches the
                                   table slots without waiting for the cold handles */
     size_t nr = 0;
+    const uint64_t *h64 = byid ? hv0 : rh64; /* by id the first chunk's are known */
     for (uint32_t id = head, next; id != KVBM__NIL; id = next) {
         struct kvbm__slot *sl = &s->slots[id];
         next = sl->hnext;
         sl->hnext = KVBM__NIL;
         if (evicted != NULL) evicted[j] = sl->hash;
-        rh64[nr] = byid && j < PAIR_CHUNK ? hv0[j] : kvbm_plh_hash64(sl->hash);
         j++;
+        if (h64 == rh64) rh64[nr] = kvbm_plh_hash64(sl->hash);
         regs[nr++] = sl->reg;
         sl->reg = NULL;
         if (nr == PAIR_CHUNK) {
-            kvbm__handle_mark_absent_release_many_h64(s->registry, regs, rh64, nr, s->tier);
+            kvbm__handle_mark_absent_release_many_h64(s->registry, regs, h64, nr, s->tier);
             nr = 0;
+            h64 = rh64;
         }
     }
-    if (nr) kvbm__handle_mark_absent_release_many_h64(s->registry, regs, rh64, nr, s->tier);
+    if (nr) kvbm__handle_mark_absent_release_many_h64(s->registry, regs, h64, nr, s->tier);
     if (n_evicted != NULL) *n_evicted = from_inactive;
     kvbm__hwbuf_fini(&hb);
     return KVBM_OK;
