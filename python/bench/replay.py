@@ -8,9 +8,10 @@ per request: match the prefix, allocate the rest (no room: release the matched b
 count the request as no-room), stage + register the new blocks, release all, tail first.
 Hashing is included on every side (each request is hashed inside the timed loop).
 
-  a   kvbm batch calls: Hashes.from_tokens, match_blocks, allocate, register(blocks,
-      hashes, start) (stage + register in one call), release - a handful of calls per
-      request, no Python object per block
+  a   kvbm batch calls: Hashes.from_tokens, match_blocks, allocate_and_register(hashes,
+      start, prefix) (allocate + stage + register in one call, appended to the matched
+      prefix), release of the request's blocks (one call) - a handful of calls per request,
+      no Python object per block
   b   kvbm per-block calls: TokenBlockSequence(...).blocks (a TokenBlock per block),
       match_blocks([plh]) per block until the first miss, then per new block
       allocate_block().complete(tb).register(), and release() per block
@@ -58,8 +59,8 @@ def make_manager(capacity, backend):
 def run_batch(requests, capacity, backend):
     """(a) batch calls."""
     m = make_manager(capacity, backend)
-    from_tokens, match, allocate, register = (kvbm.Hashes.from_tokens, m.match_blocks,
-                                              m.allocate, m.register)
+    from_tokens, match, allocate_and_register = (kvbm.Hashes.from_tokens, m.match_blocks,
+                                                 m.allocate_and_register)
     hits = no_room = 0
     Exhausted = kvbm.ExhaustedError
     for tokens in requests:
@@ -67,14 +68,11 @@ def run_batch(requests, capacity, backend):
         hit = match(hashes)
         k = len(hit)
         hits += k
-        try:
-            mut = allocate(len(hashes) - k)
-        except Exhausted:
+        try:  # allocate len(hashes) - k, stage with hashes[k:], register; the result is
+            # the request's block table (hit's blocks, then the new ones): release tail first
+            allocate_and_register(hashes, k, hit).release()
+        except Exhausted:  # raised by the allocation only (nothing taken, hit untouched)
             no_room += len(hashes) - k
-            hit.release()
-            continue
-        register(mut, hashes, k).release()  # stage with hashes[k:] + register; tail first
-        if k:
             hit.release()
     check(m, capacity)
     return hits, no_room, m.metrics()["evictions"]

@@ -231,6 +231,7 @@ static PyObject *stage_all(kvbmpy_BlockList *l, const kvbm_plh *plhs, uint32_t b
                                              block_size, (kvbm_complete **)out->h));
     if (s != KVBM_OK) {
         memcpy(l->h, in, (size_t)n * sizeof(void *));
+        l->released = 0; /* as in kvbmpy_give_back: a racing release() released nothing */
         kvbmpy_blocklist_discard(&out);
         kvbmpy_raise(s);
     } else {

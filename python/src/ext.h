@@ -145,8 +145,21 @@ int kvbmpy_conv_u32(PyObject *o, void *out);
 /* Bind the arguments of a METH_FASTCALL | METH_KEYWORDS call to @names: out[i] is the
  * borrowed argument or NULL when not given; the first @required are mandatory.
  * TypeError (0 / -1 return) for unknown, repeated, missing or surplus arguments. */
-int kvbmpy_args(const char *fname, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames,
-                const char *const *names, int n, int required, PyObject **out);
+int kvbmpy_args_slow(const char *fname, PyObject *const *args, Py_ssize_t nargs,
+                     PyObject *kwnames, const char *const *names, int n, int required,
+                     PyObject **out);
+/* The common case (positional arguments only, enough of them) inline; the rest and every
+ * error in kvbmpy_args_slow. */
+static inline int kvbmpy_args(const char *fname, PyObject *const *args, Py_ssize_t nargs,
+                              PyObject *kwnames, const char *const *names, int n, int required,
+                              PyObject **out)
+{
+    if (kwnames || nargs < required || nargs > n)
+        return kvbmpy_args_slow(fname, args, nargs, kwnames, names, n, required, out);
+    for (int i = 0; i < n; i++)
+        out[i] = i < nargs ? args[i] : NULL;
+    return 0;
+}
 int kvbmpy_conv_u64(PyObject *o, void *out);
 int  kvbmpy_tokens_get(PyObject *obj, kvbmpy_tokens *out);
 void kvbmpy_tokens_free(kvbmpy_tokens *t);
@@ -191,6 +204,13 @@ typedef struct {
 extern PyTypeObject kvbmpy_ManagerType;
 /* Manager.register(arg) (also used by CompleteBlock.register). */
 PyObject *kvbmpy_manager_register(PyObject *mgr, PyObject *arg);
+/* Raise the error of a failed kvbm_manager_allocate of @n blocks (@s); returns NULL. */
+PyObject *kvbmpy_allocate_error(kvbmpy_Manager *self, kvbm_status s, long long n);
+/* fused.c: Manager.register (every form) and Manager.allocate_and_register. */
+PyObject *kvbmpy_mgr_register(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
+                              PyObject *kwnames);
+PyObject *kvbmpy_mgr_allocate_and_register(PyObject *self, PyObject *const *args,
+                                           Py_ssize_t nargs, PyObject *kwnames);
 
 /* ---- blocklist.c / blocks.c -------------------------------------------------------- */
 enum { KVBMPY_MUTABLE = 0, KVBMPY_COMPLETE = 1, KVBMPY_IMMUTABLE = 2 };
@@ -209,6 +229,16 @@ extern PyTypeObject kvbmpy_BlockListType;
  * InvalidArgumentError / TypeError set (v needs no kvbmpy_plhs_free then). */
 int kvbmpy_plhs_from(PyObject *hs, PyObject *start_obj, Py_ssize_t n, const char *op,
                      kvbmpy_plhs *v);
+/* Put handles moved out by kvbmpy_take_handles back into @obj after a failed call. */
+void kvbmpy_give_back(PyObject *obj, void **t, Py_ssize_t n);
+/* Collect the handles of @obj - a BlockList of @kind or a list/tuple of block objects of
+ * @kind, all of manager @self - into *@tmp (@stackbuf when @n <= @stackcap, else a PyMem
+ * buffer the caller frees), moving them out (slots set to NULL); *@n_out = their number.
+ * @src_list receives the BlockList when one was given. 0, or -1 with an exception
+ * (nothing moved). */
+int kvbmpy_take_handles(kvbmpy_Manager *self, PyObject *obj, int kind, void ***tmp,
+                        void **stackbuf, Py_ssize_t stackcap, Py_ssize_t *n_out,
+                        kvbmpy_BlockList **src_list);
 /* New list of @n entries, all NULL, ob_size = @n. */
 kvbmpy_BlockList *kvbmpy_blocklist_new(kvbmpy_Manager *mgr, int kind, Py_ssize_t n);
 /* The same with the entries uninitialized: the caller fills all @n, or sets ob_size to

@@ -641,8 +641,9 @@ int kvbmpy_conv_u64(PyObject *o, void *out)
 
 /* ---- METH_FASTCALL argument binding --------------------------------------------------- */
 
-int kvbmpy_args(const char *fname, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames,
-                const char *const *names, int n, int required, PyObject **out)
+int kvbmpy_args_slow(const char *fname, PyObject *const *args, Py_ssize_t nargs,
+                     PyObject *kwnames, const char *const *names, int n, int required,
+                     PyObject **out)
 {
     if (nargs > n) {
         PyErr_Format(PyExc_TypeError, "%s() takes at most %d arguments (%zd given)", fname, n,

@@ -115,8 +115,7 @@ static void manager_dealloc(PyObject *self)
 
 /* ---- moving handles out of Python owners -------------------------------------------- */
 
-/* Put moved handles back after a failed call. */
-static void give_back(PyObject *obj, void **t, Py_ssize_t n)
+void kvbmpy_give_back(PyObject *obj, void **t, Py_ssize_t n)
 {
     for (Py_ssize_t i = 0; i < n; i++) {
         if (Py_IS_TYPE(obj, &kvbmpy_BlockListType))
@@ -124,6 +123,11 @@ static void give_back(PyObject *obj, void **t, Py_ssize_t n)
         else
             *kvbmpy_block_slot((kvbmpy_Block *)PySequence_Fast_GET_ITEM(obj, i)) = t[i];
     }
+    /* Another thread may have called release() on the emptied list while the GIL was
+     * released: it released nothing, and the handles are back now - clear the flag, so
+     * that release() or the list's deallocation returns them instead of leaking them. */
+    if (n && Py_IS_TYPE(obj, &kvbmpy_BlockListType))
+        ((kvbmpy_BlockList *)obj)->released = 0;
 }
 
 /* The "already released" error for entry @i of a block argument; returns NULL. */
@@ -134,10 +138,7 @@ static PyObject *released_block(Py_ssize_t i)
     return kvbmpy_released(what);
 }
 
-/* Collect the handles of @obj - a BlockList of @kind or a list/tuple of block objects of
- * @kind - into @tmp (cap @n entries, *@n_out set), moving them out (slots set to NULL).
- * @src_list receives the BlockList when one was given. 0 or -1 (nothing moved). */
-static int take_handles(kvbmpy_Manager *self, PyObject *obj, int kind, void ***tmp,
+int kvbmpy_take_handles(kvbmpy_Manager *self, PyObject *obj, int kind, void ***tmp,
                         void **stackbuf, Py_ssize_t stackcap, Py_ssize_t *n_out,
                         kvbmpy_BlockList **src_list)
 {
@@ -213,13 +214,21 @@ static int take_handles(kvbmpy_Manager *self, PyObject *obj, int kind, void ***t
     *n_out = n;
     return 0;
 undo:
-    give_back(obj, t, i);
+    kvbmpy_give_back(obj, t, i);
     if (t != stackbuf)
         PyMem_Free(t);
     return -1;
 }
 
 /* ---- batch calls ---------------------------------------------------------------------- */
+
+PyObject *kvbmpy_allocate_error(kvbmpy_Manager *self, kvbm_status s, long long n)
+{
+    if (s == KVBM_EEXHAUSTED && !kvbm_last_error()[0])
+        return kvbmpy_raise_msg(s, "%lld blocks requested, %llu available", n,
+                                (unsigned long long)kvbm_manager_available_blocks(self->m));
+    return kvbmpy_raise(s);
+}
 
 static PyObject *do_allocate(kvbmpy_Manager *self, PyObject *arg, int want_evicted)
 {
@@ -255,10 +264,7 @@ static PyObject *do_allocate(kvbmpy_Manager *self, PyObject *arg, int want_evict
     if (s != KVBM_OK) {
         kvbmpy_blocklist_discard(&l);
         Py_XDECREF(ev);
-        if (s == KVBM_EEXHAUSTED && !kvbm_last_error()[0])
-            return kvbmpy_raise_msg(s, "%lld blocks requested, %llu available", n,
-                                    (unsigned long long)kvbm_manager_available_blocks(self->m));
-        return kvbmpy_raise(s);
+        return kvbmpy_allocate_error(self, s, n);
     }
     if (!want_evicted)
         return (PyObject *)l;
@@ -322,7 +328,7 @@ PyObject *kvbmpy_manager_register(PyObject *self_, PyObject *arg)
     void *stack[64], **in;
     Py_ssize_t n;
     kvbmpy_BlockList *src;
-    if (take_handles(self, arg, KVBMPY_COMPLETE, &in, stack, 64, &n, &src) < 0)
+    if (kvbmpy_take_handles(self, arg, KVBMPY_COMPLETE, &in, stack, 64, &n, &src) < 0)
         return NULL;
     kvbmpy_BlockList *out = kvbmpy_blocklist_new_raw(self, KVBMPY_IMMUTABLE, n);
     kvbm_status s = KVBM_ENOMEM;
@@ -330,7 +336,7 @@ PyObject *kvbmpy_manager_register(PyObject *self_, PyObject *arg)
         KVBMPY_NOGIL_IF(n, s = kvbm_manager_register_blocks(self->m, (kvbm_complete *const *)in,
                                                       (size_t)n, (kvbm_block **)out->h));
     if (s != KVBM_OK) {
-        give_back(arg, in, n);
+        kvbmpy_give_back(arg, in, n);
         if (out) {
             kvbmpy_blocklist_discard(&out);
             kvbmpy_raise(s);
@@ -341,99 +347,6 @@ PyObject *kvbmpy_manager_register(PyObject *self_, PyObject *arg)
     if (in != stack)
         PyMem_Free(in);
     return (PyObject *)out;
-}
-
-/* kvbm_mutable_stage_many of in[0..n) into mid, then (on success) register mid into out;
- * the register status in *@r. No Python object is touched (runs without the GIL). */
-static kvbm_status stage_then_register(kvbmpy_Manager *self, void **in, const kvbm_plh *plhs,
-                                       Py_ssize_t n, void **mid, void **out, kvbm_status *r)
-{
-    kvbm_status s = kvbm_mutable_stage_many((kvbm_mutable *const *)in, plhs, (size_t)n,
-                                            self->block_size, (kvbm_complete **)mid);
-    if (s == KVBM_OK)
-        *r = kvbm_manager_register_blocks(self->m, (kvbm_complete *const *)mid, (size_t)n,
-                                          (kvbm_block **)out);
-    return s;
-}
-
-/* register(blocks, hashes, start): stage the mutable @blocks with hashes[start:] and
- * register them - register(blocks.stage(hashes, start=start)) without the intermediate
- * list. The list is consumed on success and unchanged on error. */
-static PyObject *stage_register(kvbmpy_Manager *self, PyObject *blocks, PyObject *hs,
-                                PyObject *start_obj)
-{
-    if (!Py_IS_TYPE(blocks, &kvbmpy_BlockListType)) {
-        PyErr_Format(PyExc_TypeError, "register(blocks, hashes) needs a BlockList of "
-                     "MutableBlock, not %.80s", Py_TYPE(blocks)->tp_name);
-        return NULL;
-    }
-    kvbmpy_plhs v;
-    if (kvbmpy_plhs_from(hs, start_obj, Py_SIZE(blocks), "register", &v) < 0)
-        return NULL;
-    void *stack[64], *cstack[64], **in, **mid = cstack;
-    Py_ssize_t n;
-    kvbmpy_BlockList *src, *out = NULL;
-    if (take_handles(self, blocks, KVBMPY_MUTABLE, &in, stack, 64, &n, &src) < 0) {
-        kvbmpy_plhs_free(&v);
-        return NULL;
-    }
-    if (n > 64 && !(mid = PyMem_Malloc((size_t)n * sizeof(void *)))) {
-        PyErr_NoMemory();
-        goto fail_staged_none;
-    }
-    if (!(out = kvbmpy_blocklist_new_raw(self, KVBMPY_IMMUTABLE, n)))
-        goto fail_staged_none;
-    kvbm_status s, r = KVBM_OK;
-    KVBMPY_NOGIL_IF(n, s = stage_then_register(self, in, v.p, n, mid, out->h, &r));
-    if (s != KVBM_OK) {
-        kvbmpy_raise(s);
-        goto fail_staged_none;
-    }
-    if (r != KVBM_OK) {
-        /* staged but not registered (ENOMEM): back to mutable into the list; a block
-         * that cannot be reset is released (the pool stays whole, its slot empty) */
-        kvbmpy_raise(r);
-        for (Py_ssize_t i = 0; i < n; i++) {
-            kvbm_mutable *mb = NULL;
-            if (kvbm_complete_reset((kvbm_complete *)mid[i], &mb) != KVBM_OK) {
-                (void)kvbm_complete_release((kvbm_complete *)mid[i]);
-                mb = NULL;
-            }
-            in[i] = mb;
-        }
-        goto fail_staged_none;
-    }
-    src->released = 1; /* consumed as a whole */
-    goto done;
-fail_staged_none:
-    give_back(blocks, in, n);
-    kvbmpy_blocklist_discard(&out);
-done:
-    if (mid != cstack)
-        PyMem_Free(mid);
-    if (in != stack)
-        PyMem_Free(in);
-    kvbmpy_plhs_free(&v);
-    return (PyObject *)out;
-}
-
-static PyObject *mgr_register(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
-                              PyObject *kwnames)
-{
-    if (nargs == 1 && !kwnames) /* register(blocks): the common form */
-        return kvbmpy_manager_register(self, args[0]);
-    static const char *const names[] = { "blocks", "hashes", "start" };
-    PyObject *a[3];
-    if (kvbmpy_args("register", args, nargs, kwnames, names, 3, 1, a) < 0)
-        return NULL;
-    if (!a[1] || a[1] == Py_None) {
-        if (a[2])
-            return kvbmpy_raise_msg(KVBM_EINVAL, "register(): start needs hashes");
-        return kvbmpy_manager_register(self, a[0]);
-    }
-    if (kvbmpy_check_alive() < 0)
-        return NULL;
-    return stage_register((kvbmpy_Manager *)self, a[0], a[1], a[2]);
 }
 
 static PyObject *mgr_match_blocks(PyObject *self_, PyObject *arg)
@@ -686,7 +599,7 @@ static PyMethodDef manager_methods[] = {
     { "allocate_with_evictions", mgr_allocate_evicting, METH_O,
       "allocate_with_evictions(n) -> (BlockList[MutableBlock], Hashes)\n\n"
       "Like allocate(n); also returns the hashes of the blocks evicted, in eviction order." },
-    { "register", (PyCFunction)(void (*)(void))mgr_register, METH_FASTCALL | METH_KEYWORDS,
+    { "register", (PyCFunction)(void (*)(void))kvbmpy_mgr_register, METH_FASTCALL | METH_KEYWORDS,
       "register(blocks, hashes=None, start=0) -> BlockList[ImmutableBlock] | ImmutableBlock\n\n"
       "Register completed blocks (a BlockList of CompleteBlock, a list of CompleteBlock,\n"
       "or one CompleteBlock -> one ImmutableBlock). The inputs are consumed on success and\n"
@@ -695,6 +608,21 @@ static PyMethodDef manager_methods[] = {
       "With hashes: blocks is a BlockList of MutableBlock, staged with hashes[start:]\n"
       "(one per block) and registered in one call - register(blocks.stage(hashes,\n"
       "start=start)) without the intermediate list (vLLM's cache_full_blocks step)." },
+    { "allocate_and_register", (PyCFunction)(void (*)(void))kvbmpy_mgr_allocate_and_register,
+      METH_FASTCALL | METH_KEYWORDS,
+      "allocate_and_register(hashes, start=None, prefix=None) -> BlockList[ImmutableBlock]\n\n"
+      "Allocate len(hashes) - start blocks, stage them with hashes[start:] and register\n"
+      "them, in one call: register(allocate(n), hashes, start) without the intermediate\n"
+      "list - a prompt's full blocks after its cached prefix of start blocks.\n"
+      "prefix: the blocks of that prefix (match_blocks' result: a BlockList or list of\n"
+      "ImmutableBlock of this manager, one per hashes[:start]). start=None: len(prefix),\n"
+      "or 0 without prefix; with a prefix, start must be None or len(prefix).\n"
+      "The prefix is consumed and the result holds its blocks first, then the new ones -\n"
+      "the request's block table, which one release() returns tail first.\n"
+      "All or nothing like allocate(n): ExhaustedError when too few blocks are available;\n"
+      "on any error no block is kept (blocks evicted to make room stay evicted) and the\n"
+      "prefix is untouched. Under duplication='reject' a hash already registered yields\n"
+      "the existing block and the new one returns to the reset pool, as in register()." },
     { "match_blocks", mgr_match_blocks, METH_O,
       "match_blocks(hashes) -> BlockList[ImmutableBlock]\n\n"
       "The longest prefix of hashes whose blocks are active or cached (cached blocks are\n"

@@ -4,7 +4,7 @@ import os
 
 import kvbm
 
-NEW = (kvbm.EventsManager, kvbm.Subscription, kvbm.Event, kvbm.Aggregator,
+NEW = (kvbm.Manager, kvbm.EventsManager, kvbm.Subscription, kvbm.Event, kvbm.Aggregator,
        kvbm.StatsCollector, kvbm.StatsSnapshot, kvbm.BlockSequence, kvbm.RequestSequence,
        kvbm.SchedulableSequence, kvbm.SequenceEvent)
 

@@ -128,11 +128,12 @@ SHUTDOWN_SCRIPT = textwrap.dedent("""
         # Finalized during interpreter shutdown (module teardown): calling into the manager
         # must raise ShutdownError or work - never crash - and releasing must still work.
         def __init__(self):
-            self.mgr, self.kvbm, self.os = mgr, kvbm, os
+            self.mgr, self.kvbm, self.os, self.hashes = mgr, kvbm, os, seq.hashes
             self.blocks = mgr.allocate(4)
         def __del__(self):
             try:
                 self.mgr.allocate(2).release()
+                self.mgr.allocate_and_register(self.hashes, 6).release()
                 self.os.write(1, b"late-ok ")
             except self.kvbm.ShutdownError:
                 self.os.write(1, b"late-refused ")
@@ -143,6 +144,7 @@ SHUTDOWN_SCRIPT = textwrap.dedent("""
             with mgr.allocate(8) as b:
                 mgr.register(b.complete(seq)).release()
             mgr.match_blocks(seq.hashes).release()
+            mgr.allocate_and_register(seq.hashes, 5).release()
 
     late = Late()
     late.me = late

@@ -79,3 +79,44 @@ def test_threads_racing_on_one_block_list():
             t.join()
         assert sorted(outcomes) == ["ok", "released", "released", "released"]
         assert m.available_blocks == 32
+
+
+def test_release_racing_a_failing_batch_call_leaks_nothing():
+    """allocate_and_register(..., prefix) moves the prefix's handles out and releases the GIL
+    (>= 64 blocks); another thread's release() of the emptied list releases nothing. When the
+    call then fails (ExhaustedError), the handles go back into the list and must still be
+    returned - by a later release() or by the list's deallocation - not leaked."""
+    m = kvbm.Manager(256, block_size=4)
+    h = chain(200).hashes
+    m.allocate_and_register(h[:2]).release()        # two cached blocks to match
+    held = m.allocate(100)                          # 198 new blocks never fit
+    box, stop = [], threading.Event()
+
+    def releaser():
+        while not stop.is_set():
+            for lst in list(box):
+                try:
+                    lst.release()
+                except kvbm.ReleasedError:
+                    pass
+
+    t = threading.Thread(target=releaser)
+    t.start()
+    try:
+        for _ in range(300):
+            hit = m.match_blocks(h[:2])
+            box[:] = [hit]
+            with pytest.raises(kvbm.ExhaustedError):
+                m.allocate_and_register(h, 2, hit)
+            box[:] = []
+            try:
+                hit.release()
+            except kvbm.ReleasedError:  # the releaser came after the handles were back
+                pass
+            del hit
+    finally:
+        stop.set()
+        t.join()
+    held.release()
+    assert m.available_blocks == 256
+    m.check_invariants()
