@@ -153,26 +153,32 @@ bool kvbm__lineage_stats(const kvbm__inactive *b, kvbm__lineage_info *out); /* f
 uint32_t kvbm__lineage_key_h32(uint64_t position, uint64_t fragment);
 
 /* Leaf eviction order of the Lineage backend (§3.4.4), usable standalone by node index.
- * Tick: pairing heap of nodes keyed by tick; Fifo: intrusive list. Per-node arrays grow with
- * the slab (reserve). next_victim peeks (UINT32_MAX when empty); the victim leaves the
- * order through on_node_removed. */
+ * Tick: pairing heap of nodes keyed by tick; Fifo: intrusive list. One 20-byte record per
+ * node, in an array the policy owns (standalone: grows with reserve) or embedded in the
+ * owner's nodes (leaf_policy.h, kvbm__lp_init_embedded: the Lineage node holds its record,
+ * so an order operation touches the node's own cache line). next_victim peeks (UINT32_MAX
+ * when empty); the victim leaves the order through on_node_removed. */
 typedef struct kvbm__tick_node {
-    uint64_t tick;                       /* UINT64_MAX = none */
-    uint32_t child, next;                /* pairing heap: first child, next sibling */
-    uint32_t prev;                       /* previous sibling, or parent of a first child;
-                                          * UINT32_MAX for the root, UINT32_MAX-1 = not in heap */
-    uint32_t pad;
+    uint32_t tick_w[2];                  /* Tick: the tick, a uint64_t in two words (memcpy;
+                                          * UINT64_MAX = none); 4-byte alignment keeps the
+                                          * record 20 bytes. Free for the owner while the
+                                          * node has no tick and is not in the order. */
+    uint32_t child, next;                /* heap: first child, next sibling; Fifo: next */
+    uint32_t prev;                       /* heap: previous sibling, or parent of a first
+                                          * child, UINT32_MAX for the root; Fifo: previous;
+                                          * UINT32_MAX-1 = not in the order */
 } kvbm__tick_node;
 typedef struct kvbm__leaf_policy {
     kvbm_lineage_eviction kind;
-    size_t           cells;              /* per-node arrays length */
+    size_t           cells;              /* records */
+    char            *base;               /* record i at base + i * stride */
+    size_t           stride;
+    bool             owned;              /* base is the policy's array (standalone) */
     /* Tick */
     uint64_t         next_tick;
-    kvbm__tick_node  *tn;                 /* [cells] */
     uint32_t         root;               /* heap root (smallest tick) or UINT32_MAX */
     size_t           heap_len;
     /* Fifo */
-    uint32_t        *prev, *next;        /* [cells], UINT32_MAX-1 = not listed */
     uint32_t         head, tail;
     size_t           fifo_len;
 } kvbm__leaf_policy;

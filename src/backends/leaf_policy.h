@@ -1,7 +1,13 @@
 /* src/backends/leaf_policy.h - leaf eviction orders of the Lineage backend (§3.4.4).
  *
- * Both policies see node indices of the lineage slab and keep per-node state in arrays
- * indexed by node (grown together with the slab, kvbm__leaf_policy_reserve).
+ * Both policies see node indices of the lineage slab and keep one 20-byte record per node
+ * (kvbm__tick_node, backend.h): record i lives at base + i * stride. Standalone (tests,
+ * kvbm__lp_init) the policy owns an array of records and grows it with reserve; embedded
+ * (kvbm__lp_init_embedded) the records are a member of the owner's nodes - the Lineage
+ * node holds its own, so the order's hooks touch the cache line the backend already
+ * holds instead of a second array (docs/perf/backends.md, session 11). The owner
+ * initialises an embedded record (kvbm__lp_rec_init) when it hands out its cell and
+ * rebases the policy when its node array moves (kvbm__lp_rebase).
  *
  * Tick (default): every node gets a tick from a monotonically increasing counter when it
  * becomes Real; the evictable set is the Real leaves ordered by tick. A node demoted to
@@ -15,11 +21,17 @@
  * the root; its demotion (a child is inserted) cuts a childless node; evicting a chain
  * leaf-first re-adds the parent, which becomes the new root.
  *
- *   tn[idx] = { tick, child, next, prev };  prev == KVBM__LP_UNLINKED <=> idx not in the heap
- *   tick == TICK_NONE unless idx is a Real node
+ *   rec(idx) = { tick, child, next, prev };  prev == KVBM__LP_UNLINKED <=> idx not in the order
+ *   tick == TICK_NONE unless idx is a Real node (an embedding owner may use the tick words
+ *   of a node that has none and is not in the order, see backend.h)
  *
- * Fifo: an intrusive doubly-linked list over leaf nodes (prev/next per node); a re-leafed
- * node goes to the tail. O(1) everything.
+ * Fifo: an intrusive doubly-linked list over leaf nodes (the records' prev/next); a
+ * re-leafed node goes to the tail. O(1) everything.
+ *
+ * Every hook exists in a form taking the policy kind K and the record stride S as
+ * parameters (kvbm__lpk_*, always inlined: the Lineage backend instantiates its operations
+ * once per kind with constant K and S, so the kind tests vanish and the record address is
+ * a shift) and in the plain form of the exported wrappers (p->kind, p->stride).
  */
 #ifndef KVBM_LEAF_POLICY_H
 #define KVBM_LEAF_POLICY_H
@@ -33,55 +45,93 @@
 #define KVBM__LP_UNLINKED  (UINT32_MAX - 1)
 #define KVBM__LP_TICK_NONE UINT64_MAX
 
+#define KVBM__LP_INLINE static inline __attribute__((always_inline))
+
+/* Record idx of a policy with stride S. */
+#define KVBM__LP_REC(base, S, idx) ((kvbm__tick_node *)(void *)((base) + (size_t)(idx) * (S)))
+
+KVBM__LP_INLINE uint64_t kvbm__lp_tick_get(const kvbm__tick_node *r)
+{
+    uint64_t v;
+    memcpy(&v, r->tick_w, sizeof v);
+    return v;
+}
+
+KVBM__LP_INLINE void kvbm__lp_tick_set(kvbm__tick_node *r, uint64_t v) { memcpy(r->tick_w, &v, sizeof v); }
+
+/* A record outside the order, without a tick. */
+KVBM__LP_INLINE void kvbm__lp_rec_init(kvbm__tick_node *r)
+{
+    kvbm__lp_tick_set(r, KVBM__LP_TICK_NONE);
+    r->child = r->next = KVBM__LP_NIL;
+    r->prev = KVBM__LP_UNLINKED;
+}
+
 static inline void        kvbm__lp_fini(kvbm__leaf_policy *p);
 static inline kvbm_status kvbm__lp_reserve(kvbm__leaf_policy *p, size_t cells);
 
-static inline kvbm_status kvbm__lp_grow_array(void **p, size_t elem, size_t old_n, size_t new_n, int fill)
+static inline kvbm_status kvbm__lp_init_common(kvbm__leaf_policy *p, kvbm_lineage_eviction kind)
 {
-    void *q = kvbm__realloc(*p, new_n * elem);
-    if (q == NULL) return KVBM_ENOMEM;
-    memset((char *)q + old_n * elem, fill, (new_n - old_n) * elem);
-    *p = q;
-    return KVBM_OK;
-}
-
-static inline kvbm_status kvbm__lp_init(kvbm__leaf_policy *p, kvbm_lineage_eviction kind,
-                                   size_t cells, size_t max_leaves)
-{
-    KVBM_UNUSED(max_leaves); /* at most one heap record per node: sized by cells */
     memset(p, 0, sizeof *p);
-    if (kind != KVBM_LINEAGE_TICK && kind != KVBM_LINEAGE_FIFO) return KVBM_EINVAL;
+    if (kind != KVBM_LINEAGE_TICK && kind != KVBM_LINEAGE_FIFO) {
+        kvbm__set_error("leaf policy: unknown kind %d", (int)kind);
+        return KVBM_EINVAL;
+    }
     p->kind = kind;
     p->head = p->tail = KVBM__LP_NIL;
     p->root = KVBM__LP_NIL;
+    return KVBM_OK;
+}
+
+/* Standalone: the policy owns @cells records (grown by reserve). */
+static inline kvbm_status kvbm__lp_init(kvbm__leaf_policy *p, kvbm_lineage_eviction kind,
+                                   size_t cells, size_t max_leaves)
+{
+    KVBM_UNUSED(max_leaves); /* at most one record per node: sized by cells */
+    KVBM_TRY(kvbm__lp_init_common(p, kind));
+    p->owned = true;
+    p->stride = sizeof(kvbm__tick_node);
     kvbm_status st = kvbm__lp_reserve(p, cells);
     if (st != KVBM_OK) kvbm__lp_fini(p);
     return st;
 }
 
+/* Embedded: record i at @base + i * @stride, inside the owner's nodes; the owner
+ * initialises each record (kvbm__lp_rec_init) before the policy sees its index. */
+static inline kvbm_status kvbm__lp_init_embedded(kvbm__leaf_policy *p, kvbm_lineage_eviction kind,
+                                                 void *base, size_t stride, size_t cells)
+{
+    KVBM_TRY(kvbm__lp_init_common(p, kind));
+    p->base = base;
+    p->stride = stride;
+    p->cells = cells;
+    return KVBM_OK;
+}
+
+/* Embedded: the owner's nodes moved (or grew) to @base, @cells records. */
+static inline void kvbm__lp_rebase(kvbm__leaf_policy *p, void *base, size_t cells)
+{
+    p->base = base;
+    p->cells = cells;
+}
+
 static inline void kvbm__lp_fini(kvbm__leaf_policy *p)
 {
-    kvbm__free(p->tn);
-    kvbm__free(p->prev);
-    kvbm__free(p->next);
+    if (p->owned) kvbm__free(p->base);
     memset(p, 0, sizeof *p);
 }
 
 static inline kvbm_status kvbm__lp_reserve(kvbm__leaf_policy *p, size_t cells)
 {
     if (cells <= p->cells) return KVBM_OK;
-    if (p->kind == KVBM_LINEAGE_TICK) {
-        KVBM_TRY(kvbm__lp_grow_array((void **)&p->tn, sizeof *p->tn, p->cells, cells, 0));
-        for (size_t i = p->cells; i < cells; i++) {
-            p->tn[i].tick = KVBM__LP_TICK_NONE;
-            p->tn[i].child = p->tn[i].next = KVBM__LP_NIL;
-            p->tn[i].prev = KVBM__LP_UNLINKED;
-        }
-    } else {
-        KVBM_TRY(kvbm__lp_grow_array((void **)&p->prev, sizeof *p->prev, p->cells, cells, 0));
-        KVBM_TRY(kvbm__lp_grow_array((void **)&p->next, sizeof *p->next, p->cells, cells, 0));
-        for (size_t i = p->cells; i < cells; i++) p->prev[i] = p->next[i] = KVBM__LP_UNLINKED;
+    if (!p->owned) { /* embedded: the owner grows its nodes and rebases (kvbm__lp_rebase) */
+        kvbm__set_error("leaf policy: reserve of an embedded policy (%zu -> %zu records)", p->cells, cells);
+        return KVBM_EINVAL;
     }
+    kvbm__tick_node *q = kvbm__realloc(p->base, cells * sizeof *q);
+    if (q == NULL) return KVBM_ENOMEM; /* message set by kvbm__realloc */
+    for (size_t i = p->cells; i < cells; i++) kvbm__lp_rec_init(&q[i]);
+    p->base = (char *)q;
     p->cells = cells;
     return KVBM_OK;
 }
@@ -90,155 +140,158 @@ static inline kvbm_status kvbm__lp_reserve(kvbm__leaf_policy *p, size_t cells)
 
 /* Meld two heap roots a and b (their next/prev are ignored): the one with the larger tick
  * becomes the first child of the other, which is returned (its next/prev untouched). */
-static inline uint32_t kvbm__lp_ph_link(kvbm__tick_node *t, uint32_t a, uint32_t b)
+static inline uint32_t kvbm__lp_ph_link(char *base, size_t S, uint32_t a, uint32_t b)
 {
-    if (t[b].tick < t[a].tick) {
+    if (kvbm__lp_tick_get(KVBM__LP_REC(base, S, b)) < kvbm__lp_tick_get(KVBM__LP_REC(base, S, a))) {
         uint32_t x = a;
         a = b;
         b = x;
     }
-    uint32_t c = t[a].child;
-    t[b].next = c;
-    if (c != KVBM__LP_NIL) t[c].prev = b;
-    t[b].prev = a;
-    t[a].child = b;
+    kvbm__tick_node *ra = KVBM__LP_REC(base, S, a), *rb = KVBM__LP_REC(base, S, b);
+    uint32_t c = ra->child;
+    rb->next = c;
+    if (c != KVBM__LP_NIL) KVBM__LP_REC(base, S, c)->prev = b;
+    rb->prev = a;
+    ra->child = b;
     return a;
 }
 
 /* Two-pass pairing of the sibling list starting at @first: meld pairs left to right, then
  * meld the pair roots right to left. Returns the new root with next = prev = KVBM__LP_NIL. */
-static inline uint32_t kvbm__lp_ph_combine(kvbm__tick_node *t, uint32_t first)
+static inline uint32_t kvbm__lp_ph_combine(char *base, size_t S, uint32_t first)
 {
     if (first == KVBM__LP_NIL) return KVBM__LP_NIL;
     uint32_t stack = KVBM__LP_NIL, a = first;
     while (a != KVBM__LP_NIL) {
-        uint32_t b = t[a].next, r;
+        uint32_t b = KVBM__LP_REC(base, S, a)->next, r;
         if (b == KVBM__LP_NIL) {
             r = a;
             a = KVBM__LP_NIL;
         } else {
-            uint32_t nx = t[b].next;
-            r = kvbm__lp_ph_link(t, a, b);
+            uint32_t nx = KVBM__LP_REC(base, S, b)->next;
+            r = kvbm__lp_ph_link(base, S, a, b);
             a = nx;
         }
-        t[r].next = stack; /* stack of pair roots, rightmost on top */
+        KVBM__LP_REC(base, S, r)->next = stack; /* stack of pair roots, rightmost on top */
         stack = r;
     }
     uint32_t root = stack;
-    stack = t[stack].next;
+    stack = KVBM__LP_REC(base, S, stack)->next;
     while (stack != KVBM__LP_NIL) {
-        uint32_t nx = t[stack].next;
-        root = kvbm__lp_ph_link(t, root, stack);
+        uint32_t nx = KVBM__LP_REC(base, S, stack)->next;
+        root = kvbm__lp_ph_link(base, S, root, stack);
         stack = nx;
     }
-    t[root].next = t[root].prev = KVBM__LP_NIL;
+    kvbm__tick_node *rr = KVBM__LP_REC(base, S, root);
+    rr->next = rr->prev = KVBM__LP_NIL;
     return root;
 }
 
-static inline void kvbm__lp_ph_insert(kvbm__leaf_policy *p, uint32_t idx)
+static inline void kvbm__lp_ph_insert(kvbm__leaf_policy *p, size_t S, uint32_t idx)
 {
-    kvbm__tick_node *t = p->tn;
-    t[idx].child = t[idx].next = KVBM__LP_NIL;
-    t[idx].prev = KVBM__LP_NIL;
+    kvbm__tick_node *r = KVBM__LP_REC(p->base, S, idx);
+    r->child = r->next = KVBM__LP_NIL;
+    r->prev = KVBM__LP_NIL;
     if (p->root != KVBM__LP_NIL) {
-        uint32_t r = kvbm__lp_ph_link(t, p->root, idx);
-        t[r].next = t[r].prev = KVBM__LP_NIL;
-        p->root = r;
+        uint32_t nr = kvbm__lp_ph_link(p->base, S, p->root, idx);
+        kvbm__tick_node *q = KVBM__LP_REC(p->base, S, nr);
+        q->next = q->prev = KVBM__LP_NIL;
+        p->root = nr;
     } else {
         p->root = idx;
     }
     p->heap_len++;
 }
 
-static inline void kvbm__lp_ph_remove(kvbm__leaf_policy *p, uint32_t idx)
+static inline void kvbm__lp_ph_remove(kvbm__leaf_policy *p, size_t S, uint32_t idx)
 {
-    kvbm__tick_node *t = p->tn;
-    uint32_t sub = kvbm__lp_ph_combine(t, t[idx].child);
+    char *base = p->base;
+    kvbm__tick_node *r = KVBM__LP_REC(base, S, idx);
+    uint32_t sub = kvbm__lp_ph_combine(base, S, r->child);
     if (idx == p->root) {
         p->root = sub;
     } else {
-        uint32_t pv = t[idx].prev, nx = t[idx].next;
-        if (t[pv].child == idx) t[pv].child = nx; /* pv is the parent */
-        else t[pv].next = nx;                     /* pv is the previous sibling */
-        if (nx != KVBM__LP_NIL) t[nx].prev = pv;
+        uint32_t pv = r->prev, nx = r->next;
+        kvbm__tick_node *rp = KVBM__LP_REC(base, S, pv);
+        if (rp->child == idx) rp->child = nx; /* pv is the parent */
+        else rp->next = nx;                   /* pv is the previous sibling */
+        if (nx != KVBM__LP_NIL) KVBM__LP_REC(base, S, nx)->prev = pv;
         if (sub != KVBM__LP_NIL) {
-            uint32_t r = kvbm__lp_ph_link(t, p->root, sub);
-            t[r].next = t[r].prev = KVBM__LP_NIL;
-            p->root = r;
+            uint32_t nr = kvbm__lp_ph_link(base, S, p->root, sub);
+            kvbm__tick_node *q = KVBM__LP_REC(base, S, nr);
+            q->next = q->prev = KVBM__LP_NIL;
+            p->root = nr;
         }
     }
-    t[idx].child = t[idx].next = KVBM__LP_NIL;
-    t[idx].prev = KVBM__LP_UNLINKED;
+    r->child = r->next = KVBM__LP_NIL;
+    r->prev = KVBM__LP_UNLINKED;
     p->heap_len--;
 }
 
 /* ---- Fifo list -------------------------------------------------------------------------- */
 
-static inline void kvbm__lp_fifo_unlink(kvbm__leaf_policy *p, uint32_t idx)
+static inline void kvbm__lp_fifo_unlink(kvbm__leaf_policy *p, size_t S, uint32_t idx)
 {
-    uint32_t pv = p->prev[idx], nx = p->next[idx];
-    if (pv != KVBM__LP_NIL) p->next[pv] = nx;
+    kvbm__tick_node *r = KVBM__LP_REC(p->base, S, idx);
+    uint32_t pv = r->prev, nx = r->next;
+    if (pv != KVBM__LP_NIL) KVBM__LP_REC(p->base, S, pv)->next = nx;
     else p->head = nx;
-    if (nx != KVBM__LP_NIL) p->prev[nx] = pv;
+    if (nx != KVBM__LP_NIL) KVBM__LP_REC(p->base, S, nx)->prev = pv;
     else p->tail = pv;
-    p->prev[idx] = p->next[idx] = KVBM__LP_UNLINKED;
+    r->next = KVBM__LP_NIL;
+    r->prev = KVBM__LP_UNLINKED;
     p->fifo_len--;
 }
 
 /* ---- hooks ------------------------------------------------------------------------------ */
 
-/* Each hook exists in a form taking the policy kind as a parameter (lpk_*, always
- * inlined: the Lineage backend instantiates its operations once per kind with a constant
- * K, so the kind tests vanish) and in the plain form used by the exported wrappers. */
-#define KVBM__LP_INLINE static inline __attribute__((always_inline))
-
-KVBM__LP_INLINE void kvbm__lpk_on_node_inserted(kvbm__leaf_policy *p, kvbm_lineage_eviction K, uint32_t idx)
+KVBM__LP_INLINE void kvbm__lpk_on_node_inserted(kvbm__leaf_policy *p, kvbm_lineage_eviction K, size_t S,
+                                               uint32_t idx)
 {
-    if (K == KVBM_LINEAGE_TICK) p->tn[idx].tick = p->next_tick++;
+    if (K == KVBM_LINEAGE_TICK) kvbm__lp_tick_set(KVBM__LP_REC(p->base, S, idx), p->next_tick++);
 }
 
-KVBM__LP_INLINE kvbm_status kvbm__lpk_on_leaf_added(kvbm__leaf_policy *p, kvbm_lineage_eviction K, uint32_t idx)
+KVBM__LP_INLINE kvbm_status kvbm__lpk_on_leaf_added(kvbm__leaf_policy *p, kvbm_lineage_eviction K, size_t S,
+                                                   uint32_t idx)
 {
+    kvbm__tick_node *r = KVBM__LP_REC(p->base, S, idx);
     if (K == KVBM_LINEAGE_TICK) {
-        kvbm__assert(p->tn[idx].tick != KVBM__LP_TICK_NONE && p->tn[idx].prev == KVBM__LP_UNLINKED);
-        if (KVBM_UNLIKELY(p->tn[idx].tick == KVBM__LP_TICK_NONE || p->tn[idx].prev != KVBM__LP_UNLINKED)) {
+        bool bad = kvbm__lp_tick_get(r) == KVBM__LP_TICK_NONE || r->prev != KVBM__LP_UNLINKED;
+        kvbm__assert(!bad);
+        if (KVBM_UNLIKELY(bad)) {
             kvbm__set_error("TickPolicy: leaf %u added without a tick or twice", idx);
             return KVBM_EINVAL;
         }
-        kvbm__lp_ph_insert(p, idx);
+        kvbm__lp_ph_insert(p, S, idx);
         return KVBM_OK;
     }
-    kvbm__assert(p->prev[idx] == KVBM__LP_UNLINKED);
-    if (KVBM_UNLIKELY(p->prev[idx] != KVBM__LP_UNLINKED)) {
+    kvbm__assert(r->prev == KVBM__LP_UNLINKED);
+    if (KVBM_UNLIKELY(r->prev != KVBM__LP_UNLINKED)) {
         kvbm__set_error("FifoPolicy: leaf %u added twice", idx);
         return KVBM_EINVAL;
     }
-    p->next[idx] = KVBM__LP_NIL;
-    p->prev[idx] = p->tail;
-    if (p->tail != KVBM__LP_NIL) p->next[p->tail] = idx;
+    r->next = KVBM__LP_NIL;
+    r->prev = p->tail;
+    if (p->tail != KVBM__LP_NIL) KVBM__LP_REC(p->base, S, p->tail)->next = idx;
     else p->head = idx;
     p->tail = idx;
     p->fifo_len++;
     return KVBM_OK;
 }
 
-KVBM__LP_INLINE void kvbm__lpk_on_leaf_demoted(kvbm__leaf_policy *p, kvbm_lineage_eviction K, uint32_t idx)
+KVBM__LP_INLINE void kvbm__lpk_on_leaf_demoted(kvbm__leaf_policy *p, kvbm_lineage_eviction K, size_t S,
+                                              uint32_t idx)
 {
-    if (K == KVBM_LINEAGE_TICK) {
-        if (p->tn[idx].prev != KVBM__LP_UNLINKED) kvbm__lp_ph_remove(p, idx); /* keeps the tick */
-    } else if (p->prev[idx] != KVBM__LP_UNLINKED) {
-        kvbm__lp_fifo_unlink(p, idx);
-    }
+    if (KVBM__LP_REC(p->base, S, idx)->prev == KVBM__LP_UNLINKED) return;
+    if (K == KVBM_LINEAGE_TICK) kvbm__lp_ph_remove(p, S, idx); /* keeps the tick */
+    else kvbm__lp_fifo_unlink(p, S, idx);
 }
 
-KVBM__LP_INLINE void kvbm__lpk_on_node_removed(kvbm__leaf_policy *p, kvbm_lineage_eviction K, uint32_t idx)
+KVBM__LP_INLINE void kvbm__lpk_on_node_removed(kvbm__leaf_policy *p, kvbm_lineage_eviction K, size_t S,
+                                              uint32_t idx)
 {
-    if (K == KVBM_LINEAGE_TICK) {
-        if (p->tn[idx].prev != KVBM__LP_UNLINKED) kvbm__lp_ph_remove(p, idx);
-        p->tn[idx].tick = KVBM__LP_TICK_NONE;
-    } else if (p->prev[idx] != KVBM__LP_UNLINKED) {
-        kvbm__lp_fifo_unlink(p, idx);
-    }
+    kvbm__lpk_on_leaf_demoted(p, K, S, idx);
+    if (K == KVBM_LINEAGE_TICK) kvbm__lp_tick_set(KVBM__LP_REC(p->base, S, idx), KVBM__LP_TICK_NONE);
 }
 
 KVBM__LP_INLINE uint32_t kvbm__lpk_next_victim(const kvbm__leaf_policy *p, kvbm_lineage_eviction K)
@@ -249,41 +302,43 @@ KVBM__LP_INLINE uint32_t kvbm__lpk_next_victim(const kvbm__leaf_policy *p, kvbm_
 /* on_leaf_demoted(old) then on_leaf_added(idx) (a leaf gains its first child, a fresh
  * leaf). Fifo: when old is the tail, idx takes its place (where unlink + append would put
  * it) without touching the neighbours twice. */
-KVBM__LP_INLINE void kvbm__lpk_on_leaf_replaced(kvbm__leaf_policy *p, kvbm_lineage_eviction K, uint32_t old,
-                                    uint32_t idx)
+KVBM__LP_INLINE void kvbm__lpk_on_leaf_replaced(kvbm__leaf_policy *p, kvbm_lineage_eviction K, size_t S,
+                                               uint32_t old, uint32_t idx)
 {
     if (K == KVBM_LINEAGE_FIFO && p->tail == old) {
-        kvbm__assert(p->prev[idx] == KVBM__LP_UNLINKED);
-        uint32_t pv = p->prev[old];
-        p->prev[idx] = pv;
-        p->next[idx] = KVBM__LP_NIL;
-        if (pv != KVBM__LP_NIL) p->next[pv] = idx;
+        kvbm__tick_node *ro = KVBM__LP_REC(p->base, S, old), *ri = KVBM__LP_REC(p->base, S, idx);
+        kvbm__assert(ri->prev == KVBM__LP_UNLINKED);
+        uint32_t pv = ro->prev;
+        ri->prev = pv;
+        ri->next = KVBM__LP_NIL;
+        if (pv != KVBM__LP_NIL) KVBM__LP_REC(p->base, S, pv)->next = idx;
         else p->head = idx;
         p->tail = idx;
-        p->prev[old] = p->next[old] = KVBM__LP_UNLINKED;
+        ro->next = KVBM__LP_NIL;
+        ro->prev = KVBM__LP_UNLINKED;
         return;
     }
-    kvbm__lpk_on_leaf_demoted(p, K, old);
-    kvbm_status st = kvbm__lpk_on_leaf_added(p, K, idx);
+    kvbm__lpk_on_leaf_demoted(p, K, S, old);
+    kvbm_status st = kvbm__lpk_on_leaf_added(p, K, S, idx);
     kvbm__assert(st == KVBM_OK);
     KVBM_UNUSED(st);
 }
 
 static inline void kvbm__lp_on_node_inserted(kvbm__leaf_policy *p, uint32_t idx)
 {
-    kvbm__lpk_on_node_inserted(p, p->kind, idx);
+    kvbm__lpk_on_node_inserted(p, p->kind, p->stride, idx);
 }
 static inline kvbm_status kvbm__lp_on_leaf_added(kvbm__leaf_policy *p, uint32_t idx)
 {
-    return kvbm__lpk_on_leaf_added(p, p->kind, idx);
+    return kvbm__lpk_on_leaf_added(p, p->kind, p->stride, idx);
 }
 static inline void kvbm__lp_on_leaf_demoted(kvbm__leaf_policy *p, uint32_t idx)
 {
-    kvbm__lpk_on_leaf_demoted(p, p->kind, idx);
+    kvbm__lpk_on_leaf_demoted(p, p->kind, p->stride, idx);
 }
 static inline void kvbm__lp_on_node_removed(kvbm__leaf_policy *p, uint32_t idx)
 {
-    kvbm__lpk_on_node_removed(p, p->kind, idx);
+    kvbm__lpk_on_node_removed(p, p->kind, p->stride, idx);
 }
 static inline uint32_t kvbm__lp_next_victim(const kvbm__leaf_policy *p) { return kvbm__lpk_next_victim(p, p->kind); }
 
@@ -294,49 +349,59 @@ static inline size_t kvbm__lp_len(const kvbm__leaf_policy *p)
 
 static inline bool kvbm__lp_contains(const kvbm__leaf_policy *p, uint32_t idx)
 {
-    if (idx >= p->cells) return false;
-    return p->kind == KVBM_LINEAGE_TICK ? p->tn[idx].prev != KVBM__LP_UNLINKED : p->prev[idx] != KVBM__LP_UNLINKED;
+    return idx < p->cells && KVBM__LP_REC(p->base, p->stride, idx)->prev != KVBM__LP_UNLINKED;
 }
 
 static inline uint64_t kvbm__lp_tick(const kvbm__leaf_policy *p, uint32_t idx)
 {
-    return p->kind == KVBM_LINEAGE_TICK && idx < p->cells ? p->tn[idx].tick : KVBM__LP_TICK_NONE;
+    return p->kind == KVBM_LINEAGE_TICK && idx < p->cells ? kvbm__lp_tick_get(KVBM__LP_REC(p->base, p->stride, idx))
+                                                          : KVBM__LP_TICK_NONE;
 }
 
-static inline bool kvbm__lp_check(const kvbm__leaf_policy *p)
+/* O(n) over the first @upto records (an embedded owner passes the cells it handed out;
+ * the rest are uninitialised). */
+static inline bool kvbm__lp_check_upto(const kvbm__leaf_policy *p, size_t upto)
 {
+    if (upto > p->cells) return false;
+    const size_t S = p->stride;
     if (p->kind == KVBM_LINEAGE_TICK) {
         /* Every member is the root or in exactly one child list: walking each member's
          * child list checks the links and the heap order in O(n). */
-        const kvbm__tick_node *t = p->tn;
         size_t members = 0, children = 0;
         if (p->root != KVBM__LP_NIL) {
-            if (p->root >= p->cells || t[p->root].prev != KVBM__LP_NIL || t[p->root].next != KVBM__LP_NIL)
-                return false;
+            const kvbm__tick_node *rr = KVBM__LP_REC(p->base, S, p->root);
+            if (p->root >= upto || rr->prev != KVBM__LP_NIL || rr->next != KVBM__LP_NIL) return false;
         }
-        for (uint32_t i = 0; i < p->cells; i++) {
-            if (t[i].prev == KVBM__LP_UNLINKED) {
-                if (t[i].child != KVBM__LP_NIL || t[i].next != KVBM__LP_NIL) return false;
+        for (uint32_t i = 0; i < upto; i++) {
+            const kvbm__tick_node *r = KVBM__LP_REC(p->base, S, i);
+            if (r->prev == KVBM__LP_UNLINKED) {
+                if (r->child != KVBM__LP_NIL || r->next != KVBM__LP_NIL) return false;
                 continue;
             }
             members++;
-            if (t[i].tick == KVBM__LP_TICK_NONE) return false;
+            uint64_t tick = kvbm__lp_tick_get(r);
+            if (tick == KVBM__LP_TICK_NONE) return false;
             uint32_t prev = i;
-            for (uint32_t c = t[i].child; c != KVBM__LP_NIL; c = t[c].next) {
-                if (c >= p->cells || t[c].prev != prev || t[c].tick <= t[i].tick) return false;
-                if (++children > p->cells) return false;
+            for (uint32_t c = r->child; c != KVBM__LP_NIL; c = KVBM__LP_REC(p->base, S, c)->next) {
+                if (c >= upto) return false;
+                const kvbm__tick_node *rc = KVBM__LP_REC(p->base, S, c);
+                if (rc->prev != prev || kvbm__lp_tick_get(rc) <= tick) return false;
+                if (++children > upto) return false;
                 prev = c;
             }
         }
         return members == p->heap_len && (members == 0 ? p->root == KVBM__LP_NIL : children + 1 == members);
     }
-    size_t n = 0;
+    size_t n = 0, listed = 0;
     uint32_t prev = KVBM__LP_NIL;
-    for (uint32_t i = p->head; i != KVBM__LP_NIL; i = p->next[i]) {
-        if (i >= p->cells || p->prev[i] != prev || ++n > p->cells) return false;
+    for (uint32_t i = p->head; i != KVBM__LP_NIL; i = KVBM__LP_REC(p->base, S, i)->next) {
+        if (i >= upto || KVBM__LP_REC(p->base, S, i)->prev != prev || ++n > upto) return false;
         prev = i;
     }
-    return prev == p->tail && n == p->fifo_len;
+    for (uint32_t i = 0; i < upto; i++) listed += KVBM__LP_REC(p->base, S, i)->prev != KVBM__LP_UNLINKED;
+    return prev == p->tail && n == p->fifo_len && listed == n;
 }
+
+static inline bool kvbm__lp_check(const kvbm__leaf_policy *p) { return kvbm__lp_check_upto(p, p->cells); }
 
 #endif /* KVBM_LEAF_POLICY_H */

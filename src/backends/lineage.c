@@ -8,8 +8,14 @@
  * allocation after construction, under the store lock; it fails cleanly with KVBM_ENOMEM
  * before any state changes).
  *
- *   node = { kind: DORMANT | GHOST | REAL, hash + block_id (REAL), position, fragment,
- *            parent, nchild, dnext, dprev }
+ *   node = { hash + block_id (REAL), fragment, position, parent, nchild,
+ *            lp: the leaf order's record (leaf_policy.h), kind: DORMANT | GHOST | REAL }
+ *
+ * A node is one 64-byte, line-aligned cell: the leaf order's record (tick, heap or list
+ * links) is embedded, and a dormant node keeps its dormant-list links in the record's
+ * tick words (a dormant node has no tick and is outside the order). Every hook of the
+ * order - a tick set at insert, a leaf added or demoted, a victim's parent re-leafed -
+ * touches the line the operation already holds, not a second array.
  *
  * The key of a node is (position, fragment) with fragment =
  * parent_fragment_for_child_position(hash, position + 1): the value its children carry as
@@ -29,17 +35,17 @@
  *     made every attach and detach write to a sibling - a random, usually cold node (the
  *     reference keeps a children list; kvbm's earlier doubly linked list made detaching
  *     O(1) but still wrote to both neighbours);
- *   - DORMANT nodes are on the dormant list (oldest first, through dnext / dprev),
+ *   - DORMANT nodes are on the dormant list (oldest first, through DNEXT / DPREV),
  *     childless, indexed, outside the leaf order;
  *   - the leaf policy holds exactly the REAL nodes without children;
  *   - count = number of REAL nodes = number of set bits of id_present.
  *
  * Costs: insert O(1) expected (+ O(log n) amortized pairing-heap work for Tick, usually
  * O(1)), find/take O(1) + pruning of the ghost chain being released, allocate O(1) (Fifo)
- * / O(log n) amortized (Tick) per victim, has O(1). Memory per cell: 56 B node + 32-64 B
- * index (load <= 1/4, KVBM_IDX_SLOTS_PER_ENTRY) + policy (Tick 24 B; Fifo 8 B), + 1 B id bitmap
- * per block ~ 113-145 B per block (Tick), 97-129 B (Fifo), the same again per cell once
- * ghosts push the cell count past the pre-size (the slab doubles).
+ * / O(log n) amortized (Tick) per victim, has O(1). Memory per cell: 64 B node (the leaf
+ * order's record inside) + 32-64 B index (load <= 1/4, KVBM_IDX_SLOTS_PER_ENTRY), + 1 B id
+ * map per block ~ 97-129 B per block (Tick and Fifo), the same again per cell once ghosts
+ * push the cell count past the pre-size (the slab doubles).
  */
 #include <inttypes.h>
 #include <stdlib.h>
@@ -61,7 +67,7 @@ typedef struct lin_node {
     uint32_t block_id;    /* REAL only */
     uint32_t parent;      /* REAL / GHOST: the parent link; DORMANT: the old parent (a hint) */
     uint32_t nchild;      /* children: REAL / GHOST nodes whose parent link is this node */
-    uint32_t dnext, dprev; /* the dormant list (DORMANT only; NIL otherwise) */
+    kvbm__tick_node lp;   /* the leaf order's record; DORMANT: tick words = DNEXT / DPREV */
     uint8_t  kind;
     uint8_t  hvalid;      /* hash holds a hash of this node's key, and the parent link (the
                            * hint, when DORMANT), if any, was made for that hash's parent
@@ -69,12 +75,18 @@ typedef struct lin_node {
                            * was made for another hash), kept through GHOST / DORMANT,
                            * cleared when the cell is reused. */
 } lin_node;
+_Static_assert(sizeof(lin_node) == 64, "a lineage node is one cache line");
+
+#define LS sizeof(lin_node) /* the leaf order's record stride */
+/* the dormant list (DORMANT only), in the record's tick words */
+#define DNEXT(n) ((n)->lp.tick_w[0])
+#define DPREV(n) ((n)->lp.tick_w[1])
 
 typedef struct lineage {
     lin_node        *nodes;
     size_t           cap_cells;  /* allocated cells */
     size_t           used_cells; /* bump pointer: cells ever handed out */
-    uint32_t         dhead, dtail; /* dormant list (oldest first) through dnext / dprev */
+    uint32_t         dhead, dtail; /* dormant list (oldest first) through DNEXT / DPREV */
     size_t           dcount;       /* dormant nodes */
     uint32_t         carry;      /* the last insert's parent (a guess for the next key), or NIL */
     size_t           count;      /* REAL nodes */
@@ -180,11 +192,13 @@ static kvbm_status lin_reserve(lineage *g, size_t need)
     size_t ncap = g->cap_cells * 2;
     if (ncap < g->used_cells + need) ncap = g->used_cells + need;
     if (ncap > (size_t)UINT32_MAX - 1) return KVBM_ERANGE;
-    lin_node *nn = kvbm__realloc(g->nodes, ncap * sizeof *nn);
-    if (nn == NULL) return KVBM_ENOMEM;
-    g->nodes = nn;
-    KVBM_TRY(kvbm__lp_reserve(&g->policy, ncap));
     if (!kvbm__idx_has_room(&g->tab, ncap)) KVBM_TRY(kvbm__idx_grow(&g->tab, ncap));
+    lin_node *nn = kvbm__aligned_alloc(64, ncap * sizeof *nn);
+    if (nn == NULL) return KVBM_ENOMEM;
+    memcpy(nn, g->nodes, g->used_cells * sizeof *nn);
+    kvbm__free(g->nodes);
+    g->nodes = nn;
+    kvbm__lp_rebase(&g->policy, (char *)nn + offsetof(lin_node, lp), ncap);
     g->cap_cells = ncap;
     return KVBM_OK;
 }
@@ -192,11 +206,12 @@ static kvbm_status lin_reserve(lineage *g, size_t need)
 static inline void lin_dormant_unlink(lineage *g, uint32_t idx)
 {
     lin_node *n = &g->nodes[idx];
-    if (n->dprev != NIL) g->nodes[n->dprev].dnext = n->dnext;
-    else g->dhead = n->dnext;
-    if (n->dnext != NIL) g->nodes[n->dnext].dprev = n->dprev;
-    else g->dtail = n->dprev;
-    n->dprev = n->dnext = NIL;
+    uint32_t dn = DNEXT(n), dp = DPREV(n);
+    if (dp != NIL) DNEXT(&g->nodes[dp]) = dn;
+    else g->dhead = dn;
+    if (dn != NIL) DPREV(&g->nodes[dn]) = dp;
+    else g->dtail = dp;
+    kvbm__lp_tick_set(&n->lp, KVBM__LP_TICK_NONE); /* the record's tick words again */
     g->dcount--;
 }
 
@@ -207,9 +222,9 @@ static inline void lin_make_dormant(lineage *g, uint32_t idx)
 {
     lin_node *n = &g->nodes[idx];
     n->kind = NODE_DORMANT;
-    n->dnext = NIL;
-    n->dprev = g->dtail;
-    if (g->dtail != NIL) g->nodes[g->dtail].dnext = idx;
+    DNEXT(n) = NIL;
+    DPREV(n) = g->dtail;
+    if (g->dtail != NIL) DNEXT(&g->nodes[g->dtail]) = idx;
     else g->dhead = idx;
     g->dtail = idx;
     g->dcount++;
@@ -264,7 +279,7 @@ static inline uint32_t lin_alloc(lineage *g, uint8_t kind, uint64_t position, ui
         if (d1 != NIL) {
             const lin_node *n1 = &g->nodes[d1];
             __builtin_prefetch(&g->tab.slots[lin_home(g, n1->fragment)], 1, 3);
-            if (n1->dnext != NIL) __builtin_prefetch(&g->nodes[n1->dnext], 1, 3);
+            if (DNEXT(n1) != NIL) __builtin_prefetch(&g->nodes[DNEXT(n1)], 1, 3);
         }
     } else {
         kvbm__assert(g->used_cells < g->cap_cells);
@@ -275,7 +290,8 @@ static inline uint32_t lin_alloc(lineage *g, uint8_t kind, uint64_t position, ui
     n->hvalid = 0;
     n->position = (uint32_t)position;
     n->fragment = fragment;
-    n->parent = n->dnext = n->dprev = NIL;
+    n->parent = NIL;
+    kvbm__lp_rec_init(&n->lp);
     n->nchild = 0;
     if (slot == KVBM_IDX_NONE) kvbm__idx_put(&g->tab, key_h32(g->fmask, fragment), idx);
     else kvbm__idx_put_at(&g->tab, slot, key_h32(g->fmask, fragment), idx);
@@ -289,37 +305,49 @@ static inline void lin_link_child(lineage *g, uint32_t parent, uint32_t child)
     g->nodes[parent].nchild++;
 }
 
-/* Prune (make dormant) the childless node @cur and every ghost above it that becomes childless; a Real
- * parent that becomes childless re-enters the leaf order (§3.4.3 step 2). */
+/* One step of pruning (§3.4.3 step 2): the childless node @cur becomes dormant and leaves
+ * its parent. Returns the parent when it is a ghost left childless (pruned in turn), else
+ * NIL; a Real parent left childless re-enters the leaf order. */
+KVBM__LP_INLINE uint32_t lin_prune_one(lineage *g, kvbm_lineage_eviction K, uint32_t cur)
+{
+    uint32_t parent = g->nodes[cur].parent; /* kept as the dormant node's hint */
+    lin_make_dormant(g, cur);
+    if (parent == NIL) return NIL;
+    lin_node *p = &g->nodes[parent];
+    if (--p->nchild != 0) return NIL;
+    if (p->kind == NODE_REAL) {
+        kvbm_status st = kvbm__lpk_on_leaf_added(&g->policy, K, LS, parent);
+        kvbm__assert(st == KVBM_OK);
+        KVBM_UNUSED(st);
+        return NIL;
+    }
+    return parent;
+}
+
+/* Prune the childless node @cur and every ghost above it that becomes childless. */
 static void lin_prune(lineage *g, kvbm_lineage_eviction K, uint32_t cur)
 {
-    for (;;) {
-        uint32_t parent = g->nodes[cur].parent; /* kept as the dormant node's hint */
-        lin_make_dormant(g, cur);
-        if (parent == NIL) break;
-        lin_node *p = &g->nodes[parent];
-        if (--p->nchild != 0) break;
-        if (p->kind == NODE_REAL) {
-            kvbm_status st = kvbm__lpk_on_leaf_added(&g->policy, K, parent);
-            kvbm__assert(st == KVBM_OK);
-            KVBM_UNUSED(st);
-            break;
-        }
-        cur = parent;
-    }
+    while (cur != NIL) cur = lin_prune_one(g, K, cur);
 }
 
 /* REAL node idx -> GHOST, then prune childless ghosts upwards (§3.4.3). A node with
- * children (a chain resurrected root-first) just stays as a ghost. */
-KVBM__LP_INLINE uint32_t lin_remove_node(lineage *g, kvbm_lineage_eviction K, uint32_t idx)
+ * children (a chain resurrected root-first) just stays as a ghost. @leaf (a constant):
+ * the caller knows idx is a leaf (an eviction victim) - its first pruning step is inline,
+ * a ghost chain above it out of line. */
+KVBM__LP_INLINE uint32_t lin_remove_node(lineage *g, kvbm_lineage_eviction K, uint32_t idx, bool leaf)
 {
     lin_node *n = &g->nodes[idx];
     uint32_t block_id = n->block_id;
     n->kind = NODE_GHOST;
     g->count--;
     g->id_present[n->block_id] = 0;
-    kvbm__lpk_on_node_removed(&g->policy, K, idx);
-    if (n->nchild == 0) lin_prune(g, K, idx);
+    kvbm__lpk_on_node_removed(&g->policy, K, LS, idx);
+    if (leaf) {
+        uint32_t up = lin_prune_one(g, K, idx);
+        if (up != NIL) lin_prune(g, K, up);
+    } else if (n->nchild == 0) {
+        lin_prune(g, K, idx);
+    }
     return block_id;
 }
 
@@ -328,7 +356,7 @@ KVBM__LP_INLINE bool lin_find_match_k(void *ctx, kvbm_lineage_eviction K, kvbm_p
     lineage *g = ctx;
     uint32_t idx = lin_lookup(g, h);
     if (idx == NIL) return false;
-    *block_id = lin_remove_node(g, K, idx);
+    *block_id = lin_remove_node(g, K, idx, false);
     return true;
 }
 
@@ -343,18 +371,14 @@ KVBM__LP_INLINE size_t lin_allocate_k(void *ctx, kvbm_lineage_eviction K, size_t
          * eviction; under Tick a re-leafed parent is usually the next victim). Start those
          * misses now, and under Fifo the next victim's (the list's next leaf). Hints only. */
         uint32_t vp = g->nodes[victim].parent;
-        if (vp != NIL) {
-            __builtin_prefetch(&g->nodes[vp], 1);
-            if (K == KVBM_LINEAGE_TICK) __builtin_prefetch(&g->policy.tn[vp], 1);
-            else __builtin_prefetch(&g->policy.prev[vp], 1);
-        }
+        if (vp != NIL) __builtin_prefetch(&g->nodes[vp], 1);
         if (K == KVBM_LINEAGE_FIFO) {
-            uint32_t nx = g->policy.next[victim];
+            uint32_t nx = g->nodes[victim].lp.next;
             if (nx != KVBM__LP_NIL) __builtin_prefetch(&g->nodes[nx], 1);
         }
         kvbm__assert(g->nodes[victim].kind == NODE_REAL && g->nodes[victim].nchild == 0);
         out[k].hash = g->nodes[victim].hash;
-        out[k].block_id = lin_remove_node(g, K, victim);
+        out[k].block_id = lin_remove_node(g, K, victim, true);
         k++;
     }
     return k;
@@ -496,7 +520,7 @@ KVBM__LP_INLINE kvbm_status lin_insert_k(void *ctx, kvbm_lineage_eviction K, kvb
     n->block_id = block_id;
     g->count++;
     g->id_present[block_id] = 1;
-    kvbm__lpk_on_node_inserted(&g->policy, K, idx);
+    kvbm__lpk_on_node_inserted(&g->policy, K, LS, idx);
 
     bool leaf = g->nodes[idx].nchild == 0;
     g->carry = n->parent; /* a kept link, or NIL (pos 0); the new link below replaces it */
@@ -507,14 +531,14 @@ KVBM__LP_INLINE kvbm_status lin_insert_k(void *ctx, kvbm_lineage_eviction K, kvb
         lin_link_child(g, parent, idx);
         if (was_leaf && g->nodes[parent].kind == NODE_REAL) {
             if (leaf) { /* on_leaf_demoted(parent) + on_leaf_added(idx) */
-                kvbm__lpk_on_leaf_replaced(&g->policy, K, parent, idx);
+                kvbm__lpk_on_leaf_replaced(&g->policy, K, LS, parent, idx);
                 return KVBM_OK;
             }
-            kvbm__lpk_on_leaf_demoted(&g->policy, K, parent);
+            kvbm__lpk_on_leaf_demoted(&g->policy, K, LS, parent);
         }
     }
     if (leaf) {
-        kvbm_status st = kvbm__lpk_on_leaf_added(&g->policy, K, idx);
+        kvbm_status st = kvbm__lpk_on_leaf_added(&g->policy, K, LS, idx);
         kvbm__assert(st == KVBM_OK);
         KVBM_UNUSED(st);
     }
@@ -542,7 +566,7 @@ KVBM__LP_INLINE bool lin_take_k(void *ctx, kvbm_lineage_eviction K, kvbm_plh h, 
     lineage *g = ctx;
     uint32_t idx = lin_lookup(g, h);
     if (idx == NIL || g->nodes[idx].block_id != block_id) return false;
-    (void)lin_remove_node(g, K, idx);
+    (void)lin_remove_node(g, K, idx, false);
     return true;
 }
 
@@ -586,7 +610,8 @@ static bool lin_check(void *ctx)
             ok = !kvbm__lp_contains(&g->policy, i) && n->nchild == 0;
             continue;
         }
-        ok = n->dnext == NIL && n->dprev == NIL;
+        /* outside the dormant list, a node's tick words are its tick: none unless REAL */
+        ok = n->kind == NODE_REAL || kvbm__lp_tick(&g->policy, i) == KVBM__LP_TICK_NONE;
         if (n->kind == NODE_REAL) {
             real++;
             ok = ok && n->block_id < g->capacity && g->id_present[n->block_id] &&
@@ -614,8 +639,9 @@ static bool lin_check(void *ctx)
     if (!ok) return false;
     size_t dl = 0;
     uint32_t dprev = NIL;
-    for (uint32_t d = g->dhead; d != NIL; d = g->nodes[d].dnext) {
-        if (g->nodes[d].kind != NODE_DORMANT || g->nodes[d].dprev != dprev || ++dl > g->used_cells)
+    for (uint32_t d = g->dhead; d != NIL; d = DNEXT(&g->nodes[d])) {
+        if (d >= g->used_cells || g->nodes[d].kind != NODE_DORMANT || DPREV(&g->nodes[d]) != dprev ||
+            ++dl > g->used_cells)
             return false;
         dprev = d;
     }
@@ -624,7 +650,7 @@ static bool lin_check(void *ctx)
     for (size_t b = 0; b < g->capacity; b++) ids += g->id_present[b];
     return real == g->count && ids == real && dl == dormant && dormant == g->dcount &&
            g->tab.count == real + ghosts + dormant && leaves == kvbm__lp_len(&g->policy) &&
-           kvbm__lp_check(&g->policy);
+           kvbm__lp_check_upto(&g->policy, g->used_cells);
 }
 
 /* The ops of each leaf policy: the *_k bodies inlined with a constant kind K, under the
@@ -698,11 +724,12 @@ kvbm_status kvbm__lineage_create(size_t capacity, kvbm_lineage_eviction eviction
     g->cap_cells = capacity;
     g->dhead = g->dtail = NIL;
     g->carry = NIL;
-    g->nodes = kvbm__malloc(capacity * sizeof *g->nodes);
+    g->nodes = kvbm__aligned_alloc(64, capacity * sizeof *g->nodes);
     g->id_present = kvbm__calloc(capacity, 1);
     kvbm_status st = (g->nodes == NULL || g->id_present == NULL) ? KVBM_ENOMEM : KVBM_OK;
     if (st == KVBM_OK) st = kvbm__idx_init(&g->tab, capacity);
-    if (st == KVBM_OK) st = kvbm__lp_init(&g->policy, eviction, capacity, capacity);
+    if (st == KVBM_OK)
+        st = kvbm__lp_init_embedded(&g->policy, eviction, (char *)g->nodes + offsetof(lin_node, lp), LS, capacity);
     if (st != KVBM_OK) {
         kvbm__idx_fini(&g->tab);
         kvbm__free(g->nodes);

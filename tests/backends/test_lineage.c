@@ -724,3 +724,115 @@ KVBM_TEST(prefetch_insert_is_a_pure_hint)
         kvbm__inactive_destroy(&b);
     }
 }
+
+/* A dormant node's parent hint names a cell that an eviction pruned after it, and that
+ * an insert may hand out again before the dormant node comes back: a1 goes dormant with
+ * hint = a0's cell, a0 is evicted (dormant too), an unrelated root x recycles a cell, then
+ * a1 comes back. Whichever cells were recycled, the graph must end up with a1 under a
+ * ghost of a0's key and x a separate leaf (a freed-cell scheme tried in session 11, whose
+ * hints could name reused cells, failed this test when it trusted the hint). */
+KVBM_TEST(dormant_hint_cell_freed_by_eviction_and_reused)
+{
+    for (int e = 0; e < 2; e++) {
+        for (int reuse = 0; reuse < 2; reuse++) {
+            kvbm__inactive b = mk(8, e == 0 ? KVBM_LINEAGE_TICK : KVBM_LINEAGE_FIFO);
+            kvbm_plh a[2];
+            tb_chain(2, 100, a);
+            kvbm_plh x = tb_hash_for_id(77);
+            insert_chain(&b, a, 2, 0);
+            uint32_t id = UINT32_MAX;
+            ASSERT_TRUE(b.ops->find_match(b.ctx, a[1], false, &id)); /* a1 dormant, a0 a leaf */
+            EXPECT_EQ(id, 1u);
+            EXPECT_EQ(alloc1(&b), 0u); /* a0 evicted */
+            EXPECT_TRUE(graph_empty(&b));
+            EXPECT_TRUE(tb_check(&b));
+            if (reuse) ASSERT_OK(b.ops->insert(b.ctx, x, 2)); /* recycles a cell */
+            ASSERT_OK(b.ops->insert(b.ctx, a[1], 1));
+            EXPECT_TRUE(tb_check(&b));
+            kvbm__lineage_info s = st_of(&b);
+            EXPECT_EQ(s.real, reuse ? 2u : 1u);
+            EXPECT_EQ(s.ghosts, 1u); /* a0's key again, as a ghost */
+            EXPECT_EQ(s.leaves, reuse ? 2u : 1u);
+            if (reuse) EXPECT_EQ(alloc1(&b), 2u); /* x, a leaf inserted first */
+            EXPECT_EQ(alloc1(&b), 1u);
+            EXPECT_TRUE(graph_empty(&b));
+            ASSERT_OK(b.ops->insert(b.ctx, a[0], 0)); /* a0 and a1 again: a chain */
+            ASSERT_OK(b.ops->insert(b.ctx, a[1], 1));
+            EXPECT_EQ(st_of(&b).leaves, 1u);
+            EXPECT_EQ(alloc1(&b), 1u);
+            EXPECT_EQ(alloc1(&b), 0u);
+            EXPECT_TRUE(tb_check(&b));
+            kvbm__inactive_destroy(&b);
+        }
+    }
+}
+
+/* The insert's carry guess (the previous insert's parent) names a cell an eviction
+ * pruned in between: a0 is a1's parent (the carry after a1's insert), both are evicted,
+ * then a0 and a1 come back with other block ids. */
+KVBM_TEST(carry_guess_dropped_when_evicted)
+{
+    for (int e = 0; e < 2; e++) {
+        kvbm__inactive b = mk(8, e == 0 ? KVBM_LINEAGE_TICK : KVBM_LINEAGE_FIFO);
+        kvbm_plh a[2];
+        tb_chain(2, 300, a);
+        ASSERT_OK(b.ops->insert(b.ctx, a[0], 0));
+        ASSERT_OK(b.ops->insert(b.ctx, a[1], 1)); /* carry = a0's cell */
+        kvbm__pair out[2];
+        ASSERT_EQ(b.ops->allocate(b.ctx, 2, out), 2u);
+        EXPECT_EQ(out[0].block_id, 1u);
+        EXPECT_EQ(out[1].block_id, 0u);
+        EXPECT_TRUE(graph_empty(&b));
+        ASSERT_OK(b.ops->insert(b.ctx, a[0], 5));
+        ASSERT_OK(b.ops->insert(b.ctx, a[1], 6));
+        EXPECT_TRUE(tb_check(&b));
+        kvbm__lineage_info s = st_of(&b);
+        EXPECT_EQ(s.real, 2u);
+        EXPECT_EQ(s.ghosts, 0u);
+        EXPECT_EQ(s.leaves, 1u);
+        EXPECT_EQ(alloc1(&b), 6u);
+        EXPECT_EQ(alloc1(&b), 5u);
+        kvbm__inactive_destroy(&b);
+    }
+}
+
+/* Slab growth (ghosts beyond the pre-size) under both leaf orders: the nodes move to a
+ * new line-aligned array and the leaf order's records move with them (embedded). A
+ * failed allocation at either step of the growth (index, nodes) leaves the graph as it
+ * was, and the insert succeeds when retried. */
+KVBM_TEST(slab_growth_moves_embedded_order_and_survives_alloc_failure)
+{
+    for (int e = 0; e < 2; e++) {
+        for (long nth = 1; nth <= 3; nth++) {
+            kvbm__inactive b = mk(4, e == 0 ? KVBM_LINEAGE_TICK : KVBM_LINEAGE_FIFO);
+            kvbm_plh c[4][3];
+            for (int i = 0; i < 4; i++) tb_chain(3, 5000u + 1000u * (unsigned)i, c[i]);
+            ASSERT_OK(b.ops->insert(b.ctx, c[0][2], 0)); /* cells 0-1 */
+            ASSERT_OK(b.ops->insert(b.ctx, c[1][2], 1)); /* cells 2-3: full */
+            kvbm__alloc_fail_set(nth);
+            kvbm_status st = b.ops->insert(b.ctx, c[2][2], 2); /* needs 2 more cells */
+            kvbm__alloc_fail_set(0);
+            if (st != KVBM_OK) {
+                EXPECT_STATUS(st, KVBM_ENOMEM);
+                kvbm__lineage_info s = st_of(&b);
+                EXPECT_EQ(s.real, 2u);
+                EXPECT_EQ(s.ghosts, 2u);
+                EXPECT_FALSE(b.ops->has(b.ctx, c[2][2]));
+                EXPECT_TRUE(tb_check(&b));
+                ASSERT_OK(b.ops->insert(b.ctx, c[2][2], 2));
+            }
+            ASSERT_OK(b.ops->insert(b.ctx, c[3][2], 3));
+            EXPECT_TRUE(tb_check(&b));
+            kvbm__lineage_info s = st_of(&b);
+            EXPECT_EQ(s.real, 4u);
+            EXPECT_EQ(s.ghosts, 4u);
+            EXPECT_GE(s.slab_cap, 8u);
+            kvbm__pair out[4];
+            EXPECT_EQ(b.ops->allocate_all(b.ctx, out), 4u);
+            for (uint32_t i = 0; i < 4; i++) EXPECT_EQ(out[i].block_id, i); /* tick and fifo: insertion order */
+            EXPECT_TRUE(graph_empty(&b));
+            EXPECT_TRUE(tb_check(&b));
+            kvbm__inactive_destroy(&b);
+        }
+    }
+}
