@@ -63,9 +63,10 @@ typedef struct kvbm__inactive_ops {
     /* Optional pair (both or neither; backends that need no lookup by hash of their own).
      * by_id: switch an EMPTY backend to "driven by id" for the rest of its life (the block
      * store does so at creation: its own index then finds Inactive slots by hash). From
-     * then on the backend keeps no hash index: insert/insert_cells only append the id to
-     * the eviction order, allocate/allocate_all still return (hash, id) pairs, and the
-     * lookups by hash (find_match, find_matches, scan_matches, has, take) always miss.
+     * then on the backend keeps no hash index and no keys: insert/insert_cells only append
+     * the id to the eviction order, allocate/allocate_all return the ids in eviction order
+     * with the pairs' hashes unspecified (the caller's slots hold them), and the lookups by
+     * hash (find_match, find_matches, scan_matches, has, take) always miss.
      * false (no state change) if the backend is not empty.
      * remove_id: remove the present entry of @block_id (a resurrection found by the
      * caller's index); false if @block_id is not present. No hashing, no probe.
@@ -128,8 +129,10 @@ kvbm_status kvbm__inactive_create(kvbm_backend kind, size_t capacity, kvbm_linea
 
 /* MultiLRU threshold validation of §3.3 (message set; KVBM_ECONFIG on failure). */
 kvbm_status kvbm__multi_lru_validate(const uint8_t thresholds[3]);
-/* Level (0..3) of h in a MultiLRU (0 for a plain LRU), -1 if absent or not an LRU. */
+/* Level (0..3) of h in a MultiLRU (0 for a plain LRU), -1 if absent or not an LRU, and
+ * always -1 once driven by id (no keys kept); _of_id: the level of a present block id. */
 int    kvbm__multi_lru_level_of(const kvbm__inactive *b, kvbm_plh h);
+int    kvbm__multi_lru_level_of_id(const kvbm__inactive *b, uint32_t block_id);
 size_t kvbm__multi_lru_level_len(const kvbm__inactive *b, unsigned level);
 /* The index entry a (Multi)LRU block id owns (lru.c, "parked index entries"): true with
  * its slot and whether it is live (false: parked), false if the id owns none. The total

@@ -41,9 +41,15 @@
  * 2 if f < t3, else 3. Victims come from the least recent entry of the lowest non-empty
  * level. `count()` is the tracker's lock-free read, done while the store lock is held.
  *
+ * Driven by id (by_id, the block store's mode): no index and no keys. A node is its 8-byte
+ * hot part (pos, level: `lru_hot`, in an array of its own), allocate returns the victims'
+ * ids only (the caller's slots hold their hashes), and the parked-entry rules above are
+ * void (no entries).
+ *
  * Memory per block: 32 B node + 4 index slots x 8 B (load <= 1/4, KVBM_IDX_SLOTS_PER_ENTRY, power
  * of two: 32-64 B) + ring entries (2-4 x 4 B per level: 8-16 B for LRU, 32-64 B for
- * MultiLRU's four rings) = 72-112 B (LRU), 96-160 B (MultiLRU). insert, find, take, has: O(1) (insert amortised:
+ * MultiLRU's four rings) = 72-112 B (LRU), 96-160 B (MultiLRU); driven by id 8 B + the
+ * rings: 16-24 B (LRU), 40-72 B (MultiLRU). insert, find, take, has: O(1) (insert amortised:
  * compaction); allocate: O(1) amortised per victim (stale entries are skipped once each).
  */
 #include <stdio.h>
@@ -60,12 +66,21 @@
 #define MAX_LEVELS   4
 #define NO_SLOT      UINT32_MAX
 
-typedef struct lru_node {
-    kvbm_plh key;
+/* Per block id: the part every mode uses (the ring entry's liveness), ... */
+typedef struct lru_hot {
     uint32_t pos;   /* ring counter of the live entry (valid while level != ABSENT) */
-    uint32_t slot;  /* index slot (back-pointer maintained by index.h), NO_SLOT if none */
     uint8_t  level;
+} lru_hot;
+
+/* ... and, indexed by hash only, the key and the index back-pointer. A backend driven by
+ * id keeps no keys (the store's slots have them): its per-id array is lru_hot alone, 8 B
+ * instead of 32 (at 16384 blocks 128 KiB instead of 512 KiB of randomly touched lines). */
+typedef struct lru_node {
+    lru_hot  h;
+    uint32_t slot;  /* index slot (back-pointer maintained by index.h), NO_SLOT if none */
+    kvbm_plh key;
 } lru_node;
+_Static_assert(sizeof(lru_hot) == 8 && sizeof(lru_node) == 32, "lru node layout");
 
 typedef struct lru_queue {
     kvbm__lring ring;         /* block ids, lazy deletion (lazy_ring.h) */
@@ -74,7 +89,10 @@ typedef struct lru_queue {
 
 typedef struct lru_map {
     kvbm__idxtab   tab;
-    lru_node     *nodes;     /* indexed by block id, [capacity] */
+    char         *hot;       /* lru_hot of block id i at hot + (i << hshift): inside nodes[i]
+                                (indexed), or an array of lru_hot (by id) */
+    unsigned      hshift;    /* 5 (indexed: stride 32) or 3 (by id: stride 8) */
+    lru_node     *nodes;     /* indexed by block id, [capacity]; NULL once driven by id */
     size_t        capacity;
     size_t        count;
     lru_queue     q[MAX_LEVELS];
@@ -83,6 +101,11 @@ typedef struct lru_map {
     kvbm_tracker *tracker;   /* MultiLRU only (one reference) */
     bool          byid;      /* driven by id (by_id op): no index entries, lookups miss */
 } lru_map;
+
+static inline lru_hot *lru_h(const lru_map *m, uint32_t id)
+{
+    return (lru_hot *)(void *)(m->hot + ((size_t)id << m->hshift));
+}
 
 typedef struct lru_key_ctx {
     const lru_map *m;
@@ -107,7 +130,7 @@ static inline size_t lru_find_entry(const lru_map *m, kvbm_plh h, uint32_t h32)
 static inline size_t lru_find_slot(const lru_map *m, kvbm_plh h, uint32_t h32)
 {
     size_t slot = lru_find_entry(m, h, h32);
-    if (slot != KVBM_IDX_NONE && m->nodes[m->tab.slots[slot].val].level == LEVEL_ABSENT)
+    if (slot != KVBM_IDX_NONE && lru_h(m, m->tab.slots[slot].val)->level == LEVEL_ABSENT)
         return KVBM_IDX_NONE;
     return slot;
 }
@@ -117,7 +140,7 @@ struct lru_level { lru_map *m; unsigned l; };
 
 static inline bool entry_live(const lru_map *m, unsigned l, uint32_t c, uint32_t id)
 {
-    const lru_node *n = &m->nodes[id];
+    const lru_hot *n = lru_h(m, id);
     return n->level == l && n->pos == c;
 }
 
@@ -129,7 +152,7 @@ static bool level_live(const void *ctx, uint32_t c, uint32_t id)
 
 static void level_move(void *ctx, uint32_t id, uint32_t c)
 {
-    ((struct lru_level *)ctx)->m->nodes[id].pos = c;
+    lru_h(((struct lru_level *)ctx)->m, id)->pos = c;
 }
 
 static __attribute__((noinline)) void queue_compact(lru_map *m, unsigned l)
@@ -139,21 +162,26 @@ static __attribute__((noinline)) void queue_compact(lru_map *m, unsigned l)
     kvbm__assert(kvbm__lring_span(&m->q[l].ring) == m->q[l].len);
 }
 
-static inline void queue_push(lru_map *m, unsigned l, uint32_t id)
+/* Append id, whose node is @n, to queue l. */
+static inline void queue_push_n(lru_map *m, unsigned l, uint32_t id, lru_hot *n)
 {
     lru_queue *q = &m->q[l];
     if (KVBM_UNLIKELY(kvbm__lring_full(&q->ring))) queue_compact(m, l);
-    lru_node *n = &m->nodes[id];
     n->pos = kvbm__lring_push(&q->ring, id);
     n->level = (uint8_t)l;
     q->len++;
+}
+
+static inline void queue_push(lru_map *m, unsigned l, uint32_t id)
+{
+    queue_push_n(m, l, id, lru_h(m, id));
 }
 
 /* Mark block id (present) absent: its ring entry goes stale, its index entry (if the
  * caller keeps it) is parked. */
 static inline void lru_mark_absent(lru_map *m, uint32_t id)
 {
-    lru_node *n = &m->nodes[id];
+    lru_hot *n = lru_h(m, id);
     m->q[n->level].len--;
     n->level = LEVEL_ABSENT;
     m->count--;
@@ -163,7 +191,7 @@ static inline void lru_mark_absent(lru_map *m, uint32_t id)
  * at either end of its ring leaves it, one in the middle goes stale). */
 static inline void lru_remove(lru_map *m, uint32_t id)
 {
-    const lru_node *n = &m->nodes[id];
+    const lru_hot *n = lru_h(m, id);
     kvbm__lring_drop(&m->q[n->level].ring, n->pos);
     lru_mark_absent(m, id);
 }
@@ -206,9 +234,8 @@ static size_t lru_scan_matches(void *ctx, const kvbm_plh *hashes, size_t n, bool
  * Ring reads are sequential and the node loads independent of each other, so the misses of
  * the whole batch overlap instead of forming a chain. Every entry the walk passed is a
  * victim or stale, so each walked level's head moves to where its walk stopped. */
-static size_t lru_allocate(void *ctx, size_t count, kvbm__pair *out)
+static size_t lru_allocate_indexed(lru_map *m, size_t count, kvbm__pair *out)
 {
-    lru_map *m = ctx;
     size_t k = 0;
     uint32_t stop[MAX_LEVELS];
     unsigned walked = 0;
@@ -217,9 +244,8 @@ static size_t lru_allocate(void *ctx, size_t count, kvbm__pair *out)
         uint32_t c = r->head;
         while (k < count && c != r->tail) {
             uint32_t id = kvbm__lring_at(r, c);
-            const lru_node *n = &m->nodes[id];
-            if (n->level == l && n->pos == c) {
-                if (!m->byid) __builtin_prefetch(&m->tab.slots[n->slot], 1, 3);
+            if (entry_live(m, l, c, id)) {
+                __builtin_prefetch(&m->tab.slots[m->nodes[id].slot], 1, 3);
                 out[k++].block_id = id;
             }
             c++;
@@ -229,18 +255,48 @@ static size_t lru_allocate(void *ctx, size_t count, kvbm__pair *out)
     }
     for (size_t j = 0; j < k; j++) {
         uint32_t v = out[j].block_id;
-        lru_node *n = &m->nodes[v];
-        kvbm_plh h = n->key;
         lru_mark_absent(m, v);
-        if (!m->byid) {
-            size_t slot = n->slot; /* current: earlier deletes may have shifted it */
-            kvbm__assert(m->tab.slots[slot].val == v);
-            lru_unindex(m, slot, v);
-        }
-        out[j].hash = h;
+        lru_node *n = &m->nodes[v];
+        size_t slot = n->slot; /* current: earlier deletes may have shifted it */
+        kvbm__assert(m->tab.slots[slot].val == v);
+        lru_unindex(m, slot, v);
+        out[j].hash = n->key;
     }
     for (unsigned l = 0; l < walked; l++) m->q[l].ring.head = stop[l];
     return k;
+}
+
+/* Driven by id: the same walk in one pass - a victim is marked absent where it is found
+ * (a later entry of the same id in the ring is stale anyway), no index, no key (the pairs'
+ * hashes are left to the caller). */
+static size_t lru_allocate_by_id(lru_map *m, size_t count, kvbm__pair *out)
+{
+    lru_hot *hot = (lru_hot *)(void *)m->hot;
+    size_t k = 0;
+    for (unsigned l = 0; l < m->nlevels && k < count; l++) {
+        kvbm__lring *r = &m->q[l].ring;
+        size_t k0 = k;
+        uint32_t c = r->head;
+        while (k < count && c != r->tail) {
+            uint32_t id = kvbm__lring_at(r, c);
+            lru_hot *n = &hot[id];
+            if (n->level == l && n->pos == c) {
+                n->level = LEVEL_ABSENT;
+                out[k++].block_id = id;
+            }
+            c++;
+        }
+        r->head = c;
+        m->q[l].len -= k - k0;
+    }
+    m->count -= k;
+    return k;
+}
+
+static size_t lru_allocate(void *ctx, size_t count, kvbm__pair *out)
+{
+    lru_map *m = ctx;
+    return m->byid ? lru_allocate_by_id(m, count, out) : lru_allocate_indexed(m, count, out);
 }
 
 static size_t lru_allocate_all(void *ctx, kvbm__pair *out)
@@ -278,21 +334,19 @@ static inline kvbm_status lru_insert_with(void *ctx, kvbm_plh h, uint32_t block_
 {
     lru_map *m = ctx;
     if (KVBM_UNLIKELY(m->count >= m->capacity || block_id >= m->capacity ||
-                      m->nodes[block_id].level != LEVEL_ABSENT))
+                      lru_h(m, block_id)->level != LEVEL_ABSENT))
         return lru_insert_error(m, block_id);
-    lru_node *n = &m->nodes[block_id];
+    /* by id: no key kept (the caller's index guarantees h is not present) */
+    lru_node *n = m->byid ? NULL : &m->nodes[block_id];
     /* the id's parked entry under h: it is h's only entry, revive it in place */
-    bool revive = n->slot != NO_SLOT && kvbm_plh_eq(n->key, h);
-    if (m->byid) {
-        kvbm__plh_store(&n->key, h); /* the caller's index guarantees h is not present */
-    } else if (!revive) {
+    if (n != NULL && !(n->slot != NO_SLOT && kvbm_plh_eq(n->key, h))) {
         if (n->slot != NO_SLOT) lru_unindex(m, n->slot, block_id); /* parked under another hash */
         uint32_t h32 = kvbm__idx_plh_h32(h);
         lru_key_ctx kc = { m, h.hi, h.lo };
         size_t slot;
         if (KVBM_UNLIKELY(kvbm__idx_find_or_empty(&m->tab, h32, lru_key_eq, &kc, &slot))) {
             uint32_t other = m->tab.slots[slot].val;
-            if (m->nodes[other].level != LEVEL_ABSENT) {
+            if (lru_h(m, other)->level != LEVEL_ABSENT) {
                 kvbm__set_error("sequence hash already in the inactive backend (block %u)", block_id);
                 return KVBM_EINVAL;
             }
@@ -320,18 +374,18 @@ static __attribute__((noinline)) kvbm_status lru_insert_indexed(void *ctx, kvbm_
 }
 
 /* A plain LRU driven by id (the replay's and the store's common case) appends the id and
- * nothing else: no index, no parked entry, no level. A leaf (the index path is a tail
- * call), so the release loop's insert costs no frame. Same checks and errors as
+ * nothing else: no index, no key, no parked entry, no level. A leaf (the index path is a
+ * tail call), so the release loop's insert costs no frame. Same checks and errors as
  * lru_insert_with. */
 static kvbm_status lru_insert(void *ctx, kvbm_plh h, uint32_t block_id)
 {
     lru_map *m = ctx;
     if (!m->byid || m->nlevels != 1) return lru_insert_indexed(ctx, h, block_id);
+    lru_hot *n = (lru_hot *)(void *)m->hot + block_id; /* by id: an array of lru_hot */
     if (KVBM_UNLIKELY(m->count >= m->capacity || block_id >= m->capacity ||
-                      m->nodes[block_id].level != LEVEL_ABSENT))
+                      n->level != LEVEL_ABSENT))
         return lru_insert_error(m, block_id);
-    kvbm__plh_store(&m->nodes[block_id].key, h); /* the caller's index guarantees h is new */
-    queue_push(m, 0, block_id);
+    queue_push_n(m, 0, block_id, n); /* the caller's index guarantees h is new */
     m->count++;
     return KVBM_OK;
 }
@@ -366,10 +420,21 @@ static bool lru_by_id(void *ctx)
     if (m->count != 0 || m->tab.count != 0) return false;
     kvbm__idxtab t;
     if (kvbm__idx_init(&t, 1) != KVBM_OK) return false; /* keeps working with its index */
+    lru_hot *hot = kvbm__malloc(m->capacity * sizeof *hot);
+    if (hot == NULL) {
+        kvbm__idx_fini(&t);
+        return false;
+    }
+    for (size_t i = 0; i < m->capacity; i++) {
+        hot[i].pos = 0;
+        hot[i].level = LEVEL_ABSENT;
+    }
     kvbm__idx_fini(&m->tab);
-    t.where_base = m->tab.where_base;
-    t.where_stride = m->tab.where_stride;
-    m->tab = t;
+    m->tab = t; /* (no back-pointers: it stays empty) */
+    kvbm__free(m->nodes);
+    m->nodes = NULL;
+    m->hot = (char *)hot;
+    m->hshift = 3;
     m->byid = true;
     return true;
 }
@@ -377,7 +442,7 @@ static bool lru_by_id(void *ctx)
 static bool lru_remove_id(void *ctx, uint32_t block_id)
 {
     lru_map *m = ctx;
-    if (block_id >= m->capacity || m->nodes[block_id].level == LEVEL_ABSENT) return false;
+    if (block_id >= m->capacity || lru_h(m, block_id)->level == LEVEL_ABSENT) return false;
     lru_remove(m, block_id);
     return true;
 }
@@ -385,7 +450,7 @@ static bool lru_remove_id(void *ctx, uint32_t block_id)
 static bool lru_has_id(void *ctx, uint32_t block_id)
 {
     lru_map *m = ctx;
-    return block_id < m->capacity && m->nodes[block_id].level != LEVEL_ABSENT;
+    return block_id < m->capacity && lru_h(m, block_id)->level != LEVEL_ABSENT;
 }
 
 static void lru_destroy(void *ctx)
@@ -394,6 +459,7 @@ static void lru_destroy(void *ctx)
     if (m == NULL) return;
     kvbm__idx_fini(&m->tab);
     for (unsigned l = 0; l < MAX_LEVELS; l++) kvbm__lring_fini(&m->q[l].ring);
+    if (m->nodes == NULL) kvbm__free(m->hot); /* by id: its own array */
     kvbm__free(m->nodes);
     kvbm_tracker_release(m->tracker);
     kvbm__free(m);
@@ -425,19 +491,20 @@ static bool lru_check(void *ctx)
     if (total != m->count) return false;
     size_t present = 0, indexed = 0;
     for (size_t id = 0; id < m->capacity; id++) {
-        const lru_node *nd = &m->nodes[id];
-        if (nd->slot != NO_SLOT) {
+        const lru_node *nd = m->byid ? NULL : &m->nodes[id];
+        if (nd != NULL && nd->slot != NO_SLOT) {
             /* the entry at slot names id, and is the one a lookup of id's key finds */
             if (nd->slot > m->tab.mask || m->tab.slots[nd->slot].val != id) return false;
             if (lru_find_entry(m, nd->key, kvbm__idx_plh_h32(nd->key)) != nd->slot) return false;
             indexed++;
         }
-        if (nd->level == LEVEL_ABSENT) continue;
-        if (nd->slot == NO_SLOT && !m->byid) return false;
-        if (nd->level >= m->nlevels) return false;
-        const kvbm__lring *r = &m->q[nd->level].ring;
+        const lru_hot *ht = lru_h(m, (uint32_t)id);
+        if (ht->level == LEVEL_ABSENT) continue;
+        if (nd != NULL && nd->slot == NO_SLOT) return false;
+        if (ht->level >= m->nlevels) return false;
+        const kvbm__lring *r = &m->q[ht->level].ring;
         /* the node's entry lies in its ring's window and names it */
-        if (!kvbm__lring_in_window(r, nd->pos) || kvbm__lring_at(r, nd->pos) != id) return false;
+        if (!kvbm__lring_in_window(r, ht->pos) || kvbm__lring_at(r, ht->pos) != id) return false;
         present++;
     }
     return present == m->count && indexed == m->tab.count;
@@ -499,10 +566,12 @@ static kvbm_status lru_map_create(size_t capacity, unsigned nlevels, lru_map **o
         return st;
     }
     for (size_t i = 0; i < capacity; i++) {
-        m->nodes[i].pos = 0;
+        m->nodes[i].h.pos = 0;
+        m->nodes[i].h.level = LEVEL_ABSENT;
         m->nodes[i].slot = NO_SLOT;
-        m->nodes[i].level = LEVEL_ABSENT;
     }
+    m->hot = (char *)m->nodes;
+    m->hshift = 5;
     m->tab.where_base = (char *)&m->nodes[0].slot;
     m->tab.where_stride = sizeof *m->nodes;
     m->capacity = capacity;
@@ -567,15 +636,18 @@ int kvbm__multi_lru_level_of(const kvbm__inactive *b, kvbm_plh h)
 {
     if (b->ops != &multi_lru_ops && b->ops != &lru_ops) return -1;
     const lru_map *m = b->ctx;
-    if (m->byid) { /* no index: O(capacity) scan (tests, introspection) */
-        for (size_t id = 0; id < m->capacity; id++)
-            if (m->nodes[id].level != LEVEL_ABSENT && kvbm_plh_eq(m->nodes[id].key, h))
-                return m->nodes[id].level;
-        return -1;
-    }
+    if (m->byid) return -1; /* no keys: kvbm__multi_lru_level_of_id */
     size_t slot = lru_find_slot(m, h, kvbm__idx_plh_h32(h));
     if (slot == KVBM_IDX_NONE) return -1;
-    return m->nodes[m->tab.slots[slot].val].level;
+    return lru_h(m, m->tab.slots[slot].val)->level;
+}
+
+int kvbm__multi_lru_level_of_id(const kvbm__inactive *b, uint32_t block_id)
+{
+    if (b->ops != &multi_lru_ops && b->ops != &lru_ops) return -1;
+    const lru_map *m = b->ctx;
+    if (block_id >= m->capacity || lru_h(m, block_id)->level == LEVEL_ABSENT) return -1;
+    return lru_h(m, block_id)->level;
 }
 
 size_t kvbm__multi_lru_level_len(const kvbm__inactive *b, unsigned level)
@@ -591,8 +663,8 @@ bool kvbm__lru_entry_of(const kvbm__inactive *b, uint32_t block_id, size_t *slot
     if (b->ops != &multi_lru_ops && b->ops != &lru_ops) return false;
     const lru_map *m = b->ctx;
     if (entries != NULL) *entries = m->tab.count;
-    if (block_id >= m->capacity || m->nodes[block_id].slot == NO_SLOT) return false;
+    if (m->byid || block_id >= m->capacity || m->nodes[block_id].slot == NO_SLOT) return false;
     if (slot != NULL) *slot = m->nodes[block_id].slot;
-    if (live != NULL) *live = m->nodes[block_id].level != LEVEL_ABSENT;
+    if (live != NULL) *live = lru_h(m, block_id)->level != LEVEL_ABSENT;
     return true;
 }

@@ -456,11 +456,13 @@ kvbm_status kvbm_block_release_many(kvbm_block *const *b, size_t n)
         }
         if (done) continue;
         if (!locked) { kvbm__lock(&s->lock); locked = true; }
-        else if (!kvbm__post_room(&p, 2)) kvbm__post_cycle(s, &p);
+        /* only a release off the inline path may defer work (a plain one needs no room) */
+        bool plain = kvbm__drop_is_plain(s, sl);
+        if (!plain && !kvbm__post_room(&p, 2)) kvbm__post_cycle(s, &p);
         /* the next block's backend insert (if it is one) may prefetch while this one runs */
         if (s->inactive.ops->prefetch_insert != NULL && i + 1 < n && b[i + 1] != NULL)
             s->inactive.ops->prefetch_insert(s->inactive.ctx, kvbm__bh_raw(b[i + 1])->hash);
-        if (kvbm__strong_dec_locked(sl)) kvbm__drop_locked(s, sl, &p);
+        if (kvbm__strong_dec_locked(sl)) kvbm__drop_locked_p(s, sl, &p, plain);
     }
     if (cur != NULL) {
         if (locked) { kvbm__post_locked_end(cur, &p); kvbm__unlock(&cur->lock); }

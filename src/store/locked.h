@@ -108,14 +108,23 @@ static inline bool kvbm__strong_dec_locked(struct kvbm__slot *sl)
     return atomic_fetch_sub_explicit(&sl->strong, 1, memory_order_acq_rel) == 1;
 }
 
-/* kvbm__store_drop_locked() with its common case inline (release_many's loop): a Primary
- * slot going Inactive through the backend's plain insert (no reset_on_release, no sketch
- * cells). Everything else, and every failure, takes the out-of-line function, which
- * checks the same things in the same order. */
-static inline void kvbm__drop_locked(struct kvbm__store *s, struct kvbm__slot *sl, struct kvbm__post *p)
+/* Would a final release of @sl take kvbm__drop_locked's inline path (a Primary slot going
+ * Inactive through the backend's plain insert: no reset_on_release, no sketch cells)? That
+ * path defers no work (no room in a struct kvbm__post needed). Lock held, the caller holds
+ * a strong ref: the answer stays valid until the lock is released. */
+static inline bool kvbm__drop_is_plain(const struct kvbm__store *s, const struct kvbm__slot *sl)
 {
-    if (KVBM_LIKELY(sl->state == KVBM__PRIMARY && !sl->reset_on_release && s->tcells == NULL &&
-                    (s->byid || kvbm__active_index_remove(&s->index, s->slots, sl->id)))) {
+    return sl->state == KVBM__PRIMARY && !sl->reset_on_release && s->tcells == NULL;
+}
+
+/* kvbm__store_drop_locked() with its common case inline (release_many's loop), @plain =
+ * kvbm__drop_is_plain(s, sl) computed in this lock hold (false is always safe).
+ * Everything else, and every failure, takes the out-of-line function, which checks the
+ * same things in the same order. */
+static inline void kvbm__drop_locked_p(struct kvbm__store *s, struct kvbm__slot *sl, struct kvbm__post *p,
+                                       bool plain)
+{
+    if (KVBM_LIKELY(plain && (s->byid || kvbm__active_index_remove(&s->index, s->slots, sl->id)))) {
         sl->state = KVBM__INACTIVE;
         if (KVBM_UNLIKELY(s->inactive.ops->insert(s->inactive.ctx, sl->hash, sl->id) != KVBM_OK)) {
             kvbm__store_poison(s, "inactive backend rejected an insert");
@@ -126,6 +135,11 @@ static inline void kvbm__drop_locked(struct kvbm__store *s, struct kvbm__slot *s
         return;
     }
     kvbm__store_drop_locked(s, sl, p);
+}
+
+static inline void kvbm__drop_locked(struct kvbm__store *s, struct kvbm__slot *sl, struct kvbm__post *p)
+{
+    kvbm__drop_locked_p(s, sl, p, kvbm__drop_is_plain(s, sl));
 }
 
 /* Drop one strong ref on @sl (the caller's handle, already retired). The lock-free

@@ -32,27 +32,29 @@ static inline void prefetch_handle(const kvbm_handle *h)
 
 /* Under the lock, allocate: check the r victims the backend returned and append them to
  * the eviction chain *@head..*@tail (through hnext); by id (@byid, a constant at each call:
- * one specialised loop per mode) they leave the index first. NULL, or what is broken (the
- * caller poisons). */
+ * one specialised loop per mode) they leave the index first. @hv[k] gets each victim's
+ * hash64 (by id; the registry's table hash too). NULL, or what is broken (the caller
+ * poisons). */
 static inline __attribute__((always_inline)) const char *
 chain_victims(struct kvbm__store *s, const kvbm__pair *pairs, size_t r, uint32_t *head,
-              uint32_t *tail, const bool byid)
+              uint32_t *tail, uint64_t *hv, const bool byid)
 {
     /* the victims' slots are cold (old blocks): start every miss before the checks */
     for (size_t k = 0; k < r; k++)
         if (KVBM_LIKELY(pairs[k].block_id < s->n)) __builtin_prefetch(&s->slots[pairs[k].block_id]);
-    /* by id, the index bucket each one leaves (its hash64 kept for the removal: a victim
-     * whose slot hash differs from the pair's is rejected below before it is used) */
-    uint64_t hv[PAIR_CHUNK];
+    /* By id the backend returns ids only (backend.h): the hash is the slot's, and the
+     * index bucket each victim leaves is prefetched as soon as its slot arrives. */
     if (byid)
         for (size_t k = 0; k < r; k++) {
-            hv[k] = kvbm_plh_hash64(pairs[k].hash);
+            uint32_t id = pairs[k].block_id;
+            if (KVBM_UNLIKELY(id >= s->n)) return "inactive backend evicted a slot that is not inactive";
+            hv[k] = kvbm_plh_hash64(s->slots[id].hash);
             __builtin_prefetch(&s->index.buckets[hv[k] & s->index.mask], 1, 3);
         }
     for (size_t k = 0; k < r; k++) {
         uint32_t id = pairs[k].block_id;
         if (KVBM_UNLIKELY(id >= s->n || s->slots[id].state != KVBM__INACTIVE ||
-                          !kvbm_plh_eq(s->slots[id].hash, pairs[k].hash)))
+                          (!byid && !kvbm_plh_eq(s->slots[id].hash, pairs[k].hash))))
             return "inactive backend evicted a slot that is not inactive";
         /* the handle is cold (an old block); its registry work runs after unlock */
         prefetch_handle(s->slots[id].reg);
@@ -101,6 +103,9 @@ kvbm_status kvbm__store_allocate(struct kvbm__store *s, size_t count, kvbm_mutab
     size_t got = 0;
     const bool byid = s->byid;
     kvbm__pair pairs[PAIR_CHUNK];
+    /* by id, the victims' hash64 (the first PAIR_CHUNK: the epilogue's registry table
+     * hashes; later chunks' are recomputed there) */
+    uint64_t hv0[PAIR_CHUNK], hvx[PAIR_CHUNK];
     while (got < from_inactive) {
         size_t want = from_inactive - got;
         if (want > PAIR_CHUNK) want = PAIR_CHUNK;
@@ -114,8 +119,10 @@ kvbm_status kvbm__store_allocate(struct kvbm__store *s, size_t count, kvbm_mutab
                 if (ops->insert(ctx, s->slots[id].hash, id) != KVBM_OK)
                     kvbm__store_poison(s, "rollback insert failed");
             }
-            for (size_t k = 0; k < r; k++)
-                if (ops->insert(ctx, pairs[k].hash, pairs[k].block_id) != KVBM_OK)
+            for (size_t k = 0; k < r; k++) /* (by id the pairs carry no hash: the slot's) */
+                if (ops->insert(ctx, byid && pairs[k].block_id < s->n ? s->slots[pairs[k].block_id].hash
+                                                                      : pairs[k].hash,
+                                pairs[k].block_id) != KVBM_OK)
                     kvbm__store_poison(s, "rollback insert failed");
             kvbm__unlock(&s->lock);
             kvbm__metric_add(s->metrics, KVBM_METRIC_allocate_atomic_rollback, 1);
@@ -123,8 +130,8 @@ kvbm_status kvbm__store_allocate(struct kvbm__store *s, size_t count, kvbm_mutab
             kvbm__set_error("kvbm_manager_allocate: inactive backend under-allocated; rolled back");
             return KVBM_EEXHAUSTED;
         }
-        const char *bad = byid ? chain_victims(s, pairs, r, &head, &tail, true)
-                               : chain_victims(s, pairs, r, &head, &tail, false);
+        const char *bad = byid ? chain_victims(s, pairs, r, &head, &tail, got == 0 ? hv0 : hvx, true)
+                               : chain_victims(s, pairs, r, &head, &tail, NULL, false);
         if (KVBM_UNLIKELY(bad != NULL)) {
             kvbm__store_poison(s, bad);
             kvbm__unlock(&s->lock);
@@ -172,21 +179,23 @@ kvbm_status kvbm__store_allocate(struct kvbm__store *s, size_t count, kvbm_mutab
     uint64_t rh64[PAIR_CHUNK]; /* their registry table hashes: the registry prefetches the
                                   table slots without waiting for the cold handles */
     size_t nr = 0;
+    const uint64_t *h64 = byid ? hv0 : rh64; /* by id the first chunk's are known */
     for (uint32_t id = head, next; id != KVBM__NIL; id = next) {
         struct kvbm__slot *sl = &s->slots[id];
         next = sl->hnext;
         sl->hnext = KVBM__NIL;
         if (evicted != NULL) evicted[j] = sl->hash;
         j++;
-        rh64[nr] = kvbm_plh_hash64(sl->hash);
+        if (h64 == rh64) rh64[nr] = kvbm_plh_hash64(sl->hash);
         regs[nr++] = sl->reg;
         sl->reg = NULL;
         if (nr == PAIR_CHUNK) {
-            kvbm__handle_mark_absent_release_many_h64(s->registry, regs, rh64, nr, s->tier);
+            kvbm__handle_mark_absent_release_many_h64(s->registry, regs, h64, nr, s->tier);
             nr = 0;
+            h64 = rh64;
         }
     }
-    if (nr) kvbm__handle_mark_absent_release_many_h64(s->registry, regs, rh64, nr, s->tier);
+    if (nr) kvbm__handle_mark_absent_release_many_h64(s->registry, regs, h64, nr, s->tier);
     if (n_evicted != NULL) *n_evicted = from_inactive;
     kvbm__hwbuf_fini(&hb);
     return KVBM_OK;
@@ -244,7 +253,10 @@ store_register(struct kvbm__store *s, const void *const *in,
     }
     /* Registry lookups outside the store lock, one kvbm__registry_register_many_present
      * per chunk (same hooks and tracker touches, in order, as one call per block); the
-     * handle ref waits in the owned slot. */
+     * handle ref waits in the owned slot. Meanwhile the index bucket each new Primary will
+     * head is on its way (buckets and mask are fixed at creation: read without the lock);
+     * the first chunk's hash64 are kept for the locked pass. */
+    uint64_t hv0[PAIR_CHUNK];
     for (size_t i = 0; i < n; i += PAIR_CHUNK) {
         size_t c = n - i < PAIR_CHUNK ? n - i : PAIR_CHUNK;
         kvbm_plh hs[PAIR_CHUNK];
@@ -253,6 +265,9 @@ store_register(struct kvbm__store *s, const void *const *in,
             struct kvbm__slot *sl = kvbm__bh_raw(in[i + k]);
             sl->mark = 0;
             hs[k] = stage ? stage[i + k] : sl->hash;
+            uint64_t hv = kvbm_plh_hash64(hs[k]);
+            if (i == 0) hv0[k] = hv;
+            __builtin_prefetch(&s->index.buckets[hv & s->index.mask], 1, 3);
         }
         uint32_t ids[PAIR_CHUNK];
         struct kvbm__rth_ctx rc = { s, hs, ids, c, 0 };
@@ -299,22 +314,25 @@ store_register(struct kvbm__store *s, const void *const *in,
     kvbm__lock(&s->lock);
     for (; done < n; done++) {
         size_t i = done;
-        if (!kvbm__post_room(&p, 1)) kvbm__post_cycle(s, &p);
         const void *h = in[i];
         struct kvbm__slot *sl = kvbm__bh_raw(h);
+        /* Fresh registration: if our staged slot holds the only reference to the hash's
+         * registry handle, no Primary/Duplicate/Inactive slot of this store can have the
+         * hash (each holds a reference to the one live handle per hash, taken before it
+         * entered that state under this lock, dropped only after leaving it), so the
+         * lookup (active index + backend) would miss: skip it. Only the lookup's paths
+         * defer work, so only they need room (a cycle re-locks; the lookup is exact
+         * whatever the count is by then). */
+        const bool fresh = atomic_load_explicit(&sl->reg->refs, memory_order_relaxed) == 1;
+        if (!fresh && !kvbm__post_room(&p, 1)) kvbm__post_cycle(s, &p);
         const bool premarked = sl->mark != 0;
         sl->mark = 0;
         if (stage) { /* Mutable -> Staged, invisible: it leaves Staged below */
             sl->state = KVBM__STAGED;
             sl->hash = stage[i];
         }
-        /* Fresh registration: if our staged slot holds the only reference to the hash's
-         * registry handle, no Primary/Duplicate/Inactive slot of this store can have the
-         * hash (each holds a reference to the one live handle per hash, taken before it
-         * entered that state under this lock, dropped only after leaving it), so the
-         * lookup (active index + backend) would miss: skip it. */
         struct kvbm__slot *ex = NULL;
-        if (atomic_load_explicit(&sl->reg->refs, memory_order_relaxed) != 1) {
+        if (!fresh) {
             ex = kvbm__acquire_locked(s, sl->hash, &p);
             if (KVBM_UNLIKELY(kvbm__store_is_poisoned(s))) {
                 if (stage) sl->state = KVBM__MUTABLE; /* this one is not staged */
@@ -345,7 +363,8 @@ store_register(struct kvbm__store *s, const void *const *in,
             sl->state = KVBM__PRIMARY;
             sl->gen++;
             atomic_store_explicit(&sl->strong, 1, memory_order_relaxed);
-            kvbm__active_index_insert(&s->index, s->slots, sl->id);
+            kvbm__active_index_insert_hv(&s->index, s->slots, sl->id,
+                                         i < PAIR_CHUNK ? hv0[i] : kvbm_plh_hash64(sl->hash));
             res = sl;
         }
         kvbm__bh_retire(h);

@@ -15,7 +15,7 @@
 #define NHASH      64     /* per thread, reused */
 #define BEFORE     2000   /* registrations (all threads) before the close */
 #define AFTER      200    /* registrations per thread after the close */
-#define MAX_ITERS  50000  /* per thread: 4 x 2 x 50000 events < the ring */
+#define MAX_ITERS  50000  /* per thread before the close: 4 x 2 x 50000 events < the ring */
 
 static kvbm_registry   *reg;
 static _Atomic long     regs_total;  /* successful registrations, all threads */
@@ -30,8 +30,12 @@ typedef struct worker {
 static void *work(void *arg)
 {
     worker *w = arg;
-    for (long i = 0; i < MAX_ITERS && w->after < AFTER; i++) {
+    for (long i = 0; w->after < AFTER; i++) {
         bool was_closed = atomic_load(&closed_flag); /* read before: the whole pair follows the close */
+        if (!was_closed && i >= MAX_ITERS) { /* the closing thread is descheduled: wait for it */
+            sched_yield();
+            continue;
+        }
         kvbm_handle *h;
         kvbm_plh p = kvbm_plh_root((uint64_t)w->id * 1000000u + 1u + (uint64_t)(i % NHASH));
         if (kvbm_registry_register(reg, p, &h) != KVBM_OK) {
