@@ -19,7 +19,9 @@
  * dying entry - recycles the object and wakes waiters. A registrar that finds a dying
  * entry for its hash waits on the shard's condition variable until that removal, and only
  * then creates the new handle and calls on_registered (Create). Hence, per hash, every
- * Remove of one registration lifetime precedes the Create of the next.
+ * Remove of one registration lifetime precedes the Create of the next. (The eviction
+ * epilogue's last release of a handle without extras - nothing to destroy - is the whole
+ * death in one shard-lock section instead: absent_release_fast.)
  *
  * Registry lifetime: `refs` counts public references. `pins` = (refs > 0) + number of
  * shards with live handle objects; the memory (shards, recycled handles) is freed when it
@@ -45,39 +47,42 @@ struct slot {
     kvbm_handle *h;  /* NULL: empty */
 };
 
-/* Two hot lines per shard: every registration and death touches lines 0 and 1 only (the
- * lock, the table, the counters, the free list and the prefetch hints); the condition
- * variable and the diagnostics follow. (The first layout spread them over four lines,
- * whose L1 misses showed up in every per-block operation.) */
+/* One hot line per shard: everything a registration or a death touches - the lock, the
+ * table, the entry count, the free list and the prefetch hints - is line 0, which the
+ * unlocked prefetch pass (reading the hints) brings in ahead of the lock. The condition
+ * variable, the waiter count and the diagnostics follow in line 1. (Session 10 had the
+ * hot fields in two lines - the pass read line 1, the lock missed on line 0 - and the
+ * first layout in four.) */
 struct shard {
     /* line 0 */
     _Alignas(64) kvbm__mutex lock;
     struct slot     *tab;       /* NULL until the first insert */
     size_t           mask;      /* capacity - 1 */
-    /* line 1 */
-    _Alignas(64) size_t count;  /* entries (live + dying) */
-    kvbm_handle     *free_list;
-    size_t           nlive;     /* handle objects not on the free list */
-    uint32_t         waiters;   /* registrars waiting for a dying entry */
+    /* entries (live + dying) = handle objects off the free list: an object leaves the
+     * free list exactly when its entry is inserted and returns when it is deleted, both
+     * in one critical section, so one counter serves the load factor and the pin */
+    size_t           count;
+    /* Written under the lock; read WITHOUT it (relaxed) only to compute a prefetch
+     * address, like the hints below. */
+    _Atomic(kvbm_handle *) free_list;
     _Atomic size_t   count_pub; /* relaxed copy of count for registered_count() */
     /* Relaxed copies of tab / mask, read WITHOUT the lock only to compute prefetch
      * addresses (a stale or mismatched pair just prefetches a useless line: prefetches
      * never fault and have no semantic effect). Written under the lock by tab_grow. */
     _Atomic(struct slot *) tab_hint;
     _Atomic size_t   mask_hint;
-    _Atomic(kvbm_handle *) free_hint; /* relaxed copy of free_list, same purpose */
-    /* cold */
+    /* line 1: cold */
     _Alignas(64) kvbm__cond cond; /* broadcast when a dying entry is removed */
+    uint32_t         waiters;   /* registrars waiting for a dying entry */
     void            *slabs;     /* slab allocations of this shard (singly linked, line 0) */
     uint64_t         waits;     /* diagnostics: total waits (lock held) */
     uint64_t         grows;     /* diagnostics: table growths on registration (lock held) */
     size_t           nobj;      /* handle objects in this shard's slabs (lock held) */
-    /* 256 bytes in all: shard_of() indexes with a shift, not a multiply */
-    _Alignas(64) unsigned char pad_[64];
+    /* 128 bytes in all: shard_of() indexes with a shift, not a multiply */
 };
 
-_Static_assert(offsetof(struct shard, count) == 64 && offsetof(struct shard, cond) == 128 &&
-               sizeof(struct shard) == 256, "struct shard: hot fields in lines 0 and 1");
+_Static_assert(offsetof(struct shard, cond) == 64 && sizeof(struct shard) == 128,
+               "struct shard: the hot fields in line 0");
 
 /* Observers (on_registered), called in slot order under the shard lock of the new handle.
  * A slot is in use iff its bit is set in obs_mask. add_observer fills a free slot, then
@@ -95,6 +100,7 @@ struct kvbm_registry {
     _Atomic size_t      refs;
     _Atomic size_t      pins;
     kvbm_tracker       *tracker;
+    bool                tracker_keys; /* the tracker's touches read the keys (custom kind) */
     _Atomic uint32_t    obs_mask;
     pthread_mutex_t     obs_lock;  /* serialises add/remove_observer (unranked, not nested) */
     struct observer     obs[KVBM_REGISTRY_MAX_OBSERVERS];
@@ -218,11 +224,13 @@ static inline void tab_prefetch(const struct shard *sh, uint64_t h64)
     size_t m = atomic_load_explicit(&((struct shard *)sh)->mask_hint, memory_order_relaxed);
     if (t != NULL) {
         /* Integer arithmetic: with a stale pair the address may lie outside the table
-         * (harmless for a prefetch, but not a valid pointer expression). The probe run
-         * (and a deletion's backward shift) often crosses into the next line. */
+         * (harmless for a prefetch, but not a valid pointer expression). */
         uintptr_t a = (uintptr_t)t + (uintptr_t)(h64 & m) * sizeof(struct slot);
         __builtin_prefetch((const void *)a, 1, 3);
-        __builtin_prefetch((const void *)(a + 64), 1, 3);
+        /* and the slot after it, which a probe run (or a deletion's backward shift) reads
+         * next: the next line only when the home slot is the last of its line (it was the
+         * next line always: a useless line in ~3 of 4 cases, evicting useful ones) */
+        __builtin_prefetch((const void *)(a + sizeof(struct slot)), 1, 3);
     }
 }
 
@@ -250,6 +258,7 @@ kvbm_status kvbm_registry_create(const kvbm_registry_config *cfg, kvbm_registry 
     atomic_init(&r->refs, 1);
     atomic_init(&r->pins, 1);
     r->tracker = cfg->tracker != NULL ? kvbm_tracker_clone(cfg->tracker) : NULL;
+    r->tracker_keys = r->tracker != NULL && !kvbm__tracker_is_tinylfu(r->tracker);
     pthread_mutex_init(&r->obs_lock, NULL);
     if (cfg->hooks.on_registered != NULL) { /* the creation-time hook is observer id 1 */
         r->obs[0].fn = cfg->hooks.on_registered;
@@ -291,7 +300,7 @@ kvbm_status kvbm__registry_reserve(kvbm_registry *r, size_t n)
         }
         /* and handle objects for the share, so that registering them allocates nothing
          * (from a share of a whole slab on: a small manager does not pin 64 slabs) */
-        while (st == KVBM_OK && mean >= KVBM__SLAB_N && sh->nobj - sh->nlive < share)
+        while (st == KVBM_OK && mean >= KVBM__SLAB_N && sh->nobj - sh->count < share)
             if (!slab_refill(sh)) st = KVBM_ENOMEM;
         kvbm__unlock(&sh->lock);
         if (st != KVBM_OK) return st;
@@ -309,8 +318,8 @@ static void registry_free(kvbm_registry *r)
 {
     for (unsigned i = 0; i < KVBM__SHARDS; i++) {
         struct shard *sh = &r->shards[i];
-        kvbm__assert(sh->nlive == 0 && sh->count == 0);
-        /* nlive == 0: every object of every slab is free. Walk the slabs in address order
+        kvbm__assert(sh->count == 0);
+        /* count == 0: every object of every slab is free. Walk the slabs in address order
          * rather than the free list (a chain of dependent misses through cold objects). */
         for (char *slab = sh->slabs; slab != NULL;) {
             char *next = *(char **)(void *)slab;
@@ -381,34 +390,36 @@ static __attribute__((noinline, cold)) bool slab_refill(struct shard *sh)
     *(void **)(void *)slab = sh->slabs;
     sh->slabs = slab;
     sh->nobj += KVBM__SLAB_N;
+    kvbm_handle *head = atomic_load_explicit(&sh->free_list, memory_order_relaxed);
     for (unsigned i = KVBM__SLAB_N; i-- > 0;) {
         kvbm_handle *o = slab_object(slab, i);
-        o->next_free = sh->free_list;
-        sh->free_list = o;
+        o->next_free = head;
+        head = o;
     }
-    atomic_store_explicit(&sh->free_hint, sh->free_list, memory_order_relaxed);
+    atomic_store_explicit(&sh->free_list, head, memory_order_relaxed);
     return true;
 }
 
-static inline kvbm_handle *handle_alloc(kvbm_registry *r, struct shard *sh)
+/* Pop a handle object (NULL on ENOMEM). Its entry is inserted in the same critical
+ * section (the caller counts it). Lock held. */
+static inline kvbm_handle *handle_alloc(struct shard *sh)
 {
-    if (KVBM_UNLIKELY(sh->free_list == NULL) && !slab_refill(sh)) return NULL;
-    kvbm_handle *h = sh->free_list;
-    sh->free_list = h->next_free;
-    atomic_store_explicit(&sh->free_hint, sh->free_list, memory_order_relaxed);
-    /* the next pop of this shard reads the new head's line (a recycled, cold object) */
-    if (sh->free_list != NULL) __builtin_prefetch(sh->free_list, 1, 3);
-    if (sh->nlive++ == 0) atomic_fetch_add_explicit(&r->pins, 1, memory_order_relaxed);
+    kvbm_handle *h = atomic_load_explicit(&sh->free_list, memory_order_relaxed);
+    if (KVBM_UNLIKELY(h == NULL)) {
+        if (!slab_refill(sh)) return NULL;
+        h = atomic_load_explicit(&sh->free_list, memory_order_relaxed);
+    }
+    atomic_store_explicit(&sh->free_list, h->next_free, memory_order_relaxed);
     return h;
 }
 
-/* Returns true if the registry must be unpinned (after unlock). Lock held. */
+/* Push the object of an entry tab_delete just removed. Returns true if the registry must
+ * be unpinned (after unlock): that was the shard's last entry. Lock held. */
 static bool handle_recycle(struct shard *sh, kvbm_handle *h)
 {
-    h->next_free = sh->free_list;
-    sh->free_list = h;
-    atomic_store_explicit(&sh->free_hint, h, memory_order_relaxed);
-    return --sh->nlive == 0;
+    h->next_free = atomic_load_explicit(&sh->free_list, memory_order_relaxed);
+    atomic_store_explicit(&sh->free_list, h, memory_order_relaxed);
+    return sh->count == 0;
 }
 
 /* Call every observer of @mask with the new handle @h (shard lock held). Errors are not
@@ -548,7 +559,7 @@ get_or_create_h64(kvbm_registry *r, kvbm_plh hash, uint64_t h64, bool notify, kv
 
     kvbm_handle *h = NULL;
     bool grow = tab_full(sh);
-    if ((grow && tab_grow(sh) != KVBM_OK) || (h = handle_alloc(r, sh)) == NULL) {
+    if ((grow && tab_grow(sh) != KVBM_OK) || (h = handle_alloc(sh)) == NULL) {
         kvbm__unlock(&sh->lock);
         return GOC_ENOMEM;
     }
@@ -568,7 +579,7 @@ get_or_create_h64(kvbm_registry *r, kvbm_plh hash, uint64_t h64, bool notify, kv
         sh->tab[slot].h64 = h64;            /* the empty slot that ended the lookup */
         sh->tab[slot].h = h;
     }
-    sh->count++;
+    if (sh->count++ == 0) atomic_fetch_add_explicit(&r->pins, 1, memory_order_relaxed);
     atomic_store_explicit(&sh->count_pub, sh->count, memory_order_relaxed);
     uint32_t failed = 0;
     kvbm_status fail_st = KVBM_OK;
@@ -621,7 +632,8 @@ register_many(kvbm_registry *r, const kvbm_plh *hashes, size_t n, kvbm_tier prem
               kvbm_handle **out, uint8_t *created)
 {
     kvbm_tracker *t = r->tracker;
-    kvbm_plh pending[REG_CHUNK];       /* created keys (read by custom trackers only) */
+    const bool keys = r->tracker_keys;
+    kvbm_plh pending[REG_CHUNK];       /* created keys (read by custom trackers only: @keys) */
     kvbm__touch_cells cells[REG_CHUNK]; /* their cells */
     kvbm__touch_cells h64s[REG_CHUNK];  /* table hash = TinyLFU cells of the chunk's keys */
     size_t np = 0, i = 0;
@@ -637,7 +649,7 @@ register_many(kvbm_registry *r, const kvbm_plh *hashes, size_t n, kvbm_tier prem
             struct shard *sh = shard_of(r, h64);
             tab_prefetch(sh, h64);
             /* the object a creation would pop (hint: read without the lock) */
-            kvbm_handle *fh = atomic_load_explicit(&sh->free_hint, memory_order_relaxed);
+            kvbm_handle *fh = atomic_load_explicit(&sh->free_list, memory_order_relaxed);
             if (fh != NULL) __builtin_prefetch(fh, 1, 3);
         }
         if (t != NULL) kvbm__tracker_prepare_many(t, NULL, h64s, m);
@@ -649,7 +661,7 @@ register_many(kvbm_registry *r, const kvbm_plh *hashes, size_t n, kvbm_tier prem
             }
             if (created != NULL) created[i] = g == GOC_CREATED;
             if (g == GOC_CREATED && t != NULL) {
-                pending[np] = hashes[i];
+                if (keys) pending[np] = hashes[i];
                 cells[np++] = h64s[k];
             }
         }
@@ -906,18 +918,58 @@ static inline bool absent_release_begin(kvbm_handle *h, kvbm_tier tier)
     return true;
 }
 
+/* mark_absent + release of handle @h of registry @r when ours is the last reference and the
+ * handle has no extras (flags == 0: no attachment, callback, overflow presence or death
+ * hook, so no destructor to run): the whole death in ONE shard-lock section, with a plain
+ * store of refs 1 -> 0 instead of the CAS - one locked instruction fewer per evicted block.
+ * Under the shard lock nobody can take a new reference (lookups upgrade under it, a clone
+ * needs a reference, and refs == 1 is ours), so the handle goes from live to removed
+ * without ever being visible as dying: no registrar waits for it, no broadcast. The
+ * acquire load of refs orders every earlier holder's writes (flags) before our read, as
+ * the CAS did. Returns false, having changed nothing, if the handle does not qualify
+ * (then the caller takes the general path). */
+static inline __attribute__((always_inline)) bool
+absent_release_fast(kvbm_registry *r, kvbm_handle *h, uint64_t h64, kvbm_tier tier)
+{
+    /* unlocked pre-check (a hint, on the prefetched line): a shared handle skips the lock */
+    if (atomic_load_explicit(&h->refs, memory_order_relaxed) != 1) return false;
+    struct shard *sh = shard_of(r, h64);
+    kvbm__lock(&sh->lock);
+    if (KVBM_UNLIKELY(atomic_load_explicit(&h->refs, memory_order_acquire) != 1 || h->flags != 0)) {
+        kvbm__unlock(&sh->lock);
+        return false;
+    }
+    kvbm__assert(kvbm_handle_presence(h, tier) > 0); /* same check as mark_absent */
+    (void)tier;
+    atomic_store_explicit(&h->refs, 0, memory_order_relaxed);
+    kvbm__handle_clear_presence(h);
+    size_t i = tab_find_ptr(sh, h64, h);
+    kvbm__assert(i != SIZE_MAX);
+    if (i != SIZE_MAX) tab_delete(sh, i);
+    h->reg = NULL;
+    bool unpin = handle_recycle(sh, h);
+    kvbm__unlock(&sh->lock);
+    if (KVBM_UNLIKELY(unpin)) registry_unpin(r);
+    return true;
+}
+
 #define ABSENT_PF_CHUNK 64u
 
-/* The releases of a chunk of c <= ABSENT_PF_CHUNK handles whose lines and home table slots
- * are being prefetched: the destructors of every handle dying in the chunk, one
- * kvbm__defer_run() for what they deferred, then the entry removals. */
+/* The releases of a chunk of c <= ABSENT_PF_CHUNK handles (of registry @r; NULL: each of
+ * its own) whose lines and home table slots are being prefetched: the last references of
+ * handles without extras die at once (absent_release_fast); for the others, the
+ * destructors of every handle dying in the chunk, one kvbm__defer_run() for what they
+ * deferred, then the entry removals. */
 static inline __attribute__((always_inline)) void
-absent_release_chunk(kvbm_handle *const *hs, const uint64_t *h64s, size_t c, kvbm_tier tier)
+absent_release_chunk(kvbm_registry *r, kvbm_handle *const *hs, const uint64_t *h64s, size_t c,
+                     kvbm_tier tier)
 {
     uint8_t dying[ABSENT_PF_CHUNK];
     size_t nd = 0;
     for (size_t k = 0; k < c; k++)
-        if (absent_release_begin(hs[k], tier)) dying[nd++] = (uint8_t)k;
+        if (!absent_release_fast(r != NULL ? r : hs[k]->reg, hs[k], h64s[k], tier) &&
+            absent_release_begin(hs[k], tier))
+            dying[nd++] = (uint8_t)k;
     kvbm__defer_run();
     for (size_t d = 0; d < nd; d++) handle_remove_entry(hs[dying[d]], h64s[dying[d]]);
 }
@@ -938,7 +990,7 @@ void kvbm__handle_mark_absent_release_many(kvbm_handle *const *hs, size_t n, kvb
             h64s[k] = kvbm_plh_hash64(h->hash);
             tab_prefetch(shard_of(h->reg, h64s[k]), h64s[k]);
         }
-        absent_release_chunk(hs + i, h64s, c, tier);
+        absent_release_chunk(NULL, hs + i, h64s, c, tier);
     }
 }
 
@@ -958,7 +1010,7 @@ void kvbm__handle_mark_absent_release_many_h64(kvbm_registry *r, kvbm_handle *co
         for (size_t k = 0; k < c; k++)
             kvbm__assert(hs[i + k]->reg == r && h64s[i + k] == kvbm_plh_hash64(hs[i + k]->hash));
 #endif
-        absent_release_chunk(hs + i, h64s + i, c, tier);
+        absent_release_chunk(r, hs + i, h64s + i, c, tier);
     }
 }
 

@@ -905,6 +905,46 @@ KVBM_TEST(mark_absent_release_many)
     kvbm_registry_release(r);
 }
 
+/* The eviction epilogue's two death paths in one chunk, handles of two registries mixed:
+ * last references without extras die in one shard-lock section, a last reference with an
+ * attachment still runs its destructor (once, before its entry goes), a shared one only
+ * loses its presence and a reference. Every hash can be registered again afterwards. */
+static int mixed_dtor_runs;
+static void mixed_dtor(void *v) { (void)v; mixed_dtor_runs++; }
+
+KVBM_TEST(mark_absent_release_many_mixed_paths_and_registries)
+{
+    kvbm_registry *r1 = tm_registry_create(NULL), *r2 = tm_registry_create(NULL);
+    kvbm_attach_type t = new_type("mixed_release", mixed_dtor);
+    kvbm_handle *hs[6];
+    for (int i = 0; i < 6; i++) {
+        ASSERT_OK(kvbm_registry_register(i % 2 ? r2 : r1, tm_hash_n(700 + (uint64_t)i), &hs[i]));
+        kvbm__handle_mark_present(hs[i], TIER_A);
+    }
+    static int val;
+    ASSERT_OK(kvbm_handle_attach_unique(hs[2], t, &val));  /* extras: the general path */
+    kvbm_handle *keep = kvbm_handle_clone(hs[3]);           /* shared: not the last ref */
+    mixed_dtor_runs = 0;
+    kvbm__handle_mark_absent_release_many(hs, 6, TIER_A);
+    EXPECT_EQ(mixed_dtor_runs, 1);
+    EXPECT_EQ(kvbm_registry_registered_count(r1), 0);
+    EXPECT_EQ(kvbm_registry_registered_count(r2), 1);
+    EXPECT_TRUE(kvbm_registry_is_registered(r2, tm_hash_n(703)));
+    EXPECT_EQ(kvbm_handle_presence(keep, TIER_A), 0u);
+    for (int i = 0; i < 6; i++) {
+        if (i == 3) continue;
+        EXPECT_FALSE(kvbm_registry_is_registered(i % 2 ? r2 : r1, tm_hash_n(700 + (uint64_t)i)));
+        kvbm_handle *again;
+        ASSERT_OK(kvbm_registry_register(i % 2 ? r2 : r1, tm_hash_n(700 + (uint64_t)i), &again));
+        EXPECT_EQ(kvbm_handle_presence(again, TIER_A), 0u);
+        kvbm_handle_release(again);
+    }
+    kvbm_handle_release(keep);
+    EXPECT_EQ(kvbm_registry_registered_count(r2), 0);
+    kvbm_registry_release(r1);
+    kvbm_registry_release(r2);
+}
+
 /* Presence across the inline slots and the locked overflow, including the reserved tier
  * value (always in the overflow) and has_any_block over a mix of both. */
 KVBM_TEST(presence_inline_and_overflow_tiers)
