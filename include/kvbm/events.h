@@ -95,7 +95,9 @@ KVBM_API bool kvbm_events_policy_should_emit(const kvbm_events_policy *p, kvbm_p
 typedef struct kvbm_events_config {
     size_t             struct_size;      /* KVBM_EVENTS_CONFIG_INIT sets it */
     kvbm_events_policy policy;           /* default AllEvents */
-    uint32_t           channel_capacity; /* 0: 1024; rounded up to a power of two, <= 2^20 */
+    uint32_t           channel_capacity; /* 0: 65536 (1 MiB of slots, ~3 ms of a busy
+                                            producer: docs/DESIGN.md §9); rounded up to
+                                            a power of two, <= 2^20 */
 } kvbm_events_config;
 #define KVBM_EVENTS_CONFIG_INIT { sizeof(kvbm_events_config), { KVBM_EVENTS_POLICY_ALL, 0, 0, NULL, NULL }, 0 }
 
@@ -186,7 +188,9 @@ kvbm_events_subscribe(kvbm_events_manager *m, kvbm_events_sub **out);
  *   KVBM_OK        *@out is the next event;
  *   KVBM_ELAGGED   the subscriber fell more than the capacity behind: *@lost (if non-NULL)
  *                  receives the number of events skipped, the cursor moved to the oldest
- *                  event still available (the next call returns it); *@out is untouched;
+ *                  event still available (the next call returns it); *@out is untouched.
+ *                  A call copies up to 64 ready events into the subscription at once;
+ *                  events copied before they were overwritten are delivered first;
  *   KVBM_ETIMEDOUT nothing arrived in time;
  *   KVBM_ECLOSED   the stream has ended and every event before the end was delivered;
  *   KVBM_EINVAL    NULL @sub or @out.

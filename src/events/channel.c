@@ -24,41 +24,84 @@
 
 #include "events/events_int.h"
 
-/* Non-temporal slot stores (x86-64): the subscriber on the other core holds the ring's lines
- * it read; a plain store to such a line waits for its ownership (a cross-core round trip per
- * line), a streaming store is posted to a write-combining buffer and invalidates the reader's
- * copy without the sender waiting. Streaming stores are weakly ordered: sfence after `claimed`
- * (the seqlock's guard must be visible before any overwritten slot) and before `published`.
- * Not under TSan, which cannot see them. */
-#if defined(__SSE2__) && defined(__x86_64__) && !defined(__SANITIZE_THREAD__)
-#  if defined(__has_feature)
-#    if __has_feature(thread_sanitizer)
-#      define KVBM__NO_STREAM 1
-#    endif
-#  endif
-#  ifndef KVBM__NO_STREAM
-#    include <emmintrin.h>
-#    define KVBM__STREAM 1
-#  endif
-#endif
-
-static inline void slot_put(kvbm__chan *c, uint64_t k, const kvbm__pending_event *e)
+/* Ownership. A subscriber on the other core holds the ring lines it read; a sender's
+ * store to such a line waits for an ownership round trip, and the unlock's locked
+ * instruction right after the batch waits for every such store. So a sender asks for the
+ * lines two batches ahead (own_ahead: prefetchw of the slots of one lap ago, read long
+ * since) and writes hashes and kind words with plain stores to lines it mostly owns by
+ * then. (Session 10 wrote the hashes with streaming stores instead: no ownership wait, but
+ * the locked instruction then waited for the write-combining buffers to reach memory,
+ * ~4 % of the producer's time even without a subscriber; PERFORMANCE §33.) */
+static inline void slot_store(_Atomic uint64_t *p, uint64_t v)
 {
-    atomic_store_explicit(&c->kind[k], (uint8_t)e->kind, memory_order_relaxed);
-#ifdef KVBM__STREAM
-    _mm_stream_si64((long long *)(void *)&c->hash[k].hi, (long long)e->hash.hi);
-    _mm_stream_si64((long long *)(void *)&c->hash[k].lo, (long long)e->hash.lo);
+    atomic_store_explicit(p, v, memory_order_relaxed);
+}
+
+/* prefetchw (0F 0D /1; a no-op on x86-64 processors without it): __builtin_prefetch(p, 1)
+ * is a plain prefetcht0 unless the whole build targets prfchw. */
+static inline void prefetch_w(const void *p)
+{
+#if defined(__x86_64__)
+    __asm__ volatile("prefetchw %0" : : "m"(*(const char *)p));
 #else
-    atomic_store_explicit(&c->hash[k].hi, e->hash.hi, memory_order_relaxed);
-    atomic_store_explicit(&c->hash[k].lo, e->hash.lo, memory_order_relaxed);
+    __builtin_prefetch(p, 1);
 #endif
 }
 
-static inline void stream_fence(void)
+/* Slots a batch asks ownership for ahead of itself (a quarter of smaller rings). */
+#define AHEAD 128
+
+/* Ask for the lines of positions up to @from + 2 * AHEAD not asked for yet (from +
+ * AHEAD at least): with batches of up to AHEAD events, every line is asked for at least
+ * one batch before it is written, and none that a subscriber less than a lap behind may
+ * still read. Writer lock held. */
+static inline void own_ahead(kvbm__chan *c, uint64_t from)
 {
-#ifdef KVBM__STREAM
-    _mm_sfence();
-#endif
+    uint64_t mask = c->mask, d = mask + 1 >= 4 * AHEAD ? AHEAD : (mask + 1) / 4;
+    uint64_t a = c->ahead > from + d ? c->ahead : from + d, end = from + 2 * d;
+    for (uint64_t q = a & ~(uint64_t)3; q < end; q += 4) prefetch_w(&c->hash[q & mask]);
+    for (uint64_t q = a & ~(uint64_t)511; q < end; q += 512) prefetch_w(&c->kbits[(q & mask) >> 6]);
+    c->ahead = end;
+}
+
+/* Write @n events into the hash slots from @slot (n <= 64, within one kind word: see
+ * put_events). Returns their kind bits, shifted to the word's bit @b of the first. */
+static inline uint64_t put_run(kvbm__evhash *slot, uint64_t b, const kvbm__pending_event *ev, uint64_t n)
+{
+    uint64_t bits = 0;
+    for (uint64_t j = 0; j < n; j++) {
+        slot_store(&slot[j].hi, ev[j].hash.hi);
+        slot_store(&slot[j].lo, ev[j].hash.lo);
+        bits |= (ev[j].kind & 1) << (b + j); /* Create 0, Remove 1 */
+    }
+    return bits;
+}
+
+/* Write @n events from ring position @pos: the hashes slot by slot, the kinds a word of
+ * 64 at a time, completed from the senders' copy (kshadow) when the batch covers part of
+ * it. Returns the number of Removes. Writer lock held. */
+static uint64_t put_events(kvbm__chan *c, uint64_t pos, const kvbm__pending_event *ev, uint64_t n)
+{
+    uint64_t removes = 0, mask = c->mask, cap = mask + 1;
+    kvbm__evhash *hash = c->hash; /* locals: the atomic stores may alias *c */
+    uint64_t *shadow = c->kshadow;
+    _Atomic uint64_t *kbits = c->kbits;
+    while (n > 0) {
+        uint64_t k = pos & mask, b = k & 63;
+        uint64_t run = 64 - b;
+        if (run > cap - k) run = cap - k; /* a ring under 64 slots wraps inside the word */
+        if (run > n) run = n;
+        uint64_t bits = put_run(&hash[k], b, ev, run);
+        uint64_t m = (run == 64 ? ~(uint64_t)0 : ((uint64_t)1 << run) - 1) << b;
+        uint64_t word = (shadow[k >> 6] & ~m) | bits;
+        shadow[k >> 6] = word;
+        slot_store(&kbits[k >> 6], word);
+        removes += (uint64_t)__builtin_popcountll(bits);
+        pos += run;
+        ev += run;
+        n -= run;
+    }
+    return removes;
 }
 
 kvbm_status kvbm__chan_create(size_t capacity, kvbm__chan **out)
@@ -66,18 +109,24 @@ kvbm_status kvbm__chan_create(size_t capacity, kvbm__chan **out)
     kvbm__chan *c = kvbm__aligned_alloc(64, sizeof *c);
     if (c == NULL) return KVBM_ENOMEM;
     memset(c, 0, sizeof *c);
+    size_t words = (capacity + 63) / 64, kbytes = (words * 8 + 63) / 64 * 64;
     c->hash = kvbm__aligned_alloc(64, capacity * sizeof *c->hash);
-    c->kind = kvbm__aligned_alloc(64, (capacity + 63) / 64 * 64);
-    if (c->hash == NULL || c->kind == NULL) {
+    c->kbits = kvbm__aligned_alloc(64, kbytes);
+    c->kshadow = kvbm__aligned_alloc(64, kbytes);
+    if (c->hash == NULL || c->kbits == NULL || c->kshadow == NULL) {
         kvbm__free(c->hash);
-        kvbm__free(c->kind);
+        kvbm__free(c->kbits);
+        kvbm__free(c->kshadow);
         kvbm__free(c);
         return KVBM_ENOMEM;
     }
     for (size_t i = 0; i < capacity; i++) {
         atomic_init(&c->hash[i].hi, 0);
         atomic_init(&c->hash[i].lo, 0);
-        atomic_init(&c->kind[i], 0);
+    }
+    for (size_t i = 0; i < words; i++) {
+        atomic_init(&c->kbits[i], 0);
+        c->kshadow[i] = 0;
     }
     c->mask = capacity - 1;
     kvbm__mutex_init(&c->wlock, KVBM_RANK_EVENTS);
@@ -112,19 +161,11 @@ void kvbm__chan_send_many(kvbm__chan *c, const kvbm__pending_event *ev, size_t n
         atomic_fetch_add_explicit(&c->dropped_closed, n, memory_order_relaxed);
         return;
     }
-    uint64_t pos = atomic_load_explicit(&c->claimed, memory_order_relaxed), mask = c->mask;
+    uint64_t pos = atomic_load_explicit(&c->claimed, memory_order_relaxed);
     atomic_store_explicit(&c->claimed, pos + n, memory_order_relaxed);
     atomic_thread_fence(memory_order_release); /* `claimed` before any slot is overwritten */
-    stream_fence();
-    /* the kind bytes are plain stores: ask for their lines (held by a reader) first, so the
-     * ownership requests overlap the slot stores instead of queueing behind them */
-    for (uint64_t q = pos & ~(uint64_t)63; q < pos + n; q += 64) __builtin_prefetch(&c->kind[q & mask], 1);
-    uint64_t removes = 0;
-    for (size_t i = 0; i < n; i++) {
-        slot_put(c, (pos + i) & mask, &ev[i]);
-        removes += ev[i].kind == KVBM_EVENT_REMOVE;
-    }
-    stream_fence(); /* every slot before `published` */
+    own_ahead(c, pos + n);
+    uint64_t removes = put_events(c, pos, ev, n);
     atomic_store_explicit(&c->published, pos + n, memory_order_release);
     if (removes < n) add_relaxed(&c->sent[0], n - removes);
     if (removes > 0) add_relaxed(&c->sent[1], removes);
@@ -167,7 +208,8 @@ void kvbm__chan_unref_n(kvbm__chan *c, size_t n)
     pthread_cond_destroy(&c->wcv);
     kvbm__mutex_destroy(&c->wlock);
     kvbm__free(c->hash);
-    kvbm__free(c->kind);
+    kvbm__free(c->kbits);
+    kvbm__free(c->kshadow);
     kvbm__free(c);
 }
 
@@ -175,14 +217,18 @@ void kvbm__chan_unref(kvbm__chan *c) { kvbm__chan_unref_n(c, 1); }
 
 kvbm_status kvbm__chan_subscribe(kvbm__chan *c, kvbm_events_sub **out)
 {
-    kvbm_events_sub *s = kvbm__calloc(1, sizeof *s);
+    kvbm_events_sub *s = kvbm__aligned_alloc(64, sizeof *s);
     if (s == NULL) {
         kvbm__set_error("kvbm_events_subscribe: out of memory");
         return KVBM_ENOMEM;
     }
+    memset(s, 0, sizeof *s);
     atomic_fetch_add_explicit(&c->refs, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&c->subscribers, 1, memory_order_relaxed);
     s->chan = c;
+    s->mask = c->mask;
+    s->hash = c->hash;
+    s->kbits = c->kbits;
     s->cursor = s->avail = atomic_load_explicit(&c->published, memory_order_seq_cst);
     *out = s;
     return KVBM_OK;
@@ -210,24 +256,25 @@ void kvbm__events_sub_interrupt(kvbm_events_sub *sub)
 static size_t ring_copy(kvbm_events_sub *sub, kvbm_event *out, size_t max, uint64_t *lagn)
 {
     kvbm__chan *c = sub->chan;
-    uint64_t pos = sub->cursor, cap = c->mask + 1;
+    uint64_t pos = sub->cursor, mask = sub->mask;
     if (pos >= sub->avail) {
         sub->avail = atomic_load_explicit(&c->published, memory_order_acquire);
         if (pos >= sub->avail) return 0;
     }
     uint64_t end = sub->avail - pos > max ? pos + max : sub->avail;
     for (uint64_t q = pos; q < end; q++) {
-        uint64_t k = q & c->mask;
+        uint64_t k = q & mask;
         kvbm_event *e = &out[q - pos];
-        e->kind = (kvbm_event_kind)atomic_load_explicit(&c->kind[k], memory_order_relaxed);
-        e->hash.hi = atomic_load_explicit(&c->hash[k].hi, memory_order_relaxed);
-        e->hash.lo = atomic_load_explicit(&c->hash[k].lo, memory_order_relaxed);
+        uint64_t bits = atomic_load_explicit(&sub->kbits[k >> 6], memory_order_relaxed);
+        e->kind = (kvbm_event_kind)((bits >> (k & 63)) & 1);
+        e->hash.hi = atomic_load_explicit(&sub->hash[k].hi, memory_order_relaxed);
+        e->hash.lo = atomic_load_explicit(&sub->hash[k].lo, memory_order_relaxed);
     }
     atomic_thread_fence(memory_order_acquire); /* the copies before `claimed` */
     uint64_t claimed = atomic_load_explicit(&c->claimed, memory_order_relaxed);
-    if (KVBM_UNLIKELY(claimed > pos + cap)) { /* slot pos (at least) was overwritten */
-        uint64_t n = claimed - cap - pos;
-        sub->cursor = claimed - cap;
+    if (KVBM_UNLIKELY(claimed > pos + mask + 1)) { /* slot pos (at least) was overwritten */
+        uint64_t n = claimed - (mask + 1) - pos;
+        sub->cursor = claimed - (mask + 1);
         sub->lost += n;
         atomic_fetch_add_explicit(&c->lost, n, memory_order_relaxed);
         *lagn = n;
@@ -237,15 +284,34 @@ static size_t ring_copy(kvbm_events_sub *sub, kvbm_event *out, size_t max, uint6
     return (size_t)(end - pos);
 }
 
+/* Move up to @max events of @sub's buffer to @out. */
+static inline size_t buf_take(kvbm_events_sub *sub, kvbm_event *out, size_t max)
+{
+    size_t k = sub->count < max ? sub->count : max;
+    memcpy(out, &sub->buf[sub->head], k * sizeof *out);
+    sub->head += (uint32_t)k;
+    sub->count -= (uint32_t)k;
+    return k;
+}
+
+/* kvbm_events_next's copy: refill the empty buffer from the ring. */
+static inline bool buf_ready(kvbm_events_sub *sub, uint64_t *lagn)
+{
+    if (sub->count > 0) return true;
+    sub->head = 0;
+    sub->count = (uint32_t)ring_copy(sub, sub->buf, KVBM__SUB_BUF, lagn);
+    return sub->count > 0;
+}
+
 size_t kvbm__events_next_many(kvbm_events_sub *sub, kvbm_event *out, size_t max, uint64_t *lost,
                               kvbm_status *st)
 {
-    size_t n = 0;
     *st = KVBM_OK;
     if (atomic_load_explicit(&sub->interrupted, memory_order_acquire)) {
         *st = KVBM_ECLOSED;
         return 0;
     }
+    size_t n = sub->count > 0 ? buf_take(sub, out, max) : 0; /* kvbm_events_next's copies first */
     while (n < max) {
         uint64_t lagn = 0;
         size_t k = ring_copy(sub, out + n, max - n, &lagn);
@@ -272,6 +338,7 @@ static bool drained_closed(kvbm_events_sub *sub)
 kvbm_status kvbm__events_wait(kvbm_events_sub *sub, uint64_t n, uint64_t deadline_ns)
 {
     kvbm__chan *c = sub->chan;
+    if (sub->count > 0) return KVBM_OK; /* copied events are ready */
     uint64_t want = sub->cursor + (n > 0 ? n : 1);
     pthread_mutex_lock(&c->wmu);
     if (want < atomic_load_explicit(&c->wake_at, memory_order_relaxed))
@@ -298,6 +365,13 @@ kvbm_status kvbm__events_wait(kvbm_events_sub *sub, uint64_t n, uint64_t deadlin
  * of a burst publishes again within microseconds, and a sleeping subscriber costs it a
  * wake-up syscall per batch. */
 #define SPIN_NS 50000u
+/* While yielding, the subscriber looks at the ring at most this often: each look takes the
+ * shared line into its cache, and the sender's next store to it then waits for the line
+ * to come back (an ownership round trip, and the sender's next locked instruction waits
+ * for that store). Looking once per few batches instead of several times per batch lets
+ * most publications hit the line in the sender's cache; the events wait a few
+ * microseconds longer. */
+#define POLL_NS 10000u
 
 kvbm_status kvbm_events_next(kvbm_events_sub *sub, int timeout_ms, kvbm_event *out, uint64_t *lost)
 {
@@ -309,10 +383,10 @@ kvbm_status kvbm_events_next(kvbm_events_sub *sub, int timeout_ms, kvbm_event *o
     uint64_t idle_since = 0;
     for (;;) {
         if (atomic_load_explicit(&sub->interrupted, memory_order_acquire)) return KVBM_ECLOSED;
-        uint64_t lagn = 0;
-        kvbm_event e; /* *out stays untouched on lag */
-        if (ring_copy(sub, &e, 1, &lagn) == 1) {
-            *out = e;
+        uint64_t lagn = 0; /* *out stays untouched on lag */
+        if (buf_ready(sub, &lagn)) {
+            *out = sub->buf[sub->head++];
+            sub->count--;
             return KVBM_OK;
         }
         if (lagn > 0) {
@@ -325,7 +399,9 @@ kvbm_status kvbm_events_next(kvbm_events_sub *sub, int timeout_ms, kvbm_event *o
         if (timeout_ms > 0 && now >= deadline) return KVBM_ETIMEDOUT;
         if (idle_since == 0) idle_since = now;
         if (now - idle_since < SPIN_NS) {
-            sched_yield();
+            uint64_t t = now;
+            do sched_yield();
+            while ((now = kvbm__now_ns()) - t < POLL_NS && (timeout_ms < 0 || now < deadline));
             continue;
         }
         idle_since = 0;

@@ -11,15 +11,18 @@
 /* ---- channel (channel.c) -------------------------------------------------------------
  * A multi-producer broadcast ring of 2^k event slots, written a batch at a time. A sender
  * takes the writer lock (a leaf kvbm__mutex, held only to copy one batch), moves `claimed`
- * past the batch, writes the events with plain stores (relaxed atomics; streaming stores
- * for the hashes on x86-64, channel.c) and publishes the batch
- * with one release store of `published`. No per-slot stamp, no atomic RMW per event: the
- * ring lines travel to the subscriber's core once, whole, and the producer's stores to
- * them retire through the store buffer instead of stalling on a locked instruction.
+ * past the batch, writes the events with plain stores (relaxed atomics: 16-byte hashes,
+ * kinds one bit each, a 64-bit word at a time, to lines it asked ownership of two batches
+ * earlier, channel.c) and publishes the batch with one release store of `published`. No
+ * per-slot stamp, no atomic RMW per event: the ring lines travel to the subscriber's core
+ * once, whole, and the producer's stores to them retire through the store buffer instead
+ * of stalling on a locked instruction.
  * A subscriber reads [cursor, published) like a seqlock over the whole ring: it copies
- * the events, then (acquire fence) reads `claimed`; a slot of position q was overwritten
+ * the events (up to KVBM__SUB_BUF at once into its own buffer for kvbm_events_next), then
+ * (acquire fence) reads `claimed`; a slot of position q was overwritten
  * iff claimed > q + capacity, and then the subscriber skips to the oldest available
- * position (claimed - capacity) and reports the loss. Wakes: one check per batch - a
+ * position (claimed - capacity) and reports the loss. Events copied before they were
+ * overwritten are delivered. Wakes: one check per batch - a
  * sender wakes the sleepers only once `published` reaches the lowest position one of them
  * waits for (`wake_at`: the next event for kvbm_events_next, a quarter of the ring for
  * the pipeline worker). Senders never wait for subscribers and never allocate. */
@@ -31,34 +34,58 @@ typedef struct kvbm__chan {
     /* writer line: touched by senders only */
     _Alignas(64) kvbm__mutex wlock;
     _Atomic uint64_t sent[2];    /* per kind (written under wlock) */
+    uint64_t         ahead;      /* positions below it were prefetched for writing */
+    uint64_t        *kshadow;    /* the senders' copy of `kbits` (under wlock): a partial
+                                    word is completed without reading a reader's line */
     /* shared line: written once per batch, read by subscribers */
     _Alignas(64) _Atomic uint64_t claimed; /* positions handed out (under wlock) */
     _Atomic uint64_t published;  /* every event below it is written */
     _Atomic uint64_t wake_at;    /* lowest `published` a sleeping subscriber waits for
                                     (UINT64_MAX: none); reset by the wake */
     _Atomic uint32_t closed;     /* set under wlock: no event is published after it */
-    /* cold */
+    /* read-only after creation: read by senders (the death hook) and subscribers, written
+     * by nobody, so no line the subscribers read is invalidated by a sender's counters */
+    _Alignas(64) uint64_t mask;
+    kvbm__evhash        *hash;       /* capacity slots (4 per cache line) */
+    _Atomic uint64_t    *kbits;      /* kinds: bit q & 63 of word (q & mask) / 64 is set
+                                        iff position q is a Remove (512 per cache line) */
+    struct kvbm__death_hook death;  /* the release handle in a handle's death slot */
+    kvbm_attach_type     att_type;   /* release-handle attachment type (pooled) */
+    struct kvbm__att_dtor att_dtor;  /* its destructor (looked up once) */
+    /* sender counters: atomic RMWs once per thread-buffer flush, by senders only */
     _Alignas(64) _Atomic size_t refs; /* manager + subscribers + live release handles +
                                           thread-local buffers holding events */
     _Atomic size_t   senders;    /* the manager's unit + live release handles */
     _Atomic uint32_t ended;      /* senders reached 0 once: stream closed, its ref dropped */
-    _Atomic uint64_t filtered, attach_failures, lost, dropped_closed, subscribers;
-    uint64_t             mask;
-    kvbm__evhash        *hash;       /* capacity slots (4 per cache line) */
-    _Atomic uint8_t     *kind;       /* capacity slots (64 per cache line) */
-    struct kvbm__death_hook death;  /* the release handle in a handle's death slot */
-    kvbm_attach_type     att_type;   /* release-handle attachment type (pooled) */
-    struct kvbm__att_dtor att_dtor;  /* its destructor (looked up once) */
+    _Atomic uint64_t filtered, attach_failures, dropped_closed;
+    /* subscriber side: lag counter, subscription count, sleeping subscribers */
+    _Alignas(64) _Atomic uint64_t lost, subscribers;
     pthread_mutex_t      wmu;        /* sleeping subscribers only */
     pthread_cond_t       wcv;
 } kvbm__chan;
 
+/* The ring's capacity when the configuration leaves it 0 (DESIGN.md §9): 16 bytes (and
+ * two bits) per slot, 1 MiB in all; ~3 ms of events of one producer thread in full flow
+ * (~20 M/s), more than a scheduler time slice or the wake-up of a sleeping subscriber on
+ * a VM. */
+#define KVBM__EVENTS_DEFAULT_CAPACITY 65536
+
+/* Events a subscription copies out of the ring at once (kvbm_events_next): one read of
+ * `claimed` and `published` per copy instead of per event. */
+#define KVBM__SUB_BUF 64
+
 struct kvbm_events_sub {
-    kvbm__chan      *chan;
-    uint64_t         cursor;      /* next ring position to read */
+    /* the owner thread's line (and `interrupted`, written once by another thread) */
+    _Alignas(64) kvbm__chan *chan;
+    uint64_t         mask;        /* the channel's, copied: no read of its lines per copy */
+    const kvbm__evhash *hash;
+    const _Atomic uint64_t *kbits;
+    uint64_t         cursor;      /* next ring position to copy */
     uint64_t         avail;       /* `published` as last read */
     uint64_t         lost;
+    uint32_t         head, count; /* copied, not yet delivered: buf[head, head + count) */
     _Atomic uint32_t interrupted; /* kvbm__events_sub_interrupt */
+    kvbm_event       buf[KVBM__SUB_BUF];
 };
 
 typedef struct kvbm__pending_event {

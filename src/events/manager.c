@@ -159,7 +159,7 @@ kvbm_status kvbm_events_manager_create(const kvbm_events_config *cfg, kvbm_event
         kvbm__set_error("kvbm_events_config: unknown policy kind %d", (int)cfg->policy.kind);
         return KVBM_ECONFIG;
     }
-    uint64_t cap = cfg->channel_capacity ? cfg->channel_capacity : 1024;
+    uint64_t cap = cfg->channel_capacity ? cfg->channel_capacity : KVBM__EVENTS_DEFAULT_CAPACITY;
     if (cap > (1u << 20)) {
         kvbm__set_error("kvbm_events_config: channel_capacity %u is above the maximum %u",
                         (unsigned)cfg->channel_capacity, 1u << 20);

@@ -198,7 +198,7 @@ KVBM_TEST(events_manager_default_policy_is_all_events)
     ASSERT_OK(test_next(f.sub, &ev));
     EXPECT_EQ(ev.kind, KVBM_EVENT_CREATE);
     EXPECT_EQ(kvbm_plh_position(ev.hash), 17);
-    EXPECT_EQ(kvbm_events_manager_capacity(f.em), 1024);
+    EXPECT_EQ(kvbm_events_manager_capacity(f.em), 65536);
     kvbm_handle_release(h);
     fx_close(&f);
 }
@@ -425,8 +425,22 @@ KVBM_TEST(lagging_subscriber_is_told_how_many_it_lost)
     EXPECT_EQ(ev.kind, KVBM_EVENT_REMOVE);
     EXPECT_EQ(kvbm_plh_position(ev.hash), 1);
     for (int i = 10; i < 40; i++) kvbm_handle_release(hs[i]);
+    /* the first call copied the 10 Removes then in the ring: the other 9 are still
+     * delivered, in order, before the lag is reported */
+    for (int i = 1; i < 10; i++) {
+        ASSERT_OK(kvbm_events_next(fresh, 0, &ev, NULL));
+        EXPECT_EQ(kvbm_plh_position(ev.hash), (uint64_t)i + 1);
+    }
     EXPECT_STATUS(kvbm_events_next(fresh, 0, &ev, &lost), KVBM_ELAGGED);
-    EXPECT_EQ(lost, 39 - 16 - 0); /* 39 unread Removes, the last 16 kept */
+    EXPECT_EQ(lost, 30 - 16); /* 30 Removes not copied, the last 16 kept */
+    for (int i = 24; i < 40; i++) {
+        ASSERT_OK(kvbm_events_next(fresh, 0, &ev, NULL));
+        EXPECT_EQ(ev.kind, KVBM_EVENT_REMOVE);
+        EXPECT_EQ(kvbm_plh_position(ev.hash), (uint64_t)i + 1);
+    }
+    EXPECT_STATUS(kvbm_events_next(fresh, 0, &ev, NULL), KVBM_ETIMEDOUT);
+    ASSERT_OK(kvbm_events_manager_get_stats(em, &s));
+    EXPECT_EQ(s.lost, 24 + 14);
     kvbm_events_unsubscribe(slow);
     kvbm_events_unsubscribe(fresh);
     kvbm_events_manager_release(em);

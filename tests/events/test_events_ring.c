@@ -1,0 +1,90 @@
+/* tests/events/test_events_ring.c - the broadcast ring's slot layout (events_int.h): the
+ * hashes slot by slot and the kinds one bit each, written a 64-bit word at a time from the
+ * senders' copy. Batches of every size, mixed kinds, across word boundaries and the ring's
+ * wrap-around, in rings smaller than, equal to and larger than one kind word. */
+#include "harness.h"
+#include "events/events_int.h"
+
+static uint64_t rng = 0x243f6a8885a308d3ull;
+static uint64_t next_rand(void)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return rng;
+}
+
+static kvbm__pending_event event_at(uint64_t pos, uint64_t kind)
+{
+    kvbm__pending_event e = { kind, { pos * 0x9e3779b97f4a7c15ull, ~pos } };
+    return e;
+}
+
+static void chan_free(kvbm__chan *c, kvbm_events_sub *s)
+{
+    kvbm_events_unsubscribe(s);
+    kvbm__chan_senders_add(c, -1);
+    kvbm__chan_unref(c);
+}
+
+/* Expect the events of positions [from, to) with the kinds of @kinds (indexed by position). */
+static bool read_back(kvbm_events_sub *s, uint64_t from, uint64_t to, const uint8_t *kinds)
+{
+    for (uint64_t q = from; q < to; q++) {
+        kvbm_event ev;
+        if (kvbm_events_next(s, 0, &ev, NULL) != KVBM_OK) return false;
+        kvbm__pending_event want = event_at(q, kinds[q]);
+        if ((uint64_t)ev.kind != want.kind || ev.hash.hi != want.hash.hi || ev.hash.lo != want.hash.lo)
+            return false;
+    }
+    kvbm_event ev;
+    return kvbm_events_next(s, 0, &ev, NULL) == KVBM_ETIMEDOUT;
+}
+
+KVBM_TEST(ring_keeps_kinds_and_hashes_for_every_batch_shape)
+{
+    static const size_t caps[] = { 16, 64, 128, 1024 };
+    enum { TOTAL = 12000 };
+    static uint8_t kinds[TOTAL];
+    kvbm__pending_event batch[200];
+    for (size_t ci = 0; ci < sizeof caps / sizeof caps[0]; ci++) {
+        kvbm__chan *c;
+        kvbm_events_sub *s;
+        ASSERT_OK(kvbm__chan_create(caps[ci], &c));
+        ASSERT_OK(kvbm__chan_subscribe(c, &s));
+        uint64_t pos = 0;
+        for (size_t size = 1; pos + size + 3 * caps[ci] + 5 <= TOTAL; size = size % 131 + 1) {
+            size_t n = size < caps[ci] ? size : caps[ci];
+            uint64_t mode = next_rand() % 4; /* all Create, all Remove, mixed, alternating */
+            for (size_t i = 0; i < n; i++) {
+                uint64_t k = mode == 0 ? 0 : mode == 1 ? 1 : mode == 2 ? next_rand() & 1 : (pos + i) & 1;
+                kinds[pos + i] = (uint8_t)k;
+                batch[i] = event_at(pos + i, k);
+            }
+            kvbm__chan_send_many(c, batch, n);
+            if (!read_back(s, pos, pos + n, kinds)) {
+                EXPECT_TRUE(!"batch read back differs");
+                break;
+            }
+            pos += n;
+        }
+        uint64_t removes = 0;
+        for (uint64_t q = 0; q < pos; q++) removes += kinds[q];
+        EXPECT_EQ_U64(atomic_load(&c->sent[0]), pos - removes);
+        EXPECT_EQ_U64(atomic_load(&c->sent[1]), removes);
+
+        /* three laps unread: the last capacity events survive, with their kinds */
+        uint64_t start = pos, end = pos + 3 * caps[ci] + 5;
+        for (uint64_t q = start; q < end; q++) {
+            kinds[q] = (uint8_t)(next_rand() & 1);
+            batch[0] = event_at(q, kinds[q]);
+            kvbm__chan_send_many(c, batch, 1);
+        }
+        kvbm_event ev;
+        uint64_t lost = 0;
+        EXPECT_STATUS(kvbm_events_next(s, 0, &ev, &lost), KVBM_ELAGGED);
+        EXPECT_EQ_U64(lost, end - start - caps[ci]);
+        EXPECT_TRUE(read_back(s, end - caps[ci], end, kinds));
+        chan_free(c, s);
+    }
+}
