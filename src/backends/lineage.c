@@ -405,8 +405,8 @@ KVBM__LP_INLINE kvbm_status lin_insert_k(void *ctx, kvbm_lineage_eviction K, kvb
      * comparison. Keys are unique, so the first entry matching either way is the node. A
      * miss ends on the empty slot where the key goes (the digest needs only h.lo). */
     uint32_t idx = NIL;
-    bool exact = false, have_key = false;
-    uint64_t pos = 0, frag = 0;
+    bool exact = false, have_key = false; /* have_key: pos, frag and pfrag decoded from h */
+    uint64_t pos = 0, frag = 0, pfrag = 0;
     size_t slot = KVBM_IDX_NONE;
     /* The previous insert's parent is the likeliest node of key(h): a request released tail
      * first inserts each block right after its child, which created or found that parent.
@@ -419,7 +419,7 @@ KVBM__LP_INLINE kvbm_status lin_insert_k(void *ctx, kvbm_lineage_eviction K, kvb
             exact = true;
             idx = g->carry;
         } else {
-            pos = kvbm__plh_position(h);
+            pos = kvbm__plh_position_parent(h, &pfrag);
             frag = key_fragment(h, pos);
             have_key = true;
             if (c->fragment == frag && c->position == pos) idx = g->carry;
@@ -440,7 +440,7 @@ KVBM__LP_INLINE kvbm_status lin_insert_k(void *ctx, kvbm_lineage_eviction K, kvb
                     break;
                 }
                 if (!have_key) {
-                    pos = kvbm__plh_position(h);
+                    pos = kvbm__plh_position_parent(h, &pfrag);
                     frag = key_fragment(h, pos);
                     have_key = true;
                 }
@@ -457,8 +457,9 @@ KVBM__LP_INLINE kvbm_status lin_insert_k(void *ctx, kvbm_lineage_eviction K, kvb
         pos = g->nodes[idx].position;
         frag = g->nodes[idx].fragment;
     } else if (!have_key) {
-        pos = kvbm__plh_position(h);
+        pos = kvbm__plh_position_parent(h, &pfrag);
         frag = key_fragment(h, pos);
+        have_key = true;
     }
     lin_key kc = { g, pos, frag };
     if (idx != NIL && g->nodes[idx].kind == NODE_REAL) {
@@ -484,7 +485,6 @@ KVBM__LP_INLINE kvbm_status lin_insert_k(void *ctx, kvbm_lineage_eviction K, kvb
      *    (keys are unique in the index: a node whose key matches is what lin_find returns). */
     bool own_dormant = idx != NIL && g->nodes[idx].kind == NODE_DORMANT;
     bool link = pos > 0 && (idx == NIL || own_dormant || g->nodes[idx].parent == NIL);
-    uint64_t pfrag = 0;
     uint32_t parent = NIL;
     if (link) {
         uint32_t hint = own_dormant ? g->nodes[idx].parent : NIL;
@@ -493,7 +493,8 @@ KVBM__LP_INLINE kvbm_status lin_insert_k(void *ctx, kvbm_lineage_eviction K, kvb
             kvbm__assert(g->nodes[hint].position == pos - 1 &&
                         g->nodes[hint].fragment == kvbm__plh_parent_fragment(h));
         } else {
-            pfrag = kvbm__plh_parent_fragment(h);
+            if (!have_key) pfrag = kvbm__plh_parent_fragment(h);
+            kvbm__assert((pfrag & g->fmask) == (h.hi & g->fmask)); /* lin_prefetch_insert */
             if (hint != NIL && g->nodes[hint].position == pos - 1 && g->nodes[hint].fragment == pfrag)
                 parent = hint;
             else
@@ -558,7 +559,9 @@ static void lin_prefetch_insert(void *ctx, kvbm_plh h)
     const lineage *g = ctx;
     if (g->tab.mask + 1 < LIN_HINT_MIN_SLOTS) return; /* a small index stays cached: no use */
     __builtin_prefetch(&g->tab.slots[lin_home(g, h.lo)]);
-    __builtin_prefetch(&g->tab.slots[lin_home(g, kvbm__plh_parent_fragment(h))]);
+    /* the parent fragment is h.hi masked to a width >= the narrowest (fmask): the same
+     * home without decoding the mode (asserted in lin_insert_k) */
+    __builtin_prefetch(&g->tab.slots[lin_home(g, h.hi)]);
 }
 
 KVBM__LP_INLINE bool lin_take_k(void *ctx, kvbm_lineage_eviction K, kvbm_plh h, uint32_t block_id)
