@@ -341,6 +341,20 @@ KVBM__LP_INLINE uint32_t lin_remove_node(lineage *g, kvbm_lineage_eviction K, ui
     n->kind = NODE_GHOST;
     g->count--;
     g->id_present[n->block_id] = 0;
+    if (K == KVBM_LINEAGE_TICK && leaf && n->parent != NIL) {
+        /* An eviction victim (the heap root) whose Real parent re-leafs with the next tick
+         * (a chain released tail first, evicted leaf to root: nearly every eviction of the
+         * replay): the parent takes the victim's place in the order (kvbm__lpk_root_replaced),
+         * then the victim's pruning step minus its order hook. */
+        lin_node *p = &g->nodes[n->parent];
+        if (p->nchild == 1 && p->kind == NODE_REAL &&
+            kvbm__lp_tick_get(&p->lp) == kvbm__lp_tick_get(&n->lp) + 1) {
+            kvbm__lpk_root_replaced(&g->policy, LS, idx, n->parent);
+            lin_make_dormant(g, idx);
+            p->nchild = 0;
+            return block_id;
+        }
+    }
     kvbm__lpk_on_node_removed(&g->policy, K, LS, idx);
     if (leaf) {
         uint32_t up = lin_prune_one(g, K, idx);
