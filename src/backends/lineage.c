@@ -332,8 +332,8 @@ static void lin_prune(lineage *g, kvbm_lineage_eviction K, uint32_t cur)
 
 /* REAL node idx -> GHOST, then prune childless ghosts upwards (§3.4.3). A node with
  * children (a chain resurrected root-first) just stays as a ghost. @leaf (a constant):
- * the caller knows idx is a leaf (an eviction victim) - its first pruning step is inline,
- * a ghost chain above it out of line. */
+ * the caller knows idx is a leaf, an eviction victim (under Tick the heap root) - its
+ * first pruning step is inline, a ghost chain above it out of line. */
 KVBM__LP_INLINE uint32_t lin_remove_node(lineage *g, kvbm_lineage_eviction K, uint32_t idx, bool leaf)
 {
     lin_node *n = &g->nodes[idx];
@@ -341,27 +341,38 @@ KVBM__LP_INLINE uint32_t lin_remove_node(lineage *g, kvbm_lineage_eviction K, ui
     n->kind = NODE_GHOST;
     g->count--;
     g->id_present[n->block_id] = 0;
-    if (K == KVBM_LINEAGE_TICK && leaf && n->parent != NIL) {
-        /* An eviction victim (the heap root) whose Real parent re-leafs with the next tick
-         * (a chain released tail first, evicted leaf to root: nearly every eviction of the
-         * replay): the parent takes the victim's place in the order (kvbm__lpk_root_replaced),
-         * then the victim's pruning step minus its order hook. */
-        lin_node *p = &g->nodes[n->parent];
-        if (p->nchild == 1 && p->kind == NODE_REAL &&
-            kvbm__lp_tick_get(&p->lp) == kvbm__lp_tick_get(&n->lp) + 1) {
-            kvbm__lpk_root_replaced(&g->policy, LS, idx, n->parent);
-            lin_make_dormant(g, idx);
-            p->nchild = 0;
-            return block_id;
+    if (!leaf) {
+        kvbm__lpk_on_node_removed(&g->policy, K, LS, idx);
+        if (n->nchild == 0) lin_prune(g, K, idx);
+        return block_id;
+    }
+    /* The victim's pruning step (lin_prune_one), its order hook placed where the parent's
+     * fate is known: a Real parent re-leafed with the next tick (a chain released tail
+     * first, evicted leaf to root - nearly every eviction of the replay) takes the
+     * victim's place at the heap root (kvbm__lpk_root_replaced); otherwise the hooks of
+     * lin_prune_one, in its order (victim out, then parent in). */
+    uint32_t parent = n->parent, up = NIL;
+    if (parent != NIL) {
+        lin_node *p = &g->nodes[parent];
+        if (--p->nchild == 0) {
+            if (p->kind == NODE_REAL) {
+                if (K == KVBM_LINEAGE_TICK && kvbm__lp_tick_get(&p->lp) == kvbm__lp_tick_get(&n->lp) + 1) {
+                    kvbm__lpk_root_replaced(&g->policy, LS, idx, parent);
+                } else {
+                    kvbm__lpk_on_node_removed(&g->policy, K, LS, idx);
+                    kvbm_status st = kvbm__lpk_on_leaf_added(&g->policy, K, LS, parent);
+                    kvbm__assert(st == KVBM_OK);
+                    KVBM_UNUSED(st);
+                }
+                lin_make_dormant(g, idx);
+                return block_id;
+            }
+            up = parent; /* a ghost left childless: pruned in turn */
         }
     }
     kvbm__lpk_on_node_removed(&g->policy, K, LS, idx);
-    if (leaf) {
-        uint32_t up = lin_prune_one(g, K, idx);
-        if (up != NIL) lin_prune(g, K, up);
-    } else if (n->nchild == 0) {
-        lin_prune(g, K, idx);
-    }
+    lin_make_dormant(g, idx);
+    if (up != NIL) lin_prune(g, K, up);
     return block_id;
 }
 
