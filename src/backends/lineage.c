@@ -89,6 +89,9 @@ typedef struct lineage {
     uint32_t         dhead, dtail; /* dormant list (oldest first) through DNEXT / DPREV */
     size_t           dcount;       /* dormant nodes */
     uint32_t         carry;      /* the last insert's parent (a guess for the next key), or NIL */
+    uint32_t         rc_cell;    /* the dormant head whose index slot the last recycling
+                                  * prefetched, or NIL; rc_home: that slot (its key's home) */
+    size_t           rc_home;
     size_t           count;      /* REAL nodes */
     size_t           capacity;   /* block_count */
     uint8_t         *id_present; /* [capacity] */
@@ -192,7 +195,10 @@ static kvbm_status lin_reserve(lineage *g, size_t need)
     size_t ncap = g->cap_cells * 2;
     if (ncap < g->used_cells + need) ncap = g->used_cells + need;
     if (ncap > (size_t)UINT32_MAX - 1) return KVBM_ERANGE;
-    if (!kvbm__idx_has_room(&g->tab, ncap)) KVBM_TRY(kvbm__idx_grow(&g->tab, ncap));
+    if (!kvbm__idx_has_room(&g->tab, ncap)) {
+        KVBM_TRY(kvbm__idx_grow(&g->tab, ncap));
+        g->rc_cell = NIL; /* homes moved */
+    }
     lin_node *nn = kvbm__aligned_alloc(64, ncap * sizeof *nn);
     if (nn == NULL) return KVBM_ENOMEM;
     memcpy(nn, g->nodes, g->used_cells * sizeof *nn);
@@ -247,16 +253,21 @@ static inline uint32_t lin_revive(lineage *g, uint32_t idx, uint8_t kind)
  * digest (no back-pointers: keeping them current wrote to the node of every entry a
  * backward-shift deletion moved - a random, usually cold line). KVBM_IDX_NONE if the
  * entry is missing (a broken invariant; lin_check reports it). */
-static inline size_t lin_slot_of(const lineage *g, uint32_t idx)
+static inline size_t lin_slot_from(const lineage *g, uint32_t idx, size_t home)
 {
     const kvbm__idxtab *t = &g->tab;
-    size_t i = lin_home(g, g->nodes[idx].fragment);
+    size_t i = home;
     for (;;) {
         uint32_t v = t->slots[i].val;
         if (v == idx) return i;
         if (KVBM_UNLIKELY(v == KVBM_IDX_EMPTY)) return KVBM_IDX_NONE;
         i = (i + 1) & t->mask;
     }
+}
+
+static inline size_t lin_slot_of(const lineage *g, uint32_t idx)
+{
+    return lin_slot_from(g, idx, lin_home(g, g->nodes[idx].fragment));
 }
 
 /* Hand out a cell for a node with key (position, fragment), indexed at @slot (an empty
@@ -269,16 +280,22 @@ static inline uint32_t lin_alloc(lineage *g, uint8_t kind, uint64_t position, ui
     uint32_t idx;
     if (g->dhead != NIL) {
         idx = g->dhead;
+        /* its home as computed when the previous recycling prefetched it: a cell's key
+         * changes only here, and the index's size only in lin_reserve (which forgets it) */
+        size_t home = idx == g->rc_cell ? g->rc_home : lin_home(g, g->nodes[idx].fragment);
+        kvbm__assert(home == lin_home(g, g->nodes[idx].fragment));
         lin_dormant_unlink(g, idx);
-        kvbm__idx_del(&g->tab, lin_slot_of(g, idx));
+        kvbm__idx_del(&g->tab, lin_slot_from(g, idx, home));
         slot = KVBM_IDX_NONE; /* the deletion may have shifted the probe run */
         /* Recycling walks the dormant list oldest first: warm up the next cell's index
          * slot (its node was prefetched by the previous recycling) and the node after it.
          * Hints only; revivals in between just waste them. */
         uint32_t d1 = g->dhead;
+        g->rc_cell = d1;
         if (d1 != NIL) {
             const lin_node *n1 = &g->nodes[d1];
-            __builtin_prefetch(&g->tab.slots[lin_home(g, n1->fragment)], 1, 3);
+            g->rc_home = lin_home(g, n1->fragment);
+            __builtin_prefetch(&g->tab.slots[g->rc_home], 1, 3);
             if (DNEXT(n1) != NIL) __builtin_prefetch(&g->nodes[DNEXT(n1)], 1, 3);
         }
     } else {
@@ -752,6 +769,7 @@ kvbm_status kvbm__lineage_create(size_t capacity, kvbm_lineage_eviction eviction
     g->cap_cells = capacity;
     g->dhead = g->dtail = NIL;
     g->carry = NIL;
+    g->rc_cell = NIL;
     g->nodes = kvbm__aligned_alloc(64, capacity * sizeof *g->nodes);
     g->id_present = kvbm__calloc(capacity, 1);
     kvbm_status st = (g->nodes == NULL || g->id_present == NULL) ? KVBM_ENOMEM : KVBM_OK;
