@@ -358,12 +358,17 @@ KVBM__LP_INLINE uint32_t lin_remove_node(lineage *g, kvbm_lineage_eviction K, ui
     n->kind = NODE_GHOST;
     g->count--;
     g->id_present[n->block_id] = 0;
-    if (!leaf) {
+    if (!leaf || K != KVBM_LINEAGE_TICK) {
         kvbm__lpk_on_node_removed(&g->policy, K, LS, idx);
-        if (n->nchild == 0) lin_prune(g, K, idx);
+        if (leaf) {
+            uint32_t up = lin_prune_one(g, K, idx);
+            if (up != NIL) lin_prune(g, K, up);
+        } else if (n->nchild == 0) {
+            lin_prune(g, K, idx);
+        }
         return block_id;
     }
-    /* The victim's pruning step (lin_prune_one), its order hook placed where the parent's
+    /* Tick: the victim's pruning step (lin_prune_one), its order hook placed where the parent's
      * fate is known: a Real parent re-leafed with the next tick (a chain released tail
      * first, evicted leaf to root - nearly every eviction of the replay) takes the
      * victim's place at the heap root (kvbm__lpk_root_replaced); otherwise the hooks of
