@@ -309,7 +309,6 @@ store_register(struct kvbm__store *s, const void *const *in,
     uint64_t n_dup = 0, n_dedup = 0;
     kvbm_status result = KVBM_OK;
     size_t done = 0;
-    uintptr_t tagged = 0; /* some out[i] carries tag bit 0 */
     kvbm__lock(&s->lock);
     for (; done < n; done++) {
         size_t i = done;
@@ -370,16 +369,14 @@ store_register(struct kvbm__store *s, const void *const *in,
         /* Tag bit 0: this slot entered Primary/Duplicate here and was not premarked,
          * presence +1 after unlock (handles are at least 8-byte aligned). */
         uintptr_t hv = (uintptr_t)kvbm__bh_make(&hb, res, KVBM__HK_BLOCK);
-        uintptr_t tag = res == sl && !premarked ? 1u : 0u;
-        tagged |= tag;
-        out[i] = (kvbm_block *)(hv | tag);
+        out[i] = (kvbm_block *)(hv | (res == sl && !premarked ? 1u : 0u));
     }
     if (stage && done) kvbm__metric_add(s->metrics, KVBM_METRIC_inflight_mutable, -(int64_t)done); /* I5 */
     kvbm__post_locked_end(s, &p);
     kvbm__unlock(&s->lock);
     if (stage && done) kvbm__metric_add(s->metrics, KVBM_METRIC_stagings, (int64_t)done);
 
-    for (size_t i = 0; tagged && i < done; i++) { /* (none tagged: every new one premarked) */
+    for (size_t i = 0; i < done; i++) {
         uintptr_t hv = (uintptr_t)out[i];
         if (hv & 1u) {
             out[i] = (kvbm_block *)(hv & ~(uintptr_t)1);
