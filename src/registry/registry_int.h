@@ -28,7 +28,9 @@ void kvbm__handle_mark_absent_release_many(kvbm_handle *const *hs, size_t n, kvb
 /* The same for handles of registry @r whose table hashes the caller already has
  * (h64s[i] == kvbm_plh_hash64 of hs[i]'s PLH, checked in debug builds): the handle lines
  * and the table slots are prefetched together (the eviction epilogue of the block store,
- * which knows each evicted block's PLH from its own slot). */
+ * which knows each evicted block's PLH from its own slot). The caller keeps @r alive (holds
+ * a reference) for the call: a last reference whose only extra is a death hook then also
+ * dies in one shard-lock section (registry.c, "the one-section death with a death hook"). */
 void kvbm__handle_mark_absent_release_many_h64(kvbm_registry *r, kvbm_handle *const *hs,
                                                const uint64_t *h64s, size_t n, kvbm_tier tier);
 /* Release each of @hs in order (kvbm_handle_release), prefetching them up front. */
@@ -99,7 +101,13 @@ enum { KVBM__HF_ATT = 1u, KVBM__HF_CB = 2u, KVBM__HF_OVER = 4u, KVBM__HF_DEATH =
  * 20 §3.2). A handle has ONE death-hook slot, set only by a registry observer while the
  * handle is being created (kvbm__handle_set_death_new); the dying thread calls
  * hook->fn(hook, plh) exactly where attachment destructors run (kvbm__handle_finalize: no
- * lock held, before the entry leaves the table and before kvbm__defer_run). The hook's
+ * lock held, before the entry leaves the table and before kvbm__defer_run) - or, in the
+ * eviction epilogue's one-section death, UNDER the handle's shard lock (rank
+ * KVBM_RANK_REGISTRY) just before the entry leaves the table, still before
+ * kvbm__defer_run. So @fn must only queue its work for kvbm__defer_run (like an observer's
+ * on_registered, which also runs under the shard lock): never block, never call into the
+ * registry, take only locks of a higher rank. The registry keeps a re-registration of the
+ * hash from notifying observers until that kvbm__defer_run has run. The hook's
  * owner keeps @hook alive while any handle carries it (the events channel counts them as
  * senders). Compared with a release-handle attachment it saves the attach (slot array,
  * destructor copy) and the attachment walk at death. */
