@@ -106,6 +106,7 @@ struct observer {
 };
 
 struct kvbm_registry {
+    struct kvbm__dhook_table dh; /* first: see registry_int.h */
     _Atomic size_t      refs;
     _Atomic size_t      pins;
     kvbm_tracker       *tracker;
@@ -115,6 +116,19 @@ struct kvbm_registry {
     struct observer     obs[KVBM_REGISTRY_MAX_OBSERVERS];
     struct shard        shards[KVBM__SHARDS];
 };
+
+_Static_assert(offsetof(struct kvbm_registry, dh) == 0, "the hook table first");
+
+unsigned kvbm__registry_dhook_claim(kvbm_registry *r, struct kvbm__death_hook *hook)
+{
+    for (unsigned i = 1; i < KVBM__DHOOKS; i++) {
+        struct kvbm__death_hook *p = NULL;
+        if (atomic_compare_exchange_strong_explicit(&r->dh.hook[i], &p, hook, memory_order_relaxed,
+                                                    memory_order_relaxed) || p == hook)
+            return i;
+    }
+    return 0;
+}
 
 /* ---- table ------------------------------------------------------------------------- */
 
@@ -563,10 +577,11 @@ static inline uint64_t rm_key(uint64_t h64) { return h64 | 1u; }
  * but the registrar holds it so that a claim made before its lookup is seen). */
 static inline bool rm_pending(struct shard *sh, uint64_t h64)
 {
+    _Static_assert(KVBM__RM_SLOTS == 3, "rm_pending and rm_claim unrolled for 3 slots");
     uint64_t key = rm_key(h64);
-    for (unsigned k = 0; k < KVBM__RM_SLOTS; k++)
-        if (atomic_load_explicit(&sh->rm_pend[k], memory_order_acquire) == key) return true;
-    return false;
+    return ((int)(atomic_load_explicit(&sh->rm_pend[0], memory_order_acquire) == key) |
+            (int)(atomic_load_explicit(&sh->rm_pend[1], memory_order_acquire) == key) |
+            (int)(atomic_load_explicit(&sh->rm_pend[2], memory_order_acquire) == key)) != 0;
 }
 
 /* Wait, no lock held, until no claim for @h64 is open (its claimer flushes and clears
@@ -583,12 +598,16 @@ static __attribute__((noinline, cold)) void rm_wait(struct shard *sh, uint64_t h
  * taken. Lock held. */
 static inline _Atomic uint64_t *rm_claim(struct shard *sh, uint64_t h64)
 {
-    for (unsigned k = 0; k < KVBM__RM_SLOTS; k++)
-        if (atomic_load_explicit(&sh->rm_pend[k], memory_order_relaxed) == 0) {
-            atomic_store_explicit(&sh->rm_pend[k], rm_key(h64), memory_order_relaxed);
-            return &sh->rm_pend[k];
+    _Atomic uint64_t *p = &sh->rm_pend[0];
+    if (atomic_load_explicit(p, memory_order_relaxed) != 0) {
+        p = &sh->rm_pend[1];
+        if (atomic_load_explicit(p, memory_order_relaxed) != 0) {
+            p = &sh->rm_pend[2];
+            if (atomic_load_explicit(p, memory_order_relaxed) != 0) return NULL;
         }
-    return NULL;
+    }
+    atomic_store_explicit(p, rm_key(h64), memory_order_relaxed);
+    return p;
 }
 
 /* The claims of one eviction chunk (its thread's). */
@@ -599,7 +618,7 @@ struct rm_claims {
 
 /* Flush what the hooks queued (kvbm__defer_run: the Removes reach the ring), then clear
  * the claims: a registrar that sees a claim cleared (acquire) creates after the flush. */
-static void rm_flush(struct rm_claims *cl)
+static inline __attribute__((always_inline)) void rm_flush(struct rm_claims *cl)
 {
     kvbm__defer_run();
     for (size_t k = 0; k < cl->n; k++) atomic_store_explicit(cl->slot[k], 0, memory_order_release);
@@ -1032,7 +1051,8 @@ absent_release_fast(kvbm_registry *r, kvbm_handle *h, uint64_t h64, kvbm_tier ti
     }
     _Atomic uint64_t *claim = NULL;
     uint32_t f = h->flags;
-    if (f != 0 && (f != KVBM__HF_DEATH || cl == NULL || (claim = rm_claim(sh, h64)) == NULL)) {
+    if (f != 0 && ((f & KVBM__HF_EXTRAS) != KVBM__HF_DEATH || cl == NULL ||
+                   (claim = rm_claim(sh, h64)) == NULL)) {
         kvbm__unlock(&sh->lock);
         return false;
     }
@@ -1040,8 +1060,7 @@ absent_release_fast(kvbm_registry *r, kvbm_handle *h, uint64_t h64, kvbm_tier ti
     (void)tier;
     atomic_store_explicit(&h->refs, 0, memory_order_relaxed);
     if (claim != NULL) { /* the hook queues its work (Remove) for our rm_flush */
-        struct kvbm__death_hook *d = h->death;
-        h->death = NULL;
+        struct kvbm__death_hook *d = kvbm__handle_death(h);
         h->flags = 0;
         d->fn(d, h->hash);
         cl->slot[cl->n++] = claim;

@@ -205,3 +205,66 @@ KVBM_TEST(destructor_in_the_same_chunk_may_register_a_claimed_hash)
     EXPECT_EQ(kvbm_registry_registered_count(r), 0u);
     kvbm_registry_release(r);
 }
+
+/* The hook table: the first 15 distinct hooks of a registry get ids (a handle names its
+ * hook by id), later ones are refused (the observer falls back to an attachment); each
+ * handle's death calls exactly its own hook, through the general and the one-section
+ * path. */
+#define NHOOK 18
+static struct kvbm__death_hook hooks[NHOOK];
+static int hook_hits[NHOOK];
+static struct kvbm__death_hook *cur_hook;
+static bool cur_ok;
+
+static void multi_hook_fn(struct kvbm__death_hook *d, kvbm_plh h)
+{
+    (void)h;
+    hook_hits[d - hooks]++;
+}
+
+static kvbm_status on_reg_cur(void *ctx, kvbm_handle *h)
+{
+    (void)ctx;
+    cur_ok = kvbm__handle_set_death_new(h, cur_hook);
+    return KVBM_OK;
+}
+
+KVBM_TEST(hook_table_names_15_hooks_and_refuses_more)
+{
+    kvbm_registry *r;
+    ASSERT_OK(kvbm_registry_create(NULL, &r));
+    kvbm_registry_observer obs = { on_reg_cur, NULL, "hooks" };
+    uint32_t id;
+    ASSERT_OK(kvbm_registry_add_observer(r, &obs, &id));
+    kvbm_handle *hs[NHOOK];
+    int ok = 0;
+    for (int i = 0; i < NHOOK; i++) {
+        hooks[i].fn = multi_hook_fn;
+        hook_hits[i] = 0;
+        cur_hook = &hooks[i];
+        hs[i] = reg_present(r, kvbm_plh_root(0x7000 + (uint64_t)i));
+        ASSERT_TRUE(hs[i] != NULL);
+        EXPECT_EQ(cur_ok, i < 15);
+        ok += cur_ok;
+        EXPECT_TRUE(kvbm__handle_death(hs[i]) == (cur_ok ? &hooks[i] : NULL));
+    }
+    EXPECT_EQ(ok, 15);
+    /* a known hook gets its id again (a second handle of hook 3) */
+    cur_hook = &hooks[3];
+    kvbm_handle *again = reg_present(r, kvbm_plh_root(0x7100));
+    ASSERT_TRUE(again != NULL);
+    EXPECT_TRUE(cur_ok);
+    EXPECT_TRUE(kvbm__handle_death(again) == &hooks[3]);
+    /* half die one by one (general path), the rest in one eviction batch */
+    for (int i = 0; i < NHOOK / 2; i++) kvbm_handle_release(hs[i]);
+    uint64_t h64[NHOOK];
+    for (int i = NHOOK / 2; i < NHOOK; i++)
+        h64[i] = kvbm_plh_hash64(kvbm_handle_seq_hash(hs[i]));
+    kvbm__handle_mark_absent_release_many_h64(r, hs + NHOOK / 2, h64 + NHOOK / 2,
+                                              NHOOK - NHOOK / 2, TIER);
+    for (int i = 0; i < NHOOK; i++) EXPECT_EQ(hook_hits[i], i < 15 ? 1 : 0);
+    kvbm_handle_release(again);
+    EXPECT_EQ(hook_hits[3], 2);
+    EXPECT_EQ(kvbm_registry_registered_count(r), 0u);
+    kvbm_registry_release(r);
+}
