@@ -112,6 +112,9 @@ struct kvbm_registry {
     kvbm_tracker       *tracker;
     bool                tracker_keys; /* the tracker's touches read the keys (custom kind) */
     _Atomic uint32_t    obs_mask;
+    /* set (for good) by the first Remove-pending claim: until then no registrar reads the
+     * shards' claim slots */
+    _Atomic bool        rm_used;
     pthread_mutex_t     obs_lock;  /* serialises add/remove_observer (unranked, not nested) */
     struct observer     obs[KVBM_REGISTRY_MAX_OBSERVERS];
     struct shard        shards[KVBM__SHARDS];
@@ -562,8 +565,9 @@ static inline void handle_premark(kvbm_handle *h, kvbm_tier tier)
  * Create first - a Remove delivered after a later Create of the same hash (binding
  * decision 6). Hence the dying thread claims, in the same section, a Remove-pending slot
  * of the shard holding the hash's key, and clears it (a release store, no lock) right
- * after its flush; a registrar that is about to create a handle and notify observers
- * finds the claim under the shard lock (it missed the entry because the claimer deleted
+ * after its flush; a registrar that is about to create a handle (with or without
+ * notifying observers: a transferred handle may be announced later by an explicit
+ * kvbm_events_manager_on_registered) finds the claim under the shard lock (it missed the entry because the claimer deleted
  * it, in the section that also wrote the claim) and waits until it is cleared, exactly
  * as it waits for a dying entry in the general path. The wait is rare (the same hash
  * registered again within one eviction chunk's flush window) and bounded: the claimer
@@ -594,10 +598,13 @@ static __attribute__((noinline, cold)) void rm_wait(struct shard *sh, uint64_t h
     }
 }
 
-/* Claim a free Remove-pending slot of @sh for @h64: its address, or NULL if all are
- * taken. Lock held. */
-static inline _Atomic uint64_t *rm_claim(struct shard *sh, uint64_t h64)
+/* Claim a free Remove-pending slot of @sh (of @r) for @h64: its address, or NULL if all
+ * are taken. Marks @r as using claims (read by registrars under their shard lock, so a
+ * registrar that misses the entry this section deletes sees the mark). Lock held. */
+static inline _Atomic uint64_t *rm_claim(kvbm_registry *r, struct shard *sh, uint64_t h64)
 {
+    if (KVBM_UNLIKELY(!atomic_load_explicit(&r->rm_used, memory_order_relaxed)))
+        atomic_store_explicit(&r->rm_used, true, memory_order_relaxed);
     _Atomic uint64_t *p = &sh->rm_pend[0];
     if (atomic_load_explicit(p, memory_order_relaxed) != 0) {
         p = &sh->rm_pend[1];
@@ -638,14 +645,16 @@ get_or_create_h64(kvbm_registry *r, kvbm_plh hash, uint64_t h64, bool notify, kv
 
     kvbm__lock(&sh->lock);
     size_t slot;
-    uint32_t mask; /* the observers to notify of a creation */
     for (;;) {
         size_t i = tab_find_or_empty(sh, h64, hash, &slot);
         if (i == SIZE_MAX) {
-            mask = notify ? atomic_load_explicit(&r->obs_mask, memory_order_acquire) : 0;
-            if (KVBM_LIKELY(mask == 0 || !rm_pending(sh, h64))) break;
             /* the previous registration died in one section and its Remove is not
-             * flushed yet: our Create must not overtake it (binding decision 6) */
+             * flushed yet: no Create of ours - now from an observer, or later from an
+             * explicit kvbm_events_manager_on_registered of a transferred handle - may
+             * overtake it (binding decision 6) */
+            if (KVBM_LIKELY(!atomic_load_explicit(&r->rm_used, memory_order_relaxed) ||
+                            !rm_pending(sh, h64)))
+                break;
             sh->waits++;
             kvbm__unlock(&sh->lock);
             rm_wait(sh, h64);
@@ -665,6 +674,7 @@ get_or_create_h64(kvbm_registry *r, kvbm_plh hash, uint64_t h64, bool notify, kv
         sh->waiters--;
     }
 
+    uint32_t mask = notify ? atomic_load_explicit(&r->obs_mask, memory_order_acquire) : 0;
     kvbm_handle *h = NULL;
     bool grow = tab_full(sh);
     if ((grow && tab_grow(sh) != KVBM_OK) || (h = handle_alloc(sh)) == NULL) {
@@ -1052,7 +1062,7 @@ absent_release_fast(kvbm_registry *r, kvbm_handle *h, uint64_t h64, kvbm_tier ti
     _Atomic uint64_t *claim = NULL;
     uint32_t f = h->flags;
     if (f != 0 && ((f & KVBM__HF_EXTRAS) != KVBM__HF_DEATH || cl == NULL ||
-                   (claim = rm_claim(sh, h64)) == NULL)) {
+                   (claim = rm_claim(r, sh, h64)) == NULL)) {
         kvbm__unlock(&sh->lock);
         return false;
     }
