@@ -645,9 +645,11 @@ get_or_create_h64(kvbm_registry *r, kvbm_plh hash, uint64_t h64, bool notify, kv
 
     kvbm__lock(&sh->lock);
     size_t slot;
+    uint32_t mask; /* the observers to notify of a creation */
     for (;;) {
         size_t i = tab_find_or_empty(sh, h64, hash, &slot);
         if (i == SIZE_MAX) {
+            mask = notify ? atomic_load_explicit(&r->obs_mask, memory_order_acquire) : 0;
             /* the previous registration died in one section and its Remove is not
              * flushed yet: no Create of ours - now from an observer, or later from an
              * explicit kvbm_events_manager_on_registered of a transferred handle - may
@@ -674,7 +676,6 @@ get_or_create_h64(kvbm_registry *r, kvbm_plh hash, uint64_t h64, bool notify, kv
         sh->waiters--;
     }
 
-    uint32_t mask = notify ? atomic_load_explicit(&r->obs_mask, memory_order_acquire) : 0;
     kvbm_handle *h = NULL;
     bool grow = tab_full(sh);
     if ((grow && tab_grow(sh) != KVBM_OK) || (h = handle_alloc(sh)) == NULL) {
