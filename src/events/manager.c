@@ -227,10 +227,11 @@ static __attribute__((noinline, cold)) kvbm_status filtered(kvbm__chan *c)
 static kvbm_status observe(void *ctx, kvbm_handle *h)
 {
     kvbm_events_manager *m = ctx;
-    if (KVBM_UNLIKELY(h->flags != 0 || m->policy.kind != KVBM_EVENTS_POLICY_ALL))
-        return on_registered(m, h, true); /* a policy to ask, or an earlier observer's extras */
     kvbm__chan *c = m->chan;
-    (void)kvbm__handle_set_death_new(h, &c->death); /* free: flags == 0 */
+    if (KVBM_UNLIKELY(h->flags != 0 || m->policy.kind != KVBM_EVENTS_POLICY_ALL ||
+                      !kvbm__handle_set_death_new(h, &c->death)))
+        return on_registered(m, h, true); /* a policy to ask, an earlier observer's extras,
+                                             or the registry's hook table full */
     return tls_push(c, KVBM_EVENT_CREATE, &h->hash); /* last: the rare buffer switch is a tail call */
 }
 
@@ -310,7 +311,7 @@ static __attribute__((noinline)) kvbm_status on_registered(kvbm_events_manager *
     kvbm_status st;
     if (fresh) {
         st = kvbm__handle_attach_unique_new(h, c->att_type, &c->att_dtor, c);
-    } else if (h->death == &c->death) {
+    } else if (kvbm__handle_death(h) == &c->death) {
         had = true; /* our release handle is in the death slot: "replaced" by itself */
         st = KVBM_OK;
     } else {
