@@ -229,6 +229,7 @@ kvbm_status kvbm__chan_subscribe(kvbm__chan *c, kvbm_events_sub **out)
     s->mask = c->mask;
     s->hash = c->hash;
     s->kbits = c->kbits;
+    s->hold = c->mask + 1 >= 8 * KVBM__SUB_HOLD ? KVBM__SUB_HOLD : (c->mask + 1) / 8;
     s->cursor = s->avail = atomic_load_explicit(&c->published, memory_order_seq_cst);
     *out = s;
     return KVBM_OK;
@@ -250,18 +251,20 @@ void kvbm__events_sub_interrupt(kvbm_events_sub *sub)
     wake_all(sub->chan);
 }
 
-/* Copy up to @max events at the cursor into @out and validate them. Returns the number
- * copied (0: nothing published yet); on lag returns 0 with *@lagn set (the cursor moved to
- * the oldest position still available; counted). */
-static size_t ring_copy(kvbm_events_sub *sub, kvbm_event *out, size_t max, uint64_t *lagn)
+/* Copy up to @max events at the cursor into @out and validate them, leaving the last
+ * @hold published events in the ring. Returns the number copied (0: nothing published yet,
+ * or only held events: sub->avail > sub->cursor then); on lag returns 0 with *@lagn set
+ * (the cursor moved to the oldest position still available; counted). */
+static size_t ring_copy(kvbm_events_sub *sub, kvbm_event *out, size_t max, uint64_t *lagn, uint64_t hold)
 {
     kvbm__chan *c = sub->chan;
     uint64_t pos = sub->cursor, mask = sub->mask;
-    if (pos >= sub->avail) {
+    if (pos + hold >= sub->avail) {
         sub->avail = atomic_load_explicit(&c->published, memory_order_acquire);
-        if (pos >= sub->avail) return 0;
+        if (pos + hold >= sub->avail) return 0;
     }
-    uint64_t end = sub->avail - pos > max ? pos + max : sub->avail;
+    uint64_t ready = sub->avail - hold;
+    uint64_t end = ready - pos > max ? pos + max : ready;
     for (uint64_t q = pos; q < end; q++) {
         uint64_t k = q & mask;
         kvbm_event *e = &out[q - pos];
@@ -295,11 +298,11 @@ static inline size_t buf_take(kvbm_events_sub *sub, kvbm_event *out, size_t max)
 }
 
 /* kvbm_events_next's copy: refill the empty buffer from the ring. */
-static inline bool buf_ready(kvbm_events_sub *sub, uint64_t *lagn)
+static inline bool buf_ready(kvbm_events_sub *sub, uint64_t *lagn, uint64_t hold)
 {
     if (sub->count > 0) return true;
     sub->head = 0;
-    sub->count = (uint32_t)ring_copy(sub, sub->buf, KVBM__SUB_BUF, lagn);
+    sub->count = (uint32_t)ring_copy(sub, sub->buf, KVBM__SUB_BUF, lagn, hold);
     return sub->count > 0;
 }
 
@@ -314,7 +317,7 @@ size_t kvbm__events_next_many(kvbm_events_sub *sub, kvbm_event *out, size_t max,
     size_t n = sub->count > 0 ? buf_take(sub, out, max) : 0; /* kvbm_events_next's copies first */
     while (n < max) {
         uint64_t lagn = 0;
-        size_t k = ring_copy(sub, out + n, max - n, &lagn);
+        size_t k = ring_copy(sub, out + n, max - n, &lagn, 0);
         if (lagn > 0) {
             if (lost != NULL) *lost = lagn;
             *st = KVBM_ELAGGED;
@@ -370,9 +373,25 @@ kvbm_status kvbm__events_wait(kvbm_events_sub *sub, uint64_t n, uint64_t deadlin
  * to come back (an ownership round trip, and the sender's next locked instruction waits
  * for that store). Looking once per few batches instead of several times per batch lets
  * most publications hit the line in the sender's cache; the events wait a few
- * microseconds longer. */
+ * microseconds longer. (Sleeping POLL_NS with nanosleep instead of yielding was tried in
+ * session 12: the producer's CPU time per block rose by ~25 % on a loaded machine - the
+ * woken subscriber shared the producer's core; PERFORMANCE §39.) */
 #define POLL_NS 10000u
 
+/* Yield the processor for POLL_NS (less if @deadline, when non-zero, comes first). */
+static void pause_poll(uint64_t now, uint64_t deadline)
+{
+    uint64_t t = now;
+    do sched_yield();
+    while ((now = kvbm__now_ns()) - t < POLL_NS && (deadline == 0 || now < deadline));
+}
+
+/* Hold-back (KVBM__SUB_HOLD). A waiting call copies only events sub->hold behind
+ * `published`: the ring lines the senders write next, and own ahead (own_ahead), stay in
+ * their cache instead of travelling to the subscriber's core and back once per batch.
+ * Held events are delivered once `published` stood still for one look (POLL_NS: the
+ * producer paused or the stream closed), once they waited KVBM__SUB_HOLD_NS, or at the
+ * call's deadline; kvbm_events_next(sub, 0, ...) holds nothing back. */
 kvbm_status kvbm_events_next(kvbm_events_sub *sub, int timeout_ms, kvbm_event *out, uint64_t *lost)
 {
     if (sub == NULL || out == NULL) {
@@ -380,11 +399,11 @@ kvbm_status kvbm_events_next(kvbm_events_sub *sub, int timeout_ms, kvbm_event *o
         return KVBM_EINVAL;
     }
     uint64_t deadline = timeout_ms > 0 ? kvbm__now_ns() + (uint64_t)timeout_ms * 1000000u : 0;
-    uint64_t idle_since = 0;
+    uint64_t idle_since = 0, held_since = 0, seen = 0, hold = timeout_ms != 0 ? sub->hold : 0;
     for (;;) {
         if (atomic_load_explicit(&sub->interrupted, memory_order_acquire)) return KVBM_ECLOSED;
         uint64_t lagn = 0; /* *out stays untouched on lag */
-        if (buf_ready(sub, &lagn)) {
+        if (buf_ready(sub, &lagn, hold)) {
             *out = sub->buf[sub->head++];
             sub->count--;
             return KVBM_OK;
@@ -393,15 +412,25 @@ kvbm_status kvbm_events_next(kvbm_events_sub *sub, int timeout_ms, kvbm_event *o
             if (lost != NULL) *lost = lagn;
             return KVBM_ELAGGED;
         }
+        uint64_t now = kvbm__now_ns();
+        if (sub->avail > sub->cursor) { /* events held back (hold > 0) */
+            if (held_since == 0) {
+                held_since = now;
+            } else if (sub->avail == seen || now - held_since >= KVBM__SUB_HOLD_NS ||
+                       (timeout_ms > 0 && now >= deadline)) {
+                hold = 0; /* deliver them */
+                continue;
+            }
+            seen = sub->avail;
+            pause_poll(now, deadline);
+            continue;
+        }
         if (drained_closed(sub)) return KVBM_ECLOSED;
         if (timeout_ms == 0) return KVBM_ETIMEDOUT;
-        uint64_t now = kvbm__now_ns();
         if (timeout_ms > 0 && now >= deadline) return KVBM_ETIMEDOUT;
         if (idle_since == 0) idle_since = now;
         if (now - idle_since < SPIN_NS) {
-            uint64_t t = now;
-            do sched_yield();
-            while ((now = kvbm__now_ns()) - t < POLL_NS && (timeout_ms < 0 || now < deadline));
+            pause_poll(now, deadline);
             continue;
         }
         idle_since = 0;

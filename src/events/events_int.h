@@ -71,8 +71,18 @@ typedef struct kvbm__chan {
 #define KVBM__EVENTS_DEFAULT_CAPACITY 65536
 
 /* Events a subscription copies out of the ring at once (kvbm_events_next): one read of
- * `claimed` and `published` per copy instead of per event. */
-#define KVBM__SUB_BUF 64
+ * `claimed` (the line the senders write per batch) per copy instead of per event. */
+#define KVBM__SUB_BUF 256
+
+/* Hold-back of kvbm_events_next (channel.c): while the senders keep publishing, a waiting
+ * subscriber copies only events at least this many positions behind `published` (an
+ * eighth of smaller rings), so that it never reads - nor its hardware prefetcher pulls -
+ * the lines the senders are writing or own ahead. 2048 slots: 32 KiB of hashes, 4 lines
+ * of kind words. */
+#define KVBM__SUB_HOLD 2048
+/* ... and delivers held events at the latest after this long, or as soon as `published`
+ * stood still for one look (the producer paused). */
+#define KVBM__SUB_HOLD_NS 100000u
 
 struct kvbm_events_sub {
     /* the owner thread's line (and `interrupted`, written once by another thread) */
@@ -82,6 +92,7 @@ struct kvbm_events_sub {
     const _Atomic uint64_t *kbits;
     uint64_t         cursor;      /* next ring position to copy */
     uint64_t         avail;       /* `published` as last read */
+    uint64_t         hold;        /* KVBM__SUB_HOLD, or an eighth of a smaller ring */
     uint64_t         lost;
     uint32_t         head, count; /* copied, not yet delivered: buf[head, head + count) */
     _Atomic uint32_t interrupted; /* kvbm__events_sub_interrupt */
