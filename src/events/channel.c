@@ -64,25 +64,24 @@ static inline void own_ahead(kvbm__chan *c, uint64_t from)
     c->ahead = end;
 }
 
-/* Write @n events into the hash slots from @slot (n <= 64, within one kind word: see
- * put_events). Returns their kind bits, shifted to the word's bit @b of the first. */
-static inline uint64_t put_run(kvbm__evhash *slot, uint64_t b, const kvbm__pending_event *ev, uint64_t n)
+/* Store @n hashes into the slots from @slot. */
+static inline void put_run(kvbm__evhash *slot, const kvbm_plh *h, uint64_t n)
 {
-    uint64_t bits = 0;
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC unroll 4
+#endif
     for (uint64_t j = 0; j < n; j++) {
-        slot_store(&slot[j].hi, ev[j].hash.hi);
-        slot_store(&slot[j].lo, ev[j].hash.lo);
-        bits |= (ev[j].kind & 1) << (b + j); /* Create 0, Remove 1 */
+        slot_store(&slot[j].hi, h[j].hi);
+        slot_store(&slot[j].lo, h[j].lo);
     }
-    return bits;
 }
 
-/* Write @n events from ring position @pos: the hashes slot by slot, the kinds a word of
- * 64 at a time, completed from the senders' copy (kshadow) when the batch covers part of
- * it. Returns the number of Removes. Writer lock held. */
-static uint64_t put_events(kvbm__chan *c, uint64_t pos, const kvbm__pending_event *ev, uint64_t n)
+/* Write @n events (n <= 64; kind of event i: bit i of @kinds) from ring position @pos:
+ * the hashes slot by slot, the kinds a word of 64 at a time, completed from the senders'
+ * copy (kshadow) when the batch covers part of it. Writer lock held. */
+static void put_events(kvbm__chan *c, uint64_t pos, const kvbm_plh *h, uint64_t kinds, uint64_t n)
 {
-    uint64_t removes = 0, mask = c->mask, cap = mask + 1;
+    uint64_t mask = c->mask, cap = mask + 1;
     kvbm__evhash *hash = c->hash; /* locals: the atomic stores may alias *c */
     uint64_t *shadow = c->kshadow;
     _Atomic uint64_t *kbits = c->kbits;
@@ -91,17 +90,16 @@ static uint64_t put_events(kvbm__chan *c, uint64_t pos, const kvbm__pending_even
         uint64_t run = 64 - b;
         if (run > cap - k) run = cap - k; /* a ring under 64 slots wraps inside the word */
         if (run > n) run = n;
-        uint64_t bits = put_run(&hash[k], b, ev, run);
-        uint64_t m = (run == 64 ? ~(uint64_t)0 : ((uint64_t)1 << run) - 1) << b;
-        uint64_t word = (shadow[k >> 6] & ~m) | bits;
+        put_run(&hash[k], h, run);
+        uint64_t low = run == 64 ? ~(uint64_t)0 : ((uint64_t)1 << run) - 1;
+        uint64_t word = (shadow[k >> 6] & ~(low << b)) | (kinds & low) << b;
         shadow[k >> 6] = word;
         slot_store(&kbits[k >> 6], word);
-        removes += (uint64_t)__builtin_popcountll(bits);
+        kinds = run == 64 ? 0 : kinds >> run;
         pos += run;
-        ev += run;
+        h += run;
         n -= run;
     }
-    return removes;
 }
 
 kvbm_status kvbm__chan_create(size_t capacity, kvbm__chan **out)
@@ -152,7 +150,7 @@ static inline void add_relaxed(_Atomic uint64_t *v, uint64_t n) /* single writer
     atomic_store_explicit(v, atomic_load_explicit(v, memory_order_relaxed) + n, memory_order_relaxed);
 }
 
-void kvbm__chan_send_many(kvbm__chan *c, const kvbm__pending_event *ev, size_t n)
+void kvbm__chan_send_bits(kvbm__chan *c, const kvbm_plh *h, uint64_t kinds, size_t n)
 {
     if (n == 0) return;
     kvbm__lock(&c->wlock);
@@ -165,8 +163,9 @@ void kvbm__chan_send_many(kvbm__chan *c, const kvbm__pending_event *ev, size_t n
     atomic_store_explicit(&c->claimed, pos + n, memory_order_relaxed);
     atomic_thread_fence(memory_order_release); /* `claimed` before any slot is overwritten */
     own_ahead(c, pos + n);
-    uint64_t removes = put_events(c, pos, ev, n);
+    put_events(c, pos, h, kinds, n);
     atomic_store_explicit(&c->published, pos + n, memory_order_release);
+    uint64_t removes = (uint64_t)__builtin_popcountll(kinds);
     if (removes < n) add_relaxed(&c->sent[0], n - removes);
     if (removes > 0) add_relaxed(&c->sent[1], removes);
     kvbm__unlock(&c->wlock);
@@ -174,10 +173,25 @@ void kvbm__chan_send_many(kvbm__chan *c, const kvbm__pending_event *ev, size_t n
     if (KVBM_UNLIKELY(pos + n >= atomic_load_explicit(&c->wake_at, memory_order_relaxed))) wake_all(c);
 }
 
+void kvbm__chan_send_many(kvbm__chan *c, const kvbm__pending_event *ev, size_t n)
+{
+    kvbm_plh h[64];
+    while (n > 0) {
+        size_t k = n < 64 ? n : 64;
+        uint64_t kinds = 0;
+        for (size_t i = 0; i < k; i++) {
+            h[i] = ev[i].hash;
+            kinds |= (ev[i].kind & 1) << i; /* Create 0, Remove 1 */
+        }
+        kvbm__chan_send_bits(c, h, kinds, k);
+        ev += k;
+        n -= k;
+    }
+}
+
 void kvbm__chan_send(kvbm__chan *c, kvbm_event_kind kind, kvbm_plh h)
 {
-    kvbm__pending_event e = { (uint64_t)kind, h };
-    kvbm__chan_send_many(c, &e, 1);
+    kvbm__chan_send_bits(c, &h, (uint64_t)kind & 1, 1);
 }
 
 void kvbm__chan_close(kvbm__chan *c)
