@@ -65,10 +65,10 @@ typedef struct kvbm__chan {
 } kvbm__chan;
 
 /* The ring's capacity when the configuration leaves it 0 (DESIGN.md §9): 16 bytes (and
- * two bits) per slot, 1 MiB in all; ~3 ms of events of one producer thread in full flow
- * (~20 M/s), more than a scheduler time slice or the wake-up of a sleeping subscriber on
- * a VM. */
-#define KVBM__EVENTS_DEFAULT_CAPACITY 65536
+ * two bits) per slot, 4 MiB in all; ~11 ms of events of one producer thread in full flow
+ * (~23 M/s), several scheduler time slices or wake-ups of a sleeping subscriber on a
+ * shared VM (65536 slots, ~3 ms, still lost events in some runs; PERFORMANCE §39). */
+#define KVBM__EVENTS_DEFAULT_CAPACITY 262144
 
 /* Events a subscription copies out of the ring at once (kvbm_events_next): one read of
  * `claimed` (the line the senders write per batch) per copy instead of per event. */
