@@ -53,21 +53,34 @@ KVBM_TEST(holdback_distance_scales_with_small_rings)
     }
 }
 
+/* Events 0 .. n-1 in order, the calls' timeouts alternating between @even and @odd. */
+static bool read_in_order(kvbm_events_sub *s, uint64_t n, int even, int odd)
+{
+    for (uint64_t q = 0; q < n; q++) {
+        kvbm_event ev;
+        if (kvbm_events_next(s, q % 2 ? odd : even, &ev, NULL) != KVBM_OK || !is_event_at(&ev, q)) return false;
+    }
+    return true;
+}
+
+/* A 1024-slot ring (hold 128) with @n events published. */
+static bool open_sent(kvbm__chan **c, kvbm_events_sub **s, uint64_t n)
+{
+    if (kvbm__chan_create(1024, c) != KVBM_OK) return false;
+    if (kvbm__chan_subscribe(*c, s) != KVBM_OK) return false;
+    send_range(*c, 0, n);
+    return true;
+}
+
 KVBM_TEST(holdback_delivers_held_events_once_the_sender_pauses)
 {
-    /* fewer events than the hold, then more: a waiting call returns every one in order */
+    /* fewer events than the hold, then more: waiting calls return every one in order */
     static const uint64_t totals[] = { 1, 100, 128, 129, 1000 };
     for (size_t t = 0; t < sizeof totals / sizeof totals[0]; t++) {
         kvbm__chan *c;
         kvbm_events_sub *s;
-        ASSERT_OK(kvbm__chan_create(1024, &c));
-        ASSERT_OK(kvbm__chan_subscribe(c, &s));
-        send_range(c, 0, totals[t]);
-        for (uint64_t q = 0; q < totals[t]; q++) {
-            kvbm_event ev;
-            ASSERT_OK(kvbm_events_next(s, q % 2 ? -1 : 5000, &ev, NULL));
-            ASSERT_TRUE(is_event_at(&ev, q));
-        }
+        ASSERT_TRUE(open_sent(&c, &s, totals[t]));
+        ASSERT_TRUE(read_in_order(s, totals[t], 5000, -1));
         kvbm_event ev;
         EXPECT_EQ(kvbm_events_next(s, 0, &ev, NULL), KVBM_ETIMEDOUT);
         EXPECT_EQ(kvbm_events_next(s, 1, &ev, NULL), KVBM_ETIMEDOUT);
@@ -75,18 +88,30 @@ KVBM_TEST(holdback_delivers_held_events_once_the_sender_pauses)
     }
 }
 
+KVBM_TEST(holdback_waiting_call_leaves_the_last_events_in_the_ring)
+{
+    kvbm__chan *c;
+    kvbm_events_sub *s;
+    ASSERT_TRUE(open_sent(&c, &s, 200));
+    kvbm_event ev;
+    ASSERT_OK(kvbm_events_next(s, -1, &ev, NULL));
+    EXPECT_TRUE(is_event_at(&ev, 0));
+    EXPECT_EQ_U64(s->cursor, 200 - 128); /* copied up to published - hold, no further */
+    chan_free(c, s);
+}
+
 KVBM_TEST(holdback_poll_holds_nothing_back)
 {
     kvbm__chan *c;
     kvbm_events_sub *s;
-    ASSERT_OK(kvbm__chan_create(1024, &c));
-    ASSERT_OK(kvbm__chan_subscribe(c, &s));
-    send_range(c, 0, 3);
-    for (uint64_t q = 0; q < 3; q++) {
-        kvbm_event ev;
-        ASSERT_OK(kvbm_events_next(s, 0, &ev, NULL));
-        ASSERT_TRUE(is_event_at(&ev, q));
-    }
+    ASSERT_TRUE(open_sent(&c, &s, 200));
+    kvbm_event ev;
+    ASSERT_OK(kvbm_events_next(s, 0, &ev, NULL));
+    EXPECT_TRUE(is_event_at(&ev, 0));
+    EXPECT_EQ_U64(s->cursor, 200); /* everything published was copied at once */
+    chan_free(c, s);
+    ASSERT_TRUE(open_sent(&c, &s, 3));
+    EXPECT_TRUE(read_in_order(s, 3, 0, 0));
     chan_free(c, s);
 }
 
@@ -94,15 +119,9 @@ KVBM_TEST(holdback_closed_stream_delivers_held_events_then_ends)
 {
     kvbm__chan *c;
     kvbm_events_sub *s;
-    ASSERT_OK(kvbm__chan_create(1024, &c));
-    ASSERT_OK(kvbm__chan_subscribe(c, &s));
-    send_range(c, 0, 50);
+    ASSERT_TRUE(open_sent(&c, &s, 50));
     kvbm__chan_close(c);
-    for (uint64_t q = 0; q < 50; q++) {
-        kvbm_event ev;
-        ASSERT_OK(kvbm_events_next(s, -1, &ev, NULL));
-        ASSERT_TRUE(is_event_at(&ev, q));
-    }
+    EXPECT_TRUE(read_in_order(s, 50, -1, -1));
     kvbm_event ev;
     EXPECT_EQ(kvbm_events_next(s, -1, &ev, NULL), KVBM_ECLOSED);
     chan_free(c, s);
