@@ -74,6 +74,13 @@ typedef struct kvbm__inactive_ops {
     bool   (*by_id)(void *ctx);
     bool   (*remove_id)(void *ctx, uint32_t block_id);
     bool   (*has_id)(void *ctx, uint32_t block_id);
+    /* Optional (may be NULL; only once driven by id, and only for a backend whose insert
+     * needs no key at all - no sketch count): insert_ids(ids, n) does what n calls
+     * insert(<unused hash>, ids[i]) would, in order, each with the same checks and error
+     * message; a refused id is skipped and the rest are still inserted. Returns the number
+     * inserted (n unless some were refused; kvbm_last_error() then names the last refusal).
+     * The store's batch release appends a run of plain final releases with one call. */
+    size_t (*insert_ids)(void *ctx, const uint32_t *ids, size_t n);
 } kvbm__inactive_ops;
 
 /* A constructed backend: ops table + its private context. */

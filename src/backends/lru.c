@@ -390,6 +390,49 @@ static kvbm_status lru_insert(void *ctx, kvbm_plh h, uint32_t block_id)
     return KVBM_OK;
 }
 
+/* insert_ids (backend.h): lru_insert's by-id leaf for a run of ids, with the ring's
+ * counters in locals (the lru_hot stores would otherwise make the compiler reload them
+ * for every id). A single-level map driven by id only (lru_ops). */
+static size_t lru_insert_ids(void *ctx, const uint32_t *ids, size_t n)
+{
+    lru_map *m = ctx;
+    if (KVBM_UNLIKELY(!m->byid || m->nlevels != 1)) {
+        kvbm__set_error("insert_ids needs a single-level LRU driven by id");
+        return 0;
+    }
+    lru_hot *hot = (lru_hot *)(void *)m->hot;
+    lru_queue *q = &m->q[0];
+    const size_t cap = m->capacity;
+    const size_t count0 = m->count;
+    size_t count = count0, synced = count0; /* q->len includes the pushes up to `synced` */
+    uint32_t *ring = q->ring.ids, mask = q->ring.mask, head = q->ring.head, tail = q->ring.tail;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t id = ids[i];
+        if (KVBM_UNLIKELY(count >= cap || id >= cap || hot[id].level != LEVEL_ABSENT)) {
+            m->count = count;
+            (void)lru_insert_error(m, id);
+            continue;
+        }
+        if (KVBM_UNLIKELY(tail - head > mask)) { /* kvbm__lring_full: compact (cold) */
+            q->ring.tail = tail;
+            q->len += count - synced;
+            synced = count;
+            m->count = count;
+            queue_compact(m, 0);
+            head = q->ring.head;
+            tail = q->ring.tail;
+        }
+        ring[tail & mask] = id; /* kvbm__lring_push */
+        hot[id].pos = tail++;
+        hot[id].level = 0;
+        count++;
+    }
+    q->ring.tail = tail;
+    q->len += count - synced;
+    m->count = count;
+    return count - count0;
+}
+
 static kvbm_status lru_insert_cells(void *ctx, kvbm_plh h, uint32_t block_id,
                                     const kvbm__touch_cells *cells)
 {
@@ -526,6 +569,7 @@ static const kvbm__inactive_ops lru_ops = {
     .by_id = lru_by_id,
     .remove_id = lru_remove_id,
     .has_id = lru_has_id,
+    .insert_ids = lru_insert_ids,
 };
 
 static const kvbm__inactive_ops multi_lru_ops = {

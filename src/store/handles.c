@@ -371,6 +371,8 @@ static __attribute__((noinline)) size_t rm_count_exactly(blk_arr b, size_t n)
 }
 #endif
 
+#define RM_INS 64 /* plain final releases appended per insert_ids call */
+
 kvbm_status kvbm_block_release_many(kvbm_block *const *b, size_t n)
 {
     if (n == 0) return KVBM_OK;
@@ -423,17 +425,24 @@ kvbm_status kvbm_block_release_many(kvbm_block *const *b, size_t n)
     bool locked = false;
     struct kvbm__post p;
     kvbm__post_init(&p);
+    /* the ids of plain final releases not yet appended to a by-id backend (ins_batch: the
+     * current store's backend takes them in one insert_ids call; kvbm__ins_flush) */
+    uint32_t ins[RM_INS];
+    size_t nins = 0;
+    bool ins_batch = false;
     for (size_t i = 0; i < n; i++) {
         if (b[i] == NULL) continue;
         struct kvbm__slot *sl = kvbm__bh_raw(b[i]);
         struct kvbm__store *s = mixed ? kvbm__store_of(sl) : one;
         if (s != cur) {
             if (cur != NULL) {
+                if (nins) nins = kvbm__ins_flush(cur, ins, nins, &p);
                 if (locked) { kvbm__post_locked_end(cur, &p); kvbm__unlock(&cur->lock); locked = false; }
                 kvbm__post_finish(cur, &p);
                 kvbm__post_init(&p);
             }
             cur = s;
+            ins_batch = s->byid && s->inactive.ops->insert_ids != NULL;
             /* The gauge for the whole run of this store first, while every handle of the
              * run still holds its reference (the store may go away with the last one). */
             int64_t run = mixed ? 0 : live;
@@ -458,6 +467,18 @@ kvbm_status kvbm_block_release_many(kvbm_block *const *b, size_t n)
         if (!locked) { kvbm__lock(&s->lock); locked = true; }
         /* only a release off the inline path may defer work (a plain one needs no room) */
         bool plain = kvbm__drop_is_plain(s, sl);
+        if (ins_batch) {
+            if (plain) { /* a by-id Primary -> Inactive: no index work; the id is appended
+                            with the run's (same order: flushed before any other drop) */
+                if (kvbm__strong_dec_locked(sl)) {
+                    sl->state = KVBM__INACTIVE;
+                    ins[nins++] = sl->id;
+                    if (nins == RM_INS) nins = kvbm__ins_flush(s, ins, nins, &p);
+                }
+                continue;
+            }
+            if (nins) nins = kvbm__ins_flush(s, ins, nins, &p);
+        }
         if (!plain && !kvbm__post_room(&p, 2)) kvbm__post_cycle(s, &p);
         /* the next block's backend insert (if it is one) may prefetch while this one runs */
         if (s->inactive.ops->prefetch_insert != NULL && i + 1 < n && b[i + 1] != NULL)
@@ -465,6 +486,7 @@ kvbm_status kvbm_block_release_many(kvbm_block *const *b, size_t n)
         if (kvbm__strong_dec_locked(sl)) kvbm__drop_locked_p(s, sl, &p, plain);
     }
     if (cur != NULL) {
+        if (nins) (void)kvbm__ins_flush(cur, ins, nins, &p);
         if (locked) { kvbm__post_locked_end(cur, &p); kvbm__unlock(&cur->lock); }
         kvbm__post_finish(cur, &p);
     }

@@ -137,6 +137,21 @@ static inline void kvbm__drop_locked_p(struct kvbm__store *s, struct kvbm__slot 
     kvbm__store_drop_locked(s, sl, p);
 }
 
+/* The tail of kvbm__drop_locked_p's plain path for a run of slots (by id, the backend has
+ * insert_ids): ids[0..n) are Primary slots just set Inactive, in release order; append
+ * them to the backend at once. A refused id poisons the store, as a refused insert does
+ * (the others are still inserted and parked). Lock held; returns 0 (the run's new length). */
+static inline size_t kvbm__ins_flush(struct kvbm__store *s, const uint32_t *ids, size_t n,
+                                     struct kvbm__post *p)
+{
+    size_t k = s->inactive.ops->insert_ids(s->inactive.ctx, ids, n);
+    if (KVBM_UNLIKELY(k != n)) kvbm__store_poison(s, "inactive backend rejected an insert");
+    p->d_inactive += (int64_t)k;
+    if (KVBM_LIKELY(!s->orphan)) s->parked += k;
+    else p->unref += k;
+    return 0;
+}
+
 static inline void kvbm__drop_locked(struct kvbm__store *s, struct kvbm__slot *sl, struct kvbm__post *p)
 {
     kvbm__drop_locked_p(s, sl, p, kvbm__drop_is_plain(s, sl));

@@ -150,9 +150,11 @@ kvbm_status kvbm__store_allocate(struct kvbm__store *s, size_t count, kvbm_mutab
         sl->reset_on_release = def;
         out[i] = kvbm__bh_make(&hb, sl, KVBM__HK_MUTABLE);
     }
-    for (uint32_t id = head; id != KVBM__NIL; id = s->slots[id].hnext) {
+    for (uint32_t id = head; id != KVBM__NIL;) { /* the chain's last walk: out[] has them now */
         struct kvbm__slot *sl = &s->slots[id];
-        sl->state = KVBM__MUTABLE;  /* keeps reg and hnext until we return (owned) */
+        id = sl->hnext;
+        sl->hnext = KVBM__NIL;
+        sl->state = KVBM__MUTABLE;  /* keeps reg until we return (owned) */
         sl->reset_on_release = def;
         out[i++] = kvbm__bh_make(&hb, sl, KVBM__HK_MUTABLE);
     }
@@ -174,18 +176,14 @@ kvbm_status kvbm__store_allocate(struct kvbm__store *s, size_t count, kvbm_mutab
 
     /* The evicted blocks' registry work, in eviction order, in chunks: presence -1 and
      * the slot's handle reference (usually the last one) via the registry's batch call. */
-    size_t j = 0;
     kvbm_handle *regs[PAIR_CHUNK];
     uint64_t rh64[PAIR_CHUNK]; /* their registry table hashes: the registry prefetches the
                                   table slots without waiting for the cold handles */
     size_t nr = 0;
     const uint64_t *h64 = byid ? hv0 : rh64; /* by id the first chunk's are known */
-    for (uint32_t id = head, next; id != KVBM__NIL; id = next) {
-        struct kvbm__slot *sl = &s->slots[id];
-        next = sl->hnext;
-        sl->hnext = KVBM__NIL;
-        if (evicted != NULL) evicted[j] = sl->hash;
-        j++;
+    for (size_t k = from_reset; k < count; k++) { /* the evicted slots, in eviction order */
+        struct kvbm__slot *sl = kvbm__bh_raw(out[k]);
+        if (evicted != NULL) evicted[k - from_reset] = sl->hash;
         if (h64 == rh64) rh64[nr] = kvbm_plh_hash64(sl->hash);
         regs[nr++] = sl->reg;
         sl->reg = NULL;

@@ -33,7 +33,10 @@
  * Final release (README decision 1, Option B): clone and non-final release are lock-free
  * (CAS while strong > 1); the 1 -> 0 decrement happens under `lock` together with the slot
  * transition. Lookups increment strong only under `lock`. A PRIMARY/DUPLICATE slot with
- * strong == 0 is therefore never observable.
+ * strong == 0 is therefore never observable. kvbm_block_release_many may set a run of
+ * slots INACTIVE before appending their ids to a by-id backend in one insert_ids call
+ * (locked.h, kvbm__ins_flush): I2/I4 hold again before the lock is released or any other
+ * drop runs (docs/design/store.md §10).
  *
  * Registry work (mark_present/mark_absent, dropping handle refs) is never done under
  * `lock`: it is collected into a struct kvbm__post and flushed after unlock.

@@ -129,3 +129,79 @@ KVBM_TEST(test_by_id_lru_insert_refusals)
         kvbm__inactive_destroy(&b);
     }
 }
+
+/* insert_ids (backend.h): only the plain LRU offers it; driven by id, a run of ids is
+ * appended exactly as one insert per id would be (eviction order), across ring compactions;
+ * a refused id is skipped with insert's message and the rest still go in. */
+KVBM_TEST(test_by_id_lru_insert_ids_matches_single_inserts)
+{
+    for (int k = 0; k < TB_NKINDS; k++) {
+        kvbm__inactive b;
+        ASSERT_OK(tb_create((enum tb_kind)k, 8, &b, NULL));
+        EXPECT_EQ(b.ops->insert_ids != NULL, k == TB_LRU);
+        kvbm__inactive_destroy(&b);
+    }
+    enum { CAP = 16, ROUNDS = 40 };
+    kvbm__inactive a, r; /* a: insert_ids; r: the model, one insert per id */
+    ASSERT_OK(tb_create(TB_LRU, CAP, &a, NULL));
+    ASSERT_OK(tb_create(TB_LRU, CAP, &r, NULL));
+    ASSERT_TRUE(a.ops->by_id(a.ctx));
+    ASSERT_TRUE(r.ops->by_id(r.ctx));
+    uint32_t all[CAP];
+    for (uint32_t i = 0; i < CAP; i++) all[i] = (i * 7u) % CAP;
+    EXPECT_EQ(a.ops->insert_ids(a.ctx, all, CAP), (size_t)CAP);
+    for (uint32_t i = 0; i < CAP; i++) ASSERT_OK(r.ops->insert(r.ctx, tb_hash_for_id(all[i]), all[i]));
+    /* remove from the middle (stale ring entries) and re-append in runs: the ring (2 x 16
+     * entries) must compact inside some runs */
+    uint32_t seed = 12345;
+    for (int round = 0; round < ROUNDS; round++) {
+        uint32_t run[4];
+        size_t nr = 0;
+        for (int j = 0; j < 4; j++) {
+            seed = seed * 1103515245u + 12345u;
+            uint32_t id = (seed >> 16) % CAP;
+            if (!a.ops->has_id(a.ctx, id)) continue;
+            EXPECT_TRUE(a.ops->remove_id(a.ctx, id));
+            EXPECT_TRUE(r.ops->remove_id(r.ctx, id));
+            run[nr++] = id;
+        }
+        EXPECT_EQ(a.ops->insert_ids(a.ctx, run, nr), nr);
+        for (size_t j = 0; j < nr; j++) ASSERT_OK(r.ops->insert(r.ctx, tb_hash_for_id(run[j]), run[j]));
+        EXPECT_TRUE(tb_check(&a));
+    }
+    kvbm__pair pa[CAP], pr[CAP];
+    ASSERT_EQ(a.ops->allocate(a.ctx, CAP, pa), (size_t)CAP);
+    ASSERT_EQ(r.ops->allocate(r.ctx, CAP, pr), (size_t)CAP);
+    for (int i = 0; i < CAP; i++) EXPECT_EQ(pa[i].block_id, pr[i].block_id);
+
+    /* refusals: out of range, already present, full - each skipped, the rest inserted */
+    const uint32_t bad[5] = { 3, 99, 3, 5, 6 };
+    EXPECT_EQ(a.ops->insert_ids(a.ctx, bad, 5), 3u);
+    EXPECT_STR_CONTAINS(kvbm_last_error(), "already in the inactive backend");
+    EXPECT_EQ(a.ops->len(a.ctx), 3u);
+    const uint32_t range[2] = { 99, 7 };
+    EXPECT_EQ(a.ops->insert_ids(a.ctx, range, 2), 1u);
+    EXPECT_STR_CONTAINS(kvbm_last_error(), "out of range");
+    uint32_t rest[CAP];
+    size_t nrest = 0;
+    for (uint32_t id = 0; id < CAP; id++)
+        if (!a.ops->has_id(a.ctx, id)) rest[nrest++] = id;
+    rest[nrest++] = 3; /* full by then */
+    EXPECT_EQ(a.ops->insert_ids(a.ctx, rest, nrest), nrest - 1);
+    EXPECT_STR_CONTAINS(kvbm_last_error(), "LRU backend insert would cause eviction!");
+    EXPECT_EQ(a.ops->len(a.ctx), (size_t)CAP);
+    EXPECT_TRUE(tb_check(&a));
+    ASSERT_EQ(a.ops->allocate(a.ctx, 4, pa), 4u);
+    const uint32_t first[4] = { 3, 5, 6, 7 };
+    for (int i = 0; i < 4; i++) EXPECT_EQ(pa[i].block_id, first[i]);
+    kvbm__inactive_destroy(&a);
+    kvbm__inactive_destroy(&r);
+
+    /* not driven by id: refused, nothing inserted */
+    ASSERT_OK(tb_create(TB_LRU, 4, &a, NULL));
+    const uint32_t one[1] = { 1 };
+    EXPECT_EQ(a.ops->insert_ids(a.ctx, one, 1), 0u);
+    EXPECT_STR_CONTAINS(kvbm_last_error(), "driven by id");
+    EXPECT_EQ(a.ops->len(a.ctx), 0u);
+    kvbm__inactive_destroy(&a);
+}

@@ -403,6 +403,36 @@ KVBM_TEST(final_release_poisons_when_the_backend_rejects_the_insert)
 #endif
 }
 
+/* The batch release into an LRU driven by id (one insert_ids call per run of plain final
+ * releases): a refused id poisons the store with the same message, the rest of the run is
+ * still inserted. The refusal is provoked by appending one block's id to the backend while
+ * the block is still Primary. */
+KVBM_TEST(final_release_poisons_when_insert_ids_refuses_an_id)
+{
+#if KVBM_DEBUG == 0 /* debug builds assert at the first violation (kvbm__store_poison) */
+    kvbm_registry *r;
+    ASSERT_OK(kvbm_registry_create(NULL, &r));
+    kvbm_manager_config c = KVBM_MANAGER_CONFIG_INIT; /* untracked by the helpers: poisoned */
+    c.registry = r;
+    c.block_count = 4;
+    c.block_size = DEFAULT_TEST_BLOCK_SIZE;
+    c.backend = KVBM_BACKEND_LRU;
+    kvbm_manager *m = NULL;
+    ASSERT_OK(kvbm_manager_create(&c, &m));
+    kvbm_block *b[2] = { tm_register_hash(m, tm_hash_n(5)), tm_register_hash(m, tm_hash_n(6)) };
+    ASSERT_TRUE(b[0] != NULL && b[1] != NULL);
+    struct kvbm__store *s = kvbm__manager_store(m);
+    ASSERT_TRUE(s->byid && s->inactive.ops->insert_ids != NULL);
+    const uint32_t id0 = kvbm_block_id(b[0]), id1 = kvbm_block_id(b[1]);
+    ASSERT_EQ(s->inactive.ops->insert_ids(s->inactive.ctx, &id0, 1), 1u); /* the sabotage */
+    EXPECT_OK(kvbm_block_release_many(b, 2));
+    EXPECT_TRUE(s->inactive.ops->has_id(s->inactive.ctx, id1)); /* the rest went in */
+    EXPECT_EQ(s->inactive.ops->len(s->inactive.ctx), 2u);
+    expect_poisoned_by(m, "inactive backend rejected an insert");
+    kvbm_registry_release(r);
+#endif
+}
+
 KVBM_TEST(final_release_poisons_when_a_primary_is_missing_from_the_index)
 {
 #if KVBM_DEBUG == 0 /* debug builds assert at the first violation (kvbm__store_poison) */
