@@ -8,7 +8,7 @@
  * both; the medians of the per-round means and their ratio are printed.
  *
  *   bench_events [--n 128] [--rounds 15] [--iters 2000] [--only off|on] [--drain 1|0]
- *                [--capacity C]   (the ring; default 0: the library's default, 65536)
+ *                [--capacity C]   (the ring; default 0: the library's default, 262144)
  * (--only runs one setup, for callgrind: valgrind --tool=callgrind --toggle-collect=cycle
  *  bench_events --only on --rounds 1 --iters 2000)
  */

@@ -95,7 +95,7 @@ KVBM_API bool kvbm_events_policy_should_emit(const kvbm_events_policy *p, kvbm_p
 typedef struct kvbm_events_config {
     size_t             struct_size;      /* KVBM_EVENTS_CONFIG_INIT sets it */
     kvbm_events_policy policy;           /* default AllEvents */
-    uint32_t           channel_capacity; /* 0: 65536 (1 MiB of slots, ~3 ms of a busy
+    uint32_t           channel_capacity; /* 0: 262144 (4 MiB of slots, ~11 ms of a busy
                                             producer: docs/DESIGN.md §9); rounded up to
                                             a power of two, <= 2^20 */
 } kvbm_events_config;
@@ -189,11 +189,15 @@ kvbm_events_subscribe(kvbm_events_manager *m, kvbm_events_sub **out);
  *   KVBM_ELAGGED   the subscriber fell more than the capacity behind: *@lost (if non-NULL)
  *                  receives the number of events skipped, the cursor moved to the oldest
  *                  event still available (the next call returns it); *@out is untouched.
- *                  A call copies up to 64 ready events into the subscription at once;
+ *                  A call copies up to 256 ready events into the subscription at once;
  *                  events copied before they were overwritten are delivered first;
  *   KVBM_ETIMEDOUT nothing arrived in time;
  *   KVBM_ECLOSED   the stream has ended and every event before the end was delivered;
  *   KVBM_EINVAL    NULL @sub or @out.
+ * A waiting call (@timeout_ms != 0) stays up to 2048 events (an eighth of smaller rings)
+ * behind the senders while they keep publishing, so that it does not read the ring lines
+ * they are writing; it delivers those events once the senders pause, after at most
+ * ~100 us, or at the deadline. A poll (@timeout_ms == 0) returns every published event.
  * Never blocks a sender. One thread at a time per subscription.
  */
 KVBM_API kvbm_status kvbm_events_next(kvbm_events_sub *sub, int timeout_ms, kvbm_event *out,

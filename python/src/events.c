@@ -104,7 +104,7 @@ static PyObject *evmgr_new(PyTypeObject *type, PyObject *args, PyObject *kw)
         return PyErr_Format(PyExc_TypeError, "registry must be a kvbm.Registry or None, not %.80s",
                             Py_TYPE(reg)->tp_name);
     if (cap < 0 || cap > (1 << 20))
-        return kvbmpy_raise_msg(KVBM_ECONFIG, "capacity must be in 0..2**20 (0: 65536), got %lld",
+        return kvbmpy_raise_msg(KVBM_ECONFIG, "capacity must be in 0..2**20 (0: 262144), got %lld",
                                 cap);
     kvbm_events_config cfg = KVBM_EVENTS_CONFIG_INIT;
     if (parse_policy(policy, &cfg.policy) < 0)
@@ -234,7 +234,7 @@ static PyTypeObject EvMgrType = {
         "registry: a kvbm.Registry to attach at once (attach() adds more).\n"
         "policy: None/'all' (every registration), 'power_of_two' (positions 16..65536) or\n"
         "('power_of_two', min, max).\n"
-        "capacity: ring size (0: 65536, rounded up to a power of two, at most 2**20); a\n"
+        "capacity: ring size (0: 262144, rounded up to a power of two, at most 2**20); a\n"
         "subscriber more than capacity events behind loses the oldest (LaggedError).\n"
         "Dropping the object detaches it; the stream ends once every announced\n"
         "registration is removed, or at once after close().",

@@ -64,25 +64,24 @@ static inline void own_ahead(kvbm__chan *c, uint64_t from)
     c->ahead = end;
 }
 
-/* Write @n events into the hash slots from @slot (n <= 64, within one kind word: see
- * put_events). Returns their kind bits, shifted to the word's bit @b of the first. */
-static inline uint64_t put_run(kvbm__evhash *slot, uint64_t b, const kvbm__pending_event *ev, uint64_t n)
+/* Store @n hashes into the slots from @slot. */
+static inline void put_run(kvbm__evhash *slot, const kvbm_plh *h, uint64_t n)
 {
-    uint64_t bits = 0;
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC unroll 4
+#endif
     for (uint64_t j = 0; j < n; j++) {
-        slot_store(&slot[j].hi, ev[j].hash.hi);
-        slot_store(&slot[j].lo, ev[j].hash.lo);
-        bits |= (ev[j].kind & 1) << (b + j); /* Create 0, Remove 1 */
+        slot_store(&slot[j].hi, h[j].hi);
+        slot_store(&slot[j].lo, h[j].lo);
     }
-    return bits;
 }
 
-/* Write @n events from ring position @pos: the hashes slot by slot, the kinds a word of
- * 64 at a time, completed from the senders' copy (kshadow) when the batch covers part of
- * it. Returns the number of Removes. Writer lock held. */
-static uint64_t put_events(kvbm__chan *c, uint64_t pos, const kvbm__pending_event *ev, uint64_t n)
+/* Write @n events (n <= 64; kind of event i: bit i of @kinds) from ring position @pos:
+ * the hashes slot by slot, the kinds a word of 64 at a time, completed from the senders'
+ * copy (kshadow) when the batch covers part of it. Writer lock held. */
+static void put_events(kvbm__chan *c, uint64_t pos, const kvbm_plh *h, uint64_t kinds, uint64_t n)
 {
-    uint64_t removes = 0, mask = c->mask, cap = mask + 1;
+    uint64_t mask = c->mask, cap = mask + 1;
     kvbm__evhash *hash = c->hash; /* locals: the atomic stores may alias *c */
     uint64_t *shadow = c->kshadow;
     _Atomic uint64_t *kbits = c->kbits;
@@ -91,17 +90,16 @@ static uint64_t put_events(kvbm__chan *c, uint64_t pos, const kvbm__pending_even
         uint64_t run = 64 - b;
         if (run > cap - k) run = cap - k; /* a ring under 64 slots wraps inside the word */
         if (run > n) run = n;
-        uint64_t bits = put_run(&hash[k], b, ev, run);
-        uint64_t m = (run == 64 ? ~(uint64_t)0 : ((uint64_t)1 << run) - 1) << b;
-        uint64_t word = (shadow[k >> 6] & ~m) | bits;
+        put_run(&hash[k], h, run);
+        uint64_t low = run == 64 ? ~(uint64_t)0 : ((uint64_t)1 << run) - 1;
+        uint64_t word = (shadow[k >> 6] & ~(low << b)) | (kinds & low) << b;
         shadow[k >> 6] = word;
         slot_store(&kbits[k >> 6], word);
-        removes += (uint64_t)__builtin_popcountll(bits);
+        kinds = run == 64 ? 0 : kinds >> run;
         pos += run;
-        ev += run;
+        h += run;
         n -= run;
     }
-    return removes;
 }
 
 kvbm_status kvbm__chan_create(size_t capacity, kvbm__chan **out)
@@ -152,7 +150,7 @@ static inline void add_relaxed(_Atomic uint64_t *v, uint64_t n) /* single writer
     atomic_store_explicit(v, atomic_load_explicit(v, memory_order_relaxed) + n, memory_order_relaxed);
 }
 
-void kvbm__chan_send_many(kvbm__chan *c, const kvbm__pending_event *ev, size_t n)
+void kvbm__chan_send_bits(kvbm__chan *c, const kvbm_plh *h, uint64_t kinds, size_t n)
 {
     if (n == 0) return;
     kvbm__lock(&c->wlock);
@@ -165,8 +163,9 @@ void kvbm__chan_send_many(kvbm__chan *c, const kvbm__pending_event *ev, size_t n
     atomic_store_explicit(&c->claimed, pos + n, memory_order_relaxed);
     atomic_thread_fence(memory_order_release); /* `claimed` before any slot is overwritten */
     own_ahead(c, pos + n);
-    uint64_t removes = put_events(c, pos, ev, n);
+    put_events(c, pos, h, kinds, n);
     atomic_store_explicit(&c->published, pos + n, memory_order_release);
+    uint64_t removes = (uint64_t)__builtin_popcountll(kinds);
     if (removes < n) add_relaxed(&c->sent[0], n - removes);
     if (removes > 0) add_relaxed(&c->sent[1], removes);
     kvbm__unlock(&c->wlock);
@@ -174,10 +173,25 @@ void kvbm__chan_send_many(kvbm__chan *c, const kvbm__pending_event *ev, size_t n
     if (KVBM_UNLIKELY(pos + n >= atomic_load_explicit(&c->wake_at, memory_order_relaxed))) wake_all(c);
 }
 
+void kvbm__chan_send_many(kvbm__chan *c, const kvbm__pending_event *ev, size_t n)
+{
+    kvbm_plh h[64];
+    while (n > 0) {
+        size_t k = n < 64 ? n : 64;
+        uint64_t kinds = 0;
+        for (size_t i = 0; i < k; i++) {
+            h[i] = ev[i].hash;
+            kinds |= (ev[i].kind & 1) << i; /* Create 0, Remove 1 */
+        }
+        kvbm__chan_send_bits(c, h, kinds, k);
+        ev += k;
+        n -= k;
+    }
+}
+
 void kvbm__chan_send(kvbm__chan *c, kvbm_event_kind kind, kvbm_plh h)
 {
-    kvbm__pending_event e = { (uint64_t)kind, h };
-    kvbm__chan_send_many(c, &e, 1);
+    kvbm__chan_send_bits(c, &h, (uint64_t)kind & 1, 1);
 }
 
 void kvbm__chan_close(kvbm__chan *c)
@@ -229,6 +243,7 @@ kvbm_status kvbm__chan_subscribe(kvbm__chan *c, kvbm_events_sub **out)
     s->mask = c->mask;
     s->hash = c->hash;
     s->kbits = c->kbits;
+    s->hold = c->mask + 1 >= 8 * KVBM__SUB_HOLD ? KVBM__SUB_HOLD : (c->mask + 1) / 8;
     s->cursor = s->avail = atomic_load_explicit(&c->published, memory_order_seq_cst);
     *out = s;
     return KVBM_OK;
@@ -250,18 +265,20 @@ void kvbm__events_sub_interrupt(kvbm_events_sub *sub)
     wake_all(sub->chan);
 }
 
-/* Copy up to @max events at the cursor into @out and validate them. Returns the number
- * copied (0: nothing published yet); on lag returns 0 with *@lagn set (the cursor moved to
- * the oldest position still available; counted). */
-static size_t ring_copy(kvbm_events_sub *sub, kvbm_event *out, size_t max, uint64_t *lagn)
+/* Copy up to @max events at the cursor into @out and validate them, leaving the last
+ * @hold published events in the ring. Returns the number copied (0: nothing published yet,
+ * or only held events: sub->avail > sub->cursor then); on lag returns 0 with *@lagn set
+ * (the cursor moved to the oldest position still available; counted). */
+static size_t ring_copy(kvbm_events_sub *sub, kvbm_event *out, size_t max, uint64_t *lagn, uint64_t hold)
 {
     kvbm__chan *c = sub->chan;
     uint64_t pos = sub->cursor, mask = sub->mask;
-    if (pos >= sub->avail) {
+    if (pos + hold >= sub->avail) {
         sub->avail = atomic_load_explicit(&c->published, memory_order_acquire);
-        if (pos >= sub->avail) return 0;
+        if (pos + hold >= sub->avail) return 0;
     }
-    uint64_t end = sub->avail - pos > max ? pos + max : sub->avail;
+    uint64_t ready = sub->avail - hold;
+    uint64_t end = ready - pos > max ? pos + max : ready;
     for (uint64_t q = pos; q < end; q++) {
         uint64_t k = q & mask;
         kvbm_event *e = &out[q - pos];
@@ -295,11 +312,11 @@ static inline size_t buf_take(kvbm_events_sub *sub, kvbm_event *out, size_t max)
 }
 
 /* kvbm_events_next's copy: refill the empty buffer from the ring. */
-static inline bool buf_ready(kvbm_events_sub *sub, uint64_t *lagn)
+static inline bool buf_ready(kvbm_events_sub *sub, uint64_t *lagn, uint64_t hold)
 {
     if (sub->count > 0) return true;
     sub->head = 0;
-    sub->count = (uint32_t)ring_copy(sub, sub->buf, KVBM__SUB_BUF, lagn);
+    sub->count = (uint32_t)ring_copy(sub, sub->buf, KVBM__SUB_BUF, lagn, hold);
     return sub->count > 0;
 }
 
@@ -314,7 +331,7 @@ size_t kvbm__events_next_many(kvbm_events_sub *sub, kvbm_event *out, size_t max,
     size_t n = sub->count > 0 ? buf_take(sub, out, max) : 0; /* kvbm_events_next's copies first */
     while (n < max) {
         uint64_t lagn = 0;
-        size_t k = ring_copy(sub, out + n, max - n, &lagn);
+        size_t k = ring_copy(sub, out + n, max - n, &lagn, 0);
         if (lagn > 0) {
             if (lost != NULL) *lost = lagn;
             *st = KVBM_ELAGGED;
@@ -370,9 +387,34 @@ kvbm_status kvbm__events_wait(kvbm_events_sub *sub, uint64_t n, uint64_t deadlin
  * to come back (an ownership round trip, and the sender's next locked instruction waits
  * for that store). Looking once per few batches instead of several times per batch lets
  * most publications hit the line in the sender's cache; the events wait a few
- * microseconds longer. */
+ * microseconds longer. (Sleeping POLL_NS with nanosleep instead of yielding was tried in
+ * session 12: the producer's CPU time per block rose by ~25 % on a loaded machine - the
+ * woken subscriber shared the producer's core; PERFORMANCE §39.) */
 #define POLL_NS 10000u
 
+/* Wait POLL_NS (less if @deadline, when non-zero, comes first) with `pause`, then yield
+ * once. Session 11 called sched_yield in a loop for it: a system call every microsecond or
+ * so, 40 % of the subscriber's samples in the guest kernel on this VM (pvm_irq_enable),
+ * where a `pause` loop leaves the core's shared resources to the other hardware thread. */
+static void pause_poll(uint64_t now, uint64_t deadline)
+{
+    uint64_t t = now;
+    do {
+        for (int i = 0; i < 32; i++) {
+#if defined(__x86_64__) || defined(__i386__)
+            __builtin_ia32_pause();
+#endif
+        }
+    } while ((now = kvbm__now_ns()) - t < POLL_NS && (deadline == 0 || now < deadline));
+    sched_yield();
+}
+
+/* Hold-back (KVBM__SUB_HOLD). A waiting call copies only events sub->hold behind
+ * `published`: the ring lines the senders write next, and own ahead (own_ahead), stay in
+ * their cache instead of travelling to the subscriber's core and back once per batch.
+ * Held events are delivered once `published` stood still for one look (POLL_NS: the
+ * producer paused or the stream closed), once they waited KVBM__SUB_HOLD_NS, or at the
+ * call's deadline; kvbm_events_next(sub, 0, ...) holds nothing back. */
 kvbm_status kvbm_events_next(kvbm_events_sub *sub, int timeout_ms, kvbm_event *out, uint64_t *lost)
 {
     if (sub == NULL || out == NULL) {
@@ -380,11 +422,11 @@ kvbm_status kvbm_events_next(kvbm_events_sub *sub, int timeout_ms, kvbm_event *o
         return KVBM_EINVAL;
     }
     uint64_t deadline = timeout_ms > 0 ? kvbm__now_ns() + (uint64_t)timeout_ms * 1000000u : 0;
-    uint64_t idle_since = 0;
+    uint64_t idle_since = 0, held_since = 0, seen = 0, hold = timeout_ms != 0 ? sub->hold : 0;
     for (;;) {
         if (atomic_load_explicit(&sub->interrupted, memory_order_acquire)) return KVBM_ECLOSED;
         uint64_t lagn = 0; /* *out stays untouched on lag */
-        if (buf_ready(sub, &lagn)) {
+        if (buf_ready(sub, &lagn, hold)) {
             *out = sub->buf[sub->head++];
             sub->count--;
             return KVBM_OK;
@@ -393,15 +435,25 @@ kvbm_status kvbm_events_next(kvbm_events_sub *sub, int timeout_ms, kvbm_event *o
             if (lost != NULL) *lost = lagn;
             return KVBM_ELAGGED;
         }
+        uint64_t now = kvbm__now_ns();
+        if (sub->avail > sub->cursor) { /* events held back (hold > 0) */
+            if (held_since == 0) {
+                held_since = now;
+            } else if (sub->avail == seen || now - held_since >= KVBM__SUB_HOLD_NS ||
+                       (timeout_ms > 0 && now >= deadline)) {
+                hold = 0; /* deliver them */
+                continue;
+            }
+            seen = sub->avail;
+            pause_poll(now, deadline);
+            continue;
+        }
         if (drained_closed(sub)) return KVBM_ECLOSED;
         if (timeout_ms == 0) return KVBM_ETIMEDOUT;
-        uint64_t now = kvbm__now_ns();
         if (timeout_ms > 0 && now >= deadline) return KVBM_ETIMEDOUT;
         if (idle_since == 0) idle_since = now;
         if (now - idle_since < SPIN_NS) {
-            uint64_t t = now;
-            do sched_yield();
-            while ((now = kvbm__now_ns()) - t < POLL_NS && (timeout_ms < 0 || now < deadline));
+            pause_poll(now, deadline);
             continue;
         }
         idle_since = 0;

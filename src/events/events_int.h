@@ -65,14 +65,24 @@ typedef struct kvbm__chan {
 } kvbm__chan;
 
 /* The ring's capacity when the configuration leaves it 0 (DESIGN.md §9): 16 bytes (and
- * two bits) per slot, 1 MiB in all; ~3 ms of events of one producer thread in full flow
- * (~20 M/s), more than a scheduler time slice or the wake-up of a sleeping subscriber on
- * a VM. */
-#define KVBM__EVENTS_DEFAULT_CAPACITY 65536
+ * two bits) per slot, 4 MiB in all; ~11 ms of events of one producer thread in full flow
+ * (~23 M/s), several scheduler time slices or wake-ups of a sleeping subscriber on a
+ * shared VM (65536 slots, ~3 ms, still lost events in some runs; PERFORMANCE §39). */
+#define KVBM__EVENTS_DEFAULT_CAPACITY 262144
 
 /* Events a subscription copies out of the ring at once (kvbm_events_next): one read of
- * `claimed` and `published` per copy instead of per event. */
-#define KVBM__SUB_BUF 64
+ * `claimed` (the line the senders write per batch) per copy instead of per event. */
+#define KVBM__SUB_BUF 256
+
+/* Hold-back of kvbm_events_next (channel.c): while the senders keep publishing, a waiting
+ * subscriber copies only events at least this many positions behind `published` (an
+ * eighth of smaller rings), so that it never reads - nor its hardware prefetcher pulls -
+ * the lines the senders are writing or own ahead. 2048 slots: 32 KiB of hashes, 4 lines
+ * of kind words. */
+#define KVBM__SUB_HOLD 2048
+/* ... and delivers held events at the latest after this long, or as soon as `published`
+ * stood still for one look (the producer paused). */
+#define KVBM__SUB_HOLD_NS 100000u
 
 struct kvbm_events_sub {
     /* the owner thread's line (and `interrupted`, written once by another thread) */
@@ -82,6 +92,7 @@ struct kvbm_events_sub {
     const _Atomic uint64_t *kbits;
     uint64_t         cursor;      /* next ring position to copy */
     uint64_t         avail;       /* `published` as last read */
+    uint64_t         hold;        /* KVBM__SUB_HOLD, or an eighth of a smaller ring */
     uint64_t         lost;
     uint32_t         head, count; /* copied, not yet delivered: buf[head, head + count) */
     _Atomic uint32_t interrupted; /* kvbm__events_sub_interrupt */
@@ -94,9 +105,12 @@ typedef struct kvbm__pending_event {
 } kvbm__pending_event;
 
 kvbm_status kvbm__chan_create(size_t capacity, kvbm__chan **out);
-/* Broadcast @n events at consecutive positions (one writer-lock hold, one publish, one
- * wake check); dropped (counted) after close. Any thread holding no lock of rank >=
- * KVBM_RANK_EVENTS; waits only for another sender's copy, never for a subscriber. */
+/* Broadcast @n <= 64 events at consecutive positions: hashes @h, the kind of event i in
+ * bit i of @kinds (Create 0, Remove 1). One writer-lock hold, one publish, one wake check;
+ * dropped (counted) after close. Any thread holding no lock of rank >= KVBM_RANK_EVENTS;
+ * waits only for another sender's copy, never for a subscriber. */
+void kvbm__chan_send_bits(kvbm__chan *c, const kvbm_plh *h, uint64_t kinds, size_t n);
+/* The same for any @n, as pending events: a send per 64. */
 void kvbm__chan_send_many(kvbm__chan *c, const kvbm__pending_event *ev, size_t n);
 void kvbm__chan_send(kvbm__chan *c, kvbm_event_kind kind, kvbm_plh h);
 void kvbm__chan_close(kvbm__chan *c);

@@ -46,13 +46,14 @@ static unsigned          pool_n;
  * its entry is removed, hence before any later Create of the hash is even buffered; a
  * Create reaches the ring before the registration call returns its handle, hence before
  * the registration can die. The buffer holds a channel reference while non-empty. */
-#define TLS_EVENTS 64
+#define TLS_EVENTS 64 /* <= 64: the kinds are one word (tls_buf.removes) */
+_Static_assert(TLS_EVENTS <= 64, "kinds in one word");
 
 struct tls_buf {
-    kvbm__chan         *chan;
-    uint32_t            n;
-    int32_t             senders; /* release handles attached - destroyed, not yet applied */
-    kvbm__pending_event ev[TLS_EVENTS];
+    kvbm__chan *chan;
+    uint32_t    n;
+    uint64_t    removes;             /* bit i set: event i is a Remove (else a Create) */
+    kvbm_plh    hash[TLS_EVENTS];
 };
 static _Thread_local struct tls_buf tb;
 
@@ -61,11 +62,12 @@ static void tls_flush(void)
     kvbm__deferred = NULL;
     kvbm__chan *c = tb.chan;
     if (c == NULL) return;
-    int64_t d = tb.senders;
-    kvbm__chan_send_many(c, tb.ev, tb.n);
+    /* each Create brings a release handle (+1 sender), each Remove is one's end (-1) */
+    int64_t d = (int64_t)tb.n - 2 * (int64_t)__builtin_popcountll(tb.removes);
+    kvbm__chan_send_bits(c, tb.hash, tb.removes, tb.n);
     tb.chan = NULL;
     tb.n = 0;
-    tb.senders = 0;
+    tb.removes = 0;
     kvbm__chan_senders_add(c, d);
     /* references: +1 per new release handle, -1 per destroyed one, -1 for the buffer's own
      * (held until here): one atomic for the net change, none for a single Create */
@@ -74,37 +76,41 @@ static void tls_flush(void)
     else if (r < 0) kvbm__chan_unref_n(c, (size_t)-r);
 }
 
-/* Each Create brings a release handle (+1 sender), each Remove is one's end (-1). */
-static inline void tls_append(struct tls_buf *b, kvbm_event_kind kind, kvbm_plh h)
+/* A Create stores its hash only; a Remove also sets its kind bit. */
+static inline void tls_append(struct tls_buf *b, kvbm_event_kind kind, uint64_t hi, uint64_t lo)
 {
     uint32_t n = b->n;
-    b->ev[n].kind = (uint64_t)kind;
-    b->ev[n].hash = h;
+    b->hash[n].hi = hi;
+    b->hash[n].lo = lo;
+    if (kind != KVBM_EVENT_CREATE) b->removes |= (uint64_t)1 << n;
     b->n = n + 1;
-    b->senders += kind == KVBM_EVENT_CREATE ? 1 : -1;
 }
 
 /* Flush what is buffered, start a buffer for @c (a channel switch or a full buffer) and
  * append. Out of line, and called in tail position (hence the status, for the observer),
- * so that the common append is a leaf without callee-saved registers. */
-static __attribute__((noinline)) kvbm_status tls_switch_push(kvbm__chan *c, kvbm_event_kind kind, const kvbm_plh *h)
+ * with the arguments in the registers the callers receive the hash in, so that the common
+ * append is a leaf without callee-saved registers. */
+static __attribute__((noinline)) kvbm_status tls_switch_push(kvbm__chan *c, uint64_t hi, uint64_t lo,
+                                                           kvbm_event_kind kind)
 {
-    kvbm_plh hash = *h;
     tls_flush();
     kvbm__chan_ref(c);
     tb.chan = c;
     kvbm__deferred = tls_flush;
-    tls_append(&tb, kind, hash);
+    tls_append(&tb, kind, hi, lo);
     return KVBM_OK;
 }
 
-/* @h by pointer (a handle's field): the fast path copies it straight into the buffer and
- * the rare switch is a tail call without the hash to keep in registers. */
-static inline kvbm_status tls_push(kvbm__chan *c, kvbm_event_kind kind, const kvbm_plh *h)
+static inline kvbm_status tls_push(kvbm__chan *c, uint64_t hi, uint64_t lo, kvbm_event_kind kind)
 {
+    /* Two scalar stores. Without this barrier gcc's SLP vectorizer packs the two words
+     * into an xmm register through a stack slot: a 16-byte load of two 8-byte stores just
+     * made, which store forwarding cannot serve - 78 % of release_hook's samples sat on
+     * it (perf, PERFORMANCE §39), though it counted fewer instructions. */
+    __asm__("" : "+r"(hi), "+r"(lo));
     struct tls_buf *b = &tb; /* one thread-pointer computation */
-    if (KVBM_UNLIKELY(b->chan != c || b->n == TLS_EVENTS)) return tls_switch_push(c, kind, h);
-    tls_append(b, kind, *h);
+    if (KVBM_UNLIKELY(b->chan != c || b->n == TLS_EVENTS)) return tls_switch_push(c, hi, lo, kind);
+    tls_append(b, kind, hi, lo);
     return KVBM_OK;
 }
 
@@ -112,14 +118,14 @@ static void release_dtor(void *value, kvbm_plh h)
 {
     kvbm__chan *c = value;
     if (c == NULL) return; /* test values (see kvbm__events_manager_attach_type) */
-    (void)tls_push(c, KVBM_EVENT_REMOVE, &h);
+    (void)tls_push(c, h.hi, h.lo, KVBM_EVENT_REMOVE);
 }
 
 /* the same release handle in the handle's death slot (the usual case) */
 static void release_hook(struct kvbm__death_hook *d, kvbm_plh h)
 {
     kvbm__chan *c = (kvbm__chan *)(void *)((char *)d - offsetof(kvbm__chan, death));
-    (void)tls_push(c, KVBM_EVENT_REMOVE, &h);
+    (void)tls_push(c, h.hi, h.lo, KVBM_EVENT_REMOVE);
 }
 
 static kvbm_status type_get(kvbm_attach_type *out)
@@ -227,11 +233,12 @@ static __attribute__((noinline, cold)) kvbm_status filtered(kvbm__chan *c)
 static kvbm_status observe(void *ctx, kvbm_handle *h)
 {
     kvbm_events_manager *m = ctx;
-    if (KVBM_UNLIKELY(h->flags != 0 || m->policy.kind != KVBM_EVENTS_POLICY_ALL))
-        return on_registered(m, h, true); /* a policy to ask, or an earlier observer's extras */
     kvbm__chan *c = m->chan;
-    (void)kvbm__handle_set_death_new(h, &c->death); /* free: flags == 0 */
-    return tls_push(c, KVBM_EVENT_CREATE, &h->hash); /* last: the rare buffer switch is a tail call */
+    if (KVBM_UNLIKELY(h->flags != 0 || m->policy.kind != KVBM_EVENTS_POLICY_ALL ||
+                      !kvbm__handle_set_death_new(h, &c->death)))
+        return on_registered(m, h, true); /* a policy to ask, an earlier observer's extras,
+                                             or the registry's hook table full */
+    return tls_push(c, h->hash.hi, h->hash.lo, KVBM_EVENT_CREATE); /* last: the rare buffer switch is a tail call */
 }
 
 kvbm_status kvbm_events_manager_attach(kvbm_events_manager *m, kvbm_registry *r)
@@ -298,7 +305,7 @@ static __attribute__((noinline)) kvbm_status on_registered(kvbm_events_manager *
     kvbm_plh hash = h->hash;
     if (m->policy.kind != KVBM_EVENTS_POLICY_ALL && !kvbm_events_policy_should_emit(&m->policy, hash))
         return filtered(c);
-    (void)tls_push(c, KVBM_EVENT_CREATE, &hash); /* Create, and the release handle's sender unit */
+    (void)tls_push(c, hash.hi, hash.lo, KVBM_EVENT_CREATE); /* Create, and the release handle's sender unit */
     /* The release handle: in the handle's death slot when we are its creating observer,
      * the slot is free and no value of our type is attached (an earlier observer may have
      * attached one: the attachment path then decides, e.g. the attach failure of §3.2);
@@ -310,7 +317,7 @@ static __attribute__((noinline)) kvbm_status on_registered(kvbm_events_manager *
     kvbm_status st;
     if (fresh) {
         st = kvbm__handle_attach_unique_new(h, c->att_type, &c->att_dtor, c);
-    } else if (h->death == &c->death) {
+    } else if (kvbm__handle_death(h) == &c->death) {
         had = true; /* our release handle is in the death slot: "replaced" by itself */
         st = KVBM_OK;
     } else {

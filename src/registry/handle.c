@@ -44,8 +44,7 @@ void kvbm__handle_finalize(kvbm_handle *h)
      * this point. */
     uint32_t flags = h->flags;
     if (flags & KVBM__HF_DEATH) {
-        struct kvbm__death_hook *d = h->death;
-        h->death = NULL;
+        struct kvbm__death_hook *d = kvbm__handle_death(h);
         d->fn(d, h->hash);
     }
     if (flags & KVBM__HF_ATT) {

@@ -20,14 +20,17 @@
  * entry for its hash waits on the shard's condition variable until that removal, and only
  * then creates the new handle and calls on_registered (Create). Hence, per hash, every
  * Remove of one registration lifetime precedes the Create of the next. (The eviction
- * epilogue's last release of a handle without extras - nothing to destroy - is the whole
- * death in one shard-lock section instead: absent_release_fast.)
+ * epilogue's last release of a handle without extras - nothing to destroy - or with only
+ * a death hook is the whole death in one shard-lock section instead: absent_release_fast;
+ * for a hook, a Remove-pending claim in the shard stands in for the dying entry until
+ * the Remove is flushed, see "the one-section death with a death hook".)
  *
  * Registry lifetime: `refs` counts public references. `pins` = (refs > 0) + number of
  * shards with live handle objects; the memory (shards, recycled handles) is freed when it
  * reaches 0, so handles may outlive the last public reference (their death then only
  * cleans up; kvbm_handle_is_from_registry() reports false).
  */
+#include <sched.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,6 +44,7 @@
 #define KVBM__TABLE_INIT   16u
 #define KVBM__HANDLE_SIZE  ((sizeof(struct kvbm_handle) + 63u) & ~(size_t)63u)
 #define KVBM__SLAB_N       32u   /* handle objects per slab allocation */
+#define KVBM__RM_SLOTS     3u    /* Remove-pending claims per shard (line 1) */
 
 struct slot {
     uint64_t     h64;
@@ -78,6 +82,11 @@ struct shard {
     uint64_t         waits;     /* diagnostics: total waits (lock held) */
     uint64_t         grows;     /* diagnostics: table growths on registration (lock held) */
     size_t           nobj;      /* handle objects in this shard's slabs (lock held) */
+    /* Remove-pending claims (see "The one-section death with a death hook" below): key
+     * (h64 | 1) of a handle that died in one section and whose hook's deferred work
+     * (events: Remove) its dying thread has not flushed yet; 0 = free. Claimed under the
+     * lock, cleared by the claimer WITHOUT it (release store) after its flush. */
+    _Atomic uint64_t rm_pend[KVBM__RM_SLOTS];
     /* 128 bytes in all: shard_of() indexes with a shift, not a multiply */
 };
 
@@ -97,15 +106,32 @@ struct observer {
 };
 
 struct kvbm_registry {
+    struct kvbm__dhook_table dh; /* first: see registry_int.h */
     _Atomic size_t      refs;
     _Atomic size_t      pins;
     kvbm_tracker       *tracker;
     bool                tracker_keys; /* the tracker's touches read the keys (custom kind) */
     _Atomic uint32_t    obs_mask;
+    /* set (for good) by the first Remove-pending claim: until then no registrar reads the
+     * shards' claim slots */
+    _Atomic bool        rm_used;
     pthread_mutex_t     obs_lock;  /* serialises add/remove_observer (unranked, not nested) */
     struct observer     obs[KVBM_REGISTRY_MAX_OBSERVERS];
     struct shard        shards[KVBM__SHARDS];
 };
+
+_Static_assert(offsetof(struct kvbm_registry, dh) == 0, "the hook table first");
+
+unsigned kvbm__registry_dhook_claim(kvbm_registry *r, struct kvbm__death_hook *hook)
+{
+    for (unsigned i = 1; i < KVBM__DHOOKS; i++) {
+        struct kvbm__death_hook *p = NULL;
+        if (atomic_compare_exchange_strong_explicit(&r->dh.hook[i], &p, hook, memory_order_relaxed,
+                                                    memory_order_relaxed) || p == hook)
+            return i;
+    }
+    return 0;
+}
 
 /* ---- table ------------------------------------------------------------------------- */
 
@@ -528,6 +554,84 @@ static inline void handle_premark(kvbm_handle *h, kvbm_tier tier)
     atomic_store_explicit(&ps->word, KVBM__PW_ONE | KVBM__PW_OP, memory_order_relaxed);
 }
 
+/* ---- the one-section death with a death hook ------------------------------------------
+ * A last reference whose only extra is a registry observer's death hook (events: every
+ * handle of a registry with an events manager) dies in ONE shard-lock section, like a
+ * handle without extras: the hook runs under the shard lock (it only queues its work:
+ * the events module appends Remove(h) to the thread's buffer), the entry is deleted and
+ * the object recycled at once, and the queued work is flushed by the dying thread's
+ * kvbm__defer_run() after its chunk, outside every lock. Between the section and that
+ * flush the hash is already absent, so a registrar could create it again and flush its
+ * Create first - a Remove delivered after a later Create of the same hash (binding
+ * decision 6). Hence the dying thread claims, in the same section, a Remove-pending slot
+ * of the shard holding the hash's key, and clears it (a release store, no lock) right
+ * after its flush; a registrar that is about to create a handle (with or without
+ * notifying observers: a transferred handle may be announced later by an explicit
+ * kvbm_events_manager_on_registered) finds the claim under the shard lock (it missed the entry because the claimer deleted
+ * it, in the section that also wrote the claim) and waits until it is cleared, exactly
+ * as it waits for a dying entry in the general path. The wait is rare (the same hash
+ * registered again within one eviction chunk's flush window) and bounded: the claimer
+ * holds no lock and runs no user code until it clears (it flushes its claims before any
+ * attachment destructor of the chunk runs). A shard whose slots are all claimed sends
+ * the death through the general path. */
+
+static inline uint64_t rm_key(uint64_t h64) { return h64 | 1u; }
+
+/* A Remove-pending claim for @h64 is open in @sh (any thread: the lock is not needed,
+ * but the registrar holds it so that a claim made before its lookup is seen). */
+static inline bool rm_pending(struct shard *sh, uint64_t h64)
+{
+    _Static_assert(KVBM__RM_SLOTS == 3, "rm_pending and rm_claim unrolled for 3 slots");
+    uint64_t key = rm_key(h64);
+    return ((int)(atomic_load_explicit(&sh->rm_pend[0], memory_order_acquire) == key) |
+            (int)(atomic_load_explicit(&sh->rm_pend[1], memory_order_acquire) == key) |
+            (int)(atomic_load_explicit(&sh->rm_pend[2], memory_order_acquire) == key)) != 0;
+}
+
+/* Wait, no lock held, until no claim for @h64 is open (its claimer flushes and clears
+ * without any lock, running no user code in between). */
+static __attribute__((noinline, cold)) void rm_wait(struct shard *sh, uint64_t h64)
+{
+    for (unsigned spins = 0; rm_pending(sh, h64); spins++) {
+        if (spins < 64) __asm__ __volatile__("" ::: "memory");
+        else sched_yield();
+    }
+}
+
+/* Claim a free Remove-pending slot of @sh (of @r) for @h64: its address, or NULL if all
+ * are taken. Marks @r as using claims (read by registrars under their shard lock, so a
+ * registrar that misses the entry this section deletes sees the mark). Lock held. */
+static inline _Atomic uint64_t *rm_claim(kvbm_registry *r, struct shard *sh, uint64_t h64)
+{
+    if (KVBM_UNLIKELY(!atomic_load_explicit(&r->rm_used, memory_order_relaxed)))
+        atomic_store_explicit(&r->rm_used, true, memory_order_relaxed);
+    _Atomic uint64_t *p = &sh->rm_pend[0];
+    if (atomic_load_explicit(p, memory_order_relaxed) != 0) {
+        p = &sh->rm_pend[1];
+        if (atomic_load_explicit(p, memory_order_relaxed) != 0) {
+            p = &sh->rm_pend[2];
+            if (atomic_load_explicit(p, memory_order_relaxed) != 0) return NULL;
+        }
+    }
+    atomic_store_explicit(p, rm_key(h64), memory_order_relaxed);
+    return p;
+}
+
+/* The claims of one eviction chunk (its thread's). */
+struct rm_claims {
+    size_t            n;
+    _Atomic uint64_t *slot[64];
+};
+
+/* Flush what the hooks queued (kvbm__defer_run: the Removes reach the ring), then clear
+ * the claims: a registrar that sees a claim cleared (acquire) creates after the flush. */
+static inline __attribute__((always_inline)) void rm_flush(struct rm_claims *cl)
+{
+    kvbm__defer_run();
+    for (size_t k = 0; k < cl->n; k++) atomic_store_explicit(cl->slot[k], 0, memory_order_release);
+    cl->n = 0;
+}
+
 /* Lookup-or-create without the frequency touch. Returns GOC_REUSED, GOC_CREATED (the
  * caller owes the creation touch when @notify) or GOC_ENOMEM. Inlined into its callers
  * (a by-value kvbm_plh through an out-of-line call cost a store-forwarding stall). */
@@ -541,9 +645,24 @@ get_or_create_h64(kvbm_registry *r, kvbm_plh hash, uint64_t h64, bool notify, kv
 
     kvbm__lock(&sh->lock);
     size_t slot;
+    uint32_t mask; /* the observers to notify of a creation */
     for (;;) {
         size_t i = tab_find_or_empty(sh, h64, hash, &slot);
-        if (i == SIZE_MAX) break;
+        if (i == SIZE_MAX) {
+            mask = notify ? atomic_load_explicit(&r->obs_mask, memory_order_acquire) : 0;
+            /* the previous registration died in one section and its Remove is not
+             * flushed yet: no Create of ours - now from an observer, or later from an
+             * explicit kvbm_events_manager_on_registered of a transferred handle - may
+             * overtake it (binding decision 6) */
+            if (KVBM_LIKELY(!atomic_load_explicit(&r->rm_used, memory_order_relaxed) ||
+                            !rm_pending(sh, h64)))
+                break;
+            sh->waits++;
+            kvbm__unlock(&sh->lock);
+            rm_wait(sh, h64);
+            kvbm__lock(&sh->lock);
+            continue;
+        }
         kvbm_handle *h = sh->tab[i].h;
         if (try_upgrade(h)) { /* reuse: no hook, no touch */
             kvbm__unlock(&sh->lock);
@@ -583,14 +702,11 @@ get_or_create_h64(kvbm_registry *r, kvbm_plh hash, uint64_t h64, bool notify, kv
     atomic_store_explicit(&sh->count_pub, sh->count, memory_order_relaxed);
     uint32_t failed = 0;
     kvbm_status fail_st = KVBM_OK;
-    if (notify) {
-        uint32_t mask = atomic_load_explicit(&r->obs_mask, memory_order_acquire);
-        if (mask != 0 && (mask & (mask - 1)) == 0) { /* one observer (the usual case): inline */
-            const struct observer *o = &r->obs[__builtin_ctz(mask)];
-            if (KVBM_UNLIKELY((fail_st = o->fn(o->ctx, h)) != KVBM_OK)) failed = mask;
-        } else if (mask != 0) {
-            failed = notify_observers(r, h, mask, &fail_st);
-        }
+    if (mask != 0 && (mask & (mask - 1)) == 0) { /* one observer (the usual case): inline */
+        const struct observer *o = &r->obs[__builtin_ctz(mask)];
+        if (KVBM_UNLIKELY((fail_st = o->fn(o->ctx, h)) != KVBM_OK)) failed = mask;
+    } else if (mask != 0) {
+        failed = notify_observers(r, h, mask, &fail_st);
     }
     kvbm__unlock(&sh->lock);
     if (KVBM_UNLIKELY(failed != 0)) log_observer_failure(r, hash, failed, fail_st);
@@ -893,60 +1009,73 @@ void kvbm_handle_release(kvbm_handle *h)
     if (old == 1) handle_die(h);
 }
 
-/* mark_absent + release of one handle, up to (not including) the entry removal: returns
- * true if this released the last reference (the destructors have then run and the caller
- * owes handle_remove_entry). If ours is the only reference (the usual case for an evicted
- * block: its slot held the last one), refs goes 1 -> 0 first and the presence decrement
- * is folded into the death, which clears the presence slots anyway: a saved atomic RMW.
- * Nobody can tell the difference - from the instant refs is 0 the handle is absent for
- * every lookup and no other holder exists to read its presence - so this is the
- * sequential pair executed at the instant of the release. */
+/* mark_absent + release of one handle, up to (not including) its finalisation: returns
+ * true if this released the last reference (the caller then owns the dying handle and
+ * owes kvbm__handle_finalize_fast and handle_remove_entry). If ours is the only reference
+ * (the usual case for an evicted block: its slot held the last one), refs goes 1 -> 0
+ * first and the presence decrement is folded into the death, which clears the presence
+ * slots anyway: a saved atomic RMW. Nobody can tell the difference - from the instant
+ * refs is 0 the handle is absent for every lookup and no other holder exists to read its
+ * presence - so this is the sequential pair executed at the instant of the release. */
 static inline bool absent_release_begin(kvbm_handle *h, kvbm_tier tier)
 {
     uint32_t one = 1;
     if (atomic_compare_exchange_strong_explicit(&h->refs, &one, 0, memory_order_acq_rel,
                                                 memory_order_relaxed)) {
         kvbm__assert(kvbm_handle_presence(h, tier) > 0); /* same check as mark_absent */
-        kvbm__handle_finalize_fast(h);
         return true;
     }
     kvbm__handle_mark_absent(h, tier);
     uint32_t old = atomic_fetch_sub_explicit(&h->refs, 1, memory_order_acq_rel);
     kvbm__assert(old != 0);
-    if (old != 1) return false;
-    kvbm__handle_finalize_fast(h);
-    return true;
+    return old == 1;
 }
 
 /* mark_absent + release of handle @h of registry @r when ours is the last reference and the
  * handle has no extras (flags == 0: no attachment, callback, overflow presence or death
- * hook, so no destructor to run): the whole death in ONE shard-lock section, with a plain
- * store of refs 1 -> 0 instead of the CAS - one locked instruction fewer per evicted block.
- * Under the shard lock nobody can take a new reference (lookups upgrade under it, a clone
- * needs a reference, and refs == 1 is ours), so the handle goes from live to removed
- * without ever being visible as dying: no registrar waits for it, no broadcast. The
- * acquire load of refs orders every earlier holder's writes (flags) before our read, as
- * the CAS did. Returns false, having changed nothing, if the handle does not qualify
- * (then the caller takes the general path). */
+ * hook, so no destructor to run) - or, given @cl, no extra but a death hook (see "the
+ * one-section death with a death hook"): the whole death in ONE shard-lock section, with
+ * a plain store of refs 1 -> 0 instead of the CAS - one locked instruction fewer per
+ * evicted block. Under the shard lock nobody can take a new reference (lookups upgrade
+ * under it, a clone needs a reference, and refs == 1 is ours), so the handle goes from
+ * live to removed without ever being visible as dying: no registrar waits for it, no
+ * broadcast. The acquire load of refs orders every earlier holder's writes (flags)
+ * before our read, as the CAS did. Returns false, having changed nothing, if the handle
+ * does not qualify (then the caller takes the general path). @cl NULL: @r is only known
+ * to be pinned by @h's entry, which this death may drop, so no claim may outlive the
+ * section; a registry with an observer (whose handles carry a death hook) then skips the
+ * lock at once rather than take it to find flags != 0. */
 static inline __attribute__((always_inline)) bool
-absent_release_fast(kvbm_registry *r, kvbm_handle *h, uint64_t h64, kvbm_tier tier)
+absent_release_fast(kvbm_registry *r, kvbm_handle *h, uint64_t h64, kvbm_tier tier,
+                    struct rm_claims *cl)
 {
     /* unlocked pre-checks (hints, on lines already in flight): a shared handle skips the
-     * lock; so does every handle of a registry with an observer (events), which gives its
-     * handles a death hook - taking the lock only to find flags != 0 cost one lock section
-     * more per death (bench_events "on" +12 ns per block) */
+     * lock */
     if (atomic_load_explicit(&h->refs, memory_order_relaxed) != 1 ||
-        atomic_load_explicit(&r->obs_mask, memory_order_relaxed) != 0)
+        (cl == NULL && atomic_load_explicit(&r->obs_mask, memory_order_relaxed) != 0))
         return false;
     struct shard *sh = shard_of(r, h64);
     kvbm__lock(&sh->lock);
-    if (KVBM_UNLIKELY(atomic_load_explicit(&h->refs, memory_order_acquire) != 1 || h->flags != 0)) {
+    if (KVBM_UNLIKELY(atomic_load_explicit(&h->refs, memory_order_acquire) != 1)) {
+        kvbm__unlock(&sh->lock);
+        return false;
+    }
+    _Atomic uint64_t *claim = NULL;
+    uint32_t f = h->flags;
+    if (f != 0 && ((f & KVBM__HF_EXTRAS) != KVBM__HF_DEATH || cl == NULL ||
+                   (claim = rm_claim(r, sh, h64)) == NULL)) {
         kvbm__unlock(&sh->lock);
         return false;
     }
     kvbm__assert(kvbm_handle_presence(h, tier) > 0); /* same check as mark_absent */
     (void)tier;
     atomic_store_explicit(&h->refs, 0, memory_order_relaxed);
+    if (claim != NULL) { /* the hook queues its work (Remove) for our rm_flush */
+        struct kvbm__death_hook *d = kvbm__handle_death(h);
+        h->flags = 0;
+        d->fn(d, h->hash);
+        cl->slot[cl->n++] = claim;
+    }
     kvbm__handle_clear_presence(h);
     size_t i = tab_find_ptr(sh, h64, h);
     kvbm__assert(i != SIZE_MAX);
@@ -954,31 +1083,44 @@ absent_release_fast(kvbm_registry *r, kvbm_handle *h, uint64_t h64, kvbm_tier ti
     h->reg = NULL;
     bool unpin = handle_recycle(sh, h);
     kvbm__unlock(&sh->lock);
+    /* with @cl, the caller's reference keeps @r (and the claims) alive: unpinning the
+     * shard cannot free it */
     if (KVBM_UNLIKELY(unpin)) registry_unpin(r);
     return true;
 }
 
 #define ABSENT_PF_CHUNK 64u
+_Static_assert(ABSENT_PF_CHUNK <= sizeof ((struct rm_claims *)0)->slot / sizeof(void *),
+               "a claim per death of a chunk");
 
-/* The releases of a chunk of c <= ABSENT_PF_CHUNK handles (of registry @r; NULL: each of
- * its own) whose lines and home table slots are being prefetched: the last references of
- * handles without extras die at once (absent_release_fast); for the others, the
- * destructors of every handle dying in the chunk, one kvbm__defer_run() for what they
- * deferred, then the entry removals. */
+/* The releases of a chunk of c <= ABSENT_PF_CHUNK handles (of registry @r, which the
+ * caller keeps alive; NULL: each of its own) whose lines and home table slots are being
+ * prefetched: the last references of handles without extras (and, given @r, of handles
+ * whose only extra is a death hook) die at once (absent_release_fast); for the others,
+ * the destructors of every handle dying in the chunk, one kvbm__defer_run() for what they
+ * and the one-section deaths' hooks deferred, then the claims cleared and the entry
+ * removals. The claims are flushed before any destructor that may run user code (an
+ * attachment or touch callback): user code may register a hash this thread claimed. */
 static inline __attribute__((always_inline)) void
 absent_release_chunk(kvbm_registry *r, kvbm_handle *const *hs, const uint64_t *h64s, size_t c,
                      kvbm_tier tier)
 {
     uint8_t dying[ABSENT_PF_CHUNK];
     size_t nd = 0;
-    for (size_t k = 0; k < c; k++)
-        if (!absent_release_fast(r != NULL ? r : hs[k]->reg, hs[k], h64s[k], tier) &&
-            absent_release_begin(hs[k], tier))
-            dying[nd++] = (uint8_t)k;
-    kvbm__defer_run();
+    struct rm_claims cl;
+    cl.n = 0;
+    for (size_t k = 0; k < c; k++) {
+        kvbm_handle *h = hs[k];
+        if (absent_release_fast(r != NULL ? r : h->reg, h, h64s[k], tier, r != NULL ? &cl : NULL) ||
+            !absent_release_begin(h, tier))
+            continue;
+        if (cl.n > 0 && (h->flags & (KVBM__HF_ATT | KVBM__HF_CB))) rm_flush(&cl);
+        kvbm__handle_finalize_fast(h);
+        dying[nd++] = (uint8_t)k;
+    }
+    rm_flush(&cl);
     for (size_t d = 0; d < nd; d++) handle_remove_entry(hs[dying[d]], h64s[dying[d]]);
 }
-
 /* Two passes per chunk before the releases, none of which holds a lock: prefetch every
  * handle's first line; compute each hash64 (the handle lines arrive in parallel) and
  * prefetch its shard's home table slot. The shard lock pairs of the deaths are full

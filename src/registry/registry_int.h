@@ -28,7 +28,9 @@ void kvbm__handle_mark_absent_release_many(kvbm_handle *const *hs, size_t n, kvb
 /* The same for handles of registry @r whose table hashes the caller already has
  * (h64s[i] == kvbm_plh_hash64 of hs[i]'s PLH, checked in debug builds): the handle lines
  * and the table slots are prefetched together (the eviction epilogue of the block store,
- * which knows each evicted block's PLH from its own slot). */
+ * which knows each evicted block's PLH from its own slot). The caller keeps @r alive (holds
+ * a reference) for the call: a last reference whose only extra is a death hook then also
+ * dies in one shard-lock section (registry.c, "the one-section death with a death hook"). */
 void kvbm__handle_mark_absent_release_many_h64(kvbm_registry *r, kvbm_handle *const *hs,
                                                const uint64_t *h64s, size_t n, kvbm_tier tier);
 /* Release each of @hs in order (kvbm_handle_release), prefetching them up front. */
@@ -93,19 +95,46 @@ struct kvbm__presence { kvbm_tier tier; uint32_t count; };
 /* Per-life extras of a handle (kvbm_handle.flags): the dying thread skips the cold lines
  * of a handle that never had any. */
 enum { KVBM__HF_ATT = 1u, KVBM__HF_CB = 2u, KVBM__HF_OVER = 4u, KVBM__HF_DEATH = 8u };
+/* With KVBM__HF_DEATH, bits 8..11 of the flags hold the death hook's id in its registry's
+ * hook table (struct kvbm__dhook_table): the hook costs the handle no field outside its
+ * first line, which is all a registration and a death touch otherwise. */
+#define KVBM__HF_ID_SHIFT 8
+#define KVBM__HF_ID_MASK  (0xfu << KVBM__HF_ID_SHIFT)
+#define KVBM__HF_EXTRAS   0xffu /* the extras bits, without the hook id */
 
 /* Death hook: a library-internal, allocation-free alternative to a unique attachment for a
  * module that needs one call when a registration dies (the events manager's Remove, spec
  * 20 §3.2). A handle has ONE death-hook slot, set only by a registry observer while the
  * handle is being created (kvbm__handle_set_death_new); the dying thread calls
  * hook->fn(hook, plh) exactly where attachment destructors run (kvbm__handle_finalize: no
- * lock held, before the entry leaves the table and before kvbm__defer_run). The hook's
+ * lock held, before the entry leaves the table and before kvbm__defer_run) - or, in the
+ * eviction epilogue's one-section death, UNDER the handle's shard lock (rank
+ * KVBM_RANK_REGISTRY) just before the entry leaves the table, still before
+ * kvbm__defer_run. So @fn must only queue its work for kvbm__defer_run (like an observer's
+ * on_registered, which also runs under the shard lock): never block, never call into the
+ * registry, take only locks of a higher rank. The registry keeps a re-registration of the
+ * hash from notifying observers until that kvbm__defer_run has run. The hook's
  * owner keeps @hook alive while any handle carries it (the events channel counts them as
  * senders). Compared with a release-handle attachment it saves the attach (slot array,
  * destructor copy) and the attachment walk at death. */
 struct kvbm__death_hook {
     void (*fn)(struct kvbm__death_hook *hook, kvbm_plh h);
 };
+
+/* The death hooks a registry's handles may name (ids 1..KVBM__DHOOKS - 1; entry 0 unused):
+ * the FIRST member of struct kvbm_registry, so that the inline helpers below reach it
+ * from a handle's registry pointer. An entry is set once (CAS from NULL, the first time a
+ * hook is given to a handle of the registry) and never changes: a handle's id keeps
+ * naming its hook (alive while the handle carries it, see above); a later hook at the
+ * same address reuses the entry. A full table makes kvbm__handle_set_death_new fail (the
+ * observer then falls back to a unique attachment). */
+#define KVBM__DHOOKS 16u
+struct kvbm__dhook_table {
+    struct kvbm__death_hook *_Atomic hook[KVBM__DHOOKS];
+};
+/* Cold path of kvbm__handle_set_death_new: claim an entry of @r's table for @hook (or
+ * find it). The id, or 0 if the table is full. Lock-free. */
+unsigned kvbm__registry_dhook_claim(kvbm_registry *r, struct kvbm__death_hook *hook);
 
 enum { KVBM__ATT_UNIQUE = 1, KVBM__ATT_MULTIPLE = 2 };
 
@@ -170,9 +199,6 @@ struct kvbm_handle {
         struct kvbm_handle   *next_free;  /* on the shard free list (shard lock) */
     };
     struct kvbm__pslot     pres[KVBM__PRESENCE_INLINE];
-    /* set iff flags & KVBM__HF_DEATH; written only by the creating observer and the dying
-     * thread, so a reference holder may read it without the lock */
-    struct kvbm__death_hook *death;
 
     kvbm__mutex             lock;      /* KVBM_RANK_ATTACH: overflow presence, attachments, callbacks */
     _Atomic uint32_t       nover;     /* overflow entries; read lock-free to skip the lock */
@@ -206,14 +232,24 @@ static inline void kvbm__handle_clear_presence(kvbm_handle *h)
 void kvbm__handle_finalize(kvbm_handle *h);
 /* kvbm__handle_finalize, with the common case (no attachments, callbacks or overflow
  * presence: flags == 0, nothing but the inline slots to clear) inline. */
+/* The death hook of @h (NULL if none), named by the id in its flags. For a handle being
+ * created or dying (only the calling thread reaches it), or a reference holder's (the id
+ * is written only by the creating observer). */
+static inline struct kvbm__death_hook *kvbm__handle_death(const kvbm_handle *h)
+{
+    unsigned id = (h->flags & KVBM__HF_ID_MASK) >> KVBM__HF_ID_SHIFT;
+    if (id == 0) return NULL;
+    const struct kvbm__dhook_table *t = (const struct kvbm__dhook_table *)(const void *)h->reg;
+    return atomic_load_explicit(&t->hook[id], memory_order_relaxed);
+}
+
 static inline void kvbm__handle_finalize_fast(kvbm_handle *h)
 {
     uint32_t f = h->flags;
     if (KVBM_LIKELY(f == 0)) {
         kvbm__handle_clear_presence(h);
-    } else if (f == KVBM__HF_DEATH) { /* only a death hook: no attachment walk */
-        struct kvbm__death_hook *d = h->death;
-        h->death = NULL;
+    } else if ((f & KVBM__HF_EXTRAS) == KVBM__HF_DEATH) { /* only a death hook: no attachment walk */
+        struct kvbm__death_hook *d = kvbm__handle_death(h);
         h->flags = 0;
         d->fn(d, h->hash);
         kvbm__handle_clear_presence(h);
@@ -224,13 +260,19 @@ static inline void kvbm__handle_finalize_fast(kvbm_handle *h)
 
 /* The registry observer of a module that wants @hook called at @h's death, for a handle
  * being created (shard lock held, only this thread can reach @h): takes the handle's death
- * slot if it is free and returns true. False if another observer took it (the caller then
- * falls back to a unique attachment). */
+ * slot if it is free and returns true. False if another observer took it, or if @h's
+ * registry already knows KVBM__DHOOKS - 1 other hooks (the caller then falls back to a
+ * unique attachment). */
 static inline bool kvbm__handle_set_death_new(kvbm_handle *h, struct kvbm__death_hook *hook)
 {
     if (h->flags & KVBM__HF_DEATH) return false;
-    h->death = hook;
-    h->flags |= KVBM__HF_DEATH;
+    const struct kvbm__dhook_table *t = (const struct kvbm__dhook_table *)(const void *)h->reg;
+    unsigned id = 1; /* the usual case: the registry's first (only) hook */
+    if (KVBM_UNLIKELY(atomic_load_explicit(&t->hook[1], memory_order_relaxed) != hook)) {
+        id = kvbm__registry_dhook_claim(h->reg, hook);
+        if (id == 0) return false;
+    }
+    h->flags |= KVBM__HF_DEATH | (id << KVBM__HF_ID_SHIFT);
     return true;
 }
 /* True if a value of @type is attached to @h (any mode). For a handle only the calling

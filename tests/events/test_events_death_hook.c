@@ -198,3 +198,35 @@ KVBM_TEST(second_manager_uses_the_attachment_and_both_replace_their_own)
     kvbm_events_manager_release(b);
     env_close(&e);
 }
+
+/* A registry names the death hooks of its handles through a small table (15 entries,
+ * registry_int.h): managers beyond it - here 20 attached one after the other, each
+ * keeping an announced registration alive while the next ones come - fall back to the
+ * attachment, and every registration still gets one Create and one Remove, from its own
+ * manager. */
+#define NMGR 20
+KVBM_TEST(more_managers_than_hook_ids_keep_one_create_one_remove_each)
+{
+    kvbm_registry *r;
+    ASSERT_OK(kvbm_registry_create(NULL, &r));
+    kvbm_events_manager *m[NMGR];
+    kvbm_events_sub *s[NMGR];
+    kvbm_handle *h[NMGR];
+    for (int i = 0; i < NMGR; i++) {
+        ASSERT_OK(kvbm_events_manager_create(NULL, &m[i]));
+        ASSERT_OK(kvbm_events_subscribe(m[i], &s[i]));
+        ASSERT_OK(kvbm_events_manager_attach(m[i], r));
+        ASSERT_OK(kvbm_registry_register(r, at(100 + (uint64_t)i), &h[i]));
+        ASSERT_OK(kvbm_events_manager_detach(m[i], r));
+        EXPECT_TRUE(expect_event(s[i], KVBM_EVENT_CREATE, 100 + (uint64_t)i));
+    }
+    for (int i = 0; i < NMGR; i++) {
+        kvbm_handle_release(h[i]);
+        EXPECT_TRUE(expect_event(s[i], KVBM_EVENT_REMOVE, 100 + (uint64_t)i));
+        EXPECT_TRUE(nothing_pending(s[i]));
+        EXPECT_TRUE(test_events_counts(m[i], 1, 1));
+        kvbm_events_unsubscribe(s[i]);
+        kvbm_events_manager_release(m[i]);
+    }
+    kvbm_registry_release(r);
+}

@@ -198,7 +198,7 @@ KVBM_TEST(events_manager_default_policy_is_all_events)
     ASSERT_OK(test_next(f.sub, &ev));
     EXPECT_EQ(ev.kind, KVBM_EVENT_CREATE);
     EXPECT_EQ(kvbm_plh_position(ev.hash), 17);
-    EXPECT_EQ(kvbm_events_manager_capacity(f.em), 65536);
+    EXPECT_EQ(kvbm_events_manager_capacity(f.em), 262144);
     kvbm_handle_release(h);
     fx_close(&f);
 }
