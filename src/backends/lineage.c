@@ -89,6 +89,9 @@ typedef struct lineage {
     uint32_t         dhead, dtail; /* dormant list (oldest first) through DNEXT / DPREV */
     size_t           dcount;       /* dormant nodes */
     uint32_t         carry;      /* the last insert's parent (a guess for the next key), or NIL */
+    uint32_t         rc_cell;    /* the dormant head whose index slot the last recycling
+                                  * prefetched, or NIL; rc_home: that slot (its key's home) */
+    size_t           rc_home;
     size_t           count;      /* REAL nodes */
     size_t           capacity;   /* block_count */
     uint8_t         *id_present; /* [capacity] */
@@ -192,7 +195,10 @@ static kvbm_status lin_reserve(lineage *g, size_t need)
     size_t ncap = g->cap_cells * 2;
     if (ncap < g->used_cells + need) ncap = g->used_cells + need;
     if (ncap > (size_t)UINT32_MAX - 1) return KVBM_ERANGE;
-    if (!kvbm__idx_has_room(&g->tab, ncap)) KVBM_TRY(kvbm__idx_grow(&g->tab, ncap));
+    if (!kvbm__idx_has_room(&g->tab, ncap)) {
+        KVBM_TRY(kvbm__idx_grow(&g->tab, ncap));
+        g->rc_cell = NIL; /* homes moved */
+    }
     lin_node *nn = kvbm__aligned_alloc(64, ncap * sizeof *nn);
     if (nn == NULL) return KVBM_ENOMEM;
     memcpy(nn, g->nodes, g->used_cells * sizeof *nn);
@@ -247,16 +253,21 @@ static inline uint32_t lin_revive(lineage *g, uint32_t idx, uint8_t kind)
  * digest (no back-pointers: keeping them current wrote to the node of every entry a
  * backward-shift deletion moved - a random, usually cold line). KVBM_IDX_NONE if the
  * entry is missing (a broken invariant; lin_check reports it). */
-static inline size_t lin_slot_of(const lineage *g, uint32_t idx)
+static inline size_t lin_slot_from(const lineage *g, uint32_t idx, size_t home)
 {
     const kvbm__idxtab *t = &g->tab;
-    size_t i = lin_home(g, g->nodes[idx].fragment);
+    size_t i = home;
     for (;;) {
         uint32_t v = t->slots[i].val;
         if (v == idx) return i;
         if (KVBM_UNLIKELY(v == KVBM_IDX_EMPTY)) return KVBM_IDX_NONE;
         i = (i + 1) & t->mask;
     }
+}
+
+static inline size_t lin_slot_of(const lineage *g, uint32_t idx)
+{
+    return lin_slot_from(g, idx, lin_home(g, g->nodes[idx].fragment));
 }
 
 /* Hand out a cell for a node with key (position, fragment), indexed at @slot (an empty
@@ -269,16 +280,22 @@ static inline uint32_t lin_alloc(lineage *g, uint8_t kind, uint64_t position, ui
     uint32_t idx;
     if (g->dhead != NIL) {
         idx = g->dhead;
+        /* its home as computed when the previous recycling prefetched it: a cell's key
+         * changes only here, and the index's size only in lin_reserve (which forgets it) */
+        size_t home = idx == g->rc_cell ? g->rc_home : lin_home(g, g->nodes[idx].fragment);
+        kvbm__assert(home == lin_home(g, g->nodes[idx].fragment));
         lin_dormant_unlink(g, idx);
-        kvbm__idx_del(&g->tab, lin_slot_of(g, idx));
+        kvbm__idx_del(&g->tab, lin_slot_from(g, idx, home));
         slot = KVBM_IDX_NONE; /* the deletion may have shifted the probe run */
         /* Recycling walks the dormant list oldest first: warm up the next cell's index
          * slot (its node was prefetched by the previous recycling) and the node after it.
          * Hints only; revivals in between just waste them. */
         uint32_t d1 = g->dhead;
+        g->rc_cell = d1;
         if (d1 != NIL) {
             const lin_node *n1 = &g->nodes[d1];
-            __builtin_prefetch(&g->tab.slots[lin_home(g, n1->fragment)], 1, 3);
+            g->rc_home = lin_home(g, n1->fragment);
+            __builtin_prefetch(&g->tab.slots[g->rc_home], 1, 3);
             if (DNEXT(n1) != NIL) __builtin_prefetch(&g->nodes[DNEXT(n1)], 1, 3);
         }
     } else {
@@ -332,8 +349,8 @@ static void lin_prune(lineage *g, kvbm_lineage_eviction K, uint32_t cur)
 
 /* REAL node idx -> GHOST, then prune childless ghosts upwards (§3.4.3). A node with
  * children (a chain resurrected root-first) just stays as a ghost. @leaf (a constant):
- * the caller knows idx is a leaf (an eviction victim) - its first pruning step is inline,
- * a ghost chain above it out of line. */
+ * the caller knows idx is a leaf, an eviction victim (under Tick the heap root) - its
+ * first pruning step is inline, a ghost chain above it out of line. */
 KVBM__LP_INLINE uint32_t lin_remove_node(lineage *g, kvbm_lineage_eviction K, uint32_t idx, bool leaf)
 {
     lin_node *n = &g->nodes[idx];
@@ -341,13 +358,43 @@ KVBM__LP_INLINE uint32_t lin_remove_node(lineage *g, kvbm_lineage_eviction K, ui
     n->kind = NODE_GHOST;
     g->count--;
     g->id_present[n->block_id] = 0;
-    kvbm__lpk_on_node_removed(&g->policy, K, LS, idx);
-    if (leaf) {
-        uint32_t up = lin_prune_one(g, K, idx);
-        if (up != NIL) lin_prune(g, K, up);
-    } else if (n->nchild == 0) {
-        lin_prune(g, K, idx);
+    if (!leaf || K != KVBM_LINEAGE_TICK) {
+        kvbm__lpk_on_node_removed(&g->policy, K, LS, idx);
+        if (leaf) {
+            uint32_t up = lin_prune_one(g, K, idx);
+            if (up != NIL) lin_prune(g, K, up);
+        } else if (n->nchild == 0) {
+            lin_prune(g, K, idx);
+        }
+        return block_id;
     }
+    /* Tick: the victim's pruning step (lin_prune_one), its order hook placed where the parent's
+     * fate is known: a Real parent re-leafed with the next tick (a chain released tail
+     * first, evicted leaf to root - nearly every eviction of the replay) takes the
+     * victim's place at the heap root (kvbm__lpk_root_replaced); otherwise the hooks of
+     * lin_prune_one, in its order (victim out, then parent in). */
+    uint32_t parent = n->parent, up = NIL;
+    if (parent != NIL) {
+        lin_node *p = &g->nodes[parent];
+        if (--p->nchild == 0) {
+            if (p->kind == NODE_REAL) {
+                if (K == KVBM_LINEAGE_TICK && kvbm__lp_tick_get(&p->lp) == kvbm__lp_tick_get(&n->lp) + 1) {
+                    kvbm__lpk_root_replaced(&g->policy, LS, idx, parent);
+                } else {
+                    kvbm__lpk_on_node_removed(&g->policy, K, LS, idx);
+                    kvbm_status st = kvbm__lpk_on_leaf_added(&g->policy, K, LS, parent);
+                    kvbm__assert(st == KVBM_OK);
+                    KVBM_UNUSED(st);
+                }
+                lin_make_dormant(g, idx);
+                return block_id;
+            }
+            up = parent; /* a ghost left childless: pruned in turn */
+        }
+    }
+    kvbm__lpk_on_node_removed(&g->policy, K, LS, idx);
+    lin_make_dormant(g, idx);
+    if (up != NIL) lin_prune(g, K, up);
     return block_id;
 }
 
@@ -405,8 +452,8 @@ KVBM__LP_INLINE kvbm_status lin_insert_k(void *ctx, kvbm_lineage_eviction K, kvb
      * comparison. Keys are unique, so the first entry matching either way is the node. A
      * miss ends on the empty slot where the key goes (the digest needs only h.lo). */
     uint32_t idx = NIL;
-    bool exact = false, have_key = false;
-    uint64_t pos = 0, frag = 0;
+    bool exact = false, have_key = false; /* have_key: pos, frag and pfrag decoded from h */
+    uint64_t pos = 0, frag = 0, pfrag = 0;
     size_t slot = KVBM_IDX_NONE;
     /* The previous insert's parent is the likeliest node of key(h): a request released tail
      * first inserts each block right after its child, which created or found that parent.
@@ -419,7 +466,7 @@ KVBM__LP_INLINE kvbm_status lin_insert_k(void *ctx, kvbm_lineage_eviction K, kvb
             exact = true;
             idx = g->carry;
         } else {
-            pos = kvbm__plh_position(h);
+            pos = kvbm__plh_position_parent(h, &pfrag);
             frag = key_fragment(h, pos);
             have_key = true;
             if (c->fragment == frag && c->position == pos) idx = g->carry;
@@ -440,7 +487,7 @@ KVBM__LP_INLINE kvbm_status lin_insert_k(void *ctx, kvbm_lineage_eviction K, kvb
                     break;
                 }
                 if (!have_key) {
-                    pos = kvbm__plh_position(h);
+                    pos = kvbm__plh_position_parent(h, &pfrag);
                     frag = key_fragment(h, pos);
                     have_key = true;
                 }
@@ -457,8 +504,9 @@ KVBM__LP_INLINE kvbm_status lin_insert_k(void *ctx, kvbm_lineage_eviction K, kvb
         pos = g->nodes[idx].position;
         frag = g->nodes[idx].fragment;
     } else if (!have_key) {
-        pos = kvbm__plh_position(h);
+        pos = kvbm__plh_position_parent(h, &pfrag);
         frag = key_fragment(h, pos);
+        have_key = true;
     }
     lin_key kc = { g, pos, frag };
     if (idx != NIL && g->nodes[idx].kind == NODE_REAL) {
@@ -484,7 +532,6 @@ KVBM__LP_INLINE kvbm_status lin_insert_k(void *ctx, kvbm_lineage_eviction K, kvb
      *    (keys are unique in the index: a node whose key matches is what lin_find returns). */
     bool own_dormant = idx != NIL && g->nodes[idx].kind == NODE_DORMANT;
     bool link = pos > 0 && (idx == NIL || own_dormant || g->nodes[idx].parent == NIL);
-    uint64_t pfrag = 0;
     uint32_t parent = NIL;
     if (link) {
         uint32_t hint = own_dormant ? g->nodes[idx].parent : NIL;
@@ -493,7 +540,8 @@ KVBM__LP_INLINE kvbm_status lin_insert_k(void *ctx, kvbm_lineage_eviction K, kvb
             kvbm__assert(g->nodes[hint].position == pos - 1 &&
                         g->nodes[hint].fragment == kvbm__plh_parent_fragment(h));
         } else {
-            pfrag = kvbm__plh_parent_fragment(h);
+            if (!have_key) pfrag = kvbm__plh_parent_fragment(h);
+            kvbm__assert((pfrag & g->fmask) == (h.hi & g->fmask)); /* lin_prefetch_insert */
             if (hint != NIL && g->nodes[hint].position == pos - 1 && g->nodes[hint].fragment == pfrag)
                 parent = hint;
             else
@@ -558,7 +606,9 @@ static void lin_prefetch_insert(void *ctx, kvbm_plh h)
     const lineage *g = ctx;
     if (g->tab.mask + 1 < LIN_HINT_MIN_SLOTS) return; /* a small index stays cached: no use */
     __builtin_prefetch(&g->tab.slots[lin_home(g, h.lo)]);
-    __builtin_prefetch(&g->tab.slots[lin_home(g, kvbm__plh_parent_fragment(h))]);
+    /* the parent fragment is h.hi masked to a width >= the narrowest (fmask): the same
+     * home without decoding the mode (asserted in lin_insert_k) */
+    __builtin_prefetch(&g->tab.slots[lin_home(g, h.hi)]);
 }
 
 KVBM__LP_INLINE bool lin_take_k(void *ctx, kvbm_lineage_eviction K, kvbm_plh h, uint32_t block_id)
@@ -724,6 +774,7 @@ kvbm_status kvbm__lineage_create(size_t capacity, kvbm_lineage_eviction eviction
     g->cap_cells = capacity;
     g->dhead = g->dtail = NIL;
     g->carry = NIL;
+    g->rc_cell = NIL;
     g->nodes = kvbm__aligned_alloc(64, capacity * sizeof *g->nodes);
     g->id_present = kvbm__calloc(capacity, 1);
     kvbm_status st = (g->nodes == NULL || g->id_present == NULL) ? KVBM_ENOMEM : KVBM_OK;

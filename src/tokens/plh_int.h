@@ -78,6 +78,15 @@ static inline uint64_t kvbm__plh_parent_fragment(kvbm_plh h)
     return h.hi & kvbm__plh_mask(kvbm__plh_stored_mode(h)->frag_bits);
 }
 
+/* kvbm_plh_position() and kvbm_plh_parent_fragment() with one mode decode (the Lineage
+ * insert needs both): returns the position, the parent fragment in *parent_fragment. */
+static inline uint64_t kvbm__plh_position_parent(kvbm_plh h, uint64_t *parent_fragment)
+{
+    const struct kvbm__plh_mode *pm = kvbm__plh_stored_mode(h);
+    *parent_fragment = h.hi & kvbm__plh_mask(pm->frag_bits);
+    return (h.hi >> pm->frag_bits) & kvbm__plh_mask(pm->pos_bits);
+}
+
 /* kvbm_plh_parent_fragment_for_child_position() */
 static inline uint64_t kvbm__plh_parent_fragment_for_child_position(kvbm_plh h, uint64_t child_position)
 {

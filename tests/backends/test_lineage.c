@@ -555,6 +555,81 @@ KVBM_TEST(tick_re_leafed_node_keeps_original_position)
     kvbm__leaf_policy_fini(&p);
 }
 
+/* Tick: an evicted root whose Real parent re-leafs with the next tick hands the parent its
+ * place in the heap (kvbm__lpk_root_replaced) - only then. The victims must come out in
+ * tick order either way: chains released tail first (A, B: the parent follows the victim
+ * by one tick), a chain inserted root first (E: the parent's tick is older) and one whose
+ * parent was inserted after an unrelated leaf (F, G: the parent's tick is newer than the
+ * next victim's - handing it the root would evict it before G). */
+KVBM_TEST(tick_eviction_passes_the_root_to_a_re_leafed_parent_only_in_tick_order)
+{
+    kvbm__inactive b = mk(32, KVBM_LINEAGE_TICK);
+    kvbm_plh a[4], bb[2], c[1], d[1], e[2], f[2], gl[1];
+    tb_chain(4, 0, a);
+    tb_chain(2, 100, bb);
+    tb_chain(1, 200, c);
+    tb_chain(1, 300, d);
+    tb_chain(2, 400, e);
+    tb_chain(2, 500, f);
+    tb_chain(1, 600, gl);
+    for (int i = 3; i >= 0; i--) ASSERT_OK(b.ops->insert(b.ctx, a[i], (uint32_t)i)); /* ids 0..3 */
+    ASSERT_OK(b.ops->insert(b.ctx, bb[1], 11));
+    ASSERT_OK(b.ops->insert(b.ctx, bb[0], 10));
+    ASSERT_OK(b.ops->insert(b.ctx, c[0], 20));
+    ASSERT_OK(b.ops->insert(b.ctx, d[0], 21));
+    ASSERT_OK(b.ops->insert(b.ctx, e[0], 12));
+    ASSERT_OK(b.ops->insert(b.ctx, e[1], 13));
+    ASSERT_OK(b.ops->insert(b.ctx, f[1], 15));
+    ASSERT_OK(b.ops->insert(b.ctx, gl[0], 16));
+    ASSERT_OK(b.ops->insert(b.ctx, f[0], 14));
+    EXPECT_TRUE(tb_check(&b));
+    const uint32_t want[] = { 3, 2, 1, 0, 11, 10, 20, 21, 13, 12, 15, 16, 14 };
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        EXPECT_EQ(alloc1(&b), want[i]);
+        EXPECT_TRUE(tb_check(&b));
+    }
+    EXPECT_TRUE(graph_empty(&b));
+    kvbm__inactive_destroy(&b);
+}
+
+/* A recycling remembers the next dormant cell's index home (the slot it prefetched) for the
+ * following recycling. The index may grow before that cell is recycled - here the cell is
+ * revived, ghosts outgrow the slab (index and slab double), and it is pruned again as the
+ * only dormant cell: its recycling must find its entry at the home under the new size.
+ * Sixteen key sets, so that some home moves with the growth. */
+KVBM_TEST(recycled_cell_home_survives_index_growth)
+{
+    for (uint64_t k = 0; k < 16; k++) {
+        kvbm__inactive b = mk(4, KVBM_LINEAGE_TICK);
+        kvbm_plh a[1], bb[1], e[1], x[2], y[2], f[1];
+        tb_chain(1, 1000 * k + 1, a);
+        tb_chain(1, 1000 * k + 2, bb);
+        tb_chain(1, 1000 * k + 3, e);
+        tb_chain(2, 1000 * k + 4, x);
+        tb_chain(2, 1000 * k + 6, y);
+        tb_chain(1, 1000 * k + 8, f);
+        ASSERT_OK(b.ops->insert(b.ctx, a[0], 0));
+        ASSERT_OK(b.ops->insert(b.ctx, bb[0], 1));
+        kvbm__pair out[2];
+        ASSERT_EQ(b.ops->allocate(b.ctx, 2, out), 2u);   /* dormant: A's cell, then B's */
+        ASSERT_OK(b.ops->insert(b.ctx, e[0], 0));        /* recycles A's; B's home remembered */
+        ASSERT_OK(b.ops->insert(b.ctx, bb[0], 1));       /* B revived in place */
+        ASSERT_OK(b.ops->insert(b.ctx, x[1], 2));        /* + a ghost: the slab is full */
+        size_t cap0 = st_of(&b).slab_cap;
+        ASSERT_OK(b.ops->insert(b.ctx, y[1], 3));        /* + a ghost: slab and index grow */
+        EXPECT_TRUE(st_of(&b).slab_cap > cap0);
+        uint32_t id = UINT32_MAX;
+        EXPECT_TRUE(b.ops->find_match(b.ctx, bb[0], false, &id)); /* B dormant again, alone */
+        EXPECT_EQ(id, 1u);
+        ASSERT_OK(b.ops->insert(b.ctx, f[0], 1));        /* recycles B's cell */
+        EXPECT_TRUE(tb_check(&b));
+        EXPECT_FALSE(b.ops->has(b.ctx, bb[0]));
+        EXPECT_TRUE(b.ops->has(b.ctx, f[0]));
+        EXPECT_EQ(b.ops->len(b.ctx), 4u);
+        kvbm__inactive_destroy(&b);
+    }
+}
+
 /* §8.9: TickPolicy on_leaf_added without a tick is an invariant violation -> status. */
 KVBM_TEST(tick_leaf_added_without_tick_is_an_error)
 {
