@@ -744,8 +744,8 @@ kvbm_status kvbm_registry_register(kvbm_registry *r, kvbm_plh h, kvbm_handle **o
 #define REG_CHUNK 64u
 
 static inline __attribute__((always_inline)) kvbm_status
-register_many(kvbm_registry *r, const kvbm_plh *hashes, size_t n, kvbm_tier premark,
-              kvbm_handle **out, uint8_t *created)
+register_many(kvbm_registry *r, const kvbm_plh *hashes, const uint64_t *h64_in, size_t n,
+              kvbm_tier premark, kvbm_handle **out, uint8_t *created)
 {
     kvbm_tracker *t = r->tracker;
     const bool keys = r->tracker_keys;
@@ -760,7 +760,8 @@ register_many(kvbm_registry *r, const kvbm_plh *hashes, size_t n, kvbm_tier prem
          * misses overlap (the shard locks taken below otherwise serialise them). */
         size_t m = n - i < REG_CHUNK ? n - i : REG_CHUNK;
         for (size_t k = 0; k < m; k++) {
-            uint64_t h64 = kvbm_plh_hash64(hashes[i + k]);
+            uint64_t h64 = h64_in != NULL ? h64_in[i + k] : kvbm_plh_hash64(hashes[i + k]);
+            kvbm__assert(h64 == kvbm_plh_hash64(hashes[i + k]));
             h64s[k].h = h64;
             struct shard *sh = shard_of(r, h64);
             tab_prefetch(sh, h64);
@@ -808,21 +809,21 @@ kvbm_status kvbm_registry_register_many(kvbm_registry *r, const kvbm_plh *hashes
 {
     if (r == NULL || (n > 0 && (hashes == NULL || out == NULL)))
         return KVBM_FAIL(KVBM_EINVAL, "%s: invalid argument (r == NULL || (n > 0 && (hashes == NULL || out == NULL)))", __func__);
-    return register_many(r, hashes, n, KVBM__TIER_FREE, out, NULL);
+    return register_many(r, hashes, NULL, n, KVBM__TIER_FREE, out, NULL);
 }
 
 kvbm_status kvbm__registry_register_many_present(kvbm_registry *r, const kvbm_plh *hashes,
-                                                 size_t n, kvbm_tier tier, kvbm_handle **out,
-                                                 uint8_t *created)
+                                                 const uint64_t *h64s, size_t n, kvbm_tier tier,
+                                                 kvbm_handle **out, uint8_t *created)
 {
     if (r == NULL || (n > 0 && (hashes == NULL || out == NULL || created == NULL)))
         return KVBM_FAIL(KVBM_EINVAL, "%s: invalid argument (NULL registry or array)", __func__);
     if (tier == KVBM__TIER_FREE) { /* not an inline tier: no premark, the caller marks */
-        kvbm_status st = register_many(r, hashes, n, KVBM__TIER_FREE, out, NULL);
+        kvbm_status st = register_many(r, hashes, h64s, n, KVBM__TIER_FREE, out, NULL);
         for (size_t i = 0; i < n; i++) created[i] = 0;
         return st;
     }
-    return register_many(r, hashes, n, tier, out, created);
+    return register_many(r, hashes, h64s, n, tier, out, created);
 }
 
 kvbm_status kvbm_registry_transfer(kvbm_registry *r, kvbm_plh h, kvbm_handle **out)

@@ -45,10 +45,12 @@ void kvbm__handle_release_many(kvbm_handle *const *hs, size_t n);
  * later failure rolled back, poisoning - and kvbm__handle_mark_present for the others it
  * keeps. On failure (all or nothing) the premarks of the call are undone, created[] is 0.
  * The presence is visible from the moment the handle is (registration precedes the
- * store's insertion, which the caller does next). Same locks and errors as register_many. */
+ * store's insertion, which the caller does next). @h64s: NULL, or the caller's
+ * kvbm_plh_hash64 of each of @hashes (the store has computed them for its own index: not
+ * hashed twice; checked in debug builds). Same locks and errors as register_many. */
 kvbm_status kvbm__registry_register_many_present(kvbm_registry *r, const kvbm_plh *hashes,
-                                                 size_t n, kvbm_tier tier, kvbm_handle **out,
-                                                 uint8_t *created);
+                                                 const uint64_t *h64s, size_t n, kvbm_tier tier,
+                                                 kvbm_handle **out, uint8_t *created);
 
 /* Test hook: number of registrars currently waiting, in @h's shard, for a dying entry to
  * be destroyed (the Create/Remove race fix). */

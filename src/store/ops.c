@@ -258,12 +258,14 @@ store_register(struct kvbm__store *s, const void *const *in,
     for (size_t i = 0; i < n; i += PAIR_CHUNK) {
         size_t c = n - i < PAIR_CHUNK ? n - i : PAIR_CHUNK;
         kvbm_plh hs[PAIR_CHUNK];
+        uint64_t hvs[PAIR_CHUNK]; /* their hash64, for the registry too */
         kvbm_handle *hd[PAIR_CHUNK];
         for (size_t k = 0; k < c; k++) { /* (validation marks are cleared here) */
             struct kvbm__slot *sl = kvbm__bh_raw(in[i + k]);
             sl->mark = 0;
             hs[k] = stage ? stage[i + k] : sl->hash;
             uint64_t hv = kvbm_plh_hash64(hs[k]);
+            hvs[k] = hv;
             if (i == 0) hv0[k] = hv;
             __builtin_prefetch(&s->index.buckets[hv & s->index.mask], 1, 3);
         }
@@ -278,7 +280,8 @@ store_register(struct kvbm__store *s, const void *const *in,
          * the locked pass decides whether the premark stays (docs/perf/registry.md
          * "Session 10"). Every path that does not keep the block undoes it. */
         uint8_t cr[PAIR_CHUNK];
-        kvbm_status st = kvbm__registry_register_many_present(s->registry, hs, c, s->tier, hd, cr);
+        kvbm_status st =
+            kvbm__registry_register_many_present(s->registry, hs, hvs, c, s->tier, hd, cr);
         if (s->rth != NULL) kvbm__store_router_end();
         if (st != KVBM_OK) { /* all or nothing: give back the earlier chunks' refs */
             for (size_t k = i + c; k < n; k++) kvbm__bh_raw(in[k])->mark = 0;
