@@ -378,7 +378,7 @@ KVBM__LP_INLINE uint32_t lin_remove_node(lineage *g, kvbm_lineage_eviction K, ui
         lin_node *p = &g->nodes[parent];
         if (--p->nchild == 0) {
             if (p->kind == NODE_REAL) {
-                if (K == KVBM_LINEAGE_TICK && kvbm__lp_tick_get(&p->lp) == kvbm__lp_tick_get(&n->lp) + 1) {
+                if (kvbm__lp_tick_get(&p->lp) == kvbm__lp_tick_get(&n->lp) + 1) {
                     kvbm__lpk_root_replaced(&g->policy, LS, idx, parent);
                 } else {
                     kvbm__lpk_on_node_removed(&g->policy, K, LS, idx);

@@ -22,11 +22,11 @@ static inline void kvbm__unpark_locked(struct kvbm__store *s, struct kvbm__post 
     else p->addref++;
 }
 
-/* A held slot becomes Inactive: its store ref is parked (or dropped once orphaned). */
-static inline void kvbm__park_locked(struct kvbm__store *s, struct kvbm__post *p)
+/* @n held slots become Inactive: their store refs are parked (or dropped once orphaned). */
+static inline void kvbm__park_locked(struct kvbm__store *s, struct kvbm__post *p, size_t n)
 {
-    if (KVBM_LIKELY(!s->orphan)) s->parked++;
-    else p->unref++;
+    if (KVBM_LIKELY(!s->orphan)) s->parked += n;
+    else p->unref += n;
 }
 
 /* By id (s->byid): the Inactive slot indexed under @h, or KVBM__NIL (not cached here, or
@@ -131,7 +131,7 @@ static inline void kvbm__drop_locked_p(struct kvbm__store *s, struct kvbm__slot 
             return;
         }
         p->d_inactive++;
-        kvbm__park_locked(s, p);
+        kvbm__park_locked(s, p, 1);
         return;
     }
     kvbm__store_drop_locked(s, sl, p);
@@ -147,8 +147,7 @@ static inline size_t kvbm__ins_flush(struct kvbm__store *s, const uint32_t *ids,
     size_t k = s->inactive.ops->insert_ids(s->inactive.ctx, ids, n);
     if (KVBM_UNLIKELY(k != n)) kvbm__store_poison(s, "inactive backend rejected an insert");
     p->d_inactive += (int64_t)k;
-    if (KVBM_LIKELY(!s->orphan)) s->parked += k;
-    else p->unref += k;
+    kvbm__park_locked(s, p, k);
     return 0;
 }
 

@@ -258,16 +258,15 @@ store_register(struct kvbm__store *s, const void *const *in,
     for (size_t i = 0; i < n; i += PAIR_CHUNK) {
         size_t c = n - i < PAIR_CHUNK ? n - i : PAIR_CHUNK;
         kvbm_plh hs[PAIR_CHUNK];
-        uint64_t hvs[PAIR_CHUNK]; /* their hash64, for the registry too */
+        uint64_t hvx[PAIR_CHUNK];
+        uint64_t *hvs = i == 0 ? hv0 : hvx; /* their hash64, for the registry too */
         kvbm_handle *hd[PAIR_CHUNK];
         for (size_t k = 0; k < c; k++) { /* (validation marks are cleared here) */
             struct kvbm__slot *sl = kvbm__bh_raw(in[i + k]);
             sl->mark = 0;
             hs[k] = stage ? stage[i + k] : sl->hash;
-            uint64_t hv = kvbm_plh_hash64(hs[k]);
-            hvs[k] = hv;
-            if (i == 0) hv0[k] = hv;
-            __builtin_prefetch(&s->index.buckets[hv & s->index.mask], 1, 3);
+            hvs[k] = kvbm_plh_hash64(hs[k]);
+            __builtin_prefetch(&s->index.buckets[hvs[k] & s->index.mask], 1, 3);
         }
         uint32_t ids[PAIR_CHUNK];
         struct kvbm__rth_ctx rc = { s, hs, ids, c, 0 };

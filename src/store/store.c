@@ -226,7 +226,7 @@ void kvbm__store_drop_locked(struct kvbm__store *s, struct kvbm__slot *sl, struc
                 return;
             }
             p->d_inactive++;
-            kvbm__park_locked(s, p);
+            kvbm__park_locked(s, p, 1);
         }
     } else if (sl->state == KVBM__DUPLICATE) {
         held_to_reset_locked(s, sl, p);
