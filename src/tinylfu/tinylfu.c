@@ -240,7 +240,7 @@ static inline void increment_hash(kvbm__sketch *s, uint64_t h)
  * policy and room for k more increments below the sample size (the usual case: it is ten
  * times the capacity), no decay can fall inside the run and the size cannot saturate, so
  * the size is added once at the end instead of tested per key. Writers hold the lock. */
-static void increment_run(kvbm__sketch *s, const kvbm__touch_cells *c, size_t k)
+static inline __attribute__((always_inline)) void increment_run(kvbm__sketch *s, const kvbm__touch_cells *c, size_t k)
 {
     if (!s->custom_decay && s->size < s->sample_size && k < s->sample_size - s->size) {
         _Atomic uint64_t *table = s->table; /* not reloaded after every store */
