@@ -268,6 +268,22 @@ static inline void kvbm__unlock(kvbm__mutex *m)
     if (KVBM_UNLIKELY(atomic_exchange_explicit(&m->state, 0, memory_order_release) == 2)) kvbm__mutex_wake(m);
     kvbm__rank_release(m->rank);
 }
+/* kvbm__unlock without a locked instruction when no waiter has announced itself (state
+ * 1): a relaxed load and a release store instead of the exchange - for locks taken for a
+ * few dozen instructions per block (the registry's shard locks: the exchange was ~5 % of
+ * the replay, docs/perf/registry.md session 13). A waiter that marks the lock contended
+ * (1 -> 2) between our load and our store is not woken by us; it wakes by itself, because
+ * every futex sleep on a kvbm__mutex is bounded (KVBM__MUTEX_NAP_NS in lockrank.c) and
+ * then re-tries: such a lost wakeup delays that waiter by at most one nap, it never blocks
+ * it. Any mix of kvbm__unlock and kvbm__unlock_fast on one mutex is fine. */
+static inline void kvbm__unlock_fast(kvbm__mutex *m)
+{
+    if (KVBM_LIKELY(atomic_load_explicit(&m->state, memory_order_relaxed) == 1))
+        atomic_store_explicit(&m->state, 0, memory_order_release);
+    else if (atomic_exchange_explicit(&m->state, 0, memory_order_release) == 2)
+        kvbm__mutex_wake(m);
+    kvbm__rank_release(m->rank);
+}
 
 /* ---- overflow-checked sizes ---------------------------------------------------------
  * Every size computed from user input (capacities, counts, lengths) goes through these:
