@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "harness.h"
 #include "internal.h"
@@ -46,6 +47,66 @@ KVBM_TEST(mutex_excludes_under_contention_and_wakes_sleepers)
     EXPECT_EQ_U64(s.overlaps, 0u);
     EXPECT_EQ(atomic_load(&s.lock.state), 0u); /* free, nobody marked waiting */
     kvbm__mutex_destroy(&s.lock);
+}
+
+/* The same with kvbm__unlock_fast (the registry's shard locks) on every other release:
+ * exclusion holds, every thread gets through (a waiter whose 1 -> 2 a fast unlock missed
+ * wakes after a bounded nap), and the lock ends free. */
+static void *hammer_fast(void *arg)
+{
+    struct shared *s = arg;
+    for (int i = 0; i < ROUNDS; i++) {
+        kvbm__lock(&s->lock);
+        if (++s->in_cs != 1) s->overlaps++;
+        s->counter++;
+        if (i % 512 == 0) sched_yield();
+        s->in_cs--;
+        if (i & 1) kvbm__unlock_fast(&s->lock);
+        else kvbm__unlock(&s->lock);
+    }
+    return NULL;
+}
+
+KVBM_TEST(unlock_fast_excludes_and_every_waiter_gets_through)
+{
+    struct shared s = { .counter = 0 };
+    kvbm__mutex_init(&s.lock, KVBM_RANK_NONE);
+    pthread_t th[THREADS];
+    for (int i = 0; i < THREADS; i++) ASSERT_EQ(pthread_create(&th[i], NULL, hammer_fast, &s), 0);
+    for (int i = 0; i < THREADS; i++) pthread_join(th[i], NULL);
+    EXPECT_EQ_U64(s.counter, (uint64_t)THREADS * ROUNDS);
+    EXPECT_EQ_U64(s.overlaps, 0u);
+    EXPECT_EQ(atomic_load(&s.lock.state), 0u);
+    kvbm__mutex_destroy(&s.lock);
+}
+
+/* The lost wakeup itself, forced: a waiter marks the lock contended (state 2) and sleeps;
+ * the holder then releases exactly as kvbm__unlock_fast does when its load saw 1 just
+ * before the waiter's exchange - a plain store of 0, no wake. The waiter must still get
+ * the lock (its sleep is bounded); with an unbounded futex sleep it would hang here (the
+ * runner's timeout fails the test). */
+static void *lock_once(void *arg)
+{
+    kvbm__mutex *m = arg;
+    kvbm__lock(m);
+    kvbm__unlock(m);
+    return NULL;
+}
+
+KVBM_TEST(waiter_survives_a_missed_wakeup)
+{
+    kvbm__mutex m;
+    kvbm__mutex_init(&m, KVBM_RANK_NONE);
+    kvbm__lock(&m);
+    pthread_t th;
+    ASSERT_EQ(pthread_create(&th, NULL, lock_once, &m), 0);
+    while (atomic_load(&m.state) != 2) sched_yield(); /* the waiter announced itself */
+    struct timespec ts = { 0, 5 * 1000 * 1000 };
+    nanosleep(&ts, NULL); /* let it reach the futex (if it has not, the test is weaker, not wrong) */
+    atomic_store_explicit(&m.state, 0, memory_order_release); /* the missed wakeup */
+    pthread_join(th, NULL);
+    EXPECT_EQ(atomic_load(&m.state), 0u);
+    kvbm__mutex_destroy(&m);
 }
 
 /* Producer/consumer over kvbm__cond: every consumer waits for its turn number in a loop
