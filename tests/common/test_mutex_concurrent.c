@@ -18,6 +18,7 @@ struct shared {
     uint64_t   counter;   /* plain: only ever touched under the lock */
     uint64_t   in_cs;     /* threads inside the critical section (must stay <= 1) */
     uint64_t   overlaps;
+    bool       fast;      /* every other release with kvbm__unlock_fast */
 };
 
 static void *hammer(void *arg)
@@ -31,14 +32,15 @@ static void *hammer(void *arg)
          * and sleep on the futex (state 2) and unlock must wake them */
         if (i % 512 == 0) sched_yield();
         s->in_cs--;
-        kvbm__unlock(&s->lock);
+        if (s->fast && (i & 1)) kvbm__unlock_fast(&s->lock);
+        else kvbm__unlock(&s->lock);
     }
     return NULL;
 }
 
-KVBM_TEST(mutex_excludes_under_contention_and_wakes_sleepers)
+static void hammer_all(bool fast)
 {
-    struct shared s = { .counter = 0 };
+    struct shared s = { .counter = 0, .fast = fast };
     kvbm__mutex_init(&s.lock, KVBM_RANK_NONE);
     pthread_t th[THREADS];
     for (int i = 0; i < THREADS; i++) ASSERT_EQ(pthread_create(&th[i], NULL, hammer, &s), 0);
@@ -49,36 +51,12 @@ KVBM_TEST(mutex_excludes_under_contention_and_wakes_sleepers)
     kvbm__mutex_destroy(&s.lock);
 }
 
+KVBM_TEST(mutex_excludes_under_contention_and_wakes_sleepers) { hammer_all(false); }
+
 /* The same with kvbm__unlock_fast (the registry's shard locks) on every other release:
  * exclusion holds, every thread gets through (a waiter whose 1 -> 2 a fast unlock missed
  * wakes after a bounded nap), and the lock ends free. */
-static void *hammer_fast(void *arg)
-{
-    struct shared *s = arg;
-    for (int i = 0; i < ROUNDS; i++) {
-        kvbm__lock(&s->lock);
-        if (++s->in_cs != 1) s->overlaps++;
-        s->counter++;
-        if (i % 512 == 0) sched_yield();
-        s->in_cs--;
-        if (i & 1) kvbm__unlock_fast(&s->lock);
-        else kvbm__unlock(&s->lock);
-    }
-    return NULL;
-}
-
-KVBM_TEST(unlock_fast_excludes_and_every_waiter_gets_through)
-{
-    struct shared s = { .counter = 0 };
-    kvbm__mutex_init(&s.lock, KVBM_RANK_NONE);
-    pthread_t th[THREADS];
-    for (int i = 0; i < THREADS; i++) ASSERT_EQ(pthread_create(&th[i], NULL, hammer_fast, &s), 0);
-    for (int i = 0; i < THREADS; i++) pthread_join(th[i], NULL);
-    EXPECT_EQ_U64(s.counter, (uint64_t)THREADS * ROUNDS);
-    EXPECT_EQ_U64(s.overlaps, 0u);
-    EXPECT_EQ(atomic_load(&s.lock.state), 0u);
-    kvbm__mutex_destroy(&s.lock);
-}
+KVBM_TEST(unlock_fast_excludes_and_every_waiter_gets_through) { hammer_all(true); }
 
 /* The lost wakeup itself, forced: a waiter marks the lock contended (state 2) and sleeps;
  * the holder then releases exactly as kvbm__unlock_fast does when its load saw 1 just
