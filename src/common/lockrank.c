@@ -62,6 +62,13 @@ void kvbm__mutex_init(kvbm__mutex *m, enum kvbm__lock_rank rank)
 {
     atomic_init(&m->state, 0);
     m->rank = (uint8_t)rank;
+    m->fast_unlock = 0;
+}
+
+void kvbm__mutex_init_fast_unlock(kvbm__mutex *m, enum kvbm__lock_rank rank)
+{
+    kvbm__mutex_init(m, rank);
+    m->fast_unlock = 1;
 }
 
 void kvbm__mutex_destroy(kvbm__mutex *m) { kvbm__assert(atomic_load(&m->state) == 0); (void)m; }
@@ -71,8 +78,8 @@ void kvbm__mutex_destroy(kvbm__mutex *m) { kvbm__assert(atomic_load(&m->state) =
  * gets it, so kvbm__unlock never misses a sleeper (kvbm__unlock_fast may: hence the
  * bounded sleeps). */
 #define KVBM__SPIN 100
-/* Longest sleep of a waiter before it re-tries on its own (a wakeup lost to
- * kvbm__unlock_fast costs it at most this). */
+/* Longest sleep of a waiter on a fast-unlock mutex before it re-tries on its own (a
+ * wakeup lost to kvbm__unlock_fast costs it at most this). */
 #define KVBM__MUTEX_NAP_NS 200000L
 
 void kvbm__mutex_lock_slow(kvbm__mutex *m)
@@ -85,9 +92,10 @@ void kvbm__mutex_lock_slow(kvbm__mutex *m)
                                                   memory_order_relaxed))
             return;
     }
-    /* bounded sleeps: kvbm__unlock_fast may miss our 1 -> 2 (see internal.h) */
+    /* bounded sleeps if kvbm__unlock_fast may miss our 1 -> 2 (see internal.h) */
+    long nap_ns = m->fast_unlock ? KVBM__MUTEX_NAP_NS : 0;
     while (atomic_exchange_explicit(&m->state, 2, memory_order_acquire) != 0)
-        futex_wait_for(&m->state, 2, KVBM__MUTEX_NAP_NS);
+        futex_wait_for(&m->state, 2, nap_ns);
 }
 
 void kvbm__mutex_wake(kvbm__mutex *m) { futex_wake(&m->state, 1); }

@@ -279,7 +279,7 @@ kvbm_status kvbm_registry_create(const kvbm_registry_config *cfg, kvbm_registry 
     memset(r, 0, sizeof *r);
     for (unsigned i = 0; i < KVBM__SHARDS; i++) {
         struct shard *sh = &r->shards[i];
-        kvbm__mutex_init(&sh->lock, KVBM_RANK_REGISTRY);
+        kvbm__mutex_init_fast_unlock(&sh->lock, KVBM_RANK_REGISTRY);
         kvbm__cond_init(&sh->cond);
     }
     atomic_init(&r->refs, 1);

@@ -41,7 +41,8 @@ static void *hammer(void *arg)
 static void hammer_all(bool fast)
 {
     struct shared s = { .counter = 0, .fast = fast };
-    kvbm__mutex_init(&s.lock, KVBM_RANK_NONE);
+    if (fast) kvbm__mutex_init_fast_unlock(&s.lock, KVBM_RANK_NONE);
+    else kvbm__mutex_init(&s.lock, KVBM_RANK_NONE);
     pthread_t th[THREADS];
     for (int i = 0; i < THREADS; i++) ASSERT_EQ(pthread_create(&th[i], NULL, hammer, &s), 0);
     for (int i = 0; i < THREADS; i++) pthread_join(th[i], NULL);
@@ -74,7 +75,7 @@ static void *lock_once(void *arg)
 KVBM_TEST(waiter_survives_a_missed_wakeup)
 {
     kvbm__mutex m;
-    kvbm__mutex_init(&m, KVBM_RANK_NONE);
+    kvbm__mutex_init_fast_unlock(&m, KVBM_RANK_NONE);
     kvbm__lock(&m);
     pthread_t th;
     ASSERT_EQ(pthread_create(&th, NULL, lock_once, &m), 0);
