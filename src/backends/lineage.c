@@ -45,7 +45,8 @@
  * / O(log n) amortized (Tick) per victim, has O(1). Memory per cell: 64 B node (the leaf
  * order's record inside) + 32-64 B index (load <= 1/4, KVBM_IDX_SLOTS_PER_ENTRY), + 1 B id
  * map per block ~ 97-129 B per block (Tick and Fifo), the same again per cell once ghosts
- * push the cell count past the pre-size (the slab doubles).
+ * push the cell count past the pre-size (the slab doubles); + 8 B per block for the tick
+ * ring of a Tick backend of >= 8192 blocks (LIN_TRING_MAX).
  */
 #include <inttypes.h>
 #include <stdlib.h>
@@ -95,6 +96,9 @@ typedef struct lineage {
     size_t           count;      /* REAL nodes */
     size_t           capacity;   /* block_count */
     uint8_t         *id_present; /* [capacity] */
+    uint32_t        *tring;      /* Tick: the cell given tick t at tring[t & tring_mask] (a
+                                  * prefetch hint for allocate, never trusted); else NULL */
+    uint64_t         tring_mask;
     uint64_t         fmask;      /* lin_fragment_mask() */
     kvbm__idxtab      tab;
     kvbm__leaf_policy policy;
@@ -341,8 +345,15 @@ KVBM__LP_INLINE uint32_t lin_prune_one(lineage *g, kvbm_lineage_eviction K, uint
     return parent;
 }
 
-/* Prune the childless node @cur and every ghost above it that becomes childless. */
-static void lin_prune(lineage *g, kvbm_lineage_eviction K, uint32_t cur)
+/* Prune the childless node @cur and every ghost above it that becomes childless. Not
+ * cloned per constant kind (gcc): the clone made find_match's inlined caller ~2 Ir per
+ * block dearer (session 13). */
+#if defined(__GNUC__) && !defined(__clang__)
+#define LIN_NOCLONE __attribute__((noclone))
+#else
+#define LIN_NOCLONE
+#endif
+LIN_NOCLONE static void lin_prune(lineage *g, kvbm_lineage_eviction K, uint32_t cur)
 {
     while (cur != NIL) cur = lin_prune_one(g, K, cur);
 }
@@ -407,7 +418,16 @@ KVBM__LP_INLINE bool lin_find_match_k(void *ctx, kvbm_lineage_eviction K, kvbm_p
     return true;
 }
 
-KVBM__LP_INLINE size_t lin_allocate_k(void *ctx, kvbm_lineage_eviction K, size_t count, kvbm__pair *out)
+/* The tick ring (Tick, index >= LIN_HINT_MIN_SLOTS): the cell given tick t is recorded at
+ * tring[t & tring_mask] (2 x capacity entries, at most LIN_TRING_MAX), and allocate
+ * prefetches the cell of tick(victim) + LIN_TRING_LEAD. A chain released tail first got
+ * consecutive ticks and is evicted leaf to root (the root hand-off), so that cell is the
+ * victim's grandparent: its line is in flight one eviction before the walk needs it. A
+ * hint only: an entry may name a cell recycled since (wasted prefetch, never read). */
+#define LIN_TRING_MAX  (UINT64_C(1) << 20) /* ring entries (4 MiB) */
+#define LIN_TRING_LEAD 2
+
+KVBM__LP_INLINE size_t lin_allocate_k(void *ctx, kvbm_lineage_eviction K, bool R, size_t count, kvbm__pair *out)
 {
     lineage *g = ctx;
     size_t k = 0;
@@ -419,6 +439,11 @@ KVBM__LP_INLINE size_t lin_allocate_k(void *ctx, kvbm_lineage_eviction K, size_t
          * misses now, and under Fifo the next victim's (the list's next leaf). Hints only. */
         uint32_t vp = g->nodes[victim].parent;
         if (vp != NIL) __builtin_prefetch(&g->nodes[vp], 1);
+        if (R) {
+            /* the cell LIN_TRING_LEAD ticks ahead: in a chain, the victim's grandparent */
+            uint64_t t = kvbm__lp_tick_get(&g->nodes[victim].lp);
+            __builtin_prefetch(&g->nodes[g->tring[(t + LIN_TRING_LEAD) & g->tring_mask]], 1);
+        }
         if (K == KVBM_LINEAGE_FIFO) {
             uint32_t nx = g->nodes[victim].lp.next;
             if (nx != KVBM__LP_NIL) __builtin_prefetch(&g->nodes[nx], 1);
@@ -433,7 +458,8 @@ KVBM__LP_INLINE size_t lin_allocate_k(void *ctx, kvbm_lineage_eviction K, size_t
 
 static size_t lin_len(void *ctx) { return ((lineage *)ctx)->count; }
 
-KVBM__LP_INLINE kvbm_status lin_insert_k(void *ctx, kvbm_lineage_eviction K, kvbm_plh h_in, uint32_t block_id)
+KVBM__LP_INLINE kvbm_status lin_insert_k(void *ctx, kvbm_lineage_eviction K, bool R, kvbm_plh h_in,
+                                         uint32_t block_id)
 {
     lineage *g = ctx;
     kvbm_plh h = kvbm__plh_launder(h_in);
@@ -568,6 +594,7 @@ KVBM__LP_INLINE kvbm_status lin_insert_k(void *ctx, kvbm_lineage_eviction K, kvb
     n->block_id = block_id;
     g->count++;
     g->id_present[block_id] = 1;
+    if (R) g->tring[g->policy.next_tick & g->tring_mask] = idx;
     kvbm__lpk_on_node_inserted(&g->policy, K, LS, idx);
 
     bool leaf = g->nodes[idx].nchild == 0;
@@ -628,6 +655,7 @@ static void lin_destroy(void *ctx)
     kvbm__idx_fini(&g->tab);
     kvbm__free(g->nodes);
     kvbm__free(g->id_present);
+    kvbm__free(g->tring);
     kvbm__free(g);
 }
 
@@ -703,9 +731,10 @@ static bool lin_check(void *ctx)
            kvbm__lp_check_upto(&g->policy, g->used_cells);
 }
 
-/* The ops of each leaf policy: the *_k bodies inlined with a constant kind K, under the
- * names lin_<op>_<sfx> (the names profiles show). */
-#define LIN_POLICY_OPS(sfx, K, label)                                                          \
+/* The ops of each leaf policy: the *_k bodies inlined with a constant kind K (and R: the
+ * tick ring), under the names lin_<op>_<sfx> (the names profiles show). The lookups do not
+ * use the ring: the ring's table shares the plain Tick ones. */
+#define LIN_LOOKUP_OPS(sfx, K)                                                                  \
     static bool lin_find_match_##sfx(void *ctx, kvbm_plh h, bool touch, uint32_t *block_id)    \
     {                                                                                          \
         KVBM_UNUSED(touch);                                                                    \
@@ -721,40 +750,45 @@ static bool lin_check(void *ctx)
     {                                                                                          \
         return kvbm__inactive_walk(lin_find_match_##sfx, ctx, hashes, n, touch, false, out);   \
     }                                                                                          \
-    static size_t lin_allocate_##sfx(void *ctx, size_t count, kvbm__pair *out)                  \
-    {                                                                                          \
-        return lin_allocate_k(ctx, K, count, out);                                             \
-    }                                                                                          \
-    static size_t lin_allocate_all_##sfx(void *ctx, kvbm__pair *out)                            \
-    {                                                                                          \
-        return lin_allocate_k(ctx, K, lin_len(ctx), out);                                      \
-    }                                                                                          \
-    static kvbm_status lin_insert_##sfx(void *ctx, kvbm_plh h, uint32_t block_id)              \
-    {                                                                                          \
-        return lin_insert_k(ctx, K, h, block_id);                                              \
-    }                                                                                          \
     static bool lin_take_##sfx(void *ctx, kvbm_plh h, uint32_t block_id)                       \
     {                                                                                          \
         return lin_take_k(ctx, K, h, block_id);                                                \
+    }
+
+#define LIN_POLICY_OPS(sfx, lsfx, K, R, label)                                                  \
+    static size_t lin_allocate_##sfx(void *ctx, size_t count, kvbm__pair *out)                  \
+    {                                                                                          \
+        return lin_allocate_k(ctx, K, R, count, out);                                          \
+    }                                                                                          \
+    static size_t lin_allocate_all_##sfx(void *ctx, kvbm__pair *out)                            \
+    {                                                                                          \
+        return lin_allocate_k(ctx, K, R, lin_len(ctx), out);                                   \
+    }                                                                                          \
+    static kvbm_status lin_insert_##sfx(void *ctx, kvbm_plh h, uint32_t block_id)              \
+    {                                                                                          \
+        return lin_insert_k(ctx, K, R, h, block_id);                                           \
     }                                                                                          \
     static const kvbm__inactive_ops lineage_##sfx##_ops = {                                     \
         .name = label,                                                                         \
-        .find_match = lin_find_match_##sfx,                                                    \
-        .find_matches = lin_find_matches_##sfx,                                                \
-        .scan_matches = lin_scan_matches_##sfx,                                                \
+        .find_match = lin_find_match_##lsfx,                                                   \
+        .find_matches = lin_find_matches_##lsfx,                                               \
+        .scan_matches = lin_scan_matches_##lsfx,                                               \
         .allocate = lin_allocate_##sfx,                                                        \
         .insert = lin_insert_##sfx,                                                            \
         .prefetch_insert = lin_prefetch_insert,                                                \
         .len = lin_len,                                                                        \
         .has = lin_has,                                                                        \
-        .take = lin_take_##sfx,                                                                \
+        .take = lin_take_##lsfx,                                                               \
         .allocate_all = lin_allocate_all_##sfx,                                                \
         .destroy = lin_destroy,                                                                \
         .check = lin_check,                                                                    \
     }
 
-LIN_POLICY_OPS(tick, KVBM_LINEAGE_TICK, "lineage-tick");
-LIN_POLICY_OPS(fifo, KVBM_LINEAGE_FIFO, "lineage-fifo");
+LIN_LOOKUP_OPS(tick, KVBM_LINEAGE_TICK)
+LIN_LOOKUP_OPS(fifo, KVBM_LINEAGE_FIFO)
+LIN_POLICY_OPS(tick, tick, KVBM_LINEAGE_TICK, false, "lineage-tick");
+LIN_POLICY_OPS(tickr, tick, KVBM_LINEAGE_TICK, true, "lineage-tick"); /* with the tick ring */
+LIN_POLICY_OPS(fifo, fifo, KVBM_LINEAGE_FIFO, false, "lineage-fifo");
 
 kvbm_status kvbm__lineage_create(size_t capacity, kvbm_lineage_eviction eviction, kvbm__inactive *out)
 {
@@ -779,16 +813,26 @@ kvbm_status kvbm__lineage_create(size_t capacity, kvbm_lineage_eviction eviction
     g->id_present = kvbm__calloc(capacity, 1);
     kvbm_status st = (g->nodes == NULL || g->id_present == NULL) ? KVBM_ENOMEM : KVBM_OK;
     if (st == KVBM_OK) st = kvbm__idx_init(&g->tab, capacity);
+    /* the tick ring only where the insert hint works too: a smaller slab stays cached */
+    if (st == KVBM_OK && eviction == KVBM_LINEAGE_TICK && g->tab.mask + 1 >= LIN_HINT_MIN_SLOTS) {
+        uint64_t ring = kvbm__next_pow2_u64((uint64_t)capacity * 2);
+        g->tring_mask = (ring < LIN_TRING_MAX ? ring : LIN_TRING_MAX) - 1;
+        g->tring = kvbm__calloc((size_t)g->tring_mask + 1, sizeof *g->tring);
+        if (g->tring == NULL) st = KVBM_ENOMEM;
+    }
     if (st == KVBM_OK)
         st = kvbm__lp_init_embedded(&g->policy, eviction, (char *)g->nodes + offsetof(lin_node, lp), LS, capacity);
     if (st != KVBM_OK) {
         kvbm__idx_fini(&g->tab);
         kvbm__free(g->nodes);
         kvbm__free(g->id_present);
+        kvbm__free(g->tring);
         kvbm__free(g);
         return st;
     }
-    out->ops = eviction == KVBM_LINEAGE_TICK ? &lineage_tick_ops : &lineage_fifo_ops;
+    out->ops = eviction == KVBM_LINEAGE_FIFO ? &lineage_fifo_ops
+             : g->tring != NULL              ? &lineage_tickr_ops
+                                             : &lineage_tick_ops;
     out->ctx = g;
     out->freq = NULL;
     return KVBM_OK;
@@ -796,7 +840,7 @@ kvbm_status kvbm__lineage_create(size_t capacity, kvbm_lineage_eviction eviction
 
 bool kvbm__lineage_stats(const kvbm__inactive *b, kvbm__lineage_info *out)
 {
-    if (b->ops != &lineage_tick_ops && b->ops != &lineage_fifo_ops) return false;
+    if (b->ops != &lineage_tick_ops && b->ops != &lineage_tickr_ops && b->ops != &lineage_fifo_ops) return false;
     const lineage *g = b->ctx;
     size_t live = g->used_cells - g->dcount;
     out->real = g->count;
