@@ -55,9 +55,8 @@ static __attribute__((noinline, unused)) bool kvbm__unindexed_inactive_take(stru
  * only under the lock, so the caller must add its ref before unlocking). NULL on a total
  * miss or poison. */
 static inline __attribute__((always_inline, unused)) struct kvbm__slot *
-kvbm__lookup_locked(struct kvbm__store *s, kvbm_plh h, struct kvbm__post *p)
+kvbm__lookup_locked_hv(struct kvbm__store *s, kvbm_plh h, uint64_t hv, struct kvbm__post *p)
 {
-    uint64_t hv = kvbm_plh_hash64(h);
     uint32_t id = kvbm__active_index_find_hv(&s->index, s->slots, h, hv);
     struct kvbm__slot *sl;
     if (id != KVBM__NIL) {
@@ -80,6 +79,13 @@ kvbm__lookup_locked(struct kvbm__store *s, kvbm_plh h, struct kvbm__post *p)
     p->d_inactive--;
     kvbm__unpark_locked(s, p);
     return sl;
+}
+
+/* kvbm__lookup_locked_hv() with @hv = kvbm_plh_hash64(h). */
+static inline __attribute__((always_inline, unused)) struct kvbm__slot *
+kvbm__lookup_locked(struct kvbm__store *s, kvbm_plh h, struct kvbm__post *p)
+{
+    return kvbm__lookup_locked_hv(s, h, kvbm_plh_hash64(h), p);
 }
 
 /* kvbm__lookup_locked() plus one strong ref for the caller. */

@@ -460,13 +460,18 @@ kvbm_status kvbm__store_match(struct kvbm__store *s, const kvbm_plh *hashes, siz
     struct kvbm__post p;
     kvbm__post_init(&p);
     size_t k = 0;
+    /* the sketch cells of the first MATCH_TOUCH_EARLY blocks: a PLH's TinyLFU key hash is
+     * its kvbm_plh_hash64, which the lookup computes anyway (tinylfu_int.h) */
+    kvbm__touch_cells tc[MATCH_TOUCH_EARLY];
     kvbm__lock(&s->lock);
     /* Two passes: lookups (plain loads, they pipeline), then the strong increments
      * back to back. Found slots cannot change meanwhile: we hold the lock, other holders
      * only decrement lock-free down to 1, and resurrected slots are invisible. */
     for (; k < n; k++) {
         int64_t before = p.d_inactive;
-        struct kvbm__slot *sl = kvbm__lookup_locked(s, hashes[k], &p);
+        uint64_t hv = kvbm_plh_hash64(hashes[k]);
+        if (k < MATCH_TOUCH_EARLY) tc[k].h = hv;
+        struct kvbm__slot *sl = kvbm__lookup_locked_hv(s, hashes[k], hv, &p);
         if (sl == NULL) break;
         /* tag bit 0: resurrected here (strong == 0, invisible to others: no RMW needed) */
         out[k] = (kvbm_block *)((uintptr_t)sl | (p.d_inactive != before ? 1u : 0u));
@@ -485,16 +490,15 @@ kvbm_status kvbm__store_match(struct kvbm__store *s, const kvbm_plh *hashes, siz
     }
     kvbm__post_locked_end(s, &p);
     kvbm__unlock(&s->lock);
-    /* The frequency touches of the returned blocks: their sketch cells are prepared
-     * (hashed or copied, prefetched) before the presence updates, which hide the misses;
-     * the first MATCH_TOUCH_EARLY are applied after them, the rest (long matches) in
-     * chunks of as many, each like kvbm_tracker_touch_many. */
-    kvbm__touch_cells tc[MATCH_TOUCH_EARLY];
+    /* The frequency touches of the returned blocks: their sketch words are prefetched
+     * before the presence updates, which hide the misses; the first MATCH_TOUCH_EARLY
+     * (cells from the lookups) are applied after them, the rest (long matches: cells
+     * hashed or copied) in chunks of as many, each like kvbm_tracker_touch_many. */
     kvbm_tracker *tr = s->has_tracker ? kvbm_registry_tracker(s->registry) : NULL;
     /* cells cached at staging (MultiLRU): no hashing; we hold the slots, so they stay */
     const kvbm__touch_cells *cached = tr != NULL && tr == s->inactive.freq ? s->tcells : NULL;
     size_t early = k < MATCH_TOUCH_EARLY ? k : MATCH_TOUCH_EARLY;
-    if (tr != NULL) touch_cells_fill(tr, cached, hashes, out, 0, early, tc);
+    if (tr != NULL) kvbm__tracker_prepare_many(tr, NULL, tc, early); /* cells from the lookups */
     kvbm__post_flush(s, &p);
     kvbm__hwbuf_fini(&hb);
     if (kvbm__store_is_poisoned(s)) return kvbm__store_poisoned_error(s);

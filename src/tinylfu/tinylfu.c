@@ -68,7 +68,7 @@ struct kvbm_tracker {
     bool                 defer;
     uint32_t             pend_head;
     _Atomic uint32_t     pend_n;
-    uint64_t             pend[KVBM__TRACKER_PENDING];
+    kvbm__touch_cells    pend[KVBM__TRACKER_PENDING];
 };
 
 /* ---- the key hash -------------------------------------------------------------------- */
@@ -208,22 +208,50 @@ static inline void prefetch_word(const kvbm__sketch *s, uint64_t h)
     __builtin_prefetch((const void *)word_of(s, h), 1);
 }
 
-/* +1 on a key's four counters in one word, saturating at 15 (SWAR: a selected counter
- * grows iff it is not 15, i.e. iff its complement has a bit set), then the size/decay
- * step. Writers hold the lock. */
-static inline void increment_hash(kvbm__sketch *s, uint64_t h)
+/* +1 on a key's four counters in word @w, saturating at 15 (SWAR: bit 0 of each nibble of
+ * sat is set iff the nibble is 15; a selected counter grows iff its sat bit is clear);
+ * whether any grew (a word whose four counters are saturated is not written). No
+ * size/decay step. Writers hold the lock. */
+static inline bool bump_at(_Atomic uint64_t *w, uint64_t h)
 {
-    _Atomic uint64_t *w = word_of(s, h);
     uint64_t sel = row_bits(h);
     uint64_t v = atomic_load_explicit(w, memory_order_relaxed);
-    uint64_t x = ~v & (sel * 15);
-    uint64_t grow = (x | x >> 1 | x >> 2 | x >> 3) & sel;
+    uint64_t sat = v & v >> 2;
+    sat &= sat >> 1;
+    uint64_t grow = sel & ~sat;
+    if (!grow) return false;
     atomic_store_explicit(w, v + grow, memory_order_relaxed);
-    if (!grow) return;
+    return true;
+}
+
+static inline bool bump_hash(kvbm__sketch *s, uint64_t h) { return bump_at(word_of(s, h), h); }
+
+/* The increment: bump_hash, then the size/decay step. Writers hold the lock. */
+static inline void increment_hash(kvbm__sketch *s, uint64_t h)
+{
+    if (!bump_hash(s, h)) return;
     if (s->size < UINT32_MAX) s->size++;
     bool decay = s->custom_decay ? s->decay.should_decay(s->decay.ctx, s->size)
                                  : fixed_should_decay(s, s->size);
     if (KVBM_UNLIKELY(decay)) kvbm__sketch_reset(s);
+}
+
+/* Increments of c[0..k) in order, exactly as k increment_hash calls. With the fixed decay
+ * policy and room for k more increments below the sample size (the usual case: it is ten
+ * times the capacity), no decay can fall inside the run and the size cannot saturate, so
+ * the size is added once at the end instead of tested per key. Writers hold the lock. */
+static inline __attribute__((always_inline)) void increment_run(kvbm__sketch *s, const kvbm__touch_cells *c, size_t k)
+{
+    if (!s->custom_decay && s->size < s->sample_size && k < s->sample_size - s->size) {
+        _Atomic uint64_t *table = s->table; /* not reloaded after every store */
+        uint64_t words = s->words;
+        uint32_t grew = 0;
+        for (size_t i = 0; i < k; i++)
+            grew += bump_at(table + (uint64_t)(((tlfu_u128)c[i].h * words) >> 64), c[i].h);
+        s->size += grew;
+        return;
+    }
+    for (size_t i = 0; i < k; i++) increment_hash(s, c[i].h);
 }
 
 static inline uint32_t min2(uint32_t a, uint32_t b) { return a < b ? a : b; }
@@ -274,14 +302,18 @@ uint32_t kvbm__sketch_estimate(const kvbm__sketch *s, const uint8_t *key, size_t
 #define PEND_OTHER_KIND UINT32_MAX /* pend_n of noop and custom trackers */
 _Static_assert((KVBM__TRACKER_PENDING & PEND_MASK) == 0, "the ring size is a power of two");
 
-/* Apply every pending touch, oldest first. Lock held. */
+/* Apply every pending touch, oldest first (up to the ring's wrap, then the rest). Lock
+ * held. */
 static void flush_locked(kvbm_tracker *t)
 {
     uint32_t n = atomic_load_explicit(&t->pend_n, memory_order_relaxed);
-    for (uint32_t k = 0; k < n; k++)
-        increment_hash(&t->sketch, t->pend[(t->pend_head + k) & PEND_MASK]);
+    if (n == 0) return;
+    uint32_t head = t->pend_head, first = KVBM__TRACKER_PENDING - head;
+    if (first > n) first = n;
+    increment_run(&t->sketch, t->pend + head, first);
+    increment_run(&t->sketch, t->pend, n - first);
     t->pend_head = 0;
-    if (n != 0) atomic_store_explicit(&t->pend_n, 0, memory_order_release);
+    atomic_store_explicit(&t->pend_n, 0, memory_order_release);
 }
 
 /* Touch key hash @h (its word already prefetched by the caller). Lock held. */
@@ -293,12 +325,12 @@ static inline void touch_locked(kvbm_tracker *t, uint64_t h)
     }
     uint32_t n = atomic_load_explicit(&t->pend_n, memory_order_relaxed);
     if (n < KVBM__TRACKER_PENDING) {
-        t->pend[(t->pend_head + n) & PEND_MASK] = h;
+        t->pend[(t->pend_head + n) & PEND_MASK].h = h;
         atomic_store_explicit(&t->pend_n, n + 1, memory_order_relaxed);
         return;
     }
-    increment_hash(&t->sketch, t->pend[t->pend_head]); /* the oldest: prefetched long ago */
-    t->pend[t->pend_head] = h;
+    increment_hash(&t->sketch, t->pend[t->pend_head].h); /* the oldest: prefetched long ago */
+    t->pend[t->pend_head].h = h;
     t->pend_head = (t->pend_head + 1) & PEND_MASK;
 }
 
@@ -625,8 +657,8 @@ void kvbm__tracker_touch_apply(kvbm_tracker *t, const kvbm_plh *keys,
         if (n == 1) {
             touch_locked(t, cells[0].h);
         } else { /* a batch overlaps its own misses: pending ones first, then the batch */
-            if (atomic_load_explicit(&t->pend_n, memory_order_relaxed) != 0) flush_locked(t);
-            for (size_t i = 0; i < n; i++) increment_hash(&t->sketch, cells[i].h);
+            flush_locked(t);
+            increment_run(&t->sketch, cells, n);
         }
         kvbm__unlock(&t->lock);
     } else if (t->kind == TRACKER_CUSTOM) {
