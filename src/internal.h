@@ -227,6 +227,7 @@ enum kvbm__lock_rank {
 typedef struct kvbm__mutex {
     _Atomic uint32_t state;
     uint8_t          rank;
+    uint8_t          fast_unlock; /* kvbm__mutex_init_fast_unlock: sleeps are bounded */
 } kvbm__mutex;
 
 /* A condition variable for kvbm__mutex: a futex on a sequence number, bumped by broadcast. */
@@ -235,6 +236,9 @@ typedef struct kvbm__cond {
 } kvbm__cond;
 
 void kvbm__mutex_init(kvbm__mutex *m, enum kvbm__lock_rank rank); /* cannot fail */
+/* kvbm__mutex_init for a mutex that may be released with kvbm__unlock_fast: its waiters'
+ * futex sleeps are bounded (KVBM__MUTEX_NAP_NS in lockrank.c). */
+void kvbm__mutex_init_fast_unlock(kvbm__mutex *m, enum kvbm__lock_rank rank);
 void kvbm__mutex_destroy(kvbm__mutex *m);
 void kvbm__mutex_lock_slow(kvbm__mutex *m);  /* contended path of kvbm__lock */
 void kvbm__mutex_wake(kvbm__mutex *m);       /* wake one sleeper (kvbm__unlock saw 2) */
@@ -266,6 +270,24 @@ static inline void kvbm__lock(kvbm__mutex *m)
 static inline void kvbm__unlock(kvbm__mutex *m)
 {
     if (KVBM_UNLIKELY(atomic_exchange_explicit(&m->state, 0, memory_order_release) == 2)) kvbm__mutex_wake(m);
+    kvbm__rank_release(m->rank);
+}
+/* kvbm__unlock without a locked instruction when no waiter has announced itself (state
+ * 1): a relaxed load and a release store instead of the exchange - for locks taken for a
+ * few dozen instructions per block (the registry's shard locks: the exchange was ~5 % of
+ * the replay, docs/perf/registry.md session 13). Only for a mutex initialised with
+ * kvbm__mutex_init_fast_unlock: a waiter that marks the lock contended (1 -> 2) between
+ * our load and our store is not woken by us; it wakes by itself, because its futex sleeps
+ * are bounded (KVBM__MUTEX_NAP_NS in lockrank.c), and re-tries - such a lost wakeup delays
+ * that waiter by at most one nap, it never blocks it. kvbm__unlock works on such a mutex
+ * too. */
+static inline void kvbm__unlock_fast(kvbm__mutex *m)
+{
+    kvbm__assert(m->fast_unlock);
+    if (KVBM_LIKELY(atomic_load_explicit(&m->state, memory_order_relaxed) == 1))
+        atomic_store_explicit(&m->state, 0, memory_order_release);
+    else if (atomic_exchange_explicit(&m->state, 0, memory_order_release) == 2)
+        kvbm__mutex_wake(m);
     kvbm__rank_release(m->rank);
 }
 

@@ -9,6 +9,7 @@
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 #ifdef __linux__
 #include <linux/futex.h>
 #include <sys/syscall.h>
@@ -19,17 +20,24 @@
 
 /* ---- futex mutex and condition (see internal.h) ------------------------------------ */
 
-static void futex_wait(_Atomic uint32_t *word, uint32_t expected)
+/* Sleep while *@word == @expected: until a wake, spuriously, or - with @nap_ns > 0 -
+ * after at most @nap_ns (0: no bound). */
+static void futex_wait_for(_Atomic uint32_t *word, uint32_t expected, long nap_ns)
 {
 #ifdef __linux__
     /* returns at once if *word != expected (EAGAIN), on a wake, or spuriously (EINTR) */
-    (void)syscall(SYS_futex, (uint32_t *)word, FUTEX_WAIT_PRIVATE, expected, NULL, NULL, 0);
+    struct timespec ts = { 0, nap_ns };
+    (void)syscall(SYS_futex, (uint32_t *)word, FUTEX_WAIT_PRIVATE, expected,
+                  nap_ns > 0 ? &ts : NULL, NULL, 0);
 #else
+    (void)nap_ns;
     (void)word;
     (void)expected;
     sched_yield();
 #endif
 }
+
+static void futex_wait(_Atomic uint32_t *word, uint32_t expected) { futex_wait_for(word, expected, 0); }
 
 static void futex_wake(_Atomic uint32_t *word, int n)
 {
@@ -54,14 +62,25 @@ void kvbm__mutex_init(kvbm__mutex *m, enum kvbm__lock_rank rank)
 {
     atomic_init(&m->state, 0);
     m->rank = (uint8_t)rank;
+    m->fast_unlock = 0;
+}
+
+void kvbm__mutex_init_fast_unlock(kvbm__mutex *m, enum kvbm__lock_rank rank)
+{
+    kvbm__mutex_init(m, rank);
+    m->fast_unlock = 1;
 }
 
 void kvbm__mutex_destroy(kvbm__mutex *m) { kvbm__assert(atomic_load(&m->state) == 0); (void)m; }
 
 /* Critical sections are short (a batch of block operations): spin a little before
  * sleeping. Once a thread has marked the lock contended (2) it keeps doing so until it
- * gets it, so an unlock never misses a sleeper. */
+ * gets it, so kvbm__unlock never misses a sleeper (kvbm__unlock_fast may: hence the
+ * bounded sleeps). */
 #define KVBM__SPIN 100
+/* Longest sleep of a waiter on a fast-unlock mutex before it re-tries on its own (a
+ * wakeup lost to kvbm__unlock_fast costs it at most this). */
+#define KVBM__MUTEX_NAP_NS 200000L
 
 void kvbm__mutex_lock_slow(kvbm__mutex *m)
 {
@@ -73,7 +92,10 @@ void kvbm__mutex_lock_slow(kvbm__mutex *m)
                                                   memory_order_relaxed))
             return;
     }
-    while (atomic_exchange_explicit(&m->state, 2, memory_order_acquire) != 0) futex_wait(&m->state, 2);
+    /* bounded sleeps if kvbm__unlock_fast may miss our 1 -> 2 (see internal.h) */
+    long nap_ns = m->fast_unlock ? KVBM__MUTEX_NAP_NS : 0;
+    while (atomic_exchange_explicit(&m->state, 2, memory_order_acquire) != 0)
+        futex_wait_for(&m->state, 2, nap_ns);
 }
 
 void kvbm__mutex_wake(kvbm__mutex *m) { futex_wake(&m->state, 1); }

@@ -1,9 +1,10 @@
 /* src/registry/registry.c - the registry: PLH -> live registration handle.
  *
  * Layout. KVBM__SHARDS shards, selected by the top bits of kvbm_plh_hash64(h). Each shard
- * has a ranked mutex (KVBM_RANK_REGISTRY), an open-addressing table of (hash64, handle *)
- * with linear probing and backward-shift deletion (no tombstones; grows by doubling at
- * 3/4 load, never shrinks), a free list of recycled handle objects and a condition
+ * has a ranked mutex (KVBM_RANK_REGISTRY; released with kvbm__unlock_fast: no locked
+ * instruction), an open-addressing table of (hash64, handle *) with linear probing and
+ * backward-shift deletion (no tombstones; grows by doubling at 1/2 load, never shrinks),
+ * a free list of recycled handle objects and a condition
  * variable. The spec's per-position buckets (20 §1.9) only fix which hashes share a lock;
  * a per-shard lock is behaviourally equivalent (see docs/design/registry.md).
  *
@@ -224,7 +225,7 @@ static kvbm_status tab_grow(struct shard *sh)
 
 /* Backward-shift deletion of slot @i: later members of the probe run move back so that
  * every entry stays reachable from its home slot without tombstones. Lock held. */
-static void tab_delete(struct shard *sh, size_t i)
+static inline __attribute__((always_inline)) void tab_delete(struct shard *sh, size_t i)
 {
     size_t mask = sh->mask;
     for (size_t j = i;;) {
@@ -278,7 +279,7 @@ kvbm_status kvbm_registry_create(const kvbm_registry_config *cfg, kvbm_registry 
     memset(r, 0, sizeof *r);
     for (unsigned i = 0; i < KVBM__SHARDS; i++) {
         struct shard *sh = &r->shards[i];
-        kvbm__mutex_init(&sh->lock, KVBM_RANK_REGISTRY);
+        kvbm__mutex_init_fast_unlock(&sh->lock, KVBM_RANK_REGISTRY);
         kvbm__cond_init(&sh->cond);
     }
     atomic_init(&r->refs, 1);
@@ -328,7 +329,7 @@ kvbm_status kvbm__registry_reserve(kvbm_registry *r, size_t n)
          * (from a share of a whole slab on: a small manager does not pin 64 slabs) */
         while (st == KVBM_OK && mean >= KVBM__SLAB_N && sh->nobj - sh->count < share)
             if (!slab_refill(sh)) st = KVBM_ENOMEM;
-        kvbm__unlock(&sh->lock);
+        kvbm__unlock_fast(&sh->lock);
         if (st != KVBM_OK) return st;
     }
     return KVBM_OK;
@@ -527,7 +528,7 @@ kvbm_status kvbm_registry_remove_observer(kvbm_registry *r, uint32_t id)
         atomic_fetch_and_explicit(&r->obs_mask, ~bit, memory_order_release);
         for (unsigned i = 0; i < KVBM__SHARDS; i++) { /* wait out calls in flight */
             kvbm__lock(&r->shards[i].lock);
-            kvbm__unlock(&r->shards[i].lock);
+            kvbm__unlock_fast(&r->shards[i].lock);
         }
     }
     pthread_mutex_unlock(&r->obs_lock);
@@ -658,14 +659,14 @@ get_or_create_h64(kvbm_registry *r, kvbm_plh hash, uint64_t h64, bool notify, kv
                             !rm_pending(sh, h64)))
                 break;
             sh->waits++;
-            kvbm__unlock(&sh->lock);
+            kvbm__unlock_fast(&sh->lock);
             rm_wait(sh, h64);
             kvbm__lock(&sh->lock);
             continue;
         }
         kvbm_handle *h = sh->tab[i].h;
         if (try_upgrade(h)) { /* reuse: no hook, no touch */
-            kvbm__unlock(&sh->lock);
+            kvbm__unlock_fast(&sh->lock);
             *out = h;
             return GOC_REUSED;
         }
@@ -679,7 +680,7 @@ get_or_create_h64(kvbm_registry *r, kvbm_plh hash, uint64_t h64, bool notify, kv
     kvbm_handle *h = NULL;
     bool grow = tab_full(sh);
     if ((grow && tab_grow(sh) != KVBM_OK) || (h = handle_alloc(sh)) == NULL) {
-        kvbm__unlock(&sh->lock);
+        kvbm__unlock_fast(&sh->lock);
         return GOC_ENOMEM;
     }
     atomic_store_explicit(&h->refs, 1, memory_order_relaxed);
@@ -708,7 +709,7 @@ get_or_create_h64(kvbm_registry *r, kvbm_plh hash, uint64_t h64, bool notify, kv
     } else if (mask != 0) {
         failed = notify_observers(r, h, mask, &fail_st);
     }
-    kvbm__unlock(&sh->lock);
+    kvbm__unlock_fast(&sh->lock);
     if (KVBM_UNLIKELY(failed != 0)) log_observer_failure(r, hash, failed, fail_st);
 
     *out = h;
@@ -844,7 +845,7 @@ kvbm_status kvbm_registry_match(kvbm_registry *r, kvbm_plh hash, bool touch, kvb
     kvbm__lock(&sh->lock);
     size_t i = tab_find(sh, h64, hash);
     if (i != SIZE_MAX && try_upgrade(sh->tab[i].h)) found = sh->tab[i].h;
-    kvbm__unlock(&sh->lock);
+    kvbm__unlock_fast(&sh->lock);
 
     if (found == NULL)
         return KVBM_FAIL(KVBM_ENOENT, "%s: not found (found == NULL)", __func__);
@@ -861,7 +862,7 @@ bool kvbm_registry_is_registered(kvbm_registry *r, kvbm_plh hash)
     kvbm__lock(&sh->lock);
     size_t i = tab_find(sh, h64, hash);
     bool live = i != SIZE_MAX && atomic_load_explicit(&sh->tab[i].h->refs, memory_order_relaxed) > 0;
-    kvbm__unlock(&sh->lock);
+    kvbm__unlock_fast(&sh->lock);
     return live;
 }
 
@@ -879,7 +880,7 @@ size_t kvbm__registry_waiters(kvbm_registry *r, kvbm_plh h)
     struct shard *sh = shard_of(r, kvbm_plh_hash64(h));
     kvbm__lock(&sh->lock);
     size_t n = sh->waiters;
-    kvbm__unlock(&sh->lock);
+    kvbm__unlock_fast(&sh->lock);
     return n;
 }
 
@@ -891,7 +892,7 @@ static uint64_t shard_counter_sum(kvbm_registry *r, size_t off)
     for (unsigned i = 0; i < KVBM__SHARDS; i++) {
         kvbm__lock(&r->shards[i].lock);
         n += *(const uint64_t *)(const void *)((const char *)&r->shards[i] + off);
-        kvbm__unlock(&r->shards[i].lock);
+        kvbm__unlock_fast(&r->shards[i].lock);
     }
     return n;
 }
@@ -934,7 +935,7 @@ static bool presence_one(kvbm_registry *r, kvbm_plh hash, const kvbm_tier *tiers
         if (atomic_load_explicit(&h->refs, memory_order_relaxed) > 0)
             present = kvbm_handle_has_any_block(h, tiers, nt);
     }
-    kvbm__unlock(&sh->lock);
+    kvbm__unlock_fast(&sh->lock);
     return present;
 }
 
@@ -985,7 +986,7 @@ static inline __attribute__((always_inline)) void handle_remove_entry(kvbm_handl
     h->reg = NULL;
     bool unpin = handle_recycle(sh, h);
     if (sh->waiters > 0) kvbm__cond_broadcast(&sh->cond);
-    kvbm__unlock(&sh->lock);
+    kvbm__unlock_fast(&sh->lock);
 
     if (unpin) registry_unpin(r);
 }
@@ -1058,14 +1059,14 @@ absent_release_fast(kvbm_registry *r, kvbm_handle *h, uint64_t h64, kvbm_tier ti
     struct shard *sh = shard_of(r, h64);
     kvbm__lock(&sh->lock);
     if (KVBM_UNLIKELY(atomic_load_explicit(&h->refs, memory_order_acquire) != 1)) {
-        kvbm__unlock(&sh->lock);
+        kvbm__unlock_fast(&sh->lock);
         return false;
     }
     _Atomic uint64_t *claim = NULL;
     uint32_t f = h->flags;
     if (f != 0 && ((f & KVBM__HF_EXTRAS) != KVBM__HF_DEATH || cl == NULL ||
                    (claim = rm_claim(r, sh, h64)) == NULL)) {
-        kvbm__unlock(&sh->lock);
+        kvbm__unlock_fast(&sh->lock);
         return false;
     }
     kvbm__assert(kvbm_handle_presence(h, tier) > 0); /* same check as mark_absent */
@@ -1083,7 +1084,7 @@ absent_release_fast(kvbm_registry *r, kvbm_handle *h, uint64_t h64, kvbm_tier ti
     if (i != SIZE_MAX) tab_delete(sh, i);
     h->reg = NULL;
     bool unpin = handle_recycle(sh, h);
-    kvbm__unlock(&sh->lock);
+    kvbm__unlock_fast(&sh->lock);
     /* with @cl, the caller's reference keeps @r (and the claims) alive: unpinning the
      * shard cannot free it */
     if (KVBM_UNLIKELY(unpin)) registry_unpin(r);

@@ -41,7 +41,7 @@ struct kvbm__wentry {
 };
 
 static struct kvbm__wentry *_Atomic weak_chunks[KVBM__WEAK_MAX_CHUNKS];
-static kvbm__mutex weak_lock = { 0, KVBM_RANK_NONE };
+static kvbm__mutex weak_lock = { .state = 0, .rank = KVBM_RANK_NONE };
 static uint32_t weak_nchunks;                               /* under weak_lock */
 static uint32_t weak_free_head = KVBM__NIL, weak_free_tail = KVBM__NIL; /* FIFO */
 

@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "harness.h"
 #include "internal.h"
@@ -17,6 +18,7 @@ struct shared {
     uint64_t   counter;   /* plain: only ever touched under the lock */
     uint64_t   in_cs;     /* threads inside the critical section (must stay <= 1) */
     uint64_t   overlaps;
+    bool       fast;      /* every other release with kvbm__unlock_fast */
 };
 
 static void *hammer(void *arg)
@@ -30,15 +32,17 @@ static void *hammer(void *arg)
          * and sleep on the futex (state 2) and unlock must wake them */
         if (i % 512 == 0) sched_yield();
         s->in_cs--;
-        kvbm__unlock(&s->lock);
+        if (s->fast && (i & 1)) kvbm__unlock_fast(&s->lock);
+        else kvbm__unlock(&s->lock);
     }
     return NULL;
 }
 
-KVBM_TEST(mutex_excludes_under_contention_and_wakes_sleepers)
+static void hammer_all(bool fast)
 {
-    struct shared s = { .counter = 0 };
-    kvbm__mutex_init(&s.lock, KVBM_RANK_NONE);
+    struct shared s = { .counter = 0, .fast = fast };
+    if (fast) kvbm__mutex_init_fast_unlock(&s.lock, KVBM_RANK_NONE);
+    else kvbm__mutex_init(&s.lock, KVBM_RANK_NONE);
     pthread_t th[THREADS];
     for (int i = 0; i < THREADS; i++) ASSERT_EQ(pthread_create(&th[i], NULL, hammer, &s), 0);
     for (int i = 0; i < THREADS; i++) pthread_join(th[i], NULL);
@@ -46,6 +50,42 @@ KVBM_TEST(mutex_excludes_under_contention_and_wakes_sleepers)
     EXPECT_EQ_U64(s.overlaps, 0u);
     EXPECT_EQ(atomic_load(&s.lock.state), 0u); /* free, nobody marked waiting */
     kvbm__mutex_destroy(&s.lock);
+}
+
+KVBM_TEST(mutex_excludes_under_contention_and_wakes_sleepers) { hammer_all(false); }
+
+/* The same with kvbm__unlock_fast (the registry's shard locks) on every other release:
+ * exclusion holds, every thread gets through (a waiter whose 1 -> 2 a fast unlock missed
+ * wakes after a bounded nap), and the lock ends free. */
+KVBM_TEST(unlock_fast_excludes_and_every_waiter_gets_through) { hammer_all(true); }
+
+/* The lost wakeup itself, forced: a waiter marks the lock contended (state 2) and sleeps;
+ * the holder then releases exactly as kvbm__unlock_fast does when its load saw 1 just
+ * before the waiter's exchange - a plain store of 0, no wake. The waiter must still get
+ * the lock (its sleep is bounded); with an unbounded futex sleep it would hang here (the
+ * runner's timeout fails the test). */
+static void *lock_once(void *arg)
+{
+    kvbm__mutex *m = arg;
+    kvbm__lock(m);
+    kvbm__unlock(m);
+    return NULL;
+}
+
+KVBM_TEST(waiter_survives_a_missed_wakeup)
+{
+    kvbm__mutex m;
+    kvbm__mutex_init_fast_unlock(&m, KVBM_RANK_NONE);
+    kvbm__lock(&m);
+    pthread_t th;
+    ASSERT_EQ(pthread_create(&th, NULL, lock_once, &m), 0);
+    while (atomic_load(&m.state) != 2) sched_yield(); /* the waiter announced itself */
+    struct timespec ts = { 0, 5 * 1000 * 1000 };
+    nanosleep(&ts, NULL); /* let it reach the futex (if it has not, the test is weaker, not wrong) */
+    atomic_store_explicit(&m.state, 0, memory_order_release); /* the missed wakeup */
+    pthread_join(th, NULL);
+    EXPECT_EQ(atomic_load(&m.state), 0u);
+    kvbm__mutex_destroy(&m);
 }
 
 /* Producer/consumer over kvbm__cond: every consumer waits for its turn number in a loop
