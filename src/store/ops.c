@@ -31,7 +31,7 @@ static inline void prefetch_handle(const kvbm_handle *h)
 }
 
 /* Under the lock, allocate: check the r victims the backend returned and append them to
- * the eviction chain *@head..*@tail (through hnext); by id (@byid, a constant at each call:
+ * the eviction chain *@head..*@tail (through index.next); by id (@byid, a constant at each call:
  * one specialised loop per mode) they leave the index first. @hv[k] gets each victim's
  * hash64 (by id; the registry's table hash too). NULL, or what is broken (the caller
  * poisons). */
@@ -60,9 +60,9 @@ chain_victims(struct kvbm__store *s, const kvbm__pair *pairs, size_t r, uint32_t
         prefetch_handle(s->slots[id].reg);
         if (byid && KVBM_UNLIKELY(!kvbm__active_index_remove_hv(&s->index, s->slots, id, hv[k])))
             return "evicted inactive slot missing from the index";
-        s->slots[id].hnext = KVBM__NIL;
+        s->index.next[id] = KVBM__NIL;
         if (*tail == KVBM__NIL) *head = id;
-        else s->slots[*tail].hnext = id;
+        else s->index.next[*tail] = id;
         *tail = id;
     }
     return NULL;
@@ -97,7 +97,7 @@ kvbm_status kvbm__store_allocate(struct kvbm__store *s, size_t count, kvbm_mutab
     size_t from_reset = count < s->ring.len ? count : s->ring.len;
     size_t from_inactive = count - from_reset;
 
-    /* Evict first into an intrusive chain (hnext of inactive slots is unused), so that a
+    /* Evict first into a chain through index.next (free once a victim is unindexed), so that a
      * backend under-allocation can be undone without touching the reset FIFO. */
     uint32_t head = KVBM__NIL, tail = KVBM__NIL;
     size_t got = 0;
@@ -112,9 +112,9 @@ kvbm_status kvbm__store_allocate(struct kvbm__store *s, size_t count, kvbm_mutab
         size_t r = ops->allocate(ctx, want, pairs);
         if (r < want) {
             /* Backend broke "len >= n => allocate(n) returns n": put everything back
-             * (by id, the chained victims into the index too: read hnext first). */
+             * (by id, the chained victims into the index too: read their link first). */
             for (uint32_t id = head, next; id != KVBM__NIL; id = next) {
-                next = s->slots[id].hnext;
+                next = s->index.next[id];
                 if (byid) kvbm__active_index_insert(&s->index, s->slots, id);
                 if (ops->insert(ctx, s->slots[id].hash, id) != KVBM_OK)
                     kvbm__store_poison(s, "rollback insert failed");
@@ -150,10 +150,10 @@ kvbm_status kvbm__store_allocate(struct kvbm__store *s, size_t count, kvbm_mutab
         sl->reset_on_release = def;
         out[i] = kvbm__bh_make(&hb, sl, KVBM__HK_MUTABLE);
     }
-    for (uint32_t id = head; id != KVBM__NIL;) { /* the chain's last walk: out[] has them now */
+    for (uint32_t id = head, next; id != KVBM__NIL; id = next) { /* the chain's last walk: out[] has them now */
         struct kvbm__slot *sl = &s->slots[id];
-        id = sl->hnext;
-        sl->hnext = KVBM__NIL;
+        next = s->index.next[id];
+        s->index.next[id] = KVBM__NIL;
         sl->state = KVBM__MUTABLE;  /* keeps reg until we return (owned) */
         sl->reset_on_release = def;
         out[i++] = kvbm__bh_make(&hb, sl, KVBM__HK_MUTABLE);

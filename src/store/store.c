@@ -82,12 +82,13 @@ kvbm_status kvbm__store_create(const struct kvbm__store_params *p, kvbm__inactiv
     if (s != NULL) {
         s->ring.buf = kvbm__malloc((size_t)n * sizeof(uint32_t));
         s->index.buckets = kvbm__malloc((size_t)nb * sizeof(uint32_t));
+        s->index.next = kvbm__malloc((size_t)n * sizeof(uint32_t));
         if (want_cells) s->tcells = kvbm__malloc((size_t)n * sizeof *s->tcells);
 #if KVBM_CHECKED_HANDLES
         s->quarantine = kvbm__calloc(KVBM__QUARANTINE, sizeof(void *));
 #endif
     }
-    if (s == NULL || s->ring.buf == NULL || s->index.buckets == NULL || (want_cells && s->tcells == NULL)
+    if (s == NULL || s->ring.buf == NULL || s->index.buckets == NULL || s->index.next == NULL || (want_cells && s->tcells == NULL)
 #if KVBM_CHECKED_HANDLES
         || s->quarantine == NULL
 #endif
@@ -95,6 +96,7 @@ kvbm_status kvbm__store_create(const struct kvbm__store_params *p, kvbm__inactiv
         if (s != NULL) {
             kvbm__free(s->ring.buf);
             kvbm__free(s->index.buckets);
+            kvbm__free(s->index.next);
             kvbm__free(s->tcells);
 #if KVBM_CHECKED_HANDLES
             kvbm__free(s->quarantine);
@@ -135,7 +137,7 @@ kvbm_status kvbm__store_create(const struct kvbm__store_params *p, kvbm__inactiv
         struct kvbm__slot *sl = &s->slots[i];
         atomic_init(&sl->strong, 0);
         sl->id = i;
-        sl->hnext = KVBM__NIL;
+        s->index.next[i] = KVBM__NIL;
         sl->keepalive = KVBM__NIL;
         sl->state = KVBM__RESET;
         sl->reset_on_release = p->default_reset_on_release;
@@ -164,6 +166,7 @@ static void store_free(struct kvbm__store *s)
 #endif
     kvbm__free(s->ring.buf);
     kvbm__free(s->index.buckets);
+    kvbm__free(s->index.next);
     kvbm__free(s->tcells);
     kvbm__free(s->rth);
     kvbm_metrics_release(s->metrics);

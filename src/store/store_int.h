@@ -8,11 +8,11 @@
  *   MUTABLE    one kvbm_mutable                                            refs: 1
  *   STAGED     one kvbm_complete; hash valid                              refs: 1
  *   PRIMARY    strong >= 1 (blocks, pins, duplicate keepalives); in the
- *              index (chained through `hnext`); reg held                  refs: 1
+ *              index (chained through `index.next`); reg held             refs: 1
  *   DUPLICATE  strong >= 1; `keepalive` = primary id (holds one strong on
  *              it); reg held; in no index                                  refs: 1
  *   INACTIVE   in the inactive backend; reg held; strong == 0; in the
- *              index too iff `byid` (chained through `hnext`)              refs: -
+ *              index too iff `byid` (chained through `index.next`)         refs: -
  *
  *   |ring| + |inactive| + #MUTABLE + #STAGED + #PRIMARY + #DUPLICATE == n        (I4)
  *   the index holds exactly the PRIMARY slots (+ the INACTIVE ones iff byid),
@@ -81,11 +81,8 @@ struct kvbm__slot {
     _Atomic uint32_t  strong;    /* PRIMARY/DUPLICATE: strong refs on the embedded inner,
                                     at most KVBM__STRONG_MAX (clones fail beyond) */
     uint32_t          id;        /* index in store->slots (slot -> store) */
-    union {                      /* a DUPLICATE is in no index chain: one field, two uses */
-        uint32_t      hnext;     /* PRIMARY (and INACTIVE iff byid): next id in the
-                                    index chain; evicted during allocate: eviction chain */
-        uint32_t      keepalive; /* DUPLICATE: primary id */
-    };
+    uint32_t          keepalive; /* DUPLICATE: primary id (the index chains are in
+                                    index.next[], not in the slots) */
     uint8_t           state;     /* enum kvbm__slot_state */
     uint8_t           reset_on_release;
     uint8_t           mark;      /* owner-private scratch (batch validation, presence) */
@@ -133,9 +130,14 @@ static inline uint32_t kvbm__ring_at(const struct kvbm__ring *r, uint32_t k)
 }
 
 /* ---- active index: hash -> PRIMARY slot id; power-of-two bucket array of chain heads,
- * chains threaded through slot->hnext (no allocation after create). ------------------ */
+ * chains threaded through next[id] (no allocation after create). The links live in an
+ * array of their own (4 B per block), not in the slots: unlinking a victim walks its chain
+ * through next[] alone (ids compared, no foreign slot touched); a lookup reads a slot only
+ * to compare its hash. next[id] of a slot in no chain is free: allocate threads its
+ * eviction chain through it. ------------------------------------------------------- */
 struct kvbm__active_index {
     uint32_t *buckets;
+    uint32_t *next;     /* [n] */
     uint32_t  mask;
     uint32_t  len;
 };
@@ -145,7 +147,7 @@ static inline uint32_t kvbm__active_index_find_hv(const struct kvbm__active_inde
                                            kvbm_plh h, uint64_t hv)
 {
     uint32_t id = ix->buckets[hv & ix->mask];
-    while (id != KVBM__NIL && !kvbm_plh_eq(slots[id].hash, h)) id = slots[id].hnext;
+    while (id != KVBM__NIL && !kvbm_plh_eq(slots[id].hash, h)) id = ix->next[id];
     return id;
 }
 static inline uint32_t kvbm__active_index_find(const struct kvbm__active_index *ix, const struct kvbm__slot *slots,
@@ -156,8 +158,9 @@ static inline uint32_t kvbm__active_index_find(const struct kvbm__active_index *
 static inline void kvbm__active_index_insert_hv(struct kvbm__active_index *ix, struct kvbm__slot *slots, uint32_t id,
                                          uint64_t hv)
 {
+    (void)slots;
     uint32_t *b = &ix->buckets[hv & ix->mask];
-    slots[id].hnext = *b;
+    ix->next[id] = *b;
     *b = id;
     ix->len++;
 }
@@ -169,13 +172,14 @@ static inline void kvbm__active_index_insert(struct kvbm__active_index *ix, stru
 static inline bool kvbm__active_index_remove_hv(struct kvbm__active_index *ix, struct kvbm__slot *slots,
                                                 uint32_t id, uint64_t hv)
 {
+    (void)slots;
     uint32_t *link = &ix->buckets[hv & ix->mask];
     while (*link != id) {
         if (*link == KVBM__NIL) return false;
-        link = &slots[*link].hnext;
+        link = &ix->next[*link];
     }
-    *link = slots[id].hnext;
-    slots[id].hnext = KVBM__NIL;
+    *link = ix->next[id];
+    ix->next[id] = KVBM__NIL;
     ix->len--;
     return true;
 }

@@ -78,11 +78,11 @@ KVBM_TEST(active_index_insert_find_remove_with_collisions)
 {
     enum { N = 64 };
     struct kvbm__slot slots[N];
-    uint32_t buckets[4];
-    struct kvbm__active_index ix = { buckets, 3, 0 };
+    uint32_t buckets[4], next[N];
+    struct kvbm__active_index ix = { buckets, next, 3, 0 };
     for (int i = 0; i < 4; i++) buckets[i] = KVBM__NIL;
     memset(slots, 0, sizeof slots);
-    for (uint32_t i = 0; i < N; i++) { slots[i].id = i; slots[i].hash = tm_hash_n(i); slots[i].hnext = KVBM__NIL; }
+    for (uint32_t i = 0; i < N; i++) { slots[i].id = i; slots[i].hash = tm_hash_n(i); next[i] = KVBM__NIL; }
     for (uint32_t i = 0; i < N; i += 2) kvbm__active_index_insert(&ix, slots, i);
     EXPECT_EQ(ix.len, N / 2);
     for (uint32_t i = 0; i < N; i++)

@@ -9,6 +9,7 @@
 #include "kvbm/tokens.h"
 #include "kvbm/tracker.h"
 #include "util.h"
+#include "manager/manager_int.h"
 
 /* The tool's backend choices in display order; names come from the library
  * (kvbm_backend_name / kvbm_backend_parse, kvbm/config.h). */
@@ -284,14 +285,19 @@ int cli_replay_once(kvbm_manager *m, const cli_replay_hashed *h, cli_release_ord
             if (st != KVBM_OK)
                 return cli_fail(err, errlen, "request %zu: allocate(%zu): %s", r + 1, rem,
                                       kvbm_strerror(st));
-            st = kvbm_mutable_stage_many(w->muts, hs + k, rem, bs, w->comps);
-            if (st != KVBM_OK)
-                return cli_fail(err, errlen, "request %zu: stage: %s", r + 1, kvbm_strerror(st));
-            STEP(CLI_STEP_STAGE);
-            st = kvbm_manager_register_blocks(m, w->comps, rem, w->blocks + k);
+            if (steps == NULL) { /* stage + register in one store-lock section, as the
+                                    sequence layer completes blocks (same transitions) */
+                st = kvbm__manager_stage_register(m, w->muts, hs + k, rem, bs, w->blocks + k, NULL);
+            } else { /* --breakdown times the two steps apart */
+                st = kvbm_mutable_stage_many(w->muts, hs + k, rem, bs, w->comps);
+                if (st != KVBM_OK)
+                    return cli_fail(err, errlen, "request %zu: stage: %s", r + 1, kvbm_strerror(st));
+                STEP(CLI_STEP_STAGE);
+                st = kvbm_manager_register_blocks(m, w->comps, rem, w->blocks + k);
+            }
             STEP(CLI_STEP_REGISTER);
             if (st != KVBM_OK)
-                return cli_fail(err, errlen, "request %zu: register_blocks: %s", r + 1,
+                return cli_fail(err, errlen, "request %zu: register: %s", r + 1,
                                       kvbm_strerror(st));
         }
         if (release_held(w, n, order) != 0)
