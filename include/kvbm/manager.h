@@ -189,6 +189,27 @@ KVBM_API KVBM_NODISCARD kvbm_status
 kvbm_manager_register_block(kvbm_manager *m, kvbm_complete *in, kvbm_block **out);
 
 /**
+ * kvbm_manager_stage_register_blocks() - kvbm_mutable_stage_many(in, hashes, n, block_size)
+ * followed by kvbm_manager_register_blocks() in one call: the engine's "these blocks are
+ * full" step. in[i] are MUTABLE handles of @m; on KVBM_OK every input is consumed and out[i]
+ * is a new immutable handle for in[i] (the block itself, or under Reject the existing
+ * primary, as kvbm_manager_register_blocks). Same transitions, registry hooks, events,
+ * tracker touches and metrics as the two calls, but no complete handles in between and one
+ * store-lock section for the batch (registry work before it, presence updates after it).
+ * @done (optional) gets the number of inputs registered.
+ * Errors (nothing consumed or changed, *@done = 0): @m NULL, a NULL array with n > 0, a NULL,
+ * released, foreign or non-mutable input, or the same input twice -> KVBM_EINVAL
+ * ("input I: ..." in kvbm_last_error()); @block_size != the manager's -> KVBM_ESIZE;
+ * KVBM_ENOMEM (registry or checked-handle allocation); KVBM_EPOISONED before the batch starts.
+ * A manager poisoned during the batch stops it: in[0..*done) are registered (out[0..*done)
+ * set), in[*done..n) are still mutable and owned by the caller, KVBM_EPOISONED.
+ * n = 0 -> KVBM_OK (the arrays are not read). Threads: any; one batch per call.
+ */
+KVBM_API KVBM_NODISCARD kvbm_status
+kvbm_manager_stage_register_blocks(kvbm_manager *m, kvbm_mutable *const *in, const kvbm_plh *hashes,
+                                   size_t n, uint32_t block_size, kvbm_block **out, size_t *done);
+
+/**
  * kvbm_manager_match_blocks() - longest prefix of @hashes whose blocks are active or
  * cached (inactive blocks are resurrected); stops at the first hash found in neither.
  * One store-lock acquisition. After unlock, touches the registry tracker once per

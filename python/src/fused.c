@@ -2,7 +2,8 @@
  * start) (stage + register) and allocate_and_register(hashes, start) (allocate + stage +
  * register): the steps an engine takes together (vLLM's cache_full_blocks, and the
  * allocate-then-cache of a prompt's full blocks in allocate_slots) in one Python call and
- * one BlockList, with the same core calls, in the same order, as the unfused forms.
+ * one BlockList. register() makes the same core calls as the unfused forms;
+ * allocate_and_register() stages and registers with kvbm_manager_stage_register_blocks.
  */
 #include <string.h>
 
@@ -101,27 +102,26 @@ PyObject *kvbmpy_mgr_register(PyObject *self, PyObject *const *args, Py_ssize_t 
     return stage_register((kvbmpy_Manager *)self, a[0], a[1], a[2]);
 }
 
-/* Allocate @n blocks into @mut, stage them with @plhs into @comp and register those into
- * @out. On an error every block taken is released again (blocks that the allocation
- * evicted stay evicted). No Python object is touched (runs without the GIL). */
+/* Allocate @n blocks into @mut, then stage them with @plhs and register them into @out
+ * (kvbm_manager_stage_register_blocks: one call, one store-lock section). On an error every
+ * block taken is released again (blocks that the allocation evicted stay evicted). No
+ * Python object is touched (runs without the GIL). */
 static kvbm_status alloc_stage_register(kvbmpy_Manager *self, size_t n, const kvbm_plh *plhs,
-                                        void **mut, void **comp, void **out)
+                                        void **mut, void **out)
 {
     kvbm_status s = kvbm_manager_allocate(self->m, n, (kvbm_mutable **)mut, NULL, NULL);
     if (s != KVBM_OK)
         return s;
-    s = kvbm_mutable_stage_many((kvbm_mutable *const *)mut, plhs, n, self->block_size,
-                                (kvbm_complete **)comp);
+    /* on an error mut[0..done) are registered (poisoned part-way), the rest still mutable */
+    size_t done = 0;
+    s = kvbm_manager_stage_register_blocks(self->m, (kvbm_mutable *const *)mut, plhs, n,
+                                           self->block_size, (kvbm_block **)out, &done);
     if (s != KVBM_OK) {
-        for (size_t i = n; i-- > 0;)
+        for (size_t i = n; i-- > done;)
             (void)kvbm_mutable_release((kvbm_mutable *)mut[i]);
-        return s;
+        for (size_t i = done; i-- > 0;)
+            (void)kvbm_block_release((kvbm_block *)out[i]);
     }
-    s = kvbm_manager_register_blocks(self->m, (kvbm_complete *const *)comp, n,
-                                     (kvbm_block **)out);
-    if (s != KVBM_OK)
-        for (size_t i = n; i-- > 0;)
-            (void)kvbm_complete_release((kvbm_complete *)comp[i]);
     return s;
 }
 
@@ -149,7 +149,7 @@ PyObject *kvbmpy_mgr_allocate_and_register(PyObject *self_, PyObject *const *arg
     if (kvbmpy_plhs_get(a[0], &v) < 0)
         return NULL;
     kvbmpy_BlockList *out = NULL, *src = NULL;
-    void *stack[128], **mut = stack, *pstack[64], **pre = pstack;
+    void *stack[64], **mut = stack, *pstack[64], **pre = pstack;
     PyObject *prefix = a[2] && a[2] != Py_None ? a[2] : NULL;
     if (prefix && kvbmpy_take_handles(self, prefix, KVBMPY_IMMUTABLE, &pre, pstack, 64, &p,
                                       &src) < 0) {
@@ -174,15 +174,14 @@ PyObject *kvbmpy_mgr_allocate_and_register(PyObject *self_, PyObject *const *arg
                          (unsigned long long)kvbm_manager_total_blocks(self->m));
         goto fail;
     }
-    if (n > 64 && !(mut = PyMem_Malloc((size_t)n * 2 * sizeof(void *)))) {
+    if (n > 64 && !(mut = PyMem_Malloc((size_t)n * sizeof(void *)))) {
         PyErr_NoMemory();
         goto fail;
     }
     if (!(out = kvbmpy_blocklist_new_raw(self, KVBMPY_IMMUTABLE, p + n)))
         goto fail;
     kvbm_status s;
-    KVBMPY_NOGIL_IF(n, s = alloc_stage_register(self, (size_t)n, v.p + start, mut,
-                                                mut + (n > 64 ? n : 64), out->h + p));
+    KVBMPY_NOGIL_IF(n, s = alloc_stage_register(self, (size_t)n, v.p + start, mut, out->h + p));
     if (s != KVBM_OK) {
         kvbmpy_allocate_error(self, s, n);
         goto fail;

@@ -239,13 +239,14 @@ kvbm_status kvbm_manager_register_blocks(kvbm_manager *m, kvbm_complete *const *
     return kvbm__store_register(m->store, in, n, out);
 }
 
-kvbm_status kvbm__manager_stage_register(kvbm_manager *m, kvbm_mutable *const *in,
-                                         const kvbm_plh *hashes, size_t n, uint32_t block_size,
-                                         kvbm_block **out, size_t *done)
+kvbm_status kvbm_manager_stage_register_blocks(kvbm_manager *m, kvbm_mutable *const *in,
+                                               const kvbm_plh *hashes, size_t n,
+                                               uint32_t block_size, kvbm_block **out,
+                                               size_t *done)
 {
     if (m == NULL) {
         if (done) *done = 0;
-        return no_manager("kvbm__manager_stage_register");
+        return no_manager("kvbm_manager_stage_register_blocks");
     }
     return kvbm__store_stage_register(m->store, in, hashes, n, block_size, out, done);
 }

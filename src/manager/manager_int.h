@@ -22,10 +22,4 @@ kvbm_status kvbm__manager_create_with_backend(const kvbm_manager_config *cfg,
 /* The manager's block store (borrowed; tests reach into it to corrupt or inspect it). */
 struct kvbm__store *kvbm__manager_store(const kvbm_manager *m);
 
-/* Stage and register @n mutable blocks of @m at once (kvbm__store_stage_register): the
- * sequence layer's block-completing step. EINVAL if @m is NULL. */
-kvbm_status kvbm__manager_stage_register(kvbm_manager *m, kvbm_mutable *const *in,
-                                         const kvbm_plh *hashes, size_t n, uint32_t block_size,
-                                         kvbm_block **out, size_t *done);
-
 #endif /* KVBM_MANAGER_INT_H */

@@ -355,7 +355,7 @@ bool kvbm__logical_asg_stage_register(kvbm_logical_asg *a, const kvbm_block_seq 
         hs[k] = kvbm_token_block_plh(kvbm_block_seq_block(seq, begin + k));
     }
     size_t done = 0;
-    kvbm_status r = kvbm__manager_stage_register(m, in, hs, n, kvbm_block_seq_block_size(seq),
+    kvbm_status r = kvbm_manager_stage_register_blocks(m, in, hs, n, kvbm_block_seq_block_size(seq),
                                                  outb, &done);
     for (size_t k = 0; k < done; k++) push_registered(a, kvbm__dq_shift(&a->s.una), outb[k]);
     *registered = done;

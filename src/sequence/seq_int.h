@@ -101,7 +101,7 @@ static inline size_t kvbm__view_len(const kvbm_block_seq *seq, size_t begin, siz
 }
 /* The block-completing fast path of complete_and_register_pending: when nothing is
  * staged, stage and register the first min(view length, unassigned) queued blocks
- * (at most 64) with one manager call (kvbm__manager_stage_register) and append them to
+ * (at most 64) with one manager call (kvbm_manager_stage_register_blocks) and append them to
  * the assigned blocks, as kvbm_logical_asg_stage + kvbm_logical_asg_register would.
  * Returns true when all of them were registered (*@registered = their number). False:
  * the caller takes the two-step path for what is left; nothing changed, except after a

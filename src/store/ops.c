@@ -210,7 +210,7 @@ store_register(struct kvbm__store *s, const void *const *in,
                                   const kvbm_plh *stage, uint32_t block_size, size_t n,
                                   kvbm_block **out, size_t *done_out)
 {
-    const char *fn = stage ? "kvbm__store_stage_register" : "kvbm_manager_register_blocks";
+    const char *fn = stage ? "kvbm_manager_stage_register_blocks" : "kvbm_manager_register_blocks";
     if (done_out) *done_out = 0;
     if (n == 0) return KVBM_OK;
     if (in == NULL || out == NULL) return kvbm__bad_handle(fn, "NULL array");
@@ -413,7 +413,7 @@ kvbm_status kvbm__store_stage_register(struct kvbm__store *s, kvbm_mutable *cons
 {
     if (n > 0 && hashes == NULL) {
         if (done) *done = 0;
-        return kvbm__bad_handle("kvbm__store_stage_register", "NULL array");
+        return kvbm__bad_handle("kvbm_manager_stage_register_blocks", "NULL array");
     }
     return store_register(s, (const void *const *)in, hashes, block_size, n, out, done);
 }

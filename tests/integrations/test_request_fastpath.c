@@ -1,6 +1,6 @@
 /* tests/integrations/test_request_fastpath.c - the block-completing fast path of
  * kvbm_request_seq_complete_and_register_pending (stage + register in one manager call,
- * kvbm__manager_stage_register) against the two-step path it replaces
+ * kvbm_manager_stage_register_blocks) against the two-step path it replaces
  * (kvbm_request_seq_stage_pending + kvbm_request_seq_register_staged): same blocks, ids,
  * hashes, manager counters and events; every allocation failure on the way falls back
  * without losing a block. */

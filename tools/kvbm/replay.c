@@ -9,7 +9,6 @@
 #include "kvbm/tokens.h"
 #include "kvbm/tracker.h"
 #include "util.h"
-#include "manager/manager_int.h"
 
 /* The tool's backend choices in display order; names come from the library
  * (kvbm_backend_name / kvbm_backend_parse, kvbm/config.h). */
@@ -287,7 +286,7 @@ int cli_replay_once(kvbm_manager *m, const cli_replay_hashed *h, cli_release_ord
                                       kvbm_strerror(st));
             if (steps == NULL) { /* stage + register in one store-lock section, as the
                                     sequence layer completes blocks (same transitions) */
-                st = kvbm__manager_stage_register(m, w->muts, hs + k, rem, bs, w->blocks + k, NULL);
+                st = kvbm_manager_stage_register_blocks(m, w->muts, hs + k, rem, bs, w->blocks + k, NULL);
             } else { /* --breakdown times the two steps apart */
                 st = kvbm_mutable_stage_many(w->muts, hs + k, rem, bs, w->comps);
                 if (st != KVBM_OK)
