@@ -117,6 +117,7 @@ KVBM_TEST(stage_register_blocks_reject_returns_existing_primary)
     ASSERT_TRUE(p != NULL);
     kvbm_mutable *in[2];
     alloc_n(m, 2, in);
+    int64_t reset_before = MET(m, reset_pool_size);
     kvbm_plh hs[2] = { h, h2 };
     kvbm_block *out[2] = { 0 };
     ASSERT_OK(CK(kvbm_manager_stage_register_blocks(m, in, hs, 2, kvbm_manager_block_size(m), out,
@@ -125,6 +126,9 @@ KVBM_TEST(stage_register_blocks_reject_returns_existing_primary)
     EXPECT_FALSE(kvbm_block_is_duplicate(out[0]));
     EXPECT_TRUE(kvbm_plh_eq(kvbm_block_seq_hash(out[1]), h2));
     EXPECT_EQ(MET(m, duplicate_blocks), 0);
+    EXPECT_EQ(MET(m, registration_dedup), 1);
+    EXPECT_EQ(MET(m, reset_pool_size), reset_before + 1); /* in[0]'s slot */
+    EXPECT_EQ(MET(m, inflight_mutable), 0);
     tm_release_blocks(out, 2);
     tm_release_blocks(&p, 1);
     tm_manager_destroy(m);
