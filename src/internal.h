@@ -284,11 +284,12 @@ static inline void kvbm__unlock(kvbm__mutex *m)
 static inline void kvbm__unlock_fast(kvbm__mutex *m)
 {
     kvbm__assert(m->fast_unlock);
-    if (KVBM_LIKELY(atomic_load_explicit(&m->state, memory_order_relaxed) == 1))
+    if (KVBM_LIKELY(atomic_load_explicit(&m->state, memory_order_relaxed) == 1)) {
         atomic_store_explicit(&m->state, 0, memory_order_release);
-    else if (atomic_exchange_explicit(&m->state, 0, memory_order_release) == 2)
-        kvbm__mutex_wake(m);
-    kvbm__rank_release(m->rank);
+        kvbm__rank_release(m->rank);
+    } else {
+        kvbm__unlock(m); /* a waiter announced itself: exchange and wake */
+    }
 }
 
 /* ---- overflow-checked sizes ---------------------------------------------------------

@@ -356,7 +356,7 @@ bool kvbm__logical_asg_stage_register(kvbm_logical_asg *a, const kvbm_block_seq 
     }
     size_t done = 0;
     kvbm_status r = kvbm_manager_stage_register_blocks(m, in, hs, n, kvbm_block_seq_block_size(seq),
-                                                 outb, &done);
+                                                       outb, &done);
     for (size_t k = 0; k < done; k++) push_registered(a, kvbm__dq_shift(&a->s.una), outb[k]);
     *registered = done;
     *st = r;

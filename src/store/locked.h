@@ -72,7 +72,7 @@ kvbm__lookup_locked_hv(struct kvbm__store *s, kvbm_plh h, uint64_t hv, struct kv
             return NULL;
         }
         sl = &s->slots[id];
-        kvbm__active_index_insert_hv(&s->index, s->slots, id, hv);
+        kvbm__active_index_insert_hv(&s->index, id, hv);
     }
     sl->state = KVBM__PRIMARY;
     sl->gen++;

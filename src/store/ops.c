@@ -58,7 +58,7 @@ chain_victims(struct kvbm__store *s, const kvbm__pair *pairs, size_t r, uint32_t
             return "inactive backend evicted a slot that is not inactive";
         /* the handle is cold (an old block); its registry work runs after unlock */
         prefetch_handle(s->slots[id].reg);
-        if (byid && KVBM_UNLIKELY(!kvbm__active_index_remove_hv(&s->index, s->slots, id, hv[k])))
+        if (byid && KVBM_UNLIKELY(!kvbm__active_index_remove_hv(&s->index, id, hv[k])))
             return "evicted inactive slot missing from the index";
         s->index.next[id] = KVBM__NIL;
         if (*tail == KVBM__NIL) *head = id;
@@ -363,7 +363,7 @@ store_register(struct kvbm__store *s, const void *const *in,
             sl->state = KVBM__PRIMARY;
             sl->gen++;
             atomic_store_explicit(&sl->strong, 1, memory_order_relaxed);
-            kvbm__active_index_insert_hv(&s->index, s->slots, sl->id,
+            kvbm__active_index_insert_hv(&s->index, sl->id,
                                          i < PAIR_CHUNK ? hv0[i] : kvbm_plh_hash64(sl->hash));
             res = sl;
         }

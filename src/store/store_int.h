@@ -155,10 +155,9 @@ static inline uint32_t kvbm__active_index_find(const struct kvbm__active_index *
 {
     return kvbm__active_index_find_hv(ix, slots, h, kvbm_plh_hash64(h));
 }
-static inline void kvbm__active_index_insert_hv(struct kvbm__active_index *ix, struct kvbm__slot *slots, uint32_t id,
-                                         uint64_t hv)
+/* The _hv forms need no slot: the links are in next[], the bucket comes from @hv. */
+static inline void kvbm__active_index_insert_hv(struct kvbm__active_index *ix, uint32_t id, uint64_t hv)
 {
-    (void)slots;
     uint32_t *b = &ix->buckets[hv & ix->mask];
     ix->next[id] = *b;
     *b = id;
@@ -166,13 +165,11 @@ static inline void kvbm__active_index_insert_hv(struct kvbm__active_index *ix, s
 }
 static inline void kvbm__active_index_insert(struct kvbm__active_index *ix, struct kvbm__slot *slots, uint32_t id)
 {
-    kvbm__active_index_insert_hv(ix, slots, id, kvbm_plh_hash64(slots[id].hash));
+    kvbm__active_index_insert_hv(ix, id, kvbm_plh_hash64(slots[id].hash));
 }
 /* Returns false if @id was not in the index. hv = kvbm_plh_hash64(slots[id].hash). */
-static inline bool kvbm__active_index_remove_hv(struct kvbm__active_index *ix, struct kvbm__slot *slots,
-                                                uint32_t id, uint64_t hv)
+static inline bool kvbm__active_index_remove_hv(struct kvbm__active_index *ix, uint32_t id, uint64_t hv)
 {
-    (void)slots;
     uint32_t *link = &ix->buckets[hv & ix->mask];
     while (*link != id) {
         if (*link == KVBM__NIL) return false;
@@ -185,7 +182,7 @@ static inline bool kvbm__active_index_remove_hv(struct kvbm__active_index *ix, s
 }
 static inline bool kvbm__active_index_remove(struct kvbm__active_index *ix, struct kvbm__slot *slots, uint32_t id)
 {
-    return kvbm__active_index_remove_hv(ix, slots, id, kvbm_plh_hash64(slots[id].hash));
+    return kvbm__active_index_remove_hv(ix, id, kvbm_plh_hash64(slots[id].hash));
 }
 
 /* ---- the store ----------------------------------------------------------------------- */

@@ -173,10 +173,15 @@ __attribute__((cold)) void kvbm__sketch_reset(kvbm__sketch *s)
     s->size = half > q ? (uint32_t)(half - q) : 0;
 }
 
-/* The word of key hash @h: (h * words) >> 64 (high bits of h). */
+/* The word of key hash @h in a table of @words words: (h * words) >> 64 (high bits of h). */
+static inline _Atomic uint64_t *word_in(_Atomic uint64_t *table, uint64_t words, uint64_t h)
+{
+    return table + (uint64_t)(((tlfu_u128)h * words) >> 64);
+}
+
 static inline _Atomic uint64_t *word_of(const kvbm__sketch *s, uint64_t h)
 {
-    return s->table + (uint64_t)(((tlfu_u128)h * s->words) >> 64);
+    return word_in(s->table, s->words, h);
 }
 
 /* Row @i's counter: nibble 4i + (bits 2i..2i+1 of h) - one of the four in quarter i. */
@@ -247,7 +252,7 @@ static inline __attribute__((always_inline)) void increment_run(kvbm__sketch *s,
         uint64_t words = s->words;
         uint32_t grew = 0;
         for (size_t i = 0; i < k; i++)
-            grew += bump_at(table + (uint64_t)(((tlfu_u128)c[i].h * words) >> 64), c[i].h);
+            grew += bump_at(word_in(table, words, c[i].h), c[i].h);
         s->size += grew;
         return;
     }
