@@ -2,23 +2,31 @@
  * start) (stage + register) and allocate_and_register(hashes, start) (allocate + stage +
  * register): the steps an engine takes together (vLLM's cache_full_blocks, and the
  * allocate-then-cache of a prompt's full blocks in allocate_slots) in one Python call and
- * one BlockList. register() makes the same core calls as the unfused forms;
- * allocate_and_register() stages and registers with kvbm_manager_stage_register_blocks.
+ * one BlockList. Both stage and register with kvbm_manager_stage_register_blocks (one core
+ * call, one store-lock section).
  */
 #include <string.h>
 
 #include "ext.h"
 
-/* kvbm_mutable_stage_many of in[0..n) into mid, then (on success) register mid into out;
- * the register status in *@r. No Python object is touched (runs without the GIL). */
+/* Stage and register in[0..n) with @plhs into out (kvbm_manager_stage_register_blocks: one
+ * call, one store-lock section). On an error in[0..n) are what the caller gives back to the
+ * list: unchanged when nothing was registered; after a poisoning part-way, the registered
+ * inputs' slots are emptied (NULL) and their new handles released, so the pool stays whole.
+ * No Python object is touched (runs without the GIL). */
 static kvbm_status stage_then_register(kvbmpy_Manager *self, void **in, const kvbm_plh *plhs,
-                                       Py_ssize_t n, void **mid, void **out, kvbm_status *r)
+                                       Py_ssize_t n, void **out)
 {
-    kvbm_status s = kvbm_mutable_stage_many((kvbm_mutable *const *)in, plhs, (size_t)n,
-                                            self->block_size, (kvbm_complete **)mid);
-    if (s == KVBM_OK)
-        *r = kvbm_manager_register_blocks(self->m, (kvbm_complete *const *)mid, (size_t)n,
-                                          (kvbm_block **)out);
+    size_t done = 0;
+    kvbm_status s = kvbm_manager_stage_register_blocks(self->m, (kvbm_mutable *const *)in, plhs,
+                                                       (size_t)n, self->block_size,
+                                                       (kvbm_block **)out, &done);
+    if (s != KVBM_OK) {
+        for (size_t i = done; i-- > 0;) {
+            (void)kvbm_block_release((kvbm_block *)out[i]);
+            in[i] = NULL;
+        }
+    }
     return s;
 }
 
@@ -36,37 +44,19 @@ static PyObject *stage_register(kvbmpy_Manager *self, PyObject *blocks, PyObject
     kvbmpy_plhs v;
     if (kvbmpy_plhs_from(hs, start_obj, Py_SIZE(blocks), "register", &v) < 0)
         return NULL;
-    void *stack[64], *cstack[64], **in, **mid = cstack;
+    void *stack[64], **in;
     Py_ssize_t n;
     kvbmpy_BlockList *src, *out = NULL;
     if (kvbmpy_take_handles(self, blocks, KVBMPY_MUTABLE, &in, stack, 64, &n, &src) < 0) {
         kvbmpy_plhs_free(&v);
         return NULL;
     }
-    if (n > 64 && !(mid = PyMem_Malloc((size_t)n * sizeof(void *)))) {
-        PyErr_NoMemory();
-        goto fail_staged_none;
-    }
     if (!(out = kvbmpy_blocklist_new_raw(self, KVBMPY_IMMUTABLE, n)))
         goto fail_staged_none;
-    kvbm_status s, r = KVBM_OK;
-    KVBMPY_NOGIL_IF(n, s = stage_then_register(self, in, v.p, n, mid, out->h, &r));
+    kvbm_status s;
+    KVBMPY_NOGIL_IF(n, s = stage_then_register(self, in, v.p, n, out->h));
     if (s != KVBM_OK) {
         kvbmpy_raise(s);
-        goto fail_staged_none;
-    }
-    if (r != KVBM_OK) {
-        /* staged but not registered (ENOMEM): back to mutable into the list; a block
-         * that cannot be reset is released (the pool stays whole, its slot empty) */
-        kvbmpy_raise(r);
-        for (Py_ssize_t i = 0; i < n; i++) {
-            kvbm_mutable *mb = NULL;
-            if (kvbm_complete_reset((kvbm_complete *)mid[i], &mb) != KVBM_OK) {
-                (void)kvbm_complete_release((kvbm_complete *)mid[i]);
-                mb = NULL;
-            }
-            in[i] = mb;
-        }
         goto fail_staged_none;
     }
     src->released = 1; /* consumed as a whole */
@@ -75,8 +65,6 @@ fail_staged_none:
     kvbmpy_give_back(blocks, in, n);
     kvbmpy_blocklist_discard(&out);
 done:
-    if (mid != cstack)
-        PyMem_Free(mid);
     if (in != stack)
         PyMem_Free(in);
     kvbmpy_plhs_free(&v);
