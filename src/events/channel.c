@@ -279,13 +279,21 @@ static size_t ring_copy(kvbm_events_sub *sub, kvbm_event *out, size_t max, uint6
     }
     uint64_t ready = sub->avail - hold;
     uint64_t end = ready - pos > max ? pos + max : ready;
-    for (uint64_t q = pos; q < end; q++) {
-        uint64_t k = q & mask;
+    /* a kind word at a time: up to 64 slots share one load of it (and a ring under 64
+     * slots wraps inside the word) */
+    for (uint64_t q = pos; q < end;) {
+        uint64_t k = q & mask, run = 64 - (k & 63);
+        if (run > mask + 1 - k) run = mask + 1 - k;
+        if (run > end - q) run = end - q;
+        uint64_t bits = atomic_load_explicit(&sub->kbits[k >> 6], memory_order_relaxed) >> (k & 63);
+        const kvbm__evhash *src = &sub->hash[k];
         kvbm_event *e = &out[q - pos];
-        uint64_t bits = atomic_load_explicit(&sub->kbits[k >> 6], memory_order_relaxed);
-        e->kind = (kvbm_event_kind)((bits >> (k & 63)) & 1);
-        e->hash.hi = atomic_load_explicit(&sub->hash[k].hi, memory_order_relaxed);
-        e->hash.lo = atomic_load_explicit(&sub->hash[k].lo, memory_order_relaxed);
+        for (uint64_t j = 0; j < run; j++, bits >>= 1) {
+            e[j].kind = (kvbm_event_kind)(bits & 1);
+            e[j].hash.hi = atomic_load_explicit(&src[j].hi, memory_order_relaxed);
+            e[j].hash.lo = atomic_load_explicit(&src[j].lo, memory_order_relaxed);
+        }
+        q += run;
     }
     atomic_thread_fence(memory_order_acquire); /* the copies before `claimed` */
     uint64_t claimed = atomic_load_explicit(&c->claimed, memory_order_relaxed);

@@ -104,10 +104,8 @@ static void *worker(void *arg)
         kvbm_status st;
         size_t n = kvbm__events_next_many(p->sub, evs, SWEEP, &lost, &st);
         if (n > 0) {
-            bool emitted = false;
-            for (size_t i = 0; i < n; i++) emitted |= kvbm__batcher_push(&p->batcher, evs[i].kind, evs[i].hash);
             count(&p->events, n);
-            if (emitted) deadline = kvbm__now_ns() + p->window_ns;
+            if (kvbm__batcher_push_many(&p->batcher, evs, n)) deadline = kvbm__now_ns() + p->window_ns;
         }
         if (atomic_load_explicit(&p->abort_, memory_order_acquire)) break;
         if (st == KVBM_ELAGGED) {
