@@ -4,9 +4,10 @@
  * order (ascending positions for Create, descending for Remove), so a flush sorts only
  * batches that need it - a sequence's Creates and tail-first Removes usually do not.
  * Eviction Removes usually do: they arrive as a few descending chains (one per evicted
- * branch, ~6 chains of ~8 in the conversation replay). Such a batch is sorted as 8-byte
- * keys (position, arrival index) by a natural merge sort - a pass that finds the chains,
- * then log2(chains) merge passes - and the hashes are gathered once by the keys' index.
+ * branch, ~6 chains of ~7 in the conversation replay), over a few dozen positions: such a
+ * batch is counting-sorted by position. A batch spread over a wider span is sorted as
+ * 8-byte keys (position, arrival index) by a natural merge sort - a pass that finds the
+ * runs, then log2(runs) merge passes - and its hashes gathered once by the keys' index.
  * (Until session 14 the 24-byte (position, hash) entries were insertion-sorted in runs of
  * 16 and merged: ~90 instructions per sorted event, a fifth of the worker's; docs/perf/
  * events.md.) */
@@ -22,7 +23,9 @@ kvbm_status kvbm__batcher_init(kvbm__batcher *b, size_t max, kvbm_u128 instance_
     b->key = kvbm__malloc(max * sizeof *b->key);
     b->ktmp = kvbm__malloc(max * sizeof *b->ktmp);
     b->runs = kvbm__malloc((max + 1) * sizeof *b->runs);
-    if (b->out == NULL || b->sorted == NULL || b->key == NULL || b->ktmp == NULL || b->runs == NULL) {
+    b->count = kvbm__malloc((KVBM__BATCH_COUNT + 1) * sizeof *b->count);
+    if (b->out == NULL || b->sorted == NULL || b->key == NULL || b->ktmp == NULL || b->runs == NULL ||
+        b->count == NULL) {
         kvbm__batcher_fini(b);
         return KVBM_ENOMEM;
     }
@@ -46,14 +49,21 @@ void kvbm__batcher_fini(kvbm__batcher *b)
     kvbm__free(b->key);
     kvbm__free(b->ktmp);
     kvbm__free(b->runs);
+    kvbm__free(b->count);
     b->out = b->sorted = NULL;
     b->key = b->ktmp = NULL;
-    b->runs = NULL;
+    b->runs = b->count = NULL;
 }
 
 /* Merge the sorted src[lo, mid) and src[mid, hi) into dst[lo, hi) (keys are distinct). */
 static void merge(const uint64_t *src, uint64_t *dst, size_t lo, size_t mid, size_t hi)
 {
+    if (src[hi - 1] < src[lo]) { /* disjoint, the right run first: evicted chains, whose
+                                  * heads arrive in the reverse of the output order */
+        memcpy(&dst[lo], &src[mid], (hi - mid) * sizeof *dst);
+        memcpy(&dst[lo + hi - mid], &src[lo], (mid - lo) * sizeof *dst);
+        return;
+    }
     size_t a = lo, c = mid, d = lo;
     while (a < mid && c < hi) {
         uint64_t x = src[a], y = src[c];
@@ -92,16 +102,45 @@ const uint64_t *kvbm__batcher_sort_keys(uint64_t *key, uint64_t *tmp, uint32_t *
     return src;
 }
 
+/* out[0, n) into sorted[], stably by key[i] (the output-order position of out[i]), all
+ * keys in [lo, lo + span): a counting sort, one pass to count and one to place. */
+static void counting_sort(kvbm__batcher *b, size_t n, uint64_t lo, size_t span)
+{
+    uint32_t *cnt = b->count;
+    memset(cnt, 0, (span + 1) * sizeof *cnt);
+    for (size_t i = 0; i < n; i++) cnt[b->key[i] - lo + 1]++;
+    for (size_t j = 1; j < span; j++) cnt[j] += cnt[j - 1]; /* cnt[j]: first slot of key lo + j */
+    for (size_t i = 0; i < n; i++) b->sorted[cnt[b->key[i] - lo]++] = b->out[i];
+}
+
+/* out[0, n) into sorted[], stably by output order. A batch's positions usually span a few
+ * hundred at most (a counting sort over them); wider ones are sorted as 8-byte (position,
+ * arrival index) keys by kvbm__batcher_sort_keys and gathered. */
+static void sort_batch(kvbm__batcher *b, size_t n)
+{
+    uint64_t lo = UINT64_MAX, hi = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t k = kvbm__batcher_position(b, b->out[i]) ^ b->flip;
+        b->key[i] = k;
+        lo = k < lo ? k : lo;
+        hi = k > hi ? k : hi;
+    }
+    if (hi - lo < KVBM__BATCH_COUNT && hi - lo <= 4 * (uint64_t)n) {
+        counting_sort(b, n, lo, (size_t)(hi - lo + 1));
+        return;
+    }
+    for (size_t i = 0; i < n; i++) b->key[i] = b->key[i] << KVBM__BATCH_IDX_BITS | i;
+    const uint64_t *k = kvbm__batcher_sort_keys(b->key, b->ktmp, b->runs, n);
+    uint64_t idx = ((uint64_t)1 << KVBM__BATCH_IDX_BITS) - 1;
+    for (size_t i = 0; i < n; i++) b->sorted[i] = b->out[k[i] & idx];
+}
+
 static void flush(kvbm__batcher *b)
 {
     const kvbm_plh *hs = b->out;
     size_t n = b->n;
     if (b->unsorted) {
-        for (size_t i = 0; i < n; i++)
-            b->key[i] = (kvbm__batcher_position(b, b->out[i]) ^ b->flip) << KVBM__BATCH_IDX_BITS | i;
-        const uint64_t *k = kvbm__batcher_sort_keys(b->key, b->ktmp, b->runs, n);
-        uint64_t idx = ((uint64_t)1 << KVBM__BATCH_IDX_BITS) - 1;
-        for (size_t i = 0; i < n; i++) b->sorted[i] = b->out[k[i] & idx];
+        sort_batch(b, n);
         hs = b->sorted;
     }
     kvbm_event_batch out = { b->kind, hs, n, b->instance_id };

@@ -13,6 +13,8 @@ typedef void (*kvbm__batch_emit)(void *ctx, const kvbm_event_batch *b);
  * stable order and every key is distinct. Positions are below 2^24 (spec 20 §1.5). */
 #define KVBM__BATCH_IDX_BITS 20
 #define KVBM__BATCH_POS_FLIP ((UINT64_C(1) << 24) - 1)
+/* Largest span of positions (max - min + 1) an unsorted batch is counting-sorted over. */
+#define KVBM__BATCH_COUNT 4096
 
 /* Invariants: n < max between calls (a batch that reaches max is emitted at once);
  * out[0, n) are the pending hashes in arrival order, all of kind `kind` when n > 0;
@@ -29,6 +31,7 @@ typedef struct kvbm__batcher {
     kvbm_plh        *out, *sorted; /* max entries each: arrival order, output order */
     uint64_t        *key, *ktmp; /* max entries each: sort keys and merge scratch */
     uint32_t        *runs;       /* max + 1 entries: run boundaries of the merge sort */
+    uint32_t        *count;      /* KVBM__BATCH_COUNT + 1 entries: the counting sort's */
     uint8_t          lsh[4], rsh[4]; /* per stored mode: position = hi << lsh >> rsh */
     kvbm_u128        instance_id;
     kvbm__batch_emit emit;

@@ -8,7 +8,12 @@ kvbm_status kvbm__msgq_init(kvbm__msgq *q, uint64_t cap)
 {
     memset(q, 0, sizeof *q);
     q->ring = kvbm__calloc((size_t)cap, sizeof *q->ring);
-    if (!q->ring) {
+    q->nspare_max = cap < KVBM__MSGQ_SPARE ? (size_t)cap : KVBM__MSGQ_SPARE;
+    q->spare = kvbm__calloc(q->nspare_max, sizeof *q->spare);
+    if (!q->ring || !q->spare) {
+        kvbm__free(q->ring);
+        kvbm__free(q->spare);
+        q->ring = q->spare = NULL;
         kvbm__set_error("transport queue: out of memory for %llu messages", (unsigned long long)cap);
         return KVBM_ENOMEM;
     }
@@ -21,6 +26,10 @@ kvbm_status kvbm__msgq_init(kvbm__msgq *q, uint64_t cap)
 void kvbm__msgq_destroy(kvbm__msgq *q)
 {
     for (uint64_t s = q->head; s < q->tail; s++) kvbm__free(q->ring[s % q->cap].data);
+    for (size_t i = 0; i < q->nspare; i++) kvbm__free(q->spare[i].data);
+    kvbm__free(q->spare);
+    q->spare = NULL;
+    q->nspare = 0;
     kvbm__free(q->ring);
     q->ring = NULL;
     pthread_cond_destroy(&q->cv);
@@ -35,8 +44,23 @@ kvbm_status kvbm__msgq_push(kvbm__msgq *q, const char *who, const char *subject,
         kvbm__set_error("%s: message of %zu bytes is too large", who, len);
         return KVBM_EOVERFLOW;
     }
-    /* copy outside the lock; a refused message costs one malloc/free, never a wait */
-    uint8_t *d = kvbm__malloc(sl + 1 + len);
+    /* copy outside the lock, into a spare buffer when the last one kept is large enough,
+     * else a new one (a refused message costs one malloc/free, never a wait) */
+    size_t need = sl + 1 + len, size = 0;
+    uint8_t *d = NULL;
+    pthread_mutex_lock(&q->mu);
+    if (q->nspare > 0 && q->spare[q->nspare - 1].size >= need) {
+        kvbm__msg *sp = &q->spare[--q->nspare];
+        d = sp->data;
+        size = sp->size;
+        q->spare_bytes -= size;
+    }
+    pthread_mutex_unlock(&q->mu);
+    if (!d) {
+        /* rounded up (to 512 bytes at least) so that the buffer serves later ones too */
+        size = need <= 512 ? 512 : need <= KVBM__MSGQ_SPARE_SIZE ? kvbm__next_pow2_u64(need) : need;
+        d = kvbm__malloc(size);
+    }
     if (!d) {
         kvbm__set_error("%s: out of memory for a message of %zu bytes", who, len);
         return KVBM_ENOMEM;
@@ -51,7 +75,7 @@ kvbm_status kvbm__msgq_push(kvbm__msgq *q, const char *who, const char *subject,
         q->n.dropped++;
         st = KVBM_EFULL;
     } else {
-        q->ring[q->tail % q->cap] = (kvbm__msg){ d, len, sl };
+        q->ring[q->tail % q->cap] = (kvbm__msg){ d, len, sl, size };
         if (q->next == q->tail) pthread_cond_broadcast(&q->cv); /* the sender may wait */
         q->tail++;
         q->n.accepted++;
@@ -110,14 +134,38 @@ bool kvbm__msgq_try_take(kvbm__msgq *q, kvbm__msg *m, uint64_t *seq)
     return ok;
 }
 
+size_t kvbm__msgq_try_take_many(kvbm__msgq *q, kvbm__msg *m, size_t max, size_t max_bytes, uint64_t *seq)
+{
+    size_t k = 0, bytes = 0;
+    uint64_t s;
+    pthread_mutex_lock(&q->mu);
+    while (k < max && bytes < max_bytes && !q->stop && q->next < q->tail) {
+        take_locked(q, &m[k], &s);
+        if (k == 0) *seq = s;
+        bytes += m[k++].len;
+    }
+    pthread_mutex_unlock(&q->mu);
+    return k;
+}
+
 void kvbm__msgq_done(kvbm__msgq *q, uint64_t upto)
 {
     pthread_mutex_lock(&q->mu);
     uint64_t from = q->head;
     if (upto > q->next) upto = q->next; /* cannot complete what was not handed out */
     if (upto > from) {
-        /* freed under the lock: once head moves, push may reuse the slots */
-        for (uint64_t s = from; s < upto; s++) kvbm__free(q->ring[s % q->cap].data);
+        /* freed (or kept as spares) under the lock: once head moves, push may reuse the
+         * slots */
+        for (uint64_t s = from; s < upto; s++) {
+            kvbm__msg *m = &q->ring[s % q->cap];
+            if (q->nspare < q->nspare_max && m->size <= KVBM__MSGQ_SPARE_SIZE &&
+                q->spare_bytes + m->size <= KVBM__MSGQ_SPARE_BYTES) {
+                q->spare[q->nspare++] = *m;
+                q->spare_bytes += m->size;
+            } else {
+                kvbm__free(m->data);
+            }
+        }
         q->head = upto;
         q->n.done += upto - from;
         pthread_cond_broadcast(&q->cv);
