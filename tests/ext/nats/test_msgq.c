@@ -147,3 +147,42 @@ KVBM_TEST(msgq_reuses_done_buffers_within_bounds)
     EXPECT_TRUE(q.spare_bytes <= KVBM__MSGQ_SPARE_BYTES);
     kvbm__msgq_destroy(&q);
 }
+
+/* A refused push (queue full, stopped) reports as before and keeps its buffer as a spare;
+ * a message above COPY_LOCKED into a spare and one needing a new buffer queue intact. */
+KVBM_TEST(msgq_refused_pushes_keep_their_status_and_buffer)
+{
+    static uint8_t buf[20000];
+    kvbm__msgq q;
+    ASSERT_OK(kvbm__msgq_init(&q, 2));
+    fill(buf, 100, 1);
+    ASSERT_OK(kvbm__msgq_push(&q, "who", "s.t", buf, 100));
+    ASSERT_OK(kvbm__msgq_push(&q, "who", "s.t", buf, 100));
+    EXPECT_STATUS(kvbm__msgq_push(&q, "who", "s.t", buf, 100), KVBM_EFULL);
+    EXPECT_STR_CONTAINS(kvbm_last_error(), "who: send queue full (2 messages): newest message dropped");
+    EXPECT_EQ(q.nspare, 1); /* the refused message's new buffer */
+    kvbm__msgq_counts n;
+    kvbm__msgq_counts_get(&q, &n);
+    EXPECT_EQ_U64(n.dropped, 1);
+    EXPECT_EQ_U64(n.accepted, 2);
+    EXPECT_STATUS(kvbm__msgq_push(&q, "who", "s.t", buf, 100), KVBM_EFULL); /* into the spare */
+    EXPECT_EQ(q.nspare, 1);
+    kvbm__msg ms[2];
+    uint64_t seq;
+    ASSERT_EQ(kvbm__msgq_try_take_many(&q, ms, 2, SIZE_MAX, &seq), 2);
+    kvbm__msgq_done(&q, seq + 2);
+    EXPECT_EQ(q.nspare, 2);
+    fill(buf, 8000, 2); /* > COPY_LOCKED: a new 8 KiB buffer (the spares are 512 bytes) */
+    ASSERT_OK(kvbm__msgq_push(&q, "who", "s.t", buf, 8000));
+    ASSERT_TRUE(kvbm__msgq_try_take(&q, &ms[0], &seq));
+    EXPECT_TRUE(payload_is(&ms[0], 8000, 2));
+    kvbm__msgq_done(&q, seq + 1);
+    fill(buf, 6000, 3); /* > COPY_LOCKED into that spare, copied outside the lock */
+    ASSERT_OK(kvbm__msgq_push(&q, "who", "s.t", buf, 6000));
+    ASSERT_TRUE(kvbm__msgq_try_take(&q, &ms[0], &seq));
+    EXPECT_TRUE(payload_is(&ms[0], 6000, 3));
+    kvbm__msgq_stop(&q);
+    EXPECT_STATUS(kvbm__msgq_push(&q, "who", "s.t", buf, 10), KVBM_ECLOSED);
+    EXPECT_STR_CONTAINS(kvbm_last_error(), "who: publisher is shutting down");
+    kvbm__msgq_destroy(&q);
+}
