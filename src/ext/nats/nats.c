@@ -37,6 +37,7 @@
                                  * messages it cost more CPU than the messages did
                                  * (docs/PERFORMANCE.md §21) */
 #define TAKE         64     /* messages taken from the queue per lock hold */
+#define IOBUF        (256 << 10) /* the client library's socket buffers (its default 32 KiB) */
 #define RTT_WAIT_MS  1000   /* one round trip attempt */
 #define POLL_MS      20     /* pause after a failed chunk while still connected */
 
@@ -257,7 +258,8 @@ static kvbm_status make_options(nats_pub *c, const kvbm_nats_config *cfg)
     int rw = cfg->reconnect_wait_ms > 0 ? cfg->reconnect_wait_ms : 250;
     if ((s = natsOptions_SetURL(c->opts, c->url)) != NATS_OK ||
         (s = natsOptions_SetTimeout(c->opts, cto)) != NATS_OK ||
-        (s = natsOptions_SetAllowReconnect(c->opts, false)) != NATS_OK) /* the sender reconnects */
+        (s = natsOptions_SetAllowReconnect(c->opts, false)) != NATS_OK || /* the sender reconnects */
+        (s = natsOptions_SetIOBufSize(c->opts, IOBUF)) != NATS_OK)
         return client_error("natsOptions", s);
     c->reconnect_wait_ms = rw;
     return KVBM_OK;
