@@ -150,8 +150,9 @@ static inline void add_relaxed(_Atomic uint64_t *v, uint64_t n) /* single writer
     atomic_store_explicit(v, atomic_load_explicit(v, memory_order_relaxed) + n, memory_order_relaxed);
 }
 
-void kvbm__chan_send_bits(kvbm__chan *c, const kvbm_plh *h, uint64_t kinds, size_t n)
+void kvbm__chan_send_bits(kvbm__chan *c, const kvbm_plh *h, uint64_t kinds, size_t n, size_t removes)
 {
+    kvbm__assert_internal(removes == (size_t)__builtin_popcountll(kinds) && removes <= n);
     if (n == 0) return;
     kvbm__lock(&c->wlock);
     if (KVBM_UNLIKELY(atomic_load_explicit(&c->closed, memory_order_relaxed))) {
@@ -165,7 +166,6 @@ void kvbm__chan_send_bits(kvbm__chan *c, const kvbm_plh *h, uint64_t kinds, size
     own_ahead(c, pos + n);
     put_events(c, pos, h, kinds, n);
     atomic_store_explicit(&c->published, pos + n, memory_order_release);
-    uint64_t removes = (uint64_t)__builtin_popcountll(kinds);
     if (removes < n) add_relaxed(&c->sent[0], n - removes);
     if (removes > 0) add_relaxed(&c->sent[1], removes);
     kvbm__unlock(&c->wlock);
@@ -177,13 +177,14 @@ void kvbm__chan_send_many(kvbm__chan *c, const kvbm__pending_event *ev, size_t n
 {
     kvbm_plh h[64];
     while (n > 0) {
-        size_t k = n < 64 ? n : 64;
+        size_t k = n < 64 ? n : 64, removes = 0;
         uint64_t kinds = 0;
         for (size_t i = 0; i < k; i++) {
             h[i] = ev[i].hash;
             kinds |= (ev[i].kind & 1) << i; /* Create 0, Remove 1 */
+            removes += ev[i].kind & 1;
         }
-        kvbm__chan_send_bits(c, h, kinds, k);
+        kvbm__chan_send_bits(c, h, kinds, k, removes);
         ev += k;
         n -= k;
     }
@@ -191,7 +192,7 @@ void kvbm__chan_send_many(kvbm__chan *c, const kvbm__pending_event *ev, size_t n
 
 void kvbm__chan_send(kvbm__chan *c, kvbm_event_kind kind, kvbm_plh h)
 {
-    kvbm__chan_send_bits(c, &h, (uint64_t)kind & 1, 1);
+    kvbm__chan_send_bits(c, &h, (uint64_t)kind & 1, 1, (size_t)kind & 1);
 }
 
 void kvbm__chan_close(kvbm__chan *c)

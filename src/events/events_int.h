@@ -106,10 +106,12 @@ typedef struct kvbm__pending_event {
 
 kvbm_status kvbm__chan_create(size_t capacity, kvbm__chan **out);
 /* Broadcast @n <= 64 events at consecutive positions: hashes @h, the kind of event i in
- * bit i of @kinds (Create 0, Remove 1). One writer-lock hold, one publish, one wake check;
- * dropped (counted) after close. Any thread holding no lock of rank >= KVBM_RANK_EVENTS;
- * waits only for another sender's copy, never for a subscriber. */
-void kvbm__chan_send_bits(kvbm__chan *c, const kvbm_plh *h, uint64_t kinds, size_t n);
+ * bit i of @kinds (Create 0, Remove 1), @removes of them Removes (the bits set in @kinds,
+ * which the callers know: counted once per thread-buffer flush instead of twice). One
+ * writer-lock hold, one publish, one wake check; dropped (counted) after close. Any thread
+ * holding no lock of rank >= KVBM_RANK_EVENTS; waits only for another sender's copy,
+ * never for a subscriber. */
+void kvbm__chan_send_bits(kvbm__chan *c, const kvbm_plh *h, uint64_t kinds, size_t n, size_t removes);
 /* The same for any @n, as pending events: a send per 64. */
 void kvbm__chan_send_many(kvbm__chan *c, const kvbm__pending_event *ev, size_t n);
 void kvbm__chan_send(kvbm__chan *c, kvbm_event_kind kind, kvbm_plh h);
