@@ -176,28 +176,40 @@ bool kvbm__batcher_push_slow(kvbm__batcher *b, kvbm_event_kind kind, kvbm_plh h)
     return emitted;
 }
 
-bool kvbm__batcher_push_many(kvbm__batcher *b, const kvbm_event *ev, size_t n)
+static inline kvbm_event_kind kind_at(const uint64_t *kinds, size_t j)
+{
+    return (kvbm_event_kind)(kinds[j >> 6] >> (j & 63) & 1);
+}
+
+bool kvbm__batcher_push_bits(kvbm__batcher *b, const kvbm_plh *h, const uint64_t *kinds, size_t n)
 {
     bool emitted = false;
     size_t i = 0;
     while (i < n) {
-        if (!(b->n > 0 && b->kind == ev[i].kind && b->n + 1 < b->max)) {
-            emitted |= kvbm__batcher_push_slow(b, ev[i].kind, ev[i].hash);
+        kvbm_event_kind k = kind_at(kinds, i);
+        if (!(b->n > 0 && b->kind == k && b->n + 1 < b->max)) {
+            emitted |= kvbm__batcher_push_slow(b, k, h[i]);
             i++;
             continue;
         }
-        /* a run of the pending batch's kind that leaves it below max: the same appends as
-         * kvbm__batcher_push, with the batch's fields in registers */
-        kvbm_event_kind kind = b->kind;
-        size_t m = b->n, end = n - i < b->max - 1 - m ? n : i + (b->max - 1 - m);
+        /* the run of kind k from i within this kind word (events of the other kind are the
+         * set bits of w), cut to what leaves the pending batch below max: the same appends
+         * as kvbm__batcher_push, with the batch's fields in registers */
+        uint64_t w = kinds[i >> 6] >> (i & 63);
+        if (k == KVBM_EVENT_CREATE) w = ~w;
+        w = ~w; /* set bits: events of the other kind */
+        size_t len = w != 0 ? (size_t)__builtin_ctzll(w) : 64 - (i & 63);
+        if (len > 64 - (i & 63)) len = 64 - (i & 63);
+        size_t m = b->n, room = b->max - 1 - m, end = i + (len < room ? len : room);
+        if (end > n) end = n;
         uint64_t flip = b->flip, last = b->last;
         bool unsorted = b->unsorted;
         kvbm_plh *out = b->out;
-        for (; i < end && ev[i].kind == kind; i++) {
-            uint64_t ord = kvbm__batcher_position(b, ev[i].hash) ^ flip;
+        for (; i < end; i++) {
+            uint64_t ord = kvbm__batcher_position(b, h[i]) ^ flip;
             unsorted |= ord < last;
             last = ord;
-            out[m++] = ev[i].hash;
+            out[m++] = h[i];
         }
         b->n = m;
         b->last = last;

@@ -72,10 +72,12 @@ static inline bool kvbm__batcher_push(kvbm__batcher *b, kvbm_event_kind kind, kv
     }
     return kvbm__batcher_push_slow(b, kind, h);
 }
-/* @n input events, exactly as @n kvbm__batcher_push calls in order (the same batches, in
- * the same order); returns true if any batch was emitted. A run of one kind that fits the
- * pending batch is appended in one loop (the pipeline worker's sweep). */
-bool kvbm__batcher_push_many(kvbm__batcher *b, const kvbm_event *ev, size_t n);
+/* @n input events - hashes @h, the kind of event j in bit j % 64 of @kinds[j / 64] (Create
+ * 0, Remove 1; kvbm__events_next_bits' format) - exactly as @n kvbm__batcher_push calls
+ * in order (the same batches, in the same order); returns true if any batch was emitted.
+ * A run of one kind that fits the pending batch is found with one bit scan and appended in
+ * one loop (the pipeline worker's sweep). */
+bool kvbm__batcher_push_bits(kvbm__batcher *b, const kvbm_plh *h, const uint64_t *kinds, size_t n);
 /* The deadline passed: emit the pending batch if any (the caller re-arms either way). */
 void kvbm__batcher_tick(kvbm__batcher *b);
 /* Input ended: emit the pending batch if any. */

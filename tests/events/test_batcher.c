@@ -179,7 +179,7 @@ KVBM_TEST(batch_order_matches_stable_insertion_sort_on_random_input)
     kvbm__batcher_fini(&b);
 }
 
-/* ---- kvbm__batcher_push_many and the key sort (session 14) ---- */
+/* ---- kvbm__batcher_push_bits and the key sort (session 14) ---- */
 
 /* Every emitted batch, flattened: kind, n, hashes. */
 typedef struct rec {
@@ -231,11 +231,11 @@ static void ref_sort(kvbm_plh *v, size_t n, bool desc)
     }
 }
 
-/* push_many in random chunks emits exactly what push does event by event (batches, kinds,
+/* push_bits in random chunks emits exactly what push does event by event (batches, kinds,
  * order), and every batch is the stable sort of its arrival order: on streams of
  * alternating runs (eviction-like descending chains, ascending sequences, ties, random
  * positions up to the maximum, mode-3 hashes) and sizes up to and beyond max. */
-KVBM_TEST(batcher_push_many_matches_push_on_random_streams)
+KVBM_TEST(batcher_push_bits_matches_push_on_random_streams)
 {
     static rec ra, rb;
     static kvbm_event ev[6000];
@@ -262,10 +262,16 @@ KVBM_TEST(batcher_push_many_matches_push_on_random_streams)
         ASSERT_OK(kvbm__batcher_init(&a, max, IID, emit_rec, &ra));
         ASSERT_OK(kvbm__batcher_init(&b, max, IID, emit_rec, &rb));
         for (size_t i = 0; i < n; i++) kvbm__batcher_push(&a, ev[i].kind, ev[i].hash);
-        for (size_t i = 0; i < n;) {
+        for (size_t i = 0; i < n;) { /* in chunks, in kvbm__events_next_bits' format */
+            static kvbm_plh hs[700];
+            uint64_t kinds[11] = { 0 };
             size_t c = 1 + (size_t)(xs(&s) % 700);
             if (c > n - i) c = n - i;
-            kvbm__batcher_push_many(&b, &ev[i], c);
+            for (size_t j = 0; j < c; j++) {
+                hs[j] = ev[i + j].hash;
+                kinds[j / 64] |= (uint64_t)ev[i + j].kind << (j % 64);
+            }
+            kvbm__batcher_push_bits(&b, hs, kinds, c);
             i += c;
         }
         kvbm__batcher_end(&a);
