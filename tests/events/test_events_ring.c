@@ -20,6 +20,19 @@ static kvbm__pending_event event_at(uint64_t pos, uint64_t kind)
     return e;
 }
 
+/* The ring sizes every test runs: under, at and above one kind word, and a larger one. */
+static const size_t caps[] = { 16, 64, 128, 1024 };
+
+static kvbm_status chan_open(size_t cap, kvbm__chan **c, kvbm_events_sub **s)
+{
+    kvbm_status st = kvbm__chan_create(cap, c);
+    if (st == KVBM_OK && (st = kvbm__chan_subscribe(*c, s)) != KVBM_OK) {
+        kvbm__chan_senders_add(*c, -1);
+        kvbm__chan_unref(*c);
+    }
+    return st;
+}
+
 static void chan_free(kvbm__chan *c, kvbm_events_sub *s)
 {
     kvbm_events_unsubscribe(s);
@@ -43,15 +56,13 @@ static bool read_back(kvbm_events_sub *s, uint64_t from, uint64_t to, const uint
 
 KVBM_TEST(ring_keeps_kinds_and_hashes_for_every_batch_shape)
 {
-    static const size_t caps[] = { 16, 64, 128, 1024 };
     enum { TOTAL = 12000 };
     static uint8_t kinds[TOTAL];
     kvbm__pending_event batch[200];
     for (size_t ci = 0; ci < sizeof caps / sizeof caps[0]; ci++) {
         kvbm__chan *c;
         kvbm_events_sub *s;
-        ASSERT_OK(kvbm__chan_create(caps[ci], &c));
-        ASSERT_OK(kvbm__chan_subscribe(c, &s));
+        ASSERT_OK(chan_open(caps[ci], &c, &s));
         uint64_t pos = 0;
         for (size_t size = 1; pos + size + 3 * caps[ci] + 5 <= TOTAL; size = size % 131 + 1) {
             size_t n = size < caps[ci] ? size : caps[ci];
@@ -109,7 +120,6 @@ static bool bits_match(const kvbm_plh *h, const uint64_t *kinds, size_t n, size_
  * word), events kvbm_events_next had copied to its buffer first, lag, interruption. */
 KVBM_TEST(ring_next_bits_reads_every_shape)
 {
-    static const size_t caps[] = { 16, 64, 128, 1024 };
     enum { TOTAL = 20000 };
     static uint8_t kinds[TOTAL];
     static kvbm_plh h[300];
@@ -118,8 +128,7 @@ KVBM_TEST(ring_next_bits_reads_every_shape)
     for (size_t ci = 0; ci < sizeof caps / sizeof caps[0]; ci++) {
         kvbm__chan *c;
         kvbm_events_sub *s;
-        ASSERT_OK(kvbm__chan_create(caps[ci], &c));
-        ASSERT_OK(kvbm__chan_subscribe(c, &s));
+        ASSERT_OK(chan_open(caps[ci], &c, &s));
         uint64_t sent = 0, read = 0;
         while (sent + 200 + 4 * caps[ci] < TOTAL) {
             size_t n = 1 + (size_t)(next_rand() % (caps[ci] < 200 ? caps[ci] : 200));
