@@ -150,6 +150,24 @@ static void flush(kvbm__batcher *b)
     b->unsorted = false;
 }
 
+/* The invariants of kvbm__batcher (batcher.h), in debug builds (KVBM_DEBUG >= 2). */
+static void check(const kvbm__batcher *b)
+{
+#if KVBM_DEBUG >= 2
+    kvbm__assert(b->n < b->max);
+    bool unsorted = false;
+    uint64_t last = 0;
+    for (size_t i = 0; i < b->n; i++) {
+        uint64_t ord = kvbm__plh_position(b->out[i]) ^ b->flip;
+        unsorted |= ord < last;
+        last = ord;
+    }
+    kvbm__assert(b->last == last && b->unsorted == unsorted);
+#else
+    (void)b;
+#endif
+}
+
 /* Start or continue a batch of @kind (the pending one, if of another kind, is emitted). */
 static bool set_kind(kvbm__batcher *b, kvbm_event_kind kind)
 {
@@ -173,6 +191,7 @@ bool kvbm__batcher_push_slow(kvbm__batcher *b, kvbm_event_kind kind, kvbm_plh h)
         b->has_kind = false;
         emitted = true;
     }
+    check(b);
     return emitted;
 }
 
@@ -214,6 +233,7 @@ bool kvbm__batcher_push_bits(kvbm__batcher *b, const kvbm_plh *h, const uint64_t
         b->n = m;
         b->last = last;
         b->unsorted = unsorted;
+        check(b);
     }
     return emitted;
 }

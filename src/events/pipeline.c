@@ -85,6 +85,7 @@ static void lagged(kvbm_events_pipeline *p, uint64_t lost)
 
 /* Events taken per sweep of the ring (kvbm__events_next_bits). */
 #define SWEEP 256
+_Static_assert(SWEEP % 64 == 0, "whole kind words");
 /* Longest sleep of a busy worker (see worker()). */
 #define POLL_NS 1000000u
 
