@@ -150,8 +150,9 @@ static inline void add_relaxed(_Atomic uint64_t *v, uint64_t n) /* single writer
     atomic_store_explicit(v, atomic_load_explicit(v, memory_order_relaxed) + n, memory_order_relaxed);
 }
 
-void kvbm__chan_send_bits(kvbm__chan *c, const kvbm_plh *h, uint64_t kinds, size_t n)
+void kvbm__chan_send_bits(kvbm__chan *c, const kvbm_plh *h, uint64_t kinds, size_t n, size_t removes)
 {
+    kvbm__assert_internal(removes == (size_t)__builtin_popcountll(kinds) && removes <= n);
     if (n == 0) return;
     kvbm__lock(&c->wlock);
     if (KVBM_UNLIKELY(atomic_load_explicit(&c->closed, memory_order_relaxed))) {
@@ -165,7 +166,6 @@ void kvbm__chan_send_bits(kvbm__chan *c, const kvbm_plh *h, uint64_t kinds, size
     own_ahead(c, pos + n);
     put_events(c, pos, h, kinds, n);
     atomic_store_explicit(&c->published, pos + n, memory_order_release);
-    uint64_t removes = (uint64_t)__builtin_popcountll(kinds);
     if (removes < n) add_relaxed(&c->sent[0], n - removes);
     if (removes > 0) add_relaxed(&c->sent[1], removes);
     kvbm__unlock(&c->wlock);
@@ -177,13 +177,14 @@ void kvbm__chan_send_many(kvbm__chan *c, const kvbm__pending_event *ev, size_t n
 {
     kvbm_plh h[64];
     while (n > 0) {
-        size_t k = n < 64 ? n : 64;
+        size_t k = n < 64 ? n : 64, removes = 0;
         uint64_t kinds = 0;
         for (size_t i = 0; i < k; i++) {
             h[i] = ev[i].hash;
             kinds |= (ev[i].kind & 1) << i; /* Create 0, Remove 1 */
+            removes += ev[i].kind & 1;
         }
-        kvbm__chan_send_bits(c, h, kinds, k);
+        kvbm__chan_send_bits(c, h, kinds, k, removes);
         ev += k;
         n -= k;
     }
@@ -191,7 +192,7 @@ void kvbm__chan_send_many(kvbm__chan *c, const kvbm__pending_event *ev, size_t n
 
 void kvbm__chan_send(kvbm__chan *c, kvbm_event_kind kind, kvbm_plh h)
 {
-    kvbm__chan_send_bits(c, &h, (uint64_t)kind & 1, 1);
+    kvbm__chan_send_bits(c, &h, (uint64_t)kind & 1, 1, (size_t)kind & 1);
 }
 
 void kvbm__chan_close(kvbm__chan *c)
@@ -265,11 +266,20 @@ void kvbm__events_sub_interrupt(kvbm_events_sub *sub)
     wake_all(sub->chan);
 }
 
-/* Copy up to @max events at the cursor into @out and validate them, leaving the last
- * @hold published events in the ring. Returns the number copied (0: nothing published yet,
- * or only held events: sub->avail > sub->cursor then); on lag returns 0 with *@lagn set
+/* The copy-out formats of ring_copy: events (kvbm_events_next's buffer), or hashes and
+ * kind bits (the pipeline worker: bit j % 64 of kinds[j / 64] is the kind of event j). */
+typedef struct ring_out {
+    kvbm_event *ev;     /* non-NULL: events */
+    kvbm_plh   *h;      /* else hashes ... */
+    uint64_t   *kinds;  /* ... and kinds, (max + 63) / 64 words, zeroed here */
+    size_t      at;     /* index of the first event copied */
+} ring_out;
+
+/* Copy up to @max events at the cursor into @o and validate them, leaving the last @hold
+ * published events in the ring. Returns the number copied (0: nothing published yet, or
+ * only held events: sub->avail > sub->cursor then); on lag returns 0 with *@lagn set
  * (the cursor moved to the oldest position still available; counted). */
-static size_t ring_copy(kvbm_events_sub *sub, kvbm_event *out, size_t max, uint64_t *lagn, uint64_t hold)
+static size_t ring_copy(kvbm_events_sub *sub, const ring_out *o, size_t max, uint64_t *lagn, uint64_t hold)
 {
     kvbm__chan *c = sub->chan;
     uint64_t pos = sub->cursor, mask = sub->mask;
@@ -279,13 +289,34 @@ static size_t ring_copy(kvbm_events_sub *sub, kvbm_event *out, size_t max, uint6
     }
     uint64_t ready = sub->avail - hold;
     uint64_t end = ready - pos > max ? pos + max : ready;
-    for (uint64_t q = pos; q < end; q++) {
-        uint64_t k = q & mask;
-        kvbm_event *e = &out[q - pos];
-        uint64_t bits = atomic_load_explicit(&sub->kbits[k >> 6], memory_order_relaxed);
-        e->kind = (kvbm_event_kind)((bits >> (k & 63)) & 1);
-        e->hash.hi = atomic_load_explicit(&sub->hash[k].hi, memory_order_relaxed);
-        e->hash.lo = atomic_load_explicit(&sub->hash[k].lo, memory_order_relaxed);
+    /* a kind word at a time: up to 64 slots share one load of it (and a ring under 64
+     * slots wraps inside the word) */
+    for (uint64_t q = pos; q < end;) {
+        uint64_t k = q & mask, run = 64 - (k & 63);
+        if (run > mask + 1 - k) run = mask + 1 - k;
+        if (run > end - q) run = end - q;
+        uint64_t bits = atomic_load_explicit(&sub->kbits[k >> 6], memory_order_relaxed) >> (k & 63);
+        const kvbm__evhash *src = &sub->hash[k];
+        size_t j0 = o->at + (size_t)(q - pos);
+        if (o->ev != NULL) {
+            kvbm_event *e = &o->ev[j0];
+            for (uint64_t j = 0; j < run; j++, bits >>= 1) {
+                e[j].kind = (kvbm_event_kind)(bits & 1);
+                e[j].hash.hi = atomic_load_explicit(&src[j].hi, memory_order_relaxed);
+                e[j].hash.lo = atomic_load_explicit(&src[j].lo, memory_order_relaxed);
+            }
+        } else {
+            kvbm_plh *h = &o->h[j0];
+            for (uint64_t j = 0; j < run; j++) {
+                h[j].hi = atomic_load_explicit(&src[j].hi, memory_order_relaxed);
+                h[j].lo = atomic_load_explicit(&src[j].lo, memory_order_relaxed);
+            }
+            if (run < 64) bits &= ((uint64_t)1 << run) - 1;
+            size_t w = j0 >> 6, b = j0 & 63; /* run <= 64: at most two output words */
+            o->kinds[w] |= bits << b;
+            if (b > 0 && b + run > 64) o->kinds[w + 1] |= bits >> (64 - b);
+        }
+        q += run;
     }
     atomic_thread_fence(memory_order_acquire); /* the copies before `claimed` */
     uint64_t claimed = atomic_load_explicit(&c->claimed, memory_order_relaxed);
@@ -301,11 +332,15 @@ static size_t ring_copy(kvbm_events_sub *sub, kvbm_event *out, size_t max, uint6
     return (size_t)(end - pos);
 }
 
-/* Move up to @max events of @sub's buffer to @out. */
-static inline size_t buf_take(kvbm_events_sub *sub, kvbm_event *out, size_t max)
+/* Move up to @max events of @sub's buffer to @h and @kinds (zeroed). */
+static inline size_t buf_take(kvbm_events_sub *sub, kvbm_plh *h, uint64_t *kinds, size_t max)
 {
     size_t k = sub->count < max ? sub->count : max;
-    memcpy(out, &sub->buf[sub->head], k * sizeof *out);
+    const kvbm_event *e = &sub->buf[sub->head];
+    for (size_t i = 0; i < k; i++) {
+        h[i] = e[i].hash;
+        kinds[i >> 6] |= (uint64_t)(e[i].kind & 1) << (i & 63);
+    }
     sub->head += (uint32_t)k;
     sub->count -= (uint32_t)k;
     return k;
@@ -316,22 +351,25 @@ static inline bool buf_ready(kvbm_events_sub *sub, uint64_t *lagn, uint64_t hold
 {
     if (sub->count > 0) return true;
     sub->head = 0;
-    sub->count = (uint32_t)ring_copy(sub, sub->buf, KVBM__SUB_BUF, lagn, hold);
+    ring_out o = { sub->buf, NULL, NULL, 0 };
+    sub->count = (uint32_t)ring_copy(sub, &o, KVBM__SUB_BUF, lagn, hold);
     return sub->count > 0;
 }
 
-size_t kvbm__events_next_many(kvbm_events_sub *sub, kvbm_event *out, size_t max, uint64_t *lost,
-                              kvbm_status *st)
+size_t kvbm__events_next_bits(kvbm_events_sub *sub, kvbm_plh *h, uint64_t *kinds, size_t max,
+                              uint64_t *lost, kvbm_status *st)
 {
     *st = KVBM_OK;
     if (atomic_load_explicit(&sub->interrupted, memory_order_acquire)) {
         *st = KVBM_ECLOSED;
         return 0;
     }
-    size_t n = sub->count > 0 ? buf_take(sub, out, max) : 0; /* kvbm_events_next's copies first */
+    memset(kinds, 0, (max + 63) / 64 * sizeof *kinds);
+    size_t n = sub->count > 0 ? buf_take(sub, h, kinds, max) : 0; /* kvbm_events_next's copies first */
     while (n < max) {
         uint64_t lagn = 0;
-        size_t k = ring_copy(sub, out + n, max - n, &lagn, 0);
+        ring_out o = { NULL, h, kinds, n };
+        size_t k = ring_copy(sub, &o, max - n, &lagn, 0);
         if (lagn > 0) {
             if (lost != NULL) *lost = lagn;
             *st = KVBM_ELAGGED;

@@ -106,10 +106,12 @@ typedef struct kvbm__pending_event {
 
 kvbm_status kvbm__chan_create(size_t capacity, kvbm__chan **out);
 /* Broadcast @n <= 64 events at consecutive positions: hashes @h, the kind of event i in
- * bit i of @kinds (Create 0, Remove 1). One writer-lock hold, one publish, one wake check;
- * dropped (counted) after close. Any thread holding no lock of rank >= KVBM_RANK_EVENTS;
- * waits only for another sender's copy, never for a subscriber. */
-void kvbm__chan_send_bits(kvbm__chan *c, const kvbm_plh *h, uint64_t kinds, size_t n);
+ * bit i of @kinds (Create 0, Remove 1), @removes of them Removes (the bits set in @kinds,
+ * which the callers know: counted once per thread-buffer flush instead of twice). One
+ * writer-lock hold, one publish, one wake check; dropped (counted) after close. Any thread
+ * holding no lock of rank >= KVBM_RANK_EVENTS; waits only for another sender's copy,
+ * never for a subscriber. */
+void kvbm__chan_send_bits(kvbm__chan *c, const kvbm_plh *h, uint64_t kinds, size_t n, size_t removes);
 /* The same for any @n, as pending events: a send per 64. */
 void kvbm__chan_send_many(kvbm__chan *c, const kvbm__pending_event *ev, size_t n);
 void kvbm__chan_send(kvbm__chan *c, kvbm_event_kind kind, kvbm_plh h);
@@ -127,13 +129,16 @@ void kvbm__chan_senders_add(kvbm__chan *c, int64_t delta);
 kvbm_status kvbm__chan_subscribe(kvbm__chan *c, kvbm_events_sub **out);
 
 /* Read up to @max events that are ready at @sub's cursor without waiting (the pipeline
- * worker's sweep: no clock read, no wake-up logic per event). Returns the number read;
- * *@st is KVBM_OK, or KVBM_ELAGGED after the events read (the cursor skipped, *@lost set,
- * counted as in kvbm_events_next), or KVBM_ECLOSED if the subscription was interrupted.
- * A closed, drained stream is not reported here: the caller falls back to
- * kvbm_events_next when this returns 0. The subscription's owner thread only. */
-size_t kvbm__events_next_many(kvbm_events_sub *sub, kvbm_event *out, size_t max, uint64_t *lost,
-                              kvbm_status *st);
+ * worker's sweep: no clock read, no wake-up logic per event): their hashes into @h and
+ * their kinds into @kinds, (max + 63) / 64 words (zeroed here), bit j % 64 of word j / 64
+ * set iff event j is a Remove - the ring's own layout, so the copy is the hashes' plus a
+ * shift per 64 events. Returns the number read; *@st is KVBM_OK, or KVBM_ELAGGED after
+ * the events read (the cursor skipped, *@lost set, counted as in kvbm_events_next), or
+ * KVBM_ECLOSED if the subscription was interrupted. A closed, drained stream is not
+ * reported here: the caller falls back to kvbm__events_wait when this returns 0. The
+ * subscription's owner thread only. */
+size_t kvbm__events_next_bits(kvbm_events_sub *sub, kvbm_plh *h, uint64_t *kinds, size_t max,
+                              uint64_t *lost, kvbm_status *st);
 
 /* Sleep until @n events (>= 1) are ready at @sub's cursor, the stream is closed, the
  * subscription is interrupted, or CLOCK_MONOTONIC reaches @deadline_ns (0: no limit); no

@@ -83,8 +83,9 @@ static void lagged(kvbm_events_pipeline *p, uint64_t lost)
                   (unsigned long long)atomic_load_explicit(&p->lost, memory_order_relaxed));
 }
 
-/* Events taken per sweep of the ring (kvbm__events_next_many). */
+/* Events taken per sweep of the ring (kvbm__events_next_bits). */
 #define SWEEP 256
+_Static_assert(SWEEP % 64 == 0, "whole kind words");
 /* Longest sleep of a busy worker (see worker()). */
 #define POLL_NS 1000000u
 
@@ -95,19 +96,18 @@ static void *worker(void *arg)
     uint64_t deadline = kvbm__now_ns() + p->window_ns;
     uint64_t quarter = (p->sub->chan->mask + 1) / 4;
     bool ended = false, busy = false;
-    kvbm_event evs[SWEEP];
+    kvbm_plh hs[SWEEP];
+    uint64_t kinds[SWEEP / 64];
     while (!atomic_load_explicit(&p->abort_, memory_order_acquire)) {
         /* Sweep: everything ready, without a clock read or a wait per event. A ready
          * event wins over the timer (as with a poll), so with a continuous stream the
          * deadline is only checked once the ring is drained. */
         uint64_t lost = 0;
         kvbm_status st;
-        size_t n = kvbm__events_next_many(p->sub, evs, SWEEP, &lost, &st);
+        size_t n = kvbm__events_next_bits(p->sub, hs, kinds, SWEEP, &lost, &st);
         if (n > 0) {
-            bool emitted = false;
-            for (size_t i = 0; i < n; i++) emitted |= kvbm__batcher_push(&p->batcher, evs[i].kind, evs[i].hash);
             count(&p->events, n);
-            if (emitted) deadline = kvbm__now_ns() + p->window_ns;
+            if (kvbm__batcher_push_bits(&p->batcher, hs, kinds, n)) deadline = kvbm__now_ns() + p->window_ns;
         }
         if (atomic_load_explicit(&p->abort_, memory_order_acquire)) break;
         if (st == KVBM_ELAGGED) {

@@ -1,5 +1,7 @@
 /* tests/events/test_batcher.c - the §3.4 batcher state machine (spec 20 §5.2 batcher.rs,
  * driven directly, no clock) and the stable position sort. */
+#include <stdlib.h>
+
 #include "harness.h"
 #include "events/batcher.h"
 
@@ -175,4 +177,156 @@ KVBM_TEST(batch_order_matches_stable_insertion_sort_on_random_input)
         }
     }
     kvbm__batcher_fini(&b);
+}
+
+/* ---- kvbm__batcher_push_bits and the key sort (session 14) ---- */
+
+/* Every emitted batch, flattened: kind, n, hashes. */
+typedef struct rec {
+    size_t          nb, nh;
+    kvbm_event_kind kind[8192];
+    size_t          n[8192];
+    kvbm_plh        h[8192];
+} rec;
+
+static void emit_rec(void *ctx, const kvbm_event_batch *b)
+{
+    rec *r = ctx;
+    if (r->nb >= 8192 || r->nh + b->n > 8192) return;
+    r->kind[r->nb] = b->kind;
+    r->n[r->nb++] = b->n;
+    memcpy(&r->h[r->nh], b->hashes, b->n * sizeof *b->hashes);
+    r->nh += b->n;
+}
+
+static uint64_t xs(uint64_t *s)
+{
+    *s ^= *s << 13;
+    *s ^= *s >> 7;
+    *s ^= *s << 17;
+    return *s;
+}
+
+/* A PLH at @pos (any mode, 0 .. KVBM_PLH_MAX_POSITION) with a raw hi that may carry the
+ * invalid stored mode 3 (decoded with the mode-2 widths). */
+static kvbm_plh at_any(uint64_t pos, uint64_t cur, bool mode3)
+{
+    kvbm_plh h = at(pos, cur);
+    if (mode3 && pos >= 65536) h.hi |= (uint64_t)3 << 62;
+    return h;
+}
+
+/* Reference: stable insertion sort of v[0, n) by position (descending if @desc). */
+static void ref_sort(kvbm_plh *v, size_t n, bool desc)
+{
+    for (size_t i = 1; i < n; i++) {
+        kvbm_plh x = v[i];
+        uint64_t px = kvbm_plh_position(x);
+        size_t j = i;
+        while (j > 0 && (desc ? kvbm_plh_position(v[j - 1]) < px : kvbm_plh_position(v[j - 1]) > px)) {
+            v[j] = v[j - 1];
+            j--;
+        }
+        v[j] = x;
+    }
+}
+
+/* push_bits in random chunks emits exactly what push does event by event (batches, kinds,
+ * order), and every batch is the stable sort of its arrival order: on streams of
+ * alternating runs (eviction-like descending chains, ascending sequences, ties, random
+ * positions up to the maximum, mode-3 hashes) and sizes up to and beyond max. */
+KVBM_TEST(batcher_push_bits_matches_push_on_random_streams)
+{
+    static rec ra, rb;
+    static kvbm_event ev[6000];
+    uint64_t s = test_seed() | 1;
+    for (int round = 0; round < 60; round++) {
+        size_t max = 1 + (size_t)(xs(&s) % (round % 3 == 0 ? 4 : 300));
+        size_t n = 0;
+        while (n < 5000) { /* runs of one kind */
+            kvbm_event_kind k = (xs(&s) & 1) ? KVBM_EVENT_REMOVE : KVBM_EVENT_CREATE;
+            size_t len = 1 + (size_t)(xs(&s) % 80), shape = (size_t)(xs(&s) % 4);
+            uint64_t base = xs(&s) % 100;
+            for (size_t j = 0; j < len && n < 6000; j++, n++) {
+                uint64_t pos = shape == 0   ? base + len - j                 /* a chain, tail first */
+                             : shape == 1 ? base + j                         /* a sequence */
+                             : shape == 2 ? xs(&s) % 4                        /* ties */
+                                          : xs(&s) % (KVBM_PLH_MAX_POSITION + 1); /* any mode */
+                ev[n].kind = k;
+                ev[n].hash = at_any(pos, n, (xs(&s) & 7) == 0);
+            }
+        }
+        kvbm__batcher a, b;
+        memset(&ra, 0, sizeof ra);
+        memset(&rb, 0, sizeof rb);
+        ASSERT_OK(kvbm__batcher_init(&a, max, IID, emit_rec, &ra));
+        ASSERT_OK(kvbm__batcher_init(&b, max, IID, emit_rec, &rb));
+        for (size_t i = 0; i < n; i++) kvbm__batcher_push(&a, ev[i].kind, ev[i].hash);
+        for (size_t i = 0; i < n;) { /* in chunks, in kvbm__events_next_bits' format */
+            static kvbm_plh hs[700];
+            uint64_t kinds[11] = { 0 };
+            size_t c = 1 + (size_t)(xs(&s) % 700);
+            if (c > n - i) c = n - i;
+            for (size_t j = 0; j < c; j++) {
+                hs[j] = ev[i + j].hash;
+                kinds[j / 64] |= (uint64_t)ev[i + j].kind << (j % 64);
+            }
+            kvbm__batcher_push_bits(&b, hs, kinds, c);
+            i += c;
+        }
+        kvbm__batcher_end(&a);
+        kvbm__batcher_end(&b);
+        ASSERT_EQ(ra.nb, rb.nb);
+        ASSERT_EQ(ra.nh, n);
+        ASSERT_EQ(rb.nh, n);
+        size_t off = 0;
+        for (size_t k = 0; k < ra.nb; k++) {
+            ASSERT_EQ(ra.kind[k], rb.kind[k]);
+            ASSERT_EQ(ra.n[k], rb.n[k]);
+            ASSERT_TRUE(ra.n[k] <= max);
+            kvbm_plh want[300];
+            for (size_t i = 0; i < ra.n[k]; i++) { /* arrival order: the stream's */
+                ASSERT_EQ(ev[off + i].kind, ra.kind[k]);
+                want[i] = ev[off + i].hash;
+            }
+            ref_sort(want, ra.n[k], ra.kind[k] == KVBM_EVENT_REMOVE);
+            for (size_t i = 0; i < ra.n[k]; i++) {
+                EXPECT_EQ_U64(ra.h[off + i].hi, want[i].hi);
+                EXPECT_EQ_U64(ra.h[off + i].lo, want[i].lo);
+                EXPECT_EQ_U64(rb.h[off + i].hi, want[i].hi);
+                EXPECT_EQ_U64(rb.h[off + i].lo, want[i].lo);
+            }
+            off += ra.n[k];
+        }
+        kvbm__batcher_fini(&a);
+        kvbm__batcher_fini(&b);
+    }
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The natural merge sort against qsort: sorted, reversed, a few runs, many runs, odd run
+ * counts, n = 1 and 2. */
+KVBM_TEST(batcher_sort_keys_matches_qsort)
+{
+    static uint64_t key[1024], tmp[1024], want[1024];
+    static uint32_t runs[1025];
+    uint64_t s = test_seed() | 1;
+    for (int round = 0; round < 400; round++) {
+        size_t n = round < 8 ? (size_t)round % 3 + 1 : 1 + (size_t)(xs(&s) % 1024);
+        size_t nruns = 1 + (size_t)(xs(&s) % (round % 2 ? 7 : n));
+        for (size_t i = 0; i < n; i++) {
+            uint64_t v = round % 5 == 0 ? n - i : (i * nruns) % n * 1000 + xs(&s) % 1000;
+            key[i] = v << KVBM__BATCH_IDX_BITS | i; /* distinct, as the batcher's */
+        }
+        memcpy(want, key, n * sizeof *key);
+        qsort(want, n, sizeof *want, cmp_u64);
+        const uint64_t *res = kvbm__batcher_sort_keys(key, tmp, runs, n);
+        ASSERT_TRUE(res == key || res == tmp);
+        for (size_t i = 0; i < n; i++) ASSERT_EQ_U64(res[i], want[i]);
+    }
 }

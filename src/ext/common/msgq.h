@@ -23,9 +23,10 @@
 #include "internal.h"
 
 typedef struct kvbm__msg {
-    uint8_t *data;      /* subject, NUL, payload (one allocation) */
+    uint8_t *data;      /* subject, NUL, payload (one allocation of `size` bytes) */
     size_t   len;       /* payload length */
     size_t   subj_len;  /* strlen(subject) */
+    size_t   size;      /* bytes allocated at data (>= subj_len + 1 + len) */
 } kvbm__msg;
 
 static inline const char *kvbm__msg_subject(const kvbm__msg *m) { return (const char *)m->data; }
@@ -40,6 +41,12 @@ typedef struct kvbm__msgq_counts {
     uint64_t queued;    /* tail - head now */
 } kvbm__msgq_counts;
 
+/* Spare buffers a queue keeps (see kvbm__msgq.spare): at most this many (and at most its
+ * capacity), of at most KVBM__MSGQ_SPARE_SIZE bytes each, KVBM__MSGQ_SPARE_BYTES in all. */
+#define KVBM__MSGQ_SPARE       1024
+#define KVBM__MSGQ_SPARE_SIZE  ((size_t)64 << 10)
+#define KVBM__MSGQ_SPARE_BYTES ((size_t)4 << 20)
+
 typedef struct kvbm__msgq {
     pthread_mutex_t mu;
     pthread_cond_t  cv;          /* CLOCK_MONOTONIC */
@@ -50,7 +57,15 @@ typedef struct kvbm__msgq {
     bool            stop;
     uint64_t        wakes;       /* bumped by kvbm__msgq_wake */
     kvbm__msgq_counts n;
+    /* Buffers of done messages kept for the next pushes, a stack (the last one kept is
+     * offered first): a replay's pipeline pushes ~20,000 small messages a run, confirmed
+     * (done) a chunk of up to 1024 at a time, and a malloc per push with its free on the
+     * sender thread cost as much as the copy and the queueing together (docs/perf/
+     * events.md). */
+    kvbm__msg      *spare;       /* nspare_max entries (data, size) */
+    size_t          nspare, nspare_max, spare_bytes;
 } kvbm__msgq;
+
 
 /* Allocate a ring of @cap messages (> 0). KVBM_OK or KVBM_ENOMEM (detail set). */
 kvbm_status kvbm__msgq_init(kvbm__msgq *q, uint64_t cap);
@@ -68,6 +83,11 @@ kvbm_status kvbm__msgq_push(kvbm__msgq *q, const char *who, const char *subject,
 bool kvbm__msgq_take(kvbm__msgq *q, int timeout_ms, kvbm__msg *m, uint64_t *seq);
 /* Non-blocking take (false when nothing waits or stopped). */
 bool kvbm__msgq_try_take(kvbm__msgq *q, kvbm__msg *m, uint64_t *seq);
+/* Non-blocking take of up to @max messages at once (one lock hold), taking another only
+ * while the payload bytes taken are below @max_bytes. Fills @m[0, k), sequence numbers
+ * *@seq .. *@seq + k - 1; returns k (0 when nothing waits or stopped). The same as k
+ * kvbm__msgq_try_take calls. */
+size_t kvbm__msgq_try_take_many(kvbm__msgq *q, kvbm__msg *m, size_t max, size_t max_bytes, uint64_t *seq);
 /* Messages below sequence @upto are done: free them, advance head, wake flush waiters. */
 void kvbm__msgq_done(kvbm__msgq *q, uint64_t upto);
 /* Hand [head, next) out again (after a lost connection); counted as resent when taken. */

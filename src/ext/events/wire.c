@@ -27,20 +27,57 @@ static inline void store_be64(uint8_t *o, uint64_t v)
 #endif
 }
 
+static uint8_t *put_u128s(uint8_t *o, const kvbm_plh *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++, o += 18) {
+        o[0] = 0xc4;
+        o[1] = 16;
+        store_be64(o + 2, v[i].hi);
+        store_be64(o + 10, v[i].lo);
+    }
+    return o;
+}
+
 static void pack_u128s(msgpack_packer *pk, const kvbm_plh *v, size_t n)
 {
     kvbm__mpack_buf *w = pk->data;
     size_t need = 18 * n;
-    if (w->len <= w->cap && w->cap - w->len >= need) {
-        uint8_t *o = w->buf + w->len;
-        for (size_t i = 0; i < n; i++, o += 18) {
-            o[0] = 0xc4;
-            o[1] = 16;
-            store_be64(o + 2, v[i].hi);
-            store_be64(o + 10, v[i].lo);
-        }
-    }
+    if (w->len <= w->cap && w->cap - w->len >= need) put_u128s(w->buf + w->len, v, n);
     w->len += need;
+}
+
+/* A Create or Remove batch that fits @cap, written straight into @buf - the bytes the
+ * packer path below writes (array 2, map 1, fixstr of 6, the array header msgpack-c picks
+ * for n, the hashes, the instance id): a pipeline emits one per type switch (~19 events
+ * in the conversation replay), and the packer's five callbacks for the header cost as much
+ * as the hashes. Returns false (nothing written) when the batch does not fit. */
+static bool encode_direct(const kvbm_event_batch *b, uint8_t *buf, size_t cap, size_t *len)
+{
+    size_t n = b->n, ah = n < 16 ? 1 : n < 65536 ? 3 : 5;
+    if (cap < 9 + ah || (cap - 9 - ah) / 18 < n + 1) return false;
+    uint8_t *o = buf;
+    o[0] = 0x92; /* [events, instance_id] */
+    o[1] = 0x81; /* {kind: [...]} */
+    o[2] = 0xa6;
+    memcpy(o + 3, b->kind == KVBM_EVENT_CREATE ? "Create" : "Remove", 6);
+    o += 9;
+    if (ah == 1) {
+        *o++ = (uint8_t)(0x90 | n);
+    } else if (ah == 3) {
+        o[0] = 0xdc;
+        o[1] = (uint8_t)(n >> 8);
+        o[2] = (uint8_t)n;
+        o += 3;
+    } else {
+        o[0] = 0xdd;
+        for (int k = 0; k < 4; k++) o[1 + k] = (uint8_t)(n >> (24 - 8 * k));
+        o += 5;
+    }
+    kvbm_plh iid = { b->instance_id.hi, b->instance_id.lo };
+    o = put_u128s(o, b->hashes, n);
+    o = put_u128s(o, &iid, 1);
+    *len = (size_t)(o - buf);
+    return true;
 }
 
 static void pack_u128(msgpack_packer *pk, uint64_t hi, uint64_t lo)
@@ -61,6 +98,7 @@ kvbm_status kvbm_events_wire_encode(const kvbm_event_batch *b, uint8_t *buf, siz
         kvbm__set_error("kvbm_events_wire_encode: invalid batch (kind %d, %zu hashes)", (int)b->kind, b->n);
         return KVBM_EINVAL;
     }
+    if (!shutdown && encode_direct(b, buf, cap, len)) return KVBM_OK;
     kvbm__mpack_buf w;
     kvbm__mpack_buf_init(&w, buf, cap);
     msgpack_packer *pk = &w.pk;

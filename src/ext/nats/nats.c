@@ -36,6 +36,8 @@
                                  * trip wakes nats-server and three threads here; per 64
                                  * messages it cost more CPU than the messages did
                                  * (docs/PERFORMANCE.md §21) */
+#define TAKE         64     /* messages taken from the queue per lock hold */
+#define IOBUF        (256 << 10) /* the client library's socket buffers (its default 32 KiB) */
 #define RTT_WAIT_MS  1000   /* one round trip attempt */
 #define POLL_MS      20     /* pause after a failed chunk while still connected */
 
@@ -110,21 +112,33 @@ static bool connected(nats_pub *c)
     return up;
 }
 
-/* Publish what was taken (*m first) and up to CHUNK-1 more (CHUNK_BYTES permitting);
- * false if a publish failed.
- * *end = one past the last sequence number taken. */
+/* Publish what was taken (*m first) and up to CHUNK-1 more (CHUNK_BYTES permitting),
+ * taking them TAKE at a time (one queue lock hold each); false if a publish failed.
+ * *end = one past the last sequence number published or failed. */
 static bool send_chunk(nats_pub *c, kvbm__msg m, uint64_t seq, uint64_t *end)
 {
-    int n = 0;
-    size_t bytes = 0;
-    do {
-        *end = seq + 1;
-        natsStatus s = natsConnection_Publish(c->nc, kvbm__msg_subject(&m), kvbm__msg_payload(&m), (int)m.len);
-        if (s != NATS_OK) return false;
-        atomic_fetch_add_explicit(&c->t.bytes_sent, m.len, memory_order_relaxed);
-        bytes += m.len;
-    } while (++n < CHUNK && bytes < CHUNK_BYTES && kvbm__msgq_try_take(&c->t.q, &m, &seq));
-    return true;
+    kvbm__msg ms[TAKE];
+    size_t k = 1, n = 0, bytes = 0;
+    ms[0] = m;
+    for (;;) {
+        size_t sent = 0;
+        for (size_t i = 0; i < k; i++) {
+            *end = seq + i + 1;
+            natsStatus s = natsConnection_Publish(c->nc, kvbm__msg_subject(&ms[i]), kvbm__msg_payload(&ms[i]),
+                                                  (int)ms[i].len);
+            if (s != NATS_OK) {
+                atomic_fetch_add_explicit(&c->t.bytes_sent, sent, memory_order_relaxed);
+                return false;
+            }
+            sent += ms[i].len;
+        }
+        atomic_fetch_add_explicit(&c->t.bytes_sent, sent, memory_order_relaxed);
+        n += k;
+        bytes += sent;
+        if (n >= CHUNK || bytes >= CHUNK_BYTES) return true;
+        k = kvbm__msgq_try_take_many(&c->t.q, ms, CHUNK - n < TAKE ? CHUNK - n : TAKE, CHUNK_BYTES - bytes, &seq);
+        if (k == 0) return true;
+    }
 }
 
 /* Wait for marker @want on the inbox (older ones, from an attempt given up, are skipped). */
@@ -244,7 +258,8 @@ static kvbm_status make_options(nats_pub *c, const kvbm_nats_config *cfg)
     int rw = cfg->reconnect_wait_ms > 0 ? cfg->reconnect_wait_ms : 250;
     if ((s = natsOptions_SetURL(c->opts, c->url)) != NATS_OK ||
         (s = natsOptions_SetTimeout(c->opts, cto)) != NATS_OK ||
-        (s = natsOptions_SetAllowReconnect(c->opts, false)) != NATS_OK) /* the sender reconnects */
+        (s = natsOptions_SetAllowReconnect(c->opts, false)) != NATS_OK || /* the sender reconnects */
+        (s = natsOptions_SetIOBufSize(c->opts, IOBUF)) != NATS_OK)
         return client_error("natsOptions", s);
     c->reconnect_wait_ms = rw;
     return KVBM_OK;
