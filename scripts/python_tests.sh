@@ -10,7 +10,7 @@
 # collected" (exit 5) count as failures. Exit 0 iff nothing failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-dir=$1
+dir=$(realpath -m "$1") # absolute: the build runs in python/
 mode=${2:-release}
 py=/usr/bin/python3
 totals="$dir/python-totals"
@@ -23,12 +23,12 @@ if [ "$mode" = asan ]; then
   cp python/kvbm/__init__.py python/kvbm/__init__.pyi python/kvbm/py.typed "$pypath/kvbm/"
   san="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all"
   build=(env CC=clang LDSHARED="clang -shared" CFLAGS="$san" LDFLAGS="$san -shared-libasan"
-         $py setup.py -q build_ext --force --build-lib "../$pypath" --build-temp "../$dir/python-ext")
+         $py setup.py -q build_ext --force --build-lib "$pypath" --build-temp "$dir/python-ext")
   preload=$(clang -print-file-name=libclang_rt.asan-x86_64.so)
 else
-  build=($py setup.py -q build_ext --force --inplace --build-temp "../$dir/python-ext")
+  build=($py setup.py -q build_ext --force --inplace --build-temp "$dir/python-ext")
 fi
-if ! (cd python && KVBM_WERROR=1 KVBM_STATIC_LIB="../$dir/libkvbm.a" "${build[@]}") \
+if ! (cd python && KVBM_WERROR=1 KVBM_STATIC_LIB="$dir/libkvbm.a" "${build[@]}") \
       >"$dir/python-build.log" 2>&1; then
   tail -n 40 "$dir/python-build.log"
   echo "python: extension build failed ($mode)"
