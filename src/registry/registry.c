@@ -114,6 +114,11 @@ struct kvbm_registry {
     _Atomic size_t      pins;
     kvbm_tracker       *tracker;
     bool                tracker_keys; /* the tracker's touches read the keys (custom kind) */
+    /* The TinyLFU tracker's sketch table and word count (fixed for the tracker's life), so
+     * that the registration's chunk pass prefetches the sketch words with the table slots;
+     * without a TinyLFU tracker a one-word dummy (the prefetch needs no test). */
+    _Atomic uint64_t   *sk_table;
+    uint64_t            sk_words;
     _Atomic uint32_t    obs_mask;
     /* set (for good) by the first Remove-pending claim: until then no registrar reads the
      * shards' claim slots */
@@ -307,6 +312,10 @@ kvbm_status kvbm_registry_create(const kvbm_registry_config *cfg, kvbm_registry 
     atomic_init(&r->pins, 1);
     r->tracker = cfg->tracker != NULL ? kvbm_tracker_clone(cfg->tracker) : NULL;
     r->tracker_keys = r->tracker != NULL && !kvbm__tracker_is_tinylfu(r->tracker);
+    static _Atomic uint64_t no_sketch;
+    const kvbm__sketch *sk = kvbm__tracker_sketch(r->tracker); /* NULL unless TinyLFU */
+    r->sk_table = sk != NULL ? sk->table : &no_sketch;
+    r->sk_words = sk != NULL ? sk->words : 1;
     pthread_mutex_init(&r->obs_lock, NULL);
     if (cfg->hooks.on_registered != NULL) { /* the creation-time hook is observer id 1 */
         r->obs[0].fn = cfg->hooks.on_registered;
@@ -778,10 +787,12 @@ kvbm_status kvbm_registry_register(kvbm_registry *r, kvbm_plh h, kvbm_handle **o
  * the increments, and no key is hashed twice. */
 #define REG_CHUNK 64u
 
-/* The chunk pass of a registration of @h64: prefetch its shard's home table slot and the
- * object a creation would pop (hints read without the lock). */
+/* The chunk pass of a registration of @h64: prefetch its shard's home table slot, the
+ * object a creation would pop (hints read without the lock) and its TinyLFU sketch word
+ * (the table hash is the key hash: kvbm__tinylfu_key_hash of a PLH is kvbm_plh_hash64). */
 static inline __attribute__((always_inline)) void register_prefetch(kvbm_registry *r, uint64_t h64)
 {
+    __builtin_prefetch(kvbm__sketch_word_in(r->sk_table, r->sk_words, h64), 1);
     struct shard *sh = shard_of(r, h64);
     tab_prefetch(sh, h64);
     /* (an empty list prefetches address 0: harmless, see tab_prefetch) */
@@ -834,7 +845,6 @@ register_many(kvbm_registry *r, const kvbm_plh *hashes, const uint64_t *h64_in, 
         } else {
             for (size_t k = 0; k < m; k++) register_prefetch(r, h64s[k].h = kvbm_plh_hash64(hashes[i + k]));
         }
-        if (t != NULL) kvbm__tracker_prepare_many(t, NULL, h64s, m);
         /* the chunk's creation flags (the caller's created[] or our own) and their count:
          * the touches are sorted out after the chunk, not per key */
         uint8_t *cr = created != NULL ? created + i : cr_own;

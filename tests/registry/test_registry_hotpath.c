@@ -104,13 +104,25 @@ KVBM_TEST(reserve_puts_handle_objects_on_the_free_lists)
     free(a);
 }
 
-/* A PLH's TinyLFU key hash is its registry table hash (one hash per registration). */
+/* A PLH's TinyLFU key hash is its registry table hash (one hash per registration), and
+ * the word the registration's chunk pass prefetches from it (kvbm__sketch_word_in, session
+ * 14) is the word its touch increments. */
 KVBM_TEST(tinylfu_key_hash_of_a_plh_is_the_table_hash)
 {
+    kvbm_tracker *t = NULL;
+    ASSERT_OK(kvbm_tinylfu_create(UINT64_C(1) << 18, NULL, &t));
+    const kvbm__sketch *sk = kvbm__tracker_sketch(t);
+    ASSERT_TRUE(sk != NULL);
     for (uint64_t i = 0; i < 1000; i++) {
         kvbm_plh h = tm_hash_n(i * 7919u);
         EXPECT_EQ_U64(kvbm__tinylfu_key_hash(h.lo, h.hi), kvbm_plh_hash64(h));
+        uint64_t word[4];
+        unsigned shift[4];
+        kvbm__sketch_cells(sk, kvbm_plh_hash64(h), word, shift);
+        EXPECT_EQ_U64((uint64_t)(kvbm__sketch_word_in(sk->table, sk->words, kvbm_plh_hash64(h)) -
+                                 sk->table), word[0]);
     }
+    kvbm_tracker_release(t);
 }
 
 /* register_many touches exactly the keys it creates, in order, as one kvbm_tracker_touch
