@@ -61,7 +61,7 @@ struct slot {
 struct shard {
     /* line 0 */
     _Alignas(64) kvbm__mutex lock;
-    struct slot     *tab;       /* NULL until the first insert */
+    struct slot     *tab;       /* no_table (mask 0) until the first insert */
     size_t           mask;      /* capacity - 1 */
     /* entries (live + dying) = handle objects off the free list: an object leaves the
      * free list exactly when its entry is inserted and returns when it is deleted, both
@@ -164,10 +164,16 @@ static inline void shard_count_set(struct shard *sh, size_t n)
     atomic_store_explicit(&sh->count, n, memory_order_relaxed);
 }
 
+/* The table of a shard that has none yet: one empty slot (mask 0), never written - a
+ * one-slot table is full (1/2 load) before its first entry, so every insertion grows it
+ * first. Probes and deletions then need no test for a missing table. */
+static struct slot no_table[1];
+
+static inline bool tab_none(const struct shard *sh) { return sh->tab == no_table; }
+
 /* Index of the entry for @h, or SIZE_MAX. Lock held. */
 static size_t tab_find(const struct shard *sh, uint64_t h64, kvbm_plh h)
 {
-    if (sh->tab == NULL) return SIZE_MAX;
     for (size_t i = h64 & sh->mask;; i = (i + 1) & sh->mask) {
         const struct slot *s = &sh->tab[i];
         if (s->h == NULL) return SIZE_MAX;
@@ -180,8 +186,6 @@ static size_t tab_find(const struct shard *sh, uint64_t h64, kvbm_plh h)
 static inline size_t tab_find_or_empty(const struct shard *sh, uint64_t h64, kvbm_plh h,
                                        size_t *empty)
 {
-    *empty = SIZE_MAX;
-    if (sh->tab == NULL) return SIZE_MAX;
     for (size_t i = h64 & sh->mask;; i = (i + 1) & sh->mask) {
         const struct slot *s = &sh->tab[i];
         if (s->h == NULL) {
@@ -201,7 +205,7 @@ static void tab_put(struct slot *tab, size_t mask, uint64_t h64, kvbm_handle *h)
 }
 
 /* Slots of the shard's table (0 before the first insert). Lock held. */
-static inline size_t tab_cap(const struct shard *sh) { return sh->tab ? sh->mask + 1 : 0; }
+static inline size_t tab_cap(const struct shard *sh) { return tab_none(sh) ? 0 : sh->mask + 1; }
 
 /* @entries fit in a table of @cap slots at load <= 1/2. */
 static inline bool tab_fits(size_t entries, size_t cap) { return entries * 2 <= cap; }
@@ -217,7 +221,7 @@ static kvbm_status tab_resize(struct shard *sh, size_t ncap)
     if (nt == NULL) return KVBM_ENOMEM;
     for (size_t i = 0; i < cap; i++)
         if (sh->tab[i].h != NULL) tab_put(nt, ncap - 1, sh->tab[i].h64, sh->tab[i].h);
-    kvbm__free(sh->tab);
+    if (!tab_none(sh)) kvbm__free(sh->tab);
     sh->tab = nt;
     sh->mask = ncap - 1;
     atomic_store_explicit(&sh->mask_hint, ncap - 1, memory_order_relaxed);
@@ -258,7 +262,6 @@ static inline __attribute__((always_inline)) void tab_delete(struct shard *sh, s
 static inline __attribute__((always_inline)) bool tab_remove_ptr(struct shard *sh, uint64_t h64,
                                                                  const kvbm_handle *h)
 {
-    if (sh->tab == NULL) return false;
     for (size_t i = h64 & sh->mask;; i = (i + 1) & sh->mask) {
         const kvbm_handle *e = sh->tab[i].h;
         if (e == h) {
@@ -307,6 +310,8 @@ kvbm_status kvbm_registry_create(const kvbm_registry_config *cfg, kvbm_registry 
         struct shard *sh = &r->shards[i];
         kvbm__mutex_init_fast_unlock(&sh->lock, KVBM_RANK_REGISTRY);
         kvbm__cond_init(&sh->cond);
+        sh->tab = no_table; /* mask 0 */
+        atomic_init(&sh->tab_hint, no_table);
     }
     atomic_init(&r->refs, 1);
     atomic_init(&r->pins, 1);
@@ -385,7 +390,7 @@ static void registry_free(kvbm_registry *r)
             kvbm__free(slab);
             slab = next;
         }
-        kvbm__free(sh->tab);
+        if (!tab_none(sh)) kvbm__free(sh->tab);
         kvbm__mutex_destroy(&sh->lock);
     }
     pthread_mutex_destroy(&r->obs_lock);
@@ -698,7 +703,7 @@ get_or_create_h64(kvbm_registry *r, const kvbm_plh *hp, uint64_t h64, bool notif
     struct shard *sh = shard_of(r, h64);
 
     kvbm__lock(&sh->lock);
-    size_t slot;
+    size_t slot = 0; /* (set by every miss, the only way out of the loop to a creation) */
     uint32_t mask; /* the observers to notify of a creation */
     for (;;) {
         size_t i = tab_find_or_empty(sh, h64, *hp, &slot);
@@ -731,11 +736,10 @@ get_or_create_h64(kvbm_registry *r, const kvbm_plh *hp, uint64_t h64, bool notif
     }
 
     kvbm_handle *h = NULL;
-    /* A miss always ends on an empty slot (load <= 1/2), so slot == SIZE_MAX exactly when
-     * the shard has no table yet: tab_full without testing the table again. */
+    /* (tab_full without tab_cap's test for a missing table: no_table's one slot is full) */
     size_t count = shard_count(sh);
-    bool grow = slot == SIZE_MAX || !tab_fits(count + 1, sh->mask + 1);
-    kvbm__assert(grow == tab_full(sh) || slot == SIZE_MAX);
+    bool grow = !tab_fits(count + 1, sh->mask + 1);
+    kvbm__assert(grow == tab_full(sh));
     if ((grow && tab_grow(sh) != KVBM_OK) || (h = handle_alloc(sh)) == NULL) {
         kvbm__unlock_fast(&sh->lock);
         return GOC_ENOMEM;
