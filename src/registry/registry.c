@@ -210,9 +210,6 @@ static inline size_t tab_cap(const struct shard *sh) { return tab_none(sh) ? 0 :
 /* @entries fit in a table of @cap slots at load <= 1/2. */
 static inline bool tab_fits(size_t entries, size_t cap) { return entries * 2 <= cap; }
 
-/* One more entry would exceed the 1/2 load (or there is no table yet). Lock held. */
-static inline bool tab_full(const struct shard *sh) { return !tab_fits(shard_count(sh) + 1, tab_cap(sh)); }
-
 /* Move the entries to a new table of @ncap (a power of two > 2 x count) slots. Lock held. */
 static kvbm_status tab_resize(struct shard *sh, size_t ncap)
 {
@@ -229,7 +226,8 @@ static kvbm_status tab_resize(struct shard *sh, size_t ncap)
     return KVBM_OK;
 }
 
-/* Grow so that one more entry fits (tab_full was true): double the table. Lock held. */
+/* Grow so that one more entry fits (it would exceed the 1/2 load): double the table. Lock
+ * held. */
 static kvbm_status tab_grow(struct shard *sh)
 {
     size_t cap = tab_cap(sh);
@@ -736,10 +734,11 @@ get_or_create_h64(kvbm_registry *r, const kvbm_plh *hp, uint64_t h64, bool notif
     }
 
     kvbm_handle *h = NULL;
-    /* (tab_full without tab_cap's test for a missing table: no_table's one slot is full) */
+    /* One more entry would exceed the 1/2 load - no_table's one slot is full already, so
+     * the capacity needs no test for a missing table (tab_cap's). */
     size_t count = shard_count(sh);
     bool grow = !tab_fits(count + 1, sh->mask + 1);
-    kvbm__assert(grow == tab_full(sh));
+    kvbm__assert(grow == !tab_fits(count + 1, tab_cap(sh)));
     if ((grow && tab_grow(sh) != KVBM_OK) || (h = handle_alloc(sh)) == NULL) {
         kvbm__unlock_fast(&sh->lock);
         return GOC_ENOMEM;
