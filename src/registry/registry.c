@@ -61,16 +61,18 @@ struct slot {
 struct shard {
     /* line 0 */
     _Alignas(64) kvbm__mutex lock;
-    struct slot     *tab;       /* NULL until the first insert */
+    struct slot     *tab;       /* no_table (mask 0) until the first insert */
     size_t           mask;      /* capacity - 1 */
     /* entries (live + dying) = handle objects off the free list: an object leaves the
      * free list exactly when its entry is inserted and returns when it is deleted, both
-     * in one critical section, so one counter serves the load factor and the pin */
-    size_t           count;
+     * in one critical section, so one counter serves the load factor and the pin.
+     * Written under the lock (shard_count_set: a plain store); also read WITHOUT it
+     * (relaxed) by registered_count(), hence atomic - no second, published copy to store
+     * on every registration and death. */
+    _Atomic size_t   count;
     /* Written under the lock; read WITHOUT it (relaxed) only to compute a prefetch
      * address, like the hints below. */
     _Atomic(kvbm_handle *) free_list;
-    _Atomic size_t   count_pub; /* relaxed copy of count for registered_count() */
     /* Relaxed copies of tab / mask, read WITHOUT the lock only to compute prefetch
      * addresses (a stale or mismatched pair just prefetches a useless line: prefetches
      * never fault and have no semantic effect). Written under the lock by tab_grow. */
@@ -112,6 +114,11 @@ struct kvbm_registry {
     _Atomic size_t      pins;
     kvbm_tracker       *tracker;
     bool                tracker_keys; /* the tracker's touches read the keys (custom kind) */
+    /* The TinyLFU tracker's sketch table and word count (fixed for the tracker's life), so
+     * that the registration's chunk pass prefetches the sketch words with the table slots;
+     * without a TinyLFU tracker a one-word dummy (the prefetch needs no test). */
+    _Atomic uint64_t   *sk_table;
+    uint64_t            sk_words;
     _Atomic uint32_t    obs_mask;
     /* set (for good) by the first Remove-pending claim: until then no registrar reads the
      * shards' claim slots */
@@ -138,30 +145,39 @@ unsigned kvbm__registry_dhook_claim(kvbm_registry *r, struct kvbm__death_hook *h
 
 static inline struct shard *shard_of(kvbm_registry *r, uint64_t h64)
 {
-    return &r->shards[h64 >> (64 - KVBM__SHARD_BITS)];
+    struct shard *sh = &r->shards[h64 >> (64 - KVBM__SHARD_BITS)];
+    /* An empty asm makes the address opaque, so the compiler keeps the pointer in a
+     * register: otherwise it keeps the index and, as x86 addressing scales by 8 at most,
+     * recomputes index * 128 (a move and a shift) at nearly every access to a shard field
+     * (session 14: -7 Ir per registration, -6 per death). */
+    __asm__("" : "+r"(sh));
+    return sh;
 }
+
+/* The shard's entry count (any thread; exact under the lock), and its update (lock held). */
+static inline size_t shard_count(const struct shard *sh)
+{
+    return atomic_load_explicit(&((struct shard *)sh)->count, memory_order_relaxed);
+}
+static inline void shard_count_set(struct shard *sh, size_t n)
+{
+    atomic_store_explicit(&sh->count, n, memory_order_relaxed);
+}
+
+/* The table of a shard that has none yet: one empty slot (mask 0), never written - a
+ * one-slot table is full (1/2 load) before its first entry, so every insertion grows it
+ * first. Probes and deletions then need no test for a missing table. */
+static struct slot no_table[1];
+
+static inline bool tab_none(const struct shard *sh) { return sh->tab == no_table; }
 
 /* Index of the entry for @h, or SIZE_MAX. Lock held. */
 static size_t tab_find(const struct shard *sh, uint64_t h64, kvbm_plh h)
 {
-    if (sh->tab == NULL) return SIZE_MAX;
     for (size_t i = h64 & sh->mask;; i = (i + 1) & sh->mask) {
         const struct slot *s = &sh->tab[i];
         if (s->h == NULL) return SIZE_MAX;
         if (s->h64 == h64 && kvbm_plh_eq(s->h->hash, h)) return i;
-    }
-}
-
-/* Index of the entry designating handle @h (home slot of @h64), or SIZE_MAX. A dying
- * handle's entry is never replaced, so identity is the exact test and needs neither the
- * stored hash nor the PLH. Lock held. */
-static inline size_t tab_find_ptr(const struct shard *sh, uint64_t h64, const kvbm_handle *h)
-{
-    if (sh->tab == NULL) return SIZE_MAX;
-    for (size_t i = h64 & sh->mask;; i = (i + 1) & sh->mask) {
-        const kvbm_handle *e = sh->tab[i].h;
-        if (e == h) return i;
-        if (e == NULL) return SIZE_MAX;
     }
 }
 
@@ -170,8 +186,6 @@ static inline size_t tab_find_ptr(const struct shard *sh, uint64_t h64, const kv
 static inline size_t tab_find_or_empty(const struct shard *sh, uint64_t h64, kvbm_plh h,
                                        size_t *empty)
 {
-    *empty = SIZE_MAX;
-    if (sh->tab == NULL) return SIZE_MAX;
     for (size_t i = h64 & sh->mask;; i = (i + 1) & sh->mask) {
         const struct slot *s = &sh->tab[i];
         if (s->h == NULL) {
@@ -191,13 +205,10 @@ static void tab_put(struct slot *tab, size_t mask, uint64_t h64, kvbm_handle *h)
 }
 
 /* Slots of the shard's table (0 before the first insert). Lock held. */
-static inline size_t tab_cap(const struct shard *sh) { return sh->tab ? sh->mask + 1 : 0; }
+static inline size_t tab_cap(const struct shard *sh) { return tab_none(sh) ? 0 : sh->mask + 1; }
 
 /* @entries fit in a table of @cap slots at load <= 1/2. */
 static inline bool tab_fits(size_t entries, size_t cap) { return entries * 2 <= cap; }
-
-/* One more entry would exceed the 1/2 load (or there is no table yet). Lock held. */
-static inline bool tab_full(const struct shard *sh) { return !tab_fits(sh->count + 1, tab_cap(sh)); }
 
 /* Move the entries to a new table of @ncap (a power of two > 2 x count) slots. Lock held. */
 static kvbm_status tab_resize(struct shard *sh, size_t ncap)
@@ -207,7 +218,7 @@ static kvbm_status tab_resize(struct shard *sh, size_t ncap)
     if (nt == NULL) return KVBM_ENOMEM;
     for (size_t i = 0; i < cap; i++)
         if (sh->tab[i].h != NULL) tab_put(nt, ncap - 1, sh->tab[i].h64, sh->tab[i].h);
-    kvbm__free(sh->tab);
+    if (!tab_none(sh)) kvbm__free(sh->tab);
     sh->tab = nt;
     sh->mask = ncap - 1;
     atomic_store_explicit(&sh->mask_hint, ncap - 1, memory_order_relaxed);
@@ -215,7 +226,8 @@ static kvbm_status tab_resize(struct shard *sh, size_t ncap)
     return KVBM_OK;
 }
 
-/* Grow so that one more entry fits (tab_full was true): double the table. Lock held. */
+/* Grow so that one more entry fits (it would exceed the 1/2 load): double the table. Lock
+ * held. */
 static kvbm_status tab_grow(struct shard *sh)
 {
     size_t cap = tab_cap(sh);
@@ -232,15 +244,30 @@ static inline __attribute__((always_inline)) void tab_delete(struct shard *sh, s
         j = (j + 1) & mask;
         if (sh->tab[j].h == NULL) break;
         size_t k = sh->tab[j].h64 & mask; /* home of the entry at j */
-        /* leave it if its home lies cyclically in (i, j] */
-        bool stays = i <= j ? (i < k && k <= j) : (i < k || k <= j);
-        if (stays) continue;
+        /* leave it if its home lies cyclically in (i, j]: it is fewer probe steps from
+         * its home to j than from i to j (i != j, so the latter is at least 1) */
+        if (((j - k) & mask) < ((j - i) & mask)) continue;
         sh->tab[i] = sh->tab[j];
         i = j;
     }
     sh->tab[i].h = NULL;
-    sh->count--;
-    atomic_store_explicit(&sh->count_pub, sh->count, memory_order_relaxed);
+    shard_count_set(sh, shard_count(sh) - 1);
+}
+
+/* Delete the entry designating handle @h (home slot of @h64); false if there is none. A
+ * dying handle's entry is never replaced, so identity is the exact test and needs neither
+ * the stored hash nor the PLH. Lock held. */
+static inline __attribute__((always_inline)) bool tab_remove_ptr(struct shard *sh, uint64_t h64,
+                                                                 const kvbm_handle *h)
+{
+    for (size_t i = h64 & sh->mask;; i = (i + 1) & sh->mask) {
+        const kvbm_handle *e = sh->tab[i].h;
+        if (e == h) {
+            tab_delete(sh, i);
+            return true;
+        }
+        if (e == NULL) return false;
+    }
 }
 
 /* Prefetch (write intent) the home slot of @h64 in its shard's table, without the lock
@@ -249,16 +276,16 @@ static inline void tab_prefetch(const struct shard *sh, uint64_t h64)
 {
     struct slot *t = atomic_load_explicit(&((struct shard *)sh)->tab_hint, memory_order_relaxed);
     size_t m = atomic_load_explicit(&((struct shard *)sh)->mask_hint, memory_order_relaxed);
-    if (t != NULL) {
-        /* Integer arithmetic: with a stale pair the address may lie outside the table
-         * (harmless for a prefetch, but not a valid pointer expression). */
-        uintptr_t a = (uintptr_t)t + (uintptr_t)(h64 & m) * sizeof(struct slot);
-        __builtin_prefetch((const void *)a, 1, 3);
-        /* and the slot after it, which a probe run (or a deletion's backward shift) reads
-         * next: the next line only when the home slot is the last of its line (it was the
-         * next line always: a useless line in ~3 of 4 cases, evicting useful ones) */
-        __builtin_prefetch((const void *)(a + sizeof(struct slot)), 1, 3);
-    }
+    /* Integer arithmetic: with a stale pair the address may lie outside the table, and
+     * before the shard's first table (t NULL, m 0) it is 0 - harmless for a prefetch, which
+     * never faults, so no test for it on the per-block path; but not a valid pointer
+     * expression. */
+    uintptr_t a = (uintptr_t)t + (uintptr_t)(h64 & m) * sizeof(struct slot);
+    __builtin_prefetch((const void *)a, 1, 3);
+    /* and the slot after it, which a probe run (or a deletion's backward shift) reads
+     * next: the next line only when the home slot is the last of its line (it was the
+     * next line always: a useless line in ~3 of 4 cases, evicting useful ones) */
+    __builtin_prefetch((const void *)(a + sizeof(struct slot)), 1, 3);
 }
 
 /* ---- registry lifetime ------------------------------------------------------------- */
@@ -281,11 +308,17 @@ kvbm_status kvbm_registry_create(const kvbm_registry_config *cfg, kvbm_registry 
         struct shard *sh = &r->shards[i];
         kvbm__mutex_init_fast_unlock(&sh->lock, KVBM_RANK_REGISTRY);
         kvbm__cond_init(&sh->cond);
+        sh->tab = no_table; /* mask 0 */
+        atomic_init(&sh->tab_hint, no_table);
     }
     atomic_init(&r->refs, 1);
     atomic_init(&r->pins, 1);
     r->tracker = cfg->tracker != NULL ? kvbm_tracker_clone(cfg->tracker) : NULL;
     r->tracker_keys = r->tracker != NULL && !kvbm__tracker_is_tinylfu(r->tracker);
+    static _Atomic uint64_t no_sketch;
+    const kvbm__sketch *sk = kvbm__tracker_sketch(r->tracker); /* NULL unless TinyLFU */
+    r->sk_table = sk != NULL ? sk->table : &no_sketch;
+    r->sk_words = sk != NULL ? sk->words : 1;
     pthread_mutex_init(&r->obs_lock, NULL);
     if (cfg->hooks.on_registered != NULL) { /* the creation-time hook is observer id 1 */
         r->obs[0].fn = cfg->hooks.on_registered;
@@ -316,7 +349,7 @@ kvbm_status kvbm__registry_reserve(kvbm_registry *r, size_t n)
     for (unsigned i = 0; i < KVBM__SHARDS; i++) {
         struct shard *sh = &r->shards[i];
         kvbm__lock(&sh->lock);
-        size_t want = sh->count + share;
+        size_t want = shard_count(sh) + share;
         kvbm_status st = KVBM_OK;
         if (want > SIZE_MAX / 4) {
             st = KVBM_ENOMEM;
@@ -327,7 +360,7 @@ kvbm_status kvbm__registry_reserve(kvbm_registry *r, size_t n)
         }
         /* and handle objects for the share, so that registering them allocates nothing
          * (from a share of a whole slab on: a small manager does not pin 64 slabs) */
-        while (st == KVBM_OK && mean >= KVBM__SLAB_N && sh->nobj - sh->count < share)
+        while (st == KVBM_OK && mean >= KVBM__SLAB_N && sh->nobj - shard_count(sh) < share)
             if (!slab_refill(sh)) st = KVBM_ENOMEM;
         kvbm__unlock_fast(&sh->lock);
         if (st != KVBM_OK) return st;
@@ -345,7 +378,7 @@ static void registry_free(kvbm_registry *r)
 {
     for (unsigned i = 0; i < KVBM__SHARDS; i++) {
         struct shard *sh = &r->shards[i];
-        kvbm__assert(sh->count == 0);
+        kvbm__assert(shard_count(sh) == 0);
         /* count == 0: every object of every slab is free. Walk the slabs in address order
          * rather than the free list (a chain of dependent misses through cold objects). */
         for (char *slab = sh->slabs; slab != NULL;) {
@@ -355,7 +388,7 @@ static void registry_free(kvbm_registry *r)
             kvbm__free(slab);
             slab = next;
         }
-        kvbm__free(sh->tab);
+        if (!tab_none(sh)) kvbm__free(sh->tab);
         kvbm__mutex_destroy(&sh->lock);
     }
     pthread_mutex_destroy(&r->obs_lock);
@@ -440,13 +473,14 @@ static inline kvbm_handle *handle_alloc(struct shard *sh)
     return h;
 }
 
-/* Push the object of an entry tab_delete just removed. Returns true if the registry must
- * be unpinned (after unlock): that was the shard's last entry. Lock held. */
+/* Push the object of an entry tab_delete just removed (the free-list link overwrites
+ * h->reg, its union twin). Returns true if the registry must be unpinned (after unlock):
+ * that was the shard's last entry. Lock held. */
 static bool handle_recycle(struct shard *sh, kvbm_handle *h)
 {
     h->next_free = atomic_load_explicit(&sh->free_list, memory_order_relaxed);
     atomic_store_explicit(&sh->free_list, h, memory_order_relaxed);
-    return sh->count == 0;
+    return shard_count(sh) == 0;
 }
 
 /* Call every observer of @mask with the new handle @h (shard lock held). Errors are not
@@ -634,21 +668,43 @@ static inline __attribute__((always_inline)) void rm_flush(struct rm_claims *cl)
 }
 
 /* Lookup-or-create without the frequency touch. Returns GOC_REUSED, GOC_CREATED (the
- * caller owes the creation touch when @notify) or GOC_ENOMEM. Inlined into its callers
- * (a by-value kvbm_plh through an out-of-line call cost a store-forwarding stall). */
-enum { GOC_ENOMEM = -1, GOC_REUSED = 0, GOC_CREATED = 1 };
+ * caller owes the creation touch when @notify) or GOC_ENOMEM. Inlined into its callers.
+ * The PLH comes by address (@hp), never by value: a by-value kvbm_plh made GCC spill its
+ * two registers to the stack and reload them as one vector for the stores into the new
+ * handle - a store-forwarding stall (bench_registry "reuse" 45 -> 15 ns when it was found)
+ * and, in the batched loop, four spill instructions per key. */
+enum { GOC_ENOMEM = -1, GOC_REUSED = 0, GOC_CREATED = 1 }; /* (register_many counts on 0 / 1) */
+
+/* The observers of @mask (!= 0) are told of the new handle @h, under its shard lock @sh,
+ * which this releases; the failures are logged after the unlock. A branch of its own:
+ * without observers (the replay, every manager without an events manager) a creation
+ * only tests the mask, with no failure state to set up. */
+static inline __attribute__((always_inline)) void notify_and_unlock(kvbm_registry *r, struct shard *sh,
+                                                        kvbm_handle *h, uint32_t mask)
+{
+    uint32_t failed = 0;
+    kvbm_status fail_st = KVBM_OK;
+    if ((mask & (mask - 1)) == 0) { /* one observer (the usual case) */
+        const struct observer *o = &r->obs[__builtin_ctz(mask)];
+        if (KVBM_UNLIKELY((fail_st = o->fn(o->ctx, h)) != KVBM_OK)) failed = mask;
+    } else {
+        failed = notify_observers(r, h, mask, &fail_st);
+    }
+    kvbm__unlock_fast(&sh->lock);
+    if (KVBM_UNLIKELY(failed != 0)) log_observer_failure(r, h->hash, failed, fail_st);
+}
 
 static inline __attribute__((always_inline)) int
-get_or_create_h64(kvbm_registry *r, kvbm_plh hash, uint64_t h64, bool notify, kvbm_tier premark,
-                  kvbm_handle **out)
+get_or_create_h64(kvbm_registry *r, const kvbm_plh *hp, uint64_t h64, bool notify,
+                  kvbm_tier premark, kvbm_handle **out)
 {
     struct shard *sh = shard_of(r, h64);
 
     kvbm__lock(&sh->lock);
-    size_t slot;
+    size_t slot = 0; /* (set by every miss, the only way out of the loop to a creation) */
     uint32_t mask; /* the observers to notify of a creation */
     for (;;) {
-        size_t i = tab_find_or_empty(sh, h64, hash, &slot);
+        size_t i = tab_find_or_empty(sh, h64, *hp, &slot);
         if (i == SIZE_MAX) {
             mask = notify ? atomic_load_explicit(&r->obs_mask, memory_order_acquire) : 0;
             /* the previous registration died in one section and its Remove is not
@@ -678,19 +734,18 @@ get_or_create_h64(kvbm_registry *r, kvbm_plh hash, uint64_t h64, bool notify, kv
     }
 
     kvbm_handle *h = NULL;
-    bool grow = tab_full(sh);
+    /* One more entry would exceed the 1/2 load - no_table's one slot is full already, so
+     * the capacity needs no test for a missing table (tab_cap's). */
+    size_t count = shard_count(sh);
+    bool grow = !tab_fits(count + 1, sh->mask + 1);
+    kvbm__assert(grow == !tab_fits(count + 1, tab_cap(sh)));
     if ((grow && tab_grow(sh) != KVBM_OK) || (h = handle_alloc(sh)) == NULL) {
         kvbm__unlock_fast(&sh->lock);
         return GOC_ENOMEM;
     }
     atomic_store_explicit(&h->refs, 1, memory_order_relaxed);
-    /* Field by field with a compiler barrier: GCC otherwise merges the copy into one
-     * 16-byte vector store and, to build it, spills @hash (passed in two registers) to
-     * the stack on entry and reloads it as one vector - a store-forwarding stall that
-     * cost every registration, reuse included, ~30 ns (bench_registry "reuse" 45 -> 15 ns). */
-    h->hash.hi = hash.hi;
-    __asm__ __volatile__("" ::: "memory");
-    h->hash.lo = hash.lo;
+    h->hash.hi = hp->hi;
+    h->hash.lo = hp->lo;
     h->reg = r; /* overwrites next_free */
     if (premark != KVBM__TIER_FREE) handle_premark(h, premark);
     if (grow) {
@@ -699,19 +754,10 @@ get_or_create_h64(kvbm_registry *r, kvbm_plh hash, uint64_t h64, bool notify, kv
         sh->tab[slot].h64 = h64;            /* the empty slot that ended the lookup */
         sh->tab[slot].h = h;
     }
-    if (sh->count++ == 0) atomic_fetch_add_explicit(&r->pins, 1, memory_order_relaxed);
-    atomic_store_explicit(&sh->count_pub, sh->count, memory_order_relaxed);
-    uint32_t failed = 0;
-    kvbm_status fail_st = KVBM_OK;
-    if (mask != 0 && (mask & (mask - 1)) == 0) { /* one observer (the usual case): inline */
-        const struct observer *o = &r->obs[__builtin_ctz(mask)];
-        if (KVBM_UNLIKELY((fail_st = o->fn(o->ctx, h)) != KVBM_OK)) failed = mask;
-    } else if (mask != 0) {
-        failed = notify_observers(r, h, mask, &fail_st);
-    }
-    kvbm__unlock_fast(&sh->lock);
-    if (KVBM_UNLIKELY(failed != 0)) log_observer_failure(r, hash, failed, fail_st);
-
+    shard_count_set(sh, count + 1);
+    if (count == 0) atomic_fetch_add_explicit(&r->pins, 1, memory_order_relaxed);
+    if (KVBM_LIKELY(mask == 0)) kvbm__unlock_fast(&sh->lock);
+    else notify_and_unlock(r, sh, h, mask);
     *out = h;
     return GOC_CREATED;
 }
@@ -719,7 +765,7 @@ get_or_create_h64(kvbm_registry *r, kvbm_plh hash, uint64_t h64, bool notify, kv
 static inline __attribute__((always_inline)) int
 get_or_create(kvbm_registry *r, kvbm_plh hash, bool notify, kvbm_handle **out)
 {
-    return get_or_create_h64(r, hash, kvbm_plh_hash64(hash), notify, KVBM__TIER_FREE, out);
+    return get_or_create_h64(r, &hash, kvbm_plh_hash64(hash), notify, KVBM__TIER_FREE, out);
 }
 
 kvbm_status kvbm_registry_register(kvbm_registry *r, kvbm_plh h, kvbm_handle **out)
@@ -744,52 +790,82 @@ kvbm_status kvbm_registry_register(kvbm_registry *r, kvbm_plh h, kvbm_handle **o
  * the increments, and no key is hashed twice. */
 #define REG_CHUNK 64u
 
+/* The chunk pass of a registration of @h64: prefetch its shard's home table slot, the
+ * object a creation would pop (hints read without the lock) and its TinyLFU sketch word
+ * (the table hash is the key hash: kvbm__tinylfu_key_hash of a PLH is kvbm_plh_hash64). */
+static inline __attribute__((always_inline)) void register_prefetch(kvbm_registry *r, uint64_t h64)
+{
+    __builtin_prefetch(kvbm__sketch_word_in(r->sk_table, r->sk_words, h64), 1);
+    struct shard *sh = shard_of(r, h64);
+    tab_prefetch(sh, h64);
+    /* (an empty list prefetches address 0: harmless, see tab_prefetch) */
+    __builtin_prefetch(atomic_load_explicit(&sh->free_list, memory_order_relaxed), 1, 3);
+}
+
+/* The creation touches of a chunk's keys hashes[0..m) (cells h64s[0..m)): those with
+ * cr[k] set, nc of them (> 0), in order - one kvbm__tracker_touch_apply. When every key
+ * was created (the replay's case) and the tracker does not read keys, the chunk's own
+ * cells are applied as they are, nothing copied. */
+static inline __attribute__((always_inline)) void
+register_touch(kvbm_tracker *t, bool keys, const kvbm_plh *hashes,
+               const kvbm__touch_cells *h64s, const uint8_t *cr, size_t m, size_t nc)
+{
+    if (nc == m && !keys) {
+        kvbm__tracker_touch_apply(t, NULL, h64s, m);
+        return;
+    }
+    kvbm_plh pending[REG_CHUNK];       /* created keys (read by custom trackers only: @keys) */
+    kvbm__touch_cells cells[REG_CHUNK]; /* their cells */
+    size_t np = 0;
+    for (size_t k = 0; k < m; k++) {
+        if (!cr[k]) continue;
+        if (keys) pending[np] = hashes[k];
+        cells[np++] = h64s[k];
+    }
+    kvbm__tracker_touch_apply(t, pending, cells, np);
+}
+
 static inline __attribute__((always_inline)) kvbm_status
 register_many(kvbm_registry *r, const kvbm_plh *hashes, const uint64_t *h64_in, size_t n,
               kvbm_tier premark, kvbm_handle **out, uint8_t *created)
 {
     kvbm_tracker *t = r->tracker;
     const bool keys = r->tracker_keys;
-    kvbm_plh pending[REG_CHUNK];       /* created keys (read by custom trackers only: @keys) */
-    kvbm__touch_cells cells[REG_CHUNK]; /* their cells */
-    kvbm__touch_cells h64s[REG_CHUNK];  /* table hash = TinyLFU cells of the chunk's keys */
-    size_t np = 0, i = 0;
+    kvbm__touch_cells h64s[REG_CHUNK]; /* table hash = TinyLFU cells of the chunk's keys */
+    uint8_t cr_own[REG_CHUNK];         /* the chunk's creations when the caller wants none */
+    size_t i = 0;
     kvbm_status st = KVBM_OK;
     while (i < n) {
         /* Per chunk: compute the table hashes and prefetch the shards' home slots, the
          * objects a creation would pop and the sketch words up front, so that the chunk's
          * misses overlap (the shard locks taken below otherwise serialise them). */
         size_t m = n - i < REG_CHUNK ? n - i : REG_CHUNK;
-        for (size_t k = 0; k < m; k++) {
-            uint64_t h64 = h64_in != NULL ? h64_in[i + k] : kvbm_plh_hash64(hashes[i + k]);
-            kvbm__assert(h64 == kvbm_plh_hash64(hashes[i + k]));
-            h64s[k].h = h64;
-            struct shard *sh = shard_of(r, h64);
-            tab_prefetch(sh, h64);
-            /* the object a creation would pop (hint: read without the lock) */
-            kvbm_handle *fh = atomic_load_explicit(&sh->free_list, memory_order_relaxed);
-            if (fh != NULL) __builtin_prefetch(fh, 1, 3);
+        if (h64_in != NULL) { /* (two loops: the test is not made per key) */
+            for (size_t k = 0; k < m; k++) {
+                kvbm__assert(h64_in[i + k] == kvbm_plh_hash64(hashes[i + k]));
+                register_prefetch(r, h64s[k].h = h64_in[i + k]);
+            }
+        } else {
+            for (size_t k = 0; k < m; k++) register_prefetch(r, h64s[k].h = kvbm_plh_hash64(hashes[i + k]));
         }
-        if (t != NULL) kvbm__tracker_prepare_many(t, NULL, h64s, m);
-        for (size_t k = 0; k < m; k++, i++) {
-            int g = get_or_create_h64(r, hashes[i], h64s[k].h, true, premark, &out[i]);
+        /* the chunk's creation flags (the caller's created[] or our own) and their count:
+         * the touches are sorted out after the chunk, not per key */
+        uint8_t *cr = created != NULL ? created + i : cr_own;
+        const kvbm_plh *hc = hashes + i;
+        size_t nc = 0, k = 0;
+        for (; k < m; k++) {
+            int g = get_or_create_h64(r, &hc[k], h64s[k].h, true, premark, &out[i + k]);
             if (KVBM_UNLIKELY(g == GOC_ENOMEM)) {
                 st = KVBM_ENOMEM;
-                goto done;
+                break;
             }
-            if (created != NULL) created[i] = g == GOC_CREATED;
-            if (g == GOC_CREATED && t != NULL) {
-                if (keys) pending[np] = hashes[i];
-                cells[np++] = h64s[k];
-            }
+            cr[k] = (uint8_t)g; /* GOC_CREATED == 1, GOC_REUSED == 0 */
+            nc += (size_t)g;
         }
-        if (np > 0) {
-            kvbm__tracker_touch_apply(t, pending, cells, np);
-            np = 0;
-        }
+        if (t != NULL && nc > 0) register_touch(t, keys, hc, h64s, cr, k, nc);
+        i += k;
+        if (KVBM_UNLIKELY(st != KVBM_OK)) break;
     }
-done:
-    if (np > 0) kvbm__tracker_touch_apply(t, pending, cells, np);
     kvbm__defer_run(); /* observers' deferred work (events: the Create broadcasts) */
     if (st != KVBM_OK) { /* all or nothing: give back what this call obtained */
         for (size_t k = 0; k < i; k++) {
@@ -871,7 +947,7 @@ size_t kvbm_registry_registered_count(kvbm_registry *r)
     if (r == NULL) return 0;
     size_t n = 0;
     for (unsigned i = 0; i < KVBM__SHARDS; i++)
-        n += atomic_load_explicit(&r->shards[i].count_pub, memory_order_relaxed);
+        n += shard_count(&r->shards[i]);
     return n;
 }
 
@@ -980,11 +1056,10 @@ static inline __attribute__((always_inline)) void handle_remove_entry(kvbm_handl
     kvbm_registry *r = h->reg;
     struct shard *sh = shard_of(r, h64);
     kvbm__lock(&sh->lock);
-    size_t i = tab_find_ptr(sh, h64, h);
-    kvbm__assert(i != SIZE_MAX);
-    if (i != SIZE_MAX) tab_delete(sh, i);
-    h->reg = NULL;
-    bool unpin = handle_recycle(sh, h);
+    bool found = tab_remove_ptr(sh, h64, h);
+    kvbm__assert(found);
+    (void)found;
+    bool unpin = handle_recycle(sh, h); /* (its link replaces h->reg) */
     if (sh->waiters > 0) kvbm__cond_broadcast(&sh->cond);
     kvbm__unlock_fast(&sh->lock);
 
@@ -1079,11 +1154,10 @@ absent_release_fast(kvbm_registry *r, kvbm_handle *h, uint64_t h64, kvbm_tier ti
         cl->slot[cl->n++] = claim;
     }
     kvbm__handle_clear_presence(h);
-    size_t i = tab_find_ptr(sh, h64, h);
-    kvbm__assert(i != SIZE_MAX);
-    if (i != SIZE_MAX) tab_delete(sh, i);
-    h->reg = NULL;
-    bool unpin = handle_recycle(sh, h);
+    bool found = tab_remove_ptr(sh, h64, h);
+    kvbm__assert(found);
+    (void)found;
+    bool unpin = handle_recycle(sh, h); /* (its link replaces h->reg) */
     kvbm__unlock_fast(&sh->lock);
     /* with @cl, the caller's reference keeps @r (and the claims) alive: unpinning the
      * shard cannot free it */
@@ -1149,6 +1223,10 @@ void kvbm__handle_mark_absent_release_many(kvbm_handle *const *hs, size_t n, kvb
 void kvbm__handle_mark_absent_release_many_h64(kvbm_registry *r, kvbm_handle *const *hs,
                                                const uint64_t *h64s, size_t n, kvbm_tier tier)
 {
+    if (KVBM_UNLIKELY(r == NULL)) { /* (a contract breach: each handle's own registry) */
+        kvbm__handle_mark_absent_release_many(hs, n, tier);
+        return;
+    }
     for (size_t i = 0; i < n; i += ABSENT_PF_CHUNK) {
         size_t c = n - i < ABSENT_PF_CHUNK ? n - i : ABSENT_PF_CHUNK;
         for (size_t k = 0; k < c; k++) {

@@ -220,8 +220,13 @@ struct kvbm_handle {
  * slots still form a prefix, so stop at the first free one (usually slot 1, in line 0). */
 static inline void kvbm__handle_clear_presence(kvbm_handle *h)
 {
-    if (atomic_load_explicit(&h->pres[0].tier, memory_order_relaxed) == KVBM__TIER_FREE) return;
+    /* (a free slot's word is 0 already: slot 0 is cleared without testing its tier; if it
+     * is free, so is slot 1 and the loop stops there) */
+    kvbm__assert(atomic_load_explicit(&h->pres[0].tier, memory_order_relaxed) != KVBM__TIER_FREE ||
+                 atomic_load_explicit(&h->pres[0].word, memory_order_relaxed) == 0);
     atomic_store_explicit(&h->pres[0].word, 0, memory_order_relaxed);
+    /* slot 1 tested apart: the loop's set-up cost every death that had one tier */
+    if (KVBM_LIKELY(atomic_load_explicit(&h->pres[1].tier, memory_order_relaxed) == KVBM__TIER_FREE)) return;
     for (unsigned i = 1; i < KVBM__PRESENCE_INLINE; i++) {
         if (atomic_load_explicit(&h->pres[i].tier, memory_order_relaxed) == KVBM__TIER_FREE) break;
         atomic_store_explicit(&h->pres[i].tier, KVBM__TIER_FREE, memory_order_relaxed);

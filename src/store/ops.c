@@ -199,6 +199,10 @@ kvbm_status kvbm__store_allocate(struct kvbm__store *s, size_t count, kvbm_mutab
     return KVBM_OK;
 }
 
+/* Hash64 of a registration's first HV_KEEP inputs kept from the registry pass for the
+ * locked pass (2 KiB of stack; the replay's longest requests register a few hundred). */
+#define HV_KEEP (4 * PAIR_CHUNK)
+
 /* register_blocks, and stage + register in one store-lock section (@stage non-NULL: in[i]
  * are MUTABLE handles of @s whose hashes are stage[i], staged and registered at once, as a
  * kvbm_mutable_stage_many followed by a kvbm_manager_register_blocks would, without the
@@ -250,21 +254,30 @@ store_register(struct kvbm__store *s, const void *const *in,
         return hst;
     }
     /* Registry lookups outside the store lock, one kvbm__registry_register_many_present
-     * per chunk (same hooks and tracker touches, in order, as one call per block); the
-     * handle ref waits in the owned slot. Meanwhile the index bucket each new Primary will
-     * head is on its way (buckets and mask are fixed at creation: read without the lock);
-     * the first chunk's hash64 are kept for the locked pass. */
-    uint64_t hv0[PAIR_CHUNK];
+     * per chunk (same hooks and tracker touches, in order, as one call per block).
+     * Meanwhile the index bucket each new Primary will head is on its way (buckets and
+     * mask are fixed at creation: read without the lock). For the first HV_KEEP inputs
+     * the hash64, the handle ref and whether the registry created (premarked) it wait in
+     * hv0 / hd0 / cr0 for the locked pass, which stores the ref in the slot; for later
+     * ones the ref waits in the owned slot and the premark in its `mark` (stored after
+     * each chunk), and the hash64 is computed again under the lock. Until then an input's
+     * `mark` is validation's: staging reads no slot in this pass. */
+    uint64_t hv0[HV_KEEP];
+    kvbm_handle *hd0[HV_KEEP];
+    uint8_t cr0[HV_KEEP];
     for (size_t i = 0; i < n; i += PAIR_CHUNK) {
         size_t c = n - i < PAIR_CHUNK ? n - i : PAIR_CHUNK;
-        kvbm_plh hs[PAIR_CHUNK];
+        kvbm_plh hsx[PAIR_CHUNK];
         uint64_t hvx[PAIR_CHUNK];
-        uint64_t *hvs = i == 0 ? hv0 : hvx; /* their hash64, for the registry too */
-        kvbm_handle *hd[PAIR_CHUNK];
-        for (size_t k = 0; k < c; k++) { /* (validation marks are cleared here) */
-            struct kvbm__slot *sl = kvbm__bh_raw(in[i + k]);
-            sl->mark = 0;
-            hs[k] = stage ? stage[i + k] : sl->hash;
+        kvbm_handle *hdx[PAIR_CHUNK];
+        uint8_t crx[PAIR_CHUNK];
+        const bool keep = i < HV_KEEP; /* (HV_KEEP is a multiple of PAIR_CHUNK) */
+        uint64_t *hvs = keep ? hv0 + i : hvx; /* their hash64, for the registry too */
+        kvbm_handle **hd = keep ? hd0 + i : hdx;
+        uint8_t *cr = keep ? cr0 + i : crx;
+        const kvbm_plh *hs = stage ? stage + i : hsx; /* staging: the caller's hashes */
+        for (size_t k = 0; k < c; k++) {
+            if (!stage) hsx[k] = kvbm__bh_raw(in[i + k])->hash;
             hvs[k] = kvbm_plh_hash64(hs[k]);
             __builtin_prefetch(&s->index.buckets[hvs[k] & s->index.mask], 1, 3);
         }
@@ -278,27 +291,29 @@ store_register(struct kvbm__store *s, const void *const *in,
          * published (no atomic RMW after the store lock); `mark` remembers which, until
          * the locked pass decides whether the premark stays (docs/perf/registry.md
          * "Session 10"). Every path that does not keep the block undoes it. */
-        uint8_t cr[PAIR_CHUNK];
         kvbm_status st =
             kvbm__registry_register_many_present(s->registry, hs, hvs, c, s->tier, hd, cr);
         if (s->rth != NULL) kvbm__store_router_end();
         if (st != KVBM_OK) { /* all or nothing: give back the earlier chunks' refs */
-            for (size_t k = i + c; k < n; k++) kvbm__bh_raw(in[k])->mark = 0;
+            for (size_t k = i; k < n; k++) kvbm__bh_raw(in[k])->mark = 0; /* validation's */
             for (size_t k = 0; k < i; k++) {
                 struct kvbm__slot *o = kvbm__bh_raw(in[k]);
-                if (o->mark) kvbm__handle_mark_absent(o->reg, s->tier); /* premark undone */
+                kvbm_handle *oh = k < HV_KEEP ? hd0[k] : o->reg;
+                if (k < HV_KEEP ? cr0[k] : o->mark)
+                    kvbm__handle_mark_absent(oh, s->tier); /* premark undone */
                 o->mark = 0;
-                kvbm_handle_release(o->reg);
+                kvbm_handle_release(oh);
                 o->reg = NULL;
             }
             kvbm__hwbuf_fini(&hb);
             return st;
         }
-        for (size_t k = 0; k < c; k++) {
-            struct kvbm__slot *sl = kvbm__bh_raw(in[i + k]);
-            sl->reg = hd[k];
-            sl->mark = cr[k];
-        }
+        if (!keep)
+            for (size_t k = 0; k < c; k++) {
+                struct kvbm__slot *sl = kvbm__bh_raw(in[i + k]);
+                sl->reg = hd[k];
+                sl->mark = cr[k];
+            }
     }
     /* the sketch cells of the new hashes (MultiLRU), as staging computes them */
     if (stage && s->tcells != NULL)
@@ -309,6 +324,7 @@ store_register(struct kvbm__store *s, const void *const *in,
     struct kvbm__post p;
     kvbm__post_init(&p);
     uint64_t n_dup = 0, n_dedup = 0;
+    uintptr_t tagged = 0; /* an out[] entry carries the tag below */
     kvbm_status result = KVBM_OK;
     size_t done = 0;
     kvbm__lock(&s->lock);
@@ -316,6 +332,8 @@ store_register(struct kvbm__store *s, const void *const *in,
         size_t i = done;
         const void *h = in[i];
         struct kvbm__slot *sl = kvbm__bh_raw(h);
+        const bool kept = i < HV_KEEP;
+        if (kept) sl->reg = hd0[i];
         /* Fresh registration: if our staged slot holds the only reference to the hash's
          * registry handle, no Primary/Duplicate/Inactive slot of this store can have the
          * hash (each holds a reference to the one live handle per hash, taken before it
@@ -325,8 +343,8 @@ store_register(struct kvbm__store *s, const void *const *in,
          * whatever the count is by then). */
         const bool fresh = atomic_load_explicit(&sl->reg->refs, memory_order_relaxed) == 1;
         if (!fresh && !kvbm__post_room(&p, 1)) kvbm__post_cycle(s, &p);
-        const bool premarked = sl->mark != 0;
-        sl->mark = 0;
+        const bool premarked = kept ? cr0[i] != 0 : sl->mark != 0;
+        sl->mark = 0; /* (validation's, if kept) */
         if (stage) { /* Mutable -> Staged, invisible: it leaves Staged below */
             sl->state = KVBM__STAGED;
             sl->hash = stage[i];
@@ -364,21 +382,23 @@ store_register(struct kvbm__store *s, const void *const *in,
             sl->gen++;
             atomic_store_explicit(&sl->strong, 1, memory_order_relaxed);
             kvbm__active_index_insert_hv(&s->index, sl->id,
-                                         i < PAIR_CHUNK ? hv0[i] : kvbm_plh_hash64(sl->hash));
+                                         kept ? hv0[i] : kvbm_plh_hash64(sl->hash));
             res = sl;
         }
         kvbm__bh_retire(h);
         /* Tag bit 0: this slot entered Primary/Duplicate here and was not premarked,
          * presence +1 after unlock (handles are at least 8-byte aligned). */
         uintptr_t hv = (uintptr_t)kvbm__bh_make(&hb, res, KVBM__HK_BLOCK);
-        out[i] = (kvbm_block *)(hv | (res == sl && !premarked ? 1u : 0u));
+        uintptr_t tag = res == sl && !premarked ? 1u : 0u;
+        tagged |= tag;
+        out[i] = (kvbm_block *)(hv | tag);
     }
     if (stage && done) kvbm__metric_add(s->metrics, KVBM_METRIC_inflight_mutable, -(int64_t)done); /* I5 */
     kvbm__post_locked_end(s, &p);
     kvbm__unlock(&s->lock);
     if (stage && done) kvbm__metric_add(s->metrics, KVBM_METRIC_stagings, (int64_t)done);
 
-    for (size_t i = 0; i < done; i++) {
+    for (size_t i = 0; tagged && i < done; i++) { /* (none when every block was premarked) */
         uintptr_t hv = (uintptr_t)out[i];
         if (hv & 1u) {
             out[i] = (kvbm_block *)(hv & ~(uintptr_t)1);
@@ -387,6 +407,10 @@ store_register(struct kvbm__store *s, const void *const *in,
     }
     for (size_t i = done; i < n; i++) { /* poisoned: the unregistered inputs' premarks */
         struct kvbm__slot *sl = kvbm__bh_raw(in[i]);
+        if (i < HV_KEEP) { /* the input keeps its ref (the locked pass did not store it) */
+            sl->reg = hd0[i];
+            sl->mark = cr0[i];
+        }
         if (sl->mark) kvbm__handle_mark_absent(sl->reg, s->tier);
         sl->mark = 0;
     }

@@ -73,8 +73,6 @@ struct kvbm_tracker {
 
 /* ---- the key hash -------------------------------------------------------------------- */
 
-__extension__ typedef unsigned __int128 tlfu_u128;
-
 /* The second half of an 8-byte key (a u64 key is not the 16-byte key (k, 0)). */
 #define KEY8_TAG UINT64_C(0x6A09E667F3BCC908)
 
@@ -173,15 +171,9 @@ __attribute__((cold)) void kvbm__sketch_reset(kvbm__sketch *s)
     s->size = half > q ? (uint32_t)(half - q) : 0;
 }
 
-/* The word of key hash @h in a table of @words words: (h * words) >> 64 (high bits of h). */
-static inline _Atomic uint64_t *word_in(_Atomic uint64_t *table, uint64_t words, uint64_t h)
-{
-    return table + (uint64_t)(((tlfu_u128)h * words) >> 64);
-}
-
 static inline _Atomic uint64_t *word_of(const kvbm__sketch *s, uint64_t h)
 {
-    return word_in(s->table, s->words, h);
+    return kvbm__sketch_word_in(s->table, s->words, h);
 }
 
 /* Row @i's counter: nibble 4i + (bits 2i..2i+1 of h) - one of the four in quarter i. */
@@ -252,7 +244,7 @@ static inline __attribute__((always_inline)) void increment_run(kvbm__sketch *s,
         uint64_t words = s->words;
         uint32_t grew = 0;
         for (size_t i = 0; i < k; i++)
-            grew += bump_at(word_in(table, words, c[i].h), c[i].h);
+            grew += bump_at(kvbm__sketch_word_in(table, words, c[i].h), c[i].h);
         s->size += grew;
         return;
     }

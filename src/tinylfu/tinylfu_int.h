@@ -25,6 +25,17 @@ void        kvbm__sketch_increment(kvbm__sketch *s, const uint8_t *key, size_t l
 uint32_t    kvbm__sketch_estimate(const kvbm__sketch *s, const uint8_t *key, size_t len);
 void        kvbm__sketch_reset(kvbm__sketch *s);
 
+/* The word of key hash @h in a sketch table of @words words: (h * words) >> 64 (high bits
+ * of h). Inline here for callers that prefetch sketch words in their own passes from the
+ * table geometry they keep (the registry's batched registration: kvbm__sketch.table and
+ * words do not change in a tracker's life). */
+static inline _Atomic uint64_t *kvbm__sketch_word_in(_Atomic uint64_t *table, uint64_t words,
+                                                     uint64_t h)
+{
+    __extension__ typedef unsigned __int128 u128;
+    return table + (uint64_t)(((u128)h * words) >> 64);
+}
+
 /* FixedDecayPolicy::from_capacity: min(capacity * 10 (saturating), 2^32 - 1). */
 uint32_t kvbm__tinylfu_sample_size(uint64_t capacity);
 /* The key hash of a 16-byte key given as its LE halves (an 8-byte key k is (k, KEY8_TAG)).

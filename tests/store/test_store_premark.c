@@ -1,9 +1,10 @@
 /* tests/store/test_store_premark.c - presence of a newly created registration counted before
  * its handle is published (issue 16, session 10: kvbm__registry_register_many_present),
  * and every path on which the store must undo that premark: the registry's own rollback,
- * a later chunk's failure, poisoning part-way through the locked pass, and a Reject dedup
- * of a premarked handle (another registration of the hash got into the store between the
- * registry call and the locked pass).
+ * a later chunk's failure (of register_blocks and of stage_register_blocks), poisoning
+ * part-way through the locked pass, and a Reject dedup of a premarked handle (another
+ * registration of the hash got into the store between the registry call and the locked
+ * pass).
  */
 #include <stdlib.h>
 
@@ -103,8 +104,12 @@ KVBM_TEST(premarked_presence_counts_like_mark_present)
  * tables and free lists are used up first, so the registrations allocate): each attempt
  * fails all or nothing until one succeeds, and after each failure no handle the call
  * created - kept alive by an observer - is left present (the registry's rollback of the
- * failing chunk and the store's rollback of the earlier chunks undo their premarks). */
-KVBM_TEST(premarks_are_undone_when_a_registration_fails_part_way)
+ * failing chunk and the store's rollback of the earlier chunks undo their premarks).
+ * @stage: the same through kvbm_manager_stage_register_blocks, retried with the SAME
+ * mutable blocks - which are refused as "passed twice" unless the failure cleared the
+ * validation marks of the failing chunk and of every later one (session 14: staging
+ * keeps them until each chunk's handles are stored) - and reporting done = 0. */
+static void premarks_undone_part_way(bool stage)
 {
     enum { N = 1000, FILL = 3000 };
     kvbm_registry *r = tm_registry_create(NULL);
@@ -122,22 +127,28 @@ KVBM_TEST(premarks_are_undone_when_a_registration_fails_part_way)
 
     kvbm_plh *hs = malloc(N * sizeof *hs);
     kvbm_complete **c = malloc(N * sizeof *c);
+    kvbm_mutable **mu = malloc(N * sizeof *mu);
     kvbm_block **b = malloc(N * sizeof *b);
-    ASSERT_TRUE(hs != NULL && c != NULL && b != NULL);
+    ASSERT_TRUE(hs != NULL && c != NULL && mu != NULL && b != NULL);
     for (size_t i = 0; i < N; i++) hs[i] = tm_hash_n(900000 + i);
-    ASSERT_TRUE(completes(m, hs, N, c));
+    if (stage) ASSERT_OK(kvbm_manager_allocate(m, N, mu, NULL, NULL));
+    else ASSERT_TRUE(completes(m, hs, N, c));
     int failures = 0;
     kvbm_status st = KVBM_ENOMEM;
     for (long nth = 1; nth < 2000 && st != KVBM_OK; nth++) {
+        size_t done = 99;
         kvbm__alloc_fail_set(nth);
-        st = kvbm_manager_register_blocks(m, c, N, b);
+        st = stage ? kvbm_manager_stage_register_blocks(m, mu, hs, N, BS, b, &done)
+                   : kvbm_manager_register_blocks(m, c, N, b);
         kvbm__alloc_fail_set(0);
         if (st == KVBM_OK) break;
         ASSERT_STATUS(st, KVBM_ENOMEM);
+        if (stage) EXPECT_EQ(done, 0u);
         failures++;
         for (size_t i = 0; i < k->n; i++) EXPECT_EQ(kvbm_handle_presence(k->h[i], KVBM_G1), 0u);
         keeper_drop(k);
         for (size_t i = 0; i < N; i++) EXPECT_FALSE(kvbm_registry_is_registered(r, hs[i]));
+        EXPECT_OK(kvbm_manager_check_invariants(m));
     }
     ASSERT_OK(st);
     printf("%d failed attempts\n", failures);
@@ -155,7 +166,18 @@ KVBM_TEST(premarks_are_undone_when_a_registration_fails_part_way)
     free(k);
     free(hs);
     free(c);
+    free(mu);
     free(b);
+}
+
+KVBM_TEST(premarks_are_undone_when_a_registration_fails_part_way)
+{
+    premarks_undone_part_way(false);
+}
+
+KVBM_TEST(stage_register_failure_part_way_undoes_premarks_and_leaves_the_inputs_reusable)
+{
+    premarks_undone_part_way(true);
 }
 
 /* Poisoning part-way through the locked pass (the first input's lookup finds a corrupt
