@@ -628,14 +628,38 @@ static bool lin_has(void *ctx, kvbm_plh h) { return lin_lookup(ctx, h) != NIL; }
  * inserts the current one. */
 #define LIN_HINT_MIN_SLOTS (UINT64_C(1) << 15) /* 256 KiB of index: beyond L1/L2-resident */
 
-static void lin_prefetch_insert(void *ctx, kvbm_plh h)
+static inline void lin_prefetch_homes(const lineage *g, kvbm_plh h)
 {
-    const lineage *g = ctx;
-    if (g->tab.mask + 1 < LIN_HINT_MIN_SLOTS) return; /* a small index stays cached: no use */
     __builtin_prefetch(&g->tab.slots[lin_home(g, h.lo)]);
     /* the parent fragment is h.hi masked to a width >= the narrowest (fmask): the same
      * home without decoding the mode (asserted in lin_insert_k) */
     __builtin_prefetch(&g->tab.slots[lin_home(g, h.hi)]);
+}
+
+static void lin_prefetch_insert(void *ctx, kvbm_plh h)
+{
+    const lineage *g = ctx;
+    if (g->tab.mask + 1 < LIN_HINT_MIN_SLOTS) return; /* a small index stays cached: no use */
+    lin_prefetch_homes(g, h);
+}
+
+/* insert_pairs (backend.h): lin_insert_k per pair, in order, each with its own checks and
+ * message; the homes of pair i + LIN_PAIRS_LEAD are prefetched while pair i is inserted
+ * (lin_prefetch_insert's hint, pipelined inside the batch). */
+#define LIN_PAIRS_LEAD 1
+
+KVBM__LP_INLINE size_t lin_insert_pairs_k(void *ctx, kvbm_lineage_eviction K, bool R, const kvbm__pair *pairs,
+                                          size_t n)
+{
+    lineage *g = ctx;
+    bool hint = g->tab.mask + 1 >= LIN_HINT_MIN_SLOTS; /* a hint only: stale after growth is fine */
+    for (size_t i = 1; hint && i < LIN_PAIRS_LEAD && i < n; i++) lin_prefetch_homes(g, pairs[i].hash);
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (hint && i + LIN_PAIRS_LEAD < n) lin_prefetch_homes(g, pairs[i + LIN_PAIRS_LEAD].hash);
+        k += lin_insert_k(g, K, R, pairs[i].hash, pairs[i].block_id) == KVBM_OK;
+    }
+    return k;
 }
 
 KVBM__LP_INLINE bool lin_take_k(void *ctx, kvbm_lineage_eviction K, kvbm_plh h, uint32_t block_id)
@@ -768,6 +792,10 @@ static bool lin_check(void *ctx)
     {                                                                                          \
         return lin_insert_k(ctx, K, R, h, block_id);                                           \
     }                                                                                          \
+    static size_t lin_insert_pairs_##sfx(void *ctx, const kvbm__pair *pairs, size_t n)        \
+    {                                                                                          \
+        return lin_insert_pairs_k(ctx, K, R, pairs, n);                                        \
+    }                                                                                          \
     static const kvbm__inactive_ops lineage_##sfx##_ops = {                                     \
         .name = label,                                                                         \
         .find_match = lin_find_match_##lsfx,                                                   \
@@ -776,6 +804,7 @@ static bool lin_check(void *ctx)
         .allocate = lin_allocate_##sfx,                                                        \
         .insert = lin_insert_##sfx,                                                            \
         .prefetch_insert = lin_prefetch_insert,                                                \
+        .insert_pairs = lin_insert_pairs_##sfx,                                                \
         .len = lin_len,                                                                        \
         .has = lin_has,                                                                        \
         .take = lin_take_##lsfx,                                                               \
