@@ -173,6 +173,27 @@ static inline uint64_t key_fragment(kvbm_plh h, uint64_t position)
     return kvbm__plh_parent_fragment_for_child_position(h, position + 1);
 }
 
+/* The position of h, its parent fragment (*@pfrag) and its key fragment (*@frag):
+ * kvbm__plh_position_parent and key_fragment. Mode 0 (positions < 256: nearly every block
+ * of a replay) is decoded with its widths as constants - the table entry folds - instead
+ * of the table's variable shifts, and its child's mode is 0 or 1. */
+static inline uint64_t lin_decode(kvbm_plh h, uint64_t *pfrag, uint64_t *frag)
+{
+    const struct kvbm__plh_mode *m0 = &kvbm__plh_modes[0];
+    if (KVBM_LIKELY((h.hi >> KVBM__PLH_MODE_SHIFT) == 0)) {
+        uint64_t pos = (h.hi >> m0->frag_bits) & kvbm__plh_mask(m0->pos_bits);
+        *pfrag = h.hi & kvbm__plh_mask(m0->frag_bits);
+        *frag = h.lo & (pos + 1 < m0->limit ? kvbm__plh_mask(m0->frag_bits)
+                                             : kvbm__plh_mask(kvbm__plh_modes[1].frag_bits));
+        kvbm__assert(pos == kvbm__plh_position(h) && *pfrag == kvbm__plh_parent_fragment(h) &&
+                     *frag == key_fragment(h, pos));
+        return pos;
+    }
+    uint64_t pos = kvbm__plh_position_parent(h, pfrag);
+    *frag = key_fragment(h, pos);
+    return pos;
+}
+
 /* The REAL node holding exactly h, or NIL. The node of key(h) is the only node that can
  * hold h (the key is a function of the hash), so scanning the probe run for a Real node
  * whose full hash equals h finds exactly what "look up key(h), require Real and equal full
@@ -274,13 +295,15 @@ static inline size_t lin_slot_of(const lineage *g, uint32_t idx)
     return lin_slot_from(g, idx, lin_home(g, g->nodes[idx].fragment));
 }
 
-/* Hand out a cell for a node with key (position, fragment), indexed at @slot (an empty
- * slot from kvbm__idx_find_or_empty, or KVBM_IDX_NONE to probe for one). The oldest dormant
- * node is recycled before the slab's untouched cells are used (the reference's free list
- * holds exactly the pruned cells, so the slab high-water mark is the same). */
+/* Hand out a cell for a node with key (position, fragment) of digest @h32 (key_h32), indexed
+ * at @slot (the empty slot kvbm__idx_find_or_empty returned for the key, the table unchanged
+ * since, or KVBM_IDX_NONE to probe for one). The oldest dormant node is recycled before the
+ * slab's untouched cells are used (the reference's free list holds exactly the pruned
+ * cells, so the slab high-water mark is the same). */
 static inline uint32_t lin_alloc(lineage *g, uint8_t kind, uint64_t position, uint64_t fragment,
-                                 size_t slot)
+                                 uint32_t h32, size_t slot)
 {
+    kvbm__assert(h32 == key_h32(g->fmask, fragment));
     uint32_t idx;
     if (g->dhead != NIL) {
         idx = g->dhead;
@@ -289,8 +312,8 @@ static inline uint32_t lin_alloc(lineage *g, uint8_t kind, uint64_t position, ui
         size_t home = idx == g->rc_cell ? g->rc_home : lin_home(g, g->nodes[idx].fragment);
         kvbm__assert(home == lin_home(g, g->nodes[idx].fragment));
         lin_dormant_unlink(g, idx);
-        kvbm__idx_del(&g->tab, lin_slot_from(g, idx, home));
-        slot = KVBM_IDX_NONE; /* the deletion may have shifted the probe run */
+        size_t hole = kvbm__idx_del(&g->tab, lin_slot_from(g, idx, home));
+        if (slot != KVBM_IDX_NONE) slot = kvbm__idx_empty_after_del(&g->tab, h32, slot, hole);
         /* Recycling walks the dormant list oldest first: warm up the next cell's index
          * slot (its node was prefetched by the previous recycling) and the node after it.
          * Hints only; revivals in between just waste them. */
@@ -314,8 +337,8 @@ static inline uint32_t lin_alloc(lineage *g, uint8_t kind, uint64_t position, ui
     n->parent = NIL;
     kvbm__lp_rec_init(&n->lp);
     n->nchild = 0;
-    if (slot == KVBM_IDX_NONE) kvbm__idx_put(&g->tab, key_h32(g->fmask, fragment), idx);
-    else kvbm__idx_put_at(&g->tab, slot, key_h32(g->fmask, fragment), idx);
+    if (slot == KVBM_IDX_NONE) kvbm__idx_put(&g->tab, h32, idx);
+    else kvbm__idx_put_at(&g->tab, slot, h32, idx);
     return idx;
 }
 
@@ -458,6 +481,23 @@ KVBM__LP_INLINE size_t lin_allocate_k(void *ctx, kvbm_lineage_eviction K, bool R
 
 static size_t lin_len(void *ctx) { return ((lineage *)ctx)->count; }
 
+/* The node @idx (not REAL, not dormant, all links made) becomes the REAL node of (h,
+ * block_id): the state every insert ends with, before the parent link and the leaf order. */
+KVBM__LP_INLINE lin_node *lin_make_real(lineage *g, kvbm_lineage_eviction K, bool R, uint32_t idx, kvbm_plh h,
+                                        uint32_t block_id, bool hvalid)
+{
+    lin_node *n = &g->nodes[idx];
+    n->kind = NODE_REAL;
+    n->hvalid = hvalid;
+    kvbm__plh_store(&n->hash, h);
+    n->block_id = block_id;
+    g->count++;
+    g->id_present[block_id] = 1;
+    if (R) g->tring[g->policy.next_tick & g->tring_mask] = idx;
+    kvbm__lpk_on_node_inserted(&g->policy, K, LS, idx);
+    return n;
+}
+
 KVBM__LP_INLINE kvbm_status lin_insert_k(void *ctx, kvbm_lineage_eviction K, bool R, kvbm_plh h_in,
                                          uint32_t block_id)
 {
@@ -471,6 +511,48 @@ KVBM__LP_INLINE kvbm_status lin_insert_k(void *ctx, kvbm_lineage_eviction K, boo
         kvbm__set_error("lineage backend is full (%zu blocks)", g->capacity);
         return KVBM_EFULL;
     }
+    /* The replay's two common cases, each what the general path below does for it, without
+     * its case analysis (docs/perf/backends.md, session 14). The previous insert's parent (the
+     * carry, see below) is a GHOST - so it has children and stays an inner node - and:
+     *  - holds h exactly and keeps its parent link (a chain resurrected root-first, now
+     *    released tail first): it just becomes REAL, no link to make;
+     *  - is key(h) without a parent link (created by the previous insert), and the parent
+     *    key is not indexed: h becomes REAL in it, under a new ghost parent (a recycled
+     *    cell, at the empty slot the parent probe ended on).
+     * Anything else (another carry, a parent found, no spare cell) takes the general path,
+     * which redoes these lookups (they changed nothing). */
+    uint32_t ci = g->carry;
+    if (KVBM_LIKELY(ci != NIL) && g->nodes[ci].kind == NODE_GHOST) {
+        const lin_node *c = &g->nodes[ci];
+        kvbm__assert(c->nchild != 0);
+        bool ex = c->hvalid && kvbm_plh_eq(c->hash, h);
+        if (ex && c->parent != NIL) {
+            g->carry = lin_make_real(g, K, R, ci, h, block_id, true)->parent;
+            return KVBM_OK;
+        }
+        uint64_t pfr, cfr;
+        uint64_t cpos = lin_decode(h, &pfr, &cfr);
+        if ((ex || (c->position == cpos && c->fragment == cfr)) && c->parent == NIL && cpos > 0) {
+            lin_key kp = { g, cpos - 1, pfr };
+            size_t ps;
+            uint32_t ph = key_h32(g->fmask, pfr);
+            if (kvbm__idx_find_or_empty(&g->tab, ph, lin_key_eq, &kp, &ps)) {
+                uint32_t parent = g->tab.slots[ps].val;
+                if (g->nodes[parent].kind == NODE_GHOST) { /* has children: stays inner */
+                    lin_make_real(g, K, R, ci, h, block_id, true);
+                    g->carry = parent;
+                    lin_link_child(g, parent, ci);
+                    return KVBM_OK;
+                }
+            } else if (g->dcount + (g->cap_cells - g->used_cells) != 0) {
+                lin_make_real(g, K, R, ci, h, block_id, true);
+                uint32_t parent = lin_alloc(g, NODE_GHOST, cpos - 1, pfr, ph, ps);
+                g->carry = parent;
+                lin_link_child(g, parent, ci);
+                return KVBM_OK;
+            }
+        }
+    }
     /* One scan of the probe run finds the node of key(h) two ways: by exact valid hash (a
      * block resurrected and now released again: a Ghost of a chain resurrected root-first,
      * or a dormant node; position and fragment then come from the node, without the PLH
@@ -480,7 +562,8 @@ KVBM__LP_INLINE kvbm_status lin_insert_k(void *ctx, kvbm_lineage_eviction K, boo
     uint32_t idx = NIL;
     bool exact = false, have_key = false; /* have_key: pos, frag and pfrag decoded from h */
     uint64_t pos = 0, frag = 0, pfrag = 0;
-    size_t slot = KVBM_IDX_NONE;
+    size_t slot = KVBM_IDX_NONE; /* idx == NIL: where key(h) goes; h32: its digest */
+    uint32_t h32 = 0;
     /* The previous insert's parent is the likeliest node of key(h): a request released tail
      * first inserts each block right after its child, which created or found that parent.
      * Any cell that holds key(h) (exactly, or as its (position, fragment)) is the node of
@@ -492,14 +575,13 @@ KVBM__LP_INLINE kvbm_status lin_insert_k(void *ctx, kvbm_lineage_eviction K, boo
             exact = true;
             idx = g->carry;
         } else {
-            pos = kvbm__plh_position_parent(h, &pfrag);
-            frag = key_fragment(h, pos);
+            pos = lin_decode(h, &pfrag, &frag);
             have_key = true;
             if (c->fragment == frag && c->position == pos) idx = g->carry;
         }
     }
     if (idx == NIL) {
-        uint32_t h32 = key_h32(g->fmask, h.lo);
+        h32 = key_h32(g->fmask, h.lo);
         const kvbm__idxtab *t = &g->tab;
         size_t i = (size_t)h32 & t->mask;
         for (;;) {
@@ -513,8 +595,7 @@ KVBM__LP_INLINE kvbm_status lin_insert_k(void *ctx, kvbm_lineage_eviction K, boo
                     break;
                 }
                 if (!have_key) {
-                    pos = kvbm__plh_position_parent(h, &pfrag);
-                    frag = key_fragment(h, pos);
+                    pos = lin_decode(h, &pfrag, &frag);
                     have_key = true;
                 }
                 if (c->fragment == frag && c->position == pos) {
@@ -530,8 +611,7 @@ KVBM__LP_INLINE kvbm_status lin_insert_k(void *ctx, kvbm_lineage_eviction K, boo
         pos = g->nodes[idx].position;
         frag = g->nodes[idx].fragment;
     } else if (!have_key) {
-        pos = kvbm__plh_position_parent(h, &pfrag);
-        frag = key_fragment(h, pos);
+        pos = lin_decode(h, &pfrag, &frag);
         have_key = true;
     }
     lin_key kc = { g, pos, frag };
@@ -558,7 +638,8 @@ KVBM__LP_INLINE kvbm_status lin_insert_k(void *ctx, kvbm_lineage_eviction K, boo
      *    (keys are unique in the index: a node whose key matches is what lin_find returns). */
     bool own_dormant = idx != NIL && g->nodes[idx].kind == NODE_DORMANT;
     bool link = pos > 0 && (idx == NIL || own_dormant || g->nodes[idx].parent == NIL);
-    uint32_t parent = NIL;
+    uint32_t parent = NIL, ph32 = 0;
+    size_t pslot = KVBM_IDX_NONE; /* a parent to create: where its key goes; ph32: its digest */
     if (link) {
         uint32_t hint = own_dormant ? g->nodes[idx].parent : NIL;
         if (exact && hint != NIL) {
@@ -568,39 +649,43 @@ KVBM__LP_INLINE kvbm_status lin_insert_k(void *ctx, kvbm_lineage_eviction K, boo
         } else {
             if (!have_key) pfrag = kvbm__plh_parent_fragment(h);
             kvbm__assert((pfrag & g->fmask) == (h.hi & g->fmask)); /* lin_prefetch_insert */
-            if (hint != NIL && g->nodes[hint].position == pos - 1 && g->nodes[hint].fragment == pfrag)
+            if (hint != NIL && g->nodes[hint].position == pos - 1 && g->nodes[hint].fragment == pfrag) {
                 parent = hint;
-            else
-                parent = lin_find(g, pos - 1, pfrag);
+            } else {
+                lin_key kp = { g, pos - 1, pfrag };
+                ph32 = key_h32(g->fmask, pfrag);
+                if (kvbm__idx_find_or_empty(&g->tab, ph32, lin_key_eq, &kp, &pslot))
+                    parent = g->tab.slots[pslot].val;
+            }
         }
     }
     bool parent_dormant = parent != NIL && g->nodes[parent].kind == NODE_DORMANT;
-    size_t need = (size_t)(idx == NIL) + (size_t)(link && parent == NIL);
-    if (KVBM_UNLIKELY(need != 0 &&
-                      g->dcount - own_dormant - parent_dormant + (g->cap_cells - g->used_cells) < need)) {
-        KVBM_TRY(lin_reserve(g, need));
-        if (idx == NIL) (void)kvbm__idx_find_or_empty(&g->tab, key_h32(g->fmask, frag), lin_key_eq, &kc, &slot);
+    /* Cells needed beyond the revived ones: need = new nodes (own, parent) and need +
+     * own_dormant + parent_dormant <= 2 in every case, so two spare cells always suffice
+     * (the common case: one test). */
+    if (KVBM_UNLIKELY(g->dcount + (g->cap_cells - g->used_cells) < 2)) {
+        size_t need = (size_t)(idx == NIL) + (size_t)(link && parent == NIL);
+        if (need != 0 && g->dcount - own_dormant - parent_dormant + (g->cap_cells - g->used_cells) < need) {
+            KVBM_TRY(lin_reserve(g, need));
+            if (idx == NIL) (void)kvbm__idx_find_or_empty(&g->tab, h32, lin_key_eq, &kc, &slot);
+            pslot = KVBM_IDX_NONE; /* probed again by lin_alloc */
+        }
     }
     if (own_dormant) (void)lin_revive(g, idx, NODE_REAL);
     if (parent_dormant) (void)lin_revive(g, parent, NODE_GHOST);
 
-    if (idx == NIL) idx = lin_alloc(g, NODE_REAL, pos, frag, slot);
-    lin_node *n = &g->nodes[idx];
-    n->kind = NODE_REAL;
+    if (idx == NIL) {
+        idx = lin_alloc(g, NODE_REAL, pos, frag, h32, slot);
+        pslot = KVBM_IDX_NONE; /* the table changed since the parent's probe: probe again */
+    }
     /* a Ghost keeping its link (no relink) got it for its stored hash: still valid for h
      * only if h is that hash */
-    n->hvalid = link || pos == 0 || exact;
-    kvbm__plh_store(&n->hash, h);
-    n->block_id = block_id;
-    g->count++;
-    g->id_present[block_id] = 1;
-    if (R) g->tring[g->policy.next_tick & g->tring_mask] = idx;
-    kvbm__lpk_on_node_inserted(&g->policy, K, LS, idx);
+    lin_node *n = lin_make_real(g, K, R, idx, h, block_id, link || pos == 0 || exact);
 
     bool leaf = g->nodes[idx].nchild == 0;
     g->carry = n->parent; /* a kept link, or NIL (pos 0); the new link below replaces it */
     if (link) {
-        if (parent == NIL) parent = lin_alloc(g, NODE_GHOST, pos - 1, pfrag, KVBM_IDX_NONE);
+        if (parent == NIL) parent = lin_alloc(g, NODE_GHOST, pos - 1, pfrag, ph32, pslot);
         g->carry = parent;
         bool was_leaf = g->nodes[parent].nchild == 0;
         lin_link_child(g, parent, idx);
@@ -644,19 +729,23 @@ static void lin_prefetch_insert(void *ctx, kvbm_plh h)
 }
 
 /* insert_pairs (backend.h): lin_insert_k per pair, in order, each with its own checks and
- * message; the homes of pair i + LIN_PAIRS_LEAD are prefetched while pair i is inserted
- * (lin_prefetch_insert's hint, pipelined inside the batch). */
-#define LIN_PAIRS_LEAD 1
-
+ * message. While pair i is inserted, pair i + 1's homes are prefetched (lin_prefetch_insert's
+ * hint, pipelined inside the batch) and its parent digest computed. Its own home is the
+ * home of pair i's parent key when pair i + 1 continues pair i's chain (the carry then
+ * finds its node): already prefetched. */
 KVBM__LP_INLINE size_t lin_insert_pairs_k(void *ctx, kvbm_lineage_eviction K, bool R, const kvbm__pair *pairs,
                                           size_t n)
 {
     lineage *g = ctx;
     bool hint = g->tab.mask + 1 >= LIN_HINT_MIN_SLOTS; /* a hint only: stale after growth is fine */
-    for (size_t i = 1; hint && i < LIN_PAIRS_LEAD && i < n; i++) lin_prefetch_homes(g, pairs[i].hash);
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
-        if (hint && i + LIN_PAIRS_LEAD < n) lin_prefetch_homes(g, pairs[i + LIN_PAIRS_LEAD].hash);
+        if (hint && i + 1 < n) {
+            kvbm_plh nx = pairs[i + 1].hash;
+            if (((nx.lo ^ pairs[i].hash.hi) & g->fmask) != 0)
+                __builtin_prefetch(&g->tab.slots[lin_home(g, nx.lo)]);
+            __builtin_prefetch(&g->tab.slots[lin_home(g, nx.hi)]);
+        }
         k += lin_insert_k(g, K, R, pairs[i].hash, pairs[i].block_id) == KVBM_OK;
     }
     return k;
