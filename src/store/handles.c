@@ -497,7 +497,8 @@ kvbm_status kvbm_block_release_many(kvbm_block *const *b, size_t n)
         } else if (ins_pairs) {
             if (plain) { /* kvbm__drop_locked_p's plain path, the insert deferred to the run */
                 if (kvbm__strong_dec_locked(sl)) {
-                    if (KVBM_UNLIKELY(!kvbm__active_index_remove(&s->index, s->slots, sl->id))) {
+                    uint64_t hv = kvbm_plh_hash64(sl->hash);
+                    if (KVBM_UNLIKELY(!kvbm__active_index_remove_hv(&s->index, sl->id, hv))) {
                         if (nins) nins = kvbm__pairs_flush(s, ins.pairs, nins, &p);
                         kvbm__store_drop_locked(s, sl, &p); /* poisons: not indexed */
                         continue;
