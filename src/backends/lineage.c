@@ -498,7 +498,10 @@ KVBM__LP_INLINE lin_node *lin_make_real(lineage *g, kvbm_lineage_eviction K, boo
     return n;
 }
 
-KVBM__LP_INLINE kvbm_status lin_insert_k(void *ctx, kvbm_lineage_eviction K, bool R, kvbm_plh h_in,
+/* insert (backend.h). @F: try the fast paths below first - insert_pairs only: the single
+ * insert's callers release unrelated blocks (the matrix: roots), for which the fast paths'
+ * tests and gcc's layout of the larger body cost ~4 Ir per insert. */
+KVBM__LP_INLINE kvbm_status lin_insert_k(void *ctx, kvbm_lineage_eviction K, bool R, bool F, kvbm_plh h_in,
                                          uint32_t block_id)
 {
     lineage *g = ctx;
@@ -516,13 +519,14 @@ KVBM__LP_INLINE kvbm_status lin_insert_k(void *ctx, kvbm_lineage_eviction K, boo
      * carry, see below) is a GHOST - so it has children and stays an inner node - and:
      *  - holds h exactly and keeps its parent link (a chain resurrected root-first, now
      *    released tail first): it just becomes REAL, no link to make;
-     *  - is key(h) without a parent link (created by the previous insert), and the parent
-     *    key is not indexed: h becomes REAL in it, under a new ghost parent (a recycled
-     *    cell, at the empty slot the parent probe ended on).
-     * Anything else (another carry, a parent found, no spare cell) takes the general path,
-     * which redoes these lookups (they changed nothing). */
+     *  - is key(h) without a parent link (created by the previous insert): h becomes REAL
+     *    in it, linked under the parent key's node when that is a ghost, else - the parent
+     *    key not indexed - under a new ghost parent (a recycled cell, at the empty slot the
+     *    parent probe ended on).
+     * Anything else (another carry, a parent found that is not a ghost, no spare cell)
+     * takes the general path, which redoes these lookups (they changed nothing). */
     uint32_t ci = g->carry;
-    if (KVBM_LIKELY(ci != NIL) && g->nodes[ci].kind == NODE_GHOST) {
+    if (F && KVBM_LIKELY(ci != NIL) && g->nodes[ci].kind == NODE_GHOST) {
         const lin_node *c = &g->nodes[ci];
         kvbm__assert(c->nchild != 0);
         bool ex = c->hvalid && kvbm_plh_eq(c->hash, h);
@@ -562,8 +566,7 @@ KVBM__LP_INLINE kvbm_status lin_insert_k(void *ctx, kvbm_lineage_eviction K, boo
     uint32_t idx = NIL;
     bool exact = false, have_key = false; /* have_key: pos, frag and pfrag decoded from h */
     uint64_t pos = 0, frag = 0, pfrag = 0;
-    size_t slot = KVBM_IDX_NONE; /* idx == NIL: where key(h) goes; h32: its digest */
-    uint32_t h32 = 0;
+    size_t slot = KVBM_IDX_NONE;
     /* The previous insert's parent is the likeliest node of key(h): a request released tail
      * first inserts each block right after its child, which created or found that parent.
      * Any cell that holds key(h) (exactly, or as its (position, fragment)) is the node of
@@ -575,13 +578,14 @@ KVBM__LP_INLINE kvbm_status lin_insert_k(void *ctx, kvbm_lineage_eviction K, boo
             exact = true;
             idx = g->carry;
         } else {
-            pos = lin_decode(h, &pfrag, &frag);
+            pos = kvbm__plh_position_parent(h, &pfrag);
+            frag = key_fragment(h, pos);
             have_key = true;
             if (c->fragment == frag && c->position == pos) idx = g->carry;
         }
     }
     if (idx == NIL) {
-        h32 = key_h32(g->fmask, h.lo);
+        uint32_t h32 = key_h32(g->fmask, h.lo);
         const kvbm__idxtab *t = &g->tab;
         size_t i = (size_t)h32 & t->mask;
         for (;;) {
@@ -595,7 +599,8 @@ KVBM__LP_INLINE kvbm_status lin_insert_k(void *ctx, kvbm_lineage_eviction K, boo
                     break;
                 }
                 if (!have_key) {
-                    pos = lin_decode(h, &pfrag, &frag);
+                    pos = kvbm__plh_position_parent(h, &pfrag);
+                    frag = key_fragment(h, pos);
                     have_key = true;
                 }
                 if (c->fragment == frag && c->position == pos) {
@@ -611,7 +616,8 @@ KVBM__LP_INLINE kvbm_status lin_insert_k(void *ctx, kvbm_lineage_eviction K, boo
         pos = g->nodes[idx].position;
         frag = g->nodes[idx].fragment;
     } else if (!have_key) {
-        pos = lin_decode(h, &pfrag, &frag);
+        pos = kvbm__plh_position_parent(h, &pfrag);
+        frag = key_fragment(h, pos);
         have_key = true;
     }
     lin_key kc = { g, pos, frag };
@@ -638,8 +644,7 @@ KVBM__LP_INLINE kvbm_status lin_insert_k(void *ctx, kvbm_lineage_eviction K, boo
      *    (keys are unique in the index: a node whose key matches is what lin_find returns). */
     bool own_dormant = idx != NIL && g->nodes[idx].kind == NODE_DORMANT;
     bool link = pos > 0 && (idx == NIL || own_dormant || g->nodes[idx].parent == NIL);
-    uint32_t parent = NIL, ph32 = 0;
-    size_t pslot = KVBM_IDX_NONE; /* a parent to create: where its key goes; ph32: its digest */
+    uint32_t parent = NIL;
     if (link) {
         uint32_t hint = own_dormant ? g->nodes[idx].parent : NIL;
         if (exact && hint != NIL) {
@@ -649,35 +654,23 @@ KVBM__LP_INLINE kvbm_status lin_insert_k(void *ctx, kvbm_lineage_eviction K, boo
         } else {
             if (!have_key) pfrag = kvbm__plh_parent_fragment(h);
             kvbm__assert((pfrag & g->fmask) == (h.hi & g->fmask)); /* lin_prefetch_insert */
-            if (hint != NIL && g->nodes[hint].position == pos - 1 && g->nodes[hint].fragment == pfrag) {
+            if (hint != NIL && g->nodes[hint].position == pos - 1 && g->nodes[hint].fragment == pfrag)
                 parent = hint;
-            } else {
-                lin_key kp = { g, pos - 1, pfrag };
-                ph32 = key_h32(g->fmask, pfrag);
-                if (kvbm__idx_find_or_empty(&g->tab, ph32, lin_key_eq, &kp, &pslot))
-                    parent = g->tab.slots[pslot].val;
-            }
+            else
+                parent = lin_find(g, pos - 1, pfrag);
         }
     }
     bool parent_dormant = parent != NIL && g->nodes[parent].kind == NODE_DORMANT;
-    /* Cells needed beyond the revived ones: need = new nodes (own, parent) and need +
-     * own_dormant + parent_dormant <= 2 in every case, so two spare cells always suffice
-     * (the common case: one test). */
-    if (KVBM_UNLIKELY(g->dcount + (g->cap_cells - g->used_cells) < 2)) {
-        size_t need = (size_t)(idx == NIL) + (size_t)(link && parent == NIL);
-        if (need != 0 && g->dcount - own_dormant - parent_dormant + (g->cap_cells - g->used_cells) < need) {
-            KVBM_TRY(lin_reserve(g, need));
-            if (idx == NIL) (void)kvbm__idx_find_or_empty(&g->tab, h32, lin_key_eq, &kc, &slot);
-            pslot = KVBM_IDX_NONE; /* probed again by lin_alloc */
-        }
+    size_t need = (size_t)(idx == NIL) + (size_t)(link && parent == NIL);
+    if (KVBM_UNLIKELY(need != 0 &&
+                      g->dcount - own_dormant - parent_dormant + (g->cap_cells - g->used_cells) < need)) {
+        KVBM_TRY(lin_reserve(g, need));
+        if (idx == NIL) (void)kvbm__idx_find_or_empty(&g->tab, key_h32(g->fmask, frag), lin_key_eq, &kc, &slot);
     }
     if (own_dormant) (void)lin_revive(g, idx, NODE_REAL);
     if (parent_dormant) (void)lin_revive(g, parent, NODE_GHOST);
 
-    if (idx == NIL) {
-        idx = lin_alloc(g, NODE_REAL, pos, frag, h32, slot);
-        pslot = KVBM_IDX_NONE; /* the table changed since the parent's probe: probe again */
-    }
+    if (idx == NIL) idx = lin_alloc(g, NODE_REAL, pos, frag, key_h32(g->fmask, frag), slot);
     /* a Ghost keeping its link (no relink) got it for its stored hash: still valid for h
      * only if h is that hash */
     lin_node *n = lin_make_real(g, K, R, idx, h, block_id, link || pos == 0 || exact);
@@ -685,7 +678,8 @@ KVBM__LP_INLINE kvbm_status lin_insert_k(void *ctx, kvbm_lineage_eviction K, boo
     bool leaf = g->nodes[idx].nchild == 0;
     g->carry = n->parent; /* a kept link, or NIL (pos 0); the new link below replaces it */
     if (link) {
-        if (parent == NIL) parent = lin_alloc(g, NODE_GHOST, pos - 1, pfrag, ph32, pslot);
+        if (parent == NIL)
+            parent = lin_alloc(g, NODE_GHOST, pos - 1, pfrag, key_h32(g->fmask, pfrag), KVBM_IDX_NONE);
         g->carry = parent;
         bool was_leaf = g->nodes[parent].nchild == 0;
         lin_link_child(g, parent, idx);
@@ -713,26 +707,21 @@ static bool lin_has(void *ctx, kvbm_plh h) { return lin_lookup(ctx, h) != NIL; }
  * inserts the current one. */
 #define LIN_HINT_MIN_SLOTS (UINT64_C(1) << 15) /* 256 KiB of index: beyond L1/L2-resident */
 
-static inline void lin_prefetch_homes(const lineage *g, kvbm_plh h)
+static void lin_prefetch_insert(void *ctx, kvbm_plh h)
 {
+    const lineage *g = ctx;
+    if (g->tab.mask + 1 < LIN_HINT_MIN_SLOTS) return; /* a small index stays cached: no use */
     __builtin_prefetch(&g->tab.slots[lin_home(g, h.lo)]);
     /* the parent fragment is h.hi masked to a width >= the narrowest (fmask): the same
      * home without decoding the mode (asserted in lin_insert_k) */
     __builtin_prefetch(&g->tab.slots[lin_home(g, h.hi)]);
 }
 
-static void lin_prefetch_insert(void *ctx, kvbm_plh h)
-{
-    const lineage *g = ctx;
-    if (g->tab.mask + 1 < LIN_HINT_MIN_SLOTS) return; /* a small index stays cached: no use */
-    lin_prefetch_homes(g, h);
-}
-
-/* insert_pairs (backend.h): lin_insert_k per pair, in order, each with its own checks and
- * message. While pair i is inserted, pair i + 1's homes are prefetched (lin_prefetch_insert's
- * hint, pipelined inside the batch) and its parent digest computed. Its own home is the
- * home of pair i's parent key when pair i + 1 continues pair i's chain (the carry then
- * finds its node): already prefetched. */
+/* insert_pairs (backend.h): lin_insert_k with its fast paths per pair, in order, each with
+ * its own checks and message. While pair i is inserted, pair i + 1's homes are prefetched
+ * (lin_prefetch_insert's hint, pipelined inside the batch; a lead of 1, see
+ * docs/perf/backends.md, session 14). Its own home is the home of pair i's parent key when
+ * pair i + 1 continues pair i's chain (the carry then finds its node): already prefetched. */
 KVBM__LP_INLINE size_t lin_insert_pairs_k(void *ctx, kvbm_lineage_eviction K, bool R, const kvbm__pair *pairs,
                                           size_t n)
 {
@@ -746,7 +735,7 @@ KVBM__LP_INLINE size_t lin_insert_pairs_k(void *ctx, kvbm_lineage_eviction K, bo
                 __builtin_prefetch(&g->tab.slots[lin_home(g, nx.lo)]);
             __builtin_prefetch(&g->tab.slots[lin_home(g, nx.hi)]);
         }
-        k += lin_insert_k(g, K, R, pairs[i].hash, pairs[i].block_id) == KVBM_OK;
+        k += lin_insert_k(g, K, R, true, pairs[i].hash, pairs[i].block_id) == KVBM_OK;
     }
     return k;
 }
@@ -879,7 +868,7 @@ static bool lin_check(void *ctx)
     }                                                                                          \
     static kvbm_status lin_insert_##sfx(void *ctx, kvbm_plh h, uint32_t block_id)              \
     {                                                                                          \
-        return lin_insert_k(ctx, K, R, h, block_id);                                           \
+        return lin_insert_k(ctx, K, R, false, h, block_id);                                    \
     }                                                                                          \
     static size_t lin_insert_pairs_##sfx(void *ctx, const kvbm__pair *pairs, size_t n)        \
     {                                                                                          \

@@ -204,10 +204,11 @@ static bool release_path(model *m, kvbm__inactive *b, int step)
     size_t got = 0;
     if (b->ops->insert_pairs != NULL) got = b->ops->insert_pairs(b->ctx, run, nr);
     else
-        for (size_t j = 0; j < nr; j++) got += b->ops->insert(b->ctx, run[j].hash, run[j].block_id) == KVBM_OK;
+        for (size_t j = 0; j < nr; j++)
+            got += b->ops->insert(b->ctx, run[j].hash, run[j].block_id) == KVBM_OK;
     if (got != nr) {
-        kvbm_test_fail(__FILE__, __LINE__, "%s step %d: %zu of %zu inserted: %s", tb_name(m->kind), step, got, nr,
-                       kvbm_last_error());
+        kvbm_test_fail(__FILE__, __LINE__, "%s step %d: %zu of %zu inserted: %s", tb_name(m->kind), step,
+                       got, nr, kvbm_last_error());
         return false;
     }
     for (size_t j = 0; j < nr; j++) model_insert(m, us[j], run[j].block_id);

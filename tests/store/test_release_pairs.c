@@ -38,7 +38,8 @@ static void run(kvbm_lineage_eviction ev, bool batch, struct outcome *o)
     uint32_t tok[NCHAIN * DEFAULT_TEST_BLOCK_SIZE];
     tm_iota(77, NCHAIN * DEFAULT_TEST_BLOCK_SIZE, tok);
     kvbm_plh h[NCHAIN], r[3];
-    ASSERT_EQ(tm_chain_hashes(tok, NCHAIN * DEFAULT_TEST_BLOCK_SIZE, DEFAULT_TEST_BLOCK_SIZE, 0, h), (size_t)NCHAIN);
+    size_t nh = tm_chain_hashes(tok, NCHAIN * DEFAULT_TEST_BLOCK_SIZE, DEFAULT_TEST_BLOCK_SIZE, 0, h);
+    ASSERT_EQ(nh, (size_t)NCHAIN);
     kvbm_block *b[NCHAIN] = { 0 }, *p[3] = { 0 };
     ASSERT_TRUE(tm_register_hashes(m, h, NCHAIN, b));
     for (uint32_t i = 0; i < 3; i++) {
