@@ -234,10 +234,12 @@ static kvbm_status lin_reserve(lineage *g, size_t need)
     return KVBM_OK;
 }
 
-static inline void lin_dormant_unlink(lineage *g, uint32_t idx)
+/* @head: idx is the dormant list's head (a constant; no previous node to relink). */
+static inline void lin_dormant_unlink(lineage *g, uint32_t idx, bool head)
 {
     lin_node *n = &g->nodes[idx];
-    uint32_t dn = DNEXT(n), dp = DPREV(n);
+    uint32_t dn = DNEXT(n), dp = head ? NIL : DPREV(n);
+    kvbm__assert(DPREV(n) == dp);
     if (dp != NIL) DNEXT(&g->nodes[dp]) = dn;
     else g->dhead = dn;
     if (dn != NIL) DPREV(&g->nodes[dn]) = dp;
@@ -265,7 +267,7 @@ static inline void lin_make_dormant(lineage *g, uint32_t idx)
  * already indexed). Returns its parent hint. */
 static inline uint32_t lin_revive(lineage *g, uint32_t idx, uint8_t kind)
 {
-    lin_dormant_unlink(g, idx);
+    lin_dormant_unlink(g, idx, false);
     lin_node *n = &g->nodes[idx];
     uint32_t hint = n->parent;
     n->kind = kind;
@@ -311,7 +313,7 @@ static inline uint32_t lin_alloc(lineage *g, uint8_t kind, uint64_t position, ui
          * changes only here, and the index's size only in lin_reserve (which forgets it) */
         size_t home = idx == g->rc_cell ? g->rc_home : lin_home(g, g->nodes[idx].fragment);
         kvbm__assert(home == lin_home(g, g->nodes[idx].fragment));
-        lin_dormant_unlink(g, idx);
+        lin_dormant_unlink(g, idx, true);
         size_t hole = kvbm__idx_del(&g->tab, lin_slot_from(g, idx, home));
         if (slot != KVBM_IDX_NONE) slot = kvbm__idx_empty_after_del(&g->tab, h32, slot, hole);
         /* Recycling walks the dormant list oldest first: warm up the next cell's index
