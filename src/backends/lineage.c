@@ -550,7 +550,7 @@ KVBM__LP_INLINE kvbm_status lin_insert_k(void *ctx, kvbm_lineage_eviction K, boo
                     lin_link_child(g, parent, ci);
                     return KVBM_OK;
                 }
-            } else if (g->dcount + (g->cap_cells - g->used_cells) != 0) {
+            } else if (g->dhead != NIL || g->used_cells < g->cap_cells) { /* a spare cell */
                 lin_make_real(g, K, R, ci, h, block_id, true);
                 uint32_t parent = lin_alloc(g, NODE_GHOST, cpos - 1, pfr, ph, ps);
                 g->carry = parent;
@@ -728,7 +728,8 @@ KVBM__LP_INLINE size_t lin_insert_pairs_k(void *ctx, kvbm_lineage_eviction K, bo
                                           size_t n)
 {
     lineage *g = ctx;
-    bool hint = g->tab.mask + 1 >= LIN_HINT_MIN_SLOTS; /* a hint only: stale after growth is fine */
+    /* a hint only: stale after growth is fine; the ring exists only where the hint works */
+    bool hint = R || g->tab.mask + 1 >= LIN_HINT_MIN_SLOTS;
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
         if (hint && i + 1 < n) {
