@@ -81,6 +81,15 @@ typedef struct kvbm__inactive_ops {
      * inserted (n unless some were refused; kvbm_last_error() then names the last refusal).
      * The store's batch release appends a run of plain final releases with one call. */
     size_t (*insert_ids)(void *ctx, const uint32_t *ids, size_t n);
+    /* Optional (may be NULL; only for a backend with its own hash index - not driven by
+     * id - whose insert needs no sketch count, freq == NULL): insert_pairs(pairs, n) does
+     * what n calls insert(pairs[i].hash, pairs[i].block_id) would, in order, each with the
+     * same checks and error message; a refused pair is skipped and the rest are still
+     * inserted. Returns the number inserted (n unless some were refused; kvbm_last_error()
+     * then names the last refusal). The store's batch release hands over a run of plain
+     * final releases with one call, so the backend can overlap the pairs' index misses
+     * (Lineage prefetches a later pair's probe homes while it inserts the current one). */
+    size_t (*insert_pairs)(void *ctx, const kvbm__pair *pairs, size_t n);
 } kvbm__inactive_ops;
 
 /* A constructed backend: ops table + its private context. */

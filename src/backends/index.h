@@ -177,8 +177,9 @@ static inline void kvbm__idx_put(kvbm__idxtab *t, uint32_t h32, uint32_t val)
     kvbm__idx_note(t, val, i);
 }
 
-/* Delete the entry in @slot by backward shift. */
-static inline void kvbm__idx_del(kvbm__idxtab *t, size_t slot)
+/* Delete the entry in @slot by backward shift. Returns the slot left empty (the hole the
+ * shift ends in: @slot or a later slot of its run; see kvbm__idx_empty_after_del). */
+static inline size_t kvbm__idx_del(kvbm__idxtab *t, size_t slot)
 {
     size_t hole = slot, j = slot;
     for (;;) {
@@ -196,6 +197,18 @@ static inline void kvbm__idx_del(kvbm__idxtab *t, size_t slot)
     }
     t->slots[hole].val = KVBM_IDX_EMPTY;
     t->count--;
+    return hole;
+}
+
+/* The slot kvbm__idx_find_or_empty would now return on a miss of @h32, given @slot, what it
+ * returned before a kvbm__idx_del that left @hole empty. A deletion empties exactly @hole
+ * and fills no empty slot (entries only move back into the hole), so every slot of
+ * [home, @slot) stays occupied except @hole: the first empty one is @hole when it lies in
+ * that range, else still @slot. Saves the probe a put after a deletion would repeat. */
+static inline size_t kvbm__idx_empty_after_del(const kvbm__idxtab *t, uint32_t h32, size_t slot, size_t hole)
+{
+    size_t home = (size_t)h32 & t->mask;
+    return ((hole - home) & t->mask) < ((slot - home) & t->mask) ? hole : slot;
 }
 
 /* Re-create the table with room for @entries, reinserting every entry (growth path). */

@@ -173,6 +173,27 @@ static inline uint64_t key_fragment(kvbm_plh h, uint64_t position)
     return kvbm__plh_parent_fragment_for_child_position(h, position + 1);
 }
 
+/* The position of h, its parent fragment (*@pfrag) and its key fragment (*@frag):
+ * kvbm__plh_position_parent and key_fragment. Mode 0 (positions < 256: nearly every block
+ * of a replay) is decoded with its widths as constants - the table entry folds - instead
+ * of the table's variable shifts, and its child's mode is 0 or 1. */
+static inline uint64_t lin_decode(kvbm_plh h, uint64_t *pfrag, uint64_t *frag)
+{
+    const struct kvbm__plh_mode *m0 = &kvbm__plh_modes[0];
+    if (KVBM_LIKELY((h.hi >> KVBM__PLH_MODE_SHIFT) == 0)) {
+        uint64_t pos = (h.hi >> m0->frag_bits) & kvbm__plh_mask(m0->pos_bits);
+        *pfrag = h.hi & kvbm__plh_mask(m0->frag_bits);
+        *frag = h.lo & (pos + 1 < m0->limit ? kvbm__plh_mask(m0->frag_bits)
+                                             : kvbm__plh_mask(kvbm__plh_modes[1].frag_bits));
+        kvbm__assert(pos == kvbm__plh_position(h) && *pfrag == kvbm__plh_parent_fragment(h) &&
+                     *frag == key_fragment(h, pos));
+        return pos;
+    }
+    uint64_t pos = kvbm__plh_position_parent(h, pfrag);
+    *frag = key_fragment(h, pos);
+    return pos;
+}
+
 /* The REAL node holding exactly h, or NIL. The node of key(h) is the only node that can
  * hold h (the key is a function of the hash), so scanning the probe run for a Real node
  * whose full hash equals h finds exactly what "look up key(h), require Real and equal full
@@ -213,10 +234,12 @@ static kvbm_status lin_reserve(lineage *g, size_t need)
     return KVBM_OK;
 }
 
-static inline void lin_dormant_unlink(lineage *g, uint32_t idx)
+/* @head: idx is the dormant list's head (a constant; no previous node to relink). */
+static inline void lin_dormant_unlink(lineage *g, uint32_t idx, bool head)
 {
     lin_node *n = &g->nodes[idx];
-    uint32_t dn = DNEXT(n), dp = DPREV(n);
+    uint32_t dn = DNEXT(n), dp = head ? NIL : DPREV(n);
+    kvbm__assert(DPREV(n) == dp);
     if (dp != NIL) DNEXT(&g->nodes[dp]) = dn;
     else g->dhead = dn;
     if (dn != NIL) DPREV(&g->nodes[dn]) = dp;
@@ -244,7 +267,7 @@ static inline void lin_make_dormant(lineage *g, uint32_t idx)
  * already indexed). Returns its parent hint. */
 static inline uint32_t lin_revive(lineage *g, uint32_t idx, uint8_t kind)
 {
-    lin_dormant_unlink(g, idx);
+    lin_dormant_unlink(g, idx, false);
     lin_node *n = &g->nodes[idx];
     uint32_t hint = n->parent;
     n->kind = kind;
@@ -274,13 +297,17 @@ static inline size_t lin_slot_of(const lineage *g, uint32_t idx)
     return lin_slot_from(g, idx, lin_home(g, g->nodes[idx].fragment));
 }
 
-/* Hand out a cell for a node with key (position, fragment), indexed at @slot (an empty
- * slot from kvbm__idx_find_or_empty, or KVBM_IDX_NONE to probe for one). The oldest dormant
- * node is recycled before the slab's untouched cells are used (the reference's free list
- * holds exactly the pruned cells, so the slab high-water mark is the same). */
+/* Hand out a cell for a node with key (position, fragment) of digest @h32 (key_h32), indexed
+ * at @slot (the empty slot kvbm__idx_find_or_empty returned for the key, the table unchanged
+ * since, or KVBM_IDX_NONE to probe for one). The oldest dormant node is recycled before the
+ * slab's untouched cells are used (the reference's free list holds exactly the pruned
+ * cells, so the slab high-water mark is the same). @pop (a constant): unlink the recycled
+ * cell as the list's head, which it is - the insert_pairs code; the single insert keeps
+ * the general unlink (with the pop gcc laid its general path out ~5 Ir per insert worse). */
 static inline uint32_t lin_alloc(lineage *g, uint8_t kind, uint64_t position, uint64_t fragment,
-                                 size_t slot)
+                                 uint32_t h32, size_t slot, bool pop)
 {
+    kvbm__assert(h32 == key_h32(g->fmask, fragment));
     uint32_t idx;
     if (g->dhead != NIL) {
         idx = g->dhead;
@@ -288,9 +315,9 @@ static inline uint32_t lin_alloc(lineage *g, uint8_t kind, uint64_t position, ui
          * changes only here, and the index's size only in lin_reserve (which forgets it) */
         size_t home = idx == g->rc_cell ? g->rc_home : lin_home(g, g->nodes[idx].fragment);
         kvbm__assert(home == lin_home(g, g->nodes[idx].fragment));
-        lin_dormant_unlink(g, idx);
-        kvbm__idx_del(&g->tab, lin_slot_from(g, idx, home));
-        slot = KVBM_IDX_NONE; /* the deletion may have shifted the probe run */
+        lin_dormant_unlink(g, idx, pop);
+        size_t hole = kvbm__idx_del(&g->tab, lin_slot_from(g, idx, home));
+        if (slot != KVBM_IDX_NONE) slot = kvbm__idx_empty_after_del(&g->tab, h32, slot, hole);
         /* Recycling walks the dormant list oldest first: warm up the next cell's index
          * slot (its node was prefetched by the previous recycling) and the node after it.
          * Hints only; revivals in between just waste them. */
@@ -314,8 +341,8 @@ static inline uint32_t lin_alloc(lineage *g, uint8_t kind, uint64_t position, ui
     n->parent = NIL;
     kvbm__lp_rec_init(&n->lp);
     n->nchild = 0;
-    if (slot == KVBM_IDX_NONE) kvbm__idx_put(&g->tab, key_h32(g->fmask, fragment), idx);
-    else kvbm__idx_put_at(&g->tab, slot, key_h32(g->fmask, fragment), idx);
+    if (slot == KVBM_IDX_NONE) kvbm__idx_put(&g->tab, h32, idx);
+    else kvbm__idx_put_at(&g->tab, slot, h32, idx);
     return idx;
 }
 
@@ -458,7 +485,27 @@ KVBM__LP_INLINE size_t lin_allocate_k(void *ctx, kvbm_lineage_eviction K, bool R
 
 static size_t lin_len(void *ctx) { return ((lineage *)ctx)->count; }
 
-KVBM__LP_INLINE kvbm_status lin_insert_k(void *ctx, kvbm_lineage_eviction K, bool R, kvbm_plh h_in,
+/* The node @idx (not REAL, not dormant, all links made) becomes the REAL node of (h,
+ * block_id): the state every insert ends with, before the parent link and the leaf order. */
+KVBM__LP_INLINE lin_node *lin_make_real(lineage *g, kvbm_lineage_eviction K, bool R, uint32_t idx, kvbm_plh h,
+                                        uint32_t block_id, bool hvalid)
+{
+    lin_node *n = &g->nodes[idx];
+    n->kind = NODE_REAL;
+    n->hvalid = hvalid;
+    kvbm__plh_store(&n->hash, h);
+    n->block_id = block_id;
+    g->count++;
+    g->id_present[block_id] = 1;
+    if (R) g->tring[g->policy.next_tick & g->tring_mask] = idx;
+    kvbm__lpk_on_node_inserted(&g->policy, K, LS, idx);
+    return n;
+}
+
+/* insert (backend.h). @F: try the fast paths below first - insert_pairs only: the single
+ * insert's callers release unrelated blocks (the matrix: roots), for which the fast paths'
+ * tests and gcc's layout of the larger body cost ~4 Ir per insert. */
+KVBM__LP_INLINE kvbm_status lin_insert_k(void *ctx, kvbm_lineage_eviction K, bool R, bool F, kvbm_plh h_in,
                                          uint32_t block_id)
 {
     lineage *g = ctx;
@@ -470,6 +517,49 @@ KVBM__LP_INLINE kvbm_status lin_insert_k(void *ctx, kvbm_lineage_eviction K, boo
     if (KVBM_UNLIKELY(g->count >= g->capacity)) {
         kvbm__set_error("lineage backend is full (%zu blocks)", g->capacity);
         return KVBM_EFULL;
+    }
+    /* The replay's two common cases, each what the general path below does for it, without
+     * its case analysis (docs/perf/backends.md, session 14). The previous insert's parent (the
+     * carry, see below) is a GHOST - so it has children and stays an inner node - and:
+     *  - holds h exactly and keeps its parent link (a chain resurrected root-first, now
+     *    released tail first): it just becomes REAL, no link to make;
+     *  - is key(h) without a parent link (created by the previous insert): h becomes REAL
+     *    in it, linked under the parent key's node when that is a ghost, else - the parent
+     *    key not indexed - under a new ghost parent (a recycled cell, at the empty slot the
+     *    parent probe ended on).
+     * Anything else (another carry, a parent found that is not a ghost, no spare cell)
+     * takes the general path, which redoes these lookups (they changed nothing). */
+    uint32_t ci = g->carry;
+    if (F && KVBM_LIKELY(ci != NIL) && g->nodes[ci].kind == NODE_GHOST) {
+        const lin_node *c = &g->nodes[ci];
+        kvbm__assert(c->nchild != 0);
+        bool ex = c->hvalid && kvbm_plh_eq(c->hash, h);
+        if (ex && c->parent != NIL) {
+            g->carry = lin_make_real(g, K, R, ci, h, block_id, true)->parent;
+            return KVBM_OK;
+        }
+        uint64_t pfr, cfr;
+        uint64_t cpos = lin_decode(h, &pfr, &cfr);
+        if ((ex || (c->position == cpos && c->fragment == cfr)) && c->parent == NIL && cpos > 0) {
+            lin_key kp = { g, cpos - 1, pfr };
+            size_t ps;
+            uint32_t ph = key_h32(g->fmask, pfr);
+            if (kvbm__idx_find_or_empty(&g->tab, ph, lin_key_eq, &kp, &ps)) {
+                uint32_t parent = g->tab.slots[ps].val;
+                if (g->nodes[parent].kind == NODE_GHOST) { /* has children: stays inner */
+                    lin_make_real(g, K, R, ci, h, block_id, true);
+                    g->carry = parent;
+                    lin_link_child(g, parent, ci);
+                    return KVBM_OK;
+                }
+            } else if (g->dhead != NIL || g->used_cells < g->cap_cells) { /* a spare cell */
+                lin_make_real(g, K, R, ci, h, block_id, true);
+                uint32_t parent = lin_alloc(g, NODE_GHOST, cpos - 1, pfr, ph, ps, true);
+                g->carry = parent;
+                lin_link_child(g, parent, ci);
+                return KVBM_OK;
+            }
+        }
     }
     /* One scan of the probe run finds the node of key(h) two ways: by exact valid hash (a
      * block resurrected and now released again: a Ghost of a chain resurrected root-first,
@@ -584,23 +674,16 @@ KVBM__LP_INLINE kvbm_status lin_insert_k(void *ctx, kvbm_lineage_eviction K, boo
     if (own_dormant) (void)lin_revive(g, idx, NODE_REAL);
     if (parent_dormant) (void)lin_revive(g, parent, NODE_GHOST);
 
-    if (idx == NIL) idx = lin_alloc(g, NODE_REAL, pos, frag, slot);
-    lin_node *n = &g->nodes[idx];
-    n->kind = NODE_REAL;
+    if (idx == NIL) idx = lin_alloc(g, NODE_REAL, pos, frag, key_h32(g->fmask, frag), slot, F);
     /* a Ghost keeping its link (no relink) got it for its stored hash: still valid for h
      * only if h is that hash */
-    n->hvalid = link || pos == 0 || exact;
-    kvbm__plh_store(&n->hash, h);
-    n->block_id = block_id;
-    g->count++;
-    g->id_present[block_id] = 1;
-    if (R) g->tring[g->policy.next_tick & g->tring_mask] = idx;
-    kvbm__lpk_on_node_inserted(&g->policy, K, LS, idx);
+    lin_node *n = lin_make_real(g, K, R, idx, h, block_id, link || pos == 0 || exact);
 
     bool leaf = g->nodes[idx].nchild == 0;
     g->carry = n->parent; /* a kept link, or NIL (pos 0); the new link below replaces it */
     if (link) {
-        if (parent == NIL) parent = lin_alloc(g, NODE_GHOST, pos - 1, pfrag, KVBM_IDX_NONE);
+        if (parent == NIL)
+            parent = lin_alloc(g, NODE_GHOST, pos - 1, pfrag, key_h32(g->fmask, pfrag), KVBM_IDX_NONE, F);
         g->carry = parent;
         bool was_leaf = g->nodes[parent].nchild == 0;
         lin_link_child(g, parent, idx);
@@ -636,6 +719,30 @@ static void lin_prefetch_insert(void *ctx, kvbm_plh h)
     /* the parent fragment is h.hi masked to a width >= the narrowest (fmask): the same
      * home without decoding the mode (asserted in lin_insert_k) */
     __builtin_prefetch(&g->tab.slots[lin_home(g, h.hi)]);
+}
+
+/* insert_pairs (backend.h): lin_insert_k with its fast paths per pair, in order, each with
+ * its own checks and message. While pair i is inserted, pair i + 1's homes are prefetched
+ * (lin_prefetch_insert's hint, pipelined inside the batch; a lead of 1, see
+ * docs/perf/backends.md, session 14). Its own home is the home of pair i's parent key when
+ * pair i + 1 continues pair i's chain (the carry then finds its node): already prefetched. */
+KVBM__LP_INLINE size_t lin_insert_pairs_k(void *ctx, kvbm_lineage_eviction K, bool R, const kvbm__pair *pairs,
+                                          size_t n)
+{
+    lineage *g = ctx;
+    /* a hint only: stale after growth is fine; the ring exists only where the hint works */
+    bool hint = R || g->tab.mask + 1 >= LIN_HINT_MIN_SLOTS;
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (hint && i + 1 < n) {
+            kvbm_plh nx = pairs[i + 1].hash;
+            if (((nx.lo ^ pairs[i].hash.hi) & g->fmask) != 0)
+                __builtin_prefetch(&g->tab.slots[lin_home(g, nx.lo)]);
+            __builtin_prefetch(&g->tab.slots[lin_home(g, nx.hi)]);
+        }
+        k += lin_insert_k(g, K, R, true, pairs[i].hash, pairs[i].block_id) == KVBM_OK;
+    }
+    return k;
 }
 
 KVBM__LP_INLINE bool lin_take_k(void *ctx, kvbm_lineage_eviction K, kvbm_plh h, uint32_t block_id)
@@ -766,7 +873,11 @@ static bool lin_check(void *ctx)
     }                                                                                          \
     static kvbm_status lin_insert_##sfx(void *ctx, kvbm_plh h, uint32_t block_id)              \
     {                                                                                          \
-        return lin_insert_k(ctx, K, R, h, block_id);                                           \
+        return lin_insert_k(ctx, K, R, false, h, block_id);                                    \
+    }                                                                                          \
+    static size_t lin_insert_pairs_##sfx(void *ctx, const kvbm__pair *pairs, size_t n)        \
+    {                                                                                          \
+        return lin_insert_pairs_k(ctx, K, R, pairs, n);                                        \
     }                                                                                          \
     static const kvbm__inactive_ops lineage_##sfx##_ops = {                                     \
         .name = label,                                                                         \
@@ -776,6 +887,7 @@ static bool lin_check(void *ctx)
         .allocate = lin_allocate_##sfx,                                                        \
         .insert = lin_insert_##sfx,                                                            \
         .prefetch_insert = lin_prefetch_insert,                                                \
+        .insert_pairs = lin_insert_pairs_##sfx,                                                \
         .len = lin_len,                                                                        \
         .has = lin_has,                                                                        \
         .take = lin_take_##lsfx,                                                               \

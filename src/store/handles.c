@@ -371,7 +371,21 @@ static __attribute__((noinline)) size_t rm_count_exactly(blk_arr b, size_t n)
 }
 #endif
 
-#define RM_INS 64 /* plain final releases appended per insert_ids call */
+#define RM_INS 64 /* plain final releases appended per insert_ids / insert_pairs call */
+
+/* The run of plain final releases not yet handed to the current store's backend: ids (by
+ * id, insert_ids) or (hash, id) pairs (insert_pairs). */
+union rm_run {
+    uint32_t   ids[RM_INS];
+    kvbm__pair pairs[RM_INS];
+};
+
+static inline size_t rm_flush(struct kvbm__store *s, const union rm_run *run, size_t n, bool pairs,
+                              struct kvbm__post *p)
+{
+    if (KVBM_UNLIKELY(pairs)) return kvbm__pairs_flush(s, run->pairs, n, p);
+    return kvbm__ins_flush(s, run->ids, n, p);
+}
 
 kvbm_status kvbm_block_release_many(kvbm_block *const *b, size_t n)
 {
@@ -425,24 +439,26 @@ kvbm_status kvbm_block_release_many(kvbm_block *const *b, size_t n)
     bool locked = false;
     struct kvbm__post p;
     kvbm__post_init(&p);
-    /* the ids of plain final releases not yet appended to a by-id backend (ins_batch: the
-     * current store's backend takes them in one insert_ids call; kvbm__ins_flush) */
-    uint32_t ins[RM_INS];
+    /* the plain final releases not yet handed to the current store's backend: ins_batch,
+     * by id (their ids, one insert_ids call: kvbm__ins_flush), or ins_pairs (their (hash,
+     * id) pairs, one insert_pairs call: kvbm__pairs_flush) */
+    union rm_run ins;
     size_t nins = 0;
-    bool ins_batch = false;
+    bool ins_batch = false, ins_pairs = false;
     for (size_t i = 0; i < n; i++) {
         if (b[i] == NULL) continue;
         struct kvbm__slot *sl = kvbm__bh_raw(b[i]);
         struct kvbm__store *s = mixed ? kvbm__store_of(sl) : one;
         if (s != cur) {
             if (cur != NULL) {
-                if (nins) nins = kvbm__ins_flush(cur, ins, nins, &p);
+                if (nins) nins = rm_flush(cur, &ins, nins, ins_pairs, &p);
                 if (locked) { kvbm__post_locked_end(cur, &p); kvbm__unlock(&cur->lock); locked = false; }
                 kvbm__post_finish(cur, &p);
                 kvbm__post_init(&p);
             }
             cur = s;
             ins_batch = s->byid && s->inactive.ops->insert_ids != NULL;
+            ins_pairs = !s->byid && s->inactive.ops->insert_pairs != NULL;
             /* The gauge for the whole run of this store first, while every handle of the
              * run still holds its reference (the store may go away with the last one). */
             int64_t run = mixed ? 0 : live;
@@ -472,12 +488,29 @@ kvbm_status kvbm_block_release_many(kvbm_block *const *b, size_t n)
                             with the run's (same order: flushed before any other drop) */
                 if (kvbm__strong_dec_locked(sl)) {
                     sl->state = KVBM__INACTIVE;
-                    ins[nins++] = sl->id;
-                    if (nins == RM_INS) nins = kvbm__ins_flush(s, ins, nins, &p);
+                    ins.ids[nins++] = sl->id;
+                    if (nins == RM_INS) nins = kvbm__ins_flush(s, ins.ids, nins, &p);
                 }
                 continue;
             }
-            if (nins) nins = kvbm__ins_flush(s, ins, nins, &p);
+            if (nins) nins = kvbm__ins_flush(s, ins.ids, nins, &p);
+        } else if (ins_pairs) {
+            if (plain) { /* kvbm__drop_locked_p's plain path, the insert deferred to the run */
+                if (kvbm__strong_dec_locked(sl)) {
+                    uint64_t hv = kvbm_plh_hash64(sl->hash);
+                    if (KVBM_UNLIKELY(!kvbm__active_index_remove_hv(&s->index, sl->id, hv))) {
+                        if (nins) nins = kvbm__pairs_flush(s, ins.pairs, nins, &p);
+                        kvbm__store_drop_locked(s, sl, &p); /* poisons: not indexed */
+                        continue;
+                    }
+                    sl->state = KVBM__INACTIVE;
+                    ins.pairs[nins].hash = sl->hash;
+                    ins.pairs[nins++].block_id = sl->id;
+                    if (nins == RM_INS) nins = kvbm__pairs_flush(s, ins.pairs, nins, &p);
+                }
+                continue;
+            }
+            if (nins) nins = kvbm__pairs_flush(s, ins.pairs, nins, &p);
         }
         if (!plain && !kvbm__post_room(&p, 2)) kvbm__post_cycle(s, &p);
         /* the next block's backend insert (if it is one) may prefetch while this one runs */
@@ -486,7 +519,7 @@ kvbm_status kvbm_block_release_many(kvbm_block *const *b, size_t n)
         if (kvbm__strong_dec_locked(sl)) kvbm__drop_locked_p(s, sl, &p, plain);
     }
     if (cur != NULL) {
-        if (nins) (void)kvbm__ins_flush(cur, ins, nins, &p);
+        if (nins) (void)rm_flush(cur, &ins, nins, ins_pairs, &p);
         if (locked) { kvbm__post_locked_end(cur, &p); kvbm__unlock(&cur->lock); }
         kvbm__post_finish(cur, &p);
     }

@@ -143,18 +143,33 @@ static inline void kvbm__drop_locked_p(struct kvbm__store *s, struct kvbm__slot 
     kvbm__store_drop_locked(s, sl, p);
 }
 
-/* The tail of kvbm__drop_locked_p's plain path for a run of slots (by id, the backend has
- * insert_ids): ids[0..n) are Primary slots just set Inactive, in release order; append
- * them to the backend at once. A refused id poisons the store, as a refused insert does
- * (the others are still inserted and parked). Lock held; returns 0 (the run's new length). */
-static inline size_t kvbm__ins_flush(struct kvbm__store *s, const uint32_t *ids, size_t n,
-                                     struct kvbm__post *p)
+/* The tail of kvbm__drop_locked_p's plain path for a run of slots, once the backend has
+ * inserted @k of the run's @n slots: a refusal poisons the store, as a refused insert
+ * does (the others are still inserted and parked). Lock held; returns 0 (the run's new
+ * length). */
+static inline size_t kvbm__run_inserted(struct kvbm__store *s, size_t k, size_t n, struct kvbm__post *p)
 {
-    size_t k = s->inactive.ops->insert_ids(s->inactive.ctx, ids, n);
     if (KVBM_UNLIKELY(k != n)) kvbm__store_poison(s, "inactive backend rejected an insert");
     p->d_inactive += (int64_t)k;
     kvbm__park_locked(s, p, k);
     return 0;
+}
+
+/* A run of plain final releases (kvbm_block_release_many), in release order, each slot
+ * Primary just set Inactive, appended to the backend at once. By id (the backend has
+ * insert_ids): ids[0..n), the slots stay indexed. */
+static inline size_t kvbm__ins_flush(struct kvbm__store *s, const uint32_t *ids, size_t n,
+                                     struct kvbm__post *p)
+{
+    return kvbm__run_inserted(s, s->inactive.ops->insert_ids(s->inactive.ctx, ids, n), n, p);
+}
+
+/* Not by id (the backend has its own hash index and insert_pairs): pairs[0..n) = (hash,
+ * id) of slots already removed from the active index. */
+static inline size_t kvbm__pairs_flush(struct kvbm__store *s, const kvbm__pair *pairs, size_t n,
+                                       struct kvbm__post *p)
+{
+    return kvbm__run_inserted(s, s->inactive.ops->insert_pairs(s->inactive.ctx, pairs, n), n, p);
 }
 
 static inline void kvbm__drop_locked(struct kvbm__store *s, struct kvbm__slot *sl, struct kvbm__post *p)

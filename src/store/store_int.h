@@ -35,8 +35,10 @@
  * transition. Lookups increment strong only under `lock`. A PRIMARY/DUPLICATE slot with
  * strong == 0 is therefore never observable. kvbm_block_release_many may set a run of
  * slots INACTIVE before appending their ids to a by-id backend in one insert_ids call
- * (locked.h, kvbm__ins_flush): I2/I4 hold again before the lock is released or any other
- * drop runs (docs/design/store.md §10).
+ * (locked.h, kvbm__ins_flush), or unindex them and set them INACTIVE before handing their
+ * (hash, id) pairs to a backend with its own index in one insert_pairs call
+ * (kvbm__pairs_flush): I2/I4 hold again before the lock is released or any other drop
+ * runs (docs/design/store.md §10).
  *
  * Registry work (mark_present/mark_absent, dropping handle refs) is never done under
  * `lock`: it is collected into a struct kvbm__post and flushed after unlock.

@@ -182,7 +182,41 @@ static void random_hashes(const model *m, kvbm_plh *q, size_t k)
     }
 }
 
-static void run_model(enum tb_kind kind, uint64_t seed, int steps)
+/* Release the path from a random node towards its root, tail first, skipping cached
+ * nodes, as one batch (insert_pairs where the backend has it, else one insert per pair):
+ * the replay's release order, in which a Lineage insert finds its node as the ghost the
+ * previous one created (or resurrected). Returns false after a test failure. */
+static bool release_path(model *m, kvbm__inactive *b, int step)
+{
+    kvbm__pair run[16];
+    int us[16];
+    bool chosen[CAP] = { false };
+    size_t nr = 0;
+    for (int u = (int)rndn(m->n); u >= 0 && nr < 16 && m->len + nr < CAP; u = m->parent[u]) {
+        if (m->state[u] == ST_REAL) continue;
+        uint32_t id;
+        do id = (uint32_t)rndn(CAP); while (m->id_used[id] || chosen[id]);
+        chosen[id] = true;
+        run[nr].hash = m->h[u];
+        run[nr].block_id = id;
+        us[nr++] = u;
+    }
+    size_t got = 0;
+    if (b->ops->insert_pairs != NULL) got = b->ops->insert_pairs(b->ctx, run, nr);
+    else
+        for (size_t j = 0; j < nr; j++)
+            got += b->ops->insert(b->ctx, run[j].hash, run[j].block_id) == KVBM_OK;
+    if (got != nr) {
+        kvbm_test_fail(__FILE__, __LINE__, "%s step %d: %zu of %zu inserted: %s", tb_name(m->kind), step,
+                       got, nr, kvbm_last_error());
+        return false;
+    }
+    for (size_t j = 0; j < nr; j++) model_insert(m, us[j], run[j].block_id);
+    return true;
+}
+
+/* @paths: half of the inserts release a whole path (release_path) instead of one node. */
+static void run_model(enum tb_kind kind, uint64_t seed, int steps, bool paths)
 {
     static model m;
     memset(&m, 0, sizeof m);
@@ -201,7 +235,9 @@ static void run_model(enum tb_kind kind, uint64_t seed, int steps)
 
     for (int step = 0; step < steps; step++) {
         unsigned op = (unsigned)rndn(100);
-        if (op < 40) { /* insert */
+        if (op < 40 && paths && rndn(2) == 0) {
+            if (!release_path(&m, &b, step)) break;
+        } else if (op < 40) { /* insert */
             int u = (int)rndn(m.n);
             if (m.state[u] == ST_REAL || m.len >= CAP) continue;
             uint32_t id;
@@ -304,7 +340,13 @@ static int steps_for_run(void) { return test_under_sanitizer() ? 3000 : 20000; }
     {                                                                                     \
         uint64_t seed = test_seed();                                                      \
         printf("model_" #kind ": seed=%" PRIu64 " (KVBM_TEST_SEED to replay)\n", seed);   \
-        for (uint64_t r = 0; r < 4; r++) run_model(kind, seed + r, steps_for_run());      \
+        for (uint64_t r = 0; r < 4; r++) run_model(kind, seed + r, steps_for_run(), false);\
+    }                                                                                     \
+    KVBM_TEST(model_paths_##kind)                                                         \
+    {                                                                                     \
+        uint64_t seed = test_seed();                                                      \
+        printf("model_paths_" #kind ": seed=%" PRIu64 " (KVBM_TEST_SEED to replay)\n", seed); \
+        for (uint64_t r = 0; r < 4; r++) run_model(kind, seed + r, steps_for_run(), true);\
     }
 
 MODEL_TEST(TB_HASHMAP)
@@ -317,5 +359,5 @@ MODEL_TEST(TB_LINEAGE_FIFO)
  * replayed through the model machinery with a fixed seed for every backend. */
 KVBM_TEST(model_fixed_seed_all_backends)
 {
-    for (enum tb_kind k = 0; k < TB_NKINDS; k++) run_model(k, 42, 2000);
+    for (enum tb_kind k = 0; k < TB_NKINDS; k++) run_model(k, 42, 2000, false);
 }

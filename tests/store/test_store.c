@@ -403,33 +403,58 @@ KVBM_TEST(final_release_poisons_when_the_backend_rejects_the_insert)
 #endif
 }
 
-/* The batch release into an LRU driven by id (one insert_ids call per run of plain final
- * releases): a refused id poisons the store with the same message, the rest of the run is
- * still inserted. The refusal is provoked by appending one block's id to the backend while
- * the block is still Primary. */
-KVBM_TEST(final_release_poisons_when_insert_ids_refuses_an_id)
+/* The batch release hands a run of plain final releases to the backend in one call - by id
+ * (LRU: insert_ids, the slots stay indexed) or as (hash, id) pairs (Lineage: insert_pairs,
+ * the slots unindexed first). A refusal poisons the store with the same message, the rest
+ * of the run is still inserted. The refusal is provoked by inserting b[0] (its id, or its
+ * hash under a spare id) while the block is still Primary. */
+#if KVBM_DEBUG == 0
+static void run_refusal_poisons(kvbm_backend backend)
 {
-#if KVBM_DEBUG == 0 /* debug builds assert at the first violation (kvbm__store_poison) */
     kvbm_registry *r;
     ASSERT_OK(kvbm_registry_create(NULL, &r));
     kvbm_manager_config c = KVBM_MANAGER_CONFIG_INIT; /* untracked by the helpers: poisoned */
     c.registry = r;
     c.block_count = 4;
     c.block_size = DEFAULT_TEST_BLOCK_SIZE;
-    c.backend = KVBM_BACKEND_LRU;
+    c.backend = backend;
     kvbm_manager *m = NULL;
     ASSERT_OK(kvbm_manager_create(&c, &m));
     kvbm_block *b[2] = { tm_register_hash(m, tm_hash_n(5)), tm_register_hash(m, tm_hash_n(6)) };
     ASSERT_TRUE(b[0] != NULL && b[1] != NULL);
     struct kvbm__store *s = kvbm__manager_store(m);
-    ASSERT_TRUE(s->byid && s->inactive.ops->insert_ids != NULL);
+    const kvbm__inactive_ops *ops = s->inactive.ops;
     const uint32_t id0 = kvbm_block_id(b[0]), id1 = kvbm_block_id(b[1]);
-    ASSERT_EQ(s->inactive.ops->insert_ids(s->inactive.ctx, &id0, 1), 1u); /* the sabotage */
+    if (s->byid) {
+        ASSERT_TRUE(ops->insert_ids != NULL);
+        ASSERT_EQ(ops->insert_ids(s->inactive.ctx, &id0, 1), 1u); /* the sabotage */
+    } else {
+        ASSERT_TRUE(ops->insert_pairs != NULL);
+        uint32_t spare = 0; /* an id neither block holds */
+        while (spare == id0 || spare == id1) spare++;
+        const kvbm__pair sab = { tm_hash_n(5), spare };
+        ASSERT_EQ(ops->insert_pairs(s->inactive.ctx, &sab, 1), 1u); /* the sabotage */
+    }
     EXPECT_OK(kvbm_block_release_many(b, 2));
-    EXPECT_TRUE(s->inactive.ops->has_id(s->inactive.ctx, id1)); /* the rest went in */
-    EXPECT_EQ(s->inactive.ops->len(s->inactive.ctx), 2u);
+    /* the rest went in */
+    EXPECT_TRUE(s->byid ? ops->has_id(s->inactive.ctx, id1) : ops->has(s->inactive.ctx, tm_hash_n(6)));
+    EXPECT_EQ(ops->len(s->inactive.ctx), 2u);
     expect_poisoned_by(m, "inactive backend rejected an insert");
     kvbm_registry_release(r);
+}
+#endif
+
+KVBM_TEST(final_release_poisons_when_insert_ids_refuses_an_id)
+{
+#if KVBM_DEBUG == 0 /* debug builds assert at the first violation (kvbm__store_poison) */
+    run_refusal_poisons(KVBM_BACKEND_LRU);
+#endif
+}
+
+KVBM_TEST(final_release_poisons_when_insert_pairs_refuses_a_pair)
+{
+#if KVBM_DEBUG == 0
+    run_refusal_poisons(KVBM_BACKEND_LINEAGE);
 #endif
 }
 
