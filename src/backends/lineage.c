@@ -360,8 +360,8 @@ LIN_NOCLONE static void lin_prune(lineage *g, kvbm_lineage_eviction K, uint32_t 
 
 /* REAL node idx -> GHOST, then prune childless ghosts upwards (§3.4.3). A node with
  * children (a chain resurrected root-first) just stays as a ghost. @leaf (a constant):
- * the caller knows idx is a leaf, an eviction victim (under Tick the heap root) - its
- * first pruning step is inline, a ghost chain above it out of line. */
+ * the caller knows idx is a leaf, an eviction victim - its first pruning step is inline, a
+ * ghost chain above it out of line. (Tick's victims take lin_allocate_tick_k instead.) */
 KVBM__LP_INLINE uint32_t lin_remove_node(lineage *g, kvbm_lineage_eviction K, uint32_t idx, bool leaf)
 {
     lin_node *n = &g->nodes[idx];
@@ -369,43 +369,13 @@ KVBM__LP_INLINE uint32_t lin_remove_node(lineage *g, kvbm_lineage_eviction K, ui
     n->kind = NODE_GHOST;
     g->count--;
     g->id_present[n->block_id] = 0;
-    if (!leaf || K != KVBM_LINEAGE_TICK) {
-        kvbm__lpk_on_node_removed(&g->policy, K, LS, idx);
-        if (leaf) {
-            uint32_t up = lin_prune_one(g, K, idx);
-            if (up != NIL) lin_prune(g, K, up);
-        } else if (n->nchild == 0) {
-            lin_prune(g, K, idx);
-        }
-        return block_id;
-    }
-    /* Tick: the victim's pruning step (lin_prune_one), its order hook placed where the parent's
-     * fate is known: a Real parent re-leafed with the next tick (a chain released tail
-     * first, evicted leaf to root - nearly every eviction of the replay) takes the
-     * victim's place at the heap root (kvbm__lpk_root_replaced); otherwise the hooks of
-     * lin_prune_one, in its order (victim out, then parent in). */
-    uint32_t parent = n->parent, up = NIL;
-    if (parent != NIL) {
-        lin_node *p = &g->nodes[parent];
-        if (--p->nchild == 0) {
-            if (p->kind == NODE_REAL) {
-                if (kvbm__lp_tick_get(&p->lp) == kvbm__lp_tick_get(&n->lp) + 1) {
-                    kvbm__lpk_root_replaced(&g->policy, LS, idx, parent);
-                } else {
-                    kvbm__lpk_on_node_removed(&g->policy, K, LS, idx);
-                    kvbm_status st = kvbm__lpk_on_leaf_added(&g->policy, K, LS, parent);
-                    kvbm__assert(st == KVBM_OK);
-                    KVBM_UNUSED(st);
-                }
-                lin_make_dormant(g, idx);
-                return block_id;
-            }
-            up = parent; /* a ghost left childless: pruned in turn */
-        }
-    }
     kvbm__lpk_on_node_removed(&g->policy, K, LS, idx);
-    lin_make_dormant(g, idx);
-    if (up != NIL) lin_prune(g, K, up);
+    if (leaf) {
+        uint32_t up = lin_prune_one(g, K, idx);
+        if (up != NIL) lin_prune(g, K, up);
+    } else if (n->nchild == 0) {
+        lin_prune(g, K, idx);
+    }
     return block_id;
 }
 
@@ -418,6 +388,29 @@ KVBM__LP_INLINE bool lin_find_match_k(void *ctx, kvbm_lineage_eviction K, kvbm_p
     return true;
 }
 
+/* Tick: the heap root @v leaves the order and becomes dormant, its block already returned
+ * and its parent's child count already decremented (@parent: its parent link, or NIL) -
+ * the victim's pruning step (lin_prune_one) for every parent lin_allocate_tick_k's run does
+ * not take: no parent, a parent with children left, a ghost left childless (pruned in
+ * turn), or a Real one re-leafed with a later tick (it joins the heap). The hooks run in
+ * lin_prune_one's order (the victim out, then the parent in). */
+static void lin_evict_root_slow(lineage *g, uint32_t v, uint32_t parent)
+{
+    uint32_t up = NIL;
+    kvbm__lpk_on_node_removed(&g->policy, KVBM_LINEAGE_TICK, LS, v);
+    if (parent != NIL && g->nodes[parent].nchild == 0) {
+        if (g->nodes[parent].kind == NODE_REAL) {
+            kvbm_status st = kvbm__lpk_on_leaf_added(&g->policy, KVBM_LINEAGE_TICK, LS, parent);
+            kvbm__assert(st == KVBM_OK);
+            KVBM_UNUSED(st);
+        } else {
+            up = parent; /* a ghost left childless: pruned in turn */
+        }
+    }
+    lin_make_dormant(g, v);
+    if (up != NIL) lin_prune(g, KVBM_LINEAGE_TICK, up);
+}
+
 /* The tick ring (Tick, index >= LIN_HINT_MIN_SLOTS): the cell given tick t is recorded at
  * tring[t & tring_mask] (2 x capacity entries, at most LIN_TRING_MAX), and allocate
  * prefetches the cell of tick(victim) + LIN_TRING_LEAD. A chain released tail first got
@@ -427,27 +420,96 @@ KVBM__LP_INLINE bool lin_find_match_k(void *ctx, kvbm_lineage_eviction K, kvbm_p
 #define LIN_TRING_MAX  (UINT64_C(1) << 20) /* ring entries (4 MiB) */
 #define LIN_TRING_LEAD 2
 
+/* Tick allocate. Nearly every eviction of the replay is a step of a run: a chain released
+ * tail first got consecutive ticks and is evicted leaf to root, so the victim's parent is
+ * Real, left childless, with the next tick - it takes the victim's place at the heap root
+ * (what kvbm__lpk_root_replaced does: ticks are unique and the root holds the smallest, so
+ * every other member's tick exceeds the parent's). Within a run the root's heap children
+ * @c are handed over once, to the node that is root when the run ends, instead of at every
+ * step: the parents in between enter and leave the root position in the same run, and
+ * they are outside the order before (non-leaves: clean records) and after (dormant). So a
+ * step only returns the block, decrements the parent's child count, checks its kind and
+ * tick, and appends the victim to the dormant list - the same final state, in the same
+ * eviction order, as one lin_remove_node + root hand-off per victim. The count of Real
+ * nodes and the dormant list's tail and size live in locals during the run. */
+KVBM__LP_INLINE size_t lin_allocate_tick_k(lineage *g, bool R, size_t count, kvbm__pair *out)
+{
+    lin_node *const nodes = g->nodes;
+    uint8_t *const idp = g->id_present;
+    const uint32_t *const tring = g->tring;
+    const uint64_t tmask = g->tring_mask;
+    size_t k = 0;
+    uint32_t v = g->policy.root;
+    while (k < count && v != NIL) {
+        /* v is the root: detach its heap children (they go to the run's last root) */
+        lin_node *n = &nodes[v];
+        uint32_t c = n->lp.child;
+        n->lp.child = KVBM__LP_NIL;
+        n->lp.prev = KVBM__LP_UNLINKED;
+        uint32_t dtail = g->dtail, parent;
+        size_t dn = 0;
+        bool evicted;
+        for (;;) {
+            kvbm__assert(n->kind == NODE_REAL && n->nchild == 0 && n->lp.prev == KVBM__LP_UNLINKED &&
+                         n->lp.child == KVBM__LP_NIL && n->lp.next == KVBM__LP_NIL);
+            uint64_t t = kvbm__lp_tick_get(&n->lp);
+            /* the cell LIN_TRING_LEAD ticks ahead: in a chain, the victim's grandparent (the
+             * parent's line was requested one step earlier, as that victim's grandparent) */
+            if (R) __builtin_prefetch(&nodes[tring[(t + LIN_TRING_LEAD) & tmask]], 1);
+            uint32_t bid = n->block_id;
+            out[k].hash = n->hash;
+            out[k].block_id = bid;
+            idp[bid] = 0;
+            k++;
+            parent = n->parent;
+            evicted = true;
+            if (parent == NIL) break;
+            lin_node *p = &nodes[parent];
+            if (--p->nchild != 0 || p->kind != NODE_REAL || kvbm__lp_tick_get(&p->lp) != t + 1) break;
+            /* the parent takes the root position: v becomes dormant (its record is clean) */
+            n->kind = NODE_DORMANT;
+            DNEXT(n) = NIL;
+            DPREV(n) = dtail;
+            if (dtail != NIL) DNEXT(&nodes[dtail]) = v;
+            else g->dhead = v;
+            dtail = v;
+            dn++;
+            v = parent;
+            n = p;
+            evicted = false;
+            if (k == count) break;
+        }
+        g->dtail = dtail;
+        g->dcount += dn;
+        /* v (the last victim, or a parent not evicted) is the root: it adopts the children */
+        n->lp.child = c;
+        n->lp.prev = KVBM__LP_NIL;
+        if (c != KVBM__LP_NIL) KVBM__LP_REC(g->policy.base, LS, c)->prev = v;
+        g->policy.root = v;
+        if (evicted) {
+            lin_evict_root_slow(g, v, parent);
+            v = g->policy.root;
+        }
+    }
+    g->count -= k;
+    return k;
+}
+
 KVBM__LP_INLINE size_t lin_allocate_k(void *ctx, kvbm_lineage_eviction K, bool R, size_t count, kvbm__pair *out)
 {
     lineage *g = ctx;
+    if (K == KVBM_LINEAGE_TICK) return lin_allocate_tick_k(g, R, count, out);
     size_t k = 0;
     while (k < count) {
         uint32_t victim = kvbm__lpk_next_victim(&g->policy, K);
         if (victim == NIL) break;
         /* Victims are old, cold nodes, and so are their parents (pruned or re-leafed by this
-         * eviction; under Tick a re-leafed parent is usually the next victim). Start those
-         * misses now, and under Fifo the next victim's (the list's next leaf). Hints only. */
+         * eviction) and the next victim (the list's next leaf). Start those misses now.
+         * Hints only. */
         uint32_t vp = g->nodes[victim].parent;
         if (vp != NIL) __builtin_prefetch(&g->nodes[vp], 1);
-        if (R) {
-            /* the cell LIN_TRING_LEAD ticks ahead: in a chain, the victim's grandparent */
-            uint64_t t = kvbm__lp_tick_get(&g->nodes[victim].lp);
-            __builtin_prefetch(&g->nodes[g->tring[(t + LIN_TRING_LEAD) & g->tring_mask]], 1);
-        }
-        if (K == KVBM_LINEAGE_FIFO) {
-            uint32_t nx = g->nodes[victim].lp.next;
-            if (nx != KVBM__LP_NIL) __builtin_prefetch(&g->nodes[nx], 1);
-        }
+        uint32_t nx = g->nodes[victim].lp.next;
+        if (nx != KVBM__LP_NIL) __builtin_prefetch(&g->nodes[nx], 1);
         kvbm__assert(g->nodes[victim].kind == NODE_REAL && g->nodes[victim].nchild == 0);
         out[k].hash = g->nodes[victim].hash;
         out[k].block_id = lin_remove_node(g, K, victim, true);
