@@ -68,6 +68,129 @@ chain_victims(struct kvbm__store *s, const kvbm__pair *pairs, size_t r, uint32_t
     return NULL;
 }
 
+/* Under the lock, allocate's rollback: the backend broke "len >= n => allocate(n) returns
+ * n". Put everything back - the chained victims from @head (by id into the index too: their
+ * link is read first) and pairs[0..r) of the current chunk - unlock and fail. */
+static __attribute__((cold, noinline)) kvbm_status allocate_rollback(struct kvbm__store *s, uint32_t head,
+                                                                    const kvbm__pair *pairs, size_t r,
+                                                                    struct kvbm__hwbuf *hb)
+{
+    const kvbm__inactive_ops *ops = s->inactive.ops;
+    void *ctx = s->inactive.ctx;
+    const bool byid = s->byid;
+    for (uint32_t id = head, next; id != KVBM__NIL; id = next) {
+        next = s->index.next[id];
+        if (byid) kvbm__active_index_insert(&s->index, s->slots, id);
+        if (ops->insert(ctx, s->slots[id].hash, id) != KVBM_OK)
+            kvbm__store_poison(s, "rollback insert failed");
+    }
+    for (size_t k = 0; k < r; k++) /* (by id the pairs carry no hash: the slot's) */
+        if (ops->insert(ctx, byid && pairs[k].block_id < s->n ? s->slots[pairs[k].block_id].hash
+                                                              : pairs[k].hash,
+                        pairs[k].block_id) != KVBM_OK)
+            kvbm__store_poison(s, "rollback insert failed");
+    kvbm__unlock(&s->lock);
+    kvbm__metric_add(s->metrics, KVBM_METRIC_allocate_atomic_rollback, 1);
+    kvbm__hwbuf_fini(hb);
+    kvbm__set_error("kvbm_manager_allocate: inactive backend under-allocated; rolled back");
+    return KVBM_EEXHAUSTED;
+}
+
+/* Under the lock, allocate's commit of the reset blocks: the first @from_reset slots of the
+ * reset FIFO (in its order) become MUTABLE handles out[0..from_reset). Returns from_reset. */
+static inline __attribute__((always_inline)) size_t allocate_take_reset(struct kvbm__store *s, size_t from_reset,
+                                                                        kvbm_mutable **out, struct kvbm__hwbuf *hb)
+{
+    bool def = s->default_reset;
+    for (size_t i = 0; i < from_reset; i++) {
+        struct kvbm__slot *sl = &s->slots[kvbm__ring_pop_front(&s->ring)];
+        sl->state = KVBM__MUTABLE;
+        sl->reset_on_release = def;
+        out[i] = kvbm__bh_make(hb, sl, KVBM__HK_MUTABLE);
+    }
+    return from_reset;
+}
+
+/* Allocate's accounting once its slots are MUTABLE: the store refs and pool gauges under the
+ * lock, which it releases, then the counters. */
+static inline __attribute__((always_inline)) void allocate_account_unlock(struct kvbm__store *s, size_t from_reset,
+                                                                          size_t from_inactive)
+{
+    size_t count = from_reset + from_inactive;
+    /* reset slots gain a store ref; evicted ones take over their parked ref */
+    uint64_t add = from_reset;
+    if (s->orphan) add += from_inactive;
+    else s->parked -= from_inactive;
+    if (add) atomic_fetch_add_explicit(&s->refs, add, memory_order_relaxed);
+    /* the pool gauges move with the slots, under the lock (exact for the I5 check) */
+    kvbm_metrics *m = s->metrics;
+    if (from_reset) kvbm__metric_add(m, KVBM_METRIC_reset_pool_size, -(int64_t)from_reset);
+    if (from_inactive) kvbm__metric_add(m, KVBM_METRIC_inactive_pool_size, -(int64_t)from_inactive);
+    kvbm__metric_add(m, KVBM_METRIC_inflight_mutable, (int64_t)count);
+    kvbm__unlock(&s->lock);
+
+    if (from_inactive) kvbm__metric_add(m, KVBM_METRIC_evictions, (int64_t)from_inactive);
+    kvbm__metric_add(m, KVBM_METRIC_allocations, (int64_t)count);
+    if (from_reset) kvbm__metric_add(m, KVBM_METRIC_allocations_from_reset, (int64_t)from_reset);
+}
+
+/* kvbm__store_allocate for a backend not driven by id whose victims fit one pairs chunk
+ * (nearly every call of the replay), from the point where the lock is held and the counts
+ * are known: the victims stay in pairs[] (no chain through index.next), and the one pass
+ * that checks them - the checks of chain_victims, in its order, before anything changes -
+ * also collects what the epilogue needs: each handle (prefetched: it is cold) and its
+ * registry table hash, from the pair's hash (the slot's, once checked). Out of line: the
+ * chained path (LRU's, by id) keeps its registers. */
+static __attribute__((noinline)) kvbm_status allocate_pairs(struct kvbm__store *s, size_t from_reset,
+                                                           size_t from_inactive, kvbm_mutable **out,
+                                                           kvbm_plh *evicted, size_t *n_evicted,
+                                                           struct kvbm__hwbuf *hb)
+{
+    kvbm__pair pairs[PAIR_CHUNK];
+    kvbm_handle *regs[PAIR_CHUNK];
+    uint64_t h64[PAIR_CHUNK];
+    size_t r = 0;
+    if (from_inactive) {
+        r = s->inactive.ops->allocate(s->inactive.ctx, from_inactive, pairs);
+        if (r < from_inactive) return allocate_rollback(s, KVBM__NIL, pairs, r, hb);
+    }
+    struct kvbm__slot *const slots = s->slots;
+    const uint32_t n = s->n;
+    /* the victims' slots are cold (old blocks): start every miss before the checks */
+    for (size_t k = 0; k < r; k++)
+        if (KVBM_LIKELY(pairs[k].block_id < n)) __builtin_prefetch(&slots[pairs[k].block_id]);
+    for (size_t k = 0; k < r; k++) {
+        uint32_t id = pairs[k].block_id;
+        if (KVBM_UNLIKELY(id >= n || slots[id].state != KVBM__INACTIVE ||
+                          !kvbm_plh_eq(slots[id].hash, pairs[k].hash))) {
+            kvbm__store_poison(s, "inactive backend evicted a slot that is not inactive");
+            kvbm__unlock(&s->lock);
+            kvbm__hwbuf_fini(hb);
+            return KVBM_EPOISONED;
+        }
+        regs[k] = slots[id].reg;
+        prefetch_handle(regs[k]);
+        h64[k] = kvbm_plh_hash64(pairs[k].hash);
+    }
+    /* Commit: reset blocks (FIFO order), then evicted ones (policy order). */
+    bool def = s->default_reset;
+    size_t i = allocate_take_reset(s, from_reset, out, hb);
+    for (size_t k = 0; k < r; k++) {
+        struct kvbm__slot *sl = &slots[pairs[k].block_id];
+        sl->state = KVBM__MUTABLE; /* its handle ref is in regs[], released after unlock */
+        sl->reset_on_release = def;
+        sl->reg = NULL;
+        if (evicted != NULL) evicted[k] = pairs[k].hash;
+        out[i++] = kvbm__bh_make(hb, sl, KVBM__HK_MUTABLE);
+    }
+    allocate_account_unlock(s, from_reset, from_inactive);
+    /* the evicted blocks' registry work: presence -1 and the handle reference */
+    if (r) kvbm__handle_mark_absent_release_many_h64(s->registry, regs, h64, r, s->tier);
+    if (n_evicted != NULL) *n_evicted = r;
+    kvbm__hwbuf_fini(hb);
+    return KVBM_OK;
+}
+
 kvbm_status kvbm__store_allocate(struct kvbm__store *s, size_t count, kvbm_mutable **out,
                                  kvbm_plh *evicted, size_t *n_evicted)
 {
@@ -96,6 +219,8 @@ kvbm_status kvbm__store_allocate(struct kvbm__store *s, size_t count, kvbm_mutab
     }
     size_t from_reset = count < s->ring.len ? count : s->ring.len;
     size_t from_inactive = count - from_reset;
+    if (!s->byid && from_inactive <= PAIR_CHUNK)
+        return allocate_pairs(s, from_reset, from_inactive, out, evicted, n_evicted, &hb);
 
     /* Evict first into a chain through index.next (free once a victim is unindexed), so that a
      * backend under-allocation can be undone without touching the reset FIFO. */
@@ -110,26 +235,7 @@ kvbm_status kvbm__store_allocate(struct kvbm__store *s, size_t count, kvbm_mutab
         size_t want = from_inactive - got;
         if (want > PAIR_CHUNK) want = PAIR_CHUNK;
         size_t r = ops->allocate(ctx, want, pairs);
-        if (r < want) {
-            /* Backend broke "len >= n => allocate(n) returns n": put everything back
-             * (by id, the chained victims into the index too: read their link first). */
-            for (uint32_t id = head, next; id != KVBM__NIL; id = next) {
-                next = s->index.next[id];
-                if (byid) kvbm__active_index_insert(&s->index, s->slots, id);
-                if (ops->insert(ctx, s->slots[id].hash, id) != KVBM_OK)
-                    kvbm__store_poison(s, "rollback insert failed");
-            }
-            for (size_t k = 0; k < r; k++) /* (by id the pairs carry no hash: the slot's) */
-                if (ops->insert(ctx, byid && pairs[k].block_id < s->n ? s->slots[pairs[k].block_id].hash
-                                                                      : pairs[k].hash,
-                                pairs[k].block_id) != KVBM_OK)
-                    kvbm__store_poison(s, "rollback insert failed");
-            kvbm__unlock(&s->lock);
-            kvbm__metric_add(s->metrics, KVBM_METRIC_allocate_atomic_rollback, 1);
-            kvbm__hwbuf_fini(&hb);
-            kvbm__set_error("kvbm_manager_allocate: inactive backend under-allocated; rolled back");
-            return KVBM_EEXHAUSTED;
-        }
+        if (r < want) return allocate_rollback(s, head, pairs, r, &hb);
         const char *bad = byid ? chain_victims(s, pairs, r, &head, &tail, got == 0 ? hv0 : hvx, true)
                                : chain_victims(s, pairs, r, &head, &tail, NULL, false);
         if (KVBM_UNLIKELY(bad != NULL)) {
@@ -143,36 +249,15 @@ kvbm_status kvbm__store_allocate(struct kvbm__store *s, size_t count, kvbm_mutab
 
     /* Commit: reset blocks (FIFO order), then evicted ones (policy order). */
     bool def = s->default_reset;
-    size_t i = 0;
-    for (; i < from_reset; i++) {
-        struct kvbm__slot *sl = &s->slots[kvbm__ring_pop_front(&s->ring)];
-        sl->state = KVBM__MUTABLE;
-        sl->reset_on_release = def;
-        out[i] = kvbm__bh_make(&hb, sl, KVBM__HK_MUTABLE);
-    }
+    size_t i = allocate_take_reset(s, from_reset, out, &hb);
     for (uint32_t id = head, next; id != KVBM__NIL; id = next) { /* the chain's last walk: out[] has them now */
         struct kvbm__slot *sl = &s->slots[id];
-        next = s->index.next[id];
-        s->index.next[id] = KVBM__NIL;
+        next = s->index.next[id]; /* (left as it is: next[] of a slot in no chain is free) */
         sl->state = KVBM__MUTABLE;  /* keeps reg until we return (owned) */
         sl->reset_on_release = def;
         out[i++] = kvbm__bh_make(&hb, sl, KVBM__HK_MUTABLE);
     }
-    /* reset slots gain a store ref; evicted ones take over their parked ref */
-    uint64_t add = from_reset;
-    if (s->orphan) add += from_inactive;
-    else s->parked -= from_inactive;
-    if (add) atomic_fetch_add_explicit(&s->refs, add, memory_order_relaxed);
-    /* the pool gauges move with the slots, under the lock (exact for the I5 check) */
-    kvbm_metrics *m = s->metrics;
-    if (from_reset) kvbm__metric_add(m, KVBM_METRIC_reset_pool_size, -(int64_t)from_reset);
-    if (from_inactive) kvbm__metric_add(m, KVBM_METRIC_inactive_pool_size, -(int64_t)from_inactive);
-    kvbm__metric_add(m, KVBM_METRIC_inflight_mutable, (int64_t)count);
-    kvbm__unlock(&s->lock);
-
-    if (from_inactive) kvbm__metric_add(m, KVBM_METRIC_evictions, (int64_t)from_inactive);
-    kvbm__metric_add(m, KVBM_METRIC_allocations, (int64_t)count);
-    if (from_reset) kvbm__metric_add(m, KVBM_METRIC_allocations_from_reset, (int64_t)from_reset);
+    allocate_account_unlock(s, from_reset, from_inactive);
 
     /* The evicted blocks' registry work, in eviction order, in chunks: presence -1 and
      * the slot's handle reference (usually the last one) via the registry's batch call. */
