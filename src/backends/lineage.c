@@ -390,11 +390,10 @@ KVBM__LP_INLINE bool lin_find_match_k(void *ctx, kvbm_lineage_eviction K, kvbm_p
 
 /* Tick: the heap root @v leaves the order and becomes dormant, its block already returned
  * and its parent's child count already decremented (@parent: its parent link, or NIL) -
- * the victim's pruning step (lin_prune_one) for every parent lin_allocate_tick_k's run does
- * not take: no parent, a parent with children left, a ghost left childless (pruned in
- * turn), or a Real one re-leafed with a later tick (it joins the heap). The hooks run in
+ * the victim's pruning step (lin_prune_one) where a run (lin_tick_run_k) does not take it: no parent, a parent with children left, a ghost left childless (pruned in turn), or a
+ * Real one re-leafed with a later tick (it joins the heap). The hooks run in
  * lin_prune_one's order (the victim out, then the parent in). */
-static void lin_evict_root_slow(lineage *g, uint32_t v, uint32_t parent)
+KVBM__LP_INLINE void lin_evict_root_k(lineage *g, uint32_t v, uint32_t parent)
 {
     uint32_t up = NIL;
     kvbm__lpk_on_node_removed(&g->policy, KVBM_LINEAGE_TICK, LS, v);
@@ -411,6 +410,12 @@ static void lin_evict_root_slow(lineage *g, uint32_t v, uint32_t parent)
     if (up != NIL) lin_prune(g, KVBM_LINEAGE_TICK, up);
 }
 
+/* lin_evict_root_k out of line: a run's last victim (once per run). */
+static __attribute__((noinline)) void lin_evict_root_slow(lineage *g, uint32_t v, uint32_t parent)
+{
+    lin_evict_root_k(g, v, parent);
+}
+
 /* The tick ring (Tick, index >= LIN_HINT_MIN_SLOTS): the cell given tick t is recorded at
  * tring[t & tring_mask] (2 x capacity entries, at most LIN_TRING_MAX), and allocate
  * prefetches the cell of tick(victim) + LIN_TRING_LEAD. A chain released tail first got
@@ -420,76 +425,116 @@ static void lin_evict_root_slow(lineage *g, uint32_t v, uint32_t parent)
 #define LIN_TRING_MAX  (UINT64_C(1) << 20) /* ring entries (4 MiB) */
 #define LIN_TRING_LEAD 2
 
-/* Tick allocate. Nearly every eviction of the replay is a step of a run: a chain released
- * tail first got consecutive ticks and is evicted leaf to root, so the victim's parent is
- * Real, left childless, with the next tick - it takes the victim's place at the heap root
- * (what kvbm__lpk_root_replaced does: ticks are unique and the root holds the smallest, so
- * every other member's tick exceeds the parent's). Within a run the root's heap children
- * @c are handed over once, to the node that is root when the run ends, instead of at every
- * step: the parents in between enter and leave the root position in the same run, and
- * they are outside the order before (non-leaves: clean records) and after (dormant). So a
- * step only returns the block, decrements the parent's child count, checks its kind and
- * tick, and appends the victim to the dormant list - the same final state, in the same
- * eviction order, as one lin_remove_node + root hand-off per victim. The count of Real
- * nodes and the dormant list's tail and size live in locals during the run. */
+/* The locals of a Tick allocate (lin_allocate_tick_k). */
+typedef struct lin_evict {
+    lin_node       *nodes;
+    uint8_t        *idp;
+    const uint32_t *tring;
+    uint64_t        tmask;
+} lin_evict;
+
+/* Tick allocate, one victim: return the block of @n (the heap root, cell @v) into *@o, leave
+ * its parent (*@parent: the link, or NIL) one child fewer. true when the parent takes the
+ * root position: Real, left childless, holding the next tick. */
+KVBM__LP_INLINE bool lin_tick_step(const lin_evict *e, bool R, const lin_node *n, kvbm__pair *o, uint32_t *parent)
+{
+    kvbm__assert(n->kind == NODE_REAL && n->nchild == 0 && n->lp.next == KVBM__LP_NIL);
+    uint64_t t = kvbm__lp_tick_get(&n->lp);
+    /* the cell LIN_TRING_LEAD ticks ahead: in a chain, the victim's grandparent (its parent's
+     * line was requested one eviction earlier, as that victim's grandparent) */
+    if (R) __builtin_prefetch(&e->nodes[e->tring[(t + LIN_TRING_LEAD) & e->tmask]], 1);
+    uint32_t bid = n->block_id;
+    o->hash = n->hash;
+    o->block_id = bid;
+    e->idp[bid] = 0;
+    uint32_t pa = n->parent;
+    *parent = pa;
+    if (pa == NIL) return false;
+    lin_node *p = &e->nodes[pa];
+    return --p->nchild == 0 && p->kind == NODE_REAL && kvbm__lp_tick_get(&p->lp) == t + 1;
+}
+
+/* Tick allocate: a run. Nearly every eviction of the replay is a step of one: a chain
+ * released tail first got consecutive ticks and is evicted leaf to root, so the victim's
+ * parent is Real, left childless, with the next tick - it takes the victim's place at the
+ * heap root (ticks are unique and the root holds the smallest, so every other member's
+ * tick exceeds the parent's). Within a run the root's heap children are handed over once,
+ * to the node that is root when the run ends, instead of at every step: the parents in
+ * between enter and leave the root position in the same run, and they are outside the
+ * order before (non-leaves: clean records) and after (dormant). So a step only returns the
+ * block, decrements the parent's child count, checks its kind and tick, and appends the
+ * victim to the dormant list - the same final state, in the same eviction order, as the
+ * per-victim hooks. @v: the root, its block returned, its parent @parent qualified (by
+ * lin_tick_step); returns the blocks returned into out[0..max) after v's. */
+KVBM__LP_INLINE size_t lin_tick_run_k(lineage *g, bool R, uint32_t v, uint32_t parent, size_t max, kvbm__pair *out)
+{
+    const lin_evict e = { g->nodes, g->id_present, g->tring, g->tring_mask };
+    lin_node *n = &e.nodes[v];
+    /* detach the root's heap children; v becomes dormant (its record clean) */
+    uint32_t c = n->lp.child;
+    n->lp.child = KVBM__LP_NIL;
+    n->lp.prev = KVBM__LP_UNLINKED;
+    lin_make_dormant(g, v);
+    kvbm__pair *o = out, *const end = out + max;
+    uint32_t tail; /* the dormant list's tail */
+    bool evicted = false;
+    for (;;) {
+        /* the parent takes the root position */
+        tail = v;
+        v = parent;
+        n = &e.nodes[v];
+        kvbm__assert(n->lp.prev == KVBM__LP_UNLINKED && n->lp.child == KVBM__LP_NIL);
+        if (o == end) break;
+        if (!lin_tick_step(&e, R, n, o++, &parent)) {
+            evicted = true;
+            break;
+        }
+        /* and leaves it: dormant, appended to the list */
+        n->kind = NODE_DORMANT;
+        DNEXT(n) = NIL;
+        DPREV(n) = tail;
+        DNEXT(&e.nodes[tail]) = v;
+    }
+    size_t k = (size_t)(o - out);
+    g->dtail = tail;
+    g->dcount += k - evicted;
+    /* v (the run's last victim, or a parent not evicted) is the root: it adopts c */
+    n->lp.child = c;
+    n->lp.prev = KVBM__LP_NIL;
+    if (c != KVBM__LP_NIL) KVBM__LP_REC(g->policy.base, LS, c)->prev = v;
+    g->policy.root = v;
+    if (evicted) lin_evict_root_slow(g, v, parent);
+    return k;
+}
+
+/* The run out of line, one function per ring variant: its loop keeps its own registers
+ * (inline, the allocate loop around it spilled the ring and the id map). */
+static __attribute__((noinline)) size_t lin_tick_run(lineage *g, uint32_t v, uint32_t parent, size_t max,
+                                                    kvbm__pair *out)
+{
+    return lin_tick_run_k(g, false, v, parent, max, out);
+}
+static __attribute__((noinline)) size_t lin_tick_run_r(lineage *g, uint32_t v, uint32_t parent, size_t max,
+                                                      kvbm__pair *out)
+{
+    return lin_tick_run_k(g, true, v, parent, max, out);
+}
+
+/* Tick allocate: the victims come from the heap root; a victim whose parent takes the root
+ * position starts a run (lin_tick_run_k), any other takes the general pruning step inline
+ * (lin_evict_root_k: a chain released root first evicts every block that way). The count of
+ * Real nodes is updated once. */
 KVBM__LP_INLINE size_t lin_allocate_tick_k(lineage *g, bool R, size_t count, kvbm__pair *out)
 {
-    lin_node *const nodes = g->nodes;
-    uint8_t *const idp = g->id_present;
-    const uint32_t *const tring = g->tring;
-    const uint64_t tmask = g->tring_mask;
+    const lin_evict e = { g->nodes, g->id_present, g->tring, g->tring_mask };
     size_t k = 0;
-    uint32_t v = g->policy.root;
-    while (k < count && v != NIL) {
-        /* v is the root: detach its heap children (they go to the run's last root) */
-        lin_node *n = &nodes[v];
-        uint32_t c = n->lp.child;
-        n->lp.child = KVBM__LP_NIL;
-        n->lp.prev = KVBM__LP_UNLINKED;
-        uint32_t dtail = g->dtail, parent;
-        size_t dn = 0;
-        bool evicted;
-        for (;;) {
-            kvbm__assert(n->kind == NODE_REAL && n->nchild == 0 && n->lp.prev == KVBM__LP_UNLINKED &&
-                         n->lp.child == KVBM__LP_NIL && n->lp.next == KVBM__LP_NIL);
-            uint64_t t = kvbm__lp_tick_get(&n->lp);
-            /* the cell LIN_TRING_LEAD ticks ahead: in a chain, the victim's grandparent (the
-             * parent's line was requested one step earlier, as that victim's grandparent) */
-            if (R) __builtin_prefetch(&nodes[tring[(t + LIN_TRING_LEAD) & tmask]], 1);
-            uint32_t bid = n->block_id;
-            out[k].hash = n->hash;
-            out[k].block_id = bid;
-            idp[bid] = 0;
-            k++;
-            parent = n->parent;
-            evicted = true;
-            if (parent == NIL) break;
-            lin_node *p = &nodes[parent];
-            if (--p->nchild != 0 || p->kind != NODE_REAL || kvbm__lp_tick_get(&p->lp) != t + 1) break;
-            /* the parent takes the root position: v becomes dormant (its record is clean) */
-            n->kind = NODE_DORMANT;
-            DNEXT(n) = NIL;
-            DPREV(n) = dtail;
-            if (dtail != NIL) DNEXT(&nodes[dtail]) = v;
-            else g->dhead = v;
-            dtail = v;
-            dn++;
-            v = parent;
-            n = p;
-            evicted = false;
-            if (k == count) break;
-        }
-        g->dtail = dtail;
-        g->dcount += dn;
-        /* v (the last victim, or a parent not evicted) is the root: it adopts the children */
-        n->lp.child = c;
-        n->lp.prev = KVBM__LP_NIL;
-        if (c != KVBM__LP_NIL) KVBM__LP_REC(g->policy.base, LS, c)->prev = v;
-        g->policy.root = v;
-        if (evicted) {
-            lin_evict_root_slow(g, v, parent);
-            v = g->policy.root;
-        }
+    uint32_t v;
+    while (k < count && (v = g->policy.root) != NIL) {
+        uint32_t parent;
+        if (lin_tick_step(&e, R, &e.nodes[v], &out[k++], &parent))
+            k += R ? lin_tick_run_r(g, v, parent, count - k, out + k) : lin_tick_run(g, v, parent, count - k, out + k);
+        else
+            lin_evict_root_k(g, v, parent);
     }
     g->count -= k;
     return k;
