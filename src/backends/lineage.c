@@ -379,12 +379,39 @@ KVBM__LP_INLINE uint32_t lin_remove_node(lineage *g, kvbm_lineage_eviction K, ui
     return block_id;
 }
 
+/* lin_remove_node of a node that is not known to be a leaf, out of line, per kind. */
+LIN_NOCLONE static __attribute__((noinline)) void lin_remove_tick(lineage *g, uint32_t idx)
+{
+    (void)lin_remove_node(g, KVBM_LINEAGE_TICK, idx, false);
+}
+LIN_NOCLONE static __attribute__((noinline)) void lin_remove_fifo(lineage *g, uint32_t idx)
+{
+    (void)lin_remove_node(g, KVBM_LINEAGE_FIFO, idx, false);
+}
+
+/* A match hits inner nodes (a cached prefix has cached continuations; the replay's hits are
+ * nearly all such): an inner node is outside the leaf order and keeps its children, so
+ * lin_remove_node only makes it a ghost (no order hook but the tick's reset, no pruning) -
+ * that much inline; a leaf (the order's removal, the pruning of a ghost chain) out of line,
+ * so the common path saves no registers. */
 KVBM__LP_INLINE bool lin_find_match_k(void *ctx, kvbm_lineage_eviction K, kvbm_plh h, uint32_t *block_id)
 {
     lineage *g = ctx;
     uint32_t idx = lin_lookup(g, h);
     if (idx == NIL) return false;
-    *block_id = lin_remove_node(g, K, idx, false);
+    lin_node *n = &g->nodes[idx];
+    uint32_t bid = n->block_id;
+    *block_id = bid;
+    if (KVBM_LIKELY(n->nchild != 0)) {
+        kvbm__assert(n->lp.prev == KVBM__LP_UNLINKED); /* the order holds exactly the Real leaves */
+        n->kind = NODE_GHOST;
+        g->count--;
+        g->id_present[bid] = 0;
+        if (K == KVBM_LINEAGE_TICK) kvbm__lp_tick_set(&n->lp, KVBM__LP_TICK_NONE);
+        return true;
+    }
+    if (K == KVBM_LINEAGE_TICK) lin_remove_tick(g, idx);
+    else lin_remove_fifo(g, idx);
     return true;
 }
 

@@ -1,5 +1,5 @@
 /* tests/backends/test_lineage_evict.c - Lineage/Tick eviction in runs (lineage.c,
- * lin_allocate_tick_k).
+ * lin_allocate_tick_k), and the match of an inner node (lin_find_match_k).
  *
  * An allocate evicts a chain released tail first in one run: each victim's parent, Real,
  * left childless and holding the next tick, takes the root position, and the root's heap
@@ -172,4 +172,41 @@ KVBM_TEST(tick_runs_evict_exactly_like_one_block_at_a_time)
     EXPECT_TRUE(tb_check(&b));
     kvbm__inactive_destroy(&a);
     kvbm__inactive_destroy(&b);
+}
+
+/* A match consumes a cached prefix: its nodes have cached continuations (inner nodes,
+ * outside the leaf order), so they only become ghosts - find_match does that inline and
+ * takes lin_remove_node out of line for a leaf (the order's removal, the pruning). Both
+ * kinds: the ghosts keep their children, lose their tick (check), and are pruned with the
+ * continuations' eviction; a leaf matched alone leaves the order. */
+KVBM_TEST(matching_inner_nodes_leaves_ghosts_that_the_eviction_prunes)
+{
+    for (int kind = 0; kind < 2; kind++) {
+        kvbm__inactive b = tb_lineage(32, kind == 0 ? KVBM_LINEAGE_TICK : KVBM_LINEAGE_FIFO);
+        kvbm_plh a[6], x[1];
+        tb_chain(6, 0, a);
+        tb_chain(1, 700, x);
+        for (int i = 5; i >= 0; i--) ASSERT_OK(b.ops->insert(b.ctx, a[i], (uint32_t)i));
+        ASSERT_OK(b.ops->insert(b.ctx, x[0], 9));
+        kvbm__pair pa[6];
+        ASSERT_EQ(b.ops->find_matches(b.ctx, a, 3, false, pa), 3u); /* inner nodes 0..2 */
+        for (uint32_t i = 0; i < 3; i++) EXPECT_EQ(pa[i].block_id, i);
+        EXPECT_TRUE(tb_check(&b));
+        kvbm__lineage_info st = tb_lineage_info(&b);
+        EXPECT_TRUE(st.real == 4 && st.ghosts == 3 && st.leaves == 2);
+        for (int i = 0; i < 6; i++) EXPECT_EQ(b.ops->has(b.ctx, a[i]), i >= 3);
+        uint32_t id = UINT32_MAX;
+        EXPECT_TRUE(b.ops->find_match(b.ctx, x[0], false, &id)); /* a leaf: out of line */
+        EXPECT_EQ(id, 9u);
+        EXPECT_TRUE(tb_check(&b));
+        ASSERT_OK(b.ops->insert(b.ctx, a[1], 1)); /* a ghost promoted back, under ghost a[0] */
+        EXPECT_TRUE(tb_check(&b));
+        ASSERT_EQ(b.ops->allocate(b.ctx, 8, pa), 4u);
+        const uint32_t want[] = { 5, 4, 3, 1 };
+        for (size_t i = 0; i < 4; i++) EXPECT_EQ(pa[i].block_id, want[i]);
+        st = tb_lineage_info(&b);
+        EXPECT_TRUE(st.real == 0 && st.ghosts == 0 && st.leaves == 0);
+        EXPECT_TRUE(tb_check(&b));
+        kvbm__inactive_destroy(&b);
+    }
 }
