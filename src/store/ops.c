@@ -21,6 +21,8 @@
 /* ==== manager operations ================================================================= */
 
 #define PAIR_CHUNK 64
+/* allocate_pairs' victims at most: its arrays take 40 B per victim of stack (10 KiB) */
+#define PAIRS_MAX 256
 
 /* Pull a registration handle's first line (64-byte aligned objects; refs, hash and the
  * inline presence slots live there) towards the cache ahead of the after-unlock eviction
@@ -134,8 +136,8 @@ static inline __attribute__((always_inline)) void allocate_account_unlock(struct
     if (from_reset) kvbm__metric_add(m, KVBM_METRIC_allocations_from_reset, (int64_t)from_reset);
 }
 
-/* kvbm__store_allocate for a backend not driven by id whose victims fit one pairs chunk
- * (nearly every call of the replay), from the point where the lock is held and the counts
+/* kvbm__store_allocate for a backend not driven by id when at most PAIRS_MAX victims are
+ * needed (every call of the replay), from the point where the lock is held and the counts
  * are known: the victims stay in pairs[] (no chain through index.next), and the one pass
  * that checks them - the checks of chain_victims, in its order, before anything changes -
  * also collects what the epilogue needs: each handle (prefetched: it is cold) and its
@@ -146,9 +148,9 @@ static __attribute__((noinline)) kvbm_status allocate_pairs(struct kvbm__store *
                                                            kvbm_plh *evicted, size_t *n_evicted,
                                                            struct kvbm__hwbuf *hb)
 {
-    kvbm__pair pairs[PAIR_CHUNK];
-    kvbm_handle *regs[PAIR_CHUNK];
-    uint64_t h64[PAIR_CHUNK];
+    kvbm__pair pairs[PAIRS_MAX];
+    kvbm_handle *regs[PAIRS_MAX];
+    uint64_t h64[PAIRS_MAX];
     size_t r = 0;
     if (from_inactive) {
         r = s->inactive.ops->allocate(s->inactive.ctx, from_inactive, pairs);
@@ -219,7 +221,7 @@ kvbm_status kvbm__store_allocate(struct kvbm__store *s, size_t count, kvbm_mutab
     }
     size_t from_reset = count < s->ring.len ? count : s->ring.len;
     size_t from_inactive = count - from_reset;
-    if (!s->byid && from_inactive <= PAIR_CHUNK)
+    if (!s->byid && from_inactive <= PAIRS_MAX)
         return allocate_pairs(s, from_reset, from_inactive, out, evicted, n_evicted, &hb);
 
     /* Evict first into a chain through index.next (free once a victim is unindexed), so that a

@@ -1,6 +1,7 @@
 /* tests/store/test_store_allocate.c - kvbm__store_allocate's evictions from a backend not
- * driven by id (ops.c): up to one pairs chunk (64 victims) they stay in the pairs the
- * backend returned (allocate_pairs), beyond it they are chained through index.next. Both
+ * driven by id (ops.c): up to PAIRS_MAX (256) victims they stay in the pairs the backend
+ * returned (allocate_pairs), beyond it they are chained through index.next (in chunks of
+ * 64). Both
  * paths check every victim before anything changes - a victim that is out of range, not
  * Inactive, or whose hash is not its slot's poisons the store and nothing is written to the
  * caller's arrays - and both hand out, record and unregister the victims in eviction order.
@@ -14,7 +15,7 @@
 #include "manager/manager_int.h"
 #include "kvbm/registry.h"
 
-enum { NB = 100 };
+enum { NB = 300 };
 
 static bool present(kvbm_registry *r, kvbm_plh h)
 {
@@ -61,9 +62,10 @@ static void sabotage(struct fake_be *f, size_t pos, enum sabotage how, const kvb
 KVBM_TEST(allocate_poisons_on_a_bad_victim_and_writes_nothing_on_both_paths)
 {
 #if KVBM_DEBUG == 0 /* debug builds assert at the first violation (kvbm__store_poison) */
-    /* (count, bad victim's position): one chunk, and the second chunk of a chained allocate */
-    const size_t cases[2][2] = { { 4, 2 }, { 90, 70 } };
-    for (int c = 0; c < 2; c++)
+    /* (count, bad victim's position): kept in pairs (the first and the 200th of 210), and
+     * the second and the fifth chunk of a chained allocate */
+    const size_t cases[4][2] = { { 4, 0 }, { 210, 199 }, { 290, 70 }, { 290, 270 } };
+    for (int c = 0; c < 4; c++)
         for (int how = HELD_SLOT; how <= ID_OUT_OF_RANGE; how++) {
             struct fake_be *f;
             kvbm_registry *r;
@@ -95,7 +97,7 @@ KVBM_TEST(allocate_poisons_on_a_bad_victim_and_writes_nothing_on_both_paths)
  * over the fake backend and over Lineage (whose Tick order here is the release order). */
 KVBM_TEST(allocate_hands_out_records_and_unregisters_victims_in_eviction_order)
 {
-    const size_t counts[] = { 1, 3, 64, 65, NB - 2 };
+    const size_t counts[] = { 1, 3, 64, 65, 256, 257, NB - 2 };
     for (int be = 0; be < 2; be++)
         for (size_t ci = 0; ci < sizeof counts / sizeof counts[0]; ci++) {
             size_t count = counts[ci];
