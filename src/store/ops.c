@@ -158,9 +158,6 @@ static __attribute__((noinline)) kvbm_status allocate_pairs(struct kvbm__store *
     }
     struct kvbm__slot *const slots = s->slots;
     const uint32_t n = s->n;
-    /* the victims' slots are cold (old blocks): start every miss before the checks */
-    for (size_t k = 0; k < r; k++)
-        if (KVBM_LIKELY(pairs[k].block_id < n)) __builtin_prefetch(&slots[pairs[k].block_id]);
     for (size_t k = 0; k < r; k++) {
         uint32_t id = pairs[k].block_id;
         if (KVBM_UNLIKELY(id >= n || slots[id].state != KVBM__INACTIVE ||
