@@ -514,8 +514,9 @@ static inline void touch_cells_fill(kvbm_tracker *tr, const kvbm__touch_cells *c
 }
 
 /* Under the lock, pass 2 of match: out[i]'s slot is at its reference limit. Undo that
- * increment and put the slots resurrected by pass 1 for out[i..k) (tag bit 0, strong 0)
- * back into the inactive pool; the match is out[0..i). Rare: 2^31 live references. */
+ * increment and put the slots resurrected by pass 1 for out[i..k) (tag bit 0; they hold the
+ * caller's reference, strong 1, still invisible to others) back into the inactive pool;
+ * the match is out[0..i). Rare: 2^31 live references. */
 static __attribute__((cold, noinline)) size_t match_truncate(struct kvbm__store *s, kvbm_block **out,
                                                              size_t i, size_t k, struct kvbm__post *p)
 {
@@ -523,7 +524,10 @@ static __attribute__((cold, noinline)) size_t match_truncate(struct kvbm__store 
     atomic_fetch_sub_explicit(&sat->strong, 1, memory_order_relaxed);
     for (size_t j = i + 1; j < k; j++) {
         uintptr_t v = (uintptr_t)out[j];
-        if (v & 1u) kvbm__store_drop_locked(s, (struct kvbm__slot *)(v & ~(uintptr_t)1), p);
+        if (!(v & 1u)) continue;
+        struct kvbm__slot *sl = (struct kvbm__slot *)(v & ~(uintptr_t)1);
+        atomic_store_explicit(&sl->strong, 0, memory_order_relaxed);
+        kvbm__store_drop_locked(s, sl, p);
     }
     return i;
 }
@@ -548,29 +552,39 @@ kvbm_status kvbm__store_match(struct kvbm__store *s, const kvbm_plh *hashes, siz
      * its kvbm_plh_hash64, which the lookup computes anyway (tinylfu_int.h) */
     kvbm__touch_cells tc[MATCH_TOUCH_EARLY];
     kvbm__lock(&s->lock);
-    /* Two passes: lookups (plain loads, they pipeline), then the strong increments
-     * back to back. Found slots cannot change meanwhile: we hold the lock, other holders
-     * only decrement lock-free down to 1, and resurrected slots are invisible. */
+    /* Two passes: lookups (plain loads, they pipeline), then the strong increments of the
+     * active hits back to back. Found slots cannot change meanwhile: we hold the lock, other
+     * holders only decrement lock-free down to 1, and resurrected slots are invisible - a
+     * resurrection takes the caller's reference at once (strong 0 -> 1, no RMW needed). A
+     * match whose hits all resurrected (the replay's) has no increment to make: where
+     * handles are the slots themselves, pass 2 only drops the tags. */
+    const int64_t d0 = p.d_inactive;
     for (; k < n; k++) {
         int64_t before = p.d_inactive;
         uint64_t hv = kvbm_plh_hash64(hashes[k]);
         if (k < MATCH_TOUCH_EARLY) tc[k].h = hv;
         struct kvbm__slot *sl = kvbm__lookup_locked_hv(s, hashes[k], hv, &p);
         if (sl == NULL) break;
-        /* tag bit 0: resurrected here (strong == 0, invisible to others: no RMW needed) */
-        out[k] = (kvbm_block *)((uintptr_t)sl | (p.d_inactive != before ? 1u : 0u));
-    }
-    for (size_t i = 0; i < k; i++) {
-        uintptr_t v = (uintptr_t)out[i];
-        struct kvbm__slot *sl = (struct kvbm__slot *)(v & ~(uintptr_t)1);
-        if (v & 1u) {
+        if (p.d_inactive != before) { /* tag bit 0: resurrected here */
             atomic_store_explicit(&sl->strong, 1, memory_order_relaxed);
-        } else if (KVBM_UNLIKELY(atomic_fetch_add_explicit(&sl->strong, 1, memory_order_relaxed) >=
-                                 KVBM__STRONG_MAX)) {
-            k = match_truncate(s, out, i, k, &p); /* a block at its reference limit ends the match */
-            break;
+            out[k] = (kvbm_block *)((uintptr_t)sl | 1u);
+        } else {
+            out[k] = (kvbm_block *)sl;
         }
-        out[i] = (kvbm_block *)kvbm__bh_make(&hb, sl, KVBM__HK_BLOCK);
+    }
+    if (!KVBM_CHECKED_HANDLES && (uint64_t)(d0 - p.d_inactive) == k) { /* every hit resurrected */
+        for (size_t i = 0; i < k; i++) out[i] = (kvbm_block *)((uintptr_t)out[i] & ~(uintptr_t)1);
+    } else {
+        for (size_t i = 0; i < k; i++) {
+            uintptr_t v = (uintptr_t)out[i];
+            struct kvbm__slot *sl = (struct kvbm__slot *)(v & ~(uintptr_t)1);
+            if (!(v & 1u) && KVBM_UNLIKELY(atomic_fetch_add_explicit(&sl->strong, 1, memory_order_relaxed) >=
+                                           KVBM__STRONG_MAX)) {
+                k = match_truncate(s, out, i, k, &p); /* a block at its reference limit ends the match */
+                break;
+            }
+            out[i] = (kvbm_block *)kvbm__bh_make(&hb, sl, KVBM__HK_BLOCK);
+        }
     }
     kvbm__post_locked_end(s, &p);
     kvbm__unlock(&s->lock);
