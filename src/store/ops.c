@@ -21,7 +21,7 @@
 /* ==== manager operations ================================================================= */
 
 #define PAIR_CHUNK 64
-/* allocate_pairs' victims at most: its arrays take 40 B per victim of stack (10 KiB) */
+/* allocate_pairs' victims at most: its arrays take 48 B per victim of stack (12 KiB) */
 #define PAIRS_MAX 256
 
 /* Pull a registration handle's first line (64-byte aligned objects; refs, hash and the
@@ -151,6 +151,7 @@ static __attribute__((noinline)) kvbm_status allocate_pairs(struct kvbm__store *
     kvbm__pair pairs[PAIRS_MAX];
     kvbm_handle *regs[PAIRS_MAX];
     uint64_t h64[PAIRS_MAX];
+    struct kvbm__slot *sls[PAIRS_MAX];
     size_t r = 0;
     if (from_inactive) {
         r = s->inactive.ops->allocate(s->inactive.ctx, from_inactive, pairs);
@@ -167,6 +168,7 @@ static __attribute__((noinline)) kvbm_status allocate_pairs(struct kvbm__store *
             kvbm__hwbuf_fini(hb);
             return KVBM_EPOISONED;
         }
+        sls[k] = &slots[id];
         regs[k] = slots[id].reg;
         prefetch_handle(regs[k]);
         h64[k] = kvbm_plh_hash64(pairs[k].hash);
@@ -175,7 +177,7 @@ static __attribute__((noinline)) kvbm_status allocate_pairs(struct kvbm__store *
     bool def = s->default_reset;
     size_t i = allocate_take_reset(s, from_reset, out, hb);
     for (size_t k = 0; k < r; k++) {
-        struct kvbm__slot *sl = &slots[pairs[k].block_id];
+        struct kvbm__slot *sl = sls[k];
         sl->state = KVBM__MUTABLE; /* its handle ref is in regs[], released after unlock */
         sl->reset_on_release = def;
         sl->reg = NULL;
