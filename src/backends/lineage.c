@@ -437,7 +437,8 @@ KVBM__LP_INLINE void lin_evict_root_k(lineage *g, uint32_t v, uint32_t parent)
     if (up != NIL) lin_prune(g, KVBM_LINEAGE_TICK, up);
 }
 
-/* lin_evict_root_k out of line: a run's last victim (once per run). */
+/* lin_evict_root_k out of line: a run's last victim, and the victims after it that start
+ * none (lin_tick_run_k). */
 static __attribute__((noinline)) void lin_evict_root_slow(lineage *g, uint32_t v, uint32_t parent)
 {
     lin_evict_root_k(g, v, parent);
@@ -491,47 +492,60 @@ KVBM__LP_INLINE bool lin_tick_step(const lin_evict *e, bool R, const lin_node *n
  * order before (non-leaves: clean records) and after (dormant). So a step only returns the
  * block, decrements the parent's child count, checks its kind and tick, and appends the
  * victim to the dormant list - the same final state, in the same eviction order, as the
- * per-victim hooks. @v: the root, its block returned, its parent @parent qualified (by
- * lin_tick_step); returns the blocks returned into out[0..max) after v's. */
+ * per-victim hooks. A run that ends on a victim whose parent does not qualify: that victim
+ * takes the general step, and so do the next ones until one starts a run again (runs
+ * follow each other in the replay) - both out of line. @v: the root, its block returned,
+ * its parent @parent qualified (by lin_tick_step); returns the blocks returned into
+ * out[0..max) after v's (the count ends it, or an empty order). */
 KVBM__LP_INLINE size_t lin_tick_run_k(lineage *g, bool R, uint32_t v, uint32_t parent, size_t max, kvbm__pair *out)
 {
     const lin_evict e = { g->nodes, g->id_present, g->tring, g->tring_mask };
-    lin_node *n = &e.nodes[v];
-    /* detach the root's heap children; v becomes dormant (its record clean) */
-    uint32_t c = n->lp.child;
-    n->lp.child = KVBM__LP_NIL;
-    n->lp.prev = KVBM__LP_UNLINKED;
-    lin_make_dormant(g, v);
     kvbm__pair *o = out, *const end = out + max;
-    uint32_t tail; /* the dormant list's tail */
-    bool evicted = false;
     for (;;) {
-        /* the parent takes the root position */
-        tail = v;
-        v = parent;
-        n = &e.nodes[v];
-        kvbm__assert(n->lp.prev == KVBM__LP_UNLINKED && n->lp.child == KVBM__LP_NIL);
-        if (o == end) break;
-        if (!lin_tick_step(&e, R, n, o++, &parent)) {
-            evicted = true;
-            break;
+        lin_node *n = &e.nodes[v];
+        /* detach the root's heap children; v becomes dormant (its record clean) */
+        uint32_t c = n->lp.child;
+        n->lp.child = KVBM__LP_NIL;
+        n->lp.prev = KVBM__LP_UNLINKED;
+        lin_make_dormant(g, v);
+        uint32_t tail; /* the dormant list's tail */
+        size_t dn = 0;
+        bool evicted = false;
+        for (;;) {
+            /* the parent takes the root position */
+            tail = v;
+            v = parent;
+            n = &e.nodes[v];
+            kvbm__assert(n->lp.prev == KVBM__LP_UNLINKED && n->lp.child == KVBM__LP_NIL);
+            if (o == end) break;
+            if (!lin_tick_step(&e, R, n, o++, &parent)) {
+                evicted = true;
+                break;
+            }
+            /* and leaves it: dormant, appended to the list */
+            n->kind = NODE_DORMANT;
+            DNEXT(n) = NIL;
+            DPREV(n) = tail;
+            DNEXT(&e.nodes[tail]) = v;
+            dn++;
         }
-        /* and leaves it: dormant, appended to the list */
-        n->kind = NODE_DORMANT;
-        DNEXT(n) = NIL;
-        DPREV(n) = tail;
-        DNEXT(&e.nodes[tail]) = v;
+        g->dtail = tail;
+        g->dcount += dn;
+        /* v (the run's last victim, or a parent not evicted) is the root: it adopts c */
+        n->lp.child = c;
+        n->lp.prev = KVBM__LP_NIL;
+        if (c != KVBM__LP_NIL) KVBM__LP_REC(g->policy.base, LS, c)->prev = v;
+        g->policy.root = v;
+        if (!evicted) break;
+        lin_evict_root_slow(g, v, parent);
+        /* the next victims, until one starts a run (the next iteration) or the count ends */
+        for (;;) {
+            if (o == end || (v = g->policy.root) == NIL) return (size_t)(o - out);
+            if (lin_tick_step(&e, R, &e.nodes[v], o++, &parent)) break;
+            lin_evict_root_slow(g, v, parent);
+        }
     }
-    size_t k = (size_t)(o - out);
-    g->dtail = tail;
-    g->dcount += k - evicted;
-    /* v (the run's last victim, or a parent not evicted) is the root: it adopts c */
-    n->lp.child = c;
-    n->lp.prev = KVBM__LP_NIL;
-    if (c != KVBM__LP_NIL) KVBM__LP_REC(g->policy.base, LS, c)->prev = v;
-    g->policy.root = v;
-    if (evicted) lin_evict_root_slow(g, v, parent);
-    return k;
+    return (size_t)(o - out);
 }
 
 /* The run out of line, one function per ring variant: its loop keeps its own registers
