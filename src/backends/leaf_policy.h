@@ -324,27 +324,6 @@ KVBM__LP_INLINE void kvbm__lpk_on_leaf_replaced(kvbm__leaf_policy *p, kvbm_linea
     KVBM_UNUSED(st);
 }
 
-/* Tick only: the root @old leaves the order (on_node_removed) and @idx, a node outside the
- * order whose tick is tick(old) + 1, enters it (on_leaf_added). Ticks are unique and the
- * root holds the smallest, so every other member's tick exceeds idx's: idx takes old's
- * place and adopts old's children - the order both hooks produce, in O(1), without the
- * pairing pass over old's children and the link of idx with the new root. (Evicting a
- * chain released tail first: the victim's parent, inserted right after it, re-leafs.) */
-KVBM__LP_INLINE void kvbm__lpk_root_replaced(kvbm__leaf_policy *p, size_t S, uint32_t old, uint32_t idx)
-{
-    kvbm__tick_node *ro = KVBM__LP_REC(p->base, S, old), *ri = KVBM__LP_REC(p->base, S, idx);
-    kvbm__assert(p->kind == KVBM_LINEAGE_TICK && p->root == old && ri->prev == KVBM__LP_UNLINKED &&
-                 kvbm__lp_tick_get(ri) == kvbm__lp_tick_get(ro) + 1);
-    uint32_t c = ro->child;
-    ri->child = c;
-    ri->next = ri->prev = KVBM__LP_NIL;
-    if (c != KVBM__LP_NIL) KVBM__LP_REC(p->base, S, c)->prev = idx;
-    p->root = idx;
-    ro->child = ro->next = KVBM__LP_NIL;
-    ro->prev = KVBM__LP_UNLINKED;
-    kvbm__lp_tick_set(ro, KVBM__LP_TICK_NONE);
-}
-
 static inline void kvbm__lp_on_node_inserted(kvbm__leaf_policy *p, uint32_t idx)
 {
     kvbm__lpk_on_node_inserted(p, p->kind, p->stride, idx);

@@ -21,6 +21,8 @@
 /* ==== manager operations ================================================================= */
 
 #define PAIR_CHUNK 64
+/* allocate_pairs' victims at most: its arrays take 48 B per victim of stack (12 KiB) */
+#define PAIRS_MAX 256
 
 /* Pull a registration handle's first line (64-byte aligned objects; refs, hash and the
  * inline presence slots live there) towards the cache ahead of the after-unlock eviction
@@ -68,6 +70,128 @@ chain_victims(struct kvbm__store *s, const kvbm__pair *pairs, size_t r, uint32_t
     return NULL;
 }
 
+/* Under the lock, allocate's rollback: the backend broke "len >= n => allocate(n) returns
+ * n". Put everything back - the chained victims from @head (by id into the index too: their
+ * link is read first) and pairs[0..r) of the current chunk - unlock and fail. */
+static __attribute__((cold, noinline)) kvbm_status allocate_rollback(struct kvbm__store *s, uint32_t head,
+                                                                    const kvbm__pair *pairs, size_t r,
+                                                                    struct kvbm__hwbuf *hb)
+{
+    const kvbm__inactive_ops *ops = s->inactive.ops;
+    void *ctx = s->inactive.ctx;
+    const bool byid = s->byid;
+    for (uint32_t id = head, next; id != KVBM__NIL; id = next) {
+        next = s->index.next[id];
+        if (byid) kvbm__active_index_insert(&s->index, s->slots, id);
+        if (ops->insert(ctx, s->slots[id].hash, id) != KVBM_OK)
+            kvbm__store_poison(s, "rollback insert failed");
+    }
+    for (size_t k = 0; k < r; k++) /* (by id the pairs carry no hash: the slot's) */
+        if (ops->insert(ctx, byid && pairs[k].block_id < s->n ? s->slots[pairs[k].block_id].hash
+                                                              : pairs[k].hash,
+                        pairs[k].block_id) != KVBM_OK)
+            kvbm__store_poison(s, "rollback insert failed");
+    kvbm__unlock(&s->lock);
+    kvbm__metric_add(s->metrics, KVBM_METRIC_allocate_atomic_rollback, 1);
+    kvbm__hwbuf_fini(hb);
+    kvbm__set_error("kvbm_manager_allocate: inactive backend under-allocated; rolled back");
+    return KVBM_EEXHAUSTED;
+}
+
+/* Under the lock, allocate's commit of the reset blocks: the first @from_reset slots of the
+ * reset FIFO (in its order) become MUTABLE handles out[0..from_reset). Returns from_reset. */
+static inline __attribute__((always_inline)) size_t allocate_take_reset(struct kvbm__store *s, size_t from_reset,
+                                                                        kvbm_mutable **out, struct kvbm__hwbuf *hb)
+{
+    bool def = s->default_reset;
+    for (size_t i = 0; i < from_reset; i++) {
+        struct kvbm__slot *sl = &s->slots[kvbm__ring_pop_front(&s->ring)];
+        sl->state = KVBM__MUTABLE;
+        sl->reset_on_release = def;
+        out[i] = kvbm__bh_make(hb, sl, KVBM__HK_MUTABLE);
+    }
+    return from_reset;
+}
+
+/* Allocate's accounting once its slots are MUTABLE: the store refs and pool gauges under the
+ * lock, which it releases, then the counters. */
+static inline __attribute__((always_inline)) void allocate_account_unlock(struct kvbm__store *s, size_t from_reset,
+                                                                          size_t from_inactive)
+{
+    size_t count = from_reset + from_inactive;
+    /* reset slots gain a store ref; evicted ones take over their parked ref */
+    uint64_t add = from_reset;
+    if (s->orphan) add += from_inactive;
+    else s->parked -= from_inactive;
+    if (add) atomic_fetch_add_explicit(&s->refs, add, memory_order_relaxed);
+    /* the pool gauges move with the slots, under the lock (exact for the I5 check) */
+    kvbm_metrics *m = s->metrics;
+    if (from_reset) kvbm__metric_add(m, KVBM_METRIC_reset_pool_size, -(int64_t)from_reset);
+    if (from_inactive) kvbm__metric_add(m, KVBM_METRIC_inactive_pool_size, -(int64_t)from_inactive);
+    kvbm__metric_add(m, KVBM_METRIC_inflight_mutable, (int64_t)count);
+    kvbm__unlock(&s->lock);
+
+    if (from_inactive) kvbm__metric_add(m, KVBM_METRIC_evictions, (int64_t)from_inactive);
+    kvbm__metric_add(m, KVBM_METRIC_allocations, (int64_t)count);
+    if (from_reset) kvbm__metric_add(m, KVBM_METRIC_allocations_from_reset, (int64_t)from_reset);
+}
+
+/* kvbm__store_allocate for a backend not driven by id when at most PAIRS_MAX victims are
+ * needed (every call of the replay), from the point where the lock is held and the counts
+ * are known: the victims stay in pairs[] (no chain through index.next), and the one pass
+ * that checks them - the checks of chain_victims, in its order, before anything changes -
+ * also collects what the epilogue needs: each handle (prefetched: it is cold) and its
+ * registry table hash, from the pair's hash (the slot's, once checked). Out of line: the
+ * chained path (LRU's, by id) keeps its registers. */
+static __attribute__((noinline)) kvbm_status allocate_pairs(struct kvbm__store *s, size_t from_reset,
+                                                           size_t from_inactive, kvbm_mutable **out,
+                                                           kvbm_plh *evicted, size_t *n_evicted,
+                                                           struct kvbm__hwbuf *hb)
+{
+    kvbm__pair pairs[PAIRS_MAX];
+    kvbm_handle *regs[PAIRS_MAX];
+    uint64_t h64[PAIRS_MAX];
+    struct kvbm__slot *sls[PAIRS_MAX];
+    size_t r = 0;
+    if (from_inactive) {
+        r = s->inactive.ops->allocate(s->inactive.ctx, from_inactive, pairs);
+        if (r < from_inactive) return allocate_rollback(s, KVBM__NIL, pairs, r, hb);
+    }
+    struct kvbm__slot *const slots = s->slots;
+    const uint32_t n = s->n;
+    for (size_t k = 0; k < r; k++) {
+        uint32_t id = pairs[k].block_id;
+        if (KVBM_UNLIKELY(id >= n || slots[id].state != KVBM__INACTIVE ||
+                          !kvbm_plh_eq(slots[id].hash, pairs[k].hash))) {
+            kvbm__store_poison(s, "inactive backend evicted a slot that is not inactive");
+            kvbm__unlock(&s->lock);
+            kvbm__hwbuf_fini(hb);
+            return KVBM_EPOISONED;
+        }
+        sls[k] = &slots[id];
+        regs[k] = slots[id].reg;
+        prefetch_handle(regs[k]);
+        h64[k] = kvbm_plh_hash64(pairs[k].hash);
+    }
+    /* Commit: reset blocks (FIFO order), then evicted ones (policy order). */
+    bool def = s->default_reset;
+    size_t i = allocate_take_reset(s, from_reset, out, hb);
+    for (size_t k = 0; k < r; k++) {
+        struct kvbm__slot *sl = sls[k];
+        sl->state = KVBM__MUTABLE; /* its handle ref is in regs[], released after unlock */
+        sl->reset_on_release = def;
+        sl->reg = NULL;
+        if (evicted != NULL) evicted[k] = pairs[k].hash;
+        out[i++] = kvbm__bh_make(hb, sl, KVBM__HK_MUTABLE);
+    }
+    allocate_account_unlock(s, from_reset, from_inactive);
+    /* the evicted blocks' registry work: presence -1 and the handle reference */
+    if (r) kvbm__handle_mark_absent_release_many_h64(s->registry, regs, h64, r, s->tier);
+    if (n_evicted != NULL) *n_evicted = r;
+    kvbm__hwbuf_fini(hb);
+    return KVBM_OK;
+}
+
 kvbm_status kvbm__store_allocate(struct kvbm__store *s, size_t count, kvbm_mutable **out,
                                  kvbm_plh *evicted, size_t *n_evicted)
 {
@@ -96,6 +220,8 @@ kvbm_status kvbm__store_allocate(struct kvbm__store *s, size_t count, kvbm_mutab
     }
     size_t from_reset = count < s->ring.len ? count : s->ring.len;
     size_t from_inactive = count - from_reset;
+    if (!s->byid && from_inactive <= PAIRS_MAX)
+        return allocate_pairs(s, from_reset, from_inactive, out, evicted, n_evicted, &hb);
 
     /* Evict first into a chain through index.next (free once a victim is unindexed), so that a
      * backend under-allocation can be undone without touching the reset FIFO. */
@@ -110,26 +236,7 @@ kvbm_status kvbm__store_allocate(struct kvbm__store *s, size_t count, kvbm_mutab
         size_t want = from_inactive - got;
         if (want > PAIR_CHUNK) want = PAIR_CHUNK;
         size_t r = ops->allocate(ctx, want, pairs);
-        if (r < want) {
-            /* Backend broke "len >= n => allocate(n) returns n": put everything back
-             * (by id, the chained victims into the index too: read their link first). */
-            for (uint32_t id = head, next; id != KVBM__NIL; id = next) {
-                next = s->index.next[id];
-                if (byid) kvbm__active_index_insert(&s->index, s->slots, id);
-                if (ops->insert(ctx, s->slots[id].hash, id) != KVBM_OK)
-                    kvbm__store_poison(s, "rollback insert failed");
-            }
-            for (size_t k = 0; k < r; k++) /* (by id the pairs carry no hash: the slot's) */
-                if (ops->insert(ctx, byid && pairs[k].block_id < s->n ? s->slots[pairs[k].block_id].hash
-                                                                      : pairs[k].hash,
-                                pairs[k].block_id) != KVBM_OK)
-                    kvbm__store_poison(s, "rollback insert failed");
-            kvbm__unlock(&s->lock);
-            kvbm__metric_add(s->metrics, KVBM_METRIC_allocate_atomic_rollback, 1);
-            kvbm__hwbuf_fini(&hb);
-            kvbm__set_error("kvbm_manager_allocate: inactive backend under-allocated; rolled back");
-            return KVBM_EEXHAUSTED;
-        }
+        if (r < want) return allocate_rollback(s, head, pairs, r, &hb);
         const char *bad = byid ? chain_victims(s, pairs, r, &head, &tail, got == 0 ? hv0 : hvx, true)
                                : chain_victims(s, pairs, r, &head, &tail, NULL, false);
         if (KVBM_UNLIKELY(bad != NULL)) {
@@ -143,36 +250,15 @@ kvbm_status kvbm__store_allocate(struct kvbm__store *s, size_t count, kvbm_mutab
 
     /* Commit: reset blocks (FIFO order), then evicted ones (policy order). */
     bool def = s->default_reset;
-    size_t i = 0;
-    for (; i < from_reset; i++) {
-        struct kvbm__slot *sl = &s->slots[kvbm__ring_pop_front(&s->ring)];
-        sl->state = KVBM__MUTABLE;
-        sl->reset_on_release = def;
-        out[i] = kvbm__bh_make(&hb, sl, KVBM__HK_MUTABLE);
-    }
+    size_t i = allocate_take_reset(s, from_reset, out, &hb);
     for (uint32_t id = head, next; id != KVBM__NIL; id = next) { /* the chain's last walk: out[] has them now */
         struct kvbm__slot *sl = &s->slots[id];
-        next = s->index.next[id];
-        s->index.next[id] = KVBM__NIL;
+        next = s->index.next[id]; /* (left as it is: next[] of a slot in no chain is free) */
         sl->state = KVBM__MUTABLE;  /* keeps reg until we return (owned) */
         sl->reset_on_release = def;
         out[i++] = kvbm__bh_make(&hb, sl, KVBM__HK_MUTABLE);
     }
-    /* reset slots gain a store ref; evicted ones take over their parked ref */
-    uint64_t add = from_reset;
-    if (s->orphan) add += from_inactive;
-    else s->parked -= from_inactive;
-    if (add) atomic_fetch_add_explicit(&s->refs, add, memory_order_relaxed);
-    /* the pool gauges move with the slots, under the lock (exact for the I5 check) */
-    kvbm_metrics *m = s->metrics;
-    if (from_reset) kvbm__metric_add(m, KVBM_METRIC_reset_pool_size, -(int64_t)from_reset);
-    if (from_inactive) kvbm__metric_add(m, KVBM_METRIC_inactive_pool_size, -(int64_t)from_inactive);
-    kvbm__metric_add(m, KVBM_METRIC_inflight_mutable, (int64_t)count);
-    kvbm__unlock(&s->lock);
-
-    if (from_inactive) kvbm__metric_add(m, KVBM_METRIC_evictions, (int64_t)from_inactive);
-    kvbm__metric_add(m, KVBM_METRIC_allocations, (int64_t)count);
-    if (from_reset) kvbm__metric_add(m, KVBM_METRIC_allocations_from_reset, (int64_t)from_reset);
+    allocate_account_unlock(s, from_reset, from_inactive);
 
     /* The evicted blocks' registry work, in eviction order, in chunks: presence -1 and
      * the slot's handle reference (usually the last one) via the registry's batch call. */
@@ -454,8 +540,9 @@ static inline void touch_cells_fill(kvbm_tracker *tr, const kvbm__touch_cells *c
 }
 
 /* Under the lock, pass 2 of match: out[i]'s slot is at its reference limit. Undo that
- * increment and put the slots resurrected by pass 1 for out[i..k) (tag bit 0, strong 0)
- * back into the inactive pool; the match is out[0..i). Rare: 2^31 live references. */
+ * increment and put the slots resurrected by pass 1 for out[i..k) (tag bit 0; they hold the
+ * caller's reference, strong 1, still invisible to others) back into the inactive pool;
+ * the match is out[0..i). Rare: 2^31 live references. */
 static __attribute__((cold, noinline)) size_t match_truncate(struct kvbm__store *s, kvbm_block **out,
                                                              size_t i, size_t k, struct kvbm__post *p)
 {
@@ -463,7 +550,10 @@ static __attribute__((cold, noinline)) size_t match_truncate(struct kvbm__store 
     atomic_fetch_sub_explicit(&sat->strong, 1, memory_order_relaxed);
     for (size_t j = i + 1; j < k; j++) {
         uintptr_t v = (uintptr_t)out[j];
-        if (v & 1u) kvbm__store_drop_locked(s, (struct kvbm__slot *)(v & ~(uintptr_t)1), p);
+        if (!(v & 1u)) continue;
+        struct kvbm__slot *sl = (struct kvbm__slot *)(v & ~(uintptr_t)1);
+        atomic_store_explicit(&sl->strong, 0, memory_order_relaxed);
+        kvbm__store_drop_locked(s, sl, p);
     }
     return i;
 }
@@ -488,29 +578,39 @@ kvbm_status kvbm__store_match(struct kvbm__store *s, const kvbm_plh *hashes, siz
      * its kvbm_plh_hash64, which the lookup computes anyway (tinylfu_int.h) */
     kvbm__touch_cells tc[MATCH_TOUCH_EARLY];
     kvbm__lock(&s->lock);
-    /* Two passes: lookups (plain loads, they pipeline), then the strong increments
-     * back to back. Found slots cannot change meanwhile: we hold the lock, other holders
-     * only decrement lock-free down to 1, and resurrected slots are invisible. */
+    /* Two passes: lookups (plain loads, they pipeline), then the strong increments of the
+     * active hits back to back. Found slots cannot change meanwhile: we hold the lock, other
+     * holders only decrement lock-free down to 1, and resurrected slots are invisible - a
+     * resurrection takes the caller's reference at once (strong 0 -> 1, no RMW needed). A
+     * match whose hits all resurrected (the replay's) has no increment to make: where
+     * handles are the slots themselves, pass 2 only drops the tags. */
+    const int64_t d0 = p.d_inactive;
     for (; k < n; k++) {
         int64_t before = p.d_inactive;
         uint64_t hv = kvbm_plh_hash64(hashes[k]);
         if (k < MATCH_TOUCH_EARLY) tc[k].h = hv;
         struct kvbm__slot *sl = kvbm__lookup_locked_hv(s, hashes[k], hv, &p);
         if (sl == NULL) break;
-        /* tag bit 0: resurrected here (strong == 0, invisible to others: no RMW needed) */
-        out[k] = (kvbm_block *)((uintptr_t)sl | (p.d_inactive != before ? 1u : 0u));
-    }
-    for (size_t i = 0; i < k; i++) {
-        uintptr_t v = (uintptr_t)out[i];
-        struct kvbm__slot *sl = (struct kvbm__slot *)(v & ~(uintptr_t)1);
-        if (v & 1u) {
+        if (p.d_inactive != before) { /* tag bit 0: resurrected here */
             atomic_store_explicit(&sl->strong, 1, memory_order_relaxed);
-        } else if (KVBM_UNLIKELY(atomic_fetch_add_explicit(&sl->strong, 1, memory_order_relaxed) >=
-                                 KVBM__STRONG_MAX)) {
-            k = match_truncate(s, out, i, k, &p); /* a block at its reference limit ends the match */
-            break;
+            out[k] = (kvbm_block *)((uintptr_t)sl | 1u);
+        } else {
+            out[k] = (kvbm_block *)sl;
         }
-        out[i] = (kvbm_block *)kvbm__bh_make(&hb, sl, KVBM__HK_BLOCK);
+    }
+    if (!KVBM_CHECKED_HANDLES && (uint64_t)(d0 - p.d_inactive) == k) { /* every hit resurrected */
+        for (size_t i = 0; i < k; i++) out[i] = (kvbm_block *)((uintptr_t)out[i] & ~(uintptr_t)1);
+    } else {
+        for (size_t i = 0; i < k; i++) {
+            uintptr_t v = (uintptr_t)out[i];
+            struct kvbm__slot *sl = (struct kvbm__slot *)(v & ~(uintptr_t)1);
+            if (!(v & 1u) && KVBM_UNLIKELY(atomic_fetch_add_explicit(&sl->strong, 1, memory_order_relaxed) >=
+                                           KVBM__STRONG_MAX)) {
+                k = match_truncate(s, out, i, k, &p); /* a block at its reference limit ends the match */
+                break;
+            }
+            out[i] = (kvbm_block *)kvbm__bh_make(&hb, sl, KVBM__HK_BLOCK);
+        }
     }
     kvbm__post_locked_end(s, &p);
     kvbm__unlock(&s->lock);

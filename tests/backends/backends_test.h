@@ -87,4 +87,45 @@ static inline void tb_model_remove(uint32_t *model, size_t *len, size_t i)
     (*len)--;
 }
 
+/* A Lineage backend of @cap blocks (aborts on failure) and its structure counts. */
+static inline kvbm__inactive tb_lineage(size_t cap, kvbm_lineage_eviction ev)
+{
+    kvbm__inactive b = { NULL, NULL, NULL };
+    if (kvbm__lineage_create(cap, ev, &b) != KVBM_OK) abort();
+    return b;
+}
+
+static inline kvbm__lineage_info tb_lineage_info(const kvbm__inactive *b)
+{
+    kvbm__lineage_info s;
+    memset(&s, 0, sizeof s);
+    if (!kvbm__lineage_stats(b, &s)) abort();
+    return s;
+}
+
+/* xorshift64 step of the seeded differential loops (seed odd, from test_seed()). */
+static inline uint64_t tb_rng(uint64_t *s)
+{
+    *s ^= *s << 13;
+    *s ^= *s >> 7;
+    *s ^= *s << 17;
+    return *s;
+}
+
+/* Differential loops: the cached prefix of c[0..len) comes back (consumed) from two
+ * backends driven alike; its block ids into ids[]. Returns the prefix length, SIZE_MAX if
+ * the two disagree (length or an id). pa, pb: scratch of >= len pairs. */
+static inline size_t tb_match_both(kvbm__inactive *a, kvbm__inactive *b, const kvbm_plh *c, size_t len,
+                                   kvbm__pair *pa, kvbm__pair *pb, uint32_t *ids)
+{
+    size_t ha = a->ops->find_matches(a->ctx, c, len, false, pa);
+    size_t hb = b->ops->find_matches(b->ctx, c, len, false, pb);
+    if (ha != hb) return SIZE_MAX;
+    for (size_t i = 0; i < ha; i++) {
+        if (pa[i].block_id != pb[i].block_id) return SIZE_MAX;
+        ids[i] = pa[i].block_id;
+    }
+    return ha;
+}
+
 #endif

@@ -4,20 +4,8 @@
 #include "backends_test.h"
 #include "backends/index.h"
 
-static kvbm__inactive mk(size_t cap, kvbm_lineage_eviction ev)
-{
-    kvbm__inactive b = { NULL, NULL, NULL };
-    if (kvbm__lineage_create(cap, ev, &b) != KVBM_OK) abort();
-    return b;
-}
-
-static kvbm__lineage_info st_of(const kvbm__inactive *b)
-{
-    kvbm__lineage_info s;
-    memset(&s, 0, sizeof s);
-    if (!kvbm__lineage_stats(b, &s)) abort();
-    return s;
-}
+static kvbm__inactive mk(size_t cap, kvbm_lineage_eviction ev) { return tb_lineage(cap, ev); }
+static kvbm__lineage_info st_of(const kvbm__inactive *b) { return tb_lineage_info(b); }
 
 static bool graph_empty(const kvbm__inactive *b)
 {
@@ -553,43 +541,6 @@ KVBM_TEST(tick_re_leafed_node_keeps_original_position)
     EXPECT_EQ(drain1(&p), 2u);
     EXPECT_EQ(drain1(&p), 0u);
     kvbm__leaf_policy_fini(&p);
-}
-
-/* Tick: an evicted root whose Real parent re-leafs with the next tick hands the parent its
- * place in the heap (kvbm__lpk_root_replaced) - only then. The victims must come out in
- * tick order either way: chains released tail first (A, B: the parent follows the victim
- * by one tick), a chain inserted root first (E: the parent's tick is older) and one whose
- * parent was inserted after an unrelated leaf (F, G: the parent's tick is newer than the
- * next victim's - handing it the root would evict it before G). */
-KVBM_TEST(tick_eviction_passes_the_root_to_a_re_leafed_parent_only_in_tick_order)
-{
-    kvbm__inactive b = mk(32, KVBM_LINEAGE_TICK);
-    kvbm_plh a[4], bb[2], c[1], d[1], e[2], f[2], gl[1];
-    tb_chain(4, 0, a);
-    tb_chain(2, 100, bb);
-    tb_chain(1, 200, c);
-    tb_chain(1, 300, d);
-    tb_chain(2, 400, e);
-    tb_chain(2, 500, f);
-    tb_chain(1, 600, gl);
-    for (int i = 3; i >= 0; i--) ASSERT_OK(b.ops->insert(b.ctx, a[i], (uint32_t)i)); /* ids 0..3 */
-    ASSERT_OK(b.ops->insert(b.ctx, bb[1], 11));
-    ASSERT_OK(b.ops->insert(b.ctx, bb[0], 10));
-    ASSERT_OK(b.ops->insert(b.ctx, c[0], 20));
-    ASSERT_OK(b.ops->insert(b.ctx, d[0], 21));
-    ASSERT_OK(b.ops->insert(b.ctx, e[0], 12));
-    ASSERT_OK(b.ops->insert(b.ctx, e[1], 13));
-    ASSERT_OK(b.ops->insert(b.ctx, f[1], 15));
-    ASSERT_OK(b.ops->insert(b.ctx, gl[0], 16));
-    ASSERT_OK(b.ops->insert(b.ctx, f[0], 14));
-    EXPECT_TRUE(tb_check(&b));
-    const uint32_t want[] = { 3, 2, 1, 0, 11, 10, 20, 21, 13, 12, 15, 16, 14 };
-    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
-        EXPECT_EQ(alloc1(&b), want[i]);
-        EXPECT_TRUE(tb_check(&b));
-    }
-    EXPECT_TRUE(graph_empty(&b));
-    kvbm__inactive_destroy(&b);
 }
 
 /* A recycling remembers the next dormant cell's index home (the slot it prefetched) for the

@@ -15,14 +15,6 @@
 #define LIVE      4000u  /* block ids in use by both (<= PLAIN_CAP) */
 #define MAXLEN    48u
 
-static uint64_t rng_next(uint64_t *s)
-{
-    *s ^= *s << 13;
-    *s ^= *s >> 7;
-    *s ^= *s << 17;
-    return *s;
-}
-
 KVBM_TEST(tick_ring_backend_evicts_exactly_like_plain_tick)
 {
     kvbm__inactive a = { NULL, NULL, NULL }, b = { NULL, NULL, NULL };
@@ -46,16 +38,11 @@ KVBM_TEST(tick_ring_backend_evicts_exactly_like_plain_tick)
     kvbm__pair pa[MAXLEN], pb[MAXLEN];
     uint32_t ids[MAXLEN];
     for (size_t round = 0; inserts < want; round++) {
-        size_t len = 1 + (size_t)(rng_next(&s) % MAXLEN);
-        tb_chain(len, 1000 * (rng_next(&s) % 256), c); /* 256 prompts: shared prefixes */
+        size_t len = 1 + (size_t)(tb_rng(&s) % MAXLEN);
+        tb_chain(len, 1000 * (tb_rng(&s) % 256), c); /* 256 prompts: shared prefixes */
         /* match: the cached prefix comes back (consumed) */
-        size_t ha = a.ops->find_matches(a.ctx, c, len, false, pa);
-        size_t hb = b.ops->find_matches(b.ctx, c, len, false, pb);
-        ASSERT_EQ(ha, hb);
-        for (size_t i = 0; i < ha; i++) {
-            ASSERT_EQ(pa[i].block_id, pb[i].block_id);
-            ids[i] = pa[i].block_id;
-        }
+        size_t ha = tb_match_both(&a, &b, c, len, pa, pb, ids);
+        ASSERT_TRUE(ha != SIZE_MAX);
         hits += ha;
         /* allocate the rest, evicting when no id is free */
         size_t need = len - ha;
