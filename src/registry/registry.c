@@ -342,10 +342,10 @@ static size_t isqrt(size_t n)
 /* A reservation sizes a shard's table for its share at a load of at most
  * 1/KVBM__RESERVE_LOAD, below the 1/2 at which registrations grow it: the probe and
  * backward-shift loops of the per-block registration and death then almost always stop at
- * the first slot, so their exits are predicted (session 14 round 2: 1/4 instead of 1/2
- * made the lineage replay ~7 % faster in wall time for ~1 % fewer instructions - the
- * mispredicted loop exits, not the instructions, were the cost; 1/8 gained nothing more).
- * 16 bytes per slot: 64 per reserved block instead of 32. */
+ * the first slot - predicted loop exits, no second table line read after the lock
+ * (session 14 round 2: 1/4 instead of 1/2 made the replay 8-12 % faster in wall time for
+ * ~1 % fewer instructions; 1/8 gained nothing more). The price: 16 bytes per slot, ~128
+ * of table per reserved block instead of ~64 (docs/perf/registry.md). */
 #define KVBM__RESERVE_LOAD 4u
 
 kvbm_status kvbm__registry_reserve(kvbm_registry *r, size_t n)
