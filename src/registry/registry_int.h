@@ -58,7 +58,8 @@ size_t kvbm__registry_waiters(kvbm_registry *r, kvbm_plh h);
 /* Diagnostics: total number of times a registrar had to wait for a dying entry. */
 uint64_t kvbm__registry_dying_waits(kvbm_registry *r);
 
-/* Make room in every shard's hash table, and on its free list of handle objects, for its
+/* Make room in every shard's hash table (at a load of at most 1/4, where probes are
+ * short: registry.c, KVBM__RESERVE_LOAD), and on its free list of handle objects, for its
  * expected share of @n more entries (the mean of n / shards plus a four-sigma margin), so
  * that registering n hashes - a manager's block count - grows no table and allocates no
  * handle slab under a shard lock (slabs still come on demand beyond the share; objects
@@ -70,6 +71,9 @@ kvbm_status kvbm__registry_reserve(kvbm_registry *r, size_t n);
 /* Diagnostics / tests: number of table growths registrations caused (reservations are
  * not counted). */
 uint64_t kvbm__registry_table_grows(kvbm_registry *r);
+/* Diagnostics / tests: the smallest table capacity (slots) over the shards, 0 if a shard
+ * has no table yet. Takes each shard lock in turn. */
+size_t kvbm__registry_table_slots_min(kvbm_registry *r);
 
 /* ---- private to src/registry/ ------------------------------------------------------ */
 
