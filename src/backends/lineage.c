@@ -297,6 +297,14 @@ static inline size_t lin_slot_of(const lineage *g, uint32_t idx)
     return lin_slot_from(g, idx, lin_home(g, g->nodes[idx].fragment));
 }
 
+/* Delete the index entry of handed-out cell @idx, found from its key's @home; returns the
+ * slot the deletion left empty (kvbm__idx_del). Out of line: inside the insert the
+ * branch-free steps of kvbm__idx_del_nobp spilled most of their registers. */
+static __attribute__((noinline)) size_t lin_unindex(lineage *g, uint32_t idx, size_t home)
+{
+    return kvbm__idx_del_nobp(&g->tab, lin_slot_from(g, idx, home));
+}
+
 /* Hand out a cell for a node with key (position, fragment) of digest @h32 (key_h32), indexed
  * at @slot (the empty slot kvbm__idx_find_or_empty returned for the key, the table unchanged
  * since, or KVBM_IDX_NONE to probe for one). The oldest dormant node is recycled before the
@@ -316,17 +324,21 @@ static inline uint32_t lin_alloc(lineage *g, uint8_t kind, uint64_t position, ui
         size_t home = idx == g->rc_cell ? g->rc_home : lin_home(g, g->nodes[idx].fragment);
         kvbm__assert(home == lin_home(g, g->nodes[idx].fragment));
         lin_dormant_unlink(g, idx, pop);
-        size_t hole = kvbm__idx_del(&g->tab, lin_slot_from(g, idx, home));
+        size_t hole = lin_unindex(g, idx, home);
         if (slot != KVBM_IDX_NONE) slot = kvbm__idx_empty_after_del(&g->tab, h32, slot, hole);
         /* Recycling walks the dormant list oldest first: warm up the next cell's index
-         * slot (its node was prefetched by the previous recycling) and the node after it.
-         * Hints only; revivals in between just waste them. */
+         * slot (its node was prefetched by the previous recycling), the last slot its
+         * deletion's branch-free steps read (the next line when the home is one of its
+         * line's last two slots: +2.5 % replay wall time at 16384) and the node after it.
+         * Hints only; revivals in between just waste them. (A deeper pipeline - a front
+         * LIN_RC_LEAD cells ahead - was slower: docs/perf/backends.md, session 14 round 2.) */
         uint32_t d1 = g->dhead;
         g->rc_cell = d1;
         if (d1 != NIL) {
             const lin_node *n1 = &g->nodes[d1];
             g->rc_home = lin_home(g, n1->fragment);
             __builtin_prefetch(&g->tab.slots[g->rc_home], 1, 3);
+            __builtin_prefetch(&g->tab.slots[(g->rc_home + KVBM_IDX_DEL_STEPS) & g->tab.mask], 1, 3);
             if (DNEXT(n1) != NIL) __builtin_prefetch(&g->nodes[DNEXT(n1)], 1, 3);
         }
     } else {

@@ -656,67 +656,6 @@ KVBM_TEST(pair_hasher_distinguishes_keys)
               kvbm__lineage_key_h32(pos, kvbm_plh_current(h)));
 }
 
-/* index_backward_shift_matches_model: the shared open-addressing index (index.h) used by
- * the Lineage slab, under random puts and deletes on a 16-slot table whose homes cluster
- * around the wrap-around (slots 12..15, 0..1): after every step each present value is
- * found in its slot, sits in the run that reaches it from its home without an empty slot,
- * and its back-pointer names that slot; absent values are not found. */
-typedef struct idx_model_ctx {
-    uint32_t want;
-} idx_model_ctx;
-
-static bool idx_model_eq(const void *ctx, uint32_t val)
-{
-    return ((const idx_model_ctx *)ctx)->want == val;
-}
-
-KVBM_TEST(index_backward_shift_matches_model)
-{
-    enum { NV = 8 };
-    kvbm__idxtab t;
-    ASSERT_OK(kvbm__idx_init(&t, 4)); /* 16 slots, the minimum (filled to 1/2 below) */
-    ASSERT_EQ(t.mask, 15u);
-    uint32_t where[NV];
-    t.where_base = (char *)where;
-    t.where_stride = sizeof where[0];
-    static const uint32_t homes[6] = { 12, 13, 14, 15, 0, 1 };
-    uint32_t h32[NV];
-    bool present[NV] = { false };
-    uint64_t rng = UINT64_C(0x9E3779B97F4A7C15);
-    for (uint32_t v = 0; v < NV; v++) h32[v] = (v << 8) | homes[v % 6]; /* same home, other h32 */
-    for (int step = 0; step < 4000; step++) {
-        rng = rng * UINT64_C(6364136223846793005) + UINT64_C(1442695040888963407);
-        uint32_t v = (uint32_t)(rng >> 33) % NV;
-        idx_model_ctx k = { v };
-        size_t slot;
-        bool found = kvbm__idx_find_or_empty(&t, h32[v], idx_model_eq, &k, &slot);
-        ASSERT_EQ(found, present[v]);
-        if (found) {
-            ASSERT_EQ(where[v], (uint32_t)slot);
-            kvbm__idx_del(&t, kvbm__idx_slot_of(&t, v));
-        } else {
-            kvbm__idx_put_at(&t, slot, h32[v], v);
-        }
-        present[v] = !found;
-        size_t n = 0;
-        for (uint32_t u = 0; u < NV; u++) {
-            idx_model_ctx ku = { u };
-            size_t s = kvbm__idx_find(&t, h32[u], idx_model_eq, &ku);
-            if (!present[u]) {
-                ASSERT_EQ(s, KVBM_IDX_NONE);
-                continue;
-            }
-            n++;
-            ASSERT_NE(s, KVBM_IDX_NONE);
-            ASSERT_EQ(where[u], (uint32_t)s);
-            for (size_t i = h32[u] & t.mask; i != s; i = (i + 1) & t.mask)
-                ASSERT_NE(t.slots[i].val, KVBM_IDX_EMPTY);
-        }
-        ASSERT_EQ(t.count, n);
-    }
-    kvbm__idx_fini(&t);
-}
-
 /* prefetch_insert is a hint: on a backend large enough to use it (an index of >= 2^15
  * slots), hinting present and absent hashes - including ones inserted right after, tail
  * first as release_many does - changes nothing observable, and the optional op is absent
