@@ -163,6 +163,7 @@ typedef struct kvbm__lineage_info {
     size_t leaves;      /* Real leaves (== evictable set) */
     size_t slab_cells;  /* cells ever handed out (live + free list) */
     size_t slab_cap;    /* allocated cells */
+    size_t index_slots; /* slots of the key index (>= 8 per allocated cell: load <= 1/8) */
 } kvbm__lineage_info;
 bool kvbm__lineage_stats(const kvbm__inactive *b, kvbm__lineage_info *out); /* false: not lineage */
 /* The index digest of a lineage key (position, fragment) (tests). */

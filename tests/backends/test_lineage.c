@@ -260,6 +260,20 @@ KVBM_TEST(lineage_duplicate_insertion_detected)
     kvbm__inactive_destroy(&b);
 }
 
+/* The key index runs at load <= 1/8 of the allocated cells (LIN_IDX_SPREAD, lineage.c). */
+KVBM_TEST(index_is_sized_for_an_eighth_load)
+{
+    static const size_t caps[] = { 1, 7, 100, 4096, 8192 };
+    for (size_t i = 0; i < sizeof caps / sizeof caps[0]; i++) {
+        kvbm__inactive b = mk(caps[i], i % 2 ? KVBM_LINEAGE_FIFO : KVBM_LINEAGE_TICK);
+        kvbm__lineage_info s = st_of(&b);
+        EXPECT_EQ(s.slab_cap, caps[i]);
+        EXPECT_GE(s.index_slots, 8 * s.slab_cap);
+        EXPECT_TRUE((s.index_slots & (s.index_slots - 1)) == 0); /* a power of two */
+        kvbm__inactive_destroy(&b);
+    }
+}
+
 KVBM_TEST(slab_recycles_freed_slots)
 {
     kvbm__inactive b = mk(8, KVBM_LINEAGE_TICK);
@@ -567,8 +581,10 @@ KVBM_TEST(recycled_cell_home_survives_index_growth)
         ASSERT_OK(b.ops->insert(b.ctx, bb[0], 1));       /* B revived in place */
         ASSERT_OK(b.ops->insert(b.ctx, x[1], 2));        /* + a ghost: the slab is full */
         size_t cap0 = st_of(&b).slab_cap;
+        EXPECT_GE(st_of(&b).index_slots, 8 * cap0);      /* load <= 1/8 before ... */
         ASSERT_OK(b.ops->insert(b.ctx, y[1], 3));        /* + a ghost: slab and index grow */
         EXPECT_TRUE(st_of(&b).slab_cap > cap0);
+        EXPECT_GE(st_of(&b).index_slots, 8 * st_of(&b).slab_cap); /* ... and after growing */
         uint32_t id = UINT32_MAX;
         EXPECT_TRUE(b.ops->find_match(b.ctx, bb[0], false, &id)); /* B dormant again, alone */
         EXPECT_EQ(id, 1u);
