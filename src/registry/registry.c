@@ -120,8 +120,9 @@ struct kvbm_registry {
     _Atomic uint64_t   *sk_table;
     uint64_t            sk_words;
     _Atomic uint32_t    obs_mask;
-    /* set (for good) by the first Remove-pending claim: until then no registrar reads the
-     * shards' claim slots */
+    /* set (for good) when the first death hook is claimed (kvbm__registry_dhook_claim), so
+     * before any handle carries one and thus before any Remove-pending claim: until then no
+     * registrar reads the shards' claim slots */
     _Atomic bool        rm_used;
     pthread_mutex_t     obs_lock;  /* serialises add/remove_observer (unranked, not nested) */
     struct observer     obs[KVBM_REGISTRY_MAX_OBSERVERS];
@@ -135,8 +136,17 @@ unsigned kvbm__registry_dhook_claim(kvbm_registry *r, struct kvbm__death_hook *h
     for (unsigned i = 1; i < KVBM__DHOOKS; i++) {
         struct kvbm__death_hook *p = NULL;
         if (atomic_compare_exchange_strong_explicit(&r->dh.hook[i], &p, hook, memory_order_relaxed,
-                                                    memory_order_relaxed) || p == hook)
+                                                    memory_order_relaxed) || p == hook) {
+            /* Before the caller's handle gets the hook (its flags, written after this):
+             * the thread that claims a Remove slot in that handle's death has synchronised
+             * with that write, and a registrar that misses the entry the claimer deleted
+             * has synchronised with the claimer through the shard lock - so it sees the
+             * mark. Set here rather than tested in every claim (session 14: -2.4 Ir per
+             * death with events). */
+            if (!atomic_load_explicit(&r->rm_used, memory_order_relaxed))
+                atomic_store_explicit(&r->rm_used, true, memory_order_relaxed);
             return i;
+        }
     }
     return 0;
 }
@@ -626,10 +636,15 @@ static inline uint64_t rm_key(uint64_t h64) { return h64 | 1u; }
 static inline bool rm_pending(struct shard *sh, uint64_t h64)
 {
     _Static_assert(KVBM__RM_SLOTS == 3, "rm_pending and rm_claim unrolled for 3 slots");
+    uint64_t p0 = atomic_load_explicit(&sh->rm_pend[0], memory_order_acquire);
+    uint64_t p1 = atomic_load_explicit(&sh->rm_pend[1], memory_order_acquire);
+    uint64_t p2 = atomic_load_explicit(&sh->rm_pend[2], memory_order_acquire);
+    /* the usual case, every slot free (a registration of a registry with events: the
+     * claims of a chunk are cleared right after it), costs one test instead of three
+     * compares (session 14: -5.5 Ir per creation with events) */
+    if ((p0 | p1 | p2) == 0) return false;
     uint64_t key = rm_key(h64);
-    return ((int)(atomic_load_explicit(&sh->rm_pend[0], memory_order_acquire) == key) |
-            (int)(atomic_load_explicit(&sh->rm_pend[1], memory_order_acquire) == key) |
-            (int)(atomic_load_explicit(&sh->rm_pend[2], memory_order_acquire) == key)) != 0;
+    return ((int)(p0 == key) | (int)(p1 == key) | (int)(p2 == key)) != 0;
 }
 
 /* Wait, no lock held, until no claim for @h64 is open (its claimer flushes and clears
@@ -643,12 +658,12 @@ static __attribute__((noinline, cold)) void rm_wait(struct shard *sh, uint64_t h
 }
 
 /* Claim a free Remove-pending slot of @sh (of @r) for @h64: its address, or NULL if all
- * are taken. Marks @r as using claims (read by registrars under their shard lock, so a
- * registrar that misses the entry this section deletes sees the mark). Lock held. */
+ * are taken. @r is marked as using claims already: the handle's death hook was claimed in
+ * its registry (kvbm__registry_dhook_claim) before the handle carried it. Lock held. */
 static inline _Atomic uint64_t *rm_claim(kvbm_registry *r, struct shard *sh, uint64_t h64)
 {
-    if (KVBM_UNLIKELY(!atomic_load_explicit(&r->rm_used, memory_order_relaxed)))
-        atomic_store_explicit(&r->rm_used, true, memory_order_relaxed);
+    kvbm__assert(atomic_load_explicit(&r->rm_used, memory_order_relaxed));
+    (void)r;
     _Atomic uint64_t *p = &sh->rm_pend[0];
     if (atomic_load_explicit(p, memory_order_relaxed) != 0) {
         p = &sh->rm_pend[1];
@@ -691,14 +706,17 @@ enum { GOC_ENOMEM = -1, GOC_REUSED = 0, GOC_CREATED = 1 }; /* (register_many cou
 static inline __attribute__((always_inline)) void notify_and_unlock(kvbm_registry *r, struct shard *sh,
                                                         kvbm_handle *h, uint32_t mask)
 {
-    uint32_t failed = 0;
-    kvbm_status fail_st = KVBM_OK;
-    if ((mask & (mask - 1)) == 0) { /* one observer (the usual case) */
+    if (KVBM_LIKELY((mask & (mask - 1)) == 0)) { /* one observer (the usual case) */
+        /* its status in a register: no failure state in memory, no failed-mask select
+         * (session 14: -2 Ir per creation with events) */
         const struct observer *o = &r->obs[__builtin_ctz(mask)];
-        if (KVBM_UNLIKELY((fail_st = o->fn(o->ctx, h)) != KVBM_OK)) failed = mask;
-    } else {
-        failed = notify_observers(r, h, mask, &fail_st);
+        kvbm_status st = o->fn(o->ctx, h);
+        kvbm__unlock_fast(&sh->lock);
+        if (KVBM_UNLIKELY(st != KVBM_OK)) log_observer_failure(r, h->hash, mask, st);
+        return;
     }
+    kvbm_status fail_st = KVBM_OK;
+    uint32_t failed = notify_observers(r, h, mask, &fail_st);
     kvbm__unlock_fast(&sh->lock);
     if (KVBM_UNLIKELY(failed != 0)) log_observer_failure(r, h->hash, failed, fail_st);
 }

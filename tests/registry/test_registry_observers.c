@@ -125,3 +125,41 @@ KVBM_TEST(failing_observer_is_logged_and_the_registration_stands)
     kvbm_registry_release(r);
     log_capture_stop(&c);
 }
+
+/* The one-observer branch of the notification (its own status path since session 14):
+ * a lone failing observer is logged once per creation, by name, with its status, for a
+ * single and for a batched registration, the registrations stand, and a reuse calls
+ * nobody. */
+KVBM_TEST(a_lone_failing_observer_is_logged_per_creation)
+{
+    log_capture c;
+    log_capture_start(&c);
+    trace t = { { 0 }, 0 };
+    obs_ctx bad = { &t, 'b', KVBM_EATTACH_IS_MULTIPLE };
+    kvbm_registry *r;
+    ASSERT_OK(kvbm_registry_create(NULL, &r));
+    kvbm_registry_observer o = { on_reg, &bad, "lone" };
+    uint32_t id;
+    ASSERT_OK(kvbm_registry_add_observer(r, &o, &id));
+    kvbm_handle *h;
+    ASSERT_OK(kvbm_registry_register(r, plh(7), &h));
+    EXPECT_TRUE(kvbm_registry_is_registered(r, plh(7)));
+    EXPECT_EQ(log_capture_count(&c), 1);
+    EXPECT_EQ(c.level, KVBM_LOG_WARN);
+    EXPECT_TRUE(strstr(c.last, "observer 'lone' failed") != NULL);
+    EXPECT_TRUE(strstr(c.last, "KVBM_EATTACH_IS_MULTIPLE") != NULL);
+    kvbm_plh keys[3] = { plh(7), plh(8), plh(9) };
+    kvbm_handle *hs[3];
+    ASSERT_OK(kvbm_registry_register_many(r, keys, 3, hs));
+    EXPECT_EQ(log_capture_count(&c), 3); /* 8 and 9 created, 7 reused */
+    EXPECT_STR_EQ(t.log, "bbb");
+    EXPECT_TRUE(hs[0] == h);
+    for (int i = 0; i < 3; i++) kvbm_handle_release(hs[i]);
+    kvbm_handle_release(h);
+    bad.ret = KVBM_OK; /* a succeeding lone observer logs nothing */
+    reg_once(r, 10);
+    EXPECT_EQ(log_capture_count(&c), 3);
+    EXPECT_STR_EQ(t.log, "bbbb");
+    kvbm_registry_release(r);
+    log_capture_stop(&c);
+}
