@@ -177,11 +177,11 @@ static inline void kvbm__idx_put(kvbm__idxtab *t, uint32_t h32, uint32_t val)
     kvbm__idx_note(t, val, i);
 }
 
-/* Delete the entry in @slot by backward shift. Returns the slot left empty (the hole the
- * shift ends in: @slot or a later slot of its run; see kvbm__idx_empty_after_del). */
-static inline size_t kvbm__idx_del(kvbm__idxtab *t, size_t slot)
+/* The backward shift of a deletion, from @hole (emptied) with the run examined up to @j
+ * (== hole at the start): later members of the run move back into the hole when it lies
+ * cyclically in [their home, their slot). Returns the slot finally left empty. */
+static inline size_t kvbm__idx_shift(kvbm__idxtab *t, size_t hole, size_t j)
 {
-    size_t hole = slot, j = slot;
     for (;;) {
         j = (j + 1) & t->mask;
         kvbm__idx_slot e = t->slots[j];
@@ -200,6 +200,20 @@ static inline size_t kvbm__idx_del(kvbm__idxtab *t, size_t slot)
     return hole;
 }
 
+/* Delete the entry in @slot by backward shift. Returns the slot left empty (the hole the
+ * shift ends in: @slot or a later slot of its run; see kvbm__idx_empty_after_del). */
+static inline size_t kvbm__idx_del(kvbm__idxtab *t, size_t slot)
+{
+    return kvbm__idx_shift(t, slot, slot);
+}
+
+/* kvbm__idx_shift out of line, for kvbm__idx_del_nobp's rare long runs (inlined, its loop
+ * changed the register use of the branch-free steps around it). */
+static __attribute__((noinline, cold, unused)) size_t kvbm__idx_shift_cold(kvbm__idxtab *t, size_t hole, size_t j)
+{
+    return kvbm__idx_shift(t, hole, j);
+}
+
 /* kvbm__idx_del for a table without back-pointers (Lineage's), its first
  * KVBM_IDX_DEL_STEPS steps without branches. The run after a deleted slot is short and its
  * length random (Lineage's recycling at load 1/4: no slot 60 %, 1 slot 24 %, 2 slots 10 %,
@@ -207,10 +221,10 @@ static inline size_t kvbm__idx_del(kvbm__idxtab *t, size_t slot)
  * the replay put ~17 % of the Lineage insert's samples right after them. A step writes the
  * entry it read either into the hole (a move) or back into its own slot (no change), and
  * past the run's end it moves nothing, so every step's work is done with masks; a run longer
- * than the steps goes on in the loop. The entries are read and written as one 64-bit word
- * (gcc loaded the two-field struct into a vector register and extracted the fields). 2
- * steps: the replay +6-7 % in wall time; 3 steps +5 %, 1 step +3.5 %, the plain loop on
- * 64-bit words +2 % (docs/perf/backends.md, session 14 round 2). */
+ * than the steps goes on in kvbm__idx_del's loop (kvbm__idx_shift). The steps read and
+ * write an entry as one 64-bit word (gcc loaded the two-field struct into a vector register
+ * and extracted the fields). 2 steps: the replay +6-7 % in wall time; 3 steps +5 %, 1 step
+ * +3.5 %, the plain loop on 64-bit words +2 % (docs/perf/backends.md, session 14 round 2). */
 #define KVBM_IDX_DEL_STEPS 2
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
 #define KVBM_IDX_W_VAL(w) ((uint32_t)((w) >> 32))
@@ -238,19 +252,7 @@ static inline size_t kvbm__idx_del_nobp(kvbm__idxtab *t, size_t slot)
         memcpy(&s[dst], &w, sizeof w);
         hole ^= (hole ^ j) & mv;
     }
-    if (KVBM_UNLIKELY(run != 0)) {
-        for (;;) {
-            j = (j + 1) & mask;
-            uint64_t w;
-            memcpy(&w, &s[j], sizeof w);
-            if (KVBM_IDX_W_VAL(w) == KVBM_IDX_EMPTY) break;
-            size_t disp = (j - ((size_t)KVBM_IDX_W_H32(w) & mask)) & mask;
-            if (((j - hole) & mask) <= disp) {
-                memcpy(&s[hole], &w, sizeof w);
-                hole = j;
-            }
-        }
-    }
+    if (KVBM_UNLIKELY(run != 0)) return kvbm__idx_shift_cold(t, hole, j); /* a longer run */
     s[hole].val = KVBM_IDX_EMPTY;
     t->count--;
     return hole;

@@ -286,10 +286,10 @@ static inline void tab_prefetch(const struct shard *sh, uint64_t h64)
 {
     struct slot *t = atomic_load_explicit(&((struct shard *)sh)->tab_hint, memory_order_relaxed);
     size_t m = atomic_load_explicit(&((struct shard *)sh)->mask_hint, memory_order_relaxed);
-    /* Integer arithmetic: with a stale pair the address may lie outside the table, and
-     * before the shard's first table (t NULL, m 0) it is 0 - harmless for a prefetch, which
-     * never faults, so no test for it on the per-block path; but not a valid pointer
-     * expression. */
+    /* Integer arithmetic: with a stale pair the address may lie outside the table (before
+     * the shard's first table the pair is no_table and 0: its one slot) - harmless for a
+     * prefetch, which never faults, so no test on the per-block path; but not a valid
+     * pointer expression. */
     uintptr_t a = (uintptr_t)t + (uintptr_t)(h64 & m) * sizeof(struct slot);
     __builtin_prefetch((const void *)a, 1, 3);
     /* and the slot after it, which a probe run (or a deletion's backward shift) reads
